@@ -1,0 +1,107 @@
+"""Wiring. Reading this file tells you everything the bot does: the routers, in order, the web
+routes and the periodic work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.context import Services
+from bot.directory import Directory
+from bot.dispatcher import Dispatcher
+from bot.transports.console import ConsoleTransport
+from bot.web import api_errors, json_response
+from config.loader import Settings
+from handlers import basic
+from storage import db, migrate
+
+log = logging.getLogger(__name__)
+
+Ticker = Callable[["App"], Awaitable[int]]
+
+
+class App:
+    """The running bot: services, dispatcher, and the periodic work the clock drives."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine: AsyncEngine | None = None
+        self._services: Services | None = None
+        self._dispatcher: Dispatcher | None = None
+        self.tickers: dict[str, Ticker] = {}
+        self.seeders: list[Callable[[App], Awaitable[None]]] = []
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "App not started"
+        return self._services
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        assert self._dispatcher is not None, "App not started"
+        return self._dispatcher
+
+    async def start(self) -> None:
+        cfg = self.settings.config
+        self.engine = db.create_engine(cfg.storage.database_url)
+        applied = await migrate.upgrade(self.engine)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        self._services = Services(
+            settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
+            directory=Directory(self.settings.org), redis=redis,
+        )
+        dp = Dispatcher(self._services)
+        dp.include(basic.router)
+        self._dispatcher = dp
+
+    async def stop(self) -> None:
+        if self._services is not None and self._services.redis is not None:
+            await self._services.redis.aclose()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    async def run_due(self) -> dict[str, int]:
+        """Run every periodic job once (the scheduler's tick, or the test clock's advance)."""
+        return {name: await tick(self) for name, tick in self.tickers.items()}
+
+
+APP_KEY = web.AppKey("casebot", App)
+
+
+def create_web_app(app: App) -> web.Application:
+    webapp = web.Application(middlewares=[api_errors])
+    webapp[APP_KEY] = app
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await app.start()
+        for seed in app.seeders:
+            await seed(app)
+        yield
+        await app.stop()
+
+    webapp.cleanup_ctx.append(lifecycle)
+    routes: list[Any] = [
+        web.get("/healthz", healthz),
+        web.get("/", index),
+    ]
+    if app.settings.config.transports.console.enabled:
+        routes += ConsoleTransport(app).routes()
+    webapp.add_routes(routes)
+    return webapp
+
+
+async def index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})

@@ -1,0 +1,167 @@
+"""The `casebot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.clock import Clock, ManualClock, SystemClock
+from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config
+
+log = logging.getLogger("casebot")
+
+
+def _settings(path: str | None, overrides: dict[str, Any] | None = None) -> Settings:
+    try:
+        return load_config(path, overrides)
+    except ConfigError as e:
+        print("configuration error:", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(settings: Settings, clock: Clock, banner: list[str]) -> None:
+    from bot.app import App, create_web_app
+
+    app = App(settings, clock)
+    webapp = create_web_app(app)
+    web_cfg = settings.config.web
+
+    async def _print_banner(_: web.Application) -> None:
+        for line in banner:
+            print(line, flush=True)
+
+    webapp.on_startup.append(_print_banner)
+    web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=None,
+                access_log=None, handle_signals=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    overrides: dict[str, Any] = {}
+    if args.host or args.port:
+        overrides["web"] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = _settings(args.config, overrides)
+    url = f"http://{settings.config.web.host}:{settings.config.web.port}"
+    _run(settings, SystemClock(), [f"casebot serving on {url}"])
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir).resolve()
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a demo always starts fresh
+    data_dir.mkdir(parents=True)
+    overrides: dict[str, Any] = {
+        "storage": {"database_url": f"sqlite+aiosqlite:///{data_dir / 'casebot.db'}",
+                    "redis_url": None},
+        "transports": {"console": {"enabled": True, "test_clock": args.test_clock},
+                       "dingtalk": {"enabled": False}},
+        "web": {"host": args.host, "port": args.port,
+                "public_url": f"http://{args.host}:{args.port}"},
+    }
+    settings = _settings(str(DEFAULT_CONFIG), overrides)
+    clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
+    url = f"http://{args.host}:{args.port}"
+    _run(settings, clock, [
+        f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
+        *(["test clock enabled: POST /console/api/clock {\"advance\": \"8d\"}"]
+          if args.test_clock else []),
+    ])
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from storage import db, migrate
+
+    settings = _settings(args.config)
+
+    async def _go() -> None:
+        engine = db.create_engine(settings.config.storage.database_url)
+        try:
+            applied = await migrate.upgrade(engine)
+            for i, rev in enumerate(applied, 1):
+                print(f"[{i}/{len(applied)}] applied {rev}")
+            print(f"database at {await migrate.current(engine)}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_go())
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    settings = _settings(args.path)
+    org = settings.org
+    print(f"{args.path}: OK ({len(org.units)} units, {len(org.people)} people, "
+          f"{len(org.chats)} chats)")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    from storage import audit, db
+
+    settings = _settings(args.config)
+
+    async def _go() -> int:
+        engine = db.create_engine(settings.config.storage.database_url)
+        try:
+            async with db.sessionmaker(engine)() as session:
+                report = await audit.verify(session)
+        finally:
+            await engine.dispose()
+        if report.ok:
+            print(f"audit chain intact: {report.records} records")
+            return 0
+        print(f"audit chain BROKEN at record {report.first_broken}: {report.reason} "
+              f"({report.records} records verified before it)")
+        return 1
+
+    raise SystemExit(asyncio.run(_go()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="casebot", description="casebot: 案件码、逾期提醒、检务督导面对面")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the bot with a config file")
+    s.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="run the console on a fresh SQLite with demo data")
+    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--data-dir", default="data/demo", help="wiped and recreated (default data/demo)")
+    d.add_argument("--test-clock", action="store_true",
+                   help="enable POST /console/api/clock to move the bot's clock")
+    d.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("migrate", help="apply database migrations")
+    m.add_argument("--config")
+    m.set_defaults(func=cmd_migrate)
+
+    c = sub.add_parser("check-config", help="validate a config file; non-zero exit on errors")
+    c.add_argument("path")
+    c.set_defaults(func=cmd_check_config)
+
+    a = sub.add_parser("audit", help="audit trail tools")
+    asub = a.add_subparsers(dest="audit_command", required=True)
+    av = asub.add_parser("verify", help="walk the hash chain and name the first broken record")
+    av.add_argument("--config")
+    av.set_defaults(func=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

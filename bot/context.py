@@ -1,0 +1,107 @@
+"""What a handler gets besides its event: the app's services and this event's unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.directory import Directory
+from bot.events import Event
+from cards.model import Button, Card
+from config.loader import Settings
+from config.model import AppConfig, Person
+from storage import audit
+from storage import messages as msgs
+from storage.models import Message
+
+
+@dataclass
+class Services:
+    """Built once at start and shared by every event."""
+
+    settings: Settings
+    clock: Clock
+    db: async_sessionmaker[AsyncSession]
+    directory: Directory
+    redis: Redis | None = None
+    external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
+    features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
+
+    @property
+    def config(self) -> AppConfig:
+        return self.settings.config
+
+
+class Outbound:
+    """Sends and updates messages inside one transaction: the message row and its outbox rows
+    commit together with the state change that caused them, so nothing is lost or half-sent."""
+
+    def __init__(self, services: Services, session: AsyncSession) -> None:
+        self.services = services
+        self.session = session
+        self.sent: list[Message] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
+    @property
+    def directory(self) -> Directory:
+        return self.services.directory
+
+    @property
+    def config(self) -> AppConfig:
+        return self.services.config
+
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    async def send(self, chat: str, text: str | None = None, card: Card | None = None,
+                   event_id: str | None = None) -> Message:
+        msg = await msgs.add_message(self.session, chat=chat, sender="bot", at=self.now(),
+                                     text=text, card=card, event_id=event_id)
+        for transport in self.services.external_transports:
+            await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="send",
+                               at=self.now())
+        self.sent.append(msg)
+        return msg
+
+    async def send_dm(self, person_id: str, text: str | None = None,
+                      card: Card | None = None) -> Message:
+        return await self.send(f"dm:{person_id}", text=text, card=card)
+
+    async def update_card(self, msg: Message, card: Card) -> None:
+        """Replace a card in place (buttons that no longer apply disappear)."""
+        await msgs.set_card(self.session, msg, card, self.now())
+        for transport in self.services.external_transports:
+            await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="update",
+                               at=self.now())
+        if msg not in self.sent:
+            self.sent.append(msg)
+
+    async def audit(self, actor: str, action: str, subject: str,
+                    data: dict[str, Any] | None = None) -> None:
+        await audit.append(self.session, at=self.now(), actor=actor, action=action,
+                           subject=subject, data=data)
+
+
+class Context(Outbound):
+    """One inbound event being handled: the sender, and replies go to the event's chat."""
+
+    def __init__(self, services: Services, session: AsyncSession, event: Event,
+                 user: Person) -> None:
+        super().__init__(services, session)
+        self.event = event
+        self.user = user
+        self.args = ""  # the text after the command word
+        self.button: Button | None = None  # for card actions: the clicked button
+        self.card_message: Message | None = None  # for card actions: the clicked message
+
+    async def reply(self, text: str | None = None, card: Card | None = None) -> Message:
+        return await self.send(self.event.chat, text=text, card=card,
+                               event_id=self.event.event_id)

@@ -1,0 +1,65 @@
+"""Who is who: the org roster from config, indexed for lookups."""
+
+from __future__ import annotations
+
+from config.model import Chat, Org, Person, Unit
+
+
+class Directory:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.people = {p.id: p for p in org.people}
+        self.units = {u.id: u for u in org.units}
+        self.chats = {c.id: c for c in org.chats}
+        self._by_platform: dict[tuple[str, str], Person] = {}
+        for p in org.people:
+            self._by_platform[("console", p.id)] = p
+            for platform, pid in p.ids.items():
+                self._by_platform[(platform, pid)] = p
+
+    def person(self, person_id: str) -> Person | None:
+        return self.people.get(person_id)
+
+    def by_platform(self, platform: str, user_id: str) -> Person | None:
+        return self._by_platform.get((platform, user_id))
+
+    def unit(self, unit_id: str) -> Unit | None:
+        return self.units.get(unit_id)
+
+    def unit_path(self, unit_id: str) -> str:
+        """'示范省人民检察院 / 东川市人民检察院 / …' for display."""
+        names: list[str] = []
+        u = self.units.get(unit_id)
+        while u is not None:
+            names.append(u.name)
+            u = self.units.get(u.parent) if u.parent else None
+        return " / ".join(reversed(names))
+
+    def city_of(self, unit_id: str) -> Unit | None:
+        u = self.units.get(unit_id)
+        while u is not None and u.kind not in ("city", "province"):
+            u = self.units.get(u.parent) if u.parent else None
+        return u if u is not None and u.kind == "city" else None
+
+    def chief_of(self, unit_id: str) -> Person | None:
+        return next(
+            (p for p in self.org.people if p.unit == unit_id and "chief" in p.roles), None
+        )
+
+    def with_role(self, role: str, unit_id: str | None = None) -> list[Person]:
+        return [
+            p for p in self.org.people
+            if role in p.roles and (unit_id is None or p.unit == unit_id)
+        ]
+
+    def chat(self, chat_id: str) -> Chat | None:
+        return self.chats.get(chat_id)
+
+    def chats_of(self, person_id: str) -> list[Chat]:
+        return [c for c in self.org.chats if person_id in c.members]
+
+    def may_post(self, person_id: str, chat_id: str) -> bool:
+        if chat_id.startswith("dm:"):
+            return chat_id == f"dm:{person_id}"
+        c = self.chats.get(chat_id)
+        return c is not None and person_id in c.members

@@ -1,0 +1,209 @@
+"""Routes events to handlers. Inbound chain: errors → de-duplication (Redis, then the database)
+→ user resolution → role check → handler; one database transaction per event."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from bot.context import Context, Outbound, Services
+from bot.events import CardActionEvent, Event, MessageEvent
+from config.model import ROLE_LABELS, Person
+from storage import messages as msgs
+from storage.dedupe import RedisDedupe, claim_in_db
+from storage.models import Message
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[MessageEvent, Context], Awaitable[None]]
+ActionHandler = Callable[[CardActionEvent, Context], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    names: tuple[str, ...]
+    handler: MessageHandler
+    roles: tuple[str, ...]
+    summary: str
+    usage: str
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: re.Pattern[str]
+    handler: MessageHandler
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Action:
+    action_id: str
+    handler: ActionHandler
+    roles: tuple[str, ...]
+
+
+class Router:
+    """A feature's routes. `bot/app.py` includes the routers in order."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.commands: list[Command] = []
+        self.patterns: list[Pattern] = []
+        self.actions: list[Action] = []
+
+    def command(self, *names: str, summary: str, usage: str = "",
+                roles: tuple[str, ...] = ()) -> Callable[[MessageHandler], MessageHandler]:
+        def deco(fn: MessageHandler) -> MessageHandler:
+            self.commands.append(Command(names, fn, roles, summary, usage or names[0]))
+            return fn
+        return deco
+
+    def pattern(self, regex: str, roles: tuple[str, ...] = ()
+                ) -> Callable[[MessageHandler], MessageHandler]:
+        def deco(fn: MessageHandler) -> MessageHandler:
+            self.patterns.append(Pattern(re.compile(regex), fn, roles))
+            return fn
+        return deco
+
+    def action(self, action_id: str, roles: tuple[str, ...] = ()
+               ) -> Callable[[ActionHandler], ActionHandler]:
+        def deco(fn: ActionHandler) -> ActionHandler:
+            self.actions.append(Action(action_id, fn, roles))
+            return fn
+        return deco
+
+
+Status = Literal["handled", "duplicate", "unknown_user", "error"]
+
+
+@dataclass
+class FeedResult:
+    status: Status
+    messages: list[Message] = field(default_factory=list)
+
+
+def role_names(roles: tuple[str, ...]) -> str:
+    return "、".join(ROLE_LABELS.get(r, r) for r in roles)
+
+
+_MENTION = re.compile(r"^@\S+\s+")
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.routers: list[Router] = []
+        self.dedupe = (
+            RedisDedupe(services.redis, services.config.storage.dedupe_ttl_seconds)
+            if services.redis is not None else None
+        )
+
+        services.features["dispatcher"] = self
+
+    def include(self, *routers: Router) -> None:
+        self.routers.extend(routers)
+
+    # -- lookup -----------------------------------------------------------------------------
+    def commands(self) -> list[Command]:
+        return [c for r in self.routers for c in r.commands]
+
+    def _command(self, word: str) -> Command | None:
+        return next((c for c in self.commands() if word in c.names), None)
+
+    def _action(self, action_id: str) -> Action | None:
+        return next((a for r in self.routers for a in r.actions if a.action_id == action_id), None)
+
+    # -- the chain ----------------------------------------------------------------------------
+    async def feed(self, event: Event) -> FeedResult:
+        if self.dedupe is not None and not await self.dedupe.first_time(event.event_id):
+            return FeedResult("duplicate")
+        try:
+            return await self._in_transaction(event)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("handler failed for event %s (ref %s)", event.event_id, ref)
+            if self.dedupe is not None:
+                await self.dedupe.forget(event.event_id)
+            async with self.services.db() as session, session.begin():
+                out = Outbound(self.services, session)
+                await out.send(event.chat, text=f"抱歉，处理时出错（编号 {ref}），请稍后重试。")
+            return FeedResult("error", out.sent)
+
+    async def _in_transaction(self, event: Event) -> FeedResult:
+        async with self.services.db() as session, session.begin():
+            if not await claim_in_db(session, event.event_id, self.services.clock.now()):
+                return FeedResult("duplicate")
+            user = self.services.directory.by_platform(event.platform, event.user_id)
+            if user is None:
+                log.warning("unknown %s user %r", event.platform, event.user_id)
+                return FeedResult("unknown_user")
+            ctx = Context(self.services, session, event, user)
+            if isinstance(event, MessageEvent):
+                await msgs.add_message(session, chat=event.chat, sender=user.id, at=event.at,
+                                       text=event.text, event_id=event.event_id)
+                await self._route_message(event, ctx)
+            elif isinstance(event, CardActionEvent):
+                await self._route_action(event, ctx)
+            return FeedResult("handled", ctx.sent)
+
+    async def _route_message(self, event: MessageEvent, ctx: Context) -> None:
+        text = _MENTION.sub("", event.text.strip()).strip()
+        word, _, rest = text.partition(" ")
+        ctx.args = rest.strip()
+        cmd = self._command(word)
+        if cmd is not None:
+            if await self._allowed(ctx, cmd.roles, f"「{word}」"):
+                await cmd.handler(event, ctx)
+            return
+        for r in self.routers:
+            for p in r.patterns:
+                if p.regex.search(text):
+                    ctx.args = text
+                    if await self._allowed(ctx, p.roles, "此操作"):
+                        await p.handler(event, ctx)
+                    return
+        await ctx.reply(self._unknown(word or text))
+
+    def _unknown(self, word: str) -> str:
+        names = [n for c in self.commands() for n in c.names]
+        close = difflib.get_close_matches(word, names, n=1, cutoff=0.3)
+        hint = f"您是不是想输入「{close[0]}」？" if close else ""
+        shown = word if len(word) <= 20 else word[:20] + "…"
+        return f"未知命令「{shown}」。{hint}发送「帮助」查看可用命令。"
+
+    async def _route_action(self, event: CardActionEvent, ctx: Context) -> None:
+        msg = await msgs.get_message(ctx.session, event.message_id)
+        card = msgs.message_card(msg) if msg is not None else None
+        if msg is None or card is None:
+            await ctx.reply("找不到这张卡片。")
+            return
+        if not self.services.directory.may_post(ctx.user.id, msg.chat):
+            await ctx.reply("您不在这张卡片所在的会话中，无法操作。")
+            return
+        button = card.button(event.action)
+        action = self._action(event.action)
+        if button is None or action is None:
+            await ctx.reply("该按钮已失效：卡片已更新，请以最新卡片为准。")
+            return
+        ctx.button, ctx.card_message = button, msg
+        if await self._allowed(ctx, action.roles, f"「{button.label}」"):
+            await action.handler(event, ctx)
+
+    async def _allowed(self, ctx: Context, roles: tuple[str, ...], what: str) -> bool:
+        if not roles or ctx.user.has(*roles):
+            return True
+        await ctx.reply(f"{what}仅限{role_names(roles)}使用。您的角色：{role_names(ctx.user.roles)}。")
+        return False
+
+
+def may_use(person: Person, cmd: Command) -> bool:
+    return not cmd.roles or person.has(*cmd.roles)
+
+
+def dispatcher_of(services: Services) -> Dispatcher:
+    return cast(Dispatcher, services.features["dispatcher"])

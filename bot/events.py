@@ -1,0 +1,31 @@
+"""Typed inbound events. Transports build these; handlers only ever see these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    event_id: str  # platform id of the delivery, used for de-duplication
+    platform: str  # "console" | "dingtalk"
+    user_id: str  # the sender's id on that platform
+    chat: str  # "dm:<person id>" or a group chat id
+    at: datetime
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageEvent(Event):
+    text: str
+    is_direct: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardActionEvent(Event):
+    message_id: int  # the bot message whose card was clicked
+    action: str  # the button id
+    form: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,171 @@
+"""The console transport (SPEC §5): a local web chat and its JSON API. It only translates HTTP
+into events and renders messages; everything else happens in the dispatcher and handlers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.clock import ManualClock, parse_duration
+from bot.events import CardActionEvent, MessageEvent
+from bot.web import ApiError, field_str, json_body, json_response, render
+from cards.console import render as render_card
+from cards.model import card_from_dict
+from config.model import ROLE_LABELS, Person
+from storage import messages as msgs
+from storage.models import Message
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    card = render_card(card_from_dict(json.loads(m.card))) if m.card else None
+    return {
+        "id": m.id, "chat": m.chat, "at": m.at.isoformat(), "from": m.sender,
+        "text": m.text, "card": card,
+        "updated_at": m.updated_at.isoformat() if m.updated_at else None,
+    }
+
+
+class ConsoleTransport:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def routes(self) -> list[web.RouteDef]:
+        r = [
+            web.get("/console", self.page),
+            web.post("/console/api/send", self.send),
+            web.post("/console/api/click", self.click),
+            web.get("/console/api/messages", self.messages),
+            web.get("/console/api/users", self.users),
+            web.get("/console/api/chats", self.chats),
+        ]
+        if self.app.settings.config.transports.console.test_clock:
+            r.append(web.post("/console/api/clock", self.clock))
+        return r
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _user(self, data: dict[str, Any]) -> Person:
+        user_id = field_str(data, "user", max_len=80)
+        person = self.app.services.directory.person(user_id)
+        if person is None:
+            raise ApiError(403, f"未知用户 {user_id}", "user")
+        return person
+
+    def _chat(self, data: dict[str, Any], person: Person) -> str:
+        chat = field_str(data, "chat", max_len=80)
+        directory = self.app.services.directory
+        if not chat.startswith("dm:") and directory.chat(chat) is None:
+            raise ApiError(400, f"未知会话 {chat}", "chat")
+        if chat.startswith("dm:") and directory.person(chat[3:]) is None:
+            raise ApiError(400, f"未知会话 {chat}", "chat")
+        if not directory.may_post(person.id, chat):
+            raise ApiError(403, f"{person.name} 不是会话 {chat} 的成员", "chat")
+        return chat
+
+    def _event_id(self, data: dict[str, Any]) -> str:
+        given = data.get("event_id")
+        if given is None:
+            return f"console:{uuid.uuid4().hex}"
+        if not isinstance(given, str) or not 0 < len(given) <= 120:
+            raise ApiError(400, "字段 event_id 必须是 1 到 120 字的字符串", "event_id")
+        return f"console:{given}"
+
+    async def _result(self, events_result: Any) -> web.Response:
+        return json_response({
+            "messages": [message_json(m) for m in events_result.messages],
+            "status": events_result.status,
+        })
+
+    # -- API ----------------------------------------------------------------------------------
+    async def send(self, request: web.Request) -> web.Response:
+        data = await json_body(request)
+        person = self._user(data)
+        chat = self._chat(data, person)
+        text = field_str(data, "text", max_len=2000)
+        event = MessageEvent(
+            event_id=self._event_id(data), platform="console", user_id=person.id, chat=chat,
+            at=self.app.services.clock.now(), text=text.strip(), is_direct=chat.startswith("dm:"),
+            raw=data,
+        )
+        return await self._result(await self.app.dispatcher.feed(event))
+
+    async def click(self, request: web.Request) -> web.Response:
+        data = await json_body(request)
+        person = self._user(data)
+        message_id = data.get("message_id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise ApiError(400, "字段 message_id 必须是整数", "message_id")
+        action = field_str(data, "action", max_len=80)
+        form = data.get("form") or {}
+        if not isinstance(form, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool | list)
+            for k, v in form.items()
+        ):
+            raise ApiError(400, "字段 form 必须是键值对象", "form")
+        async with self.app.services.db() as session:
+            msg = await msgs.get_message(session, message_id)
+        if msg is None:
+            raise ApiError(404, f"消息 {message_id} 不存在", "message_id")
+        event = CardActionEvent(
+            event_id=self._event_id(data), platform="console", user_id=person.id, chat=msg.chat,
+            at=self.app.services.clock.now(), message_id=message_id, action=action,
+            form={k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                  for k, v in form.items()},
+            raw=data,
+        )
+        return await self._result(await self.app.dispatcher.feed(event))
+
+    async def messages(self, request: web.Request) -> web.Response:
+        chat = request.query.get("chat", "")
+        if not chat:
+            raise ApiError(400, "缺少参数 chat", "chat")
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            raise ApiError(400, "参数 after 必须是整数", "after") from None
+        async with self.app.services.db() as session:
+            rows = await msgs.list_messages(session, chat, after)
+        return json_response({"messages": [message_json(m) for m in rows]})
+
+    async def users(self, request: web.Request) -> web.Response:
+        d = self.app.services.directory
+        return json_response({"users": [
+            {"id": p.id, "name": p.name, "unit": p.unit, "unit_name": d.units[p.unit].name,
+             "roles": list(p.roles)}
+            for p in d.org.people
+        ]})
+
+    async def chats(self, request: web.Request) -> web.Response:
+        return json_response({"chats": [
+            {"id": c.id, "title": c.title, "members": list(c.members)}
+            for c in self.app.services.directory.org.chats
+        ]})
+
+    async def clock(self, request: web.Request) -> web.Response:
+        clock = self.app.services.clock
+        if not isinstance(clock, ManualClock):
+            raise ApiError(409, "测试时钟未启用")
+        data = await json_body(request)
+        try:
+            delta = parse_duration(field_str(data, "advance", max_len=20))
+        except ValueError as e:
+            raise ApiError(400, f"advance 格式错误：{e}", "advance") from None
+        clock.advance(delta)
+        ran = await self.app.run_due()
+        return json_response({"now": clock.now().isoformat(), "ran": ran})
+
+    # -- the page -----------------------------------------------------------------------------
+    async def page(self, request: web.Request) -> web.Response:
+        d = self.app.services.directory
+        people = [
+            {"id": p.id, "name": p.name,
+             "roles": "、".join(ROLE_LABELS[r] for r in p.roles),
+             "unit": d.units[p.unit].name}
+            for p in d.org.people
+        ]
+        return render("console.html", people=people, demo=d.org.demo)

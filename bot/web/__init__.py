@@ -1,0 +1,77 @@
+"""Shared bits of the web side: JSON errors, body parsing, templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+templates = Environment(
+    loader=PackageLoader("bot.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+class ApiError(Exception):
+    """Raised by API handlers; turned into `{"error": message}` with the status."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+@web.middleware
+async def api_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as e:
+        body: dict[str, Any] = {"error": e.message}
+        if e.field:
+            body["field"] = e.field
+        return web.json_response(body, status=e.status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "请求体不是合法的 JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "请求体必须是 JSON 对象")
+    return data
+
+
+def field_str(data: dict[str, Any], name: str, *, max_len: int = 2000,
+              required: bool = True) -> str:
+    v = data.get(name)
+    if v is None:
+        if required:
+            raise ApiError(400, f"缺少字段 {name}", name)
+        return ""
+    if not isinstance(v, str):
+        raise ApiError(400, f"字段 {name} 必须是字符串", name)
+    if required and not v.strip():
+        raise ApiError(400, f"字段 {name} 不能为空", name)
+    if len(v) > max_len:
+        raise ApiError(400, f"字段 {name} 超过 {max_len} 字", name)
+    return v
+
+
+def render(template: str, status: int = 200, **values: Any) -> web.Response:
+    html = templates.get_template(template).render(**values)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

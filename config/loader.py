@@ -1,0 +1,123 @@
+"""Load the YAML files into the validated model; errors name the file, the field path and why."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from config.model import AppConfig, Org
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = DEFAULT_DIR / "casebot.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration problem; `errors` holds one precise line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Secrets:
+    api_token: str | None
+    link_keys: tuple[bytes, ...]  # first signs, all verify (rotation)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything loaded at start: the app config, the org roster and the secrets."""
+
+    config: AppConfig
+    org: Org
+    secrets: Secrets
+    source: Path
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError([f"{path}: {where}bad YAML: {problem}"]) from None
+
+
+def validate_file(path: Path, model: type[M], data: Any = None) -> M:
+    if data is None:
+        data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: top level must be a mapping, got {type(data).__name__}"])
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([_format(path, err) for err in e.errors()]) from None
+
+
+def _format(path: Path, err: Any) -> str:
+    loc = ".".join(
+        f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]
+    ).replace(".[", "[")
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required field missing"
+    elif msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    return f"{path}: {loc or '(top level)'}: {msg}"
+
+
+def load_secrets(cfg: AppConfig, env: dict[str, str] | None = None) -> Secrets:
+    env = dict(os.environ) if env is None else env
+    token = env.get(cfg.secrets.api_token_env) or None
+    raw_keys = env.get(cfg.secrets.link_keys_env, "")
+    keys = tuple(k.strip().encode() for k in raw_keys.split(",") if k.strip())
+    return Secrets(api_token=token, link_keys=keys)
+
+
+def load_config(
+    path: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Load `casebot.yaml` and the files it names (relative to it), or raise ConfigError."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if isinstance(data, dict) and overrides:
+        data = _merge(data, overrides)
+    cfg = validate_file(path, AppConfig, data)
+    errors: list[str] = []
+    org: Org | None = None
+    try:
+        org = validate_file(path.parent / cfg.org, Org)
+    except ConfigError as e:
+        errors += e.errors
+    if errors or org is None:
+        raise ConfigError(errors)
+    return Settings(config=cfg, org=org, secrets=load_secrets(cfg, env), source=path)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,178 @@
+"""The configuration model. Every model forbids unknown keys: a typo is an error, not a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal[
+    "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin"
+]
+ROLES: tuple[Role, ...] = (
+    "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin",
+)
+ROLE_LABELS: dict[str, str] = {
+    "investigator": "侦查人员",
+    "prosecutor": "承办检察官",
+    "case_manager": "案管部门",
+    "inspector": "检务督察",
+    "chief": "检察长",
+    "leader": "院领导",
+    "admin": "管理员",
+}
+UnitKind = Literal["province", "city", "county", "police"]
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1)
+    kind: UnitKind
+    parent: str | None = None
+    code_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{2,4}$")
+
+
+class Person(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1)
+    unit: str
+    roles: tuple[Role, ...] = Field(min_length=1)
+    ids: dict[Literal["dingtalk", "wecom"], str] = Field(default_factory=dict)
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+class Chat(Strict):
+    id: str = Field(pattern=r"^g-[a-z0-9-]+$")
+    title: str
+    members: tuple[str, ...]
+
+
+class Org(Strict):
+    demo: bool = False
+    units: tuple[Unit, ...]
+    people: tuple[Person, ...]
+    chats: tuple[Chat, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Org:
+        unit_ids = _unique([u.id for u in self.units], "units")
+        _unique([p.id for p in self.people], "people")
+        _unique([c.id for c in self.chats], "chats")
+        for i, u in enumerate(self.units):
+            if u.parent is not None and u.parent not in unit_ids:
+                raise ValueError(f"units[{i}].parent: unknown unit {u.parent!r}")
+        people = {p.id for p in self.people}
+        for i, p in enumerate(self.people):
+            if p.unit not in unit_ids:
+                raise ValueError(f"people[{i}].unit: unknown unit {p.unit!r}")
+        for i, c in enumerate(self.chats):
+            for m in c.members:
+                if m not in people:
+                    raise ValueError(f"chats[{i}].members: unknown person {m!r}")
+        return self
+
+    def version_hash(self) -> str:
+        """SHA-256 over the canonical JSON of the roster: published with every draw."""
+        data = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _unique(ids: list[str], what: str) -> set[str]:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"{what}: duplicate id {i!r}")
+        seen.add(i)
+    return seen
+
+
+class OfficeHours(Strict):
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+
+    @model_validator(mode="after")
+    def _order(self) -> OfficeHours:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class StorageConfig(Strict):
+    database_url: str = "sqlite+aiosqlite:///data/casebot.db"
+    redis_url: str | None = None
+    dedupe_ttl_seconds: int = Field(default=600, ge=300)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class ConsoleConfig(Strict):
+    enabled: bool = True
+    test_clock: bool = False
+
+
+class DingTalkConfig(Strict):
+    enabled: bool = False
+    client_id_env: str = "DINGTALK_CLIENT_ID"
+    client_secret_env: str = "DINGTALK_CLIENT_SECRET"
+    robot_code_env: str = "DINGTALK_ROBOT_CODE"
+    api_base: str = "https://api.dingtalk.com"
+    oapi_base: str = "https://oapi.dingtalk.com"
+    card_template_id: str | None = None
+
+
+class TransportsConfig(Strict):
+    console: ConsoleConfig = ConsoleConfig()
+    dingtalk: DingTalkConfig = DingTalkConfig()
+
+
+class WebConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class SecretsConfig(Strict):
+    """Names of the environment variables that hold secrets; the values never live in YAML."""
+
+    api_token_env: str = "CASEBOT_API_TOKEN"
+    link_keys_env: str = "CASEBOT_LINK_KEYS"
+
+
+class AppConfig(Strict):
+    timezone: str = "Asia/Shanghai"
+    office_hours: OfficeHours = OfficeHours()
+    org: str = "org.yaml"
+    score_template: str = "score_template.yaml"
+    storage: StorageConfig = StorageConfig()
+    transports: TransportsConfig = TransportsConfig()
+    web: WebConfig = WebConfig()
+    secrets: SecretsConfig = SecretsConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}") from e
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, small repository functions, migrations, Redis helpers."""

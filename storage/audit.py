@@ -1,0 +1,83 @@
+"""The audit trail (全程留痕): append-only records, each holding the SHA-256 of the previous."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditRecord
+
+GENESIS = "0" * 64
+_PG_LOCK = 7_263_001  # advisory lock id serialising appends on PostgreSQL
+
+
+def record_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
+                subject: str, data: str) -> str:
+    body = json.dumps(
+        {"seq": seq, "at": at.isoformat(), "actor": actor, "action": action,
+         "subject": subject, "data": data},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+async def append(session: AsyncSession, *, at: datetime, actor: str, action: str,
+                 subject: str, data: dict[str, Any] | None = None) -> AuditRecord:
+    """Append one record inside the caller's transaction (SQLite holds the write lock from
+    BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+    last = (
+        await session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+    ).scalar_one_or_none()
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    payload = json.dumps(data or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    rec = AuditRecord(
+        seq=seq, at=at, actor=actor, action=action, subject=subject, data=payload,
+        prev_hash=prev, hash=record_hash(prev, seq, at, actor, action, subject, payload),
+    )
+    session.add(rec)
+    await session.flush()
+    return rec
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    first_broken: int | None = None
+    reason: str | None = None
+
+
+async def verify(session: AsyncSession, batch: int = 5000) -> ChainReport:
+    """Walk the chain in order; name the first record whose link or hash does not hold."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(AuditRecord).where(AuditRecord.seq > last_seq)
+                .order_by(AuditRecord.seq).limit(batch)
+            )
+        ).scalars().all()
+        if not rows:
+            return ChainReport(ok=True, records=count)
+        for r in rows:
+            if r.seq != expected_seq:
+                return ChainReport(False, count, expected_seq, f"record {expected_seq} is missing")
+            if r.prev_hash != prev:
+                return ChainReport(False, count, r.seq, "prev_hash does not match the record before")
+            h = record_hash(r.prev_hash, r.seq, r.at, r.actor, r.action, r.subject, r.data)
+            if h != r.hash:
+                return ChainReport(False, count, r.seq, "content does not match its hash")
+            prev, expected_seq, last_seq = r.hash, r.seq + 1, r.seq
+            count += 1

@@ -1,0 +1,55 @@
+"""Inbound de-duplication. Redis answers fast across instances; the database decides for sure
+(the processed_events primary key), so losing Redis only costs speed, never correctness."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+
+class RedisDedupe:
+    def __init__(self, redis: Redis, ttl_seconds: int, prefix: str = "casebot:event:") -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+        self.prefix = prefix
+        self.healthy = True
+
+    async def first_time(self, event_id: str) -> bool:
+        """True when this instance is the first to claim the id; True as well when Redis is
+        down (the database check still runs)."""
+        try:
+            ok = await self.redis.set(self.prefix + event_id, "1", nx=True, ex=self.ttl)
+        except (RedisError, OSError) as e:
+            if self.healthy:
+                log.warning("redis unavailable, de-duplicating in the database only: %s", e)
+            self.healthy = False
+            return True
+        self.healthy = True
+        return bool(ok)
+
+    async def forget(self, event_id: str) -> None:
+        """Release a claim when handling failed, so a redelivery is handled."""
+        try:
+            await self.redis.delete(self.prefix + event_id)
+        except (RedisError, OSError):
+            pass
+
+
+async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> bool:
+    """Insert the event id inside the handling transaction; False if it was handled before."""
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedEvent(event_id=event_id, at=at))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

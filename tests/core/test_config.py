@@ -1,0 +1,110 @@
+"""A bad config fails at start with the file, the field path and the reason."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.loader import DEFAULT_CONFIG, DEFAULT_DIR, ConfigError, load_config
+
+
+def write_config(tmp: Path, main: str, org: str | None = None) -> Path:
+    for f in DEFAULT_DIR.glob("*.yaml"):
+        shutil.copy(f, tmp / f.name)
+    (tmp / "casebot.yaml").write_text(main, encoding="utf-8")
+    if org is not None:
+        (tmp / "org.yaml").write_text(org, encoding="utf-8")
+    return tmp / "casebot.yaml"
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as e:
+        load_config(path, env={})
+    return e.value.errors
+
+
+def test_default_config_loads_with_demo_org() -> None:
+    s = load_config(DEFAULT_CONFIG, env={})
+    assert s.config.timezone == "Asia/Shanghai"
+    assert s.org.demo is True
+    counties = [u for u in s.org.units if u.kind == "county"]
+    cities = [u for u in s.org.units if u.kind == "city"]
+    assert len(counties) == 111
+    assert 10 <= len(cities) <= 12
+    roles = {r for p in s.org.people for r in p.roles}
+    assert roles == {"investigator", "prosecutor", "case_manager", "inspector", "chief",
+                     "leader", "admin"}
+
+
+def test_unknown_key_is_an_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "storage:\n  databse_url: sqlite+aiosqlite:///x.db\n")
+    errs = errors_of(path)
+    assert errs == [f"{path}: storage.databse_url: unknown key"]
+
+
+def test_wrong_type_names_field(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "web:\n  port: eighty\n")
+    [err] = errors_of(path)
+    assert err.startswith(f"{path}: web.port: ")
+    assert "integer" in err
+
+
+def test_bad_yaml_names_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "web:\n  port: [8080\n")
+    [err] = errors_of(path)
+    assert err.startswith(f"{path}: line ")
+    assert "bad YAML" in err
+
+
+def test_missing_field_in_org(tmp_path: Path) -> None:
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    del org["people"][0]["name"]
+    path = write_config(tmp_path, "timezone: Asia/Shanghai\n",
+                        yaml.safe_dump(org, allow_unicode=True))
+    [err] = errors_of(path)
+    assert err == f"{tmp_path / 'org.yaml'}: people[0].name: required field missing"
+
+
+def test_unknown_role_and_reference(tmp_path: Path) -> None:
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    org["people"][0]["roles"] = ["wizard"]
+    path = write_config(tmp_path, "{}\n", yaml.safe_dump(org, allow_unicode=True))
+    err = errors_of(path)[0]
+    assert "people[0].roles[0]" in err and "'investigator'" in err
+    org["people"][0]["roles"] = ["chief"]
+    org["people"][0]["unit"] = "nowhere"
+    (tmp_path / "org.yaml").write_text(yaml.safe_dump(org, allow_unicode=True), encoding="utf-8")
+    [err] = errors_of(path)
+    assert "people[0].unit: unknown unit 'nowhere'" in err
+
+
+def test_bad_timezone_and_office_hours(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "timezone: Mars/Olympus\noffice_hours: {start: '18:00', end: '09:00'}\n")
+    errs = errors_of(path)
+    assert any("timezone: unknown time zone 'Mars/Olympus'" in e for e in errs)
+    assert any("office_hours: start must be before end" in e for e in errs)
+
+
+def test_secrets_come_from_environment() -> None:
+    s = load_config(DEFAULT_CONFIG, env={"CASEBOT_API_TOKEN": "t0k", "CASEBOT_LINK_KEYS": "new,old"})
+    assert s.secrets.api_token == "t0k"
+    assert s.secrets.link_keys == (b"new", b"old")
+    assert "t0k" not in DEFAULT_CONFIG.read_text(encoding="utf-8")
+
+
+def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
+    good = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(DEFAULT_CONFIG)],
+                          capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert "OK" in good.stdout
+    path = write_config(tmp_path, "web: {port: 0}\nsurprise: 1\n")
+    bad = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert f"{path}: surprise: unknown key" in bad.stderr
+    assert f"{path}: web.port:" in bad.stderr

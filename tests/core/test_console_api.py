@@ -1,0 +1,131 @@
+"""Every console API call (SPEC §5), with good and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import App, create_web_app
+from bot.clock import ManualClock
+from tests.conftest import START, Console, make_settings
+
+
+async def test_send_help_and_whoami(console: Console) -> None:
+    r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助")
+    [m] = r["messages"]
+    assert m["chat"] == "dm:p-prosecutor-1" and m["card"] is None
+    assert "帮助" in m["text"] and "我是谁" in m["text"]
+    assert set(m) >= {"id", "chat", "at", "text", "card"}
+    r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "whoami")
+    [m] = r["messages"]
+    assert "承办检察官" in m["text"] and "示范市海澄县人民检察院" in m["text"]
+
+
+async def test_messages_lists_both_sides_after_id(console: Console) -> None:
+    await console.send("p-prosecutor-1", "g-case-team", "我是谁")
+    log = await console.messages("g-case-team")
+    assert [m["from"] for m in log] == ["p-prosecutor-1", "bot"]
+    assert await console.messages("g-case-team", after=log[-1]["id"]) == []
+    assert [m["id"] for m in await console.messages("g-case-team", after=log[0]["id"])] == [
+        log[1]["id"]]
+
+
+async def test_users_and_chats(console: Console) -> None:
+    users = (await (await console.client.get("/console/api/users")).json())["users"]
+    assert {"id", "name", "unit", "roles"} <= set(users[0])
+    roles = {r for u in users for r in u["roles"]}
+    assert "inspector" in roles and "investigator" in roles
+    chats = (await (await console.client.get("/console/api/chats")).json())["chats"]
+    ids = {c["id"] for c in chats}
+    assert {"g-inspection", "g-case-team"} <= ids
+    assert all({"id", "title", "members"} <= set(c) for c in chats)
+
+
+async def test_malformed_json_is_400(console: Console) -> None:
+    for path in ("/console/api/send", "/console/api/click", "/console/api/clock"):
+        r = await console.client.post(path, data=b"{not json",
+                                      headers={"Content-Type": "application/json"})
+        assert r.status == 400
+        assert "JSON" in (await r.json())["error"]
+
+
+async def test_bad_fields_are_400_with_reason(console: Console) -> None:
+    cases = [
+        ({"user": "p-prosecutor-1", "chat": "dm:p-prosecutor-1"}, "text"),
+        ({"user": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": 5}, "text"),
+        ({"user": "p-prosecutor-1", "chat": "g-nowhere", "text": "帮助"}, "chat"),
+        ({"user": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": "x" * 2001}, "text"),
+    ]
+    for body, field in cases:
+        r = await console.client.post("/console/api/send", json=body)
+        assert r.status == 400, body
+        data = await r.json()
+        assert data["field"] == field and data["error"]
+    r = await console.client.post("/console/api/click", json={
+        "user": "p-prosecutor-1", "message_id": "one", "action": "x"})
+    assert r.status == 400 and (await r.json())["field"] == "message_id"
+    r = await console.client.get("/console/api/messages")
+    assert r.status == 400
+    r = await console.client.get("/console/api/messages", params={"chat": "g-x", "after": "z"})
+    assert r.status == 400
+
+
+async def test_unknown_user_is_403(console: Console) -> None:
+    r = await console.client.post("/console/api/send",
+                                  json={"user": "mallory", "chat": "dm:mallory", "text": "帮助"})
+    assert r.status == 403
+    assert "mallory" in (await r.json())["error"]
+    r = await console.client.post("/console/api/click",
+                                  json={"user": "mallory", "message_id": 1, "action": "x"})
+    assert r.status == 403
+
+
+async def test_posting_in_someone_elses_chat_is_403(console: Console) -> None:
+    r = await console.client.post("/console/api/send", json={
+        "user": "p-investigator-1", "chat": "dm:p-prosecutor-1", "text": "帮助"})
+    assert r.status == 403
+    r = await console.client.post("/console/api/send", json={
+        "user": "p-investigator-1", "chat": "g-inspection", "text": "帮助"})
+    assert r.status == 403
+
+
+async def test_click_on_unknown_message_and_stale_button(console: Console) -> None:
+    r = await console.client.post("/console/api/click", json={
+        "user": "p-prosecutor-1", "message_id": 99999, "action": "x"})
+    assert r.status == 404
+    sent = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助")
+    reply_id = sent["messages"][0]["id"]
+    r = await console.click("p-prosecutor-1", reply_id, "case.ack")
+    assert "找不到这张卡片" in r["messages"][0]["text"]
+
+
+async def test_event_id_redelivery_is_ignored(console: Console) -> None:
+    a = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助", event_id="ev-7")
+    b = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助", event_id="ev-7")
+    assert a["status"] == "handled" and len(a["messages"]) == 1
+    assert b["status"] == "duplicate" and b["messages"] == []
+    assert len(await console.messages("dm:p-prosecutor-1")) == 2
+
+
+async def test_clock_advances(console: Console) -> None:
+    before = console.clock.now()
+    r = await console.advance("8d")
+    assert r["now"] == (before + __import__("datetime").timedelta(days=8)).isoformat()
+    bad = await console.client.post("/console/api/clock", json={"advance": "eight days"})
+    assert bad.status == 400 and (await bad.json())["field"] == "advance"
+
+
+async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, transports={"console": {"enabled": True,
+                                                               "test_clock": False}})
+    client = TestClient(TestServer(create_web_app(App(settings, ManualClock(START)))))
+    await client.start_server()
+    try:
+        r = await client.post("/console/api/clock", json={"advance": "1d"})
+        assert r.status in (404, 405)
+        assert (await client.get("/healthz")).status == 200
+        page = await client.get("/console")
+        assert page.status == 200 and "casebot 控制台" in await page.text()
+    finally:
+        await client.close()

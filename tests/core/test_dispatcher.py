@@ -1,0 +1,95 @@
+"""Routing, role refusal, errors and de-duplication, through the real dispatcher and SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.context import Context
+from bot.dispatcher import Router
+from bot.events import MessageEvent
+from config.loader import Settings
+from tests.conftest import START
+
+secret = Router("test-secret")
+calls: list[str] = []
+
+
+@secret.command("机密", summary="only inspectors", roles=("inspector",))
+async def _secret(event: MessageEvent, ctx: Context) -> None:
+    calls.append(event.event_id)
+    await ctx.reply("机密内容")
+
+
+@secret.command("爆炸", summary="raises")
+async def _boom(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply("this reply must be rolled back")
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    a = App(settings, ManualClock(START))
+    await a.start()
+    a.dispatcher.include(secret)
+    calls.clear()
+    yield a
+    await a.stop()
+
+
+def msg(user: str, text: str, event_id: str = "e1", chat: str | None = None) -> MessageEvent:
+    return MessageEvent(event_id=event_id, platform="console", user_id=user,
+                        chat=chat or f"dm:{user}", at=START, text=text, is_direct=True)
+
+
+async def test_routes_to_the_command(app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-inspector-1", "机密"))
+    assert r.status == "handled"
+    assert [m.text for m in r.messages] == ["机密内容"]
+
+
+async def test_mention_prefix_is_ignored(app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-inspector-1", "@casebot 机密"))
+    assert [m.text for m in r.messages] == ["机密内容"]
+
+
+async def test_role_refusal_is_a_clear_message(app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", "机密"))
+    assert calls == []
+    [m] = r.messages
+    assert m.text is not None and "仅限检务督察使用" in m.text and "承办检察官" in m.text
+
+
+async def test_unknown_command_suggests_closest(app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", "帮组"))
+    [m] = r.messages
+    assert m.text is not None and "未知命令「帮组」" in m.text and "「帮助」" in m.text
+
+
+async def test_repeated_event_id_is_handled_once(app: App) -> None:
+    first = await app.dispatcher.feed(msg("p-inspector-1", "机密", "dup-1"))
+    second = await app.dispatcher.feed(msg("p-inspector-1", "机密", "dup-1"))
+    assert (first.status, second.status) == ("handled", "duplicate")
+    assert calls == ["dup-1"] and second.messages == []
+
+
+async def test_handler_error_rolls_back_and_answers(app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-inspector-1", "爆炸", "err-1"))
+    assert r.status == "error"
+    [m] = r.messages
+    assert m.text is not None and m.text.startswith("抱歉，处理时出错")
+    from storage import messages as msgs
+    async with app.services.db() as s:
+        texts = [x.text for x in await msgs.list_messages(s, "dm:p-inspector-1")]
+    assert "this reply must be rolled back" not in texts
+    # the event was not recorded as processed, so a redelivery is handled again
+    again = await app.dispatcher.feed(msg("p-inspector-1", "爆炸", "err-1"))
+    assert again.status == "error"
+
+
+async def test_unknown_platform_user(app: App) -> None:
+    r = await app.dispatcher.feed(msg("nobody", "帮助"))
+    assert r.status == "unknown_user"

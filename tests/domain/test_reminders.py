@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.reminders import (
+    CaseState,
+    Occurrence,
+    default_rules,
+    deliver_at,
+    find_rule,
+    missed_occurrences,
+    obsolete,
+    plan_case,
+    plan_rectification,
+    plan_review_answer,
+    render_text,
+)
+from bot.domain.scoring import Color
+from bot.domain.workcal import WorkCalendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+CAL = WorkCalendar()
+RULES = default_rules()
+EVAL_AT = datetime(2026, 3, 2, 10, 0, tzinfo=TZ)  # Monday
+
+
+def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=TZ)
+
+
+def state(color: Color | None, **kw: object) -> CaseState:
+    base = CaseState(code="HY-2026-001", color=color, last_evaluated_at=EVAL_AT)
+    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+
+
+def plan(s: CaseState, now: datetime, horizon: int = 1) -> list[Occurrence]:
+    return plan_case(s, RULES, CAL, TZ, now, horizon)
+
+
+def by_rule(occs: list[Occurrence], rule_id: str) -> list[Occurrence]:
+    return [o for o in occs if o.rule_id == rule_id]
+
+
+def test_default_rules() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids)) == 6
+    assert {r.kind for r in RULES} == {
+        "reevaluate",
+        "consultation",
+        "custody",
+        "review_answer",
+        "rectification",
+    }
+    assert find_rule(RULES, "reevaluate_red") is RULES[0]
+    assert find_rule(RULES, "nope") is None
+
+
+def test_red_weekly() -> None:
+    occs = plan(state(Color.RED), EVAL_AT + timedelta(hours=1), horizon=3)
+    assert [o.due_at for o in occs] == [
+        at(2026, 3, 9, 10),
+        at(2026, 3, 16, 10),
+        at(2026, 3, 23, 10),
+    ]
+    assert {o.rule_id for o in occs} == {"reevaluate_red"}
+    assert all(o.recipients == ("prosecutor",) and not o.escalation and not o.late for o in occs)
+    assert occs[0].key == "reevaluate_red:HY-2026-001:2026-03-09"
+    assert [o.index for o in occs] == [0, 1, 2]
+
+
+def test_yellow_every_15_days() -> None:
+    occs = plan(state(Color.YELLOW), EVAL_AT, horizon=2)
+    assert [(o.rule_id, o.due_at) for o in occs] == [
+        ("reevaluate_yellow", at(2026, 3, 17, 10)),
+        ("reevaluate_yellow", at(2026, 4, 1, 10)),
+    ]
+
+
+def test_green_and_unevaluated_get_no_reevaluation() -> None:
+    assert plan(state(Color.GREEN), EVAL_AT) == []
+    assert plan(state(None, last_evaluated_at=None), EVAL_AT) == []
+
+
+def test_nothing_for_closed_case() -> None:
+    s = state(
+        Color.RED,
+        closed=True,
+        investigation_deadline=date(2026, 3, 20),
+        custody_deadline=date(2026, 3, 10),
+    )
+    assert plan(s, EVAL_AT, horizon=5) == []
+    assert plan(s, EVAL_AT + timedelta(days=60), horizon=5) == []
+
+
+def test_consultation_at_deadline_minus_15() -> None:
+    s = state(Color.YELLOW, investigation_deadline=date(2026, 4, 30))
+    (occ,) = by_rule(plan(s, EVAL_AT), "consultation")
+    assert occ.due_at == at(2026, 4, 15)
+    assert occ.recipients == ("investigators", "prosecutor")
+    assert occ.key == "consultation:HY-2026-001:2026-04-15" and not occ.late
+    # red as well; not green, not once started, not after the deadline
+    assert by_rule(plan(dataclasses.replace(s, color=Color.RED), EVAL_AT), "consultation")
+    assert not by_rule(plan(dataclasses.replace(s, color=Color.GREEN), EVAL_AT), "consultation")
+    started = dataclasses.replace(s, consultation_started=True)
+    assert not by_rule(plan(started, EVAL_AT), "consultation")
+    assert not by_rule(plan(s, at(2026, 5, 1, 9)), "consultation")
+    # turned yellow after the reminder date: due at once (late), same key
+    (late,) = by_rule(plan(s, at(2026, 4, 20, 9)), "consultation")
+    assert late.late and late.key == occ.key
+    # delivery waits for office hours: 2026-04-15 is a Wednesday
+    assert deliver_at(occ, CAL, TZ) == at(2026, 4, 15, 9)
+
+
+def test_custody_escalation_only_while_red() -> None:
+    s = state(Color.RED, custody_deadline=date(2026, 3, 20))
+    (occ,) = by_rule(plan(s, EVAL_AT), "custody_escalation")
+    assert occ.due_at == at(2026, 3, 20)
+    assert occ.escalation and occ.recipients == ("prosecutor", "leader")
+    assert deliver_at(occ, CAL, TZ) == at(2026, 3, 20, 9)  # a Friday
+    assert not by_rule(
+        plan(dataclasses.replace(s, color=Color.YELLOW), EVAL_AT), "custody_escalation"
+    )
+    # reached while red: still planned (late) after the deadline
+    (late,) = by_rule(plan(s, at(2026, 3, 21, 10)), "custody_escalation")
+    assert late.late and late.key == occ.key
+    rule = find_rule(RULES, "custody_escalation")
+    assert rule is not None
+    text = render_text(
+        rule, code="HY-2026-001", title="张某盗窃案", due=occ.due_at, escalation=occ.escalation
+    )
+    assert text.startswith(
+        "【责任倒查】案件 HY-2026-001《张某盗窃案》羁押期限已于 2026年3月20日 届满"
+    )
+
+
+def test_new_evaluation_replans_and_obsoletes_old_keys() -> None:
+    s1 = state(Color.RED, investigation_deadline=date(2026, 6, 30))
+    first = plan(s1, EVAL_AT + timedelta(minutes=1), horizon=2)
+    pending = {o.key for o in first}
+    # re-evaluated 3 days later, still red: the red series moves, consultation stays
+    s2 = dataclasses.replace(s1, last_evaluated_at=EVAL_AT + timedelta(days=3))
+    second = plan(s2, EVAL_AT + timedelta(days=3, minutes=1), horizon=2)
+    assert [o.due_at for o in by_rule(second, "reevaluate_red")] == [
+        at(2026, 3, 12, 10),
+        at(2026, 3, 19, 10),
+    ]
+    gone = obsolete(pending, second)
+    assert gone == {o.key for o in by_rule(first, "reevaluate_red")}
+    # now green: everything pending for the case is obsolete
+    s3 = dataclasses.replace(s2, color=Color.GREEN, last_evaluated_at=EVAL_AT + timedelta(days=5))
+    third = plan(s3, EVAL_AT + timedelta(days=5), horizon=2)
+    assert third == []
+    assert obsolete({o.key for o in second}, third) == {o.key for o in second}
+    # re-planning with unchanged state obsoletes nothing, even for past-due unsent rows
+    later = plan(s2, at(2026, 3, 14, 3), horizon=2)  # Saturday night, 03-12 not yet delivered
+    assert obsolete({o.key for o in second}, later) == set()
+
+
+def test_catch_up_produces_each_missed_slot_once() -> None:
+    s = state(Color.RED)
+    store: dict[str, Occurrence] = {}
+
+    def tick(now: datetime) -> None:
+        for o in plan(s, now):
+            store.setdefault(o.key, o)  # INSERT ... ON CONFLICT DO NOTHING
+
+    for hour in range(0, 48):  # bot running for two days
+        tick(EVAL_AT + timedelta(hours=hour))
+    assert list(store) == ["reevaluate_red:HY-2026-001:2026-03-09"]
+    restart = at(2026, 4, 1, 8)  # down from 03-04 until 04-01
+    for minute in range(0, 600, 5):
+        tick(restart + timedelta(minutes=minute))
+    slots = [(o.slot, o.late) for o in store.values()]
+    assert slots == [
+        ("2026-03-09", False),
+        ("2026-03-16", True),
+        ("2026-03-23", True),
+        ("2026-03-30", True),
+        ("2026-04-06", False),
+    ]
+    rule = find_rule(RULES, "reevaluate_red")
+    assert rule is not None
+    missed = missed_occurrences(
+        rule, EVAL_AT, restart, subject=s.code, cal=CAL, tz=TZ, since=at(2026, 3, 10)
+    )
+    assert [o.slot for o in missed] == ["2026-03-16", "2026-03-23", "2026-03-30"]
+    assert all(o.late for o in missed)
+    again = missed_occurrences(
+        rule,
+        EVAL_AT,
+        restart + timedelta(hours=1),
+        subject=s.code,
+        cal=CAL,
+        tz=TZ,
+        since=at(2026, 3, 10),
+    )
+    assert [o.key for o in again] == [o.key for o in missed]
+
+
+def test_review_answer_after_3_working_days() -> None:
+    occs = plan_review_answer(17, at(2026, 3, 2, 15), 3, CAL, TZ)  # Monday
+    assert [(o.due_at, o.escalation, o.recipients) for o in occs] == [
+        (at(2026, 3, 5, 15), False, ("prosecutor",)),
+        (at(2026, 3, 9, 15), True, ("prosecutor", "leader")),
+    ]
+    assert occs[0].key == "review_answer:review-17:2026-03-05"
+    # across National Day: Wed 09-30 + 3 working days = make-up Saturday 10-10
+    holiday = plan_review_answer(18, at(2026, 9, 30, 15), 3, CAL, TZ)
+    assert [o.due_at for o in holiday] == [at(2026, 10, 10, 15), at(2026, 10, 13, 15)]
+    rule = find_rule(RULES, "review_answer")
+    assert rule is not None
+    text = render_text(rule, code="FH-18", title="复核", due=holiday[1].due_at, escalation=True)
+    assert text.startswith("【升级督办】【复核答复提醒】")
+    # planned late (after downtime): past ones flagged late, next one pending
+    catch = plan_review_answer(18, at(2026, 9, 30, 15), 3, CAL, TZ, now=at(2026, 10, 14), horizon=1)
+    assert [(o.slot, o.late) for o in catch] == [
+        ("2026-10-10", True),
+        ("2026-10-13", True),
+        ("2026-10-15", False),
+    ]
+    with pytest.raises(ValueError):
+        plan_review_answer(1, at(2026, 3, 2), 0, CAL, TZ)
+
+
+def test_rectification_chief_then_inspector() -> None:
+    occs = plan_rectification(5, date(2026, 9, 30), CAL, TZ)
+    assert [(o.due_at, o.recipients, o.escalation) for o in occs] == [
+        (at(2026, 10, 8), ("chief",), False),
+        (at(2026, 10, 12), ("chief", "inspector"), True),
+    ]
+    assert occs[0].key == "rectification_overdue:rectification-5:2026-10-08"
+    assert deliver_at(occs[0], CAL, TZ) == at(2026, 10, 8, 9)
+
+
+def test_rule_validation() -> None:
+    base = RULES[0]
+    with pytest.raises(ValueError, match="kind"):
+        dataclasses.replace(base, kind="other")
+    with pytest.raises(ValueError, match="unknown role"):
+        dataclasses.replace(base, recipients=("boss",))
+    with pytest.raises(ValueError, match="placeholder"):
+        dataclasses.replace(base, text="{case}")
+    with pytest.raises(ValueError, match="repeat_days"):
+        dataclasses.replace(base, repeat_days=0)
+    with pytest.raises(ValueError, match="escalate_to is empty"):
+        dataclasses.replace(base, escalate_after=1)
+    with pytest.raises(ValueError, match="aware"):
+        plan(state(Color.RED), datetime(2026, 3, 2))  # noqa: DTZ001
+
+
+# hypothesis wants naive bounds together with `timezones`
+LO, HI = datetime(2026, 1, 1), datetime(2026, 9, 1)  # noqa: DTZ001
+_states = st.builds(
+    CaseState,
+    code=st.sampled_from(["HY-1", "HY-2"]),
+    color=st.sampled_from([None, Color.RED, Color.YELLOW, Color.GREEN]),
+    last_evaluated_at=st.one_of(
+        st.none(), st.datetimes(LO, HI - timedelta(days=90), timezones=st.just(TZ))
+    ),
+    investigation_deadline=st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 8, 1))),
+    custody_deadline=st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 8, 1))),
+    closed=st.booleans(),
+    consultation_started=st.booleans(),
+)
+_nows = st.datetimes(LO, HI, timezones=st.just(TZ))
+
+
+@given(_states, _nows, st.integers(0, 4))
+def test_planning_is_deterministic(s: CaseState, now: datetime, horizon: int) -> None:
+    a = plan(s, now, horizon)
+    b = plan(s, now, horizon)
+    assert [o.key for o in a] == [o.key for o in b]
+    assert a == b
+    assert len({o.key for o in a}) == len(a)
+    assert all(o.late == (o.due_at <= now) for o in a)
+
+
+@given(_states, _nows, st.integers(1, 3), st.timedeltas(timedelta(0), timedelta(days=60)))
+def test_advancing_time_keeps_keys(
+    s: CaseState, now: datetime, horizon: int, step: timedelta
+) -> None:
+    rules = tuple(r for r in RULES if r.kind in ("reevaluate", "custody"))
+    earlier = {o.key for o in plan_case(s, rules, CAL, TZ, now, horizon)}
+    later = {o.key for o in plan_case(s, rules, CAL, TZ, now + step, horizon)}
+    assert earlier <= later
