@@ -17,6 +17,7 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from bot.web import api_errors, json_response
+from bot.web.signing import Signer
 from config.loader import Settings
 from handlers import basic
 from storage import db, migrate
@@ -58,6 +59,7 @@ class App:
         self._services = Services(
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
             directory=Directory(self.settings.org), redis=redis,
+            signer=Signer(self.settings.secrets.link_keys),
         )
         dp = Dispatcher(self._services)
         dp.include(basic.router)

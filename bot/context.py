@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.directory import Directory
 from bot.events import Event
+from bot.web.signing import Signer
 from cards.model import Button, Card
 from config.loader import Settings
 from config.model import AppConfig, Person
@@ -28,6 +29,7 @@ class Services:
     clock: Clock
     db: async_sessionmaker[AsyncSession]
     directory: Directory
+    signer: Signer = field(default_factory=lambda: Signer(()))
     redis: Redis | None = None
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name

@@ -432,7 +432,8 @@ class RandomStream:
         limit = space - space % n
         while True:
             x = int.from_bytes(self.take(size), "big")
-            return x % n
+            if x < limit:
+                return x % n
 
 
 # --------------------------------------------------------------------------

@@ -129,3 +129,18 @@ async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:
         assert page.status == 200 and "casebot 控制台" in await page.text()
     finally:
         await client.close()
+
+
+async def test_login_sets_a_signed_session_cookie(console: Console) -> None:
+    from bot.web.session import COOKIE, session_person
+
+    r = await console.client.post("/console/api/login", json={"user": "p-investigator-1"})
+    assert r.status == 200
+    token = r.cookies[COOKIE].value
+    signer = console.app.services.signer
+    assert signer.verify("session", token, console.clock.now())["p"] == "p-investigator-1"
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert signer.verify("session", forged, console.clock.now()) is None
+    assert session_person  # imported for the page handlers
+    bad = await console.client.post("/console/api/login", json={"user": "mallory"})
+    assert bad.status == 403
