@@ -132,7 +132,7 @@ async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:
 
 
 async def test_login_sets_a_signed_session_cookie(console: Console) -> None:
-    from bot.web.session import COOKIE, session_person
+    from bot.web.session import COOKIE
 
     r = await console.client.post("/console/api/login", json={"user": "p-investigator-1"})
     assert r.status == 200
@@ -141,6 +141,5 @@ async def test_login_sets_a_signed_session_cookie(console: Console) -> None:
     assert signer.verify("session", token, console.clock.now())["p"] == "p-investigator-1"
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert signer.verify("session", forged, console.clock.now()) is None
-    assert session_person  # imported for the page handlers
     bad = await console.client.post("/console/api/login", json={"user": "mallory"})
     assert bad.status == 403
