@@ -51,9 +51,9 @@ WHITESPACE = frozenset(
 
 def canonical_json(obj: object) -> bytes:
     """UTF-8 JSON with sorted keys and no insignificant whitespace."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -218,9 +218,7 @@ class Manifest:
             raise ValueError("manifest.unit_count must be >= 1")
         if self.questions_per_unit < 0:
             raise ValueError("manifest.questions_per_unit must be >= 0")
-        if not isinstance(self.secret_commitment, str) or not _HEX64.fullmatch(
-            self.secret_commitment
-        ):
+        if not isinstance(self.secret_commitment, str) or not _HEX64.fullmatch(self.secret_commitment):
             raise ValueError("manifest.secret_commitment must be 64 lowercase hex digits")
         if not all(isinstance(u, DrawUnit) for u in self.units):
             raise ValueError("manifest.units: expected DrawUnit items")
@@ -233,8 +231,7 @@ class Manifest:
         for u in self.units:
             if city_names.setdefault(u.city_id, u.city_name) != u.city_name:
                 raise ValueError(
-                    f"city {u.city_id!r} has two names: "
-                    f"{city_names[u.city_id]!r} and {u.city_name!r}"
+                    f"city {u.city_id!r} has two names: {city_names[u.city_id]!r} and {u.city_name!r}"
                 )
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,9 +263,7 @@ class Manifest:
             questions_per_unit=_int(f, "questions_per_unit", w),
             one_per_city=_bool(f, "one_per_city", w),
             questions=tuple(DrawQuestion.from_dict(q) for q in _list(f, "questions", w)),
-            asked_question_ids=_str_tuple(
-                _list(f, "asked_question_ids", w), "manifest.asked_question_ids"
-            ),
+            asked_question_ids=_str_tuple(_list(f, "asked_question_ids", w), "manifest.asked_question_ids"),
             allow_repeat=_bool(f, "allow_repeat", w),
             entropy_source=_str(f, "entropy_source", w),
             secret_commitment=_str(f, "secret_commitment", w),
@@ -346,22 +341,11 @@ def commit_secret(secret: bytes) -> str:
 def normalize_entropy(text: str) -> str:
     """NFKC, then strip and collapse Unicode whitespace runs to one U+0020.
 
-    Control/format characters (Cc, Cf) left after that are rejected, so that
-    invisible characters cannot yield "different" entropy strings.
+    Characters of category Cc, Cf or Cs left after that are rejected, so
+    that invisible characters cannot yield "different" entropy strings.
     """
-    s = unicodedata.normalize("NFKC", text)
-    words: list[str] = []
-    current: list[str] = []
-    for ch in s:
-        if ch in WHITESPACE:
-            if current:
-                words.append("".join(current))
-                current = []
-        else:
-            current.append(ch)
-    if current:
-        words.append("".join(current))
-    out = " ".join(words)
+    s = "".join(" " if ch in WHITESPACE else ch for ch in unicodedata.normalize("NFKC", text))
+    out = " ".join(w for w in s.split(" ") if w)
     if not out:
         raise ValueError("entropy is empty")
     for ch in out:
@@ -468,9 +452,7 @@ def check_feasible(m: Manifest) -> None:
                 f"cities have eligible units (one unit per city)"
             )
     elif m.unit_count > n_units:
-        raise ValueError(
-            f"not enough units: unit_count={m.unit_count} but only {n_units} eligible units"
-        )
+        raise ValueError(f"not enough units: unit_count={m.unit_count} but only {n_units} eligible units")
     need = m.unit_count * m.questions_per_unit
     available = len(_available_questions(m))
     if need > available:
@@ -511,9 +493,7 @@ def draw_units(m: Manifest, stream: RandomStream) -> tuple[str, ...]:
     return tuple(picked)
 
 
-def draw_questions(
-    m: Manifest, unit_ids: Sequence[str], stream: RandomStream
-) -> tuple[tuple[str, ...], ...]:
+def draw_questions(m: Manifest, unit_ids: Sequence[str], stream: RandomStream) -> tuple[tuple[str, ...], ...]:
     """For each unit in order, ``questions_per_unit`` questions without
     replacement, spreading categories within the unit.
 
@@ -664,17 +644,14 @@ def verify(published: Mapping[str, Any]) -> VerifyReport:
     commitment = commit_secret(secret)
     if commitment != m.secret_commitment:
         return _mismatch(
-            f"secret commitment: manifest has {m.secret_commitment}, "
-            f"sha256(revealed secret) is {commitment}"
+            f"secret commitment: manifest has {m.secret_commitment}, sha256(revealed secret) is {commitment}"
         )
     try:
         norm = normalize_entropy(r.entropy)
     except ValueError as e:
         return _mismatch(f"entropy: invalid: {e}")
     if norm != r.entropy:
-        return _mismatch(
-            f"entropy: published {r.entropy!r} is not normalized (normalized: {norm!r})"
-        )
+        return _mismatch(f"entropy: published {r.entropy!r} is not normalized (normalized: {norm!r})")
     try:
         again = run_draw(m, r.entropy, secret)
     except ValueError as e:
@@ -683,16 +660,13 @@ def verify(published: Mapping[str, Any]) -> VerifyReport:
         return _mismatch(f"key: published {r.key_hex}, recomputed {again.key_hex}")
 
     if len(r.units) != len(again.units):
-        return _mismatch(
-            f"number of units: published {len(r.units)}, recomputed {len(again.units)}"
-        )
+        return _mismatch(f"number of units: published {len(r.units)}, recomputed {len(again.units)}")
     for i, (a, b) in enumerate(zip(r.units, again.units, strict=True), start=1):
         if a != b:
             return _mismatch(f"unit #{i}: published {a}, recomputed {b}")
     if len(r.questions) != len(again.questions):
         return _mismatch(
-            f"number of question lists: published {len(r.questions)}, "
-            f"recomputed {len(again.questions)}"
+            f"number of question lists: published {len(r.questions)}, recomputed {len(again.questions)}"
         )
     for i, (pub, rec) in enumerate(zip(r.questions, again.questions, strict=True), start=1):
         if len(pub) != len(rec):
@@ -776,7 +750,5 @@ def rfc3797_select(
         digest = hashlib.md5(counter + key + counter, usedforsecurity=False).digest()
         remaining = len(left)
         pick = left.pop(int.from_bytes(digest, "big") % remaining)
-        out.append(
-            {"index": i + 1, "md5": digest.hex().upper(), "remaining": remaining, "selected": pick}
-        )
+        out.append({"index": i + 1, "md5": digest.hex().upper(), "remaining": remaining, "selected": pick})
     return out
