@@ -17,9 +17,11 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from bot.web import api_errors, json_response
+from bot.web.case_pages import CasePages
+from bot.web.cases_api import CasesApi
 from bot.web.signing import Signer
 from config.loader import Settings
-from handlers import basic
+from handlers import basic, cases
 from storage import db, migrate
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class App:
             signer=Signer(self.settings.secrets.link_keys),
         )
         dp = Dispatcher(self._services)
-        dp.include(basic.router)
+        dp.include(basic.router, cases.router)
         self._dispatcher = dp
 
     async def stop(self) -> None:
@@ -95,6 +97,7 @@ def create_web_app(app: App) -> web.Application:
         web.get("/healthz", healthz),
         web.get("/", index),
     ]
+    routes += CasesApi(app).routes() + CasePages(app).routes()
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
     webapp.add_routes(routes)

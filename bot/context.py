@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,3 +109,11 @@ class Context(Outbound):
     async def reply(self, text: str | None = None, card: Card | None = None) -> Message:
         return await self.send(self.event.chat, text=text, card=card,
                                event_id=self.event.event_id)
+
+
+@asynccontextmanager
+async def unit_of_work(services: Services) -> AsyncIterator[Outbound]:
+    """One transaction with an Outbound, for work that is not an inbound chat event (the
+    integration API, web forms, scheduled jobs)."""
+    async with services.db() as session, session.begin():
+        yield Outbound(services, session)

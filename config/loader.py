@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.domain.scoring import ScoreTemplate, load_template
 from config.model import AppConfig, Org
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,6 +39,7 @@ class Settings:
 
     config: AppConfig
     org: Org
+    template: ScoreTemplate
     secrets: Secrets
     source: Path
 
@@ -108,9 +110,21 @@ def load_config(
         org = validate_file(path.parent / cfg.org, Org)
     except ConfigError as e:
         errors += e.errors
-    if errors or org is None:
+    template: ScoreTemplate | None = None
+    template_path = path.parent / cfg.score_template
+    try:
+        raw = read_yaml(template_path)
+        if not isinstance(raw, dict):
+            raise ConfigError([f"{template_path}: top level must be a mapping"])
+        template = load_template(raw)
+    except ConfigError as e:
+        errors += e.errors
+    except ValueError as e:
+        errors += [f"{template_path}: {line}" for line in str(e).splitlines()]
+    if errors or org is None or template is None:
         raise ConfigError(errors)
-    return Settings(config=cfg, org=org, secrets=load_secrets(cfg, env), source=path)
+    return Settings(config=cfg, org=org, template=template, secrets=load_secrets(cfg, env),
+                    source=path)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

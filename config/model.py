@@ -154,6 +154,12 @@ class SecretsConfig(Strict):
     link_keys_env: str = "CASEBOT_LINK_KEYS"
 
 
+class CasesConfig(Strict):
+    link_ttl_days: int = Field(default=30, ge=1, le=365)  # QR / code-page links expire
+    review_answer_working_days: int = Field(default=3, ge=1, le=30)
+    review_reason_max: int = Field(default=500, ge=20, le=5000)
+
+
 class AppConfig(Strict):
     timezone: str = "Asia/Shanghai"
     office_hours: OfficeHours = OfficeHours()
@@ -163,6 +169,7 @@ class AppConfig(Strict):
     transports: TransportsConfig = TransportsConfig()
     web: WebConfig = WebConfig()
     secrets: SecretsConfig = SecretsConfig()
+    cases: CasesConfig = CasesConfig()
 
     @field_validator("timezone")
     @classmethod

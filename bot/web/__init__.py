@@ -72,6 +72,6 @@ def field_str(data: dict[str, Any], name: str, *, max_len: int = 2000,
     return v
 
 
-def render(template: str, status: int = 200, **values: Any) -> web.Response:
-    html = templates.get_template(template).render(**values)
+def render(template_name: str, /, status: int = 200, **values: Any) -> web.Response:
+    html = templates.get_template(template_name).render(**values)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

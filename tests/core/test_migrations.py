@@ -28,10 +28,11 @@ async def test_upgrade_from_empty_then_noop(settings: Settings) -> None:
 def test_migrate_cli_shows_progress(tmp_path: Path) -> None:
     src = Path(__file__).resolve().parents[2] / "config"
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(f"org: {src / 'org.yaml'}\nstorage: {{database_url: "
+    cfg.write_text(f"org: {src / 'org.yaml'}\nscore_template: {src / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: "
                    f"'sqlite+aiosqlite:///{tmp_path / 'sub' / 'x.db'}'}}\n", encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "[1/" in r.stdout and "applied 0001_core" in r.stdout
+    assert "[1/" in r.stdout and "applied 0001_core" in r.stdout and "applied 0002_cases" in r.stdout
     assert (tmp_path / "sub" / "x.db").exists()

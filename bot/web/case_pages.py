@@ -1,0 +1,270 @@
+"""Case-code web pages: the code page behind the QR, the QR image, the score form, the outline
+(补充侦查提纲) downloads and the statistics page. The viewer is the signed session cookie."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+import segno
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from bot.context import unit_of_work
+from bot.domain.scoring import Color, open_deductions
+from bot.domain.stats import Group, compute
+from bot.web import ApiError, json_body, json_response, render
+from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes
+from bot.web.session import session_person
+from cards.cases import local
+from cards.outline import outline_docx, outline_markdown
+from config.model import Person
+from handlers import case_ops as ops
+from storage import cases as repo
+from storage.cases import CaseRow
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+QR_COLORS = {"red": "#c4271e", "yellow": "#a86f00", "green": "#17804a"}
+
+
+class CasePages:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/c/{token}", self.code_page),
+            web.get("/qr/{token}.png", self.qr),
+            web.get("/cases/{code}/score", self.score_form),
+            web.post("/cases/{code}/score", self.score_submit),
+            web.get("/cases/{code}/outline.docx", self.outline_docx),
+            web.get("/cases/{code}/outline.md", self.outline_md),
+            web.get("/stats", self.stats_page),
+            web.get("/stats.csv", self.stats_csv),
+        ]
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _viewer(self, request: web.Request) -> Person | None:
+        s = self.app.services
+        pid = session_person(request, s.signer, s.clock.now())
+        return s.directory.person(pid) if pid else None
+
+    def _deny(self, status: int, title: str, message: str) -> web.Response:
+        return render("error.html", status=status, title=title, message=message)
+
+    def _token_code(self, token: str) -> str | None:
+        payload = self.app.services.signer.verify("code", token, self.app.services.clock.now())
+        code = payload.get("c") if payload else None
+        return code if isinstance(code, str) else None
+
+    async def _viewable(self, request: web.Request, code: str
+                        ) -> tuple[Person, CaseRow] | web.Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return self._deny(401, "请先登录", "请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+        async with unit_of_work(self.app.services) as out:
+            case = await repo.get_case(out.session, code)
+            if case is None:
+                return self._deny(404, "案件不存在", f"未找到案件 {code}。")
+            if not await ops.may_view(out, viewer, case):
+                return self._deny(403, "无权查看",
+                                  "仅本案侦查人员、承办检察官、案管部门和院领导可以查看此案件码。")
+        return viewer, case
+
+    # -- the code page -----------------------------------------------------------------------
+    async def code_page(self, request: web.Request) -> web.Response:
+        code = self._token_code(request.match_info["token"])
+        if code is None:
+            return self._deny(403, "链接无效或已过期",
+                              "该案件码链接已被篡改或已过期，请向承办检察官索取最新案件码。")
+        got = await self._viewable(request, code)
+        if isinstance(got, web.Response):
+            return got
+        viewer, case = got
+        s = self.app.services
+        tz = s.config.tz
+        async with unit_of_work(s) as out:
+            evs = await repo.evaluations(out.session, code)
+            tcs = await repo.transcodes(out.session, code)
+            view = ops.case_view(out, case)
+            invs = await repo.investigators(out.session, code)
+            await out.audit(viewer.id, "case.view", code, {"via": "page"})
+        ev = evs[-1] if evs else None
+        template = s.settings.template
+        deductions = [
+            {"label": template.item(d.item).label, "points": d.points, "problem": d.problem,
+             "purpose": d.purpose, "matters": d.matters, "requirement": d.requirement}
+            for d in (ev.deductions if ev else ())
+        ]
+        timeline = [{"at": local(e.at, tz), "version": e.version, "score": e.score,
+                     "color": e.color.value, "label": e.color.label,
+                     "by": s.directory.people[e.by].name if e.by in s.directory.people else e.by,
+                     "transcode": next((f"{Color(t.from_color).label} → {Color(t.to_color).label}"
+                                        for t in tcs if t.to_version == e.version), None)}
+                    for e in evs]
+        return render(
+            "code_page.html", case=view, ev=ev, deductions=deductions, timeline=timeline,
+            vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
+            viewer=viewer, token=request.match_info["token"],
+            can_review=viewer.id in invs and ev is not None,
+            can_score=viewer.id == case.prosecutor,
+            open_items=[template.item(d.item).label for d in open_deductions(ev)],
+            review_items=[{"id": d.item, "label": template.item(d.item).label}
+                          for d in (ev.deductions if ev else ())]
+                         + [{"id": v, "label": template.item(v).label + "（一票否决）"}
+                            for v in (ev.vetoes if ev else ())],
+        )
+
+    async def qr(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        code = self._token_code(token)
+        if code is None:
+            raise ApiError(403, "链接无效或已过期")
+        async with self.app.services.db() as session:
+            case = await repo.get_case(session, code)
+        if case is None:
+            raise ApiError(404, "案件不存在")
+        url = f"{self.app.settings.config.web.public_url.rstrip('/')}/c/{token}"
+        buf = io.BytesIO()
+        segno.make(url, error="m").save(buf, kind="png", scale=6, border=4,
+                                        dark=QR_COLORS.get(case.color or "", "#1f2d3d"))
+        return web.Response(body=buf.getvalue(), content_type="image/png",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+    # -- scoring -------------------------------------------------------------------------------
+    async def _prosecutor_case(self, request: web.Request) -> tuple[Person, CaseRow] | web.Response:
+        code = request.match_info["code"].upper()
+        got = await self._viewable(request, code)
+        if isinstance(got, web.Response):
+            return got
+        viewer, case = got
+        if viewer.id != case.prosecutor:
+            return self._deny(403, "无权评分", "只有本案承办检察官可以评分。")
+        return viewer, case
+
+    async def score_form(self, request: web.Request) -> web.Response:
+        got = await self._prosecutor_case(request)
+        if isinstance(got, web.Response):
+            return got
+        _, case = got
+        s = self.app.services
+        async with s.db() as session:
+            ev = await repo.current_evaluation(session, case)
+        async with unit_of_work(s) as out:
+            view = ops.case_view(out, case)
+        t = s.settings.template
+        prefill = {d.item: d.__dict__ for d in ev.deductions} if ev else {}
+        return render("score_form.html", case=view, ev=ev, template=t, prefill=prefill,
+                      vetoes=set(ev.vetoes) if ev else set(),
+                      review=request.query.get("review", ""))
+
+    async def score_submit(self, request: web.Request) -> web.Response:
+        viewer = self._viewer(request)
+        if viewer is None:
+            raise ApiError(401, "请先登录")
+        code = request.match_info["code"].upper()
+        data = await json_body(request)
+        errors: list[Any] = []
+        deductions = parse_deductions(data.get("deductions"), errors)
+        vetoes = parse_vetoes(data.get("vetoes"), errors)
+        comment = data.get("comment") if isinstance(data.get("comment"), str) else ""
+        review = data.get("review_request")
+        review_id = int(review) if isinstance(review, str | int) and str(review).isdigit() else None
+        if errors:
+            return field_errors(errors)
+        record = self.app.services.features.get("record_evaluation", ops.record_evaluation)
+        try:
+            async with unit_of_work(self.app.services) as out:
+                case = await repo.get_case(out.session, code, for_update=True)
+                if case is None:
+                    raise ApiError(404, f"案件 {code} 不存在")
+                ev = await record(out, case, viewer, deductions, vetoes, str(comment),
+                                  review_request_id=review_id)
+        except PermissionError as e:
+            raise ApiError(403, str(e)) from None
+        except ops.CaseInputError as e:
+            return field_errors(e.errors)
+        except IntegrityError:
+            raise ApiError(409, "该案件正在被同时评分，请刷新后重试") from None
+        return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value,
+                              "label": ev.color.label}, status=201)
+
+    # -- outline -------------------------------------------------------------------------------
+    async def _outline_data(self, request: web.Request) -> tuple[Any, Any] | web.Response:
+        got = await self._viewable(request, request.match_info["code"].upper())
+        if isinstance(got, web.Response):
+            return got
+        viewer, case = got
+        async with unit_of_work(self.app.services) as out:
+            ev = await repo.current_evaluation(out.session, case)
+            view = ops.case_view(out, case)
+            await out.audit(viewer.id, "case.outline", case.code, {})
+        return view, ev
+
+    async def outline_docx(self, request: web.Request) -> web.Response:
+        got = await self._outline_data(request)
+        if isinstance(got, web.Response):
+            return got
+        view, ev = got
+        body = outline_docx(view, ev, self.app.settings.template)
+        return web.Response(body=body, headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "Content-Disposition": f'attachment; filename="outline-{view.code}.docx"'})
+
+    async def outline_md(self, request: web.Request) -> web.Response:
+        got = await self._outline_data(request)
+        if isinstance(got, web.Response):
+            return got
+        view, ev = got
+        return web.Response(text=outline_markdown(view, ev, self.app.settings.template),
+                            content_type="text/markdown", charset="utf-8", headers={
+                                "Content-Disposition": f'attachment; filename="outline-{view.code}.md"'})
+
+    # -- statistics ------------------------------------------------------------------------------
+    async def _stats(self, request: web.Request) -> Any:
+        viewer = self._viewer(request)
+        if viewer is None:
+            return self._deny(401, "请先登录", "请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+        if not viewer.has("prosecutor", "case_manager", "leader"):
+            return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
+        s = self.app.services
+        async with s.db() as session:
+            facts = await repo.case_facts(session)
+        return compute(facts, s.clock.now().astimezone(s.config.tz).date())
+
+    def _name(self, key: str) -> str:
+        d = self.app.services.directory
+        if key in d.people:
+            return d.people[key].name
+        return d.units[key].name if key in d.units else key
+
+    async def stats_page(self, request: web.Request) -> web.Response:
+        st = await self._stats(request)
+        if isinstance(st, web.Response):
+            return st
+
+        def rows(groups: dict[str, Group]) -> list[dict[str, Any]]:
+            return [{"name": self._name(k), "cases": g.cases, "red": g.by_color["red"],
+                     "yellow": g.by_color["yellow"], "green": g.by_color["green"],
+                     "transcodes": g.transcodes} for k, g in sorted(groups.items())]
+
+        return render("stats.html", st=st, per_prosecutor=rows(st.per_prosecutor),
+                      per_unit=rows(st.per_police_unit))
+
+    async def stats_csv(self, request: web.Request) -> web.Response:
+        st = await self._stats(request)
+        if isinstance(st, web.Response):
+            return st
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["group", "name", "cases", "red", "yellow", "green", "unscored", "transcodes"])
+        for label, groups in (("total", {"全部": st.total}), ("prosecutor", st.per_prosecutor),
+                              ("police_unit", st.per_police_unit)):
+            for k, g in sorted(groups.items()):
+                w.writerow([label, self._name(k), g.cases, g.by_color["red"], g.by_color["yellow"],
+                            g.by_color["green"], g.by_color["unscored"], g.transcodes])
+        return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="case-stats.csv"'})

@@ -1,0 +1,212 @@
+"""The integration API for the case-management system: /api/v1 (bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from bot.context import unit_of_work
+from bot.domain.scoring import Deduction, FieldError
+from bot.web import ApiError, json_body, json_response
+from bot.web.openapi import OPENAPI
+from handlers import case_ops as ops
+from storage import cases as repo
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+def field_errors(errors: list[FieldError]) -> web.Response:
+    return json_response({"error": "输入有误：" + "；".join(f"{e.field} {e.reason}" for e in errors),
+                          "errors": [{"field": e.field, "reason": e.reason} for e in errors]},
+                         status=422)
+
+
+def _date(data: dict[str, Any], name: str, errors: list[FieldError]) -> date | None:
+    v = data.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        errors.append(FieldError(name, "须为 ISO 日期字符串，如 2026-12-31"))
+        return None
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        errors.append(FieldError(name, "日期格式不对，须为 YYYY-MM-DD"))
+        return None
+
+
+def _str(data: dict[str, Any], name: str, errors: list[FieldError], required: bool = True) -> str:
+    v = data.get(name)
+    if v is None and not required:
+        return ""
+    if not isinstance(v, str) or (required and not v.strip()):
+        errors.append(FieldError(name, "必填，须为字符串"))
+        return ""
+    return v
+
+
+def parse_deductions(raw: Any, errors: list[FieldError]) -> list[Deduction]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        errors.append(FieldError("deductions", "须为数组"))
+        return []
+    out: list[Deduction] = []
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict):
+            errors.append(FieldError(f"deductions[{i}]", "须为对象"))
+            continue
+        unknown = set(d) - {"item", "points", "problem", "purpose", "matters", "requirement"}
+        if unknown:
+            errors.append(FieldError(f"deductions[{i}]", f"未知字段 {', '.join(sorted(unknown))}"))
+        points = d.get("points")
+        if isinstance(points, bool) or not isinstance(points, int):
+            errors.append(FieldError(f"deductions[{i}].points", "扣分须为整数"))
+            continue
+        texts = {k: d.get(k, "") for k in ("item", "problem", "purpose", "matters", "requirement")}
+        bad = [k for k, v in texts.items() if not isinstance(v, str)]
+        if bad:
+            errors += [FieldError(f"deductions[{i}].{k}", "须为字符串") for k in bad]
+            continue
+        out.append(Deduction(points=points, **texts))
+    return out
+
+
+def parse_vetoes(raw: Any, errors: list[FieldError]) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        errors.append(FieldError("vetoes", "须为评分项编号数组"))
+        return []
+    return list(raw)
+
+
+class CasesApi:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/v1/openapi.json", self.openapi),
+            web.get("/api/v1/score-template", self.template),
+            web.post("/api/v1/cases", self.create),
+            web.get("/api/v1/cases/{code}", self.get),
+            web.post("/api/v1/cases/{code}/evaluations", self.evaluate),
+        ]
+
+    def _auth(self, request: web.Request) -> None:
+        token = self.app.settings.secrets.api_token
+        if not token:
+            raise ApiError(503, "接口未启用：未设置 CASEBOT_API_TOKEN")
+        given = request.headers.get("Authorization", "")
+        if not given.startswith("Bearer ") or not hmac.compare_digest(
+                given[7:].encode(), token.encode()):
+            raise ApiError(401, "缺少或错误的访问令牌（Authorization: Bearer …）")
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return json_response(OPENAPI)
+
+    async def template(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        t = self.app.settings.template
+        return json_response({
+            "version": t.version,
+            "thresholds": {"red_below": t.thresholds.red_below,
+                           "green_above": t.thresholds.green_above},
+            "items": [{"id": i.id, "label": i.label, "dimension": i.dimension,
+                       "max_points": i.max_points, "veto": i.veto, "guidance": i.guidance}
+                      for i in t.items]})
+
+    async def create(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        data = await json_body(request)
+        errors: list[FieldError] = []
+        unknown = set(data) - {"title", "stage", "police_unit", "prosecutor", "investigators",
+                               "investigation_deadline", "custody_deadline"}
+        errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
+        invs = data.get("investigators")
+        if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):
+            errors.append(FieldError("investigators", "须为人员编号数组"))
+            invs = []
+        new = ops.NewCase(
+            title=_str(data, "title", errors), stage=_str(data, "stage", errors),
+            police_unit=_str(data, "police_unit", errors),
+            prosecutor=_str(data, "prosecutor", errors), investigators=tuple(invs),
+            investigation_deadline=_date(data, "investigation_deadline", errors),
+            custody_deadline=_date(data, "custody_deadline", errors))
+        if errors:
+            return field_errors(errors)
+        try:
+            async with unit_of_work(self.app.services) as out:
+                case = await ops.create_case(out, new, by="api")
+        except ops.CaseInputError as e:
+            return field_errors(e.errors)
+        return json_response({"code": case.code}, status=201)
+
+    async def get(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        code = request.match_info["code"].upper()
+        async with self.app.services.db() as session:
+            case = await repo.get_case(session, code)
+            if case is None:
+                raise ApiError(404, f"案件 {code} 不存在", "code")
+            evs = await repo.evaluations(session, code)
+            invs = await repo.investigators(session, code)
+            tcs = await repo.transcodes(session, code)
+            intakes = await repo.intake_decisions(session, code)
+        return json_response({
+            "code": case.code, "title": case.title, "stage": case.stage,
+            "police_unit": case.police_unit, "prosecutor": case.prosecutor,
+            "investigators": invs, "status": case.status,
+            "investigation_deadline": _iso(case.investigation_deadline),
+            "custody_deadline": _iso(case.custody_deadline),
+            "version": case.version, "score": case.score, "color": case.color,
+            "history": [{"version": e.version, "by": e.by, "at": e.at.isoformat(),
+                         "score": e.score, "color": e.color.value, "vetoes": list(e.vetoes),
+                         "comment": e.comment, "review_request": e.review_request_id,
+                         "deductions": [d.__dict__ for d in e.deductions]} for e in evs],
+            "transcodes": [{"from": t.from_color, "to": t.to_color, "by": t.by,
+                            "at": t.at.isoformat(), "version": t.to_version} for t in tcs],
+            "intake": [{"decision": i.decision, "color": i.color, "by": i.by,
+                        "at": i.at.isoformat()} for i in intakes],
+        })
+
+    async def evaluate(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        code = request.match_info["code"].upper()
+        data = await json_body(request)
+        errors: list[FieldError] = []
+        unknown = set(data) - {"by", "deductions", "vetoes", "comment"}
+        errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
+        by_id = _str(data, "by", errors)
+        comment = _str(data, "comment", errors, required=False)
+        deductions = parse_deductions(data.get("deductions"), errors)
+        vetoes = parse_vetoes(data.get("vetoes"), errors)
+        if errors:
+            return field_errors(errors)
+        person = self.app.services.directory.person(by_id)
+        if person is None:
+            return field_errors([FieldError("by", "人员不存在")])
+        try:
+            async with unit_of_work(self.app.services) as out:
+                case = await repo.get_case(out.session, code, for_update=True)
+                if case is None:
+                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                ev = await ops.record_evaluation(out, case, person, deductions, vetoes, comment)
+        except PermissionError as e:
+            raise ApiError(403, str(e), "by") from None
+        except ops.CaseInputError as e:
+            return field_errors(e.errors)
+        except IntegrityError:
+            raise ApiError(409, "该案件正在被同时评分，请刷新后重试") from None
+        return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value},
+                             status=201)
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None

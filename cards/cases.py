@@ -1,0 +1,126 @@
+"""Case-code cards (案件码): pure builders from case data to platform-neutral cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.scoring import Color, Evaluation, ScoreTemplate
+from cards.model import Button, Card
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a card shows about a case (names already resolved)."""
+
+    code: str
+    title: str
+    stage: str
+    police_unit: str
+    prosecutor: str
+    investigation_deadline: date | None
+    custody_deadline: date | None
+
+
+def local(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
+    lines: list[str] = []
+    for i, d in enumerate(ev.deductions, 1):
+        item = template.find(d.item)
+        lines.append(f"{i}. {item.label if item else d.item}  −{d.points}分")
+        lines.append(f"   存在问题：{d.problem}")
+        if d.purpose:
+            lines.append(f"   补侦目的：{d.purpose}")
+        if d.matters:
+            lines.append(f"   补侦事项：{d.matters}")
+        lines.append(f"   补侦要求：{d.requirement}")
+    for v in ev.vetoes:
+        item = template.find(v)
+        lines.append(f"一票否决：{item.label if item else v}")
+    return lines
+
+
+def code_title(case: CaseView, ev: Evaluation | None) -> str:
+    if ev is None:
+        return f"案件码 {case.code} · 尚未评分"
+    return f"案件码 {case.code} · {ev.color.label} {ev.score}分"
+
+
+def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> str:
+    lines = [f"案件：{case.title}", f"阶段：{case.stage}", f"侦查单位：{case.police_unit}",
+             f"承办检察官：{case.prosecutor}"]
+    if case.investigation_deadline:
+        lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")
+    if case.custody_deadline:
+        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}")
+    if ev is None:
+        return "\n".join(lines)
+    lines.append(f"评分：{ev.score}分（第{ev.version}版）")
+    if ev.deductions or ev.vetoes:
+        lines.append("扣分项及补侦要求：")
+        lines += deduction_lines(ev, template)
+    else:
+        lines.append("无扣分项。")
+    return "\n".join(lines)
+
+
+def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_url: str,
+                  qr_url: str, ack: tuple[str, datetime] | None, tz: ZoneInfo,
+                  transcode_from: Color | None = None) -> Card:
+    """The card an investigator receives after the first evaluation and after each 转码."""
+    actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
+    actions.append(Button(id="review.file", label="申请复核",
+                          data={"code": case.code, "version": str(ev.version)}))
+    footer = None
+    if ack is None:
+        actions.append(Button(id="case.ack", label="已知悉",
+                              data={"code": case.code, "version": str(ev.version)}))
+    else:
+        footer = f"已知悉：{ack[0]} {local(ack[1], tz)}"
+    body = case_body(case, ev, template)
+    if transcode_from is not None:
+        body = f"转码：{transcode_from.label} → {ev.color.label}\n" + body
+    return Card(title=code_title(case, ev), body=body, color=ev.color.value, image=qr_url,
+                actions=tuple(actions), footer=footer)
+
+
+def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, page_url: str,
+              qr_url: str, *, can_score: bool, score_url: str) -> Card:
+    """`码 <code>`: the code as anyone allowed to see it gets it."""
+    actions = [Button(id="case.open", label="查看详情", url=page_url)]
+    if can_score:
+        actions.append(Button(id="case.score", label="去评分", url=score_url))
+    return Card(title=code_title(case, ev), body=case_body(case, ev, template),
+                color=ev.color.value if ev else None, image=qr_url if ev else None,
+                actions=tuple(actions))
+
+
+def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Card:
+    state = f"当前：{ev.color.label} {ev.score}分（第{ev.version}版）" if ev else "尚未评分"
+    return Card(title=f"评分 {case.code}", body=f"案件：{case.title}\n{state}",
+                color=ev.color.value if ev else None,
+                actions=(Button(id="case.score", label="打开评分表", url=score_url),))
+
+
+def intake_pending_card(case: CaseView, ev: Evaluation, manager: str) -> Card:
+    """黄码待定: the prosecutor chooses 延期受理 or 先收后补."""
+    return Card(
+        title=f"受理待定 {case.code} · 黄码 {ev.score}分",
+        body=f"案件：{case.title}\n案管部门 {manager} 扫码受理，黄码待定，请选择处理方式。",
+        color=Color.YELLOW.value,
+        actions=(
+            Button(id="intake.defer", label="延期受理", data={"code": case.code}),
+            Button(id="intake.receive", label="先收后补", data={"code": case.code}),
+        ),
+    )
+
+
+def intake_done_card(case: CaseView, ev: Evaluation, decision: str, who: str, at: datetime,
+                     tz: ZoneInfo) -> Card:
+    return Card(title=f"受理 {case.code} · {decision}", color=ev.color.value,
+                body=f"案件：{case.title}\n{ev.color.label} {ev.score}分\n决定：{decision}",
+                footer=f"{who} {local(at, tz)}")

@@ -1,0 +1,230 @@
+"""Case-code use cases shared by chat, the integration API and the web pages: create a case,
+record an evaluation (with 转码 and delivery), acknowledge, intake. All run inside the caller's
+transaction through an `Outbound`, so the state change and its messages commit together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.context import Outbound
+from bot.domain.scoring import (
+    Color,
+    Deduction,
+    Evaluation,
+    EvaluationError,
+    FieldError,
+    new_evaluation,
+    open_deductions,
+    transcode_between,
+)
+from cards.cases import CaseView, deduction_lines, delivery_card
+from config.model import Person
+from storage import cases as repo
+from storage.cases import STAGES, CaseInvestigator, CaseRow, DeliveryRow, IntakeRow
+
+CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
+
+
+class CaseInputError(ValueError):
+    """Bad input from a person or a system, field by field (reasons in Chinese)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class NewCase:
+    title: str
+    stage: str
+    police_unit: str
+    prosecutor: str
+    investigators: tuple[str, ...]
+    investigation_deadline: date | None
+    custody_deadline: date | None
+
+
+# -- who may do what ----------------------------------------------------------------------------
+
+def in_scope(out: Outbound, person: Person, unit_id: str) -> bool:
+    """True when the person's unit is the case's unit or one above it (city, province)."""
+    u = out.directory.unit(unit_id)
+    while u is not None:
+        if u.id == person.unit:
+            return True
+        u = out.directory.unit(u.parent) if u.parent else None
+    return False
+
+
+async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
+    if person.id == case.prosecutor:
+        return True
+    if person.has("case_manager", "leader") and in_scope(out, person, case.unit):
+        return True
+    return person.id in await repo.investigators(out.session, case.code)
+
+
+# -- views --------------------------------------------------------------------------------------
+
+def case_view(out: Outbound, case: CaseRow) -> CaseView:
+    d = out.directory
+    police = d.unit(case.police_unit)
+    prosecutor = d.person(case.prosecutor)
+    return CaseView(
+        code=case.code, title=case.title, stage=case.stage,
+        police_unit=police.name if police else case.police_unit,
+        prosecutor=prosecutor.name if prosecutor else case.prosecutor,
+        investigation_deadline=case.investigation_deadline,
+        custody_deadline=case.custody_deadline,
+    )
+
+
+def code_links(out: Outbound, code: str) -> tuple[str, str]:
+    """(page URL, QR image URL) behind a fresh signed, expiring, unguessable token."""
+    ttl = timedelta(days=out.config.cases.link_ttl_days)
+    token = out.services.signer.sign("code", {"c": code}, out.now() + ttl)
+    base = out.config.web.public_url.rstrip("/")
+    return f"{base}/c/{token}", f"{base}/qr/{token}.png"
+
+
+def score_url(out: Outbound, code: str) -> str:
+    return f"{out.config.web.public_url.rstrip('/')}/cases/{code}/score"
+
+
+# -- create ------------------------------------------------------------------------------------
+
+def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
+    d = out.directory
+    errors: list[FieldError] = []
+    if not data.title.strip() or len(data.title) > 200:
+        errors.append(FieldError("title", "案件名称必填，且不超过 200 字"))
+    if data.stage not in STAGES:
+        errors.append(FieldError("stage", f"阶段须为 {' / '.join(STAGES)} 之一"))
+    police = d.unit(data.police_unit)
+    if police is None or police.kind != "police":
+        errors.append(FieldError("police_unit", "侦查单位不存在（须为公安机关单位编号）"))
+    p = d.person(data.prosecutor)
+    if p is None or "prosecutor" not in p.roles:
+        errors.append(FieldError("prosecutor", "承办检察官不存在或不具有检察官角色"))
+    elif not _prefix_of(out, p.unit):
+        errors.append(FieldError("prosecutor", "承办检察官所在院未配置案件码前缀"))
+    if not data.investigators:
+        errors.append(FieldError("investigators", "至少指定一名侦查人员"))
+    for i, inv in enumerate(data.investigators):
+        q = d.person(inv)
+        if q is None or "investigator" not in q.roles:
+            errors.append(FieldError(f"investigators[{i}]", "侦查人员不存在或不具有侦查人员角色"))
+    if len(set(data.investigators)) != len(data.investigators):
+        errors.append(FieldError("investigators", "侦查人员重复"))
+    return errors
+
+
+def _prefix_of(out: Outbound, unit_id: str) -> str | None:
+    u = out.directory.unit(unit_id)
+    return u.code_prefix if u else None
+
+
+async def create_case(out: Outbound, data: NewCase, by: str) -> CaseRow:
+    errors = validate_new_case(out, data)
+    if errors:
+        raise CaseInputError(errors)
+    prosecutor = out.directory.people[data.prosecutor]
+    prefix = _prefix_of(out, prosecutor.unit)
+    assert prefix is not None
+    year = out.now().astimezone(out.config.tz).year
+    code = await repo.next_code(out.session, prefix, year)
+    case = CaseRow(
+        code=code, unit=prosecutor.unit, title=data.title.strip(), stage=data.stage,
+        police_unit=data.police_unit, prosecutor=data.prosecutor,
+        investigation_deadline=data.investigation_deadline,
+        custody_deadline=data.custody_deadline, status="open", created_at=out.now(),
+        created_by=by, version=0,
+    )
+    out.session.add(case)
+    await out.session.flush()
+    for inv in data.investigators:
+        out.session.add(CaseInvestigator(case_code=code, person_id=inv))
+    await out.session.flush()
+    await out.audit(by, "case.create", code, {"title": case.title, "stage": case.stage})
+    return case
+
+
+# -- evaluate ----------------------------------------------------------------------------------
+
+async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
+                            deductions: list[Deduction], vetoes: list[str], comment: str,
+                            review_request_id: int | None = None) -> Evaluation:
+    """Score a case; deliver cards to the investigators after the first score and each 转码."""
+    if by.id != case.prosecutor:
+        raise PermissionError("只有本案承办检察官可以评分")
+    if case.status != "open":
+        raise CaseInputError([FieldError("code", "案件已结案，不能再评分")])
+    previous = await repo.current_evaluation(out.session, case)
+    try:
+        ev = new_evaluation(out.services.settings.template, previous, case_code=case.code,
+                            by=by.id, at=out.now(), deductions=deductions, vetoes=vetoes,
+                            comment=comment, review_request_id=review_request_id)
+    except EvaluationError as e:
+        raise CaseInputError(list(e.errors)) from None
+    transcode = transcode_between(previous, ev)
+    await repo.add_evaluation(out.session, case, ev, transcode)
+    await out.audit(by.id, "case.evaluate", case.code, {
+        "version": ev.version, "score": ev.score, "color": ev.color.value,
+        "deductions": [d.item for d in ev.deductions], "vetoes": list(ev.vetoes),
+        "review_request": review_request_id})
+    if transcode is not None:
+        await out.audit(by.id, "case.transcode", case.code, {
+            "from": transcode.from_color.value, "to": transcode.to_color.value,
+            "version": ev.version})
+    if previous is None or transcode is not None:
+        await deliver(out, case, ev, transcode.from_color if transcode else None)
+    for hook in out.services.features.get("on_evaluation", []):
+        await hook(out, case, ev)
+    return ev
+
+
+async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Color | None) -> None:
+    view = case_view(out, case)
+    for person_id in await repo.investigators(out.session, case.code):
+        page, qr = code_links(out, case.code)
+        card = delivery_card(view, ev, out.services.settings.template, page, qr, None,
+                             out.config.tz, transcode_from=from_color)
+        msg = await out.send_dm(person_id, card=card)
+        out.session.add(DeliveryRow(case_code=case.code, version=ev.version, person_id=person_id,
+                                    message_id=msg.id, at=out.now()))
+        await out.audit("bot", "case.deliver", case.code,
+                        {"to": person_id, "version": ev.version, "message": msg.id})
+    await out.session.flush()
+
+
+async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:
+    """已知悉: once per delivery; returns False when it was already acknowledged."""
+    if delivery.acknowledged_at is not None:
+        return False
+    delivery.acknowledged_at = out.now()
+    await out.audit(person.id, "case.acknowledge", delivery.case_code,
+                    {"version": delivery.version, "message": delivery.message_id})
+    return True
+
+
+# -- intake (扫码分类受理) -------------------------------------------------------------------------
+
+INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "退回"}
+
+
+async def record_intake(out: Outbound, case: CaseRow, by: Person, color: Color,
+                        decision: str) -> IntakeRow:
+    row = IntakeRow(case_code=case.code, by=by.id, at=out.now(), color=color.value,
+                    decision=decision)
+    out.session.add(row)
+    case.intake = decision
+    await out.session.flush()
+    await out.audit(by.id, "case.intake", case.code, {"color": color.value, "decision": decision})
+    return row
+
+
+def open_items_text(ev: Evaluation, out: Outbound) -> str:
+    if not open_deductions(ev) and not ev.vetoes:
+        return "无未销号扣分项。"
+    return "\n".join(deduction_lines(ev, out.services.settings.template))

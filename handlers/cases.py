@@ -1,0 +1,197 @@
+"""案件码 in chat: 码 / 我的案件 / 评分 / 受理 / 统计, pasted code links, and card buttons."""
+
+from __future__ import annotations
+
+import re
+
+from bot.context import Context
+from bot.dispatcher import Router
+from bot.domain.scoring import Color
+from bot.domain.stats import compute
+from bot.events import CardActionEvent, MessageEvent
+from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
+from cards.model import Button, Card
+from handlers import case_ops as ops
+from storage import cases as repo
+from storage import messages as msgs
+from storage.cases import CaseRow
+
+router = Router("cases")
+_CODE = re.compile(rf"^{ops.CODE_PATTERN}$")
+_LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+
+
+async def _case_arg(ctx: Context, usage: str) -> CaseRow | None:
+    code = ctx.args.strip().upper()
+    if not code:
+        await ctx.reply(f"用法：{usage}")
+        return None
+    if not _CODE.match(code):
+        await ctx.reply(f"案件码格式不对：「{code[:30]}」。示例：HY-2026-0001。用法：{usage}")
+        return None
+    case = await repo.get_case(ctx.session, code)
+    if case is None:
+        await ctx.reply(f"未找到案件码 {code}。")
+    return case
+
+
+async def show_case(ctx: Context, case: CaseRow) -> None:
+    if not await ops.may_view(ctx, ctx.user, case):
+        await ctx.reply(f"您无权查看案件码 {case.code}："
+                        "仅本案侦查人员、承办检察官、案管部门和院领导可以查看。")
+        return
+    ev = await repo.current_evaluation(ctx.session, case)
+    page, qr = ops.code_links(ctx, case.code)
+    await ctx.reply(card=view_card(ops.case_view(ctx, case), ev, ctx.services.settings.template,
+                                   page, qr, can_score=ctx.user.id == case.prosecutor,
+                                   score_url=ops.score_url(ctx, case.code)))
+    await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
+
+
+@router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>")
+async def code_cmd(event: MessageEvent, ctx: Context) -> None:
+    case = await _case_arg(ctx, "码 <案件码>")
+    if case is not None:
+        await show_case(ctx, case)
+
+
+@router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+async def pasted_link(event: MessageEvent, ctx: Context) -> None:
+    m = _LINK.search(ctx.args)
+    payload = ctx.services.signer.verify("code", m.group(1), ctx.now()) if m else None
+    if payload is None:
+        await ctx.reply("该案件码链接无效或已过期，请向承办检察官索取最新案件码。")
+        return
+    case = await repo.get_case(ctx.session, str(payload.get("c")))
+    if case is None:
+        await ctx.reply("该案件码对应的案件不存在。")
+        return
+    await show_case(ctx, case)
+
+
+@router.command("我的案件", summary="列出您名下在办案件及其颜色")
+async def my_cases(event: MessageEvent, ctx: Context) -> None:
+    rows = await repo.cases_of(ctx.session, ctx.user.id)
+    if not rows:
+        await ctx.reply("您名下没有在办案件。")
+        return
+    icon = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+    lines = [f"{icon.get(c.color or '', '⚪')} {c.code} {c.title} "
+             f"{Color(c.color).label + ' ' + str(c.score) + '分' if c.color else '尚未评分'}"
+             for c in rows]
+    await ctx.reply(card=Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)))
+
+
+@router.command("评分", summary="打开案件评分表（承办检察官）", usage="评分 <案件码>",
+                roles=("prosecutor",))
+async def score_cmd(event: MessageEvent, ctx: Context) -> None:
+    case = await _case_arg(ctx, "评分 <案件码>")
+    if case is None:
+        return
+    if case.prosecutor != ctx.user.id:
+        await ctx.reply(f"只有本案承办检察官可以为 {case.code} 评分。")
+        return
+    ev = await repo.current_evaluation(ctx.session, case)
+    await ctx.reply(card=score_link_card(ops.case_view(ctx, case), ev,
+                                         ops.score_url(ctx, case.code)))
+
+
+@router.action("case.ack", roles=("investigator",))
+async def ack(event: CardActionEvent, ctx: Context) -> None:
+    assert ctx.card_message is not None
+    delivery = await repo.delivery_for_message(ctx.session, ctx.card_message.id)
+    if delivery is None or delivery.person_id != ctx.user.id:
+        await ctx.reply("这张卡片不是发给您的，无法确认。")
+        return
+    if not await ops.acknowledge(ctx, delivery, ctx.user):
+        await ctx.reply("您已确认过这张案件码卡片。")
+        return
+    case = await repo.get_case(ctx.session, delivery.case_code)
+    assert case is not None
+    ev = next(e for e in await repo.evaluations(ctx.session, case.code)
+              if e.version == delivery.version)
+    old = msgs.message_card(ctx.card_message)
+    page = next((b.url for b in old.actions if b.id == "case.open"), None) if old else None
+    _, qr = ops.code_links(ctx, case.code)
+    card = delivery_card(ops.case_view(ctx, case), ev, ctx.services.settings.template,
+                         page or ops.code_links(ctx, case.code)[0],
+                         old.image if old and old.image else qr,
+                         (ctx.user.name, ctx.now()), ctx.config.tz)
+    if old is not None and old.body.startswith("转码："):
+        card = Card(title=card.title, body=old.body, color=card.color, image=card.image,
+                    actions=card.actions, footer=card.footer)
+    await ctx.update_card(ctx.card_message, card)
+    await ctx.reply(f"已确认知悉 {case.code}（第{ev.version}版）。")
+
+
+@router.command("受理", summary="扫码分类受理：绿码放行、黄码待定、红码退回（案管部门）",
+                usage="受理 <案件码>", roles=("case_manager",))
+async def intake(event: MessageEvent, ctx: Context) -> None:
+    case = await _case_arg(ctx, "受理 <案件码>")
+    if case is None:
+        return
+    if not ops.in_scope(ctx, ctx.user, case.unit):
+        await ctx.reply(f"{case.code} 不属于您所在院，无法受理。")
+        return
+    ev = await repo.current_evaluation(ctx.session, case)
+    if ev is None:
+        await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
+        return
+    decision = ops.INTAKE_BY_COLOR[ev.color]
+    await ops.record_intake(ctx, case, ctx.user, ev.color, decision)
+    view = ops.case_view(ctx, case)
+    if ev.color is Color.GREEN:
+        await ctx.reply(card=intake_done_card(view, ev, "放行", ctx.user.name, ctx.now(),
+                                              ctx.config.tz))
+    elif ev.color is Color.RED:
+        await ctx.reply(card=Card(
+            title=f"受理 {case.code} · 退回", color="red",
+            body=f"案件：{case.title}\n红码 {ev.score}分，退回补充侦查。\n未销号扣分项：\n"
+                 + ops.open_items_text(ev, ctx)))
+    else:
+        await ctx.reply(card=Card(
+            title=f"受理 {case.code} · 待定", color="yellow",
+            body=f"案件：{case.title}\n黄码 {ev.score}分，待定：已请承办检察官选择延期受理或先收后补。"))
+        await ctx.send_dm(case.prosecutor, card=intake_pending_card(view, ev, ctx.user.name))
+
+
+async def _yellow_decision(ctx: Context, decision: str) -> None:
+    assert ctx.button is not None and ctx.card_message is not None
+    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
+    if case is None or case.prosecutor != ctx.user.id:
+        await ctx.reply("只有本案承办检察官可以作出该决定。")
+        return
+    ev = await repo.current_evaluation(ctx.session, case)
+    assert ev is not None
+    await ops.record_intake(ctx, case, ctx.user, ev.color, decision)
+    await ctx.update_card(ctx.card_message, intake_done_card(
+        ops.case_view(ctx, case), ev, decision, ctx.user.name, ctx.now(), ctx.config.tz))
+    await ctx.reply(f"{case.code} 已决定：{decision}。")
+
+
+@router.action("intake.defer", roles=("prosecutor",))
+async def intake_defer(event: CardActionEvent, ctx: Context) -> None:
+    await _yellow_decision(ctx, "延期受理")
+
+
+@router.action("intake.receive", roles=("prosecutor",))
+async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
+    await _yellow_decision(ctx, "先收后补")
+
+
+@router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
+                roles=("prosecutor", "case_manager", "leader"))
+async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
+    today = ctx.now().astimezone(ctx.config.tz).date()
+    s = compute(await repo.case_facts(ctx.session), today)
+    c = s.total.by_color
+    median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
+    share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
+    body = (f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
+            f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
+            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
+            f"羁押期限届满仍为红码：{s.red_at_custody} 件")
+    base = ctx.config.web.public_url.rstrip("/")
+    await ctx.reply(card=Card(title="案件码统计", body=body, actions=(
+        Button(id="stats.page", label="查看统计页", url=f"{base}/stats"),
+        Button(id="stats.csv", label="导出 CSV", url=f"{base}/stats.csv"))))

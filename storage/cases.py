@@ -1,0 +1,242 @@
+"""Case-code tables and their repository functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
+from bot.domain.stats import CaseFacts
+from storage.models import Base
+from storage.types import UTCDateTime
+
+STAGES = ("提前介入", "审查逮捕", "审查起诉")
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(20))
+    police_unit: Mapped[str] = mapped_column(String(40), index=True)
+    prosecutor: Mapped[str] = mapped_column(String(80), index=True)
+    investigation_deadline: Mapped[date | None] = mapped_column(Date)
+    custody_deadline: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=0)  # current evaluation version
+    score: Mapped[int | None] = mapped_column(Integer)
+    color: Mapped[str | None] = mapped_column(String(10), index=True)
+    first_nongreen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    green_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    intake: Mapped[str | None] = mapped_column(String(20))  # last intake decision
+
+
+class CaseInvestigator(Base):
+    __tablename__ = "case_investigators"
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int] = mapped_column(Integer)
+    color: Mapped[str] = mapped_column(String(10))
+    deductions: Mapped[str] = mapped_column(Text)  # JSON list of Deduction
+    vetoes: Mapped[str] = mapped_column(Text)  # JSON list of item ids
+    comment: Mapped[str] = mapped_column(Text, default="")
+    review_request_id: Mapped[int | None] = mapped_column(Integer)
+    template_version: Mapped[str | None] = mapped_column(String(40))
+    __table_args__ = (UniqueConstraint("case_code", "version", name="uq_evaluation_version"),)
+
+
+class TranscodeRow(Base):
+    __tablename__ = "transcodes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
+    from_color: Mapped[str] = mapped_column(String(10))
+    to_color: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+
+
+class DeliveryRow(Base):
+    """A case-code card sent to an investigator, and when they acknowledged it (已知悉)."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IntakeRow(Base):
+    """扫码分类受理: one decision by the case manager (放行/待定/退回) or prosecutor (延期受理/先收后补)."""
+
+    __tablename__ = "intake_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    color: Mapped[str] = mapped_column(String(10))
+    decision: Mapped[str] = mapped_column(String(20))
+
+
+class CaseCounter(Base):
+    __tablename__ = "case_counters"
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+# -- repository functions -----------------------------------------------------------------------
+
+async def next_code(session: AsyncSession, prefix: str, year: int) -> str:
+    """`HY-2026-0042`: a per-prefix, per-year counter bumped inside the caller's transaction."""
+    res = await session.execute(
+        update(CaseCounter).where(CaseCounter.prefix == prefix, CaseCounter.year == year)
+        .values(last=CaseCounter.last + 1).returning(CaseCounter.last)
+    )
+    n = res.scalar_one_or_none()
+    if n is None:
+        n = 1
+        session.add(CaseCounter(prefix=prefix, year=year, last=n))
+        await session.flush()
+    return f"{prefix}-{year}-{n:04d}"
+
+
+async def get_case(session: AsyncSession, code: str, *, for_update: bool = False) -> CaseRow | None:
+    stmt = select(CaseRow).where(CaseRow.code == code)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def investigators(session: AsyncSession, code: str) -> list[str]:
+    rows = await session.execute(
+        select(CaseInvestigator.person_id).where(CaseInvestigator.case_code == code)
+        .order_by(CaseInvestigator.person_id))
+    return list(rows.scalars())
+
+
+async def cases_of(session: AsyncSession, person_id: str, open_only: bool = True) -> list[CaseRow]:
+    inv = select(CaseInvestigator.case_code).where(CaseInvestigator.person_id == person_id)
+    stmt = select(CaseRow).where((CaseRow.prosecutor == person_id) | CaseRow.code.in_(inv))
+    if open_only:
+        stmt = stmt.where(CaseRow.status == "open")
+    return list((await session.execute(stmt.order_by(CaseRow.code))).scalars())
+
+
+def evaluation_from_row(row: EvaluationRow) -> Evaluation:
+    return Evaluation(
+        case_code=row.case_code, version=row.version, by=row.by, at=row.at,
+        deductions=tuple(Deduction(**d) for d in json.loads(row.deductions)),
+        vetoes=tuple(json.loads(row.vetoes)), comment=row.comment, score=row.score,
+        color=Color(row.color), review_request_id=row.review_request_id,
+        template_version=row.template_version,
+    )
+
+
+async def evaluations(session: AsyncSession, code: str) -> list[Evaluation]:
+    rows = await session.execute(
+        select(EvaluationRow).where(EvaluationRow.case_code == code)
+        .order_by(EvaluationRow.version))
+    return [evaluation_from_row(r) for r in rows.scalars()]
+
+
+async def current_evaluation(session: AsyncSession, case: CaseRow) -> Evaluation | None:
+    if case.version == 0:
+        return None
+    row = (await session.execute(
+        select(EvaluationRow).where(EvaluationRow.case_code == case.code,
+                                    EvaluationRow.version == case.version))).scalar_one()
+    return evaluation_from_row(row)
+
+
+async def add_evaluation(session: AsyncSession, case: CaseRow, ev: Evaluation,
+                         transcode: Transcode | None) -> None:
+    session.add(EvaluationRow(
+        case_code=ev.case_code, version=ev.version, by=ev.by, at=ev.at, score=ev.score,
+        color=ev.color.value, comment=ev.comment, review_request_id=ev.review_request_id,
+        deductions=json.dumps([asdict(d) for d in ev.deductions], ensure_ascii=False),
+        vetoes=json.dumps(list(ev.vetoes)), template_version=ev.template_version,
+    ))
+    if transcode is not None:
+        session.add(TranscodeRow(
+            case_code=ev.case_code, from_color=transcode.from_color.value,
+            to_color=transcode.to_color.value, by=transcode.by, at=transcode.at,
+            from_version=transcode.from_version, to_version=transcode.to_version))
+    case.version, case.score, case.color = ev.version, ev.score, ev.color.value
+    if ev.color is not Color.GREEN and case.first_nongreen_at is None:
+        case.first_nongreen_at = ev.at
+    if ev.color is Color.GREEN and case.first_nongreen_at is not None and case.green_at is None:
+        case.green_at = ev.at
+    await session.flush()
+
+
+async def transcodes(session: AsyncSession, code: str) -> list[TranscodeRow]:
+    rows = await session.execute(
+        select(TranscodeRow).where(TranscodeRow.case_code == code).order_by(TranscodeRow.id))
+    return list(rows.scalars())
+
+
+async def deliveries(session: AsyncSession, code: str) -> list[DeliveryRow]:
+    rows = await session.execute(
+        select(DeliveryRow).where(DeliveryRow.case_code == code).order_by(DeliveryRow.id))
+    return list(rows.scalars())
+
+
+async def delivery_for_message(session: AsyncSession, message_id: int) -> DeliveryRow | None:
+    return (await session.execute(
+        select(DeliveryRow).where(DeliveryRow.message_id == message_id))).scalar_one_or_none()
+
+
+async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
+    rows = await session.execute(
+        select(IntakeRow).where(IntakeRow.case_code == code).order_by(IntakeRow.id))
+    return list(rows.scalars())
+
+
+async def case_facts(session: AsyncSession) -> list[CaseFacts]:
+    """Everything the statistics need, in three queries."""
+    tc = dict((await session.execute(
+        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code))).all())
+    first_intake: dict[str, str] = {}
+    for code, color in (await session.execute(
+            select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id))).all():
+        first_intake.setdefault(code, color)
+    rows = (await session.execute(select(CaseRow))).scalars()
+    return [
+        CaseFacts(code=c.code, prosecutor=c.prosecutor, police_unit=c.police_unit, color=c.color,
+                  transcodes=tc.get(c.code, 0), first_nongreen_at=c.first_nongreen_at,
+                  green_at=c.green_at, first_intake_color=first_intake.get(c.code),
+                  custody_deadline=c.custody_deadline)
+        for c in rows
+    ]
