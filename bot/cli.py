@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.clock import Clock, ManualClock, SystemClock
 from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config
 
+if TYPE_CHECKING:
+    from bot.app import App
+
 log = logging.getLogger("casebot")
+DEMO_TOKEN = "demo-token"
 
 
 def _settings(path: str | None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -28,10 +34,12 @@ def _settings(path: str | None, overrides: dict[str, Any] | None = None) -> Sett
         raise SystemExit(2) from None
 
 
-def _run(settings: Settings, clock: Clock, banner: list[str]) -> None:
+def _run(settings: Settings, clock: Clock, banner: list[str],
+         seeders: list[Callable[[App], Awaitable[None]]] | None = None) -> None:
     from bot.app import App, create_web_app
 
     app = App(settings, clock)
+    app.seeders.extend(seeders or [])
     webapp = create_web_app(app)
     web_cfg = settings.config.web
 
@@ -66,14 +74,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "web": {"host": args.host, "port": args.port,
                 "public_url": f"http://{args.host}:{args.port}"},
     }
+    if not os.environ.get("CASEBOT_API_TOKEN"):
+        os.environ["CASEBOT_API_TOKEN"] = DEMO_TOKEN
     settings = _settings(str(DEFAULT_CONFIG), overrides)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
+    from bot.demo import seed_demo
+
     _run(settings, clock, [
-        f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
+        f"integration API token: {settings.secrets.api_token} (Authorization: Bearer …)",
         *(["test clock enabled: POST /console/api/clock {\"advance\": \"8d\"}"]
           if args.test_clock else []),
-    ])
+        f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
+    ], seeders=[seed_demo])
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -123,6 +136,25 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
     raise SystemExit(asyncio.run(_go()))
 
 
+def cmd_import_cases(args: argparse.Namespace) -> None:
+    from bot.importer import ImportError_, import_cases
+
+    settings = _settings(args.config)
+
+    def progress(i: int, n: int) -> None:
+        if i == n or i % 100 == 0:
+            print(f"\rimported {i}/{n}", end="\n" if i == n else "", flush=True)
+
+    try:
+        codes = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
+    except ImportError_ as e:
+        print("nothing imported; fix these rows:", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{len(codes)} cases imported: {', '.join(codes[:10])}{' …' if len(codes) > 10 else ''}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="casebot", description="casebot: 案件码、逾期提醒、检务督导面对面")
     sub = p.add_subparsers(dest="command", required=True)
@@ -154,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     av = asub.add_parser("verify", help="walk the hash chain and name the first broken record")
     av.add_argument("--config")
     av.set_defaults(func=cmd_audit_verify)
+    imp = sub.add_parser("import", help="import data")
+    isub = imp.add_subparsers(dest="import_command", required=True)
+    ic = isub.add_parser("cases", help="import cases from CSV (title, stage, police_unit, "
+                         "prosecutor, investigators separated by |, deadlines as YYYY-MM-DD)")
+    ic.add_argument("file")
+    ic.add_argument("--config")
+    ic.set_defaults(func=cmd_import_cases)
     return p
 
 

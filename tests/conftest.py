@@ -105,16 +105,28 @@ class Console:
         return data
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 @pytest.fixture
-async def console(settings: Settings) -> AsyncIterator[Console]:
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, port: int) -> Settings:
+    return make_settings(tmp_path, web={"public_url": f"http://127.0.0.1:{port}"})
+
+
+@pytest.fixture
+async def console(settings: Settings, port: int) -> AsyncIterator[Console]:
     clock = ManualClock(START)
     app = App(settings, clock)
-    server = TestServer(create_web_app(app))
+    server = TestServer(create_web_app(app), host="127.0.0.1", port=port)
     client = TestClient(server)
     await client.start_server()
     try:

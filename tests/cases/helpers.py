@@ -1,0 +1,47 @@
+"""Helpers for case-code tests: the integration API as the case-management system uses it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Console
+
+AUTH = {"Authorization": "Bearer test-token"}
+PROSECUTOR = "p-prosecutor-1"
+INVESTIGATORS = ["p-investigator-1", "p-investigator-2"]
+
+
+async def create_case(console: Console, **over: Any) -> str:
+    body = {"title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+            "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+            "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31", **over}
+    r = await console.client.post("/api/v1/cases", json=body, headers=AUTH)
+    assert r.status == 201, await r.text()
+    code: str = (await r.json())["code"]
+    return code
+
+
+def ded(item: str, points: int, problem: str = "证据不足", requirement: str = "补充取证"
+        ) -> dict[str, Any]:
+    return {"item": item, "points": points, "problem": problem, "purpose": "查明事实",
+            "matters": "调取监控", "requirement": requirement}
+
+
+async def evaluate(console: Console, code: str, deductions: list[dict[str, Any]],
+                   vetoes: list[str] | None = None, by: str = PROSECUTOR,
+                   status: int = 201) -> dict[str, Any]:
+    r = await console.client.post(f"/api/v1/cases/{code}/evaluations", headers=AUTH, json={
+        "by": by, "deductions": deductions, "vetoes": vetoes or [], "comment": ""})
+    assert r.status == status, await r.text()
+    data: dict[str, Any] = await r.json()
+    return data
+
+
+RED = [ded("criminal_facts", 16, "嫌疑人零口供，痕迹物证灭失"), ded("harmful_consequence", 10),
+       ded("causation", 8)]  # 66 → red
+YELLOW = [ded("criminal_facts", 10), ded("causation", 5)]  # 85 → yellow
+GREEN = [ded("causation", 5)]  # 95 → green
+
+
+def cards(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["card"]]

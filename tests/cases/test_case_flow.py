@@ -1,0 +1,136 @@
+"""Case codes end to end through the REST API and the console API (SPEC §1)."""
+
+from __future__ import annotations
+
+from tests.cases.helpers import (
+    AUTH,
+    GREEN,
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    cards,
+    create_case,
+    evaluate,
+)
+from tests.conftest import Console
+
+
+async def test_red_then_green_then_intake_passes(console: Console) -> None:
+    code = await create_case(console)
+    assert code.startswith("HY-2026-")
+    r = await evaluate(console, code, RED)
+    assert r == {"version": 1, "score": 66, "color": "red"}
+
+    # each investigator's DM has the card: colour, score, deductions, QR, three buttons
+    for inv in INVESTIGATORS:
+        [card_msg] = cards(await console.messages(f"dm:{inv}"))
+        card = card_msg["card"]
+        assert card["color"] == "red" and "红码 66分" in card["title"] and code in card["title"]
+        assert "嫌疑人零口供，痕迹物证灭失" in card["body"] and "补侦要求" in card["body"]
+        assert card["image"] and card["image"].endswith(".png")
+        assert [a["label"] for a in card["actions"]] == ["查看详情", "申请复核", "已知悉"]
+        assert card["actions"][0]["url"].split("/c/")[1]
+
+    # 已知悉 records who and when and updates the card in place (the button disappears)
+    inv = INVESTIGATORS[0]
+    [msg] = cards(await console.messages(f"dm:{inv}"))
+    r2 = await console.click(inv, msg["id"], "case.ack")
+    assert "已确认知悉" in r2["messages"][-1]["text"]
+    [updated] = [m for m in await console.messages(f"dm:{inv}") if m["id"] == msg["id"]]
+    assert [a["label"] for a in updated["card"]["actions"]] == ["查看详情", "申请复核"]
+    assert updated["card"]["footer"].startswith("已知悉：")
+    again = await console.click(inv, msg["id"], "case.ack")
+    assert "该按钮已失效" in again["messages"][-1]["text"]
+
+    # re-score green: a 转码 is recorded and delivered
+    assert (await evaluate(console, code, GREEN))["color"] == "green"
+    latest = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
+    assert latest["color"] == "green" and latest["body"].startswith("转码：红码 → 绿码")
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert detail["color"] == "green" and detail["score"] == 95
+    assert [h["color"] for h in detail["history"]] == ["red", "green"]
+    assert detail["transcodes"][0]["from"] == "red" and detail["transcodes"][0]["to"] == "green"
+
+    # the case manager scans it at intake: 放行
+    r3 = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    assert "放行" in r3["messages"][0]["card"]["title"]
+
+
+async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    assert "待定" in r["messages"][0]["card"]["title"]
+    pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
+    assert [a["label"] for a in pending["card"]["actions"]] == ["延期受理", "先收后补"]
+    # only the prosecutor decides: another person's click changes nothing
+    wrong = await console.click("p-case-manager-1", pending["id"], "intake.receive")
+    assert "不在这张卡片所在的会话中" in wrong["messages"][-1]["text"]
+    res = await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    assert "先收后补" in res["messages"][-1]["text"]
+    [done] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == pending["id"]]
+    assert done["card"]["actions"] == [] and "先收后补" in done["card"]["title"]
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert [i["decision"] for i in detail["intake"]] == ["待定", "先收后补"]
+
+
+async def test_red_intake_is_returned_with_open_deductions(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    card = r["messages"][0]["card"]
+    assert "退回" in card["title"] and "嫌疑人零口供" in card["body"] and "因果关系" in card["body"]
+
+
+async def test_veto_is_red_whatever_the_score(console: Console) -> None:
+    code = await create_case(console)
+    r = await evaluate(console, code, [], vetoes=["criminal_capacity"])
+    assert r == {"version": 1, "score": 100, "color": "red"}
+    body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
+    assert "一票否决：刑事责任能力未查清" in body
+
+
+async def test_chat_commands_code_and_my_cases(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    r = await console.send(INVESTIGATORS[1], f"dm:{INVESTIGATORS[1]}", f"码 {code.lower()}")
+    card = r["messages"][0]["card"]
+    assert card["color"] == "yellow" and "黄码 85分" in card["title"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "我的案件")
+    assert code in r["messages"][0]["card"]["body"] and "黄码 85分" in r["messages"][0]["card"]["body"]
+    # pasting the code link shows the card too
+    link = card["actions"][0]["url"]
+    r = await console.send(INVESTIGATORS[1], f"dm:{INVESTIGATORS[1]}", f"请看 {link}")
+    assert r["messages"][0]["card"]["title"] == card["title"]
+    r = await console.send(INVESTIGATORS[1], f"dm:{INVESTIGATORS[1]}", link[:-3] + "xyz")
+    assert "无效或已过期" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}")
+    assert r["messages"][0]["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score")
+
+
+async def test_bad_chat_input_gets_short_answers(console: Console) -> None:
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码")
+    assert r["messages"][0]["text"] == "用法：码 <案件码>"
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码 12345")
+    assert "案件码格式不对" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码 HY-2026-9999")
+    assert "未找到案件码 HY-2026-9999" in r["messages"][0]["text"]
+
+
+async def test_statistics_card_page_and_csv(console: Console) -> None:
+    a, b = await create_case(console), await create_case(console, title="徐某某销售假冒注册商标商品案")
+    await evaluate(console, a, RED)
+    await evaluate(console, a, GREEN)
+    await evaluate(console, b, YELLOW)
+    await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {a}")
+    r = await console.send("p-leader-hc", "dm:p-leader-hc", "统计")
+    body = r["messages"][0]["card"]["body"]
+    assert "案件总数：2" in body and "黄码 1" in body and "绿码 1" in body
+    assert "转码次数：1" in body and "受理时绿码占比：100%" in body
+    await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    page = await console.client.get("/stats")
+    assert page.status == 200 and "案件 2 件" in await page.text()
+    csv_text = await (await console.client.get("/stats.csv")).text()
+    assert csv_text.splitlines()[0].startswith("group,name,cases,red,yellow,green")
+    assert "total,全部,2,0,1,1,0,1" in csv_text

@@ -1,0 +1,83 @@
+"""Every case-code command and API call, by someone who may not, is refused clearly."""
+
+from __future__ import annotations
+
+from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, create_case, ded, evaluate
+from tests.conftest import Console
+
+
+async def test_chat_refusals(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    outsider = "p-investigator-5"  # an investigator, but not on this case
+    r = await console.send(outsider, f"dm:{outsider}", f"码 {code}")
+    assert "您无权查看案件码" in r["messages"][0]["text"]
+    r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", f"受理 {code}")
+    assert "仅限案管部门使用" in r["messages"][0]["text"]
+    r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", f"评分 {code}")
+    assert "仅限承办检察官使用" in r["messages"][0]["text"]
+    r = await console.send("p-prosecutor-2", "dm:p-prosecutor-2", f"评分 {code}")
+    assert "只有本案承办检察官" in r["messages"][0]["text"]
+    r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "统计")
+    assert "仅限承办检察官、案管部门、院领导使用" in r["messages"][0]["text"]
+    r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    assert "退回" in r["messages"][0]["card"]["title"]
+    # a chief of another county is neither case manager nor in scope
+    r = await console.send("p-chief-c02-01", "dm:p-chief-c02-01", f"码 {code}")
+    assert "您无权查看" in r["messages"][0]["text"]
+
+
+async def test_api_refusals_and_field_errors(console: Console) -> None:
+    c = console.client
+    assert (await c.get("/api/v1/score-template")).status == 401
+    bad = await c.get("/api/v1/score-template", headers={"Authorization": "Bearer nope"})
+    assert bad.status == 401 and "令牌" in (await bad.json())["error"]
+    template = await (await c.get("/api/v1/score-template", headers=AUTH)).json()
+    assert len(template["items"]) == 10
+    assert sum(i["max_points"] for i in template["items"]) == 100
+    assert sum(i["veto"] for i in template["items"]) == 5
+
+    r = await c.post("/api/v1/cases", headers=AUTH, json={
+        "title": "", "stage": "侦查", "police_unit": "c01-01", "prosecutor": "p-investigator-1",
+        "investigators": ["p-prosecutor-1"], "custody_deadline": "2026-13-01", "extra": 1})
+    assert r.status == 422
+    fields = {e["field"] for e in (await r.json())["errors"]}
+    assert {"extra", "title", "custody_deadline"} <= fields
+    r = await c.post("/api/v1/cases", headers=AUTH, json={
+        "title": "某案", "stage": "侦查", "police_unit": "c01-01", "prosecutor": "p-investigator-1",
+        "investigators": ["p-prosecutor-1"]})
+    fields = {e["field"] for e in (await r.json())["errors"]}
+    assert fields == {"stage", "police_unit", "prosecutor", "investigators[0]"}
+
+    code = await create_case(console)
+    # `by` must be the case's prosecutor
+    r = await evaluate(console, code, RED, by="p-prosecutor-2", status=403)
+    assert "只有本案承办检察官" in r["error"]
+    r = await evaluate(console, code, [ded("causation", 9)], status=422)
+    assert r["errors"] == [{"field": "deductions[0].points", "reason": "扣分须在 1 到 8 之间"}]
+    r = await evaluate(console, code, [ded("nope", 1), ded("causation", 1, problem="")],
+                       vetoes=["causation"], status=422)
+    assert {e["field"] for e in r["errors"]} == {"deductions[0].item", "deductions[1].problem",
+                                                 "vetoes[0]"}
+    r = await evaluate(console, "HY-2026-0999", RED, status=404)
+    assert "不存在" in r["error"]
+    raw = await c.post(f"/api/v1/cases/{code}/evaluations", data=b"[",
+                       headers={**AUTH, "Content-Type": "application/json"})
+    assert raw.status == 400
+    assert (await (await c.get("/api/v1/openapi.json")).json())["openapi"].startswith("3.")
+
+
+async def test_score_form_only_for_the_prosecutor(console: Console) -> None:
+    code = await create_case(console)
+    c = console.client
+    assert (await c.get(f"/cases/{code}/score")).status == 401
+    await c.post("/console/api/login", json={"user": INVESTIGATORS[0]})
+    assert (await c.get(f"/cases/{code}/score")).status == 403
+    r = await c.post(f"/cases/{code}/score", json={"deductions": [], "vetoes": []})
+    assert r.status == 403
+    await c.post("/console/api/login", json={"user": PROSECUTOR})
+    page = await c.get(f"/cases/{code}/score")
+    assert page.status == 200 and "刑事责任能力未查清" in await page.text()
+    r = await c.post(f"/cases/{code}/score", json={"deductions": [ded("causation", 3)],
+                                                   "vetoes": []})
+    assert r.status == 201 and (await r.json())["color"] == "green"

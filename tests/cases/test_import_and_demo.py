@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import free_port
+
+SRC = Path(__file__).resolve().parents[2] / "config"
+
+
+def _cfg(tmp_path: Path) -> Path:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"org: {SRC / 'org.yaml'}\nscore_template: {SRC / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: 'sqlite+aiosqlite:///{tmp_path / 'x.db'}'}}\n",
+                   encoding="utf-8")
+    return cfg
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True)
+
+
+def test_import_cases_all_or_nothing(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,stage,police_unit,prosecutor,investigators,investigation_deadline,"
+                   "custody_deadline\n甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,\n"
+                   "乙案,侦查,ps-hc-xd,p-prosecutor-1,p-investigator-1,2026-02-30,\n",
+                   encoding="utf-8")
+    r = _run("import", "cases", str(bad), "--config", str(cfg))
+    assert r.returncode == 1
+    assert f"{bad}:3: stage:" in r.stderr and f"{bad}:3: investigation_deadline" in r.stderr
+    good = tmp_path / "good.csv"
+    good.write_text("title,stage,police_unit,prosecutor,investigators\n"
+                    "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1|p-investigator-2\n"
+                    "乙案,提前介入,ps-hc,p-prosecutor-2,p-investigator-4\n", encoding="utf-8")
+    r = _run("import", "cases", str(good), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "imported 2/2" in r.stdout and "HY-2026-0001, HY-2026-0002" in r.stdout
+
+
+def test_demo_starts_with_data_and_answers(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo", "--port", str(port), "--data-dir",
+         str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "CASEBOT_API_TOKEN": ""})
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "casebot demo ready" not in banner and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"demo exited early: {banner}"
+            banner += line
+        assert "integration API token: demo-token" in banner
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+            assert r.status == 200
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/cases/HY-2026-0001",
+                                     headers={"Authorization": "Bearer demo-token"})
+        with urllib.request.urlopen(req) as r:
+            assert b'"color": "red"' in r.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
