@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 
-import storage.cases  # noqa: F401  (register every model module on Base.metadata)
+import storage.schema  # noqa: F401  (register every model module on Base.metadata)
 from storage import db, migrate
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import storage.cases  # noqa: F401  (every model module, for autogenerate)
-from storage.models import Base
+from storage.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,82 @@
+"""Review requests (复核申请) and the cards sent about them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base
+from storage.types import UTCDateTime
+
+
+class ReviewRow(Base):
+    __tablename__ = "review_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the evaluation version disputed
+    filed_by: Mapped[str] = mapped_column(String(80), index=True)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    items: Mapped[str] = mapped_column(Text)  # JSON list of item ids
+    notes: Mapped[str] = mapped_column(Text, default="{}")  # JSON {item id: note}
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # see bot.domain.review.State
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # answer time (working days)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    joint_time: Mapped[str | None] = mapped_column(String(80))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # kept | changed
+    minutes: Mapped[str | None] = mapped_column(Text)
+    participants: Mapped[str | None] = mapped_column(Text)  # JSON list of person ids
+    confirmed_by: Mapped[str | None] = mapped_column(String(80))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    new_version: Mapped[int | None] = mapped_column(Integer)  # evaluation that answered it
+
+
+class ReviewCard(Base):
+    """Every card already sent about a request, so each can be updated in place."""
+
+    __tablename__ = "review_cards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review_requests.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # prosecutor | receipt | joint
+
+
+OPEN_STATES = ("pending", "joint")
+
+
+async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:
+    return await session.get(ReviewRow, review_id)
+
+
+async def open_for(session: AsyncSession, case_code: str, filed_by: str | None = None
+                   ) -> list[ReviewRow]:
+    stmt = select(ReviewRow).where(ReviewRow.case_code == case_code,
+                                   ReviewRow.status.in_(OPEN_STATES))
+    if filed_by is not None:
+        stmt = stmt.where(ReviewRow.filed_by == filed_by)
+    return list((await session.execute(stmt.order_by(ReviewRow.id))).scalars())
+
+
+async def cards(session: AsyncSession, review_id: int) -> list[ReviewCard]:
+    rows = await session.execute(select(ReviewCard).where(ReviewCard.review_id == review_id)
+                                 .order_by(ReviewCard.id))
+    return list(rows.scalars())
+
+
+async def transition(session: AsyncSession, review_id: int, from_states: tuple[str, ...],
+                     to_state: str, **values: object) -> bool:
+    """Compare-and-set on the status: of two concurrent clicks exactly one wins."""
+    res = await session.execute(
+        update(ReviewRow).where(ReviewRow.id == review_id, ReviewRow.status.in_(from_states))
+        .values(status=to_state, **values).execution_options(synchronize_session="fetch"))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def items_of(row: ReviewRow) -> list[str]:
+    return list(json.loads(row.items))
