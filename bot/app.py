@@ -21,7 +21,7 @@ from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.signing import Signer
 from config.loader import Settings
-from handlers import basic, cases
+from handlers import basic, cases, reviews
 from storage import db, migrate
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ class App:
             signer=Signer(self.settings.secrets.link_keys),
         )
         dp = Dispatcher(self._services)
-        dp.include(basic.router, cases.router)
+        dp.include(basic.router, cases.router, reviews.router)
+        self._services.features["on_evaluation"] = [reviews.on_evaluation]
         self._dispatcher = dp
 
     async def stop(self) -> None:

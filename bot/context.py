@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.directory import Directory
+from bot.domain.workcal import WorkCalendar
 from bot.events import Event
 from bot.web.signing import Signer
 from cards.model import Button, Card
@@ -33,6 +34,7 @@ class Services:
     directory: Directory
     signer: Signer = field(default_factory=lambda: Signer(()))
     redis: Redis | None = None
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.scoring import Color, Evaluation, ScoreTemplate
-from cards.model import Button, Card
+from cards.model import Button, Card, FormField
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,14 @@ def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
         if d.matters:
             lines.append(f"   补侦事项：{d.matters}")
         lines.append(f"   补侦要求：{d.requirement}")
+    n = len(ev.deductions)
     for v in ev.vetoes:
         item = template.find(v)
-        lines.append(f"一票否决：{item.label if item else v}")
+        if v in {d.item for d in ev.deductions}:
+            lines.append(f"一票否决：{item.label if item else v}")
+        else:
+            n += 1
+            lines.append(f"{n}. 一票否决：{item.label if item else v}")
     return lines
 
 
@@ -73,8 +78,11 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
                   transcode_from: Color | None = None) -> Card:
     """The card an investigator receives after the first evaluation and after each 转码."""
     actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
-    actions.append(Button(id="review.file", label="申请复核",
-                          data={"code": case.code, "version": str(ev.version)}))
+    actions.append(Button(
+        id="review.file", label="申请复核", data={"code": case.code, "version": str(ev.version)},
+        form=(FormField("items", "有异议的扣分项序号，如 1,3"),
+              FormField("reason", "复核理由", multiline=True),
+              FormField("note", "补充说明（可选）", required=False, multiline=True))))
     footer = None
     if ack is None:
         actions.append(Button(id="case.ack", label="已知悉",

@@ -47,7 +47,7 @@ class ReviewCard(Base):
     kind: Mapped[str] = mapped_column(String(20))  # prosecutor | receipt | joint
 
 
-OPEN_STATES = ("pending", "joint")
+OPEN_STATES = ("pending", "joint", "joint_done")
 
 
 async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:

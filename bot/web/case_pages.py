@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot.context import unit_of_work
-from bot.domain.scoring import Color, open_deductions
+from bot.domain.scoring import Color, FieldError, open_deductions
 from bot.domain.stats import Group, compute
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes
@@ -21,7 +21,9 @@ from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person
 from handlers import case_ops as ops
+from handlers import reviews
 from storage import cases as repo
+from storage import reviews as review_repo
 from storage.cases import CaseRow
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ class CasePages:
         return [
             web.get("/c/{token}", self.code_page),
             web.get("/qr/{token}.png", self.qr),
+            web.post("/c/{token}/review", self.file_review),
             web.get("/cases/{code}/score", self.score_form),
             web.post("/cases/{code}/score", self.score_submit),
             web.get("/cases/{code}/outline.docx", self.outline_docx),
@@ -118,6 +121,34 @@ class CasePages:
                             for v in (ev.vetoes if ev else ())],
         )
 
+    async def file_review(self, request: web.Request) -> web.Response:
+        """The review form on the code page (复核申请)."""
+        code = self._token_code(request.match_info["token"])
+        if code is None:
+            raise ApiError(403, "链接无效或已过期")
+        viewer = self._viewer(request)
+        if viewer is None:
+            raise ApiError(401, "请先登录")
+        data = await json_body(request)
+        items = data.get("items")
+        reason = data.get("reason")
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ApiError(400, "items 须为评分项编号数组", "items")
+        if not isinstance(reason, str):
+            raise ApiError(400, "reason 须为字符串", "reason")
+        try:
+            async with unit_of_work(self.app.services) as out:
+                case = await repo.get_case(out.session, code, for_update=True)
+                if case is None:
+                    raise ApiError(404, "案件不存在")
+                row = await reviews.file_request(out, case, viewer, items, reason)
+        except reviews.ReviewError as e:
+            raise ApiError(403 if "只有本案侦查人员" in str(e) else 422, str(e)) from None
+        due = row.due_at.astimezone(self.app.services.config.tz)
+        return json_response({"review": row.id, "message":
+                              f"复核申请 #{row.id} 已提交，承办检察官将在 {due:%Y-%m-%d %H:%M} 前答复。"},
+                             status=201)
+
     async def qr(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         code = self._token_code(token)
@@ -175,6 +206,13 @@ class CasePages:
         review_id = int(review) if isinstance(review, str | int) and str(review).isdigit() else None
         if errors:
             return field_errors(errors)
+        if review_id is not None:
+            async with self.app.services.db() as session:
+                rr = await review_repo.get(session, review_id)
+            if rr is None or rr.case_code != code or rr.new_version is not None or not (
+                    rr.status == "accepted" or (rr.status in ("joint_done", "confirmed")
+                                                and rr.outcome == "changed")):
+                return field_errors([FieldError("review_request", "该复核申请不存在或不需要重新评分")])
         record = self.app.services.features.get("record_evaluation", ops.record_evaluation)
         try:
             async with unit_of_work(self.app.services) as out:

@@ -62,3 +62,36 @@ async def test_scan_qr_and_open_code_page(console: Console, browser: Browser,
     await expect(other_page.locator("#error")).to_contain_text("无权查看")
     await context.close()
     await other.close()
+
+
+async def test_review_form_on_code_page(console: Console, browser: Browser, request: Any) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[1]
+    link = cards(await console.messages(f"dm:{inv}"))[0]["card"]["actions"][0]["url"]
+    base = str(console.client.make_url("")).rstrip("/")
+    ctx = await browser.new_context(viewport={"width": 420, "height": 900})
+    page = await ctx.new_page()
+    await _login(page, base, inv)
+    await page.goto(link)
+    await page.check("input[name=items][value=criminal_facts]")
+    await page.fill("#reason", "零口供但有监控，事实清楚")
+    await page.click("#review-submit")
+    await expect(page.locator("#review-result")).to_contain_text("复核申请 #1 已提交")
+    await page.screenshot(path=str(screenshot_path(request, "review")), full_page=True)
+    pcard = cards(await console.messages("dm:p-prosecutor-1"))[-1]["card"]
+    assert "复核申请 #1" in pcard["title"] and "零口供但有监控" in pcard["body"]
+    # submitting again is refused with a pointer to the open request
+    await page.click("#review-submit")
+    await expect(page.locator("#review-result")).to_contain_text("已有一个未办结的复核申请（#1")
+    # the prosecutor sees the page but no review form; an outsider gets 403
+    other = await browser.new_context()
+    p2 = await other.new_page()
+    await _login(p2, base, "p-prosecutor-1")
+    await p2.goto(link)
+    await expect(p2.locator("#code")).to_have_text(code)
+    assert await p2.locator("#review-form").count() == 0
+    r = await p2.request.post(link + "/review", data={"items": ["causation"], "reason": "x"})
+    assert r.status == 403
+    await ctx.close()
+    await other.close()

@@ -1,0 +1,81 @@
+"""The review-request (复核申请) state machine, pure.
+
+    pending ──accept──► accepted        (the prosecutor re-scores; the evaluation references it)
+       │  ──reject──► rejected          (reason required)
+       │  ──joint───► joint ──outcome──► joint_done ──confirm──► confirmed
+       └──withdraw──► withdrawn         (by the filer, while pending)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    JOINT = "joint"
+    JOINT_DONE = "joint_done"
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    State.PENDING: "待处理", State.ACCEPTED: "已同意", State.REJECTED: "已驳回",
+    State.JOINT: "共同评议", State.JOINT_DONE: "评议完成（待侦查人员确认）",
+    State.CONFIRMED: "评议完成", State.WITHDRAWN: "已撤回",
+}
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    JOINT = "joint"
+    OUTCOME = "outcome"
+    CONFIRM = "confirm"
+    WITHDRAW = "withdraw"
+
+
+TRANSITIONS: dict[tuple[State, Action], State] = {
+    (State.PENDING, Action.ACCEPT): State.ACCEPTED,
+    (State.PENDING, Action.REJECT): State.REJECTED,
+    (State.PENDING, Action.JOINT): State.JOINT,
+    (State.PENDING, Action.WITHDRAW): State.WITHDRAWN,
+    (State.JOINT, Action.OUTCOME): State.JOINT_DONE,
+    (State.JOINT_DONE, Action.CONFIRM): State.CONFIRMED,
+}
+DECISIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.JOINT})
+OPEN = frozenset({State.PENDING, State.JOINT, State.JOINT_DONE})
+
+
+class IllegalTransition(ValueError):
+    def __init__(self, state: State, action: Action) -> None:
+        super().__init__(f"cannot {action.value} a request that is {state.value}")
+        self.state = state
+        self.action = action
+
+
+def next_state(state: State, action: Action) -> State:
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        raise IllegalTransition(state, action) from None
+
+
+def allowed(state: State) -> frozenset[Action]:
+    return frozenset(a for (s, a) in TRANSITIONS if s is state)
+
+
+def sources(action: Action) -> tuple[State, ...]:
+    """The states an action may start from (for compare-and-set updates)."""
+    return tuple(s for (s, a) in TRANSITIONS if a is action)
+
+
+def refusal(state: State) -> str:
+    """Why nothing happened, in words for the person who clicked."""
+    return f"该复核申请当前状态为「{state.label}」，此操作已无效。"

@@ -1,0 +1,98 @@
+"""Review-request cards: the prosecutor's, the filer's receipt and the joint-review notice. Each
+is rendered from the request's current state, so updating a card in place is re-rendering it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.review import State
+from cards.model import Button, Card, FormField
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    id: int
+    code: str
+    title: str
+    color: str | None
+    color_label: str
+    score: int | None
+    filer: str
+    items: tuple[str, ...]  # "犯罪事实与行为（−16分）：note"
+    reason: str
+    due: str
+    state: State
+    reject_reason: str | None
+    joint_time: str | None
+    outcome: str | None
+    minutes: str | None
+    decided_by: str | None
+    confirmed_by: str | None
+    rescored: str | None  # "黄码 85分（第3版）" once the re-score referencing it exists
+    score_url: str
+
+
+def _body(v: ReviewView) -> str:
+    lines = [f"案件：{v.code} {v.title}",
+             f"当前：{v.color_label}{f' {v.score}分' if v.score is not None else ''}",
+             f"申请人：{v.filer}", "有异议的项目："]
+    lines += [f"· {i}" for i in v.items]
+    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}", f"状态：{v.state.label}"]
+    if v.reject_reason:
+        lines.append(f"驳回理由：{v.reject_reason}")
+    if v.joint_time:
+        lines.append(f"共同评议时间：{v.joint_time}")
+    if v.outcome:
+        lines.append(f"评议结果：{'调整评分' if v.outcome == 'changed' else '维持原评分'}")
+    if v.minutes:
+        lines.append(f"评议纪要：{v.minutes}")
+    if v.rescored:
+        lines.append(f"重新评分：{v.rescored}")
+    return "\n".join(lines)
+
+
+def _data(v: ReviewView) -> dict[str, str]:
+    return {"review": str(v.id)}
+
+
+def prosecutor_card(v: ReviewView) -> Card:
+    actions: list[Button] = []
+    if v.state is State.PENDING:
+        actions = [
+            Button(id="review.accept", label="同意并调整", data=_data(v)),
+            Button(id="review.reject", label="驳回", data=_data(v),
+                   form=(FormField("reason", "驳回理由", multiline=True),)),
+            Button(id="review.joint", label="提交检警共同评议", data=_data(v),
+                   form=(FormField("time", "评议时间", placeholder="如 2026-11-05 14:30"),)),
+        ]
+    elif v.state is State.ACCEPTED and v.rescored is None:
+        actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]
+    elif v.state is State.JOINT:
+        actions = [Button(id="review.outcome", label="记录评议结果", data=_data(v), form=(
+            FormField("outcome", "结果：维持 或 调整"),
+            FormField("minutes", "评议纪要", multiline=True),
+            FormField("participants", "参加人员", required=False)))]
+    elif v.state in (State.JOINT_DONE, State.CONFIRMED) and v.outcome == "changed" \
+            and v.rescored is None:
+        actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]
+    return Card(title=f"复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
+                actions=tuple(actions))
+
+
+def receipt_card(v: ReviewView) -> Card:
+    actions: list[Button] = []
+    if v.state is State.PENDING:
+        actions = [Button(id="review.withdraw", label="撤回申请", data=_data(v))]
+    elif v.state is State.JOINT_DONE:
+        actions = [Button(id="review.confirm", label="确认评议结果", data=_data(v))]
+    footer = f"已确认：{v.confirmed_by}" if v.confirmed_by else None
+    return Card(title=f"您的复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
+                actions=tuple(actions), footer=footer)
+
+
+def joint_card(v: ReviewView) -> Card:
+    return Card(title=f"检警共同评议 · 复核申请 #{v.id} · {v.state.label}", body=_body(v),
+                color=v.color)
+
+
+RENDER = {"prosecutor": prosecutor_card, "receipt": receipt_card, "joint": joint_card}

@@ -1,0 +1,130 @@
+"""复核申请 end to end through the console API (SPEC §2)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.conftest import Console
+
+INV = INVESTIGATORS[0]
+
+
+async def _file(console: Console, items: str = "1,3", reason: str = "监控已调取，事实清楚"
+                ) -> tuple[str, dict[str, Any]]:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [card] = cards(await console.messages(f"dm:{INV}"))
+    r = await console.click(INV, card["id"], "review.file", {"items": items, "reason": reason})
+    return code, r
+
+
+async def _card(console: Console, chat: str, title_part: str) -> dict[str, Any]:
+    return [m for m in cards(await console.messages(chat)) if title_part in m["card"]["title"]][-1]
+
+
+async def test_reject_needs_a_reason_and_updates_both_cards(console: Console) -> None:
+    _, r = await _file(console)
+    assert "复核申请 #1 已提交" in r["messages"][-1]["text"]
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    assert [a["label"] for a in pcard["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
+    body = pcard["card"]["body"]
+    assert "犯罪事实与行为（−16分）" in body and "因果关系（−8分）" in body
+    assert "危害后果" not in body and "监控已调取，事实清楚" in body and "红码 66分" in body
+
+    r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": ""})
+    assert r["messages"][-1]["text"] == "驳回须填写理由。"
+    r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": "证据仍不足"})
+    assert "已驳回" in r["messages"][-1]["text"]
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    assert pcard["card"]["actions"] == [] and "已驳回" in pcard["card"]["title"]
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert receipt["card"]["actions"] == [] and "驳回理由：证据仍不足" in receipt["card"]["body"]
+    texts = [m["text"] for m in await console.messages(f"dm:{INV}") if m["text"]]
+    assert any("已驳回。理由：证据仍不足" in t for t in texts)
+
+
+async def test_accept_rescore_transcode_notifies(console: Console) -> None:
+    code, _ = await _file(console, items="1")
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    [btn] = pcard["card"]["actions"]
+    assert btn["label"] == "去调整评分" and btn["url"].endswith(f"/cases/{code}/score?review=1")
+    # the prosecutor re-scores through the score form, referencing the request
+    await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+    r = await console.client.post(f"/cases/{code}/score", json={
+        "deductions": [{"item": "causation", "points": 5, "problem": "因果待补",
+                        "requirement": "补充鉴定"}], "vetoes": [], "review_request": "1"})
+    assert r.status == 201 and (await r.json())["color"] == "green"
+    inv_log = await console.messages(f"dm:{INV}")
+    assert any(m["text"] and "已重新评分：绿码 95分" in m["text"] for m in inv_log)
+    assert cards(inv_log)[-1]["card"]["body"].startswith("转码：红码 → 绿码")
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert "重新评分：绿码 95分（第2版）" in receipt["card"]["body"]
+    # the same request cannot be used twice
+    r = await console.client.post(f"/cases/{code}/score", json={
+        "deductions": [], "vetoes": [], "review_request": "1"})
+    assert r.status == 422
+
+
+async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
+    _code, _ = await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    assert any(m["text"] and "共同评议" in m["text"] for m in r["messages"])
+    # the other investigator and the county leader are notified with a joint-review card
+    for who in (INVESTIGATORS[1], "p-leader-hc"):
+        j = await _card(console, f"dm:{who}", "检警共同评议")
+        assert "共同评议时间：2026-11-05 14:30" in j["card"]["body"]
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert receipt["card"]["actions"] == []  # nothing to confirm yet
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome",
+                            {"outcome": "维持", "minutes": "双方同意维持原评分", "participants": ""})
+    assert "已记录评议结果：维持" in r["messages"][-1]["text"]
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert [a["label"] for a in receipt["card"]["actions"]] == ["确认评议结果"]
+    wrong = await console.click(PROSECUTOR, receipt["id"], "review.confirm")
+    assert "不在这张卡片所在的会话中" in wrong["messages"][-1]["text"]
+    r = await console.click(INV, receipt["id"], "review.confirm")
+    assert r["messages"][-1]["text"] == "已确认共同评议结果。"
+    j = await _card(console, "dm:p-leader-hc", "检警共同评议")
+    assert "评议完成" in j["card"]["title"] and "维持原评分" in j["card"]["body"]
+
+
+async def test_one_open_request_per_investigator_and_bad_items(console: Console) -> None:
+    _code, _ = await _file(console)
+    [card] = [m for m in cards(await console.messages(f"dm:{INV}")) if "案件码" in m["card"]["title"]]
+    r = await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
+    assert "已有一个未办结的复核申请（#1" in r["messages"][-1]["text"]
+    other = INVESTIGATORS[1]
+    [c2] = cards(await console.messages(f"dm:{other}"))
+    r = await console.click(other, c2["id"], "review.file", {"items": "9", "reason": "x"})
+    assert "不是当前评分中的扣分项" in r["messages"][-1]["text"]
+    r = await console.click(other, c2["id"], "review.file", {"items": "2", "reason": " "})
+    assert r["messages"][-1]["text"] == "请填写复核理由。"
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert "#1" in r["messages"][0]["card"]["body"]
+    r = await console.send(INV, f"dm:{INV}", f"复核 {code}")
+    assert "待处理" in r["messages"][0]["card"]["body"]
+    # withdrawal by the filer ends it; then a new one is allowed
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    await console.click(INV, receipt["id"], "review.withdraw")
+    r = await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
+    assert "复核申请 #2 已提交" in r["messages"][-1]["text"]
+
+
+async def test_two_concurrent_clicks_decide_once(console: Console) -> None:
+    await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    a, b = await asyncio.gather(console.click(PROSECUTOR, pcard["id"], "review.accept"),
+                                console.click(PROSECUTOR, pcard["id"], "review.accept"))
+    replies = [a["messages"][-1]["text"], b["messages"][-1]["text"]]
+    assert sum("已同意" in t and "#1" in t for t in replies) == 1, replies
+    assert sum("已失效" in t or "已无效" in t for t in replies) == 1, replies
+    notices = [m for m in await console.messages(f"dm:{INV}") if m["text"] and "已同意" in m["text"]]
+    assert len(notices) == 1
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    assert "已同意" in pcard["card"]["title"]
