@@ -70,7 +70,7 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
 
 
 async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
-    _code, _ = await _file(console)
+    _, _ = await _file(console)
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
     r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
     assert any(m["text"] and "共同评议" in m["text"] for m in r["messages"])
@@ -95,7 +95,7 @@ async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
 
 
 async def test_one_open_request_per_investigator_and_bad_items(console: Console) -> None:
-    _code, _ = await _file(console)
+    code, _ = await _file(console)
     [card] = [m for m in cards(await console.messages(f"dm:{INV}")) if "案件码" in m["card"]["title"]]
     r = await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
     assert "已有一个未办结的复核申请（#1" in r["messages"][-1]["text"]
