@@ -3,12 +3,15 @@ routes and the periodic work."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
@@ -96,6 +99,8 @@ def create_web_app(app: App) -> web.Application:
     webapp.cleanup_ctx.append(lifecycle)
     routes: list[Any] = [
         web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
         web.get("/", index),
     ]
     routes += CasesApi(app).routes() + CasePages(app).routes()
@@ -110,4 +115,35 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
     return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database answers, and Redis too when it is configured."""
+    services = request.app[APP_KEY].services
+    checks: dict[str, str] = {}
+    try:
+        async with services.db() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as e:  # any failure means not ready; say which
+        checks["database"] = f"error: {type(e).__name__}"
+    if services.redis is None:
+        checks["redis"] = "not configured"
+    else:
+        try:
+            await asyncio.wait_for(services.redis.ping(), timeout=1)
+            checks["redis"] = "ok"
+        except Exception as e:
+            checks["redis"] = f"error: {type(e).__name__}"
+    ok = all(v in ("ok", "not configured") for v in checks.values())
+    return json_response({"ready": ok, **checks}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[APP_KEY].services
+    async with services.db() as session:
+        await services.metrics.refresh_outbox(session, services.clock.now().timestamp())
+    return web.Response(body=services.metrics.render(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.directory import Directory
 from bot.domain.workcal import WorkCalendar
 from bot.events import Event
+from bot.metrics import Metrics
 from bot.web.signing import Signer
 from cards.model import Button, Card
 from config.loader import Settings
@@ -35,6 +36,7 @@ class Services:
     signer: Signer = field(default_factory=lambda: Signer(()))
     redis: Redis | None = None
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    metrics: Metrics = field(default_factory=Metrics)
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
 

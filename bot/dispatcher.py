@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,15 @@ class Dispatcher:
 
     # -- the chain ----------------------------------------------------------------------------
     async def feed(self, event: Event) -> FeedResult:
+        kind = "message" if isinstance(event, MessageEvent) else "action"
+        started = time.perf_counter()
+        result = await self._feed(event)
+        m = self.services.metrics
+        m.events.labels(event.platform, kind, result.status).inc()
+        m.handler_seconds.labels(kind).observe(time.perf_counter() - started)
+        return result
+
+    async def _feed(self, event: Event) -> FeedResult:
         if self.dedupe is not None and not await self.dedupe.first_time(event.event_id):
             return FeedResult("duplicate")
         try:

@@ -1,0 +1,75 @@
+"""Liveness, readiness and metrics; Redis lost while running → the bot keeps answering."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import App, create_web_app
+from bot.clock import ManualClock
+from tests.conftest import START, Console, free_port, make_settings, port_open, require
+
+
+async def test_health_ready_and_metrics(console: Console) -> None:
+    c = console.client
+    assert (await c.get("/healthz")).status == 200
+    r = await c.get("/readyz")
+    assert r.status == 200
+    assert await r.json() == {"ready": True, "database": "ok", "redis": "not configured"}
+    await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助")
+    text = await (await c.get("/metrics")).text()
+    assert 'casebot_events_total{kind="message",platform="console",status="handled"} 1.0' in text
+    assert "casebot_handler_seconds_bucket" in text
+    assert "casebot_outbox_depth 0.0" in text
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    exe = shutil.which("redis-server")
+    require("redis-server binary", exe is not None)
+    assert exe is not None
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        if port_open("127.0.0.1", port):
+            break
+        time.sleep(0.05)  # poll the port until the server listens
+    yield port, proc
+    proc.kill()
+    proc.wait()
+
+
+async def test_redis_stopped_bot_keeps_answering(tmp_path: Path,
+                                                 own_redis: tuple[int, subprocess.Popen[bytes]]
+                                                 ) -> None:
+    port, proc = own_redis
+    settings = make_settings(tmp_path, storage={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    client = TestClient(TestServer(create_web_app(App(settings, ManualClock(START)))))
+    await client.start_server()
+    try:
+        body = {"user": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": "我是谁"}
+        r = await client.post("/console/api/send", json={**body, "event_id": "a"})
+        assert (await r.json())["status"] == "handled"
+        assert (await client.get("/readyz")).status == 200
+        proc.kill()
+        proc.wait()
+        r = await client.post("/console/api/send", json={**body, "event_id": "b"})
+        data = await r.json()
+        assert data["status"] == "handled" and "承办检察官" in data["messages"][0]["text"]
+        # de-duplication falls back to the database
+        r = await client.post("/console/api/send", json={**body, "event_id": "b"})
+        assert (await r.json())["status"] == "duplicate"
+        ready = await client.get("/readyz")
+        assert ready.status == 503
+        info = await ready.json()
+        assert info["database"] == "ok" and info["redis"].startswith("error")
+    finally:
+        await client.close()
