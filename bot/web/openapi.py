@@ -98,3 +98,44 @@ OPENAPI: dict[str, Any] = {
                           **_errors(400, 401, 403, 404, 409, 422, 503)}}},
     },
 }
+
+
+def console_openapi() -> dict[str, Any]:
+    """The console JSON API (SPEC §5) as OpenAPI, for fuzzing and for tool authors."""
+    message = {"type": "object", "required": ["id", "chat", "at", "text", "card"], "properties": {
+        "id": {"type": "integer"}, "chat": {"type": "string"}, "at": {"type": "string"},
+        "text": {"type": "string", "nullable": True},
+        "card": {"type": "object", "nullable": True}}}
+    messages = _json({"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "items": message}}})
+    body = {"type": "object", "properties": {
+        "user": {"type": "string"}, "chat": {"type": "string"}, "text": {"type": "string"},
+        "message_id": {"type": "integer"}, "action": {"type": "string"},
+        "form": {"type": "object"}}}
+
+    def post(required: list[str], codes: tuple[int, ...]) -> dict[str, Any]:
+        return {"post": {"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {**body, "required": required}}}},
+            "responses": {"200": messages, **_errors(*codes)}}}
+
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "casebot console API", "version": "1.0.0"},
+        "components": {"schemas": {"Error": _ERR}},
+        "paths": {
+            "/console/api/send": post(["user", "chat", "text"], (400, 403)),
+            "/console/api/click": post(["user", "message_id", "action"], (400, 403, 404)),
+            "/console/api/messages": {"get": {
+                "parameters": [{"name": "chat", "in": "query", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "after", "in": "query", "required": False,
+                                "schema": {"type": "integer"}}],
+                "responses": {"200": messages, **_errors(400)}}},
+            "/console/api/users": {"get": {"responses": {"200": _json({
+                "type": "object", "required": ["users"],
+                "properties": {"users": {"type": "array"}}})}}},
+            "/console/api/chats": {"get": {"responses": {"200": _json({
+                "type": "object", "required": ["chats"],
+                "properties": {"chats": {"type": "array"}}})}}},
+        },
+    }
