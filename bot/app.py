@@ -17,9 +17,10 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from bot.web import api_errors, json_response
+from bot.web.inspection import InspectionWeb
 from bot.web.signing import Signer
 from config.loader import Settings
-from handlers import basic
+from handlers import basic, inspection
 from storage import db, migrate
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class App:
         )
         dp = Dispatcher(self._services)
         dp.include(basic.router)
+        dp.include(inspection.router)
+        await inspection.seed_bank(self._services)
         self._dispatcher = dp
 
     async def stop(self) -> None:
@@ -97,6 +100,7 @@ def create_web_app(app: App) -> web.Application:
     ]
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
+    routes += InspectionWeb(app).routes()
     webapp.add_routes(routes)
     return webapp
 

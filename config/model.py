@@ -154,6 +154,14 @@ class SecretsConfig(Strict):
     link_keys_env: str = "CASEBOT_LINK_KEYS"
 
 
+class InspectionConfig(Strict):
+    """检务督导面对面. `question_bank` (relative to this file) is imported when the database's bank
+    is empty; later changes go through `casebot import questions FILE`."""
+
+    question_bank: str | None = "questions.demo.yaml"
+    answer_seconds: int = Field(default=180, ge=30, le=1800)
+
+
 class AppConfig(Strict):
     timezone: str = "Asia/Shanghai"
     office_hours: OfficeHours = OfficeHours()
@@ -163,6 +171,7 @@ class AppConfig(Strict):
     transports: TransportsConfig = TransportsConfig()
     web: WebConfig = WebConfig()
     secrets: SecretsConfig = SecretsConfig()
+    inspection: InspectionConfig = InspectionConfig()
 
     @field_validator("timezone")
     @classmethod
