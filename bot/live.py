@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 PREFIX = "casebot:live:"
+_PENDING = "casebot.live.pending"
 
 
 class Subscription(Protocol):
@@ -123,10 +124,24 @@ class Publisher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def after_commit(self, session: AsyncSession, channel: str, message: dict[str, Any]) -> None:
-        def _go(_: Any) -> None:
-            self._spawn(self.hub.publish(channel, message))
+        """Publish once the session's current transaction commits; a rollback drops it."""
+        sync = session.sync_session
+        pending: list[tuple[str, dict[str, Any]]] | None = sync.info.get(_PENDING)
+        if pending is None:
+            pending = sync.info[_PENDING] = []
 
-        event.listen(session.sync_session, "after_commit", _go, once=True)
+            def committed(_: Any) -> None:
+                for ch, msg in pending:
+                    self._spawn(self.hub.publish(ch, msg))
+                pending.clear()
+
+            def rolled_back(*_: Any) -> None:
+                pending.clear()
+
+            event.listen(sync, "after_commit", committed)
+            event.listen(sync, "after_rollback", rolled_back)
+        if (channel, message) not in pending:
+            pending.append((channel, message))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         async def run() -> None:

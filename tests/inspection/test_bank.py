@@ -24,8 +24,10 @@ from tests.inspection.helpers import HOST, bank, say
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_ZH = ["编号", "类别", "题目", "参考答案要点", "出题部门", "标签"]
 ROWS = [
-    ["T001", "党的建设", "测试题一：请谈谈你院落实重大事项请示报告制度的情况。", "明确范围；逐级报告", "办公室", "请示报告"],
-    ["T002", "业务", "测试题二：你院公益诉讼诉前检察建议回复率是多少？", "回复率\n跟踪落实", "第五检察部", "公益诉讼,数据"],
+    ["T001", "党的建设", "测试题一：请谈谈你院落实重大事项请示报告制度的情况。", "明确范围；逐级报告",
+     "办公室", "请示报告"],
+    ["T002", "业务", "测试题二：你院公益诉讼诉前检察建议回复率是多少？", "回复率\n跟踪落实",
+     "第五检察部", "公益诉讼,数据"],
     ["T003", "其它", "测试题三：你院如何开展检察开放日？", "开放日", "", ""],
 ]
 
@@ -69,7 +71,7 @@ def test_xlsx_generated_with_openpyxl() -> None:
     questions = parse_xlsx(buf.getvalue())
     assert [q.id for q in questions] == ["T001", "T002", "T003"]
     assert questions[2].text.startswith("测试题三")
-    with pytest.raises(BankError, match="not a readable .xlsx"):
+    with pytest.raises(BankError, match=r"not a readable \.xlsx"):
         parse_xlsx(b"not a zip")
 
 
