@@ -22,9 +22,10 @@ from bot.transports.console import ConsoleTransport
 from bot.web import api_errors, json_response
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
+from bot.web.inspection import InspectionWeb
 from bot.web.signing import Signer
 from config.loader import Settings
-from handlers import basic, cases, reviews
+from handlers import basic, cases, inspection, reviews
 from storage import db, migrate
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ class App:
             signer=Signer(self.settings.secrets.link_keys),
         )
         dp = Dispatcher(self._services)
-        dp.include(basic.router, cases.router, reviews.router)
+        dp.include(basic.router, cases.router, reviews.router, inspection.router)
         self._services.features["on_evaluation"] = [reviews.on_evaluation]
+        await inspection.seed_bank(self._services)
         self._dispatcher = dp
 
     async def stop(self) -> None:
@@ -106,6 +108,7 @@ def create_web_app(app: App) -> web.Application:
     routes += CasesApi(app).routes() + CasePages(app).routes()
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
+    routes += InspectionWeb(app).routes()
     webapp.add_routes(routes)
     return webapp
 

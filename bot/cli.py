@@ -154,6 +154,105 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
     print(f"{len(codes)} cases imported: {', '.join(codes[:10])}{' …' if len(codes) > 10 else ''}")
 
 
+def cmd_draw_rfc3797(args: argparse.Namespace) -> None:
+    import json
+
+    from bot.domain.draw import parse_rfc3797_source, rfc3797_key_string, rfc3797_select
+
+    try:
+        sources = [parse_rfc3797_source(s) for s in args.source]
+        rows = rfc3797_select(args.pool, args.count, sources)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.verbose:
+        print(json.dumps({"key_string": rfc3797_key_string(sources), "rows": rows},
+                         ensure_ascii=False, indent=1))
+    else:
+        print(json.dumps([r["selected"] for r in rows]))
+
+
+def cmd_draw_verify(args: argparse.Namespace) -> None:
+    import json
+
+    from bot.domain.draw import verify
+
+    path = Path(args.target)
+    if path.is_file():
+        try:
+            published = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            print(f"MISMATCH: {path}: not valid JSON ({e})")
+            raise SystemExit(1) from None
+    else:
+        published = asyncio.run(_stored_publication(args.config, args.target))
+        if published is None:
+            print(f"error: {args.target} is neither a file nor a session with a draw",
+                  file=sys.stderr)
+            raise SystemExit(2)
+    report = verify(published if isinstance(published, dict) else {})
+    print(report)
+    raise SystemExit(0 if report.match else 1)
+
+
+async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | None:
+    from handlers.inspection import publication_of
+    from storage import db, migrate
+    from storage import inspection as store
+
+    settings = _settings(config)
+    engine = db.create_engine(settings.config.storage.database_url)
+    try:
+        await migrate.upgrade(engine)
+        async with db.sessionmaker(engine)() as session:
+            s = await store.get_session(session, sid)
+            return publication_of(s) if s else None
+    finally:
+        await engine.dispose()
+
+
+def cmd_import_questions(args: argparse.Namespace) -> None:
+    from bot.clock import SystemClock
+    from bot.domain.question_bank import BankError, parse_file
+    from storage import audit, db, migrate
+    from storage import inspection as store
+
+    path = Path(args.file)
+    try:
+        questions, demo = parse_file(path.name, path.read_bytes())
+    except FileNotFoundError:
+        print(f"error: {path}: file not found", file=sys.stderr)
+        raise SystemExit(2) from None
+    except BankError as e:
+        print(f"{path}: not imported:", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+    settings = _settings(args.config)
+
+    async def _go() -> tuple[int, int]:
+        engine = db.create_engine(settings.config.storage.database_url)
+        try:
+            await migrate.upgrade(engine)
+            now = SystemClock().now()
+            async with db.sessionmaker(engine)() as session, session.begin():
+                added, updated = await store.import_questions(session, questions, demo=demo,
+                                                              at=now)
+                await audit.append(session, at=now, actor="cli", action="inspection.bank.import",
+                                   subject="bank", data={"file": path.name, "added": added,
+                                                         "updated": updated})
+                return added, updated
+        finally:
+            await engine.dispose()
+
+    added, updated = asyncio.run(_go())
+    by_cat: dict[str, int] = {}
+    for q in questions:
+        by_cat[q.category] = by_cat.get(q.category, 0) + 1
+    cats = ", ".join(f"{c} {n}" for c, n in by_cat.items())
+    print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="casebot", description="casebot: 案件码、逾期提醒、检务督导面对面")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,6 +291,25 @@ def build_parser() -> argparse.ArgumentParser:
     ic.add_argument("file")
     ic.add_argument("--config")
     ic.set_defaults(func=cmd_import_cases)
+
+    dr = sub.add_parser("draw", help="检务督导面对面 draw tools (docs/draw.md)")
+    dsub = dr.add_subparsers(dest="draw_command", required=True)
+    rf = dsub.add_parser("rfc3797", help="RFC 3797 selection: print the 1-based positions as JSON")
+    rf.add_argument("--pool", type=int, required=True, help="pool size N (positions 1..N)")
+    rf.add_argument("--count", type=int, required=True, help="how many to select")
+    rf.add_argument("--source", action="append", required=True,
+                    help="a public source, in the announced order, e.g. '2 5 12 8 10' (repeat)")
+    rf.add_argument("--verbose", action="store_true", help="print the key string and MD5 rows")
+    rf.set_defaults(func=cmd_draw_rfc3797)
+    dv = dsub.add_parser("verify", help="re-run a published draw: MATCH or MISMATCH")
+    dv.add_argument("target", help="a publication JSON file, or a session id in the database")
+    dv.add_argument("--config")
+    dv.set_defaults(func=cmd_draw_verify)
+
+    iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx")
+    iq.add_argument("file")
+    iq.add_argument("--config")
+    iq.set_defaults(func=cmd_import_questions)
     return p
 
 

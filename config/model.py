@@ -160,6 +160,14 @@ class CasesConfig(Strict):
     review_reason_max: int = Field(default=500, ge=20, le=5000)
 
 
+class InspectionConfig(Strict):
+    """检务督导面对面. `question_bank` (relative to this file) is imported when the database's bank
+    is empty; later changes go through `casebot import questions FILE`."""
+
+    question_bank: str | None = "questions.demo.yaml"
+    answer_seconds: int = Field(default=180, ge=30, le=1800)
+
+
 class AppConfig(Strict):
     timezone: str = "Asia/Shanghai"
     office_hours: OfficeHours = OfficeHours()
@@ -170,6 +178,7 @@ class AppConfig(Strict):
     web: WebConfig = WebConfig()
     secrets: SecretsConfig = SecretsConfig()
     cases: CasesConfig = CasesConfig()
+    inspection: InspectionConfig = InspectionConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from bot.app import App
 
 
+MAX_ID = 2**62  # ids are 64-bit integers in every database we support
+
+
 def message_json(m: Message) -> dict[str, Any]:
     card = render_card(card_from_dict(json.loads(m.card))) if m.card else None
     return {
@@ -100,8 +103,9 @@ class ConsoleTransport:
         data = await json_body(request)
         person = self._user(data)
         message_id = data.get("message_id")
-        if not isinstance(message_id, int) or isinstance(message_id, bool):
-            raise ApiError(400, "字段 message_id 必须是整数", "message_id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool) \
+                or not 0 < message_id < MAX_ID:
+            raise ApiError(400, "字段 message_id 必须是正整数", "message_id")
         action = field_str(data, "action", max_len=80)
         form = data.get("form") or {}
         if not isinstance(form, dict) or not all(
@@ -130,6 +134,8 @@ class ConsoleTransport:
             after = int(request.query.get("after", "0"))
         except ValueError:
             raise ApiError(400, "参数 after 必须是整数", "after") from None
+        if not 0 <= after < MAX_ID:
+            raise ApiError(400, "参数 after 超出范围", "after")
         async with self.app.services.db() as session:
             rows = await msgs.list_messages(session, chat, after)
         return json_response({"messages": [message_json(m) for m in rows]})

@@ -1,0 +1,245 @@
+"""Pure rules of a 检务督导面对面 session: its parameters (and their chat syntax), the entropy
+format the host must type, the manifest, and the order in which units are questioned."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from bot.domain.draw import (
+    METHOD_CITIES_FIRST,
+    METHOD_EQUAL_OFFICE,
+    DrawQuestion,
+    DrawUnit,
+    Manifest,
+)
+
+DEFAULT_ANSWER_SECONDS = 180
+METHOD_ALIASES = {
+    "cities-first": METHOD_CITIES_FIRST, "先抽市": METHOD_CITIES_FIRST, "市优先": METHOD_CITIES_FIRST,
+    "equal-office": METHOD_EQUAL_OFFICE, "等概率": METHOD_EQUAL_OFFICE, "院等概率": METHOD_EQUAL_OFFICE,
+}
+METHOD_LABELS = {METHOD_CITIES_FIRST: "先抽市、再抽院（每市等概率）",
+                 METHOD_EQUAL_OFFICE: "每院等概率（仍每市一院）"}
+YES = {"是", "开", "yes", "true", "1", "y"}
+NO = {"否", "关", "no", "false", "0", "n"}
+
+# Stages, in order. "inquiry"/"comment"/"answer" repeat for each unit.
+STAGES = ("created", "agenda", "drawn", "inquiry", "comment", "answer", "rectification", "closed")
+STAGE_LABELS = {
+    "created": "已创建", "agenda": "开场", "drawn": "已抽签", "inquiry": "问询", "comment": "点评",
+    "answer": "公布答案", "rectification": "整改汇报", "closed": "已结束",
+}
+
+
+@dataclass(frozen=True)
+class SpecialInquiry:
+    unit: str  # unit id (resolved)
+    question_ids: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    title: str
+    chat: str
+    unit_count: int = 3
+    questions_per_unit: int = 3
+    one_per_city: bool = True
+    method: str = METHOD_CITIES_FIRST
+    exclude_recent: int = 0  # exclude units drawn in the last N sessions
+    special: tuple[SpecialInquiry, ...] = ()
+    rectification_units: tuple[str, ...] | None = None  # None: the last session's units
+    entropy_name: str = ""
+    entropy_count: int = 3  # numbers the host reads out …
+    entropy_width: int = 1  # … each with this many digits
+    answer_seconds: int = DEFAULT_ANSWER_SECONDS
+    allow_repeat: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionParams:
+        d = dict(d)
+        d["special"] = tuple(SpecialInquiry(s["unit"], tuple(s["question_ids"]), s.get("reason", ""))
+                             for s in d.get("special") or ())
+        ru = d.get("rectification_units")
+        d["rectification_units"] = tuple(ru) if ru is not None else None
+        return cls(**d)
+
+
+def validate_params(p: SessionParams) -> list[str]:
+    errors: list[str] = []
+    if not p.title.strip() or len(p.title) > 100:
+        errors.append("标题不能为空且不超过 100 字")
+    if not 1 <= p.unit_count <= 6:
+        errors.append("抽取单位数应为 1–6（通常 3–4）")
+    if not 1 <= p.questions_per_unit <= 6:
+        errors.append("每单位题数应为 1–6（通常 3–4）")
+    if p.method not in (METHOD_CITIES_FIRST, METHOD_EQUAL_OFFICE):
+        errors.append("抽签方式应为 cities-first（先抽市）或 equal-office（等概率）")
+    if not 0 <= p.exclude_recent <= 20:
+        errors.append("排除近期应为 0–20 期")
+    if not 1 <= p.entropy_count <= 10 or not 1 <= p.entropy_width <= 4:
+        errors.append("熵格式应为「组数x每组位数」，例如 3x1（1–10 组，每组 1–4 位）")
+    if not p.entropy_name.strip() or len(p.entropy_name) > 100:
+        errors.append("熵源（公开随机数来源，例如某期福彩3D开奖号码）不能为空且不超过 100 字")
+    if not 30 <= p.answer_seconds <= 1800:
+        errors.append("作答计时应为 30–1800 秒")
+    for s in p.special:
+        if not s.question_ids:
+            errors.append(f"专项问询单位 {s.unit} 没有指定题号")
+    return errors
+
+
+# -- entropy ------------------------------------------------------------------------------------
+
+def entropy_format_text(count: int, width: int) -> str:
+    example = " ".join(str((3 + 5 * i) % 10) * width for i in range(count))
+    return f"{count} 组数字，每组 {width} 位，以单个半角空格分隔，例如「{example}」"
+
+
+def entropy_source(p: SessionParams) -> str:
+    """The manifest's `entropy_source`: the named future public value and its exact format."""
+    return f"{p.entropy_name.strip()}（格式：{entropy_format_text(p.entropy_count, p.entropy_width)}）"
+
+
+def check_entropy(text: str, count: int, width: int) -> str | None:
+    """None when `text` is exactly in the announced format, else the reason (docs/draw.md §16:
+    only one spelling of the public value is accepted)."""
+    pattern = rf"[0-9]{{{width}}}(?: [0-9]{{{width}}}){{{count - 1}}}"
+    if re.fullmatch(pattern, text):
+        return None
+    return f"随机数格式不符：应为{entropy_format_text(count, width)}。"
+
+
+# -- chat syntax of 督导 新建 ----------------------------------------------------------------------
+
+KEYS = {
+    "单位数": "unit_count", "抽取": "unit_count", "题数": "questions_per_unit",
+    "每单位题数": "questions_per_unit", "方式": "method", "每市一个": "one_per_city",
+    "排除近期": "exclude_recent", "专项": "special", "专项问询": "special",
+    "整改汇报": "rectification_units", "整改": "rectification_units", "熵源": "entropy_name",
+    "随机数来源": "entropy_name", "熵格式": "entropy_format", "计时": "answer_seconds",
+    "允许重复": "allow_repeat", "群": "chat",
+}
+CREATE_USAGE = (
+    "督导 新建 <标题> [单位数=3] [题数=3] [方式=先抽市|等概率] [每市一个=是|否] [排除近期=0] "
+    "[专项=单位:题号,题号;…] [整改汇报=上次|无|单位,单位] [熵源=福彩3D第2026318期开奖号码] "
+    "[熵格式=3x1] [计时=180] [群=g-…]"
+)
+
+
+@dataclass
+class RawCreate:
+    """`督导 新建` arguments before unit names are resolved against the roster."""
+
+    title: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    special: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (unit ref, ids)
+    rectification: list[str] | None = None  # unit refs; None = last session's
+
+
+def _int(v: str, name: str, errors: list[str]) -> int:
+    try:
+        return int(v)
+    except ValueError:
+        errors.append(f"{name} 应为整数，收到「{v}」")
+        return 0
+
+
+def parse_create(text: str) -> tuple[RawCreate, list[str]]:
+    raw = RawCreate()
+    errors: list[str] = []
+    title: list[str] = []
+    for token in text.split():
+        key, eq, value = token.partition("=")
+        if not eq:
+            key, eq, value = token.partition("＝")
+        if not eq:
+            title.append(token)
+            continue
+        name = KEYS.get(key.strip())
+        value = value.strip()
+        if name is None:
+            errors.append(f"未知参数「{key}」")
+        elif name in ("unit_count", "questions_per_unit", "exclude_recent", "answer_seconds"):
+            raw.values[name] = _int(value, key, errors)
+        elif name in ("one_per_city", "allow_repeat"):
+            if value.lower() in YES:
+                raw.values[name] = True
+            elif value.lower() in NO:
+                raw.values[name] = False
+            else:
+                errors.append(f"{key} 应为 是 或 否")
+        elif name == "method":
+            m = METHOD_ALIASES.get(value)
+            if m is None:
+                errors.append("方式 应为 先抽市（cities-first）或 等概率（equal-office）")
+            else:
+                raw.values[name] = m
+        elif name == "entropy_format":
+            fm = re.fullmatch(r"(\d{1,2})[xX×*](\d)", value)
+            if fm is None:
+                errors.append("熵格式 应为「组数x每组位数」，例如 3x1")
+            else:
+                raw.values["entropy_count"] = int(fm.group(1))
+                raw.values["entropy_width"] = int(fm.group(2))
+        elif name == "special":
+            for part in re.split(r"[;；]", value):
+                if not part.strip():
+                    continue
+                sm = re.fullmatch(r"\s*([^:：]+)[:：](.*)", part)
+                qids = tuple(q.strip() for q in re.split(r"[,，、]", sm.group(2)) if q.strip()) \
+                    if sm else ()
+                if sm is None or not qids:
+                    errors.append(f"专项 应写作「单位:题号,题号」，收到「{part}」")
+                else:
+                    raw.special.append((sm.group(1).strip(), qids))
+        elif name == "rectification_units":
+            if value in ("上次", "last"):
+                raw.rectification = None
+            elif value in ("无", "none", ""):
+                raw.rectification = []
+            else:
+                raw.rectification = [u for u in re.split(r"[,，、]", value) if u.strip()]
+        else:  # entropy_name, chat
+            raw.values[name] = value
+    raw.title = " ".join(title)
+    return raw, errors
+
+
+# -- manifest and order ------------------------------------------------------------------------
+
+def build_manifest(*, session_id: str, roster_version: str, units: list[DrawUnit],
+                   questions: list[DrawQuestion], asked: list[str], p: SessionParams,
+                   commitment: str) -> Manifest:
+    return Manifest(
+        session_id=session_id, roster_version=roster_version, units=tuple(units),
+        method=p.method, unit_count=p.unit_count, questions_per_unit=p.questions_per_unit,
+        one_per_city=p.one_per_city, questions=tuple(questions),
+        asked_question_ids=tuple(asked), allow_repeat=p.allow_repeat,
+        entropy_source=entropy_source(p), secret_commitment=commitment,
+    )
+
+
+def format_mmss(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def parse_due(text: str, today: date) -> date | None:
+    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today) -> a date."""
+    t = text.strip()
+    m = re.fullmatch(r"(\d{1,3})天", t)
+    if m:
+        return today + timedelta(days=int(m.group(1)))
+    m = re.fullmatch(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?", t)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None

@@ -1,0 +1,213 @@
+"""The confidential question bank (题库): parsing and validating imports from YAML, CSV and XLSX.
+
+Pure: takes bytes or parsed rows, returns questions or raises `BankError`. Error messages name
+the row, the field and why — never a question's text, which must not leave the server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+CATEGORIES: tuple[str, ...] = ("党的建设", "业务建设", "队伍建设", "党风廉政建设", "其他")
+CATEGORY_ALIASES: dict[str, str] = {
+    "党建": "党的建设", "业务": "业务建设", "队伍": "队伍建设", "党风廉政": "党风廉政建设",
+    "廉政": "党风廉政建设", "other": "其他", "其它": "其他",
+}
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+MAX_TEXT = 2000
+
+# Column names accepted in CSV / XLSX headers (first row), English or Chinese.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "题号"),
+    "category": ("category", "类别", "分类"),
+    "text": ("text", "题目", "问题"),
+    "answer_points": ("answer_points", "参考答案要点", "参考答案", "答案要点"),
+    "source_department": ("source_department", "出题部门", "来源部门"),
+    "tags": ("tags", "标签"),
+}
+_POINT_SPLIT = re.compile(r"[\n；;]+")
+_TAG_SPLIT = re.compile(r"[,，、;；\s]+")
+
+
+class BankError(ValueError):
+    """One line per problem, e.g. `row 7: category: unknown '党务'`."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class BankQuestion:
+    id: str
+    category: str
+    text: str = field(repr=False)  # confidential: never in a repr, a log line or an error
+    answer_points: tuple[str, ...] = field(default=(), repr=False)
+    source_department: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def category_of(raw: str) -> str | None:
+    c = raw.strip()
+    if c in CATEGORIES:
+        return c
+    return CATEGORY_ALIASES.get(c) or CATEGORY_ALIASES.get(c.lower())
+
+
+def _as_list(value: Any, split: re.Pattern[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(p.strip() for p in split.split(str(value)) if p.strip())
+
+
+def question_from_mapping(row: Mapping[str, Any], where: str) -> tuple[BankQuestion | None, list[str]]:
+    errors: list[str] = []
+    qid = str(row.get("id") or "").strip()
+    if not qid:
+        errors.append(f"{where}: id: required")
+    elif not ID_RE.match(qid):
+        errors.append(f"{where}: id: {qid!r} must be letters, digits, - or _ (at most 40)")
+    raw_cat = str(row.get("category") or "").strip()
+    cat = category_of(raw_cat)
+    if cat is None:
+        errors.append(f"{where}: category: unknown {raw_cat!r}; use one of {'、'.join(CATEGORIES)}")
+    text = str(row.get("text") or "").strip()
+    if not text:
+        errors.append(f"{where}: text: required")
+    elif len(text) > MAX_TEXT:
+        errors.append(f"{where}: text: longer than {MAX_TEXT} characters")
+    points = _as_list(row.get("answer_points"), _POINT_SPLIT)
+    if not points:
+        errors.append(f"{where}: answer_points: at least one reference answer point is required")
+    unknown = sorted(set(row) - set(COLUMNS))
+    if unknown:
+        errors.append(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
+    if errors:
+        return None, errors
+    assert cat is not None
+    return BankQuestion(
+        id=qid, category=cat, text=text, answer_points=points,
+        source_department=str(row.get("source_department") or "").strip(),
+        tags=_as_list(row.get("tags"), _TAG_SPLIT),
+    ), []
+
+
+def _collect(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> list[BankQuestion]:
+    out: list[BankQuestion] = []
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for where, row in rows:
+        q, errs = question_from_mapping(row, where)
+        errors += errs
+        if q is not None:
+            if q.id in seen:
+                errors.append(f"{where}: id: duplicate {q.id!r} (first at {seen[q.id]})")
+            seen.setdefault(q.id, where)
+            out.append(q)
+    if errors:
+        raise BankError(errors)
+    if not out:
+        raise BankError(["no questions found"])
+    return out
+
+
+def parse_yaml(data: bytes) -> tuple[list[BankQuestion], bool]:
+    """`{demo: bool, questions: [...]}` (or a bare list) -> (questions, demo flag)."""
+    try:
+        doc = yaml.safe_load(data.decode("utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise BankError([f"bad YAML{where}"]) from None
+    demo = False
+    if isinstance(doc, dict):
+        extra = sorted(set(doc) - {"demo", "questions"})
+        if extra:
+            raise BankError([f"top level: unknown key(s) {', '.join(map(str, extra))}"])
+        demo = bool(doc.get("demo", False))
+        doc = doc.get("questions")
+    if not isinstance(doc, list):
+        raise BankError(["top level: expected a list of questions (or a mapping with 'questions')"])
+    rows: list[tuple[str, Mapping[str, Any]]] = []
+    for i, item in enumerate(doc):
+        if not isinstance(item, dict):
+            raise BankError([f"questions[{i}]: expected a mapping"])
+        rows.append((f"questions[{i}]", item))
+    return _collect(rows), demo
+
+
+def _header_map(header: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
+    lookup = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
+    mapping: dict[int, str] = {}
+    errors: list[str] = []
+    for i, h in enumerate(header):
+        label = str(h or "").strip()
+        if not label:
+            continue
+        name = lookup.get(label.lower())
+        if name is None:
+            errors.append(f"header: unknown column {label!r}")
+        else:
+            mapping[i] = name
+    missing = [n for n in ("id", "category", "text", "answer_points") if n not in mapping.values()]
+    if missing:
+        errors.append(f"header: missing column(s) {', '.join(missing)}")
+    return mapping, errors
+
+
+def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
+    """Rows of cells, the first one the header (CSV and XLSX share this)."""
+    if not table:
+        raise BankError(["empty file"])
+    mapping, errors = _header_map(table[0])
+    if errors:
+        raise BankError(errors)
+    rows: list[tuple[str, Mapping[str, Any]]] = []
+    for n, cells in enumerate(table[1:], start=2):
+        if all(c is None or str(c).strip() == "" for c in cells):
+            continue
+        rows.append((f"row {n}", {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
+    return _collect(rows)
+
+
+def parse_csv(data: bytes) -> list[BankQuestion]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BankError(["CSV must be UTF-8 (Excel: 另存为 CSV UTF-8)"]) from None
+    return parse_table(list(csv.reader(io.StringIO(text))))
+
+
+def parse_xlsx(data: bytes) -> list[BankQuestion]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many types for a bad file
+        raise BankError(["not a readable .xlsx workbook"]) from None
+    try:
+        ws = wb.worksheets[0]
+        table = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    return parse_table(table)
+
+
+def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:
+    """By extension: .yaml/.yml, .csv, .xlsx -> (questions, demo flag)."""
+    lower = name.lower()
+    if lower.endswith((".yaml", ".yml")):
+        return parse_yaml(data)
+    if lower.endswith(".csv"):
+        return parse_csv(data), False
+    if lower.endswith(".xlsx"):
+        return parse_xlsx(data), False
+    raise BankError([f"{name}: unsupported file type; use .yaml, .csv or .xlsx"])

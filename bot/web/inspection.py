@@ -1,0 +1,414 @@
+"""Web side of 检务督导面对面: the session list and create form, the confidential bank page
+(inspectors only, every view audited), the live big screen (SSE), the draw verification page,
+the published draw data and the .docx report."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Outbound
+from bot.domain.draw import Manifest, verify
+from bot.domain.inspection import STAGE_LABELS, RawCreate, parse_create
+from bot.domain.question_bank import CATEGORIES, BankError, parse_file
+from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
+from bot.web import ApiError, json_response, render
+from bot.web.session import session_person
+from config.model import Person
+from handlers import inspection as feature
+from storage import audit
+from storage import inspection as store
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+KEEPALIVE_SECONDS = 15.0
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+class InspectionWeb:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/inspection", self.index),
+            web.post("/inspection/sessions", self.create),
+            web.get("/inspection/bank", self.bank_page),
+            web.post("/inspection/bank/import", self.bank_import),
+            web.get("/inspection/{sid}/report.docx", self.report),
+            web.get("/live/{sid}", self.live_page),
+            web.get("/live/{sid}/state", self.live_state),
+            web.get("/live/{sid}/events", self.live_events),
+            web.get("/draw/verify", self.verify_page),
+            web.post("/draw/verify", self.verify_post),
+            web.get("/draw/{sid}/manifest.json", self.manifest),
+            web.get("/draw/{sid}/publication.json", self.publication),
+        ]
+
+    # -- who is looking -------------------------------------------------------------------------
+    def _person(self, request: web.Request) -> Person | None:
+        s = self.app.services
+        pid = session_person(request, s.signer, s.clock.now())
+        return s.directory.person(pid) if pid else None
+
+    def _require(self, request: web.Request, *roles: str) -> Person:
+        person = self._person(request)
+        if person is None:
+            raise _page_error(401, "请先登录：在控制台选择用户，或在钉钉内打开（免登）。")
+        if not person.has(*roles):
+            raise _page_error(403, "本页面仅限检务督察使用：题库和会议材料严格保密。")
+        return person
+
+    async def _session_or_404(self, db: AsyncSession, sid: str) -> store.InspectionSession:
+        s = await store.get_session(db, sid)
+        if s is None:
+            raise _page_error(404, f"督导会议 {sid[:40]} 不存在。")
+        return s
+
+    def _may_watch(self, request: web.Request, s: store.InspectionSession) -> bool:
+        services = self.app.services
+        token = request.query.get("t")
+        if token:
+            data = services.signer.verify("live", token, services.clock.now())
+            if data and data.get("s") == s.id:
+                return True
+        person = self._person(request)
+        return person is not None and (person.has("inspector", "leader")
+                                       or services.directory.may_post(person.id, s.chat))
+
+    # -- sessions -------------------------------------------------------------------------------
+    async def index(self, request: web.Request) -> web.Response:
+        person = self._require(request, "inspector")
+        return await self._index(person)
+
+    async def _index(self, person: Person, errors: list[str] | None = None,
+                     form: dict[str, str] | None = None, status: int = 200) -> web.Response:
+        d = self.app.services.directory
+        async with self.app.services.db() as db:
+            sessions = await store.list_sessions(db)
+            size = await store.bank_size(db)
+        rows = [{"id": s.id, "title": s.title, "stage": STAGE_LABELS.get(s.stage, s.stage),
+                 "chat": s.chat, "drawn": s.drawn_at is not None} for s in sessions]
+        chats = [c for c in d.chats_of(person.id)]
+        return render("inspection_index.html", status=status, person=person, sessions=rows,
+                      chats=chats, errors=errors or [], form=form or {}, bank_size=size,
+                      answer_seconds=self.app.settings.config.inspection.answer_seconds,
+                      demo=d.org.demo)
+
+    async def create(self, request: web.Request) -> web.Response:
+        person = self._require(request, "inspector")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        raw, errors = _raw_from_form(form)
+        if errors:
+            return await self._index(person, errors, form, 400)
+        services = self.app.services
+        async with services.db() as db, db.begin():
+            if await store.latest_in_chat(db, raw.values.get("chat", ""), open_only=True):
+                errors = ["该群已有进行中的督导会议，请先在群内发送「结束」。"]
+                s = None
+            else:
+                s, errors = await feature.create_session(Outbound(services, db), person, raw, None)
+        if s is None:
+            return await self._index(person, errors, form, 400)
+        raise web.HTTPSeeOther(f"/inspection?created={s.id}")
+
+    # -- the bank -------------------------------------------------------------------------------
+    async def bank_page(self, request: web.Request) -> web.Response:
+        person = self._require(request, "inspector")
+        services = self.app.services
+        category = request.query.get("category", "")
+        async with services.db() as db, db.begin():
+            questions = await store.all_questions(db)
+            asked = set(await store.asked_question_ids(db))
+            if category in CATEGORIES:
+                questions = [q for q in questions if q.category == category]
+            await audit.append(db, at=services.clock.now(), actor=person.id,
+                               action="inspection.bank.list", subject="bank",
+                               data={"via": "web", "category": category or None,
+                                     "ids": [q.id for q in questions]})
+        rows = [{"id": q.id, "category": q.category, "text": q.text, "points": q.points,
+                 "dept": q.source_department, "tags": "、".join(q.tag_list),
+                 "asked": q.id in asked, "demo": q.demo} for q in questions]
+        return render("inspection_bank.html", person=person, questions=rows,
+                      categories=CATEGORIES, category=category,
+                      message=request.query.get("imported", ""))
+
+    async def bank_import(self, request: web.Request) -> web.Response:
+        person = self._require(request, "inspector")
+        services = self.app.services
+        reader = await request.multipart()
+        part = await reader.next()
+        if part is None or not hasattr(part, "filename") or not part.filename:
+            raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
+        data = await part.read(decode=False)  # type: ignore[union-attr]
+        if len(data) > MAX_UPLOAD:
+            raise _page_error(400, "文件超过 5 MB。")
+        try:
+            questions, demo = parse_file(part.filename, bytes(data))
+        except BankError as e:
+            raise _page_error(400, "导入失败：\n" + "\n".join(e.errors)) from None
+        async with services.db() as db, db.begin():
+            added, updated = await store.import_questions(db, questions, demo=demo,
+                                                          at=services.clock.now())
+            await audit.append(db, at=services.clock.now(), actor=person.id,
+                               action="inspection.bank.import", subject="bank",
+                               data={"via": "web", "added": added, "updated": updated})
+        raise web.HTTPSeeOther(f"/inspection/bank?imported=新增{added}道，更新{updated}道")
+
+    # -- report ---------------------------------------------------------------------------------
+    async def report(self, request: web.Request) -> web.Response:
+        person = self._require(request, "inspector", "leader")
+        sid = request.match_info["sid"]
+        services = self.app.services
+        async with services.db() as db, db.begin():
+            s = await self._session_or_404(db, sid)
+            data = await report_data(services.directory, db, s, services.config.tz)
+            await audit.append(db, at=services.clock.now(), actor=person.id,
+                               action="inspection.report", subject=sid, data={"via": "web"})
+        return web.Response(
+            body=build_report(data),
+            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            headers={"Content-Disposition": f'attachment; filename="{sid}-report.docx"'})
+
+    # -- live big screen ------------------------------------------------------------------------
+    async def live_page(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        async with self.app.services.db() as db:
+            s = await self._session_or_404(db, sid)
+        if not self._may_watch(request, s):
+            raise _page_error(403, "请使用群内「打开大屏」链接，或以会议群成员身份登录。")
+        return render("inspection_live.html", sid=sid, title=s.title,
+                      token=request.query.get("t", ""), demo=self.app.services.directory.org.demo)
+
+    async def live_state(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        state = await self._state_for(request, sid)
+        return json_response(state)
+
+    async def _state_for(self, request: web.Request, sid: str) -> dict[str, Any]:
+        async with self.app.services.db() as db:
+            s = await store.get_session(db, sid)
+            if s is None:
+                raise ApiError(404, f"督导会议 {sid[:40]} 不存在")
+            if not self._may_watch(request, s):
+                raise ApiError(403, "无权查看该会议大屏")
+            return await screen_state(self.app.services.directory, db, s,
+                                      self.app.services.clock.now().isoformat())
+
+    async def live_events(self, request: web.Request) -> web.StreamResponse:
+        sid = request.match_info["sid"]
+        await self._state_for(request, sid)  # checks access before streaming
+        hub = feature.publisher(self.app.services).hub
+        resp = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no"})
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            async with hub.subscription(feature.channel(sid)) as sub:
+                await _sse(resp, await self._state_for(request, sid))
+                while True:
+                    msg = await sub.get(KEEPALIVE_SECONDS)
+                    if msg is None:
+                        await resp.write(b": keepalive\n\n")
+                        continue
+                    await _sse(resp, await self._state_for(request, sid))
+        return resp
+
+    # -- verification ---------------------------------------------------------------------------
+    async def verify_page(self, request: web.Request) -> web.Response:
+        sid = request.query.get("session", "").strip()
+        if not sid:
+            return render("draw_verify.html", result=None, text="", sid="")
+        return await self._verify_session(sid)
+
+    async def _verify_session(self, sid: str) -> web.Response:
+        async with self.app.services.db() as db:
+            s = await store.get_session(db, sid)
+        pub = feature.publication_of(s) if s else None
+        if pub is None:
+            return render("draw_verify.html", status=404, sid=sid, text="",
+                          result={"match": False, "line": f"会议 {sid[:40]} 不存在或尚未抽签"})
+        return _verify_response(pub, sid, json.dumps(pub, ensure_ascii=False, indent=1))
+
+    async def verify_post(self, request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            try:
+                pub = await request.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ApiError(400, "请求体不是合法的 JSON") from None
+            report = verify(pub) if isinstance(pub, dict) else verify({})
+            return json_response({"match": report.match, "result": str(report),
+                                  "first_difference": report.first_difference})
+        form = await request.post()
+        sid = str(form.get("session") or "").strip()
+        if sid:
+            return await self._verify_session(sid)
+        text = str(form.get("publication") or "")
+        try:
+            pub = json.loads(text)
+        except json.JSONDecodeError as e:
+            return render("draw_verify.html", status=400, sid="", text=text,
+                          result={"match": False, "line": f"不是合法的 JSON：{e.msg}（第 {e.lineno} 行）"})
+        return _verify_response(pub, "", text)
+
+    async def manifest(self, request: web.Request) -> web.Response:
+        async with self.app.services.db() as db:
+            s = await self._session_or_404(db, request.match_info["sid"])
+        return json_response({"manifest": json.loads(s.manifest), "manifest_hash": s.manifest_hash})
+
+    async def publication(self, request: web.Request) -> web.Response:
+        async with self.app.services.db() as db:
+            s = await self._session_or_404(db, request.match_info["sid"])
+        pub = feature.publication_of(s)
+        if pub is None:
+            raise ApiError(404, "尚未抽签：抽签后公布抽签数据")
+        return json_response(pub)
+
+
+def _page_error(status: int, message: str) -> web.HTTPException:
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
+           404: web.HTTPNotFound}[status]
+    return cls(text=message, content_type="text/plain")
+
+
+async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:
+    data = json.dumps(state, ensure_ascii=False)
+    await resp.write(f"event: state\ndata: {data}\n\n".encode())
+
+
+def _verify_response(pub: Any, sid: str, text: str) -> web.Response:
+    report = verify(pub) if isinstance(pub, dict) else verify({})
+    summary: dict[str, Any] = {}
+    if report.match:
+        m = Manifest.from_dict(pub["manifest"])
+        names = {u.id: f"{u.city_name} · {u.name}" for u in m.units}
+        summary = {"units": [names.get(u, u) for u in pub["result"]["units"]],
+                   "entropy": pub["result"]["entropy"], "source": m.entropy_source,
+                   "hash": pub["result"]["manifest_hash"]}
+    return render("draw_verify.html", sid=sid, text=text, summary=summary,
+                  result={"match": report.match, "line": str(report)})
+
+
+def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
+    """The web form is the chat syntax with one field per key."""
+    parts = []
+    for field, key in (("unit_count", "单位数"), ("questions_per_unit", "题数"), ("method", "方式"),
+                       ("exclude_recent", "排除近期"), ("entropy_name", "熵源"),
+                       ("entropy_format", "熵格式"), ("answer_seconds", "计时"), ("chat", "群")):
+        v = form.get(field, "").strip()
+        if v:
+            parts.append(f"{key}={v.replace(' ', '')}")
+    parts.append("每市一个=" + ("是" if form.get("one_per_city") else "否"))
+    special = ";".join(line.strip().replace(" ", "") for line in form.get("special", "").splitlines()
+                       if line.strip())
+    if special:
+        parts.append(f"专项={special}")
+    reports = form.get("reports", "").strip().replace(" ", "")
+    if reports:
+        parts.append(f"整改汇报={reports}")
+    raw, errors = parse_create(" ".join(parts))
+    raw.title = form.get("title", "").strip()
+    if not raw.title:
+        errors.append("请填写会议标题")
+    if not form.get("chat"):
+        errors.append("请选择会议群")
+    return raw, errors
+
+
+# -- read models ----------------------------------------------------------------------------------
+
+async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
+                       now: str) -> dict[str, Any]:
+    """What the big screen shows. A question's text is included only once revealed, its answer
+    points only once published."""
+    asks = await store.asks_of(db, s.id)
+    views = feature.unit_views(d, asks)
+    p = feature.params_of(s)
+    out: dict[str, Any] = {
+        "id": s.id, "title": s.title, "stage": s.stage,
+        "stage_label": STAGE_LABELS.get(s.stage, s.stage), "now": now,
+        "version": s.updated_at.isoformat(), "draw": None, "current": None, "question": None,
+        "answers": [], "timer": None, "demo": bool(d.org.demo),
+    }
+    if s.result is not None:
+        result = json.loads(s.result)
+        groups: dict[int, list[store.Ask]] = {}
+        for a in asks:
+            groups.setdefault(a.position, []).append(a)
+        out["draw"] = {
+            "entropy": result["entropy"], "manifest_hash": s.manifest_hash,
+            "units": [{"pos": v.pos, "name": v.name, "city": v.city, "kind": v.kind,
+                       "done": all(a.answer_published_at for a in groups[v.pos]),
+                       "current": v.pos == s.current} for v in views],
+        }
+    cur = next((v for v in views if v.pos == s.current), None)
+    if cur is not None and s.stage in ("inquiry", "comment", "answer"):
+        group = [a for a in asks if a.position == cur.pos]
+        revealed = [a for a in group if a.revealed_at is not None]
+        out["current"] = {"name": cur.name, "city": cur.city, "chief": cur.chief,
+                          "kind": cur.kind, "total": len(group), "revealed": len(revealed)}
+        qs = await store.questions_by_id(db, [a.question_id for a in revealed])
+        if revealed:
+            last = revealed[-1]
+            q = qs[last.question_id]
+            out["question"] = {"seq": last.seq + 1, "total": len(group), "category": q.category,
+                               "text": q.text}
+        out["answers"] = [{"seq": a.seq + 1, "text": qs[a.question_id].text,
+                           "points": qs[a.question_id].points}
+                          for a in revealed if a.answer_published_at is not None]
+        if s.stage == "inquiry" and s.timer_started_at is not None and revealed:
+            out["timer"] = {"started_at": s.timer_started_at.isoformat(),
+                            "seconds": p.answer_seconds}
+    return out
+
+
+async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
+                      tz: tzinfo) -> ReportData:
+    asks = await store.asks_of(db, s.id)
+    notes = await store.notes_of(db, s.id)
+    qs = await store.questions_by_id(db, [a.question_id for a in asks if a.revealed_at])
+
+    def name(pid: str) -> str:
+        p = d.person(pid)
+        return p.name if p else pid
+
+    units = []
+    for v in feature.unit_views(d, asks):
+        questions = tuple(
+            ReportQuestion(q.id, q.category, q.text,
+                           tuple(q.points) if a.answer_published_at else ())
+            for a in asks if a.position == v.pos and a.revealed_at
+            for q in (qs[a.question_id],))
+        comments = tuple(f"{name(n.author)}：{n.text}" for n in notes
+                         if n.kind == "comment" and n.unit_id == v.id)
+        units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
+    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}。{n.text}" for n in notes
+                    if n.kind == "report" and n.unit_id)
+    items = await store.rectifications_of(db, s.id)
+    tasks = await store.site_tasks_of(db, s.id)
+    verification: list[tuple[str, str]] = [("抽签清单 SHA-256", s.manifest_hash)]
+    manifest = json.loads(s.manifest)
+    verification += [("密钥承诺 SHA-256", manifest["secret_commitment"]),
+                     ("公开随机数来源", manifest["entropy_source"]),
+                     ("抽签方式", manifest["method"])]
+    if s.result:
+        r = json.loads(s.result)
+        verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
+                         ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(r["units"])),
+                         ("复核结果", str(verify(feature.publication_of(s) or {})))]
+    return ReportData(
+        sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",
+        stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
+        reports=reports,
+        rectifications=tuple((d.units[i.unit_id].name, i.text, name(i.owner_person_id),
+                              f"{i.due_date:%Y-%m-%d}", "已销号" if i.status == "closed" else "整改中")
+                             for i in items),
+        site_tasks=tuple((d.units[t.unit_id].name, name(t.assignee_person_id),
+                          f"{t.due_date:%Y-%m-%d}" if t.due_date else "—", t.text) for t in tasks),
+        verification=tuple(verification))

@@ -1,0 +1,184 @@
+"""Cards of 检务督导面对面. Pure functions of plain data: no database, no clock.
+
+Only `question_card` and `answers_card` take question texts, and the handler calls them only
+at the moment of the reveal (confidentiality: docs/inspection.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.draw import Manifest
+from bot.domain.inspection import METHOD_LABELS, format_mmss
+from cards.model import Button, Card
+
+
+@dataclass(frozen=True)
+class UnitView:
+    pos: int
+    id: str
+    name: str
+    city: str
+    kind: str  # "draw" | "special"
+    chief: str  # the county chief's name
+    city_chief: str
+
+
+@dataclass(frozen=True)
+class RevealedQuestion:
+    id: str
+    category: str
+    text: str
+    points: tuple[str, ...]
+
+
+def _hhmmss(t: datetime) -> str:
+    return t.strftime("%H:%M:%S")
+
+
+def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
+                base_url: str, cities: int) -> Card:
+    excluded = sum(1 for q in manifest.questions if q.id in set(manifest.asked_question_ids))
+    rule = "每市只抽 1 个基层院，" if manifest.one_per_city else ""
+    body = (
+        f"会议：{title}（{sid}）\n"
+        f"抽签方式：{METHOD_LABELS[manifest.method]}；{rule}抽取 {manifest.unit_count} 个基层院，"
+        f"每院 {manifest.questions_per_unit} 题\n"
+        f"候选基层院：{len(manifest.units)} 个（{cities} 个市）\n"
+        f"候选题目：{len(manifest.questions)} 道（只公布题号和类别；"
+        f"{excluded if not manifest.allow_repeat else 0} 道已问过，不再抽取）\n"
+        f"公开随机数来源：{manifest.entropy_source}\n"
+        f"抽签清单 SHA-256：{manifest_hash}\n"
+        f"服务器密钥承诺 SHA-256：{manifest.secret_commitment}\n"
+        "抽签时由主持人在群内输入上述公开随机数（「抽签 数字」）；抽签后公布密钥，任何人均可复核。"
+    )
+    return Card(
+        title=f"抽签承诺 · {title}", body=body,
+        actions=(
+            Button("insp.manifest", "查看抽签清单", url=f"{base_url}/draw/{sid}/manifest.json"),
+            Button("insp.verify", "复核说明", url=f"{base_url}/draw/verify"),
+        ),
+        footer=f"清单公布后不可更改；roster {manifest.roster_version[:12]}…",
+    )
+
+
+def agenda_card(*, sid: str, title: str, unit_count: int, questions_per_unit: int,
+                special: Sequence[str], reports: Sequence[str], answer_seconds: int,
+                manifest_hash: str, live_url: str) -> Card:
+    lines = [
+        f"会议：{title}（{sid}）",
+        "议程：",
+        f"一、抽签：随机抽取 {unit_count} 个基层院（每市 1 个）",
+        f"二、问询：被抽中基层院检察长脱稿回答 {questions_per_unit} 个问题"
+        f"（每题限时 {format_mmss(answer_seconds)}）",
+        "三、点评：所在市院检察长点评并汇报全市落实情况",
+        "四、公布答案：省院公布参考答案要点",
+        "五、专项问询：" + ("、".join(special) if special else "无"),
+        "六、整改汇报：" + ("、".join(reports) if reports else "无"),
+        "七、总结讲话，部署实地督察和整改",
+        f"抽签清单 SHA-256：{manifest_hash}",
+        "题目严格保密，现场逐题公布。",
+    ]
+    return Card(title=f"检务督导面对面 · {title}", body="\n".join(lines), color=None,
+                actions=(Button("insp.live", "打开大屏", url=live_url),))
+
+
+def result_card(*, sid: str, title: str, units: Sequence[UnitView], manifest_hash: str,
+                entropy: str, secret_hex: str, key_hex: str, base_url: str) -> Card:
+    lines = [f"会议：{title}（{sid}）", "抽中单位（按抽取顺序）："]
+    lines += [f"{u.pos + 1}. {u.city} · {u.name}（检察长 {u.chief}）"
+              for u in units if u.kind == "draw"]
+    lines += [
+        "",
+        "复核数据：",
+        f"抽签清单 SHA-256：{manifest_hash}",
+        f"公开随机数：{entropy}",
+        f"服务器密钥（已公开）：{secret_hex}",
+        f"派生密钥：{key_hex}",
+        f"复核：casebot draw verify {sid}，或打开复核页面。",
+    ]
+    return Card(
+        title=f"抽签结果 · {title}", body="\n".join(lines), color="green",
+        actions=(
+            Button("insp.verify", "复核抽签", url=f"{base_url}/draw/verify?session={sid}"),
+            Button("insp.publication", "下载抽签数据", url=f"{base_url}/draw/{sid}/publication.json"),
+        ),
+    )
+
+
+def question_card(*, unit: UnitView, units_total: int, q: RevealedQuestion, seq: int,
+                  per_unit: int, answer_seconds: int, ends_at_local: datetime) -> Card:
+    head = "专项问询" if unit.kind == "special" else f"问询 · 第 {unit.pos + 1}/{units_total} 个单位"
+    body = (
+        f"{unit.name}（{unit.city}）\n"
+        f"第 {seq}/{per_unit} 题【{q.category}】\n{q.text}\n\n"
+        f"请 {unit.chief} 检察长脱稿作答。\n"
+        f"⏱ 作答限时 {format_mmss(answer_seconds)}（至 {_hhmmss(ends_at_local)}）"
+    )
+    return Card(title=f"{head} · 第 {seq} 题", body=body, color="yellow", footer=f"题号 {q.id}")
+
+
+def special_intro_card(*, unit: UnitView, questions: int) -> Card:
+    return Card(
+        title=f"专项问询 · {unit.name}",
+        body=(f"省院对重点工作落实情况进行专项问询：{unit.name}（{unit.city}），共 {questions} 题。\n"
+              f"请 {unit.chief} 检察长准备作答；主持人发送「下一题」公布题目。"),
+    )
+
+
+def comment_card(*, unit: UnitView) -> Card:
+    return Card(
+        title=f"点评 · {unit.name}",
+        body=(f"请 {unit.city_chief}（{unit.city}检察长）对 {unit.name} 的回答进行点评，"
+              "并简要汇报所问工作在全市开展落实情况。\n"
+              "点评人可发送「点评 内容」留存要点；主持人可发送「点评 内容」记录。"),
+    )
+
+
+def answers_card(*, unit: UnitView, questions: Sequence[RevealedQuestion]) -> Card:
+    lines = [f"{unit.name}（{unit.city}）"]
+    for i, q in enumerate(questions, 1):
+        lines.append(f"{i}.【{q.category}】{q.text}")
+        lines.append("   参考答案要点：")
+        lines += [f"   · {p}" for p in q.points]
+    return Card(title=f"公布答案 · {unit.name}", body="\n".join(lines), color="green")
+
+
+def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str]]]) -> Card:
+    """units: (unit name, chief name, open rectification item texts)."""
+    if not units:
+        return Card(title="整改汇报", body="本次会议没有需要整改汇报的单位。")
+    lines = ["请上次被问询、督导检查的基层院检察长汇报问题整改及工作情况（重点是抓落实的办法、措施和成效）："]
+    for name, chief, items in units:
+        lines.append(f"· {name}（检察长 {chief}）")
+        lines += [f"    待整改：{t}" for t in items] or ["    （无登记的待整改事项）"]
+    lines.append("主持人记录：「整改汇报 单位 已整改|整改中|未整改 说明」")
+    return Card(title="整改汇报", body="\n".join(lines))
+
+
+def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: int, planned: int,
+                 comments: int, reports: int, rectifications: Sequence[str],
+                 site_tasks: Sequence[str], base_url: str) -> Card:
+    lines = [f"会议：{title}（{sid}）"]
+    if units:
+        lines.append("问询单位：" + "、".join(f"{u.name}" for u in units))
+    lines.append(f"已问询题目：{revealed}/{planned}；点评 {comments} 条；整改汇报 {reports} 条")
+    lines.append("整改事项：" + (f"{len(rectifications)} 项" if rectifications else "暂无"))
+    lines += [f"  · {t}" for t in rectifications]
+    lines.append("实地督察：" + (f"{len(site_tasks)} 项" if site_tasks else "暂无"))
+    lines += [f"  · {t}" for t in site_tasks]
+    lines.append("会后可继续登记：「整改 单位 截止日期 内容」「实地督察 单位 负责人 [截止日期] [内容]」")
+    return Card(
+        title=f"会议结束 · {title}", body="\n".join(lines), color="green",
+        actions=(
+            Button("insp.report", "下载会议报告", url=f"{base_url}/inspection/{sid}/report.docx"),
+            Button("insp.verify", "复核抽签", url=f"{base_url}/draw/verify?session={sid}"),
+        ),
+    )
+
+
+def rectification_dm_card(*, sid: str, title: str, unit: str, text: str, due: str) -> Card:
+    return Card(title="整改事项（检务督导面对面）",
+                body=f"会议：{title}（{sid}）\n单位：{unit}\n事项：{text}\n整改期限：{due}\n"
+                     "请按期整改，逾期将提醒并报检务督察部。", color="yellow")

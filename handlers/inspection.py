@@ -1,0 +1,729 @@
+"""检务督导面对面: sessions, the verifiable draw and the staged Q&A in the group chat.
+
+The host (an inspector) drives: 督导 新建 → 开始 → 抽签 <随机数> → 下一题 … → 点评 → 公布答案 →
+… → 专项问询 → 整改汇报 → 结束, then 整改 / 实地督察 for the follow-up. Every stage change is
+audited and pushed to the big screen after the transaction commits. Question texts leave the
+server only in the reveal card (下一题) and the answer card (公布答案); the bank itself is only
+for inspectors, in a 1:1 chat or the bank page, and every read is audited."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from bot.context import Context, Outbound, Services
+from bot.directory import Directory
+from bot.dispatcher import Router
+from bot.domain.draw import (
+    DrawQuestion,
+    DrawUnit,
+    Manifest,
+    canonical_json,
+    check_feasible,
+    commit_secret,
+    manifest_hash,
+    run_draw,
+)
+from bot.domain.inspection import (
+    CREATE_USAGE,
+    STAGE_LABELS,
+    RawCreate,
+    SessionParams,
+    SpecialInquiry,
+    build_manifest,
+    check_entropy,
+    entropy_format_text,
+    parse_create,
+    parse_due,
+    validate_params,
+)
+from bot.domain.question_bank import CATEGORIES, parse_file
+from bot.events import MessageEvent
+from bot.live import Publisher, hub_for
+from cards import inspection as cards
+from cards.inspection import RevealedQuestion, UnitView
+from config.model import Person, Unit
+from storage import audit
+from storage import inspection as store
+from storage.inspection import Ask, InspectionSession
+
+log = logging.getLogger(__name__)
+router = Router("inspection")
+INSPECTOR = ("inspector",)
+REPORT_STATUSES = ("已整改", "整改中", "未整改")
+SITE_TASK_DEFAULT = "实地督察：听取汇报、座谈交流、查阅资料、翻阅案卷、个别谈话，核对“说的”和“做的”是否一致"
+
+
+# -- shared services (also used by bot/web/inspection.py and the CLI) -----------------------------
+
+def publisher(services: Services) -> Publisher:
+    pub = services.features.get("inspection.live")
+    if pub is None:
+        pub = Publisher(hub_for(services.redis))
+        services.features["inspection.live"] = pub
+    assert isinstance(pub, Publisher)
+    return pub
+
+
+def channel(sid: str) -> str:
+    return f"inspection:{sid}"
+
+
+def notify(out: Outbound, sid: str) -> None:
+    """Tell the big screens to re-read the session, once this transaction has committed."""
+    publisher(out.services).after_commit(out.session, channel(sid), {"session": sid})
+
+
+def base_url(out: Outbound) -> str:
+    return out.config.web.public_url.rstrip("/")
+
+
+def resolve_unit(d: Directory, ref: str, among: list[str] | None = None) -> Unit | None:
+    """A county unit by id, by exact name or by a unique part of its name."""
+    ref = ref.strip()
+    pool = [d.units[u] for u in among] if among is not None else [
+        u for u in d.org.units if u.kind == "county"]
+    for u in pool:
+        if u.id == ref or u.name == ref:
+            return u
+    hits = [u for u in pool if ref and ref in u.name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def unit_views(d: Directory, asks: list[Ask]) -> list[UnitView]:
+    seen: dict[int, UnitView] = {}
+    for a in asks:
+        if a.position in seen:
+            continue
+        unit = d.units[a.unit_id]
+        city = d.city_of(a.unit_id)
+        chief = d.chief_of(a.unit_id)
+        city_chief = d.chief_of(city.id) if city else None
+        seen[a.position] = UnitView(
+            pos=a.position, id=unit.id, name=unit.name, city=city.name if city else "",
+            kind=a.kind, chief=chief.name if chief else "（未登记）",
+            city_chief=city_chief.name if city_chief else "（未登记）",
+        )
+    return [seen[p] for p in sorted(seen)]
+
+
+def drawn_entry(d: Directory, unit_id: str) -> DrawUnit | None:
+    city = d.city_of(unit_id)
+    unit = d.units[unit_id]
+    return DrawUnit(unit.id, unit.name, city.id, city.name) if city else None
+
+
+async def create_session(out: Outbound, actor: Person, raw: RawCreate,
+                         chat: str | None) -> tuple[InspectionSession | None, list[str]]:
+    """Validate, fix the manifest (eligible units and questions, the named entropy source, the
+    secret's commitment) and post the commitment card in the group, before any entropy exists."""
+    d, db = out.directory, out.session
+    errors: list[str] = []
+    values = dict(raw.values)
+    chat = values.pop("chat", None) or chat
+    if not chat or d.chat(chat) is None:
+        errors.append("请指定会议所在的群：群=g-…（在群内发送时默认本群）")
+    elif not d.may_post(actor.id, chat):
+        errors.append(f"您不是群 {chat} 的成员")
+    special: list[SpecialInquiry] = []
+    for ref, qids in raw.special:
+        u = resolve_unit(d, ref)
+        if u is None:
+            errors.append(f"专项问询单位「{ref}」不存在或不唯一")
+        else:
+            special.append(SpecialInquiry(u.id, qids))
+    reports: tuple[str, ...] | None = None
+    if raw.rectification is not None:
+        found = [(r, resolve_unit(d, r)) for r in raw.rectification]
+        errors += [f"整改汇报单位「{r}」不存在或不唯一" for r, u in found if u is None]
+        reports = tuple(u.id for _, u in found if u is not None)
+    today = out.now().astimezone(out.config.tz).date()
+    if reports is None and chat:
+        prev = await store.previous_session(db, chat)
+        reports = tuple(json.loads(prev.result or "{}").get("units", [])) if prev else ()
+    values.setdefault("entropy_name", f"福彩3D {today:%Y-%m-%d} 开奖号码")
+    values.setdefault("answer_seconds", out.config.inspection.answer_seconds)
+    p = SessionParams(title=raw.title or f"检务督导面对面 {today:%Y-%m-%d}", chat=chat or "",
+                      special=tuple(special), rectification_units=reports, **values)
+    errors += validate_params(p)
+    bank = await store.all_questions(db)
+    bank_ids = {q.id for q in bank}
+    special_q = [q for s in p.special for q in s.question_ids]
+    unknown = sorted(set(special_q) - bank_ids)
+    if unknown:
+        errors.append(f"专项问询题号不在题库中：{'、'.join(unknown)}")
+    if len(set(special_q)) != len(special_q):
+        errors.append("专项问询题号有重复")
+    if errors:
+        return None, errors
+
+    recent = set(await store.recent_drawn_units(db, p.exclude_recent))
+    skip = recent | {s.unit for s in p.special}
+    units = [e for u in d.org.units if u.kind == "county" and u.id not in skip
+             and (e := drawn_entry(d, u.id)) is not None]
+    eligible = [DrawQuestion(q.id, q.category) for q in bank if q.id not in set(special_q)]
+    asked = await store.asked_question_ids(db)
+    secret = secrets.token_bytes(32)
+    prefix = f"DD{today:%Y%m%d}-"
+    sid = f"{prefix}{await store.count_sessions_on(db, prefix) + 1:02d}"
+    manifest = build_manifest(session_id=sid, roster_version=d.org.version_hash(), units=units,
+                              questions=eligible, asked=asked, p=p,
+                              commitment=commit_secret(secret))
+    try:
+        check_feasible(manifest)
+    except ValueError as e:
+        return None, [f"候选单位或题目不足，无法抽签（{e}）"]
+    m_hash = manifest_hash(manifest)
+    now = out.now()
+    s = InspectionSession(
+        id=sid, title=p.title, chat=p.chat, created_by=actor.id, created_at=now, updated_at=now,
+        stage="created", params=json.dumps(p.to_dict(), ensure_ascii=False),
+        secret_hex=secret.hex(), manifest=canonical_json(manifest.to_dict()).decode(),
+        manifest_hash=m_hash, current=-1,
+    )
+    db.add(s)
+    await db.flush()
+    cities = len({u.city_id for u in units})
+    await out.send(p.chat, card=cards.commit_card(sid=sid, title=p.title, manifest=manifest,
+                                                  manifest_hash=m_hash, base_url=base_url(out),
+                                                  cities=cities))
+    await out.audit(actor.id, "inspection.create", sid, {
+        "chat": p.chat, "manifest_hash": m_hash, "secret_commitment": manifest.secret_commitment,
+        "eligible_units": len(units), "eligible_questions": len(eligible),
+        "params": {k: v for k, v in p.to_dict().items() if k != "title"}})
+    notify(out, sid)
+    return s, []
+
+
+def params_of(s: InspectionSession) -> SessionParams:
+    return SessionParams.from_dict(s.params_dict)
+
+
+def manifest_of(s: InspectionSession) -> Manifest:
+    return Manifest.from_dict(json.loads(s.manifest))
+
+
+def publication_of(s: InspectionSession) -> dict[str, Any] | None:
+    if s.result is None:
+        return None
+    return {"manifest": json.loads(s.manifest), "result": json.loads(s.result)}
+
+
+def live_url(out: Outbound, sid: str) -> str:
+    token = out.services.signer.sign("live", {"s": sid}, out.now() + timedelta(days=7))
+    return f"{base_url(out)}/live/{sid}?t={token}"
+
+
+# -- helpers for the stage commands ---------------------------------------------------------------
+
+async def _session(ctx: Context) -> InspectionSession | None:
+    if ctx.event.chat.startswith("dm:"):
+        await ctx.reply("请在督导会议所在的群内使用该命令。")
+        return None
+    s = await store.latest_in_chat(ctx.session, ctx.event.chat, open_only=True)
+    if s is None:
+        await ctx.reply("本群没有进行中的督导会议。请先发送「督导 新建 标题」创建。")
+    return s
+
+
+async def _stage(ctx: Context, s: InspectionSession, stage: str, **data: Any) -> None:
+    before = s.stage
+    s.stage = stage
+    s.updated_at = ctx.now()
+    await ctx.audit(ctx.user.id, "inspection.stage", s.id, {"from": before, "to": stage, **data})
+    notify(ctx, s.id)
+
+
+def _by_position(asks: list[Ask]) -> dict[int, list[Ask]]:
+    out: dict[int, list[Ask]] = {}
+    for a in asks:
+        out.setdefault(a.position, []).append(a)
+    return out
+
+
+async def _reveal(ctx: Context, s: InspectionSession, asks: list[Ask], pos: int) -> None:
+    group = _by_position(asks)[pos]
+    ask = next(a for a in group if a.revealed_at is None)
+    q = (await store.questions_by_id(ctx.session, [ask.question_id]))[ask.question_id]
+    now = ctx.now()
+    ask.revealed_at = now
+    s.current = pos
+    s.timer_started_at = now
+    p = params_of(s)
+    views = unit_views(ctx.directory, asks)
+    unit = next(v for v in views if v.pos == pos)
+    ends = (now + timedelta(seconds=p.answer_seconds)).astimezone(ctx.config.tz)
+    await ctx.reply(card=cards.question_card(
+        unit=unit, units_total=sum(1 for v in views if v.kind == "draw"),
+        q=RevealedQuestion(q.id, q.category, q.text, tuple(q.points)), seq=ask.seq + 1,
+        per_unit=len(group), answer_seconds=p.answer_seconds, ends_at_local=ends))
+    await _stage(ctx, s, "inquiry", unit=unit.id, question=q.id, seq=ask.seq + 1)
+
+
+def _unit_done(group: list[Ask]) -> bool:
+    return all(a.answer_published_at is not None for a in group)
+
+
+def _all_revealed(group: list[Ask]) -> bool:
+    return all(a.revealed_at is not None for a in group)
+
+
+# -- 督导 -------------------------------------------------------------------------------------------
+
+@router.command("督导", summary="督导会议：新建（参数见用法）、状态、列表", roles=INSPECTOR,
+                usage="督导 新建 <标题> [单位数=3] [题数=3] … | 督导 状态 | 督导 列表")
+async def supervise(event: MessageEvent, ctx: Context) -> None:
+    sub, _, rest = ctx.args.partition(" ")
+    if sub == "新建":
+        raw, errors = parse_create(rest)
+        if errors:
+            await ctx.reply("参数有误：\n" + "\n".join(f"· {e}" for e in errors) + f"\n用法：{CREATE_USAGE}")
+            return
+        chat = None if ctx.event.chat.startswith("dm:") else ctx.event.chat
+        if chat and await store.latest_in_chat(ctx.session, chat, open_only=True):
+            await ctx.reply("本群已有进行中的督导会议，请先「结束」。")
+            return
+        s, errors = await create_session(ctx, ctx.user, raw, chat)
+        if s is None:
+            await ctx.reply("无法创建督导会议：\n" + "\n".join(f"· {e}" for e in errors))
+            return
+        if s.chat != ctx.event.chat:
+            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。")
+        return
+    if sub in ("列表", "list"):
+        rows = await store.list_sessions(ctx.session, 20)
+        lines = [f"· {r.id} {r.title}（{STAGE_LABELS.get(r.stage, r.stage)}，群 {r.chat}）" for r in rows]
+        await ctx.reply("督导会议：\n" + "\n".join(lines) if lines else "还没有督导会议。")
+        return
+    if sub in ("", "状态", "status"):
+        chat = ctx.event.chat
+        s = None if chat.startswith("dm:") else await store.latest_in_chat(ctx.session, chat)
+        if s is None:
+            await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
+            return
+        await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
+                        f"\n大屏：{live_url(ctx, s.id)}")
+        return
+    await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态；督导 列表")
+
+
+# -- stages ---------------------------------------------------------------------------------------
+
+@router.command("开始", summary="督导会议开场：发布议程", roles=INSPECTOR)
+async def start(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    if s.stage != "created":
+        await ctx.reply(f"会议已开始（当前环节：{STAGE_LABELS[s.stage]}）。")
+        return
+    p = params_of(s)
+    d = ctx.directory
+    await ctx.reply(card=cards.agenda_card(
+        sid=s.id, title=s.title, unit_count=p.unit_count, questions_per_unit=p.questions_per_unit,
+        special=[d.units[x.unit].name for x in p.special],
+        reports=[d.units[u].name for u in p.rectification_units or ()],
+        answer_seconds=p.answer_seconds, manifest_hash=s.manifest_hash,
+        live_url=live_url(ctx, s.id)))
+    await _stage(ctx, s, "agenda")
+
+
+@router.command("抽签", summary="输入公开随机数并抽签（抽取基层院和题目）", roles=INSPECTOR,
+                usage="抽签 <公开随机数>")
+async def draw(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    if s.stage == "created":
+        await ctx.reply("请先发送「开始」发布议程，再抽签。")
+        return
+    if s.stage != "agenda":
+        await ctx.reply("本次会议已抽签，抽签结果不可重抽。复核：casebot draw verify " + s.id)
+        return
+    p = params_of(s)
+    manifest = manifest_of(s)
+    if not ctx.args:
+        await ctx.reply(card=cards.commit_card(
+            sid=s.id, title=s.title, manifest=manifest, manifest_hash=s.manifest_hash,
+            base_url=base_url(ctx), cities=len({u.city_id for u in manifest.units})))
+        fmt = entropy_format_text(p.entropy_count, p.entropy_width)
+        await ctx.reply(f"请主持人输入公开随机数：抽签 <{fmt}>")
+        return
+    problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
+    if problem:
+        await ctx.reply(f"{problem}来源：{manifest.entropy_source}")
+        return
+    result = run_draw(manifest, ctx.args, bytes.fromhex(s.secret_hex))
+    s.result = json.dumps(result.to_dict(), ensure_ascii=False)
+    s.drawn_at = ctx.now()
+    for pos, (uid, qids) in enumerate(zip(result.units, result.questions, strict=True)):
+        for seq, qid in enumerate(qids):
+            ctx.session.add(Ask(session_id=s.id, position=pos, unit_id=uid, kind="draw", seq=seq,
+                                question_id=qid))
+    for i, sp in enumerate(p.special, start=len(result.units)):
+        for seq, qid in enumerate(sp.question_ids):
+            ctx.session.add(Ask(session_id=s.id, position=i, unit_id=sp.unit, kind="special",
+                                seq=seq, question_id=qid))
+    await ctx.session.flush()
+    asks = await store.asks_of(ctx.session, s.id)
+    await ctx.reply(card=cards.result_card(
+        sid=s.id, title=s.title, units=unit_views(ctx.directory, asks),
+        manifest_hash=result.manifest_hash, entropy=result.entropy, secret_hex=result.secret_hex,
+        key_hex=result.key_hex, base_url=base_url(ctx)))
+    await ctx.reply("抽签完成。主持人发送「下一题」开始问询第 1 个单位。")
+    await _stage(ctx, s, "drawn", entropy=result.entropy, units=list(result.units),
+                 manifest_hash=result.manifest_hash)
+
+
+@router.command("下一题", summary="公布当前单位的下一道题（含作答计时）", roles=INSPECTOR)
+async def next_question(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    if s.stage in ("created", "agenda"):
+        await ctx.reply("尚未抽签。请先「开始」，再「抽签 随机数」。")
+        return
+    asks = await store.asks_of(ctx.session, s.id)
+    groups = _by_position(asks)
+    if s.stage == "drawn":
+        await _reveal(ctx, s, asks, 0)
+        return
+    if s.stage == "rectification":
+        await ctx.reply("已进入整改汇报环节。问询已结束；请继续汇报或发送「结束」。")
+        return
+    group = groups[s.current]
+    if s.stage == "inquiry":
+        if not _all_revealed(group):
+            await _reveal(ctx, s, asks, s.current)
+        else:
+            await ctx.reply(f"本单位 {len(group)} 道题已全部问完，请发送「点评」。")
+        return
+    if s.stage == "comment":
+        await ctx.reply("点评环节进行中。点评后请发送「公布答案」，再进入下一单位。")
+        return
+    # stage == "answer": the current unit is done
+    nxt = groups.get(s.current + 1)
+    if nxt is None:
+        await ctx.reply("全部问询已完成。请发送「整改汇报」或「结束」。")
+    elif nxt[0].kind != group[0].kind:
+        await ctx.reply("抽中的单位已全部问询完毕。请发送「专项问询」。")
+    else:
+        await _reveal(ctx, s, asks, s.current + 1)
+
+
+@router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
+                usage="点评 [内容]")
+async def comment(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    asks = await store.asks_of(ctx.session, s.id)
+    group = _by_position(asks).get(s.current, [])
+    if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
+        await ctx.reply("现在不是点评环节：当前单位的题目全部公布后才能点评。")
+        return
+    unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
+    is_host = ctx.user.has("inspector")
+    if not is_host:
+        city = ctx.directory.city_of(unit.id)
+        if city is None or ctx.user.unit != city.id:
+            await ctx.reply(f"「点评」仅限检务督察或 {unit.city}检察长使用。")
+            return
+    if not ctx.args:
+        if not is_host:
+            await ctx.reply("请写明点评内容：点评 <内容>")
+            return
+        await ctx.reply(card=cards.comment_card(unit=unit))
+        if s.stage != "comment":
+            await _stage(ctx, s, "comment", unit=unit.id)
+        return
+    await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="comment",
+                         status=None, author=ctx.user.id, text=ctx.args, at=ctx.now())
+    await ctx.reply(f"已记录对 {unit.name} 的点评。")
+    if s.stage != "comment":
+        await _stage(ctx, s, "comment", unit=unit.id)
+    else:
+        await ctx.audit(ctx.user.id, "inspection.comment", s.id, {"unit": unit.id})
+
+
+@router.command("公布答案", summary="公布当前单位所问题目的参考答案要点", roles=("inspector", "leader"))
+async def publish_answers(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    asks = await store.asks_of(ctx.session, s.id)
+    group = _by_position(asks).get(s.current, [])
+    if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
+        await ctx.reply("当前单位的题目尚未全部公布，不能公布答案。")
+        return
+    qs = await store.questions_by_id(ctx.session, [a.question_id for a in group])
+    now = ctx.now()
+    for a in group:
+        a.answer_published_at = now
+    unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
+    await ctx.reply(card=cards.answers_card(unit=unit, questions=[
+        RevealedQuestion(q.id, q.category, q.text, tuple(q.points))
+        for q in (qs[a.question_id] for a in group)]))
+    s.timer_started_at = None
+    await _stage(ctx, s, "answer", unit=unit.id)
+    groups = _by_position(asks)
+    nxt = groups.get(s.current + 1)
+    if nxt is None:
+        await ctx.reply("问询全部完成。请发送「整改汇报」。")
+    elif nxt[0].kind == "special" and group[0].kind == "draw":
+        await ctx.reply("抽中单位已全部问询完毕。请发送「专项问询」。")
+    else:
+        await ctx.reply("请发送「下一题」问询下一个单位。")
+
+
+@router.command("专项问询", summary="对重点工作落实不到位的单位进行专项问询", roles=INSPECTOR)
+async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    asks = await store.asks_of(ctx.session, s.id)
+    groups = _by_position(asks)
+    specials = [pos for pos, g in groups.items() if g[0].kind == "special"]
+    if not specials:
+        await ctx.reply("本次会议未设置专项问询单位。请发送「整改汇报」。")
+        return
+    nxt = groups.get(s.current + 1)
+    if s.stage != "answer" or nxt is None or nxt[0].kind != "special":
+        await ctx.reply("请先完成当前单位的问询、点评和公布答案，再进行专项问询。")
+        return
+    s.current += 1
+    unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
+    await ctx.reply(card=cards.special_intro_card(unit=unit, questions=len(nxt)))
+    await _stage(ctx, s, "inquiry", unit=unit.id, special=True)
+
+
+@router.command("整改汇报", summary="上次被问询单位汇报整改；带参数时记录汇报情况", roles=INSPECTOR,
+                usage="整改汇报 [单位 已整改|整改中|未整改 说明]")
+async def rectification_report(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    p = params_of(s)
+    d = ctx.directory
+    reports = list(p.rectification_units or ())
+    if not ctx.args:
+        asks = await store.asks_of(ctx.session, s.id)
+        groups = _by_position(asks)
+        if s.stage == "rectification":
+            await ctx.reply("已在整改汇报环节。记录：整改汇报 单位 已整改|整改中|未整改 说明")
+            return
+        if s.stage != "answer" or groups.get(s.current + 1) is not None:
+            await ctx.reply("请先完成全部问询（含专项问询），再进入整改汇报。")
+            return
+        rows = []
+        for uid in reports:
+            items = await store.open_rectifications_for_unit(ctx.session, uid)
+            chief = d.chief_of(uid)
+            rows.append((d.units[uid].name, chief.name if chief else "（未登记）",
+                         [f"{i.text}（期限 {i.due_date:%Y-%m-%d}）" for i in items]))
+        await ctx.reply(card=cards.report_prompt_card(units=rows))
+        await _stage(ctx, s, "rectification")
+        return
+    if s.stage != "rectification":
+        await ctx.reply("请先发送「整改汇报」进入整改汇报环节。")
+        return
+    parts = ctx.args.split(maxsplit=2)
+    unit = resolve_unit(d, parts[0], reports) if parts else None
+    if len(parts) < 2 or parts[1] not in REPORT_STATUSES or unit is None:
+        names = "、".join(d.units[u].name for u in reports) or "无"
+        await ctx.reply(f"用法：整改汇报 单位 {'|'.join(REPORT_STATUSES)} 说明。应汇报单位：{names}")
+        return
+    text = parts[2] if len(parts) > 2 else ""
+    await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="report",
+                         status=parts[1], author=ctx.user.id, text=text, at=ctx.now())
+    closed = 0
+    if parts[1] == "已整改":
+        for item in await store.open_rectifications_for_unit(ctx.session, unit.id):
+            if item.session_id != s.id:
+                await store.close_rectification(item, ctx.now())
+                closed += 1
+    await ctx.audit(ctx.user.id, "inspection.report", s.id,
+                    {"unit": unit.id, "status": parts[1], "closed_items": closed})
+    extra = f"，销号整改事项 {closed} 项" if closed else ""
+    await ctx.reply(f"已记录 {unit.name} 的整改汇报：{parts[1]}{extra}。")
+    notify(ctx, s.id)
+
+
+@router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR)
+async def close(event: MessageEvent, ctx: Context) -> None:
+    s = await _session(ctx)
+    if s is None:
+        return
+    s.closed_at = ctx.now()
+    s.timer_started_at = None
+    await _stage(ctx, s, "closed")
+    await ctx.reply(card=await summary(ctx, s))
+
+
+async def summary(out: Outbound, s: InspectionSession) -> Any:
+    d = out.directory
+    asks = await store.asks_of(out.session, s.id)
+    notes = await store.notes_of(out.session, s.id)
+    items = await store.rectifications_of(out.session, s.id)
+    tasks = await store.site_tasks_of(out.session, s.id)
+
+    def who(pid: str) -> str:
+        p = d.person(pid)
+        return p.name if p else pid
+
+    return cards.summary_card(
+        sid=s.id, title=s.title, units=unit_views(d, asks),
+        revealed=sum(1 for a in asks if a.revealed_at), planned=len(asks),
+        comments=sum(1 for n in notes if n.kind == "comment"),
+        reports=sum(1 for n in notes if n.kind == "report"),
+        rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
+                        f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
+        site_tasks=[f"{d.units[t.unit_id].name}：{who(t.assignee_person_id)}" for t in tasks],
+        base_url=base_url(out))
+
+
+# -- follow-up ------------------------------------------------------------------------------------
+
+async def _followup_session(ctx: Context) -> tuple[InspectionSession, list[str]] | None:
+    if ctx.event.chat.startswith("dm:"):
+        await ctx.reply("请在督导会议所在的群内使用该命令。")
+        return None
+    s = await store.latest_in_chat(ctx.session, ctx.event.chat)
+    if s is None or s.drawn_at is None:
+        await ctx.reply("本群没有已抽签的督导会议。")
+        return None
+    asks = await store.asks_of(ctx.session, s.id)
+    units = [v.id for v in unit_views(ctx.directory, asks)]
+    units += [u for u in params_of(s).rectification_units or () if u not in units]
+    return s, units
+
+
+def _unit_ref(d: Directory, ref: str, units: list[str]) -> Unit | None:
+    if ref.isdigit() and 1 <= int(ref) <= len(units):
+        return d.units[units[int(ref) - 1]]
+    return resolve_unit(d, ref, units)
+
+
+@router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,
+                usage="整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]")
+async def rectify(event: MessageEvent, ctx: Context) -> None:
+    found = await _followup_session(ctx)
+    if found is None:
+        return
+    s, units = found
+    d = ctx.directory
+    tokens = ctx.args.split()
+    owner_ref = next((t.partition("=")[2] for t in tokens if t.startswith("责任人=")), None)
+    tokens = [t for t in tokens if not t.startswith("责任人=")]
+    today = ctx.now().astimezone(ctx.config.tz).date()
+    unit = _unit_ref(d, tokens[0], units) if tokens else None
+    due = parse_due(tokens[1], today) if len(tokens) > 1 else None
+    text = " ".join(tokens[2:])
+    if unit is None or due is None or not text:
+        names = "；".join(f"{i}. {d.units[u].name}" for i, u in enumerate(units, 1))
+        await ctx.reply("用法：整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]\n"
+                        f"本次会议单位：{names}")
+        return
+    if due < today:
+        await ctx.reply("截止日期不能早于今天。")
+        return
+    owner = d.person(owner_ref) if owner_ref else d.chief_of(unit.id)
+    if owner is None:
+        await ctx.reply(f"找不到责任人「{owner_ref or unit.name + '检察长'}」。")
+        return
+    item = await store.add_rectification(ctx.session, session_id=s.id, unit_id=unit.id,
+                                         owner_person_id=owner.id, text=text, due_date=due,
+                                         at=ctx.now())
+    await ctx.audit(ctx.user.id, "inspection.rectification", s.id,
+                    {"item": item.id, "unit": unit.id, "owner": owner.id, "due": due.isoformat()})
+    await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人 {owner.name}，期限 {due:%Y-%m-%d}。")
+    await ctx.send_dm(owner.id, card=cards.rectification_dm_card(
+        sid=s.id, title=s.title, unit=unit.name, text=text, due=f"{due:%Y-%m-%d}"))
+    notify(ctx, s.id)
+
+
+@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR,
+                usage="实地督察 <单位|序号> <负责人ID> [截止日期] [内容]")
+async def site_task(event: MessageEvent, ctx: Context) -> None:
+    found = await _followup_session(ctx)
+    if found is None:
+        return
+    s, units = found
+    d = ctx.directory
+    tokens = ctx.args.split()
+    unit = _unit_ref(d, tokens[0], units) if tokens else None
+    assignee = d.person(tokens[1]) if len(tokens) > 1 else None
+    today = ctx.now().astimezone(ctx.config.tz).date()
+    due = parse_due(tokens[2], today) if len(tokens) > 2 else None
+    text = " ".join(tokens[3:] if due else tokens[2:]) or SITE_TASK_DEFAULT
+    if unit is None or assignee is None:
+        await ctx.reply("用法：实地督察 <单位|序号> <负责人ID> [截止日期] [内容]")
+        return
+    task = await store.add_site_task(ctx.session, session_id=s.id, unit_id=unit.id,
+                                     assignee_person_id=assignee.id, text=text, due_date=due,
+                                     created_at=ctx.now())
+    await ctx.audit(ctx.user.id, "inspection.site_task", s.id,
+                    {"task": task.id, "unit": unit.id, "assignee": assignee.id})
+    when = f"，期限 {due:%Y-%m-%d}" if due else ""
+    await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人 {assignee.name}{when}。")
+    await ctx.send_dm(assignee.id, text=f"您负责对 {unit.name} 的实地督察（会议 {s.id}）{when}：{text}")
+
+
+# -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------
+
+@router.command("题库", summary="查看保密题库（仅单聊；每次查阅留痕）", roles=INSPECTOR,
+                usage="题库 [题号|类别]")
+async def bank(event: MessageEvent, ctx: Context) -> None:
+    if not ctx.event.chat.startswith("dm:"):
+        await ctx.reply("题库严格保密，请在与 casebot 的单聊中查看。")
+        return
+    questions = await store.all_questions(ctx.session)
+    arg = ctx.args.strip()
+    asked = set(await store.asked_question_ids(ctx.session))
+    if not arg:
+        counts = {c: sum(1 for q in questions if q.category == c) for c in CATEGORIES}
+        demo = "（演示题库，虚构内容）" if any(q.demo for q in questions) else ""
+        lines = [f"题库共 {len(questions)} 道{demo}，已问过 {len(asked)} 道："]
+        lines += [f"· {c}：{n} 道" for c, n in counts.items()]
+        lines.append(f"查看：题库 <题号> 或 题库 <类别>；网页：{base_url(ctx)}/inspection/bank")
+        await ctx.audit(ctx.user.id, "inspection.bank.summary", "bank", {"count": len(questions)})
+        await ctx.reply("\n".join(lines))
+        return
+    if arg in CATEGORIES:
+        picked = [q for q in questions if q.category == arg]
+        await ctx.audit(ctx.user.id, "inspection.bank.list", "bank",
+                        {"category": arg, "ids": [q.id for q in picked]})
+        await ctx.reply("\n".join([f"{arg}（{len(picked)} 道）："] + [
+            f"{q.id}{'（已问）' if q.id in asked else ''} {q.text}" for q in picked]))
+        return
+    q = next((x for x in questions if x.id == arg), None)
+    if q is None:
+        await ctx.reply(f"题库中没有题号「{arg[:20]}」。可用类别：{'、'.join(CATEGORIES)}")
+        return
+    await ctx.audit(ctx.user.id, "inspection.bank.read", "bank", {"ids": [q.id]})
+    points = "\n".join(f"· {p}" for p in q.points)
+    await ctx.reply(f"{q.id}【{q.category}】{'（已问）' if q.id in asked else ''}\n{q.text}\n"
+                    f"参考答案要点：\n{points}\n出题部门：{q.source_department or '—'}")
+
+
+async def seed_bank(services: Services) -> int:
+    """At start: import the configured bank when the database has none yet (the demo bank by
+    default). Returns the number of questions imported."""
+    name = services.config.inspection.question_bank
+    if not name:
+        return 0
+    path = services.settings.source.parent / name
+    async with services.db() as session, session.begin():
+        if await store.bank_size(session):
+            return 0
+        questions, demo = parse_file(path.name, path.read_bytes())
+        added, _ = await store.import_questions(session, questions, demo=demo,
+                                                at=services.clock.now())
+        await audit.append(session, at=services.clock.now(), actor="system",
+                           action="inspection.bank.import", subject="bank",
+                           data={"file": path.name, "added": added, "demo": demo})
+    log.info("imported %d questions from %s", added, path.name)
+    return added

@@ -1,0 +1,304 @@
+"""Tables and repository functions of 检务督导面对面 (live inspection).
+
+`rectification_items` is read by the reminder engine (another feature): one row per
+rectification item (整改事项) recorded at a session's close, with its owner and due date;
+`status` is "open" until the item is closed (`closed_at` set). See docs/inspection.md."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.domain.question_bank import BankQuestion
+from storage.models import Base
+from storage.types import UTCDateTime
+
+
+class Question(Base):
+    """The confidential bank. `text` and `answer_points` are never logged or shown before a
+    session reveals them; only inspectors list the bank (audited)."""
+
+    __tablename__ = "inspection_questions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    answer_points: Mapped[str] = mapped_column(Text)  # JSON list of strings
+    source_department: Mapped[str] = mapped_column(String(80), default="")
+    tags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    seq: Mapped[int] = mapped_column(Integer)  # bank order (the manifest lists questions in it)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:  # never the text
+        return f"Question({self.id!r}, {self.category!r})"
+
+    @property
+    def points(self) -> list[str]:
+        return list(json.loads(self.answer_points))
+
+    @property
+    def tag_list(self) -> list[str]:
+        return list(json.loads(self.tags))
+
+
+class InspectionSession(Base):
+    __tablename__ = "inspection_sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    chat: Mapped[str] = mapped_column(String(80), index=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # created → agenda → drawn → inquiry → comment → answer → … → rectification → closed
+    stage: Mapped[str] = mapped_column(String(20), default="created")
+    params: Mapped[str] = mapped_column(Text)  # JSON of bot.domain.inspection.SessionParams
+    secret_hex: Mapped[str] = mapped_column(String(128))  # revealed in the result at the draw
+    manifest: Mapped[str] = mapped_column(Text)  # canonical JSON, published before the draw
+    manifest_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(Text)  # JSON of DrawResult, after the draw
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    current: Mapped[int] = mapped_column(Integer, default=-1)  # index into the unit order
+    timer_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return dict(json.loads(self.params))
+
+
+class Ask(Base):
+    """One question put to one unit in one session (drawn or 专项问询), in asking order."""
+
+    __tablename__ = "inspection_asks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("inspection_sessions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # the unit's place in the session order
+    unit_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))  # "draw" | "special"
+    seq: Mapped[int] = mapped_column(Integer)  # the question's place for this unit
+    question_id: Mapped[str] = mapped_column(ForeignKey("inspection_questions.id"))
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Note(Base):
+    """What was said: the host's notes, city chiefs' comments (点评), 整改汇报 reports."""
+
+    __tablename__ = "inspection_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("inspection_sessions.id"), index=True)
+    unit_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))  # "comment" | "report"
+    status: Mapped[str | None] = mapped_column(String(20))  # for reports: 已整改 / 整改中 / 未整改
+    author: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RectificationItem(Base):
+    """A rectification item (整改事项) with an owner and a due date: the reminder engine reads
+    this table (open items past `due_date` → the owner, then the inspector)."""
+
+    __tablename__ = "rectification_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("inspection_sessions.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(40))
+    owner_person_id: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date] = mapped_column(Date)  # a calendar date in the configured time zone
+    status: Mapped[str] = mapped_column(String(10), default="open")  # "open" | "closed"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_rectification_due", "status", "due_date"),)
+
+
+class SiteTask(Base):
+    """实地督察: an on-site inspection of a questioned unit, assigned to a person."""
+
+    __tablename__ = "inspection_site_tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("inspection_sessions.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(40))
+    assignee_person_id: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- the bank -----------------------------------------------------------------------------------
+
+async def import_questions(session: AsyncSession, questions: list[BankQuestion], *, demo: bool,
+                           at: datetime) -> tuple[int, int]:
+    """Insert new questions and update existing ones by id; returns (added, updated)."""
+    existing = {q.id: q for q in (await session.execute(select(Question))).scalars()}
+    next_seq = max((q.seq for q in existing.values()), default=0) + 1
+    added = updated = 0
+    for bq in questions:
+        row = existing.get(bq.id)
+        if row is None:
+            row = Question(id=bq.id, seq=next_seq)
+            next_seq += 1
+            session.add(row)
+            added += 1
+        else:
+            updated += 1
+        row.category = bq.category
+        row.text = bq.text
+        row.answer_points = json.dumps(list(bq.answer_points), ensure_ascii=False)
+        row.source_department = bq.source_department
+        row.tags = json.dumps(list(bq.tags), ensure_ascii=False)
+        row.demo = demo
+        row.active = True
+        row.imported_at = at
+    await session.flush()
+    return added, updated
+
+
+async def bank_size(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Question))).scalar_one())
+
+
+async def all_questions(session: AsyncSession, active_only: bool = True) -> list[Question]:
+    q = select(Question).order_by(Question.seq)
+    if active_only:
+        q = q.where(Question.active.is_(True))
+    return list((await session.execute(q)).scalars())
+
+
+async def questions_by_id(session: AsyncSession, ids: list[str]) -> dict[str, Question]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Question).where(Question.id.in_(ids)))
+    return {q.id: q for q in rows.scalars()}
+
+
+async def asked_question_ids(session: AsyncSession) -> list[str]:
+    """Ids revealed in any session so far, in bank order."""
+    rows = await session.execute(
+        select(Question.id).join(Ask, Ask.question_id == Question.id)
+        .where(Ask.revealed_at.is_not(None)).distinct().order_by(Question.id)
+    )
+    return list(rows.scalars())
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+async def get_session(session: AsyncSession, sid: str) -> InspectionSession | None:
+    return await session.get(InspectionSession, sid)
+
+
+async def latest_in_chat(session: AsyncSession, chat: str,
+                         open_only: bool = False) -> InspectionSession | None:
+    q = select(InspectionSession).where(InspectionSession.chat == chat)
+    if open_only:
+        q = q.where(InspectionSession.stage != "closed")
+    q = q.order_by(InspectionSession.created_at.desc(), InspectionSession.id.desc()).limit(1)
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+async def list_sessions(session: AsyncSession, limit: int = 50) -> list[InspectionSession]:
+    rows = await session.execute(
+        select(InspectionSession).order_by(InspectionSession.created_at.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def count_sessions_on(session: AsyncSession, prefix: str) -> int:
+    rows = await session.execute(
+        select(func.count()).select_from(InspectionSession)
+        .where(InspectionSession.id.like(f"{prefix}%")))
+    return int(rows.scalar_one())
+
+
+async def recent_drawn_units(session: AsyncSession, last_n: int,
+                             before: str | None = None) -> list[str]:
+    """Units drawn in the last `last_n` sessions that had a draw (newest first)."""
+    if last_n <= 0:
+        return []
+    q = (select(InspectionSession).where(InspectionSession.drawn_at.is_not(None))
+         .order_by(InspectionSession.drawn_at.desc()).limit(last_n))
+    out: list[str] = []
+    for s in (await session.execute(q)).scalars():
+        if s.id == before:
+            continue
+        out += json.loads(s.result or "{}").get("units", [])
+    return out
+
+
+async def previous_session(session: AsyncSession, chat: str) -> InspectionSession | None:
+    """The newest session with a draw in this chat (for 整改汇报 of its units)."""
+    q = (select(InspectionSession)
+         .where(InspectionSession.chat == chat, InspectionSession.drawn_at.is_not(None))
+         .order_by(InspectionSession.drawn_at.desc()).limit(1))
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+async def asks_of(session: AsyncSession, sid: str) -> list[Ask]:
+    rows = await session.execute(
+        select(Ask).where(Ask.session_id == sid).order_by(Ask.position, Ask.seq))
+    return list(rows.scalars())
+
+
+async def notes_of(session: AsyncSession, sid: str) -> list[Note]:
+    rows = await session.execute(select(Note).where(Note.session_id == sid).order_by(Note.id))
+    return list(rows.scalars())
+
+
+async def add_note(session: AsyncSession, **values: Any) -> Note:
+    note = Note(**values)
+    session.add(note)
+    await session.flush()
+    return note
+
+
+# -- follow-up ----------------------------------------------------------------------------------
+
+async def add_rectification(session: AsyncSession, *, session_id: str, unit_id: str,
+                            owner_person_id: str, text: str, due_date: date,
+                            at: datetime) -> RectificationItem:
+    item = RectificationItem(session_id=session_id, unit_id=unit_id,
+                             owner_person_id=owner_person_id, text=text, due_date=due_date,
+                             status="open", created_at=at)
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def rectifications_of(session: AsyncSession, sid: str) -> list[RectificationItem]:
+    rows = await session.execute(select(RectificationItem)
+                                 .where(RectificationItem.session_id == sid)
+                                 .order_by(RectificationItem.id))
+    return list(rows.scalars())
+
+
+async def open_rectifications_for_unit(session: AsyncSession,
+                                       unit_id: str) -> list[RectificationItem]:
+    rows = await session.execute(select(RectificationItem).where(
+        RectificationItem.unit_id == unit_id, RectificationItem.status == "open")
+        .order_by(RectificationItem.id))
+    return list(rows.scalars())
+
+
+async def close_rectification(item: RectificationItem, at: datetime) -> None:
+    item.status = "closed"
+    item.closed_at = at
+
+
+async def add_site_task(session: AsyncSession, **values: Any) -> SiteTask:
+    task = SiteTask(status="open", **values)
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def site_tasks_of(session: AsyncSession, sid: str) -> list[SiteTask]:
+    rows = await session.execute(select(SiteTask).where(SiteTask.session_id == sid)
+                                 .order_by(SiteTask.id))
+    return list(rows.scalars())

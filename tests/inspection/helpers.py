@@ -1,0 +1,77 @@
+"""Drive a 检务督导面对面 session through the console API, as the host would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from storage import inspection as store
+from tests.conftest import Console
+
+HOST = "p-inspector-1"
+GROUP = "g-inspection"
+
+
+async def say(console: Console, text: str, user: str = HOST, chat: str = GROUP) -> list[dict[str, Any]]:
+    r = await console.send(user, chat, text)
+    assert r["status"] == "handled", r
+    return list(r["messages"])
+
+
+def card(messages: list[dict[str, Any]], title_start: str) -> dict[str, Any]:
+    found = [m["card"] for m in messages if m["card"] and m["card"]["title"].startswith(title_start)]
+    assert found, [m["card"]["title"] if m["card"] else m["text"] for m in messages]
+    return dict(found[0])
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "\n".join((m["text"] or "") + json.dumps(m["card"], ensure_ascii=False) for m in messages)
+
+
+async def session_row(console: Console, chat: str = GROUP) -> store.InspectionSession:
+    async with console.app.services.db() as db:
+        s = await store.latest_in_chat(db, chat)
+    assert s is not None
+    return s
+
+
+async def asks(console: Console, sid: str) -> list[store.Ask]:
+    async with console.app.services.db() as db:
+        return await store.asks_of(db, sid)
+
+
+async def bank(console: Console) -> dict[str, store.Question]:
+    async with console.app.services.db() as db:
+        rows = (await db.execute(select(store.Question))).scalars()
+        return {q.id: q for q in rows}
+
+
+def city_chief(console: Console, unit_id: str) -> str:
+    d = console.app.services.directory
+    city = d.city_of(unit_id)
+    assert city is not None
+    chief = d.chief_of(city.id)
+    assert chief is not None
+    return chief.id
+
+
+async def run_unit(console: Console, per_unit: int, unit_id: str, comment: str) -> list[dict[str, Any]]:
+    """下一题 × n, 点评 (prompt), the city chief's 点评, 公布答案."""
+    out: list[dict[str, Any]] = []
+    for _ in range(per_unit):
+        out += await say(console, "下一题")
+    out += await say(console, "点评")
+    out += await say(console, f"点评 {comment}", user=city_chief(console, unit_id))
+    out += await say(console, "公布答案")
+    return out
+
+
+async def quick_session(console: Console, extra: str = "", entropy: str = "5 2 8",
+                        title: str = "第一期") -> store.InspectionSession:
+    """Create, open and draw a 3 × 3 session."""
+    await say(console, f"督导 新建 {title} 单位数=3 题数=3 熵源=福彩3D第2026318期开奖号码 熵格式=3x1 {extra}")
+    await say(console, "开始")
+    await say(console, f"抽签 {entropy}")
+    return await session_row(console)

@@ -1,0 +1,191 @@
+"""The question bank: imports from YAML, CSV and XLSX, the demo bank, and confidentiality of
+the bank itself (only inspectors, only 1:1 or the bank page, every read audited)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from bot.domain.question_bank import CATEGORIES, BankError, parse_csv, parse_file, parse_xlsx, parse_yaml
+from config.loader import DEFAULT_DIR, Settings
+from storage import inspection as store
+from storage.models import AuditRecord
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, bank, say
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER_ZH = ["编号", "类别", "题目", "参考答案要点", "出题部门", "标签"]
+ROWS = [
+    ["T001", "党的建设", "测试题一：请谈谈你院落实重大事项请示报告制度的情况。", "明确范围；逐级报告",
+     "办公室", "请示报告"],
+    ["T002", "业务", "测试题二：你院公益诉讼诉前检察建议回复率是多少？", "回复率\n跟踪落实",
+     "第五检察部", "公益诉讼,数据"],
+    ["T003", "其它", "测试题三：你院如何开展检察开放日？", "开放日", "", ""],
+]
+
+
+def test_demo_bank_is_big_labelled_and_covers_every_category() -> None:
+    questions, demo = parse_file("questions.demo.yaml",
+                                 (DEFAULT_DIR / "questions.demo.yaml").read_bytes())
+    assert demo and len(questions) >= 220
+    assert {q.category for q in questions} == set(CATEGORIES)
+    assert len({q.text for q in questions}) == len(questions)
+    assert all(q.answer_points and q.source_department for q in questions)
+    assert "SYNTHETIC DEMO DATA" in (DEFAULT_DIR / "questions.demo.yaml").read_text(encoding="utf-8")
+    # the generator is deterministic and the committed file is its output
+    out = subprocess.run([sys.executable, "scripts/gen_demo_questions.py"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0
+    diff = subprocess.run(["git", "diff", "--quiet", "--", "config/questions.demo.yaml"], cwd=ROOT)
+    assert diff.returncode == 0
+
+
+def test_csv_with_chinese_headers_and_aliases() -> None:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([HEADER_ZH, *ROWS, ["", "", "", "", "", ""]])
+    questions = parse_csv(("\ufeff" + buf.getvalue()).encode("utf-8"))
+    assert [(q.id, q.category) for q in questions] == [
+        ("T001", "党的建设"), ("T002", "业务建设"), ("T003", "其他")]
+    assert questions[0].answer_points == ("明确范围", "逐级报告")
+    assert questions[1].answer_points == ("回复率", "跟踪落实")
+    assert questions[1].tags == ("公益诉讼", "数据")
+
+
+def test_xlsx_generated_with_openpyxl() -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["id", "category", "text", "answer_points", "source_department", "tags"])
+    for row in ROWS:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    questions = parse_xlsx(buf.getvalue())
+    assert [q.id for q in questions] == ["T001", "T002", "T003"]
+    assert questions[2].text.startswith("测试题三")
+    with pytest.raises(BankError, match=r"not a readable \.xlsx"):
+        parse_xlsx(b"not a zip")
+
+
+def test_errors_name_row_and_field_but_never_the_text() -> None:
+    secret_text = "绝密题目：不应出现在错误信息中"
+    buf = io.StringIO()
+    csv.writer(buf).writerows([
+        HEADER_ZH,
+        ["T001", "党务", secret_text, "要点", "", ""],
+        ["T001", "党的建设", secret_text, "", "", ""],
+        ["bad id!", "其他", "", "要点", "", ""],
+    ])
+    with pytest.raises(BankError) as e:
+        parse_csv(buf.getvalue().encode())
+    msg = "\n".join(e.value.errors)
+    assert "row 2: category: unknown '党务'" in msg
+    assert "row 3: answer_points" in msg and "row 4: id" in msg and "row 4: text: required" in msg
+    assert secret_text not in msg and secret_text not in repr(e.value)
+    with pytest.raises(BankError, match="missing column"):
+        parse_csv("编号,题目\nX,Y\n".encode())
+    with pytest.raises(BankError, match="duplicate"):
+        parse_yaml(b"- {id: A, category: other, text: t, answer_points: [p]}\n"
+                   b"- {id: A, category: other, text: u, answer_points: [p]}\n")
+    with pytest.raises(BankError, match="unsupported"):
+        parse_file("bank.txt", b"")
+
+
+def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: Settings) -> None:
+    cfg = tmp_path / "cli.yaml"
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    cfg.write_text(f"org: {DEFAULT_DIR / 'org.yaml'}\n"
+                   f"score_template: {DEFAULT_DIR / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: '{db_url}'}}\n",
+                   encoding="utf-8")
+    y = tmp_path / "bank.yaml"
+    y.write_text(json.dumps({"questions": [dict(zip(
+        ["id", "category", "text", "answer_points", "source_department", "tags"],
+        [r[0], r[1], r[2], r[3].split("；"), r[4], []], strict=True)) for r in ROWS]},
+        ensure_ascii=False), encoding="utf-8")
+    c = tmp_path / "bank.csv"
+    with c.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([HEADER_ZH, ["T004", "队伍建设", "测试题四？", "要点", "", ""]])
+    x = tmp_path / "bank.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADER_ZH)
+    ws.append(["T005", "党风廉政建设", "测试题五？", "要点", "", ""])
+    wb.save(x)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "import", "questions", *args,
+                               "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
+
+    r = run(str(y))
+    assert r.returncode == 0 and "added 3, updated 0" in r.stdout, r.stderr
+    assert "added 1" in run(str(c)).stdout and "added 1" in run(str(x)).stdout
+    assert "added 0, updated 3" in run(str(y)).stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("编号,类别,题目,参考答案要点\nT9,党务,机密内容,要点\n", encoding="utf-8")
+    r = run(str(bad))
+    assert r.returncode == 2 and "row 2: category" in r.stderr and "机密内容" not in r.stderr
+
+
+async def test_bank_in_chat_is_for_inspectors_in_dm_and_audited(console: Console) -> None:
+    questions = await bank(console)
+    assert len(questions) >= 220  # the demo bank is seeded at start
+    q = questions["Q017"]
+    refused = await say(console, "题库 Q017", user="p-chief-c01-01", chat="dm:p-chief-c01-01")
+    assert "仅限检务督察" in refused[0]["text"] and q.text not in refused[0]["text"]
+    in_group = await say(console, "题库 Q017")
+    assert "请在与 casebot 的单聊中查看" in in_group[0]["text"] and q.text not in in_group[0]["text"]
+    summary = await say(console, "题库", chat=f"dm:{HOST}")
+    assert "题库共" in summary[0]["text"] and "党风廉政建设" in summary[0]["text"]
+    read = await say(console, "题库 Q017", chat=f"dm:{HOST}")
+    assert q.text in read[0]["text"] and q.points[0] in read[0]["text"]
+    listing = await say(console, "题库 队伍建设", chat=f"dm:{HOST}")
+    assert listing[0]["text"].startswith("队伍建设")
+    async with console.app.services.db() as db:
+        recs = [r for r in (await db.execute(select(AuditRecord))).scalars()
+                if r.action.startswith("inspection.bank.") and r.actor == HOST]
+    assert [r.action for r in recs] == ["inspection.bank.summary", "inspection.bank.read",
+                                        "inspection.bank.list"]
+    assert json.loads(recs[1].data) == {"ids": ["Q017"]}
+    assert all(q.text not in r.data for r in recs)
+
+
+async def test_bank_page_is_for_inspectors_and_audited(console: Console) -> None:
+    questions = await bank(console)
+    assert (await console.client.get("/inspection/bank")).status == 401
+    await console.client.post("/console/api/login", json={"user": "p-leader-1"})
+    r = await console.client.get("/inspection/bank")
+    assert r.status == 403 and questions["Q001"].text not in await r.text()
+    await console.client.post("/console/api/login", json={"user": HOST})
+    r = await console.client.get("/inspection/bank", params={"category": "党的建设"})
+    html = await r.text()
+    assert r.status == 200 and questions["Q001"].text in html and "本次查阅已留痕" in html
+    assert questions["Q009"].text not in html  # 业务建设
+    # web import of an XLSX file
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADER_ZH)
+    ws.append(["W001", "其他", "网页导入测试题？", "要点一；要点二", "办公室", ""])
+    buf = io.BytesIO()
+    wb.save(buf)
+    from aiohttp import FormData
+
+    form = FormData()
+    form.add_field("file", buf.getvalue(), filename="bank.xlsx")
+    r = await console.client.post("/inspection/bank/import", data=form)
+    assert r.status == 200 and "新增1道" in await r.text()
+    async with console.app.services.db() as db:
+        rows = (await db.execute(select(AuditRecord))).scalars().all()
+        assert await store.bank_size(db) == len(questions) + 1
+    assert [r.action for r in rows if r.actor == HOST] == [
+        "inspection.bank.list", "inspection.bank.import", "inspection.bank.list"]

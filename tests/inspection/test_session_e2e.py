@@ -1,0 +1,265 @@
+"""A whole 检务督导面对面 session through the console API (SPEC §4, issue 6 "Show")."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.draw import verify
+from config.loader import Settings
+from storage import inspection as store
+from storage.models import AuditRecord, Message
+from tests.conftest import Console
+from tests.inspection.helpers import (
+    GROUP,
+    HOST,
+    bank,
+    card,
+    city_chief,
+    run_unit,
+    say,
+    session_row,
+    texts,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def config_file(tmp_path: Path, settings: Settings) -> Path:
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(f"org: {ROOT / 'config' / 'org.yaml'}\n"
+                   f"score_template: {ROOT / 'config' / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: '{settings.config.storage.database_url}'}}\n"
+                   f"inspection: {{question_bank: null}}\n", encoding="utf-8")
+    return cfg
+
+
+async def test_whole_session_then_verify(console: Console, settings: Settings, tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)  # the bot logs at INFO (aiosqlite DEBUG echoes SQL)
+    d = console.app.services.directory
+    # a non-inspector cannot create or drive a session
+    refused = await say(console, "督导 新建 越权", user="p-chief-c01-01")
+    assert "仅限检务督察" in refused[0]["text"]
+
+    created = await say(console, "督导 新建 2026年第4期检务督导面对面 单位数=3 题数=3 "
+                                 "熵源=福彩3D第2026318期开奖号码 熵格式=3x1 专项=c05-02:Q010,Q020 "
+                                 "整改汇报=c02-03")
+    commit = card(created, "抽签承诺")
+    s = await session_row(console)
+    assert s.manifest_hash in commit["body"] and "服务器密钥承诺" in commit["body"]
+    assert "3 组数字，每组 1 位，以单个半角空格分隔" in commit["body"]
+    manifest = json.loads(s.manifest)
+    assert manifest["secret_commitment"] in commit["body"]
+    assert s.secret_hex not in texts(created)  # the secret stays on the server until the draw
+    assert {"Q010", "Q020"}.isdisjoint(q["id"] for q in manifest["questions"])
+    assert "c05-02" not in [u["id"] for u in manifest["units"]]
+
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    assert "专项问询：示范市" not in agenda["body"] and "一、抽签" in agenda["body"]
+    assert any(a["url"] and "/live/" in a["url"] for a in agenda["actions"])
+
+    # only inspectors draw; the entropy must be typed in the announced format
+    no = await say(console, "抽签 5 2 8", user="p-chief-c01-01")
+    assert no[0]["text"].startswith("「抽签」仅限检务督察使用")
+    for bad in ("528", "5  2 8", "5,2,8", "５ ２ ８", "5 2 8 1"):
+        msgs = await say(console, f"抽签 {bad}")
+        assert "随机数格式不符" in msgs[0]["text"], bad
+    drawn = await say(console, "抽签 5 2 8")
+    result = card(drawn, "抽签结果")
+    s = await session_row(console)
+    pub = {"manifest": json.loads(s.manifest), "result": json.loads(s.result or "")}
+    assert str(verify(pub)) == "MATCH"
+    assert pub["result"]["secret_hex"] in result["body"] and pub["result"]["entropy"] == "5 2 8"
+    units: list[str] = pub["result"]["units"]
+    assert len(units) == 3
+    cities = {d.city_of(u).id for u in units}  # type: ignore[union-attr]
+    assert len(cities) == 3  # one per city
+    for u in units:
+        assert d.units[u].name in result["body"]
+    again = await say(console, "抽签 1 2 3")
+    assert "不可重抽" in again[0]["text"]
+
+    # 3 units × 3 questions: 下一题 reveals one at a time, then 点评, 公布答案
+    for i, unit in enumerate(units):
+        log = await run_unit(console, 3, unit, f"第{i + 1}个单位回答基本到位，数据不够具体。")
+        reveals = [m["card"] for m in log if m["card"] and "题号" in (m["card"]["footer"] or "")]
+        assert [c["title"].endswith(f"第 {n} 题") for n, c in enumerate(reveals, 1)] == [True] * 3
+        assert all("作答限时 3:00" in c["body"] for c in reveals)
+        assert card(log, "点评")["body"].startswith("请 ")
+        answers = card(log, "公布答案")
+        assert "参考答案要点" in answers["body"]
+        if i == 0:
+            extra = await say(console, "点评 迟到的点评")
+            assert "不是点评环节" in extra[0]["text"]
+    # 专项问询 with the chosen questions, then 整改汇报, 结束
+    nxt = await say(console, "下一题")
+    assert "请发送「专项问询」" in nxt[0]["text"]
+    card(await say(console, "专项问询"), "专项问询")
+    for _ in range(2):
+        await say(console, "下一题")
+    await say(console, "公布答案")
+    report = card(await say(console, "整改汇报"), "整改汇报")
+    assert d.units["c02-03"].name in report["body"]
+    rec = await say(console, "整改汇报 c02-03 已整改 已建立重大事项填报月报制度")
+    assert "已记录" in rec[0]["text"]
+    summary = card(await say(console, "结束"), "会议结束")
+    assert "已问询题目：11/11" in summary["body"]
+
+    # follow-up: rectification items (owners, due dates) and on-site inspection tasks
+    r1 = await say(console, "整改 1 2026-12-31 制定认罪认罚从宽制度落实方案并按月通报适用率")
+    r2 = await say(console, f"整改 {units[1]} 30天 补齐“三个规定”填报台账 责任人=p-chief-{units[1]}")
+    assert "已登记整改事项" in r1[0]["text"] and "已登记整改事项" in r2[0]["text"]
+    dm = await console.messages(f"dm:p-chief-{units[0]}")
+    assert dm and dm[-1]["card"]["title"].startswith("整改事项")
+    task = await say(console, "实地督察 2 p-inspector-2 2026-12-15")
+    assert "已部署实地督察" in task[0]["text"]
+    bad = await say(console, "整改 9 明天 内容")
+    assert bad[0]["text"].startswith("用法")
+    async with console.app.services.db() as db:
+        items = await store.rectifications_of(db, s.id)
+    assert [(i.unit_id, i.owner_person_id, i.status, str(i.due_date)) for i in items] == [
+        (units[0], f"p-chief-{units[0]}", "open", "2026-12-31"),
+        (units[1], f"p-chief-{units[1]}", "open", "2026-12-02"),
+    ]
+
+    # draw verify from the CLI, by session id and by a published file (and a tampered one)
+    cfg = config_file(tmp_path, settings)
+    by_id = cli("draw", "verify", s.id, "--config", str(cfg))
+    assert by_id.returncode == 0 and by_id.stdout.strip() == "MATCH", by_id.stderr
+    published = await console.client.get(f"/draw/{s.id}/publication.json")
+    f = tmp_path / "publication.json"
+    f.write_text(await published.text(), encoding="utf-8")
+    assert cli("draw", "verify", str(f)).stdout.strip() == "MATCH"
+    tampered = json.loads(f.read_text(encoding="utf-8"))
+    tampered["manifest"]["units"][0]["name"] = "改名检察院"
+    f.write_text(json.dumps(tampered, ensure_ascii=False), encoding="utf-8")
+    out = cli("draw", "verify", str(f))
+    assert out.returncode == 1 and out.stdout.startswith("MISMATCH: manifest hash")
+    page = await console.client.get("/draw/verify", params={"session": s.id})
+    assert page.status == 200 and "MATCH 复核一致" in await page.text()
+
+    # confidentiality, over the whole message log, the audit trail and every log line
+    await assert_no_text_before_reveal(console, caplog)
+    async with console.app.services.db() as db:
+        actions = [r.action for r in (await db.execute(select(AuditRecord))).scalars()]
+    assert actions.count("inspection.stage") >= 3 * 4 + 5
+
+
+async def assert_no_text_before_reveal(console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    questions = await bank(console)
+    async with console.app.services.db() as db:
+        messages = list((await db.execute(select(Message).order_by(Message.id))).scalars())
+        audit_data = [r.data for r in (await db.execute(select(AuditRecord))).scalars()]
+    first_seen: dict[str, Any] = {}
+    first_answer: dict[str, Any] = {}
+    for m in messages:
+        blob = (m.text or "") + (m.card or "")
+        for q in questions.values():
+            if q.text in blob or json.dumps(q.text, ensure_ascii=False)[1:-1] in blob:
+                first_seen.setdefault(q.id, m)
+            if q.points[0] in blob:
+                first_answer.setdefault(q.id, m)
+    revealed = {qid for qid, m in first_seen.items()}
+    assert len(revealed) == 11
+    for qid, m in first_seen.items():
+        c = json.loads(m.card or "{}")
+        assert m.sender == "bot" and c.get("footer") == f"题号 {qid}", (qid, m.id)
+    for qid, m in first_answer.items():
+        assert json.loads(m.card or "{}").get("title", "").startswith("公布答案"), qid
+        assert m.id > first_seen[qid].id
+    for blob in audit_data + [r.getMessage() for r in caplog.records]:
+        for q in questions.values():
+            assert q.text not in blob and q.points[0] not in blob
+
+
+async def test_stage_order_and_refusals(console: Console) -> None:
+    none = await say(console, "下一题")
+    assert "没有进行中的督导会议" in none[0]["text"]
+    await say(console, "督导 新建 顺序测试 熵格式=3x1")
+    early = await say(console, "抽签 1 2 3")
+    assert "请先发送「开始」" in early[0]["text"]
+    assert "尚未抽签" in (await say(console, "下一题"))[0]["text"]
+    await say(console, "开始")
+    assert "已开始" in (await say(console, "开始"))[0]["text"]
+    prompt = await say(console, "抽签")
+    assert card(prompt, "抽签承诺") and "请主持人输入公开随机数" in prompt[1]["text"]
+    await say(console, "抽签 0 0 7")
+    s = await session_row(console)
+    unit = json.loads(s.result or "")["units"][0]
+    await say(console, "下一题")
+    assert "不是点评环节" in (await say(console, "点评"))[0]["text"]
+    # the chief of another city may not comment; the county chief may not drive
+    other = next(c for c in ("p-chief-c01", "p-chief-c02") if c != city_chief(console, unit))
+    for _ in range(2):
+        await say(console, "下一题")
+    assert "全部问完" in (await say(console, "下一题"))[0]["text"]
+    assert "仅限检务督察或" in (await say(console, "点评 好", user=other))[0]["text"]
+    assert "仅限检务督察使用" in (await say(console, "下一题", user=f"p-chief-{unit}"))[0]["text"]
+    await say(console, "点评")
+    assert "公布答案" in (await say(console, "下一题"))[0]["text"]
+    # a leader may publish the answers
+    assert card(await say(console, "公布答案", user="p-leader-1"), "公布答案")
+    assert "进行中的督导会议" in (await say(console, "督导 新建 第二个"))[0]["text"]
+    status = await say(console, "督导 状态")
+    assert s.id in status[0]["text"] and "/live/" in status[0]["text"]
+    closed = await say(console, "结束")
+    assert card(closed, "会议结束")
+    assert "已问询题目：3/9" in card(closed, "会议结束")["body"]
+
+
+async def test_create_errors_are_explained(console: Console) -> None:
+    r = await say(console, "督导 新建 x 单位数=九 方式=随便 专项=c01-01")
+    assert "参数有误" in r[0]["text"] and "单位数 应为整数" in r[0]["text"]
+    assert "用法" in r[0]["text"]
+    r = await say(console, "督导 新建 x 单位数=12")
+    assert "无法创建" in r[0]["text"] and "1–6" in r[0]["text"]
+    r = await say(console, "督导 新建 x 专项=不存在县:Q001")
+    assert "不存在或不唯一" in r[0]["text"]
+    r = await say(console, "督导 新建 x 专项=c01-02:Q999")
+    assert "Q999" in r[0]["text"]
+    r = await say(console, "督导 新建 x", chat=f"dm:{HOST}")
+    assert "请指定会议所在的群" in r[0]["text"]
+    r = await say(console, f"督导 新建 私聊创建 群={GROUP}", chat=f"dm:{HOST}")
+    assert "已创建督导会议" in texts(r)
+    assert card(await console.messages(GROUP), "抽签承诺")
+
+
+async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -> None:
+    await say(console, "督导 新建 第一期 熵格式=3x1")
+    await say(console, "开始")
+    await say(console, "抽签 1 1 1")
+    first = await session_row(console)
+    units1 = json.loads(first.result or "")["units"]
+    await run_unit(console, 3, units1[0], "好")
+    await say(console, "结束")
+    await say(console, "督导 新建 第二期 熵格式=3x1 排除近期=1")
+    second = await session_row(console)
+    m = json.loads(second.manifest)
+    eligible = {u["id"] for u in m["units"]}
+    assert not eligible & set(units1) and len(eligible) == 111 - 3
+    asked = json.loads(first.result or "")["questions"][0]
+    assert m["asked_question_ids"] == sorted(asked)
+    # 整改汇报 defaults to the last session's drawn units
+    assert second.params_dict["rectification_units"] == units1
+
+
+async def test_help_lists_the_inspection_commands_by_role(console: Console) -> None:
+    mine = (await say(console, "帮助", chat=f"dm:{HOST}"))[0]["text"]
+    for word in ("督导 新建", "开始", "抽签 <公开随机数>", "下一题", "点评 [内容]", "公布答案",
+                 "专项问询", "整改汇报", "整改 <单位|序号>", "实地督察", "结束", "题库 [题号|类别]"):
+        assert word in mine, word
+    chief = (await say(console, "帮助", user="p-chief-c01", chat="dm:p-chief-c01"))[0]["text"]
+    assert "点评" in chief and "抽签" not in chief and "题库" not in chief

@@ -1,0 +1,102 @@
+"""The create form, the verify page, the published draw data and the live fan-out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.live import MemoryHub, Publisher, RedisHub
+from storage import audit
+from tests.conftest import Console, require
+from tests.inspection.helpers import GROUP, HOST, card, quick_session, session_row
+
+
+async def test_create_form(console: Console) -> None:
+    assert (await console.client.get("/inspection")).status == 401
+    await console.client.post("/console/api/login", json={"user": HOST})
+    page = await console.client.get("/inspection")
+    assert page.status == 200 and "新建督导会议" in await page.text()
+    bad = await console.client.post("/inspection/sessions", data={"title": "", "chat": GROUP})
+    assert bad.status == 400 and "请填写会议标题" in await bad.text()
+    r = await console.client.post("/inspection/sessions", data={
+        "title": "网页创建", "chat": GROUP, "unit_count": "4", "questions_per_unit": "4",
+        "method": "equal-office", "one_per_city": "1", "exclude_recent": "0",
+        "entropy_name": "福彩3D 第2026318期开奖号码", "entropy_format": "3x1",
+        "answer_seconds": "240", "special": "c03-02: Q001, Q002\n", "reports": "无"})
+    assert r.status == 200 and "网页创建" in await r.text()
+    s = await session_row(console)
+    m = json.loads(s.manifest)
+    assert (m["unit_count"], m["questions_per_unit"], m["method"]) == (4, 4, "equal-office")
+    assert s.params_dict["answer_seconds"] == 240
+    assert s.params_dict["special"] == [{"unit": "c03-02", "question_ids": ["Q001", "Q002"],
+                                         "reason": ""}]
+    assert card(await console.messages(GROUP), "抽签承诺")
+    again = await console.client.post("/inspection/sessions", data={"title": "再建", "chat": GROUP})
+    assert again.status == 400 and "进行中的督导会议" in await again.text()
+
+
+async def test_verify_page_and_published_data(console: Console) -> None:
+    created = await console.send(HOST, GROUP, "督导 新建 复核 熵格式=3x1")
+    s = await session_row(console)
+    manifest = await (await console.client.get(f"/draw/{s.id}/manifest.json")).json()
+    assert manifest["manifest_hash"] == s.manifest_hash and created
+    assert (await console.client.get(f"/draw/{s.id}/publication.json")).status == 404
+    await console.send(HOST, GROUP, "结束")
+    s = await quick_session(console, title="第二期")
+    pub = await (await console.client.get(f"/draw/{s.id}/publication.json")).json()
+    r = await console.client.post("/draw/verify", json=pub)
+    assert (await r.json())["result"] == "MATCH"
+    pub["result"]["units"][1], pub["result"]["units"][2] = (pub["result"]["units"][2],
+                                                            pub["result"]["units"][1])
+    r = await console.client.post("/draw/verify", json=pub)
+    body = await r.json()
+    assert not body["match"] and body["first_difference"].startswith("unit #2: published")
+    r = await console.client.post("/draw/verify",
+                                  data={"publication": json.dumps(pub, ensure_ascii=False)})
+    assert "MISMATCH" in await r.text()
+    r = await console.client.post("/draw/verify", data={"publication": "{broken"})
+    assert r.status == 400 and "不是合法的 JSON" in await r.text()
+    r = await console.client.post("/draw/verify", data={"session": s.id})
+    assert "MATCH 复核一致" in await r.text()
+    assert (await console.client.get("/draw/verify")).status == 200
+    assert (await console.client.get("/draw/verify", params={"session": "nope"})).status == 404
+    async with console.app.services.db() as db:
+        assert (await audit.verify(db)).ok
+
+
+async def test_memory_hub_publishes_after_commit_only(console: Console) -> None:
+    hub = MemoryHub()
+    pub = Publisher(hub)
+    async with hub.subscription("x") as sub:
+        async with console.app.services.db() as db:
+            async with db.begin():
+                pub.after_commit(db, "x", {"n": 1})
+                await db.rollback()
+            async with db.begin():
+                pub.after_commit(db, "x", {"n": 2})
+        await pub.drain()
+        assert await sub.get(5) == {"n": 2}
+        assert await sub.get(0.01) is None
+    assert hub.subscribers("x") == 0
+
+
+@pytest.mark.redis
+async def test_redis_hub_fans_out_between_instances(redis_url: str) -> None:
+    a, b = aioredis.from_url(redis_url), aioredis.from_url(redis_url)
+    try:
+        try:
+            await a.ping()
+        except OSError:
+            require("Redis", False)
+        publisher_side, page_side = RedisHub(a), RedisHub(b)
+        async with page_side.subscription("inspection:T") as sub:
+            await publisher_side.publish("inspection:T", {"session": "T"})
+            assert await sub.get(5) == {"session": "T"}
+            await publisher_side.publish("inspection:other", {"session": "O"})
+            await publisher_side.publish("inspection:T", {"session": "T", "n": 2})
+            assert await sub.get(5) == {"session": "T", "n": 2}
+    finally:
+        await a.aclose()
+        await b.aclose()
