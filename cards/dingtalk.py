@@ -15,7 +15,7 @@ from cards.model import Button, Card
 COLORS = {"red": ("🔴", "红码"), "yellow": ("🟡", "黄码"), "green": ("🟢", "绿码")}
 MAX_ACTION_BUTTONS = 5  # sampleActionCard2..5 carry 2..5 buttons
 
-LinkFor = Callable[[Button], str]
+LinkFor = Callable[[Button], str]  # a URL for a button without one (a callback button)
 
 
 def heading(card: Card) -> str:
@@ -73,16 +73,20 @@ def robot_message(card: Card, link_for: LinkFor) -> tuple[str, dict[str, str]]:
     """(msgKey, msgParam) for the robot message API when there is no card template."""
     title, md = markdown(card)
     buttons = list(card.actions[:MAX_ACTION_BUTTONS])
+
+    def link(b: Button) -> str:
+        return b.url or link_for(b)
+
     if not buttons:
         return "sampleMarkdown", {"title": title, "text": md}
     if len(buttons) == 1:
         b = buttons[0]
         return "sampleActionCard", {"title": title, "text": md, "singleTitle": b.label,
-                                    "singleURL": link_for(b)}
+                                    "singleURL": link(b)}
     param = {"title": title, "text": md}
     for i, b in enumerate(buttons, 1):
         param[f"actionTitle{i}"] = b.label
-        param[f"actionURL{i}"] = link_for(b)
+        param[f"actionURL{i}"] = link(b)
     return f"sampleActionCard{len(buttons)}", param
 
 
