@@ -78,27 +78,37 @@ class OutboxWorker:
         self.worker_id = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.delivered = 0  # counters for logs and the bench
         self.failed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None and self.transports:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the batch in hand (a cancelled delivery may have reached the platform and
+        would be sent twice), then stop; cancel only after `grace` seconds."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -106,7 +116,7 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox pass failed; retrying after the poll interval")
                 busy = 0
-            if busy:
+            if busy or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
