@@ -73,7 +73,8 @@ FAST: dict[str, Any] = {
 }
 
 
-def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, **dingtalk: Any) -> Settings:
+def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, storage: dict[str, Any] | None = None,
+                      **dingtalk: Any) -> Settings:
     org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
     for chat in org["chats"]:
         if chat["id"] == "g-case-team":
@@ -85,7 +86,7 @@ def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, **dingtalk: Any) -> Se
                            **{k: dict(v) for k, v in FAST.items()}}
     for k, v in dingtalk.items():
         cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    return make_settings(tmp_path, org=str(org_path), transports={
+    return make_settings(tmp_path, org=str(org_path), storage=storage or {}, transports={
         "console": {"enabled": True, "test_clock": False}, "dingtalk": cfg,
         "outbox": {"poll_seconds": 0.05, "retry_base_seconds": 0.05, "retry_max_seconds": 0.3}})
 

@@ -48,7 +48,8 @@ class FakeDingTalk:
         self.clean_closes = 0
         self.silent = False  # stop answering pings and frames
         self.open_failures = 0  # answer this many /connections/open calls with 500
-        self.ws: web.WebSocketResponse | None = None
+        self.ws: web.WebSocketResponse | None = None  # the newest connection
+        self.live: list[web.WebSocketResponse] = []  # every open connection
         self.acks: dict[str, dict[str, Any]] = {}
         # OpenAPI state
         self.tokens: set[str] = set()
@@ -134,6 +135,7 @@ class FakeDingTalk:
             return ws
         self.connections += 1
         self.ws = ws
+        self.live.append(ws)
         async for msg in ws:
             if self.silent:
                 continue
@@ -142,17 +144,19 @@ class FakeDingTalk:
             elif msg.type == WSMsgType.TEXT:
                 frame = json.loads(msg.data)
                 self.acks[str(frame.get("headers", {}).get("messageId"))] = frame
+        self.live.remove(ws)
         if self.ws is ws:
-            self.ws = None
+            self.ws = self.live[-1] if self.live else None
         return ws
 
-    def push(self, frame: dict[str, Any] | str) -> None:
-        """Send a frame on the current connection (from the test thread)."""
+    def push(self, frame: dict[str, Any] | str, everywhere: bool = False) -> None:
+        """Send a frame on the newest connection, or on all of them (from the test thread)."""
         text = frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False)
 
         async def send() -> None:
             assert self.ws is not None, "no connection"
-            await self.ws.send_str(text)
+            for ws in list(self.live) if everywhere else [self.ws]:
+                await ws.send_str(text)
 
         self.call(send())
 

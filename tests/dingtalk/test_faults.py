@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.app import App
+from bot.clock import SystemClock
 from bot.outbox import backoff, pending_count
 from storage.models import OutboxItem
-from tests.dingtalk.conftest import PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.conftest import (
+    PROSECUTOR,
+    AppFactory,
+    dingtalk_settings,
+    eventually,
+    test_router,
+)
 from tests.dingtalk.fake import FakeDingTalk
 
 
@@ -166,3 +175,25 @@ async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
     fake.send_message("回声 还在", staff_id=PROSECUTOR[1])
     await eventually(lambda: "回声：还在" in fake.texts(), what="the reply")
     assert len(fake.opens) == opens  # same connection throughout
+
+
+async def test_two_instances_with_one_redis_handle_a_msg_id_once(
+        tmp_path: Path, fake: FakeDingTalk, dt_env: None, redis_url: str) -> None:
+    """Several instances hold connections; DingTalk may push one message to more than one."""
+    settings = dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url})
+    apps = [App(settings, SystemClock()) for _ in range(2)]
+    try:
+        for a in apps:
+            await a.start()
+            a.dispatcher.include(test_router)
+        await eventually(lambda: len(fake.live) == 2, what="two connections")
+        msg_id = f"multi-{uuid.uuid4().hex}"
+        frame = fake.frame("/v1.0/im/bot/messages/get",
+                           fake.bot_message("回声 两份", staff_id=PROSECUTOR[1], msg_id=msg_id))
+        fake.push(frame, everywhere=True)
+        fake.send_message("回声 之后", staff_id=PROSECUTOR[1])
+        await eventually(lambda: {"回声：两份", "回声：之后"} <= set(fake.texts()), what="replies")
+        assert fake.texts().count("回声：两份") == 1
+    finally:
+        for a in apps:
+            await a.stop()

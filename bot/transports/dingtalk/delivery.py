@@ -81,7 +81,9 @@ class DingTalkDelivery:
         if item.op == "update" and card is None:
             return
         if item.op == "update" and self.template_id and not message.platform_ref:
-            raise DeliveryError("card update before the card was delivered")
+            # wait for the send; if it never succeeds, stop trying after a while
+            raise DeliveryError("card update before the card was delivered",
+                                retryable=item.attempts < 12)
         await self._take_slot(target)
         try:
             if item.op == "update":
