@@ -66,10 +66,10 @@ async def eventually(cond: Callable[[], Any], within: float = 15.0, what: str = 
 
 FAST: dict[str, Any] = {
     "stream": {"reconnect_min_seconds": 0.05, "reconnect_max_seconds": 0.5, "stable_seconds": 5,
-               "ping_interval_seconds": 0.2, "watchdog_seconds": 1.0, "open_timeout_seconds": 2,
-               "card_callback_budget_seconds": 2.0},
+               "ping_interval_seconds": 0.2, "watchdog_seconds": 3.0, "open_timeout_seconds": 2,
+               "card_callback_budget_seconds": 10.0},
     "delivery": {"robot_per_minute": 10000, "conversation_per_minute": 10000,
-                 "throttled_pause_seconds": 0.2, "http_timeout_seconds": 0.5},
+                 "throttled_pause_seconds": 0.2, "http_timeout_seconds": 2.0},
 }
 
 

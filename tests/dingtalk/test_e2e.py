@@ -91,6 +91,18 @@ async def test_card_created_clicked_and_updated_in_place(make_app: AppFactory,
     assert msg.chat == "dm:p-prosecutor-1"
 
 
+async def test_slow_card_handler_acks_empty_and_updates_later(make_app: AppFactory,
+                                                               fake: FakeDingTalk) -> None:
+    await make_app(card_template_id=TEMPLATE, stream={"card_callback_budget_seconds": 0.000001})
+    fake.send_message("卡片 1", staff_id=PROSECUTOR[1])
+    [created] = await eventually(lambda: fake.sent, what="the card")
+    track = created.body["outTrackId"]
+    frame_id = fake.click(track, PROSECUTOR[1], "test.press")
+    ack = await eventually(lambda: fake.acks.get(frame_id), what="the click ACK")
+    assert ack["code"] == 200 and json.loads(ack["data"]) == {"response": {}}
+    await eventually(lambda: "已确认" in fake.cards[track]["body"], what="the PUT update")
+
+
 async def test_card_in_a_group_is_delivered_to_the_group_space(make_app: AppFactory,
                                                                fake: FakeDingTalk) -> None:
     await make_app(card_template_id=TEMPLATE)

@@ -70,7 +70,8 @@ async def test_open_connection_failures_are_retried(make_app: AppFactory,
     assert len(fake.opens) == 4
 
 
-async def test_silent_server_trips_the_watchdog(app: App, fake: FakeDingTalk) -> None:
+async def test_silent_server_trips_the_watchdog(make_app: AppFactory, fake: FakeDingTalk) -> None:
+    app = await make_app(stream={"watchdog_seconds": 1.0})
     assert app.dingtalk is not None
     stream = app.dingtalk.stream
     before = fake.connections
@@ -85,7 +86,7 @@ async def test_silent_server_trips_the_watchdog(app: App, fake: FakeDingTalk) ->
 
 async def test_every_message_arrives_once_through_5xx_timeouts_throttling_and_token_expiry(
         app: App, fake: FakeDingTalk) -> None:
-    fake.fault_delay = 1.0  # longer than the bot's 0.5 s HTTP timeout
+    fake.fault_delay = 4.0  # longer than the bot's 2 s HTTP timeout
     fake.faults.extend(["500", "timeout", "throttle", "expire", "500", "throttle", "expire"])
     for i in range(8):
         fake.send_message(f"回声 {i}", staff_id=PROSECUTOR[1], webhook=False)
