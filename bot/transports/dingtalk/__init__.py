@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dingtalk_stream import Card_Callback_Router_Topic, ChatbotMessage
+from sqlalchemy import update
 
 from bot.ratelimit import make_limiter
 from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
@@ -63,7 +64,7 @@ class DingTalkTransport:
         self.delivery = DingTalkDelivery(
             api=self.api, limiter=make_limiter(services.redis), webhooks=self.webhooks,
             config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
-            link_for=self.action_link)
+            link_for=self.action_link, save_ref=self.save_ref)
         self._wake: Callable[[], None] = lambda: None
         self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake())
         self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
@@ -81,6 +82,12 @@ class DingTalkTransport:
         c = d.chat(chat)
         conv = c.ids.get("dingtalk") if c else None
         return Target(True, conv) if conv else None
+
+    async def save_ref(self, message_id: int, ref: str) -> None:
+        async with self.app.services.db() as session, session.begin():
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(platform_ref=ref)
+                .execution_options(synchronize_session=False))
 
     def action_link(self, message: Message, button: Button) -> str:
         """A button in a markdown/actionCard message is a link: a signed one to our page that

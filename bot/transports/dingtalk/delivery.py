@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.outbox import DeliveryError, Postpone
@@ -63,7 +63,8 @@ class Target:
 class DingTalkDelivery:
     def __init__(self, *, api: OpenApi, limiter: RateLimiter, webhooks: WebhookBook,
                  config: DingTalkDeliveryConfig, template_id: str | None,
-                 target_of: Callable[[str], Target | None], link_for: LinkMaker) -> None:
+                 target_of: Callable[[str], Target | None], link_for: LinkMaker,
+                 save_ref: Callable[[int, str], Awaitable[None]]) -> None:
         self.api = api
         self.limiter = limiter
         self.webhooks = webhooks
@@ -71,6 +72,7 @@ class DingTalkDelivery:
         self.template_id = template_id
         self.target_of = target_of
         self.link_for = link_for
+        self.save_ref = save_ref
         self.robot_key = f"dingtalk:robot:{api.creds.robot_code}"
 
     async def deliver(self, item: OutboxItem, message: Message) -> None:
@@ -114,7 +116,10 @@ class DingTalkDelivery:
                 card = Card(title=card.title, body=f"{message.text}\n\n{card.body}".strip(),
                             color=card.color, image=card.image, actions=card.actions,
                             footer=card.footer)
-            message.platform_ref = message.platform_ref or f"cb-{message.id}-{secrets.token_hex(6)}"
+            if not message.platform_ref:
+                # stored before the call: a click can come back before the call returns
+                message.platform_ref = f"cb-{message.id}-{secrets.token_hex(6)}"
+                await self.save_ref(message.id, message.platform_ref)
             await self.api.create_and_deliver_card(
                 template_id=self.template_id, out_track_id=message.platform_ref,
                 card_data=render.card_data(card), open_space_id=target.open_space_id,
