@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,10 @@ from bot.clock import Clock
 from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
+from bot.outbox import OutboxWorker
+from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
+from bot.transports.dingtalk.web import DingTalkWeb
 from bot.web import api_errors, json_response
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
@@ -44,6 +48,8 @@ class App:
         self._dispatcher: Dispatcher | None = None
         self.tickers: dict[str, Ticker] = {}
         self.seeders: list[Callable[[App], Awaitable[None]]] = []
+        self.outbox: OutboxWorker | None = None
+        self.dingtalk: dingtalk.DingTalkTransport | None = None
 
     @property
     def services(self) -> Services:
@@ -57,6 +63,8 @@ class App:
 
     async def start(self) -> None:
         cfg = self.settings.config
+        dt_creds = (dingtalk.credentials(cfg.transports.dingtalk, os.environ)
+                    if cfg.transports.dingtalk.enabled else None)
         self.engine = db.create_engine(cfg.storage.database_url)
         applied = await migrate.upgrade(self.engine)
         if applied:
@@ -66,14 +74,33 @@ class App:
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
             directory=Directory(self.settings.org), redis=redis,
             signer=Signer(self.settings.secrets.link_keys),
+            external_transports=("dingtalk",) if dt_creds else (),
         )
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, inspection.router)
         self._services.features["on_evaluation"] = [reviews.on_evaluation]
         await inspection.seed_bank(self._services)
         self._dispatcher = dp
+        await self._start_transports(dt_creds)
+
+    async def _start_transports(self, dt_creds: dingtalk.Credentials | None) -> None:
+        """External platforms: their inbound loops, and the outbox worker that delivers to them."""
+        assert self.engine is not None
+        self.dingtalk = dingtalk.DingTalkTransport(self, dt_creds) if dt_creds else None
+        deliverers = {"dingtalk": self.dingtalk.delivery} if self.dingtalk else {}
+        self.outbox = OutboxWorker(self.services.db, self.clock, self.settings.config.transports.outbox,
+                                   deliverers, dialect=self.engine.dialect.name)
+        if self.dingtalk is not None:
+            await self.dingtalk.start(wake=self.outbox.wake)
+        self.outbox.start()
 
     async def stop(self) -> None:
+        if self.dingtalk is not None:
+            await self.dingtalk.stop()
+        if self.outbox is not None:
+            await self.outbox.stop()
+        if self.dingtalk is not None:
+            await self.dingtalk.close()
         if self._services is not None and self._services.redis is not None:
             await self._services.redis.aclose()
         if self.engine is not None:
@@ -109,6 +136,8 @@ def create_web_app(app: App) -> web.Application:
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
     routes += InspectionWeb(app).routes()
+    if app.settings.config.transports.dingtalk.enabled:
+        routes += DingTalkWeb(app).routes()
     webapp.add_routes(routes)
     return webapp
 

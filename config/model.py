@@ -56,6 +56,7 @@ class Chat(Strict):
     id: str = Field(pattern=r"^g-[a-z0-9-]+$")
     title: str
     members: tuple[str, ...]
+    ids: dict[Literal["dingtalk", "wecom"], str] = Field(default_factory=dict)  # platform chat ids
 
 
 class Org(Strict):
@@ -126,6 +127,31 @@ class ConsoleConfig(Strict):
     test_clock: bool = False
 
 
+class DingTalkStreamConfig(Strict):
+    """Stream-mode connection hygiene; every duration is configurable so tests run fast."""
+
+    reconnect_min_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    stable_seconds: float = Field(default=30.0, gt=0)  # a connection this old resets the backoff
+    ping_interval_seconds: float = Field(default=20.0, gt=0)  # our websocket ping
+    watchdog_seconds: float = Field(default=90.0, gt=0)  # no frame and no pong this long: reconnect
+    open_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_inflight: int = Field(default=16, ge=1)  # handlers running at once
+    card_callback_budget_seconds: float = Field(default=2.0, gt=0)
+    dedupe_seconds: int = Field(default=600, ge=300)  # local msgId memory
+
+
+class DingTalkDeliveryConfig(Strict):
+    """Outbound chain: rate limits (DingTalk: 20/min per robot, 130101 blocks for 10 min)."""
+
+    robot_per_minute: int = Field(default=20, ge=1)
+    conversation_per_minute: int = Field(default=20, ge=1)
+    throttled_pause_seconds: float = Field(default=600.0, ge=0)
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    token_refresh_margin_seconds: int = Field(default=300, ge=0)
+    webhook_margin_seconds: int = Field(default=60, ge=0)  # stop using a sessionWebhook this early
+
+
 class DingTalkConfig(Strict):
     enabled: bool = False
     client_id_env: str = "DINGTALK_CLIENT_ID"
@@ -133,12 +159,28 @@ class DingTalkConfig(Strict):
     robot_code_env: str = "DINGTALK_ROBOT_CODE"
     api_base: str = "https://api.dingtalk.com"
     oapi_base: str = "https://oapi.dingtalk.com"
-    card_template_id: str | None = None
+    card_template_id: str | None = None  # None: markdown / actionCard messages instead of cards
+    corp_id: str | None = None  # for H5 in-app login (免登) in the DingTalk client
+    stream_mode: bool = True  # receive over Stream mode (the default) ...
+    http_callback: bool = False  # ... and/or the robot's HTTP callback (POST /dingtalk/callback)
+    stream: DingTalkStreamConfig = DingTalkStreamConfig()
+    delivery: DingTalkDeliveryConfig = DingTalkDeliveryConfig()
+
+
+class OutboxConfig(Strict):
+    """The generic delivery worker (bot/outbox.py)."""
+
+    poll_seconds: float = Field(default=1.0, gt=0)
+    batch: int = Field(default=20, ge=1)
+    lease_seconds: float = Field(default=60.0, gt=0)  # a claim older than this is taken over
+    retry_base_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
 
 
 class TransportsConfig(Strict):
     console: ConsoleConfig = ConsoleConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
 
 class WebConfig(Strict):

@@ -1,0 +1,242 @@
+"""The outbox delivery worker, transport-agnostic. Handlers only write `outbox` rows (in their own
+transaction); this worker claims due rows atomically, hands each to its transport, and marks it
+sent or schedules a retry. It is the only way out, so nothing is lost while a platform is down.
+
+Claims are leases: a row in `sending` whose `next_attempt_at` has passed belongs to nobody (its
+worker died) and is claimed again. SQLite claims in one write transaction with UPDATE …
+RETURNING; PostgreSQL uses FOR UPDATE SKIP LOCKED so several instances never claim one row."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from config.model import OutboxConfig
+from storage.models import Message, OutboxItem
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A failed delivery. `retryable=False` marks the row failed for good (e.g. a 4xx other
+    than auth); `retry_after` overrides the backoff (e.g. the platform is throttling)."""
+
+    def __init__(self, reason: str, *, retryable: bool = True,
+                 retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Postpone(Exception):
+    """Not an attempt: wait this long and try again (a rate limit slot, a send not done yet)."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"postponed {seconds:.2f}s")
+        self.seconds = seconds
+
+
+class Deliverer(Protocol):
+    async def deliver(self, item: OutboxItem, message: Message) -> None:
+        """Deliver one row; may set `message.platform_ref` (saved whatever the outcome)."""
+        ...
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: base·2^(n-1) plus up to 50 % more, capped."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return min(cap, delay * (1 + random.random() / 2))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    item: OutboxItem
+    message: Message
+
+
+class OutboxWorker:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, config: OutboxConfig,
+                 transports: Mapping[str, Deliverer], *, dialect: str = "sqlite") -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.transports = dict(transports)
+        self.dialect = dialect
+        self.worker_id = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.delivered = 0  # counters for logs and the bench
+        self.failed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None and self.transports:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the batch in hand (a cancelled delivery may have reached the platform and
+        would be sent twice), then stop; cancel only after `grace` seconds."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox pass failed; retrying after the poll interval")
+                busy = 0
+            if busy or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            self._wake.clear()
+
+    # -- one pass -------------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Claim and deliver one batch; returns how many rows were claimed."""
+        claimed = await self.claim()
+        by_chat: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
+        for c in claimed:
+            by_chat[(c.item.transport, c.message.chat)].append(c)
+        # one chat's rows in order; different chats side by side
+        await asyncio.gather(*(self._deliver_in_order(rows) for rows in by_chat.values()))
+        return len(claimed)
+
+    async def _deliver_in_order(self, rows: list[Claimed]) -> None:
+        for c in rows:
+            await self._deliver(c)
+
+    async def claim(self) -> list[Claimed]:
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.config.lease_seconds)
+        due = and_(
+            OutboxItem.transport.in_(list(self.transports)),
+            OutboxItem.status.in_(("pending", "sending")),
+            OutboxItem.next_attempt_at <= now,
+        )
+        ids = select(OutboxItem.id).where(due).order_by(OutboxItem.id).limit(self.config.batch)
+        if self.dialect == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids.scalar_subquery()), due)
+            .values(status="sending", claimed_by=self.worker_id, next_attempt_at=lease_until)
+            .returning(OutboxItem.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db() as session, session.begin():
+            claimed_ids = sorted((await session.execute(stmt)).scalars())
+            if not claimed_ids:
+                return []
+            items = (await session.execute(
+                select(OutboxItem).where(OutboxItem.id.in_(claimed_ids)).order_by(OutboxItem.id)
+            )).scalars().all()
+            msg_ids = {i.message_id for i in items}
+            messages = {m.id: m for m in (await session.execute(
+                select(Message).where(Message.id.in_(msg_ids)))).scalars()}
+        return [Claimed(i, messages[i.message_id]) for i in items]
+
+    async def _deliver(self, c: Claimed) -> None:
+        item, message = c.item, c.message
+        ref_before = message.platform_ref
+        transport = self.transports[item.transport]
+        try:
+            await transport.deliver(item, message)
+        except asyncio.CancelledError:
+            await self._finish(item, message, ref_before, status="pending", delay=0.0,
+                               count=False, error="cancelled during delivery")
+            raise
+        except Postpone as p:
+            await self._finish(item, message, ref_before, status="pending", delay=p.seconds,
+                               count=False, error=None)
+        except DeliveryError as e:
+            if not e.retryable:
+                self.failed += 1
+                log.error("outbox %d (%s %s, message %d) failed for good: %s", item.id,
+                          item.transport, item.op, item.message_id, e)
+                await self._finish(item, message, ref_before, status="failed", delay=0.0,
+                                   count=True, error=str(e))
+                return
+            delay = e.retry_after if e.retry_after is not None else self._backoff(item)
+            log.warning("outbox %d (%s %s) attempt %d failed, retry in %.2fs: %s", item.id,
+                        item.transport, item.op, item.attempts + 1, delay, e)
+            await self._finish(item, message, ref_before, status="pending", delay=delay,
+                               count=True, error=str(e))
+        except Exception as e:
+            delay = self._backoff(item)
+            log.exception("outbox %d (%s %s) attempt %d crashed, retry in %.2fs", item.id,
+                          item.transport, item.op, item.attempts + 1, delay)
+            await self._finish(item, message, ref_before, status="pending", delay=delay,
+                               count=True, error=f"{type(e).__name__}: {e}")
+        else:
+            self.delivered += 1
+            await self._finish(item, message, ref_before, status="sent", delay=0.0, count=True,
+                               error=None)
+
+    def _backoff(self, item: OutboxItem) -> float:
+        return backoff(item.attempts + 1, self.config.retry_base_seconds,
+                       self.config.retry_max_seconds)
+
+    async def _finish(self, item: OutboxItem, message: Message, ref_before: str | None, *,
+                      status: str, delay: float, count: bool, error: str | None) -> None:
+        now = self.clock.now()
+        values: dict[str, object] = {
+            "status": status, "claimed_by": None,
+            "next_attempt_at": now + timedelta(seconds=delay),
+        }
+        if count:
+            values["attempts"] = OutboxItem.attempts + 1
+        if error is not None or status == "sent":
+            values["last_error"] = error
+        if status == "sent":
+            values["sent_at"] = now
+        async with self.db() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self.worker_id)
+                .values(**values).execution_options(synchronize_session=False))
+            if message.platform_ref != ref_before:
+                await session.execute(
+                    update(Message).where(Message.id == message.id)
+                    .values(platform_ref=message.platform_ref)
+                    .execution_options(synchronize_session=False))
+
+
+async def pending_count(db: async_sessionmaker[AsyncSession], transport: str) -> int:
+    """Rows not yet delivered (for health checks and tests)."""
+    async with db() as session:
+        rows = await session.execute(select(OutboxItem.id).where(
+            OutboxItem.transport == transport,
+            or_(OutboxItem.status == "pending", OutboxItem.status == "sending")))
+        return len(rows.all())

@@ -1,0 +1,117 @@
+"""The DingTalk transport: Stream mode in (`stream.py`, `inbound.py`, `mapping.py`), OpenAPI out
+through the outbox (`delivery.py`, `openapi.py`), H5 login and HTTP-mode callbacks (`web.py`).
+It only translates; the dispatcher and handlers do the work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from dingtalk_stream import Card_Callback_Router_Topic, ChatbotMessage
+from sqlalchemy import update
+
+from bot.ratelimit import make_limiter
+from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
+from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
+from bot.transports.dingtalk.openapi import Credentials, OpenApi
+from bot.transports.dingtalk.stream import StreamClient
+from cards.model import Button
+from config.loader import ConfigError
+from config.model import DingTalkConfig
+from storage.models import Message
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+ACTION_LINK_LIFETIME = timedelta(days=14)
+
+
+def credentials(cfg: DingTalkConfig, env: Mapping[str, str]) -> Credentials:
+    """Read the app's credentials from the environment variables the config names; a missing
+    one stops the start with a precise message. The robot code defaults to the client id (true
+    for an in-house app's robot)."""
+    missing = [
+        f"transports.dingtalk.{field}: environment variable {name} is not set "
+        f"(DingTalk is enabled)"
+        for field, name in (("client_id_env", cfg.client_id_env),
+                            ("client_secret_env", cfg.client_secret_env))
+        if not env.get(name)
+    ]
+    if missing:
+        raise ConfigError(missing)
+    client_id = env[cfg.client_id_env]
+    return Credentials(client_id, env[cfg.client_secret_env],
+                       env.get(cfg.robot_code_env) or client_id)
+
+
+class DingTalkTransport:
+    name = "dingtalk"
+
+    def __init__(self, app: App, creds: Credentials) -> None:
+        cfg = app.settings.config.transports.dingtalk
+        services = app.services
+        self.app = app
+        self.config = cfg
+        self.creds = creds
+        self.api = OpenApi(creds, api_base=cfg.api_base, oapi_base=cfg.oapi_base,
+                           timeout_seconds=cfg.delivery.http_timeout_seconds,
+                           refresh_margin_seconds=cfg.delivery.token_refresh_margin_seconds)
+        self.webhooks = WebhookBook()
+        self.delivery = DingTalkDelivery(
+            api=self.api, limiter=make_limiter(services.redis), webhooks=self.webhooks,
+            config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
+            link_for=self.action_link, save_ref=self.save_ref)
+        self._wake: Callable[[], None] = lambda: None
+        self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake())
+        self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
+                                   config=cfg.stream)
+        self.stream.register_callback_handler(ChatbotMessage.TOPIC, BotMessageHandler(self.inbound))
+        self.stream.register_callback_handler(Card_Callback_Router_Topic,
+                                              CardCallbackHandler(self.inbound))
+
+    def target(self, chat: str) -> Target | None:
+        d = self.app.services.directory
+        if chat.startswith("dm:"):
+            person = d.person(chat[3:])
+            staff = person.ids.get("dingtalk") if person else None
+            return Target(False, staff) if staff else None
+        c = d.chat(chat)
+        conv = c.ids.get("dingtalk") if c else None
+        return Target(True, conv) if conv else None
+
+    async def save_ref(self, message_id: int, ref: str) -> None:
+        async with self.app.services.db() as session, session.begin():
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(platform_ref=ref)
+                .execution_options(synchronize_session=False))
+
+    def action_link(self, message: Message, button: Button) -> str:
+        """A button in a markdown/actionCard message is a link: a signed one to our page that
+        performs the click as the signed-in (H5 login) user."""
+        if button.url:
+            return button.url
+        services = self.app.services
+        token = services.signer.sign("dtact", {"m": message.id, "a": button.id},
+                                     services.clock.now() + ACTION_LINK_LIFETIME)
+        base = self.app.settings.config.web.public_url.rstrip("/")
+        return f"{base}/dingtalk/act?t={token}"
+
+    async def start(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        if self.config.stream_mode:
+            self.stream.run()
+        log.info("dingtalk transport started (stream=%s, http callback=%s, cards=%s)",
+                 self.config.stream_mode, self.config.http_callback,
+                 "template" if self.config.card_template_id else "markdown")
+
+    async def stop(self) -> None:
+        """Stop receiving, let accepted messages finish (their replies land in the outbox)."""
+        await self.stream.stop()
+        await self.inbound.drain()
+
+    async def close(self) -> None:
+        await self.api.close()

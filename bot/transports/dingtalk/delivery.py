@@ -1,0 +1,159 @@
+"""Outbox rows → DingTalk. Replies go through the inbound message's sessionWebhook while it is
+valid, everything else through the OpenAPI; cards become interactive cards when a template id is
+configured (outTrackId kept in `messages.platform_ref`), markdown/actionCard messages otherwise.
+Rate limits per robot and per conversation; DingTalk's answers decide retry or give up."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.outbox import DeliveryError, Postpone
+from bot.ratelimit import Limit, RateLimiter
+from bot.transports.dingtalk.openapi import DingTalkApiError, OpenApi
+from cards import dingtalk as render
+from cards.model import Button, Card
+from config.model import DingTalkDeliveryConfig
+from storage import messages as msgs
+from storage.models import Message, OutboxItem
+
+log = logging.getLogger(__name__)
+
+LinkMaker = Callable[[Message, Button], str]
+
+
+class WebhookBook:
+    """sessionWebhook per inbound event id, until it expires (about 90 minutes). In memory:
+    after a restart, or on another instance, replies simply go through the OpenAPI."""
+
+    def __init__(self, max_entries: int = 10000, now_ms: Callable[[], float] | None = None) -> None:
+        self.max_entries = max_entries
+        self._now_ms = now_ms or (lambda: time.time() * 1000)
+        self._hooks: OrderedDict[str, tuple[str, int]] = OrderedDict()
+
+    def remember(self, event_id: str, url: str, expires_ms: int) -> None:
+        self._hooks[event_id] = (url, expires_ms)
+        while len(self._hooks) > self.max_entries:
+            self._hooks.popitem(last=False)
+
+    def get(self, event_id: str | None, margin_seconds: float) -> str | None:
+        if not event_id or event_id not in self._hooks:
+            return None
+        url, expires = self._hooks[event_id]
+        if expires and expires - margin_seconds * 1000 <= self._now_ms():
+            del self._hooks[event_id]
+            return None
+        return url
+
+
+@dataclass(frozen=True)
+class Target:
+    group: bool
+    id: str  # openConversationId for a group, the staff userId for 1:1
+
+    @property
+    def open_space_id(self) -> str:
+        return f"dtv1.card//IM_GROUP.{self.id}" if self.group else f"dtv1.card//IM_ROBOT.{self.id}"
+
+
+class DingTalkDelivery:
+    def __init__(self, *, api: OpenApi, limiter: RateLimiter, webhooks: WebhookBook,
+                 config: DingTalkDeliveryConfig, template_id: str | None,
+                 target_of: Callable[[str], Target | None], link_for: LinkMaker,
+                 save_ref: Callable[[int, str], Awaitable[None]]) -> None:
+        self.api = api
+        self.limiter = limiter
+        self.webhooks = webhooks
+        self.config = config
+        self.template_id = template_id
+        self.target_of = target_of
+        self.link_for = link_for
+        self.save_ref = save_ref
+        self.robot_key = f"dingtalk:robot:{api.creds.robot_code}"
+
+    async def deliver(self, item: OutboxItem, message: Message) -> None:
+        target = self.target_of(message.chat)
+        if target is None:
+            raise DeliveryError(f"chat {message.chat} has no DingTalk id", retryable=False)
+        card = msgs.message_card(message)
+        if item.op == "update" and card is None:
+            return
+        if item.op == "update" and self.template_id and not message.platform_ref:
+            # wait for the send; if it never succeeds, stop trying after a while
+            raise DeliveryError("card update before the card was delivered",
+                                retryable=item.attempts < 12)
+        await self._take_slot(target)
+        try:
+            if item.op == "update":
+                await self._update(message, card, target)
+            else:
+                await self._send(message, card, target)
+        except DingTalkApiError as e:
+            await self._raise_for(e)
+
+    async def _take_slot(self, target: Target) -> None:
+        wait = await self.limiter.acquire([
+            Limit(self.robot_key, self.config.robot_per_minute, 60.0),
+            Limit(f"dingtalk:conv:{target.id}", self.config.conversation_per_minute, 60.0),
+        ])
+        if wait > 0:
+            raise Postpone(wait, "rate limit")
+
+    async def _raise_for(self, e: DingTalkApiError) -> None:
+        if e.kind == "throttled":
+            pause = self.config.throttled_pause_seconds
+            await self.limiter.block(self.robot_key, pause)
+            raise DeliveryError(str(e), retry_after=pause) from e
+        raise DeliveryError(str(e), retryable=e.kind in ("retry", "auth")) from e
+
+    async def _send(self, message: Message, card: Card | None, target: Target) -> None:
+        if card is not None and self.template_id:
+            if message.text:  # one message, one delivery: a retry never repeats half of it
+                card = Card(title=card.title, body=f"{message.text}\n\n{card.body}".strip(),
+                            color=card.color, image=card.image, actions=card.actions,
+                            footer=card.footer)
+            if not message.platform_ref:
+                # stored before the call: a click can come back before the call returns
+                message.platform_ref = f"cb-{message.id}-{secrets.token_hex(6)}"
+                await self.save_ref(message.id, message.platform_ref)
+            await self.api.create_and_deliver_card(
+                template_id=self.template_id, out_track_id=message.platform_ref,
+                card_data=render.card_data(card), open_space_id=target.open_space_id,
+                group=target.group)
+            return
+        await self._send_text(message, message.text, card, target)
+
+    async def _send_text(self, message: Message, text: str | None, card: Card | None,
+                         target: Target) -> None:
+        hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
+        if hook is not None and (card is None or not card.actions):
+            await self.api.post_webhook(hook, render.webhook_body(text, card))
+            return
+        if card is not None:
+            key, param = render.robot_message(card, lambda b: self.link_for(message, b))
+            if text:
+                param["text"] = f"{text}\n\n{param['text']}"
+        else:
+            key, param = render.text_message(text or "")
+        if target.group:
+            await self.api.send_group(target.id, key, param)
+        else:
+            await self.api.send_users([target.id], key, param)
+
+    async def _update(self, message: Message, card: Card | None, target: Target) -> None:
+        assert card is not None
+        if self.template_id and message.platform_ref:
+            await self.api.update_card(message.platform_ref, render.card_data(card))
+            return
+        # no template: robot messages cannot be edited, so the new state is sent again
+        updated = Card(title=f"{card.title}（已更新）", body=card.body, color=card.color,
+                       image=card.image, actions=card.actions, footer=card.footer)
+        key, param = render.robot_message(updated, lambda b: self.link_for(message, b))
+        if target.group:
+            await self.api.send_group(target.id, key, param)
+        else:
+            await self.api.send_users([target.id], key, param)

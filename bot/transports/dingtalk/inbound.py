@@ -1,0 +1,185 @@
+"""Inbound: frames → core events → the dispatcher. Bot messages are ACKed as soon as they are
+parsed and de-duplicated, then handled in tracked tasks (bounded); card callbacks get the updated
+card data in their ACK when the handler finishes within a small budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage
+from sqlalchemy import select
+
+from bot.transports.dingtalk import mapping
+from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
+from cards.dingtalk import card_data, webhook_body
+from config.model import DingTalkStreamConfig
+from storage import messages as msgs
+from storage.models import Message
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.transports.dingtalk.delivery import WebhookBook
+    from bot.transports.dingtalk.openapi import OpenApi
+
+log = logging.getLogger(__name__)
+
+
+class SeenIds:
+    """msgIds seen in the last `ttl` seconds (in-flight and done), in this process. Redis and
+    the processed_events table de-duplicate across instances and restarts; this keeps a
+    redelivery from even starting a task."""
+
+    def __init__(self, ttl: float, now: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._now = now
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, key: str) -> bool:
+        now = self._now()
+        while self._seen and next(iter(self._seen.values())) < now - self.ttl:
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+    def forget(self, key: str) -> None:
+        self._seen.pop(key, None)
+
+
+class Inbound:
+    def __init__(self, app: App, api: OpenApi, webhooks: WebhookBook,
+                 config: DingTalkStreamConfig, on_handled: Callable[[], None]) -> None:
+        self.app = app
+        self.api = api
+        self.webhooks = webhooks
+        self.config = config
+        self.on_handled = on_handled
+        self.chats = mapping.chat_index(app.settings.org)
+        self.seen = SeenIds(config.dedupe_seconds)
+        self.slots = asyncio.Semaphore(config.max_inflight)
+        self.tasks: set[asyncio.Future[Any]] = set()
+        self.handled = 0
+        self.duplicates = 0
+        self.malformed = 0
+
+    # -- bot messages ---------------------------------------------------------------------------
+    def accept_message(self, data: Mapping[str, Any]) -> tuple[int, str]:
+        """Parse, de-duplicate, start handling; returns the ACK (code, message) at once."""
+        try:
+            msg = mapping.parse_bot_message(data)
+        except MalformedFrame as e:
+            self.malformed += 1
+            log.warning("dingtalk: malformed bot message refused: %s", e)
+            return AckMessage.STATUS_BAD_REQUEST, str(e)[:200]
+        if not self.seen.first_time(msg.message_id):
+            self.duplicates += 1
+            log.info("dingtalk: duplicate msgId %s ignored", msg.message_id)
+            return AckMessage.STATUS_OK, "duplicate"
+        now = self.app.services.clock.now()
+        mapped = mapping.message_event(msg, self.app.services.directory, self.chats, now, data)
+        self._track(self._handle(mapped, msg.message_id, msg.session_webhook,
+                                 msg.sender_staff_id))
+        return AckMessage.STATUS_OK, "OK"
+
+    def _track(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, mapped: Incoming | Refusal, msg_id: str, webhook: str | None,
+                      staff_id: str | None) -> None:
+        async with self.slots:
+            if isinstance(mapped, Refusal):
+                log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
+                await self._answer_directly(webhook, mapped.reply, staff_id)
+                return
+            event = mapped.event
+            if mapped.webhook:
+                self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
+            try:
+                result = await self.app.dispatcher.feed(event)
+            except Exception:
+                self.seen.forget(msg_id)
+                log.exception("dingtalk: message %s could not be handled", msg_id)
+                return
+            self.handled += 1
+            if result.status == "unknown_user":
+                await self._answer_directly(webhook, mapping.NOT_REGISTERED_USER, staff_id)
+            if result.messages:
+                self.on_handled()
+
+    async def _answer_directly(self, webhook: str | None, text: str,
+                               staff_id: str | None) -> None:
+        """For messages the core cannot take (no chat, no person): only the sessionWebhook
+        knows where to answer."""
+        if not webhook:
+            return
+        try:
+            await self.api.post_webhook(webhook, webhook_body(text, None, staff_id or None))
+        except Exception as e:
+            log.warning("dingtalk: direct answer failed: %s", e)
+
+    # -- card callbacks -------------------------------------------------------------------------
+    async def card_callback(self, data: Mapping[str, Any], callback_id: str) -> tuple[int, Any]:
+        try:
+            click = mapping.parse_card_callback(data)
+        except MalformedFrame as e:
+            self.malformed += 1
+            log.warning("dingtalk: malformed card callback refused: %s", e)
+            return AckMessage.STATUS_BAD_REQUEST, {}
+        async with self.app.services.db() as session:
+            msg = (await session.execute(
+                select(Message).where(Message.platform_ref == click.out_track_id))).scalars().first()
+        if msg is None:
+            log.warning("dingtalk: card callback for unknown outTrackId %s", click.out_track_id)
+            return AckMessage.STATUS_OK, {}
+        event = mapping.card_event(click, callback_id=callback_id, message_id=msg.id,
+                                   chat=msg.chat, now=self.app.services.clock.now(), raw=data)
+        task = asyncio.ensure_future(self.app.dispatcher.feed(event))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _t: self.on_handled())
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), self.config.card_callback_budget_seconds)
+        except TimeoutError:
+            log.info("dingtalk: card callback %s slower than budget; update follows", callback_id)
+            return AckMessage.STATUS_OK, {}
+        updated = next((m for m in result.messages if m.id == msg.id), None)
+        card = msgs.message_card(updated) if updated is not None else None
+        return AckMessage.STATUS_OK, ({"cardData": card_data(card)} if card is not None else {})
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """On shutdown: let accepted (already ACKed) messages finish, then cancel the rest."""
+        if self.tasks:
+            _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+class BotMessageHandler(CallbackHandler):
+    """SDK handler for `/v1.0/im/bot/messages/get`: ACK fast, work after."""
+
+    def __init__(self, inbound: Inbound) -> None:
+        super().__init__()
+        self.inbound = inbound
+
+    async def process(self, message: CallbackMessage) -> tuple[int, str]:
+        return self.inbound.accept_message(message.data)
+
+
+class CardCallbackHandler(CallbackHandler):
+    """SDK handler for `/v1.0/card/instances/callback`: the ACK carries the updated card."""
+
+    def __init__(self, inbound: Inbound) -> None:
+        super().__init__()
+        self.inbound = inbound
+
+    async def process(self, message: CallbackMessage) -> tuple[int, Any]:
+        return await self.inbound.card_callback(message.data, str(message.headers.message_id))

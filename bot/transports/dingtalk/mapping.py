@@ -1,0 +1,137 @@
+"""DingTalk frame data → core events. Pure functions over the SDK's frame models: no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dingtalk_stream import CardCallbackMessage, ChatbotMessage
+
+from bot.directory import Directory
+from bot.events import CardActionEvent, MessageEvent
+from config.model import Org
+
+NOT_REGISTERED_GROUP = "本群尚未登记，请联系管理员"
+NOT_REGISTERED_USER = "您尚未在本系统登记钉钉账号，请联系管理员"
+TEXT_ONLY = "目前只能处理文字消息，请发送文字命令（发送「帮助」查看可用命令）。"
+
+
+class MalformedFrame(ValueError):
+    """The frame cannot be understood at all: log it and refuse it (ACK 400)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A well-formed message the core cannot take: answer it directly with `reply`."""
+
+    reason: str
+    reply: str
+
+
+@dataclass(frozen=True)
+class Incoming:
+    event: MessageEvent
+    webhook: str | None  # the message's sessionWebhook ...
+    webhook_expires_ms: int  # ... and when it stops working (epoch ms)
+
+
+def chat_index(org: Org) -> dict[str, str]:
+    """DingTalk openConversationId → org chat id."""
+    return {c.ids["dingtalk"]: c.id for c in org.chats if "dingtalk" in c.ids}
+
+
+def event_id(msg_id: str) -> str:
+    return f"dingtalk:{msg_id}"
+
+
+def _text(msg: ChatbotMessage) -> str | None:
+    if msg.message_type == "text" and msg.text is not None:
+        return str(msg.text.content or "").strip()
+    if msg.message_type == "richText" and msg.rich_text_content is not None:
+        parts = [str(i["text"]) for i in msg.rich_text_content.rich_text_list
+                 if isinstance(i, dict) and "text" in i]
+        return "".join(parts).strip()
+    return None
+
+
+def _at(ms: Any, now: datetime) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+
+
+def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
+    try:
+        msg = ChatbotMessage.from_dict(dict(data))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise MalformedFrame(f"bot message: {type(e).__name__}: {e}") from e
+    if not isinstance(msg.message_id, str) or not msg.message_id:
+        raise MalformedFrame("bot message without msgId")
+    if msg.conversation_type not in ("1", "2"):
+        raise MalformedFrame(f"bot message with conversationType {msg.conversation_type!r}")
+    return msg
+
+
+def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str, str],
+                  now: datetime, raw: Mapping[str, Any]) -> Incoming | Refusal:
+    staff_id = str(msg.sender_staff_id or "")
+    if msg.conversation_type == "2":
+        chat = chats.get(str(msg.conversation_id or ""))
+        if chat is None:
+            return Refusal(f"unknown group {msg.conversation_id!r}", NOT_REGISTERED_GROUP)
+    else:
+        person = directory.by_platform("dingtalk", staff_id) if staff_id else None
+        if person is None:
+            return Refusal(f"unknown user {staff_id!r}", NOT_REGISTERED_USER)
+        chat = f"dm:{person.id}"
+    text = _text(msg)
+    if text is None:
+        return Refusal(f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY)
+    event = MessageEvent(
+        event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
+        at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1", raw=raw,
+    )
+    expires = msg.session_webhook_expired_time
+    return Incoming(event, msg.session_webhook or None, int(expires) if expires else 0)
+
+
+@dataclass(frozen=True)
+class CardClick:
+    out_track_id: str
+    user_id: str
+    action: str
+    form: dict[str, str]
+
+
+def parse_card_callback(data: Mapping[str, Any]) -> CardClick:
+    """`content.cardPrivateData`: the clicked button's `actionIds` and its `params` (ours put
+    the core's button id in `params.action`; the rest is the form)."""
+    try:
+        cb = CardCallbackMessage.from_dict(dict(data))
+    except (TypeError, ValueError, AttributeError) as e:
+        raise MalformedFrame(f"card callback: {type(e).__name__}: {e}") from e
+    private = cb.content.get("cardPrivateData") if isinstance(cb.content, dict) else None
+    if not isinstance(private, dict):
+        raise MalformedFrame("card callback without content.cardPrivateData")
+    params = private.get("params") or {}
+    action_ids = private.get("actionIds") or []
+    if not isinstance(params, dict) or not isinstance(action_ids, list):
+        raise MalformedFrame("card callback with bad actionIds/params")
+    action = params.get("action") or (action_ids[0] if action_ids else None)
+    if not isinstance(action, str) or not action or not cb.card_instance_id or not cb.user_id:
+        raise MalformedFrame("card callback without action, outTrackId or userId")
+    form = {str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in params.items() if k != "action"}
+    return CardClick(str(cb.card_instance_id), str(cb.user_id), action, form)
+
+
+def card_event(click: CardClick, *, callback_id: str, message_id: int, chat: str,
+               now: datetime, raw: Mapping[str, Any]) -> CardActionEvent:
+    return CardActionEvent(
+        event_id=f"dingtalk:card:{callback_id}", platform="dingtalk", user_id=click.user_id,
+        chat=chat, at=now, message_id=message_id, action=click.action, form=click.form, raw=raw,
+    )

@@ -1,0 +1,194 @@
+"""DingTalk OpenAPI over aiohttp (never the SDK's blocking `requests` helpers). One access token
+per app, cached until shortly before it expires and refreshed once when a call says it is bad.
+Every failure is classified so the outbox knows whether to retry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+ErrorKind = Literal["retry", "throttled", "auth", "fatal"]
+THROTTLED_ERRCODES = {130101}  # "send too fast, exceed 20 times per minute"
+RETRY_ERRCODES = {-1, 15, 88}  # system busy; server-side timeouts (isp.top-remote-…)
+AUTH_ERRCODES = {40001, 40014, 42001}  # invalid credential / access_token / expired token
+AUTH_CODES = {"InvalidAuthentication", "InvalidAccessToken", "InvalidAuthentication.AccessToken"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    robot_code: str
+
+
+class DingTalkApiError(Exception):
+    def __init__(self, kind: ErrorKind, status: int, code: str, message: str) -> None:
+        super().__init__(f"{kind}: HTTP {status} {code} {message}".strip())
+        self.kind = kind
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def classify(status: int, body: Any) -> DingTalkApiError | None:
+    """None when the answer is a success; otherwise the error and whether it can be retried."""
+    data = body if isinstance(body, dict) else {}
+    errcode = data.get("errcode")
+    code = str(data.get("code") or (errcode if errcode not in (None, 0) else "") or "")
+    message = str(data.get("message") or data.get("errmsg") or "")[:300]
+
+    def err(kind: ErrorKind) -> DingTalkApiError:
+        return DingTalkApiError(kind, status, code, message)
+
+    if isinstance(errcode, int) and errcode in THROTTLED_ERRCODES:
+        return err("throttled")
+    if status == 429 or code.startswith("Throttling"):
+        return err("throttled")
+    if status == 401 or code in AUTH_CODES or (isinstance(errcode, int) and errcode in AUTH_ERRCODES) \
+            or "不合法的access_token" in message:
+        return err("auth")
+    if status >= 500 or (isinstance(errcode, int) and errcode in RETRY_ERRCODES):
+        return err("retry")
+    if status >= 400:
+        return err("fatal")
+    if isinstance(errcode, int) and errcode != 0:
+        return err("fatal")
+    return None
+
+
+class OpenApi:
+    def __init__(self, creds: Credentials, *, api_base: str, oapi_base: str,
+                 timeout_seconds: float = 10.0, refresh_margin_seconds: int = 300) -> None:
+        self.creds = creds
+        self.api_base = api_base.rstrip("/")
+        self.oapi_base = oapi_base.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.refresh_margin = refresh_margin_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._token_expires = 0.0  # monotonic
+        self._token_lock = asyncio.Lock()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- transport ----------------------------------------------------------------------------
+    async def _request(self, method: str, url: str, *, json_body: Any = None,
+                       headers: dict[str, str] | None = None) -> Any:
+        try:
+            async with self.session.request(method, url, json=json_body, headers=headers) as r:
+                text = await r.text()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise DingTalkApiError("retry", 0, type(e).__name__, str(e)[:200]) from e
+        try:
+            body = json.loads(text) if text else {}
+        except ValueError:
+            body = {"message": text[:200]}
+        error = classify(status, body)
+        if error is not None:
+            raise error
+        return body
+
+    async def token(self, *, force: bool = False) -> str:
+        async with self._token_lock:
+            if not force and self._token and time.monotonic() < self._token_expires:
+                return self._token
+            body = await self._request("POST", f"{self.api_base}/v1.0/oauth2/accessToken", json_body={
+                "appKey": self.creds.client_id, "appSecret": self.creds.client_secret})
+            token = body.get("accessToken")
+            if not isinstance(token, str) or not token:
+                raise DingTalkApiError("retry", 200, "NoToken", "accessToken missing in answer")
+            expire_in = int(body.get("expireIn") or 7200)
+            self._token = token
+            self._token_expires = time.monotonic() + max(1, expire_in - self.refresh_margin)
+            log.info("dingtalk access token refreshed, valid %ds", expire_in)
+            return token
+
+    async def call(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        """A new-style API call with the token header; on an auth error the token is refreshed
+        once and the call repeated once."""
+        url = f"{self.api_base}{path}"
+        for attempt in (1, 2):
+            token = await self.token(force=attempt == 2)
+            try:
+                return await self._request(method, url, json_body=body,
+                                           headers={"x-acs-dingtalk-access-token": token})
+            except DingTalkApiError as e:
+                if e.kind != "auth" or attempt == 2:
+                    raise
+                log.info("dingtalk token rejected (%s), refreshing once", e.code)
+        raise AssertionError("unreachable")
+
+    # -- robot messages -------------------------------------------------------------------------
+    async def send_group(self, open_conversation_id: str, msg_key: str,
+                         msg_param: dict[str, Any]) -> Any:
+        return await self.call("POST", "/v1.0/robot/groupMessages/send", {
+            "robotCode": self.creds.robot_code, "openConversationId": open_conversation_id,
+            "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)})
+
+    async def send_users(self, user_ids: list[str], msg_key: str, msg_param: dict[str, Any]) -> Any:
+        return await self.call("POST", "/v1.0/robot/oToMessages/batchSend", {
+            "robotCode": self.creds.robot_code, "userIds": user_ids,
+            "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)})
+
+    async def post_webhook(self, url: str, body: dict[str, Any]) -> Any:
+        """A reply through a message's sessionWebhook (no token needed)."""
+        return await self._request("POST", url, json_body=body)
+
+    # -- interactive cards ----------------------------------------------------------------------
+    async def create_and_deliver_card(self, *, template_id: str, out_track_id: str,
+                                      card_data: dict[str, Any], open_space_id: str,
+                                      group: bool) -> Any:
+        body: dict[str, Any] = {
+            "cardTemplateId": template_id, "outTrackId": out_track_id, "cardData": card_data,
+            "callbackType": "STREAM", "openSpaceId": open_space_id, "userIdType": 1,
+        }
+        if group:
+            body["imGroupOpenSpaceModel"] = {"supportForward": True}
+            body["imGroupOpenDeliverModel"] = {"robotCode": self.creds.robot_code}
+        else:
+            body["imRobotOpenSpaceModel"] = {"supportForward": True}
+            body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT",
+                                               "robotCode": self.creds.robot_code}
+        return await self.call("POST", "/v1.0/card/instances/createAndDeliver", body)
+
+    async def update_card(self, out_track_id: str, card_data: dict[str, Any]) -> Any:
+        return await self.call("PUT", "/v1.0/card/instances", {
+            "outTrackId": out_track_id, "cardData": card_data,
+            "cardUpdateOptions": {"updateCardDataByKey": False}})
+
+    # -- H5 in-app login ------------------------------------------------------------------------
+    async def user_id_from_auth_code(self, code: str) -> str:
+        """Exchange a JSAPI auth code (requestAuthCode / getAuthCode) for the staff userId."""
+        for attempt in (1, 2):
+            token = await self.token(force=attempt == 2)
+            url = f"{self.oapi_base}/topapi/v2/user/getuserinfo"
+            try:
+                body = await self._request("POST", f"{url}?access_token={token}",
+                                           json_body={"code": code})
+            except DingTalkApiError as e:
+                if e.kind != "auth" or attempt == 2:
+                    raise
+                continue
+            user_id = (body.get("result") or {}).get("userid")
+            if not isinstance(user_id, str) or not user_id:
+                raise DingTalkApiError("fatal", 200, "NoUser", "userid missing in answer")
+            return user_id
+        raise AssertionError("unreachable")

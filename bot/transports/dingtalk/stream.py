@@ -1,0 +1,274 @@
+"""Stream-mode connection: the `dingtalk-stream` 0.24.3 client with its loop replaced.
+
+We keep the SDK's client class, frame models (`SystemMessage`, `CallbackMessage`, `AckMessage`)
+and handler protocol (`CallbackHandler.raw_process`, `SystemHandler`). We replace `start()` and
+`open_connection()` because 0.24.3 reconnects with no delay after a clean close, swallows
+cancellation, opens connections with blocking `requests` on the event loop, pings without ever
+waiting for the pong, and ACKs on whatever socket is current. Our loop: aiohttp for the open
+call, exponential backoff with jitter (1 s → 60 s by default), a watchdog that reconnects when
+neither a frame nor a pong arrives for a while, ACKs on the socket the frame came from, and
+`await stop()` that really stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from typing import Any
+from urllib.parse import quote_plus
+
+import aiohttp
+import dingtalk_stream
+import websockets
+from dingtalk_stream import AckMessage, CallbackMessage, Credential, SystemMessage
+from dingtalk_stream.version import VERSION_STRING
+from websockets.asyncio.client import ClientConnection
+
+from bot.outbox import backoff
+from config.model import DingTalkStreamConfig
+
+log = logging.getLogger(__name__)
+
+OPEN_PATH = "/v1.0/gateway/connections/open"
+
+
+class OpenFailed(Exception):
+    pass
+
+
+def ack(message_id: str | None, code: int, data: Any = None, message: str = "") -> str:
+    a = AckMessage()
+    a.code = code
+    a.headers.message_id = message_id
+    a.headers.content_type = "application/json"
+    a.message = message
+    a.data = data if data is not None else {}
+    return json.dumps(a.to_dict(), ensure_ascii=False)
+
+
+class StreamClient(dingtalk_stream.DingTalkStreamClient):
+    def __init__(self, client_id: str, client_secret: str, *, api_base: str,
+                 config: DingTalkStreamConfig) -> None:
+        super().__init__(Credential(client_id, client_secret), logger=log)
+        self.api_base = api_base.rstrip("/")
+        self.config = config
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._ws: ClientConnection | None = None
+        self._frame_tasks: set[asyncio.Task[None]] = set()
+        self._local_ip = ""
+        # observable state, for logs, health and tests
+        self.opens = 0  # /connections/open calls
+        self.connects = 0  # websocket sessions established
+        self.delays: list[float] = []  # every reconnect delay chosen
+        self.watchdog_fired = 0
+        self.connected = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def run(self) -> asyncio.Task[None]:
+        """Start the loop as a task (what the app tracks)."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.start(), name="dingtalk-stream")
+        return self._task
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for t in list(self._frame_tasks):
+            t.cancel()
+        await asyncio.gather(*self._frame_tasks, return_exceptions=True)
+
+    async def start(self) -> None:
+        """Replaces the SDK's loop: one connection at a time, backoff between them."""
+        self.pre_start()
+        self._local_ip = await asyncio.to_thread(self.get_host_ip)
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            began = loop.time()
+            asked_to_move = False
+            try:
+                conn = await self.open_connection_async()
+                asked_to_move = await self._serve(conn)
+            except asyncio.CancelledError:
+                raise
+            except (OpenFailed, OSError, websockets.exceptions.WebSocketException,
+                    aiohttp.ClientError, TimeoutError) as e:
+                log.warning("dingtalk stream connection failed: %s", e)
+            except Exception:
+                log.exception("dingtalk stream connection crashed")
+            if loop.time() - began >= self.config.stable_seconds:
+                attempt = 0
+            if asked_to_move and attempt == 0:
+                delay = 0.0  # the server rotates connections: come back at once, once
+            else:
+                delay = backoff(attempt + 1, self.config.reconnect_min_seconds,
+                                self.config.reconnect_max_seconds)
+            attempt += 1
+            self.delays.append(delay)
+            log.info("dingtalk stream reconnecting in %.2fs (attempt %d)", delay, attempt)
+            await asyncio.sleep(delay)
+
+    def get_host_ip(self) -> str:
+        """Only informative for DingTalk; never probes the network (the SDK's does)."""
+        try:
+            return socket.gethostbyname(socket.gethostname())
+        except OSError:
+            return "127.0.0.1"
+
+    def open_connection(self) -> Any:
+        raise NotImplementedError("blocking; use open_connection_async")
+
+    async def open_connection_async(self) -> dict[str, str]:
+        topics = [{"type": "CALLBACK", "topic": t} for t in self.callback_handler_map]
+        if self._is_event_required:
+            topics.insert(0, {"type": "EVENT", "topic": "*"})
+        body = {
+            "clientId": self.credential.client_id, "clientSecret": self.credential.client_secret,
+            "subscriptions": topics, "ua": f"dingtalk-sdk-python/v{VERSION_STRING}-union",
+            "localIp": self._local_ip,
+        }
+        self.opens += 1
+        timeout = aiohttp.ClientTimeout(total=self.config.open_timeout_seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+            self.api_base + OPEN_PATH, json=body, headers={"Accept": "application/json"},
+        ) as r:
+            text = await r.text()
+            if r.status != 200:
+                raise OpenFailed(f"open connection: HTTP {r.status} {text[:200]}")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise OpenFailed(f"open connection: not JSON: {text[:200]}") from None
+        endpoint, ticket = data.get("endpoint"), data.get("ticket")
+        if not isinstance(endpoint, str) or not endpoint or not isinstance(ticket, str) or not ticket:
+            raise OpenFailed(f"open connection: no endpoint/ticket in {text[:200]}")
+        return {"endpoint": endpoint, "ticket": ticket}
+
+    # -- one connection -------------------------------------------------------------------------
+    async def _serve(self, conn: dict[str, str]) -> bool:
+        """Read frames until the socket ends or the watchdog fires; True when the server sent
+        `disconnect` (it is moving us to another connection)."""
+        uri = f"{conn['endpoint']}?ticket={quote_plus(conn['ticket'])}"
+        async with websockets.connect(
+            uri, open_timeout=self.config.open_timeout_seconds, ping_interval=None,
+            close_timeout=2, max_size=4 * 2**20, proxy=None,
+        ) as ws:
+            self._ws = ws
+            self.connects += 1
+            self.connected.set()
+            log.info("dingtalk stream connected (%d)", self.connects)
+            state = {"last": asyncio.get_running_loop().time(), "moved": False}
+            reader = asyncio.create_task(self._read(ws, state))
+            keeper = asyncio.create_task(self._keepalive(ws, state))
+            try:
+                await asyncio.wait({reader, keeper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.connected.clear()
+                for t in (reader, keeper):
+                    t.cancel()
+                await asyncio.gather(reader, keeper, return_exceptions=True)
+                if reader.done() and not reader.cancelled() and reader.exception():
+                    log.info("dingtalk stream socket ended: %s", reader.exception())
+                self._ws = None
+            return bool(state["moved"])
+
+    async def _read(self, ws: ClientConnection, state: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        async for raw in ws:
+            state["last"] = loop.time()
+            if await self._on_frame(ws, raw):
+                state["moved"] = True
+                await ws.close()
+                return
+
+    async def _keepalive(self, ws: ClientConnection, state: dict[str, Any]) -> None:
+        """Our own ping, and the watchdog: no frame and no pong for `watchdog_seconds` →
+        drop the socket (a silent stall is the SDK's most reported failure)."""
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        tick = min(cfg.ping_interval_seconds, cfg.watchdog_seconds / 4)
+        next_ping = loop.time() + cfg.ping_interval_seconds
+        pong: Any = None
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if pong is not None and pong.done():
+                pong = None
+                state["last"] = max(state["last"], now)
+            if now - state["last"] > cfg.watchdog_seconds:
+                self.watchdog_fired += 1
+                log.warning("dingtalk stream silent for %.1fs, reconnecting", now - state["last"])
+                ws.transport.abort()
+                return
+            if now >= next_ping and pong is None:
+                next_ping = now + cfg.ping_interval_seconds
+                try:
+                    pong = await ws.ping()
+                except websockets.exceptions.ConnectionClosed:
+                    return
+
+    # -- frames ---------------------------------------------------------------------------------
+    async def _on_frame(self, ws: ClientConnection, raw: str | bytes) -> bool:
+        """Handle one frame; True for a SYSTEM `disconnect`."""
+        try:
+            frame = json.loads(raw)
+            if not isinstance(frame, dict):
+                raise ValueError("frame is not an object")
+            headers = frame.get("headers") or {}
+            if not isinstance(headers, dict):
+                raise ValueError("headers is not an object")
+        except ValueError as e:
+            log.warning("dingtalk stream: malformed frame refused (%s): %.200r", e, raw)
+            return False
+        message_id = headers.get("messageId")
+        kind = frame.get("type")
+        try:
+            if kind == SystemMessage.TYPE:
+                msg = SystemMessage.from_dict(frame)
+                reply = await self.system_handler.raw_process(msg)
+                await ws.send(json.dumps(reply.to_dict()))
+                if msg.headers.topic == SystemMessage.TOPIC_DISCONNECT:
+                    log.info("dingtalk stream: server asked to disconnect: %s", msg.data)
+                    return True
+                return False
+            if kind == CallbackMessage.TYPE:
+                cb = CallbackMessage.from_dict(frame)
+                self._spawn(self._callback(ws, cb))
+                return False
+            if kind == "EVENT":  # not subscribed; answer in the spec's shape
+                await ws.send(ack(message_id, 200, {"status": "SUCCESS", "message": "ignored"}))
+                return False
+            raise ValueError(f"unknown frame type {kind!r}")
+        except (ValueError, TypeError, KeyError) as e:
+            log.warning("dingtalk stream: malformed frame %s refused: %s", message_id, e)
+            with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                await ws.send(ack(message_id, AckMessage.STATUS_BAD_REQUEST, message=str(e)[:200]))
+            return False
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._frame_tasks.add(task)
+        task.add_done_callback(self._frame_tasks.discard)
+
+    async def _callback(self, ws: ClientConnection, cb: CallbackMessage) -> None:
+        handler = self.callback_handler_map.get(cb.headers.topic)
+        if handler is None:
+            log.warning("dingtalk stream: no handler for topic %s", cb.headers.topic)
+            reply = ack(cb.headers.message_id, AckMessage.STATUS_NOT_IMPLEMENT, message="no handler")
+        else:
+            try:
+                reply = json.dumps((await handler.raw_process(cb)).to_dict(), ensure_ascii=False)
+            except Exception as e:
+                log.exception("dingtalk stream: handler for %s failed", cb.headers.topic)
+                reply = ack(cb.headers.message_id, AckMessage.STATUS_SYSTEM_EXCEPTION,
+                            message=type(e).__name__)
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            await ws.send(reply)

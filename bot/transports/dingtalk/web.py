@@ -1,0 +1,183 @@
+"""DingTalk's web routes: H5 in-app login (免登), signed action links for markdown cards, and the
+robot's HTTP-mode callback. Signed code links keep working outside DingTalk: login here only adds
+a session cookie."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.events import CardActionEvent
+from bot.transports.dingtalk.openapi import DingTalkApiError
+from bot.transports.dingtalk.signing import check_sign
+from bot.web import ApiError, field_str, json_body, json_response
+from bot.web.session import session_person, start_session
+from storage import messages as msgs
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.transports.dingtalk import DingTalkTransport
+
+log = logging.getLogger(__name__)
+
+JSAPI = "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"
+
+H5_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>钉钉登录</title>
+<script src="{jsapi}"></script></head><body><p id="s">正在通过钉钉登录…</p><script>
+var corpId = {corp}, next = {next};
+function show(t) {{ document.getElementById("s").textContent = t; }}
+function login(code) {{
+  fetch("/dingtalk/h5/login", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+    body: JSON.stringify({{code: code}})}})
+  .then(function (r) {{ return r.json().then(function (b) {{
+    if (r.ok) {{ location.replace(next); }} else {{ show(b.error || "登录失败"); }} }}); }})
+  .catch(function () {{ show("网络错误，请重试"); }});
+}}
+if (typeof dd === "undefined" || dd.env.platform === "notInDingTalk") {{
+  show("请在钉钉中打开此页面，或使用消息中的链接直接访问。");
+}} else {{
+  dd.ready(function () {{ dd.runtime.permission.requestAuthCode({{corpId: corpId,
+    onSuccess: function (r) {{ login(r.code); }},
+    onFail: function (e) {{ show("获取钉钉授权失败：" + JSON.stringify(e)); }} }}); }});
+}}
+</script></body></html>"""
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: a login page must not redirect elsewhere."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return web.Response(
+        status=status, content_type="text/html", charset="utf-8",
+        text=f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+             f"<title>{html.escape(title)}</title></head><body><h3>{html.escape(title)}</h3>"
+             f"{body}</body></html>")
+
+
+class DingTalkWeb:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def routes(self) -> list[web.RouteDef]:
+        r = [
+            web.get("/dingtalk/h5", self.h5_page),
+            web.post("/dingtalk/h5/login", self.h5_login),
+            web.get("/dingtalk/act", self.act),
+            web.post("/dingtalk/act", self.act),
+        ]
+        if self.app.settings.config.transports.dingtalk.http_callback:
+            r.append(web.post("/dingtalk/callback", self.callback))
+        return r
+
+    @property
+    def transport(self) -> DingTalkTransport:
+        if self.app.dingtalk is None:
+            raise ApiError(503, "钉钉未启用")
+        return self.app.dingtalk
+
+    # -- H5 in-app login --------------------------------------------------------------------
+    async def h5_page(self, request: web.Request) -> web.Response:
+        corp = self.app.settings.config.transports.dingtalk.corp_id or ""
+        page = H5_PAGE.format(jsapi=JSAPI, corp=json.dumps(corp),
+                              next=json.dumps(safe_next(request.query.get("next"))))
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def h5_login(self, request: web.Request) -> web.Response:
+        code = field_str(await json_body(request), "code", max_len=200)
+        try:
+            user_id = await self.transport.api.user_id_from_auth_code(code)
+        except DingTalkApiError as e:
+            log.warning("dingtalk h5 login failed: %s", e)
+            status = 401 if e.kind in ("fatal", "auth") else 502
+            raise ApiError(status, "钉钉登录失败，请重新打开页面") from None
+        services = self.app.services
+        person = services.directory.by_platform("dingtalk", user_id)
+        if person is None:
+            log.warning("dingtalk h5 login by unregistered user %s", user_id)
+            raise ApiError(403, "您的钉钉账号尚未在本系统登记，请联系管理员")
+        resp = json_response({"user": person.id})
+        start_session(resp, services.signer, person.id, services.clock.now())
+        return resp
+
+    # -- action links (markdown fallback) ---------------------------------------------------
+    async def act(self, request: web.Request) -> web.Response:
+        services = self.app.services
+        now = services.clock.now()
+        token = request.query.get("t", "")
+        payload = services.signer.verify("dtact", token, now) if token else None
+        if payload is None or not isinstance(payload.get("m"), int):
+            return _page("链接无效", ["链接无效或已过期。"], 403)
+        person_id = session_person(request, services.signer, now)
+        if person_id is None:
+            raise web.HTTPFound(f"/dingtalk/h5?next={quote(request.path_qs, safe='')}")
+        person = services.directory.person(person_id)
+        staff = person.ids.get("dingtalk") if person else None
+        if person is None or not staff:
+            return _page("无法操作", ["您的钉钉账号尚未在本系统登记，请联系管理员。"], 403)
+        async with services.db() as session:
+            msg = await msgs.get_message(session, payload["m"])
+        card = msgs.message_card(msg) if msg else None
+        button = card.button(str(payload.get("a"))) if card else None
+        if msg is None or button is None:
+            return _page("按钮已失效", ["卡片已更新，请以最新卡片为准。"], 410)
+        form: dict[str, str] = {}
+        if button.form:
+            if request.method != "POST":
+                return self._form_page(button.label, button.form, request.path_qs)
+            posted = await request.post()
+            form = {f.name: str(posted.get(f.name, "")).strip() for f in button.form}
+            missing = [f.label for f in button.form if f.required and not form[f.name]]
+            if missing:
+                return _page(button.label, [f"请填写：{'、'.join(missing)}"], 400)
+        event = CardActionEvent(
+            event_id=f"dingtalk:act:{uuid.uuid4().hex}", platform="dingtalk", user_id=staff,
+            chat=msg.chat, at=now, message_id=msg.id, action=button.id, form=form,
+            raw={"link": True})
+        result = await self.app.dispatcher.feed(event)
+        if self.app.outbox is not None:
+            self.app.outbox.wake()
+        texts = [m.text for m in result.messages if m.text] or [f"已完成：{button.label}"]
+        return _page(button.label, texts)
+
+    def _form_page(self, label: str, fields: Any, action: str) -> web.Response:
+        inputs = "".join(
+            f'<p><label>{html.escape(f.label)}<br>'
+            + (f'<textarea name="{html.escape(f.name)}" placeholder="{html.escape(f.placeholder)}">'
+               f"</textarea>" if f.multiline else
+               f'<input name="{html.escape(f.name)}" placeholder="{html.escape(f.placeholder)}">')
+            + "</label></p>"
+            for f in fields)
+        return web.Response(
+            content_type="text/html", charset="utf-8",
+            text=f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" '
+                 f'content="width=device-width,initial-scale=1"><title>{html.escape(label)}</title>'
+                 f'</head><body><h3>{html.escape(label)}</h3><form method="post" '
+                 f'action="{html.escape(action)}">{inputs}<button type="submit">提交</button>'
+                 f"</form></body></html>")
+
+    # -- HTTP-mode robot callback -----------------------------------------------------------
+    async def callback(self, request: web.Request) -> web.Response:
+        transport = self.transport
+        if not check_sign(request.headers.get("timestamp"), request.headers.get("sign"),
+                          transport.creds.client_secret, int(time.time() * 1000)):
+            log.warning("dingtalk http callback with a bad or stale sign refused")
+            raise ApiError(403, "签名无效")
+        data = await json_body(request)
+        code, message = transport.inbound.accept_message(data)
+        if code != 200:
+            raise ApiError(400, message)
+        return json_response({})

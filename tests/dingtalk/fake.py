@@ -1,0 +1,302 @@
+"""A fake DingTalk on loopback, in its own thread and event loop: the Stream gateway
+(`/v1.0/gateway/connections/open` + websocket), the OpenAPI (token, robot messages, cards), the
+sessionWebhook and the H5 auth-code exchange. Faults are injected per call; everything the bot
+sends is recorded with the time it arrived (time.perf_counter, for the bench)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+CLIENT_ID = "ding-test-app"
+CLIENT_SECRET = "test-secret-不要外传"
+
+
+@dataclass
+class Sent:
+    """One message that reached 'DingTalk' successfully."""
+
+    kind: str  # "webhook" | "group" | "users" | "card" | "card_update"
+    target: str  # conversation id, user ids, session or outTrackId
+    text: str  # what a person would read (content / markdown / card title + body)
+    body: dict[str, Any]
+    at: float = field(default_factory=time.perf_counter)
+
+
+class FakeDingTalk:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fake-dingtalk",
+                                        daemon=True)
+        self._ids = itertools.count(1)
+        # gateway state
+        self.opens: list[dict[str, Any]] = []
+        self.tickets: set[str] = set()
+        self.connections = 0  # websocket sessions accepted and served
+        self.clean_closes_left = 0  # close this many new sockets cleanly at once
+        self.clean_closes = 0
+        self.silent = False  # stop answering pings and frames
+        self.open_failures = 0  # answer this many /connections/open calls with 500
+        self.ws: web.WebSocketResponse | None = None  # the newest connection
+        self.live: list[web.WebSocketResponse] = []  # every open connection
+        self.acks: dict[str, dict[str, Any]] = {}
+        # OpenAPI state
+        self.tokens: set[str] = set()
+        self.token_calls = 0
+        self.faults: deque[str] = deque()  # "500" | "timeout" | "throttle" | "expire" | "400"
+        self.fault_delay = 2.0  # how long a "timeout" answer takes
+        self.sent: list[Sent] = []
+        self.cards: dict[str, dict[str, Any]] = {}  # outTrackId → latest cardParamMap
+        self.auth_codes: dict[str, str] = {}  # H5 auth code → userid
+        self.requests: list[str] = []
+
+    # -- lifecycle (called from the test thread) ------------------------------------------------
+    def start(self) -> FakeDingTalk:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.add_routes([
+            web.post("/v1.0/gateway/connections/open", self._open),
+            web.get("/connect", self._ws),
+            web.post("/v1.0/oauth2/accessToken", self._token),
+            web.post("/v1.0/robot/groupMessages/send", self._group),
+            web.post("/v1.0/robot/oToMessages/batchSend", self._users),
+            web.post("/v1.0/card/instances/createAndDeliver", self._card_create),
+            web.put("/v1.0/card/instances", self._card_update),
+            web.post("/robot/sendBySession", self._webhook),
+            web.post("/topapi/v2/user/getuserinfo", self._userinfo),
+        ])
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def _stop(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- gateway ----------------------------------------------------------------------------------
+    async def _open(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.opens.append(body)
+        if self.open_failures > 0:
+            self.open_failures -= 1
+            return web.json_response({"code": "ServiceUnavailable"}, status=500)
+        if body.get("clientId") != CLIENT_ID or body.get("clientSecret") != CLIENT_SECRET:
+            return web.json_response({"code": "InvalidClient"}, status=401)
+        ticket = uuid.uuid4().hex
+        self.tickets.add(ticket)
+        return web.json_response({"endpoint": f"ws://127.0.0.1:{self.port}/connect",
+                                  "ticket": ticket})
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self.tickets:  # a ticket opens exactly one connection
+            return web.Response(status=403)
+        self.tickets.discard(ticket)
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        if self.clean_closes_left > 0:
+            self.clean_closes_left -= 1
+            self.clean_closes += 1
+            await ws.close()
+            return ws
+        self.connections += 1
+        self.ws = ws
+        self.live.append(ws)
+        async for msg in ws:
+            if self.silent:
+                continue
+            if msg.type == WSMsgType.PING:
+                await ws.pong(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                frame = json.loads(msg.data)
+                self.acks[str(frame.get("headers", {}).get("messageId"))] = frame
+        self.live.remove(ws)
+        if self.ws is ws:
+            self.ws = self.live[-1] if self.live else None
+        return ws
+
+    def push(self, frame: dict[str, Any] | str, everywhere: bool = False) -> None:
+        """Send a frame on the newest connection, or on all of them (from the test thread)."""
+        text = frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False)
+
+        async def send() -> None:
+            assert self.ws is not None, "no connection"
+            for ws in list(self.live) if everywhere else [self.ws]:
+                await ws.send_str(text)
+
+        self.call(send())
+
+    def frame(self, topic: str, data: dict[str, Any], kind: str = "CALLBACK",
+              message_id: str | None = None) -> dict[str, Any]:
+        return {"specVersion": "1.0", "type": kind,
+                "headers": {"appId": "app", "connectionId": "c", "contentType": "application/json",
+                            "messageId": message_id or f"frame-{next(self._ids)}",
+                            "time": str(int(time.time() * 1000)), "topic": topic},
+                "data": json.dumps(data, ensure_ascii=False)}
+
+    def bot_message(self, text: str, *, staff_id: str, group: str | None = None,
+                    msg_id: str | None = None, webhook: bool = True,
+                    webhook_ttl_ms: int = 5_400_000) -> dict[str, Any]:
+        msg_id = msg_id or f"msg-{uuid.uuid4().hex[:12]}"
+        now = int(time.time() * 1000)
+        data: dict[str, Any] = {
+            "conversationId": group or f"cid-dm-{staff_id}", "conversationType": "2" if group else "1",
+            "msgId": msg_id, "msgtype": "text", "text": {"content": f" {text} "},
+            "senderId": f"$:LWCP_v1:${staff_id}", "senderStaffId": staff_id, "senderNick": staff_id,
+            "senderCorpId": "corp", "chatbotCorpId": "corp", "chatbotUserId": "bot",
+            "robotCode": CLIENT_ID, "isAdmin": False, "isInAtList": True, "createAt": now,
+            "atUsers": [{"dingtalkId": "bot"}],
+        }
+        if group:
+            data["conversationTitle"] = "测试群"
+        if webhook:
+            data["sessionWebhook"] = f"{self.base}/robot/sendBySession?session={msg_id}"
+            data["sessionWebhookExpiredTime"] = now + webhook_ttl_ms
+        return data
+
+    def send_message(self, text: str, **kw: Any) -> str:
+        data = self.bot_message(text, **kw)
+        frame = self.frame("/v1.0/im/bot/messages/get", data)
+        self.push(frame)
+        return str(frame["headers"]["messageId"])
+
+    def click(self, out_track_id: str, user_id: str, action: str,
+              params: dict[str, Any] | None = None) -> str:
+        data = {"outTrackId": out_track_id, "corpId": "corp", "userId": user_id, "userIdType": 1,
+                "spaceType": "IM", "spaceId": "s", "type": "actionCallback",
+                "extension": "{}",
+                "content": json.dumps({"cardPrivateData": {
+                    "actionIds": [action], "params": {"action": action, **(params or {})}}})}
+        frame = self.frame("/v1.0/card/instances/callback", data)
+        self.push(frame)
+        return str(frame["headers"]["messageId"])
+
+    # -- OpenAPI ----------------------------------------------------------------------------------
+    async def _token(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.token_calls += 1
+        if body.get("appKey") != CLIENT_ID or body.get("appSecret") != CLIENT_SECRET:
+            return web.json_response({"code": "InvalidAppKey", "message": "bad"}, status=400)
+        token = f"tok-{next(self._ids)}"
+        self.tokens.add(token)
+        return web.json_response({"accessToken": token, "expireIn": 7200})
+
+    async def _fault(self, request: web.Request, token: str | None) -> web.Response | None:
+        """Apply the next injected fault, then check the token."""
+        self.requests.append(request.path)
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "500":
+            return web.json_response({"code": "ServiceUnavailable"}, status=500)
+        if fault == "timeout":
+            await asyncio.sleep(self.fault_delay)
+            return web.json_response({"code": "TooLate"}, status=504)
+        if fault == "throttle":
+            return web.json_response({"errcode": 130101,
+                                      "errmsg": "send too fast, exceed 20 times per minute"})
+        if fault == "400":
+            return web.json_response({"code": "InvalidParameter", "message": "bad"}, status=400)
+        if fault == "expire":
+            self.tokens.clear()
+        if token is not None and token not in self.tokens:
+            return web.json_response({"code": "InvalidAuthentication",
+                                      "message": "不合法的access_token"}, status=401)
+        return None
+
+    async def _robot(self, request: web.Request, kind: str, target_key: str) -> web.Response:
+        token = request.headers.get("x-acs-dingtalk-access-token", "")
+        if (err := await self._fault(request, token)) is not None:
+            return err
+        body = await request.json()
+        param = json.loads(body["msgParam"])
+        text = param.get("content") or param.get("text") or ""
+        target = body[target_key]
+        self.sent.append(Sent(kind, ",".join(target) if isinstance(target, list) else target,
+                              text, body))
+        return web.json_response({"processQueryKey": uuid.uuid4().hex})
+
+    async def _group(self, request: web.Request) -> web.Response:
+        return await self._robot(request, "group", "openConversationId")
+
+    async def _users(self, request: web.Request) -> web.Response:
+        return await self._robot(request, "users", "userIds")
+
+    async def _card_create(self, request: web.Request) -> web.Response:
+        token = request.headers.get("x-acs-dingtalk-access-token", "")
+        if (err := await self._fault(request, token)) is not None:
+            return err
+        body = await request.json()
+        params = body["cardData"]["cardParamMap"]
+        assert all(isinstance(v, str) for v in params.values()), "cardParamMap values must be strings"
+        assert body["callbackType"] == "STREAM"
+        self.cards[body["outTrackId"]] = params
+        self.sent.append(Sent("card", body["openSpaceId"], f"{params['title']}\n{params['body']}",
+                              body))
+        return web.json_response({"success": True, "result": {"outTrackId": body["outTrackId"]}})
+
+    async def _card_update(self, request: web.Request) -> web.Response:
+        token = request.headers.get("x-acs-dingtalk-access-token", "")
+        if (err := await self._fault(request, token)) is not None:
+            return err
+        body = await request.json()
+        if body["outTrackId"] not in self.cards:
+            return web.json_response({"code": "CardNotExist"}, status=400)
+        params = body["cardData"]["cardParamMap"]
+        self.cards[body["outTrackId"]] = params
+        self.sent.append(Sent("card_update", body["outTrackId"],
+                              f"{params['title']}\n{params['body']}", body))
+        return web.json_response({"success": True})
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if (err := await self._fault(request, None)) is not None:
+            return err
+        body = await request.json()
+        text = (body.get("text") or {}).get("content") or (body.get("markdown") or {}).get("text", "")
+        self.sent.append(Sent("webhook", request.query.get("session", ""), text, body))
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def _userinfo(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") not in self.tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+        code = (await request.json()).get("code")
+        user = self.auth_codes.get(str(code))
+        if user is None:
+            return web.json_response({"errcode": 40078, "errmsg": "不存在的临时授权码"})
+        return web.json_response({"errcode": 0, "result": {"userid": user, "name": "x"}})
+
+    # -- reading (from the test thread) -------------------------------------------------------------
+    def texts(self, kind: str | None = None) -> list[str]:
+        return [s.text for s in list(self.sent) if kind is None or s.kind == kind]

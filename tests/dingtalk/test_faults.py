@@ -1,0 +1,200 @@
+"""Faults against the fake DingTalk: reconnect storms, silent sockets, a failing OpenAPI,
+duplicate and malformed frames. Durations are scaled down by config; nothing asserts timings."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.clock import SystemClock
+from bot.outbox import backoff, pending_count
+from storage.models import OutboxItem
+from tests.dingtalk.conftest import (
+    PROSECUTOR,
+    AppFactory,
+    dingtalk_settings,
+    eventually,
+    test_router,
+)
+from tests.dingtalk.fake import FakeDingTalk
+
+
+def opens_within(window: float, delays: list[float]) -> int:
+    """How many connection opens fit in `window` seconds if every one fails at once."""
+    t, n = 0.0, 1
+    for d in delays:
+        t += d
+        if t > window:
+            break
+        n += 1
+    return n
+
+
+def test_default_backoff_allows_a_handful_of_reconnects_per_10s() -> None:
+    for _ in range(200):  # jitter is random: check many schedules
+        delays = [backoff(n, 1.0, 60.0) for n in range(1, 30)]
+        assert opens_within(10.0, delays) <= 5
+        assert all(1.0 <= d <= 60.0 for d in delays)
+        assert max(delays) == 60.0
+
+
+async def test_clean_closes_back_off_instead_of_storming(make_app: AppFactory,
+                                                         fake: FakeDingTalk) -> None:
+    fake.clean_closes_left = 100
+    app = await make_app(connect=False, stream={"reconnect_min_seconds": 0.02,
+                                                "reconnect_max_seconds": 0.3})
+    assert app.dingtalk is not None
+    stream = app.dingtalk.stream
+    await eventually(lambda: fake.clean_closes >= 6, what="six clean closes")
+    # one open per close, each after a growing delay (0.24.3 reopened at once: 1000+ in 3 s)
+    assert len(fake.opens) <= fake.clean_closes + 1
+    first = stream.delays[:4]  # below the cap: each at least 2/1.5 times the one before
+    assert all(b >= a * 1.3 for a, b in itertools.pairwise(first)), first
+    fake.clean_closes_left = 0
+    await eventually(lambda: fake.ws is not None, within=10, what="a lasting connection")
+    fake.send_message("回声 稳了", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：稳了" in fake.texts(), what="the reply")
+
+
+async def test_open_connection_failures_are_retried(make_app: AppFactory,
+                                                    fake: FakeDingTalk) -> None:
+    fake.open_failures = 3
+    await make_app(connect=False)
+    await eventually(lambda: fake.ws is not None, what="a connection after 3 failed opens")
+    assert len(fake.opens) == 4
+
+
+async def test_silent_server_trips_the_watchdog(make_app: AppFactory, fake: FakeDingTalk) -> None:
+    app = await make_app(stream={"watchdog_seconds": 1.0})
+    assert app.dingtalk is not None
+    stream = app.dingtalk.stream
+    before = fake.connections
+    fake.silent = True  # no pongs, no frames
+    await eventually(lambda: stream.watchdog_fired >= 1, what="the watchdog")
+    fake.silent = False
+    await eventually(lambda: fake.connections > before and stream.connected.is_set(),
+                     what="a fresh connection")
+    fake.send_message("回声 醒了", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：醒了" in fake.texts(), what="the reply")
+
+
+async def test_every_message_arrives_once_through_5xx_timeouts_throttling_and_token_expiry(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.fault_delay = 4.0  # longer than the bot's 2 s HTTP timeout
+    fake.faults.extend(["500", "timeout", "throttle", "expire", "500", "throttle", "expire"])
+    for i in range(8):
+        fake.send_message(f"回声 {i}", staff_id=PROSECUTOR[1], webhook=False)
+    want = {f"回声：{i}" for i in range(8)}
+    await eventually(lambda: want <= set(fake.texts()), within=30, what="all eight replies")
+    assert Counter(fake.texts()) == Counter(want)  # exactly once each
+    assert not fake.faults  # every fault was served
+    assert fake.token_calls >= 3  # first token, then a refresh after each expiry
+    assert await pending_count(app.services.db, "dingtalk") == 0
+    async with app.services.db() as session:
+        rows = (await session.execute(select(OutboxItem))).scalars().all()
+    assert {r.status for r in rows} == {"sent"}
+    assert sum(r.attempts for r in rows) >= 8 + 5
+
+
+async def test_a_4xx_is_not_retried(app: App, fake: FakeDingTalk) -> None:
+    fake.faults.append("400")
+    fake.send_message("回声 坏", staff_id=PROSECUTOR[1], webhook=False)
+
+    async def failed() -> bool:
+        async with app.services.db() as session:
+            rows = (await session.execute(select(OutboxItem))).scalars().all()
+        return bool(rows) and rows[0].status == "failed"
+
+    await eventually(failed, what="the row to fail for good")
+    fake.send_message("回声 好", staff_id=PROSECUTOR[1], webhook=False)
+    await eventually(lambda: "回声：好" in fake.texts(), what="the next reply")
+    assert fake.requests.count("/v1.0/robot/oToMessages/batchSend") == 2
+    assert "回声：坏" not in fake.texts()
+
+
+async def test_nothing_is_lost_while_dingtalk_is_down(app: App, fake: FakeDingTalk) -> None:
+    fake.faults.extend(["500"] * 12)
+    for i in range(3):
+        fake.send_message(f"回声 down{i}", staff_id=PROSECUTOR[1], webhook=False)
+    await eventually(lambda: len(fake.faults) == 0, within=30, what="DingTalk to recover")
+    want = [f"回声：down{i}" for i in range(3)]
+    await eventually(lambda: set(want) <= set(fake.texts()), within=30, what="the replies")
+    assert sorted(fake.texts()) == sorted(want)
+
+
+async def test_same_msg_id_twice_is_handled_once(app: App, fake: FakeDingTalk) -> None:
+    a = fake.send_message("回声 一次", staff_id=PROSECUTOR[1], msg_id="dup-1")
+    b = fake.send_message("回声 一次", staff_id=PROSECUTOR[1], msg_id="dup-1")
+    await eventually(lambda: a in fake.acks and b in fake.acks, what="both ACKs")
+    assert fake.acks[a]["code"] == fake.acks[b]["code"] == 200
+    await eventually(lambda: fake.texts(), what="the reply")
+    fake.send_message("回声 之后", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：之后" in fake.texts(), what="a later reply")
+    assert fake.texts().count("回声：一次") == 1
+    assert app.dingtalk is not None and app.dingtalk.inbound.duplicates == 1
+
+
+async def test_redelivery_after_restart_is_handled_once(make_app: AppFactory,
+                                                        fake: FakeDingTalk) -> None:
+    """The local memory is gone after a restart; the database still knows the msgId."""
+    app = await make_app()
+    fake.send_message("回声 重投", staff_id=PROSECUTOR[1], msg_id="dup-2")
+    await eventually(lambda: fake.texts(), what="the reply")
+    assert app.dingtalk is not None
+    app.dingtalk.inbound.seen.forget("dup-2")
+    fake.send_message("回声 重投", staff_id=PROSECUTOR[1], msg_id="dup-2")
+    fake.send_message("回声 之后", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：之后" in fake.texts(), what="a later reply")
+    assert fake.texts().count("回声：重投") == 1
+
+
+async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.push("this is not json")
+    fake.push(json.dumps([1, 2, 3]))
+    bad_data = fake.frame("/v1.0/im/bot/messages/get", {}, message_id="bad-data")
+    bad_data["data"] = "{not json"
+    fake.push(bad_data)
+    no_id = fake.bot_message("帮助", staff_id=PROSECUTOR[1])
+    del no_id["msgId"]
+    fake.push(fake.frame("/v1.0/im/bot/messages/get", no_id, message_id="no-msgid"))
+    fake.push(fake.frame("/v1.0/card/instances/callback", {"outTrackId": "x"},
+                         message_id="bad-card"))
+    fake.push(fake.frame("/v1.0/unknown/topic", {}, message_id="bad-topic"))
+    fake.push({"type": "WHATEVER", "headers": {"messageId": "bad-type"}})
+    for frame_id, code in (("bad-data", 400), ("no-msgid", 400), ("bad-card", 400),
+                           ("bad-topic", 404), ("bad-type", 400)):
+        ack = await eventually(lambda f=frame_id: fake.acks.get(f), what=f"ACK of {frame_id}")
+        assert ack["code"] == code, (frame_id, ack)
+    opens = len(fake.opens)
+    fake.send_message("回声 还在", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：还在" in fake.texts(), what="the reply")
+    assert len(fake.opens) == opens  # same connection throughout
+
+
+async def test_two_instances_with_one_redis_handle_a_msg_id_once(
+        tmp_path: Path, fake: FakeDingTalk, dt_env: None, redis_url: str) -> None:
+    """Several instances hold connections; DingTalk may push one message to more than one."""
+    settings = dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url})
+    apps = [App(settings, SystemClock()) for _ in range(2)]
+    try:
+        for a in apps:
+            await a.start()
+            a.dispatcher.include(test_router)
+        await eventually(lambda: len(fake.live) == 2, what="two connections")
+        msg_id = f"multi-{uuid.uuid4().hex}"
+        frame = fake.frame("/v1.0/im/bot/messages/get",
+                           fake.bot_message("回声 两份", staff_id=PROSECUTOR[1], msg_id=msg_id))
+        fake.push(frame, everywhere=True)
+        fake.send_message("回声 之后", staff_id=PROSECUTOR[1])
+        await eventually(lambda: {"回声：两份", "回声：之后"} <= set(fake.texts()), what="replies")
+        assert fake.texts().count("回声：两份") == 1
+    finally:
+        for a in apps:
+            await a.stop()

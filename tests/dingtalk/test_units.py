@@ -1,0 +1,178 @@
+"""Pure parts: frame mapping, card rendering, HTTP-mode signatures, OpenAPI error classes,
+credentials from the environment."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.directory import Directory
+from bot.transports.dingtalk import credentials
+from bot.transports.dingtalk.mapping import (
+    Incoming,
+    MalformedFrame,
+    Refusal,
+    chat_index,
+    message_event,
+    parse_bot_message,
+    parse_card_callback,
+)
+from bot.transports.dingtalk.openapi import classify
+from bot.transports.dingtalk.signing import check_sign
+from cards import dingtalk as render
+from cards.model import Button, Card
+from config.loader import ConfigError, Settings
+from config.model import DingTalkConfig
+from tests.dingtalk.fake import FakeDingTalk
+
+NOW = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
+
+
+def bot_data(**over: object) -> dict[str, object]:
+    data = FakeDingTalk().bot_message("帮助", staff_id="dt-0129", msg_id="m1", webhook=False)
+    data.update(over)
+    return data
+
+
+def test_direct_message_maps_to_the_persons_dm(settings: Settings) -> None:
+    d = Directory(settings.org)
+    raw = bot_data(createAt=1_790_000_000_000)
+    got = message_event(parse_bot_message(raw), d, {}, NOW, raw)
+    assert isinstance(got, Incoming)
+    e = got.event
+    assert (e.event_id, e.platform, e.user_id, e.chat, e.text, e.is_direct) == (
+        "dingtalk:m1", "dingtalk", "dt-0129", "dm:p-prosecutor-1", "帮助", True)
+    assert e.at == datetime.fromtimestamp(1_790_000_000, UTC)
+
+
+def test_group_message_maps_by_conversation_id(settings: Settings) -> None:
+    raw = bot_data(conversationType="2", conversationId="cidX")
+    got = message_event(parse_bot_message(raw), Directory(settings.org), {"cidX": "g-case-team"},
+                        NOW, raw)
+    assert isinstance(got, Incoming) and got.event.chat == "g-case-team"
+    assert not got.event.is_direct
+    unknown = message_event(parse_bot_message(raw), Directory(settings.org), {}, NOW, raw)
+    assert isinstance(unknown, Refusal) and unknown.reply == "本群尚未登记，请联系管理员"
+
+
+def test_rich_text_and_other_types(settings: Settings) -> None:
+    d = Directory(settings.org)
+    raw = bot_data(msgtype="richText", content={"richText": [{"text": "我是"}, {"pictureDownloadCode": "x"},
+                                                            {"text": "谁 "}]})
+    got = message_event(parse_bot_message(raw), d, {}, NOW, raw)
+    assert isinstance(got, Incoming) and got.event.text == "我是谁"
+    raw = bot_data(msgtype="audio", content={"downloadCode": "x", "recognition": "帮助"})
+    assert isinstance(message_event(parse_bot_message(raw), d, {}, NOW, raw), Refusal)
+
+
+@pytest.mark.parametrize("bad", [
+    {"msgId": None}, {"conversationType": "3"}, {"msgtype": "text", "text": None},
+    {"atUsers": "nope"},
+])
+def test_malformed_bot_messages(bad: dict[str, object]) -> None:
+    with pytest.raises(MalformedFrame):
+        parse_bot_message(bot_data(**bad))
+
+
+def test_card_callback_parsing() -> None:
+    content = {"cardPrivateData": {"actionIds": ["ignored"],
+                                   "params": {"action": "case.ack", "reason": "原因", "n": 3}}}
+    click = parse_card_callback({"outTrackId": "t1", "userId": "dt-1",
+                                 "content": json.dumps(content), "extension": "{}"})
+    assert (click.out_track_id, click.user_id, click.action) == ("t1", "dt-1", "case.ack")
+    assert click.form == {"reason": "原因", "n": "3"}
+    only_ids = {"cardPrivateData": {"actionIds": ["case.ack"]}}
+    assert parse_card_callback({"outTrackId": "t", "userId": "u",
+                                "content": json.dumps(only_ids)}).action == "case.ack"
+    for bad in ({"outTrackId": "t", "userId": "u"},
+                {"outTrackId": "t", "userId": "u", "content": "{nope"},
+                {"userId": "u", "content": json.dumps(content)}):
+        with pytest.raises(MalformedFrame):
+            parse_card_callback(bad)
+
+
+def test_chat_index(settings: Settings) -> None:
+    assert chat_index(settings.org) == {}  # the demo roster has no DingTalk groups yet
+
+
+CARD = Card(title="HY-2026-0042 案件码", body="得分 82\n扣分 2 项", color="yellow",
+            image="https://x.invalid/qr.png", footer="海澄县院",
+            actions=(Button("case.ack", "已知悉", data={"case": "HY-2026-0042"}),
+                     Button("case.view", "查看详情", url="https://x.invalid/c")))
+
+
+def test_card_param_map_has_only_strings() -> None:
+    p = render.card_param_map(CARD)
+    assert all(isinstance(v, str) for v in p.values())
+    assert p["title"] == "🟡 HY-2026-0042 案件码" and p["color_label"] == "黄码"
+    assert (p["btn1_label"], p["btn1_action"], p["btn2_url"]) == ("已知悉", "case.ack",
+                                                                "https://x.invalid/c")
+    assert json.loads(p["actions"])[0]["params"] == {"action": "case.ack", "case": "HY-2026-0042"}
+    assert "![](https://x.invalid/qr.png)" in p["markdown"]
+
+
+def test_robot_message_fallbacks() -> None:
+    key, param = render.robot_message(CARD, lambda b: f"https://bot/act/{b.id}")
+    assert key == "sampleActionCard2"
+    assert (param["actionTitle1"], param["actionURL1"]) == ("已知悉", "https://bot/act/case.ack")
+    assert param["actionURL2"] == "https://x.invalid/c"
+    plain = Card(title="通知", body="内容")
+    assert render.robot_message(plain, lambda b: "")[0] == "sampleMarkdown"
+    one = Card(title="t", actions=(Button("a", "A"),))
+    assert render.robot_message(one, lambda b: "u")[1]["singleURL"] == "u"
+    hook = render.webhook_body("你好", None, "dt-1")
+    assert hook == {"msgtype": "text", "text": {"content": "你好"}, "at": {"atUserIds": ["dt-1"]}}
+    assert render.webhook_body(None, plain)["msgtype"] == "markdown"
+
+
+def _sign(ts: str, secret: str) -> str:
+    mac = hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+def test_http_mode_sign_check() -> None:
+    now = 1_790_000_000_000
+    ts = str(now - 1000)
+    good = _sign(ts, "sec")
+    assert check_sign(ts, good, "sec", now)
+    assert not check_sign(ts, good, "other", now)
+    assert not check_sign(ts, good[:-2] + "AA", "sec", now)
+    old = str(now - 3_600_001)
+    assert not check_sign(old, _sign(old, "sec"), "sec", now)
+    future = str(now + 3_600_001)
+    assert not check_sign(future, _sign(future, "sec"), "sec", now)
+    assert not check_sign(None, good, "sec", now) and not check_sign("abc", good, "sec", now)
+
+
+@pytest.mark.parametrize(("status", "body", "kind"), [
+    (200, {"processQueryKey": "x"}, None),
+    (200, {"errcode": 0, "errmsg": "ok"}, None),
+    (200, {"errcode": 130101, "errmsg": "send too fast"}, "throttled"),
+    (429, {"code": "Throttling.Api"}, "throttled"),
+    (401, {"code": "InvalidAuthentication"}, "auth"),
+    (400, {"code": "x", "message": "不合法的access_token"}, "auth"),
+    (200, {"errcode": 42001, "errmsg": "access_token expired"}, "auth"),
+    (500, {}, "retry"), (503, "busy", "retry"), (200, {"errcode": 88}, "retry"),
+    (400, {"code": "InvalidParameter"}, "fatal"),
+    (403, {"code": "Forbidden.AccessDenied.AccessTokenPermissionDenied"}, "fatal"),
+    (200, {"errcode": 310000, "errmsg": "keywords not in content"}, "fatal"),
+])
+def test_openapi_error_classes(status: int, body: object, kind: str | None) -> None:
+    err = classify(status, body)
+    assert (err.kind if err else None) == kind
+
+
+def test_credentials_come_from_the_named_env_vars() -> None:
+    cfg = DingTalkConfig(enabled=True, client_id_env="MY_ID", client_secret_env="MY_SECRET")
+    with pytest.raises(ConfigError) as e:
+        credentials(cfg, {"MY_ID": "id"})
+    assert e.value.errors == [
+        "transports.dingtalk.client_secret_env: environment variable MY_SECRET is not set "
+        "(DingTalk is enabled)"]
+    c = credentials(cfg, {"MY_ID": "id", "MY_SECRET": "s"})
+    assert (c.client_id, c.client_secret, c.robot_code) == ("id", "s", "id")

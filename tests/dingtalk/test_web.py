@@ -1,0 +1,111 @@
+"""DingTalk's web side over real HTTP: H5 in-app login, signed action links for markdown cards,
+the HTTP-mode robot callback, and the start-up error for missing credentials."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import App, create_web_app
+from bot.clock import SystemClock
+from bot.web.session import COOKIE
+from config.loader import ConfigError
+from tests.dingtalk.conftest import PROSECUTOR, dingtalk_settings, eventually, test_router
+from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk
+from tests.dingtalk.test_units import _sign
+
+
+@pytest.fixture
+async def web(tmp_path: Path, fake: FakeDingTalk, dt_env: None
+              ) -> AsyncIterator[TestClient[Any, Any]]:
+    app = App(dingtalk_settings(tmp_path, fake, http_callback=True, corp_id="dingcorp"),
+              SystemClock())
+    client = TestClient(TestServer(create_web_app(app)))
+    await client.start_server()
+    app.dispatcher.include(test_router)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_h5_page_asks_dingtalk_for_an_auth_code(web: TestClient[Any, Any]) -> None:
+    r = await web.get("/dingtalk/h5", params={"next": "//evil.example/x"})
+    page = await r.text()
+    assert r.status == 200 and "requestAuthCode" in page and '"dingcorp"' in page
+    assert 'next = "/"' in page  # no open redirect
+
+
+async def test_h5_login_sets_the_session_cookie(web: TestClient[Any, Any],
+                                                fake: FakeDingTalk) -> None:
+    fake.auth_codes["code-ok"] = PROSECUTOR[1]
+    fake.auth_codes["code-stranger"] = "dt-stranger"
+    r = await web.post("/dingtalk/h5/login", json={"code": "code-ok"})
+    assert r.status == 200 and (await r.json()) == {"user": PROSECUTOR[0]}
+    assert COOKIE in r.cookies
+    r = await web.post("/dingtalk/h5/login", json={"code": "code-stranger"})
+    assert r.status == 403 and "尚未在本系统登记" in (await r.json())["error"]
+    r = await web.post("/dingtalk/h5/login", json={"code": "code-bad"})
+    assert r.status == 401
+    r = await web.post("/dingtalk/h5/login", json={})
+    assert r.status == 400
+
+
+async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any, Any],
+                                                            fake: FakeDingTalk) -> None:
+    await eventually(lambda: fake.ws is not None, what="connect")
+    fake.send_message("卡片 5", staff_id=PROSECUTOR[1])
+    [sent] = await eventually(lambda: fake.sent, what="the action card")
+    link = urlparse(json.loads(sent.body["msgParam"])["actionURL1"])
+    path = f"{link.path}?{link.query}"
+    r = await web.get(path, allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/dingtalk/h5?next=")
+    fake.auth_codes["c1"] = PROSECUTOR[1]
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c1"})).status == 200
+    r = await web.get(path)
+    assert r.status == 200
+    # the handler replaced the card: without a template, the new state is sent again
+    await eventually(lambda: any("已更新" in s.body.get("msgParam", "") for s in fake.sent),
+                     what="the updated card")
+    r = await web.get(path)  # the button is gone from the current card
+    assert r.status == 410
+    token = parse_qs(link.query)["t"][0]
+    r = await web.get("/dingtalk/act", params={"t": token[:-3] + "xyz"})
+    assert r.status == 403
+
+
+async def test_http_mode_callback_checks_the_sign(web: TestClient[Any, Any],
+                                                  fake: FakeDingTalk) -> None:
+    body = fake.bot_message("回声 http", staff_id=PROSECUTOR[1])
+    ts = str(int(time.time() * 1000))
+    r = await web.post("/dingtalk/callback", json=body,
+                       headers={"timestamp": ts, "sign": _sign(ts, "wrong")})
+    assert r.status == 403
+    old = str(int(time.time() * 1000) - 2 * 3_600_000)
+    r = await web.post("/dingtalk/callback", json=body,
+                       headers={"timestamp": old, "sign": _sign(old, CLIENT_SECRET)})
+    assert r.status == 403
+    r = await web.post("/dingtalk/callback", json=body,
+                       headers={"timestamp": ts, "sign": _sign(ts, CLIENT_SECRET)})
+    assert r.status == 200
+    await eventually(lambda: "回声：http" in fake.texts(), what="the reply")
+    r = await web.post("/dingtalk/callback", json={"msgtype": "text"},
+                       headers={"timestamp": ts, "sign": _sign(ts, CLIENT_SECRET)})
+    assert r.status == 400
+
+
+async def test_missing_credentials_fail_the_start(tmp_path: Path, fake: FakeDingTalk,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DINGTALK_CLIENT_ID", raising=False)
+    monkeypatch.setenv("DINGTALK_CLIENT_SECRET", "x")
+    app = App(dingtalk_settings(tmp_path, fake), SystemClock())
+    with pytest.raises(ConfigError, match="DINGTALK_CLIENT_ID is not set"):
+        await app.start()
+    assert fake.opens == []
