@@ -43,12 +43,13 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
     webapp = create_web_app(app)
     web_cfg = settings.config.web
 
-    async def _print_banner(_: web.Application) -> None:
+    def _print_banner(_: str) -> None:
+        # run_app calls this once the socket listens (an on_startup hook would run before
+        # the bind, and a client reading the banner could connect too early)
         for line in banner:
             print(line, flush=True)
 
-    webapp.on_startup.append(_print_banner)
-    web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=None,
+    web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=_print_banner,
                 access_log=None, handle_signals=True)
 
 
