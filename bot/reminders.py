@@ -155,7 +155,7 @@ class ReminderService:
                 .outerjoin(EvaluationRow, and_(EvaluationRow.case_code == CaseRow.code,
                                                EvaluationRow.version == CaseRow.version))
                 .where(CaseRow.code.in_(chunk)))
-            for case, ev_at in rows.tuples():
+            for case, ev_at in rows.all():
                 states[case.code] = (case, ev_at)
         consulted = await repo.consultations_started(session, list(states))
         need_investigators: list[str] = []
@@ -180,7 +180,7 @@ class ReminderService:
                 select(CaseInvestigator.case_code, CaseInvestigator.person_id)
                 .where(CaseInvestigator.case_code.in_(need_investigators))
                 .order_by(CaseInvestigator.person_id))
-            for code, pid in rows2.tuples():
+            for code, pid in rows2.all():
                 invs[code].append(pid)
             for code in need_investigators:
                 out[code].people["investigators"] = tuple(invs[code])
@@ -204,7 +204,7 @@ class ReminderService:
         rows = await session.execute(select(ReviewRow, CaseRow)
                                      .join(CaseRow, CaseRow.code == ReviewRow.case_code)
                                      .where(ReviewRow.id.in_(ids)))
-        for review, case in rows.tuples():
+        for review, case in rows.all():
             s = out[review_subject(review.id)]
             s.case_code, s.code, s.title = case.code, f"{case.code}（第{review.id}号）", case.title
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
@@ -290,12 +290,12 @@ class ReminderService:
             async with self.services.db() as session, session.begin():
                 await self.discover_reviews(session, now)
                 await self.discover_rectifications(session, now)
-            while True:
+            while True:  # until nothing is due: catch-up slots planned by a batch follow
                 async with unit_of_work(self.services) as out:
                     rows = await repo.claim_due(out.session, now, self.worker, self.cfg.batch_size)
                     if rows:
                         await self._deliver(out, rows, now, result)
-                if len(rows) < self.cfg.batch_size:
+                if not rows:
                     break
         finally:
             await self._unlock()
