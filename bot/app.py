@@ -16,6 +16,7 @@ from bot.clock import Clock, ManualClock
 from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
+from bot.outbox_sender import OutboxSender, deliverers_of
 from bot.transports.console import ConsoleTransport
 from bot.web import api_errors, json_response
 from bot.web.case_pages import CasePages
@@ -73,6 +74,7 @@ class App:
         self._dispatcher = dp
         reminder_service.install(self._services)
         self.tickers["reminders"] = _sweep_reminders
+        self.tickers["outbox"] = _send_outbox
         if self.use_scheduler:
             self._start_scheduler()
 
@@ -111,6 +113,21 @@ class App:
 
 async def _sweep_reminders(app: App) -> int:
     return (await reminder_service.service_of(app.services).sweep()).sent
+
+
+async def _send_outbox(app: App) -> int:
+    """Deliver what external transports are owed (no-op until a transport registers)."""
+    deliverers = deliverers_of(app.services)
+    if not deliverers:
+        return 0
+    sender = app.services.features.get("outbox_sender")
+    if sender is None:
+        sender = OutboxSender(app.services, deliverers, reminder_service.worker_id())
+        app.services.features["outbox_sender"] = sender
+    total = 0
+    while n := await sender.run_once():
+        total += n
+    return total
 
 
 APP_KEY = web.AppKey("casebot", App)
