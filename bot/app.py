@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import Clock
+from bot import reminders as reminder_service
+from bot.clock import Clock, ManualClock
 from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
@@ -30,6 +31,7 @@ from bot.web.inspection import InspectionWeb
 from bot.web.signing import Signer
 from config.loader import Settings
 from handlers import basic, cases, inspection, reviews
+from handlers import reminders as reminder_handlers
 from storage import db, migrate
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,12 @@ Ticker = Callable[["App"], Awaitable[int]]
 class App:
     """The running bot: services, dispatcher, and the periodic work the clock drives."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, scheduler: bool | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        # APScheduler drives run_due in real time; a manual (test) clock is driven by hand.
+        self.use_scheduler = not isinstance(clock, ManualClock) if scheduler is None else scheduler
+        self.scheduler: Any = None
         self.engine: AsyncEngine | None = None
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
@@ -77,11 +82,16 @@ class App:
             external_transports=("dingtalk",) if dt_creds else (),
         )
         dp = Dispatcher(self._services)
-        dp.include(basic.router, cases.router, reviews.router, inspection.router)
+        dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
+                   inspection.router)
         self._services.features["on_evaluation"] = [reviews.on_evaluation]
+        reminder_service.install(self._services)  # re-plans on every evaluation
         await inspection.seed_bank(self._services)
         self._dispatcher = dp
+        self.tickers["reminders"] = _sweep_reminders
         await self._start_transports(dt_creds)
+        if self.use_scheduler:
+            self._start_scheduler()
 
     async def _start_transports(self, dt_creds: dingtalk.Credentials | None) -> None:
         """External platforms: their inbound loops, and the outbox worker that delivers to them."""
@@ -94,7 +104,29 @@ class App:
             await self.dingtalk.start(wake=self.outbox.wake)
         self.outbox.start()
 
+    def _start_scheduler(self) -> None:
+        """APScheduler 3 (in-memory job store) is only the ticker: what is due lives in the
+        database, so several instances may tick at once."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        interval = self.settings.config.reminders.sweep_interval_seconds
+        self.scheduler = AsyncIOScheduler(timezone=self.settings.config.tz)
+        self.scheduler.add_job(self._tick, "interval", seconds=interval, id="run_due",
+                               max_instances=1, coalesce=True, misfire_grace_time=None)
+        self.scheduler.start()
+
+    async def _tick(self) -> None:
+        try:
+            ran = await self.run_due()
+            if any(ran.values()):
+                log.info("periodic work: %s", ran)
+        except Exception:
+            log.exception("periodic work failed; retrying at the next tick")
+
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         if self.dingtalk is not None:
             await self.dingtalk.stop()
         if self.outbox is not None:
@@ -109,6 +141,10 @@ class App:
     async def run_due(self) -> dict[str, int]:
         """Run every periodic job once (the scheduler's tick, or the test clock's advance)."""
         return {name: await tick(self) for name, tick in self.tickers.items()}
+
+
+async def _sweep_reminders(app: App) -> int:
+    return (await reminder_service.service_of(app.services).sweep()).sent
 
 
 APP_KEY = web.AppKey("casebot", App)

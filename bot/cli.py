@@ -43,7 +43,9 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
     webapp = create_web_app(app)
     web_cfg = settings.config.web
 
-    def _print_banner(_: str) -> None:  # run_app calls this once the socket is listening
+    def _print_banner(_: str) -> None:
+        # run_app calls this once the socket listens (an on_startup hook would run before
+        # the bind, and a client reading the banner could connect too early)
         for line in banner:
             print(line, flush=True)
 

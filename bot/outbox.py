@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -151,7 +151,11 @@ class OutboxWorker:
         stmt = (
             update(OutboxItem)
             .where(OutboxItem.id.in_(ids.scalar_subquery()), due)
-            .values(status="sending", claimed_by=self.worker_id, next_attempt_at=lease_until)
+            # a row still "sending" was claimed by a worker that died mid-delivery: the platform
+            # may have it already, so taking it over counts as an attempt (duplicates counted)
+            .values(status="sending", claimed_by=self.worker_id, next_attempt_at=lease_until,
+                    attempts=case((OutboxItem.status == "sending", OutboxItem.attempts + 1),
+                                  else_=OutboxItem.attempts))
             .returning(OutboxItem.id)
             .execution_options(synchronize_session=False)
         )

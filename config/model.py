@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import time
+from datetime import date, time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.domain.reminders import ReminderRule, default_rules
+from bot.domain.scoring import Color
 
 Role = Literal[
     "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin"
@@ -210,6 +213,79 @@ class InspectionConfig(Strict):
     answer_seconds: int = Field(default=180, ge=30, le=1800)
 
 
+ReminderKind = Literal["reevaluate", "consultation", "custody", "review_answer", "rectification"]
+RecipientRole = Literal["prosecutor", "investigators", "leader", "chief", "inspector"]
+ColorName = Literal["red", "yellow", "green"]
+
+
+class ReminderTrigger(Strict):
+    """When a case rule applies: the case colours (empty = any colour). The anchor (last
+    evaluation, a deadline, a review's answer time, a rectification due date) follows from
+    the rule's kind."""
+
+    colors: tuple[ColorName, ...] = ()
+
+
+class ReminderRuleConfig(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=40)
+    kind: ReminderKind
+    trigger: ReminderTrigger = ReminderTrigger()
+    recipients: tuple[RecipientRole, ...] = Field(min_length=1)
+    first_due_days: int = Field(ge=-365, le=365)  # after the anchor (negative: before it)
+    repeat_days: int | None = Field(default=None, ge=1, le=365)
+    working_days: bool = False  # count working days (official calendar) instead of days
+    escalate_after: int | None = Field(default=None, ge=0, le=50)  # misses before escalating
+    escalate_to: tuple[RecipientRole, ...] = ()
+    text: str = Field(min_length=1, max_length=1000)
+
+    def to_rule(self) -> ReminderRule:
+        """The domain rule; raises ValueError naming what is wrong."""
+        return ReminderRule(
+            id=self.id, kind=self.kind, colors=tuple(Color(c) for c in self.trigger.colors),
+            first_after_days=self.first_due_days, repeat_days=self.repeat_days,
+            working_days=self.working_days, recipients=self.recipients,
+            escalate_after=self.escalate_after, escalate_to=self.escalate_to, text=self.text,
+        )
+
+    @model_validator(mode="after")
+    def _domain_rules(self) -> ReminderRuleConfig:
+        self.to_rule()
+        return self
+
+
+class SnoozeConfig(Strict):
+    max_days: int = Field(default=7, ge=1, le=60)  # per 提醒 暂停 command
+    max_times: int = Field(default=2, ge=0, le=20)  # per case, in total
+
+
+class RemindersConfig(Strict):
+    enabled: bool = True
+    sweep_interval_seconds: float = Field(default=60, gt=0, le=3600)
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    late_after_minutes: int = Field(default=60, ge=1)  # sent this much after its time = late (补发)
+    office_hours_workdays_only: bool = True  # deliveries wait for working days too
+    holidays: tuple[date, ...] = ()  # override: days off the official calendar does not know
+    workdays: tuple[date, ...] = ()  # override: make-up working days (调休上班)
+    redis_lock: bool = True  # with Redis, one instance sweeps at a time (speed, not correctness)
+    snooze: SnoozeConfig = SnoozeConfig()
+    rules: tuple[ReminderRuleConfig, ...] | None = None  # None: the built-in defaults
+
+    @model_validator(mode="after")
+    def _check(self) -> RemindersConfig:
+        both = set(self.holidays) & set(self.workdays)
+        if both:
+            raise ValueError("dates both in holidays and workdays: "
+                             + ", ".join(sorted(d.isoformat() for d in both)))
+        if self.rules is not None:
+            _unique([r.id for r in self.rules], "rules")
+        return self
+
+    def domain_rules(self) -> tuple[ReminderRule, ...]:
+        if self.rules is None:
+            return default_rules()
+        return tuple(r.to_rule() for r in self.rules)
+
+
 class AppConfig(Strict):
     timezone: str = "Asia/Shanghai"
     office_hours: OfficeHours = OfficeHours()
@@ -221,6 +297,7 @@ class AppConfig(Strict):
     secrets: SecretsConfig = SecretsConfig()
     cases: CasesConfig = CasesConfig()
     inspection: InspectionConfig = InspectionConfig()
+    reminders: RemindersConfig = RemindersConfig()
 
     @field_validator("timezone")
     @classmethod

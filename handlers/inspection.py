@@ -14,6 +14,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.context import Context, Outbound, Services
 from bot.directory import Directory
 from bot.dispatcher import Router
@@ -716,14 +718,18 @@ async def seed_bank(services: Services) -> int:
     if not name:
         return 0
     path = services.settings.source.parent / name
-    async with services.db() as session, session.begin():
-        if await store.bank_size(session):
-            return 0
-        questions, demo = parse_file(path.name, path.read_bytes())
-        added, _ = await store.import_questions(session, questions, demo=demo,
-                                                at=services.clock.now())
-        await audit.append(session, at=services.clock.now(), actor="system",
-                           action="inspection.bank.import", subject="bank",
-                           data={"file": path.name, "added": added, "demo": demo})
+    try:
+        async with services.db() as session, session.begin():
+            if await store.bank_size(session):
+                return 0
+            questions, demo = parse_file(path.name, path.read_bytes())
+            added, _ = await store.import_questions(session, questions, demo=demo,
+                                                    at=services.clock.now())
+            await audit.append(session, at=services.clock.now(), actor="system",
+                               action="inspection.bank.import", subject="bank",
+                               data={"file": path.name, "added": added, "demo": demo})
+    except IntegrityError:  # another instance starting at the same moment seeded it first
+        log.info("question bank seeded by another instance")
+        return 0
     log.info("imported %d questions from %s", added, path.name)
     return added

@@ -20,8 +20,9 @@ consultation    investigation deadline (00:00), first    colour in ``colors`` (d
                 offset negative (-15: 15 days before)    or yellow), not started, deadline
                                                          not yet passed
 custody         custody deadline (00:00)                 colour in ``colors`` (red)
-review_answer   request filing time, first offset =      until answered (caller stops
-                answer days (working days)               planning)
+review_answer   the request's answer time (``due_at``,       until answered (caller stops
+                already in working days), first offset 0 planning); plan_review_answer
+                                                         anchors at the filing time
 rectification   due date (00:00), first offset 1         until rectified (caller stops)
                 working day = "past due"
 =============== ======================================== =================================
@@ -231,7 +232,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             id="review_answer",
             kind=REVIEW_ANSWER,
             colors=(),
-            first_after_days=3,
+            first_after_days=0,
             repeat_days=2,
             working_days=True,
             recipients=("prosecutor",),
@@ -494,6 +495,24 @@ def plan_review_answer(
     base = rule or _default(REVIEW_ANSWER)
     base = dataclasses.replace(base, first_after_days=answer_days)
     return _plan_subject(base, review_subject(request_id), filed_at, cal, tz, now, horizon)
+
+
+def plan_review_overdue(
+    request_id: int,
+    answer_due_at: datetime,
+    cal: WorkCalendar,
+    tz: tzinfo,
+    *,
+    rule: ReminderRule | None = None,
+    now: datetime | None = None,
+    horizon: int | None = None,
+) -> list[Occurrence]:
+    """Reminders for a review request still unanswered at its answer time ``answer_due_at``
+    (the stored ``due_at``, already counted in working days): the first one
+    ``rule.first_after_days`` after it (0 by default), then every ``repeat_days``,
+    escalating after ``escalate_after`` misses."""
+    base = rule or _default(REVIEW_ANSWER)
+    return _plan_subject(base, review_subject(request_id), answer_due_at, cal, tz, now, horizon)
 
 
 def plan_rectification(

@@ -19,6 +19,7 @@ from bot.domain.reminders import (
     plan_case,
     plan_rectification,
     plan_review_answer,
+    plan_review_overdue,
     render_text,
 )
 from bot.domain.scoring import Color
@@ -289,3 +290,31 @@ def test_advancing_time_keeps_keys(
     earlier = {o.key for o in plan_case(s, rules, CAL, TZ, now, horizon)}
     later = {o.key for o in plan_case(s, rules, CAL, TZ, now + step, horizon)}
     assert earlier <= later
+
+
+def test_review_overdue_across_national_day_and_its_make_up_workday() -> None:
+    occs = plan_review_overdue(5, at(2026, 9, 30, 15), CAL, TZ, horizon=2)
+    # at the answer time to the prosecutor, then every 2 working days with the leader:
+    # 10-01..10-07 are off, Thu 10-08 and Fri 10-09 count; Saturday 10-10 is a make-up
+    # workday and counts, Sunday 10-11 does not
+    assert [(o.due_at, o.escalation, o.recipients) for o in occs] == [
+        (at(2026, 9, 30, 15), False, ("prosecutor",)),
+        (at(2026, 10, 9, 15), True, ("prosecutor", "leader")),
+        (at(2026, 10, 12, 15), True, ("prosecutor", "leader")),
+    ]
+    assert occs[0].key == "review_answer:review-5:2026-09-30"
+
+
+def test_2027_falls_back_to_weekdays_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
+    cal = WorkCalendar()
+    occs = plan_review_overdue(6, at(2027, 9, 30, 15), cal, TZ, horizon=2)  # Thursday
+    assert [o.due_at for o in occs] == [at(2027, 9, 30, 15), at(2027, 10, 4, 15),
+                                        at(2027, 10, 6, 15)]
+    assert any("2027" in r.getMessage() for r in caplog.records)
+    # a config override for that year's real holidays is honoured
+    cal2 = WorkCalendar(overrides_holidays=frozenset(date(2027, 10, d) for d in range(1, 8)))
+    occs2 = plan_review_overdue(6, at(2027, 9, 30, 15), cal2, TZ, horizon=1)
+    assert occs2[1].due_at == at(2027, 10, 11, 15)
+    # and a red case evaluated in 2027 plans its weekly reminders as usual
+    red = plan(state(Color.RED, last_evaluated_at=at(2027, 12, 28, 10)), at(2027, 12, 28, 11))
+    assert [o.due_at for o in red] == [at(2028, 1, 4, 10)]

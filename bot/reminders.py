@@ -1,0 +1,493 @@
+"""Overdue reminders (逾期提醒, SPEC §3): planning into the database, the sweep, and closing.
+
+How it fits together
+--------------------
+* **Plan.** The pure rule engine (:mod:`bot.domain.reminders`) says which occurrences a
+  subject should have; :meth:`ReminderService.plan_cases` (and the review / rectification
+  variants) upserts them by their unique key and cancels the subject's pending rows that the
+  fresh plan no longer contains. Planning runs after every evaluation (``on_evaluation``
+  hook), after a deadline change or closing (:func:`replan_case`), for every subject the
+  sweep delivers (so the next slot of a repeating rule appears), and by discovery for review
+  requests / rectification items that became overdue.
+* **Sweep** (a ticker: APScheduler in real mode, the console's test clock in tests). One
+  transaction per batch: claim due rows atomically, re-plan their subjects *at send time*
+  (a reminder whose case turned green, closed or whose request was answered meanwhile is
+  cancelled, not sent), write each reminder's DM cards through :class:`Outbound` (the
+  ``messages`` row plus outbox rows for external platforms) and mark the row sent. A crash
+  anywhere rolls the whole batch back: every row is delivered exactly once. Cost per sweep
+  is proportional to the number of due rows (index on status, deliver_at).
+* **Catch-up.** Missed slots have stable keys, so after a downtime each one is inserted and
+  sent once (marked 补发), never once per missed tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import String, and_, cast, exists, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Outbound, Services, unit_of_work
+from bot.domain.reminders import (
+    CASE_KINDS,
+    CONSULTATION,
+    RECTIFICATION,
+    REEVALUATE,
+    REVIEW_ANSWER,
+    CaseState,
+    Occurrence,
+    ReminderRule,
+    plan_case,
+    plan_rectification,
+    plan_review_overdue,
+    rectification_subject,
+    render_text,
+    review_subject,
+)
+from bot.domain.scoring import Color, Evaluation
+from bot.domain.workcal import WorkCalendar
+from cards.reminders import ReminderView, closed_card, reminder_card
+from storage import reminders as repo
+from storage.cases import CaseInvestigator, CaseRow, EvaluationRow
+from storage.inspection import InspectionSession, RectificationItem
+from storage.messages import get_message, message_card
+from storage.reminders import CANCELLED, PENDING, SENT, CaseConsultation, Reminder, ReminderMessage
+from storage.reviews import ReviewRow
+
+log = logging.getLogger(__name__)
+
+CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估"}
+REDIS_LOCK = "casebot:reminders:sweep"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Subject:
+    """One subject being planned or delivered: its plan and who its roles are."""
+
+    subject: str
+    case_code: str | None
+    code: str  # shown as {code}
+    title: str
+    planned: list[Occurrence] = field(default_factory=list)
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> person ids
+
+
+@dataclass
+class SweepResult:
+    sent: int = 0
+    cancelled: int = 0
+    messages: int = 0
+    late: int = 0
+
+
+class ReminderService:
+    def __init__(self, services: Services, worker: str | None = None) -> None:
+        self.services = services
+        cfg = services.config.reminders
+        self.cfg = cfg
+        self.rules: tuple[ReminderRule, ...] = cfg.domain_rules()
+        self.by_id = {r.id: r for r in self.rules}
+        self.case_rule_ids = tuple(r.id for r in self.rules if r.kind in CASE_KINDS)
+        self.cal = WorkCalendar(frozenset(cfg.holidays), frozenset(cfg.workdays))
+        self.tz = services.config.tz
+        self.office = services.config.office_hours
+        self.worker = worker or worker_id()
+        self.late_after = timedelta(minutes=cfg.late_after_minutes)
+        self._rect: RectificationSource | None = RectificationSource()
+
+    def rule_of(self, kind: str) -> ReminderRule | None:
+        return next((r for r in self.rules if r.kind == kind), None)
+
+    # ------------------------------------------------------------------ times
+
+    def deliver_time(self, occ: Occurrence, snoozed_until: datetime | None = None) -> datetime:
+        """``due_at`` pushed into office hours; a snooze pushes non-escalations further."""
+        start = occ.due_at
+        if snoozed_until is not None and not occ.escalation and snoozed_until > start:
+            start = snoozed_until
+        return self.cal.next_office_time(start, self.tz, self.office.start, self.office.end,
+                                         self.cfg.office_hours_workdays_only)
+
+    def _row(self, occ: Occurrence, subj: Subject, snoozed: datetime | None,
+             now: datetime) -> dict[str, Any]:
+        return {
+            "key": occ.key, "rule_id": occ.rule_id, "subject": occ.subject,
+            "case_code": subj.case_code, "slot": occ.slot, "seq": occ.index,
+            "escalation": occ.escalation, "late": occ.due_at <= now - self.late_after,
+            "due_at": occ.due_at, "deliver_at": self.deliver_time(occ, snoozed),
+            "status": PENDING, "planned_at": now,
+        }
+
+    async def _store(self, session: AsyncSession, subjects: Sequence[Subject], now: datetime,
+                     rule_ids: Sequence[str]) -> None:
+        snoozes = await repo.snooze_until(session, [s.subject for s in subjects])
+        rows = [self._row(o, s, snoozes.get(s.subject), now) for s in subjects for o in s.planned]
+        await repo.upsert(session, rows)
+        await repo.cancel_pending(session, [s.subject for s in subjects],
+                                  keep=[r["key"] for r in rows], rule_ids=rule_ids)
+
+    # ------------------------------------------------------------------ cases
+
+    async def load_cases(self, session: AsyncSession, codes: Iterable[str], now: datetime
+                         ) -> dict[str, Subject]:
+        """The cases' current state, planned at ``now`` (unknown codes plan nothing)."""
+        codes = sorted(set(codes))
+        out: dict[str, Subject] = {c: Subject(c, c, c, "") for c in codes}
+        if not codes:
+            return out
+        states: dict[str, tuple[CaseRow, datetime | None]] = {}
+        for i in range(0, len(codes), 500):
+            chunk = codes[i:i + 500]
+            rows = await session.execute(
+                select(CaseRow, EvaluationRow.at)
+                .outerjoin(EvaluationRow, and_(EvaluationRow.case_code == CaseRow.code,
+                                               EvaluationRow.version == CaseRow.version))
+                .where(CaseRow.code.in_(chunk)))
+            for case, ev_at in rows.all():
+                states[case.code] = (case, ev_at)
+        consulted = await repo.consultations_started(session, list(states))
+        need_investigators: list[str] = []
+        for code, (case, evaluated_at) in states.items():
+            s = out[code]
+            s.title = case.title
+            state = CaseState(
+                code=code, color=Color(case.color) if case.color else None,
+                last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,
+                custody_deadline=case.custody_deadline, closed=case.status != "open",
+                consultation_started=code in consulted)
+            s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
+            leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
+            chief = self.services.directory.chief_of(case.unit)
+            s.people = {"prosecutor": (case.prosecutor,), "leader": leaders,
+                        "chief": (chief.id,) if chief else ()}
+            if any("investigators" in o.recipients for o in s.planned):
+                need_investigators.append(code)
+        if need_investigators:
+            invs: dict[str, list[str]] = defaultdict(list)
+            rows2 = await session.execute(
+                select(CaseInvestigator.case_code, CaseInvestigator.person_id)
+                .where(CaseInvestigator.case_code.in_(need_investigators))
+                .order_by(CaseInvestigator.person_id))
+            for code, pid in rows2.all():
+                invs[code].append(pid)
+            for code in need_investigators:
+                out[code].people["investigators"] = tuple(invs[code])
+        return out
+
+    async def plan_cases(self, session: AsyncSession, codes: Iterable[str], now: datetime
+                         ) -> dict[str, Subject]:
+        subjects = await self.load_cases(session, codes, now)
+        await self._store(session, list(subjects.values()), now, self.case_rule_ids)
+        return subjects
+
+    # ------------------------------------------------------------------ review requests
+
+    async def load_reviews(self, session: AsyncSession, ids: Iterable[int], now: datetime
+                           ) -> dict[str, Subject]:
+        ids = sorted(set(ids))
+        out = {review_subject(i): Subject(review_subject(i), None, str(i), "") for i in ids}
+        rule = self.rule_of(REVIEW_ANSWER)
+        if not ids:
+            return out
+        rows = await session.execute(select(ReviewRow, CaseRow)
+                                     .join(CaseRow, CaseRow.code == ReviewRow.case_code)
+                                     .where(ReviewRow.id.in_(ids)))
+        for review, case in rows.all():
+            s = out[review_subject(review.id)]
+            s.case_code, s.code, s.title = case.code, f"{case.code}（第{review.id}号）", case.title
+            leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
+            s.people = {"prosecutor": (case.prosecutor,), "leader": leaders}
+            if rule is not None and review.status == "pending" and case.status == "open":
+                s.planned = plan_review_overdue(review.id, review.due_at, self.cal, self.tz,
+                                                rule=rule, now=now, horizon=1)
+        return out
+
+    async def discover_reviews(self, session: AsyncSession, now: datetime) -> int:
+        """Plan review requests still pending after their answer time that have no rows yet
+        (later slots are planned when the earlier ones are delivered)."""
+        if self.rule_of(REVIEW_ANSWER) is None:
+            return 0
+        subject = literal("review-").concat(cast(ReviewRow.id, String))
+        has_rows = exists().where(Reminder.subject == subject)
+        ids = list((await session.execute(
+            select(ReviewRow.id).where(ReviewRow.status == "pending", ReviewRow.due_at <= now,
+                                       ~has_rows).limit(1000))).scalars())
+        if ids:
+            subjects = await self.load_reviews(session, ids, now)
+            await self._store(session, list(subjects.values()), now,
+                              [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+        return len(ids)
+
+    # ------------------------------------------------------------------ rectification items
+
+    async def _rect_source(self, session: AsyncSession) -> RectificationSource | None:
+        return self._rect
+
+    async def load_rectifications(self, session: AsyncSession, item_ids: Iterable[int | str],
+                                  now: datetime) -> dict[str, Subject]:
+        ids = sorted({str(i) for i in item_ids})
+        out = {rectification_subject(i): Subject(rectification_subject(i), None, f"整改-{i}", "")
+               for i in ids}
+        src = await self._rect_source(session)
+        rule = self.rule_of(RECTIFICATION)
+        if src is None or not ids:
+            return out
+        d = self.services.directory
+        for item in await src.items(session, ids):
+            s = out[rectification_subject(str(item["id"]))]
+            s.title = str(item["text"] or "")[:60]
+            chief = d.chief_of(str(item["unit"])) if item["unit"] else None
+            inspector = item.get("inspector")
+            s.people = {
+                "chief": (chief.id,) if chief else (),
+                "inspector": (str(inspector),) if inspector else
+                tuple(p.id for p in d.with_role("inspector")),
+            }
+            if rule is not None and item["open"] and item["due"] is not None:
+                s.planned = plan_rectification(item["id"], item["due"], self.cal, self.tz,
+                                               rule=rule, now=now, horizon=1)
+        return out
+
+    async def discover_rectifications(self, session: AsyncSession, now: datetime) -> int:
+        src = await self._rect_source(session)
+        if src is None or self.rule_of(RECTIFICATION) is None:
+            return 0
+        today = now.astimezone(self.tz).date()
+        ids = await src.overdue_without_reminders(session, today)
+        if ids:
+            subjects = await self.load_rectifications(session, ids, now)
+            await self._store(session, list(subjects.values()), now,
+                              [r.id for r in self.rules if r.kind == RECTIFICATION])
+        return len(ids)
+
+    # ------------------------------------------------------------------ the sweep
+
+    async def sweep(self, now: datetime | None = None) -> SweepResult:
+        """Deliver every due reminder once; returns what happened. Safe to run in any number
+        of processes at once."""
+        now = now or self.services.clock.now()
+        result = SweepResult()
+        if not self.cfg.enabled or not await self._lock():
+            return result
+        try:
+            async with self.services.db() as session, session.begin():
+                await self.discover_reviews(session, now)
+                await self.discover_rectifications(session, now)
+            while True:  # until nothing is due: catch-up slots planned by a batch follow
+                async with unit_of_work(self.services) as out:
+                    rows = await repo.claim_due(out.session, now, self.worker, self.cfg.batch_size)
+                    if rows:
+                        await self._deliver(out, rows, now, result)
+                if not rows:
+                    break
+        finally:
+            await self._unlock()
+        return result
+
+    async def _deliver(self, out: Outbound, rows: list[Reminder], now: datetime,
+                       result: SweepResult) -> None:
+        session = out.session
+        kinds = {r.id: self.by_id[r.rule_id].kind if r.rule_id in self.by_id else None
+                 for r in rows}
+        case_codes = [r.subject for r in rows if kinds[r.id] in CASE_KINDS]
+        review_ids = [int(r.subject.removeprefix("review-")) for r in rows
+                      if kinds[r.id] == REVIEW_ANSWER]
+        rect_ids = [r.subject.removeprefix("rectification-") for r in rows
+                    if kinds[r.id] == RECTIFICATION]
+        subjects: dict[str, Subject] = {}
+        subjects.update(await self.plan_cases(session, case_codes, now))
+        reviews = await self.load_reviews(session, review_ids, now)
+        await self._store(session, list(reviews.values()), now,
+                          [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+        subjects.update(reviews)
+        rects = await self.load_rectifications(session, rect_ids, now)
+        await self._store(session, list(rects.values()), now,
+                          [r.id for r in self.rules if r.kind == RECTIFICATION])
+        subjects.update(rects)
+        sent_ids: list[int] = []
+        for r in rows:
+            subj = subjects.get(r.subject)
+            occ = next((o for o in subj.planned if o.key == r.key), None) if subj else None
+            rule = self.by_id.get(r.rule_id)
+            if subj is None or occ is None or rule is None:
+                r.status = CANCELLED  # the case turned green, closed, got answered, …
+                result.cancelled += 1
+                continue
+            r.late = r.late or now - r.deliver_at > self.late_after
+            r.escalation, r.seq = occ.escalation, occ.index
+            recipients = list(dict.fromkeys(
+                pid for role in occ.recipients for pid in subj.people.get(role, ())))
+            if not recipients:
+                log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
+            card = reminder_card(self.view(r, rule, subj, occ.due_at))
+            for pid in recipients:
+                msg = await out.send_dm(pid, card=card)
+                session.add(ReminderMessage(reminder_id=r.id, person_id=pid, message_id=msg.id))
+                result.messages += 1
+            r.status, r.sent_at = SENT, now
+            result.sent += 1
+            result.late += int(r.late)
+            sent_ids.append(r.id)
+        await session.flush()
+        if sent_ids:
+            await out.audit("bot", "reminder.sweep", self.worker,
+                            {"sent": len(sent_ids), "first": sent_ids[0], "last": sent_ids[-1]})
+
+    def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime
+             ) -> ReminderView:
+        base = self.services.config.web.public_url.rstrip("/")
+        score = f"{base}/cases/{subj.case_code}/score" if (
+            subj.case_code and rule.kind in (REEVALUATE, "custody")) else None
+        return ReminderView(
+            reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
+            text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
+                             escalation=r.escalation),
+            code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
+            score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz)
+
+    async def _lock(self) -> bool:
+        redis = self.services.redis
+        if redis is None or not self.cfg.redis_lock:
+            return True
+        try:
+            ms = int(self.cfg.sweep_interval_seconds * 1000)
+            return bool(await redis.set(REDIS_LOCK, self.worker, nx=True, px=max(ms, 1000)))
+        except (RedisError, OSError) as e:
+            log.warning("redis lock unavailable, sweeping anyway (the database decides): %s", e)
+            return True
+
+    async def _unlock(self) -> None:
+        redis = self.services.redis
+        if redis is None or not self.cfg.redis_lock:
+            return
+        try:
+            held = await redis.get(REDIS_LOCK)
+            if held is not None and (held.decode() if isinstance(held, bytes) else held) == self.worker:
+                await redis.delete(REDIS_LOCK)
+        except (RedisError, OSError):
+            pass
+
+    # ------------------------------------------------------------------ acting on reminders
+
+    async def close(self, out: Outbound, reminder: Reminder, by: str, how: str) -> bool:
+        """Close a sent reminder once (compare-and-set) and update every card in place."""
+        now = out.now()
+        res = await out.session.execute(
+            update(Reminder).where(Reminder.id == reminder.id, Reminder.closed_at.is_(None))
+            .values(closed_at=now, closed_by=by, closed_how=how)
+            .execution_options(synchronize_session=False))
+        if not res.rowcount:  # type: ignore[attr-defined]
+            return False
+        reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
+        person = out.directory.person(by)
+        who = person.name if person else by
+        for rm in await repo.messages_of(out.session, reminder.id):
+            msg = await get_message(out.session, rm.message_id)
+            card = message_card(msg) if msg else None
+            if msg is not None and card is not None:
+                await out.update_card(msg, closed_card(card, CLOSED_LABELS.get(how, how), who,
+                                                       now, self.tz))
+        await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
+        return True
+
+    async def start_consultation(self, out: Outbound, reminder: Reminder, by: str) -> bool:
+        if reminder.case_code is None:
+            return False
+        out.session.add(CaseConsultation(case_code=reminder.case_code, started_by=by,
+                                         started_at=out.now(), reminder_id=reminder.id))
+        await out.session.flush()
+        await out.audit(by, "case.consultation", reminder.case_code, {"reminder": reminder.id})
+        await self.close(out, reminder, by, "consult")
+        await self.plan_cases(out.session, [reminder.case_code], out.now())
+        return True
+
+    async def snooze(self, out: Outbound, code: str, by: str, days: int) -> datetime:
+        now = out.now()
+        until = now + timedelta(days=days)
+        out.session.add(repo.ReminderSnooze(subject=code, by=by, at=now, days=days, until=until))
+        deliver = self.cal.next_office_time(until, self.tz, self.office.start, self.office.end,
+                                            self.cfg.office_hours_workdays_only)
+        await out.session.execute(
+            update(Reminder).where(Reminder.subject == code, Reminder.status == PENDING,
+                                   Reminder.escalation.is_(False), Reminder.deliver_at < deliver)
+            .values(deliver_at=deliver).execution_options(synchronize_session=False))
+        await out.audit(by, "reminder.snooze", code, {"days": days, "until": until.isoformat()})
+        return deliver
+
+    # ------------------------------------------------------------------ hooks
+
+    async def on_evaluation(self, out: Outbound, case: CaseRow, ev: Evaluation) -> None:
+        """A new evaluation re-plans the case and closes its open re-evaluation reminders."""
+        await self.plan_cases(out.session, [case.code], out.now())
+        reeval = [r.id for r in self.rules if r.kind == REEVALUATE]
+        for r in await repo.open_sent_for_case(out.session, case.code, reeval):
+            await self.close(out, r, ev.by, "evaluated")
+
+
+async def replan_case(out: Outbound, code: str) -> None:
+    """Call after a deadline change or closing a case: re-plans or cancels what is pending."""
+    svc = out.services.features.get("reminders")
+    if isinstance(svc, ReminderService):
+        await svc.plan_cases(out.session, [code], out.now())
+
+
+def service_of(services: Services) -> ReminderService:
+    svc = services.features["reminders"]
+    assert isinstance(svc, ReminderService)
+    return svc
+
+
+# ---------------------------------------------------------------------- rectification items
+
+
+class RectificationSource:
+    """Open rectification items (整改事项) of live inspections; the inspector is the person who
+    created the session."""
+
+    async def overdue_without_reminders(self, session: AsyncSession, today: date) -> list[str]:
+        subject = literal("rectification-") + cast(RectificationItem.id, String)
+        planned = exists().where(Reminder.subject == subject)
+        rows = await session.execute(
+            select(RectificationItem.id).where(
+                RectificationItem.status == "open", RectificationItem.due_date < today,
+                ~planned).limit(1000))
+        return [str(x) for x in rows.scalars()]
+
+    async def items(self, session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        rows = await session.execute(
+            select(RectificationItem, InspectionSession.created_by)
+            .join(InspectionSession, InspectionSession.id == RectificationItem.session_id)
+            .where(RectificationItem.id.in_(wanted)))
+        return [{"id": item.id, "due": item.due_date, "unit": item.unit_id, "text": item.text,
+                 "open": item.status == "open" and item.closed_at is None,
+                 "inspector": inspector}
+                for item, inspector in rows.all()]
+
+
+# ---------------------------------------------------------------------- wiring
+
+
+def install(services: Services, worker: str | None = None) -> ReminderService:
+    svc = ReminderService(services, worker)
+    services.features["reminders"] = svc
+    services.features.setdefault("on_evaluation", []).append(svc.on_evaluation)
+    return svc
+
+
+__all__ = ["CaseConsultation", "ReminderService", "Subject", "SweepResult", "install",
+           "replan_case", "service_of", "worker_id"]
+

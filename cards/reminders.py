@@ -1,0 +1,62 @@
+"""Reminder cards (逾期提醒): what is due and since when, with a button that leads to the act."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from cards.model import Button, Card
+
+TITLES = {
+    "reevaluate": "逾期提醒 · 重新评估",
+    "consultation": "逾期提醒 · 诉前会商",
+    "custody": "升级督办 · 责任倒查",
+    "review_answer": "逾期提醒 · 复核答复",
+    "rectification": "逾期提醒 · 督察整改",
+}
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    reminder_id: int
+    kind: str
+    rule_id: str
+    text: str
+    code: str
+    due_at: datetime
+    late: bool
+    escalation: bool
+    score_url: str | None
+    consult: bool
+    tz: ZoneInfo
+
+
+def local(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def reminder_card(v: ReminderView) -> Card:
+    title = TITLES.get(v.kind, "逾期提醒")
+    if v.escalation and v.kind != "custody":
+        title += "（升级）"
+    if v.late:
+        title = "【补发】" + title
+    body = f"{v.text}\n到期时间：{local(v.due_at, v.tz)}（自该时起逾期）"
+    if v.late:
+        body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
+    data = {"id": str(v.reminder_id)}
+    actions: list[Button] = []
+    if v.score_url:
+        actions.append(Button(id="reminder.evaluate", label="去评估", url=v.score_url))
+    if v.consult:
+        actions.append(Button(id="reminder.consult", label="发起会商", data=data))
+    actions.append(Button(id="reminder.done", label="已处理", data=data))
+    color = "red" if v.escalation or v.kind in ("custody",) else "yellow"
+    return Card(title=title, body=body, color=color, actions=tuple(actions),
+                footer=f"提醒编号 {v.reminder_id}")
+
+
+def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo) -> Card:
+    """The same card after someone acted: no buttons, who did what and when."""
+    return replace(card, actions=(), footer=f"{label}：{who} {local(at, tz)}")

@@ -1,0 +1,127 @@
+"""逾期提醒 in chat: 提醒 (my reminders), 提醒 暂停 <code> <days> (snooze), and the card buttons
+已处理 / 发起会商 (去评估 is a link to the score form)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from bot.context import Context
+from bot.dispatcher import Router
+from bot.domain.reminders import ReminderRule
+from bot.events import CardActionEvent, MessageEvent
+from bot.reminders import service_of
+from cards.model import Card
+from cards.reminders import TITLES, local
+from handlers import case_ops as ops
+from storage import cases as case_repo
+from storage import reminders as repo
+from storage.reminders import SENT, Reminder
+
+router = Router("reminders")
+_SNOOZE = re.compile(rf"^(?:暂停|snooze)\s+({ops.CODE_PATTERN})\s+(\d{{1,3}})\s*(?:天)?$",
+                     re.IGNORECASE)
+USAGE = "提醒 ｜ 提醒 暂停 <案件码> <天数>"
+
+
+@router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
+                usage=USAGE)
+async def reminders_cmd(event: MessageEvent, ctx: Context) -> None:
+    args = ctx.args.strip()
+    if not args:
+        await list_reminders(ctx)
+        return
+    m = _SNOOZE.match(args)
+    if m is None:
+        await ctx.reply(f"用法：{USAGE}（例如：提醒 暂停 HY-2026-0001 3）")
+        return
+    await snooze(ctx, m.group(1).upper(), int(m.group(2)))
+
+
+async def list_reminders(ctx: Context) -> None:
+    svc = service_of(ctx.services)
+    tz = ctx.config.tz
+    open_rows = await repo.open_for_person(ctx.session, ctx.user.id)
+    codes = [c.code for c in await case_repo.cases_of(ctx.session, ctx.user.id)]
+    upcoming = await repo.upcoming_for_cases(ctx.session, codes)
+    if not open_rows and not upcoming:
+        await ctx.reply("您目前没有待办提醒。")
+        return
+    lines: list[str] = []
+    if open_rows:
+        lines.append(f"待处理提醒（{len(open_rows)}条）：")
+        for r in open_rows:
+            lines.append(f"· [{r.id}] {_label(svc.by_id, r)} {r.subject} "
+                         f"到期 {local(r.due_at, tz)}{' （补发）' if r.late else ''}")
+    if upcoming:
+        lines.append(f"即将提醒（{len(upcoming)}条）：")
+        for r in upcoming:
+            lines.append(f"· {_label(svc.by_id, r)} {r.subject} 将于 {local(r.deliver_at, tz)} 提醒")
+    await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
+
+
+def _label(rules: Mapping[str, ReminderRule], r: Reminder) -> str:
+    rule = rules.get(r.rule_id)
+    kind = rule.kind if rule else ""
+    return TITLES.get(kind, "提醒").split(" · ")[-1]
+
+
+async def snooze(ctx: Context, code: str, days: int) -> None:
+    svc = service_of(ctx.services)
+    limits = ctx.config.reminders.snooze
+    if not ctx.user.has("prosecutor"):
+        await ctx.reply("「提醒 暂停」仅限承办检察官使用。")
+        return
+    case = await case_repo.get_case(ctx.session, code)
+    if case is None:
+        await ctx.reply(f"未找到案件码 {code}。")
+        return
+    if case.prosecutor != ctx.user.id:
+        await ctx.reply(f"只有本案承办检察官可以暂停 {code} 的提醒。")
+        return
+    if not 1 <= days <= limits.max_days:
+        await ctx.reply(f"暂停天数须在 1 到 {limits.max_days} 天之间。")
+        return
+    used = await repo.snooze_count(ctx.session, code)
+    if used >= limits.max_times:
+        await ctx.reply(f"{code} 的提醒已暂停 {used} 次，达到上限（{limits.max_times} 次），不能再暂停。")
+        return
+    until = await svc.snooze(ctx, code, ctx.user.id, days)
+    await ctx.reply(f"已暂停 {code} 的提醒 {days} 天，最早于 {local(until, ctx.config.tz)} 再次提醒"
+                    f"（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
+
+
+async def _clicked(ctx: Context) -> Reminder | None:
+    assert ctx.card_message is not None
+    r = await repo.by_message(ctx.session, ctx.card_message.id)
+    if r is None or r.status != SENT:
+        await ctx.reply("找不到这条提醒。")
+        return None
+    if r.closed_at is not None:
+        await ctx.reply("这条提醒已处理。")
+        return None
+    return r
+
+
+@router.action("reminder.done")
+async def done(event: CardActionEvent, ctx: Context) -> None:
+    r = await _clicked(ctx)
+    if r is None:
+        return
+    if await service_of(ctx.services).close(ctx, r, ctx.user.id, "done"):
+        await ctx.reply(f"提醒 {r.id} 已标记为已处理。")
+    else:
+        await ctx.reply("这条提醒已处理。")
+
+
+@router.action("reminder.consult")
+async def consult(event: CardActionEvent, ctx: Context) -> None:
+    r = await _clicked(ctx)
+    if r is None:
+        return
+    if r.case_code is None or not await service_of(ctx.services).start_consultation(
+            ctx, r, ctx.user.id):
+        await ctx.reply("这条提醒不能发起会商。")
+        return
+    await ctx.reply(f"已发起 {r.case_code} 的诉前会商（记录人 {ctx.user.name}，"
+                    f"{local(ctx.now(), ctx.config.tz)}）。")

@@ -1,0 +1,246 @@
+"""Reminder tables (逾期提醒) and their repository functions.
+
+The database is the source of truth. A pending reminder is a row with ``deliver_at`` and a
+unique occurrence ``key`` (``rule:subject:slot``): planning inserts by key and ignores
+duplicates, so planning twice, after a restart or in two instances never makes two rows. The
+sweep claims due rows atomically (one write transaction; ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the database write lock on SQLite) and writes the messages in the same
+transaction, so each row is delivered exactly once or not at all.
+
+Statuses: ``pending`` → ``sending`` (claimed, inside the sweep's transaction only) → ``sent``;
+``pending`` → ``cancelled`` (the plan no longer contains it; re-planning the same key later
+revives it). A sent reminder is *open* until someone acts on it (``closed_at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base
+from storage.types import UTCDateTime
+
+PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))  # rule:subject:slot, unique
+    rule_id: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(80))  # case code, review-<id>, rectification-<id>
+    case_code: Mapped[str | None] = mapped_column(String(40))
+    slot: Mapped[str] = mapped_column(String(10))  # local due date (ISO)
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # position in the rule's series
+    escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # catch-up / sent late (补发)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deliver_at: Mapped[datetime] = mapped_column(UTCDateTime())  # due_at pushed to office hours
+    status: Mapped[str] = mapped_column(String(12), default=PENDING)
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    closed_how: Mapped[str | None] = mapped_column(String(20))  # done | consult | evaluated | …
+
+    __table_args__ = (
+        Index("uq_reminders_key", "key", unique=True),
+        Index("ix_reminders_due", "status", "deliver_at"),
+        Index("ix_reminders_subject", "subject", "status"),
+        Index("ix_reminders_case", "case_code", "status"),
+    )
+
+
+class ReminderMessage(Base):
+    """One card sent for a reminder, per recipient: updated in place when someone acts."""
+
+    __tablename__ = "reminder_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id"), index=True)
+    person_id: Mapped[str] = mapped_column(String(80), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+
+
+class ReminderSnooze(Base):
+    """提醒 暂停: a case's (non-escalation) reminders wait until ``until``."""
+
+    __tablename__ = "reminder_snoozes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    days: Mapped[int] = mapped_column(Integer)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseConsultation(Base):
+    """诉前会商 started for a case (from a reminder's 发起会商 button)."""
+
+    __tablename__ = "case_consultations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
+    started_by: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+_INSERT_CHUNK = 500  # rows per multi-row INSERT (SQLite allows 32766 bound variables)
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert planned rows by key: an existing key is left alone, except a cancelled one,
+    which comes back as pending (the plan wants it again)."""
+    if not rows:
+        return
+    insert = _insert_for(session)
+    table = Reminder.__table__
+    for i in range(0, len(rows), _INSERT_CHUNK):
+        stmt = insert(table).values(list(rows[i:i + _INSERT_CHUNK]))
+        ex = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"status": PENDING, "due_at": ex.due_at, "deliver_at": ex.deliver_at,
+                  "late": ex.late, "seq": ex.seq, "escalation": ex.escalation,
+                  "planned_at": ex.planned_at, "claimed_by": None},
+            where=table.c.status == CANCELLED,
+        )
+        await session.execute(stmt)
+
+
+async def cancel_pending(session: AsyncSession, subjects: Iterable[str], keep: Iterable[str],
+                         rule_ids: Iterable[str] | None = None) -> int:
+    """Cancel the subjects' pending rows whose key is not in ``keep`` (limited to
+    ``rule_ids`` when given)."""
+    subjects = list(subjects)
+    if not subjects:
+        return 0
+    keep_set = set(keep)
+    stmt = select(Reminder.id, Reminder.key).where(Reminder.subject.in_(subjects),
+                                                   Reminder.status == PENDING)
+    if rule_ids is not None:
+        stmt = stmt.where(Reminder.rule_id.in_(list(rule_ids)))
+    ids = [rid for rid, key in (await session.execute(stmt)).all() if key not in keep_set]
+    for i in range(0, len(ids), _INSERT_CHUNK):
+        await session.execute(update(Reminder).where(Reminder.id.in_(ids[i:i + _INSERT_CHUNK]))
+                              .values(status=CANCELLED)
+                              .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+
+async def claim_due(session: AsyncSession, now: datetime, worker: str, limit: int) -> list[Reminder]:
+    """Claim up to ``limit`` due pending rows, oldest first, inside the caller's transaction.
+
+    One statement: ``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED])
+    RETURNING``. PostgreSQL skips rows another instance holds; SQLite runs it under the
+    write lock the transaction took at BEGIN IMMEDIATE. Cost: an index range scan on
+    (status, deliver_at) for ``limit`` rows, whatever the table size.
+    """
+    due = (select(Reminder.id)
+           .where(Reminder.status == PENDING, Reminder.deliver_at <= now)
+           .order_by(Reminder.deliver_at, Reminder.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    stmt = (update(Reminder).where(Reminder.id.in_(due.scalar_subquery()))
+            .values(status=SENDING, claimed_by=worker)
+            .returning(Reminder)
+            .execution_options(synchronize_session=False))
+    rows = list((await session.execute(stmt)).scalars())
+    rows.sort(key=lambda r: (r.deliver_at, r.id))
+    return rows
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+async def get(session: AsyncSession, reminder_id: int) -> Reminder | None:
+    return await session.get(Reminder, reminder_id)
+
+
+async def messages_of(session: AsyncSession, reminder_id: int) -> list[ReminderMessage]:
+    rows = await session.execute(select(ReminderMessage)
+                                 .where(ReminderMessage.reminder_id == reminder_id)
+                                 .order_by(ReminderMessage.id))
+    return list(rows.scalars())
+
+
+async def by_message(session: AsyncSession, message_id: int) -> Reminder | None:
+    stmt = (select(Reminder).join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
+            .where(ReminderMessage.message_id == message_id))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def open_for_person(session: AsyncSession, person_id: str, limit: int = 50
+                          ) -> list[Reminder]:
+    """Sent to this person and not yet acted on, newest first."""
+    stmt = (select(Reminder).join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
+            .where(ReminderMessage.person_id == person_id, Reminder.status == SENT,
+                   Reminder.closed_at.is_(None))
+            .order_by(Reminder.deliver_at.desc(), Reminder.id.desc()).limit(limit))
+    return list((await session.execute(stmt)).scalars().unique())
+
+
+async def upcoming_for_cases(session: AsyncSession, codes: Sequence[str], limit: int = 50
+                             ) -> list[Reminder]:
+    if not codes:
+        return []
+    stmt = (select(Reminder).where(Reminder.case_code.in_(list(codes)), Reminder.status == PENDING)
+            .order_by(Reminder.deliver_at, Reminder.id).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_sent_for_case(session: AsyncSession, code: str, rule_ids: Sequence[str]
+                             ) -> list[Reminder]:
+    stmt = select(Reminder).where(Reminder.case_code == code, Reminder.status == SENT,
+                                  Reminder.closed_at.is_(None), Reminder.rule_id.in_(list(rule_ids)))
+    return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
+
+
+async def snooze_until(session: AsyncSession, subjects: Sequence[str]) -> dict[str, datetime]:
+    if not subjects:
+        return {}
+    rows = await session.execute(select(ReminderSnooze.subject, func.max(ReminderSnooze.until))
+                                 .where(ReminderSnooze.subject.in_(list(subjects)))
+                                 .group_by(ReminderSnooze.subject))
+    return {s: u for s, u in rows.all()}
+
+
+async def snooze_count(session: AsyncSession, subject: str) -> int:
+    n = await session.scalar(select(func.count()).select_from(ReminderSnooze)
+                             .where(ReminderSnooze.subject == subject))
+    return int(n or 0)
+
+
+async def consultations_started(session: AsyncSession, codes: Sequence[str]) -> set[str]:
+    if not codes:
+        return set()
+    rows = await session.execute(select(CaseConsultation.case_code)
+                                 .where(CaseConsultation.case_code.in_(list(codes))).distinct())
+    return set(rows.scalars())
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
+    return {s: int(n) for s, n in rows.all()}

@@ -1,0 +1,213 @@
+"""Overdue reminders end to end through the console API and the test clock (SPEC §3).
+
+The clock starts on Monday 2026-11-02 09:30 Asia/Shanghai; the helper case has its
+investigation deadline on 2026-12-20 and its custody deadline on 2026-12-31."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from storage.cases import CaseRow
+from storage.inspection import InspectionSession, RectificationItem
+from storage.reminders import CaseConsultation, Reminder
+from storage.reviews import ReviewRow
+from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW, create_case, evaluate
+from tests.conftest import START, Console
+
+LEADER = "p-leader-hc"
+
+
+async def reminder_cards(console: Console, person: str) -> list[dict[str, Any]]:
+    return [m for m in await console.messages(f"dm:{person}")
+            if m["card"] and ("逾期提醒" in m["card"]["title"] or "督办" in m["card"]["title"])]
+
+
+async def statuses(console: Console, subject: str) -> dict[str, str]:
+    async with console.app.services.db() as s:
+        rows = await s.execute(select(Reminder.key, Reminder.status)
+                               .where(Reminder.subject == subject))
+        return {k: v for k, v in rows.all()}
+
+
+async def test_red_weekly_then_green_stops(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    assert await reminder_cards(console, PROSECUTOR) == []
+
+    await console.advance("8d")
+    [first] = await reminder_cards(console, PROSECUTOR)
+    card = first["card"]
+    assert code in card["body"] and "红码一周一评估" in card["body"]
+    assert "到期时间：2026-11-09 09:30" in card["body"]
+    assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
+    assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
+
+    await console.advance("7d")
+    sent = await reminder_cards(console, PROSECUTOR)
+    assert len(sent) == 2 and "2026-11-16 09:30" in sent[1]["card"]["body"]
+
+    # re-scoring closes the open reminder cards in place and cancels what is pending
+    await evaluate(console, code, GREEN)
+    for m in await reminder_cards(console, PROSECUTOR):
+        assert m["card"]["actions"] == [] and m["card"]["footer"].startswith("已重新评估：")
+    await console.advance("30d")
+    assert len(await reminder_cards(console, PROSECUTOR)) == 2
+    for inv in INVESTIGATORS:  # the consultation reminder was cancelled with the green code
+        assert await reminder_cards(console, inv) == []
+    st = await statuses(console, code)
+    assert sorted(k.split(":")[0] for k, v in st.items() if v == "sent") == ["reevaluate_red"] * 2
+    assert "pending" not in st.values()  # next red slot, consultation, custody: all cancelled
+
+
+async def test_consultation_button_records_the_start(console: Console) -> None:
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, YELLOW)
+    await console.advance("3d")  # 11-05: deadline − 15 days
+    [inv_msg] = await reminder_cards(console, INVESTIGATORS[0])
+    assert "诉前会商" in inv_msg["card"]["title"]
+    assert [a["label"] for a in inv_msg["card"]["actions"]] == ["发起会商", "已处理"]
+    assert len(await reminder_cards(console, PROSECUTOR)) == 1
+
+    r = await console.click(INVESTIGATORS[0], inv_msg["id"], "reminder.consult")
+    assert "已发起" in r["messages"][-1]["text"]
+    for person in [*INVESTIGATORS, PROSECUTOR]:  # every recipient's card is closed
+        [m] = await reminder_cards(console, person)
+        assert m["card"]["actions"] == [] and m["card"]["footer"].startswith("已发起会商：")
+    again = await console.click(INVESTIGATORS[0], inv_msg["id"], "reminder.done")
+    assert "该按钮已失效" in again["messages"][-1]["text"]
+    async with console.app.services.db() as s:
+        [c] = (await s.execute(select(CaseConsultation))).scalars().all()
+    assert c.case_code == code and c.started_by == INVESTIGATORS[0]
+
+
+async def test_custody_deadline_still_red_escalates_to_leader(console: Console) -> None:
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    [p] = await reminder_cards(console, PROSECUTOR)
+    [lead] = await reminder_cards(console, LEADER)
+    assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
+    assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
+    r = await console.click(LEADER, lead["id"], "reminder.done")
+    assert "已处理" in r["messages"][-1]["text"]
+    [p2] = await reminder_cards(console, PROSECUTOR)
+    assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
+
+
+async def test_catch_up_after_downtime_sends_each_missed_slot_once(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    console.clock.advance(timedelta(days=22))  # the bot was down: no tick for 22 days
+    await console.advance("1m")
+    sent = await reminder_cards(console, PROSECUTOR)
+    assert [m["card"]["body"].split("到期时间：")[1][:10] for m in sent] == [
+        "2026-11-09", "2026-11-16", "2026-11-23"]
+    assert all(m["card"]["title"].startswith("【补发】") for m in sent)
+    for _ in range(3):
+        await console.advance("1m")
+    assert len(await reminder_cards(console, PROSECUTOR)) == 3
+
+
+async def test_list_and_snooze(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    body = r["messages"][0]["card"]["body"]
+    assert "即将提醒" in body and code in body and "2026-11-09 09:30" in body
+
+    await console.advance("6d")  # Sunday 11-08
+    r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", f"提醒 暂停 {code} 3")
+    assert "仅限承办检察官" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 8")
+    assert "1 到 7 天" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code.lower()} 7")
+    assert "已暂停" in r["messages"][0]["text"] and "2026-11-16 09:00" in r["messages"][0]["text"]
+    await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    assert "达到上限" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒 暂停")
+    assert r["messages"][0]["text"].startswith("用法：")
+
+    await console.advance("7d")  # Sunday 11-15: still snoozed
+    assert await reminder_cards(console, PROSECUTOR) == []
+    await console.advance("1d")  # Monday 11-16 09:30: the 11-09 slot, then the 11-16 one
+    sent = await reminder_cards(console, PROSECUTOR)
+    assert len(sent) == 2
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert "待处理提醒（2条）" in r["messages"][0]["card"]["body"]
+    await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
+    r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
+    assert r["messages"][0]["text"] == "您目前没有待办提醒。"
+
+
+async def test_review_request_unanswered_reminds_then_escalates(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    async with console.app.services.db() as s, s.begin():
+        review = ReviewRow(case_code=code, version=1, filed_by=INVESTIGATORS[0],
+                           filed_at=START - timedelta(days=3), items="[]", reason="有异议",
+                           status="pending", due_at=START)
+        s.add(review)
+    await console.advance("1m")
+    [p1] = await reminder_cards(console, PROSECUTOR)
+    assert "复核答复" in p1["card"]["title"] and f"{code}（第{review.id}号）" in p1["card"]["body"]
+    assert await reminder_cards(console, LEADER) == []
+    await console.advance("2d")  # 2 working days later: escalation to the leader as well
+    assert len(await reminder_cards(console, PROSECUTOR)) == 2
+    [lead] = await reminder_cards(console, LEADER)
+    assert lead["card"]["title"].endswith("（升级）")
+    async with console.app.services.db() as s, s.begin():
+        await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
+                        {"i": review.id})
+    await console.advance("5d")
+    assert len(await reminder_cards(console, PROSECUTOR)) == 2
+    assert "cancelled" in (await statuses(console, f"review-{review.id}")).values()
+
+
+async def test_rectification_items_reach_the_chief_then_the_inspector(console: Console) -> None:
+    """An open rectification item past its due date → the unit's chief, then also the
+    inspector who ran the session; closing the item stops it."""
+    now = console.clock.now()
+    async with console.app.services.db() as s, s.begin():
+        s.add(InspectionSession(
+            id="DD-TEST", title="测试督导", chat="g-inspection", created_by="p-inspector-2",
+            created_at=now, updated_at=now, stage="closed", params="{}", secret_hex="00",
+            manifest="{}", manifest_hash="0" * 64, current=-1))
+        await s.flush()
+        s.add(RectificationItem(id=7, session_id="DD-TEST", unit_id="c01-01",
+                                owner_person_id="p-chief-c01-01", text="案件码评分不规范",
+                                due_date=date(2026, 10, 30), status="open",
+                                created_at=now - timedelta(days=13)))
+    await console.advance("1m")
+    [c1] = await reminder_cards(console, "p-chief-c01-01")
+    assert "整改-7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
+    await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
+    assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
+    assert len(await reminder_cards(console, "p-inspector-2")) == 1
+    assert await reminder_cards(console, "p-inspector-1") == []
+    async with console.app.services.db() as s, s.begin():
+        item = await s.get(RectificationItem, 7)
+        assert item is not None
+        item.status, item.closed_at = "closed", console.clock.now()
+    await console.advance("10d")
+    assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
+
+
+async def test_closed_case_cancels_pending(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    async with console.app.services.db() as s, s.begin():
+        case = await s.get(CaseRow, code)
+        assert case is not None
+        case.status = "closed"
+    await console.advance("8d")  # even without a re-plan hook, the sweep re-checks at send time
+    assert await reminder_cards(console, PROSECUTOR) == []
+    async with console.app.services.db() as s:
+        n = await s.scalar(select(func.count()).select_from(Reminder)
+                           .where(Reminder.status == "cancelled"))
+    assert n and n >= 1
