@@ -1,5 +1,9 @@
 """Routes events to handlers. Inbound chain: errors → de-duplication (Redis, then the database)
-→ user resolution → role check → handler; one database transaction per event."""
+→ user resolution → role check → handler; one database transaction per event.
+
+De-duplication: the `processed_events` primary key, inserted in the handling transaction,
+decides; Redis only remembers handled ids (after commit) so that redeliveries are dropped
+without touching the database."""
 
 from __future__ import annotations
 
@@ -130,19 +134,20 @@ class Dispatcher:
         return result
 
     async def _feed(self, event: Event) -> FeedResult:
-        if self.dedupe is not None and not await self.dedupe.first_time(event.event_id):
+        if self.dedupe is not None and await self.dedupe.seen(event.event_id):
             return FeedResult("duplicate")
         try:
-            return await self._in_transaction(event)
+            result = await self._in_transaction(event)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("handler failed for event %s (ref %s)", event.event_id, ref)
-            if self.dedupe is not None:
-                await self.dedupe.forget(event.event_id)
             async with self.services.db() as session, session.begin():
                 out = Outbound(self.services, session)
                 await out.send(event.chat, text=f"抱歉，处理时出错（编号 {ref}），请稍后重试。")
             return FeedResult("error", out.sent)
+        if self.dedupe is not None and result.status in ("handled", "duplicate"):
+            await self.dedupe.remember(event.event_id)
+        return result
 
     async def _in_transaction(self, event: Event) -> FeedResult:
         async with self.services.db() as session, session.begin():

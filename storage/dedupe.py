@@ -23,25 +23,29 @@ class RedisDedupe:
         self.prefix = prefix
         self.healthy = True
 
-    async def first_time(self, event_id: str) -> bool:
-        """True when this instance is the first to claim the id; True as well when Redis is
-        down (the database check still runs)."""
+    async def seen(self, event_id: str) -> bool:
+        """True when some instance already handled this event (fast path; False when Redis is
+        down, and the database check still runs)."""
         try:
-            ok = await self.redis.set(self.prefix + event_id, "1", nx=True, ex=self.ttl)
+            found = await self.redis.exists(self.prefix + event_id)
         except (RedisError, OSError) as e:
-            if self.healthy:
-                log.warning("redis unavailable, de-duplicating in the database only: %s", e)
-            self.healthy = False
-            return True
+            self._lost(e)
+            return False
         self.healthy = True
-        return bool(ok)
+        return bool(found)
 
-    async def forget(self, event_id: str) -> None:
-        """Release a claim when handling failed, so a redelivery is handled."""
+    async def remember(self, event_id: str) -> None:
+        """Mark an event handled, after its transaction committed. Marking it before would lose
+        the event if this instance died mid-way: a redelivery to another one would be dropped."""
         try:
-            await self.redis.delete(self.prefix + event_id)
-        except (RedisError, OSError):
-            pass
+            await self.redis.set(self.prefix + event_id, "1", ex=self.ttl)
+        except (RedisError, OSError) as e:
+            self._lost(e)
+
+    def _lost(self, e: Exception) -> None:
+        if self.healthy:
+            log.warning("redis unavailable, de-duplicating in the database only: %s", e)
+        self.healthy = False
 
 
 async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> bool:
