@@ -26,6 +26,10 @@ async def make_app(db_path: str) -> web.Application:
         return web.json_response({"messages": [{"text": json.dumps(list(row),
                                                                    ensure_ascii=False)}]})
 
+    async def close(_: web.Application) -> None:
+        await conn.close()  # its worker thread would keep the process alive
+
+    app.on_cleanup.append(close)
     app.router.add_post("/console/api/send", lookup)
     app.router.add_get("/healthz", lambda _: web.json_response({"ok": True}))  # type: ignore[arg-type,return-value]
     return app

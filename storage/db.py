@@ -21,6 +21,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection: SQLite has a single writer anyway, and queueing on the pool (an
+        # asyncio wait) is far cheaper than SQLite's busy handler, which sleeps in steps of up
+        # to 100 ms while another connection holds the write lock.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
