@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditRecord
@@ -28,24 +28,22 @@ def record_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
 
 
 async def append(session: AsyncSession, *, at: datetime, actor: str, action: str,
-                 subject: str, data: dict[str, Any] | None = None) -> AuditRecord:
+                 subject: str, data: dict[str, Any] | None = None) -> str:
     """Append one record inside the caller's transaction (SQLite holds the write lock from
     BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-    last = (
-        await session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
-    ).scalar_one_or_none()
+    last = (await session.execute(
+        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+    )).first()
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS
     payload = json.dumps(data or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    rec = AuditRecord(
+    digest = record_hash(prev, seq, at, actor, action, subject, payload)
+    await session.execute(insert(AuditRecord).values(
         seq=seq, at=at, actor=actor, action=action, subject=subject, data=payload,
-        prev_hash=prev, hash=record_hash(prev, seq, at, actor, action, subject, payload),
-    )
-    session.add(rec)
-    await session.flush()
-    return rec
+        prev_hash=prev, hash=digest))
+    return digest
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedEvent
@@ -49,11 +50,11 @@ class RedisDedupe:
 
 
 async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> bool:
-    """Insert the event id inside the handling transaction; False if it was handled before."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedEvent(event_id=event_id, at=at))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Insert the event id inside the handling transaction; False if it was handled before.
+    On PostgreSQL a concurrent claim of the same id waits for the first transaction and then
+    finds the row; on SQLite the write lock already serialises the two."""
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = insert(ProcessedEvent).values(event_id=event_id, at=at).on_conflict_do_nothing()
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
