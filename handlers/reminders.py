@@ -16,6 +16,7 @@ from cards.reminders import TITLES, local
 from handlers import case_ops as ops
 from storage import cases as case_repo
 from storage import reminders as repo
+from storage.cases import CaseRow
 from storage.reminders import SENT, Reminder
 
 router = Router("reminders")
@@ -42,8 +43,9 @@ async def list_reminders(ctx: Context) -> None:
     svc = service_of(ctx.services)
     tz = ctx.config.tz
     open_rows = await repo.open_for_person(ctx.session, ctx.user.id)
-    codes = [c.code for c in await case_repo.cases_of(ctx.session, ctx.user.id)]
-    upcoming = await repo.upcoming_for_cases(ctx.session, codes)
+    cases = {c.code: c for c in await case_repo.cases_of(ctx.session, ctx.user.id)}
+    upcoming = [r for r in await repo.upcoming_for_cases(ctx.session, list(cases))
+                if _addressed_to(ctx, svc.by_id.get(r.rule_id), r, cases)]
     if not open_rows and not upcoming:
         await ctx.reply("您目前没有待办提醒。")
         return
@@ -58,6 +60,16 @@ async def list_reminders(ctx: Context) -> None:
         for r in upcoming:
             lines.append(f"· {_label(svc.by_id, r)} {r.subject} 将于 {local(r.deliver_at, tz)} 提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
+
+
+def _addressed_to(ctx: Context, rule: ReminderRule | None, r: Reminder,
+                  cases: Mapping[str, CaseRow]) -> bool:
+    """Whether an upcoming case reminder will be sent to the sender (by their role in the case)."""
+    case = cases.get(r.case_code or "")
+    if rule is None or case is None:
+        return False
+    role = "prosecutor" if case.prosecutor == ctx.user.id else "investigators"
+    return role in rule.recipients_for(r.seq)
 
 
 def _label(rules: Mapping[str, ReminderRule], r: Reminder) -> str:

@@ -211,3 +211,12 @@ async def test_closed_case_cancels_pending(console: Console) -> None:
         n = await s.scalar(select(func.count()).select_from(Reminder)
                            .where(Reminder.status == "cancelled"))
     assert n and n >= 1
+
+
+async def test_reminder_list_shows_only_what_the_sender_will_get(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = (await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒"))["messages"][0]
+    pro = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒"))["messages"][0]
+    assert "诉前会商" in inv["card"]["body"] and "重新评估" not in inv["card"]["body"]
+    assert "重新评估" in pro["card"]["body"] and "诉前会商" in pro["card"]["body"]
