@@ -108,3 +108,24 @@ def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert f"{path}: surprise: unknown key" in bad.stderr
     assert f"{path}: web.port:" in bad.stderr
+
+
+def test_broken_score_template_fails_check_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "{}\n")
+    tpl = yaml.safe_load((DEFAULT_DIR / "score_template.yaml").read_text(encoding="utf-8"))
+    tpl["items"][1]["id"] = tpl["items"][0]["id"]  # duplicate id
+    tpl["items"][2]["max_points"] -= 1  # sums to 99
+    (tmp_path / "score_template.yaml").write_text(yaml.safe_dump(tpl, allow_unicode=True),
+                                                  encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"{tmp_path / 'score_template.yaml'}:" in r.stderr
+    assert "sum to 100" in r.stderr and "duplicate" in r.stderr
+    tpl = yaml.safe_load((DEFAULT_DIR / "score_template.yaml").read_text(encoding="utf-8"))
+    tpl["veto_count"] = 4
+    (tmp_path / "score_template.yaml").write_text(yaml.safe_dump(tpl, allow_unicode=True),
+                                                  encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "veto" in r.stderr
