@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.context import unit_of_work
 from bot.domain.scoring import Deduction, FieldError
+from bot.reminders import replan_case
 from bot.web import ApiError, json_body, json_response
 from bot.web.openapi import OPENAPI
 from handlers import case_ops as ops
@@ -96,6 +97,7 @@ class CasesApi:
             web.get("/api/v1/score-template", self.template),
             web.post("/api/v1/cases", self.create),
             web.get("/api/v1/cases/{code}", self.get),
+            web.patch("/api/v1/cases/{code}", self.update),
             web.post("/api/v1/cases/{code}/evaluations", self.evaluate),
         ]
 
@@ -175,6 +177,42 @@ class CasesApi:
             "intake": [{"decision": i.decision, "color": i.color, "by": i.by,
                         "at": i.at.isoformat()} for i in intakes],
         })
+
+    async def update(self, request: web.Request) -> web.Response:
+        """Deadlines changed or the case closed/reopened by the case-management system: the
+        pending reminders are re-planned or cancelled in the same transaction."""
+        self._auth(request)
+        code = request.match_info["code"].upper()
+        data = await json_body(request)
+        errors: list[FieldError] = []
+        allowed = {"investigation_deadline", "custody_deadline", "status"}
+        errors += [FieldError(k, "未知字段") for k in sorted(set(data) - allowed)]
+        if not set(data) & allowed:
+            errors.append(FieldError("body", "至少提供一个可修改的字段"))
+        changes: dict[str, Any] = {}
+        for name in ("investigation_deadline", "custody_deadline"):
+            if name in data:
+                changes[name] = _date(data, name, errors)
+        if "status" in data:
+            if data["status"] not in ("open", "closed"):
+                errors.append(FieldError("status", "须为 open 或 closed"))
+            else:
+                changes["status"] = data["status"]
+        if errors:
+            return field_errors(errors)
+        async with unit_of_work(self.app.services) as out:
+            case = await repo.get_case(out.session, code, for_update=True)
+            if case is None:
+                raise ApiError(404, f"案件 {code} 不存在", "code")
+            for k, v in changes.items():
+                setattr(case, k, v)
+            await out.session.flush()
+            await out.audit("api", "case.update", code,
+                            {k: v.isoformat() if isinstance(v, date) else v
+                             for k, v in changes.items()})
+            await replan_case(out, code)
+        return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v
+                                               for k, v in changes.items()}})
 
     async def evaluate(self, request: web.Request) -> web.Response:
         self._auth(request)

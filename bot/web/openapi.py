@@ -73,7 +73,18 @@ OPENAPI: dict[str, Any] = {
             "responses": {"201": _json({"type": "object", "required": ["code"],
                                         "properties": {"code": {"type": "string"}}}),
                           **_errors(400, 401, 422, 503)}}},
-        "/api/v1/cases/{code}": {"get": {
+        "/api/v1/cases/{code}": {"patch": {
+            "summary": "Change deadlines or close/reopen a case; pending reminders follow",
+            "parameters": [{"name": "code", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "minProperties": 1,
+                "properties": {"investigation_deadline": {**_DATE, "nullable": True},
+                               "custody_deadline": {**_DATE, "nullable": True},
+                               "status": {"type": "string", "enum": ["open", "closed"]}}}}}},
+            "responses": {"200": _json({"type": "object", "required": ["code"],
+                                        "properties": {"code": {"type": "string"}}}),
+                          **_errors(400, 401, 404, 422, 503)}}, "get": {
             "summary": "Current score, colour and history",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],

@@ -220,3 +220,30 @@ async def test_reminder_list_shows_only_what_the_sender_will_get(console: Consol
     pro = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒"))["messages"][0]
     assert "诉前会商" in inv["card"]["body"] and "重新评估" not in inv["card"]["body"]
     assert "重新评估" in pro["card"]["body"] and "诉前会商" in pro["card"]["body"]
+
+
+async def test_api_deadline_change_and_close_replan(console: Console) -> None:
+    """PATCH /api/v1/cases/{code}: a later investigation deadline moves the consultation; closing
+    the case cancels everything pending at once."""
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, YELLOW)
+    auth = {"Authorization": "Bearer test-token"}
+
+    async def pending(rule: str) -> list[str]:
+        async with console.app.services.db() as s:
+            rows = await s.execute(select(Reminder.slot).where(
+                Reminder.case_code == code, Reminder.rule_id == rule, Reminder.status == "pending"))
+            return sorted(rows.scalars())
+
+    assert await pending("consultation") == ["2026-11-05"]
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=auth,
+                                   json={"investigation_deadline": "2026-12-31"})
+    assert r.status == 200
+    assert await pending("consultation") == ["2026-12-16"]
+    bad = await console.client.patch(f"/api/v1/cases/{code}", headers=auth, json={"status": "x"})
+    assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "status"
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=auth, json={"status": "closed"})
+    assert r.status == 200
+    assert await pending("consultation") == [] and await pending("reevaluate_yellow") == []
+    await console.advance("60d")
+    assert await reminder_cards(console, PROSECUTOR) == []
