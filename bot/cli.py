@@ -255,6 +255,20 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}")
 
 
+def cmd_import_roster(args: argparse.Namespace) -> None:
+    from bot.roster import RosterError, import_roster
+
+    org_path = Path(args.org)
+    try:
+        n, version = import_roster(Path(args.file), org_path)
+    except RosterError as e:
+        print(f"{org_path} unchanged; fix these rows:", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{n} roster rows merged into {org_path}; roster version {version}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="casebot", description="casebot: 案件码、逾期提醒、检务督导面对面")
     sub = p.add_subparsers(dest="command", required=True)
@@ -293,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     ic.add_argument("file")
     ic.add_argument("--config")
     ic.set_defaults(func=cmd_import_cases)
+    ir = isub.add_parser("roster", help="merge cities and county offices with their chiefs from "
+                         "CSV (unit_id, name, kind, parent, code_prefix, chief_id, chief_name, "
+                         "chief_dingtalk) into org.yaml")
+    ir.add_argument("file")
+    ir.add_argument("--org", default=str(DEFAULT_CONFIG.parent / "org.yaml"))
+    ir.set_defaults(func=cmd_import_roster)
 
     dr = sub.add_parser("draw", help="检务督导面对面 draw tools (docs/draw.md)")
     dsub = dr.add_subparsers(dest="draw_command", required=True)
