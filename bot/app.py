@@ -171,7 +171,9 @@ def create_web_app(app: App) -> web.Application:
     routes += CasesApi(app).routes() + CasePages(app).routes()
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
-    routes += InspectionWeb(app).routes()
+    inspection_web = InspectionWeb(app)
+    routes += inspection_web.routes()
+    webapp.on_shutdown.append(inspection_web.close_streams)
     if app.settings.config.transports.dingtalk.enabled:
         routes += DingTalkWeb(app).routes()
     webapp.add_routes(routes)

@@ -147,8 +147,9 @@ async def apply(out: Outbound, row: ReviewRow, action: Action, **values: object)
     except IllegalTransition:
         return False
     ok = await repo.transition(out.session, row.id, sources(action), new.value, **values)
-    if ok:
-        await out.session.refresh(row)
+    # Re-read either way: on a loss another click (maybe on another instance, PostgreSQL
+    # READ COMMITTED) changed the status after we read it, and the refusal must name the new one.
+    await out.session.refresh(row)
     return ok
 
 

@@ -10,10 +10,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK = 7_263_002  # advisory lock id serialising migrations (storage/audit.py uses ...001)
 
 
 def alembic_config() -> Config:
@@ -23,28 +25,32 @@ def alembic_config() -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
-    """Upgrade to `revision`; returns the revisions applied, in order."""
+    """Upgrade to `revision`; returns the revisions applied, in order.
+
+    Several instances may start at once against one PostgreSQL database: a transaction-level
+    advisory lock makes them migrate one after the other (the later ones find the schema at
+    head and apply nothing). SQLite gets the same from BEGIN IMMEDIATE (storage/db.py)."""
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
 
     def _current(conn: Any) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
-    async with engine.connect() as conn:
-        before = await conn.run_sync(_current)
-    pending = [
-        s.revision for s in reversed(list(script.walk_revisions("base", revision)))
-    ]
-    if before is not None:
-        pending = pending[pending.index(before) + 1:] if before in pending else []
-
     def _run(conn: Any) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
-    for i, rev in enumerate(pending, 1):
-        log.info("migration %d/%d: %s", i, len(pending), rev)
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        before = await conn.run_sync(_current)
+        pending = [
+            s.revision for s in reversed(list(script.walk_revisions("base", revision)))
+        ]
+        if before is not None:
+            pending = pending[pending.index(before) + 1:] if before in pending else []
+        for i, rev in enumerate(pending, 1):
+            log.info("migration %d/%d: %s", i, len(pending), rev)
         await conn.run_sync(_run)
     return pending
 

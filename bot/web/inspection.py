@@ -4,6 +4,7 @@ the published draw data and the .docx report."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from datetime import tzinfo
@@ -34,6 +35,17 @@ MAX_UPLOAD = 5 * 1024 * 1024
 class InspectionWeb:
     def __init__(self, app: App) -> None:
         self.app = app
+        self._streams: set[asyncio.Task[Any]] = set()  # open big-screen event streams
+        self._closing = False
+
+    async def close_streams(self, _: web.Application) -> None:
+        """On shutdown (aiohttp's on_shutdown, before it waits for running handlers): end every
+        open event stream now. Otherwise a stop (SIGTERM in a rolling restart) waits for each
+        stream's next keep-alive or aiohttp's shutdown timeout. The page's EventSource
+        reconnects, through the load balancer, to an instance that is still up."""
+        self._closing = True
+        for task in list(self._streams):
+            task.cancel()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -209,15 +221,25 @@ class InspectionWeb:
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no"})
         await resp.prepare(request)
-        with contextlib.suppress(ConnectionResetError):
-            async with hub.subscription(feature.channel(sid)) as sub:
-                await _sse(resp, await self._state_for(request, sid))
-                while True:
-                    msg = await sub.get(KEEPALIVE_SECONDS)
-                    if msg is None:
-                        await resp.write(b": keepalive\n\n")
-                        continue
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        try:
+            with contextlib.suppress(ConnectionResetError):
+                async with hub.subscription(feature.channel(sid)) as sub:
                     await _sse(resp, await self._state_for(request, sid))
+                    while True:
+                        msg = await sub.get(KEEPALIVE_SECONDS)
+                        if msg is None:
+                            await resp.write(b": keepalive\n\n")
+                            continue
+                        await _sse(resp, await self._state_for(request, sid))
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            task.uncancel()  # our own shutdown cancelled it: end the stream normally
+        finally:
+            self._streams.discard(task)
         return resp
 
     # -- verification ---------------------------------------------------------------------------
