@@ -7,6 +7,8 @@ links, and cards are updated in place (PUT) or re-sent marked （已更新）.
 1. The case-code flow: case created and scored red through the REST API → the investigators'
    cards → 已知悉 → 申请复核 (a form) → the prosecutor's card → 驳回 with a reason → 码 <code>.
 2. A whole 检务督导面对面 session in the inspection group, question texts secret until revealed.
+3. Reminders on a hand-driven clock: the 诉前会商 reminder to three people, one clicks 发起会商,
+   all three cards are updated in place.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -25,11 +28,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.app import App, create_web_app
-from bot.clock import SystemClock
+from bot.clock import Clock, ManualClock, SystemClock
 from storage import inspection as store
 from storage.models import OutboxItem
-from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED
-from tests.conftest import free_port
+from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, YELLOW
+from tests.conftest import START, free_port
 from tests.dingtalk.conftest import INSPECTION_CID, dingtalk_settings, eventually
 from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk, Sent
 
@@ -164,12 +167,12 @@ async def make_bot(tmp_path: Path, fake: FakeDingTalk, dt_env: None
                    ) -> AsyncIterator[Any]:
     bots: list[tuple[Bot, TestServer]] = []
 
-    async def factory(template: bool) -> Bot:
+    async def factory(template: bool, clock: Clock | None = None) -> Bot:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         extra: dict[str, Any] = {"card_template_id": TEMPLATE} if template else {}
         app = App(dingtalk_settings(tmp_path / f"bot{len(bots)}", fake, public_url=base, **extra),
-                  SystemClock())
+                  clock or SystemClock())
         server = TestServer(create_web_app(app), host="127.0.0.1", port=port)
         await server.start_server()
         bot = Bot(app, fake, base, template, ClientSession())
@@ -400,3 +403,46 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
         assert contains(fake.sent[i], f"题号 {qid}"), (qid, heading(fake.sent[i]))
         assert heading(fake.sent[first_answer[qid]]).startswith("公布答案")
         assert first_answer[qid] > i
+
+
+# -- 3. reminders ------------------------------------------------------------------------------------
+
+async def test_reminder_cards_over_dingtalk(make_bot: Any, fake: FakeDingTalk) -> None:
+    clock = ManualClock(START)  # Monday 2026-11-02 09:30 in Asia/Shanghai; ticks by hand
+    bot: Bot = await make_bot(template=True, clock=clock)
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": "2026-11-20", "custody_deadline": "2026-12-31"}))["code"]
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": YELLOW, "vetoes": [], "comment": ""})
+    people = [*INVESTIGATORS, PROSECUTOR]
+    await eventually(lambda: len(fake.sent) == 2, what="the two yellow code cards")
+
+    mark = len(fake.sent)
+    clock.advance(timedelta(days=3))  # 11-05: investigation deadline − 15 days
+    await bot.app.run_due()  # the scheduler's tick (the outbox worker polls for what it sent)
+    reminders: dict[str, Sent] = {}
+    for person in people:
+        staff = bot.staff(person)
+        reminders[person] = await bot.wait_for(
+            f"the reminder to {person}", lambda s, st=staff: to_user(s, st)
+            and "诉前会商" in heading(s), mark)
+    first = reminders[INVESTIGATORS[0]]
+    assert first.kind == "card" and code in first.text
+    assert [a["label"] for a in actions(first)] == ["发起会商", "已处理"]
+    assert all(a["type"] == "callback" for a in actions(first))
+
+    mark = len(fake.sent)
+    frame = fake.click(first.body["outTrackId"], bot.staff(INVESTIGATORS[0]), "reminder.consult",
+                       button(first, "发起会商")["params"])
+    ack = await eventually(lambda: fake.acks.get(frame), what="the click ACK")
+    answered = json.loads(ack["data"])["response"]["cardData"]["cardParamMap"]
+    assert answered["actions"] == "[]" and answered["footer"].startswith("已发起会商：")
+    tracks = {r.body["outTrackId"] for r in reminders.values()}
+    await eventually(lambda: all(fake.cards[t]["footer"].startswith("已发起会商：") for t in tracks),
+                     what="every recipient's reminder card updated in place")
+    assert all(fake.cards[t]["actions"] == "[]" for t in tracks)
+    assert {x.target for x in fake.sent[mark:] if x.kind == "card_update"} == tracks
+    await bot.wait_for("the reply to the click", lambda s: to_user(s, bot.staff(INVESTIGATORS[0]))
+                       and "已发起" in heading(s), mark)
