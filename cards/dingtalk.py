@@ -2,7 +2,14 @@
 
 Two shapes: the parameters of an interactive card template (`cardParamMap`, string values only,
 buttons as callbacks), and — when no template id is configured — a markdown or actionCard robot
-message whose buttons are links (DingTalk actionCard buttons cannot call back)."""
+message whose buttons are links (DingTalk actionCard buttons cannot call back).
+
+A button with a form (e.g. 申请复核: items and a reason) cannot be filled in on a generic card
+template: a template's input components are fixed when the template is designed, and a callback
+only carries the `params` the template binds. So a form button is a link in both shapes — a
+signed link to the `/dingtalk/act` web form (`link_for`) — and its fields are listed under
+`form` in `actions`, for a purpose-built template that does have inputs: such a template may
+send the values as callback `params` next to `action`, which the transport accepts too."""
 
 from __future__ import annotations
 
@@ -37,15 +44,29 @@ def markdown(card: Card) -> tuple[str, str]:
     return card.title, "\n\n".join(parts)
 
 
-def _button(b: Button) -> dict[str, Any]:
-    return {"id": b.id, "label": b.label, "url": b.url or "",
-            "type": "link" if b.url else "callback",
-            "params": {"action": b.id, **b.data}}
+def button_url(b: Button, link_for: LinkFor | None) -> str:
+    """Where a template button leads: its own URL, the web form for a form button, or nowhere
+    (a callback button)."""
+    if b.url:
+        return b.url
+    return link_for(b) if b.form and link_for is not None else ""
 
 
-def card_param_map(card: Card) -> dict[str, str]:
+def _button(b: Button, link_for: LinkFor | None) -> dict[str, Any]:
+    url = button_url(b, link_for)
+    out: dict[str, Any] = {"id": b.id, "label": b.label, "url": url,
+                           "type": "link" if url else "callback",
+                           "params": {"action": b.id, **b.data}}
+    if b.form:
+        out["form"] = [{"name": f.name, "label": f.label, "required": f.required,
+                        "multiline": f.multiline, "placeholder": f.placeholder} for f in b.form]
+    return out
+
+
+def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str]:
     """Variables for the configured card template. Values must be strings (DingTalk rejects
-    others); lists go as JSON strings, and the first buttons also as flat keys."""
+    others); lists go as JSON strings, and the first buttons also as flat keys. With
+    `link_for`, form buttons become links to the web form (see the module docstring)."""
     _, md = markdown(card)
     params: dict[str, str] = {
         "title": heading(card),
@@ -55,18 +76,19 @@ def card_param_map(card: Card) -> dict[str, str]:
         "color_label": COLORS[card.color][1] if card.color in COLORS else "",
         "image": card.image or "",
         "footer": card.footer or "",
-        "actions": json.dumps([_button(b) for b in card.actions], ensure_ascii=False),
+        "actions": json.dumps([_button(b, link_for) for b in card.actions], ensure_ascii=False),
         "has_actions": "true" if card.actions else "false",
     }
     for i, b in enumerate(card.actions[:MAX_ACTION_BUTTONS], 1):
+        url = button_url(b, link_for)
         params[f"btn{i}_label"] = b.label
-        params[f"btn{i}_action"] = "" if b.url else b.id
-        params[f"btn{i}_url"] = b.url or ""
+        params[f"btn{i}_action"] = "" if url else b.id
+        params[f"btn{i}_url"] = url
     return params
 
 
-def card_data(card: Card) -> dict[str, Any]:
-    return {"cardParamMap": card_param_map(card)}
+def card_data(card: Card, link_for: LinkFor | None) -> dict[str, Any]:
+    return {"cardParamMap": card_param_map(card, link_for)}
 
 
 def robot_message(card: Card, link_for: LinkFor) -> tuple[str, dict[str, str]]:

@@ -23,6 +23,8 @@ from tests.conftest import make_settings
 from tests.dingtalk.fake import CLIENT_ID, CLIENT_SECRET, FakeDingTalk
 
 GROUP_CID = "cidCaseTeam=="  # g-case-team's DingTalk openConversationId in these tests
+INSPECTION_CID = "cidInspection=="  # g-inspection's
+CHAT_IDS = {"g-case-team": GROUP_CID, "g-inspection": INSPECTION_CID}
 PROSECUTOR = ("p-prosecutor-1", "dt-0129")  # person id, DingTalk staffId
 INSPECTOR = ("p-inspector-1", "dt-0123")
 
@@ -74,11 +76,11 @@ FAST: dict[str, Any] = {
 
 
 def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, storage: dict[str, Any] | None = None,
-                      **dingtalk: Any) -> Settings:
+                      public_url: str | None = None, **dingtalk: Any) -> Settings:
     org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
     for chat in org["chats"]:
-        if chat["id"] == "g-case-team":
-            chat["ids"] = {"dingtalk": GROUP_CID}
+        if chat["id"] in CHAT_IDS:
+            chat["ids"] = {"dingtalk": CHAT_IDS[chat["id"]]}
     tmp_path.mkdir(parents=True, exist_ok=True)
     org_path = tmp_path / "org.yaml"
     org_path.write_text(yaml.safe_dump(org, allow_unicode=True), encoding="utf-8")
@@ -86,7 +88,8 @@ def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, storage: dict[str, Any
                            **{k: dict(v) for k, v in FAST.items()}}
     for k, v in dingtalk.items():
         cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    return make_settings(tmp_path, org=str(org_path), storage=storage or {}, transports={
+    web = {"public_url": public_url} if public_url else {}
+    return make_settings(tmp_path, org=str(org_path), storage=storage or {}, web=web, transports={
         "console": {"enabled": True, "test_clock": False}, "dingtalk": cfg,
         "outbox": {"poll_seconds": 0.05, "retry_base_seconds": 0.05, "retry_max_seconds": 0.3}})
 

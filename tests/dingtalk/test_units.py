@@ -25,7 +25,7 @@ from bot.transports.dingtalk.mapping import (
 from bot.transports.dingtalk.openapi import classify
 from bot.transports.dingtalk.signing import check_sign
 from cards import dingtalk as render
-from cards.model import Button, Card
+from cards.model import Button, Card, FormField
 from config.loader import ConfigError, Settings
 from config.model import DingTalkConfig
 from tests.dingtalk.fake import FakeDingTalk
@@ -114,6 +114,22 @@ def test_card_param_map_has_only_strings() -> None:
                                                                 "https://x.invalid/c")
     assert json.loads(p["actions"])[0]["params"] == {"action": "case.ack", "case": "HY-2026-0042"}
     assert "![](https://x.invalid/qr.png)" in p["markdown"]
+
+
+def test_a_form_button_is_a_link_to_the_web_form_on_a_template_card() -> None:
+    form = Button("review.file", "申请复核", data={"code": "HY-2026-0042"},
+                  form=(FormField("items", "序号"), FormField("note", "说明", required=False)))
+    card = Card(title="t", actions=(CARD.actions[0], form))
+    p = render.card_param_map(card, lambda b: f"https://bot/dingtalk/act?t={b.id}")
+    ack, review = json.loads(p["actions"])
+    assert ack["type"] == "callback" and ack["url"] == "" and "form" not in ack
+    assert review["type"] == "link" and review["url"] == "https://bot/dingtalk/act?t=review.file"
+    assert review["params"] == {"action": "review.file", "code": "HY-2026-0042"}
+    assert [(f["name"], f["required"]) for f in review["form"]] == [("items", True), ("note", False)]
+    assert (p["btn2_action"], p["btn2_url"]) == ("", "https://bot/dingtalk/act?t=review.file")
+    # without a link maker (a template with input components) it stays a callback
+    bare = json.loads(render.card_param_map(card)["actions"])[1]
+    assert bare["type"] == "callback" and bare["form"]
 
 
 def test_robot_message_fallbacks() -> None:

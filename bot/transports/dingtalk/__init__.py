@@ -66,7 +66,8 @@ class DingTalkTransport:
             config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
             link_for=self.action_link, save_ref=self.save_ref)
         self._wake: Callable[[], None] = lambda: None
-        self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake())
+        self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake(),
+                               link_for=self.action_link)
         self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
                                    config=cfg.stream)
         self.stream.register_callback_handler(ChatbotMessage.TOPIC, BotMessageHandler(self.inbound))

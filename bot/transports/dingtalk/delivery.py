@@ -122,7 +122,8 @@ class DingTalkDelivery:
                 await self.save_ref(message.id, message.platform_ref)
             await self.api.create_and_deliver_card(
                 template_id=self.template_id, out_track_id=message.platform_ref,
-                card_data=render.card_data(card), open_space_id=target.open_space_id,
+                card_data=render.card_data(card, lambda b: self.link_for(message, b)),
+                open_space_id=target.open_space_id,
                 group=target.group)
             return
         await self._send_text(message, message.text, card, target)
@@ -147,7 +148,8 @@ class DingTalkDelivery:
     async def _update(self, message: Message, card: Card | None, target: Target) -> None:
         assert card is not None
         if self.template_id and message.platform_ref:
-            await self.api.update_card(message.platform_ref, render.card_data(card))
+            await self.api.update_card(message.platform_ref,
+                                       render.card_data(card, lambda b: self.link_for(message, b)))
             return
         # no template: robot messages cannot be edited, so the new state is sent again
         updated = Card(title=f"{card.title}（已更新）", body=card.body, color=card.color,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
 from cards.dingtalk import card_data, webhook_body
+from cards.model import Button
 from config.model import DingTalkStreamConfig
 from storage import messages as msgs
 from storage.models import Message
@@ -54,8 +55,10 @@ class SeenIds:
 
 class Inbound:
     def __init__(self, app: App, api: OpenApi, webhooks: WebhookBook,
-                 config: DingTalkStreamConfig, on_handled: Callable[[], None]) -> None:
+                 config: DingTalkStreamConfig, on_handled: Callable[[], None],
+                 link_for: Callable[[Message, Button], str]) -> None:
         self.app = app
+        self.link_for = link_for
         self.api = api
         self.webhooks = webhooks
         self.config = config
@@ -152,7 +155,9 @@ class Inbound:
             return AckMessage.STATUS_OK, {}
         updated = next((m for m in result.messages if m.id == msg.id), None)
         card = msgs.message_card(updated) if updated is not None else None
-        return AckMessage.STATUS_OK, ({"cardData": card_data(card)} if card is not None else {})
+        if card is None:
+            return AckMessage.STATUS_OK, {}
+        return AckMessage.STATUS_OK, {"cardData": card_data(card, lambda b: self.link_for(msg, b))}
 
     async def drain(self, grace: float = 5.0) -> None:
         """On shutdown: let accepted (already ACKed) messages finish, then cancel the rest."""

@@ -150,7 +150,9 @@ class DingTalkWeb:
         result = await self.app.dispatcher.feed(event)
         if self.app.outbox is not None:
             self.app.outbox.wake()
-        texts = [m.text for m in result.messages if m.text] or [f"已完成：{button.label}"]
+        # only what the clicker's chat got: notices to other people are theirs, not this page's
+        texts = [m.text for m in result.messages if m.text and m.chat == msg.chat] \
+            or [f"已完成：{button.label}"]
         return _page(button.label, texts)
 
     def _form_page(self, label: str, fields: Any, action: str) -> web.Response:
