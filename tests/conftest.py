@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +52,27 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@asynccontextmanager
+async def fresh_postgres(prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    from storage import db
+
+    require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = db.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.dispose()
 
 
 @pytest.fixture

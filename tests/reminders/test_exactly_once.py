@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,11 +23,10 @@ from bot.clock import SystemClock
 from storage import db, migrate
 from storage.models import Message, OutboxItem
 from storage.reminders import Reminder, ReminderMessage
-from tests.conftest import port_open, require
+from tests.conftest import fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1000
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,17 +34,8 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
         return
-    require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
-    name = f"casebot_rem_{uuid.uuid4().hex[:10]}"
-    admin = db.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
+    async with fresh_postgres("casebot_rem") as url:
+        yield url
 
 
 async def prepare(url: str) -> None:

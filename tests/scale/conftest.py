@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,9 @@ import redis.asyncio as aioredis
 import yaml
 
 from config.loader import DEFAULT_DIR
-from storage import db
-from tests.conftest import free_port, port_open, require
+from tests.conftest import free_port, fresh_postgres, port_open, require
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_DB = 13  # the scale tests' own Redis database, flushed before and after each test
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 TOKEN = "scale-token"
@@ -37,17 +34,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
-    require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
-    name = f"casebot_scale_{uuid.uuid4().hex[:10]}"
-    admin = db.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
+    async with fresh_postgres("casebot_scale") as url:
+        yield url
 
 
 @pytest.fixture
