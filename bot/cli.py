@@ -138,7 +138,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
 
 
 def cmd_import_cases(args: argparse.Namespace) -> None:
-    from bot.importer import ImportError_, import_cases
+    from bot.importer import CaseImportError, import_cases
 
     settings = _settings(args.config)
 
@@ -148,7 +148,7 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
 
     try:
         codes = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
-    except ImportError_ as e:
+    except CaseImportError as e:
         print("nothing imported; fix these rows:", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)

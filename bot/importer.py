@@ -18,7 +18,7 @@ COLUMNS = ("title", "stage", "police_unit", "prosecutor", "investigators",
            "investigation_deadline", "custody_deadline")
 
 
-class ImportError_(Exception):
+class CaseImportError(Exception):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
@@ -67,7 +67,7 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
                 for e in ops.validate_new_case(out, new):
                     errors.append(f"{path}:{n}: {e.field}: {e.reason}")
             if errors:
-                raise ImportError_(errors)
+                raise CaseImportError(errors)
             for i, new in enumerate(rows, 1):
                 codes.append((await ops.create_case(out, new, by="import")).code)
                 progress(i, len(rows))
