@@ -106,7 +106,7 @@ class ReminderService:
         self.office = services.config.office_hours
         self.worker = worker or worker_id()
         self.late_after = timedelta(minutes=cfg.late_after_minutes)
-        self._rect: RectificationSource | None = RectificationSource()
+        self.rectifications = RectificationSource()
 
     def rule_of(self, kind: str) -> ReminderRule | None:
         return next((r for r in self.rules if r.kind == kind), None)
@@ -233,20 +233,16 @@ class ReminderService:
 
     # ------------------------------------------------------------------ rectification items
 
-    async def _rect_source(self, session: AsyncSession) -> RectificationSource | None:
-        return self._rect
-
     async def load_rectifications(self, session: AsyncSession, item_ids: Iterable[int | str],
                                   now: datetime) -> dict[str, Subject]:
         ids = sorted({str(i) for i in item_ids})
         out = {rectification_subject(i): Subject(rectification_subject(i), None, f"整改-{i}", "")
                for i in ids}
-        src = await self._rect_source(session)
         rule = self.rule_of(RECTIFICATION)
-        if src is None or not ids:
+        if not ids:
             return out
         d = self.services.directory
-        for item in await src.items(session, ids):
+        for item in await self.rectifications.items(session, ids):
             s = out[rectification_subject(str(item["id"]))]
             s.title = str(item["text"] or "")[:60]
             chief = d.chief_of(str(item["unit"])) if item["unit"] else None
@@ -262,11 +258,10 @@ class ReminderService:
         return out
 
     async def discover_rectifications(self, session: AsyncSession, now: datetime) -> int:
-        src = await self._rect_source(session)
-        if src is None or self.rule_of(RECTIFICATION) is None:
+        if self.rule_of(RECTIFICATION) is None:
             return 0
         today = now.astimezone(self.tz).date()
-        ids = await src.overdue_without_reminders(session, today)
+        ids = await self.rectifications.overdue_without_reminders(session, today)
         if ids:
             subjects = await self.load_rectifications(session, ids, now)
             await self._store(session, list(subjects.values()), now,
