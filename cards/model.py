@@ -4,7 +4,7 @@ against the buttons the card shows *now*: a button that disappeared cannot be cl
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_DATA_BYTES = 1024  # button payloads stay small: DingTalk card params are size-limited
@@ -48,7 +48,16 @@ class Card:
 
 
 def card_to_dict(card: Card) -> dict[str, Any]:
-    return asdict(card)
+    """Like dataclasses.asdict, written out: cards are serialised on every send."""
+    return {
+        "title": card.title, "body": card.body, "color": card.color, "image": card.image,
+        "footer": card.footer,
+        "actions": [{"id": b.id, "label": b.label, "url": b.url, "data": dict(b.data),
+                     "form": [{"name": f.name, "label": f.label, "required": f.required,
+                               "multiline": f.multiline, "placeholder": f.placeholder}
+                              for f in b.form]}
+                    for b in card.actions],
+    }
 
 
 def card_from_dict(data: dict[str, Any]) -> Card:

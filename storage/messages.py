@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cards.model import Card, card_from_dict, card_to_dict
 from storage.models import Message, OutboxItem
@@ -15,14 +16,13 @@ from storage.models import Message, OutboxItem
 async def add_message(session: AsyncSession, *, chat: str, sender: str, at: datetime,
                       text: str | None = None, card: Card | None = None,
                       event_id: str | None = None) -> Message:
-    msg = Message(
-        chat=chat, sender=sender, at=at, text=text,
-        card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None,
-        event_id=event_id,
-    )
-    session.add(msg)
-    await session.flush()
-    return msg
+    """Insert with one Core statement (the hot path: every event logs one or two messages); the
+    returned object is not attached to the session."""
+    values = {"chat": chat, "sender": sender, "at": at, "text": text, "event_id": event_id,
+              "card": json.dumps(card_to_dict(card), ensure_ascii=False) if card else None}
+    new_id = (await session.execute(insert(Message).values(**values).returning(Message.id))
+              ).scalar_one()
+    return Message(id=new_id, **values)
 
 
 async def get_message(session: AsyncSession, message_id: int) -> Message | None:
@@ -34,9 +34,12 @@ def message_card(msg: Message) -> Card | None:
 
 
 async def set_card(session: AsyncSession, msg: Message, card: Card, at: datetime) -> None:
-    msg.card = json.dumps(card_to_dict(card), ensure_ascii=False)
-    msg.updated_at = at
-    await session.flush()
+    """Works for attached and detached messages alike: one UPDATE, and the object reflects it."""
+    card_json = json.dumps(card_to_dict(card), ensure_ascii=False)
+    await session.execute(update(Message).where(Message.id == msg.id)
+                          .values(card=card_json, updated_at=at))
+    set_committed_value(msg, "card", card_json)
+    set_committed_value(msg, "updated_at", at)
 
 
 async def list_messages(session: AsyncSession, chat: str, after: int = 0,
