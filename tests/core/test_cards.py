@@ -16,7 +16,7 @@ def test_card_dict_round_trip_matches_asdict() -> None:
                                 form=(FormField("items", "序号"), FormField("reason", "理由",
                                                                            multiline=True)))))
     # the same JSON as dataclasses.asdict (tuples become lists either way)
-    assert json.dumps(card_to_dict(card)) == json.dumps(asdict(card))
+    assert json.dumps(card_to_dict(card), sort_keys=True) == json.dumps(asdict(card), sort_keys=True)
     assert card_from_dict(card_to_dict(card)) == card
 
 
