@@ -272,6 +272,21 @@ def _unit_done(group: list[Ask]) -> bool:
 def _all_revealed(group: list[Ask]) -> bool:
     return all(a.revealed_at is not None for a in group)
 
+async def _unit_fully_revealed(ctx: Context, refusal: str
+                               ) -> tuple[InspectionSession, list[Ask], list[Ask]] | None:
+    """The session, its asks and the current unit's asks, when every question of that unit has
+    been revealed (the condition for 点评 and 公布答案); otherwise reply `refusal`."""
+    s = await _session(ctx)
+    if s is None:
+        return None
+    asks = await store.asks_of(ctx.session, s.id)
+    group = _by_position(asks).get(s.current, [])
+    if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
+        await ctx.reply(refusal)
+        return None
+    return s, asks, group
+
+
 
 # -- 督导 -------------------------------------------------------------------------------------------
 
@@ -419,14 +434,10 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
                 usage="点评 [内容]")
 async def comment(event: MessageEvent, ctx: Context) -> None:
-    s = await _session(ctx)
-    if s is None:
+    got = await _unit_fully_revealed(ctx, "现在不是点评环节：当前单位的题目全部公布后才能点评。")
+    if got is None:
         return
-    asks = await store.asks_of(ctx.session, s.id)
-    group = _by_position(asks).get(s.current, [])
-    if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
-        await ctx.reply("现在不是点评环节：当前单位的题目全部公布后才能点评。")
-        return
+    s, asks, _ = got
     unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
     is_host = ctx.user.has("inspector")
     if not is_host:
@@ -453,14 +464,10 @@ async def comment(event: MessageEvent, ctx: Context) -> None:
 
 @router.command("公布答案", summary="公布当前单位所问题目的参考答案要点", roles=("inspector", "leader"))
 async def publish_answers(event: MessageEvent, ctx: Context) -> None:
-    s = await _session(ctx)
-    if s is None:
+    got = await _unit_fully_revealed(ctx, "当前单位的题目尚未全部公布，不能公布答案。")
+    if got is None:
         return
-    asks = await store.asks_of(ctx.session, s.id)
-    group = _by_position(asks).get(s.current, [])
-    if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
-        await ctx.reply("当前单位的题目尚未全部公布，不能公布答案。")
-        return
+    s, asks, group = got
     qs = await store.questions_by_id(ctx.session, [a.question_id for a in group])
     now = ctx.now()
     for a in group:
