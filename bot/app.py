@@ -49,6 +49,8 @@ class App:
         self.use_scheduler = not isinstance(clock, ManualClock) if scheduler is None else scheduler
         self.scheduler: Any = None
         self.engine: AsyncEngine | None = None
+        self.read_engine: AsyncEngine | None = None
+        self.journal_engine: AsyncEngine | None = None
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
         self.tickers: dict[str, Ticker] = {}
@@ -75,12 +77,16 @@ class App:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        self.read_engine = db.create_read_engine(cfg.storage.database_url)
+        journal, self.journal_engine = db.journal_for(self.engine)
         self._services = Services(
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
+            read_db=db.sessionmaker(self.read_engine) if self.read_engine else None,
             directory=Directory(self.settings.org), redis=redis,
             signer=Signer(self.settings.secrets.link_keys),
             external_transports=("dingtalk",) if dt_creds else (),
         )
+        self._services.journal = journal
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
                    inspection.router)
@@ -135,6 +141,11 @@ class App:
             await self.dingtalk.close()
         if self._services is not None and self._services.redis is not None:
             await self._services.redis.aclose()
+        if self._services is not None:
+            await self._services.journal.close()
+        for engine in (self.read_engine, self.journal_engine):
+            if engine is not None:
+                await engine.dispose()
         if self.engine is not None:
             await self.engine.dispose()
 

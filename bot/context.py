@@ -22,6 +22,7 @@ from config.loader import Settings
 from config.model import AppConfig, Person
 from storage import audit
 from storage import messages as msgs
+from storage.journal import Journal, PendingWrites
 from storage.models import Message
 
 
@@ -39,10 +40,19 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
+    read_db: async_sessionmaker[AsyncSession] | None = None  # read-only pool (SQLite), else db
+    journal: Journal = field(init=False)  # group commit for read-only events
+
+    def __post_init__(self) -> None:
+        self.journal = Journal(self.db.kw["bind"])  # App.start installs the SQLite-tuned one
 
     @property
     def config(self) -> AppConfig:
         return self.settings.config
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        return self.read_db or self.db
 
 
 class Outbound:
@@ -113,6 +123,39 @@ class Context(Outbound):
     async def reply(self, text: str | None = None, card: Card | None = None) -> Message:
         return await self.send(self.event.chat, text=text, card=card,
                                event_id=self.event.event_id)
+
+
+class ReadOnlyContext(Context):
+    """For handlers registered `readonly=True`: the session reads a snapshot, and what the
+    event leaves behind (the person's message, replies, audit records) is gathered in
+    `pending` and committed by the dispatcher through the journal, batched with other events."""
+
+    def __init__(self, services: Services, session: AsyncSession, event: Event,
+                 user: Person) -> None:
+        super().__init__(services, session, event, user)
+        self.pending = PendingWrites(event.event_id, event.at)
+
+    def log_inbound(self, text: str) -> None:
+        self.pending.messages.append(msgs.new_message(
+            chat=self.event.chat, sender=self.user.id, at=self.event.at, text=text,
+            event_id=self.event.event_id))
+
+    async def send(self, chat: str, text: str | None = None, card: Card | None = None,
+                   event_id: str | None = None) -> Message:
+        msg = msgs.new_message(chat=chat, sender="bot", at=self.now(), text=text, card=card,
+                               event_id=event_id)
+        self.pending.messages.append(msg)
+        self.pending.outbox.extend((msg, t) for t in self.services.external_transports)
+        self.sent.append(msg)
+        return msg
+
+    async def update_card(self, msg: Message, card: Card) -> None:
+        raise RuntimeError("a read-only handler cannot update cards; register it without "
+                           "readonly=True")
+
+    async def audit(self, actor: str, action: str, subject: str,
+                    data: dict[str, Any] | None = None) -> None:
+        self.pending.audits.append(audit.Entry(self.now(), actor, action, subject, data))
 
 
 @asynccontextmanager

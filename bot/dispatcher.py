@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from bot.context import Context, Outbound, Services
+from bot.context import Context, Outbound, ReadOnlyContext, Services
 from bot.events import CardActionEvent, Event, MessageEvent
 from config.model import ROLE_LABELS, Person
 from storage import messages as msgs
@@ -36,6 +36,7 @@ class Command:
     roles: tuple[str, ...]
     summary: str
     usage: str
+    readonly: bool = False  # only reads and replies: handled on a snapshot, group-committed
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,18 @@ class Pattern:
     regex: re.Pattern[str]
     handler: MessageHandler
     roles: tuple[str, ...]
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a message asks for. `handler` None: no command matched (`args` is the word)."""
+
+    handler: MessageHandler | None
+    roles: tuple[str, ...]
+    what: str  # how a refusal names it
+    args: str
+    readonly: bool
 
 
 @dataclass(frozen=True)
@@ -61,17 +74,19 @@ class Router:
         self.patterns: list[Pattern] = []
         self.actions: list[Action] = []
 
-    def command(self, *names: str, summary: str, usage: str = "",
-                roles: tuple[str, ...] = ()) -> Callable[[MessageHandler], MessageHandler]:
+    def command(self, *names: str, summary: str, usage: str = "", roles: tuple[str, ...] = (),
+                readonly: bool = False) -> Callable[[MessageHandler], MessageHandler]:
+        """`readonly=True`: the handler only reads and replies (it may audit, never update a
+        card or write through the session); such events are group-committed."""
         def deco(fn: MessageHandler) -> MessageHandler:
-            self.commands.append(Command(names, fn, roles, summary, usage or names[0]))
+            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly))
             return fn
         return deco
 
-    def pattern(self, regex: str, roles: tuple[str, ...] = ()
+    def pattern(self, regex: str, roles: tuple[str, ...] = (), readonly: bool = False
                 ) -> Callable[[MessageHandler], MessageHandler]:
         def deco(fn: MessageHandler) -> MessageHandler:
-            self.patterns.append(Pattern(re.compile(regex), fn, roles))
+            self.patterns.append(Pattern(re.compile(regex), fn, roles, readonly))
             return fn
         return deco
 
@@ -137,7 +152,13 @@ class Dispatcher:
         if self.dedupe is not None and await self.dedupe.seen(event.event_id):
             return FeedResult("duplicate")
         try:
-            result = await self._in_transaction(event)
+            user = self.services.directory.by_platform(event.platform, event.user_id)
+            route = self.match(event) if isinstance(event, MessageEvent) else None
+            if user is not None and route is not None and route.readonly:
+                assert isinstance(event, MessageEvent)
+                result = await self._journaled(event, user, route)
+            else:
+                result = await self._in_transaction(event, route)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("handler failed for event %s (ref %s)", event.event_id, ref)
@@ -149,7 +170,7 @@ class Dispatcher:
             await self.dedupe.remember(event.event_id)
         return result
 
-    async def _in_transaction(self, event: Event) -> FeedResult:
+    async def _in_transaction(self, event: Event, route: Route | None) -> FeedResult:
         async with self.services.db() as session, session.begin():
             if not await claim_in_db(session, event.event_id, self.services.clock.now()):
                 return FeedResult("duplicate")
@@ -161,28 +182,40 @@ class Dispatcher:
             if isinstance(event, MessageEvent):
                 await msgs.add_message(session, chat=event.chat, sender=user.id, at=event.at,
                                        text=event.text, event_id=event.event_id)
-                await self._route_message(event, ctx)
+                await self._route_message(event, route or self.match(event), ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
             return FeedResult("handled", ctx.sent)
 
-    async def _route_message(self, event: MessageEvent, ctx: Context) -> None:
+    async def _journaled(self, event: MessageEvent, user: Person, route: Route) -> FeedResult:
+        """A read-only event: handled on a read snapshot, its writes committed by the journal
+        together with other events' (see storage/journal.py)."""
+        async with self.services.reads() as session:
+            ctx = ReadOnlyContext(self.services, session, event, user)
+            ctx.log_inbound(event.text)
+            await self._route_message(event, route, ctx)
+        if not await self.services.journal.commit(ctx.pending):
+            return FeedResult("duplicate")
+        return FeedResult("handled", ctx.sent)
+
+    def match(self, event: MessageEvent) -> Route:
         text = _MENTION.sub("", event.text.strip()).strip()
         word, _, rest = text.partition(" ")
-        ctx.args = rest.strip()
         cmd = self._command(word)
         if cmd is not None:
-            if await self._allowed(ctx, cmd.roles, f"「{word}」"):
-                await cmd.handler(event, ctx)
-            return
+            return Route(cmd.handler, cmd.roles, f"「{word}」", rest.strip(), cmd.readonly)
         for r in self.routers:
             for p in r.patterns:
                 if p.regex.search(text):
-                    ctx.args = text
-                    if await self._allowed(ctx, p.roles, "此操作"):
-                        await p.handler(event, ctx)
-                    return
-        await ctx.reply(self._unknown(word or text))
+                    return Route(p.handler, p.roles, "此操作", text, p.readonly)
+        return Route(None, (), "", word or text, readonly=True)
+
+    async def _route_message(self, event: MessageEvent, route: Route, ctx: Context) -> None:
+        ctx.args = route.args
+        if route.handler is None:
+            await ctx.reply(self._unknown(route.args))
+        elif await self._allowed(ctx, route.roles, route.what):
+            await route.handler(event, ctx)
 
     def _unknown(self, word: str) -> str:
         names = [n for c in self.commands() for n in c.names]

@@ -9,7 +9,7 @@ from bot.events import MessageEvent
 router = Router("basic")
 
 
-@router.command("帮助", "help", summary="列出您可以使用的命令")
+@router.command("帮助", "help", summary="列出您可以使用的命令", readonly=True)
 async def help_(event: MessageEvent, ctx: Context) -> None:
     lines = [f"{ctx.user.name}（{role_names(ctx.user.roles)}）可以使用："]
     for cmd in dispatcher_of(ctx.services).commands():
@@ -19,7 +19,7 @@ async def help_(event: MessageEvent, ctx: Context) -> None:
     await ctx.reply("\n".join(lines))
 
 
-@router.command("我是谁", "whoami", summary="查看您的单位和角色")
+@router.command("我是谁", "whoami", summary="查看您的单位和角色", readonly=True)
 async def whoami(event: MessageEvent, ctx: Context) -> None:
     u = ctx.user
     await ctx.reply(

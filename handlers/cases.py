@@ -48,14 +48,15 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
 
 
-@router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>")
+@router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
+                readonly=True)
 async def code_cmd(event: MessageEvent, ctx: Context) -> None:
     case = await _case_arg(ctx, "码 <案件码>")
     if case is not None:
         await show_case(ctx, case)
 
 
-@router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+@router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", readonly=True)
 async def pasted_link(event: MessageEvent, ctx: Context) -> None:
     m = _LINK.search(ctx.args)
     payload = ctx.services.signer.verify("code", m.group(1), ctx.now()) if m else None
@@ -69,7 +70,7 @@ async def pasted_link(event: MessageEvent, ctx: Context) -> None:
     await show_case(ctx, case)
 
 
-@router.command("我的案件", summary="列出您名下在办案件及其颜色")
+@router.command("我的案件", summary="列出您名下在办案件及其颜色", readonly=True)
 async def my_cases(event: MessageEvent, ctx: Context) -> None:
     rows = await repo.cases_of(ctx.session, ctx.user.id)
     if not rows:
@@ -83,7 +84,7 @@ async def my_cases(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("评分", summary="打开案件评分表（承办检察官）", usage="评分 <案件码>",
-                roles=("prosecutor",))
+                roles=("prosecutor",), readonly=True)
 async def score_cmd(event: MessageEvent, ctx: Context) -> None:
     case = await _case_arg(ctx, "评分 <案件码>")
     if case is None:
@@ -180,7 +181,7 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
 
 
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
-                roles=("prosecutor", "case_manager", "leader"))
+                roles=("prosecutor", "case_manager", "leader"), readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     today = ctx.now().astimezone(ctx.config.tz).date()
     s = compute(await repo.case_facts(ctx.session), today)

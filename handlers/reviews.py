@@ -330,7 +330,8 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
 
 # -- chat ---------------------------------------------------------------------------------------
 
-@router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>")
+@router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>",
+                readonly=True)
 async def list_for_case(event: MessageEvent, ctx: Context) -> None:
     code = ctx.args.strip().upper()
     if not code:
@@ -357,7 +358,8 @@ def _line(ctx: Context, r: ReviewRow) -> str:
             f" · 答复期限 {r.due_at.astimezone(ctx.config.tz):%Y-%m-%d %H:%M}\n理由：{r.reason[:60]}")
 
 
-@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）")
+@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）",
+                readonly=True)
 async def todo(event: MessageEvent, ctx: Context) -> None:
     rows: list[ReviewRow] = []
     if ctx.user.has("prosecutor"):

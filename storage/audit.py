@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditRecord
+from storage.models import AuditRecord, table
+from storage.types import Executor, dialect_name
 
 GENESIS = "0" * 64
 _PG_LOCK = 7_263_001  # advisory lock id serialising appends on PostgreSQL
@@ -27,23 +28,48 @@ def record_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One record to append (its place in the chain is decided when it is written)."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    data: dict[str, Any] | None = None
+
+
 async def append(session: AsyncSession, *, at: datetime, actor: str, action: str,
                  subject: str, data: dict[str, Any] | None = None) -> str:
-    """Append one record inside the caller's transaction (SQLite holds the write lock from
-    BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    return (await append_many(session, [Entry(at, actor, action, subject, data)]))[0]
+
+
+async def append_many(session: Executor, entries: list[Entry]) -> list[str]:
+    """Append records in order inside the caller's transaction (SQLite holds the write lock
+    from BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks.
+    Returns their hashes."""
+    if not entries:
+        return []
+    if dialect_name(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+    t = table(AuditRecord)
     last = (await session.execute(
-        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-    )).first()
-    seq = last.seq + 1 if last else 1
+        select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1))).first()
+    seq = last.seq if last else 0
     prev = last.hash if last else GENESIS
-    payload = json.dumps(data or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = record_hash(prev, seq, at, actor, action, subject, payload)
-    await session.execute(insert(AuditRecord).values(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, data=payload,
-        prev_hash=prev, hash=digest))
-    return digest
+    rows: list[dict[str, Any]] = []
+    hashes: list[str] = []
+    for e in entries:
+        seq += 1
+        payload = json.dumps(e.data or {}, sort_keys=True, ensure_ascii=False,
+                             separators=(",", ":"))
+        digest = record_hash(prev, seq, e.at, e.actor, e.action, e.subject, payload)
+        rows.append({"seq": seq, "at": e.at, "actor": e.actor, "action": e.action,
+                     "subject": e.subject, "data": payload, "prev_hash": prev, "hash": digest})
+        hashes.append(digest)
+        prev = digest
+    await session.execute(insert(t), rows)
+    return hashes
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -14,6 +15,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import inline_sqlite
+from storage.journal import Journal
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -31,6 +35,62 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def create_read_engine(url: str, connections: int = 4) -> AsyncEngine | None:
+    """SQLite only: a small pool of read-only connections for read-only events, run inline on
+    the event loop (storage/inline_sqlite.py). In WAL mode readers never wait for the writer,
+    so these events do not queue behind writes. (PostgreSQL: None; the main pool serves.)"""
+    path = _sqlite_file(url)
+    if path is None:
+        return None
+    engine = create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=True),
+                                 pool_size=connections, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")  # deferred: one snapshot for all of an event's reads
+
+    return engine
+
+
+def create_journal_engine(url: str) -> AsyncEngine | None:
+    """SQLite only: one inline connection for the journal's batched writes. (PostgreSQL:
+    None; the journal writes through the main pool.)"""
+    path = _sqlite_file(url)
+    if path is None:
+        return None
+    engine = create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=False),
+                                 pool_size=1, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def journal_for(engine: AsyncEngine) -> tuple[Journal, AsyncEngine | None]:
+    """The journal for this database, and the engine it owns (to dispose at stop)."""
+    url = engine.url.render_as_string(hide_password=False)
+    inline = create_journal_engine(url)
+    if inline is None:
+        return Journal(engine), None
+    path = _sqlite_file(url)
+    assert path is not None
+
+    async def checkpoint() -> None:
+        async with aiosqlite.connect(path) as conn:
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    return Journal(inline, exclusive=engine.connect, checkpoint=checkpoint), inline
+
+
+def _sqlite_file(url: str) -> str | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or ":memory:" in u.database:
+        return None
+    return u.database
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

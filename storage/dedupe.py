@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ProcessedEvent
+from storage.models import ProcessedEvent, table
+from storage.types import Executor, dialect_name
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,16 @@ async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> boo
     """Insert the event id inside the handling transaction; False if it was handled before.
     On PostgreSQL a concurrent claim of the same id waits for the first transaction and then
     finds the row; on SQLite the write lock already serialises the two."""
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    stmt = insert(ProcessedEvent).values(event_id=event_id, at=at).on_conflict_do_nothing()
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return event_id in await claim_many(session, [(event_id, at)])
+
+
+async def claim_many(session: Executor, events: list[tuple[str, datetime]]) -> set[str]:
+    """Claim several event ids in one statement; returns those that were new."""
+    if not events:
+        return set()
+    insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
+    unique = dict(events)  # the same id twice in one statement would conflict with itself
+    t = table(ProcessedEvent)
+    stmt = insert(t).on_conflict_do_nothing().returning(t.c.event_id)
+    rows = [{"event_id": e, "at": at} for e, at in unique.items()]
+    return set((await session.execute(stmt, rows)).scalars())

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from cards.model import Card, card_from_dict, card_to_dict
-from storage.models import Message, OutboxItem
+from storage.models import Message, OutboxItem, table
+from storage.types import Executor, dialect_name
 
 
 async def add_message(session: AsyncSession, *, chat: str, sender: str, at: datetime,
@@ -23,6 +24,34 @@ async def add_message(session: AsyncSession, *, chat: str, sender: str, at: date
     new_id = (await session.execute(insert(Message).values(**values).returning(Message.id))
               ).scalar_one()
     return Message(id=new_id, **values)
+
+
+async def add_many(session: Executor, messages: list[Message]) -> None:
+    """Insert detached messages and set their ids, in the given order. SQLite: multi-row
+    INSERTs (SQLAlchemy's insertmanyvalues) whose rows get ascending ids in VALUES order, so
+    the sorted RETURNING ids line up with the input; SQLAlchemy's ordered mode would send one
+    INSERT per row there. PostgreSQL: SQLAlchemy's ordered insertmanyvalues."""
+    if not messages:
+        return
+    rows = [{"chat": m.chat, "sender": m.sender, "at": m.at, "text": m.text, "card": m.card,
+             "event_id": m.event_id} for m in messages]
+    t = table(Message)
+    if dialect_name(session) != "sqlite":
+        result = await session.execute(
+            insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
+        ids = list(result.scalars())
+    else:
+        ids = sorted((await session.execute(insert(t).returning(t.c.id), rows))
+                     .scalars())
+    for m, new_id in zip(messages, ids, strict=True):
+        m.id = new_id
+
+
+def new_message(*, chat: str, sender: str, at: datetime, text: str | None = None,
+                card: Card | None = None, event_id: str | None = None) -> Message:
+    """A message not yet stored (its id is set when it is)."""
+    return Message(chat=chat, sender=sender, at=at, text=text, event_id=event_id,
+                   card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None)
 
 
 async def get_message(session: AsyncSession, message_id: int) -> Message | None:
@@ -49,6 +78,16 @@ async def list_messages(session: AsyncSession, chat: str, after: int = 0,
         .order_by(Message.id).limit(limit)
     )
     return list(rows.scalars())
+
+
+async def enqueue_many(session: Executor, items: list[tuple[Message, str]], *,
+                       op: str) -> None:
+    """Outbox rows for stored (message, transport) pairs, in one statement."""
+    if not items:
+        return
+    rows = [{"message_id": m.id, "transport": t, "op": op, "status": "pending", "attempts": 0,
+             "created_at": m.at, "next_attempt_at": m.at} for m, t in items]
+    await session.execute(insert(table(OutboxItem)), rows)
 
 
 async def enqueue(session: AsyncSession, *, message_id: int, transport: str, op: str,

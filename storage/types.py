@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,3 +31,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+Executor = AsyncSession | AsyncConnection
+"""What the write-many repository functions run statements on: an ORM session inside a handler's
+unit of work, or a bare Core connection in the journal (cheaper per statement)."""
+
+
+def dialect_name(x: Executor) -> str:
+    return x.get_bind().dialect.name if isinstance(x, AsyncSession) else x.dialect.name

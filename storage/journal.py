@@ -1,0 +1,147 @@
+"""Group commit for read-only events (码, 我的案件, 帮助 …).
+
+Such an event changes no state; it only has to write what it leaves behind: its de-duplication
+claim, the person's message, the bot's replies (with their outbox rows) and audit records.
+Instead of one write transaction per event, waiting events are written together, in one
+transaction per batch, by whichever caller finds the journal idle. Every caller still waits
+for *its* commit before answering, so nothing accepted is lost; a batch costs a handful of
+statements however many events it holds, which is what lets SQLite's single writer keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import audit
+from storage import messages as msgs
+from storage.dedupe import claim_many
+from storage.models import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingWrites:
+    """What one read-only event writes, gathered while its handler runs."""
+
+    event_id: str
+    at: datetime
+    messages: list[Message] = field(default_factory=list)  # ids are set at commit
+    outbox: list[tuple[Message, str]] = field(default_factory=list)  # (message, transport)
+    audits: list[audit.Entry] = field(default_factory=list)
+
+
+@dataclass
+class _Waiting:
+    writes: PendingWrites
+    done: asyncio.Future[bool]
+
+
+class Journal:
+    """`engine` writes the batches. On SQLite that is an inline connection (storage/db.py
+    `create_journal_engine`): `exclusive` then checks out the main pool's only connection for
+    the batch, so no transaction of this process holds the write lock meanwhile, and
+    `checkpoint` copies the WAL back into the database, off the loop, every so many batches."""
+
+    def __init__(self, engine: AsyncEngine, *,
+                 exclusive: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+                 checkpoint: Callable[[], Awaitable[None]] | None = None,
+                 checkpoint_every: int = 500, max_batch: int = 256,
+                 lock_wait_s: float = 30.0) -> None:
+        self.engine = engine
+        self.exclusive = exclusive
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.max_batch = max_batch
+        self.lock_wait_s = lock_wait_s
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._checkpointing: asyncio.Task[None] | None = None
+        self.batches = 0  # for metrics and benchmarks
+
+    async def commit(self, writes: PendingWrites) -> bool:
+        """Write and commit; True once durable, False when the event id was already handled
+        (the writes are then dropped: the first delivery answered)."""
+        waiting = _Waiting(writes, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+        return await waiting.done
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                try:
+                    results = await self._write_waiting([w.writes for w in batch])
+                except asyncio.CancelledError:
+                    for w in batch:
+                        w.done.cancel()
+                    raise
+                except Exception as e:  # its callers see the failure; the next batch still runs
+                    for w in batch:
+                        if not w.done.done():
+                            w.done.set_exception(e)
+                    continue
+                for w, ok in zip(batch, results, strict=True):
+                    if not w.done.done():
+                        w.done.set_result(ok)
+                if self.checkpoint is not None and self.batches % self.checkpoint_every == 0 \
+                        and self._checkpointing is None:
+                    self._checkpointing = asyncio.create_task(self._checkpoint())
+        finally:
+            self._writer = None
+
+    async def _write_waiting(self, batch: list[PendingWrites]) -> list[bool]:
+        """Write a batch; while another process holds SQLite's write lock, wait in asyncio
+        (the inline connection never blocks the loop on the lock)."""
+        delay, waited = 0.001, 0.0
+        while True:
+            try:
+                async with self.exclusive() if self.exclusive else nullcontext():
+                    return await self._write(batch)
+            except OperationalError as e:
+                if "locked" not in str(e) or waited >= self.lock_wait_s:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
+
+    async def _checkpoint(self) -> None:
+        assert self.checkpoint is not None
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("WAL checkpoint failed; the next one will catch up")
+        finally:
+            self._checkpointing = None
+
+    async def close(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
+
+    async def _write(self, batch: list[PendingWrites]) -> list[bool]:
+        async with self.engine.begin() as session:
+            claimed = await claim_many(session, [(w.event_id, w.at) for w in batch])
+            fresh: list[PendingWrites] = []
+            for w in batch:  # the same id twice in one batch: the first one wins
+                ok = w.event_id in claimed
+                claimed.discard(w.event_id)
+                if ok:
+                    fresh.append(w)
+            await msgs.add_many(session, [m for w in fresh for m in w.messages])
+            await msgs.enqueue_many(session, [o for w in fresh for o in w.outbox], op="send")
+            await audit.append_many(session, [a for w in fresh for a in w.audits])
+        self.batches += 1
+        fresh_ids = {id(w) for w in fresh}
+        return [id(w) in fresh_ids for w in batch]
+

@@ -1,0 +1,137 @@
+"""Read-only events (码, 帮助 …): handled on a read snapshot and group-committed by the journal.
+Through the real dispatcher on a real SQLite file: nothing is lost, each event is answered
+once, the audit chain holds, and another process holding the write lock never stalls the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.context import Context, unit_of_work
+from bot.dispatcher import Router
+from bot.domain.scoring import Deduction
+from bot.events import MessageEvent
+from config.loader import Settings
+from handlers import case_ops as ops
+from storage import audit
+from storage import messages as msgs
+from storage.models import ProcessedEvent
+from tests.conftest import START
+
+bad = Router("test-readonly")
+
+
+@bad.command("改卡", summary="a read-only handler that tries to update a card", readonly=True)
+async def _updates_card(event: MessageEvent, ctx: Context) -> None:
+    sent = await ctx.reply("first")
+    await ctx.update_card(sent, None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[App]:
+    a = App(settings, ManualClock(START))
+    await a.start()
+    a.dispatcher.include(bad)
+    yield a
+    await a.stop()
+
+
+async def new_case(app: App) -> str:
+    s = app.services
+    prosecutor = s.directory.people["p-prosecutor-1"]
+    async with unit_of_work(s) as out:
+        case = await ops.create_case(out, ops.NewCase(
+            "盗窃案", "审查逮捕", "ps-hc-xd", prosecutor.id, ("p-investigator-1",), None, None),
+            "test")
+        await ops.record_evaluation(out, case, prosecutor, [
+            Deduction("causation", 5, "p", "", "", "r")], [], "")
+        return case.code
+
+
+def lookup(code: str, event_id: str, user: str = "p-prosecutor-1") -> MessageEvent:
+    return MessageEvent(event_id=event_id, platform="console", user_id=user, chat=f"dm:{user}",
+                        at=START, text=f"码 {code}", is_direct=True)
+
+
+async def test_concurrent_lookups_are_answered_once_each_and_stored(app: App) -> None:
+    code = await new_case(app)
+    ids = [f"look-{i}" for i in range(40)]
+    batches_before = app.services.journal.batches
+    # every event delivered twice at the same time, as a platform redelivery would
+    results = await asyncio.gather(*(app.dispatcher.feed(lookup(code, i)) for i in ids + ids))
+    statuses = [r.status for r in results]
+    assert statuses.count("handled") == 40 and statuses.count("duplicate") == 40
+    answered = [m for r in results for m in r.messages]
+    assert len(answered) == 40
+    assert all(m.card and code in m.card for m in answered)
+    assert app.services.journal.batches - batches_before < 40  # batched, not one by one
+
+    async with app.services.db() as s:
+        stored = await msgs.list_messages(s, "dm:p-prosecutor-1")
+        claimed = (await s.execute(select(func.count()).select_from(ProcessedEvent)
+                                   .where(ProcessedEvent.event_id.in_(ids)))).scalar_one()
+        chain = await audit.verify(s)
+    assert claimed == 40
+    by_id = {m.id: m for m in stored}
+    for m in answered:  # the ids the callers got are the stored rows
+        assert by_id[m.id].card == m.card
+    asked = [m for m in stored if m.sender == "p-prosecutor-1"]
+    assert len(asked) == 40 and all(m.text == f"码 {code}" for m in asked)
+    for m in answered:  # each reply follows the person's own message
+        mine = next(x for x in asked if x.event_id == m.event_id)
+        assert mine.id < m.id
+    assert chain.ok and chain.records >= 40
+
+
+async def test_lookup_after_a_write_shows_the_new_state(app: App) -> None:
+    code = await new_case(app)
+    first = await app.dispatcher.feed(lookup(code, "before"))
+    assert first.messages[0].card and "95" in first.messages[0].card
+    prosecutor = app.services.directory.people["p-prosecutor-1"]
+    async with unit_of_work(app.services) as out:
+        from storage import cases as repo
+        case = await repo.get_case(out.session, code)
+        assert case is not None
+        await ops.record_evaluation(out, case, prosecutor, [
+            Deduction("causation", 5, "p", "", "", "r"),
+            Deduction("criminal_facts", 15, "p", "", "", "r")], [], "")
+    after = await app.dispatcher.feed(lookup(code, "after"))
+    card = after.messages[0].card
+    assert card and "80" in card and "第2版" in card
+
+
+async def test_a_held_write_lock_delays_answers_without_stalling_the_bot(
+        app: App, tmp_path: Path) -> None:
+    code = await new_case(app)
+    other = sqlite3.connect(tmp_path / "casebot.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        pending = asyncio.ensure_future(app.dispatcher.feed(lookup(code, "while-locked")))
+        ticks = 0
+        for _ in range(20):  # the event loop keeps running meanwhile
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert ticks == 20 and not pending.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    result = await asyncio.wait_for(pending, 10)
+    assert result.status == "handled" and result.messages[0].id is not None
+
+
+async def test_read_only_handler_that_writes_gets_the_error_answer(app: App) -> None:
+    r = await app.dispatcher.feed(MessageEvent(
+        event_id="bad-1", platform="console", user_id="p-prosecutor-1",
+        chat="dm:p-prosecutor-1", at=START, text="改卡", is_direct=True))
+    assert r.status == "error"
+    assert r.messages[0].text and r.messages[0].text.startswith("抱歉，处理时出错")
+    async with app.services.db() as s:
+        texts = [m.text for m in await msgs.list_messages(s, "dm:p-prosecutor-1")]
+    assert "first" not in texts
