@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import asdict
 from datetime import date, datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     update,
@@ -132,18 +134,38 @@ async def next_code(session: AsyncSession, prefix: str, year: int) -> str:
     return f"{prefix}-{year}-{n:04d}"
 
 
+# Statements on the hot path (码 lookups) are built once; building one costs more than running it.
+_CASE = select(CaseRow).where(CaseRow.code == bindparam("code"))
+_CASE_FOR_UPDATE = _CASE.with_for_update()
+_CASE_WITH_CURRENT = (
+    select(CaseRow, EvaluationRow)
+    .outerjoin(EvaluationRow, (EvaluationRow.case_code == CaseRow.code)
+               & (EvaluationRow.version == CaseRow.version))
+    .where(CaseRow.code == bindparam("code")))
+# The current evaluation read together with its case (one statement instead of two); used by
+# current_evaluation() while the case's version still matches. Evaluations never change.
+_loaded_current: weakref.WeakKeyDictionary[CaseRow, EvaluationRow] = weakref.WeakKeyDictionary()
+_INVESTIGATORS = (select(CaseInvestigator.person_id)
+                  .where(CaseInvestigator.case_code == bindparam("code"))
+                  .order_by(CaseInvestigator.person_id))
+_EVALUATION = select(EvaluationRow).where(EvaluationRow.case_code == bindparam("code"),
+                                          EvaluationRow.version == bindparam("version"))
+
+
 async def get_case(session: AsyncSession, code: str, *, for_update: bool = False) -> CaseRow | None:
-    stmt = select(CaseRow).where(CaseRow.code == code)
     if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+        return (await session.execute(_CASE_FOR_UPDATE, {"code": code})).scalar_one_or_none()
+    row = (await session.execute(_CASE_WITH_CURRENT, {"code": code})).first()
+    if row is None:
+        return None
+    case, current = row
+    if current is not None:
+        _loaded_current[case] = current
+    return case
 
 
 async def investigators(session: AsyncSession, code: str) -> list[str]:
-    rows = await session.execute(
-        select(CaseInvestigator.person_id).where(CaseInvestigator.case_code == code)
-        .order_by(CaseInvestigator.person_id))
-    return list(rows.scalars())
+    return list((await session.execute(_INVESTIGATORS, {"code": code})).scalars())
 
 
 async def cases_of(session: AsyncSession, person_id: str, open_only: bool = True) -> list[CaseRow]:
@@ -174,9 +196,11 @@ async def evaluations(session: AsyncSession, code: str) -> list[Evaluation]:
 async def current_evaluation(session: AsyncSession, case: CaseRow) -> Evaluation | None:
     if case.version == 0:
         return None
-    row = (await session.execute(
-        select(EvaluationRow).where(EvaluationRow.case_code == case.code,
-                                    EvaluationRow.version == case.version))).scalar_one()
+    loaded = _loaded_current.get(case)
+    if loaded is not None and loaded.version == case.version:
+        return evaluation_from_row(loaded)
+    row = (await session.execute(_EVALUATION, {"code": case.code, "version": case.version})
+           ).scalar_one()
     return evaluation_from_row(row)
 
 

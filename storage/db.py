@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 from storage import inline_sqlite
 from storage.journal import Journal
@@ -37,21 +38,20 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def create_read_engine(url: str, connections: int = 4) -> AsyncEngine | None:
-    """SQLite only: a small pool of read-only connections for read-only events, run inline on
-    the event loop (storage/inline_sqlite.py). In WAL mode readers never wait for the writer,
-    so these events do not queue behind writes. (PostgreSQL: None; the main pool serves.)"""
+def create_read_engine(url: str) -> AsyncEngine | None:
+    """SQLite only: the read-only connection for read-only events, run inline on the event
+    loop (storage/inline_sqlite.py). In WAL mode readers never wait for the writer, so these
+    events do not queue behind writes. (PostgreSQL: None; the main pool serves.)
+
+    One connection serves every read-only session at once (StaticPool): it is in autocommit
+    mode, holds no transaction, and an inline statement runs to completion without yielding
+    to the loop, so sessions cannot interleave on it. A 码 lookup reads the case and its
+    current evaluation in one statement; each statement sees the latest commit."""
     path = _sqlite_file(url)
     if path is None:
         return None
-    engine = create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=True),
-                                 pool_size=connections, max_overflow=0, pool_timeout=60)
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")  # deferred: one snapshot for all of an event's reads
-
-    return engine
+    return create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=True),
+                               poolclass=StaticPool)
 
 
 def create_journal_engine(url: str) -> AsyncEngine | None:

@@ -58,12 +58,14 @@ async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> boo
 
 
 async def claim_many(session: Executor, events: list[tuple[str, datetime]]) -> set[str]:
-    """Claim several event ids in one statement; returns those that were new."""
+    """Claim several event ids in one statement; returns those that were new. Ids are
+    inserted in sorted order, so two PostgreSQL transactions claiming overlapping batches
+    lock the rows in the same order and wait for each other instead of deadlocking."""
     if not events:
         return set()
     insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
     unique = dict(events)  # the same id twice in one statement would conflict with itself
     t = table(ProcessedEvent)
     stmt = insert(t).on_conflict_do_nothing().returning(t.c.event_id)
-    rows = [{"event_id": e, "at": at} for e, at in unique.items()]
+    rows = [{"event_id": e, "at": unique[e]} for e in sorted(unique)]
     return set((await session.execute(stmt, rows)).scalars())
