@@ -82,24 +82,36 @@ class Journal:
             while self._queue:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
                 try:
-                    results = await self._write_waiting([w.writes for w in batch])
-                except asyncio.CancelledError:
+                    await self._settle(batch)
+                except Exception:
+                    # One bad event must not fail the others: write them one by one.
                     for w in batch:
-                        w.done.cancel()
-                    raise
-                except Exception as e:  # its callers see the failure; the next batch still runs
-                    for w in batch:
-                        if not w.done.done():
-                            w.done.set_exception(e)
-                    continue
-                for w, ok in zip(batch, results, strict=True):
-                    if not w.done.done():
-                        w.done.set_result(ok)
+                        await self._settle([w], alone=True)
                 if self.checkpoint is not None and self.batches % self.checkpoint_every == 0 \
                         and self._checkpointing is None:
                     self._checkpointing = asyncio.create_task(self._checkpoint())
         finally:
             self._writer = None
+
+    async def _settle(self, batch: list[_Waiting], alone: bool = False) -> None:
+        """Write a batch and resolve its callers. With `alone`, a failure goes to the caller
+        (who answers with an error and is not marked handled, so a redelivery retries)."""
+        try:
+            results = await self._write_waiting([w.writes for w in batch])
+        except asyncio.CancelledError:
+            for w in batch:
+                w.done.cancel()
+            raise
+        except Exception as e:
+            if not alone:
+                raise
+            log.warning("journal: event %s not written: %s", batch[0].writes.event_id, e)
+            if not batch[0].done.done():
+                batch[0].done.set_exception(e)
+            return
+        for w, ok in zip(batch, results, strict=True):
+            if not w.done.done():
+                w.done.set_result(ok)
 
     async def _write_waiting(self, batch: list[PendingWrites]) -> list[bool]:
         """Write a batch; while another process holds SQLite's write lock, wait in asyncio

@@ -31,7 +31,7 @@ class Message(Base):
     text: Mapped[str | None] = mapped_column(Text)
     card: Mapped[str | None] = mapped_column(Text)  # JSON of cards.Card
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    event_id: Mapped[str | None] = mapped_column(String(120))  # the inbound event it answers
+    event_id: Mapped[str | None] = mapped_column(String(160))  # the inbound event it answers
     platform_ref: Mapped[str | None] = mapped_column(String(200))  # e.g. DingTalk outTrackId
 
 

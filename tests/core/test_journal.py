@@ -135,3 +135,23 @@ async def test_read_only_handler_that_writes_gets_the_error_answer(app: App) -> 
     async with app.services.db() as s:
         texts = [m.text for m in await msgs.list_messages(s, "dm:p-prosecutor-1")]
     assert "first" not in texts
+
+
+async def test_one_bad_event_in_a_batch_does_not_fail_the_others(app: App) -> None:
+    from storage.journal import PendingWrites
+
+    def writes(event_id: str, at: object = START) -> PendingWrites:
+        w = PendingWrites(event_id, START)
+        w.messages.append(msgs.new_message(chat="dm:p-prosecutor-1", sender="p-prosecutor-1",
+                                           at=at, text=event_id))  # type: ignore[arg-type]
+        return w
+
+    journal = app.services.journal
+    good = [journal.commit(writes(f"good-{i}")) for i in range(5)]
+    bad = journal.commit(writes("bad", at=None))  # violates messages.at NOT NULL
+    results = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert results[:5] == [True] * 5
+    assert isinstance(results[5], Exception)
+    async with app.services.db() as s:
+        texts = {m.text for m in await msgs.list_messages(s, "dm:p-prosecutor-1")}
+    assert {f"good-{i}" for i in range(5)} <= texts and "bad" not in texts
