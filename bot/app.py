@@ -87,6 +87,7 @@ class App:
             external_transports=("dingtalk",) if dt_creds else (),
         )
         self._services.journal = journal
+        journal.on_batch = self._services.metrics.journal_batch.observe
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
                    inspection.router)

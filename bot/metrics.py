@@ -27,6 +27,9 @@ class Metrics:
                                    "Age of the oldest undelivered outbox item", registry=r)
         self.reminders_due = Counter("casebot_reminders_due", "Reminders claimed by a sweep",
                                      registry=r)
+        self.journal_batch = Histogram(
+            "casebot_journal_batch_events", "Read-only events written per journal transaction",
+            registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
         self.reminders_sent = Counter("casebot_reminders_sent", "Reminder messages written",
                                       registry=r)
 

@@ -66,7 +66,8 @@ class Journal:
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
         self._checkpointing: asyncio.Task[None] | None = None
-        self.batches = 0  # for metrics and benchmarks
+        self.batches = 0  # for benchmarks
+        self.on_batch: Callable[[int], None] = lambda size: None  # metrics: events per batch
 
     async def commit(self, writes: PendingWrites) -> bool:
         """Write and commit; True once durable, False when the event id was already handled
@@ -154,6 +155,7 @@ class Journal:
             await msgs.enqueue_many(session, [o for w in fresh for o in w.outbox], op="send")
             await audit.append_many(session, [a for w in fresh for a in w.audits])
         self.batches += 1
+        self.on_batch(len(batch))
         fresh_ids = {id(w) for w in fresh}
         return [id(w) in fresh_ids for w in batch]
 

@@ -27,6 +27,7 @@ async def test_health_ready_and_metrics(console: Console) -> None:
     assert 'casebot_events_total{kind="message",platform="console",status="handled"} 1.0' in text
     assert "casebot_handler_seconds_bucket" in text
     assert "casebot_outbox_depth 0.0" in text
+    assert "casebot_journal_batch_events_count 1.0" in text  # 帮助 is read-only: journaled
 
 
 @pytest.fixture
