@@ -84,8 +84,10 @@ class Journal:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
                 try:
                     await self._settle(batch)
-                except Exception:
+                except Exception as e:
                     # One bad event must not fail the others: write them one by one.
+                    log.warning("journal: a batch of %d failed (%s: %s); writing its events "
+                                "one by one", len(batch), type(e).__name__, e)
                     for w in batch:
                         await self._settle([w], alone=True)
                 if self.checkpoint is not None and self.batches % self.checkpoint_every == 0 \
