@@ -132,6 +132,21 @@ def copy_cases_for_baseline(src: Path, dst: Path) -> None:
                       a.execute("SELECT code, title, score, color FROM cases"))
 
 
+async def load_bare_server(script: str, db: Path, codes: list[str], clients: int,
+                           seconds: float) -> dict[str, float]:
+    """Start bench/<script> on `db`, warm it up, load it like casebot, stop it."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / script), str(db), str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(url)
+        await load(url, codes, clients, 1.0)
+        return await load(url, codes, clients, seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 async def bench_lookups(tmp: Path, clients: int, seconds: float) -> dict[str, Any]:
     port = free_port()
     db = tmp / "casebot.db"
@@ -149,28 +164,9 @@ async def bench_lookups(tmp: Path, clients: int, seconds: float) -> dict[str, An
         proc.wait()
     base_db = tmp / "baseline.db"
     copy_cases_for_baseline(db, base_db)
-    bport = free_port()
-    base = subprocess.Popen([sys.executable, str(ROOT / "bench" / "baseline_server.py"),
-                             str(base_db), str(bport)])
-    burl = f"http://127.0.0.1:{bport}"
-    try:
-        await wait_healthy(burl)
-        await load(burl, codes, clients, 1.0)
-        baseline = await load(burl, codes, clients, seconds)
-    finally:
-        base.terminate()
-        base.wait()
-    fport = free_port()  # the floor, on casebot's own database (its process has stopped)
-    floor_proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"),
-                                   str(db), str(fport)])
-    furl = f"http://127.0.0.1:{fport}"
-    try:
-        await wait_healthy(furl)
-        await load(furl, codes, clients, 1.0)
-        floor = await load(furl, codes, clients, seconds)
-    finally:
-        floor_proc.terminate()
-        floor_proc.wait()
+    baseline = await load_bare_server("baseline_server.py", base_db, codes, clients, seconds)
+    # the floor runs on casebot's own database (its process has stopped)
+    floor = await load_bare_server("floor_server.py", db, codes, clients, seconds)
     return {"casebot": bot, "baseline": baseline, "floor": floor, "startup_s": startup,
             "idle_rss_mb": idle}
 
