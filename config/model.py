@@ -142,6 +142,10 @@ class DingTalkStreamConfig(Strict):
     max_inflight: int = Field(default=16, ge=1)  # handlers running at once
     card_callback_budget_seconds: float = Field(default=2.0, gt=0)
     dedupe_seconds: int = Field(default=600, ge=300)  # local msgId memory
+    # An acked message whose handling fails (database unreachable) is retried this long, with
+    # backoff from store_retry_min_seconds, before the sender is told to send it again.
+    store_retry_seconds: float = Field(default=300.0, ge=0)
+    store_retry_min_seconds: float = Field(default=0.5, gt=0)
 
 
 class DingTalkDeliveryConfig(Strict):

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -198,3 +199,43 @@ async def test_two_instances_with_one_redis_handle_a_msg_id_once(
     finally:
         for a in apps:
             await a.stop()
+
+
+def failing_feed(app: App, failures: int) -> list[int]:
+    """Make the next `failures` dispatches fail as an unreachable database would; returns a
+    list that counts the calls."""
+    from sqlalchemy.exc import OperationalError
+
+    real = app.dispatcher.feed
+    calls = [0]
+
+    async def feed(event: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= failures:
+            raise OperationalError("INSERT …", None, ConnectionRefusedError("database down"))
+        return await real(event)
+
+    app.dispatcher.feed = feed  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_message_acked_while_the_database_fails_is_answered_once_it_is_back(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    app = await make_app(stream={"store_retry_min_seconds": 0.02})
+    calls = failing_feed(app, failures=3)
+    ref = fake.send_message("回声 坚持", staff_id=PROSECUTOR[1])
+    await eventually(lambda: ref in fake.acks, what="the ACK")
+    await eventually(lambda: "回声：坚持" in fake.texts(), within=10, what="the reply")
+    assert calls[0] == 4 and fake.texts().count("回声：坚持") == 1
+    assert app.dingtalk is not None and app.dingtalk.inbound.store_retries == 3
+
+
+async def test_after_retrying_long_enough_the_sender_is_asked_to_send_again(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    from bot.transports.dingtalk.mapping import NOT_STORED
+
+    app = await make_app(stream={"store_retry_min_seconds": 0.02, "store_retry_seconds": 0.2})
+    failing_feed(app, failures=10**6)
+    fake.send_message("回声 放弃", staff_id=PROSECUTOR[1])
+    await eventually(lambda: NOT_STORED in fake.texts(), within=10, what="the apology")
+    assert "回声：放弃" not in fake.texts()

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage
 from sqlalchemy import select
 
+from bot.dispatcher import FeedResult
+from bot.events import Event
+from bot.outbox import backoff
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
 from cards.dingtalk import card_data, webhook_body
@@ -70,6 +73,7 @@ class Inbound:
         self.handled = 0
         self.duplicates = 0
         self.malformed = 0
+        self.store_retries = 0
 
     # -- bot messages ---------------------------------------------------------------------------
     def accept_message(self, data: Mapping[str, Any]) -> tuple[int, str]:
@@ -105,17 +109,38 @@ class Inbound:
             event = mapped.event
             if mapped.webhook:
                 self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
-            try:
-                result = await self.app.dispatcher.feed(event)
-            except Exception:
+            result = await self._feed_retrying(event, msg_id)
+            if result is None:
                 self.seen.forget(msg_id)
-                log.exception("dingtalk: message %s could not be handled", msg_id)
+                await self._answer_directly(webhook, mapping.NOT_STORED, staff_id)
                 return
             self.handled += 1
             if result.status == "unknown_user":
                 await self._answer_directly(webhook, mapping.NOT_REGISTERED_USER, staff_id)
             if result.messages:
                 self.on_handled()
+
+    async def _feed_retrying(self, event: Event, msg_id: str) -> FeedResult | None:
+        """The message is acked already, so DingTalk will not send it again: when it cannot be
+        handled (the dispatcher answers handler errors itself, so this is the database being
+        unreachable), keep it and retry with backoff for `store_retry_seconds`. None: gave up."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.config.store_retry_seconds
+        attempt = 0
+        while True:
+            try:
+                return await self.app.dispatcher.feed(event)
+            except Exception as e:
+                attempt += 1
+                delay = backoff(attempt, self.config.store_retry_min_seconds, 30.0)
+                if loop.time() + delay > give_up:
+                    log.exception("dingtalk: message %s could not be handled; gave up after %d "
+                                  "attempts", msg_id, attempt)
+                    return None
+                self.store_retries += 1
+                log.warning("dingtalk: message %s not handled yet (%s); retrying in %.1fs",
+                            msg_id, e, delay)
+                await asyncio.sleep(delay)
 
     async def _answer_directly(self, webhook: str | None, text: str,
                                staff_id: str | None) -> None:

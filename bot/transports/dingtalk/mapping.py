@@ -16,6 +16,7 @@ from config.model import Org
 
 NOT_REGISTERED_GROUP = "本群尚未登记，请联系管理员"
 NOT_REGISTERED_USER = "您尚未在本系统登记钉钉账号，请联系管理员"
+NOT_STORED = "抱歉，系统暂时无法处理您的消息（数据库不可用），请稍后重新发送。"
 TEXT_ONLY = "目前只能处理文字消息，请发送文字命令（发送「帮助」查看可用命令）。"
 
 
