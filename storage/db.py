@@ -1,5 +1,7 @@
 """Engine set-up. SQLite: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE so that two
-writers queue on the lock instead of failing halfway through a transaction."""
+writers queue on the lock instead of failing halfway through a transaction. Read-only events
+(`readonly=True` commands) use two more SQLite engines whose connections run inline on the
+event loop: one for their reads, one for the journal that group-commits their writes."""
 
 from __future__ import annotations
 

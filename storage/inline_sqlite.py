@@ -4,7 +4,7 @@
 Why: an indexed SQLite read takes ~10 µs, while each aiosqlite call is a hop to the
 connection's thread and back (~40-80 µs, and SQLAlchemy makes three or four per statement).
 For point lookups the hop costs far more than the work, so the read pool runs them inline.
-Used for the read-only pool and for the journal's batched writes (storage/journal.py); all
+Used for the read-only connection and for the journal's batched writes (storage/journal.py); all
 other work keeps aiosqlite's thread (a reminder sweep or a statistics query may take seconds).
 """
 
