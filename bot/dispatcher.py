@@ -158,7 +158,7 @@ class Dispatcher:
                 assert isinstance(event, MessageEvent)
                 result = await self._journaled(event, user, route)
             else:
-                result = await self._in_transaction(event, route)
+                result = await self._in_transaction(event, user, route)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("handler failed for event %s (ref %s)", event.event_id, ref)
@@ -170,19 +170,21 @@ class Dispatcher:
             await self.dedupe.remember(event.event_id)
         return result
 
-    async def _in_transaction(self, event: Event, route: Route | None) -> FeedResult:
+    async def _in_transaction(self, event: Event, user: Person | None,
+                              route: Route | None) -> FeedResult:
+        """`route` is set for every message event, None for card actions."""
         async with self.services.db() as session, session.begin():
             if not await claim_in_db(session, event.event_id, self.services.clock.now()):
                 return FeedResult("duplicate")
-            user = self.services.directory.by_platform(event.platform, event.user_id)
             if user is None:
                 log.warning("unknown %s user %r", event.platform, event.user_id)
                 return FeedResult("unknown_user")
             ctx = Context(self.services, session, event, user)
             if isinstance(event, MessageEvent):
+                assert route is not None
                 await msgs.add_message(session, chat=event.chat, sender=user.id, at=event.at,
                                        text=event.text, event_id=event.event_id)
-                await self._route_message(event, route or self.match(event), ctx)
+                await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
             return FeedResult("handled", ctx.sent)

@@ -75,11 +75,10 @@ def create_journal_engine(url: str) -> AsyncEngine | None:
 def journal_for(engine: AsyncEngine) -> tuple[Journal, AsyncEngine | None]:
     """The journal for this database, and the engine it owns (to dispose at stop)."""
     url = engine.url.render_as_string(hide_password=False)
-    inline = create_journal_engine(url)
-    if inline is None:
-        return Journal(engine), None
     path = _sqlite_file(url)
-    assert path is not None
+    inline = create_journal_engine(url)
+    if path is None or inline is None:
+        return Journal(engine), None
 
     async def checkpoint() -> None:
         async with aiosqlite.connect(path) as conn:

@@ -147,17 +147,15 @@ class Journal:
     async def _write(self, batch: list[PendingWrites]) -> list[bool]:
         async with self.engine.begin() as session:
             claimed = await claim_many(session, [(w.event_id, w.at) for w in batch])
-            fresh: list[PendingWrites] = []
+            results: list[bool] = []
             for w in batch:  # the same id twice in one batch: the first one wins
-                ok = w.event_id in claimed
+                results.append(w.event_id in claimed)
                 claimed.discard(w.event_id)
-                if ok:
-                    fresh.append(w)
+            fresh = [w for w, ok in zip(batch, results, strict=True) if ok]
             await msgs.add_many(session, [m for w in fresh for m in w.messages])
             await msgs.enqueue_many(session, [o for w in fresh for o in w.outbox], op="send")
             await audit.append_many(session, [a for w in fresh for a in w.audits])
         self.batches += 1
         self.on_batch(len(batch))
-        fresh_ids = {id(w) for w in fresh}
-        return [id(w) in fresh_ids for w in batch]
+        return results
 

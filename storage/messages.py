@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +20,15 @@ async def add_message(session: AsyncSession, *, chat: str, sender: str, at: date
                       event_id: str | None = None) -> Message:
     """Insert with one Core statement (the hot path: every event logs one or two messages); the
     returned object is not attached to the session."""
-    values = {"chat": chat, "sender": sender, "at": at, "text": text, "event_id": event_id,
-              "card": json.dumps(card_to_dict(card), ensure_ascii=False) if card else None}
-    new_id = (await session.execute(insert(Message).values(**values).returning(Message.id))
+    msg = new_message(chat=chat, sender=sender, at=at, text=text, card=card, event_id=event_id)
+    msg.id = (await session.execute(insert(Message).values(**_row(msg)).returning(Message.id))
               ).scalar_one()
-    return Message(id=new_id, **values)
+    return msg
+
+
+def _row(m: Message) -> dict[str, Any]:
+    return {"chat": m.chat, "sender": m.sender, "at": m.at, "text": m.text, "card": m.card,
+            "event_id": m.event_id}
 
 
 async def add_many(session: Executor, messages: list[Message]) -> None:
@@ -33,8 +38,7 @@ async def add_many(session: Executor, messages: list[Message]) -> None:
     INSERT per row there. PostgreSQL: SQLAlchemy's ordered insertmanyvalues."""
     if not messages:
         return
-    rows = [{"chat": m.chat, "sender": m.sender, "at": m.at, "text": m.text, "card": m.card,
-             "event_id": m.event_id} for m in messages]
+    rows = [_row(m) for m in messages]
     t = table(Message)
     if dialect_name(session) != "sqlite":
         result = await session.execute(
