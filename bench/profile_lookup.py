@@ -32,7 +32,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile", nargs="?", const="tottime", choices=("tottime", "cumulative"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         settings = load_config(DEFAULT_CONFIG, {
@@ -77,16 +77,18 @@ async def main() -> None:
         if prof:
             prof.enable()
         batches0 = s.journal.batches
+        cpu0 = time.process_time()
         elapsed = await run(args.events)
+        cpu = time.process_time() - cpu0
         batches = s.journal.batches - batches0
         if prof:
             prof.disable()
-        print(f"{args.events / elapsed:.0f} events/s, {1000 * elapsed / args.events:.2f} ms/event "
-              f"(concurrency {args.concurrency}); {args.events / max(1, batches):.1f} events per "
-              "journal batch")
+        print(f"{args.events / elapsed:.0f} events/s, {1000 * elapsed / args.events:.2f} ms/event, "
+              f"{1000 * cpu / args.events:.2f} ms CPU/event (concurrency {args.concurrency}); "
+              f"{args.events / max(1, batches):.1f} events per journal batch")
         await app.stop()
         if prof:
-            pstats.Stats(prof).sort_stats("tottime").print_stats(45)
+            pstats.Stats(prof).sort_stats(args.profile).print_stats(45)
 
 
 if __name__ == "__main__":

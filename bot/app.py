@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import reminders as reminder_service
@@ -49,8 +50,8 @@ class App:
         self.use_scheduler = not isinstance(clock, ManualClock) if scheduler is None else scheduler
         self.scheduler: Any = None
         self.engine: AsyncEngine | None = None
-        self.read_engine: AsyncEngine | None = None
-        self.journal_engine: AsyncEngine | None = None
+        self.read_engine: Engine | None = None  # SQLite: inline engines (storage/inline_sqlite.py)
+        self.journal_engine: Engine | None = None
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
         self.tickers: dict[str, Ticker] = {}
@@ -81,7 +82,7 @@ class App:
         journal, self.journal_engine = db.journal_for(self.engine)
         self._services = Services(
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
-            read_db=db.sessionmaker(self.read_engine) if self.read_engine else None,
+            read_db=db.read_sessionmaker(self.read_engine) if self.read_engine else None,
             directory=Directory(self.settings.org), redis=redis,
             signer=Signer(self.settings.secrets.link_keys),
             external_transports=("dingtalk",) if dt_creds else (),
@@ -146,7 +147,7 @@ class App:
             await self._services.journal.close()
         for engine in (self.read_engine, self.journal_engine):
             if engine is not None:
-                await engine.dispose()
+                engine.dispose()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
 
 from storage import inline_sqlite
+from storage.inline_sqlite import InlineSession
 from storage.journal import Journal
 
 
@@ -40,51 +40,39 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def create_read_engine(url: str) -> AsyncEngine | None:
+def create_read_engine(url: str) -> Engine | None:
     """SQLite only: the read-only connection for read-only events, run inline on the event
     loop (storage/inline_sqlite.py). In WAL mode readers never wait for the writer, so these
     events do not queue behind writes. (PostgreSQL: None; the main pool serves.)
 
-    One connection serves every read-only session at once (StaticPool): it is in autocommit
-    mode, holds no transaction, and an inline statement runs to completion without yielding
-    to the loop, so sessions cannot interleave on it. A 码 lookup reads the case and its
-    current evaluation in one statement; each statement sees the latest commit."""
+    One connection serves every read-only session: it holds no transaction, and an inline
+    statement runs to completion without yielding to the loop, so sessions cannot interleave
+    on it. A 码 lookup reads the case and its current evaluation in one statement."""
     path = _sqlite_file(url)
-    if path is None:
-        return None
-    return create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=True),
-                               poolclass=StaticPool)
+    return None if path is None else inline_sqlite.engine(path, readonly=True)
 
 
-def create_journal_engine(url: str) -> AsyncEngine | None:
-    """SQLite only: one inline connection for the journal's batched writes. (PostgreSQL:
-    None; the journal writes through the main pool.)"""
-    path = _sqlite_file(url)
-    if path is None:
-        return None
-    engine = create_async_engine(url, async_creator=inline_sqlite.connector(path, readonly=False),
-                                 pool_size=1, max_overflow=0, pool_timeout=60)
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+def read_sessionmaker(engine: Engine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(class_=InlineSession, inline_bind=engine, expire_on_commit=False)
 
 
-def journal_for(engine: AsyncEngine) -> tuple[Journal, AsyncEngine | None]:
-    """The journal for this database, and the engine it owns (to dispose at stop)."""
+def journal_for(engine: AsyncEngine) -> tuple[Journal, Engine | None]:
+    """The journal for this database, and the inline engine it owns (to dispose at stop).
+    SQLite: batches go through one inline writer connection, while the main pool's only
+    connection is checked out (`exclusive`), so no transaction of this process holds the
+    write lock meanwhile; WAL checkpoints run on a thread. PostgreSQL: the main pool."""
     url = engine.url.render_as_string(hide_password=False)
     path = _sqlite_file(url)
-    inline = create_journal_engine(url)
-    if path is None or inline is None:
-        return Journal(engine), None
+    if path is None:
+        return Journal(engine.begin), None
+    inline = inline_sqlite.engine(path, readonly=False)
 
     async def checkpoint() -> None:
         async with aiosqlite.connect(path) as conn:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    return Journal(inline, exclusive=engine.connect, checkpoint=checkpoint), inline
+    return Journal(lambda: inline_sqlite.begin(inline), exclusive=engine.connect,
+                   checkpoint=checkpoint), inline
 
 
 def _sqlite_file(url: str) -> str | None:

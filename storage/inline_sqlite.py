@@ -1,115 +1,40 @@
-"""aiosqlite's connection API over a plain `sqlite3` connection that runs on the calling
-(event-loop) thread, for the read-only pool only.
+"""SQLite connections that run on the event loop's own thread, through SQLAlchemy's sync API,
+for read-only events: their reads (`InlineSession`) and the journal's batched writes
+(`InlineConnection`, storage/journal.py).
 
-Why: an indexed SQLite read takes ~10 µs, while each aiosqlite call is a hop to the
-connection's thread and back (~40-80 µs, and SQLAlchemy makes three or four per statement).
-For point lookups the hop costs far more than the work, so the read pool runs them inline.
-Used for the read-only connection and for the journal's batched writes (storage/journal.py); all
-other work keeps aiosqlite's thread (a reminder sweep or a statistics query may take seconds).
+Why: an indexed SQLite read takes ~10 µs. Through aiosqlite each statement costs three or four
+hops to the connection's thread and back, and through SQLAlchemy's asyncio layer a greenlet
+switch per call; for point lookups those cost far more than the work. A statement on these
+connections runs to completion without yielding to the loop, so callers never interleave on
+one. All other work keeps aiosqlite's thread: a reminder sweep or a statistics query may take
+seconds, which must not stall the loop.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Dialect, Engine, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import StaticPool
 
 BUSY_TIMEOUT_S = 0.2
 
 
-class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
+def engine(path: str, *, readonly: bool) -> Engine:
+    """One inline connection to `path`.
 
-    async def __aenter__(self) -> InlineCursor:
-        return self
+    The read-only one is in autocommit mode and holds no transaction, so every statement sees
+    the latest commit; it waits at most 200 ms for a lock (only WAL recovery takes one). The
+    writer waits not at all: `BEGIN IMMEDIATE` fails at once while another connection writes,
+    and the journal retries after an asyncio sleep instead of blocking the loop. Its WAL
+    checkpoints are left to the journal, off the loop."""
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._cursor.close()
-
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._cursor.arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
-
-    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()
-                      ) -> InlineCursor:
-        self._cursor.execute(sql, parameters)
-        return self
-
-    async def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> InlineCursor:
-        self._cursor.executemany(sql, seq)
-        return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-
-class InlineConnection:
-    """Quacks like `aiosqlite.Connection` as far as SQLAlchemy's aiosqlite dialect uses it."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._connection: sqlite3.Connection | None = conn  # the dialect checks this is set
-
-    @property
-    def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
-
-    def cursor(self) -> InlineCursor:
-        return InlineCursor(self._conn.cursor())
-
-    async def commit(self) -> None:
-        self._conn.commit()
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def close(self) -> None:
-        self._connection = None
-        self._conn.close()
-
-    def stop(self) -> None:
-        self._connection = None
-        self._conn.close()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._conn.create_function(*args, **kwargs)
-
-
-def connector(path: str, *, readonly: bool) -> Any:
-    """An `async_creator` for `create_async_engine`: inline connections to `path`.
-
-    Read-only ones wait at most 200 ms for a lock (only WAL recovery takes one). The writer
-    waits not at all: `BEGIN IMMEDIATE` fails at once while another connection writes, and
-    the caller retries after an asyncio sleep instead of blocking the loop (storage/journal.py).
-    Its WAL checkpoints are left to the caller, off the loop."""
-
-    async def connect() -> InlineConnection:
+    def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S if readonly else 0,
                                isolation_level=None, check_same_thread=False)
         if readonly:
@@ -118,6 +43,60 @@ def connector(path: str, *, readonly: bool) -> Any:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
-        return InlineConnection(conn)
+        return conn
 
-    return connect
+    eng = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
+    if not readonly:
+        @event.listens_for(eng, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return eng
+
+
+class InlineSession(AsyncSession):
+    """An AsyncSession whose statements run synchronously on an inline engine. Repository
+    functions take it like any AsyncSession; the calls they make skip the greenlet."""
+
+    def __init__(self, *, inline_bind: Engine, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.sync_session.bind = inline_bind
+
+    async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self.sync_session.execute(statement, params, **kw)
+
+    async def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self.sync_session.scalar(statement, params, **kw)
+
+    async def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return self.sync_session.scalars(statement, params, **kw)
+
+    async def get(self, *args: Any, **kw: Any) -> Any:
+        return self.sync_session.get(*args, **kw)
+
+    async def close(self) -> None:
+        self.sync_session.close()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.sync_session.close()  # AsyncSession's runs close() as a task
+
+
+class InlineConnection:
+    """What the journal's repository calls need of an AsyncConnection (`execute`, `dialect`),
+    over a sync connection on an inline engine."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sync_connection = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.sync_connection.dialect
+
+    async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
+        return self.sync_connection.execute(statement, params)
+
+
+@asynccontextmanager
+async def begin(eng: Engine) -> AsyncIterator[InlineConnection]:
+    """One transaction on an inline engine (committed when the block ends without error)."""
+    with eng.begin() as conn:
+        yield InlineConnection(conn)

@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import audit
 from storage import messages as msgs
 from storage.dedupe import claim_many
 from storage.models import Message
+from storage.types import Executor
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,18 @@ class _Waiting:
 
 
 class Journal:
-    """`engine` writes the batches. On SQLite that is an inline connection (storage/db.py
-    `create_journal_engine`): `exclusive` then checks out the main pool's only connection for
-    the batch, so no transaction of this process holds the write lock meanwhile, and
-    `checkpoint` copies the WAL back into the database, off the loop, every so many batches."""
+    """`begin` opens the transaction a batch is written in. On SQLite that is on an inline
+    connection (storage/db.py `journal_for`): `exclusive` then checks out the main pool's only
+    connection for the batch, so no transaction of this process holds the write lock
+    meanwhile, and `checkpoint` copies the WAL back into the database, off the loop, every so
+    many batches."""
 
-    def __init__(self, engine: AsyncEngine, *,
+    def __init__(self, begin: Callable[[], AbstractAsyncContextManager[Executor]], *,
                  exclusive: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
                  checkpoint: Callable[[], Awaitable[None]] | None = None,
                  checkpoint_every: int = 500, max_batch: int = 256,
                  lock_wait_s: float = 30.0) -> None:
-        self.engine = engine
+        self.begin = begin
         self.exclusive = exclusive
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
@@ -145,7 +146,7 @@ class Journal:
             await self._checkpointing
 
     async def _write(self, batch: list[PendingWrites]) -> list[bool]:
-        async with self.engine.begin() as session:
+        async with self.begin() as session:
             claimed = await claim_many(session, [(w.event_id, w.at) for w in batch])
             results: list[bool] = []
             for w in batch:  # the same id twice in one batch: the first one wins

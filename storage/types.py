@@ -8,6 +8,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import TypeDecorator
 
+from storage.inline_sqlite import InlineConnection
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, always returns an aware UTC datetime (SQLite keeps no time zone)."""
@@ -33,9 +35,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-Executor = AsyncSession | AsyncConnection
+Executor = AsyncSession | AsyncConnection | InlineConnection
 """What the write-many repository functions run statements on: an ORM session inside a handler's
-unit of work, or a bare Core connection in the journal (cheaper per statement)."""
+unit of work, or a bare Core connection in the journal (cheaper per statement; on SQLite an
+inline one, storage/inline_sqlite.py)."""
 
 
 def dialect_name(x: Executor) -> str:

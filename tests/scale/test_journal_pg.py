@@ -34,7 +34,7 @@ async def test_overlapping_batches_from_two_instances(
             async with engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
         n = 2000
-        ja, jb = Journal(a, max_batch=n), Journal(b, max_batch=n)
+        ja, jb = Journal(a.begin, max_batch=n), Journal(b.begin, max_batch=n)
         # instance A sees the events in order, instance B in reverse, each in one batch: the two
         # transactions claim the same ids at the same time
         results = await asyncio.gather(
