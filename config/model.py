@@ -146,6 +146,10 @@ class DingTalkStreamConfig(Strict):
     # backoff from store_retry_min_seconds, before the sender is told to send it again.
     store_retry_seconds: float = Field(default=300.0, ge=0)
     store_retry_min_seconds: float = Field(default=0.5, gt=0)
+    # Meanwhile it is kept in this directory, so it survives the instance dying (one directory
+    # per instance, on a persistent disk). None: `dingtalk-spool` next to the SQLite file, else
+    # data/dingtalk-spool; relative to the working directory, like the database file.
+    spool_dir: str | None = Field(default=None, min_length=1)
 
 
 class DingTalkDeliveryConfig(Strict):

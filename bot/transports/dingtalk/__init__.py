@@ -1,6 +1,7 @@
-"""The DingTalk transport: Stream mode in (`stream.py`, `inbound.py`, `mapping.py`), OpenAPI out
-through the outbox (`delivery.py`, `openapi.py`), H5 login and HTTP-mode callbacks (`web.py`).
-It only translates; the dispatcher and handlers do the work."""
+"""The DingTalk transport: Stream mode in (`stream.py`, `inbound.py`, `mapping.py`; `spool.py`
+keeps acked messages across a restart), OpenAPI out through the outbox (`delivery.py`,
+`openapi.py`), H5 login and HTTP-mode callbacks (`web.py`). It only translates; the dispatcher
+and handlers do the work."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.ratelimit import make_limiter
 from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
 from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
+from bot.transports.dingtalk.spool import Spool, spool_dir
 from bot.transports.dingtalk.stream import StreamClient
 from cards.model import Button
 from config.loader import ConfigError
@@ -67,7 +69,8 @@ class DingTalkTransport:
             link_for=self.action_link, save_ref=self.save_ref)
         self._wake: Callable[[], None] = lambda: None
         self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake(),
-                               link_for=self.action_link)
+                               link_for=self.action_link,
+                               spool=Spool(spool_dir(app.settings.config)))
         self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
                                    config=cfg.stream)
         self.stream.register_callback_handler(ChatbotMessage.TOPIC, BotMessageHandler(self.inbound))
@@ -103,6 +106,9 @@ class DingTalkTransport:
 
     async def start(self, wake: Callable[[], None]) -> None:
         self._wake = wake
+        replayed = self.inbound.replay()  # before receiving: what a previous run acked, not stored
+        if replayed:
+            log.info("dingtalk: %d spooled message(s) from a previous run replayed", replayed)
         if self.config.stream_mode:
             self.stream.run()
         log.info("dingtalk transport started (stream=%s, http callback=%s, cards=%s)",

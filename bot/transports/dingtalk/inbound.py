@@ -1,6 +1,8 @@
 """Inbound: frames → core events → the dispatcher. Bot messages are ACKed as soon as they are
-parsed and de-duplicated, then handled in tracked tasks (bounded); card callbacks get the updated
-card data in their ACK when the handler finishes within a small budget."""
+parsed and de-duplicated, then handled in tracked tasks (bounded); one that cannot be stored yet
+is spooled to disk while it is retried, and replayed at the next start if the process dies
+first. Card callbacks get the updated card data in their ACK when the handler finishes within a
+small budget."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from bot.events import Event
 from bot.outbox import backoff
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
+from bot.transports.dingtalk.spool import Spool, Spooled
 from cards.dingtalk import card_data, webhook_body
 from cards.model import Button
 from config.model import DingTalkStreamConfig
@@ -59,8 +62,9 @@ class SeenIds:
 class Inbound:
     def __init__(self, app: App, api: OpenApi, webhooks: WebhookBook,
                  config: DingTalkStreamConfig, on_handled: Callable[[], None],
-                 link_for: Callable[[Message, Button], str]) -> None:
+                 link_for: Callable[[Message, Button], str], spool: Spool) -> None:
         self.app = app
+        self.spool = spool
         self.link_for = link_for
         self.api = api
         self.webhooks = webhooks
@@ -74,15 +78,36 @@ class Inbound:
         self.duplicates = 0
         self.malformed = 0
         self.store_retries = 0
+        self.spooled = 0  # messages written to the spool
+        self.replayed = 0  # spooled messages picked up at start
 
     # -- bot messages ---------------------------------------------------------------------------
     def accept_message(self, data: Mapping[str, Any]) -> tuple[int, str]:
         """Parse, de-duplicate, start handling; returns the ACK (code, message) at once."""
+        return self._accept(data, None)
+
+    def replay(self) -> int:
+        """At start: handle, like fresh ones, the messages that a previous run of this instance
+        ACKed but could not store (see spool.py). Returns how many."""
+        try:
+            entries = self.spool.load()
+        except OSError as e:
+            log.error("dingtalk: spool %s unusable (%s): messages acked during a database "
+                      "outage will not survive a restart", self.spool.directory, e)
+            return 0
+        for entry in entries:
+            self._accept(entry.data, entry)
+        self.replayed += len(entries)
+        return len(entries)
+
+    def _accept(self, data: Mapping[str, Any], spooled: Spooled | None) -> tuple[int, str]:
         try:
             msg = mapping.parse_bot_message(data)
         except MalformedFrame as e:
             self.malformed += 1
             log.warning("dingtalk: malformed bot message refused: %s", e)
+            if spooled is not None and spooled.path is not None:
+                self.spool.set_aside(spooled.path, str(e))
             return AckMessage.STATUS_BAD_REQUEST, str(e)[:200]
         if not self.seen.first_time(msg.message_id):
             self.duplicates += 1
@@ -90,8 +115,8 @@ class Inbound:
             return AckMessage.STATUS_OK, "duplicate"
         now = self.app.services.clock.now()
         mapped = mapping.message_event(msg, self.app.services.directory, self.chats, now, data)
-        self._track(self._handle(mapped, msg.message_id, msg.session_webhook,
-                                 msg.sender_staff_id))
+        self._track(self._handle(mapped, spooled or Spooled(data, now), msg.message_id,
+                                 msg.session_webhook, msg.sender_staff_id))
         return AckMessage.STATUS_OK, "OK"
 
     def _track(self, coro: Any) -> None:
@@ -99,33 +124,64 @@ class Inbound:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _handle(self, mapped: Incoming | Refusal, msg_id: str, webhook: str | None,
-                      staff_id: str | None) -> None:
-        async with self.slots:
-            if isinstance(mapped, Refusal):
-                log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
-                await self._answer_directly(webhook, mapped.reply, staff_id)
-                return
-            event = mapped.event
-            if mapped.webhook:
-                self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
-            result = await self._feed_retrying(event, msg_id)
-            if result is None:
-                self.seen.forget(msg_id)
-                await self._answer_directly(webhook, mapping.NOT_STORED, staff_id)
-                return
-            self.handled += 1
-            if result.status == "unknown_user":
-                await self._answer_directly(webhook, mapping.NOT_REGISTERED_USER, staff_id)
-            if result.messages:
-                self.on_handled()
+    async def _handle(self, mapped: Incoming | Refusal, entry: Spooled, msg_id: str,
+                      webhook: str | None, staff_id: str | None) -> None:
+        try:
+            async with self.slots:
+                if isinstance(mapped, Refusal):
+                    log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
+                    await self._answer_directly(webhook, mapped.reply, staff_id)
+                else:
+                    await self._take(mapped, entry, msg_id, staff_id)
+        except asyncio.CancelledError:  # shutting down before it was done: keep it for next start
+            if entry.path is None:
+                self._spool(msg_id, entry)
+            raise
+        self.spool.remove(entry)  # handled or given up on
 
-    async def _feed_retrying(self, event: Event, msg_id: str) -> FeedResult | None:
+    async def _take(self, mapped: Incoming, entry: Spooled, msg_id: str,
+                    staff_id: str | None) -> None:
+        event = mapped.event
+        if mapped.webhook:
+            self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
+        age = (self.app.services.clock.now() - entry.received_at).total_seconds()
+        if age > self.config.store_retry_seconds:  # replayed too late to act on it now
+            log.warning("dingtalk: spooled message %s is %.0fs old; not handled", msg_id, age)
+            result = None
+        else:
+            result = await self._feed_retrying(event, msg_id, entry,
+                                               self.config.store_retry_seconds - age)
+        if result is None:
+            self.seen.forget(msg_id)
+            if self._webhook_valid(mapped):
+                await self._answer_directly(mapped.webhook, mapping.NOT_STORED, staff_id)
+            else:
+                log.warning("dingtalk: message %s dropped: no valid sessionWebhook to ask "
+                            "the sender to send it again", msg_id)
+            return
+        self.handled += 1
+        if result.status == "unknown_user":
+            await self._answer_directly(mapped.webhook, mapping.NOT_REGISTERED_USER, staff_id)
+        if result.messages:
+            self.on_handled()
+
+    def _webhook_valid(self, mapped: Incoming) -> bool:
+        """Like WebhookBook.get: usable until `webhook_margin_seconds` before it expires."""
+        if not mapped.webhook:
+            return False
+        if not mapped.webhook_expires_ms:
+            return True
+        margin = self.app.settings.config.transports.dingtalk.delivery.webhook_margin_seconds
+        now_ms = self.app.services.clock.now().timestamp() * 1000
+        return mapped.webhook_expires_ms - margin * 1000 > now_ms
+
+    async def _feed_retrying(self, event: Event, msg_id: str, entry: Spooled,
+                             budget: float) -> FeedResult | None:
         """The message is acked already, so DingTalk will not send it again: when it cannot be
         handled (the dispatcher answers handler errors itself, so this is the database being
-        unreachable), keep it and retry with backoff for `store_retry_seconds`. None: gave up."""
+        unreachable), spool it and retry with backoff for `budget` seconds. None: gave up."""
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.config.store_retry_seconds
+        give_up = loop.time() + budget
         attempt = 0
         while True:
             try:
@@ -137,10 +193,19 @@ class Inbound:
                     log.exception("dingtalk: message %s could not be handled; gave up after %d "
                                   "attempts", msg_id, attempt)
                     return None
+                if entry.path is None:
+                    await asyncio.to_thread(self._spool, msg_id, entry)
                 self.store_retries += 1
                 log.warning("dingtalk: message %s not handled yet (%s); retrying in %.1fs",
                             msg_id, e, delay)
                 await asyncio.sleep(delay)
+
+    def _spool(self, msg_id: str, entry: Spooled) -> None:
+        try:
+            self.spool.put(msg_id, entry)
+            self.spooled += 1
+        except Exception:  # a full disk, say: the retries go on, in memory only
+            log.exception("dingtalk: message %s could not be spooled", msg_id)
 
     async def _answer_directly(self, webhook: str | None, text: str,
                                staff_id: str | None) -> None:
