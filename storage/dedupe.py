@@ -8,6 +8,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +56,13 @@ async def claim_in_db(session: AsyncSession, event_id: str, at: datetime) -> boo
     On PostgreSQL a concurrent claim of the same id waits for the first transaction and then
     finds the row; on SQLite the write lock already serialises the two."""
     return event_id in await claim_many(session, [(event_id, at)])
+
+
+async def was_handled(session: AsyncSession, event_id: str) -> bool:
+    """Whether an event id was claimed (handled) before, without claiming it."""
+    t = table(ProcessedEvent)
+    return (await session.execute(select(t.c.event_id).where(t.c.event_id == event_id))
+            ).first() is not None
 
 
 async def claim_many(session: Executor, events: list[tuple[str, datetime]]) -> set[str]:

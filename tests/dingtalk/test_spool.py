@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App
@@ -137,15 +138,18 @@ async def test_a_message_whose_first_attempt_hangs_at_shutdown_is_spooled(
     assert fake.texts().count("回声：悬而未决") == 1
 
 
+@pytest.mark.parametrize("spooled_ago", [timedelta(0), timedelta(hours=1)],
+                         ids=["recently", "longer-ago-than-the-retry-budget"])
 async def test_replaying_a_message_that_was_in_fact_stored_answers_it_no_second_time(
-        make_app: AppFactory, fake: FakeDingTalk, tmp_path: Path) -> None:
+        make_app: AppFactory, fake: FakeDingTalk, tmp_path: Path,
+        spooled_ago: timedelta) -> None:
     spool_dir = tmp_path / "spool"
     a = await make_app(stream={"spool_dir": str(spool_dir)})
     data = fake.bot_message("回声 已存", staff_id=STAFF, msg_id="stored-1")
     fake.push(fake.frame(TOPIC, data))
     await eventually(lambda: "回声：已存" in fake.texts(), what="the reply")
     # the instance died after the message was stored, before its spool file was removed
-    Spool(spool_dir).put("stored-1", Spooled(data, a.services.clock.now()))
+    Spool(spool_dir).put("stored-1", Spooled(data, a.services.clock.now() - spooled_ago))
     await stop_like_a_crash(a, fake)
     b = await make_app(storage={"database_url": a.settings.config.storage.database_url},
                        stream={"spool_dir": str(spool_dir)})
@@ -153,6 +157,7 @@ async def test_replaying_a_message_that_was_in_fact_stored_answers_it_no_second_
     fake.send_message("回声 之后", staff_id=STAFF)
     await eventually(lambda: "回声：之后" in fake.texts(), what="a later reply")
     assert fake.texts().count("回声：已存") == 1
+    assert NOT_STORED not in fake.texts()  # and no needless "please send it again"
     assert b.dingtalk is not None and b.dingtalk.inbound.replayed == 1
 
 

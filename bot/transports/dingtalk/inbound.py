@@ -25,6 +25,7 @@ from bot.transports.dingtalk.spool import Spool, Spooled
 from cards.dingtalk import card_data, webhook_body
 from cards.model import Button
 from config.model import DingTalkStreamConfig
+from storage import dedupe
 from storage import messages as msgs
 from storage.models import Message
 
@@ -146,6 +147,9 @@ class Inbound:
             self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
         age = (self.app.services.clock.now() - entry.received_at).total_seconds()
         if age > self.config.store_retry_seconds:  # replayed too late to act on it now
+            if await self._was_handled(event):  # stored just before the previous run died
+                log.info("dingtalk: spooled message %s was handled already", msg_id)
+                return
             log.warning("dingtalk: spooled message %s is %.0fs old; not handled", msg_id, age)
             result = None
         else:
@@ -164,6 +168,14 @@ class Inbound:
             await self._answer_directly(mapped.webhook, mapping.NOT_REGISTERED_USER, staff_id)
         if result.messages:
             self.on_handled()
+
+    async def _was_handled(self, event: Event) -> bool:
+        try:
+            async with self.app.services.db() as session:
+                return await dedupe.was_handled(session, event.event_id)
+        except Exception as e:
+            log.warning("dingtalk: could not check whether %s was handled: %s", event.event_id, e)
+            return False
 
     def _webhook_valid(self, mapped: Incoming) -> bool:
         """Like WebhookBook.get: usable until `webhook_margin_seconds` before it expires."""
