@@ -88,6 +88,7 @@ class App:
             external_transports=("dingtalk",) if dt_creds else (),
         )
         self._services.journal = journal
+        self._services.bulk = db.bulk_reader(self.engine)
         journal.on_batch = self._services.metrics.journal_batch.observe
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
@@ -145,6 +146,7 @@ class App:
             await self._services.redis.aclose()
         if self._services is not None:
             await self._services.journal.close()
+            self._services.bulk.dispose()
         for engine in (self.read_engine, self.journal_engine):
             if engine is not None:
                 engine.dispose()

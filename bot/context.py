@@ -22,6 +22,7 @@ from config.loader import Settings
 from config.model import AppConfig, Person
 from storage import audit
 from storage import messages as msgs
+from storage.bulk import BulkReader
 from storage.journal import Journal, PendingWrites
 from storage.models import Message
 
@@ -42,9 +43,12 @@ class Services:
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
     read_db: async_sessionmaker[AsyncSession] | None = None  # read-only pool (SQLite), else db
     journal: Journal = field(init=False)  # group commit for read-only events
+    bulk: BulkReader = field(init=False)  # reads over every row (statistics), off the loop
 
     def __post_init__(self) -> None:
-        self.journal = Journal(self.db.kw["bind"])  # App.start installs the SQLite-tuned one
+        # App.start installs the SQLite-tuned ones
+        self.journal = Journal(self.db.kw["bind"].begin)
+        self.bulk = BulkReader(self.db.kw["bind"])
 
     @property
     def config(self) -> AppConfig:

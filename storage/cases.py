@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
@@ -248,16 +248,17 @@ async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
     return list(rows.scalars())
 
 
-async def case_facts(session: AsyncSession) -> list[CaseFacts]:
-    """Everything the statistics need, in three queries."""
-    tc = dict((await session.execute(
-        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code))).all())
+def case_facts(session: Session) -> list[CaseFacts]:
+    """Everything the statistics need, in three queries. It reads every case: run it through
+    `BulkReader` (storage/bulk.py), which keeps it off the event loop."""
+    tc = dict(session.execute(
+        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code)).all())
     first_intake: dict[str, str] = {}
-    for code, color in (await session.execute(
-            select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id))).all():
+    for code, color in session.execute(
+            select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id)).all():
         first_intake.setdefault(code, color)
     # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
-    rows = await session.execute(select(
+    rows = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
         CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline))
     return [

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import inline_sqlite
+from storage.bulk import BulkReader
 from storage.inline_sqlite import InlineSession
 from storage.journal import Journal
 
@@ -73,6 +74,11 @@ def journal_for(engine: AsyncEngine) -> tuple[Journal, Engine | None]:
 
     return Journal(lambda: inline_sqlite.begin(inline), exclusive=engine.connect,
                    checkpoint=checkpoint), inline
+
+
+def bulk_reader(engine: AsyncEngine) -> BulkReader:
+    """For reads over every row (statistics): off the event loop (storage/bulk.py)."""
+    return BulkReader(engine, _sqlite_file(engine.url.render_as_string(hide_password=False)))
 
 
 def _sqlite_file(url: str) -> str | None:

@@ -269,9 +269,8 @@ class CasePages:
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
         s = self.app.services
-        async with s.db() as session:
-            facts = await repo.case_facts(session)
-        return compute(facts, s.clock.now().astimezone(s.config.tz).date())
+        today = s.clock.now().astimezone(s.config.tz).date()
+        return await s.bulk.run(lambda session: compute(repo.case_facts(session), today))
 
     def _name(self, key: str) -> str:
         d = self.app.services.directory
