@@ -1,7 +1,8 @@
 """Profile `码 <code>` events in process (no HTTP, no client): where does an event's time go?
 
-Run: .venv/bin/python bench/profile_lookup.py [--events 2000] [--concurrency 16] [--profile]
-Prints events/s and per-event milliseconds; with --profile, the top functions by cumulative time.
+Run: .venv/bin/python bench/profile_lookup.py [--events 2000] [--concurrency 16]
+        [--profile [tottime|cumulative]]
+Prints events/s, wall and CPU milliseconds per event; with --profile, the top functions.
 """
 
 from __future__ import annotations
