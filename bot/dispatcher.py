@@ -11,6 +11,7 @@ import difflib
 import logging
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,17 @@ def role_names(roles: tuple[str, ...]) -> str:
 
 
 _MENTION = re.compile(r"^@\S+\s+")
+# What phones put into typed commands: the full-width space of Chinese input methods, and
+# zero-width characters that ride along with pasted text.
+_WIDE_SPACE = re.compile("[\u3000\u00a0]")
+_ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def command_text(text: str) -> str:
+    """The text as commands are matched: mentions and invisible characters dropped, any space
+    an ASCII space."""
+    text = _ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text)).strip()
+    return _MENTION.sub("", text).strip()
 
 
 class Dispatcher:
@@ -133,7 +145,18 @@ class Dispatcher:
         return [c for r in self.routers for c in r.commands]
 
     def _command(self, word: str) -> Command | None:
-        return next((c for c in self.commands() if word in c.names), None)
+        word = word.lower()  # HELP, Help: like help
+        return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
+
+    def _glued(self, text: str) -> tuple[Command, str] | None:
+        """A Chinese command word typed without a space before its argument: 码HY-2026-0001."""
+        for c in self.commands():
+            for name in c.names:
+                rest = text[len(name):]
+                if not name.isascii() and text.startswith(name) and rest[:1].isascii() \
+                        and rest[:1].isalnum():
+                    return c, rest
+        return None
 
     def _action(self, action_id: str) -> Action | None:
         return next((a for r in self.routers for a in r.actions if a.action_id == action_id), None)
@@ -201,14 +224,18 @@ class Dispatcher:
         return FeedResult("handled", ctx.sent)
 
     def match(self, event: MessageEvent) -> Route:
-        text = _MENTION.sub("", event.text.strip()).strip()
+        text = command_text(event.text)
         word, _, rest = text.partition(" ")
         cmd = self._command(word)
+        if cmd is None and (glued := self._glued(word)) is not None:
+            cmd, rest = glued[0], f"{glued[1]} {rest}"
+            word = word[:len(word) - len(glued[1])]
         if cmd is not None:
             return Route(cmd.handler, cmd.roles, f"「{word}」", rest.strip(), cmd.readonly)
+        wide = unicodedata.normalize("NFKC", text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
             for p in r.patterns:
-                if p.regex.search(text):
+                if p.regex.search(text) or p.regex.search(wide):
                     return Route(p.handler, p.roles, "此操作", text, p.readonly)
         return Route(None, (), "", word or text, readonly=True)
 

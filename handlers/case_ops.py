@@ -65,6 +65,24 @@ async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
     return person.id in await repo.investigators(out.session, case.code)
 
 
+async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
+    """Whether everyone who reads `chat_id` may see the case (a 1:1 chat: its person)."""
+    if chat_id.startswith("dm:"):
+        person = out.directory.person(chat_id[3:])
+        return person is not None and await may_view(out, person, case)
+    chat = out.directory.chat(chat_id)
+    if chat is None:
+        return False
+    investigators = set(await repo.investigators(out.session, case.code))
+    for pid in chat.members:
+        person = out.directory.person(pid)
+        if person is None or not (
+                pid == case.prosecutor or pid in investigators
+                or (person.has("case_manager", "leader") and in_scope(out, person, case.unit))):
+            return False
+    return True
+
+
 # -- views --------------------------------------------------------------------------------------
 
 def case_view(out: Outbound, case: CaseRow) -> CaseView:

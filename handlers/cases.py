@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.context import Context
 from bot.dispatcher import Router
@@ -22,7 +23,7 @@ _LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
 async def _case_arg(ctx: Context, usage: str) -> CaseRow | None:
-    code = ctx.args.strip().upper()
+    code = unicodedata.normalize("NFKC", ctx.args).strip().upper()  # ＨＹ－２０２６… from an IME
     if not code:
         await ctx.reply(f"用法：{usage}")
         return None
@@ -42,15 +43,31 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
         return
     ev = await repo.current_evaluation(ctx.session, case)
     page, qr = ops.code_links(ctx, case.code)
-    await ctx.reply(card=view_card(ops.case_view(ctx, case), ev, ctx.services.settings.template,
-                                   page, qr, can_score=ctx.user.id == case.prosecutor,
-                                   score_url=ops.score_url(ctx, case.code)))
-    await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
+    card = view_card(ops.case_view(ctx, case), ev, ctx.services.settings.template, page, qr,
+                     can_score=ctx.user.id == case.prosecutor,
+                     score_url=ops.score_url(ctx, case.code))
+    chat = ctx.event.chat
+    if chat == f"dm:{ctx.user.id}" or await ops.chat_may_view(ctx, chat, case):
+        await ctx.reply(card=card)
+        await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
+        return
+    # a group with members who may not see the case: the card goes to the asker alone
+    await ctx.send_dm(ctx.user.id, card=card)
+    await ctx.reply(f"案件码 {case.code} 涉及办案信息，本群有成员无权查看，已私信发给您。")
+    await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat", "sent_to": "dm"})
 
 
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
                 readonly=True)
 async def code_cmd(event: MessageEvent, ctx: Context) -> None:
+    case = await _case_arg(ctx, "码 <案件码>")
+    if case is not None:
+        await show_case(ctx, case)
+
+
+@router.pattern(rf"(?i)^{ops.CODE_PATTERN}$", readonly=True)
+async def bare_code(event: MessageEvent, ctx: Context) -> None:
+    """A case code on its own, as investigators type or paste it."""
     case = await _case_arg(ctx, "码 <案件码>")
     if case is not None:
         await show_case(ctx, case)

@@ -1,0 +1,50 @@
+"""Case codes as people really type them on phones, and where the card may be shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cases.helpers import PROSECUTOR, RED, create_case, evaluate
+from tests.conftest import Console
+
+
+@pytest.mark.parametrize("typed", [
+    "码 {code}",
+    "码\u3000{code}",  # the full-width space of a Chinese input method
+    "码{code}",  # no space at all
+    "{code}",  # the code alone
+    "{lower}",
+    "码 {wide}",  # full-width letters and digits
+    "{wide}",
+    "码 {code}\u200b",  # a zero-width space pasted along
+], ids=["spaced", "wide-space", "glued", "bare", "lower-case", "wide-code", "bare-wide-code",
+        "zero-width"])
+async def test_a_code_typed_any_usual_way_shows_its_card(console: Console, typed: str) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    wide = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in code)
+    text = typed.format(code=code, lower=code.lower(), wide=wide)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", text)
+    [msg] = r["messages"]
+    assert msg["card"] is not None and code in msg["card"]["title"] + msg["card"]["body"], msg
+
+
+async def test_command_words_ignore_letter_case(console: Console) -> None:
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "HELP")
+    assert "未知命令" not in r["messages"][0]["text"] and "码" in r["messages"][0]["text"]
+
+
+async def test_a_code_asked_for_in_a_group_with_outsiders_goes_to_the_asker_privately(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    # g-case-team has prosecutors and case managers of other cases and police officers who
+    # are not this case's investigators
+    r = await console.send(PROSECUTOR, "g-case-team", f"码 {code}")
+    group = [m for m in r["messages"] if m["chat"] == "g-case-team"]
+    private = [m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}"]
+    assert [m["card"] for m in group] == [None]
+    assert "已私信" in group[0]["text"]
+    assert len(private) == 1 and private[0]["card"]["title"].find(code) >= 0
+    shown = await console.messages("g-case-team")
+    assert not any(m["card"] and code in m["card"]["title"] for m in shown)
