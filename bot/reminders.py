@@ -17,7 +17,8 @@ How it fits together
   anywhere rolls the whole batch back: every row is delivered exactly once. Cost per sweep
   is proportional to the number of due rows (index on status, deliver_at).
 * **Catch-up.** Missed slots have stable keys, so after a downtime each one is inserted and
-  sent once (marked 补发), never once per missed tick.
+  sent once (marked 补发), never once per missed tick, and only in office hours (the sweep
+  delivers nothing outside them).
 """
 
 from __future__ import annotations
@@ -112,6 +113,12 @@ class ReminderService:
         return next((r for r in self.rules if r.kind == kind), None)
 
     # ------------------------------------------------------------------ times
+
+    def office_open(self, at: datetime) -> bool:
+        """Reminders go out in office hours only (SPEC §3): a slot missed while the bot was
+        down is caught up at the next office time, not at 5 a.m. or on a Saturday."""
+        return self.cal.is_office_time(at, self.tz, self.office.start, self.office.end,
+                                       self.cfg.office_hours_workdays_only)
 
     def deliver_time(self, occ: Occurrence, snoozed_until: datetime | None = None) -> datetime:
         """``due_at`` pushed into office hours; a snooze pushes non-escalations further."""
@@ -281,6 +288,8 @@ class ReminderService:
             async with self.services.db() as session, session.begin():
                 await self.discover_reviews(session, now)
                 await self.discover_rectifications(session, now)
+            if not self.office_open(now):
+                return result  # due rows, catch-ups included, wait for office hours
             while True:  # until nothing is due: catch-up slots planned by a batch follow
                 async with unit_of_work(self.services) as out:
                     rows = await repo.claim_due(out.session, now, self.worker, self.cfg.batch_size)

@@ -111,6 +111,19 @@ async def test_catch_up_after_downtime_sends_each_missed_slot_once(console: Cons
     assert len(await reminder_cards(console, PROSECUTOR)) == 3
 
 
+async def test_a_catch_up_waits_for_office_hours(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)  # Monday 11-02: first re-evaluation due Monday 11-09
+    # down until Saturday 11-14 05:00 in Shanghai, then the first tick
+    console.clock.advance(timedelta(days=11, hours=19, minutes=30))
+    await console.advance("1m")
+    assert await reminder_cards(console, PROSECUTOR) == []  # not at dawn on a Saturday
+    console.clock.advance(timedelta(days=2, hours=4))  # Monday 11-16 09:01
+    await console.advance("1m")
+    [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
+    assert card["title"].startswith("【补发】") and "到期时间：2026-11-09" in card["body"]
+
+
 async def test_list_and_snooze(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)

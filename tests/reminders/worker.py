@@ -37,7 +37,9 @@ async def main() -> None:
     args = ap.parse_args()
     settings = load_config(DEFAULT_CONFIG, {
         "storage": {"database_url": args.db, "redis_url": None},
-        "reminders": {"batch_size": args.batch},
+        # this test is about exactly-once under concurrency and kills, at whatever hour it runs
+        "office_hours": {"start": "00:00", "end": "23:59:59.999999"},
+        "reminders": {"batch_size": args.batch, "office_hours_workdays_only": False},
         "transports": {"outbox": {"batch": 20, "lease_seconds": args.lease}},
     }, env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "k"})
     app = App(settings, SystemClock(), scheduler=False)
