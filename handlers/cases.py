@@ -181,10 +181,20 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
         return
     ev = await repo.current_evaluation(ctx.session, case)
     assert ev is not None
+    view = ops.case_view(ctx, case)
+    if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
+        await ctx.update_card(ctx.card_message, intake_done_card(
+            view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))
+        await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
+        return
+    pending = [r for r in await repo.intake_decisions(ctx.session, case.code)
+               if r.decision == case.intake]
     await ops.record_intake(ctx, case, ctx.user, ev.color, decision)
     await ctx.update_card(ctx.card_message, intake_done_card(
-        ops.case_view(ctx, case), ev, decision, ctx.user.name, ctx.now(), ctx.config.tz))
+        view, ev, decision, ctx.user.name, ctx.now(), ctx.config.tz))
     await ctx.reply(f"{case.code} 已决定：{decision}。")
+    if pending and pending[-1].by != ctx.user.id:  # the case manager who asked
+        await ctx.send_dm(pending[-1].by, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
 @router.action("intake.defer", roles=("prosecutor",))

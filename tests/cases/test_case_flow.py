@@ -75,6 +75,23 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
     assert [i["decision"] for i in detail["intake"]] == ["待定", "先收后补"]
 
 
+async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    for _ in range(2):  # the case manager scans twice: two cards reach the prosecutor
+        await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    first, second = cards(await console.messages(f"dm:{PROSECUTOR}"))[-2:]
+    await console.click(PROSECUTOR, first["id"], "intake.defer")
+    res = await console.click(PROSECUTOR, second["id"], "intake.receive")
+    assert "已作出受理决定：延期受理" in res["messages"][-1]["text"]
+    [stale] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == second["id"]]
+    assert stale["card"]["actions"] == []
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert [i["decision"] for i in detail["intake"]] == ["待定", "待定", "延期受理"]
+    told = await console.messages("dm:p-case-manager-1")
+    assert any(m["text"] and "已决定：延期受理" in m["text"] for m in told)
+
+
 async def test_red_intake_is_returned_with_open_deductions(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
