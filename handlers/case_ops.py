@@ -4,7 +4,7 @@ transaction through an `Outbound`, so the state change and its messages commit t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.context import Outbound
@@ -21,6 +21,7 @@ from bot.domain.scoring import (
 from cards.cases import CaseView, deduction_lines, delivery_card
 from config.model import Person
 from storage import cases as repo
+from storage import messages as msgs
 from storage.cases import STAGES, CaseInvestigator, CaseRow, DeliveryRow, IntakeRow
 
 CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
@@ -173,7 +174,7 @@ async def create_case(out: Outbound, data: NewCase, by: str) -> CaseRow:
 async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
                             deductions: list[Deduction], vetoes: list[str], comment: str,
                             review_request_id: int | None = None) -> Evaluation:
-    """Score a case; deliver cards to the investigators after the first score and each 转码."""
+    """Score a case; deliver its card to the investigators."""
     if by.id != case.prosecutor:
         raise PermissionError("只有本案承办检察官可以评分")
     if case.status != "open":
@@ -195,11 +196,23 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
         await out.audit(by.id, "case.transcode", case.code, {
             "from": transcode.from_color.value, "to": transcode.to_color.value,
             "version": ev.version})
-    if previous is None or transcode is not None:
-        await deliver(out, case, ev, transcode.from_color if transcode else None)
+    # every version reaches the investigators (a re-score in the same colour changes what they
+    # must fix too), and the cards of earlier versions lose their buttons
+    await supersede_deliveries(out, case, ev)
+    await deliver(out, case, ev, transcode.from_color if transcode else None)
     for hook in out.services.features.get("on_evaluation", []):
         await hook(out, case, ev)
     return ev
+
+
+async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
+    """Earlier versions' cards stay readable but can no longer be acted on."""
+    for d in await repo.deliveries(out.session, case.code):
+        msg = await msgs.get_message(out.session, d.message_id) if d.version < ev.version else None
+        card = msgs.message_card(msg) if msg is not None else None
+        if msg is not None and card is not None and card.actions:
+            await out.update_card(msg, replace(
+                card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"))
 
 
 async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Color | None) -> None:

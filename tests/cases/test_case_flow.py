@@ -92,6 +92,22 @@ async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: C
     assert any(m["text"] and "已决定：延期受理" in m["text"] for m in told)
 
 
+async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retires_old_cards(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)  # 85
+    [old] = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))
+    assert "case.ack" in [a["id"] for a in old["card"]["actions"]]
+    await evaluate(console, code, [*YELLOW[:1]])  # 90: still yellow, one item fewer
+    retired, new = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))
+    assert retired["id"] == old["id"] and retired["card"]["actions"] == []
+    assert "已更新为第2版" in retired["card"]["footer"]
+    assert "90" in new["card"]["title"] + new["card"]["body"]
+    assert "case.ack" in [a["id"] for a in new["card"]["actions"]]
+    r = await console.click(INVESTIGATORS[0], old["id"], "case.ack")
+    assert "该按钮已失效" in r["messages"][-1]["text"]
+
+
 async def test_red_intake_is_returned_with_open_deductions(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
