@@ -84,6 +84,7 @@ class Subject:
     title: str
     planned: list[Occurrence] = field(default_factory=list)
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> person ids
+    deadline: date | datetime | None = None  # shown as {deadline}: a review's answer time, …
 
 
 @dataclass
@@ -215,6 +216,7 @@ class ReminderService:
         for review, case in rows.all():
             s = out[review_subject(review.id)]
             s.case_code, s.code, s.title = case.code, f"{case.code}（第{review.id}号）", case.title
+            s.deadline = review.due_at
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
             s.people = {"prosecutor": (case.prosecutor,), "leader": leaders}
             if rule is not None and review.status == "pending" and case.status == "open":
@@ -252,6 +254,8 @@ class ReminderService:
         for item in await self.rectifications.items(session, ids):
             s = out[rectification_subject(str(item["id"]))]
             s.title = str(item["text"] or "")[:60]
+            due = item["due"]
+            s.deadline = due if isinstance(due, date) else None
             chief = d.chief_of(str(item["unit"])) if item["unit"] else None
             inspector = item.get("inspector")
             s.people = {
@@ -358,7 +362,7 @@ class ReminderService:
         return ReminderView(
             reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
             text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
-                             escalation=r.escalation),
+                             escalation=r.escalation, deadline=subj.deadline),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz)
 

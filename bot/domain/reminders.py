@@ -85,7 +85,7 @@ CASE_KINDS: tuple[str, ...] = (REEVALUATE, CONSULTATION, CUSTODY)
 # Roles relative to the subject: the case's prosecutor and investigators, the leader in
 # charge, the unit chief (of a rectification item), the inspector who filed it.
 RECIPIENT_ROLES: tuple[str, ...] = ("prosecutor", "investigators", "leader", "chief", "inspector")
-PLACEHOLDERS: frozenset[str] = frozenset({"code", "title", "due"})
+PLACEHOLDERS: frozenset[str] = frozenset({"code", "title", "due", "deadline"})
 ESCALATION_PREFIX = "【升级督办】"
 
 
@@ -157,7 +157,7 @@ def rule_errors(rule: ReminderRule) -> list[str]:
             if unknown:
                 errors.append(
                     f"text uses unknown placeholder(s) {', '.join(map(repr, unknown))};"
-                    " allowed: {code} {title} {due}"
+                    " allowed: {code} {title} {due} {deadline}"
                 )
     return errors
 
@@ -239,7 +239,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=1,
             escalate_to=("leader",),
             text=(
-                "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限（{due}）仍未答复，"
+                "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限（{deadline}）仍未答复，"
                 "请承办检察官尽快答复。"
             ),
         ),
@@ -254,7 +254,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=1,
             escalate_to=("inspector",),
             text=(
-                "【整改逾期提醒】督察整改事项 {code}《{title}》已超过整改期限（{due}）仍未完成，"
+                "【整改逾期提醒】督察整改事项 {code}《{title}》已超过整改期限（{deadline}）仍未完成，"
                 "请单位负责人督促落实。"
             ),
         ),
@@ -273,14 +273,21 @@ def render_text(
     due: date | datetime,
     tz: tzinfo = SHANGHAI,
     escalation: bool = False,
+    deadline: date | datetime | None = None,
 ) -> str:
-    """The card text: ``rule.text`` with {code} {title} {due} (due as 2026年10月8日).
+    """The card text: ``rule.text`` with {code} {title} {due} {deadline}, dates as 2026年10月8日.
+    {due} is when this reminder fell due; {deadline} the subject's own deadline (a review's
+    answer time, a rectification item's due date), {due} where the subject has none.
 
     Escalations of a rule that normally starts with a plain reminder get
     :data:`ESCALATION_PREFIX`.
     """
-    day = due.astimezone(tz).date() if isinstance(due, datetime) else due
-    text = rule.text.format(code=code, title=title, due=f"{day.year}年{day.month}月{day.day}日")
+    def chinese(d: date | datetime) -> str:
+        day = d.astimezone(tz).date() if isinstance(d, datetime) else d
+        return f"{day.year}年{day.month}月{day.day}日"
+
+    text = rule.text.format(code=code, title=title, due=chinese(due),
+                            deadline=chinese(deadline if deadline is not None else due))
     if escalation and rule.escalate_after:
         text = ESCALATION_PREFIX + text
     return text

@@ -174,6 +174,8 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     assert len(await reminder_cards(console, PROSECUTOR)) == 2
     [lead] = await reminder_cards(console, LEADER)
     assert lead["card"]["title"].endswith("（升级）")
+    # the deadline it names is the review's answer time, not the escalation's own date
+    assert "已超过答复期限（2026年11月2日）" in lead["card"]["body"]
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
@@ -202,6 +204,8 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     assert len(await reminder_cards(console, "p-inspector-2")) == 1
+    assert all("已超过整改期限（2026年10月30日）" in c["card"]["body"]
+               for c in await reminder_cards(console, "p-chief-c01-01"))
     assert await reminder_cards(console, "p-inspector-1") == []
     async with console.app.services.db() as s, s.begin():
         item = await s.get(RectificationItem, 7)
