@@ -296,12 +296,21 @@ class CasePages:
         if isinstance(st, web.Response):
             return st
         buf = io.StringIO()
+        buf.write("\ufeff")  # a BOM, so that Excel reads the Chinese as UTF-8
         w = csv.writer(buf)
-        w.writerow(["group", "name", "cases", "red", "yellow", "green", "unscored", "transcodes"])
-        for label, groups in (("total", {"全部": st.total}), ("prosecutor", st.per_prosecutor),
-                              ("police_unit", st.per_police_unit)):
+        w.writerow(["分组", "名称", "案件数", "红码", "黄码", "绿码", "未评分", "转码次数"])
+        for label, groups in (("合计", {"全部": st.total}), ("承办检察官", st.per_prosecutor),
+                              ("侦查单位", st.per_police_unit)):
             for k, g in sorted(groups.items()):
                 w.writerow([label, self._name(k), g.cases, g.by_color["red"], g.by_color["yellow"],
                             g.by_color["green"], g.by_color["unscored"], g.transcodes])
+        median = st.median_days_to_green
+        share = st.green_at_intake_share
+        w.writerow([])
+        w.writerow(["指标", "数值"])
+        w.writerow(["首次红/黄码到转绿（中位数，天）", f"{median:.1f}" if median is not None else ""])
+        w.writerow(["受理时绿码占比", f"{share:.0%}" if share is not None else ""])
+        w.writerow(["受理件数", st.intakes])
+        w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
         return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": 'attachment; filename="case-stats.csv"'})

@@ -164,6 +164,8 @@ async def test_statistics_card_page_and_csv(console: Console) -> None:
     await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
     page = await console.client.get("/stats")
     assert page.status == 200 and "案件 2 件" in await page.text()
-    csv_text = await (await console.client.get("/stats.csv")).text()
-    assert csv_text.splitlines()[0].startswith("group,name,cases,red,yellow,green")
-    assert "total,全部,2,0,1,1,0,1" in csv_text
+    raw = await (await console.client.get("/stats.csv")).read()
+    assert raw.startswith("\ufeff".encode())  # Excel needs the BOM to read UTF-8
+    csv_text = raw.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("分组,名称,案件数,红码,黄码,绿码")
+    assert "合计,全部,2,0,1,1,0,1" in csv_text and "受理时绿码占比,100%" in csv_text

@@ -123,7 +123,9 @@ async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:
     await client.start_server()
     try:
         r = await client.post("/console/api/clock", json={"advance": "1d"})
-        assert r.status in (404, 405)
+        assert r.status in (404, 405) and "不存在" in (await r.json())["error"]
+        page = await client.get("/no/such/page")
+        assert page.status == 404 and "页面不存在" in await page.text()
         assert (await client.get("/healthz")).status == 200
         page = await client.get("/console")
         assert page.status == 200 and "casebot 控制台" in await page.text()
