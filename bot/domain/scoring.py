@@ -263,10 +263,18 @@ class Deduction:
 
 @dataclass(frozen=True)
 class FieldError:
-    """``field`` is a path such as ``deductions[2].points``; ``reason`` is user-facing Chinese."""
+    """``field`` is a path such as ``deductions[2].points``; ``reason`` is user-facing Chinese;
+    ``label`` names the place for people (「因果关系」) where the path would not."""
 
     field: str
     reason: str
+    label: str = dataclasses.field(default="", compare=False)
+
+    def human(self) -> str:
+        if self.label:
+            return f"{self.label}{self.reason}"
+        nested = "." in self.field or "[" in self.field  # a path people cannot read
+        return f"{self.field} {self.reason}" if nested else self.reason
 
 
 class EvaluationError(ValueError):
@@ -279,7 +287,8 @@ _REQUIRED_TEXT: tuple[tuple[str, str], ...] = (
     ("problem", "请填写存在问题"),
     ("requirement", "请填写补侦要求"),
 )
-_TEXT_FIELDS = ("problem", "purpose", "matters", "requirement")
+_TEXT_FIELDS = {"problem": "存在问题", "purpose": "补侦目的", "matters": "补侦事项",
+                "requirement": "补侦要求"}
 
 
 def validate_evaluation(
@@ -292,39 +301,42 @@ def validate_evaluation(
     for i, d in enumerate(deductions):
         path = f"deductions[{i}]"
         item = template.find(d.item)
+        where = f"「{item.label}」" if item is not None else f"第 {i + 1} 条扣分："
         if item is None:
-            errors.append(FieldError(f"{path}.item", "评分项不存在"))
+            errors.append(FieldError(f"{path}.item", "评分项不存在", where))
         elif d.item in seen:
-            errors.append(FieldError(f"{path}.item", "同一评分项只能扣分一次"))
+            errors.append(FieldError(f"{path}.item", "同一评分项只能扣分一次", where))
         seen.add(d.item)
         if isinstance(d.points, bool) or not isinstance(d.points, int):
-            errors.append(FieldError(f"{path}.points", "扣分须为整数"))
+            errors.append(FieldError(f"{path}.points", "扣分须为整数", where))
         else:
             total += max(d.points, 0)
             limit = item.max_points if item is not None else None
             if d.points < 1 or (limit is not None and d.points > limit):
                 if limit is None:
-                    errors.append(FieldError(f"{path}.points", "扣分须至少 1 分"))
+                    errors.append(FieldError(f"{path}.points", "扣分须至少 1 分", where))
                 else:
-                    errors.append(FieldError(f"{path}.points", f"扣分须在 1 到 {limit} 之间"))
+                    errors.append(FieldError(f"{path}.points", f"扣分须在 1 到 {limit} 之间", where))
         for name, reason in _REQUIRED_TEXT:
             if not str(getattr(d, name)).strip():
-                errors.append(FieldError(f"{path}.{name}", reason))
-        for name in _TEXT_FIELDS:
+                errors.append(FieldError(f"{path}.{name}", reason, where))
+        for name, shown in _TEXT_FIELDS.items():
             if len(str(getattr(d, name)).strip()) > MAX_TEXT_LENGTH:
-                errors.append(FieldError(f"{path}.{name}", f"不能超过 {MAX_TEXT_LENGTH} 字"))
+                errors.append(FieldError(f"{path}.{name}", f"{shown}不能超过 {MAX_TEXT_LENGTH} 字",
+                                         where))
     if total > TOTAL_POINTS:
         errors.append(FieldError("deductions", f"扣分合计不能超过 {TOTAL_POINTS} 分"))
     seen_vetoes: set[str] = set()
     for j, v in enumerate(vetoes):
         path = f"vetoes[{j}]"
         item = template.find(v)
+        where = f"否决项「{item.label}」" if item is not None else f"第 {j + 1} 个否决项："
         if item is None:
-            errors.append(FieldError(path, "评分项不存在"))
+            errors.append(FieldError(path, "评分项不存在", where))
         elif not item.veto:
-            errors.append(FieldError(path, "该项不是一票否决项"))
+            errors.append(FieldError(path, "该项不是一票否决项", where))
         elif v in seen_vetoes:
-            errors.append(FieldError(path, "一票否决项重复"))
+            errors.append(FieldError(path, "一票否决项重复", where))
         seen_vetoes.add(v)
     return errors
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def field_errors(errors: list[FieldError]) -> web.Response:
-    return json_response({"error": "输入有误：" + "；".join(f"{e.field} {e.reason}" for e in errors),
+    return json_response({"error": "输入有误：" + "；".join(e.human() for e in errors),
                           "errors": [{"field": e.field, "reason": e.reason} for e in errors]},
                          status=422)
 

@@ -59,6 +59,9 @@ async def test_api_refusals_and_field_errors(console: Console) -> None:
                        vetoes=["causation"], status=422)
     assert {e["field"] for e in r["errors"]} == {"deductions[0].item", "deductions[1].problem",
                                                  "vetoes[0]"}
+    # the message people read names the item, not the field path
+    assert "「因果关系」请填写存在问题" in r["error"] and "第 1 条扣分：评分项不存在" in r["error"]
+    assert "deductions[" not in r["error"]
     r = await evaluate(console, "HY-2026-0999", RED, status=404)
     assert "不存在" in r["error"]
     raw = await c.post(f"/api/v1/cases/{code}/evaluations", data=b"[",

@@ -265,7 +265,7 @@ def test_validation_field_paths(template: ScoreTemplate) -> None:
     assert by_field["deductions[4].points"] == f"扣分须在 1 到 {b.max_points} 之间"
     assert by_field["deductions[4].problem"] == "请填写存在问题"
     assert by_field["deductions[4].requirement"] == "请填写补侦要求"
-    assert by_field["deductions[5].matters"] == "不能超过 1000 字"
+    assert by_field["deductions[5].matters"] == "补侦事项不能超过 1000 字"
     assert by_field["vetoes[1]"] == "该项不是一票否决项"
     assert by_field["vetoes[2]"] == "一票否决项重复"
     assert by_field["vetoes[3]"] == "评分项不存在"
