@@ -345,11 +345,18 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"您无权查看 {case.code} 的复核申请。")
         return
     rows = await repo.open_for(ctx.session, case.code)
-    if not rows:
+    rescore = await repo.awaiting_rescore(ctx.session, case.code)
+    if not rows and not rescore:
         await ctx.reply(f"{case.code} 没有未办结的复核申请。")
         return
-    await ctx.reply(card=Card(title=f"{case.code} 未办结的复核申请（{len(rows)}）",
-                              body="\n\n".join(_line(ctx, r) for r in rows)))
+    await ctx.reply(card=Card(title=f"{case.code} 未办结的复核申请（{len(rows) + len(rescore)}）",
+                              body="\n\n".join([_line(ctx, r) for r in rows]
+                                               + [_rescore_line(ctx, r) for r in rescore])))
+
+
+def _rescore_line(ctx: Context, r: ReviewRow) -> str:
+    return (f"#{r.id} {r.case_code} · {State(r.status).label}，待重新评分\n"
+            f"去评分：{ops.score_url(ctx, r.case_code)}")
 
 
 def _line(ctx: Context, r: ReviewRow) -> str:
@@ -362,16 +369,19 @@ def _line(ctx: Context, r: ReviewRow) -> str:
                 readonly=True)
 async def todo(event: MessageEvent, ctx: Context) -> None:
     rows: list[ReviewRow] = []
+    rescore: list[ReviewRow] = []
     if ctx.user.has("prosecutor"):
         for case in await case_repo.cases_of(ctx.session, ctx.user.id):
             if case.prosecutor == ctx.user.id:
                 rows += [r for r in await repo.open_for(ctx.session, case.code)
                          if r.status in (State.PENDING, State.JOINT)]
+                rescore += await repo.awaiting_rescore(ctx.session, case.code)
     if ctx.user.has("investigator"):
         for case in await case_repo.cases_of(ctx.session, ctx.user.id):
             rows += await repo.open_for(ctx.session, case.code, ctx.user.id)
-    if not rows:
+    if not rows and not rescore:
         await ctx.reply("您没有待办的复核申请。")
         return
-    await ctx.reply(card=Card(title=f"待办复核申请（{len(rows)}）",
-                              body="\n\n".join(_line(ctx, r) for r in rows)))
+    await ctx.reply(card=Card(title=f"待办复核申请（{len(rows) + len(rescore)}）",
+                              body="\n\n".join([_line(ctx, r) for r in rows]
+                                               + [_rescore_line(ctx, r) for r in rescore])))

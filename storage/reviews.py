@@ -54,6 +54,16 @@ async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:
     return await session.get(ReviewRow, review_id)
 
 
+async def awaiting_rescore(session: AsyncSession, case_code: str) -> list[ReviewRow]:
+    """Requests the prosecutor agreed to (or whose joint review decided 调整) that no
+    re-score has answered yet."""
+    agreed = (ReviewRow.status == "accepted") | (
+        ReviewRow.status.in_(("joint_done", "confirmed")) & (ReviewRow.outcome == "changed"))
+    return list((await session.execute(
+        select(ReviewRow).where(ReviewRow.case_code == case_code, ReviewRow.new_version.is_(None),
+                                agreed).order_by(ReviewRow.id))).scalars())
+
+
 async def open_for(session: AsyncSession, case_code: str, filed_by: str | None = None
                    ) -> list[ReviewRow]:
     stmt = select(ReviewRow).where(ReviewRow.case_code == case_code,

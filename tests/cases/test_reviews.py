@@ -52,6 +52,10 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
     [btn] = pcard["card"]["actions"]
     assert btn["label"] == "去调整评分" and btn["url"].endswith(f"/cases/{code}/score?review=1")
+    # until re-scored, the request stays on the prosecutor's to-do list
+    for asked in ("待办", f"复核 {code}"):
+        r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", asked)
+        assert "#1" in r["messages"][0]["card"]["body"] and "待重新评分" in r["messages"][0]["card"]["body"]
     # the prosecutor re-scores through the score form, referencing the request
     await console.client.post("/console/api/login", json={"user": PROSECUTOR})
     r = await console.client.post(f"/cases/{code}/score", json={
@@ -63,6 +67,8 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     assert cards(inv_log)[-1]["card"]["body"].startswith("转码：红码 → 绿码")
     receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
     assert "重新评分：绿码 95分（第2版）" in receipt["card"]["body"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert r["messages"][0]["text"] == "您没有待办的复核申请。"
     # the same request cannot be used twice
     r = await console.client.post(f"/cases/{code}/score", json={
         "deductions": [], "vetoes": [], "review_request": "1"})
