@@ -12,7 +12,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.conftest import Console
-from tests.inspection.helpers import asks, bank, card, say, session_row
+from tests.inspection.helpers import asks, bank, card, city_chief, say, session_row
 
 
 @pytest.mark.browser
@@ -60,6 +60,17 @@ async def test_big_screen_shows_draw_then_question(console: Console, browser: Br
         "document.getAnimations().every(a => a.playState !== 'running')")
     await page.screenshot(path=str(screenshot_path(request, "big-screen")))
     print(f"big screen latency: draw {draw_latency:.3f}s, question {question_latency:.3f}s")
+    # the rest of the first unit: each published answer is shown under its own question
+    for _ in range(2):
+        await say(console, "下一题")
+    await say(console, "点评")
+    await say(console, "点评 回答到位", user=city_chief(console, first.unit_id))
+    await say(console, "公布答案")
+    questions = [(await bank(console))[a.question_id]
+                 for a in sorted(await asks(console, s.id), key=lambda a: a.seq)
+                 if a.unit_id == first.unit_id]
+    for n, q in enumerate(questions, 1):
+        await expect(page.locator("#answers")).to_contain_text(f"{n}. {q.text}")
     await page.close()
 
 
