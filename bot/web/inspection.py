@@ -276,7 +276,8 @@ class InspectionWeb:
             pub = json.loads(text)
         except json.JSONDecodeError as e:
             return render("draw_verify.html", status=400, sid="", text=text,
-                          result={"match": False, "line": f"不是合法的 JSON：{e.msg}（第 {e.lineno} 行）"})
+                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON（第 {e.lineno} 行第 "
+                                                    f"{e.colno} 列附近），请粘贴完整的抽签公布数据"})
         return _verify_response(pub, "", text)
 
     async def manifest(self, request: web.Request) -> web.Response:
@@ -291,6 +292,10 @@ class InspectionWeb:
         if pub is None:
             raise ApiError(404, "尚未抽签：抽签后公布抽签数据")
         return json_response(pub)
+
+
+METHOD_LABELS = {"cities-first": "先抽市、再在市内抽县（cities-first）",
+                 "equal-office": "各院等概率（equal-office）"}
 
 
 def _page_error(status: int, message: str) -> web.HTTPException:
@@ -418,11 +423,12 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
     manifest = json.loads(s.manifest)
     verification += [("密钥承诺 SHA-256", manifest["secret_commitment"]),
                      ("公开随机数来源", manifest["entropy_source"]),
-                     ("抽签方式", manifest["method"])]
+                     ("抽签方式", METHOD_LABELS.get(manifest["method"], manifest["method"]))]
     if s.result:
         r = json.loads(s.result)
         verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
-                         ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(r["units"])),
+                         ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(
+                             f"{d.units[u].name}（{u}）" if u in d.units else u for u in r["units"])),
                          ("复核结果", str(verify(feature.publication_of(s) or {})))]
     return ReportData(
         sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",

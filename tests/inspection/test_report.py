@@ -53,4 +53,9 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
     for item in items:
         assert item in text
     assert "回答具体，措施明确。" in text and s.manifest_hash in text and "MATCH" in text
+    # the verification block speaks Chinese: the method and the drawn offices by name
+    assert "先抽市" in text
+    d = console.app.services.directory
+    for a in revealed:
+        assert f"{d.units[a.unit_id].name}（{a.unit_id}）" in text
     assert "演示数据" in text

@@ -57,7 +57,8 @@ async def test_verify_page_and_published_data(console: Console) -> None:
                                   data={"publication": json.dumps(pub, ensure_ascii=False)})
     assert "MISMATCH" in await r.text()
     r = await console.client.post("/draw/verify", data={"publication": "{broken"})
-    assert r.status == 400 and "不是合法的 JSON" in await r.text()
+    assert r.status == 400 and "不是合法的 JSON（第 1 行" in await r.text()
+    assert "Expecting" not in await r.text()
     r = await console.client.post("/draw/verify", data={"session": s.id})
     assert "MATCH 复核一致" in await r.text()
     assert (await console.client.get("/draw/verify")).status == 200
