@@ -242,7 +242,8 @@ class Dispatcher:
     async def _route_message(self, event: MessageEvent, route: Route, ctx: Context) -> None:
         ctx.args = route.args
         if route.handler is None:
-            await ctx.reply(self._unknown(route.args))
+            if event.is_direct or event.mentioned:  # not group chatter among people
+                await ctx.reply(self._unknown(route.args))
         elif await self._allowed(ctx, route.roles, route.what):
             await route.handler(event, ctx)
 

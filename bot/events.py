@@ -22,6 +22,7 @@ class Event:
 class MessageEvent(Event):
     text: str
     is_direct: bool = False
+    mentioned: bool = False  # @-addressed to the bot in a group (DingTalk sends groups only that)
 
 
 @dataclass(frozen=True, kw_only=True)

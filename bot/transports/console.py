@@ -95,6 +95,7 @@ class ConsoleTransport:
         event = MessageEvent(
             event_id=self._event_id(data), platform="console", user_id=person.id, chat=chat,
             at=self.app.services.clock.now(), text=text.strip(), is_direct=chat.startswith("dm:"),
+            mentioned=text.lstrip().startswith("@"),
             raw=data,
         )
         return await self._result(await self.app.dispatcher.feed(event))

@@ -40,11 +40,12 @@ async def api_errors(
         if e.text != f"{e.status}: {e.reason}":
             raise  # ours, with its own message; aiohttp's router says it in English
         message = "页面不存在" if e.status == 404 else "不支持该请求方法"
+        allow = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else {}  # RFC 9110, on 405
         if "/api/" in request.path:
             return web.json_response({"error": f"{message}：{request.method} {request.path}"},
-                                     status=e.status, dumps=_dumps)
+                                     status=e.status, dumps=_dumps, headers=allow)
         return web.Response(status=e.status, content_type="text/html", charset="utf-8",
-                            text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
+                            headers=allow, text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                                  f"<p>{message}。请检查链接，或回到聊天中重新打开。</p>")
 
 

@@ -145,3 +145,14 @@ async def test_login_sets_a_signed_session_cookie(console: Console) -> None:
     assert signer.verify("session", forged, console.clock.now()) is None
     bad = await console.client.post("/console/api/login", json={"user": "mallory"})
     assert bad.status == 403
+
+
+async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: Console) -> None:
+    r = await console.send("p-prosecutor-1", "g-case-team", "大家好，下午三点开会")
+    assert r["status"] == "handled" and r["messages"] == []
+    logged = await console.messages("g-case-team")
+    assert [m["text"] for m in logged] == ["大家好，下午三点开会"]  # stored, like every message
+    r = await console.send("p-prosecutor-1", "g-case-team", "@casebot 大家好")
+    assert "未知命令" in r["messages"][0]["text"]
+    r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "大家好")
+    assert "未知命令" in r["messages"][0]["text"]

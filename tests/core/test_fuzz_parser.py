@@ -42,7 +42,7 @@ texts = st.one_of(
 @given(text=texts, person=st.sampled_from(PEOPLE))
 async def test_any_text_gets_an_answer(app: App, text: str, person: str) -> None:
     event = MessageEvent(event_id=f"fuzz-{next(counter)}", platform="console", user_id=person,
-                         chat=f"dm:{person}", at=START, text=text)
+                         chat=f"dm:{person}", at=START, text=text, is_direct=True)
     result = await app.dispatcher.feed(event)
     assert result.status == "handled", text
     assert result.messages, text

@@ -94,7 +94,8 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
         return Refusal(f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY)
     event = MessageEvent(
         event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
-        at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1", raw=raw,
+        at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1",
+        mentioned=msg.conversation_type != "1", raw=raw,
     )
     expires = msg.session_webhook_expired_time
     return Incoming(event, msg.session_webhook or None, int(expires) if expires else 0)
