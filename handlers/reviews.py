@@ -9,7 +9,15 @@ from datetime import datetime
 
 from bot.context import Context, Outbound
 from bot.dispatcher import Router
-from bot.domain.review import Action, IllegalTransition, State, next_state, refusal, sources
+from bot.domain.review import (
+    Action,
+    IllegalTransition,
+    State,
+    next_state,
+    parse_meeting_time,
+    refusal,
+    sources,
+)
 from bot.domain.scoring import Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from cards.model import Card
@@ -204,7 +212,7 @@ async def _decide(ctx: Context, action: Action, done: str, **values: object) -> 
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
     await refresh_cards(ctx, row, case)
     await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{done}")
-    await ctx.reply(f"复核申请 #{row.id} {State(row.status).label}。")
+    await ctx.reply(f"复核申请 #{row.id}（{case.code}）{done}")
 
 
 @router.action("review.accept", roles=("prosecutor",))
@@ -223,15 +231,23 @@ async def reject(event: CardActionEvent, ctx: Context) -> None:
 
 @router.action("review.joint", roles=("prosecutor",))
 async def joint(event: CardActionEvent, ctx: Context) -> None:
-    time = event.form.get("time", "").strip()
-    if not time:
-        await ctx.reply("请填写共同评议的时间。")
+    typed = event.form.get("time", "").strip()
+    if not typed:
+        await ctx.reply("请填写共同评议的时间，如 2026-11-05 14:30。")
+        return
+    when = parse_meeting_time(typed, ctx.config.tz)
+    if when is None:
+        await ctx.reply(f"共同评议时间看不懂：「{typed[:30]}」。请写成 2026-11-05 14:30。")
+        return
+    if when < ctx.now():
+        await ctx.reply(f"共同评议时间 {when:%Y-%m-%d %H:%M} 已经过去，请填写之后的时间。")
         return
     got = await _loaded(ctx)
     if got is None:
         return
     row, case = got
-    await _decide(ctx, Action.JOINT, f"已提交检警共同评议，时间：{time[:80]}。", joint_time=time[:80])
+    time = f"{when:%Y-%m-%d %H:%M}"
+    await _decide(ctx, Action.JOINT, f"已提交检警共同评议，时间：{time}。", joint_time=time)
     await ctx.session.refresh(row)
     if row.status != State.JOINT or any(c.kind == "joint"
                                         for c in await repo.cards(ctx.session, row.id)):

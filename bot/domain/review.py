@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 
@@ -79,3 +82,20 @@ def sources(action: Action) -> tuple[State, ...]:
 def refusal(state: State) -> str:
     """Why nothing happened, in words for the person who clicked."""
     return f"该复核申请当前状态为「{state.label}」，此操作已无效。"
+
+
+_MEETING = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*(\d{1,2})[:：时点](\d{1,2})?分?$")
+
+
+def parse_meeting_time(text: str, tz: tzinfo) -> datetime | None:
+    """A joint-review time as people type it (2026-11-05 14:30, 2026年11月5日14时30分,
+    full-width digits); None when it names no moment."""
+    m = _MEETING.match(unicodedata.normalize("NFKC", text).strip())
+    if m is None:
+        return None
+    year, month, day, hour, minute = (int(g) if g else 0 for g in m.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=tz)
+    except ValueError:
+        return None
+

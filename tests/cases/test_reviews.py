@@ -78,7 +78,12 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
 async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
     _, _ = await _file(console)
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
-    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "明天下午"})
+    assert "请写成 2026-11-05 14:30" in r["messages"][-1]["text"]
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-10-05 14:30"})
+    assert "已经过去" in r["messages"][-1]["text"]
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint",
+                            {"time": "２０２６年11月5日14时30分"})
     assert any(m["text"] and "共同评议" in m["text"] for m in r["messages"])
     # the other investigator and the county leader are notified with a joint-review card
     for who in (INVESTIGATORS[1], "p-leader-hc"):

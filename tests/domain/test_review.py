@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from bot.domain.review import (
     State,
     allowed,
     next_state,
+    parse_meeting_time,
     sources,
 )
 
@@ -60,3 +63,19 @@ def test_random_sequences_stay_legal_with_at_most_one_decision(actions: list[Act
         state = new
         assert state in State
     assert decisions <= 1
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("2026-11-05 14:30", (2026, 11, 5, 14, 30)),
+    ("2026/11/5 9:05", (2026, 11, 5, 9, 5)),
+    ("2026年11月5日14时30分", (2026, 11, 5, 14, 30)),
+    ("2026年11月5日14点", (2026, 11, 5, 14, 0)),
+    ("２０２６－１１－０５　１４：３０", (2026, 11, 5, 14, 30)),
+    ("明天下午", None),
+    ("2026-02-30 10:00", None),
+    ("2026-11-05", None),
+])
+def test_meeting_times_as_people_type_them(typed: str, expected: tuple[int, ...] | None) -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    got = parse_meeting_time(typed, tz)
+    assert got == (datetime(*expected, tzinfo=tz) if expected else None)
