@@ -39,15 +39,16 @@ def _hhmmss(t: datetime) -> str:
 
 def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
                 base_url: str, cities: int) -> Card:
-    excluded = sum(1 for q in manifest.questions if q.id in set(manifest.asked_question_ids))
+    asked = set(manifest.asked_question_ids)
+    excluded = 0 if manifest.allow_repeat else sum(1 for q in manifest.questions if q.id in asked)
     rule = "每市只抽 1 个基层院，" if manifest.one_per_city else ""
     body = (
         f"会议：{title}（{sid}）\n"
         f"抽签方式：{METHOD_LABELS[manifest.method]}；{rule}抽取 {manifest.unit_count} 个基层院，"
         f"每院 {manifest.questions_per_unit} 题\n"
         f"候选基层院：{len(manifest.units)} 个（{cities} 个市）\n"
-        f"候选题目：{len(manifest.questions)} 道（只公布题号和类别；"
-        f"{excluded if not manifest.allow_repeat else 0} 道已问过，不再抽取）\n"
+        f"候选题目：{len(manifest.questions) - excluded} 道（只公布题号和类别"
+        + (f"；另有 {excluded} 道以往已问过，不再抽取" if excluded else "") + "）\n"
         f"公开随机数来源：{manifest.entropy_source}\n"
         f"抽签清单 SHA-256：{manifest_hash}\n"
         f"服务器密钥承诺 SHA-256：{manifest.secret_commitment}\n"

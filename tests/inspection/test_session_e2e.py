@@ -245,9 +245,13 @@ async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -
     units1 = json.loads(first.result or "")["units"]
     await run_unit(console, 3, units1[0], "好")
     await say(console, "结束")
-    await say(console, "督导 新建 第二期 熵格式=3x1 排除近期=1")
+    created = await say(console, "督导 新建 第二期 熵格式=3x1 排除近期=1")
     second = await session_row(console)
     m = json.loads(second.manifest)
+    # the commitment card counts only the questions that can still be drawn
+    body = card(created, "抽签承诺")["body"]
+    drawable = len(m["questions"]) - len(set(m["asked_question_ids"]))
+    assert f"候选题目：{drawable} 道" in body and "另有 3 道以往已问过" in body
     eligible = {u["id"] for u in m["units"]}
     assert not eligible & set(units1) and len(eligible) == 111 - 3
     asked = json.loads(first.result or "")["questions"][0]
