@@ -683,8 +683,11 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
 
 # -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------
 
+BANK_PAGE = 20  # questions per message: a phone screen or two
+
+
 @router.command("题库", summary="查看保密题库（仅单聊；每次查阅留痕）", roles=INSPECTOR,
-                usage="题库 [题号|类别]")
+                usage="题库 [题号|类别 [页]]")
 async def bank(event: MessageEvent, ctx: Context) -> None:
     if not ctx.event.chat.startswith("dm:"):
         await ctx.reply("题库严格保密，请在与 casebot 的单聊中查看。")
@@ -701,12 +704,22 @@ async def bank(event: MessageEvent, ctx: Context) -> None:
         await ctx.audit(ctx.user.id, "inspection.bank.summary", "bank", {"count": len(questions)})
         await ctx.reply("\n".join(lines))
         return
-    if arg in CATEGORIES:
-        picked = [q for q in questions if q.category == arg]
+    category, _, page_arg = arg.partition(" ")
+    if category in CATEGORIES:
+        picked = [q for q in questions if q.category == category]
+        pages = max(1, -(-len(picked) // BANK_PAGE))
+        page = int(page_arg) if page_arg.strip().isdigit() else 1
+        if not 1 <= page <= pages:
+            await ctx.reply(f"{category}共 {pages} 页，"
+                            f"请发送「题库 {category} 1」到「题库 {category} {pages}」。")
+            return
+        shown = picked[(page - 1) * BANK_PAGE:page * BANK_PAGE]
         await ctx.audit(ctx.user.id, "inspection.bank.list", "bank",
-                        {"category": arg, "ids": [q.id for q in picked]})
-        await ctx.reply("\n".join([f"{arg}（{len(picked)} 道）："] + [
-            f"{q.id}{'（已问）' if q.id in asked else ''} {q.text}" for q in picked]))
+                        {"category": category, "ids": [q.id for q in shown]})
+        more = f"\n第 {page}/{pages} 页" + (f"，下一页：题库 {category} {page + 1}"
+                                             if page < pages else "")
+        await ctx.reply("\n".join([f"{category}（{len(picked)} 道）："] + [
+            f"{q.id}{'（已问）' if q.id in asked else ''} {q.text}" for q in shown]) + more)
         return
     q = next((x for x in questions if x.id == arg), None)
     if q is None:

@@ -150,6 +150,11 @@ async def test_bank_in_chat_is_for_inspectors_in_dm_and_audited(console: Console
     assert q.text in read[0]["text"] and q.points[0] in read[0]["text"]
     listing = await say(console, "题库 队伍建设", chat=f"dm:{HOST}")
     assert listing[0]["text"].startswith("队伍建设")
+    # one phone-sized page at a time, with the way to the next
+    in_category = [x for x in (await bank(console)).values() if x.category == "队伍建设"]
+    assert len(in_category) > 20 and "第 1/" in listing[0]["text"]
+    assert "下一页：题库 队伍建设 2" in listing[0]["text"]
+    assert sum(x.text in listing[0]["text"] for x in in_category) == 20
     async with console.app.services.db() as db:
         recs = [r for r in (await db.execute(select(AuditRecord))).scalars()
                 if r.action.startswith("inspection.bank.") and r.actor == HOST]
