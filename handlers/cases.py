@@ -78,7 +78,8 @@ async def pasted_link(event: MessageEvent, ctx: Context) -> None:
     m = _LINK.search(ctx.args)
     payload = ctx.services.signer.verify("code", m.group(1), ctx.now()) if m else None
     if payload is None:
-        await ctx.reply("该案件码链接无效或已过期，请向承办检察官索取最新案件码。")
+        await ctx.reply("该案件码链接无效或已过期。知道案件码的，可直接发送「码 案件码」查看"
+                        "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
         return
     case = await repo.get_case(ctx.session, str(payload.get("c")))
     if case is None:
