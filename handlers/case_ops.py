@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from bot.context import Outbound
+from bot.context import Context, Outbound
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -19,6 +19,7 @@ from bot.domain.scoring import (
     transcode_between,
 )
 from cards.cases import CaseView, deduction_lines, delivery_card
+from cards.model import Card
 from config.model import Person
 from storage import cases as repo
 from storage import messages as msgs
@@ -82,6 +83,19 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
                 or (person.has("case_manager", "leader") and in_scope(out, person, case.unit))):
             return False
     return True
+
+
+async def reply_in_confidence(ctx: Context, card: Card, case: CaseRow | None) -> None:
+    """Show `card` (case details) where only people allowed to see them read it: in the chat
+    when every reader may see `case` (None: a list only the asker may see), else to the asker
+    privately, with a note in the group."""
+    chat = ctx.event.chat
+    if chat == f"dm:{ctx.user.id}" or (case is not None and await chat_may_view(ctx, chat, case)):
+        await ctx.reply(card=card)
+        return
+    await ctx.send_dm(ctx.user.id, card=card)
+    what = f"案件码 {case.code} 涉及" if case is not None else "该内容涉及"
+    await ctx.reply(f"{what}办案信息，本群有成员无权查看，已私信发给您。")
 
 
 # -- views --------------------------------------------------------------------------------------

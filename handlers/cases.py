@@ -46,15 +46,8 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     card = view_card(ops.case_view(ctx, case), ev, ctx.services.settings.template, page, qr,
                      can_score=ctx.user.id == case.prosecutor,
                      score_url=ops.score_url(ctx, case.code))
-    chat = ctx.event.chat
-    if chat == f"dm:{ctx.user.id}" or await ops.chat_may_view(ctx, chat, case):
-        await ctx.reply(card=card)
-        await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
-        return
-    # a group with members who may not see the case: the card goes to the asker alone
-    await ctx.send_dm(ctx.user.id, card=card)
-    await ctx.reply(f"案件码 {case.code} 涉及办案信息，本群有成员无权查看，已私信发给您。")
-    await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat", "sent_to": "dm"})
+    await ops.reply_in_confidence(ctx, card, case)
+    await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
 
 
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
@@ -98,7 +91,8 @@ async def my_cases(event: MessageEvent, ctx: Context) -> None:
     lines = [f"{icon.get(c.color or '', '⚪')} {c.code} {c.title} "
              f"{Color(c.color).label + ' ' + str(c.score) + '分' if c.color else '尚未评分'}"
              for c in rows]
-    await ctx.reply(card=Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)))
+    await ops.reply_in_confidence(
+        ctx, Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)), None)
 
 
 @router.command("评分", summary="打开案件评分表（承办检察官）", usage="评分 <案件码>",
@@ -111,8 +105,8 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"只有本案承办检察官可以为 {case.code} 评分。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
-    await ctx.reply(card=score_link_card(ops.case_view(ctx, case), ev,
-                                         ops.score_url(ctx, case.code)))
+    await ops.reply_in_confidence(
+        ctx, score_link_card(ops.case_view(ctx, case), ev, ops.score_url(ctx, case.code)), case)
 
 
 @router.action("case.ack", roles=("investigator",))

@@ -365,9 +365,10 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
     if not rows and not rescore:
         await ctx.reply(f"{case.code} 没有未办结的复核申请。")
         return
-    await ctx.reply(card=Card(title=f"{case.code} 未办结的复核申请（{len(rows) + len(rescore)}）",
-                              body="\n\n".join([_line(ctx, r) for r in rows]
-                                               + [_rescore_line(ctx, r) for r in rescore])))
+    await ops.reply_in_confidence(ctx, Card(
+        title=f"{case.code} 未办结的复核申请（{len(rows) + len(rescore)}）",
+        body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
+        case)
 
 
 def _rescore_line(ctx: Context, r: ReviewRow) -> str:
@@ -398,6 +399,7 @@ async def todo(event: MessageEvent, ctx: Context) -> None:
     if not rows and not rescore:
         await ctx.reply("您没有待办的复核申请。")
         return
-    await ctx.reply(card=Card(title=f"待办复核申请（{len(rows) + len(rescore)}）",
-                              body="\n\n".join([_line(ctx, r) for r in rows]
-                                               + [_rescore_line(ctx, r) for r in rescore])))
+    await ops.reply_in_confidence(ctx, Card(
+        title=f"待办复核申请（{len(rows) + len(rescore)}）",
+        body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
+        None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.cases.helpers import PROSECUTOR, RED, create_case, evaluate
@@ -48,3 +50,18 @@ async def test_a_code_asked_for_in_a_group_with_outsiders_goes_to_the_asker_priv
     assert len(private) == 1 and private[0]["card"]["title"].find(code) >= 0
     shown = await console.messages("g-case-team")
     assert not any(m["card"] and code in m["card"]["title"] for m in shown)
+
+
+async def test_lists_of_cases_asked_for_in_a_group_go_to_the_asker_privately(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    for asked in ("我的案件", f"评分 {code}"):
+        r = await console.send(PROSECUTOR, "g-case-team", asked)
+        group = [m for m in r["messages"] if m["chat"] == "g-case-team"]
+        assert [m["card"] for m in group] == [None] and "已私信" in group[0]["text"], asked
+    shown = await console.messages("g-case-team")
+    assert not any(code in (m["text"] or "") + json.dumps(m["card"] or {}, ensure_ascii=False)
+                   for m in shown if m["from"] == "bot" and "已私信" not in (m["text"] or ""))
+    mine = await console.messages(f"dm:{PROSECUTOR}")
+    assert any(m["card"] and m["card"]["title"].startswith("我的案件") for m in mine)

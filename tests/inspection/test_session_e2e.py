@@ -263,7 +263,7 @@ async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -
 async def test_help_lists_the_inspection_commands_by_role(console: Console) -> None:
     mine = (await say(console, "帮助", chat=f"dm:{HOST}"))[0]["text"]
     for word in ("督导 新建", "开始", "抽签 <公开随机数>", "下一题", "点评 [内容]", "公布答案",
-                 "专项问询", "整改汇报", "整改 <单位|序号>", "实地督察", "结束", "题库 [题号|类别]"):
+                 "专项问询", "整改汇报", "整改 <单位|序号>", "实地督察", "结束", "题库 [题号|类别 [页]]"):
         assert word in mine, word
     chief = (await say(console, "帮助", user="p-chief-c01", chat="dm:p-chief-c01"))[0]["text"]
     assert "点评" in chief and "抽签" not in chief and "题库" not in chief
