@@ -27,9 +27,13 @@ class Directory:
         return self.units.get(unit_id)
 
     def unit_path(self, unit_id: str) -> str:
-        """'示范省人民检察院 / 东川市人民检察院 / …' for display."""
-        names: list[str] = []
+        """'示范省人民检察院 / 东川市人民检察院 / …' for display; a police unit is not part of
+        that hierarchy: its name, then the procuratorate it works with."""
         u = self.units.get(unit_id)
+        if u is not None and u.kind == "police":
+            partner = self.units.get(u.parent) if u.parent else None
+            return f"{u.name}（对口检察院：{partner.name}）" if partner else u.name
+        names: list[str] = []
         while u is not None:
             names.append(u.name)
             u = self.units.get(u.parent) if u.parent else None

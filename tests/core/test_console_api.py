@@ -156,3 +156,10 @@ async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: 
     assert "未知命令" in r["messages"][0]["text"]
     r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "大家好")
     assert "未知命令" in r["messages"][0]["text"]
+
+
+async def test_whoami_shows_a_police_officer_as_police(console: Console) -> None:
+    r = await console.send("p-investigator-1", "dm:p-investigator-1", "我是谁")
+    text = r["messages"][0]["text"]
+    assert "单位：示范市海澄县公安局刑事侦查大队（对口检察院：" in text
+    assert "人民检察院 / " not in text  # not placed inside the procuratorate hierarchy
