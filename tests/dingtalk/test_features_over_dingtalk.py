@@ -288,7 +288,7 @@ async def test_case_code_flow_over_dingtalk(make_bot: Any, fake: FakeDingTalk, m
     else:
         status, page = await bot.open_link(PROSECUTOR, button(pcard, "驳回")["url"],
                                            {"reason": "证据仍不足"})
-        assert status == 200 and "复核申请 #1 已驳回" in page
+        assert status == 200 and "复核申请 #1（" in page and "已驳回" in page
         assert "您的复核申请" not in page  # the filer's notice is the filer's, not on this page
         for staff, title in ((pro_dt, "复核申请 #1 · 已驳回"), (inv_dt, "您的复核申请 #1 · 已驳回")):
             s = await bot.wait_for(f"the re-sent {title}", lambda s, st=staff, t=title:

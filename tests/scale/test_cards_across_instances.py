@@ -26,14 +26,15 @@ INV = INVESTIGATORS[0]
 RED = [{"item": item, "points": pts, "problem": "证据不足", "purpose": "查明事实",
         "matters": "调取监控", "requirement": "补充取证"}
        for item, pts in (("criminal_facts", 16), ("harmful_consequence", 10), ("causation", 8))]
-# (user, button, form) clicked on instance a, and on instance b, at the same moment
+# (user, button, form) clicked on instance a, and on instance b, at the same moment (the
+# instances run on the real clock: a joint review's time must lie ahead)
 CLICKS: list[tuple[tuple[str, str, dict[str, str]], tuple[str, str, dict[str, str]]]] = [
     ((PROSECUTOR, "review.accept", {}), (PROSECUTOR, "review.accept", {})),
     ((PROSECUTOR, "review.accept", {}), (PROSECUTOR, "review.reject", {"reason": "证据仍不足"})),
     ((PROSECUTOR, "review.reject", {"reason": "证据仍不足"}),
-     (PROSECUTOR, "review.joint", {"time": "2026-11-05 14:30"})),
-    ((PROSECUTOR, "review.joint", {"time": "2026-11-05 14:30"}),
-     (PROSECUTOR, "review.joint", {"time": "2026-11-06 09:00"})),
+     (PROSECUTOR, "review.joint", {"time": "2099-11-05 14:30"})),
+    ((PROSECUTOR, "review.joint", {"time": "2099-11-05 14:30"}),
+     (PROSECUTOR, "review.joint", {"time": "2099-11-06 09:00"})),
     ((PROSECUTOR, "review.accept", {}), (INV, "review.withdraw", {})),
 ]
 ROUNDS = 4  # each pair of clicks on this many review requests
