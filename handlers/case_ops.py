@@ -221,8 +221,8 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
 
 async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
     """Earlier versions' cards stay readable but can no longer be acted on."""
-    for d in await repo.deliveries(out.session, case.code):
-        msg = await msgs.get_message(out.session, d.message_id) if d.version < ev.version else None
+    for d in await repo.last_deliveries_before(out.session, case.code, ev.version):
+        msg = await msgs.get_message(out.session, d.message_id)
         card = msgs.message_card(msg) if msg is not None else None
         if msg is not None and card is not None and card.actions:
             await out.update_card(msg, replace(

@@ -237,6 +237,18 @@ async def deliveries(session: AsyncSession, code: str) -> list[DeliveryRow]:
     return list(rows.scalars())
 
 
+async def last_deliveries_before(session: AsyncSession, code: str, version: int
+                                 ) -> list[DeliveryRow]:
+    """The cards of the latest version before `version` that was delivered (the only ones that
+    can still have buttons: each delivery retires the ones before it)."""
+    latest = (select(func.max(DeliveryRow.version))
+              .where(DeliveryRow.case_code == code, DeliveryRow.version < version)
+              .scalar_subquery())
+    rows = await session.execute(select(DeliveryRow).where(
+        DeliveryRow.case_code == code, DeliveryRow.version == latest).order_by(DeliveryRow.id))
+    return list(rows.scalars())
+
+
 async def delivery_for_message(session: AsyncSession, message_id: int) -> DeliveryRow | None:
     return (await session.execute(
         select(DeliveryRow).where(DeliveryRow.message_id == message_id))).scalar_one_or_none()
