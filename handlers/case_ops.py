@@ -4,6 +4,7 @@ transaction through an `Outbound`, so the state change and its messages commit t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -59,12 +60,15 @@ def in_scope(out: Outbound, person: Person, unit_id: str) -> bool:
     return False
 
 
+def _sees(out: Outbound, person: Person, case: CaseRow, investigators: Collection[str]) -> bool:
+    """Who may see a case: its prosecutor and investigators, case managers and leaders above it."""
+    return (person.id == case.prosecutor or person.id in investigators
+            or (person.has("case_manager", "leader") and in_scope(out, person, case.unit)))
+
+
 async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
-    if person.id == case.prosecutor:
-        return True
-    if person.has("case_manager", "leader") and in_scope(out, person, case.unit):
-        return True
-    return person.id in await repo.investigators(out.session, case.code)
+    return _sees(out, person, case, ()) or _sees(
+        out, person, case, await repo.investigators(out.session, case.code))
 
 
 async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
@@ -76,13 +80,8 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     if chat is None:
         return False
     investigators = set(await repo.investigators(out.session, case.code))
-    for pid in chat.members:
-        person = out.directory.person(pid)
-        if person is None or not (
-                pid == case.prosecutor or pid in investigators
-                or (person.has("case_manager", "leader") and in_scope(out, person, case.unit))):
-            return False
-    return True
+    members = [out.directory.person(pid) for pid in chat.members]
+    return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
 async def reply_in_confidence(ctx: Context, card: Card, case: CaseRow | None) -> None:
