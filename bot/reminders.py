@@ -53,6 +53,7 @@ from bot.domain.reminders import (
     rectification_subject,
     render_text,
     review_subject,
+    superseded,
 )
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
@@ -61,7 +62,15 @@ from storage import reminders as repo
 from storage.cases import CaseInvestigator, CaseRow, EvaluationRow
 from storage.inspection import InspectionSession, RectificationItem
 from storage.messages import get_message, message_card
-from storage.reminders import CANCELLED, PENDING, SENT, CaseConsultation, Reminder, ReminderMessage
+from storage.reminders import (
+    CANCELLED,
+    FOLDED,
+    PENDING,
+    SENT,
+    CaseConsultation,
+    Reminder,
+    ReminderMessage,
+)
 from storage.reviews import ReviewRow
 
 log = logging.getLogger(__name__)
@@ -93,6 +102,9 @@ class SweepResult:
     cancelled: int = 0
     messages: int = 0
     late: int = 0
+    folded: int = 0
+    # "rule_id:subject" -> due dates folded into that series' catch-up reminder, this sweep
+    missed: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 class ReminderService:
@@ -334,13 +346,20 @@ class ReminderService:
                 r.status = CANCELLED  # the case turned green, closed, got answered, …
                 result.cancelled += 1
                 continue
+            series = f"{r.rule_id}:{r.subject}"
+            if superseded(occ, subj.planned, now):
+                r.status, r.sent_at = FOLDED, now  # its later slot, due too, goes out instead
+                result.folded += 1
+                result.missed.setdefault(series, []).append(occ.due_at)
+                continue
             r.late = r.late or now - r.deliver_at > self.late_after
             r.escalation, r.seq = occ.escalation, occ.index
             recipients = list(dict.fromkeys(
                 pid for role in occ.recipients for pid in subj.people.get(role, ())))
             if not recipients:
                 log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
-            card = reminder_card(self.view(r, rule, subj, occ.due_at))
+            card = reminder_card(self.view(r, rule, subj, occ.due_at,
+                                           tuple(result.missed.pop(series, ()))))
             for pid in recipients:
                 msg = await out.send_dm(pid, card=card)
                 session.add(ReminderMessage(reminder_id=r.id, person_id=pid, message_id=msg.id))
@@ -354,8 +373,8 @@ class ReminderService:
             await out.audit("bot", "reminder.sweep", self.worker,
                             {"sent": len(sent_ids), "first": sent_ids[0], "last": sent_ids[-1]})
 
-    def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime
-             ) -> ReminderView:
+    def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime,
+             missed: tuple[datetime, ...] = ()) -> ReminderView:
         base = self.services.config.web.public_url.rstrip("/")
         score = f"{base}/cases/{subj.case_code}/score" if (
             subj.case_code and rule.kind in (REEVALUATE, "custody")) else None
@@ -364,7 +383,7 @@ class ReminderService:
             text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
                              escalation=r.escalation, deadline=subj.deadline),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
-            score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz)
+            score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed)
 
     async def _lock(self) -> bool:
         redis = self.services.redis

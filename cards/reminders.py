@@ -30,6 +30,7 @@ class ReminderView:
     score_url: str | None
     consult: bool
     tz: ZoneInfo
+    missed: tuple[datetime, ...] = ()  # earlier slots of the series folded into this one
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -45,6 +46,9 @@ def reminder_card(v: ReminderView) -> Card:
     body = f"{v.text}\n到期时间：{local(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
+    if v.missed:
+        dates = "、".join(sorted({d.astimezone(v.tz).strftime("%Y-%m-%d") for d in v.missed}))
+        body += f"\n此前 {len(v.missed)} 次到期提醒（{dates}）未单独发送，已合并为本条。"
     data = {"id": str(v.reminder_id)}
     actions: list[Button] = []
     if v.score_url:

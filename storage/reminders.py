@@ -36,6 +36,7 @@ from storage.models import Base
 from storage.types import UTCDateTime
 
 PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
+FOLDED = "folded"  # a missed slot whose later slot was sent in its place (catch up once)
 
 
 class Reminder(Base):

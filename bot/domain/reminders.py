@@ -413,6 +413,17 @@ def missed_occurrences(
     return occurrences(rule, anchor, now, subject=subject, cal=cal, tz=tz, horizon=0, since=since)
 
 
+def superseded(occurrence: Occurrence, planned: Iterable[Occurrence], now: datetime) -> bool:
+    """Whether a later slot of the same series is already due at ``now``.
+
+    Such an occurrence is folded into the later one instead of being sent (SPEC §3: after
+    missed windows, "catch up once, not N times"): a bot that was down for three weeks
+    sends one re-evaluation reminder naming the three missed dates, not three cards.
+    """
+    return any(o.rule_id == occurrence.rule_id and o.subject == occurrence.subject
+               and o.index > occurrence.index and o.due_at <= now for o in planned)
+
+
 def plan_case(
     state: CaseState,
     rules: Sequence[ReminderRule],

@@ -21,6 +21,7 @@ from bot.domain.reminders import (
     plan_review_answer,
     plan_review_overdue,
     render_text,
+    superseded,
 )
 from bot.domain.scoring import Color
 from bot.domain.workcal import WorkCalendar
@@ -202,6 +203,20 @@ def test_catch_up_produces_each_missed_slot_once() -> None:
         since=at(2026, 3, 10),
     )
     assert [o.key for o in again] == [o.key for o in missed]
+
+
+def test_missed_slots_fold_into_the_latest_due_one() -> None:
+    """Catch up once (SPEC §3): of the slots due at restart only the last is sent; a slot
+    whose successor is still in the future is not folded."""
+    restart = at(2026, 4, 1, 9)
+    occs = plan(state(Color.RED), restart)
+    red = by_rule(occs, "reevaluate_red")
+    folded = [o.slot for o in red if superseded(o, occs, restart)]
+    assert folded == ["2026-03-09", "2026-03-16", "2026-03-23"]
+    assert [o.slot for o in red if o.late and not superseded(o, occs, restart)] == ["2026-03-30"]
+    on_time = at(2026, 3, 9, 10)  # a bot that never stopped folds nothing
+    assert not any(superseded(o, plan(state(Color.RED), on_time), on_time)
+                   for o in plan(state(Color.RED), on_time))
 
 
 def test_review_answer_after_3_working_days() -> None:

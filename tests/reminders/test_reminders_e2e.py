@@ -97,18 +97,20 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
 
-async def test_catch_up_after_downtime_sends_each_missed_slot_once(console: Console) -> None:
+async def test_catch_up_after_downtime_is_one_reminder_naming_the_missed_slots(
+        console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
     console.clock.advance(timedelta(days=22))  # the bot was down: no tick for 22 days
     await console.advance("1m")
-    sent = await reminder_cards(console, PROSECUTOR)
-    assert [m["card"]["body"].split("到期时间：")[1][:10] for m in sent] == [
-        "2026-11-09", "2026-11-16", "2026-11-23"]
-    assert all(m["card"]["title"].startswith("【补发】") for m in sent)
+    [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
+    assert card["title"].startswith("【补发】") and "到期时间：2026-11-23" in card["body"]
+    assert "此前 2 次到期提醒（2026-11-09、2026-11-16）未单独发送" in card["body"]
     for _ in range(3):
         await console.advance("1m")
-    assert len(await reminder_cards(console, PROSECUTOR)) == 3
+    assert len(await reminder_cards(console, PROSECUTOR)) == 1
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert "2026-11-30" in r["messages"][0]["card"]["body"]  # the series goes on as before
 
 
 async def test_a_catch_up_waits_for_office_hours(console: Console) -> None:
@@ -146,14 +148,15 @@ async def test_list_and_snooze(console: Console) -> None:
 
     await console.advance("7d")  # Sunday 11-15: still snoozed
     assert await reminder_cards(console, PROSECUTOR) == []
-    await console.advance("1d")  # Monday 11-16 09:30: the 11-09 slot, then the 11-16 one
-    sent = await reminder_cards(console, PROSECUTOR)
-    assert len(sent) == 2
-    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
-    assert "待处理提醒（2条）" in r["messages"][0]["card"]["body"]
-    await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
+    await console.advance("1d")  # Monday 11-16 09:30: the 11-16 slot, the 11-09 one folded in
+    [sent] = await reminder_cards(console, PROSECUTOR)
+    assert "到期时间：2026-11-16" in sent["card"]["body"]
+    assert "此前 1 次到期提醒（2026-11-09）未单独发送" in sent["card"]["body"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
+    await console.click(PROSECUTOR, sent["id"], "reminder.done")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert "待处理提醒" not in r["messages"][0]["card"]["body"]
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
     assert r["messages"][0]["text"] == "您目前没有待办提醒。"
 
@@ -182,6 +185,24 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     await console.advance("5d")
     assert len(await reminder_cards(console, PROSECUTOR)) == 2
     assert "cancelled" in (await statuses(console, f"review-{review.id}")).values()
+
+
+async def test_a_review_unanswered_through_a_downtime_escalates_once(console: Console) -> None:
+    """The answer time and two escalation slots passed while the bot was down: one
+    escalation goes out, to the prosecutor and the leader, naming the missed slots."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    async with console.app.services.db() as s, s.begin():
+        s.add(ReviewRow(case_code=code, version=1, filed_by=INVESTIGATORS[0],
+                        filed_at=START - timedelta(days=10), items="[]", reason="有异议",
+                        status="pending", due_at=START - timedelta(days=7)))
+    await console.advance("1m")
+    for person in (PROSECUTOR, LEADER):
+        [card] = [m["card"] for m in await reminder_cards(console, person)]
+        assert card["title"] == "【补发】逾期提醒 · 复核答复（升级）"
+        assert "此前 2 次到期提醒（2026-10-26、2026-10-28）未单独发送" in card["body"]
+    await console.advance("1m")
+    assert len(await reminder_cards(console, LEADER)) == 1
 
 
 async def test_rectification_items_reach_the_chief_then_the_inspector(console: Console) -> None:
