@@ -10,6 +10,7 @@ from bot.dispatcher import Router
 from bot.domain.scoring import Color
 from bot.domain.stats import compute
 from bot.events import CardActionEvent, MessageEvent
+from bot.web.signing import expired
 from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
 from cards.model import Button, Card
 from handlers import case_ops as ops
@@ -68,16 +69,20 @@ async def bare_code(event: MessageEvent, ctx: Context) -> None:
 
 @router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", readonly=True)
 async def pasted_link(event: MessageEvent, ctx: Context) -> None:
+    """A code link pasted into the chat. An old (expired) link still names its case: the
+    person gets the current card with a fresh link, as with 码 <案件码>."""
     m = _LINK.search(ctx.args)
-    payload = ctx.services.signer.verify("code", m.group(1), ctx.now()) if m else None
+    payload = ctx.services.signer.genuine("code", m.group(1)) if m else None
     if payload is None:
-        await ctx.reply("该案件码链接无效或已过期。知道案件码的，可直接发送「码 案件码」查看"
+        await ctx.reply("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
                         "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
         return
     case = await repo.get_case(ctx.session, str(payload.get("c")))
     if case is None:
         await ctx.reply("该案件码对应的案件不存在。")
         return
+    if expired(payload, ctx.now()):
+        await ctx.reply("该链接已过期，以下为最新案件码。")
     await show_case(ctx, case)
 
 

@@ -17,6 +17,7 @@ from bot.domain.stats import Group, compute
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes
 from bot.web.session import session_person
+from bot.web.signing import expired
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bot.app import App
 
 QR_COLORS = {"red": "#c4271e", "yellow": "#a86f00", "green": "#17804a"}
+QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 
 
 class CasePages:
@@ -63,6 +65,22 @@ class CasePages:
         code = payload.get("c") if payload else None
         return code if isinstance(code, str) else None
 
+    def _expired_code(self, token: str) -> str | None:
+        """The case of a genuine link that has expired (None for a live or forged one)."""
+        payload = self.app.services.signer.genuine("code", token)
+        code = payload.get("c") if payload else None
+        if not isinstance(code, str) or payload is None:
+            return None
+        return code if expired(payload, self.app.services.clock.now()) else None
+
+    def _bad_link(self, token: str) -> web.Response:
+        if self._expired_code(token) is not None:
+            return self._deny(410, "链接已过期",
+                              "此案件码链接已过期。请把这个链接发给机器人，或发送「码 案件码」，"
+                              "即可获取最新案件码。")
+        return self._deny(403, "链接无效或已过期",
+                          "该案件码链接已被篡改或不完整，请向承办检察官索取最新案件码。")
+
     async def _viewable(self, request: web.Request, code: str
                         ) -> tuple[Person, CaseRow] | web.Response:
         viewer = self._viewer(request)
@@ -81,8 +99,7 @@ class CasePages:
     async def code_page(self, request: web.Request) -> web.Response:
         code = self._token_code(request.match_info["token"])
         if code is None:
-            return self._deny(403, "链接无效或已过期",
-                              "该案件码链接已被篡改或已过期，请向承办检察官索取最新案件码。")
+            return self._bad_link(request.match_info["token"])
         got = await self._viewable(request, code)
         if isinstance(got, web.Response):
             return got
@@ -150,20 +167,27 @@ class CasePages:
                              status=201)
 
     async def qr(self, request: web.Request) -> web.Response:
+        """The QR image in the code's colour. An expired link's QR (an old card in the chat
+        history) is drawn in grey instead of breaking: scanning it opens the page that says
+        how to get a fresh code."""
         token = request.match_info["token"]
         code = self._token_code(token)
-        if code is None:
-            raise ApiError(403, "链接无效或已过期")
-        async with self.app.services.db() as session:
-            case = await repo.get_case(session, code)
-        if case is None:
-            raise ApiError(404, "案件不存在")
+        stale = code is None and self._expired_code(token) is not None
+        if code is None and not stale:
+            raise ApiError(403, "链接无效")
+        color = QR_STALE
+        if code is not None:
+            async with self.app.services.db() as session:
+                case = await repo.get_case(session, code)
+            if case is None:
+                raise ApiError(404, "案件不存在")
+            color = QR_COLORS.get(case.color or "", "#1f2d3d")
         url = f"{self.app.settings.config.web.public_url.rstrip('/')}/c/{token}"
         buf = io.BytesIO()
-        segno.make(url, error="m").save(buf, kind="png", scale=6, border=4,
-                                        dark=QR_COLORS.get(case.color or "", "#1f2d3d"))
+        segno.make(url, error="m").save(buf, kind="png", scale=6, border=4, dark=color)
+        cache = "no-store" if stale else "private, max-age=3600"
         return web.Response(body=buf.getvalue(), content_type="image/png",
-                            headers={"Cache-Control": "private, max-age=3600"})
+                            headers={"Cache-Control": cache})
 
     # -- scoring -------------------------------------------------------------------------------
     async def _prosecutor_case(self, request: web.Request) -> tuple[Person, CaseRow] | web.Response:

@@ -43,6 +43,14 @@ class Signer:
 
     def verify(self, kind: str, token: str, now: datetime) -> dict[str, Any] | None:
         """The payload if the token is genuine, of this kind and not expired; else None."""
+        payload = self.genuine(kind, token)
+        if payload is None or expired(payload, now):
+            return None
+        return payload
+
+    def genuine(self, kind: str, token: str) -> dict[str, Any] | None:
+        """The payload if the token is genuine and of this kind, expired or not; else None.
+        For telling an old link ("please ask for a fresh one") from a forged one."""
         body, _, sig = token.partition(".")
         try:
             given = _unb64(sig)
@@ -54,6 +62,11 @@ class Signer:
             payload = json.loads(_unb64(body))
         except ValueError:
             return None
-        if not isinstance(payload, dict) or int(payload.get("exp", 0)) < now.timestamp():
-            return None
-        return payload
+        return payload if isinstance(payload, dict) else None
+
+
+def expired(payload: dict[str, Any], now: datetime) -> bool:
+    try:
+        return int(payload.get("exp", 0)) < now.timestamp()
+    except (TypeError, ValueError):
+        return True

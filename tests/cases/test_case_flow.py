@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import zxingcpp
+from PIL import Image
+
 from tests.cases.helpers import (
     AUTH,
     GREEN,
@@ -137,7 +144,7 @@ async def test_chat_commands_code_and_my_cases(console: Console) -> None:
     r = await console.send(INVESTIGATORS[1], f"dm:{INVESTIGATORS[1]}", f"请看 {link}")
     assert r["messages"][0]["card"]["title"] == card["title"]
     r = await console.send(INVESTIGATORS[1], f"dm:{INVESTIGATORS[1]}", link[:-3] + "xyz")
-    assert "无效或已过期" in r["messages"][0]["text"]
+    assert "链接无效" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}")
     assert r["messages"][0]["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
@@ -169,3 +176,36 @@ async def test_statistics_card_page_and_csv(console: Console) -> None:
     csv_text = raw.decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("分组,名称,案件数,红码,黄码,绿码")
     assert "合计,全部,2,0,1,1,0,1" in csv_text and "受理时绿码占比,100%" in csv_text
+
+
+async def test_an_expired_code_link_still_leads_to_the_case(console: Console) -> None:
+    """An old card in the chat history: its link and QR have expired (30 days). Pasting the
+    link gets the current card; the page says how to get a fresh code; the QR turns grey
+    instead of breaking, and still scans to that page. A forged link stays refused."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    old = cards(await console.messages(f"dm:{inv}"))[0]["card"]
+    link, image = old["actions"][0]["url"], old["image"]
+    console.clock.advance(timedelta(days=31))
+
+    r = await console.send(inv, f"dm:{inv}", link)
+    note, card = r["messages"]
+    assert note["text"] == "该链接已过期，以下为最新案件码。"
+    assert card["card"]["title"] == old["title"] and card["card"]["actions"][0]["url"] != link
+
+    await console.client.post("/console/api/login", json={"user": inv})
+    page = await console.client.get(urlsplit(link).path)
+    assert page.status == 410 and "请把这个链接发给机器人" in await page.text()
+    qr = await console.client.get(urlsplit(image).path)
+    assert qr.status == 200 and qr.headers["Cache-Control"] == "no-store"
+    picture = Image.open(io.BytesIO(await qr.read())).convert("RGB")
+    [barcode] = zxingcpp.read_barcodes(picture)
+    assert barcode.text == link
+    darkest = min((c for _, c in picture.getcolors() or []), key=sum)
+    assert max(darkest) - min(darkest) < 16  # grey: the code's colour is gone
+
+    forged = urlsplit(link).path[:-3] + "xyz"
+    assert (await console.client.get(forged)).status == 403
+    r = await console.send(inv, f"dm:{inv}", "http://x" + forged)
+    assert "链接无效" in r["messages"][0]["text"]
