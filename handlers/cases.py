@@ -211,7 +211,8 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
                 roles=("prosecutor", "case_manager", "leader"), readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     today = ctx.now().astimezone(ctx.config.tz).date()
-    s = await ctx.services.bulk.run(lambda session: compute(repo.case_facts(session), today))
+    s = await ctx.services.bulk.run(repo.case_fact_rows,
+                                    lambda rows: compute(repo.facts_from(rows), today))
     c = s.total.by_color
     median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
     share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"

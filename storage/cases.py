@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -260,24 +262,42 @@ async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
     return list(rows.scalars())
 
 
-def case_facts(session: Session) -> list[CaseFacts]:
+@dataclass(frozen=True)
+class FactRows:
+    """The raw rows the statistics are computed from (plain tuples, safe to hand to a
+    thread)."""
+
+    transcodes: Sequence[tuple[str, int]]
+    intakes: Sequence[tuple[str, str]]
+    cases: Sequence[tuple[Any, ...]]
+
+
+def case_fact_rows(session: Session) -> FactRows:
     """Everything the statistics need, in three queries. It reads every case: run it through
     `BulkReader` (storage/bulk.py), which keeps it off the event loop."""
-    tc = dict(session.execute(
-        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code)).all())
-    first_intake: dict[str, str] = {}
-    for code, color in session.execute(
-            select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id)).all():
-        first_intake.setdefault(code, color)
+    tc = session.execute(
+        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code)).all()
+    intakes = session.execute(
+        select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id)).all()
     # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
-    rows = session.execute(select(
+    cases = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
-        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline))
+        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline)).all()
+    return FactRows([tuple(r) for r in tc], [tuple(r) for r in intakes],  # type: ignore[misc]
+                    [tuple(r) for r in cases])
+
+
+def facts_from(rows: FactRows) -> list[CaseFacts]:
+    """Pure: one `CaseFacts` per case (CPU work, run in a worker thread)."""
+    tc = dict(rows.transcodes)
+    first_intake: dict[str, str] = {}
+    for code, color in rows.intakes:
+        first_intake.setdefault(code, color)
     return [
         CaseFacts(code=code, prosecutor=prosecutor, police_unit=police_unit, color=color,
                   transcodes=tc.get(code, 0), first_nongreen_at=first_nongreen_at,
                   green_at=green_at, first_intake_color=first_intake.get(code),
                   custody_deadline=custody_deadline)
         for code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline
-        in rows
+        in rows.cases
     ]

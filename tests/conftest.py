@@ -145,8 +145,9 @@ def settings(tmp_path: Path, port: int) -> Settings:
     return make_settings(tmp_path, web={"public_url": f"http://127.0.0.1:{port}"})
 
 
-@pytest.fixture
-async def console(settings: Settings, port: int) -> AsyncIterator[Console]:
+@asynccontextmanager
+async def open_console(settings: Settings, port: int) -> AsyncIterator[Console]:
+    """The app on ``settings`` with its web server on ``port``, on the test clock."""
     clock = ManualClock(START)
     app = App(settings, clock)
     server = TestServer(create_web_app(app), host="127.0.0.1", port=port)
@@ -156,6 +157,12 @@ async def console(settings: Settings, port: int) -> AsyncIterator[Console]:
         yield Console(client, app, clock)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def console(settings: Settings, port: int) -> AsyncIterator[Console]:
+    async with open_console(settings, port) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -294,7 +294,8 @@ class CasePages:
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
         s = self.app.services
         today = s.clock.now().astimezone(s.config.tz).date()
-        return await s.bulk.run(lambda session: compute(repo.case_facts(session), today))
+        return await s.bulk.run(repo.case_fact_rows,
+                                lambda rows: compute(repo.facts_from(rows), today))
 
     def _name(self, key: str) -> str:
         d = self.app.services.directory

@@ -1,56 +1,78 @@
-"""统计 reads every case: however long that takes, everyone else keeps getting answers."""
+"""统计 reads every case: however long that takes, everyone else keeps getting answers.
+
+On SQLite the read itself is the long part (statements normally run inline on the loop);
+on PostgreSQL the read is asynchronous I/O and the long part is processing the rows. Each
+test holds its backend's long part open and checks that another person is answered
+meanwhile; done on the event loop, the held step would hold up the loop itself."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy import insert
 
-from bot.domain.stats import CaseFacts
 from storage import cases as repo
-from tests.conftest import Console
+from storage.cases import CaseRow
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
 from tests.dingtalk.conftest import eventually
 
 CASES = 5_000
 
 
-def seed_unscored_cases(db: Path, n: int) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
-            "INSERT INTO cases (code, unit, title, stage, police_unit, prosecutor, status,"
-            " created_at, created_by, version) VALUES (?, 'c01-01', ?, '审查逮捕', 'ps-hc-xd',"
-            " 'p-prosecutor-1', 'open', '2026-01-01 00:00:00.000000', 'test', 0)",
-            ((f"BX-2026-{i:07d}", f"案件{i}") for i in range(n)))
+async def seed_unscored_cases(console: Console, n: int) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    async with console.app.services.db() as s, s.begin():
+        await s.execute(insert(CaseRow), [
+            {"code": f"BX-2026-{i:07d}", "unit": "c01-01", "title": f"案件{i}",
+             "stage": "审查逮捕", "police_unit": "ps-hc-xd", "prosecutor": "p-prosecutor-1",
+             "status": "open", "created_at": at, "created_by": "test", "version": 0}
+            for i in range(n)])
 
 
-async def test_another_person_is_answered_while_statistics_are_being_read(
-        console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = make_url(console.app.settings.config.storage.database_url).database
-    assert db is not None
-    seed_unscored_cases(Path(db), CASES)
+async def answered_while_held(console: Console, monkeypatch: pytest.MonkeyPatch,
+                              step: str) -> None:
+    await seed_unscored_cases(console, CASES)
     reading, release = threading.Event(), threading.Event()
     released_in_time: list[bool] = []
-    real = repo.case_facts
+    real = getattr(repo, step)
 
-    def slow_case_facts(session: Session) -> list[CaseFacts]:
-        """The read, held open until the test lets it go (as a read over very many cases
-        would take its time). Read on the event loop, this would hold up the loop itself."""
+    def held(arg: Any) -> Any:
         reading.set()
         released_in_time.append(release.wait(timeout=3))
-        return real(session)
+        return real(arg)
 
-    monkeypatch.setattr(repo, "case_facts", slow_case_facts)
+    monkeypatch.setattr(repo, step, held)
     stats = asyncio.create_task(console.send("p-leader-hc", "dm:p-leader-hc", "统计"))
-    await eventually(reading.is_set, within=10, what="the statistics read to start")
+    await eventually(reading.is_set, within=10, what=f"{step} to start")
     other = await console.send("p-investigator-1", "dm:p-investigator-1", "帮助")
-    assert not stats.done()  # answered while the statistics were still being read
+    assert not stats.done()  # answered while the statistics were still being worked out
     release.set()
     r = await stats
     assert other["messages"] and "码" in other["messages"][0]["text"]
     assert released_in_time == [True]
     assert f"案件总数：{CASES}" in r["messages"][0]["card"]["body"]
+
+
+async def test_another_person_is_answered_while_statistics_are_being_read(
+        console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    await answered_while_held(console, monkeypatch, "case_fact_rows")
+
+
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    async with fresh_postgres("casebot_stats") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url},
+                                 web={"public_url": f"http://127.0.0.1:{port}"})
+        async with open_console(settings, port) as console:
+            yield console
+
+
+async def test_on_postgresql_the_rows_are_processed_off_the_loop(
+        pg_console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    await answered_while_held(pg_console, monkeypatch, "facts_from")
