@@ -166,15 +166,20 @@ def leader_of(out: Outbound, case: CaseRow) -> Person | None:
     return leaders[0] if leaders else None
 
 
+def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
+    """The request of this case was agreed (or the joint review changed the score) and no
+    evaluation has answered it yet."""
+    return row is not None and row.case_code == case_code and row.new_version is None and (
+        row.status == State.ACCEPTED or (row.status in (State.JOINT_DONE, State.CONFIRMED)
+                                         and row.outcome == "changed"))
+
+
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
     """A re-score that references a request answers it: link it and tell the filer."""
     if ev.review_request_id is None:
         return
     row = await repo.get(out.session, ev.review_request_id)
-    if row is None or row.case_code != case.code or row.new_version is not None:
-        return
-    if not (row.status == State.ACCEPTED or (row.status in (State.JOINT_DONE, State.CONFIRMED)
-                                             and row.outcome == "changed")):
+    if row is None or not awaits_rescore(row, case.code):
         return
     row.new_version = ev.version
     await out.session.flush()

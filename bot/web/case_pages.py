@@ -230,19 +230,17 @@ class CasePages:
         review_id = int(review) if isinstance(review, str | int) and str(review).isdigit() else None
         if errors:
             return field_errors(errors)
-        if review_id is not None:
-            async with self.app.services.db() as session:
-                rr = await review_repo.get(session, review_id)
-            if rr is None or rr.case_code != code or rr.new_version is not None or not (
-                    rr.status == "accepted" or (rr.status in ("joint_done", "confirmed")
-                                                and rr.outcome == "changed")):
-                return field_errors([FieldError("review_request", "该复核申请不存在或不需要重新评分")])
         record = self.app.services.features.get("record_evaluation", ops.record_evaluation)
         try:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在")
+                # checked under the case lock: a double-clicked 提交评分 answers the request once
+                if review_id is not None and not reviews.awaits_rescore(
+                        await review_repo.get(out.session, review_id), code):
+                    raise ops.CaseInputError([FieldError(
+                        "review_request", "该复核申请已重新评分，或不需要重新评分")])
                 ev = await record(out, case, viewer, deductions, vetoes, str(comment),
                                   review_request_id=review_id)
         except PermissionError as e:

@@ -75,6 +75,24 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     assert r.status == 422
 
 
+async def test_a_double_submitted_rescore_answers_the_request_once(console: Console) -> None:
+    """提交评分 clicked twice, both requests in flight at once: one new version."""
+    code, _ = await _file(console, items="1")
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+    body = {"deductions": [{"item": "causation", "points": 5, "problem": "因果待补",
+                            "requirement": "补充鉴定"}], "vetoes": [], "review_request": "1"}
+    first, second = await asyncio.gather(
+        *(console.client.post(f"/cases/{code}/score", json=body) for _ in range(2)))
+    assert sorted([first.status, second.status]) == [201, 422]
+    refused = second if second.status == 422 else first
+    assert "已重新评分" in (await refused.json())["error"]
+    titles = [m["card"]["title"] for m in cards(await console.messages(f"dm:{INV}"))]
+    assert titles == [f"案件码 {code} · 红码 66分", "您的复核申请 #1 · 已同意",
+                      f"案件码 {code} · 绿码 95分"]  # one new version, not two
+
+
 async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
     _, _ = await _file(console)
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
