@@ -261,7 +261,8 @@ class Dispatcher:
             await ctx.reply("找不到这张卡片。")
             return
         if not self.services.directory.may_post(ctx.user.id, msg.chat):
-            await ctx.reply("您不在这张卡片所在的会话中，无法操作。")
+            # to the clicker alone: the card's chat is not theirs (nor is the refusal its)
+            await ctx.send_dm(ctx.user.id, text="您不在这张卡片所在的会话中，无法操作。")
             return
         button = card.button(event.action)
         action = self._action(event.action)

@@ -74,6 +74,10 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
     # only the prosecutor decides: another person's click changes nothing
     wrong = await console.click("p-case-manager-1", pending["id"], "intake.receive")
     assert "不在这张卡片所在的会话中" in wrong["messages"][-1]["text"]
+    # the refusal reaches the clicker alone, not the prosecutor's private chat
+    assert wrong["messages"][-1]["chat"] == "dm:p-case-manager-1"
+    assert not any(m["text"] and "不在这张卡片" in m["text"]
+                   for m in await console.messages(f"dm:{PROSECUTOR}"))
     res = await console.click(PROSECUTOR, pending["id"], "intake.receive")
     assert "先收后补" in res["messages"][-1]["text"]
     [done] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == pending["id"]]
