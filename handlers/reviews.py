@@ -387,16 +387,23 @@ def _line(ctx: Context, r: ReviewRow) -> str:
             f" · 答复期限 {r.due_at.astimezone(ctx.config.tz):%Y-%m-%d %H:%M}\n理由：{r.reason[:60]}")
 
 
-@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）",
-                readonly=True)
+TODO_CARDS = 5  # decision cards re-sent by one 待办; more are listed only
+
+
+@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）")
 async def todo(event: MessageEvent, ctx: Context) -> None:
+    """The list, then a fresh decision card for each request waiting on this prosecutor (no
+    scrolling back to find the old one). The copies are kept in step like the originals."""
     rows: list[ReviewRow] = []
     rescore: list[ReviewRow] = []
+    decide: list[tuple[ReviewRow, CaseRow]] = []  # waiting on this prosecutor
     if ctx.user.has("prosecutor"):
         for case in await case_repo.cases_of(ctx.session, ctx.user.id):
             if case.prosecutor == ctx.user.id:
-                rows += [r for r in await repo.open_for(ctx.session, case.code)
-                         if r.status in (State.PENDING, State.JOINT)]
+                waiting = [r for r in await repo.open_for(ctx.session, case.code)
+                           if r.status in (State.PENDING, State.JOINT)]
+                rows += waiting
+                decide += [(r, case) for r in waiting]
                 rescore += await repo.awaiting_rescore(ctx.session, case.code)
     if ctx.user.has("investigator"):
         for case in await case_repo.cases_of(ctx.session, ctx.user.id):
@@ -408,3 +415,10 @@ async def todo(event: MessageEvent, ctx: Context) -> None:
         title=f"待办复核申请（{len(rows) + len(rescore)}）",
         body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
         None)
+    for r, case in decide[:TODO_CARDS]:
+        msg = await ctx.send_dm(ctx.user.id, card=RENDER["prosecutor"](
+            await review_view(ctx, r, case)))
+        ctx.session.add(ReviewCard(review_id=r.id, message_id=msg.id, kind="prosecutor"))
+    if len(decide) > TODO_CARDS:
+        await ctx.send_dm(ctx.user.id, text=f"另有 {len(decide) - TODO_CARDS} 件待处理，"
+                                            "处理完以上申请后再发送「待办」。")

@@ -135,14 +135,24 @@ async def test_one_open_request_per_investigator_and_bad_items(console: Console)
     r = await console.click(other, c2["id"], "review.file", {"items": "2", "reason": " "})
     assert r["messages"][-1]["text"] == "请填写复核理由。"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
-    assert "#1" in r["messages"][0]["card"]["body"]
+    listing, fresh = r["messages"]
+    assert "#1" in listing["card"]["body"]
+    # a fresh decision card to act on, kept in step with the original
+    assert fresh["card"]["title"] == "复核申请 #1 · 待处理"
+    assert [a["label"] for a in fresh["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
+    r = await console.click(PROSECUTOR, fresh["id"], "review.reject", {"reason": "证据不足"})
+    assert "已驳回" in r["messages"][-1]["text"]
+    assert [m["card"]["actions"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+            if "复核申请 #1" in m["card"]["title"]] == [[], []]
+    r = await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
+    assert "复核申请 #2 已提交" in r["messages"][-1]["text"]
     r = await console.send(INV, f"dm:{INV}", f"复核 {code}")
     assert "待处理" in r["messages"][0]["card"]["body"]
     # withdrawal by the filer ends it; then a new one is allowed
-    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #2")
     await console.click(INV, receipt["id"], "review.withdraw")
     r = await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
-    assert "复核申请 #2 已提交" in r["messages"][-1]["text"]
+    assert "复核申请 #3 已提交" in r["messages"][-1]["text"]
 
 
 async def test_two_concurrent_clicks_decide_once(console: Console) -> None:
