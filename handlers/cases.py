@@ -207,8 +207,11 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
     await _yellow_decision(ctx, "先收后补")
 
 
+STATS_ROLES = ("prosecutor", "case_manager", "leader")
+
+
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
-                roles=("prosecutor", "case_manager", "leader"), readonly=True)
+                roles=STATS_ROLES, readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     today = ctx.now().astimezone(ctx.config.tz).date()
     s = await ctx.services.bulk.run(repo.case_fact_rows,
@@ -221,6 +224,12 @@ async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")
     base = ctx.config.web.public_url.rstrip("/")
-    await ctx.reply(card=Card(title="案件码统计", body=body, actions=(
+    card = Card(title="案件码统计", body=body, actions=(
         Button(id="stats.page", label="查看统计页", url=f"{base}/stats"),
-        Button(id="stats.csv", label="导出 CSV", url=f"{base}/stats.csv"))))
+        Button(id="stats.csv", label="导出 CSV", url=f"{base}/stats.csv")))
+    chat = ctx.directory.chat(ctx.event.chat)
+    if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
+                                for pid in chat.members):
+        await ctx.reply(card=card)  # a group where everyone may ask for it themselves
+    else:
+        await ops.reply_in_confidence(ctx, card, None)

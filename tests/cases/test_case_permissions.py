@@ -20,6 +20,12 @@ async def test_chat_refusals(console: Console) -> None:
     assert "只有本案承办检察官" in r["messages"][0]["text"]
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "统计")
     assert "仅限承办检察官、案管部门、院领导使用" in r["messages"][0]["text"]
+    # asked in the group the investigators read too, the figures go to the asker alone
+    r = await console.send("p-leader-hc", "g-case-team", "统计")
+    card, note = r["messages"]
+    assert note["chat"] == "g-case-team" and "已私信发给您" in note["text"]
+    assert card["chat"] == "dm:p-leader-hc" and card["card"]["title"] == "案件码统计"
+    assert not any(m["card"] for m in await console.messages("g-case-team"))
     r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     assert "退回" in r["messages"][0]["card"]["title"]
     # a chief of another county is neither case manager nor in scope
