@@ -103,6 +103,14 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
                     f"（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
 
 
+def subject_label(subject: str) -> str:
+    """What a reminder is about, as its card names it: the case code, 复核申请 #n, 整改-n."""
+    for prefix, label in (("review-", "复核申请 #"), ("rectification-", "整改-")):
+        if subject.startswith(prefix):
+            return label + subject.removeprefix(prefix)
+    return subject
+
+
 async def _clicked(ctx: Context) -> Reminder | None:
     assert ctx.card_message is not None
     r = await repo.by_message(ctx.session, ctx.card_message.id)
@@ -121,7 +129,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
     if r is None:
         return
     if await service_of(ctx.services).close(ctx, r, ctx.user.id, "done"):
-        await ctx.reply(f"提醒 {r.id} 已标记为已处理。")
+        await ctx.reply(f"已标记为已处理：{subject_label(r.subject)}的提醒（提醒编号 {r.id}）。")
     else:
         await ctx.reply("这条提醒已处理。")
 

@@ -92,7 +92,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
     assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
     r = await console.click(LEADER, lead["id"], "reminder.done")
-    assert "已处理" in r["messages"][-1]["text"]
+    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code}的提醒")
     [p2] = await reminder_cards(console, PROSECUTOR)
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
@@ -222,6 +222,9 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     await console.advance("1m")
     [c1] = await reminder_cards(console, "p-chief-c01-01")
     assert "整改-7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
+    r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
+    number = c1["card"]["footer"].removeprefix("提醒编号 ")
+    assert r["messages"][-1]["text"] == f"已标记为已处理：整改-7的提醒（提醒编号 {number}）。"
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     assert len(await reminder_cards(console, "p-inspector-2")) == 1
