@@ -109,6 +109,8 @@ class App:
         deliverers = {"dingtalk": self.dingtalk.delivery} if self.dingtalk else {}
         self.outbox = OutboxWorker(self.services.db, self.clock, self.settings.config.transports.outbox,
                                    deliverers, dialect=self.engine.dialect.name)
+        sends = self.services.metrics.sends
+        self.outbox.on_result = lambda transport, result: sends.labels(transport, result).inc()
         if self.dingtalk is not None:
             await self.dingtalk.start(wake=self.outbox.wake)
         self.outbox.start()

@@ -15,7 +15,7 @@ import random
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -81,6 +81,8 @@ class OutboxWorker:
         self._stopping = False
         self.delivered = 0  # counters for logs and the bench
         self.failed = 0
+        # metrics: (transport, result) per attempt; result is sent|retry|failed|postponed
+        self.on_result: Callable[[str, str], None] = lambda transport, result: None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -214,6 +216,8 @@ class OutboxWorker:
 
     async def _finish(self, item: OutboxItem, message: Message, ref_before: str | None, *,
                       status: str, delay: float, count: bool, error: str | None) -> None:
+        self.on_result(item.transport, status if status != "pending" else
+                       "retry" if count else "postponed")
         now = self.clock.now()
         values: dict[str, object] = {
             "status": status, "claimed_by": None,

@@ -307,10 +307,13 @@ class ReminderService:
             if not self.office_open(now):
                 return result  # due rows, catch-ups included, wait for office hours
             while True:  # until nothing is due: catch-up slots planned by a batch follow
+                written = result.messages
                 async with unit_of_work(self.services) as out:
                     rows = await repo.claim_due(out.session, now, self.worker, self.cfg.batch_size)
                     if rows:
                         await self._deliver(out, rows, now, result)
+                self.services.metrics.reminders_due.inc(len(rows))  # counted once committed
+                self.services.metrics.reminders_sent.inc(result.messages - written)
                 if not rows:
                     break
         finally:

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import pytest
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from bot.app import App, create_web_app
@@ -446,3 +447,14 @@ async def test_reminder_cards_over_dingtalk(make_bot: Any, fake: FakeDingTalk) -
     assert {x.target for x in fake.sent[mark:] if x.kind == "card_update"} == tracks
     await bot.wait_for("the reply to the click", lambda s: to_user(s, bot.staff(INVESTIGATORS[0]))
                        and "已发起" in heading(s), mark)
+    # what operations watches on /metrics: the sweep's reminder and its three messages, and
+    # every delivery to DingTalk by result (2 code cards, 3 reminders, 3 card updates)
+    def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = bot.app.services.metrics.render().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    sent = ("casebot_sends_total", (("result", "sent"), ("transport", "dingtalk")))
+    await eventually(lambda: samples().get(sent, 0) >= 8, what="the deliveries counted")
+    assert samples()[("casebot_reminders_due_total", ())] == 1
+    assert samples()[("casebot_reminders_sent_total", ())] == 3
