@@ -386,7 +386,9 @@ class ReminderService:
             text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
                              escalation=r.escalation, deadline=subj.deadline),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
-            score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed)
+            score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
+            review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
+            else None)
 
     async def _lock(self) -> bool:
         redis = self.services.redis

@@ -31,6 +31,7 @@ class ReminderView:
     consult: bool
     tz: ZoneInfo
     missed: tuple[datetime, ...] = ()  # earlier slots of the series folded into this one
+    review_id: int | None = None  # an overdue answer: 去答复 brings up the request's card
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -55,6 +56,9 @@ def reminder_card(v: ReminderView) -> Card:
         actions.append(Button(id="reminder.evaluate", label="去评估", url=v.score_url))
     if v.consult:
         actions.append(Button(id="reminder.consult", label="发起会商", data=data))
+    if v.review_id is not None:
+        actions.append(Button(id="review.resend", label="去答复",
+                              data={"review": str(v.review_id)}))
     actions.append(Button(id="reminder.done", label="已处理", data=data))
     color = "red" if v.escalation or v.kind in ("custody",) else "yellow"
     return Card(title=title, body=body, color=color, actions=tuple(actions),

@@ -390,6 +390,28 @@ def _line(ctx: Context, r: ReviewRow) -> str:
 TODO_CARDS = 5  # decision cards re-sent by one 待办; more are listed only
 
 
+async def send_decision_card(ctx: Context, row: ReviewRow, case: CaseRow) -> None:
+    """A fresh copy of the prosecutor's card for `row`, kept in step like the original."""
+    msg = await ctx.send_dm(case.prosecutor, card=RENDER["prosecutor"](
+        await review_view(ctx, row, case)))
+    ctx.session.add(ReviewCard(review_id=row.id, message_id=msg.id, kind="prosecutor"))
+
+
+@router.action("review.resend", roles=("prosecutor",))
+async def resend(event: CardActionEvent, ctx: Context) -> None:
+    """去答复 on an overdue-answer reminder: the request's decision card, at hand."""
+    got = await _loaded(ctx)
+    if got is None:
+        return
+    row, case = got
+    if case.prosecutor != ctx.user.id:
+        await ctx.reply(f"只有本案承办检察官可以答复复核申请 #{row.id}。")
+    elif row.status not in (State.PENDING, State.JOINT):
+        await ctx.reply(f"复核申请 #{row.id} 当前为「{State(row.status).label}」，无需再答复。")
+    else:
+        await send_decision_card(ctx, row, case)
+
+
 @router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）")
 async def todo(event: MessageEvent, ctx: Context) -> None:
     """The list, then a fresh decision card for each request waiting on this prosecutor (no
@@ -416,9 +438,7 @@ async def todo(event: MessageEvent, ctx: Context) -> None:
         body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
         None)
     for r, case in decide[:TODO_CARDS]:
-        msg = await ctx.send_dm(ctx.user.id, card=RENDER["prosecutor"](
-            await review_view(ctx, r, case)))
-        ctx.session.add(ReviewCard(review_id=r.id, message_id=msg.id, kind="prosecutor"))
+        await send_decision_card(ctx, r, case)
     if len(decide) > TODO_CARDS:
         await ctx.send_dm(ctx.user.id, text=f"另有 {len(decide) - TODO_CARDS} 件待处理，"
                                             "处理完以上申请后再发送「待办」。")

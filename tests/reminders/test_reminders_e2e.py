@@ -179,6 +179,14 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     assert lead["card"]["title"].endswith("（升级）")
     # the deadline it names is the review's answer time, not the escalation's own date
     assert "已超过答复期限（2026年11月2日）" in lead["card"]["body"]
+    # 去答复 brings the request's decision card up for the prosecutor, and only for them
+    assert [a["label"] for a in p1["card"]["actions"]] == ["去答复", "已处理"]
+    r = await console.click(PROSECUTOR, p1["id"], "review.resend")
+    [fresh] = [m for m in r["messages"] if m["card"]]
+    assert fresh["card"]["title"] == f"复核申请 #{review.id} · 待处理"
+    assert fresh["card"]["actions"][0]["label"] == "同意并调整"
+    r = await console.click(LEADER, lead["id"], "review.resend")
+    assert r["messages"][-1]["text"].startswith("「去答复」仅限承办检察官使用")
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
