@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -158,6 +159,24 @@ class App:
     async def run_due(self) -> dict[str, int]:
         """Run every periodic job once (the scheduler's tick, or the test clock's advance)."""
         return {name: await tick(self) for name, tick in self.tickers.items()}
+
+    async def advance_clock(self, clock: ManualClock, delta: timedelta) -> dict[str, int]:
+        """Move the test clock by ``delta`` as if the bot had been running: stop at each
+        moment a reminder falls due and run what is due there, then at the end."""
+        target = clock.now() + delta
+        totals: dict[str, int] = dict.fromkeys(self.tickers, 0)
+        reminders = reminder_service.service_of(self.services)
+        for _ in range(10_000):  # a bound, not a budget: every stop moves the clock forward
+            stop = await reminders.next_wakeup(clock.now(), target)
+            if stop is None:
+                break
+            clock.advance(stop - clock.now())
+            for name, n in (await self.run_due()).items():
+                totals[name] += n
+        clock.advance(target - clock.now())
+        for name, n in (await self.run_due()).items():
+            totals[name] += n
+        return totals
 
 
 async def _sweep_reminders(app: App) -> int:

@@ -30,11 +30,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import String, and_, cast, exists, literal, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Outbound, Services, unit_of_work
@@ -290,6 +290,36 @@ class ReminderService:
             await self._store(session, list(subjects.values()), now,
                               [r.id for r in self.rules if r.kind == RECTIFICATION])
         return len(ids)
+
+    # ------------------------------------------------------------------ the test clock
+
+    async def next_wakeup(self, after: datetime, until: datetime) -> datetime | None:
+        """The first moment in ``(after, until]`` at which a sweep has work: a pending
+        reminder's delivery time, or when a review request or rectification item falls due
+        (the sweep that first sees them overdue plans their reminders). The test clock stops
+        there on its way, so a jump of days delivers each reminder at its own time instead
+        of as a catch-up at the landing time."""
+        found: list[datetime | None] = []
+        async with self.services.db() as session:
+            found.append(await session.scalar(
+                select(func.min(Reminder.deliver_at)).where(
+                    Reminder.status == PENDING, Reminder.deliver_at > after,
+                    Reminder.deliver_at <= until)))
+            if self.rule_of(REVIEW_ANSWER) is not None:
+                found.append(await session.scalar(
+                    select(func.min(ReviewRow.due_at)).where(
+                        ReviewRow.status == "pending", ReviewRow.due_at > after,
+                        ReviewRow.due_at <= until)))
+            if self.rule_of(RECTIFICATION) is not None:
+                due = await session.scalar(
+                    select(func.min(RectificationItem.due_date)).where(
+                        RectificationItem.status == "open",
+                        RectificationItem.due_date >= after.astimezone(self.tz).date()))
+                if due is not None:  # discovered on the day after its due date
+                    day_after = datetime.combine(due + timedelta(days=1), time(0), self.tz)
+                    found.append(day_after if after < day_after <= until else None)
+        times = [t for t in found if t is not None]
+        return min(times) if times else None
 
     # ------------------------------------------------------------------ the sweep
 

@@ -172,8 +172,7 @@ class ConsoleTransport:
             delta = parse_duration(field_str(data, "advance", max_len=20))
         except ValueError as e:
             raise ApiError(400, f"advance 格式错误：{e}", "advance") from None
-        clock.advance(delta)
-        ran = await self.app.run_due()
+        ran = await self.app.advance_clock(clock, delta)
         return json_response({"now": clock.now().isoformat(), "ran": ran})
 
     # -- the page -----------------------------------------------------------------------------
