@@ -266,6 +266,9 @@ class Dispatcher:
             return
         button = card.button(event.action)
         action = self._action(event.action)
+        if button is not None and action is None and button.url:
+            await ctx.reply(f"「{button.label}」是链接，请直接打开：{button.url}")
+            return
         if button is None or action is None:
             await ctx.reply("该按钮已失效：卡片已更新，请以最新卡片为准。")
             return

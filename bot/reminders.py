@@ -23,6 +23,7 @@ How it fits together
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -58,6 +59,7 @@ from bot.domain.reminders import (
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
 from cards.reminders import ReminderView, closed_card, reminder_card
+from handlers.case_ops import code_links
 from storage import reminders as repo
 from storage.cases import CaseInvestigator, CaseRow, EvaluationRow
 from storage.inspection import InspectionSession, RectificationItem
@@ -391,10 +393,9 @@ class ReminderService:
                 pid for role in occ.recipients for pid in subj.people.get(role, ())))
             if not recipients:
                 log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
-            card = reminder_card(self.view(r, rule, subj, occ.due_at,
-                                           tuple(result.missed.pop(series, ()))))
+            view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
             for pid in recipients:
-                msg = await out.send_dm(pid, card=card)
+                msg = await out.send_dm(pid, card=reminder_card(self.for_recipient(out, view, subj, pid)))
                 session.add(ReminderMessage(reminder_id=r.id, person_id=pid, message_id=msg.id))
                 result.messages += 1
             r.status, r.sent_at = SENT, now
@@ -405,6 +406,14 @@ class ReminderService:
         if sent_ids:
             await out.audit("bot", "reminder.sweep", self.worker,
                             {"sent": len(sent_ids), "first": sent_ids[0], "last": sent_ids[-1]})
+
+    def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
+                      ) -> ReminderView:
+        """去评估 is for the case's prosecutor; a leader or an investigator gets the code page."""
+        if view.score_url is None or pid in subj.people.get("prosecutor", ()):
+            return view
+        page = code_links(out, subj.case_code)[0] if subj.case_code else None
+        return dataclasses.replace(view, score_url=None, page_url=page)
 
     def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime,
              missed: tuple[datetime, ...] = ()) -> ReminderView:

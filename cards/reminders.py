@@ -32,6 +32,7 @@ class ReminderView:
     tz: ZoneInfo
     missed: tuple[datetime, ...] = ()  # earlier slots of the series folded into this one
     review_id: int | None = None  # an overdue answer: 去答复 brings up the request's card
+    page_url: str | None = None  # the code page, for recipients who do not score the case
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -54,6 +55,8 @@ def reminder_card(v: ReminderView) -> Card:
     actions: list[Button] = []
     if v.score_url:
         actions.append(Button(id="reminder.evaluate", label="去评估", url=v.score_url))
+    elif v.page_url:
+        actions.append(Button(id="reminder.view", label="查看案件", url=v.page_url))
     if v.consult:
         actions.append(Button(id="reminder.consult", label="发起会商", data=data))
     if v.review_id is not None:

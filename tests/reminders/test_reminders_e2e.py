@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text
 
@@ -92,6 +93,14 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
     assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
+    # 去评估 is the prosecutor's; the leader's card opens the code page instead
+    assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+    await console.client.post("/console/api/login", json={"user": LEADER})
+    page = await console.client.get(urlsplit(lead["card"]["actions"][0]["url"]).path)
+    assert page.status == 200 and code in await page.text()
+    r = await console.click(LEADER, lead["id"], "reminder.view")
+    assert r["messages"][-1]["text"].startswith("「查看案件」是链接，请直接打开：")
     r = await console.click(LEADER, lead["id"], "reminder.done")
     assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code}的提醒")
     [p2] = await reminder_cards(console, PROSECUTOR)
