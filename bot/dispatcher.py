@@ -112,7 +112,10 @@ def role_names(roles: tuple[str, ...]) -> str:
     return "、".join(ROLE_LABELS.get(r, r) for r in roles)
 
 
-_MENTION = re.compile(r"^@\S+\s+")
+# "@casebot" (the console's name for the bot; ＠ as Chinese input methods type it), with or
+# without a space after it, then any other leading mention followed by a space.
+BOT_MENTION = re.compile(r"^[@＠]\s*casebot(?![A-Za-z0-9_])\s*", re.IGNORECASE)
+_MENTION = re.compile(r"^[@＠]\S+\s+")
 # What phones put into typed commands: the full-width space of Chinese input methods, and
 # zero-width characters that ride along with pasted text.
 _WIDE_SPACE = re.compile("[\u3000\u00a0]")
@@ -123,7 +126,7 @@ def command_text(text: str) -> str:
     """The text as commands are matched: mentions and invisible characters dropped, any space
     an ASCII space."""
     text = _ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text)).strip()
-    return _MENTION.sub("", text).strip()
+    return _MENTION.sub("", BOT_MENTION.sub("", text)).strip()
 
 
 class Dispatcher:
@@ -242,8 +245,13 @@ class Dispatcher:
     async def _route_message(self, event: MessageEvent, route: Route, ctx: Context) -> None:
         ctx.args = route.args
         if route.handler is None:
-            if event.is_direct or event.mentioned:  # not group chatter among people
+            if not (event.is_direct or event.mentioned):
+                return  # group chatter among people
+            if route.args.strip():
                 await ctx.reply(self._unknown(route.args))
+            else:  # only "@casebot"
+                await ctx.reply("您好，请在 @ 后输入命令，例如「码 HY-2026-0001」；"
+                                "发送「帮助」查看可用命令。")
         elif await self._allowed(ctx, route.roles, route.what):
             await route.handler(event, ctx)
 

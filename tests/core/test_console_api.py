@@ -154,6 +154,15 @@ async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: 
     assert [m["text"] for m in logged] == ["大家好，下午三点开会"]  # stored, like every message
     r = await console.send("p-prosecutor-1", "g-case-team", "@casebot 大家好")
     assert "未知命令" in r["messages"][0]["text"]
+    # talking to a colleague is chatter too; the bot is addressed however a phone types it
+    r = await console.send("p-prosecutor-1", "g-case-team", "@张三 你好")
+    assert r["messages"] == []
+    r = await console.send("p-prosecutor-1", "g-case-team", "＠casebot 我是谁")
+    assert "单位：" in r["messages"][0]["text"]
+    r = await console.send("p-prosecutor-1", "g-case-team", "@casebot我是谁")
+    assert r["messages"] and "未知命令" not in r["messages"][0]["text"]
+    r = await console.send("p-prosecutor-1", "g-case-team", "@casebot")
+    assert r["messages"][0]["text"].startswith("您好，请在 @ 后输入命令")
     r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "大家好")
     assert "未知命令" in r["messages"][0]["text"]
 
