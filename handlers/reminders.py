@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 
 from bot.context import Context
 from bot.dispatcher import Router
@@ -58,7 +59,9 @@ async def list_reminders(ctx: Context) -> None:
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
         for r in upcoming:
-            lines.append(f"· {_label(svc.by_id, r)} {r.subject} 将于 {local(r.deliver_at, tz)} 提醒")
+            when = (f"将于 {local(r.deliver_at, tz)} 提醒" if r.deliver_at > ctx.now()
+                    else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
+            lines.append(f"· {_label(svc.by_id, r)} {r.subject} {when}")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
@@ -97,6 +100,14 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
     used = await repo.snooze_count(ctx.session, code)
     if used >= limits.max_times:
         await ctx.reply(f"{code} 的提醒已暂停 {used} 次，达到上限（{limits.max_times} 次），不能再暂停。")
+        return
+    if not await repo.pending_reminders(ctx.session, code):
+        await ctx.reply(f"{code} 当前没有待发送的提醒，无需暂停（未计入暂停次数）。")
+        return
+    current = (await repo.snooze_until(ctx.session, [code])).get(code)
+    if current is not None and current >= ctx.now() + timedelta(days=days):
+        await ctx.reply(f"{code} 的提醒已暂停至 {local(current, ctx.config.tz)}，"
+                        f"本次没有延长，无需重复暂停（未计入暂停次数）。")
         return
     until = await svc.snooze(ctx, code, ctx.user.id, days)
     await ctx.reply(f"已暂停 {code} 的提醒 {days} 天，最早于 {local(until, ctx.config.tz)} 再次提醒"

@@ -228,6 +228,13 @@ async def snooze_until(session: AsyncSession, subjects: Sequence[str]) -> dict[s
     return {s: u for s, u in rows.all()}
 
 
+async def pending_reminders(session: AsyncSession, subject: str) -> int:
+    """Unsent reminders of a subject that a snooze can defer (escalations cannot be)."""
+    n = await session.scalar(select(func.count()).select_from(Reminder).where(
+        Reminder.subject == subject, Reminder.status == PENDING, Reminder.escalation.is_(False)))
+    return int(n or 0)
+
+
 async def snooze_count(session: AsyncSession, subject: str) -> int:
     n = await session.scalar(select(func.count()).select_from(ReminderSnooze)
                              .where(ReminderSnooze.subject == subject))

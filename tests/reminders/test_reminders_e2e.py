@@ -148,11 +148,19 @@ async def test_list_and_snooze(console: Console) -> None:
     assert "仅限承办检察官" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 8")
     assert "1 到 7 天" in r["messages"][0]["text"]
-    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code.lower()} 7")
-    assert "已暂停" in r["messages"][0]["text"] and "2026-11-16 09:00" in r["messages"][0]["text"]
-    await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code.lower()} 3")
+    assert "已暂停" in r["messages"][0]["text"] and "第 1/2 次" in r["messages"][0]["text"]
+    # a snooze that would not extend the current one is not counted
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    assert "本次没有延长" in r["messages"][0]["text"] and "未计入" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 7")
+    assert "2026-11-16 09:00" in r["messages"][0]["text"] and "第 2/2 次" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
     assert "达到上限" in r["messages"][0]["text"]
+    green = await create_case(console)
+    await evaluate(console, green, GREEN)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {green} 3")
+    assert r["messages"][0]["text"] == f"{green} 当前没有待发送的提醒，无需暂停（未计入暂停次数）。"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒 暂停")
     assert r["messages"][0]["text"].startswith("用法：")
 
