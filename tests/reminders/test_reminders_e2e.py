@@ -130,6 +130,8 @@ async def test_a_catch_up_waits_for_office_hours(console: Console) -> None:
     console.clock.advance(timedelta(days=11, hours=19, minutes=30))
     await console.advance("1m")
     assert await reminder_cards(console, PROSECUTOR) == []  # not at dawn on a Saturday
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert f"{code} 已于 2026-11-09 09:30 到期，将在办公时间发出" in r["messages"][0]["card"]["body"]
     console.clock.advance(timedelta(days=2, hours=4))  # Monday 11-16 09:01
     await console.advance("1m")
     [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
