@@ -75,8 +75,9 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
 
 def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_url: str,
                   qr_url: str, ack: tuple[str, datetime] | None, tz: ZoneInfo,
-                  transcode_from: Color | None = None) -> Card:
-    """The card an investigator receives after the first evaluation and after each 转码."""
+                  transcode_from: Color | None = None, cleared: tuple[str, ...] = ()) -> Card:
+    """The card an investigator receives after each evaluation; `cleared`: the items 销号
+    since the previous one."""
     actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
     actions.append(Button(
         id="review.file", label="申请复核", data={"code": case.code, "version": str(ev.version)},
@@ -90,6 +91,8 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
     else:
         footer = f"已知悉：{ack[0]} {local(ack[1], tz)}"
     body = case_body(case, ev, template)
+    if cleared:
+        body = f"已销号：{'、'.join(template.item(i).label for i in cleared)}\n" + body
     if transcode_from is not None:
         body = f"转码：{transcode_from.label} → {ev.color.label}\n" + body
     return Card(title=code_title(case, ev), body=body, color=ev.color.value, image=qr_url,

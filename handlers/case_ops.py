@@ -15,6 +15,7 @@ from bot.domain.scoring import (
     Evaluation,
     EvaluationError,
     FieldError,
+    cleared_items,
     new_evaluation,
     open_deductions,
     transcode_between,
@@ -212,7 +213,8 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     # every version reaches the investigators (a re-score in the same colour changes what they
     # must fix too), and the cards of earlier versions lose their buttons
     await supersede_deliveries(out, case, ev)
-    await deliver(out, case, ev, transcode.from_color if transcode else None)
+    await deliver(out, case, ev, transcode.from_color if transcode else None,
+                  cleared_items(previous, ev))
     for hook in out.services.features.get("on_evaluation", []):
         await hook(out, case, ev)
     return ev
@@ -228,12 +230,13 @@ async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> 
                 card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"))
 
 
-async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Color | None) -> None:
+async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Color | None,
+                  cleared: tuple[str, ...] = ()) -> None:
     view = case_view(out, case)
     for person_id in await repo.investigators(out.session, case.code):
         page, qr = code_links(out, case.code)
         card = delivery_card(view, ev, out.services.settings.template, page, qr, None,
-                             out.config.tz, transcode_from=from_color)
+                             out.config.tz, transcode_from=from_color, cleared=cleared)
         msg = await out.send_dm(person_id, card=card)
         out.session.add(DeliveryRow(case_code=case.code, version=ev.version, person_id=person_id,
                                     message_id=msg.id, at=out.now()))

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot.context import unit_of_work
-from bot.domain.scoring import Color, FieldError, open_deductions
+from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes
@@ -123,8 +123,10 @@ class CasePages:
                      "color": e.color.value, "label": e.color.label,
                      "by": s.directory.people[e.by].name if e.by in s.directory.people else e.by,
                      "transcode": next((f"{Color(t.from_color).label} → {Color(t.to_color).label}"
-                                        for t in tcs if t.to_version == e.version), None)}
-                    for e in evs]
+                                        for t in tcs if t.to_version == e.version), None),
+                     "cleared": "、".join(template.item(i).label
+                                         for i in cleared_items(prev, e))}
+                    for prev, e in zip([None, *evs], evs, strict=False)]
         return render(
             "code_page.html", case=view, ev=ev, deductions=deductions, timeline=timeline,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],

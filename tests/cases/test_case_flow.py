@@ -114,7 +114,11 @@ async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retire
     assert retired["id"] == old["id"] and retired["card"]["actions"] == []
     assert "已更新为第2版" in retired["card"]["footer"]
     assert "90" in new["card"]["title"] + new["card"]["body"]
+    assert new["card"]["body"].startswith("已销号：因果关系\n")  # what the investigators fixed
     assert "case.ack" in [a["id"] for a in new["card"]["actions"]]
+    await console.client.post("/console/api/login", json={"user": INVESTIGATORS[0]})
+    page = await (await console.client.get(urlsplit(new["card"]["actions"][0]["url"]).path)).text()
+    assert "已销号：因果关系" in page  # and the code page's timeline says so too
     r = await console.click(INVESTIGATORS[0], old["id"], "case.ack")
     assert "该按钮已失效" in r["messages"][-1]["text"]
 
