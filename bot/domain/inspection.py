@@ -4,6 +4,7 @@ format the host must type, the manifest, and the order in which units are questi
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -230,9 +231,20 @@ def format_mmss(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
+_DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$")
+
+
+def looks_like_due(text: str) -> bool:
+    """Whether an optional argument is meant as a due date ('2026-13-01', '30天'), so that an
+    invalid one is refused rather than taken as free text."""
+    return bool(_DUE_LIKE.match(unicodedata.normalize("NFKC", text).strip()))
+
+
 def parse_due(text: str, today: date) -> date | None:
-    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today) -> a date."""
-    t = text.strip()
+    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today; full-width digits
+    too) -> a date; None when it is not one (or not a real calendar date)."""
+    t = unicodedata.normalize("NFKC", text).strip()
     m = re.fullmatch(r"(\d{1,3})天", t)
     if m:
         return today + timedelta(days=int(m.group(1)))
