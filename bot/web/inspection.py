@@ -164,7 +164,8 @@ class InspectionWeb:
         try:
             questions, demo = parse_file(part.filename, bytes(data))
         except BankError as e:
-            raise _page_error(400, "导入失败：\n" + "\n".join(e.errors)) from None
+            return render("inspection_import_errors.html", status=400, errors=e.errors,
+                          filename=part.filename[-80:], categories=CATEGORIES)
         async with services.db() as db, db.begin():
             added, updated = await store.import_questions(db, questions, demo=demo,
                                                           at=services.clock.now())
