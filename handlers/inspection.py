@@ -670,7 +670,7 @@ def rectification_owners(d: Directory, unit: Unit) -> list[Person]:
     (the reminders go to them, so never a police officer or another office's staff)."""
     city = d.city_of(unit.id)
     offices = {unit.id, city.id if city else unit.id}
-    return [p for p in d.org.people if p.unit in offices]
+    return sorted((p for p in d.org.people if p.unit in offices), key=lambda p: p.unit != unit.id)
 
 
 def site_inspectors(d: Directory, unit: Unit) -> list[Person]:
@@ -704,6 +704,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     s, units = found
     d = ctx.directory
     tokens = ctx.args.split()
+    tokens = [t.replace("责任人＝", "责任人=", 1) for t in tokens]  # a full-width ＝ from a phone
     owner_ref = next((t.partition("=")[2] for t in tokens if t.startswith("责任人=")), None)
     tokens = [t for t in tokens if not t.startswith("责任人=")]
     if len(tokens) < 3:

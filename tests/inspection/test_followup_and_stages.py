@@ -99,7 +99,7 @@ async def test_rectification_owner_must_be_of_that_office(console: Console) -> N
                 if m["card"] and m["card"]["title"].startswith("整改事项")]
     other_county = f"p-chief-{units[0]}"
     assert "不能作为" in text(await say(console, f"整改 2 30天 台账 责任人={other_county}"))
-    unknown = text(await say(console, "整改 2 30天 台账 责任人=p-nobody"))
+    unknown = text(await say(console, "整改 2 30天 台账 责任人＝p-nobody"))  # full-width ＝
     assert "找不到人员「p-nobody」" in unknown and f"p-chief-{unit}" in unknown
     # the unit's own staff or its city office may own an item
     ok = text(await say(console, f"整改 2 30天 补齐台账 责任人={city_chief(console, unit)}"))
