@@ -226,7 +226,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         print(f"error: {path}: file not found", file=sys.stderr)
         raise SystemExit(2) from None
     except BankError as e:
-        print(f"{path}: not imported:", file=sys.stderr)
+        print(f"{path}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(2) from None

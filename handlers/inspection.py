@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.domain.draw import (
 )
 from bot.domain.inspection import (
     CREATE_USAGE,
+    DUE_HINT,
     STAGE_LABELS,
     RawCreate,
     SessionParams,
@@ -38,6 +40,7 @@ from bot.domain.inspection import (
     build_manifest,
     check_entropy,
     entropy_format_text,
+    looks_like_due,
     parse_create,
     parse_due,
     validate_params,
@@ -222,13 +225,65 @@ def live_url(out: Outbound, sid: str) -> str:
 # -- helpers for the stage commands ---------------------------------------------------------------
 
 async def _session(ctx: Context) -> InspectionSession | None:
+    """The open session of this group; otherwise say why not (none yet, or already ended)."""
     if ctx.event.chat.startswith("dm:"):
         await ctx.reply("请在督导会议所在的群内使用该命令。")
         return None
     s = await store.latest_in_chat(ctx.session, ctx.event.chat, open_only=True)
-    if s is None:
+    if s is not None:
+        return s
+    last = await store.latest_in_chat(ctx.session, ctx.event.chat)
+    if last is None:
         await ctx.reply("本群没有进行中的督导会议。请先发送「督导 新建 标题」创建。")
-    return s
+    else:
+        await ctx.reply(f"本群的督导会议 {last.id}「{last.title}」已结束。{CLOSED_NEXT}")
+    return None
+
+
+CLOSED_NEXT = ("会后跟进请发送「整改 <单位|序号> <截止日期|N天> <内容>」或"
+               "「实地督察 <单位|序号> <负责人ID>」；新会议请发送「督导 新建 标题」。")
+
+
+def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
+    """Where the session stands and what the host sends next: every stage command's refusal ends
+    with this, so the advice is the same whichever command was mistyped."""
+    if s.stage == "created":
+        return "会议已创建，尚未开场、尚未抽签。请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
+    if s.stage == "agenda":
+        return "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
+    if s.stage == "rectification":
+        return ("问询已结束，正在整改汇报。记录：「整改汇报 <单位> 已整改|整改中|未整改 <说明>」；"
+                "汇报完毕请发送「结束」。")
+    if s.stage == "closed":
+        return f"会议已结束。{CLOSED_NEXT}"
+    groups = _by_position(asks)
+    names = {v.pos: v.name for v in unit_views(d, asks)}
+    if s.stage == "drawn":
+        return f"已抽签，尚未问询。请发送「下一题」问询第 1 个单位（{names.get(0, '')}）。"
+    group = groups.get(s.current, [])
+    unit = names.get(s.current, "当前单位")
+    if s.stage == "inquiry":
+        asked = sum(1 for a in group if a.revealed_at is not None)
+        if asked < len(group):
+            return f"正在问询 {unit}（已出 {asked}/{len(group)} 题）。请发送「下一题」出下一道题。"
+        return f"{unit} 的 {len(group)} 道题已全部问完。请发送「点评」（或直接「公布答案」）。"
+    if s.stage == "comment":
+        return f"正在点评 {unit}。点评后请发送「公布答案」。"
+    nxt = groups.get(s.current + 1)  # stage "answer": the current unit is done
+    if nxt is None:
+        return f"{unit} 的答案已公布，问询全部完成。请发送「整改汇报」（或「结束」）。"
+    if nxt[0].kind == "special":
+        first = "抽中单位已全部问询完毕" if group and group[0].kind == "draw" else "本单位专项问询已完成"
+        return f"{unit} 的答案已公布，{first}。请发送「专项问询」（{names[s.current + 1]}）。"
+    return f"{unit} 的答案已公布。请发送「下一题」问询下一个单位（{names[s.current + 1]}）。"
+
+
+async def _refuse(ctx: Context, s: InspectionSession, prefix: str,
+                  asks: list[Ask] | None = None) -> None:
+    """`prefix`, then where the session stands and what to send next."""
+    if asks is None:
+        asks = await store.asks_of(ctx.session, s.id)
+    await ctx.reply(f"{prefix}{where(ctx.directory, s, asks)}")
 
 
 async def _stage(ctx: Context, s: InspectionSession, stage: str, **data: Any) -> None:
@@ -275,17 +330,17 @@ def _all_revealed(group: list[Ask]) -> bool:
 async def _unit_fully_revealed(ctx: Context, refusal: str
                                ) -> tuple[InspectionSession, list[Ask], list[Ask]] | None:
     """The session, its asks and the current unit's asks, when every question of that unit has
-    been revealed (the condition for 点评 and 公布答案); otherwise reply `refusal`."""
+    been revealed (the condition for 点评 and 公布答案); otherwise reply `refusal` and where the
+    session stands."""
     s = await _session(ctx)
     if s is None:
         return None
     asks = await store.asks_of(ctx.session, s.id)
     group = _by_position(asks).get(s.current, [])
     if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
-        await ctx.reply(refusal)
+        await _refuse(ctx, s, refusal, asks)
         return None
     return s, asks, group
-
 
 
 # -- 督导 -------------------------------------------------------------------------------------------
@@ -321,8 +376,9 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
+        state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
         await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
-                        f"\n大屏：{live_url(ctx, s.id)}")
+                        f"{state}\n大屏：{live_url(ctx, s.id)}")
         return
     await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态；督导 列表")
 
@@ -335,7 +391,7 @@ async def start(event: MessageEvent, ctx: Context) -> None:
     if s is None:
         return
     if s.stage != "created":
-        await ctx.reply(f"会议已开始（当前环节：{STAGE_LABELS[s.stage]}）。")
+        await _refuse(ctx, s, "会议已开始。")
         return
     p = params_of(s)
     d = ctx.directory
@@ -355,10 +411,11 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
     if s is None:
         return
     if s.stage == "created":
-        await ctx.reply("请先发送「开始」发布议程，再抽签。")
+        await _refuse(ctx, s, "现在不能抽签：")
         return
     if s.stage != "agenda":
-        await ctx.reply("本次会议已抽签，抽签结果不可重抽。复核：casebot draw verify " + s.id)
+        await _refuse(ctx, s, f"本次会议已抽签，抽签结果不可重抽（复核：{base_url(ctx)}/draw/verify"
+                              f"?session={s.id}）。当前：")
         return
     p = params_of(s)
     manifest = manifest_of(s)
@@ -400,41 +457,27 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
         return
-    if s.stage in ("created", "agenda"):
-        await ctx.reply("尚未抽签。请先「开始」，再「抽签 随机数」。")
-        return
     asks = await store.asks_of(ctx.session, s.id)
     groups = _by_position(asks)
     if s.stage == "drawn":
         await _reveal(ctx, s, asks, 0)
         return
-    if s.stage == "rectification":
-        await ctx.reply("已进入整改汇报环节。问询已结束；请继续汇报或发送「结束」。")
+    if s.stage == "inquiry" and not _all_revealed(groups[s.current]):
+        await _reveal(ctx, s, asks, s.current)
         return
-    group = groups[s.current]
-    if s.stage == "inquiry":
-        if not _all_revealed(group):
-            await _reveal(ctx, s, asks, s.current)
-        else:
-            await ctx.reply(f"本单位 {len(group)} 道题已全部问完，请发送「点评」。")
-        return
-    if s.stage == "comment":
-        await ctx.reply("点评环节进行中。点评后请发送「公布答案」，再进入下一单位。")
-        return
-    # stage == "answer": the current unit is done
     nxt = groups.get(s.current + 1)
-    if nxt is None:
-        await ctx.reply("全部问询已完成。请发送「整改汇报」或「结束」。")
-    elif nxt[0].kind != group[0].kind:
-        await ctx.reply("抽中的单位已全部问询完毕。请发送「专项问询」。")
-    else:
+    if s.stage == "answer" and nxt is not None and nxt[0].kind == "draw":
         await _reveal(ctx, s, asks, s.current + 1)
+        return
+    # not yet drawn, all of this unit asked, 点评, the next unit is a special one, or all done
+    await _refuse(ctx, s, "" if s.stage in ("inquiry", "comment", "answer") else "现在不能出题：",
+                  asks)
 
 
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
                 usage="点评 [内容]")
 async def comment(event: MessageEvent, ctx: Context) -> None:
-    got = await _unit_fully_revealed(ctx, "现在不是点评环节：当前单位的题目全部公布后才能点评。")
+    got = await _unit_fully_revealed(ctx, "现在不是点评环节（当前单位的题目全部出完后才能点评）：")
     if got is None:
         return
     s, asks, _ = got
@@ -464,7 +507,7 @@ async def comment(event: MessageEvent, ctx: Context) -> None:
 
 @router.command("公布答案", summary="公布当前单位所问题目的参考答案要点", roles=("inspector", "leader"))
 async def publish_answers(event: MessageEvent, ctx: Context) -> None:
-    got = await _unit_fully_revealed(ctx, "当前单位的题目尚未全部公布，不能公布答案。")
+    got = await _unit_fully_revealed(ctx, "现在不能公布答案：")
     if got is None:
         return
     s, asks, group = got
@@ -478,14 +521,7 @@ async def publish_answers(event: MessageEvent, ctx: Context) -> None:
         for q in (qs[a.question_id] for a in group)]))
     s.timer_started_at = None
     await _stage(ctx, s, "answer", unit=unit.id)
-    groups = _by_position(asks)
-    nxt = groups.get(s.current + 1)
-    if nxt is None:
-        await ctx.reply("问询全部完成。请发送「整改汇报」。")
-    elif nxt[0].kind == "special" and group[0].kind == "draw":
-        await ctx.reply("抽中单位已全部问询完毕。请发送「专项问询」。")
-    else:
-        await ctx.reply("请发送「下一题」问询下一个单位。")
+    await ctx.reply(where(ctx.directory, s, asks))
 
 
 @router.command("专项问询", summary="对重点工作落实不到位的单位进行专项问询", roles=INSPECTOR)
@@ -495,13 +531,12 @@ async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
         return
     asks = await store.asks_of(ctx.session, s.id)
     groups = _by_position(asks)
-    specials = [pos for pos, g in groups.items() if g[0].kind == "special"]
-    if not specials:
-        await ctx.reply("本次会议未设置专项问询单位。请发送「整改汇报」。")
+    if not any(g[0].kind == "special" for g in groups.values()):
+        await _refuse(ctx, s, "本次会议未设置专项问询单位。当前：", asks)
         return
     nxt = groups.get(s.current + 1)
     if s.stage != "answer" or nxt is None or nxt[0].kind != "special":
-        await ctx.reply("请先完成当前单位的问询、点评和公布答案，再进行专项问询。")
+        await _refuse(ctx, s, "现在不能进行专项问询：", asks)
         return
     s.current += 1
     unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
@@ -522,10 +557,10 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
         asks = await store.asks_of(ctx.session, s.id)
         groups = _by_position(asks)
         if s.stage == "rectification":
-            await ctx.reply("已在整改汇报环节。记录：整改汇报 单位 已整改|整改中|未整改 说明")
+            await _refuse(ctx, s, "已在整改汇报环节。", asks)
             return
         if s.stage != "answer" or groups.get(s.current + 1) is not None:
-            await ctx.reply("请先完成全部问询（含专项问询），再进入整改汇报。")
+            await _refuse(ctx, s, "现在不能进入整改汇报（须先完成全部问询，含专项问询）：", asks)
             return
         rows = []
         for uid in reports:
@@ -537,7 +572,7 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
         await _stage(ctx, s, "rectification")
         return
     if s.stage != "rectification":
-        await ctx.reply("请先发送「整改汇报」进入整改汇报环节。")
+        await _refuse(ctx, s, "现在不能记录整改汇报：")
         return
     parts = ctx.args.split(maxsplit=2)
     unit = resolve_unit(d, parts[0], reports) if parts else None
@@ -616,8 +651,52 @@ def _unit_ref(d: Directory, ref: str, units: list[str]) -> Unit | None:
     return resolve_unit(d, ref, units)
 
 
+def _units_text(d: Directory, units: list[str]) -> str:
+    return "；".join(f"{i}. {d.units[u].name}" for i, u in enumerate(units, 1)) or "无"
+
+
+def person_ref(d: Directory, ref: str) -> Person | None:
+    """A person by id (any case, full-width tolerated) or by a unique name."""
+    ref = unicodedata.normalize("NFKC", ref).strip()
+    found = d.person(ref) or d.person(ref.lower())
+    if found is not None:
+        return found
+    hits = [p for p in d.org.people if p.name == ref]
+    return hits[0] if len(hits) == 1 else None
+
+
+def rectification_owners(d: Directory, unit: Unit) -> list[Person]:
+    """Who may own a unit's rectification item: someone of that county office or its city office
+    (the reminders go to them, so never a police officer or another office's staff)."""
+    city = d.city_of(unit.id)
+    offices = {unit.id, city.id if city else unit.id}
+    return sorted((p for p in d.org.people if p.unit in offices), key=lambda p: p.unit != unit.id)
+
+
+def site_inspectors(d: Directory, unit: Unit) -> list[Person]:
+    """Who may lead an on-site inspection (实地督察) of a unit: an inspector or leader of the
+    provincial office or of the unit's city office — the level above, never the unit itself."""
+    city = d.city_of(unit.id)
+    return [p for p in d.org.people if p.has("inspector", "leader") and p.unit != unit.id
+            and (p.unit == (city.id if city else None) or d.units[p.unit].kind == "province")]
+
+
+def _people_text(people: list[Person], limit: int = 6) -> str:
+    shown = "、".join(f"{p.name}（{p.id}）" for p in people[:limit])
+    return (shown + (f" 等 {len(people)} 人" if len(people) > limit else "")) or "（名册中无合适人员）"
+
+
+def _offices(d: Directory, unit: Unit) -> str:
+    city = d.city_of(unit.id)
+    return f"{unit.name}或{city.name}" if city else unit.name
+
+
+RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]"
+SITE_USAGE = "实地督察 <单位|序号> <负责人ID> [截止日期] [内容]"
+
+
 @router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,
-                usage="整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]")
+                usage=RECTIFY_USAGE)
 async def rectify(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:
@@ -625,24 +704,42 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     s, units = found
     d = ctx.directory
     tokens = ctx.args.split()
+    tokens = [t.replace("责任人＝", "责任人=", 1) for t in tokens]  # a full-width ＝ from a phone
     owner_ref = next((t.partition("=")[2] for t in tokens if t.startswith("责任人=")), None)
     tokens = [t for t in tokens if not t.startswith("责任人=")]
+    if len(tokens) < 3:
+        await ctx.reply(f"用法：{RECTIFY_USAGE}\n本次会议单位：{_units_text(d, units)}")
+        return
     today = ctx.now().astimezone(ctx.config.tz).date()
-    unit = _unit_ref(d, tokens[0], units) if tokens else None
-    due = parse_due(tokens[1], today) if len(tokens) > 1 else None
+    unit = _unit_ref(d, tokens[0], units)
+    due = parse_due(tokens[1], today)
+    problems = []
+    if unit is None:
+        problems.append(f"「{tokens[0][:30]}」不是本次会议的单位。请写序号或名称：{_units_text(d, units)}")
+    if due is None:
+        problems.append(f"截止日期「{tokens[1][:20]}」无效，请写 {DUE_HINT}。")
+    elif due < today:
+        problems.append(f"截止日期 {due:%Y-%m-%d} 早于今天。")
+    if problems or unit is None or due is None:
+        await ctx.reply("\n".join(problems))
+        return
+    allowed = rectification_owners(d, unit)
+    choose = f"责任人须为{_offices(d, unit)}的人员：{_people_text(allowed)}。"
+    if owner_ref is None:
+        owner = d.chief_of(unit.id)
+        if owner is None:
+            await ctx.reply(f"{unit.name} 未登记检察长，请用「责任人=人员ID」指定。{choose}")
+            return
+    else:
+        owner = person_ref(d, owner_ref)
+        if owner is None:
+            await ctx.reply(f"找不到人员「{owner_ref[:30]}」。{choose}")
+            return
+        if owner.id not in {p.id for p in allowed}:
+            await ctx.reply(f"{owner.name}（{d.units[owner.unit].name}）不能作为 {unit.name} 的整改"
+                            f"责任人。{choose}")
+            return
     text = " ".join(tokens[2:])
-    if unit is None or due is None or not text:
-        names = "；".join(f"{i}. {d.units[u].name}" for i, u in enumerate(units, 1))
-        await ctx.reply("用法：整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]\n"
-                        f"本次会议单位：{names}")
-        return
-    if due < today:
-        await ctx.reply("截止日期不能早于今天。")
-        return
-    owner = d.person(owner_ref) if owner_ref else d.chief_of(unit.id)
-    if owner is None:
-        await ctx.reply(f"找不到责任人「{owner_ref or unit.name + '检察长'}」。")
-        return
     item = await store.add_rectification(ctx.session, session_id=s.id, unit_id=unit.id,
                                          owner_person_id=owner.id, text=text, due_date=due,
                                          at=ctx.now())
@@ -654,8 +751,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     notify(ctx, s.id)
 
 
-@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR,
-                usage="实地督察 <单位|序号> <负责人ID> [截止日期] [内容]")
+@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR, usage=SITE_USAGE)
 async def site_task(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:
@@ -663,14 +759,39 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
     s, units = found
     d = ctx.directory
     tokens = ctx.args.split()
-    unit = _unit_ref(d, tokens[0], units) if tokens else None
-    assignee = d.person(tokens[1]) if len(tokens) > 1 else None
-    today = ctx.now().astimezone(ctx.config.tz).date()
-    due = parse_due(tokens[2], today) if len(tokens) > 2 else None
-    text = " ".join(tokens[3:] if due else tokens[2:]) or SITE_TASK_DEFAULT
-    if unit is None or assignee is None:
-        await ctx.reply("用法：实地督察 <单位|序号> <负责人ID> [截止日期] [内容]")
+    if len(tokens) < 2:
+        await ctx.reply(f"用法：{SITE_USAGE}\n本次会议单位：{_units_text(d, units)}")
         return
+    unit = _unit_ref(d, tokens[0], units)
+    if unit is None:
+        await ctx.reply(f"「{tokens[0][:30]}」不是本次会议的单位。请写序号或名称：{_units_text(d, units)}")
+        return
+    today = ctx.now().astimezone(ctx.config.tz).date()
+    rest = tokens[2:]
+    due = None
+    if rest and looks_like_due(rest[0]):
+        due = parse_due(rest[0], today)
+        if due is None or due < today:
+            why = "无效" if due is None else "早于今天"
+            await ctx.reply(f"截止日期「{rest[0][:20]}」{why}，请写 {DUE_HINT}（可省略）。")
+            return
+        rest = rest[1:]
+    allowed = site_inspectors(d, unit)
+    choose = (f"实地督察负责人须为省院或{(c.name if (c := d.city_of(unit.id)) else '市院')}的"
+              f"检务督察、院领导：{_people_text(allowed)}。")
+    assignee = person_ref(d, tokens[1])
+    if assignee is None:
+        await ctx.reply(f"找不到人员「{tokens[1][:30]}」。{choose}")
+        return
+    if assignee.unit == unit.id:
+        await ctx.reply(f"{assignee.name} 是被督察单位 {unit.name} 的人员，"
+                        f"不能负责对本单位的实地督察。{choose}")
+        return
+    if assignee.id not in {p.id for p in allowed}:
+        await ctx.reply(f"{assignee.name}（{d.units[assignee.unit].name}）不能负责对 {unit.name} 的实地督察。"
+                        f"{choose}")
+        return
+    text = " ".join(rest) or SITE_TASK_DEFAULT
     task = await store.add_site_task(ctx.session, session_id=s.id, unit_id=unit.id,
                                      assignee_person_id=assignee.id, text=text, due_date=due,
                                      created_at=ctx.now())
@@ -693,7 +814,7 @@ async def bank(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply("题库严格保密，请在与 casebot 的单聊中查看。")
         return
     questions = await store.all_questions(ctx.session)
-    arg = ctx.args.strip()
+    arg = unicodedata.normalize("NFKC", ctx.args).strip()  # Ｑ０１７ as typed on a phone
     asked = set(await store.asked_question_ids(ctx.session))
     if not arg:
         counts = {c: sum(1 for q in questions if q.category == c) for c in CATEGORIES}
@@ -721,7 +842,8 @@ async def bank(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply("\n".join([f"{category}（{len(picked)} 道）："] + [
             f"{q.id}{'（已问）' if q.id in asked else ''} {q.text}" for q in shown]) + more)
         return
-    q = next((x for x in questions if x.id == arg), None)
+    q = next((x for x in questions if x.id == arg), None) or next(
+        (x for x in questions if x.id.casefold() == arg.casefold()), None)
     if q is None:
         await ctx.reply(f"题库中没有题号「{arg[:20]}」。可用类别：{'、'.join(CATEGORIES)}")
         return

@@ -612,70 +612,89 @@ def inclusion_probabilities(manifest: Manifest) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """``first_difference`` is the stable English line of ``casebot draw verify`` (and the JSON
+    field of the same name); ``step``, ``position``, ``published`` and ``recomputed`` say the same
+    for a reader that words it for people (:func:`bot.domain.inspection.verify_message`)."""
+
     match: bool
     first_difference: str | None
+    step: str | None = None  # which check failed: see _mismatch's callers in verify()
+    position: tuple[int, ...] = ()  # (unit #,) or (unit #, question #), 1-based
+    published: str | None = None
+    recomputed: str | None = None
 
     def __str__(self) -> str:
         return "MATCH" if self.match else f"MISMATCH: {self.first_difference}"
 
 
-def _mismatch(text: str) -> VerifyReport:
-    return VerifyReport(match=False, first_difference=text)
+def _mismatch(text: str, step: str, published: Any = None, recomputed: Any = None,
+              position: tuple[int, ...] = ()) -> VerifyReport:
+    return VerifyReport(match=False, first_difference=text, step=step, position=position,
+                        published=None if published is None else str(published),
+                        recomputed=None if recomputed is None else str(recomputed))
 
 
 def verify(published: Mapping[str, Any]) -> VerifyReport:
     """Re-run a published draw ``{"manifest": {...}, "result": {...}}`` and
     report the first difference, in the order of docs/draw.md "Verifying"."""
     if not isinstance(published, Mapping) or not {"manifest", "result"} <= set(published):
-        return _mismatch('published: expected an object with "manifest" and "result"')
+        return _mismatch('published: expected an object with "manifest" and "result"', "published")
     try:
         m = Manifest.from_dict(published["manifest"])
     except ValueError as e:
-        return _mismatch(f"manifest: invalid: {e}")
+        return _mismatch(f"manifest: invalid: {e}", "manifest")
     try:
         r = DrawResult.from_dict(published["result"])
     except ValueError as e:
-        return _mismatch(f"result: invalid: {e}")
+        return _mismatch(f"result: invalid: {e}", "result")
 
     h = manifest_hash(m)
     if r.manifest_hash != h:
-        return _mismatch(f"manifest hash: published {r.manifest_hash}, recomputed {h}")
+        return _mismatch(f"manifest hash: published {r.manifest_hash}, recomputed {h}",
+                         "manifest_hash", r.manifest_hash, h)
     secret = bytes.fromhex(r.secret_hex)
     commitment = commit_secret(secret)
     if commitment != m.secret_commitment:
         return _mismatch(
-            f"secret commitment: manifest has {m.secret_commitment}, sha256(revealed secret) is {commitment}"
+            f"secret commitment: manifest has {m.secret_commitment}, sha256(revealed secret) is {commitment}",
+            "secret_commitment", m.secret_commitment, commitment,
         )
     try:
         norm = normalize_entropy(r.entropy)
     except ValueError as e:
-        return _mismatch(f"entropy: invalid: {e}")
+        return _mismatch(f"entropy: invalid: {e}", "entropy", r.entropy)
     if norm != r.entropy:
-        return _mismatch(f"entropy: published {r.entropy!r} is not normalized (normalized: {norm!r})")
+        return _mismatch(f"entropy: published {r.entropy!r} is not normalized (normalized: {norm!r})",
+                         "entropy_normalized", r.entropy, norm)
     try:
         again = run_draw(m, r.entropy, secret)
     except ValueError as e:
-        return _mismatch(f"re-run: {e}")
+        return _mismatch(f"re-run: {e}", "rerun")
     if again.key_hex != r.key_hex:
-        return _mismatch(f"key: published {r.key_hex}, recomputed {again.key_hex}")
+        return _mismatch(f"key: published {r.key_hex}, recomputed {again.key_hex}", "key",
+                         r.key_hex, again.key_hex)
 
     if len(r.units) != len(again.units):
-        return _mismatch(f"number of units: published {len(r.units)}, recomputed {len(again.units)}")
+        return _mismatch(f"number of units: published {len(r.units)}, recomputed {len(again.units)}",
+                         "unit_count", len(r.units), len(again.units))
     for i, (a, b) in enumerate(zip(r.units, again.units, strict=True), start=1):
         if a != b:
-            return _mismatch(f"unit #{i}: published {a}, recomputed {b}")
+            return _mismatch(f"unit #{i}: published {a}, recomputed {b}", "unit", a, b, (i,))
     if len(r.questions) != len(again.questions):
         return _mismatch(
-            f"number of question lists: published {len(r.questions)}, recomputed {len(again.questions)}"
+            f"number of question lists: published {len(r.questions)}, recomputed {len(again.questions)}",
+            "question_list_count", len(r.questions), len(again.questions),
         )
     for i, (pub, rec) in enumerate(zip(r.questions, again.questions, strict=True), start=1):
         if len(pub) != len(rec):
             return _mismatch(
-                f"number of questions for unit #{i}: published {len(pub)}, recomputed {len(rec)}"
+                f"number of questions for unit #{i}: published {len(pub)}, recomputed {len(rec)}",
+                "question_count", len(pub), len(rec), (i,),
             )
         for j, (a, b) in enumerate(zip(pub, rec, strict=True), start=1):
             if a != b:
-                return _mismatch(f"question #{j} of unit #{i}: published {a}, recomputed {b}")
+                return _mismatch(f"question #{j} of unit #{i}: published {a}, recomputed {b}",
+                                 "question", a, b, (i, j))
     return VerifyReport(match=True, first_difference=None)
 
 

@@ -4,6 +4,8 @@ format the host must type, the manifest, and the order in which units are questi
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from bot.domain.draw import (
     DrawQuestion,
     DrawUnit,
     Manifest,
+    VerifyReport,
 )
 
 DEFAULT_ANSWER_SECONDS = 180
@@ -230,9 +233,20 @@ def format_mmss(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
+_DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$")
+
+
+def looks_like_due(text: str) -> bool:
+    """Whether an optional argument is meant as a due date ('2026-13-01', '30天'), so that an
+    invalid one is refused rather than taken as free text."""
+    return bool(_DUE_LIKE.match(unicodedata.normalize("NFKC", text).strip()))
+
+
 def parse_due(text: str, today: date) -> date | None:
-    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today) -> a date."""
-    t = text.strip()
+    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today; full-width digits
+    too) -> a date; None when it is not one (or not a real calendar date)."""
+    t = unicodedata.normalize("NFKC", text).strip()
     m = re.fullmatch(r"(\d{1,3})天", t)
     if m:
         return today + timedelta(days=int(m.group(1)))
@@ -243,3 +257,37 @@ def parse_due(text: str, today: date) -> date | None:
         return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         return None
+
+
+def verify_message(report: VerifyReport, names: Mapping[str, str] | None = None) -> str:
+    """A draw verification for people: Chinese, drawn units by name (``names``: unit id -> name).
+    ``str(report)`` stays the English MATCH / MISMATCH line of ``casebot draw verify``."""
+    if report.match:
+        return "复核一致：按公布的数据重新计算，抽中单位和题号与公布的结果完全一致。"
+    pub, rec, at = report.published, report.recomputed, report.position
+
+    def unit(uid: str | None) -> str:
+        return (names or {}).get(uid or "", f"「{uid}」")
+
+    texts = {
+        "published": "公布数据格式不对：应为包含 manifest（抽签清单）和 result（抽签结果）的 JSON 对象",
+        "manifest": "抽签清单（manifest）的字段缺失或格式不对",
+        "result": "抽签结果（result）的字段缺失或格式不对",
+        "manifest_hash": f"抽签清单的哈希不一致：公布的是 {pub}，按清单重新计算为 {rec}"
+                         "（清单在抽签后被改动过）",
+        "secret_commitment": f"服务器密钥与抽签前公布的密钥承诺不符：承诺为 {pub}，"
+                             f"公布密钥的 SHA-256 为 {rec}",
+        "entropy": f"公开随机数「{pub}」格式不对",
+        "entropy_normalized": f"公开随机数「{pub}」未按规范写法公布（规范写法：「{rec}」）",
+        "rerun": "无法按公布的数据重新抽签：清单中的候选单位或题目不足",
+        "key": f"派生密钥不一致：公布的是 {pub}，重新计算为 {rec}",
+        "unit_count": f"抽中单位数不一致：公布 {pub} 个，重新计算为 {rec} 个",
+        "unit": f"第 {at[0] if at else '?'} 个抽中单位不一致：公布的是 {unit(pub)}，"
+                f"重新计算为 {unit(rec)}",
+        "question_list_count": f"题目组数不一致：公布 {pub} 组，重新计算为 {rec} 组",
+        "question_count": f"第 {at[0] if at else '?'} 个单位的题数不一致：公布 {pub} 道，"
+                          f"重新计算为 {rec} 道",
+        "question": f"第 {at[0] if at else '?'} 个单位的第 {at[-1] if at else '?'} 题不一致："
+                    f"公布的是题号 {pub}，重新计算为题号 {rec}",
+    }
+    return "复核不一致：" + texts.get(report.step or "", "公布的数据与重新计算的结果不一致")

@@ -1,7 +1,8 @@
 """The confidential question bank (题库): parsing and validating imports from YAML, CSV and XLSX.
 
-Pure: takes bytes or parsed rows, returns questions or raises `BankError`. Error messages name
-the row, the field and why — never a question's text, which must not leave the server."""
+Pure: takes bytes or parsed rows, returns questions or raises `BankError`. Error messages are
+Chinese (the inspector who uploaded the file reads them) and name the row, the column and why —
+never a question's text, which must not leave the server."""
 
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _POINT_SPLIT = re.compile(r"[\n；;]+")
 _TAG_SPLIT = re.compile(r"[,，、;；\s]+")
+LABELS: dict[str, str] = {name: aliases[1] for name, aliases in COLUMNS.items()}  # id -> 编号
 
 
 class BankError(ValueError):
-    """One line per problem, e.g. `row 7: category: unknown '党务'`."""
+    """One line per problem, e.g. `第7行：类别「党务」无效，可选：党的建设、…`."""
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
@@ -72,24 +74,26 @@ def question_from_mapping(row: Mapping[str, Any], where: str) -> tuple[BankQuest
     errors: list[str] = []
     qid = str(row.get("id") or "").strip()
     if not qid:
-        errors.append(f"{where}: id: required")
+        errors.append(f"{where}：缺少编号")
     elif not ID_RE.match(qid):
-        errors.append(f"{where}: id: {qid!r} must be letters, digits, - or _ (at most 40)")
+        errors.append(f"{where}：编号「{qid[:40]}」无效，只能用字母、数字、- 或 _（不超过 40 个字符）")
     raw_cat = str(row.get("category") or "").strip()
     cat = category_of(raw_cat)
     if cat is None:
-        errors.append(f"{where}: category: unknown {raw_cat!r}; use one of {'、'.join(CATEGORIES)}")
+        what = f"类别「{raw_cat[:20]}」无效" if raw_cat else "缺少类别"
+        errors.append(f"{where}：{what}，可选：{'、'.join(CATEGORIES)}")
     text = str(row.get("text") or "").strip()
     if not text:
-        errors.append(f"{where}: text: required")
+        errors.append(f"{where}：缺少题目")
     elif len(text) > MAX_TEXT:
-        errors.append(f"{where}: text: longer than {MAX_TEXT} characters")
+        errors.append(f"{where}：题目超过 {MAX_TEXT} 字")
     points = _as_list(row.get("answer_points"), _POINT_SPLIT)
     if not points:
-        errors.append(f"{where}: answer_points: at least one reference answer point is required")
+        errors.append(f"{where}：缺少参考答案要点（至少一条）")
     unknown = sorted(set(row) - set(COLUMNS))
     if unknown:
-        errors.append(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
+        errors.append(f"{where}：未知字段 {'、'.join(map(str, unknown))}，"
+                      f"可用字段：{'、'.join(COLUMNS)}")
     if errors:
         return None, errors
     assert cat is not None
@@ -109,13 +113,13 @@ def _collect(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> list[BankQuestion
         errors += errs
         if q is not None:
             if q.id in seen:
-                errors.append(f"{where}: id: duplicate {q.id!r} (first at {seen[q.id]})")
+                errors.append(f"{where}：编号「{q.id}」重复（{seen[q.id]}已有）")
             seen.setdefault(q.id, where)
             out.append(q)
     if errors:
         raise BankError(errors)
     if not out:
-        raise BankError(["no questions found"])
+        raise BankError(["文件中没有题目"])
     return out
 
 
@@ -125,22 +129,22 @@ def parse_yaml(data: bytes) -> tuple[list[BankQuestion], bool]:
         doc = yaml.safe_load(data.decode("utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise BankError([f"bad YAML{where}"]) from None
+        where = f"（第{mark.line + 1}行附近）" if mark else ""
+        raise BankError([f"YAML 格式有误{where}，或文件不是 UTF-8 编码"]) from None
     demo = False
     if isinstance(doc, dict):
         extra = sorted(set(doc) - {"demo", "questions"})
         if extra:
-            raise BankError([f"top level: unknown key(s) {', '.join(map(str, extra))}"])
+            raise BankError([f"文件顶层有未知字段 {'、'.join(map(str, extra))}，只能有 demo 和 questions"])
         demo = bool(doc.get("demo", False))
         doc = doc.get("questions")
     if not isinstance(doc, list):
-        raise BankError(["top level: expected a list of questions (or a mapping with 'questions')"])
+        raise BankError(["文件顶层应为题目列表（或含 questions 列表的映射）"])
     rows: list[tuple[str, Mapping[str, Any]]] = []
-    for i, item in enumerate(doc):
+    for i, item in enumerate(doc, start=1):
         if not isinstance(item, dict):
-            raise BankError([f"questions[{i}]: expected a mapping"])
-        rows.append((f"questions[{i}]", item))
+            raise BankError([f"第{i}题：应为「字段: 值」的映射"])
+        rows.append((f"第{i}题", item))
     return _collect(rows), demo
 
 
@@ -154,19 +158,19 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
             continue
         name = lookup.get(label.lower())
         if name is None:
-            errors.append(f"header: unknown column {label!r}")
+            errors.append(f"表头：未知列「{label[:20]}」，可用列：{'、'.join(LABELS.values())}")
         else:
             mapping[i] = name
     missing = [n for n in ("id", "category", "text", "answer_points") if n not in mapping.values()]
     if missing:
-        errors.append(f"header: missing column(s) {', '.join(missing)}")
+        errors.append(f"表头：缺少列 {'、'.join(LABELS[n] for n in missing)}")
     return mapping, errors
 
 
 def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
     """Rows of cells, the first one the header (CSV and XLSX share this)."""
     if not table:
-        raise BankError(["empty file"])
+        raise BankError(["文件为空"])
     mapping, errors = _header_map(table[0])
     if errors:
         raise BankError(errors)
@@ -174,7 +178,7 @@ def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
     for n, cells in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
-        rows.append((f"row {n}", {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
+        rows.append((f"第{n}行", {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
     return _collect(rows)
 
 
@@ -182,7 +186,7 @@ def parse_csv(data: bytes) -> list[BankQuestion]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BankError(["CSV must be UTF-8 (Excel: 另存为 CSV UTF-8)"]) from None
+        raise BankError(["CSV 文件须为 UTF-8 编码（Excel：另存为「CSV UTF-8」）"]) from None
     return parse_table(list(csv.reader(io.StringIO(text))))
 
 
@@ -192,7 +196,7 @@ def parse_xlsx(data: bytes) -> list[BankQuestion]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a bad file
-        raise BankError(["not a readable .xlsx workbook"]) from None
+        raise BankError(["无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"]) from None
     try:
         ws = wb.worksheets[0]
         table = [list(r) for r in ws.iter_rows(values_only=True)]
@@ -210,4 +214,4 @@ def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:
         return parse_csv(data), False
     if lower.endswith(".xlsx"):
         return parse_xlsx(data), False
-    raise BankError([f"{name}: unsupported file type; use .yaml, .csv or .xlsx"])
+    raise BankError([f"不支持的文件类型「{name[-40:]}」，请使用 .yaml、.csv 或 .xlsx"])

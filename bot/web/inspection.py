@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Outbound
 from bot.domain.draw import Manifest, verify
-from bot.domain.inspection import STAGE_LABELS, RawCreate, parse_create
+from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
 from bot.domain.question_bank import CATEGORIES, BankError, parse_file
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import ApiError, json_response, render
 from bot.web.session import session_person
-from config.model import Person
+from config.model import ROLE_LABELS, Person
 from handlers import inspection as feature
 from storage import audit
 from storage import inspection as store
@@ -74,7 +74,10 @@ class InspectionWeb:
         if person is None:
             raise _page_error(401, "请先登录：在控制台选择用户，或在钉钉内打开（免登）。")
         if not person.has(*roles):
-            raise _page_error(403, "本页面仅限检务督察使用：题库和会议材料严格保密。")
+            allowed = "、".join(ROLE_LABELS.get(r, r) for r in roles)
+            mine = "、".join(ROLE_LABELS.get(r, r) for r in person.roles)
+            raise _page_error(403, f"本页面仅限{allowed}打开，您（{person.name}，{mine}）无权查看。"
+                                   "题库和会议材料严格保密，如需查阅请联系省院检务督察部门。")
         return person
 
     async def _session_or_404(self, db: AsyncSession, sid: str) -> store.InspectionSession:
@@ -164,7 +167,8 @@ class InspectionWeb:
         try:
             questions, demo = parse_file(part.filename, bytes(data))
         except BankError as e:
-            raise _page_error(400, "导入失败：\n" + "\n".join(e.errors)) from None
+            return render("inspection_import_errors.html", status=400, errors=e.errors,
+                          filename=part.filename[-80:], categories=CATEGORIES)
         async with services.db() as db, db.begin():
             added, updated = await store.import_questions(db, questions, demo=demo,
                                                           at=services.clock.now())
@@ -256,7 +260,8 @@ class InspectionWeb:
         if pub is None:
             return render("draw_verify.html", status=404, sid=sid, text="",
                           result={"match": False, "line": f"会议 {sid[:40]} 不存在或尚未抽签"})
-        return _verify_response(pub, sid, json.dumps(pub, ensure_ascii=False, indent=1))
+        return _verify_response(pub, sid, json.dumps(pub, ensure_ascii=False, indent=1),
+                                self._unit_names())
 
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
@@ -266,7 +271,8 @@ class InspectionWeb:
                 raise ApiError(400, "请求体不是合法的 JSON") from None
             report = verify(pub) if isinstance(pub, dict) else verify({})
             return json_response({"match": report.match, "result": str(report),
-                                  "first_difference": report.first_difference})
+                                  "first_difference": report.first_difference,
+                                  "message": verify_message(report, self._unit_names())})
         form = await request.post()
         sid = str(form.get("session") or "").strip()
         if sid:
@@ -278,7 +284,10 @@ class InspectionWeb:
             return render("draw_verify.html", status=400, sid="", text=text,
                           result={"match": False, "line": f"粘贴的内容不是合法的 JSON（第 {e.lineno} 行第 "
                                                     f"{e.colno} 列附近），请粘贴完整的抽签公布数据"})
-        return _verify_response(pub, "", text)
+        return _verify_response(pub, "", text, self._unit_names())
+
+    def _unit_names(self) -> dict[str, str]:
+        return {u.id: u.name for u in self.app.services.directory.org.units}
 
     async def manifest(self, request: web.Request) -> web.Response:
         async with self.app.services.db() as db:
@@ -294,10 +303,6 @@ class InspectionWeb:
         return json_response(pub)
 
 
-METHOD_LABELS = {"cities-first": "先抽市、再在市内抽县（cities-first）",
-                 "equal-office": "各院等概率（equal-office）"}
-
-
 def _page_error(status: int, message: str) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
            404: web.HTTPNotFound}[status]
@@ -309,7 +314,7 @@ async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:
     await resp.write(f"event: state\ndata: {data}\n\n".encode())
 
 
-def _verify_response(pub: Any, sid: str, text: str) -> web.Response:
+def _verify_response(pub: Any, sid: str, text: str, names: dict[str, str]) -> web.Response:
     report = verify(pub) if isinstance(pub, dict) else verify({})
     summary: dict[str, Any] = {}
     if report.match:
@@ -319,7 +324,7 @@ def _verify_response(pub: Any, sid: str, text: str) -> web.Response:
                    "entropy": pub["result"]["entropy"], "source": m.entropy_source,
                    "hash": pub["result"]["manifest_hash"]}
     return render("draw_verify.html", sid=sid, text=text, summary=summary,
-                  result={"match": report.match, "line": str(report)})
+                  result={"match": report.match, "line": verify_message(report, names)})
 
 
 def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
@@ -428,8 +433,9 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
         r = json.loads(s.result)
         verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
                          ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(
-                             f"{d.units[u].name}（{u}）" if u in d.units else u for u in r["units"])),
-                         ("复核结果", str(verify(feature.publication_of(s) or {})))]
+                             d.units[u].name if u in d.units else u for u in r["units"])),
+                         ("复核结果", verify_message(verify(feature.publication_of(s) or {}),
+                                                 {u.id: u.name for u in d.org.units}))]
     return ReportData(
         sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),

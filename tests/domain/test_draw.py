@@ -45,6 +45,7 @@ from bot.domain.draw import (
     run_draw,
     verify,
 )
+from bot.domain.inspection import verify_message
 
 SECRET = bytes(range(32))
 CATEGORIES = ("党的建设", "业务建设", "队伍建设", "党风廉政建设", "其他")
@@ -675,6 +676,32 @@ def test_tampered_results_are_detected() -> None:
     bad["manifest"]["questions"][0]["text"] = "机密题目"
     assert str(verify(bad).first_difference).startswith("manifest: invalid")
     assert not verify({"result": pub["result"]}).match
+
+
+
+def test_verification_is_worded_in_chinese_for_people() -> None:
+    """The CLI line stays English (above); people read Chinese with unit names, no ids."""
+    pub, r = published_example()
+    names = {u["id"]: u["name"] for u in pub["manifest"]["units"]}
+    assert verify_message(verify(pub), names).startswith("复核一致")
+    other = next(u for u in names if u not in r.units)
+    bad = copy.deepcopy(pub)
+    bad["result"]["units"][1] = other
+    text = verify_message(verify(bad), names)
+    assert text == (f"复核不一致：第 2 个抽中单位不一致：公布的是 {names[other]}，"
+                    f"重新计算为 {names[r.units[1]]}")
+    bad = copy.deepcopy(pub)
+    bad["result"]["questions"][0][0] = "q999"
+    assert "第 1 个单位的第 1 题不一致：公布的是题号 q999" in verify_message(verify(bad), names)
+    bad = copy.deepcopy(pub)
+    bad["manifest"]["units"][5]["name"] = "改名检察院"
+    assert "抽签清单的哈希不一致" in verify_message(verify(bad), names)
+    bad = copy.deepcopy(pub)
+    bad["result"]["entropy"] = "5  2 8"
+    assert "未按规范写法公布（规范写法：「5 2 8」）" in verify_message(verify(bad), names)
+    for broken in ({}, {"manifest": {}, "result": {}}, {"manifest": pub["manifest"], "result": {}}):
+        text = verify_message(verify(broken), names)
+        assert text.startswith("复核不一致：") and not re.search(r"[a-z]{4,}:", text), text
 
 
 # --------------------------------------------------------------------------

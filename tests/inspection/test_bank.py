@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_xlsx_generated_with_openpyxl() -> None:
     questions = parse_xlsx(buf.getvalue())
     assert [q.id for q in questions] == ["T001", "T002", "T003"]
     assert questions[2].text.startswith("测试题三")
-    with pytest.raises(BankError, match=r"not a readable \.xlsx"):
+    with pytest.raises(BankError, match=r"无法读取该 \.xlsx 工作簿"):
         parse_xlsx(b"not a zip")
 
 
@@ -87,15 +88,19 @@ def test_errors_name_row_and_field_but_never_the_text() -> None:
     with pytest.raises(BankError) as e:
         parse_csv(buf.getvalue().encode())
     msg = "\n".join(e.value.errors)
-    assert "row 2: category: unknown '党务'" in msg
-    assert "row 3: answer_points" in msg and "row 4: id" in msg and "row 4: text: required" in msg
+    assert e.value.errors == [
+        "第2行：类别「党务」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他",
+        "第3行：缺少参考答案要点（至少一条）",
+        "第4行：编号「bad id!」无效，只能用字母、数字、- 或 _（不超过 40 个字符）",
+        "第4行：缺少题目",
+    ]
     assert secret_text not in msg and secret_text not in repr(e.value)
-    with pytest.raises(BankError, match="missing column"):
+    with pytest.raises(BankError, match="表头：缺少列 类别、参考答案要点"):
         parse_csv("编号,题目\nX,Y\n".encode())
-    with pytest.raises(BankError, match="duplicate"):
+    with pytest.raises(BankError, match="第2题：编号「A」重复（第1题已有）"):
         parse_yaml(b"- {id: A, category: other, text: t, answer_points: [p]}\n"
                    b"- {id: A, category: other, text: u, answer_points: [p]}\n")
-    with pytest.raises(BankError, match="unsupported"):
+    with pytest.raises(BankError, match=r"不支持的文件类型「bank\.txt」"):
         parse_file("bank.txt", b"")
 
 
@@ -133,7 +138,7 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
     bad = tmp_path / "bad.csv"
     bad.write_text("编号,类别,题目,参考答案要点\nT9,党务,机密内容,要点\n", encoding="utf-8")
     r = run(str(bad))
-    assert r.returncode == 2 and "row 2: category" in r.stderr and "机密内容" not in r.stderr
+    assert r.returncode == 2 and "第2行：类别「党务」无效" in r.stderr and "机密内容" not in r.stderr
 
 
 async def test_bank_in_chat_is_for_inspectors_in_dm_and_audited(console: Console) -> None:
@@ -194,3 +199,29 @@ async def test_bank_page_is_for_inspectors_and_audited(console: Console) -> None
         assert await store.bank_size(db) == len(questions) + 1
     assert [r.action for r in rows if r.actor == HOST] == [
         "inspection.bank.list", "inspection.bank.import", "inspection.bank.list"]
+
+
+async def test_web_import_errors_are_chinese_one_per_line_and_nothing_is_imported(
+        console: Console) -> None:
+    before = len(await bank(console))
+    await console.client.post("/console/api/login", json={"user": HOST})
+    buf = io.StringIO()
+    csv.writer(buf).writerows([
+        HEADER_ZH,
+        ["N001", "党的建设", "新题一？", "要点", "", ""],
+        ["N002", "不存在类别", "新题二？", "要点", "", ""],
+        ["N003", "其他", "", "要点", "", ""],
+        ["N001", "其他", "新题四？", "要点", "", ""],
+    ])
+    from aiohttp import FormData
+
+    form = FormData()
+    form.add_field("file", buf.getvalue().encode(), filename="bank.csv")
+    r = await console.client.post("/inspection/bank/import", data=form)
+    html = await r.text()
+    assert r.status == 400 and "导入失败" in html and r.content_type == "text/html"
+    items = re.findall(r"<li>(.*?)</li>", html)
+    assert items == ["第3行：类别「不存在类别」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他",
+                     "第4行：缺少题目", "第5行：编号「N001」重复（第2行已有）"]
+    assert not re.search(r"row \d|unknown|required|duplicate", html)
+    assert len(await bank(console)) == before  # all rows or none

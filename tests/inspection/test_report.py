@@ -35,8 +35,9 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
 
     url = f"/inspection/{s.id}/report.docx"
     assert (await console.client.get(url)).status == 401
-    await console.client.post("/console/api/login", json={"user": "p-chief-c01-01"})
-    assert (await console.client.get(url)).status == 403
+    await console.client.post("/console/api/login", json={"user": "p-chief-c04"})
+    refused = await console.client.get(url)
+    assert refused.status == 403 and "仅限检务督察、院领导打开" in await refused.text()
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
     r = await console.client.get(url)
     assert r.status == 200 and r.content_type.endswith("wordprocessingml.document")
@@ -52,10 +53,10 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
         assert (q.points[0] in text) == (a.answer_published_at is not None), a.question_id
     for item in items:
         assert item in text
-    assert "回答具体，措施明确。" in text and s.manifest_hash in text and "MATCH" in text
-    # the verification block speaks Chinese: the method and the drawn offices by name
-    assert "先抽市" in text
+    assert "回答具体，措施明确。" in text and s.manifest_hash in text and "复核一致" in text
+    # the verification block speaks Chinese: the method and the drawn offices by name, no ids
+    assert "抽签方式：先抽市" in text and "cities-first" not in text and "MATCH" not in text
     d = console.app.services.directory
-    for a in revealed:
-        assert f"{d.units[a.unit_id].name}（{a.unit_id}）" in text
+    for a in rows:
+        assert d.units[a.unit_id].name in text and a.unit_id not in text
     assert "演示数据" in text

@@ -52,15 +52,23 @@ async def test_verify_page_and_published_data(console: Console) -> None:
                                                             pub["result"]["units"][1])
     r = await console.client.post("/draw/verify", json=pub)
     body = await r.json()
+    # the machine-readable fields stay as they were; the message is for people
     assert not body["match"] and body["first_difference"].startswith("unit #2: published")
+    assert body["result"] == f"MISMATCH: {body['first_difference']}"
+    d = console.app.services.directory
+    swapped = (f"第 2 个抽中单位不一致：公布的是 {d.units[pub['result']['units'][1]].name}，"
+               f"重新计算为 {d.units[pub['result']['units'][2]].name}")
+    assert body["message"] == f"复核不一致：{swapped}"
     r = await console.client.post("/draw/verify",
                                   data={"publication": json.dumps(pub, ensure_ascii=False)})
-    assert "MISMATCH" in await r.text()
+    page = await r.text()
+    assert "复核不一致" in page and swapped in page
+    assert "MISMATCH" not in page and "published" not in page and "recomputed" not in page
     r = await console.client.post("/draw/verify", data={"publication": "{broken"})
     assert r.status == 400 and "不是合法的 JSON（第 1 行" in await r.text()
     assert "Expecting" not in await r.text()
     r = await console.client.post("/draw/verify", data={"session": s.id})
-    assert "MATCH 复核一致" in await r.text()
+    assert "复核一致：" in await r.text() and "MATCH" not in await r.text()
     assert (await console.client.get("/draw/verify")).status == 200
     assert (await console.client.get("/draw/verify", params={"session": "nope"})).status == 404
     async with console.app.services.db() as db:

@@ -1,0 +1,150 @@
+"""What a host reads when a command comes at the wrong moment or with a wrong argument: every
+stage refusal says where the session stands and what to send next; follow-up tasks go only to
+people who can sensibly own them; bad dates and unknown people are named, not answered with a
+bare usage line."""
+
+from __future__ import annotations
+
+import json
+
+from storage import inspection as store
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, bank, city_chief, quick_session, run_unit, say
+
+
+def text(messages: list[dict[str, object]]) -> str:
+    assert messages and isinstance(messages[0]["text"], str), messages
+    return messages[0]["text"]
+
+
+async def drawn_units(console: Console) -> list[str]:
+    s = await quick_session(console)
+    return list(json.loads(s.result or "")["units"])
+
+
+async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console: Console) -> None:
+    d = console.app.services.directory
+    await say(console, "督导 新建 阶段提示 熵格式=3x1")
+    early = text(await say(console, "公布答案"))
+    assert "现在不能公布答案" in early and "尚未抽签" in early and "请先发送「开始」" in early
+    assert "尚未全部公布" not in early
+    await say(console, "开始")
+    before_draw = text(await say(console, "公布答案"))
+    assert "尚未抽签" in before_draw and "抽签 <公开随机数>" in before_draw
+    await say(console, "抽签 5 2 8")
+    s = await store_session(console)
+    units = json.loads(s.result or "")["units"]
+    first, second = d.units[units[0]].name, d.units[units[1]].name
+
+    published = await run_unit(console, 3, units[0], "回答到位。")
+    assert f"请发送「下一题」问询下一个单位（{second}）" in published[-1]["text"]
+    # (a) a second 公布答案: it was published, and the next step is named
+    again = text(await say(console, "公布答案"))
+    assert f"{first} 的答案已公布" in again and f"「下一题」问询下一个单位（{second}）" in again
+    assert "尚未全部公布" not in again
+    # (b) no special-inquiry unit, two units still to go: the advice is 下一题, not 整改汇报
+    special = text(await say(console, "专项问询"))
+    assert "未设置专项问询单位" in special and "「下一题」" in special and "整改汇报" not in special
+    report = text(await say(console, "整改汇报"))
+    assert "现在不能进入整改汇报" in report and f"「下一题」问询下一个单位（{second}）" in report
+    # mid-unit: the count of questions asked so far
+    await say(console, "下一题")
+    mid = text(await say(console, "点评"))
+    assert "不是点评环节" in mid and f"正在问询 {second}（已出 1/3 题）" in mid
+    # (c) a second 结束 says the meeting has ended, and what can still be done
+    await say(console, "结束")
+    ended = text(await say(console, "结束"))
+    assert "已结束" in ended and s.id in ended and "没有进行中" not in ended
+    assert "「整改" in ended and "督导 新建" in ended
+    assert "已结束" in text(await say(console, "下一题"))
+
+
+async def store_session(console: Console) -> store.InspectionSession:
+    async with console.app.services.db() as db:
+        s = await store.latest_in_chat(db, "g-inspection")
+    assert s is not None
+    return s
+
+
+async def test_special_inquiry_advice_after_the_drawn_units(console: Console) -> None:
+    d = console.app.services.directory
+    s = await quick_session(console, extra="专项=c05-02:Q010,Q020")
+    units = json.loads(s.result or "")["units"]
+    for i, unit in enumerate(units):
+        log = await run_unit(console, 3, unit, "好")
+        if i < len(units) - 1:
+            continue
+        assert f"请发送「专项问询」（{d.units['c05-02'].name}）" in log[-1]["text"]
+    refused = text(await say(console, "整改汇报"))
+    assert "现在不能进入整改汇报" in refused and "「专项问询」" in refused
+    await say(console, "专项问询")
+    for _ in range(2):
+        await say(console, "下一题")
+    done = await say(console, "公布答案")
+    assert "问询全部完成。请发送「整改汇报」" in done[-1]["text"]
+    await say(console, "整改汇报")
+    in_report = text(await say(console, "下一题"))
+    assert "现在不能出题" in in_report and "正在整改汇报" in in_report and "「结束」" in in_report
+
+
+async def test_rectification_owner_must_be_of_that_office(console: Console) -> None:
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    unit = units[1]
+    police = await say(console, "整改 2 2026-12-15 形式主义整治不到位 责任人=p-investigator-1")
+    refused = text(police)
+    assert "已登记" not in refused and "不能作为" in refused
+    assert d.units[unit].name in refused and f"p-chief-{unit}" in refused  # who may be chosen
+    assert not [m for m in await console.messages("dm:p-investigator-1")
+                if m["card"] and m["card"]["title"].startswith("整改事项")]
+    other_county = f"p-chief-{units[0]}"
+    assert "不能作为" in text(await say(console, f"整改 2 30天 台账 责任人={other_county}"))
+    unknown = text(await say(console, "整改 2 30天 台账 责任人＝p-nobody"))  # full-width ＝
+    assert "找不到人员「p-nobody」" in unknown and f"p-chief-{unit}" in unknown
+    # the unit's own staff or its city office may own an item
+    ok = text(await say(console, f"整改 2 30天 补齐台账 责任人={city_chief(console, unit)}"))
+    assert ok.startswith("已登记整改事项") and d.person(city_chief(console, unit)).name in ok  # type: ignore[union-attr]
+    assert text(await say(console, "整改 2 30天 建立月报制度")).startswith("已登记整改事项")
+    async with console.app.services.db() as db:
+        s = await store.latest_in_chat(db, "g-inspection")
+        assert s is not None
+        owners = [i.owner_person_id for i in await store.rectifications_of(db, s.id)]
+    assert owners == [city_chief(console, unit), f"p-chief-{unit}"]
+
+
+async def test_site_inspection_is_led_from_above_never_by_the_unit_itself(console: Console) -> None:
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    own = text(await say(console, f"实地督察 2 p-chief-{units[1]}"))
+    assert "不能负责对本单位的实地督察" in own and "p-inspector-1" in own
+    police = text(await say(console, "实地督察 2 p-investigator-1"))
+    assert "不能负责" in police and "检务督察、院领导" in police
+    nobody = text(await say(console, "实地督察 3 p-nobody"))
+    assert "找不到人员「p-nobody」" in nobody
+    bad_date = text(await say(console, "实地督察 2 p-leader-1 2026-13-01"))
+    assert "截止日期「2026-13-01」无效" in bad_date
+    ok = text(await say(console, "实地督察 2 p-leader-1 2026-12-10"))
+    assert ok.startswith("已部署实地督察") and d.units[units[1]].name in ok and "2026-12-10" in ok
+
+
+async def test_bad_rectification_arguments_are_named(console: Console) -> None:
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    name = d.units[units[0]].name
+    bad_date = text(await say(console, f"整改 {name} 2026-13-01 整治不到位"))
+    assert "截止日期「2026-13-01」无效" in bad_date and not bad_date.startswith("用法")
+    outsider = next(u.name for u in d.org.units if u.kind == "county" and u.id not in units)
+    not_here = text(await say(console, f"整改 {outsider} 2026-12-01 整治不到位"))
+    assert f"「{outsider}」不是本次会议的单位" in not_here and name in not_here
+    past = text(await say(console, "整改 1 2026-10-01 整治不到位"))
+    assert "早于今天" in past
+    full_width = text(await say(console, "整改 1 ２０２６－１２－３１ 整治不到位"))
+    assert full_width.startswith("已登记整改事项") and "2026-12-31" in full_width
+
+
+async def test_bank_ids_are_found_however_they_are_typed(console: Console) -> None:
+    q = (await bank(console))["Q017"]
+    for typed in ("q017", "Ｑ０１７", "Q017"):
+        read = text(await say(console, f"题库 {typed}", chat=f"dm:{HOST}"))
+        assert read.startswith("Q017") and q.text in read, typed
+    assert "没有题号「Q999」" in text(await say(console, "题库 Q999", chat=f"dm:{HOST}"))
