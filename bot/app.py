@@ -203,6 +203,8 @@ def create_web_app(app: App) -> web.Application:
         web.get("/readyz", readyz),
         web.get("/metrics", metrics),
         web.get("/", index),
+        web.get("/favicon.svg", favicon),
+        web.get("/favicon.ico", favicon_ico),
     ]
     routes += CasesApi(app).routes() + CasePages(app).routes()
     if app.settings.config.transports.console.enabled:
@@ -217,7 +219,29 @@ def create_web_app(app: App) -> web.Application:
 
 
 async def index(request: web.Request) -> web.Response:
+    # relative on purpose: the browser stays on the host it asked for (127.0.0.1 or a name),
+    # never web.public_url, so the console's localStorage and cookies stay with it
     raise web.HTTPFound("/console")
+
+
+# a chat bubble with a check mark, the console's blue
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="7" fill="#1677ff"/>'
+    '<path d="M8 7h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2h-9l-5 4v-4H8a2 2 0 0 1-2-2V9a2 2 0 0 1 2-2z"'
+    ' fill="#fff"/>'
+    '<path d="M11 14l3 3 6-6" stroke="#1677ff" stroke-width="2.4" fill="none"'
+    ' stroke-linecap="round" stroke-linejoin="round"/></svg>'
+)
+
+
+async def favicon(request: web.Request) -> web.Response:
+    return web.Response(text=FAVICON_SVG, content_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def favicon_ico(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/favicon.svg")  # browsers ask for /favicon.ico on their own
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -76,12 +76,34 @@ async def set_card(session: AsyncSession, msg: Message, card: Card, at: datetime
 
 
 async def list_messages(session: AsyncSession, chat: str, after: int = 0,
-                        limit: int = 500) -> list[Message]:
-    rows = await session.execute(
-        select(Message).where(Message.chat == chat, Message.id > after)
-        .order_by(Message.id).limit(limit)
-    )
-    return list(rows.scalars())
+                        limit: int = 500, *, before: int | None = None,
+                        latest: bool = False) -> list[Message]:
+    """A chat's messages with after < id (< before), oldest first, at most ``limit``: the
+    oldest of them, or with ``latest`` the newest (to open a chat at its end, or to page back
+    through its history with ``before``)."""
+    query = select(Message).where(Message.chat == chat, Message.id > after)
+    if before is not None:
+        query = query.where(Message.id < before)
+    if latest:
+        rows = list((await session.execute(query.order_by(Message.id.desc()).limit(limit)))
+                    .scalars())
+        rows.reverse()
+        return rows
+    return list((await session.execute(query.order_by(Message.id).limit(limit))).scalars())
+
+
+async def list_updated(session: AsyncSession, chat: str, *, since: datetime, upto: int,
+                       start: int = 0, limit: int = 500) -> list[Message]:
+    """A chat's messages with start <= id <= upto whose card changed at or after ``since``,
+    oldest first (at most ``limit``, the most recently changed). Bounded by ids, the scan
+    stays within the window a reader holds."""
+    rows = list((await session.execute(
+        select(Message).where(Message.chat == chat, Message.id >= start, Message.id <= upto,
+                              Message.updated_at.is_not(None), Message.updated_at >= since)
+        .order_by(Message.updated_at.desc(), Message.id.desc()).limit(limit)
+    )).scalars())
+    rows.sort(key=lambda m: m.id)
+    return rows
 
 
 async def enqueue_many(session: Executor, items: list[tuple[Message, str]], *,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -25,6 +27,34 @@ if TYPE_CHECKING:
 
 
 MAX_ID = 2**62  # ids are 64-bit integers in every database we support
+PAGE_MAX = 500  # messages in one answer of GET /console/api/messages
+# next_updated_after lags the clock: an update stamped just before a poll may commit after it
+SYNC_MARGIN = timedelta(seconds=30)
+
+
+def _int_param(q: Mapping[str, str], name: str, default: int | None, low: int,
+               high: int) -> Any:
+    if name not in q:
+        return default
+    try:
+        value = int(q[name])
+    except ValueError:
+        raise ApiError(400, f"参数 {name} 必须是整数", name) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"参数 {name} 超出范围", name)
+    return value
+
+
+def _time_param(q: Mapping[str, str], name: str) -> datetime | None:
+    if name not in q:
+        return None
+    try:
+        value = datetime.fromisoformat(q[name].replace(" ", "+"))  # an unencoded +
+    except ValueError:
+        raise ApiError(400, f"参数 {name} 必须是 ISO 8601 时间", name) from None
+    if value.tzinfo is None:
+        raise ApiError(400, f"参数 {name} 必须带时区，如 2026-11-02T01:30:00+00:00", name)
+    return value
 
 
 def message_json(m: Message) -> dict[str, Any]:
@@ -43,6 +73,7 @@ class ConsoleTransport:
     def routes(self) -> list[web.RouteDef]:
         r = [
             web.get("/console", self.page),
+            web.get("/console/", self.to_page),
             web.post("/console/api/send", self.send),
             web.post("/console/api/click", self.click),
             web.get("/console/api/messages", self.messages),
@@ -129,18 +160,34 @@ class ConsoleTransport:
         return await self._result(await self.app.dispatcher.feed(event))
 
     async def messages(self, request: web.Request) -> web.Response:
-        chat = request.query.get("chat", "")
+        """The chat's messages with id > after, oldest first (SPEC §5), and the optional
+        extensions documented in the README (limit, latest, before, updated_after)."""
+        q = request.query
+        chat = q.get("chat", "")
         if not chat:
             raise ApiError(400, "缺少参数 chat", "chat")
-        try:
-            after = int(request.query.get("after", "0"))
-        except ValueError:
-            raise ApiError(400, "参数 after 必须是整数", "after") from None
-        if not 0 <= after < MAX_ID:
-            raise ApiError(400, "参数 after 超出范围", "after")
+        after = _int_param(q, "after", 0, 0, MAX_ID - 1)
+        before = _int_param(q, "before", None, 1, MAX_ID - 1)
+        limit = _int_param(q, "limit", PAGE_MAX, 1, PAGE_MAX)
+        latest = q.get("latest", "0")
+        if latest not in ("0", "1", "false", "true"):
+            raise ApiError(400, "参数 latest 必须是 1 或 0", "latest")
+        updated_after = _time_param(q, "updated_after")
+        updated_from = _int_param(q, "updated_from", 0, 0, MAX_ID - 1)
+        now = self.app.services.clock.now()
         async with self.app.services.db() as session:
-            rows = await msgs.list_messages(session, chat, after)
-        return json_response({"messages": [message_json(m) for m in rows]})
+            rows = await msgs.list_messages(session, chat, after, limit + 1, before=before,
+                                            latest=latest in ("1", "true"))
+            more = len(rows) > limit
+            if more:  # one row more than asked tells whether there are more
+                rows = rows[1:] if latest in ("1", "true") else rows[:limit]
+            updated = [] if updated_after is None else await msgs.list_updated(
+                session, chat, since=updated_after, start=updated_from, upto=after)
+        body: dict[str, Any] = {"messages": [message_json(m) for m in rows], "more": more,
+                                "next_updated_after": (now - SYNC_MARGIN).isoformat()}
+        if updated_after is not None:
+            body["updated"] = [message_json(m) for m in updated]
+        return json_response(body)
 
     async def users(self, request: web.Request) -> web.Response:
         d = self.app.services.directory
@@ -177,6 +224,9 @@ class ConsoleTransport:
         return json_response({"now": clock.now().isoformat(), "ran": ran})
 
     # -- the page -----------------------------------------------------------------------------
+    async def to_page(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/console")  # relative: the browser stays on the host it asked
+
     async def page(self, request: web.Request) -> web.Response:
         d = self.app.services.directory
         people = [
@@ -185,4 +235,5 @@ class ConsoleTransport:
              "unit": d.units[p.unit].name}
             for p in d.org.people
         ]
-        return render("console.html", people=people, demo=d.org.demo)
+        return render("console.html", people=people, demo=d.org.demo,
+                      timezone=self.app.settings.config.timezone)

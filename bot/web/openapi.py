@@ -119,6 +119,15 @@ def console_openapi() -> dict[str, Any]:
         "card": {"type": "object", "nullable": True}}}
     messages = _json({"type": "object", "required": ["messages"], "properties": {
         "messages": {"type": "array", "items": message}}})
+    listing = _json({"type": "object", "required": ["messages", "more", "next_updated_after"],
+                     "properties": {"messages": {"type": "array", "items": message},
+                                    "more": {"type": "boolean"},
+                                    "next_updated_after": {"type": "string"},
+                                    "updated": {"type": "array", "items": message}}})
+
+    def query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": required, "schema": schema}
+
     body = {"type": "object", "properties": {
         "user": {"type": "string"}, "chat": {"type": "string"}, "text": {"type": "string"},
         "message_id": {"type": "integer"}, "action": {"type": "string"},
@@ -137,11 +146,17 @@ def console_openapi() -> dict[str, Any]:
             "/console/api/send": post(["user", "chat", "text"], (400, 403)),
             "/console/api/click": post(["user", "message_id", "action"], (400, 403, 404)),
             "/console/api/messages": {"get": {
-                "parameters": [{"name": "chat", "in": "query", "required": True,
-                                "schema": {"type": "string"}},
-                               {"name": "after", "in": "query", "required": False,
-                                "schema": {"type": "integer"}}],
-                "responses": {"200": messages, **_errors(400)}}},
+                "summary": "Messages with id > after, oldest first; see the README for the "
+                           "optional limit, latest, before, updated_after and updated_from",
+                "parameters": [query("chat", {"type": "string"}, required=True),
+                               query("after", {"type": "integer"}),
+                               query("before", {"type": "integer"}),
+                               query("limit", {"type": "integer"}),
+                               query("latest", {"type": "string", "enum": ["0", "1"]}),
+                               query("updated_after", {"type": "string",
+                                                       "format": "date-time"}),
+                               query("updated_from", {"type": "integer"})],
+                "responses": {"200": listing, **_errors(400)}}},
             "/console/api/users": {"get": {"responses": {"200": _json({
                 "type": "object", "required": ["users"],
                 "properties": {"users": {"type": "array"}}})}}},
