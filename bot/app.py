@@ -89,6 +89,9 @@ class App:
             external_transports=("dingtalk",) if dt_creds else (),
         )
         self._services.journal = journal
+        today = self.clock.now().astimezone(cfg.tz).date()
+        if note := self._services.calendar.coverage_warning(today):
+            log.warning("%s", note)  # once, at start: not when a reminder first hits that year
         self._services.bulk = db.bulk_reader(self.engine)
         journal.on_batch = self._services.metrics.journal_batch.observe
         dp = Dispatcher(self._services)

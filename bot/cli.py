@@ -10,12 +10,12 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 
 from bot.clock import Clock, ManualClock, SystemClock
-from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config
+from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config, serve_errors
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -24,14 +24,41 @@ log = logging.getLogger("casebot")
 DEMO_TOKEN = "demo-token"
 
 
-def _settings(path: str | None, overrides: dict[str, Any] | None = None) -> Settings:
+def _settings(path: str | None, overrides: dict[str, Any] | None = None,
+              serving: bool = False) -> Settings:
+    """The settings, or the config errors on stderr and exit 2. ``serving``: also what only
+    running the bot needs (serve, demo, check-config)."""
     try:
-        return load_config(path, overrides)
+        settings = load_config(path, overrides)
+        if serving and (errors := serve_errors(settings)):
+            raise ConfigError(errors)
+        return settings
     except ConfigError as e:
         print("configuration error:", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _database_error(settings: Settings, e: Exception) -> NoReturn:
+    """One line naming the database, the config that names it and what to do; exit 2."""
+    print(f"error: {e} (storage.database_url in {settings.source}; `casebot migrate --config"
+          f" {settings.source}` creates or upgrades it)", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _file_error(path: Path, e: Exception) -> NoReturn:
+    """An input file that cannot be read: one line, exit 2."""
+    if isinstance(e, FileNotFoundError):
+        why = "file not found"
+    elif isinstance(e, UnicodeDecodeError):
+        why = "not UTF-8 text; save it as UTF-8"
+    elif isinstance(e, OSError):
+        why = f"cannot read: {e.strerror or e}"
+    else:
+        why = str(e)
+    print(f"error: {path}: {why}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _run(settings: Settings, clock: Clock, banner: list[str],
@@ -57,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     overrides: dict[str, Any] = {}
     if args.host or args.port:
         overrides["web"] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-    settings = _settings(args.config, overrides)
+    settings = _settings(args.config, overrides, serving=True)
     url = f"http://{settings.config.web.host}:{settings.config.web.port}"
     _run(settings, SystemClock(), [f"casebot serving on {url}"])
 
@@ -77,7 +104,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     }
     if not os.environ.get("CASEBOT_API_TOKEN"):
         os.environ["CASEBOT_API_TOKEN"] = DEMO_TOKEN
-    settings = _settings(str(DEFAULT_CONFIG), overrides)
+    settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
     from bot.demo import seed_demo
@@ -109,19 +136,27 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    settings = _settings(args.path)
+    settings = _settings(args.path, serving=True)
     org = settings.org
     print(f"{args.path}: OK ({len(org.units)} units, {len(org.people)} people, "
           f"{len(org.chats)} chats)")
+    cfg = settings.config
+    today = SystemClock().now().astimezone(cfg.tz).date()
+    if note := cfg.reminders.work_calendar().coverage_warning(today):
+        print(f"warning: {note}")
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> None:
-    from storage import audit, db
+    from storage import audit, db, migrate
 
     settings = _settings(args.config)
 
     async def _go() -> int:
-        engine = db.create_engine(settings.config.storage.database_url)
+        try:  # read-only: never creates or migrates the database
+            engine = await migrate.open_existing(settings.config.storage.database_url,
+                                                 readonly=True)
+        except db.DatabaseUnavailable as e:
+            _database_error(settings, e)
         try:
             async with db.sessionmaker(engine)() as session:
                 report = await audit.verify(session)
@@ -139,6 +174,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
 
 def cmd_import_cases(args: argparse.Namespace) -> None:
     from bot.importer import CaseImportError, import_cases
+    from storage.db import DatabaseUnavailable
 
     settings = _settings(args.config)
 
@@ -148,11 +184,15 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
 
     try:
         codes = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
+    except (OSError, UnicodeDecodeError) as e:
+        _file_error(Path(args.file), e)
     except CaseImportError as e:
         print("nothing imported; fix these rows:", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
+    except DatabaseUnavailable as e:
+        _database_error(settings, e)
     print(f"{len(codes)} cases imported: {', '.join(codes[:10])}{' …' if len(codes) > 10 else ''}")
 
 
@@ -186,6 +226,11 @@ def cmd_draw_verify(args: argparse.Namespace) -> None:
         except (ValueError, UnicodeDecodeError) as e:
             print(f"MISMATCH: {path}: not valid JSON ({e})")
             raise SystemExit(1) from None
+    elif path.suffix or len(path.parts) > 1 or path.exists():
+        # a file name (publication.json, dir/x): not a session id
+        why = "not a file" if path.exists() else "file not found"
+        print(f"error: {path}: {why}", file=sys.stderr)
+        raise SystemExit(2)
     else:
         published = asyncio.run(_stored_publication(args.config, args.target))
         if published is None:
@@ -203,9 +248,11 @@ async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | 
     from storage import inspection as store
 
     settings = _settings(config)
-    engine = db.create_engine(settings.config.storage.database_url)
+    try:  # read-only: never creates or migrates the database
+        engine = await migrate.open_existing(settings.config.storage.database_url, readonly=True)
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e)
     try:
-        await migrate.upgrade(engine)
         async with db.sessionmaker(engine)() as session:
             s = await store.get_session(session, sid)
             return publication_of(s) if s else None
@@ -222,9 +269,8 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     path = Path(args.file)
     try:
         questions, demo = parse_file(path.name, path.read_bytes())
-    except FileNotFoundError:
-        print(f"error: {path}: file not found", file=sys.stderr)
-        raise SystemExit(2) from None
+    except OSError as e:
+        _file_error(path, e)
     except BankError as e:
         print(f"{path}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
@@ -233,9 +279,12 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     settings = _settings(args.config)
 
     async def _go() -> tuple[int, int]:
-        engine = db.create_engine(settings.config.storage.database_url)
+        try:  # an existing database at head: importing never creates or migrates one
+            engine = await migrate.open_existing(settings.config.storage.database_url,
+                                                 readonly=False)
+        except db.DatabaseUnavailable as e:
+            _database_error(settings, e)
         try:
-            await migrate.upgrade(engine)
             now = SystemClock().now()
             async with db.sessionmaker(engine)() as session, session.begin():
                 added, updated = await store.import_questions(session, questions, demo=demo,
@@ -261,6 +310,11 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
     org_path = Path(args.org)
     try:
         n, version = import_roster(Path(args.file), org_path)
+    except (OSError, UnicodeDecodeError) as e:
+        _file_error(Path(args.file), e)
+    except ConfigError as e:
+        print(f"error: {e.errors[0]}", file=sys.stderr)
+        raise SystemExit(2) from None
     except RosterError as e:
         print(f"{org_path} unchanged; fix these rows:", file=sys.stderr)
         for line in e.errors:
@@ -275,43 +329,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the bot with a config file")
     s.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s.add_argument("--host", help="listen address (default: web.host in the config)")
+    s.add_argument("--port", type=int, help="listen port (default: web.port in the config)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("demo", help="run the console on a fresh SQLite with demo data")
-    d.add_argument("--port", type=int, default=8080)
-    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    d.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     d.add_argument("--data-dir", default="data/demo", help="wiped and recreated (default data/demo)")
     d.add_argument("--test-clock", action="store_true",
                    help="enable POST /console/api/clock to move the bot's clock")
     d.set_defaults(func=cmd_demo)
 
-    m = sub.add_parser("migrate", help="apply database migrations")
-    m.add_argument("--config")
+    m = sub.add_parser("migrate", help="create the database if needed and apply its migrations")
+    m.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     m.set_defaults(func=cmd_migrate)
 
     c = sub.add_parser("check-config", help="validate a config file; non-zero exit on errors")
-    c.add_argument("path")
+    c.add_argument("path", help="the casebot.yaml to check (with the files it names)")
     c.set_defaults(func=cmd_check_config)
 
     a = sub.add_parser("audit", help="audit trail tools")
     asub = a.add_subparsers(dest="audit_command", required=True)
-    av = asub.add_parser("verify", help="walk the hash chain and name the first broken record")
-    av.add_argument("--config")
+    av = asub.add_parser("verify", help="walk the hash chain and name the first broken record "
+                         "(read-only; the database must exist and be migrated)")
+    av.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     av.set_defaults(func=cmd_audit_verify)
     imp = sub.add_parser("import", help="import data")
     isub = imp.add_subparsers(dest="import_command", required=True)
-    ic = isub.add_parser("cases", help="import cases from CSV (title, stage, police_unit, "
-                         "prosecutor, investigators separated by |, deadlines as YYYY-MM-DD)")
-    ic.add_argument("file")
-    ic.add_argument("--config")
+    ic = isub.add_parser("cases", help="import cases from CSV into the existing database "
+                         "(title, stage, police_unit, prosecutor, investigators separated by |, "
+                         "deadlines as YYYY-MM-DD)")
+    ic.add_argument("file", help="the CSV file (UTF-8)")
+    ic.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ic.set_defaults(func=cmd_import_cases)
     ir = isub.add_parser("roster", help="merge cities and county offices with their chiefs from "
                          "CSV (unit_id, name, kind, parent, code_prefix, chief_id, chief_name, "
                          "chief_dingtalk) into org.yaml")
-    ir.add_argument("file")
-    ir.add_argument("--org", default=str(DEFAULT_CONFIG.parent / "org.yaml"))
+    ir.add_argument("file", help="the CSV file (UTF-8)")
+    ir.add_argument("--org", default=str(DEFAULT_CONFIG.parent / "org.yaml"),
+                    help="the org.yaml to update (default %(default)s)")
     ir.set_defaults(func=cmd_import_roster)
 
     dr = sub.add_parser("draw", help="检务督导面对面 draw tools (docs/draw.md)")
@@ -323,14 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a public source, in the announced order, e.g. '2 5 12 8 10' (repeat)")
     rf.add_argument("--verbose", action="store_true", help="print the key string and MD5 rows")
     rf.set_defaults(func=cmd_draw_rfc3797)
-    dv = dsub.add_parser("verify", help="re-run a published draw: MATCH or MISMATCH")
+    dv = dsub.add_parser("verify", help="re-run a published draw: MATCH or MISMATCH "
+                         "(read-only; a session id needs an existing, migrated database)")
     dv.add_argument("target", help="a publication JSON file, or a session id in the database")
-    dv.add_argument("--config")
+    dv.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     dv.set_defaults(func=cmd_draw_verify)
 
-    iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx")
-    iq.add_argument("file")
-    iq.add_argument("--config")
+    iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx "
+                         "into the existing database")
+    iq.add_argument("file", help="the question bank file")
+    iq.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     iq.set_defaults(func=cmd_import_questions)
     return p
 

@@ -37,7 +37,7 @@ class Services:
     directory: Directory
     signer: Signer = field(default_factory=lambda: Signer(()))
     redis: Redis | None = None
-    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    calendar: WorkCalendar = field(init=False)  # official calendar + reminders.holidays/workdays
     metrics: Metrics = field(default_factory=Metrics)
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
     features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
@@ -46,6 +46,7 @@ class Services:
     bulk: BulkReader = field(init=False)  # reads over every row (statistics), off the loop
 
     def __post_init__(self) -> None:
+        self.calendar = self.settings.config.reminders.work_calendar()
         # App.start installs the SQLite-tuned ones
         self.journal = Journal(self.db.kw["bind"].begin)
         self.bulk = BulkReader(self.db.kw["bind"])

@@ -56,9 +56,9 @@ def read_cases(path: Path) -> tuple[list[ops.NewCase], list[str]]:
 async def import_cases(settings: Settings, clock: Clock, path: Path,
                        progress: Callable[[int, int], None]) -> list[str]:
     rows, errors = read_cases(path)
-    engine = db.create_engine(settings.config.storage.database_url)
+    # an existing database at head (DatabaseUnavailable otherwise): never creates or migrates
+    engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
-        await migrate.upgrade(engine)
         services = Services(settings=settings, clock=clock, db=db.sessionmaker(engine),
                             directory=Directory(settings.org))
         codes: list[str] = []

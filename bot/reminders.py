@@ -117,7 +117,7 @@ class ReminderService:
         self.rules: tuple[ReminderRule, ...] = cfg.domain_rules()
         self.by_id = {r.id: r for r in self.rules}
         self.case_rule_ids = tuple(r.id for r in self.rules if r.kind in CASE_KINDS)
-        self.cal = WorkCalendar(frozenset(cfg.holidays), frozenset(cfg.workdays))
+        self.cal: WorkCalendar = services.calendar
         self.tz = services.config.tz
         self.office = services.config.office_hours
         self.worker = worker or worker_id()

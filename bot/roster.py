@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from config.loader import ConfigError, read_yaml
 from config.model import Org
 
 COLUMNS = ("unit_id", "name", "kind", "parent", "code_prefix", "chief_id", "chief_name",
@@ -65,7 +66,9 @@ def import_roster(csv_path: Path, org_path: Path) -> tuple[int, str]:
         if missing:
             raise RosterError([f"{csv_path}: missing columns: {', '.join(missing)}"])
         rows = list(reader)
-    org = yaml.safe_load(org_path.read_text(encoding="utf-8")) or {}
+    org = read_yaml(org_path) or {}  # ConfigError: one line naming the file and why
+    if not isinstance(org, dict):
+        raise ConfigError([f"{org_path}: top level must be a mapping, got {type(org).__name__}"])
     merged = merge_roster(org, rows, str(csv_path))
     header = "".join(line + "\n" for line in org_path.read_text(encoding="utf-8").splitlines()
                      if line.startswith("#"))

@@ -44,23 +44,57 @@ class Settings:
     source: Path
 
 
-def read_yaml(path: Path) -> Any:
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 as `yaml.safe_load`, except that an unquoted date stays a string: the model
+    parses it, so `2026-13-01` is an error naming its field instead of an exception in the
+    YAML library."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+Ref = tuple[Path, str]  # the file and the field that name a file
+
+
+def read_yaml(path: Path, ref: Ref | None = None) -> Any:
+    """The parsed file, or ConfigError with one line: the file (and, for a file named by
+    another one, that file and its field), the line where known, and why."""
+    named = f"{ref[0]}: {ref[1]}: " if ref else ""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found"]) from None
+        raise ConfigError([f"{named}file not found: {path}" if ref else
+                           f"{path}: file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{named}{path}: is a directory, not a file"]) from None
+    except OSError as e:
+        raise ConfigError([f"{named}{path}: cannot read: {e.strerror or e}"]) from None
     try:
-        return yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError([f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x});"
+                           " save the file as UTF-8"]) from None
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.reader.ReaderError as e:  # a control character; no mark, a position
+        line = text[:e.position].count("\n") + 1
+        raise ConfigError([f"{path}: line {line}: bad YAML: character #x{e.character:04x}"
+                           " is not allowed"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError([f"{path}: {where}bad YAML: {problem}"]) from None
+        raise ConfigError([f"{path}: {where}bad YAML: {' '.join(problem.split())}"]) from None
+    except (ValueError, TypeError, RecursionError) as e:  # e.g. an explicit !!timestamp 2026-13-01
+        raise ConfigError([f"{path}: bad YAML: {e}"]) from None
 
 
-def validate_file(path: Path, model: type[M], data: Any = None) -> M:
+def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None = None) -> M:
     if data is None:
-        data = read_yaml(path)
+        data = read_yaml(path, ref)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: top level must be a mapping, got {type(data).__name__}"])
     try:
@@ -107,13 +141,13 @@ def load_config(
     errors: list[str] = []
     org: Org | None = None
     try:
-        org = validate_file(path.parent / cfg.org, Org)
+        org = validate_file(path.parent / cfg.org, Org, ref=(path, "org"))
     except ConfigError as e:
         errors += e.errors
     template: ScoreTemplate | None = None
     template_path = path.parent / cfg.score_template
     try:
-        raw = read_yaml(template_path)
+        raw = read_yaml(template_path, (path, "score_template"))
         if not isinstance(raw, dict):
             raise ConfigError([f"{template_path}: top level must be a mapping"])
         template = load_template(raw)
@@ -125,6 +159,16 @@ def load_config(
         raise ConfigError(errors)
     return Settings(config=cfg, org=org, template=template, secrets=load_secrets(cfg, env),
                     source=path)
+
+
+def serve_errors(settings: Settings) -> list[str]:
+    """What only running the bot needs (`serve`, `check-config`): the question bank it imports
+    into an empty database must exist. Parsed when imported (it takes a while)."""
+    bank = settings.config.inspection.question_bank
+    path = settings.source
+    if bank and not (path.parent / bank).is_file():
+        return [f"{path}: inspection.question_bank: file not found: {path.parent / bank}"]
+    return []
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

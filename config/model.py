@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, time
-from typing import Literal
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.reminders import ReminderRule, default_rules
 from bot.domain.scoring import Color
+from bot.domain.workcal import WorkCalendar
 
 Role = Literal[
     "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin"
@@ -266,14 +275,32 @@ class SnoozeConfig(Strict):
     max_times: int = Field(default=2, ge=0, le=20)  # per case, in total
 
 
+def _iso_day(v: Any) -> date:
+    """A calendar day written YYYY-MM-DD (the YAML loader leaves dates as strings). Anything
+    else is an error, not a guess: pydantic would read 20270101 as seconds since 1970."""
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+        try:
+            return date.fromisoformat(v.strip())
+        except ValueError as e:
+            raise ValueError(f"not a valid date: {v!r} ({e})") from None
+    raise ValueError(f"not a date (YYYY-MM-DD): {v!r}")
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class RemindersConfig(Strict):
     enabled: bool = True
     sweep_interval_seconds: float = Field(default=60, gt=0, le=3600)
     batch_size: int = Field(default=500, ge=1, le=10000)
     late_after_minutes: int = Field(default=60, ge=1)  # sent this much after its time = late (补发)
     office_hours_workdays_only: bool = True  # deliveries wait for working days too
-    holidays: tuple[date, ...] = ()  # override: days off the official calendar does not know
-    workdays: tuple[date, ...] = ()  # override: make-up working days (调休上班)
+    # Overrides of the official calendar (chinese-calendar); a year the package lacks is taken
+    # as known once either list names a day of it (README, "Working days").
+    holidays: tuple[Day, ...] = ()  # days off (that year's official 放假 days)
+    workdays: tuple[Day, ...] = ()  # make-up working days (调休上班)
     redis_lock: bool = True  # with Redis, one instance sweeps at a time (speed, not correctness)
     snooze: SnoozeConfig = SnoozeConfig()
     rules: tuple[ReminderRuleConfig, ...] | None = None  # None: the built-in defaults
@@ -287,6 +314,10 @@ class RemindersConfig(Strict):
         if self.rules is not None:
             _unique([r.id for r in self.rules], "rules")
         return self
+
+    def work_calendar(self) -> WorkCalendar:
+        """The official calendar with this config's overrides (working days, office hours)."""
+        return WorkCalendar(frozenset(self.holidays), frozenset(self.workdays))
 
     def domain_rules(self) -> tuple[ReminderRule, ...]:
         if self.rules is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 from sqlalchemy import event
@@ -39,6 +40,50 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class DatabaseUnavailable(Exception):
+    """The database a command needs is missing, not migrated, behind the code or unreachable.
+    The message is one line for the user."""
+
+
+def describe(url: str) -> str:
+    """The database for a message: the SQLite file's absolute path, else the URL without its
+    password."""
+    path = _sqlite_file(url)
+    if path is not None:
+        return str(Path(path).resolve())
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def require_file(url: str) -> None:
+    """SQLite: DatabaseUnavailable unless the file exists (PostgreSQL: nothing to check here).
+    For commands that must not create a database by opening one."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return
+    path = _sqlite_file(url)
+    if path is None:
+        raise DatabaseUnavailable("an in-memory SQLite database is empty in a new process")
+    if not Path(path).is_file():
+        raise DatabaseUnavailable(f"database not found: {describe(url)}")
+
+
+def create_readonly_engine(url: str) -> AsyncEngine:
+    """An engine that cannot write: SQLite opened with ``mode=ro`` (an existing file only, no
+    WAL switch, no BEGIN IMMEDIATE), PostgreSQL sessions with ``default_transaction_read_only``.
+    DatabaseUnavailable when the SQLite file does not exist."""
+    require_file(url)
+    path = _sqlite_file(url)
+    if path is not None:
+        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+
+        def connect() -> Any:
+            return aiosqlite.connect(uri, uri=True, timeout=30)
+
+        return create_async_engine("sqlite+aiosqlite://", async_creator=connect)
+    return create_async_engine(url, pool_pre_ping=True, connect_args={
+        "server_settings": {"default_transaction_read_only": "on"}})
 
 
 def create_read_engine(url: str) -> Engine | None:

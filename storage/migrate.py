@@ -11,7 +11,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import db
+from storage.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
@@ -61,3 +65,35 @@ async def current(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
+
+
+def head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def open_existing(url: str, *, readonly: bool) -> AsyncEngine:
+    """An engine on a database that exists and is migrated to head, for the commands that must
+    neither create nor migrate one (`audit verify`, `draw verify`, the imports); read-only
+    when ``readonly``. Raises DatabaseUnavailable with a one-line reason otherwise."""
+    where = db.describe(url)
+    if readonly:
+        engine = db.create_readonly_engine(url)
+    else:
+        db.require_file(url)
+        engine = db.create_engine(url)
+    try:
+        rev = await current(engine)
+        expected = head()
+        if rev is None:
+            raise DatabaseUnavailable(f"database not migrated (no schema): {where}")
+        if rev != expected:
+            raise DatabaseUnavailable(f"database at revision {rev}, this casebot needs {expected}:"
+                                      f" {where}")
+    except DatabaseUnavailable:
+        await engine.dispose()
+        raise
+    except (SQLAlchemyError, OSError, TimeoutError) as e:
+        await engine.dispose()
+        reason = " ".join(str(getattr(e, "orig", None) or e).split())
+        raise DatabaseUnavailable(f"cannot open database {where}: {reason}") from None
+    return engine

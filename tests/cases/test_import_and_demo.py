@@ -33,6 +33,10 @@ def test_import_cases_all_or_nothing(tmp_path: Path) -> None:
                    "乙案,侦查,ps-hc-xd,p-prosecutor-1,p-investigator-1,2026-02-30,\n",
                    encoding="utf-8")
     r = _run("import", "cases", str(bad), "--config", str(cfg))
+    assert r.returncode == 2 and r.stderr.startswith(f"error: database not found: {tmp_path}/x.db")
+    assert not (tmp_path / "x.db").exists()  # an import never creates the database
+    assert _run("migrate", "--config", str(cfg)).returncode == 0
+    r = _run("import", "cases", str(bad), "--config", str(cfg))
     assert r.returncode == 1
     assert f"{bad}:3: stage:" in r.stderr and f"{bad}:3: investigation_deadline" in r.stderr
     good = tmp_path / "good.csv"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
+from bot.domain.workcal import WorkCalendar
 from config.loader import DEFAULT_CONFIG, DEFAULT_DIR, ConfigError, load_config
 
 
@@ -129,3 +132,93 @@ def test_broken_score_template_fails_check_config(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "veto" in r.stderr
+
+
+def test_check_config_warns_about_years_without_an_official_arrangement(tmp_path: Path) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    expected = WorkCalendar().coverage_warning(today)
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(DEFAULT_CONFIG)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    if expected is None:  # a chinese-calendar that knows this year and the next
+        assert "warning" not in r.stdout
+    else:
+        assert f"warning: {expected}" in r.stdout.splitlines()
+    # this year's and next year's schedule in the config: no warning
+    path = write_config(tmp_path, f"reminders:\n  holidays: [{today.year}-12-31, "
+                                  f"{today.year + 1}-12-31]\n")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout and "warning" not in r.stdout
+
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["check-config", "serve"])
+def test_an_impossible_date_is_a_config_error_not_a_traceback(tmp_path: Path,
+                                                               command: str) -> None:
+    path = write_config(tmp_path, "reminders:\n  holidays: [2027-10-01, 2026-13-01]\n")
+    r = cli(command, str(path)) if command == "check-config" else cli(command, "--config",
+                                                                       str(path))
+    assert r.returncode == 2
+    assert r.stderr == ("configuration error:\n"
+                        f"  {path}: reminders.holidays[1]: not a valid date: '2026-13-01'"
+                        " (month must be in 1..12)\n")
+
+
+def test_dates_must_be_written_as_dates(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "reminders:\n  holidays: [20270101]\n"
+                                  "  workdays: ['2027-2-6', 2027-02-06 09:00:00]\n")
+    assert errors_of(path) == [
+        f"{path}: reminders.holidays[0]: not a date (YYYY-MM-DD): 20270101",
+        f"{path}: reminders.workdays[0]: not a date (YYYY-MM-DD): '2027-2-6'",
+        f"{path}: reminders.workdays[1]: not a date (YYYY-MM-DD): '2027-02-06 09:00:00'",
+    ]
+    path = write_config(tmp_path, "reminders:\n  holidays: [!!timestamp 2026-13-01]\n")
+    assert errors_of(path) == [f"{path}: bad YAML: month must be in 1..12"]
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "")
+    path.write_bytes("timezone: Asia/Shanghai\n# 检察院\n".encode("gb18030"))
+    assert errors_of(path) == [f"{path}: line 2: not UTF-8 text (byte 0xbc); save the file as"
+                               " UTF-8"]
+    r = cli("check-config", str(path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[1:] == [f"  {path}: line 2: not UTF-8 text (byte 0xbc); save"
+                                         " the file as UTF-8"]
+    path.write_text("timezone: Asia/Shanghai\n", encoding="utf-8")
+    (tmp_path / "org.yaml").write_bytes(b"demo: true\nunits: [\xff]\n")
+    assert errors_of(path) == [f"{tmp_path / 'org.yaml'}: line 2: not UTF-8 text (byte 0xff);"
+                               " save the file as UTF-8"]
+    path.write_bytes(b"timezone: Asia/Shanghai\nweb: {host: \"a\x00\"}\n")
+    assert errors_of(path) == [f"{path}: line 2: bad YAML: character #x0000 is not allowed"]
+
+
+def test_a_missing_file_names_the_field_that_names_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "org: missing-org.yaml\nscore_template: nope.yaml\n"
+                                  "inspection: {question_bank: gone.yaml}\n")
+    assert errors_of(path) == [
+        f"{path}: org: file not found: {tmp_path / 'missing-org.yaml'}",
+        f"{path}: score_template: file not found: {tmp_path / 'nope.yaml'}",
+    ]
+    (tmp_path / "score_template.yaml").rename(tmp_path / "nope.yaml")
+    for command in (["check-config", str(path)], ["serve", "--config", str(path)]):
+        r = cli(*command)
+        assert r.returncode == 2 and r.stderr.splitlines()[1:] == [
+            f"  {path}: org: file not found: {tmp_path / 'missing-org.yaml'}"]
+    path = write_config(tmp_path, "inspection: {question_bank: gone.yaml}\n")
+    for command in (["check-config", str(path)], ["serve", "--config", str(path)]):
+        r = cli(*command)  # what running the bot needs; other commands do without it
+        assert r.returncode == 2 and r.stderr.splitlines()[1:] == [
+            f"  {path}: inspection.question_bank: file not found: {tmp_path / 'gone.yaml'}"]
+    path = write_config(tmp_path, "org: .\n")
+    assert errors_of(path) == [f"{path}: org: {tmp_path}: is a directory, not a file"]
+    r = cli("serve", "--config", str(tmp_path / "nothing.yaml"))
+    assert r.returncode == 2
+    assert r.stderr == f"configuration error:\n  {tmp_path / 'nothing.yaml'}: file not found\n"

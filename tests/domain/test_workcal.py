@@ -4,11 +4,12 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.workcal import WorkCalendar
+from bot.domain.workcal import WorkCalendar, package_covers, statutory_days_off
 
 TZ = ZoneInfo("Asia/Shanghai")
 NATIONAL_DAY_2026 = [date(2026, 10, d) for d in range(1, 8)]
@@ -69,21 +70,75 @@ def test_overrides_take_priority() -> None:
         WorkCalendar(frozenset({date(2026, 1, 5)}), frozenset({date(2026, 1, 5)}))
 
 
-def test_uncovered_year_falls_back_and_warns_once(
+def test_uncovered_year_falls_back_to_the_statutory_holidays(
     cal: WorkCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.domain.workcal")
+    caplog.set_level(logging.DEBUG)
     assert not cal.covers(2027) and cal.covers(2026)
-    assert cal.is_workday(date(2027, 1, 4))  # Monday
+    # 元旦 2027 is a Friday: a red case's 责任倒查 must not go out that day (tester's report)
+    assert not cal.is_workday(date(2027, 1, 1))
+    assert cal.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+    assert cal.next_office_time(at(2027, 1, 1, 9, 26), TZ, time(9), time(18), True) == at(
+        2027, 1, 4, 9)
+    assert cal.is_workday(date(2027, 1, 5))  # an ordinary Tuesday
     assert not cal.is_workday(date(2027, 1, 2))  # Saturday
-    assert cal.is_workday(date(2027, 10, 1))  # a Friday: the real holiday is unknown
-    assert cal.add_working_days(date(2027, 1, 1), 1) == date(2027, 1, 4)
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "2027" in warnings[0].getMessage()
-    assert not cal.is_workday(date(2028, 1, 1))  # Saturday
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
-    cal2 = WorkCalendar(overrides_holidays=frozenset({date(2027, 10, 1)}))
-    assert not cal2.is_workday(date(2027, 10, 1))
+    # 国庆 1-3 October (Fri-Sun) and 补假 for Saturday and Sunday on Monday and Tuesday
+    assert [cal.is_workday(date(2027, 10, d)) for d in range(1, 8)] == [
+        False, False, False, False, False, True, True]
+    # 春节: 除夕 is 腊月廿九 (Friday 02-05), 初一-初三 Saturday-Monday, 补假 Tuesday, Wednesday
+    assert [cal.is_workday(date(2027, 2, d)) for d in range(4, 12)] == [
+        True, False, False, False, False, False, False, True]
+    assert not cal.is_workday(date(2027, 4, 5))  # 清明 (solar term), a Monday
+    assert not cal.is_workday(date(2027, 6, 9))  # 端午, Wednesday
+    assert not cal.is_workday(date(2027, 9, 15))  # 中秋, Wednesday
+    assert not cal.is_workday(date(2028, 1, 3))  # 元旦 2028 is a Saturday: 补假 Monday
+    # the calendar itself never logs (the caller logs coverage_warning once at start)
+    assert caplog.records == []
+    # a config override for that year's real arrangement is honoured over the fallback
+    cal2 = WorkCalendar(overrides_holidays=frozenset({date(2027, 10, 6), date(2027, 10, 7)}),
+                        overrides_workdays=frozenset({date(2027, 9, 26), date(2027, 10, 9)}))
+    assert [cal2.is_workday(date(2027, 10, d)) for d in range(1, 10)] == [
+        False] * 7 + [True, True]
+    assert cal2.is_workday(date(2027, 9, 26))  # a Sunday made a workday
+
+
+@pytest.mark.parametrize("year", [y for y in range(2025, 2100) if package_covers(y)])
+def test_statutory_days_are_off_in_every_official_arrangement_since_the_2024_rules(
+    year: int,
+) -> None:
+    # The fallback never calls a day a working day that the published arrangement gives off
+    # ... the other way round it cannot know the 调休. Checked against every year since the
+    # amended rules took effect that chinese-calendar knows.
+    for d in statutory_days_off(year):
+        assert chinese_calendar.is_holiday(d), d
+
+
+def test_statutory_days_off_2027_to_2030() -> None:
+    # 元旦, 除夕-初三, 清明, 5-1/2, 端午, 中秋, 10-1..3, then 补假 for those on a weekend.
+    assert sorted(statutory_days_off(2027)) == sorted(
+        [date(2027, 1, 1), *(date(2027, 2, d) for d in range(5, 11)), date(2027, 4, 5),
+         *(date(2027, 5, d) for d in range(1, 5)), date(2027, 6, 9), date(2027, 9, 15),
+         *(date(2027, 10, d) for d in range(1, 6))])
+    assert {date(2029, 2, 12), date(2029, 2, 13), date(2029, 2, 15), date(2029, 4, 4),
+            date(2029, 6, 16), date(2029, 6, 18), date(2029, 9, 22), date(2029, 9, 24)
+            } <= statutory_days_off(2029)
+    assert {date(2030, 2, 2), date(2030, 2, 5), date(2030, 4, 5), date(2030, 6, 5),
+            date(2030, 9, 12)} <= statutory_days_off(2030)
+
+
+def test_coverage_warning_names_the_years_without_an_arrangement() -> None:
+    cal = WorkCalendar()
+    assert cal.coverage_warning(date(2025, 6, 1)) is None  # 2025 and 2026 are known
+    note = cal.coverage_warning(date(2026, 11, 27))
+    assert note is not None and "2027" in note and "2026" not in note.split("(")[0]
+    assert "reminders.holidays" in note and "调休" in note
+    both = cal.coverage_warning(date(2027, 3, 1))
+    assert both is not None and "2027, 2028" in both
+    # naming any day of a year in the overrides takes it as that year's official schedule
+    configured = WorkCalendar(overrides_holidays=frozenset({date(2027, 2, 11)}))
+    assert configured.configured(2027) and not configured.configured(2028)
+    assert configured.coverage_warning(date(2026, 11, 27)) is None
+    assert configured.uncovered_years([2026, 2027, 2028]) == [2028]
 
 
 def test_next_office_time(cal: WorkCalendar) -> None:

@@ -132,6 +132,11 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
                                "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
 
     r = run(str(y))
+    assert r.returncode == 2 and "error: database not found" in r.stderr  # never created here
+    migrated = subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg)],
+                              capture_output=True, text=True, cwd=ROOT)
+    assert migrated.returncode == 0, migrated.stderr
+    r = run(str(y))
     assert r.returncode == 0 and "added 3, updated 0" in r.stdout, r.stderr
     assert "added 1" in run(str(c)).stdout and "added 1" in run(str(x)).stdout
     assert "added 0, updated 3" in run(str(y)).stdout

@@ -5,9 +5,10 @@ investigation deadline on 2026-12-20 and its custody deadline on 2026-12-31."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
@@ -19,6 +20,7 @@ from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW, c
 from tests.conftest import START, Console
 
 LEADER = "p-leader-hc"
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def reminder_cards(console: Console, person: str) -> list[dict[str, Any]]:
@@ -316,3 +318,27 @@ async def test_api_deadline_change_and_close_replan(console: Console) -> None:
     assert await pending("consultation") == [] and await pending("reevaluate_yellow") == []
     await console.advance("60d")
     assert await reminder_cards(console, PROSECUTOR) == []
+
+
+async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Console) -> None:
+    # chinese-calendar 1.11.0 has no 2027 arrangement and the shipped config no override: the
+    # statutory holidays still hold. 2027-01-01 is a Friday (元旦); Saturday and Sunday follow.
+    code = await create_case(console, investigation_deadline="2027-01-16",
+                             custody_deadline="2027-01-01")
+    await evaluate(console, code, RED)
+
+    async def cards(person: str, word: str) -> list[dict[str, Any]]:
+        return [m for m in await reminder_cards(console, person)
+                if word in m["card"]["title"] + m["card"]["body"]]
+
+    holiday = datetime(2027, 1, 1, 9, 26, tzinfo=TZ)
+    console.clock.advance(holiday - console.clock.now())
+    await console.advance("1m")
+    assert await cards(LEADER, "责任倒查") == []
+    assert await cards(INVESTIGATORS[0], "诉前会商") == []
+    assert await cards(PROSECUTOR, "诉前会商") == []
+    console.clock.advance(datetime(2027, 1, 4, 9, 0, tzinfo=TZ) - console.clock.now())
+    await console.advance("1m")  # Monday 2027-01-04 09:01: the first working day
+    [lead] = await cards(LEADER, "责任倒查")
+    assert "羁押期限已于 2027年1月1日 届满" in lead["card"]["body"]
+    assert len(await cards(INVESTIGATORS[0], "诉前会商")) == 1
