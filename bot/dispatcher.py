@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from bot.context import Context, Outbound, ReadOnlyContext, Services
+from bot.domain.text import unsafe_char, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
 from config.model import ROLE_LABELS, Person
 from storage import messages as msgs
@@ -209,7 +210,7 @@ class Dispatcher:
             if isinstance(event, MessageEvent):
                 assert route is not None
                 await msgs.add_message(session, chat=event.chat, sender=user.id, at=event.at,
-                                       text=event.text, event_id=event.event_id)
+                                       text=without_unsafe(event.text), event_id=event.event_id)
                 await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
@@ -227,6 +228,8 @@ class Dispatcher:
         return FeedResult("handled", ctx.sent)
 
     def match(self, event: MessageEvent) -> Route:
+        if (bad := unsafe_char(event.text, multiline=True)) is not None:
+            return Route(_refuse_chars, (), "", bad, readonly=False)
         text = command_text(event.text)
         word, _, rest = text.partition(" ")
         cmd = self._command(word)
@@ -281,6 +284,11 @@ class Dispatcher:
             await ctx.reply("该按钮已失效：卡片已更新，请以最新卡片为准。")
             return
         ctx.button, ctx.card_message = button, msg
+        labels = {f.name: f.label for f in button.form}
+        for name, value in event.form.items():
+            if (bad := unsafe_char(value, multiline=True)) is not None:
+                await ctx.reply(_BAD_CHARS.format(what=f"「{labels.get(name, name)}」", char=bad))
+                return
         if await self._allowed(ctx, action.roles, f"「{button.label}」"):
             await action.handler(event, ctx)
 
@@ -289,6 +297,15 @@ class Dispatcher:
             return True
         await ctx.reply(f"{what}仅限{role_names(roles)}使用。您的角色：{role_names(ctx.user.roles)}。")
         return False
+
+
+_BAD_CHARS = "{what}含有控制字符或不可见的格式字符（{char}），未处理。请删除后重新发送。"
+
+
+async def _refuse_chars(event: MessageEvent, ctx: Context) -> None:
+    """Text that could not be stored or shown as sent (NUL, bidi overrides …) is not acted on."""
+    if event.is_direct or event.mentioned:  # not group chatter among people
+        await ctx.reply(_BAD_CHARS.format(what="消息", char=ctx.args))
 
 
 def may_use(person: Person, cmd: Command) -> bool:

@@ -38,7 +38,7 @@ def read_cases(path: Path) -> tuple[list[ops.NewCase], list[str]]:
                 if not v:
                     return None
                 try:
-                    return date.fromisoformat(v)
+                    return ops.parse_day(v)
                 except ValueError:
                     errors.append(f"{path}:{n}: {name}: not a date (YYYY-MM-DD): {v!r}")
                     return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.scoring import Color, Evaluation, ScoreTemplate
+from bot.domain.scoring import Color, Deduction, Evaluation, ScoreTemplate
 from cards.model import Button, Card, FormField
 
 
@@ -27,11 +27,18 @@ def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+def points_text(d: Deduction, vetoes: tuple[str, ...]) -> str:
+    """−8分, −8分 · 一票否决, or 一票否决 (a vetoed item's entry may deduct nothing)."""
+    if d.item not in vetoes:
+        return f"−{d.points}分"
+    return f"−{d.points}分 · 一票否决" if d.points else "一票否决"
+
+
 def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
     lines: list[str] = []
     for i, d in enumerate(ev.deductions, 1):
         item = template.find(d.item)
-        lines.append(f"{i}. {item.label if item else d.item}  −{d.points}分")
+        lines.append(f"{i}. {item.label if item else d.item}  {points_text(d, ev.vetoes)}")
         lines.append(f"   存在问题：{d.problem}")
         if d.purpose:
             lines.append(f"   补侦目的：{d.purpose}")
@@ -39,11 +46,9 @@ def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
             lines.append(f"   补侦事项：{d.matters}")
         lines.append(f"   补侦要求：{d.requirement}")
     n = len(ev.deductions)
-    for v in ev.vetoes:
-        item = template.find(v)
-        if v in {d.item for d in ev.deductions}:
-            lines.append(f"一票否决：{item.label if item else v}")
-        else:
+    for v in ev.vetoes:  # evaluations from before a veto needed an entry of its own
+        if v not in {d.item for d in ev.deductions}:
+            item = template.find(v)
             n += 1
             lines.append(f"{n}. 一票否决：{item.label if item else v}")
     return lines
@@ -70,6 +75,8 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
         lines += deduction_lines(ev, template)
     else:
         lines.append("无扣分项。")
+    if ev.comment:
+        lines.append(f"评分说明：{ev.comment}")
     return "\n".join(lines)
 
 

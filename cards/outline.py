@@ -8,6 +8,7 @@ from docx import Document
 from docx.shared import Pt
 
 from bot.domain.scoring import Evaluation, ScoreTemplate, open_deductions
+from bot.domain.text import xml_safe
 from cards.cases import CaseView
 
 
@@ -16,7 +17,8 @@ def _items(ev: Evaluation | None, template: ScoreTemplate) -> list[tuple[str, li
     for i, d in enumerate(open_deductions(ev), 1):
         fields = [("存在问题", d.problem), ("补侦目的", d.purpose), ("补侦事项", d.matters),
                   ("补侦要求", d.requirement)]
-        out.append((f"{i}. {template.item(d.item).label}（扣{d.points}分）",
+        points = f"扣{d.points}分" if d.points else "一票否决"
+        out.append((f"{i}. {template.item(d.item).label}（{points}）",
                     [(k, v) for k, v in fields if v]))
     return out
 
@@ -46,25 +48,27 @@ def outline_markdown(case: CaseView, ev: Evaluation | None, template: ScoreTempl
 
 
 def outline_docx(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> bytes:
+    """The outline as a Word document; characters XML cannot hold (in text stored before input
+    was checked) are left out rather than failing the download."""
     doc = Document()
     doc.styles["Normal"].font.size = Pt(11)
-    doc.add_heading(f"补充侦查提纲（{case.code}）", level=1)
+    doc.add_heading(xml_safe(f"补充侦查提纲（{case.code}）"), level=1)
     for h in _header(case, ev):
-        doc.add_paragraph(h)
+        doc.add_paragraph(xml_safe(h))
     if ev is not None and ev.vetoes:
         doc.add_heading("一票否决项", level=2)
         for v in ev.vetoes:
-            doc.add_paragraph(template.item(v).label, style="List Bullet")
+            doc.add_paragraph(xml_safe(template.item(v).label), style="List Bullet")
     doc.add_heading("补侦事项", level=2)
     items = _items(ev, template)
     if not items:
         doc.add_paragraph("无未销号扣分项。")
     for title, fields in items:
-        doc.add_heading(title, level=3)
+        doc.add_heading(xml_safe(title), level=3)
         for k, v in fields:
             p = doc.add_paragraph()
             p.add_run(f"{k}：").bold = True
-            p.add_run(v)
+            p.add_run(xml_safe(v))
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

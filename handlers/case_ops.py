@@ -4,6 +4,8 @@ transaction through an `Outbound`, so the state change and its messages commit t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -20,6 +22,7 @@ from bot.domain.scoring import (
     open_deductions,
     transcode_between,
 )
+from bot.domain.text import char_problem
 from cards.cases import CaseView, deduction_lines, delivery_card
 from cards.model import Card
 from config.model import Person
@@ -28,6 +31,34 @@ from storage import messages as msgs
 from storage.cases import STAGES, CaseInvestigator, CaseRow, DeliveryRow, IntakeRow
 
 CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
+DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
+                    # to 31 December this many years after it
+DEADLINES = {"investigation_deadline": "侦查期限", "custody_deadline": "羁押期限"}
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def normalize_code(text: str) -> str:
+    """A case code however it was typed: ＨＹ－２０２６－０００１ or hy-2026-0001 → HY-2026-0001."""
+    return unicodedata.normalize("NFKC", text).strip().upper()
+
+
+def parse_day(text: str) -> date:
+    """Exactly YYYY-MM-DD; ValueError otherwise (date.fromisoformat alone also takes 20261231
+    and 2026-W52-1)."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(f"not YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
+
+
+def day_error(name: str, day: date | None, today: date) -> FieldError | None:
+    """A deadline outside the DEADLINE_YEARS window around `today` (a typo such as 9999-12-31
+    or 2000-01-01, which would plan reminders for ever or at once)."""
+    earliest = date(today.year - DEADLINE_YEARS, 1, 1)
+    latest = date(today.year + DEADLINE_YEARS, 12, 31)
+    if day is None or earliest <= day <= latest:
+        return None
+    return FieldError(name, f"{DEADLINES.get(name, name)}须在 {earliest.isoformat()} 至 "
+                            f"{latest.isoformat()} 之间")
 
 
 class CaseInputError(ValueError):
@@ -132,6 +163,8 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     errors: list[FieldError] = []
     if not data.title.strip() or len(data.title) > 200:
         errors.append(FieldError("title", "案件名称必填，且不超过 200 字"))
+    elif (problem := char_problem("案件名称", data.title)) is not None:
+        errors.append(FieldError("title", problem))
     if data.stage not in STAGES:
         errors.append(FieldError("stage", f"阶段须为 {' / '.join(STAGES)} 之一"))
     police = d.unit(data.police_unit)
@@ -150,6 +183,10 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
             errors.append(FieldError(f"investigators[{i}]", "侦查人员不存在或不具有侦查人员角色"))
     if len(set(data.investigators)) != len(data.investigators):
         errors.append(FieldError("investigators", "侦查人员重复"))
+    today = out.now().astimezone(out.config.tz).date()
+    for name in DEADLINES:
+        if (e := day_error(name, getattr(data, name), today)) is not None:
+            errors.append(e)
     return errors
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.context import Context
 from bot.dispatcher import Router
@@ -24,7 +23,7 @@ _LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
 async def _case_arg(ctx: Context, usage: str) -> CaseRow | None:
-    code = unicodedata.normalize("NFKC", ctx.args).strip().upper()  # ＨＹ－２０２６… from an IME
+    code = ops.normalize_code(ctx.args)  # ＨＹ－２０２６… from an IME
     if not code:
         await ctx.reply(f"用法：{usage}")
         return None

@@ -19,6 +19,7 @@ from bot.domain.review import (
     sources,
 )
 from bot.domain.scoring import Evaluation
+from bot.domain.text import char_problem
 from bot.events import CardActionEvent, MessageEvent
 from cards.model import Card
 from cards.reviews import RENDER, ReviewView
@@ -86,6 +87,9 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
         raise ReviewError("请填写复核理由。")
     if len(reason) > limit:
         raise ReviewError(f"复核理由不能超过 {limit} 字（现 {len(reason)} 字）。")
+    for label, text in (("复核理由", reason), *(("补充说明", n) for n in (notes or {}).values())):
+        if (problem := char_problem(label, text, multiline=True)) is not None:
+            raise ReviewError(problem + "。")
     row = ReviewRow(case_code=case.code, version=ev.version, filed_by=person.id,
                     filed_at=out.now(), items=json.dumps(items), reason=reason,
                     notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
@@ -117,7 +121,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
     points = {x.item: x.points for x in disputed.deductions} if disputed else {}
     notes = json.loads(row.notes or "{}")
     items = tuple(
-        f"{t.item(i).label}（{'−' + str(points[i]) + '分' if i in points else '一票否决'}）"
+        f"{t.item(i).label}（{'−' + str(points[i]) + '分' if points.get(i) else '一票否决'}）"
         + (f"：{notes[i]}" if notes.get(i) else "")
         for i in repo.items_of(row))
     rescored = None

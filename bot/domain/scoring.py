@@ -12,11 +12,15 @@ Rules
 * Colour: any veto hit -> red; otherwise ``score < red_below`` -> red,
   ``score > green_above`` -> green, everything in between (both ends included) -> yellow.
 * A deduction must take 1..``max_points`` of its item (a 0-point "deduction" is not a
-  deduction: remove it instead). ``problem`` (存在问题) and ``requirement`` (补侦要求) are
-  required, ``purpose`` (补侦目的) and ``matters`` (补侦事项) are optional; every text is at
-  most ``MAX_TEXT_LENGTH`` characters. Texts are stored stripped of surrounding blanks.
-* A veto names a veto item of the template, at most once. A veto does not require a
-  deduction on the same item (the prosecutor may add one to describe the problem).
+  deduction: remove it instead), except on a vetoed item, where it may take 0. ``problem``
+  (存在问题) and ``requirement`` (补侦要求) are required, ``purpose`` (补侦目的) and
+  ``matters`` (补侦事项) are optional; every text, and the ``comment`` (评分说明), is at most
+  ``MAX_TEXT_LENGTH`` characters, without control or bidi formatting characters
+  (:mod:`bot.domain.text`; line breaks and tabs allowed). Texts are stored stripped of
+  surrounding blanks. At most one deduction per item, so at most ``ITEM_COUNT``.
+* A veto names a veto item of the template, at most once, and needs an entry for the same
+  item in ``deductions`` (0 points allowed), whose 存在问题 / 补侦要求 tell the investigators
+  what to do about it.
 * Evaluations are immutable and versioned per case (1, 2, 3 ...). A colour change between
   two consecutive versions is a 转码 (:func:`transcode_between`); an item deducted in one
   version and absent from the next is cleared, 销号 (:func:`cleared_items`).
@@ -29,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from bot.domain.text import char_problem
 
 TOTAL_POINTS = 100
 ITEM_COUNT = 10
@@ -292,9 +298,25 @@ _TEXT_FIELDS = {"problem": "存在问题", "purpose": "补侦目的", "matters":
 
 
 def validate_evaluation(
-    template: ScoreTemplate, deductions: Sequence[Deduction], vetoes: Sequence[str]
+    template: ScoreTemplate, deductions: Sequence[Deduction], vetoes: Sequence[str],
+    comment: str = "",
 ) -> list[FieldError]:
     """All problems with a submitted evaluation, in form order; empty when acceptable."""
+    errors = _deduction_errors(template, deductions, set(vetoes))
+    errors += _veto_errors(template, vetoes, {d.item for d in deductions})
+    errors += _text_errors("comment", "评分说明", comment, "")
+    return errors
+
+
+def _text_errors(path: str, shown: str, text: str, where: str) -> list[FieldError]:
+    if len(text.strip()) > MAX_TEXT_LENGTH:
+        return [FieldError(path, f"{shown}不能超过 {MAX_TEXT_LENGTH} 字", where)]
+    problem = char_problem(shown, text, multiline=True)
+    return [FieldError(path, problem, where)] if problem else []
+
+
+def _deduction_errors(template: ScoreTemplate, deductions: Sequence[Deduction],
+                      vetoes: set[str]) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[str] = set()
     total = 0
@@ -312,20 +334,26 @@ def validate_evaluation(
         else:
             total += max(d.points, 0)
             limit = item.max_points if item is not None else None
-            if d.points < 1 or (limit is not None and d.points > limit):
+            least = 0 if d.item in vetoes else 1  # a vetoed item's entry may deduct nothing
+            if d.points < least or (limit is not None and d.points > limit):
                 if limit is None:
                     errors.append(FieldError(f"{path}.points", "扣分须至少 1 分", where))
                 else:
-                    errors.append(FieldError(f"{path}.points", f"扣分须在 1 到 {limit} 之间", where))
+                    errors.append(FieldError(f"{path}.points", f"扣分须在 {least} 到 {limit} 之间",
+                                             where))
         for name, reason in _REQUIRED_TEXT:
             if not str(getattr(d, name)).strip():
                 errors.append(FieldError(f"{path}.{name}", reason, where))
         for name, shown in _TEXT_FIELDS.items():
-            if len(str(getattr(d, name)).strip()) > MAX_TEXT_LENGTH:
-                errors.append(FieldError(f"{path}.{name}", f"{shown}不能超过 {MAX_TEXT_LENGTH} 字",
-                                         where))
+            errors += _text_errors(f"{path}.{name}", shown, str(getattr(d, name)), where)
     if total > TOTAL_POINTS:
         errors.append(FieldError("deductions", f"扣分合计不能超过 {TOTAL_POINTS} 分"))
+    return errors
+
+
+def _veto_errors(template: ScoreTemplate, vetoes: Sequence[str],
+                 deducted: set[str]) -> list[FieldError]:
+    errors: list[FieldError] = []
     seen_vetoes: set[str] = set()
     for j, v in enumerate(vetoes):
         path = f"vetoes[{j}]"
@@ -337,6 +365,8 @@ def validate_evaluation(
             errors.append(FieldError(path, "该项不是一票否决项", where))
         elif v in seen_vetoes:
             errors.append(FieldError(path, "一票否决项重复", where))
+        elif v not in deducted:
+            errors.append(FieldError(path, "须在该项填写存在问题和补侦要求（扣分可填 0）", where))
         seen_vetoes.add(v)
     return errors
 
@@ -401,7 +431,7 @@ def new_evaluation(
         raise ValueError(
             f"previous evaluation belongs to case {previous.case_code!r}, not {case_code!r}"
         )
-    errors = validate_evaluation(template, deductions, vetoes)
+    errors = validate_evaluation(template, deductions, vetoes, comment)
     if errors:
         raise EvaluationError(errors)
     clean = tuple(

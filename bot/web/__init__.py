@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -57,10 +58,35 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
+MAX_JSON_DEPTH = 32
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """json.loads, refusing (ValueError) what no handler can use and no database can store:
+    nesting deeper than MAX_JSON_DEPTH and lone surrogates (``"\\ud800"``)."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise ValueError("lone surrogate in a JSON string")
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError("JSON nested too deeply")
+            items = [*value, *value.values()] if isinstance(value, dict) else value
+            todo += [(v, depth + 1) for v in items]
+    return data
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = loads_strict(await request.text())
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
         raise ApiError(400, "请求体不是合法的 JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "请求体必须是 JSON 对象")

@@ -15,7 +15,7 @@ from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
 from bot.web import ApiError, json_body, json_response, render
-from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes
+from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
 from bot.web.session import session_person
 from bot.web.signing import expired
 from cards.cases import local
@@ -193,7 +193,7 @@ class CasePages:
 
     # -- scoring -------------------------------------------------------------------------------
     async def _prosecutor_case(self, request: web.Request) -> tuple[Person, CaseRow] | web.Response:
-        code = request.match_info["code"].upper()
+        code = ops.normalize_code(request.match_info["code"])
         got = await self._viewable(request, code)
         if isinstance(got, web.Response):
             return got
@@ -222,12 +222,12 @@ class CasePages:
         viewer = self._viewer(request)
         if viewer is None:
             raise ApiError(401, "请先登录")
-        code = request.match_info["code"].upper()
+        code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[Any] = []
         deductions = parse_deductions(data.get("deductions"), errors)
         vetoes = parse_vetoes(data.get("vetoes"), errors)
-        comment = data.get("comment") if isinstance(data.get("comment"), str) else ""
+        comment = str_field(data, "comment", errors, required=False)
         review = data.get("review_request")
         review_id = int(review) if isinstance(review, str | int) and str(review).isdigit() else None
         if errors:
@@ -243,7 +243,7 @@ class CasePages:
                         await review_repo.get(out.session, review_id), code):
                     raise ops.CaseInputError([FieldError(
                         "review_request", "该复核申请已重新评分，或不需要重新评分")])
-                ev = await record(out, case, viewer, deductions, vetoes, str(comment),
+                ev = await record(out, case, viewer, deductions, vetoes, comment,
                                   review_request_id=review_id)
         except PermissionError as e:
             raise ApiError(403, str(e)) from None
@@ -256,7 +256,7 @@ class CasePages:
 
     # -- outline -------------------------------------------------------------------------------
     async def _outline_data(self, request: web.Request) -> tuple[Any, Any] | web.Response:
-        got = await self._viewable(request, request.match_info["code"].upper())
+        got = await self._viewable(request, ops.normalize_code(request.match_info["code"]))
         if isinstance(got, web.Response):
             return got
         viewer, case = got

@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot.context import unit_of_work
-from bot.domain.scoring import Deduction, FieldError
+from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
 from bot.reminders import replan_case
 from bot.web import ApiError, json_body, json_response
 from bot.web.openapi import OPENAPI
@@ -21,8 +21,14 @@ if TYPE_CHECKING:
     from bot.app import App
 
 
+MAX_LISTED = 10  # errors spelled out in the message; the rest are counted
+
+
 def field_errors(errors: list[FieldError]) -> web.Response:
-    return json_response({"error": "输入有误：" + "；".join(e.human() for e in errors),
+    """422 with every error in `errors` and one readable message (repeats said once)."""
+    shown = list(dict.fromkeys(e.human() for e in errors))[:MAX_LISTED]
+    more = f" 等 {len(errors)} 处" if len(errors) > len(shown) else ""
+    return json_response({"error": "输入有误：" + "；".join(shown) + more,
                           "errors": [{"field": e.field, "reason": e.reason} for e in errors]},
                          status=422)
 
@@ -35,18 +41,18 @@ def _date(data: dict[str, Any], name: str, errors: list[FieldError]) -> date | N
         errors.append(FieldError(name, "须为 ISO 日期字符串，如 2026-12-31"))
         return None
     try:
-        return date.fromisoformat(v)
+        return ops.parse_day(v)
     except ValueError:
         errors.append(FieldError(name, "日期格式不对，须为 YYYY-MM-DD"))
         return None
 
 
-def _str(data: dict[str, Any], name: str, errors: list[FieldError], required: bool = True) -> str:
+def str_field(data: dict[str, Any], name: str, errors: list[FieldError], required: bool = True) -> str:
     v = data.get(name)
     if v is None and not required:
         return ""
     if not isinstance(v, str) or (required and not v.strip()):
-        errors.append(FieldError(name, "必填，须为字符串"))
+        errors.append(FieldError(name, "必填，须为字符串" if required else "须为字符串"))
         return ""
     return v
 
@@ -56,6 +62,9 @@ def parse_deductions(raw: Any, errors: list[FieldError]) -> list[Deduction]:
         return []
     if not isinstance(raw, list):
         errors.append(FieldError("deductions", "须为数组"))
+        return []
+    if len(raw) > ITEM_COUNT:
+        errors.append(FieldError("deductions", f"扣分最多 {ITEM_COUNT} 条（每个评分项一条）"))
         return []
     out: list[Deduction] = []
     for i, d in enumerate(raw):
@@ -83,6 +92,9 @@ def parse_vetoes(raw: Any, errors: list[FieldError]) -> list[str]:
         return []
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
         errors.append(FieldError("vetoes", "须为评分项编号数组"))
+        return []
+    if len(raw) > ITEM_COUNT:
+        errors.append(FieldError("vetoes", f"一票否决项最多 {ITEM_COUNT} 个"))
         return []
     return list(raw)
 
@@ -136,9 +148,9 @@ class CasesApi:
             errors.append(FieldError("investigators", "须为人员编号数组"))
             invs = []
         new = ops.NewCase(
-            title=_str(data, "title", errors), stage=_str(data, "stage", errors),
-            police_unit=_str(data, "police_unit", errors),
-            prosecutor=_str(data, "prosecutor", errors), investigators=tuple(invs),
+            title=str_field(data, "title", errors), stage=str_field(data, "stage", errors),
+            police_unit=str_field(data, "police_unit", errors),
+            prosecutor=str_field(data, "prosecutor", errors), investigators=tuple(invs),
             investigation_deadline=_date(data, "investigation_deadline", errors),
             custody_deadline=_date(data, "custody_deadline", errors))
         if errors:
@@ -152,7 +164,7 @@ class CasesApi:
 
     async def get(self, request: web.Request) -> web.Response:
         self._auth(request)
-        code = request.match_info["code"].upper()
+        code = ops.normalize_code(request.match_info["code"])
         async with self.app.services.db() as session:
             case = await repo.get_case(session, code)
             if case is None:
@@ -182,7 +194,7 @@ class CasesApi:
         """Deadlines changed or the case closed/reopened by the case-management system: the
         pending reminders are re-planned or cancelled in the same transaction."""
         self._auth(request)
-        code = request.match_info["code"].upper()
+        code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
         allowed = {"investigation_deadline", "custody_deadline", "status"}
@@ -190,9 +202,12 @@ class CasesApi:
         if not set(data) & allowed:
             errors.append(FieldError("body", "至少提供一个可修改的字段"))
         changes: dict[str, Any] = {}
-        for name in ("investigation_deadline", "custody_deadline"):
+        today = self.app.services.clock.now().astimezone(self.app.services.config.tz).date()
+        for name in ops.DEADLINES:
             if name in data:
                 changes[name] = _date(data, name, errors)
+                if (e := ops.day_error(name, changes[name], today)) is not None:
+                    errors.append(e)
         if "status" in data:
             if data["status"] not in ("open", "closed"):
                 errors.append(FieldError("status", "须为 open 或 closed"))
@@ -216,13 +231,13 @@ class CasesApi:
 
     async def evaluate(self, request: web.Request) -> web.Response:
         self._auth(request)
-        code = request.match_info["code"].upper()
+        code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
         unknown = set(data) - {"by", "deductions", "vetoes", "comment"}
         errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
-        by_id = _str(data, "by", errors)
-        comment = _str(data, "comment", errors, required=False)
+        by_id = str_field(data, "by", errors)
+        comment = str_field(data, "comment", errors, required=False)
         deductions = parse_deductions(data.get("deductions"), errors)
         vetoes = parse_vetoes(data.get("vetoes"), errors)
         if errors:

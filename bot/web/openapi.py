@@ -9,7 +9,11 @@ _ERR = {"type": "object", "required": ["error"], "properties": {
     "errors": {"type": "array", "items": {"type": "object", "properties": {
         "field": {"type": "string"}, "reason": {"type": "string"}}}}}}
 _COLOR = {"type": "string", "enum": ["red", "yellow", "green"]}
-_DATE = {"type": "string", "format": "date"}
+_DATE = {"type": "string", "format": "date",
+         "description": "YYYY-MM-DD, from 1 January five years before this year "
+                        "to 31 December five years after it"}
+_TEXT = {"type": "string", "maxLength": 1000,
+         "description": "no control or bidi formatting characters; line breaks and tabs allowed"}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -33,11 +37,10 @@ OPENAPI: dict[str, Any] = {
             "Deduction": {"type": "object", "additionalProperties": False,
                           "required": ["item", "points", "problem", "requirement"],
                           "properties": {"item": {"type": "string"},
-                                         "points": {"type": "integer", "minimum": 1},
-                                         "problem": {"type": "string"},
-                                         "purpose": {"type": "string"},
-                                         "matters": {"type": "string"},
-                                         "requirement": {"type": "string"}}},
+                                         "points": {"type": "integer", "minimum": 0,
+                                                    "description": "1..max; 0 only on a vetoed item"},
+                                         "problem": _TEXT, "purpose": _TEXT, "matters": _TEXT,
+                                         "requirement": _TEXT}},
             "NewCase": {"type": "object", "additionalProperties": False,
                         "required": ["title", "stage", "police_unit", "prosecutor",
                                      "investigators"],
@@ -52,10 +55,13 @@ OPENAPI: dict[str, Any] = {
                               "required": ["by"],
                               "properties": {
                                   "by": {"type": "string"},
-                                  "deductions": {"type": "array",
+                                  "deductions": {"type": "array", "maxItems": 10,
                                                  "items": {"$ref": "#/components/schemas/Deduction"}},
-                                  "vetoes": {"type": "array", "items": {"type": "string"}},
-                                  "comment": {"type": "string"}}},
+                                  "vetoes": {"type": "array", "maxItems": 10,
+                                             "items": {"type": "string"},
+                                             "description": "each vetoed item also needs its "
+                                                            "entry in deductions (0 points allowed)"},
+                                  "comment": _TEXT}},
         },
     },
     "security": [{"bearer": []}],

@@ -18,6 +18,7 @@ from tests.cases.helpers import (
     YELLOW,
     cards,
     create_case,
+    ded,
     evaluate,
 )
 from tests.conftest import Console
@@ -133,10 +134,26 @@ async def test_red_intake_is_returned_with_open_deductions(console: Console) -> 
 
 async def test_veto_is_red_whatever_the_score(console: Console) -> None:
     code = await create_case(console)
-    r = await evaluate(console, code, [], vetoes=["criminal_capacity"])
+    veto = ded("criminal_capacity", 0, "精神状况存疑，未作鉴定", "委托司法精神病鉴定")
+    r = await evaluate(console, code, [veto], vetoes=["criminal_capacity"])
     assert r == {"version": 1, "score": 100, "color": "red"}
     body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
-    assert "一票否决：刑事责任能力未查清" in body
+    assert "1. 刑事责任能力未查清  一票否决" in body
+    assert "存在问题：精神状况存疑，未作鉴定" in body and "补侦要求：委托司法精神病鉴定" in body
+
+
+async def test_a_veto_says_what_the_investigators_must_do(console: Console) -> None:
+    """A bare veto gave investigators a red card with nothing to act on: it needs 存在问题 and
+    补侦要求 on its item; 0 points are allowed only on a vetoed item."""
+    code = await create_case(console)
+    r = await evaluate(console, code, [], vetoes=["criminal_capacity"], status=422)
+    assert r["error"] == "输入有误：否决项「刑事责任能力未查清」须在该项填写存在问题和补侦要求（扣分可填 0）"
+    r = await evaluate(console, code, [ded("causation", 0)], status=422)
+    assert r["errors"] == [{"field": "deductions[0].points", "reason": "扣分须在 1 到 8 之间"}]
+    r = await evaluate(console, code, [ded("criminal_capacity", 5)], vetoes=["criminal_capacity"])
+    assert r == {"version": 1, "score": 95, "color": "red"}
+    body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
+    assert "1. 刑事责任能力未查清  −5分 · 一票否决" in body and "补侦要求：补充取证" in body
 
 
 async def test_chat_commands_code_and_my_cases(console: Console) -> None:

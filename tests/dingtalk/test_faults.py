@@ -169,8 +169,16 @@ async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
                          message_id="bad-card"))
     fake.push(fake.frame("/v1.0/unknown/topic", {}, message_id="bad-topic"))
     fake.push({"type": "WHATEVER", "headers": {"messageId": "bad-type"}})
+    fake.push('{"a":' + "[" * 50000 + "]" * 50000 + "}")  # RecursionError in json.loads
+    deep = fake.frame("/v1.0/im/bot/messages/get", {}, message_id="deep-data")
+    deep["data"] = "[" * 50000 + "]" * 50000
+    fake.push(deep)
+    lone = fake.frame("/v1.0/im/bot/messages/get", {}, message_id="lone-surrogate")
+    lone["data"] = json.dumps(fake.bot_message("\ud800帮助", staff_id=PROSECUTOR[1]))
+    fake.push(lone)
     for frame_id, code in (("bad-data", 400), ("no-msgid", 400), ("bad-card", 400),
-                           ("bad-topic", 404), ("bad-type", 400)):
+                           ("bad-topic", 404), ("bad-type", 400), ("deep-data", 400),
+                           ("lone-surrogate", 400)):
         ack = await eventually(lambda f=frame_id: fake.acks.get(f), what=f"ACK of {frame_id}")
         assert ack["code"] == code, (frame_id, ack)
     opens = len(fake.opens)

@@ -215,6 +215,7 @@ def test_evaluation_invariants(template: ScoreTemplate, data: st.DataObject) -> 
     vetoes = tuple(
         data.draw(st.lists(st.sampled_from([it.id for it in template.veto_items]), unique=True))
     )
+    deductions += [ded(v, 0) for v in vetoes if v not in {it.id for it in chosen}]
     ev = evaluate(template, None, deductions, vetoes)
     assert 0 <= ev.score <= 100
     assert ev.score == 100 - sum(d.points for d in deductions)
@@ -235,7 +236,7 @@ def test_evaluation_versions_and_score(template: ScoreTemplate) -> None:
     assert e1.template_version == "2026.1" and not e1.has_veto
     e2 = evaluate(template, e1, [ded(plain[0].id, 5)], at=T0 + timedelta(days=7))
     assert (e2.version, e2.score, e2.color) == (2, 95, Color.GREEN)
-    e3 = evaluate(template, e2, [], (veto_id,), at=T0 + timedelta(days=8))
+    e3 = evaluate(template, e2, [ded(veto_id, 0)], (veto_id,), at=T0 + timedelta(days=8))
     assert (e3.version, e3.score, e3.color) == (3, 100, Color.RED)
 
 
@@ -269,7 +270,8 @@ def test_validation_field_paths(template: ScoreTemplate) -> None:
     assert by_field["vetoes[1]"] == "该项不是一票否决项"
     assert by_field["vetoes[2]"] == "一票否决项重复"
     assert by_field["vetoes[3]"] == "评分项不存在"
-    assert "deductions[0].item" not in by_field and "vetoes[0]" not in by_field
+    assert by_field["vetoes[0]"] == "须在该项填写存在问题和补侦要求（扣分可填 0）"
+    assert "deductions[0].item" not in by_field
     assert all(isinstance(e, FieldError) for e in errors)
 
 
@@ -340,3 +342,23 @@ def test_cleared_items(template: ScoreTemplate) -> None:
     assert cleared_items(None, e2) == ()
     assert [d.item for d in open_deductions(e2)] == [ids[1], ids[3]]
     assert open_deductions(None) == ()
+
+
+def test_a_veto_needs_its_entry_which_may_deduct_nothing(template: ScoreTemplate) -> None:
+    veto = template.veto_items[0].id
+    plain = next(it for it in template.items if not it.veto)
+    errors = validate_evaluation(template, [ded(veto, 0), ded(plain.id, 0)], [veto])
+    assert [(e.field, e.reason) for e in errors] == [
+        ("deductions[1].points", f"扣分须在 1 到 {plain.max_points} 之间")]
+
+
+def test_control_and_bidi_characters_are_refused(template: ScoreTemplate) -> None:
+    item = template.items[0].id
+    deductions = [ded(item, 2, problem="问题\u0001\u0000", requirement="第一\n第二\t完")]
+    errors = validate_evaluation(template, deductions, [], comment="\u202e说明")
+    assert [(e.field, e.human()) for e in errors] == [
+        ("deductions[0].problem",
+         f"「{template.items[0].label}」存在问题含有控制字符或不可见的格式字符（U+0001），请删除后重试"),
+        ("comment", "评分说明含有控制字符或不可见的格式字符（U+202E），请删除后重试")]
+    errors = validate_evaluation(template, [ded(item, 2)], [], comment="长" * 1001)
+    assert [e.human() for e in errors] == ["评分说明不能超过 1000 字"]

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -32,13 +33,15 @@ USERS = [PROSECUTOR, *INVESTIGATORS]
 
 async def create_cases(http: aiohttp.ClientSession, instances: list[Instance], n: int) -> list[str]:
     """Cases through the integration API, alternating instances."""
+    far = datetime.now(UTC).date() + timedelta(days=3 * 365)  # no reminder falls due during the test
     codes = []
     for k in range(n):
         base = instances[k % len(instances)].url
         async with http.post(f"{base}/api/v1/cases", headers=AUTH, json={
                 "title": f"压测案件{k}", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
                 "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-                "investigation_deadline": "2099-12-20", "custody_deadline": "2099-12-31"}) as r:
+                "investigation_deadline": far.isoformat(),
+                "custody_deadline": (far + timedelta(days=11)).isoformat()}) as r:
             assert r.status == 201, await r.text()
             codes.append((await r.json())["code"])
     return codes

@@ -27,6 +27,7 @@ from dingtalk_stream.version import VERSION_STRING
 from websockets.asyncio.client import ClientConnection
 
 from bot.outbox import backoff
+from bot.web import loads_strict
 from config.model import DingTalkStreamConfig
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
     async def _on_frame(self, ws: ClientConnection, raw: str | bytes) -> bool:
         """Handle one frame; True for a SYSTEM `disconnect`."""
         try:
-            frame = json.loads(raw)
+            frame = loads_strict(raw)
             if not isinstance(frame, dict):
                 raise ValueError("frame is not an object")
             headers = frame.get("headers") or {}
@@ -240,6 +241,8 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
                     return True
                 return False
             if kind == CallbackMessage.TYPE:
+                if isinstance(frame.get("data"), str):  # the SDK parses it without our limits
+                    loads_strict(frame["data"])
                 cb = CallbackMessage.from_dict(frame)
                 self._spawn(self._callback(ws, cb))
                 return False

@@ -1,0 +1,39 @@
+"""Characters that stored text may not hold: C0/C1 control characters (newline, carriage
+return and tab allowed where text may span lines), bidi overrides and isolates (U+202A–U+202E,
+U+2066–U+2069, which make text read other than it is stored), lone surrogates and the
+noncharacters U+FFFE/U+FFFF (neither UTF-8 nor XML can hold them). Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+
+_ALWAYS = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+           r"\ud800-\udfff\ufffe\uffff")
+_MULTILINE = re.compile(f"[{_ALWAYS}]")
+_SINGLE_LINE = re.compile(f"[{_ALWAYS}\t\n\r]")
+# what XML 1.0 (and so a .docx) cannot hold at all: tab, newline and return it can
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def unsafe_char(text: str, *, multiline: bool = False) -> str | None:
+    """The first character `text` may not hold, as ``U+XXXX``; None when it is clean."""
+    m = (_MULTILINE if multiline else _SINGLE_LINE).search(text)
+    return None if m is None else f"U+{ord(m.group()):04X}"
+
+
+def char_problem(label: str, text: str, *, multiline: bool = False) -> str | None:
+    """A Chinese reason naming the field (`label`, e.g. 案件名称), or None when clean."""
+    c = unsafe_char(text, multiline=multiline)
+    if c is None:
+        return None
+    return f"{label}含有控制字符或不可见的格式字符（{c}），请删除后重试"
+
+
+def xml_safe(text: str) -> str:
+    """`text` without what XML cannot hold (for documents written from data stored earlier)."""
+    return _NOT_XML.sub("", text)
+
+
+def without_unsafe(text: str) -> str:
+    """`text` with the characters :func:`unsafe_char` refuses (multi-line) left out."""
+    return _MULTILINE.sub("", text)
