@@ -86,6 +86,9 @@ async def test_chat_and_form_inputs_with_control_characters_are_refused(console:
     r = await console.send(inv, f"dm:{inv}", f"码 {code}\u0000")
     assert r["messages"][-1]["text"] == \
         "消息含有控制字符或不可见的格式字符（U+0000），未处理。请删除后重新发送。"
+    # bidi marks a chat client wraps around text are invisible: dropped, the command answered
+    r = await console.send(inv, f"dm:{inv}", f"\u2068码 {code}\u2069")
+    assert r["messages"][-1]["card"]["title"].startswith(f"案件码 {code}")
     # the review form on the code page
     token = urlsplit(card["card"]["actions"][0]["url"]).path.split("/")[-1]
     await console.client.post("/console/api/login", json={"user": inv})
