@@ -4,6 +4,7 @@ routes and the periodic work."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,12 +28,14 @@ from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
 from bot.transports.dingtalk.web import DingTalkWeb
 from bot.web import api_errors, json_response
+from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
 from bot.web.signing import Signer
 from config.loader import Settings
-from handlers import basic, cases, inspection, reviews
+from config.model import Org
+from handlers import admin, basic, cases, inspection, reviews
 from handlers import reminders as reminder_handlers
 from storage import db, migrate
 
@@ -96,7 +99,7 @@ class App:
         journal.on_batch = self._services.metrics.journal_batch.observe
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
-                   inspection.router)
+                   inspection.router, admin.router)
         self._services.features["on_evaluation"] = [reviews.on_evaluation]
         reminder_service.install(self._services)  # re-plans on every evaluation
         await inspection.seed_bank(self._services)
@@ -105,6 +108,17 @@ class App:
         await self._start_transports(dt_creds)
         if self.use_scheduler:
             self._start_scheduler()
+
+    def use_org(self, org: Org) -> None:
+        """Swap in a new roster (the admin page's import, after org.yaml is written). Safe in
+        process: everything looks people, units and chats up through `services.directory` at
+        use time, and an event already being handled keeps the person it resolved. Other
+        instances read their own org.yaml at start: they need a restart."""
+        self.settings = dataclasses.replace(self.settings, org=org)
+        self.services.settings = self.settings
+        self.services.directory = Directory(org)
+        if self.dingtalk is not None:
+            self.dingtalk.use_org(org)
 
     async def _start_transports(self, dt_creds: dingtalk.Credentials | None) -> None:
         """External platforms: their inbound loops, and the outbox worker that delivers to them."""
@@ -209,7 +223,7 @@ def create_web_app(app: App) -> web.Application:
         web.get("/favicon.svg", favicon),
         web.get("/favicon.ico", favicon_ico),
     ]
-    routes += CasesApi(app).routes() + CasePages(app).routes()
+    routes += CasesApi(app).routes() + CasePages(app).routes() + AdminWeb(app).routes()
     if app.settings.config.transports.console.enabled:
         routes += ConsoleTransport(app).routes()
     inspection_web = InspectionWeb(app)

@@ -94,7 +94,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if data_dir.exists():
         shutil.rmtree(data_dir)  # a demo always starts fresh
     data_dir.mkdir(parents=True)
+    # the roster as a copy in the data directory: imports on /admin/roster change the copy
+    # (fresh at every start), never the shipped config/org.yaml
+    shutil.copy(DEFAULT_CONFIG.parent / "org.yaml", data_dir / "org.yaml")
     overrides: dict[str, Any] = {
+        "org": str(data_dir / "org.yaml"),
         "storage": {"database_url": f"sqlite+aiosqlite:///{data_dir / 'casebot.db'}",
                     "redis_url": None},
         "transports": {"console": {"enabled": True, "test_clock": args.test_clock},
@@ -321,6 +325,8 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
     print(f"{n} roster rows merged into {org_path}; roster version {version}")
+    print("a running bot reads org.yaml at start: restart it to use the new roster "
+          "(the /admin/roster page imports without a restart)")
 
 
 def build_parser() -> argparse.ArgumentParser:

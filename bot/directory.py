@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from config.model import Chat, Org, Person, Unit
+
+
+def _norm(text: str) -> str:
+    """How a search is typed: full-width letters from an IME, stray spaces, any case."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
 
 
 class Directory:
@@ -67,3 +74,36 @@ class Directory:
             return chat_id == f"dm:{person_id}"
         c = self.chats.get(chat_id)
         return c is not None and person_id in c.members
+
+    # -- search (the admin's 人员 / 单位 / 群 and /admin/roster) -----------------------------------
+    def find_people(self, query: str) -> list[Person]:
+        """By id or platform id (exactly), else by a part of the name or id."""
+        q = _norm(query)
+        if not q:
+            return []
+        exact = [p for p in self.org.people
+                 if p.id == q or any(_norm(v) == q for v in p.ids.values())]
+        return exact or [p for p in self.org.people if q in _norm(p.name) or q in p.id]
+
+    def find_units(self, query: str) -> list[Unit]:
+        """By id or full name (exactly), else by a part of the name or id."""
+        q = _norm(query)
+        if not q:
+            return []
+        exact = [u for u in self.org.units if u.id == q or _norm(u.name) == q]
+        return exact or [u for u in self.org.units if q in _norm(u.name) or q in u.id]
+
+    def find_chats(self, query: str) -> list[Chat]:
+        """By id or platform chat id (exactly), else by a part of the title."""
+        q = _norm(query)
+        if not q:
+            return []
+        exact = [c for c in self.org.chats
+                 if c.id == q or any(_norm(v) == q for v in c.ids.values())]
+        return exact or [c for c in self.org.chats if q in _norm(c.title) or q in c.id]
+
+    def people_of(self, unit_id: str) -> list[Person]:
+        return [p for p in self.org.people if p.unit == unit_id]
+
+    def children(self, unit_id: str) -> list[Unit]:
+        return [u for u in self.org.units if u.parent == unit_id]

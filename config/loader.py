@@ -43,6 +43,11 @@ class Settings:
     secrets: Secrets
     source: Path
 
+    @property
+    def org_path(self) -> Path:
+        """org.yaml, where the roster lives (relative to the config file unless absolute)."""
+        return self.source.parent / self.config.org
+
 
 class _Loader(yaml.SafeLoader):
     """YAML 1.1 as `yaml.safe_load`, except that an unquoted date stays a string: the model

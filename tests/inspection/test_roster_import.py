@@ -26,12 +26,13 @@ def test_roster_csv_merges_and_changes_the_version(tmp_path: Path) -> None:
     before = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
     csv_path = tmp_path / "roster.csv"
     csv_path.write_text(HEADER + "c12,新设市人民检察院,city,prov,,p-chief-c12,周新,dt-9001\n"
-                        "c12-01,新设市新城区人民检察院,county,c12,XC,p-chief-c12-01,吴城,\n",
+                        "c12-01,新设市新城区人民检察院,county,c12,XQ,p-chief-c12-01,吴城,\n",
                         encoding="utf-8")
     r = run(str(csv_path), "--org", str(org_path))
     assert r.returncode == 0, r.stderr
     after = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
     assert after.version_hash() in r.stdout and after.version_hash() != before.version_hash()
+    assert "restart it to use the new roster" in r.stdout  # a running bot read the old file
     assert len([u for u in after.units if u.kind == "county"]) == 112
     chief = next(p for p in after.people if p.id == "p-chief-c12-01")
     assert (chief.name, chief.unit, chief.roles) == ("吴城", "c12-01", ("chief",))
@@ -46,8 +47,8 @@ def test_bad_roster_rows_leave_org_unchanged(tmp_path: Path) -> None:
     csv_path.write_text(HEADER + "c13,某市,town,prov,,,,\nc13-01,某县,county,c99,ZZ,,,\n",
                         encoding="utf-8")
     r = run(str(csv_path), "--org", str(org_path))
-    assert r.returncode == 1 and f"{csv_path}:2: kind must be city or county" in r.stderr
+    assert r.returncode == 1 and f"{csv_path}:2: 类型（kind）须为 city（市院）或 county（县区院）" in r.stderr
     csv_path.write_text(HEADER + "c13-01,某县,county,c99,ZZ,,,\n", encoding="utf-8")
     r = run(str(csv_path), "--org", str(org_path))
-    assert r.returncode == 1 and "unknown unit 'c99'" in r.stderr
+    assert r.returncode == 1 and f"{csv_path}:2: 上级单位「c99」不存在" in r.stderr
     assert org_path.read_bytes() == original

@@ -14,6 +14,7 @@ from dingtalk_stream import Card_Callback_Router_Topic, ChatbotMessage
 from sqlalchemy import update
 
 from bot.ratelimit import make_limiter
+from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
 from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
@@ -21,7 +22,7 @@ from bot.transports.dingtalk.spool import Spool, spool_dir
 from bot.transports.dingtalk.stream import StreamClient
 from cards.model import Button
 from config.loader import ConfigError
-from config.model import DingTalkConfig
+from config.model import DingTalkConfig, Org
 from storage.models import Message
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ class DingTalkTransport:
         self.stream.register_callback_handler(ChatbotMessage.TOPIC, BotMessageHandler(self.inbound))
         self.stream.register_callback_handler(Card_Callback_Router_Topic,
                                               CardCallbackHandler(self.inbound))
+
+    def use_org(self, org: Org) -> None:
+        """A new roster (App.use_org): group chats are mapped by their DingTalk ids."""
+        self.inbound.chats = mapping.chat_index(org)
 
     def target(self, chat: str) -> Target | None:
         d = self.app.services.directory

@@ -1,0 +1,166 @@
+"""/admin/roster: the roster for admins (管理员): the units tree, people with their roles and
+platform ids, chats with their members, a search; and the roster import (the CSV that
+`casebot import roster` takes): upload → preview (what is added or changed, errors per row)
+→ confirm. Applying writes org.yaml, records who did it in the audit chain and swaps the new
+roster into this running instance (App.use_org): no restart here. The viewer is the signed
+session cookie."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.context import unit_of_work
+from bot.roster import (
+    COLUMNS,
+    KIND_LABELS,
+    Issue,
+    RosterError,
+    RosterPlan,
+    org_version,
+    plan_roster,
+    read_csv,
+    read_org_file,
+    write_org_file,
+)
+from bot.web import render
+from bot.web.session import session_person
+from config.model import ROLE_LABELS, Org, Person, Unit
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+class AdminWeb:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.lock = asyncio.Lock()  # one import at a time (read, check, write, swap)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/admin/roster", self.page),
+            web.post("/admin/roster/preview", self.preview),
+            web.post("/admin/roster/apply", self.apply),
+        ]
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _admin(self, request: web.Request) -> Person | web.Response:
+        s = self.app.services
+        pid = session_person(request, s.signer, s.clock.now())
+        viewer = s.directory.person(pid) if pid else None
+        if viewer is None:
+            return render("error.html", status=401, title="请先登录",
+                          message="请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+        if not viewer.has("admin"):
+            return render("error.html", status=403, title="无权查看",
+                          message="名册管理仅限管理员使用。")
+        return viewer
+
+    def _render(self, viewer: Person, *, q: str = "", status: int = 200, **extra: Any
+                ) -> web.Response:
+        d = self.app.services.directory
+        people = d.find_people(q) if q else list(d.org.people)
+        units = d.find_units(q) if q else []
+        chats = ([c for c in d.org.chats
+                  if c in d.find_chats(q) or any(p.id in c.members for p in people)]
+                 if q else list(d.org.chats))
+        return render(
+            "admin_roster.html", status=status, viewer=viewer, q=q, org=d.org,
+            version=d.org.version_hash(), org_path=str(self.app.settings.org_path),
+            tree=[self._node(u) for u in d.org.units if u.parent is None],
+            units=[{"unit": u, "path": d.unit_path(u.id), "kind": KIND_LABELS.get(u.kind, u.kind),
+                    "chief": d.chief_of(u.id), "people": len(d.people_of(u.id))} for u in units],
+            people=[self._person(p) for p in people],
+            chats=[{"chat": c, "members": [d.person(m) for m in c.members]} for c in chats],
+            columns=",".join(COLUMNS), kinds=KIND_LABELS, **extra)
+
+    def _node(self, u: Unit) -> dict[str, Any]:
+        d = self.app.services.directory
+        return {"unit": u, "kind": KIND_LABELS.get(u.kind, u.kind), "chief": d.chief_of(u.id),
+                "people": len(d.people_of(u.id)),
+                "children": [self._node(c) for c in d.children(u.id)]}
+
+    def _person(self, p: Person) -> dict[str, Any]:
+        d = self.app.services.directory
+        return {"person": p, "unit": d.unit_path(p.unit),
+                "roles": "、".join(ROLE_LABELS.get(r, r) for r in p.roles),
+                "chats": "、".join(c.title for c in d.chats_of(p.id))}
+
+    def _plan(self, csv_text: str) -> RosterPlan:
+        org = read_org_file(self.app.settings.org_path)
+        try:
+            rows = read_csv(csv_text.encode("utf-8"))
+        except RosterError as e:
+            return RosterPlan(rows=0, base_version=org_version(org),
+                              errors=[Issue(0, m) for m in e.errors])
+        return plan_roster(org, rows)
+
+    # -- pages ----------------------------------------------------------------------------------
+    async def page(self, request: web.Request) -> web.Response:
+        viewer = self._admin(request)
+        if isinstance(viewer, web.Response):
+            return viewer
+        return self._render(viewer, q=request.query.get("q", "").strip()[:50])
+
+    async def preview(self, request: web.Request) -> web.Response:
+        """The uploaded file, checked against the roster as it is now; nothing is written."""
+        viewer = self._admin(request)
+        if isinstance(viewer, web.Response):
+            return viewer
+        form = await request.post()
+        upload = form.get("file")
+        data = upload.file.read(MAX_UPLOAD + 1) if isinstance(upload, web.FileField) else b""
+        filename = upload.filename if isinstance(upload, web.FileField) else ""
+        if not data:
+            return self._render(viewer, status=400, upload_error="请选择要导入的 CSV 文件。")
+        if len(data) > MAX_UPLOAD:
+            return self._render(viewer, status=413, upload_error="文件过大（上限 2 MB）。")
+        try:
+            rows = read_csv(data)
+        except RosterError as e:
+            return self._render(viewer, status=422, upload_error="；".join(e.errors))
+        buf = io.StringIO()  # the rows again, as UTF-8 text for the confirm form
+        writer = csv.DictWriter(buf, COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+        plan = self._plan(text)
+        return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
+                            filename=filename)
+
+    async def apply(self, request: web.Request) -> web.Response:
+        """Confirmed: check again against the roster as it is now (another admin may have
+        imported meanwhile), write org.yaml, audit, and use the new roster in this instance."""
+        viewer = self._admin(request)
+        if isinstance(viewer, web.Response):
+            return viewer
+        form = await request.post()
+        text, base = str(form.get("csv", "")), str(form.get("base", ""))
+        filename = str(form.get("filename", ""))[:200]
+        path = self.app.settings.org_path
+        async with self.lock:
+            plan = self._plan(text)
+            if plan.base_version != base:
+                return self._render(viewer, status=409, upload_error=(
+                    "名册在预览之后已被修改（可能有其他管理员刚导入过），本次未导入。"
+                    "请重新上传文件预览。"))
+            if not plan.ok or plan.merged is None or plan.new_version is None:
+                return self._render(viewer, status=422, plan=plan, csv_text=text,
+                                    filename=filename)
+            try:
+                async with unit_of_work(self.app.services) as out:
+                    await out.audit(viewer.id, "roster.import", plan.new_version, {
+                        "file": filename, "rows": plan.rows, "org": str(path),
+                        "version_before": plan.base_version, **plan.summary()})
+                    write_org_file(path, plan.merged)  # a failure rolls the audit record back
+            except OSError as e:
+                return self._render(viewer, status=500, upload_error=(
+                    f"无法写入 {path}：{e.strerror or e}。名册未改变。"))
+            self.app.use_org(Org.model_validate(plan.merged))
+        return self._render(viewer, applied=plan)

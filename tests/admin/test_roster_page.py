@@ -1,0 +1,190 @@
+"""/admin/roster over HTTP: who may open it, what it lists, the search, and the roster import:
+preview (changes and errors per row, nothing written), apply (org.yaml written, the running
+bot uses it at once, the audit chain names the admin), and the refusals."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.roster import COLUMNS
+from storage import audit
+from storage.models import AuditRecord
+from tests.admin.conftest import ADMIN
+from tests.conftest import Console
+
+HEADER = ",".join(COLUMNS) + "\n"
+GOOD = (HEADER
+        + "c12,新设市人民检察院,city,prov,,p-chief-c12,周新,dt-9001\n"
+        + "c12-01,新设市新城区人民检察院,county,c12,XQ,p-chief-c12-01,吴城,\n"
+        + "c01-02,示范市乐顺区人民检察院,county,c01,YK,,,\n")
+BAD = (HEADER
+       + "c13,某市,town,prov,,,,\n"
+       + "c13-01,某县,county,c99,ZZ,,,\n"
+       + "c13-02,某县二,county,c01,HY,p-new,,\n"
+       + "c13-03,某县三,county,c01,QQ,p-x,某人,dt-0128\n")
+
+
+async def login(console: Console, user: str) -> None:
+    r = await console.client.post("/console/api/login", json={"user": user})
+    assert r.status == 200
+
+
+async def get_page(console: Console, query: str = "") -> tuple[int, str]:
+    r = await console.client.get("/admin/roster" + query)
+    return r.status, await r.text()
+
+
+async def preview(console: Console, body: bytes | str, name: str = "roster.csv") -> tuple[int, str]:
+    import aiohttp
+
+    form = aiohttp.FormData(quote_fields=False)  # as browsers send a UTF-8 file name
+    data = body.encode() if isinstance(body, str) else body
+    form.add_field("file", data, filename=name, content_type="text/csv")
+    r = await console.client.post("/admin/roster/preview", data=form)
+    return r.status, await r.text()
+
+
+def hidden(page: str) -> dict[str, str]:
+    return {m[0]: html.unescape(m[1]) for m in
+            re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page)}
+
+
+def section(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    return page[start:page.index("</table>", start)]
+
+
+async def user_ids(console: Console) -> set[str]:
+    r = await console.client.get("/console/api/users")
+    return {u["id"] for u in (await r.json())["users"]}
+
+
+async def test_only_admins_open_the_page(console: Console) -> None:
+    status, page = await get_page(console)
+    assert status == 401 and "请先登录" in page
+    await login(console, "p-prosecutor-1")
+    status, page = await get_page(console)
+    assert status == 403 and "名册管理仅限管理员使用" in page
+    status, page = await preview(console, GOOD)
+    assert status == 403
+
+
+async def test_the_page_lists_units_people_and_chats(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await get_page(console)
+    assert status == 200
+    assert "示范省人民检察院" in page and "示范市海澄县人民检察院" in page
+    assert "单位 125 个 · 人员 139 人 · 群 2 个" in page
+    row = page[page.index('data-person="p-admin-1"'):]
+    row = row[:row.index("</tr>")]
+    assert "邓建" in row and "管理员" in row and "dt-0128" in row and "海澄县检警协作群" in row
+    assert 'data-chat="g-case-team"' in page and "余斌梅" in page
+    assert "无需重启" in page and "须重启机器人才会生效" in page  # what a restart is needed for
+
+
+async def test_search(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await get_page(console, "?q=余斌梅")
+    assert status == 200
+    assert "搜索「余斌梅」：人员 1 人，单位 0 个，群 1 个。" in page
+    assert page.count("data-person=") == 1
+    status, page = await get_page(console, "?q=海澄")
+    assert "单位 3 个" in page and "示范市海澄县公安局刑事侦查大队" in section(page, "units")
+
+
+async def test_preview_shows_changes_and_writes_nothing(console: Console, org_path: Path) -> None:
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, GOOD)
+    assert status == 200, re.findall(r"<td class=\"error\">(.*?)<", page)
+    assert "共 3 行：新增单位 2 个，修改单位 1 个，新增人员 2 人，修改人员 0 人。" in page
+    changes = section(page, "preview-changes")
+    assert "新设市新城区人民检察院" in changes and "吴城" in changes
+    assert "名称：示范市乐顺市人民检察院 → 示范市乐顺区人民检察院" in changes
+    assert 'id="apply"' in page
+    assert org_path.read_bytes() == before
+    assert "p-chief-c12" not in await user_ids(console)
+
+
+async def test_errors_per_row_in_chinese_and_no_apply(console: Console, org_path: Path) -> None:
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, BAD)
+    assert status == 422
+    errors = re.sub(r"<[^>]+>", " ", section(page, "preview-errors"))
+    for row, message in (
+        (2, "类型（kind）须为 city（市院）或 county（县区院），实际为「town」"),
+        (3, "上级单位「c99」不存在"),
+        (4, "案件码前缀 HY 已被 示范市海澄县人民检察院（c01-01）使用"),
+        (4, "新增检察长 p-new 须填写姓名（chief_name）"),
+        (5, "钉钉 ID dt-0128 已属于 邓建（p-admin-1）"),
+    ):
+        assert re.search(rf"第 {row} 行\s*{re.escape(message)}", errors), (row, message, errors)
+    assert "本次不会导入任何一行" in page and 'id="apply"' not in page
+    status, page = await preview(console, "name,kind\n某县,county\n")
+    assert status == 422 and "缺少列：unit_id" in page
+    assert org_path.read_bytes() == before
+
+
+async def test_excel_gbk_file_is_read(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await preview(console, GOOD.encode("gbk"))
+    assert status == 200 and "新设市新城区人民检察院" in page
+
+
+async def test_apply_writes_uses_and_audits(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    _, page = await preview(console, GOOD, name="2026-11 名册.csv")
+    form = hidden(page)
+    r = await console.client.post("/admin/roster/apply", data=form)
+    page = await r.text()
+    assert r.status == 200, page
+    assert "导入成功" in page and "新增单位 2 个，修改单位 1 个，新增人员 2 人" in page
+    assert "本实例已生效" in page
+    text = org_path.read_text(encoding="utf-8")
+    assert "新设市新城区人民检察院" in text and "示范市乐顺区人民检察院" in text
+    assert text.startswith("# SYNTHETIC DEMO DATA")
+
+    # the running bot knows the new chief at once: no restart
+    assert {"p-chief-c12", "p-chief-c12-01"} <= await user_ids(console)
+    got = await console.send("p-chief-c12-01", "dm:p-chief-c12-01", "我是谁")
+    assert "示范省人民检察院 / 新设市人民检察院 / 新设市新城区人民检察院" in got["messages"][0]["text"]
+    answer = await console.send(ADMIN, f"dm:{ADMIN}", "单位 c12-01")
+    assert "检察长：吴城（p-chief-c12-01）" in answer["messages"][0]["text"]
+
+    async with console.app.services.db() as db:
+        [rec] = (await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "roster.import"))).scalars().all()
+        assert (await audit.verify(db)).ok
+    data: dict[str, Any] = json.loads(rec.data)
+    assert rec.actor == ADMIN and rec.subject == console.app.services.directory.org.version_hash()
+    assert data["file"] == "2026-11 名册.csv" and data["rows"] == 3
+    assert data["unit_add"] == ["c12", "c12-01"] and data["unit_change"] == ["c01-02"]
+    assert data["person_add"] == ["p-chief-c12", "p-chief-c12-01"]
+
+    # the same confirmation again (a reload, a double click): the roster changed meanwhile
+    again = await console.client.post("/admin/roster/apply", data=form)
+    assert again.status == 409 and "名册在预览之后已被修改" in await again.text()
+
+
+async def test_apply_refused_for_others(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    _, page = await preview(console, GOOD)
+    form = hidden(page)
+    before = org_path.read_bytes()
+    await login(console, "p-leader-1")
+    r = await console.client.post("/admin/roster/apply", data=form)
+    assert r.status == 403
+    console.client.session.cookie_jar.clear()
+    r = await console.client.post("/admin/roster/apply", data=form)
+    assert r.status == 401
+    assert org_path.read_bytes() == before
+    async with console.app.services.db() as db:
+        assert not (await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "roster.import"))).first()
