@@ -409,11 +409,13 @@ class ReminderService:
 
     def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
                       ) -> ReminderView:
-        """去评估 is for the case's prosecutor; a leader or an investigator gets the code page."""
-        if view.score_url is None or pid in subj.people.get("prosecutor", ()):
+        """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
+        code page instead."""
+        if (view.score_url is None and view.review_id is None) or \
+                pid in subj.people.get("prosecutor", ()):
             return view
         page = code_links(out, subj.case_code)[0] if subj.case_code else None
-        return dataclasses.replace(view, score_url=None, page_url=page)
+        return dataclasses.replace(view, score_url=None, review_id=None, page_url=page)
 
     def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime,
              missed: tuple[datetime, ...] = ()) -> ReminderView:

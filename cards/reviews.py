@@ -30,6 +30,7 @@ class ReviewView:
     confirmed_by: str | None
     rescored: str | None  # "黄码 85分（第3版）" once the re-score referencing it exists
     score_url: str
+    joint_example: str  # a time ahead, shown as the 评议时间 placeholder
 
 
 def _body(v: ReviewView) -> str:
@@ -63,7 +64,7 @@ def prosecutor_card(v: ReviewView) -> Card:
             Button(id="review.reject", label="驳回", data=_data(v),
                    form=(FormField("reason", "驳回理由", multiline=True),)),
             Button(id="review.joint", label="提交检警共同评议", data=_data(v),
-                   form=(FormField("time", "评议时间", placeholder="如 2026-11-05 14:30"),)),
+                   form=(FormField("time", "评议时间", placeholder=f"如 {v.joint_example}"),)),
         ]
     elif v.state is State.ACCEPTED and v.rescored is None:
         actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]

@@ -54,14 +54,14 @@ async def list_reminders(ctx: Context) -> None:
     if open_rows:
         lines.append(f"待处理提醒（{len(open_rows)}条）：")
         for r in open_rows:
-            lines.append(f"· [{r.id}] {_label(svc.by_id, r)} {r.subject} "
+            lines.append(f"· [{r.id}] {_label(svc.by_id, r)} {subject_label(r)} "
                          f"到期 {local(r.due_at, tz)}{' （补发）' if r.late else ''}")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
         for r in upcoming:
             when = (f"将于 {local(r.deliver_at, tz)} 提醒" if r.deliver_at > ctx.now()
                     else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
-            lines.append(f"· {_label(svc.by_id, r)} {r.subject} {when}")
+            lines.append(f"· {_label(svc.by_id, r)} {subject_label(r)} {when}")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
@@ -114,12 +114,15 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
                     f"（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
 
 
-def subject_label(subject: str) -> str:
-    """What a reminder is about, as its card names it: the case code, 复核申请 #n, 整改-n."""
-    for prefix, label in (("review-", "复核申请 #"), ("rectification-", "整改-")):
-        if subject.startswith(prefix):
-            return label + subject.removeprefix(prefix)
-    return subject
+def subject_label(r: Reminder) -> str:
+    """What a reminder is about, as its card names it: the case code, 复核申请 #n (with its
+    case), 整改-n."""
+    if r.subject.startswith("review-"):
+        number = r.subject.removeprefix("review-")
+        return f"复核申请 #{number}（{r.case_code}）" if r.case_code else f"复核申请 #{number}"
+    if r.subject.startswith("rectification-"):
+        return "整改-" + r.subject.removeprefix("rectification-")
+    return r.subject
 
 
 async def _clicked(ctx: Context) -> Reminder | None:
@@ -140,7 +143,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
     if r is None:
         return
     if await service_of(ctx.services).close(ctx, r, ctx.user.id, "done"):
-        await ctx.reply(f"已标记为已处理：{subject_label(r.subject)}的提醒（提醒编号 {r.id}）。")
+        await ctx.reply(f"已标记为已处理：{subject_label(r)}的提醒（提醒编号 {r.id}）。")
     else:
         await ctx.reply("这条提醒已处理。")
 

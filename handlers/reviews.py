@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.context import Context, Outbound
 from bot.dispatcher import Router
@@ -141,7 +141,15 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         state=State(row.status), reject_reason=row.reject_reason, joint_time=row.joint_time,
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored,
-        score_url=f"{ops.score_url(out, case.code)}?review={row.id}")
+        score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
+        joint_example=joint_example(out))
+
+
+def joint_example(out: Outbound) -> str:
+    """A joint-review time to show as an example: three days ahead, 14:30 (never one the bot
+    would refuse as past)."""
+    day = (out.now().astimezone(out.config.tz) + timedelta(days=3)).date()
+    return f"{day:%Y-%m-%d} 14:30"
 
 
 async def refresh_cards(out: Outbound, row: ReviewRow, case: CaseRow) -> None:
@@ -242,11 +250,11 @@ async def reject(event: CardActionEvent, ctx: Context) -> None:
 async def joint(event: CardActionEvent, ctx: Context) -> None:
     typed = event.form.get("time", "").strip()
     if not typed:
-        await ctx.reply("请填写共同评议的时间，如 2026-11-05 14:30。")
+        await ctx.reply(f"请填写共同评议的时间，如 {joint_example(ctx)}。")
         return
     when = parse_meeting_time(typed, ctx.config.tz)
     if when is None:
-        await ctx.reply(f"共同评议时间看不懂：「{typed[:30]}」。请写成 2026-11-05 14:30。")
+        await ctx.reply(f"共同评议时间看不懂：「{typed[:30]}」。请写成 {joint_example(ctx)}。")
         return
     if when < ctx.now():
         await ctx.reply(f"共同评议时间 {when:%Y-%m-%d %H:%M} 已经过去，请填写之后的时间。")

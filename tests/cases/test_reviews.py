@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
@@ -91,6 +92,20 @@ async def test_a_double_submitted_rescore_answers_the_request_once(console: Cons
     titles = [m["card"]["title"] for m in cards(await console.messages(f"dm:{INV}"))]
     assert titles == [f"案件码 {code} · 红码 66分", "您的复核申请 #1 · 已同意",
                       f"案件码 {code} · 绿码 95分"]  # one new version, not two
+
+
+async def test_the_joint_review_example_time_lies_ahead(console: Console) -> None:
+    """The 评议时间 hint is a time the bot would accept, whatever the date."""
+    console.clock.advance(timedelta(days=40))  # Saturday 2026-12-12
+    await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    joint = next(a for a in pcard["card"]["actions"] if a["label"] == "提交检警共同评议")
+    example = joint["form"][0]["placeholder"].removeprefix("如 ")
+    assert example == "2026-12-15 14:30"
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "下周"})
+    assert r["messages"][-1]["text"].endswith(f"请写成 {example}。")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": example})
+    assert any(m["text"] and "共同评议" in m["text"] for m in r["messages"])
 
 
 async def test_joint_review_to_confirmed_outcome(console: Console) -> None:

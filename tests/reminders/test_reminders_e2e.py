@@ -207,8 +207,10 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     [fresh] = [m for m in r["messages"] if m["card"]]
     assert fresh["card"]["title"] == f"复核申请 #{review.id} · 待处理"
     assert fresh["card"]["actions"][0]["label"] == "同意并调整"
-    r = await console.click(LEADER, lead["id"], "review.resend")
-    assert r["messages"][-1]["text"].startswith("「去答复」仅限承办检察官使用")
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]  # not 去答复
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    listing = r["messages"][0]["card"]["body"]
+    assert f"复核答复 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
