@@ -69,6 +69,11 @@ class RosterPlan:
     def ok(self) -> bool:
         return not self.errors and self.merged is not None
 
+    @property
+    def unchanged(self) -> bool:
+        """The roster already holds what the file says: importing it would change nothing."""
+        return self.ok and self.new_version == self.base_version
+
     def count(self, what: str, op: str) -> int:
         return sum(1 for c in self.changes if c.what == what and c.op == op)
 
@@ -163,89 +168,180 @@ def _person_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple
     return tuple(out)
 
 
+def _names(units: list[dict[str, Any]]) -> str:
+    shown = "、".join(f"{u['name']}（{u['id']}）" for u in units[:3])
+    return shown + (f" 等 {len(units)} 个" if len(units) > 3 else "")
+
+
 def plan_roster(org: dict[str, Any], rows: list[dict[str, str]]) -> RosterPlan:
     """What importing `rows` into `org` (org.yaml's data) would do, row by row (rows are
-    numbered as lines of the file: the header is line 1)."""
+    numbered as lines of the file: the header is line 1).
+
+    A refused row never influences another: first each row on its own (ids, kind, a unit the
+    import may not touch …); then the hierarchy, against what each parent really is (the unit
+    as it exists, or as a row that passes adds or changes it); then, in file order, what rows
+    share (code prefixes, DingTalk ids, chiefs), where only rows that pass count. A blank
+    optional column (parent of an existing unit, code_prefix, chief_name, chief_dingtalk) keeps
+    the current value."""
     plan = RosterPlan(rows=len(rows), base_version=org_version(org))
     old_units = {u["id"]: dict(u) for u in org.get("units", [])}
     old_people = {p["id"]: dict(p) for p in org.get("people", [])}
-    units = dict(old_units)
-    people = dict(old_people)
-    err = plan.errors.append
+    errors: dict[int, list[str]] = {}
+    numbered = list(enumerate(rows, start=2))
 
-    file_units: dict[str, tuple[int, str]] = {}  # id → (row, kind), for parents named later
-    for n, row in enumerate(rows, start=2):
-        uid, kind = row.get("unit_id", ""), row.get("kind", "")
-        if uid and uid not in file_units:
-            file_units[uid] = (n, kind)
-
-    def kind_of(uid: str) -> str | None:
-        if uid in file_units:
-            return file_units[uid][1]
-        return old_units[uid]["kind"] if uid in old_units else None
-
-    prefixes = {u.get("code_prefix"): uid for uid, u in old_units.items() if u.get("code_prefix")}
-    dingtalk_ids = {(p.get("ids") or {}).get("dingtalk"): pid for pid, p in old_people.items()
-                    if (p.get("ids") or {}).get("dingtalk")}
+    # 1. each row on its own
+    parents: dict[int, str] = {}  # row → the parent it would have
     seen: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):
+    for n, row in numbered:
         uid, name, kind = row.get("unit_id", ""), row.get("name", ""), row.get("kind", "")
         parent, prefix = row.get("parent", ""), row.get("code_prefix", "")
         chief, chief_name, chief_dt = (row.get("chief_id", ""), row.get("chief_name", ""),
                                        row.get("chief_dingtalk", ""))
-        before = len(plan.errors)
+        err = errors.setdefault(n, []).append
         if not uid:
-            err(Issue(n, "单位编号（unit_id）不能为空"))
+            err("单位编号（unit_id）不能为空")
         elif not _ID.match(uid):
-            err(Issue(n, f"单位编号「{uid}」只能包含小写字母、数字和 . _ -"))
+            err(f"单位编号「{uid}」只能包含小写字母、数字和 . _ -")
         elif uid in seen:
-            err(Issue(n, f"单位编号 {uid} 与第 {seen[uid]} 行重复"))
+            err(f"单位编号 {uid} 与第 {seen[uid]} 行重复")
         if not name:
-            err(Issue(n, "单位名称（name）不能为空"))
+            err("单位名称（name）不能为空")
         if kind not in PARENT_KIND:
-            err(Issue(n, f"类型（kind）须为 city（市院）或 county（县区院），实际为「{kind}」"))
+            err(f"类型（kind）须为 city（市院）或 county（县区院），实际为「{kind}」")
         elif uid in old_units and old_units[uid]["kind"] not in PARENT_KIND:
-            err(Issue(n, f"单位 {uid} 已存在，是{KIND_LABELS[old_units[uid]['kind']]}，"
-                         "不能用名册导入修改"))
-        elif not parent:
-            err(Issue(n, f"{KIND_LABELS[kind]}须填写上级单位（parent）"))
-        elif kind_of(parent) is None:
-            err(Issue(n, f"上级单位「{parent}」不存在"))
-        elif kind_of(parent) != PARENT_KIND[kind]:
-            err(Issue(n, f"{KIND_LABELS[kind]}的上级单位须为{KIND_LABELS[PARENT_KIND[kind]]}，"
-                         f"「{parent}」是{KIND_LABELS.get(kind_of(parent) or '', kind_of(parent))}"))
-        if prefix:
-            owner = prefixes.get(prefix)
-            if not _PREFIX.match(prefix):
-                err(Issue(n, f"案件码前缀「{prefix}」须为 2–4 个大写字母"))
-            elif owner is not None and owner != uid:
-                owner_name = units[owner]["name"] if owner in units else owner
-                err(Issue(n, f"案件码前缀 {prefix} 已被 {owner_name}（{owner}）使用"))
-        if chief:
-            if not _ID.match(chief):
-                err(Issue(n, f"检察长编号「{chief}」只能包含小写字母、数字和 . _ -"))
-            elif chief not in people and not chief_name:
-                err(Issue(n, f"新增检察长 {chief} 须填写姓名（chief_name）"))
-            if chief_dt and dingtalk_ids.get(chief_dt, chief) != chief:
-                other = dingtalk_ids[chief_dt]
-                err(Issue(n, f"钉钉 ID {chief_dt} 已属于 {people[other].get('name')}（{other}）"))
-        elif chief_name or chief_dt:
-            err(Issue(n, "填写了检察长姓名或钉钉 ID，但没有检察长编号（chief_id）"))
+            err(f"单位 {uid} 已存在，是{KIND_LABELS[old_units[uid]['kind']]}，不能用名册导入修改")
+        elif not parent and uid not in old_units:
+            err(f"{KIND_LABELS[kind]}须填写上级单位（parent）")
+        else:
+            parents[n] = parent or str(old_units[uid].get("parent") or "")
+        if prefix and not _PREFIX.match(prefix):
+            err(f"案件码前缀「{prefix}」须为 2–4 个大写字母")
+        if chief and not _ID.match(chief):
+            err(f"检察长编号「{chief}」只能包含小写字母、数字和 . _ -")
+        elif not chief and (chief_name or chief_dt):
+            err("填写了检察长姓名或钉钉 ID，但没有检察长编号（chief_id）")
         if uid:
             seen.setdefault(uid, n)
-        if len(plan.errors) > before:
+    candidates = {n for n, _ in numbered if not errors[n]}
+    dropped: dict[int, list[str]] = {}  # rows refused for what they share with other rows
+    while True:
+        # 2. the hierarchy, against the rows that pass: a refused row leaves its unit as it is
+        hierarchy = _check_hierarchy(rows, old_units, parents, candidates - set(dropped))
+        ok = candidates - set(dropped) - set(hierarchy)
+        # 3. what rows share, in file order
+        shared, units, people = _check_shared(plan, rows, old_units, old_people, parents, ok)
+        refused = {n for n in ok if n in shared}
+        if not refused:
+            break
+        dropped.update({n: shared[n] for n in refused})
+    for n, _ in numbered:
+        messages = errors[n] + hierarchy.get(n, []) + (shared.get(n) or dropped.get(n, []))
+        plan.errors += [Issue(n, m) for m in messages]
+    if plan.errors:
+        return plan
+    merged = {**org, "units": list(units.values()), "people": list(people.values())}
+    try:
+        plan.new_version = Org.model_validate(merged).version_hash()
+    except ValidationError as e:  # a safety net: the checks above should have said it
+        plan.errors += [Issue(0, f"导入后名册校验失败：{'.'.join(map(str, x['loc']))}: {x['msg']}")
+                        for x in e.errors()]
+        return plan
+    plan.merged = merged
+    return plan
+
+
+def _check_hierarchy(rows: list[dict[str, str]], old_units: dict[str, dict[str, Any]],
+                     parents: dict[int, str], passed: set[int]) -> dict[int, list[str]]:
+    """Errors of the rows in `passed` about parents and kinds, found by removing refused rows
+    until the rest fit together; a row is refused for a row that is refused itself only when
+    nothing else is wrong."""
+    rows_of = {r.get("unit_id", ""): n for n, r in enumerate(rows, start=2)}
+    passed = set(passed)
+    errors: dict[int, list[str]] = {}
+    while True:
+        kinds = {rows[n - 2]["unit_id"]: rows[n - 2]["kind"] for n in passed}
+        found: dict[int, tuple[str, bool]] = {}  # row → (message, depends on another row)
+        for n in sorted(passed):
+            row = rows[n - 2]
+            uid, kind, parent = row["unit_id"], row["kind"], parents[n]
+            on_row = parent in kinds
+            pkind = kinds.get(parent) or (old_units[parent]["kind"] if parent in old_units
+                                          else None)
+            if pkind is None:
+                if parent in rows_of:
+                    found[n] = (f"上级单位「{parent}」（第 {rows_of[parent]} 行）有误，未能新增", True)
+                else:
+                    found[n] = (f"上级单位「{parent}」不存在", False)
+            elif pkind != PARENT_KIND[kind]:
+                found[n] = (f"{KIND_LABELS[kind]}的上级单位须为{KIND_LABELS[PARENT_KIND[kind]]}，"
+                            f"「{parent}」是{KIND_LABELS.get(pkind, pkind)}", on_row)
+            old_kind = old_units.get(uid, {}).get("kind")
+            if n not in found and old_kind is not None and old_kind != kind:
+                children = [u for u in old_units.values() if u.get("parent") == uid
+                            and u["kind"] in PARENT_KIND and u["id"] not in kinds]
+                if children:
+                    found[n] = (f"单位 {uid} 下有 {len(children)} 个下级单位（{_names(children)}），"
+                                f"不能由{KIND_LABELS[old_kind]}改为{KIND_LABELS[kind]}；"
+                                "如需调整，请先在 org.yaml 中移走其下级单位", False)
+        if not found:
+            return errors
+        sure = {n for n, (_, depends) in found.items() if not depends} or set(found)
+        for n in sure:
+            errors[n] = [found[n][0]]
+            passed.discard(n)
+
+
+def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
+                  old_units: dict[str, dict[str, Any]], old_people: dict[str, dict[str, Any]],
+                  parents: dict[int, str], passed: set[int]
+                  ) -> tuple[dict[int, list[str]], dict[str, dict[str, Any]],
+                             dict[str, dict[str, Any]]]:
+    """Code prefixes, DingTalk ids and chiefs, in file order: every row is checked, only the
+    rows in `passed` that pass change the roster. Sets the plan's changes and warnings."""
+    units = dict(old_units)
+    people = dict(old_people)
+    plan.changes, plan.warnings = [], []
+    errors: dict[int, list[str]] = {}
+    prefixes = {u.get("code_prefix"): uid for uid, u in old_units.items() if u.get("code_prefix")}
+    dingtalk_ids = {(p.get("ids") or {}).get("dingtalk"): pid for pid, p in old_people.items()
+                    if (p.get("ids") or {}).get("dingtalk")}
+    for n, row in enumerate(rows, start=2):
+        uid, name, kind = row.get("unit_id", ""), row.get("name", ""), row.get("kind", "")
+        prefix = row.get("code_prefix", "")
+        chief, chief_name, chief_dt = (row.get("chief_id", ""), row.get("chief_name", ""),
+                                       row.get("chief_dingtalk", ""))
+        err = errors.setdefault(n, []).append
+        if prefix and _PREFIX.match(prefix):
+            owner = prefixes.get(prefix)
+            if owner is not None and owner != uid:
+                owner_name = units[owner]["name"] if owner in units else owner
+                err(f"案件码前缀 {prefix} 已被 {owner_name}（{owner}）使用")
+        if chief and _ID.match(chief):
+            current = people.get(chief)
+            if current is None and not chief_name:
+                err(f"新增检察长 {chief} 须填写姓名（chief_name）")
+            if chief_dt and dingtalk_ids.get(chief_dt, chief) != chief:
+                other = dingtalk_ids[chief_dt]
+                err(f"钉钉 ID {chief_dt} 已属于 {people[other].get('name')}（{other}）")
+            home = units.get(str(current.get("unit"))) if current else None
+            if current is not None and ((home or {}).get("kind") == "police"
+                                        or "investigator" in (current.get("roles") or [])):
+                err(f"{current.get('name')}（{chief}）是公安机关人员"
+                    f"（{(home or {}).get('name', current.get('unit'))}），不能任检察长，"
+                    "也不能调入检察院")
+        if errors[n] or n not in passed:
             continue
 
-        new_unit = {"id": uid, "name": name, "kind": kind, "parent": parent,
-                    "code_prefix": prefix or None}
         old_unit = old_units.get(uid)
+        new_unit = {"id": uid, "name": name, "kind": kind, "parent": parents[n],
+                    "code_prefix": prefix or (old_unit or {}).get("code_prefix") or None}
         if old_unit is None:
             plan.changes.append(Change(n, "unit", "add", uid, name))
         else:
             diff = _unit_fields(old_unit, new_unit)
             plan.changes.append(Change(n, "unit", "change" if diff else "same", uid, name, diff))
         old_prefix = units.get(uid, {}).get("code_prefix")
-        if old_prefix and prefixes.get(old_prefix) == uid:
+        if prefix and old_prefix and prefixes.get(old_prefix) == uid:
             del prefixes[old_prefix]
         if prefix:
             prefixes[prefix] = uid
@@ -273,17 +369,7 @@ def plan_roster(org: dict[str, Any], rows: list[dict[str, str]]) -> RosterPlan:
         else:
             plan.changes.append(Change(n, "person", "add", chief, person_name))
         people[chief] = new_person
-    if plan.errors:
-        return plan
-    merged = {**org, "units": list(units.values()), "people": list(people.values())}
-    try:
-        plan.new_version = Org.model_validate(merged).version_hash()
-    except ValidationError as e:  # a safety net: the checks above should have said it
-        plan.errors += [Issue(0, f"导入后名册校验失败：{'.'.join(map(str, x['loc']))}: {x['msg']}")
-                        for x in e.errors()]
-        return plan
-    plan.merged = merged
-    return plan
+    return {n: m for n, m in errors.items() if m}, units, people
 
 
 def import_roster(csv_path: Path, org_path: Path) -> tuple[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,10 +86,16 @@ class Org(Strict):
         for i, u in enumerate(self.units):
             if u.parent is not None and u.parent not in unit_ids:
                 raise ValueError(f"units[{i}].parent: unknown unit {u.parent!r}")
+        kinds = {u.id: u.kind for u in self.units}
+        for i, u in enumerate(self.units):
+            _check_parent(i, u, kinds)
         people = {p.id for p in self.people}
         for i, p in enumerate(self.people):
             if p.unit not in unit_ids:
                 raise ValueError(f"people[{i}].unit: unknown unit {p.unit!r}")
+            if "chief" in p.roles and kinds[p.unit] == "police":
+                raise ValueError(f"people[{i}].roles: a chief (chief) heads a procuratorate; "
+                                 f"{p.unit!r} is a police unit")
         for i, c in enumerate(self.chats):
             for m in c.members:
                 if m not in people:
@@ -99,6 +106,28 @@ class Org(Strict):
         """SHA-256 over the canonical JSON of the roster: published with every draw."""
         data = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
+
+
+# The hierarchy: the province at the top, its cities, their county offices; a police unit is
+# attached to the procuratorate it works with (its partner office), of any level.
+PARENT_KINDS: dict[str, tuple[str, ...]] = {
+    "city": ("province",), "county": ("city",), "police": ("province", "city", "county"),
+}
+
+
+def _check_parent(i: int, u: Unit, kinds: Mapping[str, str]) -> None:
+    where = f"units[{i}].parent"
+    if u.kind == "province":
+        if u.parent is not None:
+            raise ValueError(f"{where}: the province is at the top and has no parent "
+                             f"(got {u.parent!r})")
+        return
+    allowed = PARENT_KINDS[u.kind]
+    if u.parent is None:
+        raise ValueError(f"{where}: a {u.kind} unit needs a parent ({' or '.join(allowed)})")
+    if kinds[u.parent] not in allowed:
+        raise ValueError(f"{where}: a {u.kind} unit's parent must be a {' or '.join(allowed)} "
+                         f"unit; {u.parent!r} is a {kinds[u.parent]} unit")
 
 
 def _unique(ids: list[str], what: str) -> set[str]:

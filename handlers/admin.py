@@ -50,10 +50,18 @@ def _more(total: int, what: str) -> list[str]:
         if total > LIMIT else []
 
 
+def parent_line(d: Directory, u: Unit) -> str:
+    """Where a unit belongs: its parent's path (not the unit itself); a police unit's partner."""
+    parent = d.unit(u.parent) if u.parent else None
+    if u.kind == "police":
+        return f"对口检察院：{parent.name}（{parent.id}）" if parent else "对口检察院：未设置"
+    return f"隶属：{d.unit_path(parent.id)}" if parent else "隶属：无（最高一级）"
+
+
 def unit_lines(d: Directory, u: Unit) -> list[str]:
     chief = d.chief_of(u.id)
     kind = KIND_LABELS.get(u.kind, u.kind)
-    lines = [f"{u.name}（{u.id}）", f"  隶属：{d.unit_path(u.id)}",
+    lines = [f"{u.name}（{u.id}）", f"  {parent_line(d, u)}",
              f"  类型：{kind}" + (f" · 案件码前缀 {u.code_prefix}" if u.code_prefix else "")]
     if u.kind != "police":
         lines.append(f"  检察长：{f'{chief.name}（{chief.id}）' if chief else '未设置'}")

@@ -30,6 +30,7 @@ from bot.roster import (
 from bot.web import render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
+from handlers.admin import parent_line
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -65,8 +66,12 @@ class AdminWeb:
     def _render(self, viewer: Person, *, q: str = "", status: int = 200, **extra: Any
                 ) -> web.Response:
         d = self.app.services.directory
-        people = d.find_people(q) if q else list(d.org.people)
         units = d.find_units(q) if q else []
+        people = d.find_people(q) if q else list(d.org.people)
+        if units:  # a unit's name finds its people too
+            found = {p.id for p in people}
+            in_units = {u.id for u in units}
+            people += [p for p in d.org.people if p.unit in in_units and p.id not in found]
         chats = ([c for c in d.org.chats
                   if c in d.find_chats(q) or any(p.id in c.members for p in people)]
                  if q else list(d.org.chats))
@@ -74,8 +79,9 @@ class AdminWeb:
             "admin_roster.html", status=status, viewer=viewer, q=q, org=d.org,
             version=d.org.version_hash(), org_path=str(self.app.settings.org_path),
             tree=[self._node(u) for u in d.org.units if u.parent is None],
-            units=[{"unit": u, "path": d.unit_path(u.id), "kind": KIND_LABELS.get(u.kind, u.kind),
-                    "chief": d.chief_of(u.id), "people": len(d.people_of(u.id))} for u in units],
+            units=[{"unit": u, "path": parent_line(d, u).partition("：")[2],
+                    "kind": KIND_LABELS.get(u.kind, u.kind), "chief": d.chief_of(u.id),
+                    "people": len(d.people_of(u.id))} for u in units],
             people=[self._person(p) for p in people],
             chats=[{"chat": c, "members": [d.person(m) for m in c.members]} for c in chats],
             columns=",".join(COLUMNS), kinds=KIND_LABELS, **extra)
@@ -146,6 +152,8 @@ class AdminWeb:
         path = self.app.settings.org_path
         async with self.lock:
             plan = self._plan(text)
+            if plan.unchanged:  # a second click, or the same file again: nothing to write
+                return self._render(viewer, done="这些内容已导入，名册无需更改。")
             if plan.base_version != base:
                 return self._render(viewer, status=409, upload_error=(
                     "名册在预览之后已被修改（可能有其他管理员刚导入过），本次未导入。"

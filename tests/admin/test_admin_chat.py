@@ -59,6 +59,14 @@ async def test_unit_with_its_chief_and_people(console: Console) -> None:
     assert "对口检察院：示范市海澄县人民检察院" in police and "检察长" not in police
 
 
+async def test_a_unit_belongs_to_its_parent_not_to_itself(console: Console) -> None:
+    assert "隶属：无（最高一级）\n" in await ask(console, "单位 prov")
+    assert "隶属：示范省人民检察院\n" in await ask(console, "单位 c01")
+    county = await ask(console, "单位 c01-01")
+    assert "隶属：示范省人民检察院 / 示范市人民检察院\n" in county
+    assert "对口检察院：示范市海澄县人民检察院（c01-01）" in await ask(console, "单位 ps-hc")
+
+
 async def test_chat_members(console: Console) -> None:
     answer = await ask(console, "群 协作")
     assert answer.startswith("海澄县检警协作群（g-case-team）")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.roster import COLUMNS
+from bot.roster import COLUMNS, org_version, read_org_file
 from storage import audit
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
@@ -168,9 +168,19 @@ async def test_apply_writes_uses_and_audits(console: Console, org_path: Path) ->
     assert data["unit_add"] == ["c12", "c12-01"] and data["unit_change"] == ["c01-02"]
     assert data["person_add"] == ["p-chief-c12", "p-chief-c12-01"]
 
-    # the same confirmation again (a reload, a double click): the roster changed meanwhile
+    # the same confirmation again (a reload, a double click): already there, nothing written
+    written = org_path.read_bytes()
     again = await console.client.post("/admin/roster/apply", data=form)
-    assert again.status == 409 and "名册在预览之后已被修改" in await again.text()
+    text = await again.text()
+    assert again.status == 200 and "这些内容已导入，名册无需更改" in text, text
+    assert "名册在预览之后已被修改" not in text and "导入成功" not in text
+    assert org_path.read_bytes() == written
+    async with console.app.services.db() as db:
+        assert len((await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "roster.import"))).all()) == 1
+    # and the same file again: every row 无变化, nothing to confirm
+    status, page = await preview(console, GOOD)
+    assert status == 200 and "这些内容已导入，名册无需更改" in page and 'id="apply"' not in page
 
 
 async def test_apply_refused_for_others(console: Console, org_path: Path) -> None:
@@ -188,3 +198,96 @@ async def test_apply_refused_for_others(console: Console, org_path: Path) -> Non
     async with console.app.services.db() as db:
         assert not (await db.execute(select(AuditRecord).where(
             AuditRecord.action == "roster.import"))).first()
+
+
+async def test_apply_after_another_import_is_refused(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    _, page = await preview(console, GOOD)
+    mine = hidden(page)
+    _, page = await preview(console, HEADER + "c01-03,示范市另一县人民检察院,county,c01,,,,\n")
+    r = await console.client.post("/admin/roster/apply", data=hidden(page))
+    assert r.status == 200 and "导入成功" in await r.text()
+    r = await console.client.post("/admin/roster/apply", data=mine)
+    assert r.status == 409 and "名册在预览之后已被修改" in await r.text()
+
+
+def errors_in(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(page, "preview-errors")))
+
+
+async def test_a_unit_with_offices_under_it_keeps_its_kind(console: Console, org_path: Path) -> None:
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER + "c01,示范市人民检察院,county,c02,,,,\n")
+    assert status == 422 and 'id="apply"' not in page
+    errors = errors_in(page)
+    assert "第 2 行 单位 c01 下有 14 个下级单位（示范市海澄县人民检察院（c01-01）、" in errors
+    assert "不能由市院改为县区院" in errors
+    # confirming anyway (a stale or forged form) writes nothing either
+    form = {"csv": HEADER + "c01,示范市人民检察院,county,c02,,,,\n",
+            "base": org_version(read_org_file(org_path)), "filename": "x.csv"}
+    r = await console.client.post("/admin/roster/apply", data=form)
+    assert r.status == 422
+    assert org_path.read_bytes() == before
+    answer = await console.send(ADMIN, f"dm:{ADMIN}", "单位 c01-01")
+    assert "隶属：示范省人民检察院 / 示范市人民检察院\n" in answer["messages"][0]["text"]
+
+
+async def test_a_refused_row_does_not_change_the_others(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER
+                                 + "prov,改省院,city,prov,,,,\n"
+                                 + "c12,新设市人民检察院,city,prov,,,,\n"
+                                 + "c18,县挂省,county,prov,,,,\n"
+                                 + "c01,示范市人民检察院,county,c02,,,,\n"
+                                 + "c01-02,示范市乐顺区人民检察院,county,c01,,,,\n"
+                                 + "c13,某市,city,prov,hy,,,\n"
+                                 + "c13-01,某市某县,county,c13,,,,\n")
+    assert status == 422
+    errors = errors_in(page)
+    assert "第 2 行 单位 prov 已存在，是省院，不能用名册导入修改" in errors
+    assert "第 3 行" not in errors and "第 6 行" not in errors  # prov is still the province
+    assert "第 4 行 县区院的上级单位须为市院，「prov」是省院" in errors  # not 新增
+    assert "第 7 行 案件码前缀「hy」须为 2–4 个大写字母" in errors
+    assert "第 8 行 上级单位「c13」（第 7 行）有误，未能新增" in errors
+    assert "「prov」是市院" not in errors and "「c01」是县区院" not in errors
+    changes = section(page, "preview-changes")
+    assert "c12" in changes and "c18" not in changes and "c13-01" not in changes
+
+
+async def test_police_staff_are_not_made_chief(console: Console, org_path: Path) -> None:
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER
+                                 + "c01-01,海澄县,county,c02,,p-investigator-1,,\n")
+    assert status == 422 and 'id="apply"' not in page
+    assert ("第 2 行 胡宇（p-investigator-1）是公安机关人员（示范市海澄县公安局刑事侦查大队），"
+            "不能任检察长，也不能调入检察院") in errors_in(page)
+    assert org_path.read_bytes() == before
+
+
+async def test_a_blank_column_keeps_the_current_value(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER
+                                 + "c01-01,示范市海澄县检察院,county,,,p-chief-c01-01,,\n")
+    assert status == 200, errors_in(page)
+    changes = section(page, "preview-changes")
+    assert "名称：示范市海澄县人民检察院 → 示范市海澄县检察院" in changes
+    assert "案件码前缀" not in changes and "上级单位" not in changes
+    r = await console.client.post("/admin/roster/apply", data=hidden(page))
+    assert r.status == 200 and "导入成功" in await r.text()
+    unit = next(u for u in console.app.services.directory.org.units if u.id == "c01-01")
+    assert (unit.name, unit.parent, unit.code_prefix) == ("示范市海澄县检察院", "c01", "HY")
+    chief = console.app.services.directory.person("p-chief-c01-01")
+    assert chief is not None and chief.name == "任阳阳" and "dingtalk" in chief.ids
+
+
+async def test_search_by_unit_name_lists_its_people(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await get_page(console, "?q=海澄")
+    assert status == 200 and "搜索「海澄」：人员 12 人，单位 3 个" in page
+    people = page[page.index('id="people"'):]
+    assert 'data-person="p-prosecutor-1"' in people and 'data-person="p-investigator-4"' in people
+    units = section(page, "units")
+    row = units[units.index("<td>c01-01</td>"):]
+    assert "<td>示范省人民检察院 / 示范市人民检察院</td>" in row[:row.index("</tr>")]

@@ -86,6 +86,47 @@ def test_unknown_role_and_reference(tmp_path: Path) -> None:
     assert "people[0].unit: unknown unit 'nowhere'" in err
 
 
+def _org_with(change: dict[str, dict[str, object]]) -> str:
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    for unit in org["units"]:
+        unit.update(change.get(unit["id"], {}))
+    return yaml.safe_dump(org, allow_unicode=True)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # a city office turned into a county office: its county offices hang under a county
+    ({"c01": {"kind": "county", "parent": "c02"}},
+     "units[2].parent: a county unit's parent must be a city unit; 'c01' is a county unit"),
+    ({"c01-01": {"parent": "prov"}},
+     "units[2].parent: a county unit's parent must be a city unit; 'prov' is a province unit"),
+    ({"c02": {"parent": "c01"}},
+     "parent: a city unit's parent must be a province unit; 'c01' is a city unit"),
+    ({"c01": {"parent": None}}, "units[1].parent: a city unit needs a parent (province)"),
+    ({"prov": {"parent": "c01"}}, "units[0].parent: the province is at the top and has no parent"),
+    ({"ps-hc": {"parent": "ps-hc-xd"}},
+     "parent: a police unit's parent must be a province or city or county unit; "
+     "'ps-hc-xd' is a police unit"),
+])
+def test_org_hierarchy_is_checked(tmp_path: Path, change: dict[str, dict[str, object]],
+                                  message: str) -> None:
+    path = write_config(tmp_path, "{}\n", _org_with(change))
+    [err] = errors_of(path)
+    assert err.startswith(f"{tmp_path / 'org.yaml'}: ") and message in err, err
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_police_staff_are_not_chiefs(tmp_path: Path) -> None:
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    i = next(i for i, p in enumerate(org["people"]) if p["id"] == "p-investigator-1")
+    org["people"][i]["roles"].append("chief")
+    path = write_config(tmp_path, "{}\n", yaml.safe_dump(org, allow_unicode=True))
+    [err] = errors_of(path)
+    assert f"people[{i}].roles: a chief (chief) heads a procuratorate; 'ps-hc-xd' is a police unit" \
+        in err
+
+
 def test_bad_timezone_and_office_hours(tmp_path: Path) -> None:
     path = write_config(tmp_path, "timezone: Mars/Olympus\noffice_hours: {start: '18:00', end: '09:00'}\n")
     errs = errors_of(path)
