@@ -138,7 +138,8 @@ class Dispatcher:
         self.services = services
         self.routers: list[Router] = []
         self.dedupe = (
-            RedisDedupe(services.redis, services.config.storage.dedupe_ttl_seconds)
+            RedisDedupe(services.redis, services.config.storage.dedupe_ttl_seconds,
+                        prefix=f"{services.config.storage.redis_prefix}event:")
             if services.redis is not None else None
         )
 

@@ -21,7 +21,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
-PREFIX = "casebot:live:"
 _PENDING = "casebot.live.pending"
 
 
@@ -98,21 +97,22 @@ class _RedisSubscription:
 
 
 class RedisHub:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, prefix: str = "casebot:") -> None:
         self.redis = redis
+        self.prefix = f"{prefix}live:"
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.redis.publish(PREFIX + channel, json.dumps(message, ensure_ascii=False))
+        await self.redis.publish(self.prefix + channel, json.dumps(message, ensure_ascii=False))
 
     @contextlib.asynccontextmanager
     async def subscription(self, channel: str) -> AsyncIterator[Subscription]:
         pubsub = self.redis.pubsub()
-        await pubsub.subscribe(PREFIX + channel)
+        await pubsub.subscribe(self.prefix + channel)
         try:
             yield _RedisSubscription(pubsub)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.unsubscribe(PREFIX + channel)
+                await pubsub.unsubscribe(self.prefix + channel)
             await pubsub.aclose()
 
 
@@ -159,5 +159,5 @@ class Publisher:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def hub_for(redis: Redis | None) -> LiveHub:
-    return RedisHub(redis) if redis is not None else MemoryHub()
+def hub_for(redis: Redis | None, prefix: str = "casebot:") -> LiveHub:
+    return RedisHub(redis, prefix) if redis is not None else MemoryHub()

@@ -118,5 +118,5 @@ class RedisRateLimiter:
             log.warning("redis rate limiter unavailable: %s", e)
 
 
-def make_limiter(redis: Redis | None) -> RateLimiter:
-    return RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+def make_limiter(redis: Redis | None, prefix: str = "casebot:") -> RateLimiter:
+    return RedisRateLimiter(redis, f"{prefix}rate:") if redis is not None else MemoryRateLimiter()

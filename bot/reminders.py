@@ -78,7 +78,6 @@ from storage.reviews import ReviewRow
 log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估"}
-REDIS_LOCK = "casebot:reminders:sweep"
 
 
 def worker_id() -> str:
@@ -123,6 +122,7 @@ class ReminderService:
         self.worker = worker or worker_id()
         self.late_after = timedelta(minutes=cfg.late_after_minutes)
         self.rectifications = RectificationSource()
+        self.lock_key = f"{services.config.storage.redis_prefix}reminders:sweep"
 
     def rule_of(self, kind: str) -> ReminderRule | None:
         return next((r for r in self.rules if r.kind == kind), None)
@@ -437,7 +437,7 @@ class ReminderService:
             return True
         try:
             ms = int(self.cfg.sweep_interval_seconds * 1000)
-            return bool(await redis.set(REDIS_LOCK, self.worker, nx=True, px=max(ms, 1000)))
+            return bool(await redis.set(self.lock_key, self.worker, nx=True, px=max(ms, 1000)))
         except (RedisError, OSError) as e:
             log.warning("redis lock unavailable, sweeping anyway (the database decides): %s", e)
             return True
@@ -447,9 +447,9 @@ class ReminderService:
         if redis is None or not self.cfg.redis_lock:
             return
         try:
-            held = await redis.get(REDIS_LOCK)
+            held = await redis.get(self.lock_key)
             if held is not None and (held.decode() if isinstance(held, bytes) else held) == self.worker:
-                await redis.delete(REDIS_LOCK)
+                await redis.delete(self.lock_key)
         except (RedisError, OSError):
             pass
 

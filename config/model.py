@@ -153,6 +153,9 @@ class OfficeHours(Strict):
 class StorageConfig(Strict):
     database_url: str = "sqlite+aiosqlite:///data/casebot.db"
     redis_url: str | None = None
+    # every Redis key and channel starts with this: several deployments (or test runs) can
+    # share one Redis server without seeing each other's keys
+    redis_prefix: str = Field(default="casebot:", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
     dedupe_ttl_seconds: int = Field(default=600, ge=300)
 
     @field_validator("database_url")

@@ -67,7 +67,7 @@ SITE_TASK_DEFAULT = "实地督察：听取汇报、座谈交流、查阅资料�
 def publisher(services: Services) -> Publisher:
     pub = services.features.get("inspection.live")
     if pub is None:
-        pub = Publisher(hub_for(services.redis))
+        pub = Publisher(hub_for(services.redis, services.config.storage.redis_prefix))
         services.features["inspection.live"] = pub
     assert isinstance(pub, Publisher)
     return pub

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,16 @@ from config.loader import DEFAULT_DIR
 from tests.conftest import free_port, fresh_postgres, port_open, require
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_DB = 13  # the scale tests' own Redis database, flushed before and after each test
-REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+REDIS_URL = "redis://127.0.0.1:6379/13"  # the scale tests' Redis database
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """Where a test's instances share Redis: a server and a key prefix of their own, so that
+    test runs side by side on one machine never see (or delete) each other's keys."""
+
+    url: str
+    prefix: str
 TOKEN = "scale-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -39,24 +48,29 @@ async def pg_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def shared_redis() -> AsyncIterator[str]:
-    """One Redis database for all instances of a test, empty at the start."""
+async def shared_redis() -> AsyncIterator[RedisSpace]:
+    """One Redis key space for all instances of a test, empty at the start, removed after."""
     require("Redis on 127.0.0.1:6379", port_open("127.0.0.1", 6379))
-    r = aioredis.from_url(REDIS_URL)
+    space = RedisSpace(REDIS_URL, f"casebot-test-{uuid.uuid4().hex[:10]}:")
+    yield space
+    r = aioredis.from_url(space.url)
     try:
-        await r.flushdb()
-        yield REDIS_URL
-        await r.flushdb()
+        keys = [k async for k in r.scan_iter(match=f"{space.prefix}*", count=1000)]
+        if keys:
+            await r.delete(*keys)
     finally:
         await r.aclose()
 
 
-def write_config(path: Path, *, db_url: str, redis_url: str | None, port: int,
+def write_config(path: Path, *, db_url: str, redis: RedisSpace | None, port: int,
                  question_bank: str | None = None) -> Path:
+    storage: dict[str, Any] = {"database_url": db_url, "redis_url": redis.url if redis else None}
+    if redis is not None:
+        storage["redis_prefix"] = redis.prefix
     cfg: dict[str, Any] = {
         "org": str(DEFAULT_DIR / "org.yaml"),
         "score_template": str(DEFAULT_DIR / "score_template.yaml"),
-        "storage": {"database_url": db_url, "redis_url": redis_url},
+        "storage": storage,
         "transports": {"console": {"enabled": True, "test_clock": False},
                        "dingtalk": {"enabled": False}},
         "web": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
@@ -166,13 +180,13 @@ class Cluster:
 def cluster_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[Cluster] = []
 
-    def make(db_url: str, redis_url: str | None, n: int = 2,
+    def make(db_url: str, redis: RedisSpace | None, n: int = 2,
              question_bank: str | None = None) -> Cluster:
         instances = []
         for k in range(n):
             name = "ab"[k] if n <= 2 else f"i{k}"
             port = free_port()
-            cfg = write_config(tmp_path / f"{name}.yaml", db_url=db_url, redis_url=redis_url,
+            cfg = write_config(tmp_path / f"{name}.yaml", db_url=db_url, redis=redis,
                                port=port, question_bank=question_bank)
             instances.append(Instance(name, port, cfg, tmp_path / f"{name}.log"))
         c = Cluster(instances, db_url)

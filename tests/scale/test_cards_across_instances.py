@@ -17,7 +17,7 @@ from sqlalchemy import select
 from storage import audit, db
 from storage.models import AuditRecord, Message
 from storage.reviews import ReviewCard, ReviewRow
-from tests.scale.conftest import AUTH, Cluster, Instance, cli
+from tests.scale.conftest import AUTH, Cluster, Instance, RedisSpace, cli
 from tests.scale.test_two_instances import INVESTIGATORS, PROSECUTOR, TIMEOUT, create_cases
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -77,7 +77,7 @@ async def file_review(http: aiohttp.ClientSession, inst: Instance, code: str) ->
 
 
 async def test_same_card_clicked_on_two_instances_decides_once(
-        pg_url: str, shared_redis: str, cluster_factory: Any) -> None:
+        pg_url: str, shared_redis: RedisSpace, cluster_factory: Any) -> None:
     cluster: Cluster = cluster_factory(pg_url, shared_redis)
     assert cli("migrate", "--config", str(cluster.instances[0].config)).returncode == 0
     await cluster.start()

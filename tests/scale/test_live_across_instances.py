@@ -16,7 +16,7 @@ import pytest
 from config.loader import DEFAULT_DIR
 from storage import db
 from storage import inspection as store
-from tests.scale.conftest import Cluster, Instance, cli
+from tests.scale.conftest import Cluster, Instance, RedisSpace, cli
 from tests.scale.test_two_instances import TIMEOUT
 
 HOST = "p-inspector-1"
@@ -88,7 +88,7 @@ async def open_session(cluster: Cluster) -> str:
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_screen_on_b_follows_a_command_handled_on_a(
-        pg_url: str, shared_redis: str, cluster_factory: Any) -> None:
+        pg_url: str, shared_redis: RedisSpace, cluster_factory: Any) -> None:
     cluster: Cluster = cluster_factory(pg_url, shared_redis, question_bank=BANK)
     await cluster.start()  # no `casebot migrate` first: concurrent starts must be safe too
     a, b = cluster.instances

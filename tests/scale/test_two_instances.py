@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from storage import audit, db
 from storage.models import Message, ProcessedEvent
-from tests.scale.conftest import AUTH, Cluster, Instance, cli
+from tests.scale.conftest import AUTH, Cluster, Instance, RedisSpace, cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -126,10 +126,10 @@ async def stored(db_url: str, run: str) -> dict[str, Any]:
     return {"replies": replies, "inbound": inbound, "processed": processed, "audit": chain}
 
 
-async def remembered(redis_url: str, run: str) -> int:
-    r = aioredis.from_url(redis_url)
+async def remembered(redis: RedisSpace, run: str) -> int:
+    r = aioredis.from_url(redis.url)
     try:
-        return len([k async for k in r.scan_iter(match=f"casebot:event:console:{run}-*",
+        return len([k async for k in r.scan_iter(match=f"{redis.prefix}event:console:{run}-*",
                                                  count=1000)])
     finally:
         await r.aclose()
@@ -160,7 +160,7 @@ async def start(cluster: Cluster) -> tuple[list[str], list[float]]:
 
 
 async def test_each_event_fed_to_both_instances_is_handled_once(
-        pg_url: str, shared_redis: str, cluster_factory: Any) -> None:
+        pg_url: str, shared_redis: RedisSpace, cluster_factory: Any) -> None:
     cluster: Cluster = cluster_factory(pg_url, shared_redis)
     codes, ready = await start(cluster)
     result = await feed(cluster, "both", codes)
@@ -181,7 +181,7 @@ async def test_each_event_fed_to_both_instances_is_handled_once(
 
 
 async def test_one_instance_sigkilled_mid_feed_nothing_lost(
-        pg_url: str, shared_redis: str, cluster_factory: Any) -> None:
+        pg_url: str, shared_redis: RedisSpace, cluster_factory: Any) -> None:
     cluster: Cluster = cluster_factory(pg_url, shared_redis)
     codes, _ = await start(cluster)
     victim, survivor = cluster.instances

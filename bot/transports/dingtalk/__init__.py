@@ -65,7 +65,8 @@ class DingTalkTransport:
                            refresh_margin_seconds=cfg.delivery.token_refresh_margin_seconds)
         self.webhooks = WebhookBook()
         self.delivery = DingTalkDelivery(
-            api=self.api, limiter=make_limiter(services.redis), webhooks=self.webhooks,
+            api=self.api, webhooks=self.webhooks,
+            limiter=make_limiter(services.redis, services.config.storage.redis_prefix),
             config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
             link_for=self.action_link, save_ref=self.save_ref)
         self._wake: Callable[[], None] = lambda: None
