@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from bot.context import Context, Outbound, ReadOnlyContext, Services
-from bot.domain.text import unsafe_char, without_unsafe
+from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
 from config.model import ROLE_LABELS, Person
 from storage import messages as msgs
@@ -121,15 +121,12 @@ _MENTION = re.compile(r"^[@＠]\S+\s+")
 # zero-width characters that ride along with pasted text.
 _WIDE_SPACE = re.compile("[\u3000\u00a0]")
 _ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
-# bidi marks that chat clients may wrap around names and mentions: invisible, dropped from
-# chat text (a stored field refuses them instead; see bot/domain/text.py)
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def command_text(text: str) -> str:
     """The text as commands are matched: mentions and invisible characters dropped, any space
     an ASCII space."""
-    text = _BIDI.sub("", _ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text))).strip()
+    text = without_bidi(_ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text))).strip()
     return _MENTION.sub("", BOT_MENTION.sub("", text)).strip()
 
 
@@ -232,7 +229,7 @@ class Dispatcher:
         return FeedResult("handled", ctx.sent)
 
     def match(self, event: MessageEvent) -> Route:
-        if (bad := unsafe_char(_BIDI.sub("", event.text), multiline=True)) is not None:
+        if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
             return Route(_refuse_chars, (), "", bad, readonly=False)
         text = command_text(event.text)
         word, _, rest = text.partition(" ")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
-_ALWAYS = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_BIDI_MARKS = r"\u202a-\u202e\u2066-\u2069"
+_ALWAYS = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _BIDI_MARKS +
            r"\ud800-\udfff\ufffe\uffff")
+_BIDI = re.compile(f"[{_BIDI_MARKS}]")
 _MULTILINE = re.compile(f"[{_ALWAYS}]")
 _SINGLE_LINE = re.compile(f"[{_ALWAYS}\t\n\r]")
 # what XML 1.0 (and so a .docx) cannot hold at all: tab, newline and return it can
@@ -37,3 +39,9 @@ def xml_safe(text: str) -> str:
 def without_unsafe(text: str) -> str:
     """`text` with the characters :func:`unsafe_char` refuses (multi-line) left out."""
     return _MULTILINE.sub("", text)
+
+
+def without_bidi(text: str) -> str:
+    """`text` without bidi overrides and isolates: invisible marks that chat clients may wrap
+    around names and mentions (chat drops them; a stored field refuses them)."""
+    return _BIDI.sub("", text)
