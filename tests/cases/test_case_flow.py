@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -201,6 +202,18 @@ async def test_statistics_card_page_and_csv(console: Console) -> None:
     csv_text = raw.decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("分组,名称,案件数,红码,黄码,绿码")
     assert "合计,全部,2,0,1,1,0,1" in csv_text and "受理时绿码占比,100%" in csv_text
+
+
+async def test_statistics_bar_shows_unscored_cases_too(console: Console) -> None:
+    """The colour bar on /stats covers every case: unscored ones are a grey part, not a gap."""
+    scored = await create_case(console)
+    await evaluate(console, scored, YELLOW)
+    await create_case(console, title="徐某某销售假冒注册商标商品案")
+    await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await console.client.get("/stats")).text()
+    rects = re.findall(r'<rect [^>]*width="([\d.]+)"[^>]*fill="(#\w+)"', html)
+    widths = {fill: float(w) for w, fill in rects}
+    assert widths["#e6a100"] == 150 and widths["#c4c8cf"] == 150  # yellow half, unscored half
 
 
 async def test_an_expired_code_link_still_leads_to_the_case(console: Console) -> None:
