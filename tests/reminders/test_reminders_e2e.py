@@ -271,6 +271,26 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
 
 
+async def test_rectification_reminders_reach_the_named_owner(console: Console) -> None:
+    """An item whose 责任人 is not the unit's chief (整改 … 责任人=…): the owner was told
+    "逾期将提醒", so the overdue reminder reaches the owner as well as the unit's chief."""
+    now = console.clock.now()
+    async with console.app.services.db() as s, s.begin():
+        s.add(InspectionSession(
+            id="DD-OWNER", title="测试督导", chat="g-inspection", created_by="p-inspector-2",
+            created_at=now, updated_at=now, stage="closed", params="{}", secret_hex="00",
+            manifest="{}", manifest_hash="0" * 64, current=-1))
+        await s.flush()
+        s.add(RectificationItem(id=8, session_id="DD-OWNER", unit_id="c01-01",
+                                owner_person_id="p-chief-c01", text="台账不全",
+                                due_date=date(2026, 10, 30), status="open",
+                                created_at=now - timedelta(days=13)))
+    await console.advance("1m")
+    for person in ("p-chief-c01", "p-chief-c01-01"):
+        [card] = await reminder_cards(console, person)
+        assert "整改-8" in card["card"]["body"]
+
+
 async def test_closed_case_cancels_pending(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
