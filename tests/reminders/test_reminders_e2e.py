@@ -25,7 +25,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 async def reminder_cards(console: Console, person: str) -> list[dict[str, Any]]:
     return [m for m in await console.messages(f"dm:{person}")
-            if m["card"] and ("逾期提醒" in m["card"]["title"] or "督办" in m["card"]["title"])]
+            if m["card"] and any(w in m["card"]["title"] for w in ("逾期提醒", "督办", "预警提醒"))]
 
 
 async def statuses(console: Console, subject: str) -> dict[str, str]:
@@ -72,6 +72,9 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
     await console.advance("3d")  # 11-05: deadline − 15 days
     [inv_msg] = await reminder_cards(console, INVESTIGATORS[0])
     assert "诉前会商" in inv_msg["card"]["title"]
+    # 15 days before the deadline nothing is overdue yet (seed: 侦查期限届满前十五日启动侦诉会商)
+    assert "逾期" not in inv_msg["card"]["title"] + inv_msg["card"]["body"]
+    assert "应启动会商日期：2026-11-05" in inv_msg["card"]["body"]
     assert [a["label"] for a in inv_msg["card"]["actions"]] == ["发起会商", "已处理"]
     assert len(await reminder_cards(console, PROSECUTOR)) == 1
 
