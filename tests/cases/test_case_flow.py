@@ -130,6 +130,9 @@ async def test_red_intake_is_returned_with_open_deductions(console: Console) -> 
     r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     card = r["messages"][0]["card"]
     assert "退回" in card["title"] and "嫌疑人零口供" in card["body"] and "因果关系" in card["body"]
+    # 红码退回 at intake is not the procedural 退回补充侦查 (a decision after acceptance, the
+    # seed's 退补率): the case is not accepted and goes back to the police
+    assert "退回补充侦查" not in card["body"] and "退回侦查机关" in card["body"]
 
 
 async def test_veto_is_red_whatever_the_score(console: Console) -> None:
