@@ -140,8 +140,11 @@ async def test_veto_is_red_whatever_the_score(console: Console) -> None:
     veto = ded("criminal_capacity", 0, "精神状况存疑，未作鉴定", "委托司法精神病鉴定")
     r = await evaluate(console, code, [veto], vetoes=["criminal_capacity"])
     assert r == {"version": 1, "score": 100, "color": "red"}
-    body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
+    card = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]
+    body = card["body"]
     assert "1. 刑事责任能力未查清  一票否决" in body
+    # "红码 100分" alone reads as a contradiction: the title says why the code is red
+    assert card["title"].endswith("红码 100分（一票否决）")
     assert "存在问题：精神状况存疑，未作鉴定" in body and "补侦要求：委托司法精神病鉴定" in body
 
 
