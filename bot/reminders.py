@@ -185,6 +185,7 @@ class ReminderService:
         for code, (case, evaluated_at) in states.items():
             s = out[code]
             s.title = case.title
+            s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
             state = CaseState(
                 code=code, color=Color(case.color) if case.color else None,
                 last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,

@@ -366,4 +366,8 @@ async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Conso
     await console.advance("1m")  # Monday 2027-01-04 09:01: the first working day
     [lead] = await cards(LEADER, "责任倒查")
     assert "羁押期限已于 2027年1月1日 届满" in lead["card"]["body"]
-    assert len(await cards(INVESTIGATORS[0], "诉前会商")) == 1
+    [consult] = await cards(INVESTIGATORS[0], "诉前会商")
+    # sent 12 days before the deadline (after the holiday): the text names the deadline
+    # instead of claiming 仅余 15 天
+    assert "仅余 15 天" not in consult["card"]["body"]
+    assert "侦查期限将于 2027年1月16日 届满" in consult["card"]["body"]
