@@ -210,7 +210,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_to=(),
             text=(
                 "【诉前会商提醒】案件 {code}《{title}》侦查期限将于 {deadline} 届满，目前尚未转为绿码。"
-                "请侦查人员与承办检察官在届满前 15 日启动诉前会商。"
+                "请侦查人员与承办检察官及时开展诉前会商。"
             ),
         ),
         ReminderRule(
