@@ -185,6 +185,7 @@ class ReminderService:
         for code, (case, evaluated_at) in states.items():
             s = out[code]
             s.title = case.title
+            s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
             state = CaseState(
                 code=code, color=Color(case.color) if case.color else None,
                 last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,
@@ -272,8 +273,11 @@ class ReminderService:
             s.deadline = due if isinstance(due, date) else None
             chief = d.chief_of(str(item["unit"])) if item["unit"] else None
             inspector = item.get("inspector")
+            owner = item.get("owner")  # the 责任人 named at 整改, told "逾期将提醒"
             s.people = {
-                "chief": (chief.id,) if chief else (),
+                "chief": tuple(dict.fromkeys(
+                    p for p in (str(owner) if owner else None, chief.id if chief else None)
+                    if p)),
                 "inspector": (str(inspector),) if inspector else
                 tuple(p.id for p in d.with_role("inspector")),
             }
@@ -527,8 +531,8 @@ def service_of(services: Services) -> ReminderService:
 
 
 class RectificationSource:
-    """Open rectification items (整改事项) of live inspections; the inspector is the person who
-    created the session."""
+    """Open rectification items (整改事项) of live inspections; the owner is the item's 责任人
+    (reminded with the unit's chief), the inspector is the person who created the session."""
 
     async def overdue_without_reminders(self, session: AsyncSession, today: date) -> list[str]:
         subject = literal("rectification-") + cast(RectificationItem.id, String)
@@ -547,7 +551,7 @@ class RectificationSource:
             .where(RectificationItem.id.in_(wanted)))
         return [{"id": item.id, "due": item.due_date, "unit": item.unit_id, "text": item.text,
                  "open": item.status == "open" and item.closed_at is None,
-                 "inspector": inspector}
+                 "owner": item.owner_person_id, "inspector": inspector}
                 for item, inspector in rows.all()]
 
 

@@ -57,7 +57,8 @@ def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
 def code_title(case: CaseView, ev: Evaluation | None) -> str:
     if ev is None:
         return f"案件码 {case.code} · 尚未评分"
-    return f"案件码 {case.code} · {ev.color.label} {ev.score}分"
+    veto = "（一票否决）" if ev.vetoes else ""  # red whatever the score: say why
+    return f"案件码 {case.code} · {ev.color.label} {ev.score}分{veto}"
 
 
 def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> str:

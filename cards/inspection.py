@@ -41,10 +41,12 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
                 base_url: str, cities: int) -> Card:
     asked = set(manifest.asked_question_ids)
     excluded = 0 if manifest.allow_repeat else sum(1 for q in manifest.questions if q.id in asked)
+    # without one per city the method is ignored (docs/draw.md): every office equally likely
+    method = METHOD_LABELS[manifest.method] if manifest.one_per_city else "每院等概率（同一市可抽中多个）"
     rule = "每市只抽 1 个基层院，" if manifest.one_per_city else ""
     body = (
         f"会议：{title}（{sid}）\n"
-        f"抽签方式：{METHOD_LABELS[manifest.method]}；{rule}抽取 {manifest.unit_count} 个基层院，"
+        f"抽签方式：{method}；{rule}抽取 {manifest.unit_count} 个基层院，"
         f"每院 {manifest.questions_per_unit} 题\n"
         f"候选基层院：{len(manifest.units)} 个（{cities} 个市）\n"
         f"候选题目：{len(manifest.questions) - excluded} 道（只公布题号和类别"
@@ -66,11 +68,12 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
 
 def agenda_card(*, sid: str, title: str, unit_count: int, questions_per_unit: int,
                 special: Sequence[str], reports: Sequence[str], answer_seconds: int,
-                manifest_hash: str, live_url: str) -> Card:
+                manifest_hash: str, live_url: str, one_per_city: bool = True) -> Card:
+    per_city = "每市 1 个" if one_per_city else "同一市可抽中多个"
     lines = [
         f"会议：{title}（{sid}）",
         "议程：",
-        f"一、抽签：随机抽取 {unit_count} 个基层院（每市 1 个）",
+        f"一、抽签：随机抽取 {unit_count} 个基层院（{per_city}）",
         f"二、问询：被抽中基层院检察长脱稿回答 {questions_per_unit} 个问题"
         f"（每题限时 {format_mmss(answer_seconds)}）",
         "三、点评：所在市院检察长点评并汇报全市落实情况",

@@ -10,7 +10,7 @@ from cards.model import Button, Card
 
 TITLES = {
     "reevaluate": "逾期提醒 · 重新评估",
-    "consultation": "逾期提醒 · 诉前会商",
+    "consultation": "预警提醒 · 诉前会商",  # before the deadline: nothing is overdue yet
     "custody": "升级督办 · 责任倒查",
     "review_answer": "逾期提醒 · 复核答复",
     "rectification": "逾期提醒 · 督察整改",
@@ -45,7 +45,10 @@ def reminder_card(v: ReminderView) -> Card:
         title += "（升级）"
     if v.late:
         title = "【补发】" + title
-    body = f"{v.text}\n到期时间：{local(v.due_at, v.tz)}（自该时起逾期）"
+    if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
+        body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
+    else:
+        body = f"{v.text}\n到期时间：{local(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
     if v.missed:

@@ -163,8 +163,8 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     elif ev.color is Color.RED:
         await ctx.reply(card=Card(
             title=f"受理 {case.code} · 退回", color="red",
-            body=f"案件：{case.title}\n红码 {ev.score}分，退回补充侦查。\n未销号扣分项：\n"
-                 + ops.open_items_text(ev, ctx)))
+            body=f"案件：{case.title}\n红码 {ev.score}分，退回侦查机关，补充完善后重新移送。\n"
+                 "未销号扣分项：\n" + ops.open_items_text(ev, ctx)))
     else:
         await ctx.reply(card=Card(
             title=f"受理 {case.code} · 待定", color="yellow",

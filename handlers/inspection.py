@@ -400,7 +400,7 @@ async def start(event: MessageEvent, ctx: Context) -> None:
         special=[d.units[x.unit].name for x in p.special],
         reports=[d.units[u].name for u in p.rectification_units or ()],
         answer_seconds=p.answer_seconds, manifest_hash=s.manifest_hash,
-        live_url=live_url(ctx, s.id)))
+        live_url=live_url(ctx, s.id), one_per_city=p.one_per_city))
     await _stage(ctx, s, "agenda")
 
 

@@ -209,8 +209,8 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【诉前会商提醒】案件 {code}《{title}》距侦查期限届满仅余 15 天"
-                "（提醒日期 {due}），目前尚未转为绿码。请侦查人员与承办检察官及时开展诉前会商。"
+                "【诉前会商提醒】案件 {code}《{title}》侦查期限将于 {deadline} 届满，目前尚未转为绿码。"
+                "请侦查人员与承办检察官及时开展诉前会商。"
             ),
         ),
         ReminderRule(
@@ -276,8 +276,9 @@ def render_text(
     deadline: date | datetime | None = None,
 ) -> str:
     """The card text: ``rule.text`` with {code} {title} {due} {deadline}, dates as 2026年10月8日.
-    {due} is when this reminder fell due; {deadline} the subject's own deadline (a review's
-    answer time, a rectification item's due date), {due} where the subject has none.
+    {due} is when this reminder fell due; {deadline} the subject's own deadline (a case's
+    investigation deadline, a review's answer time, a rectification item's due date), {due}
+    where the subject has none.
 
     Escalations of a rule that normally starts with a plain reminder get
     :data:`ESCALATION_PREFIX`.

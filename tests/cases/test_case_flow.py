@@ -131,6 +131,9 @@ async def test_red_intake_is_returned_with_open_deductions(console: Console) -> 
     r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     card = r["messages"][0]["card"]
     assert "退回" in card["title"] and "嫌疑人零口供" in card["body"] and "因果关系" in card["body"]
+    # 红码退回 at intake is not the procedural 退回补充侦查 (a decision after acceptance, the
+    # seed's 退补率): the case is not accepted and goes back to the police
+    assert "退回补充侦查" not in card["body"] and "退回侦查机关" in card["body"]
 
 
 async def test_veto_is_red_whatever_the_score(console: Console) -> None:
@@ -138,8 +141,11 @@ async def test_veto_is_red_whatever_the_score(console: Console) -> None:
     veto = ded("criminal_capacity", 0, "精神状况存疑，未作鉴定", "委托司法精神病鉴定")
     r = await evaluate(console, code, [veto], vetoes=["criminal_capacity"])
     assert r == {"version": 1, "score": 100, "color": "red"}
-    body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
+    card = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]
+    body = card["body"]
     assert "1. 刑事责任能力未查清  一票否决" in body
+    # "红码 100分" alone reads as a contradiction: the title says why the code is red
+    assert card["title"].endswith("红码 100分（一票否决）")
     assert "存在问题：精神状况存疑，未作鉴定" in body and "补侦要求：委托司法精神病鉴定" in body
 
 

@@ -9,7 +9,7 @@ import json
 
 from storage import inspection as store
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, bank, city_chief, quick_session, run_unit, say
+from tests.inspection.helpers import HOST, bank, card, city_chief, quick_session, run_unit, say
 
 
 def text(messages: list[dict[str, object]]) -> str:
@@ -148,3 +148,16 @@ async def test_bank_ids_are_found_however_they_are_typed(console: Console) -> No
         read = text(await say(console, f"题库 {typed}", chat=f"dm:{HOST}"))
         assert read.startswith("Q017") and q.text in read, typed
     assert "没有题号「Q999」" in text(await say(console, "题库 Q999", chat=f"dm:{HOST}"))
+
+
+async def test_agenda_states_the_city_rule_the_draw_uses(console: Console) -> None:
+    """The agenda's 抽签 line says 每市 1 个 only when the draw keeps one unit per city (the
+    seed's rule, the default); a session created with 每市一个=否 must not announce it."""
+    commit = card(await say(console, "督导 新建 全省抽取 每市一个=否"), "抽签承诺")
+    assert "每市" not in commit["body"] and "同一市可抽中多个" in commit["body"]
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    assert "（每市 1 个）" not in agenda["body"] and "（同一市可抽中多个）" in agenda["body"]
+    await say(console, "结束")
+    await say(console, "督导 新建 每市一院")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    assert "随机抽取 3 个基层院（每市 1 个）" in agenda["body"]

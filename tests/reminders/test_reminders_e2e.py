@@ -25,7 +25,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 async def reminder_cards(console: Console, person: str) -> list[dict[str, Any]]:
     return [m for m in await console.messages(f"dm:{person}")
-            if m["card"] and ("逾期提醒" in m["card"]["title"] or "督办" in m["card"]["title"])]
+            if m["card"] and any(w in m["card"]["title"] for w in ("逾期提醒", "督办", "预警提醒"))]
 
 
 async def statuses(console: Console, subject: str) -> dict[str, str]:
@@ -72,6 +72,9 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
     await console.advance("3d")  # 11-05: deadline − 15 days
     [inv_msg] = await reminder_cards(console, INVESTIGATORS[0])
     assert "诉前会商" in inv_msg["card"]["title"]
+    # 15 days before the deadline nothing is overdue yet (seed: 侦查期限届满前十五日启动侦诉会商)
+    assert "逾期" not in inv_msg["card"]["title"] + inv_msg["card"]["body"]
+    assert "应启动会商日期：2026-11-05" in inv_msg["card"]["body"]
     assert [a["label"] for a in inv_msg["card"]["actions"]] == ["发起会商", "已处理"]
     assert len(await reminder_cards(console, PROSECUTOR)) == 1
 
@@ -271,6 +274,26 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
 
 
+async def test_rectification_reminders_reach_the_named_owner(console: Console) -> None:
+    """An item whose 责任人 is not the unit's chief (整改 … 责任人=…): the owner was told
+    "逾期将提醒", so the overdue reminder reaches the owner as well as the unit's chief."""
+    now = console.clock.now()
+    async with console.app.services.db() as s, s.begin():
+        s.add(InspectionSession(
+            id="DD-OWNER", title="测试督导", chat="g-inspection", created_by="p-inspector-2",
+            created_at=now, updated_at=now, stage="closed", params="{}", secret_hex="00",
+            manifest="{}", manifest_hash="0" * 64, current=-1))
+        await s.flush()
+        s.add(RectificationItem(id=8, session_id="DD-OWNER", unit_id="c01-01",
+                                owner_person_id="p-chief-c01", text="台账不全",
+                                due_date=date(2026, 10, 30), status="open",
+                                created_at=now - timedelta(days=13)))
+    await console.advance("1m")
+    for person in ("p-chief-c01", "p-chief-c01-01"):
+        [card] = await reminder_cards(console, person)
+        assert "整改-8" in card["card"]["body"]
+
+
 async def test_closed_case_cancels_pending(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
@@ -343,4 +366,8 @@ async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Conso
     await console.advance("1m")  # Monday 2027-01-04 09:01: the first working day
     [lead] = await cards(LEADER, "责任倒查")
     assert "羁押期限已于 2027年1月1日 届满" in lead["card"]["body"]
-    assert len(await cards(INVESTIGATORS[0], "诉前会商")) == 1
+    [consult] = await cards(INVESTIGATORS[0], "诉前会商")
+    # sent 12 days before the deadline (after the holiday): the text names the deadline
+    # instead of claiming 仅余 15 天
+    assert "仅余 15 天" not in consult["card"]["body"]
+    assert "侦查期限将于 2027年1月16日 届满" in consult["card"]["body"]
