@@ -52,10 +52,17 @@ if (typeof dd === "undefined" || dd.env.platform === "notInDingTalk") {{
 
 
 def safe_next(value: str | None) -> str:
-    """Only local paths: a login page must not redirect elsewhere."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only local paths: a login page must not redirect elsewhere (a browser drops tabs and
+    newlines from a URL, so "/\t/evil" would be "//evil", another host)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(c < " " or c == "\x7f" for c in value):
         return "/"
     return value
+
+
+def js_string(value: str) -> str:
+    """A JSON string safe inside <script>: no "</script>" or "<!--" can end the script."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
@@ -92,8 +99,8 @@ class DingTalkWeb:
     # -- H5 in-app login --------------------------------------------------------------------
     async def h5_page(self, request: web.Request) -> web.Response:
         corp = self.app.settings.config.transports.dingtalk.corp_id or ""
-        page = H5_PAGE.format(jsapi=JSAPI, corp=json.dumps(corp),
-                              next=json.dumps(safe_next(request.query.get("next"))))
+        page = H5_PAGE.format(jsapi=JSAPI, corp=js_string(corp),
+                              next=js_string(safe_next(request.query.get("next"))))
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def h5_login(self, request: web.Request) -> web.Response:
