@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -48,6 +49,31 @@ async def api_errors(
         return web.Response(status=e.status, content_type="text/html", charset="utf-8",
                             headers=allow, text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                                  f"<p>{message}。请检查链接，或回到聊天中重新打开。</p>")
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuse a state-changing request that a browser sends from another origin (CSRF): the
+    session cookie is SameSite=Lax, which still rides along from a sibling site (another port
+    of this host, another subdomain). Requests without an Origin header (the chat platforms'
+    callbacks, scripts, the tests) and the bearer-token API are not affected."""
+    own = urlsplit(public_url)
+    public = f"{own.scheme}://{own.netloc}".lower()
+
+    @web.middleware
+    async def check(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if (request.method in UNSAFE_METHODS and origin is not None
+                and not request.path.startswith("/api/v1/")
+                and origin.lower() not in (public, f"{request.scheme}://{request.host}".lower())):
+            raise ApiError(403, "跨站请求已拒绝：请在本系统的页面中操作")
+        return await handler(request)
+
+    return check
 
 
 def _dumps(obj: Any) -> str:
