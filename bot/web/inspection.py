@@ -18,7 +18,7 @@ from bot.domain.draw import Manifest, verify
 from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
 from bot.domain.question_bank import CATEGORIES, BankError, parse_file
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
-from bot.web import ApiError, json_response, render
+from bot.web import ApiError, json_response, loads_strict, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Person
 from handlers import inspection as feature
@@ -266,8 +266,8 @@ class InspectionWeb:
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
             try:
-                pub = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                pub = loads_strict(await request.text())
+            except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
                 raise ApiError(400, "请求体不是合法的 JSON") from None
             report = verify(pub) if isinstance(pub, dict) else verify({})
             return json_response({"match": report.match, "result": str(report),
@@ -279,11 +279,13 @@ class InspectionWeb:
             return await self._verify_session(sid)
         text = str(form.get("publication") or "")
         try:
-            pub = json.loads(text)
-        except json.JSONDecodeError as e:
+            pub = loads_strict(text)
+        except ValueError as e:
+            where = f"（第 {e.lineno} 行第 {e.colno} 列附近）" if isinstance(e, json.JSONDecodeError) \
+                else ""  # nested too deeply, or a lone surrogate
             return render("draw_verify.html", status=400, sid="", text=text,
-                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON（第 {e.lineno} 行第 "
-                                                    f"{e.colno} 列附近），请粘贴完整的抽签公布数据"})
+                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON{where}，"
+                                                          "请粘贴完整的抽签公布数据"})
         return _verify_response(pub, "", text, self._unit_names())
 
     def _unit_names(self) -> dict[str, str]:
