@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
+from multidict import MultiDictProxy
 
 templates = Environment(
     loader=PackageLoader("bot.web", "templates"),
@@ -117,6 +118,16 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "请求体必须是 JSON 对象")
     return data
+
+
+async def form_body(request: web.Request
+                    ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """request.post(); a malformed body (multipart without its boundary, a broken part) is a
+    400, not a 500."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
 
 
 def field_str(data: dict[str, Any], name: str, *, max_len: int = 2000,

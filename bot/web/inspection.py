@@ -18,7 +18,7 @@ from bot.domain.draw import Manifest, verify
 from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
 from bot.domain.question_bank import CATEGORIES, BankError, parse_file
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
-from bot.web import ApiError, json_response, loads_strict, render
+from bot.web import ApiError, form_body, json_response, loads_strict, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Person
 from handlers import inspection as feature
@@ -118,7 +118,7 @@ class InspectionWeb:
 
     async def create(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        form = {k: str(v) for k, v in (await form_body(request)).items()}
         raw, errors = _raw_from_form(form)
         if errors:
             return await self._index(person, errors, form, 400)
@@ -157,11 +157,15 @@ class InspectionWeb:
     async def bank_import(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
         services = self.app.services
-        reader = await request.multipart()
-        part = await reader.next()
-        if part is None or not hasattr(part, "filename") or not part.filename:
+        if request.content_type != "multipart/form-data":
             raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
-        data = await part.read(decode=False)  # type: ignore[union-attr]
+        try:
+            part = await (await request.multipart()).next()
+            if part is None or not hasattr(part, "filename") or not part.filename:
+                raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
+            data = await part.read(decode=False)  # type: ignore[union-attr]
+        except ValueError:  # no boundary, a broken part
+            raise _page_error(400, "上传的表单格式有误，请在页面上重新选择文件提交。") from None
         if len(data) > MAX_UPLOAD:
             raise _page_error(400, "文件超过 5 MB。")
         try:
@@ -273,7 +277,7 @@ class InspectionWeb:
             return json_response({"match": report.match, "result": str(report),
                                   "first_difference": report.first_difference,
                                   "message": verify_message(report, self._unit_names())})
-        form = await request.post()
+        form = await form_body(request)
         sid = str(form.get("session") or "").strip()
         if sid:
             return await self._verify_session(sid)

@@ -200,6 +200,17 @@ async def test_apply_from_another_origin_is_refused(console: Console, org_path: 
     assert r.status == 200 and "导入成功" in await r.text()
 
 
+async def test_a_malformed_form_is_a_400(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    before = org_path.read_bytes()
+    for path in ("/admin/roster/preview", "/admin/roster/apply"):
+        for content_type in ("multipart/form-data", "multipart/form-data; boundary=xyz"):
+            r = await console.client.post(path, data=b"csv=x",
+                                          headers={"Content-Type": content_type})
+            assert r.status == 400 and "表单格式有误" in (await r.json())["error"]
+    assert org_path.read_bytes() == before
+
+
 async def test_apply_refused_for_others(console: Console, org_path: Path) -> None:
     await login(console, ADMIN)
     _, page = await preview(console, GOOD)

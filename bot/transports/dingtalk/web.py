@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.events import CardActionEvent
 from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.signing import check_sign
-from bot.web import ApiError, field_str, json_body, json_response
+from bot.web import ApiError, field_str, form_body, json_body, json_response
 from bot.web.session import session_person, start_session
 from storage import messages as msgs
 
@@ -145,7 +145,7 @@ class DingTalkWeb:
         if button.form:
             if request.method != "POST":
                 return self._form_page(button.label, button.form, request.path_qs)
-            posted = await request.post()
+            posted = await form_body(request)
             form = {f.name: str(posted.get(f.name, "")).strip() for f in button.form}
             missing = [f.label for f in button.form if f.required and not form[f.name]]
             if missing:
