@@ -27,7 +27,7 @@ from bot.outbox import OutboxWorker
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
 from bot.transports.dingtalk.web import DingTalkWeb
-from bot.web import api_errors, json_response
+from bot.web import api_errors, json_response, same_origin
 from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
@@ -204,7 +204,8 @@ APP_KEY = web.AppKey("casebot", App)
 
 
 def create_web_app(app: App) -> web.Application:
-    webapp = web.Application(middlewares=[api_errors])
+    webapp = web.Application(
+        middlewares=[api_errors, same_origin(app.settings.config.web.public_url)])
     webapp[APP_KEY] = app
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:

@@ -646,7 +646,7 @@ async def _followup_session(ctx: Context) -> tuple[InspectionSession, list[str]]
 
 
 def _unit_ref(d: Directory, ref: str, units: list[str]) -> Unit | None:
-    if ref.isdigit() and 1 <= int(ref) <= len(units):
+    if ref.isdecimal() and 1 <= int(ref) <= len(units):  # not ² or ①, which int() refuses
         return d.units[units[int(ref) - 1]]
     return resolve_unit(d, ref, units)
 

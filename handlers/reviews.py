@@ -52,7 +52,7 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     labels = {out.services.settings.template.item(i).label: i for i in cands}
     picked: list[str] = []
     for tok in (t for t in re.split(r"[,，、;；\s]+", text.strip()) if t):
-        if tok.isdigit() and 1 <= int(tok) <= len(cands):
+        if tok.isdecimal() and 1 <= int(tok) <= len(cands):  # not ², which int() refuses
             item = cands[int(tok) - 1]
         elif tok in cands:
             item = tok

@@ -6,9 +6,11 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
+from multidict import MultiDictProxy
 
 templates = Environment(
     loader=PackageLoader("bot.web", "templates"),
@@ -48,6 +50,31 @@ async def api_errors(
         return web.Response(status=e.status, content_type="text/html", charset="utf-8",
                             headers=allow, text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                                  f"<p>{message}。请检查链接，或回到聊天中重新打开。</p>")
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuse a state-changing request that a browser sends from another origin (CSRF): the
+    session cookie is SameSite=Lax, which still rides along from a sibling site (another port
+    of this host, another subdomain). Requests without an Origin header (the chat platforms'
+    callbacks, scripts, the tests) and the bearer-token API are not affected."""
+    own = urlsplit(public_url)
+    public = f"{own.scheme}://{own.netloc}".lower()
+
+    @web.middleware
+    async def check(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if (request.method in UNSAFE_METHODS and origin is not None
+                and not request.path.startswith("/api/v1/")
+                and origin.lower() not in (public, f"{request.scheme}://{request.host}".lower())):
+            raise ApiError(403, "跨站请求已拒绝：请在本系统的页面中操作")
+        return await handler(request)
+
+    return check
 
 
 def _dumps(obj: Any) -> str:
@@ -91,6 +118,16 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "请求体必须是 JSON 对象")
     return data
+
+
+async def form_body(request: web.Request
+                    ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """request.post(); a malformed body (multipart without its boundary, a broken part) is a
+    400, not a 500."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
 
 
 def field_str(data: dict[str, Any], name: str, *, max_len: int = 2000,

@@ -27,7 +27,7 @@ from bot.roster import (
     read_org_file,
     write_org_file,
 )
-from bot.web import render
+from bot.web import form_body, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
 from handlers.admin import parent_line
@@ -119,7 +119,7 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await request.post()
+        form = await form_body(request)
         upload = form.get("file")
         data = upload.file.read(MAX_UPLOAD + 1) if isinstance(upload, web.FileField) else b""
         filename = upload.filename if isinstance(upload, web.FileField) else ""
@@ -146,7 +146,7 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await request.post()
+        form = await form_body(request)
         text, base = str(form.get("csv", "")), str(form.get("base", ""))
         filename = str(form.get("filename", ""))[:200]
         path = self.app.settings.org_path

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
+from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
 from bot.web.session import session_person
@@ -229,7 +230,13 @@ class CasePages:
         vetoes = parse_vetoes(data.get("vetoes"), errors)
         comment = str_field(data, "comment", errors, required=False)
         review = data.get("review_request")
-        review_id = int(review) if isinstance(review, str | int) and str(review).isdigit() else None
+        review_id = None
+        if review is not None and review != "":
+            text = str(review) if isinstance(review, str | int) and not isinstance(review, bool) else ""
+            if text.isascii() and text.isdigit() and int(text) < MAX_ID:  # not ² nor 10**30
+                review_id = int(text)
+            else:
+                errors.append(FieldError("review_request", "复核申请编号无效"))
         if errors:
             return field_errors(errors)
         record = self.app.services.features.get("record_evaluation", ops.record_evaluation)

@@ -118,8 +118,8 @@ class CasesApi:
         if not token:
             raise ApiError(503, "接口未启用：未设置 CASEBOT_API_TOKEN")
         given = request.headers.get("Authorization", "")
-        if not given.startswith("Bearer ") or not hmac.compare_digest(
-                given[7:].encode(), token.encode()):
+        if not given.startswith("Bearer ") or not hmac.compare_digest(  # raw bytes: not UTF-8
+                given[7:].encode(errors="surrogateescape"), token.encode()):
             raise ApiError(401, "缺少或错误的访问令牌（Authorization: Bearer …）")
 
     async def openapi(self, request: web.Request) -> web.Response:

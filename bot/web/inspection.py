@@ -18,7 +18,7 @@ from bot.domain.draw import Manifest, verify
 from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
 from bot.domain.question_bank import CATEGORIES, BankError, parse_file
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
-from bot.web import ApiError, json_response, render
+from bot.web import ApiError, form_body, json_response, loads_strict, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Person
 from handlers import inspection as feature
@@ -118,7 +118,7 @@ class InspectionWeb:
 
     async def create(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        form = {k: str(v) for k, v in (await form_body(request)).items()}
         raw, errors = _raw_from_form(form)
         if errors:
             return await self._index(person, errors, form, 400)
@@ -157,11 +157,15 @@ class InspectionWeb:
     async def bank_import(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
         services = self.app.services
-        reader = await request.multipart()
-        part = await reader.next()
-        if part is None or not hasattr(part, "filename") or not part.filename:
+        if request.content_type != "multipart/form-data":
             raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
-        data = await part.read(decode=False)  # type: ignore[union-attr]
+        try:
+            part = await (await request.multipart()).next()
+            if part is None or not hasattr(part, "filename") or not part.filename:
+                raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
+            data = await part.read(decode=False)  # type: ignore[union-attr]
+        except ValueError:  # no boundary, a broken part
+            raise _page_error(400, "上传的表单格式有误，请在页面上重新选择文件提交。") from None
         if len(data) > MAX_UPLOAD:
             raise _page_error(400, "文件超过 5 MB。")
         try:
@@ -266,24 +270,26 @@ class InspectionWeb:
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
             try:
-                pub = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                pub = loads_strict(await request.text())
+            except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
                 raise ApiError(400, "请求体不是合法的 JSON") from None
             report = verify(pub) if isinstance(pub, dict) else verify({})
             return json_response({"match": report.match, "result": str(report),
                                   "first_difference": report.first_difference,
                                   "message": verify_message(report, self._unit_names())})
-        form = await request.post()
+        form = await form_body(request)
         sid = str(form.get("session") or "").strip()
         if sid:
             return await self._verify_session(sid)
         text = str(form.get("publication") or "")
         try:
-            pub = json.loads(text)
-        except json.JSONDecodeError as e:
+            pub = loads_strict(text)
+        except ValueError as e:
+            where = f"（第 {e.lineno} 行第 {e.colno} 列附近）" if isinstance(e, json.JSONDecodeError) \
+                else ""  # nested too deeply, or a lone surrogate
             return render("draw_verify.html", status=400, sid="", text=text,
-                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON（第 {e.lineno} 行第 "
-                                                    f"{e.colno} 列附近），请粘贴完整的抽签公布数据"})
+                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON{where}，"
+                                                          "请粘贴完整的抽签公布数据"})
         return _verify_response(pub, "", text, self._unit_names())
 
     def _unit_names(self) -> dict[str, str]:

@@ -51,10 +51,14 @@ class Signer:
     def genuine(self, kind: str, token: str) -> dict[str, Any] | None:
         """The payload if the token is genuine and of this kind, expired or not; else None.
         For telling an old link ("please ask for a fresh one") from a forged one."""
+        if not token.isascii():  # a cookie or query value that is not even UTF-8
+            return None
         body, _, sig = token.partition(".")
         try:
             given = _unb64(sig)
         except ValueError:
+            return None
+        if _b64(given) != sig:  # decoding skips stray characters and anything after padding
             return None
         if not any(hmac.compare_digest(given, self._mac(k, kind, body)) for k in self.keys):
             return None

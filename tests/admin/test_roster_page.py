@@ -183,6 +183,34 @@ async def test_apply_writes_uses_and_audits(console: Console, org_path: Path) ->
     assert status == 200 and "这些内容已导入，名册无需更改" in page and 'id="apply"' not in page
 
 
+async def test_apply_from_another_origin_is_refused(console: Console, org_path: Path) -> None:
+    """CSRF: a page on a sibling site (another port of this host; the session cookie is
+    SameSite=Lax, so it rides along) posts the form with the admin's cookie. The `base` field
+    is no secret: every draw's manifest publishes the roster version."""
+    await login(console, ADMIN)
+    form = {"csv": GOOD, "filename": "x.csv", "base": org_version(read_org_file(org_path))}
+    before = org_path.read_bytes()
+    for origin in ("http://127.0.0.1:1", "http://evil.example", "null"):
+        r = await console.client.post("/admin/roster/apply", data=form,
+                                      headers={"Origin": origin})
+        assert r.status == 403 and "跨站请求已拒绝" in (await r.json())["error"]
+    assert org_path.read_bytes() == before
+    r = await console.client.post("/admin/roster/apply", data=form, headers={
+        "Origin": console.app.settings.config.web.public_url})  # the page's own origin
+    assert r.status == 200 and "导入成功" in await r.text()
+
+
+async def test_a_malformed_form_is_a_400(console: Console, org_path: Path) -> None:
+    await login(console, ADMIN)
+    before = org_path.read_bytes()
+    for path in ("/admin/roster/preview", "/admin/roster/apply"):
+        for content_type in ("multipart/form-data", "multipart/form-data; boundary=xyz"):
+            r = await console.client.post(path, data=b"csv=x",
+                                          headers={"Content-Type": content_type})
+            assert r.status == 400 and "表单格式有误" in (await r.json())["error"]
+    assert org_path.read_bytes() == before
+
+
 async def test_apply_refused_for_others(console: Console, org_path: Path) -> None:
     await login(console, ADMIN)
     _, page = await preview(console, GOOD)

@@ -170,3 +170,18 @@ async def test_codes_in_rest_paths_are_read_as_chat_reads_them(console: Console)
                 {"by": PROSECUTOR, "deductions": [ded("causation", 5)]}, 201)
     await console.client.post("/console/api/login", json={"user": INVESTIGATORS[0]})
     assert (await console.client.get(f"/cases/{quote(wide)}/outline.md")).status == 200
+
+
+async def test_score_form_review_request_that_is_no_id_is_a_field_error(console: Console) -> None:
+    """The score form's review_request (from ?review= in the link): too big for the database,
+    a digit int() does not take, or not a number at all: 422 naming the field, never a 500."""
+    code = await create_case(console)
+    await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+    for bad in ("99999999999999999999999", 10**30, "\u00b2", "abc", True):
+        r = await console.client.post(f"/cases/{code}/score", json={
+            "deductions": [], "vetoes": [], "review_request": bad})
+        assert r.status == 422, (bad, await r.text())
+        assert (await r.json())["errors"] == [{"field": "review_request", "reason": "复核申请编号无效"}]
+    r = await console.client.post(f"/cases/{code}/score", json={
+        "deductions": [], "vetoes": [], "review_request": None})
+    assert r.status == 201

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, create_case, ded, evaluate
 from tests.conftest import Console
 
@@ -38,6 +40,13 @@ async def test_api_refusals_and_field_errors(console: Console) -> None:
     assert (await c.get("/api/v1/score-template")).status == 401
     bad = await c.get("/api/v1/score-template", headers={"Authorization": "Bearer nope"})
     assert bad.status == 401 and "令牌" in (await bad.json())["error"]
+    # a token that is not UTF-8 (raw bytes on the wire) is a wrong token, not a 500
+    reader, writer = await asyncio.open_connection("127.0.0.1", c.server.port)
+    writer.write(b"GET /api/v1/score-template HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 b"Authorization: Bearer \xff\xfe\r\n\r\n")
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401"), status_line
     template = await (await c.get("/api/v1/score-template", headers=AUTH)).json()
     assert len(template["items"]) == 10
     assert sum(i["max_points"] for i in template["items"]) == 100

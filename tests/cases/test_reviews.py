@@ -147,6 +147,9 @@ async def test_one_open_request_per_investigator_and_bad_items(console: Console)
     [c2] = cards(await console.messages(f"dm:{other}"))
     r = await console.click(other, c2["id"], "review.file", {"items": "9", "reason": "x"})
     assert "不是当前评分中的扣分项" in r["messages"][-1]["text"]
+    # a superscript two is a digit to str.isdigit() but not to int(): a refusal, not an error
+    r = await console.click(other, c2["id"], "review.file", {"items": "\u00b2", "reason": "x"})
+    assert "不是当前评分中的扣分项" in r["messages"][-1]["text"]
     r = await console.click(other, c2["id"], "review.file", {"items": "2", "reason": " "})
     assert r["messages"][-1]["text"] == "请填写复核理由。"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")

@@ -28,3 +28,18 @@ def test_rotation() -> None:
     assert Signer((b"new",)).verify("code", old, NOW) is None
     fresh = Signer((b"new", b"old")).sign("code", {"c": "X"}, NOW + timedelta(days=1))
     assert Signer((b"new",)).verify("code", fresh, NOW) is not None
+
+
+def test_only_the_exact_token_verifies() -> None:
+    s = Signer((b"k1",))
+    t = s.sign("code", {"c": "HY-2026-0001"}, NOW + timedelta(days=30))
+    body, sig = t.split(".")
+    # base64 decoding ignores what follows the padding and any character outside its alphabet:
+    # the same signature must not verify with text appended or slipped in
+    for forged in (f"{t}=", f"{t}=<script>", f"{t}=anything", f"{body}.{sig[:10]}!{sig[10:]}",
+                   f"{body}.{sig}==", f"{body}.{sig[:-1]}"):
+        assert s.verify("code", forged, NOW) is None, forged
+    assert s.genuine("code", f"{t}=x") is None
+    # a cookie or query value that is not UTF-8 (surrogate escapes) is not a token, not an error
+    assert s.verify("session", "\udcff\udcfe.AAAA", NOW) is None
+    assert s.verify("session", body + ".\udcff", NOW) is None

@@ -163,6 +163,9 @@ def test_http_mode_sign_check() -> None:
     future = str(now + 3_600_001)
     assert not check_sign(future, _sign(future, "sec"), "sec", now)
     assert not check_sign(None, good, "sec", now) and not check_sign("abc", good, "sec", now)
+    # headers of raw bytes (surrogate escapes) or digits int() does not take: refused, no 500
+    assert not check_sign(ts, "\udcff" + good[1:], "sec", now)
+    assert not check_sign("\u00b2" * 13, good, "sec", now)  # superscript two: isdigit(), not int
 
 
 @pytest.mark.parametrize(("status", "body", "kind"), [

@@ -43,6 +43,22 @@ async def test_h5_page_asks_dingtalk_for_an_auth_code(web: TestClient[Any, Any])
     assert 'next = "/"' in page  # no open redirect
 
 
+@pytest.mark.parametrize("next_", ["/\t/evil.example/x", "/\n/evil.example/x", "/\r/evil.example"])
+async def test_h5_next_with_a_control_character_is_no_open_redirect(
+        web: TestClient[Any, Any], next_: str) -> None:
+    # the browser's URL parser drops tabs and newlines: "/\t/evil" is "//evil", another host
+    page = await (await web.get("/dingtalk/h5", params={"next": next_})).text()
+    assert 'next = "/"' in page
+
+
+async def test_h5_next_cannot_close_the_script(web: TestClient[Any, Any]) -> None:
+    r = await web.get("/dingtalk/h5",
+                      params={"next": "/x</script><script>alert(document.domain)</script>"})
+    page = await r.text()
+    assert r.status == 200 and "<script>alert" not in page
+    assert page.count("</script>") == 2  # the JSAPI's and the page's own
+
+
 async def test_h5_login_sets_the_session_cookie(web: TestClient[Any, Any],
                                                 fake: FakeDingTalk) -> None:
     fake.auth_codes["code-ok"] = PROSECUTOR[1]

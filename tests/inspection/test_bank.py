@@ -230,3 +230,17 @@ async def test_web_import_errors_are_chinese_one_per_line_and_nothing_is_importe
                      "第4行：缺少题目", "第5行：编号「N001」重复（第2行已有）"]
     assert not re.search(r"row \d|unknown|required|duplicate", html)
     assert len(await bank(console)) == before  # all rows or none
+
+
+async def test_web_import_of_a_malformed_form_is_a_400(console: Console) -> None:
+    """Not a file upload, or a multipart body without its boundary: refused, not a 500."""
+    await console.client.post("/console/api/login", json={"user": HOST})
+    for content_type, body in (("application/x-www-form-urlencoded", b"file=x"),
+                               ("multipart/form-data", b"file=x"),
+                               ("multipart/form-data; boundary=xyz", b"file=x")):
+        r = await console.client.post("/inspection/bank/import", data=body,
+                                      headers={"Content-Type": content_type})
+        assert r.status == 400, (content_type, await r.text())
+    r = await console.client.post("/inspection/sessions", data=b"title=x",
+                                  headers={"Content-Type": "multipart/form-data"})
+    assert r.status == 400 and "表单格式有误" in (await r.json())["error"]

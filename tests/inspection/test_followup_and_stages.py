@@ -136,6 +136,11 @@ async def test_bad_rectification_arguments_are_named(console: Console) -> None:
     outsider = next(u.name for u in d.org.units if u.kind == "county" and u.id not in units)
     not_here = text(await say(console, f"整改 {outsider} 2026-12-01 整治不到位"))
     assert f"「{outsider}」不是本次会议的单位" in not_here and name in not_here
+    for ref in ("\u00b2", "\u2460"):  # ² and ①: digits to str.isdigit(), not to int()
+        odd = text(await say(console, f"整改 {ref} 2026-12-01 整治不到位"))
+        assert f"「{ref}」不是本次会议的单位" in odd
+        odd = text(await say(console, f"实地督察 {ref} p-leader-1"))
+        assert f"「{ref}」不是本次会议的单位" in odd
     past = text(await say(console, "整改 1 2026-10-01 整治不到位"))
     assert "早于今天" in past
     full_width = text(await say(console, "整改 1 ２０２６－１２－３１ 整治不到位"))

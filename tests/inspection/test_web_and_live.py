@@ -75,6 +75,17 @@ async def test_verify_page_and_published_data(console: Console) -> None:
         assert (await audit.verify(db)).ok
 
 
+async def test_verify_refuses_json_nested_too_deeply(console: Console) -> None:
+    """The public verify page: input nested beyond the parser's recursion limit is bad input
+    (400, in Chinese), not a 500."""
+    deep = "[" * 100_000 + "]" * 100_000
+    r = await console.client.post("/draw/verify", data=deep,
+                                  headers={"Content-Type": "application/json"})
+    assert r.status == 400 and "JSON" in (await r.json())["error"]
+    r = await console.client.post("/draw/verify", data={"publication": deep})
+    assert r.status == 400 and "不是合法的 JSON" in await r.text()
+
+
 async def test_memory_hub_publishes_after_commit_only(console: Console) -> None:
     hub = MemoryHub()
     pub = Publisher(hub)

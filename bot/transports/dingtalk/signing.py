@@ -17,7 +17,8 @@ def expected_sign(timestamp: str, secret: str) -> str:
 
 def check_sign(timestamp: str | None, sign: str | None, secret: str, now_ms: int) -> bool:
     """True when the callback is genuine and fresh (constant-time compare)."""
-    if not timestamp or not sign or not timestamp.isdigit():
+    if not timestamp or not sign or not (timestamp.isascii() and timestamp.isdigit()) \
+            or not sign.isascii():
         return False
     if abs(now_ms - int(timestamp)) > MAX_SKEW_MS:
         return False

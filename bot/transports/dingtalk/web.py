@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.events import CardActionEvent
 from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.signing import check_sign
-from bot.web import ApiError, field_str, json_body, json_response
+from bot.web import ApiError, field_str, form_body, json_body, json_response
 from bot.web.session import session_person, start_session
 from storage import messages as msgs
 
@@ -52,10 +52,17 @@ if (typeof dd === "undefined" || dd.env.platform === "notInDingTalk") {{
 
 
 def safe_next(value: str | None) -> str:
-    """Only local paths: a login page must not redirect elsewhere."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only local paths: a login page must not redirect elsewhere (a browser drops tabs and
+    newlines from a URL, so "/\t/evil" would be "//evil", another host)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(c < " " or c == "\x7f" for c in value):
         return "/"
     return value
+
+
+def js_string(value: str) -> str:
+    """A JSON string safe inside <script>: no "</script>" or "<!--" can end the script."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
@@ -92,8 +99,8 @@ class DingTalkWeb:
     # -- H5 in-app login --------------------------------------------------------------------
     async def h5_page(self, request: web.Request) -> web.Response:
         corp = self.app.settings.config.transports.dingtalk.corp_id or ""
-        page = H5_PAGE.format(jsapi=JSAPI, corp=json.dumps(corp),
-                              next=json.dumps(safe_next(request.query.get("next"))))
+        page = H5_PAGE.format(jsapi=JSAPI, corp=js_string(corp),
+                              next=js_string(safe_next(request.query.get("next"))))
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def h5_login(self, request: web.Request) -> web.Response:
@@ -138,7 +145,7 @@ class DingTalkWeb:
         if button.form:
             if request.method != "POST":
                 return self._form_page(button.label, button.form, request.path_qs)
-            posted = await request.post()
+            posted = await form_body(request)
             form = {f.name: str(posted.get(f.name, "")).strip() for f in button.form}
             missing = [f.label for f in button.form if f.required and not form[f.name]]
             if missing:
