@@ -77,7 +77,8 @@ from storage.reviews import ReviewRow
 
 log = logging.getLogger(__name__)
 
-CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估"}
+CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
+                 "answered": "已答复", "withdrawn": "申请已撤回"}
 
 
 def worker_id() -> str:
@@ -514,6 +515,15 @@ class ReminderService:
             await self.close(out, r, ev.by, "evaluated")
 
 
+async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
+    """A review request answered or withdrawn: its overdue-answer reminders already sent (the
+    leader's escalation too) lose their buttons; the sweep cancels the unsent ones."""
+    svc = out.services.features.get("reminders")
+    if isinstance(svc, ReminderService):
+        for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
+            await svc.close(out, r, by, how)
+
+
 async def replan_case(out: Outbound, code: str) -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending."""
     svc = out.services.features.get("reminders")
@@ -566,5 +576,5 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
 
 
 __all__ = ["CaseConsultation", "ReminderService", "Subject", "SweepResult", "install",
-           "replan_case", "service_of", "worker_id"]
+           "replan_case", "service_of", "settle_review_reminders", "worker_id"]
 

@@ -21,6 +21,7 @@ from bot.domain.review import (
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
 from bot.events import CardActionEvent, MessageEvent
+from bot.reminders import settle_review_reminders
 from cards.model import Card
 from cards.reviews import RENDER, ReviewView
 from config.model import Person
@@ -187,18 +188,22 @@ def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
 
 
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
-    """A re-score that references a request answers it: link it and tell the filer."""
-    if ev.review_request_id is None:
-        return
-    row = await repo.get(out.session, ev.review_request_id)
-    if row is None or not awaits_rescore(row, case.code):
-        return
-    row.new_version = ev.version
+    """A re-score answers the request it references (one referencing none: every request of
+    the case waiting for a re-score): link it and tell the filer. Every card about the case's
+    requests is re-rendered, so none still calls the old colour 当前."""
+    rows = await repo.for_case(out.session, case.code)
+    answered = [r for r in rows if awaits_rescore(r, case.code)
+                and ev.review_request_id in (None, r.id)]
+    for row in answered:
+        row.new_version = ev.version
     await out.session.flush()
-    await out.audit(ev.by, "review.rescored", case.code, {"review": row.id, "version": ev.version})
-    await refresh_cards(out, row, case)
-    await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
-                                         f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
+    for row in answered:
+        await out.audit(ev.by, "review.rescored", case.code,
+                        {"review": row.id, "version": ev.version})
+        await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
+                                             f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
+    for row in rows:
+        await refresh_cards(out, row, case)
 
 
 # -- card buttons -------------------------------------------------------------------------------
@@ -227,6 +232,7 @@ async def _decide(ctx: Context, action: Action, done: str, **values: object) -> 
         return
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code,
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
+    await settle_review_reminders(ctx, row.id, ctx.user.id, "answered")
     await refresh_cards(ctx, row, case)
     await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{done}")
     await ctx.reply(f"复核申请 #{row.id}（{case.code}）{done}")
@@ -321,6 +327,8 @@ async def _filer_action(ctx: Context, action: Action, values: dict[str, object],
         await ctx.reply(refusal(State(row.status)))
         return
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code, {"review": row.id})
+    if action is Action.WITHDRAW:
+        await settle_review_reminders(ctx, row.id, ctx.user.id, "withdrawn")
     await refresh_cards(ctx, row, case)
     await ctx.reply(done)
 

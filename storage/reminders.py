@@ -219,6 +219,12 @@ async def open_sent_for_case(session: AsyncSession, code: str, rule_ids: Sequenc
     return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
 
 
+async def open_sent_for_subject(session: AsyncSession, subject: str) -> list[Reminder]:
+    stmt = select(Reminder).where(Reminder.subject == subject, Reminder.status == SENT,
+                                  Reminder.closed_at.is_(None))
+    return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
+
+
 async def snooze_until(session: AsyncSession, subjects: Sequence[str]) -> dict[str, datetime]:
     if not subjects:
         return {}

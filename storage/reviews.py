@@ -64,6 +64,11 @@ async def awaiting_rescore(session: AsyncSession, case_code: str) -> list[Review
                                 agreed).order_by(ReviewRow.id))).scalars())
 
 
+async def for_case(session: AsyncSession, case_code: str) -> list[ReviewRow]:
+    return list((await session.execute(select(ReviewRow).where(ReviewRow.case_code == case_code)
+                                       .order_by(ReviewRow.id))).scalars())
+
+
 async def open_for(session: AsyncSession, case_code: str, filed_by: str | None = None
                    ) -> list[ReviewRow]:
     stmt = select(ReviewRow).where(ReviewRow.case_code == case_code,

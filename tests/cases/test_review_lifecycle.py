@@ -1,0 +1,90 @@
+"""A case's life with several people at once: every card already sent stays true after each
+step (SPEC §2: no stale buttons, no stale colour) and each step tells the right people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cases.helpers import (
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    cards,
+    create_case,
+    evaluate,
+)
+from tests.conftest import Console
+
+INV, INV2 = INVESTIGATORS
+LEADER = "p-leader-hc"
+MANAGER = "p-case-manager-1"
+
+
+async def _last(console: Console, person: str, title_part: str) -> dict[str, Any]:
+    return [m for m in cards(await console.messages(f"dm:{person}"))
+            if title_part in m["card"]["title"]][-1]
+
+
+async def _file(console: Console, person: str, code: str, items: str) -> None:
+    card = await _last(console, person, f"案件码 {code}")
+    r = await console.click(person, card["id"], "review.file", {"items": items, "reason": "有异议"})
+    assert "已提交" in r["messages"][-1]["text"], r
+
+
+async def test_a_rescore_updates_what_every_review_card_calls_current(console: Console) -> None:
+    """A re-score the prosecutor makes directly while requests are open (or already decided)
+    leaves no card about them claiming the old colour as 当前."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)  # 66 red
+    await _file(console, INV, code, "1")
+    await _file(console, INV2, code, "2")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #2")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    await evaluate(console, code, YELLOW)  # 85 yellow, no request referenced
+    for person, part in ((PROSECUTOR, "复核申请 #1"), (INV, "您的复核申请 #1"),
+                         (PROSECUTOR, "复核申请 #2"), (INV2, "您的复核申请 #2"),
+                         (LEADER, "检警共同评议")):
+        body = (await _last(console, person, part))["card"]["body"]
+        assert "当前：黄码 85分" in body and "红码 66分" not in body, (person, part, body)
+    # the pending request is still to be answered, on the current score
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert [a["label"] for a in pcard["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
+
+
+async def test_an_agreed_request_is_answered_by_the_next_rescore(console: Console) -> None:
+    """同意并调整, then the prosecutor re-scores (评分 or the case system) without going
+    through 去调整评分: the request is answered, its filer told, 去调整评分 gone."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await _file(console, INV, code, "1")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    await evaluate(console, code, YELLOW)
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["card"]["actions"] == [], pcard
+    assert "重新评分：黄码 85分（第2版）" in pcard["card"]["body"]
+    assert any(m["text"] and "#1" in m["text"] and "已重新评分：黄码 85分" in m["text"]
+               for m in await console.messages(f"dm:{INV}"))
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert r["messages"][0]["text"] == "您没有待办的复核申请。"
+
+
+async def test_answering_a_request_settles_its_overdue_reminders(console: Console) -> None:
+    """The overdue-answer reminder and its escalation (the leader's copy too) lose 去答复 and
+    已处理 once the prosecutor answers."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await _file(console, INV, code, "1")
+    await console.advance("8d")  # answer time (3 working days), then the escalation (2 more)
+    def overdue(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m for m in cards(ms) if "复核答复" in m["card"]["title"]]
+    sent = overdue(await console.messages(f"dm:{PROSECUTOR}"))
+    lead = overdue(await console.messages(f"dm:{LEADER}"))
+    assert len(sent) == 2 and len(lead) == 1
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": "证据不足"})
+    for person in (PROSECUTOR, LEADER):
+        for m in overdue(await console.messages(f"dm:{person}")):
+            assert m["card"]["actions"] == [], (person, m["card"])
+            assert m["card"]["footer"].startswith("已答复："), m["card"]["footer"]
