@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.context import Context
 from bot.dispatcher import Router
@@ -134,9 +135,8 @@ async def ack(event: CardActionEvent, ctx: Context) -> None:
                          page or ops.code_links(ctx, case.code)[0],
                          old.image if old and old.image else qr,
                          (ctx.user.name, ctx.now()), ctx.config.tz)
-    if old is not None and old.body.startswith("转码："):
-        card = Card(title=card.title, body=old.body, color=card.color, image=card.image,
-                    actions=card.actions, footer=card.footer)
+    if old is not None:  # what it said (转码, 已销号) stays as sent
+        card = replace(card, body=old.body)
     await ctx.update_card(ctx.card_message, card)
     await ctx.reply(f"已确认知悉 {case.code}（第{ev.version}版）。")
 
@@ -181,6 +181,14 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
     ev = await repo.current_evaluation(ctx.session, case)
     assert ev is not None
     view = ops.case_view(ctx, case)
+    if ev.color is not Color.YELLOW:  # re-scored since the case manager scanned it
+        old = msgs.message_card(ctx.card_message)
+        if old is not None:
+            await ctx.update_card(ctx.card_message, replace(
+                old, actions=(), footer=f"已转为{ev.color.label} {ev.score}分，不再待定"))
+        await ctx.reply(f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
+                        "请案管部门重新扫码受理。")
+        return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
         await ctx.update_card(ctx.card_message, intake_done_card(
             view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cases.helpers import (
+    GREEN,
     INVESTIGATORS,
     PROSECUTOR,
     RED,
@@ -88,3 +89,33 @@ async def test_answering_a_request_settles_its_overdue_reminders(console: Consol
         for m in overdue(await console.messages(f"dm:{person}")):
             assert m["card"]["actions"] == [], (person, m["card"])
             assert m["card"]["footer"].startswith("已答复："), m["card"]["footer"]
+
+
+async def test_a_yellow_intake_choice_after_the_case_left_yellow_is_refused(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    pending = await _last(console, PROSECUTOR, "受理待定")
+    await evaluate(console, code, GREEN)
+    r = await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    assert "绿码" in r["messages"][-1]["text"] and "重新扫码受理" in r["messages"][-1]["text"]
+    [card] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == pending["id"]]
+    assert card["card"]["actions"] == []
+    detail = await (await console.client.get(
+        f"/api/v1/cases/{code}", headers={"Authorization": "Bearer test-token"})).json()
+    assert [i["decision"] for i in detail["intake"]] == ["待定"]
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert "放行" in r["messages"][0]["card"]["title"]
+
+
+async def test_acknowledging_keeps_what_the_card_said_was_cleared(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await evaluate(console, code, YELLOW[:1])  # 90, still yellow: 因果关系 cleared
+    card = await _last(console, INV, f"案件码 {code}")
+    assert card["card"]["body"].startswith("已销号：因果关系\n")
+    await console.click(INV, card["id"], "case.ack")
+    [after] = [m for m in await console.messages(f"dm:{INV}") if m["id"] == card["id"]]
+    assert after["card"]["body"] == card["card"]["body"]
+    assert after["card"]["footer"].startswith("已知悉：")
