@@ -78,7 +78,7 @@ from storage.reviews import ReviewRow
 log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
-                 "answered": "已答复", "withdrawn": "申请已撤回"}
+                 "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码"}
 
 
 def worker_id() -> str:
@@ -508,11 +508,16 @@ class ReminderService:
     # ------------------------------------------------------------------ hooks
 
     async def on_evaluation(self, out: Outbound, case: CaseRow, ev: Evaluation) -> None:
-        """A new evaluation re-plans the case and closes its open re-evaluation reminders."""
+        """A new evaluation re-plans the case and closes its open re-evaluation reminders;
+        a green one also its 诉前会商 reminders (for a code that is not green)."""
         await self.plan_cases(out.session, [case.code], out.now())
         reeval = [r.id for r in self.rules if r.kind == REEVALUATE]
         for r in await repo.open_sent_for_case(out.session, case.code, reeval):
             await self.close(out, r, ev.by, "evaluated")
+        if ev.color is Color.GREEN:
+            consult = [r.id for r in self.rules if r.kind == CONSULTATION]
+            for r in await repo.open_sent_for_case(out.session, case.code, consult):
+                await self.close(out, r, ev.by, "green")
 
 
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:

@@ -119,3 +119,20 @@ async def test_acknowledging_keeps_what_the_card_said_was_cleared(console: Conso
     [after] = [m for m in await console.messages(f"dm:{INV}") if m["id"] == card["id"]]
     assert after["card"]["body"] == card["card"]["body"]
     assert after["card"]["footer"].startswith("已知悉：")
+
+
+async def test_turning_green_settles_the_consultation_reminders(console: Console) -> None:
+    """诉前会商 is for a code that is not green: once it is, the reminder cards (the
+    investigators' and the prosecutor's) no longer offer 发起会商 and say why."""
+    code = await create_case(console)  # investigation deadline 2026-12-20: consultation 12-05
+    await evaluate(console, code, YELLOW)
+    await console.advance("35d")
+    sent = {p: [m for m in cards(await console.messages(f"dm:{p}")) if "诉前会商" in m["card"]["title"]]
+            for p in (PROSECUTOR, INV, INV2)}
+    assert all(len(v) == 1 and "发起会商" in [a["label"] for a in v[0]["card"]["actions"]]
+               for v in sent.values()), sent
+    await evaluate(console, code, GREEN)
+    for p, [m] in sent.items():
+        [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
+        assert after["card"]["actions"] == [], (p, after["card"])
+        assert after["card"]["footer"].startswith("已转绿码："), after["card"]["footer"]
