@@ -10,6 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from sqlalchemy import update
+
 from bot.context import Context, Outbound
 from bot.domain.scoring import (
     Color,
@@ -283,10 +285,16 @@ async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Colo
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:
-    """已知悉: once per delivery; returns False when it was already acknowledged."""
+    """已知悉: once per delivery; returns False when it was already acknowledged (compare-and-set:
+    of two clicks at the same moment on PostgreSQL, exactly one wins)."""
     if delivery.acknowledged_at is not None:
         return False
-    delivery.acknowledged_at = out.now()
+    res = await out.session.execute(
+        update(DeliveryRow).where(DeliveryRow.id == delivery.id,
+                                  DeliveryRow.acknowledged_at.is_(None))
+        .values(acknowledged_at=out.now()).execution_options(synchronize_session="fetch"))
+    if not res.rowcount:  # type: ignore[attr-defined]
+        return False
     await out.audit(person.id, "case.acknowledge", delivery.case_code,
                     {"version": delivery.version, "message": delivery.message_id})
     return True

@@ -3,8 +3,15 @@ step (SPEC §2: no stale buttons, no stale colour) and each step tells the right
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import AuditRecord
 from tests.cases.helpers import (
     GREEN,
     INVESTIGATORS,
@@ -15,7 +22,7 @@ from tests.cases.helpers import (
     create_case,
     evaluate,
 )
-from tests.conftest import Console
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
 
 INV, INV2 = INVESTIGATORS
 LEADER = "p-leader-hc"
@@ -136,3 +143,31 @@ async def test_turning_green_settles_the_consultation_reminders(console: Console
         [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
         assert after["card"]["actions"] == [], (p, after["card"])
         assert after["card"]["footer"].startswith("已转绿码："), after["card"]["footer"]
+
+
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    async with fresh_postgres("casebot_ack") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url},
+                                 web={"public_url": f"http://127.0.0.1:{port}"})
+        async with open_console(settings, port) as console:
+            yield console
+
+
+@pytest.mark.postgres
+async def test_a_double_clicked_ack_on_postgresql_acts_once(pg_console: Console) -> None:
+    """Two 已知悉 clicks at the same moment (READ COMMITTED: both read the card before either
+    commits): one acknowledgement, one audit record, the other click told."""
+    console = pg_console
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    card = await _last(console, INV, f"案件码 {code}")
+    for _ in range(3):
+        replies = await asyncio.gather(*(console.click(INV, card["id"], "case.ack")
+                                         for _ in range(4)))
+        texts = [r["messages"][-1]["text"] for r in replies]
+        assert sum(t.startswith("已确认知悉") for t in texts) <= 1, texts
+    async with console.app.services.db() as s:
+        n = await s.scalar(select(func.count()).select_from(AuditRecord)
+                           .where(AuditRecord.action == "case.acknowledge"))
+    assert n == 1
