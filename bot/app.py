@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -82,6 +83,16 @@ class App:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        if redis is not None:
+            try:
+                await asyncio.wait_for(redis.ping(), timeout=2)
+            except (RedisError, OSError, TimeoutError) as e:  # started anyway: Redis is optional
+                log.warning("redis unreachable at start (%s): running without it until it "
+                            "answers (docs/deploy.md, 'What breaks when Redis is lost'); /readyz "
+                            "answers 503 meanwhile", e or type(e).__name__)
+        if not self.settings.secrets.api_token:
+            log.warning("integration API (/api/v1) disabled: environment variable %s is not set",
+                        cfg.secrets.api_token_env)
         self.read_engine = db.create_read_engine(cfg.storage.database_url)
         journal, self.journal_engine = db.journal_for(self.engine)
         self._services = Services(

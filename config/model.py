@@ -218,6 +218,16 @@ class DingTalkConfig(Strict):
     stream: DingTalkStreamConfig = DingTalkStreamConfig()
     delivery: DingTalkDeliveryConfig = DingTalkDeliveryConfig()
 
+    def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
+        """One line per credential variable that is not set, while DingTalk is enabled."""
+        if not self.enabled:
+            return []
+        return [f"transports.dingtalk.{field}: environment variable {name} is not set "
+                f"(DingTalk is enabled)"
+                for field, name in (("client_id_env", self.client_id_env),
+                                    ("client_secret_env", self.client_secret_env))
+                if not env.get(name)]
+
 
 class OutboxConfig(Strict):
     """The generic delivery worker (bot/outbox.py)."""

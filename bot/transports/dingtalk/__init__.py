@@ -37,14 +37,7 @@ def credentials(cfg: DingTalkConfig, env: Mapping[str, str]) -> Credentials:
     """Read the app's credentials from the environment variables the config names; a missing
     one stops the start with a precise message. The robot code defaults to the client id (true
     for an in-house app's robot)."""
-    missing = [
-        f"transports.dingtalk.{field}: environment variable {name} is not set "
-        f"(DingTalk is enabled)"
-        for field, name in (("client_id_env", cfg.client_id_env),
-                            ("client_secret_env", cfg.client_secret_env))
-        if not env.get(name)
-    ]
-    if missing:
+    if missing := cfg.missing_credentials(env):
         raise ConfigError(missing)
     client_id = env[cfg.client_id_env]
     return Credentials(client_id, env[cfg.client_secret_env],
