@@ -160,8 +160,12 @@ class App:
             ran = await self.run_due()
             if any(ran.values()):
                 log.info("periodic work: %s", ran)
-        except Exception:
-            log.exception("periodic work failed; retrying at the next tick")
+        except Exception as e:
+            if why := db.unavailable(e):
+                log.warning("periodic work: database unavailable (%s); retrying at the next tick",
+                            why)
+            else:
+                log.exception("periodic work failed; retrying at the next tick")
 
     async def stop(self) -> None:
         if self.scheduler is not None:
