@@ -169,8 +169,8 @@ def load_config(
 
 def serve_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """What only running the bot needs (`serve`, `check-config`): the question bank it imports
-    into an empty database must exist (parsed when imported: it takes a while), and the
-    DingTalk credentials must be in the environment when DingTalk is enabled."""
+    into an empty database must exist (parsed when imported: it takes a while), and DingTalk,
+    when enabled, needs its credentials in the environment and its CorpId."""
     bank = settings.config.inspection.question_bank
     path = settings.source
     errors = []
@@ -178,7 +178,7 @@ def serve_errors(settings: Settings, env: Mapping[str, str] | None = None) -> li
         errors.append(f"{path}: inspection.question_bank: file not found: {path.parent / bank}")
     dingtalk = settings.config.transports.dingtalk
     errors += [f"{path}: {line}"
-               for line in dingtalk.missing_credentials(os.environ if env is None else env)]
+               for line in dingtalk.serve_errors(os.environ if env is None else env)]
     return errors
 
 

@@ -235,6 +235,15 @@ class DingTalkConfig(Strict):
                                     ("client_secret_env", self.client_secret_env))
                 if not env.get(name)]
 
+    def serve_errors(self, env: Mapping[str, str]) -> list[str]:
+        """What running with DingTalk enabled needs beyond the model: the credentials, and
+        the CorpId (the H5 login that card buttons and forms open asks DingTalk for it)."""
+        errors = self.missing_credentials(env)
+        if self.enabled and not self.corp_id:
+            errors.append("transports.dingtalk.corp_id: required when DingTalk is enabled "
+                          "(the in-app login behind card buttons and forms)")
+        return errors
+
 
 class OutboxConfig(Strict):
     """The generic delivery worker (bot/outbox.py)."""

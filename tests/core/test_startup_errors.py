@@ -49,7 +49,7 @@ def closed_port() -> int:
 
 
 def test_dingtalk_enabled_without_credentials(tmp_path: Path) -> None:
-    path = config(tmp_path, transports={"dingtalk": {"enabled": True}})
+    path = config(tmp_path, transports={"dingtalk": {"enabled": True, "corp_id": "dingcorp"}})
     expected = ("configuration error:\n"
                 f"  {path}: transports.dingtalk.client_id_env: environment variable "
                 "DINGTALK_CLIENT_ID is not set (DingTalk is enabled)\n"
@@ -59,8 +59,15 @@ def test_dingtalk_enabled_without_credentials(tmp_path: Path) -> None:
         r = cli(*args)
         assert (r.returncode, r.stderr) == (2, expected), args
     assert not (tmp_path / "casebot.db").exists()  # stopped before touching the database
-    r = cli("check-config", str(path), env={"DINGTALK_CLIENT_ID": "id", "DINGTALK_CLIENT_SECRET": "s"})
-    assert r.returncode == 0, r.stderr
+    creds = {"DINGTALK_CLIENT_ID": "id", "DINGTALK_CLIENT_SECRET": "s"}
+    assert cli("check-config", str(path), env=creds).returncode == 0
+    # without the CorpId the in-app login behind every card button and form cannot work
+    path = config(tmp_path, transports={"dingtalk": {"enabled": True}})
+    r = cli("check-config", str(path), env=creds)
+    assert (r.returncode, r.stderr) == (2, "configuration error:\n"
+                                           f"  {path}: transports.dingtalk.corp_id: required when "
+                                           "DingTalk is enabled (the in-app login behind card "
+                                           "buttons and forms)\n")
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
