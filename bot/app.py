@@ -168,6 +168,7 @@ class App:
                 log.exception("periodic work failed; retrying at the next tick")
 
     async def stop(self) -> None:
+        log.info("casebot stopping")
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
@@ -187,6 +188,7 @@ class App:
                 engine.dispose()
         if self.engine is not None:
             await self.engine.dispose()
+        log.info("casebot stopped")
 
     async def run_due(self) -> dict[str, int]:
         """Run every periodic job once (the scheduler's tick, or the test clock's advance)."""

@@ -94,7 +94,7 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "casebot.db").exists()  # checked before the bot starts
 
 
-def test_redis_down_and_no_api_token_are_warned_at_start(tmp_path: Path) -> None:
+def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(tmp_path: Path) -> None:
     path = config(tmp_path, storage={
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'casebot.db'}",
         "redis_url": f"redis://:hunter2@127.0.0.1:{closed_port()}/0"})
@@ -113,6 +113,7 @@ def test_redis_down_and_no_api_token_are_warned_at_start(tmp_path: Path) -> None
     proc.send_signal(signal.SIGTERM)
     out = "".join(lines) + proc.communicate(timeout=30)[0]
     assert "casebot serving on" in out
+    assert "INFO bot.app: casebot stopping" in out and "INFO bot.app: casebot stopped" in out
     redis_lines = [x for x in out.splitlines() if "WARNING" in x and "redis" in x.lower()]
     assert len(redis_lines) == 1, out
     assert "unreachable at start" in redis_lines[0]
