@@ -18,7 +18,7 @@ from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
 from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
-from bot.transports.dingtalk.spool import Spool, spool_dir
+from bot.transports.dingtalk.spool import Spool, SpoolInUse, spool_dir
 from bot.transports.dingtalk.stream import StreamClient
 from cards.model import Button
 from config.loader import ConfigError
@@ -105,6 +105,15 @@ class DingTalkTransport:
 
     async def start(self, wake: Callable[[], None]) -> None:
         self._wake = wake
+        spool = self.inbound.spool
+        try:
+            spool.claim()
+        except SpoolInUse:
+            raise ConfigError([f"{self.app.settings.source}: transports.dingtalk.stream.spool_dir: "
+                               f"{spool.directory} is in use by another running instance (each "
+                               "instance needs its own: docs/deploy.md)"]) from None
+        except OSError:
+            pass  # an unusable directory: replay() says so, and messages are retried in memory
         replayed = self.inbound.replay()  # before receiving: what a previous run acked, not stored
         if replayed:
             log.info("dingtalk: %d spooled message(s) from a previous run replayed", replayed)
@@ -121,3 +130,4 @@ class DingTalkTransport:
 
     async def close(self) -> None:
         await self.api.close()
+        self.inbound.spool.release()
