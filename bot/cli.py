@@ -144,15 +144,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "web": {"host": args.host, "port": args.port,
                 "public_url": f"http://{args.host}:{args.port}"},
     }
+    token_shown = "from CASEBOT_API_TOKEN"  # a real token is never printed
     if not os.environ.get("CASEBOT_API_TOKEN"):
-        os.environ["CASEBOT_API_TOKEN"] = DEMO_TOKEN
+        os.environ["CASEBOT_API_TOKEN"] = token_shown = DEMO_TOKEN
     settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
     from bot.demo import seed_demo
 
     _run(settings, clock, [
-        f"integration API token: {settings.secrets.api_token} (Authorization: Bearer …)",
+        f"integration API token: {token_shown} (Authorization: Bearer …)",
         *(["test clock enabled: POST /console/api/clock {\"advance\": \"8d\"}"]
           if args.test_clock else []),
         f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
