@@ -216,8 +216,10 @@ async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
 async def test_two_instances_with_one_redis_handle_a_msg_id_once(
         tmp_path: Path, fake: FakeDingTalk, dt_env: None, redis_url: str) -> None:
     """Several instances hold connections; DingTalk may push one message to more than one."""
-    settings = dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url})
-    apps = [App(settings, SystemClock()) for _ in range(2)]
+    # one database, one Redis; a spool directory each, as two instances have
+    apps = [App(dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url},
+                                  stream={"spool_dir": str(tmp_path / f"spool{i}")}),
+                SystemClock()) for i in range(2)]
     try:
         for a in apps:
             await a.start()
