@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -82,6 +83,16 @@ class App:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        if redis is not None:
+            try:
+                await asyncio.wait_for(redis.ping(), timeout=2)
+            except (RedisError, OSError, TimeoutError) as e:  # started anyway: Redis is optional
+                log.warning("redis unreachable at start (%s): running without it until it "
+                            "answers (docs/deploy.md, 'What breaks when Redis is lost'); /readyz "
+                            "answers 503 meanwhile", e or type(e).__name__)
+        if not self.settings.secrets.api_token:
+            log.warning("integration API (/api/v1) disabled: environment variable %s is not set",
+                        cfg.secrets.api_token_env)
         self.read_engine = db.create_read_engine(cfg.storage.database_url)
         journal, self.journal_engine = db.journal_for(self.engine)
         self._services = Services(
@@ -149,10 +160,15 @@ class App:
             ran = await self.run_due()
             if any(ran.values()):
                 log.info("periodic work: %s", ran)
-        except Exception:
-            log.exception("periodic work failed; retrying at the next tick")
+        except Exception as e:
+            if why := db.unavailable(e):
+                log.warning("periodic work: database unavailable (%s); retrying at the next tick",
+                            why)
+            else:
+                log.exception("periodic work failed; retrying at the next tick")
 
     async def stop(self) -> None:
+        log.info("casebot stopping")
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
@@ -172,6 +188,7 @@ class App:
                 engine.dispose()
         if self.engine is not None:
             await self.engine.dispose()
+        log.info("casebot stopped")
 
     async def run_due(self) -> dict[str, int]:
         """Run every periodic job once (the scheduler's tick, or the test clock's advance)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,17 +36,42 @@ def _settings(path: str | None, overrides: dict[str, Any] | None = None,
             raise ConfigError(errors)
         return settings
     except ConfigError as e:
-        print("configuration error:", file=sys.stderr)
-        for line in e.errors:
-            print(f"  {line}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _config_error(e)
 
 
-def _database_error(settings: Settings, e: Exception) -> NoReturn:
+def _config_error(e: ConfigError) -> NoReturn:
+    print("configuration error:", file=sys.stderr)
+    for line in e.errors:
+        print(f"  {line}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def _database_error(settings: Settings, e: Exception, migrate_hint: bool = True) -> NoReturn:
     """One line naming the database, the config that names it and what to do; exit 2."""
-    print(f"error: {e} (storage.database_url in {settings.source}; `casebot migrate --config"
-          f" {settings.source}` creates or upgrades it)", file=sys.stderr)
+    hint = (f"; `casebot migrate --config {settings.source}` creates or upgrades it"
+            if migrate_hint else "")
+    print(f"error: {e} (storage.database_url in {settings.source}{hint})", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _listen_error(settings: Settings, host: str, port: int, e: OSError) -> NoReturn:
+    why = (e.strerror or str(e)).lower()
+    print(f"error: cannot listen on {host}:{port}: {why} (web.host / web.port in "
+          f"{settings.source}, or --host / --port)", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check_listen(settings: Settings, host: str, port: int) -> None:
+    """Bind the address once before starting: a port in use stops the start before the bot
+    migrates, connects to DingTalk or starts its workers (aiohttp binds only after that)."""
+    try:
+        for family, kind, proto, _, addr in {*socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)}:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(addr)
+    except OSError as e:
+        _listen_error(settings, host, port, e)
 
 
 def _file_error(path: Path, e: Exception) -> NoReturn:
@@ -64,6 +91,7 @@ def _file_error(path: Path, e: Exception) -> NoReturn:
 def _run(settings: Settings, clock: Clock, banner: list[str],
          seeders: list[Callable[[App], Awaitable[None]]] | None = None) -> None:
     from bot.app import App, create_web_app
+    from storage.db import DatabaseUnavailable
 
     app = App(settings, clock)
     app.seeders.extend(seeders or [])
@@ -76,8 +104,18 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
         for line in banner:
             print(line, flush=True)
 
-    web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=_print_banner,
-                access_log=None, handle_signals=True)
+    _check_listen(settings, web_cfg.host, web_cfg.port)
+    try:
+        web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=_print_banner,
+                    access_log=None, handle_signals=True)
+    except ConfigError as e:
+        _config_error(e)
+    except DatabaseUnavailable as e:
+        _database_error(settings, e, migrate_hint=False)
+    except OSError as e:
+        if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            raise
+        _listen_error(settings, web_cfg.host, web_cfg.port, e)  # taken since the check
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -106,15 +144,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "web": {"host": args.host, "port": args.port,
                 "public_url": f"http://{args.host}:{args.port}"},
     }
+    token_shown = "from CASEBOT_API_TOKEN"  # a real token is never printed
     if not os.environ.get("CASEBOT_API_TOKEN"):
-        os.environ["CASEBOT_API_TOKEN"] = DEMO_TOKEN
+        os.environ["CASEBOT_API_TOKEN"] = token_shown = DEMO_TOKEN
     settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
     from bot.demo import seed_demo
 
     _run(settings, clock, [
-        f"integration API token: {settings.secrets.api_token} (Authorization: Bearer …)",
+        f"integration API token: {token_shown} (Authorization: Bearer …)",
         *(["test clock enabled: POST /console/api/clock {\"advance\": \"8d\"}"]
           if args.test_clock else []),
         f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
@@ -136,7 +175,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(_go())
+    try:
+        asyncio.run(_go())
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e, migrate_hint=False)
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from bot.context import Context, Outbound, ReadOnlyContext, Services
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
 from config.model import ROLE_LABELS, Person
+from storage import db
 from storage import messages as msgs
 from storage.dedupe import RedisDedupe, claim_in_db
 from storage.models import Message
@@ -187,7 +188,9 @@ class Dispatcher:
                 result = await self._journaled(event, user, route)
             else:
                 result = await self._in_transaction(event, user, route)
-        except Exception:
+        except Exception as e:
+            if db.unavailable(e):
+                raise  # nothing stored, no apology possible: the transport answers or retries
             ref = uuid.uuid4().hex[:8]
             log.exception("handler failed for event %s (ref %s)", event.event_id, ref)
             async with self.services.db() as session, session.begin():

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,8 +108,8 @@ class RedisHub:
     @contextlib.asynccontextmanager
     async def subscription(self, channel: str) -> AsyncIterator[Subscription]:
         pubsub = self.redis.pubsub()
-        await pubsub.subscribe(self.prefix + channel)
         try:
+            await pubsub.subscribe(self.prefix + channel)
             yield _RedisSubscription(pubsub)
         finally:
             with contextlib.suppress(Exception):
@@ -132,7 +133,7 @@ class Publisher:
 
             def committed(_: Any) -> None:
                 for ch, msg in pending:
-                    self._spawn(self.hub.publish(ch, msg))
+                    self._spawn(ch, self.hub.publish(ch, msg))
                 pending.clear()
 
             def rolled_back(*_: Any) -> None:
@@ -143,12 +144,14 @@ class Publisher:
         if (channel, message) not in pending:
             pending.append((channel, message))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, channel: str, coro: Coroutine[Any, Any, None]) -> None:
         async def run() -> None:
             try:
                 await coro
+            except RedisError as e:  # Redis down: the screens stop updating
+                log.warning("live publish on %s failed: %s", channel, e)
             except Exception:
-                log.exception("live publish on failed")
+                log.exception("live publish on %s failed", channel)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

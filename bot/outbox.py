@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from config.model import OutboxConfig
+from storage.db import unavailable
 from storage.models import Message, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._db_down = False
         self.delivered = 0  # counters for logs and the bench
         self.failed = 0
         # metrics: (transport, result) per attempt; result is sent|retry|failed|postponed
@@ -115,9 +117,18 @@ class OutboxWorker:
                 busy = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox pass failed; retrying after the poll interval")
+            except Exception as e:
                 busy = 0
+                if (why := unavailable(e)) is None:
+                    log.exception("outbox pass failed; retrying after the poll interval")
+                elif not self._db_down:  # once per outage, not at every poll
+                    log.warning("outbox: database unavailable (%s); retrying every %gs", why,
+                                self.config.poll_seconds)
+                self._db_down = why is not None
+            else:
+                if self._db_down:
+                    log.info("outbox: database reachable again")
+                    self._db_down = False
             if busy or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -166,14 +167,19 @@ def load_config(
                     source=path)
 
 
-def serve_errors(settings: Settings) -> list[str]:
+def serve_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """What only running the bot needs (`serve`, `check-config`): the question bank it imports
-    into an empty database must exist. Parsed when imported (it takes a while)."""
+    into an empty database must exist (parsed when imported: it takes a while), and DingTalk,
+    when enabled, needs its credentials in the environment and its CorpId."""
     bank = settings.config.inspection.question_bank
     path = settings.source
+    errors = []
     if bank and not (path.parent / bank).is_file():
-        return [f"{path}: inspection.question_bank: file not found: {path.parent / bank}"]
-    return []
+        errors.append(f"{path}: inspection.question_bank: file not found: {path.parent / bank}")
+    dingtalk = settings.config.transports.dingtalk
+    errors += [f"{path}: {line}"
+               for line in dingtalk.serve_errors(os.environ if env is None else env)]
+    return errors
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

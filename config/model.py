@@ -165,6 +165,13 @@ class StorageConfig(Strict):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return v
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
 
 class ConsoleConfig(Strict):
     enabled: bool = True
@@ -218,6 +225,25 @@ class DingTalkConfig(Strict):
     stream: DingTalkStreamConfig = DingTalkStreamConfig()
     delivery: DingTalkDeliveryConfig = DingTalkDeliveryConfig()
 
+    def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
+        """One line per credential variable that is not set, while DingTalk is enabled."""
+        if not self.enabled:
+            return []
+        return [f"transports.dingtalk.{field}: environment variable {name} is not set "
+                f"(DingTalk is enabled)"
+                for field, name in (("client_id_env", self.client_id_env),
+                                    ("client_secret_env", self.client_secret_env))
+                if not env.get(name)]
+
+    def serve_errors(self, env: Mapping[str, str]) -> list[str]:
+        """What running with DingTalk enabled needs beyond the model: the credentials, and
+        the CorpId (the H5 login that card buttons and forms open asks DingTalk for it)."""
+        errors = self.missing_credentials(env)
+        if self.enabled and not self.corp_id:
+            errors.append("transports.dingtalk.corp_id: required when DingTalk is enabled "
+                          "(the in-app login behind card buttons and forms)")
+        return errors
+
 
 class OutboxConfig(Strict):
     """The generic delivery worker (bot/outbox.py)."""
@@ -238,7 +264,14 @@ class TransportsConfig(Strict):
 class WebConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8080"  # links and QR codes start with it
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
 
 
 class SecretsConfig(Strict):

@@ -19,15 +19,16 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
-    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
 from storage.models import Base
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
 
@@ -123,16 +124,14 @@ class CaseCounter(Base):
 # -- repository functions -----------------------------------------------------------------------
 
 async def next_code(session: AsyncSession, prefix: str, year: int) -> str:
-    """`HY-2026-0042`: a per-prefix, per-year counter bumped inside the caller's transaction."""
-    res = await session.execute(
-        update(CaseCounter).where(CaseCounter.prefix == prefix, CaseCounter.year == year)
-        .values(last=CaseCounter.last + 1).returning(CaseCounter.last)
-    )
-    n = res.scalar_one_or_none()
-    if n is None:
-        n = 1
-        session.add(CaseCounter(prefix=prefix, year=year, last=n))
-        await session.flush()
+    """`HY-2026-0042`: a per-prefix, per-year counter bumped inside the caller's transaction.
+    One upsert: concurrent transactions taking the first code of a year queue on the row
+    instead of both inserting it (PostgreSQL would fail the second one)."""
+    insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
+    stmt = insert(CaseCounter).values(prefix=prefix, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.prefix, CaseCounter.year],
+                                      set_={"last": CaseCounter.last + 1})
+    n = (await session.execute(stmt.returning(CaseCounter.last))).scalar_one()
     return f"{prefix}-{year}-{n:04d}"
 
 

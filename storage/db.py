@@ -5,6 +5,7 @@ event loop: one for their reads, one for the journal that group-commits their wr
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from urllib.parse import quote
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -45,6 +47,18 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 class DatabaseUnavailable(Exception):
     """The database a command needs is missing, not migrated, behind the code or unreachable.
     The message is one line for the user."""
+
+
+def unavailable(e: BaseException) -> str | None:
+    """One line when `e` says the database cannot be reached (connection refused, lost or timed
+    out, host unknown): the caller answers 503 or retries, with no traceback in the log. None
+    for any other error."""
+    if isinstance(e, DBAPIError) and e.connection_invalidated:
+        return " ".join(str(e.orig or e).split())
+    cause = e.orig if isinstance(e, DBAPIError) else e
+    if isinstance(cause, ConnectionError | TimeoutError | socket.gaierror):
+        return f"{type(cause).__name__}: {cause}".removesuffix(": ")
+    return None
 
 
 def describe(url: str) -> str:

@@ -36,6 +36,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
     head and apply nothing). SQLite gets the same from BEGIN IMMEDIATE (storage/db.py)."""
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
+    await _reachable(engine)
 
     def _current(conn: Any) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
@@ -57,6 +58,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
             log.info("migration %d/%d: %s", i, len(pending), rev)
         await conn.run_sync(_run)
     return pending
+
+
+async def _reachable(engine: AsyncEngine) -> None:
+    """DatabaseUnavailable, one line, when the database cannot be connected to (server down,
+    unknown host, no such database, refused login)."""
+    try:
+        async with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError, TimeoutError) as e:
+        raise DatabaseUnavailable(_cannot_open(engine.url.render_as_string(hide_password=False),
+                                               e)) from None
+
+
+def _cannot_open(url: str, e: BaseException) -> str:
+    reason = " ".join(str(getattr(e, "orig", None) or e).split())
+    return f"cannot open database {db.describe(url)}: {reason}"
 
 
 async def current(engine: AsyncEngine) -> str | None:
@@ -94,6 +111,5 @@ async def open_existing(url: str, *, readonly: bool) -> AsyncEngine:
         raise
     except (SQLAlchemyError, OSError, TimeoutError) as e:
         await engine.dispose()
-        reason = " ".join(str(getattr(e, "orig", None) or e).split())
-        raise DatabaseUnavailable(f"cannot open database {where}: {reason}") from None
+        raise DatabaseUnavailable(_cannot_open(url, e)) from None
     return engine

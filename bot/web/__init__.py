@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +12,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from multidict import MultiDictProxy
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage import db
+
+log = logging.getLogger(__name__)
 
 templates = Environment(
     loader=PackageLoader("bot.web", "templates"),
@@ -39,6 +45,10 @@ async def api_errors(
         if e.field:
             body["field"] = e.field
         return web.json_response(body, status=e.status, dumps=_dumps)
+    except (OSError, SQLAlchemyError) as e:
+        if (why := db.unavailable(e)) is None:
+            raise
+        return _database_unavailable(request, why)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
         if e.text != f"{e.status}: {e.reason}":
             raise  # ours, with its own message; aiohttp's router says it in English
@@ -75,6 +85,18 @@ def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]
         return await handler(request)
 
     return check
+
+
+def _database_unavailable(request: web.Request, why: str) -> web.Response:
+    """A 503 and one log line: the event was not stored, a retry after the outage is handled
+    normally (docs/deploy.md, "What breaks when PostgreSQL is lost")."""
+    log.warning("%s %s: database unavailable: %s", request.method, request.path, why)
+    message = "数据库暂不可用，请稍后重试"
+    if "/api/" in request.path:
+        return web.json_response({"error": message}, status=503, dumps=_dumps)
+    return web.Response(status=503, content_type="text/html", charset="utf-8",
+                        text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
+                             f"<p>{message}。</p>")
 
 
 def _dumps(obj: Any) -> str:

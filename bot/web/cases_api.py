@@ -116,7 +116,8 @@ class CasesApi:
     def _auth(self, request: web.Request) -> None:
         token = self.app.settings.secrets.api_token
         if not token:
-            raise ApiError(503, "接口未启用：未设置 CASEBOT_API_TOKEN")
+            raise ApiError(503, "接口未启用：未设置环境变量 "
+                                + self.app.settings.config.secrets.api_token_env)
         given = request.headers.get("Authorization", "")
         if not given.startswith("Bearer ") or not hmac.compare_digest(  # raw bytes: not UTF-8
                 given[7:].encode(errors="surrogateescape"), token.encode()):

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Outbound
@@ -28,7 +30,10 @@ from storage import inspection as store
 if TYPE_CHECKING:
     from bot.app import App
 
+log = logging.getLogger(__name__)
+
 KEEPALIVE_SECONDS = 15.0
+RECONNECT_SECONDS = 5  # a screen whose stream ended for want of Redis tries again this often
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
@@ -37,6 +42,7 @@ class InspectionWeb:
         self.app = app
         self._streams: set[asyncio.Task[Any]] = set()  # open big-screen event streams
         self._closing = False
+        self._live_down = False  # Redis unreachable: said once, not at every reconnect
 
     async def close_streams(self, _: web.Application) -> None:
         """On shutdown (aiohttp's on_shutdown, before it waits for running handlers): end every
@@ -235,6 +241,9 @@ class InspectionWeb:
         try:
             with contextlib.suppress(ConnectionResetError):
                 async with hub.subscription(feature.channel(sid)) as sub:
+                    if self._live_down:
+                        self._live_down = False
+                        log.info("live: redis reachable again, big screens updating")
                     await _sse(resp, await self._state_for(request, sid))
                     while True:
                         msg = await sub.get(KEEPALIVE_SECONDS)
@@ -242,6 +251,13 @@ class InspectionWeb:
                             await resp.write(b": keepalive\n\n")
                             continue
                         await _sse(resp, await self._state_for(request, sid))
+        except RedisError as e:  # the fan-out is down: end the stream, the page retries
+            if not self._live_down:
+                self._live_down = True
+                log.warning("live: redis unavailable, big screens stopped updating (%s); they "
+                            "reconnect every %ds", e, RECONNECT_SECONDS)
+            with contextlib.suppress(ConnectionResetError):
+                await resp.write(f"retry: {RECONNECT_SECONDS * 1000}\n\n".encode())
         except asyncio.CancelledError:
             if not self._closing:
                 raise

@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
 
 SRC = Path(__file__).resolve().parents[2] / "config"
@@ -48,12 +50,13 @@ def test_import_cases_all_or_nothing(tmp_path: Path) -> None:
     assert "imported 2/2" in r.stdout and "HY-2026-0001, HY-2026-0002" in r.stdout
 
 
-def test_demo_starts_with_data_and_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", ["", "s3cret-from-the-environment"])
+def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "demo", "--port", str(port), "--data-dir",
          str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "CASEBOT_API_TOKEN": ""})
+        env={**os.environ, "CASEBOT_API_TOKEN": token})
     try:
         assert proc.stdout is not None
         banner = ""
@@ -62,11 +65,15 @@ def test_demo_starts_with_data_and_answers(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             assert line, f"demo exited early: {banner}"
             banner += line
-        assert "integration API token: demo-token" in banner
+        if token:  # a real token is never printed
+            assert token not in banner
+            assert "integration API token: from CASEBOT_API_TOKEN" in banner
+        else:
+            assert "integration API token: demo-token" in banner
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
             assert r.status == 200
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/cases/HY-2026-0001",
-                                     headers={"Authorization": "Bearer demo-token"})
+                                     headers={"Authorization": f"Bearer {token or 'demo-token'}"})
         with urllib.request.urlopen(req) as r:
             assert b'"color": "red"' in r.read()
     finally:

@@ -127,6 +127,17 @@ def test_police_staff_are_not_chiefs(tmp_path: Path) -> None:
         in err
 
 
+def test_urls_without_their_scheme(tmp_path: Path) -> None:
+    # what an operator types from memory: host and port, no scheme. Redis would fail at start
+    # with a traceback; links and QR codes would point nowhere
+    path = write_config(tmp_path, "storage: {redis_url: 'redis.internal:6379'}\n"
+                                  "web: {public_url: casebot.example.gov.cn}\n")
+    assert errors_of(path) == [
+        f"{path}: storage.redis_url: must start with redis://, rediss:// or unix://",
+        f"{path}: web.public_url: must start with http:// or https://",
+    ]
+
+
 def test_bad_timezone_and_office_hours(tmp_path: Path) -> None:
     path = write_config(tmp_path, "timezone: Mars/Olympus\noffice_hours: {start: '18:00', end: '09:00'}\n")
     errs = errors_of(path)

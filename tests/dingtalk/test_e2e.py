@@ -4,6 +4,9 @@ replies and cards out through the sessionWebhook and the OpenAPI, card clicks in
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from bot.app import App
 from storage.models import Message
@@ -127,6 +130,24 @@ async def test_click_on_unknown_card_is_acked_and_ignored(app: App, fake: FakeDi
     frame_id = fake.click("no-such-card", PROSECUTOR[1], "test.press")
     ack = await eventually(lambda: fake.acks.get(frame_id), what="the ACK")
     assert ack["code"] == 200 and fake.sent == []
+
+
+async def test_click_in_a_database_outage_is_acked_500_with_one_log_line(
+        app: App, fake: FakeDingTalk, caplog: pytest.LogCaptureFixture) -> None:
+    class Down:
+        async def __aenter__(self) -> None:
+            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+    app.services.db = lambda: Down()  # type: ignore[assignment,return-value]
+    with caplog.at_level(logging.WARNING):
+        frame_id = fake.click("some-card", PROSECUTOR[1], "test.press")
+        ack = await eventually(lambda: fake.acks.get(frame_id), what="the ACK")
+    assert ack["code"] == 500  # the card shows an error; click again (docs/deploy.md)
+    [line] = [r for r in caplog.records if r.name.startswith("bot.transports.dingtalk")]
+    assert line.exc_info is None and "database unavailable" in line.getMessage()
 
 
 async def test_ping_is_echoed_and_disconnect_reconnects(app: App, fake: FakeDingTalk) -> None:

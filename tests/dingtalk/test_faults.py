@@ -3,6 +3,7 @@ duplicate and malformed frames. Durations are scaled down by config; nothing ass
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import uuid
@@ -119,6 +120,31 @@ async def test_a_4xx_is_not_retried(app: App, fake: FakeDingTalk) -> None:
     assert "回声：坏" not in fake.texts()
 
 
+async def test_a_refused_secret_keeps_the_replies_until_it_is_fixed(app: App,
+                                                                     fake: FakeDingTalk) -> None:
+    # the secret rotated in the DingTalk console but not yet in the bot's environment: the
+    # token call is refused (400 InvalidAppKey). The replies are fine, the bot's credentials
+    # are not: they wait, they do not fail for good
+    assert app.dingtalk is not None
+    api = app.dingtalk.api
+    right = api.creds
+    api.creds = dataclasses.replace(right, client_secret="rotated-elsewhere")
+    fake.send_message("回声 等等", staff_id=PROSECUTOR[1], webhook=False)
+
+    async def attempted_twice() -> bool:
+        async with app.services.db() as session:
+            rows = (await session.execute(select(OutboxItem))).scalars().all()
+        return bool(rows) and rows[0].attempts >= 2
+
+    await eventually(attempted_twice, what="two refused attempts")
+    async with app.services.db() as session:
+        [row] = (await session.execute(select(OutboxItem))).scalars().all()
+    assert row.status == "pending"
+    assert "DINGTALK_CLIENT_SECRET" in (row.last_error or "")
+    api.creds = right  # the operator fixes the environment
+    await eventually(lambda: "回声：等等" in fake.texts(), within=10, what="the reply")
+
+
 async def test_nothing_is_lost_while_dingtalk_is_down(app: App, fake: FakeDingTalk) -> None:
     fake.faults.extend(["500"] * 12)
     for i in range(3):
@@ -190,8 +216,10 @@ async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
 async def test_two_instances_with_one_redis_handle_a_msg_id_once(
         tmp_path: Path, fake: FakeDingTalk, dt_env: None, redis_url: str) -> None:
     """Several instances hold connections; DingTalk may push one message to more than one."""
-    settings = dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url})
-    apps = [App(settings, SystemClock()) for _ in range(2)]
+    # one database, one Redis; a spool directory each, as two instances have
+    apps = [App(dingtalk_settings(tmp_path, fake, storage={"redis_url": redis_url},
+                                  stream={"spool_dir": str(tmp_path / f"spool{i}")}),
+                SystemClock()) for i in range(2)]
     try:
         for a in apps:
             await a.start()

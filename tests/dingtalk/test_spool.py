@@ -18,8 +18,9 @@ from bot.app import App
 from bot.clock import SystemClock
 from bot.transports.dingtalk.mapping import NOT_STORED
 from bot.transports.dingtalk.spool import Spool, Spooled, spool_dir
+from config.loader import ConfigError
 from tests.conftest import make_settings
-from tests.dingtalk.conftest import PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.conftest import PROSECUTOR, AppFactory, dingtalk_settings, eventually
 from tests.dingtalk.fake import FakeDingTalk
 
 TOPIC = "/v1.0/im/bot/messages/get"
@@ -112,6 +113,23 @@ async def test_a_message_spooled_by_an_instance_that_died_is_answered_once_by_th
     await eventually(lambda: "回声：之后" in fake.texts(), what="a later reply")
     assert fake.texts().count("回声：复活") == 1 and NOT_STORED not in fake.texts()
     assert b.dingtalk is not None and b.dingtalk.inbound.replayed == 1
+
+
+async def test_two_running_instances_cannot_share_a_spool_directory(
+        make_app: AppFactory, fake: FakeDingTalk, tmp_path: Path) -> None:
+    # two instances on one host started from the same YAML: each would replay the messages
+    # the other is still retrying
+    stream = {"spool_dir": str(tmp_path / "spool")}
+    a = await make_app(stream=stream)
+    b = App(dingtalk_settings(tmp_path / "b", fake, stream=stream), SystemClock())
+    with pytest.raises(ConfigError) as e:
+        await b.start()
+    await b.stop()
+    assert e.value.errors == [
+        f"{b.settings.source}: transports.dingtalk.stream.spool_dir: {tmp_path / 'spool'} is in "
+        "use by another running instance (each instance needs its own: docs/deploy.md)"]
+    assert a.dingtalk is not None and a.dingtalk.stream.connected.is_set()  # a runs on
+    # (released when an instance stops: the restart tests above start on the same directory)
 
 
 async def test_a_message_whose_first_attempt_hangs_at_shutdown_is_spooled(

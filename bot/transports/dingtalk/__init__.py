@@ -18,7 +18,7 @@ from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
 from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
-from bot.transports.dingtalk.spool import Spool, spool_dir
+from bot.transports.dingtalk.spool import Spool, SpoolInUse, spool_dir
 from bot.transports.dingtalk.stream import StreamClient
 from cards.model import Button
 from config.loader import ConfigError
@@ -37,14 +37,7 @@ def credentials(cfg: DingTalkConfig, env: Mapping[str, str]) -> Credentials:
     """Read the app's credentials from the environment variables the config names; a missing
     one stops the start with a precise message. The robot code defaults to the client id (true
     for an in-house app's robot)."""
-    missing = [
-        f"transports.dingtalk.{field}: environment variable {name} is not set "
-        f"(DingTalk is enabled)"
-        for field, name in (("client_id_env", cfg.client_id_env),
-                            ("client_secret_env", cfg.client_secret_env))
-        if not env.get(name)
-    ]
-    if missing:
+    if missing := cfg.missing_credentials(env):
         raise ConfigError(missing)
     client_id = env[cfg.client_id_env]
     return Credentials(client_id, env[cfg.client_secret_env],
@@ -112,6 +105,15 @@ class DingTalkTransport:
 
     async def start(self, wake: Callable[[], None]) -> None:
         self._wake = wake
+        spool = self.inbound.spool
+        try:
+            spool.claim()
+        except SpoolInUse:
+            raise ConfigError([f"{self.app.settings.source}: transports.dingtalk.stream.spool_dir: "
+                               f"{spool.directory} is in use by another running instance (each "
+                               "instance needs its own: docs/deploy.md)"]) from None
+        except OSError:
+            pass  # an unusable directory: replay() says so, and messages are retried in memory
         replayed = self.inbound.replay()  # before receiving: what a previous run acked, not stored
         if replayed:
             log.info("dingtalk: %d spooled message(s) from a previous run replayed", replayed)
@@ -128,3 +130,4 @@ class DingTalkTransport:
 
     async def close(self) -> None:
         await self.api.close()
+        self.inbound.spool.release()

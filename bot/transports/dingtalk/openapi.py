@@ -110,8 +110,18 @@ class OpenApi:
         async with self._token_lock:
             if not force and self._token and time.monotonic() < self._token_expires:
                 return self._token
-            body = await self._request("POST", f"{self.api_base}/v1.0/oauth2/accessToken", json_body={
-                "appKey": self.creds.client_id, "appSecret": self.creds.client_secret})
+            try:
+                body = await self._request(
+                    "POST", f"{self.api_base}/v1.0/oauth2/accessToken",
+                    json_body={"appKey": self.creds.client_id, "appSecret": self.creds.client_secret})
+            except DingTalkApiError as e:
+                if e.kind != "fatal":
+                    raise
+                # the app's credentials refused (a rotated secret, say): no message is at fault,
+                # so what waits to be sent keeps waiting until the environment is fixed
+                raise DingTalkApiError("auth", e.status, e.code, f"{e.message} (access token "
+                                       "refused: check DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET)"
+                                       ) from e
             token = body.get("accessToken")
             if not isinstance(token, str) or not token:
                 raise DingTalkApiError("retry", 200, "NoToken", "accessToken missing in answer")

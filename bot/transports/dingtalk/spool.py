@@ -11,6 +11,7 @@ file. A file that cannot be read back is renamed `*.bad` and left for a human.""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -50,9 +51,32 @@ def spool_dir(config: AppConfig) -> Path:
     return Path("data/dingtalk-spool")
 
 
+class SpoolInUse(Exception):
+    """Another running process holds the spool directory."""
+
+
 class Spool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._lock: int | None = None
+
+    def claim(self) -> None:
+        """Hold the directory while this process runs (an exclusive lock on the directory
+        itself): two instances sharing one would replay the messages the other is still
+        retrying. Raises SpoolInUse, or OSError when the directory is unusable."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SpoolInUse(str(self.directory)) from None
+        self._lock = fd
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the lock
+            self._lock = None
 
     def put(self, key: str, entry: Spooled) -> None:
         """Write `entry` durably (blocking: call it in a thread); sets `entry.path`."""

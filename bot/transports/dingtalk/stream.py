@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection
 from bot.outbox import backoff
 from bot.web import loads_strict
 from config.model import DingTalkStreamConfig
+from storage.db import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,11 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
             try:
                 reply = json.dumps((await handler.raw_process(cb)).to_dict(), ensure_ascii=False)
             except Exception as e:
-                log.exception("dingtalk stream: handler for %s failed", cb.headers.topic)
+                if why := unavailable(e):  # a card click in a database outage: click again
+                    log.warning("dingtalk stream: handler for %s failed, database unavailable: "
+                                "%s", cb.headers.topic, why)
+                else:
+                    log.exception("dingtalk stream: handler for %s failed", cb.headers.topic)
                 reply = ack(cb.headers.message_id, AckMessage.STATUS_SYSTEM_EXCEPTION,
                             message=type(e).__name__)
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
