@@ -90,6 +90,10 @@ class App:
                 log.warning("redis unreachable at start (%s): running without it until it "
                             "answers (docs/deploy.md, 'What breaks when Redis is lost'); /readyz "
                             "answers 503 meanwhile", e or type(e).__name__)
+        if cfg.transports.console_on and cfg.transports.dingtalk.enabled:
+            log.warning("the console (/console) is on beside DingTalk: it has no passwords, so "
+                        "whoever reaches %s can act as any person; set transports.console.enabled: "
+                        "false in a deployment (docs/deploy.md)", cfg.web.public_url)
         if not self.settings.secrets.api_token:
             log.warning("integration API (/api/v1) disabled: environment variable %s is not set",
                         cfg.secrets.api_token_env)
@@ -242,7 +246,7 @@ def create_web_app(app: App) -> web.Application:
         web.get("/favicon.ico", favicon_ico),
     ]
     routes += CasesApi(app).routes() + CasePages(app).routes() + AdminWeb(app).routes()
-    if app.settings.config.transports.console.enabled:
+    if app.settings.config.transports.console_on:
         routes += ConsoleTransport(app).routes()
     inspection_web = InspectionWeb(app)
     routes += inspection_web.routes()
@@ -254,6 +258,10 @@ def create_web_app(app: App) -> web.Application:
 
 
 async def index(request: web.Request) -> web.Response:
+    if not request.app[APP_KEY].settings.config.transports.console_on:
+        return web.Response(content_type="text/html", charset="utf-8", text=(
+            "<!doctype html><meta charset=utf-8><title>casebot</title>"
+            "<p>casebot 运行中。请在钉钉中与机器人对话，或打开卡片中的链接。</p>"))
     # relative on purpose: the browser stays on the host it asked for (127.0.0.1 or a name),
     # never web.public_url, so the console's localStorage and cookies stay with it
     raise web.HTTPFound("/console")

@@ -174,7 +174,9 @@ class StorageConfig(Strict):
 
 
 class ConsoleConfig(Strict):
-    enabled: bool = True
+    # None (the default): on unless a chat platform is enabled. The console has no passwords:
+    # whoever reaches the port can act as anyone, so a deployment on DingTalk leaves it off.
+    enabled: bool | None = None
     test_clock: bool = False
 
 
@@ -259,6 +261,13 @@ class TransportsConfig(Strict):
     console: ConsoleConfig = ConsoleConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
     outbox: OutboxConfig = OutboxConfig()
+
+    @property
+    def console_on(self) -> bool:
+        """Whether the console serves: as configured, else only when no platform is on."""
+        if self.console.enabled is not None:
+            return self.console.enabled
+        return not self.dingtalk.enabled
 
 
 class WebConfig(Strict):

@@ -123,3 +123,4 @@ def test_app_without_console_still_has_a_favicon(tmp_path: Path) -> None:
     routes = {r.resource.canonical for r in create_web_app(App(settings, ManualClock(START))).router.routes()
               if r.resource is not None}
     assert {"/favicon.ico", "/favicon.svg"} <= routes and "/console" not in routes
+

@@ -76,7 +76,8 @@ FAST: dict[str, Any] = {
 
 
 def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, storage: dict[str, Any] | None = None,
-                      public_url: str | None = None, **dingtalk: Any) -> Settings:
+                      public_url: str | None = None, console: bool | None = True,
+                      **dingtalk: Any) -> Settings:
     org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
     for chat in org["chats"]:
         if chat["id"] in CHAT_IDS:
@@ -90,7 +91,7 @@ def dingtalk_settings(tmp_path: Path, fake: FakeDingTalk, storage: dict[str, Any
         cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
     web = {"public_url": public_url} if public_url else {}
     return make_settings(tmp_path, org=str(org_path), storage=storage or {}, web=web, transports={
-        "console": {"enabled": True, "test_clock": False}, "dingtalk": cfg,
+        "console": {"enabled": console, "test_clock": False}, "dingtalk": cfg,
         "outbox": {"poll_seconds": 0.05, "retry_base_seconds": 0.05, "retry_max_seconds": 0.3}})
 
 

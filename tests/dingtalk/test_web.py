@@ -125,3 +125,28 @@ async def test_missing_credentials_fail_the_start(tmp_path: Path, fake: FakeDing
     with pytest.raises(ConfigError, match="DINGTALK_CLIENT_ID is not set"):
         await app.start()
     assert fake.opens == []
+
+
+async def test_the_console_is_off_by_default_beside_dingtalk(
+        tmp_path: Path, fake: FakeDingTalk, dt_env: None,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The console has no passwords: with DingTalk on and `console.enabled` unset, /console is
+    not served and / says where to use the bot; switched on beside DingTalk, it warns at start."""
+    for console in (None, True):
+        app = App(dingtalk_settings(tmp_path / str(console), fake, console=console,
+                                    corp_id="dingcorp"), SystemClock())
+        client = TestClient(TestServer(create_web_app(app)))
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            await client.start_server()
+        try:
+            index = await client.get("/", allow_redirects=False)
+            warned = any("no passwords" in r.getMessage() for r in caplog.records)
+            if console is None:
+                assert (await client.get("/console")).status == 404 and not warned
+                assert index.status == 200 and "请在钉钉中" in await index.text()
+            else:
+                assert (await client.get("/console")).status == 200 and warned
+                assert index.status == 302 and index.headers["Location"] == "/console"
+        finally:
+            await client.close()
