@@ -180,6 +180,14 @@ def test_http_mode_sign_check() -> None:
     (400, {"code": "InvalidParameter"}, "fatal"),
     (403, {"code": "Forbidden.AccessDenied.AccessTokenPermissionDenied"}, "fatal"),
     (200, {"errcode": 310000, "errmsg": "keywords not in content"}, "fatal"),
+    # QPS limits (open.dingtalk.com "调用频次与限流"): sleep a second and go on, not give up
+    (403, {"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}, "retry"),
+    (403, {"code": "Forbidden.AccessDenied.QpsLimitForApi"}, "retry"),
+    (200, {"errcode": 90018, "errmsg": "qps limit"}, "retry"),
+    (200, {"errcode": 90002, "errmsg": "qps limit"}, "retry"),
+    # the per-IP ban (5 min) answers with this body instead of an error code
+    (200, {"status": 1111, "wait": 5, "source": "x5", "punish": "deny", "uuid": "x"}, "throttled"),
+    (403, {"code": "Forbidden.AccessDenied.ApiCountLimitForOrg"}, "fatal"),  # monthly quota
 ])
 def test_openapi_error_classes(status: int, body: object, kind: str | None) -> None:
     err = classify(status, body)

@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 ErrorKind = Literal["retry", "throttled", "auth", "fatal"]
 THROTTLED_ERRCODES = {130101}  # "send too fast, exceed 20 times per minute"
-RETRY_ERRCODES = {-1, 15, 88}  # system busy; server-side timeouts (isp.top-remote-…)
+# system busy; server-side timeouts (isp.top-remote-…); QPS limits per app and API / global
+# (the doc "调用频次与限流": the limit lasts a second, so retry with backoff)
+RETRY_ERRCODES = {-1, 15, 88, 90018, 90002}
+QPS_CODES = {"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+             "Forbidden.AccessDenied.QpsLimitForApi"}  # HTTP 403: the new APIs' 90018 / 90002
 AUTH_ERRCODES = {40001, 40014, 42001}  # invalid credential / access_token / expired token
 AUTH_CODES = {"InvalidAuthentication", "InvalidAccessToken", "InvalidAuthentication.AccessToken"}
 
@@ -52,10 +56,12 @@ def classify(status: int, body: Any) -> DingTalkApiError | None:
         return err("throttled")
     if status == 429 or code.startswith("Throttling"):
         return err("throttled")
+    if data.get("status") == 1111 and data.get("punish") == "deny":  # the per-IP ban (5 min)
+        return DingTalkApiError("throttled", status, "IpBan", f"wait {data.get('wait')}")
     if status == 401 or code in AUTH_CODES or (isinstance(errcode, int) and errcode in AUTH_ERRCODES) \
             or "不合法的access_token" in message:
         return err("auth")
-    if status >= 500 or (isinstance(errcode, int) and errcode in RETRY_ERRCODES):
+    if status >= 500 or code in QPS_CODES or (isinstance(errcode, int) and errcode in RETRY_ERRCODES):
         return err("retry")
     if status >= 400:
         return err("fatal")
