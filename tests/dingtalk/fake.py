@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 CLIENT_ID = "ding-test-app"
 CLIENT_SECRET = "test-secret-不要外传"
+PARTIAL = {"invalid_user", "flow_user", "deliver_fail"}  # faults served after the token check
 
 
 @dataclass
@@ -55,6 +56,9 @@ class FakeDingTalk:
         self.tokens: set[str] = set()
         self.token_calls = 0
         self.faults: deque[str] = deque()  # "500" | "timeout" | "throttle" | "expire" | "400"
+        # answered 200 but not delivered: "invalid_user" / "flow_user" (batchSend lists the user
+        # in invalidStaffIdList / flowControlledStaffIdList), "deliver_fail" (createAndDeliver
+        # reports deliverResults[].success false)
         self.fault_delay = 2.0  # how long a "timeout" answer takes
         self.sent: list[Sent] = []
         self.cards: dict[str, dict[str, Any]] = {}  # outTrackId → latest cardParamMap
@@ -218,7 +222,7 @@ class FakeDingTalk:
     async def _fault(self, request: web.Request, token: str | None) -> web.Response | None:
         """Apply the next injected fault, then check the token."""
         self.requests.append(request.path)
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.faults.popleft() if self.faults and self.faults[0] not in PARTIAL else None
         if fault == "500":
             return web.json_response({"code": "ServiceUnavailable"}, status=500)
         if fault == "timeout":
@@ -244,6 +248,11 @@ class FakeDingTalk:
         param = json.loads(body["msgParam"])
         text = param.get("content") or param.get("text") or ""
         target = body[target_key]
+        partial = self.faults.popleft() if kind == "users" and self.faults and \
+            self.faults[0] in ("invalid_user", "flow_user") else None
+        if partial is not None:  # batchSend accepts the call but not the recipient
+            key = "invalidStaffIdList" if partial == "invalid_user" else "flowControlledStaffIdList"
+            return web.json_response({"processQueryKey": uuid.uuid4().hex, key: list(target)})
         self.sent.append(Sent(kind, ",".join(target) if isinstance(target, list) else target,
                               text, body))
         return web.json_response({"processQueryKey": uuid.uuid4().hex})
@@ -262,10 +271,18 @@ class FakeDingTalk:
         params = body["cardData"]["cardParamMap"]
         assert all(isinstance(v, str) for v in params.values()), "cardParamMap values must be strings"
         assert body["callbackType"] == "STREAM"
+        if self.faults and self.faults[0] == "deliver_fail":  # created, not delivered
+            self.faults.popleft()
+            return web.json_response({"success": True, "result": {
+                "outTrackId": body["outTrackId"], "deliverResults": [
+                    {"spaceId": body["openSpaceId"], "spaceType": "IM", "success": False,
+                     "errorMsg": "robot not in conversation"}]}})
         self.cards[body["outTrackId"]] = params
         self.sent.append(Sent("card", body["openSpaceId"], f"{params['title']}\n{params['body']}",
                               body))
-        return web.json_response({"success": True, "result": {"outTrackId": body["outTrackId"]}})
+        return web.json_response({"success": True, "result": {
+            "outTrackId": body["outTrackId"], "deliverResults": [
+                {"spaceId": body["openSpaceId"], "spaceType": "IM", "success": True}]}})
 
     async def _card_update(self, request: web.Request) -> web.Response:
         token = request.headers.get("x-acs-dingtalk-access-token", "")

@@ -275,3 +275,47 @@ async def test_after_retrying_long_enough_the_sender_is_asked_to_send_again(
     fake.send_message("回声 放弃", staff_id=PROSECUTOR[1])
     await eventually(lambda: NOT_STORED in fake.texts(), within=10, what="the apology")
     assert "回声：放弃" not in fake.texts()
+
+
+async def rows(app: App) -> list[OutboxItem]:
+    async with app.services.db() as session:
+        return list((await session.execute(select(OutboxItem))).scalars().all())
+
+
+async def test_a_flow_controlled_recipient_is_retried(app: App, fake: FakeDingTalk) -> None:
+    """batchSend answers 200 with the user in flowControlledStaffIdList: not delivered yet."""
+    fake.faults.append("flow_user")
+    fake.send_message("回声 限流", staff_id=PROSECUTOR[1], webhook=False)
+    await eventually(lambda: "回声：限流" in fake.texts(), what="the reply after a retry")
+    assert fake.requests.count("/v1.0/robot/oToMessages/batchSend") == 2
+    assert [r.status for r in await rows(app)] == ["sent"]
+
+
+async def test_an_invalid_recipient_fails_the_row(app: App, fake: FakeDingTalk) -> None:
+    """batchSend answers 200 with the user in invalidStaffIdList (not in the org, left it):
+    the row is failed for good, not reported as sent."""
+    fake.faults.append("invalid_user")
+    fake.send_message("回声 无效", staff_id=PROSECUTOR[1], webhook=False)
+
+    async def failed() -> bool:
+        return [r.status for r in await rows(app)] == ["failed"]
+
+    await eventually(failed, what="the row to fail for good")
+    assert "invalidStaffIdList" in ((await rows(app))[0].last_error or "")
+    assert fake.requests.count("/v1.0/robot/oToMessages/batchSend") == 1
+
+
+async def test_a_card_created_but_not_delivered_is_not_sent(make_app: AppFactory,
+                                                            fake: FakeDingTalk) -> None:
+    """createAndDeliver answers success with deliverResults[].success false (robot not in the
+    group, say): the row must not be marked sent."""
+    app = await make_app(card_template_id="tpl.schema")
+    fake.faults.append("deliver_fail")
+    fake.send_message("卡片 1", staff_id=PROSECUTOR[1], webhook=False)
+
+    async def done() -> list[str]:
+        return [r.status for r in await rows(app) if r.status in ("sent", "failed")]
+
+    statuses = await eventually(done, what="the row to settle")
+    assert statuses == ["failed"] and not fake.cards
+    assert "robot not in conversation" in ((await rows(app))[0].last_error or "")

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiohttp
 
@@ -160,9 +160,19 @@ class OpenApi:
             "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)})
 
     async def send_users(self, user_ids: list[str], msg_key: str, msg_param: dict[str, Any]) -> Any:
-        return await self.call("POST", "/v1.0/robot/oToMessages/batchSend", {
+        """batchSend answers 200 even for recipients it did not deliver to: they are listed
+        (`flowControlledStaffIdList`: pushed too often, try later; `invalidStaffIdList`: no such
+        user in the org; `filteredStaffIdList`); any of ours there is an error."""
+        body = await self.call("POST", "/v1.0/robot/oToMessages/batchSend", {
             "robotCode": self.creds.robot_code, "userIds": user_ids,
             "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)})
+        for key, kind in (("invalidStaffIdList", "fatal"), ("filteredStaffIdList", "fatal"),
+                          ("flowControlledStaffIdList", "retry")):
+            listed = body.get(key) if isinstance(body, dict) else None
+            missed = [u for u in user_ids if isinstance(listed, list) and u in listed]
+            if missed:
+                raise DingTalkApiError(cast(ErrorKind, kind), 200, key, ",".join(missed)[:300])
+        return body
 
     async def post_webhook(self, url: str, body: dict[str, Any]) -> Any:
         """A reply through a message's sessionWebhook (no token needed)."""
@@ -183,7 +193,16 @@ class OpenApi:
             body["imRobotOpenSpaceModel"] = {"supportForward": True}
             body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT",
                                                "robotCode": self.creds.robot_code}
-        return await self.call("POST", "/v1.0/card/instances/createAndDeliver", body)
+        answer = await self.call("POST", "/v1.0/card/instances/createAndDeliver", body)
+        # 200 with success per space: the card exists but was not delivered (robot not in the
+        # group, no such user …)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        results = result.get("deliverResults") if isinstance(result, dict) else None
+        for r in results if isinstance(results, list) else []:
+            if isinstance(r, dict) and r.get("success") is False:
+                raise DingTalkApiError("fatal", 200, "DeliverFailed",
+                                       f"{r.get('spaceId')}: {r.get('errorMsg')}"[:300])
+        return answer
 
     async def update_card(self, out_track_id: str, card_data: dict[str, Any]) -> Any:
         return await self.call("PUT", "/v1.0/card/instances", {
