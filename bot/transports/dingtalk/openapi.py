@@ -112,10 +112,14 @@ class OpenApi:
             raise error
         return body
 
-    async def token(self, *, force: bool = False) -> str:
+    async def token(self, *, rejected: str | None = None) -> str:
+        """The cached token, or a new one. `rejected`: the token a call was refused with; it
+        is replaced unless another call has replaced it meanwhile (so a burst of calls refused
+        at once refreshes once)."""
         async with self._token_lock:
-            if not force and self._token and time.monotonic() < self._token_expires:
-                return self._token
+            cached = self._token
+            if cached and cached != rejected and time.monotonic() < self._token_expires:
+                return cached
             try:
                 body = await self._request(
                     "POST", f"{self.api_base}/v1.0/oauth2/accessToken",
@@ -141,8 +145,9 @@ class OpenApi:
         """A new-style API call with the token header; on an auth error the token is refreshed
         once and the call repeated once."""
         url = f"{self.api_base}{path}"
+        token: str | None = None
         for attempt in (1, 2):
-            token = await self.token(force=attempt == 2)
+            token = await self.token(rejected=token)
             try:
                 return await self._request(method, url, json_body=body,
                                            headers={"x-acs-dingtalk-access-token": token})
@@ -212,8 +217,9 @@ class OpenApi:
     # -- H5 in-app login ------------------------------------------------------------------------
     async def user_id_from_auth_code(self, code: str) -> str:
         """Exchange a JSAPI auth code (requestAuthCode / getAuthCode) for the staff userId."""
+        token: str | None = None
         for attempt in (1, 2):
-            token = await self.token(force=attempt == 2)
+            token = await self.token(rejected=token)
             url = f"{self.oapi_base}/topapi/v2/user/getuserinfo"
             try:
                 body = await self._request("POST", f"{url}?access_token={token}",
