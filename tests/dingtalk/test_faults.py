@@ -341,3 +341,14 @@ async def test_concurrent_calls_with_a_revoked_token_refresh_it_once(fake: FakeD
         assert fake.token_calls == 2, fake.token_calls
     finally:
         await api.close()
+
+
+async def test_a_refused_session_webhook_falls_back_to_openapi(app: App, fake: FakeDingTalk) -> None:
+    """The sessionWebhook's expiry is DingTalk's clock, its answers undocumented: one that
+    refuses a reply (expired early, say) must not lose it; the OpenAPI still reaches the chat."""
+    fake.faults.append("400")
+    fake.send_message("回声 退回", staff_id=PROSECUTOR[1])
+    await eventually(lambda: "回声：退回" in fake.texts("users"), what="the reply via batchSend")
+    assert fake.texts() == ["回声：退回"]
+    fake.send_message("回声 再来", staff_id=PROSECUTOR[1])  # a new message: its own webhook
+    await eventually(lambda: "回声：再来" in fake.texts("webhook"), what="the next via webhook")

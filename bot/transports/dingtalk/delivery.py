@@ -40,6 +40,10 @@ class WebhookBook:
         while len(self._hooks) > self.max_entries:
             self._hooks.popitem(last=False)
 
+    def forget(self, event_id: str | None) -> None:
+        """The webhook refused a reply: do not try it again."""
+        self._hooks.pop(event_id or "", None)
+
     def get(self, event_id: str | None, margin_seconds: float) -> str | None:
         if not event_id or event_id not in self._hooks:
             return None
@@ -132,8 +136,16 @@ class DingTalkDelivery:
                          target: Target) -> None:
         hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
         if hook is not None and (card is None or not card.actions):
-            await self.api.post_webhook(hook, render.webhook_body(text, card))
-            return
+            try:
+                await self.api.post_webhook(hook, render.webhook_body(text, card))
+                return
+            except DingTalkApiError as e:
+                if e.kind in ("retry", "throttled"):  # may have arrived, or will: not twice
+                    raise
+                # refused (expired before its stated time, say): the OpenAPI still reaches
+                # the conversation
+                log.warning("dingtalk sessionWebhook refused the reply (%s); using the OpenAPI", e)
+                self.webhooks.forget(message.event_id)
         if card is not None:
             key, param = render.robot_message(card, lambda b: self.link_for(message, b))
             if text:
