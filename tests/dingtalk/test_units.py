@@ -73,6 +73,7 @@ def test_rich_text_and_other_types(settings: Settings) -> None:
 @pytest.mark.parametrize("bad", [
     {"msgId": None}, {"conversationType": "3"}, {"msgtype": "text", "text": None},
     {"atUsers": "nope"},
+    {"sessionWebhookExpiredTime": float("inf")},  # json.loads takes "Infinity"; int() overflows
 ])
 def test_malformed_bot_messages(bad: dict[str, object]) -> None:
     with pytest.raises(MalformedFrame):

@@ -68,7 +68,7 @@ def _at(ms: Any, now: datetime) -> datetime:
 def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
     try:
         msg = ChatbotMessage.from_dict(dict(data))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise MalformedFrame(f"bot message: {type(e).__name__}: {e}") from e
     if not isinstance(msg.message_id, str) or not msg.message_id:
         raise MalformedFrame("bot message without msgId")
