@@ -189,6 +189,9 @@ def test_http_mode_sign_check() -> None:
     # the per-IP ban (5 min) answers with this body instead of an error code
     (200, {"status": 1111, "wait": 5, "source": "x5", "punish": "deny", "uuid": "x"}, "throttled"),
     (403, {"code": "Forbidden.AccessDenied.ApiCountLimitForOrg"}, "fatal"),  # monthly quota
+    # the card APIs answer {"success": …, "result": …}: false is not a success
+    (200, {"success": False, "result": False}, "fatal"),
+    (200, {"success": True, "result": True}, None),
 ])
 def test_openapi_error_classes(status: int, body: object, kind: str | None) -> None:
     err = classify(status, body)

@@ -67,6 +67,8 @@ def classify(status: int, body: Any) -> DingTalkApiError | None:
         return err("fatal")
     if isinstance(errcode, int) and errcode != 0:
         return err("fatal")
+    if data.get("success") is False:  # the card APIs' {"success", "result"} answer
+        return DingTalkApiError("fatal", status, code or "NotSuccess", message)
     return None
 
 
