@@ -39,6 +39,7 @@ from bot.domain.inspection import (
     SpecialInquiry,
     build_manifest,
     check_entropy,
+    due_problem,
     entropy_format_text,
     looks_like_due,
     parse_create,
@@ -718,8 +719,8 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
         problems.append(f"「{tokens[0][:30]}」不是本次会议的单位。请写序号或名称：{_units_text(d, units)}")
     if due is None:
         problems.append(f"截止日期「{tokens[1][:20]}」无效，请写 {DUE_HINT}。")
-    elif due < today:
-        problems.append(f"截止日期 {due:%Y-%m-%d} 早于今天。")
+    elif why := due_problem(due, today):
+        problems.append(f"截止日期 {due:%Y-%m-%d} {why}。")
     if problems or unit is None or due is None:
         await ctx.reply("\n".join(problems))
         return
@@ -771,8 +772,8 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
     due = None
     if rest and looks_like_due(rest[0]):
         due = parse_due(rest[0], today)
-        if due is None or due < today:
-            why = "无效" if due is None else "早于今天"
+        why = "无效" if due is None else due_problem(due, today)
+        if due is None or why:
             await ctx.reply(f"截止日期「{rest[0][:20]}」{why}，请写 {DUE_HINT}（可省略）。")
             return
         rest = rest[1:]

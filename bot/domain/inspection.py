@@ -259,6 +259,20 @@ def parse_due(text: str, today: date) -> date | None:
         return None
 
 
+DUE_YEARS = 5  # a follow-up due later than 31 December this many years ahead is a typo
+
+
+def due_problem(due: date, today: date) -> str | None:
+    """Why ``due`` cannot be a follow-up's due date (Chinese), or None: not in the past, and
+    not so far ahead (9999-12-31) that its reminder would never come."""
+    if due < today:
+        return "早于今天"
+    latest = date(today.year + DUE_YEARS, 12, 31)
+    if due > latest:
+        return f"晚于 {latest:%Y-%m-%d}"
+    return None
+
+
 def verify_message(report: VerifyReport, names: Mapping[str, str] | None = None) -> str:
     """A draw verification for people: Chinese, drawn units by name (``names``: unit id -> name).
     ``str(report)`` stays the English MATCH / MISMATCH line of ``casebot draw verify``."""

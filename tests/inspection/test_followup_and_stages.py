@@ -143,6 +143,10 @@ async def test_bad_rectification_arguments_are_named(console: Console) -> None:
         assert f"「{ref}」不是本次会议的单位" in odd
     past = text(await say(console, "整改 1 2026-10-01 整治不到位"))
     assert "早于今天" in past
+    far = text(await say(console, "整改 1 9999-12-31 整治不到位"))  # its reminder would never come
+    assert "截止日期 9999-12-31 晚于 2031-12-31" in far
+    far = text(await say(console, "实地督察 2 p-leader-1 9999-12-31"))
+    assert "截止日期「9999-12-31」晚于 2031-12-31" in far
     full_width = text(await say(console, "整改 1 ２０２６－１２－３１ 整治不到位"))
     assert full_width.startswith("已登记整改事项") and "2026-12-31" in full_width
 
