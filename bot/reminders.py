@@ -231,7 +231,7 @@ class ReminderService:
                                      .where(ReviewRow.id.in_(ids)))
         for review, case in rows.all():
             s = out[review_subject(review.id)]
-            s.case_code, s.code, s.title = case.code, f"{case.code}（第{review.id}号）", case.title
+            s.case_code, s.code, s.title = case.code, f"#{review.id}（{case.code}）", case.title
             s.deadline = review.due_at
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
             s.people = {"prosecutor": (case.prosecutor,), "leader": leaders}
@@ -261,7 +261,7 @@ class ReminderService:
     async def load_rectifications(self, session: AsyncSession, item_ids: Iterable[int | str],
                                   now: datetime) -> dict[str, Subject]:
         ids = sorted({str(i) for i in item_ids})
-        out = {rectification_subject(i): Subject(rectification_subject(i), None, f"整改-{i}", "")
+        out = {rectification_subject(i): Subject(rectification_subject(i), None, f"#{i}", "")
                for i in ids}
         rule = self.rule_of(RECTIFICATION)
         if not ids:
@@ -433,6 +433,7 @@ class ReminderService:
                              escalation=r.escalation, deadline=subj.deadline),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
+            red=rule.kind == REEVALUATE and rule.colors == (Color.RED,),
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
             else None)
 

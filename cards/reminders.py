@@ -33,10 +33,17 @@ class ReminderView:
     missed: tuple[datetime, ...] = ()  # earlier slots of the series folded into this one
     review_id: int | None = None  # an overdue answer: 去答复 brings up the request's card
     page_url: str | None = None  # the code page, for recipients who do not score the case
+    red: bool = False  # about a red case (红码一周一评估): a red card, like the code
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def local_due(at: datetime, tz: ZoneInfo) -> str:
+    """A due time; a deadline that is a date (midnight) shows as the date alone."""
+    t = at.astimezone(tz)
+    return f"{t:%Y-%m-%d}" if (t.hour, t.minute) == (0, 0) else f"{t:%Y-%m-%d %H:%M}"
 
 
 def reminder_card(v: ReminderView) -> Card:
@@ -48,7 +55,7 @@ def reminder_card(v: ReminderView) -> Card:
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
         body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
     else:
-        body = f"{v.text}\n到期时间：{local(v.due_at, v.tz)}（自该时起逾期）"
+        body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
     if v.missed:
@@ -66,7 +73,7 @@ def reminder_card(v: ReminderView) -> Card:
         actions.append(Button(id="review.resend", label="去答复",
                               data={"review": str(v.review_id)}))
     actions.append(Button(id="reminder.done", label="已处理", data=data))
-    color = "red" if v.escalation or v.kind in ("custody",) else "yellow"
+    color = "red" if v.escalation or v.kind == "custody" or v.red else "yellow"
     return Card(title=title, body=body, color=color, actions=tuple(actions),
                 footer=f"提醒编号 {v.reminder_id}")
 

@@ -116,12 +116,12 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
 
 def subject_label(r: Reminder) -> str:
     """What a reminder is about, as its card names it: the case code, 复核申请 #n (with its
-    case), 整改-n."""
+    case), 整改事项 #n."""
     if r.subject.startswith("review-"):
         number = r.subject.removeprefix("review-")
         return f"复核申请 #{number}（{r.case_code}）" if r.case_code else f"复核申请 #{number}"
     if r.subject.startswith("rectification-"):
-        return "整改-" + r.subject.removeprefix("rectification-")
+        return "整改事项 #" + r.subject.removeprefix("rectification-")
     return r.subject
 
 

@@ -45,7 +45,7 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
     card = first["card"]
     assert first["at"].startswith("2026-11-09T01:30") and not card["title"].startswith("【补发】")
     assert code in card["body"] and "红码一周一评估" in card["body"]
-    assert "到期时间：2026-11-09 09:30" in card["body"]
+    assert "到期时间：2026-11-09 09:30" in card["body"] and card["color"] == "red"  # a red case
     assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
     assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
@@ -98,6 +98,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
     assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
+    assert "到期时间：2026-11-04（自该时起逾期）" in lead["card"]["body"]  # a date: no 00:00
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
     assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
@@ -196,7 +197,8 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
         s.add(review)
     await console.advance("1m")
     [p1] = await reminder_cards(console, PROSECUTOR)
-    assert "复核答复" in p1["card"]["title"] and f"{code}（第{review.id}号）" in p1["card"]["body"]
+    assert "复核答复" in p1["card"]["title"]  # named as every other card names the request
+    assert f"复核申请 #{review.id}（{code}）《" in p1["card"]["body"]
     assert await reminder_cards(console, LEADER) == []
     await console.advance("2d")  # 2 working days later: escalation to the leader as well
     assert len(await reminder_cards(console, PROSECUTOR)) == 2
@@ -256,10 +258,10 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
                                 created_at=now - timedelta(days=13)))
     await console.advance("1m")
     [c1] = await reminder_cards(console, "p-chief-c01-01")
-    assert "整改-7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
+    assert "整改事项 #7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
     r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
     number = c1["card"]["footer"].removeprefix("提醒编号 ")
-    assert r["messages"][-1]["text"] == f"已标记为已处理：整改-7的提醒（提醒编号 {number}）。"
+    assert r["messages"][-1]["text"] == f"已标记为已处理：整改事项 #7的提醒（提醒编号 {number}）。"
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     assert len(await reminder_cards(console, "p-inspector-2")) == 1
@@ -291,7 +293,7 @@ async def test_rectification_reminders_reach_the_named_owner(console: Console) -
     await console.advance("1m")
     for person in ("p-chief-c01", "p-chief-c01-01"):
         [card] = await reminder_cards(console, person)
-        assert "整改-8" in card["card"]["body"]
+        assert "整改事项 #8" in card["card"]["body"]
 
 
 async def test_closed_case_cancels_pending(console: Console) -> None:
