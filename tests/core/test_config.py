@@ -274,3 +274,13 @@ def test_a_missing_file_names_the_field_that_names_it(tmp_path: Path) -> None:
     r = cli("serve", "--config", str(tmp_path / "nothing.yaml"))
     assert r.returncode == 2
     assert r.stderr == f"configuration error:\n  {tmp_path / 'nothing.yaml'}: file not found\n"
+
+
+def test_check_config_piped_into_a_reader_that_leaves_prints_no_traceback() -> None:
+    """`casebot check-config … | head`: the reader closes the pipe; no BrokenPipe traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "check-config", str(DEFAULT_CONFIG)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes its first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err
