@@ -138,6 +138,24 @@ def intake_pending_card(case: CaseView, ev: Evaluation, manager: str) -> Card:
     )
 
 
+INTAKE_MEANING = {
+    "放行": "案件已受理（绿码放行）。",
+    "退回": "案件已退回侦查机关，请补充完善后重新移送。",
+    "延期受理": "黄码，承办检察官决定延期受理：请补充完善后再移送。",
+    "先收后补": "黄码，承办检察官决定先收后补：案件已受理，请在审查起诉期间补充完善。",
+}
+
+
+def intake_notice_card(case: CaseView, ev: Evaluation, decision: str, open_items: str,
+                       page_url: str) -> Card:
+    """To the investigators: what became of the case they sent (扫码分类受理)."""
+    body = f"案件：{case.title}\n{ev.color.label} {ev.score}分\n{INTAKE_MEANING[decision]}"
+    if decision != "放行":
+        body += "\n未销号扣分项：\n" + open_items
+    return Card(title=f"受理结果 {case.code} · {decision}", body=body, color=ev.color.value,
+                actions=(Button(id="case.open", label="查看详情", url=page_url),))
+
+
 def intake_done_card(case: CaseView, ev: Evaluation, decision: str, who: str, at: datetime,
                      tz: ZoneInfo) -> Card:
     return Card(title=f"受理 {case.code} · {decision}", color=ev.color.value,

@@ -25,7 +25,7 @@ from bot.domain.scoring import (
     transcode_between,
 )
 from bot.domain.text import char_problem
-from cards.cases import CaseView, deduction_lines, delivery_card
+from cards.cases import CaseView, deduction_lines, delivery_card, intake_notice_card
 from cards.model import Card
 from config.model import Person
 from storage import cases as repo
@@ -303,6 +303,7 @@ async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> b
 # -- intake (扫码分类受理) -------------------------------------------------------------------------
 
 INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "退回"}
+INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 waits for the prosecutor
 
 
 async def record_intake(out: Outbound, case: CaseRow, by: Person, color: Color,
@@ -313,6 +314,13 @@ async def record_intake(out: Outbound, case: CaseRow, by: Person, color: Color,
     case.intake = decision
     await out.session.flush()
     await out.audit(by.id, "case.intake", case.code, {"color": color.value, "decision": decision})
+    ev = await repo.current_evaluation(out.session, case)
+    if decision in INTAKE_FINAL and ev is not None:  # the police learn what became of their case
+        page, _ = code_links(out, case.code)
+        card = intake_notice_card(case_view(out, case), ev, decision, open_items_text(ev, out),
+                                  page)
+        for investigator in await repo.investigators(out.session, case.code):
+            await out.send_dm(investigator, card=card)
     return row
 
 

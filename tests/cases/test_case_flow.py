@@ -64,6 +64,9 @@ async def test_red_then_green_then_intake_passes(console: Console) -> None:
     # the case manager scans it at intake: 放行
     r3 = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     assert "放行" in r3["messages"][0]["card"]["title"]
+    for inv in INVESTIGATORS:  # the police learn their case was accepted
+        notice = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
+        assert notice["title"] == f"受理结果 {code} · 放行" and "案件已受理" in notice["body"]
 
 
 async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
@@ -72,6 +75,7 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
     r = await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     assert "待定" in r["messages"][0]["card"]["title"]
     pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
+    assert "受理结果" not in cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[-1]["card"]["title"]
     assert [a["label"] for a in pending["card"]["actions"]] == ["延期受理", "先收后补"]
     # only the prosecutor decides: another person's click changes nothing
     wrong = await console.click("p-case-manager-1", pending["id"], "intake.receive")
@@ -86,6 +90,8 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
     assert done["card"]["actions"] == [] and "先收后补" in done["card"]["title"]
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
     assert [i["decision"] for i in detail["intake"]] == ["待定", "先收后补"]
+    notice = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[-1]["card"]
+    assert notice["title"] == f"受理结果 {code} · 先收后补" and "请在审查起诉期间补充完善" in notice["body"]
 
 
 async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: Console) -> None:
@@ -134,6 +140,11 @@ async def test_red_intake_is_returned_with_open_deductions(console: Console) -> 
     # 红码退回 at intake is not the procedural 退回补充侦查 (a decision after acceptance, the
     # seed's 退补率): the case is not accepted and goes back to the police
     assert "退回补充侦查" not in card["body"] and "退回侦查机关" in card["body"]
+    for inv in INVESTIGATORS:  # the police are told, with what to complete before sending it again
+        notice = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
+        assert notice["title"] == f"受理结果 {code} · 退回" and notice["color"] == "red"
+        assert "重新移送" in notice["body"] and "嫌疑人零口供" in notice["body"]
+        assert [a["label"] for a in notice["actions"]] == ["查看详情"]
 
 
 async def test_veto_is_red_whatever_the_score(console: Console) -> None:
