@@ -22,7 +22,7 @@ from bot.outbox import backoff
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
 from bot.transports.dingtalk.spool import Spool, Spooled
-from cards.dingtalk import card_data, webhook_body
+from cards.dingtalk import card_data, webhook_text
 from cards.model import Button
 from config.model import DingTalkStreamConfig
 from storage import dedupe
@@ -226,7 +226,7 @@ class Inbound:
         if not webhook:
             return
         try:
-            await self.api.post_webhook(webhook, webhook_body(text, None, staff_id or None))
+            await self.api.post_webhook(webhook, webhook_text(text, staff_id or None))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 
