@@ -9,7 +9,11 @@ template: a template's input components are fixed when the template is designed,
 only carries the `params` the template binds. So a form button is a link in both shapes — a
 signed link to the `/dingtalk/act` web form (`link_for`) — and its fields are listed under
 `form` in `actions`, for a purpose-built template that does have inputs: such a template may
-send the values as callback `params` next to `action`, which the transport accepts too."""
+send the values as callback `params` next to `action`, which the transport accepts too.
+
+Nothing leaves larger than DingTalk takes (limits below): long text and button-less cards are
+split into several messages (`robot_messages`), a card with buttons has its body cut
+(`fit_card`)."""
 
 from __future__ import annotations
 
