@@ -15,6 +15,7 @@ from bot.dispatcher import Router
 from bot.events import MessageEvent
 from cards import dingtalk as render
 from cards.model import Button, Card
+from storage import messages as msgs
 from storage.models import OutboxItem
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
 from tests.dingtalk.fake import BODY_MAX_BYTES, FakeDingTalk, Sent
@@ -43,6 +44,19 @@ async def _long_text(event: MessageEvent, ctx: Context) -> None:
 @long_router.command("长单", summary="测试：很长的列表卡片（无按钮）")
 async def _long_list(event: MessageEvent, ctx: Context) -> None:
     await ctx.reply(card=Card(title="我的案件（600件）", body=long_text()))
+
+
+@long_router.command("中单", summary="测试：卡片放不下、一条消息放得下的列表，随后更新")
+async def _mid_list(event: MessageEvent, ctx: Context) -> None:
+    body = "\n".join(f"第{i:03d}行 案件码 HY-2026-{i:04d} 黄码 80分" for i in range(80))
+    await ctx.reply(card=Card(title="清单", body=body))
+
+
+@long_router.command("改单", summary="测试：更新最近的清单")
+async def _edit_list(event: MessageEvent, ctx: Context) -> None:
+    rows = await msgs.list_messages(ctx.session, ctx.event.chat, latest=True, limit=20)
+    listed = next(m for m in reversed(rows) if m.card and "清单" in m.card)
+    await ctx.update_card(listed, Card(title="清单", body="已办结"))
 
 
 @long_router.command("长卡", summary="测试：很长的带按钮卡片")
@@ -196,3 +210,16 @@ async def test_a_long_card_with_buttons_is_cut_and_keeps_them(
         assert (param["actionTitle2"], param["actionURL2"]) == ("查看详情", LINK)
     assert "……（内容过长，未全部显示，请点「查看详情」查看）" in body
     assert len(body) < render.MESSAGE_MAX_CHARS
+
+
+async def test_a_list_sent_as_markdown_under_a_template_can_still_be_updated(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    app = await make_app(card_template_id=TEMPLATE)
+    app.dispatcher.include(long_router)
+    fake.send_message("中单", staff_id=PROSECUTOR[1], webhook=False)
+    await eventually(lambda: fake.sent, what="the list")
+    fake.send_message("改单", staff_id=PROSECUTOR[1], webhook=False)
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the update")
+    assert [s.body["msgKey"] for s in sent] == ["sampleMarkdown", "sampleMarkdown"]
+    assert json.loads(sent[1].body["msgParam"])["title"] == "清单（已更新）"
+    assert "已办结" in shown(sent[1]) and fake.refused == []

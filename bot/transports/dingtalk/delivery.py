@@ -140,19 +140,24 @@ class DingTalkDelivery:
                 group=target.group)
             return
         parts = render.robot_messages(message.text, card, self._links(message))
-        await self._send_parts(item, message, parts, target)
+        # with a template, a card sent as markdown needs a ref too: its updates look for one
+        await self._send_parts(item, message, parts, target,
+                               track=card is not None and self.template_id is not None)
 
     async def _send_parts(self, item: OutboxItem, message: Message,
-                          parts: list[render.RobotMessage], target: Target) -> None:
+                          parts: list[render.RobotMessage], target: Target,
+                          track: bool = False) -> None:
         """Robot messages in order. How many of a long message's parts are delivered is kept
         in `platform_ref` (`dt-parts:<outbox id>:<n>`), so a retry (after an error, a rate
         limit wait or a restart) goes on with the next part and repeats none."""
         for i in range(_parts_done(item, message), len(parts)):
             await self._take_slot(target)
             await self._send_one(message, *parts[i], target)
-            if len(parts) > 1:
-                message.platform_ref = f"{PARTS_REF}{item.id}:{i + 1}"
-                await self.save_ref(message.id, message.platform_ref)
+            ref = f"{PARTS_REF}{item.id}:{i + 1}"
+            if len(parts) > 1 or track:
+                message.platform_ref = ref
+            if len(parts) > 1:  # at once: a restart must not send this part again
+                await self.save_ref(message.id, ref)
 
     async def _send_one(self, message: Message, key: str, param: dict[str, str],
                         target: Target) -> None:
