@@ -9,12 +9,19 @@ template: a template's input components are fixed when the template is designed,
 only carries the `params` the template binds. So a form button is a link in both shapes — a
 signed link to the `/dingtalk/act` web form (`link_for`) — and its fields are listed under
 `form` in `actions`, for a purpose-built template that does have inputs: such a template may
-send the values as callback `params` next to `action`, which the transport accepts too."""
+send the values as callback `params` next to `action`, which the transport accepts too.
+
+Nothing leaves larger than DingTalk takes (limits below): long text and button-less cards are
+split into several messages (`robot_messages`), a card with buttons has its body cut
+(`fit_card`)."""
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from cards.model import Button, Card
@@ -22,7 +29,126 @@ from cards.model import Button, Card
 COLORS = {"red": ("🔴", "红码"), "yellow": ("🟡", "黄码"), "green": ("🟢", "绿码")}
 MAX_ACTION_BUTTONS = 5  # sampleActionCard2..5 carry 2..5 buttons
 
+# -- size limits: every message and card stays within these ------------------------------------
+# DingTalk's own pages, as far as we could find them, give no size limit for robot messages
+# (sampleText, sampleMarkdown, sessionWebhook text/markdown) nor for card variables. What it
+# does, as reported by others (searched 2026-11-27), with a wide margin:
+# * a robot message over 20000 bytes is refused, errcode 460101 "message too long, exceed 20000
+#   bytes" / "body 大小不合法;请保持大小在 20000bytes 以内" (timonwong/prometheus-webhook-dingtalk
+#   #30, feiyu563/PrometheusAlert#318, Le0nsec/SecCrawler#12, ZhuLinsen/daily_stock_analysis#61);
+# * markdown over about 3500 characters no longer renders (agentscope-ai/QwenPaw#3742; other
+#   connectors split at 3800: QwenLM/qwen-code#5299);
+# * an interactive card with about 3000 Chinese characters of markdown shows blank
+#   (soimy/openclaw-channel-dingtalk#615).
+MESSAGE_MAX_CHARS = 3000  # one text or markdown message, its part mark included
+MESSAGE_MAX_BYTES = 9000  # its UTF-8 size: JSON-escaped in a request, still far below 20000
+CARD_BODY_MAX_CHARS = 1500  # a card's body, sent twice in a template card (body and markdown)
+CARD_BODY_MAX_BYTES = 4500
+MARK_RESERVE = 16  # room kept in each part for its mark, （续12/34）
+
 LinkFor = Callable[[Button], str]  # a URL for a button without one (a callback button)
+RobotMessage = tuple[str, dict[str, str]]  # (msgKey, msgParam) for the robot message APIs
+
+# never cut inside these: a markdown link or image, an HTML tag (<font …>), a URL
+_ATOMIC = re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\)|<[^<>\n]*>|https?://[^\s<>()\[\]]+")
+_SOFT_BREAKS = " ，。；、,;）)"
+_GLUE = "\u200d\ufe0e\ufe0f"  # zero-width joiner, variation selectors: stay with their neighbour
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def fits(text: str, max_chars: int = MESSAGE_MAX_CHARS, max_bytes: int = MESSAGE_MAX_BYTES) -> bool:
+    return len(text) <= max_chars and _utf8(text) <= max_bytes
+
+
+def _longest(line: str, max_chars: int, max_bytes: int) -> int:
+    """The longest prefix of `line` within both limits (at least one character)."""
+    lo, hi = 1, min(len(line), max_chars)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _utf8(line[:mid]) <= max_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _cut(line: str, max_chars: int, max_bytes: int) -> int:
+    """Where to cut a line too long for one part: as far as fits, after a space or punctuation
+    when there is one near, never inside a markdown link, a tag or a URL (unless one alone is
+    too long), nor between a character and its combining marks or joiners."""
+    n = _longest(line, max_chars, max_bytes)
+    soft = max(line.rfind(c, max(1, n - 200), n) for c in _SOFT_BREAKS)
+    if soft > 0:
+        n = soft + 1
+    for m in _ATOMIC.finditer(line):
+        if m.start() >= n:
+            break
+        if n < m.end() and m.start() > 0:
+            n = m.start()
+    while n > 1 and (unicodedata.combining(line[n]) or line[n] in _GLUE
+                     or line[n - 1] == "\u200d"):
+        n -= 1
+    return n
+
+
+def _lines(text: str, max_chars: int, max_bytes: int) -> list[str]:
+    out: list[str] = []
+    for line in text.split("\n"):
+        while not fits(line, max_chars, max_bytes):
+            n = _cut(line, max_chars, max_bytes)
+            out.append(line[:n])
+            line = line[n:]
+        out.append(line)
+    return out
+
+
+def split_text(text: str, max_chars: int = MESSAGE_MAX_CHARS - MARK_RESERVE,
+               max_bytes: int = MESSAGE_MAX_BYTES - 3 * MARK_RESERVE) -> list[str]:
+    """`text` in parts within the limits, in order, cut at line ends (a line too long alone is
+    cut as `_cut` says). Blank lines at the edges of a part are dropped; nothing else is."""
+    parts: list[str] = []
+    current: list[str] = []
+    chars = size = 0
+    for line in _lines(text, max_chars, max_bytes):
+        extra = (1 if current else 0)
+        if current and (chars + extra + len(line) > max_chars
+                        or size + extra + _utf8(line) > max_bytes):
+            parts.append("\n".join(current))
+            current, chars, size, extra = [], 0, 0, 0
+        current.append(line)
+        chars += extra + len(line)
+        size += extra + _utf8(line)
+    parts.append("\n".join(current))
+    return [p.strip("\n") for p in parts if p.strip()] or [text.strip("\n")]
+
+
+def _marked(parts: list[str], sep: str) -> list[str]:
+    """（1/3） at the end of the first part, （续2/3） at the start of the others."""
+    n = len(parts)
+    if n == 1:
+        return parts
+    return [f"{p}{sep}（1/{n}）" if i == 1 else f"（续{i}/{n}）{sep}{p}"
+            for i, p in enumerate(parts, 1)]
+
+
+def fit_card(card: Card) -> Card:
+    """The card with its body within CARD_BODY_MAX_*: cut at a line end, with a short note that
+    points at the card's link button (查看详情) when it has one. Buttons are kept."""
+    if fits(card.body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES):
+        return card
+    link = next((b for b in card.actions if b.url), None)
+    note = f"……（内容过长，未全部显示，请点「{link.label}」查看）" if link else \
+        "……（内容过长，未全部显示）"
+    head = split_text(card.body, CARD_BODY_MAX_CHARS - len(note) - 1,
+                      CARD_BODY_MAX_BYTES - _utf8(note) - 1)[0]
+    return replace(card, body=f"{head}\n{note}")
+
+
+def card_fits(card: Card) -> bool:
+    return fits(card.body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES)
 
 
 def heading(card: Card) -> str:
@@ -66,7 +192,10 @@ def _button(b: Button, link_for: LinkFor | None) -> dict[str, Any]:
 def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str]:
     """Variables for the configured card template. Values must be strings (DingTalk rejects
     others); lists go as JSON strings, and the first buttons also as flat keys. With
-    `link_for`, form buttons become links to the web form (see the module docstring)."""
+    `link_for`, form buttons become links to the web form (see the module docstring). A long
+    body is cut (`fit_card`); `notice` is empty here, a callback answer may set it for one user
+    (`notice_data`)."""
+    card = fit_card(card)
     _, md = markdown(card)
     params: dict[str, str] = {
         "title": heading(card),
@@ -78,6 +207,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
         "footer": card.footer or "",
         "actions": json.dumps([_button(b, link_for) for b in card.actions], ensure_ascii=False),
         "has_actions": "true" if card.actions else "false",
+        "notice": "",
     }
     for i, b in enumerate(card.actions[:MAX_ACTION_BUTTONS], 1):
         url = button_url(b, link_for)
@@ -91,9 +221,16 @@ def card_data(card: Card, link_for: LinkFor | None) -> dict[str, Any]:
     return {"cardParamMap": card_param_map(card, link_for)}
 
 
-def robot_message(card: Card, link_for: LinkFor) -> tuple[str, dict[str, str]]:
-    """(msgKey, msgParam) for the robot message API when there is no card template."""
-    title, md = markdown(card)
+def notice_data(text: str) -> dict[str, Any]:
+    """A card callback answer that shows `text` to the clicker alone: the template's `notice`
+    variable in the user's private data (other readers keep seeing the card as it is)."""
+    return {"userPrivateData": {"cardParamMap": {"notice": text}}}
+
+
+def robot_message(card: Card, link_for: LinkFor) -> RobotMessage:
+    """(msgKey, msgParam) for the robot message API when there is no card template: one
+    message, the body cut to fit (`fit_card`)."""
+    title, md = markdown(fit_card(card))
     buttons = list(card.actions[:MAX_ACTION_BUTTONS])
 
     def link(b: Button) -> str:
@@ -112,16 +249,52 @@ def robot_message(card: Card, link_for: LinkFor) -> tuple[str, dict[str, str]]:
     return f"sampleActionCard{len(buttons)}", param
 
 
-def text_message(text: str) -> tuple[str, dict[str, str]]:
+def text_message(text: str) -> RobotMessage:
     return "sampleText", {"content": text}
 
 
-def webhook_body(text: str | None, card: Card | None, at_user: str | None = None) -> dict[str, Any]:
-    """Body for a sessionWebhook reply: text, or a card as markdown (webhooks take no cards)."""
+def text_messages(text: str) -> list[RobotMessage]:
+    """A text in as many messages as it needs, marked （1/3） （续2/3） …"""
+    return [text_message(p) for p in _marked(split_text(text), "\n")]
+
+
+def markdown_messages(title: str, md: str) -> list[RobotMessage]:
+    """Markdown in as many messages as it needs; the later ones titled 「…（续2/3）」."""
+    parts = _marked(split_text(md), "\n\n")
+    n = len(parts)
+    return [("sampleMarkdown", {"title": title if i == 1 else f"{title}（续{i}/{n}）", "text": p})
+            for i, p in enumerate(parts, 1)]
+
+
+def robot_messages(text: str | None, card: Card | None,
+                   link_for: LinkFor) -> list[RobotMessage]:
+    """What one outgoing message becomes without a card template, in order. A card with
+    buttons is one message, its body cut to fit (buttons must stay with what they act on);
+    text, and a card without buttons (a list such as 我的案件), are split into as many
+    messages as they need, so nothing is lost."""
+    if card is None:
+        return text_messages(text or "")
+    if card.actions:
+        lead = f"{text}\n\n{card.body}".strip() if text else card.body
+        return [robot_message(replace(card, body=lead), link_for)]
+    title, md = markdown(card)
+    return markdown_messages(title, f"{text}\n\n{md}" if text else md)
+
+
+def webhook_body(key: str, param: dict[str, str],
+                 at_user: str | None = None) -> dict[str, Any] | None:
+    """A sessionWebhook body for a text or markdown robot message; None for the others (cards
+    with buttons go through the OpenAPI)."""
     at = {"atUserIds": [at_user]} if at_user else {}
-    if card is not None:
-        title, md = markdown(card)
-        if text:
-            md = f"{text}\n\n{md}"
-        return {"msgtype": "markdown", "markdown": {"title": title, "text": md}, "at": at}
-    return {"msgtype": "text", "text": {"content": text or ""}, "at": at}
+    if key == "sampleText":
+        return {"msgtype": "text", "text": {"content": param["content"]}, "at": at}
+    if key == "sampleMarkdown":
+        return {"msgtype": "markdown", "markdown": {"title": param["title"], "text": param["text"]},
+                "at": at}
+    return None
+
+
+def webhook_text(text: str, at_user: str | None = None) -> dict[str, Any]:
+    """A short text answer through a sessionWebhook."""
+    return {"msgtype": "text", "text": {"content": text},
+            "at": {"atUserIds": [at_user]} if at_user else {}}

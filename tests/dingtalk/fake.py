@@ -20,6 +20,14 @@ from aiohttp import WSMsgType, web
 CLIENT_ID = "ding-test-app"
 CLIENT_SECRET = "test-secret-不要外传"
 PARTIAL = {"invalid_user", "flow_user", "deliver_fail"}  # faults served after the token check
+# what DingTalk does with big messages (sources in cards/dingtalk.py): a robot message body over
+# 20000 bytes is refused with errcode 460101; markdown over ~3500 characters is accepted but not
+# rendered, and a card with ~3000 characters of markdown shows blank — this fake refuses those
+# too, so a test sees what a person would not
+BODY_MAX_BYTES = 20000
+MARKDOWN_MAX_CHARS = 3500
+CARD_MARKDOWN_MAX_CHARS = 3000
+TOO_LONG = "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"
 
 
 @dataclass
@@ -55,7 +63,9 @@ class FakeDingTalk:
         # OpenAPI state
         self.tokens: set[str] = set()
         self.token_calls = 0
-        self.faults: deque[str] = deque()  # "500" | "timeout" | "throttle" | "expire" | "400"
+        # "500" | "timeout" | "throttle" | "expire" | "400" | "pass" (none: to fault a later call)
+        self.faults: deque[str] = deque()
+        self.refused: list[tuple[str, str]] = []  # (path, why) of bodies refused as too big
         # answered 200 but not delivered: "invalid_user" / "flow_user" (batchSend lists the user
         # in invalidStaffIdList / flowControlledStaffIdList), "deliver_fail" (createAndDeliver
         # reports deliverResults[].success false)
@@ -240,12 +250,28 @@ class FakeDingTalk:
                                       "message": "不合法的access_token"}, status=401)
         return None
 
+    async def _too_big(self, request: web.Request, chars: int, max_chars: int,
+                       webhook: bool = False) -> web.Response | None:
+        """DingTalk's size rules (see BODY_MAX_BYTES): the refusal, or None."""
+        size = len(await request.read())
+        why = f"body {size} bytes" if size > BODY_MAX_BYTES else \
+            f"markdown {chars} characters" if chars > max_chars else None
+        if why is None:
+            return None
+        self.refused.append((request.path, why))
+        if webhook:  # the custom-robot style answer: HTTP 200 with an errcode
+            return web.json_response({"errcode": 460101, "errmsg": TOO_LONG})
+        return web.json_response({"code": "460101", "message": TOO_LONG}, status=400)
+
     async def _robot(self, request: web.Request, kind: str, target_key: str) -> web.Response:
         token = request.headers.get("x-acs-dingtalk-access-token", "")
         if (err := await self._fault(request, token)) is not None:
             return err
         body = await request.json()
         param = json.loads(body["msgParam"])
+        markdown = param.get("text", "") if body["msgKey"] != "sampleText" else ""
+        if (err := await self._too_big(request, len(markdown), MARKDOWN_MAX_CHARS)) is not None:
+            return err
         text = param.get("content") or param.get("text") or ""
         target = body[target_key]
         partial = self.faults.popleft() if kind == "users" and self.faults and \
@@ -271,6 +297,9 @@ class FakeDingTalk:
         params = body["cardData"]["cardParamMap"]
         assert all(isinstance(v, str) for v in params.values()), "cardParamMap values must be strings"
         assert body["callbackType"] == "STREAM"
+        longest = max(len(params.get("markdown", "")), len(params.get("body", "")))
+        if (err := await self._too_big(request, longest, CARD_MARKDOWN_MAX_CHARS)) is not None:
+            return err
         if self.faults and self.faults[0] == "deliver_fail":  # created, not delivered
             self.faults.popleft()
             return web.json_response({"success": True, "result": {
@@ -292,6 +321,9 @@ class FakeDingTalk:
         if body["outTrackId"] not in self.cards:
             return web.json_response({"code": "CardNotExist"}, status=400)
         params = body["cardData"]["cardParamMap"]
+        longest = max(len(params.get("markdown", "")), len(params.get("body", "")))
+        if (err := await self._too_big(request, longest, CARD_MARKDOWN_MAX_CHARS)) is not None:
+            return err
         self.cards[body["outTrackId"]] = params
         self.sent.append(Sent("card_update", body["outTrackId"],
                               f"{params['title']}\n{params['body']}", body))
@@ -301,7 +333,10 @@ class FakeDingTalk:
         if (err := await self._fault(request, None)) is not None:
             return err
         body = await request.json()
-        text = (body.get("text") or {}).get("content") or (body.get("markdown") or {}).get("text", "")
+        markdown = (body.get("markdown") or {}).get("text", "")
+        if (err := await self._too_big(request, len(markdown), MARKDOWN_MAX_CHARS, webhook=True)):
+            return err
+        text = (body.get("text") or {}).get("content") or markdown
         self.sent.append(Sent("webhook", request.query.get("session", ""), text, body))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 

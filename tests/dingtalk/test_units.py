@@ -142,9 +142,12 @@ def test_robot_message_fallbacks() -> None:
     assert render.robot_message(plain, lambda b: "")[0] == "sampleMarkdown"
     one = Card(title="t", actions=(Button("a", "A"),))
     assert render.robot_message(one, lambda b: "u")[1]["singleURL"] == "u"
-    hook = render.webhook_body("你好", None, "dt-1")
+    hook = render.webhook_body(*render.text_message("你好"), "dt-1")
     assert hook == {"msgtype": "text", "text": {"content": "你好"}, "at": {"atUserIds": ["dt-1"]}}
-    assert render.webhook_body(None, plain)["msgtype"] == "markdown"
+    assert hook == render.webhook_text("你好", "dt-1")
+    [md] = render.robot_messages(None, plain, lambda b: "")
+    assert (render.webhook_body(*md) or {})["msgtype"] == "markdown"
+    assert render.webhook_body(*render.robot_message(one, lambda b: "u")) is None
 
 
 def _sign(ts: str, secret: str) -> str:

@@ -77,6 +77,10 @@ class DingTalkTransport:
         self.inbound.chats = mapping.chat_index(org)
 
     def target(self, chat: str) -> Target | None:
+        """Where a chat's messages go: its DingTalk id in the roster, or the id in a raw chat
+        (answers to users and groups not in the roster, see mapping.RAW_USER)."""
+        if (raw := mapping.raw_target(chat)) is not None:
+            return Target(*raw)
         d = self.app.services.directory
         if chat.startswith("dm:"):
             person = d.person(chat[3:])

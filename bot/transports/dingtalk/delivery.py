@@ -1,7 +1,9 @@
 """Outbox rows → DingTalk. Replies go through the inbound message's sessionWebhook while it is
 valid, everything else through the OpenAPI; cards become interactive cards when a template id is
 configured (outTrackId kept in `messages.platform_ref`), markdown/actionCard messages otherwise.
-Rate limits per robot and per conversation; DingTalk's answers decide retry or give up."""
+Text and lists too long for one DingTalk message go as several, in order (`cards.dingtalk`
+has the limits). Rate limits per robot and per conversation, per message sent; DingTalk's
+answers decide retry or give up."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.outbox import DeliveryError, Postpone
 from bot.ratelimit import Limit, RateLimiter
@@ -24,6 +26,8 @@ from storage.models import Message, OutboxItem
 log = logging.getLogger(__name__)
 
 LinkMaker = Callable[[Message, Button], str]
+# platform_ref of a message sent in several parts: how many an outbox row has delivered
+PARTS_REF = "dt-parts:"
 
 
 class WebhookBook:
@@ -90,16 +94,16 @@ class DingTalkDelivery:
             # wait for the send; if it never succeeds, stop trying after a while
             raise DeliveryError("card update before the card was delivered",
                                 retryable=item.attempts < 12)
-        await self._take_slot(target)
         try:
             if item.op == "update":
-                await self._update(message, card, target)
+                await self._update(item, message, card, target)
             else:
-                await self._send(message, card, target)
+                await self._send(item, message, card, target)
         except DingTalkApiError as e:
             await self._raise_for(e)
 
     async def _take_slot(self, target: Target) -> None:
+        """One slot per message that reaches DingTalk (each part of a long one too)."""
         wait = await self.limiter.acquire([
             Limit(self.robot_key, self.config.robot_per_minute, 60.0),
             Limit(f"dingtalk:conv:{target.id}", self.config.conversation_per_minute, 60.0),
@@ -114,30 +118,54 @@ class DingTalkDelivery:
             raise DeliveryError(str(e), retry_after=pause) from e
         raise DeliveryError(str(e), retryable=e.kind in ("retry", "auth")) from e
 
-    async def _send(self, message: Message, card: Card | None, target: Target) -> None:
-        if card is not None and self.template_id:
+    def _links(self, message: Message) -> render.LinkFor:
+        return lambda b: self.link_for(message, b)
+
+    async def _send(self, item: OutboxItem, message: Message, card: Card | None,
+                    target: Target) -> None:
+        # an interactive card, unless it is a long one without buttons (a list): that one is
+        # split into markdown messages, like text
+        if card is not None and self.template_id and (card.actions or render.card_fits(card)):
             if message.text:  # one message, one delivery: a retry never repeats half of it
-                card = Card(title=card.title, body=f"{message.text}\n\n{card.body}".strip(),
-                            color=card.color, image=card.image, actions=card.actions,
-                            footer=card.footer)
-            if not message.platform_ref:
+                card = replace(card, body=f"{message.text}\n\n{card.body}".strip())
+            if not message.platform_ref or message.platform_ref.startswith(PARTS_REF):
                 # stored before the call: a click can come back before the call returns
                 message.platform_ref = f"cb-{message.id}-{secrets.token_hex(6)}"
                 await self.save_ref(message.id, message.platform_ref)
+            await self._take_slot(target)
             await self.api.create_and_deliver_card(
                 template_id=self.template_id, out_track_id=message.platform_ref,
-                card_data=render.card_data(card, lambda b: self.link_for(message, b)),
+                card_data=render.card_data(card, self._links(message)),
                 open_space_id=target.open_space_id,
                 group=target.group)
             return
-        await self._send_text(message, message.text, card, target)
+        parts = render.robot_messages(message.text, card, self._links(message))
+        # with a template, a card sent as markdown needs a ref too: its updates look for one
+        await self._send_parts(item, message, parts, target,
+                               track=card is not None and self.template_id is not None)
 
-    async def _send_text(self, message: Message, text: str | None, card: Card | None,
-                         target: Target) -> None:
+    async def _send_parts(self, item: OutboxItem, message: Message,
+                          parts: list[render.RobotMessage], target: Target,
+                          track: bool = False) -> None:
+        """Robot messages in order. How many of a long message's parts are delivered is kept
+        in `platform_ref` (`dt-parts:<outbox id>:<n>`), so a retry (after an error, a rate
+        limit wait or a restart) goes on with the next part and repeats none."""
+        for i in range(_parts_done(item, message), len(parts)):
+            await self._take_slot(target)
+            await self._send_one(message, *parts[i], target)
+            ref = f"{PARTS_REF}{item.id}:{i + 1}"
+            if len(parts) > 1 or track:
+                message.platform_ref = ref
+            if len(parts) > 1:  # at once: a restart must not send this part again
+                await self.save_ref(message.id, ref)
+
+    async def _send_one(self, message: Message, key: str, param: dict[str, str],
+                        target: Target) -> None:
         hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
-        if hook is not None and (card is None or not card.actions):
+        body = render.webhook_body(key, param) if hook is not None else None
+        if hook is not None and body is not None:
             try:
-                await self.api.post_webhook(hook, render.webhook_body(text, card))
+                await self.api.post_webhook(hook, body)
                 return
             except DingTalkApiError as e:
                 if e.kind in ("retry", "throttled"):  # may have arrived, or will: not twice
@@ -146,28 +174,29 @@ class DingTalkDelivery:
                 # the conversation
                 log.warning("dingtalk sessionWebhook refused the reply (%s); using the OpenAPI", e)
                 self.webhooks.forget(message.event_id)
-        if card is not None:
-            key, param = render.robot_message(card, lambda b: self.link_for(message, b))
-            if text:
-                param["text"] = f"{text}\n\n{param['text']}"
-        else:
-            key, param = render.text_message(text or "")
         if target.group:
             await self.api.send_group(target.id, key, param)
         else:
             await self.api.send_users([target.id], key, param)
 
-    async def _update(self, message: Message, card: Card | None, target: Target) -> None:
+    async def _update(self, item: OutboxItem, message: Message, card: Card | None,
+                      target: Target) -> None:
         assert card is not None
-        if self.template_id and message.platform_ref:
-            await self.api.update_card(message.platform_ref,
-                                       render.card_data(card, lambda b: self.link_for(message, b)))
+        ref = message.platform_ref
+        if self.template_id and ref and not ref.startswith(PARTS_REF):
+            await self._take_slot(target)
+            await self.api.update_card(ref, render.card_data(card, self._links(message)))
             return
-        # no template: robot messages cannot be edited, so the new state is sent again
-        updated = Card(title=f"{card.title}（已更新）", body=card.body, color=card.color,
-                       image=card.image, actions=card.actions, footer=card.footer)
-        key, param = render.robot_message(updated, lambda b: self.link_for(message, b))
-        if target.group:
-            await self.api.send_group(target.id, key, param)
-        else:
-            await self.api.send_users([target.id], key, param)
+        # no template (or a list sent as markdown): robot messages cannot be edited, so the
+        # new state is sent again
+        updated = replace(card, title=f"{card.title}（已更新）")
+        parts = render.robot_messages(None, updated, self._links(message))
+        await self._send_parts(item, message, parts, target)
+
+
+def _parts_done(item: OutboxItem, message: Message) -> int:
+    """How many parts of this outbox row an earlier attempt delivered (see `_send_parts`)."""
+    prefix = f"{PARTS_REF}{item.id}:"
+    ref = message.platform_ref or ""
+    done = ref[len(prefix):] if ref.startswith(prefix) else ""
+    return int(done) if done.isascii() and done.isdigit() else 0

@@ -22,7 +22,7 @@ from bot.outbox import backoff
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
 from bot.transports.dingtalk.spool import Spool, Spooled
-from cards.dingtalk import card_data, webhook_body
+from cards.dingtalk import card_data, notice_data, webhook_text
 from cards.model import Button
 from config.model import DingTalkStreamConfig
 from storage import dedupe
@@ -131,7 +131,7 @@ class Inbound:
             async with self.slots:
                 if isinstance(mapped, Refusal):
                     log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
-                    await self._answer_directly(webhook, mapped.reply, staff_id)
+                    await self._answer(mapped, staff_id)
                 else:
                     await self._take(mapped, entry, msg_id, staff_id)
         except asyncio.CancelledError:  # shutting down before it was done: keep it for next start
@@ -164,8 +164,12 @@ class Inbound:
                             "the sender to send it again", msg_id)
             return
         self.handled += 1
-        if result.status == "unknown_user":
-            await self._answer_directly(mapped.webhook, mapping.NOT_REGISTERED_USER, staff_id)
+        if result.status == "unknown_user":  # in a group of the roster
+            reply = mapping.to_sender(mapping.NOT_REGISTERED_USER, event.raw.get("senderNick"),
+                                      not event.is_direct)
+            await self._answer(Refusal(f"unknown user {staff_id!r}", reply, event.chat,
+                                       event.event_id, mapped.webhook, mapped.webhook_expires_ms),
+                               staff_id)
         if result.messages:
             self.on_handled()
 
@@ -219,14 +223,42 @@ class Inbound:
         except Exception:  # a full disk, say: the retries go on, in memory only
             log.exception("dingtalk: message %s could not be spooled", msg_id)
 
+    async def _answer(self, refusal: Refusal, staff_id: str | None) -> None:
+        """Answer a message the core does not (an unknown sender or group, not text) like any
+        reply: an outbox row, retried and rate-limited, through the sessionWebhook while it is
+        valid. Once per message across instances (`processed_events`). Straight through the
+        webhook only when the answer cannot be stored (or there is no chat to answer in)."""
+        if refusal.chat is not None:
+            if refusal.webhook:
+                self.webhooks.remember(refusal.event_id, refusal.webhook,
+                                       refusal.webhook_expires_ms)
+            try:
+                await self.enqueue_answer(refusal.chat, refusal.reply, refusal.event_id)
+                return
+            except Exception as e:
+                log.warning("dingtalk: answer to %s not stored (%s); sent directly",
+                            refusal.event_id, e)
+        await self._answer_directly(refusal.webhook, refusal.reply, staff_id)
+
+    async def enqueue_answer(self, chat: str, text: str, event_id: str) -> None:
+        """One outbox row for DingTalk with `text` to `chat`, unless `event_id` was answered."""
+        now = self.app.services.clock.now()
+        async with self.app.services.db() as session, session.begin():
+            if not await dedupe.claim_in_db(session, f"{event_id}#answer", now):
+                return
+            msg = await msgs.add_message(session, chat=chat, sender="bot", at=now, text=text,
+                                         event_id=event_id)
+            await msgs.enqueue(session, message_id=msg.id, transport="dingtalk", op="send",
+                               at=now)
+        self.on_handled()
+
     async def _answer_directly(self, webhook: str | None, text: str,
                                staff_id: str | None) -> None:
-        """For messages the core cannot take (no chat, no person): only the sessionWebhook
-        knows where to answer."""
+        """When the answer cannot go through the outbox: the sessionWebhook, once."""
         if not webhook:
             return
         try:
-            await self.api.post_webhook(webhook, webhook_body(text, None, staff_id or None))
+            await self.api.post_webhook(webhook, webhook_text(text, staff_id or None))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 
@@ -238,6 +270,8 @@ class Inbound:
             self.malformed += 1
             log.warning("dingtalk: malformed card callback refused: %s", e)
             return AckMessage.STATUS_BAD_REQUEST, {}
+        if self.app.services.directory.by_platform("dingtalk", click.user_id) is None:
+            return await self._unknown_clicker(click, callback_id)
         async with self.app.services.db() as session:
             msg = (await session.execute(
                 select(Message).where(Message.platform_ref == click.out_track_id))).scalars().first()
@@ -260,6 +294,17 @@ class Inbound:
         if card is None:
             return AckMessage.STATUS_OK, {}
         return AckMessage.STATUS_OK, {"cardData": card_data(card, lambda b: self.link_for(msg, b))}
+
+    async def _unknown_clicker(self, click: mapping.CardClick,
+                               callback_id: str) -> tuple[int, Any]:
+        """A click by someone not in the roster: the answer a message of theirs gets, as a 1:1
+        message (through the outbox) and on the card for them alone (`notice`)."""
+        log.warning("dingtalk: card click by unknown user %r", click.user_id)
+        text = mapping.NOT_REGISTERED_USER
+        await self._answer(Refusal(f"unknown user {click.user_id!r}", text,
+                                   f"{mapping.RAW_USER}{click.user_id}",
+                                   f"dingtalk:card:{callback_id}"), click.user_id)
+        return AckMessage.STATUS_OK, notice_data(text)
 
     async def drain(self, grace: float = 5.0) -> None:
         """On shutdown: let accepted (already ACKed) messages finish, then cancel the rest."""

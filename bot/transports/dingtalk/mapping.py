@@ -24,12 +24,31 @@ class MalformedFrame(ValueError):
     """The frame cannot be understood at all: log it and refuse it (ACK 400)."""
 
 
+# chat ids for DingTalk users and groups that are not in the roster: their answers go through
+# the outbox like any reply (see DingTalkTransport.target), though no person or chat exists
+RAW_USER = "dt-user:"  # + staff userId
+RAW_GROUP = "dt-group:"  # + openConversationId
+
+
+def raw_target(chat: str) -> tuple[bool, str] | None:
+    """(group?, DingTalk id) of a raw chat id; None for the roster's own chats."""
+    for prefix, group in ((RAW_USER, False), (RAW_GROUP, True)):
+        if chat.startswith(prefix) and len(chat) > len(prefix):
+            return group, chat[len(prefix):]
+    return None
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """A well-formed message the core cannot take: answer it directly with `reply`."""
+    """A well-formed message the core cannot take: answer it with `reply`, in `chat` (a
+    roster chat, or a raw one for an unknown user or group; None: only the webhook can)."""
 
     reason: str
     reply: str
+    chat: str | None = None
+    event_id: str = ""
+    webhook: str | None = None
+    webhook_expires_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,28 +96,47 @@ def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
     return msg
 
 
+def to_sender(text: str, nick: Any, group: bool) -> str:
+    """In a group, an answer meant for the sender names them."""
+    name = str(nick or "").strip() if isinstance(nick, str) else ""
+    return f"@{name} {text}" if group and name else text
+
+
+def _expires_ms(msg: ChatbotMessage) -> int:
+    expires = msg.session_webhook_expired_time
+    return int(expires) if expires else 0
+
+
+def _refusal(msg: ChatbotMessage, reason: str, reply: str, chat: str | None) -> Refusal:
+    return Refusal(reason, reply, chat, event_id(msg.message_id), msg.session_webhook or None,
+                   _expires_ms(msg))
+
+
 def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str, str],
                   now: datetime, raw: Mapping[str, Any]) -> Incoming | Refusal:
     staff_id = str(msg.sender_staff_id or "")
     if msg.conversation_type == "2":
-        chat = chats.get(str(msg.conversation_id or ""))
+        conv = str(msg.conversation_id or "")
+        chat = chats.get(conv)
         if chat is None:
-            return Refusal(f"unknown group {msg.conversation_id!r}", NOT_REGISTERED_GROUP)
+            return _refusal(msg, f"unknown group {conv!r}", NOT_REGISTERED_GROUP,
+                            f"{RAW_GROUP}{conv}" if conv else None)
     else:
         person = directory.by_platform("dingtalk", staff_id) if staff_id else None
         if person is None:
-            return Refusal(f"unknown user {staff_id!r}", NOT_REGISTERED_USER)
+            return _refusal(msg, f"unknown user {staff_id!r}", NOT_REGISTERED_USER,
+                            f"{RAW_USER}{staff_id}" if staff_id else None)
         chat = f"dm:{person.id}"
     text = _text(msg)
     if text is None:
-        return Refusal(f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY)
+        return _refusal(msg, f"unsupported msgtype {msg.message_type!r}",
+                        to_sender(TEXT_ONLY, msg.sender_nick, msg.conversation_type == "2"), chat)
     event = MessageEvent(
         event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
         at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1",
         mentioned=msg.conversation_type != "1", raw=raw,
     )
-    expires = msg.session_webhook_expired_time
-    return Incoming(event, msg.session_webhook or None, int(expires) if expires else 0)
+    return Incoming(event, msg.session_webhook or None, _expires_ms(msg))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""People and groups not in the roster: their messages and card clicks get a short answer, sent
+through the outbox like any reply (retried, rate-limited), to the DingTalk id itself."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.transports.dingtalk import mapping
+from bot.transports.dingtalk.delivery import Target
+from storage.models import Message, OutboxItem
+from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.fake import FakeDingTalk
+
+TEMPLATE = "tpl-casebot.schema"
+STRANGER = "dt-stranger"
+
+
+async def rows(app: App) -> list[tuple[OutboxItem, Message]]:
+    async with app.services.db() as session:
+        return [(i, m) for i, m in (await session.execute(
+            select(OutboxItem, Message).join(Message, Message.id == OutboxItem.message_id)
+            .order_by(OutboxItem.id))).all()]
+
+
+async def sent_rows(app: App) -> list[tuple[OutboxItem, Message]] | None:
+    found = await rows(app)
+    return found if found and all(i.status == "sent" for i, _ in found) else None
+
+
+def test_raw_chats_name_their_dingtalk_target() -> None:
+    assert mapping.raw_target(f"{mapping.RAW_USER}{STRANGER}") == (False, STRANGER)
+    assert mapping.raw_target(f"{mapping.RAW_GROUP}cidX==") == (True, "cidX==")
+    assert mapping.raw_target("dm:p-1") is None and mapping.raw_target(mapping.RAW_USER) is None
+
+
+async def test_an_unknown_users_answer_is_retried_through_the_outbox(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.faults.append("500")  # the webhook fails once: before, the answer was lost
+    fake.send_message("帮助", staff_id=STRANGER, msg_id="m-who")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.target == "m-who"
+    assert reply.text == "您尚未在本系统登记钉钉账号，请联系管理员"
+    [(item, msg)] = await eventually(lambda: sent_rows(app), what="the row marked sent")
+    assert msg.chat == f"{mapping.RAW_USER}{STRANGER}" and item.attempts == 2
+    assert app.dingtalk is not None
+    assert app.dingtalk.target(msg.chat) == Target(False, STRANGER)
+
+
+async def test_an_unknown_group_without_webhook_is_answered_through_the_openapi(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows", webhook=False)
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "group" and reply.target == "cidNobodyKnows"
+    assert reply.text == "本群尚未登记，请联系管理员"
+
+
+async def test_an_unknown_user_in_a_known_group_is_named_in_the_answer(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=STRANGER, group=GROUP_CID, msg_id="m-g")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.target == "m-g"
+    assert reply.text == f"@{STRANGER} 您尚未在本系统登记钉钉账号，请联系管理员"
+    [(_, msg)] = await eventually(lambda: sent_rows(app), what="the row marked sent")
+    assert msg.chat == "g-case-team"
+
+
+async def test_a_redelivered_message_is_answered_once(app: App, fake: FakeDingTalk) -> None:
+    assert app.dingtalk is not None
+    inbound = app.dingtalk.inbound
+    inbound.seen.ttl = 0  # as if it came to another instance
+    fake.send_message("帮助", staff_id=STRANGER, msg_id="m-twice")
+    await eventually(lambda: sent_rows(app), what="the answer")
+    again = fake.send_message("帮助", staff_id=STRANGER, msg_id="m-twice")
+    await eventually(lambda: again in fake.acks and not inbound.tasks, what="the redelivery")
+    assert len(fake.sent) == 1 and len(await rows(app)) == 1
+
+
+async def test_the_answer_waits_for_the_rate_limit(make_app: AppFactory,
+                                                   fake: FakeDingTalk) -> None:
+    app = await make_app(delivery={"robot_per_minute": 1})
+    fake.send_message("回声 一", staff_id=PROSECUTOR[1])
+    await eventually(lambda: fake.sent, what="the first reply")
+    fake.send_message("帮助", staff_id=STRANGER)
+
+    async def postponed() -> bool:  # the robot's one slot a minute is taken: it waits
+        found = await rows(app)
+        return len(found) == 2 and found[1][0].status == "pending" and \
+            (found[1][0].next_attempt_at - found[1][0].created_at).total_seconds() > 10
+
+    await eventually(postponed, what="the answer postponed")
+    assert [s.text for s in fake.sent] == ["回声：一"]
+
+
+async def test_a_click_by_an_unknown_user_is_answered_on_the_card_and_in_private(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    await make_app(card_template_id=TEMPLATE)
+    fake.send_message("卡片 7", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    frame_id = fake.click(card.body["outTrackId"], STRANGER, "test.press")
+    ack = await eventually(lambda: fake.acks.get(frame_id), what="the click ACK")
+    assert ack["code"] == 200
+    private = json.loads(ack["data"])["response"]["userPrivateData"]["cardParamMap"]
+    assert private == {"notice": "您尚未在本系统登记钉钉账号，请联系管理员"}
+    dm = await eventually(lambda: [s for s in fake.sent if s.kind == "users"], what="the DM")
+    assert [(s.target, s.text) for s in dm] == [
+        (STRANGER, "您尚未在本系统登记钉钉账号，请联系管理员")]
+    assert "已确认" not in fake.cards[card.body["outTrackId"]]["body"]  # the click did nothing
+    assert fake.cards[card.body["outTrackId"]]["notice"] == ""
+
+
+async def test_without_the_database_the_answer_goes_straight_through_the_webhook(
+        app: App, fake: FakeDingTalk) -> None:
+    class Down:
+        async def __aenter__(self) -> None:
+            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+    app.services.db = lambda: Down()  # type: ignore[assignment,return-value]
+    fake.send_message("帮助", staff_id=STRANGER, msg_id="m-down")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.text == "您尚未在本系统登记钉钉账号，请联系管理员"
