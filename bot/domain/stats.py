@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, tzinfo
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class CaseFacts:
     green_at: datetime | None
     first_intake_color: str | None
     custody_deadline: date | None
+    # (evaluation time, colour), oldest first: what the colour was when the custody deadline
+    # came (read only for cases that have one)
+    history: tuple[tuple[datetime, str], ...] = ()
 
 
 @dataclass
@@ -48,7 +51,25 @@ class Stats:
         return self.green_at_intake / self.intakes if self.intakes else None
 
 
-def compute(facts: list[CaseFacts], today: date) -> Stats:
+def color_at(history: tuple[tuple[datetime, str], ...], moment: datetime) -> str | None:
+    """The colour in effect at `moment` (None: not scored by then)."""
+    color = None
+    for at, c in history:
+        if at > moment:
+            break
+        color = c
+    return color
+
+
+def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
+    """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
+    a case that turned green since still counts, one that turned red only later does not."""
+    if f.custody_deadline is None or f.custody_deadline > today:
+        return False
+    return color_at(f.history, datetime.combine(f.custody_deadline, time(), tzinfo=tz)) == "red"
+
+
+def compute(facts: list[CaseFacts], today: date, tz: tzinfo) -> Stats:
     total = Group()
     per_p: dict[str, Group] = defaultdict(Group)
     per_u: dict[str, Group] = defaultdict(Group)
@@ -63,8 +84,7 @@ def compute(facts: list[CaseFacts], today: date) -> Stats:
         if f.first_intake_color is not None:
             intakes += 1
             green_intakes += f.first_intake_color == "green"
-        if f.custody_deadline is not None and f.custody_deadline <= today and f.color == "red":
-            red_custody += 1
+        red_custody += red_at_custody(f, today, tz)
     return Stats(total=total, median_days_to_green=statistics.median(days) if days else None,
                  intakes=intakes, green_at_intake=green_intakes, red_at_custody=red_custody,
                  per_prosecutor=dict(per_p), per_police_unit=dict(per_u))

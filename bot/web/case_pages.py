@@ -300,9 +300,10 @@ class CasePages:
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
         s = self.app.services
-        today = s.clock.now().astimezone(s.config.tz).date()
+        tz = s.config.tz
+        today = s.clock.now().astimezone(tz).date()
         return await s.bulk.run(repo.case_fact_rows,
-                                lambda rows: compute(repo.facts_from(rows), today))
+                                lambda rows: compute(repo.facts_from(rows), today, tz))
 
     def _name(self, key: str) -> str:
         d = self.app.services.directory
