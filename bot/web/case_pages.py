@@ -35,6 +35,11 @@ QR_COLORS = {"red": "#c4271e", "yellow": "#a86f00", "green": "#17804a"}
 QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 
 
+def excel_text(value: str) -> str:
+    """A CSV cell Excel shows as text: a leading =, +, -, @ (or tab, CR) would start a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 class CasePages:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -335,8 +340,9 @@ class CasePages:
         for label, groups in (("合计", {"全部": st.total}), ("承办检察官", st.per_prosecutor),
                               ("侦查单位", st.per_police_unit)):
             for k, g in sorted(groups.items()):
-                w.writerow([label, self._name(k), g.cases, g.by_color["red"], g.by_color["yellow"],
-                            g.by_color["green"], g.by_color["unscored"], g.transcodes])
+                w.writerow([label, excel_text(self._name(k)), g.cases, g.by_color["red"],
+                            g.by_color["yellow"], g.by_color["green"], g.by_color["unscored"],
+                            g.transcodes])
         median = st.median_days_to_green
         share = st.green_at_intake_share
         w.writerow([])

@@ -25,12 +25,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.roster import read_org_file, write_org_file
+from config.loader import DEFAULT_DIR
 from tests.cases.helpers import GREEN, RED, YELLOW, create_case, ded, evaluate
 from tests.conftest import Console, fresh_postgres, make_settings, open_console
 
@@ -143,3 +146,33 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     assert metrics["首次红/黄码到转绿（中位数，天）"] == "7.5"
     assert metrics["受理时绿码占比"] == "40%" and metrics["受理件数"] == "5"
     assert metrics["羁押期限届满仍为红码（件）"] == "2"
+
+
+@pytest.fixture
+def odd_names_console_settings(tmp_path: Path, port: int) -> Any:
+    path = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", path)
+    data = read_org_file(path)
+    names = {"ps-hc-xd": '=HYPERLINK("http://evil.example/","点我")', "ps-hc": "@SUM(1+1)"}
+    for u in data["units"]:
+        u["name"] = names.get(u["id"], u["name"])
+    people = {P1: '+1,"张"\n三', P2: "-2+3"}
+    for p in data["people"]:
+        p["name"] = people.get(p["id"], p["name"])
+    write_org_file(path, data)
+    return make_settings(tmp_path, org=str(path), web={"public_url": f"http://127.0.0.1:{port}"})
+
+
+async def test_csv_names_cannot_become_excel_formulas(odd_names_console_settings: Any,
+                                                      port: int) -> None:
+    """A name starting with =, +, -, @ is text in Excel (a leading '), and commas, quotes and
+    line breaks stay inside their cell."""
+    async with open_console(odd_names_console_settings, port) as c:
+        await evaluate(c, await create_case(c, prosecutor=P1, **XD), RED, by=P1)
+        await evaluate(c, await create_case(c, prosecutor=P2, **HC), GREEN, by=P2)
+        await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+        raw = await (await c.client.get("/stats.csv")).read()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    names = [r[1] for r in rows if len(r) == 8][2:]
+    assert names == ["'+1,\"张\"\n三", "'-2+3", "'@SUM(1+1)",
+                     "'=HYPERLINK(\"http://evil.example/\",\"点我\")"]
