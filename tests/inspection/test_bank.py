@@ -76,6 +76,15 @@ def test_xlsx_generated_with_openpyxl() -> None:
         parse_xlsx(b"not a zip")
 
 
+def test_columns_that_would_lose_data_are_errors() -> None:
+    """Two columns for one field (参考答案 is an alias of 参考答案要点), or a cell under no
+    header, would silently drop what the inspector typed: both are errors."""
+    with pytest.raises(BankError, match="表头：列「参考答案」与「参考答案要点」重复，请只保留一列"):
+        parse_csv("编号,类别,题目,参考答案要点,参考答案\nT001,党的建设,题一,要点,另一要点\n".encode())
+    with pytest.raises(BankError, match="第2行：第5列有内容但没有表头"):
+        parse_csv("编号,类别,题目,参考答案要点\nT001,党的建设,题一,要点,另一要点\n".encode())
+
+
 def test_errors_name_row_and_field_but_never_the_text() -> None:
     secret_text = "绝密题目：不应出现在错误信息中"
     buf = io.StringIO()
