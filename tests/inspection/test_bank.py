@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -253,3 +254,38 @@ async def test_web_import_of_a_malformed_form_is_a_400(console: Console) -> None
     r = await console.client.post("/inspection/sessions", data=b"title=x",
                                   headers={"Content-Type": "multipart/form-data"})
     assert r.status == 400 and "表单格式有误" in (await r.json())["error"]
+
+
+async def test_web_import_parses_the_file_off_the_event_loop(
+        console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 5 MB workbook takes seconds to parse: meanwhile everyone else keeps getting answers."""
+    import asyncio
+    import threading
+
+    from aiohttp import FormData
+
+    import bot.web.inspection as pages
+    from tests.dingtalk.conftest import eventually
+
+    parsing, release = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+    real = pages.parse_file
+
+    def held(name: str, data: bytes) -> Any:
+        parsing.set()
+        released_in_time.append(release.wait(timeout=3))
+        return real(name, data)
+
+    monkeypatch.setattr(pages, "parse_file", held)
+    await console.client.post("/console/api/login", json={"user": HOST})
+    form = FormData()
+    form.add_field("file", "编号,类别,题目,参考答案要点\nW001,其他,题,要点\n".encode(),
+                   filename="bank.csv")
+    upload = asyncio.create_task(console.client.post("/inspection/bank/import", data=form))
+    await eventually(parsing.is_set, within=10, what="the parse to start")
+    other = await console.send("p-investigator-1", "dm:p-investigator-1", "帮助")
+    assert not upload.done()
+    release.set()
+    r = await upload
+    assert other["messages"] and released_in_time == [True]
+    assert r.status == 200 and "新增1道" in await r.text()
