@@ -26,29 +26,61 @@ class CaseFacts:
 
 @dataclass
 class Group:
+    """The figures of a set of cases: all of them, one prosecutor's, one police unit's."""
+
     cases: int = 0
     by_color: Counter[str] = field(default_factory=Counter)
     transcodes: int = 0
+    days_to_green: list[float] = field(default_factory=list)
+    intakes: int = 0  # cases scanned at intake (their first scan counts)
+    green_at_intake: int = 0
+    red_at_custody: int = 0
 
-    def add(self, f: CaseFacts) -> None:
+    def add(self, f: CaseFacts, red_custody: bool) -> None:
         self.cases += 1
         self.by_color[f.color or "unscored"] += 1
         self.transcodes += f.transcodes
+        if f.first_nongreen_at and f.green_at:
+            self.days_to_green.append((f.green_at - f.first_nongreen_at).total_seconds() / 86400)
+        if f.first_intake_color is not None:
+            self.intakes += 1
+            self.green_at_intake += f.first_intake_color == "green"
+        self.red_at_custody += red_custody
+
+    @property
+    def median_days_to_green(self) -> float | None:
+        return statistics.median(self.days_to_green) if self.days_to_green else None
+
+    @property
+    def green_at_intake_share(self) -> float | None:
+        return self.green_at_intake / self.intakes if self.intakes else None
 
 
 @dataclass
 class Stats:
     total: Group
-    median_days_to_green: float | None
-    intakes: int
-    green_at_intake: int
-    red_at_custody: int
     per_prosecutor: dict[str, Group]
     per_police_unit: dict[str, Group]
 
     @property
+    def median_days_to_green(self) -> float | None:
+        return self.total.median_days_to_green
+
+    @property
+    def intakes(self) -> int:
+        return self.total.intakes
+
+    @property
+    def green_at_intake(self) -> int:
+        return self.total.green_at_intake
+
+    @property
     def green_at_intake_share(self) -> float | None:
-        return self.green_at_intake / self.intakes if self.intakes else None
+        return self.total.green_at_intake_share
+
+    @property
+    def red_at_custody(self) -> int:
+        return self.total.red_at_custody
 
 
 def color_at(history: tuple[tuple[datetime, str], ...], moment: datetime) -> str | None:
@@ -73,18 +105,8 @@ def compute(facts: list[CaseFacts], today: date, tz: tzinfo) -> Stats:
     total = Group()
     per_p: dict[str, Group] = defaultdict(Group)
     per_u: dict[str, Group] = defaultdict(Group)
-    days: list[float] = []
-    intakes = green_intakes = red_custody = 0
     for f in facts:
-        total.add(f)
-        per_p[f.prosecutor].add(f)
-        per_u[f.police_unit].add(f)
-        if f.first_nongreen_at and f.green_at:
-            days.append((f.green_at - f.first_nongreen_at).total_seconds() / 86400)
-        if f.first_intake_color is not None:
-            intakes += 1
-            green_intakes += f.first_intake_color == "green"
-        red_custody += red_at_custody(f, today, tz)
-    return Stats(total=total, median_days_to_green=statistics.median(days) if days else None,
-                 intakes=intakes, green_at_intake=green_intakes, red_at_custody=red_custody,
-                 per_prosecutor=dict(per_p), per_police_unit=dict(per_u))
+        red = red_at_custody(f, today, tz)
+        for g in (total, per_p[f.prosecutor], per_u[f.police_unit]):
+            g.add(f, red)
+    return Stats(total=total, per_prosecutor=dict(per_p), per_police_unit=dict(per_u))

@@ -133,14 +133,29 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     raw = await (await c.client.get("/stats.csv")).read()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    groups = [r for r in rows[1:] if len(r) == 8]
+    groups = [r for r in rows[1:] if len(r) == 12]
+    # per group as well: days to green (median), intakes, green at intake, red at custody
     assert groups == [
-        ["合计", "全部", "8", "2", "1", "4", "1", "7"],
-        ["承办检察官", "余斌梅", "3", "0", "1", "2", "0", "3"],
-        ["承办检察官", "朱凯秀", "3", "1", "0", "2", "0", "1"],
-        ["承办检察官", "蒋阳琳", "2", "1", "0", "0", "1", "3"],
-        ["侦查单位", "示范市海澄县公安局", "4", "0", "1", "2", "1", "1"],
-        ["侦查单位", "示范市海澄县公安局刑事侦查大队", "4", "2", "0", "2", "0", "6"],
+        ["合计", "全部", "8", "2", "1", "4", "1", "7", "7.5", "5", "40%", "2"],
+        ["承办检察官", "余斌梅", "3", "0", "1", "2", "0", "3", "7.5", "3", "33%", "0"],
+        ["承办检察官", "朱凯秀", "3", "1", "0", "2", "0", "1", "12.0", "1", "100%", "2"],
+        ["承办检察官", "蒋阳琳", "2", "1", "0", "0", "1", "3", "2.0", "1", "0%", "0"],
+        ["侦查单位", "示范市海澄县公安局", "4", "0", "1", "2", "1", "1", "12.0", "2", "50%", "1"],
+        ["侦查单位", "示范市海澄县公安局刑事侦查大队", "4", "2", "0", "2", "0", "6", "5.0", "3",
+         "33%", "1"],
+    ]
+    table = re.findall(r"<tr><td>(.*?)</td></tr>", html)
+    assert table == [
+        "余斌梅</td><td>3</td><td>0</td><td>1</td><td>2</td><td>0</td><td>3</td><td>7.5</td>"
+        "<td>33%（3 件）</td><td>0",
+        "朱凯秀</td><td>3</td><td>1</td><td>0</td><td>2</td><td>0</td><td>1</td><td>12.0</td>"
+        "<td>100%（1 件）</td><td>2",
+        "蒋阳琳</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1</td><td>3</td><td>2.0</td>"
+        "<td>0%（1 件）</td><td>0",
+        "示范市海澄县公安局</td><td>4</td><td>0</td><td>1</td><td>2</td><td>1</td><td>1</td>"
+        "<td>12.0</td><td>50%（2 件）</td><td>1",
+        "示范市海澄县公安局刑事侦查大队</td><td>4</td><td>2</td><td>0</td><td>2</td><td>0</td>"
+        "<td>6</td><td>5.0</td><td>33%（3 件）</td><td>1",
     ]
     metrics = {r[0]: r[1] for r in rows if len(r) == 2}
     assert metrics["首次红/黄码到转绿（中位数，天）"] == "7.5"
@@ -173,6 +188,6 @@ async def test_csv_names_cannot_become_excel_formulas(odd_names_console_settings
         await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
         raw = await (await c.client.get("/stats.csv")).read()
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    names = [r[1] for r in rows if len(r) == 8][2:]
+    names = [r[1] for r in rows if len(r) == 12][2:]
     assert names == ["'+1,\"张\"\n三", "'-2+3", "'@SUM(1+1)",
                      "'=HYPERLINK(\"http://evil.example/\",\"点我\")"]
