@@ -233,7 +233,7 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
     except CaseImportError as e:
-        print("nothing imported; fix these rows:", file=sys.stderr)
+        print(f"{args.file}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None

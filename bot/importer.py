@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -24,33 +25,57 @@ class CaseImportError(Exception):
         self.errors = errors
 
 
-def read_cases(path: Path) -> tuple[list[ops.NewCase], list[str]]:
+def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
+    """Rows of a cases CSV, UTF-8 (with or without BOM) or GBK as Excel saves it; blank rows
+    (a spreadsheet's trailing ",,,,,,") are skipped. Errors name the line and the column."""
     errors: list[str] = []
-    rows: list[ops.NewCase] = []
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS[:5] if c not in (reader.fieldnames or [])]
-        if missing:
-            return [], [f"{path}: missing columns: {', '.join(missing)}"]
-        for n, row in enumerate(reader, start=2):
-            def day(name: str, row: dict[str, str] = row, n: int = n) -> date | None:
-                v = (row.get(name) or "").strip()
-                if not v:
-                    return None
-                try:
-                    return ops.parse_day(v)
-                except ValueError:
-                    errors.append(f"{path}:{n}: {name}: not a date (YYYY-MM-DD): {v!r}")
-                    return None
-            rows.append(ops.NewCase(
-                title=(row.get("title") or "").strip(), stage=(row.get("stage") or "").strip(),
-                police_unit=(row.get("police_unit") or "").strip(),
-                prosecutor=(row.get("prosecutor") or "").strip(),
-                investigators=tuple(i.strip() for i in (row.get("investigators") or "").split("|")
-                                    if i.strip()),
-                investigation_deadline=day("investigation_deadline"),
-                custody_deadline=day("custody_deadline")))
+    rows: list[tuple[int, ops.NewCase]] = []
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return [], [f"{path}: 文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in COLUMNS[:5] if c not in reader.fieldnames]
+    if missing:
+        return [], [f"{path}: 缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）"]
+    for n, row in enumerate(reader, start=2):  # the spreadsheet's row number
+        if None in row:
+            errors.append(f"{path}:{n}: 本行比表头多 {len(row[None])} 列（文字中的逗号须加引号）")
+            continue
+        if all(not (v or "").strip() for v in row.values()):
+            continue
+
+        def day(name: str, row: dict[str, str] = row, n: int = n) -> date | None:
+            v = (row.get(name) or "").strip()
+            if not v:
+                return None
+            try:
+                return ops.parse_day(v)
+            except ValueError:
+                errors.append(f"{path}:{n}: {name}: 不是日期（须为 YYYY-MM-DD）：{v!r}")
+                return None
+        rows.append((n, ops.NewCase(
+            title=(row.get("title") or "").strip(), stage=(row.get("stage") or "").strip(),
+            police_unit=(row.get("police_unit") or "").strip(),
+            prosecutor=(row.get("prosecutor") or "").strip(),
+            investigators=tuple(i.strip() for i in (row.get("investigators") or "").split("|")
+                                if i.strip()),
+            investigation_deadline=day("investigation_deadline"),
+            custody_deadline=day("custody_deadline"))))
+    if not rows and not errors:
+        errors.append(f"{path}: 文件中没有案件")
     return rows, errors
+
+
+def _row_of(error: str, path: Path) -> int:
+    head = error[len(str(path)) + 1:].split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 async def import_cases(settings: Settings, clock: Clock, path: Path,
@@ -63,12 +88,12 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
                             directory=Directory(settings.org))
         codes: list[str] = []
         async with unit_of_work(services) as out:
-            for n, new in enumerate(rows, start=2):
+            for n, new in rows:
                 for e in ops.validate_new_case(out, new):
                     errors.append(f"{path}:{n}: {e.field}: {e.reason}")
-            if errors:
-                raise CaseImportError(errors)
-            for i, new in enumerate(rows, 1):
+            if errors:  # by row: the reading errors came first
+                raise CaseImportError(sorted(errors, key=lambda e: _row_of(e, path)))
+            for i, (_, new) in enumerate(rows, 1):
                 codes.append((await ops.create_case(out, new, by="import")).code)
                 progress(i, len(rows))
         return codes

@@ -220,9 +220,10 @@ STATS_ROLES = ("prosecutor", "case_manager", "leader")
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
                 roles=STATS_ROLES, readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
-    today = ctx.now().astimezone(ctx.config.tz).date()
+    tz = ctx.config.tz
+    today = ctx.now().astimezone(tz).date()
     s = await ctx.services.bulk.run(repo.case_fact_rows,
-                                    lambda rows: compute(repo.facts_from(rows), today))
+                                    lambda rows: compute(repo.facts_from(rows), today, tz))
     c = s.total.by_color
     median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
     share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"

@@ -269,10 +269,11 @@ class FactRows:
     transcodes: Sequence[tuple[str, int]]
     intakes: Sequence[tuple[str, str]]
     cases: Sequence[tuple[Any, ...]]
+    evaluations: Sequence[tuple[str, datetime, str]] = ()  # of cases with a custody deadline
 
 
 def case_fact_rows(session: Session) -> FactRows:
-    """Everything the statistics need, in three queries. It reads every case: run it through
+    """Everything the statistics need, in four queries. It reads every case: run it through
     `BulkReader` (storage/bulk.py), which keeps it off the event loop."""
     tc = session.execute(
         select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code)).all()
@@ -282,8 +283,14 @@ def case_fact_rows(session: Session) -> FactRows:
     cases = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
         CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline)).all()
+    # the colour history of cases with a custody deadline: the colour when it came
+    evs = session.execute(
+        select(EvaluationRow.case_code, EvaluationRow.at, EvaluationRow.color)
+        .join(CaseRow, CaseRow.code == EvaluationRow.case_code)
+        .where(CaseRow.custody_deadline.is_not(None))
+        .order_by(EvaluationRow.case_code, EvaluationRow.version)).all()
     return FactRows([tuple(r) for r in tc], [tuple(r) for r in intakes],  # type: ignore[misc]
-                    [tuple(r) for r in cases])
+                    [tuple(r) for r in cases], [tuple(r) for r in evs])  # type: ignore[misc]
 
 
 def facts_from(rows: FactRows) -> list[CaseFacts]:
@@ -292,11 +299,14 @@ def facts_from(rows: FactRows) -> list[CaseFacts]:
     first_intake: dict[str, str] = {}
     for code, color in rows.intakes:
         first_intake.setdefault(code, color)
+    history: dict[str, list[tuple[datetime, str]]] = {}
+    for code, at, color in rows.evaluations:
+        history.setdefault(code, []).append((at, color))
     return [
         CaseFacts(code=code, prosecutor=prosecutor, police_unit=police_unit, color=color,
                   transcodes=tc.get(code, 0), first_nongreen_at=first_nongreen_at,
                   green_at=green_at, first_intake_color=first_intake.get(code),
-                  custody_deadline=custody_deadline)
+                  custody_deadline=custody_deadline, history=tuple(history.get(code, ())))
         for code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline
         in rows.cases
     ]

@@ -159,6 +159,9 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
         name = lookup.get(label.lower())
         if name is None:
             errors.append(f"表头：未知列「{label[:20]}」，可用列：{'、'.join(LABELS.values())}")
+        elif name in mapping.values():
+            first = next(str(header[j]).strip() for j, n in mapping.items() if n == name)
+            errors.append(f"表头：列「{label[:20]}」与「{first[:20]}」重复，请只保留一列")
         else:
             mapping[i] = name
     missing = [n for n in ("id", "category", "text", "answer_points") if n not in mapping.values()]
@@ -178,7 +181,14 @@ def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
     for n, cells in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
+        stray = [i for i, c in enumerate(cells)
+                 if i not in mapping and c is not None and str(c).strip()]
+        if stray:
+            errors.append(f"第{n}行：第{stray[0] + 1}列有内容但没有表头")
+            continue
         rows.append((f"第{n}行", {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
+    if errors:
+        raise BankError(errors)
     return _collect(rows)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, tzinfo
 
 
 @dataclass(frozen=True)
@@ -19,52 +19,94 @@ class CaseFacts:
     green_at: datetime | None
     first_intake_color: str | None
     custody_deadline: date | None
+    # (evaluation time, colour), oldest first: what the colour was when the custody deadline
+    # came (read only for cases that have one)
+    history: tuple[tuple[datetime, str], ...] = ()
 
 
 @dataclass
 class Group:
+    """The figures of a set of cases: all of them, one prosecutor's, one police unit's."""
+
     cases: int = 0
     by_color: Counter[str] = field(default_factory=Counter)
     transcodes: int = 0
+    days_to_green: list[float] = field(default_factory=list)
+    intakes: int = 0  # cases scanned at intake (their first scan counts)
+    green_at_intake: int = 0
+    red_at_custody: int = 0
 
-    def add(self, f: CaseFacts) -> None:
+    def add(self, f: CaseFacts, red_custody: bool) -> None:
         self.cases += 1
         self.by_color[f.color or "unscored"] += 1
         self.transcodes += f.transcodes
+        if f.first_nongreen_at and f.green_at:
+            self.days_to_green.append((f.green_at - f.first_nongreen_at).total_seconds() / 86400)
+        if f.first_intake_color is not None:
+            self.intakes += 1
+            self.green_at_intake += f.first_intake_color == "green"
+        self.red_at_custody += red_custody
 
-
-@dataclass
-class Stats:
-    total: Group
-    median_days_to_green: float | None
-    intakes: int
-    green_at_intake: int
-    red_at_custody: int
-    per_prosecutor: dict[str, Group]
-    per_police_unit: dict[str, Group]
+    @property
+    def median_days_to_green(self) -> float | None:
+        return statistics.median(self.days_to_green) if self.days_to_green else None
 
     @property
     def green_at_intake_share(self) -> float | None:
         return self.green_at_intake / self.intakes if self.intakes else None
 
 
-def compute(facts: list[CaseFacts], today: date) -> Stats:
+@dataclass
+class Stats:
+    total: Group
+    per_prosecutor: dict[str, Group]
+    per_police_unit: dict[str, Group]
+
+    @property
+    def median_days_to_green(self) -> float | None:
+        return self.total.median_days_to_green
+
+    @property
+    def intakes(self) -> int:
+        return self.total.intakes
+
+    @property
+    def green_at_intake(self) -> int:
+        return self.total.green_at_intake
+
+    @property
+    def green_at_intake_share(self) -> float | None:
+        return self.total.green_at_intake_share
+
+    @property
+    def red_at_custody(self) -> int:
+        return self.total.red_at_custody
+
+
+def color_at(history: tuple[tuple[datetime, str], ...], moment: datetime) -> str | None:
+    """The colour in effect at `moment` (None: not scored by then)."""
+    color = None
+    for at, c in history:
+        if at > moment:
+            break
+        color = c
+    return color
+
+
+def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
+    """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
+    a case that turned green since still counts, one that turned red only later does not."""
+    if f.custody_deadline is None or f.custody_deadline > today:
+        return False
+    return color_at(f.history, datetime.combine(f.custody_deadline, time(), tzinfo=tz)) == "red"
+
+
+def compute(facts: list[CaseFacts], today: date, tz: tzinfo) -> Stats:
     total = Group()
     per_p: dict[str, Group] = defaultdict(Group)
     per_u: dict[str, Group] = defaultdict(Group)
-    days: list[float] = []
-    intakes = green_intakes = red_custody = 0
     for f in facts:
-        total.add(f)
-        per_p[f.prosecutor].add(f)
-        per_u[f.police_unit].add(f)
-        if f.first_nongreen_at and f.green_at:
-            days.append((f.green_at - f.first_nongreen_at).total_seconds() / 86400)
-        if f.first_intake_color is not None:
-            intakes += 1
-            green_intakes += f.first_intake_color == "green"
-        if f.custody_deadline is not None and f.custody_deadline <= today and f.color == "red":
-            red_custody += 1
-    return Stats(total=total, median_days_to_green=statistics.median(days) if days else None,
-                 intakes=intakes, green_at_intake=green_intakes, red_at_custody=red_custody,
-                 per_prosecutor=dict(per_p), per_police_unit=dict(per_u))
+        red = red_at_custody(f, today, tz)
+        for g in (total, per_p[f.prosecutor], per_u[f.police_unit]):
+            g.add(f, red)
+    return Stats(total=total, per_prosecutor=dict(per_p), per_police_unit=dict(per_u))

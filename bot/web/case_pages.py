@@ -35,6 +35,19 @@ QR_COLORS = {"red": "#c4271e", "yellow": "#a86f00", "green": "#17804a"}
 QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 
 
+def excel_text(value: str) -> str:
+    """A CSV cell Excel shows as text: a leading =, +, -, @ (or tab, CR) would start a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _days(median: float | None) -> str:
+    return f"{median:.1f}" if median is not None else ""
+
+
+def _share(share: float | None) -> str:
+    return f"{share:.0%}" if share is not None else ""
+
+
 class CasePages:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -300,9 +313,10 @@ class CasePages:
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
         s = self.app.services
-        today = s.clock.now().astimezone(s.config.tz).date()
+        tz = s.config.tz
+        today = s.clock.now().astimezone(tz).date()
         return await s.bulk.run(repo.case_fact_rows,
-                                lambda rows: compute(repo.facts_from(rows), today))
+                                lambda rows: compute(repo.facts_from(rows), today, tz))
 
     def _name(self, key: str) -> str:
         d = self.app.services.directory
@@ -318,7 +332,10 @@ class CasePages:
         def rows(groups: dict[str, Group]) -> list[dict[str, Any]]:
             return [{"name": self._name(k), "cases": g.cases, "red": g.by_color["red"],
                      "yellow": g.by_color["yellow"], "green": g.by_color["green"],
-                     "transcodes": g.transcodes} for k, g in sorted(groups.items())]
+                     "unscored": g.by_color["unscored"], "transcodes": g.transcodes,
+                     "median": _days(g.median_days_to_green) or "—",
+                     "intake": f"{_share(g.green_at_intake_share) or '—'}（{g.intakes} 件）",
+                     "custody": g.red_at_custody} for k, g in sorted(groups.items())]
 
         return render("stats.html", st=st, per_prosecutor=rows(st.per_prosecutor),
                       per_unit=rows(st.per_police_unit))
@@ -330,18 +347,22 @@ class CasePages:
         buf = io.StringIO()
         buf.write("\ufeff")  # a BOM, so that Excel reads the Chinese as UTF-8
         w = csv.writer(buf)
-        w.writerow(["分组", "名称", "案件数", "红码", "黄码", "绿码", "未评分", "转码次数"])
+        w.writerow(["分组", "名称", "案件数", "红码", "黄码", "绿码", "未评分", "转码次数",
+                    "首次红/黄码到转绿（中位数，天）", "受理件数", "受理时绿码占比",
+                    "羁押期限届满仍为红码（件）"])
         for label, groups in (("合计", {"全部": st.total}), ("承办检察官", st.per_prosecutor),
                               ("侦查单位", st.per_police_unit)):
             for k, g in sorted(groups.items()):
-                w.writerow([label, self._name(k), g.cases, g.by_color["red"], g.by_color["yellow"],
-                            g.by_color["green"], g.by_color["unscored"], g.transcodes])
+                w.writerow([label, excel_text(self._name(k)), g.cases, g.by_color["red"],
+                            g.by_color["yellow"], g.by_color["green"], g.by_color["unscored"],
+                            g.transcodes, _days(g.median_days_to_green), g.intakes,
+                            _share(g.green_at_intake_share), g.red_at_custody])
         median = st.median_days_to_green
         share = st.green_at_intake_share
         w.writerow([])
         w.writerow(["指标", "数值"])
-        w.writerow(["首次红/黄码到转绿（中位数，天）", f"{median:.1f}" if median is not None else ""])
-        w.writerow(["受理时绿码占比", f"{share:.0%}" if share is not None else ""])
+        w.writerow(["首次红/黄码到转绿（中位数，天）", _days(median)])
+        w.writerow(["受理时绿码占比", _share(share)])
         w.writerow(["受理件数", st.intakes])
         w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
         return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",

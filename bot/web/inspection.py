@@ -175,7 +175,8 @@ class InspectionWeb:
         if len(data) > MAX_UPLOAD:
             raise _page_error(400, "文件超过 5 MB。")
         try:
-            questions, demo = parse_file(part.filename, bytes(data))
+            # seconds of CPU for a big workbook: off the loop, so other chats keep answering
+            questions, demo = await asyncio.to_thread(parse_file, part.filename, bytes(data))
         except BankError as e:
             return render("inspection_import_errors.html", status=400, errors=e.errors,
                           filename=part.filename[-80:], categories=CATEGORIES)

@@ -79,3 +79,38 @@ def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+HEADER = "title,stage,police_unit,prosecutor,investigators,investigation_deadline,custody_deadline\n"
+ROW = "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,2026-12-20,2026-12-31\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_import_cases_reads_what_excel_saves(tmp_path: Path, encoding: str) -> None:
+    """Excel's CSV: UTF-8 with or without BOM, or GBK (「CSV（逗号分隔）」 on Chinese Windows),
+    and trailing rows of bare commas, which are blank rows, not cases."""
+    from bot.importer import read_cases
+
+    f = tmp_path / "cases.csv"
+    f.write_text(HEADER + ROW + ",,,,,,\n\n" + ROW.replace("甲", "乙") + ",,,,,,\n",
+                 encoding=encoding)
+    rows, errors = read_cases(f)
+    assert errors == []
+    assert [(n, c.title) for n, c in rows] == [(2, "甲案"), (4, "乙案")]  # Excel's row numbers
+
+
+def test_import_cases_errors_are_per_row_and_in_chinese(tmp_path: Path) -> None:
+    from bot.importer import read_cases
+
+    f = tmp_path / "cases.csv"
+    f.write_text(HEADER + ROW.replace("2026-12-20", "2026/12/20")
+                 + "张某,李某盗窃案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,\n",
+                 encoding="utf-8")
+    errors = read_cases(f)[1]
+    assert errors == [f"{f}:2: investigation_deadline: 不是日期（须为 YYYY-MM-DD）：'2026/12/20'",
+                      f"{f}:3: 本行比表头多 1 列（文字中的逗号须加引号）"]
+    f.write_text("title,stage\n甲案,审查逮捕\n", encoding="utf-8")
+    assert read_cases(f)[1] == [
+        f"{f}: 缺少列：police_unit, prosecutor, investigators（表头应为 {HEADER.strip()}）"]
+    f.write_text(HEADER + ",,,,,,\n", encoding="utf-8")
+    assert read_cases(f)[1] == [f"{f}: 文件中没有案件"]

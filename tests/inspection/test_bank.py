@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -74,6 +75,15 @@ def test_xlsx_generated_with_openpyxl() -> None:
     assert questions[2].text.startswith("测试题三")
     with pytest.raises(BankError, match=r"无法读取该 \.xlsx 工作簿"):
         parse_xlsx(b"not a zip")
+
+
+def test_columns_that_would_lose_data_are_errors() -> None:
+    """Two columns for one field (参考答案 is an alias of 参考答案要点), or a cell under no
+    header, would silently drop what the inspector typed: both are errors."""
+    with pytest.raises(BankError, match="表头：列「参考答案」与「参考答案要点」重复，请只保留一列"):
+        parse_csv("编号,类别,题目,参考答案要点,参考答案\nT001,党的建设,题一,要点,另一要点\n".encode())
+    with pytest.raises(BankError, match="第2行：第5列有内容但没有表头"):
+        parse_csv("编号,类别,题目,参考答案要点\nT001,党的建设,题一,要点,另一要点\n".encode())
 
 
 def test_errors_name_row_and_field_but_never_the_text() -> None:
@@ -244,3 +254,38 @@ async def test_web_import_of_a_malformed_form_is_a_400(console: Console) -> None
     r = await console.client.post("/inspection/sessions", data=b"title=x",
                                   headers={"Content-Type": "multipart/form-data"})
     assert r.status == 400 and "表单格式有误" in (await r.json())["error"]
+
+
+async def test_web_import_parses_the_file_off_the_event_loop(
+        console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 5 MB workbook takes seconds to parse: meanwhile everyone else keeps getting answers."""
+    import asyncio
+    import threading
+
+    from aiohttp import FormData
+
+    import bot.web.inspection as pages
+    from tests.dingtalk.conftest import eventually
+
+    parsing, release = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+    real = pages.parse_file
+
+    def held(name: str, data: bytes) -> Any:
+        parsing.set()
+        released_in_time.append(release.wait(timeout=3))
+        return real(name, data)
+
+    monkeypatch.setattr(pages, "parse_file", held)
+    await console.client.post("/console/api/login", json={"user": HOST})
+    form = FormData()
+    form.add_field("file", "编号,类别,题目,参考答案要点\nW001,其他,题,要点\n".encode(),
+                   filename="bank.csv")
+    upload = asyncio.create_task(console.client.post("/inspection/bank/import", data=form))
+    await eventually(parsing.is_set, within=10, what="the parse to start")
+    other = await console.send("p-investigator-1", "dm:p-investigator-1", "帮助")
+    assert not upload.done()
+    release.set()
+    r = await upload
+    assert other["messages"] and released_in_time == [True]
+    assert r.status == 200 and "新增1道" in await r.text()

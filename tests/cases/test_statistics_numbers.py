@@ -1,0 +1,193 @@
+"""统计 against numbers worked out by hand (SPEC §1 Statistics), on SQLite and PostgreSQL.
+
+Eight cases over fourteen days on the test clock (day 0 = Monday 2026-11-02, 09:30 Shanghai),
+three prosecutors and two police units:
+
+| case | prosecutor | unit | history (day: colour)              | 转码 | to green | 1st intake | custody  |
+|------|------------|------|------------------------------------|------|----------|------------|----------|
+| A    | 1          | xd   | 0 red, 7 yellow, 10 green          | 2    | 10 days  | 11 green   | —        |
+| B    | 1          | xd   | 0 yellow, 0 yellow again, 5 green  | 1    | 5 days   | 1 yellow   | —        |
+| C    | 2          | hc   | 0 green                            | 0    | —        | 1 green    | —        |
+| D    | 2          | hc   | 0 red (veto, 100 points), 12 green | 1    | 12 days  | —          | 3: red   |
+| E    | 3          | xd   | 0 green, 2 red, 4 green, 6 red     | 3    | 2 days   | 7 red      | —        |
+| F    | 3          | hc   | never scored                       | 0    | —        | —          | 1: none  |
+| G    | 1          | hc   | 0 yellow                           | 0    | —        | 1 yellow   | 2: yellow |
+| H    | 2          | xd   | 0 red                              | 0    | —        | —          | 10: red  |
+
+Totals on day 14: 8 cases, red 2 (E, H), yellow 1 (G), green 4 (A–D), unscored 1 (F);
+转码 7; days to green of A, B, D, E: 10, 5, 12, 2 → median 7.5; first intakes of A, B, C, E,
+G: 2 green of 5 → 40%; red on the day the custody deadline came: D and H → 2 (D is green
+now, which does not undo that it was red at its deadline).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.roster import read_org_file, write_org_file
+from config.loader import DEFAULT_DIR
+from tests.cases.helpers import GREEN, RED, YELLOW, create_case, ded, evaluate
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
+
+XD = {"police_unit": "ps-hc-xd", "investigators": ["p-investigator-1"]}
+HC = {"police_unit": "ps-hc", "investigators": ["p-investigator-4"]}
+P1, P2, P3 = "p-prosecutor-1", "p-prosecutor-2", "p-prosecutor-3"
+VETO = [ded("criminal_capacity", 0, "刑事责任能力未查清", "补充精神病鉴定")]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_console(request: pytest.FixtureRequest, tmp_path: Path, port: int
+                      ) -> AsyncIterator[Console]:
+    web = {"public_url": f"http://127.0.0.1:{port}"}
+    if request.param == "sqlite":
+        async with open_console(make_settings(tmp_path, web=web), port) as console:
+            yield console
+        return
+    async with fresh_postgres("casebot_statnum") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url}, web=web)
+        async with open_console(settings, port) as console:
+            yield console
+
+
+def day(n: int) -> str:
+    return f"2026-11-{2 + n:02d}"
+
+
+async def scenario(c: Console) -> dict[str, str]:
+    async def new(prosecutor: str, unit: dict[str, Any], **over: Any) -> str:
+        return await create_case(c, prosecutor=prosecutor, **unit, **over)
+
+    async def ev(code: str, deds: list[dict[str, Any]], by: str, vetoes: list[str] | None = None
+                 ) -> str:
+        return str((await evaluate(c, code, deds, vetoes=vetoes, by=by))["color"])
+
+    async def intake(code: str) -> None:
+        await c.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+
+    a, b = await new(P1, XD), await new(P1, XD)
+    cc, d = await new(P2, HC), await new(P2, HC, custody_deadline=day(3))
+    e, f = await new(P3, XD), await new(P3, HC, custody_deadline=day(1))
+    g, h = await new(P1, HC, custody_deadline=day(2)), await new(P2, XD, custody_deadline=day(10))
+    for code in (a, b, cc, d, e, f, g, h):  # the fixture's default custody deadline is far off
+        if code not in (d, f, g, h):
+            r = await c.client.patch(f"/api/v1/cases/{code}", json={"custody_deadline": None},
+                                     headers={"Authorization": "Bearer test-token"})
+            assert r.status == 200, await r.text()
+    # day 0
+    assert await ev(a, RED, P1) == "red"
+    assert await ev(b, YELLOW, P1) == "yellow"
+    assert await ev(b, [ded("criminal_facts", 12)], P1) == "yellow"  # same colour: no 转码
+    assert await ev(cc, GREEN, P2) == "green"
+    assert await ev(d, VETO, P2, vetoes=["criminal_capacity"]) == "red"
+    assert await ev(e, GREEN, P3) == "green"
+    assert await ev(g, YELLOW, P1) == "yellow"
+    assert await ev(h, RED, P2) == "red"
+    await c.advance("1d")  # day 1
+    for code in (b, cc, g):
+        await intake(code)
+    await c.advance("1d")  # day 2
+    assert await ev(e, RED, P3) == "red"
+    await c.advance("2d")  # day 4
+    assert await ev(e, GREEN, P3) == "green"
+    await c.advance("1d")  # day 5
+    assert await ev(b, GREEN, P1) == "green"
+    await c.advance("1d")  # day 6
+    assert await ev(e, RED, P3) == "red"
+    await c.advance("1d")  # day 7
+    assert await ev(a, YELLOW, P1) == "yellow"
+    await intake(e)
+    await c.advance("3d")  # day 10
+    assert await ev(a, GREEN, P1) == "green"
+    await c.advance("1d")  # day 11
+    await intake(a)
+    await c.advance("1d")  # day 12
+    assert await ev(d, GREEN, P2) == "green"
+    await c.advance("2d")  # day 14
+    return {"a": a, "b": b, "c": cc, "d": d, "e": e, "f": f, "g": g, "h": h}
+
+
+async def test_statistics_match_the_hand_computation(any_console: Console) -> None:
+    c = any_console
+    await scenario(c)
+    r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
+    body = r["messages"][0]["card"]["body"]
+    assert body == ("案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
+                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（5 件受理）\n"
+                    "羁押期限届满仍为红码：2 件")
+
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await c.client.get("/stats")).text()
+    assert "案件 8 件：红码 2 · 黄码 1 · 绿码 4 · 未评分 1" in html
+    kv = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
+    assert kv == {"转码次数": "7", "转绿用时": "7.5 天（中位数）", "受理绿码": "40%（5 件）",
+                  "羁押届满红码": "2 件"}
+
+    raw = await (await c.client.get("/stats.csv")).read()
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    groups = [r for r in rows[1:] if len(r) == 12]
+    # per group as well: days to green (median), intakes, green at intake, red at custody
+    assert groups == [
+        ["合计", "全部", "8", "2", "1", "4", "1", "7", "7.5", "5", "40%", "2"],
+        ["承办检察官", "余斌梅", "3", "0", "1", "2", "0", "3", "7.5", "3", "33%", "0"],
+        ["承办检察官", "朱凯秀", "3", "1", "0", "2", "0", "1", "12.0", "1", "100%", "2"],
+        ["承办检察官", "蒋阳琳", "2", "1", "0", "0", "1", "3", "2.0", "1", "0%", "0"],
+        ["侦查单位", "示范市海澄县公安局", "4", "0", "1", "2", "1", "1", "12.0", "2", "50%", "1"],
+        ["侦查单位", "示范市海澄县公安局刑事侦查大队", "4", "2", "0", "2", "0", "6", "5.0", "3",
+         "33%", "1"],
+    ]
+    table = re.findall(r"<tr><td>(.*?)</td></tr>", html)
+    assert table == [
+        "余斌梅</td><td>3</td><td>0</td><td>1</td><td>2</td><td>0</td><td>3</td><td>7.5</td>"
+        "<td>33%（3 件）</td><td>0",
+        "朱凯秀</td><td>3</td><td>1</td><td>0</td><td>2</td><td>0</td><td>1</td><td>12.0</td>"
+        "<td>100%（1 件）</td><td>2",
+        "蒋阳琳</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1</td><td>3</td><td>2.0</td>"
+        "<td>0%（1 件）</td><td>0",
+        "示范市海澄县公安局</td><td>4</td><td>0</td><td>1</td><td>2</td><td>1</td><td>1</td>"
+        "<td>12.0</td><td>50%（2 件）</td><td>1",
+        "示范市海澄县公安局刑事侦查大队</td><td>4</td><td>2</td><td>0</td><td>2</td><td>0</td>"
+        "<td>6</td><td>5.0</td><td>33%（3 件）</td><td>1",
+    ]
+    metrics = {r[0]: r[1] for r in rows if len(r) == 2}
+    assert metrics["首次红/黄码到转绿（中位数，天）"] == "7.5"
+    assert metrics["受理时绿码占比"] == "40%" and metrics["受理件数"] == "5"
+    assert metrics["羁押期限届满仍为红码（件）"] == "2"
+
+
+@pytest.fixture
+def odd_names_console_settings(tmp_path: Path, port: int) -> Any:
+    path = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", path)
+    data = read_org_file(path)
+    names = {"ps-hc-xd": '=HYPERLINK("http://evil.example/","点我")', "ps-hc": "@SUM(1+1)"}
+    for u in data["units"]:
+        u["name"] = names.get(u["id"], u["name"])
+    people = {P1: '+1,"张"\n三', P2: "-2+3"}
+    for p in data["people"]:
+        p["name"] = people.get(p["id"], p["name"])
+    write_org_file(path, data)
+    return make_settings(tmp_path, org=str(path), web={"public_url": f"http://127.0.0.1:{port}"})
+
+
+async def test_csv_names_cannot_become_excel_formulas(odd_names_console_settings: Any,
+                                                      port: int) -> None:
+    """A name starting with =, +, -, @ is text in Excel (a leading '), and commas, quotes and
+    line breaks stay inside their cell."""
+    async with open_console(odd_names_console_settings, port) as c:
+        await evaluate(c, await create_case(c, prosecutor=P1, **XD), RED, by=P1)
+        await evaluate(c, await create_case(c, prosecutor=P2, **HC), GREEN, by=P2)
+        await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+        raw = await (await c.client.get("/stats.csv")).read()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    names = [r[1] for r in rows if len(r) == 12][2:]
+    assert names == ["'+1,\"张\"\n三", "'-2+3", "'@SUM(1+1)",
+                     "'=HYPERLINK(\"http://evil.example/\",\"点我\")"]

@@ -1,0 +1,44 @@
+"""Case-code statistics (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.stats import CaseFacts, compute
+
+SH = ZoneInfo("Asia/Shanghai")
+TODAY = date(2026, 11, 20)
+
+
+def case(code: str, color: str | None, history: list[tuple[str, str]],
+         custody: date | None = date(2026, 11, 10)) -> CaseFacts:
+    return CaseFacts(code=code, prosecutor="p", police_unit="u", color=color, transcodes=0,
+                     first_nongreen_at=None, green_at=None, first_intake_color=None,
+                     custody_deadline=custody,
+                     history=tuple((datetime.fromisoformat(at).replace(tzinfo=SH), c)
+                                   for at, c in history))
+
+
+def test_red_at_custody_is_the_colour_when_the_deadline_came_not_the_colour_now() -> None:
+    facts = [
+        case("red-then-green", "green", [("2026-11-01 10:00", "red"), ("2026-11-12 10:00", "green")]),
+        case("green-then-red", "red", [("2026-11-01 10:00", "green"), ("2026-11-12 10:00", "red")]),
+        case("red-still", "red", [("2026-11-01 10:00", "red")]),
+        case("red-on-the-day", "red", [("2026-11-01 10:00", "green"), ("2026-11-10 10:00", "red")]),
+        case("scored-later", "red", [("2026-11-15 10:00", "red")]),
+        case("not-yet-due", "red", [("2026-11-01 10:00", "red")], custody=date(2026, 11, 21)),
+        case("no-deadline", "red", [("2026-11-01 10:00", "red")], custody=None),
+    ]
+    s = compute(facts, TODAY, SH)
+    assert s.red_at_custody == 2  # red-then-green and red-still: red at 2026-11-10 00:00
+    # the deadline day itself counts from its midnight (the 责任倒查 reminder's anchor)
+    assert compute(facts, date(2026, 11, 10), SH).red_at_custody == 2
+    assert compute(facts, date(2026, 11, 9), SH).red_at_custody == 0
+
+
+def test_no_cases() -> None:
+    s = compute([], TODAY, SH)
+    assert (s.total.cases, s.total.transcodes, s.median_days_to_green, s.intakes,
+            s.green_at_intake_share, s.red_at_custody) == (0, 0, None, 0, None, 0)
+    assert s.per_prosecutor == {} and s.per_police_unit == {}
