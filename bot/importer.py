@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
@@ -117,11 +119,15 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
                 progress("check", i, len(rows))
         if errors:  # by row: the reading errors came first
             raise CaseImportError(sorted(errors, key=lambda e: _row_of(e, path)))
-        async with unit_of_work(services) as out:
-            existing = await repo.codes_by_external_id(out.session, seen)
-            fresh = [new for _, new in rows if new.external_id not in existing]
-            codes = await ops.create_cases(out, fresh, by="import",
-                                           progress=lambda i, n: progress("write", i, n))
+        try:
+            async with unit_of_work(services) as out:
+                existing = await repo.codes_by_external_id(out.session, seen)
+                fresh = [new for _, new in rows if new.external_id not in existing]
+                codes = await ops.create_cases(out, fresh, by="import",
+                                               progress=lambda i, n: progress("write", i, n))
+        except IntegrityError:  # PostgreSQL: a case with one of the ids was created meanwhile
+            raise CaseImportError([f"{path}: 导入期间另有案件使用了文件中的统一受案号，"
+                                   "未导入，请重新导入（已有的行将跳过）"]) from None
         skipped = [f"{path}:{n}: 统一受案号「{new.external_id}」已有案件 "
                    f"{existing[new.external_id]}，跳过" for n, new in rows
                    if new.external_id in existing]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from bot.directory import Directory
 from bot.importer import CaseImportError, import_cases, read_cases
 from config.loader import Settings, load_config
 from handlers import case_ops as ops
+from storage import cases as repo
 from storage import db, migrate
 from storage.cases import CaseCounter, CaseInvestigator, CaseRow
 from storage.models import AuditRecord
@@ -153,3 +155,42 @@ async def test_external_id_twice_in_one_file_is_an_error(tmp_path: Path) -> None
     else:
         raise AssertionError("imported a file with a repeated external_id")
     assert (await _tables(settings))["cases"] == []
+
+
+async def test_an_id_taken_while_importing_fails_the_import_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL could see a case with one of the ids created after the import looked: the
+    unique index refuses it and nothing of the file is written."""
+    settings = await _migrated(_config(tmp_path, "x"))
+    row = "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,"
+    f = tmp_path / "cases.csv"
+    f.write_text(f"{HEADER},external_id\n{row},A-1\n", encoding="utf-8")
+    await import_cases(settings, ManualClock(START), f, lambda *p: None)
+    f.write_text(f"{HEADER},external_id\n{row},A-2\n{row},A-1\n", encoding="utf-8")
+
+    async def blind(*_: Any, **__: Any) -> dict[str, str]:
+        return {}
+
+    monkeypatch.setattr(repo, "codes_by_external_id", blind)
+    with pytest.raises(CaseImportError, match="导入期间另有案件使用了文件中的统一受案号"):
+        await import_cases(settings, ManualClock(START), f, lambda *p: None)
+    assert [c[0] for c in (await _tables(settings))["cases"]] == ["HY-2026-0001"]
+
+
+def test_cli_shows_both_phases_and_the_skipped_rows(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "x")
+    assert subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg)],
+                          capture_output=True).returncode == 0
+    row = "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,"
+    f = tmp_path / "cases.csv"
+    f.write_text(f"{HEADER},external_id\n{row},A-1\n{row},\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "bot.cli", "import", "cases", str(f), "--config", str(cfg)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [line for line in r.stdout.splitlines() if line] == ["checked 2/2", "imported 2/2",
+                                     "2 cases imported: HY-2026-0001, HY-2026-0002"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [line for line in r.stdout.splitlines() if line] == [
+        "checked 2/2", "imported 1/1", f"{f}:2: 统一受案号「A-1」已有案件 HY-2026-0001，跳过",
+        "1 cases imported; 1 rows skipped (already imported): HY-2026-0003"]
