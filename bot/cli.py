@@ -223,13 +223,14 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
     from storage.db import DatabaseUnavailable
 
     settings = _settings(args.config)
+    label = {"check": "checked", "write": "imported"}
 
-    def progress(i: int, n: int) -> None:
-        if i == n or i % 100 == 0:
-            print(f"\rimported {i}/{n}", end="\n" if i == n else "", flush=True)
+    def progress(phase: str, i: int, n: int) -> None:
+        if i == n or i % 500 == 0:
+            print(f"\r{label[phase]} {i}/{n}", end="\n" if i == n else "", flush=True)
 
     try:
-        codes = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
+        result = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
     except CaseImportError as e:
@@ -239,7 +240,12 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
-    print(f"{len(codes)} cases imported: {', '.join(codes[:10])}{' …' if len(codes) > 10 else ''}")
+    for line in result.skipped:
+        print(line)
+    codes = result.codes
+    skipped = f"; {len(result.skipped)} rows skipped (already imported)" if result.skipped else ""
+    print(f"{len(codes)} cases imported{skipped}: {', '.join(codes[:10])}"
+          f"{' …' if len(codes) > 10 else ''}")
 
 
 def cmd_draw_rfc3797(args: argparse.Namespace) -> None:
@@ -407,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     isub = imp.add_subparsers(dest="import_command", required=True)
     ic = isub.add_parser("cases", help="import cases from CSV into the existing database "
                          "(title, stage, police_unit, prosecutor, investigators separated by |, "
-                         "deadlines as YYYY-MM-DD)")
+                         "deadlines as YYYY-MM-DD, optional external_id: rows whose id a case "
+                         "already has are skipped); all rows or none")
     ic.add_argument("file", help="the CSV file (UTF-8)")
     ic.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ic.set_defaults(func=cmd_import_cases)

@@ -5,18 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.clock import Clock
-from bot.context import Services, unit_of_work
+from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
 from config.loader import Settings
 from handlers import case_ops as ops
+from storage import cases as repo
 from storage import db, migrate
 
 COLUMNS = ("title", "stage", "police_unit", "prosecutor", "investigators",
-           "investigation_deadline", "custody_deadline")
+           "investigation_deadline", "custody_deadline", "external_id")
 
 
 class CaseImportError(Exception):
@@ -67,7 +71,8 @@ def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
             investigators=tuple(i.strip() for i in (row.get("investigators") or "").split("|")
                                 if i.strip()),
             investigation_deadline=day("investigation_deadline"),
-            custody_deadline=day("custody_deadline"))))
+            custody_deadline=day("custody_deadline"),
+            external_id=(row.get("external_id") or "").strip() or None)))
     if not rows and not errors:
         errors.append(f"{path}: 文件中没有案件")
     return rows, errors
@@ -78,24 +83,54 @@ def _row_of(error: str, path: Path) -> int:
     return int(head) if head.isdigit() else 0
 
 
+@dataclass(frozen=True)
+class ImportResult:
+    codes: list[str]  # the new cases, in file order
+    skipped: list[str] = field(default_factory=list)  # per row, in Chinese: already imported
+
+
+Progress = Callable[[str, int, int], None]
+"""(phase, done, total): phase ``check`` while rows are validated, ``write`` while written."""
+
+
 async def import_cases(settings: Settings, clock: Clock, path: Path,
-                       progress: Callable[[int, int], None]) -> list[str]:
+                       progress: Progress) -> ImportResult:
+    """All rows or none. Every row is checked first, outside any write transaction; then the
+    cases are written in one short transaction with bulk statements, so a bot using the same
+    SQLite file waits for a moment only. Rows whose `external_id` a case already has are
+    skipped (named in the result), not created again."""
     rows, errors = read_cases(path)
     # an existing database at head (DatabaseUnavailable otherwise): never creates or migrates
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
         services = Services(settings=settings, clock=clock, db=db.sessionmaker(engine),
                             directory=Directory(settings.org))
-        codes: list[str] = []
-        async with unit_of_work(services) as out:
-            for n, new in rows:
-                for e in ops.validate_new_case(out, new):
+        seen: dict[str, int] = {}
+        async with services.db() as session:  # no statement runs on it: no transaction
+            checker = Outbound(services, session)
+            for i, (n, new) in enumerate(rows, 1):
+                for e in ops.validate_new_case(checker, new):
                     errors.append(f"{path}:{n}: {e.field}: {e.reason}")
-            if errors:  # by row: the reading errors came first
-                raise CaseImportError(sorted(errors, key=lambda e: _row_of(e, path)))
-            for i, (_, new) in enumerate(rows, 1):
-                codes.append((await ops.create_case(out, new, by="import")).code)
-                progress(i, len(rows))
-        return codes
+                if new.external_id is not None:
+                    if new.external_id in seen:
+                        errors.append(f"{path}:{n}: external_id: 统一受案号「{new.external_id}」"
+                                      f"重复（第 {seen[new.external_id]} 行已有）")
+                    seen.setdefault(new.external_id, n)
+                progress("check", i, len(rows))
+        if errors:  # by row: the reading errors came first
+            raise CaseImportError(sorted(errors, key=lambda e: _row_of(e, path)))
+        try:
+            async with unit_of_work(services) as out:
+                existing = await repo.codes_by_external_id(out.session, seen)
+                fresh = [new for _, new in rows if new.external_id not in existing]
+                codes = await ops.create_cases(out, fresh, by="import",
+                                               progress=lambda i, n: progress("write", i, n))
+        except IntegrityError:  # PostgreSQL: a case with one of the ids was created meanwhile
+            raise CaseImportError([f"{path}: 导入期间另有案件使用了文件中的统一受案号，"
+                                   "未导入，请重新导入（已有的行将跳过）"]) from None
+        skipped = [f"{path}:{n}: 统一受案号「{new.external_id}」已有案件 "
+                   f"{existing[new.external_id]}，跳过" for n, new in rows
+                   if new.external_id in existing]
+        return ImportResult(codes, skipped)
     finally:
         await engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import (
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     bindparam,
     func,
+    insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,10 +29,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
-from storage.models import Base
+from storage.models import Base, table
 from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
+EXTERNAL_ID_MAX = 64
 
 
 class CaseRow(Base):
@@ -52,6 +55,9 @@ class CaseRow(Base):
     first_nongreen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     green_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     intake: Mapped[str | None] = mapped_column(String(20))  # last intake decision
+    # the case's id in the case-management system (统一受案号), unique when given
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX))
+    __table_args__ = (Index("uq_cases_external_id", "external_id", unique=True),)
 
 
 class CaseInvestigator(Base):
@@ -127,12 +133,40 @@ async def next_code(session: AsyncSession, prefix: str, year: int) -> str:
     """`HY-2026-0042`: a per-prefix, per-year counter bumped inside the caller's transaction.
     One upsert: concurrent transactions taking the first code of a year queue on the row
     instead of both inserting it (PostgreSQL would fail the second one)."""
-    insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
-    stmt = insert(CaseCounter).values(prefix=prefix, year=year, last=1)
+    return (await take_codes(session, prefix, year, 1))[0]
+
+
+async def take_codes(session: AsyncSession, prefix: str, year: int, count: int) -> list[str]:
+    """`count` consecutive codes in one counter bump: the codes `count` calls of `next_code`
+    would have returned, in order."""
+    insert_ = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
+    stmt = insert_(CaseCounter).values(prefix=prefix, year=year, last=count)
     stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.prefix, CaseCounter.year],
-                                      set_={"last": CaseCounter.last + 1})
-    n = (await session.execute(stmt.returning(CaseCounter.last))).scalar_one()
-    return f"{prefix}-{year}-{n:04d}"
+                                      set_={"last": CaseCounter.last + count})
+    last = (await session.execute(stmt.returning(CaseCounter.last))).scalar_one()
+    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+
+
+async def add_cases(session: AsyncSession, cases: Sequence[dict[str, Any]],
+                    investigators: Sequence[dict[str, Any]]) -> None:
+    """Insert case rows (the columns of `CaseRow`) and their investigators with two
+    executemany statements: no ORM objects, for imports."""
+    if cases:
+        await session.execute(insert(table(CaseRow)), list(cases))
+    if investigators:
+        await session.execute(insert(table(CaseInvestigator)), list(investigators))
+
+
+async def codes_by_external_id(session: AsyncSession, ids: Iterable[str],
+                               chunk: int = 500) -> dict[str, str]:
+    """{external id: case code} of the cases that have one of `ids`."""
+    wanted = sorted(set(ids))
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), chunk):
+        rows = await session.execute(select(CaseRow.external_id, CaseRow.code)
+                                     .where(CaseRow.external_id.in_(wanted[i:i + chunk])))
+        found.update({e: c for e, c in rows.all() if e is not None})
+    return found
 
 
 # Statements on the hot path (码 lookups) are built once; building one costs more than running it.

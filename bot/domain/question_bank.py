@@ -104,9 +104,11 @@ def question_from_mapping(row: Mapping[str, Any], where: str) -> tuple[BankQuest
     ), []
 
 
-def _collect(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> list[BankQuestion]:
+def _collect(rows: Iterable[tuple[str, Mapping[str, Any]]],
+             errors: Sequence[str] = ()) -> list[BankQuestion]:
+    """The questions of `rows`, or BankError with `errors` and every row's errors."""
     out: list[BankQuestion] = []
-    errors: list[str] = []
+    errors = list(errors)
     seen: dict[str, str] = {}
     for where, row in rows:
         q, errs = question_from_mapping(row, where)
@@ -170,13 +172,13 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
     return mapping, errors
 
 
-def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
-    """Rows of cells, the first one the header (CSV and XLSX share this)."""
-    if not table:
-        raise BankError(["文件为空"])
+def _table_rows(table: Sequence[Sequence[Any]], where: str = ""
+                ) -> tuple[list[tuple[str, Mapping[str, Any]]], list[str]]:
+    """The rows of a table (the first row its header) as mappings, and the table's own errors
+    (header, cells under no header); `where` (a sheet) prefixes every place named."""
     mapping, errors = _header_map(table[0])
     if errors:
-        raise BankError(errors)
+        return [], [f"{where}{e}" for e in errors]
     rows: list[tuple[str, Mapping[str, Any]]] = []
     for n, cells in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in cells):
@@ -184,12 +186,45 @@ def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
         stray = [i for i, c in enumerate(cells)
                  if i not in mapping and c is not None and str(c).strip()]
         if stray:
-            errors.append(f"第{n}行：第{stray[0] + 1}列有内容但没有表头")
+            errors.append(f"{where}第{n}行：第{stray[0] + 1}列有内容但没有表头")
             continue
-        rows.append((f"第{n}行", {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
+        rows.append((f"{where}第{n}行",
+                     {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
+    return rows, errors
+
+
+def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
+    """Rows of cells, the first one the header (CSV and XLSX share this)."""
+    if not table:
+        raise BankError(["文件为空"])
+    rows, errors = _table_rows(table)
     if errors:
         raise BankError(errors)
     return _collect(rows)
+
+
+def parse_sheets(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[BankQuestion]:
+    """A workbook's sheets that hold anything, as (name, rows): each is a question table
+    with its own header, read in order; ids are unique across them. With one sheet the
+    errors read as for a CSV; with several each names its sheet (工作表「…」第3行：…)."""
+    if not sheets:
+        raise BankError(["文件为空"])
+    if len(sheets) == 1:
+        return parse_table(sheets[0][1])
+    rows: list[tuple[str, Mapping[str, Any]]] = []
+    errors: list[str] = []
+    not_tables: list[str] = []
+    for name, table in sheets:
+        r, e = _table_rows(table, f"工作表「{name[:31]}」")
+        rows += r
+        errors += e
+        if not r and e and e[0].startswith(f"工作表「{name[:31]}」表头"):
+            not_tables.append(name[:31])
+    if not_tables:
+        errors.append(f"每个有内容的可见工作表都按题目表导入；工作表"
+                      f"{'、'.join(f'「{n}」' for n in not_tables)}若不是题目（如填写说明），"
+                      "请删除或隐藏")
+    return _collect(rows, errors)
 
 
 def parse_csv(data: bytes) -> list[BankQuestion]:
@@ -201,6 +236,8 @@ def parse_csv(data: bytes) -> list[BankQuestion]:
 
 
 def parse_xlsx(data: bytes) -> list[BankQuestion]:
+    """Every visible worksheet that holds anything (hidden ones, e.g. a template's lists
+    for drop-downs, are not read): see `parse_sheets`."""
     from openpyxl import load_workbook
 
     try:
@@ -208,11 +245,12 @@ def parse_xlsx(data: bytes) -> list[BankQuestion]:
     except Exception:  # openpyxl raises many types for a bad file
         raise BankError(["无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"]) from None
     try:
-        ws = wb.worksheets[0]
-        table = [list(r) for r in ws.iter_rows(values_only=True)]
+        sheets = [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)])
+                  for ws in wb.worksheets if ws.sheet_state == "visible"]
     finally:
         wb.close()
-    return parse_table(table)
+    return parse_sheets([(name, table) for name, table in sheets if any(
+        c is not None and str(c).strip() for row in table for c in row)])
 
 
 def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:

@@ -138,11 +138,13 @@ class CasesApi:
                       for i in t.items]})
 
     async def create(self, request: web.Request) -> web.Response:
+        """201 with the new code; 200 with the existing one when a case already has the
+        request's `external_id` (a retried or repeated create makes no second case)."""
         self._auth(request)
         data = await json_body(request)
         errors: list[FieldError] = []
         unknown = set(data) - {"title", "stage", "police_unit", "prosecutor", "investigators",
-                               "investigation_deadline", "custody_deadline"}
+                               "investigation_deadline", "custody_deadline", "external_id"}
         errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
         invs = data.get("investigators")
         if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):
@@ -153,14 +155,26 @@ class CasesApi:
             police_unit=str_field(data, "police_unit", errors),
             prosecutor=str_field(data, "prosecutor", errors), investigators=tuple(invs),
             investigation_deadline=_date(data, "investigation_deadline", errors),
-            custody_deadline=_date(data, "custody_deadline", errors))
+            custody_deadline=_date(data, "custody_deadline", errors),
+            external_id=str_field(data, "external_id", errors, required=False).strip() or None)
         if errors:
             return field_errors(errors)
         try:
             async with unit_of_work(self.app.services) as out:
+                if new.external_id is not None and (
+                        found := await ops.case_by_external_id(out, new.external_id)):
+                    return json_response({"code": found.code}, status=200)
                 case = await ops.create_case(out, new, by="api")
         except ops.CaseInputError as e:
             return field_errors(e.errors)
+        except IntegrityError:  # PostgreSQL: a concurrent create with this external_id won
+            if new.external_id is None:
+                raise
+            async with unit_of_work(self.app.services) as out:
+                found = await ops.case_by_external_id(out, new.external_id)
+            if found is None:
+                raise
+            return json_response({"code": found.code}, status=200)
         return json_response({"code": case.code}, status=201)
 
     async def get(self, request: web.Request) -> web.Response:
@@ -175,7 +189,8 @@ class CasesApi:
             tcs = await repo.transcodes(session, code)
             intakes = await repo.intake_decisions(session, code)
         return json_response({
-            "code": case.code, "title": case.title, "stage": case.stage,
+            "code": case.code, "external_id": case.external_id, "title": case.title,
+            "stage": case.stage,
             "police_unit": case.police_unit, "prosecutor": case.prosecutor,
             "investigators": invs, "status": case.status,
             "investigation_deadline": _iso(case.investigation_deadline),

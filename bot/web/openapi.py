@@ -50,7 +50,14 @@ OPENAPI: dict[str, Any] = {
                             "police_unit": {"type": "string"},
                             "prosecutor": {"type": "string"},
                             "investigators": {"type": "array", "items": {"type": "string"}},
-                            "investigation_deadline": _DATE, "custody_deadline": _DATE}},
+                            "investigation_deadline": _DATE, "custody_deadline": _DATE,
+                            "external_id": {
+                                "type": "string", "maxLength": 64,
+                                "description": "the case's id in the case-management system "
+                                               "(统一受案号), unique: a create with an id a case "
+                                               "already has answers 200 with that case's code "
+                                               "and creates nothing (the other fields are not "
+                                               "compared)"}}},
             "NewEvaluation": {"type": "object", "additionalProperties": False,
                               "required": ["by"],
                               "properties": {
@@ -77,7 +84,11 @@ OPENAPI: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/NewCase"}}}},
             "responses": {"201": _json({"type": "object", "required": ["code"],
-                                        "properties": {"code": {"type": "string"}}}),
+                                        "properties": {"code": {"type": "string"}}},
+                                       "created"),
+                          "200": _json({"type": "object", "required": ["code"],
+                                        "properties": {"code": {"type": "string"}}},
+                                       "a case with this external_id exists: its code"),
                           **_errors(400, 401, 422, 503)}}},
         "/api/v1/cases/{code}": {"patch": {
             "summary": "Change deadlines or close/reopen a case; pending reminders follow",
@@ -96,6 +107,8 @@ OPENAPI: dict[str, Any] = {
                             "schema": {"type": "string"}}],
             "responses": {"200": _json({"type": "object", "required": ["code", "history"],
                                         "properties": {"code": {"type": "string"},
+                                                       "external_id": {"type": "string",
+                                                                       "nullable": True},
                                                        "score": {"type": "integer",
                                                                  "nullable": True},
                                                        "color": {**_COLOR, "nullable": True},

@@ -111,6 +111,6 @@ def test_import_cases_errors_are_per_row_and_in_chinese(tmp_path: Path) -> None:
                       f"{f}:3: 本行比表头多 1 列（文字中的逗号须加引号）"]
     f.write_text("title,stage\n甲案,审查逮捕\n", encoding="utf-8")
     assert read_cases(f)[1] == [
-        f"{f}: 缺少列：police_unit, prosecutor, investigators（表头应为 {HEADER.strip()}）"]
+        f"{f}: 缺少列：police_unit, prosecutor, investigators（表头应为 {HEADER.strip()},external_id）"]
     f.write_text(HEADER + ",,,,,,\n", encoding="utf-8")
     assert read_cases(f)[1] == [f"{f}: 文件中没有案件"]

@@ -77,6 +77,52 @@ def test_xlsx_generated_with_openpyxl() -> None:
         parse_xlsx(b"not a zip")
 
 
+def _workbook(sheets: dict[str, list[list[Any]]], hidden: tuple[str, ...] = ()) -> bytes:
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        if name in hidden:
+            ws.sheet_state = "hidden"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_reads_every_visible_sheet() -> None:
+    """A bank kept one sheet per category: every visible sheet with content is a question
+    table (own header), read in order; empty sheets and hidden ones (a template's lists for
+    drop-downs) are not read."""
+    data = _workbook({"党建": [HEADER_ZH, ROWS[0]], "空表": [],
+                      "业务": [HEADER_ZH, ROWS[1], [], ROWS[2]],
+                      "下拉选项": [["党的建设"], ["业务建设"]]}, hidden=("下拉选项",))
+    assert [q.id for q in parse_xlsx(data)] == ["T001", "T002", "T003"]
+    # the questions on the second sheet are not lost when the first is empty
+    assert [q.id for q in parse_xlsx(_workbook({"Sheet1": [], "题库": [HEADER_ZH, *ROWS]}))] == [
+        "T001", "T002", "T003"]
+    with pytest.raises(BankError, match="文件为空"):
+        parse_xlsx(_workbook({"Sheet1": [], "Sheet2": [[None, ""]]}))
+
+
+def test_xlsx_errors_name_the_sheet() -> None:
+    secret_text = ROWS[1][2]
+    data = _workbook({"党建": [HEADER_ZH, ROWS[0]],
+                      "业务": [HEADER_ZH, ROWS[1], ["T001", "其他", "题", "点", "", ""]],
+                      "填写说明": [["每行一题，类别可选：党的建设、业务建设……"]]})
+    with pytest.raises(BankError) as e:
+        parse_xlsx(data)
+    assert e.value.errors[0].startswith("工作表「填写说明」表头：未知列「每行一题")
+    assert e.value.errors[1:] == [
+        "工作表「填写说明」表头：缺少列 编号、类别、题目、参考答案要点",
+        "每个有内容的可见工作表都按题目表导入；工作表「填写说明」若不是题目（如填写说明），请删除或隐藏",
+        "工作表「业务」第3行：编号「T001」重复（工作表「党建」第2行已有）",
+    ]
+    assert secret_text not in "\n".join(e.value.errors)
+
+
 def test_columns_that_would_lose_data_are_errors() -> None:
     """Two columns for one field (参考答案 is an alias of 参考答案要点), or a cell under no
     header, would silently drop what the inspector typed: both are errors."""
