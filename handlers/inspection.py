@@ -321,10 +321,6 @@ async def _reveal(ctx: Context, s: InspectionSession, asks: list[Ask], pos: int)
     await _stage(ctx, s, "inquiry", unit=unit.id, question=q.id, seq=ask.seq + 1)
 
 
-def _unit_done(group: list[Ask]) -> bool:
-    return all(a.answer_published_at is not None for a in group)
-
-
 def _all_revealed(group: list[Ask]) -> bool:
     return all(a.revealed_at is not None for a in group)
 

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.domain.review import OPEN
 from storage.models import Base
 from storage.types import UTCDateTime
 
@@ -47,7 +48,7 @@ class ReviewCard(Base):
     kind: Mapped[str] = mapped_column(String(20))  # prosecutor | receipt | joint
 
 
-OPEN_STATES = ("pending", "joint", "joint_done")
+OPEN_STATES = tuple(sorted(s.value for s in OPEN))  # bot.domain.review.OPEN, as stored
 
 
 async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:

@@ -30,7 +30,6 @@ METHOD_EQUAL_OFFICE = "equal-office"
 METHODS: tuple[str, ...] = (METHOD_CITIES_FIRST, METHOD_EQUAL_OFFICE)
 
 MIN_SECRET_BYTES = 16
-BLOCK_BYTES = 32  # one HMAC-SHA256 output
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX_EVEN = re.compile(r"(?:[0-9a-f]{2})+")
