@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-
 from bot.context import Context, Outbound
 from bot.domain.scoring import (
     Color,
@@ -339,11 +337,7 @@ async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> b
     of two clicks at the same moment on PostgreSQL, exactly one wins)."""
     if delivery.acknowledged_at is not None:
         return False
-    res = await out.session.execute(
-        update(DeliveryRow).where(DeliveryRow.id == delivery.id,
-                                  DeliveryRow.acknowledged_at.is_(None))
-        .values(acknowledged_at=out.now()).execution_options(synchronize_session="fetch"))
-    if not res.rowcount:  # type: ignore[attr-defined]
+    if not await repo.acknowledge_delivery(out.session, delivery.id, out.now()):
         return False
     await out.audit(person.id, "case.acknowledge", delivery.case_code,
                     {"version": delivery.version, "message": delivery.message_id})

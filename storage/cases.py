@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -287,6 +288,16 @@ async def last_deliveries_before(session: AsyncSession, code: str, version: int
 async def delivery_for_message(session: AsyncSession, message_id: int) -> DeliveryRow | None:
     return (await session.execute(
         select(DeliveryRow).where(DeliveryRow.message_id == message_id))).scalar_one_or_none()
+
+
+async def acknowledge_delivery(session: AsyncSession, delivery_id: int, at: datetime) -> bool:
+    """已知悉, compare-and-set: False when the delivery was already acknowledged (of two clicks
+    at the same moment on PostgreSQL, exactly one wins)."""
+    res = await session.execute(
+        update(DeliveryRow).where(DeliveryRow.id == delivery_id,
+                                  DeliveryRow.acknowledged_at.is_(None))
+        .values(acknowledged_at=at).execution_options(synchronize_session="fetch"))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
 async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
