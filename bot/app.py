@@ -25,6 +25,7 @@ from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
+from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
 from bot.transports.dingtalk.web import DingTalkWeb
@@ -33,7 +34,6 @@ from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
-from bot.web.signing import Signer
 from config.loader import Settings
 from config.model import Org
 from handlers import admin, basic, cases, inspection, reviews

@@ -16,7 +16,7 @@ from bot.directory import Directory
 from bot.domain.workcal import WorkCalendar
 from bot.events import Event
 from bot.metrics import Metrics
-from bot.web.signing import Signer
+from bot.signing import Signer
 from cards.model import Button, Card
 from config.loader import Settings
 from config.model import AppConfig, Person

@@ -10,7 +10,7 @@ from bot.dispatcher import Router
 from bot.domain.scoring import Color
 from bot.domain.stats import compute
 from bot.events import CardActionEvent, MessageEvent
-from bot.web.signing import expired
+from bot.signing import expired
 from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
 from cards.model import Button, Card
 from handlers import case_ops as ops

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
+from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
 from bot.web.session import session_person
-from bot.web.signing import expired
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person

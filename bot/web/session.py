@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from bot.web.signing import Signer
+from bot.signing import Signer
 
 COOKIE = "casebot_session"
 LIFETIME = timedelta(hours=12)

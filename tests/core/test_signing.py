@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.web.signing import Signer
+from bot.signing import Signer
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
