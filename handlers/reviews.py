@@ -30,7 +30,7 @@ from storage import cases as case_repo
 from storage import reviews as repo
 from storage.cases import CaseRow
 from storage.messages import get_message
-from storage.reviews import ReviewCard, ReviewRow
+from storage.reviews import ReviewRow
 
 router = Router("reviews")
 
@@ -101,7 +101,7 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     view = await review_view(out, row, case)
     for pid, kind in ((case.prosecutor, "prosecutor"), (person.id, "receipt")):
         msg = await out.send_dm(pid, card=RENDER[kind](view))
-        out.session.add(ReviewCard(review_id=row.id, message_id=msg.id, kind=kind))
+        repo.add_card(out.session, row.id, msg.id, kind)
     await out.session.flush()
     return row
 
@@ -283,7 +283,7 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
         notify.append(leader.id)
     for pid in notify:
         msg = await ctx.send_dm(pid, card=RENDER["joint"](view))
-        ctx.session.add(ReviewCard(review_id=row.id, message_id=msg.id, kind="joint"))
+        repo.add_card(ctx.session, row.id, msg.id, "joint")
     await ctx.session.flush()
 
 
@@ -414,7 +414,7 @@ async def send_decision_card(ctx: Context, row: ReviewRow, case: CaseRow) -> Non
     """A fresh copy of the prosecutor's card for `row`, kept in step like the original."""
     msg = await ctx.send_dm(case.prosecutor, card=RENDER["prosecutor"](
         await review_view(ctx, row, case)))
-    ctx.session.add(ReviewCard(review_id=row.id, message_id=msg.id, kind="prosecutor"))
+    repo.add_card(ctx.session, row.id, msg.id, "prosecutor")
 
 
 @router.action("review.resend", roles=("prosecutor",))

@@ -85,6 +85,11 @@ async def cards(session: AsyncSession, review_id: int) -> list[ReviewCard]:
     return list(rows.scalars())
 
 
+def add_card(session: AsyncSession, review_id: int, message_id: int, kind: str) -> None:
+    """Remember a card sent about a request, so every copy is re-rendered when it changes."""
+    session.add(ReviewCard(review_id=review_id, message_id=message_id, kind=kind))
+
+
 async def transition(session: AsyncSession, review_id: int, from_states: tuple[str, ...],
                      to_state: str, **values: object) -> bool:
     """Compare-and-set on the status: of two concurrent clicks exactly one wins."""
