@@ -430,15 +430,9 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
     result = run_draw(manifest, ctx.args, bytes.fromhex(s.secret_hex))
     s.result = json.dumps(result.to_dict(), ensure_ascii=False)
     s.drawn_at = ctx.now()
-    for pos, (uid, qids) in enumerate(zip(result.units, result.questions, strict=True)):
-        for seq, qid in enumerate(qids):
-            ctx.session.add(Ask(session_id=s.id, position=pos, unit_id=uid, kind="draw", seq=seq,
-                                question_id=qid))
-    for i, sp in enumerate(p.special, start=len(result.units)):
-        for seq, qid in enumerate(sp.question_ids):
-            ctx.session.add(Ask(session_id=s.id, position=i, unit_id=sp.unit, kind="special",
-                                seq=seq, question_id=qid))
-    await ctx.session.flush()
+    drawn = [(uid, qids, "draw") for uid, qids in zip(result.units, result.questions, strict=True)]
+    await store.add_asks(ctx.session, s.id,
+                         drawn + [(sp.unit, sp.question_ids, "special") for sp in p.special])
     asks = await store.asks_of(ctx.session, s.id)
     await ctx.reply(card=cards.result_card(
         sid=s.id, title=s.title, units=unit_views(ctx.directory, asks),

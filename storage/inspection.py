@@ -7,6 +7,7 @@ rectification item (整改事项) recorded at a session's close, with its owner 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -244,6 +245,17 @@ async def asks_of(session: AsyncSession, sid: str) -> list[Ask]:
     rows = await session.execute(
         select(Ask).where(Ask.session_id == sid).order_by(Ask.position, Ask.seq))
     return list(rows.scalars())
+
+
+async def add_asks(session: AsyncSession, sid: str,
+                   units: Sequence[tuple[str, Sequence[str], str]]) -> None:
+    """The session's questions, unit by unit in asking order: (unit id, question ids, kind:
+    "draw" | "special")."""
+    for position, (unit_id, question_ids, kind) in enumerate(units):
+        for seq, qid in enumerate(question_ids):
+            session.add(Ask(session_id=sid, position=position, unit_id=unit_id, kind=kind,
+                            seq=seq, question_id=qid))
+    await session.flush()
 
 
 async def notes_of(session: AsyncSession, sid: str) -> list[Note]:
