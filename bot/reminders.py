@@ -28,14 +28,12 @@ import logging
 import os
 import socket
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import String, and_, cast, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Outbound, Services, unit_of_work
@@ -60,9 +58,11 @@ from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
 from cards.reminders import ReminderView, closed_card, reminder_card
 from handlers.case_ops import code_links
+from storage import cases as case_repo
+from storage import inspection as inspection_repo
 from storage import reminders as repo
-from storage.cases import CaseInvestigator, CaseRow, EvaluationRow
-from storage.inspection import InspectionSession, RectificationItem
+from storage import reviews as review_repo
+from storage.cases import CaseRow
 from storage.messages import get_message, message_card
 from storage.reminders import (
     CANCELLED,
@@ -71,9 +71,7 @@ from storage.reminders import (
     SENT,
     CaseConsultation,
     Reminder,
-    ReminderMessage,
 )
-from storage.reviews import ReviewRow
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +120,6 @@ class ReminderService:
         self.office = services.config.office_hours
         self.worker = worker or worker_id()
         self.late_after = timedelta(minutes=cfg.late_after_minutes)
-        self.rectifications = RectificationSource()
         self.lock_key = f"{services.config.storage.redis_prefix}reminders:sweep"
 
     def rule_of(self, kind: str) -> ReminderRule | None:
@@ -171,16 +168,8 @@ class ReminderService:
         out: dict[str, Subject] = {c: Subject(c, c, c, "") for c in codes}
         if not codes:
             return out
-        states: dict[str, tuple[CaseRow, datetime | None]] = {}
-        for i in range(0, len(codes), 500):
-            chunk = codes[i:i + 500]
-            rows = await session.execute(
-                select(CaseRow, EvaluationRow.at)
-                .outerjoin(EvaluationRow, and_(EvaluationRow.case_code == CaseRow.code,
-                                               EvaluationRow.version == CaseRow.version))
-                .where(CaseRow.code.in_(chunk)))
-            for case, ev_at in rows.all():
-                states[case.code] = (case, ev_at)
+        states = {case.code: (case, evaluated_at) for case, evaluated_at
+                  in await case_repo.with_evaluation_time(session, codes)}
         consulted = await repo.consultations_started(session, list(states))
         need_investigators: list[str] = []
         for code, (case, evaluated_at) in states.items():
@@ -200,15 +189,9 @@ class ReminderService:
             if any("investigators" in o.recipients for o in s.planned):
                 need_investigators.append(code)
         if need_investigators:
-            invs: dict[str, list[str]] = defaultdict(list)
-            rows2 = await session.execute(
-                select(CaseInvestigator.case_code, CaseInvestigator.person_id)
-                .where(CaseInvestigator.case_code.in_(need_investigators))
-                .order_by(CaseInvestigator.person_id))
-            for code, pid in rows2.all():
-                invs[code].append(pid)
+            invs = await case_repo.investigators_of_cases(session, need_investigators)
             for code in need_investigators:
-                out[code].people["investigators"] = tuple(invs[code])
+                out[code].people["investigators"] = tuple(invs.get(code, ()))
         return out
 
     async def plan_cases(self, session: AsyncSession, codes: Iterable[str], now: datetime
@@ -226,10 +209,7 @@ class ReminderService:
         rule = self.rule_of(REVIEW_ANSWER)
         if not ids:
             return out
-        rows = await session.execute(select(ReviewRow, CaseRow)
-                                     .join(CaseRow, CaseRow.code == ReviewRow.case_code)
-                                     .where(ReviewRow.id.in_(ids)))
-        for review, case in rows.all():
+        for review, case in await review_repo.with_cases(session, ids):
             s = out[review_subject(review.id)]
             s.case_code, s.code, s.title = case.code, f"#{review.id}（{case.code}）", case.title
             s.deadline = review.due_at
@@ -245,11 +225,7 @@ class ReminderService:
         (later slots are planned when the earlier ones are delivered)."""
         if self.rule_of(REVIEW_ANSWER) is None:
             return 0
-        subject = literal("review-").concat(cast(ReviewRow.id, String))
-        has_rows = exists().where(Reminder.subject == subject)
-        ids = list((await session.execute(
-            select(ReviewRow.id).where(ReviewRow.status == "pending", ReviewRow.due_at <= now,
-                                       ~has_rows).limit(1000))).scalars())
+        ids = await repo.unplanned_overdue_reviews(session, now)
         if ids:
             subjects = await self.load_reviews(session, ids, now)
             await self._store(session, list(subjects.values()), now,
@@ -267,7 +243,7 @@ class ReminderService:
         if not ids:
             return out
         d = self.services.directory
-        for item in await self.rectifications.items(session, ids):
+        for item in await inspection_repo.rectification_items(session, ids):
             s = out[rectification_subject(str(item["id"]))]
             s.title = str(item["text"] or "")[:60]
             due = item["due"]
@@ -291,7 +267,7 @@ class ReminderService:
         if self.rule_of(RECTIFICATION) is None:
             return 0
         today = now.astimezone(self.tz).date()
-        ids = await self.rectifications.overdue_without_reminders(session, today)
+        ids = await repo.unplanned_overdue_rectifications(session, today)
         if ids:
             subjects = await self.load_rectifications(session, ids, now)
             await self._store(session, list(subjects.values()), now,
@@ -308,20 +284,12 @@ class ReminderService:
         of as a catch-up at the landing time."""
         found: list[datetime | None] = []
         async with self.services.db() as session:
-            found.append(await session.scalar(
-                select(func.min(Reminder.deliver_at)).where(
-                    Reminder.status == PENDING, Reminder.deliver_at > after,
-                    Reminder.deliver_at <= until)))
+            found.append(await repo.first_delivery_between(session, after, until))
             if self.rule_of(REVIEW_ANSWER) is not None:
-                found.append(await session.scalar(
-                    select(func.min(ReviewRow.due_at)).where(
-                        ReviewRow.status == "pending", ReviewRow.due_at > after,
-                        ReviewRow.due_at <= until)))
+                found.append(await review_repo.first_pending_due_between(session, after, until))
             if self.rule_of(RECTIFICATION) is not None:
-                due = await session.scalar(
-                    select(func.min(RectificationItem.due_date)).where(
-                        RectificationItem.status == "open",
-                        RectificationItem.due_date >= after.astimezone(self.tz).date()))
+                due = await inspection_repo.first_open_rectification_due(
+                    session, after.astimezone(self.tz).date())
                 if due is not None:  # discovered on the day after its due date
                     day_after = datetime.combine(due + timedelta(days=1), time(0), self.tz)
                     found.append(day_after if after < day_after <= until else None)
@@ -401,7 +369,7 @@ class ReminderService:
             view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
             for pid in recipients:
                 msg = await out.send_dm(pid, card=reminder_card(self.for_recipient(out, view, subj, pid)))
-                session.add(ReminderMessage(reminder_id=r.id, person_id=pid, message_id=msg.id))
+                repo.add_message(session, r.id, pid, msg.id)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
             result.sent += 1
@@ -464,11 +432,7 @@ class ReminderService:
     async def close(self, out: Outbound, reminder: Reminder, by: str, how: str) -> bool:
         """Close a sent reminder once (compare-and-set) and update every card in place."""
         now = out.now()
-        res = await out.session.execute(
-            update(Reminder).where(Reminder.id == reminder.id, Reminder.closed_at.is_(None))
-            .values(closed_at=now, closed_by=by, closed_how=how)
-            .execution_options(synchronize_session=False))
-        if not res.rowcount:  # type: ignore[attr-defined]
+        if not await repo.close_once(out.session, reminder.id, now, by, how):
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
         person = out.directory.person(by)
@@ -485,9 +449,7 @@ class ReminderService:
     async def start_consultation(self, out: Outbound, reminder: Reminder, by: str) -> bool:
         if reminder.case_code is None:
             return False
-        out.session.add(CaseConsultation(case_code=reminder.case_code, started_by=by,
-                                         started_at=out.now(), reminder_id=reminder.id))
-        await out.session.flush()
+        await repo.add_consultation(out.session, reminder.case_code, by, out.now(), reminder.id)
         await out.audit(by, "case.consultation", reminder.case_code, {"reminder": reminder.id})
         await self.close(out, reminder, by, "consult")
         await self.plan_cases(out.session, [reminder.case_code], out.now())
@@ -496,13 +458,10 @@ class ReminderService:
     async def snooze(self, out: Outbound, code: str, by: str, days: int) -> datetime:
         now = out.now()
         until = now + timedelta(days=days)
-        out.session.add(repo.ReminderSnooze(subject=code, by=by, at=now, days=days, until=until))
+        repo.add_snooze(out.session, code, by, now, days, until)
         deliver = self.cal.next_office_time(until, self.tz, self.office.start, self.office.end,
                                             self.cfg.office_hours_workdays_only)
-        await out.session.execute(
-            update(Reminder).where(Reminder.subject == code, Reminder.status == PENDING,
-                                   Reminder.escalation.is_(False), Reminder.deliver_at < deliver)
-            .values(deliver_at=deliver).execution_options(synchronize_session=False))
+        await repo.postpone_pending(out.session, code, deliver)
         await out.audit(by, "reminder.snooze", code, {"days": days, "until": until.isoformat()})
         return deliver
 
@@ -541,34 +500,6 @@ def service_of(services: Services) -> ReminderService:
     svc = services.features["reminders"]
     assert isinstance(svc, ReminderService)
     return svc
-
-
-# ---------------------------------------------------------------------- rectification items
-
-
-class RectificationSource:
-    """Open rectification items (整改事项) of live inspections; the owner is the item's 责任人
-    (reminded with the unit's chief), the inspector is the person who created the session."""
-
-    async def overdue_without_reminders(self, session: AsyncSession, today: date) -> list[str]:
-        subject = literal("rectification-") + cast(RectificationItem.id, String)
-        planned = exists().where(Reminder.subject == subject)
-        rows = await session.execute(
-            select(RectificationItem.id).where(
-                RectificationItem.status == "open", RectificationItem.due_date < today,
-                ~planned).limit(1000))
-        return [str(x) for x in rows.scalars()]
-
-    async def items(self, session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
-        wanted = [int(i) for i in ids if str(i).isdigit()]
-        rows = await session.execute(
-            select(RectificationItem, InspectionSession.created_by)
-            .join(InspectionSession, InspectionSession.id == RectificationItem.session_id)
-            .where(RectificationItem.id.in_(wanted)))
-        return [{"id": item.id, "due": item.due_date, "unit": item.unit_id, "text": item.text,
-                 "open": item.status == "open" and item.closed_at is None,
-                 "owner": item.owner_person_id, "inspector": inspector}
-                for item, inspector in rows.all()]
 
 
 # ---------------------------------------------------------------------- wiring

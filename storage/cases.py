@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     bindparam,
     func,
     insert,
@@ -202,6 +203,33 @@ async def get_case(session: AsyncSession, code: str, *, for_update: bool = False
 
 async def investigators(session: AsyncSession, code: str) -> list[str]:
     return list((await session.execute(_INVESTIGATORS, {"code": code})).scalars())
+
+
+async def with_evaluation_time(session: AsyncSession, codes: Sequence[str]
+                               ) -> list[tuple[CaseRow, datetime | None]]:
+    """The cases, each with the time of its current evaluation (None: not scored yet)."""
+    found: list[tuple[CaseRow, datetime | None]] = []
+    for i in range(0, len(codes), 500):
+        rows = await session.execute(
+            select(CaseRow, EvaluationRow.at)
+            .outerjoin(EvaluationRow, and_(EvaluationRow.case_code == CaseRow.code,
+                                           EvaluationRow.version == CaseRow.version))
+            .where(CaseRow.code.in_(codes[i:i + 500])))
+        found += [(case, at) for case, at in rows.all()]
+    return found
+
+
+async def investigators_of_cases(session: AsyncSession, codes: Sequence[str]
+                                 ) -> dict[str, list[str]]:
+    """Case code -> its investigators' ids, sorted (cases without any are left out)."""
+    found: dict[str, list[str]] = {}
+    rows = await session.execute(
+        select(CaseInvestigator.case_code, CaseInvestigator.person_id)
+        .where(CaseInvestigator.case_code.in_(codes))
+        .order_by(CaseInvestigator.person_id))
+    for code, person_id in rows.all():
+        found.setdefault(code, []).append(person_id)
+    return found
 
 
 async def cases_of(session: AsyncSession, person_id: str, open_only: bool = True) -> list[CaseRow]:

@@ -303,6 +303,25 @@ async def close_rectification(item: RectificationItem, at: datetime) -> None:
     item.closed_at = at
 
 
+async def rectification_items(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What reminders need of rectification items (整改事项): the owner is the item's 责任人
+    (reminded with the unit's chief), the inspector the person who created the session."""
+    wanted = [int(i) for i in ids if str(i).isdigit()]
+    rows = await session.execute(
+        select(RectificationItem, InspectionSession.created_by)
+        .join(InspectionSession, InspectionSession.id == RectificationItem.session_id)
+        .where(RectificationItem.id.in_(wanted)))
+    return [{"id": item.id, "due": item.due_date, "unit": item.unit_id, "text": item.text,
+             "open": item.status == "open" and item.closed_at is None,
+             "owner": item.owner_person_id, "inspector": inspector}
+            for item, inspector in rows.all()]
+
+
+async def first_open_rectification_due(session: AsyncSession, on_or_after: date) -> date | None:
+    return await session.scalar(select(func.min(RectificationItem.due_date)).where(
+        RectificationItem.status == "open", RectificationItem.due_date >= on_or_after))
+
+
 async def add_site_task(session: AsyncSession, **values: Any) -> SiteTask:
     task = SiteTask(status="open", **values)
     session.add(task)

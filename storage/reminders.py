@@ -15,7 +15,7 @@ revives it). A sent reminder is *open* until someone acts on it (``closed_at``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +24,10 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    cast,
+    exists,
     func,
+    literal,
     select,
     update,
 )
@@ -32,7 +35,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.inspection import RectificationItem
 from storage.models import Base
+from storage.reviews import ReviewRow
 from storage.types import UTCDateTime
 
 PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
@@ -174,6 +179,33 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, limit: in
     return rows
 
 
+def add_message(session: AsyncSession, reminder_id: int, person_id: str, message_id: int) -> None:
+    session.add(ReminderMessage(reminder_id=reminder_id, person_id=person_id,
+                                message_id=message_id))
+
+
+# -- discovery: subjects overdue that have no reminder rows yet ----------------------------------
+
+async def unplanned_overdue_reviews(session: AsyncSession, now: datetime) -> list[int]:
+    """Review requests still pending after their answer time that have no reminder rows."""
+    subject = literal("review-").concat(cast(ReviewRow.id, String))
+    has_rows = exists().where(Reminder.subject == subject)
+    return list((await session.execute(
+        select(ReviewRow.id).where(ReviewRow.status == "pending", ReviewRow.due_at <= now,
+                                   ~has_rows).limit(1000))).scalars())
+
+
+async def unplanned_overdue_rectifications(session: AsyncSession, today: date) -> list[str]:
+    """Open rectification items past their due date that have no reminder rows."""
+    subject = literal("rectification-") + cast(RectificationItem.id, String)
+    planned = exists().where(Reminder.subject == subject)
+    rows = await session.execute(
+        select(RectificationItem.id).where(
+            RectificationItem.status == "open", RectificationItem.due_date < today,
+            ~planned).limit(1000))
+    return [str(x) for x in rows.scalars()]
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 async def get(session: AsyncSession, reminder_id: int) -> Reminder | None:
@@ -225,6 +257,13 @@ async def open_sent_for_subject(session: AsyncSession, subject: str) -> list[Rem
     return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
 
 
+async def first_delivery_between(session: AsyncSession, after: datetime, until: datetime
+                                 ) -> datetime | None:
+    """The earliest delivery time in ``(after, until]`` of a pending reminder."""
+    return await session.scalar(select(func.min(Reminder.deliver_at)).where(
+        Reminder.status == PENDING, Reminder.deliver_at > after, Reminder.deliver_at <= until))
+
+
 async def snooze_until(session: AsyncSession, subjects: Sequence[str]) -> dict[str, datetime]:
     if not subjects:
         return {}
@@ -258,3 +297,35 @@ async def consultations_started(session: AsyncSession, codes: Sequence[str]) -> 
 async def counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
     return {s: int(n) for s, n in rows.all()}
+
+
+# -- acting on reminders -------------------------------------------------------------------------
+
+async def close_once(session: AsyncSession, reminder_id: int, at: datetime, by: str, how: str
+                     ) -> bool:
+    """Compare-and-set: False when the reminder was already closed."""
+    res = await session.execute(
+        update(Reminder).where(Reminder.id == reminder_id, Reminder.closed_at.is_(None))
+        .values(closed_at=at, closed_by=by, closed_how=how)
+        .execution_options(synchronize_session=False))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def add_snooze(session: AsyncSession, subject: str, by: str, at: datetime, days: int,
+               until: datetime) -> None:
+    session.add(ReminderSnooze(subject=subject, by=by, at=at, days=days, until=until))
+
+
+async def postpone_pending(session: AsyncSession, subject: str, deliver_at: datetime) -> None:
+    """Move the subject's pending non-escalation reminders due earlier to ``deliver_at``."""
+    await session.execute(
+        update(Reminder).where(Reminder.subject == subject, Reminder.status == PENDING,
+                               Reminder.escalation.is_(False), Reminder.deliver_at < deliver_at)
+        .values(deliver_at=deliver_at).execution_options(synchronize_session=False))
+
+
+async def add_consultation(session: AsyncSession, case_code: str, by: str, at: datetime,
+                           reminder_id: int) -> None:
+    session.add(CaseConsultation(case_code=case_code, started_by=by, started_at=at,
+                                 reminder_id=reminder_id))
+    await session.flush()

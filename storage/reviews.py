@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.review import OPEN
+from storage.cases import CaseRow
 from storage.models import Base
 from storage.types import UTCDateTime
 
@@ -97,6 +99,21 @@ async def transition(session: AsyncSession, review_id: int, from_states: tuple[s
         update(ReviewRow).where(ReviewRow.id == review_id, ReviewRow.status.in_(from_states))
         .values(status=to_state, **values).execution_options(synchronize_session="fetch"))
     return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+async def with_cases(session: AsyncSession, ids: Sequence[int]
+                     ) -> list[tuple[ReviewRow, CaseRow]]:
+    rows = await session.execute(select(ReviewRow, CaseRow)
+                                 .join(CaseRow, CaseRow.code == ReviewRow.case_code)
+                                 .where(ReviewRow.id.in_(ids)))
+    return [(review, case) for review, case in rows.all()]
+
+
+async def first_pending_due_between(session: AsyncSession, after: datetime, until: datetime
+                                    ) -> datetime | None:
+    """The earliest answer time in ``(after, until]`` of a request still pending."""
+    return await session.scalar(select(func.min(ReviewRow.due_at)).where(
+        ReviewRow.status == "pending", ReviewRow.due_at > after, ReviewRow.due_at <= until))
 
 
 def items_of(row: ReviewRow) -> list[str]:
