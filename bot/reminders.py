@@ -392,7 +392,7 @@ class ReminderService:
 
     def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime,
              missed: tuple[datetime, ...] = ()) -> ReminderView:
-        base = self.services.config.web.public_url.rstrip("/")
+        base = self.services.config.web.base_url
         score = f"{base}/cases/{subj.case_code}/score" if (
             subj.case_code and rule.kind in (REEVALUATE, "custody")) else None
         return ReminderView(

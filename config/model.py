@@ -282,6 +282,11 @@ class WebConfig(Strict):
             raise ValueError("must start with http:// or https://")
         return v
 
+    @property
+    def base_url(self) -> str:
+        """`public_url` without a trailing slash: links are `base_url + "/path"`."""
+        return self.public_url.rstrip("/")
+
 
 class SecretsConfig(Strict):
     """Names of the environment variables that hold secrets; the values never live in YAML."""

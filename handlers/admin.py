@@ -145,7 +145,7 @@ async def roster_cmd(event: MessageEvent, ctx: Context) -> None:
     for u in d.org.units:
         by_kind[u.kind] = by_kind.get(u.kind, 0) + 1
     kinds = "、".join(f"{KIND_LABELS[k]} {n}" for k, n in by_kind.items())
-    base = ctx.config.web.public_url.rstrip("/")
+    base = ctx.config.web.base_url
     body = (f"单位 {len(d.org.units)} 个（{kinds}）\n人员 {len(d.org.people)} 人 · 群 "
             f"{len(d.org.chats)} 个\n名册版本：{d.org.version_hash()[:12]}")
     await _answer(ctx, card=Card(title="名册", body=body, actions=(

@@ -151,12 +151,12 @@ def code_links(out: Outbound, code: str) -> tuple[str, str]:
     """(page URL, QR image URL) behind a fresh signed, expiring, unguessable token."""
     ttl = timedelta(days=out.config.cases.link_ttl_days)
     token = out.services.signer.sign("code", {"c": code}, out.now() + ttl)
-    base = out.config.web.public_url.rstrip("/")
+    base = out.config.web.base_url
     return f"{base}/c/{token}", f"{base}/qr/{token}.png"
 
 
 def score_url(out: Outbound, code: str) -> str:
-    return f"{out.config.web.public_url.rstrip('/')}/cases/{code}/score"
+    return f"{out.config.web.base_url}/cases/{code}/score"
 
 
 # -- create ------------------------------------------------------------------------------------

@@ -231,7 +231,7 @@ async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
             f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")
-    base = ctx.config.web.public_url.rstrip("/")
+    base = ctx.config.web.base_url
     card = Card(title="案件码统计", body=body, actions=(
         Button(id="stats.page", label="查看统计页", url=f"{base}/stats"),
         Button(id="stats.csv", label="导出 CSV", url=f"{base}/stats.csv")))

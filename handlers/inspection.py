@@ -84,7 +84,7 @@ def notify(out: Outbound, sid: str) -> None:
 
 
 def base_url(out: Outbound) -> str:
-    return out.config.web.public_url.rstrip("/")
+    return out.config.web.base_url
 
 
 def resolve_unit(d: Directory, ref: str, among: list[str] | None = None) -> Unit | None:

@@ -198,7 +198,7 @@ class CasePages:
             if case is None:
                 raise ApiError(404, "案件不存在")
             color = QR_COLORS.get(case.color or "", "#1f2d3d")
-        url = f"{self.app.settings.config.web.public_url.rstrip('/')}/c/{token}"
+        url = f"{self.app.settings.config.web.base_url}/c/{token}"
         buf = io.BytesIO()
         segno.make(url, error="m").save(buf, kind="png", scale=6, border=4, dark=color)
         cache = "no-store" if stale else "private, max-age=3600"

@@ -104,7 +104,7 @@ class DingTalkTransport:
         services = self.app.services
         token = services.signer.sign("dtact", {"m": message.id, "a": button.id},
                                      services.clock.now() + ACTION_LINK_LIFETIME)
-        base = self.app.settings.config.web.public_url.rstrip("/")
+        base = self.app.settings.config.web.base_url
         return f"{base}/dingtalk/act?t={token}"
 
     async def start(self, wake: Callable[[], None]) -> None:
