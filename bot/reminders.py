@@ -243,7 +243,7 @@ class ReminderService:
         if not ids:
             return out
         d = self.services.directory
-        for item in await inspection_repo.rectification_items(session, ids):
+        for item in await inspection_repo.rectifications_to_remind(session, ids):
             s = out[rectification_subject(str(item["id"]))]
             s.title = str(item["text"] or "")[:60]
             due = item["due"]

@@ -303,7 +303,7 @@ async def close_rectification(item: RectificationItem, at: datetime) -> None:
     item.closed_at = at
 
 
-async def rectification_items(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
+async def rectifications_to_remind(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
     """What reminders need of rectification items (整改事项): the owner is the item's 责任人
     (reminded with the unit's chief), the inspector the person who created the session."""
     wanted = [int(i) for i in ids if str(i).isdigit()]
