@@ -1,5 +1,7 @@
 """Routes events to handlers. Inbound chain: errors → de-duplication (Redis, then the database)
-→ user resolution → role check → handler; one database transaction per event.
+→ user resolution → role check → handler; one database transaction per event, except that a
+`readonly=True` command reads a snapshot and its writes are group-committed with other events'
+(storage/journal.py).
 
 De-duplication: the `processed_events` primary key, inserted in the handling transaction,
 decides; Redis only remembers handled ids (after commit) so that redeliveries are dropped
