@@ -51,6 +51,7 @@ from bot.events import MessageEvent
 from bot.live import Publisher, hub_for
 from cards import inspection as cards
 from cards.inspection import RevealedQuestion, UnitView
+from cards.model import Card
 from config.model import Person, Unit
 from storage import audit
 from storage import inspection as store
@@ -598,7 +599,8 @@ async def close(event: MessageEvent, ctx: Context) -> None:
     await ctx.reply(card=await summary(ctx, s))
 
 
-async def summary(out: Outbound, s: InspectionSession) -> Any:
+async def summary(out: Outbound, s: InspectionSession) -> Card:
+    """The 结束 card: what the session covered and the follow-up it recorded."""
     d = out.directory
     asks = await store.asks_of(out.session, s.id)
     notes = await store.notes_of(out.session, s.id)
