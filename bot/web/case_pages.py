@@ -252,7 +252,6 @@ class CasePages:
                 errors.append(FieldError("review_request", "复核申请编号无效"))
         if errors:
             return field_errors(errors)
-        record = self.app.services.features.get("record_evaluation", ops.record_evaluation)
         try:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
@@ -263,8 +262,8 @@ class CasePages:
                         await review_repo.get(out.session, review_id), code):
                     raise ops.CaseInputError([FieldError(
                         "review_request", "该复核申请已重新评分，或不需要重新评分")])
-                ev = await record(out, case, viewer, deductions, vetoes, comment,
-                                  review_request_id=review_id)
+                ev = await ops.record_evaluation(out, case, viewer, deductions, vetoes, comment,
+                                                 review_request_id=review_id)
         except PermissionError as e:
             raise ApiError(403, str(e)) from None
         except ops.CaseInputError as e:
