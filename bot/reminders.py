@@ -69,7 +69,6 @@ from storage.reminders import (
     FOLDED,
     PENDING,
     SENT,
-    CaseConsultation,
     Reminder,
 )
 
@@ -512,6 +511,6 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
     return svc
 
 
-__all__ = ["CaseConsultation", "ReminderService", "Subject", "SweepResult", "install",
-           "replan_case", "service_of", "settle_review_reminders", "worker_id"]
+__all__ = ["ReminderService", "Subject", "SweepResult", "install", "replan_case",
+           "service_of", "settle_review_reminders", "worker_id"]
 
