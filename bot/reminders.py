@@ -137,7 +137,11 @@ class ReminderService:
         start = occ.due_at
         if snoozed_until is not None and not occ.escalation and snoozed_until > start:
             start = snoozed_until
-        return self.cal.next_office_time(start, self.tz, self.office.start, self.office.end,
+        return self.next_office_time(start)
+
+    def next_office_time(self, at: datetime) -> datetime:
+        """``at`` if it is office time, else when office hours next begin."""
+        return self.cal.next_office_time(at, self.tz, self.office.start, self.office.end,
                                          self.cfg.office_hours_workdays_only)
 
     def _row(self, occ: Occurrence, subj: Subject, snoozed: datetime | None,
@@ -458,8 +462,7 @@ class ReminderService:
         now = out.now()
         until = now + timedelta(days=days)
         repo.add_snooze(out.session, code, by, now, days, until)
-        deliver = self.cal.next_office_time(until, self.tz, self.office.start, self.office.end,
-                                            self.cfg.office_hours_workdays_only)
+        deliver = self.next_office_time(until)
         await repo.postpone_pending(out.session, code, deliver)
         await out.audit(by, "reminder.snooze", code, {"days": days, "until": until.isoformat()})
         return deliver
