@@ -26,9 +26,6 @@ from bot.domain.workcal import WorkCalendar
 Role = Literal[
     "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin"
 ]
-ROLES: tuple[Role, ...] = (
-    "investigator", "prosecutor", "case_manager", "inspector", "chief", "leader", "admin",
-)
 ROLE_LABELS: dict[str, str] = {
     "investigator": "侦查人员",
     "prosecutor": "承办检察官",
