@@ -628,8 +628,9 @@ async def _followup_session(ctx: Context) -> tuple[InspectionSession, list[str]]
     if ctx.event.chat.startswith("dm:"):
         await ctx.reply("请在督导会议所在的群内使用该命令。")
         return None
-    s = await store.latest_in_chat(ctx.session, ctx.event.chat)
-    if s is None or s.drawn_at is None:
+    # the last drawn one: a session created since and not drawn (or ended undrawn) has no units
+    s = await store.latest_in_chat(ctx.session, ctx.event.chat, drawn_only=True)
+    if s is None:
         await ctx.reply("本群没有已抽签的督导会议。")
         return None
     asks = await store.asks_of(ctx.session, s.id)

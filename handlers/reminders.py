@@ -13,7 +13,7 @@ from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of
 from cards.model import Card
-from cards.reminders import TITLES, local
+from cards.reminders import TITLES, local, local_due
 from handlers import case_ops as ops
 from storage import cases as case_repo
 from storage import reminders as repo
@@ -55,7 +55,7 @@ async def list_reminders(ctx: Context) -> None:
         lines.append(f"待处理提醒（{len(open_rows)}条）：")
         for r in open_rows:
             lines.append(f"· [{r.id}] {_label(svc.by_id, r)} {subject_label(r)} "
-                         f"到期 {local(r.due_at, tz)}{' （补发）' if r.late else ''}")
+                         f"到期 {local_due(r.due_at, tz)}{' （补发）' if r.late else ''}")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
         for r in upcoming:

@@ -196,11 +196,13 @@ async def get_session(session: AsyncSession, sid: str) -> InspectionSession | No
     return await session.get(InspectionSession, sid)
 
 
-async def latest_in_chat(session: AsyncSession, chat: str,
-                         open_only: bool = False) -> InspectionSession | None:
+async def latest_in_chat(session: AsyncSession, chat: str, open_only: bool = False,
+                         drawn_only: bool = False) -> InspectionSession | None:
     q = select(InspectionSession).where(InspectionSession.chat == chat)
     if open_only:
         q = q.where(InspectionSession.stage != "closed")
+    if drawn_only:
+        q = q.where(InspectionSession.drawn_at.is_not(None))
     q = q.order_by(InspectionSession.created_at.desc(), InspectionSession.id.desc()).limit(1)
     return (await session.execute(q)).scalar_one_or_none()
 

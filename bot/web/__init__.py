@@ -48,6 +48,11 @@ async def api_errors(
     except (OSError, SQLAlchemyError) as e:
         if (why := db.unavailable(e)) is None:
             raise
+        if request.transport is None or request.transport.is_closing():
+            # the client left while sending its body (aiohttp's ConnectionResetError): not the
+            # database, and nobody is there to read an answer (499 in the access log, as nginx)
+            log.debug("%s %s: client gone: %s", request.method, request.path, why)
+            return web.Response(status=499)
         return _database_unavailable(request, why)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
         if e.text != f"{e.status}: {e.reason}":

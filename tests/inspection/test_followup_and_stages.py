@@ -170,3 +170,19 @@ async def test_agenda_states_the_city_rule_the_draw_uses(console: Console) -> No
     await say(console, "督导 新建 每市一院")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     assert "随机抽取 3 个基层院（每市 1 个）" in agenda["body"]
+
+
+async def test_followup_goes_to_the_last_drawn_session_past_an_undrawn_one(
+        console: Console) -> None:
+    """A session created after the drawn one and ended (or still waiting) without a draw has
+    no units: 整改 / 实地督察 after it are the drawn session's, as its 会议结束 card invites
+    (they answered 本群没有已抽签的督导会议)."""
+    drawn = await quick_session(console)
+    await say(console, "结束")
+    await say(console, "督导 新建 误建的一期 熵格式=3x1")
+    await say(console, "结束")
+    ok = text(await say(console, "整改 1 2026-12-15 建立月报制度"))
+    assert ok.startswith("已登记整改事项"), ok
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, drawn.id)
+    assert item.text == "建立月报制度"

@@ -373,3 +373,17 @@ async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Conso
     # instead of claiming 仅余 15 天
     assert "仅余 15 天" not in consult["card"]["body"]
     assert "侦查期限将于 2027年1月16日 届满" in consult["card"]["body"]
+
+
+async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console) -> None:
+    """诉前会商 is due on a date (15 days before the investigation deadline): the card says
+    2026-12-05, and so does 提醒 (it said 2026-12-05 00:00)."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.advance("36d")  # past Monday 12-07 09:00, when the 12-05 warning went out
+    [card] = [m["card"] for m in await reminder_cards(console, INVESTIGATORS[0])
+              if "诉前会商" in m["card"]["title"]]
+    assert "应启动会商日期：2026-12-05" in card["body"]
+    r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒")
+    body = r["messages"][0]["card"]["body"]
+    assert f"诉前会商 {code} 到期 2026-12-05\n" in body + "\n" and "00:00" not in body, body

@@ -1,0 +1,28 @@
+"""The inspection pages on a phone (the DingTalk in-app browser): the 复核抽签 link of the group
+card opens /draw/verify, and inspectors open /inspection from their phones. Without a viewport
+meta tag a mobile browser lays them out 980 px wide and zooms out to unreadable text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.conftest import screenshot_path
+from tests.browser.test_console_phone import NO_OVERFLOW
+from tests.conftest import Console
+from tests.inspection.helpers import HOST
+
+
+async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
+                                            request: Any) -> None:
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", HOST)  # signs the inspector in for the pages
+    await expect(page.locator("#chatsel")).to_contain_text("检务督导面对面")
+    for path in ("/draw/verify", "/inspection", "/inspection/bank"):
+        await page.goto(str(console.client.make_url(path)))
+        await page.screenshot(path=screenshot_path(request, path.strip("/").replace("/", "-")))
+        assert await page.evaluate(NO_OVERFLOW), path
