@@ -28,7 +28,7 @@ from bot.outbox import OutboxWorker
 from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
-from bot.transports.dingtalk.web import DingTalkWeb
+from bot.transports.dingtalk.web import DingTalkWeb, login_in_dingtalk
 from bot.web import api_errors, json_response, same_origin
 from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
@@ -226,7 +226,9 @@ APP_KEY = web.AppKey("casebot", App)
 
 def create_web_app(app: App) -> web.Application:
     webapp = web.Application(
-        middlewares=[api_errors, same_origin(app.settings.config.web.public_url)])
+        middlewares=[*([login_in_dingtalk] if app.settings.config.transports.dingtalk.enabled
+                       else []),
+                     api_errors, same_origin(app.settings.config.web.public_url)])
     webapp[APP_KEY] = app
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:

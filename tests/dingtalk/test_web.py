@@ -151,3 +151,19 @@ async def test_the_console_is_off_by_default_beside_dingtalk(
                 assert index.status == 302 and index.headers["Location"] == "/console"
         finally:
             await client.close()
+
+
+async def test_a_page_opened_from_dingtalk_signs_in_and_comes_back(
+        web: TestClient[Any, Any], fake: FakeDingTalk) -> None:
+    """去评分 / 统计 / 名册 opened in DingTalk without a session: the in-app login (免登), then
+    the page itself, not a 401 "请先登录" page. JSON APIs keep answering 401."""
+    for path in ("/stats", "/cases/HY-2026-0001/score", "/admin/roster", "/inspection"):
+        r = await web.get(path, allow_redirects=False)
+        to = urlparse(r.headers["Location"])
+        assert r.status == 302 and to.path == "/dingtalk/h5", path
+        assert parse_qs(to.query)["next"] == [path]
+    assert (await web.get("/api/v1/cases/HY-2026-0001", allow_redirects=False)).status == 401
+    fake.auth_codes["c2"] = PROSECUTOR[1]
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
+    r = await web.get("/stats", allow_redirects=False)
+    assert r.status == 200 and "案件码统计" in await r.text()

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from bot.transports.dingtalk import DingTalkTransport
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 JSAPI = "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"
 
@@ -73,6 +75,28 @@ def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>{html.escape(title)}</title></head><body><h3>{html.escape(title)}</h3>"
              f"{body}</body></html>")
+
+
+def h5_login_url(request: web.Request) -> str:
+    return f"/dingtalk/h5?next={quote(request.path_qs, safe='')}"
+
+
+@web.middleware
+async def login_in_dingtalk(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page opened from a card (评分表, 统计, 名册, 督导) without a session: instead of its
+    401 "请先登录" page, DingTalk's in-app login (免登), which comes back to the page. Only for
+    pages (GET, not the JSON APIs): a script asking an API gets its 401."""
+    page = request.method == "GET" and "/api/" not in request.path \
+        and not request.path.startswith("/dingtalk/")
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        if page and e.status == 401:
+            raise web.HTTPFound(h5_login_url(request)) from None
+        raise
+    if page and response.status == 401:
+        raise web.HTTPFound(h5_login_url(request))
+    return response
 
 
 class DingTalkWeb:
@@ -130,7 +154,7 @@ class DingTalkWeb:
             return _page("链接无效", ["链接无效或已过期。"], 403)
         person_id = session_person(request, services.signer, now)
         if person_id is None:
-            raise web.HTTPFound(f"/dingtalk/h5?next={quote(request.path_qs, safe='')}")
+            raise web.HTTPFound(h5_login_url(request))
         person = services.directory.person(person_id)
         staff = person.ids.get("dingtalk") if person else None
         if person is None or not staff:
