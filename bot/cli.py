@@ -244,8 +244,8 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
         print(line)
     codes = result.codes
     skipped = f"; {len(result.skipped)} rows skipped (already imported)" if result.skipped else ""
-    print(f"{len(codes)} cases imported{skipped}: {', '.join(codes[:10])}"
-          f"{' …' if len(codes) > 10 else ''}")
+    listed = f": {', '.join(codes[:10])}{' …' if len(codes) > 10 else ''}" if codes else ""
+    print(f"{len(codes)} cases imported{skipped}{listed}")
 
 
 def cmd_draw_rfc3797(args: argparse.Namespace) -> None:
@@ -415,13 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "(title, stage, police_unit, prosecutor, investigators separated by |, "
                          "deadlines as YYYY-MM-DD, optional external_id: rows whose id a case "
                          "already has are skipped); all rows or none")
-    ic.add_argument("file", help="the CSV file (UTF-8)")
+    ic.add_argument("file", help="the CSV file (UTF-8 or GBK)")
     ic.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ic.set_defaults(func=cmd_import_cases)
     ir = isub.add_parser("roster", help="merge cities and county offices with their chiefs from "
                          "CSV (unit_id, name, kind, parent, code_prefix, chief_id, chief_name, "
                          "chief_dingtalk) into org.yaml")
-    ir.add_argument("file", help="the CSV file (UTF-8)")
+    ir.add_argument("file", help="the CSV file (UTF-8 or GBK)")
     ir.add_argument("--org", default=str(DEFAULT_CONFIG.parent / "org.yaml"),
                     help="the org.yaml to update (default %(default)s)")
     ir.set_defaults(func=cmd_import_roster)

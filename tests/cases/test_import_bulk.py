@@ -194,3 +194,8 @@ def test_cli_shows_both_phases_and_the_skipped_rows(tmp_path: Path) -> None:
     assert [line for line in r.stdout.splitlines() if line] == [
         "checked 2/2", "imported 1/1", f"{f}:2: 统一受案号「A-1」已有案件 HY-2026-0001，跳过",
         "1 cases imported; 1 rows skipped (already imported): HY-2026-0003"]
+    only = tmp_path / "again.csv"  # every row imported before: nothing dangles after a colon
+    only.write_text(f"{HEADER},external_id\n{row},A-1\n", encoding="utf-8")
+    r = subprocess.run([*cmd[:5], str(only), *cmd[6:]], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "0 cases imported; 1 rows skipped (already imported)"
