@@ -26,3 +26,21 @@ async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
         await page.goto(str(console.client.make_url(path)))
         await page.screenshot(path=screenshot_path(request, path.strip("/").replace("/", "-")))
         assert await page.evaluate(NO_OVERFLOW), path
+
+
+async def test_stats_tables_scroll_on_a_phone_instead_of_squeezing_names(
+        console: Console, browser: Browser, request: Any) -> None:
+    """/stats on a phone: the per-group tables (ten columns) scroll sideways inside their panel;
+    a unit's name stays on one line instead of wrapping one character per line."""
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", "p-leader-hc")
+    await expect(page.locator("#chatsel")).to_contain_text("海澄")
+    await page.goto(str(console.client.make_url("/stats")))
+    await page.screenshot(path=screenshot_path(request, "stats"))
+    assert await page.evaluate(NO_OVERFLOW)
+    heights = await page.locator("table.groups th").evaluate_all(
+        "cells => cells.map(c => c.getBoundingClientRect().height)")
+    assert max(heights) < 2 * min(heights)  # no header wrapped onto several lines
