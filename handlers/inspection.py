@@ -619,7 +619,7 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
         site_tasks=[f"{d.units[t.unit_id].name}：{who(t.assignee_person_id)}" for t in tasks],
-        base_url=base_url(out))
+        base_url=base_url(out), drawn=s.drawn_at is not None)
 
 
 # -- follow-up ------------------------------------------------------------------------------------

@@ -180,7 +180,10 @@ async def test_followup_goes_to_the_last_drawn_session_past_an_undrawn_one(
     drawn = await quick_session(console)
     await say(console, "结束")
     await say(console, "督导 新建 误建的一期 熵格式=3x1")
-    await say(console, "结束")
+    ended = card(await say(console, "结束"), "会议结束")
+    # nothing was drawn: no 复核抽签, no invitation to follow up on this session
+    assert ended["actions"] == [] and "本次会议未抽签" in ended["body"]
+    assert "会后可继续登记" not in ended["body"]
     ok = text(await say(console, "整改 1 2026-12-15 建立月报制度"))
     assert ok.startswith("已登记整改事项"), ok
     async with console.app.services.db() as db:
