@@ -172,12 +172,12 @@ async def bench_lookups(tmp: Path, clients: int, seconds: float) -> dict[str, An
 
 
 async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
+    from bot import cases as ops
     from bot.clock import SystemClock
     from bot.context import Services, unit_of_work
     from bot.directory import Directory
     from bot.domain.scoring import Deduction
     from config.loader import load_config
-    from handlers import case_ops as ops
     from storage import db, migrate
 
     dbf = tmp / "evals.db"

@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot import cases as ops  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.context import unit_of_work  # noqa: E402
 from bot.domain.scoring import Deduction  # noqa: E402
 from bot.events import MessageEvent  # noqa: E402
 from config.loader import DEFAULT_CONFIG, load_config  # noqa: E402
-from handlers import case_ops as ops  # noqa: E402
 
 
 async def main() -> None:

@@ -6,9 +6,9 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot import cases as ops
 from bot.context import unit_of_work
 from bot.domain.scoring import Deduction
-from handlers import case_ops as ops
 
 if TYPE_CHECKING:
     from bot.app import App

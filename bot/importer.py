@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from bot import cases as ops
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
 from config.loader import Settings
-from handlers import case_ops as ops
 from storage import cases as repo
 from storage import db, migrate
 

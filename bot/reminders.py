@@ -36,6 +36,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cases import code_links
 from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
@@ -57,7 +58,6 @@ from bot.domain.reminders import (
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
 from cards.reminders import ReminderView, closed_card, reminder_card
-from handlers.case_ops import code_links
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
 from storage import reminders as repo

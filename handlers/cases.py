@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.domain.scoring import Color
@@ -13,7 +14,6 @@ from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
 from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
 from cards.model import Button, Card
-from handlers import case_ops as ops
 from storage import cases as repo
 from storage import messages as msgs
 from storage.cases import CaseRow

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 
+from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.domain.reminders import ReminderRule
@@ -14,7 +15,6 @@ from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of
 from cards.model import Card
 from cards.reminders import TITLES, local, local_due
-from handlers import case_ops as ops
 from storage import cases as case_repo
 from storage import reminders as repo
 from storage.cases import CaseRow

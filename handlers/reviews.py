@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime, timedelta
 
+from bot import cases as ops
 from bot.context import Context, Outbound
 from bot.dispatcher import Router
 from bot.domain.review import (
@@ -25,7 +26,6 @@ from bot.reminders import settle_review_reminders
 from cards.model import Card
 from cards.reviews import RENDER, ReviewView
 from config.model import Person
-from handlers import case_ops as ops
 from storage import cases as case_repo
 from storage import reviews as repo
 from storage.cases import CaseRow

@@ -11,6 +11,7 @@ import segno
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
+from bot import cases as ops
 from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
@@ -22,7 +23,6 @@ from bot.web.session import session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person
-from handlers import case_ops as ops
 from handlers import reviews
 from storage import cases as repo
 from storage import reviews as review_repo

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
+from bot import cases as ops
 from bot.context import unit_of_work
 from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
 from bot.reminders import replan_case
 from bot.web import ApiError, json_body, json_response
 from bot.web.openapi import OPENAPI
-from handlers import case_ops as ops
 from storage import cases as repo
 
 if TYPE_CHECKING:

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bot import cases as ops
 from bot.clock import ManualClock
 from bot.context import Services, unit_of_work
 from bot.directory import Directory
 from bot.importer import CaseImportError, import_cases, read_cases
 from config.loader import Settings, load_config
-from handlers import case_ops as ops
 from storage import cases as repo
 from storage import db, migrate
 from storage.cases import CaseCounter, CaseInvestigator, CaseRow

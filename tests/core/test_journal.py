@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot import cases as ops
 from bot.app import App
 from bot.clock import ManualClock
 from bot.context import Context, unit_of_work
@@ -19,7 +20,6 @@ from bot.dispatcher import Router
 from bot.domain.scoring import Deduction
 from bot.events import MessageEvent
 from config.loader import Settings
-from handlers import case_ops as ops
 from storage import audit
 from storage import messages as msgs
 from storage.models import ProcessedEvent

@@ -1,6 +1,7 @@
-"""Case-code use cases shared by chat, the integration API and the web pages: create a case,
-record an evaluation (with 转码 and delivery), acknowledge, intake. All run inside the caller's
-transaction through an `Outbound`, so the state change and its messages commit together."""
+"""The case service: the case-code use cases shared by the chat handlers, the integration API,
+the web pages, the importer, the demo and the reminder service — create a case, record an
+evaluation (with 转码 and delivery), acknowledge, intake, and who may see what. All run inside the
+caller's transaction through an `Outbound`, so the state change and its messages commit together."""
 
 from __future__ import annotations
 
