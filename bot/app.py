@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import inspection as inspection_service
 from bot import reminders as reminder_service
 from bot.clock import Clock, ManualClock
 from bot.context import Services
@@ -117,7 +118,7 @@ class App:
                    inspection.router, admin.router)
         self._services.features["on_evaluation"] = [reviews.on_evaluation]
         reminder_service.install(self._services)  # re-plans on every evaluation
-        await inspection.seed_bank(self._services)
+        await inspection_service.seed_bank(self._services)
         self._dispatcher = dp
         self.tickers["reminders"] = _sweep_reminders
         await self._start_transports(dt_creds)

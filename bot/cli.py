@@ -295,7 +295,7 @@ def cmd_draw_verify(args: argparse.Namespace) -> None:
 
 
 async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | None:
-    from handlers.inspection import publication_of
+    from bot.inspection import publication_of
     from storage import db, migrate
     from storage import inspection as store
 

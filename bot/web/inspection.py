@@ -15,6 +15,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import inspection as service
 from bot.context import Outbound
 from bot.domain.draw import Manifest, verify
 from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
@@ -23,7 +24,6 @@ from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_
 from bot.web import ApiError, form_body, json_response, loads_strict, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Person
-from handlers import inspection as feature
 from storage import audit
 from storage import inspection as store
 
@@ -134,7 +134,7 @@ class InspectionWeb:
                 errors = ["该群已有进行中的督导会议，请先在群内发送「结束」。"]
                 s = None
             else:
-                s, errors = await feature.create_session(Outbound(services, db), person, raw, None)
+                s, errors = await service.create_session(Outbound(services, db), person, raw, None)
         if s is None:
             return await self._index(person, errors, form, 400)
         raise web.HTTPSeeOther(f"/inspection?created={s.id}")
@@ -231,7 +231,7 @@ class InspectionWeb:
     async def live_events(self, request: web.Request) -> web.StreamResponse:
         sid = request.match_info["sid"]
         await self._state_for(request, sid)  # checks access before streaming
-        hub = feature.publisher(self.app.services).hub
+        hub = service.publisher(self.app.services).hub
         resp = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no"})
@@ -241,7 +241,7 @@ class InspectionWeb:
         self._streams.add(task)
         try:
             with contextlib.suppress(ConnectionResetError):
-                async with hub.subscription(feature.channel(sid)) as sub:
+                async with hub.subscription(service.channel(sid)) as sub:
                     if self._live_down:
                         self._live_down = False
                         log.info("live: redis reachable again, big screens updating")
@@ -277,7 +277,7 @@ class InspectionWeb:
     async def _verify_session(self, sid: str) -> web.Response:
         async with self.app.services.db() as db:
             s = await store.get_session(db, sid)
-        pub = feature.publication_of(s) if s else None
+        pub = service.publication_of(s) if s else None
         if pub is None:
             return render("draw_verify.html", status=404, sid=sid, text="",
                           result={"match": False, "line": f"会议 {sid[:40]} 不存在或尚未抽签"})
@@ -320,7 +320,7 @@ class InspectionWeb:
     async def publication(self, request: web.Request) -> web.Response:
         async with self.app.services.db() as db:
             s = await self._session_or_404(db, request.match_info["sid"])
-        pub = feature.publication_of(s)
+        pub = service.publication_of(s)
         if pub is None:
             raise ApiError(404, "尚未抽签：抽签后公布抽签数据")
         return json_response(pub)
@@ -383,8 +383,8 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
     """What the big screen shows. A question's text is included only once revealed, its answer
     points only once published."""
     asks = await store.asks_of(db, s.id)
-    views = feature.unit_views(d, asks)
-    p = feature.params_of(s)
+    views = service.unit_views(d, asks)
+    p = service.params_of(s)
     out: dict[str, Any] = {
         "id": s.id, "title": s.title, "stage": s.stage,
         "stage_label": STAGE_LABELS.get(s.stage, s.stage), "now": now,
@@ -434,7 +434,7 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
         return p.name if p else pid
 
     units = []
-    for v in feature.unit_views(d, asks):
+    for v in service.unit_views(d, asks):
         questions = tuple(
             ReportQuestion(q.id, q.category, q.text,
                            tuple(q.points) if a.answer_published_at else ())
@@ -457,7 +457,7 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
         verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
                          ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(
                              d.units[u].name if u in d.units else u for u in r["units"])),
-                         ("复核结果", verify_message(verify(feature.publication_of(s) or {}),
+                         ("复核结果", verify_message(verify(service.publication_of(s) or {}),
                                                  {u.id: u.name for u in d.org.units}))]
     return ReportData(
         sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",

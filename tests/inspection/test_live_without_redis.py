@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from handlers.inspection import publisher
+from bot.inspection import publisher
 from tests.conftest import free_port, make_settings, open_console
 from tests.inspection.helpers import card, say
 
