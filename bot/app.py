@@ -116,7 +116,7 @@ class App:
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
                    inspection.router, admin.router)
-        self._services.features["on_evaluation"] = [reviews.on_evaluation]
+        self._services.on_evaluation = [reviews.on_evaluation]
         reminder_service.install(self._services)  # re-plans on every evaluation
         await inspection_service.seed_bank(self._services)
         self._dispatcher = dp

@@ -303,7 +303,7 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     await supersede_deliveries(out, case, ev)
     await deliver(out, case, ev, transcode.from_color if transcode else None,
                   cleared_items(previous, ev))
-    for hook in out.services.features.get("on_evaluation", []):
+    for hook in out.services.on_evaluation:
         await hook(out, case, ev)
     return ev
 

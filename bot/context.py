@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,13 @@ from storage.bulk import BulkReader
 from storage.journal import Journal, PendingWrites
 from storage.models import Message
 
+if TYPE_CHECKING:
+    from bot.dispatcher import Dispatcher
+    from bot.domain.scoring import Evaluation
+    from bot.live import Publisher
+    from bot.reminders import ReminderService
+    from storage.cases import CaseRow
+
 
 @dataclass
 class Services:
@@ -40,7 +47,10 @@ class Services:
     calendar: WorkCalendar = field(init=False)  # official calendar + reminders.holidays/workdays
     metrics: Metrics = field(default_factory=Metrics)
     external_transports: tuple[str, ...] = ()  # transports that get an outbox row per send
-    features: dict[str, Any] = field(default_factory=dict)  # per-feature services, by name
+    dispatcher: Dispatcher | None = None  # set by the Dispatcher itself
+    reminders: ReminderService | None = None  # set by bot.reminders.install
+    on_evaluation: list[EvaluationHook] = field(default_factory=list)  # run in order
+    live: Publisher | None = None  # the big screens' publisher (bot.inspection.publisher)
     read_db: async_sessionmaker[AsyncSession] | None = None  # read-only pool (SQLite), else db
     journal: Journal = field(init=False)  # group commit for read-only events
     bulk: BulkReader = field(init=False)  # reads over every row (statistics), off the loop
@@ -111,6 +121,11 @@ class Outbound:
                     data: dict[str, Any] | None = None) -> None:
         await audit.append(self.session, at=self.now(), actor=actor, action=action,
                            subject=subject, data=data)
+
+
+# What every new evaluation runs after it is stored and delivered, in the same transaction
+# (bot/cases.record_evaluation): review requests answered by a re-score, reminders re-planned.
+EvaluationHook = Callable[[Outbound, "CaseRow", "Evaluation"], Awaitable[None]]
 
 
 class Context(Outbound):

@@ -17,7 +17,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 from bot.context import Context, Outbound, ReadOnlyContext, Services
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
@@ -143,7 +143,7 @@ class Dispatcher:
             if services.redis is not None else None
         )
 
-        services.features["dispatcher"] = self
+        services.dispatcher = self
 
     def include(self, *routers: Router) -> None:
         self.routers.extend(routers)
@@ -319,4 +319,5 @@ def may_use(person: Person, cmd: Command) -> bool:
 
 
 def dispatcher_of(services: Services) -> Dispatcher:
-    return cast(Dispatcher, services.features["dispatcher"])
+    assert services.dispatcher is not None, "no Dispatcher built on these services"
+    return services.dispatcher

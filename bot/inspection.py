@@ -44,12 +44,9 @@ log = logging.getLogger(__name__)
 
 
 def publisher(services: Services) -> Publisher:
-    pub = services.features.get("inspection.live")
-    if pub is None:
-        pub = Publisher(hub_for(services.redis, services.config.storage.redis_prefix))
-        services.features["inspection.live"] = pub
-    assert isinstance(pub, Publisher)
-    return pub
+    if services.live is None:
+        services.live = Publisher(hub_for(services.redis, services.config.storage.redis_prefix))
+    return services.live
 
 
 def channel(sid: str) -> str:

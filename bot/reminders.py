@@ -485,22 +485,22 @@ class ReminderService:
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
     """A review request answered or withdrawn: its overdue-answer reminders already sent (the
     leader's escalation too) lose their buttons; the sweep cancels the unsent ones."""
-    svc = out.services.features.get("reminders")
-    if isinstance(svc, ReminderService):
+    svc = out.services.reminders
+    if svc is not None:
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
 
 
 async def replan_case(out: Outbound, code: str) -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending."""
-    svc = out.services.features.get("reminders")
-    if isinstance(svc, ReminderService):
+    svc = out.services.reminders
+    if svc is not None:
         await svc.plan_cases(out.session, [code], out.now())
 
 
 def service_of(services: Services) -> ReminderService:
-    svc = services.features["reminders"]
-    assert isinstance(svc, ReminderService)
+    svc = services.reminders
+    assert svc is not None, "reminder service not installed"
     return svc
 
 
@@ -509,8 +509,8 @@ def service_of(services: Services) -> ReminderService:
 
 def install(services: Services, worker: str | None = None) -> ReminderService:
     svc = ReminderService(services, worker)
-    services.features["reminders"] = svc
-    services.features.setdefault("on_evaluation", []).append(svc.on_evaluation)
+    services.reminders = svc
+    services.on_evaluation.append(svc.on_evaluation)
     return svc
 
 

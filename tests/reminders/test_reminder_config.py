@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.reminders import default_rules
+from bot.reminders import service_of
 from config.loader import ConfigError, load_config
 from tests.conftest import free_port, make_settings, open_console
 
@@ -72,4 +73,4 @@ async def test_start_warns_once_about_a_year_without_an_official_arrangement(
         assert not [r for r in caplog.records if "working-day calendar" in r.getMessage()]
         cal = c.app.services.calendar  # also what review-answer deadlines count with
         assert not cal.is_workday(date(2027, 2, 11)) and cal.is_workday(date(2027, 2, 20))
-        assert c.app.services.features["reminders"].cal is cal
+        assert service_of(c.app.services).cal is cal
