@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import inspection as inspection_service
 from bot import reminders as reminder_service
+from bot import reviews as review_service
 from bot.clock import Clock, ManualClock
 from bot.context import Services
 from bot.directory import Directory
@@ -116,7 +117,7 @@ class App:
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
                    inspection.router, admin.router)
-        self._services.on_evaluation = [reviews.on_evaluation]
+        self._services.on_evaluation = [review_service.on_evaluation]
         reminder_service.install(self._services)  # re-plans on every evaluation
         await inspection_service.seed_bank(self._services)
         self._dispatcher = dp

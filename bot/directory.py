@@ -107,3 +107,11 @@ class Directory:
 
     def children(self, unit_id: str) -> list[Unit]:
         return [u for u in self.org.units if u.parent == unit_id]
+
+
+def parent_line(d: Directory, u: Unit) -> str:
+    """Where a unit belongs: its parent's path (not the unit itself); a police unit's partner."""
+    parent = d.unit(u.parent) if u.parent else None
+    if u.kind == "police":
+        return f"对口检察院：{parent.name}（{parent.id}）" if parent else "对口检察院：未设置"
+    return f"隶属：{d.unit_path(parent.id)}" if parent else "隶属：无（最高一级）"

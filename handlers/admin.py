@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.context import Context
-from bot.directory import Directory
+from bot.directory import Directory, parent_line
 from bot.dispatcher import Router, role_names
 from bot.events import MessageEvent
 from bot.roster import KIND_LABELS
@@ -48,14 +48,6 @@ def _short(d: Directory, p: Person) -> str:
 def _more(total: int, what: str) -> list[str]:
     return [f"……共 {total} {what}，仅显示前 {LIMIT} 个，请输入更完整的名称或编号。"] \
         if total > LIMIT else []
-
-
-def parent_line(d: Directory, u: Unit) -> str:
-    """Where a unit belongs: its parent's path (not the unit itself); a police unit's partner."""
-    parent = d.unit(u.parent) if u.parent else None
-    if u.kind == "police":
-        return f"对口检察院：{parent.name}（{parent.id}）" if parent else "对口检察院：未设置"
-    return f"隶属：{d.unit_path(parent.id)}" if parent else "隶属：无（最高一级）"
 
 
 def unit_lines(d: Directory, u: Unit) -> list[str]:

@@ -5,205 +5,31 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
 
 from bot import cases as ops
-from bot.context import Context, Outbound
+from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.review import (
-    Action,
-    IllegalTransition,
-    State,
-    next_state,
-    parse_meeting_time,
-    refusal,
-    sources,
-)
-from bot.domain.scoring import Evaluation
-from bot.domain.text import char_problem
+from bot.domain.review import Action, State, parse_meeting_time, refusal
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import settle_review_reminders
+from bot.reviews import (
+    ReviewError,
+    apply,
+    file_request,
+    joint_example,
+    leader_of,
+    parse_items,
+    refresh_cards,
+    review_view,
+)
 from cards.model import Card
-from cards.reviews import RENDER, ReviewView
-from config.model import Person
+from cards.reviews import RENDER
 from storage import cases as case_repo
 from storage import reviews as repo
 from storage.cases import CaseRow
-from storage.messages import get_message
 from storage.reviews import ReviewRow
 
 router = Router("reviews")
-
-
-class ReviewError(ValueError):
-    """A refusal to show the person as is (Chinese)."""
-
-
-# -- use cases ----------------------------------------------------------------------------------
-
-def candidates(ev: Evaluation) -> list[str]:
-    """Items that may be disputed, in card order: the deductions, then the veto hits."""
-    return [d.item for d in ev.deductions] + [v for v in ev.vetoes if v not in
-                                              {d.item for d in ev.deductions}]
-
-
-def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
-    """'1,3' (card numbers), item ids or labels → item ids of the current evaluation."""
-    cands = candidates(ev)
-    labels = {out.services.settings.template.item(i).label: i for i in cands}
-    picked: list[str] = []
-    for tok in (t for t in re.split(r"[,，、;；\s]+", text.strip()) if t):
-        if tok.isdecimal() and 1 <= int(tok) <= len(cands):  # not ², which int() refuses
-            item = cands[int(tok) - 1]
-        elif tok in cands:
-            item = tok
-        elif tok in labels:
-            item = labels[tok]
-        else:
-            raise ReviewError(f"「{tok[:20]}」不是当前评分中的扣分项。请填写卡片上的序号（1–{len(cands)}）。")
-        if item not in picked:
-            picked.append(item)
-    return picked
-
-
-async def file_request(out: Outbound, case: CaseRow, person: Person, items: list[str],
-                       reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
-    if person.id not in await case_repo.investigators(out.session, case.code):
-        raise ReviewError("只有本案侦查人员可以申请复核。")
-    ev = await case_repo.current_evaluation(out.session, case)
-    if ev is None:
-        raise ReviewError("该案件尚未评分，无需复核。")
-    existing = await repo.open_for(out.session, case.code, person.id)
-    if existing:
-        raise ReviewError(f"您对 {case.code} 已有一个未办结的复核申请（#{existing[0].id}，"
-                          f"{State(existing[0].status).label}），请等待处理或先撤回。")
-    if not items:
-        raise ReviewError("请至少选择一个有异议的扣分项。")
-    bad = [i for i in items if i not in candidates(ev)]
-    if bad:
-        raise ReviewError("只能对当前评分中的扣分项申请复核。")
-    reason = reason.strip()
-    limit = out.config.cases.review_reason_max
-    if not reason:
-        raise ReviewError("请填写复核理由。")
-    if len(reason) > limit:
-        raise ReviewError(f"复核理由不能超过 {limit} 字（现 {len(reason)} 字）。")
-    for label, text in (("复核理由", reason), *(("补充说明", n) for n in (notes or {}).values())):
-        if (problem := char_problem(label, text, multiline=True)) is not None:
-            raise ReviewError(problem + "。")
-    row = ReviewRow(case_code=case.code, version=ev.version, filed_by=person.id,
-                    filed_at=out.now(), items=json.dumps(items), reason=reason,
-                    notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
-                    due_at=answer_due(out, out.now()))
-    out.session.add(row)
-    await out.session.flush()
-    await out.audit(person.id, "review.file", case.code, {"review": row.id, "items": items})
-    view = await review_view(out, row, case)
-    for pid, kind in ((case.prosecutor, "prosecutor"), (person.id, "receipt")):
-        msg = await out.send_dm(pid, card=RENDER[kind](view))
-        repo.add_card(out.session, row.id, msg.id, kind)
-    await out.session.flush()
-    return row
-
-
-def answer_due(out: Outbound, filed_at: datetime) -> datetime:
-    tz = out.config.tz
-    local = filed_at.astimezone(tz)
-    day = out.services.calendar.add_working_days(local.date(),
-                                                 out.config.cases.review_answer_working_days)
-    return datetime.combine(day, local.time(), tz)
-
-
-async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewView:
-    d, t = out.directory, out.services.settings.template
-    ev = await case_repo.current_evaluation(out.session, case)
-    disputed = next((e for e in await case_repo.evaluations(out.session, case.code)
-                     if e.version == row.version), ev)
-    points = {x.item: x.points for x in disputed.deductions} if disputed else {}
-    notes = json.loads(row.notes or "{}")
-    items = tuple(
-        f"{t.item(i).label}（{'−' + str(points[i]) + '分' if points.get(i) else '一票否决'}）"
-        + (f"：{notes[i]}" if notes.get(i) else "")
-        for i in repo.items_of(row))
-    rescored = None
-    if row.new_version is not None:
-        new = next(e for e in await case_repo.evaluations(out.session, case.code)
-                   if e.version == row.new_version)
-        rescored = f"{new.color.label} {new.score}分（第{new.version}版）"
-
-    def name(pid: str | None) -> str | None:
-        return d.people[pid].name if pid and pid in d.people else pid
-
-    return ReviewView(
-        id=row.id, code=case.code, title=case.title, color=case.color,
-        color_label=ev.color.label if ev else "未评分", score=case.score,
-        filer=name(row.filed_by) or row.filed_by, items=items, reason=row.reason,
-        due=row.due_at.astimezone(out.config.tz).strftime("%Y-%m-%d %H:%M"),
-        state=State(row.status), reject_reason=row.reject_reason, joint_time=row.joint_time,
-        outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
-        confirmed_by=name(row.confirmed_by), rescored=rescored,
-        score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
-        joint_example=joint_example(out))
-
-
-def joint_example(out: Outbound) -> str:
-    """A joint-review time to show as an example: three days ahead, 14:30 (never one the bot
-    would refuse as past)."""
-    day = (out.now().astimezone(out.config.tz) + timedelta(days=3)).date()
-    return f"{day:%Y-%m-%d} 14:30"
-
-
-async def refresh_cards(out: Outbound, row: ReviewRow, case: CaseRow) -> None:
-    view = await review_view(out, row, case)
-    for c in await repo.cards(out.session, row.id):
-        msg = await get_message(out.session, c.message_id)
-        if msg is not None:
-            await out.update_card(msg, RENDER[c.kind](view))
-
-
-async def apply(out: Outbound, row: ReviewRow, action: Action, **values: object) -> bool:
-    """Compare-and-set transition; False when the request is no longer in a source state."""
-    try:
-        new = next_state(State(row.status), action)
-    except IllegalTransition:
-        return False
-    ok = await repo.transition(out.session, row.id, sources(action), new.value, **values)
-    # Re-read either way: on a loss another click (maybe on another instance, PostgreSQL
-    # READ COMMITTED) changed the status after we read it, and the refusal must name the new one.
-    await out.session.refresh(row)
-    return ok
-
-
-def leader_of(out: Outbound, case: CaseRow) -> Person | None:
-    leaders = out.directory.with_role("leader", case.unit)
-    return leaders[0] if leaders else None
-
-
-def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
-    """The request of this case was agreed (or the joint review changed the score) and no
-    evaluation has answered it yet."""
-    return row is not None and row.case_code == case_code and row.new_version is None and (
-        row.status == State.ACCEPTED or (row.status in (State.JOINT_DONE, State.CONFIRMED)
-                                         and row.outcome == "changed"))
-
-
-async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
-    """A re-score answers the request it references (one referencing none: every request of
-    the case waiting for a re-score): link it and tell the filer. Every card about the case's
-    requests is re-rendered, so none still calls the old colour 当前."""
-    rows = await repo.for_case(out.session, case.code)
-    answered = [r for r in rows if awaits_rescore(r, case.code)
-                and ev.review_request_id in (None, r.id)]
-    for row in answered:
-        row.new_version = ev.version
-    await out.session.flush()
-    for row in answered:
-        await out.audit(ev.by, "review.rescored", case.code,
-                        {"review": row.id, "version": ev.version})
-        await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
-                                             f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
-    for row in rows:
-        await refresh_cards(out, row, case)
 
 
 # -- card buttons -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.context import unit_of_work
+from bot.directory import parent_line
 from bot.roster import (
     COLUMNS,
     KIND_LABELS,
@@ -30,7 +31,6 @@ from bot.roster import (
 from bot.web import form_body, render
 from bot.web.session import session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
-from handlers.admin import parent_line
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
+from bot import reviews
 from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group, compute
@@ -23,7 +24,6 @@ from bot.web.session import session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person
-from handlers import reviews
 from storage import cases as repo
 from storage import reviews as review_repo
 from storage.cases import CaseRow
