@@ -15,6 +15,7 @@ from bot import cases as ops
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
+from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
 from config.loader import Settings
 from storage import cases as repo
 from storage import db, migrate
@@ -34,15 +35,9 @@ def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
     (a spreadsheet's trailing ",,,,,,") are skipped. Errors name the line and the column."""
     errors: list[str] = []
     rows: list[tuple[int, ops.NewCase]] = []
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        return [], [f"{path}: 文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"]
+    text = decode_csv(path.read_bytes())
+    if text is None:
+        return [], [f"{path}: {CSV_ENCODING_ERROR}"]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS[:5] if c not in reader.fieldnames]

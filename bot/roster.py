@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
 from config.loader import read_yaml
 from config.model import ID_PATTERN, ROLE_LABELS, Org
 
@@ -116,14 +117,9 @@ def write_org_file(path: Path, merged: dict[str, Any]) -> None:
 
 def read_csv(data: bytes) -> list[dict[str, str]]:
     """Rows of a roster CSV: UTF-8 (with or without BOM) or GB18030, as Excel saves it."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise RosterError(["文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"])
+    text = decode_csv(data)
+    if text is None:
+        raise RosterError([CSV_ENCODING_ERROR])
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [f.strip() for f in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in fields]

@@ -45,3 +45,17 @@ def without_bidi(text: str) -> str:
     """`text` without bidi overrides and isolates: invisible marks that chat clients may wrap
     around names and mentions (chat drops them; a stored field refuses them)."""
     return _BIDI.sub("", text)
+
+
+CSV_ENCODING_ERROR = "文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"
+
+
+def decode_csv(data: bytes) -> str | None:
+    """A CSV file's text as Excel saves it: UTF-8 (with or without BOM) or GBK (read as its
+    superset GB18030); None when it is neither."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
