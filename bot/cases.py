@@ -145,6 +145,7 @@ def case_view(out: Outbound, case: CaseRow) -> CaseView:
         prosecutor=prosecutor.name if prosecutor else case.prosecutor,
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
+        external_id=case.external_id,
     )
 
 

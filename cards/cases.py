@@ -21,6 +21,7 @@ class CaseView:
     prosecutor: str
     investigation_deadline: date | None
     custody_deadline: date | None
+    external_id: str | None = None  # 统一受案号 in the case-management system
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -72,3 +73,13 @@ async def test_racing_creates_with_one_external_id_make_one_case_on_postgres(
             async with console.app.services.db() as s:
                 report = await audit.verify(s)
             assert report.ok and report.records >= 3
+
+
+async def test_the_code_page_shows_the_external_id(console: Console) -> None:
+    """Whoever opens the code page can match it to the case-management system's record."""
+    _, created = await _post(console, external_id="33042420260001")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"码 {created['code']}")
+    link = r["messages"][0]["card"]["actions"][0]["url"]
+    await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+    page = await (await console.client.get(urlsplit(link).path)).text()
+    assert "<dt>统一受案号</dt><dd>33042420260001</dd>" in page
