@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from bot import cases as ops
 from bot.context import Outbound
 from bot.domain.review import Action, IllegalTransition, State, next_state, sources
+from bot.domain.review import awaits_rescore as domain_awaits_rescore
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
 from cards.reviews import RENDER, ReviewView
@@ -168,9 +169,8 @@ def leader_of(out: Outbound, case: CaseRow) -> Person | None:
 def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
     """The request of this case was agreed (or the joint review changed the score) and no
     evaluation has answered it yet."""
-    return row is not None and row.case_code == case_code and row.new_version is None and (
-        row.status == State.ACCEPTED or (row.status in (State.JOINT_DONE, State.CONFIRMED)
-                                         and row.outcome == "changed"))
+    return row is not None and row.case_code == case_code and domain_awaits_rescore(
+        row.status, row.outcome, row.new_version)
 
 
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.review import State
+from bot.domain.review import CHANGED, RESCORE_IF_CHANGED, State
 from cards.model import Button, Card, FormField
 
 
@@ -73,7 +73,7 @@ def prosecutor_card(v: ReviewView) -> Card:
             FormField("outcome", "结果：维持 或 调整"),
             FormField("minutes", "评议纪要", multiline=True),
             FormField("participants", "参加人员", required=False)))]
-    elif v.state in (State.JOINT_DONE, State.CONFIRMED) and v.outcome == "changed" \
+    elif v.state in RESCORE_IF_CHANGED and v.outcome == CHANGED \
             and v.rescored is None:
         actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]
     return Card(title=f"复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,

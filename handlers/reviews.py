@@ -9,7 +9,7 @@ import re
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.review import Action, State, parse_meeting_time, refusal
+from bot.domain.review import CHANGED, Action, State, parse_meeting_time, refusal
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import settle_review_reminders
 from bot.reviews import (
@@ -128,7 +128,7 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
     if ctx.user.id != case.prosecutor:
         await ctx.reply("只有本案承办检察官可以记录评议结果。")
         return
-    result = "changed" if raw == "调整" else "kept"
+    result = CHANGED if raw == "调整" else "kept"
     if not await apply(ctx, row, Action.OUTCOME, outcome=result, minutes=minutes[:2000],
                        participants=json.dumps(participants, ensure_ascii=False)):
         await ctx.reply(refusal(State(row.status)))

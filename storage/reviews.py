@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.domain.review import OPEN
+from bot.domain.review import CHANGED, OPEN, RESCORE_ALWAYS, RESCORE_IF_CHANGED
 from storage.cases import CaseRow
 from storage.models import Base
 from storage.types import UTCDateTime
@@ -60,8 +60,8 @@ async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:
 async def awaiting_rescore(session: AsyncSession, case_code: str) -> list[ReviewRow]:
     """Requests the prosecutor agreed to (or whose joint review decided 调整) that no
     re-score has answered yet."""
-    agreed = (ReviewRow.status == "accepted") | (
-        ReviewRow.status.in_(("joint_done", "confirmed")) & (ReviewRow.outcome == "changed"))
+    agreed = ReviewRow.status.in_(RESCORE_ALWAYS) | (
+        ReviewRow.status.in_(RESCORE_IF_CHANGED) & (ReviewRow.outcome == CHANGED))
     return list((await session.execute(
         select(ReviewRow).where(ReviewRow.case_code == case_code, ReviewRow.new_version.is_(None),
                                 agreed).order_by(ReviewRow.id))).scalars())

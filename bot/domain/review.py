@@ -54,6 +54,17 @@ TRANSITIONS: dict[tuple[State, Action], State] = {
 }
 DECISIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.JOINT})
 OPEN = frozenset({State.PENDING, State.JOINT, State.JOINT_DONE})
+CHANGED = "changed"  # a joint review's outcome: 调整 (the other one is "kept", 维持)
+# a request waiting for the prosecutor's re-score: agreed, or a joint review that decided 调整
+RESCORE_ALWAYS = frozenset({State.ACCEPTED})
+RESCORE_IF_CHANGED = frozenset({State.JOINT_DONE, State.CONFIRMED})
+
+
+def awaits_rescore(state: str, outcome: str | None, new_version: int | None) -> bool:
+    """Whether a request still waits for a re-score (storage/reviews.awaiting_rescore asks the
+    same in SQL)."""
+    return new_version is None and (
+        state in RESCORE_ALWAYS or (state in RESCORE_IF_CHANGED and outcome == CHANGED))
 
 
 class IllegalTransition(ValueError):

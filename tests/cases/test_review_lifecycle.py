@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.review import CHANGED, State
+from bot.reviews import awaits_rescore
+from storage import reviews as reviews_repo
 from storage.models import AuditRecord
+from storage.reviews import ReviewRow
 from tests.cases.helpers import (
     GREEN,
     INVESTIGATORS,
@@ -22,7 +26,7 @@ from tests.cases.helpers import (
     create_case,
     evaluate,
 )
-from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.conftest import START, Console, fresh_postgres, make_settings, open_console
 
 INV, INV2 = INVESTIGATORS
 LEADER = "p-leader-hc"
@@ -171,3 +175,22 @@ async def test_a_double_clicked_ack_on_postgresql_acts_once(pg_console: Console)
         n = await s.scalar(select(func.count()).select_from(AuditRecord)
                            .where(AuditRecord.action == "case.acknowledge"))
     assert n == 1
+
+
+async def test_which_requests_wait_for_a_rescore_is_the_same_rule_in_python_and_sql(
+        console: Console) -> None:
+    """待办 lists (SQL) and the re-score that answers them (Python) must agree on every state:
+    a request left out of one would never be answered, or answered but still listed."""
+    code = await create_case(console)
+    combos = [(state, outcome, version) for state in State for outcome in (CHANGED, "kept", None)
+              for version in (None, 1)]
+    async with console.app.services.db() as s, s.begin():
+        rows = [ReviewRow(case_code=code, version=1, filed_by=INVESTIGATORS[0],
+                          filed_at=START, items="[]", reason="理由", status=state.value,
+                          outcome=outcome, new_version=version, due_at=START)
+                for state, outcome, version in combos]
+        s.add_all(rows)
+        await s.flush()
+        in_sql = {r.id for r in await reviews_repo.awaiting_rescore(s, code)}
+        in_python = {r.id for r in rows if awaits_rescore(r, code)}
+    assert in_sql == in_python and len(in_sql) == 5  # accepted (any outcome), joint ones on 调整
