@@ -247,22 +247,19 @@ class ReminderService:
             return out
         d = self.services.directory
         for item in await inspection_repo.rectifications_to_remind(session, ids):
-            s = out[rectification_subject(str(item["id"]))]
-            s.title = str(item["text"] or "")[:60]
-            due = item["due"]
-            s.deadline = due if isinstance(due, date) else None
-            chief = d.chief_of(str(item["unit"])) if item["unit"] else None
-            inspector = item.get("inspector")
-            owner = item.get("owner")  # the 责任人 named at 整改, told "逾期将提醒"
+            s = out[rectification_subject(str(item.id))]
+            s.title = (item.text or "")[:60]
+            s.deadline = item.due
+            chief = d.chief_of(item.unit)
+            owner = item.owner  # the 责任人 named at 整改, told "逾期将提醒"
             s.people = {
                 "chief": tuple(dict.fromkeys(
-                    p for p in (str(owner) if owner else None, chief.id if chief else None)
-                    if p)),
-                "inspector": (str(inspector),) if inspector else
+                    p for p in (owner or None, chief.id if chief else None) if p)),
+                "inspector": (item.inspector,) if item.inspector else
                 tuple(p.id for p in d.with_role("inspector")),
             }
-            if rule is not None and item["open"] and item["due"] is not None:
-                s.planned = plan_rectification(item["id"], item["due"], self.cal, self.tz,
+            if rule is not None and item.open:
+                s.planned = plan_rectification(item.id, item.due, self.cal, self.tz,
                                                rule=rule, now=now, horizon=1)
         return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -305,18 +306,30 @@ async def close_rectification(item: RectificationItem, at: datetime) -> None:
     item.closed_at = at
 
 
-async def rectifications_to_remind(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
-    """What reminders need of rectification items (整改事项): the owner is the item's 责任人
-    (reminded with the unit's chief), the inspector the person who created the session."""
+@dataclass(frozen=True)
+class RectificationToRemind:
+    """What reminders need of a rectification item (整改事项)."""
+
+    id: int
+    due: date
+    unit: str
+    text: str
+    open: bool
+    owner: str  # the item's 责任人, reminded with the unit's chief
+    inspector: str  # who created the session
+
+
+async def rectifications_to_remind(session: AsyncSession, ids: Sequence[str]
+                                   ) -> list[RectificationToRemind]:
     wanted = [int(i) for i in ids if str(i).isdigit()]
     rows = await session.execute(
         select(RectificationItem, InspectionSession.created_by)
         .join(InspectionSession, InspectionSession.id == RectificationItem.session_id)
         .where(RectificationItem.id.in_(wanted)))
-    return [{"id": item.id, "due": item.due_date, "unit": item.unit_id, "text": item.text,
-             "open": item.status == "open" and item.closed_at is None,
-             "owner": item.owner_person_id, "inspector": inspector}
-            for item, inspector in rows.all()]
+    return [RectificationToRemind(
+        id=item.id, due=item.due_date, unit=item.unit_id, text=item.text,
+        open=item.status == "open" and item.closed_at is None,
+        owner=item.owner_person_id, inspector=inspector) for item, inspector in rows.all()]
 
 
 async def first_open_rectification_due(session: AsyncSession, on_or_after: date) -> date | None:
