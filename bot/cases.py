@@ -31,7 +31,7 @@ from config.model import Person
 from storage import audit
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseInvestigator, CaseRow, DeliveryRow, IntakeRow
+from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
 
 CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
@@ -227,12 +227,8 @@ async def create_case(out: Outbound, data: NewCase, by: str) -> CaseRow:
     prefix = _prefix_of(out, out.directory.people[data.prosecutor].unit)
     assert prefix is not None
     code = await repo.next_code(out.session, prefix, _code_year(out))
-    case = CaseRow(**_case_values(out, data, code, by, out.now()))
-    out.session.add(case)
-    await out.session.flush()
-    for inv in data.investigators:
-        out.session.add(CaseInvestigator(case_code=code, person_id=inv))
-    await out.session.flush()
+    case = await repo.add_case(out.session, _case_values(out, data, code, by, out.now()),
+                               data.investigators)
     await out.audit(by, "case.create", code, _create_record(case.title, case.stage,
                                                             data.external_id))
     return case
@@ -327,8 +323,7 @@ async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Colo
         card = delivery_card(view, ev, out.services.settings.template, page, qr, None,
                              out.config.tz, transcode_from=from_color, cleared=cleared)
         msg = await out.send_dm(person_id, card=card)
-        out.session.add(DeliveryRow(case_code=case.code, version=ev.version, person_id=person_id,
-                                    message_id=msg.id, at=out.now()))
+        repo.add_delivery(out.session, case.code, ev.version, person_id, msg.id, out.now())
         await out.audit("bot", "case.deliver", case.code,
                         {"to": person_id, "version": ev.version, "message": msg.id})
     await out.session.flush()
@@ -354,11 +349,7 @@ INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 wa
 
 async def record_intake(out: Outbound, case: CaseRow, by: Person, color: Color,
                         decision: str) -> IntakeRow:
-    row = IntakeRow(case_code=case.code, by=by.id, at=out.now(), color=color.value,
-                    decision=decision)
-    out.session.add(row)
-    case.intake = decision
-    await out.session.flush()
+    row = await repo.add_intake(out.session, case, by.id, out.now(), color.value, decision)
     await out.audit(by.id, "case.intake", case.code, {"color": color.value, "decision": decision})
     ev = await repo.current_evaluation(out.session, case)
     if decision in INTAKE_FINAL and ev is not None:  # the police learn what became of their case

@@ -78,12 +78,11 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     for label, text in (("复核理由", reason), *(("补充说明", n) for n in (notes or {}).values())):
         if (problem := char_problem(label, text, multiline=True)) is not None:
             raise ReviewError(problem + "。")
-    row = ReviewRow(case_code=case.code, version=ev.version, filed_by=person.id,
-                    filed_at=out.now(), items=json.dumps(items), reason=reason,
-                    notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
-                    due_at=answer_due(out, out.now()))
-    out.session.add(row)
-    await out.session.flush()
+    row = await repo.add_request(
+        out.session, case_code=case.code, version=ev.version, filed_by=person.id,
+        filed_at=out.now(), items=json.dumps(items), reason=reason,
+        notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
+        due_at=answer_due(out, out.now()))
     await out.audit(person.id, "review.file", case.code, {"review": row.id, "items": items})
     view = await review_view(out, row, case)
     for pid, kind in ((case.prosecutor, "prosecutor"), (person.id, "receipt")):

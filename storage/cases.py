@@ -159,6 +159,17 @@ async def add_cases(session: AsyncSession, cases: Sequence[dict[str, Any]],
         await session.execute(insert(table(CaseInvestigator)), list(investigators))
 
 
+async def add_case(session: AsyncSession, values: dict[str, Any],
+                   investigators: Sequence[str]) -> CaseRow:
+    """One case (the columns of `CaseRow`) and its investigators, as ORM rows of this session."""
+    case = CaseRow(**values)
+    session.add(case)
+    await session.flush()
+    session.add_all(CaseInvestigator(case_code=case.code, person_id=p) for p in investigators)
+    await session.flush()
+    return case
+
+
 async def codes_by_external_id(session: AsyncSession, ids: Iterable[str],
                                chunk: int = 500) -> dict[str, str]:
     """{external id: case code} of the cases that have one of `ids`."""
@@ -326,6 +337,23 @@ async def acknowledge_delivery(session: AsyncSession, delivery_id: int, at: date
                                   DeliveryRow.acknowledged_at.is_(None))
         .values(acknowledged_at=at).execution_options(synchronize_session="fetch"))
     return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def add_delivery(session: AsyncSession, case_code: str, version: int, person_id: str,
+                 message_id: int, at: datetime) -> None:
+    """A case card delivered to an investigator (flushed with the unit of work)."""
+    session.add(DeliveryRow(case_code=case_code, version=version, person_id=person_id,
+                            message_id=message_id, at=at))
+
+
+async def add_intake(session: AsyncSession, case: CaseRow, by: str, at: datetime, color: str,
+                     decision: str) -> IntakeRow:
+    """An intake decision (扫码分类受理), also kept on the case as its current one."""
+    row = IntakeRow(case_code=case.code, by=by, at=at, color=color, decision=decision)
+    session.add(row)
+    case.intake = decision
+    await session.flush()
+    return row
 
 
 async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:

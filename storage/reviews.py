@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,14 @@ class ReviewCard(Base):
 
 
 OPEN_STATES = tuple(sorted(s.value for s in OPEN))  # bot.domain.review.OPEN, as stored
+
+
+async def add_request(session: AsyncSession, **values: Any) -> ReviewRow:
+    """A new review request (the columns of `ReviewRow`), flushed so it has its id."""
+    row = ReviewRow(**values)
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def get(session: AsyncSession, review_id: int) -> ReviewRow | None:
