@@ -159,14 +159,12 @@ async def create_session(out: Outbound, actor: Person, raw: RawCreate,
         return None, [f"候选单位或题目不足，无法抽签（{e}）"]
     m_hash = manifest_hash(manifest)
     now = out.now()
-    s = InspectionSession(
-        id=sid, title=p.title, chat=p.chat, created_by=actor.id, created_at=now, updated_at=now,
-        stage="created", params=json.dumps(p.to_dict(), ensure_ascii=False),
+    s = await store.add_session(
+        db, id=sid, title=p.title, chat=p.chat, created_by=actor.id, created_at=now,
+        updated_at=now, stage="created", params=json.dumps(p.to_dict(), ensure_ascii=False),
         secret_hex=secret.hex(), manifest=canonical_json(manifest.to_dict()).decode(),
         manifest_hash=m_hash, current=-1,
     )
-    db.add(s)
-    await db.flush()
     cities = len({u.city_id for u in units})
     await out.send(p.chat, card=cards.commit_card(sid=sid, title=p.title, manifest=manifest,
                                                   manifest_hash=m_hash, base_url=base_url(out),

@@ -193,6 +193,14 @@ async def asked_question_ids(session: AsyncSession) -> list[str]:
 
 # -- sessions -----------------------------------------------------------------------------------
 
+async def add_session(session: AsyncSession, **values: Any) -> InspectionSession:
+    """A new inspection session (the columns of `InspectionSession`), flushed."""
+    row = InspectionSession(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def get_session(session: AsyncSession, sid: str) -> InspectionSession | None:
     return await session.get(InspectionSession, sid)
 

@@ -57,3 +57,22 @@ def test_only_the_app_imports_handlers() -> None:
     assert files
     importers = [str(p.relative_to(ROOT)) for p in files if _imports_handlers(p)]
     assert importers == ["bot/app.py"]
+
+
+def _adds_rows(path: Path) -> bool:
+    """Whether the module calls `<something>.session.add(…)` / `session.add_all(…)` itself."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("add", "add_all")
+                and isinstance(node.func.value, (ast.Attribute, ast.Name))
+                and getattr(node.func.value, "attr", getattr(node.func.value, "id", ""))
+                in ("session", "db")):
+            return True
+    return False
+
+
+def test_rows_are_added_only_in_storage() -> None:
+    """Services and handlers write through repository functions (storage/), never by building
+    and adding ORM rows themselves."""
+    files = [p for d in ("bot", "handlers", "cards") for p in sorted((ROOT / d).rglob("*.py"))]
+    assert [str(p.relative_to(ROOT)) for p in files if _adds_rows(p)] == []
