@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.domain.question_bank import BankQuestion
+from bot.domain.question_bank import BankQuestion, StoredQuestion
 from storage.models import Base
 from storage.types import UTCDateTime
 
@@ -162,6 +162,21 @@ async def import_questions(session: AsyncSession, questions: list[BankQuestion],
         row.imported_at = at
     await session.flush()
     return added, updated
+
+
+async def bank_snapshot(session: AsyncSession, *, lock: bool = False) -> dict[str, StoredQuestion]:
+    """Every row (active or not) as the import compares it; `lock` takes the rows FOR UPDATE
+    (PostgreSQL) so a concurrent confirmation waits and then sees this one's changes."""
+    q = select(Question)
+    if lock:
+        q = q.with_for_update()
+    out: dict[str, StoredQuestion] = {}
+    for r in (await session.execute(q)).scalars():
+        out[r.id] = StoredQuestion(
+            BankQuestion(id=r.id, category=r.category, text=r.text,
+                         answer_points=tuple(r.points), source_department=r.source_department,
+                         tags=tuple(r.tag_list)), demo=r.demo, active=r.active)
+    return out
 
 
 async def bank_size(session: AsyncSession) -> int:

@@ -7,7 +7,9 @@ never a question's text, which must not leave the server."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -263,3 +265,109 @@ def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:
     if lower.endswith(".xlsx"):
         return parse_xlsx(data), False
     raise BankError([f"不支持的文件类型「{name[-40:]}」，请使用 .yaml、.csv 或 .xlsx"])
+
+
+# -- import preview: what an upload would change, by id (never by text) ------------------------
+
+CHANGE_LABELS: dict[str, str] = {
+    "category": "类别", "text": "题目", "answer_points": "参考答案要点",
+    "source_department": "出题部门", "tags": "标签", "demo": "演示标记", "active": "重新启用",
+}
+
+
+@dataclass(frozen=True)
+class StoredQuestion:
+    """A bank row as the import compares it: the question and its flags."""
+
+    question: BankQuestion
+    demo: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class BankChange:
+    id: str
+    category: str
+    old_category: str
+    fields: tuple[str, ...]  # keys of CHANGE_LABELS
+
+    @property
+    def labels(self) -> str:
+        return "、".join(CHANGE_LABELS[f] for f in self.fields)
+
+
+@dataclass(frozen=True)
+class BankPlan:
+    """An upload against the bank as it is (`base_version`): nothing here holds a text."""
+
+    base_version: str
+    new: tuple[tuple[str, str], ...]  # (id, category), in file order
+    changed: tuple[BankChange, ...]
+    unchanged: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.new and not self.changed
+
+    @property
+    def to_write(self) -> frozenset[str]:
+        return frozenset([i for i, _ in self.new] + [c.id for c in self.changed])
+
+
+def _canonical(q: BankQuestion) -> dict[str, Any]:
+    return {"id": q.id, "category": q.category, "text": q.text,
+            "answer_points": list(q.answer_points), "source_department": q.source_department,
+            "tags": list(q.tags)}
+
+
+def bank_version(stored: Mapping[str, StoredQuestion]) -> str:
+    """A digest of every row's content and flags: changes whenever anything in the bank does."""
+    h = hashlib.sha256()
+    for qid in sorted(stored):
+        s = stored[qid]
+        h.update(json.dumps([_canonical(s.question), s.demo, s.active], ensure_ascii=False,
+                            sort_keys=True).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def plan_import(stored: Mapping[str, StoredQuestion], questions: Sequence[BankQuestion],
+                demo: bool) -> BankPlan:
+    new: list[tuple[str, str]] = []
+    changed: list[BankChange] = []
+    unchanged: list[str] = []
+    for q in questions:
+        old = stored.get(q.id)
+        if old is None:
+            new.append((q.id, q.category))
+            continue
+        was, now = _canonical(old.question), _canonical(q)
+        fields = [f for f in ("category", "text", "answer_points", "source_department", "tags")
+                  if was[f] != now[f]]
+        if old.demo != demo:
+            fields.append("demo")
+        if not old.active:
+            fields.append("active")
+        if fields:
+            changed.append(BankChange(q.id, q.category, old.question.category, tuple(fields)))
+        else:
+            unchanged.append(q.id)
+    return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged))
+
+
+def questions_to_json(questions: Sequence[BankQuestion]) -> str:
+    """The parsed upload, for the confirm form to send back (signed with its digest)."""
+    # ASCII (\uXXXX escapes) with no raw newline: a form field returns it byte for byte
+    return json.dumps([_canonical(q) for q in questions], separators=(",", ":"))
+
+
+def questions_from_json(text: str) -> list[BankQuestion]:
+    return [BankQuestion(id=str(d["id"]), category=str(d["category"]), text=str(d["text"]),
+                         answer_points=tuple(str(p) for p in d["answer_points"]),
+                         source_department=str(d["source_department"]),
+                         tags=tuple(str(t) for t in d["tags"]))
+            for d in json.loads(text)]
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -8,10 +8,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,16 @@ from bot import inspection as service
 from bot.context import Outbound
 from bot.domain.draw import Manifest, verify
 from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
-from bot.domain.question_bank import CATEGORIES, BankError, parse_file
+from bot.domain.question_bank import (
+    CATEGORIES,
+    BankError,
+    BankPlan,
+    digest,
+    parse_file,
+    plan_import,
+    questions_from_json,
+    questions_to_json,
+)
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import ApiError, form_body, json_response, loads_strict, render
 from bot.web.session import session_person
@@ -35,6 +44,9 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
 RECONNECT_SECONDS = 5  # a screen whose stream ended for want of Redis tries again this often
 MAX_UPLOAD = 5 * 1024 * 1024
+MAX_CONFIRM = 4 * MAX_UPLOAD  # the parsed questions sent back (an .xlsx is compressed)
+BANK_TOKEN = "bank-import"
+CONFIRM_FOR = timedelta(minutes=30)
 
 
 class InspectionWeb:
@@ -58,7 +70,8 @@ class InspectionWeb:
             web.get("/inspection", self.index),
             web.post("/inspection/sessions", self.create),
             web.get("/inspection/bank", self.bank_page),
-            web.post("/inspection/bank/import", self.bank_import),
+            web.post("/inspection/bank/preview", self.bank_preview),
+            web.post("/inspection/bank/confirm", self.bank_confirm),
             web.get("/inspection/{sid}/report.docx", self.report),
             web.get("/live/{sid}", self.live_page),
             web.get("/live/{sid}/state", self.live_state),
@@ -160,7 +173,10 @@ class InspectionWeb:
                       categories=CATEGORIES, category=category,
                       message=request.query.get("imported", ""))
 
-    async def bank_import(self, request: web.Request) -> web.Response:
+    async def bank_preview(self, request: web.Request) -> web.Response:
+        """The uploaded file against the bank as it is now: new, changed (ids, categories and
+        which fields) and unchanged questions, or the file's errors. Nothing is imported; the
+        confirm form sends the parsed questions back with a signed digest of them."""
         person = self._require(request, "inspector")
         services = self.app.services
         if request.content_type != "multipart/form-data":
@@ -174,18 +190,57 @@ class InspectionWeb:
             raise _page_error(400, "上传的表单格式有误，请在页面上重新选择文件提交。") from None
         if len(data) > MAX_UPLOAD:
             raise _page_error(400, "文件超过 5 MB。")
+        filename = part.filename[-80:]
         try:
             # seconds of CPU for a big workbook: off the loop, so other chats keep answering
             questions, demo = await asyncio.to_thread(parse_file, part.filename, bytes(data))
         except BankError as e:
             return render("inspection_import_errors.html", status=400, errors=e.errors,
-                          filename=part.filename[-80:], categories=CATEGORIES)
+                          filename=filename, categories=CATEGORIES)
+        payload = questions_to_json(questions)
+        if len(payload.encode()) > MAX_CONFIRM:
+            raise _page_error(400, "题库内容过大，请分批导入。")
+        now = services.clock.now()
         async with services.db() as db, db.begin():
-            added, updated = await store.import_questions(db, questions, demo=demo,
-                                                          at=services.clock.now())
-            await audit.append(db, at=services.clock.now(), actor=person.id,
+            plan = plan_import(await store.bank_snapshot(db), questions, demo)
+            # the preview shows existing ids and their categories: a read of the bank, audited
+            await audit.append(db, at=now, actor=person.id, action="inspection.bank.preview",
+                               subject="bank", data={"via": "web", **_plan_ids(plan)})
+        token = services.signer.sign(BANK_TOKEN, {
+            "p": person.id, "h": digest(payload), "b": plan.base_version, "d": demo,
+            "f": filename}, now + CONFIRM_FOR)
+        resp = render("inspection_import_preview.html", person=person, plan=plan,
+                      filename=filename, total=len(questions), demo=demo, payload=payload,
+                      token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
+        resp.headers["Cache-Control"] = "no-store"  # the confirm form carries the texts
+        return resp
+
+    async def bank_confirm(self, request: web.Request) -> web.Response:
+        """Confirmed: apply exactly the previewed questions, unless the bank changed since."""
+        person = self._require(request, "inspector")
+        services = self.app.services
+        fields = await _multipart_fields(request, ("questions", "token"), MAX_CONFIRM)
+        payload, now = fields.get("questions", ""), services.clock.now()
+        signed = services.signer.verify(BANK_TOKEN, fields.get("token", ""), now)
+        if (signed is None or signed.get("p") != person.id
+                or signed.get("h") != digest(payload)):
+            raise _page_error(400, "确认已失效（预览超过 30 分钟或页面内容有误），本次未导入。"
+                                   "请重新上传文件预览。")
+        questions, demo = questions_from_json(payload), bool(signed.get("d"))
+        async with services.db() as db, db.begin():
+            plan = plan_import(await store.bank_snapshot(db, lock=True), questions, demo)
+            if plan.empty:  # a second click, or someone imported the same file meanwhile
+                raise web.HTTPSeeOther("/inspection/bank?imported=这些题目已导入，题库无需更改")
+            if plan.base_version != signed.get("b"):
+                raise _page_error(409, "题库在预览之后已被修改（可能有其他督察刚导入过），"
+                                       "本次未导入。请重新上传文件预览。")
+            write = plan.to_write
+            added, updated = await store.import_questions(
+                db, [q for q in questions if q.id in write], demo=demo, at=now)
+            await audit.append(db, at=now, actor=person.id,
                                action="inspection.bank.import", subject="bank",
-                               data={"via": "web", "added": added, "updated": updated})
+                               data={"via": "web", "added": added, "updated": updated,
+                                     "file": str(signed.get("f", "")), **_plan_ids(plan)})
         raise web.HTTPSeeOther(f"/inspection/bank?imported=新增{added}道，更新{updated}道")
 
     # -- report ---------------------------------------------------------------------------------
@@ -328,8 +383,37 @@ class InspectionWeb:
 
 def _page_error(status: int, message: str) -> web.HTTPException:
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-           404: web.HTTPNotFound}[status]
+           404: web.HTTPNotFound, 409: web.HTTPConflict}[status]
     return cls(text=message, content_type="text/plain")
+
+
+def _plan_ids(plan: BankPlan) -> dict[str, Any]:
+    """For the audit record: ids and counts, never a text."""
+    return {"new": [i for i, _ in plan.new], "changed": [c.id for c in plan.changed],
+            "unchanged": len(plan.unchanged)}
+
+
+async def _multipart_fields(request: web.Request, names: tuple[str, ...],
+                            limit: int) -> dict[str, str]:
+    """The named text fields of a multipart form, read as a stream (the form may be larger
+    than aiohttp's request.post() allows); anything malformed or too big is a 400."""
+    if request.content_type != "multipart/form-data":
+        raise _page_error(400, "表单格式有误，请重新上传文件预览。")
+    out: dict[str, str] = {}
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name not in names:
+                continue
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > limit:
+                    raise _page_error(400, "表单过大，请重新上传文件预览。")
+            out[part.name] = data.decode()
+    except (ValueError, UnicodeDecodeError):
+        raise _page_error(400, "表单格式有误，请重新上传文件预览。") from None
+    return out
 
 
 async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:

@@ -44,3 +44,30 @@ async def test_stats_tables_scroll_on_a_phone_instead_of_squeezing_names(
     heights = await page.locator("table.groups th").evaluate_all(
         "cells => cells.map(c => c.getBoundingClientRect().height)")
     assert max(heights) < 2 * min(heights)  # no header wrapped onto several lines
+
+
+async def test_bank_import_is_previewed_then_confirmed_in_a_browser(
+        console: Console, browser: Browser, tmp_path: Any) -> None:
+    """Upload → preview (nothing written) → 确认导入: the confirm form carries the parsed
+    questions back unchanged through a real browser's form encoding."""
+    from tests.inspection.helpers import bank
+
+    upload = tmp_path / "bank.csv"
+    upload.write_text("编号,类别,题目,参考答案要点,出题部门,标签\n"
+                      'B901,其他,"浏览器导入题：含 <标记> & ""引号""？","要点一\n要点二",办公室,甲\n',
+                      encoding="utf-8")
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", HOST)
+    await expect(page.locator("#chatsel")).to_contain_text("检务督导面对面")
+    await page.goto(str(console.client.make_url("/inspection/bank")))
+    await page.set_input_files("#file", str(upload))
+    await page.click("form button")
+    await expect(page.locator("#summary")).to_contain_text("新增 1 道")
+    await expect(page.locator("#new")).to_contain_text("B901")
+    assert "B901" not in await bank(console)
+    await page.click("#confirm button")
+    await expect(page.locator("p.ok")).to_contain_text("新增1道")
+    row = (await bank(console))["B901"]
+    assert row.text == '浏览器导入题：含 <标记> & "引号"？' and row.points == ["要点一", "要点二"]

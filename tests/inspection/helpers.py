@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
+from aiohttp import FormData
 from sqlalchemy import select
 
 from storage import inspection as store
@@ -75,3 +78,15 @@ async def quick_session(console: Console, extra: str = "", entropy: str = "5 2 8
     await say(console, "开始")
     await say(console, f"抽签 {entropy}")
     return await session_row(console)
+
+
+async def confirm(console: Console, preview_html: str, *, token: str | None = None) -> Any:
+    """Submit the confirm form of a bank import preview page, as the browser would
+    (multipart/form-data). `token` replaces the page's signed token."""
+    found = re.search(r'name="token" value="([^"]*)"', preview_html)
+    payload = re.search(r'<textarea name="questions" hidden>(.*?)</textarea>', preview_html, re.S)
+    assert found and payload, "no confirm form on the preview page"
+    form = FormData(default_to_multipart=True)
+    form.add_field("token", token if token is not None else html.unescape(found.group(1)))
+    form.add_field("questions", html.unescape(payload.group(1)))
+    return await console.client.post("/inspection/bank/confirm", data=form)

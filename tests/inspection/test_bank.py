@@ -21,7 +21,7 @@ from config.loader import DEFAULT_DIR, Settings
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, bank, say
+from tests.inspection.helpers import HOST, bank, confirm, say
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_ZH = ["编号", "类别", "题目", "参考答案要点", "出题部门", "标签"]
@@ -253,13 +253,16 @@ async def test_bank_page_is_for_inspectors_and_audited(console: Console) -> None
 
     form = FormData()
     form.add_field("file", buf.getvalue(), filename="bank.xlsx")
-    r = await console.client.post("/inspection/bank/import", data=form)
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 200 and "新增 1 道" in await r.text()
+    r = await confirm(console, await r.text())
     assert r.status == 200 and "新增1道" in await r.text()
     async with console.app.services.db() as db:
         rows = (await db.execute(select(AuditRecord))).scalars().all()
         assert await store.bank_size(db) == len(questions) + 1
     assert [r.action for r in rows if r.actor == HOST] == [
-        "inspection.bank.list", "inspection.bank.import", "inspection.bank.list"]
+        "inspection.bank.list", "inspection.bank.preview", "inspection.bank.import",
+        "inspection.bank.list"]
 
 
 async def test_web_import_errors_are_chinese_one_per_line_and_nothing_is_imported(
@@ -278,7 +281,7 @@ async def test_web_import_errors_are_chinese_one_per_line_and_nothing_is_importe
 
     form = FormData()
     form.add_field("file", buf.getvalue().encode(), filename="bank.csv")
-    r = await console.client.post("/inspection/bank/import", data=form)
+    r = await console.client.post("/inspection/bank/preview", data=form)
     html = await r.text()
     assert r.status == 400 and "导入失败" in html and r.content_type == "text/html"
     items = re.findall(r"<li>(.*?)</li>", html)
@@ -294,7 +297,7 @@ async def test_web_import_of_a_malformed_form_is_a_400(console: Console) -> None
     for content_type, body in (("application/x-www-form-urlencoded", b"file=x"),
                                ("multipart/form-data", b"file=x"),
                                ("multipart/form-data; boundary=xyz", b"file=x")):
-        r = await console.client.post("/inspection/bank/import", data=body,
+        r = await console.client.post("/inspection/bank/preview", data=body,
                                       headers={"Content-Type": content_type})
         assert r.status == 400, (content_type, await r.text())
     r = await console.client.post("/inspection/sessions", data=b"title=x",
@@ -327,11 +330,11 @@ async def test_web_import_parses_the_file_off_the_event_loop(
     form = FormData()
     form.add_field("file", "编号,类别,题目,参考答案要点\nW001,其他,题,要点\n".encode(),
                    filename="bank.csv")
-    upload = asyncio.create_task(console.client.post("/inspection/bank/import", data=form))
+    upload = asyncio.create_task(console.client.post("/inspection/bank/preview", data=form))
     await eventually(parsing.is_set, within=10, what="the parse to start")
     other = await console.send("p-investigator-1", "dm:p-investigator-1", "帮助")
     assert not upload.done()
     release.set()
     r = await upload
     assert other["messages"] and released_in_time == [True]
-    assert r.status == 200 and "新增1道" in await r.text()
+    assert r.status == 200 and "新增 1 道" in await r.text()

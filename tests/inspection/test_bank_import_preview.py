@@ -1,0 +1,147 @@
+"""The web bank import is two steps: the upload is previewed (new, changed and unchanged ids;
+nothing written), and only the inspector's confirmation writes exactly what was previewed —
+refused if the bank changed in between. Texts never reach a log line or an audit record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import FormData
+from sqlalchemy import select
+
+from storage import inspection as store
+from storage.models import AuditRecord
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, bank, confirm
+
+NEW_TEXT = "预览测试新题：请介绍你院案件质量评查的做法？"
+CHANGED_TEXT = "预览测试改题：请说明你院检务公开的新举措？"
+
+
+def _row(q: store.Question, **changes: Any) -> dict[str, Any]:
+    return {"id": q.id, "category": q.category, "text": q.text, "answer_points": q.points,
+            "source_department": q.source_department, "tags": q.tag_list, **changes}
+
+
+async def _upload(console: Console) -> tuple[dict[str, store.Question], Any]:
+    """Q001 changes category, department and text; Q002 is as it is; N901 is new."""
+    questions = await bank(console)
+    q1, q2 = questions["Q001"], questions["Q002"]
+    new_category = "其他" if q1.category != "其他" else "业务建设"
+    doc = {"demo": bool(q1.demo), "questions": [
+        _row(q1, category=new_category, source_department="办公室（新）", text=CHANGED_TEXT),
+        _row(q2),
+        {"id": "N901", "category": "队伍建设", "text": NEW_TEXT, "answer_points": ["要点甲"],
+         "source_department": "政治部", "tags": []}]}
+    form = FormData()
+    form.add_field("file", yaml.safe_dump(doc, allow_unicode=True).encode(), filename="bank.yaml")
+    return questions, await console.client.post("/inspection/bank/preview", data=form)
+
+
+def _visible(html: str) -> str:
+    return re.sub(r"<textarea.*?</textarea>", "", html, flags=re.S)
+
+
+async def _audit(console: Console) -> list[AuditRecord]:
+    async with console.app.services.db() as db:
+        return [r for r in (await db.execute(select(AuditRecord))).scalars()
+                if r.action.startswith("inspection.bank.") and r.actor == HOST]
+
+
+async def test_preview_shows_ids_and_fields_and_writes_nothing(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    await console.client.post("/console/api/login", json={"user": HOST})
+    before, r = await _upload(console)
+    html = await r.text()
+    assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+    assert "共 3 道：新增 1 道，修改 1 道，无变化 1 道" in html
+    changed = re.search(r'<table id="changed">.*?</table>', html, re.S)
+    assert changed and "Q001" in changed.group(0) and "类别、题目、出题部门" in changed.group(0)
+    assert "N901" in html and "队伍建设" in html and "确认导入" in html
+    # neither the new texts nor the stored ones are shown (the form carries them escaped)
+    for text in (NEW_TEXT, CHANGED_TEXT, before["Q001"].text, before["Q002"].text,
+                 *before["Q001"].points):
+        assert text not in _visible(html) and text not in caplog.text
+    assert NEW_TEXT not in html  # \uXXXX escapes in the confirm form
+    after = await bank(console)
+    assert set(after) == set(before) and after["Q001"].text == before["Q001"].text
+    assert after["Q001"].category == before["Q001"].category
+    recs = await _audit(console)
+    assert [r.action for r in recs] == ["inspection.bank.preview"]
+    assert json.loads(recs[0].data) == {"via": "web", "new": ["N901"], "changed": ["Q001"],
+                                        "unchanged": 1}
+
+
+async def test_confirm_writes_exactly_the_preview_once(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    await console.client.post("/console/api/login", json={"user": HOST})
+    before, r = await _upload(console)
+    page = await r.text()
+    r = await confirm(console, page)
+    assert r.status == 200 and "导入完成：新增1道，更新1道" in await r.text()
+    after = await bank(console)
+    assert after["N901"].text == NEW_TEXT and after["Q001"].text == CHANGED_TEXT
+    assert after["Q001"].source_department == "办公室（新）"
+    assert after["Q002"].imported_at == before["Q002"].imported_at  # unchanged: not rewritten
+    recs = await _audit(console)
+    assert [r.action for r in recs if r.action != "inspection.bank.list"] == [
+        "inspection.bank.preview", "inspection.bank.import"]
+    data = json.loads(recs[1].data)
+    assert data["added"] == 1 and data["updated"] == 1 and data["changed"] == ["Q001"]
+    assert all(t not in r.data for r in recs for t in (NEW_TEXT, CHANGED_TEXT))
+    assert NEW_TEXT not in caplog.text and CHANGED_TEXT not in caplog.text
+    # a second click: nothing left to write, and said so
+    r = await confirm(console, page)
+    assert r.status == 200 and "无需更改" in await r.text()
+    assert [r.action for r in await _audit(console)].count("inspection.bank.import") == 1
+
+
+async def test_stale_or_tampered_confirmation_is_refused(console: Console) -> None:
+    await console.client.post("/console/api/login", json={"user": HOST})
+    before, r = await _upload(console)
+    page = await r.text()
+    # the payload edited after the preview: its digest no longer matches the signed one
+    tampered = page.replace("N901", "N902")
+    r = await confirm(console, tampered, token=re.search(r'name="token" value="([^"]*)"',
+                                                         page).group(1))  # type: ignore[union-attr]
+    assert r.status == 400 and "本次未导入" in await r.text()
+    # someone changes the bank between preview and confirmation
+    async with console.app.services.db() as db, db.begin():
+        row = await db.get(store.Question, "Q003")
+        assert row is not None
+        row.source_department = "别人改的"
+    r = await confirm(console, page)
+    text = await r.text()
+    assert r.status == 409 and "题库在预览之后已被修改" in text and "重新上传" in text
+    after = await bank(console)
+    assert "N901" not in after and after["Q001"].text == before["Q001"].text
+    # an expired preview
+    _, r = await _upload(console)
+    page = await r.text()
+    await console.client.post("/console/api/clock", json={"advance": "31m"})
+    r = await confirm(console, page)
+    assert r.status == 400 and "N901" not in await bank(console)
+    assert [r.action for r in await _audit(console)] == ["inspection.bank.preview"] * 2
+
+
+async def test_non_inspectors_can_neither_preview_nor_confirm(console: Console) -> None:
+    await console.client.post("/console/api/login", json={"user": HOST})
+    _, r = await _upload(console)
+    page = await r.text()
+    console.client.session.cookie_jar.clear()
+    for user in (None, "p-leader-1", "p-investigator-1"):
+        if user:
+            await console.client.post("/console/api/login", json={"user": user})
+        _, r = await _upload(console)
+        assert r.status == (401 if user is None else 403)
+        r = await confirm(console, page)
+        assert r.status == (401 if user is None else 403)
+    assert "N901" not in await bank(console)
+    assert [r.action for r in await _audit(console)] == ["inspection.bank.preview"]
