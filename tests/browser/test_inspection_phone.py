@@ -71,3 +71,15 @@ async def test_bank_import_is_previewed_then_confirmed_in_a_browser(
     await expect(page.locator("p.ok")).to_contain_text("新增1道")
     row = (await bank(console))["B901"]
     assert row.text == '浏览器导入题：含 <标记> & "引号"？' and row.points == ["要点一", "要点二"]
+
+
+async def test_stats_tables_fit_a_desktop_page(console: Console, browser: Browser) -> None:
+    """On a desktop the statistics page is wide enough that every column shows unscrolled."""
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", "p-leader-hc")
+    await expect(page.locator("#chatsel")).to_contain_text("海澄")
+    await page.goto(str(console.client.make_url("/stats")))
+    fits = await page.locator(".scroll-x").evaluate_all(
+        "boxes => boxes.map(b => b.scrollWidth <= b.clientWidth)")
+    assert fits == [True, True]
