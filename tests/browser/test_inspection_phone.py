@@ -10,6 +10,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.browser.test_console_phone import NO_OVERFLOW
+from tests.cases.helpers import RED, create_case, evaluate
 from tests.conftest import Console
 from tests.inspection.helpers import HOST
 
@@ -75,6 +76,7 @@ async def test_bank_import_is_previewed_then_confirmed_in_a_browser(
 
 async def test_stats_tables_fit_a_desktop_page(console: Console, browser: Browser) -> None:
     """On a desktop the statistics page is wide enough that every column shows unscrolled."""
+    await evaluate(console, await create_case(console), RED)  # a row: 刑事侦查大队's long name
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await page.goto(str(console.client.make_url("/console")))
     await page.select_option("#user", "p-leader-hc")
