@@ -66,6 +66,18 @@ async def eventually(cond: Callable[[], Any], within: float = 15.0, what: str = 
         await asyncio.sleep(0.01)
 
 
+def database_down(app: App) -> None:
+    """Every database session of `app` fails as an unreachable PostgreSQL would."""
+    class Down:
+        async def __aenter__(self) -> None:
+            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+    app.services.db = lambda: Down()  # type: ignore[assignment,return-value]
+
+
 FAST: dict[str, Any] = {
     "stream": {"reconnect_min_seconds": 0.05, "reconnect_max_seconds": 0.5, "stable_seconds": 5,
                "ping_interval_seconds": 0.2, "watchdog_seconds": 3.0, "open_timeout_seconds": 2,

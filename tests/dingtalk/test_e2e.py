@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import App
 from storage.models import Message
-from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
 from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk
 
 TEMPLATE = "tpl-casebot.schema"
@@ -134,14 +134,7 @@ async def test_click_on_unknown_card_is_acked_and_ignored(app: App, fake: FakeDi
 
 async def test_click_in_a_database_outage_is_acked_500_with_one_log_line(
         app: App, fake: FakeDingTalk, caplog: pytest.LogCaptureFixture) -> None:
-    class Down:
-        async def __aenter__(self) -> None:
-            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
-
-        async def __aexit__(self, *_: object) -> None:
-            return None
-
-    app.services.db = lambda: Down()  # type: ignore[assignment,return-value]
+    database_down(app)
     with caplog.at_level(logging.WARNING):
         frame_id = fake.click("some-card", PROSECUTOR[1], "test.press")
         ack = await eventually(lambda: fake.acks.get(frame_id), what="the ACK")

@@ -11,7 +11,7 @@ from bot.app import App
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.delivery import Target
 from storage.models import Message, OutboxItem
-from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
 from tests.dingtalk.fake import FakeDingTalk
 
 TEMPLATE = "tpl-casebot.schema"
@@ -113,14 +113,7 @@ async def test_a_click_by_an_unknown_user_is_answered_on_the_card_and_in_private
 
 async def test_without_the_database_the_answer_goes_straight_through_the_webhook(
         app: App, fake: FakeDingTalk) -> None:
-    class Down:
-        async def __aenter__(self) -> None:
-            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
-
-        async def __aexit__(self, *_: object) -> None:
-            return None
-
-    app.services.db = lambda: Down()  # type: ignore[assignment,return-value]
+    database_down(app)
     fake.send_message("帮助", staff_id=STRANGER, msg_id="m-down")
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.text == "您尚未在本系统登记钉钉账号，请联系管理员"
