@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.question_bank import BankQuestion, StoredQuestion
 from storage.models import Base
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, dialect_name
 
 
 class Question(Base):
@@ -137,9 +137,21 @@ class SiteTask(Base):
 
 # -- the bank -----------------------------------------------------------------------------------
 
+_PG_BANK_LOCK = 7_263_003  # advisory lock id serialising bank writes (audit ...001, migrate ...002)
+
+
+async def lock_bank(session: AsyncSession) -> None:
+    """Make the caller's transaction the bank's only writer until it ends. SQLite already is
+    (BEGIN IMMEDIATE); on PostgreSQL row locks are not enough: two imports adding new ids lock
+    nothing in common, and neither would see the other's rows, so they take an advisory lock."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_BANK_LOCK})
+
+
 async def import_questions(session: AsyncSession, questions: list[BankQuestion], *, demo: bool,
                            at: datetime) -> tuple[int, int]:
     """Insert new questions and update existing ones by id; returns (added, updated)."""
+    await lock_bank(session)
     existing = {q.id: q for q in (await session.execute(select(Question))).scalars()}
     next_seq = max((q.seq for q in existing.values()), default=0) + 1
     added = updated = 0
@@ -165,11 +177,11 @@ async def import_questions(session: AsyncSession, questions: list[BankQuestion],
 
 
 async def bank_snapshot(session: AsyncSession, *, lock: bool = False) -> dict[str, StoredQuestion]:
-    """Every row (active or not) as the import compares it; `lock` takes the rows FOR UPDATE
-    (PostgreSQL) so a concurrent confirmation waits and then sees this one's changes."""
-    q = select(Question)
+    """Every row (active or not) as the import compares it; with `lock`, a concurrent
+    import waits until this transaction ends and then sees its changes (`lock_bank`)."""
     if lock:
-        q = q.with_for_update()
+        await lock_bank(session)
+    q = select(Question)
     out: dict[str, StoredQuestion] = {}
     for r in (await session.execute(q)).scalars():
         out[r.id] = StoredQuestion(

@@ -4,9 +4,12 @@ refused if the bank changed in between. Texts never reach a log line or an audit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from sqlalchemy import select
 
 from storage import inspection as store
 from storage.models import AuditRecord
-from tests.conftest import Console
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
 from tests.inspection.helpers import HOST, bank, confirm
 
 NEW_TEXT = "预览测试新题：请介绍你院案件质量评查的做法？"
@@ -145,3 +148,40 @@ async def test_non_inspectors_can_neither_preview_nor_confirm(console: Console) 
         assert r.status == (401 if user is None else 403)
     assert "N901" not in await bank(console)
     assert [r.action for r in await _audit(console)] == ["inspection.bank.preview"]
+
+
+async def _upload_new(console: Console, qid: str) -> str:
+    """The preview page of a file adding one new question `qid`."""
+    doc = {"demo": False, "questions": [
+        {"id": qid, "category": "队伍建设", "text": f"{NEW_TEXT}（{qid}）",
+         "answer_points": ["要点甲"], "source_department": "政治部", "tags": []}]}
+    form = FormData()
+    form.add_field("file", yaml.safe_dump(doc, allow_unicode=True).encode(), filename="b.yaml")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 200
+    return await r.text()
+
+
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    async with fresh_postgres("casebot_bank") as url:
+        async with open_console(make_settings(tmp_path, storage={"database_url": url}),
+                                port) as console:
+            yield console
+
+
+@pytest.mark.postgres
+async def test_two_confirmations_at_once_on_postgresql_import_one_and_refuse_the_other(
+        pg_console: Console) -> None:
+    """Two inspectors previewed different new questions against the same bank and confirm at
+    the same moment: the second saw a bank that has changed since, so it is refused (409),
+    as when the change came earlier; the bank order stays one question per place."""
+    console = pg_console
+    await console.client.post("/console/api/login", json={"user": HOST})
+    pages = [await _upload_new(console, "N901"), await _upload_new(console, "N902")]
+    responses = await asyncio.gather(*(confirm(console, page) for page in pages))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200, 409], [(r.status, await r.text()) for r in responses]
+    after = await bank(console)
+    assert len({"N901", "N902"} & set(after)) == 1
+    assert len({q.seq for q in after.values()}) == len(after)
