@@ -203,7 +203,8 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
-        state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
+        state = CLOSED_NEXT if s.stage == "closed" else where(  # not 已结束。会议已结束。
+            ctx.directory, s, await store.asks_of(ctx.session, s.id))
         await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
                         f"{state}\n大屏：{live_url(ctx, s.id)}")
         return
@@ -255,7 +256,8 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
         return
     problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
     if problem:
-        await ctx.reply(f"{problem}来源：{manifest.entropy_source}")
+        # the format was just spelt out: name the source without repeating it
+        await ctx.reply(f"{problem}来源：{p.entropy_name.strip()}。")
         return
     result = run_draw(manifest, ctx.args, bytes.fromhex(s.secret_hex))
     s.result = json.dumps(result.to_dict(), ensure_ascii=False)
