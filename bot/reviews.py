@@ -38,8 +38,13 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     """'1,3' (card numbers), item ids or labels → item ids of the current evaluation."""
     cands = candidates(ev)
     labels = {out.services.settings.template.item(i).label: i for i in cands}
+    numbers = "1" if len(cands) == 1 else f"1–{len(cands)}"
+    tokens = [t for t in re.split(r"[,，、;；\s]+", text.strip()) if t]
+    if not tokens:  # typed in the card's text field: there is nothing to 选择 there
+        example = "1" if len(cands) == 1 else "1,2"
+        raise ReviewError(f"请填写有异议的扣分项序号（卡片上的 {numbers}，如「{example}」）。")
     picked: list[str] = []
-    for tok in (t for t in re.split(r"[,，、;；\s]+", text.strip()) if t):
+    for tok in tokens:
         if tok.isdecimal() and 1 <= int(tok) <= len(cands):  # not ², which int() refuses
             item = cands[int(tok) - 1]
         elif tok in cands:
@@ -47,7 +52,7 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
         elif tok in labels:
             item = labels[tok]
         else:
-            raise ReviewError(f"「{tok[:20]}」不是当前评分中的扣分项。请填写卡片上的序号（1–{len(cands)}）。")
+            raise ReviewError(f"「{tok[:20]}」不是当前评分中的扣分项。请填写卡片上的序号（{numbers}）。")
         if item not in picked:
             picked.append(item)
     return picked

@@ -154,10 +154,11 @@ def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str]]]) -> Ca
     if not units:
         return Card(title="整改汇报", body="本次会议没有需要整改汇报的单位。")
     lines = ["请上次被问询、督导检查的基层院检察长汇报问题整改及工作情况（重点是抓落实的办法、措施和成效）："]
-    for name, chief, items in units:
-        lines.append(f"· {name}（检察长 {chief}）")
+    for n, (name, chief, items) in enumerate(units, 1):
+        lines.append(f"{n}. {name}（检察长 {chief}）")
         lines += [f"    待整改：{t}" for t in items] or ["    （无登记的待整改事项）"]
-    lines.append("主持人记录：「整改汇报 单位 已整改|整改中|未整改 说明」")
+    lines.append("主持人记录：「整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]」，"
+                 "如「整改汇报 1 已整改 已建立台账」")
     return Card(title="整改汇报", body="\n".join(lines))
 
 

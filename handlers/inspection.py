@@ -83,7 +83,7 @@ def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
     if s.stage == "agenda":
         return "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
     if s.stage == "rectification":
-        return ("问询已结束，正在整改汇报。记录：「整改汇报 <单位> 已整改|整改中|未整改 <说明>」；"
+        return (f"问询已结束，正在整改汇报。记录：「{REPORT_USAGE}」；"
                 "汇报完毕请发送「结束」。")
     if s.stage == "closed":
         return f"会议已结束。{CLOSED_NEXT}"
@@ -203,7 +203,8 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
-        state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
+        state = CLOSED_NEXT if s.stage == "closed" else where(  # not 已结束。会议已结束。
+            ctx.directory, s, await store.asks_of(ctx.session, s.id))
         await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
                         f"{state}\n大屏：{live_url(ctx, s.id)}")
         return
@@ -255,7 +256,8 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
         return
     problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
     if problem:
-        await ctx.reply(f"{problem}来源：{manifest.entropy_source}")
+        # the format was just spelt out: name the source without repeating it
+        await ctx.reply(f"{problem}来源：{p.entropy_name.strip()}。")
         return
     result = run_draw(manifest, ctx.args, bytes.fromhex(s.secret_hex))
     s.result = json.dumps(result.to_dict(), ensure_ascii=False)
@@ -366,7 +368,7 @@ async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("整改汇报", summary="上次被问询单位汇报整改；带参数时记录汇报情况", roles=INSPECTOR,
-                usage="整改汇报 [单位 已整改|整改中|未整改 说明]")
+                usage="整改汇报 [<单位|序号> 已整改|整改中|未整改 [说明]]")
 async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -396,10 +398,16 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
         await _refuse(ctx, s, "现在不能记录整改汇报：")
         return
     parts = ctx.args.split(maxsplit=2)
-    unit = resolve_unit(d, parts[0], reports) if parts else None
+    unit = _unit_ref(d, parts[0], reports) if parts else None
     if len(parts) < 2 or parts[1] not in REPORT_STATUSES or unit is None:
-        names = "、".join(d.units[u].name for u in reports) or "无"
-        await ctx.reply(f"用法：整改汇报 单位 {'|'.join(REPORT_STATUSES)} 说明。应汇报单位：{names}")
+        # name what is wrong: the host types this live, in front of the meeting
+        problems = [] if unit is not None else [f"「{parts[0][:20]}」不是应汇报整改的单位"]
+        if len(parts) < 2:
+            problems.append("缺少整改情况（已整改、整改中或未整改）")
+        elif parts[1] not in REPORT_STATUSES:
+            problems.append(f"整改情况「{parts[1][:20]}」无效，应为已整改、整改中或未整改")
+        await ctx.reply(f"{'；'.join(problems)}。用法：{REPORT_USAGE}。"
+                        f"应汇报单位：{_units_text(d, reports)}")
         return
     text = parts[2] if len(parts) > 2 else ""
     await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="report",
@@ -514,6 +522,7 @@ def _offices(d: Directory, unit: Unit) -> str:
     return f"{unit.name}或{city.name}" if city else unit.name
 
 
+REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
 RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]"
 SITE_USAGE = "实地督察 <单位|序号> <负责人ID> [截止日期] [内容]"
 

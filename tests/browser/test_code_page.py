@@ -81,9 +81,15 @@ async def test_review_form_on_code_page(console: Console, browser: Browser, requ
     await page.screenshot(path=str(screenshot_path(request, "review")), full_page=True)
     pcard = cards(await console.messages("dm:p-prosecutor-1"))[-1]["card"]
     assert "复核申请 #1" in pcard["title"] and "零口供但有监控" in pcard["body"]
-    # submitting again is refused with a pointer to the open request
+    # the button stays off after a filed request; from a reloaded page a second request is
+    # refused with a pointer to the open one
+    await expect(page.locator("#review-submit")).to_be_disabled()
+    await page.reload()
+    await page.check("input[name=items][value=criminal_facts]")
+    await page.fill("#reason", "再次申请")
     await page.click("#review-submit")
     await expect(page.locator("#review-result")).to_contain_text("已有一个未办结的复核申请（#1")
+    await expect(page.locator("#review-submit")).to_be_enabled()
     # the prosecutor sees the page but no review form; an outsider gets 403
     other = await browser.new_context()
     p2 = await other.new_page()
@@ -95,3 +101,35 @@ async def test_review_form_on_code_page(console: Console, browser: Browser, requ
     assert r.status == 403
     await ctx.close()
     await other.close()
+
+
+async def test_review_double_click_on_code_page_files_once_and_says_so(
+        console: Console, browser: Browser) -> None:
+    """An investigator double-taps 提交复核申请 on a phone: one request is filed and the page
+    keeps saying so, instead of the second tap's refusal (已有一个未办结的复核申请) replacing the
+    confirmation as if the request had failed."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    link = cards(await console.messages(f"dm:{inv}"))[0]["card"]["actions"][0]["url"]
+    base = str(console.client.make_url("")).rstrip("/")
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True)
+    page = await ctx.new_page()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    await _login(page, base, inv)
+    await page.goto(link)
+    await page.check("input[name=items][value=criminal_facts]")
+    await page.fill("#reason", "监控已调取")
+    await page.dblclick("#review-submit")
+    result = page.locator("#review-result")
+    await expect(result).to_contain_text("复核申请 #1 已提交")
+    await expect(page.locator("#review-submit")).to_be_disabled()
+    await expect(page.locator("#review-submit")).to_have_text("已提交")
+    assert [u for u in posts if u.endswith("/review")] == [link + "/review"]
+    await expect(result).not_to_have_class("error")
+    filed = [c for c in cards(await console.messages("dm:p-prosecutor-1"))
+             if "复核申请 #" in c["card"]["title"]]
+    assert len(filed) == 1
+    await ctx.close()

@@ -152,6 +152,11 @@ async def test_one_open_request_per_investigator_and_bad_items(console: Console)
     assert "不是当前评分中的扣分项" in r["messages"][-1]["text"]
     r = await console.click(other, c2["id"], "review.file", {"items": "2", "reason": " "})
     assert r["messages"][-1]["text"] == "请填写复核理由。"
+    # the card's items field left empty (or only separators): the answer says what to type
+    # there — the card numbers — not to 选择 something the text field has no list for
+    for empty in ("", " ，"):
+        r = await console.click(other, c2["id"], "review.file", {"items": empty, "reason": "x"})
+        assert r["messages"][-1]["text"] == "请填写有异议的扣分项序号（卡片上的 1–3，如「1,2」）。"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
     listing, fresh = r["messages"]
     assert "#1" in listing["card"]["body"]

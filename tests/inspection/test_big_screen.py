@@ -85,3 +85,36 @@ async def test_big_screen_needs_the_link_or_a_member(console: Console) -> None:
     assert r.status == 200
     state = await r.json()
     assert state["stage"] == "created" and state["question"] is None and state["draw"] is None
+
+
+@pytest.mark.browser
+async def test_big_screen_fits_a_phone(console: Console, browser: Browser, request: Any) -> None:
+    """A county chief taps 打开大屏 in the group on a phone (390 px): the page is one column
+    that fits the screen — no sideways scrolling, the question readable in lines of more than
+    a few characters — with the current unit and question above the draw list."""
+    await say(console, "督导 新建 手机大屏 单位数=4 题数=3 熵格式=3x1")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    await say(console, "下一题")
+    s = await session_row(console)
+    first = next(a for a in await asks(console, s.id) if a.revealed_at is not None)
+    text = (await bank(console))[first.question_id].text
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#question")).to_have_text(text)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    await page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')")
+    await page.screenshot(path=str(screenshot_path(request, "big-screen-phone")), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    question = await page.locator("#question").bounding_box()
+    assert question is not None and question["width"] >= 300  # not a narrow column of text
+    # what is being asked comes first; the draw list follows
+    current = await page.locator("#current").bounding_box()
+    units = await page.locator("#units").bounding_box()
+    assert current is not None and units is not None and current["y"] < units["y"]
+    await ctx.close()

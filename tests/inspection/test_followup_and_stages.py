@@ -189,3 +189,32 @@ async def test_followup_goes_to_the_last_drawn_session_past_an_undrawn_one(
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, drawn.id)
     assert item.text == "建立月报制度"
+
+
+async def test_rectification_report_by_number_and_wrong_arguments_named(console: Console) -> None:
+    """整改汇报 in front of the meeting: the prompt card numbers the units due to report, the
+    host records a report by that number (as 整改 and 实地督察 take the drawn unit's number),
+    and a wrong unit or status is named instead of a bare usage line."""
+    d = console.app.services.directory
+    due = ["c02-03", "c05-02"]
+    s = await quick_session(console, extra="整改汇报=" + ",".join(due))
+    for unit in json.loads(s.result or "")["units"]:
+        await run_unit(console, 3, unit, "好")
+    prompt = card(await say(console, "整改汇报"), "整改汇报")["body"]
+    assert f"1. {d.units[due[0]].name}（检察长" in prompt
+    assert f"2. {d.units[due[1]].name}（检察长" in prompt
+    assert "「整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]」" in prompt
+
+    recorded = text(await say(console, "整改汇报 2 整改中 台账正在补齐"))
+    assert recorded == f"已记录 {d.units[due[1]].name} 的整改汇报：整改中。"
+    async with console.app.services.db() as db:
+        [note] = [n for n in await store.notes_of(db, s.id) if n.kind == "report"]
+    assert (note.unit_id, note.status, note.text) == (due[1], "整改中", "台账正在补齐")
+
+    unknown = text(await say(console, "整改汇报 9 已整改"))
+    assert unknown.startswith("「9」不是应汇报整改的单位。")
+    assert f"1. {d.units[due[0]].name}；2. {d.units[due[1]].name}" in unknown
+    status = text(await say(console, "整改汇报 1 完成了"))
+    assert status.startswith("整改情况「完成了」无效，应为已整改、整改中或未整改。")
+    missing = text(await say(console, "整改汇报 1"))
+    assert missing.startswith("缺少整改情况（已整改、整改中或未整改）。")

@@ -77,6 +77,9 @@ async def test_whole_session_then_verify(console: Console, settings: Settings, t
     for bad in ("528", "5  2 8", "5,2,8", "５ ２ ８", "5 2 8 1"):
         msgs = await say(console, f"抽签 {bad}")
         assert "随机数格式不符" in msgs[0]["text"], bad
+        # the format is said once, then the source by its name
+        assert msgs[0]["text"] == ("随机数格式不符：应为3 组数字，每组 1 位，以单个半角空格分隔，"
+                                   "例如「3 8 3」。来源：福彩3D第2026318期开奖号码。"), bad
     drawn = await say(console, "抽签 5 2 8")
     result = card(drawn, "抽签结果")
     s = await session_row(console)
@@ -218,6 +221,9 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     closed = await say(console, "结束")
     assert card(closed, "会议结束")
     assert "已问询题目：3/9" in card(closed, "会议结束")["body"]
+    ended = (await say(console, "督导 状态"))[0]["text"]
+    assert ended.startswith(f"督导会议 {s.id}「") and "」：已结束。会后跟进请发送「整改" in ended
+    assert ended.count("结束") == 1  # not 已结束。会议已结束。
 
 
 async def test_create_errors_are_explained(console: Console) -> None:
