@@ -75,7 +75,8 @@ from storage.reminders import (
 log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
-                 "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码"}
+                 "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
+                 "settled": "已由重新评分解决"}
 
 
 def worker_id() -> str:
@@ -480,12 +481,14 @@ class ReminderService:
 
 
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
-    """A review request answered or withdrawn: its overdue-answer reminders already sent (the
-    leader's escalation too) lose their buttons; the sweep cancels the unsent ones."""
+    """A review request answered, withdrawn or settled: its overdue-answer reminders already
+    sent (the leader's escalation too) lose their buttons, and the unsent ones are cancelled
+    (so 提醒 no longer lists them)."""
     svc = out.services.reminders
     if svc is not None:
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
+        await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
 async def replan_case(out: Outbound, code: str) -> None:
