@@ -77,7 +77,8 @@ log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
-                 "settled": "已由重新评分解决"}
+                 "settled": "已由重新评分解决", "closed": "案件已结案"}
+ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
 def worker_id() -> str:
@@ -449,7 +450,7 @@ class ReminderService:
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
         person = out.directory.person(by)
-        who = person.name if person else by
+        who = person.name if person else ACTORS.get(by, by)
         for rm in await repo.messages_of(out.session, reminder.id):
             msg = await get_message(out.session, rm.message_id)
             card = message_card(msg) if msg else None
@@ -525,11 +526,17 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def replan_case(out: Outbound, code: str) -> None:
-    """Call after a deadline change or closing a case: re-plans or cancels what is pending."""
+async def replan_case(out: Outbound, code: str, by: str = "api") -> None:
+    """Call after a deadline change or closing a case: re-plans or cancels what is pending;
+    on a closed case the reminders already sent (re-evaluation, 诉前会商, 责任倒查, overdue
+    answers) lose their buttons too: nothing on it is to be done in chat any more."""
     svc = out.services.reminders
     if svc is not None:
         await svc.plan_cases(out.session, [code], out.now())
+        case = await case_repo.get_case(out.session, code)
+        if case is not None and case.status != "open":
+            for r in await repo.open_sent_for_case(out.session, code, list(svc.by_id)):
+                await svc.close(out, r, by, "closed")
 
 
 def service_of(services: Services) -> ReminderService:

@@ -65,6 +65,8 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
                        reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
     if person.id not in await case_repo.investigators(out.session, case.code):
         raise ReviewError("只有本案侦查人员可以申请复核。")
+    if case.status != "open":
+        raise ReviewError(f"案件 {case.code} 已结案，不能再申请复核。")
     ev = await case_repo.current_evaluation(out.session, case)
     if ev is None:
         raise ReviewError("该案件尚未评分，无需复核。")
@@ -141,7 +143,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored,
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
-        joint_example=joint_example(out))
+        joint_example=joint_example(out), case_closed=case.status != "open")
 
 
 def joint_example(out: Outbound) -> str:
@@ -182,6 +184,13 @@ def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
     evaluation has answered it yet."""
     return row is not None and row.case_code == case_code and domain_awaits_rescore(
         row.status, row.outcome, row.new_version)
+
+
+async def on_case_status(out: Outbound, case: CaseRow) -> None:
+    """A case closed (or reopened) by the case-management system: the cards about its
+    requests are redrawn, without buttons while it is closed."""
+    for row in await repo.for_case(out.session, case.code):
+        await refresh_cards(out, row, case)
 
 
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:

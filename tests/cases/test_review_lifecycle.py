@@ -278,3 +278,46 @@ async def test_a_joint_review_on_cleared_items_is_called_off(console: Console) -
         assert any("2026-11-05 14:30 的检警共同评议不再举行" in t for t in texts), (person, texts)
     joint = await _last(console, LEADER, "检警共同评议")
     assert "已由重新评分解决" in joint["card"]["title"]
+
+
+async def test_closing_a_case_leaves_no_card_about_it_that_acts(console: Console) -> None:
+    """The case-management system closes a case with reminders sent (红码评估, 诉前会商, an
+    overdue answer) and a request pending: every such card loses its buttons and says why,
+    the old buttons do nothing, no new request can be filed; reopening brings the request's
+    buttons back."""
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, RED)
+    await _file(console, INV, code, "1")
+    await console.advance("8d")  # 11-05 诉前会商 and overdue answer, 11-09 红码评估
+
+    def reminders(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m for m in cards(ms) if (m["card"].get("footer") or "").startswith("提醒编号")]
+
+    before = {p: reminders(await console.messages(f"dm:{p}")) for p in (PROSECUTOR, INV)}
+    assert len(before[PROSECUTOR]) >= 3 and len(before[INV]) == 1, before
+    consult = before[INV][0]
+    assert "发起会商" in [a["label"] for a in consult["card"]["actions"]]
+    delivery = await _last(console, INV2, f"案件码 {code}")
+
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers={
+        "Authorization": "Bearer test-token"}, json={"status": "closed"})
+    assert r.status == 200, await r.text()
+
+    for p, sent in before.items():
+        for m in sent:
+            [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
+            assert after["card"]["actions"] == [], (p, after["card"])
+            assert after["card"]["footer"].startswith("案件已结案：案件管理系统"), after["card"]
+    r = await console.click(INV, consult["id"], "reminder.consult")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["card"]["actions"] == [] and "案件已结案，复核申请不再处理。" in pcard["card"]["body"]
+    assert (await _last(console, INV, "您的复核申请 #1"))["card"]["actions"] == []
+    r = await console.click(INV2, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    assert r["messages"][-1]["text"] == f"案件 {code} 已结案，不能再申请复核。"
+
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers={
+        "Authorization": "Bearer test-token"}, json={"status": "open"})
+    assert r.status == 200
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert [a["label"] for a in pcard["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
