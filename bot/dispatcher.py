@@ -286,8 +286,9 @@ class Dispatcher:
         if button is not None and action is None and button.url:
             await ctx.reply(f"「{button.label}」是链接，请直接打开：{button.url}")
             return
-        if button is None or action is None:
-            await ctx.reply("该按钮已失效：卡片已更新，请以最新卡片为准。")
+        if button is None or action is None:  # the card changed since it was drawn
+            now = f"为「{card.title}」" if card.title else ""  # what it says now, e.g. 已撤回
+            await ctx.reply(f"该按钮已失效：卡片已更新{now}，请以最新卡片为准。")
             return
         ctx.button, ctx.card_message = button, msg
         labels = {f.name: f.label for f in button.form}

@@ -41,6 +41,7 @@ from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
     CONSULTATION,
+    CUSTODY,
     RECTIFICATION,
     REEVALUATE,
     REVIEW_ANSWER,
@@ -57,7 +58,7 @@ from bot.domain.reminders import (
 )
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
-from cards.reminders import ReminderView, closed_card, reminder_card
+from cards.reminders import ReminderView, closed_card, reminder_card, restated
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
 from storage import reminders as repo
@@ -75,7 +76,9 @@ from storage.reminders import (
 log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
-                 "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码"}
+                 "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
+                 "settled": "已由重新评分解决", "closed": "案件已结案"}
+ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
 def worker_id() -> str:
@@ -93,6 +96,7 @@ class Subject:
     planned: list[Occurrence] = field(default_factory=list)
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> person ids
     deadline: date | datetime | None = None  # shown as {deadline}: a review's answer time, …
+    custody_status: str | None = None  # 现状 on a 责任倒查 card once the case is no longer red
 
 
 @dataclass
@@ -174,17 +178,26 @@ class ReminderService:
         states = {case.code: (case, evaluated_at) for case, evaluated_at
                   in await case_repo.with_evaluation_time(session, codes)}
         consulted = await repo.consultations_started(session, list(states))
+        # 责任倒查 is owed by the colour when the custody deadline came: read the history of
+        # the cases whose deadline has come
+        today = now.astimezone(self.tz).date()
+        histories = await case_repo.color_histories(session, [
+            code for code, (case, _) in states.items()
+            if case.custody_deadline is not None and case.custody_deadline <= today])
         need_investigators: list[str] = []
         for code, (case, evaluated_at) in states.items():
             s = out[code]
             s.title = case.title
             s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
+            history = histories.get(code)
             state = CaseState(
                 code=code, color=Color(case.color) if case.color else None,
                 last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,
                 custody_deadline=case.custody_deadline, closed=case.status != "open",
-                consultation_started=code in consulted)
+                consultation_started=code in consulted,
+                history=None if history is None else tuple((at, Color(c)) for at, c in history))
             s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
+            s.custody_status = custody_status(case)
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
             chief = self.services.directory.chief_of(case.unit)
             s.people = {"prosecutor": (case.prosecutor,), "leader": leaders,
@@ -383,8 +396,8 @@ class ReminderService:
     def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
                       ) -> ReminderView:
         """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
-        code page instead."""
-        if (view.score_url is None and view.review_id is None) or \
+        code page instead (on a 责任倒查 card always, 去评估 or not)."""
+        if (view.score_url is None and view.review_id is None and view.kind != CUSTODY) or \
                 pid in subj.people.get("prosecutor", ()):
             return view
         page = code_links(out, subj.case_code)[0] if subj.case_code else None
@@ -393,15 +406,16 @@ class ReminderService:
     def view(self, r: Reminder, rule: ReminderRule, subj: Subject, due_at: datetime,
              missed: tuple[datetime, ...] = ()) -> ReminderView:
         base = self.services.config.web.base_url
+        status = subj.custody_status if rule.kind == CUSTODY else None
         score = f"{base}/cases/{subj.case_code}/score" if (
-            subj.case_code and rule.kind in (REEVALUATE, "custody")) else None
+            subj.case_code and rule.kind in (REEVALUATE, CUSTODY) and status is None) else None
         return ReminderView(
             reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
             text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
                              escalation=r.escalation, deadline=subj.deadline),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
-            red=rule.kind == REEVALUATE and rule.colors == (Color.RED,),
+            red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
             else None)
 
@@ -436,7 +450,7 @@ class ReminderService:
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
         person = out.directory.person(by)
-        who = person.name if person else by
+        who = person.name if person else ACTORS.get(by, by)
         for rm in await repo.messages_of(out.session, reminder.id):
             msg = await get_message(out.session, rm.message_id)
             card = message_card(msg) if msg else None
@@ -477,22 +491,52 @@ class ReminderService:
             consult = [r.id for r in self.rules if r.kind == CONSULTATION]
             for r in await repo.open_sent_for_case(out.session, case.code, consult):
                 await self.close(out, r, ev.by, "green")
+        # 责任倒查 stands (the case was red when custody ran out), but its cards must not go
+        # on saying 仍为红码 nor offer 去评估 for what was just evaluated
+        custody = [r.id for r in self.rules if r.kind == CUSTODY]
+        for r in await repo.open_sent_for_case(out.session, case.code, custody):
+            status = custody_status(case) or (
+                f"{out.now().astimezone(self.tz):%Y-%m-%d} 重新评分，仍为红码 {ev.score}分"
+                f"（第{ev.version}版）。")
+            for rm in await repo.messages_of(out.session, r.id):
+                msg = await get_message(out.session, rm.message_id)
+                card = message_card(msg) if msg else None
+                if msg is not None and card is not None:
+                    await out.update_card(msg, restated(card, status, ev.color is Color.RED))
+
+
+def custody_status(case: CaseRow) -> str | None:
+    """The 现状 line of a 责任倒查 card for a case that is no longer red (None while it is)."""
+    if case.status != "open":
+        return "案件已结案。"
+    if case.color is None or Color(case.color) is Color.RED:
+        return None
+    return (f"已重新评分为{Color(case.color).label} {case.score}分（第{case.version}版）；"
+            "羁押期限届满时仍为红码，责任倒查不因转码而取消。")
 
 
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
-    """A review request answered or withdrawn: its overdue-answer reminders already sent (the
-    leader's escalation too) lose their buttons; the sweep cancels the unsent ones."""
+    """A review request answered, withdrawn or settled: its overdue-answer reminders already
+    sent (the leader's escalation too) lose their buttons, and the unsent ones are cancelled
+    (so 提醒 no longer lists them)."""
     svc = out.services.reminders
     if svc is not None:
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
+        await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def replan_case(out: Outbound, code: str) -> None:
-    """Call after a deadline change or closing a case: re-plans or cancels what is pending."""
+async def replan_case(out: Outbound, code: str, by: str = "api") -> None:
+    """Call after a deadline change or closing a case: re-plans or cancels what is pending;
+    on a closed case the reminders already sent (re-evaluation, 诉前会商, 责任倒查, overdue
+    answers) lose their buttons too: nothing on it is to be done in chat any more."""
     svc = out.services.reminders
     if svc is not None:
         await svc.plan_cases(out.session, [code], out.now())
+        case = await case_repo.get_case(out.session, code)
+        if case is not None and case.status != "open":
+            for r in await repo.open_sent_for_case(out.session, code, list(svc.by_id)):
+                await svc.close(out, r, by, "closed")
 
 
 def service_of(services: Services) -> ReminderService:

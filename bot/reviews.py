@@ -11,10 +11,18 @@ from datetime import datetime, timedelta
 
 from bot import cases as ops
 from bot.context import Outbound
-from bot.domain.review import Action, IllegalTransition, State, next_state, sources
+from bot.domain.review import (
+    Action,
+    IllegalTransition,
+    State,
+    next_state,
+    settled_by,
+    sources,
+)
 from bot.domain.review import awaits_rescore as domain_awaits_rescore
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
+from bot.reminders import settle_review_reminders
 from cards.reviews import RENDER, ReviewView
 from config.model import Person
 from storage import cases as case_repo
@@ -62,6 +70,8 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
                        reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
     if person.id not in await case_repo.investigators(out.session, case.code):
         raise ReviewError("只有本案侦查人员可以申请复核。")
+    if case.status != "open":
+        raise ReviewError(f"案件 {case.code} 已结案，不能再申请复核。")
     ev = await case_repo.current_evaluation(out.session, case)
     if ev is None:
         raise ReviewError("该案件尚未评分，无需复核。")
@@ -112,9 +122,13 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
                      if e.version == row.version), ev)
     points = {x.item: x.points for x in disputed.deductions} if disputed else {}
     notes = json.loads(row.notes or "{}")
+    # an item the current evaluation no longer holds was cleared (销号) since it was disputed
+    still = set(candidates(ev)) if ev is not None and ev.version != row.version else None
     items = tuple(
         f"{t.item(i).label}（{'−' + str(points[i]) + '分' if points.get(i) else '一票否决'}）"
         + (f"：{notes[i]}" if notes.get(i) else "")
+        + (f"（第{ev.version}版已销号）" if ev is not None and still is not None
+           and i not in still else "")
         for i in repo.items_of(row))
     rescored = None
     if row.new_version is not None:
@@ -134,7 +148,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored,
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
-        joint_example=joint_example(out))
+        joint_example=joint_example(out), case_closed=case.status != "open")
 
 
 def joint_example(out: Outbound) -> str:
@@ -177,10 +191,19 @@ def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
         row.status, row.outcome, row.new_version)
 
 
+async def on_case_status(out: Outbound, case: CaseRow) -> None:
+    """A case closed (or reopened) by the case-management system: the cards about its
+    requests are redrawn, without buttons while it is closed."""
+    for row in await repo.for_case(out.session, case.code):
+        await refresh_cards(out, row, case)
+
+
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
     """A re-score answers the request it references (one referencing none: every request of
-    the case waiting for a re-score): link it and tell the filer. Every card about the case's
-    requests is re-rendered, so none still calls the old colour 当前."""
+    the case waiting for a re-score): link it and tell the filer. A request still undecided
+    (pending, or waiting for its joint review) whose every disputed item the re-score cleared
+    is settled (已由重新评分解决): nothing is left to answer. Every card about the case's
+    requests is re-rendered, so none still calls the old colour 当前 or offers stale buttons."""
     rows = await repo.for_case(out.session, case.code)
     answered = [r for r in rows if awaits_rescore(r, case.code)
                 and ev.review_request_id in (None, r.id)]
@@ -193,4 +216,30 @@ async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
         await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
                                              f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
     for row in rows:
+        if row.status in (State.PENDING, State.JOINT) and settled_by(repo.items_of(row), ev):
+            await _settle(out, row, case, ev)
+    for row in rows:
         await refresh_cards(out, row, case)
+
+
+async def _settle(out: Outbound, row: ReviewRow, case: CaseRow, ev: Evaluation) -> None:
+    """已由重新评分解决: the request is closed, its overdue-answer reminders with it; the filer
+    (and, for a joint review that was arranged, everyone invited to it) is told why."""
+    joint = row.status == State.JOINT
+    if not await apply(out, row, Action.SETTLE, decided_by=ev.by, decided_at=out.now(),
+                       new_version=ev.version):
+        return
+    await out.audit(ev.by, "review.settle", case.code, {"review": row.id, "version": ev.version})
+    await settle_review_reminders(out, row.id, ev.by, "settled")
+    text = (f"复核申请 #{row.id}（{case.code}）有异议的扣分项已在第{ev.version}版评分中全部销号"
+            f"（现为{ev.color.label} {ev.score}分），申请已办结，无需再处理。")
+    notify = [row.filed_by]
+    if joint:
+        notify += [p for p in await case_repo.investigators(out.session, case.code)
+                   if p != row.filed_by]
+        leader = leader_of(out, case)
+        if leader is not None:
+            notify.append(leader.id)
+        text += f"原定 {row.joint_time} 的检警共同评议不再举行。"
+    for pid in dict.fromkeys(notify):
+        await out.send_dm(pid, text=text)

@@ -34,6 +34,7 @@ class ReminderView:
     review_id: int | None = None  # an overdue answer: 去答复 brings up the request's card
     page_url: str | None = None  # the code page, for recipients who do not score the case
     red: bool = False  # about a red case (红码一周一评估): a red card, like the code
+    status: str | None = None  # 现状: what became of the case since the reminder fell due
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -58,6 +59,8 @@ def reminder_card(v: ReminderView) -> Card:
         body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
+    if v.status:
+        body += f"\n{STATUS_PREFIX}{v.status}"
     if v.missed:
         dates = "、".join(sorted({d.astimezone(v.tz).strftime("%Y-%m-%d") for d in v.missed}))
         body += f"\n此前 {len(v.missed)} 次到期提醒（{dates}）未单独发送，已合并为本条。"
@@ -76,6 +79,17 @@ def reminder_card(v: ReminderView) -> Card:
     color = "red" if v.escalation or v.kind == "custody" or v.red else "yellow"
     return Card(title=title, body=body, color=color, actions=tuple(actions),
                 footer=f"提醒编号 {v.reminder_id}")
+
+
+STATUS_PREFIX = "现状："
+
+
+def restated(card: Card, status: str, keep_evaluate: bool) -> Card:
+    """A sent card with its 现状 line (what became of the case since) replaced, and without
+    去评估 once there is nothing left to evaluate."""
+    body = "\n".join(line for line in card.body.split("\n") if not line.startswith(STATUS_PREFIX))
+    actions = tuple(a for a in card.actions if keep_evaluate or a.id != "reminder.evaluate")
+    return replace(card, body=f"{body}\n{STATUS_PREFIX}{status}", actions=actions)
 
 
 def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo) -> Card:

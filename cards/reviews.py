@@ -31,6 +31,7 @@ class ReviewView:
     rescored: str | None  # "黄码 85分（第3版）" once the re-score referencing it exists
     score_url: str
     joint_example: str  # a time ahead, shown as the 评议时间 placeholder
+    case_closed: bool = False  # 结案: nothing about the request is done in chat any more
 
 
 def _body(v: ReviewView) -> str:
@@ -49,6 +50,8 @@ def _body(v: ReviewView) -> str:
         lines.append(f"评议纪要：{v.minutes}")
     if v.rescored:
         lines.append(f"重新评分：{v.rescored}")
+    if v.case_closed:
+        lines.append("案件已结案，复核申请不再处理。")
     return "\n".join(lines)
 
 
@@ -77,7 +80,7 @@ def prosecutor_card(v: ReviewView) -> Card:
             and v.rescored is None:
         actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]
     return Card(title=f"复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
-                actions=tuple(actions))
+                actions=() if v.case_closed else tuple(actions))
 
 
 def receipt_card(v: ReviewView) -> Card:
@@ -88,7 +91,7 @@ def receipt_card(v: ReviewView) -> Card:
         actions = [Button(id="review.confirm", label="确认评议结果", data=_data(v))]
     footer = f"已确认：{v.confirmed_by}" if v.confirmed_by else None
     return Card(title=f"您的复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
-                actions=tuple(actions), footer=footer)
+                actions=() if v.case_closed else tuple(actions), footer=footer)
 
 
 def joint_card(v: ReviewView) -> Card:

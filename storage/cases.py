@@ -230,6 +230,20 @@ async def with_evaluation_time(session: AsyncSession, codes: Sequence[str]
     return found
 
 
+async def color_histories(session: AsyncSession, codes: Sequence[str]
+                          ) -> dict[str, list[tuple[datetime, str]]]:
+    """Per case, (evaluation time, colour) of every evaluation, oldest first."""
+    found: dict[str, list[tuple[datetime, str]]] = {c: [] for c in codes}
+    for i in range(0, len(codes), 500):
+        rows = await session.execute(
+            select(EvaluationRow.case_code, EvaluationRow.at, EvaluationRow.color)
+            .where(EvaluationRow.case_code.in_(codes[i:i + 500]))
+            .order_by(EvaluationRow.case_code, EvaluationRow.version))
+        for code, at, color in rows.all():
+            found[code].append((at, color))
+    return found
+
+
 async def investigators_of_cases(session: AsyncSession, codes: Sequence[str]
                                  ) -> dict[str, list[str]]:
     """Case code -> its investigators' ids, sorted (cases without any are left out)."""

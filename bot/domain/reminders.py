@@ -19,7 +19,9 @@ reevaluate      last evaluation time                     case colour in ``colors
 consultation    investigation deadline (00:00), first    colour in ``colors`` (default red
                 offset negative (-15: 15 days before)    or yellow), not started, deadline
                                                          not yet passed
-custody         custody deadline (00:00)                 colour in ``colors`` (red)
+custody         custody deadline (00:00)                 colour in ``colors`` (red) when
+                                                         the deadline came (``history``);
+                                                         repeats only while it stays so
 review_answer   the request's answer time (``due_at``,       until answered (caller stops
                 already in working days), first offset 0 planning); plan_review_answer
                                                          anchors at the filing time
@@ -322,6 +324,19 @@ class CaseState:
     custody_deadline: date | None = None
     closed: bool = False
     consultation_started: bool = False
+    # (evaluation time, colour), oldest first: the colour when the custody deadline came.
+    # None: not loaded, the current colour stands in (callers load it once the deadline has come)
+    history: tuple[tuple[datetime, Color], ...] | None = None
+
+    def color_at(self, moment: datetime) -> Color | None:
+        if self.history is None:
+            return self.color
+        color = None
+        for at, c in self.history:
+            if at > moment:
+                break
+            color = c
+        return color
 
 
 def review_subject(request_id: int) -> str:
@@ -449,6 +464,9 @@ def plan_case(
     for rule in rules:
         if rule.kind not in CASE_KINDS:
             continue
+        if rule.kind == CUSTODY:
+            out.extend(_plan_custody(rule, state, cal, tz, now, horizon))
+            continue
         if rule.colors and state.color not in rule.colors:
             continue
         until: datetime | None = None
@@ -462,10 +480,8 @@ def plan_case(
                 continue
             anchor = _midnight(deadline, tz)
             until = _midnight(deadline + timedelta(days=1), tz)
-        else:  # CUSTODY
-            if state.custody_deadline is None:
-                continue
-            anchor = _midnight(state.custody_deadline, tz)
+        else:
+            continue
         out.extend(
             occurrences(
                 rule,
@@ -479,6 +495,24 @@ def plan_case(
             )
         )
     return out
+
+
+def _plan_custody(rule: ReminderRule, state: CaseState, cal: WorkCalendar, tz: tzinfo,
+                  now: datetime, horizon: int) -> list[Occurrence]:
+    """责任倒查 is owed for a case still red when its custody deadline came (seed:
+    羁押期限已至仍是红码; the statistics count 羁押期限届满仍为红码 the same way): a re-score after
+    that moment does not call it off, even before the reminder is delivered. Before the
+    deadline the current colour decides; repeats (when configured) go on only while the case
+    stays red."""
+    if state.custody_deadline is None:
+        return []
+    anchor = _midnight(state.custody_deadline, tz)
+    owed = state.color_at(anchor) if now >= anchor else state.color
+    if rule.colors and owed not in rule.colors:
+        return []
+    still = not rule.colors or state.color in rule.colors
+    return [o for o in occurrences(rule, anchor, now, subject=state.code, cal=cal, tz=tz,
+                                   horizon=horizon) if o.index == 0 or still]
 
 
 def obsolete(pending_keys: Iterable[str], planned: Iterable[Occurrence]) -> set[str]:

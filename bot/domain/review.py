@@ -3,6 +3,9 @@
     pending ──accept──► accepted        (the prosecutor re-scores; the evaluation references it)
        │  ──reject──► rejected          (reason required)
        │  ──joint───► joint ──outcome──► joint_done ──confirm──► confirmed
+       │                 │
+       │                 └──settle──► settled
+       ├──settle──► settled             (a re-score cleared every disputed item: 已由重新评分解决)
        └──withdraw──► withdrawn         (by the filer, while pending)
 """
 
@@ -10,8 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from enum import StrEnum
+
+from bot.domain.scoring import Evaluation
 
 
 class State(StrEnum):
@@ -22,6 +28,7 @@ class State(StrEnum):
     JOINT_DONE = "joint_done"
     CONFIRMED = "confirmed"
     WITHDRAWN = "withdrawn"
+    SETTLED = "settled"
 
     @property
     def label(self) -> str:
@@ -31,7 +38,7 @@ class State(StrEnum):
 _LABELS = {
     State.PENDING: "待处理", State.ACCEPTED: "已同意", State.REJECTED: "已驳回",
     State.JOINT: "共同评议", State.JOINT_DONE: "评议完成（待侦查人员确认）",
-    State.CONFIRMED: "评议完成", State.WITHDRAWN: "已撤回",
+    State.CONFIRMED: "评议完成", State.WITHDRAWN: "已撤回", State.SETTLED: "已由重新评分解决",
 }
 
 
@@ -42,6 +49,7 @@ class Action(StrEnum):
     OUTCOME = "outcome"
     CONFIRM = "confirm"
     WITHDRAW = "withdraw"
+    SETTLE = "settle"  # by the bot, when a re-score clears every disputed item
 
 
 TRANSITIONS: dict[tuple[State, Action], State] = {
@@ -49,6 +57,8 @@ TRANSITIONS: dict[tuple[State, Action], State] = {
     (State.PENDING, Action.REJECT): State.REJECTED,
     (State.PENDING, Action.JOINT): State.JOINT,
     (State.PENDING, Action.WITHDRAW): State.WITHDRAWN,
+    (State.PENDING, Action.SETTLE): State.SETTLED,
+    (State.JOINT, Action.SETTLE): State.SETTLED,
     (State.JOINT, Action.OUTCOME): State.JOINT_DONE,
     (State.JOINT_DONE, Action.CONFIRM): State.CONFIRMED,
 }
@@ -90,8 +100,17 @@ def sources(action: Action) -> tuple[State, ...]:
     return tuple(s for (s, a) in TRANSITIONS if a is action)
 
 
+def settled_by(disputed: Iterable[str], ev: Evaluation) -> bool:
+    """Whether evaluation `ev` leaves nothing of a request to answer: every disputed item
+    (a deduction or a veto) is gone from it (销号). A lowered deduction still stands."""
+    items = set(disputed)
+    return bool(items) and not items & ({d.item for d in ev.deductions} | set(ev.vetoes))
+
+
 def refusal(state: State) -> str:
     """Why nothing happened, in words for the person who clicked."""
+    if state is State.SETTLED:
+        return "该复核申请有异议的扣分项已在重新评分中全部销号，申请已办结，无需再操作。"
     return f"该复核申请当前状态为「{state.label}」，此操作已无效。"
 
 

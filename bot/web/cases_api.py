@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
+from bot import reviews
 from bot.context import unit_of_work
 from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
 from bot.reminders import replan_case
@@ -242,6 +243,8 @@ class CasesApi:
                             {k: v.isoformat() if isinstance(v, date) else v
                              for k, v in changes.items()})
             await replan_case(out, code)
+            if "status" in changes:
+                await reviews.on_case_status(out, case)
         return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v
                                                for k, v in changes.items()}})
 

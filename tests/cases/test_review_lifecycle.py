@@ -194,3 +194,130 @@ async def test_which_requests_wait_for_a_rescore_is_the_same_rule_in_python_and_
         in_sql = {r.id for r in await reviews_repo.awaiting_rescore(s, code)}
         in_python = {r.id for r in rows if awaits_rescore(r, code)}
     assert in_sql == in_python and len(in_sql) == 5  # accepted (any outcome), joint ones on 调整
+
+
+def _overdue(ms: list[dict[str, Any]], number: int) -> list[dict[str, Any]]:
+    return [m for m in cards(ms) if "复核答复" in m["card"]["title"]
+            and f"复核申请 #{number}（" in m["card"]["body"]]
+
+
+async def test_a_rescore_that_clears_every_disputed_item_settles_the_pending_request(
+        console: Console) -> None:
+    """INV disputes 危害后果 only; before anyone answers, the prosecutor re-scores without it.
+    Nothing is left to answer: the request is settled (已由重新评分解决), its cards lose their
+    buttons, INV is told, the overdue-answer reminder is closed and stops, and the old buttons
+    answer in Chinese instead of acting. INV2's request on an item still deducted stays open."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)  # 1 犯罪事实 −16, 2 危害后果 −10, 3 因果关系 −8
+    await _file(console, INV, code, "2")  # #1
+    await _file(console, INV2, code, "1")  # #2
+    await console.advance("4d")  # past the answer time (3 working days): one reminder each
+    [reminder] = _overdue(await console.messages(f"dm:{PROSECUTOR}"), 1)
+    assert "已处理" in [a["label"] for a in reminder["card"]["actions"]]
+    old = await _last(console, PROSECUTOR, "复核申请 #1")
+    receipt = await _last(console, INV, "您的复核申请 #1")
+
+    await evaluate(console, code, YELLOW)  # 犯罪事实 −10, 因果关系 −5: 危害后果 cleared
+
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["id"] == old["id"] and pcard["card"]["actions"] == [], pcard["card"]
+    assert "已由重新评分解决" in pcard["card"]["title"]
+    assert "危害后果" in pcard["card"]["body"] and "（第2版已销号）" in pcard["card"]["body"]
+    mine = await _last(console, INV, "您的复核申请 #1")
+    assert mine["id"] == receipt["id"] and mine["card"]["actions"] == []  # no 撤回申请
+    told = [m["text"] for m in await console.messages(f"dm:{INV}")
+            if m["text"] and "#1" in m["text"]]
+    assert any("已在第2版评分中全部销号" in t and "无需再处理" in t for t in told), told
+    [reminder] = _overdue(await console.messages(f"dm:{PROSECUTOR}"), 1)
+    assert reminder["card"]["actions"] == []
+    assert reminder["card"]["footer"].startswith("已由重新评分解决：")
+
+    # the buttons of the cards as they were before the re-score: a clear answer, no action
+    for person, card, action, form in (
+            (PROSECUTOR, old, "review.accept", {}),
+            (PROSECUTOR, old, "review.reject", {"reason": "不同意"}),
+            (PROSECUTOR, old, "review.joint", {"time": "2026-11-20 14:30"}),
+            (INV, receipt, "review.withdraw", {})):
+        r = await console.click(person, card["id"], action, form)
+        text = r["messages"][-1]["text"]
+        assert text.startswith("该按钮已失效") and "已由重新评分解决" in text, (action, text)
+    async with console.app.services.db() as s:
+        row = await s.get(ReviewRow, 1)
+        assert row is not None and row.status == "settled" and row.new_version == 2
+
+    # INV2's request (犯罪事实, still deducted) is still the prosecutor's to answer
+    other = await _last(console, PROSECUTOR, "复核申请 #2")
+    assert [a["label"] for a in other["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
+    assert "已销号" not in other["card"]["body"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert "#2" in r["messages"][0]["card"]["body"] and "#1" not in r["messages"][0]["card"]["body"]
+
+    await console.advance("10d")  # #2 keeps being chased; #1 never again
+    assert len(_overdue(await console.messages(f"dm:{PROSECUTOR}"), 1)) == 1
+    assert len(_overdue(await console.messages(f"dm:{PROSECUTOR}"), 2)) > 1
+    assert _overdue(await console.messages(f"dm:{LEADER}"), 1) == []
+
+
+async def test_a_joint_review_on_cleared_items_is_called_off(console: Console) -> None:
+    """A 检警共同评议 arranged about an item the next re-score clears: the request is settled
+    and everyone invited (the filer, the other investigator, the leader) is told it will not
+    be held; 记录评议结果 is gone from the prosecutor's card."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await _file(console, INV, code, "2,3")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    await evaluate(console, code, [RED[0]])  # only 犯罪事实 −16 stays: 84, yellow
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["card"]["actions"] == [] and "已由重新评分解决" in pcard["card"]["title"]
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome",
+                            {"outcome": "维持", "minutes": "维持"})
+    assert "已由重新评分解决" in r["messages"][-1]["text"]
+    for person in (INV, INV2, LEADER):
+        texts = [m["text"] for m in await console.messages(f"dm:{person}") if m["text"]]
+        assert any("2026-11-05 14:30 的检警共同评议不再举行" in t for t in texts), (person, texts)
+    joint = await _last(console, LEADER, "检警共同评议")
+    assert "已由重新评分解决" in joint["card"]["title"]
+
+
+async def test_closing_a_case_leaves_no_card_about_it_that_acts(console: Console) -> None:
+    """The case-management system closes a case with reminders sent (红码评估, 诉前会商, an
+    overdue answer) and a request pending: every such card loses its buttons and says why,
+    the old buttons do nothing, no new request can be filed; reopening brings the request's
+    buttons back."""
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, RED)
+    await _file(console, INV, code, "1")
+    await console.advance("8d")  # 11-05 诉前会商 and overdue answer, 11-09 红码评估
+
+    def reminders(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m for m in cards(ms) if (m["card"].get("footer") or "").startswith("提醒编号")]
+
+    before = {p: reminders(await console.messages(f"dm:{p}")) for p in (PROSECUTOR, INV)}
+    assert len(before[PROSECUTOR]) >= 3 and len(before[INV]) == 1, before
+    consult = before[INV][0]
+    assert "发起会商" in [a["label"] for a in consult["card"]["actions"]]
+    delivery = await _last(console, INV2, f"案件码 {code}")
+
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers={
+        "Authorization": "Bearer test-token"}, json={"status": "closed"})
+    assert r.status == 200, await r.text()
+
+    for p, sent in before.items():
+        for m in sent:
+            [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
+            assert after["card"]["actions"] == [], (p, after["card"])
+            assert after["card"]["footer"].startswith("案件已结案：案件管理系统"), after["card"]
+    r = await console.click(INV, consult["id"], "reminder.consult")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["card"]["actions"] == [] and "案件已结案，复核申请不再处理。" in pcard["card"]["body"]
+    assert (await _last(console, INV, "您的复核申请 #1"))["card"]["actions"] == []
+    r = await console.click(INV2, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    assert r["messages"][-1]["text"] == f"案件 {code} 已结案，不能再申请复核。"
+
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers={
+        "Authorization": "Bearer test-token"}, json={"status": "open"})
+    assert r.status == 200
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert [a["label"] for a in pcard["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]

@@ -184,7 +184,7 @@ async def test_two_concurrent_clicks_decide_once(console: Console) -> None:
     a, b = await asyncio.gather(console.click(PROSECUTOR, pcard["id"], "review.accept"),
                                 console.click(PROSECUTOR, pcard["id"], "review.accept"))
     replies = [a["messages"][-1]["text"], b["messages"][-1]["text"]]
-    assert sum("已同意" in t and "#1" in t for t in replies) == 1, replies
+    assert sum(t.startswith("复核申请 #1") and "已同意" in t for t in replies) == 1, replies
     assert sum("已失效" in t or "已无效" in t for t in replies) == 1, replies
     notices = [m for m in await console.messages(f"dm:{INV}") if m["text"] and "已同意" in m["text"]]
     assert len(notices) == 1

@@ -119,6 +119,30 @@ def test_consultation_at_deadline_minus_15() -> None:
     assert deliver_at(occ, CAL, TZ) == at(2026, 4, 15, 9)
 
 
+def test_custody_escalation_is_owed_by_the_colour_when_custody_ran_out() -> None:
+    """Seed: 羁押期限已至仍是红码 → 责任倒查. Once the deadline has come, the colour then decides
+    (a re-score after it does not call the escalation off); before it, the current colour."""
+    deadline, after = date(2026, 3, 20), at(2026, 3, 21, 10)
+    red_then_yellow = state(Color.YELLOW, custody_deadline=deadline, history=(
+        (EVAL_AT, Color.RED), (at(2026, 3, 20, 15), Color.YELLOW)))
+    (occ,) = by_rule(plan(red_then_yellow, after), "custody_escalation")
+    assert occ.late and occ.key == "custody_escalation:HY-2026-001:2026-03-20"
+    yellow_then_red = state(Color.RED, custody_deadline=deadline, history=(
+        (EVAL_AT, Color.YELLOW), (at(2026, 3, 20, 15), Color.RED)))
+    assert not by_rule(plan(yellow_then_red, after), "custody_escalation")
+    scored_after = state(Color.RED, custody_deadline=deadline, history=(
+        (at(2026, 3, 20, 15), Color.RED),))
+    assert not by_rule(plan(scored_after, after), "custody_escalation")
+    # a configured repeat goes on only while the case stays red
+    rule = find_rule(RULES, "custody_escalation")
+    assert rule is not None
+    weekly = dataclasses.replace(rule, repeat_days=7)
+    later = at(2026, 4, 5, 10)
+    assert [o.index for o in plan_case(red_then_yellow, (weekly,), CAL, TZ, later)] == [0]
+    still_red = dataclasses.replace(red_then_yellow, color=Color.RED)
+    assert [o.index for o in plan_case(still_red, (weekly,), CAL, TZ, later)] == [0, 1, 2, 3]
+
+
 def test_custody_escalation_only_while_red() -> None:
     s = state(Color.RED, custody_deadline=date(2026, 3, 20))
     (occ,) = by_rule(plan(s, EVAL_AT), "custody_escalation")

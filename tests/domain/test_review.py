@@ -19,14 +19,19 @@ from bot.domain.review import (
     allowed,
     next_state,
     parse_meeting_time,
+    refusal,
+    settled_by,
     sources,
 )
+from bot.domain.scoring import Color, Deduction, Evaluation
 
 LEGAL = {
     (State.PENDING, Action.ACCEPT): State.ACCEPTED,
     (State.PENDING, Action.REJECT): State.REJECTED,
     (State.PENDING, Action.JOINT): State.JOINT,
     (State.PENDING, Action.WITHDRAW): State.WITHDRAWN,
+    (State.PENDING, Action.SETTLE): State.SETTLED,
+    (State.JOINT, Action.SETTLE): State.SETTLED,
     (State.JOINT, Action.OUTCOME): State.JOINT_DONE,
     (State.JOINT_DONE, Action.CONFIRM): State.CONFIRMED,
 }
@@ -45,7 +50,7 @@ def test_every_pair(state: State, action: Action) -> None:
 
 
 def test_terminal_states_allow_nothing() -> None:
-    for s in (State.ACCEPTED, State.REJECTED, State.CONFIRMED, State.WITHDRAWN):
+    for s in (State.ACCEPTED, State.REJECTED, State.CONFIRMED, State.WITHDRAWN, State.SETTLED):
         assert allowed(s) == frozenset()
     assert TRANSITIONS == LEGAL
 
@@ -79,3 +84,26 @@ def test_meeting_times_as_people_type_them(typed: str, expected: tuple[int, ...]
     tz = ZoneInfo("Asia/Shanghai")
     got = parse_meeting_time(typed, tz)
     assert got == (datetime(*expected, tzinfo=tz) if expected else None)
+
+
+def _ev(deducted: dict[str, int], vetoes: tuple[str, ...] = ()) -> Evaluation:
+    score = 100 - sum(deducted.values())
+    return Evaluation(case_code="HY-2026-0001", version=2, by="p", at=datetime(2026, 11, 2,
+                      tzinfo=ZoneInfo("Asia/Shanghai")), score=score,
+                      color=Color.RED if vetoes else Color.YELLOW,
+                      deductions=tuple(Deduction(i, n, "问题", "", "", "要求")
+                                       for i, n in deducted.items()),
+                      vetoes=vetoes, comment="")
+
+
+def test_a_request_is_settled_only_when_every_disputed_item_is_gone() -> None:
+    ev = _ev({"criminal_facts": 4}, vetoes=("capacity",))
+    assert settled_by(["causation", "harmful_consequence"], ev)
+    assert not settled_by(["causation", "criminal_facts"], ev)  # lowered, not cleared
+    assert not settled_by(["capacity"], ev)  # the veto still stands
+    assert not settled_by([], ev)
+
+
+def test_a_click_that_loses_to_the_settlement_says_why() -> None:
+    assert "已在重新评分中全部销号" in refusal(State.SETTLED)
+    assert State.SETTLED.label == "已由重新评分解决"

@@ -387,3 +387,51 @@ async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console)
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒")
     body = r["messages"][0]["card"]["body"]
     assert f"诉前会商 {code} 到期 2026-12-05\n" in body + "\n" and "00:00" not in body, body
+
+
+async def _custody_cards(console: Console, person: str) -> list[dict[str, Any]]:
+    return [m for m in await reminder_cards(console, person) if "责任倒查" in m["card"]["title"]]
+
+
+async def test_a_rescore_after_custody_ran_out_does_not_call_off_the_accountability_review(
+        console: Console) -> None:
+    """Custody runs out on Saturday 11-07 with the case red; the 责任倒查 waits for Monday's
+    office hours, and on Sunday the prosecutor re-scores yellow. The case was red when custody
+    ran out (seed: 羁押期限已至仍是红码 → 责任倒查; 统计 counts it the same way): the leader is
+    still told on Monday, with what the case is now, and the prosecutor gets no 去评估."""
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("6d")  # Sunday 11-08 09:30: nothing goes out at the weekend
+    assert await _custody_cards(console, LEADER) == []
+    await evaluate(console, code, YELLOW)
+    await console.advance("1d")  # Monday 11-09 09:30
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await _custody_cards(console, PROSECUTOR)
+    assert lead["at"].startswith("2026-11-09T01:00")
+    for m in (lead, p):
+        assert "羁押期限已于 2026年11月7日 届满" in m["card"]["body"]
+        assert "现状：已重新评分为黄码 85分（第2版）；羁押期限届满时仍为红码，责任倒查不因转码而取消。" \
+            in m["card"]["body"], m["card"]["body"]
+    assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+
+
+async def test_a_sent_accountability_card_says_what_became_of_the_case(console: Console) -> None:
+    """责任倒查 went out while the case was red; each later re-score redraws the cards in
+    place: 现状 names the latest score (one line, not one per re-score), and 去评估 goes once
+    the case is no longer red."""
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    [p] = await _custody_cards(console, PROSECUTOR)
+    assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
+    await evaluate(console, code, RED[:2])  # 74: yellow
+    await evaluate(console, code, GREEN)  # 95: green
+    for person in (PROSECUTOR, LEADER):
+        [m] = await _custody_cards(console, person)
+        body = m["card"]["body"]
+        assert body.count("现状：") == 1 and "现状：已重新评分为绿码 95分（第3版）" in body, body
+        assert "去评估" not in [a["label"] for a in m["card"]["actions"]]
+        assert "已处理" in [a["label"] for a in m["card"]["actions"]]
+    r = await console.click(PROSECUTOR, p["id"], "reminder.evaluate")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")

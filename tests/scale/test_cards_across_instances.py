@@ -130,7 +130,7 @@ async def test_same_card_clicked_on_two_instances_decides_once(
         assert decided[rid] == 1, (rid, decided[rid], ra, rb)  # one decision, audited once
         # the other click is refused: the card it read was already updated (its button is
         # gone), or the compare-and-set on the status found it decided, and says so
-        stale = [t for t in (ra, rb) if t == "该按钮已失效：卡片已更新，请以最新卡片为准。"]
+        stale = [t for t in (ra, rb) if t.startswith("该按钮已失效：卡片已更新为「")]
         lost = [t for t in (ra, rb) if "此操作已无效" in t]
         assert len(stale) + len(lost) == 1, (rid, ra, rb)
         for t in lost:  # the state the winner left, not the one the loser read first
