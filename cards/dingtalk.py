@@ -281,10 +281,24 @@ def robot_messages(text: str | None, card: Card | None,
     return markdown_messages(title, f"{text}\n\n{md}" if text else md)
 
 
+def mentioning(key: str, param: dict[str, str], name: str) -> dict[str, str]:
+    """The message with 「@name」 in front of what it says: a text's content, a markdown or
+    actionCard text (on a line of its own, so a heading stays a heading)."""
+    if key == "sampleText":
+        return {**param, "content": f"@{name} {param['content']}"}
+    if "text" in param:
+        return {**param, "text": f"@{name}\n\n{param['text']}"}
+    return param
+
+
 def webhook_body(key: str, param: dict[str, str],
                  at_user: str | None = None) -> dict[str, Any] | None:
     """A sessionWebhook body for a text or markdown robot message; None for the others (cards
-    with buttons go through the OpenAPI)."""
+    with buttons go through the OpenAPI). `at_user`: a staff userId to @-mention — in the `at`
+    list, and as 「@userId」 in the text, without which DingTalk does not show the mention
+    (it shows the person's name in its place)."""
+    if at_user:
+        param = mentioning(key, param, at_user)
     at = {"atUserIds": [at_user]} if at_user else {}
     if key == "sampleText":
         return {"msgtype": "text", "text": {"content": param["content"]}, "at": at}
@@ -295,6 +309,7 @@ def webhook_body(key: str, param: dict[str, str],
 
 
 def webhook_text(text: str, at_user: str | None = None) -> dict[str, Any]:
-    """A short text answer through a sessionWebhook."""
-    return {"msgtype": "text", "text": {"content": text},
-            "at": {"atUserIds": [at_user]} if at_user else {}}
+    """A short text answer through a sessionWebhook, @-mentioning `at_user` (a staff userId)."""
+    body = webhook_body(*text_message(text), at_user)
+    assert body is not None
+    return body

@@ -27,6 +27,7 @@ PARTIAL = {"invalid_user", "flow_user", "deliver_fail"}  # faults served after t
 BODY_MAX_BYTES = 20000
 MARKDOWN_MAX_CHARS = 3500
 CARD_MARKDOWN_MAX_CHARS = 3000
+NICKS = {"dt-0129": "余斌梅", "dt-0123": "谢平", "dt-stranger": "路人甲"}  # DingTalk nicks
 TOO_LONG = "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"
 
 
@@ -39,6 +40,25 @@ class Sent:
     text: str  # what a person would read (content / markdown / card title + body)
     body: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def mentioned(self) -> list[str]:
+        """Staff ids @-mentioned for real: a sessionWebhook's `at.atUserIds`, a card's
+        `imGroupOpenDeliverModel.atUserIds` (groupMessages/send has no way to mention)."""
+        if self.kind == "webhook":
+            return list((self.body.get("at") or {}).get("atUserIds") or [])
+        if self.kind == "card":
+            return list((self.body.get("imGroupOpenDeliverModel") or {}).get("atUserIds") or {})
+        return []
+
+    @property
+    def shown(self) -> str:
+        """The text as DingTalk shows it: 「@userId」 of a mentioned user becomes 「@昵称」
+        (NICKS), which is how a test sees a mention that would not render."""
+        text = self.text
+        for user in self.mentioned:
+            text = text.replace(f"@{user}", f"@{NICKS.get(user, user)}")
+        return text
 
 
 class FakeDingTalk:
@@ -190,7 +210,8 @@ class FakeDingTalk:
         data: dict[str, Any] = {
             "conversationId": group or f"cid-dm-{staff_id}", "conversationType": "2" if group else "1",
             "msgId": msg_id, "msgtype": "text", "text": {"content": f" {text} "},
-            "senderId": f"$:LWCP_v1:${staff_id}", "senderStaffId": staff_id, "senderNick": staff_id,
+            "senderId": f"$:LWCP_v1:${staff_id}", "senderStaffId": staff_id,
+            "senderNick": NICKS.get(staff_id, staff_id),
             "senderCorpId": "corp", "chatbotCorpId": "corp", "chatbotUserId": "bot",
             "robotCode": CLIENT_ID, "isAdmin": False, "isInAtList": True, "createAt": now,
             "atUsers": [{"dingtalkId": "bot"}],

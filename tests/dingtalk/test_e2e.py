@@ -57,7 +57,8 @@ async def test_expired_session_webhook_falls_back_to_openapi(app: App, fake: Fak
 async def test_unknown_group_gets_a_short_answer(app: App, fake: FakeDingTalk) -> None:
     fake.send_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows")
     [reply] = await eventually(lambda: fake.sent, what="the refusal")
-    assert reply.kind == "webhook" and reply.text == "本群尚未登记，请联系管理员"
+    assert reply.kind == "webhook" and reply.shown == "@余斌梅 本群尚未登记，请联系管理员"
+    assert reply.mentioned == [PROSECUTOR[1]]
 
 
 async def test_unknown_user_gets_a_short_answer(app: App, fake: FakeDingTalk) -> None:

@@ -54,17 +54,30 @@ async def test_an_unknown_group_without_webhook_is_answered_through_the_openapi(
     fake.send_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows", webhook=False)
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "group" and reply.target == "cidNobodyKnows"
-    assert reply.text == "本群尚未登记，请联系管理员"
+    assert reply.text == "@余斌梅 本群尚未登记，请联系管理员"
 
 
-async def test_an_unknown_user_in_a_known_group_is_named_in_the_answer(
+async def test_an_unknown_user_in_a_known_group_is_mentioned_in_the_answer(
         app: App, fake: FakeDingTalk) -> None:
     fake.send_message("帮助", staff_id=STRANGER, group=GROUP_CID, msg_id="m-g")
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.target == "m-g"
+    # a real @: in the at-list, and as @userId in the text (DingTalk shows their nick there)
+    assert reply.mentioned == [STRANGER]
     assert reply.text == f"@{STRANGER} 您尚未在本系统登记钉钉账号，请联系管理员"
+    assert reply.shown == "@路人甲 您尚未在本系统登记钉钉账号，请联系管理员"
     [(_, msg)] = await eventually(lambda: sent_rows(app), what="the row marked sent")
     assert msg.chat == "g-case-team"
+    assert msg.text == "您尚未在本系统登记钉钉账号，请联系管理员"  # the history: no markup
+
+
+async def test_an_unknown_user_in_a_known_group_without_webhook_is_named(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=STRANGER, group=GROUP_CID, webhook=False)
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    # groupMessages/send cannot mention: their nick, as text
+    assert reply.kind == "group" and reply.mentioned == []
+    assert reply.text == "@路人甲 您尚未在本系统登记钉钉账号，请联系管理员"
 
 
 async def test_a_redelivered_message_is_answered_once(app: App, fake: FakeDingTalk) -> None:
@@ -117,3 +130,12 @@ async def test_without_the_database_the_answer_goes_straight_through_the_webhook
     fake.send_message("帮助", staff_id=STRANGER, msg_id="m-down")
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.text == "您尚未在本系统登记钉钉账号，请联系管理员"
+
+
+async def test_without_the_database_a_group_answer_still_mentions_the_sender(
+        app: App, fake: FakeDingTalk) -> None:
+    database_down(app)
+    fake.send_message("帮助", staff_id=STRANGER, group="cidNobodyKnows", msg_id="m-down-g")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.mentioned == [STRANGER]
+    assert reply.shown == "@路人甲 本群尚未登记，请联系管理员"
