@@ -46,6 +46,16 @@ CARD_BODY_MAX_CHARS = 1500  # a card's body, sent twice in a template card (body
 CARD_BODY_MAX_BYTES = 4500
 MARK_RESERVE = 16  # room kept in each part for its mark, （续12/34）
 
+# The variables the card template receives (docs/dingtalk.md, "Card template"). Every card
+# sent, updated or answered in a callback carries all of them, unused ones empty: whatever a
+# template binds is always set, never missing (a component showing nothing, or a stale value
+# after an update that DingTalk applies key by key — a button that no longer applies).
+# `notice` is empty on the card itself; a callback answer sets it for one user (`notice_data`).
+BUTTON_VARIABLES = tuple(f"btn{i}_{part}" for i in range(1, MAX_ACTION_BUTTONS + 1)
+                         for part in ("label", "action", "url"))
+TEMPLATE_VARIABLES = ("title", "body", "markdown", "color", "color_label", "image", "footer",
+                      "actions", "has_actions", "notice", *BUTTON_VARIABLES)
+
 LinkFor = Callable[[Button], str]  # a URL for a button without one (a callback button)
 RobotMessage = tuple[str, dict[str, str]]  # (msgKey, msgParam) for the robot message APIs
 
@@ -193,8 +203,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
     """Variables for the configured card template. Values must be strings (DingTalk rejects
     others); lists go as JSON strings, and the first buttons also as flat keys. With
     `link_for`, form buttons become links to the web form (see the module docstring). A long
-    body is cut (`fit_card`); `notice` is empty here, a callback answer may set it for one user
-    (`notice_data`)."""
+    body is cut (`fit_card`). Every one of TEMPLATE_VARIABLES is set."""
     card = fit_card(card)
     _, md = markdown(card)
     params: dict[str, str] = {
@@ -209,6 +218,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
         "has_actions": "true" if card.actions else "false",
         "notice": "",
     }
+    params.update(dict.fromkeys(BUTTON_VARIABLES, ""))
     for i, b in enumerate(card.actions[:MAX_ACTION_BUTTONS], 1):
         url = button_url(b, link_for)
         params[f"btn{i}_label"] = b.label
@@ -223,8 +233,10 @@ def card_data(card: Card, link_for: LinkFor | None) -> dict[str, Any]:
 
 def notice_data(text: str) -> dict[str, Any]:
     """A card callback answer that shows `text` to the clicker alone: the template's `notice`
-    variable in the user's private data (other readers keep seeing the card as it is)."""
-    return {"userPrivateData": {"cardParamMap": {"notice": text}}}
+    variable in the user's private data (other readers keep seeing the card as it is). Key by
+    key, so nothing else of the card is replaced by this one-variable map."""
+    return {"userPrivateData": {"cardParamMap": {"notice": text}},
+            "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True}}
 
 
 def robot_message(card: Card, link_for: LinkFor) -> RobotMessage:

@@ -11,7 +11,7 @@ import pytest
 from bot.app import App
 from storage.models import Message
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
-from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk
 
 TEMPLATE = "tpl-casebot.schema"
 
@@ -90,6 +90,10 @@ async def test_card_created_clicked_and_updated_in_place(make_app: AppFactory,
     assert ack["code"] == 200
     answered = json.loads(ack["data"])["response"]["cardData"]["cardParamMap"]
     assert "已确认 by 余斌梅" in answered["body"] and answered["actions"] == "[]"
+    # every template variable is in the answer: the buttons that no longer apply are emptied
+    # (DingTalk may apply it key by key), and `notice` is bound
+    assert answered.keys() == TEMPLATE_VARIABLES
+    assert answered["btn1_label"] == answered["btn2_label"] == answered["notice"] == ""
     await eventually(lambda: "已确认" in fake.cards[track]["body"], what="the PUT update")
     assert [s.kind for s in fake.sent] == ["card", "card_update"]
     assert msg.chat == "dm:p-prosecutor-1"

@@ -28,7 +28,7 @@ from cards import dingtalk as render
 from cards.model import Button, Card, FormField
 from config.loader import ConfigError, Settings
 from config.model import DingTalkConfig
-from tests.dingtalk.fake import FakeDingTalk
+from tests.dingtalk.fake import TEMPLATE_VARIABLES, FakeDingTalk
 
 NOW = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
 
@@ -115,6 +115,16 @@ def test_card_param_map_has_only_strings() -> None:
                                                                 "https://x.invalid/c")
     assert json.loads(p["actions"])[0]["params"] == {"action": "case.ack", "case": "HY-2026-0042"}
     assert "![](https://x.invalid/qr.png)" in p["markdown"]
+
+
+def test_every_card_sets_every_template_variable() -> None:
+    """Whatever the template binds is set, `notice` included, however many buttons."""
+    for n in range(render.MAX_ACTION_BUTTONS + 2):
+        card = Card(title="t", actions=tuple(Button(f"b{i}", f"按钮{i}") for i in range(n)))
+        p = render.card_param_map(card)
+        assert p.keys() == TEMPLATE_VARIABLES == set(render.TEMPLATE_VARIABLES), n
+        assert p["notice"] == "" and p[f"btn{render.MAX_ACTION_BUTTONS}_label"] == \
+            ("按钮4" if n >= render.MAX_ACTION_BUTTONS else "")
 
 
 def test_a_form_button_is_a_link_to_the_web_form_on_a_template_card() -> None:

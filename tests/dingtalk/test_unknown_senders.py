@@ -115,8 +115,13 @@ async def test_a_click_by_an_unknown_user_is_answered_on_the_card_and_in_private
     frame_id = fake.click(card.body["outTrackId"], STRANGER, "test.press")
     ack = await eventually(lambda: fake.acks.get(frame_id), what="the click ACK")
     assert ack["code"] == 200
-    private = json.loads(ack["data"])["response"]["userPrivateData"]["cardParamMap"]
-    assert private == {"notice": "您尚未在本系统登记钉钉账号，请联系管理员"}
+    answer = json.loads(ack["data"])["response"]
+    assert answer["userPrivateData"]["cardParamMap"] == {
+        "notice": "您尚未在本系统登记钉钉账号，请联系管理员"}
+    # only `notice` changes, for them: the card itself is not replaced by this one-key map
+    assert "cardData" not in answer
+    assert answer["cardUpdateOptions"] == {"updateCardDataByKey": True,
+                                           "updatePrivateDataByKey": True}
     dm = await eventually(lambda: [s for s in fake.sent if s.kind == "users"], what="the DM")
     assert [(s.target, s.text) for s in dm] == [
         (STRANGER, "您尚未在本系统登记钉钉账号，请联系管理员")]
