@@ -4,7 +4,9 @@ through the outbox like any reply (retried, rate-limited), to the DingTalk id it
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
@@ -144,3 +146,12 @@ async def test_without_the_database_a_group_answer_still_mentions_the_sender(
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.mentioned == [STRANGER]
     assert reply.shown == "@路人甲 本群尚未登记，请联系管理员"
+
+
+async def test_an_answer_that_can_go_nowhere_is_logged(app: App, fake: FakeDingTalk,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    database_down(app)
+    fake.send_message("帮助", staff_id=STRANGER, group="cidNobodyKnows", webhook=False)
+    await eventually(lambda: "no sessionWebhook" in caplog.text, what="the warning")
+    assert fake.sent == [] and "本群尚未登记" in caplog.text
+    assert any(r.levelno == logging.WARNING for r in caplog.records if "not sent" in r.message)

@@ -261,6 +261,7 @@ class Inbound:
         """When the answer cannot go through the outbox: the sessionWebhook, once (in a group,
         @-mentioning the sender)."""
         if not webhook:
+            log.warning("dingtalk: answer 「%s」 not sent: not stored and no sessionWebhook", text)
             return
         try:
             await self.api.post_webhook(webhook, webhook_text(text, sender.staff_id if sender
