@@ -46,6 +46,16 @@ CARD_BODY_MAX_CHARS = 1500  # a card's body, sent twice in a template card (body
 CARD_BODY_MAX_BYTES = 4500
 MARK_RESERVE = 16  # room kept in each part for its mark, （续12/34）
 
+# The variables the card template receives (docs/dingtalk.md, "Card template"). Every card
+# sent, updated or answered in a callback carries all of them, unused ones empty: whatever a
+# template binds is always set, never missing (a component showing nothing, or a stale value
+# after an update that DingTalk applies key by key — a button that no longer applies).
+# `notice` is empty on the card itself; a callback answer sets it for one user (`notice_data`).
+BUTTON_VARIABLES = tuple(f"btn{i}_{part}" for i in range(1, MAX_ACTION_BUTTONS + 1)
+                         for part in ("label", "action", "url"))
+TEMPLATE_VARIABLES = ("title", "body", "markdown", "color", "color_label", "image", "footer",
+                      "actions", "has_actions", "notice", *BUTTON_VARIABLES)
+
 LinkFor = Callable[[Button], str]  # a URL for a button without one (a callback button)
 RobotMessage = tuple[str, dict[str, str]]  # (msgKey, msgParam) for the robot message APIs
 
@@ -193,8 +203,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
     """Variables for the configured card template. Values must be strings (DingTalk rejects
     others); lists go as JSON strings, and the first buttons also as flat keys. With
     `link_for`, form buttons become links to the web form (see the module docstring). A long
-    body is cut (`fit_card`); `notice` is empty here, a callback answer may set it for one user
-    (`notice_data`)."""
+    body is cut (`fit_card`). Every one of TEMPLATE_VARIABLES is set."""
     card = fit_card(card)
     _, md = markdown(card)
     params: dict[str, str] = {
@@ -209,6 +218,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
         "has_actions": "true" if card.actions else "false",
         "notice": "",
     }
+    params.update(dict.fromkeys(BUTTON_VARIABLES, ""))
     for i, b in enumerate(card.actions[:MAX_ACTION_BUTTONS], 1):
         url = button_url(b, link_for)
         params[f"btn{i}_label"] = b.label
@@ -223,8 +233,10 @@ def card_data(card: Card, link_for: LinkFor | None) -> dict[str, Any]:
 
 def notice_data(text: str) -> dict[str, Any]:
     """A card callback answer that shows `text` to the clicker alone: the template's `notice`
-    variable in the user's private data (other readers keep seeing the card as it is)."""
-    return {"userPrivateData": {"cardParamMap": {"notice": text}}}
+    variable in the user's private data (other readers keep seeing the card as it is). Key by
+    key, so nothing else of the card is replaced by this one-variable map."""
+    return {"userPrivateData": {"cardParamMap": {"notice": text}},
+            "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True}}
 
 
 def robot_message(card: Card, link_for: LinkFor) -> RobotMessage:
@@ -281,10 +293,24 @@ def robot_messages(text: str | None, card: Card | None,
     return markdown_messages(title, f"{text}\n\n{md}" if text else md)
 
 
+def mentioning(key: str, param: dict[str, str], name: str) -> dict[str, str]:
+    """The message with 「@name」 in front of what it says: a text's content, a markdown or
+    actionCard text (on a line of its own, so a heading stays a heading)."""
+    if key == "sampleText":
+        return {**param, "content": f"@{name} {param['content']}"}
+    if "text" in param:
+        return {**param, "text": f"@{name}\n\n{param['text']}"}
+    return param
+
+
 def webhook_body(key: str, param: dict[str, str],
                  at_user: str | None = None) -> dict[str, Any] | None:
     """A sessionWebhook body for a text or markdown robot message; None for the others (cards
-    with buttons go through the OpenAPI)."""
+    with buttons go through the OpenAPI). `at_user`: a staff userId to @-mention — in the `at`
+    list, and as 「@userId」 in the text, without which DingTalk does not show the mention
+    (it shows the person's name in its place)."""
+    if at_user:
+        param = mentioning(key, param, at_user)
     at = {"atUserIds": [at_user]} if at_user else {}
     if key == "sampleText":
         return {"msgtype": "text", "text": {"content": param["content"]}, "at": at}
@@ -295,6 +321,7 @@ def webhook_body(key: str, param: dict[str, str],
 
 
 def webhook_text(text: str, at_user: str | None = None) -> dict[str, Any]:
-    """A short text answer through a sessionWebhook."""
-    return {"msgtype": "text", "text": {"content": text},
-            "at": {"atUserIds": [at_user]} if at_user else {}}
+    """A short text answer through a sessionWebhook, @-mentioning `at_user` (a staff userId)."""
+    body = webhook_body(*text_message(text), at_user)
+    assert body is not None
+    return body

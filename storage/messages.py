@@ -62,6 +62,25 @@ async def get_message(session: AsyncSession, message_id: int) -> Message | None:
     return await session.get(Message, message_id)
 
 
+# how far back from a reply its event's own message is looked for: it is stored in the same
+# transaction (or journal batch) just before the replies, so a few rows back at most
+SENDER_LOOKBACK = 1000
+
+
+async def sender_of_event(session: AsyncSession, reply: Message) -> str | None:
+    """Who sent the message `reply` answers (a person id): the message with the reply's
+    event_id in its chat, stored shortly before it. None when there is none (a sender not in
+    the roster has no message stored). A bounded primary-key range: event_id has no index."""
+    if not reply.event_id:
+        return None
+    return (await session.execute(
+        select(Message.sender)
+        .where(Message.id.between(reply.id - SENDER_LOOKBACK, reply.id - 1),
+               Message.chat == reply.chat, Message.event_id == reply.event_id,
+               Message.sender != "bot")
+        .order_by(Message.id.desc()).limit(1))).scalar()
+
+
 def message_card(msg: Message) -> Card | None:
     return card_from_dict(json.loads(msg.card)) if msg.card else None
 

@@ -27,6 +27,15 @@ PARTIAL = {"invalid_user", "flow_user", "deliver_fail"}  # faults served after t
 BODY_MAX_BYTES = 20000
 MARKDOWN_MAX_CHARS = 3500
 CARD_MARKDOWN_MAX_CHARS = 3000
+# the card template the fake plays, designed from docs/dingtalk.md ("Card template"): it binds
+# every documented variable. DingTalk shows a bound variable that a cardParamMap leaves out as
+# nothing (or, in an update applied key by key, as what it was before); this fake refuses such
+# a map, so a test sees what a person would not
+TEMPLATE_VARIABLES = frozenset(
+    ["title", "body", "markdown", "color", "color_label", "image", "footer", "actions",
+     "has_actions", "notice"]
+    + [f"btn{i}_{part}" for i in range(1, 6) for part in ("label", "action", "url")])
+NICKS = {"dt-0129": "余斌梅", "dt-0123": "谢平", "dt-stranger": "路人甲"}  # DingTalk nicks
 TOO_LONG = "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"
 
 
@@ -39,6 +48,25 @@ class Sent:
     text: str  # what a person would read (content / markdown / card title + body)
     body: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def mentioned(self) -> list[str]:
+        """Staff ids @-mentioned for real: a sessionWebhook's `at.atUserIds`, a card's
+        `imGroupOpenDeliverModel.atUserIds` (groupMessages/send has no way to mention)."""
+        if self.kind == "webhook":
+            return list((self.body.get("at") or {}).get("atUserIds") or [])
+        if self.kind == "card":
+            return list((self.body.get("imGroupOpenDeliverModel") or {}).get("atUserIds") or {})
+        return []
+
+    @property
+    def shown(self) -> str:
+        """The text as DingTalk shows it: 「@userId」 of a mentioned user becomes 「@昵称」
+        (NICKS), which is how a test sees a mention that would not render."""
+        text = self.text
+        for user in self.mentioned:
+            text = text.replace(f"@{user}", f"@{NICKS.get(user, user)}")
+        return text
 
 
 class FakeDingTalk:
@@ -190,7 +218,8 @@ class FakeDingTalk:
         data: dict[str, Any] = {
             "conversationId": group or f"cid-dm-{staff_id}", "conversationType": "2" if group else "1",
             "msgId": msg_id, "msgtype": "text", "text": {"content": f" {text} "},
-            "senderId": f"$:LWCP_v1:${staff_id}", "senderStaffId": staff_id, "senderNick": staff_id,
+            "senderId": f"$:LWCP_v1:${staff_id}", "senderStaffId": staff_id,
+            "senderNick": NICKS.get(staff_id, staff_id),
             "senderCorpId": "corp", "chatbotCorpId": "corp", "chatbotUserId": "bot",
             "robotCode": CLIENT_ID, "isAdmin": False, "isInAtList": True, "createAt": now,
             "atUsers": [{"dingtalkId": "bot"}],
@@ -263,6 +292,15 @@ class FakeDingTalk:
             return web.json_response({"errcode": 460101, "errmsg": TOO_LONG})
         return web.json_response({"code": "460101", "message": TOO_LONG}, status=400)
 
+    def _unbound(self, request: web.Request, params: dict[str, Any]) -> web.Response | None:
+        """A cardParamMap that leaves out a variable the template binds: refused."""
+        missing = sorted(TEMPLATE_VARIABLES - params.keys())
+        if not missing:
+            return None
+        self.refused.append((request.path, f"template variables not set: {', '.join(missing)}"))
+        return web.json_response({"code": "InvalidParameter.CardParamMap",
+                                  "message": f"missing {missing}"}, status=400)
+
     async def _robot(self, request: web.Request, kind: str, target_key: str) -> web.Response:
         token = request.headers.get("x-acs-dingtalk-access-token", "")
         if (err := await self._fault(request, token)) is not None:
@@ -297,6 +335,8 @@ class FakeDingTalk:
         params = body["cardData"]["cardParamMap"]
         assert all(isinstance(v, str) for v in params.values()), "cardParamMap values must be strings"
         assert body["callbackType"] == "STREAM"
+        if (err := self._unbound(request, params)) is not None:
+            return err
         longest = max(len(params.get("markdown", "")), len(params.get("body", "")))
         if (err := await self._too_big(request, longest, CARD_MARKDOWN_MAX_CHARS)) is not None:
             return err
@@ -321,6 +361,8 @@ class FakeDingTalk:
         if body["outTrackId"] not in self.cards:
             return web.json_response({"code": "CardNotExist"}, status=400)
         params = body["cardData"]["cardParamMap"]
+        if (err := self._unbound(request, params)) is not None:
+            return err
         longest = max(len(params.get("markdown", "")), len(params.get("body", "")))
         if (err := await self._too_big(request, longest, CARD_MARKDOWN_MAX_CHARS)) is not None:
             return err

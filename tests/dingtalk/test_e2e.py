@@ -11,7 +11,7 @@ import pytest
 from bot.app import App
 from storage.models import Message
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
-from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk
 
 TEMPLATE = "tpl-casebot.schema"
 
@@ -57,7 +57,8 @@ async def test_expired_session_webhook_falls_back_to_openapi(app: App, fake: Fak
 async def test_unknown_group_gets_a_short_answer(app: App, fake: FakeDingTalk) -> None:
     fake.send_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows")
     [reply] = await eventually(lambda: fake.sent, what="the refusal")
-    assert reply.kind == "webhook" and reply.text == "本群尚未登记，请联系管理员"
+    assert reply.kind == "webhook" and reply.shown == "@余斌梅 本群尚未登记，请联系管理员"
+    assert reply.mentioned == [PROSECUTOR[1]]
 
 
 async def test_unknown_user_gets_a_short_answer(app: App, fake: FakeDingTalk) -> None:
@@ -89,6 +90,10 @@ async def test_card_created_clicked_and_updated_in_place(make_app: AppFactory,
     assert ack["code"] == 200
     answered = json.loads(ack["data"])["response"]["cardData"]["cardParamMap"]
     assert "已确认 by 余斌梅" in answered["body"] and answered["actions"] == "[]"
+    # every template variable is in the answer: the buttons that no longer apply are emptied
+    # (DingTalk may apply it key by key), and `notice` is bound
+    assert answered.keys() == TEMPLATE_VARIABLES
+    assert answered["btn1_label"] == answered["btn2_label"] == answered["notice"] == ""
     await eventually(lambda: "已确认" in fake.cards[track]["body"], what="the PUT update")
     assert [s.kind for s in fake.sent] == ["card", "card_update"]
     assert msg.chat == "dm:p-prosecutor-1"

@@ -74,9 +74,9 @@ def heading(s: Sent) -> str:
     if s.kind == "webhook":
         if "markdown" in s.body:
             return str(s.body["markdown"]["title"])
-        return str(s.body["text"]["content"])
+        return re.sub(r"^@\S+ ", "", str(s.body["text"]["content"]))  # after the mention
     param = json.loads(s.body["msgParam"])
-    return str(param.get("title") or param.get("content") or "")
+    return str(param.get("title") or re.sub(r"^@\S+ ", "", param.get("content") or ""))
 
 
 def actions(s: Sent) -> list[dict[str, Any]]:
@@ -342,6 +342,8 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
             what=f"{len(headings)} replies to 「{text}」")
         for s, h in zip(got, headings, strict=True):
             assert heading(s).startswith(h), (text, heading(s), h)
+            # a reply to someone in the group @-mentions them (a webhook carries replies only)
+            assert s.kind != "webhook" or s.mentioned == [user], (text, s.mentioned)
         expected.extend(headings)
         return got
 

@@ -28,7 +28,7 @@ from cards import dingtalk as render
 from cards.model import Button, Card, FormField
 from config.loader import ConfigError, Settings
 from config.model import DingTalkConfig
-from tests.dingtalk.fake import FakeDingTalk
+from tests.dingtalk.fake import TEMPLATE_VARIABLES, FakeDingTalk
 
 NOW = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
 
@@ -117,6 +117,16 @@ def test_card_param_map_has_only_strings() -> None:
     assert "![](https://x.invalid/qr.png)" in p["markdown"]
 
 
+def test_every_card_sets_every_template_variable() -> None:
+    """Whatever the template binds is set, `notice` included, however many buttons."""
+    for n in range(render.MAX_ACTION_BUTTONS + 2):
+        card = Card(title="t", actions=tuple(Button(f"b{i}", f"按钮{i}") for i in range(n)))
+        p = render.card_param_map(card)
+        assert p.keys() == TEMPLATE_VARIABLES == set(render.TEMPLATE_VARIABLES), n
+        assert p["notice"] == "" and p[f"btn{render.MAX_ACTION_BUTTONS}_label"] == \
+            ("按钮4" if n >= render.MAX_ACTION_BUTTONS else "")
+
+
 def test_a_form_button_is_a_link_to_the_web_form_on_a_template_card() -> None:
     form = Button("review.file", "申请复核", data={"code": "HY-2026-0042"},
                   form=(FormField("items", "序号"), FormField("note", "说明", required=False)))
@@ -143,10 +153,15 @@ def test_robot_message_fallbacks() -> None:
     one = Card(title="t", actions=(Button("a", "A"),))
     assert render.robot_message(one, lambda b: "u")[1]["singleURL"] == "u"
     hook = render.webhook_body(*render.text_message("你好"), "dt-1")
-    assert hook == {"msgtype": "text", "text": {"content": "你好"}, "at": {"atUserIds": ["dt-1"]}}
+    # a mention renders only when 「@userId」 is in the text too
+    assert hook == {"msgtype": "text", "text": {"content": "@dt-1 你好"},
+                    "at": {"atUserIds": ["dt-1"]}}
     assert hook == render.webhook_text("你好", "dt-1")
     [md] = render.robot_messages(None, plain, lambda b: "")
     assert (render.webhook_body(*md) or {})["msgtype"] == "markdown"
+    assert (render.webhook_body(*md, "dt-1") or {})["markdown"]["text"].startswith("@dt-1\n\n### ")
+    assert render.webhook_body(*render.text_message("你好")) == {
+        "msgtype": "text", "text": {"content": "你好"}, "at": {}}
     assert render.webhook_body(*render.robot_message(one, lambda b: "u")) is None
 
 

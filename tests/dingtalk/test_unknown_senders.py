@@ -4,7 +4,9 @@ through the outbox like any reply (retried, rate-limited), to the DingTalk id it
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
@@ -54,17 +56,30 @@ async def test_an_unknown_group_without_webhook_is_answered_through_the_openapi(
     fake.send_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows", webhook=False)
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "group" and reply.target == "cidNobodyKnows"
-    assert reply.text == "本群尚未登记，请联系管理员"
+    assert reply.text == "@余斌梅 本群尚未登记，请联系管理员"
 
 
-async def test_an_unknown_user_in_a_known_group_is_named_in_the_answer(
+async def test_an_unknown_user_in_a_known_group_is_mentioned_in_the_answer(
         app: App, fake: FakeDingTalk) -> None:
     fake.send_message("帮助", staff_id=STRANGER, group=GROUP_CID, msg_id="m-g")
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.target == "m-g"
+    # a real @: in the at-list, and as @userId in the text (DingTalk shows their nick there)
+    assert reply.mentioned == [STRANGER]
     assert reply.text == f"@{STRANGER} 您尚未在本系统登记钉钉账号，请联系管理员"
+    assert reply.shown == "@路人甲 您尚未在本系统登记钉钉账号，请联系管理员"
     [(_, msg)] = await eventually(lambda: sent_rows(app), what="the row marked sent")
     assert msg.chat == "g-case-team"
+    assert msg.text == "您尚未在本系统登记钉钉账号，请联系管理员"  # the history: no markup
+
+
+async def test_an_unknown_user_in_a_known_group_without_webhook_is_named(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=STRANGER, group=GROUP_CID, webhook=False)
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    # groupMessages/send cannot mention: their nick, as text
+    assert reply.kind == "group" and reply.mentioned == []
+    assert reply.text == "@路人甲 您尚未在本系统登记钉钉账号，请联系管理员"
 
 
 async def test_a_redelivered_message_is_answered_once(app: App, fake: FakeDingTalk) -> None:
@@ -102,8 +117,13 @@ async def test_a_click_by_an_unknown_user_is_answered_on_the_card_and_in_private
     frame_id = fake.click(card.body["outTrackId"], STRANGER, "test.press")
     ack = await eventually(lambda: fake.acks.get(frame_id), what="the click ACK")
     assert ack["code"] == 200
-    private = json.loads(ack["data"])["response"]["userPrivateData"]["cardParamMap"]
-    assert private == {"notice": "您尚未在本系统登记钉钉账号，请联系管理员"}
+    answer = json.loads(ack["data"])["response"]
+    assert answer["userPrivateData"]["cardParamMap"] == {
+        "notice": "您尚未在本系统登记钉钉账号，请联系管理员"}
+    # only `notice` changes, for them: the card itself is not replaced by this one-key map
+    assert "cardData" not in answer
+    assert answer["cardUpdateOptions"] == {"updateCardDataByKey": True,
+                                           "updatePrivateDataByKey": True}
     dm = await eventually(lambda: [s for s in fake.sent if s.kind == "users"], what="the DM")
     assert [(s.target, s.text) for s in dm] == [
         (STRANGER, "您尚未在本系统登记钉钉账号，请联系管理员")]
@@ -117,3 +137,21 @@ async def test_without_the_database_the_answer_goes_straight_through_the_webhook
     fake.send_message("帮助", staff_id=STRANGER, msg_id="m-down")
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.text == "您尚未在本系统登记钉钉账号，请联系管理员"
+
+
+async def test_without_the_database_a_group_answer_still_mentions_the_sender(
+        app: App, fake: FakeDingTalk) -> None:
+    database_down(app)
+    fake.send_message("帮助", staff_id=STRANGER, group="cidNobodyKnows", msg_id="m-down-g")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.mentioned == [STRANGER]
+    assert reply.shown == "@路人甲 本群尚未登记，请联系管理员"
+
+
+async def test_an_answer_that_can_go_nowhere_is_logged(app: App, fake: FakeDingTalk,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    database_down(app)
+    fake.send_message("帮助", staff_id=STRANGER, group="cidNobodyKnows", webhook=False)
+    await eventually(lambda: "no sessionWebhook" in caplog.text, what="the warning")
+    assert fake.sent == [] and "本群尚未登记" in caplog.text
+    assert any(r.levelno == logging.WARNING for r in caplog.records if "not sent" in r.message)

@@ -15,14 +15,16 @@ from sqlalchemy import update
 
 from bot.ratelimit import make_limiter
 from bot.transports.dingtalk import mapping
-from bot.transports.dingtalk.delivery import DingTalkDelivery, Target, WebhookBook
+from bot.transports.dingtalk.delivery import DingTalkDelivery, SenderBook, Target, WebhookBook
 from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandler, Inbound
+from bot.transports.dingtalk.mapping import Addressee
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
 from bot.transports.dingtalk.spool import Spool, SpoolInUse, spool_dir
 from bot.transports.dingtalk.stream import StreamClient
 from cards.model import Button
 from config.loader import ConfigError
 from config.model import DingTalkConfig, Org
+from storage import messages as msgs
 from storage.models import Message
 
 if TYPE_CHECKING:
@@ -57,14 +59,15 @@ class DingTalkTransport:
                            timeout_seconds=cfg.delivery.http_timeout_seconds,
                            refresh_margin_seconds=cfg.delivery.token_refresh_margin_seconds)
         self.webhooks = WebhookBook()
+        self.senders = SenderBook()
         self.delivery = DingTalkDelivery(
             api=self.api, webhooks=self.webhooks,
             limiter=make_limiter(services.redis, services.config.storage.redis_prefix),
             config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
-            link_for=self.action_link, save_ref=self.save_ref)
+            link_for=self.action_link, save_ref=self.save_ref, addressee_of=self.addressee)
         self._wake: Callable[[], None] = lambda: None
         self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake(),
-                               link_for=self.action_link,
+                               link_for=self.action_link, senders=self.senders,
                                spool=Spool(spool_dir(app.settings.config)))
         self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
                                    config=cfg.stream)
@@ -89,6 +92,18 @@ class DingTalkTransport:
         c = d.chat(chat)
         conv = c.ids.get("dingtalk") if c else None
         return Target(True, conv) if conv else None
+
+    async def addressee(self, reply: Message) -> Addressee | None:
+        """Whom `reply` (in a group) answers: the sender this instance saw, or, when another
+        instance received the message or this one restarted since, the roster member whose
+        message it answers."""
+        if (seen := self.senders.get(reply.event_id)) is not None:
+            return seen
+        async with self.app.services.db() as session:
+            person_id = await msgs.sender_of_event(session, reply)
+        person = self.app.services.directory.person(person_id) if person_id else None
+        staff = person.ids.get("dingtalk") if person else None
+        return Addressee(staff, person.name) if person and staff else None
 
     async def save_ref(self, message_id: int, ref: str) -> None:
         async with self.app.services.db() as session, session.begin():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from bot.outbox import DeliveryError, Postpone
 from bot.ratelimit import Limit, RateLimiter
+from bot.transports.dingtalk.mapping import Addressee
 from bot.transports.dingtalk.openapi import DingTalkApiError, OpenApi
 from cards import dingtalk as render
 from cards.model import Button, Card
@@ -58,6 +59,24 @@ class WebhookBook:
         return url
 
 
+class SenderBook:
+    """Who sent each recent inbound event (in a group), so its answers can mention them. In
+    memory, like the webhooks; `DingTalkTransport.addressee` falls back to the database for
+    senders in the roster."""
+
+    def __init__(self, max_entries: int = 10000) -> None:
+        self.max_entries = max_entries
+        self._senders: OrderedDict[str, Addressee] = OrderedDict()
+
+    def remember(self, event_id: str, sender: Addressee) -> None:
+        self._senders[event_id] = sender
+        while len(self._senders) > self.max_entries:
+            self._senders.popitem(last=False)
+
+    def get(self, event_id: str | None) -> Addressee | None:
+        return self._senders.get(event_id) if event_id else None
+
+
 @dataclass(frozen=True)
 class Target:
     group: bool
@@ -72,7 +91,9 @@ class DingTalkDelivery:
     def __init__(self, *, api: OpenApi, limiter: RateLimiter, webhooks: WebhookBook,
                  config: DingTalkDeliveryConfig, template_id: str | None,
                  target_of: Callable[[str], Target | None], link_for: LinkMaker,
-                 save_ref: Callable[[int, str], Awaitable[None]]) -> None:
+                 save_ref: Callable[[int, str], Awaitable[None]],
+                 addressee_of: Callable[[Message], Awaitable[Addressee | None]] | None = None
+                 ) -> None:
         self.api = api
         self.limiter = limiter
         self.webhooks = webhooks
@@ -81,6 +102,7 @@ class DingTalkDelivery:
         self.target_of = target_of
         self.link_for = link_for
         self.save_ref = save_ref
+        self.addressee_of = addressee_of
         self.robot_key = f"dingtalk:robot:{api.creds.robot_code}"
 
     async def deliver(self, item: OutboxItem, message: Message) -> None:
@@ -118,11 +140,20 @@ class DingTalkDelivery:
             raise DeliveryError(str(e), retry_after=pause) from e
         raise DeliveryError(str(e), retryable=e.kind in ("retry", "auth")) from e
 
+    async def _addressee(self, message: Message, target: Target) -> Addressee | None:
+        """Whom a new message in a group answers (the sender of the event it replies to), to
+        mention them; None for 1:1 chats and for messages that answer nobody (reminders,
+        pushes)."""
+        if not target.group or not message.event_id or self.addressee_of is None:
+            return None
+        return await self.addressee_of(message)
+
     def _links(self, message: Message) -> render.LinkFor:
         return lambda b: self.link_for(message, b)
 
     async def _send(self, item: OutboxItem, message: Message, card: Card | None,
                     target: Target) -> None:
+        to = await self._addressee(message, target)
         # an interactive card, unless it is a long one without buttons (a list): that one is
         # split into markdown messages, like text
         if card is not None and self.template_id and (card.actions or render.card_fits(card)):
@@ -137,22 +168,23 @@ class DingTalkDelivery:
                 template_id=self.template_id, out_track_id=message.platform_ref,
                 card_data=render.card_data(card, self._links(message)),
                 open_space_id=target.open_space_id,
-                group=target.group)
+                group=target.group, at_users={to.staff_id: to.nick} if to else None)
             return
         parts = render.robot_messages(message.text, card, self._links(message))
         # with a template, a card sent as markdown needs a ref too: its updates look for one
         await self._send_parts(item, message, parts, target,
-                               track=card is not None and self.template_id is not None)
+                               track=card is not None and self.template_id is not None, to=to)
 
     async def _send_parts(self, item: OutboxItem, message: Message,
                           parts: list[render.RobotMessage], target: Target,
-                          track: bool = False) -> None:
+                          track: bool = False, to: Addressee | None = None) -> None:
         """Robot messages in order. How many of a long message's parts are delivered is kept
         in `platform_ref` (`dt-parts:<outbox id>:<n>`), so a retry (after an error, a rate
-        limit wait or a restart) goes on with the next part and repeats none."""
+        limit wait or a restart) goes on with the next part and repeats none. `to` is
+        mentioned in the first part (once per answer, not once per part)."""
         for i in range(_parts_done(item, message), len(parts)):
             await self._take_slot(target)
-            await self._send_one(message, *parts[i], target)
+            await self._send_one(message, *parts[i], target, to if i == 0 else None)
             ref = f"{PARTS_REF}{item.id}:{i + 1}"
             if len(parts) > 1 or track:
                 message.platform_ref = ref
@@ -160,9 +192,10 @@ class DingTalkDelivery:
                 await self.save_ref(message.id, ref)
 
     async def _send_one(self, message: Message, key: str, param: dict[str, str],
-                        target: Target) -> None:
+                        target: Target, to: Addressee | None = None) -> None:
         hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
-        body = render.webhook_body(key, param) if hook is not None else None
+        body = render.webhook_body(key, param, to.staff_id if to else None) \
+            if hook is not None else None
         if hook is not None and body is not None:
             try:
                 await self.api.post_webhook(hook, body)
@@ -175,7 +208,11 @@ class DingTalkDelivery:
                 log.warning("dingtalk sessionWebhook refused the reply (%s); using the OpenAPI", e)
                 self.webhooks.forget(message.event_id)
         if target.group:
-            await self.api.send_group(target.id, key, param)
+            # groupMessages/send takes no `at` (robotCode, openConversationId, msgKey,
+            # msgParam only: DINGTALK.md §1.9b), and an 「@userId」 in the text stays plain
+            # text there: the sender can only be named
+            await self.api.send_group(target.id, key,
+                                      render.mentioning(key, param, to.nick) if to else param)
         else:
             await self.api.send_users([target.id], key, param)
 

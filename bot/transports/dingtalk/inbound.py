@@ -31,7 +31,7 @@ from storage.models import Message
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.transports.dingtalk.delivery import WebhookBook
+    from bot.transports.dingtalk.delivery import SenderBook, WebhookBook
     from bot.transports.dingtalk.openapi import OpenApi
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,10 @@ class SeenIds:
 class Inbound:
     def __init__(self, app: App, api: OpenApi, webhooks: WebhookBook,
                  config: DingTalkStreamConfig, on_handled: Callable[[], None],
-                 link_for: Callable[[Message, Button], str], spool: Spool) -> None:
+                 link_for: Callable[[Message, Button], str], spool: Spool,
+                 senders: SenderBook) -> None:
         self.app = app
+        self.senders = senders
         self.spool = spool
         self.link_for = link_for
         self.api = api
@@ -131,7 +133,7 @@ class Inbound:
             async with self.slots:
                 if isinstance(mapped, Refusal):
                     log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
-                    await self._answer(mapped, staff_id)
+                    await self._answer(mapped)
                 else:
                     await self._take(mapped, entry, msg_id, staff_id)
         except asyncio.CancelledError:  # shutting down before it was done: keep it for next start
@@ -145,6 +147,8 @@ class Inbound:
         event = mapped.event
         if mapped.webhook:
             self.webhooks.remember(event.event_id, mapped.webhook, mapped.webhook_expires_ms)
+        if mapped.sender is not None:
+            self.senders.remember(event.event_id, mapped.sender)
         age = (self.app.services.clock.now() - entry.received_at).total_seconds()
         if age > self.config.store_retry_seconds:  # replayed too late to act on it now
             if await self._was_handled(event):  # stored just before the previous run died
@@ -158,18 +162,16 @@ class Inbound:
         if result is None:
             self.seen.forget(msg_id)
             if self._webhook_valid(mapped):
-                await self._answer_directly(mapped.webhook, mapping.NOT_STORED, staff_id)
+                await self._answer_directly(mapped.webhook, mapping.NOT_STORED, mapped.sender)
             else:
                 log.warning("dingtalk: message %s dropped: no valid sessionWebhook to ask "
                             "the sender to send it again", msg_id)
             return
         self.handled += 1
         if result.status == "unknown_user":  # in a group of the roster
-            reply = mapping.to_sender(mapping.NOT_REGISTERED_USER, event.raw.get("senderNick"),
-                                      not event.is_direct)
-            await self._answer(Refusal(f"unknown user {staff_id!r}", reply, event.chat,
-                                       event.event_id, mapped.webhook, mapped.webhook_expires_ms),
-                               staff_id)
+            await self._answer(Refusal(f"unknown user {staff_id!r}", mapping.NOT_REGISTERED_USER,
+                                       event.chat, event.event_id, mapped.webhook,
+                                       mapped.webhook_expires_ms, mapped.sender))
         if result.messages:
             self.on_handled()
 
@@ -223,7 +225,7 @@ class Inbound:
         except Exception:  # a full disk, say: the retries go on, in memory only
             log.exception("dingtalk: message %s could not be spooled", msg_id)
 
-    async def _answer(self, refusal: Refusal, staff_id: str | None) -> None:
+    async def _answer(self, refusal: Refusal) -> None:
         """Answer a message the core does not (an unknown sender or group, not text) like any
         reply: an outbox row, retried and rate-limited, through the sessionWebhook while it is
         valid. Once per message across instances (`processed_events`). Straight through the
@@ -232,13 +234,15 @@ class Inbound:
             if refusal.webhook:
                 self.webhooks.remember(refusal.event_id, refusal.webhook,
                                        refusal.webhook_expires_ms)
+            if refusal.sender is not None:
+                self.senders.remember(refusal.event_id, refusal.sender)
             try:
                 await self.enqueue_answer(refusal.chat, refusal.reply, refusal.event_id)
                 return
             except Exception as e:
                 log.warning("dingtalk: answer to %s not stored (%s); sent directly",
                             refusal.event_id, e)
-        await self._answer_directly(refusal.webhook, refusal.reply, staff_id)
+        await self._answer_directly(refusal.webhook, refusal.reply, refusal.sender)
 
     async def enqueue_answer(self, chat: str, text: str, event_id: str) -> None:
         """One outbox row for DingTalk with `text` to `chat`, unless `event_id` was answered."""
@@ -253,12 +257,15 @@ class Inbound:
         self.on_handled()
 
     async def _answer_directly(self, webhook: str | None, text: str,
-                               staff_id: str | None) -> None:
-        """When the answer cannot go through the outbox: the sessionWebhook, once."""
+                               sender: mapping.Addressee | None) -> None:
+        """When the answer cannot go through the outbox: the sessionWebhook, once (in a group,
+        @-mentioning the sender)."""
         if not webhook:
+            log.warning("dingtalk: answer 「%s」 not sent: not stored and no sessionWebhook", text)
             return
         try:
-            await self.api.post_webhook(webhook, webhook_text(text, staff_id or None))
+            await self.api.post_webhook(webhook, webhook_text(text, sender.staff_id if sender
+                                                              else None))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 
@@ -270,7 +277,8 @@ class Inbound:
             self.malformed += 1
             log.warning("dingtalk: malformed card callback refused: %s", e)
             return AckMessage.STATUS_BAD_REQUEST, {}
-        if self.app.services.directory.by_platform("dingtalk", click.user_id) is None:
+        clicker = self.app.services.directory.by_platform("dingtalk", click.user_id)
+        if clicker is None:
             return await self._unknown_clicker(click, callback_id)
         async with self.app.services.db() as session:
             msg = (await session.execute(
@@ -280,6 +288,8 @@ class Inbound:
             return AckMessage.STATUS_OK, {}
         event = mapping.card_event(click, callback_id=callback_id, message_id=msg.id,
                                    chat=msg.chat, now=self.app.services.clock.now(), raw=data)
+        # an answer to the click in a group mentions the clicker
+        self.senders.remember(event.event_id, mapping.Addressee(click.user_id, clicker.name))
         task = asyncio.ensure_future(self.app.dispatcher.feed(event))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -303,7 +313,7 @@ class Inbound:
         text = mapping.NOT_REGISTERED_USER
         await self._answer(Refusal(f"unknown user {click.user_id!r}", text,
                                    f"{mapping.RAW_USER}{click.user_id}",
-                                   f"dingtalk:card:{callback_id}"), click.user_id)
+                                   f"dingtalk:card:{callback_id}"))
         return AckMessage.STATUS_OK, notice_data(text)
 
     async def drain(self, grace: float = 5.0) -> None:

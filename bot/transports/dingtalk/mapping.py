@@ -39,9 +39,19 @@ def raw_target(chat: str) -> tuple[bool, str] | None:
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """Whom an answer in a group is for: @-mentioned by their staff userId where DingTalk can
+    mention (sessionWebhook `at`, a card's `atUserIds`), named by `nick` where it cannot."""
+
+    staff_id: str
+    nick: str
+
+
+@dataclass(frozen=True)
 class Refusal:
     """A well-formed message the core cannot take: answer it with `reply`, in `chat` (a
-    roster chat, or a raw one for an unknown user or group; None: only the webhook can)."""
+    roster chat, or a raw one for an unknown user or group; None: only the webhook can),
+    mentioning `sender` when it came from a group."""
 
     reason: str
     reply: str
@@ -49,6 +59,7 @@ class Refusal:
     event_id: str = ""
     webhook: str | None = None
     webhook_expires_ms: int = 0
+    sender: Addressee | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Incoming:
     event: MessageEvent
     webhook: str | None  # the message's sessionWebhook ...
     webhook_expires_ms: int  # ... and when it stops working (epoch ms)
+    sender: Addressee | None = None  # in a group: whom the answers mention
 
 
 def chat_index(org: Org) -> dict[str, str]:
@@ -96,10 +108,14 @@ def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
     return msg
 
 
-def to_sender(text: str, nick: Any, group: bool) -> str:
-    """In a group, an answer meant for the sender names them."""
-    name = str(nick or "").strip() if isinstance(nick, str) else ""
-    return f"@{name} {text}" if group and name else text
+def group_sender(msg: ChatbotMessage) -> Addressee | None:
+    """The sender of a group message, to mention in the answers; None in a 1:1 chat (or
+    without a staff id: DingTalk mentions by staff userId)."""
+    staff_id = msg.sender_staff_id
+    if msg.conversation_type != "2" or not isinstance(staff_id, str) or not staff_id:
+        return None
+    nick = msg.sender_nick.strip() if isinstance(msg.sender_nick, str) else ""
+    return Addressee(staff_id, nick or staff_id)
 
 
 def _expires_ms(msg: ChatbotMessage) -> int:
@@ -109,7 +125,7 @@ def _expires_ms(msg: ChatbotMessage) -> int:
 
 def _refusal(msg: ChatbotMessage, reason: str, reply: str, chat: str | None) -> Refusal:
     return Refusal(reason, reply, chat, event_id(msg.message_id), msg.session_webhook or None,
-                   _expires_ms(msg))
+                   _expires_ms(msg), group_sender(msg))
 
 
 def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str, str],
@@ -129,14 +145,13 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
         chat = f"dm:{person.id}"
     text = _text(msg)
     if text is None:
-        return _refusal(msg, f"unsupported msgtype {msg.message_type!r}",
-                        to_sender(TEXT_ONLY, msg.sender_nick, msg.conversation_type == "2"), chat)
+        return _refusal(msg, f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY, chat)
     event = MessageEvent(
         event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
         at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1",
         mentioned=msg.conversation_type != "1", raw=raw,
     )
-    return Incoming(event, msg.session_webhook or None, _expires_ms(msg))
+    return Incoming(event, msg.session_webhook or None, _expires_ms(msg), group_sender(msg))
 
 
 @dataclass(frozen=True)

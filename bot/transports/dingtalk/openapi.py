@@ -188,7 +188,8 @@ class OpenApi:
     # -- interactive cards ----------------------------------------------------------------------
     async def create_and_deliver_card(self, *, template_id: str, out_track_id: str,
                                       card_data: dict[str, Any], open_space_id: str,
-                                      group: bool) -> Any:
+                                      group: bool, at_users: dict[str, str] | None = None) -> Any:
+        """`at_users` (staff userId → name): in a group, who is @-mentioned with the card."""
         body: dict[str, Any] = {
             "cardTemplateId": template_id, "outTrackId": out_track_id, "cardData": card_data,
             "callbackType": "STREAM", "openSpaceId": open_space_id, "userIdType": 1,
@@ -196,6 +197,8 @@ class OpenApi:
         if group:
             body["imGroupOpenSpaceModel"] = {"supportForward": True}
             body["imGroupOpenDeliverModel"] = {"robotCode": self.creds.robot_code}
+            if at_users:
+                body["imGroupOpenDeliverModel"]["atUserIds"] = at_users
         else:
             body["imRobotOpenSpaceModel"] = {"supportForward": True}
             body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT",

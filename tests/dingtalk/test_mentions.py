@@ -1,0 +1,107 @@
+"""Answers in a group @-mention whom they answer, as DingTalk users expect: for real where the
+protocol can (a sessionWebhook's `at` with 「@userId」 in the text; a card's
+`imGroupOpenDeliverModel.atUserIds`), by name where it cannot (groupMessages/send has no `at`).
+Answers in 1:1 chats and messages that answer nobody (reminders, pushes) mention no one."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.context import Context
+from bot.dispatcher import Router
+from bot.events import CardActionEvent, MessageEvent
+from bot.transports.dingtalk.delivery import SenderBook
+from bot.transports.dingtalk.mapping import Addressee
+from cards.model import Button, Card
+from storage.models import Message
+from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
+from tests.dingtalk.fake import FakeDingTalk
+
+TEMPLATE = "tpl-casebot.schema"
+list_router = Router("dingtalk-mentions")
+
+
+@list_router.command("清单", summary="测试：无按钮的卡片（markdown）")
+async def _list(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply(card=Card(title="清单", body="第一行\n第二行"))
+
+
+@list_router.command("点我", summary="测试：点了会回话的卡片")
+async def _clickable(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply(card=Card(title="点我", actions=(Button("mention.press", "点"),)))
+
+
+@list_router.action("mention.press")
+async def _pressed(event: CardActionEvent, ctx: Context) -> None:
+    await ctx.reply("收到")
+
+
+async def test_a_reply_in_a_group_mentions_the_sender(app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("回声 一", staff_id=PROSECUTOR[1], group=GROUP_CID, msg_id="m-1")
+    [reply] = await eventually(lambda: fake.sent, what="the reply")
+    assert reply.kind == "webhook" and reply.target == "m-1"
+    assert reply.mentioned == [PROSECUTOR[1]]
+    assert reply.text == f"@{PROSECUTOR[1]} 回声：一" and reply.shown == "@余斌梅 回声：一"
+
+
+async def test_a_reply_in_a_1to1_chat_mentions_no_one(app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("回声 二", staff_id=PROSECUTOR[1])
+    [reply] = await eventually(lambda: fake.sent, what="the reply")
+    assert reply.kind == "webhook" and reply.mentioned == [] and reply.text == "回声：二"
+
+
+async def test_a_markdown_reply_mentions_on_a_line_of_its_own(app: App,
+                                                               fake: FakeDingTalk) -> None:
+    app.dispatcher.include(list_router)
+    fake.send_message("清单", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [reply] = await eventually(lambda: fake.sent, what="the list")
+    assert reply.body["msgtype"] == "markdown" and reply.mentioned == [PROSECUTOR[1]]
+    assert reply.shown == "@余斌梅\n\n### 清单\n\n第一行  \n第二行"  # the heading stays one
+
+
+async def test_a_group_reply_through_the_openapi_names_the_sender(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("回声 三", staff_id=PROSECUTOR[1], group=GROUP_CID, webhook=False)
+    [reply] = await eventually(lambda: fake.sent, what="the reply")
+    assert reply.kind == "group" and reply.text == "@余斌梅 回声：三"
+
+
+async def test_a_card_in_a_group_mentions_the_sender(make_app: AppFactory,
+                                                      fake: FakeDingTalk) -> None:
+    await make_app(card_template_id=TEMPLATE)
+    fake.send_message("卡片 1", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    assert card.kind == "card" and card.mentioned == [PROSECUTOR[1]]
+    assert card.body["imGroupOpenDeliverModel"]["atUserIds"] == {PROSECUTOR[1]: "余斌梅"}
+    fake.send_message("卡片 2", staff_id=PROSECUTOR[1])  # 1:1: nothing to mention
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the 1:1 card")
+    assert "imGroupOpenDeliverModel" not in sent[1].body and sent[1].mentioned == []
+
+
+async def test_an_answer_to_a_click_in_a_group_names_the_clicker(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    app = await make_app(card_template_id=TEMPLATE)
+    app.dispatcher.include(list_router)
+    fake.send_message("点我", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    fake.click(card.body["outTrackId"], PROSECUTOR[1], "mention.press")
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the answer")
+    # a click comes with no sessionWebhook: the OpenAPI, which can only name them
+    assert (sent[1].kind, sent[1].text) == ("group", "@余斌梅 收到")
+
+
+async def test_another_instance_finds_the_sender_in_the_roster(
+        app: App, fake: FakeDingTalk) -> None:
+    """The instance that delivers may not be the one that received the message (or it
+    restarted since): a roster member is found through their stored message."""
+    fake.send_message("回声 四", staff_id=PROSECUTOR[1], group=GROUP_CID, webhook=False)
+    await eventually(lambda: fake.sent, what="the reply")
+    assert app.dingtalk is not None
+    app.dingtalk.senders = SenderBook()  # what this instance saw is gone
+    async with app.services.db() as session:
+        reply = (await session.execute(select(Message).where(
+            Message.sender == "bot", Message.chat == "g-case-team"))).scalars().one()
+    assert await app.dingtalk.addressee(reply) == Addressee(PROSECUTOR[1], "余斌梅")
+    reply.event_id = "dingtalk:someone-elses"
+    assert await app.dingtalk.addressee(reply) is None
