@@ -47,6 +47,7 @@ from bot.domain.reminders import (
     CaseState,
     Occurrence,
     ReminderRule,
+    deliver_at,
     plan_case,
     plan_rectification,
     plan_review_overdue,
@@ -133,11 +134,12 @@ class ReminderService:
                                        self.cfg.office_hours_workdays_only)
 
     def deliver_time(self, occ: Occurrence, snoozed_until: datetime | None = None) -> datetime:
-        """``due_at`` pushed into office hours; a snooze pushes non-escalations further."""
-        start = occ.due_at
-        if snoozed_until is not None and not occ.escalation and snoozed_until > start:
-            start = snoozed_until
-        return self.next_office_time(start)
+        """``due_at`` pushed into office hours; a snooze pushes non-escalations further; a slot
+        pushed (by a long holiday) to the day its successor goes out waits for it, to be
+        folded into it: one reminder per series and day (domain ``deliver_at``)."""
+        return deliver_at(occ, self.cal, self.tz, self.office.start, self.office.end,
+                          self.cfg.office_hours_workdays_only, rule=self.by_id.get(occ.rule_id),
+                          earliest=snoozed_until)
 
     def next_office_time(self, at: datetime) -> datetime:
         """``at`` if it is office time, else when office hours next begin."""

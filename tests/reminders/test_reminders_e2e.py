@@ -17,7 +17,7 @@ from storage.inspection import InspectionSession, RectificationItem
 from storage.reminders import CaseConsultation, Reminder
 from storage.reviews import ReviewRow
 from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW, create_case, evaluate
-from tests.conftest import START, Console
+from tests.conftest import START, Console, open_console
 
 LEADER = "p-leader-hc"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -387,3 +387,24 @@ async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console)
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒")
     body = r["messages"][0]["card"]["body"]
     assert f"诉前会商 {code} 到期 2026-12-05\n" in body + "\n" and "00:00" not in body, body
+
+
+async def test_a_weekly_reminder_held_by_national_day_goes_out_once_with_the_next(
+        settings: Any, port: int) -> None:
+    """A red case evaluated on Thursday 2026-09-24 09:30: its 10-01 re-evaluation falls in 国庆
+    (10-01..07) and waits for Thursday 10-08, the very day the 10-08 one is due. The
+    prosecutor gets one card that morning naming both dates, not the same reminder twice."""
+    async with open_console(settings, port, start=datetime(2026, 9, 24, 9, 30, tzinfo=TZ)
+                            ) as console:
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        await console.advance("15d")  # Friday 10-09 09:30
+        cards = await reminder_cards(console, PROSECUTOR)
+        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
+        body = cards[0]["card"]["body"]
+        assert "到期时间：2026-10-08 09:30" in body
+        assert "此前 1 次到期提醒（2026-10-01）未单独发送，已合并为本条。" in body
+        assert not cards[0]["card"]["title"].startswith("【补发】")
+        await console.advance("7d")  # the series goes on, once a week
+        assert [m["at"][:10] for m in await reminder_cards(console, PROSECUTOR)] == [
+            "2026-10-08", "2026-10-15"]
