@@ -103,6 +103,7 @@ class SweepResult:
     messages: int = 0
     late: int = 0
     folded: int = 0
+    held: int = 0  # put back to wait for the series' next slot, due later the same day
     # "rule_id:subject" -> due dates folded into that series' catch-up reminder, this sweep
     missed: dict[str, list[datetime]] = field(default_factory=dict)
 
@@ -347,6 +348,7 @@ class ReminderService:
         await self._store(session, list(rects.values()), now,
                           [r.id for r in self.rules if r.kind == RECTIFICATION])
         subjects.update(rects)
+        snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
         for r in rows:
             subj = subjects.get(r.subject)
@@ -361,6 +363,13 @@ class ReminderService:
                 r.status, r.sent_at = FOLDED, now  # its later slot, due too, goes out instead
                 result.folded += 1
                 result.missed.setdefault(series, []).append(occ.due_at)
+                continue
+            held = self.deliver_time(occ, snoozes.get(r.subject))
+            if held > now and held > r.deliver_at:
+                # planned before the series' next slot was known to go out the same day (a row
+                # from an earlier version, a snooze): wait for it, to be folded into it then
+                r.status, r.deliver_at, r.claimed_by = PENDING, held, None
+                result.held += 1
                 continue
             r.late = r.late or now - r.deliver_at > self.late_after
             r.escalation, r.seq = occ.escalation, occ.index
