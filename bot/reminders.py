@@ -19,6 +19,9 @@ How it fits together
 * **Catch-up.** Missed slots have stable keys, so after a downtime each one is inserted and
   sent once (marked 补发), never once per missed tick, and only in office hours (the sweep
   delivers nothing outside them).
+* **One a day.** A slot that a long holiday (or a snooze) pushes to the day the series' next
+  slot goes out waits for it and is folded into it (domain ``deliver_at``); a row stored with
+  an earlier time is put back at send time. One card per series and day, naming both dates.
 """
 
 from __future__ import annotations
