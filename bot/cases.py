@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.context import Context, Outbound
+from bot.context import Context, Outbound, Services
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -24,9 +24,11 @@ from bot.domain.scoring import (
     open_deductions,
     transcode_between,
 )
+from bot.domain.stats import compute
 from bot.domain.text import char_problem
 from cards.cases import CaseView, deduction_lines, delivery_card, intake_notice_card
 from cards.model import Card
+from cards.stats import StatsView
 from config.model import Person
 from storage import audit
 from storage import cases as repo
@@ -365,3 +367,28 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     if not open_deductions(ev) and not ev.vetoes:
         return "无未销号扣分项。"
     return "\n".join(deduction_lines(ev, out.services.settings.template))
+
+
+async def case_stats(services: Services) -> StatsView:
+    """统计 (chat card, /stats and its CSV): every case read off the event loop, broken down
+    per prosecutor and per police unit of the roster (those without a case with zeros, in
+    roster order; anyone else with cases after them), names resolved."""
+    tz = services.config.tz
+    today = services.clock.now().astimezone(tz).date()
+    d = services.directory
+    prosecutors = [p.id for p in d.with_role("prosecutor")]
+    units = [u.id for u in d.org.units if u.kind == "police"]
+    st = await services.bulk.run(repo.case_fact_rows, lambda rows: compute(
+        repo.facts_from(rows), today, tz, prosecutors, units))
+
+    def person(key: str) -> str:
+        p = d.person(key)
+        return p.name if p is not None else key
+
+    def unit(key: str) -> str:
+        u = d.unit(key)
+        return u.name if u is not None else key
+
+    return StatsView(stats=st,
+                     prosecutors=tuple((person(k), g) for k, g in st.per_prosecutor.items()),
+                     police_units=tuple((unit(k), g) for k, g in st.per_police_unit.items()))

@@ -19,6 +19,9 @@ How it fits together
 * **Catch-up.** Missed slots have stable keys, so after a downtime each one is inserted and
   sent once (marked 补发), never once per missed tick, and only in office hours (the sweep
   delivers nothing outside them).
+* **One a day.** A slot that a long holiday (or a snooze) pushes to the day the series' next
+  slot goes out waits for it and is folded into it (domain ``deliver_at``); a row stored with
+  an earlier time is put back at send time. One card per series and day, naming both dates.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from bot.domain.reminders import (
     CaseState,
     Occurrence,
     ReminderRule,
+    deliver_at,
     plan_case,
     plan_rectification,
     plan_review_overdue,
@@ -106,6 +110,7 @@ class SweepResult:
     messages: int = 0
     late: int = 0
     folded: int = 0
+    held: int = 0  # put back to wait for the series' next slot, due later the same day
     # "rule_id:subject" -> due dates folded into that series' catch-up reminder, this sweep
     missed: dict[str, list[datetime]] = field(default_factory=dict)
 
@@ -137,11 +142,12 @@ class ReminderService:
                                        self.cfg.office_hours_workdays_only)
 
     def deliver_time(self, occ: Occurrence, snoozed_until: datetime | None = None) -> datetime:
-        """``due_at`` pushed into office hours; a snooze pushes non-escalations further."""
-        start = occ.due_at
-        if snoozed_until is not None and not occ.escalation and snoozed_until > start:
-            start = snoozed_until
-        return self.next_office_time(start)
+        """``due_at`` pushed into office hours; a snooze pushes non-escalations further; a slot
+        pushed (by a long holiday) to the day its successor goes out waits for it, to be
+        folded into it: one reminder per series and day (domain ``deliver_at``)."""
+        return deliver_at(occ, self.cal, self.tz, self.office.start, self.office.end,
+                          self.cfg.office_hours_workdays_only, rule=self.by_id.get(occ.rule_id),
+                          earliest=snoozed_until)
 
     def next_office_time(self, at: datetime) -> datetime:
         """``at`` if it is office time, else when office hours next begin."""
@@ -358,6 +364,7 @@ class ReminderService:
         await self._store(session, list(rects.values()), now,
                           [r.id for r in self.rules if r.kind == RECTIFICATION])
         subjects.update(rects)
+        snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
         for r in rows:
             subj = subjects.get(r.subject)
@@ -372,6 +379,13 @@ class ReminderService:
                 r.status, r.sent_at = FOLDED, now  # its later slot, due too, goes out instead
                 result.folded += 1
                 result.missed.setdefault(series, []).append(occ.due_at)
+                continue
+            held = self.deliver_time(occ, snoozes.get(r.subject))
+            if held > now and held > r.deliver_at:
+                # planned before the series' next slot was known to go out the same day (a row
+                # from an earlier version, a snooze): wait for it, to be folded into it then
+                r.status, r.deliver_at, r.claimed_by = PENDING, held, None
+                result.held += 1
                 continue
             r.late = r.late or now - r.deliver_at > self.late_after
             r.escalation, r.seq = occ.escalation, occ.index

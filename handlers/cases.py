@@ -9,11 +9,11 @@ from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.domain.scoring import Color
-from bot.domain.stats import compute
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
 from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
-from cards.model import Button, Card
+from cards.model import Card
+from cards.stats import stats_card
 from storage import cases as repo
 from storage import messages as msgs
 from storage.cases import CaseRow
@@ -220,21 +220,7 @@ STATS_ROLES = ("prosecutor", "case_manager", "leader")
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
                 roles=STATS_ROLES, readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
-    tz = ctx.config.tz
-    today = ctx.now().astimezone(tz).date()
-    s = await ctx.services.bulk.run(repo.case_fact_rows,
-                                    lambda rows: compute(repo.facts_from(rows), today, tz))
-    c = s.total.by_color
-    median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
-    share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
-    body = (f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
-            f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
-            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
-            f"羁押期限届满仍为红码：{s.red_at_custody} 件")
-    base = ctx.config.web.base_url
-    card = Card(title="案件码统计", body=body, actions=(
-        Button(id="stats.page", label="查看统计页", url=f"{base}/stats"),
-        Button(id="stats.csv", label="导出 CSV", url=f"{base}/stats.csv")))
+    card = stats_card(await ops.case_stats(ctx.services), ctx.config.web.base_url)
     chat = ctx.directory.chat(ctx.event.chat)
     if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
                                 for pid in chat.members):

@@ -146,9 +146,11 @@ def settings(tmp_path: Path, port: int) -> Settings:
 
 
 @asynccontextmanager
-async def open_console(settings: Settings, port: int) -> AsyncIterator[Console]:
-    """The app on ``settings`` with its web server on ``port``, on the test clock."""
-    clock = ManualClock(START)
+async def open_console(settings: Settings, port: int, start: datetime = START
+                       ) -> AsyncIterator[Console]:
+    """The app on ``settings`` with its web server on ``port``, on the test clock (at
+    ``start``)."""
+    clock = ManualClock(start)
     app = App(settings, clock)
     server = TestServer(create_web_app(app), host="127.0.0.1", port=port)
     client = TestClient(server)

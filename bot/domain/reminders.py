@@ -62,7 +62,9 @@ Due-time semantics
 delivery time: the caller delivers at
 ``cal.next_office_time(due_at, tz, start, end, workdays_only=True)`` (see
 :func:`deliver_at`), i.e. reminders wait for office hours (default 09:00-18:00 on working
-days). The card text is built with :func:`render_text`.
+days); a slot that a long holiday pushes to the day its successor goes out waits for the
+successor and is folded into it (one reminder per series and day). The card text is built
+with :func:`render_text`.
 """
 
 from __future__ import annotations
@@ -597,9 +599,39 @@ def deliver_at(
     start: time = OFFICE_START,
     end: time = OFFICE_END,
     workdays_only: bool = True,
+    *,
+    rule: ReminderRule | None = None,
+    earliest: datetime | None = None,
 ) -> datetime:
-    """When to actually send: ``due_at`` pushed to the next office hours."""
-    return cal.next_office_time(occurrence.due_at, tz, start, end, workdays_only)
+    """When to actually send: ``due_at`` (or ``earliest``, a snooze, when later; never for an
+    escalation) pushed to the next office hours.
+
+    Given the occurrence's ``rule``, a repeating series is also kept to one reminder a day: a
+    long holiday (国庆, 春节) can push a slot to the day its successor falls due (a weekly
+    slot due on 10-01 goes out on 10-08, when the next one is due too). Then the pushed slot
+    waits for its successor's delivery time that same day, where the sweep folds it into the
+    successor (:func:`superseded`): one card naming both dates instead of two identical
+    reminders on one day. Nothing waits past that day.
+    """
+    def push(index: int, due: datetime) -> datetime:
+        escalation = rule.is_escalation(index) if rule is not None else occurrence.escalation
+        if earliest is not None and earliest > due and not escalation:
+            due = earliest
+        return cal.next_office_time(due, tz, start, end, workdays_only)
+
+    at = push(occurrence.index, occurrence.due_at)
+    if rule is None or rule.repeat_days is None:
+        return at
+    index, due = occurrence.index, occurrence.due_at
+    while True:
+        index += 1
+        local = due.astimezone(tz)
+        day = _shift(local.date(), rule.repeat_days, rule.working_days, cal)
+        due = datetime.combine(day, local.time(), tzinfo=tz)
+        nxt = push(index, due)
+        if nxt.astimezone(tz).date() != at.astimezone(tz).date():
+            return at
+        at = max(at, nxt)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 
@@ -101,12 +102,27 @@ def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
     return color_at(f.history, datetime.combine(f.custody_deadline, time(), tzinfo=tz)) == "red"
 
 
-def compute(facts: list[CaseFacts], today: date, tz: tzinfo) -> Stats:
+def _ordered(groups: dict[str, Group], roster: Sequence[str]) -> dict[str, Group]:
+    """The roster's entries first, in roster order (those without a case too, with zeros, so
+    that "none" is told apart from "missing"), then anyone else with cases (no longer on the
+    roster, or no longer in that role) by id."""
+    out = {key: groups.get(key) or Group() for key in dict.fromkeys(roster)}
+    out.update(sorted((k, g) for k, g in groups.items() if k not in out))
+    return out
+
+
+def compute(facts: list[CaseFacts], today: date, tz: tzinfo, prosecutors: Sequence[str] = (),
+            police_units: Sequence[str] = ()) -> Stats:
+    """The figures in all, per prosecutor and per police unit. `prosecutors` and
+    `police_units` are the roster's (ids, in the order to show): each gets a group, with
+    zeros when it has no case."""
     total = Group()
-    per_p: dict[str, Group] = defaultdict(Group)
-    per_u: dict[str, Group] = defaultdict(Group)
+    per_p: dict[str, Group] = {}
+    per_u: dict[str, Group] = {}
     for f in facts:
         red = red_at_custody(f, today, tz)
-        for g in (total, per_p[f.prosecutor], per_u[f.police_unit]):
+        for g in (total, per_p.setdefault(f.prosecutor, Group()),
+                  per_u.setdefault(f.police_unit, Group())):
             g.add(f, red)
-    return Stats(total=total, per_prosecutor=dict(per_p), per_police_unit=dict(per_u))
+    return Stats(total=total, per_prosecutor=_ordered(per_p, prosecutors),
+                 per_police_unit=_ordered(per_u, police_units))

@@ -15,7 +15,7 @@ from bot import cases as ops
 from bot import reviews
 from bot.context import unit_of_work
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
-from bot.domain.stats import Group, compute
+from bot.domain.stats import Group
 from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
@@ -311,48 +311,40 @@ class CasePages:
             return self._deny(401, "请先登录", "请在钉钉中打开此页面，或在控制台选择用户后再打开。")
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
-        s = self.app.services
-        tz = s.config.tz
-        today = s.clock.now().astimezone(tz).date()
-        return await s.bulk.run(repo.case_fact_rows,
-                                lambda rows: compute(repo.facts_from(rows), today, tz))
-
-    def _name(self, key: str) -> str:
-        d = self.app.services.directory
-        if key in d.people:
-            return d.people[key].name
-        return d.units[key].name if key in d.units else key
+        return await ops.case_stats(self.app.services)
 
     async def stats_page(self, request: web.Request) -> web.Response:
-        st = await self._stats(request)
-        if isinstance(st, web.Response):
-            return st
+        v = await self._stats(request)
+        if isinstance(v, web.Response):
+            return v
 
-        def rows(groups: dict[str, Group]) -> list[dict[str, Any]]:
-            return [{"name": self._name(k), "cases": g.cases, "red": g.by_color["red"],
+        def rows(groups: tuple[tuple[str, Group], ...]) -> list[dict[str, Any]]:
+            return [{"name": name, "cases": g.cases, "red": g.by_color["red"],
                      "yellow": g.by_color["yellow"], "green": g.by_color["green"],
                      "unscored": g.by_color["unscored"], "transcodes": g.transcodes,
                      "median": _days(g.median_days_to_green) or "—",
                      "intake": f"{_share(g.green_at_intake_share) or '—'}（{g.intakes} 件）",
-                     "custody": g.red_at_custody} for k, g in sorted(groups.items())]
+                     "custody": g.red_at_custody} for name, g in groups]
 
-        return render("stats.html", st=st, per_prosecutor=rows(st.per_prosecutor),
-                      per_unit=rows(st.per_police_unit))
+        groups = [("按承办检察官", "人", rows(v.prosecutors)),
+                  ("按侦查单位", "个单位", rows(v.police_units))]
+        return render("stats.html", st=v.stats, groups=groups)
 
     async def stats_csv(self, request: web.Request) -> web.Response:
-        st = await self._stats(request)
-        if isinstance(st, web.Response):
-            return st
+        v = await self._stats(request)
+        if isinstance(v, web.Response):
+            return v
+        st = v.stats
         buf = io.StringIO()
         buf.write("\ufeff")  # a BOM, so that Excel reads the Chinese as UTF-8
         w = csv.writer(buf)
         w.writerow(["分组", "名称", "案件数", "红码", "黄码", "绿码", "未评分", "转码次数",
                     "首次红/黄码到转绿（中位数，天）", "受理件数", "受理时绿码占比",
                     "羁押期限届满仍为红码（件）"])
-        for label, groups in (("合计", {"全部": st.total}), ("承办检察官", st.per_prosecutor),
-                              ("侦查单位", st.per_police_unit)):
-            for k, g in sorted(groups.items()):
-                w.writerow([label, excel_text(self._name(k)), g.cases, g.by_color["red"],
+        for label, groups in (("合计", (("全部", st.total),)), ("承办检察官", v.prosecutors),
+                              ("侦查单位", v.police_units)):
+            for name, g in groups:  # the roster's order, those without a case with zeros
+                w.writerow([label, excel_text(name), g.cases, g.by_color["red"],
                             g.by_color["yellow"], g.by_color["green"], g.by_color["unscored"],
                             g.transcodes, _days(g.median_days_to_green), g.intakes,
                             _share(g.green_at_intake_share), g.red_at_custody])

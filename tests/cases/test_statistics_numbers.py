@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from bot.roster import read_org_file, write_org_file
+from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
 from config.loader import DEFAULT_DIR
 from tests.cases.helpers import GREEN, RED, YELLOW, create_case, ded, evaluate
 from tests.conftest import Console, fresh_postgres, make_settings, open_console
@@ -43,16 +44,34 @@ P1, P2, P3 = "p-prosecutor-1", "p-prosecutor-2", "p-prosecutor-3"
 VETO = [ded("criminal_capacity", 0, "刑事责任能力未查清", "补充精神病鉴定")]
 
 
+def roster_with_idle_entries(tmp_path: Path) -> str:
+    """The demo roster plus a prosecutor (钱静, listed second) and a police unit (禁毒大队,
+    listed first) that have no case: the breakdowns list them, with zeros, in roster order."""
+    path = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", path)
+    data = read_org_file(path)
+    units, people = data["units"], data["people"]
+    units.insert(next(i for i, u in enumerate(units) if u["id"] == "ps-hc"),
+                 {"id": "ps-hc-jd", "name": "示范市海澄县公安局禁毒大队", "kind": "police",
+                  "parent": "c01-01", "code_prefix": None})
+    people.insert(next(i for i, p in enumerate(people) if p["id"] == P1) + 1,
+                  {"id": "p-prosecutor-4", "name": "钱静", "unit": "c01-01",
+                   "roles": ["prosecutor"]})
+    write_org_file(path, data)
+    return str(path)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def any_console(request: pytest.FixtureRequest, tmp_path: Path, port: int
                       ) -> AsyncIterator[Console]:
     web = {"public_url": f"http://127.0.0.1:{port}"}
+    org = roster_with_idle_entries(tmp_path)
     if request.param == "sqlite":
-        async with open_console(make_settings(tmp_path, web=web), port) as console:
+        async with open_console(make_settings(tmp_path, web=web, org=org), port) as console:
             yield console
         return
     async with fresh_postgres("casebot_statnum") as url:
-        settings = make_settings(tmp_path, storage={"database_url": url}, web=web)
+        settings = make_settings(tmp_path, storage={"database_url": url}, web=web, org=org)
         async with open_console(settings, port) as console:
             yield console
 
@@ -121,7 +140,16 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     body = r["messages"][0]["card"]["body"]
     assert body == ("案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
                     "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（5 件受理）\n"
-                    "羁押期限届满仍为红码：2 件")
+                    "羁押期限届满仍为红码：2 件\n\n"
+                    "按承办检察官（共 4 人）：\n"
+                    "· 余斌梅：3 件（红 0 · 黄 1 · 绿 2）\n"
+                    "· 朱凯秀：3 件（红 1 · 黄 0 · 绿 2）\n"
+                    "· 蒋阳琳：2 件（红 1 · 黄 0 · 绿 0 · 未评分 1）\n"
+                    "· 无案件（0 件）：钱静\n\n"
+                    "按侦查单位（共 3 个单位）：\n"
+                    "· 示范市海澄县公安局：4 件（红 0 · 黄 1 · 绿 2 · 未评分 1）\n"
+                    "· 示范市海澄县公安局刑事侦查大队：4 件（红 2 · 黄 0 · 绿 2）\n"
+                    "· 无案件（0 件）：示范市海澄县公安局禁毒大队")
 
     await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
     html = await (await c.client.get("/stats")).text()
@@ -138,25 +166,34 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     assert groups == [
         ["合计", "全部", "8", "2", "1", "4", "1", "7", "7.5", "5", "40%", "2"],
         ["承办检察官", "余斌梅", "3", "0", "1", "2", "0", "3", "7.5", "3", "33%", "0"],
+        ["承办检察官", "钱静", "0", "0", "0", "0", "0", "0", "", "0", "", "0"],
         ["承办检察官", "朱凯秀", "3", "1", "0", "2", "0", "1", "12.0", "1", "100%", "2"],
         ["承办检察官", "蒋阳琳", "2", "1", "0", "0", "1", "3", "2.0", "1", "0%", "0"],
+        ["侦查单位", "示范市海澄县公安局禁毒大队", "0", "0", "0", "0", "0", "0", "", "0", "",
+         "0"],
         ["侦查单位", "示范市海澄县公安局", "4", "0", "1", "2", "1", "1", "12.0", "2", "50%", "1"],
         ["侦查单位", "示范市海澄县公安局刑事侦查大队", "4", "2", "0", "2", "0", "6", "5.0", "3",
          "33%", "1"],
     ]
-    table = re.findall(r"<tr><td>(.*?)</td></tr>", html)
+    table = re.findall(r"<tr(?: class=\"zero\")?><td>(.*?)</td></tr>", html)
+    idle = "</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>—</td>" \
+           "<td>—（0 件）</td><td>0"
     assert table == [
         "余斌梅</td><td>3</td><td>0</td><td>1</td><td>2</td><td>0</td><td>3</td><td>7.5</td>"
         "<td>33%（3 件）</td><td>0",
+        "钱静" + idle,
         "朱凯秀</td><td>3</td><td>1</td><td>0</td><td>2</td><td>0</td><td>1</td><td>12.0</td>"
         "<td>100%（1 件）</td><td>2",
         "蒋阳琳</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1</td><td>3</td><td>2.0</td>"
         "<td>0%（1 件）</td><td>0",
+        "示范市海澄县公安局禁毒大队" + idle,
         "示范市海澄县公安局</td><td>4</td><td>0</td><td>1</td><td>2</td><td>1</td><td>1</td>"
         "<td>12.0</td><td>50%（2 件）</td><td>1",
         "示范市海澄县公安局刑事侦查大队</td><td>4</td><td>2</td><td>0</td><td>2</td><td>0</td>"
         "<td>6</td><td>5.0</td><td>33%（3 件）</td><td>1",
     ]
+    assert "共 4 人，其中 1 人无案件（显示为 0）" in html
+    assert "共 3 个单位，其中 1 个单位无案件（显示为 0）" in html
     metrics = {r[0]: r[1] for r in rows if len(r) == 2}
     assert metrics["首次红/黄码到转绿（中位数，天）"] == "7.5"
     assert metrics["受理时绿码占比"] == "40%" and metrics["受理件数"] == "5"
@@ -189,5 +226,59 @@ async def test_csv_names_cannot_become_excel_formulas(odd_names_console_settings
         raw = await (await c.client.get("/stats.csv")).read()
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     names = [r[1] for r in rows if len(r) == 12][2:]
-    assert names == ["'+1,\"张\"\n三", "'-2+3", "'@SUM(1+1)",
+    assert names == ["'+1,\"张\"\n三", "'-2+3", "蒋阳琳", "'@SUM(1+1)",
                      "'=HYPERLINK(\"http://evil.example/\",\"点我\")"]
+
+
+@pytest.fixture
+def large_roster_settings(tmp_path: Path, port: int) -> Any:
+    """The demo roster plus 297 prosecutors and 148 police units with long names."""
+    path = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", path)
+    data = read_org_file(path)
+    data["people"] += [{"id": f"p-gen-{i:03d}", "name": f"检察官{i:03d}", "unit": "c01-01",
+                        "roles": ["prosecutor"]} for i in range(1, 298)]
+    data["units"] += [{"id": f"ps-gen-{i:03d}", "name": f"示范市海澄县公安局第{i:03d}刑事侦查中队",
+                       "kind": "police", "parent": "c01-01", "code_prefix": None}
+                      for i in range(1, 149)]
+    write_org_file(path, data)
+    return make_settings(tmp_path, org=str(path), web={"public_url": f"http://127.0.0.1:{port}"})
+
+
+async def test_a_large_roster_fits_the_chat_card_and_is_listed_whole_on_the_page_and_csv(
+        large_roster_settings: Any, port: int) -> None:
+    """300 prosecutors, 150 police units, 12 prosecutors with cases: the chat card (within a
+    DingTalk card's size) shows the 10 with the most cases, counts the rest and names some of
+    those without a case; /stats and the CSV list all 450, those without a case with 0."""
+    counts = {f"p-gen-{i:03d}": 1 for i in range(1, 11)} | {"p-gen-150": 2, "p-gen-297": 3}
+    async with open_console(large_roster_settings, port) as c:
+        for prosecutor, n in counts.items():
+            for _ in range(n):
+                await evaluate(c, await create_case(c, prosecutor=prosecutor, **XD), RED,
+                               by=prosecutor)
+        r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
+        body = r["messages"][0]["card"]["body"]
+        await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+        html = await (await c.client.get("/stats")).text()
+        raw = await (await c.client.get("/stats.csv")).read()
+    assert fits(body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES), (len(body), body)
+    lines = body.split("\n")
+    at = lines.index("按承办检察官（共 300 人）：")
+    assert lines[at + 1:at + 5] == ["案件最多的 10 人：", "· 检察官297：3 件（红 3 · 黄 0 · 绿 0）",
+                                    "· 检察官150：2 件（红 2 · 黄 0 · 绿 0）",
+                                    "· 检察官001：1 件（红 1 · 黄 0 · 绿 0）"]
+    assert lines[at + 12] == "· 另有 2 人有案件，详见统计页"
+    assert lines[at + 13].startswith("· 无案件（0 件）：余斌梅、朱凯秀、蒋阳琳、检察官011、")
+    assert lines[at + 13].endswith(" 等 288 人")
+    assert "按侦查单位（共 150 个单位）：" in lines
+    assert "· 示范市海澄县公安局刑事侦查大队：15 件（红 15 · 黄 0 · 绿 0）" in lines
+    assert lines[-1].startswith("· 无案件（0 件）：示范市海澄县公安局、示范市海澄县公安局第001")
+    assert lines[-1].endswith(" 等 149 个单位")
+
+    assert len(re.findall(r"<tr class=\"zero\">", html)) == 288 + 149
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    groups = [r for r in rows[1:] if len(r) == 12]
+    prosecutors = [r[1] for r in groups if r[0] == "承办检察官"]
+    assert len(prosecutors) == 300 and prosecutors[:4] == ["余斌梅", "朱凯秀", "蒋阳琳", "检察官001"]
+    assert prosecutors[-1] == "检察官297"
+    assert len([r for r in groups if r[0] == "侦查单位"]) == 150

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.domain.stats import CaseFacts, compute
+from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
 from cards.model import Button, Card, FormField, card_from_dict, card_to_dict
+from cards.stats import StatsView, stats_card
 
 
 def test_card_dict_round_trip_matches_asdict() -> None:
@@ -23,3 +28,20 @@ def test_card_dict_round_trip_matches_asdict() -> None:
 def test_oversized_button_payload_is_refused() -> None:
     with pytest.raises(ValueError, match="payload"):
         Button(id="x", label="x", data={"k": "字" * 400})
+
+
+def test_the_statistics_card_stays_within_a_dingtalk_card_however_long_the_names() -> None:
+    """Fifty police units with cases and fifty without, each with a 60-character name: the
+    card lists fewer of them (the page has all) instead of being cut mid-list."""
+    units = [f"u{i:03d}" for i in range(100)]
+    facts = [CaseFacts(code=f"C{i}", prosecutor="p", police_unit=units[i], color="red",
+                       transcodes=0, first_nongreen_at=None, green_at=None,
+                       first_intake_color=None, custody_deadline=None) for i in range(50)]
+    st = compute(facts, date(2026, 11, 2), ZoneInfo("Asia/Shanghai"), ["p"], units)
+    view = StatsView(stats=st, prosecutors=(("某检察官", st.per_prosecutor["p"]),),
+                     police_units=tuple((f"{k}示范市海澄县公安局" + "很长的名称" * 10, g)
+                                        for k, g in st.per_police_unit.items()))
+    body = stats_card(view, "http://x").body
+    assert fits(body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES), len(body)
+    assert "按侦查单位（共 100 个单位）：" in body and "· 另有 " in body
+    assert "· 无案件（0 件）：" in body and " 等 50 个单位" in body

@@ -29,7 +29,8 @@ def _loaded(module: str, forbidden: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize("module", ["handlers.basic", "handlers.cases", "handlers.reviews",
                                     "handlers.reminders", "handlers.inspection", "handlers.admin",
-                                    "cards.cases", "cards.reviews", "cards.inspection"])
+                                    "cards.cases", "cards.reviews", "cards.inspection",
+                                    "cards.stats"])
 def test_handlers_and_cards_load_no_platform(module: str) -> None:
     assert _loaded(module, PLATFORM) == []
 

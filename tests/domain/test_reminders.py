@@ -16,6 +16,7 @@ from bot.domain.reminders import (
     find_rule,
     missed_occurrences,
     obsolete,
+    occurrences,
     plan_case,
     plan_rectification,
     plan_review_answer,
@@ -357,3 +358,72 @@ def test_2027_falls_back_to_the_statutory_holidays_without_crashing() -> None:
     # and a red case evaluated in 2027 plans its weekly reminders as usual
     red = plan(state(Color.RED, last_evaluated_at=at(2027, 12, 28, 10)), at(2027, 12, 28, 11))
     assert [o.due_at for o in red] == [at(2028, 1, 4, 10)]
+
+
+# ---------------------------------------------------------------- holidays: once, in office hours
+
+def sent_by_a_running_bot(rule_id: str, anchor: datetime, until: datetime
+                          ) -> list[tuple[Occurrence, datetime]]:
+    """What the sweep of a bot that never stops sends for one series up to ``until``: each
+    slot at its delivery time, unless a later slot is due by then (it is folded into that)."""
+    rule = find_rule(RULES, rule_id)
+    assert rule is not None
+    end = None
+    if rule.kind == "consultation":  # anchored at the deadline, which ends the series
+        end = anchor + timedelta(days=1)
+    occs = occurrences(rule, anchor, until, subject="HY-2026-001", cal=CAL, tz=TZ, horizon=0,
+                       until=end)
+    out = []
+    for o in occs:
+        when = deliver_at(o, CAL, TZ, rule=rule)
+        if not superseded(o, occs, when):
+            out.append((o, when))
+    return out
+
+
+def test_a_weekly_slot_pushed_by_national_day_is_one_reminder_with_the_next() -> None:
+    """红码一周一评估 from Thursday 2026-09-24 10:00: the 10-01 slot falls in 国庆 (10-01..07)
+    and would go out on Thursday 10-08 at 09:00, an hour before the 10-08 slot: one card at
+    10:00 for both, not two identical reminders that morning."""
+    sent = sent_by_a_running_bot("reevaluate_red", at(2026, 9, 24, 10), at(2026, 10, 20))
+    assert [(o.slot, when) for o, when in sent] == [
+        ("2026-10-08", at(2026, 10, 8, 10)), ("2026-10-15", at(2026, 10, 15, 10))]
+    # 春节 2026 (02-15..23 off): from Tuesday 02-10 the 02-17 slot waits for 02-24 10:00
+    sent = sent_by_a_running_bot("reevaluate_red", at(2026, 2, 10, 10), at(2026, 3, 4))
+    assert [(o.slot, when) for o, when in sent] == [
+        ("2026-02-24", at(2026, 2, 24, 10)), ("2026-03-03", at(2026, 3, 3, 10))]
+    # yellow (every 15 days) outlasts any holiday: the 10-01 slot goes out at 10-08 09:00
+    sent = sent_by_a_running_bot("reevaluate_yellow", at(2026, 9, 16, 10), at(2026, 10, 20))
+    assert [(o.slot, when) for o, when in sent] == [
+        ("2026-10-01", at(2026, 10, 8, 9)), ("2026-10-16", at(2026, 10, 16, 10))]
+
+
+@pytest.mark.parametrize("rule_id", ["reevaluate_red", "reevaluate_yellow", "consultation"])
+@pytest.mark.parametrize("first,last", [(date(2026, 1, 20), date(2026, 2, 28)),
+                                        (date(2026, 9, 5), date(2026, 10, 16))])
+def test_around_spring_festival_and_national_day_every_slot_goes_out_once_a_day_at_most(
+        rule_id: str, first: date, last: date) -> None:
+    """SPEC §3, "exactly once, in office hours", over 春节 and 国庆 2026 (and 中秋 09-25..27):
+    for evaluations (or investigation deadlines) on every day around them, at any hour, a
+    running bot sends each series at most one reminder a day, only in office hours on working
+    days, and every slot is covered on the day office hours would first have let it out."""
+    day = first
+    while day <= last:
+        for hour, minute in ((0, 0), (8, 0), (9, 30), (12, 0), (17, 59), (19, 0)):
+            anchor = datetime.combine(day, datetime.min.time(), TZ).replace(hour=hour,
+                                                                            minute=minute)
+            if rule_id == "consultation":  # the deadline, at midnight
+                anchor = datetime.combine(day + timedelta(days=15), datetime.min.time(), TZ)
+            sent = sent_by_a_running_bot(rule_id, anchor, anchor + timedelta(days=60))
+            days = [when.date() for _, when in sent]
+            assert len(days) == len(set(days)), (anchor, sent)
+            assert all(CAL.is_office_time(when, TZ) for _, when in sent), (anchor, sent)
+            rule = find_rule(RULES, rule_id)
+            assert rule is not None
+            end = anchor + timedelta(days=1) if rule_id == "consultation" else None
+            for o in occurrences(rule, anchor, anchor + timedelta(days=50), subject="x",
+                                 cal=CAL, tz=TZ, horizon=0, until=end):
+                due_day = CAL.next_office_time(o.due_at, TZ).date()
+                assert any(p.index >= o.index and when.date() == due_day
+                           for p, when in sent), (anchor, o.slot, sent)
+        day += timedelta(days=1)

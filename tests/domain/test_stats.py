@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -42,3 +43,23 @@ def test_no_cases() -> None:
     assert (s.total.cases, s.total.transcodes, s.median_days_to_green, s.intakes,
             s.green_at_intake_share, s.red_at_custody) == (0, 0, None, 0, None, 0)
     assert s.per_prosecutor == {} and s.per_police_unit == {}
+
+
+def test_every_roster_entry_is_listed_in_roster_order_with_zeros() -> None:
+    """A prosecutor or police unit of the roster without a case has a group of zeros; the
+    roster's order is kept; someone with cases who is not on the roster comes after it."""
+    f = [dataclasses.replace(case("A", "red", [("2026-11-01 10:00", "red")]),
+                             prosecutor="p-2", police_unit="ps-b"),
+         dataclasses.replace(case("B", "green", [], custody=None),
+                             prosecutor="p-gone", police_unit="ps-gone")]
+    s = compute(f, TODAY, SH, prosecutors=["p-3", "p-2", "p-1"], police_units=["ps-b", "ps-a"])
+    assert list(s.per_prosecutor) == ["p-3", "p-2", "p-1", "p-gone"]
+    assert [g.cases for g in s.per_prosecutor.values()] == [0, 1, 0, 1]
+    assert list(s.per_police_unit) == ["ps-b", "ps-a", "ps-gone"]
+    idle = s.per_police_unit["ps-a"]
+    assert (idle.cases, idle.by_color["red"], idle.transcodes, idle.intakes,
+            idle.median_days_to_green, idle.green_at_intake_share, idle.red_at_custody) == (
+        0, 0, 0, 0, None, None, 0)
+    assert s.total.cases == 2
+    # nobody on the roster and no case: still empty
+    assert compute([], TODAY, SH).per_prosecutor == {}

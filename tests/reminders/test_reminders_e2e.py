@@ -10,14 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from storage.cases import CaseRow
 from storage.inspection import InspectionSession, RectificationItem
 from storage.reminders import CaseConsultation, Reminder
 from storage.reviews import ReviewRow
 from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW, create_case, evaluate
-from tests.conftest import START, Console
+from tests.conftest import START, Console, open_console
 
 LEADER = "p-leader-hc"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -174,15 +174,18 @@ async def test_list_and_snooze(console: Console) -> None:
 
     await console.advance("7d")  # Sunday 11-15: still snoozed
     assert await reminder_cards(console, PROSECUTOR) == []
-    await console.advance("1d")  # Monday 11-16 09:30: the 11-09 slot at 09:00, then the 11-16 one
+    # Monday 11-16 09:30: the snoozed 11-09 slot would go out at 09:00 and the 11-16 one at
+    # 09:30; it waits for it instead: one card that morning, naming both dates
+    await console.advance("1d")
     sent = await reminder_cards(console, PROSECUTOR)
-    assert [m["at"][:16] for m in sent] == ["2026-11-16T01:00", "2026-11-16T01:30"]
-    assert "到期时间：2026-11-09" in sent[0]["card"]["body"]
-    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
-    assert "待处理提醒（2条）" in r["messages"][0]["card"]["body"]
-    await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
+    assert [m["at"][:16] for m in sent] == ["2026-11-16T01:30"]
+    assert "到期时间：2026-11-16 09:30" in sent[0]["card"]["body"]
+    assert "此前 1 次到期提醒（2026-11-09）未单独发送" in sent[0]["card"]["body"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
+    await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    assert "待处理提醒" not in r["messages"][0]["card"]["body"]
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
     assert r["messages"][0]["text"] == "您目前没有待办提醒。"
 
@@ -435,3 +438,44 @@ async def test_a_sent_accountability_card_says_what_became_of_the_case(console: 
         assert "已处理" in [a["label"] for a in m["card"]["actions"]]
     r = await console.click(PROSECUTOR, p["id"], "reminder.evaluate")
     assert r["messages"][-1]["text"].startswith("该按钮已失效")
+
+
+async def test_a_weekly_reminder_held_by_national_day_goes_out_once_with_the_next(
+        settings: Any, port: int) -> None:
+    """A red case evaluated on Thursday 2026-09-24 09:30: its 10-01 re-evaluation falls in 国庆
+    (10-01..07) and waits for Thursday 10-08, the very day the 10-08 one is due. The
+    prosecutor gets one card that morning naming both dates, not the same reminder twice."""
+    async with open_console(settings, port, start=datetime(2026, 9, 24, 9, 30, tzinfo=TZ)
+                            ) as console:
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        await console.advance("15d")  # Friday 10-09 09:30
+        cards = await reminder_cards(console, PROSECUTOR)
+        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
+        body = cards[0]["card"]["body"]
+        assert "到期时间：2026-10-08 09:30" in body
+        assert "此前 1 次到期提醒（2026-10-01）未单独发送，已合并为本条。" in body
+        assert not cards[0]["card"]["title"].startswith("【补发】")
+        await console.advance("7d")  # the series goes on, once a week
+        assert [m["at"][:10] for m in await reminder_cards(console, PROSECUTOR)] == [
+            "2026-10-08", "2026-10-15"]
+
+
+async def test_a_reminder_planned_before_the_holiday_rule_still_goes_out_once(
+        settings: Any, port: int) -> None:
+    """A pending row stored with the plain office-hours time (by an earlier version, before
+    the series' next slot was taken into account) is put back at send time to wait for the
+    next slot that same day: still one card on 10-08."""
+    async with open_console(settings, port, start=datetime(2026, 9, 24, 9, 30, tzinfo=TZ)
+                            ) as console:
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        async with console.app.services.db() as s, s.begin():
+            done = await s.execute(
+                update(Reminder).where(Reminder.key == f"reevaluate_red:{code}:2026-10-01")
+                .values(deliver_at=datetime(2026, 10, 8, 9, 0, tzinfo=TZ)))
+            assert done.rowcount == 1  # type: ignore[attr-defined]
+        await console.advance("15d")
+        cards = await reminder_cards(console, PROSECUTOR)
+        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
+        assert "此前 1 次到期提醒（2026-10-01）未单独发送" in cards[0]["card"]["body"]

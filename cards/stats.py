@@ -1,0 +1,85 @@
+"""The statistics card (统计): the figures in all, then per prosecutor and per police unit.
+
+Every prosecutor and police unit of the roster is accounted for, those without a case too
+(a supervisor must tell "none" from "missing"). The card stays within a chat card's size
+(cards/dingtalk.py): with a large roster it lists the entries with the most cases, names the
+ones without a case in one line and sends the reader to the statistics page, which lists
+every entry with every figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.stats import Group, Stats
+from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
+from cards.model import Button, Card
+
+# per group on the card: entries with cases shown in full, names of entries without one; when
+# the body would still be too large, fewer (the page has them all)
+CARD_LIMITS = ((10, 12), (6, 8), (3, 4), (0, 0))
+
+
+@dataclass(frozen=True)
+class StatsView:
+    """The figures with names resolved: (name, figures) in the order to show (the roster's)."""
+
+    stats: Stats
+    prosecutors: tuple[tuple[str, Group], ...]
+    police_units: tuple[tuple[str, Group], ...]
+
+
+def colors_text(g: Group) -> str:
+    """3 件（红 0 · 黄 1 · 绿 2）, with 未评分 when there are unscored cases."""
+    c = g.by_color
+    unscored = f" · 未评分 {c['unscored']}" if c["unscored"] else ""
+    return f"{g.cases} 件（红 {c['red']} · 黄 {c['yellow']} · 绿 {c['green']}{unscored}）"
+
+
+def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], shown: int,
+                names: int) -> list[str]:
+    """One group of the card: its entries with cases (the `shown` with the most when there are
+    more, in roster order otherwise), then the names of those without a case."""
+    if not rows:
+        return []
+    active = [(n, g) for n, g in rows if g.cases]
+    idle = [n for n, g in rows if not g.cases]
+    lines = [f"{title}（共 {len(rows)} {word}）："]
+    listed = active
+    if len(active) > shown:  # stable: equal counts keep the roster's order
+        listed = sorted(active, key=lambda r: -r[1].cases)[:shown]
+        if shown:
+            lines.append(f"案件最多的 {shown} {word}：")
+    lines += [f"· {n}：{colors_text(g)}" for n, g in listed]
+    if len(active) > len(listed):
+        lines.append(f"· 另有 {len(active) - len(listed)} {word}有案件，详见统计页")
+    if idle:
+        more = f" 等 {len(idle)} {word}" if len(idle) > names else ""
+        listed_idle = "、".join(idle[:names])
+        lines.append(f"· 无案件（0 件）：{listed_idle}{more}" if listed_idle
+                     else f"· 无案件（0 件）：{len(idle)} {word}，详见统计页")
+    return lines
+
+
+def stats_card(v: StatsView, base_url: str) -> Card:
+    s = v.stats
+    c = s.total.by_color
+    median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
+    share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
+    head = (f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
+            f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
+            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
+            f"羁押期限届满仍为红码：{s.red_at_custody} 件")
+    body = head
+    for shown, names in CARD_LIMITS:
+        parts = [head]
+        for title, word, rows in (("按承办检察官", "人", v.prosecutors),
+                                  ("按侦查单位", "个单位", v.police_units)):
+            lines = group_lines(title, word, rows, shown, names)
+            if lines:
+                parts.append("\n".join(lines))
+        body = "\n\n".join(parts)
+        if fits(body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES):
+            break
+    return Card(title="案件码统计", body=body, actions=(
+        Button(id="stats.page", label="查看统计页", url=f"{base_url}/stats"),
+        Button(id="stats.csv", label="导出 CSV", url=f"{base_url}/stats.csv")))
