@@ -97,7 +97,7 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
 async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
-    for _ in range(2):  # the case manager scans twice: two cards reach the prosecutor
+    for _ in range(2):  # the case manager scans twice: the prosecutor gets a second card (再次提醒)
         await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     first, second = cards(await console.messages(f"dm:{PROSECUTOR}"))[-2:]
     await console.click(PROSECUTOR, first["id"], "intake.defer")
@@ -106,7 +106,8 @@ async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: C
     [stale] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == second["id"]]
     assert stale["card"]["actions"] == []
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
-    assert [i["decision"] for i in detail["intake"]] == ["待定", "待定", "延期受理"]
+    # the second scan reminded the prosecutor; it was no second 待定 decision
+    assert [i["decision"] for i in detail["intake"]] == ["待定", "延期受理"]
     told = await console.messages("dm:p-case-manager-1")
     assert any(m["text"] and "已决定：延期受理" in m["text"] for m in told)
 
