@@ -128,6 +128,8 @@ async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retire
     await console.client.post("/console/api/login", json={"user": INVESTIGATORS[0]})
     page = await (await console.client.get(urlsplit(new["card"]["actions"][0]["url"]).path)).text()
     assert "已销号：因果关系" in page  # and the code page's timeline says so too
+    # the review form says who answers first: the prosecutor, then (if need be) both sides
+    assert "承办检察官将复核答复" in page and "由检警双方共同评议决定" not in page
     r = await console.click(INVESTIGATORS[0], old["id"], "case.ack")
     assert "该按钮已失效" in r["messages"][-1]["text"]
 
