@@ -349,12 +349,14 @@ INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "�
 INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 waits for the prosecutor
 
 
-async def record_intake(out: Outbound, case: CaseRow, by: Person, color: Color,
+async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation,
                         decision: str) -> IntakeRow:
-    row = await repo.add_intake(out.session, case, by.id, out.now(), color.value, decision)
-    await out.audit(by.id, "case.intake", case.code, {"color": color.value, "decision": decision})
-    ev = await repo.current_evaluation(out.session, case)
-    if decision in INTAKE_FINAL and ev is not None:  # the police learn what became of their case
+    """A new intake decision on evaluation ``ev``; a final one reaches the investigators."""
+    row = await repo.add_intake(out.session, case, by.id, out.now(), ev.color.value, decision,
+                                ev.version)
+    await out.audit(by.id, "case.intake", case.code,
+                    {"color": ev.color.value, "decision": decision, "version": ev.version})
+    if decision in INTAKE_FINAL:  # the police learn what became of their case
         page, _ = code_links(out, case.code)
         card = intake_notice_card(case_view(out, case), ev, decision, open_items_text(ev, out),
                                   page)

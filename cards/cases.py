@@ -126,17 +126,38 @@ def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Ca
                 actions=(Button(id="case.score", label="打开评分表", url=score_url),))
 
 
-def intake_pending_card(case: CaseView, ev: Evaluation, manager: str) -> Card:
-    """黄码待定: the prosecutor chooses 延期受理 or 先收后补."""
+def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,
+                        again: bool = False) -> Card:
+    """黄码待定: the prosecutor chooses 延期受理 or 先收后补 (``again``: the case manager scanned
+    it once more before the choice)."""
+    scanned = "再次扫码受理，提醒您尽快选择" if again else "扫码受理，黄码待定，请选择处理方式"
     return Card(
         title=f"受理待定 {case.code} · 黄码 {ev.score}分",
-        body=f"案件：{case.title}\n案管部门 {manager} 扫码受理，黄码待定，请选择处理方式。",
+        body=f"案件：{case.title}\n案管部门 {manager} {scanned}。",
         color=Color.YELLOW.value,
         actions=(
             Button(id="intake.defer", label="延期受理", data={"code": case.code}),
             Button(id="intake.receive", label="先收后补", data={"code": case.code}),
         ),
     )
+
+
+def intake_waiting_card(case: CaseView, ev: Evaluation) -> Card:
+    """To the case manager: the yellow case waits for the prosecutor's choice."""
+    return Card(title=f"受理 {case.code} · 待定", color=Color.YELLOW.value,
+                body=f"案件：{case.title}\n黄码 {ev.score}分，待定：已请承办检察官{case.prosecutor}"
+                     "选择延期受理或先收后补。")
+
+
+def intake_chosen_card(case: CaseView, ev: Evaluation, decision: str, who: str, at: datetime,
+                       tz: ZoneInfo) -> Card:
+    """The case manager's 待定 card once the prosecutor has chosen."""
+    meaning = {"延期受理": "暂不受理，待侦查机关补充完善后重新移送",
+               "先收后补": "予以受理，侦查机关在审查起诉期间补充完善"}[decision]
+    return Card(title=f"受理 {case.code} · {decision}", color=ev.color.value,
+                body=f"案件：{case.title}\n{ev.color.label} {ev.score}分\n"
+                     f"承办检察官{who}已决定：{decision}（{meaning}）。",
+                footer=f"{who} {local(at, tz)}")
 
 
 INTAKE_MEANING = {

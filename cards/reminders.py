@@ -77,8 +77,7 @@ def reminder_card(v: ReminderView) -> Card:
                               data={"review": str(v.review_id)}))
     actions.append(Button(id="reminder.done", label="已处理", data=data))
     color = "red" if v.escalation or v.kind == "custody" or v.red else "yellow"
-    return Card(title=title, body=body, color=color, actions=tuple(actions),
-                footer=f"提醒编号 {v.reminder_id}")
+    return Card(title=title, body=body, color=color, actions=tuple(actions))
 
 
 STATUS_PREFIX = "现状："

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.scoring import Color
+from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
-from cards.cases import delivery_card, intake_done_card, intake_pending_card, score_link_card, view_card
+from cards.cases import (
+    delivery_card,
+    intake_chosen_card,
+    intake_done_card,
+    intake_pending_card,
+    intake_waiting_card,
+    local,
+    score_link_card,
+    view_card,
+)
 from cards.model import Card
 from cards.stats import stats_card
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import CaseRow
+from storage.cases import CaseRow, IntakeRow
 
 router = Router("cases")
 _CODE = re.compile(rf"^{ops.CODE_PATTERN}$")
@@ -154,9 +164,15 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     if ev is None:
         await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
         return
-    decision = ops.INTAKE_BY_COLOR[ev.color]
-    await ops.record_intake(ctx, case, ctx.user, ev.color, decision)
     view = ops.case_view(ctx, case)
+    last = await repo.last_intake(ctx.session, case.code)
+    if last is not None and last.version == ev.version:  # scanned again, not re-scored since
+        await _intake_again(ctx, case, ev, last)
+        return
+    decision = ops.INTAKE_BY_COLOR[ev.color]
+    await _retire_waiting(ctx, case.code, f"已重新评分为{ev.color.label} {ev.score}分，"
+                                          f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
+    row = await ops.record_intake(ctx, case, ctx.user, ev, decision)
     if ev.color is Color.GREEN:
         await ctx.reply(card=intake_done_card(view, ev, "放行", ctx.user.name, ctx.now(),
                                               ctx.config.tz))
@@ -166,10 +182,50 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
             body=f"案件：{case.title}\n红码 {ev.score}分，退回侦查机关，补充完善后重新移送。\n"
                  "未销号扣分项：\n" + ops.open_items_text(ev, ctx)))
     else:
-        await ctx.reply(card=Card(
-            title=f"受理 {case.code} · 待定", color="yellow",
-            body=f"案件：{case.title}\n黄码 {ev.score}分，待定：已请承办检察官选择延期受理或先收后补。"))
+        waiting = await ctx.reply(card=intake_waiting_card(view, ev))
+        await repo.set_intake_card(ctx.session, row, waiting.id)
         await ctx.send_dm(case.prosecutor, card=intake_pending_card(view, ev, ctx.user.name))
+
+
+async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow) -> None:
+    """A case scanned again with no new evaluation since its last intake decision: the scanner
+    learns that decision; the investigators are not told again. A case still 待定 reminds its
+    prosecutor once more."""
+    by = ctx.directory.person(last.by)
+    when = local(last.at, ctx.config.tz)
+    state = f"{ev.color.label} {ev.score}分"
+    await ctx.audit(ctx.user.id, "case.intake.repeat", case.code,
+                    {"decision": last.decision, "version": ev.version})
+    if last.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]:
+        view = ops.case_view(ctx, case)
+        await ctx.send_dm(case.prosecutor,
+                          card=intake_pending_card(view, ev, ctx.user.name, again=True))
+        await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"
+                        f"（{state}，待定），承办检察官{view.prosecutor}尚未选择延期受理或先收后补，"
+                        "已再次提醒。")
+        return
+    await ctx.reply(f"{case.code} 已于 {when} 作出受理决定：{last.decision}"
+                    f"（{by.name if by else last.by}，{state}）。此后未重新评分，无需重复受理，"
+                    "不再重复通知侦查人员。")
+
+
+async def _waiting_rows(ctx: Context, code: str) -> list[IntakeRow]:
+    """The 待定 decisions since the case's last final one (their case managers wait)."""
+    rows = await repo.intake_decisions(ctx.session, code)
+    final = [i for i, r in enumerate(rows) if r.decision in ops.INTAKE_FINAL]
+    return [r for r in rows[final[-1] + 1 if final else 0:]
+            if r.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]]
+
+
+async def _retire_waiting(ctx: Context, code: str, footer: str,
+                          card: Callable[[Card], Card] | None = None) -> None:
+    """Redraw the case managers' 待定 cards that still say they wait for the prosecutor."""
+    for row in await _waiting_rows(ctx, code):
+        msg = await msgs.get_message(ctx.session, row.message_id) if row.message_id else None
+        old = msgs.message_card(msg) if msg is not None else None
+        if msg is None or old is None or old.footer:
+            continue
+        await ctx.update_card(msg, card(old) if card else replace(old, footer=footer))
 
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:
@@ -186,6 +242,8 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
         if old is not None:
             await ctx.update_card(ctx.card_message, replace(
                 old, actions=(), footer=f"已转为{ev.color.label} {ev.score}分，不再待定"))
+        await _retire_waiting(ctx, case.code, f"已转为{ev.color.label} {ev.score}分，"
+                                              "不再待定，请重新扫码受理")
         await ctx.reply(f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                         "请案管部门重新扫码受理。")
         return
@@ -194,11 +252,13 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
             view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
-    pending = [r for r in await repo.intake_decisions(ctx.session, case.code)
-               if r.decision == case.intake]
-    await ops.record_intake(ctx, case, ctx.user, ev.color, decision)
+    pending = await _waiting_rows(ctx, case.code)
+    now, tz = ctx.now(), ctx.config.tz
+    await _retire_waiting(ctx, case.code, "", lambda old: intake_chosen_card(
+        view, ev, decision, ctx.user.name, now, tz))
+    await ops.record_intake(ctx, case, ctx.user, ev, decision)
     await ctx.update_card(ctx.card_message, intake_done_card(
-        view, ev, decision, ctx.user.name, ctx.now(), ctx.config.tz))
+        view, ev, decision, ctx.user.name, now, tz))
     await ctx.reply(f"{case.code} 已决定：{decision}。")
     if pending and pending[-1].by != ctx.user.id:  # the case manager who asked
         await ctx.send_dm(pending[-1].by, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")

@@ -54,7 +54,7 @@ async def list_reminders(ctx: Context) -> None:
     if open_rows:
         lines.append(f"待处理提醒（{len(open_rows)}条）：")
         for r in open_rows:
-            lines.append(f"· [{r.id}] {_label(svc.by_id, r)} {subject_label(r)} "
+            lines.append(f"· {_label(svc.by_id, r)} {subject_label(r)} "
                          f"到期 {local_due(r.due_at, tz)}{' （补发）' if r.late else ''}")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
@@ -142,8 +142,10 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
     r = await _clicked(ctx)
     if r is None:
         return
-    if await service_of(ctx.services).close(ctx, r, ctx.user.id, "done"):
-        await ctx.reply(f"已标记为已处理：{subject_label(r)}的提醒（提醒编号 {r.id}）。")
+    svc = service_of(ctx.services)
+    if await svc.close(ctx, r, ctx.user.id, "done"):
+        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒"
+                        f"（到期 {local_due(r.due_at, ctx.config.tz)}）。")
     else:
         await ctx.reply("这条提醒已处理。")
 

@@ -120,6 +120,9 @@ class IntakeRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     color: Mapped[str] = mapped_column(String(10))
     decision: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int | None] = mapped_column(Integer)  # the evaluation decided on
+    # 待定: the case manager's card saying it waits for the prosecutor (redrawn on the choice)
+    message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class CaseCounter(Base):
@@ -361,9 +364,11 @@ def add_delivery(session: AsyncSession, case_code: str, version: int, person_id:
 
 
 async def add_intake(session: AsyncSession, case: CaseRow, by: str, at: datetime, color: str,
-                     decision: str) -> IntakeRow:
-    """An intake decision (扫码分类受理), also kept on the case as its current one."""
-    row = IntakeRow(case_code=case.code, by=by, at=at, color=color, decision=decision)
+                     decision: str, version: int) -> IntakeRow:
+    """An intake decision (扫码分类受理) on evaluation ``version``, also kept on the case as its
+    current one."""
+    row = IntakeRow(case_code=case.code, by=by, at=at, color=color, decision=decision,
+                    version=version)
     session.add(row)
     case.intake = decision
     await session.flush()
@@ -374,6 +379,18 @@ async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
     rows = await session.execute(
         select(IntakeRow).where(IntakeRow.case_code == code).order_by(IntakeRow.id))
     return list(rows.scalars())
+
+
+async def last_intake(session: AsyncSession, code: str) -> IntakeRow | None:
+    return (await session.execute(
+        select(IntakeRow).where(IntakeRow.case_code == code).order_by(IntakeRow.id.desc())
+        .limit(1))).scalar_one_or_none()
+
+
+async def set_intake_card(session: AsyncSession, row: IntakeRow, message_id: int) -> None:
+    """Remember the case manager's 待定 card of this decision (to redraw it later)."""
+    row.message_id = message_id
+    await session.flush()
 
 
 @dataclass(frozen=True)

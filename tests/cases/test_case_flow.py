@@ -97,7 +97,7 @@ async def test_yellow_intake_waits_for_prosecutor(console: Console) -> None:
 async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
-    for _ in range(2):  # the case manager scans twice: two cards reach the prosecutor
+    for _ in range(2):  # the case manager scans twice: the prosecutor gets a second card (再次提醒)
         await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     first, second = cards(await console.messages(f"dm:{PROSECUTOR}"))[-2:]
     await console.click(PROSECUTOR, first["id"], "intake.defer")
@@ -106,7 +106,8 @@ async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: C
     [stale] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == second["id"]]
     assert stale["card"]["actions"] == []
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
-    assert [i["decision"] for i in detail["intake"]] == ["待定", "待定", "延期受理"]
+    # the second scan reminded the prosecutor; it was no second 待定 decision
+    assert [i["decision"] for i in detail["intake"]] == ["待定", "延期受理"]
     told = await console.messages("dm:p-case-manager-1")
     assert any(m["text"] and "已决定：延期受理" in m["text"] for m in told)
 
@@ -127,6 +128,8 @@ async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retire
     await console.client.post("/console/api/login", json={"user": INVESTIGATORS[0]})
     page = await (await console.client.get(urlsplit(new["card"]["actions"][0]["url"]).path)).text()
     assert "已销号：因果关系" in page  # and the code page's timeline says so too
+    # the review form says who answers first: the prosecutor, then (if need be) both sides
+    assert "承办检察官将复核答复" in page and "由检警双方共同评议决定" not in page
     r = await console.click(INVESTIGATORS[0], old["id"], "case.ack")
     assert "该按钮已失效" in r["messages"][-1]["text"]
 

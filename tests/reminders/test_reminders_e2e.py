@@ -108,7 +108,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     r = await console.click(LEADER, lead["id"], "reminder.view")
     assert r["messages"][-1]["text"].startswith("「查看案件」是链接，请直接打开：")
     r = await console.click(LEADER, lead["id"], "reminder.done")
-    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code}的提醒")
+    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（到期 2026-11-04）。"
     [p2] = await reminder_cards(console, PROSECUTOR)
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
@@ -181,6 +181,10 @@ async def test_list_and_snooze(console: Console) -> None:
     assert [m["at"][:16] for m in sent] == ["2026-11-16T01:30"]
     assert "到期时间：2026-11-16 09:30" in sent[0]["card"]["body"]
     assert "此前 1 次到期提醒（2026-11-09）未单独发送" in sent[0]["card"]["body"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+    body = r["messages"][0]["card"]["body"]
+    # each named by its case and kind, as the cards name them; no internal numbers
+    assert f"· 重新评估 {code} 到期 2026-11-16 09:30\n" in body and "[" not in body
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
     await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
@@ -262,9 +266,9 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     await console.advance("1m")
     [c1] = await reminder_cards(console, "p-chief-c01-01")
     assert "整改事项 #7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
+    assert c1["card"]["footer"] is None  # no internal reminder number on the card
     r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
-    number = c1["card"]["footer"].removeprefix("提醒编号 ")
-    assert r["messages"][-1]["text"] == f"已标记为已处理：整改事项 #7的提醒（提醒编号 {number}）。"
+    assert r["messages"][-1]["text"] == "已标记为已处理：整改事项 #7 的督察整改提醒（到期 2026-11-02）。"
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     assert len(await reminder_cards(console, "p-inspector-2")) == 1

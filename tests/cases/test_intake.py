@@ -1,0 +1,115 @@
+"""扫码分类受理 (SPEC §1): a repeated scan repeats no decision; the case manager's 待定 card
+follows the prosecutor's choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cases.helpers import (
+    AUTH,
+    GREEN,
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    cards,
+    create_case,
+    evaluate,
+)
+from tests.conftest import Console
+
+MANAGER = "p-case-manager-1"
+
+
+async def notices(console: Console, person: str) -> list[dict[str, Any]]:
+    return [m for m in cards(await console.messages(f"dm:{person}"))
+            if m["card"]["title"].startswith("受理结果")]
+
+
+async def intakes(console: Console, code: str) -> list[str]:
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    return [i["decision"] for i in detail["intake"]]
+
+
+async def test_scanning_a_decided_case_again_tells_the_decision_and_notifies_nobody(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == [1, 1]
+    before = {p: len(await console.messages(f"dm:{p}")) for p in [*INVESTIGATORS, PROSECUTOR]}
+    await console.advance("1h")
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [answer] = r["messages"]
+    assert answer["text"].startswith(f"{code} 已于 2026-") and "作出受理决定：退回" in answer["text"]
+    assert "红码 66分" in answer["text"] and "无需重复受理" in answer["text"]
+    assert {p: len(await console.messages(f"dm:{p}")) for p in before} == before
+    assert await intakes(console, code) == ["退回"]
+
+    # after a re-score the scan is a new decision, and the police hear of it
+    await evaluate(console, code, GREEN)
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [done] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER}"]
+    assert done["card"]["title"] == f"受理 {code} · 放行"
+    assert [n["card"]["title"] for n in await notices(console, INVESTIGATORS[0])] == [
+        f"受理结果 {code} · 退回", f"受理结果 {code} · 放行"]
+    assert await intakes(console, code) == ["退回", "放行"]
+
+
+async def test_scanning_after_the_prosecutors_choice_repeats_it(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
+    await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    prosecutor_before = len(await console.messages(f"dm:{PROSECUTOR}"))
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert "作出受理决定：先收后补" in r["messages"][-1]["text"]
+    assert len(await notices(console, INVESTIGATORS[0])) == 1
+    assert len(await console.messages(f"dm:{PROSECUTOR}")) == prosecutor_before
+    assert await intakes(console, code) == ["待定", "先收后补"]
+
+
+async def test_a_yellow_case_scanned_again_reminds_the_prosecutor_only(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert "待定" in r["messages"][-1]["text"] and "已再次提醒" in r["messages"][-1]["text"]
+    first, second = cards(await console.messages(f"dm:{PROSECUTOR}"))[-2:]
+    assert "再次扫码受理" not in first["card"]["body"] and "再次扫码受理" in second["card"]["body"]
+    assert [a["label"] for a in second["card"]["actions"]] == ["延期受理", "先收后补"]
+    assert await notices(console, INVESTIGATORS[0]) == []
+    assert await intakes(console, code) == ["待定"]  # one decision, still waiting
+    # one 待定 card in the case manager's chat
+    assert len(cards(await console.messages(f"dm:{MANAGER}"))) == 1
+
+
+async def test_the_case_managers_waiting_card_shows_the_prosecutors_choice(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    waiting = r["messages"][0]
+    assert "已请承办检察官" in waiting["card"]["body"]
+    pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
+    await console.click(PROSECUTOR, pending["id"], "intake.defer")
+    [now] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
+    assert now["card"]["title"] == f"受理 {code} · 延期受理"
+    assert "已决定：延期受理" in now["card"]["body"] and "已请承办检察官" not in now["card"]["body"]
+    assert now["card"]["footer"]  # who and when
+    told = [m["text"] for m in await console.messages(f"dm:{MANAGER}") if m["text"]]
+    assert any("已决定：延期受理" in t for t in told)  # and the case manager is told as before
+
+
+async def test_a_waiting_card_of_a_case_rescored_away_from_yellow_says_so(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    waiting = (await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}"))["messages"][0]
+    await evaluate(console, code, GREEN)
+    pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
+    assert pending["card"]["title"].startswith("受理待定")
+    await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    [now] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
+    assert "请重新扫码受理" in now["card"]["footer"]
