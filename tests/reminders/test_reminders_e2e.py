@@ -479,3 +479,65 @@ async def test_a_reminder_planned_before_the_holiday_rule_still_goes_out_once(
         cards = await reminder_cards(console, PROSECUTOR)
         assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
         assert "此前 1 次到期提醒（2026-10-01）未单独发送" in cards[0]["card"]["body"]
+
+
+async def _close(console: Console, code: str) -> None:
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200, await r.text()
+
+
+async def test_a_case_closed_after_custody_ran_out_red_still_gets_its_accountability_review(
+        console: Console) -> None:
+    """Custody runs out on Saturday 11-07 with the case red; the 责任倒查 waits for Monday's
+    office hours, and on Sunday the case-management system closes the case. Closing called it
+    off ("nothing is planned for a closed case"), unlike a re-score. Now it goes out on
+    Monday saying the case is closed; the weekly 红码 re-evaluation due that day does not."""
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("6d")  # Sunday 11-08 09:30
+    assert await _custody_cards(console, LEADER) == []
+    await _close(console, code)
+    await console.advance("1d")  # Monday 11-09 09:30
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await reminder_cards(console, PROSECUTOR)  # the 责任倒查 alone, no 重新评估
+    assert "责任倒查" in p["card"]["title"] and lead["at"].startswith("2026-11-09T01:00")
+    for m in (lead, p):
+        assert "羁押期限已于 2026年11月7日 届满" in m["card"]["body"]
+        assert ("现状：案件已于 2026-11-08 结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
+                in m["card"]["body"]), m["card"]["body"]
+    assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]  # nothing to evaluate
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+    await console.advance("30d")  # once, not weekly
+    assert len(await _custody_cards(console, LEADER)) == 1
+    assert len(await reminder_cards(console, PROSECUTOR)) == 1
+
+
+async def test_a_case_closed_before_its_custody_deadline_owes_no_accountability_review(
+        console: Console) -> None:
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("3d")  # Thursday 11-05
+    await _close(console, code)
+    await console.advance("10d")
+    assert await _custody_cards(console, LEADER) == []
+    assert await reminder_cards(console, PROSECUTOR) == []
+
+
+async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
+        console: Console) -> None:
+    """The 责任倒查 went out; then the case is closed. The leader still has it to act on (it
+    says the case is closed now); the prosecutor's copy loses 去评估."""
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    await _close(console, code)
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await _custody_cards(console, PROSECUTOR)
+    for m in (lead, p):
+        assert m["card"]["body"].count("现状：") == 1
+        assert "现状：案件已于 2026-11-04 结案；" in m["card"]["body"], m["card"]["body"]
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+    assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]
+    r = await console.click(LEADER, lead["id"], "reminder.done")
+    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code}的提醒")
