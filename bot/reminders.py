@@ -477,6 +477,28 @@ class ReminderService:
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
+    async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
+                             note: str) -> bool:
+        """A recipient's 已处理 on an escalation addressed to someone else (the prosecutor's
+        copy of a 责任倒查 sent to the leader): only that person's card is closed; the
+        reminder stays open for the one it escalates to. False when there was nothing left."""
+        now = out.now()
+        person = out.directory.person(by)
+        who = person.name if person else ACTORS.get(by, by)
+        done = False
+        for rm in await repo.messages_of(out.session, reminder.id):
+            if rm.person_id != by or not await repo.drop_copy(out.session, rm.id):
+                continue
+            done = True
+            msg = await get_message(out.session, rm.message_id)
+            card = message_card(msg) if msg else None
+            if msg is not None and card is not None:
+                await out.update_card(msg, closed_card(card, CLOSED_LABELS["done"], who, now,
+                                                       self.tz, note))
+        if done:
+            await out.audit(by, "reminder.close_copy", reminder.key, {"id": reminder.id})
+        return done
+
     async def start_consultation(self, out: Outbound, reminder: Reminder, by: str) -> bool:
         if reminder.case_code is None:
             return False
