@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -187,9 +187,12 @@ class ReminderService:
         # 责任倒查 is owed by the colour when the custody deadline came: read the history of
         # the cases whose deadline has come
         today = now.astimezone(self.tz).date()
-        histories = await case_repo.color_histories(session, [
-            code for code, (case, _) in states.items()
-            if case.custody_deadline is not None and case.custody_deadline <= today])
+        due = [code for code, (case, _) in states.items()
+               if case.custody_deadline is not None and case.custody_deadline <= today]
+        histories = await case_repo.color_histories(session, due)
+        # … and still owed by a case closed after that (nothing else is planned for it)
+        closings = await case_repo.closing_times(
+            session, [code for code in due if states[code][0].status != "open"])
         need_investigators: list[str] = []
         for code, (case, evaluated_at) in states.items():
             s = out[code]
@@ -200,10 +203,10 @@ class ReminderService:
                 code=code, color=Color(case.color) if case.color else None,
                 last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,
                 custody_deadline=case.custody_deadline, closed=case.status != "open",
-                consultation_started=code in consulted,
+                closed_at=closings.get(code), consultation_started=code in consulted,
                 history=None if history is None else tuple((at, Color(c)) for at, c in history))
             s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
-            s.custody_status = custody_status(case)
+            s.custody_status = custody_status(case, closings.get(code), self.tz)
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
             chief = self.services.directory.chief_of(case.unit)
             s.people = {"prosecutor": (case.prosecutor,), "leader": leaders,
@@ -474,6 +477,28 @@ class ReminderService:
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
+    async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
+                             note: str) -> bool:
+        """A recipient's 已处理 on an escalation addressed to someone else (the prosecutor's
+        copy of a 责任倒查 sent to the leader): only that person's card is closed; the
+        reminder stays open for the one it escalates to. False when there was nothing left."""
+        now = out.now()
+        person = out.directory.person(by)
+        who = person.name if person else ACTORS.get(by, by)
+        done = False
+        for rm in await repo.messages_of(out.session, reminder.id):
+            if rm.person_id != by or not await repo.drop_copy(out.session, rm.id):
+                continue
+            done = True
+            msg = await get_message(out.session, rm.message_id)
+            card = message_card(msg) if msg else None
+            if msg is not None and card is not None:
+                await out.update_card(msg, closed_card(card, CLOSED_LABELS["done"], who, now,
+                                                       self.tz, note))
+        if done:
+            await out.audit(by, "reminder.close_copy", reminder.key, {"id": reminder.id})
+        return done
+
     async def start_consultation(self, out: Outbound, reminder: Reminder, by: str) -> bool:
         if reminder.case_code is None:
             return False
@@ -507,22 +532,30 @@ class ReminderService:
                 await self.close(out, r, ev.by, "green")
         # 责任倒查 stands (the case was red when custody ran out), but its cards must not go
         # on saying 仍为红码 nor offer 去评估 for what was just evaluated
+        status = custody_status(case, None, self.tz) or (
+            f"{out.now().astimezone(self.tz):%Y-%m-%d} 重新评分，仍为红码 {ev.score}分"
+            f"（第{ev.version}版）。")
+        await self.restate_custody(out, case.code, status, ev.color is Color.RED)
+
+    async def restate_custody(self, out: Outbound, code: str, status: str,
+                              keep_evaluate: bool) -> None:
+        """Redraw the case's open 责任倒查 cards with a 现状 line (what became of the case)."""
         custody = [r.id for r in self.rules if r.kind == CUSTODY]
-        for r in await repo.open_sent_for_case(out.session, case.code, custody):
-            status = custody_status(case) or (
-                f"{out.now().astimezone(self.tz):%Y-%m-%d} 重新评分，仍为红码 {ev.score}分"
-                f"（第{ev.version}版）。")
+        for r in await repo.open_sent_for_case(out.session, code, custody):
             for rm in await repo.messages_of(out.session, r.id):
                 msg = await get_message(out.session, rm.message_id)
                 card = message_card(msg) if msg else None
                 if msg is not None and card is not None:
-                    await out.update_card(msg, restated(card, status, ev.color is Color.RED))
+                    await out.update_card(msg, restated(card, status, keep_evaluate))
 
 
-def custody_status(case: CaseRow) -> str | None:
-    """The 现状 line of a 责任倒查 card for a case that is no longer red (None while it is)."""
+def custody_status(case: CaseRow, closed_at: datetime | None = None,
+                   tz: tzinfo | None = None) -> str | None:
+    """The 现状 line of a 责任倒查 card for a case closed or no longer red (None while it is
+    open and red)."""
     if case.status != "open":
-        return "案件已结案。"
+        when = f"于 {closed_at.astimezone(tz):%Y-%m-%d} " if closed_at is not None else ""
+        return f"案件已{when}结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
     if case.color is None or Color(case.color) is Color.RED:
         return None
     return (f"已重新评分为{Color(case.color).label} {case.score}分（第{case.version}版）；"
@@ -542,15 +575,22 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
 
 async def replan_case(out: Outbound, code: str, by: str = "api") -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending;
-    on a closed case the reminders already sent (re-evaluation, 诉前会商, 责任倒查, overdue
-    answers) lose their buttons too: nothing on it is to be done in chat any more."""
+    on a closed case the reminders already sent (re-evaluation, 诉前会商, overdue answers) lose
+    their buttons too: nothing on it is to be done in chat any more. 责任倒查 is the exception:
+    owed by the colour when custody ran out, it is not called off by closing (an unsent one
+    still goes out, see plan_case); a sent one stays open for the leader, its cards saying
+    the case is closed."""
     svc = out.services.reminders
     if svc is not None:
         await svc.plan_cases(out.session, [code], out.now())
         case = await case_repo.get_case(out.session, code)
         if case is not None and case.status != "open":
-            for r in await repo.open_sent_for_case(out.session, code, list(svc.by_id)):
+            others = [r.id for r in svc.rules if r.kind != CUSTODY]
+            for r in await repo.open_sent_for_case(out.session, code, others):
                 await svc.close(out, r, by, "closed")
+            status = custody_status(case, out.now(), svc.tz)
+            assert status is not None
+            await svc.restate_custody(out, code, status, keep_evaluate=False)
 
 
 def service_of(services: Services) -> ReminderService:

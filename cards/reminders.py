@@ -91,6 +91,8 @@ def restated(card: Card, status: str, keep_evaluate: bool) -> Card:
     return replace(card, body=f"{body}\n{STATUS_PREFIX}{status}", actions=actions)
 
 
-def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo) -> Card:
-    """The same card after someone acted: no buttons, who did what and when."""
-    return replace(card, actions=(), footer=f"{label}：{who} {local(at, tz)}")
+def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
+                note: str | None = None) -> Card:
+    """The same card after someone acted: no buttons, who did what and when (and a note)."""
+    return replace(card, actions=(),
+                   footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))

@@ -455,7 +455,10 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         reports=sum(1 for n in notes if n.kind == "report"),
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
-        site_tasks=[f"{d.units[t.unit_id].name}：{who(t.assignee_person_id)}" for t in tasks],
+        site_tasks=[f"{d.units[t.unit_id].name}：{t.text.removeprefix('实地督察：')}"
+                    f"（{who(t.assignee_person_id)}，"
+                    f"{f'期限 {t.due_date:%Y-%m-%d}' if t.due_date else '未定期限'}）"
+                    for t in tasks],
         base_url=base_url(out), drawn=s.drawn_at is not None)
 
 

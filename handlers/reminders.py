@@ -137,12 +137,27 @@ async def _clicked(ctx: Context) -> Reminder | None:
     return r
 
 
+ADDRESSEES = {"leader": "院领导", "inspector": "检务督察"}  # who an escalation goes up to
+
+
 @router.action("reminder.done")
 async def done(event: CardActionEvent, ctx: Context) -> None:
     r = await _clicked(ctx)
     if r is None:
         return
     svc = service_of(ctx.services)
+    rule = svc.by_id.get(r.rule_id)
+    if r.escalation and rule is not None and rule.escalate_to \
+            and not ctx.user.has(*rule.escalate_to):
+        # an escalation is the leader's (inspector's) to settle: the person it is about closes
+        # only their own copy (a prosecutor cannot dismiss the 责任倒查 sent to the leader)
+        up = "、".join(ADDRESSEES.get(role, role) for role in rule.escalate_to)
+        if await svc.close_own_copy(ctx, r, ctx.user.id, f"仍待{up}处理"):
+            await ctx.reply(f"已关闭您的这份{_label(svc.by_id, r)}提醒（{subject_label(r)}）；"
+                            f"该提醒已报{up}，仍由{up}处理。")
+        else:
+            await ctx.reply("这条提醒已处理。")
+        return
     if await svc.close(ctx, r, ctx.user.id, "done"):
         await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒"
                         f"（到期 {local_due(r.due_at, ctx.config.tz)}）。")

@@ -9,7 +9,14 @@ import re
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.review import CHANGED, Action, State, parse_meeting_time, refusal
+from bot.domain.review import (
+    CHANGED,
+    Action,
+    State,
+    parse_meeting_time,
+    parse_outcome,
+    refusal,
+)
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import settle_review_reminders
 from bot.reviews import (
@@ -45,28 +52,44 @@ async def _loaded(ctx: Context) -> tuple[ReviewRow, CaseRow] | None:
     return row, case
 
 
-async def _decide(ctx: Context, action: Action, done: str, **values: object) -> None:
-    got = await _loaded(ctx)
-    if got is None:
-        return
-    row, case = got
+async def _decide(ctx: Context, row: ReviewRow, case: CaseRow, action: Action, to_filer: str,
+                  **values: object) -> bool:
+    """Decide a pending request and tell the filer (in the second person) what became of it;
+    False when nothing was decided (the refusal is already answered). The caller then tells
+    the prosecutor who clicked what they have to do next."""
     if ctx.user.id != case.prosecutor:
         await ctx.reply("只有本案承办检察官可以处理该复核申请。")
-        return
+        return False
     if not await apply(ctx, row, action, decided_by=ctx.user.id, decided_at=ctx.now(), **values):
         await ctx.reply(refusal(State(row.status)))
-        return
+        return False
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code,
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
     await settle_review_reminders(ctx, row.id, ctx.user.id, "answered")
     await refresh_cards(ctx, row, case)
-    await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{done}")
-    await ctx.reply(f"复核申请 #{row.id}（{case.code}）{done}")
+    await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{to_filer}")
+    return True
+
+
+def _name(ctx: Context, pid: str) -> str:
+    p = ctx.directory.person(pid)
+    return p.name if p else pid
+
+
+def _rescore_how(ctx: Context, row: ReviewRow) -> str:
+    """How the prosecutor re-scores for a request: the card's button, or the link itself."""
+    return (f"请您重新评分：点卡片上的「去调整评分」，或打开 "
+            f"{ops.score_url(ctx, row.case_code)}?review={row.id}；提交后申请人会收到新评分。")
 
 
 @router.action("review.accept", roles=("prosecutor",))
 async def accept(event: CardActionEvent, ctx: Context) -> None:
-    await _decide(ctx, Action.ACCEPT, "已同意，承办检察官将重新评分。")
+    got = await _loaded(ctx)
+    if got is None:
+        return
+    row, case = got
+    if await _decide(ctx, row, case, Action.ACCEPT, "已同意，承办检察官将重新评分。"):
+        await ctx.reply(f"复核申请 #{row.id}（{case.code}）已同意。{_rescore_how(ctx, row)}")
 
 
 @router.action("review.reject", roles=("prosecutor",))
@@ -75,7 +98,14 @@ async def reject(event: CardActionEvent, ctx: Context) -> None:
     if not reason:
         await ctx.reply("驳回须填写理由。")
         return
-    await _decide(ctx, Action.REJECT, f"已驳回。理由：{reason[:500]}", reject_reason=reason[:500])
+    got = await _loaded(ctx)
+    if got is None:
+        return
+    row, case = got
+    if await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason[:500]}",
+                     reject_reason=reason[:500]):
+        await ctx.reply(f"复核申请 #{row.id}（{case.code}）已驳回，"
+                        f"驳回理由已告知申请人{_name(ctx, row.filed_by)}。")
 
 
 @router.action("review.joint", roles=("prosecutor",))
@@ -96,39 +126,63 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
         return
     row, case = got
     time = f"{when:%Y-%m-%d %H:%M}"
-    await _decide(ctx, Action.JOINT, f"已提交检警共同评议，时间：{time}。", joint_time=time)
-    await ctx.session.refresh(row)
-    if row.status != State.JOINT or any(c.kind == "joint"
-                                        for c in await repo.cards(ctx.session, row.id)):
+    if not await _decide(ctx, row, case, Action.JOINT,
+                         f"已提交检警共同评议，时间：{time}，请届时参加。", joint_time=time):
         return
-    view = await review_view(ctx, row, case)
-    notify = [p for p in await case_repo.investigators(ctx.session, case.code)
-              if p != row.filed_by]
-    leader = leader_of(ctx, case)
-    if leader is not None:
-        notify.append(leader.id)
-    for pid in notify:
-        msg = await ctx.send_dm(pid, card=RENDER["joint"](view))
-        repo.add_card(ctx.session, row.id, msg.id, "joint")
-    await ctx.session.flush()
+    await ctx.session.refresh(row)
+    told = [f"申请人{_name(ctx, row.filed_by)}"]
+    if row.status == State.JOINT and not any(c.kind == "joint"
+                                             for c in await repo.cards(ctx.session, row.id)):
+        view = await review_view(ctx, row, case)
+        others = [p for p in await case_repo.investigators(ctx.session, case.code)
+                  if p != row.filed_by]
+        leader = leader_of(ctx, case)
+        if others:
+            told.append("侦查人员" + "、".join(_name(ctx, p) for p in others))
+        if leader is not None:
+            told.append(f"院领导{leader.name}")
+        for pid in others + ([leader.id] if leader is not None else []):
+            msg = await ctx.send_dm(pid, card=RENDER["joint"](view))
+            repo.add_card(ctx.session, row.id, msg.id, "joint")
+        await ctx.session.flush()
+    await ctx.reply(f"复核申请 #{row.id}（{case.code}）已提交检警共同评议，时间：{time}，"
+                    f"已通知{'、'.join(told)}。评议后请在卡片上点「记录评议结果」。")
 
 
 @router.action("review.outcome", roles=("prosecutor",))
 async def outcome(event: CardActionEvent, ctx: Context) -> None:
-    raw = event.form.get("outcome", "").strip()
-    minutes = event.form.get("minutes", "").strip()
-    if raw not in ("维持", "调整") or not minutes:
-        await ctx.reply("请填写评议结果（维持 或 调整）和评议纪要。")
-        return
     got = await _loaded(ctx)
     if got is None:
         return
     row, case = got
-    participants = [p for p in re.split(r"[,，、\s]+", event.form.get("participants", "")) if p]
     if ctx.user.id != case.prosecutor:
         await ctx.reply("只有本案承办检察官可以记录评议结果。")
         return
-    result = CHANGED if raw == "调整" else "kept"
+    if row.status != State.JOINT:
+        await ctx.reply(refusal(State(row.status)))
+        return
+    # the invited investigators and leader were given this time: a 检警共同评议 decides
+    # together, so no outcome is recorded before the meeting could have been held
+    when = parse_meeting_time(row.joint_time or "", ctx.config.tz)
+    if when is not None and ctx.now() < when:
+        await ctx.reply(f"检警共同评议定于 {row.joint_time} 举行，尚未到时间；"
+                        "请在评议结束后再记录评议结果。")
+        return
+    raw = event.form.get("outcome", "").strip()
+    result = parse_outcome(raw)
+    minutes = event.form.get("minutes", "").strip()
+    problems = []
+    if not raw:
+        problems.append("请填写评议结果：维持 或 调整")
+    elif result is None:
+        problems.append(f"评议结果「{raw[:20]}」无效，请填写「维持」（维持原评分）或「调整」（调整评分）")
+    if not minutes:
+        problems.append("请填写评议纪要")
+    if problems:
+        await ctx.reply("；".join(problems) + "。")
+        return
+    assert result is not None
+    participants = [p for p in re.split(r"[,，、\s]+", event.form.get("participants", "")) if p]
     if not await apply(ctx, row, Action.OUTCOME, outcome=result, minutes=minutes[:2000],
                        participants=json.dumps(participants, ensure_ascii=False)):
         await ctx.reply(refusal(State(row.status)))
@@ -136,9 +190,13 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
     await ctx.audit(ctx.user.id, "review.outcome", case.code,
                     {"review": row.id, "outcome": result, "participants": participants})
     await refresh_cards(ctx, row, case)
-    await ctx.send_dm(row.filed_by, text=f"复核申请 #{row.id}（{case.code}）共同评议结果："
-                                         f"{'调整评分' if result == 'changed' else '维持原评分'}，请确认。")
-    await ctx.reply(f"已记录评议结果：{raw}。")
+    changed = result == CHANGED
+    label = "调整评分" if changed else "维持原评分"
+    await ctx.send_dm(row.filed_by, text=(
+        f"您的复核申请 #{row.id}（{case.code}）共同评议结果：{label}"
+        f"{'，承办检察官将重新评分' if changed else ''}。请在回执卡片上点「确认评议结果」。"))
+    await ctx.reply(f"已记录评议结果：{label}，已请申请人{_name(ctx, row.filed_by)}确认。"
+                    + (_rescore_how(ctx, row) if changed else ""))
 
 
 async def _filer_action(ctx: Context, action: Action, values: dict[str, object], done: str) -> None:

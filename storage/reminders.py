@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     cast,
+    delete,
     exists,
     func,
     literal,
@@ -307,6 +308,16 @@ async def close_once(session: AsyncSession, reminder_id: int, at: datetime, by: 
     res = await session.execute(
         update(Reminder).where(Reminder.id == reminder_id, Reminder.closed_at.is_(None))
         .values(closed_at=at, closed_by=by, closed_how=how)
+        .execution_options(synchronize_session=False))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+async def drop_copy(session: AsyncSession, message_row_id: int) -> bool:
+    """One recipient done with their copy of a reminder that stays open for the others: the
+    copy no longer belongs to it (not listed as theirs, not redrawn when the others act).
+    Compare-and-delete: False when it was already dropped."""
+    res = await session.execute(
+        delete(ReminderMessage).where(ReminderMessage.id == message_row_id)
         .execution_options(synchronize_session=False))
     return bool(res.rowcount)  # type: ignore[attr-defined]
 

@@ -325,6 +325,8 @@ class CaseState:
     investigation_deadline: date | None = None
     custody_deadline: date | None = None
     closed: bool = False
+    # when a closed case was closed (None: not known): a 责任倒查 owed by then still goes out
+    closed_at: datetime | None = None
     consultation_started: bool = False
     # (evaluation time, colour), oldest first: the colour when the custody deadline came.
     # None: not loaded, the current colour stands in (callers load it once the deadline has come)
@@ -453,14 +455,22 @@ def plan_case(
     """All occurrences of the case rules that should exist for ``state`` at ``now``.
 
     Per applicable rule (in ``rules`` order, chronological): the past-due ones (late) and
-    the next ``horizon`` future ones. Nothing for a closed case. Non-case rules
+    the next ``horizon`` future ones. Nothing more for a closed case (below). Non-case rules
     (review_answer, rectification) are ignored. Deterministic: the same inputs always give
     the same keys, and advancing ``now`` keeps the keys of earlier plans (while the state
     is unchanged), so inserting by key never duplicates.
+
+    A closed case gets nothing but a 责任倒查 it already owed when it was closed (its custody
+    deadline came before ``closed_at`` with the case red): the one reminder, no repeats.
     """
     _aware(now, "now")
     if state.closed:
-        return []
+        closed_at = state.closed_at
+        if closed_at is None:
+            return []
+        return [o for rule in rules if rule.kind == CUSTODY
+                for o in _plan_custody(rule, state, cal, tz, now, horizon)
+                if o.index == 0 and o.due_at <= closed_at]
     out: list[Occurrence] = []
     local_today = now.astimezone(tz).date()
     for rule in rules:

@@ -64,7 +64,7 @@ TRANSITIONS: dict[tuple[State, Action], State] = {
 }
 DECISIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.JOINT})
 OPEN = frozenset({State.PENDING, State.JOINT, State.JOINT_DONE})
-CHANGED = "changed"  # a joint review's outcome: 调整 (the other one is "kept", 维持)
+CHANGED = "changed"  # a joint review's outcome: 调整 (the other one is KEPT, 维持)
 # a request waiting for the prosecutor's re-score: agreed, or a joint review that decided 调整
 RESCORE_ALWAYS = frozenset({State.ACCEPTED})
 RESCORE_IF_CHANGED = frozenset({State.JOINT_DONE, State.CONFIRMED})
@@ -129,3 +129,14 @@ def parse_meeting_time(text: str, tz: tzinfo) -> datetime | None:
     except ValueError:
         return None
 
+
+
+KEPT = "kept"  # a joint review's outcome: 维持原评分
+_OUTCOMES = {"维持": KEPT, "维持原评分": KEPT, "维持原分": KEPT, "维持评分": KEPT,
+             "调整": CHANGED, "调整评分": CHANGED}
+
+
+def parse_outcome(text: str) -> str | None:
+    """A joint review's outcome as typed: 维持 / 维持原评分 (the words its cards show) →
+    ``kept``, 调整 / 调整评分 → ``changed``; None for anything else."""
+    return _OUTCOMES.get(re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).rstrip("。."))

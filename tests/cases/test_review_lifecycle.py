@@ -291,7 +291,8 @@ async def test_closing_a_case_leaves_no_card_about_it_that_acts(console: Console
     await console.advance("8d")  # 11-05 诉前会商 and overdue answer, 11-09 红码评估
 
     def reminders(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [m for m in cards(ms) if (m["card"].get("footer") or "").startswith("提醒编号")]
+        return [m for m in cards(ms)
+                if any(w in m["card"]["title"] for w in ("逾期提醒", "督办", "预警提醒"))]
 
     before = {p: reminders(await console.messages(f"dm:{p}")) for p in (PROSECUTOR, INV)}
     assert len(before[PROSECUTOR]) >= 3 and len(before[INV]) == 1, before

@@ -125,9 +125,10 @@ async def test_joint_review_to_confirmed_outcome(console: Console) -> None:
     receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
     assert receipt["card"]["actions"] == []  # nothing to confirm yet
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    console.clock.advance(timedelta(days=3, hours=5))  # Thursday 11-05 14:30: the meeting
     r = await console.click(PROSECUTOR, pcard["id"], "review.outcome",
                             {"outcome": "维持", "minutes": "双方同意维持原评分", "participants": ""})
-    assert "已记录评议结果：维持" in r["messages"][-1]["text"]
+    assert "已记录评议结果：维持原评分" in r["messages"][-1]["text"]
     receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
     assert [a["label"] for a in receipt["card"]["actions"]] == ["确认评议结果"]
     wrong = await console.click(PROSECUTOR, receipt["id"], "review.confirm")
@@ -190,3 +191,99 @@ async def test_two_concurrent_clicks_decide_once(console: Console) -> None:
     assert len(notices) == 1
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
     assert "已同意" in pcard["card"]["title"]
+
+
+def _name(console: Console, pid: str) -> str:
+    person = console.app.services.directory.person(pid)
+    assert person is not None
+    return person.name
+
+
+async def _texts(console: Console, chat: str) -> list[str]:
+    return [m["text"] for m in await console.messages(chat) if m["text"]]
+
+
+async def test_agreeing_tells_the_prosecutor_to_rescore_and_the_filer_who_will(
+        console: Console) -> None:
+    """同意并调整: the prosecutor who clicked is the one to re-score — they are told so, and
+    how — while the investigator who filed hears that 承办检察官将重新评分."""
+    code, _ = await _file(console, items="1")
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    mine = r["messages"][-1]["text"]
+    assert mine.startswith(f"复核申请 #1（{code}）已同意。请您重新评分："), mine
+    assert "承办检察官将" not in mine and f"/cases/{code}/score?review=1" in mine
+    assert "「去调整评分」" in mine
+    assert f"您的复核申请 #1（{code}）已同意，承办检察官将重新评分。" in await _texts(
+        console, f"dm:{INV}")
+
+
+async def test_rejecting_and_calling_a_joint_review_speak_to_each_reader(console: Console) -> None:
+    """驳回: the prosecutor hears the reason went to the filer (by name), the filer gets the
+    reason. 提交检警共同评议: the filer is asked to attend; the prosecutor hears who was told
+    and what is left to them (记录评议结果 after the meeting)."""
+    code, _ = await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": "证据仍不足"})
+    assert r["messages"][-1]["text"] == (
+        f"复核申请 #1（{code}）已驳回，驳回理由已告知申请人{_name(console, INV)}。")
+    assert f"您的复核申请 #1（{code}）已驳回。理由：证据仍不足" in await _texts(console, f"dm:{INV}")
+
+    [card] = [m for m in cards(await console.messages(f"dm:{INV}")) if "案件码" in m["card"]["title"]]
+    await console.click(INV, card["id"], "review.file", {"items": "2", "reason": "再议"})
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #2")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    assert r["messages"][-1]["text"] == (
+        f"复核申请 #2（{code}）已提交检警共同评议，时间：2026-11-05 14:30，"
+        f"已通知申请人{_name(console, INV)}、侦查人员{_name(console, INVESTIGATORS[1])}、"
+        f"院领导{_name(console, 'p-leader-hc')}。评议后请在卡片上点「记录评议结果」。")
+    assert (f"您的复核申请 #2（{code}）已提交检警共同评议，时间：2026-11-05 14:30，请届时参加。"
+            in await _texts(console, f"dm:{INV}"))
+
+
+async def test_a_joint_review_outcome_waits_for_the_meeting_and_says_what_is_missing(
+        console: Console) -> None:
+    """记录评议结果 before the time everyone was given is refused with that time; after it,
+    维持原评分 — the words the cards use — is an outcome (the seed: 由检警双方共同评议决定, and
+    keeping the score is one decision it may reach), and each refusal names what is wrong."""
+    code, _ = await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    full = {"outcome": "维持原评分", "minutes": "双方同意维持原评分"}
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome", full)
+    assert r["messages"][-1]["text"] == ("检警共同评议定于 2026-11-05 14:30 举行，尚未到时间；"
+                                         "请在评议结束后再记录评议结果。")
+    console.clock.advance(timedelta(days=3, hours=5))  # Thursday 11-05 14:30
+    for form, refusal in (
+            ({"outcome": "维持原评分", "minutes": " "}, "请填写评议纪要。"),
+            ({"outcome": "", "minutes": "纪要"}, "请填写评议结果：维持 或 调整。"),
+            ({"outcome": "再议", "minutes": "纪要"},
+             "评议结果「再议」无效，请填写「维持」（维持原评分）或「调整」（调整评分）。"),
+            ({"outcome": "", "minutes": ""}, "请填写评议结果：维持 或 调整；请填写评议纪要。")):
+        r = await console.click(PROSECUTOR, pcard["id"], "review.outcome", form)
+        assert r["messages"][-1]["text"] == refusal, form
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome", full)
+    assert r["messages"][-1]["text"] == (
+        f"已记录评议结果：维持原评分，已请申请人{_name(console, INV)}确认。")
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert "评议结果：维持原评分" in receipt["card"]["body"]
+    assert [a["label"] for a in receipt["card"]["actions"]] == ["确认评议结果"]
+    assert any(t.startswith(f"您的复核申请 #1（{code}）共同评议结果：维持原评分。")
+               for t in await _texts(console, f"dm:{INV}"))
+
+
+async def test_a_joint_review_that_changes_the_score_tells_the_prosecutor_how(
+        console: Console) -> None:
+    code, _ = await _file(console)
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    console.clock.advance(timedelta(days=4))
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome",
+                            {"outcome": "调整评分", "minutes": "因果关系已查清"})
+    mine = r["messages"][-1]["text"]
+    assert mine.startswith("已记录评议结果：调整评分") and "请您重新评分" in mine, mine
+    assert f"/cases/{code}/score?review=1" in mine
+    assert any(t.startswith(f"您的复核申请 #1（{code}）共同评议结果：调整评分，承办检察官将重新评分。")
+               for t in await _texts(console, f"dm:{INV}"))

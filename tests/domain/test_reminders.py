@@ -101,6 +101,27 @@ def test_nothing_for_closed_case() -> None:
     assert plan(s, EVAL_AT + timedelta(days=60), horizon=5) == []
 
 
+def test_a_closed_case_keeps_only_the_accountability_review_it_owed_when_closed() -> None:
+    """责任倒查 is owed by the colour when custody ran out: closing the case afterwards does
+    not call it off (and nothing else is planned, no repeat either); a case closed before
+    its custody deadline owes nothing."""
+    deadline = date(2026, 3, 10)
+    red = state(Color.RED, investigation_deadline=date(2026, 3, 20), custody_deadline=deadline,
+                history=((EVAL_AT, Color.RED),))
+    weekly = dataclasses.replace(find_rule(RULES, "custody_escalation"), repeat_days=7)  # type: ignore[arg-type]
+    later = at(2026, 4, 20, 10)
+    closed_after = dataclasses.replace(red, closed=True, closed_at=at(2026, 3, 11, 15))
+    for rules in (RULES, tuple(weekly if r.id == weekly.id else r for r in RULES)):
+        occs = plan_case(closed_after, rules, CAL, TZ, later, horizon=5)
+        assert [(o.rule_id, o.index, o.due_at) for o in occs] == [
+            ("custody_escalation", 0, at(2026, 3, 10))], rules
+    closed_before = dataclasses.replace(red, closed=True, closed_at=at(2026, 3, 9, 15))
+    assert plan(closed_before, later, horizon=5) == []
+    yellow_then = dataclasses.replace(closed_after, color=Color.RED, history=(
+        (EVAL_AT, Color.YELLOW), (at(2026, 3, 11, 9), Color.RED)))
+    assert plan(yellow_then, later, horizon=5) == []
+
+
 def test_consultation_at_deadline_minus_15() -> None:
     s = state(Color.YELLOW, investigation_deadline=date(2026, 4, 30))
     (occ,) = by_rule(plan(s, EVAL_AT), "consultation")

@@ -218,3 +218,23 @@ async def test_rectification_report_by_number_and_wrong_arguments_named(console:
     assert status.startswith("整改情况「完成了」无效，应为已整改、整改中或未整改。")
     missing = text(await say(console, "整改汇报 1"))
     assert missing.startswith("缺少整改情况（已整改、整改中或未整改）。")
+
+
+async def test_the_closing_summary_shows_site_inspections_as_it_shows_rectifications(
+        console: Console) -> None:
+    """整改 and 实地督察 recorded during the meeting: the 会议结束 card lists each 实地督察 with
+    what is to be done, who leads it and by when (it named only the unit and the person)."""
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    await say(console, "整改 1 2026-12-31 建立月报制度")
+    await say(console, "实地督察 2 p-leader-1 2026-12-10 核查认罪认罚台账")
+    await say(console, "实地督察 3 p-inspector-2")
+    body = card(await say(console, "结束"), "会议结束")["body"]
+    lead, inspector = d.person("p-leader-1"), d.person("p-inspector-2")
+    assert lead is not None and inspector is not None
+    assert f"  · {d.units[units[0]].name}：建立月报制度（" in body and "期限 2026-12-31）" in body
+    assert "实地督察：2 项" in body, body
+    assert f"  · {d.units[units[1]].name}：核查认罪认罚台账（{lead.name}，期限 2026-12-10）" in body
+    # the default task, without a date: what it is, not 实地督察 twice; no date is said so
+    assert (f"  · {d.units[units[2]].name}：听取汇报、座谈交流、查阅资料、翻阅案卷、个别谈话，"
+            f"核对“说的”和“做的”是否一致（{inspector.name}，未定期限）") in body, body

@@ -483,3 +483,119 @@ async def test_a_reminder_planned_before_the_holiday_rule_still_goes_out_once(
         cards = await reminder_cards(console, PROSECUTOR)
         assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
         assert "此前 1 次到期提醒（2026-10-01）未单独发送" in cards[0]["card"]["body"]
+
+
+async def test_the_prosecutor_closes_only_their_own_copy_of_the_accountability_review(
+        console: Console) -> None:
+    """责任倒查 goes to the leader about the prosecutor, who gets a copy. Their 已处理 closed the
+    leader's copy too: the person held to account dismissed the escalation. Now it closes
+    their copy alone; the leader's stays open (and listed) until the leader acts."""
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    [p] = await _custody_cards(console, PROSECUTOR)
+    [lead] = await _custody_cards(console, LEADER)
+    r = await console.click(PROSECUTOR, p["id"], "reminder.done")
+    assert r["messages"][-1]["text"] == (
+        f"已关闭您的这份责任倒查提醒（{code}）；该提醒已报院领导，仍由院领导处理。")
+    [p] = await _custody_cards(console, PROSECUTOR)
+    assert p["card"]["actions"] == []
+    assert p["card"]["footer"].startswith("已处理：") and p["card"]["footer"].endswith(
+        "（仍待院领导处理）"), p["card"]["footer"]
+    [still] = await _custody_cards(console, LEADER)
+    assert still["card"] == lead["card"], still["card"]  # untouched: 查看案件, 已处理, no footer change
+    listing = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒"))["messages"][0]
+    assert "责任倒查" not in (listing["card"] or {}).get("body", listing["text"] or "")
+    listing = (await console.send(LEADER, f"dm:{LEADER}", "提醒"))["messages"][0]
+    assert f"责任倒查 {code}" in listing["card"]["body"]
+    again = await console.click(PROSECUTOR, p["id"], "reminder.done")
+    assert again["messages"][-1]["text"].startswith("该按钮已失效")
+    r = await console.click(LEADER, lead["id"], "reminder.done")
+    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code} 的")
+    [closed] = await _custody_cards(console, LEADER)
+    assert closed["card"]["actions"] == [] and closed["card"]["footer"].startswith("已处理：")
+
+
+async def _close(console: Console, code: str) -> None:
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200, await r.text()
+
+
+async def test_a_case_closed_after_custody_ran_out_red_still_gets_its_accountability_review(
+        console: Console) -> None:
+    """Custody runs out on Saturday 11-07 with the case red; the 责任倒查 waits for Monday's
+    office hours, and on Sunday the case-management system closes the case. Closing called it
+    off ("nothing is planned for a closed case"), unlike a re-score. Now it goes out on
+    Monday saying the case is closed; the weekly 红码 re-evaluation due that day does not."""
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("6d")  # Sunday 11-08 09:30
+    assert await _custody_cards(console, LEADER) == []
+    await _close(console, code)
+    await console.advance("1d")  # Monday 11-09 09:30
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await reminder_cards(console, PROSECUTOR)  # the 责任倒查 alone, no 重新评估
+    assert "责任倒查" in p["card"]["title"] and lead["at"].startswith("2026-11-09T01:00")
+    for m in (lead, p):
+        assert "羁押期限已于 2026年11月7日 届满" in m["card"]["body"]
+        assert ("现状：案件已于 2026-11-08 结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
+                in m["card"]["body"]), m["card"]["body"]
+    assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]  # nothing to evaluate
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+    await console.advance("30d")  # once, not weekly
+    assert len(await _custody_cards(console, LEADER)) == 1
+    assert len(await reminder_cards(console, PROSECUTOR)) == 1
+
+
+async def test_a_case_closed_before_its_custody_deadline_owes_no_accountability_review(
+        console: Console) -> None:
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("3d")  # Thursday 11-05
+    await _close(console, code)
+    await console.advance("10d")
+    assert await _custody_cards(console, LEADER) == []
+    assert await reminder_cards(console, PROSECUTOR) == []
+
+
+async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
+        console: Console) -> None:
+    """The 责任倒查 went out; then the case is closed. The leader still has it to act on (it
+    says the case is closed now); the prosecutor's copy loses 去评估."""
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    await _close(console, code)
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await _custody_cards(console, PROSECUTOR)
+    for m in (lead, p):
+        assert m["card"]["body"].count("现状：") == 1
+        assert "现状：案件已于 2026-11-04 结案；" in m["card"]["body"], m["card"]["body"]
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+    assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]
+    r = await console.click(LEADER, lead["id"], "reminder.done")
+    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code} 的")
+
+
+async def test_the_prosecutor_cannot_dismiss_an_overdue_answer_escalated_to_the_leader(
+        console: Console) -> None:
+    """The same for the overdue-answer escalation (复核答复（升级）): the prosecutor's 已处理
+    closes their copy; the leader's stays open (answering the request closes both)."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    async with console.app.services.db() as s, s.begin():
+        review = ReviewRow(case_code=code, version=1, filed_by=INVESTIGATORS[0],
+                           filed_at=START - timedelta(days=3), items="[]", reason="有异议",
+                           status="pending", due_at=START)
+        s.add(review)
+    await console.advance("1m")
+    await console.advance("2d")  # the escalation, to the prosecutor and the leader
+    [lead] = await reminder_cards(console, LEADER)
+    escalated = (await reminder_cards(console, PROSECUTOR))[-1]
+    assert escalated["card"]["title"].endswith("（升级）")
+    r = await console.click(PROSECUTOR, escalated["id"], "reminder.done")
+    assert r["messages"][-1]["text"] == (f"已关闭您的这份复核答复提醒（复核申请 #{review.id}（{code}））；"
+                                         "该提醒已报院领导，仍由院领导处理。")
+    [still] = await reminder_cards(console, LEADER)
+    assert still["card"] == lead["card"]
