@@ -160,6 +160,12 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     if not ops.in_scope(ctx, ctx.user, case.unit):
         await ctx.reply(f"{case.code} 不属于您所在院，无法受理。")
         return
+    seen = await repo.last_intake(ctx.session, case.code)
+    # one scan at a time decides (PostgreSQL: two scans at the same moment, from two case
+    # managers or a double tap through two instances; the other then finds the decision)
+    locked = await repo.get_case(ctx.session, case.code, for_update=True)
+    assert locked is not None
+    case = locked
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:
         await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
@@ -167,7 +173,9 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     view = ops.case_view(ctx, case)
     last = await repo.last_intake(ctx.session, case.code)
     if last is not None and last.version == ev.version:  # scanned again, not re-scored since
-        await _intake_again(ctx, case, ev, last)
+        # a decision made while this scan waited was just sent out: nobody is told twice
+        await _intake_again(ctx, case, ev, last,
+                            remind=seen is not None and seen.id == last.id)
         return
     decision = ops.INTAKE_BY_COLOR[ev.color]
     await _retire_waiting(ctx, case.code, f"已重新评分为{ev.color.label} {ev.score}分，"
@@ -187,10 +195,12 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         await ctx.send_dm(case.prosecutor, card=intake_pending_card(view, ev, ctx.user.name))
 
 
-async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow) -> None:
+async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow,
+                        remind: bool = True) -> None:
     """A case scanned again with no new evaluation since its last intake decision: the scanner
     learns that decision; the investigators are not told again. A case still 待定 reminds its
-    prosecutor once more."""
+    prosecutor once more, unless `remind` is False (the scan raced the decision, whose request
+    to the prosecutor has just gone out)."""
     by = ctx.directory.person(last.by)
     when = local(last.at, ctx.config.tz)
     state = f"{ev.color.label} {ev.score}分"
@@ -198,6 +208,11 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
                     {"decision": last.decision, "version": ev.version})
     if last.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]:
         view = ops.case_view(ctx, case)
+        if not remind:
+            await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"
+                            f"（{state}，待定），已请承办检察官{view.prosecutor}选择延期受理或"
+                            "先收后补，无需重复受理。")
+            return
         await ctx.send_dm(case.prosecutor,
                           card=intake_pending_card(view, ev, ctx.user.name, again=True))
         await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"

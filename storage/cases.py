@@ -187,7 +187,9 @@ async def codes_by_external_id(session: AsyncSession, ids: Iterable[str],
 
 # Statements on the hot path (码 lookups) are built once; building one costs more than running it.
 _CASE = select(CaseRow).where(CaseRow.code == bindparam("code"))
-_CASE_FOR_UPDATE = _CASE.with_for_update()
+# FOR UPDATE also refreshes a case this session loaded before the lock (what it read then may
+# have changed while it waited)
+_CASE_FOR_UPDATE = _CASE.with_for_update().execution_options(populate_existing=True)
 _CASE_WITH_CURRENT = (
     select(CaseRow, EvaluationRow)
     .outerjoin(EvaluationRow, (EvaluationRow.case_code == CaseRow.code)

@@ -3,8 +3,16 @@ follows the prosecutor's choice."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select, text
+
+from storage import cases as repo
+from storage.models import AuditRecord
 from tests.cases.helpers import (
     AUTH,
     GREEN,
@@ -16,9 +24,10 @@ from tests.cases.helpers import (
     create_case,
     evaluate,
 )
-from tests.conftest import Console
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
 
 MANAGER = "p-case-manager-1"
+MANAGER2 = "p-case-manager-2"
 
 
 async def notices(console: Console, person: str) -> list[dict[str, Any]]:
@@ -113,3 +122,62 @@ async def test_a_waiting_card_of_a_case_rescored_away_from_yellow_says_so(
     await console.click(PROSECUTOR, pending["id"], "intake.receive")
     [now] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
     assert "请重新扫码受理" in now["card"]["footer"]
+
+
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    async with fresh_postgres("casebot_intake") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url},
+                                 web={"public_url": f"http://127.0.0.1:{port}"})
+        async with open_console(settings, port) as console:
+            yield console
+
+
+async def _scans_at_once(console: Console, code: str, scanners: list[str]
+                         ) -> list[dict[str, Any]]:
+    """受理 by each of `scanners` at the same moment: every scan has read the case before any
+    of them commits (the case row is held until all of them wait for it)."""
+    services = console.app.services
+    async with services.db() as hold, hold.begin():
+        await repo.get_case(hold, code, for_update=True)
+        scans = [asyncio.ensure_future(console.send(m, f"dm:{m}", f"受理 {code}"))
+                 for m in scanners]
+        waiting = 0
+        async with asyncio.timeout(20):
+            while waiting < len(scanners):
+                done = [s for s in scans if s.done()]
+                assert not done, [s.result() for s in done]  # none may get past the case
+                await asyncio.sleep(0.02)
+                async with services.db() as s:
+                    waiting = await s.scalar(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'")) or 0
+    return list(await asyncio.gather(*scans))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("score", "decision"), [(RED, "退回"), (GREEN, "放行"),
+                                                 (YELLOW, "待定")])
+async def test_scans_at_the_same_moment_on_postgresql_decide_once(
+        pg_console: Console, score: list[dict[str, Any]], decision: str) -> None:
+    """Two case managers (and a double tap) scan one case at the same moment: one decision,
+    the police told once, the prosecutor of a yellow case asked once; the others learn it."""
+    console = pg_console
+    code = await create_case(console)
+    await evaluate(console, code, score)
+    replies = await _scans_at_once(console, code, [MANAGER, MANAGER, MANAGER2, MANAGER2])
+    assert await intakes(console, code) == [decision]
+    decided = [r for r in replies if any(m["card"] and m["card"]["title"].startswith("受理 ")
+                                          for m in r["messages"])]
+    assert len(decided) == 1, replies
+    others = [r["messages"][-1]["text"] for r in replies if r not in decided]
+    assert len(others) == 3 and all("无需重复受理" in t for t in others), others
+    assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == (
+        [0, 0] if decision == "待定" else [1, 1])
+    asked = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+             if m["card"]["title"].startswith("受理待定")]
+    assert len(asked) == (1 if decision == "待定" else 0)
+    async with console.app.services.db() as s:
+        n = await s.scalar(select(func.count()).select_from(AuditRecord)
+                           .where(AuditRecord.action == "case.intake"))
+    assert n == 1
