@@ -191,8 +191,6 @@ class ReminderService:
                if case.custody_deadline is not None and case.custody_deadline <= today]
         histories = await case_repo.color_histories(session, due)
         # … and still owed by a case closed after that (nothing else is planned for it)
-        closings = await case_repo.closing_times(
-            session, [code for code in due if states[code][0].status != "open"])
         need_investigators: list[str] = []
         for code, (case, evaluated_at) in states.items():
             s = out[code]
@@ -203,10 +201,10 @@ class ReminderService:
                 code=code, color=Color(case.color) if case.color else None,
                 last_evaluated_at=evaluated_at, investigation_deadline=case.investigation_deadline,
                 custody_deadline=case.custody_deadline, closed=case.status != "open",
-                closed_at=closings.get(code), consultation_started=code in consulted,
+                closed_at=case.closed_at, consultation_started=code in consulted,
                 history=None if history is None else tuple((at, Color(c)) for at, c in history))
             s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
-            s.custody_status = custody_status(case, closings.get(code), self.tz)
+            s.custody_status = custody_status(case, self.tz)
             leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
             chief = self.services.directory.chief_of(case.unit)
             s.people = {"prosecutor": (case.prosecutor,), "leader": leaders,
@@ -532,7 +530,7 @@ class ReminderService:
                 await self.close(out, r, ev.by, "green")
         # 责任倒查 stands (the case was red when custody ran out), but its cards must not go
         # on saying 仍为红码 nor offer 去评估 for what was just evaluated
-        status = custody_status(case, None, self.tz) or (
+        status = custody_status(case, self.tz) or (
             f"{out.now().astimezone(self.tz):%Y-%m-%d} 重新评分，仍为红码 {ev.score}分"
             f"（第{ev.version}版）。")
         await self.restate_custody(out, case.code, status, ev.color is Color.RED)
@@ -549,11 +547,11 @@ class ReminderService:
                     await out.update_card(msg, restated(card, status, keep_evaluate))
 
 
-def custody_status(case: CaseRow, closed_at: datetime | None = None,
-                   tz: tzinfo | None = None) -> str | None:
+def custody_status(case: CaseRow, tz: tzinfo | None = None) -> str | None:
     """The 现状 line of a 责任倒查 card for a case closed or no longer red (None while it is
     open and red)."""
     if case.status != "open":
+        closed_at = case.closed_at
         when = f"于 {closed_at.astimezone(tz):%Y-%m-%d} " if closed_at is not None else ""
         return f"案件已{when}结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
     if case.color is None or Color(case.color) is Color.RED:
@@ -588,7 +586,7 @@ async def replan_case(out: Outbound, code: str, by: str = "api") -> None:
             others = [r.id for r in svc.rules if r.kind != CUSTODY]
             for r in await repo.open_sent_for_case(out.session, code, others):
                 await svc.close(out, r, by, "closed")
-            status = custody_status(case, out.now(), svc.tz)
+            status = custody_status(case, svc.tz)
             assert status is not None
             await svc.restate_custody(out, code, status, keep_evaluate=False)
 

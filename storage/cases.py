@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
-from storage.models import AuditRecord, Base, table
+from storage.models import Base, table
 from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
@@ -57,6 +57,8 @@ class CaseRow(Base):
     first_nongreen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     green_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     intake: Mapped[str | None] = mapped_column(String(20))  # last intake decision
+    # when the case was closed (None while open; set on closing, cleared on reopening)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the case's id in the case-management system (统一受案号), unique when given
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX))
     __table_args__ = (Index("uq_cases_external_id", "external_id", unique=True),)
@@ -246,27 +248,6 @@ async def color_histories(session: AsyncSession, codes: Sequence[str]
             .order_by(EvaluationRow.case_code, EvaluationRow.version))
         for code, at, color in rows.all():
             found[code].append((at, color))
-    return found
-
-
-async def closing_times(session: AsyncSession, codes: Sequence[str]) -> dict[str, datetime]:
-    """When each of these cases was last closed, as the audit trail recorded it (the
-    case-management system's ``case.update`` that set its status; a later reopening removes
-    it). Cases never closed that way are left out."""
-    found: dict[str, datetime] = {}
-    for i in range(0, len(codes), 500):
-        rows = await session.execute(
-            select(AuditRecord.subject, AuditRecord.at, AuditRecord.data)
-            .where(AuditRecord.action == "case.update",
-                   AuditRecord.subject.in_(codes[i:i + 500]),
-                   AuditRecord.data.like('%"status":%'))
-            .order_by(AuditRecord.seq))
-        for code, at, data in rows.all():
-            status = json.loads(data).get("status")
-            if status == "closed":
-                found[code] = at
-            elif status is not None:
-                found.pop(code, None)
     return found
 
 

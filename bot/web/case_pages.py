@@ -145,6 +145,8 @@ class CasePages:
             "code_page.html", case=view, ev=ev, deductions=deductions, timeline=timeline,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
             viewer=viewer, token=request.match_info["token"],
+            closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
+                       else None),
             can_review=viewer.id in invs and ev is not None and case.status == "open",
             can_score=viewer.id == case.prosecutor,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],

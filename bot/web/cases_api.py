@@ -194,6 +194,7 @@ class CasesApi:
             "stage": case.stage,
             "police_unit": case.police_unit, "prosecutor": case.prosecutor,
             "investigators": invs, "status": case.status,
+            "closed_at": case.closed_at.isoformat() if case.closed_at else None,
             "investigation_deadline": _iso(case.investigation_deadline),
             "custody_deadline": _iso(case.custody_deadline),
             "version": case.version, "score": case.score, "color": case.color,
@@ -236,6 +237,10 @@ class CasesApi:
             case = await repo.get_case(out.session, code, for_update=True)
             if case is None:
                 raise ApiError(404, f"案件 {code} 不存在", "code")
+            if changes.get("status") == "closed" and case.status != "closed":
+                case.closed_at = out.now()  # closing a closed case again does not move it
+            elif changes.get("status") == "open":
+                case.closed_at = None
             for k, v in changes.items():
                 setattr(case, k, v)
             await out.session.flush()

@@ -109,6 +109,12 @@ OPENAPI: dict[str, Any] = {
                                         "properties": {"code": {"type": "string"},
                                                        "external_id": {"type": "string",
                                                                        "nullable": True},
+                                                       "status": {"type": "string",
+                                                                  "enum": ["open", "closed"]},
+                                                       "closed_at": {
+                                                           "type": "string",
+                                                           "format": "date-time",
+                                                           "nullable": True},
                                                        "score": {"type": "integer",
                                                                  "nullable": True},
                                                        "color": {**_COLOR, "nullable": True},

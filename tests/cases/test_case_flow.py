@@ -267,3 +267,38 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
     assert (await console.client.get(forged)).status == 403
     r = await console.send(inv, f"dm:{inv}", "http://x" + forged)
     assert "链接无效" in r["messages"][0]["text"]
+
+
+async def test_the_case_api_and_code_page_say_when_the_case_was_closed(
+        console: Console) -> None:
+    """Closing records when (the API in UTC, the code page in Beijing time); the system sending
+    its close again keeps that time; reopening clears it."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+
+    async def patch(status: str) -> None:
+        r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                       json={"status": status})
+        assert r.status == 200, await r.text()
+
+    async def detail() -> tuple[str, str | None]:
+        d = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+        return d["status"], d["closed_at"]
+
+    async def page() -> str:
+        await console.client.post("/console/api/login", json={"user": INVESTIGATORS[0]})
+        [card] = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))
+        return await (await console.client.get(
+            urlsplit(card["card"]["actions"][0]["url"]).path)).text()
+
+    assert await detail() == ("open", None) and "结案时间" not in await page()
+    await console.advance("1d")
+    closed_at = console.clock.now().isoformat()
+    await patch("closed")
+    assert await detail() == ("closed", closed_at)
+    assert re.search(r"<dt>结案时间</dt><dd[^>]*>2026-11-03 09:30</dd>", await page())
+    await console.advance("1d")
+    await patch("closed")  # the system sends its close again
+    assert await detail() == ("closed", closed_at)
+    await patch("open")
+    assert await detail() == ("open", None) and "结案时间" not in await page()

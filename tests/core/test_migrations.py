@@ -67,7 +67,8 @@ async def _intake_versions_backfilled(url: str) -> None:
             await conn.execute(text(
                 "INSERT INTO intake_decisions (case_code, by, at, color, decision) VALUES "
                 "('HY-2026-0001', 'm', :at, 'yellow', :d)"), {"d": decision, "at": at(hours)})
-    assert await migrate.upgrade(engine) == ["0008_intake_version_card"]
+    assert await migrate.upgrade(engine, "0008_intake_version_card") == [
+        "0008_intake_version_card"]
     async with engine.connect() as conn:
         rows = (await conn.execute(text(
             "SELECT decision, version, message_id FROM intake_decisions ORDER BY id"))).all()
@@ -83,3 +84,72 @@ async def test_intake_versions_are_backfilled_on_postgresql() -> None:
     require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
     async with fresh_postgres("casebot_migrate") as url:
         await _intake_versions_backfilled(url)
+
+
+async def _closing_times_backfilled(url: str) -> None:
+    """0009: a case closed before the upgrade gets its closing time from the audit trail (the
+    first close since it was last reopened); open cases, and a case closed with no trace in
+    the trail, get none."""
+    engine = db.create_engine(url)
+    await migrate.upgrade(engine, "0008_intake_version_card")
+    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    sqlite = url.startswith("sqlite")
+
+    def at(hours: int) -> Any:
+        value = t0 + timedelta(hours=hours)
+        return value.replace(tzinfo=None) if sqlite else value
+
+    cases = {"HY-2026-0001": "closed",  # closed once
+             "HY-2026-0002": "closed",  # closed, reopened, closed, closed again
+             "HY-2026-0003": "open",  # closed, then reopened
+             "HY-2026-0004": "closed",  # no case.update in the trail
+             "HY-2026-0005": "open"}  # never closed; a deadline changed
+    updates = [("HY-2026-0001", 1, '{"custody_deadline":"2026-12-01"}'),
+               ("HY-2026-0001", 2, '{"status":"closed"}'),
+               ("HY-2026-0002", 3, '{"status":"closed"}'),
+               ("HY-2026-0002", 4, '{"custody_deadline":"2026-12-01","status":"open"}'),
+               ("HY-2026-0002", 5, '{"status":"closed"}'),
+               ("HY-2026-0002", 6, '{"status":"closed"}'),
+               ("HY-2026-0003", 7, '{"status":"closed"}'),
+               ("HY-2026-0003", 8, '{"status":"open"}'),
+               ("HY-2026-0005", 9, '{"investigation_deadline":"2026-12-01"}')]
+    async with engine.begin() as conn:
+        for code, status in cases.items():
+            await conn.execute(text(
+                "INSERT INTO cases (code, unit, title, stage, police_unit, prosecutor, status, "
+                "created_at, created_by, version) VALUES (:code, 'u', 't', '审查逮捕', 'ps', "
+                "'p', :status, :at, 'p', 0)"), {"code": code, "status": status, "at": at(0)})
+        for seq, (code, hours, data) in enumerate(updates, 1):
+            await conn.execute(text(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) "
+                "VALUES (:seq, :at, 'api', 'case.update', :code, :data, '', :hash)"),
+                {"seq": seq, "at": at(hours), "code": code, "data": data, "hash": f"h{seq}"})
+        # a case's own closing time is what counts, not that of the one audited after it
+        await conn.execute(text(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) "
+            "VALUES (99, :at, 'p', 'case.view', 'HY-2026-0004', '{\"status\":\"closed\"}', "
+            "'', 'h99')"), {"at": at(10)})
+    assert await migrate.upgrade(engine) == ["0009_case_closed_at"]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT code, closed_at FROM cases ORDER BY code"))).all()
+    await engine.dispose()
+
+    def utc(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    assert {code: utc(closed) for code, closed in rows} == {
+        "HY-2026-0001": t0 + timedelta(hours=2), "HY-2026-0002": t0 + timedelta(hours=5),
+        "HY-2026-0003": None, "HY-2026-0004": None, "HY-2026-0005": None}
+
+
+async def test_closing_times_are_backfilled_on_sqlite(settings: Settings) -> None:
+    await _closing_times_backfilled(settings.config.storage.database_url)
+
+
+async def test_closing_times_are_backfilled_on_postgresql() -> None:
+    require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
+    async with fresh_postgres("casebot_migrate") as url:
+        await _closing_times_backfilled(url)

@@ -559,6 +559,21 @@ async def test_a_case_closed_before_its_custody_deadline_owes_no_accountability_
     assert await reminder_cards(console, PROSECUTOR) == []
 
 
+async def test_a_close_sent_again_after_the_custody_deadline_owes_no_accountability_review(
+        console: Console) -> None:
+    """Closed on Thursday before custody ran out on Saturday; the case-management system sends
+    its close again on Sunday. The case was closed on Thursday: still no 责任倒查."""
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("3d")  # Thursday 11-05
+    await _close(console, code)
+    await console.advance("3d")  # Sunday 11-08
+    await _close(console, code)
+    await console.advance("10d")
+    assert await _custody_cards(console, LEADER) == []
+    assert await reminder_cards(console, PROSECUTOR) == []
+
+
 async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
         console: Console) -> None:
     """The 责任倒查 went out; then the case is closed. The leader still has it to act on (it
