@@ -245,7 +245,8 @@ async def _retire_waiting(ctx: Context, code: str, footer: str,
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:
     assert ctx.button is not None and ctx.card_message is not None
-    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
+    # locked: of two clicks at the same moment (PostgreSQL), the second finds the decision
+    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""), for_update=True)
     if case is None or case.prosecutor != ctx.user.id:
         await ctx.reply("只有本案承办检察官可以作出该决定。")
         return

@@ -4,7 +4,7 @@ follows the prosecutor's choice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -133,26 +133,32 @@ async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
             yield console
 
 
-async def _scans_at_once(console: Console, code: str, scanners: list[str]
-                         ) -> list[dict[str, Any]]:
-    """受理 by each of `scanners` at the same moment: every scan has read the case before any
-    of them commits (the case row is held until all of them wait for it)."""
+async def _at_once(console: Console, code: str, events: list[Awaitable[dict[str, Any]]]
+                   ) -> list[dict[str, Any]]:
+    """The events handled at the same moment: every one has read what it needs before any of
+    them commits (the case row is held until all of them wait for it)."""
     services = console.app.services
     async with services.db() as hold, hold.begin():
         await repo.get_case(hold, code, for_update=True)
-        scans = [asyncio.ensure_future(console.send(m, f"dm:{m}", f"受理 {code}"))
-                 for m in scanners]
+        handled = [asyncio.ensure_future(e) for e in events]
         waiting = 0
         async with asyncio.timeout(20):
-            while waiting < len(scanners):
-                done = [s for s in scans if s.done()]
-                assert not done, [s.result() for s in done]  # none may get past the case
+            while waiting < len(handled):
+                done = [h for h in handled if h.done()]
+                assert not done, [h.result() for h in done]  # none may get past the case
                 await asyncio.sleep(0.02)
                 async with services.db() as s:
                     waiting = await s.scalar(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                         "current_database() AND wait_event_type = 'Lock'")) or 0
-    return list(await asyncio.gather(*scans))
+    return list(await asyncio.gather(*handled))
+
+
+async def _scans_at_once(console: Console, code: str, scanners: list[str]
+                         ) -> list[dict[str, Any]]:
+    """受理 by each of `scanners` at the same moment."""
+    return await _at_once(console, code, [console.send(m, f"dm:{m}", f"受理 {code}")
+                                          for m in scanners])
 
 
 @pytest.mark.postgres
@@ -181,3 +187,24 @@ async def test_scans_at_the_same_moment_on_postgresql_decide_once(
         n = await s.scalar(select(func.count()).select_from(AuditRecord)
                            .where(AuditRecord.action == "case.intake"))
     assert n == 1
+
+
+@pytest.mark.postgres
+async def test_a_double_clicked_yellow_choice_on_postgresql_decides_once(
+        pg_console: Console) -> None:
+    """The prosecutor's 先收后补 clicked twice at once (two instances): one decision, the
+    police told once, the other click told it is decided."""
+    console = pg_console
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [pending] = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1:]
+    replies = await _at_once(console, code, [
+        console.click(PROSECUTOR, pending["id"], "intake.receive") for _ in range(3)])
+    assert await intakes(console, code) == ["待定", "先收后补"]
+    texts = [r["messages"][-1]["text"] for r in replies]
+    assert sorted(t.endswith("已决定：先收后补。") for t in texts) == [False, False, True], texts
+    assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == [1, 1]
+    told = [m for m in await console.messages(f"dm:{MANAGER}")
+            if m["text"] and "已决定：先收后补" in m["text"]]
+    assert len(told) == 1
