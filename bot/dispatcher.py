@@ -22,6 +22,7 @@ from typing import Literal
 from bot.context import Context, Outbound, ReadOnlyContext, Services
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
+from cards.model import Card
 from config.model import ROLE_LABELS, Person
 from storage import db
 from storage import messages as msgs
@@ -131,6 +132,17 @@ def command_text(text: str) -> str:
     an ASCII space."""
     text = without_bidi(_ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text))).strip()
     return _MENTION.sub("", BOT_MENTION.sub("", text)).strip()
+
+
+def _stale(card: Card) -> str:
+    """The answer to a button the card no longer has: what the card says now. A card retired
+    with a footer (已更新为第2版…, 已处理：…) keeps its title, so the footer says what happened."""
+    if card.footer:
+        end = "" if card.footer.endswith("。") else "。"
+        rest = "" if "最新卡片" in card.footer else "请以最新卡片为准。"
+        return f"该按钮已失效：「{card.title}」{card.footer}{end}{rest}"
+    now = f"为「{card.title}」" if card.title else ""  # what it says now, e.g. 已撤回
+    return f"该按钮已失效：卡片已更新{now}，请以最新卡片为准。"
 
 
 class Dispatcher:
@@ -287,8 +299,7 @@ class Dispatcher:
             await ctx.reply(f"「{button.label}」是链接，请直接打开：{button.url}")
             return
         if button is None or action is None:  # the card changed since it was drawn
-            now = f"为「{card.title}」" if card.title else ""  # what it says now, e.g. 已撤回
-            await ctx.reply(f"该按钮已失效：卡片已更新{now}，请以最新卡片为准。")
+            await ctx.reply(_stale(card))
             return
         ctx.button, ctx.card_message = button, msg
         labels = {f.name: f.label for f in button.form}

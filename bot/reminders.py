@@ -537,14 +537,19 @@ class ReminderService:
 
     async def restate_custody(self, out: Outbound, code: str, status: str,
                               keep_evaluate: bool) -> None:
-        """Redraw the case's open 责任倒查 cards with a 现状 line (what became of the case)."""
+        """Redraw the case's open 责任倒查 cards with a 现状 line (what became of the case);
+        with ``keep_evaluate`` (the case is red) the prosecutor's open copy offers 去评估."""
         custody = [r.id for r in self.rules if r.kind == CUSTODY]
+        case = await case_repo.get_case(out.session, code)
+        score_url = f"{self.services.config.web.base_url}/cases/{code}/score"
         for r in await repo.open_sent_for_case(out.session, code, custody):
             for rm in await repo.messages_of(out.session, r.id):
                 msg = await get_message(out.session, rm.message_id)
                 card = message_card(msg) if msg else None
                 if msg is not None and card is not None:
-                    await out.update_card(msg, restated(card, status, keep_evaluate))
+                    mine = case is not None and rm.person_id == case.prosecutor
+                    await out.update_card(msg, restated(card, status, keep_evaluate,
+                                                        score_url if mine else None))
 
 
 def custody_status(case: CaseRow, tz: tzinfo | None = None) -> str | None:
@@ -571,17 +576,25 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def replan_case(out: Outbound, code: str, by: str = "api") -> None:
+async def replan_case(out: Outbound, code: str, by: str = "api", reopened: bool = False) -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending;
     on a closed case the reminders already sent (re-evaluation, 诉前会商, overdue answers) lose
     their buttons too: nothing on it is to be done in chat any more. 责任倒查 is the exception:
     owed by the colour when custody ran out, it is not called off by closing (an unsent one
     still goes out, see plan_case); a sent one stays open for the leader, its cards saying
-    the case is closed."""
+    the case is closed. ``reopened``: the case was closed and is open again, so those cards
+    no longer say it is closed (and the prosecutor's copy offers 去评估 again while red)."""
     svc = out.services.reminders
     if svc is not None:
         await svc.plan_cases(out.session, [code], out.now())
         case = await case_repo.get_case(out.session, code)
+        if case is not None and case.status == "open" and reopened:
+            red = case.color is not None and Color(case.color) is Color.RED
+            status = (f"案件已于 {out.now().astimezone(svc.tz):%Y-%m-%d} 重新打开（撤销结案），"
+                      f"仍为红码 {case.score}分（第{case.version}版）。") if red else \
+                custody_status(case, svc.tz)
+            if status is not None:
+                await svc.restate_custody(out, code, status, keep_evaluate=red)
         if case is not None and case.status != "open":
             others = [r.id for r in svc.rules if r.kind != CUSTODY]
             for r in await repo.open_sent_for_case(out.session, code, others):

@@ -62,7 +62,7 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
             Button("insp.manifest", "查看抽签清单", url=f"{base_url}/draw/{sid}/manifest.json"),
             Button("insp.verify", "复核说明", url=f"{base_url}/draw/verify"),
         ),
-        footer=f"清单公布后不可更改；roster {manifest.roster_version[:12]}…",
+        footer=f"清单公布后不可更改；名册版本 {manifest.roster_version[:12]}…",
     )
 
 

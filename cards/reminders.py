@@ -83,11 +83,16 @@ def reminder_card(v: ReminderView) -> Card:
 STATUS_PREFIX = "现状："
 
 
-def restated(card: Card, status: str, keep_evaluate: bool) -> Card:
+def restated(card: Card, status: str, keep_evaluate: bool,
+             evaluate_url: str | None = None) -> Card:
     """A sent card with its 现状 line (what became of the case since) replaced, and without
-    去评估 once there is nothing left to evaluate."""
+    去评估 once there is nothing left to evaluate. With ``evaluate_url`` (the prosecutor's
+    copy, the case red again: reopened, or re-scored back to red) a copy still open that lost
+    去评估 gets it back."""
     body = "\n".join(line for line in card.body.split("\n") if not line.startswith(STATUS_PREFIX))
     actions = tuple(a for a in card.actions if keep_evaluate or a.id != "reminder.evaluate")
+    if keep_evaluate and evaluate_url and actions and card.button("reminder.evaluate") is None:
+        actions = (Button(id="reminder.evaluate", label="去评估", url=evaluate_url), *actions)
     return replace(card, body=f"{body}\n{STATUS_PREFIX}{status}", actions=actions)
 
 

@@ -44,7 +44,9 @@ async def list_reminders(ctx: Context) -> None:
     svc = service_of(ctx.services)
     tz = ctx.config.tz
     open_rows = await repo.open_for_person(ctx.session, ctx.user.id)
-    cases = {c.code: c for c in await case_repo.cases_of(ctx.session, ctx.user.id)}
+    # closed cases too: a closed case still owes the 责任倒查 of a red custody deadline
+    cases = {c.code: c for c in await case_repo.cases_of(ctx.session, ctx.user.id,
+                                                         open_only=False)}
     upcoming = [r for r in await repo.upcoming_for_cases(ctx.session, list(cases))
                 if _addressed_to(ctx, svc.by_id.get(r.rule_id), r, cases)]
     if not open_rows and not upcoming:

@@ -237,6 +237,7 @@ class CasesApi:
             case = await repo.get_case(out.session, code, for_update=True)
             if case is None:
                 raise ApiError(404, f"案件 {code} 不存在", "code")
+            reopened = changes.get("status") == "open" and case.status != "open"
             if changes.get("status") == "closed" and case.status != "closed":
                 case.closed_at = out.now()  # closing a closed case again does not move it
             elif changes.get("status") == "open":
@@ -247,7 +248,7 @@ class CasesApi:
             await out.audit("api", "case.update", code,
                             {k: v.isoformat() if isinstance(v, date) else v
                              for k, v in changes.items()})
-            await replan_case(out, code)
+            await replan_case(out, code, reopened=reopened)
             if "status" in changes:
                 await reviews.on_case_status(out, case)
         return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v

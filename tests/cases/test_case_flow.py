@@ -131,7 +131,9 @@ async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retire
     # the review form says who answers first: the prosecutor, then (if need be) both sides
     assert "承办检察官将复核答复" in page and "由检警双方共同评议决定" not in page
     r = await console.click(INVESTIGATORS[0], old["id"], "case.ack")
-    assert "该按钮已失效" in r["messages"][-1]["text"]
+    # what became of the card, not its unchanged title as if it were the news
+    assert r["messages"][-1]["text"] == (
+        f"该按钮已失效：「{retired['card']['title']}」已更新为第2版，请以最新卡片为准。")
 
 
 async def test_red_intake_is_returned_with_open_deductions(console: Console) -> None:

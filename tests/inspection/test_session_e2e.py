@@ -63,6 +63,8 @@ async def test_whole_session_then_verify(console: Console, settings: Settings, t
     assert "3 组数字，每组 1 位，以单个半角空格分隔" in commit["body"]
     manifest = json.loads(s.manifest)
     assert manifest["secret_commitment"] in commit["body"]
+    # the roster version is named in Chinese (the footer said 「roster 711f…」)
+    assert commit["footer"] == f"清单公布后不可更改；名册版本 {manifest['roster_version'][:12]}…"
     assert s.secret_hex not in texts(created)  # the secret stays on the server until the draw
     assert {"Q010", "Q020"}.isdisjoint(q["id"] for q in manifest["questions"])
     assert "c05-02" not in [u["id"] for u in manifest["units"]]

@@ -593,6 +593,53 @@ async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
     assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code} 的")
 
 
+async def _reopen(console: Console, code: str) -> None:
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "open"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200, await r.text()
+
+
+async def test_reopening_a_case_takes_closed_off_its_accountability_review_cards(
+        console: Console) -> None:
+    """The 责任倒查 went out, the case was closed (现状：案件已于…结案) and then reopened by the
+    case-management system. The cards went on saying the case was closed and the prosecutor
+    had no 去评估 on a red, open case. Now they say it was reopened and is still red, and the
+    prosecutor's copy leads to the score form again."""
+    code = await create_case(console, custody_deadline="2026-11-04")
+    await evaluate(console, code, RED)
+    await console.advance("2d")  # Wednesday 11-04 09:30
+    await _close(console, code)
+    await console.advance("1d")  # Thursday 11-05
+    await _reopen(console, code)
+    [lead] = await _custody_cards(console, LEADER)
+    [p] = await _custody_cards(console, PROSECUTOR)
+    for m in (lead, p):
+        body = m["card"]["body"]
+        assert "结案；" not in body, body
+        assert body.count("现状：") == 1 and (
+            "现状：案件已于 2026-11-05 重新打开（撤销结案），仍为红码 66分（第1版）。" in body), body
+    assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
+    assert p["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score")
+    assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
+
+
+async def test_reminders_list_names_the_accountability_review_a_closed_case_still_owes(
+        console: Console) -> None:
+    """Custody ran out on Saturday with the case red; it was closed on Sunday. 提醒 told the
+    prosecutor 您目前没有待办提醒, and on Monday the 责任倒查 came all the same."""
+    code = await create_case(console, custody_deadline="2026-11-07")
+    await evaluate(console, code, RED)
+    await console.advance("6d")  # Sunday 11-08
+    await _close(console, code)
+    listing = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒"))["messages"][0]
+    assert listing["card"] is not None, listing["text"]
+    assert f"责任倒查 {code} 将于 2026-11-09 09:00 提醒" in listing["card"]["body"]
+    assert "重新评估" not in listing["card"]["body"]  # called off by the closing
+    await console.advance("1d")
+    [p] = await reminder_cards(console, PROSECUTOR)
+    assert "责任倒查" in p["card"]["title"] and p["at"].startswith("2026-11-09T01:00")
+
+
 async def test_the_prosecutor_cannot_dismiss_an_overdue_answer_escalated_to_the_leader(
         console: Console) -> None:
     """The same for the overdue-answer escalation (复核答复（升级）): the prosecutor's 已处理
