@@ -302,6 +302,9 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     await supersede_deliveries(out, case, ev)
     await deliver(out, case, ev, transcode.from_color if transcode else None,
                   cleared_items(previous, ev))
+    if case.intake == INTAKE_BY_COLOR[Color.YELLOW] and ev.color is not Color.YELLOW:
+        moot = f"已转为{ev.color.label} {ev.score}分，不再待定"  # the case must be scanned again
+        await retire_waiting(out, case.code, f"{moot}，请重新扫码受理", f"{moot}，待案管部门重新扫码受理")
     for hook in out.services.on_evaluation:
         await hook(out, case, ev)
     return ev
@@ -363,6 +366,34 @@ async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation
         for investigator in await repo.investigators(out.session, case.code):
             await out.send_dm(investigator, card=card)
     return row
+
+
+async def waiting_intakes(out: Outbound, code: str) -> list[IntakeRow]:
+    """The 待定 decisions since the case's last final one (their case managers wait)."""
+    rows = await repo.intake_decisions(out.session, code)
+    final = [i for i, r in enumerate(rows) if r.decision in INTAKE_FINAL]
+    return [r for r in rows[final[-1] + 1 if final else 0:]
+            if r.decision == INTAKE_BY_COLOR[Color.YELLOW]]
+
+
+async def retire_waiting(out: Outbound, code: str, manager: str | Card,
+                         prosecutor: str | Card) -> None:
+    """The case's 待定 is settled: redraw the case managers' cards that still say they wait
+    for the prosecutor, and every card still asking the prosecutor to choose. A str is the
+    footer the card gets (the prosecutor's loses its buttons); a Card replaces it."""
+    waiting = await waiting_intakes(out, code)
+    for row in waiting:
+        msg = await msgs.get_message(out.session, row.message_id) if row.message_id else None
+        old = msgs.message_card(msg) if msg is not None else None
+        if msg is not None and old is not None and not old.footer:
+            await out.update_card(msg, replace(old, footer=manager)
+                                  if isinstance(manager, str) else manager)
+    for message_id in await repo.intake_prompts(out.session, [r.id for r in waiting]):
+        msg = await msgs.get_message(out.session, message_id)
+        old = msgs.message_card(msg) if msg is not None else None
+        if msg is not None and old is not None and old.actions:
+            await out.update_card(msg, replace(old, actions=(), footer=prosecutor)
+                                  if isinstance(prosecutor, str) else prosecutor)
 
 
 def open_items_text(ev: Evaluation, out: Outbound) -> str:

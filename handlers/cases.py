@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from bot import cases as ops
@@ -178,8 +177,9 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
                             remind=seen is not None and seen.id == last.id)
         return
     decision = ops.INTAKE_BY_COLOR[ev.color]
-    await _retire_waiting(ctx, case.code, f"已重新评分为{ev.color.label} {ev.score}分，"
-                                          f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
+    rescanned = (f"已重新评分为{ev.color.label} {ev.score}分，"
+                 f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
+    await ops.retire_waiting(ctx, case.code, rescanned, rescanned)
     row = await ops.record_intake(ctx, case, ctx.user, ev, decision)
     if ev.color is Color.GREEN:
         await ctx.reply(card=intake_done_card(view, ev, "放行", ctx.user.name, ctx.now(),
@@ -192,7 +192,9 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     else:
         waiting = await ctx.reply(card=intake_waiting_card(view, ev))
         await repo.set_intake_card(ctx.session, row, waiting.id)
-        await ctx.send_dm(case.prosecutor, card=intake_pending_card(view, ev, ctx.user.name))
+        asked = await ctx.send_dm(case.prosecutor,
+                                  card=intake_pending_card(view, ev, ctx.user.name))
+        await repo.add_intake_prompt(ctx.session, row, asked.id)
 
 
 async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow,
@@ -213,8 +215,9 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
                             f"（{state}，待定），已请承办检察官{view.prosecutor}选择延期受理或"
                             "先收后补，无需重复受理。")
             return
-        await ctx.send_dm(case.prosecutor,
-                          card=intake_pending_card(view, ev, ctx.user.name, again=True))
+        asked = await ctx.send_dm(case.prosecutor,
+                                  card=intake_pending_card(view, ev, ctx.user.name, again=True))
+        await repo.add_intake_prompt(ctx.session, last, asked.id)
         await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"
                         f"（{state}，待定），承办检察官{view.prosecutor}尚未选择延期受理或先收后补，"
                         "已再次提醒。")
@@ -222,25 +225,6 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     await ctx.reply(f"{case.code} 已于 {when} 作出受理决定：{last.decision}"
                     f"（{by.name if by else last.by}，{state}）。此后未重新评分，无需重复受理，"
                     "不再重复通知侦查人员。")
-
-
-async def _waiting_rows(ctx: Context, code: str) -> list[IntakeRow]:
-    """The 待定 decisions since the case's last final one (their case managers wait)."""
-    rows = await repo.intake_decisions(ctx.session, code)
-    final = [i for i, r in enumerate(rows) if r.decision in ops.INTAKE_FINAL]
-    return [r for r in rows[final[-1] + 1 if final else 0:]
-            if r.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]]
-
-
-async def _retire_waiting(ctx: Context, code: str, footer: str,
-                          card: Callable[[Card], Card] | None = None) -> None:
-    """Redraw the case managers' 待定 cards that still say they wait for the prosecutor."""
-    for row in await _waiting_rows(ctx, code):
-        msg = await msgs.get_message(ctx.session, row.message_id) if row.message_id else None
-        old = msgs.message_card(msg) if msg is not None else None
-        if msg is None or old is None or old.footer:
-            continue
-        await ctx.update_card(msg, card(old) if card else replace(old, footer=footer))
 
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:
@@ -254,12 +238,13 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
     assert ev is not None
     view = ops.case_view(ctx, case)
     if ev.color is not Color.YELLOW:  # re-scored since the case manager scanned it
+        moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
         old = msgs.message_card(ctx.card_message)
         if old is not None:
             await ctx.update_card(ctx.card_message, replace(
-                old, actions=(), footer=f"已转为{ev.color.label} {ev.score}分，不再待定"))
-        await _retire_waiting(ctx, case.code, f"已转为{ev.color.label} {ev.score}分，"
-                                              "不再待定，请重新扫码受理")
+                old, actions=(), footer=f"{moot}，待案管部门重新扫码受理"))
+        await ops.retire_waiting(ctx, case.code, f"{moot}，请重新扫码受理",
+                                 f"{moot}，待案管部门重新扫码受理")
         await ctx.reply(f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                         "请案管部门重新扫码受理。")
         return
@@ -268,13 +253,14 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
             view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
-    pending = await _waiting_rows(ctx, case.code)
+    pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
-    await _retire_waiting(ctx, case.code, "", lambda old: intake_chosen_card(
-        view, ev, decision, ctx.user.name, now, tz))
+    done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
+    await ctx.update_card(ctx.card_message, done)
+    # the case manager's 待定 card, and the prosecutor's other cards asking the same
+    await ops.retire_waiting(ctx, case.code, intake_chosen_card(
+        view, ev, decision, ctx.user.name, now, tz), done)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
-    await ctx.update_card(ctx.card_message, intake_done_card(
-        view, ev, decision, ctx.user.name, now, tz))
     await ctx.reply(f"{case.code} 已决定：{decision}。")
     if pending and pending[-1].by != ctx.user.id:  # the case manager who asked
         await ctx.send_dm(pending[-1].by, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")

@@ -127,6 +127,16 @@ class IntakeRow(Base):
     message_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class IntakePromptRow(Base):
+    """A card asking the prosecutor to choose 延期受理 or 先收后补 on a 待定 decision (one per
+    scan: a repeated scan asks again); all of them are redrawn once the question is settled."""
+
+    __tablename__ = "intake_prompts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake_decisions.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+
+
 class CaseCounter(Base):
     __tablename__ = "case_counters"
     prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -395,6 +405,23 @@ async def set_intake_card(session: AsyncSession, row: IntakeRow, message_id: int
     """Remember the case manager's 待定 card of this decision (to redraw it later)."""
     row.message_id = message_id
     await session.flush()
+
+
+async def add_intake_prompt(session: AsyncSession, row: IntakeRow, message_id: int) -> None:
+    """Remember a card asking the prosecutor to choose on this 待定 decision."""
+    session.add(IntakePromptRow(intake_id=row.id, message_id=message_id))
+    await session.flush()
+
+
+async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]) -> list[int]:
+    """The message ids of the prosecutor's cards asking about these 待定 decisions, oldest
+    first."""
+    if not intake_ids:
+        return []
+    rows = await session.execute(
+        select(IntakePromptRow.message_id).where(IntakePromptRow.intake_id.in_(intake_ids))
+        .order_by(IntakePromptRow.id))
+    return list(rows.scalars())
 
 
 @dataclass(frozen=True)

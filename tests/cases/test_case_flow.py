@@ -101,10 +101,11 @@ async def test_a_yellow_intake_is_decided_once_however_many_cards_ask(console: C
         await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
     first, second = cards(await console.messages(f"dm:{PROSECUTOR}"))[-2:]
     await console.click(PROSECUTOR, first["id"], "intake.defer")
-    res = await console.click(PROSECUTOR, second["id"], "intake.receive")
-    assert "已作出受理决定：延期受理" in res["messages"][-1]["text"]
+    # the second card shows the choice already; its old button decides nothing
     [stale] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == second["id"]]
-    assert stale["card"]["actions"] == []
+    assert stale["card"]["actions"] == [] and stale["card"]["title"].endswith("· 延期受理")
+    res = await console.click(PROSECUTOR, second["id"], "intake.receive")
+    assert res["messages"][-1]["text"].startswith("该按钮已失效")
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
     # the second scan reminded the prosecutor; it was no second 待定 decision
     assert [i["decision"] for i in detail["intake"]] == ["待定", "延期受理"]

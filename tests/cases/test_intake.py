@@ -111,17 +111,62 @@ async def test_the_case_managers_waiting_card_shows_the_prosecutors_choice(
     assert any("已决定：延期受理" in t for t in told)  # and the case manager is told as before
 
 
-async def test_a_waiting_card_of_a_case_rescored_away_from_yellow_says_so(
-        console: Console) -> None:
+async def asked(console: Console, code: str) -> list[dict[str, Any]]:
+    """The prosecutor's 受理待定 cards of the case, as they are now."""
+    return [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+            if m["card"]["title"].startswith(f"受理待定 {code}")
+            or m["card"]["title"].startswith(f"受理 {code}")]
+
+
+async def test_a_choice_redraws_every_card_asking_the_prosecutor(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")  # 再次扫码受理
+    first, second = await asked(console, code)
+    assert "再次扫码受理" in second["card"]["body"]
+    await console.click(PROSECUTOR, second["id"], "intake.defer")
+    cards_now = await asked(console, code)
+    assert [m["id"] for m in cards_now] == [first["id"], second["id"]]
+    for m in cards_now:  # both show the outcome, neither offers a choice any more
+        assert m["card"]["title"] == f"受理 {code} · 延期受理"
+        assert m["card"]["actions"] == [] and m["card"]["footer"]
+    # the earlier card's old button decides nothing
+    r = await console.click(PROSECUTOR, first["id"], "intake.receive")
+    assert "已决定" not in r["messages"][-1]["text"]
+    assert await intakes(console, code) == ["待定", "延期受理"]
+
+
+async def test_a_rescore_away_from_yellow_redraws_the_waiting_cards(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
     waiting = (await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}"))["messages"][0]
+    [pending] = await asked(console, code)
+    assert [a["label"] for a in pending["card"]["actions"]] == ["延期受理", "先收后补"]
     await evaluate(console, code, GREEN)
-    pending = cards(await console.messages(f"dm:{PROSECUTOR}"))[-1]
-    assert pending["card"]["title"].startswith("受理待定")
-    await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    [pending] = await asked(console, code)
+    assert pending["card"]["actions"] == []
+    assert pending["card"]["footer"] == "已转为绿码 95分，不再待定，待案管部门重新扫码受理"
     [now] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
-    assert "请重新扫码受理" in now["card"]["footer"]
+    assert now["card"]["footer"] == "已转为绿码 95分，不再待定，请重新扫码受理"
+    # scanned again: 放行, and no card asks the prosecutor anything
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert [m["card"]["title"] for m in r["messages"] if m["chat"] == f"dm:{MANAGER}"] == [
+        f"受理 {code} · 放行"]
+    assert all(not m["card"]["actions"] for m in await asked(console, code))
+
+
+async def test_a_rescan_after_a_yellow_rescore_leaves_one_card_to_choose_on(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await evaluate(console, code, YELLOW[:1])  # 90, still yellow
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    old, new = await asked(console, code)
+    assert old["card"]["actions"] == [] and "已重新扫码受理" in old["card"]["footer"]
+    assert new["card"]["title"] == f"受理待定 {code} · 黄码 90分"
+    assert [a["label"] for a in new["card"]["actions"]] == ["延期受理", "先收后补"]
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ async def _closing_times_backfilled(url: str) -> None:
             "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) "
             "VALUES (99, :at, 'p', 'case.view', 'HY-2026-0004', '{\"status\":\"closed\"}', "
             "'', 'h99')"), {"at": at(10)})
-    assert await migrate.upgrade(engine) == ["0009_case_closed_at"]
+    assert await migrate.upgrade(engine, "0009_case_closed_at") == ["0009_case_closed_at"]
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT code, closed_at FROM cases ORDER BY code"))).all()
     await engine.dispose()
