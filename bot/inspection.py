@@ -38,7 +38,7 @@ from cards.inspection import UnitView
 from config.model import Person, Unit
 from storage import audit
 from storage import inspection as store
-from storage.inspection import Ask, InspectionSession
+from storage.inspection import Ask, InspectionSession, Note
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,16 @@ def resolve_unit(d: Directory, ref: str, among: list[str] | None = None) -> Unit
             return u
     hits = [u for u in pool if ref and ref in u.name]
     return hits[0] if len(hits) == 1 else None
+
+
+def latest_reports(notes: list[Note]) -> list[Note]:
+    """整改汇报 as they stand: each unit's latest report (a correction replaces the earlier
+    one), in the order the units first reported."""
+    latest: dict[str, Note] = {}
+    for n in notes:
+        if n.kind == "report" and n.unit_id:
+            latest[n.unit_id] = n  # a key set again keeps its place
+    return list(latest.values())
 
 
 def unit_views(d: Directory, asks: list[Ask]) -> list[UnitView]:

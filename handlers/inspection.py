@@ -33,6 +33,7 @@ from bot.events import MessageEvent
 from bot.inspection import (
     base_url,
     create_session,
+    latest_reports,
     live_url,
     manifest_of,
     notify,
@@ -410,6 +411,8 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
                         f"应汇报单位：{_units_text(d, reports)}")
         return
     text = parts[2] if len(parts) > 2 else ""
+    earlier = next((n for n in latest_reports(await store.notes_of(ctx.session, s.id))
+                    if n.unit_id == unit.id), None)  # this one replaces it (a correction)
     await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="report",
                          status=parts[1], author=ctx.user.id, text=text, at=ctx.now())
     closed = 0
@@ -419,9 +422,13 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
                 await store.close_rectification(item, ctx.now())
                 closed += 1
     await ctx.audit(ctx.user.id, "inspection.report", s.id,
-                    {"unit": unit.id, "status": parts[1], "closed_items": closed})
+                    {"unit": unit.id, "status": parts[1], "closed_items": closed,
+                     "replaces": earlier.id if earlier else None})
     extra = f"，销号整改事项 {closed} 项" if closed else ""
-    await ctx.reply(f"已记录 {unit.name} 的整改汇报：{parts[1]}{extra}。")
+    if earlier is not None:
+        await ctx.reply(f"已更新 {unit.name} 的整改汇报：{parts[1]}（原为{earlier.status}）{extra}。")
+    else:
+        await ctx.reply(f"已记录 {unit.name} 的整改汇报：{parts[1]}{extra}。")
     notify(ctx, s.id)
 
 
@@ -452,7 +459,7 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         sid=s.id, title=s.title, units=unit_views(d, asks),
         revealed=sum(1 for a in asks if a.revealed_at), planned=len(asks),
         comments=sum(1 for n in notes if n.kind == "comment"),
-        reports=sum(1 for n in notes if n.kind == "report"),
+        reports=len(latest_reports(notes)),
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
         site_tasks=[f"{d.units[t.unit_id].name}：{t.text.removeprefix('实地督察：')}"

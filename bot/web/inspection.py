@@ -527,8 +527,8 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
         comments = tuple(f"{name(n.author)}：{n.text}" for n in notes
                          if n.kind == "comment" and n.unit_id == v.id)
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
-    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}。{n.text}" for n in notes
-                    if n.kind == "report" and n.unit_id)
+    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}。{n.text}"
+                    for n in service.latest_reports(notes) if n.unit_id)
     items = await store.rectifications_of(db, s.id)
     tasks = await store.site_tasks_of(db, s.id)
     verification: list[tuple[str, str]] = [("抽签清单 SHA-256", s.manifest_hash)]

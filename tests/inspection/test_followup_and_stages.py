@@ -10,6 +10,7 @@ import json
 from storage import inspection as store
 from tests.conftest import Console
 from tests.inspection.helpers import HOST, bank, card, city_chief, quick_session, run_unit, say
+from tests.inspection.test_report import all_text
 
 
 def text(messages: list[dict[str, object]]) -> str:
@@ -238,3 +239,26 @@ async def test_the_closing_summary_shows_site_inspections_as_it_shows_rectificat
     # the default task, without a date: what it is, not 实地督察 twice; no date is said so
     assert (f"  · {d.units[units[2]].name}：听取汇报、座谈交流、查阅资料、翻阅案卷、个别谈话，"
             f"核对“说的”和“做的”是否一致（{inspector.name}，未定期限）") in body, body
+
+
+async def test_a_corrected_rectification_report_replaces_the_earlier_one(
+        console: Console) -> None:
+    """The host corrects a unit's 整改汇报 by reporting it again: the reply says 已更新, and the
+    会议结束 card and the meeting report count and show each unit once, as last reported."""
+    d = console.app.services.directory
+    due = ["c02-03", "c05-02"]
+    s = await quick_session(console, extra="整改汇报=" + ",".join(due))
+    for unit in json.loads(s.result or "")["units"]:
+        await run_unit(console, 3, unit, "好")
+    await say(console, "整改汇报")
+    await say(console, "整改汇报 1 未整改 台账尚未建立")
+    corrected = text(await say(console, "整改汇报 1 整改中 台账正在补齐"))
+    assert corrected == f"已更新 {d.units[due[0]].name} 的整改汇报：整改中（原为未整改）。"
+    await say(console, "整改汇报 2 已整改")
+    body = card(await say(console, "结束"), "会议结束")["body"]
+    assert "整改汇报 2 条" in body, body
+
+    await console.client.post("/console/api/login", json={"user": "p-leader-1"})
+    report = all_text(await (await console.client.get(f"/inspection/{s.id}/report.docx")).read())
+    assert f"{d.units[due[0]].name}：整改中。台账正在补齐" in report
+    assert "台账尚未建立" not in report and report.count(f"{d.units[due[0]].name}：") == 1
