@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.draw import Manifest
-from bot.domain.inspection import METHOD_LABELS, format_mmss
+from bot.domain.inspection import (
+    METHOD_LABELS,
+    RECTIFY_USAGE,
+    REPORT_USAGE,
+    SITE_USAGE,
+    format_mmss,
+)
 from cards.model import Button, Card
 
 
@@ -157,8 +163,7 @@ def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str]]]) -> Ca
     for n, (name, chief, items) in enumerate(units, 1):
         lines.append(f"{n}. {name}（检察长 {chief}）")
         lines += [f"    待整改：{t}" for t in items] or ["    （无登记的待整改事项）"]
-    lines.append("主持人记录：「整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]」，"
-                 "如「整改汇报 1 已整改 已建立台账」")
+    lines.append(f"主持人记录：「{REPORT_USAGE}」，如「整改汇报 1 已整改 已建立台账」")
     return Card(title="整改汇报", body="\n".join(lines))
 
 
@@ -177,7 +182,7 @@ def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: i
     lines += [f"  · {t}" for t in rectifications]
     lines.append("实地督察：" + (f"{len(site_tasks)} 项" if site_tasks else "暂无"))
     lines += [f"  · {t}" for t in site_tasks]
-    lines.append("会后可继续登记：「整改 单位 截止日期 内容」「实地督察 单位 负责人 [截止日期] [内容]」")
+    lines.append(f"会后可继续登记：「{RECTIFY_USAGE}」「{SITE_USAGE}」")
     return Card(
         title=f"会议结束 · {title}", body="\n".join(lines), color="green",
         actions=(

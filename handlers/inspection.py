@@ -20,6 +20,9 @@ from bot.domain.draw import run_draw
 from bot.domain.inspection import (
     CREATE_USAGE,
     DUE_HINT,
+    RECTIFY_USAGE,
+    REPORT_USAGE,
+    SITE_USAGE,
     STAGE_LABELS,
     check_entropy,
     due_problem,
@@ -72,8 +75,8 @@ async def _session(ctx: Context) -> InspectionSession | None:
     return None
 
 
-CLOSED_NEXT = ("会后跟进请发送「整改 <单位|序号> <截止日期|N天> <内容>」或"
-               "「实地督察 <单位|序号> <负责人ID>」；新会议请发送「督导 新建 标题」。")
+CLOSED_NEXT = (f"会后跟进请发送「{RECTIFY_USAGE}」或「{SITE_USAGE}」；"
+               "新会议请发送「督导 新建 标题」。")
 
 
 def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
@@ -369,7 +372,7 @@ async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("整改汇报", summary="上次被问询单位汇报整改；带参数时记录汇报情况", roles=INSPECTOR,
-                usage="整改汇报 [<单位|序号> 已整改|整改中|未整改 [说明]]")
+                usage=f"整改汇报 [{REPORT_USAGE.removeprefix('整改汇报 ')}]")
 async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -530,11 +533,6 @@ def _people_text(people: list[Person], limit: int = 6) -> str:
 def _offices(d: Directory, unit: Unit) -> str:
     city = d.city_of(unit.id)
     return f"{unit.name}或{city.name}" if city else unit.name
-
-
-REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
-RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=人员ID]"
-SITE_USAGE = "实地督察 <单位|序号> <负责人ID> [截止日期] [内容]"
 
 
 @router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,

@@ -116,7 +116,7 @@ def check_entropy(text: str, count: int, width: int) -> str | None:
     pattern = rf"[0-9]{{{width}}}(?: [0-9]{{{width}}}){{{count - 1}}}"
     if re.fullmatch(pattern, text):
         return None
-    return f"随机数格式不符：应为{entropy_format_text(count, width)}。"
+    return f"随机数格式不符：应为 {entropy_format_text(count, width)}。"
 
 
 # -- chat syntax of 督导 新建 ----------------------------------------------------------------------
@@ -234,6 +234,11 @@ def format_mmss(seconds: int) -> str:
 
 
 DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
+# what the follow-up commands accept (handlers/inspection.py): a unit by name or by its number
+# in the list the host was shown, a person by id or by a unique name, a due date as in DUE_HINT
+REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
+RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=<人员ID|姓名>]"
+SITE_USAGE = "实地督察 <单位|序号> <负责人ID|姓名> [截止日期|N天] [内容]"
 _DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$")
 
 

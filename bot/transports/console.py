@@ -216,10 +216,12 @@ class ConsoleTransport:
         if not isinstance(clock, ManualClock):
             raise ApiError(409, "测试时钟未启用")
         data = await json_body(request)
+        advance = field_str(data, "advance", max_len=20)
         try:
-            delta = parse_duration(field_str(data, "advance", max_len=20))
-        except ValueError as e:
-            raise ApiError(400, f"advance 格式错误：{e}", "advance") from None
+            delta = parse_duration(advance)
+        except ValueError:
+            raise ApiError(400, f"advance「{advance}」无效：应为一个数字加单位 s、m、h 或 d"
+                                "（秒、分、时、天），如 8d、90m", "advance") from None
         ran = await self.app.advance_clock(clock, delta)
         return json_response({"now": clock.now().isoformat(), "ran": ran})
 

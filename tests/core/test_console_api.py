@@ -112,8 +112,12 @@ async def test_clock_advances(console: Console) -> None:
     before = console.clock.now()
     r = await console.advance("8d")
     assert r["now"] == (before + __import__("datetime").timedelta(days=8)).isoformat()
-    bad = await console.client.post("/console/api/clock", json={"advance": "eight days"})
-    assert bad.status == 400 and (await bad.json())["field"] == "advance"
+    bad = await console.client.post("/console/api/clock", json={"advance": "3d1h"})
+    body = await bad.json()
+    assert bad.status == 400 and body["field"] == "advance"
+    # said in Chinese, like every other refusal
+    assert body["error"] == ("advance「3d1h」无效：应为一个数字加单位 s、m、h 或 d（秒、分、时、天），"
+                             "如 8d、90m")
 
 
 async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:

@@ -262,3 +262,26 @@ async def test_a_corrected_rectification_report_replaces_the_earlier_one(
     report = all_text(await (await console.client.get(f"/inspection/{s.id}/report.docx")).read())
     assert f"{d.units[due[0]].name}：整改中。台账正在补齐" in report
     assert "台账尚未建立" not in report and report.count(f"{d.units[due[0]].name}：") == 1
+
+
+async def test_follow_up_hints_name_what_the_commands_accept(console: Console) -> None:
+    """The 会议结束 card, 督导 状态 after it and the usage replies write 整改 and 实地督察 the
+    same way, and the forms they name (a person by name, a due date as N天) are accepted."""
+    rectify = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=<人员ID|姓名>]"
+    site = "实地督察 <单位|序号> <负责人ID|姓名> [截止日期|N天] [内容]"
+    units = await drawn_units(console)
+    ended = card(await say(console, "结束"), "会议结束")["body"]
+    assert f"会后可继续登记：「{rectify}」「{site}」" in ended, ended
+    status = text(await say(console, "督导 状态"))
+    assert f"会后跟进请发送「{rectify}」或「{site}」" in status, status
+    assert text(await say(console, "整改 1")).startswith(f"用法：{rectify}\n")
+    assert text(await say(console, "实地督察 1")).startswith(f"用法：{site}\n")
+
+    d = console.app.services.directory
+    chief = d.chief_of(units[0])
+    leader = d.person("p-leader-1")
+    assert chief is not None and leader is not None
+    ok = text(await say(console, f"整改 1 30天 建立月报制度 责任人={chief.name}"))
+    assert ok.startswith("已登记整改事项") and f"责任人 {chief.name}" in ok, ok
+    ok = text(await say(console, f"实地督察 2 {leader.name} 30天 核查台账"))
+    assert ok.startswith("已部署实地督察") and f"负责人 {leader.name}" in ok, ok

@@ -80,7 +80,7 @@ async def test_whole_session_then_verify(console: Console, settings: Settings, t
         msgs = await say(console, f"抽签 {bad}")
         assert "随机数格式不符" in msgs[0]["text"], bad
         # the format is said once, then the source by its name
-        assert msgs[0]["text"] == ("随机数格式不符：应为3 组数字，每组 1 位，以单个半角空格分隔，"
+        assert msgs[0]["text"] == ("随机数格式不符：应为 3 组数字，每组 1 位，以单个半角空格分隔，"
                                    "例如「3 8 3」。来源：福彩3D第2026318期开奖号码。"), bad
     drawn = await say(console, "抽签 5 2 8")
     result = card(drawn, "抽签结果")
