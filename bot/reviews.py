@@ -137,7 +137,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         rescored = f"{new.color.label} {new.score}分（第{new.version}版）"
 
     def name(pid: str | None) -> str | None:
-        return d.people[pid].name if pid and pid in d.people else pid
+        return d.person_name(pid) if pid else pid
 
     return ReviewView(
         id=row.id, code=case.code, title=case.title, color=case.color,
