@@ -24,7 +24,7 @@ from bot.reviews import (
     apply,
     file_request,
     joint_example,
-    leader_of,
+    joint_invitees,
     parse_items,
     refresh_cards,
     review_view,
@@ -129,9 +129,7 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
     if row.status == State.JOINT and not any(c.kind == "joint"
                                              for c in await repo.cards(ctx.session, row.id)):
         view = await review_view(ctx, row, case)
-        others = [p for p in await case_repo.investigators(ctx.session, case.code)
-                  if p != row.filed_by]
-        leader = leader_of(ctx, case)
+        others, leader = await joint_invitees(ctx, row, case)
         if others:
             told.append("侦查人员" + "、".join(ctx.directory.person_name(p) for p in others))
         if leader is not None:
