@@ -556,7 +556,7 @@ async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card]
         await out.update_card(msg, change(card))
 
 
-def custody_status(case: CaseRow, tz: tzinfo | None = None) -> str | None:
+def custody_status(case: CaseRow, tz: tzinfo) -> str | None:
     """The 现状 line of a 责任倒查 card for a case closed or no longer red (None while it is
     open and red)."""
     if case.status != "open":
