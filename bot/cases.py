@@ -413,15 +413,7 @@ async def case_stats(services: Services) -> StatsView:
     units = [u.id for u in d.org.units if u.kind == "police"]
     st = await services.bulk.run(repo.case_fact_rows, lambda rows: compute(
         repo.facts_from(rows), today, tz, prosecutors, units))
-
-    def person(key: str) -> str:
-        p = d.person(key)
-        return p.name if p is not None else key
-
-    def unit(key: str) -> str:
-        u = d.unit(key)
-        return u.name if u is not None else key
-
-    return StatsView(stats=st,
-                     prosecutors=tuple((person(k), g) for k, g in st.per_prosecutor.items()),
-                     police_units=tuple((unit(k), g) for k, g in st.per_police_unit.items()))
+    return StatsView(
+        stats=st,
+        prosecutors=tuple((d.person_name(k), g) for k, g in st.per_prosecutor.items()),
+        police_units=tuple((d.unit_name(k), g) for k, g in st.per_police_unit.items()))

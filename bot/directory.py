@@ -33,6 +33,16 @@ class Directory:
     def unit(self, unit_id: str) -> Unit | None:
         return self.units.get(unit_id)
 
+    def person_name(self, person_id: str) -> str:
+        """The person's name for display; the id itself for someone not in the roster."""
+        p = self.people.get(person_id)
+        return p.name if p is not None else person_id
+
+    def unit_name(self, unit_id: str) -> str:
+        """The unit's name for display; the id itself for a unit not in the roster."""
+        u = self.units.get(unit_id)
+        return u.name if u is not None else unit_id
+
     def unit_path(self, unit_id: str) -> str:
         """'示范省人民检察院 / 东川市人民检察院 / …' for display; a police unit is not part of
         that hierarchy: its name, then the procuratorate it works with."""

@@ -31,15 +31,16 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import partial
 from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import code_links
+from bot.cases import code_links, score_url
 from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
@@ -62,6 +63,7 @@ from bot.domain.reminders import (
 )
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
+from cards.model import Card
 from cards.reminders import ReminderView, closed_card, reminder_card, restated
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
@@ -464,14 +466,10 @@ class ReminderService:
         if not await repo.close_once(out.session, reminder.id, now, by, how):
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
-        person = out.directory.person(by)
-        who = person.name if person else ACTORS.get(by, by)
+        closed = partial(closed_card, label=CLOSED_LABELS.get(how, how), who=_actor(out, by),
+                         at=now, tz=self.tz)
         for rm in await repo.messages_of(out.session, reminder.id):
-            msg = await get_message(out.session, rm.message_id)
-            card = message_card(msg) if msg else None
-            if msg is not None and card is not None:
-                await out.update_card(msg, closed_card(card, CLOSED_LABELS.get(how, how), who,
-                                                       now, self.tz))
+            await _redraw(out, rm.message_id, closed)
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
@@ -480,19 +478,13 @@ class ReminderService:
         """A recipient's 已处理 on an escalation addressed to someone else (the prosecutor's
         copy of a 责任倒查 sent to the leader): only that person's card is closed; the
         reminder stays open for the one it escalates to. False when there was nothing left."""
-        now = out.now()
-        person = out.directory.person(by)
-        who = person.name if person else ACTORS.get(by, by)
+        closed = partial(closed_card, label=CLOSED_LABELS["done"], who=_actor(out, by),
+                         at=out.now(), tz=self.tz, note=note)
         done = False
         for rm in await repo.messages_of(out.session, reminder.id):
-            if rm.person_id != by or not await repo.drop_copy(out.session, rm.id):
-                continue
-            done = True
-            msg = await get_message(out.session, rm.message_id)
-            card = message_card(msg) if msg else None
-            if msg is not None and card is not None:
-                await out.update_card(msg, closed_card(card, CLOSED_LABELS["done"], who, now,
-                                                       self.tz, note))
+            if rm.person_id == by and await repo.drop_copy(out.session, rm.id):
+                done = True
+                await _redraw(out, rm.message_id, closed)
         if done:
             await out.audit(by, "reminder.close_copy", reminder.key, {"id": reminder.id})
         return done
@@ -533,26 +525,38 @@ class ReminderService:
         status = custody_status(case, self.tz) or (
             f"{out.now().astimezone(self.tz):%Y-%m-%d} 重新评分，仍为红码 {ev.score}分"
             f"（第{ev.version}版）。")
-        await self.restate_custody(out, case.code, status, ev.color is Color.RED)
+        await self.restate_custody(out, case, status, ev.color is Color.RED)
 
-    async def restate_custody(self, out: Outbound, code: str, status: str,
+    async def restate_custody(self, out: Outbound, case: CaseRow, status: str,
                               keep_evaluate: bool) -> None:
         """Redraw the case's open 责任倒查 cards with a 现状 line (what became of the case);
         with ``keep_evaluate`` (the case is red) the prosecutor's open copy offers 去评估."""
         custody = [r.id for r in self.rules if r.kind == CUSTODY]
-        case = await case_repo.get_case(out.session, code)
-        score_url = f"{self.services.config.web.base_url}/cases/{code}/score"
-        for r in await repo.open_sent_for_case(out.session, code, custody):
+        evaluate = score_url(out, case.code)
+        for r in await repo.open_sent_for_case(out.session, case.code, custody):
             for rm in await repo.messages_of(out.session, r.id):
-                msg = await get_message(out.session, rm.message_id)
-                card = message_card(msg) if msg else None
-                if msg is not None and card is not None:
-                    mine = case is not None and rm.person_id == case.prosecutor
-                    await out.update_card(msg, restated(card, status, keep_evaluate,
-                                                        score_url if mine else None))
+                mine = rm.person_id == case.prosecutor
+                await _redraw(out, rm.message_id, partial(
+                    restated, status=status, keep_evaluate=keep_evaluate,
+                    evaluate_url=evaluate if mine else None))
 
 
-def custody_status(case: CaseRow, tz: tzinfo | None = None) -> str | None:
+def _actor(out: Outbound, by: str) -> str:
+    """Who acted on a reminder, by name: a person, the case-management system or the bot."""
+    person = out.directory.person(by)
+    return person.name if person else ACTORS.get(by, by)
+
+
+async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card]) -> None:
+    """Update one sent card in place with `change` (nothing when the message or its card is
+    gone)."""
+    msg = await get_message(out.session, message_id)
+    card = message_card(msg) if msg else None
+    if msg is not None and card is not None:
+        await out.update_card(msg, change(card))
+
+
+def custody_status(case: CaseRow, tz: tzinfo) -> str | None:
     """The 现状 line of a 责任倒查 card for a case closed or no longer red (None while it is
     open and red)."""
     if case.status != "open":
@@ -576,7 +580,8 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def replan_case(out: Outbound, code: str, by: str = "api", reopened: bool = False) -> None:
+async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
+                      reopened: bool = False) -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending;
     on a closed case the reminders already sent (re-evaluation, 诉前会商, overdue answers) lose
     their buttons too: nothing on it is to be done in chat any more. 责任倒查 is the exception:
@@ -585,23 +590,23 @@ async def replan_case(out: Outbound, code: str, by: str = "api", reopened: bool 
     the case is closed. ``reopened``: the case was closed and is open again, so those cards
     no longer say it is closed (and the prosecutor's copy offers 去评估 again while red)."""
     svc = out.services.reminders
-    if svc is not None:
-        await svc.plan_cases(out.session, [code], out.now())
-        case = await case_repo.get_case(out.session, code)
-        if case is not None and case.status == "open" and reopened:
-            red = case.color is not None and Color(case.color) is Color.RED
-            status = (f"案件已于 {out.now().astimezone(svc.tz):%Y-%m-%d} 重新打开（撤销结案），"
-                      f"仍为红码 {case.score}分（第{case.version}版）。") if red else \
-                custody_status(case, svc.tz)
-            if status is not None:
-                await svc.restate_custody(out, code, status, keep_evaluate=red)
-        if case is not None and case.status != "open":
-            others = [r.id for r in svc.rules if r.kind != CUSTODY]
-            for r in await repo.open_sent_for_case(out.session, code, others):
-                await svc.close(out, r, by, "closed")
-            status = custody_status(case, svc.tz)
-            assert status is not None
-            await svc.restate_custody(out, code, status, keep_evaluate=False)
+    if svc is None:
+        return
+    await svc.plan_cases(out.session, [case.code], out.now())
+    if case.status != "open":
+        others = [r.id for r in svc.rules if r.kind != CUSTODY]
+        for r in await repo.open_sent_for_case(out.session, case.code, others):
+            await svc.close(out, r, by, "closed")
+        status = custody_status(case, svc.tz)
+        assert status is not None
+        await svc.restate_custody(out, case, status, keep_evaluate=False)
+    elif reopened:
+        red = case.color is not None and Color(case.color) is Color.RED
+        status = (f"案件已于 {out.now().astimezone(svc.tz):%Y-%m-%d} 重新打开（撤销结案），"
+                  f"仍为红码 {case.score}分（第{case.version}版）。") if red else \
+            custody_status(case, svc.tz)
+        if status is not None:
+            await svc.restate_custody(out, case, status, keep_evaluate=red)
 
 
 def service_of(services: Services) -> ReminderService:

@@ -118,8 +118,8 @@ def answer_due(out: Outbound, filed_at: datetime) -> datetime:
 async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewView:
     d, t = out.directory, out.services.settings.template
     ev = await case_repo.current_evaluation(out.session, case)
-    disputed = next((e for e in await case_repo.evaluations(out.session, case.code)
-                     if e.version == row.version), ev)
+    versions = {e.version: e for e in await case_repo.evaluations(out.session, case.code)}
+    disputed = versions.get(row.version, ev)
     points = {x.item: x.points for x in disputed.deductions} if disputed else {}
     notes = json.loads(row.notes or "{}")
     # an item the current evaluation no longer holds was cleared (销号) since it was disputed
@@ -127,17 +127,15 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
     items = tuple(
         f"{t.item(i).label}（{'−' + str(points[i]) + '分' if points.get(i) else '一票否决'}）"
         + (f"：{notes[i]}" if notes.get(i) else "")
-        + (f"（第{ev.version}版已销号）" if ev is not None and still is not None
-           and i not in still else "")
+        + (f"（第{case.version}版已销号）" if still is not None and i not in still else "")
         for i in repo.items_of(row))
     rescored = None
     if row.new_version is not None:
-        new = next(e for e in await case_repo.evaluations(out.session, case.code)
-                   if e.version == row.new_version)
+        new = versions[row.new_version]
         rescored = f"{new.color.label} {new.score}分（第{new.version}版）"
 
     def name(pid: str | None) -> str | None:
-        return d.people[pid].name if pid and pid in d.people else pid
+        return d.person_name(pid) if pid else pid
 
     return ReviewView(
         id=row.id, code=case.code, title=case.title, color=case.color,
@@ -182,6 +180,15 @@ async def apply(out: Outbound, row: ReviewRow, action: Action, **values: object)
 def leader_of(out: Outbound, case: CaseRow) -> Person | None:
     leaders = out.directory.with_role("leader", case.unit)
     return leaders[0] if leaders else None
+
+
+async def joint_invitees(out: Outbound, row: ReviewRow, case: CaseRow
+                         ) -> tuple[list[str], Person | None]:
+    """Whom a 检警共同评议 invites besides the filer: the case's other investigators (ids) and
+    the leader of the case's unit (None when it has none)."""
+    others = [p for p in await case_repo.investigators(out.session, case.code)
+              if p != row.filed_by]
+    return others, leader_of(out, case)
 
 
 def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
@@ -234,12 +241,9 @@ async def _settle(out: Outbound, row: ReviewRow, case: CaseRow, ev: Evaluation) 
     text = (f"复核申请 #{row.id}（{case.code}）有异议的扣分项已在第{ev.version}版评分中全部销号"
             f"（现为{ev.color.label} {ev.score}分），申请已办结，无需再处理。")
     notify = [row.filed_by]
-    if joint:
-        notify += [p for p in await case_repo.investigators(out.session, case.code)
-                   if p != row.filed_by]
-        leader = leader_of(out, case)
-        if leader is not None:
-            notify.append(leader.id)
+    if joint:  # everyone the joint review invited
+        others, leader = await joint_invitees(out, row, case)
+        notify += others + ([leader.id] if leader is not None else [])
         text += f"原定 {row.joint_time} 的检警共同评议不再举行。"
     for pid in dict.fromkeys(notify):
         await out.send_dm(pid, text=text)

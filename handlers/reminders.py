@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot import cases as ops
 from bot.context import Context
-from bot.dispatcher import Router
+from bot.dispatcher import Router, role_names
 from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of
@@ -139,9 +139,6 @@ async def _clicked(ctx: Context) -> Reminder | None:
     return r
 
 
-ADDRESSEES = {"leader": "院领导", "inspector": "检务督察"}  # who an escalation goes up to
-
-
 @router.action("reminder.done")
 async def done(event: CardActionEvent, ctx: Context) -> None:
     r = await _clicked(ctx)
@@ -153,7 +150,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
             and not ctx.user.has(*rule.escalate_to):
         # an escalation is the leader's (inspector's) to settle: the person it is about closes
         # only their own copy (a prosecutor cannot dismiss the 责任倒查 sent to the leader)
-        up = "、".join(ADDRESSEES.get(role, role) for role in rule.escalate_to)
+        up = role_names(rule.escalate_to)  # whom the escalation goes up to
         if await svc.close_own_copy(ctx, r, ctx.user.id, f"仍待{up}处理"):
             await ctx.reply(f"已关闭您的这份{_label(svc.by_id, r)}提醒（{subject_label(r)}）；"
                             f"该提醒已报{up}，仍由{up}处理。")

@@ -24,7 +24,7 @@ from bot.reviews import (
     apply,
     file_request,
     joint_example,
-    leader_of,
+    joint_invitees,
     parse_items,
     refresh_cards,
     review_view,
@@ -71,11 +71,6 @@ async def _decide(ctx: Context, row: ReviewRow, case: CaseRow, action: Action, t
     return True
 
 
-def _name(ctx: Context, pid: str) -> str:
-    p = ctx.directory.person(pid)
-    return p.name if p else pid
-
-
 def _rescore_how(ctx: Context, row: ReviewRow) -> str:
     """How the prosecutor re-scores for a request: the card's button, or the link itself."""
     return (f"请您重新评分：点卡片上的「去调整评分」，或打开 "
@@ -105,7 +100,7 @@ async def reject(event: CardActionEvent, ctx: Context) -> None:
     if await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason[:500]}",
                      reject_reason=reason[:500]):
         await ctx.reply(f"复核申请 #{row.id}（{case.code}）已驳回，"
-                        f"驳回理由已告知申请人{_name(ctx, row.filed_by)}。")
+                        f"驳回理由已告知申请人{ctx.directory.person_name(row.filed_by)}。")
 
 
 @router.action("review.joint", roles=("prosecutor",))
@@ -130,15 +125,13 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
                          f"已提交检警共同评议，时间：{time}，请届时参加。", joint_time=time):
         return
     await ctx.session.refresh(row)
-    told = [f"申请人{_name(ctx, row.filed_by)}"]
+    told = [f"申请人{ctx.directory.person_name(row.filed_by)}"]
     if row.status == State.JOINT and not any(c.kind == "joint"
                                              for c in await repo.cards(ctx.session, row.id)):
         view = await review_view(ctx, row, case)
-        others = [p for p in await case_repo.investigators(ctx.session, case.code)
-                  if p != row.filed_by]
-        leader = leader_of(ctx, case)
+        others, leader = await joint_invitees(ctx, row, case)
         if others:
-            told.append("侦查人员" + "、".join(_name(ctx, p) for p in others))
+            told.append("侦查人员" + "、".join(ctx.directory.person_name(p) for p in others))
         if leader is not None:
             told.append(f"院领导{leader.name}")
         for pid in others + ([leader.id] if leader is not None else []):
@@ -195,7 +188,7 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
     await ctx.send_dm(row.filed_by, text=(
         f"您的复核申请 #{row.id}（{case.code}）共同评议结果：{label}"
         f"{'，承办检察官将重新评分' if changed else ''}。请在回执卡片上点「确认评议结果」。"))
-    await ctx.reply(f"已记录评议结果：{label}，已请申请人{_name(ctx, row.filed_by)}确认。"
+    await ctx.reply(f"已记录评议结果：{label}，已请申请人{ctx.directory.person_name(row.filed_by)}确认。"
                     + (_rescore_how(ctx, row) if changed else ""))
 
 

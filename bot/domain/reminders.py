@@ -75,7 +75,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bot.domain.scoring import Color
+from bot.domain.scoring import Color, color_at
 from bot.domain.workcal import OFFICE_END, OFFICE_START, SHANGHAI, WorkCalendar
 
 REEVALUATE = "reevaluate"
@@ -333,14 +333,7 @@ class CaseState:
     history: tuple[tuple[datetime, Color], ...] | None = None
 
     def color_at(self, moment: datetime) -> Color | None:
-        if self.history is None:
-            return self.color
-        color = None
-        for at, c in self.history:
-            if at > moment:
-                break
-            color = c
-        return color
+        return self.color if self.history is None else color_at(self.history, moment)
 
 
 def review_subject(request_id: int) -> str:

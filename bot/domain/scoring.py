@@ -29,10 +29,11 @@ Rules
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from bot.domain.text import char_problem
 
@@ -63,6 +64,19 @@ _COLOR_LABELS: dict[Color, str] = {
     Color.GREEN: "绿码",
 }
 _COLOR_RANKS: dict[Color, int] = {Color.RED: 0, Color.YELLOW: 1, Color.GREEN: 2}
+
+_C = TypeVar("_C", bound=str)  # a colour: a Color, or its value as stored
+
+
+def color_at(history: Iterable[tuple[datetime, _C]], moment: datetime) -> _C | None:
+    """The colour in effect at `moment` in a history of (evaluation time, colour), oldest
+    first (None: not scored by then)."""
+    color = None
+    for at, c in history:
+        if at > moment:
+            break
+        color = c
+    return color
 
 
 # --------------------------------------------------------------------------- template

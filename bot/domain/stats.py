@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 
+from bot.domain.scoring import color_at
+
 
 @dataclass(frozen=True)
 class CaseFacts:
@@ -82,16 +84,6 @@ class Stats:
     @property
     def red_at_custody(self) -> int:
         return self.total.red_at_custody
-
-
-def color_at(history: tuple[tuple[datetime, str], ...], moment: datetime) -> str | None:
-    """The colour in effect at `moment` (None: not scored by then)."""
-    color = None
-    for at, c in history:
-        if at > moment:
-            break
-        color = c
-    return color
 
 
 def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:

@@ -248,7 +248,7 @@ class CasesApi:
             await out.audit("api", "case.update", code,
                             {k: v.isoformat() if isinstance(v, date) else v
                              for k, v in changes.items()})
-            await replan_case(out, code, reopened=reopened)
+            await replan_case(out, case, reopened=reopened)
             if "status" in changes:
                 await reviews.on_case_status(out, case)
         return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v

@@ -38,6 +38,7 @@ from storage import inspection as store
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.directory import Directory
 
 log = logging.getLogger(__name__)
 
@@ -507,15 +508,11 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
     return out
 
 
-async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
+async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession,
                       tz: tzinfo) -> ReportData:
     asks = await store.asks_of(db, s.id)
     notes = await store.notes_of(db, s.id)
     qs = await store.questions_by_id(db, [a.question_id for a in asks if a.revealed_at])
-
-    def name(pid: str) -> str:
-        p = d.person(pid)
-        return p.name if p else pid
 
     units = []
     for v in service.unit_views(d, asks):
@@ -524,7 +521,7 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
                            tuple(q.points) if a.answer_published_at else ())
             for a in asks if a.position == v.pos and a.revealed_at
             for q in (qs[a.question_id],))
-        comments = tuple(f"{name(n.author)}：{n.text}" for n in notes
+        comments = tuple(f"{d.person_name(n.author)}：{n.text}" for n in notes
                          if n.kind == "comment" and n.unit_id == v.id)
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
     reports = tuple(f"{d.units[n.unit_id].name}：{n.status}。{n.text}"
@@ -540,16 +537,16 @@ async def report_data(d: Any, db: AsyncSession, s: store.InspectionSession,
         r = json.loads(s.result)
         verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
                          ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(
-                             d.units[u].name if u in d.units else u for u in r["units"])),
+                             d.unit_name(u) for u in r["units"])),
                          ("复核结果", verify_message(verify(service.publication_of(s) or {}),
                                                  {u.id: u.name for u in d.org.units}))]
     return ReportData(
         sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
         reports=reports,
-        rectifications=tuple((d.units[i.unit_id].name, i.text, name(i.owner_person_id),
+        rectifications=tuple((d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),
                               f"{i.due_date:%Y-%m-%d}", "已销号" if i.status == "closed" else "整改中")
                              for i in items),
-        site_tasks=tuple((d.units[t.unit_id].name, name(t.assignee_person_id),
+        site_tasks=tuple((d.units[t.unit_id].name, d.person_name(t.assignee_person_id),
                           f"{t.due_date:%Y-%m-%d}" if t.due_date else "—", t.text) for t in tasks),
         verification=tuple(verification))

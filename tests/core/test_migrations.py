@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,27 @@ def test_migrate_cli_shows_progress(tmp_path: Path) -> None:
     assert (tmp_path / "sub" / "x.db").exists()
 
 
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # the backfill tests' time 0
+
+
+def _clock(url: str) -> Callable[[int], Any]:
+    """`hours` after T0 as a raw statement on that database stores a time (naive UTC on
+    SQLite, as UTCDateTime writes it)."""
+    sqlite = url.startswith("sqlite")
+
+    def at(hours: int) -> Any:
+        value = T0 + timedelta(hours=hours)
+        return value.replace(tzinfo=None) if sqlite else value
+
+    return at
+
+
 async def _intake_versions_backfilled(url: str) -> None:
     """0008: an intake decision recorded before the upgrade gets the evaluation version that
     was current when it was made (so a later scan of the same version is seen as a repeat)."""
     engine = db.create_engine(url)
     await migrate.upgrade(engine, "0007_case_external_id")
-    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
-    sqlite = url.startswith("sqlite")
-
-    def at(hours: int) -> Any:
-        value = t0 + timedelta(hours=hours)
-        return value.replace(tzinfo=None) if sqlite else value
-
+    at = _clock(url)
     async with engine.begin() as conn:
         await conn.execute(text(
             "INSERT INTO cases (code, unit, title, stage, police_unit, prosecutor, status, "
@@ -92,13 +102,7 @@ async def _closing_times_backfilled(url: str) -> None:
     the trail, get none."""
     engine = db.create_engine(url)
     await migrate.upgrade(engine, "0008_intake_version_card")
-    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
-    sqlite = url.startswith("sqlite")
-
-    def at(hours: int) -> Any:
-        value = t0 + timedelta(hours=hours)
-        return value.replace(tzinfo=None) if sqlite else value
-
+    at = _clock(url)
     cases = {"HY-2026-0001": "closed",  # closed once
              "HY-2026-0002": "closed",  # closed, reopened, closed, closed again
              "HY-2026-0003": "open",  # closed, then reopened
@@ -141,7 +145,7 @@ async def _closing_times_backfilled(url: str) -> None:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     assert {code: utc(closed) for code, closed in rows} == {
-        "HY-2026-0001": t0 + timedelta(hours=2), "HY-2026-0002": t0 + timedelta(hours=5),
+        "HY-2026-0001": T0 + timedelta(hours=2), "HY-2026-0002": T0 + timedelta(hours=5),
         "HY-2026-0003": None, "HY-2026-0004": None, "HY-2026-0005": None}
 
 
