@@ -352,6 +352,18 @@ INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "�
 INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 waits for the prosecutor
 
 
+async def lock_for_intake(out: Outbound, code: str) -> tuple[CaseRow, IntakeRow | None, bool]:
+    """The case locked for an intake decision, its last decision, and whether that decision was
+    made while this scan waited for the lock. One scan at a time decides (PostgreSQL: two
+    scans at the same moment, from two case managers or a double tap through two instances);
+    the waiting one then finds the decision, whose messages have just gone out."""
+    before = await repo.last_intake(out.session, code)
+    case = await repo.get_case(out.session, code, for_update=True)
+    assert case is not None
+    last = await repo.last_intake(out.session, code)
+    return case, last, last is not None and (before is None or before.id != last.id)
+
+
 async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation,
                         decision: str) -> IntakeRow:
     """A new intake decision on evaluation ``ev``; a final one reaches the investigators."""

@@ -159,23 +159,15 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     if not ops.in_scope(ctx, ctx.user, case.unit):
         await ctx.reply(f"{case.code} 不属于您所在院，无法受理。")
         return
-    seen = await repo.last_intake(ctx.session, case.code)
-    # one scan at a time decides (PostgreSQL: two scans at the same moment, from two case
-    # managers or a double tap through two instances; the other then finds the decision)
-    locked = await repo.get_case(ctx.session, case.code, for_update=True)
-    assert locked is not None
-    case = locked
+    case, last, raced = await ops.lock_for_intake(ctx, case.code)
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:
         await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
         return
-    view = ops.case_view(ctx, case)
-    last = await repo.last_intake(ctx.session, case.code)
     if last is not None and last.version == ev.version:  # scanned again, not re-scored since
-        # a decision made while this scan waited was just sent out: nobody is told twice
-        await _intake_again(ctx, case, ev, last,
-                            remind=seen is not None and seen.id == last.id)
+        await _intake_again(ctx, case, ev, last, remind=not raced)
         return
+    view = ops.case_view(ctx, case)
     decision = ops.INTAKE_BY_COLOR[ev.color]
     rescanned = (f"已重新评分为{ev.color.label} {ev.score}分，"
                  f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
@@ -203,28 +195,25 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     learns that decision; the investigators are not told again. A case still 待定 reminds its
     prosecutor once more, unless `remind` is False (the scan raced the decision, whose request
     to the prosecutor has just gone out)."""
-    by = ctx.directory.person(last.by)
+    by = ctx.directory.person_name(last.by)
     when = local(last.at, ctx.config.tz)
     state = f"{ev.color.label} {ev.score}分"
     await ctx.audit(ctx.user.id, "case.intake.repeat", case.code,
                     {"decision": last.decision, "version": ev.version})
-    if last.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]:
-        view = ops.case_view(ctx, case)
-        if not remind:
-            await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"
-                            f"（{state}，待定），已请承办检察官{view.prosecutor}选择延期受理或"
-                            "先收后补，无需重复受理。")
-            return
-        asked = await ctx.send_dm(case.prosecutor,
-                                  card=intake_pending_card(view, ev, ctx.user.name, again=True))
-        await repo.add_intake_prompt(ctx.session, last, asked.id)
-        await ctx.reply(f"{case.code} 已于 {when} 由{by.name if by else last.by}扫码受理"
-                        f"（{state}，待定），承办检察官{view.prosecutor}尚未选择延期受理或先收后补，"
-                        "已再次提醒。")
+    if last.decision != ops.INTAKE_BY_COLOR[Color.YELLOW]:
+        await ctx.reply(f"{case.code} 已于 {when} 作出受理决定：{last.decision}（{by}，{state}）。"
+                        "此后未重新评分，无需重复受理，不再重复通知侦查人员。")
         return
-    await ctx.reply(f"{case.code} 已于 {when} 作出受理决定：{last.decision}"
-                    f"（{by.name if by else last.by}，{state}）。此后未重新评分，无需重复受理，"
-                    "不再重复通知侦查人员。")
+    view = ops.case_view(ctx, case)
+    scanned = f"{case.code} 已于 {when} 由{by}扫码受理（{state}，待定），"
+    if not remind:
+        await ctx.reply(f"{scanned}已请承办检察官{view.prosecutor}选择延期受理或先收后补，"
+                        "无需重复受理。")
+        return
+    asked = await ctx.send_dm(case.prosecutor,
+                              card=intake_pending_card(view, ev, ctx.user.name, again=True))
+    await repo.add_intake_prompt(ctx.session, last, asked.id)
+    await ctx.reply(f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。")
 
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:
