@@ -81,7 +81,8 @@ CLOSED_NEXT = (f"会后跟进请发送「{RECTIFY_USAGE}」或「{SITE_USAGE}」
 
 def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
     """Where the session stands and what the host sends next: every stage command's refusal ends
-    with this, so the advice is the same whichever command was mistyped."""
+    with this, so the advice is the same whichever command was mistyped. Of a closed session,
+    only the follow-up: whoever names it has already said it ended (督导 状态: 已结束。)."""
     if s.stage == "created":
         return "会议已创建，尚未开场、尚未抽签。请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
     if s.stage == "agenda":
@@ -90,7 +91,7 @@ def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
         return (f"问询已结束，正在整改汇报。记录：「{REPORT_USAGE}」；"
                 "汇报完毕请发送「结束」。")
     if s.stage == "closed":
-        return f"会议已结束。{CLOSED_NEXT}"
+        return CLOSED_NEXT
     groups = _by_position(asks)
     names = {v.pos: v.name for v in unit_views(d, asks)}
     if s.stage == "drawn":
@@ -207,8 +208,7 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
-        state = CLOSED_NEXT if s.stage == "closed" else where(  # not 已结束。会议已结束。
-            ctx.directory, s, await store.asks_of(ctx.session, s.id))
+        state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
         await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
                         f"{state}\n大屏：{live_url(ctx, s.id)}")
         return
