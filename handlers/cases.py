@@ -186,7 +186,7 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         await repo.set_intake_card(ctx.session, row, waiting.id)
         asked = await ctx.send_dm(case.prosecutor,
                                   card=intake_pending_card(view, ev, ctx.user.name))
-        await repo.add_intake_prompt(ctx.session, row, asked.id)
+        await repo.add_intake_prompt(ctx.session, row, asked.id, ctx.user.id)
 
 
 async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow,
@@ -212,7 +212,7 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
         return
     asked = await ctx.send_dm(case.prosecutor,
                               card=intake_pending_card(view, ev, ctx.user.name, again=True))
-    await repo.add_intake_prompt(ctx.session, last, asked.id)
+    await repo.add_intake_prompt(ctx.session, last, asked.id, ctx.user.id)
     await ctx.reply(f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。")
 
 
@@ -251,8 +251,11 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
         view, ev, decision, ctx.user.name, now, tz), done)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
     await ctx.reply(f"{case.code} 已决定：{decision}。")
-    if pending and pending[-1].by != ctx.user.id:  # the case manager who asked
-        await ctx.send_dm(pending[-1].by, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
+    # every case manager who scanned it while it waited
+    scanners = await repo.intake_scanners(ctx.session, pending[-1]) if pending else []
+    for manager in scanners:
+        if manager != ctx.user.id:
+            await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
 @router.action("intake.defer", roles=("prosecutor",))

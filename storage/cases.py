@@ -129,12 +129,14 @@ class IntakeRow(Base):
 
 class IntakePromptRow(Base):
     """A card asking the prosecutor to choose 延期受理 or 先收后补 on a 待定 decision (one per
-    scan: a repeated scan asks again); all of them are redrawn once the question is settled."""
+    scan: a repeated scan asks again); all of them are redrawn once the question is settled,
+    and whoever scanned is told the choice."""
 
     __tablename__ = "intake_prompts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     intake_id: Mapped[int] = mapped_column(ForeignKey("intake_decisions.id"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    by: Mapped[str | None] = mapped_column(String(80))  # the scanner (None: sent before 0011)
 
 
 class CaseCounter(Base):
@@ -407,10 +409,22 @@ async def set_intake_card(session: AsyncSession, row: IntakeRow, message_id: int
     await session.flush()
 
 
-async def add_intake_prompt(session: AsyncSession, row: IntakeRow, message_id: int) -> None:
-    """Remember a card asking the prosecutor to choose on this 待定 decision."""
-    session.add(IntakePromptRow(intake_id=row.id, message_id=message_id))
+async def add_intake_prompt(session: AsyncSession, row: IntakeRow, message_id: int,
+                            by: str) -> None:
+    """Remember a card asking the prosecutor to choose on this 待定 decision, sent on `by`'s
+    scan."""
+    session.add(IntakePromptRow(intake_id=row.id, message_id=message_id, by=by))
     await session.flush()
+
+
+async def intake_scanners(session: AsyncSession, row: IntakeRow) -> list[str]:
+    """Who scanned this 待定 decision: the case manager who made it, then those who scanned it
+    again while it waited, once each, in order."""
+    rows = await session.execute(
+        select(IntakePromptRow.by).where(IntakePromptRow.intake_id == row.id,
+                                         IntakePromptRow.by.is_not(None))
+        .order_by(IntakePromptRow.id))
+    return list(dict.fromkeys([row.by, *(by for by in rows.scalars() if by is not None)]))
 
 
 async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]) -> list[int]:

@@ -137,6 +137,23 @@ async def test_a_choice_redraws_every_card_asking_the_prosecutor(console: Consol
     assert await intakes(console, code) == ["待定", "延期受理"]
 
 
+async def test_every_case_manager_who_scanned_the_waiting_case_is_told_the_choice(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    r = await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    assert "已再次提醒" in r["messages"][-1]["text"]
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")  # and once more
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await console.click(PROSECUTOR, (await asked(console, code))[-1]["id"], "intake.receive")
+    for manager in (MANAGER, MANAGER2):  # each told once
+        told = [m["text"] for m in await console.messages(f"dm:{manager}")
+                if m["text"] and "已决定" in m["text"]]
+        assert told == [f"{code} 承办检察官余斌梅已决定：先收后补。"], (manager, told)
+    assert await intakes(console, code) == ["待定", "先收后补"]
+
+
 async def test_a_rescore_away_from_yellow_redraws_the_waiting_cards(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
