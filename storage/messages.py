@@ -17,10 +17,11 @@ from storage.types import Executor, dialect_name
 
 async def add_message(session: AsyncSession, *, chat: str, sender: str, at: datetime,
                       text: str | None = None, card: Card | None = None,
-                      event_id: str | None = None) -> Message:
+                      event_id: str | None = None, mention: str | None = None) -> Message:
     """Insert with one Core statement (the hot path: every event logs one or two messages); the
     returned object is not attached to the session."""
-    msg = new_message(chat=chat, sender=sender, at=at, text=text, card=card, event_id=event_id)
+    msg = new_message(chat=chat, sender=sender, at=at, text=text, card=card, event_id=event_id,
+                      mention=mention)
     msg.id = (await session.execute(insert(Message).values(**_row(msg)).returning(Message.id))
               ).scalar_one()
     return msg
@@ -28,7 +29,7 @@ async def add_message(session: AsyncSession, *, chat: str, sender: str, at: date
 
 def _row(m: Message) -> dict[str, Any]:
     return {"chat": m.chat, "sender": m.sender, "at": m.at, "text": m.text, "card": m.card,
-            "event_id": m.event_id}
+            "event_id": m.event_id, "mention": m.mention}
 
 
 async def add_many(session: Executor, messages: list[Message]) -> None:
@@ -52,9 +53,10 @@ async def add_many(session: Executor, messages: list[Message]) -> None:
 
 
 def new_message(*, chat: str, sender: str, at: datetime, text: str | None = None,
-                card: Card | None = None, event_id: str | None = None) -> Message:
+                card: Card | None = None, event_id: str | None = None,
+                mention: str | None = None) -> Message:
     """A message not yet stored (its id is set when it is)."""
-    return Message(chat=chat, sender=sender, at=at, text=text, event_id=event_id,
+    return Message(chat=chat, sender=sender, at=at, text=text, event_id=event_id, mention=mention,
                    card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None)
 
 
@@ -79,6 +81,22 @@ async def sender_of_event(session: AsyncSession, reply: Message) -> str | None:
                Message.chat == reply.chat, Message.event_id == reply.event_id,
                Message.sender != "bot")
         .order_by(Message.id.desc()).limit(1))).scalar()
+
+
+async def first_reply_of_event(session: AsyncSession, reply: Message) -> bool:
+    """Whether `reply` is the first bot message answering its event in its chat (the lowest id
+    with that event_id there): the one that mentions the sender, so that an event answered
+    with several messages notifies them once. Derived from the table alone, it holds across
+    instances and restarts. A bounded primary-key range, like `sender_of_event`."""
+    if not reply.event_id:
+        return True
+    earlier = (await session.execute(
+        select(Message.id)
+        .where(Message.id.between(reply.id - SENDER_LOOKBACK, reply.id - 1),
+               Message.chat == reply.chat, Message.event_id == reply.event_id,
+               Message.sender == "bot")
+        .limit(1))).scalar()
+    return earlier is None
 
 
 def message_card(msg: Message) -> Card | None:

@@ -33,6 +33,9 @@ class Message(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     event_id: Mapped[str | None] = mapped_column(String(160))  # the inbound event it answers
     platform_ref: Mapped[str | None] = mapped_column(String(200))  # e.g. DingTalk outTrackId
+    # whom a reply @-mentions, as its transport encodes it (set by transports that need it
+    # beyond their memory: a DingTalk sender not in the roster)
+    mention: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxItem(Base):

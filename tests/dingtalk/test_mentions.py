@@ -5,16 +5,19 @@ Answers in 1:1 chats and messages that answer nobody (reminders, pushes) mention
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import func, select
 
 from bot.app import App
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.events import CardActionEvent, MessageEvent
 from bot.transports.dingtalk.delivery import SenderBook
-from bot.transports.dingtalk.mapping import Addressee
+from bot.transports.dingtalk.mapping import NOT_REGISTERED_USER, Addressee
 from cards.model import Button, Card
-from storage.models import Message
+from storage.models import Message, OutboxItem
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
 from tests.dingtalk.fake import FakeDingTalk
 
@@ -25,6 +28,12 @@ list_router = Router("dingtalk-mentions")
 @list_router.command("清单", summary="测试：无按钮的卡片（markdown）")
 async def _list(event: MessageEvent, ctx: Context) -> None:
     await ctx.reply(card=Card(title="清单", body="第一行\n第二行"))
+
+
+@list_router.command("两句", summary="测试：一条消息，两条回复")
+async def _twice(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply("第一句")
+    await ctx.reply("第二句")
 
 
 @list_router.command("点我", summary="测试：点了会回话的卡片")
@@ -105,3 +114,44 @@ async def test_another_instance_finds_the_sender_in_the_roster(
     assert await app.dingtalk.addressee(reply) == Addressee(PROSECUTOR[1], "余斌梅")
     reply.event_id = "dingtalk:someone-elses"
     assert await app.dingtalk.addressee(reply) is None
+
+
+async def test_an_event_answered_with_several_messages_mentions_once(
+        app: App, fake: FakeDingTalk) -> None:
+    """Like 「抽签」: the sender is notified by the first answer, not once per message."""
+    app.dispatcher.include(list_router)
+    fake.send_message("两句", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="both answers")
+    assert [(s.shown, s.mentioned) for s in sent] == [
+        ("@余斌梅 第一句", [PROSECUTOR[1]]), ("第二句", [])]
+
+
+async def test_after_a_restart_the_answers_still_mention_whom_they_answer(
+        make_app: AppFactory, fake: FakeDingTalk, tmp_path: Path) -> None:
+    """The instance that received the messages stores the answers and is gone before they
+    go out: the one that delivers them (a new transport on the same database, with nothing
+    in memory) still mentions a sender not in the roster, and each sender once."""
+    shared = {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"}
+    first = await make_app(storage=shared, stream={"spool_dir": str(tmp_path / "spool-1")})
+    first.dispatcher.include(list_router)
+    assert first.outbox is not None
+    await first.outbox.stop()  # it delivers nothing more
+    fake.send_message("回声 六", staff_id="dt-stranger", group=GROUP_CID)
+    fake.send_message("两句", staff_id=PROSECUTOR[1], group=GROUP_CID)
+
+    async def pending() -> int:
+        async with first.services.db() as session:
+            return int((await session.execute(
+                select(func.count()).select_from(OutboxItem))).scalar_one())
+
+    for _ in range(300):
+        if await pending() == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert await pending() == 3 and fake.sent == []
+    # the restart: its outbox worker delivers the rows
+    await make_app(storage=shared, stream={"spool_dir": str(tmp_path / "spool-2")})
+    sent = await eventually(lambda: len(fake.sent) >= 3 and fake.sent, what="the answers")
+    # no sessionWebhook known to the new instance: the OpenAPI, which names the sender
+    assert sorted(s.text for s in sent) == sorted([
+        f"@路人甲 {NOT_REGISTERED_USER}", "@余斌梅 第一句", "第二句"])

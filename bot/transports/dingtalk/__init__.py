@@ -94,12 +94,18 @@ class DingTalkTransport:
         return Target(True, conv) if conv else None
 
     async def addressee(self, reply: Message) -> Addressee | None:
-        """Whom `reply` (in a group) answers: the sender this instance saw, or, when another
-        instance received the message or this one restarted since, the roster member whose
-        message it answers."""
-        if (seen := self.senders.get(reply.event_id)) is not None:
-            return seen
+        """Whom `reply` (in a group) answers, if it is the first message answering its event
+        (an event answered with several messages mentions the sender once): the sender this
+        instance saw; when another instance received the message or this one restarted
+        since, the one stored with the reply (a sender not in the roster), or the roster
+        member whose message it answers."""
         async with self.app.services.db() as session:
+            if not await msgs.first_reply_of_event(session, reply):
+                return None
+            if (seen := self.senders.get(reply.event_id)) is not None:
+                return seen
+            if (stored := Addressee.decode(reply.mention)) is not None:
+                return stored
             person_id = await msgs.sender_of_event(session, reply)
         person = self.app.services.directory.person(person_id) if person_id else None
         staff = person.ids.get("dingtalk") if person else None

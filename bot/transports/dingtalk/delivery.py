@@ -61,8 +61,8 @@ class WebhookBook:
 
 class SenderBook:
     """Who sent each recent inbound event (in a group), so its answers can mention them. In
-    memory, like the webhooks; `DingTalkTransport.addressee` falls back to the database for
-    senders in the roster."""
+    memory, like the webhooks; `DingTalkTransport.addressee` falls back to the database:
+    `messages.mention` (stored with answers to senders not in the roster), or the roster."""
 
     def __init__(self, max_entries: int = 10000) -> None:
         self.max_entries = max_entries
@@ -142,8 +142,8 @@ class DingTalkDelivery:
 
     async def _addressee(self, message: Message, target: Target) -> Addressee | None:
         """Whom a new message in a group answers (the sender of the event it replies to), to
-        mention them; None for 1:1 chats and for messages that answer nobody (reminders,
-        pushes)."""
+        mention them; None for 1:1 chats, for messages that answer nobody (reminders,
+        pushes), and for any but the first answer to an event (one notification each)."""
         if not target.group or not message.event_id or self.addressee_of is None:
             return None
         return await self.addressee_of(message)

@@ -237,21 +237,26 @@ class Inbound:
             if refusal.sender is not None:
                 self.senders.remember(refusal.event_id, refusal.sender)
             try:
-                await self.enqueue_answer(refusal.chat, refusal.reply, refusal.event_id)
+                await self.enqueue_answer(refusal.chat, refusal.reply, refusal.event_id,
+                                          refusal.sender)
                 return
             except Exception as e:
                 log.warning("dingtalk: answer to %s not stored (%s); sent directly",
                             refusal.event_id, e)
         await self._answer_directly(refusal.webhook, refusal.reply, refusal.sender)
 
-    async def enqueue_answer(self, chat: str, text: str, event_id: str) -> None:
-        """One outbox row for DingTalk with `text` to `chat`, unless `event_id` was answered."""
+    async def enqueue_answer(self, chat: str, text: str, event_id: str,
+                             sender: mapping.Addressee | None = None) -> None:
+        """One outbox row for DingTalk with `text` to `chat`, unless `event_id` was answered.
+        `sender` (in a group) is stored with it: not in the roster, they are known nowhere
+        else once this instance forgets them, and the answer may go out from another one."""
         now = self.app.services.clock.now()
         async with self.app.services.db() as session, session.begin():
             if not await dedupe.claim_in_db(session, f"{event_id}#answer", now):
                 return
             msg = await msgs.add_message(session, chat=chat, sender="bot", at=now, text=text,
-                                         event_id=event_id)
+                                         event_id=event_id,
+                                         mention=sender.encode() if sender else None)
             await msgs.enqueue(session, message_id=msg.id, transport="dingtalk", op="send",
                                at=now)
         self.on_handled()

@@ -46,6 +46,24 @@ class Addressee:
     staff_id: str
     nick: str
 
+    def encode(self) -> str:
+        """As kept in `messages.mention`, so any instance, after any restart, can mention them."""
+        return json.dumps({"staffId": self.staff_id, "nick": self.nick}, ensure_ascii=False)
+
+    @staticmethod
+    def decode(stored: str | None) -> Addressee | None:
+        """From `messages.mention`; None for nothing stored, or something unreadable."""
+        try:
+            d = json.loads(stored) if stored else None
+        except ValueError:
+            return None
+        if not isinstance(d, dict):
+            return None
+        staff_id, nick = d.get("staffId"), d.get("nick")
+        if not isinstance(staff_id, str) or not staff_id:
+            return None
+        return Addressee(staff_id, nick if isinstance(nick, str) and nick else staff_id)
+
 
 @dataclass(frozen=True)
 class Refusal:
