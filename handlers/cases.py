@@ -194,7 +194,7 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     """A case scanned again with no new evaluation since its last intake decision: the scanner
     learns that decision; the investigators are not told again. A case still 待定 reminds its
     prosecutor once more, unless `remind` is False (the scan raced the decision, whose request
-    to the prosecutor has just gone out)."""
+    to the prosecutor has just gone out); either way the scanner is told the choice."""
     by = ctx.directory.person_name(last.by)
     when = local(last.at, ctx.config.tz)
     state = f"{ev.color.label} {ev.score}分"
@@ -207,6 +207,7 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     view = ops.case_view(ctx, case)
     scanned = f"{case.code} 已于 {when} 由{by}扫码受理（{state}，待定），"
     if not remind:
+        await repo.join_intake_prompt(ctx.session, last, ctx.user.id)
         await ctx.reply(f"{scanned}已请承办检察官{view.prosecutor}选择延期受理或先收后补，"
                         "无需重复受理。")
         return

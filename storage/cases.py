@@ -129,8 +129,9 @@ class IntakeRow(Base):
 
 class IntakePromptRow(Base):
     """A card asking the prosecutor to choose 延期受理 or 先收后补 on a 待定 decision (one per
-    scan: a repeated scan asks again); all of them are redrawn once the question is settled,
-    and whoever scanned is told the choice."""
+    scan: a repeated scan asks again; a scan that raced the decision shares the card just sent);
+    all of them are redrawn once the question is settled, and whoever scanned is told the
+    choice."""
 
     __tablename__ = "intake_prompts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -417,9 +418,19 @@ async def add_intake_prompt(session: AsyncSession, row: IntakeRow, message_id: i
     await session.flush()
 
 
+async def join_intake_prompt(session: AsyncSession, row: IntakeRow, by: str) -> None:
+    """`by` scanned this 待定 decision as it was being made: the prosecutor's latest card about
+    it asks on their behalf too (no second card), and they are told the choice."""
+    latest = await session.scalar(
+        select(IntakePromptRow.message_id).where(IntakePromptRow.intake_id == row.id)
+        .order_by(IntakePromptRow.id.desc()).limit(1))
+    if latest is not None:
+        await add_intake_prompt(session, row, latest, by)
+
+
 async def intake_scanners(session: AsyncSession, row: IntakeRow) -> list[str]:
     """Who scanned this 待定 decision: the case manager who made it, then those who scanned it
-    again while it waited, once each, in order."""
+    as it was made or again while it waited, once each, in order."""
     rows = await session.execute(
         select(IntakePromptRow.by).where(IntakePromptRow.intake_id == row.id,
                                          IntakePromptRow.by.is_not(None))
@@ -429,13 +440,13 @@ async def intake_scanners(session: AsyncSession, row: IntakeRow) -> list[str]:
 
 async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]) -> list[int]:
     """The message ids of the prosecutor's cards asking about these 待定 decisions, oldest
-    first."""
+    first, once each."""
     if not intake_ids:
         return []
     rows = await session.execute(
         select(IntakePromptRow.message_id).where(IntakePromptRow.intake_id.in_(intake_ids))
         .order_by(IntakePromptRow.id))
-    return list(rows.scalars())
+    return list(dict.fromkeys(rows.scalars()))
 
 
 @dataclass(frozen=True)

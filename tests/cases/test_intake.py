@@ -270,3 +270,30 @@ async def test_a_double_clicked_yellow_choice_on_postgresql_decides_once(
     told = [m for m in await console.messages(f"dm:{MANAGER}")
             if m["text"] and "已决定：先收后补" in m["text"]]
     assert len(told) == 1
+
+
+@pytest.mark.postgres
+async def test_case_managers_scanning_a_yellow_case_at_the_same_moment_are_all_told_the_choice(
+        pg_console: Console) -> None:
+    """Two case managers scan a yellow case at the same moment (two sessions): the one whose
+    scan lost the race is told it waits and, like the one whose scan made the 待定 decision,
+    is told the prosecutor's choice."""
+    console = pg_console
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    replies = await _scans_at_once(console, code, [MANAGER, MANAGER2])
+    for manager, r in zip((MANAGER, MANAGER2), replies, strict=True):  # each told it waits
+        [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{manager}"]
+        assert "待定" in (answer["card"]["title"] if answer["card"] else answer["text"]), r
+    [pending] = await asked(console, code)
+    await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    for manager in (MANAGER, MANAGER2):
+        told = [m["text"] for m in await console.messages(f"dm:{manager}")
+                if m["text"] and "已决定" in m["text"]]
+        assert told == [f"{code} 承办检察官余斌梅已决定：先收后补。"], (manager, told)
+    # the 待定 card shows the choice; the prosecutor was asked once, and that card is done
+    titles = [m["card"]["title"] for manager in (MANAGER, MANAGER2)
+              for m in cards(await console.messages(f"dm:{manager}"))]
+    assert titles == [f"受理 {code} · 先收后补"]
+    assert [m["card"]["title"] for m in await asked(console, code)] == [f"受理 {code} · 先收后补"]
+    assert await intakes(console, code) == ["待定", "先收后补"]
