@@ -285,15 +285,20 @@ class ReminderService:
                                                rule=rule, now=now, horizon=1)
         return out
 
+    async def plan_rectifications(self, session: AsyncSession, item_ids: Iterable[int | str],
+                                  now: datetime) -> dict[str, Subject]:
+        subjects = await self.load_rectifications(session, item_ids, now)
+        await self._store(session, list(subjects.values()), now,
+                          [r.id for r in self.rules if r.kind == RECTIFICATION])
+        return subjects
+
     async def discover_rectifications(self, session: AsyncSession, now: datetime) -> int:
         if self.rule_of(RECTIFICATION) is None:
             return 0
         today = now.astimezone(self.tz).date()
         ids = await repo.unplanned_overdue_rectifications(session, today)
         if ids:
-            subjects = await self.load_rectifications(session, ids, now)
-            await self._store(session, list(subjects.values()), now,
-                              [r.id for r in self.rules if r.kind == RECTIFICATION])
+            await self.plan_rectifications(session, ids, now)
         return len(ids)
 
     # ------------------------------------------------------------------ the test clock
@@ -363,10 +368,7 @@ class ReminderService:
         await self._store(session, list(reviews.values()), now,
                           [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
         subjects.update(reviews)
-        rects = await self.load_rectifications(session, rect_ids, now)
-        await self._store(session, list(rects.values()), now,
-                          [r.id for r in self.rules if r.kind == RECTIFICATION])
-        subjects.update(rects)
+        subjects.update(await self.plan_rectifications(session, rect_ids, now))
         snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
         for r in rows:
@@ -580,6 +582,16 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
+async def replan_rectifications(out: Outbound, item_ids: Sequence[int]) -> None:
+    """Call after closing (销号) or reopening rectification items: a closed item's pending
+    reminders are cancelled; a reopened one is planned again as if it had stayed open (its
+    cancelled slots come back, a missed one caught up once) — discovery alone would never
+    see it again, as it plans only items without reminder rows."""
+    svc = out.services.reminders
+    if svc is not None and item_ids:
+        await svc.plan_rectifications(out.session, item_ids, out.now())
+
+
 async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
                       reopened: bool = False) -> None:
     """Call after a deadline change or closing a case: re-plans or cancels what is pending;
@@ -626,5 +638,5 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
 
 
 __all__ = ["ReminderService", "Subject", "SweepResult", "install", "replan_case",
-           "service_of", "settle_review_reminders", "worker_id"]
+           "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
 

@@ -44,12 +44,13 @@ from bot.inspection import (
     resolve_unit,
     unit_views,
 )
+from bot.reminders import replan_rectifications
 from cards import inspection as cards
 from cards.inspection import RevealedQuestion
 from cards.model import Card
 from config.model import Person, Unit
 from storage import inspection as store
-from storage.inspection import Ask, InspectionSession
+from storage.inspection import Ask, InspectionSession, Note
 
 router = Router("inspection")
 INSPECTOR = ("inspector",)
@@ -416,23 +417,44 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     text = parts[2] if len(parts) > 2 else ""
     earlier = next((n for n in latest_reports(await store.notes_of(ctx.session, s.id))
                     if n.unit_id == unit.id), None)  # this one replaces it (a correction)
-    await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="report",
-                         status=parts[1], author=ctx.user.id, text=text, at=ctx.now())
-    closed = 0
-    if parts[1] == "已整改":
-        for item in await store.open_rectifications_for_unit(ctx.session, unit.id):
-            if item.session_id != s.id:
-                await store.close_rectification(item, ctx.now())
-                closed += 1
+    note = await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="report",
+                                status=parts[1], author=ctx.user.id, text=text, at=ctx.now())
+    closed, reopened = await _settle_items(ctx, s, unit.id, note, earlier)
     await ctx.audit(ctx.user.id, "inspection.report", s.id,
-                    {"unit": unit.id, "status": parts[1], "closed_items": closed,
-                     "replaces": earlier.id if earlier else None})
-    extra = f"，销号整改事项 {closed} 项" if closed else ""
+                    {"unit": unit.id, "status": parts[1], "closed_items": len(closed),
+                     "reopened_items": len(reopened), "replaces": earlier.id if earlier else None})
+    if reopened and earlier is not None:
+        await ctx.audit(ctx.user.id, "inspection.rectification.reopen", s.id,
+                        {"unit": unit.id, "items": reopened, "closed_by": earlier.id,
+                         "report": note.id})
+    await replan_rectifications(ctx, closed + reopened)
+    extra = (f"，销号整改事项 {len(closed)} 项" if closed else "") + (
+        f"，恢复整改事项 {len(reopened)} 项" if reopened else "")
     if earlier is not None:
         await ctx.reply(f"已更新 {unit.name} 的整改汇报：{parts[1]}（原为{earlier.status}）{extra}。")
     else:
         await ctx.reply(f"已记录 {unit.name} 的整改汇报：{parts[1]}{extra}。")
     notify(ctx, s.id)
+
+
+async def _settle_items(ctx: Context, s: InspectionSession, unit_id: str, note: Note,
+                        earlier: Note | None) -> tuple[list[int], list[int]]:
+    """The unit's items from earlier sessions as its report `note` says; returns the ids closed
+    and reopened. 已整改 closes the open ones; the items the corrected report closed stay
+    closed, now by this one (reported 已整改 twice, they are not counted twice). A correction
+    to 整改中 or 未整改 reopens exactly those, not items closed some other way."""
+    kept = await store.closed_by_report(ctx.session, earlier.id) if earlier else []
+    if note.status != "已整改":
+        for item in kept:
+            store.reopen_rectification(item)
+        return [], [i.id for i in kept]
+    for item in kept:
+        item.closed_by_note = note.id
+    closed = [i for i in await store.open_rectifications_for_unit(ctx.session, unit_id)
+              if i.session_id != s.id]
+    for item in closed:
+        await store.close_rectification(item, ctx.now(), note.id)
+    return [i.id for i in closed], []
 
 
 @router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR)
@@ -451,6 +473,8 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
     d = out.directory
     asks = await store.asks_of(out.session, s.id)
     notes = await store.notes_of(out.session, s.id)
+    reports = latest_reports(notes)
+    closed = await store.closed_counts(out.session, [n.id for n in reports])
     items = await store.rectifications_of(out.session, s.id)
     tasks = await store.site_tasks_of(out.session, s.id)
 
@@ -462,7 +486,7 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         sid=s.id, title=s.title, units=unit_views(d, asks),
         revealed=sum(1 for a in asks if a.revealed_at), planned=len(asks),
         comments=sum(1 for n in notes if n.kind == "comment"),
-        reports=len(latest_reports(notes)),
+        reports=len(reports), closed_items=sum(closed.values()),
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
         site_tasks=[f"{d.units[t.unit_id].name}：{t.text.removeprefix('实地督察：')}"

@@ -2,7 +2,8 @@
 
 `rectification_items` is read by the reminder engine (another feature): one row per
 rectification item (整改事项) recorded at a session's close, with its owner and due date;
-`status` is "open" until the item is closed (`closed_at` set). See docs/inspection.md."""
+`status` is "open" until the item is closed (`closed_at` set; `closed_by_note`, when a 整改汇报
+of 已整改 closed it, and a correction of that report reopens it). See docs/inspection.md."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ class RectificationItem(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")  # "open" | "closed"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the 已整改 report (整改汇报) that closed it: a correction of that report reopens it
+    closed_by_note: Mapped[int | None] = mapped_column(ForeignKey("inspection_notes.id"))
 
     __table_args__ = (Index("ix_rectification_due", "status", "due_date"),)
 
@@ -336,9 +339,38 @@ async def open_rectifications_for_unit(session: AsyncSession,
     return list(rows.scalars())
 
 
-async def close_rectification(item: RectificationItem, at: datetime) -> None:
+async def close_rectification(item: RectificationItem, at: datetime,
+                              note_id: int | None = None) -> None:
+    """Close (销号) an item; `note_id`: the 已整改 report that closed it."""
     item.status = "closed"
     item.closed_at = at
+    item.closed_by_note = note_id
+
+
+def reopen_rectification(item: RectificationItem) -> None:
+    item.status = "open"
+    item.closed_at = None
+    item.closed_by_note = None
+
+
+async def closed_by_report(session: AsyncSession, note_id: int) -> list[RectificationItem]:
+    """The items a 整改汇报 closed that are still closed."""
+    rows = await session.execute(select(RectificationItem).where(
+        RectificationItem.closed_by_note == note_id, RectificationItem.status == "closed")
+        .order_by(RectificationItem.id))
+    return list(rows.scalars())
+
+
+async def closed_counts(session: AsyncSession, note_ids: Sequence[int]) -> dict[int, int]:
+    """How many items each of these 整改汇报 closed that are still closed."""
+    if not note_ids:
+        return {}
+    rows = await session.execute(
+        select(RectificationItem.closed_by_note, func.count())
+        .where(RectificationItem.closed_by_note.in_(list(note_ids)),
+               RectificationItem.status == "closed")
+        .group_by(RectificationItem.closed_by_note))
+    return {n: int(c) for n, c in rows.all() if n is not None}
 
 
 @dataclass(frozen=True)

@@ -524,8 +524,11 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
         comments = tuple(f"{d.person_name(n.author)}：{n.text}" for n in notes
                          if n.kind == "comment" and n.unit_id == v.id)
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
-    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}。{n.text}"
-                    for n in service.latest_reports(notes) if n.unit_id)
+    latest = service.latest_reports(notes)
+    closed = await store.closed_counts(db, [n.id for n in latest])  # items still closed by it
+    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}"
+                    f"{f'（销号整改事项 {closed[n.id]} 项）' if closed.get(n.id) else ''}。{n.text}"
+                    for n in latest if n.unit_id)
     items = await store.rectifications_of(db, s.id)
     tasks = await store.site_tasks_of(db, s.id)
     verification: list[tuple[str, str]] = [("抽签清单 SHA-256", s.manifest_hash)]

@@ -1,0 +1,125 @@
+"""整改汇报 corrected live: a unit reported 已整改 closes (销号) its open items from earlier
+sessions; when the host corrects that report to 整改中 or 未整改, exactly those items are open
+again — in the reply, the 会议结束 card, both sessions' reports and the overdue reminders."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from docx import Document
+from sqlalchemy import select
+
+from storage import inspection as store
+from storage.models import AuditRecord
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, card, quick_session, run_unit, say
+from tests.inspection.test_report import all_text
+from tests.reminders.test_reminders_e2e import reminder_cards
+
+
+def text(messages: list[dict[str, object]]) -> str:
+    assert messages and isinstance(messages[0]["text"], str), messages
+    return messages[0]["text"]
+
+
+async def to_reports(console: Console) -> store.InspectionSession:
+    """A second session, run through its questions to 整改汇报 (due from the first one's units)."""
+    s = await quick_session(console, title="第二期", entropy="3 1 7")
+    for unit in json.loads(s.result or "")["units"]:
+        await run_unit(console, 3, unit, "好")
+    await say(console, "整改汇报")
+    return s
+
+
+async def items_of(console: Console, sid: str) -> dict[str, str]:
+    async with console.app.services.db() as db:
+        return {i.text: i.status for i in await store.rectifications_of(db, sid)}
+
+
+async def report_docx(console: Console, sid: str) -> bytes:
+    """A session's .docx report, as a leader downloads it."""
+    await console.client.post("/console/api/login", json={"user": "p-leader-1"})
+    return bytes(await (await console.client.get(f"/inspection/{sid}/report.docx")).read())
+
+
+async def report_rows(console: Console, sid: str) -> list[list[str]]:
+    """The 整改事项 table of a session's report."""
+    doc = Document(io.BytesIO(await report_docx(console, sid)))
+    tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
+    return next(t for t in tables if t[0][:2] == ["单位", "整改事项"])[1:]
+
+
+async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
+        console: Console) -> None:
+    d = console.app.services.directory
+    first = await quick_session(console)
+    units = json.loads(first.result or "")["units"]
+    await say(console, "结束")
+    for what in ("建立月报制度", "补齐填报台账", "整治案件积压"):
+        await say(console, f"整改 1 2026-12-31 {what}")
+    await say(console, "整改 2 2026-12-31 规范案件码评分")
+    async with console.app.services.db() as db, db.begin():  # found done on site, not reported
+        [done] = [i for i in await store.rectifications_of(db, first.id) if i.text == "整治案件积压"]
+        await store.close_rectification(done, console.clock.now())
+    second = await to_reports(console)
+    name = d.units[units[0]].name
+
+    closed = text(await say(console, "整改汇报 1 已整改 台账已建立"))
+    assert closed == f"已记录 {name} 的整改汇报：已整改，销号整改事项 2 项。"
+    # 已整改 again: the same items stay closed, nothing is closed or counted a second time
+    again = text(await say(console, "整改汇报 1 已整改 台账已建立并通报"))
+    assert again == f"已更新 {name} 的整改汇报：已整改（原为已整改）。"
+    reopened = text(await say(console, "整改汇报 1 整改中 台账尚在补齐"))
+    assert reopened == f"已更新 {name} 的整改汇报：整改中（原为已整改），恢复整改事项 2 项。"
+    assert await items_of(console, first.id) == {
+        "建立月报制度": "open", "补齐填报台账": "open", "整治案件积压": "closed",
+        "规范案件码评分": "open"}
+    # reported 未整改 after that: nothing more to reopen
+    assert text(await say(console, "整改汇报 1 未整改")) == (
+        f"已更新 {name} 的整改汇报：未整改（原为整改中）。")
+    assert text(await say(console, "整改汇报 2 已整改")).endswith("，销号整改事项 1 项。")
+
+    body = card(await say(console, "结束"), "会议结束")["body"]
+    assert "整改汇报 2 条，销号整改事项 1 项" in body, body
+    assert {r[1]: r[4] for r in await report_rows(console, first.id)} == {
+        "建立月报制度": "整改中", "补齐填报台账": "整改中", "整治案件积压": "已销号",
+        "规范案件码评分": "已销号"}
+    reports = all_text(await report_docx(console, second.id))
+    assert f"{name}：未整改。" in reports
+    assert f"{d.units[units[1]].name}：已整改（销号整改事项 1 项）。" in reports
+
+    async with console.app.services.db() as db:
+        [audit] = (await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "inspection.rectification.reopen"))).scalars()
+        ids = [i.id for i in await store.rectifications_of(db, first.id)][:2]
+    assert audit.actor == HOST and json.loads(audit.data)["items"] == ids
+
+
+async def test_a_reopened_item_is_reminded_again_and_a_closed_one_is_not(
+        console: Console) -> None:
+    """The item is overdue and reminded; reported 已整改, its next reminder is not sent; the
+    report corrected to 未整改, the reminder it missed goes out (once), as for an open item."""
+    first = await quick_session(console)
+    unit = json.loads(first.result or "")["units"][0]
+    chief = f"p-chief-{unit}"
+    await say(console, "结束")
+    await say(console, "整改 1 2026-11-03 建立月报制度")
+    await console.advance("2d")  # Wednesday 11-04: the first working day after the due date
+    assert len(await reminder_cards(console, chief)) == 1
+
+    await to_reports(console)
+    await say(console, "整改汇报 1 已整改")
+    await console.advance("6d")  # past Monday 11-09, the next slot (to the inspector too)
+    assert len(await reminder_cards(console, chief)) == 1
+    assert await reminder_cards(console, HOST) == []
+
+    reply = text(await say(console, "整改汇报 1 未整改 月报制度尚未建立"))
+    assert reply.endswith("（原为已整改），恢复整改事项 1 项。"), reply
+    await console.advance("1m")
+    [_, again] = await reminder_cards(console, chief)
+    [escalated] = await reminder_cards(console, HOST)
+    for c in (again["card"], escalated["card"]):
+        assert "建立月报制度" in c["body"] and c["title"].startswith("【补发】"), c
+    await console.advance("1m")
+    assert len(await reminder_cards(console, chief)) == 2
