@@ -95,9 +95,9 @@ class Outbound:
         return self.services.clock.now()
 
     async def send(self, chat: str, text: str | None = None, card: Card | None = None,
-                   event_id: str | None = None) -> Message:
+                   event_id: str | None = None, mention: str | None = None) -> Message:
         msg = await msgs.add_message(self.session, chat=chat, sender="bot", at=self.now(),
-                                     text=text, card=card, event_id=event_id)
+                                     text=text, card=card, event_id=event_id, mention=mention)
         for transport in self.services.external_transports:
             await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="send",
                                at=self.now())
@@ -142,7 +142,7 @@ class Context(Outbound):
 
     async def reply(self, text: str | None = None, card: Card | None = None) -> Message:
         return await self.send(self.event.chat, text=text, card=card,
-                               event_id=self.event.event_id)
+                               event_id=self.event.event_id, mention=self.event.mention)
 
 
 class ReadOnlyContext(Context):
@@ -161,9 +161,9 @@ class ReadOnlyContext(Context):
             event_id=self.event.event_id))
 
     async def send(self, chat: str, text: str | None = None, card: Card | None = None,
-                   event_id: str | None = None) -> Message:
+                   event_id: str | None = None, mention: str | None = None) -> Message:
         msg = msgs.new_message(chat=chat, sender="bot", at=self.now(), text=text, card=card,
-                               event_id=event_id)
+                               event_id=event_id, mention=mention)
         self.pending.messages.append(msg)
         self.pending.outbox.extend((msg, t) for t in self.services.external_transports)
         self.sent.append(msg)

@@ -16,6 +16,9 @@ class Event:
     chat: str  # "dm:<person id>" or a group chat id
     at: datetime
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # whom replies to this event @-mention, as its transport encodes it: stored with each
+    # reply (messages.mention), for a sender the transport cannot find otherwise later
+    mention: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

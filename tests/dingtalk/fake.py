@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 CLIENT_ID = "ding-test-app"
 CLIENT_SECRET = "test-secret-不要外传"
-PARTIAL = {"invalid_user", "flow_user", "deliver_fail"}  # faults served after the token check
+PARTIAL = {"invalid_user", "flow_user", "deliver_fail", "late_answer"}  # served after the token check
 # what DingTalk does with big messages (sources in cards/dingtalk.py): a robot message body over
 # 20000 bytes is refused with errcode 460101; markdown over ~3500 characters is accepted but not
 # rendered, and a card with ~3000 characters of markdown shows blank — this fake refuses those
@@ -96,8 +96,9 @@ class FakeDingTalk:
         self.refused: list[tuple[str, str]] = []  # (path, why) of bodies refused as too big
         # answered 200 but not delivered: "invalid_user" / "flow_user" (batchSend lists the user
         # in invalidStaffIdList / flowControlledStaffIdList), "deliver_fail" (createAndDeliver
-        # reports deliverResults[].success false)
-        self.fault_delay = 2.0  # how long a "timeout" answer takes
+        # reports deliverResults[].success false); "late_answer": createAndDeliver creates and
+        # delivers the card, then answers after fault_delay (past the bot's timeout)
+        self.fault_delay = 2.0  # how long a "timeout" or "late_answer" answer takes
         self.sent: list[Sent] = []
         self.cards: dict[str, dict[str, Any]] = {}  # outTrackId → latest cardParamMap
         self.auth_codes: dict[str, str] = {}  # H5 auth code → userid
@@ -332,6 +333,9 @@ class FakeDingTalk:
         if (err := await self._fault(request, token)) is not None:
             return err
         body = await request.json()
+        if body["outTrackId"] in self.cards:  # as DingTalk: one outTrackId, one card
+            return web.json_response({"code": "param.cardAlreadyExist", "message": "卡片已经存在",
+                                      "requestid": uuid.uuid4().hex}, status=400)
         params = body["cardData"]["cardParamMap"]
         assert all(isinstance(v, str) for v in params.values()), "cardParamMap values must be strings"
         assert body["callbackType"] == "STREAM"
@@ -349,6 +353,9 @@ class FakeDingTalk:
         self.cards[body["outTrackId"]] = params
         self.sent.append(Sent("card", body["openSpaceId"], f"{params['title']}\n{params['body']}",
                               body))
+        if self.faults and self.faults[0] == "late_answer":  # created; the answer comes too late
+            self.faults.popleft()
+            await asyncio.sleep(self.fault_delay)
         return web.json_response({"success": True, "result": {
             "outTrackId": body["outTrackId"], "deliverResults": [
                 {"spaceId": body["openSpaceId"], "spaceType": "IM", "success": True}]}})

@@ -20,6 +20,7 @@ from bot.outbox import backoff, pending_count
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
 from storage.models import OutboxItem
 from tests.dingtalk.conftest import (
+    GROUP_CID,
     PROSECUTOR,
     AppFactory,
     dingtalk_settings,
@@ -326,6 +327,30 @@ async def test_a_card_created_but_not_delivered_is_not_sent(make_app: AppFactory
     statuses = await eventually(done, what="the row to settle")
     assert statuses == ["failed"] and not fake.cards
     assert "robot not in conversation" in ((await rows(app))[0].last_error or "")
+
+
+async def test_a_card_whose_creation_answered_too_late_is_sent_once(make_app: AppFactory,
+                                                                     fake: FakeDingTalk) -> None:
+    """DingTalk creates the card but answers after the bot's timeout; the person clicks it
+    meanwhile. The retry keeps the outTrackId and is told the card exists: that is the card
+    delivered, not a failure. One card, showing the click's result; every row sent."""
+    app = await make_app(card_template_id="tpl.schema", delivery={"http_timeout_seconds": 0.5})
+    fake.fault_delay = 2.0
+    fake.faults.append("late_answer")
+    fake.send_message("卡片 7", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    track = card.body["outTrackId"]
+    fake.click(track, PROSECUTOR[1], "test.press")
+
+    async def settled() -> list[str] | None:
+        statuses = [r.status for r in await rows(app)]
+        return statuses if len(statuses) == 2 and "pending" not in statuses \
+            and "sending" not in statuses else None
+
+    assert await eventually(settled, what="both rows to settle") == ["sent", "sent"]
+    assert fake.requests.count("/v1.0/card/instances/createAndDeliver") == 2  # the retry
+    assert [s.kind for s in fake.sent].count("card") == 1
+    assert fake.cards[track]["body"] == "已确认 by 余斌梅" and fake.cards[track]["btn1_label"] == ""
 
 
 async def test_concurrent_calls_with_a_revoked_token_refresh_it_once(fake: FakeDingTalk) -> None:

@@ -155,3 +155,31 @@ async def test_after_a_restart_the_answers_still_mention_whom_they_answer(
     # no sessionWebhook known to the new instance: the OpenAPI, which names the sender
     assert sorted(s.text for s in sent) == sorted([
         f"@路人甲 {NOT_REGISTERED_USER}", "@余斌梅 第一句", "第二句"])
+
+
+async def test_an_answer_to_a_click_delivered_after_a_restart_names_the_clicker(
+        make_app: AppFactory, fake: FakeDingTalk, tmp_path: Path) -> None:
+    """No message of the clicker's is stored to find them by: whom the answer mentions is
+    stored with it, so the instance that delivers it (here a new one on the same database,
+    with nothing in memory) still names them."""
+    shared = {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"}
+    first = await make_app(storage=shared, stream={"spool_dir": str(tmp_path / "spool-1")},
+                           card_template_id=TEMPLATE)
+    first.dispatcher.include(list_router)
+    fake.send_message("点我", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    assert first.outbox is not None
+    await first.outbox.stop()  # it delivers nothing more
+    fake.click(card.body["outTrackId"], PROSECUTOR[1], "mention.press")
+
+    async def answer_stored() -> bool:
+        async with first.services.db() as session:
+            return (await session.execute(select(func.count()).select_from(OutboxItem).where(
+                OutboxItem.status == "pending"))).scalar_one() == 1
+
+    await eventually(answer_stored, what="the answer in the outbox")
+    assert len(fake.sent) == 1
+    await make_app(storage=shared, stream={"spool_dir": str(tmp_path / "spool-2")},
+                   card_template_id=TEMPLATE)
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the answer")
+    assert (sent[1].kind, sent[1].text) == ("group", "@余斌梅 收到")

@@ -13,12 +13,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App, create_web_app
+from bot.app import APP_KEY, App, create_web_app
 from bot.clock import SystemClock
 from bot.web.session import COOKIE
 from config.loader import ConfigError
-from tests.dingtalk.conftest import PROSECUTOR, dingtalk_settings, eventually, test_router
+from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, dingtalk_settings, eventually, test_router
 from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk
+from tests.dingtalk.test_mentions import list_router
 from tests.dingtalk.test_units import _sign
 
 
@@ -96,6 +97,23 @@ async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any,
     token = parse_qs(link.query)["t"][0]
     r = await web.get("/dingtalk/act", params={"t": token[:-3] + "xyz"})
     assert r.status == 403
+
+
+async def test_an_answer_to_a_link_click_in_a_group_names_the_clicker(
+        web: TestClient[Any, Any], fake: FakeDingTalk) -> None:
+    """Without a template a button is a link; the answer in the group names who clicked it,
+    as the answer to a template card's click does."""
+    app = web.app[APP_KEY]
+    app.dispatcher.include(list_router)
+    await eventually(lambda: fake.ws is not None, what="connect")
+    fake.send_message("点我", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the action card")
+    link = urlparse(json.loads(card.body["msgParam"])["singleURL"])
+    fake.auth_codes["c2"] = PROSECUTOR[1]
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
+    assert (await web.get(f"{link.path}?{link.query}")).status == 200
+    sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the answer")
+    assert (sent[1].kind, sent[1].text) == ("group", "@余斌梅 收到")
 
 
 async def test_http_mode_callback_checks_the_sign(web: TestClient[Any, Any],

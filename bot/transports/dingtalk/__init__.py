@@ -97,8 +97,8 @@ class DingTalkTransport:
         """Whom `reply` (in a group) answers, if it is the first message answering its event
         (an event answered with several messages mentions the sender once): the sender this
         instance saw; when another instance received the message or this one restarted
-        since, the one stored with the reply (a sender not in the roster), or the roster
-        member whose message it answers."""
+        since, the one stored with the reply (a sender not in the roster, a card's clicker),
+        or the roster member whose message it answers."""
         async with self.app.services.db() as session:
             if not await msgs.first_reply_of_event(session, reply):
                 return None

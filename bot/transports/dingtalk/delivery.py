@@ -13,11 +13,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bot.outbox import DeliveryError, Postpone
 from bot.ratelimit import Limit, RateLimiter
 from bot.transports.dingtalk.mapping import Addressee
-from bot.transports.dingtalk.openapi import DingTalkApiError, OpenApi
+from bot.transports.dingtalk.openapi import CARD_EXISTS, DingTalkApiError, OpenApi
 from cards import dingtalk as render
 from cards.model import Button, Card
 from config.model import DingTalkDeliveryConfig
@@ -62,7 +63,8 @@ class WebhookBook:
 class SenderBook:
     """Who sent each recent inbound event (in a group), so its answers can mention them. In
     memory, like the webhooks; `DingTalkTransport.addressee` falls back to the database:
-    `messages.mention` (stored with answers to senders not in the roster), or the roster."""
+    `messages.mention` (stored with answers to senders not in the roster and to card clicks),
+    or the roster."""
 
     def __init__(self, max_entries: int = 10000) -> None:
         self.max_entries = max_entries
@@ -164,16 +166,29 @@ class DingTalkDelivery:
                 message.platform_ref = f"cb-{message.id}-{secrets.token_hex(6)}"
                 await self.save_ref(message.id, message.platform_ref)
             await self._take_slot(target)
-            await self.api.create_and_deliver_card(
-                template_id=self.template_id, out_track_id=message.platform_ref,
-                card_data=render.card_data(card, self._links(message)),
-                open_space_id=target.open_space_id,
-                group=target.group, at_users={to.staff_id: to.nick} if to else None)
+            await self._create_card(self.template_id, message.platform_ref,
+                                    render.card_data(card, self._links(message)), target, to)
             return
         parts = render.robot_messages(message.text, card, self._links(message))
         # with a template, a card sent as markdown needs a ref too: its updates look for one
         await self._send_parts(item, message, parts, target,
                                track=card is not None and self.template_id is not None, to=to)
+
+    async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, Any],
+                           target: Target, to: Addressee | None) -> None:
+        """Create and deliver a template card. A retry keeps the outTrackId, so a card created
+        by an attempt that timed out is not posted twice: DingTalk then answers that it exists,
+        which is a success; it is given this attempt's content (the current version)."""
+        try:
+            await self.api.create_and_deliver_card(
+                template_id=template_id, out_track_id=out_track_id, card_data=data,
+                open_space_id=target.open_space_id, group=target.group,
+                at_users={to.staff_id: to.nick} if to else None)
+        except DingTalkApiError as e:
+            if e.code != CARD_EXISTS:
+                raise
+            log.info("dingtalk card %s was created by an earlier attempt; updating it", out_track_id)
+            await self.api.update_card(out_track_id, data)
 
     async def _send_parts(self, item: OutboxItem, message: Message,
                           parts: list[render.RobotMessage], target: Target,

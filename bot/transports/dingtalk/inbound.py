@@ -292,9 +292,8 @@ class Inbound:
             log.warning("dingtalk: card callback for unknown outTrackId %s", click.out_track_id)
             return AckMessage.STATUS_OK, {}
         event = mapping.card_event(click, callback_id=callback_id, message_id=msg.id,
-                                   chat=msg.chat, now=self.app.services.clock.now(), raw=data)
-        # an answer to the click in a group mentions the clicker
-        self.senders.remember(event.event_id, mapping.Addressee(click.user_id, clicker.name))
+                                   chat=msg.chat, now=self.app.services.clock.now(), raw=data,
+                                   clicker_name=clicker.name)
         task = asyncio.ensure_future(self.app.dispatcher.feed(event))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -202,9 +202,17 @@ def parse_card_callback(data: Mapping[str, Any]) -> CardClick:
     return CardClick(str(cb.card_instance_id), str(cb.user_id), action, form)
 
 
+def clicker_mention(chat: str, staff_id: str, name: str) -> str | None:
+    """`Event.mention` of a card click: in a group, its answers mention the clicker. Stored
+    with them, since no message of theirs is stored to find them by from another instance or
+    after a restart."""
+    return None if chat.startswith("dm:") else Addressee(staff_id, name).encode()
+
+
 def card_event(click: CardClick, *, callback_id: str, message_id: int, chat: str,
-               now: datetime, raw: Mapping[str, Any]) -> CardActionEvent:
+               now: datetime, raw: Mapping[str, Any], clicker_name: str) -> CardActionEvent:
     return CardActionEvent(
         event_id=f"dingtalk:card:{callback_id}", platform="dingtalk", user_id=click.user_id,
         chat=chat, at=now, message_id=message_id, action=click.action, form=click.form, raw=raw,
+        mention=clicker_mention(chat, click.user_id, clicker_name),
     )

@@ -24,6 +24,10 @@ QPS_CODES = {"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
              "Forbidden.AccessDenied.QpsLimitForApi"}  # HTTP 403: the new APIs' 90018 / 90002
 AUTH_ERRCODES = {40001, 40014, 42001}  # invalid credential / access_token / expired token
 AUTH_CODES = {"InvalidAuthentication", "InvalidAccessToken", "InvalidAuthentication.AccessToken"}
+# createAndDeliver with an outTrackId that already has a card: HTTP 400 with this code (卡片已经
+# 存在; error table of open.dingtalk.com/document/development/create-and-deliver-cards). What a
+# retry gets after an attempt that timed out once DingTalk had created the card
+CARD_EXISTS = "param.cardAlreadyExist"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.events import CardActionEvent
+from bot.transports.dingtalk.mapping import clicker_mention
 from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.signing import check_sign
 from bot.web import ApiError, field_str, form_body, json_body, json_response
@@ -177,7 +178,7 @@ class DingTalkWeb:
         event = CardActionEvent(
             event_id=f"dingtalk:act:{uuid.uuid4().hex}", platform="dingtalk", user_id=staff,
             chat=msg.chat, at=now, message_id=msg.id, action=button.id, form=form,
-            raw={"link": True})
+            raw={"link": True}, mention=clicker_mention(msg.chat, staff, person.name))
         result = await self.app.dispatcher.feed(event)
         if self.app.outbox is not None:
             self.app.outbox.wake()
