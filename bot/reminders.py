@@ -65,11 +65,13 @@ from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
 from cards.model import Card
 from cards.reminders import ReminderView, closed_card, reminder_card, restated
+from config.model import Person
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
 from storage import reminders as repo
 from storage import reviews as review_repo
 from storage.cases import CaseRow
+from storage.inspection import RectificationToRemind
 from storage.messages import get_message, message_card
 from storage.reminders import (
     CANCELLED,
@@ -174,6 +176,62 @@ class ReminderService:
         await repo.cancel_pending(session, [s.subject for s in subjects],
                                   keep=[r["key"] for r in rows], rule_ids=rule_ids)
 
+    # ------------------------------------------------------------------ recipients
+
+    def case_people(self, case: CaseRow) -> dict[str, tuple[str, ...]]:
+        """Who a case's (and its review requests') reminders go to, by role; the
+        investigators are read per case where a plan needs them."""
+        d = self.services.directory
+        chief = d.chief_of(case.unit)
+        return {"prosecutor": (case.prosecutor,),
+                "leader": tuple(p.id for p in d.with_role("leader", case.unit)),
+                "chief": (chief.id,) if chief else ()}
+
+    def rectification_people(self, item: RectificationToRemind) -> dict[str, tuple[str, ...]]:
+        """The unit's chief with the item's 责任人 (told "逾期将提醒" at 整改), then the inspector
+        who ran the session (any inspector when none is known)."""
+        d = self.services.directory
+        chief = d.chief_of(item.unit)
+        return {
+            "chief": tuple(dict.fromkeys(
+                p for p in (item.owner or None, chief.id if chief else None) if p)),
+            "inspector": (item.inspector,) if item.inspector else
+            tuple(p.id for p in d.with_role("inspector")),
+        }
+
+    async def upcoming_for(self, session: AsyncSession, person: Person) -> list[Reminder]:
+        """The pending reminders the sweep will send ``person``, soonest first: those of their
+        own cases, the escalations of their unit's cases when they are its leader or chief
+        (责任倒查, 复核答复 overdue), those of the rectification items they answer for
+        (督察整改). Each is theirs by the same roles and ``recipients_for`` the sweep uses."""
+        found: list[tuple[Reminder, dict[str, tuple[str, ...]]]] = []
+        # closed cases too: a closed case still owes the 责任倒查 of a red custody deadline
+        own = {c.code: c for c in await case_repo.cases_of(session, person.id, open_only=False)}
+        for r in await repo.upcoming_for_cases(session, list(own)):
+            case = own[r.case_code or ""]
+            # cases_of: the person is the case's prosecutor, or else one of its investigators
+            mine: dict[str, tuple[str, ...]] = \
+                {} if case.prosecutor == person.id else {"investigators": (person.id,)}
+            found.append((r, self.case_people(case) | mine))
+        heads = {"leader", "chief"} & set(person.roles)  # of the cases of their unit
+        up = [r.id for r in self.rules if heads & set(r.recipients + r.escalate_to)]
+        found += [(r, self.case_people(case)) for r, case
+                  in await repo.upcoming_for_units(session, [person.unit], up)
+                  if case.code not in own]
+        rects = await repo.upcoming_for_rectifications(session)
+        if rects:
+            items = await inspection_repo.rectifications_to_remind(
+                session, [r.subject.removeprefix("rectification-") for r in rects])
+            people = {rectification_subject(i.id): self.rectification_people(i) for i in items}
+            found += [(r, people[r.subject]) for r in rects if r.subject in people]
+        mine_only = [r for r, people in found if self._reaches(person.id, r, people)]
+        return sorted(mine_only, key=lambda r: (r.deliver_at, r.id))
+
+    def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]]) -> bool:
+        rule = self.by_id.get(r.rule_id)
+        return rule is not None and any(pid in people.get(role, ())
+                                        for role in rule.recipients_for(r.seq))
+
     # ------------------------------------------------------------------ cases
 
     async def load_cases(self, session: AsyncSession, codes: Iterable[str], now: datetime
@@ -207,10 +265,7 @@ class ReminderService:
                 history=None if history is None else tuple((at, Color(c)) for at, c in history))
             s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
             s.custody_status = custody_status(case, self.tz)
-            leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
-            chief = self.services.directory.chief_of(case.unit)
-            s.people = {"prosecutor": (case.prosecutor,), "leader": leaders,
-                        "chief": (chief.id,) if chief else ()}
+            s.people = self.case_people(case)
             if any("investigators" in o.recipients for o in s.planned):
                 need_investigators.append(code)
         if need_investigators:
@@ -238,8 +293,7 @@ class ReminderService:
             s = out[review_subject(review.id)]
             s.case_code, s.code, s.title = case.code, f"#{review.id}（{case.code}）", case.title
             s.deadline = review.due_at
-            leaders = tuple(p.id for p in self.services.directory.with_role("leader", case.unit))
-            s.people = {"prosecutor": (case.prosecutor,), "leader": leaders}
+            s.people = self.case_people(case)
             if rule is not None and review.status == "pending" and case.status == "open":
                 s.planned = plan_review_overdue(review.id, review.due_at, self.cal, self.tz,
                                                 rule=rule, now=now, horizon=1)
@@ -267,19 +321,11 @@ class ReminderService:
         rule = self.rule_of(RECTIFICATION)
         if not ids:
             return out
-        d = self.services.directory
         for item in await inspection_repo.rectifications_to_remind(session, ids):
             s = out[rectification_subject(str(item.id))]
             s.title = (item.text or "")[:60]
             s.deadline = item.due
-            chief = d.chief_of(item.unit)
-            owner = item.owner  # the 责任人 named at 整改, told "逾期将提醒"
-            s.people = {
-                "chief": tuple(dict.fromkeys(
-                    p for p in (owner or None, chief.id if chief else None) if p)),
-                "inspector": (item.inspector,) if item.inspector else
-                tuple(p.id for p in d.with_role("inspector")),
-            }
+            s.people = self.rectification_people(item)
             if rule is not None and item.open:
                 s.planned = plan_rectification(item.id, item.due, self.cal, self.tz,
                                                rule=rule, now=now, horizon=1)

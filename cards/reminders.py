@@ -47,10 +47,13 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
     return f"{t:%Y-%m-%d}" if (t.hour, t.minute) == (0, 0) else f"{t:%Y-%m-%d %H:%M}"
 
 
+def escalated(kind: str, escalation: bool) -> str:
+    """（升级） after the name of an escalation, but 责任倒查's (always one, titled 升级督办)."""
+    return "（升级）" if escalation and kind != "custody" else ""
+
+
 def reminder_card(v: ReminderView) -> Card:
-    title = TITLES.get(v.kind, "逾期提醒")
-    if v.escalation and v.kind != "custody":
-        title += "（升级）"
+    title = TITLES.get(v.kind, "逾期提醒") + escalated(v.kind, v.escalation)
     if v.late:
         title = "【补发】" + title
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse

@@ -14,16 +14,16 @@ from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of
 from cards.model import Card
-from cards.reminders import TITLES, local, local_due
+from cards.reminders import TITLES, escalated, local, local_due
 from storage import cases as case_repo
 from storage import reminders as repo
-from storage.cases import CaseRow
 from storage.reminders import SENT, Reminder
 
 router = Router("reminders")
 _SNOOZE = re.compile(rf"^(?:暂停|snooze)\s+({ops.CODE_PATTERN})\s+(\d{{1,3}})\s*(?:天)?$",
                      re.IGNORECASE)
 USAGE = "提醒 ｜ 提醒 暂停 <案件码> <天数>"
+SHOWN = 10  # lines per part of 提醒: the card stays within a DingTalk card's size
 
 
 @router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
@@ -43,44 +43,44 @@ async def reminders_cmd(event: MessageEvent, ctx: Context) -> None:
 async def list_reminders(ctx: Context) -> None:
     svc = service_of(ctx.services)
     tz = ctx.config.tz
-    open_rows = await repo.open_for_person(ctx.session, ctx.user.id)
-    # closed cases too: a closed case still owes the 责任倒查 of a red custody deadline
-    cases = {c.code: c for c in await case_repo.cases_of(ctx.session, ctx.user.id,
-                                                         open_only=False)}
-    upcoming = [r for r in await repo.upcoming_for_cases(ctx.session, list(cases))
-                if _addressed_to(ctx, svc.by_id.get(r.rule_id), r, cases)]
+    open_rows = await repo.open_for_person(ctx.session, ctx.user.id, limit=SHOWN)
+    open_total = await repo.count_open_for_person(ctx.session, ctx.user.id)
+    # a leader's too: the escalations of the unit's cases heading to them (责任倒查, …)
+    upcoming = await svc.upcoming_for(ctx.session, ctx.user)
     if not open_rows and not upcoming:
         await ctx.reply("您目前没有待办提醒。")
         return
     lines: list[str] = []
     if open_rows:
-        lines.append(f"待处理提醒（{len(open_rows)}条）：")
+        lines.append(f"待处理提醒（{open_total}条）：")
         for r in open_rows:
-            lines.append(f"· {_label(svc.by_id, r)} {subject_label(r)} "
+            lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
                          f"到期 {local_due(r.due_at, tz)}{' （补发）' if r.late else ''}")
+        lines += _more(open_total - len(open_rows), "见此前收到的提醒卡片")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
-        for r in upcoming:
+        for r in upcoming[:SHOWN]:
             when = (f"将于 {local(r.deliver_at, tz)} 提醒" if r.deliver_at > ctx.now()
                     else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
-            lines.append(f"· {_label(svc.by_id, r)} {subject_label(r)} {when}")
+            lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} {when}")
+        lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
-def _addressed_to(ctx: Context, rule: ReminderRule | None, r: Reminder,
-                  cases: Mapping[str, CaseRow]) -> bool:
-    """Whether an upcoming case reminder will be sent to the sender (by their role in the case)."""
-    case = cases.get(r.case_code or "")
-    if rule is None or case is None:
-        return False
-    role = "prosecutor" if case.prosecutor == ctx.user.id else "investigators"
-    return role in rule.recipients_for(r.seq)
+def _more(hidden: int, where: str) -> list[str]:
+    return [f"· 另有 {hidden} 项，{where}"] if hidden > 0 else []
 
 
 def _label(rules: Mapping[str, ReminderRule], r: Reminder) -> str:
     rule = rules.get(r.rule_id)
     kind = rule.kind if rule else ""
     return TITLES.get(kind, "提醒").split(" · ")[-1]
+
+
+def _listed(rules: Mapping[str, ReminderRule], r: Reminder) -> str:
+    """The kind as 提醒 lists it: with （升级） on an escalation, as its card's title says."""
+    rule = rules.get(r.rule_id)
+    return _label(rules, r) + escalated(rule.kind if rule else "", r.escalation)
 
 
 async def snooze(ctx: Context, code: str, days: int) -> None:

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.cases import CaseRow
 from storage.inspection import RectificationItem
 from storage.models import Base
 from storage.reviews import ReviewRow
@@ -226,22 +227,57 @@ async def by_message(session: AsyncSession, message_id: int) -> Reminder | None:
     return (await session.execute(stmt)).scalars().first()
 
 
+def _open_for(person_id: str) -> tuple[Any, ...]:
+    return (ReminderMessage.person_id == person_id, Reminder.status == SENT,
+            Reminder.closed_at.is_(None))
+
+
 async def open_for_person(session: AsyncSession, person_id: str, limit: int = 50
                           ) -> list[Reminder]:
     """Sent to this person and not yet acted on, newest first."""
     stmt = (select(Reminder).join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
-            .where(ReminderMessage.person_id == person_id, Reminder.status == SENT,
-                   Reminder.closed_at.is_(None))
+            .where(*_open_for(person_id))
             .order_by(Reminder.deliver_at.desc(), Reminder.id.desc()).limit(limit))
     return list((await session.execute(stmt)).scalars().unique())
 
 
-async def upcoming_for_cases(session: AsyncSession, codes: Sequence[str], limit: int = 50
-                             ) -> list[Reminder]:
+async def count_open_for_person(session: AsyncSession, person_id: str) -> int:
+    n = await session.scalar(
+        select(func.count(func.distinct(Reminder.id)))
+        .join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
+        .where(*_open_for(person_id)))
+    return int(n or 0)
+
+
+async def upcoming_for_cases(session: AsyncSession, codes: Sequence[str]) -> list[Reminder]:
+    """Pending reminders of these cases (their review requests included), soonest first."""
     if not codes:
         return []
     stmt = (select(Reminder).where(Reminder.case_code.in_(list(codes)), Reminder.status == PENDING)
-            .order_by(Reminder.deliver_at, Reminder.id).limit(limit))
+            .order_by(Reminder.deliver_at, Reminder.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def upcoming_for_units(session: AsyncSession, units: Sequence[str],
+                             rule_ids: Sequence[str]) -> list[tuple[Reminder, CaseRow]]:
+    """Pending reminders of these rules for every case of these units, with the case, soonest
+    first (what goes up to a unit's leader: 责任倒查, escalated overdue answers)."""
+    if not units or not rule_ids:
+        return []
+    stmt = (select(Reminder, CaseRow).join(CaseRow, CaseRow.code == Reminder.case_code)
+            .where(CaseRow.unit.in_(list(units)), Reminder.status == PENDING,
+                   Reminder.rule_id.in_(list(rule_ids)))
+            .order_by(Reminder.deliver_at, Reminder.id))
+    return [(r, c) for r, c in (await session.execute(stmt)).all()]
+
+
+async def upcoming_for_rectifications(session: AsyncSession) -> list[Reminder]:
+    """Pending reminders of the open rectification items, soonest first (only items past
+    their due date have any: a few)."""
+    subject = literal("rectification-") + cast(RectificationItem.id, String)
+    open_items = select(subject).where(RectificationItem.status == "open")
+    stmt = (select(Reminder).where(Reminder.subject.in_(open_items), Reminder.status == PENDING)
+            .order_by(Reminder.deliver_at, Reminder.id))
     return list((await session.execute(stmt)).scalars())
 
 

@@ -190,8 +190,11 @@ async def test_list_and_snooze(console: Console) -> None:
     await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒" not in r["messages"][0]["card"]["body"]
+    # the leader gets none of the prosecutor's reminders, only the 责任倒查 should custody
+    # run out on 12-31 with the case still red
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
-    assert r["messages"][0]["text"] == "您目前没有待办提醒。"
+    assert r["messages"][0]["card"]["body"] == (
+        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2026-12-31 09:00 提醒")
 
 
 async def test_review_request_unanswered_reminds_then_escalates(console: Console) -> None:
