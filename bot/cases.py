@@ -303,8 +303,7 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     await deliver(out, case, ev, transcode.from_color if transcode else None,
                   cleared_items(previous, ev))
     if case.intake == INTAKE_BY_COLOR[Color.YELLOW] and ev.color is not Color.YELLOW:
-        moot = f"已转为{ev.color.label} {ev.score}分，不再待定"  # the case must be scanned again
-        await retire_waiting(out, case.code, f"{moot}，请重新扫码受理", f"{moot}，待案管部门重新扫码受理")
+        await intake_moot_by_rescore(out, case, ev)  # the case must be scanned again
     for hook in out.services.on_evaluation:
         await hook(out, case, ev)
     return ev
@@ -389,23 +388,66 @@ async def waiting_intakes(out: Outbound, code: str) -> list[IntakeRow]:
 
 
 async def retire_waiting(out: Outbound, code: str, manager: str | Card,
-                         prosecutor: str | Card) -> None:
+                         prosecutor: str | Card) -> list[str]:
     """The case's 待定 is settled: redraw the case managers' cards that still say they wait
     for the prosecutor, and every card still asking the prosecutor to choose. A str is the
-    footer the card gets (the prosecutor's loses its buttons); a Card replaces it."""
+    footer the card gets (the prosecutor's loses its buttons); a Card replaces it. Returns the
+    case managers who were still waiting (a card redrawn on their behalf), once each, in scan
+    order: a second settling finds nobody waiting."""
     waiting = await waiting_intakes(out, code)
+    waited: list[str] = []
     for row in waiting:
         msg = await msgs.get_message(out.session, row.message_id) if row.message_id else None
         old = msgs.message_card(msg) if msg is not None else None
         if msg is not None and old is not None and not old.footer:
             await out.update_card(msg, replace(old, footer=manager)
                                   if isinstance(manager, str) else manager)
-    for message_id in await repo.intake_prompts(out.session, [r.id for r in waiting]):
-        msg = await msgs.get_message(out.session, message_id)
-        old = msgs.message_card(msg) if msg is not None else None
-        if msg is not None and old is not None and old.actions:
-            await out.update_card(msg, replace(old, actions=(), footer=prosecutor)
-                                  if isinstance(prosecutor, str) else prosecutor)
+            waited.append(row.by)
+    asking: dict[int, bool] = {}  # message id -> whether it still asked (before its redraw)
+    for message_id, by in await repo.intake_prompts(out.session, [r.id for r in waiting]):
+        if message_id not in asking:
+            asking[message_id] = await _retire_prompt(out, message_id, prosecutor)
+        if asking[message_id] and by is not None:
+            waited.append(by)
+    return list(dict.fromkeys(waited))
+
+
+async def _retire_prompt(out: Outbound, message_id: int, prosecutor: str | Card) -> bool:
+    """Redraw a card asking the prosecutor to choose; False when it no longer asked."""
+    msg = await msgs.get_message(out.session, message_id)
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is None or old is None or not old.actions:
+        return False
+    await out.update_card(msg, replace(old, actions=(), footer=prosecutor)
+                          if isinstance(prosecutor, str) else prosecutor)
+    return True
+
+
+async def _retire_moot(out: Outbound, code: str, manager: str, prosecutor: str,
+                       told: str) -> str:
+    """The 待定 question went moot before the prosecutor chose: the cards say so, and every
+    case manager still waiting for the choice is told once (`told`), as they would be told
+    the choice. Returns the footer of the prosecutor's cards."""
+    for person in await retire_waiting(out, code, manager, prosecutor):
+        await out.send_dm(person, told)
+    return prosecutor
+
+
+async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -> str:
+    """Re-scored green or red while 待定: the case must be scanned again."""
+    moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
+    return await _retire_moot(
+        out, case.code, f"{moot}，请重新扫码受理", f"{moot}，待案管部门重新扫码受理",
+        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
+
+
+async def intake_moot_by_closing(out: Outbound, case: CaseRow) -> str:
+    """Closed (结案) by the case-management system while 待定: nothing is left to choose."""
+    moot = "案件已结案，不再待定"
+    if case.intake != INTAKE_BY_COLOR[Color.YELLOW]:  # nobody waits
+        return f"{moot}，无需选择"
+    return await _retire_moot(out, case.code, moot, f"{moot}，无需选择",
+                              f"{case.code} {moot}，无需等待承办检察官选择。")
 
 
 def open_items_text(ev: Evaluation, out: Outbound) -> str:

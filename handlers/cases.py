@@ -171,7 +171,7 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
     decision = ops.INTAKE_BY_COLOR[ev.color]
     rescanned = (f"已重新评分为{ev.color.label} {ev.score}分，"
                  f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
-    await ops.retire_waiting(ctx, case.code, rescanned, rescanned)
+    waited = await ops.retire_waiting(ctx, case.code, rescanned, rescanned)
     row = await ops.record_intake(ctx, case, ctx.user, ev, decision)
     if ev.color is Color.GREEN:
         await ctx.reply(card=intake_done_card(view, ev, "放行", ctx.user.name, ctx.now(),
@@ -187,6 +187,22 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         asked = await ctx.send_dm(case.prosecutor,
                                   card=intake_pending_card(view, ev, ctx.user.name))
         await repo.add_intake_prompt(ctx.session, row, asked.id, ctx.user.id)
+    await _tell_rescanned(ctx, case, ev, row, [m for m in waited if m != ctx.user.id])
+
+
+async def _tell_rescanned(ctx: Context, case: CaseRow, ev: Evaluation, row: IntakeRow,
+                          managers: list[str]) -> None:
+    """Case managers who waited for the prosecutor's choice on an earlier version, whose 待定
+    this scan of a re-scored case replaced: told once what became of it. A new 待定 asks the
+    prosecutor on their behalf too, so they are told that choice as well."""
+    scanned = (f"{case.code} 已重新评分为{ev.color.label} {ev.score}分，原待定受理不再等待"
+               f"承办检察官选择；{ctx.user.name}已重新扫码受理：{row.decision}")
+    for manager in managers:
+        if row.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]:
+            await repo.join_intake_prompt(ctx.session, row, manager)
+            await ctx.send_dm(manager, f"{scanned}，承办检察官选择后将通知您。")
+        else:
+            await ctx.send_dm(manager, f"{scanned}。")
 
 
 async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow,
@@ -227,16 +243,8 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
     ev = await repo.current_evaluation(ctx.session, case)
     assert ev is not None
     view = ops.case_view(ctx, case)
-    if ev.color is not Color.YELLOW:  # re-scored since the case manager scanned it
-        moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
-        old = msgs.message_card(ctx.card_message)
-        if old is not None:
-            await ctx.update_card(ctx.card_message, replace(
-                old, actions=(), footer=f"{moot}，待案管部门重新扫码受理"))
-        await ops.retire_waiting(ctx, case.code, f"{moot}，请重新扫码受理",
-                                 f"{moot}，待案管部门重新扫码受理")
-        await ctx.reply(f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
-                        "请案管部门重新扫码受理。")
+    if case.status != "open" or ev.color is not Color.YELLOW:  # moot since the scan
+        await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
         await ctx.update_card(ctx.card_message, intake_done_card(
@@ -257,6 +265,23 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
     for manager in scanners:
         if manager != ctx.user.id:
             await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
+
+
+async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
+    """A choice clicked after the case was closed or re-scored out of yellow: nothing is
+    decided; the cards are redrawn (and the case managers told) unless they already were."""
+    assert ctx.card_message is not None
+    if case.status != "open":
+        footer = await ops.intake_moot_by_closing(ctx, case)
+        answer = f"{case.code} 已结案，不再待定，无需选择。"
+    else:
+        footer = await ops.intake_moot_by_rescore(ctx, case, ev)
+        answer = (f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
+                  "请案管部门重新扫码受理。")
+    old = msgs.message_card(ctx.card_message)
+    if old is not None and old.actions:
+        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=footer))
+    await ctx.reply(answer)
 
 
 @router.action("intake.defer", roles=("prosecutor",))

@@ -438,15 +438,17 @@ async def intake_scanners(session: AsyncSession, row: IntakeRow) -> list[str]:
     return list(dict.fromkeys([row.by, *(by for by in rows.scalars() if by is not None)]))
 
 
-async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]) -> list[int]:
-    """The message ids of the prosecutor's cards asking about these 待定 decisions, oldest
-    first, once each."""
+async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]
+                         ) -> list[tuple[int, str | None]]:
+    """The prosecutor's cards asking about these 待定 decisions, oldest first, each with the
+    case manager it asks for (a card shared by scans that raced the decision: once per
+    scanner; None: sent before 0011)."""
     if not intake_ids:
         return []
     rows = await session.execute(
-        select(IntakePromptRow.message_id).where(IntakePromptRow.intake_id.in_(intake_ids))
-        .order_by(IntakePromptRow.id))
-    return list(dict.fromkeys(rows.scalars()))
+        select(IntakePromptRow.message_id, IntakePromptRow.by)
+        .where(IntakePromptRow.intake_id.in_(intake_ids)).order_by(IntakePromptRow.id))
+    return [(message_id, by) for message_id, by in rows.all()]
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,8 @@ class CasesApi:
             if case is None:
                 raise ApiError(404, f"案件 {code} 不存在", "code")
             reopened = changes.get("status") == "open" and case.status != "open"
-            if changes.get("status") == "closed" and case.status != "closed":
+            closing = changes.get("status") == "closed" and case.status != "closed"
+            if closing:
                 case.closed_at = out.now()  # closing a closed case again does not move it
             elif changes.get("status") == "open":
                 case.closed_at = None
@@ -249,6 +250,8 @@ class CasesApi:
                             {k: v.isoformat() if isinstance(v, date) else v
                              for k, v in changes.items()})
             await replan_case(out, case, reopened=reopened)
+            if closing:  # a 待定 intake no longer waits for the prosecutor
+                await ops.intake_moot_by_closing(out, case)
             if "status" in changes:
                 await reviews.on_case_status(out, case)
         return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v

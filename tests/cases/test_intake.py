@@ -186,6 +186,90 @@ async def test_a_rescan_after_a_yellow_rescore_leaves_one_card_to_choose_on(
     assert [a["label"] for a in new["card"]["actions"]] == ["延期受理", "先收后补"]
 
 
+async def told(console: Console, person: str, what: str) -> list[str]:
+    """The texts `person` was sent that contain `what`."""
+    return [m["text"] for m in await console.messages(f"dm:{person}")
+            if m["text"] and what in m["text"]]
+
+
+async def test_a_rescore_out_of_yellow_tells_every_waiting_case_manager_once(
+        console: Console) -> None:
+    """Two case managers wait for the prosecutor's choice; the case is re-scored green, so
+    no choice will come: each is told once to scan again, and nothing later tells them
+    twice (the prosecutor's old button, another re-score)."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")  # 再次扫码受理
+    await evaluate(console, code, GREEN)
+    moot = f"{code} 已转为绿码 95分，不再待定，无需等待承办检察官选择，请重新扫码受理。"
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [moot], manager
+
+    r = await console.click(PROSECUTOR, (await asked(console, code))[-1]["id"], "intake.receive")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效") and "已转为绿码" in (
+        r["messages"][-1]["text"])
+    await evaluate(console, code, RED)
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [moot], manager
+    assert await told(console, PROSECUTOR, "不再待定，无需等待") == []
+    assert await intakes(console, code) == ["待定"]
+
+
+async def test_closing_a_waiting_case_tells_every_case_manager_once(console: Console) -> None:
+    """The case-management system closes a case still 待定: the prosecutor's cards lose their
+    buttons, each case manager who scanned it is told once, and an old button decides
+    nothing."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"status": "closed"})
+    assert r.status == 200, await r.text()
+    moot = f"{code} 案件已结案，不再待定，无需等待承办检察官选择。"
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [moot], manager
+    cards_now = await asked(console, code)
+    assert len(cards_now) == 2
+    for m in cards_now:
+        assert m["card"]["actions"] == [] and m["card"]["footer"] == "案件已结案，不再待定，无需选择"
+
+    r = await console.click(PROSECUTOR, cards_now[-1]["id"], "intake.defer")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效") and "案件已结案" in (
+        r["messages"][-1]["text"])
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [moot], manager
+        assert await told(console, manager, "已决定") == []
+    assert await intakes(console, code) == ["待定"]
+    assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == [0, 0]
+
+
+async def test_a_rescan_after_a_yellow_rescore_tells_the_other_waiting_case_manager(
+        console: Console) -> None:
+    """Re-scored to a new yellow version and scanned again by one case manager: the other,
+    who waited on the old 待定, is told once that it no longer waits, and then the
+    prosecutor's choice on the new one."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    await evaluate(console, code, YELLOW[:1])  # 90, still yellow
+    r = await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER2}"]
+    assert answer["card"]["title"].startswith(f"受理 {code}")  # their own new 待定 card
+    assert await told(console, MANAGER, "原待定受理") == [
+        f"{code} 已重新评分为黄码 90分，原待定受理不再等待承办检察官选择；萧桂涛已重新扫码受理：待定，"
+        "承办检察官选择后将通知您。"]
+    assert await told(console, MANAGER2, "原待定受理") == []
+
+    await console.click(PROSECUTOR, (await asked(console, code))[-1]["id"], "intake.defer")
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "已决定") == [
+            f"{code} 承办检察官余斌梅已决定：延期受理。"], manager
+    assert await intakes(console, code) == ["待定", "待定", "延期受理"]
+
+
 @pytest.fixture
 async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
     async with fresh_postgres("casebot_intake") as url:
@@ -297,3 +381,18 @@ async def test_case_managers_scanning_a_yellow_case_at_the_same_moment_are_all_t
     assert titles == [f"受理 {code} · 先收后补"]
     assert [m["card"]["title"] for m in await asked(console, code)] == [f"受理 {code} · 先收后补"]
     assert await intakes(console, code) == ["待定", "先收后补"]
+
+
+@pytest.mark.postgres
+async def test_case_managers_scanning_at_the_same_moment_are_told_once_when_it_goes_moot(
+        pg_console: Console) -> None:
+    """The case manager whose scan lost the race to the 待定 decision waits like the one
+    whose scan made it: a re-score to red tells each of them once."""
+    console = pg_console
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await _scans_at_once(console, code, [MANAGER, MANAGER2])
+    await evaluate(console, code, RED)
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [
+            f"{code} 已转为红码 66分，不再待定，无需等待承办检察官选择，请重新扫码受理。"], manager
