@@ -160,6 +160,10 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"{case.code} 不属于您所在院，无法受理。")
         return
     case, last, raced = await ops.lock_for_intake(ctx, case.code)
+    if case.status != "open":  # nothing to take in; a 待定 would ask the prosecutor for nothing
+        when = f"于 {local(case.closed_at, ctx.config.tz)} " if case.closed_at else ""
+        await ctx.reply(f"{case.code} 已{when}结案，无需受理。")
+        return
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:
         await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")

@@ -244,6 +244,13 @@ async def test_closing_a_waiting_case_tells_every_case_manager_once(console: Con
     assert await intakes(console, code) == ["待定"]
     assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == [0, 0]
 
+    # scanning the closed case takes nothing in and asks the prosecutor nothing
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER}"]
+    assert answer["text"].startswith(f"{code} 已于 ") and answer["text"].endswith("结案，无需受理。")
+    assert len(await asked(console, code)) == 2
+    assert await intakes(console, code) == ["待定"]
+
 
 async def test_a_rescan_after_a_yellow_rescore_tells_the_other_waiting_case_manager(
         console: Console) -> None:
