@@ -64,7 +64,7 @@ from bot.domain.reminders import (
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
 from cards.model import Card
-from cards.reminders import ReminderView, closed_card, reminder_card, restated
+from cards.reminders import ReminderView, closed_card, reminder_card, reopened_card, restated
 from config.model import Person
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
@@ -85,7 +85,10 @@ log = logging.getLogger(__name__)
 
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
-                 "settled": "已由重新评分解决", "closed": "案件已结案"}
+                 "settled": "已由重新评分解决", "closed": "案件已结案",
+                 "rectified": "已由整改汇报销号"}
+RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
+REOPENED_LABEL = "整改汇报已更正，恢复整改"
 ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
@@ -521,6 +524,20 @@ class ReminderService:
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
+    async def reopen(self, out: Outbound, reminder: Reminder, by: str, how: str,
+                     label: str) -> bool:
+        """Undo a close by ``how`` that no longer holds: the reminder is open again and every
+        card gets 已处理 back, its footer ``label``. False when it was not closed that way."""
+        if not await repo.reopen_once(out.session, reminder.id, how):
+            return False
+        reminder.closed_at = reminder.closed_by = reminder.closed_how = None
+        reopened = partial(reopened_card, reminder_id=reminder.id, label=label,
+                           who=_actor(out, by), at=out.now(), tz=self.tz)
+        for rm in await repo.messages_of(out.session, reminder.id):
+            await _redraw(out, rm.message_id, reopened)
+        await out.audit(by, "reminder.reopen", reminder.key, {"was": how, "id": reminder.id})
+        return True
+
     async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
                              note: str) -> bool:
         """A recipient's 已处理 on an escalation addressed to someone else (the prosecutor's
@@ -628,14 +645,25 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def replan_rectifications(out: Outbound, item_ids: Sequence[int]) -> None:
-    """Call after closing (销号) or reopening rectification items: a closed item's pending
-    reminders are cancelled; a reopened one is planned again as if it had stayed open (its
-    cancelled slots come back, a missed one caught up once) — discovery alone would never
-    see it again, as it plans only items without reminder rows."""
+async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: Sequence[int],
+                                by: str) -> None:
+    """Call after a 整改汇报 by ``by`` closed (销号) or reopened rectification items. A closed
+    item's pending reminders are cancelled and the cards already sent (the chief's, the
+    inspector's escalation) lose 已处理: nothing is owed any more. A reopened item is owed
+    again as if it had stayed open: those cards get 已处理 back (not the ones someone marked
+    已处理), its cancelled slots come back and a missed one is caught up once — discovery
+    alone would never see it again, as it plans only items without reminder rows."""
     svc = out.services.reminders
-    if svc is not None and item_ids:
-        await svc.plan_rectifications(out.session, item_ids, out.now())
+    if svc is None or not (closed or reopened):
+        return
+    for item in closed:
+        for r in await repo.open_sent_for_subject(out.session, rectification_subject(item)):
+            await svc.close(out, r, by, RECTIFIED)
+    for item in reopened:
+        for r in await repo.closed_for_subject(out.session, rectification_subject(item),
+                                               RECTIFIED):
+            await svc.reopen(out, r, by, RECTIFIED, REOPENED_LABEL)
+    await svc.plan_rectifications(out.session, [*closed, *reopened], out.now())
 
 
 async def replan_case(out: Outbound, case: CaseRow, by: str = "api",

@@ -104,3 +104,12 @@ def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
     """The same card after someone acted: no buttons, who did what and when (and a note)."""
     return replace(card, actions=(),
                    footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
+
+
+def reopened_card(card: Card, reminder_id: int, label: str, who: str, at: datetime,
+                  tz: ZoneInfo) -> Card:
+    """A card closed for its subject that is owed again (an item 销号 by a 整改汇报 that was
+    corrected): 已处理 is back, and the footer says why and since when."""
+    actions = card.actions if card.button("reminder.done") else (
+        *card.actions, Button(id="reminder.done", label="已处理", data={"id": str(reminder_id)}))
+    return replace(card, actions=actions, footer=f"{label}：{who} {local(at, tz)}")

@@ -427,7 +427,7 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
         await ctx.audit(ctx.user.id, "inspection.rectification.reopen", s.id,
                         {"unit": unit.id, "items": reopened, "closed_by": earlier.id,
                          "report": note.id})
-    await replan_rectifications(ctx, closed + reopened)
+    await replan_rectifications(ctx, closed, reopened, ctx.user.id)
     extra = (f"，销号整改事项 {len(closed)} 项" if closed else "") + (
         f"，恢复整改事项 {len(reopened)} 项" if reopened else "")
     if earlier is not None:

@@ -294,6 +294,13 @@ async def open_sent_for_subject(session: AsyncSession, subject: str) -> list[Rem
     return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
 
 
+async def closed_for_subject(session: AsyncSession, subject: str, how: str) -> list[Reminder]:
+    """The subject's sent reminders closed the way ``how`` says (not by a person's 已处理)."""
+    stmt = select(Reminder).where(Reminder.subject == subject, Reminder.status == SENT,
+                                  Reminder.closed_how == how)
+    return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
+
+
 async def first_delivery_between(session: AsyncSession, after: datetime, until: datetime
                                  ) -> datetime | None:
     """The earliest delivery time in ``(after, until]`` of a pending reminder."""
@@ -344,6 +351,16 @@ async def close_once(session: AsyncSession, reminder_id: int, at: datetime, by: 
     res = await session.execute(
         update(Reminder).where(Reminder.id == reminder_id, Reminder.closed_at.is_(None))
         .values(closed_at=at, closed_by=by, closed_how=how)
+        .execution_options(synchronize_session=False))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+async def reopen_once(session: AsyncSession, reminder_id: int, how: str) -> bool:
+    """Compare-and-set: open again a reminder closed by ``how``; False when it was not (still)
+    closed that way."""
+    res = await session.execute(
+        update(Reminder).where(Reminder.id == reminder_id, Reminder.closed_how == how)
+        .values(closed_at=None, closed_by=None, closed_how=None)
         .execution_options(synchronize_session=False))
     return bool(res.rowcount)  # type: ignore[attr-defined]
 

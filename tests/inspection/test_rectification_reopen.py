@@ -13,14 +13,16 @@ from sqlalchemy import select
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, card, quick_session, run_unit, say
+from tests.inspection.helpers import GROUP, HOST, card, quick_session, run_unit, say
 from tests.inspection.test_report import all_text
 from tests.reminders.test_reminders_e2e import reminder_cards
 
 
 def text(messages: list[dict[str, object]]) -> str:
-    assert messages and isinstance(messages[0]["text"], str), messages
-    return messages[0]["text"]
+    """The reply in the group (reminder cards redrawn in 1:1 chats come with it)."""
+    replies = [m for m in messages if m["chat"] == GROUP]
+    assert replies and isinstance(replies[0]["text"], str), messages
+    return replies[0]["text"]
 
 
 async def to_reports(console: Console) -> store.InspectionSession:
@@ -123,3 +125,53 @@ async def test_a_reopened_item_is_reminded_again_and_a_closed_one_is_not(
         assert "建立月报制度" in c["body"] and c["title"].startswith("【补发】"), c
     await console.advance("1m")
     assert len(await reminder_cards(console, chief)) == 2
+
+
+async def my_reminders(console: Console, person: str) -> str:
+    """What 提醒 answers the person in their 1:1 chat (the text, or the card's body)."""
+    [m] = (await console.send(person, f"dm:{person}", "提醒"))["messages"]
+    return str(m["card"]["body"] if m["card"] else m["text"])
+
+
+async def test_cards_sent_for_an_item_closed_by_a_report_are_retired_until_it_reopens(
+        console: Console) -> None:
+    """The chief had two reminders of an overdue item (one marked 已处理) and the inspector the
+    escalation. Reported 已整改, the cards still offered 已处理 as if action were owed and 提醒
+    listed one as pending. Now they say the report closed it, with no button; the report
+    corrected to 未整改, they are owed again — except the one the chief had handled."""
+    d = console.app.services.directory
+    first = await quick_session(console)
+    chief = f"p-chief-{json.loads(first.result or '')['units'][0]}"
+    await say(console, "结束")
+    await say(console, "整改 1 2026-11-03 建立月报制度")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, first.id)
+    await console.advance("2d")  # Wednesday 11-04: the first reminder
+    [handled] = await reminder_cards(console, chief)
+    await console.click(chief, handled["id"], "reminder.done")
+    await console.advance("6d")  # Tuesday 11-10: Monday's escalation has gone out
+    assert len(await reminder_cards(console, chief)) == 2
+    assert f"整改事项 #{item.id}" in await my_reminders(console, chief)
+    host = d.person(HOST)
+    assert host is not None
+
+    await to_reports(console)
+    await say(console, "整改汇报 1 已整改 月报制度已建立")
+    [handled, owed] = await reminder_cards(console, chief)
+    [escalated] = await reminder_cards(console, HOST)
+    for c in (owed["card"], escalated["card"]):
+        assert c["actions"] == [], c
+        assert c["footer"].startswith(f"已由整改汇报销号：{host.name} 2026-11-10 "), c
+    assert handled["card"]["actions"] == [] and handled["card"]["footer"].startswith("已处理：")
+    assert await my_reminders(console, chief) == "您目前没有待办提醒。"
+
+    await say(console, "整改汇报 1 未整改 月报制度尚未建立")
+    [handled, owed] = await reminder_cards(console, chief)
+    [escalated] = await reminder_cards(console, HOST)
+    for c in (owed["card"], escalated["card"]):
+        assert [a["label"] for a in c["actions"]] == ["已处理"], c
+        assert c["footer"].startswith(f"整改汇报已更正，恢复整改：{host.name} 2026-11-10 "), c
+    assert handled["card"]["actions"] == [] and handled["card"]["footer"].startswith("已处理：")
+    assert "待处理提醒（1条）" in await my_reminders(console, chief)
+    r = await console.click(HOST, escalated["id"], "reminder.done")
+    assert r["messages"][-1]["text"].startswith(f"已标记为已处理：整改事项 #{item.id} 的督察整改提醒")
