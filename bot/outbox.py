@@ -4,7 +4,10 @@ sent or schedules a retry. It is the only way out, so nothing is lost while a pl
 
 Claims are leases: a row in `sending` whose `next_attempt_at` has passed belongs to nobody (its
 worker died) and is claimed again. SQLite claims in one write transaction with UPDATE …
-RETURNING; PostgreSQL uses FOR UPDATE SKIP LOCKED so several instances never claim one row."""
+RETURNING; PostgreSQL uses FOR UPDATE SKIP LOCKED so several instances never claim one row.
+
+One message's rows (its `send`, then each `update` of its card) reach a platform in order, on
+any number of instances: only the first unfinished row of a message is claimed (see `claim`)."""
 
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from config.model import OutboxConfig
@@ -29,6 +33,8 @@ from storage.db import unavailable
 from storage.models import Message, OutboxItem
 
 log = logging.getLogger(__name__)
+
+UNFINISHED = ("pending", "sending")
 
 
 class DeliveryError(Exception):
@@ -151,14 +157,32 @@ class OutboxWorker:
             await self._deliver(c)
 
     async def claim(self) -> list[Claimed]:
+        """Lease a batch of due rows, each the first unfinished row of its message (on its
+        transport): a later row waits while an earlier one is in flight (`sending` under a
+        live lease) or waiting for its retry (`pending`, not yet due); a `failed` one does not
+        hold it up. So one message's rows are claimed one at a time, in order.
+
+        Why this holds under SKIP LOCKED with no further lock: a row leaves `pending`/`sending`
+        only when the worker holding it finishes it, so an earlier row being claimed by
+        another worker right now (locked, not committed) is still unfinished in any snapshot,
+        and the later row is not taken. The ids of one message's rows follow their commits
+        (an update locks the message row before it adds its outbox row).
+
+        The message is read after the claim: any change committed later has a row of its own,
+        claimed after this one is finished, so the last delivery shows the latest content."""
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         due = and_(
             OutboxItem.transport.in_(list(self.transports)),
-            OutboxItem.status.in_(("pending", "sending")),
+            OutboxItem.status.in_(UNFINISHED),
             OutboxItem.next_attempt_at <= now,
         )
-        ids = select(OutboxItem.id).where(due).order_by(OutboxItem.id).limit(self.config.batch)
+        earlier = aliased(OutboxItem)
+        first_of_message = ~exists().where(
+            earlier.message_id == OutboxItem.message_id, earlier.transport == OutboxItem.transport,
+            earlier.id < OutboxItem.id, earlier.status.in_(UNFINISHED))
+        ids = (select(OutboxItem.id).where(due, first_of_message).order_by(OutboxItem.id)
+               .limit(self.config.batch))
         if self.dialect == "postgresql":
             ids = ids.with_for_update(skip_locked=True)
         stmt = (

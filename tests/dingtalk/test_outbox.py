@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.clock import SystemClock
+from bot.clock import ManualClock, SystemClock
 from bot.context import Outbound
 from bot.outbox import DeliveryError, OutboxWorker, Postpone
 from bot.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
@@ -109,6 +109,37 @@ async def test_permanent_error_fails_for_good(app: App) -> None:
     [row] = await rows(app)
     assert (row.status, row.attempts, row.last_error) == ("failed", 1, "400 bad")
     assert await w.run_once() == 0
+
+
+async def enqueue_update(app: App, message_id: int) -> None:
+    async with app.services.db() as session, session.begin():
+        await msgs.enqueue(session, message_id=message_id, transport="fake", op="update",
+                           at=app.clock.now())
+
+
+async def test_an_update_waits_while_its_card_waits_for_a_retry(app: App) -> None:
+    [card] = await enqueue(app, 1)
+    await enqueue_update(app, card)
+    clock = ManualClock(app.clock.now())
+    rec = Recorder([DeliveryError("timeout", retry_after=60)])
+    w = OutboxWorker(app.services.db, clock, FAST, {"fake": rec})
+    assert await w.run_once() == 1  # the card's creation fails: retried in a minute
+    assert await w.run_once() == 0  # its update does not go ahead of it
+    clock.advance(timedelta(seconds=61))
+    assert await w.run_once() == 1
+    assert await w.run_once() == 1
+    assert rec.calls == [(card, "send"), (card, "send"), (card, "update")]
+
+
+async def test_a_card_failed_for_good_does_not_hold_back_its_updates(app: App) -> None:
+    [card] = await enqueue(app, 1)
+    await enqueue_update(app, card)
+    rec = Recorder([DeliveryError("400 bad", retryable=False)])
+    w = worker(app, rec)
+    assert await w.run_once() == 1
+    assert await w.run_once() == 1
+    assert rec.calls == [(card, "send"), (card, "update")]
+    assert [r.status for r in await rows(app)] == ["failed", "sent"]
 
 
 async def test_postpone_is_not_an_attempt(app: App) -> None:
