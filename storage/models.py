@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -38,6 +38,9 @@ class Message(Base):
     mention: Mapped[str | None] = mapped_column(Text)
 
 
+_UNFINISHED = text("status IN ('pending', 'sending')")
+
+
 class OutboxItem(Base):
     """A send or card update owed to an external platform, delivered with retries."""
 
@@ -54,9 +57,12 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    # ix_outbox_message: a claim looks for an earlier unfinished row of the same message
+    # ix_outbox_message: a claim looks for an earlier unfinished row of the same message;
+    # ix_outbox_unfinished: claims read the unfinished rows in id order, not the sent history
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_outbox_message", "message_id"))
+                      Index("ix_outbox_message", "message_id"),
+                      Index("ix_outbox_unfinished", "id", postgresql_where=_UNFINISHED,
+                            sqlite_where=_UNFINISHED))
 
 
 class ProcessedEvent(Base):
