@@ -35,6 +35,7 @@ from bot.domain.question_bank import CATEGORIES
 from bot.events import MessageEvent
 from bot.inspection import (
     base_url,
+    commitment_card,
     create_session,
     latest_reports,
     live_url,
@@ -253,9 +254,7 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
     p = params_of(s)
     manifest = manifest_of(s)
     if not ctx.args:
-        await ctx.reply(card=cards.commit_card(
-            sid=s.id, title=s.title, manifest=manifest, manifest_hash=s.manifest_hash,
-            base_url=base_url(ctx), cities=len({u.city_id for u in manifest.units})))
+        await ctx.reply(card=await commitment_card(ctx, s))
         fmt = entropy_format_text(p.entropy_count, p.entropy_width)
         await ctx.reply(f"请主持人输入公开随机数：抽签 <{fmt}>")
         return
