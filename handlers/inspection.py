@@ -304,7 +304,8 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
                 usage="点评 [内容]")
 async def comment(event: MessageEvent, ctx: Context) -> None:
-    got = await _unit_fully_revealed(ctx, "现在不是点评环节（当前单位的题目全部出完后才能点评）：")
+    # where() says why: questions still to come, or the answers already published
+    got = await _unit_fully_revealed(ctx, "现在不是点评环节：")
     if got is None:
         return
     s, asks, _ = got
