@@ -44,9 +44,19 @@ def _hhmmss(t: datetime) -> str:
 
 
 def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
-                base_url: str, cities: int) -> Card:
+                base_url: str, cities: int, special_units: int = 0, recent_units: int = 0,
+                special_questions: int = 0) -> Card:
+    """`special_units`, `recent_units`, `special_questions`: what the manifest leaves out of
+    the draw (the special-inquiry offices and their questions, the offices drawn recently), so
+    that the counts add up to the roster and the bank an observer knows."""
     asked = set(manifest.asked_question_ids)
     excluded = 0 if manifest.allow_repeat else sum(1 for q in manifest.questions if q.id in asked)
+    left_out = [f"专项问询单位 {special_units} 个" if special_units else "",
+                f"近期已抽中的 {recent_units} 个" if recent_units else ""]
+    units_note = "、".join(x for x in left_out if x)
+    not_drawn = [f"{excluded} 道以往已问过" if excluded else "",
+                 f"{special_questions} 道为专项问询题" if special_questions else ""]
+    questions_note = "、".join(x for x in not_drawn if x)
     # without one per city the method is ignored (docs/draw.md): every office equally likely
     method = METHOD_LABELS[manifest.method] if manifest.one_per_city else "每院等概率（同一市可抽中多个）"
     rule = "每市只抽 1 个基层院，" if manifest.one_per_city else ""
@@ -54,9 +64,10 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
         f"会议：{title}（{sid}）\n"
         f"抽签方式：{method}；{rule}抽取 {manifest.unit_count} 个基层院，"
         f"每院 {manifest.questions_per_unit} 题\n"
-        f"候选基层院：{len(manifest.units)} 个（{cities} 个市）\n"
+        f"候选基层院：{len(manifest.units)} 个（{cities} 个市"
+        + (f"；另有{units_note}不参与抽签" if units_note else "") + "）\n"
         f"候选题目：{len(manifest.questions) - excluded} 道（只公布题号和类别"
-        + (f"；另有 {excluded} 道以往已问过，不再抽取" if excluded else "") + "）\n"
+        + (f"；另有 {questions_note}，不再抽取" if questions_note else "") + "）\n"
         f"公开随机数来源：{manifest.entropy_source}\n"
         f"抽签清单 SHA-256：{manifest_hash}\n"
         f"服务器密钥承诺 SHA-256：{manifest.secret_commitment}\n"

@@ -35,6 +35,7 @@ from bot.domain.question_bank import CATEGORIES
 from bot.events import MessageEvent
 from bot.inspection import (
     base_url,
+    commitment_card,
     create_session,
     latest_reports,
     live_url,
@@ -253,9 +254,7 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
     p = params_of(s)
     manifest = manifest_of(s)
     if not ctx.args:
-        await ctx.reply(card=cards.commit_card(
-            sid=s.id, title=s.title, manifest=manifest, manifest_hash=s.manifest_hash,
-            base_url=base_url(ctx), cities=len({u.city_id for u in manifest.units})))
+        await ctx.reply(card=await commitment_card(ctx, s))
         fmt = entropy_format_text(p.entropy_count, p.entropy_width)
         await ctx.reply(f"请主持人输入公开随机数：抽签 <{fmt}>")
         return
@@ -305,7 +304,8 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
                 usage="点评 [内容]")
 async def comment(event: MessageEvent, ctx: Context) -> None:
-    got = await _unit_fully_revealed(ctx, "现在不是点评环节（当前单位的题目全部出完后才能点评）：")
+    # where() says why: questions still to come, or the answers already published
+    got = await _unit_fully_revealed(ctx, "现在不是点评环节：")
     if got is None:
         return
     s, asks, _ = got

@@ -266,7 +266,9 @@ class InspectionWeb:
             s = await self._session_or_404(db, sid)
         if not self._may_watch(request, s):
             raise _page_error(403, "请使用群内「打开大屏」链接，或以会议群成员身份登录。")
-        return render("inspection_live.html", sid=sid, title=s.title,
+        # the full address: the audience reads it off the projector and types it
+        verify_url = f"{self.app.services.config.web.base_url}/draw/verify?session="
+        return render("inspection_live.html", sid=sid, title=s.title, verify_url=verify_url,
                       token=request.query.get("t", ""), demo=self.app.services.directory.org.demo)
 
     async def live_state(self, request: web.Request) -> web.Response:

@@ -118,3 +118,37 @@ async def test_big_screen_fits_a_phone(console: Console, browser: Browser, reque
     units = await page.locator("#units").bounding_box()
     assert current is not None and units is not None and current["y"] < units["y"]
     await ctx.close()
+
+
+@pytest.mark.browser
+async def test_big_screen_answers_fill_the_projector_without_repeating_the_question(
+        console: Console, browser: Browser, request: Any) -> None:
+    """公布答案 on the projector (1920×1080) with four questions: the published list shows
+    every question with its answer points, all of it on screen (nobody scrolls a projector);
+    the last question is not shown a second time above the list. The footer names the verify
+    page by its full address, which the audience can type."""
+    await say(console, "督导 新建 投影答案 单位数=3 题数=4 熵格式=3x1")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    for _ in range(4):
+        await say(console, "下一题")
+    await say(console, "公布答案")
+    first = sorted((a for a in await asks(console, s.id) if a.position == 0), key=lambda a: a.seq)
+    questions = [(await bank(console))[a.question_id] for a in first]
+    for n, q in enumerate(questions, 1):
+        await expect(page.locator("#answers")).to_contain_text(f"{n}. {q.text}")
+    await expect(page.locator("#question")).to_have_text("")
+    visible = await page.evaluate("document.body.innerText")
+    assert all(visible.count(q.text) == 1 for q in questions)
+    fits = await page.locator("#answers").evaluate("a => a.scrollHeight <= a.clientHeight + 1")
+    assert fits, "the answer points are cut off on the projector"
+    await expect(page.locator("#verify")).to_contain_text(
+        f"{console.app.services.config.web.base_url}/draw/verify?session={s.id}")
+    await page.screenshot(path=str(screenshot_path(request, "big-screen-answers")))
+    await page.close()

@@ -43,6 +43,10 @@ async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console:
     again = text(await say(console, "公布答案"))
     assert f"{first} 的答案已公布" in again and f"「下一题」问询下一个单位（{second}）" in again
     assert "尚未全部公布" not in again
+    # … and a late 点评 is refused for what is true: the answers are out, not the questions
+    late = text(await say(console, "点评 迟到的点评", user=city_chief(console, units[0])))
+    assert late.startswith("现在不是点评环节：") and f"{first} 的答案已公布" in late
+    assert "题目全部出完后" not in late
     # (b) no special-inquiry unit, two units still to go: the advice is 下一题, not 整改汇报
     special = text(await say(console, "专项问询"))
     assert "未设置专项问询单位" in special and "「下一题」" in special and "整改汇报" not in special

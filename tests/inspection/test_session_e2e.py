@@ -23,6 +23,7 @@ from tests.inspection.helpers import (
     bank,
     card,
     city_chief,
+    quick_session,
     run_unit,
     say,
     session_row,
@@ -266,6 +267,34 @@ async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -
     assert m["asked_question_ids"] == sorted(asked)
     # 整改汇报 defaults to the last session's drawn units
     assert second.params_dict["rectification_units"] == units1
+
+
+async def test_commitment_card_counts_add_up_to_the_roster_and_the_bank(console: Console) -> None:
+    """An observer who knows the roster (111 offices) and the bank reads on the commitment card
+    why fewer are drawn from: the special-inquiry office and the recently drawn offices, the
+    questions already asked and those kept for the special inquiry, each counted — again when
+    抽签 re-posts the card."""
+    await quick_session(console)
+    first = await session_row(console)
+    drawn1 = json.loads(first.result or "")["units"]
+    for unit in drawn1:
+        await run_unit(console, 3, unit, "好")
+    await say(console, "结束")
+    asked = {q for qs in json.loads(first.result or "")["questions"] for q in qs}
+    special = next(u.id for u in console.app.services.directory.org.units
+                   if u.kind == "county" and u.id not in drawn1)
+    kept = sorted(set(await bank(console)) - asked)[:2]
+    created = await say(console, f"督导 新建 第二期 熵格式=3x1 排除近期=1 专项={special}:{','.join(kept)}")
+    m = json.loads((await session_row(console)).manifest)
+    bank_size = len(await bank(console))
+    assert len(m["units"]) == 111 - 3 - 1
+    for body in (card(created, "抽签承诺")["body"],
+                 (await say(console, "开始"), card(await say(console, "抽签"), "抽签承诺")["body"])[1]):
+        assert "候选基层院：107 个（11 个市；另有专项问询单位 1 个、近期已抽中的 3 个不参与抽签）" in body
+        drawable = len(m["questions"]) - 9
+        assert drawable + 9 + 2 == bank_size
+        assert (f"候选题目：{drawable} 道（只公布题号和类别；另有 9 道以往已问过、2 道为专项问询题，"
+                "不再抽取）") in body
 
 
 async def test_help_lists_the_inspection_commands_by_role(console: Console) -> None:
