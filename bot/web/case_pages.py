@@ -147,7 +147,8 @@ class CasePages:
             viewer=viewer, token=request.match_info["token"],
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
                        else None),
-            can_review=viewer.id in invs and ev is not None and case.status == "open",
+            can_review=(viewer.id in invs and ev is not None and case.status == "open"
+                        and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
             can_score=viewer.id == case.prosecutor,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             review_items=[{"id": d.item, "label": template.item(d.item).label}

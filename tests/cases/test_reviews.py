@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
 from tests.conftest import Console
 
 INV = INVESTIGATORS[0]
@@ -287,3 +288,30 @@ async def test_a_joint_review_that_changes_the_score_tells_the_prosecutor_how(
     assert f"/cases/{code}/score?review=1" in mine
     assert any(t.startswith(f"您的复核申请 #1（{code}）共同评议结果：调整评分，承办检察官将重新评分。")
                for t in await _texts(console, f"dm:{INV}"))
+
+
+async def test_a_score_without_deductions_offers_no_review_request(console: Console) -> None:
+    """Re-scored to 100 with nothing deducted: nothing is left to dispute, so neither the card
+    nor the code page offers 申请复核 (its form led to 「请填写卡片上的序号（1–0）」, the page's
+    to a form with nothing to tick), and the page's endpoint says why."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await evaluate(console, code, GREEN)  # one deduction: the example is that one number
+    one = cards(await console.messages(f"dm:{INV}"))[-1]
+    review = next(a for a in one["card"]["actions"] if a["id"] == "review.file")
+    assert review["form"][0]["label"] == "有异议的扣分项序号，如 1"
+    await evaluate(console, code, [])
+    new = cards(await console.messages(f"dm:{INV}"))[-1]
+    assert new["card"]["title"] == f"案件码 {code} · 绿码 100分"
+    assert [a["label"] for a in new["card"]["actions"]] == ["查看详情", "已知悉"]
+    link = urlsplit(new["card"]["actions"][0]["url"]).path
+    await console.client.post("/console/api/login", json={"user": INV})
+    page = await console.client.get(link)
+    assert page.status == 200
+    html = await page.text()
+    assert "无扣分项" in html and "review-form" not in html and "申请复核" not in html
+    r = await console.client.post(link + "/review", json={"items": [], "reason": "x"})
+    assert r.status == 422
+    assert (await r.json())["error"] == f"{code} 当前评分（第3版）没有扣分项，无需申请复核。"
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert r["messages"][0]["text"] == "您没有待办的复核申请。"
