@@ -58,6 +58,7 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     for asked in ("待办", f"复核 {code}"):
         r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", asked)
         assert "#1" in r["messages"][0]["card"]["body"] and "待重新评分" in r["messages"][0]["card"]["body"]
+        assert f"去评分：{btn['url']}" in r["messages"][0]["card"]["body"]  # the same form
     # the prosecutor re-scores through the score form, referencing the request
     await console.client.post("/console/api/login", json={"user": PROSECUTOR})
     r = await console.client.post(f"/cases/{code}/score", json={
