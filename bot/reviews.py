@@ -88,6 +88,7 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     if existing:
         raise ReviewError(f"您对 {case.code} 已有一个未办结的复核申请（#{existing[0].id}，"
                           f"{State(existing[0].status).label}），请等待处理或先撤回。")
+    items = list(dict.fromkeys(items))  # an item ticked twice is disputed once
     if not items:
         raise ReviewError("请至少选择一个有异议的扣分项。")
     bad = [i for i in items if i not in candidates(ev)]

@@ -151,10 +151,10 @@ class CasePages:
                         and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
             can_score=viewer.id == case.prosecutor,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
-            review_items=[{"id": d.item, "label": template.item(d.item).label}
-                          for d in (ev.deductions if ev else ())]
-                         + [{"id": v, "label": template.item(v).label + "（一票否决）"}
-                            for v in (ev.vetoes if ev else ())],
+            # the card's items in the card's order: a veto once, though it has an entry too
+            review_items=[{"id": i, "label": template.item(i).label
+                           + ("（一票否决）" if i in ev.vetoes else "")}
+                          for i in reviews.candidates(ev)] if ev else [],
         )
 
     async def file_review(self, request: web.Request) -> web.Response:

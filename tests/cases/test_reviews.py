@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.cases.helpers import (
+    GREEN,
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    cards,
+    create_case,
+    ded,
+    evaluate,
+)
 from tests.conftest import Console
 
 INV = INVESTIGATORS[0]
@@ -316,3 +326,23 @@ async def test_a_score_without_deductions_offers_no_review_request(console: Cons
     assert (await r.json())["error"] == f"{code} 当前评分（第3版）没有扣分项，无需申请复核。"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
     assert r["messages"][0]["text"] == "您没有待办的复核申请。"
+
+
+async def test_a_veto_is_offered_once_on_the_code_page_and_filed_once(console: Console) -> None:
+    """A veto (一票否决) carries its 存在问题 in its item's entry: the code page's review form
+    listed that item twice (「刑事责任能力未查清」 and 「刑事责任能力未查清（一票否决）」), and
+    ticking both put it twice on the prosecutor's card."""
+    code = await create_case(console)
+    await evaluate(console, code, [ded("criminal_capacity", 0, "精神状态存疑", "委托精神病鉴定"),
+                                   ded("causation", 8)], vetoes=["criminal_capacity"])
+    [card] = cards(await console.messages(f"dm:{INV}"))
+    link = urlsplit(card["card"]["actions"][0]["url"]).path
+    await console.client.post("/console/api/login", json={"user": INV})
+    html = await (await console.client.get(link)).text()
+    boxes = re.findall(r'name="items" value="(\w+)"> ([^<]+)</label>', html)
+    assert boxes == [("criminal_capacity", "刑事责任能力未查清（一票否决）"), ("causation", "因果关系")]
+    r = await console.client.post(link + "/review", json={
+        "items": ["criminal_capacity", "criminal_capacity"], "reason": "已作精神病鉴定"})
+    assert r.status == 201
+    body = (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["body"]
+    assert body.count("刑事责任能力未查清") == 1
