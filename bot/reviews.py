@@ -42,6 +42,13 @@ def candidates(ev: Evaluation) -> list[str]:
                                               {d.item for d in ev.deductions}]
 
 
+def nothing_to_dispute(code: str, ev: Evaluation) -> ReviewError | None:
+    """The refusal when the evaluation deducts nothing and hits no veto (e.g. 100分)."""
+    if candidates(ev):
+        return None
+    return ReviewError(f"{code} 当前评分（第{ev.version}版）没有扣分项，无需申请复核。")
+
+
 def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     """'1,3' (card numbers), item ids or labels → item ids of the current evaluation."""
     cands = candidates(ev)
@@ -75,10 +82,13 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     ev = await case_repo.current_evaluation(out.session, case)
     if ev is None:
         raise ReviewError("该案件尚未评分，无需复核。")
+    if (refusal := nothing_to_dispute(case.code, ev)) is not None:
+        raise refusal
     existing = await repo.open_for(out.session, case.code, person.id)
     if existing:
         raise ReviewError(f"您对 {case.code} 已有一个未办结的复核申请（#{existing[0].id}，"
                           f"{State(existing[0].status).label}），请等待处理或先撤回。")
+    items = list(dict.fromkeys(items))  # an item ticked twice is disputed once
     if not items:
         raise ReviewError("请至少选择一个有异议的扣分项。")
     bad = [i for i in items if i not in candidates(ev)]

@@ -88,11 +88,15 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
     """The card an investigator receives after each evaluation; `cleared`: the items 销号
     since the previous one."""
     actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
-    actions.append(Button(
-        id="review.file", label="申请复核", data={"code": case.code, "version": str(ev.version)},
-        form=(FormField("items", "有异议的扣分项序号，如 1,3"),
-              FormField("reason", "复核理由", multiline=True),
-              FormField("note", "补充说明（可选）", required=False, multiline=True))))
+    # the numbered items of the card (deductions, then veto hits): none, nothing to dispute
+    disputable = len(ev.deductions) + len(set(ev.vetoes) - {d.item for d in ev.deductions})
+    if disputable:
+        example = {1: "1", 2: "1,2"}.get(disputable, "1,3")
+        actions.append(Button(
+            id="review.file", label="申请复核", data={"code": case.code, "version": str(ev.version)},
+            form=(FormField("items", f"有异议的扣分项序号，如 {example}"),
+                  FormField("reason", "复核理由", multiline=True),
+                  FormField("note", "补充说明（可选）", required=False, multiline=True))))
     footer = None
     if ack is None:
         actions.append(Button(id="case.ack", label="已知悉",

@@ -275,7 +275,7 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
 
 def _rescore_line(ctx: Context, r: ReviewRow) -> str:
     return (f"#{r.id} {r.case_code} · {State(r.status).label}，待重新评分\n"
-            f"去评分：{ops.score_url(ctx, r.case_code)}")
+            f"去评分：{ops.score_url(ctx, r.case_code)}?review={r.id}")  # the form names it
 
 
 def _line(ctx: Context, r: ReviewRow) -> str:

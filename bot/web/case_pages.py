@@ -147,13 +147,14 @@ class CasePages:
             viewer=viewer, token=request.match_info["token"],
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
                        else None),
-            can_review=viewer.id in invs and ev is not None and case.status == "open",
+            can_review=(viewer.id in invs and ev is not None and case.status == "open"
+                        and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
             can_score=viewer.id == case.prosecutor,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
-            review_items=[{"id": d.item, "label": template.item(d.item).label}
-                          for d in (ev.deductions if ev else ())]
-                         + [{"id": v, "label": template.item(v).label + "（一票否决）"}
-                            for v in (ev.vetoes if ev else ())],
+            # the card's items in the card's order: a veto once, though it has an entry too
+            review_items=[{"id": i, "label": template.item(i).label
+                           + ("（一票否决）" if i in ev.vetoes else "")}
+                          for i in reviews.candidates(ev)] if ev else [],
         )
 
     async def file_review(self, request: web.Request) -> web.Response:
@@ -224,15 +225,40 @@ class CasePages:
             return got
         _, case = got
         s = self.app.services
+        t = s.settings.template
+        asked = request.query.get("review", "")
+        row = None
         async with s.db() as session:
             ev = await repo.current_evaluation(session, case)
+            if asked.isascii() and asked.isdigit() and int(asked) < MAX_ID:
+                row = await review_repo.get(session, int(asked))
         async with unit_of_work(s) as out:
             view = ops.case_view(out, case)
-        t = s.settings.template
+        # 去调整评分 of a request: say which items it disputes and why; a link whose request was
+        # answered since (a message in the chat history) scores without it instead of a form
+        # that can never be submitted (该复核申请已重新评分)
+        review, disputed, review_note = "", set(), ""
+        if reviews.awaits_rescore(row, case.code):
+            assert row is not None
+            review, disputed = str(row.id), set(review_repo.items_of(row))
+            review_note = (f"按复核申请 #{row.id}（申请人 {s.directory.person_name(row.filed_by)}）"
+                           f"调整评分。有异议的项目："
+                           f"{'、'.join(t.item(i).label for i in review_repo.items_of(row))}；"
+                           f"复核理由：{row.reason}")
+        elif asked:
+            if row is None:
+                why = f"未找到复核申请「{asked[:20]}」"
+            elif row.case_code != case.code:
+                why = f"复核申请 #{row.id} 不属于本案"
+            elif row.new_version:
+                why = f"复核申请 #{row.id} 已于第{row.new_version}版重新评分"
+            else:
+                why = f"复核申请 #{row.id} 无需重新评分"
+            review_note = f"{why}，本次评分不关联复核申请。"
         prefill = {d.item: d.__dict__ for d in ev.deductions} if ev else {}
         return render("score_form.html", case=view, ev=ev, template=t, prefill=prefill,
-                      vetoes=set(ev.vetoes) if ev else set(),
-                      review=request.query.get("review", ""))
+                      vetoes=set(ev.vetoes) if ev else set(), review=review,
+                      disputed=disputed, review_note=review_note)
 
     async def score_submit(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)

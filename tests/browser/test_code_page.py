@@ -133,3 +133,47 @@ async def test_review_double_click_on_code_page_files_once_and_says_so(
              if "复核申请 #" in c["card"]["title"]]
     assert len(filed) == 1
     await ctx.close()
+
+
+async def test_score_form_from_a_review_names_it_and_an_answered_link_still_submits(
+        console: Console, browser: Browser, request: Any) -> None:
+    """去调整评分 on a phone: the form says which request it answers, which items it disputes
+    and why. Opened again from the link in the chat once that request was re-scored, the form
+    scores without it instead of refusing every 提交评分 (该复核申请已重新评分)."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    [card] = cards(await console.messages(f"dm:{inv}"))
+    await console.click(inv, card["id"], "review.file", {"items": "1,3", "reason": "监控已调取"})
+    [decision] = [m for m in cards(await console.messages("dm:p-prosecutor-1"))
+                  if "复核申请 #1" in m["card"]["title"]]
+    await console.click("p-prosecutor-1", decision["id"], "review.accept")
+    base = str(console.client.make_url("")).rstrip("/")
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True)
+    page = await ctx.new_page()
+    await _login(page, base, "p-prosecutor-1")
+    form = f"{base}/cases/{code}/score?review=1"
+    await page.goto(form)
+    note = page.locator("#review-note")
+    await expect(note).to_have_text("按复核申请 #1（申请人 胡宇）调整评分。有异议的项目："
+                                    "犯罪事实与行为、因果关系；复核理由：监控已调取")
+    disputed = page.locator(".item:has(.disputed)")
+    await expect(disputed).to_have_count(2)
+    assert [await d.get_attribute("data-item") for d in await disputed.all()] == [
+        "criminal_facts", "causation"]
+    await page.fill("input[name=points-criminal_facts]", "0")
+    await page.click("#submit")
+    await expect(page.locator("#result")).to_have_text(
+        "已提交：第2版，黄码 82分。如需再次评分，请刷新本页。")
+    await page.screenshot(path=str(screenshot_path(request, "score-review")), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    await page.goto(form)  # the same link, from the chat history
+    await expect(note).to_have_text("复核申请 #1 已于第2版重新评分，本次评分不关联复核申请。")
+    await expect(disputed).to_have_count(0)
+    await page.fill("input[name=points-harmful_consequence]", "0")
+    await page.click("#submit")
+    await expect(page.locator("#result")).to_have_text(
+        "已提交：第3版，绿码 92分。如需再次评分，请刷新本页。")
+    await ctx.close()

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.cases.helpers import (
+    GREEN,
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    cards,
+    create_case,
+    ded,
+    evaluate,
+)
 from tests.conftest import Console
 
 INV = INVESTIGATORS[0]
@@ -57,6 +68,7 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     for asked in ("待办", f"复核 {code}"):
         r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", asked)
         assert "#1" in r["messages"][0]["card"]["body"] and "待重新评分" in r["messages"][0]["card"]["body"]
+        assert f"去评分：{btn['url']}" in r["messages"][0]["card"]["body"]  # the same form
     # the prosecutor re-scores through the score form, referencing the request
     await console.client.post("/console/api/login", json={"user": PROSECUTOR})
     r = await console.client.post(f"/cases/{code}/score", json={
@@ -287,3 +299,50 @@ async def test_a_joint_review_that_changes_the_score_tells_the_prosecutor_how(
     assert f"/cases/{code}/score?review=1" in mine
     assert any(t.startswith(f"您的复核申请 #1（{code}）共同评议结果：调整评分，承办检察官将重新评分。")
                for t in await _texts(console, f"dm:{INV}"))
+
+
+async def test_a_score_without_deductions_offers_no_review_request(console: Console) -> None:
+    """Re-scored to 100 with nothing deducted: nothing is left to dispute, so neither the card
+    nor the code page offers 申请复核 (its form led to 「请填写卡片上的序号（1–0）」, the page's
+    to a form with nothing to tick), and the page's endpoint says why."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await evaluate(console, code, GREEN)  # one deduction: the example is that one number
+    one = cards(await console.messages(f"dm:{INV}"))[-1]
+    review = next(a for a in one["card"]["actions"] if a["id"] == "review.file")
+    assert review["form"][0]["label"] == "有异议的扣分项序号，如 1"
+    await evaluate(console, code, [])
+    new = cards(await console.messages(f"dm:{INV}"))[-1]
+    assert new["card"]["title"] == f"案件码 {code} · 绿码 100分"
+    assert [a["label"] for a in new["card"]["actions"]] == ["查看详情", "已知悉"]
+    link = urlsplit(new["card"]["actions"][0]["url"]).path
+    await console.client.post("/console/api/login", json={"user": INV})
+    page = await console.client.get(link)
+    assert page.status == 200
+    html = await page.text()
+    assert "无扣分项" in html and "review-form" not in html and "申请复核" not in html
+    r = await console.client.post(link + "/review", json={"items": [], "reason": "x"})
+    assert r.status == 422
+    assert (await r.json())["error"] == f"{code} 当前评分（第3版）没有扣分项，无需申请复核。"
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert r["messages"][0]["text"] == "您没有待办的复核申请。"
+
+
+async def test_a_veto_is_offered_once_on_the_code_page_and_filed_once(console: Console) -> None:
+    """A veto (一票否决) carries its 存在问题 in its item's entry: the code page's review form
+    listed that item twice (「刑事责任能力未查清」 and 「刑事责任能力未查清（一票否决）」), and
+    ticking both put it twice on the prosecutor's card."""
+    code = await create_case(console)
+    await evaluate(console, code, [ded("criminal_capacity", 0, "精神状态存疑", "委托精神病鉴定"),
+                                   ded("causation", 8)], vetoes=["criminal_capacity"])
+    [card] = cards(await console.messages(f"dm:{INV}"))
+    link = urlsplit(card["card"]["actions"][0]["url"]).path
+    await console.client.post("/console/api/login", json={"user": INV})
+    html = await (await console.client.get(link)).text()
+    boxes = re.findall(r'name="items" value="(\w+)"> ([^<]+)</label>', html)
+    assert boxes == [("criminal_capacity", "刑事责任能力未查清（一票否决）"), ("causation", "因果关系")]
+    r = await console.client.post(link + "/review", json={
+        "items": ["criminal_capacity", "criminal_capacity"], "reason": "已作精神病鉴定"})
+    assert r.status == 201
+    body = (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["body"]
+    assert body.count("刑事责任能力未查清") == 1
