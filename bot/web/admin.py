@@ -29,7 +29,7 @@ from bot.roster import (
     write_org_file,
 )
 from bot.web import form_body, render
-from bot.web.session import session_person
+from bot.web.session import login_page, session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ class AdminWeb:
         pid = session_person(request, s.signer, s.clock.now())
         viewer = s.directory.person(pid) if pid else None
         if viewer is None:
-            return render("error.html", status=401, title="请先登录",
-                          message="请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+            return login_page(request, s.settings.config.transports.console_on)
         if not viewer.has("admin"):
             return render("error.html", status=403, title="无权查看",
                           message="名册管理仅限管理员使用。")

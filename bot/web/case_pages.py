@@ -20,7 +20,7 @@ from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
-from bot.web.session import session_person
+from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from config.model import Person
@@ -71,6 +71,9 @@ class CasePages:
         pid = session_person(request, s.signer, s.clock.now())
         return s.directory.person(pid) if pid else None
 
+    def _login_page(self, request: web.Request) -> web.Response:
+        return login_page(request, self.app.settings.config.transports.console_on)
+
     def _deny(self, status: int, title: str, message: str) -> web.Response:
         return render("error.html", status=status, title=title, message=message)
 
@@ -99,7 +102,7 @@ class CasePages:
                         ) -> tuple[Person, CaseRow] | web.Response:
         viewer = self._viewer(request)
         if viewer is None:
-            return self._deny(401, "请先登录", "请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+            return self._login_page(request)
         async with unit_of_work(self.app.services) as out:
             case = await repo.get_case(out.session, code)
             if case is None:
@@ -164,7 +167,7 @@ class CasePages:
             raise ApiError(403, "链接无效或已过期")
         viewer = self._viewer(request)
         if viewer is None:
-            raise ApiError(401, "请先登录")
+            raise ApiError(401, EXPIRED)
         data = await json_body(request)
         items = data.get("items")
         reason = data.get("reason")
@@ -263,7 +266,7 @@ class CasePages:
     async def score_submit(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         if viewer is None:
-            raise ApiError(401, "请先登录")
+            raise ApiError(401, EXPIRED)
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[Any] = []
@@ -336,7 +339,7 @@ class CasePages:
     async def _stats(self, request: web.Request) -> Any:
         viewer = self._viewer(request)
         if viewer is None:
-            return self._deny(401, "请先登录", "请在钉钉中打开此页面，或在控制台选择用户后再打开。")
+            return self._login_page(request)
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
         return await ops.case_stats(self.app.services)

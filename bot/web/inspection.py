@@ -31,7 +31,7 @@ from bot.domain.question_bank import (
 )
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import ApiError, form_body, json_response, loads_strict, render
-from bot.web.session import session_person
+from bot.web.session import login_page, session_person
 from config.model import ROLE_LABELS, Person
 from storage import audit
 from storage import inspection as store
@@ -92,7 +92,8 @@ class InspectionWeb:
     def _require(self, request: web.Request, *roles: str) -> Person:
         person = self._person(request)
         if person is None:
-            raise _page_error(401, "请先登录：在控制台选择用户，或在钉钉内打开（免登）。")
+            page = login_page(request, self.app.settings.config.transports.console_on)
+            raise web.HTTPUnauthorized(text=page.text, content_type="text/html")
         if not person.has(*roles):
             allowed = "、".join(ROLE_LABELS.get(r, r) for r in roles)
             mine = "、".join(ROLE_LABELS.get(r, r) for r in person.roles)
