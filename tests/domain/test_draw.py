@@ -1,4 +1,4 @@
-"""Tests for bot.domain.draw (specification: docs/draw.md)."""
+"""Tests for bot.domain.draw (specification: bot/domain/draw.md)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def make_manifest(**kw: Any) -> Manifest:
 
 
 def worked_example() -> Manifest:
-    """The manifest of docs/draw.md section 12."""
+    """The manifest of bot/domain/draw.md section 12."""
     units = (
         DrawUnit("A01", "甲市检察院", "A", "甲市"),
         DrawUnit("B01", "乙一县检察院", "B", "乙市"),
@@ -149,7 +149,7 @@ entropies = st.text(min_size=1, max_size=20).filter(lambda s: bool(s.strip()))
 
 
 # --------------------------------------------------------------------------
-# independent re-implementation written from docs/draw.md only
+# independent re-implementation written from bot/domain/draw.md only
 # --------------------------------------------------------------------------
 
 _DOC_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
@@ -185,7 +185,7 @@ class DocStream:
 
 
 def doc_draw(m: dict[str, Any], typed: str, secret: bytes) -> dict[str, Any]:
-    """Sections 3-10 of docs/draw.md on plain JSON data."""
+    """Sections 3-10 of bot/domain/draw.md on plain JSON data."""
     enc = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     mhash = hashlib.sha256(enc.encode("utf-8")).hexdigest()
     e = doc_normalize(typed)
@@ -266,7 +266,7 @@ def test_canonical_json_bytes() -> None:
 
 def test_worked_example_of_the_docs() -> None:
     m = worked_example()
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "draw.md").read_text("utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "bot" / "domain" / "draw.md").read_text("utf-8")
     block = doc.split("only at commas between top-level members):\n\n```\n")[1].split("\n```")[0]
     assert canonical_json(m.to_dict()) == block.replace("\n", "").encode("utf-8")
     h = manifest_hash(m)
