@@ -267,31 +267,13 @@ def cmd_draw_rfc3797(args: argparse.Namespace) -> None:
 
 
 def cmd_draw_verify(args: argparse.Namespace) -> None:
-    import json
+    # the same code as the stand-alone verify.py (bot/domain/draw.py run as a program), so both
+    # print the same line; only a session id, looked up in the database, is the operator's own
+    from bot.domain.draw import verify_command
 
-    from bot.domain.draw import verify
-
-    path = Path(args.target)
-    if path.is_file():
-        try:
-            published = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            print(f"MISMATCH: {path}: not valid JSON ({e})")
-            raise SystemExit(1) from None
-    elif path.suffix or len(path.parts) > 1 or path.exists():
-        # a file name (publication.json, dir/x): not a session id
-        why = "not a file" if path.exists() else "file not found"
-        print(f"error: {path}: {why}", file=sys.stderr)
-        raise SystemExit(2)
-    else:
-        published = asyncio.run(_stored_publication(args.config, args.target))
-        if published is None:
-            print(f"error: {args.target} is neither a file nor a session with a draw",
-                  file=sys.stderr)
-            raise SystemExit(2)
-    report = verify(published if isinstance(published, dict) else {})
-    print(report)
-    raise SystemExit(0 if report.match else 1)
+    raise SystemExit(verify_command(
+        args.target, args.announced,
+        by_session=lambda sid: asyncio.run(_stored_publication(args.config, sid))))
 
 
 async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | None:
@@ -426,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the org.yaml to update (default %(default)s)")
     ir.set_defaults(func=cmd_import_roster)
 
-    dr = sub.add_parser("draw", help="检务督导面对面 draw tools (docs/draw.md)")
+    dr = sub.add_parser("draw", help="检务督导面对面 draw tools (bot/domain/draw.md)")
     dsub = dr.add_subparsers(dest="draw_command", required=True)
     rf = dsub.add_parser("rfc3797", help="RFC 3797 selection: print the 1-based positions as JSON")
     rf.add_argument("--pool", type=int, required=True, help="pool size N (positions 1..N)")
@@ -438,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     dv = dsub.add_parser("verify", help="re-run a published draw: MATCH or MISMATCH "
                          "(read-only; a session id needs an existing, migrated database)")
     dv.add_argument("target", help="a publication JSON file, or a session id in the database")
+    dv.add_argument("announced", nargs="?", help="the manifest announced before the draw: the "
+                    "manifest.json downloaded then, or the manifest hash of the commitment card")
     dv.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     dv.set_defaults(func=cmd_draw_verify)
 

@@ -42,6 +42,8 @@ class ReportData:
     rectifications: tuple[tuple[str, str, str, str, str], ...]  # unit, item, owner, due, status
     site_tasks: tuple[tuple[str, str, str, str], ...]  # unit, assignee, due, text
     verification: tuple[tuple[str, str], ...] = field(default=())
+    # how anybody re-runs the draw without the bot, full addresses; then the operator's line
+    verify_steps: tuple[str, ...] = field(default=())
 
 
 def _table(doc: object, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -100,7 +102,10 @@ def build_report(r: ReportData) -> bytes:
     doc.add_heading("六、抽签复核数据", level=1)
     for k, v in r.verification:
         doc.add_paragraph(f"{k}：{v}")
-    doc.add_paragraph("复核方法：casebot draw verify <会议编号或抽签数据文件>，或打开 /draw/verify 页面。")
+    if r.verify_steps:
+        doc.add_paragraph("复核方法（无需信任本系统，任何人均可在自己的电脑上复核）：")
+        for line in r.verify_steps:
+            doc.add_paragraph(line)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -16,6 +16,8 @@ from bot.domain.inspection import (
     REPORT_USAGE,
     SITE_USAGE,
     format_mmss,
+    operator_verify_line,
+    outsider_steps,
 )
 from cards.model import Button, Card
 
@@ -57,7 +59,7 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
     not_drawn = [f"{excluded} 道以往已问过" if excluded else "",
                  f"{special_questions} 道为专项问询题" if special_questions else ""]
     questions_note = "、".join(x for x in not_drawn if x)
-    # without one per city the method is ignored (docs/draw.md): every office equally likely
+    # without one per city the method is ignored (bot/domain/draw.md): every office equally likely
     method = METHOD_LABELS[manifest.method] if manifest.one_per_city else "每院等概率（同一市可抽中多个）"
     rule = "每市只抽 1 个基层院，" if manifest.one_per_city else ""
     body = (
@@ -71,13 +73,16 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
         f"公开随机数来源：{manifest.entropy_source}\n"
         f"抽签清单 SHA-256：{manifest_hash}\n"
         f"服务器密钥承诺 SHA-256：{manifest.secret_commitment}\n"
-        "抽签时由主持人在群内输入上述公开随机数（「抽签 数字」）；抽签后公布密钥，任何人均可复核。"
+        "抽签时由主持人在群内输入上述公开随机数（「抽签 数字」）；抽签后公布密钥，任何人均可复核。\n"
+        f"独立复核（无需信任本系统）：现在保存本卡片，或下载抽签清单 {base_url}/draw/{sid}/manifest.json；"
+        f"抽签后下载抽签数据和复核程序 {base_url}/draw/verify.py，在自己的电脑上运行 "
+        "python3 verify.py publication.json manifest.json（步骤见「复核说明」）。"
     )
     return Card(
         title=f"抽签承诺 · {title}", body=body,
         actions=(
             Button("insp.manifest", "查看抽签清单", url=f"{base_url}/draw/{sid}/manifest.json"),
-            Button("insp.verify", "复核说明", url=f"{base_url}/draw/verify"),
+            Button("insp.verify", "复核说明", url=f"{base_url}/draw/verify?session={sid}"),
         ),
         footer=f"清单公布后不可更改；名册版本 {manifest.roster_version[:12]}…",
     )
@@ -117,7 +122,10 @@ def result_card(*, sid: str, title: str, units: Sequence[UnitView], manifest_has
         f"公开随机数：{entropy}",
         f"服务器密钥（已公开）：{secret_hex}",
         f"派生密钥：{key_hex}",
-        f"复核：casebot draw verify {sid}，或打开复核页面。",
+        "",
+        "独立复核（无需信任本系统，任何人均可）：",
+        *outsider_steps(base_url, sid),
+        operator_verify_line(sid),
     ]
     return Card(
         title=f"抽签结果 · {title}", body="\n".join(lines), color="green",

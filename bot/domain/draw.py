@@ -1,10 +1,21 @@
 """Publicly verifiable draw for 检务督导面对面 (units, then confidential questions).
 
-Pure domain code: no I/O, no clock, no ``random`` module.  Every random
-choice comes from :class:`RandomStream`, an HMAC-SHA256 counter stream keyed
-by ``HMAC(secret, manifest hash + public entropy)``.  The byte-exact
-specification, inclusion probabilities and the verification procedure are in
-``docs/draw.md``; keep the two in sync (the tests pin the documented example).
+Pure domain code: no I/O, no clock, no ``random`` module, nothing but the Python standard
+library.  Every random choice comes from :class:`RandomStream`, an HMAC-SHA256 counter stream
+keyed by ``HMAC(secret, manifest hash + public entropy)``.  The byte-exact specification,
+inclusion probabilities and the verification procedure are in ``bot/domain/draw.md`` (served
+at ``<public_url>/draw/spec``); keep the two in sync (the tests pin the documented example).
+
+This file is also the stand-alone verifier: the web app serves it unchanged as
+``<public_url>/draw/verify.py``, and anybody with Python 3.10 or newer runs it on their own
+computer, without the bot, on the files the bot published::
+
+    python3 verify.py publication.json [manifest.json | 抽签清单 SHA-256]
+
+It prints ``MATCH`` (exit status 0) or ``MISMATCH: <first difference>`` (exit status 1), the
+same line as ``casebot draw verify``.  The optional second argument is what was announced
+before the draw: the manifest file downloaded then, or the manifest hash of the commitment
+card; without it, compare the manifest hash with the announcement by eye.
 
 Also contains an exact implementation of the RFC 3797 selection procedure
 (``rfc3797_*``), usable as an independent, well-known public method.
@@ -12,14 +23,17 @@ Also contains an exact implementation of the RFC 3797 selection procedure
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
 import re
+import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 ALGORITHM = "casebot-draw/1"
@@ -472,7 +486,7 @@ def _partial_fisher_yates(items: list[Any], k: int, stream: RandomStream) -> lis
 
 
 def draw_units(m: Manifest, stream: RandomStream) -> tuple[str, ...]:
-    """Unit ids in draw order (see docs/draw.md for each method's steps)."""
+    """Unit ids in draw order (see draw.md for each method's steps)."""
     check_feasible(m)
     k = m.unit_count
     if not m.one_per_city:
@@ -633,9 +647,12 @@ def _mismatch(text: str, step: str, published: Any = None, recomputed: Any = Non
                         recomputed=None if recomputed is None else str(recomputed))
 
 
-def verify(published: Mapping[str, Any]) -> VerifyReport:
+def verify(published: Mapping[str, Any], announced_hash: str | None = None) -> VerifyReport:
     """Re-run a published draw ``{"manifest": {...}, "result": {...}}`` and
-    report the first difference, in the order of docs/draw.md "Verifying"."""
+    report the first difference, in the order of draw.md "Verifying".
+
+    ``announced_hash``: the manifest hash announced before the draw (the commitment card, or
+    the manifest downloaded then); when given, the published manifest must hash to it."""
     if not isinstance(published, Mapping) or not {"manifest", "result"} <= set(published):
         return _mismatch('published: expected an object with "manifest" and "result"', "published")
     try:
@@ -651,6 +668,9 @@ def verify(published: Mapping[str, Any]) -> VerifyReport:
     if r.manifest_hash != h:
         return _mismatch(f"manifest hash: published {r.manifest_hash}, recomputed {h}",
                          "manifest_hash", r.manifest_hash, h)
+    if announced_hash is not None and announced_hash != h:
+        return _mismatch(f"announced manifest hash: announced before the draw {announced_hash}, "
+                         f"the published manifest hashes to {h}", "announced_hash", announced_hash, h)
     secret = bytes.fromhex(r.secret_hex)
     commitment = commit_secret(secret)
     if commitment != m.secret_commitment:
@@ -770,3 +790,108 @@ def rfc3797_select(
         pick = left.pop(int.from_bytes(digest, "big") % remaining)
         out.append({"index": i + 1, "md5": digest.hex().upper(), "remaining": remaining, "selected": pick})
     return out
+
+
+# --------------------------------------------------------------------------
+# Command line: python3 verify.py publication.json [manifest.json | manifest hash]
+# --------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON value of a file; ValueError (with the reason) when it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 ({e})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def announced_manifest_hash(arg: str) -> str | VerifyReport:
+    """The manifest hash announced before the draw, from the verifier's second argument: a
+    manifest file (``/draw/<session>/manifest.json`` as downloaded before the draw, i.e.
+    ``{"manifest": {...}, "manifest_hash": "..."}``, or a bare manifest object), or the 64 hex
+    digits of the commitment card's 抽签清单 SHA-256.  A file that holds no valid manifest is a
+    MISMATCH report; raises FileNotFoundError when ``arg`` is neither a file nor a hash."""
+    path = Path(arg)
+    if not path.is_file():
+        if _HEX64.fullmatch(arg.strip().lower()):
+            return arg.strip().lower()
+        raise FileNotFoundError(f"{arg}: file not found, and not a manifest hash (64 hex digits)")
+    try:
+        obj = _read_json(path)
+    except ValueError as e:
+        return _mismatch(f"{path}: not valid JSON ({e})", "announced")
+    claimed = None
+    if isinstance(obj, Mapping) and "manifest" in obj:
+        claimed = obj.get("manifest_hash")
+        obj = obj["manifest"]
+    try:
+        h = manifest_hash(Manifest.from_dict(obj))
+    except ValueError as e:
+        return _mismatch(f"{path}: invalid manifest: {e}", "announced")
+    if claimed is not None and claimed != h:
+        return _mismatch(f"{path}: manifest_hash {claimed} does not match its manifest, which hashes to {h}",
+                         "announced", claimed, h)
+    return h
+
+
+def verify_command(target: str, announced: str | None = None,
+                   by_session: Callable[[str], Mapping[str, Any] | None] | None = None) -> int:
+    """Print ``MATCH`` or ``MISMATCH: <first difference>`` for the publication file ``target``
+    and return the exit status (0, 1; 2 with a line on stderr when an argument is unusable).
+    ``by_session`` (``casebot draw verify`` only) looks a target that is no file name up as a
+    session id in the bot's database."""
+    path = Path(target)
+    published: Any
+    if path.is_file():
+        try:
+            published = _read_json(path)
+        except ValueError as e:
+            print(f"MISMATCH: {path}: not valid JSON ({e})")
+            return 1
+    elif by_session is None or path.suffix or len(path.parts) > 1 or path.exists():
+        # a file name (publication.json, dir/x): not a session id
+        why = "not a file" if path.exists() else "file not found"
+        print(f"error: {path}: {why}", file=sys.stderr)
+        return 2
+    else:
+        published = by_session(target)
+        if published is None:
+            print(f"error: {target} is neither a file nor a session with a draw", file=sys.stderr)
+            return 2
+    want = None
+    if announced is not None:
+        try:
+            got = announced_manifest_hash(announced)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(got, VerifyReport):
+            print(got)
+            return 1
+        want = got
+    report = verify(published if isinstance(published, Mapping) else {}, announced_hash=want)
+    print(report)
+    return 0 if report.match else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python3 verify.py publication.json [manifest.json | manifest hash]``."""
+    parser = argparse.ArgumentParser(
+        prog="verify.py",
+        description="复核检务督导面对面抽签：按公布的数据重新计算，显示 MATCH（一致）或 "
+                    "MISMATCH（不一致）及第一处差异。Re-run a published casebot draw.")
+    parser.add_argument("publication", help="抽签数据 publication.json（抽签后公布）")
+    parser.add_argument("announced", nargs="?",
+                        help="抽签前公布的抽签清单 manifest.json，或承诺卡片上的「抽签清单 SHA-256」"
+                             "（可省略）")
+    args = parser.parse_args(argv)
+    return verify_command(args.publication, args.announced)
+
+
+if __name__ == "__main__":
+    # an observer's own Python may be older than the bot's: say so rather than fail midway
+    if sys.version_info < (3, 10):  # noqa: UP036
+        sys.exit("verify.py needs Python 3.10 or newer / 需要 Python 3.10 或更高版本")
+    sys.exit(main())

@@ -111,7 +111,7 @@ def entropy_source(p: SessionParams) -> str:
 
 
 def check_entropy(text: str, count: int, width: int) -> str | None:
-    """None when `text` is exactly in the announced format, else the reason (docs/draw.md §16:
+    """None when `text` is exactly in the announced format, else the reason (bot/domain/draw.md §16:
     only one spelling of the public value is accepted)."""
     pattern = rf"[0-9]{{{width}}}(?: [0-9]{{{width}}}){{{count - 1}}}"
     if re.fullmatch(pattern, text):
@@ -294,6 +294,8 @@ def verify_message(report: VerifyReport, names: Mapping[str, str] | None = None)
         "result": "抽签结果（result）的字段缺失或格式不对",
         "manifest_hash": f"抽签清单的哈希不一致：公布的是 {pub}，按清单重新计算为 {rec}"
                          "（清单在抽签后被改动过）",
+        "announced_hash": f"公布的抽签清单不是抽签前承诺的那一份：抽签前公布的清单哈希为 {pub}，"
+                          f"公布数据中清单的哈希为 {rec}",
         "secret_commitment": f"服务器密钥与抽签前公布的密钥承诺不符：承诺为 {pub}，"
                              f"公布密钥的 SHA-256 为 {rec}",
         "entropy": f"公开随机数「{pub}」格式不对",
@@ -310,3 +312,22 @@ def verify_message(report: VerifyReport, names: Mapping[str, str] | None = None)
                     f"公布的是题号 {pub}，重新计算为题号 {rec}",
     }
     return "复核不一致：" + texts.get(report.step or "", "公布的数据与重新计算的结果不一致")
+
+
+def outsider_steps(base_url: str, sid: str) -> tuple[str, ...]:
+    """How anybody re-runs a session's draw on their own computer, without trusting the bot:
+    Chinese, full addresses (``base_url`` is the configured public URL). The verify page, the
+    result card and the report say the same."""
+    draw = f"{base_url}/draw"
+    return (
+        f"1. 下载抽签数据 {draw}/{sid}/publication.json 和抽签清单 {draw}/{sid}/manifest.json",
+        f"2. 下载复核程序 {draw}/verify.py（只用 Python 标准库，可直接阅读；算法说明 {draw}/spec）",
+        "3. 在装有 Python 3.10 或更高版本的电脑上运行 python3 verify.py publication.json "
+        "manifest.json：显示 MATCH 为一致，显示 MISMATCH 则其后是第一处不一致",
+        "4. 核对抽签清单 SHA-256 与抽签前承诺卡片上的一致，公开随机数与实际开奖号码一致",
+    )
+
+
+def operator_verify_line(sid: str) -> str:
+    """The operator's own check, on the bot's database: labelled as such, not the outsider's."""
+    return f"运维人员（在本系统服务器上）：casebot draw verify {sid}"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +23,28 @@ templates = Environment(
     loader=PackageLoader("bot.web", "templates"),
     autoescape=select_autoescape(["html"]),
 )
+
+_ADDRESS = re.compile(r"https?://[!-~]+")  # up to the first space or non-ASCII character (（，：)
+
+
+def linkify(text: str) -> Markup:
+    """`text`, escaped, with every full address a link (a file one the browser downloads); an
+    address holding a placeholder (<会议编号>) stays text."""
+    out, at = [], 0
+    for m in _ADDRESS.finditer(text):
+        url = m.group(0)
+        out.append(escape(text[at:m.start()]))
+        if "<" in url:
+            out.append(escape(url))
+        else:
+            download = " download" if url.endswith((".py", ".json")) else ""
+            out.append(Markup('<a href="{0}"{1}>{0}</a>').format(url, Markup(download)))
+        at = m.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
+templates.filters["linkify"] = linkify
 
 
 class ApiError(Exception):

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 from datetime import timedelta, tzinfo
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
@@ -18,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import inspection as service
 from bot.context import Outbound
 from bot.domain.draw import Manifest, verify
-from bot.domain.inspection import METHOD_LABELS, STAGE_LABELS, RawCreate, parse_create, verify_message
+from bot.domain.inspection import (
+    METHOD_LABELS,
+    STAGE_LABELS,
+    RawCreate,
+    operator_verify_line,
+    outsider_steps,
+    parse_create,
+    verify_message,
+)
 from bot.domain.question_bank import (
     CATEGORIES,
     BankError,
@@ -79,6 +90,8 @@ class InspectionWeb:
             web.get("/live/{sid}/events", self.live_events),
             web.get("/draw/verify", self.verify_page),
             web.post("/draw/verify", self.verify_post),
+            web.get("/draw/verify.py", self.verifier),
+            web.get("/draw/spec", self.spec),
             web.get("/draw/{sid}/manifest.json", self.manifest),
             web.get("/draw/{sid}/publication.json", self.publication),
         ]
@@ -252,7 +265,8 @@ class InspectionWeb:
         services = self.app.services
         async with services.db() as db, db.begin():
             s = await self._session_or_404(db, sid)
-            data = await report_data(services.directory, db, s, services.config.tz)
+            data = await report_data(services.directory, db, s, services.config.tz,
+                                     services.config.web.base_url)
             await audit.append(db, at=services.clock.now(), actor=person.id,
                                action="inspection.report", subject=sid, data={"via": "web"})
         return web.Response(
@@ -327,21 +341,49 @@ class InspectionWeb:
         return resp
 
     # -- verification ---------------------------------------------------------------------------
+    # The page verifies on the server, for convenience; what makes the draw verifiable without
+    # trusting the bot is the outsider's path it spells out (outsider_steps): the published
+    # files, the stand-alone verify.py (bot/domain/draw.py, served unchanged) and the spec.
+    def _verify_page(self, *, sid: str = "", text: str = "", result: dict[str, Any] | None = None,
+                     summary: dict[str, Any] | None = None, note: str = "",
+                     status: int = 200) -> web.Response:
+        base = self.app.services.config.web.base_url
+        return render("draw_verify.html", status=status, sid=sid, text=text, result=result,
+                      summary=summary or {}, note=note, base_url=base,
+                      steps=outsider_steps(base, sid or "<会议编号>"),
+                      operator=operator_verify_line(sid or "<会议编号>"),
+                      verifier_sha256=verifier_sha256())
+
     async def verify_page(self, request: web.Request) -> web.Response:
         sid = request.query.get("session", "").strip()
         if not sid:
-            return render("draw_verify.html", result=None, text="", sid="")
+            return self._verify_page()
         return await self._verify_session(sid)
 
     async def _verify_session(self, sid: str) -> web.Response:
         async with self.app.services.db() as db:
             s = await store.get_session(db, sid)
-        pub = service.publication_of(s) if s else None
-        if pub is None:
-            return render("draw_verify.html", status=404, sid=sid, text="",
-                          result={"match": False, "line": f"会议 {sid[:40]} 不存在或尚未抽签"})
-        return _verify_response(pub, sid, json.dumps(pub, ensure_ascii=False, indent=1),
-                                self._unit_names())
+        if s is None:
+            return self._verify_page(status=404, result={
+                "match": False, "line": f"会议 {sid[:40]} 不存在，请核对会议编号"})
+        pub = service.publication_of(s)
+        if pub is None:  # the commitment card's 复核说明: the steps, for after the draw
+            return self._verify_page(sid=s.id, note=f"会议 {s.id} 尚未抽签。请现在保存抽签清单"
+                                                    "（或承诺卡片），抽签后按下列步骤复核。")
+        return self._verify_response(pub, s.id, json.dumps(pub, ensure_ascii=False, indent=1))
+
+    def _verify_response(self, pub: Any, sid: str, text: str) -> web.Response:
+        report = verify(pub) if isinstance(pub, dict) else verify({})
+        names = self._unit_names()
+        summary: dict[str, Any] = {}
+        if report.match:
+            m = Manifest.from_dict(pub["manifest"])
+            names = {u.id: f"{u.city_name} · {u.name}" for u in m.units}
+            summary = {"units": [names.get(u, u) for u in pub["result"]["units"]],
+                       "entropy": pub["result"]["entropy"], "source": m.entropy_source,
+                       "hash": pub["result"]["manifest_hash"]}
+        return self._verify_page(sid=sid, text=text, summary=summary, result={
+            "match": report.match, "line": verify_message(report, names)})
 
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
@@ -363,10 +405,22 @@ class InspectionWeb:
         except ValueError as e:
             where = f"（第 {e.lineno} 行第 {e.colno} 列附近）" if isinstance(e, json.JSONDecodeError) \
                 else ""  # nested too deeply, or a lone surrogate
-            return render("draw_verify.html", status=400, sid="", text=text,
-                          result={"match": False, "line": f"粘贴的内容不是合法的 JSON{where}，"
-                                                          "请粘贴完整的抽签公布数据"})
-        return _verify_response(pub, "", text, self._unit_names())
+            return self._verify_page(status=400, text=text, result={
+                "match": False, "line": f"粘贴的内容不是合法的 JSON{where}，请粘贴完整的抽签公布数据"})
+        return self._verify_response(pub, "", text)
+
+    async def verifier(self, request: web.Request) -> web.Response:
+        """bot/domain/draw.py byte for byte: the stand-alone verifier (standard library only),
+        shown in the browser and saved as verify.py."""
+        return web.Response(body=verifier_source(), content_type="text/plain", charset="utf-8",
+                            headers={"Content-Disposition": 'inline; filename="verify.py"',
+                                     "X-Content-Type-Options": "nosniff"})
+
+    async def spec(self, request: web.Request) -> web.Response:
+        """The draw's specification (bot/domain/draw.md), shipped with the package."""
+        return web.Response(body=spec_source(), content_type="text/markdown", charset="utf-8",
+                            headers={"Content-Disposition": 'inline; filename="draw.md"',
+                                     "X-Content-Type-Options": "nosniff"})
 
     def _unit_names(self) -> dict[str, str]:
         return {u.id: u.name for u in self.app.services.directory.org.units}
@@ -425,17 +479,21 @@ async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:
     await resp.write(f"event: state\ndata: {data}\n\n".encode())
 
 
-def _verify_response(pub: Any, sid: str, text: str, names: dict[str, str]) -> web.Response:
-    report = verify(pub) if isinstance(pub, dict) else verify({})
-    summary: dict[str, Any] = {}
-    if report.match:
-        m = Manifest.from_dict(pub["manifest"])
-        names = {u.id: f"{u.city_name} · {u.name}" for u in m.units}
-        summary = {"units": [names.get(u, u) for u in pub["result"]["units"]],
-                   "entropy": pub["result"]["entropy"], "source": m.entropy_source,
-                   "hash": pub["result"]["manifest_hash"]}
-    return render("draw_verify.html", sid=sid, text=text, summary=summary,
-                  result={"match": report.match, "line": verify_message(report, names)})
+@functools.cache
+def verifier_source() -> bytes:
+    """The stand-alone verifier served as /draw/verify.py: the reference implementation itself,
+    so there is no second copy of the algorithm to drift."""
+    return resources.files("bot.domain").joinpath("draw.py").read_bytes()
+
+
+@functools.cache
+def verifier_sha256() -> str:
+    return hashlib.sha256(verifier_source()).hexdigest()
+
+
+@functools.cache
+def spec_source() -> bytes:
+    return resources.files("bot.domain").joinpath("draw.md").read_bytes()
 
 
 def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
@@ -512,7 +570,7 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
 
 
 async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession,
-                      tz: tzinfo) -> ReportData:
+                      tz: tzinfo, base_url: str) -> ReportData:
     asks = await store.asks_of(db, s.id)
     notes = await store.notes_of(db, s.id)
     qs = await store.questions_by_id(db, [a.question_id for a in asks if a.revealed_at])
@@ -544,8 +602,12 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
         verification += [("公开随机数", r["entropy"]), ("服务器密钥", r["secret_hex"]),
                          ("派生密钥", r["key_hex"]), ("抽中单位", "、".join(
                              d.unit_name(u) for u in r["units"])),
-                         ("复核结果", verify_message(verify(service.publication_of(s) or {}),
-                                                 {u.id: u.name for u in d.org.units}))]
+                         ("本系统复核结果", verify_message(verify(service.publication_of(s) or {}),
+                                                     {u.id: u.name for u in d.org.units})),
+                         ("复核程序 verify.py 的 SHA-256", verifier_sha256())]
+        steps = (*outsider_steps(base_url, s.id), operator_verify_line(s.id))
+    else:
+        steps = ("本次会议未抽签，没有抽签结果需要复核。",)
     return ReportData(
         sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
@@ -555,4 +617,4 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
                              for i in items),
         site_tasks=tuple((d.units[t.unit_id].name, d.person_name(t.assignee_person_id),
                           f"{t.due_date:%Y-%m-%d}" if t.due_date else "—", t.text) for t in tasks),
-        verification=tuple(verification))
+        verification=tuple(verification), verify_steps=steps)

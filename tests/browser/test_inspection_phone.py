@@ -12,7 +12,7 @@ from tests.browser.conftest import screenshot_path
 from tests.browser.test_console_phone import NO_OVERFLOW
 from tests.cases.helpers import RED, create_case, evaluate
 from tests.conftest import Console
-from tests.inspection.helpers import HOST
+from tests.inspection.helpers import HOST, quick_session
 
 
 async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
@@ -23,9 +23,11 @@ async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
     await page.goto(str(console.client.make_url("/console")))
     await page.select_option("#user", HOST)  # signs the inspector in for the pages
     await expect(page.locator("#chatsel")).to_contain_text("检务督导面对面")
-    for path in ("/draw/verify", "/inspection", "/inspection/bank"):
+    s = await quick_session(console)  # a drawn session: hashes and full addresses to wrap
+    for path in ("/draw/verify", f"/draw/verify?session={s.id}", "/inspection", "/inspection/bank"):
         await page.goto(str(console.client.make_url(path)))
-        await page.screenshot(path=screenshot_path(request, path.strip("/").replace("/", "-")))
+        name = path.strip("/").replace("/", "-").replace("?session=", "-")
+        await page.screenshot(path=screenshot_path(request, name))
         assert await page.evaluate(NO_OVERFLOW), path
 
 

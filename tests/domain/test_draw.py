@@ -1,7 +1,8 @@
-"""Tests for bot.domain.draw (specification: docs/draw.md)."""
+"""Tests for bot.domain.draw (specification: bot/domain/draw.md)."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import hashlib
@@ -10,6 +11,7 @@ import itertools
 import json
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -44,6 +46,7 @@ from bot.domain.draw import (
     rfc3797_select,
     run_draw,
     verify,
+    verify_command,
 )
 from bot.domain.inspection import verify_message
 
@@ -89,7 +92,7 @@ def make_manifest(**kw: Any) -> Manifest:
 
 
 def worked_example() -> Manifest:
-    """The manifest of docs/draw.md section 12."""
+    """The manifest of bot/domain/draw.md section 12."""
     units = (
         DrawUnit("A01", "甲市检察院", "A", "甲市"),
         DrawUnit("B01", "乙一县检察院", "B", "乙市"),
@@ -149,7 +152,7 @@ entropies = st.text(min_size=1, max_size=20).filter(lambda s: bool(s.strip()))
 
 
 # --------------------------------------------------------------------------
-# independent re-implementation written from docs/draw.md only
+# independent re-implementation written from bot/domain/draw.md only
 # --------------------------------------------------------------------------
 
 _DOC_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
@@ -185,7 +188,7 @@ class DocStream:
 
 
 def doc_draw(m: dict[str, Any], typed: str, secret: bytes) -> dict[str, Any]:
-    """Sections 3-10 of docs/draw.md on plain JSON data."""
+    """Sections 3-10 of bot/domain/draw.md on plain JSON data."""
     enc = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     mhash = hashlib.sha256(enc.encode("utf-8")).hexdigest()
     e = doc_normalize(typed)
@@ -266,7 +269,7 @@ def test_canonical_json_bytes() -> None:
 
 def test_worked_example_of_the_docs() -> None:
     m = worked_example()
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "draw.md").read_text("utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "bot" / "domain" / "draw.md").read_text("utf-8")
     block = doc.split("only at commas between top-level members):\n\n```\n")[1].split("\n```")[0]
     assert canonical_json(m.to_dict()) == block.replace("\n", "").encode("utf-8")
     h = manifest_hash(m)
@@ -702,6 +705,82 @@ def test_verification_is_worded_in_chinese_for_people() -> None:
     for broken in ({}, {"manifest": {}, "result": {}}, {"manifest": pub["manifest"], "result": {}}):
         text = verify_message(verify(broken), names)
         assert text.startswith("复核不一致：") and not re.search(r"[a-z]{4,}:", text), text
+
+
+def forged_after_reveal(pub: dict[str, Any]) -> dict[str, Any]:
+    """What anyone can build once the secret is revealed: another manifest (an office renamed,
+    or left out), re-drawn with the published secret and entropy, consistent in itself."""
+    m = Manifest.from_dict(pub["manifest"])
+    m = replace(m, units=m.units[1:])
+    r = run_draw(m, pub["result"]["entropy"], bytes.fromhex(pub["result"]["secret_hex"]))
+    return json.loads(json.dumps(publication(m, r), ensure_ascii=False))
+
+
+def test_only_the_manifest_announced_before_the_draw_verifies() -> None:
+    """A self-consistent publication with another manifest passes every recomputation; only the
+    hash announced before the draw (commitment card, or the manifest.json downloaded then)
+    tells it apart, and verify() checks it when given."""
+    pub, _ = published_example()
+    announced = pub["result"]["manifest_hash"]
+    assert verify(pub, announced_hash=announced).match
+    forged = forged_after_reveal(pub)
+    assert verify(forged).match
+    report = verify(forged, announced_hash=announced)
+    assert str(report) == (f"MISMATCH: announced manifest hash: announced before the draw {announced}, "
+                           f"the published manifest hashes to {forged['result']['manifest_hash']}")
+    assert verify_message(report) == (
+        f"复核不一致：公布的抽签清单不是抽签前承诺的那一份：抽签前公布的清单哈希为 {announced}，"
+        f"公布数据中清单的哈希为 {forged['result']['manifest_hash']}")
+
+
+def test_verify_command_prints_one_line_and_its_exit_status(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python3 verify.py publication.json [manifest.json | hash]`: MATCH 0, MISMATCH 1, an
+    unusable argument 2 (on stderr); the announced manifest as the file /draw/<id>/manifest.json
+    serves, as a bare manifest, or as the commitment card's hash."""
+    pub, _ = published_example()
+    h = pub["result"]["manifest_hash"]
+    files = {
+        "publication.json": pub,
+        "forged.json": forged_after_reveal(pub),
+        "manifest.json": {"manifest": pub["manifest"], "manifest_hash": h},
+        "bare.json": pub["manifest"],
+        "lying.json": {"manifest": pub["manifest"], "manifest_hash": "0" * 64},
+    }
+    for name, obj in files.items():
+        (tmp_path / name).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+
+    def run(target: str, announced: str | None = None) -> tuple[int, str, str]:
+        def where(a: str) -> str:
+            return str(tmp_path / a) if (tmp_path / a).exists() else a
+        code = verify_command(where(target), None if announced is None else where(announced))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("publication.json") == (0, "MATCH\n", "")
+    for announced in ("manifest.json", "bare.json", h, h.upper()):
+        assert run("publication.json", announced) == (0, "MATCH\n", ""), announced
+    assert run("forged.json") == (0, "MATCH\n", "")
+    code, out, _ = run("forged.json", "manifest.json")
+    assert code == 1 and out.startswith(f"MISMATCH: announced manifest hash: announced before the draw {h}")
+    code, out, _ = run("publication.json", "lying.json")
+    assert code == 1 and out.startswith("MISMATCH: ") and "does not match its manifest" in out
+    code, out, _ = run("broken.json")
+    assert code == 1 and out.startswith(f"MISMATCH: {tmp_path / 'broken.json'}: not valid JSON")
+    assert run("missing.json") == (2, "", "error: missing.json: file not found\n")
+    code, out, err = run("publication.json", "not-a-hash")
+    assert (code, out) == (2, "") and "not a manifest hash" in err
+
+
+def test_the_verifier_needs_only_the_standard_library() -> None:
+    """bot/domain/draw.py is served as the stand-alone verify.py: it may import nothing else."""
+    tree = ast.parse(Path(sys.modules[verify.__module__].__file__ or "").read_text("utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.level == 0}
+    assert "hashlib" in imported and imported - {"__future__"} <= sys.stdlib_module_names, imported
 
 
 # --------------------------------------------------------------------------

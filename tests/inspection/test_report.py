@@ -55,7 +55,9 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
         assert item in text
     assert "回答具体，措施明确。" in text and s.manifest_hash in text and "复核一致" in text
     # the verification block speaks Chinese: the method and the drawn offices by name, no ids
-    assert "抽签方式：先抽市" in text and "cities-first" not in text and "MATCH" not in text
+    assert "抽签方式：先抽市" in text and "cities-first" not in text
+    assert "本系统复核结果：复核一致" in text  # only the outsider's step 3 names verify.py's MATCH
+    assert [line for line in text.splitlines() if "MATCH" in line and not line.startswith("3. ")] == []
     d = console.app.services.directory
     for a in rows:
         assert d.units[a.unit_id].name in text and a.unit_id not in text
