@@ -81,9 +81,12 @@ class App:
         dt_creds = (dingtalk.credentials(cfg.transports.dingtalk, os.environ)
                     if cfg.transports.dingtalk.enabled else None)
         self.engine = db.create_engine(cfg.storage.database_url)
-        applied = await migrate.upgrade(self.engine)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
+        try:
+            await migrate.upgrade(self.engine)  # logs each migration as it is applied
+        except migrate.SchemaTooNew as e:  # a rolling upgrade: this is the old instance
+            log.warning("%s; this instance keeps running on it, as the old instances of a "
+                        "rolling upgrade do; replace it with the newer casebot "
+                        "(docs/deploy.md, 'Migrations')", e)
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
         if redis is not None:
             try:
