@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import time
@@ -12,7 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, create_web_app
+from bot import reminders as reminder_service
 from bot.clock import ManualClock
+from bot.events import MessageEvent
 from tests.conftest import START, Console, free_port, make_settings, port_open, require
 
 
@@ -74,3 +77,47 @@ async def test_redis_stopped_bot_keeps_answering(tmp_path: Path,
         assert info["database"] == "ok" and info["redis"].startswith("error")
     finally:
         await client.close()
+
+
+async def test_a_redis_outage_is_one_log_line_each_way(
+        tmp_path: Path, own_redis: tuple[int, subprocess.Popen[bytes]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The operator reads when Redis was lost and when it came back, not one warning per
+    reminder sweep (one a minute) for as long as the outage lasts."""
+    port, proc = own_redis
+    settings = make_settings(tmp_path, storage={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    app = App(settings, ManualClock(START))
+    await app.start()
+    sweeps = reminder_service.service_of(app.services)
+    body = {"user_id": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": "我是谁",
+            "platform": "console", "at": START}
+    try:
+        await sweeps.sweep()
+        caplog.set_level(logging.INFO)
+        caplog.clear()
+        proc.kill()
+        proc.wait()
+        for i in range(3):
+            await sweeps.sweep()
+            await app.dispatcher.feed(MessageEvent(event_id=f"down-{i}", **body))
+        down = [(r.name, r.levelname) for r in caplog.records if "redis" in r.getMessage()]
+        assert down == [("bot.reminders", "WARNING"), ("storage.dedupe", "WARNING")]
+        caplog.clear()
+        back = subprocess.Popen([shutil.which("redis-server") or "", "--port", str(port),
+                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if port_open("127.0.0.1", port):
+                    break
+                time.sleep(0.05)  # poll the port until the server listens
+            for i in range(3):
+                await sweeps.sweep()
+                await app.dispatcher.feed(MessageEvent(event_id=f"up-{i}", **body))
+            lines = [(r.name, r.levelname) for r in caplog.records if "redis" in r.getMessage()]
+            assert sorted(lines) == [("bot.reminders", "INFO"), ("storage.dedupe", "INFO")]
+        finally:
+            back.kill()
+            back.wait()
+    finally:
+        await app.stop()
