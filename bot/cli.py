@@ -376,8 +376,8 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
     print(f"{n} roster rows merged into {org_path}; roster version {version}")
-    print("a running bot reads org.yaml at start: restart it to use the new roster "
-          "(the /admin/roster page imports without a restart)")
+    print("a running bot uses the new roster at its next tick (reminders.sweep_interval_seconds, "
+          "default 60 s), without a restart; copy the file to instances with their own org.yaml")
 
 
 def build_parser() -> argparse.ArgumentParser:
