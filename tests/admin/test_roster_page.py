@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.roster import COLUMNS, org_version, read_org_file
+from config.loader import Settings
 from storage import audit
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
-from config.loader import Settings
 from tests.conftest import Console, free_port, open_console
 
 HEADER = ",".join(COLUMNS) + "\n"

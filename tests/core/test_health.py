@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App, create_web_app
 from bot import reminders as reminder_service
+from bot.app import App, create_web_app
 from bot.clock import ManualClock
 from bot.events import MessageEvent
 from tests.conftest import START, Console, free_port, make_settings, port_open, require
@@ -33,19 +33,24 @@ async def test_health_ready_and_metrics(console: Console) -> None:
     assert "casebot_journal_batch_events_count 1.0" in text  # 帮助 is read-only: journaled
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     exe = shutil.which("redis-server")
     require("redis-server binary", exe is not None)
     assert exe is not None
-    port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
+                             "--appendonly", "no", "--dir", str(workdir)],
                             stdout=subprocess.DEVNULL)
     for _ in range(100):
         if port_open("127.0.0.1", port):
             break
         time.sleep(0.05)  # poll the port until the server listens
+    return proc
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = start_redis(port, tmp_path)
     yield port, proc
     proc.kill()
     proc.wait()
@@ -103,14 +108,8 @@ async def test_a_redis_outage_is_one_log_line_each_way(
         down = [(r.name, r.levelname) for r in caplog.records if "redis" in r.getMessage()]
         assert down == [("bot.reminders", "WARNING"), ("storage.dedupe", "WARNING")]
         caplog.clear()
-        back = subprocess.Popen([shutil.which("redis-server") or "", "--port", str(port),
-                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        back = start_redis(port, tmp_path)
         try:
-            for _ in range(100):
-                if port_open("127.0.0.1", port):
-                    break
-                time.sleep(0.05)  # poll the port until the server listens
             for i in range(3):
                 await sweeps.sweep()
                 await app.dispatcher.feed(MessageEvent(event_id=f"up-{i}", **body))
