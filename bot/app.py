@@ -4,6 +4,7 @@ routes and the periodic work."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -36,7 +37,7 @@ from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
-from config.loader import Settings
+from config.loader import ConfigError, Settings, validate_file
 from config.model import Org
 from handlers import admin, basic, cases, inspection, reviews
 from handlers import reminders as reminder_handlers
@@ -65,6 +66,7 @@ class App:
         self.seeders: list[Callable[[App], Awaitable[None]]] = []
         self.outbox: OutboxWorker | None = None
         self.dingtalk: dingtalk.DingTalkTransport | None = None
+        self._org_stamp: tuple[int, int] | None = None  # org.yaml as last read (mtime, size)
 
     @property
     def services(self) -> Services:
@@ -81,9 +83,12 @@ class App:
         dt_creds = (dingtalk.credentials(cfg.transports.dingtalk, os.environ)
                     if cfg.transports.dingtalk.enabled else None)
         self.engine = db.create_engine(cfg.storage.database_url)
-        applied = await migrate.upgrade(self.engine)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
+        try:
+            await migrate.upgrade(self.engine)  # logs each migration as it is applied
+        except migrate.SchemaTooNew as e:  # a rolling upgrade: this is the old instance
+            log.warning("%s; this instance keeps running on it, as the old instances of a "
+                        "rolling upgrade do; replace it with the newer casebot "
+                        "(docs/deploy.md, 'Migrations')", e)
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
         if redis is not None:
             try:
@@ -122,6 +127,10 @@ class App:
         await inspection_service.seed_bank(self._services)
         self._dispatcher = dp
         self.tickers["reminders"] = _sweep_reminders
+        self.tickers["roster"] = _reload_roster
+        with contextlib.suppress(OSError):  # the org.yaml just read: changes from now on count
+            st = self.settings.org_path.stat()
+            self._org_stamp = (st.st_mtime_ns, st.st_size)
         await self._start_transports(dt_creds)
         if self.use_scheduler:
             self._start_scheduler()
@@ -130,12 +139,40 @@ class App:
         """Swap in a new roster (the admin page's import, after org.yaml is written). Safe in
         process: everything looks people, units and chats up through `services.directory` at
         use time, and an event already being handled keeps the person it resolved. Other
-        instances read their own org.yaml at start: they need a restart."""
+        instances pick the written file up at their next tick (`reload_org`)."""
         self.settings = dataclasses.replace(self.settings, org=org)
         self.services.settings = self.settings
         self.services.directory = Directory(org)
         if self.dingtalk is not None:
             self.dingtalk.use_org(org)
+
+    async def reload_org(self) -> bool:
+        """Use org.yaml again when it changed on disk since it was last read (an import on
+        another instance sharing the file, `casebot import roster`, a copy or an edit): no
+        restart. A file that does not pass the start-up checks is one warning, and the roster
+        in use stays. True when a new roster is now in use."""
+        path = self.settings.org_path
+        try:
+            st = path.stat()
+        except OSError:
+            return False  # moved away mid-copy: the next tick looks again
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._org_stamp:
+            return False
+        self._org_stamp = stamp
+        try:
+            org = await asyncio.to_thread(validate_file, path, Org)
+        except ConfigError as e:
+            log.warning("roster: %s changed but is not valid, still using the roster read "
+                        "before: %s", path, "; ".join(e.errors))
+            return False
+        before = self.settings.org.version_hash()
+        if org.version_hash() == before:
+            return False
+        self.use_org(org)
+        log.info("roster: %s changed, now in use (version %s → %s)", path, before[:12],
+                 org.version_hash()[:12])
+        return True
 
     async def _start_transports(self, dt_creds: dingtalk.Credentials | None) -> None:
         """External platforms: their inbound loops, and the outbox worker that delivers to them."""
@@ -221,6 +258,10 @@ class App:
 
 async def _sweep_reminders(app: App) -> int:
     return (await reminder_service.service_of(app.services).sweep()).sent
+
+
+async def _reload_roster(app: App) -> int:
+    return int(await app.reload_org())
 
 
 APP_KEY = web.AppKey("casebot", App)

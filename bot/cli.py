@@ -48,8 +48,10 @@ def _config_error(e: ConfigError) -> NoReturn:
 
 def _database_error(settings: Settings, e: Exception, migrate_hint: bool = True) -> NoReturn:
     """One line naming the database, the config that names it and what to do; exit 2."""
+    from storage.migrate import SchemaTooNew
+
     hint = (f"; `casebot migrate --config {settings.source}` creates or upgrades it"
-            if migrate_hint else "")
+            if migrate_hint and not isinstance(e, SchemaTooNew) else "")
     print(f"error: {e} (storage.database_url in {settings.source}{hint})", file=sys.stderr)
     raise SystemExit(2)
 
@@ -165,12 +167,13 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     settings = _settings(args.config)
 
+    def progress(i: int, n: int, rev: str, seconds: float) -> None:
+        print(f"[{i}/{n}] applied {rev} ({seconds:.1f} s)", flush=True)
+
     async def _go() -> None:
         engine = db.create_engine(settings.config.storage.database_url)
         try:
-            applied = await migrate.upgrade(engine)
-            for i, rev in enumerate(applied, 1):
-                print(f"[{i}/{len(applied)}] applied {rev}")
+            await migrate.upgrade(engine, progress=progress)
             print(f"database at {await migrate.current(engine)}")
         finally:
             await engine.dispose()
@@ -355,8 +358,8 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
     print(f"{n} roster rows merged into {org_path}; roster version {version}")
-    print("a running bot reads org.yaml at start: restart it to use the new roster "
-          "(the /admin/roster page imports without a restart)")
+    print("a running bot uses the new roster at its next tick (reminders.sweep_interval_seconds, "
+          "default 60 s), without a restart; copy the file to instances with their own org.yaml")
 
 
 def build_parser() -> argparse.ArgumentParser:

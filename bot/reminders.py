@@ -136,6 +136,7 @@ class ReminderService:
         self.worker = worker or worker_id()
         self.late_after = timedelta(minutes=cfg.late_after_minutes)
         self.lock_key = f"{services.config.storage.redis_prefix}reminders:sweep"
+        self._redis_down = False  # one log line when Redis is lost, one when it is back
 
     def rule_of(self, kind: str) -> ReminderRule | None:
         return next((r for r in self.rules if r.kind == kind), None)
@@ -493,10 +494,17 @@ class ReminderService:
             return True
         try:
             ms = int(self.cfg.sweep_interval_seconds * 1000)
-            return bool(await redis.set(self.lock_key, self.worker, nx=True, px=max(ms, 1000)))
+            held = bool(await redis.set(self.lock_key, self.worker, nx=True, px=max(ms, 1000)))
         except (RedisError, OSError) as e:
-            log.warning("redis lock unavailable, sweeping anyway (the database decides): %s", e)
+            if not self._redis_down:
+                self._redis_down = True
+                log.warning("redis lock unavailable, every instance sweeps until it is back "
+                            "(the database decides, each reminder is still sent once): %s", e)
             return True
+        if self._redis_down:
+            self._redis_down = False
+            log.info("redis lock reachable again: one instance sweeps at a time")
+        return held
 
     async def _unlock(self) -> None:
         redis = self.services.redis

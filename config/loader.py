@@ -106,7 +106,12 @@ def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None 
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError([_format(path, err) for err in e.errors()]) from None
+        errs = e.errors()
+        # a list whose only item is wrong is also reported as too short: name the item only
+        inner = {tuple(err["loc"][:n]) for err in errs for n in range(len(err["loc"]))}
+        raise ConfigError([_format(path, err) for err in errs
+                           if err["type"] != "too_short" or tuple(err["loc"]) not in inner
+                           ]) from None
 
 
 def _format(path: Path, err: Any) -> str:

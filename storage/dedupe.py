@@ -34,6 +34,8 @@ class RedisDedupe:
         except (RedisError, OSError) as e:
             self._lost(e)
             return False
+        if not self.healthy:
+            log.info("redis reachable again, de-duplicating through it")
         self.healthy = True
         return bool(found)
 

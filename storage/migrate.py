@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,14 +25,37 @@ SCRIPTS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK = 7_263_002  # advisory lock id serialising migrations (storage/audit.py uses ...001)
 
 
+Progress = Callable[[int, int, str, float], None]  # (i, n, revision, seconds it took)
+
+
+class SchemaTooNew(DatabaseUnavailable):
+    """The database is at a revision this casebot does not know: a newer casebot migrated it
+    (a rolling upgrade in progress, or a roll-back). Old code runs on it (docs/deploy.md,
+    Migrations) but cannot migrate it."""
+
+    def __init__(self, where: str, revision: str) -> None:
+        self.revision = revision
+        super().__init__(f"database at revision {revision}, newer than this casebot ({head()}):"
+                         f" a newer casebot migrated it, use that version: {where}")
+
+
+def _log_progress(i: int, n: int, rev: str, seconds: float) -> None:
+    log.info("migration %d/%d applied: %s (%.1f s)", i, n, rev, seconds)
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(SCRIPTS))
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
-    """Upgrade to `revision`; returns the revisions applied, in order.
+async def upgrade(engine: AsyncEngine, revision: str = "head",
+                  progress: Progress = _log_progress) -> list[str]:
+    """Upgrade to `revision`; returns the revisions applied, in order. ``progress`` is called
+    as each one is applied (on PostgreSQL all of them commit together at the end).
+
+    A database at a revision this code does not know (migrated by a newer casebot) raises
+    SchemaTooNew, and nothing is changed.
 
     Several instances may start at once against one PostgreSQL database: a transaction-level
     advisory lock makes them migrate one after the other (the later ones find the schema at
@@ -41,23 +67,41 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
     def _current(conn: Any) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
-    def _run(conn: Any) -> None:
+    def _run(conn: Any, pending: list[str]) -> None:
+        started = [time.monotonic()]
+
+        def applied(*, step: Any, **_: Any) -> None:
+            rev = step.up_revision_id
+            if rev in pending:
+                progress(pending.index(rev) + 1, len(pending), rev,
+                         time.monotonic() - started[0])
+            started[0] = time.monotonic()
+
         cfg.attributes["connection"] = conn
+        cfg.attributes["on_version_apply"] = applied
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
         before = await conn.run_sync(_current)
+        if before is not None and not _known(script, before):
+            raise SchemaTooNew(db.describe(engine.url.render_as_string(hide_password=False)),
+                               before)
         pending = [
             s.revision for s in reversed(list(script.walk_revisions("base", revision)))
         ]
         if before is not None:
             pending = pending[pending.index(before) + 1:] if before in pending else []
-        for i, rev in enumerate(pending, 1):
-            log.info("migration %d/%d: %s", i, len(pending), rev)
-        await conn.run_sync(_run)
+        await conn.run_sync(_run, pending)
     return pending
+
+
+def _known(script: ScriptDirectory, rev: str) -> bool:
+    try:
+        return script.get_revision(rev) is not None
+    except CommandError:
+        return False
 
 
 async def _reachable(engine: AsyncEngine) -> None:
@@ -103,6 +147,8 @@ async def open_existing(url: str, *, readonly: bool) -> AsyncEngine:
         expected = head()
         if rev is None:
             raise DatabaseUnavailable(f"database not migrated (no schema): {where}")
+        if rev != expected and not _known(ScriptDirectory.from_config(alembic_config()), rev):
+            raise SchemaTooNew(where, rev)
         if rev != expected:
             raise DatabaseUnavailable(f"database at revision {rev}, this casebot needs {expected}:"
                                       f" {where}")

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.roster import COLUMNS, org_version, read_org_file
+from config.loader import Settings
 from storage import audit
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
-from tests.conftest import Console
+from tests.conftest import Console, free_port, open_console
 
 HEADER = ",".join(COLUMNS) + "\n"
 GOOD = (HEADER
@@ -85,7 +88,7 @@ async def test_the_page_lists_units_people_and_chats(console: Console) -> None:
     row = row[:row.index("</tr>")]
     assert "邓建" in row and "管理员" in row and "dt-0128" in row and "海澄县检警协作群" in row
     assert 'data-chat="g-case-team"' in page and "余斌梅" in page
-    assert "无需重启" in page and "须重启机器人才会生效" in page  # what a restart is needed for
+    assert "无需重启" in page and "下一次定时检查时（默认每分钟一次）生效" in page  # when it is used
 
 
 async def test_search(console: Console) -> None:
@@ -319,3 +322,34 @@ async def test_search_by_unit_name_lists_its_people(console: Console) -> None:
     units = section(page, "units")
     row = units[units.index("<td>c01-01</td>"):]
     assert "<td>示范省人民检察院 / 示范市人民检察院</td>" in row[:row.index("</tr>")]
+
+
+async def test_an_import_on_one_instance_reaches_the_others_without_a_restart(
+        console: Console, settings: Settings, org_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Two instances behind a load balancer sharing org.yaml: the admin imports on A; the new
+    chief's messages reach B half of the time, and B knows them from its next tick on (the
+    reminder sweep interval), without a restart. A broken hand edit keeps the roster."""
+    async with open_console(settings, free_port()) as other:
+        await login(console, ADMIN)
+        _, page = await preview(console, GOOD)
+        r = await console.client.post("/admin/roster/apply", data=hidden(page))
+        assert r.status == 200
+        assert "p-chief-c12-01" not in await user_ids(other)
+        await other.advance("1m")
+        assert "p-chief-c12-01" in await user_ids(other)
+        got = await other.send("p-chief-c12-01", "dm:p-chief-c12-01", "我是谁")
+        assert "新设市新城区人民检察院" in got["messages"][0]["text"]
+        await login(other, ADMIN)
+        status, text = await get_page(other, "?q=新城区")
+        assert status == 200 and "吴城" in text
+
+        caplog.set_level(logging.WARNING)
+        org_path.write_text(org_path.read_text(encoding="utf-8").replace(
+            "p-chief-c12-01", "p-chief-c99-01", 1) + "people: [oops\n", encoding="utf-8")
+        await other.advance("1m")
+        assert "p-chief-c12-01" in await user_ids(other)
+        [warned] = [rec.getMessage() for rec in caplog.records if "roster" in rec.getMessage()]
+        assert f"{org_path} changed but is not valid, still using the roster" in warned
+        await other.advance("1m")  # the same broken file: no second warning
+        assert len([rec for rec in caplog.records if "roster" in rec.getMessage()]) == 1

@@ -86,6 +86,20 @@ def test_unknown_role_and_reference(tmp_path: Path) -> None:
     assert "people[0].unit: unknown unit 'nowhere'" in err
 
 
+def test_a_typo_in_a_list_is_one_line(tmp_path: Path) -> None:
+    """A misspelt role or recipient is named once, not followed by a second line saying the
+    list is empty (it is not: it holds the typo)."""
+    main = (DEFAULT_DIR / "casebot.yaml").read_text(encoding="utf-8")
+    path = write_config(tmp_path, main.replace("recipients: [chief]", "recipients: [cheif]"))
+    [err] = errors_of(path)
+    assert err.startswith(f"{path}: reminders.rules[5].recipients[0]: Input should be ")
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    org["people"][0]["roles"] = ["wizard"]
+    path = write_config(tmp_path, "{}\n", yaml.safe_dump(org, allow_unicode=True))
+    [err] = errors_of(path)
+    assert "people[0].roles[0]: Input should be " in err
+
+
 def _org_with(change: dict[str, dict[str, object]]) -> str:
     org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
     for unit in org["units"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot import reminders as reminder_service
 from bot.app import App, create_web_app
 from bot.clock import ManualClock
+from bot.events import MessageEvent
 from tests.conftest import START, Console, free_port, make_settings, port_open, require
 
 
@@ -30,19 +33,24 @@ async def test_health_ready_and_metrics(console: Console) -> None:
     assert "casebot_journal_batch_events_count 1.0" in text  # 帮助 is read-only: journaled
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     exe = shutil.which("redis-server")
     require("redis-server binary", exe is not None)
     assert exe is not None
-    port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
+                             "--appendonly", "no", "--dir", str(workdir)],
                             stdout=subprocess.DEVNULL)
     for _ in range(100):
         if port_open("127.0.0.1", port):
             break
         time.sleep(0.05)  # poll the port until the server listens
+    return proc
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = start_redis(port, tmp_path)
     yield port, proc
     proc.kill()
     proc.wait()
@@ -74,3 +82,41 @@ async def test_redis_stopped_bot_keeps_answering(tmp_path: Path,
         assert info["database"] == "ok" and info["redis"].startswith("error")
     finally:
         await client.close()
+
+
+async def test_a_redis_outage_is_one_log_line_each_way(
+        tmp_path: Path, own_redis: tuple[int, subprocess.Popen[bytes]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The operator reads when Redis was lost and when it came back, not one warning per
+    reminder sweep (one a minute) for as long as the outage lasts."""
+    port, proc = own_redis
+    settings = make_settings(tmp_path, storage={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    app = App(settings, ManualClock(START))
+    await app.start()
+    sweeps = reminder_service.service_of(app.services)
+    body = {"user_id": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": "我是谁",
+            "platform": "console", "at": START}
+    try:
+        await sweeps.sweep()
+        caplog.set_level(logging.INFO)
+        caplog.clear()
+        proc.kill()
+        proc.wait()
+        for i in range(3):
+            await sweeps.sweep()
+            await app.dispatcher.feed(MessageEvent(event_id=f"down-{i}", **body))
+        down = [(r.name, r.levelname) for r in caplog.records if "redis" in r.getMessage()]
+        assert down == [("bot.reminders", "WARNING"), ("storage.dedupe", "WARNING")]
+        caplog.clear()
+        back = start_redis(port, tmp_path)
+        try:
+            for i in range(3):
+                await sweeps.sweep()
+                await app.dispatcher.feed(MessageEvent(event_id=f"up-{i}", **body))
+            lines = [(r.name, r.levelname) for r in caplog.records if "redis" in r.getMessage()]
+            assert sorted(lines) == [("bot.reminders", "INFO"), ("storage.dedupe", "INFO")]
+        finally:
+            back.kill()
+            back.wait()
+    finally:
+        await app.stop()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -7,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import inspect, text
 
+from bot.app import App
+from bot.clock import ManualClock
+from bot.events import MessageEvent
 from config.loader import Settings
 from storage import db, migrate
-from tests.conftest import fresh_postgres, port_open, require
+from tests.conftest import START, fresh_postgres, make_settings, port_open, require
 
 
 async def test_upgrade_from_empty_then_noop(settings: Settings) -> None:
@@ -29,17 +35,80 @@ async def test_upgrade_from_empty_then_noop(settings: Settings) -> None:
     await engine.dispose()
 
 
-def test_migrate_cli_shows_progress(tmp_path: Path) -> None:
+def _migrate_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     src = Path(__file__).resolve().parents[2] / "config"
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"org: {src / 'org.yaml'}\nscore_template: {src / 'score_template.yaml'}\n"
                    f"storage: {{database_url: "
                    f"'sqlite+aiosqlite:///{tmp_path / 'sub' / 'x.db'}'}}\n", encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg)],
-                       capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg),
+                           *args], capture_output=True, text=True)
+
+
+def test_migrate_cli_shows_progress(tmp_path: Path) -> None:
+    r = _migrate_cli(tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "[1/" in r.stdout and "applied 0001_core" in r.stdout and "applied 0002_cases" in r.stdout
+    n = len(re.findall(r"^\[\d+/", r.stdout, re.M))
+    assert n > 2 and r.stdout.startswith(f"[1/{n}] applied 0001_core (")
+    assert f"[2/{n}] applied 0002_cases (" in r.stdout
+    assert r.stdout.endswith(f"database at {migrate.head()}\n")
+    assert "0001_core" not in r.stderr  # each migration once, not also in the log
     assert (tmp_path / "sub" / "x.db").exists()
+
+
+async def test_progress_is_reported_as_each_migration_is_applied(settings: Settings) -> None:
+    """A slow migration shows which one runs: the progress of migration i comes once i is
+    applied, before the next one starts (not all at once, before or after the run)."""
+    engine = db.create_engine(settings.config.storage.database_url)
+    seen: list[tuple[int, int, str, set[str]]] = []
+
+    def progress(i: int, n: int, rev: str, seconds: float) -> None:
+        assert seconds >= 0
+        seen.append((i, n, rev, set(applied_so_far)))
+        applied_so_far.add(rev)
+
+    applied_so_far: set[str] = set()
+    applied = await migrate.upgrade(engine, "0003_reviews", progress=progress)
+    await engine.dispose()
+    assert applied == ["0001_core", "0002_cases", "0003_reviews"]
+    assert seen == [(1, 3, "0001_core", set()), (2, 3, "0002_cases", {"0001_core"}),
+                    (3, 3, "0003_reviews", {"0001_core", "0002_cases"})]
+
+
+async def test_an_older_casebot_keeps_running_on_a_newer_schema(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A rolling upgrade: the newer casebot migrated the database; an old instance that
+    restarts (a crash, the supervisor) starts and answers, with one warning naming both
+    revisions, instead of dying in a traceback. Its `migrate` says so in one line."""
+    settings = make_settings(tmp_path)
+    url = settings.config.storage.database_url
+    engine = db.create_engine(url)
+    await migrate.upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    await engine.dispose()
+    caplog.set_level(logging.WARNING)
+    app = App(settings, ManualClock(START))
+    await app.start()
+    try:
+        ev = MessageEvent(event_id="old-1", platform="console", user_id="p-prosecutor-1",
+                          chat="dm:p-prosecutor-1", at=START, text="我是谁")
+        assert (await app.dispatcher.feed(ev)).status == "handled"
+    finally:
+        await app.stop()
+    warned = [r.getMessage() for r in caplog.records if "0099_future" in r.getMessage()]
+    assert len(warned) == 1 and f"newer than this casebot ({migrate.head()})" in warned[0]
+    engine = db.create_engine(url)
+    assert await migrate.current(engine) == "0099_future"  # nothing was touched
+    await engine.dispose()
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "casebot.db").rename(tmp_path / "sub" / "x.db")
+    r = _migrate_cli(tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"error: database at revision 0099_future, newer than this "
+                               f"casebot ({migrate.head()}): a newer casebot migrated it, use that version: ")
+    assert len(r.stderr.splitlines()) == 1 and "`casebot migrate" not in r.stderr
 
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # the backfill tests' time 0
