@@ -485,7 +485,8 @@ class ReminderService:
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
-            else None)
+            else None,
+            deadline=subj.deadline if rule.kind == RECTIFICATION else None)
 
     async def _lock(self) -> bool:
         redis = self.services.redis
@@ -645,6 +646,19 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
+async def rectification_deadlines(session: AsyncSession, rows: Iterable[Reminder]
+                                  ) -> dict[str, date]:
+    """The due dates of the rectification items these reminders are about, by subject: the
+    date 提醒 and 已处理 name for them, as their cards do (not the reminder's own due time,
+    the days after it)."""
+    ids = [r.subject.removeprefix("rectification-") for r in rows
+           if r.subject.startswith("rectification-")]
+    if not ids:
+        return {}
+    return {rectification_subject(i.id): i.due
+            for i in await inspection_repo.rectifications_to_remind(session, ids)}
+
+
 async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: Sequence[int],
                                 by: str) -> None:
     """Call after a 整改汇报 by ``by`` closed (销号) or reopened rectification items. A closed
@@ -711,6 +725,6 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
     return svc
 
 
-__all__ = ["ReminderService", "Subject", "SweepResult", "install", "replan_case",
-           "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
+__all__ = ["ReminderService", "Subject", "SweepResult", "install", "rectification_deadlines",
+           "replan_case", "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, role_names
 from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
-from bot.reminders import service_of
+from bot.reminders import rectification_deadlines, service_of
 from cards.model import Card
 from cards.reminders import TITLES, escalated, local, local_due
 from storage import cases as case_repo
@@ -53,9 +54,10 @@ async def list_reminders(ctx: Context) -> None:
     lines: list[str] = []
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
+        deadlines = await rectification_deadlines(ctx.session, open_rows)
         for r in open_rows:
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
-                         f"到期 {local_due(r.due_at, tz)}{' （补发）' if r.late else ''}")
+                         f"{_due(r, tz, deadlines)}{' （补发）' if r.late else ''}")
         lines += _more(open_total - len(open_rows), "见此前收到的提醒卡片")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
@@ -65,6 +67,13 @@ async def list_reminders(ctx: Context) -> None:
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} {when}")
         lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
+
+
+def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, date]) -> str:
+    """When a reminder fell due; of a rectification item, the item's due date (整改期限), the
+    one date its card names."""
+    deadline = deadlines.get(r.subject)
+    return f"整改期限 {deadline:%Y-%m-%d}" if deadline else f"到期 {local_due(r.due_at, tz)}"
 
 
 def _more(hidden: int, where: str) -> list[str]:
@@ -158,8 +167,8 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
             await ctx.reply("这条提醒已处理。")
         return
     if await svc.close(ctx, r, ctx.user.id, "done"):
-        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒"
-                        f"（到期 {local_due(r.due_at, ctx.config.tz)}）。")
+        due = _due(r, ctx.config.tz, await rectification_deadlines(ctx.session, [r]))
+        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
     else:
         await ctx.reply("这条提醒已处理。")
 
