@@ -230,6 +230,19 @@ class ReminderService:
         mine_only = [r for r, people in found if self._reaches(person.id, r, people)]
         return sorted(mine_only, key=lambda r: (r.deliver_at, r.id))
 
+    async def rectifications_not_due_for(self, session: AsyncSession, person: Person,
+                                         today: date) -> list[RectificationToRemind]:
+        """The open rectification items not yet due that ``person`` will be reminded of once
+        they are overdue (the first reminder's recipients, by ``rectification_people``: the
+        item's 责任人 and the unit's chief), soonest due first. Nothing is planned for them
+        yet, so ``upcoming_for`` cannot name them."""
+        rule = self.rule_of(RECTIFICATION)
+        if rule is None:
+            return []
+        roles = rule.recipients_for(0)
+        return [i for i in await inspection_repo.open_rectifications_not_due(session, today)
+                if any(person.id in self.rectification_people(i).get(role, ()) for role in roles)]
+
     def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]]) -> bool:
         rule = self.by_id.get(r.rule_id)
         return rule is not None and any(pid in people.get(role, ())

@@ -25,6 +25,7 @@ _SNOOZE = re.compile(rf"^(?:暂停|snooze)\s+({ops.CODE_PATTERN})\s+(\d{{1,3}})\
                      re.IGNORECASE)
 USAGE = "提醒 ｜ 提醒 暂停 <案件码> <天数>"
 SHOWN = 10  # lines per part of 提醒: the card stays within a DingTalk card's size
+ITEM_TEXT = 20  # characters of a rectification item's text in 提醒
 
 
 @router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
@@ -48,7 +49,10 @@ async def list_reminders(ctx: Context) -> None:
     open_total = await repo.count_open_for_person(ctx.session, ctx.user.id)
     # a leader's too: the escalations of the unit's cases heading to them (责任倒查, …)
     upcoming = await svc.upcoming_for(ctx.session, ctx.user)
-    if not open_rows and not upcoming:
+    # rectification items not yet due: reminded only once overdue, but theirs to act on now
+    items = await svc.rectifications_not_due_for(ctx.session, ctx.user,
+                                                 ctx.now().astimezone(tz).date())
+    if not open_rows and not upcoming and not items:
         await ctx.reply("您目前没有待办提醒。")
         return
     lines: list[str] = []
@@ -66,6 +70,11 @@ async def list_reminders(ctx: Context) -> None:
                     else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} {when}")
         lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
+    if items:
+        lines.append(f"未到期的整改事项（{len(items)}项）：")
+        lines += [f"· 整改事项 #{i.id}（期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
+                  for i in items[:SHOWN]]
+        lines += _more(len(items) - SHOWN, "期限更晚，逾期后提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
@@ -74,6 +83,11 @@ def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, date]) -> str:
     one date its card names."""
     deadline = deadlines.get(r.subject)
     return f"整改期限 {deadline:%Y-%m-%d}" if deadline else f"到期 {local_due(r.due_at, tz)}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _more(hidden: int, where: str) -> list[str]:
