@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, expect
 
+from storage.inspection import Question
 from tests.browser.conftest import screenshot_path
 from tests.conftest import Console
 from tests.inspection.helpers import asks, bank, card, city_chief, say, session_row
@@ -316,3 +318,63 @@ async def test_screen_state_names_the_commenter_and_the_reports(console: Console
     got = await phase()
     assert [(u["name"], u["status"]) for u in got["units"]] == [
         (d.units[due[0]].name, None), (d.units[due[1]].name, "未整改")]
+
+
+# the left edge of each line a text wraps onto, where it is written in #answers
+LINE_STARTS = """(text) => {
+  const walker = document.createTreeWalker(document.querySelector("#answers"), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at); range.setEnd(node, at + text.length);
+    const lines = new Map();
+    for (const r of range.getClientRects()) {
+      const top = Math.round(r.top);
+      if (r.width > 0) lines.set(top, Math.min(lines.get(top) ?? 1e9, r.left));
+    }
+    const box = document.querySelector("#answers").getBoundingClientRect().left;
+    return { starts: [...lines.values()], box };
+  }
+  return null;
+}"""
+
+
+@pytest.mark.browser
+async def test_long_answer_points_wrap_aligned_on_a_phone(
+        console: Console, browser: Browser, request: Any) -> None:
+    """公布答案 followed on a phone (390 px): a long answer point wraps onto lines that start
+    where its first line's text starts, right of its bullet, not back under the bullet; a long
+    question wraps aligned after its number the same way."""
+    await say(console, "督导 新建 手机答案 单位数=3 题数=1 熵格式=3x1")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    [ask] = [a for a in await asks(console, s.id) if a.position == 0]
+    point = ("建立健全案件质量评查、流程监控、案例指导等制度机制，定期通报典型问题，"
+             "对发现的突出问题逐项明确整改责任人和整改时限")
+    question = "结合本院实际，谈谈你院在" + "落实上级院部署、" * 4 + "方面有哪些具体做法和成效？"
+    async with console.app.services.db() as db, db.begin():
+        q = await db.get(Question, ask.question_id)
+        assert q is not None
+        q.text = question
+        q.answer_points = json.dumps(["要点较短", point], ensure_ascii=False)
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    await say(console, "下一题")
+    await say(console, "公布答案")
+    await expect(page.locator("#answers")).to_contain_text(point)
+    await expect(page.locator("#answers")).to_contain_text(f"1. {question}")
+    await page.screenshot(path=str(screenshot_path(request, "answers-phone")), full_page=True)
+    for text in (point, question):
+        got = await page.evaluate(LINE_STARTS, text)
+        assert got is not None and len(got["starts"]) >= 2, got  # it does wrap on a phone
+        assert max(got["starts"]) - min(got["starts"]) <= 1, got  # every line starts alike
+        assert min(got["starts"]) > got["box"] + 4, got  # right of its bullet or number
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await ctx.close()
