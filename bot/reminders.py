@@ -231,6 +231,19 @@ class ReminderService:
         mine_only = [r for r, people in found if self._reaches(person.id, r, people)]
         return sorted(mine_only, key=lambda r: (r.deliver_at, r.id))
 
+    async def rectifications_not_due_for(self, session: AsyncSession, person: Person,
+                                         today: date) -> list[RectificationToRemind]:
+        """The open rectification items not yet due that ``person`` will be reminded of once
+        they are overdue (the first reminder's recipients, by ``rectification_people``: the
+        item's 责任人 and the unit's chief), soonest due first. Nothing is planned for them
+        yet, so ``upcoming_for`` cannot name them."""
+        rule = self.rule_of(RECTIFICATION)
+        if rule is None:
+            return []
+        roles = rule.recipients_for(0)
+        return [i for i in await inspection_repo.open_rectifications_not_due(session, today)
+                if any(person.id in self.rectification_people(i).get(role, ()) for role in roles)]
+
     def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]]) -> bool:
         rule = self.by_id.get(r.rule_id)
         return rule is not None and any(pid in people.get(role, ())
@@ -486,7 +499,8 @@ class ReminderService:
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
-            else None)
+            else None,
+            deadline=subj.deadline if rule.kind == RECTIFICATION else None)
 
     async def _lock(self) -> bool:
         redis = self.services.redis
@@ -653,6 +667,19 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
+async def rectification_deadlines(session: AsyncSession, rows: Iterable[Reminder]
+                                  ) -> dict[str, date]:
+    """The due dates of the rectification items these reminders are about, by subject: the
+    date 提醒 and 已处理 name for them, as their cards do (not the reminder's own due time,
+    the days after it)."""
+    ids = [r.subject.removeprefix("rectification-") for r in rows
+           if r.subject.startswith("rectification-")]
+    if not ids:
+        return {}
+    return {rectification_subject(i.id): i.due
+            for i in await inspection_repo.rectifications_to_remind(session, ids)}
+
+
 async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: Sequence[int],
                                 by: str) -> None:
     """Call after a 整改汇报 by ``by`` closed (销号) or reopened rectification items. A closed
@@ -719,6 +746,6 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
     return svc
 
 
-__all__ = ["ReminderService", "Subject", "SweepResult", "install", "replan_case",
-           "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
+__all__ = ["ReminderService", "Subject", "SweepResult", "install", "rectification_deadlines",
+           "replan_case", "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
 

@@ -113,7 +113,7 @@ def agenda_card(*, sid: str, title: str, unit_count: int, questions_per_unit: in
 def result_card(*, sid: str, title: str, units: Sequence[UnitView], manifest_hash: str,
                 entropy: str, secret_hex: str, key_hex: str, base_url: str) -> Card:
     lines = [f"会议：{title}（{sid}）", "抽中单位（按抽取顺序）："]
-    lines += [f"{u.pos + 1}. {u.city} · {u.name}（检察长 {u.chief}）"
+    lines += [f"{u.pos + 1}. {u.city} · {u.name}（检察长{u.chief}）"
               for u in units if u.kind == "draw"]
     lines += [
         "",
@@ -142,7 +142,7 @@ def question_card(*, unit: UnitView, units_total: int, q: RevealedQuestion, seq:
     body = (
         f"{unit.name}（{unit.city}）\n"
         f"第 {seq}/{per_unit} 题【{q.category}】\n{q.text}\n\n"
-        f"请 {unit.chief} 检察长脱稿作答。\n"
+        f"请{unit.chief}检察长脱稿作答。\n"
         f"⏱ 作答限时 {format_mmss(answer_seconds)}（至 {_hhmmss(ends_at_local)}）"
     )
     return Card(title=f"{head} · 第 {seq} 题", body=body, color="yellow", footer=f"题号 {q.id}")
@@ -152,14 +152,14 @@ def special_intro_card(*, unit: UnitView, questions: int) -> Card:
     return Card(
         title=f"专项问询 · {unit.name}",
         body=(f"省院对重点工作落实情况进行专项问询：{unit.name}（{unit.city}），共 {questions} 题。\n"
-              f"请 {unit.chief} 检察长准备作答；主持人发送「下一题」公布题目。"),
+              f"请{unit.chief}检察长准备作答；主持人发送「下一题」公布题目。"),
     )
 
 
 def comment_card(*, unit: UnitView) -> Card:
     return Card(
         title=f"点评 · {unit.name}",
-        body=(f"请 {unit.city_chief}（{unit.city}检察长）对 {unit.name} 的回答进行点评，"
+        body=(f"请{unit.city_chief}（{unit.city}检察长）对{unit.name}的回答进行点评，"
               "并简要汇报所问工作在全市开展落实情况。\n"
               "点评人可发送「点评 内容」留存要点；主持人可发送「点评 内容」记录。"),
     )
@@ -180,7 +180,7 @@ def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str]]]) -> Ca
         return Card(title="整改汇报", body="本次会议没有需要整改汇报的单位。")
     lines = ["请上次被问询、督导检查的基层院检察长汇报问题整改及工作情况（重点是抓落实的办法、措施和成效）："]
     for n, (name, chief, items) in enumerate(units, 1):
-        lines.append(f"{n}. {name}（检察长 {chief}）")
+        lines.append(f"{n}. {name}（检察长{chief}）")
         lines += [f"    待整改：{t}" for t in items] or ["    （无登记的待整改事项）"]
     lines.append(f"主持人记录：「{REPORT_USAGE}」，如「整改汇报 1 已整改 已建立台账」")
     return Card(title="整改汇报", body="\n".join(lines))

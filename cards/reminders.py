@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from cards.model import Button, Card
@@ -35,6 +35,9 @@ class ReminderView:
     page_url: str | None = None  # the code page, for recipients who do not score the case
     red: bool = False  # about a red case (红码一周一评估): a red card, like the code
     status: str | None = None  # 现状: what became of the case since the reminder fell due
+    # a rectification item's due date: the one date its card names (its reminders fall due
+    # the days after it, which the card does not show as a second deadline)
+    deadline: date | None = None
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -58,6 +61,8 @@ def reminder_card(v: ReminderView) -> Card:
         title = "【补发】" + title
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
         body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
+    elif v.kind == "rectification" and v.deadline is not None:
+        body = f"{v.text}\n整改期限：{v.deadline:%Y-%m-%d}"
     else:
         body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:

@@ -103,17 +103,17 @@ def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
     if s.stage == "inquiry":
         asked = sum(1 for a in group if a.revealed_at is not None)
         if asked < len(group):
-            return f"正在问询 {unit}（已出 {asked}/{len(group)} 题）。请发送「下一题」出下一道题。"
-        return f"{unit} 的 {len(group)} 道题已全部问完。请发送「点评」（或直接「公布答案」）。"
+            return f"正在问询{unit}（已出 {asked}/{len(group)} 题）。请发送「下一题」出下一道题。"
+        return f"{unit}的 {len(group)} 道题已全部问完。请发送「点评」（或直接「公布答案」）。"
     if s.stage == "comment":
-        return f"正在点评 {unit}。点评后请发送「公布答案」。"
+        return f"正在点评{unit}。点评后请发送「公布答案」。"
     nxt = groups.get(s.current + 1)  # stage "answer": the current unit is done
     if nxt is None:
-        return f"{unit} 的答案已公布，问询全部完成。请发送「整改汇报」（或「结束」）。"
+        return f"{unit}的答案已公布，问询全部完成。请发送「整改汇报」（或「结束」）。"
     if nxt[0].kind == "special":
         first = "抽中单位已全部问询完毕" if group and group[0].kind == "draw" else "本单位专项问询已完成"
-        return f"{unit} 的答案已公布，{first}。请发送「专项问询」（{names[s.current + 1]}）。"
-    return f"{unit} 的答案已公布。请发送「下一题」问询下一个单位（{names[s.current + 1]}）。"
+        return f"{unit}的答案已公布，{first}。请发送「专项问询」（{names[s.current + 1]}）。"
+    return f"{unit}的答案已公布。请发送「下一题」问询下一个单位（{names[s.current + 1]}）。"
 
 
 async def _refuse(ctx: Context, s: InspectionSession, prefix: str,
@@ -314,7 +314,7 @@ async def comment(event: MessageEvent, ctx: Context) -> None:
     if not is_host:
         city = ctx.directory.city_of(unit.id)
         if city is None or ctx.user.unit != city.id:
-            await ctx.reply(f"「点评」仅限检务督察或 {unit.city}检察长使用。")
+            await ctx.reply(f"「点评」仅限检务督察或{unit.city}检察长使用。")
             return
     if not ctx.args:
         if not is_host:
@@ -326,7 +326,7 @@ async def comment(event: MessageEvent, ctx: Context) -> None:
         return
     await store.add_note(ctx.session, session_id=s.id, unit_id=unit.id, kind="comment",
                          status=None, author=ctx.user.id, text=ctx.args, at=ctx.now())
-    await ctx.reply(f"已记录对 {unit.name} 的点评。")
+    await ctx.reply(f"已记录对{unit.name}的点评。")
     if s.stage != "comment":
         await _stage(ctx, s, "comment", unit=unit.id)
     else:
@@ -431,9 +431,9 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     extra = (f"，销号整改事项 {len(closed)} 项" if closed else "") + (
         f"，恢复整改事项 {len(reopened)} 项" if reopened else "")
     if earlier is not None:
-        await ctx.reply(f"已更新 {unit.name} 的整改汇报：{parts[1]}（原为{earlier.status}）{extra}。")
+        await ctx.reply(f"已更新{unit.name}的整改汇报：{parts[1]}（原为{earlier.status}）{extra}。")
     else:
-        await ctx.reply(f"已记录 {unit.name} 的整改汇报：{parts[1]}{extra}。")
+        await ctx.reply(f"已记录{unit.name}的整改汇报：{parts[1]}{extra}。")
     notify(ctx, s.id)
 
 
@@ -592,7 +592,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     if owner_ref is None:
         owner = d.chief_of(unit.id)
         if owner is None:
-            await ctx.reply(f"{unit.name} 未登记检察长，请用「责任人=人员ID」指定。{choose}")
+            await ctx.reply(f"{unit.name}未登记检察长，请用「责任人=人员ID」指定。{choose}")
             return
     else:
         owner = person_ref(d, owner_ref)
@@ -600,7 +600,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply(f"找不到人员「{owner_ref[:30]}」。{choose}")
             return
         if owner.id not in {p.id for p in allowed}:
-            await ctx.reply(f"{owner.name}（{d.units[owner.unit].name}）不能作为 {unit.name} 的整改"
+            await ctx.reply(f"{owner.name}（{d.units[owner.unit].name}）不能作为{unit.name}的整改"
                             f"责任人。{choose}")
             return
     text = " ".join(tokens[2:])
@@ -609,7 +609,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
                                          at=ctx.now())
     await ctx.audit(ctx.user.id, "inspection.rectification", s.id,
                     {"item": item.id, "unit": unit.id, "owner": owner.id, "due": due.isoformat()})
-    await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人 {owner.name}，期限 {due:%Y-%m-%d}。")
+    await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人{owner.name}，期限 {due:%Y-%m-%d}。")
     await ctx.send_dm(owner.id, card=cards.rectification_dm_card(
         sid=s.id, title=s.title, unit=unit.name, text=text, due=f"{due:%Y-%m-%d}"))
     notify(ctx, s.id)
@@ -648,11 +648,11 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"找不到人员「{tokens[1][:30]}」。{choose}")
         return
     if assignee.unit == unit.id:
-        await ctx.reply(f"{assignee.name} 是被督察单位 {unit.name} 的人员，"
+        await ctx.reply(f"{assignee.name}是被督察单位{unit.name}的人员，"
                         f"不能负责对本单位的实地督察。{choose}")
         return
     if assignee.id not in {p.id for p in allowed}:
-        await ctx.reply(f"{assignee.name}（{d.units[assignee.unit].name}）不能负责对 {unit.name} 的实地督察。"
+        await ctx.reply(f"{assignee.name}（{d.units[assignee.unit].name}）不能负责对{unit.name}的实地督察。"
                         f"{choose}")
         return
     text = " ".join(rest) or SITE_TASK_DEFAULT
@@ -662,8 +662,8 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
     await ctx.audit(ctx.user.id, "inspection.site_task", s.id,
                     {"task": task.id, "unit": unit.id, "assignee": assignee.id})
     when = f"，期限 {due:%Y-%m-%d}" if due else ""
-    await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人 {assignee.name}{when}。")
-    await ctx.send_dm(assignee.id, text=f"您负责对 {unit.name} 的实地督察（会议 {s.id}）{when}：{text}")
+    await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人{assignee.name}{when}。")
+    await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}：{text}")
 
 
 # -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------

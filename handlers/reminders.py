@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, role_names
 from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
-from bot.reminders import service_of
+from bot.reminders import rectification_deadlines, service_of
 from cards.model import Card
 from cards.reminders import TITLES, escalated, local, local_due
 from storage import cases as case_repo
@@ -24,6 +25,7 @@ _SNOOZE = re.compile(rf"^(?:暂停|snooze)\s+({ops.CODE_PATTERN})\s+(\d{{1,3}})\
                      re.IGNORECASE)
 USAGE = "提醒 ｜ 提醒 暂停 <案件码> <天数>"
 SHOWN = 10  # lines per part of 提醒: the card stays within a DingTalk card's size
+ITEM_TEXT = 20  # characters of a rectification item's text in 提醒
 
 
 @router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
@@ -47,15 +49,19 @@ async def list_reminders(ctx: Context) -> None:
     open_total = await repo.count_open_for_person(ctx.session, ctx.user.id)
     # a leader's too: the escalations of the unit's cases heading to them (责任倒查, …)
     upcoming = await svc.upcoming_for(ctx.session, ctx.user)
-    if not open_rows and not upcoming:
+    # rectification items not yet due: reminded only once overdue, but theirs to act on now
+    items = await svc.rectifications_not_due_for(ctx.session, ctx.user,
+                                                 ctx.now().astimezone(tz).date())
+    if not open_rows and not upcoming and not items:
         await ctx.reply("您目前没有待办提醒。")
         return
     lines: list[str] = []
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
+        deadlines = await rectification_deadlines(ctx.session, open_rows)
         for r in open_rows:
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
-                         f"到期 {local_due(r.due_at, tz)}{' （补发）' if r.late else ''}")
+                         f"{_due(r, tz, deadlines)}{' （补发）' if r.late else ''}")
         lines += _more(open_total - len(open_rows), "见此前收到的提醒卡片")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
@@ -64,7 +70,24 @@ async def list_reminders(ctx: Context) -> None:
                     else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} {when}")
         lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
+    if items:
+        lines.append(f"未到期的整改事项（{len(items)}项）：")
+        lines += [f"· 整改事项 #{i.id}（期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
+                  for i in items[:SHOWN]]
+        lines += _more(len(items) - SHOWN, "期限更晚，逾期后提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
+
+
+def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, date]) -> str:
+    """When a reminder fell due; of a rectification item, the item's due date (整改期限), the
+    one date its card names."""
+    deadline = deadlines.get(r.subject)
+    return f"整改期限 {deadline:%Y-%m-%d}" if deadline else f"到期 {local_due(r.due_at, tz)}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _more(hidden: int, where: str) -> list[str]:
@@ -158,8 +181,8 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
             await ctx.reply("这条提醒已处理。")
         return
     if await svc.close(ctx, r, ctx.user.id, "done"):
-        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒"
-                        f"（到期 {local_due(r.due_at, ctx.config.tz)}）。")
+        due = _due(r, ctx.config.tz, await rectification_deadlines(ctx.session, [r]))
+        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
     else:
         await ctx.reply("这条提醒已处理。")
 

@@ -389,10 +389,22 @@ class RectificationToRemind:
 async def rectifications_to_remind(session: AsyncSession, ids: Sequence[str]
                                    ) -> list[RectificationToRemind]:
     wanted = [int(i) for i in ids if str(i).isdigit()]
+    return await _to_remind(session, RectificationItem.id.in_(wanted))
+
+
+async def open_rectifications_not_due(session: AsyncSession, today: date
+                                      ) -> list[RectificationToRemind]:
+    """Open items whose due date has not passed (nothing reminded of them yet), soonest due
+    first. Served by the index on (status, due_date)."""
+    return await _to_remind(session, RectificationItem.status == "open",
+                            RectificationItem.due_date >= today)
+
+
+async def _to_remind(session: AsyncSession, *where: Any) -> list[RectificationToRemind]:
     rows = await session.execute(
         select(RectificationItem, InspectionSession.created_by)
         .join(InspectionSession, InspectionSession.id == RectificationItem.session_id)
-        .where(RectificationItem.id.in_(wanted)))
+        .where(*where).order_by(RectificationItem.due_date, RectificationItem.id))
     return [RectificationToRemind(
         id=item.id, due=item.due_date, unit=item.unit_id, text=item.text,
         open=item.status == "open" and item.closed_at is None,

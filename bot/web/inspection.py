@@ -25,8 +25,12 @@ from bot.domain.inspection import (
     METHOD_LABELS,
     STAGE_LABELS,
     RawCreate,
+<<<<<<< HEAD
     operator_verify_line,
     outsider_steps,
+=======
+    SessionParams,
+>>>>>>> inspection-texts
     parse_create,
     verify_message,
 )
@@ -42,7 +46,12 @@ from bot.domain.question_bank import (
 )
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import ApiError, form_body, json_response, loads_strict, render
+<<<<<<< HEAD
 from bot.web.session import login_page, session_person
+=======
+from bot.web.session import session_person
+from cards.inspection import UnitView
+>>>>>>> inspection-texts
 from config.model import ROLE_LABELS, Person
 from storage import audit
 from storage import inspection as store
@@ -566,7 +575,51 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
         if s.stage == "inquiry" and s.timer_started_at is not None and revealed:
             out["timer"] = {"started_at": s.timer_started_at.isoformat(),
                             "seconds": p.answer_seconds}
+    out["phase"] = await _phase(d, db, s, p, views, cur, out["current"])
     return out
+
+
+def _screen_unit(d: Any, unit_id: str) -> dict[str, str | None]:
+    """A unit as the big screen names it: its name, its city, its chief (None: not on the
+    roster)."""
+    city = d.city_of(unit_id)
+    chief = d.chief_of(unit_id)
+    return {"name": d.units[unit_id].name, "city": city.name if city else "",
+            "chief": chief.name if chief else None}
+
+
+async def _phase(d: Any, db: AsyncSession, s: store.InspectionSession, p: SessionParams,
+                 views: list[UnitView], cur: UnitView | None,
+                 current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the room is doing when no question is on the screen (or during 点评): for the
+    audience, never a word to the host, and never a question not yet revealed. None while a
+    question or the published answers fill the screen."""
+    if s.stage == "created":
+        return {"kind": "waiting", "title": "会议即将开始"}
+    if s.stage == "agenda":
+        return {"kind": "waiting", "title": "即将抽签",
+                "text": f"随机抽取 {p.unit_count} 个基层院，每院 {p.questions_per_unit} 题"}
+    if s.stage == "drawn" and views:
+        return {"kind": "next", "title": "抽签完成，即将问询第 1 个单位",
+                "unit": _screen_unit(d, views[0].id)}
+    if s.stage == "inquiry" and current is not None and not current["revealed"]:
+        return {"kind": "waiting", "title": "即将公布第 1 题"}
+    if s.stage == "comment" and cur is not None:
+        city = d.city_of(cur.id)
+        chief = d.chief_of(city.id) if city else None
+        return {"kind": "comment", "title": "点评", "unit": cur.name,
+                "commenter": chief.name if chief else None,
+                "office": city.name if city else ""}
+    if s.stage == "rectification":
+        latest = {n.unit_id: n.status for n in service.latest_reports(
+            await store.notes_of(db, s.id))}
+        units = [_screen_unit(d, u) | {"status": latest.get(u)}
+                 for u in p.rectification_units or () if u in d.units]
+        return {"kind": "reports", "title": "整改汇报", "units": units,
+                "text": "" if units else "本次会议没有需要整改汇报的单位"}
+    if s.stage == "closed":
+        return {"kind": "closed", "title": "会议已结束"}
+    return None
 
 
 async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession,

@@ -372,15 +372,15 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
         assert city is not None
         chief = d.chief_of(city.id)
         assert chief is not None
-        await say(f"点评 {name}回答基本到位", f"已记录对 {name} 的点评", user=bot.staff(chief.id))
+        await say(f"点评 {name}回答基本到位", f"已记录对{name}的点评", user=bot.staff(chief.id))
         last = i == len(units) - 1
-        [_, hint] = await say("公布答案", f"公布答案 · {name}", f"{name} 的答案已公布")
+        [_, hint] = await say("公布答案", f"公布答案 · {name}", f"{name}的答案已公布")
         assert contains(hint, "抽中单位已全部问询完毕。请发送「专项问询」" if last
                         else "请发送「下一题」问询下一个单位")
     special = d.units["c05-02"].name
     await say("专项问询", f"专项问询 · {special}")
     await say("下一题", "专项问询 · 第 1 题")
-    [_, hint] = await say("公布答案", f"公布答案 · {special}", f"{special} 的答案已公布")
+    [_, hint] = await say("公布答案", f"公布答案 · {special}", f"{special}的答案已公布")
     assert contains(hint, "问询全部完成。请发送「整改汇报」")
     await say("整改汇报", "整改汇报")
     [summary] = await say("结束", "会议结束")

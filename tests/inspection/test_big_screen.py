@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, expect
 
+from storage.inspection import Question
 from tests.browser.conftest import screenshot_path
 from tests.conftest import Console
 from tests.inspection.helpers import asks, bank, card, city_chief, say, session_row
@@ -152,3 +154,227 @@ async def test_big_screen_answers_fill_the_projector_without_repeating_the_quest
         f"{console.app.services.config.web.base_url}/draw/verify?session={s.id}")
     await page.screenshot(path=str(screenshot_path(request, "big-screen-answers")))
     await page.close()
+
+
+# every box of the panel inside it and the page, none over another: a list of what is wrong
+LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const panel = document.querySelector(".panel").getBoundingClientRect();
+  const shown = (e) => e && e.getClientRects().length && e.getBoundingClientRect().height > 0;
+  const boxes = ["#current", "#phase", "#qmeta", "#question", "#answers", "#timer"]
+    .map((s) => document.querySelector(s)).filter(shown)
+    .map((e) => [e.id, e.getBoundingClientRect()]);
+  const rows = [...document.querySelectorAll("#phase .reports li")].map((li) => [
+    li.querySelector(".rname").getBoundingClientRect(),
+    li.querySelector(".rstatus").getBoundingClientRect()]);
+  for (const [id, b] of boxes) {
+    if (b.left < panel.left - 1 || b.right > panel.right + 1 || b.bottom > panel.bottom + 1)
+      problems.push(id + " outside the panel");
+  }
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i][1], boxes[j][1]];
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+        problems.push(boxes[i][0] + " over " + boxes[j][0]);
+    }
+  for (const [name, status] of rows) {
+    if (name.right > status.left + 1) problems.push("a unit's name under its status");
+    if (status.right > panel.right + 1) problems.push("a status outside the panel");
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) problems.push("sideways scroll");
+  if (window.innerWidth > 720 && document.documentElement.scrollHeight > window.innerHeight)
+    problems.push("the projector scrolls");
+  return problems;
+}"""
+
+
+@pytest.mark.browser
+async def test_big_screen_shows_what_the_room_does_between_questions(
+        console: Console, browser: Browser, request: Any) -> None:
+    """Between the questions the projector (1920×1080) and a phone (390×844) show what the room
+    is doing, never an instruction to the host: the unit to be questioned after 抽签, who
+    comments during 点评 (the city chief, by name and office), the units reporting during
+    整改汇报 with each one's status as the host records it — updated without a reload, nothing
+    overlapping, and no question text before its reveal."""
+    d = console.app.services.directory
+    due = ["c02-03", "c05-02"]
+    await say(console, "督导 新建 过场大屏 单位数=1 题数=2 熵格式=3x1 整改汇报=" + ",".join(due))
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    url = str(console.client.make_url(parts.path)) + "?" + parts.query
+    projector = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    phone_ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                          device_scale_factor=3, is_mobile=True, has_touch=True)
+    phone = await phone_ctx.new_page()
+    pages = {"projector": projector, "phone": phone}
+    for page in pages.values():
+        await page.goto(url)
+        await expect(page.locator("#conn")).to_have_text("● 实时")
+        await expect(page.locator("#phase")).to_contain_text("即将抽签")
+    loaded = {n: await p.evaluate("performance.getEntriesByType('resource').length")
+              for n, p in pages.items()}
+
+    async def check(moment: str) -> None:
+        for name, page in pages.items():
+            assert "主持人" not in await page.evaluate("document.body.innerText"), (name, moment)
+            assert await page.evaluate(LAYOUT_PROBLEMS) == [], (name, moment)
+            await page.wait_for_function(
+                "document.getAnimations().every(a => a.playState !== 'running')")
+            await page.screenshot(path=str(screenshot_path(request, f"{moment}-{name}")),
+                                  full_page=name == "phone")
+
+    await check("agenda")
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    [unit] = {a.unit_id for a in await asks(console, s.id)}
+    questions = [(await bank(console))[a.question_id].text for a in await asks(console, s.id)]
+    chief = d.chief_of(unit)
+    assert chief is not None
+    for page in pages.values():
+        phase = page.locator("#phase")
+        await expect(phase).to_contain_text("即将问询第 1 个单位")
+        await expect(phase).to_contain_text(d.units[unit].name)
+        await expect(phase).to_contain_text(f"检察长{chief.name}")
+        html = await page.content()
+        assert not any(q in html for q in questions)  # nothing asked yet
+    await check("drawn")
+
+    for _ in range(2):
+        await say(console, "下一题")
+    for page in pages.values():
+        await expect(page.locator("#question")).to_have_text(questions[1])
+        await expect(page.locator("#phase")).to_be_hidden()  # the question has the screen
+    await say(console, "点评")
+    city = d.city_of(unit)
+    assert city is not None
+    commenter = d.chief_of(city.id)
+    assert commenter is not None
+    for page in pages.values():
+        phase = page.locator("#phase")
+        await expect(phase).to_contain_text("点评")
+        await expect(phase.locator(".who")).to_have_text(f"{commenter.name}{city.name}检察长")
+        await expect(phase).to_contain_text(f"对{d.units[unit].name}的回答进行点评")
+    await check("comment")
+
+    await say(console, "公布答案")
+    await say(console, "整改汇报")
+    names = [d.units[u].name for u in due]
+    for page in pages.values():
+        rows = page.locator("#phase .reports li")
+        await expect(rows).to_have_count(2)
+        for row, name in zip(await rows.all(), names, strict=True):
+            await expect(row.locator(".rname")).to_contain_text(name)
+            await expect(row.locator(".rstatus")).to_have_text("待汇报")
+        await expect(page.locator("#question")).to_have_text("")
+    await say(console, "整改汇报 1 已整改 台账已建立")
+    await say(console, "整改汇报 2 整改中")
+    for page in pages.values():
+        await expect(page.locator("#phase .rstatus")).to_have_text(["已整改", "整改中"])
+    await check("reports")
+    await say(console, "整改汇报 2 未整改")  # a correction replaces what the screen shows
+    for page in pages.values():
+        await expect(page.locator("#phase .rstatus")).to_have_text(["已整改", "未整改"])
+
+    await say(console, "结束")
+    for n, page in pages.items():
+        await expect(page.locator("#phase")).to_have_text("会议已结束")
+        # all of it pushed over the one event stream: no polling, no reload
+        assert await page.evaluate("performance.getEntriesByType('resource').length") == loaded[n]
+    await projector.close()
+    await phone_ctx.close()
+
+
+async def test_screen_state_names_the_commenter_and_the_reports(console: Console) -> None:
+    """/live/<session>/state, which the screen renders: during 点评 the city chief who comments,
+    during 整改汇报 each unit due to report with its latest status."""
+    d = console.app.services.directory
+    due = ["c02-03", "c05-02"]
+    await say(console, "督导 新建 状态 单位数=1 题数=1 熵格式=3x1 整改汇报=" + ",".join(due))
+    await say(console, "开始")
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+
+    async def phase() -> Any:
+        r = await console.client.get(f"/live/{s.id}/state")
+        assert r.status == 200
+        return (await r.json())["phase"]
+
+    await console.client.post("/console/api/login", json={"user": "p-inspector-1"})
+    [unit] = {a.unit_id for a in await asks(console, s.id)}
+    assert (await phase())["unit"]["name"] == d.units[unit].name
+    await say(console, "下一题")
+    assert await phase() is None
+    await say(console, "点评")
+    city = d.city_of(unit)
+    assert city is not None
+    chief = d.chief_of(city.id)
+    assert chief is not None
+    assert await phase() == {"kind": "comment", "title": "点评", "unit": d.units[unit].name,
+                             "commenter": chief.name, "office": city.name}
+    await say(console, "公布答案")
+    await say(console, "整改汇报")
+    await say(console, "整改汇报 2 未整改")
+    got = await phase()
+    assert [(u["name"], u["status"]) for u in got["units"]] == [
+        (d.units[due[0]].name, None), (d.units[due[1]].name, "未整改")]
+
+
+# the left edge of each line a text wraps onto, where it is written in #answers
+LINE_STARTS = """(text) => {
+  const walker = document.createTreeWalker(document.querySelector("#answers"), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at); range.setEnd(node, at + text.length);
+    const lines = new Map();
+    for (const r of range.getClientRects()) {
+      const top = Math.round(r.top);
+      if (r.width > 0) lines.set(top, Math.min(lines.get(top) ?? 1e9, r.left));
+    }
+    const box = document.querySelector("#answers").getBoundingClientRect().left;
+    return { starts: [...lines.values()], box };
+  }
+  return null;
+}"""
+
+
+@pytest.mark.browser
+async def test_long_answer_points_wrap_aligned_on_a_phone(
+        console: Console, browser: Browser, request: Any) -> None:
+    """公布答案 followed on a phone (390 px): a long answer point wraps onto lines that start
+    where its first line's text starts, right of its bullet, not back under the bullet; a long
+    question wraps aligned after its number the same way."""
+    await say(console, "督导 新建 手机答案 单位数=3 题数=1 熵格式=3x1")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    [ask] = [a for a in await asks(console, s.id) if a.position == 0]
+    point = ("建立健全案件质量评查、流程监控、案例指导等制度机制，定期通报典型问题，"
+             "对发现的突出问题逐项明确整改责任人和整改时限")
+    question = "结合本院实际，谈谈你院在" + "落实上级院部署、" * 4 + "方面有哪些具体做法和成效？"
+    async with console.app.services.db() as db, db.begin():
+        q = await db.get(Question, ask.question_id)
+        assert q is not None
+        q.text = question
+        q.answer_points = json.dumps(["要点较短", point], ensure_ascii=False)
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    await say(console, "下一题")
+    await say(console, "公布答案")
+    await expect(page.locator("#answers")).to_contain_text(point)
+    await expect(page.locator("#answers")).to_contain_text(f"1. {question}")
+    await page.screenshot(path=str(screenshot_path(request, "answers-phone")), full_page=True)
+    for text in (point, question):
+        got = await page.evaluate(LINE_STARTS, text)
+        assert got is not None and len(got["starts"]) >= 2, got  # it does wrap on a phone
+        assert max(got["starts"]) - min(got["starts"]) <= 1, got  # every line starts alike
+        assert min(got["starts"]) > got["box"] + 4, got  # right of its bullet or number
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await ctx.close()

@@ -6,6 +6,7 @@ bare usage line."""
 from __future__ import annotations
 
 import json
+import re
 
 from storage import inspection as store
 from tests.conftest import Console
@@ -41,11 +42,11 @@ async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console:
     assert f"请发送「下一题」问询下一个单位（{second}）" in published[-1]["text"]
     # (a) a second 公布答案: it was published, and the next step is named
     again = text(await say(console, "公布答案"))
-    assert f"{first} 的答案已公布" in again and f"「下一题」问询下一个单位（{second}）" in again
+    assert f"{first}的答案已公布" in again and f"「下一题」问询下一个单位（{second}）" in again
     assert "尚未全部公布" not in again
     # … and a late 点评 is refused for what is true: the answers are out, not the questions
     late = text(await say(console, "点评 迟到的点评", user=city_chief(console, units[0])))
-    assert late.startswith("现在不是点评环节：") and f"{first} 的答案已公布" in late
+    assert late.startswith("现在不是点评环节：") and f"{first}的答案已公布" in late
     assert "题目全部出完后" not in late
     # (b) no special-inquiry unit, two units still to go: the advice is 下一题, not 整改汇报
     special = text(await say(console, "专项问询"))
@@ -55,7 +56,7 @@ async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console:
     # mid-unit: the count of questions asked so far
     await say(console, "下一题")
     mid = text(await say(console, "点评"))
-    assert "不是点评环节" in mid and f"正在问询 {second}（已出 1/3 题）" in mid
+    assert "不是点评环节" in mid and f"正在问询{second}（已出 1/3 题）" in mid
     # (c) a second 结束 says the meeting has ended, and what can still be done
     await say(console, "结束")
     ended = text(await say(console, "结束"))
@@ -211,7 +212,7 @@ async def test_rectification_report_by_number_and_wrong_arguments_named(console:
     assert "「整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]」" in prompt
 
     recorded = text(await say(console, "整改汇报 2 整改中 台账正在补齐"))
-    assert recorded == f"已记录 {d.units[due[1]].name} 的整改汇报：整改中。"
+    assert recorded == f"已记录{d.units[due[1]].name}的整改汇报：整改中。"
     async with console.app.services.db() as db:
         [note] = [n for n in await store.notes_of(db, s.id) if n.kind == "report"]
     assert (note.unit_id, note.status, note.text) == (due[1], "整改中", "台账正在补齐")
@@ -257,7 +258,7 @@ async def test_a_corrected_rectification_report_replaces_the_earlier_one(
     await say(console, "整改汇报")
     await say(console, "整改汇报 1 未整改 台账尚未建立")
     corrected = text(await say(console, "整改汇报 1 整改中 台账正在补齐"))
-    assert corrected == f"已更新 {d.units[due[0]].name} 的整改汇报：整改中（原为未整改）。"
+    assert corrected == f"已更新{d.units[due[0]].name}的整改汇报：整改中（原为未整改）。"
     await say(console, "整改汇报 2 已整改")
     body = card(await say(console, "结束"), "会议结束")["body"]
     assert "整改汇报 2 条" in body, body
@@ -286,6 +287,60 @@ async def test_follow_up_hints_name_what_the_commands_accept(console: Console) -
     leader = d.person("p-leader-1")
     assert chief is not None and leader is not None
     ok = text(await say(console, f"整改 1 30天 建立月报制度 责任人={chief.name}"))
-    assert ok.startswith("已登记整改事项") and f"责任人 {chief.name}" in ok, ok
+    assert ok.startswith("已登记整改事项") and f"责任人{chief.name}" in ok, ok
     ok = text(await say(console, f"实地督察 2 {leader.name} 30天 核查台账"))
-    assert ok.startswith("已部署实地督察") and f"负责人 {leader.name}" in ok, ok
+    assert ok.startswith("已部署实地督察") and f"负责人{leader.name}" in ok, ok
+
+
+async def test_chat_texts_write_names_as_chinese_does(console: Console) -> None:
+    """Chinese has no spaces between words: the host's replies and the cards of a whole
+    session — refusals, records, the follow-up and the DM it sends — write an office or a
+    person by name right against the Chinese around it (「X院的答案已公布」, not 「X院 的答案已
+    公布」), keeping a space only next to numbers and ids."""
+    d = console.app.services.directory
+    s = await quick_session(console, extra="专项=c05-02:Q010,Q020 整改汇报=c02-03,c05-01")
+    units = list(json.loads(s.result or "")["units"])
+    first = d.units[units[0]].name
+    said = await say(console, "下一题")
+    said += await say(console, "点评")  # too early: 正在问询…
+    for _ in range(3):
+        said += await say(console, "下一题")  # the last one: all asked
+    said += await say(console, "点评")
+    said += await say(console, "下一题")  # during 点评
+    said += await say(console, "点评 回答到位", user=city_chief(console, units[0]))
+    said += await say(console, "公布答案")
+    for unit in units[1:]:
+        said += await run_unit(console, 3, unit, "好")
+    said += await say(console, "专项问询")
+    for _ in range(2):
+        said += await say(console, "下一题")
+    said += await say(console, "公布答案")
+    said += await say(console, "整改汇报")
+    said += await say(console, "整改汇报 1 整改中")
+    said += await say(console, "整改汇报 1 已整改")
+    said += await say(console, "结束")
+    chief, reporting = d.chief_of(units[0]), d.chief_of("c02-03")
+    assert chief is not None and reporting is not None
+    said += await say(console, "整改 1 30天 建立月报制度")
+    said += await say(console, "整改 1 30天 建立月报制度 责任人=p-investigator-1")
+    said += await say(console, f"实地督察 1 {chief.id}")
+    said += await say(console, "实地督察 1 p-investigator-1")
+    said += await say(console, "实地督察 2 p-leader-1 30天 核查台账")
+    said += await console.messages("dm:p-leader-1")
+    said += await console.messages(f"dm:{chief.id}")
+    every = "\n".join((m["text"] or "") + (f"\n{m['card']['title']}\n{m['card']['body']}"
+                                           if m["card"] else "") for m in said)
+
+    names = {u.name for u in d.org.units} | {p.name for p in d.org.people}
+    cjk = "[\u4e00-\u9fff]"
+    spaced = sorted({line for line in every.split("\n") for n in names
+                     if re.search(f"{cjk} {re.escape(n)}|{re.escape(n)} {cjk}", line)})
+    assert spaced == [], spaced
+    for expected in (f"正在问询{first}（已出 1/3 题）", f"{first}的 3 道题已全部问完",
+                     f"正在点评{first}。", f"已记录对{first}的点评。", f"{first}的答案已公布。",
+                     f"请{chief.name}检察长脱稿作答。",
+                     f"1. {d.units['c02-03'].name}（检察长{reporting.name}）",
+                     f"责任人{chief.name}，期限 ", f"是被督察单位{first}的人员",
+                     f"不能负责对{first}的实地督察", f"不能作为{first}的整改责任人",
+                     "的整改汇报：已整改（原为整改中）", "您负责对"):
+        assert expected in every, expected

@@ -68,18 +68,18 @@ async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
     name = d.units[units[0]].name
 
     closed = text(await say(console, "整改汇报 1 已整改 台账已建立"))
-    assert closed == f"已记录 {name} 的整改汇报：已整改，销号整改事项 2 项。"
+    assert closed == f"已记录{name}的整改汇报：已整改，销号整改事项 2 项。"
     # 已整改 again: the same items stay closed, nothing is closed or counted a second time
     again = text(await say(console, "整改汇报 1 已整改 台账已建立并通报"))
-    assert again == f"已更新 {name} 的整改汇报：已整改（原为已整改）。"
+    assert again == f"已更新{name}的整改汇报：已整改（原为已整改）。"
     reopened = text(await say(console, "整改汇报 1 整改中 台账尚在补齐"))
-    assert reopened == f"已更新 {name} 的整改汇报：整改中（原为已整改），恢复整改事项 2 项。"
+    assert reopened == f"已更新{name}的整改汇报：整改中（原为已整改），恢复整改事项 2 项。"
     assert await items_of(console, first.id) == {
         "建立月报制度": "open", "补齐填报台账": "open", "整治案件积压": "closed",
         "规范案件码评分": "open"}
     # reported 未整改 after that: nothing more to reopen
     assert text(await say(console, "整改汇报 1 未整改")) == (
-        f"已更新 {name} 的整改汇报：未整改（原为整改中）。")
+        f"已更新{name}的整改汇报：未整改（原为整改中）。")
     assert text(await say(console, "整改汇报 2 已整改")).endswith("，销号整改事项 1 项。")
 
     body = card(await say(console, "结束"), "会议结束")["body"]

@@ -104,7 +104,9 @@ async def test_whole_session_then_verify(console: Console, settings: Settings, t
         reveals = [m["card"] for m in log if m["card"] and "题号" in (m["card"]["footer"] or "")]
         assert [c["title"].endswith(f"第 {n} 题") for n, c in enumerate(reveals, 1)] == [True] * 3
         assert all("作答限时 3:00" in c["body"] for c in reveals)
-        assert card(log, "点评")["body"].startswith("请 ")
+        commenter = d.person(city_chief(console, unit))
+        assert commenter is not None
+        assert card(log, "点评")["body"].startswith(f"请{commenter.name}（")
         answers = card(log, "公布答案")
         assert "参考答案要点" in answers["body"]
         if i == 0:

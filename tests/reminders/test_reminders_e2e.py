@@ -270,13 +270,18 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     [c1] = await reminder_cards(console, "p-chief-c01-01")
     assert "整改事项 #7" in c1["card"]["body"] and "案件码评分不规范" in c1["card"]["body"]
     assert c1["card"]["footer"] is None  # no internal reminder number on the card
+    # one deadline, the item's: not the day the reminder fell due (Monday 11-02) beside it
+    listed = (await console.send("p-chief-c01-01", "dm:p-chief-c01-01", "提醒"))["messages"]
+    assert "· 督察整改 整改事项 #7 整改期限 2026-10-30" in listed[0]["card"]["body"]
     r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
-    assert r["messages"][-1]["text"] == "已标记为已处理：整改事项 #7 的督察整改提醒（到期 2026-11-02）。"
+    assert r["messages"][-1]["text"] == "已标记为已处理：整改事项 #7 的督察整改提醒（整改期限 2026-10-30）。"
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
-    assert len(await reminder_cards(console, "p-inspector-2")) == 1
-    assert all("已超过整改期限（2026年10月30日）" in c["card"]["body"]
-               for c in await reminder_cards(console, "p-chief-c01-01"))
+    [escalated] = await reminder_cards(console, "p-inspector-2")
+    for c in [*await reminder_cards(console, "p-chief-c01-01"), escalated]:
+        body = c["card"]["body"]
+        assert "已超过整改期限（2026年10月30日）" in body and "整改期限：2026-10-30" in body, body
+        assert "2026-11-0" not in body and "到期时间" not in body, body
     assert await reminder_cards(console, "p-inspector-1") == []
     async with console.app.services.db() as s, s.begin():
         item = await s.get(RectificationItem, 7)

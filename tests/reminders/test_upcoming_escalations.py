@@ -105,3 +105,63 @@ async def test_a_long_list_names_the_soonest_and_counts_the_rest(console: Consol
     assert [line.split()[2] for line in lines[1:11]] == codes[:10]
     assert lines[11] == "· 另有 2 项，时间更晚，届时提醒"
     assert card_fits(Card(title="我的提醒", body=body))
+
+
+async def _items(console: Console, *items: tuple[int, str, str, str, date, str]) -> None:
+    """A closed session with rectification items (id, unit, owner, text, due date, status)."""
+    now = console.clock.now()
+    async with console.app.services.db() as s, s.begin():
+        s.add(InspectionSession(
+            id="DD-NOTDUE", title="测试督导", chat="g-inspection", created_by="p-inspector-2",
+            created_at=now, updated_at=now, stage="closed", params="{}", secret_hex="00",
+            manifest="{}", manifest_hash="0" * 64, current=-1))
+        await s.flush()
+        for id_, unit, owner, text, due, status in items:
+            s.add(RectificationItem(id=id_, session_id="DD-NOTDUE", unit_id=unit,
+                                    owner_person_id=owner, text=text, due_date=due,
+                                    status=status, created_at=now - timedelta(days=2)))
+
+
+async def test_a_chief_sees_open_rectification_items_before_they_are_due(
+        console: Console) -> None:
+    """Monday 11-02: items due Thursday and next week are not reminded of until overdue, yet
+    their unit's chief and their 责任人 see them in 提醒 with their due dates — not 您目前没有
+    待办提醒. Nobody else does (another unit's chief, the inspector before any escalation),
+    and a closed item is gone. Once overdue, an item is listed as its reminder instead."""
+    long_text = "建立健全案件码评分复核台账并按月通报评分不规范问题"
+    await _items(
+        console,
+        (21, "c01-01", "p-chief-c01-01", "案件码评分不规范", date(2026, 11, 5), "open"),
+        (22, "c01-01", "p-chief-c01", long_text, date(2026, 11, 10), "open"),
+        (23, "c02-01", "p-chief-c02-01", "另一单位的事项", date(2026, 11, 5), "open"),
+        (24, "c01-01", "p-chief-c01-01", "已销号的事项", date(2026, 11, 6), "closed"),
+    )
+    await console.advance("1m")
+    clipped = long_text[:19] + "…"
+    assert await listing(console, "p-chief-c01-01") == (
+        "未到期的整改事项（2项）：\n"
+        "· 整改事项 #21（期限 2026-11-05）：案件码评分不规范\n"
+        f"· 整改事项 #22（期限 2026-11-10）：{clipped}")
+    # the 责任人 of #22 at the city office, reminded with the unit's chief
+    assert await listing(console, "p-chief-c01") == (
+        f"未到期的整改事项（1项）：\n· 整改事项 #22（期限 2026-11-10）：{clipped}")
+    assert await listing(console, "p-inspector-2") == "您目前没有待办提醒。"
+    assert "#23" not in await listing(console, "p-chief-c01-01")
+
+    await console.advance("4d")  # Friday 11-06 09:31: #21 is overdue, its reminder went out
+    body = await listing(console, "p-chief-c01-01")
+    assert body.startswith("待处理提醒（1条）：\n· 督察整改 整改事项 #21 整改期限 2026-11-05\n"), body
+    assert body.endswith(f"未到期的整改事项（1项）：\n· 整改事项 #22（期限 2026-11-10）：{clipped}")
+
+
+async def test_a_long_list_of_rectification_items_is_capped(console: Console) -> None:
+    """Twelve items not yet due: the ten due soonest, how many more, and the card fits."""
+    await _items(console, *[(30 + n, "c01-01", "p-chief-c01-01", f"整改事项内容{n}",
+                             date(2026, 11, 10 + n), "open") for n in range(12)])
+    body = await listing(console, "p-chief-c01-01")
+    lines = body.split("\n")
+    assert lines[0] == "未到期的整改事项（12项）：" and len(lines) == 12, body
+    assert lines[1] == "· 整改事项 #30（期限 2026-11-10）：整改事项内容0"
+    assert lines[10] == "· 整改事项 #39（期限 2026-11-19）：整改事项内容9"
+    assert lines[11] == "· 另有 2 项，期限更晚，逾期后提醒"
+    assert card_fits(Card(title="我的提醒", body=body))
