@@ -25,12 +25,9 @@ from bot.domain.inspection import (
     METHOD_LABELS,
     STAGE_LABELS,
     RawCreate,
-<<<<<<< HEAD
+    SessionParams,
     operator_verify_line,
     outsider_steps,
-=======
-    SessionParams,
->>>>>>> inspection-texts
     parse_create,
     verify_message,
 )
@@ -46,12 +43,8 @@ from bot.domain.question_bank import (
 )
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import ApiError, form_body, json_response, loads_strict, render
-<<<<<<< HEAD
 from bot.web.session import login_page, session_person
-=======
-from bot.web.session import session_person
 from cards.inspection import UnitView
->>>>>>> inspection-texts
 from config.model import ROLE_LABELS, Person
 from storage import audit
 from storage import inspection as store
