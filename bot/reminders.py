@@ -500,7 +500,7 @@ class ReminderService:
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
             else None,
-            deadline=subj.deadline if rule.kind == RECTIFICATION else None)
+            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER) else None)
 
     async def _lock(self) -> bool:
         redis = self.services.redis

@@ -35,13 +35,20 @@ class ReminderView:
     page_url: str | None = None  # the code page, for recipients who do not score the case
     red: bool = False  # about a red case (红码一周一评估): a red card, like the code
     status: str | None = None  # 现状: what became of the case since the reminder fell due
-    # a rectification item's due date: the one date its card names (its reminders fall due
-    # the days after it, which the card does not show as a second deadline)
-    deadline: date | None = None
+    # a rectification item's due date, a review request's answer time: the one deadline its
+    # card names (repeat reminders fall due later, which the card does not show as a second)
+    deadline: date | datetime | None = None
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
+
+
+def _deadline(d: date | datetime, tz: ZoneInfo) -> str:
+    return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
 
 
 def local_due(at: datetime, tz: ZoneInfo) -> str:
@@ -61,8 +68,8 @@ def reminder_card(v: ReminderView) -> Card:
         title = "【补发】" + title
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
         body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
-    elif v.kind == "rectification" and v.deadline is not None:
-        body = f"{v.text}\n整改期限：{v.deadline:%Y-%m-%d}"
+    elif v.kind in DEADLINE_LABELS and v.deadline is not None:
+        body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{_deadline(v.deadline, v.tz)}"
     else:
         body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:

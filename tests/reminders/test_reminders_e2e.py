@@ -216,6 +216,10 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     assert lead["card"]["title"].endswith("（升级）")
     # the deadline it names is the review's answer time, not the escalation's own date
     assert "已超过答复期限（2026年11月2日）" in lead["card"]["body"]
+    # and the one deadline every card of the series shows, the repeat's too (not its own date)
+    for card in [*await reminder_cards(console, PROSECUTOR), lead]:
+        assert "答复期限：2026-11-02 09:30" in card["card"]["body"], card["card"]["body"]
+        assert "到期时间" not in card["card"]["body"]
     # 去答复 brings the request's decision card up for the prosecutor, and only for them
     assert [a["label"] for a in p1["card"]["actions"]] == ["去答复", "已处理"]
     r = await console.click(PROSECUTOR, p1["id"], "review.resend")
