@@ -26,7 +26,13 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.text import char_problem
-from cards.cases import CaseView, deduction_lines, delivery_card, intake_notice_card
+from cards.cases import (
+    CaseView,
+    deduction_lines,
+    delivery_card,
+    intake_notice_card,
+    intake_state,
+)
 from cards.model import Card
 from cards.stats import StatsView
 from config.model import Person
@@ -137,7 +143,9 @@ async def reply_in_confidence(ctx: Context, card: Card, case: CaseRow | None) ->
 
 # -- views --------------------------------------------------------------------------------------
 
-def case_view(out: Outbound, case: CaseRow) -> CaseView:
+def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None) -> CaseView:
+    """What a card or page shows about a case; with `intake` (its last decision), what became
+    of it at intake as it stands now."""
     d = out.directory
     police = d.unit(case.police_unit)
     prosecutor = d.person(case.prosecutor)
@@ -148,6 +156,9 @@ def case_view(out: Outbound, case: CaseRow) -> CaseView:
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
         external_id=case.external_id,
+        intake=None if intake is None else intake_state(
+            intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
+            case.status == "open", out.config.tz),
     )
 
 
