@@ -1,5 +1,6 @@
 """扫码分类受理 (SPEC §1): a repeated scan repeats no decision; the case manager's 待定 card
-follows the prosecutor's choice; the 码 card and the code page show the decision as it stands."""
+follows the prosecutor's choice; the 码 card and the code page show the decision as it stands;
+the prosecutor is told a 放行 or 退回."""
 
 from __future__ import annotations
 
@@ -348,6 +349,33 @@ async def test_the_code_card_shows_a_waiting_intake_and_then_the_prosecutors_cho
     await evaluate(console, other, RED)
     assert await intake_line(console, inv, other) == (
         "受理：待定（李平 2026-11-02 11:30，第1版评分）；此后已重新评分，需重新扫码受理")
+
+
+async def test_the_prosecutor_is_told_a_final_intake_in_their_chat(console: Console) -> None:
+    """放行 and 退回 reach the prosecutor as a line in their 1:1 chat; a 待定 asks them to
+    choose (its card, nothing more), and a scan deciding nothing new tells them nothing."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert await told(console, PROSECUTOR, "扫码受理") == [
+        f"{code} 已由案管李平扫码受理：退回（红码 66分），已通知侦查人员补充完善后重新移送。"]
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")  # nothing new
+    assert len(await told(console, PROSECUTOR, "扫码受理")) == 1
+    await evaluate(console, code, GREEN)
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    assert (await told(console, PROSECUTOR, "扫码受理"))[1:] == [
+        f"{code} 已由案管萧桂涛扫码受理：放行（绿码 95分）。"]
+
+    waiting = await create_case(console)
+    await evaluate(console, waiting, YELLOW)
+    before = await console.messages(f"dm:{PROSECUTOR}")
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {waiting}")
+    new = (await console.messages(f"dm:{PROSECUTOR}"))[len(before):]
+    assert [m["card"]["title"] if m["card"] else m["text"] for m in new] == [
+        f"受理待定 {waiting} · 黄码 85分"]
+    # their own choice is answered in place, not told back to them
+    await console.click(PROSECUTOR, new[0]["id"], "intake.defer")
+    assert await told(console, PROSECUTOR, f"{waiting} 已由案管") == []
 
 
 @pytest.fixture
