@@ -26,7 +26,13 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.text import char_problem
-from cards.cases import CaseView, deduction_lines, delivery_card, intake_notice_card
+from cards.cases import (
+    CaseView,
+    deduction_lines,
+    delivery_card,
+    intake_notice_card,
+    intake_state,
+)
 from cards.model import Card
 from cards.stats import StatsView
 from config.model import Person
@@ -137,7 +143,9 @@ async def reply_in_confidence(ctx: Context, card: Card, case: CaseRow | None) ->
 
 # -- views --------------------------------------------------------------------------------------
 
-def case_view(out: Outbound, case: CaseRow) -> CaseView:
+def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None) -> CaseView:
+    """What a card or page shows about a case; with `intake` (its last decision), what became
+    of it at intake as it stands now."""
     d = out.directory
     police = d.unit(case.police_unit)
     prosecutor = d.person(case.prosecutor)
@@ -148,6 +156,9 @@ def case_view(out: Outbound, case: CaseRow) -> CaseView:
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
         external_id=case.external_id,
+        intake=None if intake is None else intake_state(
+            intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
+            case.status == "open", out.config.tz),
     )
 
 
@@ -349,6 +360,8 @@ async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> b
 
 INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "退回"}
 INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 waits for the prosecutor
+# how the prosecutor's line about a case manager's 放行 / 退回 ends
+PROSECUTOR_TOLD = {"放行": "。", "退回": "，已通知侦查人员补充完善后重新移送。"}
 
 
 async def lock_for_intake(out: Outbound, code: str) -> tuple[CaseRow, IntakeRow | None, bool]:
@@ -376,6 +389,11 @@ async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation
                                   page)
         for investigator in await repo.investigators(out.session, case.code):
             await out.send_dm(investigator, card=card)
+    # and the prosecutor of a case manager's final decision (a 待定 asks them to choose instead;
+    # 延期受理 / 先收后补 are their own)
+    if decision in PROSECUTOR_TOLD and by.id != case.prosecutor:
+        await out.send_dm(case.prosecutor, f"{case.code} 已由案管{by.name}扫码受理：{decision}"
+                                           f"（{ev.color.label} {ev.score}分）{PROSECUTOR_TOLD[decision]}")
     return row
 
 

@@ -22,10 +22,25 @@ class CaseView:
     investigation_deadline: date | None
     custody_deadline: date | None
     external_id: str | None = None  # 统一受案号 in the case-management system
+    intake: str | None = None  # the latest intake decision as it stands (intake_state)
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def intake_state(decision: str, by: str, at: datetime, version: int | None,
+                 current_version: int, is_open: bool, tz: ZoneInfo) -> str:
+    """What became of the case at intake (扫码分类受理), as it stands now: 放行（李平
+    2026-12-15 15:15，第3版评分）; a 待定 still waiting says so; a decision on an earlier
+    evaluation says the case must be scanned again."""
+    when = f"{by} {local(at, tz)}" + (f"，第{version}版评分" if version else "")
+    rescored = version is not None and version != current_version
+    if decision == "待定" and is_open and not rescored:
+        return f"待定，等待承办检察官选择（{when}）"
+    if not rescored:
+        return f"{decision}（{when}）"
+    return f"{decision}（{when}）；此后已重新评分" + ("，需重新扫码受理" if is_open else "")
 
 
 def points_text(d: Deduction, vetoes: tuple[str, ...]) -> str:
@@ -69,6 +84,8 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
         lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")
     if case.custody_deadline:
         lines.append(f"羁押期限：{case.custody_deadline.isoformat()}")
+    if case.intake:
+        lines.append(f"受理：{case.intake}")
     if ev is None:
         return "\n".join(lines)
     lines.append(f"评分：{ev.score}分（第{ev.version}版）")

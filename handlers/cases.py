@@ -52,8 +52,10 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
                         "仅本案侦查人员、承办检察官、案管部门和院领导可以查看。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
+    intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query
     page, qr = ops.code_links(ctx, case.code)
-    card = view_card(ops.case_view(ctx, case), ev, ctx.services.settings.template, page, qr,
+    card = view_card(ops.case_view(ctx, case, intake), ev, ctx.services.settings.template,
+                     page, qr,
                      can_score=ctx.user.id == case.prosecutor,
                      score_url=ops.score_url(ctx, case.code))
     await ops.reply_in_confidence(ctx, card, case)

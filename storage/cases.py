@@ -205,14 +205,21 @@ _CASE = select(CaseRow).where(CaseRow.code == bindparam("code"))
 # FOR UPDATE also refreshes a case this session loaded before the lock (what it read then may
 # have changed while it waited)
 _CASE_FOR_UPDATE = _CASE.with_for_update().execution_options(populate_existing=True)
+_LAST_INTAKE_ID = (select(func.max(IntakeRow.id)).where(IntakeRow.case_code == CaseRow.code)
+                   .correlate(CaseRow).scalar_subquery())
 _CASE_WITH_CURRENT = (
-    select(CaseRow, EvaluationRow)
+    select(CaseRow, EvaluationRow, IntakeRow)
     .outerjoin(EvaluationRow, (EvaluationRow.case_code == CaseRow.code)
                & (EvaluationRow.version == CaseRow.version))
+    # the last intake decision, looked for only when the case has one
+    .outerjoin(IntakeRow, CaseRow.intake.is_not(None) & (IntakeRow.case_code == CaseRow.code)
+               & (IntakeRow.id == _LAST_INTAKE_ID))
     .where(CaseRow.code == bindparam("code")))
 # The current evaluation read together with its case (one statement instead of two); used by
 # current_evaluation() while the case's version still matches. Evaluations never change.
 _loaded_current: weakref.WeakKeyDictionary[CaseRow, EvaluationRow] = weakref.WeakKeyDictionary()
+# Likewise the case's last intake decision (None: none), for latest_intake() (码, the code page).
+_loaded_intake: weakref.WeakKeyDictionary[CaseRow, IntakeRow | None] = weakref.WeakKeyDictionary()
 _INVESTIGATORS = (select(CaseInvestigator.person_id)
                   .where(CaseInvestigator.case_code == bindparam("code"))
                   .order_by(CaseInvestigator.person_id))
@@ -226,9 +233,10 @@ async def get_case(session: AsyncSession, code: str, *, for_update: bool = False
     row = (await session.execute(_CASE_WITH_CURRENT, {"code": code})).first()
     if row is None:
         return None
-    case, current = row
+    case, current, intake = row
     if current is not None:
         _loaded_current[case] = current
+    _loaded_intake[case] = intake
     return case
 
 
@@ -389,6 +397,7 @@ async def add_intake(session: AsyncSession, case: CaseRow, by: str, at: datetime
     session.add(row)
     case.intake = decision
     await session.flush()
+    _loaded_intake[case] = row
     return row
 
 
@@ -402,6 +411,15 @@ async def last_intake(session: AsyncSession, code: str) -> IntakeRow | None:
     return (await session.execute(
         select(IntakeRow).where(IntakeRow.case_code == code).order_by(IntakeRow.id.desc())
         .limit(1))).scalar_one_or_none()
+
+
+async def latest_intake(session: AsyncSession, case: CaseRow) -> IntakeRow | None:
+    """The case's last intake decision: the one read with the case by `get_case` (no query),
+    else queried, and only when the case has one."""
+    loaded = _loaded_intake.get(case)
+    if (case in _loaded_intake and (loaded.decision if loaded else None) == case.intake):
+        return loaded
+    return await last_intake(session, case.code) if case.intake is not None else None
 
 
 async def set_intake_card(session: AsyncSession, row: IntakeRow, message_id: int) -> None:

@@ -126,7 +126,7 @@ class CasePages:
         async with unit_of_work(s) as out:
             evs = await repo.evaluations(out.session, code)
             tcs = await repo.transcodes(out.session, code)
-            view = ops.case_view(out, case)
+            view = ops.case_view(out, case, await repo.latest_intake(out.session, case))
             invs = await repo.investigators(out.session, code)
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
         ev = evs[-1] if evs else None

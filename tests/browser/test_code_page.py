@@ -177,3 +177,28 @@ async def test_score_form_from_a_review_names_it_and_an_answered_link_still_subm
     await expect(page.locator("#result")).to_have_text(
         "已提交：第3版，绿码 92分。如需再次评分，请刷新本页。")
     await ctx.close()
+
+
+async def test_code_page_on_a_phone_shows_the_intake(console: Console, browser: Browser,
+                                                     request: Any) -> None:
+    """An investigator opens 查看详情 of the 受理结果 card on a phone: the page says the case
+    was returned at intake, by whom and when, at the top beside the code's colour."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.advance("5h")  # 14:30 in Asia/Shanghai
+    await console.send("p-case-manager-1", "dm:p-case-manager-1", f"受理 {code}")
+    inv = INVESTIGATORS[0]
+    notice = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
+    assert notice["title"] == f"受理结果 {code} · 退回"
+    base = str(console.client.make_url("")).rstrip("/")
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True)
+    page = await ctx.new_page()
+    await _login(page, base, inv)
+    await page.goto(notice["actions"][0]["url"])
+    line = page.locator("#intake")
+    await expect(line).to_have_text("受理：退回（李平 2026-11-02 14:30，第1版评分）")
+    await expect(line).to_be_in_viewport()  # seen without scrolling
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(screenshot_path(request, "intake")), full_page=True)
+    await ctx.close()

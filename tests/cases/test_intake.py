@@ -1,12 +1,16 @@
 """扫码分类受理 (SPEC §1): a repeated scan repeats no decision; the case manager's 待定 card
-follows the prosecutor's choice."""
+follows the prosecutor's choice; the 码 card and the code page show the decision as it stands;
+the prosecutor is told a 放行 or 退回."""
 
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select, text
@@ -275,6 +279,103 @@ async def test_a_rescan_after_a_yellow_rescore_tells_the_other_waiting_case_mana
         assert await told(console, manager, "已决定") == [
             f"{code} 承办检察官余斌梅已决定：延期受理。"], manager
     assert await intakes(console, code) == ["待定", "待定", "延期受理"]
+
+
+async def intake_line(console: Console, user: str, code: str) -> str | None:
+    """The 受理 line of the case card `码 <code>` shows `user` (None: it has none)."""
+    [card] = cards((await console.send(user, f"dm:{user}", f"码 {code}"))["messages"])
+    found = [line for line in card["card"]["body"].split("\n") if line.startswith("受理：")]
+    assert len(found) <= 1, card["card"]["body"]
+    return found[0] if found else None
+
+
+async def page_line(console: Console, user: str, code: str) -> str | None:
+    """The 受理 line of the code page (查看详情 of the case card) as `user` sees it."""
+    [card] = cards((await console.send(user, f"dm:{user}", f"码 {code}"))["messages"])
+    await console.client.post("/console/api/login", json={"user": user})
+    r = await console.client.get(urlsplit(card["card"]["actions"][0]["url"]).path)
+    assert r.status == 200, await r.text()
+    found = re.search(r'<div id="intake"[^>]*>([^<]*)</div>', await r.text())
+    return html.unescape(found.group(1)) if found else None
+
+
+async def test_the_code_card_and_page_show_the_intake_as_it_stands(console: Console) -> None:
+    """An investigator scanning the code sees whether the case was taken in, returned or
+    waits, by whom and when (local time), and that a re-score since needs a new scan."""
+    inv = INVESTIGATORS[0]
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    assert await intake_line(console, inv, code) is None  # not taken in yet
+    assert await page_line(console, inv, code) is None
+    await console.advance("5h")  # 14:30 in Asia/Shanghai, 06:30 UTC
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    returned = "受理：退回（李平 2026-11-02 14:30，第1版评分）"
+    assert await intake_line(console, inv, code) == returned
+    assert await page_line(console, inv, code) == returned
+    # the prosecutor and the case managers see the same line
+    assert await intake_line(console, PROSECUTOR, code) == returned
+    assert await intake_line(console, MANAGER2, code) == returned
+
+    await evaluate(console, code, GREEN)  # re-scored: the 退回 no longer says where it stands
+    stale = f"{returned}；此后已重新评分，需重新扫码受理"
+    assert await intake_line(console, inv, code) == stale
+    assert await page_line(console, inv, code) == stale
+    await console.advance("1h")
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    passed = "受理：放行（萧桂涛 2026-11-02 15:30，第2版评分）"
+    assert await intake_line(console, inv, code) == passed
+    assert await page_line(console, inv, code) == passed
+
+
+async def test_the_code_card_shows_a_waiting_intake_and_then_the_prosecutors_choice(
+        console: Console) -> None:
+    inv = INVESTIGATORS[1]
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    waiting = "受理：待定，等待承办检察官选择（李平 2026-11-02 09:30，第1版评分）"
+    assert await intake_line(console, inv, code) == waiting
+    assert await page_line(console, inv, code) == waiting
+    await console.advance("2h")
+    await console.click(PROSECUTOR, (await asked(console, code))[-1]["id"], "intake.receive")
+    chosen = "受理：先收后补（余斌梅 2026-11-02 11:30，第1版评分）"
+    assert await intake_line(console, inv, code) == chosen
+    assert await page_line(console, inv, code) == chosen
+
+    # a 待定 re-scored out of yellow before the choice no longer waits for one
+    other = await create_case(console)
+    await evaluate(console, other, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {other}")
+    await evaluate(console, other, RED)
+    assert await intake_line(console, inv, other) == (
+        "受理：待定（李平 2026-11-02 11:30，第1版评分）；此后已重新评分，需重新扫码受理")
+
+
+async def test_the_prosecutor_is_told_a_final_intake_in_their_chat(console: Console) -> None:
+    """放行 and 退回 reach the prosecutor as a line in their 1:1 chat; a 待定 asks them to
+    choose (its card, nothing more), and a scan deciding nothing new tells them nothing."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert await told(console, PROSECUTOR, "扫码受理") == [
+        f"{code} 已由案管李平扫码受理：退回（红码 66分），已通知侦查人员补充完善后重新移送。"]
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")  # nothing new
+    assert len(await told(console, PROSECUTOR, "扫码受理")) == 1
+    await evaluate(console, code, GREEN)
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
+    assert (await told(console, PROSECUTOR, "扫码受理"))[1:] == [
+        f"{code} 已由案管萧桂涛扫码受理：放行（绿码 95分）。"]
+
+    waiting = await create_case(console)
+    await evaluate(console, waiting, YELLOW)
+    before = await console.messages(f"dm:{PROSECUTOR}")
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {waiting}")
+    new = (await console.messages(f"dm:{PROSECUTOR}"))[len(before):]
+    assert [m["card"]["title"] if m["card"] else m["text"] for m in new] == [
+        f"受理待定 {waiting} · 黄码 85分"]
+    # their own choice is answered in place, not told back to them
+    await console.click(PROSECUTOR, new[0]["id"], "intake.defer")
+    assert await told(console, PROSECUTOR, f"{waiting} 已由案管") == []
 
 
 @pytest.fixture
