@@ -8,9 +8,11 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -38,7 +40,7 @@ from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
 from config.loader import ConfigError, Settings, validate_file
-from config.model import Org
+from config.model import Org, TransportsConfig
 from handlers import admin, basic, cases, inspection, reviews
 from handlers import reminders as reminder_handlers
 from storage import db, migrate
@@ -89,6 +91,12 @@ class App:
             log.warning("%s; this instance keeps running on it, as the old instances of a "
                         "rolling upgrade do; replace it with the newer casebot "
                         "(docs/deploy.md, 'Migrations')", e)
+        # once the database opened (a start that cannot open it is one error line naming it):
+        # what this instance shares with the others, to compare their logs
+        log.info("casebot starting: database %s, redis %s, redis prefix %s, transports %s",
+                 db.describe(cfg.storage.database_url),
+                 _without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
+                 cfg.storage.redis_prefix, _transports(cfg.transports))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
         if redis is not None:
             try:
@@ -254,6 +262,27 @@ class App:
         for name, n in (await self.run_due()).items():
             totals[name] += n
         return totals
+
+
+def _without_password(url: str) -> str:
+    """A Redis URL for a log line: its password (in the address or a `password=` parameter)
+    shown as ***, so that an operator can compare the instances' logs."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        url = url.replace(f"//{parts.netloc}", f"//{parts.username or ''}:***@{host}", 1)
+    head, sep, query = url.partition("?")
+    return head + sep + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+
+
+def _transports(t: TransportsConfig) -> str:
+    """The chat transports that receive, for the start-up line."""
+    on = ["console"] if t.console_on else []
+    if t.dingtalk.enabled:
+        modes = [m for m, yes in (("stream", t.dingtalk.stream_mode),
+                                  ("http callback", t.dingtalk.http_callback)) if yes]
+        on.append(f"dingtalk ({', '.join(modes) or 'sending only'})")
+    return ", ".join(on) or "none"
 
 
 async def _sweep_reminders(app: App) -> int:

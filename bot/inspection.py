@@ -11,8 +11,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.context import Outbound, Services
 from bot.directory import Directory
 from bot.domain.draw import (
@@ -219,23 +217,24 @@ def live_url(out: Outbound, sid: str) -> str:
 
 async def seed_bank(services: Services) -> int:
     """At start: import the configured bank when the database has none yet (the demo bank by
-    default). Returns the number of questions imported."""
+    default). Returns the number of questions imported: 0 when the bank was already there,
+    also when another instance starting at the same moment seeded it first (the bank's lock
+    makes this one wait for it, then it finds the bank seeded and writes nothing)."""
     name = services.config.inspection.question_bank
     if not name:
         return 0
     path = services.settings.source.parent / name
-    try:
-        async with services.db() as session, session.begin():
-            if await store.bank_size(session):
-                return 0
-            questions, demo = parse_file(path.name, path.read_bytes())
-            added, _ = await store.import_questions(session, questions, demo=demo,
-                                                    at=services.clock.now())
-            await audit.append(session, at=services.clock.now(), actor="system",
-                               action="inspection.bank.import", subject="bank",
-                               data={"file": path.name, "added": added, "demo": demo})
-    except IntegrityError:  # another instance starting at the same moment seeded it first
-        log.info("question bank seeded by another instance")
-        return 0
+    async with services.db() as session, session.begin():
+        await store.lock_bank(session)
+        if size := await store.bank_size(session):
+            log.debug("question bank already seeded (%d questions): %s not imported", size,
+                      path.name)
+            return 0
+        questions, demo = parse_file(path.name, path.read_bytes())
+        added, _ = await store.import_questions(session, questions, demo=demo,
+                                                at=services.clock.now())
+        await audit.append(session, at=services.clock.now(), actor="system",
+                           action="inspection.bank.import", subject="bank",
+                           data={"file": path.name, "added": added, "demo": demo})
     log.info("imported %d questions from %s", added, path.name)
     return added

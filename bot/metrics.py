@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxItem
+
+# No `*_created` series (the time each counter and histogram was created, under the same help
+# text as the metric): they only confused readers of /metrics. A process-wide switch.
+disable_created_metrics()
 
 
 class Metrics:

@@ -53,7 +53,17 @@ class Settings:
 class _Loader(yaml.SafeLoader):
     """YAML 1.1 as `yaml.safe_load`, except that an unquoted date stays a string: the model
     parses it, so `2026-13-01` is an error naming its field instead of an exception in the
-    YAML library."""
+    YAML library. So does an unquoted number with colons, which YAML 1.1 reads in base 60:
+    `start: 9:00` would be the number 540, and `18:00` 1080."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and ":" in value and tag in _BASE_60:
+            return "tag:yaml.org,2002:str"
+        return tag
+
+
+_BASE_60 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -136,9 +136,25 @@ def _unique(ids: list[str], what: str) -> set[str]:
     return seen
 
 
+def _hh_mm(v: Any) -> time:
+    """A time of day written HH:MM. Anything else is an error saying so, not pydantic's "input
+    is too short" (for "9:00") nor a guess: pydantic would read 540 as seconds, in UTC."""
+    if isinstance(v, time):
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\d{2}:\d{2}", v.strip()):
+        try:
+            return time.fromisoformat(v.strip())
+        except ValueError as e:
+            raise ValueError(f"not a valid time: {v!r} ({e}; HH:MM, e.g. 09:00)") from None
+    raise ValueError(f"not a time (HH:MM, e.g. 09:00): {v!r}")
+
+
+ClockTime = Annotated[time, BeforeValidator(_hh_mm)]
+
+
 class OfficeHours(Strict):
-    start: time = time(9, 0)
-    end: time = time(18, 0)
+    start: ClockTime = time(9, 0)
+    end: ClockTime = time(18, 0)
 
     @model_validator(mode="after")
     def _order(self) -> OfficeHours:

@@ -12,7 +12,8 @@ Rules
 * Colour: any veto hit -> red; otherwise ``score < red_below`` -> red,
   ``score > green_above`` -> green, everything in between (both ends included) -> yellow.
 * A deduction must take 1..``max_points`` of its item (a 0-point "deduction" is not a
-  deduction: remove it instead), except on a vetoed item, where it may take 0. ``problem``
+  deduction: remove it instead), except on a vetoed item (listed in ``vetoes``), where it
+  may take 0; 0 on a veto item that is not listed says how to record the veto. ``problem``
   (存在问题) and ``requirement`` (补侦要求) are required, ``purpose`` (补侦目的) and
   ``matters`` (补侦事项) are optional; every text, and the ``comment`` (评分说明), is at most
   ``MAX_TEXT_LENGTH`` characters, without control or bidi formatting characters
@@ -353,8 +354,11 @@ def _deduction_errors(template: ScoreTemplate, deductions: Sequence[Deduction],
                 if limit is None:
                     errors.append(FieldError(f"{path}.points", "扣分须至少 1 分", where))
                 else:
-                    errors.append(FieldError(f"{path}.points", f"扣分须在 {least} 到 {limit} 之间",
-                                             where))
+                    # 0 points on a veto item not vetoed: say how a veto is recorded
+                    how = ("（记一票否决：把该项列入 vetoes，扣分可填 0）"
+                           if item is not None and item.veto and d.points == 0 else "")
+                    errors.append(FieldError(f"{path}.points",
+                                             f"扣分须在 {least} 到 {limit} 之间{how}", where))
         for name, reason in _REQUIRED_TEXT:
             if not str(getattr(d, name)).strip():
                 errors.append(FieldError(f"{path}.{name}", reason, where))

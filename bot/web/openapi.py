@@ -38,7 +38,8 @@ OPENAPI: dict[str, Any] = {
                           "required": ["item", "points", "problem", "requirement"],
                           "properties": {"item": {"type": "string"},
                                          "points": {"type": "integer", "minimum": 0,
-                                                    "description": "1..max; 0 only on a vetoed item"},
+                                                    "description": "1..the item's max_points; 0 "
+                                                                   "only on an item in vetoes"},
                                          "problem": _TEXT, "purpose": _TEXT, "matters": _TEXT,
                                          "requirement": _TEXT}},
             "NewCase": {"type": "object", "additionalProperties": False,
@@ -66,8 +67,11 @@ OPENAPI: dict[str, Any] = {
                                                  "items": {"$ref": "#/components/schemas/Deduction"}},
                                   "vetoes": {"type": "array", "maxItems": 10,
                                              "items": {"type": "string"},
-                                             "description": "each vetoed item also needs its "
-                                                            "entry in deductions (0 points allowed)"},
+                                             "description": "一票否决: ids of veto items "
+                                                            "(veto: true in the score template); "
+                                                            "each also needs its entry in "
+                                                            "deductions (problem, requirement), "
+                                                            "which may deduct 0 points"},
                                   "comment": _TEXT}},
         },
     },

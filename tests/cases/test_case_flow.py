@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import zxingcpp
@@ -178,6 +181,45 @@ async def test_a_veto_says_what_the_investigators_must_do(console: Console) -> N
     assert r == {"version": 1, "score": 95, "color": "red"}
     body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[0]["card"]["body"]
     assert "1. 刑事责任能力未查清  −5分 · 一票否决" in body and "补侦要求：补充取证" in body
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_api_examples() -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """The README's curl examples of the integration API: (body, path, the answer its
+    comment shows)."""
+    text = README.read_text(encoding="utf-8").split("The integration API", 1)[1]
+    block = text.split("```sh", 1)[1].split("```", 1)[0]
+    return [(json.loads(m[1]), m[2], json.loads(m[3])) for m in re.finditer(
+        r"-d '(.*?)' \\\n\s*localhost:8080(\S+)\s+#[^{\n]*(\{[^\n]*\})", block, re.S)]
+
+
+async def test_a_veto_is_recorded_as_the_readme_and_the_openapi_say(console: Console) -> None:
+    """The README said a veto item "may deduct 0 points", and an integrator sent 0 points on
+    刑事责任能力未查清 alone: refused with 扣分须在 1 到 12 之间, which did not say that the item
+    must be listed in vetoes. The README's examples, run as written, give the answers shown."""
+    examples = readme_api_examples()
+    assert [path for _, path, _ in examples] == [
+        "/api/v1/cases", *["/api/v1/cases/HY-2026-0005/evaluations"] * 2]
+    (create, _, _), *evaluations = examples
+    r = await console.client.post("/api/v1/cases", headers=AUTH, json=create)
+    assert r.status == 201, await r.text()
+    code = (await r.json())["code"]
+    for body, path, answer in evaluations:
+        r = await console.client.post(path.replace("HY-2026-0005", code), headers=AUTH, json=body)
+        assert (r.status, await r.json()) == (201, answer), body
+    assert evaluations[1][0]["vetoes"] == ["criminal_capacity"]
+    body = cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))[-1]["card"]["body"]
+    assert "刑事责任能力未查清  一票否决" in body and "委托司法精神病鉴定" in body
+    # 0 points without the veto: the refusal says how to record one
+    r = await evaluate(console, code, [ded("criminal_capacity", 0)], status=422)
+    assert r["errors"] == [{"field": "deductions[0].points", "reason":
+                            "扣分须在 1 到 12 之间（记一票否决：把该项列入 vetoes，扣分可填 0）"}]
+    spec = await (await console.client.get("/api/v1/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert "vetoes" in schemas["Deduction"]["properties"]["points"]["description"]
+    assert "0 points" in schemas["NewEvaluation"]["properties"]["vetoes"]["description"]
 
 
 async def test_chat_commands_code_and_my_cases(console: Console) -> None:

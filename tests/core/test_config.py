@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -247,6 +247,25 @@ def test_dates_must_be_written_as_dates(tmp_path: Path) -> None:
     ]
     path = write_config(tmp_path, "reminders:\n  holidays: [!!timestamp 2026-13-01]\n")
     assert errors_of(path) == [f"{path}: bad YAML: month must be in 1..12"]
+
+
+def test_times_must_be_written_hh_mm(tmp_path: Path) -> None:
+    """"9:00" got pydantic's "input is too short", which does not say what to write; unquoted,
+    YAML 1.1 read 9:00 as the number 540 (base 60) and 18:00 as 1080."""
+    path = write_config(tmp_path, "office_hours: {start: '9:00', end: '24:00'}\n")
+    assert errors_of(path) == [
+        f"{path}: office_hours.start: not a time (HH:MM, e.g. 09:00): '9:00'",
+        f"{path}: office_hours.end: not a valid time: '24:00' (hour must be in 0..23; HH:MM, "
+        "e.g. 09:00)",
+    ]
+    path = write_config(tmp_path, "office_hours: {start: 9:00, end: 18}\n")
+    assert errors_of(path) == [
+        f"{path}: office_hours.start: not a time (HH:MM, e.g. 09:00): '9:00'",
+        f"{path}: office_hours.end: not a time (HH:MM, e.g. 09:00): 18",
+    ]
+    path = write_config(tmp_path, "office_hours: {start: 08:30, end: 17:30}\n")
+    hours = load_config(path, env={}).config.office_hours
+    assert (hours.start, hours.end) == (time(8, 30), time(17, 30))
 
 
 def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:

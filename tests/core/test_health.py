@@ -31,6 +31,8 @@ async def test_health_ready_and_metrics(console: Console) -> None:
     assert "casebot_handler_seconds_bucket" in text
     assert "casebot_outbox_depth 0.0" in text
     assert "casebot_journal_batch_events_count 1.0" in text  # 帮助 is read-only: journaled
+    # only the series docs/deploy.md names: no *_created beside each counter and histogram
+    assert "_created" not in text
 
 
 def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:

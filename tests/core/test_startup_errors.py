@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from config.loader import DEFAULT_DIR
-from tests.conftest import free_port
+from tests.conftest import free_port, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"CASEBOT_API_TOKEN": "t0k", "CASEBOT_LINK_KEYS": "k1"}
@@ -94,14 +95,12 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "casebot.db").exists()  # checked before the bot starts
 
 
-def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(tmp_path: Path) -> None:
-    path = config(tmp_path, storage={
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'casebot.db'}",
-        "redis_url": f"redis://:hunter2@127.0.0.1:{closed_port()}/0"})
+def serve_output(path: Path, env: dict[str, str]) -> str:
+    """`casebot serve --config path` until it serves, then SIGTERM: everything it printed."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CASEBOT_", "DINGTALK_"))}
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**base, "PYTHONPATH": str(ROOT), "CASEBOT_LINK_KEYS": "k1"})
+                            env={**base, "PYTHONPATH": str(ROOT), **env})
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
@@ -112,7 +111,15 @@ def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(
             break
     proc.send_signal(signal.SIGTERM)
     out = "".join(lines) + proc.communicate(timeout=30)[0]
-    assert "casebot serving on" in out
+    assert "casebot serving on" in out, out
+    return out
+
+
+def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(tmp_path: Path) -> None:
+    path = config(tmp_path, storage={
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'casebot.db'}",
+        "redis_url": f"redis://:hunter2@127.0.0.1:{closed_port()}/0"})
+    out = serve_output(path, {"CASEBOT_LINK_KEYS": "k1"})
     assert "INFO bot.app: casebot stopping" in out and "INFO bot.app: casebot stopped" in out
     redis_lines = [x for x in out.splitlines() if "WARNING" in x and "redis" in x.lower()]
     assert len(redis_lines) == 1, out
@@ -120,3 +127,29 @@ def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(
     assert "hunter2" not in out
     token_lines = [x for x in out.splitlines() if "CASEBOT_API_TOKEN" in x]
     assert len(token_lines) == 1 and "WARNING" in token_lines[0], out
+
+
+@pytest.mark.postgres
+async def test_the_start_names_the_database_redis_and_transports_without_passwords(
+        tmp_path: Path) -> None:
+    """Two instances must share their backends: each one's log says which, passwords masked."""
+    async with fresh_postgres("casebot_startlog") as url:
+        with_password = url.replace("://postgres@", "://postgres:pg-s3cret@")
+        redis_port = closed_port()  # the line is written before Redis is tried
+        path = config(tmp_path, storage={
+            "database_url": with_password, "redis_prefix": "casebot-a:",
+            "redis_url": f"redis://casebot:redis-s3cret@127.0.0.1:{redis_port}/2?password=again"})
+        out = serve_output(path, SECRETS)
+    lines = [x for x in out.splitlines() if "INFO bot.app: casebot starting:" in x]
+    assert len(lines) == 1, out
+    db_name = url.rsplit("/", 1)[1]
+    assert lines[0].endswith(
+        f"casebot starting: database postgresql+asyncpg://postgres:***@127.0.0.1:5432/{db_name}, "
+        f"redis redis://casebot:***@127.0.0.1:{redis_port}/2?password=***, "
+        "redis prefix casebot-a:, transports console")
+    assert "s3cret" not in out and "again" not in out
+    # SQLite and no Redis: the database file, and "none"
+    path = config(tmp_path)
+    out = serve_output(path, SECRETS)
+    assert (f"casebot starting: database {tmp_path / 'casebot.db'}, redis none, "
+            "redis prefix casebot:, transports console") in out

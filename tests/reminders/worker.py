@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import time
@@ -38,7 +39,8 @@ async def main() -> None:
     settings = load_config(DEFAULT_CONFIG, {
         "storage": {"database_url": args.db, "redis_url": None},
         # this test is about exactly-once under concurrency and kills, at whatever hour it runs
-        "office_hours": {"start": "00:00", "end": "23:59:59.999999"},
+        # (the whole day: a time of day past 23:59, which the config's HH:MM cannot say)
+        "office_hours": {"start": dt.time(0, 0), "end": dt.time.max},
         "reminders": {"batch_size": args.batch, "office_hours_workdays_only": False},
         "transports": {"outbox": {"batch": 20, "lease_seconds": args.lease}},
     }, env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "k"})
