@@ -11,7 +11,7 @@ import pytest
 from bot.app import App
 from storage.models import Message
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
-from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk, opened
 
 TEMPLATE = "tpl-casebot.schema"
 
@@ -126,8 +126,13 @@ async def test_without_template_a_card_is_an_action_card_with_signed_links(
     [sent] = await eventually(lambda: fake.sent, what="the action card")
     assert sent.kind == "users" and sent.body["msgKey"] == "sampleActionCard2"
     param = json.loads(sent.body["msgParam"])
-    assert param["actionTitle1"] == "确认" and "/dingtalk/act?t=" in param["actionURL1"]
-    assert param["actionURL2"] == "https://example.invalid/x"
+    assert param["actionTitle1"] == "确认" and "/dingtalk/act?t=" in opened(param["actionURL1"])
+    assert opened(param["actionURL2"]) == "https://example.invalid/x"
+    # on a PC a plain link opens the browser, where the in-app login cannot run: every
+    # button opens inside DingTalk (the PC sidebar)
+    for url in (param["actionURL1"], param["actionURL2"]):
+        assert url.startswith("dingtalk://dingtalkclient/page/link?url=http")
+        assert url.endswith("&pc_slide=true")
     assert "测试卡片" in param["text"] and "黄码" in param["text"]
 
 

@@ -18,7 +18,7 @@ from bot.clock import SystemClock
 from bot.web.session import COOKIE
 from config.loader import ConfigError
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, dingtalk_settings, eventually, test_router
-from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk, opened
 from tests.dingtalk.test_mentions import list_router
 from tests.dingtalk.test_units import _sign
 
@@ -80,7 +80,7 @@ async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any,
     await eventually(lambda: fake.ws is not None, what="connect")
     fake.send_message("卡片 5", staff_id=PROSECUTOR[1])
     [sent] = await eventually(lambda: fake.sent, what="the action card")
-    link = urlparse(json.loads(sent.body["msgParam"])["actionURL1"])
+    link = urlparse(opened(json.loads(sent.body["msgParam"])["actionURL1"]))
     path = f"{link.path}?{link.query}"
     r = await web.get(path, allow_redirects=False)
     assert r.status == 302 and r.headers["Location"].startswith("/dingtalk/h5?next=")
@@ -108,7 +108,7 @@ async def test_an_answer_to_a_link_click_in_a_group_names_the_clicker(
     await eventually(lambda: fake.ws is not None, what="connect")
     fake.send_message("点我", staff_id=PROSECUTOR[1], group=GROUP_CID)
     [card] = await eventually(lambda: fake.sent, what="the action card")
-    link = urlparse(json.loads(card.body["msgParam"])["singleURL"])
+    link = urlparse(opened(json.loads(card.body["msgParam"])["singleURL"]))
     fake.auth_codes["c2"] = PROSECUTOR[1]
     assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
     assert (await web.get(f"{link.path}?{link.query}")).status == 200
