@@ -44,6 +44,16 @@ async def test_h5_page_asks_dingtalk_for_an_auth_code(web: TestClient[Any, Any])
     assert 'next = "/"' in page  # no open redirect
 
 
+async def test_h5_page_in_a_browser_offers_to_open_it_in_dingtalk(
+        web: TestClient[Any, Any]) -> None:
+    """Opened outside DingTalk (a PC browser), the login cannot run: the page offers a link
+    that has the DingTalk client open the same page (in its sidebar), instead of a dead end."""
+    page = await (await web.get("/dingtalk/h5", params={"next": "/stats"})).text()
+    assert "在钉钉中打开" in page and 'next = "/stats"' in page
+    assert '"dingtalk://dingtalkclient/page/link?url="' in page
+    assert "encodeURIComponent(location.origin + next)" in page and '"&pc_slide=true"' in page
+
+
 @pytest.mark.parametrize("next_", ["/\t/evil.example/x", "/\n/evil.example/x", "/\r/evil.example"])
 async def test_h5_next_with_a_control_character_is_no_open_redirect(
         web: TestClient[Any, Any], next_: str) -> None:
