@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 from cards.model import Button, Card
 
@@ -239,14 +240,26 @@ def notice_data(text: str) -> dict[str, Any]:
             "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True}}
 
 
-def robot_message(card: Card, link_for: LinkFor) -> RobotMessage:
+def client_link(url: str) -> str:
+    """`url` as a link the DingTalk client opens itself: in its sidebar on a PC, full screen on
+    a phone. A plain http(s) link in a message opens the system browser on a PC, where the
+    in-app login (免登: the /dingtalk/act links, the score form, the statistics) cannot run.
+    DingTalk's pages "消息链接说明" (open.dingtalk.com/document/orgapp/message-link-description:
+    pc_slide=true 侧边栏打开, false 浏览器打开) and "单聊相关跳转协议" (the same link without
+    pc_slide opens full screen on phones)."""
+    return f"dingtalk://dingtalkclient/page/link?url={quote(url, safe='')}&pc_slide=true"
+
+
+def robot_message(card: Card, link_for: LinkFor, in_client: bool = False) -> RobotMessage:
     """(msgKey, msgParam) for the robot message API when there is no card template: one
-    message, the body cut to fit (`fit_card`)."""
+    message, the body cut to fit (`fit_card`). `in_client`: buttons open in the DingTalk
+    client (`client_link`)."""
     title, md = markdown(fit_card(card))
     buttons = list(card.actions[:MAX_ACTION_BUTTONS])
 
     def link(b: Button) -> str:
-        return b.url or link_for(b)
+        url = b.url or link_for(b)
+        return client_link(url) if in_client and url else url
 
     if not buttons:
         return "sampleMarkdown", {"title": title, "text": md}
@@ -278,8 +291,8 @@ def markdown_messages(title: str, md: str) -> list[RobotMessage]:
             for i, p in enumerate(parts, 1)]
 
 
-def robot_messages(text: str | None, card: Card | None,
-                   link_for: LinkFor) -> list[RobotMessage]:
+def robot_messages(text: str | None, card: Card | None, link_for: LinkFor,
+                   in_client: bool = False) -> list[RobotMessage]:
     """What one outgoing message becomes without a card template, in order. A card with
     buttons is one message, its body cut to fit (buttons must stay with what they act on);
     text, and a card without buttons (a list such as 我的案件), are split into as many
@@ -288,7 +301,7 @@ def robot_messages(text: str | None, card: Card | None,
         return text_messages(text or "")
     if card.actions:
         lead = f"{text}\n\n{card.body}".strip() if text else card.body
-        return [robot_message(replace(card, body=lead), link_for)]
+        return [robot_message(replace(card, body=lead), link_for, in_client)]
     title, md = markdown(card)
     return markdown_messages(title, f"{text}\n\n{md}" if text else md)
 

@@ -224,6 +224,9 @@ class DingTalkDeliveryConfig(Strict):
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     token_refresh_margin_seconds: int = Field(default=300, ge=0)
     webhook_margin_seconds: int = Field(default=60, ge=0)  # stop using a sessionWebhook this early
+    # buttons of markdown/actionCard messages open inside the DingTalk client (PC sidebar)
+    # through dingtalk://dingtalkclient/page/link; false for a client without that scheme
+    open_links_in_client: bool = True
 
 
 class DingTalkConfig(Strict):

@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from aiohttp import WSMsgType, web
 
@@ -37,6 +38,15 @@ TEMPLATE_VARIABLES = frozenset(
     + [f"btn{i}_{part}" for i in range(1, 6) for part in ("label", "action", "url")])
 NICKS = {"dt-0129": "余斌梅", "dt-0123": "谢平", "dt-stranger": "路人甲"}  # DingTalk nicks
 TOO_LONG = "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"
+
+
+def opened(link: str) -> str:
+    """The page DingTalk opens for a link in a message: the `url` of a
+    dingtalk://dingtalkclient/page/link (opened inside the client), else the link itself."""
+    parsed = urlparse(link)
+    if (parsed.scheme, parsed.netloc, parsed.path) == ("dingtalk", "dingtalkclient", "/page/link"):
+        return parse_qs(parsed.query)["url"][0]
+    return link
 
 
 @dataclass

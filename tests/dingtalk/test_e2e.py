@@ -9,9 +9,10 @@ import logging
 import pytest
 
 from bot.app import App
+from bot.transports.dingtalk.mapping import TEXT_ONLY
 from storage.models import Message
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
-from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk, opened
 
 TEMPLATE = "tpl-casebot.schema"
 
@@ -65,6 +66,20 @@ async def test_unknown_user_gets_a_short_answer(app: App, fake: FakeDingTalk) ->
     fake.send_message("帮助", staff_id="dt-stranger")
     [reply] = await eventually(lambda: fake.sent, what="the refusal")
     assert "尚未在本系统登记" in reply.text
+
+
+async def test_a_picture_sent_with_the_mention_gets_the_text_only_answer(
+        app: App, fake: FakeDingTalk) -> None:
+    """In a group a picture reaches the bot only with an @ (a richText message: the @ removed,
+    no text left), e.g. a photo of a case's QR code. It is answered as a picture sent 1:1 is,
+    not with the greeting for an @ without a command."""
+    data = fake.bot_message("", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    del data["text"]
+    data.update(msgtype="richText", content={"richText": [
+        {"text": " "}, {"pictureDownloadCode": "p", "downloadCode": "d", "type": "picture"}]})
+    fake.push(fake.frame("/v1.0/im/bot/messages/get", data))
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.shown == "@余斌梅 " + TEXT_ONLY
 
 
 async def test_card_created_clicked_and_updated_in_place(make_app: AppFactory,
@@ -126,8 +141,13 @@ async def test_without_template_a_card_is_an_action_card_with_signed_links(
     [sent] = await eventually(lambda: fake.sent, what="the action card")
     assert sent.kind == "users" and sent.body["msgKey"] == "sampleActionCard2"
     param = json.loads(sent.body["msgParam"])
-    assert param["actionTitle1"] == "确认" and "/dingtalk/act?t=" in param["actionURL1"]
-    assert param["actionURL2"] == "https://example.invalid/x"
+    assert param["actionTitle1"] == "确认" and "/dingtalk/act?t=" in opened(param["actionURL1"])
+    assert opened(param["actionURL2"]) == "https://example.invalid/x"
+    # on a PC a plain link opens the browser, where the in-app login cannot run: every
+    # button opens inside DingTalk (the PC sidebar)
+    for url in (param["actionURL1"], param["actionURL2"]):
+        assert url.startswith("dingtalk://dingtalkclient/page/link?url=http")
+        assert url.endswith("&pc_slide=true")
     assert "测试卡片" in param["text"] and "黄码" in param["text"]
 
 

@@ -35,7 +35,7 @@ from storage.models import OutboxItem
 from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, YELLOW
 from tests.conftest import START, free_port
 from tests.dingtalk.conftest import INSPECTION_CID, dingtalk_settings, eventually
-from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk, Sent
+from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk, Sent, opened
 
 TEMPLATE = "tpl-casebot.schema"
 HOST = "p-inspector-1"
@@ -80,13 +80,14 @@ def heading(s: Sent) -> str:
 
 
 def actions(s: Sent) -> list[dict[str, Any]]:
-    """A template card's buttons, or an action card's buttons as {label, url}."""
+    """A template card's buttons, or an action card's buttons as {label, url} (the page each
+    opens)."""
     if s.kind in ("card", "card_update"):
         return list(json.loads(s.body["cardData"]["cardParamMap"]["actions"]))
     param = json.loads(s.body["msgParam"])
     if "singleTitle" in param:
-        return [{"label": param["singleTitle"], "url": param["singleURL"]}]
-    return [{"label": param[f"actionTitle{i}"], "url": param[f"actionURL{i}"]}
+        return [{"label": param["singleTitle"], "url": opened(param["singleURL"])}]
+    return [{"label": param[f"actionTitle{i}"], "url": opened(param[f"actionURL{i}"])}
             for i in range(1, 6) if f"actionTitle{i}" in param]
 
 

@@ -18,7 +18,7 @@ from cards.model import Button, Card
 from storage import messages as msgs
 from storage.models import OutboxItem
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, eventually
-from tests.dingtalk.fake import BODY_MAX_BYTES, FakeDingTalk, Sent
+from tests.dingtalk.fake import BODY_MAX_BYTES, FakeDingTalk, Sent, opened
 
 TEMPLATE = "tpl-casebot.schema"
 LINK = "https://example.invalid/detail"
@@ -211,7 +211,7 @@ async def test_a_long_card_with_buttons_is_cut_and_keeps_them(
         param = json.loads(sent.body["msgParam"])
         body = param["text"]
         assert sent.body["msgKey"] == "sampleActionCard2"
-        assert (param["actionTitle2"], param["actionURL2"]) == ("查看详情", LINK)
+        assert (param["actionTitle2"], opened(param["actionURL2"])) == ("查看详情", LINK)
     assert "……（内容过长，未全部显示，请点「查看详情」查看）" in body
     assert len(body) < render.MESSAGE_MAX_CHARS
 

@@ -152,6 +152,10 @@ def test_robot_message_fallbacks() -> None:
     assert render.robot_message(plain, lambda b: "")[0] == "sampleMarkdown"
     one = Card(title="t", actions=(Button("a", "A"),))
     assert render.robot_message(one, lambda b: "u")[1]["singleURL"] == "u"
+    # inside the DingTalk client (the PC sidebar), the page's URL encoded whole
+    inside = render.robot_message(one, lambda b: "https://bot/dingtalk/act?t=a.b&x=1", True)
+    assert inside[1]["singleURL"] == ("dingtalk://dingtalkclient/page/link?url=https%3A%2F%2Fbot"
+                                      "%2Fdingtalk%2Fact%3Ft%3Da.b%26x%3D1&pc_slide=true")
     hook = render.webhook_body(*render.text_message("你好"), "dt-1")
     # a mention renders only when 「@userId」 is in the text too
     assert hook == {"msgtype": "text", "text": {"content": "@dt-1 你好"},

@@ -18,7 +18,7 @@ from bot.clock import SystemClock
 from bot.web.session import COOKIE
 from config.loader import ConfigError
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, dingtalk_settings, eventually, test_router
-from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk
+from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk, opened
 from tests.dingtalk.test_mentions import list_router
 from tests.dingtalk.test_units import _sign
 
@@ -42,6 +42,16 @@ async def test_h5_page_asks_dingtalk_for_an_auth_code(web: TestClient[Any, Any])
     page = await r.text()
     assert r.status == 200 and "requestAuthCode" in page and '"dingcorp"' in page
     assert 'next = "/"' in page  # no open redirect
+
+
+async def test_h5_page_in_a_browser_offers_to_open_it_in_dingtalk(
+        web: TestClient[Any, Any]) -> None:
+    """Opened outside DingTalk (a PC browser), the login cannot run: the page offers a link
+    that has the DingTalk client open the same page (in its sidebar), instead of a dead end."""
+    page = await (await web.get("/dingtalk/h5", params={"next": "/stats"})).text()
+    assert "在钉钉中打开" in page and 'next = "/stats"' in page
+    assert '"dingtalk://dingtalkclient/page/link?url="' in page
+    assert "encodeURIComponent(location.origin + next)" in page and '"&pc_slide=true"' in page
 
 
 @pytest.mark.parametrize("next_", ["/\t/evil.example/x", "/\n/evil.example/x", "/\r/evil.example"])
@@ -80,7 +90,7 @@ async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any,
     await eventually(lambda: fake.ws is not None, what="connect")
     fake.send_message("卡片 5", staff_id=PROSECUTOR[1])
     [sent] = await eventually(lambda: fake.sent, what="the action card")
-    link = urlparse(json.loads(sent.body["msgParam"])["actionURL1"])
+    link = urlparse(opened(json.loads(sent.body["msgParam"])["actionURL1"]))
     path = f"{link.path}?{link.query}"
     r = await web.get(path, allow_redirects=False)
     assert r.status == 302 and r.headers["Location"].startswith("/dingtalk/h5?next=")
@@ -108,7 +118,7 @@ async def test_an_answer_to_a_link_click_in_a_group_names_the_clicker(
     await eventually(lambda: fake.ws is not None, what="connect")
     fake.send_message("点我", staff_id=PROSECUTOR[1], group=GROUP_CID)
     [card] = await eventually(lambda: fake.sent, what="the action card")
-    link = urlparse(json.loads(card.body["msgParam"])["singleURL"])
+    link = urlparse(opened(json.loads(card.body["msgParam"])["singleURL"]))
     fake.auth_codes["c2"] = PROSECUTOR[1]
     assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
     assert (await web.get(f"{link.path}?{link.query}")).status == 200

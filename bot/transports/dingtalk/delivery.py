@@ -169,7 +169,8 @@ class DingTalkDelivery:
             await self._create_card(self.template_id, message.platform_ref,
                                     render.card_data(card, self._links(message)), target, to)
             return
-        parts = render.robot_messages(message.text, card, self._links(message))
+        parts = render.robot_messages(message.text, card, self._links(message),
+                                      self.config.open_links_in_client)
         # with a template, a card sent as markdown needs a ref too: its updates look for one
         await self._send_parts(item, message, parts, target,
                                track=card is not None and self.template_id is not None, to=to)
@@ -242,7 +243,8 @@ class DingTalkDelivery:
         # no template (or a list sent as markdown): robot messages cannot be edited, so the
         # new state is sent again
         updated = replace(card, title=f"{card.title}（已更新）")
-        parts = render.robot_messages(None, updated, self._links(message))
+        parts = render.robot_messages(None, updated, self._links(message),
+                                      self.config.open_links_in_client)
         await self._send_parts(item, message, parts, target)
 
 

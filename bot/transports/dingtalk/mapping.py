@@ -17,7 +17,8 @@ from config.model import Org
 NOT_REGISTERED_GROUP = "本群尚未登记，请联系管理员"
 NOT_REGISTERED_USER = "您尚未在本系统登记钉钉账号，请联系管理员"
 NOT_STORED = "抱歉，系统暂时无法处理您的消息（数据库不可用），请稍后重新发送。"
-TEXT_ONLY = "目前只能处理文字消息，请发送文字命令（发送「帮助」查看可用命令）。"
+TEXT_ONLY = ("目前只能处理文字消息。查看案件码请发送「码 案件码」（如：码 HY-2026-0001），"
+             "其他命令发送「帮助」查看。")
 
 
 class MalformedFrame(ValueError):
@@ -101,9 +102,11 @@ def _text(msg: ChatbotMessage) -> str | None:
     if msg.message_type == "text" and msg.text is not None:
         return str(msg.text.content or "").strip()
     if msg.message_type == "richText" and msg.rich_text_content is not None:
-        parts = [str(i["text"]) for i in msg.rich_text_content.rich_text_list
-                 if isinstance(i, dict) and "text" in i]
-        return "".join(parts).strip()
+        items = [i for i in msg.rich_text_content.rich_text_list if isinstance(i, dict)]
+        text = "".join(str(i["text"]) for i in items if "text" in i).strip()
+        if not text and any("text" not in i for i in items):
+            return None  # only a picture (in a group, with the @ alone): nothing to read
+        return text
     return None
 
 

@@ -34,7 +34,8 @@ JSAPI = "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"
 
 H5_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>钉钉登录</title>
-<script src="{jsapi}"></script></head><body><p id="s">正在通过钉钉登录…</p><script>
+<script src="{jsapi}"></script></head><body><p id="s">正在通过钉钉登录…</p>
+<p id="o" hidden><a id="a">在钉钉中打开</a></p><script>
 var corpId = {corp}, next = {next};
 function show(t) {{ document.getElementById("s").textContent = t; }}
 function login(code) {{
@@ -45,7 +46,12 @@ function login(code) {{
   .catch(function () {{ show("网络错误，请重试"); }});
 }}
 if (typeof dd === "undefined" || dd.env.platform === "notInDingTalk") {{
-  show("请在钉钉中打开此页面，或使用消息中的链接直接访问。");
+  // a browser (a link opened outside DingTalk, e.g. on a PC): the login needs the DingTalk
+  // client, which opens the page itself through this link (its sidebar on a PC)
+  show("此页面需要钉钉登录，请点击下方链接在钉钉中打开。");
+  document.getElementById("a").href = "dingtalk://dingtalkclient/page/link?url="
+    + encodeURIComponent(location.origin + next) + "&pc_slide=true";
+  document.getElementById("o").hidden = false;
 }} else {{
   dd.ready(function () {{ dd.runtime.permission.requestAuthCode({{corpId: corpId,
     onSuccess: function (r) {{ login(r.code); }},
