@@ -21,9 +21,11 @@ CARD_LIMITS = ((10, 12), (6, 8), (3, 4), (0, 0))
 
 @dataclass(frozen=True)
 class StatsView:
-    """The figures with names resolved: (name, figures) in the order to show (the roster's)."""
+    """The figures with names resolved: (name, figures) in the order to show (the roster's);
+    `scope`, the office whose cases they count (with the offices below it)."""
 
     stats: Stats
+    scope: str
     prosecutors: tuple[tuple[str, Group], ...]
     police_units: tuple[tuple[str, Group], ...]
 
@@ -65,7 +67,7 @@ def stats_card(v: StatsView, base_url: str) -> Card:
     c = s.total.by_color
     median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
     share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
-    head = (f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
+    head = (f"统计范围：{v.scope}\n案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
             f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")

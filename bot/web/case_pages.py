@@ -342,7 +342,7 @@ class CasePages:
             return self._login_page(request)
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
-        return await ops.case_stats(self.app.services)
+        return await ops.case_stats(self.app.services, viewer)
 
     async def stats_page(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -359,7 +359,7 @@ class CasePages:
 
         groups = [("按承办检察官", "人", rows(v.prosecutors)),
                   ("按侦查单位", "个单位", rows(v.police_units))]
-        return render("stats.html", st=v.stats, groups=groups)
+        return render("stats.html", st=v.stats, scope=v.scope, groups=groups)
 
     async def stats_csv(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -383,6 +383,7 @@ class CasePages:
         share = st.green_at_intake_share
         w.writerow([])
         w.writerow(["指标", "数值"])
+        w.writerow(["统计范围", excel_text(v.scope)])
         w.writerow(["首次红/黄码到转绿（中位数，天）", _days(median)])
         w.writerow(["受理时绿码占比", _share(share)])
         w.writerow(["受理件数", st.intakes])

@@ -138,7 +138,7 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     await scenario(c)
     r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
     body = r["messages"][0]["card"]["body"]
-    assert body == ("案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
+    assert body == ("统计范围：示范市海澄县人民检察院\n案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
                     "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（5 件受理）\n"
                     "羁押期限届满仍为红码：2 件\n\n"
                     "按承办检察官（共 4 人）：\n"

@@ -38,7 +38,8 @@ def test_the_statistics_card_stays_within_a_dingtalk_card_however_long_the_names
                        transcodes=0, first_nongreen_at=None, green_at=None,
                        first_intake_color=None, custody_deadline=None) for i in range(50)]
     st = compute(facts, date(2026, 11, 2), ZoneInfo("Asia/Shanghai"), ["p"], units)
-    view = StatsView(stats=st, prosecutors=(("某检察官", st.per_prosecutor["p"]),),
+    view = StatsView(stats=st, scope="示范省人民检察院",
+                     prosecutors=(("某检察官", st.per_prosecutor["p"]),),
                      police_units=tuple((f"{k}示范市海澄县公安局" + "很长的名称" * 10, g)
                                         for k, g in st.per_police_unit.items()))
     body = stats_card(view, "http://x").body
