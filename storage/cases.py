@@ -498,7 +498,8 @@ def case_fact_rows(session: Session, units: Collection[str] | None = None) -> Fa
     # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
     cases = session.execute(scoped(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
-        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline), CaseRow.code)
+        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline, CaseRow.status,
+        CaseRow.closed_at), CaseRow.code)
     ).all()
     # the colour history of cases with a custody deadline: the colour when it came
     evs = session.execute(scoped(
@@ -523,7 +524,8 @@ def facts_from(rows: FactRows) -> list[CaseFacts]:
         CaseFacts(code=code, prosecutor=prosecutor, police_unit=police_unit, color=color,
                   transcodes=tc.get(code, 0), first_nongreen_at=first_nongreen_at,
                   green_at=green_at, first_intake_color=first_intake.get(code),
-                  custody_deadline=custody_deadline, history=tuple(history.get(code, ())))
-        for code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline
-        in rows.cases
+                  custody_deadline=custody_deadline, history=tuple(history.get(code, ())),
+                  closed=status != "open", closed_at=closed_at)
+        for (code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline,
+             status, closed_at) in rows.cases
     ]

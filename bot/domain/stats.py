@@ -25,6 +25,9 @@ class CaseFacts:
     # (evaluation time, colour), oldest first: what the colour was when the custody deadline
     # came (read only for cases that have one)
     history: tuple[tuple[datetime, str], ...] = ()
+    # closed (结案), and when (None: closed before the time was kept); reopened: open again
+    closed: bool = False
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -88,10 +91,15 @@ class Stats:
 
 def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
     """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
-    a case that turned green since still counts, one that turned red only later does not."""
+    a case that turned green since still counts, one that turned red only later does not.
+    Like the 责任倒查 itself (bot.domain.reminders.plan_case), a case closed before the
+    deadline came does not count."""
     if f.custody_deadline is None or f.custody_deadline > today:
         return False
-    return color_at(f.history, datetime.combine(f.custody_deadline, time(), tzinfo=tz)) == "red"
+    anchor = datetime.combine(f.custody_deadline, time(), tzinfo=tz)
+    if f.closed and (f.closed_at is None or f.closed_at < anchor):
+        return False
+    return color_at(f.history, anchor) == "red"
 
 
 def _ordered(groups: dict[str, Group], roster: Sequence[str]) -> dict[str, Group]:

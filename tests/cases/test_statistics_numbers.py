@@ -282,3 +282,33 @@ async def test_a_large_roster_fits_the_chat_card_and_is_listed_whole_on_the_page
     assert len(prosecutors) == 300 and prosecutors[:4] == ["余斌梅", "朱凯秀", "蒋阳琳", "检察官001"]
     assert prosecutors[-1] == "检察官297"
     assert len([r for r in groups if r[0] == "侦查单位"]) == 150
+
+
+async def test_a_case_closed_before_its_custody_deadline_is_not_red_at_the_deadline(
+        console: Console) -> None:
+    """羁押期限届满仍为红码 counts the cases that owe a 责任倒查: closed (结案) before the
+    deadline came, a red case owes none, and the leader gets none; closed after it, or
+    reopened before it, it does."""
+    c = console
+    auth = {"Authorization": "Bearer test-token"}
+
+    async def status(code: str, value: str) -> None:
+        r = await c.client.patch(f"/api/v1/cases/{code}", json={"status": value}, headers=auth)
+        assert r.status == 200, await r.text()
+
+    early, late, back = [await create_case(c, **XD, custody_deadline=day(2)) for _ in range(3)]
+    for code in (early, late, back):
+        await evaluate(c, code, RED)
+    await c.advance("1d")  # day 1
+    await status(early, "closed")
+    await status(back, "closed")
+    await status(back, "open")
+    await c.advance("2d")  # day 3: the deadline came (day 2, 00:00) with all three red
+    await status(late, "closed")
+    await c.advance("1d")
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert "羁押期限届满仍为红码：2 件" in body
+    escalated = [m for m in await c.messages("dm:p-leader-hc")
+                 if m["card"] and "责任倒查" in m["card"]["title"]]
+    assert sorted(code for m in escalated for code in (early, late, back)
+                  if code in m["card"]["body"]) == sorted([late, back])
