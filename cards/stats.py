@@ -37,6 +37,18 @@ def colors_text(g: Group) -> str:
     return f"{g.cases} 件（红 {c['red']} · 黄 {c['yellow']} · 绿 {c['green']}{unscored}）"
 
 
+def intake_text(g: Group) -> str:
+    """60%（受理 5 件，其中绿码 3 件）: the share with the counts it comes from."""
+    if not g.intakes:
+        return "—（尚无受理）"
+    share = percent(g.green_at_intake, g.intakes)
+    return f"{share}（受理 {g.intakes} 件，其中绿码 {g.green_at_intake} 件）"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}"
+
+
 def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], shown: int,
                 names: int) -> list[str]:
     """One group of the card: its entries with cases (the `shown` with the most when there are
@@ -66,10 +78,9 @@ def stats_card(v: StatsView, base_url: str) -> Card:
     s = v.stats
     c = s.total.by_color
     median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
-    share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
     head = (f"统计范围：{v.scope}\n案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
             f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
-            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
+            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{intake_text(s.total)}\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")
     body = head
     for shown, names in CARD_LIMITS:

@@ -23,6 +23,7 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
+from cards.stats import intake_text
 from config.model import Person
 from storage import cases as repo
 from storage import reviews as review_repo
@@ -354,12 +355,14 @@ class CasePages:
                      "yellow": g.by_color["yellow"], "green": g.by_color["green"],
                      "unscored": g.by_color["unscored"], "transcodes": g.transcodes,
                      "median": _days(g.median_days_to_green) or "—",
-                     "intake": f"{_share(g.green_at_intake_share) or '—'}（{g.intakes} 件）",
+                     "intake": (f"{g.green_at_intake}/{g.intakes}（{_share(g.green_at_intake_share)}）"
+                                if g.intakes else "—"),
                      "custody": g.red_at_custody} for name, g in groups]
 
         groups = [("按承办检察官", "人", rows(v.prosecutors)),
                   ("按侦查单位", "个单位", rows(v.police_units))]
-        return render("stats.html", st=v.stats, scope=v.scope, groups=groups)
+        return render("stats.html", st=v.stats, scope=v.scope, groups=groups,
+                      intake=intake_text(v.stats.total))
 
     async def stats_csv(self, request: web.Request) -> web.Response:
         v = await self._stats(request)

@@ -139,7 +139,7 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
     body = r["messages"][0]["card"]["body"]
     assert body == ("统计范围：示范市海澄县人民检察院\n案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
-                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（5 件受理）\n"
+                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（受理 5 件，其中绿码 2 件）\n"
                     "羁押期限届满仍为红码：2 件\n\n"
                     "按承办检察官（共 4 人）：\n"
                     "· 余斌梅：3 件（红 0 · 黄 1 · 绿 2）\n"
@@ -155,8 +155,8 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     html = await (await c.client.get("/stats")).text()
     assert "案件 8 件：红码 2 · 黄码 1 · 绿码 4 · 未评分 1" in html
     kv = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
-    assert kv == {"转码次数": "7", "转绿用时": "7.5 天（中位数）", "受理绿码": "40%（5 件）",
-                  "羁押届满红码": "2 件"}
+    assert kv == {"转码次数": "7", "首次红/黄码到转绿": "7.5 天（中位数）",
+                  "受理时绿码占比": "40%（受理 5 件，其中绿码 2 件）", "羁押期限届满仍为红码": "2 件"}
 
     raw = await (await c.client.get("/stats.csv")).read()
     assert raw.startswith("\ufeff".encode())
@@ -177,20 +177,20 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     ]
     table = re.findall(r"<tr(?: class=\"zero\")?><td>(.*?)</td></tr>", html)
     idle = "</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>—</td>" \
-           "<td>—（0 件）</td><td>0"
+           "<td>—</td><td>0"
     assert table == [
         "余斌梅</td><td>3</td><td>0</td><td>1</td><td>2</td><td>0</td><td>3</td><td>7.5</td>"
-        "<td>33%（3 件）</td><td>0",
+        "<td>1/3（33%）</td><td>0",
         "钱静" + idle,
         "朱凯秀</td><td>3</td><td>1</td><td>0</td><td>2</td><td>0</td><td>1</td><td>12.0</td>"
-        "<td>100%（1 件）</td><td>2",
+        "<td>1/1（100%）</td><td>2",
         "蒋阳琳</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1</td><td>3</td><td>2.0</td>"
-        "<td>0%（1 件）</td><td>0",
+        "<td>0/1（0%）</td><td>0",
         "示范市海澄县公安局禁毒大队" + idle,
         "示范市海澄县公安局</td><td>4</td><td>0</td><td>1</td><td>2</td><td>1</td><td>1</td>"
-        "<td>12.0</td><td>50%（2 件）</td><td>1",
+        "<td>12.0</td><td>1/2（50%）</td><td>1",
         "示范市海澄县公安局刑事侦查大队</td><td>4</td><td>2</td><td>0</td><td>2</td><td>0</td>"
-        "<td>6</td><td>5.0</td><td>33%（3 件）</td><td>1",
+        "<td>6</td><td>5.0</td><td>1/3（33%）</td><td>1",
     ]
     assert "共 4 人，其中 1 人无案件（显示为 0）" in html
     assert "共 3 个单位，其中 1 个单位无案件（显示为 0）" in html
