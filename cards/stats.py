@@ -9,6 +9,7 @@ every entry with every figure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.domain.stats import Group, Stats
 from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
@@ -46,7 +47,16 @@ def intake_text(g: Group) -> str:
 
 
 def percent(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}"
+    """The share in whole percent, halves rounded up (四舍五入: 1 of 8 is 13%), as a reader
+    checking it against its counts works it out."""
+    return f"{(200 * part + whole) // (2 * whole)}%"
+
+
+def days(value: float | None) -> str:
+    """Days to one decimal, halves rounded up (7.25 is 7.3); "" when there is none."""
+    if value is None:
+        return ""
+    return str(Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], shown: int,
@@ -77,7 +87,7 @@ def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], show
 def stats_card(v: StatsView, base_url: str) -> Card:
     s = v.stats
     c = s.total.by_color
-    median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
+    median = f"{days(s.median_days_to_green)} 天" if s.median_days_to_green is not None else "—"
     head = (f"统计范围：{v.scope}\n案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
             f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{intake_text(s.total)}\n"
