@@ -480,7 +480,8 @@ async def case_stats(services: Services, viewer: Person) -> StatsView:
     and per police unit of that part of the roster (those without a case with zeros, in
     roster order; anyone else with cases after them), names resolved."""
     tz = services.config.tz
-    today = services.clock.now().astimezone(tz).date()
+    now = services.clock.now()
+    today = now.astimezone(tz).date()
     d = services.directory
     home = d.unit(viewer.unit)
     scope = None if home is None or home.parent is None else d.within(home.id)
@@ -491,6 +492,6 @@ async def case_stats(services: Services, viewer: Person) -> StatsView:
                                  lambda rows: compute(repo.facts_from(rows), today, tz,
                                                       prosecutors, units))
     return StatsView(
-        stats=st, scope=d.unit_name(viewer.unit),
+        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz),
         prosecutors=tuple((d.person_name(k), g) for k, g in st.per_prosecutor.items()),
         police_units=tuple((d.unit_name(k), g) for k, g in st.per_police_unit.items()))

@@ -9,6 +9,7 @@ every entry with every figure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from bot.domain.stats import Group, Stats
@@ -23,10 +24,16 @@ CARD_LIMITS = ((10, 12), (6, 8), (3, 4), (0, 0))
 @dataclass(frozen=True)
 class StatsView:
     """The figures with names resolved: (name, figures) in the order to show (the roster's);
-    `scope`, the office whose cases they count (with the offices below it)."""
+    `scope`, the office whose cases they count (with the offices below it); `taken`, when
+    (in the bot's time zone)."""
 
     stats: Stats
     scope: str
+    taken: datetime
+
+    @property
+    def taken_text(self) -> str:
+        return self.taken.strftime("%Y-%m-%d %H:%M")
     prosecutors: tuple[tuple[str, Group], ...]
     police_units: tuple[tuple[str, Group], ...]
 
@@ -88,7 +95,8 @@ def stats_card(v: StatsView, base_url: str) -> Card:
     s = v.stats
     c = s.total.by_color
     median = f"{days(s.median_days_to_green)} 天" if s.median_days_to_green is not None else "—"
-    head = (f"统计范围：{v.scope}\n案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
+    head = (f"统计范围：{v.scope}\n数据截至：{v.taken_text}\n"
+            f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
             f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{intake_text(s.total)}\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")

@@ -358,7 +358,7 @@ class CasePages:
 
         groups = [("按承办检察官", "人", rows(v.prosecutors)),
                   ("按侦查单位", "个单位", rows(v.police_units))]
-        return render("stats.html", st=v.stats, scope=v.scope, groups=groups,
+        return render("stats.html", st=v.stats, scope=v.scope, taken=v.taken_text, groups=groups,
                       median=_days(v.stats.median_days_to_green),
                       intake=intake_text(v.stats.total))
 
@@ -383,9 +383,12 @@ class CasePages:
         w.writerow([])
         w.writerow(["指标", "数值"])
         w.writerow(["统计范围", excel_text(v.scope)])
+        w.writerow(["数据截至", v.taken_text])
         w.writerow(["首次红/黄码到转绿（中位数，天）", _days(st.median_days_to_green)])
         w.writerow(["受理时绿码占比", _share(st.total)])
         w.writerow(["受理件数", st.intakes])
         w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
+        # dated: a second download sits beside the first instead of being renamed or replacing it
+        name = v.taken.strftime("case-stats-%Y%m%d-%H%M.csv")
         return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": 'attachment; filename="case-stats.csv"'})
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})

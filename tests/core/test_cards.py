@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,6 +30,9 @@ def test_oversized_button_payload_is_refused() -> None:
         Button(id="x", label="x", data={"k": "字" * 400})
 
 
+SH = ZoneInfo("Asia/Shanghai")
+
+
 def test_the_statistics_card_stays_within_a_dingtalk_card_however_long_the_names() -> None:
     """Fifty police units with cases and fifty without, each with a 60-character name: the
     card lists fewer of them (the page has all) instead of being cut mid-list."""
@@ -38,7 +41,7 @@ def test_the_statistics_card_stays_within_a_dingtalk_card_however_long_the_names
                        transcodes=0, first_nongreen_at=None, green_at=None,
                        first_intake_color=None, custody_deadline=None) for i in range(50)]
     st = compute(facts, date(2026, 11, 2), ZoneInfo("Asia/Shanghai"), ["p"], units)
-    view = StatsView(stats=st, scope="示范省人民检察院",
+    view = StatsView(stats=st, scope="示范省人民检察院", taken=datetime(2026, 11, 2, 9, 30, tzinfo=SH),
                      prosecutors=(("某检察官", st.per_prosecutor["p"]),),
                      police_units=tuple((f"{k}示范市海澄县公安局" + "很长的名称" * 10, g)
                                         for k, g in st.per_police_unit.items()))
@@ -57,7 +60,7 @@ def test_statistics_percentages_round_half_up_like_a_reader_would() -> None:
                            first_intake_color="green" if i < green else "yellow",
                            custody_deadline=None) for i in range(of)]
         st = compute(facts, date(2026, 11, 2), ZoneInfo("Asia/Shanghai"), ["p"], ["u"])
-        return StatsView(stats=st, scope="示范省人民检察院",
+        return StatsView(stats=st, scope="示范省人民检察院", taken=datetime(2026, 11, 2, 9, 30, tzinfo=SH),
                          prosecutors=(("某检察官", st.per_prosecutor["p"]),),
                          police_units=(("某公安局", st.per_police_unit["u"]),))
 
