@@ -22,12 +22,14 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
@@ -484,28 +486,27 @@ def case_fact_rows(session: Session, units: Collection[str] | None = None) -> Fa
     """Everything the statistics need, in four queries: of the cases of `units` (the offices
     the reader oversees), of every case when None. It reads every such case: run it through
     `BulkReader` (storage/bulk.py), which keeps it off the event loop."""
-    def scoped(stmt: Any, code: Any) -> Any:  # only the cases of `units`
+    def scoped(code: InstrumentedAttribute[str]) -> ColumnElement[bool]:  # of `units`
         if units is None:
-            return stmt
-        return stmt.where(code.in_(select(CaseRow.code).where(CaseRow.unit.in_(sorted(units)))))
+            return true()
+        return code.in_(select(CaseRow.code).where(CaseRow.unit.in_(sorted(units))))
 
-    tc = session.execute(scoped(
-        select(TranscodeRow.case_code, func.count()), TranscodeRow.case_code)
+    tc = session.execute(
+        select(TranscodeRow.case_code, func.count()).where(scoped(TranscodeRow.case_code))
         .group_by(TranscodeRow.case_code)).all()
-    intakes = session.execute(scoped(
-        select(IntakeRow.case_code, IntakeRow.color), IntakeRow.case_code)
+    intakes = session.execute(
+        select(IntakeRow.case_code, IntakeRow.color).where(scoped(IntakeRow.case_code))
         .order_by(IntakeRow.id)).all()
     # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
-    cases = session.execute(scoped(select(
+    cases = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
         CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline, CaseRow.status,
-        CaseRow.closed_at), CaseRow.code)
-    ).all()
+        CaseRow.closed_at).where(scoped(CaseRow.code))).all()
     # the colour history of cases with a custody deadline: the colour when it came
-    evs = session.execute(scoped(
+    evs = session.execute(
         select(EvaluationRow.case_code, EvaluationRow.at, EvaluationRow.color)
         .join(CaseRow, CaseRow.code == EvaluationRow.case_code)
-        .where(CaseRow.custody_deadline.is_not(None)), EvaluationRow.case_code)
+        .where(CaseRow.custody_deadline.is_not(None), scoped(EvaluationRow.case_code))
         .order_by(EvaluationRow.case_code, EvaluationRow.version)).all()
     return FactRows([tuple(r) for r in tc], [tuple(r) for r in intakes],  # type: ignore[misc]
                     [tuple(r) for r in cases], [tuple(r) for r in evs])  # type: ignore[misc]
