@@ -45,6 +45,11 @@ def colors_text(g: Group) -> str:
     return f"{g.cases} 件（红 {c['red']} · 黄 {c['yellow']} · 绿 {c['green']}{unscored}）"
 
 
+def closed_text(g: Group) -> str:
+    """（其中已结案 2 件）, or nothing when none is closed."""
+    return f"（其中已结案 {g.closed} 件）" if g.closed else ""
+
+
 def intake_text(g: Group) -> str:
     """60%（受理 5 件，其中绿码 3 件）: the share with the counts it comes from."""
     if not g.intakes:
@@ -96,8 +101,9 @@ def stats_card(v: StatsView, base_url: str) -> Card:
     c = s.total.by_color
     median = f"{days(s.median_days_to_green)} 天" if s.median_days_to_green is not None else "—"
     head = (f"统计范围：{v.scope}\n数据截至：{v.taken_text}\n"
-            f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
-            f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
+            f"案件总数：{s.total.cases}{closed_text(s.total)}\n"
+            f"红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']} · 未评分 {c['unscored']}\n"
+            f"转码次数：{s.total.transcodes}\n"
             f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{intake_text(s.total)}\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")
     body = head

@@ -35,6 +35,7 @@ class Group:
     """The figures of a set of cases: all of them, one prosecutor's, one police unit's."""
 
     cases: int = 0
+    closed: int = 0  # of them closed (结案) now
     by_color: Counter[str] = field(default_factory=Counter)
     transcodes: int = 0
     days_to_green: list[float] = field(default_factory=list)
@@ -44,6 +45,7 @@ class Group:
 
     def add(self, f: CaseFacts, red_custody: bool) -> None:
         self.cases += 1
+        self.closed += f.closed
         self.by_color[f.color or "unscored"] += 1
         self.transcodes += f.transcodes
         if f.first_nongreen_at and f.green_at:

@@ -23,8 +23,8 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
+from cards.stats import closed_text, intake_text, percent
 from cards.stats import days as _days
-from cards.stats import intake_text, percent
 from config.model import Person
 from storage import cases as repo
 from storage import reviews as review_repo
@@ -360,7 +360,7 @@ class CasePages:
                   ("按侦查单位", "个单位", rows(v.police_units))]
         return render("stats.html", st=v.stats, scope=v.scope, taken=v.taken_text, groups=groups,
                       median=_days(v.stats.median_days_to_green),
-                      intake=intake_text(v.stats.total))
+                      intake=intake_text(v.stats.total), closed=closed_text(v.stats.total))
 
     async def stats_csv(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -384,6 +384,7 @@ class CasePages:
         w.writerow(["指标", "数值"])
         w.writerow(["统计范围", excel_text(v.scope)])
         w.writerow(["数据截至", v.taken_text])
+        w.writerow(["已结案（件）", st.total.closed])
         w.writerow(["首次红/黄码到转绿（中位数，天）", _days(st.median_days_to_green)])
         w.writerow(["受理时绿码占比", _share(st.total)])
         w.writerow(["受理件数", st.intakes])

@@ -331,3 +331,25 @@ async def test_the_figures_say_when_they_were_taken_and_the_csv_file_is_dated(
     assert 'filename="case-stats-20261103-0030.csv"' in r.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
     assert ["数据截至", "2026-11-03 00:30"] in rows
+
+
+async def test_closed_cases_are_counted_and_said_to_be_closed(console: Console) -> None:
+    """A case closed (结案) keeps its colour in the figures; the card, the page and the CSV
+    say how many of the cases are closed, so a leader does not look for a red case that no
+    longer waits for anything. Reopened, it is open again."""
+    c = console
+    auth = {"Authorization": "Bearer test-token"}
+    done, again, still = [await create_case(c, **XD) for _ in range(3)]
+    for code in (done, again, still):
+        await evaluate(c, code, RED)
+    for code, value in ((done, "closed"), (again, "closed"), (again, "open")):
+        r = await c.client.patch(f"/api/v1/cases/{code}", json={"status": value}, headers=auth)
+        assert r.status == 200, await r.text()
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert "案件总数：3（其中已结案 1 件）\n红码 3 · 黄码 0 · 绿码 0 · 未评分 0" in body
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await c.client.get("/stats")).text()
+    assert "案件 3 件（其中已结案 1 件）：" in html
+    rows = list(csv.reader(io.StringIO((await (await c.client.get("/stats.csv")).read())
+                                       .decode("utf-8-sig"))))
+    assert ["已结案（件）", "1"] in rows
