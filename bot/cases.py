@@ -474,18 +474,24 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     return "\n".join(deduction_lines(ev, out.services.settings.template))
 
 
-async def case_stats(services: Services) -> StatsView:
-    """统计 (chat card, /stats and its CSV): every case read off the event loop, broken down
-    per prosecutor and per police unit of the roster (those without a case with zeros, in
+async def case_stats(services: Services, viewer: Person) -> StatsView:
+    """统计 (chat card, /stats and its CSV): the cases of the viewer's office and the offices
+    below it (the province: every case), read off the event loop, broken down per prosecutor
+    and per police unit of that part of the roster (those without a case with zeros, in
     roster order; anyone else with cases after them), names resolved."""
     tz = services.config.tz
-    today = services.clock.now().astimezone(tz).date()
+    now = services.clock.now()
+    today = now.astimezone(tz).date()
     d = services.directory
-    prosecutors = [p.id for p in d.with_role("prosecutor")]
-    units = [u.id for u in d.org.units if u.kind == "police"]
-    st = await services.bulk.run(repo.case_fact_rows, lambda rows: compute(
-        repo.facts_from(rows), today, tz, prosecutors, units))
+    home = d.unit(viewer.unit)
+    scope = None if home is None or home.parent is None else d.within(home.id)
+    prosecutors = [p.id for p in d.with_role("prosecutor") if scope is None or p.unit in scope]
+    units = [u.id for u in d.org.units
+             if u.kind == "police" and (scope is None or u.id in scope)]
+    st = await services.bulk.run(lambda session: repo.case_fact_rows(session, scope),
+                                 lambda rows: compute(repo.facts_from(rows), today, tz,
+                                                      prosecutors, units))
     return StatsView(
-        stats=st,
+        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz),
         prosecutors=tuple((d.person_name(k), g) for k, g in st.per_prosecutor.items()),
         police_units=tuple((d.unit_name(k), g) for k, g in st.per_police_unit.items()))

@@ -118,6 +118,20 @@ class Directory:
     def children(self, unit_id: str) -> list[Unit]:
         return [u for u in self.org.units if u.parent == unit_id]
 
+    def within(self, unit_id: str) -> set[str]:
+        """The unit and every unit below it (a county's police units too)."""
+        below: dict[str, list[str]] = {}
+        for u in self.org.units:
+            if u.parent:
+                below.setdefault(u.parent, []).append(u.id)
+        out, todo = set(), [unit_id]
+        while todo:
+            uid = todo.pop()
+            if uid not in out:
+                out.add(uid)
+                todo += below.get(uid, [])
+        return out
+
 
 def parent_line(d: Directory, u: Unit) -> str:
     """Where a unit belongs: its parent's path (not the unit itself); a police unit's partner."""

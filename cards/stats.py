@@ -9,6 +9,8 @@ every entry with every figure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.domain.stats import Group, Stats
 from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
@@ -21,9 +23,17 @@ CARD_LIMITS = ((10, 12), (6, 8), (3, 4), (0, 0))
 
 @dataclass(frozen=True)
 class StatsView:
-    """The figures with names resolved: (name, figures) in the order to show (the roster's)."""
+    """The figures with names resolved: (name, figures) in the order to show (the roster's);
+    `scope`, the office whose cases they count (with the offices below it); `taken`, when
+    (in the bot's time zone)."""
 
     stats: Stats
+    scope: str
+    taken: datetime
+
+    @property
+    def taken_text(self) -> str:
+        return self.taken.strftime("%Y-%m-%d %H:%M")
     prosecutors: tuple[tuple[str, Group], ...]
     police_units: tuple[tuple[str, Group], ...]
 
@@ -33,6 +43,32 @@ def colors_text(g: Group) -> str:
     c = g.by_color
     unscored = f" · 未评分 {c['unscored']}" if c["unscored"] else ""
     return f"{g.cases} 件（红 {c['red']} · 黄 {c['yellow']} · 绿 {c['green']}{unscored}）"
+
+
+def closed_text(g: Group) -> str:
+    """（其中已结案 2 件）, or nothing when none is closed."""
+    return f"（其中已结案 {g.closed} 件）" if g.closed else ""
+
+
+def intake_text(g: Group) -> str:
+    """60%（受理 5 件，其中绿码 3 件）: the share with the counts it comes from."""
+    if not g.intakes:
+        return "—（尚无受理）"
+    share = percent(g.green_at_intake, g.intakes)
+    return f"{share}（受理 {g.intakes} 件，其中绿码 {g.green_at_intake} 件）"
+
+
+def percent(part: int, whole: int) -> str:
+    """The share in whole percent, halves rounded up (四舍五入: 1 of 8 is 13%), as a reader
+    checking it against its counts works it out."""
+    return f"{(200 * part + whole) // (2 * whole)}%"
+
+
+def days(value: float | None) -> str:
+    """Days to one decimal, halves rounded up (7.25 is 7.3); "" when there is none."""
+    if value is None:
+        return ""
+    return str(Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], shown: int,
@@ -63,11 +99,12 @@ def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], show
 def stats_card(v: StatsView, base_url: str) -> Card:
     s = v.stats
     c = s.total.by_color
-    median = f"{s.median_days_to_green:.1f} 天" if s.median_days_to_green is not None else "—"
-    share = f"{s.green_at_intake_share:.0%}" if s.green_at_intake_share is not None else "—"
-    head = (f"案件总数：{s.total.cases}\n红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']}"
-            f" · 未评分 {c['unscored']}\n转码次数：{s.total.transcodes}\n"
-            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{share}（{s.intakes} 件受理）\n"
+    median = f"{days(s.median_days_to_green)} 天" if s.median_days_to_green is not None else "—"
+    head = (f"统计范围：{v.scope}\n数据截至：{v.taken_text}\n"
+            f"案件总数：{s.total.cases}{closed_text(s.total)}\n"
+            f"红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']} · 未评分 {c['unscored']}\n"
+            f"转码次数：{s.total.transcodes}\n"
+            f"首次红/黄码到转绿（中位数）：{median}\n受理时绿码占比：{intake_text(s.total)}\n"
             f"羁押期限届满仍为红码：{s.red_at_custody} 件")
     body = head
     for shown, names in CARD_LIMITS:

@@ -306,10 +306,12 @@ STATS_ROLES = ("prosecutor", "case_manager", "leader")
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
                 roles=STATS_ROLES, readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
-    card = stats_card(await ops.case_stats(ctx.services), ctx.config.web.base_url)
+    card = stats_card(await ops.case_stats(ctx.services, ctx.user), ctx.config.web.base_url)
     chat = ctx.directory.chat(ctx.event.chat)
     if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
-                                for pid in chat.members):
-        await ctx.reply(card=card)  # a group where everyone may ask for it themselves
+                                and ops.in_scope(ctx, p, ctx.user.unit) for pid in chat.members):
+        # a group where everyone may ask for these figures themselves: the asker's office is
+        # theirs or one below it
+        await ctx.reply(card=card)
     else:
         await ops.reply_in_confidence(ctx, card, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,12 +22,14 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
@@ -480,22 +482,31 @@ class FactRows:
     evaluations: Sequence[tuple[str, datetime, str]] = ()  # of cases with a custody deadline
 
 
-def case_fact_rows(session: Session) -> FactRows:
-    """Everything the statistics need, in four queries. It reads every case: run it through
+def case_fact_rows(session: Session, units: Collection[str] | None = None) -> FactRows:
+    """Everything the statistics need, in four queries: of the cases of `units` (the offices
+    the reader oversees), of every case when None. It reads every such case: run it through
     `BulkReader` (storage/bulk.py), which keeps it off the event loop."""
+    def scoped(code: InstrumentedAttribute[str]) -> ColumnElement[bool]:  # of `units`
+        if units is None:
+            return true()
+        return code.in_(select(CaseRow.code).where(CaseRow.unit.in_(sorted(units))))
+
     tc = session.execute(
-        select(TranscodeRow.case_code, func.count()).group_by(TranscodeRow.case_code)).all()
+        select(TranscodeRow.case_code, func.count()).where(scoped(TranscodeRow.case_code))
+        .group_by(TranscodeRow.case_code)).all()
     intakes = session.execute(
-        select(IntakeRow.case_code, IntakeRow.color).order_by(IntakeRow.id)).all()
+        select(IntakeRow.case_code, IntakeRow.color).where(scoped(IntakeRow.case_code))
+        .order_by(IntakeRow.id)).all()
     # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
     cases = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
-        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline)).all()
+        CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline, CaseRow.status,
+        CaseRow.closed_at).where(scoped(CaseRow.code))).all()
     # the colour history of cases with a custody deadline: the colour when it came
     evs = session.execute(
         select(EvaluationRow.case_code, EvaluationRow.at, EvaluationRow.color)
         .join(CaseRow, CaseRow.code == EvaluationRow.case_code)
-        .where(CaseRow.custody_deadline.is_not(None))
+        .where(CaseRow.custody_deadline.is_not(None), scoped(EvaluationRow.case_code))
         .order_by(EvaluationRow.case_code, EvaluationRow.version)).all()
     return FactRows([tuple(r) for r in tc], [tuple(r) for r in intakes],  # type: ignore[misc]
                     [tuple(r) for r in cases], [tuple(r) for r in evs])  # type: ignore[misc]
@@ -514,7 +525,8 @@ def facts_from(rows: FactRows) -> list[CaseFacts]:
         CaseFacts(code=code, prosecutor=prosecutor, police_unit=police_unit, color=color,
                   transcodes=tc.get(code, 0), first_nongreen_at=first_nongreen_at,
                   green_at=green_at, first_intake_color=first_intake.get(code),
-                  custody_deadline=custody_deadline, history=tuple(history.get(code, ())))
-        for code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline
-        in rows.cases
+                  custody_deadline=custody_deadline, history=tuple(history.get(code, ())),
+                  closed=status != "open", closed_at=closed_at)
+        for (code, prosecutor, police_unit, color, first_nongreen_at, green_at, custody_deadline,
+             status, closed_at) in rows.cases
     ]

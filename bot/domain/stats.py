@@ -25,6 +25,9 @@ class CaseFacts:
     # (evaluation time, colour), oldest first: what the colour was when the custody deadline
     # came (read only for cases that have one)
     history: tuple[tuple[datetime, str], ...] = ()
+    # closed (结案), and when (None: closed before the time was kept); reopened: open again
+    closed: bool = False
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Group:
     """The figures of a set of cases: all of them, one prosecutor's, one police unit's."""
 
     cases: int = 0
+    closed: int = 0  # of them closed (结案) now
     by_color: Counter[str] = field(default_factory=Counter)
     transcodes: int = 0
     days_to_green: list[float] = field(default_factory=list)
@@ -41,6 +45,7 @@ class Group:
 
     def add(self, f: CaseFacts, red_custody: bool) -> None:
         self.cases += 1
+        self.closed += f.closed
         self.by_color[f.color or "unscored"] += 1
         self.transcodes += f.transcodes
         if f.first_nongreen_at and f.green_at:
@@ -88,10 +93,15 @@ class Stats:
 
 def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
     """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
-    a case that turned green since still counts, one that turned red only later does not."""
+    a case that turned green since still counts, one that turned red only later does not.
+    Like the 责任倒查 itself (bot.domain.reminders.plan_case), a case closed before the
+    deadline came does not count."""
     if f.custody_deadline is None or f.custody_deadline > today:
         return False
-    return color_at(f.history, datetime.combine(f.custody_deadline, time(), tzinfo=tz)) == "red"
+    anchor = datetime.combine(f.custody_deadline, time(), tzinfo=tz)
+    if f.closed and (f.closed_at is None or f.closed_at < anchor):
+        return False
+    return color_at(f.history, anchor) == "red"
 
 
 def _ordered(groups: dict[str, Group], roster: Sequence[str]) -> dict[str, Group]:

@@ -23,6 +23,8 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
+from cards.stats import closed_text, intake_text, percent
+from cards.stats import days as _days
 from config.model import Person
 from storage import cases as repo
 from storage import reviews as review_repo
@@ -40,12 +42,8 @@ def excel_text(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _days(median: float | None) -> str:
-    return f"{median:.1f}" if median is not None else ""
-
-
-def _share(share: float | None) -> str:
-    return f"{share:.0%}" if share is not None else ""
+def _share(g: Group) -> str:
+    return percent(g.green_at_intake, g.intakes) if g.intakes else ""
 
 
 class CasePages:
@@ -342,7 +340,7 @@ class CasePages:
             return self._login_page(request)
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
-        return await ops.case_stats(self.app.services)
+        return await ops.case_stats(self.app.services, viewer)
 
     async def stats_page(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -354,12 +352,15 @@ class CasePages:
                      "yellow": g.by_color["yellow"], "green": g.by_color["green"],
                      "unscored": g.by_color["unscored"], "transcodes": g.transcodes,
                      "median": _days(g.median_days_to_green) or "—",
-                     "intake": f"{_share(g.green_at_intake_share) or '—'}（{g.intakes} 件）",
+                     "intake": (f"{g.green_at_intake}/{g.intakes}（{_share(g)}）"
+                                if g.intakes else "—"),
                      "custody": g.red_at_custody} for name, g in groups]
 
         groups = [("按承办检察官", "人", rows(v.prosecutors)),
                   ("按侦查单位", "个单位", rows(v.police_units))]
-        return render("stats.html", st=v.stats, groups=groups)
+        return render("stats.html", st=v.stats, scope=v.scope, taken=v.taken_text, groups=groups,
+                      median=_days(v.stats.median_days_to_green),
+                      intake=intake_text(v.stats.total), closed=closed_text(v.stats.total))
 
     async def stats_csv(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -378,14 +379,17 @@ class CasePages:
                 w.writerow([label, excel_text(name), g.cases, g.by_color["red"],
                             g.by_color["yellow"], g.by_color["green"], g.by_color["unscored"],
                             g.transcodes, _days(g.median_days_to_green), g.intakes,
-                            _share(g.green_at_intake_share), g.red_at_custody])
-        median = st.median_days_to_green
-        share = st.green_at_intake_share
+                            _share(g), g.red_at_custody])
         w.writerow([])
         w.writerow(["指标", "数值"])
-        w.writerow(["首次红/黄码到转绿（中位数，天）", _days(median)])
-        w.writerow(["受理时绿码占比", _share(share)])
+        w.writerow(["统计范围", excel_text(v.scope)])
+        w.writerow(["数据截至", v.taken_text])
+        w.writerow(["已结案（件）", st.total.closed])
+        w.writerow(["首次红/黄码到转绿（中位数，天）", _days(st.median_days_to_green)])
+        w.writerow(["受理时绿码占比", _share(st.total)])
         w.writerow(["受理件数", st.intakes])
         w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
+        # dated: a second download sits beside the first instead of being renamed or replacing it
+        name = v.taken.strftime("case-stats-%Y%m%d-%H%M.csv")
         return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": 'attachment; filename="case-stats.csv"'})
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.browser.test_console_phone import NO_OVERFLOW
-from tests.cases.helpers import RED, create_case, evaluate
+from tests.cases.helpers import GREEN, RED, YELLOW, create_case, evaluate
 from tests.conftest import Console
 from tests.inspection.helpers import HOST, quick_session
 
@@ -47,6 +47,50 @@ async def test_stats_tables_scroll_on_a_phone_instead_of_squeezing_names(
     heights = await page.locator("table.groups th").evaluate_all(
         "cells => cells.map(c => c.getBoundingClientRect().height)")
     assert max(heights) < 2 * min(heights)  # no header wrapped onto several lines
+
+
+# how many lines each of `words` (texts inside the element, across its child elements) takes
+LINES_OF = """(el, words) => {
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), nodes = [];
+  let text = '', n;
+  while ((n = walker.nextNode())) { nodes.push([n, text.length]); text += n.data; }
+  const at = i => { const [node, start] = nodes.filter(([, s]) => s <= i).pop(); return [node, i - start]; };
+  return words.map(w => {
+    const i = text.indexOf(w);
+    if (i < 0) return -1;
+    const r = document.createRange();
+    r.setStart(...at(i));
+    const [node, off] = at(i + w.length - 1);
+    r.setEnd(node, off + 1);
+    return new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top))).size;
+  });
+}"""
+
+
+async def test_stats_summary_keeps_each_colour_and_its_count_on_one_line_on_a_phone(
+        console: Console, browser: Browser) -> None:
+    """The summary above the tables wraps on a phone between its parts, never inside one:
+    「未评分 1」, not 「未评」 at the end of a line and 「分 1」 on the next."""
+    for deductions in (RED, YELLOW, GREEN, None):
+        code = await create_case(console)
+        if deductions is not None:
+            await evaluate(console, code, deductions)
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200
+    words = ["案件 4 件", "（其中已结案 1 件）", "红码 1", "黄码 1", "绿码 1", "未评分 1"]
+    lines = {}
+    for width in (320, 360, 375, 390, 414):  # phones' widths: the line breaks fall elsewhere
+        ctx = await browser.new_context(viewport={"width": width, "height": 844},
+                                        device_scale_factor=3, is_mobile=True, has_touch=True)
+        page = await ctx.new_page()
+        await page.goto(str(console.client.make_url("/console")))
+        await page.select_option("#user", "p-leader-hc")
+        await expect(page.locator("#chatsel")).to_contain_text("海澄")
+        await page.goto(str(console.client.make_url("/stats")))
+        lines[width] = await page.locator("#summary").evaluate(LINES_OF, words)
+        await ctx.close()
+    assert lines == {w: [1] * len(words) for w in lines}
 
 
 async def test_bank_import_is_previewed_then_confirmed_in_a_browser(

@@ -138,8 +138,9 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     await scenario(c)
     r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
     body = r["messages"][0]["card"]["body"]
-    assert body == ("案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
-                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（5 件受理）\n"
+    assert body == ("统计范围：示范市海澄县人民检察院\n数据截至：2026-11-16 09:30\n"
+                    "案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
+                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（受理 5 件，其中绿码 2 件）\n"
                     "羁押期限届满仍为红码：2 件\n\n"
                     "按承办检察官（共 4 人）：\n"
                     "· 余斌梅：3 件（红 0 · 黄 1 · 绿 2）\n"
@@ -153,10 +154,11 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
 
     await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
     html = await (await c.client.get("/stats")).text()
-    assert "案件 8 件：红码 2 · 黄码 1 · 绿码 4 · 未评分 1" in html
+    summary = re.sub(r"<[^>]+>", "", re.search(r'<p id="summary">.*?</p>', html)[0])
+    assert summary == "案件 8 件：红码 2 · 黄码 1 · 绿码 4 · 未评分 1"
     kv = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
-    assert kv == {"转码次数": "7", "转绿用时": "7.5 天（中位数）", "受理绿码": "40%（5 件）",
-                  "羁押届满红码": "2 件"}
+    assert kv == {"转码次数": "7", "首次红/黄码到转绿": "7.5 天（中位数）",
+                  "受理时绿码占比": "40%（受理 5 件，其中绿码 2 件）", "羁押期限届满仍为红码": "2 件"}
 
     raw = await (await c.client.get("/stats.csv")).read()
     assert raw.startswith("\ufeff".encode())
@@ -177,20 +179,20 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     ]
     table = re.findall(r"<tr(?: class=\"zero\")?><td>(.*?)</td></tr>", html)
     idle = "</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>—</td>" \
-           "<td>—（0 件）</td><td>0"
+           "<td>—</td><td>0"
     assert table == [
         "余斌梅</td><td>3</td><td>0</td><td>1</td><td>2</td><td>0</td><td>3</td><td>7.5</td>"
-        "<td>33%（3 件）</td><td>0",
+        "<td>1/3（33%）</td><td>0",
         "钱静" + idle,
         "朱凯秀</td><td>3</td><td>1</td><td>0</td><td>2</td><td>0</td><td>1</td><td>12.0</td>"
-        "<td>100%（1 件）</td><td>2",
+        "<td>1/1（100%）</td><td>2",
         "蒋阳琳</td><td>2</td><td>1</td><td>0</td><td>0</td><td>1</td><td>3</td><td>2.0</td>"
-        "<td>0%（1 件）</td><td>0",
+        "<td>0/1（0%）</td><td>0",
         "示范市海澄县公安局禁毒大队" + idle,
         "示范市海澄县公安局</td><td>4</td><td>0</td><td>1</td><td>2</td><td>1</td><td>1</td>"
-        "<td>12.0</td><td>50%（2 件）</td><td>1",
+        "<td>12.0</td><td>1/2（50%）</td><td>1",
         "示范市海澄县公安局刑事侦查大队</td><td>4</td><td>2</td><td>0</td><td>2</td><td>0</td>"
-        "<td>6</td><td>5.0</td><td>33%（3 件）</td><td>1",
+        "<td>6</td><td>5.0</td><td>1/3（33%）</td><td>1",
     ]
     assert "共 4 人，其中 1 人无案件（显示为 0）" in html
     assert "共 3 个单位，其中 1 个单位无案件（显示为 0）" in html
@@ -282,3 +284,73 @@ async def test_a_large_roster_fits_the_chat_card_and_is_listed_whole_on_the_page
     assert len(prosecutors) == 300 and prosecutors[:4] == ["余斌梅", "朱凯秀", "蒋阳琳", "检察官001"]
     assert prosecutors[-1] == "检察官297"
     assert len([r for r in groups if r[0] == "侦查单位"]) == 150
+
+
+async def test_a_case_closed_before_its_custody_deadline_is_not_red_at_the_deadline(
+        console: Console) -> None:
+    """羁押期限届满仍为红码 counts the cases that owe a 责任倒查: closed (结案) before the
+    deadline came, a red case owes none, and the leader gets none; closed after it, or
+    reopened before it, it does."""
+    c = console
+    auth = {"Authorization": "Bearer test-token"}
+
+    async def status(code: str, value: str) -> None:
+        r = await c.client.patch(f"/api/v1/cases/{code}", json={"status": value}, headers=auth)
+        assert r.status == 200, await r.text()
+
+    early, late, back = [await create_case(c, **XD, custody_deadline=day(2)) for _ in range(3)]
+    for code in (early, late, back):
+        await evaluate(c, code, RED)
+    await c.advance("1d")  # day 1
+    await status(early, "closed")
+    await status(back, "closed")
+    await status(back, "open")
+    await c.advance("2d")  # day 3: the deadline came (day 2, 00:00) with all three red
+    await status(late, "closed")
+    await c.advance("1d")
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert "羁押期限届满仍为红码：2 件" in body
+    escalated = [m for m in await c.messages("dm:p-leader-hc")
+                 if m["card"] and "责任倒查" in m["card"]["title"]]
+    assert sorted(code for m in escalated for code in (early, late, back)
+                  if code in m["card"]["body"]) == sorted([late, back])
+
+
+async def test_the_figures_say_when_they_were_taken_and_the_csv_file_is_dated(
+        console: Console) -> None:
+    """A leader forwards the card, a screenshot of the page or the CSV: each says when its
+    figures were taken (Shanghai time), and a second download does not overwrite the first
+    under the same name."""
+    c = console
+    await evaluate(c, await create_case(c, **XD), RED)
+    await c.advance("15h")  # Monday 09:30 → 00:30 on Tuesday 2026-11-03 in Shanghai
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert body.startswith("统计范围：示范市海澄县人民检察院\n数据截至：2026-11-03 00:30\n案件总数：1\n")
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    assert "数据截至：2026-11-03 00:30" in await (await c.client.get("/stats")).text()
+    r = await c.client.get("/stats.csv")
+    assert 'filename="case-stats-20261103-0030.csv"' in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert ["数据截至", "2026-11-03 00:30"] in rows
+
+
+async def test_closed_cases_are_counted_and_said_to_be_closed(console: Console) -> None:
+    """A case closed (结案) keeps its colour in the figures; the card, the page and the CSV
+    say how many of the cases are closed, so a leader does not look for a red case that no
+    longer waits for anything. Reopened, it is open again."""
+    c = console
+    auth = {"Authorization": "Bearer test-token"}
+    done, again, still = [await create_case(c, **XD) for _ in range(3)]
+    for code in (done, again, still):
+        await evaluate(c, code, RED)
+    for code, value in ((done, "closed"), (again, "closed"), (again, "open")):
+        r = await c.client.patch(f"/api/v1/cases/{code}", json={"status": value}, headers=auth)
+        assert r.status == 200, await r.text()
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert "案件总数：3（其中已结案 1 件）\n红码 3 · 黄码 0 · 绿码 0 · 未评分 0" in body
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await c.client.get("/stats")).text()
+    assert "案件 3 件（其中已结案 1 件）：红码 3" in re.sub(r"<[^>]+>", "", html)
+    rows = list(csv.reader(io.StringIO((await (await c.client.get("/stats.csv")).read())
+                                       .decode("utf-8-sig"))))
+    assert ["已结案（件）", "1"] in rows

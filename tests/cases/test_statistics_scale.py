@@ -42,10 +42,10 @@ async def answered_while_held(console: Console, monkeypatch: pytest.MonkeyPatch,
     released_in_time: list[bool] = []
     real = getattr(repo, step)
 
-    def held(arg: Any) -> Any:
+    def held(*args: Any) -> Any:
         reading.set()
         released_in_time.append(release.wait(timeout=3))
-        return real(arg)
+        return real(*args)
 
     monkeypatch.setattr(repo, step, held)
     stats = asyncio.create_task(console.send("p-leader-hc", "dm:p-leader-hc", "统计"))
