@@ -100,7 +100,11 @@ async def test_every_message_arrives_once_through_5xx_timeouts_throttling_and_to
     assert Counter(fake.texts()) == Counter(want)  # exactly once each
     assert not fake.faults  # every fault was served
     assert fake.token_calls >= 3  # first token, then a refresh after each expiry
-    assert await pending_count(app.services.db, "dingtalk") == 0
+    # the last row is marked sent just after its reply reached the platform
+    async def settled() -> bool:
+        return await pending_count(app.services.db, "dingtalk") == 0
+    await eventually(settled, within=10, what="every outbox row marked sent")
+    assert Counter(fake.texts()) == Counter(want)  # and nothing was sent again meanwhile
     async with app.services.db() as session:
         rows = (await session.execute(select(OutboxItem))).scalars().all()
     assert {r.status for r in rows} == {"sent"}
