@@ -270,6 +270,8 @@ class Dispatcher:
                 return  # group chatter among people
             if route.args.strip():
                 await ctx.reply(self._unknown(route.args))
+            elif event.is_direct:  # a blank message: no @ is needed here
+                await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
                 await ctx.reply("您好，请在 @ 后输入命令，例如「码 HY-2026-0001」；"
                                 "发送「帮助」查看可用命令。")

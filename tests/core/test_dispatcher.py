@@ -93,3 +93,19 @@ async def test_handler_error_rolls_back_and_answers(app: App) -> None:
 async def test_unknown_platform_user(app: App) -> None:
     r = await app.dispatcher.feed(msg("nobody", "帮助"))
     assert r.status == "unknown_user"
+
+
+def group_msg(user: str, text: str, event_id: str, mentioned: bool = True) -> MessageEvent:
+    return MessageEvent(event_id=event_id, platform="console", user_id=user, chat="g-case-team",
+                        at=START, text=text, is_direct=False, mentioned=mentioned)
+
+
+async def test_a_blank_message_in_a_direct_chat_asks_for_a_command_without_the_at(
+        app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", " \u3000 "))
+    [m] = r.messages
+    assert m.text == "请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。"
+    # in a group the bot is addressed with the @, so that is what it asks for
+    r = await app.dispatcher.feed(group_msg("p-prosecutor-1", "", "g2"))
+    [m] = r.messages
+    assert m.text is not None and m.text.startswith("您好，请在 @ 后输入命令")
