@@ -100,6 +100,23 @@ def group_msg(user: str, text: str, event_id: str, mentioned: bool = True) -> Me
                         at=START, text=text, is_direct=False, mentioned=mentioned)
 
 
+@pytest.mark.parametrize("text", ["@张三 @李四 我是谁", "＠张三\u3000＠李四\u3000我是谁",
+                                  "@casebot @张三 ＠李四 我是谁", "@张三 @casebot 我是谁"])
+async def test_every_leading_mention_is_dropped(app: App, text: str) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", text))
+    [m] = r.messages
+    assert m.text is not None and "单位：" in m.text and "未知命令" not in m.text, m.text
+
+
+async def test_mentions_alone_are_answered_like_an_empty_mention(app: App) -> None:
+    r = await app.dispatcher.feed(group_msg("p-prosecutor-1", "@张三 @李四", "g1"))
+    [m] = r.messages
+    assert m.text is not None and m.text.startswith("您好，请在 @ 后输入命令"), m.text
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", "＠张三\u3000＠李四", "d1"))
+    [m] = r.messages
+    assert m.text == "请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。"
+
+
 async def test_a_blank_message_in_a_direct_chat_asks_for_a_command_without_the_at(
         app: App) -> None:
     r = await app.dispatcher.feed(msg("p-prosecutor-1", " \u3000 "))
