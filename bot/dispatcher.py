@@ -147,6 +147,11 @@ def command_text(text: str) -> str:
     return strip_mentions(text)[0].strip()
 
 
+def already_done(label: str) -> str:
+    """The answer to a tap on a button this very person's earlier tap took off the card."""
+    return f"您已点过「{label}」，无需重复操作。"
+
+
 def _stale(card: Card) -> str:
     """The answer to a button the card no longer has: what the card says now. A card retired
     with a footer (已更新为第2版…, 已处理：…) keeps its title, so the footer says what happened."""
@@ -313,6 +318,9 @@ class Dispatcher:
         if button is not None and action is None and button.url:
             await ctx.reply(f"「{button.label}」是链接，请直接打开：{button.url}")
             return
+        if button is None and (done := card.done_by(event.action, ctx.user.id)) is not None:
+            await ctx.reply(already_done(done.label))  # their own double tap
+            return
         if button is None or action is None:  # the card changed since it was drawn
             await ctx.reply(_stale(card))
             return
@@ -324,6 +332,7 @@ class Dispatcher:
                 return
         if await self._allowed(ctx, action.roles, f"「{button.label}」"):
             await action.handler(event, ctx)
+            await ctx.record_done()
 
     async def _allowed(self, ctx: Context, roles: tuple[str, ...], what: str) -> bool:
         if not roles or ctx.user.has(*roles):

@@ -52,11 +52,18 @@ async def test_red_then_green_then_intake_passes(console: Console) -> None:
     [updated] = [m for m in await console.messages(f"dm:{inv}") if m["id"] == msg["id"]]
     assert [a["label"] for a in updated["card"]["actions"]] == ["查看详情", "申请复核"]
     assert updated["card"]["footer"].startswith("已知悉：")
+    # their second tap (a double tap) is told it is done, calmly, and records nothing more
     again = await console.click(inv, msg["id"], "case.ack")
-    assert "该按钮已失效" in again["messages"][-1]["text"]
+    assert [m["text"] for m in again["messages"]] == ["您已点过「已知悉」，无需重复操作。"]
+    [same] = [m for m in await console.messages(f"dm:{inv}") if m["id"] == msg["id"]]
+    assert same["card"] == updated["card"]
 
     # re-score green: a 转码 is recorded and delivered
     assert (await evaluate(console, code, GREEN))["color"] == "green"
+    # the acknowledged card is retired: a tap on it now says so, not that it was done
+    stale = await console.click(inv, msg["id"], "case.ack")
+    assert stale["messages"][-1]["text"].startswith("该按钮已失效：") and (
+        "已更新为第2版" in stale["messages"][-1]["text"])
     latest = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
     assert latest["color"] == "green" and latest["body"].startswith("转码：红码 → 绿码")
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()

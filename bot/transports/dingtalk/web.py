@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.dispatcher import already_done
 from bot.events import CardActionEvent
 from bot.transports.dingtalk.mapping import clicker_mention
 from bot.transports.dingtalk.openapi import DingTalkApiError
@@ -170,6 +171,9 @@ class DingTalkWeb:
             msg = await msgs.get_message(session, payload["m"])
         card = msgs.message_card(msg) if msg else None
         button = card.button(str(payload.get("a"))) if card else None
+        done = card.done_by(str(payload.get("a")), person.id) if card else None
+        if done is not None:  # the same link opened again after it did its work
+            return _page(done.label, [already_done(done.label)])
         if msg is None or button is None:
             return _page("按钮已失效", ["卡片已更新，请以最新卡片为准。"], 410)
         form: dict[str, str] = {}
