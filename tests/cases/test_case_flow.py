@@ -306,7 +306,13 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
 
     await console.client.post("/console/api/login", json={"user": inv})
     page = await console.client.get(urlsplit(link).path)
-    assert page.status == 410 and "请把这个链接发给机器人" in await page.text()
+    assert page.status == 410
+    assert f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。" in await page.text()
+    # a review form opened before the link expired, submitted after: not filed, and says why
+    r = await console.client.post(urlsplit(link).path + "/review",
+                                  json={"items": ["causation"], "reason": "已补充"})
+    assert r.status == 410 and (await r.json())["error"] == (
+        f"复核申请未提交：链接已过期。请在聊天中发送「码 {code}」获取最新卡片。")
     qr = await console.client.get(urlsplit(image).path)
     assert qr.status == 200 and qr.headers["Cache-Control"] == "no-store"
     picture = Image.open(io.BytesIO(await qr.read())).convert("RGB")
@@ -316,7 +322,11 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
     assert max(darkest) - min(darkest) < 16  # grey: the code's colour is gone
 
     forged = urlsplit(link).path[:-3] + "xyz"
-    assert (await console.client.get(forged)).status == 403
+    refused = await console.client.get(forged)
+    assert refused.status == 403 and code not in await refused.text()  # names nothing
+    r = await console.client.post(forged + "/review", json={"items": ["causation"],
+                                                            "reason": "已补充"})
+    assert r.status == 403 and code not in (await r.json())["error"]
     r = await console.send(inv, f"dm:{inv}", "http://x" + forged)
     assert "链接无效" in r["messages"][0]["text"]
 
