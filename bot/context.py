@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from bot.domain.workcal import WorkCalendar
 from bot.events import Event
 from bot.metrics import Metrics
 from bot.signing import Signer
-from cards.model import Button, Card
+from cards.model import Button, Card, Done, kept_done
 from config.loader import Settings
 from config.model import AppConfig, Person
 from storage import audit
@@ -109,13 +109,20 @@ class Outbound:
         return await self.send(f"dm:{person_id}", text=text, card=card)
 
     async def update_card(self, msg: Message, card: Card) -> None:
-        """Replace a card in place (buttons that no longer apply disappear)."""
+        """Replace a card in place (buttons that no longer apply disappear). Who took which
+        button off it (`Card.done`) is carried over while the card still says so."""
+        old = msgs.message_card(msg)
+        self._updating(msg, old)
+        card = replace(card, done=kept_done(old, card))
         await msgs.set_card(self.session, msg, card, self.now())
         for transport in self.services.external_transports:
             await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="update",
                                at=self.now())
         if msg not in self.sent:
             self.sent.append(msg)
+
+    def _updating(self, msg: Message, old: Card | None) -> None:
+        """Called with a card's state before each update (see Context)."""
 
     async def audit(self, actor: str, action: str, subject: str,
                     data: dict[str, Any] | None = None) -> None:
@@ -139,10 +146,37 @@ class Context(Outbound):
         self.args = ""  # the text after the command word
         self.button: Button | None = None  # for card actions: the clicked button
         self.card_message: Message | None = None  # for card actions: the clicked message
+        self.acted = False  # the clicked button's action took effect (see action_done)
+        # messages updated while handling a click: had the card the clicked button before?
+        self._had_button: dict[int, tuple[Message, bool]] = {}
 
     async def reply(self, text: str | None = None, card: Card | None = None) -> Message:
         return await self.send(self.event.chat, text=text, card=card,
                                event_id=self.event.event_id, mention=self.event.mention)
+
+    def action_done(self) -> None:
+        """A card action handler says the click did what the button offers (not a refusal,
+        nor a choice made moot): every card it took that button off records who clicked, so
+        their second tap is answered 「您已点过…」 rather than as a stale button."""
+        self.acted = True
+
+    def _updating(self, msg: Message, old: Card | None) -> None:
+        b = self.button
+        if b is not None and msg.id not in self._had_button:
+            had = old is not None and any(a.id == b.id and a.data == b.data for a in old.actions)
+            self._had_button[msg.id] = (msg, had)
+
+    async def record_done(self) -> None:
+        """After the handler: on each card the click took its button off, who did it."""
+        b = self.button
+        if b is None or not self.acted:
+            return
+        for msg, had in self._had_button.values():
+            card = msgs.message_card(msg)
+            if not had or card is None or card.button(b.id) is not None:
+                continue
+            done = (*(d for d in card.done if d.action != b.id), Done(b.id, b.label, self.user.id))
+            await msgs.set_card(self.session, msg, replace(card, done=done), self.now())
 
 
 class ReadOnlyContext(Context):

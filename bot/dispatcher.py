@@ -118,20 +118,38 @@ def role_names(roles: tuple[str, ...]) -> str:
 
 
 # "@casebot" (the console's name for the bot; ＠ as Chinese input methods type it), with or
-# without a space after it, then any other leading mention followed by a space.
+# without a space after it; any other mention ends at a space (or the end of the text).
 BOT_MENTION = re.compile(r"^[@＠]\s*casebot(?![A-Za-z0-9_])\s*", re.IGNORECASE)
-_MENTION = re.compile(r"^[@＠]\S+\s+")
+_MENTION = re.compile(r"^[@＠]\S+(?:\s+|$)")
 # What phones put into typed commands: the full-width space of Chinese input methods, and
 # zero-width characters that ride along with pasted text.
 _WIDE_SPACE = re.compile("[\u3000\u00a0]")
 _ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
 
 
+def strip_mentions(text: str) -> tuple[str, bool]:
+    """`text` without its leading mentions (「@张三 @李四 我是谁」: 「我是谁」; a text of mentions
+    only: ""), and whether the bot was one of them."""
+    bot = False
+    while text[:1] in ("@", "＠"):
+        if m := BOT_MENTION.match(text):
+            bot = True
+        elif not (m := _MENTION.match(text)):
+            break
+        text = text[m.end():]
+    return text, bot
+
+
 def command_text(text: str) -> str:
     """The text as commands are matched: mentions and invisible characters dropped, any space
     an ASCII space."""
     text = without_bidi(_ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text))).strip()
-    return _MENTION.sub("", BOT_MENTION.sub("", text)).strip()
+    return strip_mentions(text)[0].strip()
+
+
+def already_done(label: str) -> str:
+    """The answer to a tap on a button this very person's earlier tap took off the card."""
+    return f"您已点过「{label}」，无需重复操作。"
 
 
 def _stale(card: Card) -> str:
@@ -270,6 +288,8 @@ class Dispatcher:
                 return  # group chatter among people
             if route.args.strip():
                 await ctx.reply(self._unknown(route.args))
+            elif event.is_direct:  # blank, or mentions only: no @ is needed here
+                await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
                 await ctx.reply("您好，请在 @ 后输入命令，例如「码 HY-2026-0001」；"
                                 "发送「帮助」查看可用命令。")
@@ -298,6 +318,9 @@ class Dispatcher:
         if button is not None and action is None and button.url:
             await ctx.reply(f"「{button.label}」是链接，请直接打开：{button.url}")
             return
+        if button is None and (done := card.done_by(event.action, ctx.user.id)) is not None:
+            await ctx.reply(already_done(done.label))  # their own double tap
+            return
         if button is None or action is None:  # the card changed since it was drawn
             await ctx.reply(_stale(card))
             return
@@ -309,6 +332,7 @@ class Dispatcher:
                 return
         if await self._allowed(ctx, action.roles, f"「{button.label}」"):
             await action.handler(event, ctx)
+            await ctx.record_done()
 
     async def _allowed(self, ctx: Context, roles: tuple[str, ...], what: str) -> bool:
         if not roles or ctx.user.has(*roles):

@@ -35,6 +35,17 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Done:
+    """A button someone's click took off the card: the action's id and label, and who clicked
+    (a person id). Kept with the card, never shown: a second tap of theirs on the button
+    (a double tap, an old rendering) is answered as what it is."""
+
+    action: str
+    label: str
+    by: str
+
+
+@dataclass(frozen=True)
 class Card:
     title: str
     body: str = ""
@@ -42,9 +53,25 @@ class Card:
     image: str | None = None  # URL of an image, e.g. the QR code
     actions: tuple[Button, ...] = ()
     footer: str | None = None
+    done: tuple[Done, ...] = ()  # see Done; kept by Outbound.update_card while the state stands
 
     def button(self, action_id: str) -> Button | None:
         return next((b for b in self.actions if b.id == action_id), None)
+
+    def done_by(self, action_id: str, person_id: str) -> Done | None:
+        """This person's click took this button off the card (and it is still gone)."""
+        if self.button(action_id) is not None:
+            return None
+        return next((d for d in self.done if d.action == action_id and d.by == person_id), None)
+
+
+def kept_done(old: Card | None, new: Card) -> tuple[Done, ...]:
+    """What `new`, replacing `old` on the same message, keeps of `old.done`: the records of
+    buttons still gone while the card still says what it said (title and footer, where cards
+    put their state and who acted: 已知悉：胡宇 …); none once it says something else (已更新为第2版)."""
+    if old is None or not old.done or (old.title, old.footer) != (new.title, new.footer):
+        return ()
+    return tuple(d for d in old.done if new.button(d.action) is None)
 
 
 def card_to_dict(card: Card) -> dict[str, Any]:
@@ -57,6 +84,7 @@ def card_to_dict(card: Card) -> dict[str, Any]:
                                "multiline": f.multiline, "placeholder": f.placeholder}
                               for f in b.form]}
                     for b in card.actions],
+        "done": [{"action": d.action, "label": d.label, "by": d.by} for d in card.done],
     }
 
 
@@ -78,4 +106,5 @@ def card_from_dict(data: dict[str, Any]) -> Card:
         image=data.get("image"),
         actions=actions,
         footer=data.get("footer"),
+        done=tuple(Done(**d) for d in data.get("done") or ()),
     )

@@ -135,6 +135,7 @@ async def ack(event: CardActionEvent, ctx: Context) -> None:
     if not await ops.acknowledge(ctx, delivery, ctx.user):
         await ctx.reply("您已确认过这张案件码卡片。")
         return
+    ctx.action_done()
     case = await repo.get_case(ctx.session, delivery.case_code)
     assert case is not None
     ev = next(e for e in await repo.evaluations(ctx.session, case.code)
@@ -257,6 +258,7 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
             view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
+    ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)

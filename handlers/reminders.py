@@ -175,12 +175,14 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         # only their own copy (a prosecutor cannot dismiss the 责任倒查 sent to the leader)
         up = role_names(rule.escalate_to)  # whom the escalation goes up to
         if await svc.close_own_copy(ctx, r, ctx.user.id, f"仍待{up}处理"):
+            ctx.action_done()
             await ctx.reply(f"已关闭您的这份{_label(svc.by_id, r)}提醒（{subject_label(r)}）；"
                             f"该提醒已报{up}，仍由{up}处理。")
         else:
             await ctx.reply("这条提醒已处理。")
         return
     if await svc.close(ctx, r, ctx.user.id, "done"):
+        ctx.action_done()
         due = _due(r, ctx.config.tz, await rectification_deadlines(ctx.session, [r]))
         await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
     else:
@@ -196,5 +198,6 @@ async def consult(event: CardActionEvent, ctx: Context) -> None:
             ctx, r, ctx.user.id):
         await ctx.reply("这条提醒不能发起会商。")
         return
+    ctx.action_done()
     await ctx.reply(f"已发起 {r.case_code} 的诉前会商（记录人 {ctx.user.name}，"
                     f"{local(ctx.now(), ctx.config.tz)}）。")

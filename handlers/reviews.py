@@ -8,9 +8,10 @@ import re
 
 from bot import cases as ops
 from bot.context import Context
-from bot.dispatcher import Router
+from bot.dispatcher import Router, already_done
 from bot.domain.review import (
     CHANGED,
+    TRANSITIONS,
     Action,
     State,
     parse_meeting_time,
@@ -61,14 +62,25 @@ async def _decide(ctx: Context, row: ReviewRow, case: CaseRow, action: Action, t
         await ctx.reply("只有本案承办检察官可以处理该复核申请。")
         return False
     if not await apply(ctx, row, action, decided_by=ctx.user.id, decided_at=ctx.now(), **values):
-        await ctx.reply(refusal(State(row.status)))
+        await ctx.reply(_refused(ctx, row, action))
         return False
+    ctx.action_done()
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code,
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
     await settle_review_reminders(ctx, row.id, ctx.user.id, "answered")
     await refresh_cards(ctx, row, case)
     await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{to_filer}")
     return True
+
+
+def _refused(ctx: Context, row: ReviewRow, action: Action) -> str:
+    """Why a decision was not made. The prosecutor's own tap a moment earlier (a double tap
+    both of whose events read the card before either changed it) made this very decision:
+    that is said calmly, not as a refusal."""
+    decided = TRANSITIONS.get((State.PENDING, action))
+    if ctx.button is not None and row.decided_by == ctx.user.id and State(row.status) is decided:
+        return already_done(ctx.button.label)
+    return refusal(State(row.status))
 
 
 def _rescore_how(ctx: Context, row: ReviewRow) -> str:
@@ -180,6 +192,7 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
                        participants=json.dumps(participants, ensure_ascii=False)):
         await ctx.reply(refusal(State(row.status)))
         return
+    ctx.action_done()
     await ctx.audit(ctx.user.id, "review.outcome", case.code,
                     {"review": row.id, "outcome": result, "participants": participants})
     await refresh_cards(ctx, row, case)
@@ -203,6 +216,7 @@ async def _filer_action(ctx: Context, action: Action, values: dict[str, object],
     if not await apply(ctx, row, action, **values):
         await ctx.reply(refusal(State(row.status)))
         return
+    ctx.action_done()
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code, {"review": row.id})
     if action is Action.WITHDRAW:
         await settle_review_reminders(ctx, row.id, ctx.user.id, "withdrawn")

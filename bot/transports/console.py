@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.clock import ManualClock, parse_duration
-from bot.dispatcher import BOT_MENTION
+from bot.dispatcher import strip_mentions
 from bot.events import CardActionEvent, MessageEvent
 from bot.web import ApiError, field_str, json_body, json_response, render
 from bot.web.session import start_session
@@ -127,7 +127,7 @@ class ConsoleTransport:
         event = MessageEvent(
             event_id=self._event_id(data), platform="console", user_id=person.id, chat=chat,
             at=self.app.services.clock.now(), text=text.strip(), is_direct=chat.startswith("dm:"),
-            mentioned=BOT_MENTION.match(text.lstrip()) is not None,
+            mentioned=strip_mentions(text.lstrip())[1],
             raw=data,
         )
         return await self._result(await self.app.dispatcher.feed(event))

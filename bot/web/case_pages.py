@@ -37,6 +37,11 @@ QR_COLORS = {"red": "#c4271e", "yellow": "#a86f00", "green": "#17804a"}
 QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 
 
+def fresh_code_hint(code: str) -> str:
+    """What the holder of an expired link to a case does instead."""
+    return f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。"
+
+
 def excel_text(value: str) -> str:
     """A CSV cell Excel shows as text: a leading =, +, -, @ (or tab, CR) would start a formula."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
@@ -89,10 +94,10 @@ class CasePages:
         return code if expired(payload, self.app.services.clock.now()) else None
 
     def _bad_link(self, token: str) -> web.Response:
-        if self._expired_code(token) is not None:
-            return self._deny(410, "链接已过期",
-                              "此案件码链接已过期。请把这个链接发给机器人，或发送「码 案件码」，"
-                              "即可获取最新案件码。")
+        # the code is in the token itself (signed, not hidden): naming it tells its holder
+        # nothing new; a forged or damaged token is named nothing
+        if (code := self._expired_code(token)) is not None:
+            return self._deny(410, "链接已过期", fresh_code_hint(code))
         return self._deny(403, "链接无效或已过期",
                           "该案件码链接已被篡改或不完整，请向承办检察官索取最新案件码。")
 
@@ -162,6 +167,8 @@ class CasePages:
         """The review form on the code page (复核申请)."""
         code = self._token_code(request.match_info["token"])
         if code is None:
+            if (old := self._expired_code(request.match_info["token"])) is not None:
+                raise ApiError(410, f"复核申请未提交：{fresh_code_hint(old)}")
             raise ApiError(403, "链接无效或已过期")
         viewer = self._viewer(request)
         if viewer is None:

@@ -52,11 +52,18 @@ async def test_red_then_green_then_intake_passes(console: Console) -> None:
     [updated] = [m for m in await console.messages(f"dm:{inv}") if m["id"] == msg["id"]]
     assert [a["label"] for a in updated["card"]["actions"]] == ["查看详情", "申请复核"]
     assert updated["card"]["footer"].startswith("已知悉：")
+    # their second tap (a double tap) is told it is done, calmly, and records nothing more
     again = await console.click(inv, msg["id"], "case.ack")
-    assert "该按钮已失效" in again["messages"][-1]["text"]
+    assert [m["text"] for m in again["messages"]] == ["您已点过「已知悉」，无需重复操作。"]
+    [same] = [m for m in await console.messages(f"dm:{inv}") if m["id"] == msg["id"]]
+    assert same["card"] == updated["card"]
 
     # re-score green: a 转码 is recorded and delivered
     assert (await evaluate(console, code, GREEN))["color"] == "green"
+    # the acknowledged card is retired: a tap on it now says so, not that it was done
+    stale = await console.click(inv, msg["id"], "case.ack")
+    assert stale["messages"][-1]["text"].startswith("该按钮已失效：") and (
+        "已更新为第2版" in stale["messages"][-1]["text"])
     latest = cards(await console.messages(f"dm:{inv}"))[-1]["card"]
     assert latest["color"] == "green" and latest["body"].startswith("转码：红码 → 绿码")
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
@@ -299,7 +306,13 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
 
     await console.client.post("/console/api/login", json={"user": inv})
     page = await console.client.get(urlsplit(link).path)
-    assert page.status == 410 and "请把这个链接发给机器人" in await page.text()
+    assert page.status == 410
+    assert f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。" in await page.text()
+    # a review form opened before the link expired, submitted after: not filed, and says why
+    r = await console.client.post(urlsplit(link).path + "/review",
+                                  json={"items": ["causation"], "reason": "已补充"})
+    assert r.status == 410 and (await r.json())["error"] == (
+        f"复核申请未提交：链接已过期。请在聊天中发送「码 {code}」获取最新卡片。")
     qr = await console.client.get(urlsplit(image).path)
     assert qr.status == 200 and qr.headers["Cache-Control"] == "no-store"
     picture = Image.open(io.BytesIO(await qr.read())).convert("RGB")
@@ -309,7 +322,11 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
     assert max(darkest) - min(darkest) < 16  # grey: the code's colour is gone
 
     forged = urlsplit(link).path[:-3] + "xyz"
-    assert (await console.client.get(forged)).status == 403
+    refused = await console.client.get(forged)
+    assert refused.status == 403 and code not in await refused.text()  # names nothing
+    r = await console.client.post(forged + "/review", json={"items": ["causation"],
+                                                            "reason": "已补充"})
+    assert r.status == 403 and code not in (await r.json())["error"]
     r = await console.send(inv, f"dm:{inv}", "http://x" + forged)
     assert "链接无效" in r["messages"][0]["text"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.stats import CaseFacts, compute
 from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
-from cards.model import Button, Card, FormField, card_from_dict, card_to_dict
+from cards.model import Button, Card, Done, FormField, card_from_dict, card_to_dict
 from cards.stats import StatsView, days, stats_card
 
 
@@ -19,7 +19,8 @@ def test_card_dict_round_trip_matches_asdict() -> None:
                 actions=(Button(id="case.open", label="查看详情", url="http://x/c/t"),
                          Button(id="review.file", label="申请复核", data={"code": "HY-2026-0001"},
                                 form=(FormField("items", "序号"), FormField("reason", "理由",
-                                                                           multiline=True)))))
+                                                                           multiline=True)))),
+                done=(Done("case.ack", "已知悉", "p-investigator-1"),))
     # the same JSON as dataclasses.asdict (tuples become lists either way)
     assert json.dumps(card_to_dict(card), sort_keys=True) == json.dumps(asdict(card), sort_keys=True)
     assert card_from_dict(card_to_dict(card)) == card

@@ -167,6 +167,13 @@ async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: 
     assert r["messages"] and "未知命令" not in r["messages"][0]["text"]
     r = await console.send("p-prosecutor-1", "g-case-team", "@casebot")
     assert r["messages"][0]["text"].startswith("您好，请在 @ 后输入命令")
+    # the bot among several mentions, as DingTalk's @ list has it
+    r = await console.send("p-prosecutor-1", "g-case-team", "@张三 ＠casebot @李四 我是谁")
+    assert "单位：" in r["messages"][0]["text"]
+    r = await console.send("p-prosecutor-1", "g-case-team", "@张三 @李四 你好")
+    assert r["messages"] == []  # chatter addressed to colleagues
+    r = await console.send("p-prosecutor-1", "g-case-team", "@casebot @张三 @李四")
+    assert r["messages"][0]["text"].startswith("您好，请在 @ 后输入命令")
     r = await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "大家好")
     assert "未知命令" in r["messages"][0]["text"]
 

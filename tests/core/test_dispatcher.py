@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
 from bot.app import App
 from bot.clock import ManualClock
-from bot.context import Context
+from bot.context import Context, unit_of_work
 from bot.dispatcher import Router
-from bot.events import MessageEvent
+from bot.events import CardActionEvent, MessageEvent
+from cards.model import Button, Card
 from config.loader import Settings
+from storage import messages as msgs
 from tests.conftest import START
 
 secret = Router("test-secret")
@@ -28,6 +31,36 @@ async def _secret(event: MessageEvent, ctx: Context) -> None:
 async def _boom(event: MessageEvent, ctx: Context) -> None:
     await ctx.reply("this reply must be rolled back")
     raise RuntimeError("boom")
+
+
+@secret.command("签到卡", summary="a card with buttons, in the chat it is asked for")
+async def _sign_card(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply(card=Card(title="周例会", actions=(Button("test.sign", "签到"),
+                                                      Button("test.try", "试试"))))
+
+
+@secret.action("test.sign")
+async def _sign(event: CardActionEvent, ctx: Context) -> None:
+    """Takes effect: the button goes, the footer says who (like 已知悉：<name>)."""
+    assert ctx.card_message is not None and ctx.button is not None
+    calls.append(event.event_id)
+    card = msgs.message_card(ctx.card_message)
+    assert card is not None
+    ctx.action_done()
+    await ctx.update_card(ctx.card_message, replace(
+        card, actions=tuple(b for b in card.actions if b.id != "test.sign"),
+        footer=f"已签到：{ctx.user.name}"))
+    await ctx.reply("签到成功")
+
+
+@secret.action("test.try")
+async def _try(event: CardActionEvent, ctx: Context) -> None:
+    """Does not take effect (a refusal), but redraws the card without the button."""
+    assert ctx.card_message is not None
+    card = msgs.message_card(ctx.card_message)
+    assert card is not None
+    await ctx.update_card(ctx.card_message, replace(card, actions=(), footer="会议已取消"))
+    await ctx.reply("会议已取消，无法操作")
 
 
 @pytest.fixture
@@ -93,3 +126,77 @@ async def test_handler_error_rolls_back_and_answers(app: App) -> None:
 async def test_unknown_platform_user(app: App) -> None:
     r = await app.dispatcher.feed(msg("nobody", "帮助"))
     assert r.status == "unknown_user"
+
+
+def group_msg(user: str, text: str, event_id: str, mentioned: bool = True) -> MessageEvent:
+    return MessageEvent(event_id=event_id, platform="console", user_id=user, chat="g-case-team",
+                        at=START, text=text, is_direct=False, mentioned=mentioned)
+
+
+@pytest.mark.parametrize("text", ["@张三 @李四 我是谁", "＠张三\u3000＠李四\u3000我是谁",
+                                  "@casebot @张三 ＠李四 我是谁", "@张三 @casebot 我是谁"])
+async def test_every_leading_mention_is_dropped(app: App, text: str) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", text))
+    [m] = r.messages
+    assert m.text is not None and "单位：" in m.text and "未知命令" not in m.text, m.text
+
+
+async def test_mentions_alone_are_answered_like_an_empty_mention(app: App) -> None:
+    r = await app.dispatcher.feed(group_msg("p-prosecutor-1", "@张三 @李四", "g1"))
+    [m] = r.messages
+    assert m.text is not None and m.text.startswith("您好，请在 @ 后输入命令"), m.text
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", "＠张三\u3000＠李四", "d1"))
+    [m] = r.messages
+    assert m.text == "请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。"
+
+
+async def test_a_blank_message_in_a_direct_chat_asks_for_a_command_without_the_at(
+        app: App) -> None:
+    r = await app.dispatcher.feed(msg("p-prosecutor-1", " \u3000 "))
+    [m] = r.messages
+    assert m.text == "请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。"
+    # in a group the bot is addressed with the @, so that is what it asks for
+    r = await app.dispatcher.feed(group_msg("p-prosecutor-1", "", "g2"))
+    [m] = r.messages
+    assert m.text is not None and m.text.startswith("您好，请在 @ 后输入命令")
+
+
+def click(user: str, message_id: int, action: str, event_id: str) -> CardActionEvent:
+    return CardActionEvent(event_id=event_id, platform="console", user_id=user,
+                           chat="g-case-team", at=START, message_id=message_id, action=action)
+
+
+async def test_a_second_tap_on_ones_own_done_button_is_confirmed_not_called_stale(
+        app: App) -> None:
+    [card] = (await app.dispatcher.feed(group_msg("p-prosecutor-1", "签到卡", "c1"))).messages
+    first = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k1"))
+    assert [m.text for m in first.messages if m.text] == ["签到成功"]
+    again = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k2"))
+    assert [m.text for m in again.messages] == ["您已点过「签到」，无需重复操作。"]
+    assert calls == ["k1"]  # acted once
+    # someone else tapping the button that is gone: what the card says now
+    other = await app.dispatcher.feed(click("p-prosecutor-2", card.id, "test.sign", "k3"))
+    assert [m.text for m in other.messages] == [
+        "该按钮已失效：「周例会」已签到：余斌梅。请以最新卡片为准。"]
+    # a click that did not take effect records nobody, even though the button went
+    await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.try", "k4"))
+    tried = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.try", "k5"))
+    assert [m.text for m in tried.messages] == [
+        "该按钮已失效：「周例会」会议已取消。请以最新卡片为准。"]
+    # and once the card says something else, the old 签到 is not what it shows any more
+    again = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k6"))
+    assert [m.text for m in again.messages] == [
+        "该按钮已失效：「周例会」会议已取消。请以最新卡片为准。"]
+
+
+async def test_a_record_of_who_acted_lasts_while_the_card_says_so(app: App) -> None:
+    [card] = (await app.dispatcher.feed(group_msg("p-prosecutor-1", "签到卡", "c1"))).messages
+    await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k1"))
+    async with unit_of_work(app.services) as out:  # another update, the state unchanged
+        msg = await msgs.get_message(out.session, card.id)
+        assert msg is not None
+        now = msgs.message_card(msg)
+        assert now is not None
+        await out.update_card(msg, replace(now, body="议程已更新"))
+    again = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k2"))
+    assert [m.text for m in again.messages] == ["您已点过「签到」，无需重复操作。"]

@@ -47,3 +47,27 @@ async def test_any_text_gets_an_answer(app: App, text: str, person: str) -> None
     assert result.status == "handled", text
     assert result.messages, text
     assert all(m.text or m.card for m in result.messages)
+
+
+# a typed mention: @ or ＠, a name without spaces (not the bot's own name glued to a word),
+# then an ASCII, full-width or no-break space
+mention_names = st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_size=8
+                        ).filter(lambda n: not n.lower().startswith("casebot"))
+mentions = st.lists(st.tuples(st.sampled_from("@＠"), mention_names,
+                              st.sampled_from([" ", "\u3000", "\u00a0", "  "])),
+                    min_size=1, max_size=4).map(lambda ms: "".join(a + n + s for a, n, s in ms))
+commands = st.lists(st.sampled_from([w for w in WORDS if not w.startswith("@")]), max_size=4
+                    ).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lead=mentions, text=commands)
+async def test_leading_mentions_change_nothing(app: App, lead: str, text: str) -> None:
+    """「@张三 @李四 我是谁」 is 「我是谁」; mentions alone are an empty message, never a command."""
+    def route(t: str) -> object:
+        return app.dispatcher.match(MessageEvent(
+            event_id="m", platform="console", user_id="p-prosecutor-1", chat="g-case-team",
+            at=START, text=t, is_direct=False, mentioned=True))
+    assert route(lead + text) == route(text), (lead, text)
+    assert route(lead.strip()) == route(""), lead

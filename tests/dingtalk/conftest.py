@@ -48,6 +48,7 @@ async def _card(event: MessageEvent, ctx: Context) -> None:
 @test_router.action("test.press")
 async def _press(event: CardActionEvent, ctx: Context) -> None:
     assert ctx.card_message is not None
+    ctx.action_done()
     await ctx.update_card(ctx.card_message, Card(
         title="测试卡片", body=f"已确认 by {ctx.user.name}", color="green"))
 

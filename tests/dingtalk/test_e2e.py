@@ -15,6 +15,7 @@ from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_
 from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk, opened
 
 TEMPLATE = "tpl-casebot.schema"
+INVESTIGATOR = "dt-0135"  # p-investigator-1, 胡宇, in g-case-team
 
 
 async def test_help_message_in_reply_out_through_the_session_webhook(
@@ -190,3 +191,25 @@ async def test_stop_is_clean_and_prompt(make_app: AppFactory, fake: FakeDingTalk
     opens = len(fake.opens)
     await app.stop()  # idempotent
     assert len(fake.opens) == opens
+
+
+async def test_a_double_tap_on_a_card_in_a_group_is_confirmed_to_whoever_tapped(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    """The same person's second tap on a button their first tap took off the card is answered
+    that it is done (the callback ACKed as ever); someone else's tap on it is told the button
+    is gone."""
+    await make_app(card_template_id=TEMPLATE)
+    fake.send_message("卡片 3", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [created] = await eventually(lambda: fake.sent, what="the card")
+    track = created.body["outTrackId"]
+    first = fake.click(track, PROSECUTOR[1], "test.press", {"n": "3"})
+    assert (await eventually(lambda: fake.acks.get(first), what="the click ACK"))["code"] == 200
+    second = fake.click(track, PROSECUTOR[1], "test.press", {"n": "3"})
+    assert (await eventually(lambda: fake.acks.get(second), what="the 2nd ACK"))["code"] == 200
+    [again] = await eventually(lambda: [s for s in fake.sent if s.kind == "group"],
+                               what="the answer to the second tap")
+    assert again.text == "@余斌梅 您已点过「确认」，无需重复操作。"
+    fake.click(track, INVESTIGATOR, "test.press", {"n": "3"})
+    answers = await eventually(lambda: [s for s in fake.sent if s.kind == "group"][1:],
+                               what="the answer to another person's tap")
+    assert answers[0].text.startswith("@胡宇 该按钮已失效："), answers[0].text

@@ -24,6 +24,7 @@ from bot.transports.dingtalk.mapping import (
 )
 from bot.transports.dingtalk.openapi import classify
 from bot.transports.dingtalk.signing import check_sign
+from bot.transports.dingtalk.web import expired_hint
 from cards import dingtalk as render
 from cards.model import Button, Card, FormField
 from config.loader import ConfigError, Settings
@@ -229,3 +230,25 @@ def test_credentials_come_from_the_named_env_vars() -> None:
         "(DingTalk is enabled)"]
     c = credentials(cfg, {"MY_ID": "id", "MY_SECRET": "s"})
     assert (c.client_id, c.client_secret, c.robot_code) == ("id", "s", "id")
+
+
+@pytest.mark.parametrize(("action", "card", "hint"), [
+    ("reminder.done", Card(title="红码逾期未评估", actions=(
+        Button("reminder.done", "已处理", data={"id": "7"}),)), "发送「提醒」查看最新提醒"),
+    ("review.resend", Card(title="复核申请答复逾期", actions=(
+        Button("review.resend", "去答复", data={"review": "3"}),)), "发送「待办」获取最新卡片"),
+    # 申请复核 is on the case's card: the case's code brings it (查看详情 has the form)
+    ("review.file", Card(title="案件码", actions=(
+        Button("review.file", "申请复核", data={"code": "HY-2026-0007", "version": "2"}),)),
+     "发送「码 HY-2026-0007」获取最新卡片"),
+    # a button gone since: the card's other buttons still name the case
+    ("intake.defer", Card(title="受理 HY-2026-0008 · 延期受理", actions=(
+        Button("case.ack", "已知悉", data={"code": "HY-2026-0008"}),)),
+     "发送「码 HY-2026-0008」获取最新卡片"),
+    ("test.press", Card(title="测试"), "请在聊天中的最新卡片上操作"),
+    ("case.ack", None, "请在聊天中的最新卡片上操作"),
+])
+def test_an_expired_action_link_names_the_command_that_brings_a_fresh_card(
+        action: str, card: Card | None, hint: str) -> None:
+    text = expired_hint(action, card)
+    assert text.startswith("链接已过期。") and hint in text, text

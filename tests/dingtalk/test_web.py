@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -15,7 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import APP_KEY, App, create_web_app
 from bot.clock import SystemClock
+from bot.context import unit_of_work
 from bot.web.session import COOKIE
+from cards.model import Button, Card
 from config.loader import ConfigError
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, dingtalk_settings, eventually, test_router
 from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk, opened
@@ -102,11 +105,55 @@ async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any,
     # buttons it is markdown, so through the sessionWebhook while that is valid)
     await eventually(lambda: any("已更新" in json.dumps(s.body, ensure_ascii=False)
                                  for s in fake.sent), what="the updated card")
-    r = await web.get(path)  # the button is gone from the current card
-    assert r.status == 410
+    r = await web.get(path)  # opened again (a double tap): done already, and nothing else
+    assert r.status == 200 and "您已点过「确认」，无需重复操作。" in await r.text()
     token = parse_qs(link.query)["t"][0]
     r = await web.get("/dingtalk/act", params={"t": token[:-3] + "xyz"})
     assert r.status == 403
+
+
+async def test_an_expired_action_link_says_how_to_get_a_fresh_card(
+        web: TestClient[Any, Any], fake: FakeDingTalk) -> None:
+    """A markdown card's button links live 14 days. Opened later, the link says which command
+    brings a fresh card, naming the case to a member of the card's chat only; a forged link
+    says nothing of the sort."""
+    services = web.app[APP_KEY].services
+    async with unit_of_work(services) as out:
+        case_card = await out.send_dm(PROSECUTOR[0], card=Card(
+            title="案件码 HY-2026-0001 · 红码 66分", actions=(
+                Button("case.open", "查看详情", url="https://example.invalid/c/x"),
+                Button("case.ack", "已知悉", data={"code": "HY-2026-0001", "version": "1"}))))
+        review_card = await out.send_dm(PROSECUTOR[0], card=Card(
+            title="复核申请 #1 · 待处理", actions=(Button("review.accept", "同意并调整",
+                                                         data={"review": "1"}),)))
+    past = services.clock.now() - timedelta(days=1)  # signed 15 days ago, valid for 14
+
+    def link(message_id: int, action: str) -> str:
+        token = services.signer.sign("dtact", {"m": message_id, "a": action}, past)
+        return f"/dingtalk/act?t={token}"
+
+    old = link(case_card.id, "case.ack")
+    r = await web.get(old, allow_redirects=False)  # who opens it, first
+    assert r.status == 302 and r.headers["Location"].startswith("/dingtalk/h5?next=")
+    fake.auth_codes["c3"] = PROSECUTOR[1]
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c3"})).status == 200
+    r = await web.get(old)
+    assert r.status == 410
+    assert "链接已过期。请在聊天中发送「码 HY-2026-0001」获取最新卡片。" in await r.text()
+    r = await web.get(link(review_card.id, "review.accept"))
+    assert r.status == 410 and "链接已过期。请在聊天中发送「待办」获取最新卡片。" in await r.text()
+    # the same link opened by someone outside that chat: how to go on, not which case
+    fake.auth_codes["c4"] = "dt-0135"  # p-investigator-1
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c4"})).status == 200
+    r = await web.get(old)
+    page = await r.text()
+    assert r.status == 410 and "链接已过期。请在聊天中的最新卡片上操作" in page
+    assert "HY-2026-0001" not in page
+    # forged: refused, nothing named, whoever opens it
+    token = parse_qs(urlparse(old).query)["t"][0]
+    r = await web.get("/dingtalk/act", params={"t": token[:-3] + "xyz"})
+    page = await r.text()
+    assert r.status == 403 and "链接无效或已过期。" in page and "HY-2026-0001" not in page
 
 
 async def test_an_answer_to_a_link_click_in_a_group_names_the_clicker(

@@ -15,12 +15,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.dispatcher import already_done
 from bot.events import CardActionEvent
+from bot.signing import expired
 from bot.transports.dingtalk.mapping import clicker_mention
 from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.signing import check_sign
 from bot.web import ApiError, field_str, form_body, json_body, json_response
 from bot.web.session import session_person, start_session
+from cards.model import Card
 from storage import messages as msgs
 
 if TYPE_CHECKING:
@@ -82,6 +85,24 @@ def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>{html.escape(title)}</title></head><body><h3>{html.escape(title)}</h3>"
              f"{body}</body></html>")
+
+
+def expired_hint(action: str, card: Card | None) -> str:
+    """How to get a fresh card instead of an expired action link: the command that sends one
+    (「待办」 for a review request's buttons, 「提醒」 for a reminder's, 「码 <案件码>」 for a
+    case's); without the card (gone, or not the opener's to see) only to use the latest card."""
+    if card is None:
+        return "链接已过期。请在聊天中的最新卡片上操作，或发送「帮助」查看可用命令。"
+    if action.startswith("review.") and action != "review.file":  # 申请复核: the case's card
+        return "链接已过期。请在聊天中发送「待办」获取最新卡片。"
+    if action.startswith("reminder."):
+        return "链接已过期。请在聊天中发送「提醒」查看最新提醒。"
+    clicked = card.button(action)
+    code = next((b.data["code"] for b in (*((clicked,) if clicked else ()), *card.actions)
+                 if b.data.get("code")), None)
+    if code is not None:
+        return f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。"
+    return "链接已过期。请在聊天中的最新卡片上操作，或发送「帮助」查看可用命令。"
 
 
 def h5_login_url(request: web.Request) -> str:
@@ -156,9 +177,9 @@ class DingTalkWeb:
         services = self.app.services
         now = services.clock.now()
         token = request.query.get("t", "")
-        payload = services.signer.verify("dtact", token, now) if token else None
+        payload = services.signer.genuine("dtact", token) if token else None
         if payload is None or not isinstance(payload.get("m"), int):
-            return _page("链接无效", ["链接无效或已过期。"], 403)
+            return _page("链接无效", ["链接无效或已过期。"], 403)  # forged: nothing more said
         person_id = session_person(request, services.signer, now)
         if person_id is None:
             raise web.HTTPFound(h5_login_url(request))
@@ -169,6 +190,15 @@ class DingTalkWeb:
         async with services.db() as session:
             msg = await msgs.get_message(session, payload["m"])
         card = msgs.message_card(msg) if msg else None
+        done = card.done_by(str(payload.get("a")), person.id) if card else None
+        if done is not None:  # the same link opened again after it did its work
+            return _page(done.label, [already_done(done.label)])
+        if expired(payload, now):
+            # what the card was about only to a member of its chat (the link may have been
+            # passed on): its case code, or the command that brings a fresh card
+            mine = msg is not None and services.directory.may_post(person.id, msg.chat)
+            hint = expired_hint(str(payload.get("a")), card if mine else None)
+            return _page("链接已过期", [hint], 410)
         button = card.button(str(payload.get("a"))) if card else None
         if msg is None or button is None:
             return _page("按钮已失效", ["卡片已更新，请以最新卡片为准。"], 410)
