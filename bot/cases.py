@@ -40,6 +40,7 @@ from storage import audit
 from storage import cases as repo
 from storage import messages as msgs
 from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
+from storage.models import Message
 
 CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
@@ -128,17 +129,18 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
-async def reply_in_confidence(ctx: Context, card: Card, case: CaseRow | None) -> None:
-    """Show `card` (case details) where only people allowed to see them read it: in the chat
-    when every reader may see `case` (None: a list only the asker may see), else to the asker
-    privately, with a note in the group."""
+async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | None,
+                              text: str | None = None) -> Message:
+    """Show `card` or `text` (case details) where only people allowed to see them read it: in
+    the chat when every reader may see `case` (None: a list only the asker may see), else to
+    the asker privately, with a note in the group. Returns the message that holds them."""
     chat = ctx.event.chat
     if chat == f"dm:{ctx.user.id}" or (case is not None and await chat_may_view(ctx, chat, case)):
-        await ctx.reply(card=card)
-        return
-    await ctx.send_dm(ctx.user.id, card=card)
+        return await ctx.reply(text, card=card)
+    sent = await ctx.send_dm(ctx.user.id, text, card=card)
     what = f"案件码 {case.code} 涉及" if case is not None else "该内容涉及"
     await ctx.reply(f"{what}办案信息，本群有成员无权查看，已私信发给您。")
+    return sent
 
 
 # -- views --------------------------------------------------------------------------------------

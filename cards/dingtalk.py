@@ -167,17 +167,31 @@ def heading(card: Card) -> str:
     return f"{mark[0]} {card.title}" if mark else card.title
 
 
+# A card's texts are plain text, and hold what people typed (a case title, a deduction, a
+# review reason, a comment): in markdown, `[看附件](https://…)` would be a link the bot seems
+# to vouch for, `![](https://…)` an image the client fetches on its own as the card opens, and
+# `<font …>` or `<a …>` markup. A zero-width space after `]` and `<` keeps every character as
+# typed and visible, and leaves no link, image, reference definition or tag to render.
+_MARKUP = re.compile(r"(?<=\])(?=[(:])|(?<=<)(?=[A-Za-z/!?])")
+
+
+def plain(text: str) -> str:
+    """`text` (plain text) as markdown that shows it as typed: no links, images or tags."""
+    return _MARKUP.sub("\u200b", text)
+
+
 def markdown(card: Card) -> tuple[str, str]:
-    """(title, markdown text): the card as one markdown message (no buttons)."""
-    parts = [f"### {heading(card)}"]
+    """(title, markdown text): the card as one markdown message (no buttons). Its texts are
+    shown as typed (`plain`); the image and the footer's grey are the only markup."""
+    parts = [f"### {plain(heading(card))}"]
     if card.color in COLORS:
         parts.append(f"**{COLORS[card.color][1]}**")
     if card.body:
-        parts.append(card.body.replace("\n", "  \n"))
+        parts.append(plain(card.body).replace("\n", "  \n"))
     if card.image:
         parts.append(f"![]({card.image})")
     if card.footer:
-        parts.append(f"<font color=#888888>{card.footer}</font>")
+        parts.append(f"<font color=#888888>{plain(card.footer)}</font>")
     return card.title, "\n\n".join(parts)
 
 
@@ -303,7 +317,7 @@ def robot_messages(text: str | None, card: Card | None, link_for: LinkFor,
         lead = f"{text}\n\n{card.body}".strip() if text else card.body
         return [robot_message(replace(card, body=lead), link_for, in_client)]
     title, md = markdown(card)
-    return markdown_messages(title, f"{text}\n\n{md}" if text else md)
+    return markdown_messages(title, f"{plain(text)}\n\n{md}" if text else md)
 
 
 def mentioning(key: str, param: dict[str, str], name: str) -> dict[str, str]:

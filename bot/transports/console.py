@@ -208,7 +208,8 @@ class ConsoleTransport:
         it is the local test bed. DingTalk users get the same cookie through in-app login."""
         person = self._user(await json_body(request))
         resp = json_response({"user": person.id})
-        start_session(resp, self.app.services.signer, person.id, self.app.services.clock.now())
+        start_session(resp, self.app.services.signer, person.id, self.app.services.clock.now(),
+                      self.app.settings.config.web.public_url)
         return resp
 
     async def clock(self, request: web.Request) -> web.Response:

@@ -200,13 +200,15 @@ class InspectionWeb:
             raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
         try:
             part = await (await request.multipart()).next()
-            if part is None or not hasattr(part, "filename") or not part.filename:
+            if not isinstance(part, BodyPartReader) or not part.filename:
                 raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
-            data = await part.read(decode=False)  # type: ignore[union-attr]
+            data = bytearray()  # read as a stream: a larger file is refused before it is held
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > MAX_UPLOAD:
+                    raise _page_error(400, "文件超过 5 MB。")
         except ValueError:  # no boundary, a broken part
             raise _page_error(400, "上传的表单格式有误，请在页面上重新选择文件提交。") from None
-        if len(data) > MAX_UPLOAD:
-            raise _page_error(400, "文件超过 5 MB。")
         filename = part.filename[-80:]
         try:
             # seconds of CPU for a big workbook: off the loop, so other chats keep answering

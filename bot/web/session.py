@@ -17,10 +17,15 @@ LIFETIME = timedelta(hours=12)
 
 
 def start_session(response: web.StreamResponse, signer: Signer, person_id: str,
-                  now: datetime) -> None:
+                  now: datetime, public_url: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax and, when the bot is served over https (its
+    `web.public_url`, usually TLS ended at a proxy in front), Secure, so that the browser never
+    sends it over plain http, where anyone on the network path could read it and act as the
+    person for 12 hours."""
     token = signer.sign("session", {"p": person_id}, now + LIFETIME)
     response.set_cookie(COOKIE, token, max_age=int(LIFETIME.total_seconds()), httponly=True,
-                        samesite="Lax", path="/")
+                        samesite="Lax", path="/",
+                        secure=urlsplit(public_url).scheme.lower() == "https")
 
 
 def session_person(request: web.Request, signer: Signer, now: datetime) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -113,6 +114,41 @@ async def test_the_case_managers_waiting_card_shows_the_prosecutors_choice(
     assert now["card"]["footer"]  # who and when
     told = [m["text"] for m in await console.messages(f"dm:{MANAGER}") if m["text"]]
     assert any("已决定：延期受理" in t for t in told)  # and the case manager is told as before
+
+
+GROUP = "g-case-team"  # 海澄县检警协作群: police officers of other cases read it too
+
+
+async def test_a_scan_in_a_group_with_outsiders_answers_privately(console: Console) -> None:
+    """受理 typed in a group where someone may not see the case (an investigator of another
+    case): the decision, the score and the open deductions come to the case manager alone,
+    as 码 does, and the group reads only that they were sent privately."""
+    red = await create_case(console, title="某甲涉嫌诈骗案")
+    await evaluate(console, red, RED)
+    yellow = await create_case(console, title="某乙涉嫌盗窃案")
+    await evaluate(console, yellow, YELLOW)
+    outsider = "p-investigator-3"  # in the group, not an investigator of either case
+    assert outsider not in INVESTIGATORS
+    seen = len(await console.messages(GROUP))
+    for code in (red, yellow, red, yellow):  # the second scans answer with the decision made
+        await console.send(MANAGER, GROUP, f"受理 {code}")
+    in_group = (await console.messages(GROUP))[seen:]
+    replies = [m for m in in_group if m["from"] == "bot"]
+    assert replies and all(m["card"] is None and "已私信发给您" in m["text"] for m in replies)
+    shown = json.dumps(in_group, ensure_ascii=False)
+    for secret in ("某甲涉嫌诈骗案", "某乙涉嫌盗窃案", "嫌疑人零口供", "红码", "黄码", "66分", "退回",
+                   "待定"):
+        assert secret not in shown, secret
+    mine = await console.messages(f"dm:{MANAGER}")
+    titles = [m["card"]["title"] for m in cards(mine)]
+    assert f"受理 {red} · 退回" in titles and any(t.startswith(f"受理 {yellow}") for t in titles)
+    assert any("作出受理决定：退回" in (m["text"] or "") for m in mine)
+    # the 待定 card in the case manager's chat still follows the prosecutor's choice
+    await console.click(PROSECUTOR, (await asked(console, yellow))[-1]["id"], "intake.defer")
+    now = [m["card"]["title"] for m in cards(await console.messages(f"dm:{MANAGER}"))]
+    assert f"受理 {yellow} · 延期受理" in now
+    assert await intakes(console, red) == ["退回"] and await intakes(console, yellow) == [
+        "待定", "延期受理"]
 
 
 async def asked(console: Console, code: str) -> list[dict[str, Any]]:

@@ -151,6 +151,28 @@ async def test_login_sets_a_signed_session_cookie(console: Console) -> None:
     assert bad.status == 403
 
 
+async def test_session_cookie_is_secure_when_the_bot_is_served_over_https(
+        tmp_path: Path) -> None:
+    """Behind https (TLS ended at a proxy), the session cookie is never sent over plain http:
+    a network attacker who makes the browser load http://<host>/ would read it otherwise."""
+    from bot.web.session import COOKIE
+
+    for public_url, secure in (("https://casebot.example.gov.cn", True),
+                               ("http://127.0.0.1:8080", False)):
+        settings = make_settings(tmp_path / public_url[:5], web={"public_url": public_url})
+        client = TestClient(TestServer(create_web_app(App(settings, ManualClock(START)))))
+        await client.start_server()
+        try:
+            r = await client.post("/console/api/login", json={"user": "p-investigator-1"})
+            assert r.status == 200
+            [cookie] = [c for c in r.headers.getall("Set-Cookie") if c.startswith(COOKIE + "=")]
+            flags = {f.strip().split("=")[0].lower() for f in cookie.split(";")[1:]}
+            assert {"httponly", "samesite", "path"} <= flags
+            assert ("secure" in flags) is secure, cookie
+        finally:
+            await client.close()
+
+
 async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: Console) -> None:
     r = await console.send("p-prosecutor-1", "g-case-team", "大家好，下午三点开会")
     assert r["status"] == "handled" and r["messages"] == []

@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -168,6 +170,36 @@ def test_robot_message_fallbacks() -> None:
     assert render.webhook_body(*render.text_message("你好")) == {
         "msgtype": "text", "text": {"content": "你好"}, "at": {}}
     assert render.webhook_body(*render.robot_message(one, lambda b: "u")) is None
+
+
+TYPED = ("复核理由：证据见附件 [点此查看附件](https://evil.invalid/login) "
+         "![](https://evil.invalid/t.png?who=me) <a href=\"https://evil.invalid\">官方通知</a>\n"
+         "[1]: https://evil.invalid/ref <font color=#ff0000>已同意</font> 3<5")
+MARKUP = re.compile(r"\]\(|\]:|<[A-Za-z/!?]")  # a link, image, reference definition or tag
+
+
+def test_typed_text_never_becomes_a_link_an_image_or_markup_in_markdown() -> None:
+    """A review reason (or a title, a deduction, a comment) holding markdown or HTML shows as
+    typed, character for character, and makes no link, image or tag in the card: the bot's
+    own QR image and grey footer are its only markup."""
+    card = Card(title="复核申请 [急](https://evil.invalid)", color="red", body=TYPED,
+                image="https://x.invalid/qr.png", footer="申请人 <b>张三</b>",
+                actions=(Button("review.accept", "同意并调整"),))
+    _, md = render.markdown(card)
+    _, action_card = render.robot_message(card, lambda b: "https://bot/act")
+    template = render.card_param_map(card)["markdown"]
+    [(_, listed)] = render.robot_messages("见 [链接](https://evil.invalid)",
+                                          replace(card, actions=()), lambda b: "")
+    for text in (md, action_card["text"], template, listed["text"]):
+        own = "![](https://x.invalid/qr.png)", "<font color=#888888>", "</font>"
+        assert all(text.count(m) == 1 for m in own), text
+        rest = text
+        for m in own:
+            rest = rest.replace(m, "")
+        assert not MARKUP.search(rest), text
+        assert TYPED.replace("\n", "  \n") in text.replace("\u200b", "")  # nothing lost
+    assert "见 [链接](https://evil.invalid)" in listed["text"].replace("\u200b", "")
+    assert render.plain("检察院 (2026) 第[3]号") == "检察院 (2026) 第[3]号"  # left alone
 
 
 def _sign(ts: str, secret: str) -> str:

@@ -185,3 +185,41 @@ async def test_two_confirmations_at_once_on_postgresql_import_one_and_refuse_the
     after = await bank(console)
     assert len({"N901", "N902"} & set(after)) == 1
     assert len({q.seq for q in after.values()}) == len(after)
+
+
+async def test_an_oversized_upload_is_refused_before_it_is_read_whole(console: Console) -> None:
+    """A file over 5 MB is refused as soon as 5 MB have arrived: the server never holds a
+    file of any size in memory (an inspector's session could otherwise exhaust it)."""
+    await console.client.post("/console/api/login", json={"user": HOST})
+    boundary = "casebotTestBoundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"huge.yaml\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    chunk = b"# " + b"x" * (64 * 1024 - 3) + b"\n"
+    total = 64 * 1024 * 1024  # what the client would send in all: far over the limit
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield head
+        while sent < total:
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = await console.client.post(
+        "/inspection/bank/preview", data=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status == 400 and "文件超过 5 MB" in await r.text()
+    assert sent < total // 2, f"the server read {sent} bytes before refusing"
+    assert [r.action for r in await _audit(console)] == []
+    # under the limit, a file is read whole and previewed (aiohttp's own 1 MiB cap of a
+    # request body is not the page's limit)
+    doc = {"demo": False, "questions": [
+        {"id": "N950", "category": "队伍建设", "text": NEW_TEXT, "answer_points": ["要点甲"],
+         "source_department": "政治部", "tags": []}]}
+    padded = (b"# " + b"x" * 1000 + b"\n") * 2000 + yaml.safe_dump(
+        doc, allow_unicode=True).encode()  # 2 MB
+    form = FormData()
+    form.add_field("file", padded, filename="bank.yaml")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 200 and "N950" in _visible(await r.text())

@@ -169,7 +169,8 @@ class DingTalkWeb:
             log.warning("dingtalk h5 login by unregistered user %s", user_id)
             raise ApiError(403, "您的钉钉账号尚未在本系统登记，请联系管理员")
         resp = json_response({"user": person.id})
-        start_session(resp, services.signer, person.id, services.clock.now())
+        start_session(resp, services.signer, person.id, services.clock.now(),
+                      services.config.web.public_url)
         return resp
 
     # -- action links (markdown fallback) ---------------------------------------------------
