@@ -16,6 +16,7 @@ from cards.cases import (
     intake_chosen_card,
     intake_done_card,
     intake_pending_card,
+    intake_returned_card,
     intake_waiting_card,
     local,
     score_link_card,
@@ -185,10 +186,8 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         await ops.reply_in_confidence(ctx, intake_done_card(
             view, ev, "放行", ctx.user.name, ctx.now(), ctx.config.tz), case)
     elif ev.color is Color.RED:
-        await ops.reply_in_confidence(ctx, Card(
-            title=f"受理 {case.code} · 退回", color="red",
-            body=f"案件：{case.title}\n红码 {ev.score}分，退回侦查机关，补充完善后重新移送。\n"
-                 "未销号扣分项：\n" + ops.open_items_text(ev, ctx)), case)
+        await ops.reply_in_confidence(
+            ctx, intake_returned_card(view, ev, ops.open_items_text(ev, ctx)), case)
     else:
         waiting = await ops.reply_in_confidence(ctx, intake_waiting_card(view, ev), case)
         await repo.set_intake_card(ctx.session, row, waiting.id)
