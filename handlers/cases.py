@@ -224,22 +224,22 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     await ctx.audit(ctx.user.id, "case.intake.repeat", case.code,
                     {"decision": last.decision, "version": ev.version})
     if last.decision != ops.INTAKE_BY_COLOR[Color.YELLOW]:
-        await ops.reply_in_confidence(
-            ctx, None, case, f"{case.code} 已于 {when} 作出受理决定：{last.decision}（{by}，"
-                             f"{state}）。此后未重新评分，无需重复受理，不再重复通知侦查人员。")
+        await ops.reply_in_confidence(ctx, None, case, text=(
+            f"{case.code} 已于 {when} 作出受理决定：{last.decision}（{by}，{state}）。"
+            "此后未重新评分，无需重复受理，不再重复通知侦查人员。"))
         return
     view = ops.case_view(ctx, case)
     scanned = f"{case.code} 已于 {when} 由{by}扫码受理（{state}，待定），"
     if not remind:
         await repo.join_intake_prompt(ctx.session, last, ctx.user.id)
-        await ops.reply_in_confidence(ctx, None, case, f"{scanned}已请承办检察官{view.prosecutor}"
-                                                       "选择延期受理或先收后补，无需重复受理。")
+        await ops.reply_in_confidence(ctx, None, case, text=(
+            f"{scanned}已请承办检察官{view.prosecutor}选择延期受理或先收后补，无需重复受理。"))
         return
     asked = await ctx.send_dm(case.prosecutor,
                               card=intake_pending_card(view, ev, ctx.user.name, again=True))
     await repo.add_intake_prompt(ctx.session, last, asked.id, ctx.user.id)
-    await ops.reply_in_confidence(ctx, None, case, f"{scanned}承办检察官{view.prosecutor}"
-                                                   "尚未选择延期受理或先收后补，已再次提醒。")
+    await ops.reply_in_confidence(ctx, None, case, text=(
+        f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。"))
 
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:
