@@ -444,30 +444,33 @@ async def _retire_prompt(out: Outbound, message_id: int, prosecutor: str | Card)
 
 
 async def _retire_moot(out: Outbound, code: str, manager: str, prosecutor: str,
-                       told: str) -> str:
-    """The 待定 question went moot before the prosecutor chose: the cards say so, and every
-    case manager still waiting for the choice is told once (`told`), as they would be told
-    the choice. Returns the footer of the prosecutor's cards."""
+                       told: str) -> None:
+    """The 待定 question went moot before the prosecutor chose: the cards say so (footers
+    `manager` and `prosecutor`), and every case manager still waiting for the choice is told
+    once (`told`), as they would be told the choice."""
     for person in await retire_waiting(out, code, manager, prosecutor):
         await out.send_dm(person, told)
-    return prosecutor
 
 
 async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -> str:
-    """Re-scored green or red while 待定: the case must be scanned again."""
+    """Re-scored green or red while 待定: the case must be scanned again. Returns the footer
+    of the prosecutor's cards."""
     moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
-    return await _retire_moot(
-        out, case.code, f"{moot}，请重新扫码受理", f"{moot}，待案管部门重新扫码受理",
-        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
+    footer = f"{moot}，待案管部门重新扫码受理"
+    await _retire_moot(out, case.code, f"{moot}，请重新扫码受理", footer,
+                       f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
+    return footer
 
 
 async def intake_moot_by_closing(out: Outbound, case: CaseRow) -> str:
-    """Closed (结案) by the case-management system while 待定: nothing is left to choose."""
+    """Closed (结案) by the case-management system while 待定: nothing is left to choose.
+    Returns the footer of the prosecutor's cards."""
     moot = "案件已结案，不再待定"
-    if case.intake != INTAKE_BY_COLOR[Color.YELLOW]:  # nobody waits
-        return f"{moot}，无需选择"
-    return await _retire_moot(out, case.code, moot, f"{moot}，无需选择",
-                              f"{case.code} {moot}，无需等待承办检察官选择。")
+    footer = f"{moot}，无需选择"
+    if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # else nobody waits
+        await _retire_moot(out, case.code, moot, footer,
+                           f"{case.code} {moot}，无需等待承办检察官选择。")
+    return footer
 
 
 def open_items_text(ev: Evaluation, out: Outbound) -> str:

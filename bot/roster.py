@@ -3,8 +3,9 @@ merged into org.yaml (other units and people are kept). `plan_roster` checks eve
 says what would change, in Chinese, without writing; `casebot import roster` and the admin page
 (/admin/roster) both apply a plan through `write_org_file`.
 
-The running bot reads org.yaml once at start; the admin page swaps the new roster in after
-writing it (`App.use_org`). The CLI only writes the file: a running bot needs a restart."""
+The running bot reads org.yaml at start; the admin page swaps the new roster in after writing
+it (`App.use_org`). The CLI only writes the file: every running instance that reads that file
+uses it at its next tick (`App.reload_org`), no restart."""
 
 from __future__ import annotations
 

@@ -170,6 +170,13 @@ def intake_waiting_card(case: CaseView, ev: Evaluation) -> Card:
                      "选择延期受理或先收后补。")
 
 
+def intake_returned_card(case: CaseView, ev: Evaluation, open_items: str) -> Card:
+    """To the case manager: a red case goes back to the investigating agency (红码退回)."""
+    return Card(title=f"受理 {case.code} · 退回", color=Color.RED.value,
+                body=f"案件：{case.title}\n红码 {ev.score}分，退回侦查机关，补充完善后重新移送。\n"
+                     "未销号扣分项：\n" + open_items)
+
+
 def intake_chosen_card(case: CaseView, ev: Evaluation, decision: str, who: str, at: datetime,
                        tz: ZoneInfo) -> Card:
     """The case manager's 待定 card once the prosecutor has chosen."""

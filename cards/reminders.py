@@ -44,17 +44,19 @@ def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
-
-
-def _deadline(d: date | datetime, tz: ZoneInfo) -> str:
-    return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
-
-
 def local_due(at: datetime, tz: ZoneInfo) -> str:
     """A due time; a deadline that is a date (midnight) shows as the date alone."""
     t = at.astimezone(tz)
     return f"{t:%Y-%m-%d}" if (t.hour, t.minute) == (0, 0) else f"{t:%Y-%m-%d %H:%M}"
+
+
+# what a card of these kinds calls its one deadline (ReminderView.deadline)
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
+
+
+def _deadline(d: date | datetime, tz: ZoneInfo) -> str:
+    """A rectification item's due date, or a review request's answer time (as `local_due`)."""
+    return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
 
 
 def escalated(kind: str, escalation: bool) -> str:

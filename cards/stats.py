@@ -30,12 +30,13 @@ class StatsView:
     stats: Stats
     scope: str
     taken: datetime
+    prosecutors: tuple[tuple[str, Group], ...]
+    police_units: tuple[tuple[str, Group], ...]
 
     @property
     def taken_text(self) -> str:
+        """数据截至 as the card, the page and the CSV show it."""
         return self.taken.strftime("%Y-%m-%d %H:%M")
-    prosecutors: tuple[tuple[str, Group], ...]
-    police_units: tuple[tuple[str, Group], ...]
 
 
 def colors_text(g: Group) -> str:

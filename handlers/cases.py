@@ -16,6 +16,7 @@ from cards.cases import (
     intake_chosen_card,
     intake_done_card,
     intake_pending_card,
+    intake_returned_card,
     intake_waiting_card,
     local,
     score_link_card,
@@ -185,10 +186,8 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
         await ops.reply_in_confidence(ctx, intake_done_card(
             view, ev, "放行", ctx.user.name, ctx.now(), ctx.config.tz), case)
     elif ev.color is Color.RED:
-        await ops.reply_in_confidence(ctx, Card(
-            title=f"受理 {case.code} · 退回", color="red",
-            body=f"案件：{case.title}\n红码 {ev.score}分，退回侦查机关，补充完善后重新移送。\n"
-                 "未销号扣分项：\n" + ops.open_items_text(ev, ctx)), case)
+        await ops.reply_in_confidence(
+            ctx, intake_returned_card(view, ev, ops.open_items_text(ev, ctx)), case)
     else:
         waiting = await ops.reply_in_confidence(ctx, intake_waiting_card(view, ev), case)
         await repo.set_intake_card(ctx.session, row, waiting.id)
@@ -225,22 +224,22 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
     await ctx.audit(ctx.user.id, "case.intake.repeat", case.code,
                     {"decision": last.decision, "version": ev.version})
     if last.decision != ops.INTAKE_BY_COLOR[Color.YELLOW]:
-        await ops.reply_in_confidence(
-            ctx, None, case, f"{case.code} 已于 {when} 作出受理决定：{last.decision}（{by}，"
-                             f"{state}）。此后未重新评分，无需重复受理，不再重复通知侦查人员。")
+        await ops.reply_in_confidence(ctx, None, case, text=(
+            f"{case.code} 已于 {when} 作出受理决定：{last.decision}（{by}，{state}）。"
+            "此后未重新评分，无需重复受理，不再重复通知侦查人员。"))
         return
     view = ops.case_view(ctx, case)
     scanned = f"{case.code} 已于 {when} 由{by}扫码受理（{state}，待定），"
     if not remind:
         await repo.join_intake_prompt(ctx.session, last, ctx.user.id)
-        await ops.reply_in_confidence(ctx, None, case, f"{scanned}已请承办检察官{view.prosecutor}"
-                                                       "选择延期受理或先收后补，无需重复受理。")
+        await ops.reply_in_confidence(ctx, None, case, text=(
+            f"{scanned}已请承办检察官{view.prosecutor}选择延期受理或先收后补，无需重复受理。"))
         return
     asked = await ctx.send_dm(case.prosecutor,
                               card=intake_pending_card(view, ev, ctx.user.name, again=True))
     await repo.add_intake_prompt(ctx.session, last, asked.id, ctx.user.id)
-    await ops.reply_in_confidence(ctx, None, case, f"{scanned}承办检察官{view.prosecutor}"
-                                                   "尚未选择延期受理或先收后补，已再次提醒。")
+    await ops.reply_in_confidence(ctx, None, case, text=(
+        f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。"))
 
 
 async def _yellow_decision(ctx: Context, decision: str) -> None:

@@ -449,7 +449,7 @@ async def _settle_items(ctx: Context, s: InspectionSession, unit_id: str, note: 
             store.reopen_rectification(item)
         return [], [i.id for i in kept]
     for item in kept:
-        item.closed_by_note = note.id
+        store.credit_closure(item, note.id)
     closed = [i for i in await store.open_rectifications_for_unit(ctx.session, unit_id)
               if i.session_id != s.id]
     for item in closed:

@@ -72,7 +72,7 @@ async def list_reminders(ctx: Context) -> None:
         lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
     if items:
         lines.append(f"未到期的整改事项（{len(items)}项）：")
-        lines += [f"· 整改事项 #{i.id}（期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
+        lines += [f"· 整改事项 #{i.id}（整改期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
                   for i in items[:SHOWN]]
         lines += _more(len(items) - SHOWN, "期限更晚，逾期后提醒")
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))

@@ -418,9 +418,10 @@ async def last_intake(session: AsyncSession, code: str) -> IntakeRow | None:
 async def latest_intake(session: AsyncSession, case: CaseRow) -> IntakeRow | None:
     """The case's last intake decision: the one read with the case by `get_case` (no query),
     else queried, and only when the case has one."""
-    loaded = _loaded_intake.get(case)
-    if (case in _loaded_intake and (loaded.decision if loaded else None) == case.intake):
-        return loaded
+    if case in _loaded_intake:  # read with the case (None: it had none then)
+        loaded = _loaded_intake[case]
+        if (loaded.decision if loaded else None) == case.intake:  # and still what it says
+            return loaded
     return await last_intake(session, case.code) if case.intake is not None else None
 
 

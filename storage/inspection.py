@@ -348,9 +348,16 @@ async def close_rectification(item: RectificationItem, at: datetime,
 
 
 def reopen_rectification(item: RectificationItem) -> None:
+    """Open a closed item again (the 已整改 report that closed it was corrected)."""
     item.status = "open"
     item.closed_at = None
     item.closed_by_note = None
+
+
+def credit_closure(item: RectificationItem, note_id: int) -> None:
+    """A closed item stays closed, now by report `note_id`: a correction that says 已整改
+    again, so a later correction of that one reopens it."""
+    item.closed_by_note = note_id
 
 
 async def closed_by_report(session: AsyncSession, note_id: int) -> list[RectificationItem]:

@@ -59,10 +59,6 @@ class Group:
     def median_days_to_green(self) -> float | None:
         return statistics.median(self.days_to_green) if self.days_to_green else None
 
-    @property
-    def green_at_intake_share(self) -> float | None:
-        return self.green_at_intake / self.intakes if self.intakes else None
-
 
 @dataclass
 class Stats:
@@ -81,10 +77,6 @@ class Stats:
     @property
     def green_at_intake(self) -> int:
         return self.total.green_at_intake
-
-    @property
-    def green_at_intake_share(self) -> float | None:
-        return self.total.green_at_intake_share
 
     @property
     def red_at_custody(self) -> int:

@@ -41,7 +41,7 @@ def test_red_at_custody_is_the_colour_when_the_deadline_came_not_the_colour_now(
 def test_no_cases() -> None:
     s = compute([], TODAY, SH)
     assert (s.total.cases, s.total.transcodes, s.median_days_to_green, s.intakes,
-            s.green_at_intake_share, s.red_at_custody) == (0, 0, None, 0, None, 0)
+            s.green_at_intake, s.red_at_custody) == (0, 0, None, 0, 0, 0)
     assert s.per_prosecutor == {} and s.per_police_unit == {}
 
 
@@ -58,8 +58,8 @@ def test_every_roster_entry_is_listed_in_roster_order_with_zeros() -> None:
     assert list(s.per_police_unit) == ["ps-b", "ps-a", "ps-gone"]
     idle = s.per_police_unit["ps-a"]
     assert (idle.cases, idle.by_color["red"], idle.transcodes, idle.intakes,
-            idle.median_days_to_green, idle.green_at_intake_share, idle.red_at_custody) == (
-        0, 0, 0, 0, None, None, 0)
+            idle.median_days_to_green, idle.green_at_intake, idle.red_at_custody) == (
+        0, 0, 0, 0, None, 0, 0)
     assert s.total.cases == 2
     # nobody on the roster and no case: still empty
     assert compute([], TODAY, SH).per_prosecutor == {}

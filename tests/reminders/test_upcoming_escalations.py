@@ -140,18 +140,18 @@ async def test_a_chief_sees_open_rectification_items_before_they_are_due(
     clipped = long_text[:19] + "…"
     assert await listing(console, "p-chief-c01-01") == (
         "未到期的整改事项（2项）：\n"
-        "· 整改事项 #21（期限 2026-11-05）：案件码评分不规范\n"
-        f"· 整改事项 #22（期限 2026-11-10）：{clipped}")
+        "· 整改事项 #21（整改期限 2026-11-05）：案件码评分不规范\n"
+        f"· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
     # the 责任人 of #22 at the city office, reminded with the unit's chief
     assert await listing(console, "p-chief-c01") == (
-        f"未到期的整改事项（1项）：\n· 整改事项 #22（期限 2026-11-10）：{clipped}")
+        f"未到期的整改事项（1项）：\n· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
     assert await listing(console, "p-inspector-2") == "您目前没有待办提醒。"
     assert "#23" not in await listing(console, "p-chief-c01-01")
 
     await console.advance("4d")  # Friday 11-06 09:31: #21 is overdue, its reminder went out
     body = await listing(console, "p-chief-c01-01")
     assert body.startswith("待处理提醒（1条）：\n· 督察整改 整改事项 #21 整改期限 2026-11-05\n"), body
-    assert body.endswith(f"未到期的整改事项（1项）：\n· 整改事项 #22（期限 2026-11-10）：{clipped}")
+    assert body.endswith(f"未到期的整改事项（1项）：\n· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
 
 
 async def test_a_long_list_of_rectification_items_is_capped(console: Console) -> None:
@@ -161,7 +161,7 @@ async def test_a_long_list_of_rectification_items_is_capped(console: Console) ->
     body = await listing(console, "p-chief-c01-01")
     lines = body.split("\n")
     assert lines[0] == "未到期的整改事项（12项）：" and len(lines) == 12, body
-    assert lines[1] == "· 整改事项 #30（期限 2026-11-10）：整改事项内容0"
-    assert lines[10] == "· 整改事项 #39（期限 2026-11-19）：整改事项内容9"
+    assert lines[1] == "· 整改事项 #30（整改期限 2026-11-10）：整改事项内容0"
+    assert lines[10] == "· 整改事项 #39（整改期限 2026-11-19）：整改事项内容9"
     assert lines[11] == "· 另有 2 项，期限更晚，逾期后提醒"
     assert card_fits(Card(title="我的提醒", body=body))

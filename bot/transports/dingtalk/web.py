@@ -87,22 +87,26 @@ def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
              f"{body}</body></html>")
 
 
+# an expired link whose card is unknown, or names no command that brings a fresh one
+USE_LATEST_CARD = "链接已过期。请在聊天中的最新卡片上操作，或发送「帮助」查看可用命令。"
+
+
 def expired_hint(action: str, card: Card | None) -> str:
     """How to get a fresh card instead of an expired action link: the command that sends one
     (「待办」 for a review request's buttons, 「提醒」 for a reminder's, 「码 <案件码>」 for a
     case's); without the card (gone, or not the opener's to see) only to use the latest card."""
     if card is None:
-        return "链接已过期。请在聊天中的最新卡片上操作，或发送「帮助」查看可用命令。"
+        return USE_LATEST_CARD
     if action.startswith("review.") and action != "review.file":  # 申请复核: the case's card
         return "链接已过期。请在聊天中发送「待办」获取最新卡片。"
     if action.startswith("reminder."):
         return "链接已过期。请在聊天中发送「提醒」查看最新提醒。"
-    clicked = card.button(action)
-    code = next((b.data["code"] for b in (*((clicked,) if clicked else ()), *card.actions)
-                 if b.data.get("code")), None)
+    # the case code: on the clicked button, else on any button of the card
+    buttons = [b for b in (card.button(action), *card.actions) if b is not None]
+    code = next((b.data["code"] for b in buttons if b.data.get("code")), None)
     if code is not None:
         return f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。"
-    return "链接已过期。请在聊天中的最新卡片上操作，或发送「帮助」查看可用命令。"
+    return USE_LATEST_CARD
 
 
 def h5_login_url(request: web.Request) -> str:
