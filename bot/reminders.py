@@ -667,17 +667,24 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def rectification_deadlines(session: AsyncSession, rows: Iterable[Reminder]
-                                  ) -> dict[str, date]:
-    """The due dates of the rectification items these reminders are about, by subject: the
-    date 提醒 and 已处理 name for them, as their cards do (not the reminder's own due time,
-    the days after it)."""
-    ids = [r.subject.removeprefix("rectification-") for r in rows
-           if r.subject.startswith("rectification-")]
-    if not ids:
-        return {}
-    return {rectification_subject(i.id): i.due
-            for i in await inspection_repo.rectifications_to_remind(session, ids)}
+async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder]
+                            ) -> dict[str, tuple[str, date | datetime]]:
+    """The deadline these reminders' subjects have of their own, by subject: a rectification
+    item's due date, a review request's answer time, with the kind that names it (a key of
+    DEADLINE_LABELS). 提醒 and 已处理 name it as the cards do, not the reminder's own due
+    time (a repeat's or an escalation's, after it)."""
+    items = [r.subject.removeprefix("rectification-") for r in rows
+             if r.subject.startswith("rectification-")]
+    reviews = [int(r.subject.removeprefix("review-")) for r in rows
+               if r.subject.startswith("review-")]
+    found: dict[str, tuple[str, date | datetime]] = {}
+    if items:
+        found |= {rectification_subject(i.id): (RECTIFICATION, i.due)
+                  for i in await inspection_repo.rectifications_to_remind(session, items)}
+    if reviews:
+        found |= {review_subject(review.id): (REVIEW_ANSWER, review.due_at)
+                  for review, _ in await review_repo.with_cases(session, reviews)}
+    return found
 
 
 async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: Sequence[int],
@@ -746,6 +753,16 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
     return svc
 
 
-__all__ = ["ReminderService", "Subject", "SweepResult", "install", "rectification_deadlines",
-           "replan_case", "replan_rectifications", "service_of", "settle_review_reminders", "worker_id"]
+__all__ = [
+    "ReminderService",
+    "Subject",
+    "SweepResult",
+    "install",
+    "replan_case",
+    "replan_rectifications",
+    "service_of",
+    "settle_review_reminders",
+    "subject_deadlines",
+    "worker_id",
+]
 

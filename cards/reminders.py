@@ -54,7 +54,7 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
 DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
 
 
-def _deadline(d: date | datetime, tz: ZoneInfo) -> str:
+def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
     """A rectification item's due date, or a review request's answer time (as `local_due`)."""
     return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
 
@@ -71,7 +71,7 @@ def reminder_card(v: ReminderView) -> Card:
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
         body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
     elif v.kind in DEADLINE_LABELS and v.deadline is not None:
-        body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{_deadline(v.deadline, v.tz)}"
+        body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
     else:
         body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:

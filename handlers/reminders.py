@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import cases as ops
@@ -13,9 +13,9 @@ from bot.context import Context
 from bot.dispatcher import Router, role_names
 from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
-from bot.reminders import rectification_deadlines, service_of
+from bot.reminders import service_of, subject_deadlines
 from cards.model import Card
-from cards.reminders import TITLES, escalated, local, local_due
+from cards.reminders import DEADLINE_LABELS, TITLES, deadline_text, escalated, local, local_due
 from storage import cases as case_repo
 from storage import reminders as repo
 from storage.reminders import SENT, Reminder
@@ -58,7 +58,7 @@ async def list_reminders(ctx: Context) -> None:
     lines: list[str] = []
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
-        deadlines = await rectification_deadlines(ctx.session, open_rows)
+        deadlines = await subject_deadlines(ctx.session, open_rows)
         for r in open_rows:
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
                          f"{_due(r, tz, deadlines)}{' （补发）' if r.late else ''}")
@@ -78,11 +78,14 @@ async def list_reminders(ctx: Context) -> None:
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
-def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, date]) -> str:
-    """When a reminder fell due; of a rectification item, the item's due date (整改期限), the
-    one date its card names."""
-    deadline = deadlines.get(r.subject)
-    return f"整改期限 {deadline:%Y-%m-%d}" if deadline else f"到期 {local_due(r.due_at, tz)}"
+def _due(r: Reminder, tz: ZoneInfo,
+         deadlines: Mapping[str, tuple[str, date | datetime]]) -> str:
+    """When a reminder fell due; of a rectification item or a review request, its own
+    deadline (整改期限, 答复期限), the one its cards name."""
+    if (found := deadlines.get(r.subject)) is None:
+        return f"到期 {local_due(r.due_at, tz)}"
+    kind, deadline = found
+    return f"{DEADLINE_LABELS[kind]} {deadline_text(deadline, tz)}"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -183,7 +186,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         return
     if await svc.close(ctx, r, ctx.user.id, "done"):
         ctx.action_done()
-        due = _due(r, ctx.config.tz, await rectification_deadlines(ctx.session, [r]))
+        due = _due(r, ctx.config.tz, await subject_deadlines(ctx.session, [r]))
         await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
     else:
         await ctx.reply("这条提醒已处理。")

@@ -230,6 +230,8 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     listing = r["messages"][0]["card"]["body"]
     assert f"复核答复 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
+    # each open one (the first and the repeat) names the answer time, as their cards do
+    assert listing.count("答复期限 2026-11-02 09:30") == 2 and "到期 " not in listing, listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
