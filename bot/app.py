@@ -10,7 +10,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,11 +43,12 @@ from config.loader import ConfigError, Settings, validate_file
 from config.model import Org, TransportsConfig
 from handlers import admin, basic, cases, inspection, reviews
 from handlers import reminders as reminder_handlers
-from storage import db, migrate
+from storage import audit, db, migrate
 
 log = logging.getLogger(__name__)
 
 Ticker = Callable[["App"], Awaitable[int]]
+AUDIT_HEAD_EVERY = timedelta(hours=1)  # the audit chain's head in the log, besides start and stop
 
 
 class App:
@@ -69,6 +70,7 @@ class App:
         self.outbox: OutboxWorker | None = None
         self.dingtalk: dingtalk.DingTalkTransport | None = None
         self._org_stamp: tuple[int, int] | None = None  # org.yaml as last read (mtime, size)
+        self._head_logged: datetime | None = None  # when the audit head was last logged
 
     @property
     def services(self) -> Services:
@@ -136,9 +138,11 @@ class App:
         self._dispatcher = dp
         self.tickers["reminders"] = _sweep_reminders
         self.tickers["roster"] = _reload_roster
+        self.tickers["audit_head"] = _log_audit_head
         with contextlib.suppress(OSError):  # the org.yaml just read: changes from now on count
             st = self.settings.org_path.stat()
             self._org_stamp = (st.st_mtime_ns, st.st_size)
+        await self.log_audit_head("at start")
         await self._start_transports(dt_creds)
         if self.use_scheduler:
             self._start_scheduler()
@@ -181,6 +185,21 @@ class App:
         log.info("roster: %s changed, now in use (version %s → %s)", path, before[:12],
                  org.version_hash()[:12])
         return True
+
+    async def log_audit_head(self, when: str) -> None:
+        """The audit chain's head (seq and hash) as one INFO line: the log archive, kept apart
+        from the database, then holds anchors that `casebot audit verify --heads` checks, to
+        show records removed from the chain's end (docs/deploy.md, 'Audit trail'). At start,
+        at stop, and on the first tick an hour after the last one."""
+        self._head_logged = self.clock.now()
+        try:
+            async with asyncio.timeout(5), self.services.db() as session:
+                found = await audit.head(session)
+        except Exception as e:  # never stops (nor holds up) a start, a tick or a stop
+            log.warning("could not read the audit chain's last record %s: %s", when,
+                        db.unavailable(e) or repr(e))
+            return
+        log.info("%s, %s", audit.head_line(found, self.settings.config.tz), when)
 
     async def _start_transports(self, dt_creds: dingtalk.Credentials | None) -> None:
         """External platforms: their inbound loops, and the outbox worker that delivers to them."""
@@ -233,6 +252,7 @@ class App:
             await self._services.redis.aclose()
         if self._services is not None:
             await self._services.journal.close()
+            await self.log_audit_head("at stop")  # after this instance's last write
             self._services.bulk.dispose()
         for engine in (self.read_engine, self.journal_engine):
             if engine is not None:
@@ -291,6 +311,13 @@ async def _sweep_reminders(app: App) -> int:
 
 async def _reload_roster(app: App) -> int:
     return int(await app.reload_org())
+
+
+async def _log_audit_head(app: App) -> int:
+    """Hourly; it logs its own line, so it counts 0 (no `periodic work` line for it)."""
+    if app._head_logged is None or app.clock.now() - app._head_logged >= AUDIT_HEAD_EVERY:
+        await app.log_audit_head("hourly")
+    return 0
 
 
 APP_KEY = web.AppKey("casebot", App)

@@ -12,7 +12,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from aiohttp import web
 
@@ -20,9 +20,13 @@ from bot.clock import Clock, ManualClock, SystemClock
 from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config, serve_errors
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.app import App
+    from storage.audit import Head
 
 log = logging.getLogger("casebot")
+T = TypeVar("T")
 DEMO_TOKEN = "demo-token"
 
 
@@ -195,30 +199,85 @@ def cmd_check_config(args: argparse.Namespace) -> None:
         print(f"warning: {note}")
 
 
+def _anchors(args: argparse.Namespace) -> list[Head]:
+    """The heads given with --head and in --heads files; a bad one is one line, exit 2."""
+    from storage import audit
+
+    out: list[Head] = []
+    for text in args.head or []:
+        try:
+            out.append(audit.parse_head(text))
+        except ValueError as e:
+            print(f"error: --head {text[:100]!r}: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+    for name in args.heads or []:
+        path = Path(name)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            _file_error(path, e)
+        found = 0
+        for n, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                out.append(audit.parse_head(line))
+            except ValueError as e:
+                print(f"error: {path}:{n}: {e}", file=sys.stderr)
+                raise SystemExit(2) from None
+            found += 1
+        if not found:
+            print(f"error: {path}: no SEQ:HASH line in it", file=sys.stderr)
+            raise SystemExit(2)
+    return out
+
+
+async def _audit_session(settings: Settings, use: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``use(session)`` on the existing database, read-only (never creates or migrates it)."""
+    from storage import db, migrate
+
+    try:
+        engine = await migrate.open_existing(settings.config.storage.database_url, readonly=True)
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e)
+    try:
+        async with db.sessionmaker(engine)() as session:
+            return await use(session)
+    finally:
+        await engine.dispose()
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> None:
-    from storage import audit, db, migrate
+    from storage import audit
 
     settings = _settings(args.config)
-
-    async def _go() -> int:
-        try:  # read-only: never creates or migrates the database
-            engine = await migrate.open_existing(settings.config.storage.database_url,
-                                                 readonly=True)
-        except db.DatabaseUnavailable as e:
-            _database_error(settings, e)
-        try:
-            async with db.sessionmaker(engine)() as session:
-                report = await audit.verify(session)
-        finally:
-            await engine.dispose()
-        if report.ok:
-            print(f"audit chain intact: {report.records} records")
-            return 0
+    anchors = _anchors(args)
+    report = asyncio.run(_audit_session(
+        settings, lambda session: audit.verify(session, anchors=anchors)))
+    if not report.ok:
         print(f"audit chain BROKEN at record {report.first_broken}: {report.reason} "
               f"({report.records} records verified before it)")
-        return 1
+    for line in report.anchors:
+        print(f"audit chain does not hold {line}")
+    if not report.intact:
+        raise SystemExit(1)
+    print(f"audit chain intact: {report.records} records"
+          + (f", head {report.head}" if report.head else "")
+          + (f"; holds the {len(anchors)} anchor{'s' if len(anchors) > 1 else ''} given"
+             if anchors else ""))
+    if not anchors:
+        print("note: records removed from the end leave a shorter chain that is still intact; "
+              "to see that, pass heads kept outside the database: --head SEQ:HASH or --heads "
+              "FILE (docs/deploy.md, 'Audit trail')")
+    raise SystemExit(0)
 
-    raise SystemExit(asyncio.run(_go()))
+
+def cmd_audit_head(args: argparse.Namespace) -> None:
+    from storage import audit
+
+    settings = _settings(args.config)
+    found = asyncio.run(_audit_session(settings, audit.head))
+    print(audit.head_line(found, settings.config.tz))
 
 
 def cmd_import_cases(args: argparse.Namespace) -> None:
@@ -393,7 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
     av = asub.add_parser("verify", help="walk the hash chain and name the first broken record "
                          "(read-only; the database must exist and be migrated)")
     av.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    av.add_argument("--head", action="append", metavar="SEQ:HASH",
+                    help="a head taken earlier (`casebot audit head`, or the bot's `audit head` "
+                    "log line): fail unless the chain still holds that record with that hash, "
+                    "which shows records removed from the end (repeat)")
+    av.add_argument("--heads", action="append", metavar="FILE",
+                    help="a file of such heads, one a line (e.g. the `audit head` lines grepped "
+                    "from the logs; blank and # lines skipped) (repeat)")
     av.set_defaults(func=cmd_audit_verify)
+    ah = asub.add_parser("head", help="print the latest record's seq and hash as one line to keep "
+                         "outside the database (read-only)")
+    ah.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    ah.set_defaults(func=cmd_audit_head)
     imp = sub.add_parser("import", help="import data")
     isub = imp.add_subparsers(dest="import_command", required=True)
     ic = isub.add_parser("cases", help="import cases from CSV into the existing database "

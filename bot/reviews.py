@@ -100,6 +100,9 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
         raise ReviewError("请填写复核理由。")
     if len(reason) > limit:
         raise ReviewError(f"复核理由不能超过 {limit} 字（现 {len(reason)} 字）。")
+    for note in (notes or {}).values():  # the same limit as the reason it adds to
+        if len(note) > limit:
+            raise ReviewError(f"补充说明不能超过 {limit} 字（现 {len(note)} 字）。")
     for label, text in (("复核理由", reason), *(("补充说明", n) for n in (notes or {}).values())):
         if (problem := char_problem(label, text, multiline=True)) is not None:
             raise ReviewError(problem + "。")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -72,16 +74,78 @@ async def append_many(session: Executor, entries: list[Entry]) -> list[str]:
     return hashes
 
 
+# -- the head: an anchor kept outside the database ------------------------------------------
+# The chain shows an edited or removed record in its middle, but not records removed from its
+# end: what is left is a shorter chain that holds. So the head (the latest record's seq and
+# hash) is written where the database's owner cannot rewrite it too: the bot's log at start,
+# hourly and at stop, and `casebot audit head` for the operator's own log or ticket.
+# `casebot audit verify --head SEQ:HASH` then fails when the chain no longer holds that record
+# with that hash: it was cut back below it, or rewritten up to it.
+
+HEAD_RE = re.compile(r"(?<![0-9A-Za-z])(\d{1,18}):([0-9a-f]{64})(?![0-9A-Za-z])")
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def parse_head(text: str) -> Head:
+    """The one SEQ:HASH in ``text`` (a pasted `audit head` output or log line, or the pair
+    alone). ValueError, in English, when there is none or more than one."""
+    found = HEAD_RE.findall(text)
+    if len(found) != 1:
+        raise ValueError("no SEQ:HASH (a record number, a colon and 64 lowercase hex digits) in it"
+                         if not found else "more than one SEQ:HASH in it")
+    seq, digest = found[0]
+    if int(seq) < 1:
+        raise ValueError("record numbers start at 1")
+    return Head(int(seq), digest)
+
+
+async def head(session: AsyncSession) -> tuple[Head, datetime] | None:
+    """The latest record's seq and hash, and when it was written; None for an empty trail."""
+    t = table(AuditRecord)
+    row = (await session.execute(
+        select(t.c.seq, t.c.hash, t.c.at).order_by(t.c.seq.desc()).limit(1))).first()
+    return (Head(row.seq, row.hash), row.at) if row else None
+
+
+def head_line(found: tuple[Head, datetime] | None, tz: tzinfo) -> str:
+    """One line for a log or a ticket, holding exactly one SEQ:HASH (`parse_head` reads it)."""
+    if found is None:
+        return "audit trail empty: no record yet"
+    h, at = found
+    return f"audit head {h} (record of {at.astimezone(tz):%Y-%m-%d %H:%M:%S %z})"
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
     records: int
     first_broken: int | None = None
     reason: str | None = None
+    head: Head | None = None  # the last record verified
+    anchors: tuple[str, ...] = ()  # the anchors the chain does not hold, one line each
+
+    @property
+    def intact(self) -> bool:
+        """The chain holds and holds every anchor given."""
+        return self.ok and not self.anchors
 
 
-async def verify(session: AsyncSession, batch: int = 5000) -> ChainReport:
-    """Walk the chain in order; name the first record whose link or hash does not hold."""
+async def verify(session: AsyncSession, batch: int = 5000,
+                 anchors: Sequence[Head] = ()) -> ChainReport:
+    """Walk the chain in order; name the first record whose link or hash does not hold, and
+    every anchor (a head taken earlier) whose record is gone or has another hash now."""
+    wanted: dict[int, set[str]] = {}
+    for a in anchors:
+        wanted.setdefault(a.seq, set()).add(a.hash)
+    problems: list[str] = []
     prev = GENESIS
     expected_seq = 1
     count = 0
@@ -94,14 +158,27 @@ async def verify(session: AsyncSession, batch: int = 5000) -> ChainReport:
             )
         ).scalars().all()
         if not rows:
-            return ChainReport(ok=True, records=count)
+            last = Head(last_seq, prev) if count else None
+            problems += [
+                f"anchor {a}: record {a.seq} is gone, "
+                + (f"the chain ends at record {last_seq}" if count else "the trail is empty")
+                + " (records removed from its end, or the chain rebuilt)"
+                for seq in sorted(wanted) if seq > last_seq
+                for a in (Head(seq, d) for d in sorted(wanted[seq]))]
+            return ChainReport(ok=True, records=count, head=last, anchors=tuple(problems))
         for r in rows:
             if r.seq != expected_seq:
-                return ChainReport(False, count, expected_seq, f"record {expected_seq} is missing")
+                return ChainReport(False, count, expected_seq, f"record {expected_seq} is missing",
+                                   anchors=tuple(problems))
             if r.prev_hash != prev:
-                return ChainReport(False, count, r.seq, "prev_hash does not match the record before")
+                return ChainReport(False, count, r.seq, "prev_hash does not match the record before",
+                                   anchors=tuple(problems))
             h = record_hash(r.prev_hash, r.seq, r.at, r.actor, r.action, r.subject, r.data)
             if h != r.hash:
-                return ChainReport(False, count, r.seq, "content does not match its hash")
+                return ChainReport(False, count, r.seq, "content does not match its hash",
+                                   anchors=tuple(problems))
+            problems += [f"anchor {Head(r.seq, d)}: record {r.seq} now has hash {r.hash} "
+                         f"(the chain was rewritten up to it)"
+                         for d in sorted(wanted.get(r.seq, ())) if d != r.hash]
             prev, expected_seq, last_seq = r.hash, r.seq + 1, r.seq
             count += 1

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,16 @@ CATEGORY_ALIASES: dict[str, str] = {
 }
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MAX_TEXT = 2000
+# An .xlsx is a zip: a 5 MB upload can unpack to gigabytes (a zip bomb), and a few bytes of
+# sheet XML can stand for millions of empty cells. Limits far above any real question bank
+# (200 questions: a few hundred KB unpacked, a few thousand cells).
+XLSX_MAX_ENTRIES = 1000
+XLSX_MAX_UNZIPPED = 50 * 1024 * 1024  # all entries together, as the zip declares them
+XLSX_MAX_RATIO = 100  # unpacked / packed, for an entry over 1 MB unpacked
+XLSX_MAX_CELLS = 1_000_000  # cells read, an empty row counting as one
+XLSX_TOO_BIG = "文件解压后过大，疑似异常文件，未导入。"
+XLSX_TOO_MANY_CELLS = f"工作表过大（超过 {XLSX_MAX_CELLS // 10_000} 万个单元格），疑似异常文件，未导入。"
+XLSX_UNREADABLE = "无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"
 
 # Column names accepted in CSV / XLSX headers (first row), English or Chinese.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -237,18 +248,55 @@ def parse_csv(data: bytes) -> list[BankQuestion]:
     return parse_table(list(csv.reader(io.StringIO(text))))
 
 
+def check_xlsx_archive(data: bytes) -> None:
+    """Refuse, before anything is unpacked, a workbook whose zip holds too many entries, unpacks
+    to too much, packs an entry too tightly, or uses a compression .xlsx never uses (bzip2 and
+    lzma could unpack a huge block at once). Python's zipfile never unpacks more than an entry
+    declares, so the declared sizes bound what openpyxl reads."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            entries = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise BankError([XLSX_UNREADABLE]) from None
+    if any(e.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for e in entries):
+        raise BankError([XLSX_UNREADABLE])
+    if (len(entries) > XLSX_MAX_ENTRIES
+            or sum(e.file_size for e in entries) > XLSX_MAX_UNZIPPED
+            or any(e.file_size > 1024 * 1024 and e.file_size > XLSX_MAX_RATIO * e.compress_size
+                   for e in entries)):
+        raise BankError([XLSX_TOO_BIG])
+
+
 def parse_xlsx(data: bytes) -> list[BankQuestion]:
     """Every visible worksheet that holds anything (hidden ones, e.g. a template's lists
     for drop-downs, are not read): see `parse_sheets`."""
     from openpyxl import load_workbook
 
+    check_xlsx_archive(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a bad file
-        raise BankError(["无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"]) from None
+        raise BankError([XLSX_UNREADABLE]) from None
+    sheets: list[tuple[str, list[list[Any]]]] = []
+    budget = XLSX_MAX_CELLS
     try:
-        sheets = [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)])
-                  for ws in wb.worksheets if ws.sheet_state == "visible"]
+        for ws in wb.worksheets:
+            if ws.sheet_state != "visible":
+                continue
+            # rows as long as their own cells, not padded to the sheet's declared dimension
+            # (which the file states, e.g. A1:XFD1048576)
+            ws.reset_dimensions()
+            table: list[list[Any]] = []
+            for r in ws.iter_rows(values_only=True):
+                budget -= max(len(r), 1)
+                if budget < 0:
+                    raise BankError([XLSX_TOO_MANY_CELLS])
+                table.append(list(r))
+            sheets.append((ws.title, table))
+    except BankError:
+        raise
+    except Exception:  # a sheet's XML broken, an entry failing its CRC
+        raise BankError([XLSX_UNREADABLE]) from None
     finally:
         wb.close()
     return parse_sheets([(name, table) for name, table in sheets if any(

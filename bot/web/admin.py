@@ -12,7 +12,7 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.context import unit_of_work
 from bot.directory import parent_line
@@ -28,7 +28,7 @@ from bot.roster import (
     read_org_file,
     write_org_file,
 )
-from bot.web import form_body, render
+from bot.web import ApiError, form_body, render
 from bot.web.session import login_page, session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
 
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from bot.app import App
 
 MAX_UPLOAD = 2 * 1024 * 1024
+# the confirm form carries the rows again as UTF-8 (a GBK file grows by half) and the page's
+# fields: it is sent as multipart, so nothing is percent-encoded
+MAX_CONFIRM = 2 * MAX_UPLOAD
 
 
 class AdminWeb:
@@ -118,16 +121,16 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await form_body(request)
-        upload = form.get("file")
-        data = upload.file.read(MAX_UPLOAD + 1) if isinstance(upload, web.FileField) else b""
-        filename = upload.filename if isinstance(upload, web.FileField) else ""
+        # read as a stream with the page's own cap (aiohttp's 1 MiB cap of request.post()
+        # answered a file between 1 and 2 MB with an English 413)
+        form = await _form(request, ("file",), MAX_UPLOAD)
+        if form is None:
+            return self._render(viewer, status=413, upload_error="文件过大（上限 2 MB）。")
+        filename, data = form.get("file", ("", b""))
         if not data:
             return self._render(viewer, status=400, upload_error="请选择要导入的 CSV 文件。")
-        if len(data) > MAX_UPLOAD:
-            return self._render(viewer, status=413, upload_error="文件过大（上限 2 MB）。")
         try:
-            rows = read_csv(data)
+            rows = await asyncio.to_thread(read_csv, data)  # off the loop: up to 2 MB
         except RosterError as e:
             return self._render(viewer, status=422, upload_error="；".join(e.errors))
         buf = io.StringIO()  # the rows again, as UTF-8 text for the confirm form
@@ -135,7 +138,7 @@ class AdminWeb:
         writer.writeheader()
         writer.writerows(rows)
         text = buf.getvalue()
-        plan = self._plan(text)
+        plan = await asyncio.to_thread(self._plan, text)
         return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
                             filename=filename)
 
@@ -145,12 +148,19 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await form_body(request)
-        text, base = str(form.get("csv", "")), str(form.get("base", ""))
-        filename = str(form.get("filename", ""))[:200]
+        form = await _form(request, ("csv", "base", "filename"), MAX_CONFIRM)
+        if form is None:
+            return self._render(viewer, status=413, upload_error=(
+                "表单过大，本次未导入。请重新上传文件预览。"))
+        try:
+            text, base, filename = (form.get(k, ("", b""))[1].decode()
+                                    for k in ("csv", "base", "filename"))
+        except UnicodeDecodeError:
+            raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
+        filename = filename[:200]
         path = self.app.settings.org_path
         async with self.lock:
-            plan = self._plan(text)
+            plan = await asyncio.to_thread(self._plan, text)
             if plan.unchanged:  # a second click, or the same file again: nothing to write
                 return self._render(viewer, done="这些内容已导入，名册无需更改。")
             if plan.base_version != base:
@@ -171,3 +181,29 @@ class AdminWeb:
                     f"无法写入 {path}：{e.strerror or e}。名册未改变。"))
             self.app.use_org(Org.model_validate(plan.merged))
         return self._render(viewer, applied=plan)
+
+
+async def _form(request: web.Request, names: tuple[str, ...], limit: int
+                ) -> dict[str, tuple[str, bytes]] | None:
+    """The named fields of the form as name -> (file name or "", bytes), a multipart form read
+    as a stream: None as soon as one of them passes ``limit`` bytes (the rest is not read;
+    other fields are skipped unread). A url-encoded form (no file; the confirm form before it
+    was multipart) through request.post()."""
+    if request.content_type != "multipart/form-data":
+        return {k: ("", v.encode()) for k, v in (await form_body(request)).items()
+                if k in names and isinstance(v, str)}
+    out: dict[str, tuple[str, bytes]] = {}
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name not in names:
+                continue
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > limit:
+                    return None
+            out[part.name] = (part.filename or "", bytes(data))
+    except ValueError:  # no boundary, a broken part
+        raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
+    return out

@@ -180,12 +180,18 @@ class CasePages:
             raise ApiError(400, "items 须为评分项编号数组", "items")
         if not isinstance(reason, str):
             raise ApiError(400, "reason 须为字符串", "reason")
+        note = "" if data.get("note") is None else data["note"]
+        if not isinstance(note, str):
+            raise ApiError(400, "note 须为字符串", "note")
         try:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, "案件不存在")
-                row = await reviews.file_request(out, case, viewer, items, reason)
+                # 补充说明 goes with the first item ticked, as on the card
+                row = await reviews.file_request(out, case, viewer, items, reason,
+                                                 {items[0]: note.strip()}
+                                                 if items and note.strip() else None)
         except reviews.ReviewError as e:
             raise ApiError(403 if "只有本案侦查人员" in str(e) else 422, str(e)) from None
         due = row.due_at.astimezone(self.app.services.config.tz)

@@ -8,9 +8,11 @@ import html
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -184,6 +186,52 @@ async def test_apply_writes_uses_and_audits(console: Console, org_path: Path) ->
     # and the same file again: every row 无变化, nothing to confirm
     status, page = await preview(console, GOOD)
     assert status == 200 and "这些内容已导入，名册无需更改" in page and 'id="apply"' not in page
+
+
+async def test_a_roster_file_up_to_2_mb_previews_and_applies(console: Console,
+                                                             org_path: Path) -> None:
+    """The page's own limit is 2 MB: a 1.5 MB file (1,200 county offices, each with a long
+    备注 column the import passes over) previews and the page's confirm form (multipart)
+    applies it; aiohttp's 1 MiB body cap used to answer with an English 413. Over 2 MB the
+    page says so in Chinese, before the rest is read."""
+    await login(console, ADMIN)
+    remark = "机构沿革：" + "原为派出检察室，后改设为区人民检察院。" * 21
+    big = (",".join([*COLUMNS, "备注"]) + "\n" + "".join(
+        f"c01-{n:04d},示范市第{n}号测试区人民检察院,county,c01,,,,,{remark}\n"
+        for n in range(100, 1300))).encode()
+    assert 1_400_000 < len(big) < 2 * 1024 * 1024
+    n = 1299
+    status, page = await preview(console, big)
+    assert status == 200, page[:300]
+    assert f"示范市第{n}号测试区人民检察院" in page and 'id="apply"' in page and remark not in page
+    assert 'action="/admin/roster/apply" enctype="multipart/form-data"' in page
+    form = aiohttp.FormData(default_to_multipart=True)  # as the page's form sends it
+    for name, value in hidden(page).items():
+        form.add_field(name, value)
+    r = await console.client.post("/admin/roster/apply", data=form)
+    assert r.status == 200 and "导入成功" in await r.text()
+    assert console.app.services.directory.unit(f"c01-{n}") is not None
+
+    before = org_path.read_bytes()
+    sent = 0
+    boundary = "casebotRoster"
+    chunk = ("c01-99999,某县人民检察院,county,c01,,,,\n" * 2000).encode()
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"huge.csv\"\r\nContent-Type: text/csv\r\n\r\n{HEADER}").encode()
+        while sent < 32 * 1024 * 1024:
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = await console.client.post(
+        "/admin/roster/preview", data=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status == 413 and "文件过大（上限 2 MB）" in await r.text()
+    assert sent < 16 * 1024 * 1024, f"the server read {sent} bytes before refusing"
+    assert org_path.read_bytes() == before
 
 
 async def test_apply_from_another_origin_is_refused(console: Console, org_path: Path) -> None:

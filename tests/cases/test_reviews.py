@@ -348,3 +348,35 @@ async def test_a_veto_is_offered_once_on_the_code_page_and_filed_once(console: C
     assert r.status == 201
     body = (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["body"]
     assert body.count("刑事责任能力未查清") == 1
+
+
+async def test_the_note_is_capped_like_the_reason_on_the_card_and_the_page(
+        console: Console) -> None:
+    """补充说明 had no limit: any length went onto the prosecutor's card and into the database.
+    Now it has the reason's (cases.review_reason_max, 500), refused by name on both forms."""
+    limit = console.app.settings.config.cases.review_reason_max
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [card] = cards(await console.messages(f"dm:{INV}"))
+    r = await console.click(INV, card["id"], "review.file",
+                            {"items": "1", "reason": "监控已调取", "note": "补" * (limit + 1)})
+    assert r["messages"][-1]["text"] == f"补充说明不能超过 {limit} 字（现 {limit + 1} 字）。"
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert r["messages"][0]["text"] == "您没有待办的复核申请。"
+    # the code page's form has the field too, with the same limit
+    link = urlsplit(card["card"]["actions"][0]["url"]).path
+    await console.client.post("/console/api/login", json={"user": INV})
+    assert 'name="note"' in await (await console.client.get(link)).text()
+    items = ["causation"]
+    r = await console.client.post(link + "/review", json={
+        "items": items, "reason": "监控已调取", "note": "补" * (limit + 1)})
+    assert r.status == 422
+    assert (await r.json())["error"] == f"补充说明不能超过 {limit} 字（现 {limit + 1} 字）。"
+    r = await console.client.post(link + "/review", json={"items": items, "reason": "x", "note": 5})
+    assert r.status == 400
+    note = "鉴定意见书已补充" + "。" * (limit - 8)
+    r = await console.client.post(link + "/review", json={
+        "items": items, "reason": "监控已调取", "note": note})
+    assert r.status == 201, await r.text()
+    body = (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["body"]
+    assert note in body

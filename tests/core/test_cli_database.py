@@ -37,7 +37,7 @@ def test_no_database_no_side_effect(tmp_path: Path) -> None:
     cases.write_text("title,stage,police_unit,prosecutor,investigators\n", encoding="utf-8")
     hint = (f" (storage.database_url in {DEFAULT_CONFIG}; `casebot migrate --config"
             f" {DEFAULT_CONFIG}` creates or upgrades it)")
-    for args in (["audit", "verify"], ["draw", "verify", "DD20270104-01"],
+    for args in (["audit", "verify"], ["audit", "head"], ["draw", "verify", "DD20270104-01"],
                  ["import", "cases", str(cases)], ["import", "questions", str(bank)]):
         r = cli(tmp_path, *args)
         assert r.returncode == 2, args
@@ -74,7 +74,9 @@ def test_verify_commands_read_a_migrated_database_without_writing(tmp_path: Path
     assert cli(tmp_path, "migrate").returncode == 0
     before = digest(db)
     r = cli(tmp_path, "audit", "verify")
-    assert (r.returncode, r.stdout) == (0, "audit chain intact: 0 records\n"), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("audit chain intact: 0 records\n"), r.stderr
+    r = cli(tmp_path, "audit", "head")
+    assert (r.returncode, r.stdout) == (0, "audit trail empty: no record yet\n"), r.stderr
     r = cli(tmp_path, "draw", "verify", "DD20270104-01")
     assert r.returncode == 2
     assert r.stderr == "error: DD20270104-01 is neither a file nor a session with a draw\n"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
+import zipfile
 from typing import Any
 
 from aiohttp import FormData
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from storage import inspection as store
@@ -90,3 +93,27 @@ async def confirm(console: Console, preview_html: str, *, token: str | None = No
     form.add_field("token", token if token is not None else html.unescape(found.group(1)))
     form.add_field("questions", html.unescape(payload.group(1)))
     return await console.client.post("/inspection/bank/confirm", data=form)
+
+
+def zip_bomb(unpacked_mb: int = 256) -> bytes:
+    """A real workbook whose sheet entry unpacks to ``unpacked_mb`` MB (the zip declares it
+    honestly) while the file stays about 1 MB."""
+    wb = Workbook()
+    assert wb.active is not None
+    wb.active.append(["编号", "类别", "题目", "参考答案要点"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                z.writestr(info, src.read(info))
+                continue
+            with z.open(info.filename, "w", force_zip64=True) as f:
+                f.write(b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                        b'spreadsheetml/2006/main"><sheetData><!--')
+                for _ in range(unpacked_mb):
+                    f.write(b"A" * (1 << 20))
+                f.write(b"--></sheetData></worksheet>")
+    return out.getvalue()

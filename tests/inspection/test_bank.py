@@ -9,6 +9,9 @@ import json
 import re
 import subprocess
 import sys
+import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from config.loader import DEFAULT_DIR, Settings
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, bank, confirm, say
+from tests.inspection.helpers import HOST, bank, confirm, say, zip_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_ZH = ["编号", "类别", "题目", "参考答案要点", "出题部门", "标签"]
@@ -121,6 +124,61 @@ def test_xlsx_errors_name_the_sheet() -> None:
         "工作表「业务」第3行：编号「T001」重复（工作表「党建」第2行已有）",
     ]
     assert secret_text not in "\n".join(e.value.errors)
+
+
+def test_xlsx_zip_bomb_is_refused_before_it_is_unpacked() -> None:
+    bomb = zip_bomb()
+    assert len(bomb) < 2 * 1024 * 1024
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(BankError) as e:
+            parse_file("题库.xlsx", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert e.value.errors == ["文件解压后过大，疑似异常文件，未导入。"]
+    assert peak < 20 * 1024 * 1024, f"{peak} bytes held to refuse it"
+    assert time.monotonic() - started < 5
+
+
+def test_xlsx_cells_are_bounded_not_the_declared_dimension() -> None:
+    """A few bytes of sheet XML can stand for millions of cells: one cell at ALL20000 made the
+    sheet 20,000 rows of 1,000 cells each (XFD1048576: 17 billion). Rows are as long as their
+    own cells now, and past a million cells the file is refused."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADER_ZH)
+    ws.append(ROWS[0])
+    ws.cell(row=20_000, column=1_000, value="x")
+    buf = io.BytesIO()
+    wb.save(buf)
+    started = time.monotonic()
+    with pytest.raises(BankError) as e:
+        parse_xlsx(buf.getvalue())
+    assert e.value.errors == ["第20000行：第1000列有内容但没有表头"]
+    for row in range(3, 1_100):  # and 1,100 rows of 1,000 cells each
+        ws.cell(row=row, column=1_000, value="x")
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(BankError) as e:
+        parse_xlsx(buf.getvalue())
+    assert e.value.errors == ["工作表过大（超过 100 万个单元格），疑似异常文件，未导入。"]
+    assert time.monotonic() - started < 10
+
+
+def test_a_sheet_that_breaks_while_read_is_an_unreadable_workbook() -> None:
+    data = _workbook({"题库": [HEADER_ZH, ROWS[0]]})
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:  # the sheet's XML cut short: opens, fails when read
+        for info in src.infolist():
+            z.writestr(info, src.read(info)[:-40] if info.filename.startswith("xl/worksheets/")
+                       else src.read(info))
+    with pytest.raises(BankError) as e:
+        parse_xlsx(out.getvalue())
+    assert e.value.errors == ["无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"]
 
 
 def test_columns_that_would_lose_data_are_errors() -> None:

@@ -5,6 +5,7 @@ refused if the bank changed in between. Texts never reach a log line or an audit
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import re
@@ -15,12 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import FormData
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console, fresh_postgres, make_settings, open_console
-from tests.inspection.helpers import HOST, bank, confirm
+from tests.inspection.helpers import HOST, bank, confirm, zip_bomb
 
 NEW_TEXT = "预览测试新题：请介绍你院案件质量评查的做法？"
 CHANGED_TEXT = "预览测试改题：请说明你院检务公开的新举措？"
@@ -223,3 +225,26 @@ async def test_an_oversized_upload_is_refused_before_it_is_read_whole(console: C
     form.add_field("file", padded, filename="bank.yaml")
     r = await console.client.post("/inspection/bank/preview", data=form)
     assert r.status == 200 and "N950" in _visible(await r.text())
+
+
+async def test_an_xlsx_zip_bomb_is_refused_and_a_normal_workbook_previews(console: Console) -> None:
+    """About 1 MB uploaded that would unpack to 256 MB: refused with a Chinese reason before
+    it is unpacked, nothing audited; a real workbook still previews."""
+    await console.client.post("/console/api/login", json={"user": HOST})
+    form = FormData()
+    form.add_field("file", zip_bomb(), filename="题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 400
+    assert "文件解压后过大，疑似异常文件，未导入。" in _visible(await r.text())
+    assert [r.action for r in await _audit(console)] == []
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["编号", "类别", "题目", "参考答案要点"])
+    ws.append(["N960", "队伍建设", NEW_TEXT, "要点甲"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    form = FormData()
+    form.add_field("file", buf.getvalue(), filename="题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 200 and "N960" in _visible(await r.text())
