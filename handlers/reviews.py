@@ -38,6 +38,7 @@ from storage.cases import CaseRow
 from storage.reviews import ReviewRow
 
 router = Router("reviews")
+MINUTES_MAX = 2000  # 评议纪要: the minutes of a joint review
 
 
 # -- card buttons -------------------------------------------------------------------------------
@@ -102,15 +103,19 @@ async def accept(event: CardActionEvent, ctx: Context) -> None:
 @router.action("review.reject", roles=("prosecutor",))
 async def reject(event: CardActionEvent, ctx: Context) -> None:
     reason = event.form.get("reason", "").strip()
+    limit = ctx.config.cases.review_reason_max
     if not reason:
         await ctx.reply("驳回须填写理由。")
+        return
+    if len(reason) > limit:  # refused, not cut: the investigator must read all of it
+        await ctx.reply(f"驳回理由不能超过 {limit} 字（现 {len(reason)} 字），未驳回。请精简后重新提交。")
         return
     got = await _loaded(ctx)
     if got is None:
         return
     row, case = got
-    if await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason[:500]}",
-                     reject_reason=reason[:500]):
+    if await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason}",
+                     reject_reason=reason):
         await ctx.reply(f"复核申请 #{row.id}（{case.code}）已驳回，"
                         f"驳回理由已告知申请人{ctx.directory.person_name(row.filed_by)}。")
 
@@ -183,12 +188,14 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
         problems.append(f"评议结果「{raw[:20]}」无效，请填写「维持」（维持原评分）或「调整」（调整评分）")
     if not minutes:
         problems.append("请填写评议纪要")
+    elif len(minutes) > MINUTES_MAX:
+        problems.append(f"评议纪要不能超过 {MINUTES_MAX} 字（现 {len(minutes)} 字），请精简")
     if problems:
         await ctx.reply("；".join(problems) + "。")
         return
     assert result is not None
     participants = [p for p in re.split(r"[,，、\s]+", event.form.get("participants", "")) if p]
-    if not await apply(ctx, row, Action.OUTCOME, outcome=result, minutes=minutes[:2000],
+    if not await apply(ctx, row, Action.OUTCOME, outcome=result, minutes=minutes,
                        participants=json.dumps(participants, ensure_ascii=False)):
         await ctx.reply(refusal(State(row.status)))
         return

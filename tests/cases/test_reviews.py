@@ -47,6 +47,10 @@ async def test_reject_needs_a_reason_and_updates_both_cards(console: Console) ->
 
     r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": ""})
     assert r["messages"][-1]["text"] == "驳回须填写理由。"
+    # refused whole, never cut: the investigator would read a reason that stops mid-sentence
+    r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": "证" * 501})
+    assert r["messages"][-1]["text"] == "驳回理由不能超过 500 字（现 501 字），未驳回。请精简后重新提交。"
+    assert (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["actions"]
     r = await console.click(PROSECUTOR, pcard["id"], "review.reject", {"reason": "证据仍不足"})
     assert "已驳回" in r["messages"][-1]["text"]
     pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
@@ -274,7 +278,9 @@ async def test_a_joint_review_outcome_waits_for_the_meeting_and_says_what_is_mis
             ({"outcome": "", "minutes": "纪要"}, "请填写评议结果：维持 或 调整。"),
             ({"outcome": "再议", "minutes": "纪要"},
              "评议结果「再议」无效，请填写「维持」（维持原评分）或「调整」（调整评分）。"),
-            ({"outcome": "", "minutes": ""}, "请填写评议结果：维持 或 调整；请填写评议纪要。")):
+            ({"outcome": "", "minutes": ""}, "请填写评议结果：维持 或 调整；请填写评议纪要。"),
+            ({"outcome": "维持", "minutes": "纪" * 2001},
+             "评议纪要不能超过 2000 字（现 2001 字），请精简。")):
         r = await console.click(PROSECUTOR, pcard["id"], "review.outcome", form)
         assert r["messages"][-1]["text"] == refusal, form
     r = await console.click(PROSECUTOR, pcard["id"], "review.outcome", full)
