@@ -246,7 +246,8 @@ class Dispatcher:
             if isinstance(event, MessageEvent):
                 assert route is not None
                 await msgs.add_message(session, chat=event.chat, sender=user.id, at=event.at,
-                                       text=without_unsafe(event.text), event_id=event.event_id)
+                                       text=without_unsafe(logged_text(event)),
+                                       event_id=event.event_id)
                 await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
@@ -257,13 +258,20 @@ class Dispatcher:
         together with other events' (see storage/journal.py)."""
         async with self.services.reads() as session:
             ctx = ReadOnlyContext(self.services, session, event, user)
-            ctx.log_inbound(event.text)
+            ctx.log_inbound(logged_text(event))
             await self._route_message(event, route, ctx)
         if not await self.services.journal.commit(ctx.pending):
             return FeedResult("duplicate")
         return FeedResult("handled", ctx.sent)
 
     def match(self, event: MessageEvent) -> Route:
+        route = self._match(event)
+        if event.spoken and route.handler not in (None, _refuse_chars) and not route.readonly:
+            # a misheard word must not change anything: only read-only commands run from speech
+            return Route(_refuse_spoken, (), route.what, route.args, readonly=True)
+        return route
+
+    def _match(self, event: MessageEvent) -> Route:
         if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
             return Route(_refuse_chars, (), "", bad, readonly=False)
         text = command_text(event.text)
@@ -287,7 +295,8 @@ class Dispatcher:
             if not (event.is_direct or event.mentioned):
                 return  # group chatter among people
             if route.args.strip():
-                await ctx.reply(self._unknown(route.args))
+                heard = heard_as(event.text) if event.spoken else ""
+                await ctx.reply(heard + self._unknown(route.args))
             elif event.is_direct:  # blank, or mentions only: no @ is needed here
                 await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
@@ -339,6 +348,27 @@ class Dispatcher:
             return True
         await ctx.reply(f"{what}仅限{role_names(roles)}使用。您的角色：{role_names(ctx.user.roles)}。")
         return False
+
+
+SPOKEN = "[语音] "  # marks a stored voice message's text (DingTalk's speech-to-text)
+HEARD_SHOWN = 60  # characters of the recognised text quoted back
+
+
+def logged_text(event: MessageEvent) -> str:
+    """The person's message as stored (the console, the history): a voice message's
+    recognised text, marked as such."""
+    return SPOKEN + event.text if event.spoken else event.text
+
+
+def heard_as(text: str) -> str:
+    """What the bot heard, quoted back before the answer to a voice message it cannot run."""
+    shown = text if len(text) <= HEARD_SHOWN else text[:HEARD_SHOWN] + "…"
+    return f"语音识别为：「{shown}」。"
+
+
+async def _refuse_spoken(event: MessageEvent, ctx: Context) -> None:
+    """A voice message naming a command that changes data: not run, whatever it heard."""
+    await ctx.reply(heard_as(event.text) + "该命令会修改数据，请以文字发送。")
 
 
 _BAD_CHARS = "{what}含有控制字符或不可见的格式字符（{char}），未处理。请删除后重新发送。"

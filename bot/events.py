@@ -26,6 +26,9 @@ class MessageEvent(Event):
     text: str
     is_direct: bool = False
     mentioned: bool = False  # @-addressed to the bot in a group (DingTalk sends groups only that)
+    # `text` is the platform's speech-to-text of a voice message: only read-only commands run
+    # from it (a misheard word must not change anything), and it is stored marked as such
+    spoken: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,7 +69,13 @@ def test_rich_text_and_other_types(settings: Settings) -> None:
                                                             {"text": "谁 "}]})
     got = message_event(parse_bot_message(raw), d, {}, NOW, raw)
     assert isinstance(got, Incoming) and got.event.text == "我是谁"
-    raw = bot_data(msgtype="audio", content={"downloadCode": "x", "recognition": "帮助"})
+    raw = bot_data(msgtype="audio", content={"downloadCode": "x", "recognition": " 帮助。"})
+    got = message_event(parse_bot_message(raw), d, {}, NOW, raw)
+    assert isinstance(got, Incoming) and got.event.text == "帮助" and got.event.spoken
+    for content in ({"downloadCode": "x"}, {"downloadCode": "x", "recognition": "？"}):
+        raw = bot_data(msgtype="audio", content=content)
+        assert isinstance(message_event(parse_bot_message(raw), d, {}, NOW, raw), Refusal)
+    raw = bot_data(msgtype="video", content={"downloadCode": "x", "duration": "5"})
     assert isinstance(message_event(parse_bot_message(raw), d, {}, NOW, raw), Refusal)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,6 +111,33 @@ def _text(msg: ChatbotMessage) -> str | None:
     return None
 
 
+def speech_text(recognition: str) -> str:
+    """DingTalk's speech-to-text as a command: without the punctuation and spaces it puts
+    around what was said (「我的案件。」: 我的案件). Inside, nothing changes: the dispatcher
+    normalises it as it does typed text."""
+    start, end = 0, len(recognition)
+    while start < end and _edge(recognition[start]):
+        start += 1
+    while end > start and _edge(recognition[end - 1]):
+        end -= 1
+    return recognition[start:end]
+
+
+def _edge(ch: str) -> bool:
+    """Punctuation (。，？！…) or a space of any kind: what speech-to-text adds around words."""
+    return ch.isspace() or unicodedata.category(ch)[0] in "PZ"
+
+
+def _recognition(msg: ChatbotMessage) -> str | None:
+    """What a voice message said (`content.recognition`, DingTalk's speech-to-text), or None
+    for anything else, and for a voice message it could not make out."""
+    if msg.message_type != "audio":
+        return None
+    content = msg.extensions.get("content") if isinstance(msg.extensions, dict) else None
+    recognition = content.get("recognition") if isinstance(content, dict) else None
+    return (speech_text(recognition) or None) if isinstance(recognition, str) else None
+
+
 def _at(ms: Any, now: datetime) -> datetime:
     try:
         return datetime.fromtimestamp(int(ms) / 1000, UTC)
@@ -164,13 +192,15 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
             return _refusal(msg, f"unknown user {staff_id!r}", NOT_REGISTERED_USER,
                             f"{RAW_USER}{staff_id}" if staff_id else None)
         chat = f"dm:{person.id}"
-    text = _text(msg)
+    text, spoken = _text(msg), False
+    if text is None and (text := _recognition(msg)) is not None:
+        spoken = True
     if text is None:
         return _refusal(msg, f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY, chat)
     event = MessageEvent(
         event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
         at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1",
-        mentioned=msg.conversation_type != "1", raw=raw,
+        mentioned=msg.conversation_type != "1", raw=raw, spoken=spoken,
     )
     return Incoming(event, msg.session_webhook or None, _expires_ms(msg), group_sender(msg))
 
