@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from multidict import MultiDictProxy
@@ -178,6 +178,30 @@ async def form_body(request: web.Request
         return await request.post()
     except ValueError:
         raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
+
+
+class TooLarge(Exception):
+    """A multipart field passed its limit; the rest of the request was not read."""
+
+
+async def multipart_fields(request: web.Request, names: tuple[str, ...], limit: int
+                           ) -> dict[str, tuple[str, bytes]]:
+    """The named parts of a multipart form as name -> (file name or "", bytes), read as a
+    stream, so a form larger than aiohttp's request.post() cap (1 MiB) can be read and an
+    oversized one refused before it is held: TooLarge as soon as one part passes ``limit``
+    bytes. Other parts are skipped unread. ValueError: no boundary, a broken part."""
+    out: dict[str, tuple[str, bytes]] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name not in names:
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge(part.name)
+        out[part.name] = (part.filename or "", bytes(data))
+    return out
 
 
 def field_str(data: dict[str, Any], name: str, *, max_len: int = 2000,

@@ -12,7 +12,7 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from bot.context import unit_of_work
 from bot.directory import parent_line
@@ -28,7 +28,7 @@ from bot.roster import (
     read_org_file,
     write_org_file,
 )
-from bot.web import ApiError, form_body, render
+from bot.web import ApiError, TooLarge, form_body, multipart_fields, render
 from bot.web.session import login_page, session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
 
@@ -192,18 +192,9 @@ async def _form(request: web.Request, names: tuple[str, ...], limit: int
     if request.content_type != "multipart/form-data":
         return {k: ("", v.encode()) for k, v in (await form_body(request)).items()
                 if k in names and isinstance(v, str)}
-    out: dict[str, tuple[str, bytes]] = {}
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or part.name not in names:
-                continue
-            data = bytearray()
-            while chunk := await part.read_chunk():
-                data += chunk
-                if len(data) > limit:
-                    return None
-            out[part.name] = (part.filename or "", bytes(data))
+        return await multipart_fields(request, names, limit)
+    except TooLarge:
+        return None
     except ValueError:  # no boundary, a broken part
         raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
-    return out

@@ -14,7 +14,7 @@ from datetime import timedelta, tzinfo
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +42,15 @@ from bot.domain.question_bank import (
     questions_to_json,
 )
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
-from bot.web import ApiError, form_body, json_response, loads_strict, render
+from bot.web import (
+    ApiError,
+    TooLarge,
+    form_body,
+    json_response,
+    loads_strict,
+    multipart_fields,
+    render,
+)
 from bot.web.session import login_page, session_person
 from cards.inspection import UnitView
 from config.model import ROLE_LABELS, Person
@@ -198,21 +206,19 @@ class InspectionWeb:
         services = self.app.services
         if request.content_type != "multipart/form-data":
             raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
-        try:
-            part = await (await request.multipart()).next()
-            if not isinstance(part, BodyPartReader) or not part.filename:
-                raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
-            data = bytearray()  # read as a stream: a larger file is refused before it is held
-            while chunk := await part.read_chunk():
-                data += chunk
-                if len(data) > MAX_UPLOAD:
-                    raise _page_error(400, "文件超过 5 MB。")
+        try:  # read as a stream: a larger file is refused before it is held
+            name, data = (await multipart_fields(request, ("file",), MAX_UPLOAD)).get(
+                "file", ("", b""))
+        except TooLarge:
+            raise _page_error(400, "文件超过 5 MB。") from None
         except ValueError:  # no boundary, a broken part
             raise _page_error(400, "上传的表单格式有误，请在页面上重新选择文件提交。") from None
-        filename = part.filename[-80:]
+        if not name:
+            raise _page_error(400, "请选择 .yaml、.csv 或 .xlsx 文件。")
+        filename = name[-80:]
         try:
             # seconds of CPU for a big workbook: off the loop, so other chats keep answering
-            questions, demo = await asyncio.to_thread(parse_file, part.filename, bytes(data))
+            questions, demo = await asyncio.to_thread(parse_file, name, data)
         except BankError as e:
             return render("inspection_import_errors.html", status=400, errors=e.errors,
                           filename=filename, categories=CATEGORIES)
@@ -461,21 +467,13 @@ async def _multipart_fields(request: web.Request, names: tuple[str, ...],
     than aiohttp's request.post() allows); anything malformed or too big is a 400."""
     if request.content_type != "multipart/form-data":
         raise _page_error(400, "表单格式有误，请重新上传文件预览。")
-    out: dict[str, str] = {}
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or part.name not in names:
-                continue
-            data = bytearray()
-            while chunk := await part.read_chunk():
-                data += chunk
-                if len(data) > limit:
-                    raise _page_error(400, "表单过大，请重新上传文件预览。")
-            out[part.name] = data.decode()
+        fields = await multipart_fields(request, names, limit)
+        return {k: data.decode() for k, (_, data) in fields.items()}
+    except TooLarge:
+        raise _page_error(400, "表单过大，请重新上传文件预览。") from None
     except (ValueError, UnicodeDecodeError):
         raise _page_error(400, "表单格式有误，请重新上传文件预览。") from None
-    return out
 
 
 async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:
