@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.context import Context, Outbound, Services
+from bot.domain.period import Period
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -479,11 +480,14 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     return "\n".join(deduction_lines(ev, out.services.settings.template))
 
 
-async def case_stats(services: Services, viewer: Person) -> StatsView:
+async def case_stats(services: Services, viewer: Person, period: Period | None = None
+                     ) -> StatsView:
     """统计 (chat card, /stats and its CSV): the cases of the viewer's office and the offices
     below it (the province: every case), read off the event loop, broken down per prosecutor
     and per police unit of that part of the roster (those without a case with zeros, in
-    roster order; anyone else with cases after them), names resolved."""
+    roster order; anyone else with cases after them), names resolved. With a period, only
+    the cases that entered casebot in it (its days in the bot's time zone), with everything
+    about them (colour now, 转码, intake … whenever it happened)."""
     tz = services.config.tz
     now = services.clock.now()
     today = now.astimezone(tz).date()
@@ -493,10 +497,11 @@ async def case_stats(services: Services, viewer: Person) -> StatsView:
     prosecutors = [p.id for p in d.with_role("prosecutor") if scope is None or p.unit in scope]
     units = [u.id for u in d.org.units
              if u.kind == "police" and (scope is None or u.id in scope)]
-    st = await services.bulk.run(lambda session: repo.case_fact_rows(session, scope),
+    created = period.bounds(tz) if period is not None else None
+    st = await services.bulk.run(lambda session: repo.case_fact_rows(session, scope, created),
                                  lambda rows: compute(repo.facts_from(rows), today, tz,
                                                       prosecutors, units))
     return StatsView(
-        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz),
+        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz), period=period,
         prosecutors=tuple((d.person_name(k), g) for k, g in st.per_prosecutor.items()),
         police_units=tuple((d.unit_name(k), g) for k, g in st.per_police_unit.items()))

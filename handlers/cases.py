@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
+from bot.domain.period import PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
@@ -307,10 +308,21 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
 STATS_ROLES = ("prosecutor", "case_manager", "leader")
 
 
-@router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
-                roles=STATS_ROLES, readonly=True)
+STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
+
+
+@router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
+                "可按案件录入日期限定期间：本月、上月、本季度、上季度、今年、2026、2026-10、"
+                "2026-10-01 至 2026-11-30",
+                usage="统计 [期间]", roles=STATS_ROLES, readonly=True)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
-    card = stats_card(await ops.case_stats(ctx.services, ctx.user), ctx.config.web.base_url)
+    try:
+        period = parse_period(ctx.args, ctx.clock.now().astimezone(ctx.config.tz).date())
+    except PeriodError as e:
+        await ctx.reply(f"{e}。示例：{STATS_EXAMPLES}")
+        return
+    card = stats_card(await ops.case_stats(ctx.services, ctx.user, period),
+                      ctx.config.web.base_url)
     chat = ctx.directory.chat(ctx.event.chat)
     if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
                                 and ops.in_scope(ctx, p, ctx.user.unit) for pid in chat.members):
