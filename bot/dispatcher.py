@@ -43,6 +43,7 @@ class Command:
     summary: str
     usage: str
     readonly: bool = False  # only reads and replies: handled on a snapshot, group-committed
+    glued_words: tuple[str, ...] = ()  # Chinese arguments typed without a space: 统计上月
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,15 @@ class Router:
         self.actions: list[Action] = []
 
     def command(self, *names: str, summary: str, usage: str = "", roles: tuple[str, ...] = (),
-                readonly: bool = False) -> Callable[[MessageHandler], MessageHandler]:
+                readonly: bool = False, glued_words: tuple[str, ...] = ()
+                ) -> Callable[[MessageHandler], MessageHandler]:
         """`readonly=True`: the handler only reads and replies (it may audit, never update a
-        card or write through the session); such events are group-committed."""
+        card or write through the session); such events are group-committed. `glued_words`:
+        Chinese arguments also understood typed straight after the command word (统计上月);
+        an argument starting with a letter or digit always is (码HY-2026-0001)."""
         def deco(fn: MessageHandler) -> MessageHandler:
-            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly))
+            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly,
+                                         glued_words))
             return fn
         return deco
 
@@ -187,12 +192,14 @@ class Dispatcher:
         return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
 
     def _glued(self, text: str) -> tuple[Command, str] | None:
-        """A Chinese command word typed without a space before its argument: 码HY-2026-0001."""
+        """A Chinese command word typed without a space before its argument: 码HY-2026-0001,
+        统计上月."""
         for c in self.commands():
             for name in c.names:
                 rest = text[len(name):]
-                if not name.isascii() and text.startswith(name) and rest[:1].isascii() \
-                        and rest[:1].isalnum():
+                if not name.isascii() and text.startswith(name) and (
+                        (rest[:1].isascii() and rest[:1].isalnum())
+                        or (rest.startswith(c.glued_words) and c.glued_words)):
                     return c, rest
         return None
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.period import PeriodError, parse_period
+from bot.domain.period import PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
@@ -314,7 +314,7 @@ STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
                 "可按案件录入日期限定期间：本月、上月、本季度、上季度、今年、2026、2026-10、"
                 "2026-10-01 至 2026-11-30",
-                usage="统计 [期间]", roles=STATS_ROLES, readonly=True)
+                usage="统计 [期间]", roles=STATS_ROLES, readonly=True, glued_words=PERIOD_WORDS)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     try:
         period = parse_period(ctx.args, ctx.clock.now().astimezone(ctx.config.tz).date())

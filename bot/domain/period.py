@@ -63,16 +63,25 @@ def _year(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
+THIS_MONTH = ("本月", "这个月", "当月")
+LAST_MONTH = ("上月", "上个月")
+THIS_QUARTER = ("本季度", "本季", "这个季度")
+LAST_QUARTER = ("上季度", "上季", "上个季度")
+THIS_YEAR = ("今年", "本年", "本年度")
+PREVIOUS_YEAR = ("去年", "上年", "上一年")
+PERIOD_WORDS = (*THIS_MONTH, *LAST_MONTH, *THIS_QUARTER, *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
+
+
 def _relative(word: str, today: date) -> tuple[date, date] | None:
     y, m = today.year, today.month
     q = (m - 1) // 3 + 1
     spans = {
-        ("本月", "这个月", "当月"): lambda: _month(y, m),
-        ("上月", "上个月"): lambda: _month(y, m - 1) if m > 1 else _month(y - 1, 12),
-        ("本季度", "本季", "这个季度"): lambda: _quarter(y, q),
-        ("上季度", "上季", "上个季度"): lambda: _quarter(y, q - 1) if q > 1 else _quarter(y - 1, 4),
-        ("今年", "本年", "本年度"): lambda: _year(y),
-        ("去年", "上年", "上一年"): lambda: _year(y - 1),
+        THIS_MONTH: lambda: _month(y, m),
+        LAST_MONTH: lambda: _month(y, m - 1) if m > 1 else _month(y - 1, 12),
+        THIS_QUARTER: lambda: _quarter(y, q),
+        LAST_QUARTER: lambda: _quarter(y, q - 1) if q > 1 else _quarter(y - 1, 4),
+        THIS_YEAR: lambda: _year(y),
+        PREVIOUS_YEAR: lambda: _year(y - 1),
     }
     return next((span() for words, span in spans.items() if word in words), None)
 

@@ -92,6 +92,9 @@ async def test_last_month_counts_only_the_cases_created_last_month(four_cases: C
     assert head(await ask(c, "统计 本月"))[1:5] == [
         "统计期间：2026-11-01 至 2026-11-30（按案件录入日期）", "数据截至：2026-11-05 09:30",
         "案件总数：2", "红码 0 · 黄码 1 · 绿码 0 · 未评分 1"]
+    # typed without a space, as on a phone
+    assert head(await ask(c, "统计上月")) == head(card)
+    assert head(await ask(c, "统计本季度"))[1] == "统计期间：2026-10-01 至 2026-12-31（按案件录入日期）"
     # without a period: every case, and the card says so
     assert head(await ask(c, "统计"))[1:4] == ["统计期间：全部", "数据截至：2026-11-05 09:30",
                                               "案件总数：4"]
