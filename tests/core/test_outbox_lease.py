@@ -2,7 +2,7 @@
 the platform holds a delivery open longer than the lease: a worker that is alive keeps its rows
 (the person never gets a message twice), a dead or cut-off one loses them after the lease to the
 other, which delivers them exactly once. The lease in the database is on a ManualClock; the
-renewal period and the local deadline are real time (a lease of 0.6 s, renewed every 0.2 s)."""
+renewal period and the local deadline are real time (a lease of 1.2 s, renewed every 0.4 s)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from storage import db
 from storage.models import Message, OutboxItem
 from tests.conftest import START, fresh_postgres, make_settings
 
-LEASE = 0.6
+LEASE = 1.2
 CONFIG = OutboxConfig(poll_seconds=0.05, retry_base_seconds=0.01, retry_max_seconds=0.05,
                       lease_seconds=LEASE)
 PAST_THE_LEASE = timedelta(seconds=LEASE + 0.4)
