@@ -6,13 +6,14 @@ caller's transaction through an `Outbound`, so the state change and its messages
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.context import Context, Outbound, Services
+from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
+from bot.domain.codes import normalize_code as normalize_code
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -42,16 +43,10 @@ from storage import messages as msgs
 from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
 from storage.models import Message
 
-CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
                     # to 31 December this many years after it
 DEADLINES = {"investigation_deadline": "侦查期限", "custody_deadline": "羁押期限"}
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def normalize_code(text: str) -> str:
-    """A case code however it was typed: ＨＹ－２０２６－０００１ or hy-2026-0001 → HY-2026-0001."""
-    return unicodedata.normalize("NFKC", text).strip().upper()
 
 
 def parse_day(text: str) -> date:

@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[MessageEvent, Context], Awaitable[None]]
 ActionHandler = Callable[[CardActionEvent, Context], Awaitable[None]]
+# How a feature reads a voice message's recognised text that typed-text rules would miss: the
+# text meant (「码 hy 二零二六 零零零一」: 码 HY-2026-0001), or None.
+Hearer = Callable[[str], str | None]
+# A command's `readonly`: True, False, or decided by its arguments (see `listing_only`)
+ReadOnly = bool | Callable[[str], bool]
+
+
+def listing_only(args: str) -> bool:
+    """`readonly=` of a command whose bare form lists and whose forms with arguments act
+    (提醒 lists; 提醒 暂停 <案件码> <天数> snoozes)."""
+    return not args.strip()
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,13 @@ class Command:
     roles: tuple[str, ...]
     summary: str
     usage: str
-    readonly: bool = False  # only reads and replies: handled on a snapshot, group-committed
+    readonly: ReadOnly = False  # only reads and replies: handled on a snapshot, group-committed
+    # runs from a voice message though not readonly: it changes nothing a person did, only
+    # sends the asker cards to act on (待办). Read-only commands run from speech anyway.
+    voice: bool = False
+
+    def readonly_for(self, args: str) -> bool:
+        return self.readonly(args) if callable(self.readonly) else self.readonly
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,7 @@ class Route:
     what: str  # how a refusal names it
     args: str
     readonly: bool
+    voice: bool = False  # may run from a voice message (see Command.voice)
 
 
 @dataclass(frozen=True)
@@ -79,15 +97,24 @@ class Router:
         self.commands: list[Command] = []
         self.patterns: list[Pattern] = []
         self.actions: list[Action] = []
+        self.hearers: list[Hearer] = []
 
     def command(self, *names: str, summary: str, usage: str = "", roles: tuple[str, ...] = (),
-                readonly: bool = False) -> Callable[[MessageHandler], MessageHandler]:
+                readonly: ReadOnly = False, voice: bool = False
+                ) -> Callable[[MessageHandler], MessageHandler]:
         """`readonly=True`: the handler only reads and replies (it may audit, never update a
-        card or write through the session); such events are group-committed."""
+        card or write through the session); such events are group-committed. A callable
+        decides by the arguments (`listing_only`). `voice=True`: see Command.voice."""
         def deco(fn: MessageHandler) -> MessageHandler:
-            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly))
+            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly,
+                                         voice))
             return fn
         return deco
+
+    def hearing(self, fn: Hearer) -> Hearer:
+        """Register how this feature reads speech (see Hearer); tried in order, first wins."""
+        self.hearers.append(fn)
+        return fn
 
     def pattern(self, regex: str, roles: tuple[str, ...] = (), readonly: bool = False
                 ) -> Callable[[MessageHandler], MessageHandler]:
@@ -266,8 +293,10 @@ class Dispatcher:
 
     def match(self, event: MessageEvent) -> Route:
         route = self._match(event)
-        if event.spoken and route.handler not in (None, _refuse_chars) and not route.readonly:
-            # a misheard word must not change anything: only read-only commands run from speech
+        if event.spoken and route.handler not in (None, _refuse_chars) \
+                and not (route.readonly or route.voice):
+            # a misheard word must not change anything: only read-only commands (and those
+            # marked `voice`, which only send the asker cards) run from speech
             return Route(_refuse_spoken, (), route.what, route.args, readonly=True)
         return route
 
@@ -275,19 +304,30 @@ class Dispatcher:
         if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
             return Route(_refuse_chars, (), "", bad, readonly=False)
         text = command_text(event.text)
+        if event.spoken:
+            text = self._heard(text)
         word, _, rest = text.partition(" ")
         cmd = self._command(word)
         if cmd is None and (glued := self._glued(word)) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
             word = word[:len(word) - len(glued[1])]
         if cmd is not None:
-            return Route(cmd.handler, cmd.roles, f"「{word}」", rest.strip(), cmd.readonly)
+            args = rest.strip()
+            return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
+                         cmd.voice)
         wide = unicodedata.normalize("NFKC", text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
             for p in r.patterns:
                 if p.regex.search(text) or p.regex.search(wide):
                     return Route(p.handler, p.roles, "此操作", text, p.readonly)
         return Route(None, (), "", word or text, readonly=True)
+
+    def _heard(self, text: str) -> str:
+        """A voice message's text as the features read speech (Router.hearing)."""
+        for hear in (h for r in self.routers for h in r.hearers):
+            if (meant := hear(text)) is not None:
+                return meant
+        return text
 
     async def _route_message(self, event: MessageEvent, route: Route, ctx: Context) -> None:
         ctx.args = route.args

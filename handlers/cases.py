@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
+from bot.domain.codes import ending_code
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
@@ -31,6 +32,15 @@ from storage.cases import CaseRow, IntakeRow
 router = Router("cases")
 _CODE = re.compile(rf"^{ops.CODE_PATTERN}$")
 _LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+
+
+@router.hearing
+def spoken_code(text: str) -> str | None:
+    """A voice message ending with a case code as a recognizer writes it (「码 HY 2026 0001」,
+    「复核 hy 二零二六 零零零一」, 「HY，2026，0001」): the code as typed (码 HY-2026-0001), so
+    码, 复核, 评分 and a code alone read it. Anything else is left as heard."""
+    found = ending_code(text)
+    return None if found is None else f"{found[0]} {found[1]}".strip()
 
 
 async def _case_arg(ctx: Context, usage: str) -> CaseRow | None:

@@ -272,7 +272,7 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
 @router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>",
                 readonly=True)
 async def list_for_case(event: MessageEvent, ctx: Context) -> None:
-    code = ctx.args.strip().upper()
+    code = ops.normalize_code(ctx.args)  # ＨＹ－２０２６… from an IME, as 码 reads it
     if not code:
         await ctx.reply("用法：复核 <案件码>")
         return
@@ -330,7 +330,10 @@ async def resend(event: CardActionEvent, ctx: Context) -> None:
         await send_decision_card(ctx, row, case)
 
 
-@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）")
+# voice: re-sending the decision cards records them (to keep them in step), which a read-only
+# command cannot; nothing is decided until a button is tapped, so a spoken 待办 runs too
+@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）",
+                voice=True)
 async def todo(event: MessageEvent, ctx: Context) -> None:
     """The list, then a fresh decision card for each request waiting on this prosecutor (no
     scrolling back to find the old one). The copies are kept in step like the originals."""
