@@ -31,8 +31,11 @@ from cards.cases import (
     CaseView,
     deduction_lines,
     delivery_card,
+    intake_choices,
     intake_notice_card,
     intake_state,
+    intake_waiting_card,
+    local,
 )
 from cards.model import Card
 from cards.stats import StatsView
@@ -457,15 +460,58 @@ async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -
     return footer
 
 
+CLOSED_MOOT = "案件已结案，不再待定"  # the case managers' 待定 cards, once closed
+CLOSED_MOOT_ASKED = f"{CLOSED_MOOT}，无需选择"  # the prosecutor's
+
+
 async def intake_moot_by_closing(out: Outbound, case: CaseRow) -> str:
     """Closed (结案) by the case-management system while 待定: nothing is left to choose.
     Returns the footer of the prosecutor's cards."""
-    moot = "案件已结案，不再待定"
-    footer = f"{moot}，无需选择"
     if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # else nobody waits
-        await _retire_moot(out, case.code, moot, footer,
-                           f"{case.code} {moot}，无需等待承办检察官选择。")
-    return footer
+        await _retire_moot(out, case.code, CLOSED_MOOT, CLOSED_MOOT_ASKED,
+                           f"{case.code} {CLOSED_MOOT}，无需等待承办检察官选择。")
+    return CLOSED_MOOT_ASKED
+
+
+async def intake_waits_again(out: Outbound, case: CaseRow) -> None:
+    """Reopened (撤销结案) while its intake was 待定 on the current evaluation: what the
+    closing retired (intake_moot_by_closing) asks again. The prosecutor's cards get 延期受理 /
+    先收后补 back, the case managers' say they wait, and whoever the closing told that the
+    case no longer waits is told it does (the prosecutor too, pointed to the cards)."""
+    last = await repo.last_intake(out.session, case.code)
+    ev = await repo.current_evaluation(out.session, case)
+    if case.status != "open" or last is None or ev is None \
+            or last.decision != INTAKE_BY_COLOR[Color.YELLOW] or last.version != ev.version:
+        return  # decided, re-scored since, or never scanned: nothing waits
+    reopened = f"案件已于 {local(out.now(), out.config.tz)} 重新打开（撤销结案）"
+    view = case_view(out, case)
+    told: list[str] = []
+    msg = await msgs.get_message(out.session, last.message_id) if last.message_id else None
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is not None and old is not None and old.footer == CLOSED_MOOT:
+        await out.update_card(msg, intake_waiting_card(view, ev, f"{reopened}，仍待选择。"))
+        told.append(last.by)
+    asked: dict[int, bool] = {}  # message id -> whether the closing had retired it
+    for message_id, by in await repo.intake_prompts(out.session, [last.id]):
+        if message_id not in asked:
+            asked[message_id] = await _ask_again(out, message_id, case.code, f"{reopened}，请选择")
+        if asked[message_id] and by is not None:
+            told.append(by)
+    again = f"{case.code} {reopened}，受理仍为待定（{ev.color.label} {ev.score}分）"
+    for manager in dict.fromkeys(told):
+        await out.send_dm(manager, f"{again}，等待承办检察官选择，选择后将通知您。")
+    if any(asked.values()):
+        await out.send_dm(case.prosecutor, f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。")
+
+
+async def _ask_again(out: Outbound, message_id: int, code: str, footer: str) -> bool:
+    """Give a prompt the closing retired its choices back; False when it was not that."""
+    msg = await msgs.get_message(out.session, message_id)
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is None or old is None or old.actions or old.footer != CLOSED_MOOT_ASKED:
+        return False
+    await out.update_card(msg, replace(old, actions=intake_choices(code), footer=footer))
+    return True
 
 
 def open_items_text(ev: Evaluation, out: Outbound) -> str:
