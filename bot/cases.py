@@ -14,6 +14,7 @@ from typing import Any
 from bot.context import Context, Outbound, Services
 from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
 from bot.domain.codes import normalize_code as normalize_code
+from bot.domain.codes import spoken_code
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -50,6 +51,8 @@ DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's 
                     # to 31 December this many years after it
 DEADLINES = {"investigation_deadline": "侦查期限", "custody_deadline": "羁押期限"}
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CODE = re.compile(CODE_PATTERN)
+SHOWN = 30  # characters of a person's bad input quoted back
 
 
 def parse_day(text: str) -> date:
@@ -89,6 +92,29 @@ class NewCase:
     investigation_deadline: date | None
     custody_deadline: date | None
     external_id: str | None = None  # the case-management system's id (统一受案号)
+
+
+# -- reading a code from chat ------------------------------------------------------------------
+
+async def case_from_args(ctx: Context, usage: str) -> CaseRow | None:
+    """The case the command's arguments name (码, 评分, 受理, 复核 …), or None once the person
+    is told why not: nothing given (the usage), not a code (with the code they likely meant:
+    「HY 2026 0001」, 「HY20260001」), no such case."""
+    code = normalize_code(ctx.args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
+    if not code:
+        await ctx.reply(f"用法：{usage}")
+        return None
+    if not _CODE.fullmatch(code):
+        typed = " ".join(ctx.args.split())
+        shown = typed if len(typed) <= SHOWN else typed[:SHOWN] + "…"
+        meant = spoken_code(code)
+        hint = f"您是不是想输入「{usage.split()[0]} {meant}」？" if meant else ""
+        await ctx.reply(f"案件码格式不对：「{shown}」。{hint}示例：HY-2026-0001。用法：{usage}")
+        return None
+    case = await repo.get_case(ctx.session, code)
+    if case is None:
+        await ctx.reply(f"未找到案件码 {code}。")
+    return case
 
 
 # -- who may do what ----------------------------------------------------------------------------

@@ -210,16 +210,20 @@ class Dispatcher:
         return [c for r in self.routers for c in r.commands]
 
     def _command(self, word: str) -> Command | None:
-        word = word.lower()  # HELP, Help: like help
+        word = unicodedata.normalize("NFKC", word).lower()  # HELP, ｈｅｌｐ: like help
         return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
 
     def _glued(self, text: str) -> tuple[Command, str] | None:
-        """A Chinese command word typed without a space before its argument: 码HY-2026-0001."""
+        """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
+        word), or with a colon after it: 码：HY-2026-0001, help:."""
         for c in self.commands():
             for name in c.names:
-                rest = text[len(name):]
-                if not name.isascii() and text.startswith(name) and rest[:1].isascii() \
-                        and rest[:1].isalnum():
+                head, rest = text[:len(name)], text[len(name):]
+                if head.lower() != name.lower():
+                    continue
+                if rest[:1] in ("：", ":"):
+                    return c, rest[1:]
+                if not name.isascii() and rest[:1].isascii() and rest[:1].isalnum():
                     return c, rest
         return None
 
@@ -310,7 +314,7 @@ class Dispatcher:
         cmd = self._command(word)
         if cmd is None and (glued := self._glued(word)) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
-            word = word[:len(word) - len(glued[1])]
+            word = word[:len(word) - len(glued[1])].rstrip("：:")
         if cmd is not None:
             args = rest.strip()
             return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
@@ -334,10 +338,10 @@ class Dispatcher:
         if route.handler is None:
             if not (event.is_direct or event.mentioned):
                 return  # group chatter among people
-            if route.args.strip():
+            if any(ch.isalnum() for ch in route.args):
                 heard = heard_as(event.text) if event.spoken else ""
                 await ctx.reply(heard + self._unknown(route.args))
-            elif event.is_direct:  # blank, or mentions only: no @ is needed here
+            elif event.is_direct:  # blank, mentions only, or only 👍 / 。: no @ is needed here
                 await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
                 await ctx.reply("您好，请在 @ 后输入命令，例如「码 HY-2026-0001」；"
@@ -349,6 +353,8 @@ class Dispatcher:
         names = [n for c in self.commands() for n in c.names]
         close = difflib.get_close_matches(word, names, n=1, cutoff=0.3)
         hint = f"您是不是想输入「{close[0]}」？" if close else ""
+        if unicodedata.normalize("NFKC", word).isdigit():  # 1, 0001: part of a case code?
+            hint = "查看案件请发送完整的案件码，例如「码 HY-2026-0001」。"
         shown = word if len(word) <= 20 else word[:20] + "…"
         return f"未知命令「{shown}」。{hint}发送「帮助」查看可用命令。"
 

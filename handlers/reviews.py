@@ -272,13 +272,8 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
 @router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>",
                 readonly=True)
 async def list_for_case(event: MessageEvent, ctx: Context) -> None:
-    code = ops.normalize_code(ctx.args)  # ＨＹ－２０２６… from an IME, as 码 reads it
-    if not code:
-        await ctx.reply("用法：复核 <案件码>")
-        return
-    case = await case_repo.get_case(ctx.session, code)
+    case = await ops.case_from_args(ctx, "复核 <案件码>")  # as 码 reads it
     if case is None:
-        await ctx.reply(f"未找到案件码 {code[:30]}。")
         return
     if not await ops.may_view(ctx, ctx.user, case):
         await ctx.reply(f"您无权查看 {case.code} 的复核申请。")

@@ -15,8 +15,19 @@ SPOKEN_MAX = 60  # characters a spoken code may take, separators and all
 
 
 def normalize_code(text: str) -> str:
-    """A case code however it was typed: ＨＹ－２０２６－０００１ or hy-2026-0001 → HY-2026-0001."""
-    return unicodedata.normalize("NFKC", text).strip().upper()
+    """A case code however it was typed: ＨＹ－２０２６－０００１, hy-2026-0001 or
+    「HY-2026-0001。」 (punctuation around it) → HY-2026-0001."""
+    plain = unicodedata.normalize("NFKC", text).strip()
+    start, end = 0, len(plain)
+    while start < end and _edge(plain[start]):
+        start += 1
+    while end > start and _edge(plain[end - 1]):
+        end -= 1
+    return plain[start:end].upper()
+
+
+def _edge(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] == "P"
 
 
 def _separator(ch: str) -> bool:
