@@ -6,13 +6,16 @@ caller's transaction through an `Outbound`, so the state change and its messages
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.context import Context, Outbound, Services
+from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
+from bot.domain.codes import normalize_code as normalize_code
+from bot.domain.codes import spoken_code
+from bot.domain.period import Period
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -30,8 +33,11 @@ from cards.cases import (
     CaseView,
     deduction_lines,
     delivery_card,
+    intake_choices,
     intake_notice_card,
     intake_state,
+    intake_waiting_card,
+    local,
 )
 from cards.model import Card
 from cards.stats import StatsView
@@ -42,16 +48,12 @@ from storage import messages as msgs
 from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
 from storage.models import Message
 
-CODE_PATTERN = r"[A-Z]{2,4}-\d{4}-\d{4,6}"
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
                     # to 31 December this many years after it
 DEADLINES = {"investigation_deadline": "侦查期限", "custody_deadline": "羁押期限"}
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def normalize_code(text: str) -> str:
-    """A case code however it was typed: ＨＹ－２０２６－０００１ or hy-2026-0001 → HY-2026-0001."""
-    return unicodedata.normalize("NFKC", text).strip().upper()
+_CODE = re.compile(CODE_PATTERN)
+SHOWN = 30  # characters of a person's bad input quoted back
 
 
 def parse_day(text: str) -> date:
@@ -91,6 +93,29 @@ class NewCase:
     investigation_deadline: date | None
     custody_deadline: date | None
     external_id: str | None = None  # the case-management system's id (统一受案号)
+
+
+# -- reading a code from chat ------------------------------------------------------------------
+
+async def case_from_args(ctx: Context, usage: str) -> CaseRow | None:
+    """The case the command's arguments name (码, 评分, 受理, 复核 …), or None once the person
+    is told why not: nothing given (the usage), not a code (with the code they likely meant:
+    「HY 2026 0001」, 「HY20260001」), no such case."""
+    code = normalize_code(ctx.args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
+    if not code:
+        await ctx.reply(f"用法：{usage}")
+        return None
+    if not _CODE.fullmatch(code):
+        typed = " ".join(ctx.args.split())
+        shown = typed if len(typed) <= SHOWN else typed[:SHOWN] + "…"
+        meant = spoken_code(code)
+        hint = f"您是不是想输入「{usage.split()[0]} {meant}」？" if meant else ""
+        await ctx.reply(f"案件码格式不对：「{shown}」。{hint}示例：HY-2026-0001。用法：{usage}")
+        return None
+    case = await repo.get_case(ctx.session, code)
+    if case is None:
+        await ctx.reply(f"未找到案件码 {code}。")
+    return case
 
 
 # -- who may do what ----------------------------------------------------------------------------
@@ -462,15 +487,58 @@ async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -
     return footer
 
 
+CLOSED_MOOT = "案件已结案，不再待定"  # the case managers' 待定 cards, once closed
+CLOSED_MOOT_ASKED = f"{CLOSED_MOOT}，无需选择"  # the prosecutor's
+
+
 async def intake_moot_by_closing(out: Outbound, case: CaseRow) -> str:
     """Closed (结案) by the case-management system while 待定: nothing is left to choose.
     Returns the footer of the prosecutor's cards."""
-    moot = "案件已结案，不再待定"
-    footer = f"{moot}，无需选择"
     if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # else nobody waits
-        await _retire_moot(out, case.code, moot, footer,
-                           f"{case.code} {moot}，无需等待承办检察官选择。")
-    return footer
+        await _retire_moot(out, case.code, CLOSED_MOOT, CLOSED_MOOT_ASKED,
+                           f"{case.code} {CLOSED_MOOT}，无需等待承办检察官选择。")
+    return CLOSED_MOOT_ASKED
+
+
+async def intake_waits_again(out: Outbound, case: CaseRow) -> None:
+    """Reopened (撤销结案) while its intake was 待定 on the current evaluation: what the
+    closing retired (intake_moot_by_closing) asks again. The prosecutor's cards get 延期受理 /
+    先收后补 back, the case managers' say they wait, and whoever the closing told that the
+    case no longer waits is told it does (the prosecutor too, pointed to the cards)."""
+    last = await repo.last_intake(out.session, case.code)
+    ev = await repo.current_evaluation(out.session, case)
+    if case.status != "open" or last is None or ev is None \
+            or last.decision != INTAKE_BY_COLOR[Color.YELLOW] or last.version != ev.version:
+        return  # decided, re-scored since, or never scanned: nothing waits
+    reopened = f"案件已于 {local(out.now(), out.config.tz)} 重新打开（撤销结案）"
+    view = case_view(out, case)
+    told: list[str] = []
+    msg = await msgs.get_message(out.session, last.message_id) if last.message_id else None
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is not None and old is not None and old.footer == CLOSED_MOOT:
+        await out.update_card(msg, intake_waiting_card(view, ev, f"{reopened}，仍待选择。"))
+        told.append(last.by)
+    asked: dict[int, bool] = {}  # message id -> whether the closing had retired it
+    for message_id, by in await repo.intake_prompts(out.session, [last.id]):
+        if message_id not in asked:
+            asked[message_id] = await _ask_again(out, message_id, case.code, f"{reopened}，请选择")
+        if asked[message_id] and by is not None:
+            told.append(by)
+    again = f"{case.code} {reopened}，受理仍为待定（{ev.color.label} {ev.score}分）"
+    for manager in dict.fromkeys(told):
+        await out.send_dm(manager, f"{again}，等待承办检察官选择，选择后将通知您。")
+    if any(asked.values()):
+        await out.send_dm(case.prosecutor, f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。")
+
+
+async def _ask_again(out: Outbound, message_id: int, code: str, footer: str) -> bool:
+    """Give a prompt the closing retired its choices back; False when it was not that."""
+    msg = await msgs.get_message(out.session, message_id)
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is None or old is None or old.actions or old.footer != CLOSED_MOOT_ASKED:
+        return False
+    await out.update_card(msg, replace(old, actions=intake_choices(code), footer=footer))
+    return True
 
 
 def open_items_text(ev: Evaluation, out: Outbound) -> str:
@@ -479,11 +547,14 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     return "\n".join(deduction_lines(ev, out.services.settings.template))
 
 
-async def case_stats(services: Services, viewer: Person) -> StatsView:
+async def case_stats(services: Services, viewer: Person, period: Period | None = None
+                     ) -> StatsView:
     """统计 (chat card, /stats and its CSV): the cases of the viewer's office and the offices
     below it (the province: every case), read off the event loop, broken down per prosecutor
     and per police unit of that part of the roster (those without a case with zeros, in
-    roster order; anyone else with cases after them), names resolved."""
+    roster order; anyone else with cases after them), names resolved. With a period, only
+    the cases that entered casebot in it (its days in the bot's time zone), with everything
+    about them (colour now, 转码, intake … whenever it happened)."""
     tz = services.config.tz
     now = services.clock.now()
     today = now.astimezone(tz).date()
@@ -493,10 +564,11 @@ async def case_stats(services: Services, viewer: Person) -> StatsView:
     prosecutors = [p.id for p in d.with_role("prosecutor") if scope is None or p.unit in scope]
     units = [u.id for u in d.org.units
              if u.kind == "police" and (scope is None or u.id in scope)]
-    st = await services.bulk.run(lambda session: repo.case_fact_rows(session, scope),
+    created = period.bounds(tz) if period is not None else None
+    st = await services.bulk.run(lambda session: repo.case_fact_rows(session, scope, created),
                                  lambda rows: compute(repo.facts_from(rows), today, tz,
                                                       prosecutors, units))
     return StatsView(
-        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz),
+        stats=st, scope=d.unit_name(viewer.unit), taken=now.astimezone(tz), period=period,
         prosecutors=tuple((d.person_name(k), g) for k, g in st.per_prosecutor.items()),
         police_units=tuple((d.unit_name(k), g) for k, g in st.per_police_unit.items()))

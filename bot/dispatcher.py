@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[MessageEvent, Context], Awaitable[None]]
 ActionHandler = Callable[[CardActionEvent, Context], Awaitable[None]]
+# How a feature reads a voice message's recognised text that typed-text rules would miss: the
+# text meant (「码 hy 二零二六 零零零一」: 码 HY-2026-0001), or None.
+Hearer = Callable[[str], str | None]
+# A command's `readonly`: True, False, or decided by its arguments (see `listing_only`)
+ReadOnly = bool | Callable[[str], bool]
+
+
+def listing_only(args: str) -> bool:
+    """`readonly=` of a command whose bare form lists and whose forms with arguments act
+    (提醒 lists; 提醒 暂停 <案件码> <天数> snoozes)."""
+    return not args.strip()
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,14 @@ class Command:
     roles: tuple[str, ...]
     summary: str
     usage: str
-    readonly: bool = False  # only reads and replies: handled on a snapshot, group-committed
+    readonly: ReadOnly = False  # only reads and replies: handled on a snapshot, group-committed
+    # runs from a voice message though not readonly: it changes nothing a person did, only
+    # sends the asker cards to act on (待办). Read-only commands run from speech anyway.
+    voice: bool = False
+    glued_words: tuple[str, ...] = ()  # Chinese arguments typed without a space: 统计上月
+
+    def readonly_for(self, args: str) -> bool:
+        return self.readonly(args) if callable(self.readonly) else self.readonly
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,7 @@ class Route:
     what: str  # how a refusal names it
     args: str
     readonly: bool
+    voice: bool = False  # may run from a voice message (see Command.voice)
 
 
 @dataclass(frozen=True)
@@ -79,15 +98,26 @@ class Router:
         self.commands: list[Command] = []
         self.patterns: list[Pattern] = []
         self.actions: list[Action] = []
+        self.hearers: list[Hearer] = []
 
     def command(self, *names: str, summary: str, usage: str = "", roles: tuple[str, ...] = (),
-                readonly: bool = False) -> Callable[[MessageHandler], MessageHandler]:
+                readonly: ReadOnly = False, voice: bool = False,
+                glued_words: tuple[str, ...] = ()) -> Callable[[MessageHandler], MessageHandler]:
         """`readonly=True`: the handler only reads and replies (it may audit, never update a
-        card or write through the session); such events are group-committed."""
+        card or write through the session); such events are group-committed. A callable
+        decides by the arguments (`listing_only`). `voice=True`: see Command.voice.
+        `glued_words`: Chinese arguments also understood typed straight after the command
+        word (统计上月); one starting with a letter or digit always is (码HY-2026-0001)."""
         def deco(fn: MessageHandler) -> MessageHandler:
-            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly))
+            self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly,
+                                         voice, glued_words))
             return fn
         return deco
+
+    def hearing(self, fn: Hearer) -> Hearer:
+        """Register how this feature reads speech (see Hearer); tried in order, first wins."""
+        self.hearers.append(fn)
+        return fn
 
     def pattern(self, regex: str, roles: tuple[str, ...] = (), readonly: bool = False
                 ) -> Callable[[MessageHandler], MessageHandler]:
@@ -183,16 +213,22 @@ class Dispatcher:
         return [c for r in self.routers for c in r.commands]
 
     def _command(self, word: str) -> Command | None:
-        word = word.lower()  # HELP, Help: like help
+        word = unicodedata.normalize("NFKC", word).lower()  # HELP, ｈｅｌｐ: like help
         return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
 
     def _glued(self, text: str) -> tuple[Command, str] | None:
-        """A Chinese command word typed without a space before its argument: 码HY-2026-0001."""
+        """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
+        word), 统计上月 (one of its `glued_words`), or with a colon after it: 码：HY-2026-0001,
+        help:."""
         for c in self.commands():
             for name in c.names:
-                rest = text[len(name):]
-                if not name.isascii() and text.startswith(name) and rest[:1].isascii() \
-                        and rest[:1].isalnum():
+                head, rest = text[:len(name)], text[len(name):]
+                if head.lower() != name.lower():
+                    continue
+                if rest[:1] in ("：", ":"):
+                    return c, rest[1:]
+                if not name.isascii() and ((rest[:1].isascii() and rest[:1].isalnum())
+                                           or (c.glued_words and rest.startswith(c.glued_words))):
                     return c, rest
         return None
 
@@ -266,8 +302,10 @@ class Dispatcher:
 
     def match(self, event: MessageEvent) -> Route:
         route = self._match(event)
-        if event.spoken and route.handler not in (None, _refuse_chars) and not route.readonly:
-            # a misheard word must not change anything: only read-only commands run from speech
+        if event.spoken and route.handler not in (None, _refuse_chars) \
+                and not (route.readonly or route.voice):
+            # a misheard word must not change anything: only read-only commands (and those
+            # marked `voice`, which only send the asker cards) run from speech
             return Route(_refuse_spoken, (), route.what, route.args, readonly=True)
         return route
 
@@ -275,13 +313,17 @@ class Dispatcher:
         if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
             return Route(_refuse_chars, (), "", bad, readonly=False)
         text = command_text(event.text)
+        if event.spoken:
+            text = self._heard(text)
         word, _, rest = text.partition(" ")
         cmd = self._command(word)
         if cmd is None and (glued := self._glued(word)) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
-            word = word[:len(word) - len(glued[1])]
+            word = word[:len(word) - len(glued[1])].rstrip("：:")
         if cmd is not None:
-            return Route(cmd.handler, cmd.roles, f"「{word}」", rest.strip(), cmd.readonly)
+            args = rest.strip()
+            return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
+                         cmd.voice)
         wide = unicodedata.normalize("NFKC", text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
             for p in r.patterns:
@@ -289,15 +331,22 @@ class Dispatcher:
                     return Route(p.handler, p.roles, "此操作", text, p.readonly)
         return Route(None, (), "", word or text, readonly=True)
 
+    def _heard(self, text: str) -> str:
+        """A voice message's text as the features read speech (Router.hearing)."""
+        for hear in (h for r in self.routers for h in r.hearers):
+            if (meant := hear(text)) is not None:
+                return meant
+        return text
+
     async def _route_message(self, event: MessageEvent, route: Route, ctx: Context) -> None:
         ctx.args = route.args
         if route.handler is None:
             if not (event.is_direct or event.mentioned):
                 return  # group chatter among people
-            if route.args.strip():
+            if any(ch.isalnum() for ch in route.args):
                 heard = heard_as(event.text) if event.spoken else ""
                 await ctx.reply(heard + self._unknown(route.args))
-            elif event.is_direct:  # blank, or mentions only: no @ is needed here
+            elif event.is_direct:  # blank, mentions only, or only 👍 / 。: no @ is needed here
                 await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
                 await ctx.reply("您好，请在 @ 后输入命令，例如「码 HY-2026-0001」；"
@@ -309,6 +358,8 @@ class Dispatcher:
         names = [n for c in self.commands() for n in c.names]
         close = difflib.get_close_matches(word, names, n=1, cutoff=0.3)
         hint = f"您是不是想输入「{close[0]}」？" if close else ""
+        if unicodedata.normalize("NFKC", word).isdigit():  # 1, 0001: part of a case code?
+            hint = "查看案件请发送完整的案件码，例如「码 HY-2026-0001」。"
         shown = word if len(word) <= 20 else word[:20] + "…"
         return f"未知命令「{shown}」。{hint}发送「帮助」查看可用命令。"
 

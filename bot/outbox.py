@@ -3,8 +3,11 @@ transaction); this worker claims due rows atomically, hands each to its transpor
 sent or schedules a retry. It is the only way out, so nothing is lost while a platform is down.
 
 Claims are leases: a row in `sending` whose `next_attempt_at` has passed belongs to nobody (its
-worker died) and is claimed again. SQLite claims in one write transaction with UPDATE …
-RETURNING; PostgreSQL uses FOR UPDATE SKIP LOCKED so several instances never claim one row.
+worker died or stalled) and is claimed again. SQLite claims in one write transaction with
+UPDATE … RETURNING; PostgreSQL uses FOR UPDATE SKIP LOCKED so several instances never claim one
+row. While a pass holds rows it renews their lease, does not start a row it lost, and cuts off
+a delivery whose lease runs out or is lost (bot/outbox_lease.py); rows it has not started when
+the worker stops go back to `pending` at once.
 
 One message's rows (its `send`, then each `update` of its card) reach a platform in order, on
 any number of instances: only the first unfinished row of a message is claimed (see `claim`)."""
@@ -21,13 +24,14 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
+from bot.outbox_lease import Lease, LeaseLost
 from config.model import OutboxConfig
 from storage.db import unavailable
 from storage.models import Message, OutboxItem
@@ -74,6 +78,16 @@ class Claimed:
     message: Message
 
 
+class Outcome(NamedTuple):
+    """What an attempt leaves: the row's status, when to look again, whether it counts as an
+    attempt, and the error to keep."""
+
+    status: str  # sent | pending | failed
+    delay: float
+    counted: bool
+    error: str | None
+
+
 class OutboxWorker:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, config: OutboxConfig,
                  transports: Mapping[str, Deliverer], *, dialect: str = "sqlite") -> None:
@@ -99,8 +113,10 @@ class OutboxWorker:
             self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Finish the batch in hand (a cancelled delivery may have reached the platform and
-        would be sent twice), then stop; cancel only after `grace` seconds."""
+        """Finish the deliveries in flight (a cancelled delivery may have reached the platform
+        and would be sent twice), hand the claimed rows not started back at once (another
+        instance sends them now, not when their lease runs out), then stop; cancel only after
+        `grace` seconds."""
         if self._task is None:
             return
         self._stopping = True
@@ -144,17 +160,37 @@ class OutboxWorker:
     # -- one pass -------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Claim and deliver one batch; returns how many rows were claimed."""
+        since = asyncio.get_running_loop().time()
         claimed = await self.claim()
+        if not claimed:
+            return 0
+        lease = Lease(self.db, self.clock, self.worker_id, self.config.lease_seconds,
+                      (c.item.id for c in claimed), since)
         by_chat: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
         for c in claimed:
             by_chat[(c.item.transport, c.message.chat)].append(c)
-        # one chat's rows in order; different chats side by side
-        await asyncio.gather(*(self._deliver_in_order(rows) for rows in by_chat.values()))
+        keeper = asyncio.create_task(lease.keep(), name="outbox-lease")
+        try:
+            # one chat's rows in order; different chats side by side, all finished before the
+            # lease is let go (a chat whose database write failed stops, the others go on)
+            results = await asyncio.gather(
+                *(self._deliver_in_order(rows, lease) for rows in by_chat.values()),
+                return_exceptions=True)
+        finally:
+            keeper.cancel()
+            await asyncio.wait([keeper])
+            await lease.give_back()
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
         return len(claimed)
 
-    async def _deliver_in_order(self, rows: list[Claimed]) -> None:
+    async def _deliver_in_order(self, rows: list[Claimed], lease: Lease) -> None:
         for c in rows:
-            await self._deliver(c)
+            if self._stopping:
+                return  # the rest is handed back (Lease.give_back)
+            if await lease.confirm(c.item.id):
+                await self._deliver(c, lease)
 
     async def claim(self) -> list[Claimed]:
         """Lease a batch of due rows, each the first unfinished row of its message (on its
@@ -208,49 +244,59 @@ class OutboxWorker:
                 select(Message).where(Message.id.in_(msg_ids)))).scalars()}
         return [Claimed(i, messages[i.message_id]) for i in items]
 
-    async def _deliver(self, c: Claimed) -> None:
+    async def _deliver(self, c: Claimed, lease: Lease) -> None:
         item, message = c.item, c.message
         ref_before = message.platform_ref
-        transport = self.transports[item.transport]
         try:
-            await transport.deliver(item, message)
+            outcome = await self._attempt(item, message, lease)
         except asyncio.CancelledError:
-            await self._finish(item, message, ref_before, status="pending", delay=0.0,
-                               count=False, error="cancelled during delivery")
+            lease.done(item.id)
+            await self._finish(item, message, ref_before,
+                               Outcome("pending", 0.0, False, "cancelled during delivery"))
             raise
+        lease.done(item.id)
+        if not await self._finish(item, message, ref_before, outcome):
+            await lease.try_renew()  # its lease ran out: did others of this pass go too?
+
+    async def _attempt(self, item: OutboxItem, message: Message, lease: Lease) -> Outcome:
+        """One delivery through the transport, and what to record."""
+        try:
+            async with lease.delivering(item.id):
+                await self.transports[item.transport].deliver(item, message)
+        except LeaseLost as e:
+            log.warning("outbox %d (%s %s): delivery cut off, %s", item.id, item.transport,
+                        item.op, e)
+            # it may have reached the platform: counted, as a takeover is
+            return Outcome("pending", 0.0, True, f"delivery cut off: {e}")
         except Postpone as p:
-            await self._finish(item, message, ref_before, status="pending", delay=p.seconds,
-                               count=False, error=None)
+            return Outcome("pending", p.seconds, False, None)
         except DeliveryError as e:
             if not e.retryable:
                 self.failed += 1
                 log.error("outbox %d (%s %s, message %d) failed for good: %s", item.id,
                           item.transport, item.op, item.message_id, e)
-                await self._finish(item, message, ref_before, status="failed", delay=0.0,
-                                   count=True, error=str(e))
-                return
+                return Outcome("failed", 0.0, True, str(e))
             delay = e.retry_after if e.retry_after is not None else self._backoff(item)
             log.warning("outbox %d (%s %s) attempt %d failed, retry in %.2fs: %s", item.id,
                         item.transport, item.op, item.attempts + 1, delay, e)
-            await self._finish(item, message, ref_before, status="pending", delay=delay,
-                               count=True, error=str(e))
+            return Outcome("pending", delay, True, str(e))
         except Exception as e:
             delay = self._backoff(item)
             log.exception("outbox %d (%s %s) attempt %d crashed, retry in %.2fs", item.id,
                           item.transport, item.op, item.attempts + 1, delay)
-            await self._finish(item, message, ref_before, status="pending", delay=delay,
-                               count=True, error=f"{type(e).__name__}: {e}")
-        else:
-            self.delivered += 1
-            await self._finish(item, message, ref_before, status="sent", delay=0.0, count=True,
-                               error=None)
+            return Outcome("pending", delay, True, f"{type(e).__name__}: {e}")
+        self.delivered += 1
+        return Outcome("sent", 0.0, True, None)
 
     def _backoff(self, item: OutboxItem) -> float:
         return backoff(item.attempts + 1, self.config.retry_base_seconds,
                        self.config.retry_max_seconds)
 
-    async def _finish(self, item: OutboxItem, message: Message, ref_before: str | None, *,
-                      status: str, delay: float, count: bool, error: str | None) -> None:
+    async def _finish(self, item: OutboxItem, message: Message, ref_before: str | None,
+                      outcome: Outcome) -> bool:
+        """Record the outcome, only if this worker still holds the row; False (and a warning)
+        when another worker had taken it over meanwhile."""
+        status, delay, count, error = outcome
         self.on_result(item.transport, status if status != "pending" else
                        "retry" if count else "postponed")
         now = self.clock.now()
@@ -265,15 +311,22 @@ class OutboxWorker:
         if status == "sent":
             values["sent_at"] = now
         async with self.db() as session, session.begin():
-            await session.execute(
+            res = await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self.worker_id)
                 .values(**values).execution_options(synchronize_session=False))
-            if message.platform_ref != ref_before:
+            held = bool(res.rowcount)  # type: ignore[attr-defined]
+            if held and message.platform_ref != ref_before:  # else the new holder's to keep
                 await session.execute(
                     update(Message).where(Message.id == message.id)
                     .values(platform_ref=message.platform_ref)
                     .execution_options(synchronize_session=False))
+        if not held:
+            log.warning("outbox %d (%s %s, message %d): another worker had taken the row over "
+                        "(this worker's lease ran out) before this %s attempt was recorded; the "
+                        "platform may show it twice", item.id, item.transport, item.op,
+                        item.message_id, status)
+        return held
 
 
 async def pending_count(db: async_sessionmaker[AsyncSession], transport: str) -> int:

@@ -156,18 +156,22 @@ def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,
         title=f"受理待定 {case.code} · 黄码 {ev.score}分",
         body=f"案件：{case.title}\n案管部门 {manager} {scanned}。",
         color=Color.YELLOW.value,
-        actions=(
-            Button(id="intake.defer", label="延期受理", data={"code": case.code}),
-            Button(id="intake.receive", label="先收后补", data={"code": case.code}),
-        ),
+        actions=intake_choices(case.code),
     )
 
 
-def intake_waiting_card(case: CaseView, ev: Evaluation) -> Card:
-    """To the case manager: the yellow case waits for the prosecutor's choice."""
+def intake_choices(code: str) -> tuple[Button, ...]:
+    """The prosecutor's two answers to a 待定."""
+    return (Button(id="intake.defer", label="延期受理", data={"code": code}),
+            Button(id="intake.receive", label="先收后补", data={"code": code}))
+
+
+def intake_waiting_card(case: CaseView, ev: Evaluation, note: str = "") -> Card:
+    """To the case manager: the yellow case waits for the prosecutor's choice (``note``: why
+    it waits again, e.g. the case was reopened). No footer while it waits."""
     return Card(title=f"受理 {case.code} · 待定", color=Color.YELLOW.value,
                 body=f"案件：{case.title}\n黄码 {ev.score}分，待定：已请承办检察官{case.prosecutor}"
-                     "选择延期受理或先收后补。")
+                     "选择延期受理或先收后补。" + (f"\n{note}" if note else ""))
 
 
 def intake_returned_card(case: CaseView, ev: Evaluation, open_items: str) -> Card:

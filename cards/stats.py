@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.domain.period import Period
 from bot.domain.stats import Group, Stats
 from cards.dingtalk import CARD_BODY_MAX_BYTES, CARD_BODY_MAX_CHARS, fits
 from cards.model import Button, Card
@@ -19,6 +20,7 @@ from cards.model import Button, Card
 # per group on the card: entries with cases shown in full, names of entries without one; when
 # the body would still be too large, fewer (the page has them all)
 CARD_LIMITS = ((10, 12), (6, 8), (3, 4), (0, 0))
+DATE_RULE = "按案件录入日期"  # which cases a period counts: those that entered casebot in it
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,27 @@ class StatsView:
     taken: datetime
     prosecutors: tuple[tuple[str, Group], ...]
     police_units: tuple[tuple[str, Group], ...]
+    period: Period | None = None  # None: every case
 
     @property
     def taken_text(self) -> str:
         """数据截至 as the card, the page and the CSV show it."""
         return self.taken.strftime("%Y-%m-%d %H:%M")
+
+    @property
+    def period_text(self) -> str:
+        """统计期间 as the card, the page and the CSV show it, with the rule that puts a case
+        in the period: 2026-10-01 至 2026-12-31（按案件录入日期）, or 全部."""
+        return "全部" if self.period is None else f"{self.period.text}（{DATE_RULE}）"
+
+    @property
+    def query(self) -> str:
+        """The period as the /stats and /stats.csv links carry it ("" for every case)."""
+        return "" if self.period is None else period_query(self.period)
+
+
+def period_query(p: Period) -> str:
+    return f"?from={p.start.isoformat()}&to={p.end.isoformat()}"
 
 
 def colors_text(g: Group) -> str:
@@ -101,7 +119,7 @@ def stats_card(v: StatsView, base_url: str) -> Card:
     s = v.stats
     c = s.total.by_color
     median = f"{days(s.median_days_to_green)} 天" if s.median_days_to_green is not None else "—"
-    head = (f"统计范围：{v.scope}\n数据截至：{v.taken_text}\n"
+    head = (f"统计范围：{v.scope}\n统计期间：{v.period_text}\n数据截至：{v.taken_text}\n"
             f"案件总数：{s.total.cases}{closed_text(s.total)}\n"
             f"红码 {c['red']} · 黄码 {c['yellow']} · 绿码 {c['green']} · 未评分 {c['unscored']}\n"
             f"转码次数：{s.total.transcodes}\n"
@@ -119,5 +137,5 @@ def stats_card(v: StatsView, base_url: str) -> Card:
         if fits(body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES):
             break
     return Card(title="案件码统计", body=body, actions=(
-        Button(id="stats.page", label="查看统计页", url=f"{base_url}/stats"),
-        Button(id="stats.csv", label="导出 CSV", url=f"{base_url}/stats.csv")))
+        Button(id="stats.page", label="查看统计页", url=f"{base_url}/stats{v.query}"),
+        Button(id="stats.csv", label="导出 CSV", url=f"{base_url}/stats.csv{v.query}")))

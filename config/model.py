@@ -268,7 +268,8 @@ class OutboxConfig(Strict):
 
     poll_seconds: float = Field(default=1.0, gt=0)
     batch: int = Field(default=20, ge=1)
-    lease_seconds: float = Field(default=60.0, gt=0)  # a claim older than this is taken over
+    # a claim not renewed for this long is taken over (its holder renews every third of it)
+    lease_seconds: float = Field(default=60.0, gt=0)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)
 

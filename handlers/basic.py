@@ -1,4 +1,5 @@
-"""帮助 / 我是谁: what the sender may do and who the bot thinks they are."""
+"""帮助 / 我是谁: what the sender may do and who the bot thinks they are; a greeting or a thank
+you is answered in kind (with where to start), not as an unknown command."""
 
 from __future__ import annotations
 
@@ -26,3 +27,19 @@ async def whoami(event: MessageEvent, ctx: Context) -> None:
         f"您是 {u.name}（{u.id}）\n单位：{ctx.directory.unit_path(u.unit)}\n"
         f"角色：{role_names(u.roles)}"
     )
+
+
+_END = r"[\s!！。.~～?？]*$"  # 你好！ 谢谢~
+
+
+@router.pattern(rf"(?i)^(?:你好|您好|hi|hello|哈喽|在吗|在不在){_END}", readonly=True)
+async def greeting(event: MessageEvent, ctx: Context) -> None:
+    if event.is_direct or event.mentioned:  # not colleagues greeting each other in a group
+        await ctx.reply(f"您好，{ctx.user.name}。查看案件码请发送「码 案件码」（如：码 HY-2026-0001），"
+                        "发送「帮助」查看您可以使用的全部命令。")
+
+
+@router.pattern(rf"(?i)^(?:谢谢(?:你|您)?|感谢|多谢|谢啦|thanks|thank you){_END}", readonly=True)
+async def thanks(event: MessageEvent, ctx: Context) -> None:
+    if event.is_direct or event.mentioned:
+        await ctx.reply("不客气。需要时发送「帮助」查看可用命令。")

@@ -8,6 +8,8 @@ from dataclasses import replace
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
+from bot.domain.codes import ending_code
+from bot.domain.period import PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
@@ -29,22 +31,16 @@ from storage import messages as msgs
 from storage.cases import CaseRow, IntakeRow
 
 router = Router("cases")
-_CODE = re.compile(rf"^{ops.CODE_PATTERN}$")
 _LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
-async def _case_arg(ctx: Context, usage: str) -> CaseRow | None:
-    code = ops.normalize_code(ctx.args)  # ＨＹ－２０２６… from an IME
-    if not code:
-        await ctx.reply(f"用法：{usage}")
-        return None
-    if not _CODE.match(code):
-        await ctx.reply(f"案件码格式不对：「{code[:30]}」。示例：HY-2026-0001。用法：{usage}")
-        return None
-    case = await repo.get_case(ctx.session, code)
-    if case is None:
-        await ctx.reply(f"未找到案件码 {code}。")
-    return case
+@router.hearing
+def spoken_code(text: str) -> str | None:
+    """A voice message ending with a case code as a recognizer writes it (「码 HY 2026 0001」,
+    「复核 hy 二零二六 零零零一」, 「HY，2026，0001」): the code as typed (码 HY-2026-0001), so
+    码, 复核, 评分 and a code alone read it. Anything else is left as heard."""
+    found = ending_code(text)
+    return None if found is None else f"{found[0]} {found[1]}".strip()
 
 
 async def show_case(ctx: Context, case: CaseRow) -> None:
@@ -66,15 +62,15 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
                 readonly=True)
 async def code_cmd(event: MessageEvent, ctx: Context) -> None:
-    case = await _case_arg(ctx, "码 <案件码>")
+    case = await ops.case_from_args(ctx, "码 <案件码>")
     if case is not None:
         await show_case(ctx, case)
 
 
-@router.pattern(rf"(?i)^{ops.CODE_PATTERN}$", readonly=True)
+@router.pattern(rf"(?i)^{ops.CODE_PATTERN}\W*$", readonly=True)
 async def bare_code(event: MessageEvent, ctx: Context) -> None:
-    """A case code on its own, as investigators type or paste it."""
-    case = await _case_arg(ctx, "码 <案件码>")
+    """A case code on its own, as investigators type or paste it (「HY-2026-0001？」 too)."""
+    case = await ops.case_from_args(ctx, "码 <案件码>")
     if case is not None:
         await show_case(ctx, case)
 
@@ -115,7 +111,7 @@ async def my_cases(event: MessageEvent, ctx: Context) -> None:
 @router.command("评分", summary="打开案件评分表（承办检察官）", usage="评分 <案件码>",
                 roles=("prosecutor",), readonly=True)
 async def score_cmd(event: MessageEvent, ctx: Context) -> None:
-    case = await _case_arg(ctx, "评分 <案件码>")
+    case = await ops.case_from_args(ctx, "评分 <案件码>")
     if case is None:
         return
     if case.prosecutor != ctx.user.id:
@@ -157,7 +153,7 @@ async def ack(event: CardActionEvent, ctx: Context) -> None:
 @router.command("受理", summary="扫码分类受理：绿码放行、黄码待定、红码退回（案管部门）",
                 usage="受理 <案件码>", roles=("case_manager",))
 async def intake(event: MessageEvent, ctx: Context) -> None:
-    case = await _case_arg(ctx, "受理 <案件码>")
+    case = await ops.case_from_args(ctx, "受理 <案件码>")
     if case is None:
         return
     if not ops.in_scope(ctx, ctx.user, case.unit):
@@ -307,10 +303,21 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
 STATS_ROLES = ("prosecutor", "case_manager", "leader")
 
 
-@router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限）",
-                roles=STATS_ROLES, readonly=True)
+STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
+
+
+@router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
+                "可按案件录入日期限定期间：本月、上月、本季度、上季度、今年、2026、2026-10、"
+                "2026-10-01 至 2026-11-30",
+                usage="统计 [期间]", roles=STATS_ROLES, readonly=True, glued_words=PERIOD_WORDS)
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
-    card = stats_card(await ops.case_stats(ctx.services, ctx.user), ctx.config.web.base_url)
+    try:
+        period = parse_period(ctx.args, ctx.clock.now().astimezone(ctx.config.tz).date())
+    except PeriodError as e:
+        await ctx.reply(f"{e}。示例：{STATS_EXAMPLES}")
+        return
+    card = stats_card(await ops.case_stats(ctx.services, ctx.user, period),
+                      ctx.config.web.base_url)
     chat = ctx.directory.chat(ctx.event.chat)
     if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
                                 and ops.in_scope(ctx, p, ctx.user.unit) for pid in chat.members):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import cases as ops
 from bot.context import Context
-from bot.dispatcher import Router, role_names
+from bot.dispatcher import Router, listing_only, role_names
 from bot.domain.reminders import ReminderRule
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of, subject_deadlines
@@ -29,7 +29,7 @@ ITEM_TEXT = 20  # characters of a rectification item's text in 提醒
 
 
 @router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
-                usage=USAGE)
+                usage=USAGE, readonly=listing_only)  # the list only reads; 暂停 acts
 async def reminders_cmd(event: MessageEvent, ctx: Context) -> None:
     args = ctx.args.strip()
     if not args:

@@ -272,13 +272,8 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
 @router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>",
                 readonly=True)
 async def list_for_case(event: MessageEvent, ctx: Context) -> None:
-    code = ctx.args.strip().upper()
-    if not code:
-        await ctx.reply("用法：复核 <案件码>")
-        return
-    case = await case_repo.get_case(ctx.session, code)
+    case = await ops.case_from_args(ctx, "复核 <案件码>")  # as 码 reads it
     if case is None:
-        await ctx.reply(f"未找到案件码 {code[:30]}。")
         return
     if not await ops.may_view(ctx, ctx.user, case):
         await ctx.reply(f"您无权查看 {case.code} 的复核申请。")
@@ -330,7 +325,10 @@ async def resend(event: CardActionEvent, ctx: Context) -> None:
         await send_decision_card(ctx, row, case)
 
 
-@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）")
+# voice: re-sending the decision cards records them (to keep them in step), which a read-only
+# command cannot; nothing is decided until a button is tapped, so a spoken 待办 runs too
+@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）",
+                voice=True)
 async def todo(event: MessageEvent, ctx: Context) -> None:
     """The list, then a fresh decision card for each request waiting on this prosecutor (no
     scrolling back to find the old one). The copies are kept in step like the originals."""

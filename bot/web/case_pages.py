@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import cases as ops
 from bot import reviews
 from bot.context import unit_of_work
+from bot.domain.period import PeriodError, period_between, presets
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group
 from bot.signing import expired
@@ -23,7 +24,7 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
-from cards.stats import closed_text, intake_text, percent
+from cards.stats import closed_text, intake_text, percent, period_query
 from cards.stats import days as _days
 from config.model import Person
 from storage import cases as repo
@@ -353,7 +354,12 @@ class CasePages:
             return self._login_page(request)
         if not viewer.has("prosecutor", "case_manager", "leader"):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
-        return await ops.case_stats(self.app.services, viewer)
+        try:
+            period = period_between(request.query.get("from", ""), request.query.get("to", ""))
+        except PeriodError as e:
+            return render("error.html", status=400, title="统计期间有误", message=f"{e}。",
+                          link="/stats", link_label="查看全部案件的统计")
+        return await ops.case_stats(self.app.services, viewer, period)
 
     async def stats_page(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -371,7 +377,10 @@ class CasePages:
 
         groups = [("按承办检察官", "人", rows(v.prosecutors)),
                   ("按侦查单位", "个单位", rows(v.police_units))]
+        today = v.taken.date()  # in the bot's time zone
+        links = [(word, period_query(p), p == v.period) for word, p in presets(today)]
         return render("stats.html", st=v.stats, scope=v.scope, taken=v.taken_text, groups=groups,
+                      period=v.period_text, query=v.query, presets=links, chosen=v.period,
                       median=_days(v.stats.median_days_to_green),
                       intake=intake_text(v.stats.total), closed=closed_text(v.stats.total))
 
@@ -396,13 +405,16 @@ class CasePages:
         w.writerow([])
         w.writerow(["指标", "数值"])
         w.writerow(["统计范围", excel_text(v.scope)])
+        w.writerow(["统计期间", v.period_text])
         w.writerow(["数据截至", v.taken_text])
         w.writerow(["已结案（件）", st.total.closed])
         w.writerow(["首次红/黄码到转绿（中位数，天）", _days(st.median_days_to_green)])
         w.writerow(["受理时绿码占比", _share(st.total)])
         w.writerow(["受理件数", st.intakes])
         w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
-        # dated: a second download sits beside the first instead of being renamed or replacing it
-        name = v.taken.strftime("case-stats-%Y%m%d-%H%M.csv")
+        # dated: a second download sits beside the first instead of being renamed or replacing
+        # it; with the period it counts (case-stats-20261001-to-20261231-20261105-0930.csv)
+        days = "" if v.period is None else f"{v.period.start:%Y%m%d}-to-{v.period.end:%Y%m%d}-"
+        name = v.taken.strftime(f"case-stats-{days}%Y%m%d-%H%M.csv")
         return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})

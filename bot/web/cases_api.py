@@ -252,6 +252,8 @@ class CasesApi:
             await replan_case(out, case, reopened=reopened)
             if closing:  # a 待定 intake no longer waits for the prosecutor
                 await ops.intake_moot_by_closing(out, case)
+            elif reopened:  # … and waits again
+                await ops.intake_waits_again(out, case)
             if "status" in changes:
                 await reviews.on_case_status(out, case)
         return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v

@@ -292,6 +292,81 @@ async def test_closing_a_waiting_case_tells_every_case_manager_once(console: Con
     assert await intakes(console, code) == ["待定"]
 
 
+async def set_status(console: Console, code: str, status: str) -> None:
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": status})
+    assert r.status == 200, await r.text()
+
+
+async def test_reopening_a_case_closed_while_waiting_asks_the_prosecutor_again(
+        console: Console) -> None:
+    """Closed while 待定, then reopened (撤销结案) by the case-management system: the cards
+    the closing retired ask again — the prosecutor's choices are back and work, the case
+    managers' cards wait again — and whoever the closing told is told it waits again."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    waiting = (await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}"))["messages"][0]
+    await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")  # 再次扫码受理
+    await set_status(console, code, "closed")
+    await console.advance("1h")  # 10:30 in Asia/Shanghai
+    await set_status(console, code, "open")
+
+    reopened = "案件已于 2026-11-02 10:30 重新打开（撤销结案）"
+    cards_now = await asked(console, code)
+    assert len(cards_now) == 2
+    for m in cards_now:
+        assert [a["label"] for a in m["card"]["actions"]] == ["延期受理", "先收后补"]
+        assert m["card"]["footer"] == f"{reopened}，请选择"
+    [mine] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
+    assert mine["card"]["footer"] is None and mine["card"]["body"].endswith(f"{reopened}，仍待选择。")
+    again = f"{code} {reopened}，受理仍为待定（黄码 85分）"
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "重新打开") == [
+            f"{again}，等待承办检察官选择，选择后将通知您。"], manager
+    assert await told(console, PROSECUTOR, "重新打开") == [
+        f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。"]
+    assert await intake_line(console, INVESTIGATORS[0], code) == (
+        "受理：待定，等待承办检察官选择（李平 2026-11-02 09:30，第1版评分）")
+
+    # reopening it again changes nothing and tells nobody twice
+    await set_status(console, code, "open")
+    for person in (MANAGER, MANAGER2, PROSECUTOR):
+        assert len(await told(console, person, "重新打开")) == 1, person
+
+    # a restored button decides, and every case manager is told the choice
+    r = await console.click(PROSECUTOR, cards_now[0]["id"], "intake.receive")
+    assert f"{code} 已决定：先收后补。" in [m["text"] for m in r["messages"]
+                                          if m["chat"] == f"dm:{PROSECUTOR}"]
+    assert [m["card"]["title"] for m in await asked(console, code)] == [
+        f"受理 {code} · 先收后补"] * 2
+    [mine] = [m for m in await console.messages(f"dm:{MANAGER}") if m["id"] == waiting["id"]]
+    assert mine["card"]["title"] == f"受理 {code} · 先收后补"
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "已决定") == [
+            f"{code} 承办检察官余斌梅已决定：先收后补。"], manager
+    assert await intakes(console, code) == ["待定", "先收后补"]
+    assert [len(await notices(console, inv)) for inv in INVESTIGATORS] == [1, 1]
+
+
+async def test_reopening_restores_nothing_that_no_longer_waits(console: Console) -> None:
+    """A 待定 re-scored away before the closing, or decided before it, does not come back
+    when the case is reopened: nothing asks, nobody is told."""
+    rescored = await create_case(console)
+    await evaluate(console, rescored, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {rescored}")
+    await evaluate(console, rescored, GREEN)
+    decided = await create_case(console)
+    await evaluate(console, decided, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {decided}")
+    await console.click(PROSECUTOR, (await asked(console, decided))[-1]["id"], "intake.defer")
+    before = {p: await console.messages(f"dm:{p}") for p in (MANAGER, PROSECUTOR)}
+    for code in (rescored, decided):
+        await set_status(console, code, "closed")
+        await set_status(console, code, "open")
+    assert {p: await console.messages(f"dm:{p}") for p in before} == before
+    for code in (rescored, decided):
+        assert all(not m["card"]["actions"] for m in await asked(console, code)), code
+
+
 async def test_a_rescan_after_a_yellow_rescore_tells_the_other_waiting_case_manager(
         console: Console) -> None:
     """Re-scored to a new yellow version and scanned again by one case manager: the other,

@@ -69,7 +69,8 @@ async def test_accept_rescore_transcode_notifies(console: Console) -> None:
     [btn] = pcard["card"]["actions"]
     assert btn["label"] == "去调整评分" and btn["url"].endswith(f"/cases/{code}/score?review=1")
     # until re-scored, the request stays on the prosecutor's to-do list
-    for asked in ("待办", f"复核 {code}"):
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in code.lower())  # ｈｙ－２０２６－… from an IME
+    for asked in ("待办", f"复核 {code}", f"复核 {wide}"):
         r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", asked)
         assert "#1" in r["messages"][0]["card"]["body"] and "待重新评分" in r["messages"][0]["card"]["body"]
         assert f"去评分：{btn['url']}" in r["messages"][0]["card"]["body"]  # the same form

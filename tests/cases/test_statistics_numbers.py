@@ -138,7 +138,7 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     await scenario(c)
     r = await c.send("p-leader-hc", "dm:p-leader-hc", "统计")
     body = r["messages"][0]["card"]["body"]
-    assert body == ("统计范围：示范市海澄县人民检察院\n数据截至：2026-11-16 09:30\n"
+    assert body == ("统计范围：示范市海澄县人民检察院\n统计期间：全部\n数据截至：2026-11-16 09:30\n"
                     "案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
                     "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（受理 5 件，其中绿码 2 件）\n"
                     "羁押期限届满仍为红码：2 件\n\n"
@@ -325,7 +325,8 @@ async def test_the_figures_say_when_they_were_taken_and_the_csv_file_is_dated(
     await evaluate(c, await create_case(c, **XD), RED)
     await c.advance("15h")  # Monday 09:30 → 00:30 on Tuesday 2026-11-03 in Shanghai
     body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
-    assert body.startswith("统计范围：示范市海澄县人民检察院\n数据截至：2026-11-03 00:30\n案件总数：1\n")
+    assert body.startswith("统计范围：示范市海澄县人民检察院\n统计期间：全部\n"
+                           "数据截至：2026-11-03 00:30\n案件总数：1\n")
     await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
     assert "数据截至：2026-11-03 00:30" in await (await c.client.get("/stats")).text()
     r = await c.client.get("/stats.csv")

@@ -97,3 +97,20 @@ async def test_province_figures_asked_in_a_group_with_a_county_leader_go_private
     r = await c.send("p-leader-hc", "g-leaders", "统计")
     assert [m["chat"] for m in r["messages"]] == ["g-leaders"]
     assert "案件总数：1" in r["messages"][0]["card"]["body"]
+
+
+async def test_a_period_keeps_the_scope(two_counties: Console) -> None:
+    """Both cases entered casebot this month: 本月 counts each office's own, 上月 none."""
+    c = two_counties
+
+    async def total(user: str, period: str) -> str:
+        r = await c.send(user, f"dm:{user}", f"统计 {period}")
+        return str(r["messages"][0]["card"]["body"]).split("\n")[3]
+
+    assert await total("p-leader-hc", "本月") == "案件总数：1"
+    assert await total(LS_LEADER, "本月") == "案件总数：1"
+    assert await total("p-leader-1", "本月") == "案件总数：2"
+    assert await total("p-leader-1", "上月") == "案件总数：0"
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await c.client.get("/stats?from=2026-11-01&to=2026-11-30")).text()
+    assert "统计范围：示范市海澄县人民检察院" in html and "案件 1 件" in html and "林涛" not in html

@@ -20,7 +20,8 @@ from aiohttp import WSMsgType, web
 
 CLIENT_ID = "ding-test-app"
 CLIENT_SECRET = "test-secret-不要外传"
-PARTIAL = {"invalid_user", "flow_user", "deliver_fail", "late_answer"}  # served after the token check
+# served after the token check
+PARTIAL = {"invalid_user", "flow_user", "deliver_fail", "late_answer", "created_undelivered"}
 # what DingTalk does with big messages (sources in cards/dingtalk.py): a robot message body over
 # 20000 bytes is refused with errcode 460101; markdown over ~3500 characters is accepted but not
 # rendered, and a card with ~3000 characters of markdown shows blank — this fake refuses those
@@ -107,10 +108,15 @@ class FakeDingTalk:
         # answered 200 but not delivered: "invalid_user" / "flow_user" (batchSend lists the user
         # in invalidStaffIdList / flowControlledStaffIdList), "deliver_fail" (createAndDeliver
         # reports deliverResults[].success false); "late_answer": createAndDeliver creates and
-        # delivers the card, then answers after fault_delay (past the bot's timeout)
-        self.fault_delay = 2.0  # how long a "timeout" or "late_answer" answer takes
+        # delivers the card, then answers after fault_delay (past the bot's timeout);
+        # "created_undelivered": createAndDeliver creates the card, then fails after fault_delay
+        # (504) without delivering it to the chat
+        self.fault_delay = 2.0  # how long a "timeout", "late_answer" or "created_undelivered" takes
         self.sent: list[Sent] = []
         self.cards: dict[str, dict[str, Any]] = {}  # outTrackId → latest cardParamMap
+        # outTrackId → the openSpaceIds showing it. A card is shown in a space once: delivering
+        # it again there posts nothing (what the bot assumes of DingTalk; not verified)
+        self.card_spaces: dict[str, set[str]] = {}
         self.auth_codes: dict[str, str] = {}  # H5 auth code → userid
         self.requests: list[str] = []
 
@@ -142,6 +148,7 @@ class FakeDingTalk:
             web.post("/v1.0/robot/groupMessages/send", self._group),
             web.post("/v1.0/robot/oToMessages/batchSend", self._users),
             web.post("/v1.0/card/instances/createAndDeliver", self._card_create),
+            web.post("/v1.0/card/instances/deliver", self._card_deliver),
             web.put("/v1.0/card/instances", self._card_update),
             web.post("/robot/sendBySession", self._webhook),
             web.post("/topapi/v2/user/getuserinfo", self._userinfo),
@@ -361,14 +368,47 @@ class FakeDingTalk:
                     {"spaceId": body["openSpaceId"], "spaceType": "IM", "success": False,
                      "errorMsg": "robot not in conversation"}]}})
         self.cards[body["outTrackId"]] = params
-        self.sent.append(Sent("card", body["openSpaceId"], f"{params['title']}\n{params['body']}",
-                              body))
+        if self.faults and self.faults[0] == "created_undelivered":  # created, then it fails
+            self.faults.popleft()
+            await asyncio.sleep(self.fault_delay)
+            return web.json_response({"code": "TooLate"}, status=504)
+        self._show(body["outTrackId"], body)
         if self.faults and self.faults[0] == "late_answer":  # created; the answer comes too late
             self.faults.popleft()
             await asyncio.sleep(self.fault_delay)
         return web.json_response({"success": True, "result": {
             "outTrackId": body["outTrackId"], "deliverResults": [
                 {"spaceId": body["openSpaceId"], "spaceType": "IM", "success": True}]}})
+
+    def _show(self, track: str, body: dict[str, Any]) -> None:
+        """The card appears in the request's space, unless it is there already."""
+        spaces = self.card_spaces.setdefault(track, set())
+        if body["openSpaceId"] in spaces:
+            return
+        spaces.add(body["openSpaceId"])
+        params = self.cards[track]
+        self.sent.append(Sent("card", body["openSpaceId"], f"{params['title']}\n{params['body']}",
+                              body))
+
+    async def _card_deliver(self, request: web.Request) -> web.Response:
+        """instances/deliver (DINGTALK.md §1.9 (d) 2): a card created before, to one space."""
+        token = request.headers.get("x-acs-dingtalk-access-token", "")
+        if (err := await self._fault(request, token)) is not None:
+            return err
+        body = await request.json()
+        space = str(body.get("openSpaceId", ""))
+        group = space.startswith("dtv1.card//IM_GROUP.")
+        model = body.get("imGroupOpenDeliverModel" if group else "imRobotOpenDeliverModel")
+        if body.get("outTrackId") not in self.cards:
+            return web.json_response({"code": "CardNotExist"}, status=400)
+        if not isinstance(model, dict) or model.get("robotCode") != CLIENT_ID or \
+                (not group and model.get("spaceType") != "IM_ROBOT"):
+            return web.json_response({"code": "InvalidParameter", "message": "deliver model"},
+                                     status=400)
+        self._show(body["outTrackId"], body)
+        return web.json_response({"success": True, "result": [
+            {"spaceId": space, "spaceType": "IM_GROUP" if group else "IM_ROBOT",
+             "success": True, "carrierId": uuid.uuid4().hex}]})
 
     async def _card_update(self, request: web.Request) -> web.Response:
         token = request.headers.get("x-acs-dingtalk-access-token", "")

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
@@ -353,8 +354,33 @@ async def test_a_card_whose_creation_answered_too_late_is_sent_once(make_app: Ap
 
     assert await eventually(settled, what="both rows to settle") == ["sent", "sent"]
     assert fake.requests.count("/v1.0/card/instances/createAndDeliver") == 2  # the retry
+    assert fake.requests.count("/v1.0/card/instances/deliver") == 1  # posts nothing new
     assert [s.kind for s in fake.sent].count("card") == 1
     assert fake.cards[track]["body"] == "已确认 by 余斌梅" and fake.cards[track]["btn1_label"] == ""
+
+
+@pytest.mark.parametrize("group", [GROUP_CID, None], ids=["group", "1:1"])
+async def test_a_card_created_but_not_delivered_before_a_timeout_reaches_the_chat(
+        make_app: AppFactory, fake: FakeDingTalk, group: str | None) -> None:
+    """DingTalk creates the card, and the call fails before the card is delivered to the chat.
+    The retry is told the card exists: the bot delivers it (same outTrackId, same chat) and
+    only then counts it sent. The person sees the card once, mentioned in a group."""
+    app = await make_app(card_template_id="tpl.schema", delivery={"http_timeout_seconds": 0.5})
+    fake.fault_delay = 2.0
+    fake.faults.append("created_undelivered")
+    fake.send_message("卡片 8", staff_id=PROSECUTOR[1], group=group)
+
+    async def sent() -> bool:
+        return [r.status for r in await rows(app)] == ["sent"]
+
+    await eventually(sent, what="the row marked sent")
+    space = f"dtv1.card//IM_GROUP.{GROUP_CID}" if group else f"dtv1.card//IM_ROBOT.{PROSECUTOR[1]}"
+    [card] = [s for s in fake.sent if s.kind == "card"]
+    assert card.target == space and card.text.endswith("测试卡片\n内容 8")
+    assert card.mentioned == ([PROSECUTOR[1]] if group else [])
+    assert fake.card_spaces == {card.body["outTrackId"]: {space}}
+    assert fake.requests.count("/v1.0/card/instances/createAndDeliver") == 2
+    assert fake.requests.count("/v1.0/card/instances/deliver") == 1
 
 
 async def test_concurrent_calls_with_a_revoked_token_refresh_it_once(fake: FakeDingTalk) -> None:

@@ -151,16 +151,16 @@ async def test_postpone_is_not_an_attempt(app: App) -> None:
 
 
 async def test_a_dead_workers_lease_is_taken_over(app: App) -> None:
+    """(With two workers delivering, on SQLite and PostgreSQL: tests/core/test_outbox_lease.py.)"""
     await enqueue(app, 1)
-    short = OutboxConfig(poll_seconds=0.05, lease_seconds=0.01)
-    dead = worker(app, Recorder(), short)
+    clock = ManualClock(app.clock.now())
+    dead = OutboxWorker(app.services.db, clock, FAST, {"fake": Recorder()})
     assert len(await dead.claim()) == 1  # claimed, then the worker "dies"
     rec = Recorder()
-    alive = worker(app, rec, short)
-    deadline = asyncio.get_running_loop().time() + 5
-    while not await alive.run_once():
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.01)
+    alive = OutboxWorker(app.services.db, clock, FAST, {"fake": rec})
+    assert await alive.run_once() == 0
+    clock.advance(timedelta(seconds=FAST.lease_seconds + 1))
+    assert await alive.run_once() == 1
     assert len(rec.calls) == 1 and (await rows(app))[0].status == "sent"
 
 

@@ -178,17 +178,24 @@ class DingTalkDelivery:
     async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, Any],
                            target: Target, to: Addressee | None) -> None:
         """Create and deliver a template card. A retry keeps the outTrackId, so a card created
-        by an attempt that timed out is not posted twice: DingTalk then answers that it exists,
-        which is a success; it is given this attempt's content (the current version)."""
+        by an attempt that timed out is not created twice: DingTalk then answers that it exists.
+        That attempt may have timed out before DingTalk delivered the card, so it is delivered
+        now (`instances/deliver`, same outTrackId and chat) and given this attempt's content
+        (the current version). That a card already in the chat is not posted there again is
+        assumed, not verified on DingTalk (docs/dingtalk.md, "Cards")."""
+        at_users = {to.staff_id: to.nick} if to else None
         try:
             await self.api.create_and_deliver_card(
                 template_id=template_id, out_track_id=out_track_id, card_data=data,
-                open_space_id=target.open_space_id, group=target.group,
-                at_users={to.staff_id: to.nick} if to else None)
+                open_space_id=target.open_space_id, group=target.group, at_users=at_users)
         except DingTalkApiError as e:
             if e.code != CARD_EXISTS:
                 raise
-            log.info("dingtalk card %s was created by an earlier attempt; updating it", out_track_id)
+            log.info("dingtalk card %s was created by an earlier attempt; delivering and "
+                     "updating it", out_track_id)
+            await self.api.deliver_card(out_track_id=out_track_id,
+                                        open_space_id=target.open_space_id, group=target.group,
+                                        at_users=at_users)
             await self.api.update_card(out_track_id, data)
 
     async def _send_parts(self, item: OutboxItem, message: Message,

@@ -76,6 +76,15 @@ def classify(status: int, body: Any) -> DingTalkApiError | None:
     return None
 
 
+def _raise_undelivered(results: Any) -> None:
+    """A card call answered 200 with success per space: the card exists, but a space marked
+    `success: false` did not get it (robot not in the group, no such user …)."""
+    for r in results if isinstance(results, list) else []:
+        if isinstance(r, dict) and r.get("success") is False:
+            raise DingTalkApiError("fatal", 200, "DeliverFailed",
+                                   f"{r.get('spaceId')}: {r.get('errorMsg')}"[:300])
+
+
 class OpenApi:
     def __init__(self, creds: Credentials, *, api_base: str, oapi_base: str,
                  timeout_seconds: float = 10.0, refresh_margin_seconds: int = 300) -> None:
@@ -190,32 +199,42 @@ class OpenApi:
         return await self._request("POST", url, json_body=body)
 
     # -- interactive cards ----------------------------------------------------------------------
+    def _deliver_model(self, group: bool, at_users: dict[str, str] | None) -> dict[str, Any]:
+        """How a card reaches a group (by the robot, mentioning `at_users`) or a 1:1 chat; the
+        same for createAndDeliver and deliver."""
+        if group:
+            model: dict[str, Any] = {"robotCode": self.creds.robot_code}
+            if at_users:
+                model["atUserIds"] = at_users
+            return {"imGroupOpenDeliverModel": model}
+        return {"imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT",
+                                            "robotCode": self.creds.robot_code}}
+
     async def create_and_deliver_card(self, *, template_id: str, out_track_id: str,
                                       card_data: dict[str, Any], open_space_id: str,
                                       group: bool, at_users: dict[str, str] | None = None) -> Any:
         """`at_users` (staff userId → name): in a group, who is @-mentioned with the card."""
+        space_model = "imGroupOpenSpaceModel" if group else "imRobotOpenSpaceModel"
         body: dict[str, Any] = {
             "cardTemplateId": template_id, "outTrackId": out_track_id, "cardData": card_data,
             "callbackType": "STREAM", "openSpaceId": open_space_id, "userIdType": 1,
+            space_model: {"supportForward": True}, **self._deliver_model(group, at_users),
         }
-        if group:
-            body["imGroupOpenSpaceModel"] = {"supportForward": True}
-            body["imGroupOpenDeliverModel"] = {"robotCode": self.creds.robot_code}
-            if at_users:
-                body["imGroupOpenDeliverModel"]["atUserIds"] = at_users
-        else:
-            body["imRobotOpenSpaceModel"] = {"supportForward": True}
-            body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT",
-                                               "robotCode": self.creds.robot_code}
         answer = await self.call("POST", "/v1.0/card/instances/createAndDeliver", body)
-        # 200 with success per space: the card exists but was not delivered (robot not in the
-        # group, no such user …)
         result = answer.get("result") if isinstance(answer, dict) else None
-        results = result.get("deliverResults") if isinstance(result, dict) else None
-        for r in results if isinstance(results, list) else []:
-            if isinstance(r, dict) and r.get("success") is False:
-                raise DingTalkApiError("fatal", 200, "DeliverFailed",
-                                       f"{r.get('spaceId')}: {r.get('errorMsg')}"[:300])
+        _raise_undelivered(result.get("deliverResults") if isinstance(result, dict) else None)
+        return answer
+
+    async def deliver_card(self, *, out_track_id: str, open_space_id: str, group: bool,
+                           at_users: dict[str, str] | None = None) -> Any:
+        """Deliver a card created before (`POST /v1.0/card/instances/deliver`, DINGTALK.md
+        §1.9 (d) 2) to its group or 1:1 chat; it answers `result` as a list of
+        {spaceId, spaceType, success, errorMsg, carrierId} (the card SDK's
+        DeliverCardResponseBody)."""
+        body = {"outTrackId": out_track_id, "openSpaceId": open_space_id, "userIdType": 1,
+                **self._deliver_model(group, at_users)}
+        answer = await self.call("POST", "/v1.0/card/instances/deliver", body)
+        _raise_undelivered(answer.get("result") if isinstance(answer, dict) else None)
         return answer
 
     async def update_card(self, out_track_id: str, card_data: dict[str, Any]) -> Any:

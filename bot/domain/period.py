@@ -1,0 +1,159 @@
+"""统计期间 (pure): the days a statistics request covers, read from what a user typed after
+统计 (本月, 上月, 2026-10, 2026-10-01 至 2026-11-30 …) or from /stats?from=&to=.
+
+A case belongs to a period by the day it entered casebot (its created_at, in the bot's time
+zone): the lead's decision, see README. `today` is always given (from the clock object), so
+本月 and 上月 never read the machine's clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+ALL_WORDS = ("全部", "所有", "全部案件")
+PRESETS = ("本月", "上月", "本季度", "上季度", "今年")  # the /stats page's links
+
+# one day, month, quarter or year: 2026 · 2026-10 · 2026/10/1 · 2026.10.01 · 2026年10月1日 ·
+# 20261001 · 2026Q4 · 2026年第四季度
+_TOKEN = (r"(?:\d{4}\s*[-年]?\s*(?:Q|第)[1-4一二三四](?:季度?)?"
+          r"|\d{8}"
+          r"|\d{4}年(?:\d{1,2}月(?:\d{1,2}[日号]?)?)?"
+          r"|\d{4}(?:[-/.]\d{1,2}){0,2})")
+_ONE = re.compile(_TOKEN)
+_RANGE = re.compile(rf"(?P<a>{_TOKEN})\s*(?:至|到|~|〜|-|—|–|\s)\s*(?P<b>{_TOKEN})")
+_QUARTER = re.compile(r"(?:Q|第)([1-4一二三四])")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class PeriodError(ValueError):
+    """Why a period cannot be used, in short Chinese for the user."""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def text(self) -> str:
+        """2026-10-01 至 2026-12-31"""
+        return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
+
+    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
+        """The start day's midnight and the midnight after the end day, in `tz`: a case
+        created at t is in the period when start <= t < end."""
+        return (datetime.combine(self.start, time(), tzinfo=tz),
+                datetime.combine(self.end + timedelta(days=1), time(), tzinfo=tz))
+
+
+def _month(year: int, month: int) -> tuple[date, date]:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return date(year, month, 1), following - timedelta(days=1)
+
+
+def _quarter(year: int, q: int) -> tuple[date, date]:
+    return date(year, 3 * q - 2, 1), _month(year, 3 * q)[1]
+
+
+def _year(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+THIS_MONTH = ("本月", "这个月", "当月")
+LAST_MONTH = ("上月", "上个月")
+THIS_QUARTER = ("本季度", "本季", "这个季度")
+LAST_QUARTER = ("上季度", "上季", "上个季度")
+THIS_YEAR = ("今年", "本年", "本年度")
+PREVIOUS_YEAR = ("去年", "上年", "上一年")
+PERIOD_WORDS = (*THIS_MONTH, *LAST_MONTH, *THIS_QUARTER, *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
+
+
+def _relative(word: str, today: date) -> tuple[date, date] | None:
+    y, m = today.year, today.month
+    q = (m - 1) // 3 + 1
+    spans = {
+        THIS_MONTH: lambda: _month(y, m),
+        LAST_MONTH: lambda: _month(y, m - 1) if m > 1 else _month(y - 1, 12),
+        THIS_QUARTER: lambda: _quarter(y, q),
+        LAST_QUARTER: lambda: _quarter(y, q - 1) if q > 1 else _quarter(y - 1, 4),
+        THIS_YEAR: lambda: _year(y),
+        PREVIOUS_YEAR: lambda: _year(y - 1),
+    }
+    return next((span() for words, span in spans.items() if word in words), None)
+
+
+def _span(token: str) -> tuple[date, date]:
+    """The first and last day of one day, month, quarter or year as `_TOKEN` reads it."""
+    digits = re.findall(r"\d+", token)
+    if len(digits[0]) == 8:  # 20261001
+        digits = [digits[0][:4], digits[0][4:6], digits[0][6:]]
+    year = int(digits[0])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(f"年份须在 {FIRST_YEAR} 至 {LAST_YEAR} 之间")
+    if q := _QUARTER.search(token):
+        return _quarter(year, "1234一二三四".index(q[1]) % 4 + 1)
+    month_day = [int(d) for d in digits[1:]]
+    try:
+        if not month_day:
+            return _year(year)
+        if len(month_day) == 1:
+            return _month(year, month_day[0])
+        day = date(year, *month_day)
+        return day, day
+    except ValueError:
+        raise PeriodError(f"日期「{token}」不存在") from None
+
+
+def _ordered(start: date, end: date) -> Period:
+    if end < start:
+        raise PeriodError(f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}")
+    return Period(start, end)
+
+
+def normalized(text: str) -> str:
+    """Full-width digits and punctuation as ASCII (２０２６－１０ → 2026-10), Q in capitals,
+    without surrounding spaces and a final 。 (as speech recognition ends a sentence)."""
+    return unicodedata.normalize("NFKC", text).strip().rstrip("。.!！").strip().upper()
+
+
+def parse_period(text: str, today: date) -> Period | None:
+    """What follows 统计: None for every case (nothing, or 全部); PeriodError when it cannot
+    be read, names a day that does not exist, or ends before it starts. A period in the
+    future is a period (with no cases yet), not an error."""
+    t = normalized(text)
+    if not t or t in ALL_WORDS:
+        return None
+    if (span := _relative(t, today)) is not None:
+        return Period(*span)
+    if _ONE.fullmatch(t):
+        return Period(*_span(t))
+    if m := _RANGE.fullmatch(t):
+        return _ordered(_span(m["a"])[0], _span(m["b"])[1])
+    shown = t if len(t) <= 20 else t[:20] + "…"
+    raise PeriodError(f"看不懂统计期间「{shown}」")
+
+
+def period_between(start: str, end: str) -> Period | None:
+    """/stats?from=YYYY-MM-DD&to=YYYY-MM-DD: None when both are absent or empty (every case);
+    PeriodError when only one is given, either is not such a day, or the end comes first."""
+    start, end = normalized(start), normalized(end)
+    if not start and not end:
+        return None
+    days = []
+    for name, value in (("开始日期", start), ("结束日期", end)):
+        if not value:
+            raise PeriodError(f"缺少{name}：请同时给出开始和结束日期")
+        if not _ISO_DAY.fullmatch(value):
+            raise PeriodError(f"{name}「{value[:20]}」应为 YYYY-MM-DD 格式，如 2026-10-01")
+        days.append(_span(value)[0])
+    return _ordered(days[0], days[1])
+
+
+def presets(today: date) -> list[tuple[str, Period]]:
+    """The usual periods by name (本月, 上月 …), for links."""
+    return [(word, Period(*span)) for word in PRESETS
+            if (span := _relative(word, today)) is not None]

@@ -1,0 +1,42 @@
+"""/stats in a browser: a leader picks a period with the page's links or its from/to form, the
+figures and the CSV link follow it, and the form fits a narrow phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.conftest import screenshot_path
+from tests.cases.helpers import RED, create_case, evaluate
+from tests.conftest import Console
+
+
+async def test_a_period_is_chosen_on_the_page(console: Console, browser: Browser,
+                                              request: Any) -> None:
+    await evaluate(console, await create_case(console), RED)  # 2026-11-02
+    ctx = await browser.new_context(viewport={"width": 320, "height": 700},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", "p-leader-hc")
+    await expect(page.locator("#chatsel")).to_contain_text("海澄")
+    await page.goto(str(console.client.make_url("/stats")))
+    await expect(page.locator("#period-text")).to_have_text("统计期间：全部")
+
+    await page.get_by_role("link", name="上月", exact=True).click()
+    await expect(page.locator("#period-text")).to_have_text(
+        "统计期间：2026-10-01 至 2026-10-31（按案件录入日期）")
+    await expect(page.locator("#summary")).to_contain_text("案件 0 件")
+
+    await page.fill("input[name=from]", "2026-11-01")
+    await page.fill("input[name=to]", "2026-11-02")
+    await page.get_by_role("button", name="查看").click()
+    await expect(page.locator("#period-text")).to_have_text(
+        "统计期间：2026-11-01 至 2026-11-02（按案件录入日期）")
+    await expect(page.locator("#summary")).to_contain_text("案件 1 件")
+    csv_link = page.get_by_role("link", name="导出 CSV")
+    assert await csv_link.get_attribute("href") == "/stats.csv?from=2026-11-01&to=2026-11-02"
+    await page.screenshot(path=screenshot_path(request, "period"))
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= 320")
+    await ctx.close()

@@ -1,0 +1,123 @@
+"""统计期间 (pure): what a leader types after 统计, and /stats?from=&to=, read into days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.period import Period, PeriodError, parse_period, period_between, presets
+
+TODAY = date(2026, 11, 5)  # a Thursday in the fourth quarter
+
+
+def P(start: str, end: str) -> Period:
+    return Period(date.fromisoformat(start), date.fromisoformat(end))
+
+
+@pytest.mark.parametrize(("typed", "today", "period"), [
+    ("", TODAY, None),  # 统计 alone: every case, as before
+    ("全部", TODAY, None),
+    ("本月", TODAY, P("2026-11-01", "2026-11-30")),
+    ("上月", TODAY, P("2026-10-01", "2026-10-31")),
+    ("上个月", TODAY, P("2026-10-01", "2026-10-31")),
+    ("上月", date(2026, 1, 10), P("2025-12-01", "2025-12-31")),  # across the year
+    ("本月", date(2028, 2, 29), P("2028-02-01", "2028-02-29")),  # a leap year's February
+    ("本季度", TODAY, P("2026-10-01", "2026-12-31")),
+    ("上季度", TODAY, P("2026-07-01", "2026-09-30")),
+    ("上季度", date(2026, 2, 1), P("2025-10-01", "2025-12-31")),
+    ("本季度", date(2026, 6, 30), P("2026-04-01", "2026-06-30")),
+    ("今年", TODAY, P("2026-01-01", "2026-12-31")),
+    ("去年", TODAY, P("2025-01-01", "2025-12-31")),
+    ("2026", TODAY, P("2026-01-01", "2026-12-31")),
+    ("2026年", TODAY, P("2026-01-01", "2026-12-31")),
+    ("2026-10", TODAY, P("2026-10-01", "2026-10-31")),
+    ("2026-2", TODAY, P("2026-02-01", "2026-02-28")),
+    ("2026年10月", TODAY, P("2026-10-01", "2026-10-31")),
+    ("2026/10", TODAY, P("2026-10-01", "2026-10-31")),
+    ("2026Q4", TODAY, P("2026-10-01", "2026-12-31")),
+    ("2026年第三季度", TODAY, P("2026-07-01", "2026-09-30")),
+    ("2026-10-01", TODAY, P("2026-10-01", "2026-10-01")),  # one day
+    ("2026-10-01 至 2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01至2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01 ~ 2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01-2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01 - 2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01到2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10-01 2026-11-30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026/10/1—2026/11/30", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026年10月1日至2026年11月30日", TODAY, P("2026-10-01", "2026-11-30")),
+    ("20261001-20261130", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026-10 至 2026-12", TODAY, P("2026-10-01", "2026-12-31")),  # months: whole months
+    ("2026-10-2026-12", TODAY, P("2026-10-01", "2026-12-31")),
+    ("2025-2026", TODAY, P("2025-01-01", "2026-12-31")),
+    # full-width digits and punctuation, as Chinese input methods type them
+    ("２０２６－１０", TODAY, P("2026-10-01", "2026-10-31")),
+    ("２０２６－１０－０１～２０２６－１１－３０", TODAY, P("2026-10-01", "2026-11-30")),
+    ("２０２６－１０－０１　至　２０２６－１１－３０", TODAY, P("2026-10-01", "2026-11-30")),
+    ("2026q4", TODAY, P("2026-10-01", "2026-12-31")),
+    ("上月。", TODAY, P("2026-10-01", "2026-10-31")),  # as speech recognition ends it
+    # in the future: answered (no cases yet), not refused
+    ("2030", TODAY, P("2030-01-01", "2030-12-31")),
+    ("2026-12-01 至 2027-03-31", TODAY, P("2026-12-01", "2027-03-31")),
+])
+def test_a_period_is_read_into_its_first_and_last_day(typed: str, today: date,
+                                                      period: Period | None) -> None:
+    assert parse_period(typed, today) == period
+
+
+@pytest.mark.parametrize(("typed", "answer"), [
+    ("下周", "看不懂统计期间「下周」"),
+    ("十月", "看不懂统计期间「十月」"),
+    ("2026-10-01 至", "看不懂统计期间「2026-10-01 至」"),
+    ("26-10", "看不懂统计期间「26-10」"),
+    ("2026-10-01 至 2026-11-30 至 2026-12-31", "看不懂统计期间「2026-10-01 至 2026-11…」"),
+    ("2026-02-30", "日期「2026-02-30」不存在"),
+    ("2026-13", "日期「2026-13」不存在"),
+    ("2026-09-31 至 2026-10-31", "日期「2026-09-31」不存在"),
+    ("2026-11-30 至 2026-10-01", "结束日期 2026-10-01 早于开始日期 2026-11-30"),
+    ("2026-11 至 2026-10", "结束日期 2026-10-31 早于开始日期 2026-11-01"),
+    ("1999", "年份须在 2000 至 2099 之间"),
+    ("9999-12-31", "年份须在 2000 至 2099 之间"),
+])
+def test_a_period_that_cannot_be_used_is_refused_with_the_reason(typed: str,
+                                                                 answer: str) -> None:
+    with pytest.raises(PeriodError) as e:
+        parse_period(typed, TODAY)
+    assert str(e.value) == answer
+
+
+@pytest.mark.parametrize(("start", "end", "outcome"), [
+    ("", "", None),
+    ("2026-10-01", "2026-10-31", P("2026-10-01", "2026-10-31")),
+    ("2026-10-01", "2026-10-01", P("2026-10-01", "2026-10-01")),
+    ("2026-10-01", "", "缺少结束日期：请同时给出开始和结束日期"),
+    ("", "2026-10-31", "缺少开始日期：请同时给出开始和结束日期"),
+    ("2026-10", "2026-10-31", "开始日期「2026-10」应为 YYYY-MM-DD 格式，如 2026-10-01"),
+    ("2026-10-01", "本月", "结束日期「本月」应为 YYYY-MM-DD 格式，如 2026-10-01"),
+    ("2026-02-30", "2026-03-31", "日期「2026-02-30」不存在"),
+    ("2026-10-31", "2026-10-01", "结束日期 2026-10-01 早于开始日期 2026-10-31"),
+])
+def test_stats_page_from_and_to(start: str, end: str, outcome: Period | str | None) -> None:
+    if isinstance(outcome, str):
+        with pytest.raises(PeriodError, match=outcome):
+            period_between(start, end)
+    else:
+        assert period_between(start, end) == outcome
+
+
+def test_a_period_covers_its_days_in_the_bots_time_zone() -> None:
+    """Shanghai is UTC+8: October starts at 16:00 UTC on 30 September and ends (exclusive)
+    at 16:00 UTC on 31 October."""
+    start, end = P("2026-10-01", "2026-10-31").bounds(ZoneInfo("Asia/Shanghai"))
+    assert start.astimezone(UTC) == datetime(2026, 9, 30, 16, tzinfo=UTC)
+    assert end.astimezone(UTC) == datetime(2026, 10, 31, 16, tzinfo=UTC)
+    assert P("2026-10-01", "2026-10-31").text == "2026-10-01 至 2026-10-31"
+
+
+def test_the_pages_preset_links_are_the_chat_words() -> None:
+    assert [(w, p.text) for w, p in presets(TODAY)] == [
+        ("本月", "2026-11-01 至 2026-11-30"), ("上月", "2026-10-01 至 2026-10-31"),
+        ("本季度", "2026-10-01 至 2026-12-31"), ("上季度", "2026-07-01 至 2026-09-30"),
+        ("今年", "2026-01-01 至 2026-12-31")]
