@@ -9,8 +9,8 @@ text (SHA-256) is not one of the versions already stored.
 parent_id is unique: each version replaces exactly one (0 for the first), so two versions added
 on top of the same one at once cannot both be kept.
 
-Revision ID: 0021_roster_versions
-Revises: 0020_outbox_unfinished
+Revision ID: 0025_roster_versions
+Revises: 0024_stats_period
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from storage.types import UTCDateTime
 
 
-revision = '0021_roster_versions'
-down_revision = '0020_outbox_unfinished'
+revision = '0025_roster_versions'
+down_revision = '0024_stats_period'
 branch_labels = None
 depends_on = None
 
