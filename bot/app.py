@@ -4,7 +4,6 @@ routes and the periodic work."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -30,6 +29,7 @@ from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
+from bot.roster_versions import RosterSync, describe
 from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
@@ -39,7 +39,7 @@ from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
-from config.loader import ConfigError, Settings, validate_file
+from config.loader import Settings
 from config.model import Org, TransportsConfig
 from handlers import admin, basic, cases, inspection, reviews
 from handlers import reminders as reminder_handlers
@@ -69,7 +69,7 @@ class App:
         self.seeders: list[Callable[[App], Awaitable[None]]] = []
         self.outbox: OutboxWorker | None = None
         self.dingtalk: dingtalk.DingTalkTransport | None = None
-        self._org_stamp: tuple[int, int] | None = None  # org.yaml as last read (mtime, size)
+        self.roster: RosterSync | None = None  # the roster versions in the database
         self._head_logged: datetime | None = None  # when the audit head was last logged
 
     @property
@@ -139,19 +139,20 @@ class App:
         self.tickers["reminders"] = _sweep_reminders
         self.tickers["roster"] = _reload_roster
         self.tickers["audit_head"] = _log_audit_head
-        with contextlib.suppress(OSError):  # the org.yaml just read: changes from now on count
-            st = self.settings.org_path.stat()
-            self._org_stamp = (st.st_mtime_ns, st.st_size)
+        # the roster shared by every instance: org.yaml seeds a fresh database, and the newest
+        # version stored is the one in use, before any transport receives
+        self.roster = RosterSync(self.settings.org_path, self._services.db, self.clock)
+        await self.reload_org()
         await self.log_audit_head("at start")
         await self._start_transports(dt_creds)
         if self.use_scheduler:
             self._start_scheduler()
 
     def use_org(self, org: Org) -> None:
-        """Swap in a new roster (the admin page's import, after org.yaml is written). Safe in
-        process: everything looks people, units and chats up through `services.directory` at
-        use time, and an event already being handled keeps the person it resolved. Other
-        instances pick the written file up at their next tick (`reload_org`)."""
+        """Swap in a new roster (the admin page's import, or a newer version found by
+        `reload_org`). Safe in process: everything looks people, units and chats up through
+        `services.directory` at use time, and an event already being handled keeps the person
+        it resolved."""
         self.settings = dataclasses.replace(self.settings, org=org)
         self.services.settings = self.settings
         self.services.directory = Directory(org)
@@ -159,30 +160,21 @@ class App:
             self.dingtalk.use_org(org)
 
     async def reload_org(self) -> bool:
-        """Use org.yaml again when it changed on disk since it was last read (an import on
-        another instance sharing the file, `casebot import roster`, a copy or an edit): no
-        restart. A file that does not pass the start-up checks is one warning, and the roster
-        in use stays. True when a new roster is now in use."""
-        path = self.settings.org_path
-        try:
-            st = path.stat()
-        except OSError:
-            return False  # moved away mid-copy: the next tick looks again
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._org_stamp:
+        """At start and at each tick: publish org.yaml when it holds a new text (a fresh
+        database, a hand edit), then use the newest roster version in the database when it is
+        not the one in use (an import or an edit through any instance): no restart. A file that
+        does not pass the start-up checks is one warning, and the roster in use stays
+        (bot/roster_versions.py). True when a new roster is now in use."""
+        assert self.roster is not None, "App not started"
+        found = await self.roster.sync(self.settings.org)
+        if found is None:
             return False
-        self._org_stamp = stamp
-        try:
-            org = await asyncio.to_thread(validate_file, path, Org)
-        except ConfigError as e:
-            log.warning("roster: %s changed but is not valid, still using the roster read "
-                        "before: %s", path, "; ".join(e.errors))
-            return False
+        version, org = found
         before = self.settings.org.version_hash()
         if org.version_hash() == before:
             return False
         self.use_org(org)
-        log.info("roster: %s changed, now in use (version %s → %s)", path, before[:12],
+        log.info("roster: %s now in use (version %s → %s)", describe(version), before[:12],
                  org.version_hash()[:12])
         return True
 

@@ -401,24 +401,40 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
 
 
 def cmd_import_roster(args: argparse.Namespace) -> None:
-    from bot.roster import RosterError, import_roster
+    from bot.roster import RosterError
+    from bot.roster_versions import VersionConflict, import_roster
+    from storage.db import DatabaseUnavailable
 
-    org_path = Path(args.org)
+    settings = _settings(args.config)
+    org_path = Path(args.org) if args.org else settings.org_path
     try:
-        n, version = import_roster(Path(args.file), org_path)
+        done = asyncio.run(import_roster(settings, SystemClock(), Path(args.file), org_path))
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
     except ConfigError as e:
         print(f"error: {e.errors[0]}", file=sys.stderr)
         raise SystemExit(2) from None
+    except DatabaseUnavailable as e:
+        _database_error(settings, e)
     except RosterError as e:
-        print(f"{org_path} unchanged; fix these rows:", file=sys.stderr)
+        print("roster unchanged; fix these rows:", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(f"{n} roster rows merged into {org_path}; roster version {version}")
-    print("a running bot uses the new roster at its next tick (reminders.sweep_interval_seconds, "
-          "default 60 s), without a restart; copy the file to instances with their own org.yaml")
+    except VersionConflict:
+        print("error: the roster changed while this import ran (an import through an instance); "
+              "nothing was imported, run the command again", file=sys.stderr)
+        raise SystemExit(1) from None
+    if done.version_id is None:
+        print(f"{done.rows} roster rows: the roster already holds them, nothing changed "
+              f"(roster version {done.roster_version})")
+        return
+    written = (f"; could not write {org_path}: {done.not_written}" if done.not_written
+               else f" and written to {org_path}")
+    print(f"{done.rows} roster rows imported as roster version {done.version_id} in the database"
+          f"{written}; roster version {done.roster_version}")
+    print("every instance on this database uses it at its next tick "
+          "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -475,10 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     ic.set_defaults(func=cmd_import_cases)
     ir = isub.add_parser("roster", help="merge cities and county offices with their chiefs from "
                          "CSV (unit_id, name, kind, parent, code_prefix, chief_id, chief_name, "
-                         "chief_dingtalk) into org.yaml")
+                         "chief_dingtalk) into the roster in use: a new roster version in the "
+                         "existing database, also written to org.yaml")
     ir.add_argument("file", help="the CSV file (UTF-8 or GBK)")
-    ir.add_argument("--org", default=str(DEFAULT_CONFIG.parent / "org.yaml"),
-                    help="the org.yaml to update (default %(default)s)")
+    ir.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    ir.add_argument("--org", help="the org.yaml to write (default: the one the config names)")
     ir.set_defaults(func=cmd_import_roster)
 
     dr = sub.add_parser("draw", help="检务督导面对面 draw tools (bot/domain/draw.md)")

@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
 from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.roster_versions import org_in_use
 from config.loader import Settings
 from storage import cases as repo
 from storage import db, migrate
@@ -98,8 +99,11 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
     # an existing database at head (DatabaseUnavailable otherwise): never creates or migrates
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
-        services = Services(settings=settings, clock=clock, db=db.sessionmaker(engine),
-                            directory=Directory(settings.org))
+        sessions = db.sessionmaker(engine)
+        async with sessions() as session:  # the roster in use, not only this machine's org.yaml
+            org = await org_in_use(session, settings.org_path, settings.org)
+        services = Services(settings=settings, clock=clock, db=sessions,
+                            directory=Directory(org))
         seen: dict[str, int] = {}
         async with services.db() as session:  # no statement runs on it: no transaction
             checker = Outbound(services, session)

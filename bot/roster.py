@@ -1,11 +1,10 @@
 """The roster file (org.yaml) and its CSV import: cities and county offices with their chiefs,
-merged into org.yaml (other units and people are kept). `plan_roster` checks every row and
+merged into the roster (other units and people are kept). `plan_roster` checks every row and
 says what would change, in Chinese, without writing; `casebot import roster` and the admin page
-(/admin/roster) both apply a plan through `write_org_file`.
+(/admin/roster) both apply a plan as a new roster version in the database
+(bot/roster_versions.py), and write it to their org.yaml with `write_org_text`.
 
-The running bot reads org.yaml at start; the admin page swaps the new roster in after writing
-it (`App.use_org`). The CLI only writes the file: every running instance that reads that file
-uses it at its next tick (`App.reload_org`), no restart."""
+Every instance uses the newest version at its next tick (`App.reload_org`), no restart."""
 
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
-from config.loader import read_yaml
+from config.loader import parse_yaml, read_yaml
 from config.model import ID_PATTERN, ROLE_LABELS, Org
 
 COLUMNS = ("unit_id", "name", "kind", "parent", "code_prefix", "chief_id", "chief_name",
@@ -97,21 +96,41 @@ def read_org_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def parse_org_text(text: str, where: str) -> dict[str, Any]:
+    """An org.yaml's text (a stored roster version) as `read_org_file` reads the file."""
+    data = parse_yaml(text, where) or {}
+    if not isinstance(data, dict):
+        raise RosterError([f"{where}: top level must be a mapping"])
+    return data
+
+
 def org_version(data: dict[str, Any]) -> str:
     return Org.model_validate(data).version_hash()
 
 
-def write_org_file(path: Path, merged: dict[str, Any]) -> None:
-    """Keep the file's leading comment lines; replace it atomically (a reader never sees half)."""
-    header = "".join(line + "\n" for line in path.read_text(encoding="utf-8").splitlines()
-                     if line.startswith("#"))
-    body = yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=120)
+def header_of(text: str) -> str:
+    """The leading comment lines of an org.yaml: kept when an import rewrites it."""
+    return "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+
+
+def org_text(merged: dict[str, Any], header: str) -> str:
+    """The roster data as org.yaml text, under `header` (comment lines)."""
+    return header + yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=120)
+
+
+def write_org_text(path: Path, text: str) -> None:
+    """Replace the file atomically (a reader never sees half), as UTF-8 bytes exactly."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(header + body)
+    with tmp.open("wb") as f:
+        f.write(text.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_org_file(path: Path, merged: dict[str, Any]) -> None:
+    """Keep the file's leading comment lines; replace it atomically."""
+    write_org_text(path, org_text(merged, header_of(path.read_text(encoding="utf-8"))))
 
 
 # -- the CSV ---------------------------------------------------------------------------------
@@ -368,16 +387,3 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
         people[chief] = new_person
     return {n: m for n, m in errors.items() if m}, units, people
 
-
-def import_roster(csv_path: Path, org_path: Path) -> tuple[int, str]:
-    """`casebot import roster`: all rows or none. Returns (rows, new roster version)."""
-    try:
-        rows = read_csv(csv_path.read_bytes())
-    except RosterError as e:
-        raise RosterError([f"{csv_path}: {m}" for m in e.errors]) from None
-    plan = plan_roster(read_org_file(org_path), rows)
-    if not plan.ok or plan.merged is None or plan.new_version is None:
-        raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row else f"{csv_path}: {i.message}"
-                           for i in plan.errors])
-    write_org_file(org_path, plan.merged)
-    return len(rows), plan.new_version

@@ -93,6 +93,11 @@ def read_yaml(path: Path, ref: Ref | None = None) -> Any:
         line = raw[:e.start].count(b"\n") + 1
         raise ConfigError([f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x});"
                            " save the file as UTF-8"]) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """YAML text as `read_yaml` parses a file (``path`` names it in the one-line error)."""
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.reader.ReaderError as e:  # a control character; no mark, a position

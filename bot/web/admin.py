@@ -1,9 +1,11 @@
 """/admin/roster: the roster for admins (管理员): the units tree, people with their roles and
 platform ids, chats with their members, a search; and the roster import (the CSV that
 `casebot import roster` takes): upload → preview (what is added or changed, errors per row)
-→ confirm. Applying writes org.yaml, records who did it in the audit chain and swaps the new
-roster into this running instance (App.use_org): no restart here. The viewer is the signed
-session cookie."""
+→ confirm. The import is checked against the roster in use (the newest roster version in the
+database); applying adds the result as a new version, writes it to this instance's org.yaml,
+records who did it in the audit chain and swaps it into this instance at once (App.use_org);
+every other instance takes it at its next tick (bot/roster_versions.py). The viewer is the
+signed session cookie."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.context import unit_of_work
 from bot.directory import parent_line
@@ -25,9 +28,8 @@ from bot.roster import (
     org_version,
     plan_roster,
     read_csv,
-    read_org_file,
-    write_org_file,
 )
+from bot.roster_versions import Current, VersionConflict, add_import, current, write_copy
 from bot.web import ApiError, TooLarge, form_body, multipart_fields, render
 from bot.web.session import login_page, session_person
 from config.model import ROLE_LABELS, Org, Person, Unit
@@ -39,6 +41,7 @@ MAX_UPLOAD = 2 * 1024 * 1024
 # the confirm form carries the rows again as UTF-8 (a GBK file grows by half) and the page's
 # fields: it is sent as multipart, so nothing is percent-encoded
 MAX_CONFIRM = 2 * MAX_UPLOAD
+CHANGED = "名册在预览之后已被修改（可能有其他管理员刚导入过），本次未导入。请重新上传文件预览。"
 
 
 class AdminWeb:
@@ -100,12 +103,23 @@ class AdminWeb:
                 "roles": "、".join(ROLE_LABELS.get(r, r) for r in p.roles),
                 "chats": "、".join(c.title for c in d.chats_of(p.id))}
 
-    def _plan(self, csv_text: str) -> RosterPlan:
-        org = read_org_file(self.app.settings.org_path)
+    async def _current(self) -> Current:
+        async with self.app.services.db() as session:
+            return await current(session, self.app.settings.org_path)
+
+    @staticmethod
+    def _plan(base: Current, csv_text: str) -> RosterPlan:
+        """The CSV checked against `base` (CPU work for a large file: run it in a thread)."""
+        org = base.data()
+        try:
+            base_version = org_version(org)
+        except ValidationError:  # a rolling upgrade: a newer casebot stored it
+            return RosterPlan(rows=0, base_version="", errors=[Issue(0, (
+                "当前名册由较新版本的 casebot 保存，本实例无法读取；请在已升级的实例上导入。"))])
         try:
             rows = read_csv(csv_text.encode("utf-8"))
         except RosterError as e:
-            return RosterPlan(rows=0, base_version=org_version(org),
+            return RosterPlan(rows=0, base_version=base_version,
                               errors=[Issue(0, m) for m in e.errors])
         return plan_roster(org, rows)
 
@@ -138,13 +152,14 @@ class AdminWeb:
         writer.writeheader()
         writer.writerows(rows)
         text = buf.getvalue()
-        plan = await asyncio.to_thread(self._plan, text)
+        plan = await asyncio.to_thread(self._plan, await self._current(), text)
         return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
                             filename=filename)
 
     async def apply(self, request: web.Request) -> web.Response:
-        """Confirmed: check again against the roster as it is now (another admin may have
-        imported meanwhile), write org.yaml, audit, and use the new roster in this instance."""
+        """Confirmed: check again against the roster in use now (another admin may have
+        imported meanwhile, through this instance or another), add it as the newest version,
+        write org.yaml, audit, and use the new roster in this instance."""
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
@@ -153,20 +168,19 @@ class AdminWeb:
             return self._render(viewer, status=413, upload_error=(
                 "表单过大，本次未导入。请重新上传文件预览。"))
         try:
-            text, base, filename = (form.get(k, ("", b""))[1].decode()
+            text, base_version, filename = (form.get(k, ("", b""))[1].decode()
                                     for k in ("csv", "base", "filename"))
         except UnicodeDecodeError:
             raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
         filename = filename[:200]
         path = self.app.settings.org_path
         async with self.lock:
-            plan = await asyncio.to_thread(self._plan, text)
+            base = await self._current()
+            plan = await asyncio.to_thread(self._plan, base, text)
             if plan.unchanged:  # a second click, or the same file again: nothing to write
                 return self._render(viewer, done="这些内容已导入，名册无需更改。")
-            if plan.base_version != base:
-                return self._render(viewer, status=409, upload_error=(
-                    "名册在预览之后已被修改（可能有其他管理员刚导入过），本次未导入。"
-                    "请重新上传文件预览。"))
+            if plan.base_version != base_version:
+                return self._render(viewer, status=409, upload_error=CHANGED)
             if not plan.ok or plan.merged is None or plan.new_version is None:
                 return self._render(viewer, status=422, plan=plan, csv_text=text,
                                     filename=filename)
@@ -175,12 +189,16 @@ class AdminWeb:
                     await out.audit(viewer.id, "roster.import", plan.new_version, {
                         "file": filename, "rows": plan.rows, "org": str(path),
                         "version_before": plan.base_version, **plan.summary()})
-                    write_org_file(path, plan.merged)  # a failure rolls the audit record back
-            except OSError as e:
-                return self._render(viewer, status=500, upload_error=(
-                    f"无法写入 {path}：{e.strerror or e}。名册未改变。"))
+                    version_id, yaml_text = await add_import(
+                        out.session, base, plan.merged, plan.new_version, by=viewer.id,
+                        at=out.now())
+            except VersionConflict:  # another instance's import came first
+                return self._render(viewer, status=409, upload_error=CHANGED)
+            not_written = await write_copy(path, yaml_text)
+            assert self.app.roster is not None
+            self.app.roster.adopted(version_id, yaml_text)
             self.app.use_org(Org.model_validate(plan.merged))
-        return self._render(viewer, applied=plan)
+        return self._render(viewer, applied=plan, not_written=not_written)
 
 
 async def _form(request: web.Request, names: tuple[str, ...], limit: int

@@ -16,9 +16,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot import roster_versions
 from bot.roster import COLUMNS, org_version, read_org_file
 from config.loader import Settings
 from storage import audit
+from storage import roster as roster_store
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
 from tests.conftest import Console, free_port, open_console
@@ -401,3 +403,65 @@ async def test_an_import_on_one_instance_reaches_the_others_without_a_restart(
         assert f"{org_path} changed but is not valid, still using the roster" in warned
         await other.advance("1m")  # the same broken file: no second warning
         assert len([rec for rec in caplog.records if "roster" in rec.getMessage()]) == 1
+
+
+async def test_a_stored_version_this_casebot_cannot_read_keeps_the_roster(
+        console: Console, org_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A newer casebot (a rolling upgrade) stored a roster with a key this one does not know:
+    one warning, this instance keeps its roster and its org.yaml, and takes the next version
+    it can read."""
+    text = org_path.read_text(encoding="utf-8")
+    async with console.app.services.db() as db, db.begin():
+        await roster_store.add(db, parent_id=1, text=text + "regions: []\n", sha256="f" * 64,
+                               roster_version="0" * 64, source="import",
+                               imported_by="p-admin-1", at=console.clock.now())
+    caplog.set_level(logging.WARNING)
+    for _ in range(2):
+        await console.advance("1m")
+    [warned] = [r.getMessage() for r in caplog.records if "roster" in r.getMessage()]
+    assert warned.startswith("roster: version 2 (imported by p-admin-1) in the database does not "
+                             "pass this casebot's checks, still using the roster in use: ")
+    assert "regions: unknown key" in warned
+    assert org_path.read_text(encoding="utf-8") == text
+    await login(console, ADMIN)
+    status, page = await preview(console, GOOD)
+    assert status == 422 and "当前名册由较新版本的 casebot 保存，本实例无法读取" in page
+    assert 'id="apply"' not in page
+
+    renamed = text.replace("name: 余斌梅\n", "name: 余彬梅\n")
+    async with console.app.services.db() as db, db.begin():
+        await roster_store.add(db, parent_id=2, text=renamed, sha256="e" * 64,
+                               roster_version="1" * 64, source="file", imported_by=None,
+                               at=console.clock.now())
+    await console.advance("1m")
+    person = console.app.services.directory.person("p-prosecutor-1")
+    assert person is not None and person.name == "余彬梅"
+    assert org_path.read_text(encoding="utf-8") == renamed
+    assert len([r for r in caplog.records if "roster" in r.getMessage()]) == 1
+
+
+async def test_an_org_yaml_that_cannot_be_written_does_not_stop_an_import(
+        console: Console, org_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """org.yaml on a read-only mount: the import is stored and used all the same (every
+    instance takes it from the database); the page says the file kept the old text."""
+    before = org_path.read_bytes()
+
+    def read_only(path: Path, text: str) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(roster_versions, "write_org_text", read_only)
+    await login(console, ADMIN)
+    _, page = await preview(console, GOOD)
+    r = await console.client.post("/admin/roster/apply", data=hidden(page))
+    text = await r.text()
+    assert r.status == 200 and "导入成功" in text
+    assert f"无法写入 {org_path}（Permission denied）：名册已导入并生效" in text
+    assert "p-chief-c12-01" in await user_ids(console)
+    assert org_path.read_bytes() == before
+    assert [r.getMessage() for r in caplog.records if "roster" in r.getMessage()] == [
+        f"roster: cannot write the imported version to {org_path}: Permission denied"]
+    caplog.clear()
+    await console.advance("1m")  # the old text is a stored version: nothing to publish
+    assert "p-chief-c12-01" in await user_ids(console)
+    assert [r.getMessage() for r in caplog.records if "roster" in r.getMessage()] == []

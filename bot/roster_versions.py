@@ -1,0 +1,306 @@
+"""The roster every instance uses: the newest roster version in the database
+(storage/roster.py), so that an import through one instance reaches all of them.
+
+- The imports (/admin/roster, `casebot import roster`) plan against the version in use
+  (`current`) and add their result on top of it (`add_import`), then write it to their
+  org.yaml as well (`write_copy`).
+- Each instance (`RosterSync`, at start and at each tick) first looks at its org.yaml: a text
+  that is none of the stored versions (a fresh database, a hand edit) is checked and published
+  as a new version. A text already stored (a stale file after a restart, the version this
+  instance wrote itself) changes nothing. Then it swaps in the newest version when it is not
+  the one in use, reading only the newest id while nothing changed, and writes it to its
+  org.yaml, so that a restart and the next hand edit start from the roster in use. It never
+  writes over a text that is not a stored version: a hand edit that does not pass the checks
+  yet is left for its author to fix."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.roster import (
+    RosterError,
+    header_of,
+    org_text,
+    parse_org_text,
+    plan_roster,
+    read_csv,
+    write_org_text,
+)
+from config.loader import ConfigError, Settings, parse_yaml, validate_file
+from config.model import Org
+from storage import audit, db, migrate
+from storage import roster as store
+from storage.roster import RosterVersion, VersionConflict
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Current", "Imported", "RosterSync", "VersionConflict", "add_import", "current",
+           "import_roster", "org_in_use", "write_copy"]
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_text(text: str, where: Path | str) -> Org:
+    """The roster in an org.yaml text, held to the start-up checks (ConfigError otherwise)."""
+    return validate_file(Path(where), Org, parse_yaml(text, where) or {})
+
+
+def describe(version: RosterVersion) -> str:
+    """Where a version came from, for the log line that swaps it in."""
+    if version.source == "import":
+        return f"version {version.id} (imported by {version.imported_by or 'unknown'})"
+    return f"version {version.id} (an org.yaml)"
+
+
+# -- the imports -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Current:
+    """The roster in use as org.yaml text: the newest version, or the file while the database
+    holds none yet (version 0)."""
+
+    text: str
+    version_id: int
+    where: str
+
+    def data(self) -> dict[str, Any]:
+        return parse_org_text(self.text, self.where)
+
+
+async def current(session: AsyncSession, path: Path) -> Current:
+    row = await store.newest(session)
+    if row is not None:
+        return Current(row.text, row.id, f"roster version {row.id}")
+    text = (await asyncio.to_thread(path.read_bytes)).decode("utf-8")
+    return Current(text, 0, str(path))
+
+
+async def add_import(session: AsyncSession, base: Current, merged: dict[str, Any],
+                     roster_version: str, *, by: str, at: datetime) -> tuple[int, str]:
+    """An import's result as the newest version on top of `base`, in the caller's transaction.
+    VersionConflict when another version was added on top of `base` first. Returns the
+    version's id and its org.yaml text (`base`'s comment lines kept)."""
+    text = org_text(merged, header_of(base.text))
+    version_id = await store.add(session, parent_id=base.version_id, text=text,
+                                 sha256=sha256_of(text), roster_version=roster_version,
+                                 source="import", imported_by=by, at=at)
+    return version_id, text
+
+
+async def write_copy(path: Path, text: str) -> str | None:
+    """An imported version written to this org.yaml, once stored: None, or why it could not be
+    (the import stands, every instance uses it; a restart reads the database's roster)."""
+    try:
+        await asyncio.to_thread(write_org_text, path, text)
+    except OSError as e:
+        log.warning("roster: cannot write the imported version to %s: %s", path,
+                    e.strerror or e)
+        return str(e.strerror or e)
+    return None
+
+
+@dataclass(frozen=True)
+class Imported:
+    rows: int
+    version_id: int | None  # None: the roster already held every row, nothing was added
+    roster_version: str  # the roster's hash (Org.version_hash)
+    not_written: str | None = None  # why org.yaml could not be written, if it could not
+
+
+async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
+                        org_path: Path) -> Imported:
+    """`casebot import roster`: all rows or none, checked against the roster in use, added as
+    the newest version to the config's database (which must exist, at the current schema) and
+    then written to `org_path`. RosterError with the rows to fix; VersionConflict when an import
+    through an instance came first."""
+    try:
+        rows = read_csv(await asyncio.to_thread(csv_path.read_bytes))
+    except RosterError as e:
+        raise RosterError([f"{csv_path}: {m}" for m in e.errors]) from None
+    engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
+    try:
+        sessions = db.sessionmaker(engine)
+        async with sessions() as session:
+            base = await current(session, org_path)
+        plan = plan_roster(base.data(), rows)
+        if not plan.ok or plan.merged is None or plan.new_version is None:
+            raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
+                               else f"{csv_path}: {i.message}" for i in plan.errors])
+        if plan.unchanged:
+            return Imported(len(rows), None, plan.new_version)
+        now = clock.now()
+        async with sessions() as session, session.begin():
+            await audit.append(session, at=now, actor="cli", action="roster.import",
+                               subject=plan.new_version, data={
+                                   "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
+                                   "version_before": plan.base_version, **plan.summary()})
+            version_id, text = await add_import(session, base, plan.merged, plan.new_version,
+                                                by="cli", at=now)
+        return Imported(len(rows), version_id, plan.new_version, await write_copy(org_path, text))
+    finally:
+        await engine.dispose()
+
+
+async def org_in_use(session: AsyncSession, path: Path, from_file: Org) -> Org:
+    """For the commands: the roster an instance would use after its next tick. That is the
+    newest version, unless the org.yaml at `path` (read as `from_file`) holds a text not
+    stored yet (a hand edit about to be published, or no version at all yet), or the newest
+    does not pass this casebot's checks."""
+    try:
+        raw = await asyncio.to_thread(path.read_bytes)
+    except OSError:  # moved away since it was read: the newest it is
+        raw = None
+    if raw is not None and await store.version_with(
+            session, hashlib.sha256(raw).hexdigest()) is None:
+        return from_file
+    row = await store.newest(session)
+    if row is None or row.roster_version == from_file.version_hash():
+        return from_file
+    try:
+        return check_text(row.text, f"roster version {row.id}")
+    except ConfigError:
+        return from_file
+
+
+# -- each instance ---------------------------------------------------------------------------
+
+class RosterSync:
+    """One instance's org.yaml and the version it uses."""
+
+    def __init__(self, path: Path, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.path = path
+        self.db = db
+        self.clock = clock
+        self.in_use = 0  # the version in use; 0: the org.yaml read at start, before any
+        self.text: str | None = None  # its text
+        self._stamp: tuple[int, int] | None = None  # org.yaml (mtime, size) when last read
+        self._refused = 0  # a stored version that fails this casebot's checks (warned once)
+        self._checked: tuple[str, Org] | None = None  # the last file published, checked
+
+    def adopted(self, version_id: int, text: str) -> None:
+        """This instance added and uses `version_id` (its import), written to its org.yaml."""
+        self.in_use, self.text = version_id, text
+        self._stamp = self._stat()
+
+    async def sync(self, roster: Org) -> tuple[RosterVersion, Org] | None:
+        """Publish org.yaml if it holds a new text, then take the newest version if it is not
+        the one in use. Returns it with its roster when that is not `roster` (the one in use):
+        the roster to swap in. None when there is none."""
+        changed = await self._publish_file()
+        version = await self._newest()
+        org = await self._roster_of(version, roster) if version is not None else None
+        if version is not None and org is not None:
+            self.in_use, self.text = version.id, version.text
+        if changed or org is not None:
+            await self._write_file(quiet=org is not None)
+        if version is None or org is None or org is roster:
+            return None
+        return version, org
+
+    async def _roster_of(self, version: RosterVersion, roster: Org) -> Org | None:
+        """The roster of `version`: `roster` itself when it is the same (another text, e.g.
+        other comments: not parsed again); None when it does not pass this casebot's checks
+        (one warning)."""
+        if version.roster_version == roster.version_hash():
+            return roster
+        if self._checked is not None and self._checked[0] == version.sha256:
+            return self._checked[1]  # the file this instance has just checked and published
+        try:
+            return await asyncio.to_thread(check_text, version.text,
+                                           f"roster version {version.id}")
+        except ConfigError as e:
+            self._refused = version.id
+            log.warning("roster: %s in the database does not pass this casebot's checks, "
+                        "still using the roster in use: %s", describe(version),
+                        "; ".join(e.errors))
+            return None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None  # moved away mid-copy: the next tick looks again
+        return st.st_mtime_ns, st.st_size
+
+    async def _publish_file(self) -> bool:
+        """True when org.yaml changed on disk since it was last read."""
+        stamp = self._stat()
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            raw = await asyncio.to_thread(self.path.read_bytes)
+        except OSError:
+            self._stamp = None
+            return False
+        sha = hashlib.sha256(raw).hexdigest()
+        async with self.db() as session:
+            if await store.version_with(session, sha) is not None:
+                return True  # stored already: a stale file changes nothing
+        try:
+            text = raw.decode("utf-8")
+            org = await asyncio.to_thread(check_text, text, self.path)
+        except (ConfigError, UnicodeDecodeError) as e:
+            why = ("; ".join(e.errors) if isinstance(e, ConfigError)
+                   else "not UTF-8 text; save the file as UTF-8")
+            log.warning("roster: %s changed but is not valid, still using the roster read "
+                        "before: %s", self.path, why)
+            return True
+        try:
+            async with self.db() as session, session.begin():
+                top = await store.head(session)  # first: a version added after it conflicts
+                if await store.version_with(session, sha) is None:
+                    await store.add(session, parent_id=top.id if top else 0, text=text,
+                                    sha256=sha, roster_version=org.version_hash(),
+                                    source="file", imported_by=None, at=self.clock.now())
+        except VersionConflict:
+            self._stamp = None  # another instance added a version first: look again next tick
+        self._checked = (sha, org)
+        return True
+
+    async def _newest(self) -> RosterVersion | None:
+        """The newest version when it is not the one in use; only its id is read while it is."""
+        async with self.db() as session:
+            top = await store.head(session)
+            if top is None or top.id in (self.in_use, self._refused):
+                return None
+            return await store.get(session, top.id)
+
+    async def _write_file(self, quiet: bool) -> None:
+        """org.yaml rewritten with the version in use when it holds another stored version."""
+        if self.text is None:
+            return
+        try:
+            raw: bytes | None = await asyncio.to_thread(self.path.read_bytes)
+        except OSError:
+            raw = None
+        if raw == self.text.encode("utf-8"):
+            return
+        held = None
+        if raw is not None:
+            async with self.db() as session:
+                held = await store.version_with(session, hashlib.sha256(raw).hexdigest())
+            if held is None:
+                return  # a hand edit not published (it does not pass the checks): left alone
+        try:
+            await asyncio.to_thread(write_org_text, self.path, self.text)
+        except OSError as e:
+            log.warning("roster: cannot write version %d in use to %s: %s (a restart still "
+                        "uses the database's roster)", self.in_use, self.path, e.strerror or e)
+            return
+        self._stamp = self._stat()
+        if not quiet:
+            log.info("roster: %s held version %s, an older one; rewritten with version %d, "
+                     "the one in use (a hand edit is published when its text is new)",
+                     self.path, held if held is not None else "none", self.in_use)
