@@ -40,6 +40,11 @@ Hearer = Callable[[str], str | None]
 ReadOnly = bool | Callable[[str], bool]
 
 
+def _plain(text: str) -> str:
+    """Full-width letters, digits and punctuation as ASCII (ｈｅｌｐ：→ help:)."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def listing_only(args: str) -> bool:
     """`readonly=` of a command whose bare form lists and whose forms with arguments act
     (提醒 lists; 提醒 暂停 <案件码> <天数> snoozes)."""
@@ -213,21 +218,22 @@ class Dispatcher:
         return [c for r in self.routers for c in r.commands]
 
     def _command(self, word: str) -> Command | None:
-        word = unicodedata.normalize("NFKC", word).lower()  # HELP, ｈｅｌｐ: like help
+        word = _plain(word).lower()  # HELP, ｈｅｌｐ: like help
         return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
 
     def _glued(self, text: str) -> tuple[Command, str] | None:
         """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
-        word), 统计上月 (one of its `glued_words`), or with a colon after it: 码：HY-2026-0001,
-        help:."""
+        word; full-width 码ＨＹ－… too), 统计上月 (one of its `glued_words`), or with a colon
+        after it: 码：HY-2026-0001, help:, ｈｅｌｐ：."""
         for c in self.commands():
             for name in c.names:
                 head, rest = text[:len(name)], text[len(name):]
-                if head.lower() != name.lower():
+                if _plain(head).lower() != name.lower():
                     continue
-                if rest[:1] in ("：", ":"):
+                first = _plain(rest[:1])  # Ｈ, ２, ： as an input method types them
+                if first == ":":
                     return c, rest[1:]
-                if not name.isascii() and ((rest[:1].isascii() and rest[:1].isalnum())
+                if not name.isascii() and ((first.isascii() and first.isalnum())
                                            or (c.glued_words and rest.startswith(c.glued_words))):
                     return c, rest
         return None
@@ -324,7 +330,7 @@ class Dispatcher:
             args = rest.strip()
             return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
                          cmd.voice)
-        wide = unicodedata.normalize("NFKC", text)  # patterns also match ＨＹ－２０２６－０００１
+        wide = _plain(text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
             for p in r.patterns:
                 if p.regex.search(text) or p.regex.search(wide):
@@ -358,7 +364,7 @@ class Dispatcher:
         names = [n for c in self.commands() for n in c.names]
         close = difflib.get_close_matches(word, names, n=1, cutoff=0.3)
         hint = f"您是不是想输入「{close[0]}」？" if close else ""
-        if unicodedata.normalize("NFKC", word).isdigit():  # 1, 0001: part of a case code?
+        if _plain(word).isdigit():  # 1, 0001: part of a case code?
             hint = "查看案件请发送完整的案件码，例如「码 HY-2026-0001」。"
         shown = word if len(word) <= 20 else word[:20] + "…"
         return f"未知命令「{shown}」。{hint}发送「帮助」查看可用命令。"

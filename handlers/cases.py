@@ -9,7 +9,7 @@ from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.domain.codes import ending_code
-from bot.domain.period import PERIOD_WORDS, PeriodError, parse_period
+from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.signing import expired
@@ -35,7 +35,7 @@ _LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
 @router.hearing
-def spoken_code(text: str) -> str | None:
+def hear_case_code(text: str) -> str | None:
     """A voice message ending with a case code as a recognizer writes it (「码 HY 2026 0001」,
     「复核 hy 二零二六 零零零一」, 「HY，2026，0001」): the code as typed (码 HY-2026-0001), so
     码, 复核, 评分 and a code alone read it. Anything else is left as heard."""
@@ -67,9 +67,10 @@ async def code_cmd(event: MessageEvent, ctx: Context) -> None:
         await show_case(ctx, case)
 
 
-@router.pattern(rf"(?i)^{ops.CODE_PATTERN}\W*$", readonly=True)
+@router.pattern(rf"(?i)^\W*{ops.CODE_PATTERN}\W*$", readonly=True)
 async def bare_code(event: MessageEvent, ctx: Context) -> None:
-    """A case code on its own, as investigators type or paste it (「HY-2026-0001？」 too)."""
+    """A case code on its own, as investigators type or paste it (「HY-2026-0001」 and
+    HY-2026-0001？ too)."""
     case = await ops.case_from_args(ctx, "码 <案件码>")
     if case is not None:
         await show_case(ctx, case)
@@ -309,7 +310,8 @@ STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
                 "可按案件录入日期限定期间：本月、上月、本季度、上季度、今年、2026、2026-10、"
                 "2026-10-01 至 2026-11-30",
-                usage="统计 [期间]", roles=STATS_ROLES, readonly=True, glued_words=PERIOD_WORDS)
+                usage="统计 [期间]", roles=STATS_ROLES, readonly=True,
+                glued_words=(*PERIOD_WORDS, *ALL_WORDS))
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     try:
         period = parse_period(ctx.args, ctx.clock.now().astimezone(ctx.config.tz).date())

@@ -116,8 +116,9 @@ def _ordered(start: date, end: date) -> Period:
 
 def normalized(text: str) -> str:
     """Full-width digits and punctuation as ASCII (２０２６－１０ → 2026-10), Q in capitals,
-    without surrounding spaces and a final 。 (as speech recognition ends a sentence)."""
-    return unicodedata.normalize("NFKC", text).strip().rstrip("。.!！").strip().upper()
+    without surrounding spaces and a final 。 (as speech recognition ends a sentence), ！ or ？
+    (上月？)."""
+    return unicodedata.normalize("NFKC", text).strip().rstrip("。.!?").strip().upper()
 
 
 def parse_period(text: str, today: date) -> Period | None:

@@ -23,12 +23,15 @@ async def answer(console: Console, text: str, user: str = INV) -> str:
 
 @pytest.mark.parametrize("typed", [
     "码 {code}。", "码：{code}", "码:{lower}", "{code}？", "{code}。", "code: {code}",
-], ids=["full-stop", "wide-colon", "colon", "question-mark", "bare-full-stop", "ascii-word"])
+    "码{wide}", "「{code}」", "ｃｏｄｅ：{wide}",
+], ids=["full-stop", "wide-colon", "colon", "question-mark", "bare-full-stop", "ascii-word",
+        "glued-full-width", "quoted", "full-width-word"])
 async def test_a_code_with_the_punctuation_people_add_shows_its_card(
         console: Console, typed: str) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
-    shown = await answer(console, typed.format(code=code, lower=code.lower()))
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in code)  # ＨＹ－２０２６－０００１ from an IME
+    shown = await answer(console, typed.format(code=code, lower=code.lower(), wide=wide))
     assert shown == f"案件码 {code} · 红码 66分"
 
 
@@ -55,7 +58,7 @@ async def test_review_listing_reads_codes_like_the_code_command(console: Console
 
 
 async def test_command_words_typed_full_width_or_with_a_colon(console: Console) -> None:
-    for typed in ("ｈｅｌｐ", "ＨＥＬＰ", "帮助：", "help:"):
+    for typed in ("ｈｅｌｐ", "ＨＥＬＰ", "帮助：", "help:", "ｈｅｌｐ："):
         assert (await answer(console, typed)).startswith("胡宇（侦查人员）可以使用："), typed
     # the role refusal names the command, not the colon
     assert await answer(console, "受理：HY-2026-0001") == "「受理」仅限案管部门使用。您的角色：侦查人员。"

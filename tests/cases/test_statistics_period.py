@@ -95,9 +95,11 @@ async def test_last_month_counts_only_the_cases_created_last_month(four_cases: C
     # typed without a space, as on a phone
     assert head(await ask(c, "统计上月")) == head(card)
     assert head(await ask(c, "统计本季度"))[1] == "统计期间：2026-10-01 至 2026-12-31（按案件录入日期）"
+    assert head(await ask(c, "统计２０２６－１０"))[1] == OCTOBER  # full-width, from an IME
     # without a period: every case, and the card says so
     assert head(await ask(c, "统计"))[1:4] == ["统计期间：全部", "数据截至：2026-11-05 09:30",
                                               "案件总数：4"]
+    assert head(await ask(c, "统计全部")) == head(await ask(c, "统计"))
 
 
 async def test_a_day_is_a_day_in_shanghai(four_cases: Console) -> None:

@@ -58,6 +58,7 @@ def P(start: str, end: str) -> Period:
     ("２０２６－１０－０１　至　２０２６－１１－３０", TODAY, P("2026-10-01", "2026-11-30")),
     ("2026q4", TODAY, P("2026-10-01", "2026-12-31")),
     ("上月。", TODAY, P("2026-10-01", "2026-10-31")),  # as speech recognition ends it
+    ("上月？", TODAY, P("2026-10-01", "2026-10-31")),
     # in the future: answered (no cases yet), not refused
     ("2030", TODAY, P("2030-01-01", "2030-12-31")),
     ("2026-12-01 至 2027-03-31", TODAY, P("2026-12-01", "2027-03-31")),
