@@ -117,6 +117,9 @@ class FakeDingTalk:
         # outTrackId → the openSpaceIds showing it. A card is shown in a space once: delivering
         # it again there posts nothing (what the bot assumes of DingTalk; not verified)
         self.card_spaces: dict[str, set[str]] = {}
+        # DingTalk's answer to delivering a card to a chat that already shows it is unknown:
+        # True models a refusal (success: false for that space) instead of a silent no-op
+        self.deliver_refuses_shown = False
         self.auth_codes: dict[str, str] = {}  # H5 auth code → userid
         self.requests: list[str] = []
 
@@ -405,6 +408,10 @@ class FakeDingTalk:
                 (not group and model.get("spaceType") != "IM_ROBOT"):
             return web.json_response({"code": "InvalidParameter", "message": "deliver model"},
                                      status=400)
+        if self.deliver_refuses_shown and space in self.card_spaces.get(body["outTrackId"], ()):
+            return web.json_response({"success": True, "result": [
+                {"spaceId": space, "spaceType": "IM_GROUP" if group else "IM_ROBOT",
+                 "success": False, "errorMsg": "card already delivered"}]})
         self._show(body["outTrackId"], body)
         return web.json_response({"success": True, "result": [
             {"spaceId": space, "spaceType": "IM_GROUP" if group else "IM_ROBOT",

@@ -334,12 +334,15 @@ async def test_a_card_created_but_not_delivered_is_not_sent(make_app: AppFactory
     assert "robot not in conversation" in ((await rows(app))[0].last_error or "")
 
 
-async def test_a_card_whose_creation_answered_too_late_is_sent_once(make_app: AppFactory,
-                                                                     fake: FakeDingTalk) -> None:
+@pytest.mark.parametrize("refuses", [False, True], ids=["deliver-no-op", "deliver-refused"])
+async def test_a_card_whose_creation_answered_too_late_is_sent_once(
+        make_app: AppFactory, fake: FakeDingTalk, refuses: bool) -> None:
     """DingTalk creates the card but answers after the bot's timeout; the person clicks it
     meanwhile. The retry keeps the outTrackId and is told the card exists: that is the card
-    delivered, not a failure. One card, showing the click's result; every row sent."""
+    delivered, not a failure. One card, showing the click's result; every row sent, whether
+    DingTalk ignores the second deliver or refuses it as already delivered."""
     app = await make_app(card_template_id="tpl.schema", delivery={"http_timeout_seconds": 0.5})
+    fake.deliver_refuses_shown = refuses
     fake.fault_delay = 2.0
     fake.faults.append("late_answer")
     fake.send_message("卡片 7", staff_id=PROSECUTOR[1], group=GROUP_CID)

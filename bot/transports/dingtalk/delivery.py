@@ -182,7 +182,8 @@ class DingTalkDelivery:
         That attempt may have timed out before DingTalk delivered the card, so it is delivered
         now (`instances/deliver`, same outTrackId and chat) and given this attempt's content
         (the current version). That a card already in the chat is not posted there again is
-        assumed, not verified on DingTalk (docs/dingtalk.md, "Cards")."""
+        assumed, not verified on DingTalk (docs/dingtalk.md, "Cards"); a deliver refused
+        outright is taken to mean the earlier attempt delivered it (logged, then updated)."""
         at_users = {to.staff_id: to.nick} if to else None
         try:
             await self.api.create_and_deliver_card(
@@ -193,9 +194,17 @@ class DingTalkDelivery:
                 raise
             log.info("dingtalk card %s was created by an earlier attempt; delivering and "
                      "updating it", out_track_id)
-            await self.api.deliver_card(out_track_id=out_track_id,
-                                        open_space_id=target.open_space_id, group=target.group,
-                                        at_users=at_users)
+            try:
+                await self.api.deliver_card(out_track_id=out_track_id,
+                                            open_space_id=target.open_space_id,
+                                            group=target.group, at_users=at_users)
+            except DingTalkApiError as refused:
+                if refused.kind != "fatal":
+                    raise  # retried: the card still exists next time
+                # most often the first attempt did deliver it; a refusal must not lose the
+                # update nor fail a card the person may be looking at
+                log.warning("dingtalk card %s exists but deliver was refused (%s); counting "
+                            "it delivered by the earlier attempt", out_track_id, refused)
             await self.api.update_card(out_track_id, data)
 
     async def _send_parts(self, item: OutboxItem, message: Message,
