@@ -391,6 +391,16 @@ INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 wa
 PROSECUTOR_TOLD = {"放行": "。", "退回": "，已通知侦查人员补充完善后重新移送。"}
 
 
+def offers_intake(out: Outbound, person: Person, case: CaseRow, ev: Evaluation | None,
+                  last: IntakeRow | None) -> bool:
+    """Whether the 码 card and the code page (what scanning the QR opens) offer this person
+    扫码受理: a case manager of the case's office or one above it, an open case that is scored,
+    and no decision yet on its current score (scanned again, `受理` says what was decided)."""
+    return (person.has("case_manager") and in_scope(out, person, case.unit)
+            and case.status == "open" and ev is not None
+            and (last is None or last.version != ev.version))
+
+
 async def lock_for_intake(out: Outbound, code: str) -> tuple[CaseRow, IntakeRow | None, bool]:
     """The case locked for an intake decision, its last decision, and whether that decision was
     made while this scan waited for the lock. One scan at a time decides (PostgreSQL: two

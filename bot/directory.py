@@ -21,6 +21,7 @@ class Directory:
         self._by_platform: dict[tuple[str, str], Person] = {}
         for p in org.people:
             self._by_platform[("console", p.id)] = p
+            self._by_platform[("web", p.id)] = p  # a signed-in page acting for its viewer
             for platform, pid in p.ids.items():
                 self._by_platform[(platform, pid)] = p
 

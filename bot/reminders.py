@@ -53,6 +53,7 @@ from bot.domain.reminders import (
     Occurrence,
     ReminderRule,
     deliver_at,
+    late_when_planned,
     plan_case,
     plan_rectification,
     plan_review_overdue,
@@ -164,11 +165,15 @@ class ReminderService:
 
     def _row(self, occ: Occurrence, subj: Subject, snoozed: datetime | None,
              now: datetime) -> dict[str, Any]:
+        late = late_when_planned(occ, self.by_id[occ.rule_id].kind, now, self.late_after)
+        deliver = self.deliver_time(occ, snoozed)
+        if not late and deliver < now:  # owed from now on (domain late_when_planned)
+            deliver = self.next_office_time(now)
         return {
             "key": occ.key, "rule_id": occ.rule_id, "subject": occ.subject,
             "case_code": subj.case_code, "slot": occ.slot, "seq": occ.index,
-            "escalation": occ.escalation, "late": occ.due_at <= now - self.late_after,
-            "due_at": occ.due_at, "deliver_at": self.deliver_time(occ, snoozed),
+            "escalation": occ.escalation, "late": late,
+            "due_at": occ.due_at, "deliver_at": deliver,
             "status": PENDING, "planned_at": now,
         }
 

@@ -129,12 +129,18 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
                 actions=tuple(actions), footer=footer)
 
 
+INTAKE_BUTTON = "扫码受理"
+
+
 def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, page_url: str,
-              qr_url: str, *, can_score: bool, score_url: str) -> Card:
-    """`码 <code>`: the code as anyone allowed to see it gets it."""
+              qr_url: str, *, can_score: bool, score_url: str, can_intake: bool = False) -> Card:
+    """`码 <code>`: the code as anyone allowed to see it gets it; a case manager who may take
+    the case in (扫码分类受理) gets the button that does it."""
     actions = [Button(id="case.open", label="查看详情", url=page_url)]
     if can_score:
         actions.append(Button(id="case.score", label="去评分", url=score_url))
+    if can_intake:
+        actions.append(Button(id="case.intake", label=INTAKE_BUTTON, data={"code": case.code}))
     return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                 color=ev.color.value if ev else None, image=qr_url if ev else None,
                 actions=tuple(actions))

@@ -54,7 +54,8 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     card = view_card(ops.case_view(ctx, case, intake), ev, ctx.services.settings.template,
                      page, qr,
                      can_score=ctx.user.id == case.prosecutor,
-                     score_url=ops.score_url(ctx, case.code))
+                     score_url=ops.score_url(ctx, case.code),
+                     can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))
     await ops.reply_in_confidence(ctx, card, case)
     await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
 
@@ -155,23 +156,47 @@ async def ack(event: CardActionEvent, ctx: Context) -> None:
                 usage="受理 <案件码>", roles=("case_manager",))
 async def intake(event: MessageEvent, ctx: Context) -> None:
     case = await ops.case_from_args(ctx, "受理 <案件码>")
+    if case is not None:
+        await take_in(ctx, case)
+
+
+@router.action("case.intake", roles=("case_manager",))
+async def intake_button(event: CardActionEvent, ctx: Context) -> None:
+    """扫码受理 on the 码 card: the same as typing 受理 <案件码>. The button leaves the card
+    once it has decided (scanning again is 受理, which says what was decided)."""
+    assert ctx.button is not None and ctx.card_message is not None
+    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
     if case is None:
+        await ctx.reply("未找到该案件。")
         return
+    if not await take_in(ctx, case):
+        return
+    ctx.action_done()
+    old = msgs.message_card(ctx.card_message)
+    if old is not None:
+        await ctx.update_card(ctx.card_message, replace(
+            old, actions=tuple(a for a in old.actions if a.id != "case.intake")))
+
+
+async def take_in(ctx: Context, case: CaseRow) -> bool:
+    """扫码分类受理 of `case` by the sender (受理 <案件码>, the 码 card's button, the code
+    page): green 放行, yellow 待定 (the prosecutor chooses), red 退回. False when nothing was
+    decided for lack of right or of a score, or the case is closed."""
     if not ops.in_scope(ctx, ctx.user, case.unit):
         await ctx.reply(f"{case.code} 不属于您所在院，无法受理。")
-        return
+        return False
     case, last, raced = await ops.lock_for_intake(ctx, case.code)
     if case.status != "open":  # nothing to take in; a 待定 would ask the prosecutor for nothing
         when = f"于 {local(case.closed_at, ctx.config.tz)} " if case.closed_at else ""
         await ctx.reply(f"{case.code} 已{when}结案，无需受理。")
-        return
+        return False
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:
         await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
-        return
+        return False
     if last is not None and last.version == ev.version:  # scanned again, not re-scored since
         await _intake_again(ctx, case, ev, last, remind=not raced)
-        return
+        return True
     view = ops.case_view(ctx, case)
     decision = ops.INTAKE_BY_COLOR[ev.color]
     rescanned = (f"已重新评分为{ev.color.label} {ev.score}分，"
@@ -192,6 +217,7 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
                                   card=intake_pending_card(view, ev, ctx.user.name))
         await repo.add_intake_prompt(ctx.session, row, asked.id, ctx.user.id)
     await _tell_rescanned(ctx, case, ev, row, [m for m in waited if m != ctx.user.id])
+    return True
 
 
 async def _tell_rescanned(ctx: Context, case: CaseRow, ev: Evaluation, row: IntakeRow,

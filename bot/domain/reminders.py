@@ -409,6 +409,19 @@ def occurrences(
     return out
 
 
+def late_when_planned(occurrence: Occurrence, kind: str, planned_at: datetime,
+                      late_after: timedelta) -> bool:
+    """Whether an occurrence planned at ``planned_at`` is already a late one (【补发】: the bot
+    failed to send it in time). The first 诉前会商 or 责任倒查 of a case is planned by what makes
+    it owed, in the same transaction: a scoring, a deadline set or changed. One already past
+    then (a case scored 10 days before its investigation deadline, a custody deadline gone
+    by) was owed late, not sent late: it goes out at once without 补发. Later slots, and the
+    reminders the sweep discovers (review answers, rectification items), are late when past."""
+    if occurrence.index == 0 and kind in (CONSULTATION, CUSTODY):
+        return False
+    return occurrence.due_at <= planned_at - late_after
+
+
 def missed_occurrences(
     rule: ReminderRule,
     anchor: datetime,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import segno
@@ -17,6 +18,7 @@ from bot.context import unit_of_work
 from bot.domain.period import PeriodError, period_between, presets
 from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
 from bot.domain.stats import Group
+from bot.events import MessageEvent
 from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
@@ -28,8 +30,10 @@ from cards.stats import closed_text, intake_text, percent, period_query
 from cards.stats import days as _days
 from config.model import Person
 from storage import cases as repo
+from storage import messages as msgs
 from storage import reviews as review_repo
 from storage.cases import CaseRow
+from storage.models import Message
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -48,6 +52,14 @@ def excel_text(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _said(msg: Message) -> str:
+    """A bot message as page text: its text, or its card's title and body."""
+    card = msgs.message_card(msg)
+    if msg.text or card is None:
+        return msg.text or ""
+    return "\n".join(x for x in (card.title, card.body) if x)
+
+
 def _share(g: Group) -> str:
     return percent(g.green_at_intake, g.intakes) if g.intakes else ""
 
@@ -61,6 +73,7 @@ class CasePages:
             web.get("/c/{token}", self.code_page),
             web.get("/qr/{token}.png", self.qr),
             web.post("/c/{token}/review", self.file_review),
+            web.post("/c/{token}/intake", self.take_in),
             web.get("/cases/{code}/score", self.score_form),
             web.post("/cases/{code}/score", self.score_submit),
             web.get("/cases/{code}/outline.docx", self.outline_docx),
@@ -130,10 +143,12 @@ class CasePages:
         async with unit_of_work(s) as out:
             evs = await repo.evaluations(out.session, code)
             tcs = await repo.transcodes(out.session, code)
-            view = ops.case_view(out, case, await repo.latest_intake(out.session, case))
+            last_intake = await repo.latest_intake(out.session, case)
+            view = ops.case_view(out, case, last_intake)
             invs = await repo.investigators(out.session, code)
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
-        ev = evs[-1] if evs else None
+            ev = evs[-1] if evs else None
+            can_intake = ops.offers_intake(out, viewer, case, ev, last_intake)
         template = s.settings.template
         deductions = [
             {"label": template.item(d.item).label, "points": d.points, "problem": d.problem,
@@ -156,7 +171,7 @@ class CasePages:
                        else None),
             can_review=(viewer.id in invs and ev is not None and case.status == "open"
                         and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
-            can_score=viewer.id == case.prosecutor,
+            can_score=viewer.id == case.prosecutor, can_intake=can_intake,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             # the card's items in the card's order: a veto once, though it has an entry too
             review_items=[{"id": i, "label": template.item(i).label
@@ -199,6 +214,34 @@ class CasePages:
         return json_response({"review": row.id, "message":
                               f"复核申请 #{row.id} 已提交，承办检察官将在 {due:%Y-%m-%d %H:%M} 前答复。"},
                              status=201)
+
+    async def take_in(self, request: web.Request) -> web.Response:
+        """扫码受理 on the code page, what a case manager's scan of the QR opens: the same as
+        sending 受理 <案件码> to the bot, whose answer also lands in their 1:1 chat."""
+        token = request.match_info["token"]
+        code = self._token_code(token)
+        if code is None:
+            if (old := self._expired_code(token)) is not None:
+                raise ApiError(410, f"未受理：{fresh_code_hint(old)}")
+            raise ApiError(403, "链接无效或已过期")
+        viewer = self._viewer(request)
+        if viewer is None:
+            raise ApiError(401, EXPIRED)
+        if not viewer.has("case_manager"):
+            raise ApiError(403, "扫码受理仅限案管部门。")
+        await json_body(request)  # a JSON POST, as the page sends: no cross-site form
+        services = self.app.services
+        event = MessageEvent(
+            event_id=f"web:intake:{uuid.uuid4().hex}", platform="web", user_id=viewer.id,
+            chat=f"dm:{viewer.id}", at=services.clock.now(), text=f"受理 {code}",
+            is_direct=True)
+        result = await self.app.dispatcher.feed(event)
+        if self.app.outbox is not None:
+            self.app.outbox.wake()
+        if result.status == "error":
+            raise ApiError(500, "受理时出错，请稍后重试。")
+        said = [_said(m) for m in result.messages if m.chat == event.chat]
+        return json_response({"message": "\n".join(t for t in said if t) or "已受理。"})
 
     async def qr(self, request: web.Request) -> web.Response:
         """The QR image in the code's colour. An expired link's QR (an old card in the chat

@@ -14,6 +14,7 @@ from bot.domain.reminders import (
     default_rules,
     deliver_at,
     find_rule,
+    late_when_planned,
     missed_occurrences,
     obsolete,
     occurrences,
@@ -120,6 +121,23 @@ def test_a_closed_case_keeps_only_the_accountability_review_it_owed_when_closed(
     yellow_then = dataclasses.replace(closed_after, color=Color.RED, history=(
         (EVAL_AT, Color.YELLOW), (at(2026, 3, 11, 9), Color.RED)))
     assert plan(yellow_then, later, horizon=5) == []
+
+
+def test_only_what_was_owed_in_time_is_late_when_planned() -> None:
+    """A first 诉前会商 / 责任倒查 past when its case is scored (or its deadline changed) is
+    owed late, not sent late; a later slot, or a reminder the sweep discovers, is late."""
+    hour = timedelta(hours=1)
+    s = state(Color.YELLOW, investigation_deadline=date(2026, 3, 12))  # consultation 02-25
+    (consult,) = by_rule(plan(s, EVAL_AT), "consultation")
+    assert consult.due_at < EVAL_AT and consult.late  # the plan: already due
+    assert not late_when_planned(consult, "consultation", EVAL_AT, hour)
+    (first, second) = by_rule(plan(state(Color.RED), at(2026, 3, 17, 12)), "reevaluate_red")[:2]
+    assert late_when_planned(first, "reevaluate", at(2026, 3, 17, 12), hour)
+    assert late_when_planned(second, "reevaluate", at(2026, 3, 17, 12), hour)
+    review = plan_review_overdue(7, at(2026, 3, 2, 9), CAL, TZ, now=at(2026, 3, 4, 9))[0]
+    assert review.index == 0 and late_when_planned(review, "review_answer", at(2026, 3, 4, 9), hour)
+    # within late_after of its due time nothing is late
+    assert not late_when_planned(review, "review_answer", at(2026, 3, 2, 9, 30), hour)
 
 
 def test_consultation_at_deadline_minus_15() -> None:
