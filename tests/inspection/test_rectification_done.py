@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console, fresh_postgres, make_settings, open_console
-from tests.inspection.helpers import HOST, card, quick_session, say
+from tests.inspection.helpers import HOST, card, quick_session, run_unit, say
 from tests.reminders.test_reminders_e2e import reminder_cards
 
 
@@ -163,7 +163,6 @@ async def test_the_next_sessions_report_lists_it_as_reported(console: Console) -
     item, chief = await overdue_item(console)
     await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 台账已建立")
     second = await quick_session(console, title="第二期", entropy="3 1 7")
-    from tests.inspection.helpers import run_unit
     for unit in json.loads(second.result or "")["units"]:
         await run_unit(console, 3, unit, "好")
     body = card(await say(console, "整改汇报"), "整改汇报")["body"]
