@@ -41,7 +41,7 @@ from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
 from config.loader import Settings
 from config.model import Org, TransportsConfig
-from handlers import admin, basic, cases, inspection, reviews
+from handlers import admin, basic, cases, inspection, rectification, reviews
 from handlers import reminders as reminder_handlers
 from storage import audit, db, migrate
 
@@ -131,7 +131,7 @@ class App:
         journal.on_batch = self._services.metrics.journal_batch.observe
         dp = Dispatcher(self._services)
         dp.include(basic.router, cases.router, reviews.router, reminder_handlers.router,
-                   inspection.router, admin.router)
+                   inspection.router, rectification.router, admin.router)
         self._services.on_evaluation = [review_service.on_evaluation]
         reminder_service.install(self._services)  # re-plans on every evaluation
         await inspection_service.seed_bank(self._services)

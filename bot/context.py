@@ -147,6 +147,7 @@ class Context(Outbound):
         self.button: Button | None = None  # for card actions: the clicked button
         self.card_message: Message | None = None  # for card actions: the clicked message
         self.acted = False  # the clicked button's action took effect (see action_done)
+        self.forbidden = False  # refused as not theirs to do: a web form answers HTTP 403
         # messages updated while handling a click: had the card the clicked button before?
         self._had_button: dict[int, tuple[Message, bool]] = {}
 

@@ -146,6 +146,7 @@ Status = Literal["handled", "duplicate", "unknown_user", "error"]
 class FeedResult:
     status: Status
     messages: list[Message] = field(default_factory=list)
+    forbidden: bool = False  # the handler refused: not the person's to do (Context.forbidden)
 
 
 def role_names(roles: tuple[str, ...]) -> str:
@@ -293,7 +294,7 @@ class Dispatcher:
                 await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
-            return FeedResult("handled", ctx.sent)
+            return FeedResult("handled", ctx.sent, ctx.forbidden)
 
     async def _journaled(self, event: MessageEvent, user: Person, route: Route) -> FeedResult:
         """A read-only event: handled on a read snapshot, its writes committed by the journal
@@ -377,6 +378,7 @@ class Dispatcher:
             return
         if not self.services.directory.may_post(ctx.user.id, msg.chat):
             # to the clicker alone: the card's chat is not theirs (nor is the refusal its)
+            ctx.forbidden = True
             await ctx.send_dm(ctx.user.id, text="您不在这张卡片所在的会话中，无法操作。")
             return
         button = card.button(event.action)

@@ -64,7 +64,8 @@ from bot.domain.reminders import (
 )
 from bot.domain.scoring import Color, Evaluation
 from bot.domain.workcal import WorkCalendar
-from cards.model import Card
+from cards.inspection import report_done_button
+from cards.model import Button, Card
 from cards.reminders import ReminderView, closed_card, reminder_card, reopened_card, restated
 from config.model import Person
 from storage import cases as case_repo
@@ -87,9 +88,12 @@ log = logging.getLogger(__name__)
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
                  "settled": "已由重新评分解决", "closed": "案件已结案",
-                 "rectified": "已由整改汇报销号"}
+                 "rectified": "已由整改汇报销号", "reported": "已处理"}
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
+REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
+CLOSED_ACTS = {REPORTED: " 已报告整改完成"}  # after who closed it: 已处理：张三 已报告整改完成 …
 REOPENED_LABEL = "整改汇报已更正，恢复整改"
+SENT_BACK_LABEL = "已退回重新整改"
 ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
@@ -483,7 +487,10 @@ class ReminderService:
     def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
                       ) -> ReminderView:
         """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
-        code page instead (on a 责任倒查 card always, 去评估 or not)."""
+        code page instead (on a 责任倒查 card always, 去评估 or not). 报告整改完成 is for the
+        item's 责任人 and the unit's chief, not the inspector its escalation goes to."""
+        if view.report_item is not None and pid not in subj.people.get("chief", ()):
+            view = dataclasses.replace(view, report_item=None)
         if (view.score_url is None and view.review_id is None and view.kind != CUSTODY) or \
                 pid in subj.people.get("prosecutor", ()):
             return view
@@ -505,7 +512,9 @@ class ReminderService:
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
             else None,
-            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER) else None)
+            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER) else None,
+            report_item=int(r.subject.removeprefix("rectification-"))
+            if rule.kind == RECTIFICATION else None)
 
     async def _lock(self) -> bool:
         redis = self.services.redis
@@ -544,24 +553,26 @@ class ReminderService:
         if not await repo.close_once(out.session, reminder.id, now, by, how):
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
-        closed = partial(closed_card, label=CLOSED_LABELS.get(how, how), who=_actor(out, by),
-                         at=now, tz=self.tz)
+        closed = partial(closed_card, label=CLOSED_LABELS.get(how, how),
+                         who=_actor(out, by) + CLOSED_ACTS.get(how, ""), at=now, tz=self.tz)
         for rm in await repo.messages_of(out.session, reminder.id):
             await _redraw(out, rm.message_id, closed)
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
     async def reopen(self, out: Outbound, reminder: Reminder, by: str, how: str,
-                     label: str) -> bool:
+                     label: str, extra: Callable[[str], tuple[Button, ...]] = lambda _: ()
+                     ) -> bool:
         """Undo a close by ``how`` that no longer holds: the reminder is open again and every
-        card gets 已处理 back, its footer ``label``. False when it was not closed that way."""
+        card gets 已处理 back (with ``extra(recipient)`` before it), its footer ``label``.
+        False when it was not closed that way."""
         if not await repo.reopen_once(out.session, reminder.id, how):
             return False
         reminder.closed_at = reminder.closed_by = reminder.closed_how = None
-        reopened = partial(reopened_card, reminder_id=reminder.id, label=label,
-                           who=_actor(out, by), at=out.now(), tz=self.tz)
         for rm in await repo.messages_of(out.session, reminder.id):
-            await _redraw(out, rm.message_id, reopened)
+            await _redraw(out, rm.message_id, partial(
+                reopened_card, reminder_id=reminder.id, label=label, who=_actor(out, by),
+                at=out.now(), tz=self.tz, extra=extra(rm.person_id)))
         await out.audit(by, "reminder.reopen", reminder.key, {"was": how, "id": reminder.id})
         return True
 
@@ -693,23 +704,34 @@ async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder]
 
 
 async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: Sequence[int],
-                                by: str) -> None:
-    """Call after a 整改汇报 by ``by`` closed (销号) or reopened rectification items. A closed
+                                by: str, how: str = RECTIFIED,
+                                label: str = REOPENED_LABEL) -> None:
+    """Call after a 整改汇报 by ``by`` closed (销号) or reopened rectification items, or after a
+    chief's 整改完成 report (``how`` REPORTED) closed one or the inspector sent it back. A closed
     item's pending reminders are cancelled and the cards already sent (the chief's, the
     inspector's escalation) lose 已处理: nothing is owed any more. A reopened item is owed
-    again as if it had stayed open: those cards get 已处理 back (not the ones someone marked
-    已处理), its cancelled slots come back and a missed one is caught up once — discovery
-    alone would never see it again, as it plans only items without reminder rows."""
+    again as if it had stayed open: the cards closed ``how`` get 已处理 back (and the chief's
+    报告整改完成; not the ones someone marked 已处理), footer ``label``, its cancelled slots
+    come back and a missed one is caught up once — discovery alone would never see it again,
+    as it plans only items without reminder rows."""
     svc = out.services.reminders
     if svc is None or not (closed or reopened):
         return
     for item in closed:
         for r in await repo.open_sent_for_subject(out.session, rectification_subject(item)):
-            await svc.close(out, r, by, RECTIFIED)
+            await svc.close(out, r, by, how)
+    if reopened:
+        people = await svc.load_rectifications(out.session, reopened, out.now())
     for item in reopened:
-        for r in await repo.closed_for_subject(out.session, rectification_subject(item),
-                                               RECTIFIED):
-            await svc.reopen(out, r, by, RECTIFIED, REOPENED_LABEL)
+        subject = rectification_subject(item)
+        chiefs = people[subject].people.get("chief", ()) if subject in people else ()
+
+        def extra(pid: str, item: int = item, chiefs: tuple[str, ...] = chiefs
+                  ) -> tuple[Button, ...]:
+            return (report_done_button(item),) if pid in chiefs else ()
+
+        for r in await repo.closed_for_subject(out.session, subject, how):
+            await svc.reopen(out, r, by, how, label, extra)
     await svc.plan_rectifications(out.session, [*closed, *reopened], out.now())
 
 

@@ -6,11 +6,12 @@ at the moment of the reveal (confidentiality: docs/inspection.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.draw import Manifest
 from bot.domain.inspection import (
+    DONE_NOTE_MAX,
     METHOD_LABELS,
     RECTIFY_USAGE,
     REPORT_USAGE,
@@ -19,7 +20,7 @@ from bot.domain.inspection import (
     operator_verify_line,
     outsider_steps,
 )
-from cards.model import Button, Card
+from cards.model import Button, Card, FormField
 
 
 @dataclass(frozen=True)
@@ -174,14 +175,22 @@ def answers_card(*, unit: UnitView, questions: Sequence[RevealedQuestion]) -> Ca
     return Card(title=f"公布答案 · {unit.name}", body="\n".join(lines), color="green")
 
 
-def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str]]]) -> Card:
-    """units: (unit name, chief name, open rectification item texts)."""
+def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str], Sequence[str]]]
+                       ) -> Card:
+    """units: (unit name, chief name, open rectification item texts, items reported done
+    (整改完成) — checked live; the inspector sends back the ones not done)."""
     if not units:
         return Card(title="整改汇报", body="本次会议没有需要整改汇报的单位。")
     lines = ["请上次被问询、督导检查的基层院检察长汇报问题整改及工作情况（重点是抓落实的办法、措施和成效）："]
-    for n, (name, chief, items) in enumerate(units, 1):
+    for n, (name, chief, items, reported) in enumerate(units, 1):
         lines.append(f"{n}. {name}（检察长{chief}）")
-        lines += [f"    待整改：{t}" for t in items] or ["    （无登记的待整改事项）"]
+        lines += [f"    待整改：{t}" for t in items]
+        lines += [f"    已报告完成：{t}" for t in reported]
+        if not items and not reported:
+            lines.append("    （无登记的待整改事项）")
+    if any(u[3] for u in units):
+        lines.append("已报告完成的事项请现场核查；未完成的，请在该事项的「整改完成报告」卡片上点"
+                     "「退回重新整改」。")
     lines.append(f"主持人记录：「{REPORT_USAGE}」，如「整改汇报 1 已整改 已建立台账」")
     return Card(title="整改汇报", body="\n".join(lines))
 
@@ -214,7 +223,45 @@ def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: i
     )
 
 
-def rectification_dm_card(*, sid: str, title: str, unit: str, text: str, due: str) -> Card:
-    return Card(title="整改事项（检务督导面对面）",
+REPORT_DONE = "rectification.report"  # 报告整改完成: the 责任人's or chief's form button
+SEND_BACK = "rectification.send_back"  # 退回重新整改: on the inspector's card
+
+
+def report_done_button(item_id: int) -> Button:
+    return Button(REPORT_DONE, "报告整改完成", data={"item": str(item_id)}, form=(
+        FormField("note", "整改说明", multiline=True,
+                  placeholder=f"做了什么、成效如何（不超过 {DONE_NOTE_MAX} 字）"),))
+
+
+def rectification_dm_card(*, sid: str, title: str, item_id: int, unit: str, text: str,
+                          due: str) -> Card:
+    """The item card sent to its 责任人, with 报告整改完成 (also `整改完成 #n <说明>`)."""
+    return Card(title=f"整改事项 #{item_id}（检务督导面对面）",
                 body=f"会议：{title}（{sid}）\n单位：{unit}\n事项：{text}\n整改期限：{due}\n"
-                     "请按期整改，逾期将提醒并报检务督察部。", color="yellow")
+                     "请按期整改，逾期将提醒并报检务督察部。整改完成后请点「报告整改完成」，"
+                     f"或发送「整改完成 #{item_id} <说明>」。", color="yellow",
+                actions=(report_done_button(item_id),))
+
+
+def item_reported(card: Card, footer: str) -> Card:
+    """The item card once reported done: no button; the footer says who reported and when."""
+    return replace(card, actions=(), footer=footer)
+
+
+def item_reopened(card: Card, item_id: int, footer: str) -> Card:
+    """The item card once its report was sent back: 报告整改完成 again, the footer says why."""
+    return replace(card, actions=(report_done_button(item_id),), footer=footer)
+
+
+def reported_card(*, item_id: int, unit: str, text: str, due: str, who: str, at: str,
+                  note: str, stamp: str) -> Card:
+    """To the session's inspector: an item reported done, with 退回重新整改 (reason
+    required). `stamp` names this very report, so an old card cannot send back a later one."""
+    return Card(
+        title=f"整改完成报告 · 整改事项 #{item_id}",
+        body=f"单位：{unit}\n事项：{text}\n整改期限：{due}\n报告人：{who}（{at}）\n"
+             f"整改说明：{note}\n该事项已销号，不再提醒。核查未完成的，请点「退回重新整改」并写明理由。",
+        color="green",
+        actions=(Button(SEND_BACK, "退回重新整改", data={"item": str(item_id), "at": stamp},
+                        form=(FormField("reason", "退回理由", multiline=True,
+                                        placeholder=f"不超过 {DONE_NOTE_MAX} 字"),)),))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from cards.inspection import report_done_button
 from cards.model import Button, Card
 
 TITLES = {
@@ -38,6 +39,9 @@ class ReminderView:
     # a rectification item's due date, a review request's answer time: the one deadline its
     # card names (repeat reminders fall due later, which the card does not show as a second)
     deadline: date | datetime | None = None
+    # an overdue rectification item, on the cards of its 责任人 and the unit's chief: they may
+    # report it done (报告整改完成) from the reminder
+    report_item: int | None = None
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -92,6 +96,8 @@ def reminder_card(v: ReminderView) -> Card:
     if v.review_id is not None:
         actions.append(Button(id="review.resend", label="去答复",
                               data={"review": str(v.review_id)}))
+    if v.report_item is not None:
+        actions.append(report_done_button(v.report_item))
     actions.append(Button(id="reminder.done", label="已处理", data=data))
     color = "red" if v.escalation or v.kind == "custody" or v.red else "yellow"
     return Card(title=title, body=body, color=color, actions=tuple(actions))
@@ -121,9 +127,11 @@ def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
 
 
 def reopened_card(card: Card, reminder_id: int, label: str, who: str, at: datetime,
-                  tz: ZoneInfo) -> Card:
+                  tz: ZoneInfo, extra: tuple[Button, ...] = ()) -> Card:
     """A card closed for its subject that is owed again (an item 销号 by a 整改汇报 that was
-    corrected): 已处理 is back, and the footer says why and since when."""
+    corrected, or reported done and sent back): 已处理 is back (after `extra`, the buttons this
+    recipient had besides: 报告整改完成), and the footer says why and since when."""
     actions = card.actions if card.button("reminder.done") else (
-        *card.actions, Button(id="reminder.done", label="已处理", data={"id": str(reminder_id)}))
+        *card.actions, *(b for b in extra if card.button(b.id) is None),
+        Button(id="reminder.done", label="已处理", data={"id": str(reminder_id)}))
     return replace(card, actions=actions, footer=f"{label}：{who} {local(at, tz)}")

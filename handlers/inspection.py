@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from bot.context import Context, Outbound
@@ -394,8 +394,10 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
         for uid in reports:
             items = await store.open_rectifications_for_unit(ctx.session, uid)
             chief = d.chief_of(uid)
+            reported = await store.reported_rectifications_for_unit(ctx.session, uid)
             rows.append((d.units[uid].name, chief.name if chief else "（未登记）",
-                         [f"{i.text}（期限 {i.due_date:%Y-%m-%d}）" for i in items]))
+                         [f"{i.text}（期限 {i.due_date:%Y-%m-%d}）" for i in items],
+                         [_reported_line(d, i, ctx.config.tz) for i in reported]))
         await ctx.reply(card=cards.report_prompt_card(units=rows))
         await _stage(ctx, s, "rectification")
         return
@@ -435,6 +437,13 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     else:
         await ctx.reply(f"已记录{unit.name}的整改汇报：{parts[1]}{extra}。")
     notify(ctx, s.id)
+
+
+def _reported_line(d: Directory, item: store.RectificationItem, tz: tzinfo) -> str:
+    """An item its chief reported done (整改完成), as the 整改汇报 card lists it."""
+    at = f"{item.closed_at.astimezone(tz):%Y-%m-%d}" if item.closed_at else ""
+    return (f"#{item.id} {item.text}（{d.person_name(item.closed_by_person or '')} {at} 报告："
+            f"{item.closed_note or ''}）")
 
 
 async def _settle_items(ctx: Context, s: InspectionSession, unit_id: str, note: Note,
@@ -610,8 +619,10 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     await ctx.audit(ctx.user.id, "inspection.rectification", s.id,
                     {"item": item.id, "unit": unit.id, "owner": owner.id, "due": due.isoformat()})
     await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人{owner.name}，期限 {due:%Y-%m-%d}。")
-    await ctx.send_dm(owner.id, card=cards.rectification_dm_card(
-        sid=s.id, title=s.title, unit=unit.name, text=text, due=f"{due:%Y-%m-%d}"))
+    sent = await ctx.send_dm(owner.id, card=cards.rectification_dm_card(
+        sid=s.id, title=s.title, item_id=item.id, unit=unit.name, text=text,
+        due=f"{due:%Y-%m-%d}"))
+    item.card_message_id = sent.id  # redrawn when it is reported done or sent back
     notify(ctx, s.id)
 
 

@@ -120,6 +120,12 @@ class RectificationItem(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the 已整改 report (整改汇报) that closed it: a correction of that report reopens it
     closed_by_note: Mapped[int | None] = mapped_column(ForeignKey("inspection_notes.id"))
+    # who reported it done (整改完成, the chief or the 责任人) and their note; None when a
+    # 整改汇报 closed it (migration 0026)
+    closed_by_person: Mapped[str | None] = mapped_column(String(80))
+    closed_note: Mapped[str | None] = mapped_column(Text)
+    # the item card (整改事项) sent to the 责任人: redrawn when the item is reported or sent back
+    card_message_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_rectification_due", "status", "due_date"),)
 
@@ -348,10 +354,42 @@ async def close_rectification(item: RectificationItem, at: datetime,
 
 
 def reopen_rectification(item: RectificationItem) -> None:
-    """Open a closed item again (the 已整改 report that closed it was corrected)."""
+    """Open a closed item again (the 已整改 report that closed it was corrected, or the
+    inspector sent the chief's 整改完成 back)."""
     item.status = "open"
     item.closed_at = None
     item.closed_by_note = None
+    item.closed_by_person = None
+    item.closed_note = None
+
+
+async def rectification_for_update(session: AsyncSession,
+                                   item_id: int) -> RectificationItem | None:
+    """An item read fresh and locked until the transaction ends (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers): a double tap or a report racing a 退回
+    waits for the first and then sees what it did."""
+    q = (select(RectificationItem).where(RectificationItem.id == item_id).with_for_update()
+         .execution_options(populate_existing=True))
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+def report_rectification_done(item: RectificationItem, at: datetime, person_id: str,
+                              note: str) -> None:
+    """Close (销号) an item on its chief's or 责任人's report (整改完成) with their note."""
+    item.status = "closed"
+    item.closed_at = at
+    item.closed_by_note = None
+    item.closed_by_person = person_id
+    item.closed_note = note
+
+
+async def reported_rectifications_for_unit(session: AsyncSession,
+                                           unit_id: str) -> list[RectificationItem]:
+    """The unit's items closed on a 整改完成 report (not yet sent back), oldest first."""
+    rows = await session.execute(select(RectificationItem).where(
+        RectificationItem.unit_id == unit_id, RectificationItem.status == "closed",
+        RectificationItem.closed_by_person.is_not(None)).order_by(RectificationItem.id))
+    return list(rows.scalars())
 
 
 def credit_closure(item: RectificationItem, note_id: int) -> None:

@@ -238,6 +238,15 @@ DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
 # in the list the host was shown, a person by id or by a unique name, a due date as in DUE_HINT
 REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
 RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=<人员ID|姓名>]"
+DONE_USAGE = "整改完成 <事项号> <说明>"
+DONE_NOTE_MAX = 200  # 整改说明 of a 整改完成 report, and the reason of a 退回: read on a phone
+
+
+def parse_item_ref(ref: str) -> int | None:
+    """An item number as cards show it: 12, #12, ＃12 or 整改事项#12 (full-width digits too)."""
+    ref = unicodedata.normalize("NFKC", ref).strip().removeprefix("整改事项").strip()
+    ref = ref.removeprefix("#").strip().rstrip(":：,，")
+    return int(ref) if ref.isdecimal() and ref.isascii() and 0 < len(ref) <= 9 else None
 SITE_USAGE = "实地督察 <单位|序号> <负责人ID|姓名> [截止日期|N天] [内容]"
 _DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$")
 

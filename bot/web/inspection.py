@@ -659,8 +659,15 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
         reports=reports,
         rectifications=tuple((d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),
-                              f"{i.due_date:%Y-%m-%d}", "已销号" if i.status == "closed" else "整改中")
+                              f"{i.due_date:%Y-%m-%d}", _item_status(i))
                              for i in items),
         site_tasks=tuple((d.units[t.unit_id].name, d.person_name(t.assignee_person_id),
                           f"{t.due_date:%Y-%m-%d}" if t.due_date else "—", t.text) for t in tasks),
         verification=tuple(verification), verify_steps=steps)
+
+
+def _item_status(item: store.RectificationItem) -> str:
+    """An item's 状态 in the report: 已报告完成 when its chief reported it done (整改完成)."""
+    if item.status != "closed":
+        return "整改中"
+    return "已报告完成" if item.closed_by_person else "已销号"

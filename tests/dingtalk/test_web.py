@@ -242,3 +242,20 @@ async def test_a_page_opened_from_dingtalk_signs_in_and_comes_back(
     assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
     r = await web.get("/stats", allow_redirects=False)
     assert r.status == 200 and "案件码统计" in await r.text()
+
+
+async def test_an_action_link_opened_by_someone_outside_its_chat_is_forbidden(
+        web: TestClient[Any, Any], fake: FakeDingTalk) -> None:
+    """A form link passed on (a 1:1 card's 报告整改完成) and opened by someone else: 403 with
+    the refusal, not 已完成; nothing done."""
+    services = web.app[APP_KEY].services
+    async with unit_of_work(services) as out:
+        mine = await out.send_dm(PROSECUTOR[0], card=Card(title="整改事项 #1", actions=(
+            Button("rectification.report", "报告整改完成", data={"item": "1"}),)))
+    token = services.signer.sign("dtact", {"m": mine.id, "a": "rectification.report"},
+                                 services.clock.now() + timedelta(days=14))
+    fake.auth_codes["c5"] = "dt-0135"  # p-investigator-1
+    assert (await web.post("/dingtalk/h5/login", json={"code": "c5"})).status == 200
+    r = await web.get("/dingtalk/act", params={"t": token})
+    page = await r.text()
+    assert r.status == 403 and "您不在这张卡片所在的会话中，无法操作。" in page, page

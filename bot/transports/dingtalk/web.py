@@ -224,9 +224,12 @@ class DingTalkWeb:
         if self.app.outbox is not None:
             self.app.outbox.wake()
         # only what the clicker's chat got: notices to other people are theirs, not this page's
-        texts = [m.text for m in result.messages if m.text and m.chat == msg.chat] \
-            or [f"已完成：{button.label}"]
-        return _page(button.label, texts)
+        # (a refusal to someone outside that chat went to their own 1:1 chat)
+        chats = {msg.chat, f"dm:{person.id}"} if result.forbidden else {msg.chat}
+        texts = [m.text for m in result.messages if m.text and m.chat in chats]
+        if result.forbidden:
+            return _page(button.label, texts or ["您无权进行此操作。"], 403)
+        return _page(button.label, texts or [f"已完成：{button.label}"])
 
     def _form_page(self, label: str, fields: Any, action: str) -> web.Response:
         inputs = "".join(

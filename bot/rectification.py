@@ -1,0 +1,163 @@
+"""整改完成: a unit's chief (or the item's 责任人) reports a rectification item done; the
+session's inspector may send it back (退回重新整改). What the chat command, the item card's
+and the reminder cards' 报告整改完成 and the inspector's 退回重新整改 share.
+
+Each runs in the event's one transaction, the item read locked (a double tap, or a report
+racing a 退回, waits for the first and then sees what it did): the item, an audit record, its
+reminders (replan_rectifications: cancelled and their cards retired, or owed again), the item
+card, and the people told. A function returns the answer for the person who acted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.context import Outbound
+from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE
+from bot.reminders import REPORTED, SENT_BACK_LABEL, replan_rectifications
+from cards import inspection as cards
+from cards.model import Card
+from cards.reminders import local
+from config.model import Person
+from storage import inspection as store
+from storage.inspection import InspectionSession, Note, RectificationItem
+from storage.messages import get_message, message_card
+
+ITEM_TEXT = 30  # characters of an item's text in the notices
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    done: bool = False  # the report or the 退回 took effect
+    forbidden: bool = False  # not theirs to do (HTTP 403 on the web form)
+
+
+def stamp(at: datetime) -> str:
+    """Names one report on the inspector's card: when it was made, to the second."""
+    return str(int(at.timestamp()))
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ITEM_TEXT else text[:ITEM_TEXT - 1] + "…"
+
+
+def _note_problem(note: str, what: str) -> str | None:
+    if not note:
+        return f"请写明{what}。"
+    if len(note) > DONE_NOTE_MAX:  # refused, not cut: the other side must read all of it
+        return f"{what}不能超过 {DONE_NOTE_MAX} 字（现 {len(note)} 字），请精简后重新提交。"
+    return None
+
+
+def reporters(out: Outbound, item: RectificationItem) -> list[str]:
+    """Who may report an item done: its 责任人 and the unit's chief (the reminders' people)."""
+    chief = out.directory.chief_of(item.unit_id)
+    return list(dict.fromkeys(p for p in (item.owner_person_id, chief.id if chief else None)
+                              if p))
+
+
+def inspectors(out: Outbound, s: InspectionSession) -> list[str]:
+    """Who is told of a report: the inspector who ran the session (as its escalations go to),
+    any inspector when they are no longer on the roster."""
+    if out.directory.person(s.created_by) is not None:
+        return [s.created_by]
+    return [p.id for p in out.directory.with_role("inspector")]
+
+
+async def _redraw(out: Outbound, message_id: int | None, change: Callable[[Card], Card]) -> None:
+    msg = await get_message(out.session, message_id) if message_id is not None else None
+    card = message_card(msg) if msg is not None else None
+    if msg is not None and card is not None:
+        await out.update_card(msg, change(card))
+
+
+async def _closed_how(out: Outbound, item: RectificationItem) -> str:
+    """How a closed item was closed, for a calm answer to a report of it."""
+    when = local(item.closed_at, out.config.tz) if item.closed_at else "此前"
+    if item.closed_by_person:
+        return f"已于 {when} 由{out.directory.person_name(item.closed_by_person)}报告整改完成并销号"
+    note = await out.session.get(Note, item.closed_by_note) if item.closed_by_note else None
+    if note is not None:
+        return f"已于 {when} 由整改汇报销号（{out.directory.person_name(note.author)}）"
+    return f"已于 {when} 销号"
+
+
+async def report_done(out: Outbound, actor: Person, item_id: int, note: str) -> Answer:
+    """`actor` reports item `item_id` done with `note` (整改说明)."""
+    note = note.strip()
+    item = await store.rectification_for_update(out.session, item_id)
+    if item is None:
+        return Answer(f"找不到整改事项 #{item_id}。")
+    d = out.directory
+    unit = d.units[item.unit_id].name if item.unit_id in d.units else item.unit_id
+    if actor.id not in reporters(out, item):
+        return Answer(f"只有整改事项 #{item.id} 的责任人（{d.person_name(item.owner_person_id)}）"
+                      f"或{unit}检察长可以报告整改完成。", forbidden=True)
+    if item.status != "open":
+        return Answer(f"整改事项 #{item.id} {await _closed_how(out, item)}，无需重复报告。")
+    if problem := _note_problem(note, "整改说明"):
+        return Answer(f"{problem}未报告。用法：{DONE_USAGE}")
+    s = await store.get_session(out.session, item.session_id)
+    assert s is not None
+    now = out.now()
+    at = local(now, out.config.tz)
+    store.report_rectification_done(item, now, actor.id, note)
+    await out.audit(actor.id, "inspection.rectification.report", s.id,
+                    {"item": item.id, "unit": item.unit_id})
+    await replan_rectifications(out, [item.id], [], actor.id, how=REPORTED)
+    await _redraw(out, item.card_message_id, lambda c: cards.item_reported(
+        c, f"已处理：{actor.name} 已报告整改完成 {at}"))
+    told = inspectors(out, s)
+    card = cards.reported_card(item_id=item.id, unit=unit, text=item.text,
+                               due=f"{item.due_date:%Y-%m-%d}", who=actor.name, at=at, note=note,
+                               stamp=stamp(now))
+    for pid in told:
+        await out.send_dm(pid, card=card)
+    for pid in reporters(out, item):
+        if pid != actor.id:
+            await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）已由{actor.name}"
+                                        f"报告整改完成并销号，不再提醒。整改说明：{note}")
+    names = "、".join(d.person_name(p) for p in told) or "检务督察"
+    return Answer(f"已报告整改事项 #{item.id} 整改完成并销号，不再提醒；已告知检务督察{names}。"
+                  "如经核查被退回，将通知您。", done=True)
+
+
+async def send_back(out: Outbound, actor: Person, item_id: int, reported: str, reason: str,
+                    card_message: int | None) -> Answer:
+    """`actor` (an inspector) sends back the report `reported` (its `stamp`) of item `item_id`
+    with `reason`; `card_message` is the 整改完成报告 card they acted on."""
+    reason = reason.strip()
+    if problem := _note_problem(reason, "退回理由"):
+        return Answer(f"{problem}未退回。")
+    item = await store.rectification_for_update(out.session, item_id)
+    if item is None:
+        return Answer(f"找不到整改事项 #{item_id}。")
+    if item.status == "open":
+        return Answer(f"整改事项 #{item.id} 已退回重新整改，无需重复操作。")
+    if item.closed_by_person is None or item.closed_at is None \
+            or stamp(item.closed_at) != reported:
+        return Answer(f"这份报告已不是整改事项 #{item.id} 的现状：{await _closed_how(out, item)}，"
+                      "未退回。")
+    d = out.directory
+    told = list(dict.fromkeys([*reporters(out, item), item.closed_by_person]))
+    now = out.now()
+    at = local(now, out.config.tz)
+    await out.audit(actor.id, "inspection.rectification.send_back", item.session_id,
+                    {"item": item.id, "reported_by": item.closed_by_person})
+    store.reopen_rectification(item)
+    await replan_rectifications(out, [], [item.id], actor.id, how=REPORTED,
+                                label=SENT_BACK_LABEL)
+    footer = f"{SENT_BACK_LABEL}：{actor.name} {at}（理由：{reason}）"
+    await _redraw(out, item.card_message_id, lambda c: cards.item_reopened(c, item.id, footer))
+    await _redraw(out, card_message, lambda c: cards.item_reported(c, footer))
+    again = f"点卡片上的「报告整改完成」，或发送「整改完成 #{item.id} <说明>」"
+    for pid in told:
+        await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）被检务督察{actor.name}"
+                                    f"退回重新整改。理由：{reason}\n请继续整改，逾期仍会提醒；"
+                                    f"完成后再次报告：{again}。")
+    names = "、".join(d.person_name(p) for p in told)
+    return Answer(f"已退回整改事项 #{item.id} 重新整改，已告知{names}；该事项恢复逾期提醒。",
+                  done=True)

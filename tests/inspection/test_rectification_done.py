@@ -1,0 +1,200 @@
+"""整改完成: the unit's chief reports an overdue rectification item done — from the item card, a
+reminder card or `整改完成 #n <说明>` — and is reminded no more; the session's inspector is told
+and may send it back (退回重新整改), after which it is reminded again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import inspection as store
+from storage.models import AuditRecord
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.inspection.helpers import HOST, card, quick_session, run_unit, say
+from tests.reminders.test_reminders_e2e import reminder_cards
+
+
+async def overdue_item(console: Console) -> tuple[store.RectificationItem, str]:
+    """A session's item due Tuesday 11-03 for its first unit, and that unit's chief (its
+    owner), who has had the first overdue reminder (Wednesday 11-04)."""
+    first = await quick_session(console)
+    unit = json.loads(first.result or "")["units"][0]
+    await say(console, "结束")
+    await say(console, "整改 1 2026-11-03 建立月报制度")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, first.id)
+    await console.advance("2d")
+    chief = f"p-chief-{unit}"
+    assert len(await reminder_cards(console, chief)) == 1
+    return item, chief
+
+
+async def dm_card(console: Console, person: str, title_start: str) -> dict[str, Any]:
+    """The newest card in the person's 1:1 chat whose title starts so."""
+    found = [m for m in await console.messages(f"dm:{person}")
+             if m["card"] and m["card"]["title"].startswith(title_start)]
+    assert found, title_start
+    return found[-1]
+
+
+async def dm_texts(console: Console, person: str) -> list[str]:
+    return [m["text"] for m in await console.messages(f"dm:{person}") if m["text"]]
+
+
+def answer(reply: dict[str, Any]) -> str:
+    """The answer to the person who acted: the last text (after cards redrawn, notices)."""
+    return str([m["text"] for m in reply["messages"] if m["text"]][-1])
+
+
+async def status(console: Console, item_id: int) -> store.RectificationItem:
+    async with console.app.services.db() as db:
+        item = await db.get(store.RectificationItem, item_id)
+    assert item is not None
+    return item
+
+
+async def test_the_chief_reports_it_done_from_the_card_and_the_inspector_sends_it_back(
+        console: Console) -> None:
+    d = console.app.services.directory
+    item, chief = await overdue_item(console)
+    name = d.person_name(chief)
+    item_card = await dm_card(console, chief, f"整改事项 #{item.id}")
+    assert [a["label"] for a in item_card["card"]["actions"]] == ["报告整改完成"]
+
+    r = await console.click(chief, item_card["id"], "rectification.report",
+                            {"note": "已建立月报制度并报送两期"})
+    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号，不再提醒；"
+                                f"已告知检务督察{d.person_name(HOST)}。")
+    assert (await status(console, item.id)).status == "closed"
+    [reminder] = await reminder_cards(console, chief)
+    assert reminder["card"]["actions"] == []
+    assert reminder["card"]["footer"].startswith(f"已处理：{name} 已报告整改完成 2026-11-04 ")
+    item_card = await dm_card(console, chief, f"整改事项 #{item.id}")
+    assert item_card["card"]["actions"] == []
+    assert item_card["card"]["footer"].startswith(f"已处理：{name} 已报告整改完成 ")
+    report = await dm_card(console, HOST, f"整改完成报告 · 整改事项 #{item.id}")
+    assert f"报告人：{name}" in report["card"]["body"]
+    assert "整改说明：已建立月报制度并报送两期" in report["card"]["body"]
+    # a double tap on the item card: calm, nothing reported twice
+    again = await console.click(chief, item_card["id"], "rectification.report", {"note": "再报"})
+    assert answer(again) == "您已点过「报告整改完成」，无需重复操作。"
+
+    await console.advance("7d")  # past Monday 11-09: the next reminder and the escalation
+    assert len(await reminder_cards(console, chief)) == 1
+    assert await reminder_cards(console, HOST) == []
+
+    r = await console.click(HOST, report["id"], "rectification.send_back",
+                            {"reason": "月报只报了一期，制度未印发"})
+    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改，已告知{name}")
+    assert (await dm_texts(console, chief))[-1].startswith(
+        f"整改事项 #{item.id}（建立月报制度）被检务督察{d.person_name(HOST)}退回重新整改。"
+        "理由：月报只报了一期，制度未印发")
+    item_card = await dm_card(console, chief, f"整改事项 #{item.id}")
+    assert [a["label"] for a in item_card["card"]["actions"]] == ["报告整改完成"]
+    report = await dm_card(console, HOST, "整改完成报告")
+    assert report["card"]["actions"] == [] and report["card"]["footer"].startswith("已退回重新整改：")
+    twice = await console.click(HOST, report["id"], "rectification.send_back", {"reason": "再退"})
+    assert answer(twice) == "您已点过「退回重新整改」，无需重复操作。"
+    [reminder] = await reminder_cards(console, chief)  # owed again, 报告整改完成 back
+    assert [a["label"] for a in reminder["card"]["actions"]] == ["报告整改完成", "已处理"]
+
+    await console.advance("1m")  # the slot missed while it was reported done, caught up once
+    assert len(await reminder_cards(console, chief)) == 2
+    [escalated] = await reminder_cards(console, HOST)
+    assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
+
+    # reported again after the 退回: by the command, from any chat
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 制度已印发，月报已报三期")
+    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号")
+    closed = await status(console, item.id)
+    assert (closed.closed_by_person, closed.closed_note) == (chief, "制度已印发，月报已报三期")
+    async with console.app.services.db() as db:
+        actions = list((await db.execute(select(AuditRecord.action).where(
+            AuditRecord.action.like("inspection.rectification%"))
+            .order_by(AuditRecord.seq))).scalars())
+    assert actions == ["inspection.rectification", "inspection.rectification.report",
+                       "inspection.rectification.send_back", "inspection.rectification.report"]
+
+
+async def test_from_a_reminder_card_and_by_command_and_who_may_not(console: Console) -> None:
+    d = console.app.services.directory
+    item, chief = await overdue_item(console)
+    [reminder] = await reminder_cards(console, chief)
+    other = "p-leader-1"
+
+    # someone else, by command: refused, naming who may
+    r = await console.send(other, f"dm:{other}", f"整改完成 #{item.id} 已完成")
+    assert answer(r).startswith(f"只有整改事项 #{item.id} 的责任人（{d.person_name(chief)}）")
+    # the inspector's escalation card does not offer it; the host typing it is refused too
+    r = await console.send(HOST, f"dm:{HOST}", f"整改完成 {item.id} 已完成")
+    assert "可以报告整改完成" in answer(r)
+    assert (await status(console, item.id)).status == "open"
+
+    # the note is required and capped
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id}")
+    assert answer(r).startswith("请写明整改说明。未报告。")
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} {'很' * 201}")
+    assert answer(r).startswith("整改说明不能超过 200 字（现 201 字），请精简后重新提交。未报告。")
+    r = await console.click(chief, reminder["id"], "rectification.report", {"note": "很" * 201})
+    assert "不能超过 200 字" in answer(r)
+    r = await console.send(chief, f"dm:{chief}", "整改完成 第一项 已完成")
+    assert answer(r).startswith("用法：整改完成 <事项号> <说明>")
+    r = await console.send(chief, f"dm:{chief}", "整改完成 #999 已完成")
+    assert answer(r) == "找不到整改事项 #999。"
+    assert (await status(console, item.id)).status == "open"
+
+    # from the overdue reminder card, the item number typed full-width elsewhere
+    r = await console.click(chief, reminder["id"], "rectification.report", {"note": "已完成"})
+    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号")
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 ＃{item.id} 再报一次")
+    assert answer(r).startswith(f"整改事项 #{item.id} 已于 2026-11-04 ")
+    assert answer(r).endswith(f"由{d.person_name(chief)}报告整改完成并销号，无需重复报告。")
+
+
+async def test_the_next_sessions_report_lists_it_as_reported(console: Console) -> None:
+    """整改汇报 shows, per unit, the items its chief reported done, to check live; a report of
+    that unit (已整改, then corrected to 整改中) leaves them as the chief reported them."""
+    item, chief = await overdue_item(console)
+    await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 台账已建立")
+    second = await quick_session(console, title="第二期", entropy="3 1 7")
+    for unit in json.loads(second.result or "")["units"]:
+        await run_unit(console, 3, unit, "好")
+    body = card(await say(console, "整改汇报"), "整改汇报")["body"]
+    assert f"已报告完成：#{item.id} 建立月报制度（" in body and "报告：台账已建立）" in body
+    await say(console, "整改汇报 1 已整改")
+    await say(console, "整改汇报 1 整改中")
+    assert (await status(console, item.id)).closed_by_person == chief
+
+
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    async with fresh_postgres("casebot_rect") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url},
+                                 web={"public_url": f"http://127.0.0.1:{port}"})
+        async with open_console(settings, port) as console:
+            yield console
+
+
+@pytest.mark.postgres
+async def test_simultaneous_reports_on_postgresql_report_once(pg_console: Console) -> None:
+    """Four taps at once (READ COMMITTED, each reads the card before any commits): the item
+    is locked, so one report, one audit record, one card to the inspector."""
+    console = pg_console
+    item, chief = await overdue_item(console)
+    item_card = await dm_card(console, chief, f"整改事项 #{item.id}")
+    replies = await asyncio.gather(*(console.click(
+        chief, item_card["id"], "rectification.report", {"note": f"第{i}次"}) for i in range(4)))
+    texts = [answer(r) for r in replies]
+    assert sum(t.startswith("已报告整改事项") for t in texts) == 1, texts
+    async with console.app.services.db() as db:
+        n = await db.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "inspection.rectification.report"))
+    assert n == 1
+    assert len([m for m in await console.messages(f"dm:{HOST}")
+                if m["card"] and m["card"]["title"].startswith("整改完成报告")]) == 1
