@@ -31,6 +31,7 @@ from bot.domain.stats import compute
 from bot.domain.text import char_problem
 from cards.cases import (
     CaseView,
+    ReceiptView,
     deduction_lines,
     delivery_card,
     intake_choices,
@@ -170,9 +171,40 @@ async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | N
 
 # -- views --------------------------------------------------------------------------------------
 
-def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None) -> CaseView:
+def sees_receipts(out: Outbound, person: Person, case: CaseRow) -> bool:
+    """Who sees which investigators got and acknowledged the case's card: its prosecutor, and
+    case managers and leaders of its office or above (an investigator sees only their own 已知悉,
+    on their card)."""
+    return person.id == case.prosecutor or (
+        person.has("case_manager", "leader") and in_scope(out, person, case.unit))
+
+
+async def audience(out: Outbound, chat_id: str, asker: Person, case: CaseRow) -> list[Person]:
+    """Who reads a card about `case` that `asker` asked for in `chat_id`, as
+    `reply_in_confidence` places it: the asker alone in their 1:1 chat or when it comes to
+    them privately, else everyone in the chat."""
+    if chat_id == f"dm:{asker.id}" or not await chat_may_view(out, chat_id, case):
+        return [asker]
+    chat = out.directory.chat(chat_id)
+    ids = chat.members if chat is not None else [chat_id.removeprefix("dm:")]
+    return [p for pid in ids if (p := out.directory.person(pid)) is not None]
+
+
+async def receipts_for(out: Outbound, readers: Sequence[Person], case: CaseRow
+                       ) -> tuple[ReceiptView, ...] | None:
+    """The current version's cards to the investigators (送达, 已知悉), names resolved, when
+    every reader may see them and the case is scored; else None, without a query."""
+    if case.version == 0 or not readers or not all(sees_receipts(out, p, case) for p in readers):
+        return None
+    return tuple(ReceiptView(out.directory.person_name(r.person_id), r.delivered_at, r.failed,
+                             r.acknowledged_at)
+                 for r in await repo.receipts(out.session, case.code, case.version))
+
+
+def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
+              receipts: tuple[ReceiptView, ...] | None = None) -> CaseView:
     """What a card or page shows about a case; with `intake` (its last decision), what became
-    of it at intake as it stands now."""
+    of it at intake as it stands now; with `receipts`, the investigators' cards."""
     d = out.directory
     police = d.unit(case.police_unit)
     prosecutor = d.person(case.prosecutor)
@@ -186,6 +218,7 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None) -> 
         intake=None if intake is None else intake_state(
             intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
             case.status == "open", out.config.tz),
+        receipts=receipts,
     )
 
 

@@ -23,6 +23,49 @@ class CaseView:
     custody_deadline: date | None
     external_id: str | None = None  # 统一受案号 in the case-management system
     intake: str | None = None  # the latest intake decision as it stands (intake_state)
+    # the current version's cards to the investigators, for those who oversee the case (the
+    # prosecutor, case managers, leaders); None for anyone else
+    receipts: tuple[ReceiptView, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """One investigator's card of the current evaluation: delivered (送达) when, its send
+    failed (发送失败), or neither (未送达); acknowledged (已知悉) when."""
+
+    name: str
+    delivered_at: datetime | None
+    failed: bool
+    acknowledged_at: datetime | None
+
+    @property
+    def not_delivered(self) -> str:
+        """Why the card is not delivered (when it is not)."""
+        return "发送失败" if self.failed else "未送达"
+
+    def delivered_text(self, tz: ZoneInfo) -> str:
+        return local(self.delivered_at, tz) if self.delivered_at else self.not_delivered
+
+    def acknowledged_text(self, tz: ZoneInfo) -> str:
+        return local(self.acknowledged_at, tz) if self.acknowledged_at else "未知悉"
+
+
+def receipts_line(receipts: tuple[ReceiptView, ...]) -> str:
+    """送达 2/2 · 已知悉 1/2（未知悉：张洋艳）; a card not delivered is named with why
+    (送达 1/2（发送失败：胡宇）)."""
+    n = len(receipts)
+    missing: dict[str, list[str]] = {}
+    for r in receipts:
+        if r.delivered_at is None:
+            missing.setdefault(r.not_delivered, []).append(r.name)
+    delivered = f"送达 {n - sum(map(len, missing.values()))}/{n}"
+    if missing:
+        named = [why + "：" + "、".join(names) for why, names in missing.items()]
+        delivered += f"（{'；'.join(named)}）"
+    unacked = [r.name for r in receipts if r.acknowledged_at is None]
+    acked = f"已知悉 {n - len(unacked)}/{n}" + (f"（未知悉：{'、'.join(unacked)}）"
+                                                 if unacked else "")
+    return f"{delivered} · {acked}"
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -89,6 +132,8 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
     if ev is None:
         return "\n".join(lines)
     lines.append(f"评分：{ev.score}分（第{ev.version}版）")
+    if case.receipts:
+        lines.append(receipts_line(case.receipts))
     if ev.deductions or ev.vetoes:
         lines.append("扣分项及补侦要求：")
         lines += deduction_lines(ev, template)

@@ -50,9 +50,13 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
         return
     ev = await repo.current_evaluation(ctx.session, case)
     intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query
+    # who got and acknowledged the card: only where everyone reading may know (a card in a
+    # group with an investigator leaves it out)
+    readers = await ops.audience(ctx, ctx.event.chat, ctx.user, case)
+    receipts = await ops.receipts_for(ctx, readers, case)
     page, qr = ops.code_links(ctx, case.code)
-    card = view_card(ops.case_view(ctx, case, intake), ev, ctx.services.settings.template,
-                     page, qr,
+    card = view_card(ops.case_view(ctx, case, intake, receipts), ev,
+                     ctx.services.settings.template, page, qr,
                      can_score=ctx.user.id == case.prosecutor,
                      score_url=ops.score_url(ctx, case.code),
                      can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
-from storage.models import Base, table
+from storage.models import Base, OutboxItem, table
 from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
@@ -367,6 +367,54 @@ async def last_deliveries_before(session: AsyncSession, code: str, version: int
     rows = await session.execute(select(DeliveryRow).where(
         DeliveryRow.case_code == code, DeliveryRow.version == latest).order_by(DeliveryRow.id))
     return list(rows.scalars())
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What became of one investigator's card of an evaluation version: delivered (when), its
+    send failed for good, or neither yet (being sent, or never sent); and 已知悉 (when)."""
+
+    person_id: str
+    delivered_at: datetime | None
+    failed: bool
+    acknowledged_at: datetime | None
+
+
+# every investigator of the case, with their card of one version and that card's sends to
+# external platforms (none on the console alone): one statement over three indexes
+_RECEIPTS = (
+    select(CaseInvestigator.person_id, DeliveryRow.at, DeliveryRow.acknowledged_at,
+           OutboxItem.status, OutboxItem.sent_at)
+    .select_from(CaseInvestigator)
+    .outerjoin(DeliveryRow, (DeliveryRow.case_code == CaseInvestigator.case_code)
+               & (DeliveryRow.person_id == CaseInvestigator.person_id)
+               & (DeliveryRow.version == bindparam("version")))
+    .outerjoin(OutboxItem, (OutboxItem.message_id == DeliveryRow.message_id)
+               & (OutboxItem.op == "send"))
+    .where(CaseInvestigator.case_code == bindparam("code"))
+    .order_by(CaseInvestigator.person_id))
+
+
+async def receipts(session: AsyncSession, code: str, version: int) -> list[Receipt]:
+    """Per investigator of the case (by id), the fate of their card of evaluation `version`.
+    A card is delivered when the message log has it and every platform it went out to took it
+    (then at the last one's time); a send that failed for good makes it failed; a card
+    acknowledged (已知悉) was delivered whatever the outbox says."""
+    rows: dict[str, list[Any]] = {}
+    conn = await session.connection()  # plain rows: Core, not the ORM's execution path
+    for person_id, at, acked, status, sent_at in (
+            await conn.execute(_RECEIPTS, {"code": code, "version": version})).all():
+        rows.setdefault(person_id, []).append((at, acked, status, sent_at))
+    found: list[Receipt] = []
+    for person_id, sends in rows.items():
+        at, acked = sends[0][0], sends[0][1]
+        statuses = {s for _, _, s, _ in sends if s is not None}
+        delivered = None
+        if at is not None and (acked is not None or statuses <= {"sent"}):
+            delivered = max([at, *(t for _, _, _, t in sends if t is not None)])
+        found.append(Receipt(person_id, delivered,
+                             delivered is None and "failed" in statuses, acked))
+    return found
 
 
 async def delivery_for_message(session: AsyncSession, message_id: int) -> DeliveryRow | None:

@@ -73,6 +73,10 @@ class InlineSession(AsyncSession):
     async def get(self, *args: Any, **kw: Any) -> Any:
         return self.sync_session.get(*args, **kw)
 
+    async def connection(self, *args: Any, **kw: Any) -> Any:
+        """The session's connection, for Core reads without the ORM's execution path."""
+        return InlineConnection(self.sync_session.connection(*args, **kw))
+
     async def close(self) -> None:
         self.sync_session.close()
 

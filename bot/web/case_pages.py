@@ -144,7 +144,8 @@ class CasePages:
             evs = await repo.evaluations(out.session, code)
             tcs = await repo.transcodes(out.session, code)
             last_intake = await repo.latest_intake(out.session, case)
-            view = ops.case_view(out, case, last_intake)
+            view = ops.case_view(out, case, last_intake,
+                                 await ops.receipts_for(out, [viewer], case))
             invs = await repo.investigators(out.session, code)
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
             ev = evs[-1] if evs else None
@@ -163,8 +164,12 @@ class CasePages:
                      "cleared": "、".join(template.item(i).label
                                          for i in cleared_items(prev, e))}
                     for prev, e in zip([None, *evs], evs, strict=False)]
+        receipts = [{"name": r.name, "delivered": r.delivered_text(tz),
+                     "acknowledged": r.acknowledged_text(tz), "late": r.delivered_at is None,
+                     "unacked": r.acknowledged_at is None} for r in view.receipts or ()]
         return render(
             "code_page.html", case=view, ev=ev, deductions=deductions, timeline=timeline,
+            receipts=receipts,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
             viewer=viewer, token=request.match_info["token"],
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
