@@ -166,14 +166,15 @@ class App:
         does not pass the start-up checks is one warning, and the roster in use stays
         (bot/roster_versions.py). True when a new roster is now in use."""
         assert self.roster is not None, "App not started"
-        found = await self.roster.sync(self.settings.org)
-        if found is None:
-            return False
-        version, org = found
-        before = self.settings.org.version_hash()
-        if org.version_hash() == before:
-            return False
-        self.use_org(org)
+        async with self.roster.lock:  # not during an import through this instance's page
+            found = await self.roster.sync(self.settings.org)
+            if found is None:
+                return False
+            version, org = found
+            before = self.settings.org.version_hash()
+            if org.version_hash() == before:
+                return False
+            self.use_org(org)
         log.info("roster: %s now in use (version %s → %s)", describe(version), before[:12],
                  org.version_hash()[:12])
         return True

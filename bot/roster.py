@@ -8,10 +8,14 @@ Every instance uses the newest version at its next tick (`App.reload_org`), no r
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import re
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -119,18 +123,64 @@ def org_text(merged: dict[str, Any], header: str) -> str:
 
 
 def write_org_text(path: Path, text: str) -> None:
-    """Replace the file atomically (a reader never sees half), as UTF-8 bytes exactly."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(text.encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Replace the file atomically (a reader never sees half), as UTF-8 bytes exactly.
+
+    A symlink is followed: its target is replaced and the link kept. The file keeps its
+    permission bits, and a file made read-only (no write bit, or none for this process) is
+    left as it is (PermissionError), though its directory would let it be replaced. The
+    temporary file's name is this writer's own, so that instances sharing one org.yaml never
+    write into each other's."""
+    target = Path(os.path.realpath(path))
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (not mode & 0o222 or not os.access(target, os.W_OK)):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself on disk too
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def write_org_file(path: Path, merged: dict[str, Any]) -> None:
     """Keep the file's leading comment lines; replace it atomically."""
     write_org_text(path, org_text(merged, header_of(path.read_text(encoding="utf-8"))))
+
+
+def roster_changes(before: Org, after: Org) -> dict[str, list[str]]:
+    """What a new roster changes, by id ({"person_remove": ["p-x"], "unit_change": ["c01"],
+    …}; nothing when only comments differ): the log line and audit record of a hand edit."""
+    out: dict[str, list[str]] = {}
+    for what, old_items, new_items in (("unit", before.units, after.units),
+                                       ("person", before.people, after.people),
+                                       ("chat", before.chats, after.chats)):
+        old = {x.id: x for x in old_items}
+        new = {x.id: x for x in new_items}
+        for op, ids in (("add", [i for i in new if i not in old]),
+                        ("remove", [i for i in old if i not in new]),
+                        ("change", [i for i in new if i in old and new[i] != old[i]])):
+            if ids:
+                out[f"{what}_{op}"] = ids
+    if before.demo != after.demo:
+        out["demo"] = [str(after.demo).lower()]
+    return out
 
 
 # -- the CSV ---------------------------------------------------------------------------------

@@ -6,9 +6,12 @@
   org.yaml as well (`write_copy`).
 - Each instance (`RosterSync`, at start and at each tick) first looks at its org.yaml: a text
   that is none of the stored versions (a fresh database, a hand edit) is checked and published
-  as a new version. A text already stored (a stale file after a restart, the version this
-  instance wrote itself) changes nothing. Then it swaps in the newest version when it is not
-  the one in use, reading only the newest id while nothing changed, and writes it to its
+  as a new version, on top of the version the file held before the edit. A text already stored
+  (a stale file after a restart, the version this instance wrote itself) changes nothing. An
+  edit made on a version that another has replaced since (an import through another instance
+  before this one's tick) is not published, since it would undo that one: it is kept beside
+  the file as org.yaml.unpublished. Then the instance swaps in the newest version when it is
+  not the one in use, reading only the newest id while nothing changed, and writes it to its
   org.yaml, so that a restart and the next hand edit start from the roster in use. It never
   writes over a text that is not a stored version: a hand edit that does not pass the checks
   yet is left for its author to fix."""
@@ -18,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -33,6 +38,7 @@ from bot.roster import (
     parse_org_text,
     plan_roster,
     read_csv,
+    roster_changes,
     write_org_text,
 )
 from config.loader import ConfigError, Settings, parse_yaml, validate_file
@@ -60,7 +66,17 @@ def describe(version: RosterVersion) -> str:
     """Where a version came from, for the log line that swaps it in."""
     if version.source == "import":
         return f"version {version.id} (imported by {version.imported_by or 'unknown'})"
+    if version.imported_by:  # the host whose org.yaml it was
+        return f"version {version.id} (the org.yaml of {version.imported_by})"
     return f"version {version.id} (an org.yaml)"
+
+
+def summary(changes: dict[str, list[str]]) -> str:
+    """`roster_changes` for a log line: at most five ids of each kind."""
+    if not changes:
+        return "no unit, person or chat changed"
+    return "; ".join(f"{what} {', '.join(ids[:5])}" + (f" (+{len(ids) - 5})" if len(ids) > 5
+                                                     else "") for what, ids in changes.items())
 
 
 # -- the imports -----------------------------------------------------------------------------
@@ -98,7 +114,7 @@ async def add_import(session: AsyncSession, base: Current, merged: dict[str, Any
     return version_id, text
 
 
-async def write_copy(path: Path, text: str) -> str | None:
+async def write_copy(path: Path, text: str) -> OSError | None:
     """An imported version written to this org.yaml, once stored: None, or why it could not be
     (the import stands, every instance uses it; a restart reads the database's roster)."""
     try:
@@ -106,7 +122,7 @@ async def write_copy(path: Path, text: str) -> str | None:
     except OSError as e:
         log.warning("roster: cannot write the imported version to %s: %s", path,
                     e.strerror or e)
-        return str(e.strerror or e)
+        return e
     return None
 
 
@@ -133,7 +149,12 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
         sessions = db.sessionmaker(engine)
         async with sessions() as session:
             base = await current(session, org_path)
-        plan = plan_roster(base.data(), rows)
+        try:
+            plan = plan_roster(base.data(), rows)
+        except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
+            raise ConfigError([f"the roster in use ({base.where}) was stored by a newer casebot "
+                               "and does not pass this one's checks; import with the newer "
+                               "casebot"]) from None
         if not plan.ok or plan.merged is None or plan.new_version is None:
             raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
                                else f"{csv_path}: {i.message}" for i in plan.errors])
@@ -147,7 +168,9 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
                                    "version_before": plan.base_version, **plan.summary()})
             version_id, text = await add_import(session, base, plan.merged, plan.new_version,
                                                 by="cli", at=now)
-        return Imported(len(rows), version_id, plan.new_version, await write_copy(org_path, text))
+        failed = await write_copy(org_path, text)
+        return Imported(len(rows), version_id, plan.new_version,
+                        str(failed.strerror or failed) if failed else None)
     finally:
         await engine.dispose()
 
@@ -176,28 +199,39 @@ async def org_in_use(session: AsyncSession, path: Path, from_file: Org) -> Org:
 # -- each instance ---------------------------------------------------------------------------
 
 class RosterSync:
-    """One instance's org.yaml and the version it uses."""
+    """One instance's org.yaml and the version it uses. A tick and an import through this
+    instance's page run one at a time, each holding `lock` until its roster is swapped in: a
+    tick that had read an older version just before the import was added would otherwise swap
+    it back in over the import."""
 
     def __init__(self, path: Path, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.path = path
         self.db = db
         self.clock = clock
+        self.lock = asyncio.Lock()
         self.in_use = 0  # the version in use; 0: the org.yaml read at start, before any
         self.text: str | None = None  # its text
         self._stamp: tuple[int, int] | None = None  # org.yaml (mtime, size) when last read
+        self._file_base: int | None = None  # the stored version org.yaml last held (None: not
+        # known yet, at start): the version a hand edit of it replaces
+        self._aside: str | None = None  # the hash of an edit kept aside, not published: the
+        # file may be written over it
         self._refused = 0  # a stored version that fails this casebot's checks (warned once)
         self._checked: tuple[str, Org] | None = None  # the last file published, checked
 
-    def adopted(self, version_id: int, text: str) -> None:
-        """This instance added and uses `version_id` (its import), written to its org.yaml."""
+    def adopted(self, version_id: int, text: str, written: bool) -> None:
+        """This instance added and uses `version_id` (its import); `written`: to its org.yaml."""
         self.in_use, self.text = version_id, text
-        self._stamp = self._stat()
+        if written:
+            self._file_base = version_id
+            self._stamp = self._stat()
 
     async def sync(self, roster: Org) -> tuple[RosterVersion, Org] | None:
         """Publish org.yaml if it holds a new text, then take the newest version if it is not
         the one in use. Returns it with its roster when that is not `roster` (the one in use):
-        the roster to swap in. None when there is none."""
-        changed = await self._publish_file()
+        the roster to swap in. None when there is none. The caller holds `lock` until it has
+        swapped that roster in."""
+        changed = await self._read_file(roster)
         version = await self._newest()
         org = await self._roster_of(version, roster) if version is not None else None
         if version is not None and org is not None:
@@ -233,8 +267,9 @@ class RosterSync:
             return None  # moved away mid-copy: the next tick looks again
         return st.st_mtime_ns, st.st_size
 
-    async def _publish_file(self) -> bool:
-        """True when org.yaml changed on disk since it was last read."""
+    async def _read_file(self, roster: Org) -> bool:
+        """True when org.yaml changed on disk since it was last read; a new text that passes
+        the checks is published."""
         stamp = self._stat()
         if stamp is None or stamp == self._stamp:
             return False
@@ -246,8 +281,9 @@ class RosterSync:
             return False
         sha = hashlib.sha256(raw).hexdigest()
         async with self.db() as session:
-            if await store.version_with(session, sha) is not None:
-                return True  # stored already: a stale file changes nothing
+            if (held := await store.version_with(session, sha)) is not None:
+                self._file_base = held  # stored already: a stale file changes nothing
+                return True
         try:
             text = raw.decode("utf-8")
             org = await asyncio.to_thread(check_text, text, self.path)
@@ -258,16 +294,78 @@ class RosterSync:
                         "before: %s", self.path, why)
             return True
         try:
-            async with self.db() as session, session.begin():
-                top = await store.head(session)  # first: a version added after it conflicts
-                if await store.version_with(session, sha) is None:
-                    await store.add(session, parent_id=top.id if top else 0, text=text,
-                                    sha256=sha, roster_version=org.version_hash(),
-                                    source="file", imported_by=None, at=self.clock.now())
+            await self._publish(text, sha, org, roster)
         except VersionConflict:
-            self._stamp = None  # another instance added a version first: look again next tick
-        self._checked = (sha, org)
+            await self._conflict(text, sha)
         return True
+
+    async def _publish(self, text: str, sha: str, org: Org, roster: Org) -> None:
+        """org.yaml's new text as the newest version, on top of the version the file held
+        before; at start, when that is not known (a fresh database, a file edited while the
+        instance was down), on top of the newest. A version replaced by a hand edit is in the
+        audit chain, with what the edit changed."""
+        host = socket.gethostname()
+        async with self.db() as session, session.begin():
+            top = await store.head(session)
+            if (same := await store.version_with(session, sha)) is not None:
+                self._file_base = same  # an instance sharing this text published it just now
+                return
+            parent = self._file_base if self._file_base is not None else top.id if top else 0
+            changes: dict[str, list[str]] = {}
+            if parent:
+                before = await self._roster_at(session, parent, roster)
+                changes = roster_changes(before, org) if before is not None else {}
+                await audit.append(session, at=self.clock.now(), actor="system",
+                                   action="roster.publish", subject=org.version_hash(), data={
+                                       "file": str(self.path), "host": host,
+                                       "replaces": parent, **changes})
+            version_id = await store.add(
+                session, parent_id=parent, text=text, sha256=sha,
+                roster_version=org.version_hash(), source="file", imported_by=host[:80],
+                at=self.clock.now())
+        self._file_base = version_id
+        self._checked = (sha, org)
+        log.info("roster: %s holds a new text, published as version %d%s", self.path,
+                 version_id, f" replacing version {parent}: {summary(changes)}" if parent else "")
+
+    async def _roster_at(self, session: AsyncSession, version_id: int, roster: Org
+                         ) -> Org | None:
+        if version_id == self.in_use:
+            return roster
+        """The roster of a stored version, for what a hand edit of it changed."""
+        row = await store.get(session, version_id)
+        try:
+            return None if row is None else await asyncio.to_thread(
+                check_text, row.text, f"roster version {row.id}")
+        except ConfigError:
+            return None
+
+    async def _conflict(self, text: str, sha: str) -> None:
+        """Another version was added on top of the one org.yaml held before this new text."""
+        async with self.db() as session:
+            same = await store.version_with(session, sha)
+            newest = await store.newest(session)
+        if same is not None:  # an instance sharing this file published it first
+            self._file_base = same
+            return
+        if self._file_base is None or newest is None:  # starting together: look again
+            self._stamp = None
+            return
+        # an edit made on a version replaced since: published, it would undo that one
+        aside = self.path.with_name(f"{self.path.name}.unpublished")
+        try:
+            await asyncio.to_thread(write_org_text, aside, text)
+        except OSError as e:
+            log.warning("roster: %s was edited on version %d, but %s was added since: the edit "
+                        "is not published, as it would undo that version; it could not be "
+                        "kept as %s (%s), so it stays in %s", self.path, self._file_base,
+                        describe(newest), aside, e.strerror or e, self.path)
+            return
+        self._aside = sha
+        log.warning("roster: %s was edited on version %d, but %s was added since: the edit is "
+                    "not published, as it would undo that version. The edit is kept as %s, and "
+                    "%s now holds the roster in use: make the edit again there", self.path,
+                    self._file_base, describe(newest), aside, self.path)
 
     async def _newest(self) -> RosterVersion | None:
         """The newest version when it is not the one in use; only its id is read while it is."""
@@ -278,7 +376,8 @@ class RosterSync:
             return await store.get(session, top.id)
 
     async def _write_file(self, quiet: bool) -> None:
-        """org.yaml rewritten with the version in use when it holds another stored version."""
+        """org.yaml rewritten with the version in use when it holds another stored version
+        (or an edit kept aside)."""
         if self.text is None:
             return
         try:
@@ -286,19 +385,25 @@ class RosterSync:
         except OSError:
             raw = None
         if raw == self.text.encode("utf-8"):
+            self._file_base = self.in_use
             return
         held = None
         if raw is not None:
-            async with self.db() as session:
-                held = await store.version_with(session, hashlib.sha256(raw).hexdigest())
-            if held is None:
-                return  # a hand edit not published (it does not pass the checks): left alone
+            sha = hashlib.sha256(raw).hexdigest()
+            if sha == self._aside:
+                quiet = True
+            else:
+                async with self.db() as session:
+                    held = await store.version_with(session, sha)
+                if held is None:
+                    return  # a hand edit not published (it does not pass the checks): left alone
         try:
             await asyncio.to_thread(write_org_text, self.path, self.text)
         except OSError as e:
             log.warning("roster: cannot write version %d in use to %s: %s (a restart still "
                         "uses the database's roster)", self.in_use, self.path, e.strerror or e)
             return
+        self._file_base = self.in_use
         self._stamp = self._stat()
         if not quiet:
             log.info("roster: %s held version %s, an older one; rewritten with version %d, "

@@ -35,7 +35,7 @@ class RosterVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # of the text, UTF-8
     roster_version: Mapped[str] = mapped_column(String(64))  # Org.version_hash() of the roster
     source: Mapped[str] = mapped_column(String(10))  # "file" | "import"
-    imported_by: Mapped[str | None] = mapped_column(String(80))  # a person id, "cli", or null
+    imported_by: Mapped[str | None] = mapped_column(String(80))  # person id, "cli"; file: host
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     text: Mapped[str] = mapped_column(Text)  # the whole org.yaml
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from bot.roster import (
 from bot.roster_versions import Current, VersionConflict, add_import, current, write_copy
 from bot.web import ApiError, TooLarge, form_body, multipart_fields, render
 from bot.web.session import login_page, session_person
+from config.loader import ConfigError
 from config.model import ROLE_LABELS, Org, Person, Unit
 
 if TYPE_CHECKING:
@@ -47,7 +49,6 @@ CHANGED = "名册在预览之后已被修改（可能有其他管理员刚导入
 class AdminWeb:
     def __init__(self, app: App) -> None:
         self.app = app
-        self.lock = asyncio.Lock()  # one import at a time (read, check, write, swap)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -110,10 +111,10 @@ class AdminWeb:
     @staticmethod
     def _plan(base: Current, csv_text: str) -> RosterPlan:
         """The CSV checked against `base` (CPU work for a large file: run it in a thread)."""
-        org = base.data()
         try:
+            org = base.data()
             base_version = org_version(org)
-        except ValidationError:  # a rolling upgrade: a newer casebot stored it
+        except (ValidationError, ConfigError, RosterError):  # a newer casebot stored it
             return RosterPlan(rows=0, base_version="", errors=[Issue(0, (
                 "当前名册由较新版本的 casebot 保存，本实例无法读取；请在已升级的实例上导入。"))])
         try:
@@ -174,7 +175,9 @@ class AdminWeb:
             raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
         filename = filename[:200]
         path = self.app.settings.org_path
-        async with self.lock:
+        roster = self.app.roster
+        assert roster is not None, "App not started"
+        async with roster.lock:  # one import at a time, and no tick of this instance meanwhile
             base = await self._current()
             plan = await asyncio.to_thread(self._plan, base, text)
             if plan.unchanged:  # a second click, or the same file again: nothing to write
@@ -194,11 +197,24 @@ class AdminWeb:
                         at=out.now())
             except VersionConflict:  # another instance's import came first
                 return self._render(viewer, status=409, upload_error=CHANGED)
-            not_written = await write_copy(path, yaml_text)
-            assert self.app.roster is not None
-            self.app.roster.adopted(version_id, yaml_text)
+            failed = await write_copy(path, yaml_text)
+            roster.adopted(version_id, yaml_text, written=failed is None)
             self.app.use_org(Org.model_validate(plan.merged))
-        return self._render(viewer, applied=plan, not_written=not_written)
+        return self._render(viewer, applied=plan,
+                            not_written=why_not_written(failed) if failed else None)
+
+
+def why_not_written(e: OSError) -> str:
+    """Why org.yaml could not be written, for the page."""
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "没有写入权限"
+    if e.errno == errno.EROFS:
+        return "文件系统只读"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "磁盘空间不足"
+    if e.errno == errno.ENOENT:
+        return "所在目录不存在"
+    return str(e.strerror or e)
 
 
 async def _form(request: web.Request, names: tuple[str, ...], limit: int

@@ -5,8 +5,10 @@ tick, a hand edit of one org.yaml reaches all, and a stale org.yaml never undoes
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,7 +117,8 @@ async def test_an_import_through_one_instance_is_used_by_the_other_at_its_next_t
         roster_reads = [s for s in sent if "roster_versions" in s]
         assert len(roster_reads) == 1 and "roster_versions.text" not in roster_reads[0]
         assert "LIMIT" in roster_reads[0]
-        assert await versions(b) == [(1, 0, "file", None), (2, 1, "import", ADMIN)]
+        # the first version is A's or B's org.yaml, named by its host
+        assert await versions(b) == [(1, 0, "file", socket.gethostname()), (2, 1, "import", ADMIN)]
 
 
 async def test_an_instance_restarting_with_a_stale_org_yaml_keeps_the_import(
@@ -229,6 +232,89 @@ async def test_instances_starting_together_publish_their_org_yaml_once(
             rows = (await s.execute(select(RosterVersion.source, func.count())
                                     .group_by(RosterVersion.source))).all()
         assert [tuple(r) for r in rows] == [("file", 2)]
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+async def test_a_hand_edit_made_before_an_import_reached_its_instance_does_not_undo_it(
+        nodes: list[Node], caplog: pytest.LogCaptureFixture) -> None:
+    """An admin imports through B while an operator edits A's org.yaml, before A's next tick:
+    the edit was made on the version the import replaced, so publishing it would undo the
+    import. It is kept as org.yaml.unpublished instead, A's org.yaml gets the roster in use,
+    one warning says so; the edit made again there reaches both, after the import."""
+    a_node, b_node = nodes
+    async with open_console(a_node.settings, free_port()) as a, \
+            open_console(b_node.settings, free_port()) as b:
+        status, _ = await confirm(b, GOOD)
+        assert status == 200
+        edited = a_node.org.read_text(encoding="utf-8").replace("name: 余斌梅\n", "name: 余彬梅\n")
+        a_node.org.write_text(edited, encoding="utf-8")
+        caplog.set_level(logging.INFO)
+        await a.advance("1m")
+        assert NEW_CHIEF in await user_ids(a) and "余斌梅" in await whoami(a, "p-prosecutor-1")
+        aside = a_node.org.with_name("org.yaml.unpublished")
+        assert aside.read_text(encoding="utf-8") == edited
+        assert a_node.org.read_bytes() == b_node.org.read_bytes()
+        [warned] = [r.getMessage() for r in caplog.records
+                    if r.levelno >= logging.WARNING and r.getMessage().startswith("roster:")]
+        assert warned.startswith(f"roster: {a_node.org} was edited on version 1, but version 2 "
+                                 "(imported by p-admin-1) was added since: the edit is not "
+                                 "published, as it would undo that version.")
+        assert warned.endswith(f"The edit is kept as {aside}, and {a_node.org} now holds the "
+                               "roster in use: make the edit again there")
+        assert [v[2] for v in await versions(a)] == ["file", "import"]
+
+        caplog.clear()
+        text = a_node.org.read_text(encoding="utf-8")
+        a_node.org.write_text(text.replace("name: 余斌梅\n", "name: 余彬梅\n"), encoding="utf-8")
+        await a.advance("1m")
+        await b.advance("1m")
+        for console in (a, b):
+            assert "余彬梅" in await whoami(console, "p-prosecutor-1")
+            assert NEW_CHIEF in await user_ids(console)
+        *_, (edit_id, parent, _, _) = await versions(a)  # (PostgreSQL skips an id)
+        assert [v[2] for v in await versions(a)] == ["file", "import", "file"] and parent == 2
+        assert (f"roster: {a_node.org} holds a new text, published as version {edit_id} "
+                "replacing version 2: person_change p-prosecutor-1") in caplog.messages
+        assert not [r for r in caplog.records
+                    if r.levelno >= logging.WARNING and r.getMessage().startswith("roster:")]
+        # the hand edit is in the audit chain, as an import is
+        async with a.app.services.db() as s:
+            [record] = (await s.execute(select(AuditRecord).where(
+                AuditRecord.action == "roster.publish"))).scalars().all()
+        assert record.actor == "system"
+        assert json.loads(record.data) == {
+            "file": str(a_node.org), "host": socket.gethostname(), "replaces": 2,
+            "person_change": ["p-prosecutor-1"]}
+
+
+async def test_instances_sharing_one_org_yaml_publish_a_hand_edit_once(
+        tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Two instances read one org.yaml on shared storage: both find the same hand edit at once;
+    it is published once, and neither takes the other's publication for a conflicting edit."""
+    org = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", org)
+    apps = []
+    for name in "ab":
+        (tmp_path / name).mkdir()
+        apps.append(App(make_settings(tmp_path / name, org=str(org),
+                                      storage={"database_url": pg_url}), ManualClock(START)))
+    await asyncio.gather(*(app.start() for app in apps))
+    try:
+        caplog.set_level(logging.WARNING)
+        org.write_text(org.read_text(encoding="utf-8").replace("name: 余斌梅\n", "name: 余彬梅\n"),
+                       encoding="utf-8")
+        await asyncio.gather(*(app.reload_org() for app in apps))
+        for app in apps:
+            person = app.services.directory.person("p-prosecutor-1")
+            assert person is not None and person.name == "余彬梅"
+        assert not org.with_name("org.yaml.unpublished").exists()
+        assert not [r for r in caplog.records if "roster" in r.getMessage()]
+        async with apps[0].services.db() as s:
+            assert (await s.execute(select(RosterVersion.parent_id, RosterVersion.source)
+                                    .order_by(RosterVersion.id))).all() == [(0, "file"),
+                                                                            (1, "file")]
     finally:
         for app in apps:
             await app.stop()

@@ -149,3 +149,21 @@ async def test_import_cases_checks_people_against_the_roster_in_use(
                          encoding="utf-8")
         r = run("import", "cases", str(cases), "--config", str(cfg))
         assert r.returncode == 0 and "1 cases imported" in r.stdout, r.stderr
+
+
+def test_a_roster_stored_by_a_newer_casebot_is_not_imported_into(tmp_path: Path) -> None:
+    """A rolling upgrade: the roster in use was stored by a newer casebot, with a key this one
+    does not know. The import says so in one line and changes nothing (it was a traceback)."""
+    cfg, org_path = deployment(tmp_path)
+    newer = org_path.read_text(encoding="utf-8") + "regions: []\n"
+    with sqlite3.connect(tmp_path / "casebot.db") as conn:
+        conn.execute("INSERT INTO roster_versions (parent_id, sha256, roster_version, source, "
+                     "imported_by, created_at, text) VALUES (0, ?, ?, 'import', 'p-admin-1', "
+                     "'2026-12-05 10:00:00', ?)", ("f" * 64, "0" * 64, newer))
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(HEADER + "c01-99,示范市新区人民检察院,county,c01,,,,\n", encoding="utf-8")
+    r = run("import", "roster", str(csv_path), "--config", str(cfg))
+    assert (r.returncode, r.stderr) == (2, (
+        "error: the roster in use (roster version 1) was stored by a newer casebot and does "
+        "not pass this one's checks; import with the newer casebot\n"))
+    assert len(stored(tmp_path, "SELECT id FROM roster_versions")) == 1

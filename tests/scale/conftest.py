@@ -1,12 +1,14 @@
 """Several real `casebot serve` OS processes against one PostgreSQL database and one Redis.
 
 Each instance is `python -m bot.cli serve --config <its yaml>` on its own loopback port, with
-the secrets in its environment, exactly as `docs/deploy.md` describes a deployment."""
+the secrets in its environment and its own copy of the demo org.yaml (an instance rewrites its
+org.yaml with the roster in use), exactly as `docs/deploy.md` describes a deployment."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,13 +64,14 @@ async def shared_redis() -> AsyncIterator[RedisSpace]:
         await r.aclose()
 
 
-def write_config(path: Path, *, db_url: str, redis: RedisSpace | None, port: int,
-                 question_bank: str | None = None) -> Path:
+def write_config(path: Path, *, db_url: str, redis: RedisSpace | None, port: int, org: Path,
+                 question_bank: str | None = None, tick_seconds: float | None = None) -> Path:
+    """An instance's casebot.yaml; `tick_seconds`: the periodic work's interval (default 60 s)."""
     storage: dict[str, Any] = {"database_url": db_url, "redis_url": redis.url if redis else None}
     if redis is not None:
         storage["redis_prefix"] = redis.prefix
     cfg: dict[str, Any] = {
-        "org": str(DEFAULT_DIR / "org.yaml"),
+        "org": str(org),
         "score_template": str(DEFAULT_DIR / "score_template.yaml"),
         "storage": storage,
         "transports": {"console": {"enabled": True, "test_clock": False},
@@ -76,6 +79,8 @@ def write_config(path: Path, *, db_url: str, redis: RedisSpace | None, port: int
         "web": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
         "inspection": {"question_bank": question_bank},
     }
+    if tick_seconds is not None:
+        cfg["reminders"] = {"sweep_interval_seconds": tick_seconds}
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -101,6 +106,7 @@ class Instance:
     port: int
     config: Path
     log: Path
+    org: Path  # its own org.yaml
     proc: subprocess.Popen[bytes] | None = None
     _log_file: Any = field(default=None, repr=False)
 
@@ -181,14 +187,17 @@ def cluster_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[Cluster] = []
 
     def make(db_url: str, redis: RedisSpace | None, n: int = 2,
-             question_bank: str | None = None) -> Cluster:
+             question_bank: str | None = None, tick_seconds: float | None = None) -> Cluster:
         instances = []
         for k in range(n):
             name = "ab"[k] if n <= 2 else f"i{k}"
             port = free_port()
+            org = tmp_path / f"{name}-org.yaml"
+            shutil.copy(DEFAULT_DIR / "org.yaml", org)
             cfg = write_config(tmp_path / f"{name}.yaml", db_url=db_url, redis=redis,
-                               port=port, question_bank=question_bank)
-            instances.append(Instance(name, port, cfg, tmp_path / f"{name}.log"))
+                               port=port, org=org, question_bank=question_bank,
+                               tick_seconds=tick_seconds)
+            instances.append(Instance(name, port, cfg, tmp_path / f"{name}.log", org))
         c = Cluster(instances, db_url)
         made.append(c)
         return c
