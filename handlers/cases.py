@@ -51,8 +51,8 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     ev = await repo.current_evaluation(ctx.session, case)
     intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query
     page, qr = ops.code_links(ctx, case.code)
-    card = view_card(ops.case_view(ctx, case, intake), ev, ctx.services.settings.template,
-                     page, qr,
+    view = ops.case_view(ctx, case, intake, await ops.taken_in_on(ctx, case))
+    card = view_card(view, ev, ctx.services.settings.template, page, qr,
                      can_score=ctx.user.id == case.prosecutor,
                      score_url=ops.score_url(ctx, case.code),
                      can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))

@@ -144,7 +144,7 @@ class CasePages:
             evs = await repo.evaluations(out.session, code)
             tcs = await repo.transcodes(out.session, code)
             last_intake = await repo.latest_intake(out.session, case)
-            view = ops.case_view(out, case, last_intake)
+            view = ops.case_view(out, case, last_intake, await ops.taken_in_on(out, case))
             invs = await repo.investigators(out.session, code)
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
             ev = evs[-1] if evs else None
