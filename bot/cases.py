@@ -202,9 +202,11 @@ async def receipts_for(out: Outbound, readers: Sequence[Person], case: CaseRow
 
 
 def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
-              receipts: tuple[ReceiptView, ...] | None = None) -> CaseView:
+              receipts: tuple[ReceiptView, ...] | None = None,
+              taken_in: date | None = None) -> CaseView:
     """What a card or page shows about a case; with `intake` (its last decision), what became
-    of it at intake as it stands now; with `receipts`, the investigators' cards."""
+    of it at intake as it stands now; with `receipts`, the investigators' cards; with
+    `taken_in` (`taken_in_on`), the day it was taken in, shown after its stage 审查起诉."""
     d = out.directory
     police = d.unit(case.police_unit)
     prosecutor = d.person(case.prosecutor)
@@ -214,12 +216,21 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
         prosecutor=prosecutor.name if prosecutor else case.prosecutor,
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
-        external_id=case.external_id,
+        external_id=case.external_id, taken_in=taken_in,
         intake=None if intake is None else intake_state(
             intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
             case.status == "open", out.config.tz),
         receipts=receipts,
     )
+
+
+async def taken_in_on(out: Outbound, case: CaseRow) -> date | None:
+    """The day (in the bot's time zone) a case in 审查起诉 was first taken in (放行 or 先收后补);
+    None, without a query, for a case in an earlier stage or never scanned."""
+    if case.stage != PROSECUTION or case.intake is None:
+        return None
+    at = await repo.first_intake_at(out.session, case.code, TAKEN_IN)
+    return at.astimezone(out.config.tz).date() if at is not None else None
 
 
 def code_links(out: Outbound, code: str) -> tuple[str, str]:
@@ -341,6 +352,31 @@ async def case_by_external_id(out: Outbound, external_id: str) -> CaseRow | None
     return await repo.get_case(out.session, codes[external_id]) if codes else None
 
 
+# -- stage (阶段) -------------------------------------------------------------------------------
+
+PROSECUTION = STAGES[-1]  # 审查起诉: where a case goes once taken in (受理)
+STAGE_ORDER = " → ".join(STAGES)
+
+
+async def move_stage(out: Outbound, case: CaseRow, to: str, by: str,
+                     record: dict[str, Any] | None = None) -> bool:
+    """Move a case (locked by the caller) forward to stage `to`, with a `case.stage` audit
+    record (from, to, by, and `record`'s details: what moved it). False when it is already
+    there; CaseInputError going back: a stage never moves backwards."""
+    if to not in STAGES:
+        raise CaseInputError([FieldError("stage", f"阶段须为 {' / '.join(STAGES)} 之一")])
+    if to == case.stage:
+        return False
+    if case.stage in STAGES and STAGES.index(to) < STAGES.index(case.stage):
+        raise CaseInputError([FieldError(
+            "stage", f"阶段只能向前推进（{STAGE_ORDER}），{case.code} 已在{case.stage}阶段，"
+                     f"不能改回{to}")])
+    before, case.stage = case.stage, to
+    await out.session.flush()
+    await out.audit(by, "case.stage", case.code, {"from": before, "to": to, **(record or {})})
+    return True
+
+
 # -- evaluate ----------------------------------------------------------------------------------
 
 async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
@@ -420,6 +456,7 @@ async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> b
 
 INTAKE_BY_COLOR = {Color.GREEN: "放行", Color.YELLOW: "待定", Color.RED: "退回"}
 INTAKE_FINAL = ("放行", "退回", "延期受理", "先收后补")  # 待定 waits for the prosecutor
+TAKEN_IN = ("放行", "先收后补")  # the decisions that take the case in: it moves to 审查起诉
 # how the prosecutor's line about a case manager's 放行 / 退回 ends
 PROSECUTOR_TOLD = {"放行": "。", "退回": "，已通知侦查人员补充完善后重新移送。"}
 
@@ -448,11 +485,17 @@ async def lock_for_intake(out: Outbound, code: str) -> tuple[CaseRow, IntakeRow 
 
 async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation,
                         decision: str) -> IntakeRow:
-    """A new intake decision on evaluation ``ev``; a final one reaches the investigators."""
+    """A new intake decision on evaluation ``ev``; a final one reaches the investigators, and
+    one that takes the case in (TAKEN_IN) moves it to 审查起诉. The stage stays there whatever
+    happens to intake later (re-scored and scanned again, even 退回 for 补充侦查): the case
+    has physically moved."""
     row = await repo.add_intake(out.session, case, by.id, out.now(), ev.color.value, decision,
                                 ev.version)
     await out.audit(by.id, "case.intake", case.code,
                     {"color": ev.color.value, "decision": decision, "version": ev.version})
+    if decision in TAKEN_IN:
+        await move_stage(out, case, PROSECUTION, by.id,
+                         {"via": "intake", "decision": decision, "version": ev.version})
     if decision in INTAKE_FINAL:  # the police learn what became of their case
         page, _ = code_links(out, case.code)
         card = intake_notice_card(case_view(out, case), ev, decision, open_items_text(ev, out),

@@ -26,6 +26,14 @@ class CaseView:
     # the current version's cards to the investigators, for those who oversee the case (the
     # prosecutor, case managers, leaders); None for anyone else
     receipts: tuple[ReceiptView, ...] | None = None
+    taken_in: date | None = None  # the day it was taken in (受理), when it is in 审查起诉
+
+    @property
+    def stage_text(self) -> str:
+        """审查起诉（2026-11-05 受理） once taken in; else the stage alone."""
+        if self.taken_in is None:
+            return self.stage
+        return f"{self.stage}（{self.taken_in.isoformat()} 受理）"
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ def code_title(case: CaseView, ev: Evaluation | None) -> str:
 
 
 def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> str:
-    lines = [f"案件：{case.title}", f"阶段：{case.stage}", f"侦查单位：{case.police_unit}",
+    lines = [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
              f"承办检察官：{case.prosecutor}"]
     if case.investigation_deadline:
         lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")

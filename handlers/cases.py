@@ -55,8 +55,8 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     readers = await ops.audience(ctx, ctx.event.chat, ctx.user, case)
     receipts = await ops.receipts_for(ctx, readers, case)
     page, qr = ops.code_links(ctx, case.code)
-    card = view_card(ops.case_view(ctx, case, intake, receipts), ev,
-                     ctx.services.settings.template, page, qr,
+    view = ops.case_view(ctx, case, intake, receipts, await ops.taken_in_on(ctx, case))
+    card = view_card(view, ev, ctx.services.settings.template, page, qr,
                      can_score=ctx.user.id == case.prosecutor,
                      score_url=ops.score_url(ctx, case.code),
                      can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))

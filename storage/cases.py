@@ -452,6 +452,13 @@ async def add_intake(session: AsyncSession, case: CaseRow, by: str, at: datetime
     return row
 
 
+async def first_intake_at(session: AsyncSession, code: str, decisions: Collection[str]
+                          ) -> datetime | None:
+    """When the case first got one of `decisions` at intake (None: never)."""
+    return await session.scalar(select(func.min(IntakeRow.at)).where(
+        IntakeRow.case_code == code, IntakeRow.decision.in_(list(decisions))))
+
+
 async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:
     rows = await session.execute(
         select(IntakeRow).where(IntakeRow.case_code == code).order_by(IntakeRow.id))

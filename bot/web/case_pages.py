@@ -145,7 +145,8 @@ class CasePages:
             tcs = await repo.transcodes(out.session, code)
             last_intake = await repo.latest_intake(out.session, case)
             view = ops.case_view(out, case, last_intake,
-                                 await ops.receipts_for(out, [viewer], case))
+                                 await ops.receipts_for(out, [viewer], case),
+                                 await ops.taken_in_on(out, case))
             invs = await repo.investigators(out.session, code)
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
             ev = evs[-1] if evs else None

@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
 from bot import reviews
-from bot.context import unit_of_work
+from bot.context import Outbound, unit_of_work
 from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
 from bot.reminders import replan_case
 from bot.web import ApiError, json_body, json_response
 from bot.web.openapi import OPENAPI
 from storage import cases as repo
+from storage.cases import CaseRow
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -210,12 +211,13 @@ class CasesApi:
 
     async def update(self, request: web.Request) -> web.Response:
         """Deadlines changed or the case closed/reopened by the case-management system: the
-        pending reminders are re-planned or cancelled in the same transaction."""
+        pending reminders are re-planned or cancelled in the same transaction. The stage moves
+        forward only (a step back is a 422, and nothing in the request is applied)."""
         self._auth(request)
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
-        allowed = {"investigation_deadline", "custody_deadline", "status"}
+        allowed = {"investigation_deadline", "custody_deadline", "status", "stage"}
         errors += [FieldError(k, "未知字段") for k in sorted(set(data) - allowed)]
         if not set(data) & allowed:
             errors.append(FieldError("body", "至少提供一个可修改的字段"))
@@ -231,33 +233,47 @@ class CasesApi:
                 errors.append(FieldError("status", "须为 open 或 closed"))
             else:
                 changes["status"] = data["status"]
+        stage = data.get("stage")
+        if "stage" in data and stage not in repo.STAGES:
+            errors.append(FieldError("stage", f"阶段须为 {' / '.join(repo.STAGES)} 之一"))
         if errors:
             return field_errors(errors)
-        async with unit_of_work(self.app.services) as out:
-            case = await repo.get_case(out.session, code, for_update=True)
-            if case is None:
-                raise ApiError(404, f"案件 {code} 不存在", "code")
-            reopened = changes.get("status") == "open" and case.status != "open"
-            closing = changes.get("status") == "closed" and case.status != "closed"
-            if closing:
-                case.closed_at = out.now()  # closing a closed case again does not move it
-            elif changes.get("status") == "open":
-                case.closed_at = None
-            for k, v in changes.items():
-                setattr(case, k, v)
-            await out.session.flush()
-            await out.audit("api", "case.update", code,
-                            {k: v.isoformat() if isinstance(v, date) else v
-                             for k, v in changes.items()})
-            await replan_case(out, case, reopened=reopened)
-            if closing:  # a 待定 intake no longer waits for the prosecutor
-                await ops.intake_moot_by_closing(out, case)
-            elif reopened:  # … and waits again
-                await ops.intake_waits_again(out, case)
-            if "status" in changes:
-                await reviews.on_case_status(out, case)
-        return json_response({"code": code, **{k: v.isoformat() if isinstance(v, date) else v
-                                               for k, v in changes.items()}})
+        try:
+            async with unit_of_work(self.app.services) as out:
+                case = await repo.get_case(out.session, code, for_update=True)
+                if case is None:
+                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                if isinstance(stage, str):
+                    await ops.move_stage(out, case, stage, "api", {"via": "api"})
+                if changes:
+                    await self._apply(out, case, changes)
+        except ops.CaseInputError as e:  # a step back: rolled back, nothing applied
+            return field_errors(e.errors)
+        shown = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
+        return json_response({"code": code, **shown, **({"stage": stage} if stage else {})})
+
+    async def _apply(self, out: Outbound, case: CaseRow, changes: dict[str, Any]) -> None:
+        """Deadlines and status: the reminders, a 待定 intake and review requests follow."""
+        code = case.code
+        reopened = changes.get("status") == "open" and case.status != "open"
+        closing = changes.get("status") == "closed" and case.status != "closed"
+        if closing:
+            case.closed_at = out.now()  # closing a closed case again does not move it
+        elif changes.get("status") == "open":
+            case.closed_at = None
+        for k, v in changes.items():
+            setattr(case, k, v)
+        await out.session.flush()
+        await out.audit("api", "case.update", code,
+                        {k: v.isoformat() if isinstance(v, date) else v
+                         for k, v in changes.items()})
+        await replan_case(out, case, reopened=reopened)
+        if closing:  # a 待定 intake no longer waits for the prosecutor
+            await ops.intake_moot_by_closing(out, case)
+        elif reopened:  # … and waits again
+            await ops.intake_waits_again(out, case)
+        if "status" in changes:
+            await reviews.on_case_status(out, case)
 
     async def evaluate(self, request: web.Request) -> web.Response:
         self._auth(request)

@@ -12,6 +12,9 @@ _COLOR = {"type": "string", "enum": ["red", "yellow", "green"]}
 _DATE = {"type": "string", "format": "date",
          "description": "YYYY-MM-DD, from 1 January five years before this year "
                         "to 31 December five years after it"}
+_STAGE = {"type": "string", "enum": ["提前介入", "审查逮捕", "审查起诉"],
+          "description": "阶段, forward only: 提前介入 → 审查逮捕 → 审查起诉 (a case taken in at "
+                         "intake, 放行 or 先收后补, moves to 审查起诉 by itself)"}
 _TEXT = {"type": "string", "maxLength": 1000,
          "description": "no control or bidi formatting characters; line breaks and tabs allowed"}
 
@@ -47,7 +50,7 @@ OPENAPI: dict[str, Any] = {
                                      "investigators"],
                         "properties": {
                             "title": {"type": "string", "maxLength": 200},
-                            "stage": {"type": "string", "enum": ["提前介入", "审查逮捕", "审查起诉"]},
+                            "stage": _STAGE,
                             "police_unit": {"type": "string"},
                             "prosecutor": {"type": "string"},
                             "investigators": {"type": "array", "items": {"type": "string"}},
@@ -95,14 +98,17 @@ OPENAPI: dict[str, Any] = {
                                        "a case with this external_id exists: its code"),
                           **_errors(400, 401, 422, 503)}}},
         "/api/v1/cases/{code}": {"patch": {
-            "summary": "Change deadlines or close/reopen a case; pending reminders follow",
+            "summary": "Change deadlines, move the stage forward or close/reopen a case; "
+                       "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
+                       "and nothing in the request is applied",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "minProperties": 1,
                 "properties": {"investigation_deadline": {**_DATE, "nullable": True},
                                "custody_deadline": {**_DATE, "nullable": True},
-                               "status": {"type": "string", "enum": ["open", "closed"]}}}}}},
+                               "status": {"type": "string", "enum": ["open", "closed"]},
+                               "stage": _STAGE}}}}},
             "responses": {"200": _json({"type": "object", "required": ["code"],
                                         "properties": {"code": {"type": "string"}}}),
                           **_errors(400, 401, 404, 422, 503)}}, "get": {
@@ -115,6 +121,7 @@ OPENAPI: dict[str, Any] = {
                                                                        "nullable": True},
                                                        "status": {"type": "string",
                                                                   "enum": ["open", "closed"]},
+                                                       "stage": _STAGE,
                                                        "closed_at": {
                                                            "type": "string",
                                                            "format": "date-time",
