@@ -29,7 +29,8 @@ from bot.context import Services
 from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
-from bot.roster_versions import RosterSync, describe
+from bot.roster_sync import RosterSync
+from bot.roster_versions import describe
 from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
@@ -164,7 +165,7 @@ class App:
         database, a hand edit), then use the newest roster version in the database when it is
         not the one in use (an import or an edit through any instance): no restart. A file that
         does not pass the start-up checks is one warning, and the roster in use stays
-        (bot/roster_versions.py). True when a new roster is now in use."""
+        (bot/roster_sync.py). True when a new roster is now in use."""
         assert self.roster is not None, "App not started"
         async with self.roster.lock:  # not during an import through this instance's page
             found = await self.roster.sync(self.settings.org)

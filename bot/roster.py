@@ -2,20 +2,15 @@
 merged into the roster (other units and people are kept). `plan_roster` checks every row and
 says what would change, in Chinese, without writing; `casebot import roster` and the admin page
 (/admin/roster) both apply a plan as a new roster version in the database
-(bot/roster_versions.py), and write it to their org.yaml with `write_org_text`.
+(bot/roster_versions.py), and write it to their org.yaml (bot/org_file.py).
 
 Every instance uses the newest version at its next tick (`App.reload_org`), no restart."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
 import io
-import os
 import re
-import secrets
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.org_file import write_org_text
 from config.loader import parse_yaml, read_yaml
 from config.model import ID_PATTERN, ROLE_LABELS, Org
 
@@ -120,43 +116,6 @@ def header_of(text: str) -> str:
 def org_text(merged: dict[str, Any], header: str) -> str:
     """The roster data as org.yaml text, under `header` (comment lines)."""
     return header + yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=120)
-
-
-def write_org_text(path: Path, text: str) -> None:
-    """Replace the file atomically (a reader never sees half), as UTF-8 bytes exactly.
-
-    A symlink is followed: its target is replaced and the link kept. The file keeps its
-    permission bits, and a file made read-only (no write bit, or none for this process) is
-    left as it is (PermissionError), though its directory would let it be replaced. The
-    temporary file's name is this writer's own, so that instances sharing one org.yaml never
-    write into each other's."""
-    target = Path(os.path.realpath(path))
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and (not mode & 0o222 or not os.access(target, os.W_OK)):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # the rename itself on disk too
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def write_org_file(path: Path, merged: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ platform ids, chats with their members, a search; and the roster import (the CSV
 → confirm. The import is checked against the roster in use (the newest roster version in the
 database); applying adds the result as a new version, writes it to this instance's org.yaml,
 records who did it in the audit chain and swaps it into this instance at once (App.use_org);
-every other instance takes it at its next tick (bot/roster_versions.py). The viewer is the
+every other instance takes it at its next tick (bot/roster_sync.py). The viewer is the
 signed session cookie."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from bot.context import unit_of_work
 from bot.directory import parent_line
+from bot.org_file import write_copy
 from bot.roster import (
     COLUMNS,
     KIND_LABELS,
@@ -30,7 +31,7 @@ from bot.roster import (
     plan_roster,
     read_csv,
 )
-from bot.roster_versions import Current, VersionConflict, add_import, current, write_copy
+from bot.roster_versions import Current, VersionConflict, add_import, current
 from bot.web import ApiError, TooLarge, form_body, multipart_fields, render
 from bot.web.session import login_page, session_person
 from config.loader import ConfigError

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.roster import write_org_text
+from bot.org_file import write_org_text
 from bot.roster_versions import check_text, sha256_of
 from config.loader import DEFAULT_DIR
 from config.model import Org

@@ -9,6 +9,7 @@ from tests.conftest import Console
 AUTH = {"Authorization": "Bearer test-token"}
 PROSECUTOR = "p-prosecutor-1"
 INVESTIGATORS = ["p-investigator-1", "p-investigator-2"]
+MANAGER = "p-case-manager-1"  # a case manager (案管) in config/org.yaml
 
 
 async def create_case(console: Console, **over: Any) -> str:
@@ -45,3 +46,9 @@ GREEN = [ded("causation", 5)]  # 95 → green
 
 def cards(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in messages if m["card"]]
+
+
+async def intakes(console: Console, code: str) -> list[str]:
+    """The case's intake decisions (受理), as the case API reports them."""
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    return [i["decision"] for i in detail["intake"]]

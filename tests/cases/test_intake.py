@@ -8,8 +8,7 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,27 +21,23 @@ from tests.cases.helpers import (
     AUTH,
     GREEN,
     INVESTIGATORS,
+    MANAGER,
     PROSECUTOR,
     RED,
     YELLOW,
     cards,
     create_case,
     evaluate,
+    intakes,
 )
-from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.conftest import Console
 
-MANAGER = "p-case-manager-1"
 MANAGER2 = "p-case-manager-2"
 
 
 async def notices(console: Console, person: str) -> list[dict[str, Any]]:
     return [m for m in cards(await console.messages(f"dm:{person}"))
             if m["card"]["title"].startswith("受理结果")]
-
-
-async def intakes(console: Console, code: str) -> list[str]:
-    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
-    return [i["decision"] for i in detail["intake"]]
 
 
 async def test_scanning_a_decided_case_again_tells_the_decision_and_notifies_nobody(
@@ -487,15 +482,6 @@ async def test_the_prosecutor_is_told_a_final_intake_in_their_chat(console: Cons
     # their own choice is answered in place, not told back to them
     await console.click(PROSECUTOR, new[0]["id"], "intake.defer")
     assert await told(console, PROSECUTOR, f"{waiting} 已由案管") == []
-
-
-@pytest.fixture
-async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    async with fresh_postgres("casebot_intake") as url:
-        settings = make_settings(tmp_path, storage={"database_url": url},
-                                 web={"public_url": f"http://127.0.0.1:{port}"})
-        async with open_console(settings, port) as console:
-            yield console
 
 
 async def _at_once(console: Console, code: str, events: list[Awaitable[dict[str, Any]]]

@@ -11,16 +11,16 @@ from tests.cases.helpers import (
     AUTH,
     GREEN,
     INVESTIGATORS,
+    MANAGER,
     PROSECUTOR,
     RED,
     YELLOW,
     cards,
     create_case,
     evaluate,
+    intakes,
 )
 from tests.conftest import Console
-
-MANAGER = "p-case-manager-1"
 
 
 async def code_card(console: Console, user: str, code: str) -> dict[str, Any]:
@@ -30,11 +30,6 @@ async def code_card(console: Console, user: str, code: str) -> dict[str, Any]:
 
 def labels(card: dict[str, Any]) -> list[str]:
     return [a["label"] for a in card["card"]["actions"]]
-
-
-async def intakes(console: Console, code: str) -> list[str]:
-    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
-    return [i["decision"] for i in detail["intake"]]
 
 
 async def notices(console: Console, person: str) -> list[str]:

@@ -4,8 +4,6 @@ step (SPEC §2: no stale buttons, no stale colour) and each step tells the right
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from storage.reviews import ReviewRow
 from tests.cases.helpers import (
     GREEN,
     INVESTIGATORS,
+    MANAGER,
     PROSECUTOR,
     RED,
     YELLOW,
@@ -26,11 +25,10 @@ from tests.cases.helpers import (
     create_case,
     evaluate,
 )
-from tests.conftest import START, Console, fresh_postgres, make_settings, open_console
+from tests.conftest import START, Console
 
 INV, INV2 = INVESTIGATORS
 LEADER = "p-leader-hc"
-MANAGER = "p-case-manager-1"
 
 
 async def _last(console: Console, person: str, title_part: str) -> dict[str, Any]:
@@ -147,15 +145,6 @@ async def test_turning_green_settles_the_consultation_reminders(console: Console
         [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
         assert after["card"]["actions"] == [], (p, after["card"])
         assert after["card"]["footer"].startswith("已转绿码："), after["card"]["footer"]
-
-
-@pytest.fixture
-async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    async with fresh_postgres("casebot_ack") as url:
-        settings = make_settings(tmp_path, storage={"database_url": url},
-                                 web={"public_url": f"http://127.0.0.1:{port}"})
-        async with open_console(settings, port) as console:
-            yield console
 
 
 @pytest.mark.postgres

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from sqlalchemy import insert
 
 from storage import cases as repo
 from storage.cases import CaseRow
-from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.conftest import Console
 from tests.dingtalk.conftest import eventually
 
 CASES = 5_000
@@ -62,15 +60,6 @@ async def answered_while_held(console: Console, monkeypatch: pytest.MonkeyPatch,
 async def test_another_person_is_answered_while_statistics_are_being_read(
         console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
     await answered_while_held(console, monkeypatch, "case_fact_rows")
-
-
-@pytest.fixture
-async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    async with fresh_postgres("casebot_stats") as url:
-        settings = make_settings(tmp_path, storage={"database_url": url},
-                                 web={"public_url": f"http://127.0.0.1:{port}"})
-        async with open_console(settings, port) as console:
-            yield console
 
 
 async def test_on_postgresql_the_rows_are_processed_off_the_loop(
