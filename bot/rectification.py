@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.context import Outbound
-from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE
+from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE, SEND_BACK_USAGE
+from bot.inspection import notify, params_of
 from bot.reminders import REPORTED, SENT_BACK_LABEL, replan_rectifications
 from cards import inspection as cards
 from cards.model import Card
@@ -22,7 +23,7 @@ from cards.reminders import local
 from config.model import Person
 from storage import inspection as store
 from storage.inspection import InspectionSession, Note, RectificationItem
-from storage.messages import get_message, message_card
+from storage.messages import bot_cards_since, get_message, message_card
 
 ITEM_TEXT = 30  # characters of an item's text in the notices
 
@@ -120,31 +121,39 @@ async def report_done(out: Outbound, actor: Person, item_id: int, note: str) -> 
         if pid != actor.id:
             await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）已由{actor.name}"
                                         f"报告整改完成并销号，不再提醒。整改说明：{note}")
+    await _tell_screens(out, item.unit_id)
     names = "、".join(d.person_name(p) for p in told) or "检务督察"
     return Answer(f"已报告整改事项 #{item.id} 整改完成并销号，不再提醒；已告知检务督察{names}。"
                   "如经核查被退回，将通知您。", done=True)
 
 
-async def send_back(out: Outbound, actor: Person, item_id: int, reported: str, reason: str,
-                    card_message: int | None) -> Answer:
-    """`actor` (an inspector) sends back the report `reported` (its `stamp`) of item `item_id`
-    with `reason`; `card_message` is the 整改完成报告 card they acted on."""
+async def send_back(out: Outbound, actor: Person, item_id: int, reported: str | None,
+                    reason: str, card_message: int | None = None) -> Answer:
+    """`actor` (an inspector) sends back the report `reported` (its `stamp`; None: the item's
+    current report, as `退回整改 #n <理由>` in chat) of item `item_id` with `reason`;
+    `card_message` is the 整改完成报告 card they acted on, if any."""
     reason = reason.strip()
     if problem := _note_problem(reason, "退回理由"):
-        return Answer(f"{problem}未退回。")
+        usage = "" if card_message is not None else f"用法：{SEND_BACK_USAGE}"
+        return Answer(f"{problem}未退回。{usage}")
     item = await store.rectification_for_update(out.session, item_id)
     if item is None:
         return Answer(f"找不到整改事项 #{item_id}。")
     if item.status == "open":
-        return Answer(f"整改事项 #{item.id} 已退回重新整改，无需重复操作。")
+        if reported is not None:  # the button: its report was sent back
+            return Answer(f"整改事项 #{item.id} 已退回重新整改，无需重复操作。")
+        return Answer(f"整改事项 #{item.id} 正在整改中（未报告整改完成，或已退回），无需退回。")
     if item.closed_by_person is None or item.closed_at is None \
-            or stamp(item.closed_at) != reported:
-        return Answer(f"这份报告已不是整改事项 #{item.id} 的现状：{await _closed_how(out, item)}，"
-                      "未退回。")
+            or (reported is not None and stamp(item.closed_at) != reported):
+        how = await _closed_how(out, item)
+        if reported is None:  # closed by a 整改汇报: its correction reopens it
+            return Answer(f"整改事项 #{item.id} 未报告整改完成（{how}），无需退回。")
+        return Answer(f"这份报告已不是整改事项 #{item.id} 的现状：{how}，未退回。")
     d = out.directory
     told = list(dict.fromkeys([*reporters(out, item), item.closed_by_person]))
     now = out.now()
     at = local(now, out.config.tz)
+    report_cards = await _report_cards(out, item, card_message)
     await out.audit(actor.id, "inspection.rectification.send_back", item.session_id,
                     {"item": item.id, "reported_by": item.closed_by_person})
     store.reopen_rectification(item)
@@ -152,12 +161,39 @@ async def send_back(out: Outbound, actor: Person, item_id: int, reported: str, r
                                 label=SENT_BACK_LABEL)
     footer = f"{SENT_BACK_LABEL}：{actor.name} {at}（理由：{reason}）"
     await _redraw(out, item.card_message_id, lambda c: cards.item_reopened(c, item.id, footer))
-    await _redraw(out, card_message, lambda c: cards.item_reported(c, footer))
+    for message_id in report_cards:
+        await _redraw(out, message_id, lambda c: cards.item_reported(c, footer))
     again = f"点卡片上的「报告整改完成」，或发送「整改完成 #{item.id} <说明>」"
     for pid in told:
         await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）被检务督察{actor.name}"
                                     f"退回重新整改。理由：{reason}\n请继续整改，逾期仍会提醒；"
                                     f"完成后再次报告：{again}。")
+    await _tell_screens(out, item.unit_id)
     names = "、".join(d.person_name(p) for p in told)
     return Answer(f"已退回整改事项 #{item.id} 重新整改，已告知{names}；该事项恢复逾期提醒。",
                   done=True)
+
+
+async def _report_cards(out: Outbound, item: RectificationItem,
+                        acted_on: int | None) -> list[int]:
+    """The 整改完成报告 cards of the item's current report (sent in its transaction to the
+    inspectors' 1:1 chats), and the card acted on: all lose 退回重新整改 once it is sent back."""
+    assert item.closed_at is not None
+    s = await store.get_session(out.session, item.session_id)
+    people = [*inspectors(out, s), s.created_by] if s is not None else []
+    found = [acted_on] if acted_on is not None else []
+    button = {"item": str(item.id), "at": stamp(item.closed_at)}
+    chats = [f"dm:{p}" for p in dict.fromkeys(people)]
+    for msg in await bot_cards_since(out.session, chats, item.closed_at):
+        card = message_card(msg)
+        if card is not None and msg.id not in found and any(
+                b.id == cards.SEND_BACK and b.data == button for b in card.actions):
+            found.append(msg.id)
+    return found
+
+
+async def _tell_screens(out: Outbound, unit_id: str) -> None:
+    """Big screens at 整改汇报 show per unit how many items were reported done: re-read."""
+    for s in await store.sessions_in_stage(out.session, "rectification"):
+        if unit_id in (params_of(s).rectification_units or ()):
+            notify(out, s.id)

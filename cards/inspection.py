@@ -189,8 +189,8 @@ def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str], Sequenc
         if not items and not reported:
             lines.append("    （无登记的待整改事项）")
     if any(u[3] for u in units):
-        lines.append("已报告完成的事项请现场核查；未完成的，请在该事项的「整改完成报告」卡片上点"
-                     "「退回重新整改」。")
+        lines.append("已报告完成的事项请现场核查；未完成的，发送「退回整改 #事项号 <理由>」，"
+                     "或在该事项的「整改完成报告」卡片上点「退回重新整改」。")
     lines.append(f"主持人记录：「{REPORT_USAGE}」，如「整改汇报 1 已整改 已建立台账」")
     return Card(title="整改汇报", body="\n".join(lines))
 
@@ -260,7 +260,8 @@ def reported_card(*, item_id: int, unit: str, text: str, due: str, who: str, at:
     return Card(
         title=f"整改完成报告 · 整改事项 #{item_id}",
         body=f"单位：{unit}\n事项：{text}\n整改期限：{due}\n报告人：{who}（{at}）\n"
-             f"整改说明：{note}\n该事项已销号，不再提醒。核查未完成的，请点「退回重新整改」并写明理由。",
+             f"整改说明：{note}\n该事项已销号，不再提醒。核查未完成的，请点「退回重新整改」并写明理由"
+             f"（或发送「退回整改 #{item_id} <理由>」）。",
         color="green",
         actions=(Button(SEND_BACK, "退回重新整改", data={"item": str(item_id), "at": stamp},
                         form=(FormField("reason", "退回理由", multiline=True,

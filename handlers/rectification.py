@@ -1,12 +1,13 @@
 """整改完成 in chat: the item's 责任人 or the unit's chief reports a rectification item done
 (`整改完成 <事项号> <说明>`, or 报告整改完成 on the item card and its overdue reminders); the
-session's inspector may send it back (退回重新整改 on the report card). See bot/rectification.py."""
+session's inspector may send it back (退回重新整改 on the report card, or `退回整改 <事项号> <理由>`
+in chat, as the host does at the meeting's 整改汇报). See bot/rectification.py."""
 
 from __future__ import annotations
 
 from bot.context import Context
 from bot.dispatcher import Router
-from bot.domain.inspection import DONE_USAGE, parse_item_ref
+from bot.domain.inspection import DONE_USAGE, SEND_BACK_USAGE, parse_item_ref
 from bot.events import CardActionEvent, MessageEvent
 from bot.rectification import Answer, report_done, send_back
 
@@ -29,6 +30,17 @@ async def report_command(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"用法：{DONE_USAGE}（事项号见整改事项卡片，如 #12）")
         return
     await _answer(ctx, await report_done(ctx, ctx.user, item, note))
+
+
+@router.command("退回整改", summary="检务督察将已报告整改完成的事项退回重新整改（需写明理由）",
+                usage=SEND_BACK_USAGE, roles=("inspector",))
+async def send_back_command(event: MessageEvent, ctx: Context) -> None:
+    ref, reason = [*ctx.args.split(maxsplit=1), "", ""][:2]  # a full-width space too
+    item = parse_item_ref(ref)
+    if item is None:
+        await ctx.reply(f"用法：{SEND_BACK_USAGE}（事项号见整改完成报告卡片，如 #12）")
+        return
+    await _answer(ctx, await send_back(ctx, ctx.user, item, None, reason))
 
 
 def _item(ctx: Context) -> int | None:

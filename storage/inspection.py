@@ -392,6 +392,21 @@ async def reported_rectifications_for_unit(session: AsyncSession,
     return list(rows.scalars())
 
 
+async def reported_counts(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, int]:
+    """Per unit, how many of its items are closed on a 整改完成 report (not sent back)."""
+    rows = await session.execute(
+        select(RectificationItem.unit_id, func.count()).where(
+            RectificationItem.unit_id.in_(unit_ids), RectificationItem.status == "closed",
+            RectificationItem.closed_by_person.is_not(None))
+        .group_by(RectificationItem.unit_id))
+    return {u: n for u, n in rows.all()}
+
+
+async def sessions_in_stage(session: AsyncSession, stage: str) -> list[InspectionSession]:
+    rows = await session.execute(select(InspectionSession).where(InspectionSession.stage == stage))
+    return list(rows.scalars())
+
+
 def credit_closure(item: RectificationItem, note_id: int) -> None:
     """A closed item stays closed, now by report `note_id`: a correction that says 已整改
     again, so a later correction of that one reopens it."""

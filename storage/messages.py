@@ -129,6 +129,16 @@ async def list_messages(session: AsyncSession, chat: str, after: int = 0,
     return list((await session.execute(query.order_by(Message.id).limit(limit))).scalars())
 
 
+async def bot_cards_since(session: AsyncSession, chats: list[str], since: datetime,
+                          limit: int = 20) -> list[Message]:
+    """The first cards the bot sent to these chats at or after ``since``, oldest first (a
+    card sent in the transaction of a change at ``since``, found again without its id)."""
+    return list((await session.execute(
+        select(Message).where(Message.chat.in_(chats), Message.sender == "bot",
+                              Message.card.is_not(None), Message.at >= since)
+        .order_by(Message.id).limit(limit))).scalars())
+
+
 async def list_updated(session: AsyncSession, chat: str, *, since: datetime, upto: int,
                        start: int = 0, limit: int = 500) -> list[Message]:
     """A chat's messages with start <= id <= upto whose card changed at or after ``since``,

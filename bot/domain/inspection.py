@@ -239,6 +239,7 @@ DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
 REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
 RECTIFY_USAGE = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=<人员ID|姓名>]"
 DONE_USAGE = "整改完成 <事项号> <说明>"
+SEND_BACK_USAGE = "退回整改 <事项号> <理由>"
 DONE_NOTE_MAX = 200  # 整改说明 of a 整改完成 report, and the reason of a 退回: read on a phone
 
 

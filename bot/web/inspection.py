@@ -606,8 +606,11 @@ async def _phase(d: Any, db: AsyncSession, s: store.InspectionSession, p: Sessio
     if s.stage == "rectification":
         latest = {n.unit_id: n.status for n in service.latest_reports(
             await store.notes_of(db, s.id))}
-        units = [_screen_unit(d, u) | {"status": latest.get(u)}
-                 for u in p.rectification_units or () if u in d.units]
+        due = [u for u in p.rectification_units or () if u in d.units]
+        reported = await store.reported_counts(db, due)  # 整改完成 reports, to check live
+        units: list[dict[str, Any]] = [
+            {**_screen_unit(d, u), "status": latest.get(u), "reported": reported.get(u, 0)}
+            for u in due]
         return {"kind": "reports", "title": "整改汇报", "units": units,
                 "text": "" if units else "本次会议没有需要整改汇报的单位"}
     if s.stage == "closed":

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, expect
 
+from storage import inspection as store
 from storage.inspection import Question
 from tests.browser.conftest import screenshot_path
 from tests.conftest import Console
@@ -166,7 +168,8 @@ LAYOUT_PROBLEMS = """() => {
     .map((e) => [e.id, e.getBoundingClientRect()]);
   const rows = [...document.querySelectorAll("#phase .reports li")].map((li) => [
     li.querySelector(".rname").getBoundingClientRect(),
-    li.querySelector(".rstatus").getBoundingClientRect()]);
+    li.querySelector(".rstatus").getBoundingClientRect(),
+    li.querySelector(".rcount")?.getBoundingClientRect()]);
   for (const [id, b] of boxes) {
     if (b.left < panel.left - 1 || b.right > panel.right + 1 || b.bottom > panel.bottom + 1)
       problems.push(id + " outside the panel");
@@ -177,8 +180,10 @@ LAYOUT_PROBLEMS = """() => {
       if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
         problems.push(boxes[i][0] + " over " + boxes[j][0]);
     }
-  for (const [name, status] of rows) {
+  for (const [name, status, count] of rows) {
     if (name.right > status.left + 1) problems.push("a unit's name under its status");
+    if (count && (name.right > count.left + 1 || count.right > status.left + 1))
+      problems.push("a unit's 已报告完成 count over its name or status");
     if (status.right > panel.right + 1) problems.push("a status outside the panel");
   }
   if (document.documentElement.scrollWidth > window.innerWidth) problems.push("sideways scroll");
@@ -271,7 +276,20 @@ async def test_big_screen_shows_what_the_room_does_between_questions(
     await say(console, "整改汇报 2 整改中")
     for page in pages.values():
         await expect(page.locator("#phase .rstatus")).to_have_text(["已整改", "整改中"])
+    # an item of the second unit its chief reports done meanwhile: counted, pushed live
+    async with console.app.services.db() as db, db.begin():
+        item = await store.add_rectification(
+            db, session_id=s.id, unit_id=due[1], owner_person_id=f"p-chief-{due[1]}",
+            text="建立月报制度", due_date=date(2026, 12, 31), at=console.app.services.clock.now())
+    await say(console, f"整改完成 #{item.id} 台账已建立", user=f"p-chief-{due[1]}",
+              chat=f"dm:p-chief-{due[1]}")
+    for page in pages.values():
+        await expect(page.locator("#phase .rcount")).to_have_text(["已报告完成 1 项"])
+        await expect(page.locator("#phase .reports li").nth(1).locator(".rcount")).to_be_visible()
     await check("reports")
+    await say(console, f"退回整改 #{item.id} 月报只报了一期")  # sent back: no longer counted
+    for page in pages.values():
+        await expect(page.locator("#phase .rcount")).to_have_count(0)
     await say(console, "整改汇报 2 未整改")  # a correction replaces what the screen shows
     for page in pages.values():
         await expect(page.locator("#phase .rstatus")).to_have_text(["已整改", "未整改"])

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console, fresh_postgres, make_settings, open_console
-from tests.inspection.helpers import HOST, card, quick_session, run_unit, say
+from tests.inspection.helpers import GROUP, HOST, card, quick_session, run_unit, say
 from tests.reminders.test_reminders_e2e import reminder_cards
 
 
@@ -198,3 +198,89 @@ async def test_simultaneous_reports_on_postgresql_report_once(pg_console: Consol
     assert n == 1
     assert len([m for m in await console.messages(f"dm:{HOST}")
                 if m["card"] and m["card"]["title"].startswith("整改完成报告")]) == 1
+
+
+async def screen_reported(console: Console, sid: str) -> list[int]:
+    """Per unit due to report, the big screen's 已报告完成 count (/live/<session>/state)."""
+    await console.client.post("/console/api/login", json={"user": HOST})
+    r = await console.client.get(f"/live/{sid}/state")
+    assert r.status == 200
+    phase = (await r.json())["phase"]
+    assert phase["kind"] == "reports"
+    return [u["reported"] for u in phase["units"]]
+
+
+async def test_the_host_sends_it_back_at_the_meeting_by_command(console: Console) -> None:
+    """At the next session's 整改汇报 the screen shows the unit's item reported done; the host
+    finds it not done and types 退回整改 in the group: as the button, and the count drops."""
+    d = console.app.services.directory
+    item, chief = await overdue_item(console)
+    await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 台账已建立")
+    second = await quick_session(console, title="第二期", entropy="3 1 7")
+    for unit in json.loads(second.result or "")["units"]:
+        await run_unit(console, 3, unit, "好")
+    body = card(await say(console, "整改汇报"), "整改汇报")["body"]
+    assert "发送「退回整改 #事项号 <理由>」" in body
+    assert (await screen_reported(console, second.id))[0] == 1
+
+    r = await console.send(HOST, GROUP, f"退回整改 ＃{item.id}　月报只报了一期")
+    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改，已告知{d.person_name(chief)}；"
+                                "该事项恢复逾期提醒。")
+    assert (await status(console, item.id)).status == "open"
+    assert (await dm_texts(console, chief))[-1].startswith(
+        f"整改事项 #{item.id}（建立月报制度）被检务督察{d.person_name(HOST)}退回重新整改。"
+        "理由：月报只报了一期")
+    assert (await screen_reported(console, second.id))[0] == 0
+    # the inspector's report card and the chief's cards, as after the button
+    report = await dm_card(console, HOST, f"整改完成报告 · 整改事项 #{item.id}")
+    assert report["card"]["actions"] == []
+    assert report["card"]["footer"].startswith("已退回重新整改：")
+    assert report["card"]["footer"].endswith("（理由：月报只报了一期）")
+    item_card = await dm_card(console, chief, f"整改事项 #{item.id}")
+    assert [a["label"] for a in item_card["card"]["actions"]] == ["报告整改完成"]
+    [reminder] = await reminder_cards(console, chief)  # owed again, 报告整改完成 back
+    assert [a["label"] for a in reminder["card"]["actions"]] == ["报告整改完成", "已处理"]
+    await console.advance("7d")
+    assert len(await reminder_cards(console, chief)) == 2
+
+    # typed twice: calm, nothing done again
+    r = await console.send(HOST, GROUP, f"退回整改 {item.id} 再退一次")
+    assert answer(r) == f"整改事项 #{item.id} 正在整改中（未报告整改完成，或已退回），无需退回。"
+    # closed by the unit's 整改汇报 instead: not a report to send back
+    await say(console, "整改汇报 1 已整改 已建立台账")
+    r = await console.send(HOST, GROUP, f"退回整改 #{item.id} 未整改")
+    assert answer(r).startswith(f"整改事项 #{item.id} 未报告整改完成（已于 ")
+    assert answer(r).endswith(f"由整改汇报销号（{d.person_name(HOST)}）），无需退回。")
+    async with console.app.services.db() as db:
+        n = await db.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "inspection.rectification.send_back"))
+    assert n == 1
+
+
+async def test_send_back_by_command_only_inspectors_a_number_and_a_reason(
+        console: Console) -> None:
+    item, chief = await overdue_item(console)
+    help_ = answer(await console.send(HOST, f"dm:{HOST}", "帮助"))
+    assert "· 退回整改 <事项号> <理由> —— " in help_
+    assert "退回整改" not in answer(await console.send(chief, f"dm:{chief}", "帮助"))
+    await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 已完成")
+
+    r = await console.send(chief, f"dm:{chief}", f"退回整改 #{item.id} 我自己退回")
+    assert answer(r).startswith("「退回整改」仅限检务督察使用。")
+    usage = "用法：退回整改 <事项号> <理由>"
+    for typed, said in [
+            ("退回整改 第一项 没做完", f"{usage}（事项号见整改完成报告卡片，如 #12）"),
+            ("退回整改", f"{usage}（事项号见整改完成报告卡片，如 #12）"),
+            ("退回整改 #999 没做完", "找不到整改事项 #999。"),
+            (f"退回整改 #{item.id}", f"请写明退回理由。未退回。{usage}"),
+            (f"退回整改 #{item.id} {'很' * 201}",
+             f"退回理由不能超过 200 字（现 201 字），请精简后重新提交。未退回。{usage}")]:
+        assert answer(await console.send(HOST, f"dm:{HOST}", typed)) == said, typed
+    assert (await status(console, item.id)).closed_by_person == chief
+
+    # an item never reported done (this session's own, not yet due): calm
+    await say(console, "整改 1 30天 建立台账")
+    async with console.app.services.db() as db:
+        fresh = max(i.id for i in await store.rectifications_of(db, item.session_id))
+    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{fresh} 没做完")
+    assert answer(r) == f"整改事项 #{fresh} 正在整改中（未报告整改完成，或已退回），无需退回。"
