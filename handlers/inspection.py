@@ -180,7 +180,8 @@ async def _unit_fully_revealed(ctx: Context, refusal: str
 # -- 督导 -------------------------------------------------------------------------------------------
 
 @router.command("督导", summary="督导会议：新建（参数见用法）、状态、列表", roles=INSPECTOR,
-                usage="督导 新建 <标题> [单位数=3] [题数=3] … | 督导 状态 | 督导 列表")
+                usage="督导 新建 <标题> [单位数=3] [题数=3] … | 督导 状态 | 督导 列表",
+                glued_words=("新建", "状态", "列表"))
 async def supervise(event: MessageEvent, ctx: Context) -> None:
     sub, _, rest = ctx.args.partition(" ")
     if sub == "新建":

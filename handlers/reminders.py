@@ -21,7 +21,7 @@ from storage import reminders as repo
 from storage.reminders import SENT, Reminder
 
 router = Router("reminders")
-_SNOOZE = re.compile(rf"^(?:暂停|snooze)\s+({ops.CODE_PATTERN})\s+(\d{{1,3}})\s*(?:天)?$",
+_SNOOZE = re.compile(rf"^(?:暂停\s*|snooze\s+)({ops.CODE_PATTERN})\s+(\d{{1,3}})\s*(?:天)?$",
                      re.IGNORECASE)
 USAGE = "提醒 ｜ 提醒 暂停 <案件码> <天数>"
 SHOWN = 10  # lines per part of 提醒: the card stays within a DingTalk card's size
@@ -29,7 +29,8 @@ ITEM_TEXT = 20  # characters of a rectification item's text in 提醒
 
 
 @router.command("提醒", "reminders", summary="查看待办提醒；承办检察官可暂停某案提醒若干天",
-                usage=USAGE, readonly=listing_only)  # the list only reads; 暂停 acts
+                usage=USAGE, readonly=listing_only,  # the list only reads; 暂停 acts
+                glued_words=("暂停",))
 async def reminders_cmd(event: MessageEvent, ctx: Context) -> None:
     args = ctx.args.strip()
     if not args:

@@ -226,7 +226,7 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     closed = await say(console, "结束")
     assert card(closed, "会议结束")
     assert "已问询题目：3/9" in card(closed, "会议结束")["body"]
-    ended = (await say(console, "督导 状态"))[0]["text"]
+    ended = (await say(console, "督导状态"))[0]["text"]  # typed without a space
     assert ended.startswith(f"督导会议 {s.id}「") and "」：已结束。会后跟进请发送「整改" in ended
     assert ended.count("结束") == 1  # not 已结束。会议已结束。
 

@@ -161,7 +161,8 @@ async def test_list_and_snooze(console: Console) -> None:
     # a snooze that would not extend the current one is not counted
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
     assert "本次没有延长" in r["messages"][0]["text"] and "未计入" in r["messages"][0]["text"]
-    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 7")
+    # typed on a phone without spaces: 提醒暂停HY-2026-0001 7
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒暂停{code} 7")
     assert "2026-11-16 09:00" in r["messages"][0]["text"] and "第 2/2 次" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
     assert "达到上限" in r["messages"][0]["text"]
