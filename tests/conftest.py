@@ -167,6 +167,16 @@ async def console(settings: Settings, port: int) -> AsyncIterator[Console]:
         yield c
 
 
+@pytest.fixture
+async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    """A console on a new, empty PostgreSQL database (dropped afterwards)."""
+    async with fresh_postgres("casebot_pg") as url:
+        settings = make_settings(tmp_path, storage={"database_url": url},
+                                 web={"public_url": f"http://127.0.0.1:{port}"})
+        async with open_console(settings, port) as c:
+            yield c
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Iterator[str]:
     path = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -10,7 +10,6 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from sqlalchemy import select
 
 from storage import inspection as store
 from storage.models import AuditRecord
-from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.conftest import Console
 from tests.inspection.helpers import HOST, bank, confirm, zip_bomb
 
 NEW_TEXT = "预览测试新题：请介绍你院案件质量评查的做法？"
@@ -162,14 +161,6 @@ async def _upload_new(console: Console, qid: str) -> str:
     r = await console.client.post("/inspection/bank/preview", data=form)
     assert r.status == 200
     return await r.text()
-
-
-@pytest.fixture
-async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    async with fresh_postgres("casebot_bank") as url:
-        async with open_console(make_settings(tmp_path, storage={"database_url": url}),
-                                port) as console:
-            yield console
 
 
 @pytest.mark.postgres

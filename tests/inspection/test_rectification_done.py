@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from sqlalchemy import func, select
 
 from storage import inspection as store
 from storage.models import AuditRecord
-from tests.conftest import Console, fresh_postgres, make_settings, open_console
+from tests.conftest import Console
 from tests.inspection.helpers import GROUP, HOST, card, quick_session, run_unit, say
 from tests.reminders.test_reminders_e2e import reminder_cards
 
@@ -170,15 +168,6 @@ async def test_the_next_sessions_report_lists_it_as_reported(console: Console) -
     await say(console, "整改汇报 1 已整改")
     await say(console, "整改汇报 1 整改中")
     assert (await status(console, item.id)).closed_by_person == chief
-
-
-@pytest.fixture
-async def pg_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    async with fresh_postgres("casebot_rect") as url:
-        settings = make_settings(tmp_path, storage={"database_url": url},
-                                 web={"public_url": f"http://127.0.0.1:{port}"})
-        async with open_console(settings, port) as console:
-            yield console
 
 
 @pytest.mark.postgres
