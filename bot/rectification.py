@@ -109,8 +109,9 @@ async def report_done(out: Outbound, actor: Person, item_id: int, note: str) -> 
     await out.audit(actor.id, "inspection.rectification.report", s.id,
                     {"item": item.id, "unit": item.unit_id})
     await replan_rectifications(out, [item.id], [], actor.id, how=REPORTED)
-    await _redraw(out, item.card_message_id, lambda c: cards.item_reported(
-        c, f"已处理：{actor.name} 已报告整改完成 {at}"))
+    for message_id in await _item_cards(out, item):
+        await _redraw(out, message_id, lambda c: cards.item_reported(
+            c, f"已处理：{actor.name} 已报告整改完成 {at}"))
     told = inspectors(out, s)
     card = cards.reported_card(item_id=item.id, unit=unit, text=item.text,
                                due=f"{item.due_date:%Y-%m-%d}", who=actor.name, at=at, note=note,
@@ -160,7 +161,8 @@ async def send_back(out: Outbound, actor: Person, item_id: int, reported: str | 
     await replan_rectifications(out, [], [item.id], actor.id, how=REPORTED,
                                 label=SENT_BACK_LABEL)
     footer = f"{SENT_BACK_LABEL}：{actor.name} {at}（理由：{reason}）"
-    await _redraw(out, item.card_message_id, lambda c: cards.item_reopened(c, item.id, footer))
+    for message_id in await _item_cards(out, item):
+        await _redraw(out, message_id, lambda c: cards.item_reopened(c, item.id, footer))
     for message_id in report_cards:
         await _redraw(out, message_id, lambda c: cards.item_reported(c, footer))
     again = f"点卡片上的「报告整改完成」，或发送「整改完成 #{item.id} <说明>」"
@@ -172,6 +174,21 @@ async def send_back(out: Outbound, actor: Person, item_id: int, reported: str | 
     names = "、".join(d.person_name(p) for p in told)
     return Answer(f"已退回整改事项 #{item.id} 重新整改，已告知{names}；该事项恢复逾期提醒。",
                   done=True)
+
+
+async def _item_cards(out: Outbound, item: RectificationItem) -> list[int]:
+    """The item cards (整改事项) sent when the item was registered: the 责任人's, and the
+    copy sent to the unit's chief when someone else is the 责任人 (found by its title among the
+    first cards of their 1:1 chat since)."""
+    found = [item.card_message_id] if item.card_message_id is not None else []
+    title = cards.rectification_title(item.id)
+    others = [f"dm:{p}" for p in reporters(out, item) if p != item.owner_person_id]
+    if others:
+        for msg in await bot_cards_since(out.session, others, item.created_at):
+            card = message_card(msg)
+            if card is not None and card.title == title and msg.id not in found:
+                found.append(msg.id)
+    return found
 
 
 async def _report_cards(out: Outbound, item: RectificationItem,

@@ -233,12 +233,21 @@ def report_done_button(item_id: int) -> Button:
                   placeholder=f"做了什么、成效如何（不超过 {DONE_NOTE_MAX} 字）"),))
 
 
+def rectification_title(item_id: int) -> str:
+    return f"整改事项 #{item_id}（检务督导面对面）"
+
+
 def rectification_dm_card(*, sid: str, title: str, item_id: int, unit: str, text: str,
-                          due: str) -> Card:
-    """The item card sent to its 责任人, with 报告整改完成 (also `整改完成 #n <说明>`)."""
-    return Card(title=f"整改事项 #{item_id}（检务督导面对面）",
+                          due: str, owner: str | None = None) -> Card:
+    """The item card sent to its 责任人, with 报告整改完成 (also `整改完成 #n <说明>`); with
+    `owner`, the copy for the unit's chief when someone else is the 责任人 (the chief is
+    reminded too, and may report it done)."""
+    ask = ("请按期整改，逾期将提醒并报检务督察部。" if owner is None else
+           f"您是本单位检察长，请督促责任人{owner}按期整改；逾期将同时提醒您并报检务督察部。")
+    return Card(title=rectification_title(item_id),
                 body=f"会议：{title}（{sid}）\n单位：{unit}\n事项：{text}\n整改期限：{due}\n"
-                     "请按期整改，逾期将提醒并报检务督察部。整改完成后请点「报告整改完成」，"
+                     + (f"责任人：{owner}\n" if owner is not None else "")
+                     + ask + "整改完成后请点「报告整改完成」，"
                      f"或发送「整改完成 #{item_id} <说明>」。", color="yellow",
                 actions=(report_done_button(item_id),))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import timedelta, tzinfo
+from functools import partial
 from typing import Any
 
 from bot.context import Context, Outbound
@@ -620,10 +621,13 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     await ctx.audit(ctx.user.id, "inspection.rectification", s.id,
                     {"item": item.id, "unit": unit.id, "owner": owner.id, "due": due.isoformat()})
     await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人{owner.name}，期限 {due:%Y-%m-%d}。")
-    sent = await ctx.send_dm(owner.id, card=cards.rectification_dm_card(
-        sid=s.id, title=s.title, item_id=item.id, unit=unit.name, text=text,
-        due=f"{due:%Y-%m-%d}"))
+    card = partial(cards.rectification_dm_card, sid=s.id, title=s.title, item_id=item.id,
+                   unit=unit.name, text=text, due=f"{due:%Y-%m-%d}")
+    sent = await ctx.send_dm(owner.id, card=card())
     item.card_message_id = sent.id  # redrawn when it is reported done or sent back
+    chief = d.chief_of(unit.id)
+    if chief is not None and chief.id != owner.id:  # reminded too: their own card (found again
+        await ctx.send_dm(chief.id, card=card(owner=owner.name))  # by its title when redrawn)
     notify(ctx, s.id)
 
 

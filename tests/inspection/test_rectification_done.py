@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console
-from tests.inspection.helpers import GROUP, HOST, card, quick_session, run_unit, say
+from tests.inspection.helpers import GROUP, HOST, card, city_chief, quick_session, run_unit, say
 from tests.reminders.test_reminders_e2e import reminder_cards
 
 
@@ -273,3 +273,40 @@ async def test_send_back_by_command_only_inspectors_a_number_and_a_reason(
         fresh = max(i.id for i in await store.rectifications_of(db, item.session_id))
     r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{fresh} 没做完")
     assert answer(r) == f"整改事项 #{fresh} 正在整改中（未报告整改完成，或已退回），无需退回。"
+
+
+async def test_the_chief_gets_a_card_of_an_item_someone_else_owns(console: Console) -> None:
+    """整改 … 责任人=<someone else>: the unit's chief, who is reminded of the item too, gets
+    their own item card naming the 责任人, with 报告整改完成. Reported done from it, both
+    cards lose the button; sent back, both get it again."""
+    d = console.app.services.directory
+    first = await quick_session(console)
+    unit = json.loads(first.result or "")["units"][0]
+    chief, owner = f"p-chief-{unit}", city_chief(console, unit)
+    await say(console, "结束")
+    await say(console, f"整改 1 2026-12-15 建立月报制度 责任人={owner}")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, first.id)
+    own = await dm_card(console, owner, f"整改事项 #{item.id}")
+    copy = await dm_card(console, chief, f"整改事项 #{item.id}")
+    assert "责任人：" not in own["card"]["body"]
+    assert f"责任人：{d.person_name(owner)}" in copy["card"]["body"]
+    assert f"督促责任人{d.person_name(owner)}按期整改" in copy["card"]["body"]
+    assert [a["label"] for a in copy["card"]["actions"]] == ["报告整改完成"]
+
+    r = await console.click(chief, copy["id"], "rectification.report", {"note": "月报制度已印发"})
+    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号")
+    for person in (owner, chief):
+        shown = await dm_card(console, person, f"整改事项 #{item.id}")
+        assert shown["card"]["actions"] == []
+        assert shown["card"]["footer"].startswith(
+            f"已处理：{d.person_name(chief)} 已报告整改完成 "), person
+    assert (await dm_texts(console, owner))[-1].startswith(
+        f"整改事项 #{item.id}（建立月报制度）已由{d.person_name(chief)}报告整改完成并销号")
+
+    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} 未见印发文件")
+    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改")
+    for person in (owner, chief):
+        shown = await dm_card(console, person, f"整改事项 #{item.id}")
+        assert [a["label"] for a in shown["card"]["actions"]] == ["报告整改完成"], person
+        assert "理由：未见印发文件" in shown["card"]["footer"]
