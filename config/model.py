@@ -324,6 +324,9 @@ class InspectionConfig(Strict):
 
     question_bank: str | None = "questions.demo.yaml"
     answer_seconds: int = Field(default=180, ge=30, le=1800)
+    # 下一题 this soon after a reveal is taken for a double send (or two hosts at once) and
+    # refused; 「下一题 确认」 goes on at once
+    reveal_guard_seconds: int = Field(default=30, ge=0, le=300)
 
 
 ReminderKind = Literal["reevaluate", "consultation", "custody", "review_answer", "rectification"]

@@ -159,6 +159,19 @@ async def _reveal(ctx: Context, s: InspectionSession, asks: list[Ask], pos: int)
     await _stage(ctx, s, "inquiry", unit=unit.id, question=q.id, seq=ask.seq + 1)
 
 
+def _too_soon(ctx: Context, s: InspectionSession, groups: dict[int, list[Ask]]) -> str | None:
+    """Why a 下一题 right after a reveal is not taken: a double send, or two hosts at once,
+    would otherwise show two confidential questions back to back."""
+    if s.timer_started_at is None:
+        return None
+    since = ctx.now() - s.timer_started_at
+    if since >= timedelta(seconds=ctx.config.inspection.reveal_guard_seconds):
+        return None
+    seq = sum(1 for a in groups[s.current] if a.revealed_at is not None)
+    return (f"第 {seq} 题 {max(int(since.total_seconds()), 0)} 秒前刚刚公布，未出新题（以免重复发送"
+            "连出两题）。单位已作答完毕、确需立即出下一题，请发送「下一题 确认」。")
+
+
 def _all_revealed(group: list[Ask]) -> bool:
     return all(a.revealed_at is not None for a in group)
 
@@ -281,7 +294,8 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
                  manifest_hash=result.manifest_hash)
 
 
-@router.command("下一题", summary="公布当前单位的下一道题（含作答计时）", roles=INSPECTOR)
+@router.command("下一题", summary="公布当前单位的下一道题（含作答计时）", roles=INSPECTOR,
+                usage="下一题 [确认]")
 async def next_question(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -292,6 +306,9 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
         await _reveal(ctx, s, asks, 0)
         return
     if s.stage == "inquiry" and not _all_revealed(groups[s.current]):
+        if ctx.args.strip() not in ("确认", "确定") and (why := _too_soon(ctx, s, groups)):
+            await ctx.reply(why)
+            return
         await _reveal(ctx, s, asks, s.current)
         return
     nxt = groups.get(s.current + 1)

@@ -366,7 +366,9 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
     for i, unit in enumerate(units):
         name = d.units[unit].name
         for n in (1, 2):
-            [reveal] = await say("下一题", f"问询 · 第 {i + 1}/2 个单位 · 第 {n} 题")
+            # the second at once: 下一题 确认 (a plain one this soon is taken for a double send)
+            [reveal] = await say("下一题" if n == 1 else "下一题 确认",
+                                 f"问询 · 第 {i + 1}/2 个单位 · 第 {n} 题")
             assert contains(reveal, f"题号 {json.loads(s.result)['questions'][i][n - 1]}")
         await say("点评", f"点评 · {name}")
         city = d.city_of(unit)

@@ -20,7 +20,12 @@ HOST = "p-inspector-1"
 GROUP = "g-inspection"
 
 
-async def say(console: Console, text: str, user: str = HOST, chat: str = GROUP) -> list[dict[str, Any]]:
+async def say(console: Console, text: str, user: str = HOST, chat: str = GROUP, *,
+              answered: bool = True) -> list[dict[str, Any]]:
+    """`text` as `user` in `chat`. A plain 下一题 comes a minute after the last, as when the
+    unit has answered (`answered=False`: at once, as a double send would)."""
+    if text == "下一题" and answered:
+        await console.advance("1m")
     r = await console.send(user, chat, text)
     assert r["status"] == "handled", r
     return list(r["messages"])

@@ -10,7 +10,16 @@ import re
 
 from storage import inspection as store
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, bank, card, city_chief, quick_session, run_unit, say
+from tests.inspection.helpers import (
+    HOST,
+    asks,
+    bank,
+    card,
+    city_chief,
+    quick_session,
+    run_unit,
+    say,
+)
 from tests.inspection.test_report import all_text
 
 
@@ -344,3 +353,25 @@ async def test_chat_texts_write_names_as_chinese_does(console: Console) -> None:
                      f"不能负责对{first}的实地督察", f"不能作为{first}的整改责任人",
                      "的整改汇报：已整改（原为整改中）", "您负责对"):
         assert expected in every, expected
+
+
+async def test_a_double_sent_next_question_reveals_one_question(console: Console) -> None:
+    """下一题 sent twice at once (a double send, or two hosts) shows one confidential question,
+    not two back to back; the second is told why and how to go on at once (下一题 确认). A
+    下一题 once the guard's 30 s have passed goes on as usual."""
+    s = await quick_session(console)
+    first = await say(console, "下一题")
+    assert card(first, "问询")["title"].endswith("第 1 题")
+    double = await say(console, "下一题", answered=False)
+    assert [m["card"] for m in double] == [None]
+    assert double[0]["text"].startswith("第 1 题 0 秒前刚刚公布，未出新题")
+    assert "「下一题 确认」" in double[0]["text"]
+    assert sum(a.revealed_at is not None for a in await asks(console, s.id)) == 1
+    # the host who means it: at once, with 确认
+    forced = await say(console, "下一题 确认", answered=False)
+    assert card(forced, "问询")["title"].endswith("第 2 题")
+    # 40 s later (the unit answered quickly): plain 下一题 goes on
+    await console.advance("40s")
+    third = await say(console, "下一题", answered=False)
+    assert card(third, "问询")["title"].endswith("第 3 题")
+    assert sum(a.revealed_at is not None for a in await asks(console, s.id)) == 3

@@ -99,7 +99,7 @@ async def test_screen_on_b_follows_a_command_handled_on_a(
         for n in (1, 2):
             loop = asyncio.get_running_loop()
             sent = loop.time()
-            await say(http, a, "下一题")
+            await say(http, a, "下一题" if n == 1 else "下一题 确认")  # 确认: at once
             state = await on_b.next_state(10)
             assert state is not None, "instance B's screen got no update from instance A"
             assert state["current"]["revealed"] == n and state["question"]["seq"] == n, state
