@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bot.context import Outbound
 from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE, SEND_BACK_USAGE
@@ -214,3 +215,17 @@ async def _tell_screens(out: Outbound, unit_id: str) -> None:
     for s in await store.sessions_in_stage(out.session, "rectification"):
         if unit_id in (params_of(s).rectification_units or ()):
             notify(out, s.id)
+
+
+async def show_report_outcome(out: Outbound, closed: list[int], reopened: list[int],
+                              footer: str) -> None:
+    """A 整改汇报 (or its correction) closed or reopened these items: their item cards say so
+    (`footer`) and lose, or get back, 报告整改完成."""
+    for item_id in [*closed, *reopened]:
+        item = await out.session.get(RectificationItem, item_id)
+        if item is None:
+            continue
+        change = partial(cards.item_reported, footer=footer) if item_id in closed else \
+            partial(cards.item_reopened, item_id=item_id, footer=footer)
+        for message_id in await _item_cards(out, item):
+            await _redraw(out, message_id, change)

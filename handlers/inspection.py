@@ -46,10 +46,12 @@ from bot.inspection import (
     resolve_unit,
     unit_views,
 )
+from bot.rectification import show_report_outcome
 from bot.reminders import replan_rectifications
 from cards import inspection as cards
 from cards.inspection import RevealedQuestion
 from cards.model import Card
+from cards.reminders import local
 from config.model import Person, Unit
 from storage import inspection as store
 from storage.inspection import Ask, InspectionSession, Note
@@ -449,6 +451,10 @@ async def rectification_report(event: MessageEvent, ctx: Context) -> None:
                         {"unit": unit.id, "items": reopened, "closed_by": earlier.id,
                          "report": note.id})
     await replan_rectifications(ctx, closed, reopened, ctx.user.id)
+    at = local(ctx.now(), ctx.config.tz)
+    await show_report_outcome(ctx, closed, reopened, (
+        f"已销号：{s.title}整改汇报为已整改（{ctx.user.name} {at}）" if closed else
+        f"整改汇报已更正为{parts[1]}（{ctx.user.name} {at}），恢复整改，逾期仍会提醒"))
     extra = (f"，销号整改事项 {len(closed)} 项" if closed else "") + (
         f"，恢复整改事项 {len(reopened)} 项" if reopened else "")
     if earlier is not None:

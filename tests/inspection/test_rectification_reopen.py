@@ -177,3 +177,39 @@ async def test_cards_sent_for_an_item_closed_by_a_report_are_retired_until_it_re
     assert "待处理提醒（1条）" in await my_reminders(console, chief)
     r = await console.click(HOST, escalated["id"], "reminder.done")
     assert r["messages"][-1]["text"].startswith(f"已标记为已处理：整改事项 #{item.id} 的督察整改提醒")
+
+
+async def test_the_item_cards_follow_the_report(console: Console) -> None:
+    """整改汇报 … 已整改 closes the unit's items: the 责任人's item card says so and loses
+    报告整改完成 (a tap would only be told it is closed); corrected to 整改中, the card gets
+    the button back and says why."""
+    first = await quick_session(console)
+    unit = json.loads(first.result or "")["units"][0]
+    chief = f"p-chief-{unit}"
+    await say(console, "结束")
+    await say(console, "整改 1 2026-12-31 建立月报制度")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, first.id)
+
+    async def item_card() -> dict[str, object]:
+        found = [m["card"] for m in await console.messages(f"dm:{chief}")
+                 if m["card"] and m["card"]["title"].startswith(f"整改事项 #{item.id}")]
+        assert len(found) == 1
+        return dict(found[0])
+
+    assert [a["label"] for a in item_card_actions(await item_card())] == ["报告整改完成"]
+    await to_reports(console)
+    await say(console, "整改汇报 1 已整改 台账已建立")
+    shown = await item_card()
+    assert item_card_actions(shown) == []
+    assert str(shown["footer"]).startswith("已销号：第二期整改汇报为已整改（")
+    await say(console, "整改汇报 1 整改中 台账尚在补齐")
+    shown = await item_card()
+    assert [a["label"] for a in item_card_actions(shown)] == ["报告整改完成"]
+    assert str(shown["footer"]).startswith("整改汇报已更正为整改中（")
+
+
+def item_card_actions(card: dict[str, object]) -> list[dict[str, str]]:
+    actions = card["actions"]
+    assert isinstance(actions, list)
+    return actions
