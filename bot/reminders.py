@@ -112,6 +112,9 @@ class Subject:
     planned: list[Occurrence] = field(default_factory=list)
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> person ids
     deadline: date | datetime | None = None  # shown as {deadline}: a review's answer time, …
+    since: datetime | None = None  # {since}, {days}: a case's last evaluation
+    unit: str = ""  # {unit}: the case's or the item's office
+    owner: str = ""  # {owner}: the case's prosecutor, the item's 责任人
     custody_status: str | None = None  # 现状 on a 责任倒查 card once the case is no longer red
 
 
@@ -200,6 +203,11 @@ class ReminderService:
                 "leader": tuple(p.id for p in d.with_role("leader", case.unit)),
                 "chief": (chief.id,) if chief else ()}
 
+    def names(self, unit_id: str, person_id: str) -> tuple[str, str]:
+        """{unit} and {owner} of a reminder's text."""
+        d = self.services.directory
+        return d.unit_name(unit_id), d.person_name(person_id)
+
     def rectification_people(self, item: RectificationToRemind) -> dict[str, tuple[str, ...]]:
         """The unit's chief with the item's 责任人 (told "逾期将提醒" at 整改), then the inspector
         who ran the session (any inspector when none is known)."""
@@ -282,6 +290,8 @@ class ReminderService:
             s = out[code]
             s.title = case.title
             s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
+            s.since = evaluated_at
+            s.unit, s.owner = self.names(case.unit, case.prosecutor)
             history = histories.get(code)
             state = CaseState(
                 code=code, color=Color(case.color) if case.color else None,
@@ -319,6 +329,7 @@ class ReminderService:
             s = out[review_subject(review.id)]
             s.case_code, s.code, s.title = case.code, f"#{review.id}（{case.code}）", case.title
             s.deadline = review.due_at
+            s.unit, s.owner = self.names(case.unit, case.prosecutor)
             s.people = self.case_people(case)
             if rule is not None and review.status == "pending" and case.status == "open":
                 s.planned = plan_review_overdue(review.id, review.due_at, self.cal, self.tz,
@@ -351,6 +362,7 @@ class ReminderService:
             s = out[rectification_subject(str(item.id))]
             s.title = (item.text or "")[:60]
             s.deadline = item.due
+            s.unit, s.owner = self.names(item.unit, item.owner)
             s.people = self.rectification_people(item)
             if rule is not None and item.open:
                 s.planned = plan_rectification(item.id, item.due, self.cal, self.tz,
@@ -506,7 +518,8 @@ class ReminderService:
         return ReminderView(
             reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
             text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
-                             escalation=r.escalation, deadline=subj.deadline),
+                             escalation=r.escalation, deadline=subj.deadline,
+                             since=subj.since, unit=subj.unit, owner=subj.owner),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,

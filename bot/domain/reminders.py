@@ -89,7 +89,8 @@ CASE_KINDS: tuple[str, ...] = (REEVALUATE, CONSULTATION, CUSTODY)
 # Roles relative to the subject: the case's prosecutor and investigators, the leader in
 # charge, the unit chief (of a rectification item), the inspector who filed it.
 RECIPIENT_ROLES: tuple[str, ...] = ("prosecutor", "investigators", "leader", "chief", "inspector")
-PLACEHOLDERS: frozenset[str] = frozenset({"code", "title", "due", "deadline"})
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {"code", "title", "due", "deadline", "since", "days", "unit", "owner"})
 ESCALATION_PREFIX = "【升级督办】"
 
 
@@ -161,7 +162,7 @@ def rule_errors(rule: ReminderRule) -> list[str]:
             if unknown:
                 errors.append(
                     f"text uses unknown placeholder(s) {', '.join(map(repr, unknown))};"
-                    " allowed: {code} {title} {due} {deadline}"
+                    " allowed: {code} {title} {due} {deadline} {since} {days} {unit} {owner}"
                 )
     return errors
 
@@ -183,7 +184,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【红码评估提醒】案件 {code}《{title}》为红码，距上次评估已满 7 天"
+                "【红码评估提醒】案件 {code}《{title}》为红码，距上次评估（{since}）已满 {days} 天"
                 "（应评估日期 {due}）。请承办检察官及时重新评估（红码一周一评估）。"
             ),
         ),
@@ -198,8 +199,8 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【黄码评估提醒】案件 {code}《{title}》为黄码，距上次评估已满 15 天"
-                "（应评估日期 {due}）。请承办检察官及时重新评估。"
+                "【黄码评估提醒】案件 {code}《{title}》为黄码，距上次评估（{since}）已满 {days} 天"
+                "（应评估日期 {due}）。请承办检察官及时重新评估（黄码半月一评估）。"
             ),
         ),
         ReminderRule(
@@ -258,8 +259,8 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=1,
             escalate_to=("inspector",),
             text=(
-                "【整改逾期提醒】督察整改事项 {code}《{title}》已超过整改期限（{deadline}）仍未完成，"
-                "请单位负责人督促落实。"
+                "【整改逾期提醒】{unit}督察整改事项 {code}《{title}》（责任人：{owner}）已超过整改期限"
+                "（{deadline}）仍未完成，请抓紧整改落实。"
             ),
         ),
     )
@@ -278,21 +279,33 @@ def render_text(
     tz: tzinfo = SHANGHAI,
     escalation: bool = False,
     deadline: date | datetime | None = None,
+    since: date | datetime | None = None,
+    unit: str = "",
+    owner: str = "",
 ) -> str:
-    """The card text: ``rule.text`` with {code} {title} {due} {deadline}, dates as 2026年10月8日.
-    {due} is when this reminder fell due; {deadline} the subject's own deadline (a case's
-    investigation deadline, a review's answer time, a rectification item's due date), {due}
-    where the subject has none.
+    """The card text: ``rule.text`` with {code} {title} {due} {deadline} {since} {days}
+    {unit} {owner}, dates as 2026年10月8日. {due} is when this reminder fell due; {deadline} the
+    subject's own deadline (a case's investigation deadline, a review's answer time, a
+    rectification item's due date), {due} where the subject has none; {since} a case's last
+    evaluation ({due} where none) and {days} the days from it to {due}, so a reminder repeated
+    weeks later says how long it really has been; {unit} the office (a case's, an item's) and
+    {owner} who answers for it (a case's prosecutor, an item's 责任人).
 
     Escalations of a rule that normally starts with a plain reminder get
     :data:`ESCALATION_PREFIX`.
     """
+    def day_of(d: date | datetime) -> date:
+        return d.astimezone(tz).date() if isinstance(d, datetime) else d
+
     def chinese(d: date | datetime) -> str:
-        day = d.astimezone(tz).date() if isinstance(d, datetime) else d
+        day = day_of(d)
         return f"{day.year}年{day.month}月{day.day}日"
 
+    start = since if since is not None else due
     text = rule.text.format(code=code, title=title, due=chinese(due),
-                            deadline=chinese(deadline if deadline is not None else due))
+                            deadline=chinese(deadline if deadline is not None else due),
+                            since=chinese(start), days=(day_of(due) - day_of(start)).days,
+                            unit=unit, owner=owner)
     if escalation and rule.escalate_after:
         text = ESCALATION_PREFIX + text
     return text

@@ -466,3 +466,16 @@ def test_around_spring_festival_and_national_day_every_slot_goes_out_once_a_day_
                 assert any(p.index >= o.index and when.date() == due_day
                            for p, when in sent), (anchor, o.slot, sent)
         day += timedelta(days=1)
+
+
+def test_a_late_reevaluation_reminder_says_how_long_it_has_been() -> None:
+    """{since} and {days}: the sixth weekly reminder of a red case says 42 days, not 7."""
+    rule = find_rule(RULES, "reevaluate_red")
+    assert rule is not None
+    text = render_text(rule, code="HY-2026-0004", title="盗窃案",
+                       since=datetime(2026, 12, 14, 2, 0, tzinfo=TZ),
+                       due=datetime(2027, 1, 25, 9, 0, tzinfo=TZ))
+    assert "距上次评估（2026年12月14日）已满 42 天（应评估日期 2027年1月25日）" in text
+    with pytest.raises(ValueError, match=r"unknown placeholder\(s\) 'weeks'; allowed: \{code\} "
+                       r"\{title\} \{due\} \{deadline\} \{since\} \{days\} \{unit\} \{owner\}"):
+        dataclasses.replace(rule, text="{code} {weeks}")

@@ -49,9 +49,13 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
     assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
     assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
+    assert "距上次评估（2026年11月2日）已满 7 天" in card["body"]
+
     await console.advance("7d")
     sent = await reminder_cards(console, PROSECUTOR)
     assert len(sent) == 2 and "2026-11-16 09:30" in sent[1]["card"]["body"]
+    # the second says how long it really has been, not "7 天" again
+    assert "距上次评估（2026年11月2日）已满 14 天" in sent[1]["card"]["body"]
 
     # re-scoring closes the open reminder cards in place and cancels what is pending
     await evaluate(console, code, GREEN)
@@ -285,9 +289,14 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     [escalated] = await reminder_cards(console, "p-inspector-2")
+    d = console.app.services.directory
     for c in [*await reminder_cards(console, "p-chief-c01-01"), escalated]:
         body = c["card"]["body"]
         assert "已超过整改期限（2026年10月30日）" in body and "整改期限：2026-10-30" in body, body
+        # the inspector, who follows many offices, reads whose item it is
+        whose = (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
+                 f"（责任人：{d.person_name('p-chief-c01-01')}）")
+        assert whose in body, body
         assert "2026-11-0" not in body and "到期时间" not in body, body
     assert await reminder_cards(console, "p-inspector-1") == []
     async with console.app.services.db() as s, s.begin():
