@@ -491,10 +491,16 @@ async def _settle_items(ctx: Context, s: InspectionSession, unit_id: str, note: 
     return [i.id for i in closed], []
 
 
-@router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR)
+@router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR, usage="结束 [确认]")
 async def close(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
+        return
+    left = [a for a in await store.asks_of(ctx.session, s.id) if a.revealed_at is None]
+    if left and ctx.args.strip() not in ("确认", "确定"):  # a slip ends what cannot be redrawn
+        units = len({a.position for a in left})
+        await ctx.reply(f"还有 {units} 个单位的 {len(left)} 道题未问询。会议结束后不能再问询，"
+                        "抽签结果也不能重抽。确认现在结束，请发送「结束 确认」。")
         return
     s.closed_at = ctx.now()
     s.timer_started_at = None

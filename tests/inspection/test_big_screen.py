@@ -294,7 +294,7 @@ async def test_big_screen_shows_what_the_room_does_between_questions(
     for page in pages.values():
         await expect(page.locator("#phase .rstatus")).to_have_text(["已整改", "未整改"])
 
-    await say(console, "结束")
+    await say(console, "结束 确认")
     for n, page in pages.items():
         await expect(page.locator("#phase")).to_have_text("会议已结束")
         # all of it pushed over the one event stream: no polling, no reload

@@ -67,7 +67,7 @@ async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console:
     mid = text(await say(console, "点评"))
     assert "不是点评环节" in mid and f"正在问询{second}（已出 1/3 题）" in mid
     # (c) a second 结束 says the meeting has ended, and what can still be done
-    await say(console, "结束")
+    await say(console, "结束 确认")
     ended = text(await say(console, "结束"))
     assert "已结束" in ended and s.id in ended and "没有进行中" not in ended
     assert "「整改" in ended and "督导 新建" in ended
@@ -181,7 +181,7 @@ async def test_agenda_states_the_city_rule_the_draw_uses(console: Console) -> No
     assert "每市" not in commit["body"] and "同一市可抽中多个" in commit["body"]
     agenda = card(await say(console, "开始"), "检务督导面对面")
     assert "（每市 1 个）" not in agenda["body"] and "（同一市可抽中多个）" in agenda["body"]
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "督导 新建 每市一院")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     assert "随机抽取 3 个基层院（每市 1 个）" in agenda["body"]
@@ -193,9 +193,9 @@ async def test_followup_goes_to_the_last_drawn_session_past_an_undrawn_one(
     no units: 整改 / 实地督察 after it are the drawn session's, as its 会议结束 card invites
     (they answered 本群没有已抽签的督导会议)."""
     drawn = await quick_session(console)
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "督导 新建 误建的一期 熵格式=3x1")
-    ended = card(await say(console, "结束"), "会议结束")
+    ended = card(await say(console, "结束 确认"), "会议结束")
     # nothing was drawn: no 复核抽签, no invitation to follow up on this session
     assert ended["actions"] == [] and "本次会议未抽签" in ended["body"]
     assert "会后可继续登记" not in ended["body"]
@@ -244,7 +244,7 @@ async def test_the_closing_summary_shows_site_inspections_as_it_shows_rectificat
     await say(console, "整改 1 2026-12-31 建立月报制度")
     await say(console, "实地督察 2 p-leader-1 2026-12-10 核查认罪认罚台账")
     await say(console, "实地督察 3 p-inspector-2")
-    body = card(await say(console, "结束"), "会议结束")["body"]
+    body = card(await say(console, "结束 确认"), "会议结束")["body"]
     lead, inspector = d.person("p-leader-1"), d.person("p-inspector-2")
     assert lead is not None and inspector is not None
     assert f"  · {d.units[units[0]].name}：建立月报制度（" in body and "期限 2026-12-31）" in body
@@ -269,7 +269,7 @@ async def test_a_corrected_rectification_report_replaces_the_earlier_one(
     corrected = text(await say(console, "整改汇报 1 整改中 台账正在补齐"))
     assert corrected == f"已更新{d.units[due[0]].name}的整改汇报：整改中（原为未整改）。"
     await say(console, "整改汇报 2 已整改")
-    body = card(await say(console, "结束"), "会议结束")["body"]
+    body = card(await say(console, "结束 确认"), "会议结束")["body"]
     assert "整改汇报 2 条" in body, body
 
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
@@ -284,7 +284,7 @@ async def test_follow_up_hints_name_what_the_commands_accept(console: Console) -
     rectify = "整改 <单位|序号> <截止日期|N天> <内容> [责任人=<人员ID|姓名>]"
     site = "实地督察 <单位|序号> <负责人ID|姓名> [截止日期|N天] [内容]"
     units = await drawn_units(console)
-    ended = card(await say(console, "结束"), "会议结束")["body"]
+    ended = card(await say(console, "结束 确认"), "会议结束")["body"]
     assert f"会后可继续登记：「{rectify}」「{site}」" in ended, ended
     status = text(await say(console, "督导 状态"))
     assert f"会后跟进请发送「{rectify}」或「{site}」" in status, status
@@ -327,7 +327,7 @@ async def test_chat_texts_write_names_as_chinese_does(console: Console) -> None:
     said += await say(console, "整改汇报")
     said += await say(console, "整改汇报 1 整改中")
     said += await say(console, "整改汇报 1 已整改")
-    said += await say(console, "结束")
+    said += await say(console, "结束 确认")
     chief, reporting = d.chief_of(units[0]), d.chief_of("c02-03")
     assert chief is not None and reporting is not None
     said += await say(console, "整改 1 30天 建立月报制度")

@@ -155,7 +155,7 @@ async def test_the_spec_is_served_and_shipped_with_the_package(console: Console,
 async def test_the_report_gives_full_addresses_and_labels_the_operator_line(console: Console) -> None:
     base = console.app.services.config.web.base_url
     s = await quick_session(console)
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
     r = await console.client.get(f"/inspection/{s.id}/report.docx")
     assert r.status == 200

@@ -23,7 +23,7 @@ async def overdue_item(console: Console) -> tuple[store.RectificationItem, str]:
     owner), who has had the first overdue reminder (Wednesday 11-04)."""
     first = await quick_session(console)
     unit = json.loads(first.result or "")["units"][0]
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "整改 1 2026-11-03 建立月报制度")
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, first.id)
@@ -283,7 +283,7 @@ async def test_the_chief_gets_a_card_of_an_item_someone_else_owns(console: Conso
     first = await quick_session(console)
     unit = json.loads(first.result or "")["units"][0]
     chief, owner = f"p-chief-{unit}", city_chief(console, unit)
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, f"整改 1 2026-12-15 建立月报制度 责任人={owner}")
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, first.id)

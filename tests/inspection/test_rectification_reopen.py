@@ -57,7 +57,7 @@ async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
     d = console.app.services.directory
     first = await quick_session(console)
     units = json.loads(first.result or "")["units"]
-    await say(console, "结束")
+    await say(console, "结束 确认")
     for what in ("建立月报制度", "补齐填报台账", "整治案件积压"):
         await say(console, f"整改 1 2026-12-31 {what}")
     await say(console, "整改 2 2026-12-31 规范案件码评分")
@@ -82,7 +82,7 @@ async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
         f"已更新{name}的整改汇报：未整改（原为整改中）。")
     assert text(await say(console, "整改汇报 2 已整改")).endswith("，销号整改事项 1 项。")
 
-    body = card(await say(console, "结束"), "会议结束")["body"]
+    body = card(await say(console, "结束 确认"), "会议结束")["body"]
     assert "整改汇报 2 条，销号整改事项 1 项" in body, body
     assert {r[1]: r[4] for r in await report_rows(console, first.id)} == {
         "建立月报制度": "整改中", "补齐填报台账": "整改中", "整治案件积压": "已销号",
@@ -105,7 +105,7 @@ async def test_a_reopened_item_is_reminded_again_and_a_closed_one_is_not(
     first = await quick_session(console)
     unit = json.loads(first.result or "")["units"][0]
     chief = f"p-chief-{unit}"
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "整改 1 2026-11-03 建立月报制度")
     await console.advance("2d")  # Wednesday 11-04: the first working day after the due date
     assert len(await reminder_cards(console, chief)) == 1
@@ -142,7 +142,7 @@ async def test_cards_sent_for_an_item_closed_by_a_report_are_retired_until_it_re
     d = console.app.services.directory
     first = await quick_session(console)
     chief = f"p-chief-{json.loads(first.result or '')['units'][0]}"
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "整改 1 2026-11-03 建立月报制度")
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, first.id)
@@ -186,7 +186,7 @@ async def test_the_item_cards_follow_the_report(console: Console) -> None:
     first = await quick_session(console)
     unit = json.loads(first.result or "")["units"][0]
     chief = f"p-chief-{unit}"
-    await say(console, "结束")
+    await say(console, "结束 确认")
     await say(console, "整改 1 2026-12-31 建立月报制度")
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, first.id)

@@ -27,7 +27,7 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
     await run_unit(console, 3, units[0][1], "回答具体，措施明确。")
     await run_unit(console, 3, units[1][1], "数据不够准确。")
     await say(console, "下一题")  # unit 3: one question revealed, then the session ends
-    await say(console, "结束")
+    await say(console, "结束 确认")
     items = ["建立认罪认罚适用率月度通报制度", "补齐重大事项填报台账并逐月报告"]
     await say(console, f"整改 1 2026-12-31 {items[0]}")
     await say(console, f"整改 2 60天 {items[1]}")

@@ -223,7 +223,13 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     assert "进行中的督导会议" in (await say(console, "督导 新建 第二个"))[0]["text"]
     status = await say(console, "督导 状态")
     assert s.id in status[0]["text"] and "/live/" in status[0]["text"]
-    closed = await say(console, "结束")
+    # 结束 with questions left: a slip would end what cannot be redrawn, so it asks first
+    slip = await say(console, "结束")
+    assert [m["text"] for m in slip] == [
+        "还有 2 个单位的 6 道题未问询。会议结束后不能再问询，抽签结果也不能重抽。"
+        "确认现在结束，请发送「结束 确认」。"]
+    assert "已结束" not in (await say(console, "督导 状态"))[0]["text"]
+    closed = await say(console, "结束 确认")
     assert card(closed, "会议结束")
     assert "已问询题目：3/9" in card(closed, "会议结束")["body"]
     ended = (await say(console, "督导状态"))[0]["text"]  # typed without a space
@@ -255,7 +261,7 @@ async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -
     first = await session_row(console)
     units1 = json.loads(first.result or "")["units"]
     await run_unit(console, 3, units1[0], "好")
-    await say(console, "结束")
+    await say(console, "结束 确认")
     created = await say(console, "督导 新建 第二期 熵格式=3x1 排除近期=1")
     second = await session_row(console)
     m = json.loads(second.manifest)
@@ -281,7 +287,7 @@ async def test_commitment_card_counts_add_up_to_the_roster_and_the_bank(console:
     drawn1 = json.loads(first.result or "")["units"]
     for unit in drawn1:
         await run_unit(console, 3, unit, "好")
-    await say(console, "结束")
+    await say(console, "结束 确认")
     asked = {q for qs in json.loads(first.result or "")["questions"] for q in qs}
     special = next(u.id for u in console.app.services.directory.org.units
                    if u.kind == "county" and u.id not in drawn1)

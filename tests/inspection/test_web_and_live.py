@@ -43,7 +43,7 @@ async def test_verify_page_and_published_data(console: Console) -> None:
     manifest = await (await console.client.get(f"/draw/{s.id}/manifest.json")).json()
     assert manifest["manifest_hash"] == s.manifest_hash and created
     assert (await console.client.get(f"/draw/{s.id}/publication.json")).status == 404
-    await console.send(HOST, GROUP, "结束")
+    await console.send(HOST, GROUP, "结束 确认")
     s = await quick_session(console, title="第二期")
     pub = await (await console.client.get(f"/draw/{s.id}/publication.json")).json()
     r = await console.client.post("/draw/verify", json=pub)
