@@ -40,6 +40,7 @@ from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
+from bot.web.new_case import NewCasePage
 from config.loader import Settings
 from config.model import Org, TransportsConfig
 from handlers import admin, basic, cases, inspection, rectification, reviews
@@ -340,7 +341,8 @@ def create_web_app(app: App) -> web.Application:
         web.get("/favicon.svg", favicon),
         web.get("/favicon.ico", favicon_ico),
     ]
-    routes += CasesApi(app).routes() + CasePages(app).routes() + AdminWeb(app).routes()
+    routes += (CasesApi(app).routes() + CasePages(app).routes() + NewCasePage(app).routes()
+               + AdminWeb(app).routes())
     if app.settings.config.transports.console_on:
         routes += ConsoleTransport(app).routes()
     inspection_web = InspectionWeb(app)

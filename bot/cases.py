@@ -6,12 +6,15 @@ caller's transaction through an `Outbound`, so the state change and its messages
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.context import Context, Outbound, Services
+from bot.directory import Directory
 from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
 from bot.domain.codes import normalize_code as normalize_code
 from bot.domain.codes import spoken_code
@@ -32,6 +35,7 @@ from bot.domain.text import char_problem
 from cards.cases import (
     CaseView,
     ReceiptView,
+    case_created_card,
     deduction_lines,
     delivery_card,
     intake_choices,
@@ -304,7 +308,10 @@ def _code_year(out: Outbound) -> int:
     return out.now().astimezone(out.config.tz).year
 
 
-async def create_case(out: Outbound, data: NewCase, by: str) -> CaseRow:
+async def create_case(out: Outbound, data: NewCase, by: str, via: str | None = None
+                      ) -> CaseRow:
+    """A new case with the next code of its prosecutor's office; `via` names, in its
+    `case.create` audit record, where a person created it (`web`: the 新建案件 form)."""
     errors = validate_new_case(out, data)
     if errors:
         raise CaseInputError(errors)
@@ -313,14 +320,65 @@ async def create_case(out: Outbound, data: NewCase, by: str) -> CaseRow:
     code = await repo.next_code(out.session, prefix, _code_year(out))
     case = await repo.add_case(out.session, _case_values(out, data, code, by, out.now()),
                                data.investigators)
-    await out.audit(by, "case.create", code, _create_record(case.title, case.stage,
-                                                            data.external_id))
+    record = _create_record(case.title, case.stage, data.external_id)
+    await out.audit(by, "case.create", code, record if via is None else {**record, "via": via})
     return case
 
 
 def _create_record(title: str, stage: str, external_id: str | None) -> dict[str, Any]:
     record = {"title": title, "stage": stage}
     return record if external_id is None else {**record, "external_id": external_id}
+
+
+# -- create in chat (新建案件: the prosecutor's form) ------------------------------------------
+
+FORM_STAGES = STAGES[:2]  # a case created in chat: 提前介入 or 审查逮捕 (SPEC §1 scope)
+FORM_TTL = timedelta(hours=12)  # a form's token (a web session's lifetime: the form needs one)
+
+
+def new_case_url(out: Outbound, title: str = "") -> str:
+    """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the 200 characters a
+    title may have)."""
+    url = f"{out.config.web.base_url}/cases/new"
+    return f"{url}?{urlencode({'title': title[:200]})}" if title else url
+
+
+def form_token(services: Services, person: Person) -> str:
+    """A new form's one-time token: signed, the person's, with a fresh random id (`f`)."""
+    return services.signer.sign("case-form", {"p": person.id, "f": secrets.token_urlsafe(18)},
+                                services.clock.now() + FORM_TTL)
+
+
+def police_unit_of(d: Directory, investigators: Sequence[str]) -> tuple[str, FieldError | None]:
+    """The police unit of the investigators chosen on the form, which is the case's 侦查单位:
+    "" when none of them is a known investigator (what is wrong with them is said by
+    `validate_new_case`), and an error when they belong to more than one unit."""
+    units = list(dict.fromkeys(p.unit for i in investigators
+                               if (p := d.person(i)) is not None and "investigator" in p.roles))
+    if len(units) > 1:
+        return "", FieldError("investigators", "所选侦查人员须属于同一侦查单位，现分属："
+                                               + "、".join(d.unit_name(u) for u in units))
+    return (units[0] if units else ""), None
+
+
+async def create_from_form(out: Outbound, data: NewCase, by: Person, token: str
+                           ) -> tuple[CaseRow, bool]:
+    """新建案件 submitted on the web form: the case (prosecutor `by`, `case.create` with
+    `"via": "web"`) and, in the same transaction, the form's one-time `token` (its id) and a
+    「已录入案件」 card with 去评分 in the prosecutor's 1:1 chat. The same form submitted again
+    creates nothing: (the case it created, False). Investigators get nothing until the first
+    scoring."""
+    if not await repo.claim_form_token(out.session, token, by.id, out.now()):
+        code = await repo.form_token_case(out.session, token)
+        case = await repo.get_case(out.session, code) if code else None
+        assert case is not None, f"form token {token} recorded without its case"
+        return case, False
+    case = await create_case(out, data, by.id, via="web")
+    await repo.set_form_token_case(out.session, token, case.code)
+    names = [out.directory.person_name(i) for i in data.investigators]
+    await out.send_dm(by.id, card=case_created_card(case_view(out, case), names,
+                                                    score_url(out, case.code)))
+    return case, True
 
 
 async def create_cases(out: Outbound, items: Sequence[NewCase], by: str,

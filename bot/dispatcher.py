@@ -38,6 +38,11 @@ ActionHandler = Callable[[CardActionEvent, Context], Awaitable[None]]
 Hearer = Callable[[str], str | None]
 # A command's `readonly`: True, False, or decided by its arguments (see `listing_only`)
 ReadOnly = bool | Callable[[str], bool]
+# `glued_words` of a command whose argument is free text, understood typed straight after the
+# command word whatever it starts with (新建案件张某某涉嫌盗窃案: the title) where the bot is
+# addressed: a 1:1 chat, or @casebot in a group (in a group without it, 「新案件已移送」 is
+# people talking)
+ANY_TEXT = ("",)
 
 
 def _plain(text: str) -> str:
@@ -112,7 +117,8 @@ class Router:
         card or write through the session); such events are group-committed. A callable
         decides by the arguments (`listing_only`). `voice=True`: see Command.voice.
         `glued_words`: Chinese arguments also understood typed straight after the command
-        word (统计上月); one starting with a letter or digit always is (码HY-2026-0001)."""
+        word (统计上月); one starting with a letter or digit always is (码HY-2026-0001);
+        `ANY_TEXT`: any text is, where the bot is addressed (新建案件张某某涉嫌盗窃案)."""
         def deco(fn: MessageHandler) -> MessageHandler:
             self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly,
                                          voice, glued_words))
@@ -222,10 +228,11 @@ class Dispatcher:
         word = _plain(word).lower()  # HELP, ｈｅｌｐ: like help
         return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
 
-    def _glued(self, text: str) -> tuple[Command, str] | None:
+    def _glued(self, text: str, addressed: bool = True) -> tuple[Command, str] | None:
         """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
-        word; full-width 码ＨＹ－… too), 统计上月 (one of its `glued_words`), or with a colon
-        after it: 码：HY-2026-0001, help:, ｈｅｌｐ：."""
+        word; full-width 码ＨＹ－… too), 统计上月 (one of its `glued_words`; any text for
+        `ANY_TEXT`, when `addressed`), or with a colon after it: 码：HY-2026-0001, help:,
+        ｈｅｌｐ：."""
         for c in self.commands():
             for name in c.names:
                 head, rest = text[:len(name)], text[len(name):]
@@ -235,7 +242,8 @@ class Dispatcher:
                 if first == ":":
                     return c, rest[1:]
                 if not name.isascii() and ((first.isascii() and first.isalnum())
-                                           or (c.glued_words and rest.startswith(c.glued_words))):
+                                           or (c.glued_words and rest.startswith(c.glued_words)
+                                               and (addressed or c.glued_words != ANY_TEXT))):
                     return c, rest
         return None
 
@@ -324,7 +332,8 @@ class Dispatcher:
             text = self._heard(text)
         word, _, rest = text.partition(" ")
         cmd = self._command(word)
-        if cmd is None and (glued := self._glued(word)) is not None:
+        if cmd is None and (glued := self._glued(word, event.is_direct or event.mentioned)
+                            ) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
             word = word[:len(word) - len(glued[1])].rstrip("：:")
         if cmd is not None:

@@ -206,6 +206,32 @@ def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Ca
                 actions=(Button(id="case.score", label="打开评分表", url=score_url),))
 
 
+def new_case_card(form_url: str, title: str = "") -> Card:
+    """新建案件: the link to the form on which the prosecutor enters a case (`title`: the
+    案件名称 typed after the command, prefilled there)."""
+    lines = [f"案件名称：{title}（已预填，可修改）"] if title else []
+    lines += ["请在录入表中填写案件名称、阶段、侦查人员和期限，提交后生成案件码并进入评分。",
+              "评分后，案件码才会发送给侦查人员。"]
+    return Card(title="新建案件", body="\n".join(lines),
+                actions=(Button(id="case.new", label="填写案件信息", url=form_url),))
+
+
+def case_created_card(case: CaseView, investigators: list[str], score_url: str) -> Card:
+    """To the prosecutor once the 新建案件 form created the case: what was entered, and
+    去评分, the next step (the investigators get the code with the first scoring)."""
+    def day(d: date | None) -> str:
+        return d.isoformat() if d else "未填"
+
+    lines = [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
+             f"侦查人员：{'、'.join(investigators)}",
+             f"侦查期限：{day(case.investigation_deadline)}", f"羁押期限：{day(case.custody_deadline)}"]
+    if case.external_id:
+        lines.append(f"统一受案号：{case.external_id}")
+    lines.append("尚未评分：评分后案件码将发送给侦查人员。")
+    return Card(title=f"已录入案件 {case.code}", body="\n".join(lines),
+                actions=(Button(id="case.score", label="去评分", url=score_url),))
+
+
 def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,
                         again: bool = False) -> Card:
     """黄码待定: the prosecutor chooses 延期受理 or 先收后补 (``again``: the case manager scanned

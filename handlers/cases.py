@@ -1,4 +1,5 @@
-"""案件码 in chat: 码 / 我的案件 / 评分 / 受理 / 统计, pasted code links, and card buttons."""
+"""案件码 in chat: 码 / 我的案件 / 新建案件 / 评分 / 受理 / 统计, pasted code links, and card
+buttons."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import replace
 
 from bot import cases as ops
 from bot.context import Context
-from bot.dispatcher import Router
+from bot.dispatcher import ANY_TEXT, Router
 from bot.domain.codes import ending_code
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
@@ -21,6 +22,7 @@ from cards.cases import (
     intake_returned_card,
     intake_waiting_card,
     local,
+    new_case_card,
     score_link_card,
     view_card,
 )
@@ -126,6 +128,21 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
     ev = await repo.current_evaluation(ctx.session, case)
     await ops.reply_in_confidence(
         ctx, score_link_card(ops.case_view(ctx, case), ev, ops.score_url(ctx, case.code)), case)
+
+
+@router.command("新建案件", "录入案件", "新案件", summary="新建案件：打开录入表，提交后生成案件码并进入评分"
+                "（承办检察官）", usage="新建案件 [案件名称]", roles=("prosecutor",), readonly=True,
+                glued_words=ANY_TEXT)
+async def new_case_cmd(event: MessageEvent, ctx: Context) -> None:
+    """The link to the 新建案件 form (the web session says who submits it), in the asker's
+    1:1 chat: typed in a group, it comes privately."""
+    title = " ".join(ctx.args.split())
+    card = new_case_card(ops.new_case_url(ctx, title), title)
+    if ctx.event.chat == f"dm:{ctx.user.id}":
+        await ctx.reply(card=card)
+        return
+    await ctx.send_dm(ctx.user.id, card=card)
+    await ctx.reply("新建案件的录入表已私信发给您，请在与 casebot 的单聊中打开。")
 
 
 @router.action("case.ack", roles=("investigator",))

@@ -150,6 +150,19 @@ class CaseCounter(Base):
     last: Mapped[int] = mapped_column(Integer)
 
 
+class CaseFormToken(Base):
+    """The one-time token of a 新建案件 form (/cases/new), recorded in the transaction that
+    creates its case: a second submission of the same form (a double tap, a resubmit after
+    reload or Back) finds the case instead of creating another one (0027)."""
+
+    __tablename__ = "case_form_tokens"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(80))  # who submitted it (the prosecutor)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the case it created; set in the same transaction as the claim
+    case_code: Mapped[str | None] = mapped_column(String(40))
+
+
 # -- repository functions -----------------------------------------------------------------------
 
 async def next_code(session: AsyncSession, prefix: str, year: int) -> str:
@@ -201,6 +214,29 @@ async def codes_by_external_id(session: AsyncSession, ids: Iterable[str],
                                      .where(CaseRow.external_id.in_(wanted[i:i + chunk])))
         found.update({e: c for e, c in rows.all() if e is not None})
     return found
+
+
+async def claim_form_token(session: AsyncSession, token: str, person_id: str,
+                           at: datetime) -> bool:
+    """Record a 新建案件 form's token; False when it was recorded before (the form was
+    submitted already). On PostgreSQL a concurrent claim of the same token waits for the first
+    transaction and then finds the row; on SQLite the write lock serialises the two."""
+    insert_ = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
+    t = table(CaseFormToken)
+    stmt = insert_(t).values(token=token, person_id=person_id, at=at).on_conflict_do_nothing()
+    return (await session.execute(stmt.returning(t.c.token))).first() is not None
+
+
+async def set_form_token_case(session: AsyncSession, token: str, code: str) -> None:
+    t = table(CaseFormToken)
+    await session.execute(update(t).where(t.c.token == token).values(case_code=code))
+
+
+async def form_token_case(session: AsyncSession, token: str) -> str | None:
+    """The code of the case a 新建案件 form's token created (None: not submitted yet)."""
+    t = table(CaseFormToken)
+    return (await session.execute(select(t.c.case_code).where(t.c.token == token))
+            ).scalar_one_or_none()
 
 
 # Statements on the hot path (码 lookups) are built once; building one costs more than running it.

@@ -35,7 +35,7 @@ def field_errors(errors: list[FieldError]) -> web.Response:
                          status=422)
 
 
-def _date(data: dict[str, Any], name: str, errors: list[FieldError]) -> date | None:
+def date_field(data: dict[str, Any], name: str, errors: list[FieldError]) -> date | None:
     v = data.get(name)
     if v is None:
         return None
@@ -156,8 +156,8 @@ class CasesApi:
             title=str_field(data, "title", errors), stage=str_field(data, "stage", errors),
             police_unit=str_field(data, "police_unit", errors),
             prosecutor=str_field(data, "prosecutor", errors), investigators=tuple(invs),
-            investigation_deadline=_date(data, "investigation_deadline", errors),
-            custody_deadline=_date(data, "custody_deadline", errors),
+            investigation_deadline=date_field(data, "investigation_deadline", errors),
+            custody_deadline=date_field(data, "custody_deadline", errors),
             external_id=str_field(data, "external_id", errors, required=False).strip() or None)
         if errors:
             return field_errors(errors)
@@ -225,7 +225,7 @@ class CasesApi:
         today = self.app.services.clock.now().astimezone(self.app.services.config.tz).date()
         for name in ops.DEADLINES:
             if name in data:
-                changes[name] = _date(data, name, errors)
+                changes[name] = date_field(data, name, errors)
                 if (e := ops.day_error(name, changes[name], today)) is not None:
                     errors.append(e)
         if "status" in data:

@@ -1,0 +1,75 @@
+"""新建案件 on a phone: the demo prosecutor types the command in the console, taps the card's
+link, fills the form (a wrong pick of investigators is said next to them), submits and lands on
+the new case's score form; the 1:1 chat has the 「已录入案件」 card."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.conftest import screenshot_path
+from tests.cases.helpers import AUTH, PROSECUTOR, cards
+from tests.conftest import Console
+
+FITS = "() => document.documentElement.scrollWidth <= 390 && document.body.scrollWidth <= 390"
+
+
+async def test_a_prosecutor_creates_a_case_on_a_phone(console: Console, browser: Browser,
+                                                       request: Any) -> None:
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
+                                    is_mobile=True, has_touch=True)
+    chat = await ctx.new_page()
+    await chat.goto(str(console.client.make_url("/console")))
+    await chat.select_option("#user", PROSECUTOR)
+    await chat.locator("#text").fill("新建案件 张某某涉嫌盗窃案")
+    await chat.get_by_role("button", name="发送").tap()
+    card = chat.locator(".card").filter(has=chat.locator(".head", has_text="新建案件"))
+    async with ctx.expect_page() as opened:
+        await card.get_by_role("link", name="填写案件信息").tap()
+    page = await opened.value
+
+    # the form, as the prosecutor: the title typed after the command, 审查逮捕 chosen
+    await expect(page.locator("h1")).to_have_text("新建案件")
+    await expect(page.locator("#title")).to_have_value("张某某涉嫌盗窃案")
+    await expect(page.locator("#stage")).to_have_value("审查逮捕")
+    await page.wait_for_function(FITS)  # nothing to scroll sideways
+    await page.locator("#stage").select_option("提前介入")
+
+    # investigators of two police units: said next to them, before and after submitting
+    await page.get_by_label("胡宇").check()
+    await page.get_by_label("萧宇梅").check()
+    error = page.locator('.field-error[data-for="investigators"]')
+    await expect(error).to_contain_text("所选侦查人员须属于同一侦查单位")
+    await page.locator("#investigation_deadline").fill("2026-12-20")
+    await page.locator("#custody_deadline").fill("2026-12-31")
+    await page.get_by_role("button", name="提交并去评分").tap()
+    await expect(error).to_have_text("所选侦查人员须属于同一侦查单位，现分属："
+                                     "示范市海澄县公安局、示范市海澄县公安局刑事侦查大队")
+    await page.screenshot(path=str(screenshot_path(request, "refused")), full_page=True)
+    assert (await console.client.get("/api/v1/cases/HY-2026-0001", headers=AUTH)).status == 404
+
+    await page.get_by_label("萧宇梅").uncheck()
+    await page.get_by_label("张洋艳").check()
+    await expect(error).to_be_empty()
+    await page.get_by_role("button", name="提交并去评分").tap()
+
+    # on to the score form of the new case
+    await expect(page).to_have_url(re.compile(r"/cases/HY-2026-0001/score$"))
+    await expect(page.locator("h1")).to_have_text("HY-2026-0001 张某某涉嫌盗窃案")
+    await expect(page.get_by_role("button", name="提交评分")).to_be_visible()
+    await page.screenshot(path=str(screenshot_path(request, "score-form")))
+    case = await (await console.client.get("/api/v1/cases/HY-2026-0001", headers=AUTH)).json()
+    assert (case["stage"], case["police_unit"], case["prosecutor"]) == (
+        "提前介入", "ps-hc-xd", PROSECUTOR)
+    assert case["investigators"] == ["p-investigator-1", "p-investigator-2"]
+    assert (case["investigation_deadline"], case["custody_deadline"]) == ("2026-12-20", "2026-12-31")
+
+    # the chat has the card with 去评分
+    created = chat.locator(".card").filter(has=chat.locator(".head", has_text="已录入案件 HY-2026-0001"))
+    await expect(created).to_contain_text("侦查人员：胡宇、张洋艳")
+    await expect(created.get_by_role("link", name="去评分")).to_be_visible()
+    assert [m["card"]["title"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))] == [
+        "新建案件", "已录入案件 HY-2026-0001"]
+    await ctx.close()
