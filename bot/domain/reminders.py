@@ -75,7 +75,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bot.domain.scoring import Color, color_at
+from bot.domain.scoring import Color, color_at_deadline
 from bot.domain.workcal import OFFICE_END, OFFICE_START, SHANGHAI, WorkCalendar
 
 REEVALUATE = "reevaluate"
@@ -345,8 +345,8 @@ class CaseState:
     # None: not loaded, the current colour stands in (callers load it once the deadline has come)
     history: tuple[tuple[datetime, Color], ...] | None = None
 
-    def color_at(self, moment: datetime) -> Color | None:
-        return self.color if self.history is None else color_at(self.history, moment)
+    def color_at_deadline(self, moment: datetime) -> Color | None:
+        return self.color if self.history is None else color_at_deadline(self.history, moment)
 
 
 def review_subject(request_id: int) -> str:
@@ -538,7 +538,7 @@ def _plan_custody(rule: ReminderRule, state: CaseState, cal: WorkCalendar, tz: t
     if state.custody_deadline is None:
         return []
     anchor = _midnight(state.custody_deadline, tz)
-    owed = state.color_at(anchor) if now >= anchor else state.color
+    owed = state.color_at_deadline(anchor) if now >= anchor else state.color
     if rule.colors and owed not in rule.colors:
         return []
     still = not rule.colors or state.color in rule.colors

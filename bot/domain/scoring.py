@@ -80,6 +80,14 @@ def color_at(history: Iterable[tuple[datetime, _C]], moment: datetime) -> _C | N
     return color
 
 
+def color_at_deadline(history: Sequence[tuple[datetime, _C]], moment: datetime) -> _C | None:
+    """The colour a case had when a deadline came at `moment` (羁押期限届满仍为红码): the one in
+    effect then; for a case first scored only after it (created or imported late, its deadline
+    already passed), its first colour, which describes the file as it already was (None: never
+    scored)."""
+    return color_at(history, moment) or (history[0][1] if history else None)
+
+
 # --------------------------------------------------------------------------- template
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 
-from bot.domain.scoring import color_at
+from bot.domain.scoring import color_at_deadline
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ class Stats:
 
 def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
     """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
-    a case that turned green since still counts, one that turned red only later does not.
+    a case that turned green since still counts, one that turned red only later does not, one
+    first scored (red) only after it does.
     Like the 责任倒查 itself (bot.domain.reminders.plan_case), a case closed before the
     deadline came does not count."""
     if f.custody_deadline is None or f.custody_deadline > today:
@@ -93,7 +94,7 @@ def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
     anchor = datetime.combine(f.custody_deadline, time(), tzinfo=tz)
     if f.closed and (f.closed_at is None or f.closed_at < anchor):
         return False
-    return color_at(f.history, anchor) == "red"
+    return color_at_deadline(f.history, anchor) == "red"
 
 
 def _ordered(groups: dict[str, Group], roster: Sequence[str]) -> dict[str, Group]:

@@ -94,6 +94,23 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
     assert c.case_code == code and c.started_by == INVESTIGATORS[0]
 
 
+async def test_a_case_first_scored_red_after_its_custody_deadline_came_escalates(
+        console: Console) -> None:
+    """A running case entered late (its custody deadline today, or already past), first
+    scored red: it was red when the deadline came, as far as anyone knows, so 责任倒查 goes to
+    the leader at once; one first scored green owes nothing."""
+    late = await create_case(console, custody_deadline="2026-11-02")  # today
+    await evaluate(console, late, RED)
+    fine = await create_case(console, custody_deadline="2026-10-30")
+    await evaluate(console, fine, GREEN)
+    await console.advance("1m")
+    [lead] = await reminder_cards(console, LEADER)
+    assert "责任倒查" in lead["card"]["title"] and late in lead["card"]["body"]
+    assert "羁押期限已于 2026年11月2日 届满" in lead["card"]["body"]
+    stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
+    assert "羁押期限届满仍为红码：1" in stats, stats
+
+
 async def test_custody_deadline_still_red_escalates_to_leader(console: Console) -> None:
     code = await create_case(console, custody_deadline="2026-11-04")
     await evaluate(console, code, RED)
