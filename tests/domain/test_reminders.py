@@ -170,9 +170,14 @@ def test_custody_escalation_is_owed_by_the_colour_when_custody_ran_out() -> None
     yellow_then_red = state(Color.RED, custody_deadline=deadline, history=(
         (EVAL_AT, Color.YELLOW), (at(2026, 3, 20, 15), Color.RED)))
     assert not by_rule(plan(yellow_then_red, after), "custody_escalation")
+    # first scored only after the deadline came (entered late): its first colour is the one
+    # it had then, as far as anyone knows — red owes it, green does not
     scored_after = state(Color.RED, custody_deadline=deadline, history=(
         (at(2026, 3, 20, 15), Color.RED),))
-    assert not by_rule(plan(scored_after, after), "custody_escalation")
+    assert by_rule(plan(scored_after, after), "custody_escalation")
+    green_after = state(Color.RED, custody_deadline=deadline, history=(
+        (at(2026, 3, 20, 15), Color.GREEN), (at(2026, 3, 21, 9), Color.RED)))
+    assert not by_rule(plan(green_after, after), "custody_escalation")
     # a configured repeat goes on only while the case stays red
     rule = find_rule(RULES, "custody_escalation")
     assert rule is not None

@@ -32,10 +32,13 @@ def test_red_at_custody_is_the_colour_when_the_deadline_came_not_the_colour_now(
         case("no-deadline", "red", [("2026-11-01 10:00", "red")], custody=None),
     ]
     s = compute(facts, TODAY, SH)
-    assert s.red_at_custody == 2  # red-then-green and red-still: red at 2026-11-10 00:00
+    # red-then-green and red-still: red at 2026-11-10 00:00; scored-later: first scored (red)
+    # only after it, so red then as far as anyone knows
+    assert s.red_at_custody == 3
     # the deadline day itself counts from its midnight (the 责任倒查 reminder's anchor)
-    assert compute(facts, date(2026, 11, 10), SH).red_at_custody == 2
-    assert compute(facts, date(2026, 11, 9), SH).red_at_custody == 0
+    then = [f for f in facts if f.code != "scored-later"]  # not scored yet on those days
+    assert compute(then, date(2026, 11, 10), SH).red_at_custody == 2
+    assert compute(then, date(2026, 11, 9), SH).red_at_custody == 0
 
 
 def test_no_cases() -> None:
