@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -97,6 +97,16 @@ class Org(Strict):
             for m in c.members:
                 if m not in people:
                     raise ValueError(f"chats[{i}].members: unknown person {m!r}")
+        # one platform account is one person (else the later one silently takes it over), one
+        # code prefix one office (else two offices hand out the same case codes)
+        _one_owner("people", [(p.id, p.ids) for p in self.people])
+        _one_owner("chats", [(c.id, c.ids) for c in self.chats])
+        prefixes: dict[str, str] = {}
+        for i, u in enumerate(self.units):
+            if u.code_prefix is not None:
+                if (other := prefixes.setdefault(u.code_prefix, u.id)) != u.id:
+                    raise ValueError(f"units[{i}].code_prefix: {u.code_prefix!r} is already the "
+                                     f"code prefix of unit {other!r}")
         return self
 
     def version_hash(self) -> str:
@@ -125,6 +135,16 @@ def _check_parent(i: int, u: Unit, kinds: Mapping[str, str]) -> None:
     if kinds[u.parent] not in allowed:
         raise ValueError(f"{where}: a {u.kind} unit's parent must be a {' or '.join(allowed)} "
                          f"unit; {u.parent!r} is a {kinds[u.parent]} unit")
+
+
+def _one_owner(what: str, entries: Sequence[tuple[str, Mapping[Any, str]]]) -> None:
+    """Each platform id (ids.dingtalk, ids.wecom) belongs to one entry of `what`."""
+    owners: dict[tuple[str, str], str] = {}
+    for i, (entry, ids) in enumerate(entries):
+        for platform, pid in ids.items():
+            if (other := owners.setdefault((platform, pid), entry)) != entry:
+                raise ValueError(f"{what}[{i}].ids.{platform}: {pid!r} is already the "
+                                 f"{platform} id of {other!r}")
 
 
 def _unique(ids: list[str], what: str) -> set[str]:

@@ -317,3 +317,33 @@ def test_check_config_piped_into_a_reader_that_leaves_prints_no_traceback() -> N
     proc.stdout.close()  # before the command writes its first line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("dingtalk", "people[{i}].ids.dingtalk: {value!r} is already the dingtalk id of {other!r}"),
+    ("code_prefix", "units[{i}].code_prefix: {value!r} is already the code prefix of unit "
+                    "{other!r}"),
+])
+def test_one_platform_account_per_person_and_one_code_prefix_per_office(
+        tmp_path: Path, field: str, message: str) -> None:
+    """A DingTalk id given to two people would let the first person's account act as the
+    second, silently; a code prefix given to two offices would hand out one code twice. Both
+    are refused at start and by check-config, naming the file and the field."""
+    org = yaml.safe_load((DEFAULT_DIR / "org.yaml").read_text(encoding="utf-8"))
+    if field == "dingtalk":
+        owners = [(i, p) for i, p in enumerate(org["people"]) if p.get("ids", {}).get("dingtalk")]
+        (_, first), (i, second) = owners[0], owners[1]
+        value = second["ids"]["dingtalk"] = first["ids"]["dingtalk"]
+        other = first["id"]
+    else:
+        offices = [(i, u) for i, u in enumerate(org["units"]) if u.get("code_prefix")]
+        (_, first), (i, second) = offices[0], offices[1]
+        value = second["code_prefix"] = first["code_prefix"]
+        other = first["id"]
+    path = write_config(tmp_path, "{}\n", yaml.safe_dump(org, allow_unicode=True))
+    [err] = errors_of(path)
+    expected = message.format(i=i, value=value, other=other)
+    assert err.startswith(f"{tmp_path / 'org.yaml'}: ") and expected in err, err
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and expected in r.stderr, r.stderr
