@@ -242,6 +242,7 @@ class Dispatcher:
                 if first == ":":
                     return c, rest[1:]
                 if not name.isascii() and ((first.isascii() and first.isalnum())
+                                           or first == "#"  # 整改完成#12, 整改完成＃12
                                            or (c.glued_words and rest.startswith(c.glued_words)
                                                and (addressed or c.glued_words != ANY_TEXT))):
                     return c, rest

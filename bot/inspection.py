@@ -62,15 +62,20 @@ def base_url(out: Outbound) -> str:
 
 
 def resolve_unit(d: Directory, ref: str, among: list[str] | None = None) -> Unit | None:
-    """A county unit by id, by exact name or by a unique part of its name."""
+    """A county unit by id, by exact name or by a unique part of its name; the short names
+    people say work too (乐宝区院, 乐宝区检察院 for 东川市乐宝区人民检察院)."""
     ref = ref.strip()
     pool = [d.units[u] for u in among] if among is not None else [
         u for u in d.org.units if u.kind == "county"]
     for u in pool:
         if u.id == ref or u.name == ref:
             return u
-    hits = [u for u in pool if ref and ref in u.name]
-    return hits[0] if len(hits) == 1 else None
+    for short in (ref, *(ref.removesuffix(s) for s in ("人民检察院", "检察院", "院")
+                         if ref.endswith(s) and len(ref) > len(s) + 1)):
+        hits = [u for u in pool if short and short in u.name]
+        if hits:
+            return hits[0] if len(hits) == 1 else None
+    return None
 
 
 def latest_reports(notes: list[Note]) -> list[Note]:

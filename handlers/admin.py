@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.context import Context
 from bot.directory import Directory, parent_line
-from bot.dispatcher import Router, role_names
+from bot.dispatcher import ANY_TEXT, Router, role_names
 from bot.events import MessageEvent
 from bot.roster import KIND_LABELS
 from cards.model import Button, Card
@@ -79,7 +79,7 @@ def chat_lines(d: Directory, c: Chat) -> list[str]:
 
 
 @router.command("人员", summary="查找人员：单位、角色、平台账号、所在群", usage="人员 姓名或编号",
-                roles=ADMIN, readonly=True)
+                roles=ADMIN, readonly=True, glued_words=ANY_TEXT)  # 人员余斌梅
 async def person_cmd(event: MessageEvent, ctx: Context) -> None:
     if not ctx.args:
         await ctx.reply("用法：人员 姓名或编号，例如「人员 p-prosecutor-1」或「人员 邓建」。")
@@ -96,7 +96,7 @@ async def person_cmd(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("单位", summary="查看单位：上级、检察长和人员", usage="单位 名称或编号",
-                roles=ADMIN, readonly=True)
+                roles=ADMIN, readonly=True, glued_words=ANY_TEXT)  # 单位海澄县
 async def unit_cmd(event: MessageEvent, ctx: Context) -> None:
     if not ctx.args:
         await ctx.reply("用法：单位 名称或编号，例如「单位 c01-01」或「单位 海澄」。")

@@ -44,6 +44,9 @@ async def test_person_by_name_id_and_platform_id(console: Console) -> None:
     assert many.startswith("找到 14 人") and "仅显示前 10 个" in many
     assert await ask(console, "人员 不存在的人") == "未找到姓名或编号包含「不存在的人」的人员。"
     assert (await ask(console, "人员")).startswith("用法：人员 姓名或编号")
+    # a name typed straight after the command word, as Chinese is written
+    assert "余斌梅（p-prosecutor-1）" in await ask(console, "人员余斌梅")
+    assert (await ask(console, "单位海澄县人民检察院")).startswith("示范市海澄县人民检察院（c01-01）")
 
 
 async def test_unit_with_its_chief_and_people(console: Console) -> None:

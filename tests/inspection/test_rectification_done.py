@@ -107,8 +107,9 @@ async def test_the_chief_reports_it_done_from_the_card_and_the_inspector_sends_i
     [escalated] = await reminder_cards(console, HOST)
     assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
 
-    # reported again after the 退回: by the command, from any chat
-    r = await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 制度已印发，月报已报三期")
+    # reported again after the 退回: by the command, from any chat, typed as phones do (no
+    # space before the full-width ＃)
+    r = await console.send(chief, f"dm:{chief}", f"整改完成＃{item.id} 制度已印发，月报已报三期")
     assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号")
     closed = await status(console, item.id)
     assert (closed.closed_by_person, closed.closed_note) == (chief, "制度已印发，月报已报三期")
