@@ -27,6 +27,8 @@ from bot.domain.inspection import (
     SessionParams,
     SpecialInquiry,
     build_manifest,
+    default_entropy_name,
+    entropy_public_at,
     validate_params,
 )
 from bot.domain.question_bank import parse_file
@@ -139,7 +141,7 @@ async def create_session(out: Outbound, actor: Person, raw: RawCreate,
     if reports is None and chat:
         prev = await store.previous_session(db, chat)
         reports = tuple(json.loads(prev.result or "{}").get("units", [])) if prev else ()
-    values.setdefault("entropy_name", f"福彩3D {today:%Y-%m-%d} 开奖号码")
+    values.setdefault("entropy_name", default_entropy_name(out.now().astimezone(out.config.tz)))
     values.setdefault("answer_seconds", out.config.inspection.answer_seconds)
     p = SessionParams(title=raw.title or f"检务督导面对面 {today:%Y-%m-%d}", chat=chat or "",
                       special=tuple(special), rectification_units=reports, **values)
@@ -198,7 +200,9 @@ async def commitment_card(out: Outbound, s: InspectionSession) -> Card:
         sid=s.id, title=s.title, manifest=manifest, manifest_hash=s.manifest_hash,
         base_url=base_url(out), cities=len({u.city_id for u in manifest.units}),
         special_units=len(special), recent_units=len(recent),
-        special_questions=sum(len(x.question_ids) for x in p.special))
+        special_questions=sum(len(x.question_ids) for x in p.special),
+        public_at=f"{at:%Y-%m-%d %H:%M}" if (at := entropy_public_at(
+            p.entropy_name, out.config.tz)) else "")
 
 
 def params_of(s: InspectionSession) -> SessionParams:

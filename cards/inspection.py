@@ -48,8 +48,9 @@ def _hhmmss(t: datetime) -> str:
 
 def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
                 base_url: str, cities: int, special_units: int = 0, recent_units: int = 0,
-                special_questions: int = 0) -> Card:
-    """`special_units`, `recent_units`, `special_questions`: what the manifest leaves out of
+                special_questions: int = 0, public_at: str = "") -> Card:
+    """`public_at`: when the default source's number is drawn (empty for another source).
+    `special_units`, `recent_units`, `special_questions`: what the manifest leaves out of
     the draw (the special-inquiry offices and their questions, the offices drawn recently), so
     that the counts add up to the roster and the bank an observer knows."""
     asked = set(manifest.asked_question_ids)
@@ -71,7 +72,9 @@ def commit_card(*, sid: str, title: str, manifest: Manifest, manifest_hash: str,
         + (f"；另有{units_note}不参与抽签" if units_note else "") + "）\n"
         f"候选题目：{len(manifest.questions) - excluded} 道（只公布题号和类别"
         + (f"；另有 {questions_note}，不再抽取" if questions_note else "") + "）\n"
-        f"公开随机数来源：{manifest.entropy_source}\n"
+        f"公开随机数来源：{manifest.entropy_source}"
+        + (f"（约 {public_at} 开奖，开奖后方可抽签；会议在开奖前举行的，请提前一天创建会议，"
+           "或以「熵源=」指定会前才公布的其他公开随机数）" if public_at else "") + "\n"
         f"抽签清单 SHA-256：{manifest_hash}\n"
         f"服务器密钥承诺 SHA-256：{manifest.secret_commitment}\n"
         "抽签时由主持人在群内输入上述公开随机数（「抽签 数字」）；抽签后公布密钥，任何人均可复核。\n"

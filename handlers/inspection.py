@@ -28,6 +28,7 @@ from bot.domain.inspection import (
     check_entropy,
     due_problem,
     entropy_format_text,
+    entropy_public_at,
     looks_like_due,
     parse_create,
     parse_due,
@@ -274,6 +275,12 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(card=await commitment_card(ctx, s))
         fmt = entropy_format_text(p.entropy_count, p.entropy_width)
         await ctx.reply(f"请主持人输入公开随机数：抽签 <{fmt}>")
+        return
+    public_at = entropy_public_at(p.entropy_name, ctx.config.tz)
+    if public_at is not None and ctx.now() < public_at:  # a number typed now was made up
+        await ctx.reply(f"公开随机数尚未公布：{p.entropy_name.strip()}约于 {public_at:%Y-%m-%d %H:%M} "
+                        "开奖，开奖后再发送「抽签 <开奖号码>」。抽签只能用承诺之后才公布的号码，"
+                        "才能事后复核、事先无人可知。")
         return
     problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
     if problem:

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.domain.draw import (
@@ -341,3 +341,26 @@ def outsider_steps(base_url: str, sid: str) -> tuple[str, ...]:
 def operator_verify_line(sid: str) -> str:
     """The operator's own check, on the bot's database: labelled as such, not the outsider's."""
     return f"运维人员（在本系统服务器上）：casebot draw verify {sid}"
+
+
+# The default public entropy: the 福彩3D draw, held daily at about 21:15 Beijing time. It must be
+# drawn after the commitment is posted (nobody knows it when the manifest is fixed) and before
+# the draw in the meeting (the host types it).
+LOTTERY_DRAWN_AT = time(21, 15)
+_LOTTERY = re.compile(r"福彩3D (\d{4}-\d{2}-\d{2}) 开奖号码")
+
+
+def default_entropy_name(now_local: datetime) -> str:
+    """The next 福彩3D draw not yet public: today's before 21:00, else tomorrow's."""
+    day = now_local.date() + timedelta(days=0 if now_local.time() < time(21) else 1)
+    return f"福彩3D {day:%Y-%m-%d} 开奖号码"
+
+
+def entropy_public_at(entropy_name: str, tz: Any) -> datetime | None:
+    """When the default source's number becomes public (None for any other source, whose
+    time the bot cannot know)."""
+    m = _LOTTERY.fullmatch(entropy_name.strip())
+    if m is None:
+        return None
+    return datetime.combine(date.fromisoformat(m.group(1)), LOTTERY_DRAWN_AT, tzinfo=tz)
+

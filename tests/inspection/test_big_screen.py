@@ -22,7 +22,7 @@ from tests.inspection.helpers import asks, bank, card, city_chief, say, session_
 @pytest.mark.browser
 async def test_big_screen_shows_draw_then_question(console: Console, browser: Browser,
                                                    request: Any) -> None:
-    await say(console, "督导 新建 大屏测试 单位数=3 题数=3 熵格式=3x1")
+    await say(console, "督导 新建 大屏测试 单位数=3 题数=3 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)
@@ -79,7 +79,7 @@ async def test_big_screen_shows_draw_then_question(console: Console, browser: Br
 
 
 async def test_big_screen_needs_the_link_or_a_member(console: Console) -> None:
-    await say(console, "督导 新建 权限测试 熵格式=3x1")
+    await say(console, "督导 新建 权限测试 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     s = await session_row(console)
     assert (await console.client.get(f"/live/{s.id}")).status == 403
     assert (await console.client.get(f"/live/{s.id}/state?t=forged")).status == 403
@@ -96,7 +96,7 @@ async def test_big_screen_fits_a_phone(console: Console, browser: Browser, reque
     """A county chief taps 打开大屏 in the group on a phone (390 px): the page is one column
     that fits the screen — no sideways scrolling, the question readable in lines of more than
     a few characters — with the current unit and question above the draw list."""
-    await say(console, "督导 新建 手机大屏 单位数=4 题数=3 熵格式=3x1")
+    await say(console, "督导 新建 手机大屏 单位数=4 题数=3 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)
@@ -131,7 +131,7 @@ async def test_big_screen_answers_fill_the_projector_without_repeating_the_quest
     every question with its answer points, all of it on screen (nobody scrolls a projector);
     the last question is not shown a second time above the list. The footer names the verify
     page by its full address, which the audience can type."""
-    await say(console, "督导 新建 投影答案 单位数=3 题数=4 熵格式=3x1")
+    await say(console, "督导 新建 投影答案 单位数=3 题数=4 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)
@@ -203,7 +203,8 @@ async def test_big_screen_shows_what_the_room_does_between_questions(
     overlapping, and no question text before its reveal."""
     d = console.app.services.directory
     due = ["c02-03", "c05-02"]
-    await say(console, "督导 新建 过场大屏 单位数=1 题数=2 熵格式=3x1 整改汇报=" + ",".join(due))
+    await say(console, "督导 新建 过场大屏 单位数=1 题数=2 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                       "整改汇报=" + ",".join(due))
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)
@@ -308,7 +309,8 @@ async def test_screen_state_names_the_commenter_and_the_reports(console: Console
     during 整改汇报 each unit due to report with its latest status."""
     d = console.app.services.directory
     due = ["c02-03", "c05-02"]
-    await say(console, "督导 新建 状态 单位数=1 题数=1 熵格式=3x1 整改汇报=" + ",".join(due))
+    await say(console, "督导 新建 状态 单位数=1 题数=1 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                       "整改汇报=" + ",".join(due))
     await say(console, "开始")
     await say(console, "抽签 3 8 3")
     s = await session_row(console)
@@ -364,7 +366,7 @@ async def test_long_answer_points_wrap_aligned_on_a_phone(
     """公布答案 followed on a phone (390 px): a long answer point wraps onto lines that start
     where its first line's text starts, right of its bullet, not back under the bullet; a long
     question wraps aligned after its number the same way."""
-    await say(console, "督导 新建 手机答案 单位数=3 题数=1 熵格式=3x1")
+    await say(console, "督导 新建 手机答案 单位数=3 题数=1 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)

@@ -35,7 +35,7 @@ async def drawn_units(console: Console) -> list[str]:
 
 async def test_stage_refusals_say_where_the_session_is_and_what_to_send(console: Console) -> None:
     d = console.app.services.directory
-    await say(console, "督导 新建 阶段提示 熵格式=3x1")
+    await say(console, "督导 新建 阶段提示 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     early = text(await say(console, "公布答案"))
     assert "现在不能公布答案" in early and "尚未抽签" in early and "请先发送「开始」" in early
     assert "尚未全部公布" not in early
@@ -194,7 +194,7 @@ async def test_followup_goes_to_the_last_drawn_session_past_an_undrawn_one(
     (they answered 本群没有已抽签的督导会议)."""
     drawn = await quick_session(console)
     await say(console, "结束 确认")
-    await say(console, "督导 新建 误建的一期 熵格式=3x1")
+    await say(console, "督导 新建 误建的一期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     ended = card(await say(console, "结束 确认"), "会议结束")
     # nothing was drawn: no 复核抽签, no invitation to follow up on this session
     assert ended["actions"] == [] and "本次会议未抽签" in ended["body"]

@@ -22,7 +22,7 @@ async def test_big_screens_while_redis_is_down(tmp_path: Path,
     settings = make_settings(tmp_path, web={"public_url": f"http://127.0.0.1:{port}"},
                              storage={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     async with open_console(settings, port) as console:
-        await say(console, "督导 新建 断线测试 单位数=3 题数=3 熵格式=3x1")
+        await say(console, "督导 新建 断线测试 单位数=3 题数=3 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
         agenda = card(await say(console, "开始"), "检务督导面对面")
         live = urlsplit(next(a["url"] for a in agenda["actions"] if "/live/" in a["url"]))
         caplog.clear()

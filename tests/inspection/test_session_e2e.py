@@ -6,13 +6,16 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.domain.draw import verify
+from bot.domain.inspection import default_entropy_name, entropy_public_at
 from config.loader import Settings
 from storage import inspection as store
 from storage.models import AuditRecord, Message
@@ -198,7 +201,7 @@ async def assert_no_text_before_reveal(console: Console, caplog: pytest.LogCaptu
 async def test_stage_order_and_refusals(console: Console) -> None:
     none = await say(console, "下一题")
     assert "没有进行中的督导会议" in none[0]["text"]
-    await say(console, "督导 新建 顺序测试 熵格式=3x1")
+    await say(console, "督导 新建 顺序测试 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     early = await say(console, "抽签 1 2 3")
     assert "请先发送「开始」" in early[0]["text"]
     assert "尚未抽签" in (await say(console, "下一题"))[0]["text"]
@@ -257,14 +260,14 @@ async def test_create_errors_are_explained(console: Console) -> None:
 
 
 async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -> None:
-    await say(console, "督导 新建 第一期 熵格式=3x1")
+    await say(console, "督导 新建 第一期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     await say(console, "开始")
     await say(console, "抽签 1 1 1")
     first = await session_row(console)
     units1 = json.loads(first.result or "")["units"]
     await run_unit(console, 3, units1[0], "好")
     await say(console, "结束 确认")
-    created = await say(console, "督导 新建 第二期 熵格式=3x1 排除近期=1")
+    created = await say(console, "督导 新建 第二期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 排除近期=1")
     second = await session_row(console)
     m = json.loads(second.manifest)
     # the commitment card counts only the questions that can still be drawn
@@ -294,7 +297,8 @@ async def test_commitment_card_counts_add_up_to_the_roster_and_the_bank(console:
     special = next(u.id for u in console.app.services.directory.org.units
                    if u.kind == "county" and u.id not in drawn1)
     kept = sorted(set(await bank(console)) - asked)[:2]
-    created = await say(console, f"督导 新建 第二期 熵格式=3x1 排除近期=1 专项={special}:{','.join(kept)}")
+    created = await say(console, "督导 新建 第二期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                                 f"排除近期=1 专项={special}:{','.join(kept)}")
     m = json.loads((await session_row(console)).manifest)
     bank_size = len(await bank(console))
     assert len(m["units"]) == 111 - 3 - 1
@@ -314,3 +318,28 @@ async def test_help_lists_the_inspection_commands_by_role(console: Console) -> N
         assert word in mine, word
     chief = (await say(console, "帮助", user="p-chief-c01", chat="dm:p-chief-c01"))[0]["text"]
     assert "点评" in chief and "抽签" not in chief and "题库" not in chief
+
+
+async def test_the_default_public_number_is_a_future_draw_and_waits_for_it(
+        console: Console) -> None:
+    """Without 熵源=, the source is the next 福彩3D draw, not yet public: created at 09:33, that
+    evening's (at 21:52 it would be the next day's). The commitment card says when it is drawn;
+    抽签 before then is refused (a number typed now was made up), after it the draw runs."""
+    await say(console, "督导 新建 默认熵源 熵格式=3x1")
+    await say(console, "开始")
+    prompt = card(await say(console, "抽签"), "抽签承诺")["body"]
+    assert "公开随机数来源：福彩3D 2026-11-02 开奖号码（" in prompt, prompt
+    assert "（约 2026-11-02 21:15 开奖，开奖后方可抽签；" in prompt, prompt
+    early = (await say(console, "抽签 1 2 3"))[0]["text"]
+    assert early.startswith("公开随机数尚未公布：福彩3D 2026-11-02 开奖号码约于 2026-11-02 21:15 开奖")
+    assert (await session_row(console)).result is None
+    await console.advance("12h")  # 21:33: drawn
+    assert card(await say(console, "抽签 1 2 3"), "抽签结果")
+
+
+def test_the_default_source_is_the_next_draw_not_yet_public() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    assert default_entropy_name(datetime(2026, 12, 11, 9, 48, tzinfo=tz)) == "福彩3D 2026-12-11 开奖号码"
+    assert default_entropy_name(datetime(2026, 12, 14, 21, 52, tzinfo=tz)) == "福彩3D 2026-12-15 开奖号码"
+    assert entropy_public_at("福彩3D 2026-12-15 开奖号码", tz) == datetime(2026, 12, 15, 21, 15, tzinfo=tz)
+    assert entropy_public_at("福彩3D第2026318期开奖号码", tz) is None  # another source: unknown

@@ -38,7 +38,7 @@ async def test_create_form(console: Console) -> None:
 
 
 async def test_verify_page_and_published_data(console: Console) -> None:
-    created = await console.send(HOST, GROUP, "督导 新建 复核 熵格式=3x1")
+    created = await console.send(HOST, GROUP, "督导 新建 复核 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     s = await session_row(console)
     manifest = await (await console.client.get(f"/draw/{s.id}/manifest.json")).json()
     assert manifest["manifest_hash"] == s.manifest_hash and created
