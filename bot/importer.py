@@ -17,6 +17,7 @@ from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
 from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
 from bot.roster_versions import org_in_use
+from bot.signing import Signer
 from config.loader import Settings
 from storage import cases as repo
 from storage import db, migrate
@@ -103,7 +104,7 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
         async with sessions() as session:  # the roster in use, not only this machine's org.yaml
             org = await org_in_use(session, settings.org_path, settings.org)
         services = Services(settings=settings, clock=clock, db=sessions,
-                            directory=Directory(org))
+                            directory=Directory(org), signer=Signer(settings.secrets.link_keys))
         seen: dict[str, int] = {}
         async with services.db() as session:  # no statement runs on it: no transaction
             checker = Outbound(services, session)

@@ -68,6 +68,22 @@ def _start_demo(port: int, data_dir: Path, token: str = "") -> tuple[subprocess.
     return proc, banner
 
 
+def test_import_cases_uses_the_signing_keys_from_the_environment(tmp_path: Path) -> None:
+    """With CASEBOT_LINK_KEYS set, as for `casebot serve`, the import does not tell the operator
+    that the keys are missing."""
+    cfg = _cfg(tmp_path)
+    assert _run("migrate", "--config", str(cfg)).returncode == 0
+    good = tmp_path / "good.csv"
+    good.write_text("title,stage,police_unit,prosecutor,investigators\n"
+                    "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "import", "cases", str(good),
+                        "--config", str(cfg)], capture_output=True, text=True,
+                       env={**os.environ, "CASEBOT_LINK_KEYS": "k-new,k-old"})
+    assert r.returncode == 0, r.stderr
+    assert "1 cases imported" in r.stdout
+    assert "signing keys" not in r.stderr and "WARNING" not in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("token", ["", "s3cret-from-the-environment"])
 def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
     port = free_port()
