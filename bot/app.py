@@ -35,7 +35,7 @@ from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
 from bot.transports.dingtalk.web import DingTalkWeb, login_in_dingtalk
-from bot.web import api_errors, json_response, same_origin
+from bot.web import MAX_BODY, api_errors, json_response, same_origin, unreadable_requests
 from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
@@ -319,7 +319,9 @@ APP_KEY = web.AppKey("casebot", App)
 
 
 def create_web_app(app: App) -> web.Application:
+    logging.getLogger("aiohttp.server").addFilter(unreadable_requests)  # added once only
     webapp = web.Application(
+        client_max_size=MAX_BODY,
         middlewares=[*([login_in_dingtalk] if app.settings.config.transports.dingtalk.enabled
                        else []),
                      api_errors, same_origin(app.settings.config.web.public_url)])
