@@ -15,7 +15,7 @@ from bot import cases as ops
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
-from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.domain.text import CSV_EMPTY_ERROR, CSV_ENCODING_ERROR, decode_csv
 from bot.roster_versions import org_in_use
 from bot.signing import Signer
 from config.loader import Settings
@@ -40,6 +40,8 @@ def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
     text = decode_csv(path.read_bytes())
     if text is None:
         return [], [f"{path}: {CSV_ENCODING_ERROR}"]
+    if not text.strip():
+        return [], [f"{path}: {CSV_EMPTY_ERROR}"]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS[:5] if c not in reader.fieldnames]

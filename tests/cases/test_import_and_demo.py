@@ -68,6 +68,19 @@ def _start_demo(port: int, data_dir: Path, token: str = "") -> tuple[subprocess.
     return proc, banner
 
 
+def test_import_cases_of_an_empty_file_says_it_is_empty(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    assert _run("migrate", "--config", str(cfg)).returncode == 0
+    empty = tmp_path / "empty.csv"
+    for content in (b"", b"\xef\xbb\xbf\r\n"):  # 0 bytes; a BOM and a blank line
+        empty.write_bytes(content)
+        r = _run("import", "cases", str(empty), "--config", str(cfg))
+        assert r.returncode == 1
+        assert r.stderr.endswith(f"{empty}：未导入，请修改：\n"
+                                 f"  {empty}: 文件为空：没有表头，也没有数据行\n"), content
+        assert "缺少列" not in r.stderr
+
+
 def test_import_cases_uses_the_signing_keys_from_the_environment(tmp_path: Path) -> None:
     """With CASEBOT_LINK_KEYS set, as for `casebot serve`, the import does not tell the operator
     that the keys are missing."""
