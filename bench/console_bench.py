@@ -177,6 +177,7 @@ async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
     from bot.context import Services, unit_of_work
     from bot.directory import Directory
     from bot.domain.scoring import Deduction
+    from bot.signing import Signer
     from config.loader import load_config
     from storage import db, migrate
 
@@ -185,7 +186,8 @@ async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
     engine = db.create_engine(f"sqlite+aiosqlite:///{dbf}")
     await migrate.upgrade(engine)
     services = Services(settings=settings, clock=SystemClock(), db=db.sessionmaker(engine),
-                        directory=Directory(settings.org))
+                        directory=Directory(settings.org),
+                        signer=Signer(settings.secrets.link_keys))
     prosecutor = services.directory.people["p-prosecutor-1"]
     async with unit_of_work(services) as out:
         case = await ops.create_case(out, ops.NewCase(

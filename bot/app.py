@@ -35,7 +35,7 @@ from bot.signing import Signer
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport
 from bot.transports.dingtalk.web import DingTalkWeb, login_in_dingtalk
-from bot.web import api_errors, json_response, same_origin
+from bot.web import MAX_BODY, api_errors, json_response, same_origin, unreadable_requests
 from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
@@ -73,6 +73,7 @@ class App:
         self.dingtalk: dingtalk.DingTalkTransport | None = None
         self.roster: RosterSync | None = None  # the roster versions in the database
         self._head_logged: datetime | None = None  # when the audit head was last logged
+        self.stopping = False  # set when the web server shuts down (SIGTERM)
 
     @property
     def services(self) -> Services:
@@ -262,11 +263,14 @@ class App:
 
     async def advance_clock(self, clock: ManualClock, delta: timedelta) -> dict[str, int]:
         """Move the test clock by ``delta`` as if the bot had been running: stop at each
-        moment a reminder falls due and run what is due there, then at the end."""
+        moment a reminder falls due and run what is due there, then at the end. When the bot
+        is stopping (SIGTERM), it stops at the next of those moments, short of ``delta``."""
         target = clock.now() + delta
         totals: dict[str, int] = dict.fromkeys(self.tickers, 0)
         reminders = reminder_service.service_of(self.services)
         for _ in range(10_000):  # a bound, not a budget: every stop moves the clock forward
+            if self.stopping:
+                return totals
             stop = await reminders.next_wakeup(clock.now(), target)
             if stop is None:
                 break
@@ -319,7 +323,9 @@ APP_KEY = web.AppKey("casebot", App)
 
 
 def create_web_app(app: App) -> web.Application:
+    logging.getLogger("aiohttp.server").addFilter(unreadable_requests)  # added once only
     webapp = web.Application(
+        client_max_size=MAX_BODY,
         middlewares=[*([login_in_dingtalk] if app.settings.config.transports.dingtalk.enabled
                        else []),
                      api_errors, same_origin(app.settings.config.web.public_url)])
@@ -333,6 +339,13 @@ def create_web_app(app: App) -> web.Application:
         await app.stop()
 
     webapp.cleanup_ctx.append(lifecycle)
+
+    async def stopping(_: web.Application) -> None:
+        # before the server waits for the requests in progress (up to 60 s) and then stops
+        # the app: a long test-clock advance ends at its next stop instead
+        app.stopping = True
+
+    webapp.on_shutdown.append(stopping)
     routes: list[Any] = [
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import fcntl
 import logging
 import os
 import shutil
@@ -60,14 +61,18 @@ def _database_error(settings: Settings, e: Exception, migrate_hint: bool = True)
     raise SystemExit(2)
 
 
-def _listen_error(settings: Settings, host: str, port: int, e: OSError) -> NoReturn:
+def _listen_error(host: str, port: int, e: OSError, where: str) -> NoReturn:
+    """``where``: what sets the address (the config's fields, the options)."""
     why = (e.strerror or str(e)).lower()
-    print(f"error: cannot listen on {host}:{port}: {why} (web.host / web.port in "
-          f"{settings.source}, or --host / --port)", file=sys.stderr)
+    print(f"error: cannot listen on {host}:{port}: {why} ({where})", file=sys.stderr)
     raise SystemExit(2)
 
 
-def _check_listen(settings: Settings, host: str, port: int) -> None:
+def _listen_where(settings: Settings) -> str:
+    return f"web.host / web.port in {settings.source}, or --host / --port"
+
+
+def _check_listen(host: str, port: int, where: str) -> None:
     """Bind the address once before starting: a port in use stops the start before the bot
     migrates, connects to DingTalk or starts its workers (aiohttp binds only after that)."""
     try:
@@ -77,7 +82,7 @@ def _check_listen(settings: Settings, host: str, port: int) -> None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(addr)
     except OSError as e:
-        _listen_error(settings, host, port, e)
+        _listen_error(host, port, e, where)
 
 
 def _file_error(path: Path, e: Exception) -> NoReturn:
@@ -95,7 +100,8 @@ def _file_error(path: Path, e: Exception) -> NoReturn:
 
 
 def _run(settings: Settings, clock: Clock, banner: list[str],
-         seeders: list[Callable[[App], Awaitable[None]]] | None = None) -> None:
+         seeders: list[Callable[[App], Awaitable[None]]] | None = None,
+         listen_where: str | None = None) -> None:
     from bot.app import App, create_web_app
     from storage.db import DatabaseUnavailable
 
@@ -110,7 +116,8 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
         for line in banner:
             print(line, flush=True)
 
-    _check_listen(settings, web_cfg.host, web_cfg.port)
+    where = listen_where or _listen_where(settings)
+    _check_listen(web_cfg.host, web_cfg.port, where)
     try:
         web.run_app(webapp, host=web_cfg.host, port=web_cfg.port, print=_print_banner,
                     access_log=None, handle_signals=True)
@@ -121,7 +128,7 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
     except OSError as e:
         if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
             raise
-        _listen_error(settings, web_cfg.host, web_cfg.port, e)  # taken since the check
+        _listen_error(web_cfg.host, web_cfg.port, e, where)  # taken since the check
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -133,11 +140,50 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _run(settings, SystemClock(), [f"casebot serving on {url}"])
 
 
+DEMO_LOCK = ".casebot-demo.lock"
+
+
+def _hold_data_dir(data_dir: Path) -> None:
+    """Lock ``data_dir`` for this process's lifetime (flock on a file in it, released by the
+    kernel when the process ends), or one line and exit 2 when another demo holds it: a
+    second `make demo` must not wipe the database of the one running."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(data_dir / DEMO_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        print(f"error: demo data dir {data_dir}: {e.strerror or e} (--data-dir)", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 20).decode(errors="replace").strip()
+        print(f"error: demo data dir {data_dir} is in use by another casebot demo"
+              f"{f' (pid {holder})' if holder.isdigit() else ''}; nothing was deleted: stop "
+              "that demo or pass another --data-dir", file=sys.stderr)
+        raise SystemExit(2) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    # the descriptor stays open, and the lock held, until the process exits
+
+
+def _wipe(data_dir: Path) -> None:
+    """Everything in ``data_dir`` except the lock held on it."""
+    for entry in data_dir.iterdir():
+        if entry.name == DEMO_LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
-    if data_dir.exists():
-        shutil.rmtree(data_dir)  # a demo always starts fresh
-    data_dir.mkdir(parents=True)
+    listen_where = "--host / --port"
+    # both checks before anything is deleted: a demo already running there keeps its data
+    _hold_data_dir(data_dir)
+    _check_listen(args.host, args.port, listen_where)
+    _wipe(data_dir)  # a demo always starts fresh
     # the roster as a copy in the data directory: imports on /admin/roster change the copy
     # (fresh at every start), never the shipped config/org.yaml
     shutil.copy(DEFAULT_CONFIG.parent / "org.yaml", data_dir / "org.yaml")
@@ -163,7 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         *(["test clock enabled: POST /console/api/clock {\"advance\": \"8d\"}"]
           if args.test_clock else []),
         f"casebot demo ready: {url}/console  (synthetic demo data in {data_dir})",
-    ], seeders=[seed_demo])
+    ], seeders=[seed_demo], listen_where=listen_where)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -450,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the console on a fresh SQLite with demo data")
     d.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
     d.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    d.add_argument("--data-dir", default="data/demo", help="wiped and recreated (default data/demo)")
+    d.add_argument("--data-dir", default="data/demo",
+                   help="wiped and recreated (default data/demo); refused while another demo "
+                   "runs on it")
     d.add_argument("--test-clock", action="store_true",
                    help="enable POST /console/api/clock to move the bot's clock")
     d.set_defaults(func=cmd_demo)

@@ -42,7 +42,7 @@ class Services:
     clock: Clock
     db: async_sessionmaker[AsyncSession]
     directory: Directory
-    signer: Signer = field(default_factory=lambda: Signer(()))
+    signer: Signer  # from the secrets (settings.secrets.link_keys), as every command uses
     redis: Redis | None = None
     calendar: WorkCalendar = field(init=False)  # official calendar + reminders.holidays/workdays
     metrics: Metrics = field(default_factory=Metrics)

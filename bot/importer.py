@@ -15,8 +15,9 @@ from bot import cases as ops
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
-from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.domain.text import CSV_EMPTY_ERROR, CSV_ENCODING_ERROR, decode_csv
 from bot.roster_versions import org_in_use
+from bot.signing import Signer
 from config.loader import Settings
 from storage import cases as repo
 from storage import db, migrate
@@ -39,6 +40,8 @@ def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
     text = decode_csv(path.read_bytes())
     if text is None:
         return [], [f"{path}: {CSV_ENCODING_ERROR}"]
+    if not text.strip():
+        return [], [f"{path}: {CSV_EMPTY_ERROR}"]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS[:5] if c not in reader.fieldnames]
@@ -103,7 +106,7 @@ async def import_cases(settings: Settings, clock: Clock, path: Path,
         async with sessions() as session:  # the roster in use, not only this machine's org.yaml
             org = await org_in_use(session, settings.org_path, settings.org)
         services = Services(settings=settings, clock=clock, db=sessions,
-                            directory=Directory(org))
+                            directory=Directory(org), signer=Signer(settings.secrets.link_keys))
         seen: dict[str, int] = {}
         async with services.db() as session:  # no statement runs on it: no transaction
             checker = Outbound(services, session)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.domain.text import CSV_EMPTY_ERROR, CSV_ENCODING_ERROR, decode_csv
 from bot.org_file import write_org_text
 from config.loader import parse_yaml, read_yaml
 from config.model import ID_PATTERN, ROLE_LABELS, Org
@@ -149,6 +149,8 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
     text = decode_csv(data)
     if text is None:
         raise RosterError([CSV_ENCODING_ERROR])
+    if not text.strip():
+        raise RosterError([CSV_EMPTY_ERROR])
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [f.strip() for f in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in fields]

@@ -97,9 +97,11 @@ def read_yaml(path: Path, ref: Ref | None = None) -> Any:
 
 
 def parse_yaml(text: str, path: Path | str) -> Any:
-    """YAML text as `read_yaml` parses a file (``path`` names it in the one-line error)."""
+    """YAML text as `read_yaml` parses a file (``path`` names it in the one-line error). A key
+    given twice in one mapping is an error: YAML would keep the last one silently, so a second
+    `storage:` block would drop the first one's `database_url`."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        return _load(text, path)
     except yaml.reader.ReaderError as e:  # a control character; no mark, a position
         line = text[:e.position].count("\n") + 1
         raise ConfigError([f"{path}: line {line}: bad YAML: character #x{e.character:04x}"
@@ -111,6 +113,52 @@ def parse_yaml(text: str, path: Path | str) -> Any:
         raise ConfigError([f"{path}: {where}bad YAML: {' '.join(problem.split())}"]) from None
     except (ValueError, TypeError, RecursionError) as e:  # e.g. an explicit !!timestamp 2026-13-01
         raise ConfigError([f"{path}: bad YAML: {e}"]) from None
+
+
+def _load(text: str, path: Path | str) -> Any:
+    """yaml.load with _Loader, checking for duplicate keys between composing and constructing."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if duplicates := _duplicate_keys(node):
+            raise ConfigError([f"{path}: {line}" for line in duplicates])
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _duplicate_keys(root: yaml.Node) -> list[str]:
+    """One line per key given twice in a mapping, in file order, with its field path:
+    `storage: duplicate key (line 12; first at line 3)`."""
+    found: list[tuple[int, str]] = []
+    done: set[int] = set()  # an alias points at a node already walked
+    todo: list[tuple[yaml.Node, str]] = [(root, "")]
+    while todo:
+        node, where = todo.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                    todo.append((value, where))
+                    continue
+                loc = f"{where}.{key.value}" if where else str(key.value)
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    found.append((line, f"{loc}: duplicate key (line {line}; "
+                                        f"first at line {first[key.value]})"))
+                first.setdefault(key.value, line)
+                todo.append((value, loc))
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+    return [text for _, text in sorted(found)]
 
 
 def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None = None) -> M:

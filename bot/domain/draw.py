@@ -13,7 +13,8 @@ computer, without the bot, on the files the bot published::
     python3 verify.py publication.json [manifest.json | 抽签清单 SHA-256]
 
 It prints ``MATCH`` (exit status 0) or ``MISMATCH: <first difference>`` (exit status 1), the
-same line as ``casebot draw verify``.  The optional second argument is what was announced
+same line as ``casebot draw verify``; a file that is no publication is an ``error:`` line on
+stderr, exit status 2.  The optional second argument is what was announced
 before the draw: the manifest file downloaded then, or the manifest hash of the commitment
 card; without it, compare the manifest hash with the announcement by eye.
 
@@ -811,8 +812,9 @@ def announced_manifest_hash(arg: str) -> str | VerifyReport:
     """The manifest hash announced before the draw, from the verifier's second argument: a
     manifest file (``/draw/<session>/manifest.json`` as downloaded before the draw, i.e.
     ``{"manifest": {...}, "manifest_hash": "..."}``, or a bare manifest object), or the 64 hex
-    digits of the commitment card's 抽签清单 SHA-256.  A file that holds no valid manifest is a
-    MISMATCH report; raises FileNotFoundError when ``arg`` is neither a file nor a hash."""
+    digits of the commitment card's 抽签清单 SHA-256.  A manifest file whose ``manifest_hash``
+    is not its manifest's is a MISMATCH report; raises FileNotFoundError when ``arg`` is neither
+    a file nor a hash, ValueError (with the reason) when the file holds no valid manifest."""
     path = Path(arg)
     if not path.is_file():
         if _HEX64.fullmatch(arg.strip().lower()):
@@ -821,7 +823,7 @@ def announced_manifest_hash(arg: str) -> str | VerifyReport:
     try:
         obj = _read_json(path)
     except ValueError as e:
-        return _mismatch(f"{path}: not valid JSON ({e})", "announced")
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
     claimed = None
     if isinstance(obj, Mapping) and "manifest" in obj:
         claimed = obj.get("manifest_hash")
@@ -829,7 +831,7 @@ def announced_manifest_hash(arg: str) -> str | VerifyReport:
     try:
         h = manifest_hash(Manifest.from_dict(obj))
     except ValueError as e:
-        return _mismatch(f"{path}: invalid manifest: {e}", "announced")
+        raise ValueError(f"{path}: not a draw manifest: {e}") from None
     if claimed is not None and claimed != h:
         return _mismatch(f"{path}: manifest_hash {claimed} does not match its manifest, which hashes to {h}",
                          "announced", claimed, h)
@@ -839,17 +841,18 @@ def announced_manifest_hash(arg: str) -> str | VerifyReport:
 def verify_command(target: str, announced: str | None = None,
                    by_session: Callable[[str], Mapping[str, Any] | None] | None = None) -> int:
     """Print ``MATCH`` or ``MISMATCH: <first difference>`` for the publication file ``target``
-    and return the exit status (0, 1; 2 with a line on stderr when an argument is unusable).
-    ``by_session`` (``casebot draw verify`` only) looks a target that is no file name up as a
-    session id in the bot's database."""
+    and return the exit status (0, 1; 2 with a line on stderr when an argument is unusable: a
+    missing file, a file that is no publication or manifest). ``by_session`` (``casebot draw
+    verify`` only) looks a target that is no file name up as a session id in the bot's
+    database."""
     path = Path(target)
     published: Any
     if path.is_file():
         try:
             published = _read_json(path)
         except ValueError as e:
-            print(f"MISMATCH: {path}: not valid JSON ({e})")
-            return 1
+            print(f"error: {path}: not valid JSON ({e})", file=sys.stderr)
+            return 2
     elif by_session is None or path.suffix or len(path.parts) > 1 or path.exists():
         # a file name (publication.json, dir/x): not a session id
         why = "not a file" if path.exists() else "file not found"
@@ -864,7 +867,7 @@ def verify_command(target: str, announced: str | None = None,
     if announced is not None:
         try:
             got = announced_manifest_hash(announced)
-        except FileNotFoundError as e:
+        except (FileNotFoundError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if isinstance(got, VerifyReport):
@@ -872,8 +875,16 @@ def verify_command(target: str, announced: str | None = None,
             return 1
         want = got
     report = verify(published if isinstance(published, Mapping) else {}, announced_hash=want)
+    if report.step in _NO_PUBLICATION:  # MISMATCH would read as "the draw was rigged"
+        why = (report.first_difference or "").removeprefix("published: ")
+        print(f"error: {target}: not a draw publication: {why}", file=sys.stderr)
+        return 2
     print(report)
     return 0 if report.match else 1
+
+
+# verify()'s steps that find no publication to re-run: its outline, or a part that does not parse
+_NO_PUBLICATION = ("published", "manifest", "result")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,7 @@ def without_bidi(text: str) -> str:
 
 
 CSV_ENCODING_ERROR = "文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"
+CSV_EMPTY_ERROR = "文件为空：没有表头，也没有数据行"
 
 
 def decode_csv(data: bytes) -> str | None:

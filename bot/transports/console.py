@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MAX_ID = 2**62  # ids are 64-bit integers in every database we support
 PAGE_MAX = 500  # messages in one answer of GET /console/api/messages
+MAX_ADVANCE = timedelta(days=400)  # one test-clock advance: 365 days take a few seconds
+
 # next_updated_after lags the clock: an update stamped just before a poll may commit after it
 SYNC_MARGIN = timedelta(seconds=30)
 
@@ -223,7 +225,13 @@ class ConsoleTransport:
         except ValueError:
             raise ApiError(400, f"advance「{advance}」无效：应为一个数字加单位 s、m、h 或 d"
                                 "（秒、分、时、天），如 8d、90m", "advance") from None
+        if delta > MAX_ADVANCE:  # 99999d kept the bot busy for hours
+            raise ApiError(400, f"advance「{advance}」过大：一次最多前进 {MAX_ADVANCE.days} 天",
+                           "advance")
         ran = await self.app.advance_clock(clock, delta)
+        if self.app.stopping:
+            raise ApiError(503, f"服务正在停止：测试时钟停在 {clock.now().isoformat()}，"
+                                "未走完本次前进")
         return json_response({"now": clock.now().isoformat(), "ran": ran})
 
     # -- the page -----------------------------------------------------------------------------

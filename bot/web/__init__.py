@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from multidict import MultiDictProxy
@@ -47,6 +48,9 @@ def linkify(text: str) -> Markup:
 templates.filters["linkify"] = linkify
 
 
+MAX_BODY = 1024 ** 2  # aiohttp's client_max_size: a larger body is refused (413)
+
+
 class ApiError(Exception):
     """Raised by API handlers; turned into `{"error": message}` with the status."""
 
@@ -77,6 +81,12 @@ async def api_errors(
             log.debug("%s %s: client gone: %s", request.method, request.path, why)
             return web.Response(status=499)
         return _database_unavailable(request, why)
+    except web.HTTPRequestEntityTooLarge:
+        if "/api/" not in request.path:
+            raise
+        # aiohttp says it in English plain text; the API answers every refusal as {"error"}
+        return web.json_response({"error": f"请求体过大（上限 {MAX_BODY // 1024 ** 2} MB）"},
+                                 status=413, dumps=_dumps)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
         if e.text != f"{e.status}: {e.reason}":
             raise  # ours, with its own message; aiohttp's router says it in English
@@ -88,6 +98,26 @@ async def api_errors(
         return web.Response(status=e.status, content_type="text/html", charset="utf-8",
                             headers=allow, text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                                  f"<p>{message}。请检查链接，或回到聊天中重新打开。</p>")
+
+
+class UnreadableRequests(logging.Filter):
+    """For the ``aiohttp.server`` logger: a request aiohttp cannot parse (a URL or header over
+    its line limit, a malformed request line) is answered 400 by aiohttp and was logged as an
+    ERROR with a full traceback, so any client could fill the log. It is the client's mistake:
+    one WARNING line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and record.levelno > logging.WARNING:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "unreadable request from %s, answered %s: %s", (
+                remote, exc.code, " ".join(str(exc.message).split())[:200])
+            record.exc_info = record.exc_text = None
+        return True
+
+
+unreadable_requests = UnreadableRequests()
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -143,7 +143,7 @@ class AdminWeb:
         if form is None:
             return self._render(viewer, status=413, upload_error="文件过大（上限 2 MB）。")
         filename, data = form.get("file", ("", b""))
-        if not data:
+        if not data and not filename:  # a chosen file has a name, even when it is empty
             return self._render(viewer, status=400, upload_error="请选择要导入的 CSV 文件。")
         try:
             rows = await asyncio.to_thread(read_csv, data)  # off the loop: up to 2 MB

@@ -138,6 +138,26 @@ async def test_errors_per_row_in_chinese_and_no_apply(console: Console, org_path
     assert org_path.read_bytes() == before
 
 
+async def test_an_empty_file_is_said_to_be_empty(console: Console, org_path: Path) -> None:
+    """A chosen 0-byte file was answered 「请选择要导入的 CSV 文件」, as if none was chosen."""
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    for body in (b"", "\ufeff\r\n\r\n".encode()):  # 0 bytes; Excel's BOM and blank lines
+        status, page = await preview(console, body, name="名册.csv")
+        assert status == 422, body
+        assert upload_error(page) == "文件为空：没有表头，也没有数据行", body
+    # no file chosen: the browser sends the field with no file name and no content
+    status, page = await preview(console, b"", name="")
+    assert status == 400 and upload_error(page) == "请选择要导入的 CSV 文件。"
+    assert org_path.read_bytes() == before
+
+
+def upload_error(page: str) -> str:
+    m = re.search(r'<div class="panel bad" id="upload-error">(.*?)</div>', page, re.S)
+    assert m, page
+    return html.unescape(m.group(1)).strip()
+
+
 async def test_excel_gbk_file_is_read(console: Console) -> None:
     await login(console, ADMIN)
     status, page = await preview(console, GOOD.encode("gbk"))

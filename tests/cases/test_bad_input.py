@@ -3,11 +3,13 @@ Chinese reason naming the field, never a 500, and nothing stored that breaks a l
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import pytest
 from docx import Document
 from sqlalchemy import update
 
@@ -185,3 +187,41 @@ async def test_score_form_review_request_that_is_no_id_is_a_field_error(console:
     r = await console.client.post(f"/cases/{code}/score", json={
         "deductions": [], "vetoes": [], "review_request": None})
     assert r.status == 201
+
+
+async def test_a_body_over_the_limit_is_a_json_413_on_the_apis(console: Console) -> None:
+    """aiohttp refused it with an English text/plain 413; the APIs answer every refusal as
+    {"error": …} (SPEC §7)."""
+    big = json.dumps({**CASE, "title": "某" * (3 * 1024 ** 2 // 3)}, ensure_ascii=False)
+    for path, headers in (("/api/v1/cases", AUTH), ("/console/api/send", {})):
+        r = await console.client.post(path, data=big, headers={
+            **headers, "Content-Type": "application/json"})
+        assert r.status == 413, path
+        assert r.content_type == "application/json", path
+        assert await r.json() == {"error": "请求体过大（上限 1 MB）"}, path
+    # within the limit, the same API still answers
+    assert (await _post(console, "/api/v1/cases", CASE, 201))["code"]
+
+
+async def test_an_over_long_url_is_a_400_and_one_warning_line(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    """aiohttp answers 400 but logged `Error handling request` with a full LineTooLong
+    traceback: any client could fill the log with them."""
+    port = console.client.server.port
+    assert port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /api/v1/cases/{'A' * 100_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"400", status_line
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelname, r.exc_info) for r in server] == [("WARNING", None)], caplog.text
+    line = server[0].getMessage()
+    assert line.startswith("unreadable request from 127.0.0.1, answered 400: "), line
+    assert len(line) < 300 and "Traceback" not in caplog.text
+    # the server still answers the next request
+    r = await console.client.get("/healthz")
+    assert r.status == 200

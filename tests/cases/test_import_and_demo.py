@@ -50,21 +50,58 @@ def test_import_cases_all_or_nothing(tmp_path: Path) -> None:
     assert "imported 2/2" in r.stdout and "HY-2026-0001, HY-2026-0002" in r.stdout
 
 
+def _start_demo(port: int, data_dir: Path, token: str = "") -> tuple[subprocess.Popen[str], str]:
+    """`casebot demo` on ``port`` and ``data_dir``, once it is ready: the process, its banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo", "--port", str(port), "--data-dir",
+         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "CASEBOT_API_TOKEN": token})
+    assert proc.stdout is not None
+    banner = ""
+    deadline = time.monotonic() + 60
+    while "casebot demo ready" not in banner and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(timeout=20)
+            pytest.fail(f"demo exited early: {banner}")
+        banner += line
+    return proc, banner
+
+
+def test_import_cases_of_an_empty_file_says_it_is_empty(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    assert _run("migrate", "--config", str(cfg)).returncode == 0
+    empty = tmp_path / "empty.csv"
+    for content in (b"", b"\xef\xbb\xbf\r\n"):  # 0 bytes; a BOM and a blank line
+        empty.write_bytes(content)
+        r = _run("import", "cases", str(empty), "--config", str(cfg))
+        assert r.returncode == 1
+        assert r.stderr.endswith(f"{empty}：未导入，请修改：\n"
+                                 f"  {empty}: 文件为空：没有表头，也没有数据行\n"), content
+        assert "缺少列" not in r.stderr
+
+
+def test_import_cases_uses_the_signing_keys_from_the_environment(tmp_path: Path) -> None:
+    """With CASEBOT_LINK_KEYS set, as for `casebot serve`, the import does not tell the operator
+    that the keys are missing."""
+    cfg = _cfg(tmp_path)
+    assert _run("migrate", "--config", str(cfg)).returncode == 0
+    good = tmp_path / "good.csv"
+    good.write_text("title,stage,police_unit,prosecutor,investigators\n"
+                    "甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "import", "cases", str(good),
+                        "--config", str(cfg)], capture_output=True, text=True,
+                       env={**os.environ, "CASEBOT_LINK_KEYS": "k-new,k-old"})
+    assert r.returncode == 0, r.stderr
+    assert "1 cases imported" in r.stdout
+    assert "signing keys" not in r.stderr and "WARNING" not in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("token", ["", "s3cret-from-the-environment"])
 def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "demo", "--port", str(port), "--data-dir",
-         str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "CASEBOT_API_TOKEN": token})
+    proc, banner = _start_demo(port, tmp_path / "demo", token)
     try:
-        assert proc.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "casebot demo ready" not in banner and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            assert line, f"demo exited early: {banner}"
-            banner += line
         if token:  # a real token is never printed
             assert token not in banner
             assert "integration API token: from CASEBOT_API_TOKEN" in banner
@@ -79,6 +116,45 @@ def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_a_second_demo_on_a_busy_data_dir_or_port_deletes_nothing(tmp_path: Path) -> None:
+    """`make demo` run twice: the second one stops with one line before it wipes anything, and
+    the first one keeps its database and answers."""
+    port, data_dir = free_port(), tmp_path / "demo"
+    proc, _ = _start_demo(port, data_dir)
+    try:
+        db_file = data_dir / "casebot.db"
+        before = db_file.stat().st_ino
+        r = _run("demo", "--port", str(free_port()), "--data-dir", str(data_dir))
+        assert r.returncode == 2
+        assert r.stderr == (f"error: demo data dir {data_dir} is in use by another casebot demo "
+                            f"(pid {proc.pid}); nothing was deleted: stop that demo or pass "
+                            "another --data-dir\n")
+        # the same port, another data dir: refused before that dir is wiped
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "keep.txt").write_text("mine", encoding="utf-8")
+        r = _run("demo", "--port", str(port), "--data-dir", str(other))
+        assert r.returncode == 2
+        assert r.stderr == (f"error: cannot listen on 127.0.0.1:{port}: address already in use "
+                            "(--host / --port)\n")
+        assert (other / "keep.txt").read_text(encoding="utf-8") == "mine"
+        # the first demo still has its database, with its data
+        assert db_file.stat().st_ino == before
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/cases/HY-2026-0001",
+                                     headers={"Authorization": "Bearer demo-token"})
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    # once it stopped, the data dir is free again: a new demo starts there, fresh
+    (data_dir / "left-over.txt").write_text("old", encoding="utf-8")
+    proc, _ = _start_demo(port, data_dir)
+    assert not (data_dir / "left-over.txt").exists()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
 
 
 HEADER = "title,stage,police_unit,prosecutor,investigators,investigation_deadline,custody_deadline\n"

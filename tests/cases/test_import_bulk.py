@@ -17,6 +17,7 @@ from bot.clock import ManualClock
 from bot.context import Services, unit_of_work
 from bot.directory import Directory
 from bot.importer import CaseImportError, import_cases, read_cases
+from bot.signing import Signer
 from config.loader import Settings, load_config
 from storage import cases as repo
 from storage import db, migrate
@@ -75,7 +76,8 @@ async def _one_by_one(settings: Settings, clock: ManualClock, path: Path) -> lis
     assert errors == []
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     services = Services(settings=settings, clock=clock, db=db.sessionmaker(engine),
-                        directory=Directory(settings.org))
+                        directory=Directory(settings.org),
+                        signer=Signer(settings.secrets.link_keys))
     try:
         async with unit_of_work(services) as out:
             return [(await ops.create_case(out, new, by="import")).code for _, new in rows]
@@ -87,7 +89,8 @@ async def _seed(settings: Settings, clock: ManualClock) -> None:
     """Cases and audit records already there: codes and the chain must continue from them."""
     engine = db.create_engine(settings.config.storage.database_url)
     services = Services(settings=settings, clock=clock, db=db.sessionmaker(engine),
-                        directory=Directory(settings.org))
+                        directory=Directory(settings.org),
+                        signer=Signer(settings.secrets.link_keys))
     try:
         async with unit_of_work(services) as out:
             for p in ("p-prosecutor-1", "p-prosecutor-yk"):

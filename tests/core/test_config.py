@@ -347,3 +347,32 @@ def test_one_platform_account_per_person_and_one_code_prefix_per_office(
     r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and expected in r.stderr, r.stderr
+
+
+def test_a_key_given_twice_is_an_error_naming_the_file_the_key_and_the_lines(
+        tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys: a second `storage:` block appended to a config
+    silently dropped its `database_url` (and the bot used the default database)."""
+    path = write_config(tmp_path, "storage:\n  database_url: sqlite+aiosqlite:///mine.db\n"
+                                  "timezone: Asia/Shanghai\n"
+                                  "web: {port: 8081, port: 8082}\n"
+                                  "storage:\n  redis_url: redis://127.0.0.1:6379/0\n")
+    expected = [f"{path}: web.port: duplicate key (line 4; first at line 4)",
+                f"{path}: storage: duplicate key (line 5; first at line 1)"]
+    assert errors_of(path) == expected
+    r = cli("check-config", str(path))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "configuration error:\n" + "".join(f"  {e}\n" for e in expected)
+    # org.yaml goes through the same loader: the first unit's name given twice
+    path = write_config(tmp_path, "timezone: Asia/Shanghai\n")
+    org = tmp_path / "org.yaml"
+    lines = org.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("name:"))
+    lines.insert(at + 1, lines[at].replace("name:", "name: 另一个", 1))
+    org.write_text("".join(lines), encoding="utf-8")
+    assert errors_of(path) == [
+        f"{org}: units[0].name: duplicate key (line {at + 2}; first at line {at + 1})"]
+    # a key of a merged mapping (<<) that the mapping sets again is no duplicate
+    path = write_config(tmp_path, "web: {<<: {host: 0.0.0.0, port: 1}, port: 8081}\n")
+    web = load_config(path, env={}).config.web
+    assert (web.host, web.port) == ("0.0.0.0", 8081)

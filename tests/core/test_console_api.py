@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, create_web_app
 from bot.clock import ManualClock
+from bot.demo import seed_demo
+from bot.transports import console as console_transport
+from config.loader import Settings
 from tests.conftest import START, Console, make_settings
 
 
@@ -111,13 +119,57 @@ async def test_event_id_redelivery_is_ignored(console: Console) -> None:
 async def test_clock_advances(console: Console) -> None:
     before = console.clock.now()
     r = await console.advance("8d")
-    assert r["now"] == (before + __import__("datetime").timedelta(days=8)).isoformat()
+    assert r["now"] == (before + timedelta(days=8)).isoformat()
     bad = await console.client.post("/console/api/clock", json={"advance": "3d1h"})
     body = await bad.json()
     assert bad.status == 400 and body["field"] == "advance"
     # said in Chinese, like every other refusal
     assert body["error"] == ("advance「3d1h」无效：应为一个数字加单位 s、m、h 或 d（秒、分、时、天），"
                              "如 8d、90m")
+
+
+async def test_an_advance_over_400_days_is_refused(console: Console) -> None:
+    """99999d kept a demo busy for hours (and deaf to SIGTERM): refused, naming the limit."""
+    before = console.clock.now()
+    for advance in ("401d", "99999d", "9601h"):
+        r = await console.client.post("/console/api/clock", json={"advance": advance})
+        assert r.status == 400, advance
+        assert await r.json() == {"error": f"advance「{advance}」过大：一次最多前进 400 天",
+                                  "field": "advance"}
+    assert console.clock.now() == before
+    r = await console.advance("400d")
+    assert r["now"] == (before + timedelta(days=400)).isoformat()
+
+
+async def test_a_shutdown_ends_a_long_advance_at_its_next_stop(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """SIGTERM during a long advance on the demo: the server's shutdown (what run_app does on
+    SIGTERM) waited up to 60 s for the advance, which ran on for hours. It now ends at its next
+    stop, the request is answered 503, and the bot stops at once."""
+    monkeypatch.setattr(console_transport, "MAX_ADVANCE", timedelta(days=100_000))
+    caplog.set_level(logging.INFO, logger="bot.app")
+    clock = ManualClock(START)
+    app = App(settings, clock)
+    app.seeders.append(seed_demo)  # its cases have reminders: the advance stops at each
+    client = TestClient(TestServer(create_web_app(app)))
+    await client.start_server()
+    try:
+        request = asyncio.create_task(client.post("/console/api/clock",
+                                                  json={"advance": "99999d"}))
+        while clock.now() < START + timedelta(days=3):  # the advance is under way
+            assert not request.done(), await request
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await client.server.close()
+        assert time.monotonic() - started < 10
+        r = await request
+        assert r.status == 503
+        assert (await r.json())["error"].startswith("服务正在停止：测试时钟停在 ")
+        assert clock.now() < START + timedelta(days=100)
+    finally:
+        await client.close()
+    assert "casebot stopped" in caplog.text
 
 
 async def test_clock_endpoint_absent_without_test_clock(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import re
+import subprocess
 import sys
 import unicodedata
 from collections import Counter, defaultdict
@@ -766,11 +767,65 @@ def test_verify_command_prints_one_line_and_its_exit_status(
     assert code == 1 and out.startswith(f"MISMATCH: announced manifest hash: announced before the draw {h}")
     code, out, _ = run("publication.json", "lying.json")
     assert code == 1 and out.startswith("MISMATCH: ") and "does not match its manifest" in out
-    code, out, _ = run("broken.json")
-    assert code == 1 and out.startswith(f"MISMATCH: {tmp_path / 'broken.json'}: not valid JSON")
     assert run("missing.json") == (2, "", "error: missing.json: file not found\n")
     code, out, err = run("publication.json", "not-a-hash")
     assert (code, out) == (2, "") and "not a manifest hash" in err
+
+
+def test_verify_command_says_what_is_wrong_with_a_file_that_is_no_publication(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """MISMATCH says "the draw does not re-run to its result", which people read as rigged: a
+    file that is no publication (or no manifest) at all is an input error, exit status 2."""
+    pub, _ = published_example()
+    no_manifest = copy.deepcopy(pub)
+    del no_manifest["manifest"]["units"]
+    bad_result = copy.deepcopy(pub)
+    bad_result["result"]["units"] = "B01"
+    files = {"publication.json": json.dumps(pub), "broken.json": "{", "empty.json": "{}",
+             "list.json": "[1, 2]", "no-manifest.json": json.dumps(no_manifest),
+             "bad-result.json": json.dumps(bad_result), "manifest.json": json.dumps([])}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = verify_command(*(str(tmp_path / a) for a in args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def no_publication(name: str, why: str) -> tuple[int, str, str]:
+        return 2, "", f"error: {tmp_path / name}: not a draw publication: {why}\n"
+
+    assert run("empty.json") == no_publication(
+        "empty.json", 'expected an object with "manifest" and "result"')
+    assert run("list.json") == no_publication(
+        "list.json", 'expected an object with "manifest" and "result"')
+    code, out, err = run("broken.json")
+    assert (code, out) == (2, "") and err.startswith(
+        f"error: {tmp_path / 'broken.json'}: not valid JSON (")
+    code, out, err = run("no-manifest.json")
+    assert (code, out) == (2, "") and err.startswith(
+        f"error: {tmp_path / 'no-manifest.json'}: not a draw publication: manifest: invalid: ")
+    code, out, err = run("bad-result.json")
+    assert (code, out) == (2, "") and err.startswith(
+        f"error: {tmp_path / 'bad-result.json'}: not a draw publication: result: invalid: ")
+    code, out, err = run("publication.json", "manifest.json")  # the announced file
+    assert (code, out) == (2, "") and err.startswith(
+        f"error: {tmp_path / 'manifest.json'}: not a draw manifest: ")
+    # the three exit statuses through `casebot draw verify`
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(forged_after_reveal(pub)), encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    for args, status, stdout in (
+            (["publication.json"], 0, "MATCH\n"),
+            (["forged.json", pub["result"]["manifest_hash"]], 1,
+             "MISMATCH: announced manifest hash: "),
+            (["empty.json"], 2, "")):
+        r = subprocess.run([sys.executable, "-m", "bot.cli", "draw", "verify",
+                            *(str(tmp_path / a) if a.endswith(".json") else a for a in args)],
+                           capture_output=True, text=True, cwd=root, timeout=60)
+        assert r.returncode == status, (args, r.stderr)
+        assert r.stdout.startswith(stdout) and bool(r.stdout) == bool(stdout), (args, r.stdout)
+        assert ("error: " in r.stderr) == (status == 2), (args, r.stderr)
 
 
 def test_the_verifier_needs_only_the_standard_library() -> None:

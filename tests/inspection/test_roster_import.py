@@ -91,6 +91,18 @@ def test_bad_roster_rows_leave_org_unchanged(tmp_path: Path) -> None:
     assert stored(tmp_path, "SELECT id FROM roster_versions") == []
 
 
+def test_an_empty_roster_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    cfg, org_path = deployment(tmp_path)
+    original = org_path.read_bytes()
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_bytes(b"")
+    r = run("import", "roster", str(csv_path), "--config", str(cfg))
+    assert r.returncode == 1
+    assert r.stderr == ("roster unchanged; fix these rows:\n"
+                        f"  {csv_path}: 文件为空：没有表头，也没有数据行\n")
+    assert org_path.read_bytes() == original
+
+
 def test_without_the_database_nothing_is_imported(tmp_path: Path) -> None:
     cfg, org_path = deployment(tmp_path, migrate=False)
     original = org_path.read_bytes()
