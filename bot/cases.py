@@ -135,10 +135,22 @@ def in_scope(out: Outbound, person: Person, unit_id: str) -> bool:
     return False
 
 
+# Who oversees the cases of an office: its case managers (案管部门) and its 院领导, that is its
+# leaders and its 检察长 (`chief`, of a county or city office), and those of the offices above it
+OVERSEERS = ("case_manager", "leader", "chief")
+# the rule `may_view` applies, as a refusal names it (chat and code page)
+VIEW_RULE = "仅本案侦查人员、承办检察官，以及本院或上级院的案管部门、院领导可以查看"
+
+
+def oversees(out: Outbound, person: Person, case: CaseRow) -> bool:
+    """A case manager or 院领导 (leader, 检察长) of the case's office or of one above it."""
+    return person.has(*OVERSEERS) and in_scope(out, person, case.unit)
+
+
 def _sees(out: Outbound, person: Person, case: CaseRow, investigators: Collection[str]) -> bool:
-    """Who may see a case: its prosecutor and investigators, case managers and leaders above it."""
+    """Who may see a case: its prosecutor and investigators, and those who oversee its office."""
     return (person.id == case.prosecutor or person.id in investigators
-            or (person.has("case_manager", "leader") and in_scope(out, person, case.unit)))
+            or oversees(out, person, case))
 
 
 async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
@@ -177,10 +189,9 @@ async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | N
 
 def sees_receipts(out: Outbound, person: Person, case: CaseRow) -> bool:
     """Who sees which investigators got and acknowledged the case's card: its prosecutor, and
-    case managers and leaders of its office or above (an investigator sees only their own 已知悉,
+    case managers and 院领导 of its office or above (an investigator sees only their own 已知悉,
     on their card)."""
-    return person.id == case.prosecutor or (
-        person.has("case_manager", "leader") and in_scope(out, person, case.unit))
+    return person.id == case.prosecutor or oversees(out, person, case)
 
 
 async def audience(out: Outbound, chat_id: str, asker: Person, case: CaseRow) -> list[Person]:

@@ -47,8 +47,7 @@ def hear_case_code(text: str) -> str | None:
 
 async def show_case(ctx: Context, case: CaseRow) -> None:
     if not await ops.may_view(ctx, ctx.user, case):
-        await ctx.reply(f"您无权查看案件码 {case.code}："
-                        "仅本案侦查人员、承办检察官、案管部门和院领导可以查看。")
+        await ctx.reply(f"您无权查看案件码 {case.code}：{ops.VIEW_RULE}。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
     intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query

@@ -125,8 +125,7 @@ class CasePages:
             if case is None:
                 return self._deny(404, "案件不存在", f"未找到案件 {code}。")
             if not await ops.may_view(out, viewer, case):
-                return self._deny(403, "无权查看",
-                                  "仅本案侦查人员、承办检察官、案管部门和院领导可以查看此案件码。")
+                return self._deny(403, "无权查看", f"{ops.VIEW_RULE}此案件码。")
         return viewer, case
 
     # -- the code page -----------------------------------------------------------------------
