@@ -32,6 +32,7 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.text import char_problem
+from bot.signing import expired
 from cards.cases import (
     CaseView,
     ReceiptView,
@@ -102,10 +103,44 @@ class NewCase:
 
 # -- reading a code from chat ------------------------------------------------------------------
 
-async def case_from_args(ctx: Context, usage: str) -> CaseRow | None:
-    """The case the command's arguments name (码, 评分, 受理, 复核 …), or None once the person
-    is told why not: nothing given (the usage), not a code (with the code they likely meant:
-    「HY 2026 0001」, 「HY20260001」), no such case."""
+# a code-page link (查看详情, what a phone's QR scanner gives): http://host/c/<signed token>
+LINK_PATTERN = r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"
+_LINK = re.compile(LINK_PATTERN)
+BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
+            "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
+EXPIRED_LINK = "该链接已过期，以下为最新案件码。"
+
+
+async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None:
+    """The case a code-page link in `text` names, and whether the link has expired: a genuine
+    link still names its case once expired (an old card in the chat history). None once the
+    person is told why not: a forged or damaged link (named nothing), no such case."""
+    m = _LINK.search(text)
+    payload = ctx.services.signer.genuine("code", m.group(1)) if m else None
+    if payload is None:
+        await ctx.reply(BAD_LINK)
+        return None
+    case = await repo.get_case(ctx.session, str(payload.get("c")))
+    if case is None:
+        await ctx.reply("该案件码对应的案件不存在。")
+        return None
+    return case, expired(payload, ctx.now())
+
+
+async def case_from_args(ctx: Context, usage: str, expired_note: str | None = None
+                         ) -> CaseRow | None:
+    """The case the command's arguments name (码, 评分, 受理, 复核 …): a code as typed, or a
+    code-page link (`受理 http://host/c/<token>`, the QR scanned; read by `case_from_link`, an
+    expired link too, then with `expired_note` said first when given). None once the person is
+    told why not: nothing given (the usage), not a code (with the code they likely meant:
+    「HY 2026 0001」, 「HY20260001」), a bad link, no such case."""
+    if _LINK.search(ctx.args):
+        got = await case_from_link(ctx, ctx.args)
+        if got is None:
+            return None
+        if got[1] and expired_note:
+            await ctx.reply(expired_note)
+        return got[0]
     code = normalize_code(ctx.args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
     if not code:
         await ctx.reply(f"用法：{usage}")

@@ -3,7 +3,6 @@ buttons."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from bot import cases as ops
@@ -13,7 +12,6 @@ from bot.domain.codes import ending_code
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
-from bot.signing import expired
 from cards.cases import (
     delivery_card,
     intake_chosen_card,
@@ -33,7 +31,6 @@ from storage import messages as msgs
 from storage.cases import CaseRow, IntakeRow
 
 router = Router("cases")
-_LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
 @router.hearing
@@ -68,7 +65,7 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
                 readonly=True)
 async def code_cmd(event: MessageEvent, ctx: Context) -> None:
-    case = await ops.case_from_args(ctx, "码 <案件码>")
+    case = await ops.case_from_args(ctx, "码 <案件码>", ops.EXPIRED_LINK)
     if case is not None:
         await show_case(ctx, case)
 
@@ -82,23 +79,13 @@ async def bare_code(event: MessageEvent, ctx: Context) -> None:
         await show_case(ctx, case)
 
 
-@router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", readonly=True)
+@router.pattern(ops.LINK_PATTERN, readonly=True)
 async def pasted_link(event: MessageEvent, ctx: Context) -> None:
-    """A code link pasted into the chat. An old (expired) link still names its case: the
-    person gets the current card with a fresh link, as with 码 <案件码>."""
-    m = _LINK.search(ctx.args)
-    payload = ctx.services.signer.genuine("code", m.group(1)) if m else None
-    if payload is None:
-        await ctx.reply("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
-                        "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
-        return
-    case = await repo.get_case(ctx.session, str(payload.get("c")))
-    if case is None:
-        await ctx.reply("该案件码对应的案件不存在。")
-        return
-    if expired(payload, ctx.now()):
-        await ctx.reply("该链接已过期，以下为最新案件码。")
-    await show_case(ctx, case)
+    """A code link pasted into the chat, as 码 <link>. An old (expired) link still names its
+    case: the person gets the current card with a fresh link, as with 码 <案件码>."""
+    case = await ops.case_from_args(ctx, "码 <案件码>", ops.EXPIRED_LINK)
+    if case is not None:
+        await show_case(ctx, case)
 
 
 @router.command("我的案件", summary="列出您名下在办案件及其颜色", readonly=True)
