@@ -26,6 +26,7 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
+from cards.reviews import filer_next_step
 from cards.stats import closed_text, intake_text, percent, period_query
 from cards.stats import days as _days
 from config.model import Person
@@ -150,6 +151,17 @@ class CasePages:
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
             ev = evs[-1] if evs else None
             can_intake = ops.offers_intake(out, viewer, case, ev, last_intake)
+            # the review form only for one who may file now (the check submitting makes); one
+            # with an open request of their own sees that request instead
+            can_review, open_review = False, None
+            if viewer.id in invs:
+                try:
+                    await reviews.check_may_file(out, case, viewer)
+                    can_review = True
+                except reviews.AlreadyFiled as filed:
+                    open_review = await reviews.review_view(out, filed.row, case)
+                except reviews.ReviewError:
+                    pass  # not scored, nothing to dispute, closed
         template = s.settings.template
         deductions = [
             {"label": template.item(d.item).label, "points": d.points, "problem": d.problem,
@@ -174,8 +186,8 @@ class CasePages:
             viewer=viewer, token=request.match_info["token"],
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
                        else None),
-            can_review=(viewer.id in invs and ev is not None and case.status == "open"
-                        and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
+            can_review=can_review, open_review=open_review,
+            open_review_next=filer_next_step(open_review) if open_review else None,
             can_score=viewer.id == case.prosecutor, can_intake=can_intake,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             # the card's items in the card's order: a veto once, though it has an entry too
