@@ -51,7 +51,7 @@ from config.model import Person
 from storage import audit
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
+from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow, WaitingCase
 from storage.models import Message
 
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
@@ -737,6 +737,37 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     return "\n".join(deduction_lines(ev, out.services.settings.template))
 
 
+def overseen_units(directory: Directory, person: Person) -> set[str] | None:
+    """The units whose cases `person` answers for in 统计 and a case manager's 我的案件: their
+    office and every unit below it; None for the province (every case)."""
+    home = directory.unit(person.unit)
+    return None if home is None or home.parent is None else directory.within(home.id)
+
+
+def overseen_text(directory: Directory, person: Person) -> str:
+    """Those offices in words: 示范市海澄县人民检察院, 示范市人民检察院及下级院."""
+    units = overseen_units(directory, person)
+    below = units is None or any(
+        u.id in units and u.id != person.unit and u.kind != "police" for u in directory.org.units)
+    return directory.unit_name(person.unit) + ("及下级院" if below else "")
+
+
+WAITING_SHOWN = 20  # cases a case manager's 我的案件 lists as waiting for intake
+
+
+async def waiting_for_intake(services: Services, manager: Person
+                             ) -> tuple[list[WaitingCase], int]:
+    """The open scored cases of the case manager's office and the offices below it that wait
+    for intake (no decision on the current score, or 待定 for the prosecutor's choice): the
+    first WAITING_SHOWN by code, and how many in all. Read off the event loop: it grows with
+    the offices' cases (a city's are its counties')."""
+    units = overseen_units(services.directory, manager)
+    pending = INTAKE_BY_COLOR[Color.YELLOW]
+    return await services.bulk.run(
+        lambda session: repo.waiting_for_intake(session, units, pending, WAITING_SHOWN),
+        lambda found: found)
+
+
 async def case_stats(services: Services, viewer: Person, period: Period | None = None
                      ) -> StatsView:
     """统计 (chat card, /stats and its CSV): the cases of the viewer's office and the offices
@@ -749,8 +780,7 @@ async def case_stats(services: Services, viewer: Person, period: Period | None =
     now = services.clock.now()
     today = now.astimezone(tz).date()
     d = services.directory
-    home = d.unit(viewer.unit)
-    scope = None if home is None or home.parent is None else d.within(home.id)
+    scope = overseen_units(d, viewer)
     prosecutors = [p.id for p in d.with_role("prosecutor") if scope is None or p.unit in scope]
     units = [u.id for u in d.org.units
              if u.kind == "police" and (scope is None or u.id in scope)]
