@@ -32,6 +32,7 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.text import char_problem
+from bot.signing import expired
 from cards.cases import (
     CaseView,
     ReceiptView,
@@ -50,7 +51,7 @@ from config.model import Person
 from storage import audit
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow
+from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow, WaitingCase
 from storage.models import Message
 
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
@@ -102,10 +103,44 @@ class NewCase:
 
 # -- reading a code from chat ------------------------------------------------------------------
 
-async def case_from_args(ctx: Context, usage: str) -> CaseRow | None:
-    """The case the command's arguments name (码, 评分, 受理, 复核 …), or None once the person
-    is told why not: nothing given (the usage), not a code (with the code they likely meant:
-    「HY 2026 0001」, 「HY20260001」), no such case."""
+# a code-page link (查看详情, what a phone's QR scanner gives): http://host/c/<signed token>
+LINK_PATTERN = r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"
+_LINK = re.compile(LINK_PATTERN)
+BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
+            "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
+EXPIRED_LINK = "该链接已过期，以下为最新案件码。"
+
+
+async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None:
+    """The case a code-page link in `text` names, and whether the link has expired: a genuine
+    link still names its case once expired (an old card in the chat history). None once the
+    person is told why not: a forged or damaged link (named nothing), no such case."""
+    m = _LINK.search(text)
+    payload = ctx.services.signer.genuine("code", m.group(1)) if m else None
+    if payload is None:
+        await ctx.reply(BAD_LINK)
+        return None
+    case = await repo.get_case(ctx.session, str(payload.get("c")))
+    if case is None:
+        await ctx.reply("该案件码对应的案件不存在。")
+        return None
+    return case, expired(payload, ctx.now())
+
+
+async def case_from_args(ctx: Context, usage: str, expired_note: str | None = None
+                         ) -> CaseRow | None:
+    """The case the command's arguments name (码, 评分, 受理, 复核 …): a code as typed, or a
+    code-page link (`受理 http://host/c/<token>`, the QR scanned; read by `case_from_link`, an
+    expired link too, then with `expired_note` said first when given). None once the person is
+    told why not: nothing given (the usage), not a code (with the code they likely meant:
+    「HY 2026 0001」, 「HY20260001」), a bad link, no such case."""
+    if _LINK.search(ctx.args):
+        got = await case_from_link(ctx, ctx.args)
+        if got is None:
+            return None
+        if got[1] and expired_note:
+            await ctx.reply(expired_note)
+        return got[0]
     code = normalize_code(ctx.args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
     if not code:
         await ctx.reply(f"用法：{usage}")
@@ -135,10 +170,22 @@ def in_scope(out: Outbound, person: Person, unit_id: str) -> bool:
     return False
 
 
+# Who oversees the cases of an office: its case managers (案管部门) and its 院领导, that is its
+# leaders and its 检察长 (`chief`, of a county or city office), and those of the offices above it
+OVERSEERS = ("case_manager", "leader", "chief")
+# the rule `may_view` applies, as a refusal names it (chat and code page)
+VIEW_RULE = "仅本案侦查人员、承办检察官，以及本院或上级院的案管部门、院领导可以查看"
+
+
+def oversees(out: Outbound, person: Person, case: CaseRow) -> bool:
+    """A case manager or 院领导 (leader, 检察长) of the case's office or of one above it."""
+    return person.has(*OVERSEERS) and in_scope(out, person, case.unit)
+
+
 def _sees(out: Outbound, person: Person, case: CaseRow, investigators: Collection[str]) -> bool:
-    """Who may see a case: its prosecutor and investigators, case managers and leaders above it."""
+    """Who may see a case: its prosecutor and investigators, and those who oversee its office."""
     return (person.id == case.prosecutor or person.id in investigators
-            or (person.has("case_manager", "leader") and in_scope(out, person, case.unit)))
+            or oversees(out, person, case))
 
 
 async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
@@ -177,10 +224,9 @@ async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | N
 
 def sees_receipts(out: Outbound, person: Person, case: CaseRow) -> bool:
     """Who sees which investigators got and acknowledged the case's card: its prosecutor, and
-    case managers and leaders of its office or above (an investigator sees only their own 已知悉,
+    case managers and 院领导 of its office or above (an investigator sees only their own 已知悉,
     on their card)."""
-    return person.id == case.prosecutor or (
-        person.has("case_manager", "leader") and in_scope(out, person, case.unit))
+    return person.id == case.prosecutor or oversees(out, person, case)
 
 
 async def audience(out: Outbound, chat_id: str, asker: Person, case: CaseRow) -> list[Person]:
@@ -691,6 +737,37 @@ def open_items_text(ev: Evaluation, out: Outbound) -> str:
     return "\n".join(deduction_lines(ev, out.services.settings.template))
 
 
+def overseen_units(directory: Directory, person: Person) -> set[str] | None:
+    """The units whose cases `person` answers for in 统计 and a case manager's 我的案件: their
+    office and every unit below it; None for the province (every case)."""
+    home = directory.unit(person.unit)
+    return None if home is None or home.parent is None else directory.within(home.id)
+
+
+def overseen_text(directory: Directory, person: Person) -> str:
+    """Those offices in words: 示范市海澄县人民检察院, 示范市人民检察院及下级院."""
+    units = overseen_units(directory, person)
+    below = units is None or any(
+        u.id in units and u.id != person.unit and u.kind != "police" for u in directory.org.units)
+    return directory.unit_name(person.unit) + ("及下级院" if below else "")
+
+
+WAITING_SHOWN = 20  # cases a case manager's 我的案件 lists as waiting for intake
+
+
+async def waiting_for_intake(services: Services, manager: Person
+                             ) -> tuple[list[WaitingCase], int]:
+    """The open scored cases of the case manager's office and the offices below it that wait
+    for intake (no decision on the current score, or 待定 for the prosecutor's choice): the
+    first WAITING_SHOWN by code, and how many in all. Read off the event loop: it grows with
+    the offices' cases (a city's are its counties')."""
+    units = overseen_units(services.directory, manager)
+    pending = INTAKE_BY_COLOR[Color.YELLOW]
+    return await services.bulk.run(
+        lambda session: repo.waiting_for_intake(session, units, pending, WAITING_SHOWN),
+        lambda found: found)
+
+
 async def case_stats(services: Services, viewer: Person, period: Period | None = None
                      ) -> StatsView:
     """统计 (chat card, /stats and its CSV): the cases of the viewer's office and the offices
@@ -703,8 +780,7 @@ async def case_stats(services: Services, viewer: Person, period: Period | None =
     now = services.clock.now()
     today = now.astimezone(tz).date()
     d = services.directory
-    home = d.unit(viewer.unit)
-    scope = None if home is None or home.parent is None else d.within(home.id)
+    scope = overseen_units(d, viewer)
     prosecutors = [p.id for p in d.with_role("prosecutor") if scope is None or p.unit in scope]
     units = [u.id for u in d.org.units
              if u.kind == "police" and (scope is None or u.id in scope)]

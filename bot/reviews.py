@@ -73,8 +73,22 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     return picked
 
 
-async def file_request(out: Outbound, case: CaseRow, person: Person, items: list[str],
-                       reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
+class AlreadyFiled(ReviewError):
+    """The person's own request on the case is still open (待处理, 共同评议, 评议完成待确认):
+    they file no other until it is settled. `row` is that request."""
+
+    def __init__(self, code: str, row: ReviewRow) -> None:
+        state = State(row.status)
+        wait = "请等待处理或先撤回" if state is State.PENDING else "请等待办结"  # only 待处理 is withdrawn
+        super().__init__(f"您对 {code} 已有一个未办结的复核申请（#{row.id}，{state.label}），{wait}。")
+        self.row = row
+
+
+async def check_may_file(out: Outbound, case: CaseRow, person: Person) -> Evaluation:
+    """Whether `person` may file a review request on `case` now, asked before they pick the
+    items and write a reason (the code page's form, the card's 申请复核) and again when they
+    submit: the evaluation they would dispute, else the ReviewError to show (AlreadyFiled:
+    their open request)."""
     if person.id not in await case_repo.investigators(out.session, case.code):
         raise ReviewError("只有本案侦查人员可以申请复核。")
     if case.status != "open":
@@ -86,8 +100,13 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
         raise refusal
     existing = await repo.open_for(out.session, case.code, person.id)
     if existing:
-        raise ReviewError(f"您对 {case.code} 已有一个未办结的复核申请（#{existing[0].id}，"
-                          f"{State(existing[0].status).label}），请等待处理或先撤回。")
+        raise AlreadyFiled(case.code, existing[0])
+    return ev
+
+
+async def file_request(out: Outbound, case: CaseRow, person: Person, items: list[str],
+                       reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
+    ev = await check_may_file(out, case, person)
     items = list(dict.fromkeys(items))  # an item ticked twice is disputed once
     if not items:
         raise ReviewError("请至少选择一个有异议的扣分项。")

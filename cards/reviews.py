@@ -83,15 +83,35 @@ def prosecutor_card(v: ReviewView) -> Card:
                 actions=() if v.case_closed else tuple(actions))
 
 
+WITHDRAW, CONFIRM = "撤回申请", "确认评议结果"  # the filer's buttons on their receipt card
+
+
+def receipt_title(v: ReviewView) -> str:
+    return f"您的复核申请 #{v.id} · {v.state.label}"
+
+
 def receipt_card(v: ReviewView) -> Card:
     actions: list[Button] = []
     if v.state is State.PENDING:
-        actions = [Button(id="review.withdraw", label="撤回申请", data=_data(v))]
+        actions = [Button(id="review.withdraw", label=WITHDRAW, data=_data(v))]
     elif v.state is State.JOINT_DONE:
-        actions = [Button(id="review.confirm", label="确认评议结果", data=_data(v))]
+        actions = [Button(id="review.confirm", label=CONFIRM, data=_data(v))]
     footer = f"已确认：{v.confirmed_by}" if v.confirmed_by else None
-    return Card(title=f"您的复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
+    return Card(title=receipt_title(v), body=_body(v), color=v.color,
                 actions=() if v.case_closed else tuple(actions), footer=footer)
+
+
+def filer_next_step(v: ReviewView) -> str:
+    """What the filer of an open request may do about it, where (the code page, beside the
+    request, instead of a second form): withdraw it while 待处理, confirm a joint review's
+    outcome, or wait; each on their receipt card in the 1:1 chat."""
+    card = f"在与 casebot 的单聊中「{receipt_title(v)}」卡片上"
+    if v.state is State.PENDING:
+        return f"如需撤回，请{card}点「{WITHDRAW}」；撤回后可重新申请复核。"
+    if v.state is State.JOINT_DONE:
+        return f"共同评议结果已记录，请{card}点「{CONFIRM}」。"
+    return (f"已提交检警共同评议（{v.joint_time}），评议后由承办检察官记录结果；"
+            "共同评议中的申请不能撤回。")
 
 
 def joint_card(v: ReviewView) -> Card:

@@ -3,7 +3,6 @@ buttons."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from bot import cases as ops
@@ -13,7 +12,6 @@ from bot.domain.codes import ending_code
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
-from bot.signing import expired
 from cards.cases import (
     delivery_card,
     intake_chosen_card,
@@ -33,7 +31,6 @@ from storage import messages as msgs
 from storage.cases import CaseRow, IntakeRow
 
 router = Router("cases")
-_LINK = re.compile(r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 
 
 @router.hearing
@@ -47,8 +44,7 @@ def hear_case_code(text: str) -> str | None:
 
 async def show_case(ctx: Context, case: CaseRow) -> None:
     if not await ops.may_view(ctx, ctx.user, case):
-        await ctx.reply(f"您无权查看案件码 {case.code}："
-                        "仅本案侦查人员、承办检察官、案管部门和院领导可以查看。")
+        await ctx.reply(f"您无权查看案件码 {case.code}：{ops.VIEW_RULE}。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
     intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query
@@ -69,7 +65,7 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
                 readonly=True)
 async def code_cmd(event: MessageEvent, ctx: Context) -> None:
-    case = await ops.case_from_args(ctx, "码 <案件码>")
+    case = await ops.case_from_args(ctx, "码 <案件码>", ops.EXPIRED_LINK)
     if case is not None:
         await show_case(ctx, case)
 
@@ -83,37 +79,66 @@ async def bare_code(event: MessageEvent, ctx: Context) -> None:
         await show_case(ctx, case)
 
 
-@router.pattern(r"/c/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", readonly=True)
+@router.pattern(ops.LINK_PATTERN, readonly=True)
 async def pasted_link(event: MessageEvent, ctx: Context) -> None:
-    """A code link pasted into the chat. An old (expired) link still names its case: the
-    person gets the current card with a fresh link, as with 码 <案件码>."""
-    m = _LINK.search(ctx.args)
-    payload = ctx.services.signer.genuine("code", m.group(1)) if m else None
-    if payload is None:
-        await ctx.reply("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
-                        "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
-        return
-    case = await repo.get_case(ctx.session, str(payload.get("c")))
-    if case is None:
-        await ctx.reply("该案件码对应的案件不存在。")
-        return
-    if expired(payload, ctx.now()):
-        await ctx.reply("该链接已过期，以下为最新案件码。")
-    await show_case(ctx, case)
+    """A code link pasted into the chat, as 码 <link>. An old (expired) link still names its
+    case: the person gets the current card with a fresh link, as with 码 <案件码>."""
+    case = await ops.case_from_args(ctx, "码 <案件码>", ops.EXPIRED_LINK)
+    if case is not None:
+        await show_case(ctx, case)
 
 
-@router.command("我的案件", summary="列出您名下在办案件及其颜色", readonly=True)
+ICON = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+
+
+@router.command("我的案件", summary="列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件",
+                readonly=True)
 async def my_cases(event: MessageEvent, ctx: Context) -> None:
+    """The open cases the asker prosecutes or investigates; a case manager also gets the cases
+    waiting for intake in the offices they oversee, and a leader or 检察长 with none of their
+    own is told where their cases are followed instead."""
     rows = await repo.cases_of(ctx.session, ctx.user.id)
-    if not rows:
-        await ctx.reply("您名下没有在办案件。")
+    if rows:
+        lines = [f"{ICON.get(c.color or '', '⚪')} {c.code} {c.title} "
+                 f"{Color(c.color).label + ' ' + str(c.score) + '分' if c.color else '尚未评分'}"
+                 for c in rows]
+        await ops.reply_in_confidence(
+            ctx, Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)), None)
+    if ctx.user.has("case_manager"):
+        await _waiting_for_intake(ctx)
+    elif not rows:
+        await ctx.reply("您名下没有在办案件。" + _elsewhere(ctx))
+
+
+async def _waiting_for_intake(ctx: Context) -> None:
+    """A case manager's list of what waits for them (扫码分类受理) and for the prosecutors' choice
+    (待定), in the offices they oversee."""
+    shown, total = await ops.waiting_for_intake(ctx.services, ctx.user)
+    scope = ops.overseen_text(ctx.directory, ctx.user)
+    if not total:
+        await ctx.reply(f"{scope}目前没有等待受理的案件（已评分、未结案，且当前评分尚未受理或待定）。")
         return
-    icon = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
-    lines = [f"{icon.get(c.color or '', '⚪')} {c.code} {c.title} "
-             f"{Color(c.color).label + ' ' + str(c.score) + '分' if c.color else '尚未评分'}"
-             for c in rows]
+    lines = [f"范围：{scope}"]
+    lines += [f"{ICON.get(c.color, '⚪')} {c.code} {c.title} {Color(c.color).label} {c.score}分 · "
+              + ("待定（等待承办检察官选择）" if c.pending else "待受理") for c in shown]
+    if total > len(shown):
+        lines.append(f"另有 {total - len(shown)} 件未列出（按案件码顺序列出前 {len(shown)} 件）。")
+    lines.append("扫描案件二维码或发送「受理 案件码」受理；待定的案件由承办检察官选择延期受理或先收后补。")
     await ops.reply_in_confidence(
-        ctx, Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)), None)
+        ctx, Card(title=f"等待受理的案件（{total}件）", body="\n".join(lines)), None)
+
+
+def _elsewhere(ctx: Context) -> str:
+    """Where a leader or 检察长, who prosecute and investigate no case, follow their cases."""
+    if not ctx.user.has("leader", "chief"):
+        return ""
+    where = []
+    if ctx.user.has(*STATS_ROLES):
+        where.append("本院及下级院的案件情况请发送「统计」")
+    where.append("升级给您的提醒（红码责任倒查、复核答复超期）请发送「提醒」" if ctx.user.has("leader")
+                 else "您的提醒（如督察整改事项）请发送「提醒」")
+    where.append("查看某一案件请发送「码 案件码」")
+    return "；".join(where) + "。"
 
 
 @router.command("评分", summary="打开案件评分表（承办检察官）", usage="评分 <案件码>",

@@ -23,6 +23,7 @@ from bot.reminders import settle_review_reminders
 from bot.reviews import (
     ReviewError,
     apply,
+    check_may_file,
     file_request,
     joint_example,
     joint_invitees,
@@ -250,10 +251,10 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
     if case is None:
         await ctx.reply("找不到该案件。")
         return
-    ev = await case_repo.current_evaluation(ctx.session, case)
     try:
-        if ev is None:
-            raise ReviewError("该案件尚未评分，无需复核。")
+        # first what the items and reason typed cannot change (an open request of theirs …):
+        # said at once, not after the items are put right
+        ev = await check_may_file(ctx, case, ctx.user)
         if str(ev.version) != ctx.button.data.get("version"):
             raise ReviewError(f"该卡片的评分已更新为第{ev.version}版，请在最新的案件码卡片上申请复核。")
         items = parse_items(event.form.get("items", ""), ev, ctx)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
@@ -562,6 +563,49 @@ async def intake_prompts(session: AsyncSession, intake_ids: Sequence[int]
         select(IntakePromptRow.message_id, IntakePromptRow.by)
         .where(IntakePromptRow.intake_id.in_(intake_ids)).order_by(IntakePromptRow.id))
     return [(message_id, by) for message_id, by in rows.all()]
+
+
+@dataclass(frozen=True)
+class WaitingCase:
+    """An open scored case waiting for intake (扫码分类受理), as 我的案件 lists it to a case
+    manager; `pending`: 待定 on its current score, the prosecutor has yet to choose."""
+
+    code: str
+    title: str
+    color: str
+    score: int
+    pending: bool
+
+
+def waiting_for_intake_query(units: Collection[str] | None, pending: str, limit: int
+                             ) -> Select[str, str, str | None, int | None, int, str, int | None, int]:
+    """The statement `waiting_for_intake` runs."""
+    where: list[ColumnElement[bool]] = [CaseRow.status == "open", CaseRow.version > 0]
+    if units is not None:
+        where.append(CaseRow.unit.in_(sorted(units)))
+    return (select(CaseRow.code, CaseRow.title, CaseRow.color, CaseRow.score, CaseRow.version,
+                   IntakeRow.decision, IntakeRow.version, func.count().over())
+            .outerjoin(IntakeRow, CaseRow.intake.is_not(None)
+                       & (IntakeRow.case_code == CaseRow.code) & (IntakeRow.id == _LAST_INTAKE_ID))
+            .where(*where, IntakeRow.id.is_(None)
+                   | IntakeRow.version.is_distinct_from(CaseRow.version)
+                   | (IntakeRow.decision == pending))
+            .order_by(CaseRow.code).limit(limit))
+
+
+def waiting_for_intake(session: Session, units: Collection[str] | None, pending: str,
+                       limit: int) -> tuple[list[WaitingCase], int]:
+    """The open scored cases of `units` (every case: None) that wait for intake: no decision
+    on their current evaluation, or the last one is `pending` (待定) on it. The first `limit`
+    by code, and how many in all. One statement, through the unit index (`cases.unit`, as
+    统计 scopes offices) and each case's last decision by `intake_decisions.case_code`;
+    the total is a window count over the same rows, not a second read. Its cost grows with
+    the offices' cases: run it through `BulkReader` (storage/bulk.py)."""
+    rows = session.execute(waiting_for_intake_query(units, pending, limit)).all()
+    return ([WaitingCase(code, title, color or "", score or 0,  # set: the case is scored
+                         decision == pending and decided_on == version)
+             for code, title, color, score, version, decision, decided_on, _ in rows],
+            rows[0][-1] if rows else 0)
 
 
 @dataclass(frozen=True)

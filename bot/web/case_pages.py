@@ -26,6 +26,7 @@ from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_
 from bot.web.session import EXPIRED, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
+from cards.reviews import filer_next_step
 from cards.stats import closed_text, intake_text, percent, period_query
 from cards.stats import days as _days
 from config.model import Person
@@ -125,8 +126,7 @@ class CasePages:
             if case is None:
                 return self._deny(404, "案件不存在", f"未找到案件 {code}。")
             if not await ops.may_view(out, viewer, case):
-                return self._deny(403, "无权查看",
-                                  "仅本案侦查人员、承办检察官、案管部门和院领导可以查看此案件码。")
+                return self._deny(403, "无权查看", f"{ops.VIEW_RULE}此案件码。")
         return viewer, case
 
     # -- the code page -----------------------------------------------------------------------
@@ -151,6 +151,17 @@ class CasePages:
             await out.audit(viewer.id, "case.view", code, {"via": "page"})
             ev = evs[-1] if evs else None
             can_intake = ops.offers_intake(out, viewer, case, ev, last_intake)
+            # the review form only for one who may file now (the check submitting makes); one
+            # with an open request of their own sees that request instead
+            can_review, open_review = False, None
+            if viewer.id in invs:
+                try:
+                    await reviews.check_may_file(out, case, viewer)
+                    can_review = True
+                except reviews.AlreadyFiled as filed:
+                    open_review = await reviews.review_view(out, filed.row, case)
+                except reviews.ReviewError:
+                    pass  # not scored, nothing to dispute, closed
         template = s.settings.template
         deductions = [
             {"label": template.item(d.item).label, "points": d.points, "problem": d.problem,
@@ -175,8 +186,8 @@ class CasePages:
             viewer=viewer, token=request.match_info["token"],
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
                        else None),
-            can_review=(viewer.id in invs and ev is not None and case.status == "open"
-                        and bool(ev.deductions or ev.vetoes)),  # else nothing to tick
+            can_review=can_review, open_review=open_review,
+            open_review_next=filer_next_step(open_review) if open_review else None,
             can_score=viewer.id == case.prosecutor, can_intake=can_intake,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             # the card's items in the card's order: a veto once, though it has an entry too

@@ -74,6 +74,8 @@ async def test_review_form_on_code_page(console: Console, browser: Browser, requ
     page = await ctx.new_page()
     await _login(page, base, inv)
     await page.goto(link)
+    stale = await ctx.new_page()  # the same page in a second tab, opened before filing
+    await stale.goto(link)
     await page.check("input[name=items][value=criminal_facts]")
     await page.fill("#reason", "零口供但有监控，事实清楚")
     await page.click("#review-submit")
@@ -81,15 +83,22 @@ async def test_review_form_on_code_page(console: Console, browser: Browser, requ
     await page.screenshot(path=str(screenshot_path(request, "review")), full_page=True)
     pcard = cards(await console.messages("dm:p-prosecutor-1"))[-1]["card"]
     assert "复核申请 #1" in pcard["title"] and "零口供但有监控" in pcard["body"]
-    # the button stays off after a filed request; from a reloaded page a second request is
-    # refused with a pointer to the open one
+    # the button stays off after a filed request
     await expect(page.locator("#review-submit")).to_be_disabled()
+    # the form of the older tab, submitted now, is refused with a pointer to the open one
+    await stale.check("input[name=items][value=criminal_facts]")
+    await stale.fill("#reason", "再次申请")
+    await stale.click("#review-submit")
+    await expect(stale.locator("#review-result")).to_contain_text("已有一个未办结的复核申请（#1")
+    await expect(stale.locator("#review-submit")).to_be_enabled()
+    # reloaded, the page shows the open request instead of a form to fill in for nothing
     await page.reload()
-    await page.check("input[name=items][value=criminal_facts]")
-    await page.fill("#reason", "再次申请")
-    await page.click("#review-submit")
-    await expect(page.locator("#review-result")).to_contain_text("已有一个未办结的复核申请（#1")
-    await expect(page.locator("#review-submit")).to_be_enabled()
+    await expect(page.locator("#open-review h2")).to_have_text("您的复核申请 #1 · 待处理")
+    await expect(page.locator("#open-review-items")).to_have_text("犯罪事实与行为（−16分）")
+    await expect(page.locator("#open-review-next")).to_contain_text("撤回申请")
+    assert await page.locator("#review-form").count() == 0
+    await page.screenshot(path=str(screenshot_path(request, "open-review")), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 420
     # the prosecutor sees the page but no review form; an outsider gets 403
     other = await browser.new_context()
     p2 = await other.new_page()

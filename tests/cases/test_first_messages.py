@@ -91,4 +91,5 @@ async def test_a_case_one_cannot_see_is_refused_however_it_is_typed(console: Con
     code = await create_case(console)
     for typed in (code.lower(), f"码：{code}。"):
         assert await answer(console, typed, OUTSIDER) == (
-            f"您无权查看案件码 {code}：仅本案侦查人员、承办检察官、案管部门和院领导可以查看。")
+            f"您无权查看案件码 {code}："
+            "仅本案侦查人员、承办检察官，以及本院或上级院的案管部门、院领导可以查看。")
