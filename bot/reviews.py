@@ -74,13 +74,18 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
 
 
 class AlreadyFiled(ReviewError):
-    """The person's own request on the case is still open (待处理, 共同评议, 评议完成待确认):
-    they file no other until it is settled. `row` is that request."""
+    """The person's own request on the case is not settled (待处理, 共同评议, 评议完成待确认, or
+    agreed and waiting for the re-score): they file no other until it is. `row` is that
+    request."""
 
     def __init__(self, code: str, row: ReviewRow) -> None:
         state = State(row.status)
-        wait = "请等待处理或先撤回" if state is State.PENDING else "请等待办结"  # only 待处理 is withdrawn
-        super().__init__(f"您对 {code} 已有一个未办结的复核申请（#{row.id}，{state.label}），{wait}。")
+        if domain_awaits_rescore(row.status, row.outcome, row.new_version):
+            super().__init__(f"您对 {code} 的复核申请 #{row.id} 已同意调整，正等待承办检察官重新评分；"
+                             "重新评分后新的案件码将发给您，届时仍有异议可再申请复核。")
+        else:
+            wait = "请等待处理或先撤回" if state is State.PENDING else "请等待办结"  # only 待处理
+            super().__init__(f"您对 {code} 已有一个未办结的复核申请（#{row.id}，{state.label}），{wait}。")
         self.row = row
 
 
@@ -98,7 +103,7 @@ async def check_may_file(out: Outbound, case: CaseRow, person: Person) -> Evalua
         raise ReviewError("该案件尚未评分，无需复核。")
     if (refusal := nothing_to_dispute(case.code, ev)) is not None:
         raise refusal
-    existing = await repo.open_for(out.session, case.code, person.id)
+    existing = await repo.unsettled_for(out.session, case.code, person.id)
     if existing:
         raise AlreadyFiled(case.code, existing[0])
     return ev

@@ -106,6 +106,9 @@ def filer_next_step(v: ReviewView) -> str:
     request, instead of a second form): withdraw it while 待处理, confirm a joint review's
     outcome, or wait; each on their receipt card in the 1:1 chat."""
     card = f"在与 casebot 的单聊中「{receipt_title(v)}」卡片上"
+    if v.state in (State.ACCEPTED, State.CONFIRMED):  # agreed, or the joint review: 调整
+        return ("已同意调整，正等待承办检察官重新评分；重新评分后新的案件码将发给您，"
+                "届时仍有异议可再申请复核。")
     if v.state is State.PENDING:
         return f"如需撤回，请{card}点「{WITHDRAW}」；撤回后可重新申请复核。"
     if v.state is State.JOINT_DONE:

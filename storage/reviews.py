@@ -76,6 +76,18 @@ async def awaiting_rescore(session: AsyncSession, case_code: str) -> list[Review
                                 agreed).order_by(ReviewRow.id))).scalars())
 
 
+async def unsettled_for(session: AsyncSession, case_code: str, filed_by: str) -> list[ReviewRow]:
+    """The person's requests on the case not settled yet: open, or agreed (or changed by a
+    joint review) and waiting for the re-score."""
+    agreed = ReviewRow.status.in_(RESCORE_ALWAYS) | (
+        ReviewRow.status.in_(RESCORE_IF_CHANGED) & (ReviewRow.outcome == CHANGED))
+    return list((await session.execute(
+        select(ReviewRow).where(ReviewRow.case_code == case_code, ReviewRow.filed_by == filed_by,
+                                ReviewRow.status.in_(OPEN_STATES)
+                                | (agreed & ReviewRow.new_version.is_(None)))
+        .order_by(ReviewRow.id))).scalars())
+
+
 async def for_case(session: AsyncSession, case_code: str) -> list[ReviewRow]:
     return list((await session.execute(select(ReviewRow).where(ReviewRow.case_code == case_code)
                                        .order_by(ReviewRow.id))).scalars())

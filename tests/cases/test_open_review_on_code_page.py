@@ -110,3 +110,31 @@ async def test_a_joint_review_cannot_be_withdrawn_and_the_page_says_so(console: 
     await console.client.post("/console/api/login", json={"user": OTHER})
     html = await (await console.client.get(urlsplit(link).path)).text()
     assert 'id="review-form"' in html and 'id="open-review"' not in html
+
+
+async def test_an_agreed_request_waits_for_the_rescore_before_another(console: Console) -> None:
+    """同意并调整 clicked, the re-score not made yet: the filer cannot dispute the same items
+    again (a second request, a second answer deadline); the page says the re-score is coming.
+    Once re-scored, the form is back for the new code."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    card = await code_card(console, INV)
+    await console.click(INV, card["id"], "review.file", {"items": "1,2", "reason": "监控已调取"})
+    [decision] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                  if m["card"]["title"].startswith("复核申请 #1")]
+    await console.click(PROSECUTOR, decision["id"], "review.accept")
+
+    waiting = (f"您对 {code} 的复核申请 #1 已同意调整，正等待承办检察官重新评分；"
+               "重新评分后新的案件码将发给您，届时仍有异议可再申请复核。")
+    r = await console.click(INV, card["id"], "review.file", {"items": "1", "reason": "再次申请"})
+    assert r["messages"][-1]["text"] == waiting
+    html = await page(console, INV)
+    assert 'id="review-form"' not in html
+    assert "<span id=\"open-review-state\">已同意</span>" in html
+    assert "正等待承办检察官重新评分" in (text_of(html, "open-review-next") or "")
+
+    await evaluate(console, code, RED)  # the re-score (answers #1): a new card, the form back
+    newest = [m for m in cards(await console.messages(f"dm:{INV}"))
+              if m["card"]["title"].startswith("案件码")][-1]
+    r = await console.click(INV, newest["id"], "review.file", {"items": "1", "reason": "仍有异议"})
+    assert r["messages"][-1]["text"].startswith("复核申请 #2 已提交")
