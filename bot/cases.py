@@ -170,6 +170,10 @@ def in_scope(out: Outbound, person: Person, unit_id: str) -> bool:
     return False
 
 
+# Who may read 统计 (chat, /stats, CSV) of their office and the offices below it: its
+# prosecutors, and those who oversee it (below)
+STATS_ROLES = ("prosecutor", "case_manager", "leader", "chief")
+
 # Who oversees the cases of an office: its case managers (案管部门) and its 院领导, that is its
 # leaders and its 检察长 (`chief`, of a county or city office), and those of the offices above it
 OVERSEERS = ("case_manager", "leader", "chief")

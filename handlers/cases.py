@@ -133,7 +133,7 @@ def _elsewhere(ctx: Context) -> str:
     if not ctx.user.has("leader", "chief"):
         return ""
     where = []
-    if ctx.user.has(*STATS_ROLES):
+    if ctx.user.has(*ops.STATS_ROLES):
         where.append("本院及下级院的案件情况请发送「统计」")
     where.append("升级给您的提醒（红码责任倒查、复核答复超期）请发送「提醒」" if ctx.user.has("leader")
                  else "您的提醒（如督察整改事项）请发送「提醒」")
@@ -373,16 +373,13 @@ async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
     await _yellow_decision(ctx, "先收后补")
 
 
-STATS_ROLES = ("prosecutor", "case_manager", "leader")
-
-
 STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
 
 
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
                 "可按案件录入日期限定期间：本月、上月、本季度、上季度、今年、2026、2026-10、"
                 "2026-10-01 至 2026-11-30",
-                usage="统计 [期间]", roles=STATS_ROLES, readonly=True,
+                usage="统计 [期间]", roles=ops.STATS_ROLES, readonly=True,
                 glued_words=(*PERIOD_WORDS, *ALL_WORDS))
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     try:
@@ -393,7 +390,7 @@ async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     card = stats_card(await ops.case_stats(ctx.services, ctx.user, period),
                       ctx.config.web.base_url)
     chat = ctx.directory.chat(ctx.event.chat)
-    if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*STATS_ROLES)
+    if chat is not None and all((p := ctx.directory.person(pid)) is not None and p.has(*ops.STATS_ROLES)
                                 and ops.in_scope(ctx, p, ctx.user.unit) for pid in chat.members):
         # a group where everyone may ask for these figures themselves: the asker's office is
         # theirs or one below it

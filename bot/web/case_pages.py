@@ -412,8 +412,8 @@ class CasePages:
         viewer = self._viewer(request)
         if viewer is None:
             return self._login_page(request)
-        if not viewer.has("prosecutor", "case_manager", "leader"):
-            return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导查看。")
+        if not viewer.has(*ops.STATS_ROLES):
+            return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导（含检察长）查看。")
         try:
             period = period_between(request.query.get("from", ""), request.query.get("to", ""))
         except PeriodError as e:

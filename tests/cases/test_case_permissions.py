@@ -21,7 +21,7 @@ async def test_chat_refusals(console: Console) -> None:
     r = await console.send("p-prosecutor-2", "dm:p-prosecutor-2", f"评分 {code}")
     assert "只有本案承办检察官" in r["messages"][0]["text"]
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "统计")
-    assert "仅限承办检察官、案管部门、院领导使用" in r["messages"][0]["text"]
+    assert "仅限承办检察官、案管部门、院领导、检察长使用" in r["messages"][0]["text"]
     # asked in the group the investigators read too, the figures go to the asker alone
     r = await console.send("p-leader-hc", "g-case-team", "统计")
     card, note = r["messages"]

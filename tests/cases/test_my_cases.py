@@ -150,9 +150,13 @@ async def test_a_leader_or_chief_without_cases_is_told_where_to_look(console: Co
     assert leader["text"] == (
         "您名下没有在办案件。本院及下级院的案件情况请发送「统计」；"
         "升级给您的提醒（红码责任倒查、复核答复超期）请发送「提醒」；查看某一案件请发送「码 案件码」。")
-    chief = await my_cases(console, "p-chief-c01-01")  # 统计 is not a 检察长's command
+    chief = await my_cases(console, "p-chief-c01-01")  # a 检察长 reads the office's 统计 too
     assert chief["text"] == (
-        "您名下没有在办案件。您的提醒（如督察整改事项）请发送「提醒」；查看某一案件请发送「码 案件码」。")
+        "您名下没有在办案件。本院及下级院的案件情况请发送「统计」；您的提醒（如督察整改事项）请发送「提醒」；"
+        "查看某一案件请发送「码 案件码」。")
+    stats = (await console.send("p-chief-c01-01", "dm:p-chief-c01-01", "统计"))["messages"][0]
+    assert stats["card"]["title"] == "案件码统计"
+    assert "统计范围：示范市海澄县人民检察院" in stats["card"]["body"], stats["card"]["body"]
     # an investigator without cases: as before
     assert (await my_cases(console, "p-investigator-5"))["text"] == "您名下没有在办案件。"
 
