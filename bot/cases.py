@@ -103,8 +103,9 @@ class NewCase:
 
 # -- reading a code from chat ------------------------------------------------------------------
 
-# a code-page link (查看详情, what a phone's QR scanner gives): http://host/c/<signed token>
-LINK_PATTERN = r"/c/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"
+# a code-page link (查看详情, what a phone's QR scanner gives): http://host/c/<signed token>;
+# one cut short (before or after the token's dot) is still one, to be told it is incomplete
+LINK_PATTERN = r"/c/([A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?)"
 _LINK = re.compile(LINK_PATTERN)
 BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
             "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")

@@ -68,7 +68,8 @@ async def test_an_expired_link_still_names_its_case_and_a_forged_one_nothing(
     assert card["card"]["actions"][0]["url"] != link  # with a fresh link
 
     forged = link[:-3] + ("abc" if not link.endswith("abc") else "xyz")
-    for text in (f"受理 {forged}", forged):  # the same answer as the bare link gets
+    cut = link[:link.index(".", link.index("/c/"))]  # copied only up to the token's dot
+    for text in (f"受理 {forged}", forged, f"受理 {cut}", cut):  # as the bare link gets
         [m] = await said(console, MANAGER, text)
         assert m["text"] == BAD_LINK
     assert await intakes(console, code) == []
