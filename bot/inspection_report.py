@@ -8,8 +8,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from docx import Document
-from docx.shared import Pt
+from cards.word import chinese_document
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,7 @@ def _table(doc: object, header: Sequence[str], rows: Sequence[Sequence[str]]) ->
 
 
 def build_report(r: ReportData) -> bytes:
-    doc = Document()
-    style = doc.styles["Normal"]
-    style.font.size = Pt(11)
+    doc = chinese_document()
     doc.add_heading(f"检务督导面对面会议报告：{r.title}", level=0)
     doc.add_paragraph(f"会议编号：{r.sid}    日期：{r.date}    状态：{r.stage}")
     if r.demo:

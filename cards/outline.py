@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 
-from docx import Document
-from docx.shared import Pt
-
 from bot.domain.scoring import Evaluation, ScoreTemplate, open_deductions
 from bot.domain.text import xml_safe
 from cards.cases import CaseView
+from cards.word import chinese_document
 
 
 def _items(ev: Evaluation | None, template: ScoreTemplate) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -50,8 +48,7 @@ def outline_markdown(case: CaseView, ev: Evaluation | None, template: ScoreTempl
 def outline_docx(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> bytes:
     """The outline as a Word document; characters XML cannot hold (in text stored before input
     was checked) are left out rather than failing the download."""
-    doc = Document()
-    doc.styles["Normal"].font.size = Pt(11)
+    doc = chinese_document()
     doc.add_heading(xml_safe(f"补充侦查提纲（{case.code}）"), level=1)
     for h in _header(case, ev):
         doc.add_paragraph(xml_safe(h))

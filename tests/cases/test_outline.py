@@ -5,9 +5,20 @@ from __future__ import annotations
 import io
 
 from docx import Document
+from docx.document import Document as DocxDocument
+from docx.oxml.ns import qn
 
 from tests.cases.helpers import INVESTIGATORS, RED, create_case, ded, evaluate
 from tests.conftest import Console
+
+
+def assert_a4_chinese(doc: DocxDocument) -> None:
+    """Printed on A4 as offices in China do, the text marked Chinese (not US Letter, en-US)."""
+    for section in doc.sections:
+        assert section.page_width is not None and section.page_height is not None
+        assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    lang = doc.styles["Normal"].element.rPr.find(qn("w:lang"))
+    assert lang is not None and lang.get(qn("w:eastAsia")) == "zh-CN" == lang.get(qn("w:val"))
 
 
 async def test_outline_lists_exactly_the_open_deductions(console: Console) -> None:
@@ -20,6 +31,7 @@ async def test_outline_lists_exactly_the_open_deductions(console: Console) -> No
     r = await console.client.get(f"/cases/{code}/outline.docx")
     assert r.status == 200
     doc = Document(io.BytesIO(await r.read()))
+    assert_a4_chinese(doc)
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 3"]
     assert headings == ["1. 犯罪事实与行为（扣12分）", "2. 因果关系（扣8分）"]
     text = "\n".join(p.text for p in doc.paragraphs)

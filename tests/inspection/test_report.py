@@ -7,6 +7,7 @@ import io
 
 from docx import Document
 
+from tests.cases.test_outline import assert_a4_chinese
 from tests.conftest import Console
 from tests.inspection.helpers import asks, bank, quick_session, run_unit, say
 
@@ -41,7 +42,9 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
     r = await console.client.get(url)
     assert r.status == 200 and r.content_type.endswith("wordprocessingml.document")
-    text = all_text(await r.read())
+    data = await r.read()
+    assert_a4_chinese(Document(io.BytesIO(data)))  # for the party-group meeting's printer
+    text = all_text(data)
 
     questions = await bank(console)
     rows = await asks(console, s.id)
