@@ -70,11 +70,16 @@ def closed_text(g: Group) -> str:
 
 
 def intake_text(g: Group) -> str:
-    """60%（受理 5 件，其中绿码 3 件）: the share with the counts it comes from."""
+    """25%（扫码受理 4 件：绿码放行 1 · 黄码待定 2 · 红码退回 1）: the share with the counts it
+    comes from. Every case scanned at intake counts, by its first scan, whatever it decided: a
+    leader must not read 4 as four cases taken in."""
     if not g.intakes:
-        return "—（尚无受理）"
+        return "—（尚无扫码受理）"
     share = percent(g.green_at_intake, g.intakes)
-    return f"{share}（受理 {g.intakes} 件，其中绿码 {g.green_at_intake} 件）"
+    parts = " · ".join(f"{label} {g.intake_colors[color]}" for color, label in (
+        ("green", "绿码放行"), ("yellow", "黄码待定"), ("red", "红码退回"))
+        if g.intake_colors[color])
+    return f"{share}（扫码受理 {g.intakes} 件：{parts}）"
 
 
 def percent(part: int, whole: int) -> str:

@@ -41,6 +41,8 @@ class Group:
     days_to_green: list[float] = field(default_factory=list)
     intakes: int = 0  # cases scanned at intake (their first scan counts)
     green_at_intake: int = 0
+    # the colour at that first scan, which made its decision: green 放行, yellow 待定, red 退回
+    intake_colors: Counter[str] = field(default_factory=Counter)
     red_at_custody: int = 0
 
     def add(self, f: CaseFacts, red_custody: bool) -> None:
@@ -53,6 +55,7 @@ class Group:
         if f.first_intake_color is not None:
             self.intakes += 1
             self.green_at_intake += f.first_intake_color == "green"
+            self.intake_colors[f.first_intake_color] += 1
         self.red_at_custody += red_custody
 
     @property

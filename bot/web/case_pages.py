@@ -453,7 +453,7 @@ class CasePages:
         buf.write("\ufeff")  # a BOM, so that Excel reads the Chinese as UTF-8
         w = csv.writer(buf)
         w.writerow(["分组", "名称", "案件数", "红码", "黄码", "绿码", "未评分", "转码次数",
-                    "首次红/黄码到转绿（中位数，天）", "受理件数", "受理时绿码占比",
+                    "首次红/黄码到转绿（中位数，天）", "扫码受理件数", "受理时绿码占比",
                     "羁押期限届满仍为红码（件）"])
         for label, groups in (("合计", (("全部", st.total),)), ("承办检察官", v.prosecutors),
                               ("侦查单位", v.police_units)):
@@ -470,7 +470,7 @@ class CasePages:
         w.writerow(["已结案（件）", st.total.closed])
         w.writerow(["首次红/黄码到转绿（中位数，天）", _days(st.median_days_to_green)])
         w.writerow(["受理时绿码占比", _share(st.total)])
-        w.writerow(["受理件数", st.intakes])
+        w.writerow(["扫码受理件数", st.intakes])
         w.writerow(["羁押期限届满仍为红码（件）", st.red_at_custody])
         # dated: a second download sits beside the first instead of being renamed or replacing
         # it; with the period it counts (case-stats-20261001-to-20261231-20261105-0930.csv)

@@ -140,7 +140,8 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     body = r["messages"][0]["card"]["body"]
     assert body == ("统计范围：示范市海澄县人民检察院\n统计期间：全部\n数据截至：2026-11-16 09:30\n"
                     "案件总数：8\n红码 2 · 黄码 1 · 绿码 4 · 未评分 1\n转码次数：7\n"
-                    "首次红/黄码到转绿（中位数）：7.5 天\n受理时绿码占比：40%（受理 5 件，其中绿码 2 件）\n"
+                    "首次红/黄码到转绿（中位数）：7.5 天\n"
+                    "受理时绿码占比：40%（扫码受理 5 件：绿码放行 2 · 黄码待定 2 · 红码退回 1）\n"
                     "羁押期限届满仍为红码：2 件\n\n"
                     "按承办检察官（共 4 人）：\n"
                     "· 余斌梅：3 件（红 0 · 黄 1 · 绿 2）\n"
@@ -158,7 +159,8 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     assert summary == "案件 8 件：红码 2 · 黄码 1 · 绿码 4 · 未评分 1"
     kv = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
     assert kv == {"转码次数": "7", "首次红/黄码到转绿": "7.5 天（中位数）",
-                  "受理时绿码占比": "40%（受理 5 件，其中绿码 2 件）", "羁押期限届满仍为红码": "2 件"}
+                  "受理时绿码占比": "40%（扫码受理 5 件：绿码放行 2 · 黄码待定 2 · 红码退回 1）",
+                  "羁押期限届满仍为红码": "2 件"}
 
     raw = await (await c.client.get("/stats.csv")).read()
     assert raw.startswith("\ufeff".encode())
@@ -198,7 +200,7 @@ async def test_statistics_match_the_hand_computation(any_console: Console) -> No
     assert "共 3 个单位，其中 1 个单位无案件（显示为 0）" in html
     metrics = {r[0]: r[1] for r in rows if len(r) == 2}
     assert metrics["首次红/黄码到转绿（中位数，天）"] == "7.5"
-    assert metrics["受理时绿码占比"] == "40%" and metrics["受理件数"] == "5"
+    assert metrics["受理时绿码占比"] == "40%" and metrics["扫码受理件数"] == "5"
     assert metrics["羁押期限届满仍为红码（件）"] == "2"
 
 

@@ -65,8 +65,8 @@ def test_statistics_percentages_round_half_up_like_a_reader_would() -> None:
                          prosecutors=(("某检察官", st.per_prosecutor["p"]),),
                          police_units=(("某公安局", st.per_police_unit["u"]),))
 
-    assert "受理时绿码占比：13%（受理 8 件，其中绿码 1 件）" in stats_card(stats(1, 8), "http://x").body
-    assert "受理时绿码占比：63%（受理 8 件，其中绿码 5 件）" in stats_card(stats(5, 8), "http://x").body
-    assert "受理时绿码占比：67%（受理 3 件，其中绿码 2 件）" in stats_card(stats(2, 3), "http://x").body
+    assert "受理时绿码占比：13%（扫码受理 8 件：绿码放行 1 · 黄码待定 7）" in stats_card(stats(1, 8), "http://x").body
+    assert "受理时绿码占比：63%（扫码受理 8 件：绿码放行 5 · 黄码待定 3）" in stats_card(stats(5, 8), "http://x").body
+    assert "受理时绿码占比：67%（扫码受理 3 件：绿码放行 2 · 黄码待定 1）" in stats_card(stats(2, 3), "http://x").body
     # days to green: the median of 7 and 7.5 days is 7.25, shown 7.3
     assert (days(7.25), days(12.0), days(None)) == ("7.3", "12.0", "")
