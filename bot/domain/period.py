@@ -27,6 +27,7 @@ _ONE = re.compile(_TOKEN)
 _RANGE = re.compile(rf"(?P<a>{_TOKEN})\s*(?:至|到|~|〜|-|—|–|\s)\s*(?P<b>{_TOKEN})")
 _QUARTER = re.compile(r"(?:Q|第)([1-4一二三四])")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BARE_MONTH = re.compile(r"(\d{1,2})月份?")
 
 
 class PeriodError(ValueError):
@@ -134,6 +135,9 @@ def parse_period(text: str, today: date) -> Period | None:
         return Period(*_span(t))
     if m := _RANGE.fullmatch(t):
         return _ordered(_span(m["a"])[0], _span(m["b"])[1])
+    if (m := _BARE_MONTH.fullmatch(t)) and 1 <= (month := int(m[1])) <= 12:
+        # 11月 without a year: the latest one so far (in January, 12月 is last December's)
+        return Period(*_month(today.year - (month > today.month), month))
     shown = t if len(t) <= 20 else t[:20] + "…"
     raise PeriodError(f"看不懂统计期间「{shown}」")
 

@@ -50,6 +50,10 @@ def P(start: str, end: str) -> Period:
     ("2026年10月1日至2026年11月30日", TODAY, P("2026-10-01", "2026-11-30")),
     ("20261001-20261130", TODAY, P("2026-10-01", "2026-11-30")),
     ("2026-10 至 2026-12", TODAY, P("2026-10-01", "2026-12-31")),  # months: whole months
+    # a month without its year, as people say it: the latest one so far
+    ("11月", TODAY, P("2026-11-01", "2026-11-30")),
+    ("10月份", TODAY, P("2026-10-01", "2026-10-31")),
+    ("１２月", TODAY, P("2025-12-01", "2025-12-31")),  # in November, last December
     ("2026-10-2026-12", TODAY, P("2026-10-01", "2026-12-31")),
     ("2025-2026", TODAY, P("2025-01-01", "2026-12-31")),
     # full-width digits and punctuation, as Chinese input methods type them
@@ -71,6 +75,7 @@ def test_a_period_is_read_into_its_first_and_last_day(typed: str, today: date,
 @pytest.mark.parametrize(("typed", "answer"), [
     ("下周", "看不懂统计期间「下周」"),
     ("十月", "看不懂统计期间「十月」"),
+    ("13月", "看不懂统计期间「13月」"),
     ("2026-10-01 至", "看不懂统计期间「2026-10-01 至」"),
     ("26-10", "看不懂统计期间「26-10」"),
     ("2026-10-01 至 2026-11-30 至 2026-12-31", "看不懂统计期间「2026-10-01 至 2026-11…」"),
