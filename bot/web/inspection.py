@@ -526,6 +526,9 @@ def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
 
 # -- read models ----------------------------------------------------------------------------------
 
+QUESTIONING = ("inquiry", "comment", "answer")  # the stages with a unit in front of the room
+
+
 async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
                        now: str) -> dict[str, Any]:
     """What the big screen shows. A question's text is included only once revealed, its answer
@@ -544,14 +547,17 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
         groups: dict[int, list[store.Ask]] = {}
         for a in asks:
             groups.setdefault(a.position, []).append(a)
+        # a unit is marked current while it is being questioned, commented on or answered,
+        # as the panel shows it: not after the inquiries (整改汇报) nor once the session closed
+        questioned = s.current if s.stage in QUESTIONING else None
         out["draw"] = {
             "entropy": result["entropy"], "manifest_hash": s.manifest_hash,
             "units": [{"pos": v.pos, "name": v.name, "city": v.city, "kind": v.kind,
                        "done": all(a.answer_published_at for a in groups[v.pos]),
-                       "current": v.pos == s.current} for v in views],
+                       "current": v.pos == questioned} for v in views],
         }
     cur = next((v for v in views if v.pos == s.current), None)
-    if cur is not None and s.stage in ("inquiry", "comment", "answer"):
+    if cur is not None and s.stage in QUESTIONING:
         group = [a for a in asks if a.position == cur.pos]
         revealed = [a for a in group if a.revealed_at is not None]
         out["current"] = {"name": cur.name, "city": cur.city, "chief": cur.chief,

@@ -398,3 +398,37 @@ async def test_long_answer_points_wrap_aligned_on_a_phone(
         assert min(got["starts"]) > got["box"] + 4, got  # right of its bullet or number
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await ctx.close()
+
+
+@pytest.mark.browser
+async def test_no_unit_is_current_once_the_session_is_closed(
+        console: Console, browser: Browser, request: Any) -> None:
+    """结束 while a unit is being questioned: the draw list stops marking that unit as the
+    current one (the yellow bar), in the state and on the screen, as the panel says 会议已结束."""
+    await say(console, "督导 新建 结束高亮 单位数=3 题数=3 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    await say(console, "下一题")
+    s = await session_row(console)
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    first = next(a for a in await asks(console, s.id) if a.revealed_at is not None)
+    name = console.app.services.directory.units[first.unit_id].name
+    await expect(page.locator("#units .unit.current")).to_have_count(1)
+    await expect(page.locator("#units .unit.current")).to_contain_text(name)
+
+    await say(console, "结束 确认")
+    await expect(page.locator("#stage")).to_have_text("已结束")
+    await expect(page.locator("#phase")).to_have_text("会议已结束")
+    await expect(page.locator("#units .unit")).to_have_count(3)
+    await expect(page.locator("#units .unit.current")).to_have_count(0)
+    await page.screenshot(path=str(screenshot_path(request, "closed")))
+    await page.close()
+    r = await console.client.get(f"/live/{s.id}/state?{parts.query}")
+    assert r.status == 200
+    state = await r.json()
+    assert state["stage"] == "closed" and state["current"] is None
+    assert [u["current"] for u in state["draw"]["units"]] == [False, False, False]
