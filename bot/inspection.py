@@ -219,8 +219,11 @@ def publication_of(s: InspectionSession) -> dict[str, Any] | None:
     return {"manifest": json.loads(s.manifest), "result": json.loads(s.result)}
 
 
+LIVE_LINK_DAYS = 7  # how long a big-screen link (打开大屏, 督导 状态) opens the screen
+
+
 def live_url(out: Outbound, sid: str) -> str:
-    token = out.services.signer.sign("live", {"s": sid}, out.now() + timedelta(days=7))
+    token = out.services.signer.sign("live", {"s": sid}, out.now() + timedelta(days=LIVE_LINK_DAYS))
     return f"{base_url(out)}/live/{sid}?t={token}"
 
 

@@ -141,6 +141,23 @@ class InspectionWeb:
         return person is not None and (person.has("inspector", "leader")
                                        or services.directory.may_post(person.id, s.chat))
 
+    def _watch_refused(self, request: web.Request,
+                       s: store.InspectionSession) -> web.HTTPException:
+        """Why the big screen does not open: an expired 打开大屏 link says so, and that the host's
+        「督导 状态」 in the group answers with a fresh one."""
+        fresh = "请主持会议的督察在会议群内发送「督导 状态」，回复中附有新的大屏链接"
+        token = request.query.get("t")
+        data = self.app.services.signer.genuine("live", token) if token else None
+        if data is not None and data.get("s") == s.id:
+            return _page_error(403, f"该「打开大屏」链接已过期（链接有效期 {service.LIVE_LINK_DAYS} 天）。"
+                                    f"{fresh}；会议群成员也可以登录后直接打开本页。",
+                               title="大屏链接已过期")
+        if token:
+            return _page_error(403, f"该大屏链接无效（可能复制不完整）。{fresh}；"
+                                    "会议群成员也可以登录后直接打开本页。", title="大屏链接无效")
+        return _page_error(403, "请使用会议群内的「打开大屏」链接打开（主持会议的督察在群内发送"
+                                "「督导 状态」可获取新链接），或以会议群成员身份登录后打开。")
+
     # -- sessions -------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
@@ -290,7 +307,7 @@ class InspectionWeb:
         async with self.app.services.db() as db:
             s = await self._session_or_404(db, sid)
         if not self._may_watch(request, s):
-            raise _page_error(403, "请使用群内「打开大屏」链接，或以会议群成员身份登录。")
+            raise self._watch_refused(request, s)
         # the full address: the audience reads it off the projector and types it
         verify_url = f"{self.app.services.config.web.base_url}/draw/verify?session="
         return render("inspection_live.html", sid=sid, title=s.title, verify_url=verify_url,
@@ -449,10 +466,18 @@ class InspectionWeb:
         return json_response(pub)
 
 
-def _page_error(status: int, message: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-           404: web.HTTPNotFound, 409: web.HTTPConflict}[status]
-    return cls(text=message, content_type="text/plain")
+PAGE_ERRORS: dict[int, tuple[type[web.HTTPException], str]] = {
+    400: (web.HTTPBadRequest, "无法处理"), 403: (web.HTTPForbidden, "无权查看"),
+    404: (web.HTTPNotFound, "未找到"), 409: (web.HTTPConflict, "未能完成"),
+}
+
+
+def _page_error(status: int, message: str, title: str = "") -> web.HTTPException:
+    """A refusal of a page (not of the API): the styled, phone-sized error.html the other pages
+    use, with the status."""
+    cls, default = PAGE_ERRORS[status]
+    page = render("error.html", title=title or default, message=message)
+    return cls(text=page.text, content_type="text/html")
 
 
 def _plan_ids(plan: BankPlan) -> dict[str, Any]:
@@ -526,6 +551,9 @@ def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
 
 # -- read models ----------------------------------------------------------------------------------
 
+QUESTIONING = ("inquiry", "comment", "answer")  # the stages with a unit in front of the room
+
+
 async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
                        now: str) -> dict[str, Any]:
     """What the big screen shows. A question's text is included only once revealed, its answer
@@ -544,14 +572,17 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
         groups: dict[int, list[store.Ask]] = {}
         for a in asks:
             groups.setdefault(a.position, []).append(a)
+        # a unit is marked current while it is being questioned, commented on or answered,
+        # as the panel shows it: not after the inquiries (整改汇报) nor once the session closed
+        questioned = s.current if s.stage in QUESTIONING else None
         out["draw"] = {
             "entropy": result["entropy"], "manifest_hash": s.manifest_hash,
             "units": [{"pos": v.pos, "name": v.name, "city": v.city, "kind": v.kind,
                        "done": all(a.answer_published_at for a in groups[v.pos]),
-                       "current": v.pos == s.current} for v in views],
+                       "current": v.pos == questioned} for v in views],
         }
     cur = next((v for v in views if v.pos == s.current), None)
-    if cur is not None and s.stage in ("inquiry", "comment", "answer"):
+    if cur is not None and s.stage in QUESTIONING:
         group = [a for a in asks if a.position == cur.pos]
         revealed = [a for a in group if a.revealed_at is not None]
         out["current"] = {"name": cur.name, "city": cur.city, "chief": cur.chief,

@@ -398,3 +398,106 @@ async def test_long_answer_points_wrap_aligned_on_a_phone(
         assert min(got["starts"]) > got["box"] + 4, got  # right of its bullet or number
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await ctx.close()
+
+
+@pytest.mark.browser
+async def test_no_unit_is_current_once_the_session_is_closed(
+        console: Console, browser: Browser, request: Any) -> None:
+    """结束 while a unit is being questioned: the draw list stops marking that unit as the
+    current one (the yellow bar), in the state and on the screen, as the panel says 会议已结束."""
+    await say(console, "督导 新建 结束高亮 单位数=3 题数=3 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    await say(console, "下一题")
+    s = await session_row(console)
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    first = next(a for a in await asks(console, s.id) if a.revealed_at is not None)
+    name = console.app.services.directory.units[first.unit_id].name
+    await expect(page.locator("#units .unit.current")).to_have_count(1)
+    await expect(page.locator("#units .unit.current")).to_contain_text(name)
+
+    await say(console, "结束 确认")
+    await expect(page.locator("#stage")).to_have_text("已结束")
+    await expect(page.locator("#phase")).to_have_text("会议已结束")
+    await expect(page.locator("#units .unit")).to_have_count(3)
+    await expect(page.locator("#units .unit.current")).to_have_count(0)
+    await page.screenshot(path=str(screenshot_path(request, "closed")))
+    await page.close()
+    r = await console.client.get(f"/live/{s.id}/state?{parts.query}")
+    assert r.status == 200
+    state = await r.json()
+    assert state["stage"] == "closed" and state["current"] is None
+    assert [u["current"] for u in state["draw"]["units"]] == [False, False, False]
+
+
+# where each question's last answer point is, and whether #answers would scroll
+ANSWERS_FIT = """() => {
+  const a = document.querySelector("#answers");
+  const lasts = [...a.querySelectorAll(".points")].map((ul) => {
+    const b = ul.lastElementChild.getBoundingClientRect();
+    return {top: b.top, bottom: b.bottom, left: b.left, right: b.right,
+            text: ul.lastElementChild.textContent};
+  });
+  return {lasts, scrolls: a.scrollHeight > a.clientHeight || a.scrollWidth > a.clientWidth,
+          size: parseFloat(getComputedStyle(a.querySelector(".points li")).fontSize),
+          pageScrolls: document.documentElement.scrollHeight > innerHeight
+                       || document.documentElement.scrollWidth > innerWidth};
+}"""
+
+
+@pytest.mark.browser
+async def test_long_answers_fit_a_720p_projector(console: Console, browser: Browser,
+                                                 request: Any) -> None:
+    """公布答案 of four questions with three long answer points each, on a 1280×720 projector
+    (and 1366×768, 1024×768, 1920×1080): every question's last point is on screen, nothing in
+    the answer box scrolls, and the type stays readable. No empty gap between the chief's line
+    and the first question."""
+    await say(console, "督导 新建 小投影 单位数=3 题数=4 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    first = sorted((a for a in await asks(console, s.id) if a.position == 0), key=lambda a: a.seq)
+    points = {}
+    async with console.app.services.db() as db, db.begin():
+        for n, ask in enumerate(first, 1):
+            q = await db.get(Question, ask.question_id)
+            assert q is not None
+            q.text = f"第{n}题：结合本院实际，谈谈你院落实上级院关于加强法律监督工作部署的具体措施和成效？"
+            points[n] = [f"（要点{n}-{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，"
+                         f"定期通报典型问题并逐项明确整改责任人和整改时限" for k in (1, 2, 3)]
+            q.answer_points = json.dumps(points[n], ensure_ascii=False)
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    for _ in range(4):
+        await say(console, "下一题")
+    await say(console, "公布答案")
+    for n in points:
+        await expect(page.locator("#answers")).to_contain_text(points[n][2])
+    await page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')")
+    for width, height in ((1280, 720), (1366, 768), (1024, 768), (1920, 1080)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.wait_for_function(  # laid out again for the new size
+            "([w, h]) => innerWidth === w && innerHeight === h", arg=[width, height])
+        got = await page.evaluate(ANSWERS_FIT)
+        await page.screenshot(path=str(screenshot_path(request, f"answers-{width}")))
+        assert [p["text"] for p in got["lasts"]] == [points[n][2] for n in points]
+        for p in got["lasts"]:
+            assert 0 <= p["top"] and p["bottom"] <= height, (width, p)
+            assert 0 <= p["left"] and p["right"] <= width, (width, p)
+        assert not got["scrolls"] and not got["pageScrolls"], (width, got)
+        assert got["size"] >= 14, (width, got["size"])  # read from the back of the room
+        assert await page.evaluate(LAYOUT_PROBLEMS) == [], width
+        gap = await page.evaluate("""() => document.querySelector("#answers .atext")
+            .getBoundingClientRect().top - document.querySelector("#current")
+            .getBoundingClientRect().bottom""")
+        assert gap <= 24, (width, gap)
+        print(width, height, got["size"], gap)
+    await page.close()
