@@ -382,6 +382,17 @@ FORM_STAGES = STAGES[:2]  # a case created in chat: 提前介入 or 审查逮捕
 FORM_TTL = timedelta(hours=12)  # a form's token (a web session's lifetime: the form needs one)
 
 
+# what people type between 新建案件 and the title (新建案件，张三盗窃案; a colon glued to the
+# command is read by the dispatcher already): not part of the title
+_TITLE_LEAD = "，,、：:;；。 \u3000"
+
+
+def prefill_title(typed: str) -> str:
+    """The 案件名称 typed after 新建案件 as the form prefills it: blanks collapsed, without
+    the punctuation and blanks typed before it."""
+    return " ".join(typed.split()).lstrip(_TITLE_LEAD)
+
+
 def new_case_url(out: Outbound, title: str = "") -> str:
     """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the 200 characters a
     title may have)."""

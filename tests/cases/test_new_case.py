@@ -88,7 +88,12 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
     await login(console, PROSECUTOR)
     for typed in ("新建案件 张某某涉嫌盗窃案", "新建案件张某某涉嫌盗窃案", "录入案件 张某某涉嫌盗窃案",
                   "新案件张某某涉嫌盗窃案", "新建案件：张某某涉嫌盗窃案",
-                  "@casebot 新建案件 张某某涉嫌盗窃案"):
+                  "@casebot 新建案件 张某某涉嫌盗窃案",
+                  # the punctuation people type after the command is not part of the title
+                  "新建案件，张某某涉嫌盗窃案", "新建案件,张某某涉嫌盗窃案", "新建案件、张某某涉嫌盗窃案",
+                  "新建案件；张某某涉嫌盗窃案", "新建案件;张某某涉嫌盗窃案", "新建案件。张某某涉嫌盗窃案",
+                  "新建案件 ：张某某涉嫌盗窃案", "新建案件\u3000，\u3000张某某涉嫌盗窃案",
+                  "新建案件：，张某某涉嫌盗窃案"):
         [msg] = await ask(console, typed)
         card = msg["card"]
         assert card["title"] == "新建案件", typed
@@ -97,6 +102,16 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
         assert url.path == "/cases/new" and parse_qs(url.query) == {"title": ["张某某涉嫌盗窃案"]}
         page, _ = await open_form(console, f"?{url.query}")
         assert 'name="title" maxlength="200" value="张某某涉嫌盗窃案"' in page
+    # punctuation inside or at the end of the title is the title's
+    [msg] = await ask(console, "新建案件，张某、李某盗窃案。")
+    assert parse_qs(urlsplit(msg["card"]["actions"][0]["url"]).query) == {"title": ["张某、李某盗窃案。"]}
+    # only punctuation after the command: nothing to prefill
+    [msg] = await ask(console, "新建案件，")
+    assert not msg["card"]["body"].startswith("案件名称")
+    assert msg["card"]["actions"][0]["url"] == str(console.client.make_url("/cases/new"))
+    # a card sent before this was fixed: the form leaves the punctuation out too
+    page, _ = await open_form(console, "?title=，张某某涉嫌盗窃案")
+    assert 'name="title" maxlength="200" value="张某某涉嫌盗窃案"' in page
     # a title with what a URL or a page would read as its own: kept as typed, shown as text
     [msg] = await ask(console, "新建案件 王某&李某<诈骗>案#1")
     query = urlsplit(msg["card"]["actions"][0]["url"]).query
