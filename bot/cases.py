@@ -297,11 +297,14 @@ def score_url(out: Outbound, code: str) -> str:
 
 # -- create ------------------------------------------------------------------------------------
 
+TITLE_MAX = 200  # characters in a case's title (案件名称)
+
+
 def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     d = out.directory
     errors: list[FieldError] = []
-    if not data.title.strip() or len(data.title) > 200:
-        errors.append(FieldError("title", "案件名称必填，且不超过 200 字"))
+    if not data.title.strip() or len(data.title) > TITLE_MAX:
+        errors.append(FieldError("title", f"案件名称必填，且不超过 {TITLE_MAX} 字"))
     elif (problem := char_problem("案件名称", data.title)) is not None:
         errors.append(FieldError("title", problem))
     if data.stage not in STAGES:
@@ -394,10 +397,10 @@ def prefill_title(typed: str) -> str:
 
 
 def new_case_url(out: Outbound, title: str = "") -> str:
-    """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the 200 characters a
-    title may have)."""
+    """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the `TITLE_MAX`
+    characters a title may have)."""
     url = f"{out.config.web.base_url}/cases/new"
-    return f"{url}?{urlencode({'title': title[:200]})}" if title else url
+    return f"{url}?{urlencode({'title': title[:TITLE_MAX]})}" if title else url
 
 
 def form_token(services: Services, person: Person) -> str:

@@ -82,7 +82,8 @@ class NewCasePage:
             return render("error.html", status=403, title="无权新建案件", message=ONLY_PROSECUTORS)
         s = self.app.services
         near, other = investigator_groups(s.directory, viewer)
-        return render("new_case.html", title=ops.prefill_title(request.query.get("title", ""))[:200],
+        title = ops.prefill_title(request.query.get("title", ""))[:ops.TITLE_MAX]
+        return render("new_case.html", title=title,
                       stages=ops.FORM_STAGES, stage=ops.FORM_STAGES[-1],
                       token=ops.form_token(s, viewer), prosecutor=viewer.name,
                       office=s.directory.unit_name(viewer.unit), near=near, other=other)

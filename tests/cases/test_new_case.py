@@ -120,6 +120,22 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
     assert 'value="王某&amp;李某&lt;诈骗&gt;案#1"' in page
 
 
+async def test_a_title_longer_than_a_title_may_be_is_said_to_be_cut(console: Console) -> None:
+    await login(console, PROSECUTOR)
+    typed = "甲" * 150 + "乙" * 100  # 250 characters; a title holds 200
+    [msg] = await ask(console, f"新建案件 {typed}")
+    body = msg["card"]["body"]
+    assert body.startswith(f"案件名称：{typed[:200]}（已截取前 200 字预填，可修改）\n")
+    assert "乙" * 51 not in body  # what is said is what the form holds
+    query = urlsplit(msg["card"]["actions"][0]["url"]).query
+    assert parse_qs(query) == {"title": [typed[:200]]}
+    page, _ = await open_form(console, f"?{query}")
+    assert f'value="{typed[:200]}"' in page
+    # 200 characters fit: all of it is prefilled
+    [msg] = await ask(console, f"新建案件 {typed[:200]}")
+    assert msg["card"]["body"].startswith(f"案件名称：{typed[:200]}（已预填，可修改）\n")
+
+
 async def test_in_a_group_the_form_comes_privately(console: Console) -> None:
     answer = await ask(console, "新建案件 张某某涉嫌盗窃案", chat="g-case-team")
     [note] = [m for m in answer if m["chat"] == "g-case-team"]
