@@ -31,7 +31,7 @@ from bot.domain.scoring import (
     transcode_between,
 )
 from bot.domain.stats import compute
-from bot.domain.text import char_problem
+from bot.domain.text import char_problem, invisible
 from bot.signing import expired
 from cards.cases import (
     CaseView,
@@ -303,7 +303,7 @@ TITLE_MAX = 200  # characters in a case's title (案件名称)
 def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     d = out.directory
     errors: list[FieldError] = []
-    if not data.title.strip() or len(data.title) > TITLE_MAX:
+    if invisible(data.title) or len(data.title) > TITLE_MAX:  # "\u200b" is blank too
         errors.append(FieldError("title", f"案件名称必填，且不超过 {TITLE_MAX} 字"))
     elif (problem := char_problem("案件名称", data.title)) is not None:
         errors.append(FieldError("title", problem))
@@ -330,7 +330,7 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
         if (e := day_error(name, getattr(data, name), today)) is not None:
             errors.append(e)
     if data.external_id is not None:
-        if not data.external_id.strip() or len(data.external_id) > EXTERNAL_ID_MAX:
+        if invisible(data.external_id) or len(data.external_id) > EXTERNAL_ID_MAX:
             errors.append(FieldError("external_id",
                                      f"统一受案号不能为空白，且不超过 {EXTERNAL_ID_MAX} 字"))
         elif (problem := char_problem("统一受案号", data.external_id)) is not None:
@@ -392,8 +392,9 @@ _TITLE_LEAD = "，,、：:;；。 \u3000"
 
 def prefill_title(typed: str) -> str:
     """The 案件名称 typed after 新建案件 as the form prefills it: blanks collapsed, without
-    the punctuation and blanks typed before it."""
-    return " ".join(typed.split()).lstrip(_TITLE_LEAD)
+    the punctuation and blanks typed before it; "" for a text that shows nothing."""
+    title = " ".join(typed.split()).lstrip(_TITLE_LEAD)
+    return "" if invisible(title) else title
 
 
 def new_case_url(out: Outbound, title: str = "") -> str:

@@ -105,10 +105,11 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
     # punctuation inside or at the end of the title is the title's
     [msg] = await ask(console, "新建案件，张某、李某盗窃案。")
     assert parse_qs(urlsplit(msg["card"]["actions"][0]["url"]).query) == {"title": ["张某、李某盗窃案。"]}
-    # only punctuation after the command: nothing to prefill
-    [msg] = await ask(console, "新建案件，")
-    assert not msg["card"]["body"].startswith("案件名称")
-    assert msg["card"]["actions"][0]["url"] == str(console.client.make_url("/cases/new"))
+    # only punctuation after the command, or only what is not drawn: nothing to prefill
+    for typed in ("新建案件，", "新建案件 \u200b", "新建案件，\u200b\ufeff"):
+        [msg] = await ask(console, typed)
+        assert not msg["card"]["body"].startswith("案件名称"), typed
+        assert msg["card"]["actions"][0]["url"] == str(console.client.make_url("/cases/new"))
     # a card sent before this was fixed: the form leaves the punctuation out too
     page, _ = await open_form(console, "?title=，张某某涉嫌盗窃案")
     assert 'name="title" maxlength="200" value="张某某涉嫌盗窃案"' in page
@@ -268,6 +269,10 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
     cases: list[tuple[dict[str, Any], dict[str, str]]] = [
         ({"title": "  "}, {"title": "案件名称必填，且不超过 200 字"}),
         ({"title": "x" * 201}, {"title": "案件名称必填，且不超过 200 字"}),
+        # a title of characters that are not drawn is as empty as a blank one
+        ({"title": "\u200b"}, {"title": "案件名称必填，且不超过 200 字"}),
+        ({"title": " \ufeff\u200c\u200d\u2060\u3000"}, {"title": "案件名称必填，且不超过 200 字"}),
+        ({"external_id": "\u200b"}, {"external_id": "统一受案号不能为空白，且不超过 64 字"}),
         ({"investigators": [INVESTIGATOR, OTHER_UNIT_INVESTIGATOR]},
          {"investigators": TWO_UNITS}),
         ({"investigators": []}, {"investigators": "至少指定一名侦查人员"}),
