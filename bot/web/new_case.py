@@ -114,9 +114,10 @@ class NewCasePage:
                 if expired(payload, out.now()):  # a fresh token: the page keeps what was typed
                     return json_response({"error": "录入表已过期，已为您更新，请核对后再次提交。",
                                           "token": ops.form_token(s, viewer)}, status=410)
-                # the police unit comes from the investigators: without one, their errors say why
-                errors += [e for e in ops.validate_new_case(out, new)
-                           if new.police_unit or e.field != "police_unit"]
+                # the police unit comes from the investigators: without one, their errors say
+                # why; the stages the form accepts are said by _parse
+                errors += [e for e in ops.validate_new_case(out, new) if e.field != "stage"
+                           and (new.police_unit or e.field != "police_unit")]
                 if not errors and new.external_id is not None and (
                         other := await ops.case_by_external_id(out, new.external_id)):
                     errors.append(self._taken(new.external_id, other.code))
@@ -143,7 +144,7 @@ class NewCasePage:
         investigators' unit (one, else an error)."""
         title = str_field(data, "title", errors, required=False)  # blank: validate_new_case
         stage = str_field(data, "stage", errors)
-        if stage in repo.STAGES and stage not in ops.FORM_STAGES:
+        if stage not in ops.FORM_STAGES:  # said instead of validate_new_case's (all stages)
             errors.append(FieldError("stage", f"阶段须为 {' / '.join(ops.FORM_STAGES)} 之一"))
         invs = data.get("investigators")
         if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):

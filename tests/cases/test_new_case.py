@@ -282,7 +282,9 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
         ({"investigation_deadline": "2000-01-01"},
          {"investigation_deadline": "侦查期限须在 2021-01-01 至 2031-12-31 之间"}),
         ({"custody_deadline": "2026/12/31"}, {"custody_deadline": "日期格式不对，须为 YYYY-MM-DD"}),
+        # the stages the form offers, whatever the stage sent (审查起诉 comes with intake)
         ({"stage": "审查起诉"}, {"stage": "阶段须为 提前介入 / 审查逮捕 之一"}),
+        ({"stage": "侦查"}, {"stage": "阶段须为 提前介入 / 审查逮捕 之一"}),
         ({"title": "", "investigators": [INVESTIGATOR, OTHER_UNIT_INVESTIGATOR],
           "investigation_deadline": "9999-12-31"},
          {"title": "案件名称必填，且不超过 200 字",
@@ -294,6 +296,10 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
         assert status == 422, (over, data)
         assert reasons(data) == expected, over  # no 侦查单位 error of its own: the people say it
         assert data["error"].startswith("输入有误：")
+    status, data = await submit(console, token, stage="")
+    assert status == 422 and data["errors"] == [
+        {"field": "stage", "reason": "必填，须为字符串"},
+        {"field": "stage", "reason": "阶段须为 提前介入 / 审查逮捕 之一"}]
     assert not await case_exists(console, "HY-2026-0001")
     assert cards(await console.messages(f"dm:{PROSECUTOR}")) == []
     # the same form, corrected, still creates the case
