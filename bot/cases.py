@@ -442,6 +442,29 @@ async def create_from_form(out: Outbound, data: NewCase, by: Person, token: str
     return case, True
 
 
+NAMESAKES_LISTED = 5  # a prosecutor's open cases of the same title named in the question
+
+
+def entered_on(out: Outbound, case: repo.Namesake) -> date:
+    """The day a case entered casebot, in the bot's time zone."""
+    return case.created_at.astimezone(out.config.tz).date()
+
+
+def namesake_state(out: Outbound, case: repo.Namesake) -> str:
+    """「2026-11-27 录入，尚未评分」: when a namesake was entered and whether it is scored."""
+    scored = ("尚未评分" if case.color is None
+              else f"已评分：{Color(case.color).label} {case.score}分")
+    return f"{entered_on(out, case).isoformat()} 录入，{scored}"
+
+
+def namesakes_question(out: Outbound, found: Sequence[repo.Namesake]) -> str:
+    """What the 新建案件 form asks before creating a case whose title one of the prosecutor's
+    open cases has: 「您已有同名在办案件 HY-2026-0005（2026-11-27 录入，尚未评分），确定仍要新建吗？」."""
+    named = "、".join(f"{c.code}（{namesake_state(out, c)}）" for c in found[:NAMESAKES_LISTED])
+    more = f" 等 {len(found)} 件" if len(found) > NAMESAKES_LISTED else ""
+    return f"您已有同名在办案件 {named}{more}，确定仍要新建吗？"
+
+
 async def create_cases(out: Outbound, items: Sequence[NewCase], by: str,
                        progress: Callable[[int, int], None] | None = None,
                        chunk: int = 1000) -> list[str]:

@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
-from bot.context import unit_of_work
+from bot.context import Outbound, unit_of_work
 from bot.directory import Directory
 from bot.domain.scoring import FieldError
 from bot.signing import expired
@@ -90,7 +90,8 @@ class NewCasePage:
 
     async def submit(self, request: web.Request) -> web.Response:
         """201 with the new case's code and its score form; 200 with the case the same form
-        created before (nothing created); 422 with the field errors."""
+        created before (nothing created); 422 with the field errors; 409 when the prosecutor
+        has an open case of the same title, unless the form says `"confirm_duplicate": true`."""
         viewer = self._viewer(request)
         if viewer is None:
             raise ApiError(401, EXPIRED)
@@ -123,6 +124,10 @@ class NewCasePage:
                     errors.append(self._taken(new.external_id, other.code))
                 if errors:
                     raise ops.CaseInputError(errors)
+                # a second case of the same title, from another tap on the card: asked first
+                if data.get("confirm_duplicate") is not True and (same := await repo.open_namesakes(
+                        out.session, viewer.id, new.title.strip(), key)):
+                    return self._namesakes(out, same)
                 case, created = await ops.create_from_form(out, new, viewer, key)
         except ops.CaseInputError as e:
             return field_errors(e.errors)
@@ -159,6 +164,17 @@ class NewCasePage:
             investigation_deadline=_optional_date(data, "investigation_deadline", errors),
             custody_deadline=_optional_date(data, "custody_deadline", errors),
             external_id=str_field(data, "external_id", errors, required=False).strip() or None)
+
+    @staticmethod
+    def _namesakes(out: Outbound, found: list[repo.Namesake]) -> web.Response:
+        """409: the prosecutor has open cases of this title; the page asks, and sends the form
+        again with `confirm_duplicate` to create the case all the same."""
+        return json_response({
+            "error": ops.namesakes_question(out, found), "confirm": "confirm_duplicate",
+            "duplicates": [{"code": c.code, "entered_on": ops.entered_on(out, c).isoformat(),
+                            "scored": c.color is not None, "color": c.color, "score": c.score,
+                            "url": f"/cases/{c.code}/score"}
+                           for c in found[:ops.NAMESAKES_LISTED]]}, status=409)
 
     @staticmethod
     def _taken(external_id: str, code: str) -> FieldError:

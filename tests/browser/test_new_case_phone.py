@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.cases.helpers import AUTH, PROSECUTOR, cards
@@ -72,4 +72,63 @@ async def test_a_prosecutor_creates_a_case_on_a_phone(console: Console, browser:
     await expect(created.get_by_role("link", name="去评分")).to_be_visible()
     assert [m["card"]["title"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))] == [
         "新建案件", "已录入案件 HY-2026-0001"]
+    await ctx.close()
+
+
+async def _form_from_card(console: Console, browser: Browser, text: str) -> tuple[Any, Page, Any]:
+    """(context, chat page, card) of the console as the prosecutor, after sending `text`."""
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
+                                    is_mobile=True, has_touch=True)
+    chat = await ctx.new_page()
+    await chat.goto(str(console.client.make_url("/console")))
+    await chat.select_option("#user", PROSECUTOR)
+    await chat.locator("#text").fill(text)
+    await chat.get_by_role("button", name="发送").tap()
+    card = chat.locator(".card").filter(has=chat.locator(".head", has_text="新建案件"))
+    return ctx, chat, card
+
+
+async def _open(ctx: Any, card: Any) -> Page:
+    async with ctx.expect_page() as opened:
+        await card.get_by_role("link", name="填写案件信息").tap()
+    page: Page = await opened.value
+    await expect(page.locator("h1")).to_have_text("新建案件")
+    return page
+
+
+async def test_the_same_case_entered_twice_is_asked_about(console: Console, browser: Browser,
+                                                          request: Any) -> None:
+    ctx, chat, card = await _form_from_card(console, browser, "新建案件 张某某涉嫌盗窃案")
+    page = await _open(ctx, card)
+    await page.get_by_label("胡宇").check()
+    await page.get_by_role("button", name="提交并去评分").tap()
+    await expect(page).to_have_url(re.compile(r"/cases/HY-2026-0001/score$"))
+
+    # the card's button tapped again: a new form, the same case entered again
+    page = await _open(ctx, card)
+    await page.get_by_label("胡宇").check()
+    await page.get_by_role("button", name="提交并去评分").tap()
+    question = page.locator("#namesakes")
+    await expect(question).to_be_visible()
+    await expect(question).to_contain_text(
+        "您已有同名在办案件 HY-2026-0001（2026-11-02 录入，尚未评分），确定仍要新建吗？")
+    await expect(question.get_by_role("link", name="打开 HY-2026-0001")).to_have_attribute(
+        "href", "/cases/HY-2026-0001/score")
+    await page.wait_for_function(FITS)
+    await page.screenshot(path=str(screenshot_path(request, "namesake")), full_page=True)
+    assert (await console.client.get("/api/v1/cases/HY-2026-0002", headers=AUTH)).status == 404
+
+    # another title: the question is gone, and asked afresh on submitting
+    await page.locator("#title").fill("张某某涉嫌盗窃案（二）")
+    await expect(question).to_be_hidden()
+    await page.locator("#title").fill("张某某涉嫌盗窃案")
+    await page.get_by_role("button", name="提交并去评分").tap()
+    await expect(question).to_be_visible()
+    await question.get_by_role("button", name="仍要新建").tap()
+    await expect(page).to_have_url(re.compile(r"/cases/HY-2026-0002/score$"))
+    case = await (await console.client.get("/api/v1/cases/HY-2026-0002", headers=AUTH)).json()
+    assert case["title"] == "张某某涉嫌盗窃案" and case["investigators"] == ["p-investigator-1"]
+    assert [m["card"]["title"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))] == [
+        "新建案件", "已录入案件 HY-2026-0001", "已录入案件 HY-2026-0002"]
+    await chat.close()
     await ctx.close()

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.directory import Directory
 from bot.web.new_case import investigator_groups
 from config.model import Org, Person, Unit
+from storage import cases as repo
 from storage.models import AuditRecord
 from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, cards, evaluate
 from tests.conftest import Console
@@ -336,18 +337,96 @@ async def test_the_same_form_twice_creates_one_case(console: Console) -> None:
     # a double tap: two submissions at the same moment (of a form without 统一受案号, which
     # alone would keep a second case out)
     _, token2 = await open_form(console)
-    answers = await asyncio.gather(submit(console, token2, external_id=""),
-                                   submit(console, token2, external_id=""))
+    answers = await asyncio.gather(submit(console, token2, title="李某诈骗案", external_id=""),
+                                   submit(console, token2, title="李某诈骗案", external_id=""))
     assert sorted(s for s, _ in answers) == [200, 201]
     assert len({d["code"] for _, d in answers}) == 1
     assert await case_exists(console, "HY-2026-0002")
     assert not await case_exists(console, "HY-2026-0003")
     titles = [m["card"]["title"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))]
     assert titles == ["已录入案件 HY-2026-0001", "已录入案件 HY-2026-0002"]
-    # a new form is a new case
+    # a new form is a new case (of the same title: once the prosecutor confirms it)
     _, token3 = await open_form(console)
-    status, third = await submit(console, token3, external_id="")
+    status, third = await submit(console, token3, external_id="", confirm_duplicate=True)
     assert status == 201 and third["code"] == "HY-2026-0003"
+
+
+async def test_a_second_open_case_of_the_same_title_is_asked_about_first(console: Console) -> None:
+    """Each tap on the card's button opens a new form (its own one-time token): a case of the
+    title of one of the prosecutor's open cases is created only once they confirm it."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    status, first = await submit(console, token)
+    assert status == 201 and first["code"] == "HY-2026-0001"
+    # the card tapped again later, the same case entered again (blanks around the title)
+    await console.advance("1d")
+    await login(console, PROSECUTOR)
+    _, token2 = await open_form(console)
+    status, data = await submit(console, token2, title="  张某某涉嫌盗窃案　", external_id="")
+    assert status == 409
+    assert data == {
+        "error": "您已有同名在办案件 HY-2026-0001（2026-11-02 录入，尚未评分），确定仍要新建吗？",
+        "confirm": "confirm_duplicate",
+        "duplicates": [{"code": "HY-2026-0001", "entered_on": "2026-11-02", "scored": False,
+                        "color": None, "score": None, "url": "/cases/HY-2026-0001/score"}]}
+    assert not await case_exists(console, "HY-2026-0002")
+    assert len(cards(await console.messages(f"dm:{PROSECUTOR}"))) == 1  # the first case's only
+    # only a JSON true confirms
+    status, _ = await submit(console, token2, external_id="", confirm_duplicate="true")
+    assert status == 409
+    # confirmed: the same form creates the case
+    status, second = await submit(console, token2, external_id="", confirm_duplicate=True)
+    assert status == 201 and second["code"] == "HY-2026-0002"
+    assert (await case_json(console, "HY-2026-0002"))["title"] == "张某某涉嫌盗窃案"
+
+    # each open namesake is named, scored or not, oldest first
+    await evaluate(console, "HY-2026-0001", RED)
+    _, token3 = await open_form(console)
+    status, data = await submit(console, token3, external_id="")
+    assert status == 409 and data["error"] == (
+        "您已有同名在办案件 HY-2026-0001（2026-11-02 录入，已评分：红码 66分）、"
+        "HY-2026-0002（2026-11-03 录入，尚未评分），确定仍要新建吗？")
+    assert [(d["code"], d["scored"], d["color"], d["score"]) for d in data["duplicates"]] == [
+        ("HY-2026-0001", True, "red", 66), ("HY-2026-0002", False, None, None)]
+    # a closed case does not count, nor another prosecutor's, nor another title
+    for code in ("HY-2026-0001", "HY-2026-0002"):
+        r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                       json={"status": "closed"})
+        assert r.status == 200, await r.text()
+    r = await console.client.post("/api/v1/cases", headers=AUTH, json={
+        "title": "王某诈骗案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": "p-prosecutor-2", "investigators": [INVESTIGATOR]})
+    assert r.status == 201
+    status, third = await submit(console, token3, external_id="")
+    assert status == 201 and third["code"] == "HY-2026-0004"
+    _, token4 = await open_form(console)
+    status, fourth = await submit(console, token4, title="王某诈骗案", external_id="")
+    assert status == 201 and fourth["code"] == "HY-2026-0005"
+    # the form that created a case, sent again: that case (not asked about as a namesake)
+    status, again = await submit(console, token4, title="王某诈骗案", external_id="")
+    assert status == 200 and again["code"] == "HY-2026-0005"
+
+
+async def test_the_form_that_created_a_case_finds_no_namesake_in_it(console: Console) -> None:
+    """A submission of a form racing the one that created its case (PostgreSQL: it looked for
+    the form's case before the other committed) does not take that case for a namesake."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    status, first = await submit(console, token, external_id="")
+    assert status == 201
+    _, other = await open_form(console)
+    s = console.app.services
+
+    def key_of(form_token: str) -> str:  # the form's id, signed in its token
+        payload = s.signer.genuine("case-form", form_token)
+        assert payload is not None
+        return str(payload["f"])
+
+    key, other_key = key_of(token), key_of(other)
+    async with s.db() as session:
+        assert await repo.open_namesakes(session, PROSECUTOR, VALID["title"], key) == []
+        [found] = await repo.open_namesakes(session, PROSECUTOR, VALID["title"], other_key)
+    assert found.code == first["code"] and found.color is None
 
 
 async def test_the_same_form_at_once_on_postgresql_creates_one_case(pg_console: Console) -> None:
