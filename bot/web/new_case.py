@@ -19,7 +19,7 @@ from bot.domain.scoring import FieldError
 from bot.signing import expired
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import date_field, field_errors, str_field
-from bot.web.session import EXPIRED, login_page, session_person
+from bot.web.session import login_page, session_person
 from config.model import Person
 from storage import cases as repo
 
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 ONLY_PROSECUTORS = "只有承办检察官可以新建案件。"
 BAD_FORM = "录入表无效，请在聊天中发送「新建案件」重新打开。"
+# a form submitted after its login ran out: its page keeps a draft in the browser, restored
+# when the form is opened again from the card
+EXPIRED_DRAFT_KEPT = ("登录已过期，本次未提交，已填写的内容已保存在本机。"
+                      "请从聊天中的卡片重新打开此页面，内容会自动恢复。")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class NewCasePage:
         return render("new_case.html", title=title,
                       stages=ops.FORM_STAGES, stage=ops.FORM_STAGES[-1],
                       token=ops.form_token(s, viewer), prosecutor=viewer.name,
+                      person_id=viewer.id,
                       office=s.directory.unit_name(viewer.unit), near=near, other=other)
 
     async def submit(self, request: web.Request) -> web.Response:
@@ -93,8 +98,8 @@ class NewCasePage:
         created before (nothing created); 422 with the field errors; 409 when the prosecutor
         has an open case of the same title, unless the form says `"confirm_duplicate": true`."""
         viewer = self._viewer(request)
-        if viewer is None:
-            raise ApiError(401, EXPIRED)
+        if viewer is None:  # the page has kept what was typed (its draft), to come back
+            raise ApiError(401, EXPIRED_DRAFT_KEPT)
         if not viewer.has("prosecutor"):
             raise ApiError(403, ONLY_PROSECUTORS)
         data = await json_body(request)

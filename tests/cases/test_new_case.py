@@ -447,7 +447,8 @@ async def test_only_the_prosecutor_who_opened_the_form_submits_it(console: Conso
     # no session (expired, or never): said in Chinese, nothing created
     c.session.cookie_jar.clear()
     status, data = await submit(console, token)
-    assert status == 401 and data["error"].startswith("登录已过期，本次未提交。")
+    assert status == 401 and data["error"] == (  # the page keeps a draft (tests/browser)
+        "登录已过期，本次未提交，已填写的内容已保存在本机。请从聊天中的卡片重新打开此页面，内容会自动恢复。")
     # an investigator: 403
     await login(console, INVESTIGATOR)
     status, data = await submit(console, token)
