@@ -31,7 +31,7 @@ from bot.domain.scoring import (
     transcode_between,
 )
 from bot.domain.stats import compute
-from bot.domain.text import char_problem
+from bot.domain.text import char_problem, invisible
 from bot.signing import expired
 from cards.cases import (
     CaseView,
@@ -302,11 +302,14 @@ def score_url(out: Outbound, code: str) -> str:
 
 # -- create ------------------------------------------------------------------------------------
 
+TITLE_MAX = 200  # characters in a case's title (案件名称)
+
+
 def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     d = out.directory
     errors: list[FieldError] = []
-    if not data.title.strip() or len(data.title) > 200:
-        errors.append(FieldError("title", "案件名称必填，且不超过 200 字"))
+    if invisible(data.title) or len(data.title) > TITLE_MAX:  # "\u200b" is blank too
+        errors.append(FieldError("title", f"案件名称必填，且不超过 {TITLE_MAX} 字"))
     elif (problem := char_problem("案件名称", data.title)) is not None:
         errors.append(FieldError("title", problem))
     if data.stage not in STAGES:
@@ -332,7 +335,7 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
         if (e := day_error(name, getattr(data, name), today)) is not None:
             errors.append(e)
     if data.external_id is not None:
-        if not data.external_id.strip() or len(data.external_id) > EXTERNAL_ID_MAX:
+        if invisible(data.external_id) or len(data.external_id) > EXTERNAL_ID_MAX:
             errors.append(FieldError("external_id",
                                      f"统一受案号不能为空白，且不超过 {EXTERNAL_ID_MAX} 字"))
         elif (problem := char_problem("统一受案号", data.external_id)) is not None:
@@ -387,11 +390,23 @@ FORM_STAGES = STAGES[:2]  # a case created in chat: 提前介入 or 审查逮捕
 FORM_TTL = timedelta(hours=12)  # a form's token (a web session's lifetime: the form needs one)
 
 
+# what people type between 新建案件 and the title (新建案件，张三盗窃案; a colon glued to the
+# command is read by the dispatcher already): not part of the title
+_TITLE_LEAD = "，,、：:;；。 \u3000"
+
+
+def prefill_title(typed: str) -> str:
+    """The 案件名称 typed after 新建案件 as the form prefills it: blanks collapsed, without
+    the punctuation and blanks typed before it; "" for a text that shows nothing."""
+    title = " ".join(typed.split()).lstrip(_TITLE_LEAD)
+    return "" if invisible(title) else title
+
+
 def new_case_url(out: Outbound, title: str = "") -> str:
-    """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the 200 characters a
-    title may have)."""
+    """The 新建案件 form, its 案件名称 prefilled with `title` (cut at the `TITLE_MAX`
+    characters a title may have)."""
     url = f"{out.config.web.base_url}/cases/new"
-    return f"{url}?{urlencode({'title': title[:200]})}" if title else url
+    return f"{url}?{urlencode({'title': title[:TITLE_MAX]})}" if title else url
 
 
 def form_token(services: Services, person: Person) -> str:
@@ -430,6 +445,29 @@ async def create_from_form(out: Outbound, data: NewCase, by: Person, token: str
     await out.send_dm(by.id, card=case_created_card(case_view(out, case), names,
                                                     score_url(out, case.code)))
     return case, True
+
+
+NAMESAKES_LISTED = 5  # a prosecutor's open cases of the same title named in the question
+
+
+def entered_on(out: Outbound, case: repo.Namesake) -> date:
+    """The day a case entered casebot, in the bot's time zone."""
+    return case.created_at.astimezone(out.config.tz).date()
+
+
+def namesake_state(out: Outbound, case: repo.Namesake) -> str:
+    """「2026-11-27 录入，尚未评分」: when a namesake was entered and whether it is scored."""
+    scored = ("尚未评分" if case.color is None
+              else f"已评分：{Color(case.color).label} {case.score}分")
+    return f"{entered_on(out, case).isoformat()} 录入，{scored}"
+
+
+def namesakes_question(out: Outbound, found: Sequence[repo.Namesake]) -> str:
+    """What the 新建案件 form asks before creating a case whose title one of the prosecutor's
+    open cases has: 「您已有同名在办案件 HY-2026-0005（2026-11-27 录入，尚未评分），确定仍要新建吗？」."""
+    named = "、".join(f"{c.code}（{namesake_state(out, c)}）" for c in found[:NAMESAKES_LISTED])
+    more = f" 等 {len(found)} 件" if len(found) > NAMESAKES_LISTED else ""
+    return f"您已有同名在办案件 {named}{more}，确定仍要新建吗？"
 
 
 async def create_cases(out: Outbound, items: Sequence[NewCase], by: str,

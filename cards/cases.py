@@ -206,10 +206,12 @@ def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Ca
                 actions=(Button(id="case.score", label="打开评分表", url=score_url),))
 
 
-def new_case_card(form_url: str, title: str = "") -> Card:
+def new_case_card(form_url: str, title: str = "", cut_at: int | None = None) -> Card:
     """新建案件: the link to the form on which the prosecutor enters a case (`title`: the
-    案件名称 typed after the command, prefilled there)."""
-    lines = [f"案件名称：{title}（已预填，可修改）"] if title else []
+    案件名称 typed after the command, prefilled there; `cut_at`: the length it was cut to, the
+    typed one being longer than a title may be)."""
+    note = f"已截取前 {cut_at} 字预填，可修改" if cut_at is not None else "已预填，可修改"
+    lines = [f"案件名称：{title}（{note}）"] if title else []
     lines += ["请在录入表中填写案件名称、阶段、侦查人员和期限，提交后生成案件码并进入评分。",
               "评分后，案件码才会发送给侦查人员。"]
     return Card(title="新建案件", body="\n".join(lines),

@@ -161,8 +161,10 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
 async def new_case_cmd(event: MessageEvent, ctx: Context) -> None:
     """The link to the 新建案件 form (the web session says who submits it), in the asker's
     1:1 chat: typed in a group, it comes privately."""
-    title = " ".join(ctx.args.split())
-    card = new_case_card(ops.new_case_url(ctx, title), title)
+    typed = ops.prefill_title(ctx.args)
+    title = typed[:ops.TITLE_MAX]  # what the form can hold: the card says when it was cut
+    card = new_case_card(ops.new_case_url(ctx, title), title,
+                         cut_at=ops.TITLE_MAX if len(typed) > ops.TITLE_MAX else None)
     if ctx.event.chat == f"dm:{ctx.user.id}":
         await ctx.reply(card=card)
         return

@@ -240,6 +240,32 @@ async def form_token_case(session: AsyncSession, token: str) -> str | None:
             ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class Namesake:
+    """An open case of a prosecutor's with the title of a case they are creating."""
+
+    code: str
+    created_at: datetime
+    color: str | None  # None: not scored yet
+    score: int | None
+
+
+async def open_namesakes(session: AsyncSession, prosecutor: str, title: str, form_token: str
+                         ) -> list[Namesake]:
+    """The prosecutor's open cases titled `title` (as stored: trimmed), oldest first, leaving
+    out the one the 新建案件 form `form_token` created (a submission of the same form that
+    raced the one which created it finds it so, not as a namesake). One statement through
+    the index on cases.prosecutor: a prosecutor has few open cases."""
+    created = (select(CaseFormToken.case_code)
+               .where(CaseFormToken.token == form_token, CaseFormToken.case_code.is_not(None)))
+    rows = await session.execute(
+        select(CaseRow.code, CaseRow.created_at, CaseRow.color, CaseRow.score)
+        .where(CaseRow.prosecutor == prosecutor, CaseRow.status == "open",
+               CaseRow.title == title, CaseRow.code.not_in(created))
+        .order_by(CaseRow.created_at, CaseRow.code))
+    return [Namesake(*r) for r in rows.all()]
+
+
 # Statements on the hot path (码 lookups) are built once; building one costs more than running it.
 _CASE = select(CaseRow).where(CaseRow.code == bindparam("code"))
 # FOR UPDATE also refreshes a case this session loaded before the lock (what it read then may

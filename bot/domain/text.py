@@ -6,6 +6,7 @@ noncharacters U+FFFE/U+FFFF (neither UTF-8 nor XML can hold them). Pure function
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _BIDI_MARKS = r"\u202a-\u202e\u2066-\u2069"
 _ALWAYS = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _BIDI_MARKS +
@@ -29,6 +30,21 @@ def char_problem(label: str, text: str, *, multiline: bool = False) -> str | Non
     if c is None:
         return None
     return f"{label}含有控制字符或不可见的格式字符（{c}），请删除后重试"
+
+
+# shown as nothing though not format characters: the Hangul fillers, the combining grapheme
+# joiner and the variation selectors (with the Cf characters, Unicode's default-ignorables)
+_IGNORABLE = re.compile("[\u115f\u1160\u3164\uffa0\u034f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def invisible(text: str) -> bool:
+    """True when `text` shows nothing: it holds only blanks and characters that are not drawn,
+    the format characters (Unicode category Cf: zero-width space U+200B, the joiners
+    U+200C/U+200D, U+FEFF, soft hyphen, tags, …) and the few default-ignorable others. A
+    required text made of them is as empty as a blank one. Inside a text they stay allowed:
+    U+200D joins the people of a family emoji, tags make a flag."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" or _IGNORABLE.match(c)
+               for c in text)
 
 
 def xml_safe(text: str) -> str:

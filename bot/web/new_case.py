@@ -13,13 +13,13 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
-from bot.context import unit_of_work
+from bot.context import Outbound, unit_of_work
 from bot.directory import Directory
 from bot.domain.scoring import FieldError
 from bot.signing import expired
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import date_field, field_errors, str_field
-from bot.web.session import EXPIRED, login_page, session_person
+from bot.web.session import login_page, session_person
 from config.model import Person
 from storage import cases as repo
 
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 ONLY_PROSECUTORS = "只有承办检察官可以新建案件。"
 BAD_FORM = "录入表无效，请在聊天中发送「新建案件」重新打开。"
+# a form submitted after its login ran out: its page keeps a draft in the browser, restored
+# when the form is opened again from the card
+EXPIRED_DRAFT_KEPT = ("登录已过期，本次未提交，已填写的内容已保存在本机。"
+                      "请从聊天中的卡片重新打开此页面，内容会自动恢复。")
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,20 @@ class NewCasePage:
             return render("error.html", status=403, title="无权新建案件", message=ONLY_PROSECUTORS)
         s = self.app.services
         near, other = investigator_groups(s.directory, viewer)
-        return render("new_case.html", title=request.query.get("title", "")[:200],
+        title = ops.prefill_title(request.query.get("title", ""))[:ops.TITLE_MAX]
+        return render("new_case.html", title=title,
                       stages=ops.FORM_STAGES, stage=ops.FORM_STAGES[-1],
                       token=ops.form_token(s, viewer), prosecutor=viewer.name,
+                      person_id=viewer.id,
                       office=s.directory.unit_name(viewer.unit), near=near, other=other)
 
     async def submit(self, request: web.Request) -> web.Response:
         """201 with the new case's code and its score form; 200 with the case the same form
-        created before (nothing created); 422 with the field errors."""
+        created before (nothing created); 422 with the field errors; 409 when the prosecutor
+        has an open case of the same title, unless the form says `"confirm_duplicate": true`."""
         viewer = self._viewer(request)
-        if viewer is None:
-            raise ApiError(401, EXPIRED)
+        if viewer is None:  # the page has kept what was typed (its draft), to come back
+            raise ApiError(401, EXPIRED_DRAFT_KEPT)
         if not viewer.has("prosecutor"):
             raise ApiError(403, ONLY_PROSECUTORS)
         data = await json_body(request)
@@ -113,14 +120,19 @@ class NewCasePage:
                 if expired(payload, out.now()):  # a fresh token: the page keeps what was typed
                     return json_response({"error": "录入表已过期，已为您更新，请核对后再次提交。",
                                           "token": ops.form_token(s, viewer)}, status=410)
-                # the police unit comes from the investigators: without one, their errors say why
-                errors += [e for e in ops.validate_new_case(out, new)
-                           if new.police_unit or e.field != "police_unit"]
+                # the police unit comes from the investigators: without one, their errors say
+                # why; the stages the form accepts are said by _parse
+                errors += [e for e in ops.validate_new_case(out, new) if e.field != "stage"
+                           and (new.police_unit or e.field != "police_unit")]
                 if not errors and new.external_id is not None and (
                         other := await ops.case_by_external_id(out, new.external_id)):
                     errors.append(self._taken(new.external_id, other.code))
                 if errors:
                     raise ops.CaseInputError(errors)
+                # a second case of the same title, from another tap on the card: asked first
+                if data.get("confirm_duplicate") is not True and (same := await repo.open_namesakes(
+                        out.session, viewer.id, new.title.strip(), key)):
+                    return self._namesakes(out, same)
                 case, created = await ops.create_from_form(out, new, viewer, key)
         except ops.CaseInputError as e:
             return field_errors(e.errors)
@@ -142,7 +154,7 @@ class NewCasePage:
         investigators' unit (one, else an error)."""
         title = str_field(data, "title", errors, required=False)  # blank: validate_new_case
         stage = str_field(data, "stage", errors)
-        if stage in repo.STAGES and stage not in ops.FORM_STAGES:
+        if stage not in ops.FORM_STAGES:  # said instead of validate_new_case's (all stages)
             errors.append(FieldError("stage", f"阶段须为 {' / '.join(ops.FORM_STAGES)} 之一"))
         invs = data.get("investigators")
         if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):
@@ -157,6 +169,17 @@ class NewCasePage:
             investigation_deadline=_optional_date(data, "investigation_deadline", errors),
             custody_deadline=_optional_date(data, "custody_deadline", errors),
             external_id=str_field(data, "external_id", errors, required=False).strip() or None)
+
+    @staticmethod
+    def _namesakes(out: Outbound, found: list[repo.Namesake]) -> web.Response:
+        """409: the prosecutor has open cases of this title; the page asks, and sends the form
+        again with `confirm_duplicate` to create the case all the same."""
+        return json_response({
+            "error": ops.namesakes_question(out, found), "confirm": "confirm_duplicate",
+            "duplicates": [{"code": c.code, "entered_on": ops.entered_on(out, c).isoformat(),
+                            "scored": c.color is not None, "color": c.color, "score": c.score,
+                            "url": f"/cases/{c.code}/score"}
+                           for c in found[:ops.NAMESAKES_LISTED]]}, status=409)
 
     @staticmethod
     def _taken(external_id: str, code: str) -> FieldError:

@@ -46,6 +46,13 @@ async def test_control_and_bidi_characters_are_refused_naming_the_field(console:
                         ("某案\n", "U+000A")):
         r = await _post(console, "/api/v1/cases", {**CASE, "title": title}, 422)
         assert r["error"] == f"输入有误：案件名称含有控制字符或不可见的格式字符（{char}），请删除后重试"
+    # a title that shows nothing (zero-width and other format characters) is an empty one
+    for title in ("\u200b", "\ufeff\u200c\u200d", " \u2060\u3000"):
+        r = await _post(console, "/api/v1/cases", {**CASE, "title": title}, 422)
+        assert r["error"] == "输入有误：案件名称必填，且不超过 200 字"
+    # … while inside a title they stay: a family emoji is joined by U+200D
+    r = await _post(console, "/api/v1/cases", {
+        **CASE, "title": "\U0001f468\u200d\U0001f469\u200d\U0001f467某案"}, 201)
     code = await create_case(console)
     r = await evaluate(console, code, [ded("causation", 8, problem="问题\u0001\u0000")], status=422)
     assert r["error"] == ("输入有误：「因果关系」存在问题含有控制字符或不可见的格式字符（U+0001），"

@@ -160,6 +160,18 @@ async def test_external_id_twice_in_one_file_is_an_error(tmp_path: Path) -> None
     assert (await _tables(settings))["cases"] == []
 
 
+async def test_a_title_that_shows_nothing_is_refused(tmp_path: Path) -> None:
+    settings = await _migrated(_config(tmp_path, "x"))
+    f = tmp_path / "cases.csv"
+    f.write_text(f"{HEADER}\n甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,\n"
+                 "\u200b\u200d,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,\n",
+                 encoding="utf-8")
+    with pytest.raises(CaseImportError) as e:
+        await import_cases(settings, ManualClock(START), f, lambda *p: None)
+    assert e.value.errors == [f"{f}:3: title: 案件名称必填，且不超过 200 字"]
+    assert (await _tables(settings))["cases"] == []
+
+
 async def test_an_id_taken_while_importing_fails_the_import_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL could see a case with one of the ids created after the import looked: the

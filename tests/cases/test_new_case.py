@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.directory import Directory
 from bot.web.new_case import investigator_groups
 from config.model import Org, Person, Unit
+from storage import cases as repo
 from storage.models import AuditRecord
 from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, cards, evaluate
 from tests.conftest import Console
@@ -88,7 +89,12 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
     await login(console, PROSECUTOR)
     for typed in ("新建案件 张某某涉嫌盗窃案", "新建案件张某某涉嫌盗窃案", "录入案件 张某某涉嫌盗窃案",
                   "新案件张某某涉嫌盗窃案", "新建案件：张某某涉嫌盗窃案",
-                  "@casebot 新建案件 张某某涉嫌盗窃案"):
+                  "@casebot 新建案件 张某某涉嫌盗窃案",
+                  # the punctuation people type after the command is not part of the title
+                  "新建案件，张某某涉嫌盗窃案", "新建案件,张某某涉嫌盗窃案", "新建案件、张某某涉嫌盗窃案",
+                  "新建案件；张某某涉嫌盗窃案", "新建案件;张某某涉嫌盗窃案", "新建案件。张某某涉嫌盗窃案",
+                  "新建案件 ：张某某涉嫌盗窃案", "新建案件\u3000，\u3000张某某涉嫌盗窃案",
+                  "新建案件：，张某某涉嫌盗窃案"):
         [msg] = await ask(console, typed)
         card = msg["card"]
         assert card["title"] == "新建案件", typed
@@ -97,12 +103,39 @@ async def test_text_after_the_command_prefills_the_title(console: Console) -> No
         assert url.path == "/cases/new" and parse_qs(url.query) == {"title": ["张某某涉嫌盗窃案"]}
         page, _ = await open_form(console, f"?{url.query}")
         assert 'name="title" maxlength="200" value="张某某涉嫌盗窃案"' in page
+    # punctuation inside or at the end of the title is the title's
+    [msg] = await ask(console, "新建案件，张某、李某盗窃案。")
+    assert parse_qs(urlsplit(msg["card"]["actions"][0]["url"]).query) == {"title": ["张某、李某盗窃案。"]}
+    # only punctuation after the command, or only what is not drawn: nothing to prefill
+    for typed in ("新建案件，", "新建案件 \u200b", "新建案件，\u200b\ufeff"):
+        [msg] = await ask(console, typed)
+        assert not msg["card"]["body"].startswith("案件名称"), typed
+        assert msg["card"]["actions"][0]["url"] == str(console.client.make_url("/cases/new"))
+    # a card sent before this was fixed: the form leaves the punctuation out too
+    page, _ = await open_form(console, "?title=，张某某涉嫌盗窃案")
+    assert 'name="title" maxlength="200" value="张某某涉嫌盗窃案"' in page
     # a title with what a URL or a page would read as its own: kept as typed, shown as text
     [msg] = await ask(console, "新建案件 王某&李某<诈骗>案#1")
     query = urlsplit(msg["card"]["actions"][0]["url"]).query
     assert parse_qs(query) == {"title": ["王某&李某<诈骗>案#1"]}
     page, _ = await open_form(console, f"?{query}")
     assert 'value="王某&amp;李某&lt;诈骗&gt;案#1"' in page
+
+
+async def test_a_title_longer_than_a_title_may_be_is_said_to_be_cut(console: Console) -> None:
+    await login(console, PROSECUTOR)
+    typed = "甲" * 150 + "乙" * 100  # 250 characters; a title holds 200
+    [msg] = await ask(console, f"新建案件 {typed}")
+    body = msg["card"]["body"]
+    assert body.startswith(f"案件名称：{typed[:200]}（已截取前 200 字预填，可修改）\n")
+    assert "乙" * 51 not in body  # what is said is what the form holds
+    query = urlsplit(msg["card"]["actions"][0]["url"]).query
+    assert parse_qs(query) == {"title": [typed[:200]]}
+    page, _ = await open_form(console, f"?{query}")
+    assert f'value="{typed[:200]}"' in page
+    # 200 characters fit: all of it is prefilled
+    [msg] = await ask(console, f"新建案件 {typed[:200]}")
+    assert msg["card"]["body"].startswith(f"案件名称：{typed[:200]}（已预填，可修改）\n")
 
 
 async def test_in_a_group_the_form_comes_privately(console: Console) -> None:
@@ -237,6 +270,10 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
     cases: list[tuple[dict[str, Any], dict[str, str]]] = [
         ({"title": "  "}, {"title": "案件名称必填，且不超过 200 字"}),
         ({"title": "x" * 201}, {"title": "案件名称必填，且不超过 200 字"}),
+        # a title of characters that are not drawn is as empty as a blank one
+        ({"title": "\u200b"}, {"title": "案件名称必填，且不超过 200 字"}),
+        ({"title": " \ufeff\u200c\u200d\u2060\u3000"}, {"title": "案件名称必填，且不超过 200 字"}),
+        ({"external_id": "\u200b"}, {"external_id": "统一受案号不能为空白，且不超过 64 字"}),
         ({"investigators": [INVESTIGATOR, OTHER_UNIT_INVESTIGATOR]},
          {"investigators": TWO_UNITS}),
         ({"investigators": []}, {"investigators": "至少指定一名侦查人员"}),
@@ -246,7 +283,9 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
         ({"investigation_deadline": "2000-01-01"},
          {"investigation_deadline": "侦查期限须在 2021-01-01 至 2031-12-31 之间"}),
         ({"custody_deadline": "2026/12/31"}, {"custody_deadline": "日期格式不对，须为 YYYY-MM-DD"}),
+        # the stages the form offers, whatever the stage sent (审查起诉 comes with intake)
         ({"stage": "审查起诉"}, {"stage": "阶段须为 提前介入 / 审查逮捕 之一"}),
+        ({"stage": "侦查"}, {"stage": "阶段须为 提前介入 / 审查逮捕 之一"}),
         ({"title": "", "investigators": [INVESTIGATOR, OTHER_UNIT_INVESTIGATOR],
           "investigation_deadline": "9999-12-31"},
          {"title": "案件名称必填，且不超过 200 字",
@@ -258,6 +297,10 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
         assert status == 422, (over, data)
         assert reasons(data) == expected, over  # no 侦查单位 error of its own: the people say it
         assert data["error"].startswith("输入有误：")
+    status, data = await submit(console, token, stage="")
+    assert status == 422 and data["errors"] == [
+        {"field": "stage", "reason": "必填，须为字符串"},
+        {"field": "stage", "reason": "阶段须为 提前介入 / 审查逮捕 之一"}]
     assert not await case_exists(console, "HY-2026-0001")
     assert cards(await console.messages(f"dm:{PROSECUTOR}")) == []
     # the same form, corrected, still creates the case
@@ -294,18 +337,96 @@ async def test_the_same_form_twice_creates_one_case(console: Console) -> None:
     # a double tap: two submissions at the same moment (of a form without 统一受案号, which
     # alone would keep a second case out)
     _, token2 = await open_form(console)
-    answers = await asyncio.gather(submit(console, token2, external_id=""),
-                                   submit(console, token2, external_id=""))
+    answers = await asyncio.gather(submit(console, token2, title="李某诈骗案", external_id=""),
+                                   submit(console, token2, title="李某诈骗案", external_id=""))
     assert sorted(s for s, _ in answers) == [200, 201]
     assert len({d["code"] for _, d in answers}) == 1
     assert await case_exists(console, "HY-2026-0002")
     assert not await case_exists(console, "HY-2026-0003")
     titles = [m["card"]["title"] for m in cards(await console.messages(f"dm:{PROSECUTOR}"))]
     assert titles == ["已录入案件 HY-2026-0001", "已录入案件 HY-2026-0002"]
-    # a new form is a new case
+    # a new form is a new case (of the same title: once the prosecutor confirms it)
     _, token3 = await open_form(console)
-    status, third = await submit(console, token3, external_id="")
+    status, third = await submit(console, token3, external_id="", confirm_duplicate=True)
     assert status == 201 and third["code"] == "HY-2026-0003"
+
+
+async def test_a_second_open_case_of_the_same_title_is_asked_about_first(console: Console) -> None:
+    """Each tap on the card's button opens a new form (its own one-time token): a case of the
+    title of one of the prosecutor's open cases is created only once they confirm it."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    status, first = await submit(console, token)
+    assert status == 201 and first["code"] == "HY-2026-0001"
+    # the card tapped again later, the same case entered again (blanks around the title)
+    await console.advance("1d")
+    await login(console, PROSECUTOR)
+    _, token2 = await open_form(console)
+    status, data = await submit(console, token2, title="  张某某涉嫌盗窃案　", external_id="")
+    assert status == 409
+    assert data == {
+        "error": "您已有同名在办案件 HY-2026-0001（2026-11-02 录入，尚未评分），确定仍要新建吗？",
+        "confirm": "confirm_duplicate",
+        "duplicates": [{"code": "HY-2026-0001", "entered_on": "2026-11-02", "scored": False,
+                        "color": None, "score": None, "url": "/cases/HY-2026-0001/score"}]}
+    assert not await case_exists(console, "HY-2026-0002")
+    assert len(cards(await console.messages(f"dm:{PROSECUTOR}"))) == 1  # the first case's only
+    # only a JSON true confirms
+    status, _ = await submit(console, token2, external_id="", confirm_duplicate="true")
+    assert status == 409
+    # confirmed: the same form creates the case
+    status, second = await submit(console, token2, external_id="", confirm_duplicate=True)
+    assert status == 201 and second["code"] == "HY-2026-0002"
+    assert (await case_json(console, "HY-2026-0002"))["title"] == "张某某涉嫌盗窃案"
+
+    # each open namesake is named, scored or not, oldest first
+    await evaluate(console, "HY-2026-0001", RED)
+    _, token3 = await open_form(console)
+    status, data = await submit(console, token3, external_id="")
+    assert status == 409 and data["error"] == (
+        "您已有同名在办案件 HY-2026-0001（2026-11-02 录入，已评分：红码 66分）、"
+        "HY-2026-0002（2026-11-03 录入，尚未评分），确定仍要新建吗？")
+    assert [(d["code"], d["scored"], d["color"], d["score"]) for d in data["duplicates"]] == [
+        ("HY-2026-0001", True, "red", 66), ("HY-2026-0002", False, None, None)]
+    # a closed case does not count, nor another prosecutor's, nor another title
+    for code in ("HY-2026-0001", "HY-2026-0002"):
+        r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                       json={"status": "closed"})
+        assert r.status == 200, await r.text()
+    r = await console.client.post("/api/v1/cases", headers=AUTH, json={
+        "title": "王某诈骗案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": "p-prosecutor-2", "investigators": [INVESTIGATOR]})
+    assert r.status == 201
+    status, third = await submit(console, token3, external_id="")
+    assert status == 201 and third["code"] == "HY-2026-0004"
+    _, token4 = await open_form(console)
+    status, fourth = await submit(console, token4, title="王某诈骗案", external_id="")
+    assert status == 201 and fourth["code"] == "HY-2026-0005"
+    # the form that created a case, sent again: that case (not asked about as a namesake)
+    status, again = await submit(console, token4, title="王某诈骗案", external_id="")
+    assert status == 200 and again["code"] == "HY-2026-0005"
+
+
+async def test_the_form_that_created_a_case_finds_no_namesake_in_it(console: Console) -> None:
+    """A submission of a form racing the one that created its case (PostgreSQL: it looked for
+    the form's case before the other committed) does not take that case for a namesake."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    status, first = await submit(console, token, external_id="")
+    assert status == 201
+    _, other = await open_form(console)
+    s = console.app.services
+
+    def key_of(form_token: str) -> str:  # the form's id, signed in its token
+        payload = s.signer.genuine("case-form", form_token)
+        assert payload is not None
+        return str(payload["f"])
+
+    key, other_key = key_of(token), key_of(other)
+    async with s.db() as session:
+        assert await repo.open_namesakes(session, PROSECUTOR, VALID["title"], key) == []
+        [found] = await repo.open_namesakes(session, PROSECUTOR, VALID["title"], other_key)
+    assert found.code == first["code"] and found.color is None
 
 
 async def test_the_same_form_at_once_on_postgresql_creates_one_case(pg_console: Console) -> None:
@@ -326,7 +447,8 @@ async def test_only_the_prosecutor_who_opened_the_form_submits_it(console: Conso
     # no session (expired, or never): said in Chinese, nothing created
     c.session.cookie_jar.clear()
     status, data = await submit(console, token)
-    assert status == 401 and data["error"].startswith("登录已过期，本次未提交。")
+    assert status == 401 and data["error"] == (  # the page keeps a draft (tests/browser)
+        "登录已过期，本次未提交，已填写的内容已保存在本机。请从聊天中的卡片重新打开此页面，内容会自动恢复。")
     # an investigator: 403
     await login(console, INVESTIGATOR)
     status, data = await submit(console, token)
