@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from bot.roster import read_org_file, write_org_file
+from config.loader import DEFAULT_DIR
 from tests.conftest import Console
 
 AUTH = {"Authorization": "Bearer test-token"}
@@ -52,3 +57,26 @@ async def intakes(console: Console, code: str) -> list[str]:
     """The case's intake decisions (受理), as the case API reports them."""
     detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
     return [i["decision"] for i in detail["intake"]]
+
+
+# a second county office of the demo's city: 乐顺 (c01-02, code prefix YK), its police unit and
+# its prosecutor and investigator, for tests about who sees which office's cases
+LS_PROSECUTOR = "p-prosecutor-ls"
+
+
+def org_with_second_county(tmp_path: Path, people: Sequence[dict[str, Any]] = (),
+                           chats: Sequence[dict[str, Any]] = ()) -> Path:
+    """The demo roster, written to tmp_path, with 乐顺's police unit, prosecutor and
+    investigator, and `people` and `chats` added."""
+    path = tmp_path / "org.yaml"
+    shutil.copy(DEFAULT_DIR / "org.yaml", path)
+    data = read_org_file(path)
+    data["units"].append({"id": "ps-ls", "name": "示范市乐顺市公安局", "kind": "police",
+                          "parent": "c01-02", "code_prefix": None})
+    data["people"] += [
+        {"id": LS_PROSECUTOR, "name": "林涛", "unit": "c01-02", "roles": ["prosecutor"]},
+        {"id": "p-investigator-ls", "name": "高远", "unit": "ps-ls", "roles": ["investigator"]},
+        *people]
+    data["chats"] += list(chats)
+    write_org_file(path, data)
+    return path

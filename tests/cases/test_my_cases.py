@@ -8,7 +8,6 @@ manager of their city."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from bot.roster import read_org_file, write_org_file
-from config.loader import DEFAULT_DIR
 from storage import cases as repo
 from storage.cases import CaseRow
 from tests.cases.helpers import (
     AUTH,
     GREEN,
+    LS_PROSECUTOR,
     MANAGER,
     PROSECUTOR,
     RED,
@@ -31,24 +29,17 @@ from tests.cases.helpers import (
     cards,
     create_case,
     evaluate,
+    org_with_second_county,
 )
 from tests.conftest import Console, make_settings, open_console
 
-LS_PROSECUTOR, CITY_MANAGER = "p-prosecutor-ls", "p-case-manager-c01"
+CITY_MANAGER = "p-case-manager-c01"
 
 
 @pytest.fixture
 async def console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    path = tmp_path / "org.yaml"
-    shutil.copy(DEFAULT_DIR / "org.yaml", path)
-    data = read_org_file(path)
-    data["units"].append({"id": "ps-ls", "name": "示范市乐顺市公安局", "kind": "police",
-                          "parent": "c01-02", "code_prefix": None})
-    data["people"] += [
-        {"id": LS_PROSECUTOR, "name": "林涛", "unit": "c01-02", "roles": ["prosecutor"]},
-        {"id": "p-investigator-ls", "name": "高远", "unit": "ps-ls", "roles": ["investigator"]},
-        {"id": CITY_MANAGER, "name": "周敏", "unit": "c01", "roles": ["case_manager"]}]
-    write_org_file(path, data)
+    path = org_with_second_county(tmp_path, [
+        {"id": CITY_MANAGER, "name": "周敏", "unit": "c01", "roles": ["case_manager"]}])
     settings = make_settings(tmp_path, org=str(path),
                              web={"public_url": f"http://127.0.0.1:{port}"})
     async with open_console(settings, port) as c:

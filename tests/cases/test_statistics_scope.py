@@ -7,34 +7,29 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.roster import read_org_file, write_org_file
-from config.loader import DEFAULT_DIR
-from tests.cases.helpers import GREEN, RED, create_case, evaluate
+from tests.cases.helpers import (
+    GREEN,
+    LS_PROSECUTOR,
+    RED,
+    create_case,
+    evaluate,
+    org_with_second_county,
+)
 from tests.conftest import Console, make_settings, open_console
 
-LS_PROSECUTOR, LS_LEADER = "p-prosecutor-ls", "p-leader-ls"
+LS_LEADER = "p-leader-ls"
 
 
 @pytest.fixture
 async def two_counties(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    path = tmp_path / "org.yaml"
-    shutil.copy(DEFAULT_DIR / "org.yaml", path)
-    data = read_org_file(path)
-    data["units"].append({"id": "ps-ls", "name": "示范市乐顺市公安局", "kind": "police",
-                          "parent": "c01-02", "code_prefix": None})
-    data["people"] += [
-        {"id": LS_PROSECUTOR, "name": "林涛", "unit": "c01-02", "roles": ["prosecutor"]},
-        {"id": LS_LEADER, "name": "韩梅", "unit": "c01-02", "roles": ["leader"]},
-        {"id": "p-investigator-ls", "name": "高远", "unit": "ps-ls", "roles": ["investigator"]}]
-    data["chats"].append({"id": "g-leaders", "title": "院领导群",
-                          "members": ["p-leader-1", "p-leader-hc"]})
-    write_org_file(path, data)
+    path = org_with_second_county(
+        tmp_path, [{"id": LS_LEADER, "name": "韩梅", "unit": "c01-02", "roles": ["leader"]}],
+        [{"id": "g-leaders", "title": "院领导群", "members": ["p-leader-1", "p-leader-hc"]}])
     settings = make_settings(tmp_path, org=str(path),
                              web={"public_url": f"http://127.0.0.1:{port}"})
     async with open_console(settings, port) as c:
