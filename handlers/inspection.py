@@ -162,6 +162,14 @@ async def _reveal(ctx: Context, s: InspectionSession, asks: list[Ask], pos: int)
     await _stage(ctx, s, "inquiry", unit=unit.id, question=q.id, seq=ask.seq + 1)
 
 
+# 下一题确认, 结束，确认: as phones type the confirmation, with no space or after a comma
+CONFIRM_GLUED = ("确认", "确定", "，确认", "，确定", ",确认", ",确定")
+
+
+def _confirmed(args: str) -> bool:
+    return args.strip().lstrip("，,").strip() in ("确认", "确定")
+
+
 def _too_soon(ctx: Context, s: InspectionSession, groups: dict[int, list[Ask]]) -> str | None:
     """Why a 下一题 right after a reveal is not taken: a double send, or two hosts at once,
     would otherwise show two confidential questions back to back."""
@@ -197,7 +205,7 @@ async def _unit_fully_revealed(ctx: Context, refusal: str
 # -- 督导 -------------------------------------------------------------------------------------------
 
 @router.command("督导", summary="督导会议：新建（参数见用法）、状态、列表", roles=INSPECTOR,
-                usage="督导 新建 <标题> [单位数=3] [题数=3] … | 督导 状态 | 督导 列表",
+                usage="督导 新建 <标题> [单位数=3] [题数=3] … | 督导 状态 [会议号] | 督导 列表",
                 glued_words=("新建", "状态", "列表"))
 async def supervise(event: MessageEvent, ctx: Context) -> None:
     sub, _, rest = ctx.args.partition(" ")
@@ -223,8 +231,14 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply("督导会议：\n" + "\n".join(lines) if lines else "还没有督导会议。")
         return
     if sub in ("", "状态", "status"):
-        chat = ctx.event.chat
-        s = None if chat.startswith("dm:") else await store.latest_in_chat(ctx.session, chat)
+        chat, named = ctx.event.chat, unicodedata.normalize("NFKC", rest).strip().upper()
+        if named:  # an earlier session's (its big-screen link expired), from any chat
+            s = await store.get_session(ctx.session, named[:40])
+            if s is None:
+                await ctx.reply(f"找不到督导会议「{named[:30]}」。发送「督导 列表」查看全部会议及其编号。")
+                return
+        else:
+            s = None if chat.startswith("dm:") else await store.latest_in_chat(ctx.session, chat)
         if s is None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
@@ -232,7 +246,7 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
                         f"{state}\n大屏：{live_url(ctx, s.id)}")
         return
-    await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态；督导 列表")
+    await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态 [会议号]；督导 列表")
 
 
 # -- stages ---------------------------------------------------------------------------------------
@@ -304,7 +318,7 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("下一题", summary="公布当前单位的下一道题（含作答计时）", roles=INSPECTOR,
-                usage="下一题 [确认]")
+                usage="下一题 [确认]", glued_words=CONFIRM_GLUED)
 async def next_question(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -315,7 +329,7 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
         await _reveal(ctx, s, asks, 0)
         return
     if s.stage == "inquiry" and not _all_revealed(groups[s.current]):
-        if ctx.args.strip() not in ("确认", "确定") and (why := _too_soon(ctx, s, groups)):
+        if not _confirmed(ctx.args) and (why := _too_soon(ctx, s, groups)):
             await ctx.reply(why)
             return
         await _reveal(ctx, s, asks, s.current)
@@ -498,13 +512,14 @@ async def _settle_items(ctx: Context, s: InspectionSession, unit_id: str, note: 
     return [i.id for i in closed], []
 
 
-@router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR, usage="结束 [确认]")
+@router.command("结束", summary="结束督导会议，发布总结", roles=INSPECTOR, usage="结束 [确认]",
+                glued_words=CONFIRM_GLUED)
 async def close(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
         return
     left = [a for a in await store.asks_of(ctx.session, s.id) if a.revealed_at is None]
-    if left and ctx.args.strip() not in ("确认", "确定"):  # a slip ends what cannot be redrawn
+    if left and not _confirmed(ctx.args):  # a slip ends what cannot be redrawn
         units = len({a.position for a in left})
         await ctx.reply(f"还有 {units} 个单位的 {len(left)} 道题未问询。会议结束后不能再问询，"
                         "抽签结果也不能重抽。确认现在结束，请发送「结束 确认」。")

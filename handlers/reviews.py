@@ -286,13 +286,19 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
         return
     await ops.reply_in_confidence(ctx, Card(
         title=f"{case.code} 未办结的复核申请（{len(rows) + len(rescore)}）",
-        body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
+        body="\n\n".join([_line(ctx, r) for r in rows] + [
+            _rescore_line(ctx, r, ctx.user.id == case.prosecutor) for r in rescore])),
         case)
 
 
-def _rescore_line(ctx: Context, r: ReviewRow) -> str:
-    return (f"#{r.id} {r.case_code} · {State(r.status).label}，待重新评分\n"
-            f"去评分：{ops.score_url(ctx, r.case_code)}?review={r.id}")  # the form names it
+def _rescore_line(ctx: Context, r: ReviewRow, scorer: bool) -> str:
+    """A request waiting for the re-score: the case's prosecutor (`scorer`) gets the score
+    form, which names the request; anyone else, who could not open it, who is waited on."""
+    if scorer:
+        return (f"#{r.id} {r.case_code} · {State(r.status).label}，待重新评分\n"
+                f"去评分：{ops.score_url(ctx, r.case_code)}?review={r.id}")
+    filer = ctx.directory.person_name(r.filed_by)
+    return f"#{r.id} {r.case_code} · {State(r.status).label} · 申请人 {filer}\n等待承办检察官重新评分"
 
 
 def _line(ctx: Context, r: ReviewRow) -> str:
@@ -347,12 +353,15 @@ async def todo(event: MessageEvent, ctx: Context) -> None:
     if ctx.user.has("investigator"):
         for case in await case_repo.cases_of(ctx.session, ctx.user.id):
             rows += await repo.open_for(ctx.session, case.code, ctx.user.id)
+            rescore += [r for r in await repo.awaiting_rescore(ctx.session, case.code)
+                        if r.filed_by == ctx.user.id]  # agreed: the re-score is what is left
     if not rows and not rescore:
         await ctx.reply("您没有待办的复核申请。")
         return
     await ops.reply_in_confidence(ctx, Card(
         title=f"待办复核申请（{len(rows) + len(rescore)}）",
-        body="\n\n".join([_line(ctx, r) for r in rows] + [_rescore_line(ctx, r) for r in rescore])),
+        body="\n\n".join([_line(ctx, r) for r in rows] + [
+            _rescore_line(ctx, r, r.filed_by != ctx.user.id) for r in rescore])),
         None)
     for r, case in decide[:TODO_CARDS]:
         await send_decision_card(ctx, r, case)

@@ -144,8 +144,8 @@ class InspectionWeb:
     def _watch_refused(self, request: web.Request,
                        s: store.InspectionSession) -> web.HTTPException:
         """Why the big screen does not open: an expired 打开大屏 link says so, and that the host's
-        「督导 状态」 in the group answers with a fresh one."""
-        fresh = "请主持会议的督察在会议群内发送「督导 状态」，回复中附有新的大屏链接"
+        「督导 状态 <会议号>」 answers with a fresh one."""
+        fresh = f"请主持会议的督察在会议群内发送「督导 状态 {s.id}」，回复中附有新的大屏链接"
         token = request.query.get("t")
         data = self.app.services.signer.genuine("live", token) if token else None
         if data is not None and data.get("s") == s.id:
@@ -156,7 +156,7 @@ class InspectionWeb:
             return _page_error(403, f"该大屏链接无效（可能复制不完整）。{fresh}；"
                                     "会议群成员也可以登录后直接打开本页。", title="大屏链接无效")
         return _page_error(403, "请使用会议群内的「打开大屏」链接打开（主持会议的督察在群内发送"
-                                "「督导 状态」可获取新链接），或以会议群成员身份登录后打开。")
+                                f"「督导 状态 {s.id}」可获取新链接），或以会议群成员身份登录后打开。")
 
     # -- sessions -------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:

@@ -133,6 +133,15 @@ async def test_an_agreed_request_waits_for_the_rescore_before_another(console: C
     assert "<span id=\"open-review-state\">已同意</span>" in html
     assert "正等待承办检察官重新评分" in (text_of(html, "open-review-next") or "")
 
+    # what is left is the prosecutor's re-score: the investigator's 待办 and 复核 say so, with
+    # no link to a score form they could not open
+    for command in ("待办", f"复核 {code}"):
+        listed = (await console.send(INV, f"dm:{INV}", command))["messages"][0]["card"]["body"]
+        assert "#1" in listed and "等待承办检察官重新评分" in listed, listed
+        assert "/score" not in listed, listed
+    listed = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办"))["messages"][0]
+    assert f"/cases/{code}/score?review=1" in listed["card"]["body"]
+
     await evaluate(console, code, RED)  # the re-score (answers #1): a new card, the form back
     newest = [m for m in cards(await console.messages(f"dm:{INV}"))
               if m["card"]["title"].startswith("案件码")][-1]

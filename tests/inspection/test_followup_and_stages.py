@@ -367,8 +367,8 @@ async def test_a_double_sent_next_question_reveals_one_question(console: Console
     assert double[0]["text"].startswith("第 1 题 0 秒前刚刚公布，未出新题")
     assert "「下一题 确认」" in double[0]["text"]
     assert sum(a.revealed_at is not None for a in await asks(console, s.id)) == 1
-    # the host who means it: at once, with 确认
-    forced = await say(console, "下一题 确认", answered=False)
+    # the host who means it: at once, with 确认 (typed as phones do: no space)
+    forced = await say(console, "下一题确认", answered=False)
     assert card(forced, "问询")["title"].endswith("第 2 题")
     # 40 s later (the unit answered quickly): plain 下一题 goes on
     await console.advance("40s")

@@ -64,12 +64,19 @@ async def test_an_expired_big_screen_link_says_so_and_where_to_get_a_fresh_one(
     text = await page_refusal(await console.client.get(url), 403)
     assert "<title>大屏链接已过期</title>" in text
     assert "该「打开大屏」链接已过期（链接有效期 7 天）" in text
-    assert "发送「督导 状态」" in text and "请使用群内" not in text
-    # the host's 督导 状态 indeed answers with a link that opens the screen again
-    reply = "\n".join(m["text"] or "" for m in await say(console, "督导 状态"))
+    sid = parts.path.rsplit("/", 1)[1]
+    assert f"发送「督导 状态 {sid}」" in text and "请使用群内" not in text
+    # a later meeting in the same group since: 督导 状态 <会议号> still names this one, and
+    # answers with a link that opens its screen again
+    await say(console, "结束 确认")
+    await say(console, "督导 新建 下一期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    reply = "\n".join(m["text"] or "" for m in await say(console, f"督导 状态 {sid.lower()}"))
+    assert reply.startswith(f"督导会议 {sid}「过期链接」"), reply
     fresh = urlsplit(reply.split("大屏：", 1)[1].split()[0])
     assert fresh.path == parts.path
     assert (await console.client.get(f"{fresh.path}?{fresh.query}")).status == 200
+    missing = "\n".join(m["text"] or "" for m in await say(console, "督导 状态 DD20990101-09"))
+    assert missing.startswith("找不到督导会议「DD20990101-09」。发送「督导 列表」")
     # a link that was never valid is not called expired
     text = await page_refusal(await console.client.get(f"{parts.path}?t=forged"), 403)
     assert "该大屏链接无效" in text and "已过期" not in text and "督导 状态" in text

@@ -234,7 +234,7 @@ async def test_stage_order_and_refusals(console: Console) -> None:
         "还有 2 个单位的 6 道题未问询。会议结束后不能再问询，抽签结果也不能重抽。"
         "确认现在结束，请发送「结束 确认」。"]
     assert "已结束" not in (await say(console, "督导 状态"))[0]["text"]
-    closed = await say(console, "结束 确认")
+    closed = await say(console, "结束，确认")  # as a phone types it
     assert card(closed, "会议结束")
     assert "已问询题目：3/9" in card(closed, "会议结束")["body"]
     ended = (await say(console, "督导状态"))[0]["text"]  # typed without a space
