@@ -83,9 +83,13 @@ def _as_list(value: Any, split: re.Pattern[str]) -> tuple[str, ...]:
     return tuple(p.strip() for p in split.split(str(value)) if p.strip())
 
 
+def _row_id(row: Mapping[str, Any]) -> str:
+    return str(row.get("id") or "").strip()
+
+
 def question_from_mapping(row: Mapping[str, Any], where: str) -> tuple[BankQuestion | None, list[str]]:
     errors: list[str] = []
-    qid = str(row.get("id") or "").strip()
+    qid = _row_id(row)
     if not qid:
         errors.append(f"{where}：缺少编号")
     elif not ID_RE.match(qid):
@@ -126,10 +130,14 @@ def _collect(rows: Iterable[tuple[str, Mapping[str, Any]]],
     for where, row in rows:
         q, errs = question_from_mapping(row, where)
         errors += errs
+        # every row's id counts, whatever else is wrong with it: a duplicate is named in the
+        # same pass as the other errors, not only once they are fixed
+        qid = _row_id(row)
+        if qid:
+            if qid in seen:
+                errors.append(f"{where}：编号「{qid[:40]}」重复（{seen[qid]}已有）")
+            seen.setdefault(qid, where)
         if q is not None:
-            if q.id in seen:
-                errors.append(f"{where}：编号「{q.id}」重复（{seen[q.id]}已有）")
-            seen.setdefault(q.id, where)
             out.append(q)
     if errors:
         raise BankError(errors)

@@ -205,6 +205,7 @@ def test_errors_name_row_and_field_but_never_the_text() -> None:
     assert e.value.errors == [
         "第2行：类别「党务」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他",
         "第3行：缺少参考答案要点（至少一条）",
+        "第3行：编号「T001」重复（第2行已有）",
         "第4行：编号「bad id!」无效，只能用字母、数字、- 或 _（不超过 40 个字符）",
         "第4行：缺少题目",
     ]
@@ -216,6 +217,33 @@ def test_errors_name_row_and_field_but_never_the_text() -> None:
                    b"- {id: A, category: other, text: u, answer_points: [p]}\n")
     with pytest.raises(BankError, match=r"不支持的文件类型「bank\.txt」"):
         parse_file("bank.txt", b"")
+
+
+def test_a_duplicate_id_is_named_in_the_same_pass_as_the_rows_other_errors() -> None:
+    """Rows 2 and 4 share an id and row 2 has a bad category too (the QA walk's bad1.csv): the
+    duplicate is listed with the other errors, so the inspector fixes the file once."""
+    data = ("编号,类别,题目,参考答案,出题部门\n"
+            "T010,党务,题目甲,要点一,政治部\n"
+            "T011,业务建设,题目乙,,政治部\n"
+            "T010,队伍建设,题目丙,要点,政治部\n"
+            ",其他,题目丁,要点,\n"
+            "T 012,其他,题目戊,要点,\n"
+            "T011,党建,题目己,要点,\n").encode()
+    with pytest.raises(BankError) as e:
+        parse_csv(data)
+    assert e.value.errors == [
+        "第2行：类别「党务」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他",
+        "第3行：缺少参考答案要点（至少一条）",
+        "第4行：编号「T010」重复（第2行已有）",
+        "第5行：缺少编号",
+        "第6行：编号「T 012」无效，只能用字母、数字、- 或 _（不超过 40 个字符）",
+        "第7行：编号「T011」重复（第3行已有）",
+    ]
+    # the same in a YAML file, where the first copy lacks its text
+    with pytest.raises(BankError) as e:
+        parse_yaml(b"- {id: A, category: other, answer_points: [p]}\n"
+                   b"- {id: A, category: other, text: u, answer_points: [p]}\n")
+    assert e.value.errors == ["第1题：缺少题目", "第2题：编号「A」重复（第1题已有）"]
 
 
 def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: Settings) -> None:
