@@ -211,9 +211,11 @@ class InspectionWeb:
         rows = [{"id": q.id, "category": q.category, "text": q.text, "points": q.points,
                  "dept": q.source_department, "tags": "、".join(q.tag_list),
                  "asked": q.id in asked, "demo": q.demo} for q in questions]
-        return render("inspection_bank.html", person=person, questions=rows,
+        resp = render("inspection_bank.html", person=person, questions=rows,
                       categories=CATEGORIES, category=category,
                       message=request.query.get("imported", ""))
+        resp.headers["Cache-Control"] = "no-store"  # every question's text and points
+        return resp
 
     async def bank_preview(self, request: web.Request) -> web.Response:
         """The uploaded file against the bank as it is now: new, changed (ids, categories and
@@ -299,7 +301,9 @@ class InspectionWeb:
         return web.Response(
             body=build_report(data),
             content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            headers={"Content-Disposition": f'attachment; filename="{sid}-report.docx"'})
+            # the asked questions and their points: not kept in a shared browser's cache
+            headers={"Content-Disposition": f'attachment; filename="{sid}-report.docx"',
+                     "Cache-Control": "no-store"})
 
     # -- live big screen ------------------------------------------------------------------------
     async def live_page(self, request: web.Request) -> web.Response:

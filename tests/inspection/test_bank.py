@@ -326,6 +326,8 @@ async def test_bank_page_is_for_inspectors_and_audited(console: Console) -> None
     r = await console.client.get("/inspection/bank", params={"category": "党的建设"})
     html = await r.text()
     assert r.status == 200 and questions["Q001"].text in html and "本次查阅已留痕" in html
+    # every text and answer point: not left in a shared PC's or a phone's browser cache
+    assert r.headers["Cache-Control"] == "no-store"
     assert questions["Q009"].text not in html  # 业务建设
     # web import of an XLSX file
     wb = Workbook()

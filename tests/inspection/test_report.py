@@ -42,6 +42,7 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
     r = await console.client.get(url)
     assert r.status == 200 and r.content_type.endswith("wordprocessingml.document")
+    assert r.headers["Cache-Control"] == "no-store"  # the asked questions: not left in a cache
     data = await r.read()
     assert_a4_chinese(Document(io.BytesIO(data)))  # for the party-group meeting's printer
     text = all_text(data)
