@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+
 CATEGORIES: tuple[str, ...] = ("党的建设", "业务建设", "队伍建设", "党风廉政建设", "其他")
 CATEGORY_ALIASES: dict[str, str] = {
     "党建": "党的建设", "业务": "业务建设", "队伍": "队伍建设", "党风廉政": "党风廉政建设",
@@ -249,10 +251,11 @@ def parse_sheets(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[
 
 
 def parse_csv(data: bytes) -> list[BankQuestion]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BankError(["CSV 文件须为 UTF-8 编码（Excel：另存为「CSV UTF-8」）"]) from None
+    """UTF-8 (with or without BOM) or GBK, as Excel and WPS save a CSV: as the case and
+    roster imports read it."""
+    text = decode_csv(data)
+    if text is None:
+        raise BankError([CSV_ENCODING_ERROR])
     return parse_table(list(csv.reader(io.StringIO(text))))
 
 

@@ -64,6 +64,20 @@ def test_csv_with_chinese_headers_and_aliases() -> None:
     assert questions[1].tags == ("公益诉讼", "数据")
 
 
+def test_gbk_csv_as_excel_and_wps_save_it_on_chinese_windows() -> None:
+    """「CSV（逗号分隔）」 from Excel/WPS on Chinese Windows is GBK: read as the case and roster
+    imports read it; bytes that are neither UTF-8 nor GBK get the same message as there."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows([HEADER_ZH, *ROWS])
+    questions = parse_csv(buf.getvalue().encode("gbk"))
+    assert [(q.id, q.category, q.text) for q in questions] == [
+        (r[0], c, r[2]) for r, c in zip(ROWS, ("党的建设", "业务建设", "其他"), strict=True)]
+    assert questions[0].answer_points == ("明确范围", "逐级报告")
+    with pytest.raises(BankError) as e:
+        parse_csv(b"id,category,text,answer_points\nT1,\xff\xfe,x,y\n")
+    assert e.value.errors == ["文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"]
+
+
 def test_xlsx_generated_with_openpyxl() -> None:
     wb = Workbook()
     ws = wb.active
@@ -282,6 +296,11 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
     assert r.returncode == 0 and "added 3, updated 0" in r.stdout, r.stderr
     assert "added 1" in run(str(c)).stdout and "added 1" in run(str(x)).stdout
     assert "added 0, updated 3" in run(str(y)).stdout
+    g = tmp_path / "gbk.csv"  # as Excel/WPS on Chinese Windows saves 「CSV（逗号分隔）」
+    g.write_bytes("id,category,text,answer_points\nT030,其他,中文题目测试,要点一；要点二\n"
+                  .encode("gbk"))
+    r = run(str(g))
+    assert r.returncode == 0 and "added 1" in r.stdout, r.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("编号,类别,题目,参考答案要点\nT9,党务,机密内容,要点\n", encoding="utf-8")
     r = run(str(bad))
@@ -377,6 +396,25 @@ async def test_web_import_errors_are_chinese_one_per_line_and_nothing_is_importe
                      "第4行：缺少题目", "第5行：编号「N001」重复（第2行已有）"]
     assert not re.search(r"row \d|unknown|required|duplicate", html)
     assert len(await bank(console)) == before  # all rows or none
+
+
+async def test_web_import_of_a_gbk_csv(console: Console) -> None:
+    before = len(await bank(console))
+    await console.client.post("/console/api/login", json={"user": HOST})
+    from aiohttp import FormData
+
+    form = FormData()
+    form.add_field("file", "编号,类别,题目,参考答案要点\nG001,党建,国标编码的题目？,要点甲；要点乙\n"
+                   .encode("gbk"), filename="题库.csv")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    html = await r.text()
+    assert r.status == 200 and "新增 1 道" in html, html
+    r = await confirm(console, html)
+    assert r.status == 200 and "新增1道" in await r.text()
+    questions = await bank(console)
+    assert len(questions) == before + 1
+    g = questions["G001"]
+    assert (g.category, g.text, g.points) == ("党的建设", "国标编码的题目？", ["要点甲", "要点乙"])
 
 
 async def test_web_import_of_a_malformed_form_is_a_400(console: Console) -> None:
