@@ -9,6 +9,7 @@ for inspectors, in a 1:1 chat or the bank page, and every read is audited."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import timedelta, tzinfo
 from functools import partial
@@ -33,7 +34,7 @@ from bot.domain.inspection import (
     parse_create,
     parse_due,
 )
-from bot.domain.question_bank import CATEGORIES
+from bot.domain.question_bank import CATEGORIES, category_of
 from bot.events import MessageEvent
 from bot.inspection import (
     base_url,
@@ -736,6 +737,23 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
 # -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------
 
 BANK_PAGE = 20  # questions per message: a phone screen or two
+# as typed on a phone: 「党的建设 2」「党的建设 第2页」「党建 2页」「党的建设2」, 「Q001。」
+_BANK_TRAILING = re.compile(r"[\s。．.，,、！!？?；;：:]+$")
+_BANK_PAGE_ARG = re.compile(r"(?:第\s*)?(\d+)\s*页?")
+_BANK_CATEGORY_PAGE = re.compile(r"(\D+?)\s*((?:第\s*)?\d+\s*页?)")
+
+
+def _bank_category(arg: str) -> tuple[str, str] | None:
+    """(category, page argument) when `arg` names a category, by its name or one of the
+    aliases the import accepts (党建, 廉政, …); None when it does not."""
+    head, _, rest = arg.partition(" ")
+    category = category_of(head)
+    if category is not None:
+        return category, rest.strip()
+    m = _BANK_CATEGORY_PAGE.fullmatch(arg)  # 「党的建设2」「党建第2页」: no space
+    if m and (category := category_of(m.group(1))) is not None:
+        return category, m.group(2)
+    return None
 
 
 @router.command("题库", summary="查看保密题库（仅单聊；每次查阅留痕）", roles=INSPECTOR,
@@ -745,7 +763,8 @@ async def bank(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply("题库严格保密，请在与 casebot 的单聊中查看。")
         return
     questions = await store.all_questions(ctx.session)
-    arg = unicodedata.normalize("NFKC", ctx.args).strip()  # Ｑ０１７ as typed on a phone
+    # Ｑ０１７ as typed on a phone; 「题库 Q001。」: the sentence's full stop is not the id's
+    arg = _BANK_TRAILING.sub("", unicodedata.normalize("NFKC", ctx.args).strip())
     asked = set(await store.asked_question_ids(ctx.session))
     if not arg:
         counts = {c: sum(1 for q in questions if q.category == c) for c in CATEGORIES}
@@ -756,11 +775,17 @@ async def bank(event: MessageEvent, ctx: Context) -> None:
         await ctx.audit(ctx.user.id, "inspection.bank.summary", "bank", {"count": len(questions)})
         await ctx.reply("\n".join(lines))
         return
-    category, _, page_arg = arg.partition(" ")
-    if category in CATEGORIES:
+    listing = _bank_category(arg)
+    if listing is not None:
+        category, page_arg = listing
         picked = [q for q in questions if q.category == category]
         pages = max(1, -(-len(picked) // BANK_PAGE))
-        page = int(page_arg) if page_arg.strip().isdigit() else 1
+        page_match = _BANK_PAGE_ARG.fullmatch(page_arg)
+        if page_arg and page_match is None:
+            await ctx.reply(f"没看懂页码「{page_arg[:20]}」。{category}共 {pages} 页，"
+                            f"请发送如「题库 {category} 2」。")
+            return
+        page = int(page_match.group(1)) if page_match else 1
         if not 1 <= page <= pages:
             await ctx.reply(f"{category}共 {pages} 页，"
                             f"请发送「题库 {category} 1」到「题库 {category} {pages}」。")

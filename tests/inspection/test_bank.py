@@ -335,6 +335,36 @@ async def test_bank_in_chat_is_for_inspectors_in_dm_and_audited(console: Console
     assert all(q.text not in r.data for r in recs)
 
 
+async def test_bank_in_chat_reads_pages_aliases_and_punctuation_as_typed_on_a_phone(
+        console: Console) -> None:
+    async def reply(text: str) -> str:
+        return str((await say(console, text, chat=f"dm:{HOST}"))[0]["text"])
+
+    questions = await bank(console)
+    party = [q for q in questions.values() if q.category == "党的建设"]
+    assert len(party) > 20
+    page1 = await reply("题库 党的建设")
+    assert "第 1/" in page1
+    page2 = await reply("题库 党的建设 2")
+    on_page2 = [q.id for q in party if q.text in page2]
+    assert "第 2/" in page2 and len(on_page2) == min(20, len(party) - 20)
+    assert not any(q.text in page1 for q in party if q.id in on_page2)
+    for typed in ("题库 党的建设 第2页", "题库 党的建设 2页", "题库 党的建设 第 2 页",
+                  "题库 党的建设2", "题库 党建 2", "题库 党的建设 第2页。"):
+        assert await reply(typed) == page2, typed
+    # the import's category aliases
+    assert await reply("题库 党建") == page1
+    corruption = await reply("题库 廉政")
+    assert corruption.startswith("党风廉政建设（") and "第 1/" in corruption
+    # a page that is not understood is said so, not silently answered with page 1
+    odd = await reply("题库 党的建设 下一页")
+    assert odd.startswith("没看懂页码「下一页」") and "题库 党的建设 2" in odd
+    assert not any(q.text in odd for q in party)
+    # a sentence's full stop after an id
+    for typed in ("题库 Q001。", "题库 Q001.", "题库 q001？"):
+        assert questions["Q001"].text in await reply(typed), typed
+
+
 async def test_bank_page_is_for_inspectors_and_audited(console: Console) -> None:
     questions = await bank(console)
     assert (await console.client.get("/inspection/bank")).status == 401
