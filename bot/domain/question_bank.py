@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.domain.text import CSV_ENCODING_ERROR, decode_csv
+from bot.domain.text import CSV_EMPTY_ERROR, CSV_ENCODING_ERROR, decode_csv
 
 CATEGORIES: tuple[str, ...] = ("党的建设", "业务建设", "队伍建设", "党风廉政建设", "其他")
 CATEGORY_ALIASES: dict[str, str] = {
@@ -244,9 +244,9 @@ def parse_sheets(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[
         if not r and e and e[0].startswith(f"工作表「{name[:31]}」表头"):
             not_tables.append(name[:31])
     if not_tables:
-        errors.append(f"每个有内容的可见工作表都按题目表导入；工作表"
-                      f"{'、'.join(f'「{n}」' for n in not_tables)}若不是题目（如填写说明），"
-                      "请删除或隐藏")
+        errors.append(f"每个有内容的可见工作表都按题目表导入：工作表"
+                      f"{'、'.join(f'「{n}」' for n in not_tables)}若是说明等非题目内容，"
+                      "请删除或隐藏该工作表；若是题目，请按上面的提示改正表头")
     return _collect(rows, errors)
 
 
@@ -256,7 +256,10 @@ def parse_csv(data: bytes) -> list[BankQuestion]:
     text = decode_csv(data)
     if text is None:
         raise BankError([CSV_ENCODING_ERROR])
-    return parse_table(list(csv.reader(io.StringIO(text))))
+    table = list(csv.reader(io.StringIO(text)))
+    if not any(c.strip() for row in table for c in row):  # 0 bytes, blank lines, 「,,,」
+        raise BankError([CSV_EMPTY_ERROR])
+    return parse_table(table)
 
 
 def check_xlsx_archive(data: bytes) -> None:

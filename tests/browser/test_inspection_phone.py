@@ -14,6 +14,13 @@ from tests.cases.helpers import GREEN, RED, YELLOW, create_case, evaluate
 from tests.conftest import Console
 from tests.inspection.helpers import HOST, quick_session
 
+# the menu items whose text runs over more than one line
+MENU_ITEMS_ON_ONE_LINE = """() => [...document.querySelectorAll('header.top > *')].filter(el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+}).map(el => el.textContent)"""
+
 
 async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
                                             request: Any) -> None:
@@ -29,6 +36,8 @@ async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
         name = path.strip("/").replace("/", "-").replace("?session=", "-")
         await page.screenshot(path=screenshot_path(request, name))
         assert await page.evaluate(NO_OVERFLOW), path
+        # the top menu wraps by whole items: every label stays on one line
+        assert await page.evaluate(MENU_ITEMS_ON_ONE_LINE) == [], path
 
 
 async def test_stats_tables_scroll_on_a_phone_instead_of_squeezing_names(

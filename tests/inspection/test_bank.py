@@ -78,6 +78,19 @@ def test_gbk_csv_as_excel_and_wps_save_it_on_chinese_windows() -> None:
     assert e.value.errors == ["文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV"]
 
 
+def test_a_csv_of_blank_lines_is_empty() -> None:
+    """As the case and roster imports say it: not a missing-columns error about a header
+    that is not there."""
+    for data in (b"", b"\n\n\n", b"\r\n\r\n", "\ufeff\n".encode(), b",,,,\n,,,,\n",
+                 "\n\n".encode("gbk")):
+        with pytest.raises(BankError) as e:
+            parse_csv(data)
+        assert e.value.errors == ["文件为空：没有表头，也没有数据行"], data
+    with pytest.raises(BankError) as e:  # a header and no questions: that is said too
+        parse_csv("编号,类别,题目,参考答案要点\n\n".encode())
+    assert e.value.errors == ["文件中没有题目"]
+
+
 def test_xlsx_generated_with_openpyxl() -> None:
     wb = Workbook()
     ws = wb.active
@@ -134,7 +147,8 @@ def test_xlsx_errors_name_the_sheet() -> None:
     assert e.value.errors[0].startswith("工作表「填写说明」表头：未知列「每行一题")
     assert e.value.errors[1:] == [
         "工作表「填写说明」表头：缺少列 编号、类别、题目、参考答案要点",
-        "每个有内容的可见工作表都按题目表导入；工作表「填写说明」若不是题目（如填写说明），请删除或隐藏",
+        "每个有内容的可见工作表都按题目表导入：工作表「填写说明」若是说明等非题目内容，"
+        "请删除或隐藏该工作表；若是题目，请按上面的提示改正表头",
         "工作表「业务」第3行：编号「T001」重复（工作表「党建」第2行已有）",
     ]
     assert secret_text not in "\n".join(e.value.errors)
