@@ -403,6 +403,28 @@ def plan_import(stored: Mapping[str, StoredQuestion], questions: Sequence[BankQu
     return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged))
 
 
+ASKED_FIELDS = frozenset({"category", "text", "answer_points"})  # what a session's record shows
+
+
+def asked_notes(changed: Sequence[BankChange],
+                asks: Mapping[str, Sequence[tuple[str, bool, bool]]]) -> list[str]:
+    """For each changed question a session has asked or drawn (`asks`: by id, (session id,
+    revealed, session closed)): a line saying what the edit does to it. Informative only."""
+    out: list[str] = []
+    for c in changed:
+        if not ASKED_FIELDS & set(c.fields):
+            continue
+        seen = asks.get(c.id, ())
+        asked = list(dict.fromkeys(sid for sid, revealed, _ in seen if revealed))
+        pending = list(dict.fromkeys(sid for sid, revealed, closed in seen
+                                     if not revealed and not closed and sid not in asked))
+        if asked:
+            out.append(f"{c.id} 已在 {'、'.join(asked)} 问询，修改不影响该次会议记录")
+        if pending:
+            out.append(f"{c.id} 已被 {'、'.join(pending)} 抽中、尚未问询，问询时将显示修改后的内容")
+    return out
+
+
 def questions_to_json(questions: Sequence[BankQuestion]) -> str:
     """The parsed upload, for the confirm form to send back (signed with its digest)."""
     # ASCII (\uXXXX escapes) with no raw newline: a form field returns it byte for byte

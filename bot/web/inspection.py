@@ -35,6 +35,7 @@ from bot.domain.question_bank import (
     CATEGORIES,
     BankError,
     BankPlan,
+    asked_notes,
     digest,
     parse_file,
     plan_import,
@@ -245,6 +246,8 @@ class InspectionWeb:
         now = services.clock.now()
         async with services.db() as db, db.begin():
             plan = plan_import(await store.bank_snapshot(db), questions, demo)
+            notes = asked_notes(plan.changed, await store.asks_of_questions(
+                db, [c.id for c in plan.changed]))
             # the preview shows existing ids and their categories: a read of the bank, audited
             await audit.append(db, at=now, actor=person.id, action="inspection.bank.preview",
                                subject="bank", data={"via": "web", **_plan_ids(plan)})
@@ -253,6 +256,7 @@ class InspectionWeb:
             "f": filename}, now + CONFIRM_FOR)
         resp = render("inspection_import_preview.html", person=person, plan=plan,
                       filename=filename, total=len(questions), demo=demo, payload=payload,
+                      notes=notes,
                       token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
         resp.headers["Cache-Control"] = "no-store"  # the confirm form carries the texts
         return resp
@@ -587,14 +591,13 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
         revealed = [a for a in group if a.revealed_at is not None]
         out["current"] = {"name": cur.name, "city": cur.city, "chief": cur.chief,
                           "kind": cur.kind, "total": len(group), "revealed": len(revealed)}
-        qs = await store.questions_by_id(db, [a.question_id for a in revealed])
+        qs = await store.asked_questions(db, revealed)  # as revealed, not as the bank is now
         if revealed:
             last = revealed[-1]
-            q = qs[last.question_id]
+            q = qs[last.id]
             out["question"] = {"seq": last.seq + 1, "total": len(group), "category": q.category,
                                "text": q.text}
-        out["answers"] = [{"seq": a.seq + 1, "text": qs[a.question_id].text,
-                           "points": qs[a.question_id].points}
+        out["answers"] = [{"seq": a.seq + 1, "text": qs[a.id].text, "points": list(qs[a.id].points)}
                           for a in revealed if a.answer_published_at is not None]
         if s.stage == "inquiry" and s.timer_started_at is not None and revealed:
             out["timer"] = {"started_at": s.timer_started_at.isoformat(),
@@ -653,15 +656,14 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
                       tz: tzinfo, base_url: str) -> ReportData:
     asks = await store.asks_of(db, s.id)
     notes = await store.notes_of(db, s.id)
-    qs = await store.questions_by_id(db, [a.question_id for a in asks if a.revealed_at])
+    qs = await store.asked_questions(db, [a for a in asks if a.revealed_at])  # as revealed
 
     units = []
     for v in service.unit_views(d, asks):
         questions = tuple(
-            ReportQuestion(q.id, q.category, q.text,
-                           tuple(q.points) if a.answer_published_at else ())
+            ReportQuestion(q.id, q.category, q.text, q.points if a.answer_published_at else ())
             for a in asks if a.position == v.pos and a.revealed_at
-            for q in (qs[a.question_id],))
+            for q in (qs[a.id],))
         comments = tuple(f"{d.person_name(n.author)}：{n.text}" for n in notes
                          if n.kind == "comment" and n.unit_id == v.id)
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
