@@ -403,8 +403,10 @@ async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | 
 
 
 def cmd_import_questions(args: argparse.Namespace) -> None:
+    """As the web import (`plan_import`): new and changed rows are written, unchanged ones are
+    left alone; edited questions a session asked are noted."""
     from bot.clock import SystemClock
-    from bot.domain.question_bank import BankError, parse_file
+    from bot.domain.question_bank import BankError, BankPlan, asked_notes, parse_file, plan_import
     from storage import audit, db, migrate
     from storage import inspection as store
 
@@ -420,7 +422,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         raise SystemExit(2) from None
     settings = _settings(args.config)
 
-    async def _go() -> tuple[int, int]:
+    async def _go() -> tuple[BankPlan, list[str], int, int]:
         try:  # an existing database at head: importing never creates or migrates one
             engine = await migrate.open_existing(settings.config.storage.database_url,
                                                  readonly=False)
@@ -429,21 +431,32 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         try:
             now = SystemClock().now()
             async with db.sessionmaker(engine)() as session, session.begin():
-                added, updated = await store.import_questions(session, questions, demo=demo,
-                                                              at=now)
-                await audit.append(session, at=now, actor="cli", action="inspection.bank.import",
-                                   subject="bank", data={"file": path.name, "added": added,
-                                                         "updated": updated})
-                return added, updated
+                plan = plan_import(await store.bank_snapshot(session, lock=True), questions, demo)
+                notes = asked_notes(plan.changed, await store.asks_of_questions(
+                    session, [c.id for c in plan.changed]))
+                write = plan.to_write
+                added, updated = await store.import_questions(
+                    session, [q for q in questions if q.id in write], demo=demo, at=now)
+                if added or updated:
+                    await audit.append(session, at=now, actor="cli",
+                                       action="inspection.bank.import", subject="bank", data={
+                                           "via": "cli", "file": path.name, "added": added,
+                                           "updated": updated, "new": [i for i, _ in plan.new],
+                                           "changed": [c.id for c in plan.changed],
+                                           "unchanged": len(plan.unchanged)})
+                return plan, notes, added, updated
         finally:
             await engine.dispose()
 
-    added, updated = asyncio.run(_go())
+    plan, notes, added, updated = asyncio.run(_go())
     by_cat: dict[str, int] = {}
     for q in questions:
         by_cat[q.category] = by_cat.get(q.category, 0) + 1
     cats = ", ".join(f"{c} {n}" for c, n in by_cat.items())
-    print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}")
+    print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}, "
+          f"unchanged {len(plan.unchanged)}")
+    for note in notes:
+        print(f"  {note}")
 
 
 def cmd_import_roster(args: argparse.Namespace) -> None:
