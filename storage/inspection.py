@@ -271,6 +271,20 @@ async def asks_of_questions(session: AsyncSession,
     return out
 
 
+async def retire_questions(session: AsyncSession, ids: Sequence[str]) -> int:
+    """Set `active = False` on these ids (still active ones): they are no longer drawn nor
+    listed; asks of them keep their record. Returns how many were retired."""
+    if not ids:
+        return 0
+    await lock_bank(session)
+    rows = (await session.execute(select(Question).where(
+        Question.id.in_(list(ids)), Question.active.is_(True)))).scalars().all()
+    for r in rows:
+        r.active = False
+    await session.flush()
+    return len(rows)
+
+
 async def asked_question_ids(session: AsyncSession) -> list[str]:
     """Ids revealed in any session so far, in bank order."""
     rows = await session.execute(

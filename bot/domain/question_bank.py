@@ -352,6 +352,8 @@ class BankPlan:
     new: tuple[tuple[str, str], ...]  # (id, category), in file order
     changed: tuple[BankChange, ...]
     unchanged: tuple[str, ...]
+    # active bank questions the file leaves out, in id order: kept unless the import retires them
+    missing: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -400,7 +402,9 @@ def plan_import(stored: Mapping[str, StoredQuestion], questions: Sequence[BankQu
             changed.append(BankChange(q.id, q.category, old.question.category, tuple(fields)))
         else:
             unchanged.append(q.id)
-    return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged))
+    in_file = {q.id for q in questions}
+    missing = tuple(sorted(i for i, row in stored.items() if row.active and i not in in_file))
+    return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged), missing)
 
 
 ASKED_FIELDS = frozenset({"category", "text", "answer_points"})  # what a session's record shows

@@ -69,6 +69,7 @@ RECONNECT_SECONDS = 5  # a screen whose stream ended for want of Redis tries aga
 MAX_UPLOAD = 5 * 1024 * 1024
 MAX_CONFIRM = 4 * MAX_UPLOAD  # the parsed questions sent back (an .xlsx is compressed)
 BANK_TOKEN = "bank-import"
+MISSING_SHOWN = 20  # the preview names the first ids the file leaves out
 CONFIRM_FOR = timedelta(minutes=30)
 
 
@@ -256,7 +257,7 @@ class InspectionWeb:
             "f": filename}, now + CONFIRM_FOR)
         resp = render("inspection_import_preview.html", person=person, plan=plan,
                       filename=filename, total=len(questions), demo=demo, payload=payload,
-                      notes=notes,
+                      notes=notes, missing_shown=MISSING_SHOWN,
                       token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
         resp.headers["Cache-Control"] = "no-store"  # the confirm form carries the texts
         return resp
@@ -265,7 +266,8 @@ class InspectionWeb:
         """Confirmed: apply exactly the previewed questions, unless the bank changed since."""
         person = self._require(request, "inspector")
         services = self.app.services
-        fields = await _multipart_fields(request, ("questions", "token"), MAX_CONFIRM)
+        fields = await _multipart_fields(request, ("questions", "token", "retire"), MAX_CONFIRM)
+        retire_missing = fields.get("retire") == "1"
         payload, now = fields.get("questions", ""), services.clock.now()
         signed = services.signer.verify(BANK_TOKEN, fields.get("token", ""), now)
         if (signed is None or signed.get("p") != person.id
@@ -275,7 +277,8 @@ class InspectionWeb:
         questions, demo = questions_from_json(payload), bool(signed.get("d"))
         async with services.db() as db, db.begin():
             plan = plan_import(await store.bank_snapshot(db, lock=True), questions, demo)
-            if plan.empty:  # a second click, or someone imported the same file meanwhile
+            retire = plan.missing if retire_missing else ()
+            if plan.empty and not retire:  # a second click, or the same file imported meanwhile
                 raise web.HTTPSeeOther("/inspection/bank?imported=这些题目已导入，题库无需更改")
             if plan.base_version != signed.get("b"):
                 raise _page_error(409, "题库在预览之后已被修改（可能有其他督察刚导入过），"
@@ -283,11 +286,14 @@ class InspectionWeb:
             write = plan.to_write
             added, updated = await store.import_questions(
                 db, [q for q in questions if q.id in write], demo=demo, at=now)
+            retired = await store.retire_questions(db, retire)
             await audit.append(db, at=now, actor=person.id,
                                action="inspection.bank.import", subject="bank",
                                data={"via": "web", "added": added, "updated": updated,
-                                     "file": str(signed.get("f", "")), **_plan_ids(plan)})
-        raise web.HTTPSeeOther(f"/inspection/bank?imported=新增{added}道，更新{updated}道")
+                                     "file": str(signed.get("f", "")), **_plan_ids(plan),
+                                     "retired": list(retire)})
+        done = f"新增{added}道，更新{updated}道" + (f"，停用{retired}道" if retired else "")
+        raise web.HTTPSeeOther(f"/inspection/bank?imported={done}")
 
     # -- report ---------------------------------------------------------------------------------
     async def report(self, request: web.Request) -> web.Response:
@@ -487,7 +493,7 @@ def _page_error(status: int, message: str, title: str = "") -> web.HTTPException
 def _plan_ids(plan: BankPlan) -> dict[str, Any]:
     """For the audit record: ids and counts, never a text."""
     return {"new": [i for i, _ in plan.new], "changed": [c.id for c in plan.changed],
-            "unchanged": len(plan.unchanged)}
+            "unchanged": len(plan.unchanged), "missing": len(plan.missing)}
 
 
 async def _multipart_fields(request: web.Request, names: tuple[str, ...],

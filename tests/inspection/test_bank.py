@@ -278,17 +278,24 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
     r = run(str(y))  # the same file again: nothing to write, nothing rewritten
     assert "added 0, updated 0, unchanged 3" in r.stdout, r.stdout
     assert rows() == before and len(audits()) == n_audit
+    # the bank holds T004 and T005, which this file leaves out: said, and kept
+    assert "2 active questions in the bank are not in the file" in r.stdout
+    assert "T004、T005" in r.stdout
     y.write_text(y.read_text(encoding="utf-8").replace(ROWS[0][2], "测试题一（修改）？"),
                  encoding="utf-8")
-    r = run(str(y))
-    assert "added 0, updated 1, unchanged 2" in r.stdout, r.stdout
+    r = run(str(y), "--retire-missing")
+    assert "added 0, updated 1, unchanged 2" in r.stdout and "retired 2" in r.stdout, r.stdout
     after = rows()
     assert after["T001"][2] == "测试题一（修改）？" and after["T001"][0] != before["T001"][0]
     assert after["T002"] == before["T002"]  # unchanged rows are not touched
+    assert after["T004"][1] == 0 and after["T005"][1] == 0 and after["T001"][1] == 1
     record = audits()[-1]
     assert record["via"] == "cli" and record["changed"] == ["T001"] and record["new"] == []
     assert record["updated"] == 1 and record["unchanged"] == 2
+    assert record["retired"] == ["T004", "T005"]
     assert "测试题一" not in json.dumps(record, ensure_ascii=False)
+    # re-importing a retired question brings it back
+    assert "added 0, updated 1" in run(str(c)).stdout and rows()["T004"][1] == 1
     bad = tmp_path / "bad.csv"
     bad.write_text("编号,类别,题目,参考答案要点\nT9,党务,机密内容,要点\n", encoding="utf-8")
     r = run(str(bad))
