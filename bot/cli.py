@@ -403,8 +403,11 @@ async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | 
 
 
 def cmd_import_questions(args: argparse.Namespace) -> None:
+    """As the web import (`plan_import`): new and changed rows are written, unchanged ones are
+    left alone; edited questions a session asked are noted; bank questions the file leaves out
+    are listed, and retired only with --retire-missing."""
     from bot.clock import SystemClock
-    from bot.domain.question_bank import BankError, parse_file
+    from bot.domain.question_bank import BankError, BankPlan, asked_notes, parse_file, plan_import
     from storage import audit, db, migrate
     from storage import inspection as store
 
@@ -420,7 +423,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         raise SystemExit(2) from None
     settings = _settings(args.config)
 
-    async def _go() -> tuple[int, int]:
+    async def _go() -> tuple[BankPlan, list[str], int, int, int]:
         try:  # an existing database at head: importing never creates or migrates one
             engine = await migrate.open_existing(settings.config.storage.database_url,
                                                  readonly=False)
@@ -429,21 +432,43 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         try:
             now = SystemClock().now()
             async with db.sessionmaker(engine)() as session, session.begin():
-                added, updated = await store.import_questions(session, questions, demo=demo,
-                                                              at=now)
-                await audit.append(session, at=now, actor="cli", action="inspection.bank.import",
-                                   subject="bank", data={"file": path.name, "added": added,
-                                                         "updated": updated})
-                return added, updated
+                plan = plan_import(await store.bank_snapshot(session, lock=True), questions, demo)
+                notes = asked_notes(plan.changed, await store.asks_of_questions(
+                    session, [c.id for c in plan.changed]))
+                retire = plan.missing if args.retire_missing else ()
+                write = plan.to_write
+                added, updated = await store.import_questions(
+                    session, [q for q in questions if q.id in write], demo=demo, at=now)
+                retired = await store.retire_questions(session, retire)
+                if added or updated or retired:
+                    await audit.append(session, at=now, actor="cli",
+                                       action="inspection.bank.import", subject="bank", data={
+                                           "via": "cli", "file": path.name, "added": added,
+                                           "updated": updated, "new": [i for i, _ in plan.new],
+                                           "changed": [c.id for c in plan.changed],
+                                           "unchanged": len(plan.unchanged),
+                                           "missing": len(plan.missing),
+                                           "retired": list(retire)})
+                return plan, notes, added, updated, retired
         finally:
             await engine.dispose()
 
-    added, updated = asyncio.run(_go())
+    plan, notes, added, updated, retired = asyncio.run(_go())
     by_cat: dict[str, int] = {}
     for q in questions:
         by_cat[q.category] = by_cat.get(q.category, 0) + 1
     cats = ", ".join(f"{c} {n}" for c, n in by_cat.items())
-    print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}")
+    print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}, "
+          f"unchanged {len(plan.unchanged)}")
+    for note in notes:
+        print(f"  {note}")
+    if plan.missing:
+        shown = "、".join(plan.missing[:20]) + (" …" if len(plan.missing) > 20 else "")
+        if retired or args.retire_missing:
+            print(f"retired {retired} active questions not in the file: {shown}")
+        else:
+            print(f"{len(plan.missing)} active questions in the bank are not in the file "
+                  f"(kept; --retire-missing retires them): {shown}")
 
 
 def cmd_import_roster(args: argparse.Namespace) -> None:
@@ -566,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx "
                          "into the existing database")
     iq.add_argument("file", help="the question bank file")
+    iq.add_argument("--retire-missing", action="store_true",
+                    help="retire (stop drawing and listing) the active questions the file leaves "
+                    "out; asked questions stay in their sessions' records")
     iq.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     iq.set_defaults(func=cmd_import_questions)
     return p

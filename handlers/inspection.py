@@ -150,6 +150,7 @@ async def _reveal(ctx: Context, s: InspectionSession, asks: list[Ask], pos: int)
     q = (await store.questions_by_id(ctx.session, [ask.question_id]))[ask.question_id]
     now = ctx.now()
     ask.revealed_at = now
+    ask.keep_as_asked(q)  # the session's record keeps it as asked, whatever the bank becomes
     s.current = pos
     s.timer_started_at = now
     p = params_of(s)
@@ -382,14 +383,13 @@ async def publish_answers(event: MessageEvent, ctx: Context) -> None:
     if got is None:
         return
     s, asks, group = got
-    qs = await store.questions_by_id(ctx.session, [a.question_id for a in group])
+    qs = await store.asked_questions(ctx.session, group)  # as revealed, not as the bank is now
     now = ctx.now()
     for a in group:
         a.answer_published_at = now
     unit = next(v for v in unit_views(ctx.directory, asks) if v.pos == s.current)
     await ctx.reply(card=cards.answers_card(unit=unit, questions=[
-        RevealedQuestion(q.id, q.category, q.text, tuple(q.points))
-        for q in (qs[a.question_id] for a in group)]))
+        RevealedQuestion(q.id, q.category, q.text, q.points) for q in (qs[a.id] for a in group)]))
     s.timer_started_at = None
     await _stage(ctx, s, "answer", unit=unit.id)
     await ctx.reply(where(ctx.directory, s, asks))

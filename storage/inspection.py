@@ -88,6 +88,17 @@ class Ask(Base):
     question_id: Mapped[str] = mapped_column(ForeignKey("inspection_questions.id"))
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the question as revealed (category, text, JSON list of answer points), copied from the
+    # bank at the reveal: a later re-import does not rewrite the session's record. NULL on asks
+    # revealed before migration 0028 (and on asks not yet revealed): the bank is read instead
+    asked_category: Mapped[str | None] = mapped_column(String(20))
+    asked_text: Mapped[str | None] = mapped_column(Text)
+    asked_points: Mapped[str | None] = mapped_column(Text)
+
+    def keep_as_asked(self, q: Question) -> None:
+        """Copy the question onto this ask as it is being revealed."""
+        self.asked_category, self.asked_text = q.category, q.text
+        self.asked_points = q.answer_points
 
 
 class Note(Base):
@@ -216,6 +227,62 @@ async def questions_by_id(session: AsyncSession, ids: list[str]) -> dict[str, Qu
         return {}
     rows = await session.execute(select(Question).where(Question.id.in_(ids)))
     return {q.id: q for q in rows.scalars()}
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A question as a session showed it: the copy kept at the reveal, else the bank's row."""
+
+    id: str
+    category: str
+    text: str
+    points: tuple[str, ...]
+
+
+async def asked_questions(session: AsyncSession, asks: Sequence[Ask]) -> dict[int, AskedQuestion]:
+    """By ask id: each ask's question as it was revealed (`Ask.keep_as_asked`); for an ask
+    revealed before migration 0028 or not revealed yet, the bank's current row."""
+    bank = await questions_by_id(session, sorted({a.question_id for a in asks
+                                                  if a.asked_text is None}))
+    out: dict[int, AskedQuestion] = {}
+    for a in asks:
+        if a.asked_text is not None:
+            out[a.id] = AskedQuestion(a.question_id, a.asked_category or "", a.asked_text,
+                                      tuple(json.loads(a.asked_points or "[]")))
+        else:
+            q = bank[a.question_id]
+            out[a.id] = AskedQuestion(q.id, q.category, q.text, tuple(q.points))
+    return out
+
+
+async def asks_of_questions(session: AsyncSession,
+                            ids: Sequence[str]) -> dict[str, list[tuple[str, bool, bool]]]:
+    """By question id: (session id, revealed, session closed) for every ask of it, in session
+    order. For the import preview's notes on edited questions."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Ask.question_id, Ask.session_id, Ask.revealed_at, InspectionSession.closed_at)
+        .join(InspectionSession, InspectionSession.id == Ask.session_id)
+        .where(Ask.question_id.in_(list(ids))).order_by(Ask.session_id, Ask.id))
+    out: dict[str, list[tuple[str, bool, bool]]] = {}
+    for qid, sid, revealed, closed in rows:
+        out.setdefault(qid, []).append((sid, revealed is not None, closed is not None))
+    return out
+
+
+async def retire_questions(session: AsyncSession, ids: Sequence[str]) -> int:
+    """Set `active = False` on these ids (still active ones): they are no longer drawn nor
+    listed; asks of them keep their record. Returns how many were retired."""
+    if not ids:
+        return 0
+    await lock_bank(session)
+    rows = (await session.execute(select(Question).where(
+        Question.id.in_(list(ids)), Question.active.is_(True)))).scalars().all()
+    for r in rows:
+        r.active = False
+    await session.flush()
+    return len(rows)
 
 
 async def asked_question_ids(session: AsyncSession) -> list[str]:

@@ -366,6 +366,8 @@ class BankPlan:
     new: tuple[tuple[str, str], ...]  # (id, category), in file order
     changed: tuple[BankChange, ...]
     unchanged: tuple[str, ...]
+    # active bank questions the file leaves out, in id order: kept unless the import retires them
+    missing: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -414,7 +416,31 @@ def plan_import(stored: Mapping[str, StoredQuestion], questions: Sequence[BankQu
             changed.append(BankChange(q.id, q.category, old.question.category, tuple(fields)))
         else:
             unchanged.append(q.id)
-    return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged))
+    in_file = {q.id for q in questions}
+    missing = tuple(sorted(i for i, row in stored.items() if row.active and i not in in_file))
+    return BankPlan(bank_version(stored), tuple(new), tuple(changed), tuple(unchanged), missing)
+
+
+ASKED_FIELDS = frozenset({"category", "text", "answer_points"})  # what a session's record shows
+
+
+def asked_notes(changed: Sequence[BankChange],
+                asks: Mapping[str, Sequence[tuple[str, bool, bool]]]) -> list[str]:
+    """For each changed question a session has asked or drawn (`asks`: by id, (session id,
+    revealed, session closed)): a line saying what the edit does to it. Informative only."""
+    out: list[str] = []
+    for c in changed:
+        if not ASKED_FIELDS & set(c.fields):
+            continue
+        seen = asks.get(c.id, ())
+        asked = list(dict.fromkeys(sid for sid, revealed, _ in seen if revealed))
+        pending = list(dict.fromkeys(sid for sid, revealed, closed in seen
+                                     if not revealed and not closed and sid not in asked))
+        if asked:
+            out.append(f"{c.id} 已在 {'、'.join(asked)} 问询，修改不影响该次会议记录")
+        if pending:
+            out.append(f"{c.id} 已被 {'、'.join(pending)} 抽中、尚未问询，问询时将显示修改后的内容")
+    return out
 
 
 def questions_to_json(questions: Sequence[BankQuestion]) -> str:

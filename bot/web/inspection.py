@@ -35,6 +35,7 @@ from bot.domain.question_bank import (
     CATEGORIES,
     BankError,
     BankPlan,
+    asked_notes,
     digest,
     parse_file,
     plan_import,
@@ -68,6 +69,7 @@ RECONNECT_SECONDS = 5  # a screen whose stream ended for want of Redis tries aga
 MAX_UPLOAD = 5 * 1024 * 1024
 MAX_CONFIRM = 4 * MAX_UPLOAD  # the parsed questions sent back (an .xlsx is compressed)
 BANK_TOKEN = "bank-import"
+MISSING_SHOWN = 20  # the preview names the first ids the file leaves out
 CONFIRM_FOR = timedelta(minutes=30)
 
 
@@ -247,6 +249,8 @@ class InspectionWeb:
         now = services.clock.now()
         async with services.db() as db, db.begin():
             plan = plan_import(await store.bank_snapshot(db), questions, demo)
+            notes = asked_notes(plan.changed, await store.asks_of_questions(
+                db, [c.id for c in plan.changed]))
             # the preview shows existing ids and their categories: a read of the bank, audited
             await audit.append(db, at=now, actor=person.id, action="inspection.bank.preview",
                                subject="bank", data={"via": "web", **_plan_ids(plan)})
@@ -255,6 +259,7 @@ class InspectionWeb:
             "f": filename}, now + CONFIRM_FOR)
         resp = render("inspection_import_preview.html", person=person, plan=plan,
                       filename=filename, total=len(questions), demo=demo, payload=payload,
+                      notes=notes, missing_shown=MISSING_SHOWN,
                       token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
         resp.headers["Cache-Control"] = "no-store"  # the confirm form carries the texts
         return resp
@@ -263,7 +268,8 @@ class InspectionWeb:
         """Confirmed: apply exactly the previewed questions, unless the bank changed since."""
         person = self._require(request, "inspector")
         services = self.app.services
-        fields = await _multipart_fields(request, ("questions", "token"), MAX_CONFIRM)
+        fields = await _multipart_fields(request, ("questions", "token", "retire"), MAX_CONFIRM)
+        retire_missing = fields.get("retire") == "1"
         payload, now = fields.get("questions", ""), services.clock.now()
         signed = services.signer.verify(BANK_TOKEN, fields.get("token", ""), now)
         if (signed is None or signed.get("p") != person.id
@@ -273,7 +279,8 @@ class InspectionWeb:
         questions, demo = questions_from_json(payload), bool(signed.get("d"))
         async with services.db() as db, db.begin():
             plan = plan_import(await store.bank_snapshot(db, lock=True), questions, demo)
-            if plan.empty:  # a second click, or someone imported the same file meanwhile
+            retire = plan.missing if retire_missing else ()
+            if plan.empty and not retire:  # a second click, or the same file imported meanwhile
                 raise web.HTTPSeeOther("/inspection/bank?imported=这些题目已导入，题库无需更改")
             if plan.base_version != signed.get("b"):
                 raise _page_error(409, "题库在预览之后已被修改（可能有其他督察刚导入过），"
@@ -281,11 +288,14 @@ class InspectionWeb:
             write = plan.to_write
             added, updated = await store.import_questions(
                 db, [q for q in questions if q.id in write], demo=demo, at=now)
+            retired = await store.retire_questions(db, retire)
             await audit.append(db, at=now, actor=person.id,
                                action="inspection.bank.import", subject="bank",
                                data={"via": "web", "added": added, "updated": updated,
-                                     "file": str(signed.get("f", "")), **_plan_ids(plan)})
-        raise web.HTTPSeeOther(f"/inspection/bank?imported=新增{added}道，更新{updated}道")
+                                     "file": str(signed.get("f", "")), **_plan_ids(plan),
+                                     "retired": list(retire)})
+        done = f"新增{added}道，更新{updated}道" + (f"，停用{retired}道" if retired else "")
+        raise web.HTTPSeeOther(f"/inspection/bank?imported={done}")
 
     # -- report ---------------------------------------------------------------------------------
     async def report(self, request: web.Request) -> web.Response:
@@ -487,7 +497,7 @@ def _page_error(status: int, message: str, title: str = "") -> web.HTTPException
 def _plan_ids(plan: BankPlan) -> dict[str, Any]:
     """For the audit record: ids and counts, never a text."""
     return {"new": [i for i, _ in plan.new], "changed": [c.id for c in plan.changed],
-            "unchanged": len(plan.unchanged)}
+            "unchanged": len(plan.unchanged), "missing": len(plan.missing)}
 
 
 async def _multipart_fields(request: web.Request, names: tuple[str, ...],
@@ -591,14 +601,13 @@ async def screen_state(d: Any, db: AsyncSession, s: store.InspectionSession,
         revealed = [a for a in group if a.revealed_at is not None]
         out["current"] = {"name": cur.name, "city": cur.city, "chief": cur.chief,
                           "kind": cur.kind, "total": len(group), "revealed": len(revealed)}
-        qs = await store.questions_by_id(db, [a.question_id for a in revealed])
+        qs = await store.asked_questions(db, revealed)  # as revealed, not as the bank is now
         if revealed:
             last = revealed[-1]
-            q = qs[last.question_id]
+            q = qs[last.id]
             out["question"] = {"seq": last.seq + 1, "total": len(group), "category": q.category,
                                "text": q.text}
-        out["answers"] = [{"seq": a.seq + 1, "text": qs[a.question_id].text,
-                           "points": qs[a.question_id].points}
+        out["answers"] = [{"seq": a.seq + 1, "text": qs[a.id].text, "points": list(qs[a.id].points)}
                           for a in revealed if a.answer_published_at is not None]
         if s.stage == "inquiry" and s.timer_started_at is not None and revealed:
             out["timer"] = {"started_at": s.timer_started_at.isoformat(),
@@ -657,15 +666,14 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
                       tz: tzinfo, base_url: str) -> ReportData:
     asks = await store.asks_of(db, s.id)
     notes = await store.notes_of(db, s.id)
-    qs = await store.questions_by_id(db, [a.question_id for a in asks if a.revealed_at])
+    qs = await store.asked_questions(db, [a for a in asks if a.revealed_at])  # as revealed
 
     units = []
     for v in service.unit_views(d, asks):
         questions = tuple(
-            ReportQuestion(q.id, q.category, q.text,
-                           tuple(q.points) if a.answer_published_at else ())
+            ReportQuestion(q.id, q.category, q.text, q.points if a.answer_published_at else ())
             for a in asks if a.position == v.pos and a.revealed_at
-            for q in (qs[a.question_id],))
+            for q in (qs[a.id],))
         comments = tuple(f"{d.person_name(n.author)}：{n.text}" for n in notes
                          if n.kind == "comment" and n.unit_id == v.id)
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +20,16 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from bot.domain.question_bank import CATEGORIES, BankError, parse_csv, parse_file, parse_xlsx, parse_yaml
+from bot.domain.question_bank import (
+    CATEGORIES,
+    BankChange,
+    BankError,
+    asked_notes,
+    parse_csv,
+    parse_file,
+    parse_xlsx,
+    parse_yaml,
+)
 from config.loader import DEFAULT_DIR, Settings
 from storage import inspection as store
 from storage.models import AuditRecord
@@ -309,7 +319,39 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
     r = run(str(y))
     assert r.returncode == 0 and "added 3, updated 0" in r.stdout, r.stderr
     assert "added 1" in run(str(c)).stdout and "added 1" in run(str(x)).stdout
-    assert "added 0, updated 3" in run(str(y)).stdout
+
+    def rows() -> dict[str, tuple[str, int, str]]:  # id -> (imported_at, active, text)
+        with sqlite3.connect(tmp_path / "cli.db") as con:
+            return {r[0]: r[1:] for r in con.execute(
+                "SELECT id, imported_at, active, text FROM inspection_questions")}
+
+    def audits() -> list[dict[str, Any]]:
+        with sqlite3.connect(tmp_path / "cli.db") as con:
+            return [json.loads(d) for (d,) in con.execute(
+                "SELECT data FROM audit_log WHERE action = 'inspection.bank.import' ORDER BY seq")]
+
+    before, n_audit = rows(), len(audits())
+    r = run(str(y))  # the same file again: nothing to write, nothing rewritten
+    assert "added 0, updated 0, unchanged 3" in r.stdout, r.stdout
+    assert rows() == before and len(audits()) == n_audit
+    # the bank holds T004 and T005, which this file leaves out: said, and kept
+    assert "2 active questions in the bank are not in the file" in r.stdout
+    assert "T004、T005" in r.stdout
+    y.write_text(y.read_text(encoding="utf-8").replace(ROWS[0][2], "测试题一（修改）？"),
+                 encoding="utf-8")
+    r = run(str(y), "--retire-missing")
+    assert "added 0, updated 1, unchanged 2" in r.stdout and "retired 2" in r.stdout, r.stdout
+    after = rows()
+    assert after["T001"][2] == "测试题一（修改）？" and after["T001"][0] != before["T001"][0]
+    assert after["T002"] == before["T002"]  # unchanged rows are not touched
+    assert after["T004"][1] == 0 and after["T005"][1] == 0 and after["T001"][1] == 1
+    record = audits()[-1]
+    assert record["via"] == "cli" and record["changed"] == ["T001"] and record["new"] == []
+    assert record["updated"] == 1 and record["unchanged"] == 2
+    assert record["retired"] == ["T004", "T005"]
+    assert "测试题一" not in json.dumps(record, ensure_ascii=False)
+    # re-importing a retired question brings it back
+    assert "added 0, updated 1" in run(str(c)).stdout and rows()["T004"][1] == 1
     g = tmp_path / "gbk.csv"  # as Excel/WPS on Chinese Windows saves 「CSV（逗号分隔）」
     g.write_bytes("id,category,text,answer_points\nT030,其他,中文题目测试,要点一；要点二\n"
                   .encode("gbk"))
@@ -319,6 +361,21 @@ def test_cli_import_questions_from_yaml_csv_and_xlsx(tmp_path: Path, settings: S
     bad.write_text("编号,类别,题目,参考答案要点\nT9,党务,机密内容,要点\n", encoding="utf-8")
     r = run(str(bad))
     assert r.returncode == 2 and "第2行：类别「党务」无效" in r.stderr and "机密内容" not in r.stderr
+
+
+def test_notes_on_edited_questions_name_the_sessions_that_asked_or_drew_them() -> None:
+    """What the preview (web and CLI) says about an edit: by id, never the text."""
+    def change(qid: str, *fields: str) -> BankChange:
+        return BankChange(qid, "其他", "其他", fields)
+
+    asks = {"Q1": [("DD20261127-01", True, True), ("DD20261205-01", True, False)],
+            "Q2": [("DD20261205-01", False, False)], "Q3": [("DD20261127-01", False, True)],
+            "Q4": [("DD20261127-01", True, True)]}
+    assert asked_notes([change("Q1", "text"), change("Q2", "answer_points"),
+                        change("Q3", "category"), change("Q4", "source_department"),
+                        change("Q5", "text")], asks) == [
+        "Q1 已在 DD20261127-01、DD20261205-01 问询，修改不影响该次会议记录",
+        "Q2 已被 DD20261205-01 抽中、尚未问询，问询时将显示修改后的内容"]
 
 
 async def test_bank_in_chat_is_for_inspectors_in_dm_and_audited(console: Console) -> None:

@@ -78,8 +78,12 @@ async def test_preview_shows_ids_and_fields_and_writes_nothing(
     assert after["Q001"].category == before["Q001"].category
     recs = await _audit(console)
     assert [r.action for r in recs] == ["inspection.bank.preview"]
+    missing = len(before) - 2  # every bank question but Q001 and Q002
     assert json.loads(recs[0].data) == {"via": "web", "new": ["N901"], "changed": ["Q001"],
-                                        "unchanged": 1}
+                                        "unchanged": 1, "missing": missing}
+    assert f"题库中另有 {missing} 道不在本文件中：Q003、Q004" in html
+    assert f"停用文件中没有的 {missing} 道题" in html and 'name="retire" value="1">' in html
+    assert 'name="retire" value="1" checked' not in html  # off unless ticked
 
 
 async def test_confirm_writes_exactly_the_preview_once(
