@@ -68,6 +68,10 @@ def message_json(m: Message) -> dict[str, Any]:
     }
 
 
+PICKER_ORDER = ("investigator", "prosecutor", "case_manager", "leader", "inspector",
+                "admin", "chief")
+
+
 class ConsoleTransport:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -240,11 +244,14 @@ class ConsoleTransport:
 
     async def page(self, request: web.Request) -> web.Response:
         d = self.app.services.directory
-        people = [
-            {"id": p.id, "name": p.name,
-             "roles": "、".join(ROLE_LABELS[r] for r in p.roles),
-             "unit": d.units[p.unit].name}
-            for p in d.org.people
-        ]
+        # the picker grouped by role, the roles of the README's tour first and the many chiefs
+        # (one per office) last, so a newcomer finds 侦查人员 and 承办检察官 at once
+        groups: dict[str, list[dict[str, str]]] = {r: [] for r in PICKER_ORDER}
+        for p in d.org.people:
+            first = min(p.roles, key=lambda r: PICKER_ORDER.index(r) if r in PICKER_ORDER else 99)
+            groups.setdefault(first, []).append({
+                "id": p.id, "name": p.name, "roles": "、".join(ROLE_LABELS[r] for r in p.roles),
+                "unit": d.units[p.unit].name})
+        people = [(ROLE_LABELS[r], found) for r, found in groups.items() if found]
         return render("console.html", people=people, demo=d.org.demo,
                       timezone=self.app.settings.config.timezone)

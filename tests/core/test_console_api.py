@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -257,3 +258,17 @@ async def test_whoami_shows_a_police_officer_as_police(console: Console) -> None
     text = r["messages"][0]["text"]
     assert "单位：示范市海澄县公安局刑事侦查大队（对口检察院：" in text
     assert "人民检察院 / " not in text  # not placed inside the procuratorate hierarchy
+
+
+async def test_the_user_picker_puts_the_tour_roles_first_and_the_chiefs_last(
+        console: Console) -> None:
+    """139 demo people in roster order put the README tour's investigator at entry 135, after
+    122 chiefs: the picker groups them by role, 侦查人员 first and 检察长 last."""
+    html = await (await console.client.get("/console")).text()
+    groups = re.findall(r'<optgroup label="([^（"]+)（(\d+)）">', html)
+    assert [g for g, _ in groups] == ["侦查人员", "承办检察官", "案管部门", "院领导", "检务督察",
+                                      "管理员", "检察长"]
+    assert sum(int(n) for _, n in groups) == len(console.app.services.directory.org.people)
+    options = re.findall(r'<option value="([^"]+)"', html)
+    assert options.index("p-investigator-1") < 10
+    assert options.index("p-inspector-1") < options.index("p-chief-c01")
