@@ -38,6 +38,13 @@ async def test_inspection_pages_fit_a_phone(console: Console, browser: Browser,
         assert await page.evaluate(NO_OVERFLOW), path
         # the top menu wraps by whole items: every label stays on one line
         assert await page.evaluate(MENU_ITEMS_ON_ONE_LINE) == [], path
+    # the bank's table scrolls sideways in its box: 题号, 类别, 出题部门 each on one line
+    wrapped = await page.locator("table.bank td.nw").evaluate_all(
+        """cells => cells.filter(c => {
+             const r = document.createRange(); r.selectNodeContents(c);
+             return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size > 1;
+           }).map(c => c.textContent)""")
+    assert await page.locator("table.bank td.nw").count() > 100 and wrapped == []
 
 
 async def test_stats_tables_scroll_on_a_phone_instead_of_squeezing_names(
