@@ -486,6 +486,12 @@ async def test_long_answers_fit_a_720p_projector(console: Console, browser: Brow
         await page.set_viewport_size({"width": width, "height": height})
         await page.wait_for_function(  # laid out again for the new size
             "([w, h]) => innerWidth === w && innerHeight === h", arg=[width, height])
+        # the page fits the answers again once its resize observer has run: wait for that (a
+        # timeout, and the test fails, if they never fit), then check every detail
+        await page.wait_for_function(
+            f"([w, h]) => {{ const g = ({ANSWERS_FIT})(); return !g.scrolls && !g.pageScrolls"
+            " && g.lasts.every(p => p.top >= 0 && p.bottom <= h && p.left >= 0"
+            " && p.right <= w); }", arg=[width, height], timeout=10_000)
         got = await page.evaluate(ANSWERS_FIT)
         await page.screenshot(path=str(screenshot_path(request, f"answers-{width}")))
         assert [p["text"] for p in got["lasts"]] == [points[n][2] for n in points]
@@ -499,5 +505,4 @@ async def test_long_answers_fit_a_720p_projector(console: Console, browser: Brow
             .getBoundingClientRect().top - document.querySelector("#current")
             .getBoundingClientRect().bottom""")
         assert gap <= 24, (width, gap)
-        print(width, height, got["size"], gap)
     await page.close()
