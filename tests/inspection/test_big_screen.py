@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, expect
 
+from bot import inspection as service
 from storage import inspection as store
 from storage.inspection import Question
 from tests.browser.conftest import screenshot_path
@@ -163,7 +164,7 @@ LAYOUT_PROBLEMS = """() => {
   const problems = [];
   const panel = document.querySelector(".panel").getBoundingClientRect();
   const shown = (e) => e && e.getClientRects().length && e.getBoundingClientRect().height > 0;
-  const boxes = ["#current", "#phase", "#qmeta", "#question", "#answers", "#timer"]
+  const boxes = ["#current", "#phase", "#qmeta", "#question", "#answers", "#pager", "#timer"]
     .map((s) => document.querySelector(s)).filter(shown)
     .map((e) => [e.id, e.getBoundingClientRect()]);
   const rows = [...document.querySelectorAll("#phase .reports li")].map((li) => [
@@ -434,75 +435,162 @@ async def test_no_unit_is_current_once_the_session_is_closed(
     assert [u["current"] for u in state["draw"]["units"]] == [False, False, False]
 
 
-# where each question's last answer point is, and whether #answers would scroll
-ANSWERS_FIT = """() => {
-  const a = document.querySelector("#answers");
-  const lasts = [...a.querySelectorAll(".points")].map((ul) => {
-    const b = ul.lastElementChild.getBoundingClientRect();
-    return {top: b.top, bottom: b.bottom, left: b.left, right: b.right,
-            text: ul.lastElementChild.textContent};
-  });
-  return {lasts, scrolls: a.scrollHeight > a.clientHeight || a.scrollWidth > a.clientWidth,
-          size: parseFloat(getComputedStyle(a.querySelector(".points li")).fontSize),
+# what the projector shows of the published answers: the questions on screen, any line of
+# their text cut off (outside #answers or the window), the smallest type in #answers (shown or
+# on another page), the page indicator, whether anything scrolls
+ANSWERS_SHOWN = """() => {
+  const a = document.querySelector("#answers"), box = a.getBoundingClientRect();
+  const shown = [...a.querySelectorAll(".ans")].filter((x) => x.getClientRects().length);
+  const inside = (r) => r.top >= Math.max(box.top, 0) - 1 && r.left >= Math.max(box.left, 0) - 1
+    && r.bottom <= Math.min(box.bottom, innerHeight) + 1 && r.right <= Math.min(box.right, innerWidth) + 1;
+  const clipped = [];
+  for (const x of shown) {
+    const walker = document.createTreeWalker(x, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(walker.currentNode);
+      if (![...range.getClientRects()].every(inside)) clipped.push(walker.currentNode.data);
+    }
+  }
+  const sizes = [a, ...a.querySelectorAll("*")].map((e) => parseFloat(getComputedStyle(e).fontSize));
+  return {shown: shown.map((x) => x.querySelector(".atext .t").textContent), clipped,
+          smallest: Math.min(...sizes), pager: document.querySelector("#pager").innerText,
+          scrolls: a.scrollHeight > a.clientHeight || a.scrollWidth > a.clientWidth,
           pageScrolls: document.documentElement.scrollHeight > innerHeight
                        || document.documentElement.scrollWidth > innerWidth};
 }"""
+
+
+def floor_px(height: int) -> int:
+    """The smallest type the room can read on the projector: 20 px at 720p, 2.8 % of the
+    screen's height above it."""
+    return max(20, round(height * 0.028))
+
+
+def readable(floor: int) -> str:
+    """A condition for wait_for_function: the answers on screen are whole and at least floor."""
+    return (f"() => {{ const g = ({ANSWERS_SHOWN})(); return g.shown.length > 0"
+            f" && g.clipped.length === 0 && g.smallest >= {floor} && !g.scrolls"
+            " && !g.pageScrolls; }")
 
 
 @pytest.mark.browser
 async def test_long_answers_fit_a_720p_projector(console: Console, browser: Browser,
                                                  request: Any) -> None:
     """公布答案 of four questions with three long answer points each, on a 1280×720 projector
-    (and 1366×768, 1024×768, 1920×1080): every question's last point is on screen, nothing in
-    the answer box scrolls, and the type stays readable. No empty gap between the chief's line
-    and the first question."""
+    (and 1366×768, 1024×768, 1920×1080): the type never goes below what the back of the room
+    reads (20 px at 720p); the newest answer, the one being discussed, is on screen at once,
+    whole; the rest turn in pages by themselves (第 n/N 页) so each question comes up. A live
+    update with nothing new leaves the page being read alone. A phone still scrolls the page."""
     await say(console, "督导 新建 小投影 单位数=3 题数=4 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     agenda = card(await say(console, "开始"), "检务督导面对面")
     live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
     parts = urlsplit(live)
+    url = str(console.client.make_url(parts.path)) + "?" + parts.query
     await say(console, "抽签 3 8 3")
     s = await session_row(console)
     first = sorted((a for a in await asks(console, s.id) if a.position == 0), key=lambda a: a.seq)
-    points = {}
+    texts = []
     async with console.app.services.db() as db, db.begin():
         for n, ask in enumerate(first, 1):
             q = await db.get(Question, ask.question_id)
             assert q is not None
             q.text = f"第{n}题：结合本院实际，谈谈你院落实上级院关于加强法律监督工作部署的具体措施和成效？"
-            points[n] = [f"（要点{n}-{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，"
-                         f"定期通报典型问题并逐项明确整改责任人和整改时限" for k in (1, 2, 3)]
-            q.answer_points = json.dumps(points[n], ensure_ascii=False)
+            q.answer_points = json.dumps(
+                [f"（要点{n}-{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，"
+                 f"定期通报典型问题并逐项明确整改责任人和整改时限" for k in (1, 2, 3)],
+                ensure_ascii=False)
+            texts.append(q.text)
+    newest = texts[-1]
     page = await browser.new_page(viewport={"width": 1280, "height": 720})
-    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await page.clock.install()  # the pages turn when the test moves the clock on
+    await page.goto(url)
     await expect(page.locator("#conn")).to_have_text("● 实时")
     for _ in range(4):
         await say(console, "下一题")
     await say(console, "公布答案")
-    for n in points:
-        await expect(page.locator("#answers")).to_contain_text(points[n][2])
+    # at once: the page with the newest answer, whole, at 20 px or more
+    await page.wait_for_function(
+        f"() => {{ const g = ({ANSWERS_SHOWN})(); return g.shown.includes({json.dumps(newest)})"
+        " && g.clipped.length === 0; }", timeout=10_000)
+    got = await page.evaluate(ANSWERS_SHOWN)
+    assert got["smallest"] >= 20 and not got["scrolls"] and not got["pageScrolls"], got
+    pages = re.fullmatch(r"第 (\d+)/(\d+) 页", got["pager"])
+    assert pages is not None, got  # four long answers do not all fit at 20 px on 720p
+    total = int(pages[2])
+    assert 2 <= total <= 4 and int(pages[1]) == total, got  # the newest is on the last page
     await page.wait_for_function(
         "document.getAnimations().every(a => a.playState !== 'running')")
-    for width, height in ((1280, 720), (1366, 768), (1024, 768), (1920, 1080)):
+    assert await page.evaluate(LAYOUT_PROBLEMS) == []
+    await page.screenshot(path=str(screenshot_path(request, "answers-1280-newest")))
+
+    # a live update with nothing new: the page being read stays as it is, nothing rebuilt
+    await page.evaluate("""() => {
+      const render = window.render; window.renders = 0;
+      window.render = (s) => { render(s); window.renders++; };
+      document.querySelector("#answers .ans").dataset.kept = "1";
+    }""")
+    await service.publisher(console.app.services).hub.publish(
+        service.channel(s.id), {"session": s.id})
+    await page.wait_for_function("window.renders > 0")
+    assert await page.evaluate(ANSWERS_SHOWN) == got
+    assert await page.locator("#answers .ans[data-kept]").count() == 1
+
+    async def every_page(width: int, height: int) -> None:
+        """Let the pages turn once round: each whole and at the floor or larger; together they
+        show every question."""
+        seen: list[str] = []
+        pagers: list[str] = []
+        while True:
+            await page.wait_for_function(readable(floor_px(height)), timeout=10_000)
+            got = await page.evaluate(ANSWERS_SHOWN)
+            assert await page.evaluate(LAYOUT_PROBLEMS) == [], (width, got)
+            if got["pager"] in pagers or not got["pager"]:  # round, or all on one page
+                break
+            seen += got["shown"]
+            pagers.append(got["pager"])
+            await page.wait_for_function(
+                "document.getAnimations().every(a => a.playState !== 'running')")
+            await page.screenshot(path=str(screenshot_path(request, f"answers-{width}-{len(pagers)}")))
+            # a page stays 15 s to a minute: move the clock on until the next one comes up
+            for _ in range(5):
+                await page.clock.run_for(14_000)
+                if await page.locator("#pager").inner_text() != got["pager"]:
+                    break
+            else:
+                raise AssertionError(f"the page {got['pager']} did not turn ({width})")
+        if pagers:
+            total = len(pagers)
+            assert sorted(pagers) == [f"第 {k}/{total} 页" for k in range(1, total + 1)], pagers
+        else:
+            seen = got["shown"]
+        assert sorted(seen) == sorted(texts), (width, pagers, seen)
+
+    await every_page(1280, 720)
+    for width, height in ((1366, 768), (1024, 768), (1920, 1080)):
         await page.set_viewport_size({"width": width, "height": height})
         await page.wait_for_function(  # laid out again for the new size
             "([w, h]) => innerWidth === w && innerHeight === h", arg=[width, height])
-        # the page fits the answers again once its resize observer has run: wait for that (a
-        # timeout, and the test fails, if they never fit), then check every detail
-        await page.wait_for_function(
-            f"([w, h]) => {{ const g = ({ANSWERS_FIT})(); return !g.scrolls && !g.pageScrolls"
-            " && g.lasts.every(p => p.top >= 0 && p.bottom <= h && p.left >= 0"
-            " && p.right <= w); }", arg=[width, height], timeout=10_000)
-        got = await page.evaluate(ANSWERS_FIT)
-        await page.screenshot(path=str(screenshot_path(request, f"answers-{width}")))
-        assert [p["text"] for p in got["lasts"]] == [points[n][2] for n in points]
-        for p in got["lasts"]:
-            assert 0 <= p["top"] and p["bottom"] <= height, (width, p)
-            assert 0 <= p["left"] and p["right"] <= width, (width, p)
-        assert not got["scrolls"] and not got["pageScrolls"], (width, got)
-        assert got["size"] >= 14, (width, got["size"])  # read from the back of the room
-        assert await page.evaluate(LAYOUT_PROBLEMS) == [], width
-        gap = await page.evaluate("""() => document.querySelector("#answers .atext")
-            .getBoundingClientRect().top - document.querySelector("#current")
-            .getBoundingClientRect().bottom""")
+        await every_page(width, height)
+        gap = await page.evaluate("""() => document.querySelector(
+            "#answers .ans:not([hidden]) .atext").getBoundingClientRect().top
+            - document.querySelector("#current").getBoundingClientRect().bottom""")
         assert gap <= 24, (width, gap)
     await page.close()
+
+    # a phone scrolls the page as before: every answer there, at its own type, no pages
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    phone = await ctx.new_page()
+    await phone.goto(url)
+    await expect(phone.locator("#answers .ans")).to_have_count(4)
+    for n, text in enumerate(texts, 1):
+        await expect(phone.locator("#answers .ans").nth(n - 1)).to_be_visible()
+        await expect(phone.locator("#answers .ans").nth(n - 1)).to_contain_text(f"{n}. {text}")
+    await expect(phone.locator("#pager")).to_be_hidden()
+    got = await phone.evaluate(ANSWERS_SHOWN)
+    assert got["smallest"] == 16 and got["pageScrolls"], got
+    assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+    await phone.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await expect(phone.locator("#answers .ans").last).to_be_in_viewport()
+    await ctx.close()
