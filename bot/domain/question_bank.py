@@ -189,7 +189,7 @@ def _header_map(header: Sequence[Any], label: str = "表头"
         text = str(h or "").strip()
         if not text:
             continue
-        name = _LOOKUP.get(text.lower())
+        name = column_of(text)
         if name is None:
             errors.append(f"{label}：未知列「{text[:20]}」，可用列：{'、'.join(LABELS.values())}")
         elif name in mapping.values():
@@ -203,8 +203,17 @@ def _header_map(header: Sequence[Any], label: str = "表头"
     return mapping, errors
 
 
+_LABEL_NOISE = re.compile(r"[\s*＊]+")
+
+
+def column_of(label: Any) -> str | None:
+    """The field a header cell names. Spaces, line breaks and the * that templates put on
+    required columns (「*题 号」, 「题目\n」) do not count."""
+    return _LOOKUP.get(_LABEL_NOISE.sub("", str(label or "")).lower())
+
+
 def _known_columns(row: Sequence[Any]) -> set[str]:
-    return {name for c in row if (name := _LOOKUP.get(str(c or "").strip().lower()))}
+    return {name for c in row if (name := column_of(c))}
 
 
 def find_header(table: Sequence[Sequence[Any]]) -> int | None:

@@ -224,3 +224,12 @@ def test_merged_ranges_are_bounded_by_the_rows_read() -> None:
     with pytest.raises(BankError) as e:
         parse_file("题库.xlsx", _with_merges(data, [f"F{r}:G{r}" for r in range(10, 10_012)]))
     assert e.value.errors == ["工作表过大（超过 100 万个单元格），疑似异常文件，未导入。"]
+
+
+def test_header_labels_as_templates_write_them() -> None:
+    """A template marks required columns with * and wraps or spaces a label: still the column."""
+    data = _workbook({"题库": [["*题 号", "＊类别", "题目\n", " 参考答案\n要点 ", "出题部门"],
+                               ["A1", "其他", "题一", "要点", "办公室"]]})
+    questions, _ = parse_file("题库.xlsx", data)
+    assert [(q.id, q.category, q.source_department) for q in questions] == [
+        ("A1", "其他", "办公室")]
