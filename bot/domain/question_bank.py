@@ -7,6 +7,7 @@ never a question's text, which must not leave the server."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -14,7 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -38,7 +39,8 @@ XLSX_TOO_BIG = "文件解压后过大，疑似异常文件，未导入。"
 XLSX_TOO_MANY_CELLS = f"工作表过大（超过 {XLSX_MAX_CELLS // 10_000} 万个单元格），疑似异常文件，未导入。"
 XLSX_UNREADABLE = "无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"
 
-# Column names accepted in CSV / XLSX headers (first row), English or Chinese.
+# Column names accepted in CSV / XLSX headers, English or Chinese. The header is the first of the
+# first HEADER_SEARCH_ROWS rows that names the REQUIRED columns (see `find_header`).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "编号", "题号"),
     "category": ("category", "类别", "分类"),
@@ -50,6 +52,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _POINT_SPLIT = re.compile(r"[\n；;]+")
 _TAG_SPLIT = re.compile(r"[,，、;；\s]+")
 LABELS: dict[str, str] = {name: aliases[1] for name, aliases in COLUMNS.items()}  # id -> 编号
+REQUIRED: tuple[str, ...] = ("id", "category", "text", "answer_points")
+_LOOKUP: dict[str, str] = {alias.lower(): name for name, aliases in COLUMNS.items()
+                           for alias in aliases}
+HEADER_SEARCH_ROWS = 10
+XLSX_MAX_MERGES = 10_000  # merged ranges a sheet may have (a real bank: a few dozen)
+Merge = tuple[int, int, int, int]  # a merged range: min_col, min_row, max_col, max_row (1-based)
 
 
 class BankError(ValueError):
@@ -173,37 +181,97 @@ def parse_yaml(data: bytes) -> tuple[list[BankQuestion], bool]:
     return _collect(rows), demo
 
 
-def _header_map(header: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
-    lookup = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
+def _header_map(header: Sequence[Any], label: str = "表头"
+                ) -> tuple[dict[int, str], list[str]]:
     mapping: dict[int, str] = {}
     errors: list[str] = []
     for i, h in enumerate(header):
-        label = str(h or "").strip()
-        if not label:
+        text = str(h or "").strip()
+        if not text:
             continue
-        name = lookup.get(label.lower())
+        name = column_of(text)
         if name is None:
-            errors.append(f"表头：未知列「{label[:20]}」，可用列：{'、'.join(LABELS.values())}")
+            errors.append(f"{label}：未知列「{text[:20]}」，可用列：{'、'.join(LABELS.values())}")
         elif name in mapping.values():
             first = next(str(header[j]).strip() for j, n in mapping.items() if n == name)
-            errors.append(f"表头：列「{label[:20]}」与「{first[:20]}」重复，请只保留一列")
+            errors.append(f"{label}：列「{text[:20]}」与「{first[:20]}」重复，请只保留一列")
         else:
             mapping[i] = name
-    missing = [n for n in ("id", "category", "text", "answer_points") if n not in mapping.values()]
+    missing = [n for n in REQUIRED if n not in mapping.values()]
     if missing:
-        errors.append(f"表头：缺少列 {'、'.join(LABELS[n] for n in missing)}")
+        errors.append(f"{label}：缺少列 {'、'.join(LABELS[n] for n in missing)}")
     return mapping, errors
 
 
-def _table_rows(table: Sequence[Sequence[Any]], where: str = ""
-                ) -> tuple[list[tuple[str, Mapping[str, Any]]], list[str]]:
-    """The rows of a table (the first row its header) as mappings, and the table's own errors
-    (header, cells under no header); `where` (a sheet) prefixes every place named."""
-    mapping, errors = _header_map(table[0])
+_LABEL_NOISE = re.compile(r"[\s*＊]+")
+
+
+def column_of(label: Any) -> str | None:
+    """The field a header cell names. Spaces, line breaks and the * that templates put on
+    required columns (「*题 号」, 「题目\n」) do not count."""
+    return _LOOKUP.get(_LABEL_NOISE.sub("", str(label or "")).lower())
+
+
+def _known_columns(row: Sequence[Any]) -> set[str]:
+    return {name for c in row if (name := column_of(c))}
+
+
+def find_header(table: Sequence[Sequence[Any]]) -> int | None:
+    """The index of the header row among the first `HEADER_SEARCH_ROWS`: a title, a blank line or
+    a 填表说明 often stands above it. The first row naming every required column; failing that
+    the row naming most columns (at least two), whose header errors then say what is missing;
+    None when no row looks like a header (e.g. a 说明 sheet)."""
+    best, best_n = None, 1
+    for i, row in enumerate(table[:HEADER_SEARCH_ROWS]):
+        known = _known_columns(row)
+        if set(REQUIRED) <= known:
+            return i
+        if len(known) > best_n:
+            best, best_n = i, len(known)
+    return best
+
+
+def no_header_error(sheets: Sequence[str] = ()) -> str:
+    """Said when no sheet (or CSV) has a header row near its top."""
+    where = f"（已查看工作表：{'、'.join(f'「{n[:31]}」' for n in sheets)}）" if sheets else ""
+    return (f"未找到表头：前 {HEADER_SEARCH_ROWS} 行中没有一行同时含有列名 编号（或题号）、类别、"
+            f"题目、参考答案要点（可另有 出题部门、标签）{where}")
+
+
+def _fill_merged(table: list[list[Any]], merges: Sequence[Merge], header: int) -> None:
+    """A merged range shows its value in every cell it covers, but the file holds it in the
+    top-left cell only: give it to each row of the range, in the range's first column (a cell
+    merged across columns belongs to its first one, so no value lands under a second header).
+    Ranges in or above the header row are left as they are."""
+    for min_col, min_row, _max_col, max_row in merges:
+        if min_row <= header + 1 or min_row > len(table):
+            continue
+        c = min_col - 1
+        top = table[min_row - 1]
+        value = top[c] if c < len(top) else None
+        for r in range(min_row, min(max_row, len(table)) + 1):
+            row = table[r - 1]
+            if len(row) <= c:
+                row.extend([None] * (c + 1 - len(row)))
+            row[c] = value
+
+
+def _table_rows(table: Sequence[Sequence[Any]], where: str = "", merges: Sequence[Merge] = ()
+                ) -> tuple[list[tuple[str, Mapping[str, Any]]], list[str], int | None]:
+    """The rows under a table's header as mappings, the table's own errors (header, cells under
+    no header) and the header's index (None: no header found, nothing read). Rows are named by
+    their number in the sheet or file, as Excel shows it; `where` (a sheet) prefixes each."""
+    header = find_header(table)
+    if header is None:
+        return [], [], None
+    label = "表头" if header == 0 else f"表头（第{header + 1}行）"
+    mapping, errors = _header_map(table[header], label)
     if errors:
-        return [], [f"{where}{e}" for e in errors]
+        return [], [f"{where}{e}" for e in errors], header
+    body = [list(r) for r in table]
+    _fill_merged(body, merges, header)
     rows: list[tuple[str, Mapping[str, Any]]] = []
-    for n, cells in enumerate(table[1:], start=2):
+    for n, cells in enumerate(body[header + 1:], start=header + 2):
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
         stray = [i for i, c in enumerate(cells)
@@ -213,46 +281,54 @@ def _table_rows(table: Sequence[Sequence[Any]], where: str = ""
             continue
         rows.append((f"{where}第{n}行",
                      {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
-    return rows, errors
+    return rows, errors, header
 
 
-def parse_table(table: Sequence[Sequence[Any]]) -> list[BankQuestion]:
-    """Rows of cells, the first one the header (CSV and XLSX share this)."""
+def parse_table(table: Sequence[Sequence[Any]], merges: Sequence[Merge] = ()) -> list[BankQuestion]:
+    """Rows of cells with a header row near the top (CSV and a one-sheet XLSX share this)."""
     if not table:
         raise BankError(["文件为空"])
-    rows, errors = _table_rows(table)
+    rows, errors, header = _table_rows(table, merges=merges)
+    if header is None:
+        raise BankError([no_header_error()])
     if errors:
         raise BankError(errors)
     return _collect(rows)
 
 
-def parse_sheets(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[BankQuestion]:
-    """A workbook's sheets that hold anything, as (name, rows): each is a question table
-    with its own header, read in order; ids are unique across them. With one sheet the
-    errors read as for a CSV; with several each names its sheet (工作表「…」第3行：…)."""
+class Sheet(NamedTuple):
+    name: str
+    rows: list[list[Any]]
+    merges: tuple[Merge, ...] = ()
+
+
+def parse_sheets(sheets: Sequence[Sheet]) -> list[BankQuestion]:
+    """A workbook's visible sheets that hold anything: each sheet with a header row is a question
+    table, read in order, ids unique across them (a bank is often kept one sheet per category).
+    A sheet where no row looks like a header (a 说明 or 填表说明 sheet) is passed over; if no
+    sheet has one, the error names the sheets looked at. With several sheets every error names
+    its sheet (工作表「…」第3行：…)."""
     if not sheets:
         raise BankError(["文件为空"])
-    if len(sheets) == 1:
-        return parse_table(sheets[0][1])
+    several = len(sheets) > 1
     rows: list[tuple[str, Mapping[str, Any]]] = []
     errors: list[str] = []
-    not_tables: list[str] = []
-    for name, table in sheets:
-        r, e = _table_rows(table, f"工作表「{name[:31]}」")
+    found = False
+    for sheet in sheets:
+        r, e, header = _table_rows(sheet.rows, f"工作表「{sheet.name[:31]}」" if several else "",
+                                   sheet.merges)
+        found = found or header is not None
         rows += r
         errors += e
-        if not r and e and e[0].startswith(f"工作表「{name[:31]}」表头"):
-            not_tables.append(name[:31])
-    if not_tables:
-        errors.append(f"每个有内容的可见工作表都按题目表导入：工作表"
-                      f"{'、'.join(f'「{n}」' for n in not_tables)}若是说明等非题目内容，"
-                      "请删除或隐藏该工作表；若是题目，请按上面的提示改正表头")
+    if not found:
+        raise BankError([no_header_error([s.name for s in sheets])])
     return _collect(rows, errors)
 
 
 def parse_csv(data: bytes) -> list[BankQuestion]:
     """UTF-8 (with or without BOM) or GBK, as Excel and WPS save a CSV: as the case and
-    roster imports read it."""
+    roster imports read it. A CSV saved from a sheet with a title row has that line first:
+    the header is looked for as in a workbook."""
     text = decode_csv(data)
     if text is None:
         raise BankError([CSV_ENCODING_ERROR])
@@ -260,6 +336,26 @@ def parse_csv(data: bytes) -> list[BankQuestion]:
     if not any(c.strip() for row in table for c in row):  # 0 bytes, blank lines, 「,,,」
         raise BankError([CSV_EMPTY_ERROR])
     return parse_table(table)
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as the inspector sees it in Excel or WPS: 题号 1 typed as a number is 「1」, not
+    「1.0」; a date is 2026-03-01."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.15g}"  # Excel shows 15 significant digits: 0.1 + 0.2 is 0.3
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time():
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M" + (":%S" if value.second else ""))
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M" + (":%S" if value.second else ""))
+    return str(value)  # int, date, timedelta
 
 
 def check_xlsx_archive(data: bytes) -> None:
@@ -281,9 +377,38 @@ def check_xlsx_archive(data: bytes) -> None:
         raise BankError([XLSX_TOO_BIG])
 
 
+def _merged_ranges(ws: Any) -> list[Merge]:
+    """The merged ranges of a read-only worksheet, which openpyxl does not parse in that mode
+    (the mode that bounds what is held): they follow the cells in the sheet's XML, so it is
+    read once more for its <mergeCell> elements alone."""
+    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    merge, row = f"{{{SHEET_MAIN_NS}}}mergeCell", f"{{{SHEET_MAIN_NS}}}row"
+    out: list[Merge] = []
+    with ws._get_source() as src:
+        for _, el in iterparse(src):
+            if el.tag == merge:
+                if len(out) >= XLSX_MAX_MERGES:
+                    raise BankError([XLSX_TOO_MANY_CELLS])
+                ref = el.get("ref") or ""
+                try:
+                    bounds = range_boundaries(ref)
+                except ValueError:
+                    continue
+                if all(isinstance(b, int) for b in bounds):  # not a whole row or column
+                    out.append((bounds[0], bounds[1], bounds[2], bounds[3]))
+                el.clear()
+            elif el.tag == row:
+                el.clear()
+    return out
+
+
 def parse_xlsx(data: bytes) -> list[BankQuestion]:
     """Every visible worksheet that holds anything (hidden ones, e.g. a template's lists
-    for drop-downs, are not read): see `parse_sheets`."""
+    for drop-downs, are not read): see `parse_sheets`. Cells read as Excel shows them
+    (`cell_text`), with their merged ranges."""
     from openpyxl import load_workbook
 
     check_xlsx_archive(data)
@@ -291,30 +416,36 @@ def parse_xlsx(data: bytes) -> list[BankQuestion]:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a bad file
         raise BankError([XLSX_UNREADABLE]) from None
-    sheets: list[tuple[str, list[list[Any]]]] = []
+    sheets: list[Sheet] = []
     budget = XLSX_MAX_CELLS
     try:
         for ws in wb.worksheets:
             if ws.sheet_state != "visible":
                 continue
             # rows as long as their own cells, not padded to the sheet's declared dimension
-            # (which the file states, e.g. A1:XFD1048576)
+            # (which the file states, e.g. A1:XFD1048576); from A1, so row n is table[n - 1]
             ws.reset_dimensions()
             table: list[list[Any]] = []
-            for r in ws.iter_rows(values_only=True):
+            for r in ws.iter_rows(min_row=1, min_col=1, values_only=True):
                 budget -= max(len(r), 1)
                 if budget < 0:
                     raise BankError([XLSX_TOO_MANY_CELLS])
-                table.append(list(r))
-            sheets.append((ws.title, table))
+                table.append([cell_text(c) for c in r])
+            if not any(c is not None and c.strip() for row in table for c in row):
+                continue
+            merges = _merged_ranges(ws)
+            # filling a merged range writes a cell per row it covers (within the sheet's rows)
+            budget -= sum(max(0, min(m[3], len(table)) - m[1]) for m in merges)
+            if budget < 0:
+                raise BankError([XLSX_TOO_MANY_CELLS])
+            sheets.append(Sheet(ws.title, table, tuple(merges)))
     except BankError:
         raise
     except Exception:  # a sheet's XML broken, an entry failing its CRC
         raise BankError([XLSX_UNREADABLE]) from None
     finally:
         wb.close()
-    return parse_sheets([(name, table) for name, table in sheets if any(
-        c is not None and str(c).strip() for row in table for c in row)])
+    return parse_sheets(sheets)
 
 
 def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:

@@ -1,0 +1,235 @@
+"""Question banks as inspectors really keep them in Excel / WPS: a title row (merged across the
+columns) and a 填表说明 above the header, 类别 and 出题部门 merged down over several questions, a
+说明 sheet before the questions, 题号 typed as numbers. Read through `parse_file` (what the upload
+page and `casebot import questions` call), the upload page and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import FormData
+from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.domain.question_bank import BankError, parse_file
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, bank, confirm
+
+ROOT = Path(__file__).resolve().parents[2]
+TITLE = "2026年检务督导题库（内部资料 注意保密）"
+NOTE = "填表说明：每行一题；类别可选 党的建设、业务建设、队伍建设、党风廉政建设、其他；要点用分号隔开。"
+TEXTS = ["办公室测试题一：请谈谈重大事项请示报告制度的落实情况？",
+         "办公室测试题二：请介绍你院机关党建与业务融合的做法？",
+         "办公室测试题三：请说明你院党员教育管理的情况？",
+         "第五部测试题四：公益诉讼诉前检察建议回复率是多少？"]
+
+
+def _save(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _office_sheet(ws: Worksheet) -> None:
+    """Rows as Excel shows them: 1 the title (merged A1:F1), 2 blank, 3 填表说明 (merged), 4 the
+    header with 题目 merged over C:D, 5–8 the questions: 题号 numbers, 类别 党的建设 merged over
+    B5:B7, 出题部门 办公室 merged over F5:F7, each question's text merged over its C:D."""
+    ws["A1"] = TITLE
+    ws.merge_cells("A1:F1")
+    ws["A3"] = NOTE
+    ws.merge_cells("A3:F3")
+    for col, label in zip("ABCEF", ["题号", "类别", "题目", "参考答案要点", "出题部门"],
+                          strict=True):
+        ws[f"{col}4"] = label
+    ws.merge_cells("C4:D4")
+    for i, text in enumerate(TEXTS):
+        row = 5 + i
+        ws[f"A{row}"] = float(i + 1)  # typed as a number, saved as 1.0: shown as 1
+        ws[f"C{row}"] = text
+        ws.merge_cells(f"C{row}:D{row}")
+        ws[f"E{row}"] = f"要点{i + 1}甲；要点{i + 1}乙"
+    ws["B5"] = "党的建设"
+    ws.merge_cells("B5:B7")
+    ws["F5"] = "办公室"
+    ws.merge_cells("F5:F7")
+    ws["B8"] = "业务建设"
+    ws["F8"] = "第五检察部"
+
+
+def office_workbook(*, guide_first: bool = True) -> bytes:
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    if guide_first:  # a 说明 sheet before the questions: read past, not an error
+        first.title = "说明"
+        first["A1"] = "本题库仅供检务督导面对面使用，严禁外传。"
+        first["A2"] = "题号、类别、题目、参考答案要点为必填项。"
+        _office_sheet(wb.create_sheet("题库"))
+    else:
+        first.title = "题库"
+        _office_sheet(first)
+    return _save(wb)
+
+
+def _workbook(sheets: dict[str, list[list[Any]]]) -> bytes:
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    return _save(wb)
+
+
+def test_title_rows_merged_cells_and_a_guide_sheet_import_every_question() -> None:
+    for data in (office_workbook(), office_workbook(guide_first=False)):
+        questions, demo = parse_file("2026年题库.xlsx", data)
+        assert not demo
+        assert [(q.id, q.category, q.source_department) for q in questions] == [
+            ("1", "党的建设", "办公室"), ("2", "党的建设", "办公室"), ("3", "党的建设", "办公室"),
+            ("4", "业务建设", "第五检察部")]
+        assert [q.text for q in questions] == TEXTS
+        assert questions[3].answer_points == ("要点4甲", "要点4乙")
+
+
+def test_error_rows_are_the_sheet_rows_excel_shows() -> None:
+    """Under a title and a blank row the header is row 3: the first question is row 4. A 类别
+    left empty (not merged) is still missing; a cell that is merged is not."""
+    header = ["题号", "类别", "题目", "参考答案要点"]
+    data = _workbook({"题库": [[TITLE], [], header, ["A1", "党的建设", "题一", "要点"],
+                               ["A2", None, "题二", "要点"], ["A1", "其他", "题三", "要点"]]})
+    with pytest.raises(BankError) as e:
+        parse_file("题库.xlsx", data)
+    assert e.value.errors == [
+        "第5行：缺少类别，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他",
+        "第6行：编号「A1」重复（第4行已有）"]
+    assert "题二" not in "\n".join(e.value.errors)  # never a question's text
+    # a header merged over two columns whose second column holds data: said, not misread
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["题号", "类别", "题目", None, "参考答案要点"])
+    ws.merge_cells("C1:D1")
+    ws.append(["B1", "其他", "题一", "题一的补充", "要点"])
+    with pytest.raises(BankError) as e:
+        parse_file("题库.xlsx", _save(wb))
+    assert e.value.errors == ["第2行：第4列有内容但没有表头"]
+
+
+def test_numbers_and_dates_read_as_the_inspector_sees_them() -> None:
+    data = _workbook({"题库": [["题号", "类别", "题目", "参考答案要点", "标签"],
+                               [1, "其他", "题一", 100, dt.date(2026, 3, 1)],
+                               [2.0, "其他", "题二", 0.5, 2026],
+                               [30000000001, "其他", "题三", "要点", None]]})
+    questions, _ = parse_file("题库.xlsx", data)
+    assert [(q.id, q.answer_points, q.tags) for q in questions] == [
+        ("1", ("100",), ("2026-03-01",)), ("2", ("0.5",), ("2026",)),
+        ("30000000001", ("要点",), ())]
+
+
+def test_a_workbook_without_a_header_names_the_sheets_and_the_columns() -> None:
+    data = _workbook({"说明": [["本题库仅供内部使用"]],
+                      "题库": [[TITLE], ["序号", "问题内容", "答案"], [1, "题一", "要点"]]})
+    with pytest.raises(BankError) as e:
+        parse_file("题库.xlsx", data)
+    assert e.value.errors == [
+        "未找到表头：前 10 行中没有一行同时含有列名 编号（或题号）、类别、题目、参考答案要点"
+        "（可另有 出题部门、标签）（已查看工作表：「说明」、「题库」）"]
+    # a header further down than the first ten rows is not looked for
+    late = _workbook({"题库": [[f"说明{i}"] for i in range(10)]
+                      + [["题号", "类别", "题目", "参考答案要点"], ["A1", "其他", "题", "点"]]})
+    with pytest.raises(BankError, match="未找到表头"):
+        parse_file("题库.xlsx", late)
+
+
+def test_a_csv_saved_from_such_a_sheet_finds_its_header_too() -> None:
+    text = (f"{TITLE},,,\n,,,\n题号,类别,题目,参考答案要点\n1,党建,题一,要点\n2,党务,题二,要点\n")
+    with pytest.raises(BankError) as e:
+        parse_file("题库.csv", text.encode("gbk"))
+    assert e.value.errors == [
+        "第5行：类别「党务」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他"]
+    questions, _ = parse_file("题库.csv", text.replace("党务", "业务").encode("utf-8"))
+    assert [(q.id, q.category) for q in questions] == [("1", "党的建设"), ("2", "业务建设")]
+    with pytest.raises(BankError) as e:
+        parse_file("题库.csv", f"{TITLE}\n序号,问题\n".encode())
+    assert e.value.errors[0].startswith("未找到表头：前 10 行中没有一行同时含有列名 编号（或题号）")
+
+
+async def test_the_upload_page_imports_the_office_workbook(console: Console) -> None:
+    await console.client.post("/console/api/login", json={"user": HOST})
+    form = FormData()
+    form.add_field("file", office_workbook(), filename="2026年题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    html = await r.text()
+    assert r.status == 200 and "共 4 道：新增 4 道" in html, html
+    r = await confirm(console, html)
+    assert r.status == 200 and "新增4道" in await r.text()
+    stored = await bank(console)
+    assert [(stored[i].category, stored[i].source_department, stored[i].text)
+            for i in ("1", "2", "3", "4")] == [
+        ("党的建设", "办公室", TEXTS[0]), ("党的建设", "办公室", TEXTS[1]),
+        ("党的建设", "办公室", TEXTS[2]), ("业务建设", "第五检察部", TEXTS[3])]
+    # no header anywhere: a 400 whose page names the sheets looked at
+    form = FormData()
+    form.add_field("file", _workbook({"说明": [["仅供内部使用"]], "Sheet2": [["序号", "问题"]]}),
+                   filename="题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    assert r.status == 400 and "（已查看工作表：「说明」、「Sheet2」）" in await r.text()
+
+
+def test_the_cli_reads_the_office_workbook_and_names_the_sheets_it_looked_at(
+        tmp_path: Path) -> None:
+    bad = tmp_path / "题库.xlsx"
+    bad.write_bytes(_workbook({"说明": [["仅供内部使用"]], "Sheet2": [["序号", "问题"]]}))
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "import", "questions", str(bad)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    assert "未找到表头" in r.stderr and "（已查看工作表：「说明」、「Sheet2」）" in r.stderr
+
+
+def _with_merges(data: bytes, refs: list[str]) -> bytes:
+    """The workbook with `refs` merged on its first sheet, written into the XML as Excel writes
+    it (openpyxl would also write an empty cell for every cell a range covers)."""
+    merges = (f'<mergeCells count="{len(refs)}">'
+              + "".join(f'<mergeCell ref="{r}"/>' for r in refs) + "</mergeCells>").encode()
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"</sheetData>", b"</sheetData>" + merges, 1)
+            z.writestr(info, body)
+    return out.getvalue()
+
+
+def test_merged_ranges_are_bounded_by_the_rows_read() -> None:
+    """A range merged down to the sheet's last row (B2:B1048576) fills only the rows the sheet
+    has; more merged ranges than any bank has are refused as an abnormal file."""
+    data = _workbook({"题库": [["题号", "类别", "题目", "参考答案要点"],
+                               ["A1", "其他", "题一", "要点"], ["A2", None, "题二", "要点"]]})
+    started = time.monotonic()
+    questions, _ = parse_file("题库.xlsx", _with_merges(data, ["B2:B1048576"]))
+    assert [(q.id, q.category) for q in questions] == [("A1", "其他"), ("A2", "其他")]
+    assert time.monotonic() - started < 2
+    with pytest.raises(BankError) as e:
+        parse_file("题库.xlsx", _with_merges(data, [f"F{r}:G{r}" for r in range(10, 10_012)]))
+    assert e.value.errors == ["工作表过大（超过 100 万个单元格），疑似异常文件，未导入。"]
+
+
+def test_header_labels_as_templates_write_them() -> None:
+    """A template marks required columns with * and wraps or spaces a label: still the column."""
+    data = _workbook({"题库": [["*题 号", "＊类别", "题目\n", " 参考答案\n要点 ", "出题部门"],
+                               ["A1", "其他", "题一", "要点", "办公室"]]})
+    questions, _ = parse_file("题库.xlsx", data)
+    assert [(q.id, q.category, q.source_department) for q in questions] == [
+        ("A1", "其他", "办公室")]
