@@ -407,13 +407,13 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     left alone; edited questions a session asked are noted; bank questions the file leaves out
     are listed, and retired only with --retire-missing."""
     from bot.clock import SystemClock
-    from bot.domain.question_bank import BankError, BankPlan, asked_notes, parse_file, plan_import
+    from bot.domain.question_bank import BankError, BankPlan, asked_notes, plan_import, read_file
     from storage import audit, db, migrate
     from storage import inspection as store
 
     path = Path(args.file)
     try:
-        questions, demo = parse_file(path.name, path.read_bytes())
+        parsed = read_file(path.name, path.read_bytes())
     except OSError as e:
         _file_error(path, e)
     except BankError as e:
@@ -421,6 +421,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(2) from None
+    questions, demo = parsed.questions, parsed.demo
     settings = _settings(args.config)
 
     async def _go() -> tuple[BankPlan, list[str], int, int, int]:
@@ -460,7 +461,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     cats = ", ".join(f"{c} {n}" for c, n in by_cat.items())
     print(f"{path}: {len(questions)} questions ({cats}); added {added}, updated {updated}, "
           f"unchanged {len(plan.unchanged)}")
-    for note in notes:
+    for note in [*parsed.notes, *notes]:
         print(f"  {note}")
     if plan.missing:
         shown = "、".join(plan.missing[:20]) + (" …" if len(plan.missing) > 20 else "")

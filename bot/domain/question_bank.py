@@ -40,13 +40,15 @@ XLSX_TOO_MANY_CELLS = f"工作表过大（超过 {XLSX_MAX_CELLS // 10_000} 万�
 XLSX_UNREADABLE = "无法读取该 .xlsx 工作簿（文件损坏或不是 Excel 文件）"
 
 # Column names accepted in CSV / XLSX headers, English or Chinese. The header is the first of the
-# first HEADER_SEARCH_ROWS rows that names the REQUIRED columns (see `find_header`).
+# first HEADER_SEARCH_ROWS rows that names the REQUIRED columns (see `find_header`). Any other
+# column (序号, 备注, 分值 …) is passed over and named in the import's notes; two labels of one
+# field in a header stay an error (`_header_map`), so an alias never drops a column silently.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "编号", "题号"),
-    "category": ("category", "类别", "分类"),
-    "text": ("text", "题目", "问题"),
-    "answer_points": ("answer_points", "参考答案要点", "参考答案", "答案要点"),
-    "source_department": ("source_department", "出题部门", "来源部门"),
+    "id": ("id", "编号", "题号", "题目编号", "试题编号"),
+    "category": ("category", "类别", "分类", "题目类别"),
+    "text": ("text", "题目", "问题", "题目内容", "试题内容"),
+    "answer_points": ("answer_points", "参考答案要点", "参考答案", "答案要点", "参考要点"),
+    "source_department": ("source_department", "出题部门", "来源部门", "出题单位"),
     "tags": ("tags", "标签"),
 }
 _POINT_SPLIT = re.compile(r"[\n；;]+")
@@ -66,6 +68,16 @@ class BankError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class BankFile:
+    """A parsed file: its questions, the demo flag (YAML only) and notes for the inspector on
+    what the import passed over (columns, sheets), in Chinese; never a question's text."""
+
+    questions: list[BankQuestion]
+    demo: bool = False
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,9 +193,17 @@ def parse_yaml(data: bytes) -> tuple[list[BankQuestion], bool]:
     return _collect(rows), demo
 
 
-def _header_map(header: Sequence[Any], label: str = "表头"
-                ) -> tuple[dict[int, str], list[str]]:
+class Header(NamedTuple):
+    columns: dict[int, str]  # cell index -> field
+    ignored: dict[int, str]  # cell index -> label of a column the bank does not keep
+    errors: list[str]
+
+
+def _header_map(header: Sequence[Any], label: str = "表头") -> Header:
+    """The header's fields by cell. A label naming no field (序号, 备注 …) is passed over, its
+    cells not read; a field named twice, or a required one missing, is an error."""
     mapping: dict[int, str] = {}
+    ignored: dict[int, str] = {}
     errors: list[str] = []
     for i, h in enumerate(header):
         text = str(h or "").strip()
@@ -191,7 +211,7 @@ def _header_map(header: Sequence[Any], label: str = "表头"
             continue
         name = column_of(text)
         if name is None:
-            errors.append(f"{label}：未知列「{text[:20]}」，可用列：{'、'.join(LABELS.values())}")
+            ignored[i] = " ".join(text.split())[:20]
         elif name in mapping.values():
             first = next(str(header[j]).strip() for j, n in mapping.items() if n == name)
             errors.append(f"{label}：列「{text[:20]}」与「{first[:20]}」重复，请只保留一列")
@@ -199,8 +219,40 @@ def _header_map(header: Sequence[Any], label: str = "表头"
             mapping[i] = name
     missing = [n for n in REQUIRED if n not in mapping.values()]
     if missing:
-        errors.append(f"{label}：缺少列 {'、'.join(LABELS[n] for n in missing)}")
-    return mapping, errors
+        # a column the inspector meant as one of these but labelled otherwise: named
+        other = f"（未识别的列：{_labels(ignored.values())}）" if ignored else ""
+        errors.append(f"{label}：缺少列 {'、'.join(LABELS[n] for n in missing)}{other}")
+    return Header(mapping, ignored, errors)
+
+
+def _labels(labels: Iterable[str]) -> str:
+    return "、".join(dict.fromkeys(labels))
+
+
+def _close_field(label: str, present: Iterable[str]) -> str | None:
+    """The field, not in the header, whose Chinese name a passed-over label contains (出题部门名称
+    holds 出题部门): likely the column the inspector meant."""
+    key = _LABEL_NOISE.sub("", label)
+    for name, aliases in COLUMNS.items():
+        if name not in present and any(a in key for a in aliases if not a.isascii()):
+            return name
+    return None
+
+
+def ignored_note(labels: Iterable[str], where: str = "", present: Iterable[str] = ()) -> str:
+    """Said on the preview and by the CLI for the columns a table's header passes over; a label
+    close to a field the header lacks is pointed out."""
+    labels = list(dict.fromkeys(labels))
+    present = set(present)
+    hints = [f"「{lb}」如是{LABELS[n]}，请将表头改为「{LABELS[n]}」" for lb in labels
+             if (n := _close_field(lb, present))]
+    return (f"{where}已忽略的列：{'、'.join(labels)}（题库不保存这些列）"
+            + "".join(f"；{h}" for h in hints))
+
+
+def skipped_note(sheets: Sequence[str]) -> str:
+    """Said for the sheets of a workbook passed over for having no header (a 说明 sheet)."""
+    return f"已跳过工作表：{'、'.join(f'「{n[:31]}」' for n in sheets)}（未找到表头）"
 
 
 _LABEL_NOISE = re.compile(r"[\s*＊]+")
@@ -256,44 +308,52 @@ def _fill_merged(table: list[list[Any]], merges: Sequence[Merge], header: int) -
             row[c] = value
 
 
+class Table(NamedTuple):
+    rows: list[tuple[str, Mapping[str, Any]]]
+    errors: list[str]  # the header's, and cells under no header
+    header: int | None  # the header row's index; None: no header found, nothing read
+    notes: list[str]
+
+
 def _table_rows(table: Sequence[Sequence[Any]], where: str = "", merges: Sequence[Merge] = ()
-                ) -> tuple[list[tuple[str, Mapping[str, Any]]], list[str], int | None]:
-    """The rows under a table's header as mappings, the table's own errors (header, cells under
-    no header) and the header's index (None: no header found, nothing read). Rows are named by
-    their number in the sheet or file, as Excel shows it; `where` (a sheet) prefixes each."""
+                ) -> Table:
+    """The rows under a table's header as mappings, with the table's own errors and notes.
+    Rows are named by their number in the sheet or file, as Excel shows it; `where` (a sheet)
+    prefixes each."""
     header = find_header(table)
     if header is None:
-        return [], [], None
+        return Table([], [], None, [])
     label = "表头" if header == 0 else f"表头（第{header + 1}行）"
-    mapping, errors = _header_map(table[header], label)
+    mapping, ignored, errors = _header_map(table[header], label)
     if errors:
-        return [], [f"{where}{e}" for e in errors], header
+        return Table([], [f"{where}{e}" for e in errors], header, [])
+    notes = [ignored_note(ignored.values(), where, mapping.values())] if ignored else []
     body = [list(r) for r in table]
     _fill_merged(body, merges, header)
     rows: list[tuple[str, Mapping[str, Any]]] = []
     for n, cells in enumerate(body[header + 1:], start=header + 2):
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
-        stray = [i for i, c in enumerate(cells)
-                 if i not in mapping and c is not None and str(c).strip()]
+        stray = [i for i, c in enumerate(cells) if i not in mapping and i not in ignored
+                 and c is not None and str(c).strip()]
         if stray:
             errors.append(f"{where}第{n}行：第{stray[0] + 1}列有内容但没有表头")
             continue
         rows.append((f"{where}第{n}行",
                      {mapping[i]: c for i, c in enumerate(cells) if i in mapping}))
-    return rows, errors, header
+    return Table(rows, errors, header, notes)
 
 
-def parse_table(table: Sequence[Sequence[Any]], merges: Sequence[Merge] = ()) -> list[BankQuestion]:
-    """Rows of cells with a header row near the top (CSV and a one-sheet XLSX share this)."""
+def parse_table(table: Sequence[Sequence[Any]], merges: Sequence[Merge] = ()) -> BankFile:
+    """Rows of cells with a header row near the top (a CSV)."""
     if not table:
         raise BankError(["文件为空"])
-    rows, errors, header = _table_rows(table, merges=merges)
+    rows, errors, header, notes = _table_rows(table, merges=merges)
     if header is None:
         raise BankError([no_header_error()])
     if errors:
         raise BankError(errors)
-    return _collect(rows)
+    return BankFile(_collect(rows), notes=tuple(notes))
 
 
 class Sheet(NamedTuple):
@@ -302,30 +362,40 @@ class Sheet(NamedTuple):
     merges: tuple[Merge, ...] = ()
 
 
-def parse_sheets(sheets: Sequence[Sheet]) -> list[BankQuestion]:
+def parse_sheets(sheets: Sequence[Sheet]) -> BankFile:
     """A workbook's visible sheets that hold anything: each sheet with a header row is a question
     table, read in order, ids unique across them (a bank is often kept one sheet per category).
     A sheet where no row looks like a header (a 说明 or 填表说明 sheet) is passed over; if no
-    sheet has one, the error names the sheets looked at. With several sheets every error names
-    its sheet (工作表「…」第3行：…)."""
+    sheet has one, the error names the sheets looked at, else the notes do. With several sheets
+    every error and note names its sheet (工作表「…」第3行：…)."""
     if not sheets:
         raise BankError(["文件为空"])
     several = len(sheets) > 1
     rows: list[tuple[str, Mapping[str, Any]]] = []
     errors: list[str] = []
-    found = False
+    notes: list[str] = []
+    skipped: list[str] = []
     for sheet in sheets:
-        r, e, header = _table_rows(sheet.rows, f"工作表「{sheet.name[:31]}」" if several else "",
-                                   sheet.merges)
-        found = found or header is not None
+        r, e, header, n = _table_rows(sheet.rows, f"工作表「{sheet.name[:31]}」" if several else "",
+                                      sheet.merges)
+        if header is None:
+            skipped.append(sheet.name)
         rows += r
         errors += e
-    if not found:
+        notes += n
+    if len(skipped) == len(sheets):
         raise BankError([no_header_error([s.name for s in sheets])])
-    return _collect(rows, errors)
+    if skipped:
+        notes.insert(0, skipped_note(skipped))
+    return BankFile(_collect(rows, errors), notes=tuple(notes))
 
 
 def parse_csv(data: bytes) -> list[BankQuestion]:
+    """The questions of a CSV: see `read_csv`."""
+    return read_csv(data).questions
+
+
+def read_csv(data: bytes) -> BankFile:
     """UTF-8 (with or without BOM) or GBK, as Excel and WPS save a CSV: as the case and
     roster imports read it. A CSV saved from a sheet with a title row has that line first:
     the header is looked for as in a workbook."""
@@ -406,6 +476,11 @@ def _merged_ranges(ws: Any) -> list[Merge]:
 
 
 def parse_xlsx(data: bytes) -> list[BankQuestion]:
+    """The questions of a workbook: see `read_xlsx`."""
+    return read_xlsx(data).questions
+
+
+def read_xlsx(data: bytes) -> BankFile:
     """Every visible worksheet that holds anything (hidden ones, e.g. a template's lists
     for drop-downs, are not read): see `parse_sheets`. Cells read as Excel shows them
     (`cell_text`), with their merged ranges."""
@@ -449,14 +524,22 @@ def parse_xlsx(data: bytes) -> list[BankQuestion]:
 
 
 def parse_file(name: str, data: bytes) -> tuple[list[BankQuestion], bool]:
-    """By extension: .yaml/.yml, .csv, .xlsx -> (questions, demo flag)."""
+    """By extension: .yaml/.yml, .csv, .xlsx -> (questions, demo flag); see `read_file`."""
+    f = read_file(name, data)
+    return f.questions, f.demo
+
+
+def read_file(name: str, data: bytes) -> BankFile:
+    """By extension: .yaml/.yml, .csv, .xlsx. A YAML file is written by hand: an unknown key
+    there is a typo and an error; a spreadsheet's other columns are passed over (noted)."""
     lower = name.lower()
     if lower.endswith((".yaml", ".yml")):
-        return parse_yaml(data)
+        questions, demo = parse_yaml(data)
+        return BankFile(questions, demo)
     if lower.endswith(".csv"):
-        return parse_csv(data), False
+        return read_csv(data)
     if lower.endswith(".xlsx"):
-        return parse_xlsx(data), False
+        return read_xlsx(data)
     raise BankError([f"不支持的文件类型「{name[-40:]}」，请使用 .yaml、.csv 或 .xlsx"])
 
 

@@ -37,10 +37,10 @@ from bot.domain.question_bank import (
     BankPlan,
     asked_notes,
     digest,
-    parse_file,
     plan_import,
     questions_from_json,
     questions_to_json,
+    read_file,
 )
 from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
 from bot.web import (
@@ -239,10 +239,11 @@ class InspectionWeb:
         filename = name[-80:]
         try:
             # seconds of CPU for a big workbook: off the loop, so other chats keep answering
-            questions, demo = await asyncio.to_thread(parse_file, name, data)
+            parsed = await asyncio.to_thread(read_file, name, data)
         except BankError as e:
             return render("inspection_import_errors.html", status=400, errors=e.errors,
                           filename=filename, categories=CATEGORIES)
+        questions, demo = parsed.questions, parsed.demo
         payload = questions_to_json(questions)
         if len(payload.encode()) > MAX_CONFIRM:
             raise _page_error(400, "题库内容过大，请分批导入。")
@@ -259,7 +260,7 @@ class InspectionWeb:
             "f": filename}, now + CONFIRM_FOR)
         resp = render("inspection_import_preview.html", person=person, plan=plan,
                       filename=filename, total=len(questions), demo=demo, payload=payload,
-                      notes=notes, missing_shown=MISSING_SHOWN,
+                      notes=notes, file_notes=parsed.notes, missing_shown=MISSING_SHOWN,
                       token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
         resp.headers["Cache-Control"] = "no-store"  # the confirm form carries the texts
         return resp

@@ -136,6 +136,35 @@ async def test_bank_import_is_previewed_then_confirmed_in_a_browser(
     assert row.text == '浏览器导入题：含 <标记> & "引号"？' and row.points == ["要点一", "要点二"]
 
 
+async def test_bank_preview_on_a_phone_names_the_columns_and_sheets_passed_over(
+        console: Console, browser: Browser, tmp_path: Any) -> None:
+    """A workbook as kept in WPS (a 填表说明 sheet, 序号/备注/难度 columns) uploaded from a phone:
+    the preview says what was passed over, readable without scrolling sideways."""
+    from tests.inspection.helpers import bank
+    from tests.inspection.test_bank_spreadsheets import IGNORED, SKIPPED, noted_workbook
+
+    upload = tmp_path / "题库.xlsx"
+    upload.write_bytes(noted_workbook())
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", HOST)
+    await expect(page.locator("#chatsel")).to_contain_text("检务督导面对面")
+    await page.goto(str(console.client.make_url("/inspection/bank")))
+    await page.set_input_files("#file", str(upload))
+    await page.click("form button")
+    await expect(page.locator("#summary")).to_contain_text("共 2 道：新增 2 道")
+    notes = page.locator("#passed-over li")
+    await expect(notes).to_have_text([SKIPPED, IGNORED])
+    await expect(notes.first).to_be_visible()
+    assert await page.evaluate(NO_OVERFLOW)
+    await page.click("#confirm button")
+    await expect(page.locator("p.ok")).to_contain_text("新增2道")
+    assert {"N1", "N2"} <= set(await bank(console))
+    await ctx.close()
+
+
 async def test_stats_tables_fit_a_desktop_page(console: Console, browser: Browser) -> None:
     """On a desktop the statistics page is wide enough that every column shows unscrolled."""
     await evaluate(console, await create_case(console), RED)  # a row: 刑事侦查大队's long name

@@ -546,14 +546,14 @@ async def test_web_import_parses_the_file_off_the_event_loop(
 
     parsing, release = threading.Event(), threading.Event()
     released_in_time: list[bool] = []
-    real = pages.parse_file
+    real = pages.read_file
 
     def held(name: str, data: bytes) -> Any:
         parsing.set()
         released_in_time.append(release.wait(timeout=3))
         return real(name, data)
 
-    monkeypatch.setattr(pages, "parse_file", held)
+    monkeypatch.setattr(pages, "read_file", held)
     await console.client.post("/console/api/login", json={"user": HOST})
     form = FormData()
     form.add_field("file", "编号,类别,题目,参考答案要点\nW001,其他,题,要点\n".encode(),

@@ -19,7 +19,8 @@ from aiohttp import FormData
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.domain.question_bank import BankError, parse_file
+from bot.domain.question_bank import BankError, parse_file, read_file
+from config.loader import DEFAULT_DIR
 from tests.conftest import Console
 from tests.inspection.helpers import HOST, bank, confirm
 
@@ -233,3 +234,117 @@ def test_header_labels_as_templates_write_them() -> None:
     questions, _ = parse_file("题库.xlsx", data)
     assert [(q.id, q.category, q.source_department) for q in questions] == [
         ("A1", "其他", "办公室")]
+
+
+# -- columns and sheets the bank does not use -------------------------------------------------
+
+IGNORED = "工作表「题库」已忽略的列：序号、备注、难度（题库不保存这些列）"
+SKIPPED = "已跳过工作表：「填表说明」（未找到表头）"
+
+
+def noted_workbook() -> bytes:
+    """A 填表说明 sheet, then the questions with 序号, 备注 and 难度 columns, as kept in WPS."""
+    return _workbook({
+        "填表说明": [["序号、备注、难度仅供内部整理。"], ["题号、类别、题目、参考答案要点为必填项。"]],
+        "题库": [[TITLE], ["序号", "题号", "类别", "题目", "参考答案要点", "备注", "难度"],
+                 [1, "N1", "党的建设", TEXTS[0], "要点甲；要点乙", "王科长已审核", "易"],
+                 [2, "N2", "业务建设", TEXTS[3], "要点", None, "难"]]})
+
+
+def test_columns_and_sheets_the_bank_does_not_use_are_passed_over_and_named() -> None:
+    f = read_file("题库.xlsx", noted_workbook())
+    assert [(q.id, q.category, q.text, q.answer_points, q.source_department, q.tags)
+            for q in f.questions] == [
+        ("N1", "党的建设", TEXTS[0], ("要点甲", "要点乙"), "", ()),
+        ("N2", "业务建设", TEXTS[3], ("要点",), "", ())]
+    assert f.notes == (SKIPPED, IGNORED)
+    # one sheet, or a CSV: the note names no sheet; parse_file still gives (questions, demo)
+    csv_text = "序号,编号,类别,题目,参考答案要点,备注\n1,C1,其他,题一,要点,仅供参考\n"
+    f = read_file("题库.csv", csv_text.encode("gbk"))
+    assert [q.id for q in f.questions] == ["C1"]
+    assert f.notes == ("已忽略的列：序号、备注（题库不保存这些列）",)
+    assert parse_file("题库.csv", csv_text.encode()) == (f.questions, False)
+    # a cell under no header at all is still an error; a header without such columns, no note
+    with pytest.raises(BankError) as e:
+        parse_file("题库.csv", "序号,编号,类别,题目,参考答案要点\n1,C1,其他,题一,要点,多余\n"
+                   .encode())
+    assert e.value.errors == ["第2行：第6列有内容但没有表头"]
+    assert read_file("题库.csv", "编号,类别,题目,参考答案要点\nC1,其他,题一,要点\n"
+                     .encode()).notes == ()
+
+
+def test_a_missing_or_doubled_column_is_still_an_error() -> None:
+    """A required column missing names the columns that were not recognised (the one meant is
+    likely among them); two labels of one field stay an error, alias or not."""
+    with pytest.raises(BankError) as e:
+        parse_file("题库.csv", "序号,编号,类别,题目,答案\n1,C1,其他,题一,要点\n".encode())
+    assert e.value.errors == ["表头：缺少列 参考答案要点（未识别的列：序号、答案）"]
+    with pytest.raises(BankError) as e:
+        parse_file("题库.xlsx", _workbook({"题库": [
+            ["编号", "类别", "题目", "题目内容", "参考答案要点"], ["C1", "其他", "题一", "题一", "点"]]}))
+    assert e.value.errors == ["表头：列「题目内容」与「题目」重复，请只保留一列"]
+
+
+def test_common_header_aliases_name_their_columns() -> None:
+    data = _workbook({"题库": [["序号", "题目编号", "题目类别", "题目内容", "答案要点", "出题单位"],
+                               [1, "A1", "其他", "题一", "要点", "办公室"]]})
+    f = read_file("题库.xlsx", data)
+    assert [(q.id, q.category, q.text, q.answer_points, q.source_department)
+            for q in f.questions] == [("A1", "其他", "题一", ("要点",), "办公室")]
+    assert f.notes == ("已忽略的列：序号（题库不保存这些列）",)
+    # a label holding a field's name, that field not in the header: passed over, pointed out
+    f = read_file("题库.csv", "编号,类别,题目,参考答案要点,出题部门名称\nA1,其他,题一,要点,办公室\n"
+                  .encode())
+    assert f.questions[0].source_department == ""
+    assert f.notes == ("已忽略的列：出题部门名称（题库不保存这些列）；"
+                       "「出题部门名称」如是出题部门，请将表头改为「出题部门」",)
+
+
+def test_a_yaml_file_with_an_unknown_key_is_still_an_error() -> None:
+    """YAML is written by hand: an unknown key there is a typo, not a column to pass over."""
+    with pytest.raises(BankError) as e:
+        parse_file("bank.yaml", "- {id: A, category: 其他, text: 题一, answer_points: [点], 序号: 1}\n"
+                   .encode())
+    assert e.value.errors == [
+        "第1题：未知字段 序号，可用字段：id、category、text、answer_points、source_department、tags"]
+
+
+async def test_the_upload_preview_names_what_it_passed_over(console: Console) -> None:
+    await console.client.post("/console/api/login", json={"user": HOST})
+    form = FormData()
+    form.add_field("file", noted_workbook(), filename="题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    html = await r.text()
+    assert r.status == 200 and "共 2 道：新增 2 道" in html, html
+    assert f'<ul id="passed-over"><li>{SKIPPED}</li><li>{IGNORED}</li></ul>' in html
+    r = await confirm(console, html)
+    assert r.status == 200 and "新增2道" in await r.text()
+    stored = await bank(console)
+    assert [(i, q.category, q.text, q.points, q.source_department, q.tag_list)
+            for i, q in sorted(stored.items()) if i in ("N1", "N2")] == [
+        ("N1", "党的建设", TEXTS[0], ["要点甲", "要点乙"], "", []),
+        ("N2", "业务建设", TEXTS[3], ["要点"], "", [])]
+    # a file with nothing passed over: no such list
+    form = FormData()
+    form.add_field("file", "编号,类别,题目,参考答案要点\nC1,其他,题一,要点\n".encode(),
+                   filename="题库.csv")
+    html = await (await console.client.post("/inspection/bank/preview", data=form)).text()
+    assert "共 1 道" in html and "passed-over" not in html
+
+
+def test_the_cli_prints_what_it_passed_over(tmp_path: Path) -> None:
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(f"org: {DEFAULT_DIR / 'org.yaml'}\n"
+                   f"score_template: {DEFAULT_DIR / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: 'sqlite+aiosqlite:///{tmp_path / 'cli.db'}'}}\n",
+                   encoding="utf-8")
+    migrated = subprocess.run([sys.executable, "-m", "bot.cli", "migrate", "--config", str(cfg)],
+                              capture_output=True, text=True, cwd=ROOT)
+    assert migrated.returncode == 0, migrated.stderr
+    book = tmp_path / "题库.xlsx"
+    book.write_bytes(noted_workbook())
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "import", "questions", str(book),
+                        "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "2 questions" in r.stdout and "added 2" in r.stdout
+    assert f"  {SKIPPED}\n" in r.stdout and f"  {IGNORED}\n" in r.stdout, r.stdout
