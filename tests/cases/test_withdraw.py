@@ -247,3 +247,12 @@ async def test_a_reminder_already_sent_says_the_case_was_withdrawn(console: Cons
     name = console.app.services.directory.person_name(PROSECUTOR)
     assert after["card"]["actions"] == []
     assert after["card"]["footer"].startswith(f"案件已撤销：{name}"), after["card"]
+
+
+async def test_a_reason_too_long_is_refused_before_asking(console: Console) -> None:
+    code = await create_case(console)
+    [m] = await say(console, f"撤销案件 {code} {'重' * 101}")
+    assert m["text"] == "撤销原因不超过 100 字。用法：撤销案件 <案件码> [原因]"
+    [m] = await say(console, "撤销案件")
+    assert m["text"] == "用法：撤销案件 <案件码> [原因]"
+    assert (await case_json(console, code))["status"] == "open"
