@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -51,7 +52,17 @@ from config.model import Person
 from storage import audit
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import EXTERNAL_ID_MAX, STAGES, CaseRow, DeliveryRow, IntakeRow, WaitingCase
+from storage.cases import (
+    EXTERNAL_ID_MAX,
+    OPEN,
+    STAGES,
+    WITHDRAW_REASON_MAX,
+    WITHDRAWN,
+    CaseRow,
+    DeliveryRow,
+    IntakeRow,
+    WaitingCase,
+)
 from storage.models import Message
 
 DEADLINE_YEARS = 5  # deadlines from 1 January this many years before the bot's year
@@ -128,26 +139,28 @@ async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None
     return case, expired(payload, ctx.now())
 
 
-async def case_from_args(ctx: Context, usage: str, expired_note: str | None = None
-                         ) -> CaseRow | None:
+async def case_from_args(ctx: Context, usage: str, expired_note: str | None = None,
+                         text: str | None = None) -> CaseRow | None:
     """The case the command's arguments name (码, 评分, 受理, 复核 …): a code as typed, or a
     code-page link (`受理 http://host/c/<token>`, the QR scanned; read by `case_from_link`, an
     expired link too, then with `expired_note` said first when given). None once the person is
     told why not: nothing given (the usage), not a code (with the code they likely meant:
-    「HY 2026 0001」, 「HY20260001」), a bad link, no such case."""
-    if _LINK.search(ctx.args):
-        got = await case_from_link(ctx, ctx.args)
+    「HY 2026 0001」, 「HY20260001」), a bad link, no such case. `text`: read that instead of
+    the whole arguments (the code part of 撤销案件 <案件码> <原因>)."""
+    args = ctx.args if text is None else text
+    if _LINK.search(args):
+        got = await case_from_link(ctx, args)
         if got is None:
             return None
         if got[1] and expired_note:
             await ctx.reply(expired_note)
         return got[0]
-    code = normalize_code(ctx.args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
+    code = normalize_code(args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
     if not code:
         await ctx.reply(f"用法：{usage}")
         return None
     if not _CODE.fullmatch(code):
-        typed = " ".join(ctx.args.split())
+        typed = " ".join(args.split())
         shown = typed if len(typed) <= SHOWN else typed[:SHOWN] + "…"
         meant = spoken_code(code)
         hint = f"您是不是想输入「{usage.split()[0]} {meant}」？" if meant else ""
@@ -157,6 +170,24 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
     if case is None:
         await ctx.reply(f"未找到案件码 {code}。")
     return case
+
+
+# a code at the start of the arguments, as phones type it (full-width, lower case, in quotes),
+# with what follows it (撤销案件 HY-2026-0005，重复录入)
+_LEADING_CODE = re.compile(rf"[「『“\"'(（]?({CODE_PATTERN})[」』”\"')）]?", re.IGNORECASE)
+_REST_LEAD = "，,、：:;；。 \u3000"
+
+
+def split_code_arg(args: str) -> tuple[str, str]:
+    """(the case part, the rest) of arguments that start with a case code or a code link and
+    go on with free text: 「HY-2026-0005 重复录入」, 「ｈｙ－２０２６－０００５，重复录入」. Anything
+    else: its first word and the rest, for `case_from_args` to explain."""
+    plain = unicodedata.normalize("NFKC", args).strip()
+    m = _LEADING_CODE.match(plain)
+    if m is not None:
+        return m.group(1).upper(), plain[m.end():].strip(_REST_LEAD)
+    first, _, rest = plain.partition(" ")
+    return first, rest.strip(_REST_LEAD)
 
 
 # -- who may do what ----------------------------------------------------------------------------
@@ -275,8 +306,27 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
         intake=None if intake is None else intake_state(
             intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
             case.status == "open", out.config.tz),
-        receipts=receipts,
+        receipts=receipts, withdrawn=withdrawn_text(out, case),
     )
+
+
+def withdrawn_text(out: Outbound, case: CaseRow) -> str | None:
+    """已撤销（张三 2026-11-27：重复录入） for a withdrawn case (no reason: 已撤销（张三 2026-11-27））;
+    None for any other."""
+    if case.status != WITHDRAWN:
+        return None
+    who = out.directory.person_name(case.withdrawn_by or "")
+    day = f" {case.withdrawn_at.astimezone(out.config.tz):%Y-%m-%d}" if case.withdrawn_at else ""
+    why = f"：{case.withdraw_reason}" if case.withdraw_reason else ""
+    return f"已撤销（{who}{day}{why}）"
+
+
+def not_open_text(out: Outbound, case: CaseRow) -> str:
+    """What a case no longer open is, for a refusal: 已撤销（…） or 已于 2026-11-27 10:00 结案."""
+    if (withdrawn := withdrawn_text(out, case)) is not None:
+        return withdrawn
+    when = f"于 {local(case.closed_at, out.config.tz)} " if case.closed_at else ""
+    return f"已{when}结案"
 
 
 async def taken_in_on(out: Outbound, case: CaseRow) -> date | None:
@@ -499,6 +549,47 @@ async def case_by_external_id(out: Outbound, external_id: str) -> CaseRow | None
     return await repo.get_case(out.session, codes[external_id]) if codes else None
 
 
+# -- withdraw (撤销案件: entered by mistake) ----------------------------------------------------
+
+WITHDRAW_USAGE = "撤销案件 <案件码> [原因]"
+WITHDRAW_SEPARATORS = _REST_LEAD  # what may stand between a reason and its 确认
+
+
+def withdraw_refusal(out: Outbound, case: CaseRow, person: Person) -> str | None:
+    """Why `person` may not withdraw `case` (None: they may). Only its prosecutor, and only
+    while it was never scored: once scored, its code is in the investigators' hands and the
+    case ends by closing (结案) in the case-management system, not by vanishing."""
+    if person.id != case.prosecutor:
+        return f"只有本案承办检察官可以撤销案件 {case.code}。"
+    if case.status == WITHDRAWN:
+        return f"{case.code} {withdrawn_text(out, case)}，无需重复撤销。"
+    if case.status != OPEN:
+        return f"{case.code} {not_open_text(out, case)}，不能撤销。"
+    if case.version > 0:
+        return (f"{case.code} 已评分，案件码已发送给侦查人员，不能撤销。"
+                "如需结案，请通过案件管理系统办理结案。")
+    return None
+
+
+def withdraw_reason_error(reason: str) -> str | None:
+    """What is wrong with a typed 撤销原因 (None: nothing; it may be empty)."""
+    if len(reason) > WITHDRAW_REASON_MAX:
+        return f"撤销原因不超过 {WITHDRAW_REASON_MAX} 字。"
+    if (problem := char_problem("撤销原因", reason)) is not None:
+        return f"{problem}。"
+    return None
+
+
+async def withdraw(out: Outbound, case: CaseRow, by: Person, reason: str) -> None:
+    """Withdraw `case` (locked by the caller, `withdraw_refusal` said yes): status withdrawn,
+    who/when/why kept on it and in a `case.withdraw` audit record. The caller re-plans its
+    reminders (bot.reminders.replan_case)."""
+    case.status, case.withdrawn_at, case.withdrawn_by = WITHDRAWN, out.now(), by.id
+    case.withdraw_reason = reason or None
+    await out.session.flush()
+    await out.audit(by.id, "case.withdraw", case.code, {"title": case.title, "reason": reason})
+
+
 # -- stage (阶段) -------------------------------------------------------------------------------
 
 PROSECUTION = STAGES[-1]  # 审查起诉: where a case goes once taken in (受理)
@@ -532,7 +623,9 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     """Score a case; deliver its card to the investigators."""
     if by.id != case.prosecutor:
         raise PermissionError("只有本案承办检察官可以评分")
-    if case.status != "open":
+    if case.status == WITHDRAWN:
+        raise CaseInputError([FieldError("code", f"案件{withdrawn_text(out, case)}，不能评分")])
+    if case.status != OPEN:
         raise CaseInputError([FieldError("code", "案件已结案，不能再评分")])
     previous = await repo.current_evaluation(out.session, case)
     try:

@@ -88,6 +88,7 @@ log = logging.getLogger(__name__)
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
                  "settled": "已由重新评分解决", "closed": "案件已结案",
+                 "case_withdrawn": "案件已撤销",
                  "rectified": "已由整改汇报销号", "reported": "已处理"}
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
@@ -675,6 +676,8 @@ async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card]
 def custody_status(case: CaseRow, tz: tzinfo) -> str | None:
     """The 现状 line of a 责任倒查 card for a case closed or no longer red (None while it is
     open and red)."""
+    if case.status == case_repo.WITHDRAWN:  # never scored: owes no 责任倒查 in fact
+        return "案件已由承办检察官撤销（录入有误）。"
     if case.status != "open":
         closed_at = case.closed_at
         when = f"于 {closed_at.astimezone(tz):%Y-%m-%d} " if closed_at is not None else ""
@@ -750,21 +753,23 @@ async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: 
 
 async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
                       reopened: bool = False) -> None:
-    """Call after a deadline change or closing a case: re-plans or cancels what is pending;
-    on a closed case the reminders already sent (re-evaluation, 诉前会商, overdue answers) lose
-    their buttons too: nothing on it is to be done in chat any more. 责任倒查 is the exception:
-    owed by the colour when custody ran out, it is not called off by closing (an unsent one
-    still goes out, see plan_case); a sent one stays open for the leader, its cards saying
-    the case is closed. ``reopened``: the case was closed and is open again, so those cards
-    no longer say it is closed (and the prosecutor's copy offers 去评估 again while red)."""
+    """Call after a deadline change or closing (or withdrawing) a case: re-plans or cancels
+    what is pending; on a closed case the reminders already sent (re-evaluation, 诉前会商,
+    overdue answers) lose their buttons too: nothing on it is to be done in chat any more.
+    责任倒查 is the exception: owed by the colour when custody ran out, it is not called off
+    by closing (an unsent one still goes out, see plan_case); a sent one stays open for the
+    leader, its cards saying the case is closed. ``reopened``: the case was closed and is
+    open again, so those cards no longer say it is closed (and the prosecutor's copy offers
+    去评估 again while red)."""
     svc = out.services.reminders
     if svc is None:
         return
     await svc.plan_cases(out.session, [case.code], out.now())
-    if case.status != "open":
+    if case.status != "open":  # closed or withdrawn (撤销案件)
         others = [r.id for r in svc.rules if r.kind != CUSTODY]
+        how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else "closed"
         for r in await repo.open_sent_for_case(out.session, case.code, others):
-            await svc.close(out, r, by, "closed")
+            await svc.close(out, r, by, how)
         status = custody_status(case, svc.tz)
         assert status is not None
         await svc.restate_custody(out, case, status, keep_evaluate=False)

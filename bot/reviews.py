@@ -97,7 +97,8 @@ async def check_may_file(out: Outbound, case: CaseRow, person: Person) -> Evalua
     if person.id not in await case_repo.investigators(out.session, case.code):
         raise ReviewError("只有本案侦查人员可以申请复核。")
     if case.status != "open":
-        raise ReviewError(f"案件 {case.code} 已结案，不能再申请复核。")
+        done = ops.withdrawn_text(out, case) or "已结案"
+        raise ReviewError(f"案件 {case.code} {done}，不能再申请复核。")
     ev = await case_repo.current_evaluation(out.session, case)
     if ev is None:
         raise ReviewError("该案件尚未评分，无需复核。")

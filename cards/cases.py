@@ -27,6 +27,7 @@ class CaseView:
     # prosecutor, case managers, leaders); None for anyone else
     receipts: tuple[ReceiptView, ...] | None = None
     taken_in: date | None = None  # the day it was taken in (受理), when it is in 审查起诉
+    withdrawn: str | None = None  # 已撤销（张三 2026-11-27：重复录入）: withdrawn by its prosecutor
 
     @property
     def stage_text(self) -> str:
@@ -122,6 +123,8 @@ def deduction_lines(ev: Evaluation, template: ScoreTemplate) -> list[str]:
 
 
 def code_title(case: CaseView, ev: Evaluation | None) -> str:
+    if case.withdrawn is not None:
+        return f"案件码 {case.code} · 已撤销"
     if ev is None:
         return f"案件码 {case.code} · 尚未评分"
     veto = "（一票否决）" if ev.vetoes else ""  # red whatever the score: say why
@@ -129,7 +132,8 @@ def code_title(case: CaseView, ev: Evaluation | None) -> str:
 
 
 def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> str:
-    lines = [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
+    lines = [case.withdrawn] if case.withdrawn else []
+    lines += [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
              f"承办检察官：{case.prosecutor}"]
     if case.investigation_deadline:
         lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")
@@ -189,6 +193,8 @@ def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, pa
               qr_url: str, *, can_score: bool, score_url: str, can_intake: bool = False) -> Card:
     """`码 <code>`: the code as anyone allowed to see it gets it; a case manager who may take
     the case in (扫码分类受理) gets the button that does it."""
+    if case.withdrawn is not None:  # entered by mistake: nothing to do with it any more
+        return Card(title=code_title(case, ev), body=case_body(case, ev, template))
     actions = [Button(id="case.open", label="查看详情", url=page_url)]
     if can_score:
         actions.append(Button(id="case.score", label="去评分", url=score_url))
@@ -204,6 +210,21 @@ def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Ca
     return Card(title=f"评分 {case.code}", body=f"案件：{case.title}\n{state}",
                 color=ev.color.value if ev else None,
                 actions=(Button(id="case.score", label="打开评分表", url=score_url),))
+
+
+WITHDRAW_BUTTON = "确认撤销"
+
+
+def withdraw_confirm_card(case: CaseView, reason: str, typed_confirm: str) -> Card:
+    """撤销案件 asks first: what is withdrawn and what that does, with 确认撤销 (or the
+    `typed_confirm` command)."""
+    lines = [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
+             f"撤销原因：{reason or '未填写'}",
+             "撤销后，案件不再列入我的案件、待受理和统计，不再提醒，也不能再评分；此操作不可恢复。",
+             f"确认撤销请点「{WITHDRAW_BUTTON}」，或发送「{typed_confirm}」。"]
+    return Card(title=f"撤销案件 {case.code}？", body="\n".join(lines), actions=(
+        Button(id="case.withdraw", label=WITHDRAW_BUTTON,
+               data={"code": case.code, "reason": reason}),))
 
 
 def new_case_card(form_url: str, title: str = "", cut_at: int | None = None) -> Card:

@@ -12,6 +12,7 @@ from bot.domain.codes import ending_code
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
+from bot.reminders import replan_case
 from cards.cases import (
     delivery_card,
     intake_chosen_card,
@@ -23,6 +24,7 @@ from cards.cases import (
     new_case_card,
     score_link_card,
     view_card,
+    withdraw_confirm_card,
 )
 from cards.model import Card
 from cards.stats import stats_card
@@ -150,6 +152,9 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
     if case.prosecutor != ctx.user.id:
         await ctx.reply(f"只有本案承办检察官可以为 {case.code} 评分。")
         return
+    if (withdrawn := ops.withdrawn_text(ctx, case)) is not None:
+        await ctx.reply(f"{case.code} {withdrawn}，不能评分。")
+        return
     ev = await repo.current_evaluation(ctx.session, case)
     await ops.reply_in_confidence(
         ctx, score_link_card(ops.case_view(ctx, case), ev, ops.score_url(ctx, case.code)), case)
@@ -170,6 +175,75 @@ async def new_case_cmd(event: MessageEvent, ctx: Context) -> None:
         return
     await ctx.send_dm(ctx.user.id, card=card)
     await ctx.reply("新建案件的录入表已私信发给您，请在与 casebot 的单聊中打开。")
+
+
+WITHDRAW_CONFIRM = "确认"
+
+
+def _typed_confirm(rest: str) -> tuple[str, bool]:
+    """(the reason, whether it ends with the word 确认 on its own): 「重复录入 确认」,
+    「重复录入，确认」, 「确认」."""
+    if rest == WITHDRAW_CONFIRM:
+        return "", True
+    head = rest.removesuffix(WITHDRAW_CONFIRM)
+    if head != rest and head[-1:] in ops.WITHDRAW_SEPARATORS:
+        return head.rstrip(ops.WITHDRAW_SEPARATORS), True
+    return rest, False
+
+
+@router.command("撤销案件", summary="撤销误录入的案件（仅限尚未评分的本人案件，需确认）",
+                usage=ops.WITHDRAW_USAGE, roles=("prosecutor",))
+async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
+    """撤销案件 <案件码> [原因]: a card to confirm (确认撤销); with 确认 after it, at once."""
+    code_part, rest = ops.split_code_arg(ctx.args)
+    case = await ops.case_from_args(ctx, ops.WITHDRAW_USAGE, text=code_part)
+    if case is None:
+        return
+    reason, confirmed = _typed_confirm(rest)
+    reason = " ".join(reason.split())
+    if (why := ops.withdraw_refusal(ctx, case, ctx.user)) is not None:
+        await ctx.reply(why)
+        return
+    if (bad := ops.withdraw_reason_error(reason)) is not None:
+        await ctx.reply(f"{bad}用法：{ops.WITHDRAW_USAGE}")
+        return
+    if confirmed:
+        await _withdraw(ctx, case.code, reason)
+        return
+    typed = f"撤销案件 {case.code} {reason + ' ' if reason else ''}{WITHDRAW_CONFIRM}"
+    await ops.reply_in_confidence(
+        ctx, withdraw_confirm_card(ops.case_view(ctx, case), reason, typed), case)
+
+
+@router.action("case.withdraw", roles=("prosecutor",))
+async def withdraw_button(event: CardActionEvent, ctx: Context) -> None:
+    """确认撤销 on the card 撤销案件 sent: once (a second tap finds the case withdrawn)."""
+    assert ctx.button is not None and ctx.card_message is not None
+    reason = ctx.button.data.get("reason", "")
+    if await _withdraw(ctx, ctx.button.data.get("code", ""), reason):
+        ctx.action_done()
+    # the card says it is done (by this tap or an earlier one); a refused tap leaves it as it is
+    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
+    done = ops.withdrawn_text(ctx, case) if case is not None else None
+    old = msgs.message_card(ctx.card_message)
+    if old is not None and old.actions and done is not None:
+        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=done))
+
+
+async def _withdraw(ctx: Context, code: str, reason: str) -> bool:
+    """Withdraw the case under its lock, re-checked there (of two confirmations, the second
+    finds it withdrawn and is told so); its pending reminders are called off."""
+    case = await repo.get_case(ctx.session, code, for_update=True)
+    if case is None:
+        await ctx.reply(f"未找到案件码 {code}。")
+        return False
+    if (why := ops.withdraw_refusal(ctx, case, ctx.user)) is not None:
+        await ctx.reply(why)
+        return False
+    await ops.withdraw(ctx, case, ctx.user, reason)
+    await replan_case(ctx, case, by=ctx.user.id)
+    await ctx.reply(f"已撤销案件 {case.code}。该案件不再列入我的案件和统计，也不再提醒。")
+    return True
 
 
 @router.action("case.ack", roles=("investigator",))
@@ -235,8 +309,7 @@ async def take_in(ctx: Context, case: CaseRow) -> bool:
         return False
     case, last, raced = await ops.lock_for_intake(ctx, case.code)
     if case.status != "open":  # nothing to take in; a 待定 would ask the prosecutor for nothing
-        when = f"于 {local(case.closed_at, ctx.config.tz)} " if case.closed_at else ""
-        await ctx.reply(f"{case.code} 已{when}结案，无需受理。")
+        await ctx.reply(f"{case.code} {ops.not_open_text(ctx, case)}，无需受理。")
         return False
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:

@@ -38,6 +38,10 @@ from storage.models import Base, OutboxItem, table
 from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
+# cases.status: open, closed by the case-management system (reopenable), or withdrawn by its
+# prosecutor as entered by mistake (撤销案件, 0029: final; counted nowhere)
+OPEN, CLOSED, WITHDRAWN = "open", "closed", "withdrawn"
+WITHDRAW_REASON_MAX = 100  # characters of a 撤销案件 reason (it rides on the 确认撤销 button)
 EXTERNAL_ID_MAX = 64
 
 
@@ -51,7 +55,7 @@ class CaseRow(Base):
     prosecutor: Mapped[str] = mapped_column(String(80), index=True)
     investigation_deadline: Mapped[date | None] = mapped_column(Date)
     custody_deadline: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(20), default=OPEN)  # OPEN | CLOSED | WITHDRAWN
     # when the case entered casebot: what a statistics period (统计 上月) selects by (0024)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[str] = mapped_column(String(80))
@@ -65,6 +69,10 @@ class CaseRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the case's id in the case-management system (统一受案号), unique when given
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX))
+    # 撤销案件: who withdrew it, when and why (None on a case not withdrawn; 0029)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+    withdraw_reason: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (Index("uq_cases_external_id", "external_id", unique=True),)
 
 
@@ -669,11 +677,13 @@ def case_fact_rows(session: Session, units: Collection[str] | None = None,
     intakes = session.execute(
         select(IntakeRow.case_code, IntakeRow.color).where(scoped(IntakeRow.case_code))
         .order_by(IntakeRow.id)).all()
-    # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost
+    # columns, not ORM objects: this reads every case, and ORM loading is ~5x the cost. A
+    # withdrawn case (entered by mistake) is counted nowhere; it was never scored, so it has
+    # no transcodes, intakes nor evaluations to leave out
     cases = session.execute(select(
         CaseRow.code, CaseRow.prosecutor, CaseRow.police_unit, CaseRow.color,
         CaseRow.first_nongreen_at, CaseRow.green_at, CaseRow.custody_deadline, CaseRow.status,
-        CaseRow.closed_at).where(*where)).all()
+        CaseRow.closed_at).where(*where, CaseRow.status != WITHDRAWN)).all()
     # the colour history of cases with a custody deadline: the colour when it came
     evs = session.execute(
         select(EvaluationRow.case_code, EvaluationRow.at, EvaluationRow.color)

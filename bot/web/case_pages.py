@@ -188,7 +188,8 @@ class CasePages:
                        else None),
             can_review=can_review, open_review=open_review,
             open_review_next=filer_next_step(open_review) if open_review else None,
-            can_score=viewer.id == case.prosecutor, can_intake=can_intake,
+            can_score=viewer.id == case.prosecutor and view.withdrawn is None,
+            can_intake=can_intake,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             # the card's items in the card's order: a veto once, though it has an entry too
             review_items=[{"id": i, "label": template.item(i).label
@@ -292,6 +293,10 @@ class CasePages:
         viewer, case = got
         if viewer.id != case.prosecutor:
             return self._deny(403, "无权评分", "只有本案承办检察官可以评分。")
+        if case.status == repo.WITHDRAWN:
+            async with unit_of_work(self.app.services) as out:
+                withdrawn = ops.withdrawn_text(out, case)
+            return self._deny(409, "案件已撤销", f"案件 {case.code} {withdrawn}，不能评分。")
         return viewer, case
 
     async def score_form(self, request: web.Request) -> web.Response:
@@ -360,6 +365,8 @@ class CasePages:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在")
+                if case.status == repo.WITHDRAWN:  # 撤销案件: entered by mistake
+                    raise ApiError(409, f"案件 {code} {ops.withdrawn_text(out, case)}，不能评分。")
                 # checked under the case lock: a double-clicked 提交评分 answers the request once
                 if review_id is not None and not reviews.awaits_rescore(
                         await review_repo.get(out.session, review_id), code):

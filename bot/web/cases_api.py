@@ -196,6 +196,10 @@ class CasesApi:
             "police_unit": case.police_unit, "prosecutor": case.prosecutor,
             "investigators": invs, "status": case.status,
             "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+            # 撤销案件 (status withdrawn): who, when, why; null on any other case
+            "withdrawn": None if case.withdrawn_at is None else {
+                "by": case.withdrawn_by, "at": case.withdrawn_at.isoformat(),
+                "reason": case.withdraw_reason or ""},
             "investigation_deadline": _iso(case.investigation_deadline),
             "custody_deadline": _iso(case.custody_deadline),
             "version": case.version, "score": case.score, "color": case.color,
@@ -243,6 +247,10 @@ class CasesApi:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在", "code")
+                if "status" in changes and case.status == repo.WITHDRAWN:
+                    # entered by mistake: neither reopened nor made a real (closed) case
+                    raise ApiError(422, f"案件 {code} {ops.withdrawn_text(out, case)}，"
+                                        "不能修改其状态", "status")
                 if isinstance(stage, str):
                     await ops.move_stage(out, case, stage, "api", {"via": "api"})
                 if changes:

@@ -100,7 +100,8 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/cases/{code}": {"patch": {
             "summary": "Change deadlines, move the stage forward or close/reopen a case; "
                        "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
-                       "and nothing in the request is applied",
+                       "and nothing in the request is applied; so is a status change of a "
+                       "case its prosecutor withdrew (撤销案件)",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -120,12 +121,21 @@ OPENAPI: dict[str, Any] = {
                                                        "external_id": {"type": "string",
                                                                        "nullable": True},
                                                        "status": {"type": "string",
-                                                                  "enum": ["open", "closed"]},
+                                                                  "enum": ["open", "closed",
+                                                                           "withdrawn"]},
                                                        "stage": _STAGE,
                                                        "closed_at": {
                                                            "type": "string",
                                                            "format": "date-time",
                                                            "nullable": True},
+                                                       # 撤销案件 by its prosecutor
+                                                       "withdrawn": {
+                                                           "type": "object", "nullable": True,
+                                                           "properties": {
+                                                               "by": {"type": "string"},
+                                                               "at": {"type": "string",
+                                                                      "format": "date-time"},
+                                                               "reason": {"type": "string"}}},
                                                        "score": {"type": "integer",
                                                                  "nullable": True},
                                                        "color": {**_COLOR, "nullable": True},

@@ -211,3 +211,30 @@ async def test_code_page_on_a_phone_shows_the_intake(console: Console, browser: 
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await page.screenshot(path=str(screenshot_path(request, "intake")), full_page=True)
     await ctx.close()
+
+
+async def test_a_withdrawn_case_reads_as_withdrawn_with_nothing_to_do(
+        console: Console, browser: Browser, request: Any) -> None:
+    """撤销案件: the code page (an old 查看详情 link) says 已撤销 by whom, when and why, and
+    offers neither 去评分 nor the outline."""
+    code = await create_case(console)
+    prosecutor = "p-prosecutor-1"
+    chat = f"dm:{prosecutor}"
+    [shown] = (await console.send(prosecutor, chat, f"码 {code}"))["messages"]
+    link = next(a["url"] for a in shown["card"]["actions"] if a["id"] == "case.open")
+    await console.send(prosecutor, chat, f"撤销案件 {code} 重复录入 确认")
+
+    base = str(console.client.make_url("")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 420, "height": 900})
+    page = await context.new_page()
+    await _login(page, base, prosecutor)
+    await page.goto(link)
+    await expect(page.locator("#badge")).to_have_text("已撤销")
+    await expect(page.locator("#withdrawn")).to_have_text("已撤销（余斌梅 2026-11-02：重复录入）")
+    await expect(page.get_by_text("去评分")).to_have_count(0)
+    await expect(page.get_by_text("下载 Word")).to_have_count(0)
+    await page.screenshot(path=str(screenshot_path(request, "withdrawn")), full_page=True)
+    resp = await page.goto(f"{base}/cases/{code}/score")
+    assert resp is not None and resp.status == 409
+    await expect(page.locator("#error")).to_contain_text("已撤销（余斌梅 2026-11-02：重复录入），不能评分")
+    await context.close()
