@@ -403,8 +403,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers, and Redis too when it is configured."""
-    services = request.app[APP_KEY].services
+    """Readiness: the database answers, Redis too when it is configured, and the DingTalk
+    stream is connected (or has been down for less than its grace period) when it runs."""
+    app = request.app[APP_KEY]
+    services = app.services
     checks: dict[str, str] = {}
     try:
         async with services.db() as session:
@@ -421,6 +423,9 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as e:
             checks["redis"] = f"error: {type(e).__name__}"
     ok = all(v in ("ok", "not configured") for v in checks.values())
+    if app.dingtalk is not None:  # its own rule: not ok for a moment is still ready
+        checks["dingtalk"], dingtalk_ready = app.dingtalk.health()
+        ok = ok and dingtalk_ready
     return json_response({"ready": ok, **checks}, status=200 if ok else 503)
 
 

@@ -43,6 +43,23 @@ class Metrics:
             registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
         self.reminders_sent = Counter("casebot_reminders_sent", "Reminder messages written",
                                       registry=r)
+        self.dingtalk_connected: Gauge | None = None  # see dingtalk_stream()
+        self.dingtalk_failures: Counter | None = None
+
+    def dingtalk_stream(self, reasons: tuple[str, ...]) -> tuple[Gauge, Counter]:
+        """The DingTalk Stream series, registered only where the stream runs: an instance
+        without it has no `connected 0` to alert on."""
+        if self.dingtalk_connected is None or self.dingtalk_failures is None:
+            self.dingtalk_connected = Gauge(
+                "casebot_dingtalk_stream_connected",
+                "1 while the DingTalk Stream connection is up, else 0", registry=self.registry)
+            self.dingtalk_failures = Counter(
+                "casebot_dingtalk_stream_failures",
+                "DingTalk Stream connection attempts that failed, and connections dropped, "
+                "by reason", ["reason"], registry=self.registry)
+            for reason in reasons:  # every series from 0, so rate() sees the first failure
+                self.dingtalk_failures.labels(reason)
+        return self.dingtalk_connected, self.dingtalk_failures
 
     async def refresh_outbox(self, session: AsyncSession, now_ts: float) -> None:
         row = (await session.execute(

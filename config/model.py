@@ -222,6 +222,8 @@ class DingTalkStreamConfig(Strict):
     ping_interval_seconds: float = Field(default=20.0, gt=0)  # our websocket ping
     watchdog_seconds: float = Field(default=90.0, gt=0)  # no frame and no pong this long: reconnect
     open_timeout_seconds: float = Field(default=10.0, gt=0)
+    # /readyz answers 503 once the stream has been down this long (since start or a drop)
+    ready_grace_seconds: float = Field(default=60.0, ge=0)
     max_inflight: int = Field(default=16, ge=1)  # handlers running at once
     card_callback_budget_seconds: float = Field(default=2.0, gt=0)
     dedupe_seconds: int = Field(default=600, ge=300)  # local msgId memory

@@ -20,7 +20,7 @@ from bot.transports.dingtalk.inbound import BotMessageHandler, CardCallbackHandl
 from bot.transports.dingtalk.mapping import Addressee
 from bot.transports.dingtalk.openapi import Credentials, OpenApi
 from bot.transports.dingtalk.spool import Spool, SpoolInUse, spool_dir
-from bot.transports.dingtalk.stream import StreamClient
+from bot.transports.dingtalk.stream import FAILURE_REASONS, StreamClient
 from cards.model import Button
 from config.loader import ConfigError
 from config.model import DingTalkConfig, Org
@@ -70,7 +70,13 @@ class DingTalkTransport:
                                link_for=self.action_link, senders=self.senders,
                                spool=Spool(spool_dir(app.settings.config)))
         self.stream = StreamClient(creds.client_id, creds.client_secret, api_base=cfg.api_base,
-                                   config=cfg.stream)
+                                   config=cfg.stream, clock=services.clock, tz=app.settings.config.tz,
+                                   credential_vars=(cfg.client_id_env, cfg.client_secret_env))
+        if cfg.stream_mode:
+            connected, failures = services.metrics.dingtalk_stream(FAILURE_REASONS)
+            connected.set(0)
+            self.stream.on_connected = lambda up: connected.set(1 if up else 0)
+            self.stream.on_failure = lambda reason: failures.labels(reason).inc()
         self.stream.register_callback_handler(ChatbotMessage.TOPIC, BotMessageHandler(self.inbound))
         self.stream.register_callback_handler(Card_Callback_Router_Topic,
                                               CardCallbackHandler(self.inbound))
@@ -127,6 +133,12 @@ class DingTalkTransport:
                                      services.clock.now() + ACTION_LINK_LIFETIME)
         base = self.app.settings.config.web.base_url
         return f"{base}/dingtalk/act?t={token}"
+
+    def health(self) -> tuple[str, bool]:
+        """/readyz's `dingtalk` field and whether it lets the instance count as ready."""
+        if not self.config.stream_mode:
+            return "stream mode off", True  # HTTP callbacks only: nothing held open to check
+        return self.stream.health()
 
     async def start(self, wake: Callable[[], None]) -> None:
         self._wake = wake

@@ -7,15 +7,20 @@ cancellation, opens connections with blocking `requests` on the event loop, ping
 waiting for the pong, and ACKs on whatever socket is current. Our loop: aiohttp for the open
 call, exponential backoff with jitter (1 s → 60 s by default), a watchdog that reconnects when
 neither a frame nor a pong arrives for a while, ACKs on the socket the frame came from, and
-`await stop()` that really stops."""
+`await stop()` that really stops. It also keeps what /readyz and /metrics say of the stream
+(`health()`, `on_connected`, `on_failure`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import socket
+import time
+from collections.abc import Callable
+from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -26,6 +31,7 @@ from dingtalk_stream import AckMessage, CallbackMessage, Credential, SystemMessa
 from dingtalk_stream.version import VERSION_STRING
 from websockets.asyncio.client import ClientConnection
 
+from bot.clock import Clock
 from bot.outbox import backoff
 from bot.web import loads_strict
 from config.model import DingTalkStreamConfig
@@ -36,8 +42,30 @@ log = logging.getLogger(__name__)
 OPEN_PATH = "/v1.0/gateway/connections/open"
 
 
+# casebot_dingtalk_stream_failures_total{reason}: a connection attempt that failed (refused:
+# nothing listens; auth: 401/403 on open; timeout; other), or an established one that ended
+# without DingTalk asking us to move (dropped)
+FAILURE_REASONS = ("refused", "auth", "timeout", "other", "dropped")
+
+
 class OpenFailed(Exception):
-    pass
+    def __init__(self, text: str, status: int | None = None, code: str = "") -> None:
+        super().__init__(text)
+        self.status = status
+        self.code = code  # DingTalk's `code` in the error body, e.g. InvalidClient
+
+
+def failure_reason(e: BaseException) -> str:
+    """The `reason` label of a failed connection attempt."""
+    if isinstance(e, OpenFailed) and e.status in (401, 403):
+        return "auth"
+    if isinstance(e, TimeoutError):  # aiohttp's ServerTimeoutError is one too
+        return "timeout"
+    os_error = e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e
+    if isinstance(os_error, ConnectionRefusedError) or (
+            isinstance(os_error, OSError) and os_error.errno == errno.ECONNREFUSED):
+        return "refused"
+    return "other"
 
 
 def ack(message_id: str | None, code: int, data: Any = None, message: str = "") -> str:
@@ -52,10 +80,15 @@ def ack(message_id: str | None, code: int, data: Any = None, message: str = "") 
 
 class StreamClient(dingtalk_stream.DingTalkStreamClient):
     def __init__(self, client_id: str, client_secret: str, *, api_base: str,
-                 config: DingTalkStreamConfig) -> None:
+                 config: DingTalkStreamConfig, clock: Clock, tz: tzinfo,
+                 credential_vars: tuple[str, str] = ("DINGTALK_CLIENT_ID",
+                                                     "DINGTALK_CLIENT_SECRET")) -> None:
         super().__init__(Credential(client_id, client_secret), logger=log)
         self.api_base = api_base.rstrip("/")
         self.config = config
+        self.clock = clock
+        self.tz = tz
+        self.credential_vars = credential_vars  # the environment variables, for the operator
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ws: ClientConnection | None = None
@@ -67,12 +100,20 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
         self.delays: list[float] = []  # every reconnect delay chosen
         self.watchdog_fired = 0
         self.connected = asyncio.Event()
+        # health: since when the stream is down (start, or the last drop; monotonic for the
+        # grace period, the clock for the operator), and why (None: no failure yet)
+        self._down_mono = time.monotonic()
+        self._down_since = clock.now()
+        self.problem: str | None = None
+        self.on_connected: Callable[[bool], None] = lambda up: None  # the gauge
+        self.on_failure: Callable[[str], None] = lambda reason: None  # the counter
 
     # -- lifecycle ------------------------------------------------------------------------------
     def run(self) -> asyncio.Task[None]:
         """Start the loop as a task (what the app tracks)."""
         if self._task is None:
             self._stopping = False
+            self._went_down(None)
             self._task = asyncio.create_task(self.start(), name="dingtalk-stream")
         return self._task
 
@@ -96,16 +137,20 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
         while not self._stopping:
             began = loop.time()
             asked_to_move = False
+            connects = self.connects
             try:
                 conn = await self.open_connection_async()
                 asked_to_move = await self._serve(conn)
+                if not asked_to_move:
+                    self.on_failure("dropped")
             except asyncio.CancelledError:
                 raise
             except (OpenFailed, OSError, websockets.exceptions.WebSocketException,
                     aiohttp.ClientError, TimeoutError) as e:
-                log.warning("dingtalk stream connection failed: %s", e)
-            except Exception:
+                self._failed(e, dropped=self.connects > connects)
+            except Exception as e:
                 log.exception("dingtalk stream connection crashed")
+                self._failed(e, dropped=self.connects > connects, logged=True)
             if loop.time() - began >= self.config.stable_seconds:
                 attempt = 0
             if asked_to_move and attempt == 0:
@@ -117,6 +162,52 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
             self.delays.append(delay)
             log.info("dingtalk stream reconnecting in %.2fs (attempt %d)", delay, attempt)
             await asyncio.sleep(delay)
+
+    # -- health ---------------------------------------------------------------------------------
+    def health(self) -> tuple[str, bool]:
+        """What /readyz says of the stream, and whether the instance still counts as ready:
+        connected, or down for less than `ready_grace_seconds` (since start or the last drop;
+        a reconnect after DingTalk rotates the connection takes well under a second)."""
+        if self.connected.is_set():
+            return "ok", True
+        within = time.monotonic() - self._down_mono < self.config.ready_grace_seconds
+        if self.problem is None:
+            return "connecting", within
+        if self.problem.startswith("credentials refused"):
+            return self.problem, within
+        since = self._down_since.astimezone(self.tz).isoformat(timespec="seconds")
+        return f"disconnected since {since}: {self.problem}", within
+
+    def _went_down(self, problem: str | None) -> None:
+        self._down_mono = time.monotonic()
+        self._down_since = self.clock.now()
+        self.problem = problem
+
+    def _failed(self, e: BaseException, *, dropped: bool, logged: bool = False) -> None:
+        """One failed attempt (or a connection that broke): counted, and logged. Credentials
+        refused are one ERROR naming the variables, not a warning at every retry."""
+        reason = "dropped" if dropped else failure_reason(e)
+        self.on_failure(reason)
+        text = str(e) or type(e).__name__
+        if reason == "auth":
+            assert isinstance(e, OpenFailed)
+            id_var, secret_var = self.credential_vars
+            problem = (f"credentials refused ({e.status} {e.code or 'no code'}): "
+                       f"check {id_var} / {secret_var}")
+            if problem != self.problem:
+                log.error("dingtalk stream: DingTalk refused the app's credentials (HTTP %s %s "
+                          "on %s): check the environment variables %s / %s "
+                          "(transports.dingtalk.client_id_env / client_secret_env); retrying "
+                          "with backoff", e.status, e.code or "no code", OPEN_PATH, id_var,
+                          secret_var)
+            else:
+                log.debug("dingtalk stream: credentials still refused")
+        else:
+            problem = f"{'connection lost' if dropped else reason}: {text[:200]}"
+            if not logged:
+                log.warning("dingtalk stream connection %s: %s",
+                            "lost" if dropped else "failed", text)
+        self.problem = problem  # a drop: since when was set as the socket ended
 
     def get_host_ip(self) -> str:
         """Only informative for DingTalk; never probes the network (the SDK's does)."""
@@ -144,7 +235,10 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
         ) as r:
             text = await r.text()
             if r.status != 200:
-                raise OpenFailed(f"open connection: HTTP {r.status} {text[:200]}")
+                code = ""
+                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                    code = str(json.loads(text).get("code") or "")[:60]
+                raise OpenFailed(f"open connection: HTTP {r.status} {text[:200]}", r.status, code)
         try:
             data = json.loads(text)
         except ValueError:
@@ -166,19 +260,30 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
             self._ws = ws
             self.connects += 1
             self.connected.set()
+            self.problem = None
+            self.on_connected(True)
             log.info("dingtalk stream connected (%d)", self.connects)
-            state = {"last": asyncio.get_running_loop().time(), "moved": False}
+            state = {"last": asyncio.get_running_loop().time(), "moved": False, "silent": False}
             reader = asyncio.create_task(self._read(ws, state))
             keeper = asyncio.create_task(self._keepalive(ws, state))
             try:
                 await asyncio.wait({reader, keeper}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self.connected.clear()
+                self.on_connected(False)
                 for t in (reader, keeper):
                     t.cancel()
                 await asyncio.gather(reader, keeper, return_exceptions=True)
+                ended: BaseException | None = None
                 if reader.done() and not reader.cancelled() and reader.exception():
-                    log.info("dingtalk stream socket ended: %s", reader.exception())
+                    ended = reader.exception()
+                    log.info("dingtalk stream socket ended: %s", ended)
+                self._went_down(
+                    "moving to a new connection at DingTalk's request" if state["moved"]
+                    else f"silent for over {self.config.watchdog_seconds:g}s (watchdog)"
+                    if keeper.done() and not keeper.cancelled() and state["silent"]
+                    else f"connection lost: {str(ended)[:200]}" if ended
+                    else "connection closed by DingTalk")
                 self._ws = None
             return bool(state["moved"])
 
@@ -207,6 +312,7 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
                 state["last"] = max(state["last"], now)
             if now - state["last"] > cfg.watchdog_seconds:
                 self.watchdog_fired += 1
+                state["silent"] = True
                 log.warning("dingtalk stream silent for %.1fs, reconnecting", now - state["last"])
                 ws.transport.abort()
                 return
