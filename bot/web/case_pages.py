@@ -23,7 +23,7 @@ from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
-from bot.web.session import EXPIRED, login_page, session_person
+from bot.web.session import EXPIRED, EXPIRED_DRAFT_KEPT, login_page, session_person
 from cards.cases import local
 from cards.outline import outline_docx, outline_markdown
 from cards.reviews import filer_next_step
@@ -206,7 +206,7 @@ class CasePages:
             raise ApiError(403, "链接无效或已过期")
         viewer = self._viewer(request)
         if viewer is None:
-            raise ApiError(401, EXPIRED)
+            raise ApiError(401, EXPIRED_DRAFT_KEPT)  # the page keeps what was typed
         data = await json_body(request)
         items = data.get("items")
         reason = data.get("reason")
@@ -303,7 +303,7 @@ class CasePages:
         got = await self._prosecutor_case(request)
         if isinstance(got, web.Response):
             return got
-        _, case = got
+        viewer, case = got
         s = self.app.services
         t = s.settings.template
         asked = request.query.get("review", "")
@@ -337,13 +337,14 @@ class CasePages:
             review_note = f"{why}，本次评分不关联复核申请。"
         prefill = {d.item: d.__dict__ for d in ev.deductions} if ev else {}
         return render("score_form.html", case=view, ev=ev, template=t, prefill=prefill,
+                      person_id=viewer.id,
                       vetoes=set(ev.vetoes) if ev else set(), review=review,
                       disputed=disputed, review_note=review_note)
 
     async def score_submit(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         if viewer is None:
-            raise ApiError(401, EXPIRED)
+            raise ApiError(401, EXPIRED_DRAFT_KEPT)  # the page keeps what was typed
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[Any] = []

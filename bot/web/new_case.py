@@ -19,7 +19,7 @@ from bot.domain.scoring import FieldError
 from bot.signing import expired
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import date_field, field_errors, str_field
-from bot.web.session import login_page, session_person
+from bot.web.session import EXPIRED_DRAFT_KEPT, login_page, session_person
 from config.model import Person
 from storage import cases as repo
 
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
 ONLY_PROSECUTORS = "只有承办检察官可以新建案件。"
 BAD_FORM = "录入表无效，请在聊天中发送「新建案件」重新打开。"
-# a form submitted after its login ran out: its page keeps a draft in the browser, restored
-# when the form is opened again from the card
-EXPIRED_DRAFT_KEPT = ("登录已过期，本次未提交，已填写的内容已保存在本机。"
-                      "请从聊天中的卡片重新打开此页面，内容会自动恢复。")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ def session_person(request: web.Request, signer: Signer, now: datetime) -> str |
 
 # what a form's script shows when its page outlived the session (a JSON 401)
 EXPIRED = "登录已过期，本次未提交。请从聊天中的卡片重新打开此页面后再提交。"
+# the same, from a form whose page keeps a draft in the browser (new case, score, review),
+# restored when the form is opened again from the card
+EXPIRED_DRAFT_KEPT = ("登录已过期，本次未提交，已填写的内容已保存在本机。"
+                      "请从聊天中的卡片重新打开此页面，内容会自动恢复。")
 
 
 def login_page(request: web.Request, console_on: bool) -> web.Response:
