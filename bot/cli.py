@@ -385,6 +385,7 @@ def cmd_draw_verify(args: argparse.Namespace) -> None:
 
 
 async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | None:
+    from bot.domain.inspection import normalize_session_id
     from bot.inspection import publication_of
     from storage import db, migrate
     from storage import inspection as store
@@ -396,7 +397,8 @@ async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | 
         _database_error(settings, e)
     try:
         async with db.sessionmaker(engine)() as session:
-            s = await store.get_session(session, sid)
+            # typed as in chat: dd20261127-01 or a full-width dash finds DD20261127-01
+            s = await store.get_session(session, normalize_session_id(sid))
             return publication_of(s) if s else None
     finally:
         await engine.dispose()

@@ -31,6 +31,7 @@ from bot.domain.inspection import (
     entropy_format_text,
     entropy_public_at,
     looks_like_due,
+    normalize_session_id,
     parse_create,
     parse_due,
 )
@@ -233,9 +234,9 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply("督导会议：\n" + "\n".join(lines) if lines else "还没有督导会议。")
         return
     if sub in ("", "状态", "status"):
-        chat, named = ctx.event.chat, unicodedata.normalize("NFKC", rest).strip().upper()
+        chat, named = ctx.event.chat, normalize_session_id(rest)
         if named:  # an earlier session's (its big-screen link expired), from any chat
-            s = await store.get_session(ctx.session, named[:40])
+            s = await store.get_session(ctx.session, named)
             if s is None:
                 await ctx.reply(f"找不到督导会议「{named[:30]}」。发送「督导 列表」查看全部会议及其编号。")
                 return
@@ -298,12 +299,13 @@ async def draw(event: MessageEvent, ctx: Context) -> None:
                         "开奖，开奖后再发送「抽签 <开奖号码>」。抽签只能用承诺之后才公布的号码，"
                         "才能事后复核、事先无人可知。")
         return
-    problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
+    # 「５ ２ ８」 from a phone keyboard is the published 「5 2 8」: drawn, recorded and shown so
+    entropy, problem = check_entropy(ctx.args, p.entropy_count, p.entropy_width)
     if problem:
         # the format was just spelt out: name the source without repeating it
         await ctx.reply(f"{problem}来源：{p.entropy_name.strip()}。")
         return
-    result = run_draw(manifest, ctx.args, bytes.fromhex(s.secret_hex))
+    result = run_draw(manifest, entropy, bytes.fromhex(s.secret_hex))
     s.result = json.dumps(result.to_dict(), ensure_ascii=False)
     s.drawn_at = ctx.now()
     drawn = [(uid, qids, "draw") for uid, qids in zip(result.units, result.questions, strict=True)]

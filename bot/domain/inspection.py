@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, Literal
 
+from bot.domain.codes import normalize_code
 from bot.domain.draw import (
     METHOD_CITIES_FIRST,
     METHOD_EQUAL_OFFICE,
@@ -17,6 +18,7 @@ from bot.domain.draw import (
     DrawUnit,
     Manifest,
     VerifyReport,
+    normalize_entropy,
 )
 
 DEFAULT_ANSWER_SECONDS = 180
@@ -110,13 +112,20 @@ def entropy_source(p: SessionParams) -> str:
     return f"{p.entropy_name.strip()}（格式：{entropy_format_text(p.entropy_count, p.entropy_width)}）"
 
 
-def check_entropy(text: str, count: int, width: int) -> str | None:
-    """None when `text` is exactly in the announced format, else the reason (bot/domain/draw.md §16:
-    only one spelling of the public value is accepted)."""
+def check_entropy(text: str, count: int, width: int) -> tuple[str, str | None]:
+    """The public value as the draw uses it, and None when that is exactly in the announced
+    format, else the reason. The text is first normalised as the draw itself does
+    (bot/domain/draw.md §5: NFKC, whitespace runs to one space), so 「５ ２ ８」 typed on a phone
+    is the published 「5 2 8」: the same string is hashed, recorded and shown. Other spellings
+    (528, 5,2,8) normalise to different strings and stay refused (§16)."""
+    try:
+        value = normalize_entropy(text)
+    except ValueError:  # empty, or an invisible character left after NFKC
+        value = ""
     pattern = rf"[0-9]{{{width}}}(?: [0-9]{{{width}}}){{{count - 1}}}"
-    if re.fullmatch(pattern, text):
-        return None
-    return f"随机数格式不符：应为 {entropy_format_text(count, width)}。"
+    if re.fullmatch(pattern, value):
+        return value, None
+    return text, f"随机数格式不符：应为 {entropy_format_text(count, width)}。"
 
 
 # -- chat syntax of 督导 新建 ----------------------------------------------------------------------
@@ -288,20 +297,54 @@ def due_problem(due: date, today: date) -> str | None:
     return None
 
 
+# verify()'s steps that find nothing to re-run (draw.py's _NO_PUBLICATION): the input was not
+# a publication, so nothing was checked and nothing can be said to differ
+_UNUSABLE = {
+    "published": "公布数据格式不对：应为包含 manifest（抽签清单）和 result（抽签结果）的 JSON 对象",
+    "manifest": "抽签清单（manifest）的字段缺失或格式不对",
+    "result": "抽签结果（result）的字段缺失或格式不对",
+}
+
+
+def verify_outcome(report: VerifyReport) -> Literal["match", "mismatch", "unusable"]:
+    """"match", "mismatch" (the inputs were read and the re-run differs) or "unusable" (the input
+    is no publication: nothing was re-run, so it must not read as 复核不一致)."""
+    if report.match:
+        return "match"
+    return "unusable" if report.step in _UNUSABLE else "mismatch"
+
+
+def normalize_session_id(text: str) -> str:
+    """A session id however it was typed: dd20261127-01, ＤＤ20261127－01 or 「DD20261127-01。」
+    → DD20261127-01 (as case codes are read, bot.domain.codes.normalize_code)."""
+    return normalize_code(text)[:40]
+
+
+def held_days(times: Iterable[datetime | None], tz: tzinfo) -> str | None:
+    """The day(s) a session was held, from the moments of its draw and Q&A, in the bot's time
+    zone: 「2026-11-28」, or 「2026-11-28 至 2026-11-29」 when it ran past midnight; None when it
+    was never held (no draw)."""
+    days = sorted({t.astimezone(tz).date() for t in times if t is not None})
+    if not days:
+        return None
+    first, last = days[0], days[-1]
+    return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
+
+
 def verify_message(report: VerifyReport, names: Mapping[str, str] | None = None) -> str:
     """A draw verification for people: Chinese, drawn units by name (``names``: unit id -> name).
     ``str(report)`` stays the English MATCH / MISMATCH line of ``casebot draw verify``."""
     if report.match:
         return "复核一致：按公布的数据重新计算，抽中单位和题号与公布的结果完全一致。"
+    if verify_outcome(report) == "unusable":
+        return (f"无法复核：{_UNUSABLE[report.step or '']}。请粘贴完整的抽签公布数据"
+                "（publication.json），或按会议编号复核。")
     pub, rec, at = report.published, report.recomputed, report.position
 
     def unit(uid: str | None) -> str:
         return (names or {}).get(uid or "", f"「{uid}」")
 
     texts = {
-        "published": "公布数据格式不对：应为包含 manifest（抽签清单）和 result（抽签结果）的 JSON 对象",
-        "manifest": "抽签清单（manifest）的字段缺失或格式不对",
-        "result": "抽签结果（result）的字段缺失或格式不对",
         "manifest_hash": f"抽签清单的哈希不一致：公布的是 {pub}，按清单重新计算为 {rec}"
                          "（清单在抽签后被改动过）",
         "announced_hash": f"公布的抽签清单不是抽签前承诺的那一份：抽签前公布的清单哈希为 {pub}，"

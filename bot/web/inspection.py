@@ -26,10 +26,13 @@ from bot.domain.inspection import (
     STAGE_LABELS,
     RawCreate,
     SessionParams,
+    held_days,
+    normalize_session_id,
     operator_verify_line,
     outsider_steps,
     parse_create,
     verify_message,
+    verify_outcome,
 )
 from bot.domain.question_bank import (
     CATEGORIES,
@@ -397,17 +400,23 @@ class InspectionWeb:
                       verifier_sha256=verifier_sha256())
 
     async def verify_page(self, request: web.Request) -> web.Response:
-        sid = request.query.get("session", "").strip()
-        if not sid:
+        typed = request.query.get("session", "")
+        if not typed.strip():
             return self._verify_page()
-        return await self._verify_session(sid)
+        return await self._verify_session(typed)
 
-    async def _verify_session(self, sid: str) -> web.Response:
+    async def _verify_session(self, typed: str) -> web.Response:
+        """By session id, however it was typed (dd20261127-01, ＤＤ20261127－01). An unknown id
+        checked nothing: 无法复核 with what to do, never the mismatch heading."""
+        sid = normalize_session_id(typed)
         async with self.app.services.db() as db:
-            s = await store.get_session(db, sid)
+            s = await store.get_session(db, sid) if sid else None
         if s is None:
+            shown = sid[:40] or typed.strip()[:40]
             return self._verify_page(status=404, result={
-                "match": False, "line": f"会议 {sid[:40]} 不存在，请核对会议编号"})
+                "outcome": "unusable",
+                "line": f"无法复核：没有编号为「{shown}」的督导会议。请核对会议编号（见抽签承诺卡片"
+                        "或大屏，形如 DD20261102-01），或在下方粘贴公布的抽签数据复核。"})
         pub = service.publication_of(s)
         if pub is None:  # the commitment card's 复核说明: the steps, for after the draw
             return self._verify_page(sid=s.id, note=f"会议 {s.id} 尚未抽签。请现在保存抽签清单"
@@ -424,8 +433,11 @@ class InspectionWeb:
             summary = {"units": [names.get(u, u) for u in pub["result"]["units"]],
                        "entropy": pub["result"]["entropy"], "source": m.entropy_source,
                        "hash": pub["result"]["manifest_hash"]}
-        return self._verify_page(sid=sid, text=text, summary=summary, result={
-            "match": report.match, "line": verify_message(report, names)})
+        outcome = verify_outcome(report)
+        # pasted JSON that is no publication is bad input: nothing was re-run
+        return self._verify_page(sid=sid, text=text, summary=summary,
+                                 status=400 if outcome == "unusable" else 200,
+                                 result={"outcome": outcome, "line": verify_message(report, names)})
 
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
@@ -438,9 +450,9 @@ class InspectionWeb:
                                   "first_difference": report.first_difference,
                                   "message": verify_message(report, self._unit_names())})
         form = await form_body(request)
-        sid = str(form.get("session") or "").strip()
-        if sid:
-            return await self._verify_session(sid)
+        typed = str(form.get("session") or "")
+        if typed.strip():
+            return await self._verify_session(typed)
         text = str(form.get("publication") or "")
         try:
             pub = loads_strict(text)
@@ -448,7 +460,8 @@ class InspectionWeb:
             where = f"（第 {e.lineno} 行第 {e.colno} 列附近）" if isinstance(e, json.JSONDecodeError) \
                 else ""  # nested too deeply, or a lone surrogate
             return self._verify_page(status=400, text=text, result={
-                "match": False, "line": f"粘贴的内容不是合法的 JSON{where}，请粘贴完整的抽签公布数据"})
+                "outcome": "unusable",
+                "line": f"无法复核：粘贴的内容不是合法的 JSON{where}，请粘贴完整的抽签公布数据"})
         return self._verify_response(pub, "", text)
 
     async def verifier(self, request: web.Request) -> web.Response:
@@ -702,7 +715,10 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
     else:
         steps = ("本次会议未抽签，没有抽签结果需要复核。",)
     return ReportData(
-        sid=s.id, title=s.title, date=f"{s.created_at.astimezone(tz):%Y-%m-%d}",
+        # the day it was held (draw and Q&A), not the day it was created
+        sid=s.id, title=s.title, date=held_days(
+            [s.drawn_at, *(t for a in asks for t in (a.revealed_at, a.answer_published_at))], tz)
+        or "未举行（未抽签）",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
         reports=reports,
         rectifications=tuple((d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),

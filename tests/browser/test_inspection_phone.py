@@ -176,3 +176,23 @@ async def test_stats_tables_fit_a_desktop_page(console: Console, browser: Browse
     fits = await page.locator(".scroll-x").evaluate_all(
         "boxes => boxes.map(b => b.scrollWidth <= b.clientWidth)")
     assert fits == [True, True]
+
+
+async def test_verify_form_reads_the_id_as_typed_and_never_reds_an_unknown_one(
+        console: Console, browser: Browser) -> None:
+    """A reader types the session id on a phone: in lower case it is found and re-run (green
+    复核一致); an unknown id checked nothing: 无法复核 in neutral grey, not the red 复核不一致."""
+    s = await quick_session(console)
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    outcome = page.locator("#outcome")
+    for typed, text, colour in ((s.id.lower(), "复核一致", "rgb(31, 157, 85)"),
+                                ("hello", "无法复核", "rgb(85, 85, 85)")):
+        await page.goto(str(console.client.make_url("/draw/verify")))
+        await page.fill("#session", typed)
+        await page.click("text=按会议编号复核")
+        await expect(outcome).to_have_text(text)
+        assert await outcome.evaluate("h => getComputedStyle(h).color") == colour, typed
+    await expect(page.locator("#line")).to_contain_text("没有编号为「HELLO」的督导会议")
+    await ctx.close()

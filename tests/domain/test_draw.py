@@ -703,9 +703,11 @@ def test_verification_is_worded_in_chinese_for_people() -> None:
     bad = copy.deepcopy(pub)
     bad["result"]["entropy"] = "5  2 8"
     assert "未按规范写法公布（规范写法：「5 2 8」）" in verify_message(verify(bad), names)
+    # no publication: nothing was re-run, so nothing is said to differ
     for broken in ({}, {"manifest": {}, "result": {}}, {"manifest": pub["manifest"], "result": {}}):
         text = verify_message(verify(broken), names)
-        assert text.startswith("复核不一致：") and not re.search(r"[a-z]{4,}:", text), text
+        assert text.startswith("无法复核：") and not re.search(r"[a-z]{4,}:", text), text
+        assert "复核不一致" not in text and "请粘贴完整的抽签公布数据" in text, text
 
 
 def forged_after_reveal(pub: dict[str, Any]) -> dict[str, Any]:
