@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,7 +41,7 @@ from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
 from bot.web.new_case import NewCasePage
-from config.loader import Settings
+from config.loader import ConfigError, Settings
 from config.model import Org, TransportsConfig
 from handlers import admin, basic, cases, inspection, rectification, reviews
 from handlers import reminders as reminder_handlers
@@ -85,6 +85,12 @@ class App:
         assert self._dispatcher is not None, "App not started"
         return self._dispatcher
 
+    @staticmethod
+    def _redis_unreachable(e: Exception) -> None:
+        log.warning("redis unreachable at start (%s): running without it until it answers "
+                    "(docs/deploy.md, 'What breaks when Redis is lost'); /readyz answers 503 "
+                    "meanwhile", e or type(e).__name__)
+
     async def start(self) -> None:
         cfg = self.settings.config
         dt_creds = (dingtalk.credentials(cfg.transports.dingtalk, os.environ)
@@ -100,16 +106,26 @@ class App:
         # what this instance shares with the others, to compare their logs
         log.info("casebot starting: database %s, redis %s, redis prefix %s, transports %s",
                  db.describe(cfg.storage.database_url),
-                 _without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
+                 without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
                  cfg.storage.redis_prefix, _transports(cfg.transports))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
         if redis is not None:
             try:
                 await asyncio.wait_for(redis.ping(), timeout=2)
+            except ResponseError as e:
+                if "DB index is out of range" not in str(e):  # e.g. a wrong password
+                    self._redis_unreachable(e)
+                else:  # the server answered: not an outage but a config mistake
+                    await redis.aclose()
+                    await self.engine.dispose()
+                    index = redis.connection_pool.connection_kwargs.get("db", 0)
+                    raise ConfigError([
+                        f"{self.settings.source}: {self.settings.label('storage.redis_url')}: "
+                        f"the Redis server has no database {index} (it answered 'DB index is "
+                        "out of range'; it has `databases` in redis.conf, 16 by default, "
+                        "numbered from 0)"]) from None
             except (RedisError, OSError, TimeoutError) as e:  # started anyway: Redis is optional
-                log.warning("redis unreachable at start (%s): running without it until it "
-                            "answers (docs/deploy.md, 'What breaks when Redis is lost'); /readyz "
-                            "answers 503 meanwhile", e or type(e).__name__)
+                self._redis_unreachable(e)
         if cfg.transports.console_on and cfg.transports.dingtalk.enabled:
             log.warning("the console (/console) is on beside DingTalk: it has no passwords, so "
                         "whoever reaches %s can act as any person; set transports.console.enabled: "
@@ -283,7 +299,7 @@ class App:
         return totals
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     """A Redis URL for a log line: its password (in the address or a `password=` parameter)
     shown as ***, so that an operator can compare the instances' logs."""
     parts = urlsplit(url)

@@ -32,12 +32,13 @@ DEMO_TOKEN = "demo-token"
 
 
 def _settings(path: str | None, overrides: dict[str, Any] | None = None,
-              serving: bool = False) -> Settings:
+              serving: bool = False, demo: bool = False) -> Settings:
     """The settings, or the config errors on stderr and exit 2. ``serving``: also what only
-    running the bot needs (serve, demo, check-config)."""
+    running the bot needs (serve, demo, check-config); ``demo``: `casebot demo` (its test
+    clock)."""
     try:
         settings = load_config(path, overrides)
-        if serving and (errors := serve_errors(settings)):
+        if serving and (errors := serve_errors(settings, demo=demo)):
             raise ConfigError(errors)
         return settings
     except ConfigError as e:
@@ -57,7 +58,7 @@ def _database_error(settings: Settings, e: Exception, migrate_hint: bool = True)
 
     hint = (f"; `casebot migrate --config {settings.source}` creates or upgrades it"
             if migrate_hint and not isinstance(e, SchemaTooNew) else "")
-    print(f"error: {e} (storage.database_url in {settings.source}{hint})", file=sys.stderr)
+    print(f"error: {e} ({settings.origin('storage.database_url')}{hint})", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -199,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     token_shown = "from CASEBOT_API_TOKEN"  # a real token is never printed
     if not os.environ.get("CASEBOT_API_TOKEN"):
         os.environ["CASEBOT_API_TOKEN"] = token_shown = DEMO_TOKEN
-    settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True)
+    settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True, demo=True)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
     from bot.demo import seed_demo
@@ -235,14 +236,32 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    settings = _settings(args.path, serving=True)
+    if args.path and args.config and args.path != args.config:
+        print(f"error: two config files given ({args.path} and --config {args.config}): "
+              "give one", file=sys.stderr)
+        raise SystemExit(2)
+    name = args.path or args.config or str(DEFAULT_CONFIG)
+    settings = _settings(name, serving=True)
     org = settings.org
-    print(f"{args.path}: OK ({len(org.units)} units, {len(org.people)} people, "
+    print(f"{name}: OK ({len(org.units)} units, {len(org.people)} people, "
           f"{len(org.chats)} chats)")
     cfg = settings.config
+    for field, var in settings.from_env.items():  # passwords shown as ***
+        print(f"{field} from environment variable {var}: {_url_for_log(field, settings)}")
     today = SystemClock().now().astimezone(cfg.tz).date()
     if note := cfg.reminders.work_calendar().coverage_warning(today):
         print(f"warning: {note}")
+
+
+def _url_for_log(field: str, settings: Settings) -> str:
+    """The database or Redis URL without its password."""
+    from bot.app import without_password
+    from storage.db import describe
+
+    storage = settings.config.storage
+    if field == "storage.database_url":
+        return describe(storage.database_url)
+    return without_password(storage.redis_url) if storage.redis_url else "none"
 
 
 def _anchors(args: argparse.Namespace) -> list[Head]:
@@ -531,12 +550,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="enable POST /console/api/clock to move the bot's clock")
     d.set_defaults(func=cmd_demo)
 
-    m = sub.add_parser("migrate", help="create the database if needed and apply its migrations")
+    m = sub.add_parser("migrate", help="bring the database's tables to this version (SQLite: "
+                       "creates the file if needed; PostgreSQL: the database must exist, "
+                       "`createdb`, and migrate creates and upgrades its tables)")
     m.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     m.set_defaults(func=cmd_migrate)
 
     c = sub.add_parser("check-config", help="validate a config file; non-zero exit on errors")
-    c.add_argument("path", help="the casebot.yaml to check (with the files it names)")
+    c.add_argument("path", nargs="?", help="the casebot.yaml to check (with the files it "
+                   f"names; default {DEFAULT_CONFIG})")
+    c.add_argument("--config", help="the same as PATH, as the other commands take it")
     c.set_defaults(func=cmd_check_config)
 
     a = sub.add_parser("audit", help="audit trail tools")

@@ -249,4 +249,12 @@ async def seed_bank(services: Services) -> int:
                            action="inspection.bank.import", subject="bank",
                            data={"file": path.name, "added": added, "demo": demo})
     log.info("imported %d questions from %s", added, path.name)
+    if demo and not services.settings.org.demo:
+        # a production roster with the shipped template's demo bank: real sessions would draw
+        # synthetic questions
+        log.warning("the question bank was seeded from %s, a SYNTHETIC demo bank (demo: true), "
+                    "while the roster is not a demo roster: import the real bank (`casebot "
+                    "import questions FILE` or /inspection/bank) and set "
+                    "inspection.question_bank: null in %s (docs/deploy.md)",
+                    path, services.settings.source)
     return added

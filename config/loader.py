@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +18,12 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = DEFAULT_DIR / "casebot.yaml"
+# Environment variables that replace a field of the file: URLs that may hold a password, which
+# the config file (shared, often in version control) should not.
+ENV_OVERRIDES: dict[str, str] = {
+    "storage.database_url": "CASEBOT_DATABASE_URL",
+    "storage.redis_url": "CASEBOT_REDIS_URL",
+}
 
 
 class ConfigError(Exception):
@@ -43,6 +49,20 @@ class Settings:
     template: ScoreTemplate
     secrets: Secrets
     source: Path
+    # field path -> the environment variable its value came from (ENV_OVERRIDES)
+    from_env: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, path: str) -> str:
+        """A field for a `FILE: FIELD: why` line, naming the variable it came from if any."""
+        var = self.from_env.get(path)
+        return f"{path} (from environment variable {var})" if var else path
+
+    def origin(self, path: str) -> str:
+        """Where a field's value was set, for a message: the variable, or the field and file."""
+        var = self.from_env.get(path)
+        if var:
+            return f"environment variable {var}, which overrides {path} in {self.source}"
+        return f"{path} in {self.source}"
 
     @property
     def org_path(self) -> Path:
@@ -161,7 +181,9 @@ def _duplicate_keys(root: yaml.Node) -> list[str]:
     return [text for _, text in sorted(found)]
 
 
-def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None = None) -> M:
+def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None = None,
+                  labels: Mapping[str, str] | None = None) -> M:
+    """``labels``: field paths shown otherwise in errors (a value from the environment)."""
     if data is None:
         data = read_yaml(path, ref)
     if not isinstance(data, dict):
@@ -172,15 +194,16 @@ def validate_file(path: Path, model: type[M], data: Any = None, ref: Ref | None 
         errs = e.errors()
         # a list whose only item is wrong is also reported as too short: name the item only
         inner = {tuple(err["loc"][:n]) for err in errs for n in range(len(err["loc"]))}
-        raise ConfigError([_format(path, err) for err in errs
+        raise ConfigError([_format(path, err, labels or {}) for err in errs
                            if err["type"] != "too_short" or tuple(err["loc"]) not in inner
                            ]) from None
 
 
-def _format(path: Path, err: Any) -> str:
+def _format(path: Path, err: Any, labels: Mapping[str, str]) -> str:
     loc = ".".join(
         f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]
     ).replace(".[", "[")
+    loc = labels.get(loc, loc)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -193,7 +216,7 @@ def _format(path: Path, err: Any) -> str:
 
 def load_secrets(cfg: AppConfig, env: dict[str, str] | None = None) -> Secrets:
     env = dict(os.environ) if env is None else env
-    token = env.get(cfg.secrets.api_token_env) or None
+    token = env.get(cfg.secrets.api_token_env, "").strip() or None  # blank: not set
     raw_keys = env.get(cfg.secrets.link_keys_env, "")
     keys = tuple(k.strip().encode() for k in raw_keys.split(",") if k.strip())
     return Secrets(api_token=token, link_keys=keys)
@@ -204,14 +227,24 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
-    """Load `casebot.yaml` and the files it names (relative to it), or raise ConfigError."""
+    """Load `casebot.yaml` and the files it names (relative to it), or raise ConfigError.
+    The environment's ENV_OVERRIDES replace the file's values; ``overrides`` (the demo's)
+    replace both."""
     path = Path(path) if path else DEFAULT_CONFIG
+    env = dict(os.environ) if env is None else env
     data = read_yaml(path)
     if data is None:
         data = {}
+    from_env = {field: var for field, var in ENV_OVERRIDES.items()
+                if env.get(var, "").strip() and not _has(overrides or {}, field)}
+    if isinstance(data, dict) and from_env:
+        for field, var in from_env.items():
+            data = _merge(data, _nested(field, env[var].strip()))
     if isinstance(data, dict) and overrides:
         data = _merge(data, overrides)
-    cfg = validate_file(path, AppConfig, data)
+    labels = {field: f"{field} (from environment variable {var})"
+              for field, var in from_env.items()}
+    cfg = validate_file(path, AppConfig, data, labels=labels)
     errors: list[str] = []
     org: Org | None = None
     try:
@@ -232,22 +265,46 @@ def load_config(
     if errors or org is None or template is None:
         raise ConfigError(errors)
     return Settings(config=cfg, org=org, template=template, secrets=load_secrets(cfg, env),
-                    source=path)
+                    source=path, from_env=from_env)
 
 
-def serve_errors(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+def serve_errors(settings: Settings, env: Mapping[str, str] | None = None,
+                 demo: bool = False) -> list[str]:
     """What only running the bot needs (`serve`, `check-config`): the question bank it imports
     into an empty database must exist (parsed when imported: it takes a while), and DingTalk,
-    when enabled, needs its credentials in the environment and its CorpId."""
+    when enabled, needs its credentials in the environment and its CorpId. A test clock runs
+    only in `casebot demo` (``demo``): in production it would do nothing, or move real dates."""
     bank = settings.config.inspection.question_bank
     path = settings.source
     errors = []
+    if settings.config.transports.console.test_clock and not demo:
+        errors.append(f"{path}: transports.console.test_clock: a test clock never runs under "
+                      "`casebot serve` (it always uses the real time): remove the key or set it "
+                      "to false; to move the clock, run `casebot demo --test-clock`")
     if bank and not (path.parent / bank).is_file():
         errors.append(f"{path}: inspection.question_bank: file not found: {path.parent / bank}")
     dingtalk = settings.config.transports.dingtalk
     errors += [f"{path}: {line}"
                for line in dingtalk.serve_errors(os.environ if env is None else env)]
     return errors
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    """`a.b`, v -> {"a": {"b": v}}."""
+    out: Any = value
+    for key in reversed(path.split(".")):
+        out = {key: out}
+    result: dict[str, Any] = out
+    return result
+
+
+def _has(data: Mapping[str, Any], path: str) -> bool:
+    """Whether the nested mapping sets the dotted ``path``."""
+    for key in path.split("."):
+        if not isinstance(data, Mapping) or key not in data:
+            return False
+        data = data[key]
+    return True
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -18,6 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.domain.reminders import ReminderRule, default_rules
 from bot.domain.scoring import Color
@@ -193,17 +196,78 @@ class StorageConfig(Strict):
 
     @field_validator("database_url")
     @classmethod
-    def _known_driver(cls, v: str) -> str:
-        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return v
+    def _database(cls, v: str) -> str:
+        return check_database_url(v)
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_scheme(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return v
+    def _redis(cls, v: str | None) -> str | None:
+        return None if v is None else check_redis_url(v)
+
+
+def check_database_url(v: str) -> str:
+    """A driver casebot runs on, and for PostgreSQL a database name: without one asyncpg
+    connects to the user's default database (often `postgres`, the maintenance database).
+    Messages never quote the URL: it may hold a password."""
+    if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        scheme = v.partition("://")[0] if "://" in v else ""
+        got = f" (got {scheme}://)" if scheme and len(scheme) < 40 else ""
+        raise ValueError(f"must start with sqlite+aiosqlite:// or postgresql+asyncpg://{got}")
+    if v.startswith("postgresql+asyncpg://"):
+        try:
+            url = make_url(v)
+        except (ArgumentError, ValueError):
+            raise ValueError("not a valid URL: postgresql+asyncpg://USER[:PASSWORD]@HOST[:PORT]"
+                             "/DATABASE (a port is a number)") from None
+        if not url.database:
+            raise ValueError("names no database: postgresql+asyncpg://USER@HOST:PORT/DATABASE "
+                             "(without one the server's default database is used, e.g. the "
+                             "`postgres` maintenance database)")
+    return v
+
+
+def check_redis_url(v: str) -> str:
+    """redis:// or rediss:// with a host, or unix:// with a socket path, and a database index
+    that is a number: redis-py silently uses database 0 for `/seven` (another tenant's, on a
+    shared server). Whether the server has that many databases is checked at start. Messages
+    never quote the URL: it may hold a password."""
+    parts = urlsplit(v)
+    if parts.scheme not in ("redis", "rediss", "unix") or not v.startswith(f"{parts.scheme}://"):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("the port is not a number (redis://HOST:PORT/DB)") from None
+    db: list[str] = []
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("names no socket: unix:///PATH/TO/redis.sock?db=N")
+    else:
+        if not parts.hostname:
+            raise ValueError("names no host: redis://HOST:PORT/DB")
+        if parts.path not in ("", "/"):
+            db.append(parts.path[1:])
+    db += [value for key, value in parse_qsl(parts.query, keep_blank_values=True)
+           if key == "db"]
+    for index in db:
+        if not index.isdigit() or not index.isascii():
+            raise ValueError(f"database {index[:20]!r} is not a number: the database index is "
+                             "a whole number from 0 (redis://HOST:PORT/DB, e.g. /0)")
+    return v
+
+
+def check_http_url(v: str) -> str:
+    """An http(s) URL with a host (a bare `api.dingtalk.com` would fail every request)."""
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("not a valid URL (http[s]://HOST[:PORT], a port is a number)") from None
+    if not parts.hostname:
+        raise ValueError("names no host: http[s]://HOST[:PORT]")
+    return v
 
 
 class ConsoleConfig(Strict):
@@ -265,15 +329,20 @@ class DingTalkConfig(Strict):
     stream: DingTalkStreamConfig = DingTalkStreamConfig()
     delivery: DingTalkDeliveryConfig = DingTalkDeliveryConfig()
 
+    @field_validator("api_base", "oapi_base")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        return check_http_url(v)
+
     def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
         """One line per credential variable that is not set, while DingTalk is enabled."""
         if not self.enabled:
             return []
-        return [f"transports.dingtalk.{field}: environment variable {name} is not set "
-                f"(DingTalk is enabled)"
+        return [f"transports.dingtalk.{field}: environment variable {name} is "
+                f"{'blank' if name in env else 'not set'} (DingTalk is enabled)"
                 for field, name in (("client_id_env", self.client_id_env),
                                     ("client_secret_env", self.client_secret_env))
-                if not env.get(name)]
+                if not env.get(name, "").strip()]  # blank (`ID=' '`) is as good as unset
 
     def serve_errors(self, env: Mapping[str, str]) -> list[str]:
         """What running with DingTalk enabled needs beyond the model: the credentials, and
@@ -317,9 +386,7 @@ class WebConfig(Strict):
     @field_validator("public_url")
     @classmethod
     def _http(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v
+        return check_http_url(v)
 
     @property
     def base_url(self) -> str:

@@ -41,9 +41,9 @@ def credentials(cfg: DingTalkConfig, env: Mapping[str, str]) -> Credentials:
     for an in-house app's robot)."""
     if missing := cfg.missing_credentials(env):
         raise ConfigError(missing)
-    client_id = env[cfg.client_id_env]
-    return Credentials(client_id, env[cfg.client_secret_env],
-                       env.get(cfg.robot_code_env) or client_id)
+    client_id = env[cfg.client_id_env].strip()
+    return Credentials(client_id, env[cfg.client_secret_env].strip(),
+                       env.get(cfg.robot_code_env, "").strip() or client_id)
 
 
 class DingTalkTransport:
