@@ -329,6 +329,17 @@ def not_open_text(out: Outbound, case: CaseRow) -> str:
     return f"已{when}结案"
 
 
+def closed_footer(out: Outbound, case: CaseRow) -> str | None:
+    """案件已结案（2026-11-27）: the footer of the cards about a case that is no longer open
+    (已撤销（…） for one withdrawn), whose actions the case now refuses; None while open."""
+    if case.status == OPEN:
+        return None
+    if (withdrawn := withdrawn_text(out, case)) is not None:
+        return f"案件{withdrawn}"
+    day = f"（{case.closed_at.astimezone(out.config.tz):%Y-%m-%d}）" if case.closed_at else ""
+    return f"案件已结案{day}"
+
+
 async def taken_in_on(out: Outbound, case: CaseRow) -> date | None:
     """The day (in the bot's time zone) a case in 审查起诉 was first taken in (放行 or 先收后补);
     None, without a query, for a case in an earlier stage or never scanned."""
@@ -678,6 +689,33 @@ async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Colo
         await out.audit("bot", "case.deliver", case.code,
                         {"to": person_id, "version": ev.version, "message": msg.id})
     await out.session.flush()
+
+
+async def redraw_deliveries(out: Outbound, case: CaseRow) -> None:
+    """The case was closed or reopened: the investigators' cards of its current version follow.
+    Closed, they keep only 查看详情, footed 案件已结案（date）; reopened, 申请复核 and (unless
+    acknowledged meanwhile) 已知悉 are back. What a card said when sent (转码, 已销号) stays;
+    earlier versions' cards, already retired (已更新为第n版), are left alone."""
+    ev = await repo.current_evaluation(out.session, case)
+    if ev is None:
+        return
+    view, closed = case_view(out, case), closed_footer(out, case)
+    page, qr = code_links(out, case.code)
+    for d in await repo.deliveries(out.session, case.code):
+        msg = await msgs.get_message(out.session, d.message_id) if d.version == ev.version \
+            else None
+        old = msgs.message_card(msg) if msg is not None else None
+        if msg is None or old is None:
+            continue
+        opener = old.button("case.open")
+        ack = (None if d.acknowledged_at is None
+               else (out.directory.person_name(d.person_id), d.acknowledged_at))
+        card = replace(delivery_card(view, ev, out.services.settings.template,
+                                     opener.url if opener and opener.url else page,
+                                     old.image or qr, ack, out.config.tz, closed=closed),
+                       body=old.body, done=old.done)
+        if card != old:  # closing a closed case again redraws nothing
+            await out.update_card(msg, card)
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:

@@ -184,7 +184,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored,
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
-        joint_example=joint_example(out), case_closed=case.status != "open")
+        joint_example=joint_example(out), case_closed=ops.closed_footer(out, case))
 
 
 def joint_example(out: Outbound) -> str:

@@ -158,12 +158,20 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
 
 def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_url: str,
                   qr_url: str, ack: tuple[str, datetime] | None, tz: ZoneInfo,
-                  transcode_from: Color | None = None, cleared: tuple[str, ...] = ()) -> Card:
+                  transcode_from: Color | None = None, cleared: tuple[str, ...] = (),
+                  closed: str | None = None) -> Card:
     """The card an investigator receives after each evaluation; `cleared`: the items 销号
-    since the previous one."""
+    since the previous one. `closed` (案件已结案（2026-11-27）): the case is closed, so the
+    card keeps only 查看详情 and says so in its footer: a closed case takes no review request,
+    and acknowledging the code of a case that is over records nothing anyone acts on."""
     actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
     # the numbered items of the card (deductions, then veto hits): none, nothing to dispute
     disputable = len(ev.deductions) + len(set(ev.vetoes) - {d.item for d in ev.deductions})
+    if closed is not None:
+        acked = f"已知悉：{ack[0]} {local(ack[1], tz)}；" if ack is not None else ""
+        return Card(title=code_title(case, ev), body=case_body(case, ev, template),
+                    color=ev.color.value, image=qr_url, actions=tuple(actions),
+                    footer=acked + closed)
     if disputable:
         example = {1: "1", 2: "1,2"}.get(disputable, "1,3")
         actions.append(Button(

@@ -31,7 +31,9 @@ class ReviewView:
     rescored: str | None  # "黄码 85分（第3版）" once the re-score referencing it exists
     score_url: str
     joint_example: str  # a time ahead, shown as the 评议时间 placeholder
-    case_closed: bool = False  # 结案: nothing about the request is done in chat any more
+    # 案件已结案（2026-11-27）, the footer, once closed: nothing about the request is done in
+    # chat any more; None while the case is open
+    case_closed: str | None = None
 
 
 def _body(v: ReviewView) -> str:
@@ -80,7 +82,7 @@ def prosecutor_card(v: ReviewView) -> Card:
             and v.rescored is None:
         actions = [Button(id="review.rescore", label="去调整评分", url=v.score_url)]
     return Card(title=f"复核申请 #{v.id} · {v.state.label}", body=_body(v), color=v.color,
-                actions=() if v.case_closed else tuple(actions))
+                actions=() if v.case_closed else tuple(actions), footer=v.case_closed)
 
 
 WITHDRAW, CONFIRM = "撤回申请", "确认评议结果"  # the filer's buttons on their receipt card
@@ -96,7 +98,8 @@ def receipt_card(v: ReviewView) -> Card:
         actions = [Button(id="review.withdraw", label=WITHDRAW, data=_data(v))]
     elif v.state is State.JOINT_DONE:
         actions = [Button(id="review.confirm", label=CONFIRM, data=_data(v))]
-    footer = f"已确认：{v.confirmed_by}" if v.confirmed_by else None
+    footer = "；".join(f for f in (f"已确认：{v.confirmed_by}" if v.confirmed_by else None,
+                                  v.case_closed) if f) or None
     return Card(title=receipt_title(v), body=_body(v), color=v.color,
                 actions=() if v.case_closed else tuple(actions), footer=footer)
 
@@ -119,7 +122,7 @@ def filer_next_step(v: ReviewView) -> str:
 
 def joint_card(v: ReviewView) -> Card:
     return Card(title=f"检警共同评议 · 复核申请 #{v.id} · {v.state.label}", body=_body(v),
-                color=v.color)
+                color=v.color, footer=v.case_closed)
 
 
 RENDER = {"prosecutor": prosecutor_card, "receipt": receipt_card, "joint": joint_card}

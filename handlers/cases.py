@@ -253,12 +253,15 @@ async def ack(event: CardActionEvent, ctx: Context) -> None:
     if delivery is None or delivery.person_id != ctx.user.id:
         await ctx.reply("这张卡片不是发给您的，无法确认。")
         return
+    case = await repo.get_case(ctx.session, delivery.case_code)
+    assert case is not None
+    if case.status != repo.OPEN:  # the card lost 已知悉 on closing; an old rendering may not have
+        await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
+        return
     if not await ops.acknowledge(ctx, delivery, ctx.user):
         await ctx.reply("您已确认过这张案件码卡片。")
         return
     ctx.action_done()
-    case = await repo.get_case(ctx.session, delivery.case_code)
-    assert case is not None
     ev = next(e for e in await repo.evaluations(ctx.session, case.code)
               if e.version == delivery.version)
     old = msgs.message_card(ctx.card_message)

@@ -52,6 +52,9 @@ async def _loaded(ctx: Context) -> tuple[ReviewRow, CaseRow] | None:
     if row is None or case is None:
         await ctx.reply("找不到该复核申请。")
         return None
+    if case.status != case_repo.OPEN:  # its cards have no buttons then; an old rendering may
+        await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，复核申请不再处理。")
+        return None
     return row, case
 
 

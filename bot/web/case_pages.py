@@ -184,6 +184,7 @@ class CasePages:
             receipts=receipts,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
             viewer=viewer, token=request.match_info["token"],
+            closed=case.status == repo.CLOSED,
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
                        else None),
             can_review=can_review, open_review=open_review,

@@ -261,7 +261,8 @@ class CasesApi:
         return json_response({"code": code, **shown, **({"stage": stage} if stage else {})})
 
     async def _apply(self, out: Outbound, case: CaseRow, changes: dict[str, Any]) -> None:
-        """Deadlines and status: the reminders, a 待定 intake and review requests follow."""
+        """Deadlines and status: the reminders, a 待定 intake, the investigators' code cards
+        and review requests follow."""
         code = case.code
         reopened = changes.get("status") == "open" and case.status != "open"
         closing = changes.get("status") == "closed" and case.status != "closed"
@@ -280,7 +281,8 @@ class CasesApi:
             await ops.intake_moot_by_closing(out, case)
         elif reopened:  # … and waits again
             await ops.intake_waits_again(out, case)
-        if "status" in changes:
+        if "status" in changes:  # the cards that act on the case follow (案件已结案（date）)
+            await ops.redraw_deliveries(out, case)
             await reviews.on_case_status(out, case)
 
     async def evaluate(self, request: web.Request) -> web.Response:

@@ -238,3 +238,35 @@ async def test_a_withdrawn_case_reads_as_withdrawn_with_nothing_to_do(
     assert resp is not None and resp.status == 409
     await expect(page.locator("#error")).to_contain_text("已撤销（余斌梅 2026-11-02：重复录入），不能评分")
     await context.close()
+
+
+async def test_a_closed_case_reads_as_closed_with_no_review_form(
+        console: Console, browser: Browser, request: Any) -> None:
+    """结案 by the case-management system: the investigator's 查看详情 opens a page that says
+    已结案 (when) and offers no 申请复核 form; reopened, the form is back."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    card = next(m for m in cards(await console.messages(f"dm:{inv}"))
+                if m["card"]["title"].startswith(f"案件码 {code}"))
+    link = next(a["url"] for a in card["card"]["actions"] if a["id"] == "case.open")
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200, await r.text()
+
+    base = str(console.client.make_url("")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await _login(page, base, inv)
+    await page.goto(link)
+    await expect(page.locator("#closed")).to_have_text("已结案（2026-11-02 09:30），不再受理复核申请")
+    await expect(page.locator("#review-form")).to_have_count(0)
+    await expect(page.get_by_text("提交复核申请")).to_have_count(0)
+    await page.screenshot(path=str(screenshot_path(request, "closed")), full_page=True)
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "open"},
+                                   headers={"Authorization": "Bearer test-token"})
+    assert r.status == 200, await r.text()
+    await page.reload()
+    await expect(page.locator("#review-form")).to_have_count(1)
+    await expect(page.locator("#closed")).to_have_count(0)
+    await context.close()

@@ -1,0 +1,139 @@
+"""Closing a case (结案, `PATCH /api/v1/cases/{code}` from the case-management system) leaves
+no card about it offering what a closed case refuses: the investigators' code cards keep only
+查看详情 and the prosecutor's and the filer's review cards lose their buttons, each footed
+案件已结案（date）; the code page says 已结案 and has no review form. Reopening brings the
+buttons (and the form) back on the same cards."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.conftest import Console
+
+INV, INV2 = INVESTIGATORS
+CLOSED = "案件已结案（2026-11-03）"  # closed a day after START
+
+
+async def _card(console: Console, person: str, title_part: str) -> dict[str, Any]:
+    return [m for m in cards(await console.messages(f"dm:{person}"))
+            if title_part in m["card"]["title"]][-1]
+
+
+async def _status(console: Console, code: str, status: str) -> None:
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"status": status})
+    assert r.status == 200, await r.text()
+
+
+def _labels(m: dict[str, Any]) -> list[str]:
+    return [a["label"] for a in m["card"]["actions"]]
+
+
+async def test_closing_takes_review_and_ack_off_the_code_cards_and_reopening_gives_them_back(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    sent = await _card(console, INV2, f"案件码 {code}")
+    assert _labels(sent) == ["查看详情", "申请复核", "已知悉"]
+    acked = await _card(console, INV, f"案件码 {code}")
+    r = await console.click(INV, acked["id"], "case.ack")
+    assert r["messages"][-1]["text"] == f"已确认知悉 {code}（第1版）。"
+    acked = await _card(console, INV, f"案件码 {code}")
+    ack_footer = acked["card"]["footer"]
+    assert ack_footer.startswith("已知悉：") and _labels(acked) == ["查看详情", "申请复核"]
+
+    await console.advance("1d")
+    await _status(console, code, "closed")
+
+    card = await _card(console, INV2, f"案件码 {code}")
+    assert card["id"] == sent["id"]  # the same card, redrawn
+    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    assert card["card"]["body"] == sent["card"]["body"]  # what it said stays
+    mine = await _card(console, INV, f"案件码 {code}")
+    assert mine["id"] == acked["id"] and _labels(mine) == ["查看详情"]
+    assert mine["card"]["footer"] == f"{ack_footer}；{CLOSED}"
+    r = await console.click(INV2, card["id"], "review.file", {"items": "1", "reason": "有异议"})
+    assert r["messages"][-1]["text"] == (
+        f"该按钮已失效：「案件码 {code} · 红码 66分」{CLOSED}。请以最新卡片为准。")
+    r = await console.click(INV2, card["id"], "case.ack")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+
+    await _status(console, code, "closed")  # sent again: the cards say the same
+    again = await _card(console, INV2, f"案件码 {code}")
+    assert again["card"] == card["card"]
+
+    await _status(console, code, "open")
+    card = await _card(console, INV2, f"案件码 {code}")
+    assert card["id"] == sent["id"] and card["card"]["footer"] is None
+    assert _labels(card) == ["查看详情", "申请复核", "已知悉"]
+    mine = await _card(console, INV, f"案件码 {code}")
+    assert _labels(mine) == ["查看详情", "申请复核"] and mine["card"]["footer"] == ack_footer
+    r = await console.click(INV2, card["id"], "case.ack")
+    assert r["messages"][-1]["text"] == f"已确认知悉 {code}（第1版）。"
+
+
+async def test_closing_redraws_the_review_cards_without_buttons_until_reopened(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    delivery = await _card(console, INV, f"案件码 {code}")
+    r = await console.click(INV, delivery["id"], "review.file",
+                            {"items": "1", "reason": "监控已调取"})
+    assert r["messages"][-1]["text"].startswith("复核申请 #1 已提交")
+    decision = await _card(console, PROSECUTOR, "复核申请 #1")
+    assert _labels(decision) == ["同意并调整", "驳回", "提交检警共同评议"]
+
+    await console.advance("1d")
+    await _status(console, code, "closed")
+
+    pcard = await _card(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["id"] == decision["id"] and _labels(pcard) == []
+    assert pcard["card"]["footer"] == CLOSED
+    receipt = await _card(console, INV, "您的复核申请 #1")
+    assert _labels(receipt) == [] and receipt["card"]["footer"] == CLOSED
+    r = await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    assert r["messages"][-1]["text"] == (
+        f"该按钮已失效：「复核申请 #1 · 待处理」{CLOSED}。请以最新卡片为准。")
+    r = await console.click(INV, receipt["id"], "review.withdraw")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+
+    await _status(console, code, "open")
+    pcard = await _card(console, PROSECUTOR, "复核申请 #1")
+    assert _labels(pcard) == ["同意并调整", "驳回", "提交检警共同评议"]
+    assert pcard["card"]["footer"] is None
+    receipt = await _card(console, INV, "您的复核申请 #1")
+    assert _labels(receipt) == ["撤回申请"] and receipt["card"]["footer"] is None
+    r = await console.click(PROSECUTOR, pcard["id"], "review.accept")
+    assert r["messages"][-1]["text"].startswith("复核申请 #1（")
+
+
+def _text_of(html: str, element_id: str) -> str | None:
+    m = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    return None if m is None else " ".join(re.sub(r"<[^>]+>", " ", m.group(2)).split())
+
+
+async def test_the_code_page_of_a_closed_case_says_so_and_has_no_review_form(
+        console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    link = (await _card(console, INV, f"案件码 {code}"))["card"]["actions"][0]["url"]
+
+    async def page() -> str:
+        await console.client.post("/console/api/login", json={"user": INV})
+        r = await console.client.get(urlsplit(link).path)
+        assert r.status == 200, await r.text()
+        return await r.text()
+
+    html = await page()
+    assert 'id="review-form"' in html and 'id="closed"' not in html
+    await console.advance("1d")
+    await _status(console, code, "closed")
+    html = await page()
+    assert 'id="review-form"' not in html and "提交复核申请" not in html
+    assert _text_of(html, "closed") == "已结案（2026-11-03 09:30），不再受理复核申请"
+    await _status(console, code, "open")
+    html = await page()
+    assert 'id="review-form"' in html and 'id="closed"' not in html
