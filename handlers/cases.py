@@ -57,7 +57,7 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     page, qr = ops.code_links(ctx, case.code)
     view = ops.case_view(ctx, case, intake, receipts, await ops.taken_in_on(ctx, case))
     card = view_card(view, ev, ctx.services.settings.template, page, qr,
-                     can_score=ctx.user.id == case.prosecutor,
+                     can_score=ctx.user.id == case.prosecutor and case.status == repo.OPEN,
                      score_url=ops.score_url(ctx, case.code),
                      can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))
     await ops.reply_in_confidence(ctx, card, case)

@@ -189,7 +189,7 @@ class CasePages:
                        else None),
             can_review=can_review, open_review=open_review,
             open_review_next=filer_next_step(open_review) if open_review else None,
-            can_score=viewer.id == case.prosecutor and view.withdrawn is None,
+            can_score=viewer.id == case.prosecutor and case.status == repo.OPEN,
             can_intake=can_intake,
             open_items=[template.item(d.item).label for d in open_deductions(ev)],
             # the card's items in the card's order: a veto once, though it has an entry too

@@ -137,3 +137,24 @@ async def test_the_code_page_of_a_closed_case_says_so_and_has_no_review_form(
     await _status(console, code, "open")
     html = await page()
     assert 'id="review-form"' in html and 'id="closed"' not in html
+
+
+async def test_a_closed_case_offers_its_prosecutor_no_score_button(console: Console) -> None:
+    """The score form refuses a closed case, so neither the 码 card nor the code page offer
+    去评分 until the case is reopened."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+
+    async def offers() -> tuple[list[str], bool]:
+        r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"码 {code}")
+        card = r["messages"][-1]
+        await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+        page = await console.client.get(urlsplit(card["card"]["actions"][0]["url"]).path)
+        assert page.status == 200, await page.text()
+        return _labels(card), f'href="/cases/{code}/score"' in await page.text()
+
+    assert await offers() == (["查看详情", "去评分"], True)
+    await _status(console, code, "closed")
+    assert await offers() == (["查看详情"], False)
+    await _status(console, code, "open")
+    assert await offers() == (["查看详情", "去评分"], True)
