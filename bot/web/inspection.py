@@ -175,7 +175,8 @@ class InspectionWeb:
             sessions = await store.list_sessions(db)
             size = await store.bank_size(db)
         rows = [{"id": s.id, "title": s.title, "stage": STAGE_LABELS.get(s.stage, s.stage),
-                 "chat": s.chat, "drawn": s.drawn_at is not None} for s in sessions]
+                 "chat": _chat_title(d, s.chat), "drawn": s.drawn_at is not None}
+                for s in sessions]
         chats = [c for c in d.chats_of(person.id)]
         return render("inspection_index.html", status=status, person=person, sessions=rows,
                       chats=chats, errors=errors or [], form=form or {}, bank_size=size,
@@ -549,6 +550,12 @@ def verifier_sha256() -> str:
 @functools.cache
 def spec_source() -> bytes:
     return resources.files("bot.domain").joinpath("draw.md").read_bytes()
+
+
+def _chat_title(d: Directory, chat_id: str) -> str:
+    """A session's group by its name; its id only when the roster no longer has it."""
+    chat = d.chat(chat_id)
+    return chat.title if chat is not None else chat_id
 
 
 def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:

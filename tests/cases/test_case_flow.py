@@ -283,9 +283,9 @@ async def test_statistics_bar_shows_unscored_cases_too(console: Console) -> None
     await create_case(console, title="徐某某销售假冒注册商标商品案")
     await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
     html = await (await console.client.get("/stats")).text()
-    rects = re.findall(r'<rect [^>]*width="([\d.]+)"[^>]*fill="(#\w+)"', html)
-    widths = {fill: float(w) for w, fill in rects}
-    assert widths["#e6a100"] == 150 and widths["#c4c8cf"] == 150  # yellow half, unscored half
+    segments = re.findall(r'<span class="seg (\w+)" style="width:([\d.]+)%">', html)
+    widths = {colour: float(w) for colour, w in segments}
+    assert widths == {"yellow": 50, "unscored": 50}  # yellow half, unscored half
 
 
 async def test_an_expired_code_link_still_leads_to_the_case(console: Console) -> None:
