@@ -9,6 +9,8 @@ import json
 import re
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from bot import cases as ops
 from bot.context import Outbound
 from bot.domain.review import (
@@ -112,6 +114,12 @@ async def check_may_file(out: Outbound, case: CaseRow, person: Person) -> Evalua
 
 async def file_request(out: Outbound, case: CaseRow, person: Person, items: list[str],
                        reason: str, notes: dict[str, str] | None = None) -> ReviewRow:
+    """File the request. Checked and inserted under the case's row lock (SQLite: the write
+    transaction's BEGIN IMMEDIATE), so of simultaneous submissions — a double tap, two
+    instances — the first files and the others are told of its request (AlreadyFiled); the
+    unique index uq_review_one_unsettled holds should anything insert past the lock."""
+    if await case_repo.get_case(out.session, case.code, for_update=True) is None:
+        raise ReviewError(f"案件 {case.code} 不存在。")
     ev = await check_may_file(out, case, person)
     items = list(dict.fromkeys(items))  # an item ticked twice is disputed once
     if not items:
@@ -131,11 +139,18 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     for label, text in (("复核理由", reason), *(("补充说明", n) for n in (notes or {}).values())):
         if (problem := char_problem(label, text, multiline=True)) is not None:
             raise ReviewError(problem + "。")
-    row = await repo.add_request(
-        out.session, case_code=case.code, version=ev.version, filed_by=person.id,
-        filed_at=out.now(), items=json.dumps(items), reason=reason,
-        notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
-        due_at=answer_due(out, out.now()))
+    try:
+        async with out.session.begin_nested():
+            row = await repo.add_request(
+                out.session, case_code=case.code, version=ev.version, filed_by=person.id,
+                filed_at=out.now(), items=json.dumps(items), reason=reason,
+                notes=json.dumps(notes or {}, ensure_ascii=False), status=State.PENDING.value,
+                due_at=answer_due(out, out.now()))
+    except IntegrityError:
+        existing = await repo.unsettled_for(out.session, case.code, person.id)
+        if not existing:
+            raise
+        raise AlreadyFiled(case.code, existing[0]) from None
     await out.audit(person.id, "review.file", case.code, {"review": row.id, "items": items})
     view = await review_view(out, row, case)
     for pid, kind in ((case.prosecutor, "prosecutor"), (person.id, "receipt")):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,9 +16,18 @@ from storage.cases import CaseRow
 from storage.models import Base
 from storage.types import UTCDateTime
 
+# A request not settled yet (what `unsettled_for` asks, as SQL): open, or agreed (or changed by
+# a joint review) and not answered by a re-score. Migration 0030 creates the index with it.
+UNSETTLED = text("status IN ('joint', 'joint_done', 'pending') OR (new_version IS NULL AND "
+                 "(status = 'accepted' OR (status IN ('confirmed', 'joint_done') "
+                 "AND outcome = 'changed')))")
+
 
 class ReviewRow(Base):
     __tablename__ = "review_requests"
+    # one unsettled request per investigator and case, whatever path or instance files it
+    __table_args__ = (Index("uq_review_one_unsettled", "case_code", "filed_by", unique=True,
+                            sqlite_where=UNSETTLED, postgresql_where=UNSETTLED),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), index=True)
     version: Mapped[int] = mapped_column(Integer)  # the evaluation version disputed

@@ -14,9 +14,18 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
 from bot import reviews
-from bot.context import unit_of_work
+from bot.context import Outbound, unit_of_work
 from bot.domain.period import PeriodError, period_between, presets
-from bot.domain.scoring import Color, FieldError, cleared_items, open_deductions
+from bot.domain.scoring import (
+    Color,
+    Deduction,
+    Evaluation,
+    EvaluationError,
+    FieldError,
+    cleared_items,
+    new_evaluation,
+    open_deductions,
+)
 from bot.domain.stats import Group
 from bot.events import MessageEvent
 from bot.signing import expired
@@ -46,6 +55,29 @@ QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 def fresh_code_hint(code: str) -> str:
     """What the holder of an expired link to a case does instead."""
     return f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。"
+
+
+def _same_submission(out: Outbound, current: Evaluation, base: int, viewer: Person,
+                     deductions: list[Deduction], vetoes: list[str], comment: str,
+                     review_id: int | None) -> bool:
+    """Whether `current` is what this very submission of the score form, opened on version
+    `base`, would have recorded: a double tap (or a resubmit while the first was in flight)
+    is answered with it instead of a refusal. Same person, the next version, same content."""
+    if current.by != viewer.id or current.version != base + 1:
+        return False
+    try:
+        again = new_evaluation(out.services.settings.template, None, case_code=current.case_code,
+                               by=viewer.id, at=current.at, deductions=deductions, vetoes=vetoes,
+                               comment=comment, review_request_id=review_id)
+    except EvaluationError:
+        return False
+    return (again.deductions, again.vetoes, again.comment, again.review_request_id) == (
+        current.deductions, current.vetoes, current.comment, current.review_request_id)
+
+
+def _evaluation_json(ev: Evaluation, status: int) -> web.Response:
+    return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value,
+                          "label": ev.color.label}, status=status)
 
 
 def excel_text(value: str) -> str:
@@ -360,6 +392,10 @@ class CasePages:
                 review_id = int(text)
             else:
                 errors.append(FieldError("review_request", "复核申请编号无效"))
+        base = data.get("base_version")  # the version the form was opened on (0: unscored)
+        if base is not None and not (isinstance(base, int) and not isinstance(base, bool)
+                                     and 0 <= base < MAX_ID):
+            errors.append(FieldError("base_version", "评分表版本无效，请重新打开评分表"))
         if errors:
             return field_errors(errors)
         try:
@@ -369,6 +405,18 @@ class CasePages:
                     raise ApiError(404, f"案件 {code} 不存在")
                 if case.status == repo.WITHDRAWN:  # 撤销案件: entered by mistake
                     raise ApiError(409, f"案件 {code} {ops.withdrawn_text(out, case)}，不能评分。")
+                if base is not None and case.version != base and viewer.id == case.prosecutor:
+                    # under the case lock: of two submissions of one form the second finds
+                    # the version the first made
+                    current = await repo.current_evaluation(out.session, case)
+                    assert current is not None  # the version only grows
+                    if not _same_submission(out, current, base, viewer, deductions, vetoes,
+                                            comment, review_id):
+                        raise ApiError(409, (
+                            f"该案件已有第 {current.version} 版评分（"
+                            f"{out.directory.person_name(current.by)} "
+                            f"{local(current.at, out.config.tz)}），本次未提交。请重新打开评分表。"))
+                    return _evaluation_json(current, status=200)
                 # checked under the case lock: a double-clicked 提交评分 answers the request once
                 if review_id is not None and not reviews.awaits_rescore(
                         await review_repo.get(out.session, review_id), code):
@@ -382,8 +430,7 @@ class CasePages:
             return field_errors(e.errors)
         except IntegrityError:
             raise ApiError(409, "该案件正在被同时评分，请刷新后重试") from None
-        return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value,
-                              "label": ev.color.label}, status=201)
+        return _evaluation_json(ev, status=201)
 
     # -- outline -------------------------------------------------------------------------------
     async def _outline_data(self, request: web.Request) -> tuple[Any, Any] | web.Response:

@@ -13,7 +13,7 @@ from bot.domain.review import CHANGED, State
 from bot.reviews import awaits_rescore
 from storage import reviews as reviews_repo
 from storage.models import AuditRecord
-from storage.reviews import ReviewRow
+from storage.reviews import OPEN_STATES, ReviewRow
 from tests.cases.helpers import (
     GREEN,
     INVESTIGATORS,
@@ -174,15 +174,22 @@ async def test_which_requests_wait_for_a_rescore_is_the_same_rule_in_python_and_
     combos = [(state, outcome, version) for state in State for outcome in (CHANGED, "kept", None)
               for version in (None, 1)]
     async with console.app.services.db() as s, s.begin():
-        rows = [ReviewRow(case_code=code, version=1, filed_by=INVESTIGATORS[0],
+        # each by another filer: one person has one unsettled request per case (0030)
+        rows = [ReviewRow(case_code=code, version=1, filed_by=f"p-filer-{i}",
                           filed_at=START, items="[]", reason="理由", status=state.value,
                           outcome=outcome, new_version=version, due_at=START)
-                for state, outcome, version in combos]
+                for i, (state, outcome, version) in enumerate(combos)]
         s.add_all(rows)
         await s.flush()
         in_sql = {r.id for r in await reviews_repo.awaiting_rescore(s, code)}
         in_python = {r.id for r in rows if awaits_rescore(r, code)}
+        # and the unique index (uq_review_one_unsettled) covers what filing checks: open ones too
+        unsettled = {r.id for r in rows
+                     if await reviews_repo.unsettled_for(s, code, r.filed_by)}
+        indexed = set((await s.execute(select(ReviewRow.id).where(
+            ReviewRow.case_code == code, reviews_repo.UNSETTLED))).scalars())
     assert in_sql == in_python and len(in_sql) == 5  # accepted (any outcome), joint ones on 调整
+    assert unsettled == indexed == in_sql | {r.id for r in rows if r.status in OPEN_STATES}
 
 
 def _overdue(ms: list[dict[str, Any]], number: int) -> list[dict[str, Any]]:
