@@ -426,9 +426,19 @@ async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | 
 def cmd_import_questions(args: argparse.Namespace) -> None:
     """As the web import (`plan_import`): new and changed rows are written, unchanged ones are
     left alone; edited questions a session asked are noted; bank questions the file leaves out
-    are listed, and retired only with --retire-missing."""
+    are listed, and retired only with --retire-missing. Asked questions whose text the file
+    changes are shown as asked and as in the file; --new-question makes them new (作为新题)."""
     from bot.clock import SystemClock
-    from bot.domain.question_bank import BankError, BankPlan, asked_notes, plan_import, read_file
+    from bot.domain.question_bank import (
+        MADE_NEW_LABEL,
+        BankError,
+        BankPlan,
+        asked_notes,
+        made_new_error,
+        plan_import,
+        read_file,
+        split_ids,
+    )
     from storage import audit, db, migrate
     from storage import inspection as store
 
@@ -443,7 +453,9 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
             print(f"  {line}", file=sys.stderr)
         raise SystemExit(2) from None
     questions, demo = parsed.questions, parsed.demo
+    made_new = split_ids(args.new_question or "")
     settings = _settings(args.config)
+    in_file = {q.id: q for q in questions}
 
     async def _go() -> tuple[BankPlan, list[str], int, int, int]:
         try:  # an existing database at head: importing never creates or migrates one
@@ -457,10 +469,23 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
                 plan = plan_import(await store.bank_snapshot(session, lock=True), questions, demo)
                 notes = asked_notes(plan.changed, await store.asks_of_questions(
                     session, [c.id for c in plan.changed]))
+                asked = set(await store.asked_question_ids(session))
+                reusable = [i for i in plan.text_changed if i in asked]
+                before = await store.last_asked(session, reusable)
+                for qid in reusable:
+                    sid, was = before[qid]
+                    made = (f"（{MADE_NEW_LABEL}）" if qid in made_new
+                            else f"（仍计为已问；如已改作另一道题：--new-question {qid}）")
+                    notes.append(f"{qid} 在 {sid} 问询时：{was.text}\n    文件中：{in_file[qid].text}"
+                                 f"\n    {made}")
+                if (error := made_new_error(made_new, reusable)) is not None:
+                    print(f"{path}：未导入：{error}", file=sys.stderr)
+                    raise SystemExit(2)
                 retire = plan.missing if args.retire_missing else ()
                 write = plan.to_write
                 added, updated = await store.import_questions(
-                    session, [q for q in questions if q.id in write], demo=demo, at=now)
+                    session, [q for q in questions if q.id in write], demo=demo, at=now,
+                    made_new=made_new)
                 retired = await store.retire_questions(session, retire)
                 if added or updated or retired:
                     await audit.append(session, at=now, actor="cli",
@@ -470,7 +495,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
                                            "changed": [c.id for c in plan.changed],
                                            "unchanged": len(plan.unchanged),
                                            "missing": len(plan.missing),
-                                           "retired": list(retire)})
+                                           "retired": list(retire), "made_new": made_new})
                 return plan, notes, added, updated, retired
         finally:
             await engine.dispose()
@@ -620,6 +645,13 @@ def build_parser() -> argparse.ArgumentParser:
     iq.add_argument("--retire-missing", action="store_true",
                     help="retire (stop drawing and listing) the active questions the file leaves "
                     "out; asked questions stay in their sessions' records")
+    iq.add_argument("--new-question", metavar="IDS",
+                    help="comma-separated ids (Q017,Q018) of asked questions whose text the file "
+                    "changes that now hold another question (作为新题): no longer counted as asked "
+                    "(drawable again, not shown 已问); the sessions that asked the earlier question "
+                    "keep it in their records. Without it an edited asked question stays asked. "
+                    "An id that was not asked or whose text the file leaves as it is: nothing "
+                    "is imported")
     iq.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     iq.set_defaults(func=cmd_import_questions)
     return p

@@ -8,12 +8,25 @@ of 已整改 closed it, and a correction of that report reopens it). See docs/in
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func, select, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +50,9 @@ class Question(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     seq: Mapped[int] = mapped_column(Integer)  # bank order (the manifest lists questions in it)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # set when an import made this id a new question (作为新题, migration 0032): only reveals
+    # after it count as "already asked"; the sessions that asked the earlier one keep their record
+    new_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:  # never the text
         return f"Question({self.id!r}, {self.category!r})"
@@ -169,10 +185,16 @@ async def lock_bank(session: AsyncSession) -> None:
 
 
 async def import_questions(session: AsyncSession, questions: list[BankQuestion], *, demo: bool,
-                           at: datetime) -> tuple[int, int]:
-    """Insert new questions and update existing ones by id; returns (added, updated)."""
+                           at: datetime, made_new: Collection[str] = ()) -> tuple[int, int]:
+    """Insert new questions and update existing ones by id; returns (added, updated).
+    `made_new`: existing ids now holding a new question (作为新题): no longer counted as asked
+    from `at` on (`asked_question_ids`), their earlier asks keeping the question as asked."""
     await lock_bank(session)
     existing = {q.id: q for q in (await session.execute(select(Question))).scalars()}
+    for qid in made_new:
+        if (old := existing.get(qid)) is not None:
+            await _keep_asked_copies(session, old)
+            old.new_since = at
     next_seq = max((q.seq for q in existing.values()), default=0) + 1
     added = updated = 0
     for bq in questions:
@@ -194,6 +216,15 @@ async def import_questions(session: AsyncSession, questions: list[BankQuestion],
         row.imported_at = at
     await session.flush()
     return added, updated
+
+
+async def _keep_asked_copies(session: AsyncSession, q: Question) -> None:
+    """Give the revealed asks of `q` that have no copy of it (revealed before 0028) the bank's
+    row as it is, before an import puts another question under its id."""
+    rows = await session.execute(select(Ask).where(
+        Ask.question_id == q.id, Ask.revealed_at.is_not(None), Ask.asked_text.is_(None)))
+    for a in rows.scalars():
+        a.keep_as_asked(q)
 
 
 async def bank_snapshot(session: AsyncSession, *, lock: bool = False) -> dict[str, StoredQuestion]:
@@ -285,13 +316,36 @@ async def retire_questions(session: AsyncSession, ids: Sequence[str]) -> int:
     return len(rows)
 
 
+def _counted_ask() -> Any:
+    """An ask that makes its question "already asked": revealed, and after the question was
+    last made new (作为新题), if it was."""
+    return and_(Ask.revealed_at.is_not(None),
+                or_(Question.new_since.is_(None), Ask.revealed_at > Question.new_since))
+
+
 async def asked_question_ids(session: AsyncSession) -> list[str]:
-    """Ids revealed in any session so far, in bank order."""
+    """Ids revealed in any session so far, in bank order; for an id made a new question
+    (`Question.new_since`), only reveals since then count."""
     rows = await session.execute(
         select(Question.id).join(Ask, Ask.question_id == Question.id)
-        .where(Ask.revealed_at.is_not(None)).distinct().order_by(Question.id)
+        .where(_counted_ask()).distinct().order_by(Question.id)
     )
     return list(rows.scalars())
+
+
+async def last_asked(session: AsyncSession, ids: Sequence[str]
+                     ) -> dict[str, tuple[str, AskedQuestion]]:
+    """By id, of those still counted as asked: the latest session that revealed it and the
+    question as it showed it. For the import preview of a reused id (作为新题)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Ask).join(Question, Question.id == Ask.question_id)
+        .where(Ask.question_id.in_(list(ids)), _counted_ask())
+        .order_by(Ask.revealed_at, Ask.id))
+    latest = {a.question_id: a for a in rows.scalars()}
+    shown = await asked_questions(session, list(latest.values()))
+    return {qid: (a.session_id, shown[a.id]) for qid, a in latest.items()}
 
 
 # -- sessions -----------------------------------------------------------------------------------

@@ -591,6 +591,32 @@ class BankPlan:
     def to_write(self) -> frozenset[str]:
         return frozenset([i for i, _ in self.new] + [c.id for c in self.changed])
 
+    @property
+    def text_changed(self) -> tuple[str, ...]:
+        """Existing ids whose text the file changes: an edit, or the id reused for another
+        question; if one was asked, the inspector says which (`made_new_error`)."""
+        return tuple(c.id for c in self.changed if "text" in c.fields)
+
+
+MADE_NEW_LABEL = "作为新题：此前的提问不再计为已问"
+
+
+def made_new_error(chosen: Iterable[str], offered: Iterable[str]) -> str | None:
+    """Said when an id marked 作为新题 is not one the import offers (an asked question whose
+    text the file changes); None when every one is."""
+    offered = list(offered)
+    bad = [i for i in dict.fromkeys(chosen) if i not in offered]
+    if not bad:
+        return None
+    may = f"本次可选：{'、'.join(offered)}" if offered else "本次没有这样的题"
+    return (f"{'、'.join(i[:40] for i in bad[:10])} 不能作为新题：只有已问过、且本文件修改了题目的"
+            f"题可以作为新题（{may}）")
+
+
+def split_ids(raw: str) -> list[str]:
+    """`Q017,Q018` (also ，、; or spaces) as ids, in order, once each."""
+    return list(dict.fromkeys(p for p in _TAG_SPLIT.split(raw) if p))
+
 
 def _canonical(q: BankQuestion) -> dict[str, Any]:
     return {"id": q.id, "category": q.category, "text": q.text,

@@ -14,7 +14,7 @@ from datetime import timedelta, tzinfo
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,10 +36,12 @@ from bot.domain.inspection import (
 )
 from bot.domain.question_bank import (
     CATEGORIES,
+    MADE_NEW_LABEL,
     BankError,
     BankPlan,
     asked_notes,
     digest,
+    made_new_error,
     plan_import,
     questions_from_json,
     questions_to_json,
@@ -74,6 +76,7 @@ MAX_CONFIRM = 4 * MAX_UPLOAD  # the parsed questions sent back (an .xlsx is comp
 BANK_TOKEN = "bank-import"
 MISSING_SHOWN = 20  # the preview names the first ids the file leaves out
 CONFIRM_FOR = timedelta(minutes=30)
+MAX_MADE_NEW = 1000  # 作为新题 ticks read from one confirm form (a real bank: a few hundred)
 
 
 class InspectionWeb:
@@ -256,13 +259,22 @@ class InspectionWeb:
             plan = plan_import(await store.bank_snapshot(db), questions, demo)
             notes = asked_notes(plan.changed, await store.asks_of_questions(
                 db, [c.id for c in plan.changed]))
+            # asked questions whose text the file changes: a typo fix, or the id reused for
+            # another question; the inspector ticks the latter (作为新题)
+            asked = set(await store.asked_question_ids(db))
+            reusable = [i for i in plan.text_changed if i in asked]
+            before = await store.last_asked(db, reusable)
             # the preview shows existing ids and their categories: a read of the bank, audited
             await audit.append(db, at=now, actor=person.id, action="inspection.bank.preview",
                                subject="bank", data={"via": "web", **_plan_ids(plan)})
         token = services.signer.sign(BANK_TOKEN, {
             "p": person.id, "h": digest(payload), "b": plan.base_version, "d": demo,
-            "f": filename}, now + CONFIRM_FOR)
+            "f": filename, "r": reusable}, now + CONFIRM_FOR)
+        in_file = {q.id: q for q in questions}
+        reused = [{"id": i, "session": before[i][0], "asked": before[i][1].text,
+                   "file": in_file[i].text} for i in reusable if i in before]
         resp = render("inspection_import_preview.html", person=person, plan=plan,
+                      reused=reused, made_new_label=MADE_NEW_LABEL,
                       filename=filename, total=len(questions), demo=demo, payload=payload,
                       notes=notes, file_notes=parsed.notes, missing_shown=MISSING_SHOWN,
                       token=token, minutes=int(CONFIRM_FOR.total_seconds()) // 60)
@@ -273,7 +285,7 @@ class InspectionWeb:
         """Confirmed: apply exactly the previewed questions, unless the bank changed since."""
         person = self._require(request, "inspector")
         services = self.app.services
-        fields = await _multipart_fields(request, ("questions", "token", "retire"), MAX_CONFIRM)
+        fields, made_new = await _confirm_fields(request)
         retire_missing = fields.get("retire") == "1"
         payload, now = fields.get("questions", ""), services.clock.now()
         signed = services.signer.verify(BANK_TOKEN, fields.get("token", ""), now)
@@ -282,6 +294,9 @@ class InspectionWeb:
             raise _page_error(400, "确认已失效（预览超过 30 分钟或页面内容有误），本次未导入。"
                                    "请重新上传文件预览。")
         questions, demo = questions_from_json(payload), bool(signed.get("d"))
+        offered = [str(i) for i in signed.get("r") or ()]
+        if (error := made_new_error(made_new, offered)) is not None:
+            raise _page_error(400, f"{error}。本次未导入，请重新上传文件预览。")
         async with services.db() as db, db.begin():
             plan = plan_import(await store.bank_snapshot(db, lock=True), questions, demo)
             retire = plan.missing if retire_missing else ()
@@ -292,13 +307,14 @@ class InspectionWeb:
                                        "本次未导入。请重新上传文件预览。")
             write = plan.to_write
             added, updated = await store.import_questions(
-                db, [q for q in questions if q.id in write], demo=demo, at=now)
+                db, [q for q in questions if q.id in write], demo=demo, at=now,
+                made_new=made_new)
             retired = await store.retire_questions(db, retire)
             await audit.append(db, at=now, actor=person.id,
                                action="inspection.bank.import", subject="bank",
                                data={"via": "web", "added": added, "updated": updated,
                                      "file": str(signed.get("f", "")), **_plan_ids(plan),
-                                     "retired": list(retire)})
+                                     "retired": list(retire), "made_new": made_new})
         done = f"新增{added}道，更新{updated}道" + (f"，停用{retired}道" if retired else "")
         raise web.HTTPSeeOther(f"/inspection/bank?imported={done}")
 
@@ -515,19 +531,38 @@ def _plan_ids(plan: BankPlan) -> dict[str, Any]:
             "unchanged": len(plan.unchanged), "missing": len(plan.missing)}
 
 
-async def _multipart_fields(request: web.Request, names: tuple[str, ...],
-                            limit: int) -> dict[str, str]:
-    """The named text fields of a multipart form, read as a stream (the form may be larger
-    than aiohttp's request.post() allows); anything malformed or too big is a 400."""
+async def _confirm_fields(request: web.Request) -> tuple[dict[str, str], list[str]]:
+    """The bank confirm form: its fields, and the ids ticked 作为新题 (one `new` checkbox
+    per offered question, so the name repeats), in form order, once each."""
     if request.content_type != "multipart/form-data":
         raise _page_error(400, "表单格式有误，请重新上传文件预览。")
+    fields: dict[str, str] = {}
+    made_new: list[str] = []
+
+    async def read(part: BodyPartReader, limit: int) -> str:
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge(part.name or "")
+        return data.decode()
+
     try:
-        fields = await multipart_fields(request, names, limit)
-        return {k: data.decode() for k, (_, data) in fields.items()}
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name in ("questions", "token", "retire"):
+                fields[part.name] = await read(part, MAX_CONFIRM)
+            elif part.name == "new" and len(made_new) < MAX_MADE_NEW:
+                qid = (await read(part, 200)).strip()
+                if qid and qid not in made_new:
+                    made_new.append(qid)
     except TooLarge:
         raise _page_error(400, "表单过大，请重新上传文件预览。") from None
     except (ValueError, UnicodeDecodeError):
         raise _page_error(400, "表单格式有误，请重新上传文件预览。") from None
+    return fields, made_new
 
 
 async def _sse(resp: web.StreamResponse, state: dict[str, Any]) -> None:
