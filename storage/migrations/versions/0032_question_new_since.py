@@ -7,7 +7,7 @@ their record (the copy on their asks, 0028). Nullable: NULL on every question ne
 whose every reveal counts.
 
 Revision ID: 0032_question_new_since
-Revises: 0029_case_withdraw
+Revises: 0030_one_open_review
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = '0032_question_new_since'
-down_revision = '0029_case_withdraw'
+down_revision = '0030_one_open_review'
 branch_labels = None
 depends_on = None
 
