@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import partial
@@ -62,7 +62,7 @@ from bot.domain.reminders import (
     review_subject,
     superseded,
 )
-from bot.domain.scoring import Color, Evaluation
+from bot.domain.scoring import Color, Evaluation, custody_ends_at
 from bot.domain.workcal import WorkCalendar
 from cards.inspection import report_done_button
 from cards.model import Button, Card
@@ -116,6 +116,8 @@ class Subject:
     unit: str = ""  # {unit}: the case's or the item's office
     owner: str = ""  # {owner}: the case's prosecutor, the item's 责任人
     custody_status: str | None = None  # 现状 on a 责任倒查 card once the case is no longer red
+    # {due} of a 责任倒查: the last day of custody (its reminder falls due when that day ends)
+    custody_deadline: date | None = None
 
 
 @dataclass
@@ -278,11 +280,11 @@ class ReminderService:
         states = {case.code: (case, evaluated_at) for case, evaluated_at
                   in await case_repo.with_evaluation_time(session, codes)}
         consulted = await repo.consultations_started(session, list(states))
-        # 责任倒查 is owed by the colour when the custody deadline came: read the history of
-        # the cases whose deadline has come
-        today = now.astimezone(self.tz).date()
+        # 责任倒查 is owed by the colour when the custody deadline ran out (the end of its
+        # day): read the history of the cases whose deadline has run out
         due = [code for code, (case, _) in states.items()
-               if case.custody_deadline is not None and case.custody_deadline <= today]
+               if case.custody_deadline is not None
+               and custody_ends_at(case.custody_deadline, self.tz) <= now]
         histories = await case_repo.color_histories(session, due)
         # … and still owed by a case closed after that (nothing else is planned for it)
         need_investigators: list[str] = []
@@ -291,6 +293,7 @@ class ReminderService:
             s.title = case.title
             s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
             s.since = evaluated_at
+            s.custody_deadline = case.custody_deadline
             s.unit, s.owner = self.names(case.unit, case.prosecutor)
             history = histories.get(code)
             state = CaseState(
@@ -515,9 +518,12 @@ class ReminderService:
         status = subj.custody_status if rule.kind == CUSTODY else None
         score = f"{base}/cases/{subj.case_code}/score" if (
             subj.case_code and rule.kind in (REEVALUATE, CUSTODY) and status is None) else None
+        # 责任倒查 names the last day of custody, not the moment it ran out (the next 00:00)
+        due: date | datetime = subj.custody_deadline if rule.kind == CUSTODY \
+            and subj.custody_deadline is not None else due_at
         return ReminderView(
             reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
-            text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
+            text=render_text(rule, code=subj.code, title=subj.title, due=due, tz=self.tz,
                              escalation=r.escalation, deadline=subj.deadline,
                              since=subj.since, unit=subj.unit, owner=subj.owner),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
@@ -525,7 +531,8 @@ class ReminderService:
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
             review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
             else None,
-            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER) else None,
+            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER)
+            else subj.custody_deadline if rule.kind == CUSTODY else None,
             report_item=int(r.subject.removeprefix("rectification-"))
             if rule.kind == RECTIFICATION else None)
 
@@ -696,17 +703,25 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
 
 
-async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder]
+async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder],
+                            custody_rules: Collection[str] = ()
                             ) -> dict[str, tuple[str, date | datetime]]:
     """The deadline these reminders' subjects have of their own, by subject: a rectification
-    item's due date, a review request's answer time, with the kind that names it (a key of
-    DEADLINE_LABELS). 提醒 and 已处理 name it as the cards do, not the reminder's own due
-    time (a repeat's or an escalation's, after it)."""
+    item's due date, a review request's answer time, a case's custody deadline (of its
+    责任倒查 rows, ``custody_rules``), with the kind that names it (a key of DEADLINE_LABELS;
+    it applies to the rows of that kind only). 提醒 and 已处理 name it as the cards do, not
+    the reminder's own due time (a repeat's or an escalation's, after it)."""
+    rows = list(rows)
     items = [r.subject.removeprefix("rectification-") for r in rows
              if r.subject.startswith("rectification-")]
     reviews = [int(r.subject.removeprefix("review-")) for r in rows
                if r.subject.startswith("review-")]
+    custody = {r.subject for r in rows if r.rule_id in custody_rules}
     found: dict[str, tuple[str, date | datetime]] = {}
+    for code in sorted(custody):
+        case = await case_repo.get_case(session, code)
+        if case is not None and case.custody_deadline is not None:
+            found[code] = (CUSTODY, case.custody_deadline)
     if items:
         found |= {rectification_subject(i.id): (RECTIFICATION, i.due)
                   for i in await inspection_repo.rectifications_to_remind(session, items)}

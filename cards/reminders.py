@@ -36,7 +36,8 @@ class ReminderView:
     page_url: str | None = None  # the code page, for recipients who do not score the case
     red: bool = False  # about a red case (红码一周一评估): a red card, like the code
     status: str | None = None  # 现状: what became of the case since the reminder fell due
-    # a rectification item's due date, a review request's answer time: the one deadline its
+    # a rectification item's due date, a review request's answer time, a case's custody
+    # deadline (责任倒查, due when that day ends): the one deadline its
     # card names (repeat reminders fall due later, which the card does not show as a second)
     deadline: date | datetime | None = None
     # an overdue rectification item, on the cards of its 责任人 and the unit's chief: they may
@@ -55,7 +56,7 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
 
 
 # what a card of these kinds calls its one deadline (ReminderView.deadline)
-DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限"}
 
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:

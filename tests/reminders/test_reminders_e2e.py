@@ -96,30 +96,30 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
 
 async def test_a_case_first_scored_red_after_its_custody_deadline_came_escalates(
         console: Console) -> None:
-    """A running case entered late (its custody deadline today, or already past), first
-    scored red: it was red when the deadline came, as far as anyone knows, so 责任倒查 goes to
-    the leader at once; one first scored green owes nothing."""
-    late = await create_case(console, custody_deadline="2026-11-02")  # today
+    """A running case entered late (its custody deadline already run out), first scored red:
+    it was red when the deadline ran out, as far as anyone knows, so 责任倒查 goes to the
+    leader at once; one first scored green owes nothing."""
+    late = await create_case(console, custody_deadline="2026-11-01")  # ran out at 11-02 00:00
     await evaluate(console, late, RED)
     fine = await create_case(console, custody_deadline="2026-10-30")
     await evaluate(console, fine, GREEN)
     await console.advance("1m")
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and late in lead["card"]["body"]
-    assert "羁押期限已于 2026年11月2日 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2026年11月1日 届满" in lead["card"]["body"]
     stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
     assert "羁押期限届满仍为红码：1" in stats, stats
 
 
 async def test_custody_deadline_still_red_escalates_to_leader(console: Console) -> None:
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await reminder_cards(console, PROSECUTOR)
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
-    assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
-    assert "到期时间：2026-11-04（自该时起逾期）" in lead["card"]["body"]  # a date: no 00:00
+    assert "羁押期限已于 2026年11月3日 届满" in lead["card"]["body"]
+    assert "羁押期限：2026-11-03" in lead["card"]["body"]  # the deadline day, not its end
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
     assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
@@ -129,7 +129,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     r = await console.click(LEADER, lead["id"], "reminder.view")
     assert r["messages"][-1]["text"].startswith("「查看案件」是链接，请直接打开：")
     r = await console.click(LEADER, lead["id"], "reminder.done")
-    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（到期 2026-11-04）。"
+    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（羁押期限 2026-11-03）。"
     [p2] = await reminder_cards(console, PROSECUTOR)
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
@@ -213,10 +213,10 @@ async def test_list_and_snooze(console: Console) -> None:
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒" not in r["messages"][0]["card"]["body"]
     # the leader gets none of the prosecutor's reminders, only the 责任倒查 should custody
-    # run out on 12-31 with the case still red
+    # run out at the end of 12-31 with the case still red (after 元旦, on the next working day)
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
     assert r["messages"][0]["card"]["body"] == (
-        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2026-12-31 09:00 提醒")
+        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2027-01-04 09:00 提醒")
 
 
 async def test_review_request_unanswered_reminds_then_escalates(console: Console) -> None:
@@ -468,7 +468,7 @@ async def test_a_sent_accountability_card_says_what_became_of_the_case(console: 
     """责任倒查 went out while the case was red; each later re-score redraws the cards in
     place: 现状 names the latest score (one line, not one per re-score), and 去评估 goes once
     the case is no longer red."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await _custody_cards(console, PROSECUTOR)
@@ -531,7 +531,7 @@ async def test_the_prosecutor_closes_only_their_own_copy_of_the_accountability_r
     """责任倒查 goes to the leader about the prosecutor, who gets a copy. Their 已处理 closed the
     leader's copy too: the person held to account dismissed the escalation. Now it closes
     their copy alone; the leader's stays open (and listed) until the leader acts."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await _custody_cards(console, PROSECUTOR)
@@ -619,7 +619,7 @@ async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
         console: Console) -> None:
     """The 责任倒查 went out; then the case is closed. The leader still has it to act on (it
     says the case is closed now); the prosecutor's copy loses 去评估."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     await _close(console, code)
@@ -646,7 +646,7 @@ async def test_reopening_a_case_takes_closed_off_its_accountability_review_cards
     case-management system. The cards went on saying the case was closed and the prosecutor
     had no 去评估 on a red, open case. Now they say it was reopened and is still red, and the
     prosecutor's copy leads to the score form again."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     await _close(console, code)

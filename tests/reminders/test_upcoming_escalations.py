@@ -40,7 +40,7 @@ async def test_a_leader_sees_the_accountability_review_coming_to_them(console: C
 
     await console.advance("7d")  # Monday 11-09 09:30: it went out
     body = await listing(console, LEADER)
-    assert f"待处理提醒（1条）：\n· 责任倒查 {red} 到期 2026-11-07" in body and "即将提醒" not in body
+    assert f"待处理提醒（1条）：\n· 责任倒查 {red} 羁押期限 2026-11-07" in body and "即将提醒" not in body
 
 
 async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: Console) -> None:
