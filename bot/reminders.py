@@ -66,7 +66,14 @@ from bot.domain.scoring import Color, Evaluation, custody_ends_at
 from bot.domain.workcal import WorkCalendar
 from cards.inspection import report_done_button
 from cards.model import Button, Card
-from cards.reminders import ReminderView, closed_card, reminder_card, reopened_card, restated
+from cards.reminders import (
+    ReminderView,
+    closed_card,
+    reminder_card,
+    reopened_card,
+    restated,
+    superseded_card,
+)
 from config.model import Person
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
@@ -89,6 +96,7 @@ CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated":
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
                  "settled": "已由重新评分解决", "closed": "案件已结案",
                  "rectified": "已由整改汇报销号", "reported": "已处理"}
+SUPERSEDED = "superseded"  # how a card was closed by the next reminder of its series
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
 CLOSED_ACTS = {REPORTED: " 已报告整改完成"}  # after who closed it: 已处理：张三 已报告整改完成 …
@@ -247,7 +255,9 @@ class ReminderService:
                 session, [r.subject.removeprefix("rectification-") for r in rects])
             people = {rectification_subject(i.id): self.rectification_people(i) for i in items}
             found += [(r, people[r.subject]) for r in rects if r.subject in people]
-        mine_only = [r for r, people in found if self._reaches(person.id, r, people)]
+        settled = await repo.settled_by(session, [(r.rule_id, r.subject) for r, _ in found])
+        mine_only = [r for r, people in found if self._reaches(
+            person.id, r, people, person.id in settled.get((r.rule_id, r.subject), ()))]
         return sorted(mine_only, key=lambda r: (r.deliver_at, r.id))
 
     async def rectifications_not_due_for(self, session: AsyncSession, person: Person,
@@ -263,10 +273,15 @@ class ReminderService:
         return [i for i in await inspection_repo.open_rectifications_not_due(session, today)
                 if any(person.id in self.rectification_people(i).get(role, ()) for role in roles)]
 
-    def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]]) -> bool:
+    def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]],
+                 settled: bool = False) -> bool:
+        """Whether the sweep sends ``r`` to ``pid``: by a role of its recipients, and when only
+        as the one it escalates to, unless they marked the series 已处理 (``settled``)."""
         rule = self.by_id.get(r.rule_id)
-        return rule is not None and any(pid in people.get(role, ())
-                                        for role in rule.recipients_for(r.seq))
+        if rule is None:
+            return False
+        roles = rule.recipients if settled else rule.recipients_for(r.seq)
+        return any(pid in people.get(role, ()) for role in roles)
 
     # ------------------------------------------------------------------ cases
 
@@ -458,6 +473,8 @@ class ReminderService:
         subjects.update(await self.plan_rectifications(session, rect_ids, now))
         snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
+        settled = await repo.settled_by(session, [(r.rule_id, r.subject) for r in rows
+                                                  if r.rule_id in self.by_id])
         for r in rows:
             subj = subjects.get(r.subject)
             occ = next((o for o in subj.planned if o.key == r.key), None) if subj else None
@@ -481,8 +498,12 @@ class ReminderService:
                 continue
             r.late = r.late or now - r.deliver_at > self.late_after
             r.escalation, r.seq = occ.escalation, occ.index
-            recipients = list(dict.fromkeys(
-                pid for role in occ.recipients for pid in subj.people.get(role, ())))
+            # whoever an escalation goes up to and who marked one of the series 已处理 is done
+            # with it; the ones it is addressed to keep being reminded until it is settled
+            done = settled.get((r.rule_id, r.subject), set()) - self._base_people(rule, subj)
+            recipients = [pid for pid in dict.fromkeys(
+                pid for role in occ.recipients for pid in subj.people.get(role, ()))
+                if pid not in done]
             if not recipients:
                 log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
             view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
@@ -491,6 +512,7 @@ class ReminderService:
                 repo.add_message(session, r.id, pid, msg.id)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
+            await self._supersede(out, r, recipients, now)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)
@@ -498,6 +520,25 @@ class ReminderService:
         if sent_ids:
             await out.audit("bot", "reminder.sweep", self.worker,
                             {"sent": len(sent_ids), "first": sent_ids[0], "last": sent_ids[-1]})
+
+    def _base_people(self, rule: ReminderRule, subj: Subject) -> set[str]:
+        """The people a rule's reminders are addressed to before any escalation."""
+        return {pid for role in rule.recipients for pid in subj.people.get(role, ())}
+
+    async def _supersede(self, out: Outbound, sent: Reminder, recipients: Sequence[str],
+                         now: datetime) -> None:
+        """At most one open card per series (rule, subject) and person: the recipients'
+        earlier cards of the series still open lose their buttons (已由 … 的新提醒取代) and are
+        no longer theirs; a reminder left with no card is closed."""
+        touched: set[int] = set()
+        for old, rm in await repo.open_copies_of_series(out.session, sent.rule_id, sent.subject,
+                                                        recipients, sent.id):
+            await _redraw(out, rm.message_id, partial(superseded_card, at=now, tz=self.tz))
+            await repo.drop_copy(out.session, rm.id)
+            touched.add(old.id)
+        for old_id in sorted(touched):
+            if not await repo.messages_of(out.session, old_id):
+                await repo.close_once(out.session, old_id, now, "bot", SUPERSEDED)
 
     def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
                       ) -> ReminderView:

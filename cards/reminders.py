@@ -127,6 +127,12 @@ def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
                    footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
 
 
+def superseded_card(card: Card, at: datetime, tz: ZoneInfo) -> Card:
+    """An open card of a series after its next reminder went out to the same person (at
+    ``at``): no buttons, the new card is the one to act on."""
+    return replace(card, actions=(), footer=f"已由 {at.astimezone(tz):%Y-%m-%d} 的新提醒取代")
+
+
 def reopened_card(card: Card, reminder_id: int, label: str, who: str, at: datetime,
                   tz: ZoneInfo, extra: tuple[Button, ...] = ()) -> Card:
     """A card closed for its subject that is owed again (an item 销号 by a 整改汇报 that was

@@ -60,9 +60,12 @@ async def list_reminders(ctx: Context) -> None:
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
         deadlines = await subject_deadlines(ctx.session, open_rows, _custody_rules(svc.by_id))
-        for r in open_rows:
+        times = await repo.sent_counts(ctx.session, open_rows)
+        for r in open_rows:  # one open card per series: a repeat supersedes the one before
+            sent = times.get(r.id, 1)
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
-                         f"{_due(r, tz, deadlines, svc.by_id)}{' （补发）' if r.late else ''}")
+                         f"{_due(r, tz, deadlines, svc.by_id)}{' （补发）' if r.late else ''}"
+                         f"{f'（已提醒 {sent} 次）' if sent > 1 else ''}")
         lines += _more(open_total - len(open_rows), "见此前收到的提醒卡片")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")

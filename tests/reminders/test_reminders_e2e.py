@@ -59,8 +59,9 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
 
     # re-scoring closes the open reminder cards in place and cancels what is pending
     await evaluate(console, code, GREEN)
-    for m in await reminder_cards(console, PROSECUTOR):
-        assert m["card"]["actions"] == [] and m["card"]["footer"].startswith("已重新评估：")
+    first, second = await reminder_cards(console, PROSECUTOR)  # the repeat superseded the first
+    assert first["card"]["actions"] == [] and first["card"]["footer"] == "已由 2026-11-16 的新提醒取代"
+    assert second["card"]["actions"] == [] and second["card"]["footer"].startswith("已重新评估：")
     await console.advance("30d")
     assert len(await reminder_cards(console, PROSECUTOR)) == 2
     for inv in INVESTIGATORS:  # the consultation reminder was cancelled with the green code
@@ -242,18 +243,22 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     for card in [*await reminder_cards(console, PROSECUTOR), lead]:
         assert "答复期限：2026-11-02 09:30" in card["card"]["body"], card["card"]["body"]
         assert "到期时间" not in card["card"]["body"]
-    # 去答复 brings the request's decision card up for the prosecutor, and only for them
-    assert [a["label"] for a in p1["card"]["actions"]] == ["去答复", "已处理"]
-    r = await console.click(PROSECUTOR, p1["id"], "review.resend")
+    # 去答复 brings the request's decision card up for the prosecutor, and only for them; on
+    # the latest card only: the repeat superseded the first one
+    p1, p2 = await reminder_cards(console, PROSECUTOR)
+    assert p1["card"]["actions"] == [] and p1["card"]["footer"] == "已由 2026-11-04 的新提醒取代"
+    assert [a["label"] for a in p2["card"]["actions"]] == ["去答复", "已处理"]
+    r = await console.click(PROSECUTOR, p2["id"], "review.resend")
     [fresh] = [m for m in r["messages"] if m["card"]]
     assert fresh["card"]["title"] == f"复核申请 #{review.id} · 待处理"
     assert fresh["card"]["actions"][0]["label"] == "同意并调整"
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]  # not 去答复
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     listing = r["messages"][0]["card"]["body"]
-    assert f"复核答复 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
-    # each open one (the first and the repeat) names the answer time, as their cards do
-    assert listing.count("答复期限 2026-11-02 09:30") == 2 and "到期 " not in listing, listing
+    assert f"复核答复（升级） 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
+    # the open one names the answer time, as the cards do, and how often it was sent
+    assert listing.count("答复期限 2026-11-02 09:30（已提醒 2 次）") == 1, listing
+    assert "到期 " not in listing, listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
