@@ -49,6 +49,7 @@ from bot.domain.reminders import (
     RECTIFICATION,
     REEVALUATE,
     REVIEW_ANSWER,
+    REVIEW_RESCORE_TEXT,
     CaseState,
     Occurrence,
     ReminderRule,
@@ -62,6 +63,7 @@ from bot.domain.reminders import (
     review_subject,
     superseded,
 )
+from bot.domain.review import awaits_rescore
 from bot.domain.scoring import Color, Evaluation, custody_ends_at
 from bot.domain.workcal import WorkCalendar
 from cards.inspection import report_done_button
@@ -95,7 +97,8 @@ log = logging.getLogger(__name__)
 CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated": "已重新评估",
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
                  "settled": "已由重新评分解决", "closed": "案件已结案",
-                 "rectified": "已由整改汇报销号", "reported": "已处理"}
+                 "rectified": "已由整改汇报销号", "reported": "已处理",
+                 "rescored": "已重新评分"}
 SUPERSEDED = "superseded"  # how a card was closed by the next reminder of its series
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
@@ -124,6 +127,7 @@ class Subject:
     unit: str = ""  # {unit}: the case's or the item's office
     owner: str = ""  # {owner}: the case's prosecutor, the item's 责任人
     custody_status: str | None = None  # 现状 on a 责任倒查 card once the case is no longer red
+    rescore: bool = False  # a review request agreed and waiting for its re-score
     # {due} of a 责任倒查: the last day of custody (its reminder falls due when that day ends)
     custody_deadline: date | None = None
 
@@ -349,21 +353,31 @@ class ReminderService:
             s.deadline = review.due_at
             s.unit, s.owner = self.names(case.unit, case.prosecutor)
             s.people = self.case_people(case)
-            if rule is not None and review.status == "pending" and case.status == "open":
+            # agreed (同意并调整) and not yet re-scored: chased like an unanswered one, from its
+            # answer time, by the same series (a slot sent while it was pending is not resent)
+            s.rescore = awaits_rescore(review.status, review.outcome, review.new_version)
+            owed = review.status == "pending" or s.rescore
+            if rule is not None and owed and case.status == "open":
                 s.planned = plan_review_overdue(review.id, review.due_at, self.cal, self.tz,
                                                 rule=rule, now=now, horizon=1)
         return out
 
+    async def plan_reviews(self, session: AsyncSession, ids: Iterable[int], now: datetime
+                           ) -> dict[str, Subject]:
+        subjects = await self.load_reviews(session, ids, now)
+        await self._store(session, list(subjects.values()), now,
+                          [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+        return subjects
+
     async def discover_reviews(self, session: AsyncSession, now: datetime) -> int:
-        """Plan review requests still pending after their answer time that have no rows yet
-        (later slots are planned when the earlier ones are delivered)."""
+        """Plan the review requests owed an answer or a re-score that have no pending row (filed
+        or agreed since, or from before requests were planned at filing); later slots are
+        planned when the earlier ones are delivered."""
         if self.rule_of(REVIEW_ANSWER) is None:
             return 0
-        ids = await repo.unplanned_overdue_reviews(session, now)
+        ids = await repo.unplanned_reviews(session)
         if ids:
-            subjects = await self.load_reviews(session, ids, now)
-            await self._store(session, list(subjects.values()), now,
-                              [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+            await self.plan_reviews(session, ids, now)
         return len(ids)
 
     # ------------------------------------------------------------------ rectification items
@@ -466,10 +480,7 @@ class ReminderService:
                     if kinds[r.id] == RECTIFICATION]
         subjects: dict[str, Subject] = {}
         subjects.update(await self.plan_cases(session, case_codes, now))
-        reviews = await self.load_reviews(session, review_ids, now)
-        await self._store(session, list(reviews.values()), now,
-                          [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
-        subjects.update(reviews)
+        subjects.update(await self.plan_reviews(session, review_ids, now))
         subjects.update(await self.plan_rectifications(session, rect_ids, now))
         snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
@@ -559,6 +570,11 @@ class ReminderService:
         status = subj.custody_status if rule.kind == CUSTODY else None
         score = f"{base}/cases/{subj.case_code}/score" if (
             subj.case_code and rule.kind in (REEVALUATE, CUSTODY) and status is None) else None
+        review = int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER else None
+        rescore = review is not None and subj.rescore
+        if rescore:  # agreed, the re-score missing: 去评分 (the score form for this request)
+            rule = dataclasses.replace(rule, text=REVIEW_RESCORE_TEXT)
+            score = f"{base}/cases/{subj.case_code}/score?review={review}"
         # 责任倒查 names the last day of custody, not the moment it ran out (the next 00:00)
         due: date | datetime = subj.custody_deadline if rule.kind == CUSTODY \
             and subj.custody_deadline is not None else due_at
@@ -570,8 +586,8 @@ class ReminderService:
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
-            review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
-            else None,
+            review_id=None if rescore else review,
+            score_label="去评分" if rescore else "去评估",
             deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER)
             else subj.custody_deadline if rule.kind == CUSTODY else None,
             report_item=int(r.subject.removeprefix("rectification-"))
@@ -734,14 +750,24 @@ def custody_status(case: CaseRow, tz: tzinfo) -> str | None:
 
 
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
-    """A review request answered, withdrawn or settled: its overdue-answer reminders already
-    sent (the leader's escalation too) lose their buttons, and the unsent ones are cancelled
-    (so 提醒 no longer lists them)."""
+    """A review request answered, withdrawn, settled or re-scored: its overdue-answer reminders
+    already sent (the leader's escalation too) lose their buttons, and the unsent ones are
+    cancelled (so 提醒 no longer lists them). One agreed (同意并调整) is planned again: its
+    re-score is chased from the answer time on."""
     svc = out.services.reminders
     if svc is not None:
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
+        await svc.plan_reviews(out.session, [review_id], out.now())
+
+
+async def plan_review_reminders(out: Outbound, review_id: int) -> None:
+    """A review request filed: its answer reminder is planned at once, so 提醒 lists it coming
+    (to the prosecutor, at the answer time) before it falls due."""
+    svc = out.services.reminders
+    if svc is not None:
+        await svc.plan_reviews(out.session, [review_id], out.now())
 
 
 async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder],
@@ -854,6 +880,7 @@ __all__ = [
     "Subject",
     "SweepResult",
     "install",
+    "plan_review_reminders",
     "replan_case",
     "replan_rectifications",
     "service_of",

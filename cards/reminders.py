@@ -43,6 +43,7 @@ class ReminderView:
     # an overdue rectification item, on the cards of its 责任人 and the unit's chief: they may
     # report it done (报告整改完成) from the reminder
     report_item: int | None = None
+    score_label: str = "去评估"  # 去评分 for an agreed review request's missing re-score
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -89,7 +90,7 @@ def reminder_card(v: ReminderView) -> Card:
     data = {"id": str(v.reminder_id)}
     actions: list[Button] = []
     if v.score_url:
-        actions.append(Button(id="reminder.evaluate", label="去评估", url=v.score_url))
+        actions.append(Button(id="reminder.evaluate", label=v.score_label, url=v.score_url))
     elif v.page_url:
         actions.append(Button(id="reminder.view", label="查看案件", url=v.page_url))
     if v.consult:

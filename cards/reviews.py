@@ -32,6 +32,7 @@ class ReviewView:
     score_url: str
     joint_example: str  # a time ahead, shown as the 评议时间 placeholder
     case_closed: bool = False  # 结案: nothing about the request is done in chat any more
+    overdue: bool = False  # still 待处理 past its answer time: 状态：待处理（已逾期）
 
 
 def _body(v: ReviewView) -> str:
@@ -39,7 +40,8 @@ def _body(v: ReviewView) -> str:
              f"当前：{v.color_label}{f' {v.score}分' if v.score is not None else ''}",
              f"申请人：{v.filer}", "有异议的项目："]
     lines += [f"· {i}" for i in v.items]
-    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}", f"状态：{v.state.label}"]
+    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}",
+              f"状态：{v.state.label}{'（已逾期）' if v.overdue else ''}"]
     if v.reject_reason:
         lines.append(f"驳回理由：{v.reject_reason}")
     if v.joint_time:

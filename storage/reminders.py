@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.domain.review import CHANGED, RESCORE_ALWAYS, RESCORE_IF_CHANGED
 from storage.cases import CaseRow
 from storage.inspection import RectificationItem
 from storage.models import Base
@@ -188,13 +189,19 @@ def add_message(session: AsyncSession, reminder_id: int, person_id: str, message
 
 # -- discovery: subjects overdue that have no reminder rows yet ----------------------------------
 
-async def unplanned_overdue_reviews(session: AsyncSession, now: datetime) -> list[int]:
-    """Review requests still pending after their answer time that have no reminder rows."""
+async def unplanned_reviews(session: AsyncSession) -> list[int]:
+    """Review requests of open cases still owed an answer (pending) or, agreed, a re-score,
+    that have no pending reminder row: planned from the filing on (提醒 lists the answer
+    reminder coming), again once agreed (the re-score is chased from the answer time)."""
     subject = literal("review-").concat(cast(ReviewRow.id, String))
-    has_rows = exists().where(Reminder.subject == subject)
+    has_pending = exists().where(Reminder.subject == subject, Reminder.status == PENDING)
+    owed = (ReviewRow.status == "pending") | (
+        ReviewRow.new_version.is_(None) & (
+            ReviewRow.status.in_(sorted(RESCORE_ALWAYS)) | (
+                ReviewRow.status.in_(sorted(RESCORE_IF_CHANGED)) & (ReviewRow.outcome == CHANGED))))
     return list((await session.execute(
-        select(ReviewRow.id).where(ReviewRow.status == "pending", ReviewRow.due_at <= now,
-                                   ~has_rows).limit(1000))).scalars())
+        select(ReviewRow.id).join(CaseRow, CaseRow.code == ReviewRow.case_code)
+        .where(owed, CaseRow.status == "open", ~has_pending).limit(1000))).scalars())
 
 
 async def unplanned_overdue_rectifications(session: AsyncSession, today: date) -> list[str]:

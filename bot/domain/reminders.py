@@ -93,6 +93,10 @@ RECIPIENT_ROLES: tuple[str, ...] = ("prosecutor", "investigators", "leader", "ch
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"code", "title", "due", "deadline", "since", "days", "unit", "owner"})
 ESCALATION_PREFIX = "【升级督办】"
+# the review_answer rule's text while an agreed request (同意并调整) waits for its re-score
+REVIEW_RESCORE_TEXT = (
+    "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限（{deadline}）已过仍未重新评分，"
+    "请承办检察官{owner}尽快重新评分。")
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_to=("leader",),
             text=(
                 "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限（{deadline}）仍未答复，"
-                "请承办检察官尽快答复。"
+                "请承办检察官{owner}尽快答复。"
             ),
         ),
         ReminderRule(
