@@ -523,7 +523,8 @@ class ReminderService:
                 repo.add_message(session, r.id, pid, msg.id)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
-            await self._supersede(out, r, recipients, now)
+            if rule.repeat_days is not None:  # only a repeating series has earlier cards
+                await self._supersede(out, r, recipients, now)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)
