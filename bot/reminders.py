@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import partial
@@ -49,6 +49,7 @@ from bot.domain.reminders import (
     RECTIFICATION,
     REEVALUATE,
     REVIEW_ANSWER,
+    REVIEW_RESCORE_TEXT,
     CaseState,
     Occurrence,
     ReminderRule,
@@ -62,11 +63,19 @@ from bot.domain.reminders import (
     review_subject,
     superseded,
 )
-from bot.domain.scoring import Color, Evaluation
+from bot.domain.review import awaits_rescore
+from bot.domain.scoring import Color, Evaluation, custody_ends_at
 from bot.domain.workcal import WorkCalendar
 from cards.inspection import report_done_button
 from cards.model import Button, Card
-from cards.reminders import ReminderView, closed_card, reminder_card, reopened_card, restated
+from cards.reminders import (
+    ReminderView,
+    closed_card,
+    reminder_card,
+    reopened_card,
+    restated,
+    superseded_card,
+)
 from config.model import Person
 from storage import cases as case_repo
 from storage import inspection as inspection_repo
@@ -89,7 +98,9 @@ CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated":
                  "answered": "已答复", "withdrawn": "申请已撤回", "green": "已转绿码",
                  "settled": "已由重新评分解决", "closed": "案件已结案",
                  "case_withdrawn": "案件已撤销",
-                 "rectified": "已由整改汇报销号", "reported": "已处理"}
+                 "rectified": "已由整改汇报销号", "reported": "已处理",
+                 "rescored": "已重新评分"}
+SUPERSEDED = "superseded"  # how a card was closed by the next reminder of its series
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
 CLOSED_ACTS = {REPORTED: " 已报告整改完成"}  # after who closed it: 已处理：张三 已报告整改完成 …
@@ -117,6 +128,9 @@ class Subject:
     unit: str = ""  # {unit}: the case's or the item's office
     owner: str = ""  # {owner}: the case's prosecutor, the item's 责任人
     custody_status: str | None = None  # 现状 on a 责任倒查 card once the case is no longer red
+    rescore: bool = False  # a review request agreed and waiting for its re-score
+    # {due} of a 责任倒查: the last day of custody (its reminder falls due when that day ends)
+    custody_deadline: date | None = None
 
 
 @dataclass
@@ -246,7 +260,9 @@ class ReminderService:
                 session, [r.subject.removeprefix("rectification-") for r in rects])
             people = {rectification_subject(i.id): self.rectification_people(i) for i in items}
             found += [(r, people[r.subject]) for r in rects if r.subject in people]
-        mine_only = [r for r, people in found if self._reaches(person.id, r, people)]
+        settled = await repo.settled_by(session, [(r.rule_id, r.subject) for r, _ in found])
+        mine_only = [r for r, people in found if self._reaches(
+            person.id, r, people, person.id in settled.get((r.rule_id, r.subject), ()))]
         return sorted(mine_only, key=lambda r: (r.deliver_at, r.id))
 
     async def rectifications_not_due_for(self, session: AsyncSession, person: Person,
@@ -262,10 +278,15 @@ class ReminderService:
         return [i for i in await inspection_repo.open_rectifications_not_due(session, today)
                 if any(person.id in self.rectification_people(i).get(role, ()) for role in roles)]
 
-    def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]]) -> bool:
+    def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]],
+                 settled: bool = False) -> bool:
+        """Whether the sweep sends ``r`` to ``pid``: by a role of its recipients, and when only
+        as the one it escalates to, unless they marked the series 已处理 (``settled``)."""
         rule = self.by_id.get(r.rule_id)
-        return rule is not None and any(pid in people.get(role, ())
-                                        for role in rule.recipients_for(r.seq))
+        if rule is None:
+            return False
+        roles = rule.recipients if settled else rule.recipients_for(r.seq)
+        return any(pid in people.get(role, ()) for role in roles)
 
     # ------------------------------------------------------------------ cases
 
@@ -279,11 +300,11 @@ class ReminderService:
         states = {case.code: (case, evaluated_at) for case, evaluated_at
                   in await case_repo.with_evaluation_time(session, codes)}
         consulted = await repo.consultations_started(session, list(states))
-        # 责任倒查 is owed by the colour when the custody deadline came: read the history of
-        # the cases whose deadline has come
-        today = now.astimezone(self.tz).date()
+        # 责任倒查 is owed by the colour when the custody deadline ran out (the end of its
+        # day): read the history of the cases whose deadline has run out
         due = [code for code, (case, _) in states.items()
-               if case.custody_deadline is not None and case.custody_deadline <= today]
+               if case.custody_deadline is not None
+               and custody_ends_at(case.custody_deadline, self.tz) <= now]
         histories = await case_repo.color_histories(session, due)
         # … and still owed by a case closed after that (nothing else is planned for it)
         need_investigators: list[str] = []
@@ -292,6 +313,7 @@ class ReminderService:
             s.title = case.title
             s.deadline = case.investigation_deadline  # {deadline} of the 诉前会商 text
             s.since = evaluated_at
+            s.custody_deadline = case.custody_deadline
             s.unit, s.owner = self.names(case.unit, case.prosecutor)
             history = histories.get(code)
             state = CaseState(
@@ -332,21 +354,31 @@ class ReminderService:
             s.deadline = review.due_at
             s.unit, s.owner = self.names(case.unit, case.prosecutor)
             s.people = self.case_people(case)
-            if rule is not None and review.status == "pending" and case.status == "open":
+            # agreed (同意并调整) and not yet re-scored: chased like an unanswered one, from its
+            # answer time, by the same series (a slot sent while it was pending is not resent)
+            s.rescore = awaits_rescore(review.status, review.outcome, review.new_version)
+            owed = review.status == "pending" or s.rescore
+            if rule is not None and owed and case.status == "open":
                 s.planned = plan_review_overdue(review.id, review.due_at, self.cal, self.tz,
                                                 rule=rule, now=now, horizon=1)
         return out
 
+    async def plan_reviews(self, session: AsyncSession, ids: Iterable[int], now: datetime
+                           ) -> dict[str, Subject]:
+        subjects = await self.load_reviews(session, ids, now)
+        await self._store(session, list(subjects.values()), now,
+                          [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+        return subjects
+
     async def discover_reviews(self, session: AsyncSession, now: datetime) -> int:
-        """Plan review requests still pending after their answer time that have no rows yet
-        (later slots are planned when the earlier ones are delivered)."""
+        """Plan the review requests owed an answer or a re-score that have no pending row (filed
+        or agreed since, or from before requests were planned at filing); later slots are
+        planned when the earlier ones are delivered."""
         if self.rule_of(REVIEW_ANSWER) is None:
             return 0
-        ids = await repo.unplanned_overdue_reviews(session, now)
+        ids = await repo.unplanned_reviews(session)
         if ids:
-            subjects = await self.load_reviews(session, ids, now)
-            await self._store(session, list(subjects.values()), now,
-                              [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
+            await self.plan_reviews(session, ids, now)
         return len(ids)
 
     # ------------------------------------------------------------------ rectification items
@@ -449,13 +481,12 @@ class ReminderService:
                     if kinds[r.id] == RECTIFICATION]
         subjects: dict[str, Subject] = {}
         subjects.update(await self.plan_cases(session, case_codes, now))
-        reviews = await self.load_reviews(session, review_ids, now)
-        await self._store(session, list(reviews.values()), now,
-                          [r.id for r in self.rules if r.kind == REVIEW_ANSWER])
-        subjects.update(reviews)
+        subjects.update(await self.plan_reviews(session, review_ids, now))
         subjects.update(await self.plan_rectifications(session, rect_ids, now))
         snoozes = await repo.snooze_until(session, list({r.subject for r in rows}))
         sent_ids: list[int] = []
+        settled = await repo.settled_by(session, [(r.rule_id, r.subject) for r in rows
+                                                  if r.rule_id in self.by_id])
         for r in rows:
             subj = subjects.get(r.subject)
             occ = next((o for o in subj.planned if o.key == r.key), None) if subj else None
@@ -479,8 +510,12 @@ class ReminderService:
                 continue
             r.late = r.late or now - r.deliver_at > self.late_after
             r.escalation, r.seq = occ.escalation, occ.index
-            recipients = list(dict.fromkeys(
-                pid for role in occ.recipients for pid in subj.people.get(role, ())))
+            # whoever an escalation goes up to and who marked one of the series 已处理 is done
+            # with it; the ones it is addressed to keep being reminded until it is settled
+            done = settled.get((r.rule_id, r.subject), set()) - self._base_people(rule, subj)
+            recipients = [pid for pid in dict.fromkeys(
+                pid for role in occ.recipients for pid in subj.people.get(role, ()))
+                if pid not in done]
             if not recipients:
                 log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
             view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
@@ -489,6 +524,8 @@ class ReminderService:
                 repo.add_message(session, r.id, pid, msg.id)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
+            if rule.repeat_days is not None:  # only a repeating series has earlier cards
+                await self._supersede(out, r, recipients, now)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)
@@ -496,6 +533,25 @@ class ReminderService:
         if sent_ids:
             await out.audit("bot", "reminder.sweep", self.worker,
                             {"sent": len(sent_ids), "first": sent_ids[0], "last": sent_ids[-1]})
+
+    def _base_people(self, rule: ReminderRule, subj: Subject) -> set[str]:
+        """The people a rule's reminders are addressed to before any escalation."""
+        return {pid for role in rule.recipients for pid in subj.people.get(role, ())}
+
+    async def _supersede(self, out: Outbound, sent: Reminder, recipients: Sequence[str],
+                         now: datetime) -> None:
+        """At most one open card per series (rule, subject) and person: the recipients'
+        earlier cards of the series still open lose their buttons (已由 … 的新提醒取代) and are
+        no longer theirs; a reminder left with no card is closed."""
+        touched: set[int] = set()
+        for old, rm in await repo.open_copies_of_series(out.session, sent.rule_id, sent.subject,
+                                                        recipients, sent.id):
+            await _redraw(out, rm.message_id, partial(superseded_card, at=now, tz=self.tz))
+            await repo.drop_copy(out.session, rm.id)
+            touched.add(old.id)
+        for old_id in sorted(touched):
+            if not await repo.messages_of(out.session, old_id):
+                await repo.close_once(out.session, old_id, now, "bot", SUPERSEDED)
 
     def for_recipient(self, out: Outbound, view: ReminderView, subj: Subject, pid: str
                       ) -> ReminderView:
@@ -516,17 +572,26 @@ class ReminderService:
         status = subj.custody_status if rule.kind == CUSTODY else None
         score = f"{base}/cases/{subj.case_code}/score" if (
             subj.case_code and rule.kind in (REEVALUATE, CUSTODY) and status is None) else None
+        review = int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER else None
+        rescore = review is not None and subj.rescore
+        if rescore:  # agreed, the re-score missing: 去评分 (the score form for this request)
+            rule = dataclasses.replace(rule, text=REVIEW_RESCORE_TEXT)
+            score = f"{base}/cases/{subj.case_code}/score?review={review}"
+        # 责任倒查 names the last day of custody, not the moment it ran out (the next 00:00)
+        due: date | datetime = subj.custody_deadline if rule.kind == CUSTODY \
+            and subj.custody_deadline is not None else due_at
         return ReminderView(
             reminder_id=r.id, kind=rule.kind, rule_id=rule.id,
-            text=render_text(rule, code=subj.code, title=subj.title, due=due_at, tz=self.tz,
+            text=render_text(rule, code=subj.code, title=subj.title, due=due, tz=self.tz,
                              escalation=r.escalation, deadline=subj.deadline,
                              since=subj.since, unit=subj.unit, owner=subj.owner),
             code=subj.code, due_at=due_at, late=r.late, escalation=r.escalation,
             score_url=score, consult=rule.kind == CONSULTATION, tz=self.tz, missed=missed,
             red=rule.kind == REEVALUATE and rule.colors == (Color.RED,), status=status,
-            review_id=int(r.subject.removeprefix("review-")) if rule.kind == REVIEW_ANSWER
-            else None,
-            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER) else None,
+            review_id=None if rescore else review,
+            score_label="去评分" if rescore else "去评估",
+            deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER)
+            else subj.custody_deadline if rule.kind == CUSTODY else None,
             report_item=int(r.subject.removeprefix("rectification-"))
             if rule.kind == RECTIFICATION else None)
 
@@ -689,27 +754,45 @@ def custody_status(case: CaseRow, tz: tzinfo) -> str | None:
 
 
 async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: str) -> None:
-    """A review request answered, withdrawn or settled: its overdue-answer reminders already
-    sent (the leader's escalation too) lose their buttons, and the unsent ones are cancelled
-    (so 提醒 no longer lists them)."""
+    """A review request answered, withdrawn, settled or re-scored: its overdue-answer reminders
+    already sent (the leader's escalation too) lose their buttons, and the unsent ones are
+    cancelled (so 提醒 no longer lists them). One agreed (同意并调整) is planned again: its
+    re-score is chased from the answer time on."""
     svc = out.services.reminders
     if svc is not None:
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
         await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
+        await svc.plan_reviews(out.session, [review_id], out.now())
 
 
-async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder]
+async def plan_review_reminders(out: Outbound, review_id: int) -> None:
+    """A review request filed: its answer reminder is planned at once, so 提醒 lists it coming
+    (to the prosecutor, at the answer time) before it falls due."""
+    svc = out.services.reminders
+    if svc is not None:
+        await svc.plan_reviews(out.session, [review_id], out.now())
+
+
+async def subject_deadlines(session: AsyncSession, rows: Iterable[Reminder],
+                            custody_rules: Collection[str] = ()
                             ) -> dict[str, tuple[str, date | datetime]]:
     """The deadline these reminders' subjects have of their own, by subject: a rectification
-    item's due date, a review request's answer time, with the kind that names it (a key of
-    DEADLINE_LABELS). 提醒 and 已处理 name it as the cards do, not the reminder's own due
-    time (a repeat's or an escalation's, after it)."""
+    item's due date, a review request's answer time, a case's custody deadline (of its
+    责任倒查 rows, ``custody_rules``), with the kind that names it (a key of DEADLINE_LABELS;
+    it applies to the rows of that kind only). 提醒 and 已处理 name it as the cards do, not
+    the reminder's own due time (a repeat's or an escalation's, after it)."""
+    rows = list(rows)
     items = [r.subject.removeprefix("rectification-") for r in rows
              if r.subject.startswith("rectification-")]
     reviews = [int(r.subject.removeprefix("review-")) for r in rows
                if r.subject.startswith("review-")]
+    custody = {r.subject for r in rows if r.rule_id in custody_rules}
     found: dict[str, tuple[str, date | datetime]] = {}
+    for code in sorted(custody):
+        case = await case_repo.get_case(session, code)
+        if case is not None and case.custody_deadline is not None:
+            found[code] = (CUSTODY, case.custody_deadline)
     if items:
         found |= {rectification_subject(i.id): (RECTIFICATION, i.due)
                   for i in await inspection_repo.rectifications_to_remind(session, items)}
@@ -803,6 +886,7 @@ __all__ = [
     "Subject",
     "SweepResult",
     "install",
+    "plan_review_reminders",
     "replan_case",
     "replan_rectifications",
     "service_of",

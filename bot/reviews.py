@@ -24,7 +24,7 @@ from bot.domain.review import (
 from bot.domain.review import awaits_rescore as domain_awaits_rescore
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
-from bot.reminders import settle_review_reminders
+from bot.reminders import plan_review_reminders, settle_review_reminders
 from cards.reviews import RENDER, ReviewView
 from config.model import Person
 from storage import cases as case_repo
@@ -157,6 +157,7 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
         msg = await out.send_dm(pid, card=RENDER[kind](view))
         repo.add_card(out.session, row.id, msg.id, kind)
     await out.session.flush()
+    await plan_review_reminders(out, row.id)
     return row
 
 
@@ -199,7 +200,8 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored,
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
-        joint_example=joint_example(out), case_closed=ops.closed_footer(out, case))
+        joint_example=joint_example(out), case_closed=ops.closed_footer(out, case),
+        overdue=row.status == State.PENDING and out.now() >= row.due_at)
 
 
 def joint_example(out: Outbound) -> str:
@@ -273,6 +275,7 @@ async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
     for row in answered:
         await out.audit(ev.by, "review.rescored", case.code,
                         {"review": row.id, "version": ev.version})
+        await settle_review_reminders(out, row.id, ev.by, "rescored")
         await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
                                              f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
     for row in rows:

@@ -36,12 +36,14 @@ class ReminderView:
     page_url: str | None = None  # the code page, for recipients who do not score the case
     red: bool = False  # about a red case (红码一周一评估): a red card, like the code
     status: str | None = None  # 现状: what became of the case since the reminder fell due
-    # a rectification item's due date, a review request's answer time: the one deadline its
+    # a rectification item's due date, a review request's answer time, a case's custody
+    # deadline (责任倒查, due when that day ends): the one deadline its
     # card names (repeat reminders fall due later, which the card does not show as a second)
     deadline: date | datetime | None = None
     # an overdue rectification item, on the cards of its 责任人 and the unit's chief: they may
     # report it done (报告整改完成) from the reminder
     report_item: int | None = None
+    score_label: str = "去评估"  # 去评分 for an agreed review request's missing re-score
 
 
 def local(at: datetime, tz: ZoneInfo) -> str:
@@ -55,7 +57,7 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
 
 
 # what a card of these kinds calls its one deadline (ReminderView.deadline)
-DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限"}
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限"}
 
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
@@ -88,7 +90,7 @@ def reminder_card(v: ReminderView) -> Card:
     data = {"id": str(v.reminder_id)}
     actions: list[Button] = []
     if v.score_url:
-        actions.append(Button(id="reminder.evaluate", label="去评估", url=v.score_url))
+        actions.append(Button(id="reminder.evaluate", label=v.score_label, url=v.score_url))
     elif v.page_url:
         actions.append(Button(id="reminder.view", label="查看案件", url=v.page_url))
     if v.consult:
@@ -124,6 +126,12 @@ def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
     """The same card after someone acted: no buttons, who did what and when (and a note)."""
     return replace(card, actions=(),
                    footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
+
+
+def superseded_card(card: Card, at: datetime, tz: ZoneInfo) -> Card:
+    """An open card of a series after its next reminder went out to the same person (at
+    ``at``): no buttons, the new card is the one to act on."""
+    return replace(card, actions=(), footer=f"已由 {at.astimezone(tz):%Y-%m-%d} 的新提醒取代")
 
 
 def reopened_card(card: Card, reminder_id: int, label: str, who: str, at: datetime,

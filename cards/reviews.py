@@ -34,6 +34,7 @@ class ReviewView:
     # 案件已结案（2026-11-27）, the footer, once closed: nothing about the request is done in
     # chat any more; None while the case is open
     case_closed: str | None = None
+    overdue: bool = False  # still 待处理 past its answer time: 状态：待处理（已逾期）
 
 
 def _body(v: ReviewView) -> str:
@@ -41,7 +42,8 @@ def _body(v: ReviewView) -> str:
              f"当前：{v.color_label}{f' {v.score}分' if v.score is not None else ''}",
              f"申请人：{v.filer}", "有异议的项目："]
     lines += [f"· {i}" for i in v.items]
-    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}", f"状态：{v.state.label}"]
+    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}",
+              f"状态：{v.state.label}{'（已逾期）' if v.overdue else ''}"]
     if v.reject_reason:
         lines.append(f"驳回理由：{v.reject_reason}")
     if v.joint_time:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, listing_only, role_names
-from bot.domain.reminders import ReminderRule
+from bot.domain.reminders import CUSTODY, ReminderRule
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of, subject_deadlines
 from cards.model import Card
@@ -59,10 +59,13 @@ async def list_reminders(ctx: Context) -> None:
     lines: list[str] = []
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
-        deadlines = await subject_deadlines(ctx.session, open_rows)
-        for r in open_rows:
+        deadlines = await subject_deadlines(ctx.session, open_rows, _custody_rules(svc.by_id))
+        times = await repo.sent_counts(ctx.session, open_rows)
+        for r in open_rows:  # one open card per series: a repeat supersedes the one before
+            sent = times.get(r.id, 1)
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "
-                         f"{_due(r, tz, deadlines)}{' （补发）' if r.late else ''}")
+                         f"{_due(r, tz, deadlines, svc.by_id)}{' （补发）' if r.late else ''}"
+                         f"{f'（已提醒 {sent} 次）' if sent > 1 else ''}")
         lines += _more(open_total - len(open_rows), "见此前收到的提醒卡片")
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
@@ -79,14 +82,20 @@ async def list_reminders(ctx: Context) -> None:
     await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
 
 
-def _due(r: Reminder, tz: ZoneInfo,
-         deadlines: Mapping[str, tuple[str, date | datetime]]) -> str:
-    """When a reminder fell due; of a rectification item or a review request, its own
-    deadline (整改期限, 答复期限), the one its cards name."""
-    if (found := deadlines.get(r.subject)) is None:
+def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, tuple[str, date | datetime]],
+         rules: Mapping[str, ReminderRule]) -> str:
+    """When a reminder fell due; of a rectification item, a review request or a 责任倒查, its
+    own deadline (整改期限, 答复期限, 羁押期限), the one its cards name."""
+    found = deadlines.get(r.subject)
+    rule = rules.get(r.rule_id)
+    if found is None or rule is None or found[0] != rule.kind:
         return f"到期 {local_due(r.due_at, tz)}"
     kind, deadline = found
     return f"{DEADLINE_LABELS[kind]} {deadline_text(deadline, tz)}"
+
+
+def _custody_rules(rules: Mapping[str, ReminderRule]) -> set[str]:
+    return {rid for rid, rule in rules.items() if rule.kind == CUSTODY}
 
 
 def _clip(text: str, limit: int) -> str:
@@ -187,7 +196,8 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         return
     if await svc.close(ctx, r, ctx.user.id, "done"):
         ctx.action_done()
-        due = _due(r, ctx.config.tz, await subject_deadlines(ctx.session, [r]))
+        due = _due(r, ctx.config.tz, await subject_deadlines(
+            ctx.session, [r], _custody_rules(svc.by_id)), svc.by_id)
         await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
     else:
         await ctx.reply("这条提醒已处理。")

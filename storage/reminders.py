@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.domain.review import CHANGED, RESCORE_ALWAYS, RESCORE_IF_CHANGED
 from storage.cases import CaseRow
 from storage.inspection import RectificationItem
 from storage.models import Base
@@ -188,13 +189,19 @@ def add_message(session: AsyncSession, reminder_id: int, person_id: str, message
 
 # -- discovery: subjects overdue that have no reminder rows yet ----------------------------------
 
-async def unplanned_overdue_reviews(session: AsyncSession, now: datetime) -> list[int]:
-    """Review requests still pending after their answer time that have no reminder rows."""
+async def unplanned_reviews(session: AsyncSession) -> list[int]:
+    """Review requests of open cases still owed an answer (pending) or, agreed, a re-score,
+    that have no pending reminder row: planned from the filing on (提醒 lists the answer
+    reminder coming), again once agreed (the re-score is chased from the answer time)."""
     subject = literal("review-").concat(cast(ReviewRow.id, String))
-    has_rows = exists().where(Reminder.subject == subject)
+    has_pending = exists().where(Reminder.subject == subject, Reminder.status == PENDING)
+    owed = (ReviewRow.status == "pending") | (
+        ReviewRow.new_version.is_(None) & (
+            ReviewRow.status.in_(sorted(RESCORE_ALWAYS)) | (
+                ReviewRow.status.in_(sorted(RESCORE_IF_CHANGED)) & (ReviewRow.outcome == CHANGED))))
     return list((await session.execute(
-        select(ReviewRow.id).where(ReviewRow.status == "pending", ReviewRow.due_at <= now,
-                                   ~has_rows).limit(1000))).scalars())
+        select(ReviewRow.id).join(CaseRow, CaseRow.code == ReviewRow.case_code)
+        .where(owed, CaseRow.status == "open", ~has_pending).limit(1000))).scalars())
 
 
 async def unplanned_overdue_rectifications(session: AsyncSession, today: date) -> list[str]:
@@ -299,6 +306,55 @@ async def closed_for_subject(session: AsyncSession, subject: str, how: str) -> l
     stmt = select(Reminder).where(Reminder.subject == subject, Reminder.status == SENT,
                                   Reminder.closed_how == how)
     return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
+
+
+async def open_copies_of_series(session: AsyncSession, rule_id: str, subject: str,
+                                person_ids: Sequence[str], other_than: int
+                                ) -> list[tuple[Reminder, ReminderMessage]]:
+    """These people's cards of a series (rule and subject) still open, but reminder
+    ``other_than`` (the one just sent): the ones a repeat supersedes."""
+    if not person_ids:
+        return []
+    stmt = (select(Reminder, ReminderMessage)
+            .join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
+            .where(Reminder.rule_id == rule_id, Reminder.subject == subject,
+                   Reminder.status == SENT, Reminder.closed_at.is_(None),
+                   Reminder.id != other_than, ReminderMessage.person_id.in_(list(person_ids)))
+            .order_by(Reminder.id, ReminderMessage.id))
+    return [(r, m) for r, m in (await session.execute(stmt)).all()]
+
+
+async def settled_by(session: AsyncSession, series: Iterable[tuple[str, str]]
+                     ) -> dict[tuple[str, str], set[str]]:
+    """Who marked a reminder of each series ``(rule_id, subject)`` 已处理 (``done``)."""
+    series = set(series)
+    subjects = sorted({subject for _, subject in series})
+    if not subjects:
+        return {}
+    rows = await session.execute(
+        select(Reminder.rule_id, Reminder.subject, Reminder.closed_by)
+        .where(Reminder.subject.in_(subjects), Reminder.closed_how == "done").distinct())
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule_id, subject, by in rows.all():
+        if (rule_id, subject) in series and by:
+            out.setdefault((rule_id, subject), set()).add(by)
+    return out
+
+
+async def sent_counts(session: AsyncSession, rows: Sequence[Reminder]) -> dict[int, int]:
+    """How many reminders of its series (rule and subject) were sent up to each of these
+    (itself included), by reminder id: 第 N 次提醒."""
+    subjects = sorted({r.subject for r in rows})
+    if not subjects:
+        return {}
+    found = await session.execute(
+        select(Reminder.id, Reminder.rule_id, Reminder.subject)
+        .where(Reminder.subject.in_(subjects), Reminder.status == SENT))
+    sent: dict[tuple[str, str], list[int]] = {}
+    for rid, rule_id, subject in found.all():
+        sent.setdefault((rule_id, subject), []).append(rid)
+    return {r.id: sum(1 for i in sent.get((r.rule_id, r.subject), ()) if i <= r.id)
+            for r in rows}
 
 
 async def first_delivery_between(session: AsyncSession, after: datetime, until: datetime

@@ -19,8 +19,9 @@ reevaluate      last evaluation time                     case colour in ``colors
 consultation    investigation deadline (00:00), first    colour in ``colors`` (default red
                 offset negative (-15: 15 days before)    or yellow), not started, deadline
                                                          not yet passed
-custody         custody deadline (00:00)                 colour in ``colors`` (red) when
-                                                         the deadline came (``history``);
+custody         end of the custody deadline day (00:00   colour in ``colors`` (red) when
+                of the next day: the date is the last    the deadline ran out
+                day of custody)                          (``history``);
                                                          repeats only while it stays so
 review_answer   the request's answer time (``due_at``,       until answered (caller stops
                 already in working days), first offset 0 planning); plan_review_answer
@@ -41,10 +42,10 @@ occurrence already is one, as for 责任倒查). An escalation goes to ``recipie
 Keys and idempotency
 --------------------
 Every occurrence has ``key = f"{rule_id}:{subject}:{slot}"`` where ``slot`` is the local
-due date (ISO). A key names the same reminder however often it is planned, so the caller
-stores occurrences with "insert, ignore on duplicate key" and never sends one twice. At
-most one occurrence per rule, subject and local day exists (two evaluations on the same
-day share the next reminder). Suggested loop:
+due date (ISO; of a custody rule the day before, the last day of custody). A key names the
+same reminder however often it is planned, so the caller stores occurrences with "insert,
+ignore on duplicate key" and never sends one twice. At most one occurrence per rule, subject
+and local day exists (two evaluations on the same day share the next reminder). Suggested loop:
 
 1. On every state change of a case (new evaluation, deadline change, closing) and
    periodically, call :func:`plan_case` with the current state and ``now``; insert the
@@ -75,7 +76,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bot.domain.scoring import Color, color_at_deadline
+from bot.domain.scoring import Color, color_at_deadline, custody_ends_at
 from bot.domain.workcal import OFFICE_END, OFFICE_START, SHANGHAI, WorkCalendar
 
 REEVALUATE = "reevaluate"
@@ -92,6 +93,10 @@ RECIPIENT_ROLES: tuple[str, ...] = ("prosecutor", "investigators", "leader", "ch
 PLACEHOLDERS: frozenset[str] = frozenset(
     {"code", "title", "due", "deadline", "since", "days", "unit", "owner"})
 ESCALATION_PREFIX = "【升级督办】"
+# the review_answer rule's text while an agreed request (同意并调整) waits for its re-score
+REVIEW_RESCORE_TEXT = (
+    "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限（{deadline}）已过仍未重新评分，"
+    "请承办检察官{owner}尽快重新评分。")
 
 
 @dataclass(frozen=True)
@@ -245,7 +250,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_to=("leader",),
             text=(
                 "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限（{deadline}）仍未答复，"
-                "请承办检察官尽快答复。"
+                "请承办检察官{owner}尽快答复。"
             ),
         ),
         ReminderRule(
@@ -530,20 +535,24 @@ def plan_case(
 
 def _plan_custody(rule: ReminderRule, state: CaseState, cal: WorkCalendar, tz: tzinfo,
                   now: datetime, horizon: int) -> list[Occurrence]:
-    """责任倒查 is owed for a case still red when its custody deadline came (seed:
-    羁押期限已至仍是红码; the statistics count 羁押期限届满仍为红码 the same way): a re-score after
-    that moment does not call it off, even before the reminder is delivered. Before the
-    deadline the current colour decides; repeats (when configured) go on only while the case
-    stays red."""
+    """责任倒查 is owed for a case still red when its custody deadline ran out, at the end of
+    that day (seed: 羁押期限已至仍是红码; the statistics count 羁押期限届满仍为红码 the same
+    way): a re-score after that moment does not call it off, even before the reminder is
+    delivered; one on the deadline day does. Before the end of that day the current colour
+    decides; repeats (when configured) go on only while the case stays red."""
     if state.custody_deadline is None:
         return []
-    anchor = _midnight(state.custody_deadline, tz)
+    # the date is the last day of custody: a re-score that day still counts
+    anchor = custody_ends_at(state.custody_deadline, tz)
     owed = state.color_at_deadline(anchor) if now >= anchor else state.color
     if rule.colors and owed not in rule.colors:
         return []
     still = not rule.colors or state.color in rule.colors
-    return [o for o in occurrences(rule, anchor, now, subject=state.code, cal=cal, tz=tz,
-                                   horizon=horizon) if o.index == 0 or still]
+    # slots keep naming the deadline day (keys as before the anchor moved to its end: a
+    # 责任倒查 already sent is not sent again under a new key)
+    return [dataclasses.replace(o, slot=(o.due_at.date() - timedelta(days=1)).isoformat())
+            for o in occurrences(rule, anchor, now, subject=state.code, cal=cal, tz=tz,
+                                 horizon=horizon) if o.index == 0 or still]
 
 
 def obsolete(pending_keys: Iterable[str], planned: Iterable[Occurrence]) -> set[str]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import TypeVar
 
@@ -86,6 +86,21 @@ def color_at_deadline(history: Sequence[tuple[datetime, _C]], moment: datetime) 
     already passed), its first colour, which describes the file as it already was (None: never
     scored)."""
     return color_at(history, moment) or (history[0][1] if history else None)
+
+
+def custody_ends_at(deadline: date, tz: tzinfo) -> datetime:
+    """When a custody deadline (羁押期限) is reached, 届满: the date is the last day of custody,
+    so at the END of that day, 00:00 of the next day local time. A case re-scored green on
+    its last day of custody was not red when custody ran out."""
+    return datetime.combine(deadline + timedelta(days=1), time(0), tzinfo=tz)
+
+
+def color_at_custody_end(history: Sequence[tuple[datetime, _C]], deadline: date,
+                         tz: tzinfo) -> _C | None:
+    """The colour a case had when its custody deadline ran out (:func:`custody_ends_at`), by
+    :func:`color_at_deadline`: a case first scored only after that is judged by its first
+    colour (责任倒查 and 羁押期限届满仍为红码 alike)."""
+    return color_at_deadline(history, custody_ends_at(deadline, tz))
 
 
 # --------------------------------------------------------------------------- template

@@ -6,9 +6,9 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 
-from bot.domain.scoring import color_at_deadline
+from bot.domain.scoring import color_at_custody_end, custody_ends_at
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,19 @@ class Stats:
 
 
 def red_at_custody(f: CaseFacts, today: date, tz: tzinfo) -> bool:
-    """Red when the custody deadline came (its local midnight, the 责任倒查 rule's anchor):
-    a case that turned green since still counts, one that turned red only later does not, one
-    first scored (red) only after it does.
+    """Red when the custody deadline ran out: the date is the last day of custody, reached at
+    the end of it (00:00 of the next day, the 责任倒查 rule's anchor,
+    bot.domain.scoring.custody_ends_at), so a deadline of ``today`` has not run out yet. A
+    case that turned green since still counts; one re-scored green on its last day of custody,
+    or that turned red only later, does not; one first scored (red) only after it does.
     Like the 责任倒查 itself (bot.domain.reminders.plan_case), a case closed before the
-    deadline came does not count."""
-    if f.custody_deadline is None or f.custody_deadline > today:
+    deadline ran out does not count."""
+    if f.custody_deadline is None or f.custody_deadline >= today:
         return False
-    anchor = datetime.combine(f.custody_deadline, time(), tzinfo=tz)
-    if f.closed and (f.closed_at is None or f.closed_at < anchor):
+    end = custody_ends_at(f.custody_deadline, tz)
+    if f.closed and (f.closed_at is None or f.closed_at < end):
         return False
-    return color_at_deadline(f.history, anchor) == "red"
+    return color_at_custody_end(f.history, f.custody_deadline, tz) == "red"
 
 
 def _ordered(groups: dict[str, Group], roster: Sequence[str]) -> dict[str, Group]:

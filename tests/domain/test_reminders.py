@@ -115,7 +115,7 @@ def test_a_closed_case_keeps_only_the_accountability_review_it_owed_when_closed(
     for rules in (RULES, tuple(weekly if r.id == weekly.id else r for r in RULES)):
         occs = plan_case(closed_after, rules, CAL, TZ, later, horizon=5)
         assert [(o.rule_id, o.index, o.due_at) for o in occs] == [
-            ("custody_escalation", 0, at(2026, 3, 10))], rules
+            ("custody_escalation", 0, at(2026, 3, 11))], rules
     closed_before = dataclasses.replace(red, closed=True, closed_at=at(2026, 3, 9, 15))
     assert plan(closed_before, later, horizon=5) == []
     yellow_then = dataclasses.replace(closed_after, color=Color.RED, history=(
@@ -162,21 +162,21 @@ def test_consultation_at_deadline_minus_15() -> None:
 def test_custody_escalation_is_owed_by_the_colour_when_custody_ran_out() -> None:
     """Seed: 羁押期限已至仍是红码 → 责任倒查. Once the deadline has come, the colour then decides
     (a re-score after it does not call the escalation off); before it, the current colour."""
-    deadline, after = date(2026, 3, 20), at(2026, 3, 21, 10)
+    deadline, after = date(2026, 3, 20), at(2026, 3, 22, 10)
     red_then_yellow = state(Color.YELLOW, custody_deadline=deadline, history=(
-        (EVAL_AT, Color.RED), (at(2026, 3, 20, 15), Color.YELLOW)))
+        (EVAL_AT, Color.RED), (at(2026, 3, 21, 15), Color.YELLOW)))
     (occ,) = by_rule(plan(red_then_yellow, after), "custody_escalation")
     assert occ.late and occ.key == "custody_escalation:HY-2026-001:2026-03-20"
     yellow_then_red = state(Color.RED, custody_deadline=deadline, history=(
-        (EVAL_AT, Color.YELLOW), (at(2026, 3, 20, 15), Color.RED)))
+        (EVAL_AT, Color.YELLOW), (at(2026, 3, 21, 15), Color.RED)))
     assert not by_rule(plan(yellow_then_red, after), "custody_escalation")
     # first scored only after the deadline came (entered late): its first colour is the one
     # it had then, as far as anyone knows — red owes it, green does not
     scored_after = state(Color.RED, custody_deadline=deadline, history=(
-        (at(2026, 3, 20, 15), Color.RED),))
+        (at(2026, 3, 21, 15), Color.RED),))
     assert by_rule(plan(scored_after, after), "custody_escalation")
     green_after = state(Color.RED, custody_deadline=deadline, history=(
-        (at(2026, 3, 20, 15), Color.GREEN), (at(2026, 3, 21, 9), Color.RED)))
+        (at(2026, 3, 21, 15), Color.GREEN), (at(2026, 3, 22, 9), Color.RED)))
     assert not by_rule(plan(green_after, after), "custody_escalation")
     # a configured repeat goes on only while the case stays red
     rule = find_rule(RULES, "custody_escalation")
@@ -188,12 +188,31 @@ def test_custody_escalation_is_owed_by_the_colour_when_custody_ran_out() -> None
     assert [o.index for o in plan_case(still_red, (weekly,), CAL, TZ, later)] == [0, 1, 2, 3]
 
 
+def test_the_last_day_of_custody_is_judged_when_it_ends() -> None:
+    """羁押期限 2026-03-20 is the last day of custody: a case re-scored green that day at 08:30
+    owes no 责任倒查 (it was green when custody ran out, at 03-21 00:00); one re-scored red
+    that day does. Scored first on that day: its colour at the end of the day decides."""
+    deadline, after = date(2026, 3, 20), at(2026, 3, 21, 10)
+    green_that_day = state(Color.GREEN, custody_deadline=deadline, history=(
+        (EVAL_AT, Color.RED), (at(2026, 3, 20, 8, 30), Color.GREEN)))
+    assert not by_rule(plan(green_that_day, at(2026, 3, 20, 9)), "custody_escalation")
+    assert not by_rule(plan(green_that_day, after), "custody_escalation")
+    red_that_day = state(Color.RED, custody_deadline=deadline, history=(
+        (EVAL_AT, Color.GREEN), (at(2026, 3, 20, 23, 59), Color.RED)))
+    (occ,) = by_rule(plan(red_that_day, after), "custody_escalation")
+    assert occ.due_at == at(2026, 3, 21) and occ.slot == "2026-03-20"
+    first_that_day = state(Color.RED, custody_deadline=deadline, history=(
+        (at(2026, 3, 20, 15), Color.RED),))
+    (occ,) = by_rule(plan(first_that_day, at(2026, 3, 20, 15)), "custody_escalation")
+    assert not occ.late and occ.due_at == at(2026, 3, 21)
+
+
 def test_custody_escalation_only_while_red() -> None:
     s = state(Color.RED, custody_deadline=date(2026, 3, 20))
     (occ,) = by_rule(plan(s, EVAL_AT), "custody_escalation")
-    assert occ.due_at == at(2026, 3, 20)
+    assert occ.due_at == at(2026, 3, 21)  # the end of the deadline day
     assert occ.escalation and occ.recipients == ("prosecutor", "leader")
-    assert deliver_at(occ, CAL, TZ) == at(2026, 3, 20, 9)  # a Friday
+    assert deliver_at(occ, CAL, TZ) == at(2026, 3, 23, 9)  # Saturday: the next office hours
     assert not by_rule(
         plan(dataclasses.replace(s, color=Color.YELLOW), EVAL_AT), "custody_escalation"
     )
@@ -203,8 +222,8 @@ def test_custody_escalation_only_while_red() -> None:
     rule = find_rule(RULES, "custody_escalation")
     assert rule is not None
     text = render_text(
-        rule, code="HY-2026-001", title="张某盗窃案", due=occ.due_at, escalation=occ.escalation
-    )
+        rule, code="HY-2026-001", title="张某盗窃案", due=date(2026, 3, 20),
+        escalation=occ.escalation)
     assert text.startswith(
         "【责任倒查】案件 HY-2026-001《张某盗窃案》羁押期限已于 2026年3月20日 届满"
     )

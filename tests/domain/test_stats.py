@@ -27,19 +27,21 @@ def test_red_at_custody_is_the_colour_when_the_deadline_came_not_the_colour_now(
         case("green-then-red", "red", [("2026-11-01 10:00", "green"), ("2026-11-12 10:00", "red")]),
         case("red-still", "red", [("2026-11-01 10:00", "red")]),
         case("red-on-the-day", "red", [("2026-11-01 10:00", "green"), ("2026-11-10 10:00", "red")]),
+        # re-scored green on its last day of custody (羁押期限 2026-11-10 08:30): not red then
+        case("green-on-the-day", "green", [("2026-11-01 10:00", "red"), ("2026-11-10 08:30", "green")]),
         case("scored-later", "red", [("2026-11-15 10:00", "red")]),
         case("not-yet-due", "red", [("2026-11-01 10:00", "red")], custody=date(2026, 11, 21)),
         case("no-deadline", "red", [("2026-11-01 10:00", "red")], custody=None),
     ]
     s = compute(facts, TODAY, SH)
-    # red-then-green and red-still: red at 2026-11-10 00:00; scored-later: first scored (red)
-    # only after it, so red then as far as anyone knows
-    assert s.red_at_custody == 3
-    # the deadline day itself counts from its midnight (the 责任倒查 reminder's anchor)
+    # the deadline is the last day of custody, judged when it ends (2026-11-11 00:00):
+    # red-then-green, red-still and red-on-the-day were red then; scored-later was first
+    # scored (red) only after it, so red then as far as anyone knows
+    assert s.red_at_custody == 4
     then = [f for f in facts if f.code != "scored-later"]  # not scored yet on those days
-    assert compute(then, date(2026, 11, 10), SH).red_at_custody == 2
-    assert compute(then, date(2026, 11, 9), SH).red_at_custody == 0
-
+    assert compute(then, date(2026, 11, 11), SH).red_at_custody == 3
+    # on the deadline day itself custody has not run out yet
+    assert compute(then, date(2026, 11, 10), SH).red_at_custody == 0
 
 def test_no_cases() -> None:
     s = compute([], TODAY, SH)

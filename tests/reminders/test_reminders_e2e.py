@@ -59,8 +59,9 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
 
     # re-scoring closes the open reminder cards in place and cancels what is pending
     await evaluate(console, code, GREEN)
-    for m in await reminder_cards(console, PROSECUTOR):
-        assert m["card"]["actions"] == [] and m["card"]["footer"].startswith("已重新评估：")
+    first, second = await reminder_cards(console, PROSECUTOR)  # the repeat superseded the first
+    assert first["card"]["actions"] == [] and first["card"]["footer"] == "已由 2026-11-16 的新提醒取代"
+    assert second["card"]["actions"] == [] and second["card"]["footer"].startswith("已重新评估：")
     await console.advance("30d")
     assert len(await reminder_cards(console, PROSECUTOR)) == 2
     for inv in INVESTIGATORS:  # the consultation reminder was cancelled with the green code
@@ -96,30 +97,30 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
 
 async def test_a_case_first_scored_red_after_its_custody_deadline_came_escalates(
         console: Console) -> None:
-    """A running case entered late (its custody deadline today, or already past), first
-    scored red: it was red when the deadline came, as far as anyone knows, so 责任倒查 goes to
-    the leader at once; one first scored green owes nothing."""
-    late = await create_case(console, custody_deadline="2026-11-02")  # today
+    """A running case entered late (its custody deadline already run out), first scored red:
+    it was red when the deadline ran out, as far as anyone knows, so 责任倒查 goes to the
+    leader at once; one first scored green owes nothing."""
+    late = await create_case(console, custody_deadline="2026-11-01")  # ran out at 11-02 00:00
     await evaluate(console, late, RED)
     fine = await create_case(console, custody_deadline="2026-10-30")
     await evaluate(console, fine, GREEN)
     await console.advance("1m")
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and late in lead["card"]["body"]
-    assert "羁押期限已于 2026年11月2日 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2026年11月1日 届满" in lead["card"]["body"]
     stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
     assert "羁押期限届满仍为红码：1" in stats, stats
 
 
 async def test_custody_deadline_still_red_escalates_to_leader(console: Console) -> None:
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await reminder_cards(console, PROSECUTOR)
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
-    assert "羁押期限已于 2026年11月4日 届满" in lead["card"]["body"]
-    assert "到期时间：2026-11-04（自该时起逾期）" in lead["card"]["body"]  # a date: no 00:00
+    assert "羁押期限已于 2026年11月3日 届满" in lead["card"]["body"]
+    assert "羁押期限：2026-11-03" in lead["card"]["body"]  # the deadline day, not its end
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
     assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
@@ -129,7 +130,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     r = await console.click(LEADER, lead["id"], "reminder.view")
     assert r["messages"][-1]["text"].startswith("「查看案件」是链接，请直接打开：")
     r = await console.click(LEADER, lead["id"], "reminder.done")
-    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（到期 2026-11-04）。"
+    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（羁押期限 2026-11-03）。"
     [p2] = await reminder_cards(console, PROSECUTOR)
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
@@ -213,10 +214,10 @@ async def test_list_and_snooze(console: Console) -> None:
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒" not in r["messages"][0]["card"]["body"]
     # the leader gets none of the prosecutor's reminders, only the 责任倒查 should custody
-    # run out on 12-31 with the case still red
+    # run out at the end of 12-31 with the case still red (after 元旦, on the next working day)
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
     assert r["messages"][0]["card"]["body"] == (
-        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2026-12-31 09:00 提醒")
+        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2027-01-04 09:00 提醒")
 
 
 async def test_review_request_unanswered_reminds_then_escalates(console: Console) -> None:
@@ -242,18 +243,22 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     for card in [*await reminder_cards(console, PROSECUTOR), lead]:
         assert "答复期限：2026-11-02 09:30" in card["card"]["body"], card["card"]["body"]
         assert "到期时间" not in card["card"]["body"]
-    # 去答复 brings the request's decision card up for the prosecutor, and only for them
-    assert [a["label"] for a in p1["card"]["actions"]] == ["去答复", "已处理"]
-    r = await console.click(PROSECUTOR, p1["id"], "review.resend")
+    # 去答复 brings the request's decision card up for the prosecutor, and only for them; on
+    # the latest card only: the repeat superseded the first one
+    p1, p2 = await reminder_cards(console, PROSECUTOR)
+    assert p1["card"]["actions"] == [] and p1["card"]["footer"] == "已由 2026-11-04 的新提醒取代"
+    assert [a["label"] for a in p2["card"]["actions"]] == ["去答复", "已处理"]
+    r = await console.click(PROSECUTOR, p2["id"], "review.resend")
     [fresh] = [m for m in r["messages"] if m["card"]]
     assert fresh["card"]["title"] == f"复核申请 #{review.id} · 待处理"
     assert fresh["card"]["actions"][0]["label"] == "同意并调整"
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]  # not 去答复
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     listing = r["messages"][0]["card"]["body"]
-    assert f"复核答复 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
-    # each open one (the first and the repeat) names the answer time, as their cards do
-    assert listing.count("答复期限 2026-11-02 09:30") == 2 and "到期 " not in listing, listing
+    assert f"复核答复（升级） 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
+    # the open one names the answer time, as the cards do, and how often it was sent
+    assert listing.count("答复期限 2026-11-02 09:30（已提醒 2 次）") == 1, listing
+    assert "到期 " not in listing, listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
                         {"i": review.id})
@@ -468,7 +473,7 @@ async def test_a_sent_accountability_card_says_what_became_of_the_case(console: 
     """责任倒查 went out while the case was red; each later re-score redraws the cards in
     place: 现状 names the latest score (one line, not one per re-score), and 去评估 goes once
     the case is no longer red."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await _custody_cards(console, PROSECUTOR)
@@ -531,7 +536,7 @@ async def test_the_prosecutor_closes_only_their_own_copy_of_the_accountability_r
     """责任倒查 goes to the leader about the prosecutor, who gets a copy. Their 已处理 closed the
     leader's copy too: the person held to account dismissed the escalation. Now it closes
     their copy alone; the leader's stays open (and listed) until the leader acts."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     [p] = await _custody_cards(console, PROSECUTOR)
@@ -619,7 +624,7 @@ async def test_closing_leaves_a_sent_accountability_review_open_for_the_leader(
         console: Console) -> None:
     """The 责任倒查 went out; then the case is closed. The leader still has it to act on (it
     says the case is closed now); the prosecutor's copy loses 去评估."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     await _close(console, code)
@@ -646,7 +651,7 @@ async def test_reopening_a_case_takes_closed_off_its_accountability_review_cards
     case-management system. The cards went on saying the case was closed and the prosecutor
     had no 去评估 on a red, open case. Now they say it was reopened and is still red, and the
     prosecutor's copy leads to the score form again."""
-    code = await create_case(console, custody_deadline="2026-11-04")
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
     await evaluate(console, code, RED)
     await console.advance("2d")  # Wednesday 11-04 09:30
     await _close(console, code)
