@@ -219,6 +219,34 @@ def publication_of(s: InspectionSession) -> dict[str, Any] | None:
     return {"manifest": json.loads(s.manifest), "result": json.loads(s.result)}
 
 
+def running_office(d: Directory, s: InspectionSession) -> Unit | None:
+    """The office that runs a session: its creator's unit (a group has no owning unit on the
+    roster); the province when the creator has left the roster."""
+    creator = d.person(s.created_by)
+    unit = d.unit(creator.unit) if creator is not None else None
+    return unit or next((u for u in d.org.units if u.kind == "province"), None)
+
+
+def may_open(d: Directory, person: Person, s: InspectionSession) -> bool:
+    """Whether `person` may open a session's pages (report, big screen): the role AND the
+    relation to the session (SPEC). Inspectors; members of the session's group (they saw it
+    all live); 院领导 and 检察长 of the running office or of an office above it."""
+    if person.has("inspector") or d.may_post(person.id, s.chat):
+        return True
+    office = running_office(d, s)
+    return (office is not None and person.has("leader", "chief")
+            and office.id in d.within(person.unit))
+
+
+def open_rule(d: Directory, s: InspectionSession) -> str:
+    """Who may open a session's pages, in Chinese, for the refusals and the docs' wording."""
+    office = running_office(d, s)
+    chat = d.chat(s.chat)
+    group = f"「{chat.title}」" if chat is not None else ""
+    return (f"会议 {s.id} 的报告和大屏仅向检务督察、会议群{group}成员，以及主办院"
+            f"（{office.name if office else '省院'}）及其上级院的院领导、检察长开放")
+
+
 LIVE_LINK_DAYS = 7  # how long a big-screen link (打开大屏, 督导 状态) opens the screen
 
 

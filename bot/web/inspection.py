@@ -120,11 +120,15 @@ class InspectionWeb:
         pid = session_person(request, s.signer, s.clock.now())
         return s.directory.person(pid) if pid else None
 
-    def _require(self, request: web.Request, *roles: str) -> Person:
+    def _signed_in(self, request: web.Request) -> Person:
         person = self._person(request)
         if person is None:
             page = login_page(request, self.app.settings.config.transports.console_on)
             raise web.HTTPUnauthorized(text=page.text, content_type="text/html")
+        return person
+
+    def _require(self, request: web.Request, *roles: str) -> Person:
+        person = self._signed_in(request)
         if not person.has(*roles):
             allowed = "、".join(ROLE_LABELS.get(r, r) for r in roles)
             mine = "、".join(ROLE_LABELS.get(r, r) for r in person.roles)
@@ -146,8 +150,21 @@ class InspectionWeb:
             if data and data.get("s") == s.id:
                 return True
         person = self._person(request)
-        return person is not None and (person.has("inspector", "leader")
-                                       or services.directory.may_post(person.id, s.chat))
+        return person is not None and service.may_open(services.directory, person, s)
+
+    def _refusal(self, person: Person, s: store.InspectionSession) -> str:
+        """The rule, then who the viewer is: the relation is what is missing, not only a role."""
+        d = self.app.services.directory
+        mine = "、".join(ROLE_LABELS.get(r, r) for r in person.roles)
+        return (f"{service.open_rule(d, s)}。您（{person.name}，{mine}，{d.unit_name(person.unit)}）"
+                "无权查看。会议材料严格保密，如需查阅请联系省院检务督察部门。")
+
+    def _require_session(self, request: web.Request, s: store.InspectionSession) -> Person:
+        """A signed-in viewer with a relation to the session (service.may_open), else 403."""
+        person = self._signed_in(request)
+        if not service.may_open(self.app.services.directory, person, s):
+            raise _page_error(403, self._refusal(person, s))
+        return person
 
     def _watch_refused(self, request: web.Request,
                        s: store.InspectionSession) -> web.HTTPException:
@@ -163,8 +180,13 @@ class InspectionWeb:
         if token:
             return _page_error(403, f"该大屏链接无效（可能复制不完整）。{fresh}；"
                                     "会议群成员也可以登录后直接打开本页。", title="大屏链接无效")
+        person = self._person(request)
+        if person is not None:  # signed in, but no relation to this session
+            return _page_error(403, f"{self._refusal(person, s)}投屏请使用会议群内的「打开大屏」"
+                                    f"链接（主持会议的督察在群内发送「督导 状态 {s.id}」可获取新链接）。")
         return _page_error(403, "请使用会议群内的「打开大屏」链接打开（主持会议的督察在群内发送"
-                                f"「督导 状态 {s.id}」可获取新链接），或以会议群成员身份登录后打开。")
+                                f"「督导 状态 {s.id}」可获取新链接），或登录后打开："
+                                f"{service.open_rule(self.app.services.directory, s)}。")
 
     # -- sessions -------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:
@@ -320,11 +342,12 @@ class InspectionWeb:
 
     # -- report ---------------------------------------------------------------------------------
     async def report(self, request: web.Request) -> web.Response:
-        person = self._require(request, "inspector", "leader")
+        self._signed_in(request)  # 401 first: whether a session exists is not for strangers
         sid = request.match_info["sid"]
         services = self.app.services
         async with services.db() as db, db.begin():
             s = await self._session_or_404(db, sid)
+            person = self._require_session(request, s)
             data = await report_data(services.directory, db, s, services.config.tz,
                                      services.config.web.base_url)
             await audit.append(db, at=services.clock.now(), actor=person.id,
@@ -359,7 +382,11 @@ class InspectionWeb:
             if s is None:
                 raise ApiError(404, f"督导会议 {sid[:40]} 不存在")
             if not self._may_watch(request, s):
-                raise ApiError(403, "无权查看该会议大屏")
+                person = self._person(request)
+                raise ApiError(403, f"无权查看该会议大屏：{self._refusal(person, s)}"
+                                    if person is not None else
+                                    f"无权查看该会议大屏：请使用会议群内的「打开大屏」链接，或登录后打开"
+                                    f"（{service.open_rule(self.app.services.directory, s)}）")
             return await screen_state(self.app.services.directory, db, s,
                                       self.app.services.clock.now().isoformat())
 

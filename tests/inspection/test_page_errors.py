@@ -1,6 +1,6 @@
 """Refusals of the inspection pages (/inspection*, /live/*, the report download) are the styled,
-phone-sized error page the other pages use, with their status: a chief opening the meeting
-report, an expired 打开大屏 link, a session that does not exist."""
+phone-sized error page the other pages use, with their status: an unrelated leader opening the
+meeting report, an expired 打开大屏 link, a session that does not exist."""
 
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ async def page_refusal(r: Any, status: int) -> str:
     return text
 
 
-async def test_a_chief_is_refused_the_report_on_a_styled_page(console: Console) -> None:
+async def test_an_unrelated_leader_is_refused_the_report_on_a_styled_page(
+        console: Console) -> None:
     s = await quick_session(console)
-    await console.client.post("/console/api/login", json={"user": "p-chief-c02"})
+    await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
     text = await page_refusal(await console.client.get(f"/inspection/{s.id}/report.docx"), 403)
-    assert "<title>无权查看</title>" in text and "仅限检务督察、院领导打开" in text
+    assert "<title>无权查看</title>" in text and "仅向检务督察、会议群" in text
     assert "联系省院检务督察部门" in text
     text = await page_refusal(await console.client.get("/inspection"), 403)
     assert "仅限检务督察打开" in text

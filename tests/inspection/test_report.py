@@ -36,9 +36,10 @@ async def test_report_has_revealed_questions_and_rectification_items(console: Co
 
     url = f"/inspection/{s.id}/report.docx"
     assert (await console.client.get(url)).status == 401
-    await console.client.post("/console/api/login", json={"user": "p-chief-c04"})
+    # a county's 院领导, not in the session's group: a leader, but no relation to the session
+    await console.client.post("/console/api/login", json={"user": "p-leader-hc"})
     refused = await console.client.get(url)
-    assert refused.status == 403 and "仅限检务督察、院领导打开" in await refused.text()
+    assert refused.status == 403 and "仅向检务督察、会议群" in await refused.text()
     await console.client.post("/console/api/login", json={"user": "p-leader-1"})
     r = await console.client.get(url)
     assert r.status == 200 and r.content_type.endswith("wordprocessingml.document")
