@@ -33,16 +33,23 @@ from bot.roster_sync import RosterSync
 from bot.roster_versions import describe
 from bot.signing import Signer
 from bot.transports import dingtalk
-from bot.transports.console import ConsoleTransport
+from bot.transports.console import ConsoleTransport, local_request, loopback_only
 from bot.transports.dingtalk.web import DingTalkWeb, login_in_dingtalk
-from bot.web import MAX_BODY, api_errors, json_response, same_origin, unreadable_requests
+from bot.web import (
+    MAX_BODY,
+    api_errors,
+    json_response,
+    known_host,
+    same_origin,
+    unreadable_requests,
+)
 from bot.web.admin import AdminWeb
 from bot.web.case_pages import CasePages
 from bot.web.cases_api import CasesApi
 from bot.web.inspection import InspectionWeb
 from bot.web.new_case import NewCasePage
 from config.loader import ConfigError, Settings
-from config.model import Org, TransportsConfig
+from config.model import AppConfig, Org, TransportsConfig, is_loopback
 from handlers import admin, basic, cases, inspection, rectification, reviews
 from handlers import reminders as reminder_handlers
 from storage import audit, db, migrate
@@ -126,6 +133,8 @@ class App:
                         "numbered from 0)"]) from None
             except (RedisError, OSError, TimeoutError) as e:  # started anyway: Redis is optional
                 self._redis_unreachable(e)
+        if exposure := console_exposure(cfg):
+            log.log(*exposure)
         if cfg.transports.console_on and cfg.transports.dingtalk.enabled:
             log.warning("the console (/console) is on beside DingTalk: it has no passwords, so "
                         "whoever reaches %s can act as any person; set transports.console.enabled: "
@@ -310,6 +319,22 @@ def without_password(url: str) -> str:
     return head + sep + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
 
 
+def console_exposure(cfg: AppConfig) -> tuple[int, str] | None:
+    """What the start (and check-config) says of the console on a web.host other machines
+    reach: a WARNING when it answers them (allow_remote), else an INFO that it does not."""
+    t, web_cfg = cfg.transports, cfg.web
+    if not t.console_on or is_loopback(web_cfg.host):
+        return None
+    if t.console.allow_remote:
+        return logging.WARNING, (
+            f"the console (/console, no passwords) answers every address "
+            f"(transports.console.allow_remote: true) on web.host {web_cfg.host}: anyone who "
+            f"can reach port {web_cfg.port} can act as any user")
+    return logging.INFO, (
+        f"the console (/console) answers loopback only (127.0.0.0/8, ::1): other addresses "
+        f"reaching web.host {web_cfg.host} get 403 (transports.console.allow_remote)")
+
+
 def _transports(t: TransportsConfig) -> str:
     """The chat transports that receive, for the start-up line."""
     on = ["console"] if t.console_on else []
@@ -340,11 +365,14 @@ APP_KEY = web.AppKey("casebot", App)
 
 def create_web_app(app: App) -> web.Application:
     logging.getLogger("aiohttp.server").addFilter(unreadable_requests)  # added once only
+    cfg = app.settings.config
+    console_local = cfg.transports.console_on and not cfg.transports.console.allow_remote
     webapp = web.Application(
         client_max_size=MAX_BODY,
-        middlewares=[*([login_in_dingtalk] if app.settings.config.transports.dingtalk.enabled
-                       else []),
-                     api_errors, same_origin(app.settings.config.web.public_url)])
+        middlewares=[known_host(cfg.web.public_url, cfg.web.allowed_hosts),
+                     *([loopback_only] if console_local else []),
+                     *([login_in_dingtalk] if cfg.transports.dingtalk.enabled else []),
+                     api_errors, same_origin(cfg.web.public_url)])
     webapp[APP_KEY] = app
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
@@ -384,7 +412,9 @@ def create_web_app(app: App) -> web.Application:
 
 
 async def index(request: web.Request) -> web.Response:
-    if not request.app[APP_KEY].settings.config.transports.console_on:
+    transports = request.app[APP_KEY].settings.config.transports
+    if not transports.console_on or not (transports.console.allow_remote
+                                         or local_request(request)):
         return web.Response(content_type="text/html", charset="utf-8", text=(
             "<!doctype html><meta charset=utf-8><title>casebot</title>"
             "<p>casebot 运行中。请在钉钉中与机器人对话，或打开卡片中的链接。</p>"))

@@ -251,6 +251,11 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     today = SystemClock().now().astimezone(cfg.tz).date()
     if note := cfg.reminders.work_calendar().coverage_warning(today):
         print(f"warning: {note}")
+    from bot.app import console_exposure
+
+    if exposure := console_exposure(cfg):
+        level, line = exposure
+        print(f"{'warning' if level >= logging.WARNING else 'note'}: {line}")
 
 
 def _url_for_log(field: str, settings: Settings) -> str:

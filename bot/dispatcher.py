@@ -326,27 +326,41 @@ class Dispatcher:
         return route
 
     def _match(self, event: MessageEvent) -> Route:
+        addressed = event.is_direct or event.mentioned
         if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
-            return Route(_refuse_chars, (), "", bad, readonly=False)
-        text = command_text(event.text)
-        if event.spoken:
-            text = self._heard(text)
-        word, _, rest = text.partition(" ")
-        cmd = self._command(word)
-        if cmd is None and (glued := self._glued(word, event.is_direct or event.mentioned)
-                            ) is not None:
-            cmd, rest = glued[0], f"{glued[1]} {rest}"
-            word = word[:len(word) - len(glued[1])].rstrip("：:")
-        if cmd is not None:
-            args = rest.strip()
-            return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
-                         cmd.voice)
+            # in a group without @casebot, text that starts with a command word (as it is
+            # recognised there) is refused too; anything else is people talking: no answer
+            if addressed or self._command_route(
+                    self._words(without_unsafe(event.text), event.spoken), False) is not None:
+                return Route(_refuse_chars, (), "", bad, readonly=False)
+            return Route(None, (), "", "", readonly=False)
+        text = self._words(event.text, event.spoken)
+        if (route := self._command_route(text, addressed)) is not None:
+            return route
         wide = _plain(text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
             for p in r.patterns:
                 if p.regex.search(text) or p.regex.search(wide):
                     return Route(p.handler, p.roles, "此操作", text, p.readonly)
-        return Route(None, (), "", word or text, readonly=True)
+        return Route(None, (), "", text.partition(" ")[0] or text, readonly=True)
+
+    def _words(self, text: str, spoken: bool) -> str:
+        """The text as commands are matched (`command_text`; speech as the features hear it)."""
+        text = command_text(text)
+        return self._heard(text) if spoken else text
+
+    def _command_route(self, text: str, addressed: bool) -> Route | None:
+        """The command `text` starts with (`addressed`: a 1:1 chat or @casebot), or None."""
+        word, _, rest = text.partition(" ")
+        cmd = self._command(word)
+        if cmd is None and (glued := self._glued(word, addressed)) is not None:
+            cmd, rest = glued[0], f"{glued[1]} {rest}"
+            word = word[:len(word) - len(glued[1])].rstrip("：:")
+        if cmd is None:
+            return None
+        args = rest.strip()
+        return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
+                     cmd.voice)
 
     def _heard(self, text: str) -> str:
         """A voice message's text as the features read speech (Router.hearing)."""
@@ -444,9 +458,9 @@ _BAD_CHARS = "{what}含有控制字符或不可见的格式字符（{char}），
 
 
 async def _refuse_chars(event: MessageEvent, ctx: Context) -> None:
-    """Text that could not be stored or shown as sent (NUL, bidi overrides …) is not acted on."""
-    if event.is_direct or event.mentioned:  # not group chatter among people
-        await ctx.reply(_BAD_CHARS.format(what="消息", char=ctx.args))
+    """Text that could not be stored or shown as sent (NUL, bidi overrides …) is not acted on
+    (`Dispatcher._match` routes group chatter among people elsewhere)."""
+    await ctx.reply(_BAD_CHARS.format(what="消息", char=ctx.args))
 
 
 def may_use(person: Person, cmd: Command) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -256,6 +257,33 @@ def check_redis_url(v: str) -> str:
     return v
 
 
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
+
+
+def host_name(host: str) -> str | None:
+    """The name or address in a Host header value (``Example.org:8080`` → ``example.org``,
+    ``[::1]:80`` → ``::1``), lower case, without a trailing dot; None when it is not one."""
+    m = _HOST.fullmatch(host.strip())
+    if m is None:
+        return None
+    return m.group(1).strip("[]").lower().rstrip(".") or None
+
+
+def is_loopback(host: str) -> bool:
+    """A name or address that stays on this machine: localhost, 127.0.0.0/8, ::1 (an
+    IPv4-mapped ::ffff:127.x too). 0.0.0.0 and :: (every interface) are not."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name.partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
 def check_http_url(v: str) -> str:
     """An http(s) URL with a host (a bare `api.dingtalk.com` would fail every request)."""
     if not v.startswith(("http://", "https://")):
@@ -275,6 +303,9 @@ class ConsoleConfig(Strict):
     # whoever reaches the port can act as anyone, so a deployment on DingTalk leaves it off.
     enabled: bool | None = None
     test_clock: bool = False
+    # False: only a loopback peer (127.0.0.0/8, ::1) gets /console and /console/api/*, 403 for
+    # the rest. True: anyone who can reach the port can act as any user (a shared test bed).
+    allow_remote: bool = False
 
 
 class DingTalkStreamConfig(Strict):
@@ -382,11 +413,26 @@ class WebConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8080"  # links and QR codes start with it
+    # Host header names accepted besides public_url's host and loopback (localhost, 127.0.0.1,
+    # [::1]), any port: e.g. the name a reverse proxy passes on. Others get 421 (DNS rebinding).
+    allowed_hosts: list[str] = []
 
     @field_validator("public_url")
     @classmethod
     def _http(cls, v: str) -> str:
         return check_http_url(v)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        out = []
+        for host in v:
+            name = host_name(host)
+            if name is None:
+                raise ValueError(f"{host!r} is not a host name or address (like "
+                                 "casebot.example.org or 10.0.0.5, without http:// or a path)")
+            out.append(name)
+        return out
 
     @property
     def base_url(self) -> str:

@@ -4,8 +4,9 @@ into events and renders messages; everything else happens in the dispatcher and 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,17 +15,18 @@ from aiohttp import web
 from bot.clock import ManualClock, parse_duration
 from bot.dispatcher import strip_mentions
 from bot.events import CardActionEvent, MessageEvent
-from bot.web import ApiError, field_str, json_body, json_response, render
+from bot.web import ApiError, field_str, json_body, json_response, refusal, render
 from bot.web.session import start_session
 from cards.console import render as render_card
 from cards.model import card_from_dict
-from config.model import ROLE_LABELS, Person
+from config.model import ROLE_LABELS, Person, is_loopback
 from storage import messages as msgs
 from storage.models import Message
 
 if TYPE_CHECKING:
     from bot.app import App
 
+log = logging.getLogger(__name__)
 
 MAX_ID = 2**62  # ids are 64-bit integers in every database we support
 PAGE_MAX = 500  # messages in one answer of GET /console/api/messages
@@ -66,6 +68,37 @@ def message_json(m: Message) -> dict[str, Any]:
         "text": m.text, "card": card,
         "updated_at": m.updated_at.isoformat() if m.updated_at else None,
     }
+
+
+# said to a request from another machine (Chinese for the person, English for the operator)
+REMOTE_REFUSED = ("控制台仅限本机访问，请求已拒绝（the console answers loopback only: "
+                  "transports.console.allow_remote）")
+# headers a reverse proxy adds: such a request came from elsewhere, whatever its peer address
+_PROXIED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def is_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
+def local_request(request: web.Request) -> bool:
+    """From this machine: a loopback peer (127.0.0.0/8, ::1), not relayed by a proxy on it."""
+    remote = request.remote
+    return (remote is not None and is_loopback(remote)
+            and not any(h in request.headers for h in _PROXIED))
+
+
+@web.middleware
+async def loopback_only(request: web.Request,
+                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
+    """The console has no passwords (SPEC §5): its page and API, and the login that gives a
+    web session from it, answer this machine only unless `transports.console.allow_remote`."""
+    if is_console(request.path) and not local_request(request):
+        log.info("%s %s from %s refused: the console answers loopback only", request.method,
+                 request.path, request.remote)
+        return refusal(request, 403, REMOTE_REFUSED)
+    return await handler(request)
 
 
 PICKER_ORDER = ("investigator", "prosecutor", "case_manager", "leader", "inspector",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.model import host_name, is_loopback
 from storage import db
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,48 @@ def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]
                 and not request.path.startswith("/api/v1/")
                 and origin.lower() not in (public, f"{request.scheme}://{request.host}".lower())):
             raise ApiError(403, "跨站请求已拒绝：请在本系统的页面中操作")
+        return await handler(request)
+
+    return check
+
+
+# probes and scrapers address an instance by its own address (a load balancer's GET /readyz
+# with Host: 10.0.3.7:8080); these answer nothing a person wrote
+HOST_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def refusal(request: web.Request, status: int, message: str) -> web.Response:
+    """`{"error": message}` for an API path, else a short HTML page saying it."""
+    if "/api/" in request.path:
+        return web.json_response({"error": message}, status=status, dumps=_dumps)
+    return web.Response(status=status, content_type="text/html", charset="utf-8",
+                        text=f"<!doctype html><meta charset=utf-8><title>{escape(message)}</title>"
+                             f"<p>{escape(message)}</p>")
+
+
+def known_host(public_url: str, allowed_hosts: Iterable[str]
+               ) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuse (421) a request whose Host header names another server: a page of a site whose
+    name was re-pointed at this machine (DNS rebinding) is same-origin with itself, so the
+    Origin check alone lets it act through the console on 127.0.0.1. Accepted: the host of
+    `web.public_url`, `web.allowed_hosts`, and loopback (localhost, 127.0.0.0/8, [::1]), any
+    port. A request without a Host header (HTTP/1.0; no browser sends one) passes."""
+    own = urlsplit(public_url).hostname or ""
+    known = frozenset({own.lower().rstrip("."), *allowed_hosts})
+
+    @web.middleware
+    async def check(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        host = request.headers.get("Host")
+        if host is not None and request.path not in HOST_EXEMPT:
+            name = host_name(host)
+            if name is None or not (name in known or is_loopback(name)):
+                shown = host if len(host) <= 60 else host[:60] + "…"
+                log.info("%s %s refused: unknown Host %r", request.method, request.path, shown)
+                return refusal(request, 421, f"主机名「{shown}」不是本系统的地址，请求已拒绝"
+                                             "（Misdirected Request: unknown Host; "
+                                             "web.public_url / web.allowed_hosts）")
         return await handler(request)
 
     return check

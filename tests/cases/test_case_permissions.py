@@ -42,7 +42,7 @@ async def test_api_refusals_and_field_errors(console: Console) -> None:
     assert bad.status == 401 and "令牌" in (await bad.json())["error"]
     # a token that is not UTF-8 (raw bytes on the wire) is a wrong token, not a 500
     reader, writer = await asyncio.open_connection("127.0.0.1", c.server.port)
-    writer.write(b"GET /api/v1/score-template HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    writer.write(b"GET /api/v1/score-template HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                  b"Authorization: Bearer \xff\xfe\r\n\r\n")
     status_line = await reader.readline()
     writer.close()

@@ -161,6 +161,23 @@ async def test_a_blank_message_in_a_direct_chat_asks_for_a_command_without_the_a
     assert m.text is not None and m.text.startswith("您好，请在 @ 后输入命令")
 
 
+async def test_a_group_command_with_a_control_character_is_refused_not_dropped(
+        app: App) -> None:
+    """Without the @ a group command word is still recognised, so its control character is
+    answered as in a 1:1 chat; group chatter with one stays unanswered."""
+    refusal = "消息含有控制字符或不可见的格式字符（U+0001），未处理。请删除后重新发送。"
+    for i, text in enumerate(["机密 补充\x01一点", "\x01机密", "点评 补充\x01一点", "我是谁\x01"]):
+        r = await app.dispatcher.feed(group_msg("p-prosecutor-1", text, f"cc{i}", mentioned=False))
+        assert (r.status, [m.text for m in r.messages]) == ("handled", [refusal]), text
+    r = await app.dispatcher.feed(group_msg("p-prosecutor-1", "今天\x01开会", "cc9",
+                                            mentioned=False))
+    assert (r.status, r.messages) == ("handled", [])
+    assert calls == []
+    async with app.services.db() as s:
+        said = [(m.sender, m.text) for m in await msgs.list_messages(s, "g-case-team")]
+    assert ("p-prosecutor-1", "机密 补充一点") in said and ("p-prosecutor-1", "今天开会") in said
+
+
 def click(user: str, message_id: int, action: str, event_id: str) -> CardActionEvent:
     return CardActionEvent(event_id=event_id, platform="console", user_id=user,
                            chat="g-case-team", at=START, message_id=message_id, action=action)

@@ -153,3 +153,32 @@ async def test_the_start_names_the_database_redis_and_transports_without_passwor
     out = serve_output(path, SECRETS)
     assert (f"casebot starting: database {tmp_path / 'casebot.db'}, redis none, "
             "redis prefix casebot:, transports console") in out
+
+
+def test_a_console_other_machines_reach_is_one_warning_at_start(tmp_path: Path) -> None:
+    """`web.host: 0.0.0.0`: with allow_remote the console is anyone's (a WARNING at serve and
+    check-config); without it, one INFO line that it answers loopback only."""
+    port = free_port()
+    web = {"host": "0.0.0.0", "port": port, "public_url": f"http://127.0.0.1:{port}"}
+    path = config(tmp_path, web=web, transports={"console": {"allow_remote": True}})
+    exposed = ("the console (/console, no passwords) answers every address "
+               "(transports.console.allow_remote: true) on web.host 0.0.0.0: anyone who can "
+               f"reach port {port} can act as any user")
+    out = serve_output(path, SECRETS)
+    warned = [x for x in out.splitlines() if "console" in x and "WARNING" in x]
+    assert len(warned) == 1 and warned[0].endswith(f"WARNING bot.app: {exposed}"), out
+    r = cli("check-config", str(path))
+    assert r.returncode == 0 and f"warning: {exposed}\n" in r.stdout, r.stdout + r.stderr
+
+    path = config(tmp_path, web=web)
+    local = ("the console (/console) answers loopback only (127.0.0.0/8, ::1): other addresses "
+             "reaching web.host 0.0.0.0 get 403 (transports.console.allow_remote)")
+    out = serve_output(path, SECRETS)
+    assert any(x.endswith(f"INFO bot.app: {local}") for x in out.splitlines()), out
+    assert "can act as any user" not in out
+    r = cli("check-config", str(path))
+    assert r.returncode == 0 and f"note: {local}\n" in r.stdout, r.stdout + r.stderr
+    # on loopback (the default, and `casebot demo`) neither is said
+    path = config(tmp_path, transports={"console": {"allow_remote": True}})
+    r = cli("check-config", str(path))
+    assert r.returncode == 0 and "/console" not in r.stdout, r.stdout
