@@ -100,8 +100,9 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/cases/{code}": {"patch": {
             "summary": "Change deadlines, move the stage forward or close/reopen a case; "
                        "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
-                       "and nothing in the request is applied; so is a status change of a "
-                       "case its prosecutor withdrew (撤销案件)",
+                       "and nothing in the request is applied; so is any change (status, "
+                       "stage, deadlines) of a case its prosecutor withdrew (撤销案件): it is "
+                       "frozen",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
