@@ -243,16 +243,18 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
 
 
 async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | None,
-                              text: str | None = None) -> Message:
+                              text: str | None = None, *, group_note: str | None = None
+                              ) -> Message:
     """Show `card` or `text` (case details) where only people allowed to see them read it: in
     the chat when every reader may see `case` (None: a list only the asker may see), else to
-    the asker privately, with a note in the group. Returns the message that holds them."""
+    the asker privately, with a note in the group (`group_note`, when the caller names what
+    it sends; by default about the 案件码). Returns the message that holds them."""
     chat = ctx.event.chat
     if chat == f"dm:{ctx.user.id}" or (case is not None and await chat_may_view(ctx, chat, case)):
         return await ctx.reply(text, card=card)
     sent = await ctx.send_dm(ctx.user.id, text, card=card)
     what = f"案件码 {case.code} 涉及" if case is not None else "该内容涉及"
-    await ctx.reply(f"{what}办案信息，本群有成员无权查看，已私信发给您。")
+    await ctx.reply(group_note or f"{what}办案信息，本群有成员无权查看，已私信发给您。")
     return sent
 
 
@@ -319,6 +321,14 @@ def withdrawn_text(out: Outbound, case: CaseRow) -> str | None:
     day = f" {case.withdrawn_at.astimezone(out.config.tz):%Y-%m-%d}" if case.withdrawn_at else ""
     why = f"：{case.withdraw_reason}" if case.withdraw_reason else ""
     return f"已撤销（{who}{day}{why}）"
+
+
+def withdrawn_refusal(out: Outbound, case: CaseRow, doing: str = "修改") -> str | None:
+    """案件 X 已撤销（…），不能修改: a withdrawn case is frozen (entered by mistake, nothing about
+    it changes any more); None for a case not withdrawn."""
+    if (withdrawn := withdrawn_text(out, case)) is None:
+        return None
+    return f"案件 {case.code} {withdrawn}，不能{doing}"
 
 
 def not_open_text(out: Outbound, case: CaseRow) -> str:
@@ -716,6 +726,28 @@ async def redraw_deliveries(out: Outbound, case: CaseRow) -> None:
                        body=old.body, done=old.done)
         if card != old:  # closing a closed case again redraws nothing
             await out.update_card(msg, card)
+
+
+async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
+    """The case was withdrawn: the prosecutor's earlier cards that act on it lose their
+    buttons — every 撤销案件 confirmation (确认撤销; footed 已撤销（…）), the 评分 card's 打开评分表
+    and 已录入案件's 去评分 (footed 案件已撤销（…）). They were sent to the prosecutor: in their
+    1:1 chat or a group they are in, after the case was created."""
+    done, footer = withdrawn_text(out, case), closed_footer(out, case)
+    if done is None or footer is None:
+        return
+    chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
+    scored = (f"评分 {case.code}", f"已录入案件 {case.code}")
+    for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
+        card = msgs.message_card(msg)
+        if card is None:
+            continue
+        confirm = card.button("case.withdraw")
+        if confirm is not None and confirm.data.get("code") == case.code:
+            await out.update_card(msg, replace(card, actions=(), footer=done))
+        elif card.title in scored and card.button("case.score") is not None:
+            await out.update_card(msg, replace(card, footer=footer, actions=tuple(
+                b for b in card.actions if b.id != "case.score")))
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:

@@ -212,7 +212,8 @@ async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
         return
     typed = f"撤销案件 {case.code} {reason + ' ' if reason else ''}{WITHDRAW_CONFIRM}"
     await ops.reply_in_confidence(
-        ctx, withdraw_confirm_card(ops.case_view(ctx, case), reason, typed), case)
+        ctx, withdraw_confirm_card(ops.case_view(ctx, case), reason, typed), case,
+        group_note="撤销案件涉及办案信息，已私信回复您。")
 
 
 @router.action("case.withdraw", roles=("prosecutor",))
@@ -242,6 +243,7 @@ async def _withdraw(ctx: Context, code: str, reason: str) -> bool:
         return False
     await ops.withdraw(ctx, case, ctx.user, reason)
     await replan_case(ctx, case, by=ctx.user.id)
+    await ops.retire_withdrawn_cards(ctx, case)
     await ctx.reply(f"已撤销案件 {case.code}。该案件不再列入我的案件和统计，也不再提醒。")
     return True
 

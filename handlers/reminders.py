@@ -132,6 +132,9 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
     if case.prosecutor != ctx.user.id:
         await ctx.reply(f"只有本案承办检察官可以暂停 {code} 的提醒。")
         return
+    if (frozen := ops.withdrawn_refusal(ctx, case, "暂停提醒")) is not None:
+        await ctx.reply(f"{frozen}。")
+        return
     if not 1 <= days <= limits.max_days:
         await ctx.reply(f"暂停天数须在 1 到 {limits.max_days} 天之间。")
         return

@@ -216,7 +216,8 @@ class CasesApi:
     async def update(self, request: web.Request) -> web.Response:
         """Deadlines changed or the case closed/reopened by the case-management system: the
         pending reminders are re-planned or cancelled in the same transaction. The stage moves
-        forward only (a step back is a 422, and nothing in the request is applied)."""
+        forward only (a step back is a 422, and nothing in the request is applied). A withdrawn
+        case (撤销案件) is frozen: any change is a 422."""
         self._auth(request)
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
@@ -247,10 +248,9 @@ class CasesApi:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在", "code")
-                if "status" in changes and case.status == repo.WITHDRAWN:
-                    # entered by mistake: neither reopened nor made a real (closed) case
-                    raise ApiError(422, f"案件 {code} {ops.withdrawn_text(out, case)}，"
-                                        "不能修改其状态", "status")
+                if (frozen := ops.withdrawn_refusal(out, case)) is not None:
+                    # entered by mistake: neither reopened, closed, moved on nor given deadlines
+                    raise ApiError(422, frozen, "code")
                 if isinstance(stage, str):
                     await ops.move_stage(out, case, stage, "api", {"via": "api"})
                 if changes:

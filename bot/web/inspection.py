@@ -485,14 +485,7 @@ class InspectionWeb:
 
     async def verify_post(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
-            try:
-                pub = loads_strict(await request.text())
-            except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
-                raise ApiError(400, "请求体不是合法的 JSON") from None
-            report = verify(pub) if isinstance(pub, dict) else verify({})
-            return json_response({"match": report.match, "result": str(report),
-                                  "first_difference": report.first_difference,
-                                  "message": verify_message(report, self._unit_names())})
+            return await self._verify_api(request)
         form = await form_body(request)
         typed = str(form.get("session") or "")
         if typed.strip():
@@ -507,6 +500,44 @@ class InspectionWeb:
                 "outcome": "unusable",
                 "line": f"无法复核：粘贴的内容不是合法的 JSON{where}，请粘贴完整的抽签公布数据"})
         return self._verify_response(pub, "", text)
+
+    async def _verify_api(self, request: web.Request) -> web.Response:
+        """POST JSON: a publication itself, `{"publication": <it, or its text>}` or
+        `{"session": <id>}`, as the page's two fields. Input that checked nothing is no
+        MISMATCH: unreadable → 400, an unknown or not yet drawn session → 404, each
+        `{"error": "无法复核：…"}`; `match` is false only when the re-run differs."""
+        try:
+            body = loads_strict(await request.text())
+        except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+            raise ApiError(400, "无法复核：请求体不是合法的 JSON") from None
+        pub: Any = body
+        if isinstance(body, dict) and "session" in body and "manifest" not in body:
+            typed = body["session"]
+            sid = normalize_session_id(typed) if isinstance(typed, str) else ""
+            if not sid:
+                raise ApiError(400, "无法复核：session 须为督导会议编号，形如 DD20261102-01", "session")
+            async with self.app.services.db() as db:
+                s = await store.get_session(db, sid)
+            if s is None:
+                raise ApiError(404, f"无法复核：没有编号为「{sid}」的督导会议。请核对会议编号"
+                                    "（见抽签承诺卡片或大屏，形如 DD20261102-01）", "session")
+            pub = service.publication_of(s)
+            if pub is None:
+                raise ApiError(404, f"无法复核：会议 {s.id} 尚未抽签，抽签后公布抽签数据", "session")
+        elif isinstance(body, dict) and "publication" in body and "manifest" not in body:
+            pub = body["publication"]
+            if isinstance(pub, str):
+                try:
+                    pub = loads_strict(pub)
+                except ValueError:
+                    raise ApiError(400, "无法复核：publication 不是合法的 JSON，"
+                                        "请提供完整的抽签公布数据", "publication") from None
+        report = verify(pub) if isinstance(pub, dict) else verify({})
+        message = verify_message(report, self._unit_names())
+        if verify_outcome(report) == "unusable":  # nothing was re-run
+            raise ApiError(400, message)
+        return json_response({"match": report.match, "result": str(report),
+                              "first_difference": report.first_difference, "message": message})
 
     async def verifier(self, request: web.Request) -> web.Response:
         """bot/domain/draw.py byte for byte: the stand-alone verifier (standard library only),

@@ -100,8 +100,9 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/cases/{code}": {"patch": {
             "summary": "Change deadlines, move the stage forward or close/reopen a case; "
                        "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
-                       "and nothing in the request is applied; so is a status change of a "
-                       "case its prosecutor withdrew (撤销案件)",
+                       "and nothing in the request is applied; so is any change (status, "
+                       "stage, deadlines) of a case its prosecutor withdrew (撤销案件): it is "
+                       "frozen",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -153,6 +154,44 @@ OPENAPI: dict[str, Any] = {
                                                        "score": {"type": "integer"},
                                                        "color": _COLOR}}),
                           **_errors(400, 401, 403, 404, 409, 422, 503)}}},
+        "/draw/verify": {"get": {
+            "summary": "The verify page for people (HTML); ?session=<id> re-runs that session "
+                       "(404: no such session)",
+            "security": [],
+            "parameters": [{"name": "session", "in": "query", "required": False,
+                            "schema": {"type": "string"}}],
+            "responses": {str(c): {"description": "the page", "content": {
+                "text/html": {"schema": {"type": "string"}}}} for c in (200, 400, 404)}},
+            "post": {
+            "summary": "Re-run a 检务督导 draw (public, no token): the publication itself, "
+                       "{\"publication\": …} (the object or its JSON text) or {\"session\": id}. "
+                       "match is false only when the inputs were read and the re-run differs; "
+                       "input that checked nothing is a 400 (not JSON, no publication) or a 404 "
+                       "(unknown or not yet drawn session), error saying 无法复核：…",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "session": {"type": "string", "description": "e.g. DD20261102-01"},
+                    "publication": {"oneOf": [{"type": "object"}, {"type": "string"}]},
+                    "manifest": {"type": "object"}, "result": {"type": "object"}}}}}},
+            "responses": {"200": _json({"type": "object",
+                                        "required": ["match", "result", "first_difference",
+                                                     "message"],
+                                        "properties": {
+                                            "match": {"type": "boolean"},
+                                            "result": {"type": "string",
+                                                       "description": "MATCH or MISMATCH: …, "
+                                                                      "as casebot draw verify"},
+                                            "first_difference": {"type": "string",
+                                                                 "nullable": True},
+                                            "message": {"type": "string",
+                                                        "description": "复核一致 / 复核不一致：…"}}}),
+                          **{str(c): {"description": "无法复核：…", "content": {
+                              "application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Error"}},
+                              # a form post, or a body not sent as JSON: the verify page
+                              "text/html": {"schema": {"type": "string"}}}}
+                             for c in (400, 404)}}}},
     },
 }
 

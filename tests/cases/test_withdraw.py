@@ -191,24 +191,92 @@ async def test_a_double_confirmation_acts_once(console: Console) -> None:
     [second] = await say(console, f"撤销案件 {code} 录错了")
     await console.click(PROSECUTOR, first["id"], "case.withdraw")
     await console.click(PROSECUTOR, first["id"], "case.withdraw")  # a double tap
-    r = await console.click(PROSECUTOR, second["id"], "case.withdraw")  # the other card
-    name = console.app.services.directory.person_name(PROSECUTOR)
-    assert texts(r)[-1] == (
-        f"{code} 已撤销（{name} 2026-11-02：录错了），无需重复撤销。")
+    # the other card lost its button with the first tap; its old rendering tapped is told so
+    r = await console.click(PROSECUTOR, second["id"], "case.withdraw")
+    assert texts(r)[-1] == "您已点过「确认撤销」，无需重复操作。"
     [m] = await say(console, f"撤销案件 {code} 确认")
     assert m["text"].endswith("无需重复撤销。")
     assert len(await withdraw_records(console)) == 1
 
 
-async def test_the_case_system_cannot_reopen_or_close_a_withdrawn_case(console: Console) -> None:
+async def audit_actions(console: Console, code: str) -> list[str]:
+    async with console.app.services.db() as s:
+        return list((await s.scalars(select(AuditRecord.action).where(
+            AuditRecord.subject == code).order_by(AuditRecord.seq))).all())
+
+
+async def test_a_withdrawn_case_is_frozen(console: Console) -> None:
+    """Neither the case system (status, stage, deadlines) nor 提醒 暂停 changes it: refused with
+    the reason, nothing applied, nothing recorded."""
+    code = await create_case(console)  # 审查逮捕, deadlines 12-20 / 12-31
+    await say(console, f"撤销案件 {code} 录错了 确认")
+    before = await case_json(console, code)
+    actions = await audit_actions(console, code)
+    name = console.app.services.directory.person_name(PROSECUTOR)
+    frozen = f"案件 {code} 已撤销（{name} 2026-11-02：录错了），不能修改"
+    for body in ({"status": "open"}, {"status": "closed"}, {"stage": "审查起诉"},
+                 {"investigation_deadline": "2026-12-10"}, {"custody_deadline": None},
+                 {"stage": "审查起诉", "investigation_deadline": "2026-12-10"}):
+        r = await console.client.patch(f"/api/v1/cases/{code}", json=body, headers=AUTH)
+        assert r.status == 422, body
+        assert (await r.json())["error"] == frozen, body
+    after = await case_json(console, code)
+    assert after == before and after["stage"] == "审查逮捕"
+    assert after["investigation_deadline"] == "2026-12-20"
+    assert await audit_actions(console, code) == actions  # no case.stage, no case.update
+    [shown] = await say(console, f"码 {code}")
+    assert "阶段：审查逮捕" in shown["card"]["body"]
+    [m] = await say(console, f"提醒 暂停 {code} 3")
+    assert m["text"] == f"案件 {code} 已撤销（{name} 2026-11-02：录错了），不能暂停提醒。"
+
+
+async def test_withdrawing_retires_the_earlier_cards_for_the_case(console: Console) -> None:
+    """Withdrawn by the typed 确认: every 撤销案件 card still showing 确认撤销, the 评分 card
+    and the 已录入案件 card lose the buttons that act on the case; another case's are kept."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    status, created = await submit(console, token)
+    assert status == 201
+    code = created["code"]
+    other = await create_case(console, title="另案")
+    dm = f"dm:{PROSECUTOR}"
+    [entered] = [m for m in await console.messages(dm)
+                 if m["card"] and m["card"]["title"] == f"已录入案件 {code}"]
+    assert [a["label"] for a in entered["card"]["actions"]] == ["去评分"]
+    [score] = await say(console, f"评分 {code}")
+    [score_other] = await say(console, f"评分 {other}")
+    [ask1] = await say(console, f"撤销案件 {code} 录错了")
+    [ask2] = await say(console, f"撤销案件 {code}")
+    [ask_other] = await say(console, f"撤销案件 {other}")
+
+    await say(console, f"撤销案件 {code} 录错了 确认")
+    name = console.app.services.directory.person_name(PROSECUTOR)
+    done = f"已撤销（{name} 2026-11-02：录错了）"
+    now = {m["id"]: m["card"] for m in await console.messages(dm) if m["card"]}
+    for ask in (ask1, ask2):
+        assert now[ask["id"]]["actions"] == [] and now[ask["id"]]["footer"] == done
+        assert now[ask["id"]]["body"] == ask["card"]["body"]
+    for card in (entered, score):
+        assert now[card["id"]]["actions"] == [], now[card["id"]]
+        assert now[card["id"]]["footer"] == f"案件{done}"
+    assert now[ask_other["id"]] == ask_other["card"]
+    assert now[score_other["id"]] == score_other["card"]
+    # a tap on a retired card's old rendering is told, and changes nothing
+    r = await console.click(PROSECUTOR, ask2["id"], "case.withdraw")
+    assert texts(r)[-1] == f"该按钮已失效：「撤销案件 {code}？」{done}。请以最新卡片为准。"
+    assert len(await withdraw_records(console)) == 1
+
+
+async def test_withdraw_typed_in_a_group_answers_privately(console: Console) -> None:
     code = await create_case(console)
-    await say(console, f"撤销案件 {code} 确认")
-    for status in ("open", "closed"):
-        r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": status},
-                                       headers=AUTH)
-        assert r.status == 422
-        assert "已撤销" in (await r.json())["error"] and "不能修改其状态" in (await r.json())["error"]
-    assert (await case_json(console, code))["status"] == "withdrawn"
+    r = await console.send(PROSECUTOR, "g-case-team", f"撤销案件 {code} 录错了")
+    assert texts(r) == ["撤销案件涉及办案信息，已私信回复您。"]
+    [ask] = [m for m in await console.messages(f"dm:{PROSECUTOR}")
+             if m["card"] and m["card"]["title"] == f"撤销案件 {code}？"]
+    assert [a["label"] for a in ask["card"]["actions"]] == ["确认撤销"]
+    assert not any(code in (m["text"] or "") + json.dumps(m["card"], ensure_ascii=False)
+                   for m in await console.messages("g-case-team")
+                   if m["text"] != f"撤销案件 {code} 录错了")
 
 
 async def test_a_withdrawn_case_is_no_namesake_of_a_new_one(console: Console) -> None:

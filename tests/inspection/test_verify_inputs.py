@@ -85,8 +85,44 @@ async def test_verify_page_tells_unusable_input_from_a_mismatch(console: Console
                                   data={"publication": json.dumps(pub, ensure_ascii=False)})
     page = await r.text()
     assert r.status == 200 and heading(page) == "errors:复核不一致" and "无法复核" not in page
-    api = await (await console.client.post("/draw/verify", json={"manifest": 1})).json()
-    assert not api["match"] and api["message"].startswith("无法复核：")
+    api = await console.client.post("/draw/verify", json={"manifest": 1})
+    assert api.status == 400
+    assert (await api.json())["error"].startswith("无法复核：公布数据格式不对")
+
+
+async def test_verify_api_tells_unusable_input_from_a_mismatch(console: Console) -> None:
+    """POST JSON: input that checked nothing is a 400/404 with 无法复核, never match: false."""
+    s = await quick_session(console)
+    for body, status, why in (
+            ({"publication": "not json"}, 400, "无法复核：publication 不是合法的 JSON"),
+            ({"a": 1}, 400, "无法复核：公布数据格式不对"),
+            ({"publication": {"manifest": {}, "result": {}}}, 400, "无法复核：抽签清单（manifest）"),
+            ([1, 2], 400, "无法复核：公布数据格式不对"),
+            ({"session": 7}, 400, "无法复核：session 须为督导会议编号"),
+            ({"session": "dd20261129-01"}, 404, "无法复核：没有编号为「DD20261129-01」的督导会议")):
+        r = await console.client.post("/draw/verify", json=body)
+        answer = await r.json()
+        assert r.status == status, (body, answer)
+        assert answer["error"].startswith(why), (body, answer)
+        assert "match" not in answer and "MISMATCH" not in json.dumps(answer), body
+    r = await console.client.post("/draw/verify", data="not json",
+                                  headers={"Content-Type": "application/json"})
+    assert r.status == 400 and (await r.json())["error"] == "无法复核：请求体不是合法的 JSON"
+
+    # a session drawn, by its id (as typed) or its publication (object or text): MATCH
+    pub = await (await console.client.get(f"/draw/{s.id}/publication.json")).json()
+    for body in ({"session": s.id.lower()}, pub, {"publication": pub},
+                 {"publication": json.dumps(pub, ensure_ascii=False)}):
+        r = await console.client.post("/draw/verify", json=body)
+        answer = await r.json()
+        assert r.status == 200 and answer["match"] and answer["result"] == "MATCH", body
+        assert answer["message"].startswith("复核一致")
+    # read, re-run, and different: the only match: false
+    pub["result"]["entropy"] = "5 2 9"
+    r = await console.client.post("/draw/verify", json={"publication": pub})
+    answer = await r.json()
+    assert r.status == 200 and not answer["match"] and answer["result"].startswith("MISMATCH: ")
+    assert answer["message"].startswith("复核不一致：")
 
 
 async def report_date(console: Console, sid: str) -> str:
