@@ -137,7 +137,8 @@ async def test_external_id_is_imported_once(tmp_path: Path) -> None:
     assert again.skipped == [f"{f}:2: 统一受案号「A-1」已有案件 HY-2026-0001，跳过",
                              f"{f}:4: 统一受案号「A-2」已有案件 HY-2026-0003，跳过"]
     tables = await _tables(settings)
-    assert [(c[0], c[-1]) for c in tables["cases"]] == [
+    external = [c.name for c in CaseRow.__table__.columns].index("external_id")
+    assert [(c[0], c[external]) for c in tables["cases"]] == [
         ("HY-2026-0001", "A-1"), ("HY-2026-0002", None), ("HY-2026-0003", "A-2"),
         ("HY-2026-0004", None), ("HY-2026-0005", "A-3")]
     audit = [r for r in tables["audit_log"] if r[4] == "HY-2026-0005"]
