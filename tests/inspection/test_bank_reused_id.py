@@ -88,6 +88,17 @@ async def _import_audits(console: Console) -> list[dict[str, Any]]:
                 if r.action == "inspection.bank.import"]
 
 
+def _cli_config(tmp_path: Path, console: Console) -> Path:
+    """A config for `casebot import questions` on the console's database."""
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(f"org: {DEFAULT_DIR / 'org.yaml'}\n"
+                   f"score_template: {DEFAULT_DIR / 'score_template.yaml'}\n"
+                   f"storage: {{database_url: "
+                   f"'{console.app.services.config.storage.database_url}'}}\n",
+                   encoding="utf-8")
+    return cfg
+
+
 async def test_a_reused_id_marked_new_is_drawable_again(console: Console) -> None:
     await _marked_new_is_drawable_again(console)
 
@@ -178,12 +189,7 @@ async def test_only_an_offered_question_can_be_made_new(console: Console) -> Non
 
 async def test_cli_new_question(console: Console, tmp_path: Path) -> None:
     s, old = await _asked_one(console)
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(f"org: {DEFAULT_DIR / 'org.yaml'}\n"
-                   f"score_template: {DEFAULT_DIR / 'score_template.yaml'}\n"
-                   f"storage: {{database_url: "
-                   f"'{console.app.services.config.storage.database_url}'}}\n",
-                   encoding="utf-8")
+    cfg = _cli_config(tmp_path, console)
     y = tmp_path / "bank.yaml"
     y.write_text(yaml.safe_dump({"demo": bool(old.demo), "questions": [
         _row(old, text=REUSED, answer_points=[REUSED_POINT])]}, allow_unicode=True),
@@ -214,12 +220,7 @@ async def test_cli_new_question(console: Console, tmp_path: Path) -> None:
 async def test_cli_edit_of_an_asked_question_stays_asked(console: Console,
                                                          tmp_path: Path) -> None:
     _, old = await _asked_one(console)
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(f"org: {DEFAULT_DIR / 'org.yaml'}\n"
-                   f"score_template: {DEFAULT_DIR / 'score_template.yaml'}\n"
-                   f"storage: {{database_url: "
-                   f"'{console.app.services.config.storage.database_url}'}}\n",
-                   encoding="utf-8")
+    cfg = _cli_config(tmp_path, console)
     y = tmp_path / "bank.yaml"
     y.write_text(yaml.safe_dump({"demo": bool(old.demo), "questions": [
         _row(old, text=REUSED)]}, allow_unicode=True), encoding="utf-8")
