@@ -50,7 +50,7 @@ class Question(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     seq: Mapped[int] = mapped_column(Integer)  # bank order (the manifest lists questions in it)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # set when an import made this id a new question (作为新题, migration 0032): only reveals
+    # set when an import made this id a new question (作为新题, migration 0031): only reveals
     # after it count as "already asked"; the sessions that asked the earlier one keep their record
     new_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

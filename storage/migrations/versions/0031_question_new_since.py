@@ -6,7 +6,7 @@ question. When the import marks such a question new, `new_since` is set to the i
 their record (the copy on their asks, 0028). Nullable: NULL on every question never marked new,
 whose every reveal counts.
 
-Revision ID: 0032_question_new_since
+Revision ID: 0031_question_new_since
 Revises: 0030_one_open_review
 Create Date: 2026-12-10 10:00:00
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = '0032_question_new_since'
+revision = '0031_question_new_since'
 down_revision = '0030_one_open_review'
 branch_labels = None
 depends_on = None
