@@ -531,7 +531,8 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
     settings = _settings(args.config)
     org_path = Path(args.org) if args.org else settings.org_path
     try:
-        done = asyncio.run(import_roster(settings, SystemClock(), Path(args.file), org_path))
+        done = asyncio.run(import_roster(settings, SystemClock(), Path(args.file), org_path,
+                                         replace_chiefs=args.replace_chiefs))
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
     except ConfigError as e:
@@ -556,6 +557,14 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
                else f" and written to {org_path}")
     print(f"{done.rows} roster rows imported as roster version {done.version_id} in the database"
           f"{written}; roster version {done.roster_version}")
+    for h in done.handovers:
+        if h.replaced:
+            print(f"{h.unit}: chief role removed from {h.old_id} ({h.old_name}), new chief "
+                  f"{h.new_name}" + ("; they now have no role" if h.no_role_left else ""))
+        else:
+            print(f"warning: {h.unit} now has two chiefs, {h.old_id} ({h.old_name}) and "
+                  f"{h.new_name}; if this is a handover, run again with --replace-chiefs",
+                  file=sys.stderr)
     print("every instance on this database uses it at its next tick "
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 
@@ -625,6 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("file", help="the CSV file (UTF-8 or GBK)")
     ir.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ir.add_argument("--org", help="the org.yaml to write (default: the one the config names)")
+    ir.add_argument("--replace-chiefs", action="store_true",
+                    help="handover (换任): a row naming a new chief for a unit that has one "
+                    "removes the chief role from the outgoing chief (their other roles stay; "
+                    "with none left they may do nothing); without it the unit has two chiefs")
     ir.set_defaults(func=cmd_import_roster)
 
     dr = sub.add_parser("draw", help="检务督导面对面 draw tools (bot/domain/draw.md)")

@@ -156,7 +156,7 @@ class FeedResult:
 
 
 def role_names(roles: tuple[str, ...]) -> str:
-    return "、".join(ROLE_LABELS.get(r, r) for r in roles)
+    return "、".join(ROLE_LABELS.get(r, r) for r in roles) or "无"
 
 
 # "@casebot" (the console's name for the bot; ＠ as Chinese input methods type it), with or

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +57,26 @@ class Change:
     fields: tuple[tuple[str, str, str], ...] = ()  # (label, before, after) of what changes
 
 
+@dataclass(frozen=True)
+class Handover:
+    """A row names a new 检察长 for a unit that has one (换任). `replaced`: the import removes
+    the outgoing chief's `chief` role (their other roles, unit and ids stay); `no_role_left`:
+    it was their only role, so they stay on the roster but may do nothing."""
+
+    row: int
+    unit: str
+    unit_name: str
+    old_id: str
+    old_name: str
+    new_name: str
+    replaced: bool
+    no_role_left: bool
+
+    @property
+    def label(self) -> str:
+        return f"换任：撤销 {self.old_name} 的检察长身份"
+
+
 @dataclass
 class RosterPlan:
     rows: int
@@ -63,6 +84,7 @@ class RosterPlan:
     changes: list[Change] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
+    handovers: list[Handover] = field(default_factory=list)
     merged: dict[str, Any] | None = None  # the new org.yaml data, when there is no error
     new_version: str | None = None
 
@@ -84,6 +106,7 @@ class RosterPlan:
         for what in ("unit", "person"):
             for op in ("add", "change"):
                 out[f"{what}_{op}"] = [c.id for c in self.changes if c.what == what and c.op == op]
+        out["chief_removed"] = [h.old_id for h in self.handovers if h.replaced]
         return out
 
 
@@ -187,7 +210,7 @@ def _person_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple
     old_roles, new_roles = list(before.get("roles") or []), list(after["roles"])
     if sorted(old_roles) != sorted(new_roles):
         out.append(("角色", "、".join(ROLE_LABELS.get(r, r) for r in old_roles) or "（无）",
-                    "、".join(ROLE_LABELS.get(r, r) for r in new_roles)))
+                    "、".join(ROLE_LABELS.get(r, r) for r in new_roles) or "（无）"))
     old_dt = (before.get("ids") or {}).get("dingtalk")
     new_dt = (after.get("ids") or {}).get("dingtalk")
     if old_dt != new_dt:
@@ -200,7 +223,8 @@ def _names(units: list[dict[str, Any]]) -> str:
     return shown + (f" 等 {len(units)} 个" if len(units) > 3 else "")
 
 
-def plan_roster(org: dict[str, Any], rows: list[dict[str, str]]) -> RosterPlan:
+def plan_roster(org: dict[str, Any], rows: list[dict[str, str]],
+                replace_chiefs: bool | Collection[str] = False) -> RosterPlan:
     """What importing `rows` into `org` (org.yaml's data) would do, row by row (rows are
     numbered as lines of the file: the header is line 1).
 
@@ -209,7 +233,11 @@ def plan_roster(org: dict[str, Any], rows: list[dict[str, str]]) -> RosterPlan:
     as it exists, or as a row that passes adds or changes it); then, in file order, what rows
     share (code prefixes, DingTalk ids, chiefs), where only rows that pass count. A blank
     optional column (parent of an existing unit, code_prefix, chief_name, chief_dingtalk) keeps
-    the current value."""
+    the current value.
+
+    A new chief for a unit that has one is a handover (`plan.handovers`): with
+    `replace_chiefs` (True: every such unit; else the unit ids) the outgoing chief loses the
+    `chief` role, otherwise the unit has two chiefs (a warning)."""
     plan = RosterPlan(rows=len(rows), base_version=org_version(org))
     old_units = {u["id"]: dict(u) for u in org.get("units", [])}
     old_people = {p["id"]: dict(p) for p in org.get("people", [])}
@@ -256,7 +284,8 @@ def plan_roster(org: dict[str, Any], rows: list[dict[str, str]]) -> RosterPlan:
         hierarchy = _check_hierarchy(rows, old_units, parents, candidates - set(dropped))
         ok = candidates - set(dropped) - set(hierarchy)
         # 3. what rows share, in file order
-        shared, units, people = _check_shared(plan, rows, old_units, old_people, parents, ok)
+        shared, units, people = _check_shared(plan, rows, old_units, old_people, parents, ok,
+                                              replace_chiefs)
         refused = {n for n in ok if n in shared}
         if not refused:
             break
@@ -320,14 +349,15 @@ def _check_hierarchy(rows: list[dict[str, str]], old_units: dict[str, dict[str, 
 
 def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
                   old_units: dict[str, dict[str, Any]], old_people: dict[str, dict[str, Any]],
-                  parents: dict[int, str], passed: set[int]
+                  parents: dict[int, str], passed: set[int],
+                  replace_chiefs: bool | Collection[str] = False
                   ) -> tuple[dict[int, list[str]], dict[str, dict[str, Any]],
                              dict[str, dict[str, Any]]]:
     """Code prefixes, DingTalk ids and chiefs, in file order: every row is checked, only the
     rows in `passed` that pass change the roster. Sets the plan's changes and warnings."""
     units = dict(old_units)
     people = dict(old_people)
-    plan.changes, plan.warnings = [], []
+    plan.changes, plan.warnings, plan.handovers = [], [], []
     errors: dict[int, list[str]] = {}
     prefixes = {u.get("code_prefix"): uid for uid, u in old_units.items() if u.get("code_prefix")}
     dingtalk_ids = {(p.get("ids") or {}).get("dingtalk"): pid for pid, p in old_people.items()
@@ -386,9 +416,21 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
                       "roles": roles if "chief" in roles else [*roles, "chief"], "ids": ids}
         others = [p for pid, p in people.items()
                   if pid != chief and p.get("unit") == uid and "chief" in (p.get("roles") or [])]
+        replace = replace_chiefs is True or (not isinstance(replace_chiefs, bool)
+                                             and uid in replace_chiefs)
         for p in others:
-            plan.warnings.append(Issue(n, f"{name} 已有检察长 {p.get('name')}（{p['id']}），导入后将有"
-                                          "两位检察长；如属换任，请在 org.yaml 中去掉原检察长的角色"))
+            left = [r for r in p.get("roles") or [] if r != "chief"]
+            plan.handovers.append(Handover(n, uid, name, p["id"], str(p.get("name")),
+                                           person_name, replace, not left))
+            if not replace:
+                plan.warnings.append(Issue(n, (
+                    f"{name} 已有检察长 {p.get('name')}（{p['id']}），导入后将有两位检察长；"
+                    "如属换任，请勾选「换任」（命令行：--replace-chiefs）")))
+                continue
+            outgoing = {**p, "roles": left}
+            plan.changes.append(Change(n, "person", "change", p["id"], str(p.get("name")),
+                                       _person_fields(p, outgoing)))
+            people[p["id"]] = outgoing
         if chief in old_people:
             diff = _person_fields(old_people[chief], new_person)
             plan.changes.append(Change(n, "person", "change" if diff else "same", chief,

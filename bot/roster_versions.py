@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.org_file import read_or_none, write_copy
-from bot.roster import RosterError, header_of, org_text, parse_org_text, plan_roster, read_csv
+from bot.roster import Handover, RosterError, header_of, org_text, parse_org_text, plan_roster, read_csv
 from config.loader import ConfigError, Settings, parse_yaml, validate_file
 from config.model import Org
 from storage import audit, db, migrate
@@ -97,13 +97,15 @@ class Imported:
     version_id: int | None  # None: the roster already held every row, nothing was added
     roster_version: str  # the roster's hash (Org.version_hash)
     not_written: str | None = None  # why org.yaml could not be written, if it could not
+    handovers: tuple[Handover, ...] = ()  # units given a new chief while they had one
 
 
 async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
-                        org_path: Path) -> Imported:
+                        org_path: Path, replace_chiefs: bool = False) -> Imported:
     """`casebot import roster`: all rows or none, checked against the roster in use, added as
     the newest version to the config's database (which must exist, at the current schema) and
-    then written to `org_path`. RosterError with the rows to fix; VersionConflict when an import
+    then written to `org_path`; with `replace_chiefs` a unit's outgoing chief loses the role
+    (换任), otherwise the unit has two. RosterError with the rows to fix; VersionConflict when an import
     through an instance came first."""
     try:
         rows = read_csv(await asyncio.to_thread(csv_path.read_bytes))
@@ -115,7 +117,7 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
         async with sessions() as session:
             base = await current(session, org_path)
         try:
-            plan = plan_roster(base.data(), rows)
+            plan = plan_roster(base.data(), rows, replace_chiefs)
         except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
             raise ConfigError([f"the roster in use ({base.where}) was stored by a newer casebot "
                                "and does not pass this one's checks; import with the newer "
@@ -135,7 +137,8 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
                                                 by="cli", at=now)
         failed = await write_copy(org_path, text)
         return Imported(len(rows), version_id, plan.new_version,
-                        str(failed.strerror or failed) if failed else None)
+                        str(failed.strerror or failed) if failed else None,
+                        tuple(plan.handovers))
     finally:
         await engine.dispose()
 

@@ -59,7 +59,9 @@ class Person(Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1)
     unit: str
-    roles: tuple[Role, ...] = Field(min_length=1)
+    # empty: still on the roster (names in the history, chats) but may do nothing, as a
+    # 检察长 whose only role a roster import's handover (换任) removed
+    roles: tuple[Role, ...]
     ids: dict[Literal["dingtalk", "wecom"], str] = Field(default_factory=dict)
 
     def has(self, *roles: str) -> bool:

@@ -257,12 +257,13 @@ class TooLarge(Exception):
     """A multipart field passed its limit; the rest of the request was not read."""
 
 
-async def multipart_fields(request: web.Request, names: tuple[str, ...], limit: int
-                           ) -> dict[str, tuple[str, bytes]]:
+async def multipart_fields(request: web.Request, names: tuple[str, ...], limit: int,
+                           repeated: tuple[str, ...] = ()) -> dict[str, tuple[str, bytes]]:
     """The named parts of a multipart form as name -> (file name or "", bytes), read as a
     stream, so a form larger than aiohttp's request.post() cap (1 MiB) can be read and an
     oversized one refused before it is held: TooLarge as soon as one part passes ``limit``
-    bytes. Other parts are skipped unread. ValueError: no boundary, a broken part."""
+    bytes. Other parts are skipped unread. ValueError: no boundary, a broken part. The values
+    of a name in ``repeated`` (checkboxes of one name) are joined with newlines."""
     out: dict[str, tuple[str, bytes]] = {}
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
@@ -273,6 +274,8 @@ async def multipart_fields(request: web.Request, names: tuple[str, ...], limit: 
             data += chunk
             if len(data) > limit:
                 raise TooLarge(part.name)
+        if part.name in repeated and part.name in out:
+            data = bytearray(out[part.name][1] + b"\n" + data)
         out[part.name] = (part.filename or "", bytes(data))
     return out
 

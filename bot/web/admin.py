@@ -110,8 +110,9 @@ class AdminWeb:
             return await current(session, self.app.settings.org_path)
 
     @staticmethod
-    def _plan(base: Current, csv_text: str) -> RosterPlan:
-        """The CSV checked against `base` (CPU work for a large file: run it in a thread)."""
+    def _plan(base: Current, csv_text: str, replace_chiefs: bool | frozenset[str]) -> RosterPlan:
+        """The CSV checked against `base` (CPU work for a large file: run it in a thread);
+        `replace_chiefs` as `plan_roster` takes it."""
         try:
             org = base.data()
             base_version = org_version(org)
@@ -123,7 +124,7 @@ class AdminWeb:
         except RosterError as e:
             return RosterPlan(rows=0, base_version=base_version,
                               errors=[Issue(0, m) for m in e.errors])
-        return plan_roster(org, rows)
+        return plan_roster(org, rows, replace_chiefs)
 
     # -- pages ----------------------------------------------------------------------------------
     async def page(self, request: web.Request) -> web.Response:
@@ -154,7 +155,8 @@ class AdminWeb:
         writer.writeheader()
         writer.writerows(rows)
         text = buf.getvalue()
-        plan = await asyncio.to_thread(self._plan, await self._current(), text)
+        # a handover (换任) is offered checked: a unit has one 检察长
+        plan = await asyncio.to_thread(self._plan, await self._current(), text, True)
         return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
                             filename=filename)
 
@@ -165,7 +167,7 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await _form(request, ("csv", "base", "filename"), MAX_CONFIRM)
+        form = await _form(request, ("csv", "base", "filename", "replace"), MAX_CONFIRM)
         if form is None:
             return self._render(viewer, status=413, upload_error=(
                 "表单过大，本次未导入。请重新上传文件预览。"))
@@ -175,12 +177,14 @@ class AdminWeb:
         except UnicodeDecodeError:
             raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
         filename = filename[:200]
+        # the units whose outgoing chief loses the role: the checked 换任 boxes (none: two chiefs)
+        replace = frozenset(form.get("replace", ("", b""))[1].decode(errors="replace").split())
         path = self.app.settings.org_path
         roster = self.app.roster
         assert roster is not None, "App not started"
         async with roster.lock:  # one import at a time, and no tick of this instance meanwhile
             base = await self._current()
-            plan = await asyncio.to_thread(self._plan, base, text)
+            plan = await asyncio.to_thread(self._plan, base, text, replace)
             if plan.unchanged:  # a second click, or the same file again: nothing to write
                 return self._render(viewer, done="这些内容已导入，名册无需更改。")
             if plan.base_version != base_version:
@@ -225,10 +229,11 @@ async def _form(request: web.Request, names: tuple[str, ...], limit: int
     other fields are skipped unread). A url-encoded form (no file; the confirm form before it
     was multipart) through request.post()."""
     if request.content_type != "multipart/form-data":
-        return {k: ("", v.encode()) for k, v in (await form_body(request)).items()
-                if k in names and isinstance(v, str)}
+        body = await form_body(request)
+        return {k: ("", "\n".join(v for v in body.getall(k) if isinstance(v, str)).encode())
+                for k in names if k in body}
     try:
-        return await multipart_fields(request, names, limit)
+        return await multipart_fields(request, names, limit, repeated=("replace",))
     except TooLarge:
         return None
     except ValueError:  # no boundary, a broken part

@@ -1,0 +1,148 @@
+"""A handover (检察长换任) through the roster import: a row naming a new chief for an office that
+has one offers 「换任：撤销 … 的检察长身份」 (checked); confirmed, the outgoing chief loses only the
+chief role, at once (no restart), and the audit names them; unchecked, the office has two
+chiefs as before. `casebot import roster --replace-chiefs` does the same."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from sqlalchemy import select
+
+from config.model import Org
+from storage.models import AuditRecord
+from tests.admin.conftest import ADMIN
+from tests.admin.test_roster_page import HEADER, hidden, login, preview
+from tests.cases.helpers import create_case
+from tests.conftest import Console
+from tests.inspection.test_roster_import import deployment, run
+
+OLD = "p-chief-c01-01"  # 任阳阳, chief of c01-01 (海澄县) and nothing else
+HANDOVER = HEADER + "c01-01,示范市海澄县人民检察院,county,,,p-chief-hc-2,王海澄,dt-9001\n"
+
+
+def chiefs(console: Console, unit: str) -> list[str]:
+    return [p.id for p in console.app.services.directory.org.people
+            if p.unit == unit and "chief" in p.roles]
+
+
+async def sees(console: Console, who: str, code: str) -> bool:
+    """`码 <code>` from `who`: the case card, or the refusal."""
+    [m] = (await console.send(who, f"dm:{who}", f"码 {code}"))["messages"]
+    if m["card"] is None:
+        assert m["text"].startswith(f"您无权查看案件码 {code}："), m["text"]
+    return m["card"] is not None
+
+
+async def confirm(console: Console, page: str, replace: bool) -> str:
+    """The page's confirm form as the browser sends it: multipart, the checkbox sent only when
+    it is checked."""
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value in hidden(page).items():
+        form.add_field(name, value)
+    if replace:
+        for unit in re.findall(r'name="replace" value="([^"]+)" checked', page):
+            form.add_field("replace", unit)
+    r = await console.client.post("/admin/roster/apply", data=form)
+    text = await r.text()
+    assert r.status == 200, text
+    return text
+
+
+async def test_the_preview_offers_the_handover_checked(console: Console, org_path: Path) -> None:
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, HANDOVER)
+    assert status == 200
+    box = page[page.index('id="handovers"'):page.index('id="apply"')]
+    assert ('<input type="checkbox" name="replace" value="c01-01" checked> '
+            "换任：撤销 任阳阳 的检察长身份") in box
+    assert "任阳阳 将不再有任何角色" in box and "不勾选则该单位将有两位检察长" in box
+    assert "角色：检察长 → （无）" in page  # the outgoing chief's row in the changes
+    assert org_path.read_bytes() == before
+
+
+async def test_confirmed_handover_leaves_one_chief_and_refuses_the_old_one(
+        console: Console, org_path: Path) -> None:
+    code = await create_case(console)  # a case of 海澄县 (c01-01): its chief sees it
+    assert await sees(console, OLD, code)
+
+    await login(console, ADMIN)
+    _, page = await preview(console, HANDOVER)
+    done = await confirm(console, page, replace=True)
+    assert "导入成功" in done
+    assert ("已撤销 任阳阳（p-chief-c01-01）在示范市海澄县人民检察院的检察长身份，"
+            "任阳阳 已不再有任何角色") in done
+
+    # at once, no restart: one chief, the old one on the roster with no role and refused
+    assert chiefs(console, "c01-01") == ["p-chief-hc-2"]
+    old = console.app.services.directory.person(OLD)
+    assert old is not None and old.roles == () and old.ids["dingtalk"] == "dt-0012"
+    assert not await sees(console, OLD, code)
+    assert await sees(console, "p-chief-hc-2", code)
+    got = await console.send(OLD, f"dm:{OLD}", "我是谁")
+    assert "角色：无" in got["messages"][0]["text"]
+
+    written = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
+    assert [p.roles for p in written.people if p.id == OLD] == [()]
+    async with console.app.services.db() as db:
+        [rec] = (await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "roster.import"))).scalars().all()
+    data: dict[str, Any] = json.loads(rec.data)
+    assert data["chief_removed"] == [OLD] and OLD in data["person_change"]
+
+
+async def test_unchecked_the_office_has_two_chiefs(console: Console) -> None:
+    code = await create_case(console)
+    await login(console, ADMIN)
+    _, page = await preview(console, HANDOVER)
+    done = await confirm(console, page, replace=False)
+    assert "导入成功" in done and "已撤销" not in done
+    assert chiefs(console, "c01-01") == [OLD, "p-chief-hc-2"]
+    assert await sees(console, OLD, code) and await sees(console, "p-chief-hc-2", code)
+    async with console.app.services.db() as db:
+        [rec] = (await db.execute(select(AuditRecord).where(
+            AuditRecord.action == "roster.import"))).scalars().all()
+    assert json.loads(rec.data)["chief_removed"] == []
+
+
+async def test_a_chief_with_other_roles_keeps_them(console: Console, org_path: Path) -> None:
+    text = org_path.read_text(encoding="utf-8")
+    org_path.write_text(text.replace("- id: p-chief-c01-01\n  name: 任阳阳\n  unit: c01-01\n"
+                                     "  roles:\n  - chief\n",
+                                     "- id: p-chief-c01-01\n  name: 任阳阳\n  unit: c01-01\n"
+                                     "  roles:\n  - chief\n  - leader\n"), encoding="utf-8")
+    await console.advance("1m")  # the hand edit is taken at the next tick
+    await login(console, ADMIN)
+    _, page = await preview(console, HANDOVER)
+    assert "任阳阳 的其他角色保留" in page and "将不再有任何角色" not in page
+    await confirm(console, page, replace=True)
+    old = console.app.services.directory.person(OLD)
+    assert old is not None and old.roles == ("leader",)
+
+
+def test_the_cli_replaces_chiefs_only_when_asked(tmp_path: Path) -> None:
+    r = run("import", "roster", "--help")
+    assert "--replace-chiefs" in r.stdout and "handover" in r.stdout
+    cfg, org_path = deployment(tmp_path)
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(HANDOVER, encoding="utf-8")
+
+    def chiefs_in_file() -> list[str]:
+        org = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
+        return [p.id for p in org.people if p.unit == "c01-01" and "chief" in p.roles]
+
+    r = run("import", "roster", str(csv_path), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "warning: c01-01 now has two chiefs" in r.stderr and "--replace-chiefs" in r.stderr
+    assert chiefs_in_file() == [OLD, "p-chief-hc-2"]
+    r = run("import", "roster", str(csv_path), "--config", str(cfg), "--replace-chiefs")
+    assert r.returncode == 0, r.stderr
+    assert ("c01-01: chief role removed from p-chief-c01-01 (任阳阳), new chief 王海澄; "
+            "they now have no role") in r.stdout
+    assert chiefs_in_file() == ["p-chief-hc-2"]
