@@ -84,7 +84,7 @@ PREVIOUS_YEAR = ("去年", "上年", "上一年")
 RECENT_WORDS = ("最近", "近", "过去")  # 近30天: the last 30 days, today included
 # what a period typed straight after 统计 starts with (统计上周, 统计近30天; 近 with its number,
 # so that 统计近期… in a group stays talk)
-PERIOD_WORDS = (*THIS_WEEK, *LAST_WEEK, *(w + d for w in RECENT_WORDS for d in "123456789 "),
+PERIOD_WORDS = (*THIS_WEEK, *LAST_WEEK, *(w + d for w in RECENT_WORDS for d in "123456789"),
                 *THIS_MONTH, *LAST_MONTH, *THIS_QUARTER,
                 *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
 
