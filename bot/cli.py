@@ -622,8 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     isub = imp.add_subparsers(dest="import_command", required=True)
     ic = isub.add_parser("cases", help="import cases from CSV into the existing database "
                          "(title, stage, police_unit, prosecutor, investigators separated by |, "
-                         "deadlines as YYYY-MM-DD, optional external_id: rows whose id a case "
-                         "already has are skipped); all rows or none")
+                         "deadlines as YYYY-MM-DD or 2026/12/30, 2026.12.30, 2026年12月30日, "
+                         "optional external_id: rows whose id a case already has are skipped); "
+                         "all rows or none")
     ic.add_argument("file", help="the CSV file (UTF-8 or GBK)")
     ic.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ic.set_defaults(func=cmd_import_cases)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +26,26 @@ from storage import db, migrate
 
 COLUMNS = ("title", "stage", "police_unit", "prosecutor", "investigators",
            "investigation_deadline", "custody_deadline", "external_id")
+
+
+DAY_FORMS = "YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日"
+# a day as Excel in Chinese saves it (2026/12/30), or as offices type it (2026.12.30,
+# 2026年12月30日, 2026-1-5): one separator throughout, no zero padding needed
+_OFFICE_DAY = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})|(\d{4})年(\d{1,2})月(\d{1,2})日")
+
+
+def parse_office_day(text: str) -> date:
+    """A deadline as a spreadsheet holds it (DAY_FORMS, full-width digits too); ValueError
+    with the reason in Chinese otherwise. Only the CSV import reads these: the integration
+    API stays exactly YYYY-MM-DD, a machine's contract (`cases.parse_day`)."""
+    m = _OFFICE_DAY.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if m is None:
+        raise ValueError(f"不是日期（须为 {DAY_FORMS}）")
+    year, month, day = (int(g) for g in m.groups() if g is not None and g.isdigit())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("日期不存在") from None
 
 
 class CaseImportError(Exception):
@@ -59,9 +81,9 @@ def read_cases(path: Path) -> tuple[list[tuple[int, ops.NewCase]], list[str]]:
             if not v:
                 return None
             try:
-                return ops.parse_day(v)
-            except ValueError:
-                errors.append(f"{path}:{n}: {name}: 不是日期（须为 YYYY-MM-DD）：{v!r}")
+                return parse_office_day(v)
+            except ValueError as e:
+                errors.append(f"{path}:{n}: {name}: {e}：{v!r}")
                 return None
         rows.append((n, ops.NewCase(
             title=(row.get("title") or "").strip(), stage=(row.get("stage") or "").strip(),

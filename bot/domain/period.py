@@ -1,5 +1,6 @@
 """统计期间 (pure): the days a statistics request covers, read from what a user typed after
-统计 (本月, 上月, 2026-10, 2026-10-01 至 2026-11-30 …) or from /stats?from=&to=.
+统计 (本月, 上周, 近30天, 2026-10, 11.1-11.27, 2026-10-01 至 2026-11-30 …) or from
+/stats?from=&to=.
 
 A case belongs to a period by the day it entered casebot (its created_at, in the bot's time
 zone): the lead's decision, see README. `today` is always given (from the clock object), so
@@ -24,7 +25,15 @@ _TOKEN = (r"(?:\d{4}\s*[-年]?\s*(?:Q|第)[1-4一二三四](?:季度?)?"
           r"|\d{4}年(?:\d{1,2}月(?:\d{1,2}[日号]?)?)?"
           r"|\d{4}(?:[-/.]\d{1,2}){0,2})")
 _ONE = re.compile(_TOKEN)
-_RANGE = re.compile(rf"(?P<a>{_TOKEN})\s*(?:至|到|~|〜|-|—|–|\s)\s*(?P<b>{_TOKEN})")
+# a month or day without its year, as offices write it: 11月 · 10月份 · 11月30日 · 11.27
+_YEARLESS = r"\d{1,2}(?:月(?:份|\d{1,2}[日号]?)?|\.\d{1,2})"
+_RANGE = re.compile(rf"(?P<a>{_TOKEN}|{_YEARLESS})\s*(?:至|到|~|〜|-|—|–|\s)\s*"
+                    rf"(?P<b>{_TOKEN}|{_YEARLESS})")
+_RECENT = re.compile(r"(?:最近|近|过去)(\d{1,4})[天日]")
+MAX_RECENT_DAYS = 3660
+# the spaces a phone keyboard puts between a number and its unit: 11 月, 2026 年 11 月 1 日
+_UNIT_SPACE = re.compile(r"(?<=\d)\s+(?=[年月日号天])|(?<=年)\s+(?=\d{1,2}\s*月)"
+                         r"|(?<=月)\s+(?=\d{1,2}\s*[日号])|(?<=[近去])\s+(?=\d)")
 _QUARTER = re.compile(r"(?:Q|第)([1-4一二三四])")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BARE_MONTH = re.compile(r"(\d{1,2})月份?")
@@ -64,19 +73,29 @@ def _year(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
+THIS_WEEK = ("本周", "这周", "本星期", "这个星期")  # Monday to Sunday
+LAST_WEEK = ("上周", "上星期", "上个星期")
 THIS_MONTH = ("本月", "这个月", "当月")
 LAST_MONTH = ("上月", "上个月")
 THIS_QUARTER = ("本季度", "本季", "这个季度")
 LAST_QUARTER = ("上季度", "上季", "上个季度")
 THIS_YEAR = ("今年", "本年", "本年度")
 PREVIOUS_YEAR = ("去年", "上年", "上一年")
-PERIOD_WORDS = (*THIS_MONTH, *LAST_MONTH, *THIS_QUARTER, *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
+RECENT_WORDS = ("最近", "近", "过去")  # 近30天: the last 30 days, today included
+# what a period typed straight after 统计 starts with (统计上周, 统计近30天; 近 with its number,
+# so that 统计近期… in a group stays talk)
+PERIOD_WORDS = (*THIS_WEEK, *LAST_WEEK, *(w + d for w in RECENT_WORDS for d in "123456789"),
+                *THIS_MONTH, *LAST_MONTH, *THIS_QUARTER,
+                *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
 
 
 def _relative(word: str, today: date) -> tuple[date, date] | None:
     y, m = today.year, today.month
     q = (m - 1) // 3 + 1
+    monday = today - timedelta(days=today.weekday())
     spans = {
+        THIS_WEEK: lambda: (monday, monday + timedelta(days=6)),
+        LAST_WEEK: lambda: (monday - timedelta(days=7), monday - timedelta(days=1)),
         THIS_MONTH: lambda: _month(y, m),
         LAST_MONTH: lambda: _month(y, m - 1) if m > 1 else _month(y - 1, 12),
         THIS_QUARTER: lambda: _quarter(y, q),
@@ -109,6 +128,42 @@ def _span(token: str) -> tuple[date, date]:
         raise PeriodError(f"日期「{token}」不存在") from None
 
 
+def _in_year(token: str, year: int) -> tuple[date, date]:
+    """The first and last day of a month or day without its year (`_YEARLESS`) in `year`."""
+    numbers = [int(d) for d in re.findall(r"\d+", token)]
+    try:
+        if len(numbers) == 1:
+            return _month(year, numbers[0])
+        day = date(year, *numbers)
+        return day, day
+    except ValueError:
+        raise PeriodError(f"日期「{token}」不存在") from None
+
+
+def _latest(token: str, today: date) -> tuple[date, date]:
+    """A month or day without its year: the latest one that has begun (in November,
+    12月 and 12.1 are last December's, as in January 12月 is)."""
+    this_year = _in_year(token, today.year)
+    return this_year if this_year[0] <= today else _in_year(token, today.year - 1)
+
+
+def _recent(days: int, today: date) -> Period:
+    if not 1 <= days <= MAX_RECENT_DAYS:
+        raise PeriodError(f"天数须在 1 至 {MAX_RECENT_DAYS} 之间")
+    start = today - timedelta(days=days - 1)
+    if start.year < FIRST_YEAR:
+        raise PeriodError(f"年份须在 {FIRST_YEAR} 至 {LAST_YEAR} 之间")
+    return Period(start, today)
+
+
+def _range(a: str, b: str, today: date) -> Period:
+    """Both ends of a range; an end without its year is in the start's year
+    (2026年11月1日至11月30日, 11.1-11.27)."""
+    start = _span(a) if _ONE.fullmatch(a) else _latest(a, today)
+    end = _span(b) if _ONE.fullmatch(b) else _in_year(b, start[0].year)
+    return _ordered(start[0], end[1])
+
+
 def _ordered(start: date, end: date) -> Period:
     if end < start:
         raise PeriodError(f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}")
@@ -126,18 +181,22 @@ def parse_period(text: str, today: date) -> Period | None:
     """What follows 统计: None for every case (nothing, or 全部); PeriodError when it cannot
     be read, names a day that does not exist, or ends before it starts. A period in the
     future is a period (with no cases yet), not an error."""
-    t = normalized(text)
+    t = _UNIT_SPACE.sub("", normalized(text))
     if not t or t in ALL_WORDS:
         return None
     if (span := _relative(t, today)) is not None:
         return Period(*span)
     if _ONE.fullmatch(t):
         return Period(*_span(t))
-    if m := _RANGE.fullmatch(t):
-        return _ordered(_span(m["a"])[0], _span(m["b"])[1])
-    if (m := _BARE_MONTH.fullmatch(t)) and 1 <= (month := int(m[1])) <= 12:
+    if m := _RECENT.fullmatch(t):
+        return _recent(int(m[1]), today)
+    if (m := _BARE_MONTH.fullmatch(t)) and 1 <= int(m[1]) <= 12:
         # 11月 without a year: the latest one so far (in January, 12月 is last December's)
-        return Period(*_month(today.year - (month > today.month), month))
+        return Period(*_latest(t, today))
+    if not _BARE_MONTH.fullmatch(t) and re.fullmatch(_YEARLESS, t):
+        return Period(*_latest(t, today))  # 11月30日, 11.27: one day
+    if m := _RANGE.fullmatch(t):
+        return _range(m["a"], m["b"], today)
     shown = t if len(t) <= 20 else t[:20] + "…"
     raise PeriodError(f"看不懂统计期间「{shown}」")
 

@@ -60,10 +60,10 @@ async def test_control_and_bidi_characters_are_refused_naming_the_field(console:
     # line breaks and tabs are fine where text may span lines
     await evaluate(console, code, [ded("causation", 8, requirement="一、补充鉴定\n二、\t询问医生")])
     await console.client.post("/console/api/login", json={"user": PROSECUTOR})
-    r = await console.client.post(f"/cases/{code}/score", json={
+    resp = await console.client.post(f"/cases/{code}/score", json={
         "deductions": [ded("causation", 8)], "vetoes": [], "comment": "说明\u2066"})
-    assert r.status == 422
-    assert (await r.json())["errors"] == [
+    assert resp.status == 422
+    assert (await resp.json())["errors"] == [
         {"field": "comment", "reason": "评分说明含有控制字符或不可见的格式字符（U+2066），请删除后重试"}]
 
 
@@ -156,7 +156,10 @@ async def test_many_deductions_are_capped_and_repeated_errors_said_once(console:
 # -- finding 12: dates and codes -----------------------------------------------------------------
 
 async def test_dates_are_exactly_yyyy_mm_dd_within_the_window(console: Console) -> None:
-    for day in ("20261231", "2026-W52-1", "2026-1-5", "２０２６-12-31"):
+    # the CSV import also reads 2026/12/31 and 2026年12月31日 (Excel's); the API is a
+    # machine's contract and stays ISO
+    for day in ("20261231", "2026-W52-1", "2026-1-5", "２０２６-12-31", "2026/12/31",
+                "2026年12月31日"):
         r = await _post(console, "/api/v1/cases", {**CASE, "custody_deadline": day}, 422)
         assert r["error"] == "输入有误：日期格式不对，须为 YYYY-MM-DD"
     for day in ("9999-12-31", "2000-01-01", "2020-12-31", "2032-01-01"):
@@ -164,10 +167,10 @@ async def test_dates_are_exactly_yyyy_mm_dd_within_the_window(console: Console) 
         assert r["error"] == "输入有误：侦查期限须在 2021-01-01 至 2031-12-31 之间"
     code = await create_case(console, investigation_deadline="2021-01-01",
                              custody_deadline="2031-12-31")
-    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
-                                   json={"custody_deadline": "9999-12-31"})
-    assert r.status == 422
-    assert (await r.json())["error"] == "输入有误：羁押期限须在 2021-01-01 至 2031-12-31 之间"
+    resp = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                      json={"custody_deadline": "9999-12-31"})
+    assert resp.status == 422
+    assert (await resp.json())["error"] == "输入有误：羁押期限须在 2021-01-01 至 2031-12-31 之间"
 
 
 async def test_codes_in_rest_paths_are_read_as_chat_reads_them(console: Console) -> None:

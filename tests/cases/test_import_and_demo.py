@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -175,15 +176,55 @@ def test_import_cases_reads_what_excel_saves(tmp_path: Path, encoding: str) -> N
     assert [(n, c.title) for n, c in rows] == [(2, "甲案"), (4, "乙案")]  # Excel's row numbers
 
 
+@pytest.mark.parametrize("typed", [
+    "2026-12-20", "2026/12/20", "2026.12.20", "2026年12月20日", "２０２６／１２／２０",
+    "２０２６年１２月２０日", " 2026/12/20 "])
+@pytest.mark.parametrize("custody", ["2026-1-5", "2026/1/5", "2026.1.5", "2026年1月5日"])
+def test_import_cases_reads_dates_as_chinese_excel_saves_them(tmp_path: Path, typed: str,
+                                                             custody: str) -> None:
+    """Excel in Chinese saves a date cell as 2026/12/20; offices also type 2026.12.20 and
+    2026年12月20日, without zero padding, in full-width digits from an input method."""
+    from bot.importer import read_cases
+
+    f = tmp_path / "cases.csv"
+    f.write_text(HEADER + ROW.replace("2026-12-20", typed).replace("2026-12-31", custody),
+                 encoding="gbk")
+    rows, errors = read_cases(f)
+    assert errors == []
+    [(_, case)] = rows
+    assert case.investigation_deadline == date(2026, 12, 20)
+    assert case.custody_deadline == date(2026, 1, 5)
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("2026/2/30", "日期不存在"),
+    ("2026年13月1日", "日期不存在"),
+    ("2026/12-20", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+    ("12/20/2026", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+    ("2026/12/20 0:00", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+    ("20261220", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+    ("2026年12月20", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+    ("12月20日", "不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D 或 YYYY年M月D日）"),
+])
+def test_import_cases_refuses_other_dates_precisely(tmp_path: Path, typed: str,
+                                                   reason: str) -> None:
+    from bot.importer import read_cases
+
+    f = tmp_path / "cases.csv"
+    f.write_text(HEADER + ROW.replace("2026-12-31", typed), encoding="utf-8")
+    assert read_cases(f)[1] == [f"{f}:2: custody_deadline: {reason}：{typed!r}"]
+
+
 def test_import_cases_errors_are_per_row_and_in_chinese(tmp_path: Path) -> None:
     from bot.importer import read_cases
 
     f = tmp_path / "cases.csv"
-    f.write_text(HEADER + ROW.replace("2026-12-20", "2026/12/20")
+    f.write_text(HEADER + ROW.replace("2026-12-20", "12/20/2026")
                  + "张某,李某盗窃案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,,\n",
                  encoding="utf-8")
     errors = read_cases(f)[1]
-    assert errors == [f"{f}:2: investigation_deadline: 不是日期（须为 YYYY-MM-DD）：'2026/12/20'",
+    assert errors == [f"{f}:2: investigation_deadline: 不是日期（须为 YYYY-MM-DD、YYYY/M/D、YYYY.M.D "
+                      "或 YYYY年M月D日）：'12/20/2026'",
                       f"{f}:3: 本行比表头多 1 列（文字中的逗号须加引号）"]
     f.write_text("title,stage\n甲案,审查逮捕\n", encoding="utf-8")
     assert read_cases(f)[1] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ async def _tables(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     try:
         async with engine.connect() as conn:
             return {t.__tablename__: [tuple(r) for r in (await conn.execute(
-                select(t.__table__).order_by(*t.__table__.primary_key.columns))).all()]
+                select(t.__table__).order_by(*t.__mapper__.primary_key))).all()]
                 for t in (CaseRow, CaseInvestigator, CaseCounter, AuditRecord)}
     finally:
         await engine.dispose()
@@ -159,6 +160,20 @@ async def test_external_id_twice_in_one_file_is_an_error(tmp_path: Path) -> None
     else:
         raise AssertionError("imported a file with a repeated external_id")
     assert (await _tables(settings))["cases"] == []
+
+
+async def test_deadlines_as_excel_saves_them_are_stored_as_days(tmp_path: Path) -> None:
+    """2026/12/20 from a Chinese Excel (GBK), 2026年1月5日 typed: the cases get those days."""
+    settings = await _migrated(_config(tmp_path, "x"))
+    f = tmp_path / "cases.csv"
+    f.write_text(f"{HEADER}\n甲案,审查逮捕,ps-hc-xd,p-prosecutor-1,p-investigator-1,2026/12/20,"
+                 "2026年1月5日\n", encoding="gbk")
+    result = await import_cases(settings, ManualClock(START), f, lambda *p: None)
+    assert result.codes == ["HY-2026-0001"]
+    [case] = (await _tables(settings))["cases"]
+    names = [c.name for c in CaseRow.__table__.columns]
+    assert (case[names.index("investigation_deadline")],
+            case[names.index("custody_deadline")]) == (date(2026, 12, 20), date(2026, 1, 5))
 
 
 async def test_a_title_that_shows_nothing_is_refused(tmp_path: Path) -> None:

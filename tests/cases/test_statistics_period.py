@@ -127,6 +127,30 @@ async def test_a_period_in_the_future_is_answered_and_one_that_cannot_be_read_is
     assert backwards["text"] == f"结束日期 2026-10-01 早于开始日期 2026-11-30。{examples}"
 
 
+async def test_periods_as_offices_type_them(four_cases: Console) -> None:
+    """The space a phone keyboard puts before 月, an end without its year, month.day, weeks
+    and the last N days: A and B are October's, C and D November's (C on Sunday 1 November,
+    the last day of 上周)."""
+    c = four_cases
+    assert head(await ask(c, "统计 11 月"))[1:4] == [
+        "统计期间：2026-11-01 至 2026-11-30（按案件录入日期）", "数据截至：2026-11-05 09:30",
+        "案件总数：2"]
+    assert head(await ask(c, "统计 2026 年 10 月"))[1] == OCTOBER
+    assert head(await ask(c, "统计 2026年10月30日至10月31日"))[1:4:2] == [
+        "统计期间：2026-10-30 至 2026-10-31（按案件录入日期）", "案件总数：2"]
+    assert head(await ask(c, "统计 10.31-11.2"))[1:4:2] == [
+        "统计期间：2026-10-31 至 2026-11-02（按案件录入日期）", "案件总数：2"]
+    assert head(await ask(c, "统计上周"))[1:4:2] == [
+        "统计期间：2026-10-26 至 2026-11-01（按案件录入日期）", "案件总数：3"]
+    assert head(await ask(c, "统计 本周"))[1:4:2] == [
+        "统计期间：2026-11-02 至 2026-11-08（按案件录入日期）", "案件总数：1"]
+    assert head(await ask(c, "统计近5天"))[1:4:2] == [
+        "统计期间：2026-11-01 至 2026-11-05（按案件录入日期）", "案件总数：2"]
+    assert head(await ask(c, "统计 最近7天"))[3] == "案件总数：4"
+    bad_day = await ask(c, "统计 11.31")
+    assert bad_day["text"] == "日期「11.31」不存在。示例：统计 上月；统计 2026-10-01 至 2026-11-30"
+
+
 async def test_the_page_and_its_csv_take_a_period(four_cases: Console) -> None:
     c = four_cases
     await c.client.post("/console/api/login", json={"user": LEADER})
@@ -134,7 +158,9 @@ async def test_the_page_and_its_csv_take_a_period(four_cases: Console) -> None:
     assert r.status == 200
     html = await r.text()
     assert OCTOBER in html
-    summary = re.sub(r"<[^>]+>", "", re.search(r'<p id="summary">.*?</p>', html)[0])
+    found = re.search(r'<p id="summary">.*?</p>', html)
+    assert found is not None, html
+    summary = re.sub(r"<[^>]+>", "", found[0])
     assert summary == "案件 2 件：红码 0 · 黄码 0 · 绿码 1 · 未评分 1"
     assert 'href="/stats.csv?from=2026-10-01&amp;to=2026-10-31"' in html  # the CSV keeps it
     # the form shows the period, and 上月 is the chosen preset
