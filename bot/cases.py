@@ -18,7 +18,7 @@ from bot.context import Context, Outbound, Services
 from bot.directory import Directory
 from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
 from bot.domain.codes import normalize_code as normalize_code
-from bot.domain.codes import spoken_code
+from bot.domain.codes import padded_code, several_codes, spoken_code
 from bot.domain.period import Period
 from bot.domain.scoring import (
     Color,
@@ -162,7 +162,10 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
     if not _CODE.fullmatch(code):
         typed = " ".join(args.split())
         shown = typed if len(typed) <= SHOWN else typed[:SHOWN] + "…"
-        meant = spoken_code(code)
+        if several_codes(code):
+            await ctx.reply(f"一次请只发一个案件码（收到：「{shown}」）。用法：{usage}")
+            return None
+        meant = spoken_code(code) or padded_code(code)
         hint = f"您是不是想输入「{usage.split()[0]} {meant}」？" if meant else ""
         await ctx.reply(f"案件码格式不对：「{shown}」。{hint}示例：HY-2026-0001。用法：{usage}")
         return None
@@ -188,6 +191,12 @@ def split_code_arg(args: str) -> tuple[str, str]:
         return m.group(1).upper(), plain[m.end():].strip(_REST_LEAD)
     first, _, rest = plain.partition(" ")
     return first, rest.strip(_REST_LEAD)
+
+
+def starts_with_code(text: str) -> bool:
+    """Whether `text` (what follows the code of 撤销案件 <案件码> <原因>) starts with another
+    code: two codes sent at once, not a reason."""
+    return bool(_CODE.fullmatch(split_code_arg(text)[0])) if text else False
 
 
 # -- who may do what ----------------------------------------------------------------------------
@@ -958,19 +967,54 @@ def overseen_text(directory: Directory, person: Person) -> str:
     return directory.unit_name(person.unit) + ("及下级院" if below else "")
 
 
-WAITING_SHOWN = 20  # cases a case manager's 我的案件 lists as waiting for intake
+WAITING_SHOWN = 20  # cases a case manager's 我的案件 lists as waiting for intake, a page
+WAITING_FILTERS = {"红码": Color.RED.value, "黄码": Color.YELLOW.value,
+                   "绿码": Color.GREEN.value, "待定": "待定"}
+WAITING_USAGE = "我的案件 [页码] [红码/黄码/绿码/待定]，如：我的案件 2；我的案件 黄码；我的案件 红码 第2页"
+_PAGE = re.compile(r"第?\s*([0-9]{1,4})\s*页?")
 
 
-async def waiting_for_intake(services: Services, manager: Person
+@dataclass(frozen=True)
+class WaitingQuery:
+    """Which page of the waiting list, and of which cases (a 我的案件 filter word, or None)."""
+
+    page: int = 1
+    only: str | None = None
+
+
+def waiting_query(args: str) -> WaitingQuery | None:
+    """我的案件 / 待受理's arguments: a page (2, 第2页) and a filter (红码, 黄码, 绿码, 待定), in
+    either order; None for anything else (the person gets the usage, not the whole list)."""
+    page: int | None = None
+    only: str | None = None
+    plain = re.sub(r"第\s*([0-9]+)\s*页", r"第\1页", unicodedata.normalize("NFKC", args))
+    for word in re.split(r"[\s,，、]+", plain.strip()):
+        if not word:
+            continue
+        if word in WAITING_FILTERS and only is None:
+            only = word
+        elif (m := _PAGE.fullmatch(word)) is not None and page is None and int(m[1]) > 0:
+            page = int(m[1])
+        else:
+            return None
+    return WaitingQuery(page or 1, only)
+
+
+async def waiting_for_intake(services: Services, manager: Person,
+                             query: WaitingQuery = WaitingQuery()
                              ) -> tuple[list[WaitingCase], int]:
     """The open scored cases of the case manager's office and the offices below it that wait
     for intake (no decision on the current score, or 待定 for the prosecutor's choice): the
-    first WAITING_SHOWN by code, and how many in all. Read off the event loop: it grows with
-    the offices' cases (a city's are its counties')."""
+    query's page of WAITING_SHOWN by code, and how many in all. Read off the event loop: it
+    grows with the offices' cases (a city's are its counties')."""
     units = overseen_units(services.directory, manager)
     pending = INTAKE_BY_COLOR[Color.YELLOW]
+    only = WAITING_FILTERS.get(query.only or "")
+    color = None if only in (None, pending) else only
+    offset = (query.page - 1) * WAITING_SHOWN
     return await services.bulk.run(
-        lambda session: repo.waiting_for_intake(session, units, pending, WAITING_SHOWN),
+        lambda session: repo.waiting_for_intake(session, units, pending, WAITING_SHOWN, offset,
+                                                color, only == pending),
         lambda found: found)
 
 

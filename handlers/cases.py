@@ -93,12 +93,25 @@ async def pasted_link(event: MessageEvent, ctx: Context) -> None:
 ICON = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
 
 
-@router.command("我的案件", summary="列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件",
-                readonly=True)
+@router.command("我的案件", summary="列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件"
+                "（可加页码或颜色）", usage="我的案件 [页码] [红码/黄码/绿码/待定]", readonly=True,
+                glued_words=("第", *ops.WAITING_FILTERS))
 async def my_cases(event: MessageEvent, ctx: Context) -> None:
     """The open cases the asker prosecutes or investigates; a case manager also gets the cases
-    waiting for intake in the offices they oversee, and a leader or 检察长 with none of their
-    own is told where their cases are followed instead."""
+    waiting for intake in the offices they oversee (a page of them, a colour: 我的案件 2,
+    我的案件 黄码), and a leader or 检察长 with none of their own is told where their cases are
+    followed instead."""
+    manager = ctx.user.has("case_manager")
+    if ctx.args:
+        if not manager:
+            await ctx.reply("「我的案件」后无需加内容：直接发送「我的案件」即列出您名下全部在办案件。")
+            return
+        query = ops.waiting_query(ctx.args)
+        if query is None:
+            await ctx.reply(f"用法：{ops.WAITING_USAGE}。")
+            return
+        await _waiting_for_intake(ctx, query, "我的案件")
+        return
     rows = await repo.cases_of(ctx.session, ctx.user.id)
     if rows:
         lines = [f"{ICON.get(c.color or '', '⚪')} {c.code} {c.title} "
@@ -106,28 +119,55 @@ async def my_cases(event: MessageEvent, ctx: Context) -> None:
                  for c in rows]
         await ops.reply_in_confidence(
             ctx, Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)), None)
-    if ctx.user.has("case_manager"):
-        await _waiting_for_intake(ctx)
+    if manager:
+        await _waiting_for_intake(ctx, ops.WaitingQuery(), "我的案件")
     elif not rows:
         await ctx.reply("您名下没有在办案件。" + _elsewhere(ctx))
 
 
-async def _waiting_for_intake(ctx: Context) -> None:
-    """A case manager's list of what waits for them (扫码分类受理) and for the prosecutors' choice
-    (待定), in the offices they oversee."""
-    shown, total = await ops.waiting_for_intake(ctx.services, ctx.user)
-    scope = ops.overseen_text(ctx.directory, ctx.user)
-    if not total:
-        await ctx.reply(f"{scope}目前没有等待受理的案件（已评分、未结案，且当前评分尚未受理或待定）。")
+@router.command("待受理", summary="案管部门：本院及下级院等待受理的案件（同「我的案件」，可加页码或颜色）",
+                usage="待受理 [页码] [红码/黄码/绿码/待定]", readonly=True,
+                glued_words=("第", *ops.WAITING_FILTERS))
+async def waiting_cmd(event: MessageEvent, ctx: Context) -> None:
+    """The case managers' word for their waiting list, the word the list itself uses."""
+    if not ctx.user.has("case_manager"):
+        await ctx.reply("「待受理」用于案管部门查看等待扫码受理的案件；您名下的在办案件请发送「我的案件」。")
         return
+    query = ops.waiting_query(ctx.args)
+    if query is None:
+        await ctx.reply(f"用法：{ops.WAITING_USAGE.replace('我的案件', '待受理')}。")
+        return
+    await _waiting_for_intake(ctx, query, "待受理")
+
+
+async def _waiting_for_intake(ctx: Context, query: ops.WaitingQuery, word: str) -> None:
+    """A case manager's list of what waits for them (扫码分类受理) and for the prosecutors' choice
+    (待定), in the offices they oversee: a page of it, of one colour when asked. `word`: the
+    command typed, repeated in how to get the next page."""
+    shown, total = await ops.waiting_for_intake(ctx.services, ctx.user, query)
+    scope = ops.overseen_text(ctx.directory, ctx.user)
+    only = query.only or ""
+    again = f"{word} {only + ' ' if only else ''}"
+    if not total and query.page > 1:
+        await ctx.reply(f"第 {query.page} 页没有{only}案件（每页 {ops.WAITING_SHOWN} 件）。"
+                        f"请发送「{again.strip()}」从第 1 页看起。")
+        return
+    if not total:
+        await ctx.reply(f"{scope}目前没有等待受理的{only}案件（已评分、未结案，且当前评分尚未受理或待定）。")
+        return
+    first = (query.page - 1) * ops.WAITING_SHOWN
     lines = [f"范围：{scope}"]
     lines += [f"{ICON.get(c.color, '⚪')} {c.code} {c.title} {Color(c.color).label} {c.score}分 · "
               + ("待定（等待承办检察官选择）" if c.pending else "待受理") for c in shown]
-    if total > len(shown):
-        lines.append(f"另有 {total - len(shown)} 件未列出（按案件码顺序列出前 {len(shown)} 件）。")
+    after = total - first - len(shown)
+    if query.page > 1 or after:
+        lines.append(f"按案件码顺序，本页为第 {first + 1}–{first + len(shown)} 件"
+                     + (f"，另有 {after} 件未列出。" if after else "。"))
     lines.append("扫描案件二维码或发送「受理 案件码」受理；待定的案件由承办检察官选择延期受理或先收后补。")
+    if after:
+        lines.append(f"下一页：{again}{query.page + 1}")
     await ops.reply_in_confidence(
-        ctx, Card(title=f"等待受理的案件（{total}件）", body="\n".join(lines)), None)
+        ctx, Card(title=f"等待受理的{only}案件（{total}件）", body="\n".join(lines)), None)
 
 
 def _elsewhere(ctx: Context) -> str:
@@ -196,6 +236,9 @@ def _typed_confirm(rest: str) -> tuple[str, bool]:
 async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     """撤销案件 <案件码> [原因]: a card to confirm (确认撤销); with 确认 after it, at once."""
     code_part, rest = ops.split_code_arg(ctx.args)
+    if ops.starts_with_code(rest):
+        await ctx.reply(f"一次请只发一个案件码。用法：{ops.WITHDRAW_USAGE}")
+        return
     case = await ops.case_from_args(ctx, ops.WITHDRAW_USAGE, text=code_part)
     if case is None:
         return

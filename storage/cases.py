@@ -611,12 +611,18 @@ class WaitingCase:
     pending: bool
 
 
-def waiting_for_intake_query(units: Collection[str] | None, pending: str, limit: int
+def waiting_for_intake_query(units: Collection[str] | None, pending: str, limit: int,
+                             offset: int = 0, color: str | None = None,
+                             pending_only: bool = False
                              ) -> Select[str, str, str | None, int | None, int, str, int | None, int]:
     """The statement `waiting_for_intake` runs."""
     where: list[ColumnElement[bool]] = [CaseRow.status == "open", CaseRow.version > 0]
     if units is not None:
         where.append(CaseRow.unit.in_(sorted(units)))
+    if color is not None:
+        where.append(CaseRow.color == color)
+    if pending_only:  # 待定 on the current score
+        where += [IntakeRow.decision == pending, IntakeRow.version == CaseRow.version]
     return (select(CaseRow.code, CaseRow.title, CaseRow.color, CaseRow.score, CaseRow.version,
                    IntakeRow.decision, IntakeRow.version, func.count().over())
             .outerjoin(IntakeRow, CaseRow.intake.is_not(None)
@@ -624,18 +630,21 @@ def waiting_for_intake_query(units: Collection[str] | None, pending: str, limit:
             .where(*where, IntakeRow.id.is_(None)
                    | IntakeRow.version.is_distinct_from(CaseRow.version)
                    | (IntakeRow.decision == pending))
-            .order_by(CaseRow.code).limit(limit))
+            .order_by(CaseRow.code).limit(limit).offset(offset))
 
 
 def waiting_for_intake(session: Session, units: Collection[str] | None, pending: str,
-                       limit: int) -> tuple[list[WaitingCase], int]:
+                       limit: int, offset: int = 0, color: str | None = None,
+                       pending_only: bool = False) -> tuple[list[WaitingCase], int]:
     """The open scored cases of `units` (every case: None) that wait for intake: no decision
-    on their current evaluation, or the last one is `pending` (待定) on it. The first `limit`
-    by code, and how many in all. One statement, through the unit index (`cases.unit`, as
+    on their current evaluation, or the last one is `pending` (待定) on it; only those of
+    `color`, or only the 待定 ones, when asked. `limit` of them by code from `offset`, and how
+    many in all (0 past the last one). One statement, through the unit index (`cases.unit`, as
     统计 scopes offices) and each case's last decision by `intake_decisions.case_code`;
     the total is a window count over the same rows, not a second read. Its cost grows with
     the offices' cases: run it through `BulkReader` (storage/bulk.py)."""
-    rows = session.execute(waiting_for_intake_query(units, pending, limit)).all()
+    rows = session.execute(waiting_for_intake_query(units, pending, limit, offset, color,
+                                                    pending_only)).all()
     return ([WaitingCase(code, title, color or "", score or 0,  # set: the case is scored
                          decision == pending and decided_on == version)
              for code, title, color, score, version, decision, decided_on, _ in rows],

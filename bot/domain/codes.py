@@ -66,3 +66,22 @@ def _ascii_letter(ch: str) -> bool:
     """A letter of a code's prefix, typed or full-width (Ｈ)."""
     plain = unicodedata.normalize("NFKC", ch)
     return plain.isascii() and plain.isalpha()
+
+
+# a code whose number was typed short (HY-2026-11): prefix, year, then the number after a dash
+_SHORT = re.compile(r"([A-Z]{2,4})[-_.·—－\s]*([0-9]{4})[-_.·—－\s]+([0-9]{1,3})")
+_ANY_CODE = re.compile(r"[A-Z]{2,4}[-_.·—－\s]*[0-9]{4}[-_.·—－\s]+[0-9]{1,6}|[A-Z]{2,4}[0-9]{8,10}")
+
+
+def padded_code(text: str) -> str | None:
+    """The code `text` means when its number was typed short: HY-2026-11 → HY-2026-0011. The
+    number must stand apart from the year (HY202611 could be either)."""
+    m = _SHORT.fullmatch(unicodedata.normalize("NFKC", text).strip().upper())
+    return f"{m[1]}-{m[2]}-{int(m[3]):04d}" if m else None
+
+
+def several_codes(text: str) -> list[str]:
+    """The case codes (as typed) in `text` when it holds more than one (受理 HY-2026-0011
+    HY-2026-0014), else []."""
+    found = _ANY_CODE.findall(unicodedata.normalize("NFKC", text).upper())
+    return found if len(found) > 1 else []

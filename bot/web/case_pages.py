@@ -292,7 +292,19 @@ class CasePages:
         if result.status == "error":
             raise ApiError(500, "受理时出错，请稍后重试。")
         said = [_said(m) for m in result.messages if m.chat == event.chat]
-        return json_response({"message": "\n".join(t for t in said if t) or "已受理。"})
+        return json_response({"message": "\n".join(t for t in said if t) or "已受理。",
+                              "decision": await self._decision(code)})
+
+    async def _decision(self, code: str) -> str | None:
+        """The intake decision on the case's current score after a scan (放行, 待定, 退回, or
+        the prosecutor's 延期受理 / 先收后补), for the page's button; None when none was made
+        (not scored, closed, out of the manager's offices)."""
+        async with self.app.services.db() as session:
+            case = await repo.get_case(session, code)
+            if case is None or case.status != repo.OPEN:
+                return None
+            last = await repo.latest_intake(session, case)
+            return last.decision if last is not None and last.version == case.version else None
 
     async def qr(self, request: web.Request) -> web.Response:
         """The QR image in the code's colour. An expired link's QR (an old card in the chat

@@ -11,7 +11,7 @@ from PIL import Image
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import screenshot_path
-from tests.cases.helpers import INVESTIGATORS, RED, cards, create_case, evaluate
+from tests.cases.helpers import INVESTIGATORS, MANAGER, RED, YELLOW, cards, create_case, evaluate
 from tests.conftest import Console
 
 
@@ -270,3 +270,28 @@ async def test_a_closed_case_reads_as_closed_with_no_review_form(
     await expect(page.locator("#review-form")).to_have_count(1)
     await expect(page.locator("#closed")).to_have_count(0)
     await context.close()
+
+
+async def test_the_intake_button_says_what_was_decided(console: Console, browser: Browser,
+                                                      request: Any) -> None:
+    """扫码受理 on the code page: the button reads the decision (a red case 已退回, a yellow one
+    待定), never 已受理 for a case that was not taken in."""
+    red, yellow = await create_case(console), await create_case(console)
+    await evaluate(console, red, RED)
+    await evaluate(console, yellow, YELLOW)
+    base = str(console.client.make_url("")).rstrip("/")
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True)
+    page = await ctx.new_page()
+    await _login(page, base, MANAGER)
+    for code, label, said in ((red, "已退回", f"受理 {red} · 退回"),
+                              (yellow, "待定（等待检察官选择）", "选择延期受理或先收后补")):
+        [card] = cards((await console.send(MANAGER, f"dm:{MANAGER}", f"码 {code}"))["messages"])
+        await page.goto(card["card"]["actions"][0]["url"])
+        await page.click("#intake-submit")
+        await expect(page.locator("#intake-result")).to_contain_text(said)
+        button = page.locator("#intake-submit")
+        await expect(button).to_have_text(label)
+        await expect(button).to_be_disabled()
+    await page.screenshot(path=str(screenshot_path(request, "intake-button")), full_page=True)
+    await ctx.close()

@@ -130,3 +130,19 @@ async def test_only_a_case_manager_may_take_in_from_the_page(console: Console) -
     r = await console.client.post(f"{path}/intake", json={})
     assert r.status == 401
     assert await intakes(console, code) == []
+
+
+async def test_the_page_is_told_which_decision_was_made(console: Console) -> None:
+    """The code page labels its button by the decision in the answer (已退回, 待定 …), not 已受理
+    for every answer; a scan that decides nothing carries none."""
+    red, yellow, unscored = [await create_case(console) for _ in range(3)]
+    await evaluate(console, red, RED)
+    await evaluate(console, yellow, YELLOW)
+    for code, decision in ((red, "退回"), (yellow, "待定"), (unscored, None)):
+        _, path = await page(console, MANAGER, code)
+        r = await console.client.post(f"{path}/intake", json={})
+        assert r.status == 200, await r.text()
+        assert (await r.json())["decision"] == decision
+    # scanned again with the page left open: the decision already made
+    _, path = await page(console, MANAGER, red)
+    assert (await (await console.client.post(f"{path}/intake", json={})).json())["decision"] == "退回"

@@ -46,9 +46,9 @@ async def console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
         yield c
 
 
-async def my_cases(console: Console, user: str) -> dict[str, Any]:
-    """The one answer 我的案件 gets in the user's 1:1 chat."""
-    r = await console.send(user, f"dm:{user}", "我的案件")
+async def my_cases(console: Console, user: str, text: str = "我的案件") -> dict[str, Any]:
+    """The one answer 我的案件 (or `text`) gets in the user's 1:1 chat."""
+    r = await console.send(user, f"dm:{user}", text)
     [m] = r["messages"]
     return dict(m)
 
@@ -121,7 +121,79 @@ async def test_the_list_stops_at_twenty_and_says_how_many_more(console: Console)
     assert m["card"]["title"] == "等待受理的案件（23件）"
     assert lines[1] == "🔴 HY-2025-0001 案件1 红码 60分 · 待受理"
     assert lines[20] == "🔴 HY-2025-0020 案件20 红码 60分 · 待受理"
-    assert lines[21] == "另有 3 件未列出（按案件码顺序列出前 20 件）。"
+    assert lines[21] == "按案件码顺序，本页为第 1–20 件，另有 3 件未列出。"
+    assert lines[-1] == "下一页：我的案件 2"
+
+
+async def insert_waiting(console: Console, colors: list[str]) -> None:
+    """Scored open cases HY-2025-0001… of 海澄, one per colour given, none scanned."""
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    score = {"red": 60, "yellow": 85, "green": 95}
+    async with console.app.services.db() as s, s.begin():
+        await s.execute(insert(CaseRow), [
+            {"code": f"HY-2025-{i:04d}", "unit": "c01-01", "title": f"案件{i}", "stage": "审查逮捕",
+             "police_unit": "ps-hc-xd", "prosecutor": PROSECUTOR, "status": "open",
+             "created_at": at, "created_by": "test", "version": 1, "score": score[color],
+             "color": color}
+            for i, color in enumerate(colors, start=1)])
+
+
+async def test_27_waiting_come_in_pages_and_by_colour(console: Console) -> None:
+    await insert_waiting(console, ["red"] * 20 + ["yellow"] * 5 + ["green"] * 2)
+    first = (await my_cases(console, MANAGER))["card"]["body"].split("\n")
+    assert first[21] == "按案件码顺序，本页为第 1–20 件，另有 7 件未列出。"
+    assert first[-1] == "下一页：我的案件 2"
+    for asked in ("我的案件 2", "我的案件 第2页", "我的案件第 2 页", "我的案件2", "待受理 2"):
+        m = await my_cases(console, MANAGER, asked)
+        assert m["card"]["title"] == "等待受理的案件（27件）", asked
+        lines = m["card"]["body"].split("\n")
+        assert lines[1] == "🟡 HY-2025-0021 案件21 黄码 85分 · 待受理", asked
+        assert lines[7] == "🟢 HY-2025-0027 案件27 绿码 95分 · 待受理", asked
+        assert lines[8] == "按案件码顺序，本页为第 21–27 件。", asked
+        assert "下一页" not in m["card"]["body"], asked
+    assert (await my_cases(console, MANAGER, "我的案件 3"))["text"] == (
+        "第 3 页没有案件（每页 20 件）。请发送「我的案件」从第 1 页看起。")
+
+    yellow = await my_cases(console, MANAGER, "我的案件 黄码")
+    assert yellow["card"]["title"] == "等待受理的黄码案件（5件）"
+    assert [ln.split()[1] for ln in yellow["card"]["body"].split("\n")[1:6]] == [
+        f"HY-2025-{i:04d}" for i in range(21, 26)]
+    red = await my_cases(console, MANAGER, "待受理 红码")
+    assert red["card"]["title"] == "等待受理的红码案件（20件）"
+    assert "下一页" not in red["card"]["body"]
+    assert (await my_cases(console, MANAGER, "我的案件 待定"))["text"] == (
+        "示范市海澄县人民检察院目前没有等待受理的待定案件（已评分、未结案，且当前评分尚未受理或待定）。")
+    scanned = await create_case(console, title="乙案")
+    await evaluate(console, scanned, YELLOW)
+    await scan(console, scanned)  # 待定 now
+    pending = await my_cases(console, MANAGER, "我的案件 待定")
+    assert pending["card"]["title"] == "等待受理的待定案件（1件）"
+    assert pending["card"]["body"].split("\n")[1] == (
+        f"🟡 {scanned} 乙案 黄码 85分 · 待定（等待承办检察官选择）")
+
+
+async def test_more_than_20_red_say_how_to_get_the_next_page_of_red(console: Console) -> None:
+    await insert_waiting(console, ["red"] * 21 + ["green"])
+    body = (await my_cases(console, MANAGER, "我的案件 红码"))["card"]["body"]
+    assert body.split("\n")[-1] == "下一页：我的案件 红码 2"
+    body = (await my_cases(console, MANAGER, "待受理"))["card"]["body"]
+    assert body.split("\n")[-1] == "下一页：待受理 2"
+
+
+async def test_what_is_not_a_page_or_colour_gets_the_usage(console: Console) -> None:
+    await insert_waiting(console, ["red"] * 3)
+    usage = ("用法：我的案件 [页码] [红码/黄码/绿码/待定]，"
+             "如：我的案件 2；我的案件 黄码；我的案件 红码 第2页。")
+    for asked in ("我的案件 更多", "我的案件 0", "我的案件 红码 黄码", "我的案件 HY-2025-0001"):
+        assert (await my_cases(console, MANAGER, asked))["text"] == usage, asked
+    assert (await my_cases(console, MANAGER, "待受理 全部"))["text"] == usage.replace("我的案件", "待受理")
+
+
+async def test_waiting_for_intake_is_for_case_managers(console: Console) -> None:
+    assert (await my_cases(console, PROSECUTOR, "待受理"))["text"] == (
+        "「待受理」用于案管部门查看等待扫码受理的案件；您名下的在办案件请发送「我的案件」。")
+    assert (await my_cases(console, PROSECUTOR, "我的案件 2"))["text"] == (
+        "「我的案件」后无需加内容：直接发送「我的案件」即列出您名下全部在办案件。")
 
 
 async def test_the_read_goes_through_the_unit_index(console: Console) -> None:
@@ -154,8 +226,10 @@ async def test_a_leader_or_chief_without_cases_is_told_where_to_look(console: Co
 
 async def test_help_says_what_my_cases_lists(console: Console) -> None:
     r = await console.send(MANAGER, f"dm:{MANAGER}", "帮助")
-    assert "· 我的案件 —— 列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件" in (
-        r["messages"][0]["text"])
+    help_text = r["messages"][0]["text"]
+    assert ("· 我的案件 [页码] [红码/黄码/绿码/待定] —— 列出您名下在办案件及其颜色；"
+            "案管部门另列本院及下级院等待受理的案件（可加页码或颜色）") in help_text, help_text
+    assert "· 待受理 [页码] [红码/黄码/绿码/待定] —— 案管部门：本院及下级院等待受理的案件" in help_text
 
 
 async def test_on_postgresql_too(pg_console: Console) -> None:

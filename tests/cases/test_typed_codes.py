@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.cases.helpers import PROSECUTOR, RED, create_case, evaluate
+from tests.cases.helpers import MANAGER, PROSECUTOR, RED, create_case, evaluate
 from tests.conftest import Console
 
 
@@ -65,3 +65,30 @@ async def test_lists_of_cases_asked_for_in_a_group_go_to_the_asker_privately(
                    for m in shown if m["from"] == "bot" and "已私信" not in (m["text"] or ""))
     mine = await console.messages(f"dm:{PROSECUTOR}")
     assert any(m["card"] and m["card"]["title"].startswith("我的案件") for m in mine)
+
+
+@pytest.mark.parametrize(("user", "typed", "usage"), [
+    (MANAGER, "受理 HY-2026-0011 HY-2026-0014", "受理 <案件码>"),
+    (MANAGER, "受理 HY-2026-0011，HY-2026-0014", "受理 <案件码>"),
+    (PROSECUTOR, "码 HY-2026-0011 HY-2026-0014", "码 <案件码>"),
+    (PROSECUTOR, "评分 hy-2026-0011 HY-2026-0014", "评分 <案件码>"),
+], ids=["intake", "intake-comma", "code", "score"])
+async def test_two_codes_at_once_are_asked_one_at_a_time(console: Console, user: str,
+                                                         typed: str, usage: str) -> None:
+    r = await console.send(user, f"dm:{user}", typed)
+    [msg] = r["messages"]
+    assert msg["text"].startswith("一次请只发一个案件码（收到：「"), msg["text"]
+    assert msg["text"].endswith(f"用法：{usage}")
+
+
+async def test_two_codes_to_withdraw_are_not_one_code_and_a_reason(console: Console) -> None:
+    code = await create_case(console)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"撤销案件 {code} HY-2026-0014")
+    assert r["messages"][0]["text"] == "一次请只发一个案件码。用法：撤销案件 <案件码> [原因]"
+
+
+@pytest.mark.parametrize("typed", ["受理 HY-2026-11", "受理 hy 2026 11", "受理 HY-2026-011"])
+async def test_a_short_number_is_read_as_the_zero_padded_code(console: Console,
+                                                              typed: str) -> None:
+    r = await console.send(MANAGER, f"dm:{MANAGER}", typed)
+    assert "您是不是想输入「受理 HY-2026-0011」？" in r["messages"][0]["text"], r["messages"][0]["text"]
