@@ -33,7 +33,7 @@ from bot.clock import Clock, ManualClock, SystemClock
 from storage import inspection as store
 from storage.cases import DeliveryRow
 from storage.models import OutboxItem
-from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, YELLOW
+from tests.cases.helpers import AUTH, GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW
 from tests.conftest import START, free_port
 from tests.dingtalk.conftest import INSPECTION_CID, dingtalk_settings, eventually
 from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk, Sent, opened
@@ -563,3 +563,41 @@ async def test_an_action_link_only_asks_until_its_page_is_confirmed(
         acked = (await session.execute(select(DeliveryRow.person_id).where(
             DeliveryRow.acknowledged_at.is_not(None)))).scalars().all()
     assert list(acked) == [inv]
+
+
+@pytest.mark.parametrize("mode", ["template", "markdown"])
+async def test_a_rescore_sends_the_new_card_and_no_copy_of_the_old_one(
+        make_bot: Any, fake: FakeDingTalk, mode: str) -> None:
+    """Re-scored red → green: each investigator gets the green card. The red card is only
+    retired: updated in place with a template; without one (messages cannot be edited) it
+    is not sent again as 「案件码 … 红码 66分（已更新）」."""
+    bot: Bot = await make_bot(template=mode == "template")
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    staff = [bot.staff(p) for p in INVESTIGATORS]
+    await eventually(lambda: len(fake.sent) == 2, what="the two red cards")
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": GREEN, "vetoes": [], "comment": ""})
+    for st in staff:
+        await bot.wait_for(f"the green card for {st}", lambda s, st=st: to_user(s, st)
+                           and heading(s).startswith(f"案件码 {code} · 绿码 95分"), 2)
+
+    async def all_sent() -> bool:
+        async with bot.app.services.db() as session:
+            rows = list((await session.execute(select(OutboxItem))).scalars())
+        return bool(rows) and all(r.status == "sent" for r in rows)
+
+    await eventually(all_sent, what="every outbox row done")
+    later = list(fake.sent)[2:]
+    new = [s for s in later if s.kind != "card_update"]  # messages, not edits of sent ones
+    assert not any("已更新" in heading(s) or "红码" in heading(s) for s in new), \
+        [heading(s) for s in new]
+    if bot.template:  # the red cards themselves now say 已更新为第2版, without buttons
+        updates = [s for s in later if s.kind == "card_update"]
+        assert len(updates) == 2 and all(contains(s, "已更新为第2版") for s in updates)
+    else:
+        assert sorted(s.target for s in later) == sorted(staff)  # one message each, the green
