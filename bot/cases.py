@@ -693,7 +693,7 @@ async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> 
         card = msgs.message_card(msg) if msg is not None else None
         if msg is not None and card is not None and card.actions:
             await out.update_card(msg, replace(
-                card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"))
+                card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"), retire=True)
 
 
 async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Color | None,

@@ -108,15 +108,20 @@ class Outbound:
                       card: Card | None = None) -> Message:
         return await self.send(f"dm:{person_id}", text=text, card=card)
 
-    async def update_card(self, msg: Message, card: Card) -> None:
+    async def update_card(self, msg: Message, card: Card, *, retire: bool = False) -> None:
         """Replace a card in place (buttons that no longer apply disappear). Who took which
-        button off it (`Card.done`) is carried over while the card still says so."""
+        button off it (`Card.done`) is carried over while the card still says so. `retire`:
+        the card is only closed because a newer one about the same thing is sent right after
+        (an earlier version's code card, a reminder the next of its series replaces); a
+        platform that cannot edit a sent message (DingTalk without a card template) sends
+        nothing for it rather than the old card again."""
         old = msgs.message_card(msg)
         self._updating(msg, old)
         card = replace(card, done=kept_done(old, card))
         await msgs.set_card(self.session, msg, card, self.now())
         for transport in self.services.external_transports:
-            await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="update",
+            await msgs.enqueue(self.session, message_id=msg.id, transport=transport,
+                               op="retire" if retire else "update",
                                at=self.now())
         if msg not in self.sent:
             self.sent.append(msg)
@@ -204,7 +209,7 @@ class ReadOnlyContext(Context):
         self.sent.append(msg)
         return msg
 
-    async def update_card(self, msg: Message, card: Card) -> None:
+    async def update_card(self, msg: Message, card: Card, *, retire: bool = False) -> None:
         raise RuntimeError("a read-only handler cannot update cards; register it without "
                            "readonly=True")
 

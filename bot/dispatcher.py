@@ -153,6 +153,7 @@ class FeedResult:
     status: Status
     messages: list[Message] = field(default_factory=list)
     forbidden: bool = False  # the handler refused: not the person's to do (Context.forbidden)
+    acted: bool = False  # a card action did what its button offers (Context.action_done)
 
 
 def role_names(roles: tuple[str, ...]) -> str:
@@ -303,7 +304,7 @@ class Dispatcher:
                 await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
-            return FeedResult("handled", ctx.sent, ctx.forbidden)
+            return FeedResult("handled", ctx.sent, ctx.forbidden, ctx.acted)
 
     async def _journaled(self, event: MessageEvent, user: Person, route: Route) -> FeedResult:
         """A read-only event: handled on a read snapshot, its writes committed by the journal

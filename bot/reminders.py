@@ -546,7 +546,8 @@ class ReminderService:
         touched: set[int] = set()
         for old, rm in await repo.open_copies_of_series(out.session, sent.rule_id, sent.subject,
                                                         recipients, sent.id):
-            await _redraw(out, rm.message_id, partial(superseded_card, at=now, tz=self.tz))
+            await _redraw(out, rm.message_id, partial(superseded_card, at=now, tz=self.tz),
+                          retire=True)
             await repo.drop_copy(out.session, rm.id)
             touched.add(old.id)
         for old_id in sorted(touched):
@@ -729,13 +730,14 @@ def _actor(out: Outbound, by: str) -> str:
     return person.name if person else ACTORS.get(by, by)
 
 
-async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card]) -> None:
+async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card],
+                  retire: bool = False) -> None:
     """Update one sent card in place with `change` (nothing when the message or its card is
-    gone)."""
+    gone); `retire` as in `Outbound.update_card`."""
     msg = await get_message(out.session, message_id)
     card = message_card(msg) if msg else None
     if msg is not None and card is not None:
-        await out.update_card(msg, change(card))
+        await out.update_card(msg, change(card), retire=retire)
 
 
 def custody_status(case: CaseRow, tz: tzinfo) -> str | None:

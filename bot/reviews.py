@@ -44,6 +44,19 @@ def candidates(ev: Evaluation) -> list[str]:
                                               {d.item for d in ev.deductions}]
 
 
+async def dispute_choices(out: Outbound, code: str) -> list[tuple[int, str, str]]:
+    """The current evaluation's disputable items as (card number, label, 「−3分」/「一票否决」),
+    for a form that lists them; [] for an unknown or unscored case."""
+    case = await case_repo.get_case(out.session, code)
+    ev = await case_repo.current_evaluation(out.session, case) if case is not None else None
+    if ev is None:
+        return []
+    points = {d.item: d.points for d in ev.deductions}
+    template = out.services.settings.template
+    return [(n, template.item(i).label, f"−{points[i]}分" if points.get(i) else "一票否决")
+            for n, i in enumerate(candidates(ev), 1)]
+
+
 def nothing_to_dispute(code: str, ev: Evaluation) -> ReviewError | None:
     """The refusal when the evaluation deducts nothing and hits no veto (e.g. 100分)."""
     if candidates(ev):
@@ -51,8 +64,21 @@ def nothing_to_dispute(code: str, ev: Evaluation) -> ReviewError | None:
     return ReviewError(f"{code} 当前评分（第{ev.version}版）没有扣分项，无需申请复核。")
 
 
+# how people write a card number: 7, 第7项, 7项, 第7条, ⑦ (circled 1–20)
+_NUMBERED = re.compile(r"^第?(\d+)[项条]?$")
+_CIRCLED = {chr(0x2460 + i): str(i + 1) for i in range(20)}
+
+
+def _number(tok: str) -> str:
+    """'第7项' / '7项' / '⑦' → '7'; anything else as it is."""
+    tok = _CIRCLED.get(tok, tok)
+    m = _NUMBERED.match(tok)
+    return m.group(1) if m else tok
+
+
 def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
-    """'1,3' (card numbers), item ids or labels → item ids of the current evaluation."""
+    """'1,3' / '第1项、第3项' / '⑦' (card numbers), item ids or labels → item ids of the
+    current evaluation."""
     cands = candidates(ev)
     labels = {out.services.settings.template.item(i).label: i for i in cands}
     numbers = "1" if len(cands) == 1 else f"1–{len(cands)}"
@@ -62,8 +88,9 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
         raise ReviewError(f"请填写有异议的扣分项序号（卡片上的 {numbers}，如「{example}」）。")
     picked: list[str] = []
     for tok in tokens:
-        if tok.isdecimal() and 1 <= int(tok) <= len(cands):  # not ², which int() refuses
-            item = cands[int(tok) - 1]
+        num = _number(tok)
+        if num.isdecimal() and 1 <= int(num) <= len(cands):  # not ², which int() refuses
+            item = cands[int(num) - 1]
         elif tok in cands:
             item = tok
         elif tok in labels:

@@ -171,7 +171,7 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
         acked = f"已知悉：{ack[0]} {local(ack[1], tz)}；" if ack is not None else ""
         return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                     color=ev.color.value, image=qr_url, actions=tuple(actions),
-                    footer=acked + closed)
+                    footer=acked + closed, code_color=True)
     if disputable:
         example = {1: "1", 2: "1,2"}.get(disputable, "1,3")
         actions.append(Button(
@@ -191,7 +191,7 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
     if transcode_from is not None:
         body = f"转码：{transcode_from.label} → {ev.color.label}\n" + body
     return Card(title=code_title(case, ev), body=body, color=ev.color.value, image=qr_url,
-                actions=tuple(actions), footer=footer)
+                actions=tuple(actions), footer=footer, code_color=True)
 
 
 INTAKE_BUTTON = "扫码受理"
@@ -210,7 +210,7 @@ def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, pa
         actions.append(Button(id="case.intake", label=INTAKE_BUTTON, data={"code": case.code}))
     return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                 color=ev.color.value if ev else None, image=qr_url if ev else None,
-                actions=tuple(actions))
+                actions=tuple(actions), code_color=True)
 
 
 def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Card:

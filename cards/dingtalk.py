@@ -163,7 +163,9 @@ def card_fits(card: Card) -> bool:
 
 
 def heading(card: Card) -> str:
-    mark = COLORS.get(card.color or "")
+    """The title, marked 🔴/🟡/🟢 on a case code's card only: on a reminder or an inspection
+    step the colour is styling (a template's stripe), and a coloured dot would read as a code."""
+    mark = COLORS.get(card.color or "") if card.code_color else None
     return f"{mark[0]} {card.title}" if mark else card.title
 
 
@@ -184,7 +186,7 @@ def markdown(card: Card) -> tuple[str, str]:
     """(title, markdown text): the card as one markdown message (no buttons). Its texts are
     shown as typed (`plain`); the image and the footer's grey are the only markup."""
     parts = [f"### {plain(heading(card))}"]
-    if card.color in COLORS:
+    if card.code_color and card.color in COLORS:
         parts.append(f"**{COLORS[card.color][1]}**")
     if card.body:
         parts.append(plain(card.body).replace("\n", "  \n"))
@@ -226,7 +228,7 @@ def card_param_map(card: Card, link_for: LinkFor | None = None) -> dict[str, str
         "body": card.body,
         "markdown": md,
         "color": card.color or "",
-        "color_label": COLORS[card.color][1] if card.color in COLORS else "",
+        "color_label": COLORS[card.color][1] if card.code_color and card.color in COLORS else "",
         "image": card.image or "",
         "footer": card.footer or "",
         "actions": json.dumps([_button(b, link_for) for b in card.actions], ensure_ascii=False),

@@ -54,6 +54,9 @@ class Card:
     actions: tuple[Button, ...] = ()
     footer: str | None = None
     done: tuple[Done, ...] = ()  # see Done; kept by Outbound.update_card while the state stands
+    # `color` is a case code's (the case-code cards): DingTalk names it 红码/黄码/绿码; on any
+    # other card (a reminder, an inspection step) the colour is styling and named nowhere
+    code_color: bool = False
 
     def button(self, action_id: str) -> Button | None:
         return next((b for b in self.actions if b.id == action_id), None)
@@ -85,6 +88,7 @@ def card_to_dict(card: Card) -> dict[str, Any]:
                               for f in b.form]}
                     for b in card.actions],
         "done": [{"action": d.action, "label": d.label, "by": d.by} for d in card.done],
+        "code_color": card.code_color,
     }
 
 
@@ -107,4 +111,5 @@ def card_from_dict(data: dict[str, Any]) -> Card:
         actions=actions,
         footer=data.get("footer"),
         done=tuple(Done(**d) for d in data.get("done") or ()),
+        code_color=bool(data.get("code_color")),
     )

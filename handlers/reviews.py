@@ -267,6 +267,7 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
     except ReviewError as e:
         await ctx.reply(str(e))
         return
+    ctx.action_done()
     await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 "
                     f"{row.due_at.astimezone(ctx.config.tz):%Y-%m-%d %H:%M} 前答复。")
 

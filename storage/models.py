@@ -48,7 +48,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     transport: Mapped[str] = mapped_column(String(20))
-    op: Mapped[str] = mapped_column(String(10))  # "send" | "update"
+    op: Mapped[str] = mapped_column(String(10))  # "send" | "update" | "retire"
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ def test_card_dict_round_trip_matches_asdict() -> None:
                          Button(id="review.file", label="申请复核", data={"code": "HY-2026-0001"},
                                 form=(FormField("items", "序号"), FormField("reason", "理由",
                                                                            multiline=True)))),
-                done=(Done("case.ack", "已知悉", "p-investigator-1"),))
+                done=(Done("case.ack", "已知悉", "p-investigator-1"),), code_color=True)
     # the same JSON as dataclasses.asdict (tuples become lists either way)
     assert json.dumps(card_to_dict(card), sort_keys=True) == json.dumps(asdict(card), sort_keys=True)
     assert card_from_dict(card_to_dict(card)) == card

@@ -31,8 +31,9 @@ from sqlalchemy import select
 from bot.app import App, create_web_app
 from bot.clock import Clock, ManualClock, SystemClock
 from storage import inspection as store
+from storage.cases import DeliveryRow
 from storage.models import OutboxItem
-from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, YELLOW
+from tests.cases.helpers import AUTH, GREEN, INVESTIGATORS, PROSECUTOR, RED, YELLOW
 from tests.conftest import START, free_port
 from tests.dingtalk.conftest import INSPECTION_CID, dingtalk_settings, eventually
 from tests.dingtalk.fake import CLIENT_ID, FakeDingTalk, Sent, opened
@@ -77,6 +78,20 @@ def heading(s: Sent) -> str:
         return re.sub(r"^@\S+ ", "", str(s.body["text"]["content"]))  # after the mention
     param = json.loads(s.body["msgParam"])
     return str(param.get("title") or re.sub(r"^@\S+ ", "", param.get("content") or ""))
+
+
+def no_code_colour(sent: list[Sent]) -> bool:
+    """None of these messages calls its colour a code's: no 「**黄码**」 line, no template
+    `color_label`, no 🔴🟡🟢 before the title."""
+    for s in sent:
+        if s.kind in ("card", "card_update"):
+            params = s.body["cardData"]["cardParamMap"]
+            assert params["color_label"] == "", params["title"]
+            assert not re.match(r"[🔴🟡🟢]", params["title"]) and "码**" not in params["markdown"]
+        else:
+            text = "\n".join(strings(s.body))
+            assert not re.search(r"\*\*[红黄绿]码\*\*|[🔴🟡🟢] ", text), text
+    return True
 
 
 def actions(s: Sent) -> list[dict[str, Any]]:
@@ -133,8 +148,8 @@ class Bot:
     async def open_link(self, person_id: str, url: str, form: dict[str, str] | None = None
                         ) -> tuple[int, str]:
         """A person taps a link button in DingTalk: the page logs them in (H5 免登: the fake
-        DingTalk hands out an auth code for their staffId), then shows the form or performs
-        the click; `form` is filled in and submitted."""
+        DingTalk hands out an auth code for their staffId), then shows the form (`form` is
+        filled in and submitted) or asks to confirm (confirmed)."""
         link = urlparse(url)
         assert f"{link.scheme}://{link.netloc}" == self.base and link.path == "/dingtalk/act"
         browser = self.browsers.get(person_id)
@@ -150,12 +165,13 @@ class Bot:
                     assert login.status == 200, await login.text()
         async with browser.get(url) as r:
             page = await r.text()
-            if form is None:
-                return r.status, page
+            if form is None and (r.status != 200 or "<form" not in page):
+                return r.status, page  # refused, or done already: no page that asks
             assert r.status == 200 and "<form" in page, page
-            for name in form:
+            for name in form or {}:
                 assert f'name="{name}"' in page, (name, page)
-        async with browser.post(url, data=form) as r:
+        # the link only asks (a GET changes nothing): its button, or the filled-in form, acts
+        async with browser.post(url, data=form or {}) as r:
             return r.status, await r.text()
 
     async def close(self) -> None:
@@ -218,6 +234,7 @@ async def test_case_code_flow_over_dingtalk(make_bot: Any, fake: FakeDingTalk, m
         assert card.body["imRobotOpenDeliverModel"]["robotCode"] == CLIENT_ID
         params = card.body["cardData"]["cardParamMap"]
         assert params["color"] == "red" and params["image"].endswith(".png")
+        assert params["color_label"] == "红码" and params["title"].startswith("🔴 案件码")
         view, review, ack = actions(card)
         assert view["type"] == "link" and "/c/" in view["url"]
         # a form cannot be filled in on the card: 申请复核 is a link to the web form ...
@@ -229,6 +246,7 @@ async def test_case_code_flow_over_dingtalk(make_bot: Any, fake: FakeDingTalk, m
     else:
         assert card.kind == "users" and card.body["msgKey"] == "sampleActionCard3"
         assert "🔴 案件码" in json.loads(card.body["msgParam"])["text"]
+        assert "**红码**" in json.loads(card.body["msgParam"])["text"]  # the code's colour
         assert "/dingtalk/act?t=" in button(card, "已知悉")["url"]
 
     # 已知悉: a card-callback frame (template) or the signed link (markdown)
@@ -391,6 +409,9 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
 
     # in order, each once, all in the inspection group
     assert len(fake.sent) == len(expected)
+    # the draw, a question, the answers are coloured for style only: no 红码/黄码/绿码 label
+    # nor coloured dot, which would read as a case code's colour
+    assert no_code_colour(fake.sent)
     assert all(heading(x).startswith(h) for x, h in zip(fake.sent, expected, strict=True))
     for x in fake.sent:
         assert x.target == INSPECTION_CID or x.target == f"dtv1.card//IM_GROUP.{INSPECTION_CID}" \
@@ -440,6 +461,8 @@ async def test_reminder_cards_over_dingtalk(make_bot: Any, fake: FakeDingTalk) -
             and "诉前会商" in heading(s), mark)
     first = reminders[INVESTIGATORS[0]]
     assert first.kind == "card" and code in first.text
+    assert no_code_colour(list(reminders.values()))  # a reminder is not the case's code
+    assert first.body["cardData"]["cardParamMap"]["color"] in ("red", "yellow")  # the stripe
     assert [a["label"] for a in actions(first)] == ["发起会商", "已处理"]
     assert all(a["type"] == "callback" for a in actions(first))
 
@@ -467,3 +490,114 @@ async def test_reminder_cards_over_dingtalk(make_bot: Any, fake: FakeDingTalk) -
     await eventually(lambda: samples().get(sent, 0) >= 8, what="the deliveries counted")
     assert samples()[("casebot_reminders_due_total", ())] == 1
     assert samples()[("casebot_reminders_sent_total", ())] == 3
+
+
+# -- 4. the action-link pages (markdown cards) ------------------------------------------------------
+
+async def test_review_form_lists_the_deductions_and_keeps_what_was_typed(
+        make_bot: Any, fake: FakeDingTalk) -> None:
+    """申请复核 behind a markdown card's link: the form lists the deductions to tick; a refusal
+    shows the form again with what was typed and why; 「第3项」 is item 3."""
+    bot: Bot = await make_bot(template=False)
+    inv, inv_dt, pro_dt = INVESTIGATORS[0], bot.staff(INVESTIGATORS[0]), bot.staff(PROSECUTOR)
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    card = await bot.wait_for("the code card", lambda s: to_user(s, inv_dt))
+    url = button(card, "申请复核")["url"]
+    reason = "监控录像已调取，现场勘验笔录齐全，因果关系有鉴定意见佐证，请复核。"
+    status, page = await bot.open_link(inv, url, {"items": "第9项", "reason": reason})
+    assert status == 400
+    assert "「第9项」不是当前评分中的扣分项。请填写卡片上的序号（1–3）。" in page
+    assert f">{reason}</textarea>" in page  # the reason is still there, to put the items right
+    for line in ("1. 犯罪事实与行为（−16分）", 'value="3"> 3. ', "（−8分）"):
+        assert line in page, (line, page)
+    assert not any(to_user(s, pro_dt) for s in fake.sent)  # nothing filed
+    # as people write numbers: 第3项, 1项, in a list with 、
+    async with bot.browsers[inv].post(url, data={"items": "第3项、1项", "reason": reason}) as r:
+        assert r.status == 200 and "复核申请 #1 已提交" in await r.text()
+    pcard = await bot.wait_for("the prosecutor's card", lambda s: to_user(s, pro_dt)
+                               and heading(s).startswith("复核申请 #1"))
+    assert contains(pcard, "（−8分）") and contains(pcard, "（−16分）")
+    assert not contains(pcard, "（−10分）")
+
+
+async def test_an_action_link_only_asks_until_its_page_is_confirmed(
+        make_bot: Any, fake: FakeDingTalk) -> None:
+    """Opening 已知悉's link (a tap, a prefetch) changes nothing: the page names the action and
+    the card, and its button (a POST of the same link) acts, once."""
+    bot: Bot = await make_bot(template=False)
+    inv, inv_dt = INVESTIGATORS[0], bot.staff(INVESTIGATORS[0])
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    card = await bot.wait_for("the code card", lambda s: to_user(s, inv_dt))
+    url = button(card, "已知悉")["url"]
+    status, page = await bot.open_link(inv, url)  # logs in, asks, confirms
+    assert status == 200 and f"已确认知悉 {code}" in page
+    await bot.wait_for("the reply", lambda s: to_user(s, inv_dt) and "已确认知悉" in heading(s))
+    await bot.wait_for("the re-sent card", lambda s: to_user(s, inv_dt) and contains(s, "已知悉："))
+    mark = len(fake.sent)
+    # a second person's tap: only the question, nothing acknowledged or sent
+    other = INVESTIGATORS[1]
+    other_card = await bot.wait_for("the other's card", lambda s: to_user(s, bot.staff(other)))
+    other_url = button(other_card, "已知悉")["url"]
+    browser = bot.browsers[other] = ClientSession(cookie_jar=CookieJar(unsafe=True))
+    bot.fake.auth_codes["auth-other"] = bot.staff(other)
+    async with browser.post(f"{bot.base}/dingtalk/h5/login", json={"code": "auth-other"}) as r:
+        assert r.status == 200
+    async with browser.get(other_url) as r:
+        page = await r.text()
+        assert r.status == 200 and f"确定要对「案件码 {code} · 红码 66分」执行「已知悉」吗？" in page
+        assert '<form method="post"' in page and "已确认知悉" not in page
+    async with browser.get(other_url) as r:  # opened twice: still only asks
+        assert r.status == 200 and "确定要对" in await r.text()
+    assert len(fake.sent) == mark
+    async with bot.app.services.db() as session:
+        acked = (await session.execute(select(DeliveryRow.person_id).where(
+            DeliveryRow.acknowledged_at.is_not(None)))).scalars().all()
+    assert list(acked) == [inv]
+
+
+@pytest.mark.parametrize("mode", ["template", "markdown"])
+async def test_a_rescore_sends_the_new_card_and_no_copy_of_the_old_one(
+        make_bot: Any, fake: FakeDingTalk, mode: str) -> None:
+    """Re-scored red → green: each investigator gets the green card. The red card is only
+    retired: updated in place with a template; without one (messages cannot be edited) it
+    is not sent again as 「案件码 … 红码 66分（已更新）」."""
+    bot: Bot = await make_bot(template=mode == "template")
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    staff = [bot.staff(p) for p in INVESTIGATORS]
+    await eventually(lambda: len(fake.sent) == 2, what="the two red cards")
+    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": GREEN, "vetoes": [], "comment": ""})
+    for st in staff:
+        await bot.wait_for(f"the green card for {st}", lambda s, st=st: to_user(s, st)
+                           and heading(s).startswith(f"案件码 {code} · 绿码 95分"), 2)
+
+    async def all_sent() -> bool:
+        async with bot.app.services.db() as session:
+            rows = list((await session.execute(select(OutboxItem))).scalars())
+        return bool(rows) and all(r.status == "sent" for r in rows)
+
+    await eventually(all_sent, what="every outbox row done")
+    later = list(fake.sent)[2:]
+    new = [s for s in later if s.kind != "card_update"]  # messages, not edits of sent ones
+    assert not any("已更新" in heading(s) or "红码" in heading(s) for s in new), \
+        [heading(s) for s in new]
+    if bot.template:  # the red cards themselves now say 已更新为第2版, without buttons
+        updates = [s for s in later if s.kind == "card_update"]
+        assert len(updates) == 2 and all(contains(s, "已更新为第2版") for s in updates)
+    else:
+        assert sorted(s.target for s in later) == sorted(staff)  # one message each, the green

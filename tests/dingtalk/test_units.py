@@ -10,10 +10,14 @@ import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from bot.directory import Directory
+from bot.domain.scoring import Color, Deduction, Evaluation
+from bot.reviews import ReviewError, parse_items
 from bot.transports.dingtalk import credentials
 from bot.transports.dingtalk.mapping import (
     Incoming,
@@ -113,7 +117,7 @@ def test_chat_index(settings: Settings) -> None:
 CARD = Card(title="HY-2026-0042 案件码", body="得分 82\n扣分 2 项", color="yellow",
             image="https://x.invalid/qr.png", footer="海澄县院",
             actions=(Button("case.ack", "已知悉", data={"case": "HY-2026-0042"}),
-                     Button("case.view", "查看详情", url="https://x.invalid/c")))
+                     Button("case.view", "查看详情", url="https://x.invalid/c")), code_color=True)
 
 
 def test_card_param_map_has_only_strings() -> None:
@@ -290,3 +294,21 @@ def test_an_expired_action_link_names_the_command_that_brings_a_fresh_card(
         action: str, card: Card | None, hint: str) -> None:
     text = expired_hint(action, card)
     assert text.startswith("链接已过期。") and hint in text, text
+
+
+@pytest.mark.parametrize(("typed", "picked"), [
+    ("7", [7]), ("第7项", [7]), ("7项", [7]), ("⑦", [7]), ("第1项、第3项", [1, 3]),
+    ("第11项", None), ("²", None)])
+def test_disputed_items_are_read_as_people_write_card_numbers(
+        settings: Settings, typed: str, picked: list[int] | None) -> None:
+    """申请复核's items: 第7项 / 7项 / ⑦ and lists of them are card numbers; a number the
+    card does not show is refused with the numbers it does."""
+    items = [i.id for i in settings.template.items][:10]
+    ev = Evaluation("HY-2026-0001", 1, "p", NOW, tuple(Deduction(i, 1, "问题", "", "", "要求")
+                                                        for i in items), (), "", 90, Color.RED)
+    out = cast(Any, SimpleNamespace(services=SimpleNamespace(settings=settings)))
+    if picked is None:
+        with pytest.raises(ReviewError, match=r"不是当前评分中的扣分项。请填写卡片上的序号（1–10）"):
+            parse_items(typed, ev, out)
+    else:
+        assert parse_items(typed, ev, out) == [items[n - 1] for n in picked]

@@ -20,6 +20,7 @@ from bot.context import unit_of_work
 from bot.web.session import COOKIE
 from cards.model import Button, Card
 from config.loader import ConfigError
+from storage import messages as msgs
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, dingtalk_settings, eventually, test_router
 from tests.dingtalk.fake import CLIENT_SECRET, FakeDingTalk, opened
 from tests.dingtalk.test_mentions import list_router
@@ -99,13 +100,25 @@ async def test_action_link_needs_login_then_clicks_the_card(web: TestClient[Any,
     assert r.status == 302 and r.headers["Location"].startswith("/dingtalk/h5?next=")
     fake.auth_codes["c1"] = PROSECUTOR[1]
     assert (await web.post("/dingtalk/h5/login", json={"code": "c1"})).status == 200
+    # opening the link (a tap, a prefetch) only asks: the action and the card it is on, and
+    # a button that POSTs the same link; nothing is done nor sent
     r = await web.get(path)
+    page = await r.text()
+    assert r.status == 200 and "确定要对「测试卡片」执行「确认」吗？" in page
+    assert '<form method="post"' in page and "确认确认" in page
+    services = web.app[APP_KEY].services
+    payload = services.signer.genuine("dtact", parse_qs(link.query)["t"][0])
+    async with services.db() as session:
+        msg = await msgs.get_message(session, payload["m"])
+    card = msgs.message_card(msg) if msg is not None else None
+    assert card is not None and card.body == "内容 5" and len(fake.sent) == 1
+    r = await web.post(path)
     assert r.status == 200
     # the handler replaced the card: without a template, the new state is sent again (without
     # buttons it is markdown, so through the sessionWebhook while that is valid)
-    await eventually(lambda: any("已更新" in json.dumps(s.body, ensure_ascii=False)
+    await eventually(lambda: any("已确认 by" in json.dumps(s.body, ensure_ascii=False)
                                  for s in fake.sent), what="the updated card")
-    r = await web.get(path)  # opened again (a double tap): done already, and nothing else
+    r = await web.post(path)  # sent again (a double tap): done already, and nothing else
     assert r.status == 200 and "您已点过「确认」，无需重复操作。" in await r.text()
     token = parse_qs(link.query)["t"][0]
     r = await web.get("/dingtalk/act", params={"t": token[:-3] + "xyz"})
@@ -168,7 +181,7 @@ async def test_an_answer_to_a_link_click_in_a_group_names_the_clicker(
     link = urlparse(opened(json.loads(card.body["msgParam"])["singleURL"]))
     fake.auth_codes["c2"] = PROSECUTOR[1]
     assert (await web.post("/dingtalk/h5/login", json={"code": "c2"})).status == 200
-    assert (await web.get(f"{link.path}?{link.query}")).status == 200
+    assert (await web.post(f"{link.path}?{link.query}")).status == 200
     sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="the answer")
     assert (sent[1].kind, sent[1].text) == ("group", "@余斌梅 收到")
 

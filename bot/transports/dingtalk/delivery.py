@@ -112,15 +112,16 @@ class DingTalkDelivery:
         if target is None:
             raise DeliveryError(f"chat {message.chat} has no DingTalk id", retryable=False)
         card = msgs.message_card(message)
-        if item.op == "update" and card is None:
+        update = item.op in ("update", "retire")
+        if update and card is None:
             return
-        if item.op == "update" and self.template_id and not message.platform_ref:
+        if update and self.template_id and not message.platform_ref:
             # wait for the send; if it never succeeds, stop trying after a while
             raise DeliveryError("card update before the card was delivered",
                                 retryable=item.attempts < 12)
         try:
-            if item.op == "update":
-                await self._update(item, message, card, target)
+            if update:
+                await self._update(item, message, card, target, retire=item.op == "retire")
             else:
                 await self._send(item, message, card, target)
         except DingTalkApiError as e:
@@ -249,15 +250,21 @@ class DingTalkDelivery:
             await self.api.send_users([target.id], key, param)
 
     async def _update(self, item: OutboxItem, message: Message, card: Card | None,
-                      target: Target) -> None:
+                      target: Target, retire: bool = False) -> None:
         assert card is not None
         ref = message.platform_ref
         if self.template_id and ref and not ref.startswith(PARTS_REF):
             await self._take_slot(target)
             await self.api.update_card(ref, render.card_data(card, self._links(message)))
             return
-        # no template (or a list sent as markdown): robot messages cannot be edited, so the
-        # new state is sent again
+        if retire:
+            # only closed, and its successor follows: sending the old card again (「已更新」,
+            # an outdated score) would read as news; its dead links say 卡片已更新
+            log.debug("dingtalk: retired card %s not re-sent (messages cannot be edited)",
+                      message.id)
+            return
+        # no template (or a list sent as markdown): robot messages cannot be edited, so a
+        # change that matters to the reader (a review decided, 已知悉) is sent again
         updated = replace(card, title=f"{card.title}（已更新）")
         parts = render.robot_messages(None, updated, self._links(message),
                                       self.config.open_links_in_client)

@@ -7,23 +7,26 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.context import unit_of_work
 from bot.dispatcher import already_done
 from bot.events import CardActionEvent
+from bot.reviews import dispute_choices
 from bot.signing import expired
 from bot.transports.dingtalk.mapping import clicker_mention
 from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.signing import check_sign
 from bot.web import ApiError, field_str, form_body, json_body, json_response
 from bot.web.session import session_person, start_session
-from cards.model import Card
+from cards.model import Button, Card
 from storage import messages as msgs
 
 if TYPE_CHECKING:
@@ -85,6 +88,24 @@ def _page(title: str, lines: list[str], status: int = 200) -> web.Response:
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>{html.escape(title)}</title></head><body><h3>{html.escape(title)}</h3>"
              f"{body}</body></html>")
+
+
+def confirm_question(button: Button, card: Card) -> str:
+    """What an action link's page asks before it acts: the button and the card it is on."""
+    return f"确定要对「{card.title}」执行「{button.label}」吗？"
+
+
+def _confirm_page(button: Button, card: Card, action: str) -> web.Response:
+    """The page an action link opens: it names the action and the card, and only its button
+    (a POST of the same signed link) acts."""
+    label = html.escape(button.label)
+    return web.Response(
+        content_type="text/html", charset="utf-8",
+        text=f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" '
+             f'content="width=device-width,initial-scale=1"><title>{label}</title></head><body>'
+             f"<h3>{label}</h3><p>{html.escape(confirm_question(button, card))}</p>"
+             f'<form method="post" action="{html.escape(action)}">'
+             f'<button type="submit">确认{label}</button></form></body></html>')
 
 
 # an expired link whose card is unknown, or names no command that brings a fresh one
@@ -205,17 +226,26 @@ class DingTalkWeb:
             hint = expired_hint(str(payload.get("a")), card if mine else None)
             return _page("链接已过期", [hint], 410)
         button = card.button(str(payload.get("a"))) if card else None
-        if msg is None or button is None:
+        if msg is None or card is None or button is None:
             return _page("按钮已失效", ["卡片已更新，请以最新卡片为准。"], 410)
+        if request.method != "POST":
+            # a GET changes nothing (a slip of the thumb, a link prefetch): the page asks, and
+            # only its POST (same signed link; same-origin checked like every form) acts
+            if not services.directory.may_post(person.id, msg.chat):
+                return _page(button.label, ["您不在这张卡片所在的会话中，无法操作。"], 403)
+            if button.form:
+                return await self._form_page(button, request.path_qs)
+            return _confirm_page(button, card, request.path_qs)
         form: dict[str, str] = {}
         if button.form:
-            if request.method != "POST":
-                return self._form_page(button.label, button.form, request.path_qs)
             posted = await form_body(request)
-            form = {f.name: str(posted.get(f.name, "")).strip() for f in button.form}
+            # a field may come more than once (the ticked deductions and the typed numbers)
+            form = {f.name: "，".join(v for v in (str(x).strip() for x in posted.getall(f.name, []))
+                                     if v) for f in button.form}
             missing = [f.label for f in button.form if f.required and not form[f.name]]
             if missing:
-                return _page(button.label, [f"请填写：{'、'.join(missing)}"], 400)
+                return await self._form_page(button, request.path_qs, form,
+                                             [f"请填写：{'、'.join(missing)}"], 400)
         event = CardActionEvent(
             event_id=f"dingtalk:act:{uuid.uuid4().hex}", platform="dingtalk", user_id=staff,
             chat=msg.chat, at=now, message_id=msg.id, action=button.id, form=form,
@@ -229,22 +259,54 @@ class DingTalkWeb:
         texts = [m.text for m in result.messages if m.text and m.chat in chats]
         if result.forbidden:
             return _page(button.label, texts or ["您无权进行此操作。"], 403)
+        if button.form and not result.acted and texts and await self._still_offered(msg.id, button):
+            # refused (an item number, a missing reason …): the form again, as typed, with why
+            return await self._form_page(button, request.path_qs, form, texts, 400)
         return _page(button.label, texts or [f"已完成：{button.label}"])
 
-    def _form_page(self, label: str, fields: Any, action: str) -> web.Response:
-        inputs = "".join(
-            f'<p><label>{html.escape(f.label)}<br>'
-            + (f'<textarea name="{html.escape(f.name)}" placeholder="{html.escape(f.placeholder)}">'
-               f"</textarea>" if f.multiline else
-               f'<input name="{html.escape(f.name)}" placeholder="{html.escape(f.placeholder)}">')
-            + "</label></p>"
-            for f in fields)
+    async def _still_offered(self, message_id: int, button: Button) -> bool:
+        """The card still shows this button: the click was refused rather than done."""
+        async with self.app.services.db() as session:
+            msg = await msgs.get_message(session, message_id)
+        card = msgs.message_card(msg) if msg else None
+        now = card.button(button.id) if card else None
+        return now is not None and now.data == button.data
+
+    async def _form_page(self, button: Button, action: str, values: dict[str, str] | None = None,
+                         errors: list[str] | None = None, status: int = 200) -> web.Response:
+        """The button's form; again after a refusal with what was typed and the reason above it.
+        申请复核 lists the current deductions to tick (number, item, points)."""
+        values = values or {}
+        choices: list[tuple[int, str, str]] = []
+        if button.id == "review.file" and button.data.get("code"):
+            async with unit_of_work(self.app.services) as out:
+                choices = await dispute_choices(out, button.data["code"])
+        ticked = set(re.split(r"[,，、;；\s]+", values.get("items", "")))
+        parts: list[str] = []
+        for f in button.form:
+            name, value = html.escape(f.name), values.get(f.name, "")
+            if f.name == "items" and choices:
+                boxes = "".join(
+                    f'<label><input type="checkbox" name="items" value="{n}"'
+                    f'{" checked" if str(n) in ticked else ""}> {n}. {html.escape(label)}'
+                    f"（{html.escape(points)}）</label><br>" for n, label, points in choices)
+                parts.append(f"<fieldset><legend>有异议的扣分项（可多选）</legend>{boxes}"
+                             "</fieldset>")
+                continue
+            field = (f'<textarea name="{name}" placeholder="{html.escape(f.placeholder)}">'
+                     f"{html.escape(value)}</textarea>" if f.multiline else
+                     f'<input name="{name}" value="{html.escape(value)}" '
+                     f'placeholder="{html.escape(f.placeholder)}">')
+            parts.append(f"<p><label>{html.escape(f.label)}<br>{field}</label></p>")
+        error = "".join(f'<p class="error" style="color:#c00">{html.escape(e)}</p>'
+                        for e in errors or ())
+        label = button.label
         return web.Response(
-            content_type="text/html", charset="utf-8",
+            status=status, content_type="text/html", charset="utf-8",
             text=f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" '
                  f'content="width=device-width,initial-scale=1"><title>{html.escape(label)}</title>'
-                 f'</head><body><h3>{html.escape(label)}</h3><form method="post" '
-                 f'action="{html.escape(action)}">{inputs}<button type="submit">提交</button>'
+                 f'</head><body><h3>{html.escape(label)}</h3>{error}<form method="post" '
+                 f'action="{html.escape(action)}">{"".join(parts)}<button type="submit">提交</button>'
                  f"</form></body></html>")
 
     # -- HTTP-mode robot callback -----------------------------------------------------------
