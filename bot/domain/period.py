@@ -117,20 +117,16 @@ def _span(token: str) -> tuple[date, date]:
     if q := _QUARTER.search(token):
         return _quarter(year, "1234一二三四".index(q[1]) % 4 + 1)
     month_day = [int(d) for d in digits[1:]]
-    try:
-        if not month_day:
-            return _year(year)
-        if len(month_day) == 1:
-            return _month(year, month_day[0])
-        day = date(year, *month_day)
-        return day, day
-    except ValueError:
-        raise PeriodError(f"日期「{token}」不存在") from None
+    return _month_or_day(year, month_day, token) if month_day else _year(year)
 
 
 def _in_year(token: str, year: int) -> tuple[date, date]:
     """The first and last day of a month or day without its year (`_YEARLESS`) in `year`."""
-    numbers = [int(d) for d in re.findall(r"\d+", token)]
+    return _month_or_day(year, [int(d) for d in re.findall(r"\d+", token)], token)
+
+
+def _month_or_day(year: int, numbers: list[int], token: str) -> tuple[date, date]:
+    """[month] or [month, day] of `year`; PeriodError naming `token` when there is no such."""
     try:
         if len(numbers) == 1:
             return _month(year, numbers[0])

@@ -204,6 +204,20 @@ async def make_bot(tmp_path: Path, fake: FakeDingTalk, dt_env: None
         await server.close()
 
 
+async def scored_case(bot: Bot, deductions: list[dict[str, Any]],
+                      investigation_deadline: str = "2026-12-20") -> tuple[str, dict[str, Any]]:
+    """The case-management system creates 何某强奸案 and scores it through the REST API: its
+    code and the evaluation's JSON."""
+    code = (await bot.api("POST", "/api/v1/cases", {
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
+        "investigation_deadline": investigation_deadline,
+        "custody_deadline": "2026-12-31"}))["code"]
+    scored = await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+        "by": PROSECUTOR, "deductions": deductions, "vetoes": [], "comment": ""})
+    return code, scored
+
+
 # -- 1. the case-code flow -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["template", "markdown"])
@@ -213,12 +227,7 @@ async def test_case_code_flow_over_dingtalk(make_bot: Any, fake: FakeDingTalk, m
     inv_dt, other_dt, pro_dt = bot.staff(inv), bot.staff(other), bot.staff(PROSECUTOR)
 
     # the case-management system creates the case and scores it red through the REST API
-    code = (await bot.api("POST", "/api/v1/cases", {
-        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
-        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
-    scored = await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
-        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    code, scored = await scored_case(bot, RED)
     assert scored["color"] == "red"
 
     # each investigator's 1:1 card arrives through the OpenAPI
@@ -441,12 +450,7 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
 async def test_reminder_cards_over_dingtalk(make_bot: Any, fake: FakeDingTalk) -> None:
     clock = ManualClock(START)  # Monday 2026-11-02 09:30 in Asia/Shanghai; ticks by hand
     bot: Bot = await make_bot(template=True, clock=clock)
-    code = (await bot.api("POST", "/api/v1/cases", {
-        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
-        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-        "investigation_deadline": "2026-11-20", "custody_deadline": "2026-12-31"}))["code"]
-    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
-        "by": PROSECUTOR, "deductions": YELLOW, "vetoes": [], "comment": ""})
+    code, _ = await scored_case(bot, YELLOW, investigation_deadline="2026-11-20")
     people = [*INVESTIGATORS, PROSECUTOR]
     await eventually(lambda: len(fake.sent) == 2, what="the two yellow code cards")
 
@@ -500,12 +504,7 @@ async def test_review_form_lists_the_deductions_and_keeps_what_was_typed(
     shows the form again with what was typed and why; 「第3项」 is item 3."""
     bot: Bot = await make_bot(template=False)
     inv, inv_dt, pro_dt = INVESTIGATORS[0], bot.staff(INVESTIGATORS[0]), bot.staff(PROSECUTOR)
-    code = (await bot.api("POST", "/api/v1/cases", {
-        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
-        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
-    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
-        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    await scored_case(bot, RED)
     card = await bot.wait_for("the code card", lambda s: to_user(s, inv_dt))
     url = button(card, "申请复核")["url"]
     reason = "监控录像已调取，现场勘验笔录齐全，因果关系有鉴定意见佐证，请复核。"
@@ -531,12 +530,7 @@ async def test_an_action_link_only_asks_until_its_page_is_confirmed(
     the card, and its button (a POST of the same link) acts, once."""
     bot: Bot = await make_bot(template=False)
     inv, inv_dt = INVESTIGATORS[0], bot.staff(INVESTIGATORS[0])
-    code = (await bot.api("POST", "/api/v1/cases", {
-        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
-        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
-    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
-        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    code, _ = await scored_case(bot, RED)
     card = await bot.wait_for("the code card", lambda s: to_user(s, inv_dt))
     url = button(card, "已知悉")["url"]
     status, page = await bot.open_link(inv, url)  # logs in, asks, confirms
@@ -572,12 +566,7 @@ async def test_a_rescore_sends_the_new_card_and_no_copy_of_the_old_one(
     retired: updated in place with a template; without one (messages cannot be edited) it
     is not sent again as 「案件码 … 红码 66分（已更新）」."""
     bot: Bot = await make_bot(template=mode == "template")
-    code = (await bot.api("POST", "/api/v1/cases", {
-        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
-        "prosecutor": PROSECUTOR, "investigators": INVESTIGATORS,
-        "investigation_deadline": "2026-12-20", "custody_deadline": "2026-12-31"}))["code"]
-    await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
-        "by": PROSECUTOR, "deductions": RED, "vetoes": [], "comment": ""})
+    code, _ = await scored_case(bot, RED)
     staff = [bot.staff(p) for p in INVESTIGATORS]
     await eventually(lambda: len(fake.sent) == 2, what="the two red cards")
     await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
