@@ -268,18 +268,82 @@ def _known_columns(row: Sequence[Any]) -> set[str]:
     return {name for c in row if (name := column_of(c))}
 
 
-def find_header(table: Sequence[Sequence[Any]]) -> int | None:
-    """The index of the header row among the first `HEADER_SEARCH_ROWS`: a title, a blank line or
-    a 填表说明 often stands above it. The first row naming every required column; failing that
-    the row naming most columns (at least two), whose header errors then say what is missing;
-    None when no row looks like a header (e.g. a 说明 sheet)."""
+class HeaderRows(NamedTuple):
+    """A table's header: one row, or two when a row of group titles (题目信息 merged over 题目
+    and 参考答案要点) stands above the column names."""
+
+    first: int  # the index of its first row
+    last: int  # the index of its last row: the data starts below it
+    cells: list[Any]  # the column labels, by cell
+
+    @property
+    def label(self) -> str:
+        """How errors name it: rows as Excel numbers them."""
+        if self.first != self.last:
+            return f"表头（第{self.first + 1}-{self.last + 1}行）"
+        return "表头" if self.first == 0 else f"表头（第{self.first + 1}行）"
+
+
+def _blank(cell: Any) -> bool:
+    return cell is None or str(cell).strip() == ""
+
+
+def _group_titles(merges: Sequence[Merge], row: int) -> set[int]:
+    """The cells of row `row` (an index) that start a range merged across columns within that
+    row: group titles (案件信息, 办案人员), or a title over the whole table."""
+    return {c1 - 1 for c1, r1, c2, r2 in merges if r1 == r2 == row + 1 and c2 > c1}
+
+
+def _two_row_cells(upper: Sequence[Any], lower: Sequence[Any], groups: set[int]
+                   ) -> tuple[list[Any], bool]:
+    """The labels of a header in two rows: a column's name is in the lower row, or in the upper
+    one over an empty lower cell (a label merged down over both rows). A group title is context
+    only, never a column's name. Also whether the upper row gave any column its name."""
+    cells: list[Any] = []
+    filled = False
+    for i in range(max(len(upper), len(lower))):
+        low = lower[i] if i < len(lower) else None
+        up = upper[i] if i < len(upper) else None
+        if _blank(low) and not _blank(up) and i not in groups:
+            cells.append(up)
+            filled = True
+        else:
+            cells.append(low)
+    return cells, filled
+
+
+def find_header(table: Sequence[Sequence[Any]], merges: Sequence[Merge] = ()
+                ) -> HeaderRows | None:
+    """The header among the first `HEADER_SEARCH_ROWS` rows: a title, a blank line or a 填表说明
+    often stands above it. The first row naming every required column, or the first two rows
+    that do together (a row of group titles over the column names, a column's label merged down
+    over both); failing that the row or two naming most columns (at least two), whose header
+    errors then say what is missing (two rows only if the upper names more of them); None
+    when nothing looks like a header (a 说明 sheet).
+    Two rows are taken only when the upper one names a column the lower leaves empty, and,
+    should the lower row name every required column alone, when the upper holds two labels or
+    more (a 序号 merged down beside a group title), not only a title."""
+    required = set(REQUIRED)
+    rows = table[:HEADER_SEARCH_ROWS]
     best, best_n = None, 1
-    for i, row in enumerate(table[:HEADER_SEARCH_ROWS]):
+    for i, row in enumerate(rows):
         known = _known_columns(row)
-        if set(REQUIRED) <= known:
-            return i
+        if required <= known:
+            return HeaderRows(i, i, list(row))
         if len(known) > best_n:
-            best, best_n = i, len(known)
+            best, best_n = HeaderRows(i, i, list(row)), len(known)
+        if i + 1 >= len(rows):
+            break
+        lower = rows[i + 1]
+        lower_known = _known_columns(lower)
+        cells, filled = _two_row_cells(row, lower, _group_titles(merges, i))
+        if not filled or (required <= lower_known and sum(not _blank(c) for c in row) < 2):
+            continue
+        pair = _known_columns(cells)
+        if required <= pair:
+            return HeaderRows(i, i + 1, cells)
+        if len(pair) > max(best_n, len(lower_known)):  # else the lower row alone is named
+            best, best_n = HeaderRows(i, i + 1, cells), len(pair)
     return best
 
 
@@ -294,7 +358,7 @@ def _fill_merged(table: list[list[Any]], merges: Sequence[Merge], header: int) -
     """A merged range shows its value in every cell it covers, but the file holds it in the
     top-left cell only: give it to each row of the range, in the range's first column (a cell
     merged across columns belongs to its first one, so no value lands under a second header).
-    Ranges in or above the header row are left as they are."""
+    Ranges in or above the header's last row (`header`) are left as they are."""
     for min_col, min_row, _max_col, max_row in merges:
         if min_row <= header + 1 or min_row > len(table):
             continue
@@ -311,7 +375,7 @@ def _fill_merged(table: list[list[Any]], merges: Sequence[Merge], header: int) -
 class Table(NamedTuple):
     rows: list[tuple[str, Mapping[str, Any]]]
     errors: list[str]  # the header's, and cells under no header
-    header: int | None  # the header row's index; None: no header found, nothing read
+    header: HeaderRows | None  # None: no header found, nothing read
     notes: list[str]
 
 
@@ -320,18 +384,17 @@ def _table_rows(table: Sequence[Sequence[Any]], where: str = "", merges: Sequenc
     """The rows under a table's header as mappings, with the table's own errors and notes.
     Rows are named by their number in the sheet or file, as Excel shows it; `where` (a sheet)
     prefixes each."""
-    header = find_header(table)
+    header = find_header(table, merges)
     if header is None:
         return Table([], [], None, [])
-    label = "表头" if header == 0 else f"表头（第{header + 1}行）"
-    mapping, ignored, errors = _header_map(table[header], label)
+    mapping, ignored, errors = _header_map(header.cells, header.label)
     if errors:
         return Table([], [f"{where}{e}" for e in errors], header, [])
     notes = [ignored_note(ignored.values(), where, mapping.values())] if ignored else []
     body = [list(r) for r in table]
-    _fill_merged(body, merges, header)
+    _fill_merged(body, merges, header.last)
     rows: list[tuple[str, Mapping[str, Any]]] = []
-    for n, cells in enumerate(body[header + 1:], start=header + 2):
+    for n, cells in enumerate(body[header.last + 1:], start=header.last + 2):
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
         stray = [i for i, c in enumerate(cells) if i not in mapping and i not in ignored

@@ -348,3 +348,110 @@ def test_the_cli_prints_what_it_passed_over(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "2 questions" in r.stdout and "added 2" in r.stdout
     assert f"  {SKIPPED}\n" in r.stdout and f"  {IGNORED}\n" in r.stdout, r.stdout
+
+
+# -- a header in two rows: group titles merged over the column names --------------------------
+
+def _grouped_sheet(ws: Worksheet) -> None:
+    """Rows as offices export them: 1 the title (merged A1:G1); 2 序号 and 备注 merged down over
+    rows 2–3 beside the group titles 题目信息 (B2:D2) and 答案与出处 (E2:F2); 3 the column names
+    under the groups; 4–5 the questions."""
+    ws["A1"] = TITLE
+    ws.merge_cells("A1:G1")
+    for ref, label in (("A2:A3", "序号"), ("B2:D2", "题目信息"), ("E2:F2", "答案与出处"),
+                       ("G2:G3", "备注")):
+        ws[ref.split(":")[0]] = label
+        ws.merge_cells(ref)
+    for col, label in zip("BCDEF", ["题号", "类别", "题目", "参考答案要点", "出题部门"],
+                          strict=True):
+        ws[f"{col}3"] = label
+    ws.append([1, "G1", "党的建设", TEXTS[0], "要点甲；要点乙", "办公室", "已审核"])
+    ws.append([2, "G2", "业务建设", TEXTS[3], "要点", "第五检察部", None])
+
+
+def test_a_header_in_two_rows_under_group_titles_reads_the_column_names() -> None:
+    wb = Workbook()
+    assert wb.active is not None
+    _grouped_sheet(wb.active)
+    f = read_file("题库.xlsx", _save(wb))
+    assert [(q.id, q.category, q.text, q.answer_points, q.source_department)
+            for q in f.questions] == [
+        ("G1", "党的建设", TEXTS[0], ("要点甲", "要点乙"), "办公室"),
+        ("G2", "业务建设", TEXTS[3], ("要点",), "第五检察部")]
+    # the labels merged down are columns passed over; the group titles are not columns at all
+    assert f.notes == ("已忽略的列：序号、备注（题库不保存这些列）",)
+    # the questions start below the second header row: errors give the rows Excel shows
+    assert wb.active is not None
+    wb.active["C5"] = "党务"
+    with pytest.raises(BankError) as e:
+        read_file("题库.xlsx", _save(wb))
+    assert e.value.errors == [
+        "第5行：类别「党务」无效，可选：党的建设、业务建设、队伍建设、党风廉政建设、其他"]
+
+
+def test_only_some_columns_under_a_group_title() -> None:
+    """题号, 类别 and 出题部门 merged down over both header rows; only 题目 and 参考答案要点 stand
+    under a group title: neither row names every column alone."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    for ref, label in (("A1:A2", "题号"), ("B1:B2", "类别"), ("C1:D1", "题目与答案"),
+                       ("E1:E2", "出题部门")):
+        ws[ref.split(":")[0]] = label
+        ws.merge_cells(ref)
+    ws["C2"], ws["D2"] = "题目", "参考答案要点"
+    ws.append(["P1", "队伍建设", TEXTS[1], "要点一", "政治部"])
+    ws.append(["P2", "其他", TEXTS[2], "要点二", None])
+    f = read_file("题库.xlsx", _save(wb))
+    assert [(q.id, q.category, q.text, q.answer_points, q.source_department)
+            for q in f.questions] == [("P1", "队伍建设", TEXTS[1], ("要点一",), "政治部"),
+                                      ("P2", "其他", TEXTS[2], ("要点二",), "")]
+    assert f.notes == ()
+
+
+def test_a_csv_saved_from_a_two_row_header_reads_the_same() -> None:
+    """A CSV keeps a merged cell's value in its first cell, the others empty; a group title that
+    is itself a column name (答案) over named columns stays a title."""
+    text = ("序号,题目信息,,,答案,\n"
+            ",题号,类别,题目,参考答案要点,出题部门\n"
+            "1,C1,党建,题一,要点甲；要点乙,办公室\n")
+    f = read_file("题库.csv", text.encode("gbk"))
+    assert [(q.id, q.category, q.answer_points, q.source_department) for q in f.questions] == [
+        ("C1", "党的建设", ("要点甲", "要点乙"), "办公室")]
+    assert f.notes == ("已忽略的列：序号（题库不保存这些列）",)
+
+
+def test_a_two_row_header_missing_a_column_names_its_sheet_rows_and_the_column() -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "党的建设"
+    for ref, label in (("A1:A2", "题号"), ("B1:C1", "题目信息")):
+        ws[ref.split(":")[0]] = label
+        ws.merge_cells(ref)
+    ws["B2"], ws["C2"], ws["D2"] = "类别", "题目", "答案"
+    ws.append(["D1", "党的建设", "题一", "要点"])
+    _grouped_sheet(wb.create_sheet("业务建设"))
+    with pytest.raises(BankError) as e:
+        read_file("题库.xlsx", _save(wb))
+    assert e.value.errors == [
+        "工作表「党的建设」表头（第1-2行）：缺少列 参考答案要点（未识别的列：答案）"]
+
+
+async def test_the_upload_page_imports_a_two_row_header(console: Console) -> None:
+    await console.client.post("/console/api/login", json={"user": HOST})
+    wb = Workbook()
+    assert wb.active is not None
+    _grouped_sheet(wb.active)
+    form = FormData()
+    form.add_field("file", _save(wb), filename="题库.xlsx")
+    r = await console.client.post("/inspection/bank/preview", data=form)
+    html = await r.text()
+    assert r.status == 200 and "共 2 道：新增 2 道" in html, html
+    assert "已忽略的列：序号、备注（题库不保存这些列）" in html
+    r = await confirm(console, html)
+    assert r.status == 200 and "新增2道" in await r.text()
+    stored = await bank(console)
+    assert [(stored[i].category, stored[i].source_department, stored[i].text)
+            for i in ("G1", "G2")] == [("党的建设", "办公室", TEXTS[0]),
+                                       ("业务建设", "第五检察部", TEXTS[3])]
