@@ -234,6 +234,19 @@ def period_between(start: str, end: str) -> Period | None:
     return _ordered(days[0], days[1])
 
 
+PERIOD_EXAMPLES = "上月、本季度、11月、2026年、12.20-1.10、近30天"  # what /stats?period= takes
+
+
+def period_of_query(typed: str | None, start: str, end: str, today: date) -> Period | None:
+    """/stats?period=<what 统计 takes> (None when absent), else ?from=&to= (`period_between`);
+    PeriodError when both are given, as one link cannot mean two periods."""
+    if typed is None:
+        return period_between(start, end)
+    if start or end:
+        raise PeriodError("请只给出一种统计期间：period，或 from 和 to")
+    return parse_period(typed, today)
+
+
 def presets(today: date) -> list[tuple[str, Period]]:
     """The usual periods by name (本月, 上月 …), for links."""
     return [(word, Period(*span)) for word in PRESETS
