@@ -1,6 +1,6 @@
 """统计期间 (pure): the days a statistics request covers, read from what a user typed after
-统计 (本月, 上周, 近30天, 2026-10, 11.1-11.27, 2026-10-01 至 2026-11-30 …) or from
-/stats?from=&to=.
+统计 or in /stats?period= (本月, 上周, 近30天, 2026-10, 11.1-11.27, 12.20-1.10,
+2026-10-01 至 2026-11-30 …) or from /stats?from=&to=.
 
 A case belongs to a period by the day it entered casebot (its created_at, in the bot's time
 zone): the lead's decision, see README. `today` is always given (from the clock object), so
@@ -122,6 +122,8 @@ def _span(token: str) -> tuple[date, date]:
 
 def _in_year(token: str, year: int) -> tuple[date, date]:
     """The first and last day of a month or day without its year (`_YEARLESS`) in `year`."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(f"年份须在 {FIRST_YEAR} 至 {LAST_YEAR} 之间")
     return _month_or_day(year, [int(d) for d in re.findall(r"\d+", token)], token)
 
 
@@ -153,11 +155,28 @@ def _recent(days: int, today: date) -> Period:
 
 
 def _range(a: str, b: str, today: date) -> Period:
-    """Both ends of a range; an end without its year is in the start's year
-    (2026年11月1日至11月30日, 11.1-11.27)."""
-    start = _span(a) if _ONE.fullmatch(a) else _latest(a, today)
-    end = _span(b) if _ONE.fullmatch(b) else _in_year(b, start[0].year)
+    """Both ends of a range. An end without its year is in the start's year, a start without
+    its year in the end's, and when neither has one the start is the latest such day or
+    month that has begun (as for one yearless day). A start month later than the end month
+    crosses New Year: on 2027-01-05, 12.20-1.10 is 2026-12-20 to 2027-01-10, and
+    2026年12月20日至1月10日 ends in 2027. Within one month an end before the start is
+    refused (11.3-11.1): it cannot be meant as a year and more."""
+    if _ONE.fullmatch(a):
+        start = _span(a)
+        end = _span(b) if _ONE.fullmatch(b) else _in_year(
+            b, start[0].year + (_month_of(b) < start[0].month))
+    elif _ONE.fullmatch(b):
+        end = _span(b)
+        start = _in_year(a, end[1].year - (_month_of(a) > end[1].month))
+    else:
+        start = _latest(a, today)
+        end = _in_year(b, start[0].year + (_month_of(b) < start[0].month))
     return _ordered(start[0], end[1])
+
+
+def _month_of(token: str) -> int:
+    """The month a `_YEARLESS` token names (its first number)."""
+    return int(re.findall(r"\d+", token)[0])
 
 
 def _ordered(start: date, end: date) -> Period:
@@ -174,9 +193,11 @@ def normalized(text: str) -> str:
 
 
 def parse_period(text: str, today: date) -> Period | None:
-    """What follows 统计: None for every case (nothing, or 全部); PeriodError when it cannot
-    be read, names a day that does not exist, or ends before it starts. A period in the
-    future is a period (with no cases yet), not an error."""
+    """What follows 统计 (and /stats?period=): None for every case (nothing, or 全部);
+    PeriodError when it cannot be read, names a day that does not exist, or ends before it
+    starts. A period in the future is a period (with no cases yet), not an error. A month or
+    day without its year is the latest such that has begun; a range without years starts so
+    and crosses New Year when its start month is later than its end month (`_range`)."""
     t = _UNIT_SPACE.sub("", normalized(text))
     if not t or t in ALL_WORDS:
         return None
@@ -211,6 +232,19 @@ def period_between(start: str, end: str) -> Period | None:
             raise PeriodError(f"{name}「{value[:20]}」应为 YYYY-MM-DD 格式，如 2026-10-01")
         days.append(_span(value)[0])
     return _ordered(days[0], days[1])
+
+
+PERIOD_EXAMPLES = "上月、本季度、11月、2026年、12.20-1.10、近30天"  # what /stats?period= takes
+
+
+def period_of_query(typed: str | None, start: str, end: str, today: date) -> Period | None:
+    """/stats?period=<what 统计 takes> (None when absent), else ?from=&to= (`period_between`);
+    PeriodError when both are given, as one link cannot mean two periods."""
+    if typed is None:
+        return period_between(start, end)
+    if start or end:
+        raise PeriodError("请只给出一种统计期间：period，或 from 和 to")
+    return parse_period(typed, today)
 
 
 def presets(today: date) -> list[tuple[str, Period]]:

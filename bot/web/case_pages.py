@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import cases as ops
 from bot import reviews
 from bot.context import Outbound, unit_of_work
-from bot.domain.period import PeriodError, period_between, presets
+from bot.domain.period import PERIOD_EXAMPLES, PeriodError, period_of_query, presets
 from bot.domain.scoring import (
     Color,
     Deduction,
@@ -482,12 +482,16 @@ class CasePages:
             return self._login_page(request)
         if not viewer.has(*ops.STATS_ROLES):
             return self._deny(403, "无权查看", "统计仅限承办检察官、案管部门和院领导（含检察长）查看。")
+        q = request.query
+        services = self.app.services
+        today = services.clock.now().astimezone(services.config.tz).date()
         try:
-            period = period_between(request.query.get("from", ""), request.query.get("to", ""))
+            period = period_of_query(q.get("period"), q.get("from", ""), q.get("to", ""), today)
         except PeriodError as e:
-            return render("error.html", status=400, title="统计期间有误", message=f"{e}。",
+            hint = f"可填写如：{PERIOD_EXAMPLES}。" if "period" in q else ""
+            return render("error.html", status=400, title="统计期间有误", message=f"{e}。{hint}",
                           link="/stats", link_label="查看全部案件的统计")
-        return await ops.case_stats(self.app.services, viewer, period)
+        return await ops.case_stats(services, viewer, period)
 
     async def stats_page(self, request: web.Request) -> web.Response:
         v = await self._stats(request)
@@ -509,6 +513,7 @@ class CasePages:
         links = [(word, period_query(p), p == v.period) for word, p in presets(today)]
         return render("stats.html", st=v.stats, scope=v.scope, taken=v.taken_text, groups=groups,
                       period=v.period_text, query=v.query, presets=links, chosen=v.period,
+                      typed=request.query.get("period", v.period.text if v.period else ""),
                       median=_days(v.stats.median_days_to_green),
                       intake=intake_text(v.stats.total), closed=closed_text(v.stats.total))
 

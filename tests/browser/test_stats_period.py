@@ -1,5 +1,6 @@
-"""/stats in a browser: a leader picks a period with the page's links or its from/to form, the
-figures and the CSV link follow it, and the form fits a narrow phone."""
+"""/stats in a browser: a leader picks a period with the page's links, its from/to form or its
+box (what 统计 takes in chat), the figures and the CSV link follow it, and the forms fit a
+narrow phone."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def test_a_period_is_chosen_on_the_page(console: Console, browser: Browser
 
     await page.fill("input[name=from]", "2026-11-01")
     await page.fill("input[name=to]", "2026-11-02")
-    await page.get_by_role("button", name="查看").click()
+    await page.locator("#period").get_by_role("button", name="查看").click()
     await expect(page.locator("#period-text")).to_have_text(
         "统计期间：2026-11-01 至 2026-11-02（按案件录入日期）")
     await expect(page.locator("#summary")).to_contain_text("案件 1 件")
@@ -39,4 +40,41 @@ async def test_a_period_is_chosen_on_the_page(console: Console, browser: Browser
     assert await csv_link.get_attribute("href") == "/stats.csv?from=2026-11-01&to=2026-11-02"
     await page.screenshot(path=screenshot_path(request, "period"))
     assert await page.evaluate("() => document.documentElement.scrollWidth <= 320")
+    await ctx.close()
+
+
+async def test_a_period_is_typed_on_the_page(console: Console, browser: Browser,
+                                            request: Any) -> None:
+    """As after 统计 in chat, on a phone: Enter sends it; a range into January crosses New
+    Year; one that cannot be read is answered with the reason."""
+    await evaluate(console, await create_case(console), RED)  # 2026-11-02
+    ctx = await browser.new_context(viewport={"width": 320, "height": 700},
+                                    device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", "p-leader-hc")
+    await expect(page.locator("#chatsel")).to_contain_text("海澄")
+    await page.goto(str(console.client.make_url("/stats")))
+    box = page.get_by_role("textbox", name="期间")
+    await expect(box).to_have_value("")
+
+    await box.fill("10.30-1.10")
+    await box.press("Enter")
+    await expect(page.locator("#period-text")).to_have_text(
+        "统计期间：2026-10-30 至 2027-01-10（按案件录入日期）")
+    await expect(page.locator("#summary")).to_contain_text("案件 1 件")
+    await expect(box).to_have_value("10.30-1.10")
+    await expect(page.locator("input[name=from]")).to_have_value("2026-10-30")
+    csv_link = page.get_by_role("link", name="导出 CSV")
+    assert await csv_link.get_attribute("href") == "/stats.csv?from=2026-10-30&to=2027-01-10"
+    await page.screenshot(path=screenshot_path(request, "typed"))
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= 320")
+
+    await page.get_by_role("link", name="上月", exact=True).click()
+    await expect(box).to_have_value("2026-10-01 至 2026-10-31")
+    await box.fill("上上月")
+    await page.locator("#period-typed").get_by_role("button", name="查看").click()
+    await expect(page.locator("#error")).to_contain_text("看不懂统计期间「上上月」")
+    await page.get_by_role("link", name="查看全部案件的统计").click()
+    await expect(page.locator("#period-text")).to_have_text("统计期间：全部")
     await ctx.close()

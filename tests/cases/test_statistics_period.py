@@ -147,6 +147,9 @@ async def test_periods_as_offices_type_them(four_cases: Console) -> None:
     assert head(await ask(c, "统计近5天"))[1:4:2] == [
         "统计期间：2026-11-01 至 2026-11-05（按案件录入日期）", "案件总数：2"]
     assert head(await ask(c, "统计 最近7天"))[3] == "案件总数：4"
+    # an end month before the start month: across New Year, B, C and D
+    assert head(await ask(c, "统计 10月31日至1月10日"))[1:4:2] == [
+        "统计期间：2026-10-31 至 2027-01-10（按案件录入日期）", "案件总数：3"]
     bad_day = await ask(c, "统计 11.31")
     assert bad_day["text"] == "日期「11.31」不存在。示例：统计 上月；统计 2026-10-01 至 2026-11-30"
 
@@ -185,7 +188,44 @@ async def test_the_page_and_its_csv_take_a_period(four_cases: Console) -> None:
     assert ["统计期间", "全部"] in list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
 
 
+async def test_the_page_takes_a_period_as_typed_after_统计(four_cases: Console) -> None:
+    """/stats?period= reads what the chat command reads; the box shows it, the presets, the
+    from/to form and the CSV link follow the days it means."""
+    c = four_cases
+    await c.client.post("/console/api/login", json={"user": LEADER})
+    r = await c.client.get("/stats", params={"period": "上月"})
+    assert r.status == 200
+    html = await r.text()
+    assert OCTOBER in html and "案件 2 件" in html
+    assert 'name="period" value="上月"' in html
+    assert '<a href="/stats?from=2026-10-01&amp;to=2026-10-31" class="on">上月</a>' in html
+    assert 'name="from" value="2026-10-01"' in html and 'name="to" value="2026-10-31"' in html
+    assert 'href="/stats.csv?from=2026-10-01&amp;to=2026-10-31"' in html
+
+    html = await (await c.client.get("/stats", params={"period": "10.31-1.10"})).text()
+    assert "统计期间：2026-10-31 至 2027-01-10（按案件录入日期）" in html and "案件 3 件" in html
+    html = await (await c.client.get("/stats", params={"period": "近5天"})).text()
+    assert "统计期间：2026-11-01 至 2026-11-05（按案件录入日期）" in html and "案件 2 件" in html
+    # given by from/to, the box shows the days, as 统计 reads them back
+    html = await (await c.client.get("/stats", params={"from": "2026-10-01",
+                                                       "to": "2026-10-31"})).text()
+    assert 'name="period" value="2026-10-01 至 2026-10-31"' in html
+    # an empty box or 全部: every case
+    for typed in ("", "全部"):
+        html = await (await c.client.get("/stats", params={"period": typed})).text()
+        assert "统计期间：全部" in html and "案件 4 件" in html
+
+    r = await c.client.get("/stats.csv", params={"period": "上月"})
+    assert r.status == 200
+    assert 'filename="case-stats-20261001-to-20261031-20261105-0930.csv"' in \
+        r.headers["Content-Disposition"]
+
+
 @pytest.mark.parametrize(("query", "reason"), [
+    ({"period": "下周"}, "看不懂统计期间「下周」。可填写如：上月、本季度、11月、2026年、12.20-1.10、近30天"),
+    ({"period": "11.31"}, "日期「11.31」不存在。可填写如："),
+    ({"period": "上月", "from": "2026-10-01", "to": "2026-10-31"},
+     "请只给出一种统计期间：period，或 from 和 to"),
     ({"from": "2026-10-31", "to": "2026-10-01"}, "结束日期 2026-10-01 早于开始日期 2026-10-31"),
     ({"from": "2026-10-01"}, "缺少结束日期：请同时给出开始和结束日期"),
     ({"from": "上月", "to": "2026-10-31"}, "开始日期「上月」应为 YYYY-MM-DD 格式，如 2026-10-01"),

@@ -98,6 +98,47 @@ def test_a_period_is_read_into_its_first_and_last_day(typed: str, today: date,
     assert parse_period(typed, today) == period
 
 
+NEW_YEAR = date(2027, 1, 5)
+
+
+@pytest.mark.parametrize(("typed", "today", "period"), [
+    # a start month later than the end month: the range crosses New Year, its start the
+    # latest such day that has begun
+    ("12.20-1.10", NEW_YEAR, P("2026-12-20", "2027-01-10")),
+    ("12月20日-1月10日", NEW_YEAR, P("2026-12-20", "2027-01-10")),
+    ("12月20日至1月10日", NEW_YEAR, P("2026-12-20", "2027-01-10")),
+    ("１２．２０～１．１０", NEW_YEAR, P("2026-12-20", "2027-01-10")),
+    ("12月-1月", NEW_YEAR, P("2026-12-01", "2027-01-31")),
+    ("11月-2月", NEW_YEAR, P("2026-11-01", "2027-02-28")),
+    ("12.20-1.10", date(2026, 12, 25), P("2026-12-20", "2027-01-10")),  # ends in the future
+    ("12.20-1.10", TODAY, P("2025-12-20", "2026-01-10")),  # last winter's
+    ("12.20-1.10", date(2026, 12, 19), P("2025-12-20", "2026-01-10")),
+    # within a year, as before
+    ("12.1-12.31", NEW_YEAR, P("2026-12-01", "2026-12-31")),
+    ("1.1-1.5", NEW_YEAR, P("2027-01-01", "2027-01-05")),
+    ("1.1-1.31", NEW_YEAR, P("2027-01-01", "2027-01-31")),  # ends in the future
+    ("11.1-11.27", TODAY, P("2026-11-01", "2026-11-27")),
+    # one end with its year: the other end beside it
+    ("2026年12月20日至1月10日", TODAY, P("2026-12-20", "2027-01-10")),
+    ("2026.12.20-1.10", TODAY, P("2026-12-20", "2027-01-10")),
+    ("2026年10月至2月", TODAY, P("2026-10-01", "2027-02-28")),
+    ("12.20-2027.1.10", TODAY, P("2026-12-20", "2027-01-10")),
+    ("12.20-2026.12.31", TODAY, P("2026-12-20", "2026-12-31")),
+])
+def test_a_range_without_years_may_cross_new_year(typed: str, today: date,
+                                                  period: Period) -> None:
+    assert parse_period(typed, today) == period
+
+
+@pytest.mark.parametrize("typed", ["上月", "本季度", "11月", "2026年", "12.20-1.10", "近30天"])
+def test_a_periods_shown_text_reads_back_as_the_same_days(typed: str) -> None:
+    """/stats shows 2026-12-20 至 2027-01-10 in its box for a period given by from/to; sent
+    back as it stands, it is the same period."""
+    period = parse_period(typed, NEW_YEAR)
+    assert period is not None
+    assert parse_period(period.text, date(2030, 6, 1)) == period
+
+
 @pytest.mark.parametrize(("typed", "answer"), [
     ("十月", "看不懂统计期间「十月」"),
     ("13月", "看不懂统计期间「13月」"),
@@ -112,7 +153,10 @@ def test_a_period_is_read_into_its_first_and_last_day(typed: str, today: date,
     ("2.29", "日期「2.29」不存在"),  # 2026 has none
     ("2026年11月30日至11月1日", "结束日期 2026-11-01 早于开始日期 2026-11-30"),
     ("11.3-11.1", "结束日期 2026-11-01 早于开始日期 2026-11-03"),
-    ("12.20-1.5", "结束日期 2025-01-05 早于开始日期 2025-12-20"),  # an end's year is the start's
+    ("12.20-12.10", "结束日期 2025-12-10 早于开始日期 2025-12-20"),  # not a year and more
+    ("2026年12月20日至12月10日", "结束日期 2026-12-10 早于开始日期 2026-12-20"),
+    ("12.20-2.30", "日期「2.30」不存在"),
+    ("2099年12月至1月", "年份须在 2000 至 2099 之间"),
     ("近0天", "天数须在 1 至 3660 之间"),
     ("近9999天", "天数须在 1 至 3660 之间"),
     ("下周", "看不懂统计期间「下周」"),
