@@ -632,14 +632,16 @@ async def test_a_long_answer_and_question_page_through_by_screens(
     s = await session_row(console)
     order = sorted(await asks(console, s.id), key=lambda a: a.position)
     last_point = "（最后一条）逐项对账销号，整改情况于会后一个月内书面报告"
-    long_question = "结合本院实际，" + "谈谈你院落实上级院关于加强法律监督工作部署的具体措施、存在问题和下一步打算，" * 9 + "请逐项说明？"
+    long_question = ("结合本院实际，" + "谈谈你院落实上级院关于加强法律监督工作部署的具体措施、"
+                     "存在问题和下一步打算，" * 9 + "请逐项说明？")
     async with console.app.services.db() as db, db.begin():
         q1 = await db.get(Question, order[0].question_id)
         q2 = await db.get(Question, order[1].question_id)
         assert q1 is not None and q2 is not None
         q1.answer_points = json.dumps(
-            [f"（要点{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，定期通报典型问题并明确整改责任人和时限"
-             for k in range(1, 19)] + [last_point], ensure_ascii=False)
+            [f"（要点{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，"
+             "定期通报典型问题并明确整改责任人和时限" for k in range(1, 19)] + [last_point],
+            ensure_ascii=False)
         q2.text = long_question
         q2.answer_points = json.dumps(["要点较短"], ensure_ascii=False)
     third = (await bank(console))[order[2].question_id].text
@@ -678,8 +680,8 @@ async def test_a_long_answer_and_question_page_through_by_screens(
         "q => parseFloat(getComputedStyle(q).fontSize)")) >= 20
     assert await page.evaluate(LAYOUT_PROBLEMS) == []
     await expect(page.locator("#timer")).to_be_in_viewport()
-    await page.wait_for_function("() => ({TEXT_ON_SCREEN})(['#question', '请逐项说明？'])".replace(
-        "{TEXT_ON_SCREEN}", TEXT_ON_SCREEN), timeout=15_000)
+    await page.wait_for_function(f"() => ({TEXT_ON_SCREEN})(['#question', '请逐项说明？'])",
+                                 timeout=15_000)
     assert third not in await page.content()  # not revealed: never on the page
     await page.wait_for_function(
         "document.getAnimations().every(a => a.playState !== 'running')")
