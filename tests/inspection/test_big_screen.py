@@ -17,7 +17,7 @@ from storage import inspection as store
 from storage.inspection import Question
 from tests.browser.conftest import screenshot_path
 from tests.conftest import Console
-from tests.inspection.helpers import asks, bank, card, city_chief, say, session_row
+from tests.inspection.helpers import asks, bank, card, city_chief, run_unit, say, session_row
 
 
 @pytest.mark.browser
@@ -594,3 +594,107 @@ async def test_long_answers_fit_a_720p_projector(console: Console, browser: Brow
     await phone.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     await expect(phone.locator("#answers .ans").last).to_be_in_viewport()
     await ctx.close()
+
+
+# where a text is on the projector: whether all of it is on screen (inside #answers or
+# #question as clipped, and the window), and the pager of its box
+TEXT_ON_SCREEN = """([box, text]) => {
+  const b = document.querySelector(box), r = b.getBoundingClientRect();
+  const clip = /inset\\(0px 0px ([\\d.]+)px 0px\\)/.exec(getComputedStyle(b).clipPath);
+  const bottom = Math.min(r.bottom - (clip ? parseFloat(clip[1]) : 0), innerHeight);
+  const walker = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at); range.setEnd(node, at + text.length);
+    const rects = [...range.getClientRects()].filter((x) => x.width > 0);
+    return rects.length > 0 && rects.every((x) => x.top >= Math.max(r.top, 0) - 1
+      && x.bottom <= bottom + 1 && x.right <= Math.min(r.right, innerWidth) + 1);
+  }
+  return false;
+}"""
+
+
+@pytest.mark.browser
+async def test_a_long_answer_and_question_page_through_by_screens(
+        console: Console, browser: Browser, request: Any) -> None:
+    """On a 720p projector one published answer several screens long at 20 px: it is shown a
+    screenful at a time by itself (第 1/N 屏 … 第 N/N 屏) until its last line is on screen,
+    never below 20 px and never scrolling the page. The next question, revealed meanwhile,
+    replaces it at once; a question longer than the room left to it pages the same way, and
+    the next unit's question is not on the page before its reveal. A short answer has no pager."""
+    await say(console, "督导 新建 长答案 单位数=3 题数=1 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    order = sorted(await asks(console, s.id), key=lambda a: a.position)
+    last_point = "（最后一条）逐项对账销号，整改情况于会后一个月内书面报告"
+    long_question = ("结合本院实际，" + "谈谈你院落实上级院关于加强法律监督工作部署的具体措施、"
+                     "存在问题和下一步打算，" * 9 + "请逐项说明？")
+    async with console.app.services.db() as db, db.begin():
+        q1 = await db.get(Question, order[0].question_id)
+        q2 = await db.get(Question, order[1].question_id)
+        assert q1 is not None and q2 is not None
+        q1.answer_points = json.dumps(
+            [f"（要点{k}）建立健全案件质量评查、流程监控和案例指导等制度机制，"
+             "定期通报典型问题并明确整改责任人和时限" for k in range(1, 19)] + [last_point],
+            ensure_ascii=False)
+        q2.text = long_question
+        q2.answer_points = json.dumps(["要点较短"], ensure_ascii=False)
+    third = (await bank(console))[order[2].question_id].text
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query + "&dwell=1")
+    await expect(page.locator("#conn")).to_have_text("● 实时")
+    await run_unit(console, 1, order[0].unit_id, "回答到位")
+    pager = page.locator("#pager")
+    await expect(pager).to_have_text(re.compile(r"^第 1/\d+ 屏$"))
+    total = int(re.findall(r"\d+", await pager.inner_text())[1])
+    assert total >= 3, total
+    assert not await page.evaluate(TEXT_ON_SCREEN, ["#answers", last_point])
+    await page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')")
+    await page.screenshot(path=str(screenshot_path(request, "long-answer-1")))
+    # the screens come by themselves until the answer's last line is in view, on the last one
+    await page.wait_for_function(f"() => ({TEXT_ON_SCREEN})(['#answers', {json.dumps(last_point)}])",
+                                 timeout=15_000)
+    await expect(pager).to_have_text(f"第 {total}/{total} 屏")
+    got = await page.evaluate(ANSWERS_SHOWN)
+    assert got["smallest"] >= 20 and not got["pageScrolls"], got
+    assert await page.evaluate(LAYOUT_PROBLEMS) == []
+    await page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')")
+    await page.screenshot(path=str(screenshot_path(request, "long-answer-last")))
+    await expect(pager).to_have_text(f"第 1/{total} 屏")  # and round again from the top
+
+    # the next unit's long question, revealed while the answer is paging: on screen at once
+    await say(console, "下一题")
+    await expect(page.locator("#question")).to_have_text(long_question, timeout=2_000)
+    await expect(page.locator("#answers")).to_be_hidden()
+    await expect(pager).to_be_hidden()
+    qpager = page.locator("#qpager")
+    await expect(qpager).to_have_text(re.compile(r"^第 1/[2-9] 屏$"))
+    assert float(await page.locator("#question").evaluate(
+        "q => parseFloat(getComputedStyle(q).fontSize)")) >= 20
+    assert await page.evaluate(LAYOUT_PROBLEMS) == []
+    await expect(page.locator("#timer")).to_be_in_viewport()
+    await page.wait_for_function(f"() => ({TEXT_ON_SCREEN})(['#question', '请逐项说明？'])",
+                                 timeout=15_000)
+    assert third not in await page.content()  # not revealed: never on the page
+    await page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')")
+    await page.screenshot(path=str(screenshot_path(request, "long-question-last")))
+
+    # its short answer: whole on one screen, no pager
+    await say(console, "点评")
+    await say(console, "点评 回答到位", user=city_chief(console, order[1].unit_id))
+    await say(console, "公布答案")
+    await expect(page.locator("#answers")).to_contain_text("要点较短")
+    await expect(qpager).to_be_hidden()
+    await expect(pager).to_be_hidden()
+    got = await page.evaluate(ANSWERS_SHOWN)
+    assert got["clipped"] == [] and not got["scrolls"], got
+    assert await page.locator("#answers .ans").evaluate("x => x.style.transform") == ""
+    await page.close()
