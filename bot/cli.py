@@ -558,12 +558,17 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
     print(f"{done.rows} roster rows imported as roster version {done.version_id} in the database"
           f"{written}; roster version {done.roster_version}")
     for h in done.handovers:
+        n = done.items.get((h.unit, h.old_id), 0)
         if h.replaced:
             print(f"{h.unit}: chief role removed from {h.old_id} ({h.old_name}), new chief "
-                  f"{h.new_name}" + ("; they now have no role" if h.no_role_left else ""))
+                  f"{h.new_name}" + ("; they now have no role" if h.no_role_left else "")
+                  + (f"; 移交 {n} 项未完成整改: {n} open rectification items handed to "
+                     f"{h.new_id}, who is told" if n else ""))
         else:
             print(f"warning: {h.unit} now has two chiefs, {h.old_id} ({h.old_name}) and "
-                  f"{h.new_name}; if this is a handover, run again with --replace-chiefs",
+                  f"{h.new_name}; if this is a handover, run again with --replace-chiefs"
+                  + (f" (移交 {n} 项未完成整改: it hands {h.old_name}'s {n} open "
+                     f"rectification items to {h.new_id})" if n else ""),
                   file=sys.stderr)
     print("every instance on this database uses it at its next tick "
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")

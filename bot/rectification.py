@@ -9,15 +9,19 @@ card, and the people told. A function returns the answer for the person who acte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.context import Outbound
 from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE, SEND_BACK_USAGE
+from bot.domain.reminders import rectification_subject
 from bot.inspection import notify, params_of
-from bot.reminders import REPORTED, SENT_BACK_LABEL, replan_rectifications
+from bot.reminders import REPORTED, SENT_BACK_LABEL, hand_over_cards, replan_rectifications
+from bot.roster import Handover
 from cards import inspection as cards
 from cards.model import Card
 from cards.reminders import local
@@ -27,6 +31,7 @@ from storage.inspection import InspectionSession, Note, RectificationItem
 from storage.messages import bot_cards_since, get_message, message_card
 
 ITEM_TEXT = 30  # characters of an item's text in the notices
+HANDED_OVER_SHOWN = 20  # items listed in the incoming chief's handover notice
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ async def send_back(out: Outbound, actor: Person, item_id: int, reported: str | 
     for message_id in await _item_cards(out, item):
         await _redraw(out, message_id, lambda c: cards.item_reopened(c, item.id, footer))
     for message_id in report_cards:
-        await _redraw(out, message_id, lambda c: cards.item_reported(c, footer))
+        await _redraw(out, message_id, partial(cards.item_reported, footer=footer))
     again = f"点卡片上的「报告整改完成」，或发送「整改完成 #{item.id} <说明>」"
     for pid in told:
         await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）被检务督察{actor.name}"
@@ -229,3 +234,56 @@ async def show_report_outcome(out: Outbound, closed: list[int], reopened: list[i
             partial(cards.item_reopened, item_id=item_id, footer=footer)
         for message_id in await _item_cards(out, item):
             await _redraw(out, message_id, change)
+
+
+# -- a chief's handover (换任) ------------------------------------------------------------------
+
+async def items_to_hand_over(session: AsyncSession, handovers: Sequence[Handover]
+                             ) -> dict[tuple[str, str], int]:
+    """How many open items each handover (unit, outgoing chief) would move, whether or not it
+    is checked: the roster import's preview says 「移交 N 项未完成整改」."""
+    return {(h.unit, h.old_id): len(await store.open_rectifications_owned(
+        session, h.unit, h.old_id)) for h in handovers}
+
+
+async def hand_over(out: Outbound, handovers: Sequence[Handover], by: str
+                    ) -> dict[tuple[str, str], int]:
+    """A roster import applied these handovers (in its transaction, before the new roster is
+    in use, so people are named from the handover): each replaced chief's open items of the
+    unit get the incoming chief as their 责任人 (one audit record each); the outgoing chief's
+    item cards and open reminder cards lose 报告整改完成 and say where the item went; the
+    incoming chief gets one notice listing what they inherited. Later reminders go to them,
+    as their recipients are read at send time. Closed items keep their history. Returns the
+    number moved per handover (unit, outgoing chief), as `items_to_hand_over`."""
+    moved: dict[tuple[str, str], int] = {}
+    tz = out.config.tz
+    for h in handovers:
+        if not h.replaced or h.old_id == h.new_id:
+            continue
+        items = await store.open_rectifications_owned(out.session, h.unit, h.old_id,
+                                                      for_update=True)
+        if not items:
+            continue
+        now = out.now()
+        footer = f"已移交：{h.unit_name}检察长换任，本事项已移交{h.new_name}负责 {local(now, tz)}"
+        for item in items:
+            item.owner_person_id = h.new_id
+            await out.audit(by, "inspection.rectification.handover", item.session_id,
+                            {"item": item.id, "unit": h.unit, "from": h.old_id, "to": h.new_id})
+            # the outgoing chief's item card: its 报告整改完成 would now be refused
+            await _redraw(out, item.card_message_id, partial(cards.item_reported, footer=footer))
+            item.card_message_id = None  # the notice below is the incoming chief's
+        await hand_over_cards(out, [rectification_subject(i.id) for i in items], h.old_id,
+                              footer)
+        today = now.astimezone(tz).date()
+        lines = [f"· 整改事项 #{i.id}（整改期限 {i.due_date:%Y-%m-%d}"
+                 f"{'，已逾期' if i.due_date < today else ''}）：{_clip(i.text)}"
+                 for i in items[:HANDED_OVER_SHOWN]]
+        if len(items) > HANDED_OVER_SHOWN:
+            lines.append(f"· 另有 {len(items) - HANDED_OVER_SHOWN} 项，发送「提醒」查看")
+        await out.send_dm(h.new_id, text=(
+            f"您已接任{h.unit_name}检察长。原检察长{h.old_name}负责的 {len(items)} 项未完成整改"
+            "事项已移交给您：\n" + "\n".join(lines) + "\n请按期整改，逾期将提醒您；整改完成后发送"
+            f"「整改完成 #{items[0].id} <说明>」报告（换成相应的事项号）。"))
+        moved[(h.unit, h.old_id)] = len(items)
+    return moved

@@ -836,6 +836,24 @@ async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: 
     await svc.plan_rectifications(out.session, [*closed, *reopened], out.now())
 
 
+async def hand_over_cards(out: Outbound, subjects: Sequence[str], person_id: str,
+                          footer: str) -> None:
+    """``person_id`` no longer answers for these subjects (an outgoing chief's 整改事项, moved
+    at a handover): their open reminder cards lose their buttons, say why (``footer``) and are
+    no longer theirs; a reminder left with no card is closed, as a superseded one is. The
+    series goes on, at send time, to whoever answers for it now."""
+    for subject in subjects:
+        touched: set[int] = set()
+        for r, rm in await repo.open_copies_for(out.session, subject, person_id):
+            await _redraw(out, rm.message_id, lambda c: dataclasses.replace(
+                c, actions=(), footer=footer))
+            await repo.drop_copy(out.session, rm.id)
+            touched.add(r.id)
+        for rid in sorted(touched):
+            if not await repo.messages_of(out.session, rid):
+                await repo.close_once(out.session, rid, out.now(), "bot", SUPERSEDED)
+
+
 async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
                       reopened: bool = False) -> None:
     """Call after a deadline change or closing (or withdrawing) a case: re-plans or cancels
@@ -887,6 +905,7 @@ __all__ = [
     "ReminderService",
     "Subject",
     "SweepResult",
+    "hand_over_cards",
     "install",
     "plan_review_reminders",
     "replan_case",

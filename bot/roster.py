@@ -71,6 +71,7 @@ class Handover:
     new_name: str
     replaced: bool
     no_role_left: bool
+    new_id: str  # the incoming chief: the outgoing one's open 整改事项 move to them
 
     @property
     def label(self) -> str:
@@ -421,7 +422,7 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
         for p in others:
             left = [r for r in p.get("roles") or [] if r != "chief"]
             plan.handovers.append(Handover(n, uid, name, p["id"], str(p.get("name")),
-                                           person_name, replace, not left))
+                                           person_name, replace, not left, chief))
             if not replace:
                 plan.warnings.append(Issue(n, (
                     f"{name} 已有检察长 {p.get('name')}（{p['id']}），导入后将有两位检察长；"

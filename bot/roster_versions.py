@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,15 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.context import Services, unit_of_work
+from bot.directory import Directory
 from bot.org_file import read_or_none, write_copy
+from bot.rectification import hand_over, items_to_hand_over
 from bot.roster import Handover, RosterError, header_of, org_text, parse_org_text, plan_roster, read_csv
+from bot.signing import Signer
 from config.loader import ConfigError, Settings, parse_yaml, validate_file
 from config.model import Org
-from storage import audit, db, migrate
+from storage import db, migrate
 from storage import roster as store
 from storage.roster import RosterVersion, VersionConflict
 
@@ -98,6 +102,9 @@ class Imported:
     roster_version: str  # the roster's hash (Org.version_hash)
     not_written: str | None = None  # why org.yaml could not be written, if it could not
     handovers: tuple[Handover, ...] = ()  # units given a new chief while they had one
+    # open 整改事项 per handover (unit, outgoing chief): moved to the incoming chief when it
+    # replaced the outgoing one, else what --replace-chiefs would move
+    items: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
@@ -128,17 +135,27 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
         if plan.unchanged:
             return Imported(len(rows), None, plan.new_version)
         now = clock.now()
-        async with sessions() as session, session.begin():
-            await audit.append(session, at=now, actor="cli", action="roster.import",
-                               subject=plan.new_version, data={
-                                   "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
-                                   "version_before": plan.base_version, **plan.summary()})
-            version_id, text = await add_import(session, base, plan.merged, plan.new_version,
-                                                by="cli", at=now)
+        # the new roster's Services: the incoming chief's notice goes out through the outbox
+        # of the instances on this database (bot/rectification.hand_over)
+        services = Services(
+            settings=settings, clock=clock, db=sessions,
+            directory=Directory(Org.model_validate(plan.merged)),
+            signer=Signer(settings.secrets.link_keys),
+            external_transports=("dingtalk",) if settings.config.transports.dingtalk.enabled
+            else ())
+        async with unit_of_work(services) as out:
+            await out.audit("cli", "roster.import", plan.new_version, {
+                "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
+                "version_before": plan.base_version, **plan.summary()})
+            version_id, text = await add_import(out.session, base, plan.merged,
+                                                plan.new_version, by="cli", at=now)
+            items = await hand_over(out, plan.handovers, "cli")
+            items |= {k: n for k, n in (await items_to_hand_over(
+                out.session, [h for h in plan.handovers if not h.replaced])).items() if n}
         failed = await write_copy(org_path, text)
         return Imported(len(rows), version_id, plan.new_version,
                         str(failed.strerror or failed) if failed else None,
-                        tuple(plan.handovers))
+                        tuple(plan.handovers), items)
     finally:
         await engine.dispose()
 

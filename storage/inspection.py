@@ -494,6 +494,20 @@ async def rectification_for_update(session: AsyncSession,
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def open_rectifications_owned(session: AsyncSession, unit_id: str, person_id: str, *,
+                                    for_update: bool = False) -> list[RectificationItem]:
+    """The open items of `unit_id` whose 责任人 is `person_id`, oldest first: what a chief's
+    handover (换任) moves to the incoming chief (`for_update`: locked, read fresh)."""
+    q = (select(RectificationItem)
+         .where(RectificationItem.unit_id == unit_id,
+                RectificationItem.owner_person_id == person_id,
+                RectificationItem.status == "open")
+         .order_by(RectificationItem.id))
+    if for_update:
+        q = q.with_for_update().execution_options(populate_existing=True)
+    return list((await session.execute(q)).scalars())
+
+
 def report_rectification_done(item: RectificationItem, at: datetime, person_id: str,
                               note: str) -> None:
     """Close (销号) an item on its chief's or 责任人's report (整改完成) with their note."""

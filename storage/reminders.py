@@ -324,6 +324,16 @@ async def open_copies_of_series(session: AsyncSession, rule_id: str, subject: st
     return [(r, m) for r, m in (await session.execute(stmt)).all()]
 
 
+async def open_copies_for(session: AsyncSession, subject: str, person_id: str
+                          ) -> list[tuple[Reminder, ReminderMessage]]:
+    """A person's cards of a subject's reminders still open (any rule)."""
+    stmt = (select(Reminder, ReminderMessage)
+            .join(ReminderMessage, ReminderMessage.reminder_id == Reminder.id)
+            .where(Reminder.subject == subject, *_open_for(person_id))
+            .order_by(Reminder.id, ReminderMessage.id))
+    return [(r, m) for r, m in (await session.execute(stmt)).all()]
+
+
 async def settled_by(session: AsyncSession, series: Iterable[tuple[str, str]]
                      ) -> dict[tuple[str, str], set[str]]:
     """Who marked a reminder of each series ``(rule_id, subject)`` 已处理 (``done``)."""

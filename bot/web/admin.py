@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from bot.context import unit_of_work
 from bot.directory import parent_line
 from bot.org_file import write_copy
+from bot.rectification import hand_over, items_to_hand_over
 from bot.roster import (
     COLUMNS,
     KIND_LABELS,
@@ -157,8 +158,12 @@ class AdminWeb:
         text = buf.getvalue()
         # a handover (换任) is offered checked: a unit has one 检察长
         plan = await asyncio.to_thread(self._plan, await self._current(), text, True)
+        moving: dict[tuple[str, str], int] = {}
+        if plan.handovers:  # 移交 N 项未完成整改, per handover
+            async with self.app.services.db() as session:
+                moving = await items_to_hand_over(session, plan.handovers)
         return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
-                            filename=filename)
+                            filename=filename, moving=moving)
 
     async def apply(self, request: web.Request) -> web.Response:
         """Confirmed: check again against the roster in use now (another admin may have
@@ -200,12 +205,13 @@ class AdminWeb:
                     version_id, yaml_text = await add_import(
                         out.session, base, plan.merged, plan.new_version, by=viewer.id,
                         at=out.now())
+                    moved = await hand_over(out, plan.handovers, viewer.id)
             except VersionConflict:  # another instance's import came first
                 return self._render(viewer, status=409, upload_error=CHANGED)
             failed = await write_copy(path, yaml_text)
             roster.adopted(version_id, yaml_text, written=failed is None)
             self.app.use_org(Org.model_validate(plan.merged))
-        return self._render(viewer, applied=plan,
+        return self._render(viewer, applied=plan, moved=moved,
                             not_written=why_not_written(failed) if failed else None)
 
 
