@@ -35,9 +35,11 @@ from bot.domain.stats import compute
 from bot.domain.text import char_problem, invisible
 from bot.signing import expired
 from cards.cases import (
+    SCORE_FORM_BUTTON,
     CaseView,
     ReceiptView,
     case_created_card,
+    created_card_title,
     deduction_lines,
     delivery_card,
     intake_choices,
@@ -45,8 +47,11 @@ from cards.cases import (
     intake_state,
     intake_waiting_card,
     local,
+    score_button,
+    score_card_title,
+    view_actions,
 )
-from cards.model import Card
+from cards.model import Button, Card
 from cards.stats import StatsView
 from config.model import Person
 from storage import audit
@@ -738,25 +743,82 @@ async def redraw_deliveries(out: Outbound, case: CaseRow) -> None:
 
 
 async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
-    """The case was withdrawn: the prosecutor's earlier cards that act on it lose their
-    buttons — every 撤销案件 confirmation (确认撤销; footed 已撤销（…）), the 评分 card's 打开评分表
-    and 已录入案件's 去评分 (footed 案件已撤销（…）). They were sent to the prosecutor: in their
-    1:1 chat or a group they are in, after the case was created."""
-    done, footer = withdrawn_text(out, case), closed_footer(out, case)
-    if done is None or footer is None:
+    """The case was withdrawn: every 撤销案件 confirmation sent to its prosecutor (in their 1:1
+    chat or a group they are in, after the case was created) loses 确认撤销, footed
+    已撤销（…）; the cards offering 去评分 follow as on closing (`redraw_requested_cards`)."""
+    done = withdrawn_text(out, case)
+    if done is None:
         return
     chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
-    scored = (f"评分 {case.code}", f"已录入案件 {case.code}")
     for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
         card = msgs.message_card(msg)
-        if card is None:
-            continue
-        confirm = card.button("case.withdraw")
-        if confirm is not None and confirm.data.get("code") == case.code:
+        confirm = card.button("case.withdraw") if card is not None else None
+        if card is not None and confirm is not None and confirm.data.get("code") == case.code:
             await out.update_card(msg, replace(card, actions=(), footer=done))
-        elif card.title in scored and card.button("case.score") is not None:
-            await out.update_card(msg, replace(card, footer=footer, actions=tuple(
-                b for b in card.actions if b.id != "case.score")))
+    await redraw_requested_cards(out, case)
+
+
+# the buttons of the cards people asked for (码, 评分, 已录入案件) that a case no longer open
+# refuses: 去评分 / 打开评分表 and 扫码受理
+NOT_WHEN_CLOSED = ("case.score", "case.intake")
+CLOSED_FOOTER_START = "案件已结案"  # closed_footer of a closed (not withdrawn) case
+
+
+def _requested_chats(out: Outbound, case: CaseRow) -> list[str]:
+    """Where a card offering 去评分 or 扫码受理 on `case` may be: the 1:1 chats and groups of its
+    prosecutor and of the case managers in whose scope it is (whom those buttons are for)."""
+    people = [case.prosecutor] + [p.id for p in out.directory.with_role("case_manager")
+                                  if in_scope(out, p, case.unit)]
+    chats = [c for pid in people
+             for c in [f"dm:{pid}", *(chat.id for chat in out.directory.chats_of(pid))]]
+    return list(dict.fromkeys(chats))
+
+
+async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
+    """The case was closed, reopened or withdrawn: the cards people asked for that act on it
+    follow, as the investigators' code cards do (`redraw_deliveries`). Closed or withdrawn,
+    the 码 cards lose 去评分 and 扫码受理, the 评分 card 打开评分表 and 已录入案件 去评分, footed
+    案件已结案（date） (案件已撤销（…）); reopened, the cards the closing redrew get back what
+    their reader is offered now. What each card said when sent stays."""
+    footer = closed_footer(out, case)
+    delivered = {d.message_id for d in await repo.deliveries(out.session, case.code)}
+    asked = (score_card_title(case.code), created_card_title(case.code))
+    for msg in await msgs.bot_cards_mentioning(out.session, _requested_chats(out, case),
+                                               case.created_at, case.code):
+        card = msgs.message_card(msg)
+        if card is None or msg.id in delivered or not (
+                card.title in asked or card.title.startswith(f"案件码 {case.code} · ")):
+            continue
+        if footer is not None:
+            if any(card.button(a) is not None for a in NOT_WHEN_CLOSED):
+                await out.update_card(msg, replace(card, footer=footer, actions=tuple(
+                    b for b in card.actions if b.id not in NOT_WHEN_CLOSED)))
+        elif card.footer is not None and card.footer.startswith(CLOSED_FOOTER_START):
+            await out.update_card(msg, replace(card, footer=None,
+                                               actions=await _offered_again(out, case, msg, card)))
+
+
+async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card
+                         ) -> tuple[Button, ...]:
+    """The buttons a card the closing redrew has again, the case reopened: 打开评分表 / 去评分
+    on the prosecutor's 评分 and 已录入案件 cards; on a 码 card, what its reader (the person
+    it was sent to or who asked for it in a group) is offered now, as `码` would."""
+    url = score_url(out, case.code)
+    if card.title == score_card_title(case.code):
+        return (score_button(url, SCORE_FORM_BUTTON),)
+    if card.title == created_card_title(case.code):
+        return (score_button(url),)
+    reader = (msg.chat.removeprefix("dm:") if msg.chat.startswith("dm:")
+              else await msgs.sender_of_event(out.session, msg))
+    person = out.directory.person(reader) if reader else None
+    opener = card.button("case.open")
+    page = opener.url if opener is not None and opener.url else code_links(out, case.code)[0]
+    if person is None:
+        return (*card.actions,)
+    ev = await repo.current_evaluation(out.session, case)
+    last = await repo.last_intake(out.session, case.code)
+    return view_actions(case.code, page, can_score=person.id == case.prosecutor,
+                        score_url=url, can_intake=offers_intake(out, person, case, ev, last))
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:

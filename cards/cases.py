@@ -203,21 +203,44 @@ def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, pa
     the case in (扫码分类受理) gets the button that does it."""
     if case.withdrawn is not None:  # entered by mistake: nothing to do with it any more
         return Card(title=code_title(case, ev), body=case_body(case, ev, template))
-    actions = [Button(id="case.open", label="查看详情", url=page_url)]
-    if can_score:
-        actions.append(Button(id="case.score", label="去评分", url=score_url))
-    if can_intake:
-        actions.append(Button(id="case.intake", label=INTAKE_BUTTON, data={"code": case.code}))
     return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                 color=ev.color.value if ev else None, image=qr_url if ev else None,
-                actions=tuple(actions), code_color=True)
+                actions=view_actions(case.code, page_url, can_score=can_score,
+                                     score_url=score_url, can_intake=can_intake),
+                code_color=True)
+
+
+def view_actions(code: str, page_url: str, *, can_score: bool, score_url: str,
+                 can_intake: bool) -> tuple[Button, ...]:
+    """The 码 card's buttons: 查看详情, and 去评分 / 扫码受理 for whom they are offered."""
+    actions = [Button(id="case.open", label="查看详情", url=page_url)]
+    if can_score:
+        actions.append(score_button(score_url))
+    if can_intake:
+        actions.append(Button(id="case.intake", label=INTAKE_BUTTON, data={"code": code}))
+    return tuple(actions)
+
+
+SCORE_FORM_BUTTON = "打开评分表"  # the 评分 card's; 码 and 已录入案件 say 去评分
+
+
+def score_button(score_url: str, label: str = "去评分") -> Button:
+    return Button(id="case.score", label=label, url=score_url)
 
 
 def score_link_card(case: CaseView, ev: Evaluation | None, score_url: str) -> Card:
     state = f"当前：{ev.color.label} {ev.score}分（第{ev.version}版）" if ev else "尚未评分"
-    return Card(title=f"评分 {case.code}", body=f"案件：{case.title}\n{state}",
+    return Card(title=score_card_title(case.code), body=f"案件：{case.title}\n{state}",
                 color=ev.color.value if ev else None,
-                actions=(Button(id="case.score", label="打开评分表", url=score_url),))
+                actions=(score_button(score_url, SCORE_FORM_BUTTON),))
+
+
+def score_card_title(code: str) -> str:
+    return f"评分 {code}"
+
+
+def created_card_title(code: str) -> str:
+    return f"已录入案件 {code}"
 
 
 WITHDRAW_BUTTON = "确认撤销"
@@ -259,8 +282,8 @@ def case_created_card(case: CaseView, investigators: list[str], score_url: str) 
     if case.external_id:
         lines.append(f"统一受案号：{case.external_id}")
     lines.append("尚未评分：评分后案件码将发送给侦查人员。")
-    return Card(title=f"已录入案件 {case.code}", body="\n".join(lines),
-                actions=(Button(id="case.score", label="去评分", url=score_url),))
+    return Card(title=created_card_title(case.code), body="\n".join(lines),
+                actions=(score_button(score_url),))
 
 
 def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,

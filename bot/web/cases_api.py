@@ -283,6 +283,7 @@ class CasesApi:
             await ops.intake_waits_again(out, case)
         if "status" in changes:  # the cards that act on the case follow (案件已结案（date）)
             await ops.redraw_deliveries(out, case)
+            await ops.redraw_requested_cards(out, case)
             await reviews.on_case_status(out, case)
 
     async def evaluate(self, request: web.Request) -> web.Response:

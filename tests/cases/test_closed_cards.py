@@ -7,18 +7,35 @@ buttons (and the form) back on the same cards."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
-from tests.conftest import Console
+import pytest
+
+from tests.cases.helpers import (
+    AUTH,
+    INVESTIGATORS,
+    MANAGER,
+    PROSECUTOR,
+    RED,
+    cards,
+    create_case,
+    evaluate,
+    intakes,
+    org_with_second_county,
+)
+from tests.conftest import Console, make_settings, open_console
 
 INV, INV2 = INVESTIGATORS
 CLOSED = "案件已结案（2026-11-03）"  # closed a day after START
 
 
 async def _card(console: Console, person: str, title_part: str) -> dict[str, Any]:
-    return [m for m in cards(await console.messages(f"dm:{person}"))
+    """The latest card with `title_part` in its title in `person`'s 1:1 chat (or a group)."""
+    chat = person if person.startswith("g-") else f"dm:{person}"
+    return [m for m in cards(await console.messages(chat))
             if title_part in m["card"]["title"]][-1]
 
 
@@ -158,3 +175,78 @@ async def test_a_closed_case_offers_its_prosecutor_no_score_button(console: Cons
     assert await offers() == (["查看详情"], False)
     await _status(console, code, "open")
     assert await offers() == (["查看详情", "去评分"], True)
+
+
+async def test_closing_redraws_the_code_cards_asked_for_and_reopening_gives_their_buttons_back(
+        console: Console) -> None:
+    """A 码 card already in the chat follows the case: closed, a case manager's loses 扫码受理
+    and the prosecutor's 去评分 (a tap on the old button says why); reopened, both are back."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    asked = {}
+    for person in (MANAGER, PROSECUTOR):
+        r = await console.send(person, f"dm:{person}", f"码 {code}")
+        asked[person] = cards(r["messages"])[-1]
+    assert _labels(asked[MANAGER]) == ["查看详情", "扫码受理"]
+    assert _labels(asked[PROSECUTOR]) == ["查看详情", "去评分"]
+
+    await console.advance("1d")
+    await _status(console, code, "closed")
+    for person, sent in asked.items():
+        card = await _card(console, person, f"案件码 {code}")
+        assert card["id"] == sent["id"]  # the same card, redrawn
+        assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+        assert card["card"]["body"] == sent["card"]["body"]
+    r = await console.click(MANAGER, asked[MANAGER]["id"], "case.intake")
+    assert r["messages"][-1]["text"] == (
+        f"该按钮已失效：「案件码 {code} · 红码 66分」{CLOSED}。请以最新卡片为准。")
+    assert await intakes(console, code) == []
+
+    await _status(console, code, "open")
+    card = await _card(console, MANAGER, f"案件码 {code}")
+    assert card["id"] == asked[MANAGER]["id"] and card["card"]["footer"] is None
+    assert _labels(card) == ["查看详情", "扫码受理"]
+    mine = await _card(console, PROSECUTOR, f"案件码 {code}")
+    assert _labels(mine) == ["查看详情", "去评分"] and mine["card"]["footer"] is None
+    r = await console.click(MANAGER, card["id"], "case.intake")
+    assert any(m["card"] and m["card"]["title"] == f"受理 {code} · 退回" for m in r["messages"])
+    assert await intakes(console, code) == ["退回"]
+
+
+GROUP = "g-this-case"  # the case's prosecutor, investigators and a case manager
+
+
+@pytest.fixture
+async def group_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    path = org_with_second_county(tmp_path, chats=[
+        {"id": GROUP, "title": "本案协作群", "members": [PROSECUTOR, MANAGER, *INVESTIGATORS]}])
+    settings = make_settings(tmp_path, org=str(path),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as c:
+        yield c
+
+
+async def test_a_code_card_asked_for_in_a_group_gets_back_what_its_asker_was_offered(
+        group_console: Console) -> None:
+    """In a group everyone may see the case, the 码 card goes to the group: closing takes the
+    case manager's 扫码受理 off it, reopening gives it back; the prosecutor's 评分 card follows."""
+    console = group_console
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    r = await console.send(MANAGER, GROUP, f"码 {code}")
+    [sent] = cards(r["messages"])
+    assert sent["chat"] == GROUP and _labels(sent) == ["查看详情", "扫码受理"]
+    [score] = cards((await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}"))
+                    ["messages"])
+    assert _labels(score) == ["打开评分表"]
+
+    await _status(console, code, "closed")
+    card = await _card(console, GROUP, f"案件码 {code}")
+    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == "案件已结案（2026-11-02）"
+    closed = await _card(console, PROSECUTOR, f"评分 {code}")
+    assert closed["id"] == score["id"] and _labels(closed) == []
+
+    await _status(console, code, "open")
+    card = await _card(console, GROUP, f"案件码 {code}")
+    assert _labels(card) == ["查看详情", "扫码受理"] and card["card"]["footer"] is None
+    assert _labels(await _card(console, PROSECUTOR, f"评分 {code}")) == ["打开评分表"]

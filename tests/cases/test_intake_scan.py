@@ -75,8 +75,8 @@ async def test_an_unscored_or_closed_case_offers_no_intake(console: Console) -> 
     assert r.status == 200
     assert "扫码受理" not in labels(await code_card(console, MANAGER, code))
     r2 = await console.click(MANAGER, card["id"], "case.intake")  # the card shown before
-    assert r2["messages"][-1]["text"].startswith(f"{code} 已于") and "结案，无需受理" in \
-        r2["messages"][-1]["text"]
+    assert r2["messages"][-1]["text"].startswith(f"该按钮已失效：「案件码 {code} · ")
+    assert r2["messages"][-1]["text"].endswith("案件已结案（2026-11-02）。请以最新卡片为准。")
     assert await intakes(console, code) == []
 
 

@@ -231,8 +231,9 @@ async def test_a_withdrawn_case_is_frozen(console: Console) -> None:
 
 
 async def test_withdrawing_retires_the_earlier_cards_for_the_case(console: Console) -> None:
-    """Withdrawn by the typed 确认: every 撤销案件 card still showing 确认撤销, the 评分 card
-    and the 已录入案件 card lose the buttons that act on the case; another case's are kept."""
+    """Withdrawn by the typed 确认: every 撤销案件 card still showing 确认撤销, the 评分 card,
+    the 已录入案件 card and the 码 card lose the buttons that act on the case; another case's
+    are kept."""
     await login(console, PROSECUTOR)
     _, token = await open_form(console)
     status, created = await submit(console, token)
@@ -245,6 +246,8 @@ async def test_withdrawing_retires_the_earlier_cards_for_the_case(console: Conso
     assert [a["label"] for a in entered["card"]["actions"]] == ["去评分"]
     [score] = await say(console, f"评分 {code}")
     [score_other] = await say(console, f"评分 {other}")
+    [view] = await say(console, f"码 {code}")
+    assert [a["label"] for a in view["card"]["actions"]] == ["查看详情", "去评分"]
     [ask1] = await say(console, f"撤销案件 {code} 录错了")
     [ask2] = await say(console, f"撤销案件 {code}")
     [ask_other] = await say(console, f"撤销案件 {other}")
@@ -259,6 +262,9 @@ async def test_withdrawing_retires_the_earlier_cards_for_the_case(console: Conso
     for card in (entered, score):
         assert now[card["id"]]["actions"] == [], now[card["id"]]
         assert now[card["id"]]["footer"] == f"案件{done}"
+    # the 码 card keeps 查看详情 (the code page says it is withdrawn)
+    assert [a["label"] for a in now[view["id"]]["actions"]] == ["查看详情"]
+    assert now[view["id"]]["footer"] == f"案件{done}"
     assert now[ask_other["id"]] == ask_other["card"]
     assert now[score_other["id"]] == score_other["card"]
     # a tap on a retired card's old rendering is told, and changes nothing
