@@ -21,15 +21,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.org_file import read_or_none, write_copy
-from bot.roster import Handover, RosterError, header_of, org_text, parse_org_text, plan_roster, read_csv
+from bot.roster import (
+    Handover,
+    RosterError,
+    changes_text,
+    header_of,
+    org_text,
+    parse_org_text,
+    plan_roster,
+    read_csv,
+    roster_changes,
+)
 from config.loader import ConfigError, Settings, parse_yaml, validate_file
 from config.model import Org
 from storage import audit, db, migrate
 from storage import roster as store
 from storage.roster import RosterVersion, VersionConflict
 
-__all__ = ["Current", "Imported", "VersionConflict", "add_import", "check_text", "current",
-           "describe", "import_roster", "org_in_use", "sha256_of", "summary"]
+__all__ = ["Current", "Imported", "Newer", "Saved", "VersionConflict", "add_import",
+           "check_text", "current", "describe", "import_roster", "newer_than", "org_in_use",
+           "sha256_of", "summary"]
 
 
 def sha256_of(text: str) -> str:
@@ -89,6 +100,47 @@ async def add_import(session: AsyncSession, base: Current, merged: dict[str, Any
                                  sha256=sha256_of(text), roster_version=roster_version,
                                  source="import", imported_by=by, at=at)
     return version_id, text
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One version, as the admin whose confirmation it overtook is told of it."""
+
+    id: int
+    source: str  # "import" | "file"
+    by: str | None  # person id or "cli" (import); host (file)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Newer:
+    """What was saved on top of the version a preview was made on: who and when, and what it
+    changed (empty when that version is not known, or no longer passes this casebot's checks)."""
+
+    versions: tuple[Saved, ...]  # oldest first
+    changes: tuple[str, ...] = ()  # 新增单位：…（c01-03）
+    touched: frozenset[str] = frozenset()  # ids of the units, people and chats they changed
+
+
+async def newer_than(session: AsyncSession, base_id: int | None) -> Newer:
+    """The versions after `base_id` (None: not known, the newest only), and what changed from
+    `base_id` to the newest."""
+    if base_id is None:
+        row = await store.newest(session)
+        rows = [row] if row else []
+    else:
+        rows = await store.after(session, base_id)
+    versions = tuple(Saved(r.id, r.source, r.imported_by, r.created_at) for r in rows)
+    base = await store.get(session, base_id) if base_id else None
+    if base is None or not rows:
+        return Newer(versions)
+    try:
+        before = check_text(base.text, f"roster version {base.id}")
+        after = check_text(rows[-1].text, f"roster version {rows[-1].id}")
+    except ConfigError:
+        return Newer(versions)
+    return Newer(versions, tuple(changes_text(before, after)),
+                 frozenset(i for ids in roster_changes(before, after).values() for i in ids))
 
 
 @dataclass(frozen=True)
