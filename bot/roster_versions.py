@@ -143,6 +143,9 @@ async def newer_than(session: AsyncSession, base_id: int | None) -> Newer:
                  frozenset(i for ids in roster_changes(before, after).values() for i in ids))
 
 
+ATTEMPTS = 3  # plans of `casebot import roster` before it gives up on a busy roster
+
+
 @dataclass(frozen=True)
 class Imported:
     rows: int
@@ -157,8 +160,9 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
     """`casebot import roster`: all rows or none, checked against the roster in use, added as
     the newest version to the config's database (which must exist, at the current schema) and
     then written to `org_path`; with `replace_chiefs` a unit's outgoing chief loses the role
-    (换任), otherwise the unit has two. RosterError with the rows to fix; VersionConflict when an import
-    through an instance came first."""
+    (换任), otherwise the unit has two. RosterError with the rows to fix. A version added by
+    someone else while it ran is not saved over: the file is planned again on top of it;
+    VersionConflict when that happened `ATTEMPTS` times in a row."""
     try:
         rows = read_csv(await asyncio.to_thread(csv_path.read_bytes))
     except RosterError as e:
@@ -166,29 +170,40 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
         sessions = db.sessionmaker(engine)
-        async with sessions() as session:
-            base = await current(session, org_path)
-        try:
-            plan = plan_roster(base.data(), rows, replace_chiefs)
-        except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
-            raise ConfigError([f"the roster in use ({base.where}) was stored by a newer casebot "
-                               "and does not pass this one's checks; import with the newer "
-                               "casebot"]) from None
-        if not plan.ok or plan.merged is None or plan.new_version is None:
-            raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
-                               else f"{csv_path}: {i.message}" for i in plan.errors])
-        if plan.unchanged:
-            return Imported(len(rows), None, plan.new_version)
-        now = clock.now()
-        async with sessions() as session, session.begin():
-            await audit.append(session, at=now, actor="cli", action="roster.import",
-                               subject=plan.new_version, data={
-                                   "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
-                                   "version_before": plan.base_version, **plan.summary()})
-            version_id, text = await add_import(session, base, plan.merged, plan.new_version,
-                                                by="cli", at=now)
+        for attempt in range(1, ATTEMPTS + 1):
+            async with sessions() as session:
+                base = await current(session, org_path)
+            try:
+                plan = plan_roster(base.data(), rows, replace_chiefs)
+            except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
+                raise ConfigError([f"the roster in use ({base.where}) was stored by a newer "
+                                   "casebot and does not pass this one's checks; import with "
+                                   "the newer casebot"]) from None
+            if not plan.ok or plan.merged is None or plan.new_version is None:
+                raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
+                                   else f"{csv_path}: {i.message}" for i in plan.errors])
+            roster_version: str = plan.new_version
+            if plan.unchanged:
+                return Imported(len(rows), None, roster_version)
+            now = clock.now()
+            try:
+                async with sessions() as session, session.begin():
+                    await audit.append(session, at=now, actor="cli", action="roster.import",
+                                       subject=plan.new_version, data={
+                                           "file": csv_path.name, "rows": plan.rows,
+                                           "org": str(org_path),
+                                           "version_before": plan.base_version,
+                                           **plan.summary()})
+                    version_id, text = await add_import(session, base, plan.merged,
+                                                        plan.new_version, by="cli", at=now)
+                break
+            except VersionConflict:
+                # another version landed after `base` was read: nobody confirmed this plan, so
+                # the file is planned again on top of it (as running the command again would)
+                if attempt == ATTEMPTS:
+                    raise
         failed = await write_copy(org_path, text)
-        return Imported(len(rows), version_id, plan.new_version,
+        return Imported(len(rows), version_id, roster_version,
                         str(failed.strerror or failed) if failed else None,
                         tuple(plan.handovers))
     finally:

@@ -1,16 +1,19 @@
 """Two administrators on /admin/roster at once: a confirmation previewed before the other's
 import is refused (409) instead of saving over it; the page names who saved the newer version
 and when, lists what it changed, and previews the admin's own file again against the roster in
-use, kept on the page, so a second 确认导入 imports both admins' rows."""
+use, kept on the page, so a second 确认导入 imports both admins' rows. The command line plans
+again on top of an import that landed while it ran."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
+from bot import roster_versions
 from bot.roster import read_org_file, write_org_file
 from tests.admin.conftest import ADMIN
 from tests.admin.test_roster_page import GOOD, HEADER, hidden, login, preview
@@ -108,3 +111,35 @@ async def test_a_handover_that_arose_meanwhile_is_offered_checked(
     page = await r.text()
     assert r.status == 409 and "换任：撤销 赵先 的检察长身份" in page
     assert '<input type="checkbox" name="replace" value="c12" checked>' in page
+
+
+async def test_the_cli_plans_again_when_an_import_lands_while_it_runs(
+        console: Console, org_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`casebot import roster` read the roster in use; 邓建 then imported through the page.
+    Nobody confirmed the command's plan, so it is made again on top of his import instead of
+    saving over it: both imports are in the roster."""
+    await login(console, ADMIN)
+    real = roster_versions.current
+    reads = 0
+
+    async def current_then_an_import(session: Any, path: Path) -> roster_versions.Current:
+        nonlocal reads
+        base = await real(session, path)
+        reads += 1
+        if reads == 1:  # the page's import lands after the command read the roster
+            await session.rollback()  # (its read ends: SQLite has one writer at a time)
+            _, page = await preview(console, THEIRS)
+            r = await console.client.post("/admin/roster/apply", data=hidden(page))
+            assert r.status == 200
+        return base
+
+    monkeypatch.setattr(roster_versions, "current", current_then_an_import)
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(GOOD, encoding="utf-8")
+    done = await roster_versions.import_roster(console.app.settings, console.clock, csv_path,
+                                               org_path)
+    assert reads == 2 and done.version_id is not None
+    await console.advance("1m")  # the bot takes the newest version at its next tick
+    d = console.app.services.directory
+    assert d.unit("c01-40") is not None and d.unit("c12-01") is not None
+    assert d.unit("c01-02").name == "示范市乐顺区人民检察院"  # the command's row, last
