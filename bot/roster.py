@@ -166,6 +166,28 @@ def roster_changes(before: Org, after: Org) -> dict[str, list[str]]:
     return out
 
 
+_WHAT = {"unit": "单位", "person": "人员", "chat": "群"}
+_OP = {"add": "新增", "remove": "移除", "change": "修改"}
+
+
+def changes_text(before: Org, after: Org, limit: int = 30) -> list[str]:
+    """`roster_changes` for an admin: 新增单位：示范市另一县人民检察院（c01-03）, one line per
+    unit, person or chat (at most `limit`, then how many more)."""
+    names: dict[str, str] = {}
+    for org in (before, after):  # a removed one by its name before
+        names.update({f"unit:{u.id}": u.name for u in org.units})
+        names.update({f"person:{p.id}": p.name for p in org.people})
+        names.update({f"chat:{c.id}": c.title for c in org.chats})
+    lines = []
+    for key, ids in roster_changes(before, after).items():
+        if key == "demo":
+            lines.append("演示数据标记已更改")
+            continue
+        what, _, op = key.partition("_")
+        lines += [f"{_OP[op]}{_WHAT[what]}：{names.get(f'{what}:{i}', i)}（{i}）" for i in ids]
+    return lines if len(lines) <= limit else [*lines[:limit], f"另有 {len(lines) - limit} 处"]
+
+
 # -- the CSV ---------------------------------------------------------------------------------
 
 def read_csv(data: bytes) -> list[dict[str, str]]:

@@ -24,7 +24,17 @@ from bot.context import Services, unit_of_work
 from bot.directory import Directory
 from bot.org_file import read_or_none, write_copy
 from bot.rectification import hand_over, items_to_hand_over
-from bot.roster import Handover, RosterError, header_of, org_text, parse_org_text, plan_roster, read_csv
+from bot.roster import (
+    Handover,
+    RosterError,
+    changes_text,
+    header_of,
+    org_text,
+    parse_org_text,
+    plan_roster,
+    read_csv,
+    roster_changes,
+)
 from bot.signing import Signer
 from config.loader import ConfigError, Settings, parse_yaml, validate_file
 from config.model import Org
@@ -32,8 +42,9 @@ from storage import db, migrate
 from storage import roster as store
 from storage.roster import RosterVersion, VersionConflict
 
-__all__ = ["Current", "Imported", "VersionConflict", "add_import", "check_text", "current",
-           "describe", "import_roster", "org_in_use", "sha256_of", "summary"]
+__all__ = ["Current", "Imported", "Newer", "Saved", "VersionConflict", "add_import",
+           "check_text", "current", "describe", "import_roster", "newer_than", "org_in_use",
+           "sha256_of", "summary"]
 
 
 def sha256_of(text: str) -> str:
@@ -96,6 +107,50 @@ async def add_import(session: AsyncSession, base: Current, merged: dict[str, Any
 
 
 @dataclass(frozen=True)
+class Saved:
+    """One version, as the admin whose confirmation it overtook is told of it."""
+
+    id: int
+    source: str  # "import" | "file"
+    by: str | None  # person id or "cli" (import); host (file)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Newer:
+    """What was saved on top of the version a preview was made on: who and when, and what it
+    changed (empty when that version is not known, or no longer passes this casebot's checks)."""
+
+    versions: tuple[Saved, ...]  # oldest first
+    changes: tuple[str, ...] = ()  # 新增单位：…（c01-03）
+    touched: frozenset[str] = frozenset()  # ids of the units, people and chats they changed
+
+
+async def newer_than(session: AsyncSession, base_id: int | None) -> Newer:
+    """The versions after `base_id` (None: not known, the newest only), and what changed from
+    `base_id` to the newest."""
+    if base_id is None:
+        row = await store.newest(session)
+        rows = [row] if row else []
+    else:
+        rows = await store.after(session, base_id)
+    versions = tuple(Saved(r.id, r.source, r.imported_by, r.created_at) for r in rows)
+    base = await store.get(session, base_id) if base_id else None
+    if base is None or not rows:
+        return Newer(versions)
+    try:
+        before = check_text(base.text, f"roster version {base.id}")
+        after = check_text(rows[-1].text, f"roster version {rows[-1].id}")
+    except ConfigError:
+        return Newer(versions)
+    return Newer(versions, tuple(changes_text(before, after)),
+                 frozenset(i for ids in roster_changes(before, after).values() for i in ids))
+
+
+ATTEMPTS = 3  # plans of `casebot import roster` before it gives up on a busy roster
+
+
+@dataclass(frozen=True)
 class Imported:
     rows: int
     version_id: int | None  # None: the roster already held every row, nothing was added
@@ -112,8 +167,9 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
     """`casebot import roster`: all rows or none, checked against the roster in use, added as
     the newest version to the config's database (which must exist, at the current schema) and
     then written to `org_path`; with `replace_chiefs` a unit's outgoing chief loses the role
-    (换任), otherwise the unit has two. RosterError with the rows to fix; VersionConflict when an import
-    through an instance came first."""
+    (换任), otherwise the unit has two. RosterError with the rows to fix. A version added by
+    someone else while it ran is not saved over: the file is planned again on top of it;
+    VersionConflict when that happened `ATTEMPTS` times in a row."""
     try:
         rows = read_csv(await asyncio.to_thread(csv_path.read_bytes))
     except RosterError as e:
@@ -121,39 +177,49 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
         sessions = db.sessionmaker(engine)
-        async with sessions() as session:
-            base = await current(session, org_path)
-        try:
-            plan = plan_roster(base.data(), rows, replace_chiefs)
-        except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
-            raise ConfigError([f"the roster in use ({base.where}) was stored by a newer casebot "
-                               "and does not pass this one's checks; import with the newer "
-                               "casebot"]) from None
-        if not plan.ok or plan.merged is None or plan.new_version is None:
-            raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
-                               else f"{csv_path}: {i.message}" for i in plan.errors])
-        if plan.unchanged:
-            return Imported(len(rows), None, plan.new_version)
-        now = clock.now()
-        # the new roster's Services: the incoming chief's notice goes out through the outbox
-        # of the instances on this database (bot/rectification.hand_over)
-        services = Services(
-            settings=settings, clock=clock, db=sessions,
-            directory=Directory(Org.model_validate(plan.merged)),
-            signer=Signer(settings.secrets.link_keys),
-            external_transports=("dingtalk",) if settings.config.transports.dingtalk.enabled
-            else ())
-        async with unit_of_work(services) as out:
-            await out.audit("cli", "roster.import", plan.new_version, {
-                "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
-                "version_before": plan.base_version, **plan.summary()})
-            version_id, text = await add_import(out.session, base, plan.merged,
-                                                plan.new_version, by="cli", at=now)
-            items = await hand_over(out, plan.handovers, "cli")
-            items |= {k: n for k, n in (await items_to_hand_over(
-                out.session, [h for h in plan.handovers if not h.replaced])).items() if n}
+        for attempt in range(1, ATTEMPTS + 1):
+            async with sessions() as session:
+                base = await current(session, org_path)
+            try:
+                plan = plan_roster(base.data(), rows, replace_chiefs)
+            except (ValidationError, RosterError, ConfigError):  # a rolling upgrade
+                raise ConfigError([f"the roster in use ({base.where}) was stored by a newer "
+                                   "casebot and does not pass this one's checks; import with "
+                                   "the newer casebot"]) from None
+            if not plan.ok or plan.merged is None or plan.new_version is None:
+                raise RosterError([f"{csv_path}:{i.row}: {i.message}" if i.row
+                                   else f"{csv_path}: {i.message}" for i in plan.errors])
+            roster_version: str = plan.new_version
+            if plan.unchanged:
+                return Imported(len(rows), None, roster_version)
+            now = clock.now()
+            # the new roster's Services: the incoming chief's notice goes out through the
+            # outbox of the instances on this database (bot/rectification.hand_over)
+            services = Services(
+                settings=settings, clock=clock, db=sessions,
+                directory=Directory(Org.model_validate(plan.merged)),
+                signer=Signer(settings.secrets.link_keys),
+                external_transports=("dingtalk",) if settings.config.transports.dingtalk.enabled
+                else ())
+            try:
+                async with unit_of_work(services) as out:
+                    await out.audit("cli", "roster.import", plan.new_version, {
+                        "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
+                        "version_before": plan.base_version, **plan.summary()})
+                    version_id, text = await add_import(out.session, base, plan.merged,
+                                                        plan.new_version, by="cli", at=now)
+                    items = await hand_over(out, plan.handovers, "cli")
+                    items |= {k: n for k, n in (await items_to_hand_over(
+                        out.session, [h for h in plan.handovers if not h.replaced])).items()
+                        if n}
+                break
+            except VersionConflict:
+                # another version landed after `base` was read: nobody confirmed this plan, so
+                # the file is planned again on top of it (as running the command again would)
+                if attempt == ATTEMPTS:
+                    raise
         failed = await write_copy(org_path, text)
-        return Imported(len(rows), version_id, plan.new_version,
+        return Imported(len(rows), version_id, roster_version,
                         str(failed.strerror or failed) if failed else None,
                         tuple(plan.handovers), items)
     finally:

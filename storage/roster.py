@@ -70,6 +70,14 @@ async def get(session: AsyncSession, version_id: int) -> RosterVersion | None:
     return await session.get(RosterVersion, version_id)
 
 
+async def after(session: AsyncSession, version_id: int, limit: int = 20) -> list[RosterVersion]:
+    """The versions added after `version_id`, oldest first (at most `limit`, the newest ones)."""
+    rows = (await session.execute(
+        select(RosterVersion).where(RosterVersion.id > version_id)
+        .order_by(RosterVersion.id.desc()).limit(limit))).scalars().all()
+    return list(reversed(rows))
+
+
 async def version_with(session: AsyncSession, sha256: str) -> int | None:
     """The newest version (from a file or an import) with exactly this text, if any."""
     t = table(RosterVersion)

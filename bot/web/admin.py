@@ -32,9 +32,18 @@ from bot.roster import (
     plan_roster,
     read_csv,
 )
-from bot.roster_versions import Current, VersionConflict, add_import, current
+from bot.roster_versions import (
+    Current,
+    Newer,
+    Saved,
+    VersionConflict,
+    add_import,
+    current,
+    newer_than,
+)
 from bot.web import ApiError, TooLarge, form_body, multipart_fields, render
 from bot.web.session import login_page, session_person
+from cards.cases import local
 from config.loader import ConfigError
 from config.model import ROLE_LABELS, Org, Person, Unit
 
@@ -45,7 +54,7 @@ MAX_UPLOAD = 2 * 1024 * 1024
 # the confirm form carries the rows again as UTF-8 (a GBK file grows by half) and the page's
 # fields: it is sent as multipart, so nothing is percent-encoded
 MAX_CONFIRM = 2 * MAX_UPLOAD
-CHANGED = "名册在预览之后已被修改（可能有其他管理员刚导入过），本次未导入。请重新上传文件预览。"
+CHANGED = "名册在预览之后已被修改，本次未导入"
 
 
 class AdminWeb:
@@ -157,13 +166,47 @@ class AdminWeb:
         writer.writerows(rows)
         text = buf.getvalue()
         # a handover (换任) is offered checked: a unit has one 检察长
-        plan = await asyncio.to_thread(self._plan, await self._current(), text, True)
-        moving: dict[tuple[str, str], int] = {}
-        if plan.handovers:  # 移交 N 项未完成整改, per handover
-            async with self.app.services.db() as session:
-                moving = await items_to_hand_over(session, plan.handovers)
+        base = await self._current()
+        plan = await asyncio.to_thread(self._plan, base, text, True)
         return self._render(viewer, status=200 if plan.ok else 422, plan=plan, csv_text=text,
-                            filename=filename, moving=moving)
+                            filename=filename, base_id=base.version_id,
+                            moving=await self._moving(plan))
+
+    async def _moving(self, plan: RosterPlan) -> dict[tuple[str, str], int]:
+        """移交 N 项未完成整改, per handover of the plan."""
+        if not plan.handovers:
+            return {}
+        async with self.app.services.db() as session:
+            return await items_to_hand_over(session, plan.handovers)
+
+    def _saved(self, v: Saved) -> str:
+        """Who saved a version and when, for the admin whose confirmation it overtook."""
+        at = local(v.at, self.app.services.config.tz)
+        if v.source == "file":
+            return f"{v.by or '某实例'} 上的 org.yaml 于 {at} 被直接修改"
+        if v.by == "cli" or not v.by:
+            return f"命令行（casebot import roster）于 {at} 导入了新版本"
+        name = self.app.services.directory.person_name(v.by)
+        return f"{name}（{v.by}）于 {at} 在名册页面导入了新版本"
+
+    async def _overtaken(self, viewer: Person, base_id: int | None, text: str, filename: str,
+                         replace: frozenset[str], offered: frozenset[str]) -> web.Response:
+        """A confirmation previewed on an older version: refused (409), saying who saved what
+        since, with the admin's file previewed again against the roster in use now (their
+        handover choices kept; a handover their page did not offer is offered checked), ready
+        to confirm again, and the file's text to copy."""
+        async with self.app.services.db() as session:
+            base = await current(session, self.app.settings.org_path)
+            newer: Newer = await newer_than(session, base_id)
+        plan = await asyncio.to_thread(self._plan, base, text, replace)
+        new = frozenset(h.unit for h in plan.handovers) - offered - replace
+        if new:
+            plan = await asyncio.to_thread(self._plan, base, text, replace | new)
+        return self._render(
+            viewer, status=409, plan=plan, csv_text=text, filename=filename,
+            base_id=base.version_id, conflict=CHANGED,
+            newer=[self._saved(v) for v in newer.versions], newer_changes=newer.changes,
+            touched=newer.touched, moving=await self._moving(plan))
 
     async def apply(self, request: web.Request) -> web.Response:
         """Confirmed: check again against the roster in use now (another admin may have
@@ -172,7 +215,8 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        form = await _form(request, ("csv", "base", "filename", "replace"), MAX_CONFIRM)
+        form = await _form(request, ("csv", "base", "base_id", "filename", "replace", "offered"),
+                           MAX_CONFIRM)
         if form is None:
             return self._render(viewer, status=413, upload_error=(
                 "表单过大，本次未导入。请重新上传文件预览。"))
@@ -183,7 +227,12 @@ class AdminWeb:
             raise ApiError(400, "表单格式有误，请在页面上重新提交") from None
         filename = filename[:200]
         # the units whose outgoing chief loses the role: the checked 换任 boxes (none: two chiefs)
-        replace = frozenset(form.get("replace", ("", b""))[1].decode(errors="replace").split())
+        replace, offered = (frozenset(form.get(k, ("", b""))[1].decode(errors="replace").split())
+                            for k in ("replace", "offered"))
+        # the version the preview was made on (a page from before it carried one: unknown)
+        raw_id = form.get("base_id", ("", b""))[1].decode(errors="replace").strip()
+        base_id = (int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 12
+                   else None)
         path = self.app.settings.org_path
         roster = self.app.roster
         assert roster is not None, "App not started"
@@ -193,7 +242,7 @@ class AdminWeb:
             if plan.unchanged:  # a second click, or the same file again: nothing to write
                 return self._render(viewer, done="这些内容已导入，名册无需更改。")
             if plan.base_version != base_version:
-                return self._render(viewer, status=409, upload_error=CHANGED)
+                return await self._overtaken(viewer, base_id, text, filename, replace, offered)
             if not plan.ok or plan.merged is None or plan.new_version is None:
                 return self._render(viewer, status=422, plan=plan, csv_text=text,
                                     filename=filename)
@@ -207,7 +256,7 @@ class AdminWeb:
                         at=out.now())
                     moved = await hand_over(out, plan.handovers, viewer.id)
             except VersionConflict:  # another instance's import came first
-                return self._render(viewer, status=409, upload_error=CHANGED)
+                return await self._overtaken(viewer, base_id, text, filename, replace, offered)
             failed = await write_copy(path, yaml_text)
             roster.adopted(version_id, yaml_text, written=failed is None)
             self.app.use_org(Org.model_validate(plan.merged))
