@@ -372,7 +372,7 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
-    for line in result.skipped:
+    for line in result.notes + result.skipped:
         print(line)
     codes = result.codes
     skipped = f"; {len(result.skipped)} rows skipped (already imported)" if result.skipped else ""
@@ -625,12 +625,14 @@ def build_parser() -> argparse.ArgumentParser:
     ah.set_defaults(func=cmd_audit_head)
     imp = sub.add_parser("import", help="import data")
     isub = imp.add_subparsers(dest="import_command", required=True)
-    ic = isub.add_parser("cases", help="import cases from CSV into the existing database "
-                         "(title, stage, police_unit, prosecutor, investigators separated by |, "
+    ic = isub.add_parser("cases", help="import cases from CSV or .xlsx into the existing "
+                         "database (title, stage, police_unit, prosecutor, investigators "
+                         "separated by |, or the Chinese headers of an export (案件名称, 诉讼阶段, "
+                         "移送单位, 承办检察官, 侦查员 …) with units and people by id or roster name, "
                          "deadlines as YYYY-MM-DD or 2026/12/30, 2026.12.30, 2026年12月30日, "
                          "optional external_id: rows whose id a case already has are skipped); "
                          "all rows or none")
-    ic.add_argument("file", help="the CSV file (UTF-8 or GBK)")
+    ic.add_argument("file", help="the .xlsx or CSV file (UTF-8 or GBK)")
     ic.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     ic.set_defaults(func=cmd_import_cases)
     ir = isub.add_parser("roster", help="merge cities and county offices with their chiefs from "
