@@ -522,15 +522,31 @@ async def close(event: MessageEvent, ctx: Context) -> None:
     if s is None:
         return
     left = [a for a in await store.asks_of(ctx.session, s.id) if a.revealed_at is None]
-    if left and not _confirmed(ctx.args):  # a slip ends what cannot be redrawn
+    missing = await _not_reported(ctx, s)
+    if (left or missing) and not _confirmed(ctx.args):  # a slip ends what cannot be redone
+        names = "、".join(ctx.directory.unit_name(u) for u in missing)
+        reports = f"还有 {len(missing)} 个单位未记录整改汇报：{names}；"
+        if not left:
+            await ctx.reply(f"{reports}确认结束请发「结束 确认」。")
+            return
         units = len({a.position for a in left})
+        also = f"另{reports.removeprefix('还')}" if missing else ""
         await ctx.reply(f"还有 {units} 个单位的 {len(left)} 道题未问询。会议结束后不能再问询，"
-                        "抽签结果也不能重抽。确认现在结束，请发送「结束 确认」。")
+                        f"抽签结果也不能重抽。{also}确认现在结束，请发送「结束 确认」。")
         return
     s.closed_at = ctx.now()
     s.timer_started_at = None
     await _stage(ctx, s, "closed")
     await ctx.reply(card=await summary(ctx, s))
+
+
+async def _not_reported(out: Outbound, s: InspectionSession) -> list[str]:
+    """The units due to report (整改汇报) whose report was not recorded, once the session has
+    been drawn (a session ended before its draw reported nothing, and was not meant to)."""
+    if s.drawn_at is None:
+        return []
+    recorded = {n.unit_id for n in latest_reports(await store.notes_of(out.session, s.id))}
+    return [u for u in params_of(s).rectification_units or () if u not in recorded]
 
 
 async def summary(out: Outbound, s: InspectionSession) -> Card:
@@ -552,6 +568,7 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         revealed=sum(1 for a in asks if a.revealed_at), planned=len(asks),
         comments=sum(1 for n in notes if n.kind == "comment"),
         reports=len(reports), closed_items=sum(closed.values()),
+        unreported=len(await _not_reported(out, s)),
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
         site_tasks=[f"{d.units[t.unit_id].name}：{t.text.removeprefix('实地督察：')}"
