@@ -348,7 +348,7 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
-                usage="点评 [内容]")
+                usage="点评 [内容]", free_text=0)
 async def comment(event: MessageEvent, ctx: Context) -> None:
     # where() says why: questions still to come, or the answers already published
     got = await _unit_fully_revealed(ctx, "现在不是点评环节：")
@@ -418,7 +418,7 @@ async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("整改汇报", summary="上次被问询单位汇报整改；带参数时记录汇报情况", roles=INSPECTOR,
-                usage=f"整改汇报 [{REPORT_USAGE.removeprefix('整改汇报 ')}]")
+                usage=f"整改汇报 [{REPORT_USAGE.removeprefix('整改汇报 ')}]", free_text=2)
 async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -642,7 +642,7 @@ def _offices(d: Directory, unit: Unit) -> str:
 
 
 @router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,
-                usage=RECTIFY_USAGE)
+                usage=RECTIFY_USAGE, free_text=2)
 async def rectify(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:
@@ -702,7 +702,8 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     notify(ctx, s.id)
 
 
-@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR, usage=SITE_USAGE)
+@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR, usage=SITE_USAGE,
+                free_text=2)
 async def site_task(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:
