@@ -212,9 +212,9 @@ def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: i
     if units:
         lines.append("问询单位：" + "、".join(f"{u.name}" for u in units))
     closed = f"，销号整改事项 {closed_items} 项" if closed_items else ""
-    missing = f"（未汇报 {unreported} 个单位）" if unreported else ""
+    missing = f"；{unreported} 个单位未汇报整改" if unreported else ""
     lines.append(f"已问询题目：{revealed}/{planned}；点评 {comments} 条；"
-                 f"整改汇报 {reports} 条{missing}{closed}")
+                 f"整改汇报 {reports} 条{closed}{missing}")
     lines.append("整改事项：" + (f"{len(rectifications)} 项" if rectifications else "暂无"))
     lines += [f"  · {t}" for t in rectifications]
     lines.append("实地督察：" + (f"{len(site_tasks)} 项" if site_tasks else "暂无"))

@@ -83,7 +83,7 @@ async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
     assert text(await say(console, "整改汇报 2 已整改")).endswith("，销号整改事项 1 项。")
 
     body = card(await say(console, "结束 确认"), "会议结束")["body"]
-    assert "整改汇报 2 条，销号整改事项 1 项" in body, body
+    assert "整改汇报 2 条，销号整改事项 1 项；1 个单位未汇报整改" in body, body
     assert {r[1]: r[4] for r in await report_rows(console, first.id)} == {
         "建立月报制度": "整改中", "补齐填报台账": "整改中", "整治案件积压": "已销号",
         "规范案件码评分": "已销号"}
@@ -243,7 +243,7 @@ async def test_ending_with_units_not_yet_reported_warns_and_the_report_lists_the
     async with console.app.services.db() as db:
         assert (await store.get_session(db, second.id)).stage == "rectification"  # type: ignore[union-attr]
     body = card(await say(console, "结束 确认"), "会议结束")["body"]
-    assert "整改汇报 1 条（未汇报 2 个单位）" in body, body
+    assert "整改汇报 1 条；2 个单位未汇报整改" in body, body
 
     reports = all_text(await report_docx(console, second.id))
     section = reports.split("三、整改汇报")[1].split("四、整改事项")[0]
