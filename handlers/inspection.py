@@ -47,6 +47,7 @@ from bot.inspection import (
     notify,
     params_of,
     resolve_unit,
+    special_asked_before,
     unit_views,
 )
 from bot.rectification import show_report_outcome
@@ -225,8 +226,11 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply("无法创建督导会议：\n" + "\n".join(f"· {e}" for e in errors))
             return
+        note = await special_asked_before(ctx, s)  # accepted: asking one again may be meant
         if s.chat != ctx.event.chat:
-            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。")
+            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。{note}")
+        elif note:
+            await ctx.reply(note)
         return
     if sub in ("列表", "list"):
         rows = await store.list_sessions(ctx.session, 20)
