@@ -403,6 +403,6 @@ async def test_a_command_ending_as_a_sentence_is_the_command(console: Console) -
     assert text(await say(console, "整改汇报 1 已整改 台账已建立！")).startswith(f"已更新{name}")
     async with console.app.services.db() as db:
         notes = await store.notes_of(db, s.id)
-    assert [n.text for n in notes if n.kind == "comment"][0] == "回答具体，措施到位。还需要再细化吗？"
+    assert next(n.text for n in notes if n.kind == "comment") == "回答具体，措施到位。还需要再细化吗？"
     assert [n.text for n in notes if n.kind == "report"] == ["", "台账已建立！"]
     assert "会议结束" in json.dumps(await say(console, "结束。"), ensure_ascii=False)
