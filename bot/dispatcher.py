@@ -68,6 +68,9 @@ class Command:
     # sends the asker cards to act on (待办). Read-only commands run from speech anyway.
     voice: bool = False
     glued_words: tuple[str, ...] = ()  # Chinese arguments typed without a space: 统计上月
+    # words before an argument of free text (点评 <内容>: 0; 整改完成 <事项号> <说明>: 1): the
+    # sentence punctuation ending such a text is the text's, not dropped (`SENTENCE_END`)
+    free_text: int | None = None
 
     def readonly_for(self, args: str) -> bool:
         return self.readonly(args) if callable(self.readonly) else self.readonly
@@ -112,16 +115,19 @@ class Router:
 
     def command(self, *names: str, summary: str, usage: str = "", roles: tuple[str, ...] = (),
                 readonly: ReadOnly = False, voice: bool = False,
-                glued_words: tuple[str, ...] = ()) -> Callable[[MessageHandler], MessageHandler]:
+                glued_words: tuple[str, ...] = (), free_text: int | None = None
+                ) -> Callable[[MessageHandler], MessageHandler]:
         """`readonly=True`: the handler only reads and replies (it may audit, never update a
         card or write through the session); such events are group-committed. A callable
         decides by the arguments (`listing_only`). `voice=True`: see Command.voice.
         `glued_words`: Chinese arguments also understood typed straight after the command
         word (统计上月); one starting with a letter or digit always is (码HY-2026-0001);
-        `ANY_TEXT`: any text is, where the bot is addressed (新建案件张某某涉嫌盗窃案)."""
+        `ANY_TEXT`: any text is, where the bot is addressed (新建案件张某某涉嫌盗窃案).
+        `free_text`: the number of words before an argument of free text, which keeps the
+        sentence punctuation it ends with (点评 回答到位。); see Command.free_text."""
         def deco(fn: MessageHandler) -> MessageHandler:
             self.commands.append(Command(names, fn, roles, summary, usage or names[0], readonly,
-                                         voice, glued_words))
+                                         voice, glued_words, free_text))
             return fn
         return deco
 
@@ -167,6 +173,9 @@ _MENTION = re.compile(r"^[@＠]\S+(?:\s+|$)")
 # What phones put into typed commands: the full-width space of Chinese input methods, and
 # zero-width characters that ride along with pasted text.
 _WIDE_SPACE = re.compile("[\u3000\u00a0]")
+# The full stop, question or exclamation mark a message ends with, as a sentence would
+# (「下一题。」「督导 状态？」): not part of the command word nor of its last argument.
+SENTENCE_END = re.compile(r"[\s。．｡.？?！!]+$")
 _ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
 
 
@@ -351,8 +360,11 @@ class Dispatcher:
         return self._heard(text) if spoken else text
 
     def _command_route(self, text: str, addressed: bool) -> Route | None:
-        """The command `text` starts with (`addressed`: a 1:1 chat or @casebot), or None."""
-        word, _, rest = text.partition(" ")
+        """The command `text` starts with (`addressed`: a 1:1 chat or @casebot), or None. The
+        sentence punctuation `text` ends with is dropped, except from a free-text argument
+        (Command.free_text)."""
+        cut = SENTENCE_END.sub("", text)
+        word, _, rest = cut.partition(" ")
         cmd = self._command(word)
         if cmd is None and (glued := self._glued(word, addressed)) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
@@ -360,6 +372,8 @@ class Dispatcher:
         if cmd is None:
             return None
         args = rest.strip()
+        if cmd.free_text is not None and len(args.split()) > cmd.free_text:
+            args += text[len(cut):]  # the free text's own 。 or ？
         return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
                      cmd.voice)
 

@@ -26,6 +26,7 @@ from bot.domain.inspection import (
     RawCreate,
     SessionParams,
     SpecialInquiry,
+    asked_before_note,
     build_manifest,
     default_entropy_name,
     entropy_public_at,
@@ -188,6 +189,15 @@ async def create_session(out: Outbound, actor: Person, raw: RawCreate,
         "params": {k: v for k, v in p.to_dict().items() if k != "title"}})
     notify(out, sid)
     return s, []
+
+
+async def special_asked_before(out: Outbound, s: InspectionSession) -> str:
+    """The note on the session's 专项 questions that an earlier session already asked in
+    public (`asked_before_note`); empty when none was."""
+    qids = [q for x in params_of(s).special for q in x.question_ids]
+    latest = await store.latest_asks(out.session, qids)
+    return asked_before_note([(q, a.session_id, a.answer_published_at is not None)
+                              for q in qids if (a := latest.get(q)) and a.session_id != s.id])
 
 
 async def commitment_card(out: Outbound, s: InspectionSession) -> Card:

@@ -45,6 +45,14 @@ class ReportData:
     verify_steps: tuple[str, ...] = field(default=())
 
 
+def unreported_line(unit: str, items: Sequence[tuple[int, str, str]]) -> str:
+    """A unit due to report whose 整改汇报 was not recorded (the meeting ended on 结束 确认):
+    marked 未汇报 with its items from earlier sessions (id, text, state), so that the
+    meeting's record does not drop it."""
+    shown = "；".join(f"整改事项 #{i} {text}：{state}" for i, text, state in items)
+    return f"{unit}：未汇报。{shown}"
+
+
 def _table(doc: object, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     t = doc.add_table(rows=1, cols=len(header))  # type: ignore[attr-defined]
     t.style = "Table Grid"

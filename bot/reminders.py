@@ -47,6 +47,7 @@ from bot.domain.reminders import (
     CONSULTATION,
     CUSTODY,
     RECTIFICATION,
+    RECTIFICATION_URGE_TEXT,
     REEVALUATE,
     REVIEW_ANSWER,
     REVIEW_RESCORE_TEXT,
@@ -558,9 +559,16 @@ class ReminderService:
                       ) -> ReminderView:
         """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
         code page instead (on a 责任倒查 card always, 去评估 or not). 报告整改完成 is for the
-        item's 责任人 and the unit's chief, not the inspector its escalation goes to."""
+        item's 责任人 and the unit's chief, not the inspector its escalation goes to; the
+        inspector's card asks them to urge the 责任人 (RECTIFICATION_URGE_TEXT)."""
         if view.report_item is not None and pid not in subj.people.get("chief", ()):
-            view = dataclasses.replace(view, report_item=None)
+            rule = self.by_id.get(view.rule_id)
+            urge = render_text(
+                dataclasses.replace(rule, text=RECTIFICATION_URGE_TEXT), code=subj.code,
+                title=subj.title, due=view.due_at, tz=self.tz, escalation=view.escalation,
+                deadline=subj.deadline, since=subj.deadline, unit=subj.unit,
+                owner=subj.owner) if rule is not None else view.text
+            view = dataclasses.replace(view, report_item=None, text=urge)
         if (view.score_url is None and view.review_id is None and view.kind != CUSTODY) or \
                 pid in subj.people.get("prosecutor", ()):
             return view

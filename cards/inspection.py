@@ -201,9 +201,10 @@ def report_prompt_card(*, units: Sequence[tuple[str, str, Sequence[str], Sequenc
 def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: int, planned: int,
                  comments: int, reports: int, rectifications: Sequence[str],
                  site_tasks: Sequence[str], base_url: str, drawn: bool = True,
-                 closed_items: int = 0) -> Card:
+                 closed_items: int = 0, unreported: int = 0) -> Card:
     """The 结束 card; a session ended before its draw has nothing to verify or follow up.
-    `closed_items`: earlier sessions' items the 整改汇报 closed (销号) and that stay closed."""
+    `closed_items`: earlier sessions' items the 整改汇报 closed (销号) and that stay closed;
+    `unreported`: units due to report whose report was not recorded (ended on 结束 确认)."""
     lines = [f"会议：{title}（{sid}）"]
     if not drawn:
         return Card(title=f"会议结束 · {title}", color="green", body="\n".join(
@@ -211,7 +212,9 @@ def summary_card(*, sid: str, title: str, units: Sequence[UnitView], revealed: i
     if units:
         lines.append("问询单位：" + "、".join(f"{u.name}" for u in units))
     closed = f"，销号整改事项 {closed_items} 项" if closed_items else ""
-    lines.append(f"已问询题目：{revealed}/{planned}；点评 {comments} 条；整改汇报 {reports} 条{closed}")
+    missing = f"；{unreported} 个单位未汇报整改" if unreported else ""
+    lines.append(f"已问询题目：{revealed}/{planned}；点评 {comments} 条；"
+                 f"整改汇报 {reports} 条{closed}{missing}")
     lines.append("整改事项：" + (f"{len(rectifications)} 项" if rectifications else "暂无"))
     lines += [f"  · {t}" for t in rectifications]
     lines.append("实地督察：" + (f"{len(site_tasks)} 项" if site_tasks else "暂无"))

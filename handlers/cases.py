@@ -202,7 +202,7 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
 
 @router.command("新建案件", "录入案件", "新案件", summary="新建案件：打开录入表，提交后生成案件码并进入评分"
                 "（承办检察官）", usage="新建案件 [案件名称]", roles=("prosecutor",), readonly=True,
-                glued_words=ANY_TEXT)
+                glued_words=ANY_TEXT, free_text=0)
 async def new_case_cmd(event: MessageEvent, ctx: Context) -> None:
     """The link to the 新建案件 form (the web session says who submits it), in the asker's
     1:1 chat: typed in a group, it comes privately."""
@@ -232,7 +232,7 @@ def _typed_confirm(rest: str) -> tuple[str, bool]:
 
 
 @router.command("撤销案件", summary="撤销误录入的案件（仅限尚未评分的本人案件，需确认）",
-                usage=ops.WITHDRAW_USAGE, roles=("prosecutor",))
+                usage=ops.WITHDRAW_USAGE, roles=("prosecutor",), free_text=1)
 async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     """撤销案件 <案件码> [原因]: a card to confirm (确认撤销); with 确认 after it, at once."""
     code_part, rest = ops.split_code_arg(ctx.args)

@@ -47,6 +47,7 @@ from bot.inspection import (
     notify,
     params_of,
     resolve_unit,
+    special_asked_before,
     unit_views,
 )
 from bot.rectification import show_report_outcome
@@ -225,8 +226,11 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
         if s is None:
             await ctx.reply("无法创建督导会议：\n" + "\n".join(f"· {e}" for e in errors))
             return
+        note = await special_asked_before(ctx, s)  # accepted: asking one again may be meant
         if s.chat != ctx.event.chat:
-            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。")
+            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。{note}")
+        elif note:
+            await ctx.reply(note)
         return
     if sub in ("列表", "list"):
         rows = await store.list_sessions(ctx.session, 20)
@@ -348,7 +352,7 @@ async def next_question(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("点评", summary="请所在市院检察长点评；带内容时记录点评要点", roles=("inspector", "chief"),
-                usage="点评 [内容]")
+                usage="点评 [内容]", free_text=0)
 async def comment(event: MessageEvent, ctx: Context) -> None:
     # where() says why: questions still to come, or the answers already published
     got = await _unit_fully_revealed(ctx, "现在不是点评环节：")
@@ -418,7 +422,7 @@ async def special_inquiry(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("整改汇报", summary="上次被问询单位汇报整改；带参数时记录汇报情况", roles=INSPECTOR,
-                usage=f"整改汇报 [{REPORT_USAGE.removeprefix('整改汇报 ')}]")
+                usage=f"整改汇报 [{REPORT_USAGE.removeprefix('整改汇报 ')}]", free_text=2)
 async def rectification_report(event: MessageEvent, ctx: Context) -> None:
     s = await _session(ctx)
     if s is None:
@@ -522,15 +526,31 @@ async def close(event: MessageEvent, ctx: Context) -> None:
     if s is None:
         return
     left = [a for a in await store.asks_of(ctx.session, s.id) if a.revealed_at is None]
-    if left and not _confirmed(ctx.args):  # a slip ends what cannot be redrawn
+    missing = await _not_reported(ctx, s)
+    if (left or missing) and not _confirmed(ctx.args):  # a slip ends what cannot be redone
+        names = "、".join(ctx.directory.unit_name(u) for u in missing)
+        reports = f"还有 {len(missing)} 个单位未记录整改汇报：{names}；"
+        if not left:
+            await ctx.reply(f"{reports}确认结束请发「结束 确认」。")
+            return
         units = len({a.position for a in left})
+        also = f"另{reports.removeprefix('还')}" if missing else ""
         await ctx.reply(f"还有 {units} 个单位的 {len(left)} 道题未问询。会议结束后不能再问询，"
-                        "抽签结果也不能重抽。确认现在结束，请发送「结束 确认」。")
+                        f"抽签结果也不能重抽。{also}确认现在结束，请发送「结束 确认」。")
         return
     s.closed_at = ctx.now()
     s.timer_started_at = None
     await _stage(ctx, s, "closed")
     await ctx.reply(card=await summary(ctx, s))
+
+
+async def _not_reported(out: Outbound, s: InspectionSession) -> list[str]:
+    """The units due to report (整改汇报) whose report was not recorded, once the session has
+    been drawn (a session ended before its draw reported nothing, and was not meant to)."""
+    if s.drawn_at is None:
+        return []
+    recorded = {n.unit_id for n in latest_reports(await store.notes_of(out.session, s.id))}
+    return [u for u in params_of(s).rectification_units or () if u not in recorded]
 
 
 async def summary(out: Outbound, s: InspectionSession) -> Card:
@@ -552,6 +572,7 @@ async def summary(out: Outbound, s: InspectionSession) -> Card:
         revealed=sum(1 for a in asks if a.revealed_at), planned=len(asks),
         comments=sum(1 for n in notes if n.kind == "comment"),
         reports=len(reports), closed_items=sum(closed.values()),
+        unreported=len(await _not_reported(out, s)),
         rectifications=[f"{d.units[i.unit_id].name}：{i.text}（{who(i.owner_person_id)}，"
                         f"期限 {i.due_date:%Y-%m-%d}）" for i in items],
         site_tasks=[f"{d.units[t.unit_id].name}：{t.text.removeprefix('实地督察：')}"
@@ -625,7 +646,7 @@ def _offices(d: Directory, unit: Unit) -> str:
 
 
 @router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,
-                usage=RECTIFY_USAGE)
+                usage=RECTIFY_USAGE, free_text=2)
 async def rectify(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:
@@ -685,7 +706,8 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
     notify(ctx, s.id)
 
 
-@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR, usage=SITE_USAGE)
+@router.command("实地督察", summary="部署会后实地督察（负责人、期限）", roles=INSPECTOR, usage=SITE_USAGE,
+                free_text=2)
 async def site_task(event: MessageEvent, ctx: Context) -> None:
     found = await _followup_session(ctx)
     if found is None:

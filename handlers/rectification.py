@@ -22,7 +22,7 @@ async def _answer(ctx: Context, answer: Answer) -> None:
 
 
 @router.command("整改完成", summary="整改事项责任人或单位检察长报告整改完成（需写明说明）",
-                usage=DONE_USAGE)
+                usage=DONE_USAGE, free_text=1)
 async def report_command(event: MessageEvent, ctx: Context) -> None:
     ref, _, note = ctx.args.strip().partition(" ")
     item = parse_item_ref(ref)
@@ -33,7 +33,7 @@ async def report_command(event: MessageEvent, ctx: Context) -> None:
 
 
 @router.command("退回整改", summary="检务督察将已报告整改完成的事项退回重新整改（需写明理由）",
-                usage=SEND_BACK_USAGE, roles=("inspector",))
+                usage=SEND_BACK_USAGE, roles=("inspector",), free_text=1)
 async def send_back_command(event: MessageEvent, ctx: Context) -> None:
     ref, reason = [*ctx.args.split(maxsplit=1), "", ""][:2]  # a full-width space too
     item = parse_item_ref(ref)

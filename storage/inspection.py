@@ -333,17 +333,23 @@ async def asked_question_ids(session: AsyncSession) -> list[str]:
     return list(rows.scalars())
 
 
-async def last_asked(session: AsyncSession, ids: Sequence[str]
-                     ) -> dict[str, tuple[str, AskedQuestion]]:
-    """By id, of those still counted as asked: the latest session that revealed it and the
-    question as it showed it. For the import preview of a reused id (作为新题)."""
+async def latest_asks(session: AsyncSession, ids: Sequence[str]) -> dict[str, Ask]:
+    """By id, of those still counted as asked: the latest reveal of it (its session, whether
+    its answer was published there)."""
     if not ids:
         return {}
     rows = await session.execute(
         select(Ask).join(Question, Question.id == Ask.question_id)
         .where(Ask.question_id.in_(list(ids)), _counted_ask())
         .order_by(Ask.revealed_at, Ask.id))
-    latest = {a.question_id: a for a in rows.scalars()}
+    return {a.question_id: a for a in rows.scalars()}
+
+
+async def last_asked(session: AsyncSession, ids: Sequence[str]
+                     ) -> dict[str, tuple[str, AskedQuestion]]:
+    """By id, of those still counted as asked: the latest session that revealed it and the
+    question as it showed it. For the import preview of a reused id (作为新题)."""
+    latest = await latest_asks(session, ids)
     shown = await asked_questions(session, list(latest.values()))
     return {qid: (a.session_id, shown[a.id]) for qid, a in latest.items()}
 

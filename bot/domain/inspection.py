@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
@@ -222,6 +222,17 @@ def parse_create(text: str) -> tuple[RawCreate, list[str]]:
             raw.values[name] = value
     raw.title = " ".join(title)
     return raw, errors
+
+
+def asked_before_note(asked: Sequence[tuple[str, str, bool]]) -> str:
+    """The note on 专项 questions an earlier session already asked in public: (question id,
+    that session, whether its answer was published there). Accepted (asking one again may be
+    the point), but said, so that it is not by mistake. Empty when there is none."""
+    if not asked:
+        return ""
+    parts = [f"{qid} 已在 {sid} 问询{'并公布答案' if published else '（未公布答案）'}"
+             for qid, sid, published in asked]
+    return f"注意：{'；'.join(parts)}。"
 
 
 # -- manifest and order ------------------------------------------------------------------------

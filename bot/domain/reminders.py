@@ -97,6 +97,11 @@ ESCALATION_PREFIX = "【升级督办】"
 REVIEW_RESCORE_TEXT = (
     "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限（{deadline}）已过仍未重新评分，"
     "请承办检察官{owner}尽快重新评分。")
+# the rectification_overdue rule's text on the escalation to the inspector, who does not
+# rectify but urges the item's 责任人 to ({days}: days past the item's deadline)
+RECTIFICATION_URGE_TEXT = (
+    "【整改逾期提醒】{unit}督察整改事项 {code}《{title}》已逾期 {days} 天（整改期限 {deadline}）"
+    "仍未完成，请督促责任人{owner}落实整改。")
 
 
 @dataclass(frozen=True)

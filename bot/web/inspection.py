@@ -47,7 +47,13 @@ from bot.domain.question_bank import (
     questions_to_json,
     read_file,
 )
-from bot.inspection_report import ReportData, ReportQuestion, ReportUnit, build_report
+from bot.inspection_report import (
+    ReportData,
+    ReportQuestion,
+    ReportUnit,
+    build_report,
+    unreported_line,
+)
 from bot.web import (
     ApiError,
     TooLarge,
@@ -793,9 +799,19 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
         units.append(ReportUnit(v.name, v.city, v.chief, v.kind, questions, comments))
     latest = service.latest_reports(notes)
     closed = await store.closed_counts(db, [n.id for n in latest])  # items still closed by it
-    reports = tuple(f"{d.units[n.unit_id].name}：{n.status}"
-                    f"{f'（销号整改事项 {closed[n.id]} 项）' if closed.get(n.id) else ''}。{n.text}"
-                    for n in latest if n.unit_id)
+    reports = [f"{d.units[n.unit_id].name}：{n.status}"
+               f"{f'（销号整改事项 {closed[n.id]} 项）' if closed.get(n.id) else ''}。{n.text}"
+               for n in latest if n.unit_id]
+    if s.drawn_at is not None:  # a unit due that was not recorded is in the record, 未汇报
+        recorded = {n.unit_id for n in latest}
+        for uid in service.params_of(s).rectification_units or ():
+            if uid in recorded:
+                continue
+            pending = [*await store.open_rectifications_for_unit(db, uid),
+                       *await store.reported_rectifications_for_unit(db, uid)]
+            reports.append(unreported_line(d.unit_name(uid), [
+                (i.id, i.text, _item_status(i)) for i in sorted(pending, key=lambda i: i.id)
+                if i.session_id != s.id]))
     items = await store.rectifications_of(db, s.id)
     tasks = await store.site_tasks_of(db, s.id)
     verification: list[tuple[str, str]] = [("抽签清单 SHA-256", s.manifest_hash)]
@@ -820,7 +836,7 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
             [s.drawn_at, *(t for a in asks for t in (a.revealed_at, a.answer_published_at))], tz)
         or "未举行（未抽签）",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
-        reports=reports,
+        reports=tuple(reports),
         rectifications=tuple((d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),
                               f"{i.due_date:%Y-%m-%d}", _item_status(i))
                              for i in items),

@@ -375,3 +375,34 @@ async def test_a_double_sent_next_question_reveals_one_question(console: Console
     third = await say(console, "下一题", answered=False)
     assert card(third, "问询")["title"].endswith("第 3 题")
     assert sum(a.revealed_at is not None for a in await asks(console, s.id)) == 3
+
+
+async def test_a_command_ending_as_a_sentence_is_the_command(console: Console) -> None:
+    """Phones end a message with 。 ？ or ！: 「下一题。」 is 下一题 (with @casebot or without it
+    in the group), 「督导 状态？」 is 督导 状态, 「整改汇报 1 整改中。」 records 整改中; a free
+    text (a comment, a 说明) keeps its own punctuation, inside and at the end."""
+    d = console.app.services.directory
+    s = await quick_session(console, extra="整改汇报=c02-03")
+    units = list(json.loads(s.result or "")["units"])
+    await console.advance("1m")
+    assert card(await say(console, "@casebot 下一题。"), "问询")["title"].endswith("第 1 题")
+    await console.advance("1m")
+    assert card(await say(console, "下一题！"), "问询")["title"].endswith("第 2 题")
+    await console.advance("1m")
+    assert card(await say(console, "＠casebot 下一题 确认？"), "问询")["title"].endswith("第 3 题")
+    status = text(await say(console, "督导 状态。"))
+    assert status.startswith(f"督导会议 {s.id}") and "未知" not in status
+    await say(console, "点评?")
+    await say(console, "点评 回答具体，措施到位。还需要再细化吗？", user=city_chief(console, units[0]))
+    await say(console, "公布答案！")
+    for unit in units[1:]:
+        await run_unit(console, 3, unit, "好")
+    await say(console, "整改汇报。")
+    name = d.units["c02-03"].name
+    assert text(await say(console, "整改汇报 1 整改中。")) == f"已记录{name}的整改汇报：整改中。"
+    assert text(await say(console, "整改汇报 1 已整改 台账已建立！")).startswith(f"已更新{name}")
+    async with console.app.services.db() as db:
+        notes = await store.notes_of(db, s.id)
+    assert next(n.text for n in notes if n.kind == "comment") == "回答具体，措施到位。还需要再细化吗？"
+    assert [n.text for n in notes if n.kind == "report"] == ["", "台账已建立！"]
+    assert "会议结束" in json.dumps(await say(console, "结束。"), ensure_ascii=False)

@@ -311,3 +311,30 @@ async def test_the_chief_gets_a_card_of_an_item_someone_else_owns(console: Conso
         shown = await dm_card(console, person, f"整改事项 #{item.id}")
         assert [a["label"] for a in shown["card"]["actions"]] == ["报告整改完成"], person
         assert "理由：未见印发文件" in shown["card"]["footer"]
+
+
+async def test_the_inspectors_escalation_asks_them_to_urge_the_owner(console: Console) -> None:
+    """An item overdue past its first reminder escalates to the session's inspector: their
+    card asks them to urge the 责任人 (named, with the unit, the item and the days overdue),
+    not to rectify it themselves; 已处理 stays. The chief's card keeps its own wording."""
+    d = console.app.services.directory
+    s = await quick_session(console)
+    unit = json.loads(s.result or "")["units"][2]
+    chief = f"p-chief-{unit}"
+    await say(console, "结束 确认")
+    await say(console, "整改 3 １０天 建立月报制度")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, s.id)
+    for step in ("11d", "7h", "5d"):
+        await console.advance(step)
+    [escalated] = await reminder_cards(console, HOST)
+    body = escalated["card"]["body"]
+    overdue = (console.clock.now().astimezone(console.app.services.config.tz).date()
+               - item.due_date).days
+    assert (f"{d.units[unit].name}督察整改事项 #{item.id}《建立月报制度》已逾期 {overdue} 天"
+            f"（整改期限 {item.due_date:%Y年%-m月%-d日}）仍未完成，"
+            f"请督促责任人{d.person_name(chief)}落实整改。") in body, body
+    assert "请抓紧整改落实" not in body
+    assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
+    owed = (await reminder_cards(console, chief))[-1]["card"]
+    assert "请抓紧整改落实" in owed["body"] and "请督促" not in owed["body"]

@@ -83,7 +83,7 @@ async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(
     assert text(await say(console, "整改汇报 2 已整改")).endswith("，销号整改事项 1 项。")
 
     body = card(await say(console, "结束 确认"), "会议结束")["body"]
-    assert "整改汇报 2 条，销号整改事项 1 项" in body, body
+    assert "整改汇报 2 条，销号整改事项 1 项；1 个单位未汇报整改" in body, body
     assert {r[1]: r[4] for r in await report_rows(console, first.id)} == {
         "建立月报制度": "整改中", "补齐填报台账": "整改中", "整治案件积压": "已销号",
         "规范案件码评分": "已销号"}
@@ -213,3 +213,40 @@ def item_card_actions(card: dict[str, object]) -> list[dict[str, str]]:
     actions = card["actions"]
     assert isinstance(actions, list)
     return actions
+
+
+async def test_ending_with_units_not_yet_reported_warns_and_the_report_lists_them(
+        console: Console) -> None:
+    """Three units due to report; the host records one and sends 结束: the meeting does not
+    end silently without the other two, it names them and asks for 结束 确认. Once ended, the
+    report's 整改汇报 lists every unit due, those not recorded as 未汇报 with their items."""
+    d = console.app.services.directory
+    first = await quick_session(console)
+    units = json.loads(first.result or "")["units"]
+    names = [d.units[u].name for u in units]
+    await say(console, "结束 确认")
+    for i, what in enumerate(("建立月报制度", "补齐填报台账", "整治案件积压"), 1):
+        await say(console, f"整改 {i} 2026-11-03 {what}")
+    async with console.app.services.db() as db:
+        items = [i.id for i in await store.rectifications_of(db, first.id)]
+    await console.advance("2d")
+    for unit, item in zip(units[:2], items[:2], strict=True):
+        chief = f"p-chief-{unit}"
+        await console.send(chief, f"dm:{chief}", f"整改完成 #{item} 已完成")
+    second = await to_reports(console)
+    await console.send(HOST, GROUP, f"退回整改 #{items[0]} 月报只报了一期")
+    await say(console, "整改汇报 3 整改中 月报仅一期")
+
+    warned = text(await say(console, "结束"))
+    assert warned == (f"还有 2 个单位未记录整改汇报：{names[0]}、{names[1]}；"
+                      "确认结束请发「结束 确认」。")
+    async with console.app.services.db() as db:
+        assert (await store.get_session(db, second.id)).stage == "rectification"  # type: ignore[union-attr]
+    body = card(await say(console, "结束 确认"), "会议结束")["body"]
+    assert "整改汇报 1 条；2 个单位未汇报整改" in body, body
+
+    reports = all_text(await report_docx(console, second.id))
+    section = reports.split("三、整改汇报")[1].split("四、整改事项")[0]
+    assert f"{names[2]}：整改中。月报仅一期" in section
+    assert f"{names[0]}：未汇报。整改事项 #{items[0]} 建立月报制度：整改中" in section, section
+    assert f"{names[1]}：未汇报。整改事项 #{items[1]} 补齐填报台账：已报告完成" in section, section

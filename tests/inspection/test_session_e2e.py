@@ -282,6 +282,32 @@ async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -
     assert second.params_dict["rectification_units"] == units1
 
 
+async def test_a_special_question_asked_before_is_accepted_with_a_note(console: Console) -> None:
+    """专项= may name a question an earlier session already asked in public (on purpose, to
+    ask it again): the session is created, and the host is told which session asked it and
+    whether its answer was published there."""
+    first = await quick_session(console)
+    drawn = json.loads(first.result or "")
+    await run_unit(console, 3, drawn["units"][0], "好")
+    await say(console, "下一题")  # the second unit's first question: revealed, no answer yet
+    await say(console, "结束 确认")
+    published, second_unit_first = drawn["questions"][0][0], drawn["questions"][1][0]
+    fresh = next(q for q in sorted(await bank(console))
+                 if all(q not in qs for qs in drawn["questions"]))
+    said = await say(console, f"督导 新建 第二次督导 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                              f"专项=c05-02:{fresh},{published},{second_unit_first}")
+    card(said, "抽签承诺")  # created, as asked
+    notes = [m["text"] for m in said if m["text"]]
+    assert notes == [f"注意：{published} 已在 {first.id} 问询并公布答案；"
+                     f"{second_unit_first} 已在 {first.id} 问询（未公布答案）。"], notes
+    assert (await session_row(console)).id != first.id
+    await say(console, "结束 确认")
+    said = await say(console, f"督导 新建 第三次 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                              f"专项=c05-02:{fresh}")
+    card(said, "抽签承诺")
+    assert [m["text"] for m in said if m["text"]] == []  # nothing asked before: no note
+
+
 async def test_commitment_card_counts_add_up_to_the_roster_and_the_bank(console: Console) -> None:
     """An observer who knows the roster (111 offices) and the bank reads on the commitment card
     why fewer are drawn from: the special-inquiry office and the recently drawn offices, the
