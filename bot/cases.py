@@ -141,7 +141,7 @@ async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None
     if case is None:
         await ctx.reply("该案件码对应的案件不存在。")
         return None
-    return case, expired(payload, ctx.now())
+    return case, link_expired(payload, case.status, ctx.now())
 
 
 async def case_from_args(ctx: Context, usage: str, expired_note: str | None = None,
@@ -374,11 +374,25 @@ async def taken_in_on(out: Outbound, case: CaseRow) -> date | None:
 
 
 def code_links(out: Outbound, code: str) -> tuple[str, str]:
-    """(page URL, QR image URL) behind a fresh signed, expiring, unguessable token."""
+    """(page URL, QR image URL) behind a fresh signed, unguessable token bound to the case;
+    its expiry (`link_ttl_days`) counts only once the case is no longer open: see
+    `link_expired`."""
     ttl = timedelta(days=out.config.cases.link_ttl_days)
     token = out.services.signer.sign("code", {"c": code}, out.now() + ttl)
     base = out.config.web.base_url
     return f"{base}/c/{token}", f"{base}/qr/{token}.png"
+
+
+def link_expired(payload: dict[str, Any], status: str, now: datetime) -> bool:
+    """Whether a genuine code-page link (its signature already checked, in constant time, by
+    `Signer.genuine`) has expired for a case now in `status`. A code link is a locator, not a
+    capability: it names one case, the page asks for a web session and applies `may_view`,
+    and each action behind it (复核, 扫码受理) is checked against the case as it stands. So the
+    link of an open case keeps working as long as the case is open (a printed QR, a card
+    still current after 30 days); its expiry only retires links to a case that is over
+    (closed, withdrawn), which then open nothing that acts. Action links (which act by
+    themselves) keep their own short expiry."""
+    return status != OPEN and expired(payload, now)
 
 
 def score_url(out: Outbound, code: str) -> str:

@@ -198,16 +198,18 @@ INTAKE_BUTTON = "扫码受理"
 
 
 def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, page_url: str,
-              qr_url: str, *, can_score: bool, score_url: str, can_intake: bool = False) -> Card:
+              qr_url: str, *, can_score: bool, score_url: str, can_intake: bool = False,
+              closed: str | None = None) -> Card:
     """`码 <code>`: the code as anyone allowed to see it gets it; a case manager who may take
-    the case in (扫码分类受理) gets the button that does it."""
-    if case.withdrawn is not None:  # entered by mistake: nothing to do with it any more
+    the case in (扫码分类受理) gets the button that does it. `closed` (案件已结案（2026-11-27）): the
+    case is closed, said in the footer as on the redrawn cards."""
+    if case.withdrawn is not None:  # entered by mistake: says so in its title and first line
         return Card(title=code_title(case, ev), body=case_body(case, ev, template))
     return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                 color=ev.color.value if ev else None, image=qr_url if ev else None,
                 actions=view_actions(case.code, page_url, can_score=can_score,
                                      score_url=score_url, can_intake=can_intake),
-                code_color=True)
+                footer=closed, code_color=True)
 
 
 def view_actions(code: str, page_url: str, *, can_score: bool, score_url: str,

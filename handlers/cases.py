@@ -59,7 +59,8 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
     card = view_card(view, ev, ctx.services.settings.template, page, qr,
                      can_score=ctx.user.id == case.prosecutor and case.status == repo.OPEN,
                      score_url=ops.score_url(ctx, case.code),
-                     can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake))
+                     can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake),
+                     closed=ops.closed_footer(ctx, case))
     await ops.reply_in_confidence(ctx, card, case)
     await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
 

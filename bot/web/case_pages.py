@@ -28,7 +28,6 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import Group
 from bot.events import MessageEvent
-from bot.signing import expired
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response, render
 from bot.web.cases_api import field_errors, parse_deductions, parse_vetoes, str_field
@@ -127,24 +126,25 @@ class CasePages:
     def _deny(self, status: int, title: str, message: str) -> web.Response:
         return render("error.html", status=status, title=title, message=message)
 
-    def _token_code(self, token: str) -> str | None:
-        payload = self.app.services.signer.verify("code", token, self.app.services.clock.now())
-        code = payload.get("c") if payload else None
-        return code if isinstance(code, str) else None
-
-    def _expired_code(self, token: str) -> str | None:
-        """The case of a genuine link that has expired (None for a live or forged one)."""
+    async def _read_link(self, token: str) -> tuple[str | None, str | None]:
+        """(the case of a live link, the case of a genuine link that has expired): a code link
+        lives while its case is open (`ops.link_expired`); a forged one is (None, None)."""
         payload = self.app.services.signer.genuine("code", token)
         code = payload.get("c") if payload else None
-        if not isinstance(code, str) or payload is None:
-            return None
-        return code if expired(payload, self.app.services.clock.now()) else None
+        if payload is None or not isinstance(code, str):
+            return None, None
+        async with self.app.services.db() as session:
+            case = await repo.get_case(session, code)
+        status = case.status if case is not None else repo.CLOSED
+        if ops.link_expired(payload, status, self.app.services.clock.now()):
+            return None, code
+        return code, None
 
-    def _bad_link(self, token: str) -> web.Response:
+    def _bad_link(self, old: str | None) -> web.Response:
         # the code is in the token itself (signed, not hidden): naming it tells its holder
         # nothing new; a forged or damaged token is named nothing
-        if (code := self._expired_code(token)) is not None:
-            return self._deny(410, "链接已过期", fresh_code_hint(code))
+        if old is not None:
+            return self._deny(410, "链接已过期", fresh_code_hint(old))
         return self._deny(403, "链接无效或已过期",
                           "该案件码链接已被篡改或不完整，请向承办检察官索取最新案件码。")
 
@@ -163,9 +163,9 @@ class CasePages:
 
     # -- the code page -----------------------------------------------------------------------
     async def code_page(self, request: web.Request) -> web.Response:
-        code = self._token_code(request.match_info["token"])
+        code, old = await self._read_link(request.match_info["token"])
         if code is None:
-            return self._bad_link(request.match_info["token"])
+            return self._bad_link(old)
         got = await self._viewable(request, code)
         if isinstance(got, web.Response):
             return got
@@ -232,9 +232,9 @@ class CasePages:
 
     async def file_review(self, request: web.Request) -> web.Response:
         """The review form on the code page (复核申请)."""
-        code = self._token_code(request.match_info["token"])
+        code, old = await self._read_link(request.match_info["token"])
         if code is None:
-            if (old := self._expired_code(request.match_info["token"])) is not None:
+            if old is not None:
                 raise ApiError(410, f"复核申请未提交：{fresh_code_hint(old)}")
             raise ApiError(403, "链接无效或已过期")
         viewer = self._viewer(request)
@@ -270,9 +270,9 @@ class CasePages:
         """扫码受理 on the code page, what a case manager's scan of the QR opens: the same as
         sending 受理 <案件码> to the bot, whose answer also lands in their 1:1 chat."""
         token = request.match_info["token"]
-        code = self._token_code(token)
+        code, old = await self._read_link(token)
         if code is None:
-            if (old := self._expired_code(token)) is not None:
+            if old is not None:
                 raise ApiError(410, f"未受理：{fresh_code_hint(old)}")
             raise ApiError(403, "链接无效或已过期")
         viewer = self._viewer(request)
@@ -311,8 +311,8 @@ class CasePages:
         history) is drawn in grey instead of breaking: scanning it opens the page that says
         how to get a fresh code."""
         token = request.match_info["token"]
-        code = self._token_code(token)
-        stale = code is None and self._expired_code(token) is not None
+        code, old = await self._read_link(token)
+        stale = old is not None
         if code is None and not stale:
             raise ApiError(403, "链接无效")
         color = QR_STALE

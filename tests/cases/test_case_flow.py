@@ -289,7 +289,8 @@ async def test_statistics_bar_shows_unscored_cases_too(console: Console) -> None
 
 
 async def test_an_expired_code_link_still_leads_to_the_case(console: Console) -> None:
-    """An old card in the chat history: its link and QR have expired (30 days). Pasting the
+    """An old card in the chat history of a case since closed: its link and QR have expired
+    (30 days; an open case's live as long as it is open). Pasting the
     link gets the current card; the page says how to get a fresh code; the QR turns grey
     instead of breaking, and still scans to that page. A forged link stays refused."""
     code = await create_case(console)
@@ -297,12 +298,15 @@ async def test_an_expired_code_link_still_leads_to_the_case(console: Console) ->
     inv = INVESTIGATORS[0]
     old = cards(await console.messages(f"dm:{inv}"))[0]["card"]
     link, image = old["actions"][0]["url"], old["image"]
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "closed"})
+    assert r.status == 200
     console.clock.advance(timedelta(days=31))
 
     r = await console.send(inv, f"dm:{inv}", link)
     note, card = r["messages"]
     assert note["text"] == "该链接已过期，以下为最新案件码。"
     assert card["card"]["title"] == old["title"] and card["card"]["actions"][0]["url"] != link
+    assert card["card"]["footer"] == "案件已结案（2026-11-02）"
 
     await console.client.post("/console/api/login", json={"user": inv})
     page = await console.client.get(urlsplit(link).path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -250,3 +251,24 @@ async def test_a_code_card_asked_for_in_a_group_gets_back_what_its_asker_was_off
     card = await _card(console, GROUP, f"案件码 {code}")
     assert _labels(card) == ["查看详情", "扫码受理"] and card["card"]["footer"] is None
     assert _labels(await _card(console, PROSECUTOR, f"评分 {code}")) == ["打开评分表"]
+
+
+async def test_the_code_card_of_a_closed_case_says_it_is_closed(console: Console) -> None:
+    """码 <案件码> after closing: the card says 案件已结案（date）, as the redrawn cards do, and
+    offers only 查看详情; a withdrawn case's says 已撤销 in its title."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    console.clock.advance(timedelta(days=1))
+    await _status(console, code, "closed")
+    for person in (INV, PROSECUTOR):
+        [card] = cards((await console.send(person, f"dm:{person}", f"码 {code}"))["messages"])
+        assert card["card"]["footer"] == CLOSED and _labels(card) == ["查看详情"]
+    await _status(console, code, "open")
+    [card] = cards((await console.send(INV, f"dm:{INV}", f"码 {code}"))["messages"])
+    assert card["card"]["footer"] is None
+
+    fresh = await create_case(console)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"撤销案件 {fresh} 重复录入 确认")
+    [card] = cards((await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"码 {fresh}"))["messages"])
+    assert card["card"]["title"] == f"案件码 {fresh} · 已撤销" and "已撤销（" in card["card"]["body"]
+    assert r["messages"]

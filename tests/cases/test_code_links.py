@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.cases.helpers import MANAGER, PROSECUTOR, RED, cards, create_case, evaluate, intakes
+from tests.cases.helpers import AUTH, MANAGER, PROSECUTOR, RED, cards, create_case, evaluate, intakes
 from tests.conftest import Console
 
 BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
@@ -60,7 +60,9 @@ async def test_an_expired_link_still_names_its_case_and_a_forged_one_nothing(
     code = await create_case(console)
     await evaluate(console, code, RED)
     link = await scanned_link(console, MANAGER, code)
-    console.clock.advance(timedelta(days=31))  # links live 30 days
+    # links of a closed case live 30 days (an open case's as long as it is open)
+    await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "closed"})
+    console.clock.advance(timedelta(days=31))
     # 码 <link> as the bare link: the current card, after a word that the link is old
     note, card = await said(console, MANAGER, f"码 {link}")
     assert note["text"] == "该链接已过期，以下为最新案件码。"
@@ -74,6 +76,8 @@ async def test_an_expired_link_still_names_its_case_and_a_forged_one_nothing(
         assert m["text"] == BAD_LINK
     assert await intakes(console, code) == []
 
+    # reopened: the same link lives again
+    await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "open"})
     [m] = await said(console, MANAGER, f"受理 {link}")
     assert m["card"]["title"] == f"受理 {code} · 退回"
     assert await intakes(console, code) == ["退回"]
