@@ -19,6 +19,7 @@ from bot import cases as ops
 from bot.clock import Clock
 from bot.context import Outbound, Services, unit_of_work
 from bot.directory import Directory
+from bot.domain.codes import normalize_external_id
 from bot.domain.spreadsheet import (
     HEADER_SEARCH_ROWS,
     Columns,
@@ -201,7 +202,7 @@ def _read_table(path: Path, table: Sequence[Sequence[Any]], merges: Sequence[Mer
                 _text(row.get("investigators"))) if i.strip()),
             investigation_deadline=day("investigation_deadline"),
             custody_deadline=day("custody_deadline"),
-            external_id=_text(row.get("external_id")) or None), line_labels))
+            external_id=normalize_external_id(_text(row.get("external_id")))), line_labels))
     return out
 
 

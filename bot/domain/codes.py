@@ -26,6 +26,13 @@ def normalize_code(text: str) -> str:
     return plain[start:end].upper()
 
 
+def normalize_external_id(text: str) -> str | None:
+    """A 统一受案号 as stored and compared: NFKC (full-width digits and letters typed on a phone,
+    ３７０２…, become ASCII, as case codes do) and trimmed; None when nothing is left. The
+    same id typed either way then finds the same case instead of making a second one."""
+    return unicodedata.normalize("NFKC", text).strip() or None
+
+
 def _edge(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch)[0] == "P"
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import cases as ops
 from bot import reviews
 from bot.context import Outbound, unit_of_work
+from bot.domain.codes import normalize_external_id
 from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
 from bot.reminders import replan_case
 from bot.web import ApiError, json_body, json_response
@@ -158,7 +159,8 @@ class CasesApi:
             prosecutor=str_field(data, "prosecutor", errors), investigators=tuple(invs),
             investigation_deadline=date_field(data, "investigation_deadline", errors),
             custody_deadline=date_field(data, "custody_deadline", errors),
-            external_id=str_field(data, "external_id", errors, required=False).strip() or None)
+            external_id=normalize_external_id(
+                str_field(data, "external_id", errors, required=False)))
         if errors:
             return field_errors(errors)
         try:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import cases as ops
 from bot.context import Outbound, unit_of_work
 from bot.directory import Directory
+from bot.domain.codes import normalize_external_id
 from bot.domain.scoring import FieldError
 from bot.signing import expired
 from bot.web import ApiError, json_body, json_response, render
@@ -164,7 +165,8 @@ class NewCasePage:
             police_unit=police_unit, prosecutor=viewer.id, investigators=tuple(invs),
             investigation_deadline=_optional_date(data, "investigation_deadline", errors),
             custody_deadline=_optional_date(data, "custody_deadline", errors),
-            external_id=str_field(data, "external_id", errors, required=False).strip() or None)
+            external_id=normalize_external_id(
+                str_field(data, "external_id", errors, required=False)))
 
     @staticmethod
     def _namesakes(out: Outbound, found: list[repo.Namesake]) -> web.Response:

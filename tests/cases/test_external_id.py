@@ -83,3 +83,25 @@ async def test_the_code_page_shows_the_external_id(console: Console) -> None:
     await console.client.post("/console/api/login", json={"user": PROSECUTOR})
     page = await (await console.client.get(urlsplit(link).path)).text()
     assert "<dt>统一受案号</dt><dd>33042420260001</dd>" in page
+
+
+async def test_a_full_width_external_id_finds_the_case_it_names(
+        console: Console, tmp_path: Path) -> None:
+    """A 统一受案号 typed on a phone in full-width digits (３３０４…) is the same id: stored and
+    compared in ASCII, it answers 200 with the existing case instead of making a second."""
+    assert await _post(console, external_id="３３０４２４２０２６０００１　") == (
+        201, {"code": "HY-2026-0001"})
+    assert await _post(console, external_id="33042420260001") == (200, {"code": "HY-2026-0001"})
+    assert await _post(console, external_id=" ３３０４２４２０２６０００１") == (
+        200, {"code": "HY-2026-0001"})
+    r = await console.client.get("/api/v1/cases/HY-2026-0001", headers=AUTH)
+    assert (await r.json())["external_id"] == "33042420260001"
+    # the import: a full-width id is the existing one, skipped
+    f = tmp_path / "cases.csv"
+    f.write_text("title,stage,police_unit,prosecutor,investigators,investigation_deadline,"
+                 f"custody_deadline,external_id\n甲案,审查逮捕,ps-hc-xd,{PROSECUTOR},"
+                 "p-investigator-1,,,３３０４２４２０２６０００１\n", encoding="utf-8")
+    result = await import_cases(console.app.settings, console.clock, f, lambda *p: None)
+    assert result.codes == [] and result.skipped == [
+        f"{f}:2: 统一受案号「33042420260001」已有案件 HY-2026-0001，跳过"]
+    assert await _count(console) == 1

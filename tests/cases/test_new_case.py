@@ -512,3 +512,20 @@ def test_the_police_units_of_the_prosecutors_office_come_first() -> None:
     assert [g.unit for g in near] == ["ps-c1-2", "ps-c1", "ps-c1-1"]
     assert [g.unit for g in other] == ["ps-prov", "ps-c2-1"]
     assert near[0].people == (("i-c1-2a", "人员i-c1-2a"), ("i-c1-2b", "人员i-c1-2b"))
+
+
+async def test_a_full_width_case_management_id_is_the_same_id(console: Console) -> None:
+    """统一受案号 typed in full-width on the phone's form: refused as the id already used."""
+    r = await console.client.post("/api/v1/cases", headers=AUTH, json={
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": [INVESTIGATOR],
+        "external_id": VALID["external_id"]})
+    assert r.status == 201
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in VALID["external_id"]) + " "  # Ａ３３０１…
+    status, data = await submit(console, token, external_id=wide)
+    assert status == 422
+    assert reasons(data) == {"external_id": "统一受案号「A3301000000002026110001」已有案件 HY-2026-0001，"
+                                            "请勿重复录入"}
+    assert not await case_exists(console, "HY-2026-0002")
