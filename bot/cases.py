@@ -39,6 +39,7 @@ from cards.cases import (
     CaseView,
     ReceiptView,
     case_created_card,
+    created_card_scored,
     created_card_title,
     deduction_lines,
     delivery_card,
@@ -698,11 +699,23 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
     await supersede_deliveries(out, case, ev)
     await deliver(out, case, ev, transcode.from_color if transcode else None,
                   cleared_items(previous, ev))
+    if previous is None:
+        await redraw_created_card(out, case, ev)
     if case.intake == INTAKE_BY_COLOR[Color.YELLOW] and ev.color is not Color.YELLOW:
         await intake_moot_by_rescore(out, case, ev)  # the case must be scanned again
     for hook in out.services.on_evaluation:
         await hook(out, case, ev)
     return ev
+
+
+async def redraw_created_card(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
+    """The case's first scoring: the prosecutor's 已录入案件 card no longer says 尚未评分."""
+    for msg in await msgs.bot_cards_mentioning(out.session, [f"dm:{case.prosecutor}"],
+                                               case.created_at, case.code):
+        card = msgs.message_card(msg)
+        if card is not None and card.title == created_card_title(case.code):
+            if (scored := created_card_scored(card, ev)) != card:
+                await out.update_card(msg, scored)
 
 
 async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -283,9 +283,20 @@ def case_created_card(case: CaseView, investigators: list[str], score_url: str) 
              f"侦查期限：{day(case.investigation_deadline)}", f"羁押期限：{day(case.custody_deadline)}"]
     if case.external_id:
         lines.append(f"统一受案号：{case.external_id}")
-    lines.append("尚未评分：评分后案件码将发送给侦查人员。")
+    lines.append(CREATED_UNSCORED)
     return Card(title=created_card_title(case.code), body="\n".join(lines),
                 actions=(score_button(score_url),))
+
+
+CREATED_UNSCORED = "尚未评分：评分后案件码将发送给侦查人员。"  # the 已录入案件 card's last line
+
+
+def created_card_scored(card: Card, ev: Evaluation) -> Card:
+    """The 已录入案件 card once the case is first scored: its last line says the code went out
+    instead of 尚未评分 (去评分 stays: a case may be scored again)."""
+    return replace(card, body=card.body.replace(
+        CREATED_UNSCORED, f"已评分：{ev.color.label} {ev.score}分（第{ev.version}版），"
+                          "案件码已发送给侦查人员。"))
 
 
 def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,

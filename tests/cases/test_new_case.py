@@ -244,6 +244,11 @@ async def test_a_valid_form_creates_the_case(console: Console) -> None:
     for inv in INVESTIGATORS:
         [delivery] = cards(await console.messages(f"dm:{inv}"))
         assert code in delivery["card"]["title"] and "红码" in delivery["card"]["title"]
+    # … and the 已录入案件 card no longer says 尚未评分; 去评分 stays (it may be scored again)
+    [created] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                 if m["card"]["title"] == f"已录入案件 {code}"]
+    assert created["card"]["body"].split("\n")[-1] == "已评分：红码 66分（第1版），案件码已发送给侦查人员。"
+    assert [a["label"] for a in created["card"]["actions"]] == ["去评分"]
     # 码 shows the new case to its prosecutor like any other
     [shown] = await ask(console, f"码 {code}")
     assert "阶段：提前介入" in shown["card"]["body"]
