@@ -17,6 +17,7 @@ from bot.domain.review import (
     Action,
     IllegalTransition,
     State,
+    changes_disputed,
     next_state,
     settled_by,
     sources,
@@ -25,7 +26,7 @@ from bot.domain.review import awaits_rescore as domain_awaits_rescore
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
 from bot.reminders import plan_review_reminders, settle_review_reminders
-from cards.reviews import RENDER, ReviewView
+from cards.reviews import CONFIRM, RENDER, ReviewView
 from config.model import Person
 from storage import cases as case_repo
 from storage import reviews as repo
@@ -76,13 +77,25 @@ def _number(tok: str) -> str:
     return m.group(1) if m else tok
 
 
+_JOINED = re.compile(r"以及|[和及与跟]")  # 1和3, 1 及 3
+
+
+def _split_joined(tok: str) -> list[str]:
+    """'1和3' / '①③' / '第1项与第3项' → its numbers; a token of no such shape as it is."""
+    spaced = "".join(f"和{c}和" if c in _CIRCLED else c for c in tok)  # ①③ → 和①和和③和
+    parts = [p for p in _JOINED.split(spaced) if p]
+    return parts if parts and all(_number(p).isdecimal() for p in parts) else [tok]
+
+
 def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
-    """'1,3' / '第1项、第3项' / '⑦' (card numbers), item ids or labels → item ids of the
-    current evaluation."""
+    """'1,3' / '1和3' / '第1项、第3项' / '①③' (card numbers), item ids or labels → item ids
+    of the current evaluation."""
     cands = candidates(ev)
     labels = {out.services.settings.template.item(i).label: i for i in cands}
     numbers = "1" if len(cands) == 1 else f"1–{len(cands)}"
     tokens = [t for t in re.split(r"[,，、;；\s]+", text.strip()) if t]
+    tokens = [p for t in tokens if not _JOINED.fullmatch(t)  # 1 及 3; a label keeps its 与
+              for p in ([t] if t in cands or t in labels else _split_joined(t))]
     if not tokens:  # typed in the card's text field: there is nothing to 选择 there
         example = "1" if len(cands) == 1 else "1,2"
         raise ReviewError(f"请填写有异议的扣分项序号（卡片上的 {numbers}，如「{example}」）。")
@@ -113,7 +126,8 @@ class AlreadyFiled(ReviewError):
             super().__init__(f"您对 {code} 的复核申请 #{row.id} 已同意调整，正等待承办检察官重新评分；"
                              "重新评分后新的案件码将发给您，届时仍有异议可再申请复核。")
         else:
-            wait = "请等待处理或先撤回" if state is State.PENDING else "请等待办结"  # only 待处理
+            wait = {State.PENDING: "请等待处理或先撤回",  # only 待处理 may be withdrawn
+                    State.JOINT_DONE: f"请先在评议结果卡片上点「{CONFIRM}」"}.get(state, "请等待办结")
             super().__init__(f"您对 {code} 已有一个未办结的复核申请（#{row.id}，{state.label}），{wait}。")
         self.row = row
 
@@ -188,6 +202,15 @@ async def file_request(out: Outbound, case: CaseRow, person: Person, items: list
     return row
 
 
+REQUEST_NOTE = ""  # the key of a 补充说明 about the whole request, not one item
+
+
+def request_note(note: str | None) -> dict[str, str] | None:
+    """The notes of a request whose form has one 补充说明 field (the card, the code page)."""
+    note = (note or "").strip()
+    return {REQUEST_NOTE: note} if note else None
+
+
 def answer_due(out: Outbound, filed_at: datetime) -> datetime:
     tz = out.config.tz
     local = filed_at.astimezone(tz)
@@ -202,7 +225,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
     versions = {e.version: e for e in await case_repo.evaluations(out.session, case.code)}
     disputed = versions.get(row.version, ev)
     points = {x.item: x.points for x in disputed.deductions} if disputed else {}
-    notes = json.loads(row.notes or "{}")
+    notes = json.loads(row.notes or "{}")  # by item; REQUEST_NOTE: the whole request's
     # an item the current evaluation no longer holds was cleared (销号) since it was disputed
     still = set(candidates(ev)) if ev is not None and ev.version != row.version else None
     items = tuple(
@@ -225,7 +248,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         due=row.due_at.astimezone(out.config.tz).strftime("%Y-%m-%d %H:%M"),
         state=State(row.status), reject_reason=row.reject_reason, joint_time=row.joint_time,
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
-        confirmed_by=name(row.confirmed_by), rescored=rescored,
+        confirmed_by=name(row.confirmed_by), rescored=rescored, note=notes.get(REQUEST_NOTE),
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
         joint_example=joint_example(out), case_closed=ops.closed_footer(out, case),
         overdue=row.status == State.PENDING and out.now() >= row.due_at)
@@ -280,22 +303,34 @@ def awaits_rescore(row: ReviewRow | None, case_code: str) -> bool:
         row.status, row.outcome, row.new_version)
 
 
-async def on_case_status(out: Outbound, case: CaseRow) -> None:
+async def on_case_status(out: Outbound, case: CaseRow, *, ended: bool = False) -> None:
     """A case closed (or reopened) by the case-management system: the cards about its
-    requests are redrawn, without buttons while it is closed."""
+    requests are redrawn, without buttons while it is closed. `ended` (it was open until
+    now): everyone invited to a joint review still to be held is told it is called off, or
+    they would turn up to it."""
     for row in await repo.for_case(out.session, case.code):
         await refresh_cards(out, row, case)
+        if ended and row.status == State.JOINT:
+            others, leader = await joint_invitees(out, row, case)
+            why = "案件已撤销" if ops.withdrawn_text(out, case) else "案件已结案"
+            for pid in dict.fromkeys([row.filed_by, *others, *([leader.id] if leader else [])]):
+                await out.send_dm(pid, text=f"复核申请 #{row.id}（{case.code}）的共同评议"
+                                            f"（{row.joint_time}）已取消：{why}。")
 
 
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
-    """A re-score answers the request it references (one referencing none: every request of
-    the case waiting for a re-score): link it and tell the filer. A request still undecided
+    """A re-score answers the request it references, and any other waiting for a re-score
+    (agreed, or 调整 by its joint review) whose disputed items it scores differently: link it
+    and tell the filer. One that leaves every disputed item as it was (an unrelated re-score
+    through the API) answers nothing: the request stays waiting, and chased. A request still undecided
     (pending, or waiting for its joint review) whose every disputed item the re-score cleared
     is settled (已由重新评分解决): nothing is left to answer. Every card about the case's
     requests is re-rendered, so none still calls the old colour 当前 or offers stale buttons."""
     rows = await repo.for_case(out.session, case.code)
-    answered = [r for r in rows if awaits_rescore(r, case.code)
-                and ev.review_request_id in (None, r.id)]
+    versions = {e.version: e for e in await case_repo.evaluations(out.session, case.code)}
+    answered = [r for r in rows if awaits_rescore(r, case.code) and (
+        ev.review_request_id == r.id
+        or changes_disputed(repo.items_of(r), versions.get(r.version), ev))]
     for row in answered:
         row.new_version = ev.version
     await out.session.flush()

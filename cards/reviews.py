@@ -3,7 +3,7 @@ is rendered from the request's current state, so updating a card in place is re-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.review import CHANGED, RESCORE_IF_CHANGED, State
 from cards.model import Button, Card, FormField
@@ -35,6 +35,7 @@ class ReviewView:
     # chat any more; None while the case is open
     case_closed: str | None = None
     overdue: bool = False  # still 待处理 past its answer time: 状态：待处理（已逾期）
+    note: str | None = None  # 补充说明 about the whole request (an item's is in `items`)
 
 
 def _body(v: ReviewView) -> str:
@@ -42,7 +43,10 @@ def _body(v: ReviewView) -> str:
              f"当前：{v.color_label}{f' {v.score}分' if v.score is not None else ''}",
              f"申请人：{v.filer}", "有异议的项目："]
     lines += [f"· {i}" for i in v.items]
-    lines += [f"复核理由：{v.reason}", f"答复期限：{v.due}",
+    lines.append(f"复核理由：{v.reason}")
+    if v.note:
+        lines.append(f"补充说明：{v.note}")
+    lines += [f"答复期限：{v.due}",
               f"状态：{v.state.label}{'（已逾期）' if v.overdue else ''}"]
     if v.reject_reason:
         lines.append(f"驳回理由：{v.reject_reason}")
@@ -104,6 +108,12 @@ def receipt_card(v: ReviewView) -> Card:
                                   v.case_closed) if f) or None
     return Card(title=receipt_title(v), body=_body(v), color=v.color,
                 actions=() if v.case_closed else tuple(actions), footer=footer)
+
+
+def confirm_first_card(v: ReviewView, why: str) -> Card:
+    """The answer to 申请复核 while the filer's joint review waits for their confirmation: why
+    nothing was filed, with the 确认评议结果 that unblocks them."""
+    return replace(receipt_card(v), body=f"{why}\n\n{_body(v)}")
 
 
 def filer_next_step(v: ReviewView) -> str:

@@ -216,5 +216,9 @@ async def consult(event: CardActionEvent, ctx: Context) -> None:
         await ctx.reply("这条提醒不能发起会商。")
         return
     ctx.action_done()
-    await ctx.reply(f"已发起 {r.case_code} 的诉前会商（记录人 {ctx.user.name}，"
-                    f"{local(ctx.now(), ctx.config.tz)}）。")
+    when = local(ctx.now(), ctx.config.tz)
+    case = await case_repo.get_case(ctx.session, r.case_code)
+    if case is not None and case.prosecutor != ctx.user.id:  # their copy only lost its buttons
+        await ctx.send_dm(case.prosecutor, text=f"{ctx.user.name}已发起 {case.code}《{case.title}》"
+                                                f"的诉前会商（{when}），请与其联系开展会商。")
+    await ctx.reply(f"已发起 {r.case_code} 的诉前会商（记录人 {ctx.user.name}，{when}）。")

@@ -21,6 +21,7 @@ from bot.domain.review import (
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import settle_review_reminders
 from bot.reviews import (
+    AlreadyFiled,
     ReviewError,
     apply,
     check_may_file,
@@ -29,10 +30,11 @@ from bot.reviews import (
     joint_invitees,
     parse_items,
     refresh_cards,
+    request_note,
     review_view,
 )
 from cards.model import Card
-from cards.reviews import RENDER
+from cards.reviews import RENDER, confirm_first_card
 from storage import cases as case_repo
 from storage import reviews as repo
 from storage.cases import CaseRow
@@ -130,7 +132,7 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
     if not typed:
         await ctx.reply(f"请填写共同评议的时间，如 {joint_example(ctx)}。")
         return
-    when = parse_meeting_time(typed, ctx.config.tz)
+    when = parse_meeting_time(typed, ctx.config.tz, ctx.now())
     if when is None:
         await ctx.reply(f"共同评议时间看不懂：「{typed[:30]}」。请写成 {joint_example(ctx)}。")
         return
@@ -262,8 +264,17 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
             raise ReviewError(f"该卡片的评分已更新为第{ev.version}版，请在最新的案件码卡片上申请复核。")
         items = parse_items(event.form.get("items", ""), ev, ctx)
         row = await file_request(ctx, case, ctx.user, items, event.form.get("reason", ""),
-                                 {items[0]: event.form["note"].strip()}
-                                 if items and event.form.get("note", "").strip() else None)
+                                 request_note(event.form.get("note")))
+    except AlreadyFiled as e:
+        if e.row.status != State.JOINT_DONE:
+            await ctx.reply(str(e))
+            return
+        # only their 确认评议结果 unblocks them: offered right here, kept in step like the
+        # receipt card it copies (the button goes once confirmed anywhere)
+        view = await review_view(ctx, e.row, case)
+        msg = await ops.reply_in_confidence(ctx, confirm_first_card(view, str(e)), case)
+        repo.add_card(ctx.session, e.row.id, msg.id, "receipt")
+        return
     except ReviewError as e:
         await ctx.reply(str(e))
         return

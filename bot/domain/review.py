@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from bot.domain.scoring import Evaluation
@@ -115,20 +115,77 @@ def refusal(state: State) -> str:
 
 
 _MEETING = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*(\d{1,2})[:：时点](\d{1,2})?分?$")
+# the day: 12月6日 / 12.6 / 12-6 (this year or the next, whichever is nearer), 今天/明天/后天,
+# 周五 / 星期五 (the coming one, today included), 下周五
+_DAY = re.compile(r"^(?:(\d{1,2})[-/.月](\d{1,2})[日号]?|(今天|明天|后天)"
+                  r"|(下)?(?:周|星期|礼拜)([一二三四五六日天]))")
+# the time: 14:30, 14点, 下午3点, 下午3点半, 上午10时30分
+_CLOCK = re.compile(r"^(上午|早上|中午|下午|晚上)?(\d{1,2})(?:[:：](\d{2})|[点时](?:(\d{1,2})分?|(半))?)$")
+_OFFSET = {"今天": 0, "明天": 1, "后天": 2}
+_WEEKDAY = "一二三四五六日"
 
 
-def parse_meeting_time(text: str, tz: tzinfo) -> datetime | None:
+def parse_meeting_time(text: str, tz: tzinfo, now: datetime | None = None) -> datetime | None:
     """A joint-review time as people type it (2026-11-05 14:30, 2026年11月5日14时30分,
-    full-width digits); None when it names no moment."""
-    m = _MEETING.match(unicodedata.normalize("NFKC", text).strip())
-    if m is None:
+    full-width digits); given `now`, also without the year or as words resolved against
+    today in `tz` (12月6日 14:30, 12.6 14:30, 明天下午3点, 周五上午10点). None when it names
+    no moment."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    m = _MEETING.match(typed)
+    if m is not None:
+        year, month, day, hour, minute = (int(g) if g else 0 for g in m.groups())
+        try:
+            return datetime(year, month, day, hour, minute, tzinfo=tz)
+        except ValueError:
+            return None
+    if now is None or (d := _DAY.match(typed)) is None:
         return None
-    year, month, day, hour, minute = (int(g) if g else 0 for g in m.groups())
+    clock = _CLOCK.match(re.sub(r"\s+", "", typed[d.end():]))
+    if clock is None:
+        return None
+    part, h, mm, mm2, half = clock.groups()
+    hour, minute = int(h), int(mm or mm2 or 0) + (30 if half else 0)
+    if (part in ("下午", "晚上") and hour < 12) or (part == "中午" and hour < 11):
+        hour += 12
+    today = now.astimezone(tz).date()
+    mon, mday, word, nxt, wd = d.groups()
     try:
-        return datetime(year, month, day, hour, minute, tzinfo=tz)
+        if word:
+            on = today + timedelta(days=_OFFSET[word])
+        elif wd:
+            target = _WEEKDAY.index("日" if wd == "天" else wd)
+            if nxt:
+                on = today + timedelta(days=7 - today.weekday() + target)
+            else:
+                on = today + timedelta(days=(target - today.weekday()) % 7)
+        else:
+            picks = []
+            for year in (today.year - 1, today.year, today.year + 1):
+                try:
+                    picks.append(date(year, int(mon), int(mday)))
+                except ValueError:
+                    pass
+            if not picks:
+                return None
+            on = min(picks, key=lambda p: abs((p - today).days))
+        return datetime.combine(on, time(hour, minute), tz)
     except ValueError:
         return None
 
+
+def changes_disputed(disputed: Iterable[str], before: Evaluation | None, after: Evaluation
+                     ) -> bool:
+    """Whether `after` scores any disputed item differently from `before`, the evaluation the
+    request disputed: a deduction's points moved or gone, a veto lifted. A re-score that
+    leaves them all as they were answers nothing of the request."""
+    if before is None:
+        return True
+
+    def scored(ev: Evaluation, item: str) -> tuple[int | None, bool]:
+        points = next((d.points for d in ev.deductions if d.item == item), None)
+        return points, item in ev.vetoes
+
+    return any(scored(before, i) != scored(after, i) for i in disputed)
 
 
 KEPT = "kept"  # a joint review's outcome: 维持原评分

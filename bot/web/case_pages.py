@@ -255,10 +255,9 @@ class CasePages:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, "案件不存在")
-                # 补充说明 goes with the first item ticked, as on the card
+                # 补充说明 is about the whole request, as on the card
                 row = await reviews.file_request(out, case, viewer, items, reason,
-                                                 {items[0]: note.strip()}
-                                                 if items and note.strip() else None)
+                                                 reviews.request_note(note))
         except reviews.ReviewError as e:
             raise ApiError(403 if "只有本案侦查人员" in str(e) else 422, str(e)) from None
         due = row.due_at.astimezone(self.app.services.config.tz)

@@ -266,6 +266,7 @@ class CasesApi:
         """Deadlines and status: the reminders, a 待定 intake, the investigators' code cards
         and review requests follow."""
         code = case.code
+        was_open = case.status == "open"
         reopened = changes.get("status") == "open" and case.status != "open"
         closing = changes.get("status") == "closed" and case.status != "closed"
         if closing:
@@ -286,7 +287,7 @@ class CasesApi:
         if "status" in changes:  # the cards that act on the case follow (案件已结案（date）)
             await ops.redraw_deliveries(out, case)
             await ops.redraw_requested_cards(out, case)
-            await reviews.on_case_status(out, case)
+            await reviews.on_case_status(out, case, ended=was_open and case.status != "open")
 
     async def evaluate(self, request: web.Request) -> web.Response:
         self._auth(request)

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, YELLOW, cards, create_case, evaluate
 from tests.conftest import Console
 
 INV, OTHER = INVESTIGATORS
@@ -142,7 +142,8 @@ async def test_an_agreed_request_waits_for_the_rescore_before_another(console: C
     listed = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办"))["messages"][0]
     assert f"/cases/{code}/score?review=1" in listed["card"]["body"]
 
-    await evaluate(console, code, RED)  # the re-score (answers #1): a new card, the form back
+    # the re-score (changes a disputed item, so answers #1): a new card, the form back
+    await evaluate(console, code, YELLOW)
     newest = [m for m in cards(await console.messages(f"dm:{INV}"))
               if m["card"]["title"].startswith("案件码")][-1]
     r = await console.click(INV, newest["id"], "review.file", {"items": "1", "reason": "仍有异议"})

@@ -4,6 +4,7 @@ step (SPEC §2: no stale buttons, no stale colour) and each step tells the right
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from tests.cases.helpers import (
     YELLOW,
     cards,
     create_case,
+    ded,
     evaluate,
 )
 from tests.conftest import START, Console
@@ -324,3 +326,92 @@ async def test_closing_a_case_leaves_no_card_about_it_that_acts(console: Console
     assert r.status == 200
     pcard = await _last(console, PROSECUTOR, "复核申请 #1")
     assert [a["label"] for a in pcard["card"]["actions"]] == ["同意并调整", "驳回", "提交检警共同评议"]
+
+
+LEGALITY = [ded("evidence_legality", 12), ded("causation", 8)]  # 80 → yellow
+
+
+async def _joint_changed(console: Console) -> str:
+    """#1 on 关键证据合法性 −12, sent to a joint review that decided 调整."""
+    code = await create_case(console)
+    await evaluate(console, code, LEGALITY)
+    await _file(console, INV, code, "1")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    console.clock.advance(timedelta(days=4))
+    r = await console.click(PROSECUTOR, pcard["id"], "review.outcome",
+                            {"outcome": "调整", "minutes": "取证程序有瑕疵但可补正"})
+    assert "已记录评议结果：调整评分" in r["messages"][-1]["text"], r
+    return code
+
+
+async def test_an_unrelated_rescore_leaves_an_agreed_adjustment_open(console: Console) -> None:
+    """调整 agreed on 关键证据合法性; a re-score through the API that keeps it at −12 answers
+    nothing: 去调整评分 stays, the filer is told nothing, the request stays on 待办. The
+    re-score that does change the item answers it."""
+    code = await _joint_changed(console)
+    await evaluate(console, code, [ded("evidence_legality", 12), ded("causation", 5)])
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert [a["label"] for a in pcard["card"]["actions"]] == ["去调整评分"], pcard
+    assert "重新评分：" not in pcard["card"]["body"]
+    assert not any(m["text"] and "已重新评分" in m["text"]
+                   for m in await console.messages(f"dm:{INV}"))
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "待办")
+    assert "#1" in r["messages"][0]["card"]["body"] and "待重新评分" in r["messages"][0]["card"]["body"]
+
+    await evaluate(console, code, [ded("evidence_legality", 6), ded("causation", 5)])
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    assert pcard["card"]["actions"] == [] and "重新评分：黄码 89分（第3版）" in pcard["card"]["body"]
+    assert any(m["text"] and m["text"].startswith(f"您的复核申请 #1（{code}）已重新评分：黄码 89分")
+               for m in await console.messages(f"dm:{INV}"))
+
+
+async def test_filing_again_before_confirming_the_outcome_offers_the_confirmation(
+        console: Console) -> None:
+    """A second 申请复核 while the joint review's outcome waits for the filer's confirmation
+    says what to do and offers 确认评议结果 right there; confirming unblocks it."""
+    code = await _joint_changed(console)
+    await evaluate(console, code, [ded("evidence_legality", 6), ded("causation", 8)])
+    delivery = await _last(console, INV, f"案件码 {code}")
+    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    answer = r["messages"][-1]
+    assert answer["card"]["body"].startswith(
+        f"您对 {code} 已有一个未办结的复核申请（#1，评议完成（待侦查人员确认）），"
+        "请先在评议结果卡片上点「确认评议结果」。"), answer
+    assert [a["label"] for a in answer["card"]["actions"]] == ["确认评议结果"]
+    r = await console.click(INV, answer["id"], "review.confirm")
+    assert r["messages"][-1]["text"] == "已确认共同评议结果。"
+    [again] = [m for m in await console.messages(f"dm:{INV}") if m["id"] == answer["id"]]
+    assert again["card"]["actions"] == []
+    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    assert "复核申请 #2 已提交" in r["messages"][-1]["text"], r
+
+
+async def test_closing_a_case_calls_off_its_scheduled_joint_review(console: Console) -> None:
+    """Everyone invited to the joint review is told it will not be held."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await _file(console, INV, code, "1")
+    pcard = await _last(console, PROSECUTOR, "复核申请 #1")
+    await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "2026-11-05 14:30"})
+    for status in ("closed", "closed"):  # closing a closed case again tells no one twice
+        r = await console.client.patch(f"/api/v1/cases/{code}", headers={
+            "Authorization": "Bearer test-token"}, json={"status": status})
+        assert r.status == 200, await r.text()
+    said = f"复核申请 #1（{code}）的共同评议（2026-11-05 14:30）已取消：案件已结案。"
+    for person in (INV, INV2, LEADER):
+        texts = [m["text"] for m in await console.messages(f"dm:{person}") if m["text"]]
+        assert texts.count(said) == 1, (person, texts)
+
+
+async def test_the_prosecutor_is_told_when_an_investigator_starts_a_consultation(
+        console: Console) -> None:
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, RED)
+    await console.advance("8d")  # 11-05 诉前会商
+    [consult] = [m for m in cards(await console.messages(f"dm:{INV}"))
+                 if "诉前会商" in m["card"]["title"]]
+    r = await console.click(INV, consult["id"], "reminder.consult")
+    assert r["messages"][-1]["text"].startswith(f"已发起 {code} 的诉前会商"), r
+    texts = [m["text"] for m in await console.messages(f"dm:{PROSECUTOR}") if m["text"]]
+    assert any(t.startswith(f"胡宇已发起 {code}《何某强奸案》的诉前会商") for t in texts), texts

@@ -387,3 +387,35 @@ async def test_the_note_is_capped_like_the_reason_on_the_card_and_the_page(
     assert r.status == 201, await r.text()
     body = (await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1"))["card"]["body"]
     assert note in body
+
+
+async def test_item_numbers_joined_as_people_write_them(console: Console) -> None:
+    """1和3, ①③, 1 及 3 read like 1，3; the 补充说明 is said once, for the whole request."""
+    for n, typed in enumerate(("1和3", "①③", "1 及 3", "1、3", "第1项与第3项"), 1):
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        delivery = await _card(console, f"dm:{INV}", f"案件码 {code}")
+        r = await console.click(INV, delivery["id"], "review.file",
+                                {"items": typed, "reason": "监控已调取", "note": "鉴定意见已补"})
+        assert f"复核申请 #{n} 已提交" in r["messages"][-1]["text"], (typed, r)
+        body = (await _card(console, f"dm:{PROSECUTOR}", f"复核申请 #{n}"))["card"]["body"]
+        assert "· 犯罪事实与行为（−16分）\n· 因果关系（−8分）\n" in body, (typed, body)
+        assert body.count("鉴定意见已补") == 1 and "补充说明：鉴定意见已补" in body, body
+
+
+async def test_joint_review_times_without_a_year_or_in_words(console: Console) -> None:
+    """Monday 2026-11-02 09:30: dates without the year and 明天/周五 are read against today;
+    a time already past is refused."""
+    times = (("12月6日 14:30", "2026-12-06 14:30"), ("12月6日14:30", "2026-12-06 14:30"),
+             ("12.6 14:30", "2026-12-06 14:30"), ("明天下午3点", "2026-11-03 15:00"),
+             ("周五上午10点", "2026-11-06 10:00"))
+    for n, (typed, meant) in enumerate(times, 1):
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        delivery = await _card(console, f"dm:{INV}", f"案件码 {code}")
+        await console.click(INV, delivery["id"], "review.file", {"items": "1", "reason": "有异议"})
+        pcard = await _card(console, f"dm:{PROSECUTOR}", f"复核申请 #{n}")
+        r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": "今天上午8点"})
+        assert r["messages"][-1]["text"] == "共同评议时间 2026-11-02 08:00 已经过去，请填写之后的时间。"
+        r = await console.click(PROSECUTOR, pcard["id"], "review.joint", {"time": typed})
+        assert f"已提交检警共同评议，时间：{meant}" in r["messages"][-1]["text"], (typed, r)

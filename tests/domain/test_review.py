@@ -86,6 +86,30 @@ def test_meeting_times_as_people_type_them(typed: str, expected: tuple[int, ...]
     assert got == (datetime(*expected, tzinfo=tz) if expected else None)
 
 
+# Monday 2026-11-02 09:00 in Shanghai
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("12月6日 14:30", (2026, 12, 6, 14, 30)),
+    ("12月6日14:30", (2026, 12, 6, 14, 30)),
+    ("12.6 14:30", (2026, 12, 6, 14, 30)),
+    ("1月5日 9:00", (2027, 1, 5, 9, 0)),  # nearer next year than this
+    ("明天下午3点", (2026, 11, 3, 15, 0)),
+    ("明天下午3点半", (2026, 11, 3, 15, 30)),
+    ("今天 16:00", (2026, 11, 2, 16, 0)),
+    ("周五上午10点", (2026, 11, 6, 10, 0)),
+    ("星期一 14:30", (2026, 11, 2, 14, 30)),  # today is Monday: today
+    ("下周一上午9点", (2026, 11, 9, 9, 0)),
+    ("明天下午", None),
+    ("2月30日 10:00", None),
+])
+def test_meeting_times_without_a_year_or_in_words(typed: str,
+                                                  expected: tuple[int, ...] | None) -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 11, 2, 1, 0, tzinfo=ZoneInfo("UTC"))
+    got = parse_meeting_time(typed, tz, now)
+    assert got == (datetime(*expected, tzinfo=tz) if expected else None)
+    assert parse_meeting_time(typed, tz) is None  # words need today
+
+
 def _ev(deducted: dict[str, int], vetoes: tuple[str, ...] = ()) -> Evaluation:
     score = 100 - sum(deducted.values())
     return Evaluation(case_code="HY-2026-0001", version=2, by="p", at=datetime(2026, 11, 2,
