@@ -303,8 +303,8 @@ class Inbound:
             log.warning("dingtalk: answer 「%s」 not sent: not stored and no sessionWebhook", text)
             return
         try:
-            await self.api.post_webhook(webhook, webhook_text(text, sender.staff_id if sender
-                                                              else None))
+            await self.api.post_webhook(webhook, webhook_text(text, [sender.staff_id] if sender
+                                                              else []))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 
