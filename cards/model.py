@@ -92,7 +92,7 @@ def card_to_dict(card: Card) -> dict[str, Any]:
                     for b in card.actions],
         "done": [{"action": d.action, "label": d.label, "by": d.by} for d in card.done],
         "code_color": card.code_color,
-        **({"mentions": list(card.mentions)} if card.mentions else {}),
+        "mentions": list(card.mentions),
     }
 
 
