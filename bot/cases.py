@@ -33,7 +33,7 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.text import char_problem, invisible
-from bot.signing import expired
+from bot.signing import Signer, expired
 from cards.cases import (
     SCORE_FORM_BUTTON,
     CaseView,
@@ -127,6 +127,21 @@ _LINK = re.compile(LINK_PATTERN)
 BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件码的，可直接发送「码 案件码」查看"
             "（如：码 HY-2026-0001）；也可向承办检察官索取最新案件码。")
 EXPIRED_LINK = "该链接已过期，以下为最新案件码。"
+
+
+_SCANNED_CODE = re.compile(rf"(?<![A-Z]){CODE_PATTERN}(?![0-9])")
+
+
+def code_in_scan(signer: Signer, text: str) -> str | None:
+    """The case code a scanned QR code names: a code-page link of ours (genuine; an expired
+    one still names its case, like an old printout), or a case code written in its text.
+    None for anything else (another site's link, a forged one, no code)."""
+    if (m := _LINK.search(text)) is not None:
+        payload = signer.genuine("code", m.group(1))
+        if payload is not None and isinstance(payload.get("c"), str):
+            return str(payload["c"])
+    found = _SCANNED_CODE.search(unicodedata.normalize("NFKC", text).upper())
+    return found.group(0) if found else None
 
 
 async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None:

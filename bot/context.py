@@ -160,6 +160,16 @@ class Context(Outbound):
         return await self.send(self.event.chat, text=text, card=card,
                                event_id=self.event.event_id, mention=self.event.mention)
 
+    async def send(self, chat: str, text: str | None = None, card: Card | None = None,
+                   event_id: str | None = None, mention: str | None = None) -> Message:
+        """A message to the event's own chat is an answer to it, however it was sent (a
+        shared helper's `out.send(chat, …)`, like the commitment card at 督导 新建): it goes
+        back the way the event came and mentions the sender in a group, as `reply` does."""
+        if event_id is None and chat == self.event.chat:
+            event_id, mention = self.event.event_id, mention or self.event.mention
+        return await super().send(chat, text=text, card=card, event_id=event_id,
+                                  mention=mention)
+
     def action_done(self) -> None:
         """A card action handler says the click did what the button offers (not a refusal,
         nor a choice made moot): every card it took that button off records who clicked, so
@@ -202,6 +212,8 @@ class ReadOnlyContext(Context):
 
     async def send(self, chat: str, text: str | None = None, card: Card | None = None,
                    event_id: str | None = None, mention: str | None = None) -> Message:
+        if event_id is None and chat == self.event.chat:  # an answer: see Context.send
+            event_id, mention = self.event.event_id, mention or self.event.mention
         msg = msgs.new_message(chat=chat, sender="bot", at=self.now(), text=text, card=card,
                                event_id=event_id, mention=mention)
         self.pending.messages.append(msg)

@@ -104,6 +104,7 @@ def unit_views(d: Directory, asks: list[Ask]) -> list[UnitView]:
             pos=a.position, id=unit.id, name=unit.name, city=city.name if city else "",
             kind=a.kind, chief=chief.name if chief else "（未登记）",
             city_chief=city_chief.name if city_chief else "（未登记）",
+            chief_id=chief.id if chief else None,
         )
     return [seen[p] for p in sorted(seen)]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -322,25 +322,27 @@ def robot_messages(text: str | None, card: Card | None, link_for: LinkFor,
     return markdown_messages(title, f"{plain(text)}\n\n{md}" if text else md)
 
 
-def mentioning(key: str, param: dict[str, str], name: str) -> dict[str, str]:
-    """The message with 「@name」 in front of what it says: a text's content, a markdown or
-    actionCard text (on a line of its own, so a heading stays a heading)."""
+def mentioning(key: str, param: dict[str, str], names: Sequence[str]) -> dict[str, str]:
+    """The message with 「@name」 (each) in front of what it says: a text's content, a markdown
+    or actionCard text (on a line of its own, so a heading stays a heading)."""
+    ats = " ".join(f"@{n}" for n in names)
+    if not ats:
+        return param
     if key == "sampleText":
-        return {**param, "content": f"@{name} {param['content']}"}
+        return {**param, "content": f"{ats} {param['content']}"}
     if "text" in param:
-        return {**param, "text": f"@{name}\n\n{param['text']}"}
+        return {**param, "text": f"{ats}\n\n{param['text']}"}
     return param
 
 
 def webhook_body(key: str, param: dict[str, str],
-                 at_user: str | None = None) -> dict[str, Any] | None:
+                 at_users: Sequence[str] = ()) -> dict[str, Any] | None:
     """A sessionWebhook body for a text or markdown robot message; None for the others (cards
-    with buttons go through the OpenAPI). `at_user`: a staff userId to @-mention — in the `at`
+    with buttons go through the OpenAPI). `at_users`: staff userIds to @-mention — in the `at`
     list, and as 「@userId」 in the text, without which DingTalk does not show the mention
     (it shows the person's name in its place)."""
-    if at_user:
-        param = mentioning(key, param, at_user)
-    at = {"atUserIds": [at_user]} if at_user else {}
+    param = mentioning(key, param, at_users)
+    at = {"atUserIds": list(at_users)} if at_users else {}
     if key == "sampleText":
         return {"msgtype": "text", "text": {"content": param["content"]}, "at": at}
     if key == "sampleMarkdown":
@@ -349,8 +351,8 @@ def webhook_body(key: str, param: dict[str, str],
     return None
 
 
-def webhook_text(text: str, at_user: str | None = None) -> dict[str, Any]:
-    """A short text answer through a sessionWebhook, @-mentioning `at_user` (a staff userId)."""
-    body = webhook_body(*text_message(text), at_user)
+def webhook_text(text: str, at_users: Sequence[str] = ()) -> dict[str, Any]:
+    """A short text answer through a sessionWebhook, @-mentioning `at_users` (staff userIds)."""
+    body = webhook_body(*text_message(text), at_users)
     assert body is not None
     return body

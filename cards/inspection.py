@@ -32,6 +32,7 @@ class UnitView:
     kind: str  # "draw" | "special"
     chief: str  # the county chief's name
     city_chief: str
+    chief_id: str | None = None  # their person id (None: not in the roster)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ def question_card(*, unit: UnitView, units_total: int, q: RevealedQuestion, seq:
         f"请{unit.chief}检察长脱稿作答。\n"
         f"⏱ 作答限时 {format_mmss(answer_seconds)}（至 {_hhmmss(ends_at_local)}）"
     )
-    return Card(title=f"{head} · 第 {seq} 题", body=body, color="yellow", footer=f"题号 {q.id}")
+    return Card(title=f"{head} · 第 {seq} 题", body=body, color="yellow", footer=f"题号 {q.id}",
+                mentions=(unit.chief_id,) if unit.chief_id else ())
 
 
 def special_intro_card(*, unit: UnitView, questions: int) -> Card:

@@ -57,6 +57,9 @@ class Card:
     # `color` is a case code's (the case-code cards): DingTalk names it 红码/黄码/绿码; on any
     # other card (a reminder, an inspection step) the colour is styling and named nowhere
     code_color: bool = False
+    # people (person ids) the card is for beyond whom it answers, @-mentioned where the platform
+    # can (in a group: the county chief who must answer a question the host revealed)
+    mentions: tuple[str, ...] = ()
 
     def button(self, action_id: str) -> Button | None:
         return next((b for b in self.actions if b.id == action_id), None)
@@ -89,6 +92,7 @@ def card_to_dict(card: Card) -> dict[str, Any]:
                     for b in card.actions],
         "done": [{"action": d.action, "label": d.label, "by": d.by} for d in card.done],
         "code_color": card.code_color,
+        "mentions": list(card.mentions),
     }
 
 
@@ -112,4 +116,5 @@ def card_from_dict(data: dict[str, Any]) -> Card:
         footer=data.get("footer"),
         done=tuple(Done(**d) for d in data.get("done") or ()),
         code_color=bool(data.get("code_color")),
+        mentions=tuple(str(m) for m in data.get("mentions") or ()),
     )

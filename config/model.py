@@ -332,6 +332,8 @@ class DingTalkStreamConfig(Strict):
     # per instance, on a persistent disk). None: `dingtalk-spool` next to the SQLite file, else
     # data/dingtalk-spool; relative to the working directory, like the database file.
     spool_dir: str | None = Field(default=None, min_length=1)
+    # a picture sent to the bot (a case-code QR) larger than this is not downloaded
+    picture_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
 class DingTalkDeliveryConfig(Strict):

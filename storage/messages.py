@@ -83,22 +83,6 @@ async def sender_of_event(session: AsyncSession, reply: Message) -> str | None:
         .order_by(Message.id.desc()).limit(1))).scalar()
 
 
-async def first_reply_of_event(session: AsyncSession, reply: Message) -> bool:
-    """Whether `reply` is the first bot message answering its event in its chat (the lowest id
-    with that event_id there): the one that mentions the sender, so that an event answered
-    with several messages notifies them once. Derived from the table alone, it holds across
-    instances and restarts. A bounded primary-key range, like `sender_of_event`."""
-    if not reply.event_id:
-        return True
-    earlier = (await session.execute(
-        select(Message.id)
-        .where(Message.id.between(reply.id - SENDER_LOOKBACK, reply.id - 1),
-               Message.chat == reply.chat, Message.event_id == reply.event_id,
-               Message.sender == "bot")
-        .limit(1))).scalar()
-    return earlier is None
-
-
 def message_card(msg: Message) -> Card | None:
     return card_from_dict(json.loads(msg.card)) if msg.card else None
 

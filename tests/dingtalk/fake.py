@@ -121,6 +121,9 @@ class FakeDingTalk:
         # True models a refusal (success: false for that space) instead of a silent no-op
         self.deliver_refuses_shown = False
         self.auth_codes: dict[str, str] = {}  # H5 auth code → userid
+        # files people sent the robot, by downloadCode (messageFiles/download, then the URL)
+        self.files: dict[str, bytes] = {}
+        self.downloads: list[str] = []  # downloadCodes asked for
         self.requests: list[str] = []
 
     # -- lifecycle (called from the test thread) ------------------------------------------------
@@ -155,6 +158,8 @@ class FakeDingTalk:
             web.put("/v1.0/card/instances", self._card_update),
             web.post("/robot/sendBySession", self._webhook),
             web.post("/topapi/v2/user/getuserinfo", self._userinfo),
+            web.post("/v1.0/robot/messageFiles/download", self._file_url),
+            web.get("/files/{code}", self._file),
         ])
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -445,6 +450,39 @@ class FakeDingTalk:
         text = (body.get("text") or {}).get("content") or markdown
         self.sent.append(Sent("webhook", request.query.get("session", ""), text, body))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def _file_url(self, request: web.Request) -> web.Response:
+        """messageFiles/download (DINGTALK.md §1.9 (e)): a short-lived URL for the file."""
+        token = request.headers.get("x-acs-dingtalk-access-token", "")
+        if (err := await self._fault(request, token)) is not None:
+            return err
+        body = await request.json()
+        code = str(body.get("downloadCode"))
+        self.downloads.append(code)
+        if body.get("robotCode") != CLIENT_ID or code not in self.files:
+            return web.json_response({"code": "InvalidParameter.DownloadCode",
+                                      "message": "downloadCode 无效"}, status=400)
+        return web.json_response({"downloadUrl": f"{self.base}/files/{code}"})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.files[request.match_info["code"]],
+                            content_type="image/png")
+
+    def send_picture(self, data: bytes, *, staff_id: str, group: str | None = None,
+                     rich: bool = False) -> str:
+        """A picture as DingTalk pushes it: msgtype `picture` with `content.downloadCode`, or
+        (`rich`) a richText with the picture (what a picture with an @ in a group is)."""
+        code = f"dl-{uuid.uuid4().hex[:10]}"
+        self.files[code] = data
+        msg = self.bot_message("", staff_id=staff_id, group=group)
+        del msg["text"]
+        if rich:
+            msg.update(msgtype="richText", content={"richText": [
+                {"text": ""}, {"type": "picture", "downloadCode": code}]})
+        else:
+            msg.update(msgtype="picture", content={"downloadCode": code})
+        self.push(self.frame("/v1.0/im/bot/messages/get", msg))
+        return code
 
     async def _userinfo(self, request: web.Request) -> web.Response:
         if request.query.get("access_token") not in self.tokens:

@@ -9,10 +9,11 @@ import logging
 import pytest
 
 from bot.app import App
-from bot.transports.dingtalk.mapping import TEXT_ONLY
+from bot.transports.dingtalk.mapping import NO_CODE_IN_PICTURE
 from storage.models import Message
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
 from tests.dingtalk.fake import CLIENT_ID, TEMPLATE_VARIABLES, FakeDingTalk, opened
+from tests.dingtalk.test_pictures import plain_png
 
 TEMPLATE = "tpl-casebot.schema"
 INVESTIGATOR = "dt-0135"  # p-investigator-1, 胡宇, in g-case-team
@@ -69,18 +70,20 @@ async def test_unknown_user_gets_a_short_answer(app: App, fake: FakeDingTalk) ->
     assert "尚未在本系统登记" in reply.text
 
 
-async def test_a_picture_sent_with_the_mention_gets_the_text_only_answer(
+async def test_a_picture_sent_with_the_mention_is_read_for_a_case_code(
         app: App, fake: FakeDingTalk) -> None:
     """In a group a picture reaches the bot only with an @ (a richText message: the @ removed,
-    no text left), e.g. a photo of a case's QR code. It is answered as a picture sent 1:1 is,
-    not with the greeting for an @ without a command."""
+    no text left), e.g. a photo of a case's QR code. It is answered as a picture sent 1:1 is
+    (test_pictures.py; here one without a code), not with the greeting for an @ without a
+    command."""
+    fake.files["d"] = plain_png()
     data = fake.bot_message("", staff_id=PROSECUTOR[1], group=GROUP_CID)
     del data["text"]
     data.update(msgtype="richText", content={"richText": [
         {"text": " "}, {"pictureDownloadCode": "p", "downloadCode": "d", "type": "picture"}]})
     fake.push(fake.frame("/v1.0/im/bot/messages/get", data))
     [reply] = await eventually(lambda: fake.sent, what="the answer")
-    assert reply.shown == "@余斌梅 " + TEXT_ONLY
+    assert reply.shown == "@余斌梅 " + NO_CODE_IN_PICTURE
 
 
 async def test_card_created_clicked_and_updated_in_place(make_app: AppFactory,

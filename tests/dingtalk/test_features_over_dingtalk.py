@@ -361,7 +361,8 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
     d = bot.app.services.directory
     expected: list[str] = []  # the headings, in the order the group should see them
 
-    async def say(text: str, *headings: str, user: str = host) -> list[Sent]:
+    async def say(text: str, *headings: str, user: str = host,
+                  mentions: tuple[str, ...] = ()) -> list[Sent]:
         """A group bot-message frame from `user`; wait for exactly the expected replies."""
         mark = len(fake.sent)
         fake.send_message(text, staff_id=user, group=INSPECTION_CID)
@@ -370,9 +371,9 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
             what=f"{len(headings)} replies to 「{text}」")
         for i, (s, h) in enumerate(zip(got, headings, strict=True)):
             assert heading(s).startswith(h), (text, heading(s), h)
-            # a reply to someone in the group @-mentions them, in its first message only (a
-            # webhook carries replies only)
-            assert s.kind != "webhook" or s.mentioned == ([user] if i == 0 else []), \
+            # every reply to someone in the group @-mentions them (a webhook carries replies
+            # only); a question, the county chief who must answer it first
+            assert s.kind not in ("webhook", "card") or s.mentioned == [*mentions, user], \
                 (text, i, s.mentioned)
         expected.extend(headings)
         return got
@@ -394,8 +395,11 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
         name = d.units[unit].name
         for n in (1, 2):
             # the second at once: 下一题 确认 (a plain one this soon is taken for a double send)
+            chief = d.chief_of(unit)
+            assert chief is not None
             [reveal] = await say("下一题" if n == 1 else "下一题 确认",
-                                 f"问询 · 第 {i + 1}/2 个单位 · 第 {n} 题")
+                                 f"问询 · 第 {i + 1}/2 个单位 · 第 {n} 题",
+                                 mentions=(bot.staff(chief.id),))
             assert contains(reveal, f"题号 {json.loads(s.result)['questions'][i][n - 1]}")
         await say("点评", f"点评 · {name}")
         city = d.city_of(unit)
@@ -409,7 +413,9 @@ async def test_inspection_session_over_dingtalk(make_bot: Any, fake: FakeDingTal
                         else "请发送「下一题」问询下一个单位")
     special = d.units["c05-02"].name
     await say("专项问询", f"专项问询 · {special}")
-    await say("下一题", "专项问询 · 第 1 题")
+    special_chief = d.chief_of("c05-02")
+    assert special_chief is not None
+    await say("下一题", "专项问询 · 第 1 题", mentions=(bot.staff(special_chief.id),))
     [_, hint] = await say("公布答案", f"公布答案 · {special}", f"{special}的答案已公布")
     assert contains(hint, "问询全部完成。请发送「整改汇报」")
     await say("整改汇报", "整改汇报")

@@ -116,14 +116,34 @@ async def test_another_instance_finds_the_sender_in_the_roster(
     assert await app.dingtalk.addressee(reply) is None
 
 
-async def test_an_event_answered_with_several_messages_mentions_once(
+async def test_every_answer_to_an_event_mentions_the_sender(
         app: App, fake: FakeDingTalk) -> None:
-    """Like 「抽签」: the sender is notified by the first answer, not once per message."""
+    """Like 「抽签」 (the draw's card, then 「抽签完成…」): each answer is the sender's to read,
+    so each mentions them."""
     app.dispatcher.include(list_router)
     fake.send_message("两句", staff_id=PROSECUTOR[1], group=GROUP_CID)
     sent = await eventually(lambda: len(fake.sent) >= 2 and fake.sent, what="both answers")
-    assert [(s.shown, s.mentioned) for s in sent] == [
-        ("@余斌梅 第一句", [PROSECUTOR[1]]), ("第二句", [])]
+    assert sorted((s.shown, tuple(s.mentioned)) for s in sent) == [
+        ("@余斌梅 第一句", (PROSECUTOR[1],)), ("@余斌梅 第二句", (PROSECUTOR[1],))]
+
+
+async def test_group_chatter_not_addressed_to_the_bot_gets_no_answer(
+        app: App, fake: FakeDingTalk) -> None:
+    """As on the console: a group message without @casebot that is no command is people
+    talking (DingTalk rarely delivers one; when it does, no 未知命令 for it)."""
+    assert app.dingtalk is not None
+    data = fake.bot_message("大家辛苦了", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    data.update(isInAtList=False, atUsers=[])
+    fake.push(fake.frame("/v1.0/im/bot/messages/get", data))
+    inbound = app.dingtalk.inbound
+    await eventually(lambda: inbound.handled == 1, what="the chatter handled")
+    fake.send_message("大家辛苦了", staff_id=PROSECUTOR[1], group=GROUP_CID)  # with the @
+    [reply] = await eventually(lambda: fake.sent, what="the answer to the @")
+    assert reply.shown.startswith("@余斌梅 未知命令「大家辛苦了」")
+    async with app.services.db() as session:
+        answers = (await session.execute(select(func.count()).select_from(Message).where(
+            Message.sender == "bot"))).scalar_one()
+    assert answers == 1
 
 
 async def test_after_a_restart_the_answers_still_mention_whom_they_answer(
@@ -154,7 +174,7 @@ async def test_after_a_restart_the_answers_still_mention_whom_they_answer(
     sent = await eventually(lambda: len(fake.sent) >= 3 and fake.sent, what="the answers")
     # no sessionWebhook known to the new instance: the OpenAPI, which names the sender
     assert sorted(s.text for s in sent) == sorted([
-        f"@路人甲 {NOT_REGISTERED_USER}", "@余斌梅 第一句", "第二句"])
+        f"@路人甲 {NOT_REGISTERED_USER}", "@余斌梅 第一句", "@余斌梅 第二句"])
 
 
 async def test_an_answer_to_a_click_delivered_after_a_restart_names_the_clicker(

@@ -169,14 +169,14 @@ def test_robot_message_fallbacks() -> None:
     inside = render.robot_message(one, lambda b: "https://bot/dingtalk/act?t=a.b&x=1", True)
     assert inside[1]["singleURL"] == ("dingtalk://dingtalkclient/page/link?url=https%3A%2F%2Fbot"
                                       "%2Fdingtalk%2Fact%3Ft%3Da.b%26x%3D1&pc_slide=true")
-    hook = render.webhook_body(*render.text_message("你好"), "dt-1")
+    hook = render.webhook_body(*render.text_message("你好"), ["dt-1"])
     # a mention renders only when 「@userId」 is in the text too
     assert hook == {"msgtype": "text", "text": {"content": "@dt-1 你好"},
                     "at": {"atUserIds": ["dt-1"]}}
-    assert hook == render.webhook_text("你好", "dt-1")
+    assert hook == render.webhook_text("你好", ["dt-1"])
     [md] = render.robot_messages(None, plain, lambda b: "")
     assert (render.webhook_body(*md) or {})["msgtype"] == "markdown"
-    assert (render.webhook_body(*md, "dt-1") or {})["markdown"]["text"].startswith("@dt-1\n\n### ")
+    assert (render.webhook_body(*md, ["dt-1"]) or {})["markdown"]["text"].startswith("@dt-1\n\n### ")
     assert render.webhook_body(*render.text_message("你好")) == {
         "msgtype": "text", "text": {"content": "你好"}, "at": {}}
     assert render.webhook_body(*render.robot_message(one, lambda b: "u")) is None

@@ -64,7 +64,7 @@ class DingTalkTransport:
             api=self.api, webhooks=self.webhooks,
             limiter=make_limiter(services.redis, services.config.storage.redis_prefix),
             config=cfg.delivery, template_id=cfg.card_template_id, target_of=self.target,
-            link_for=self.action_link, save_ref=self.save_ref, addressee_of=self.addressee)
+            link_for=self.action_link, save_ref=self.save_ref, addressees_of=self.addressees)
         self._wake: Callable[[], None] = lambda: None
         self.inbound = Inbound(app, self.api, self.webhooks, cfg.stream, lambda: self._wake(),
                                link_for=self.action_link, senders=self.senders,
@@ -99,19 +99,32 @@ class DingTalkTransport:
         conv = c.ids.get("dingtalk") if c else None
         return Target(True, conv) if conv else None
 
+    async def addressees(self, message: Message) -> list[Addressee]:
+        """Whom `message` (in a group) @-mentions: the people its card is for (the chief who
+        must answer a question), then whom it answers, if anyone (`addressee`)."""
+        d = self.app.services.directory
+        card = msgs.message_card(message)
+        found: list[Addressee] = []
+        for person in (d.person(p) for p in (card.mentions if card else ())):
+            staff = person.ids.get("dingtalk") if person else None
+            if person and staff:
+                found.append(Addressee(staff, person.name))
+        sender = await self.addressee(message) if message.event_id else None
+        if sender is not None and all(a.staff_id != sender.staff_id for a in found):
+            found.append(sender)
+        return found
+
     async def addressee(self, reply: Message) -> Addressee | None:
-        """Whom `reply` (in a group) answers, if it is the first message answering its event
-        (an event answered with several messages mentions the sender once): the sender this
-        instance saw; when another instance received the message or this one restarted
-        since, the one stored with the reply (a sender not in the roster, a card's clicker),
-        or the roster member whose message it answers."""
+        """Whom `reply` (in a group) answers: the sender this instance saw; when another
+        instance received the message or this one restarted since, the one stored with the
+        reply (a sender not in the roster, a card's clicker), or the roster member whose
+        message it answers. Every answer mentions them, the second of two (「抽签完成」 after
+        the draw's card) too: each is theirs to read."""
+        if (seen := self.senders.get(reply.event_id)) is not None:
+            return seen
+        if (stored := Addressee.decode(reply.mention)) is not None:
+            return stored
         async with self.app.services.db() as session:
-            if not await msgs.first_reply_of_event(session, reply):
-                return None
-            if (seen := self.senders.get(reply.event_id)) is not None:
-                return seen
-            if (stored := Addressee.decode(reply.mention)) is not None:
-                return stored
             person_id = await msgs.sender_of_event(session, reply)
         person = self.app.services.directory.person(person_id) if person_id else None
         staff = person.ids.get("dingtalk") if person else None

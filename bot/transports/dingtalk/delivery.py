@@ -94,7 +94,7 @@ class DingTalkDelivery:
                  config: DingTalkDeliveryConfig, template_id: str | None,
                  target_of: Callable[[str], Target | None], link_for: LinkMaker,
                  save_ref: Callable[[int, str], Awaitable[None]],
-                 addressee_of: Callable[[Message], Awaitable[Addressee | None]] | None = None
+                 addressees_of: Callable[[Message], Awaitable[list[Addressee]]] | None = None
                  ) -> None:
         self.api = api
         self.limiter = limiter
@@ -104,7 +104,7 @@ class DingTalkDelivery:
         self.target_of = target_of
         self.link_for = link_for
         self.save_ref = save_ref
-        self.addressee_of = addressee_of
+        self.addressees_of = addressees_of
         self.robot_key = f"dingtalk:robot:{api.creds.robot_code}"
 
     async def deliver(self, item: OutboxItem, message: Message) -> None:
@@ -143,20 +143,21 @@ class DingTalkDelivery:
             raise DeliveryError(str(e), retry_after=pause) from e
         raise DeliveryError(str(e), retryable=e.kind in ("retry", "auth")) from e
 
-    async def _addressee(self, message: Message, target: Target) -> Addressee | None:
-        """Whom a new message in a group answers (the sender of the event it replies to), to
-        mention them; None for 1:1 chats, for messages that answer nobody (reminders,
-        pushes), and for any but the first answer to an event (one notification each)."""
-        if not target.group or not message.event_id or self.addressee_of is None:
-            return None
-        return await self.addressee_of(message)
+    async def _addressees(self, message: Message, target: Target) -> list[Addressee]:
+        """Whom a new message in a group @-mentions: the people its card is for, and the
+        sender of the event it answers (every answer: the reply path is the one place that
+        decides it). None in 1:1 chats; nobody for a message that answers no one and names
+        no one (a reminder, a push)."""
+        if not target.group or self.addressees_of is None:
+            return []
+        return await self.addressees_of(message)
 
     def _links(self, message: Message) -> render.LinkFor:
         return lambda b: self.link_for(message, b)
 
     async def _send(self, item: OutboxItem, message: Message, card: Card | None,
                     target: Target) -> None:
-        to = await self._addressee(message, target)
+        to = await self._addressees(message, target)
         # an interactive card, unless it is a long one without buttons (a list): that one is
         # split into markdown messages, like text
         if card is not None and self.template_id and (card.actions or render.card_fits(card)):
@@ -177,7 +178,7 @@ class DingTalkDelivery:
                                track=card is not None and self.template_id is not None, to=to)
 
     async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, Any],
-                           target: Target, to: Addressee | None) -> None:
+                           target: Target, to: list[Addressee]) -> None:
         """Create and deliver a template card. A retry keeps the outTrackId, so a card created
         by an attempt that timed out is not created twice: DingTalk then answers that it exists.
         That attempt may have timed out before DingTalk delivered the card, so it is delivered
@@ -185,7 +186,7 @@ class DingTalkDelivery:
         (the current version). That a card already in the chat is not posted there again is
         assumed, not verified on DingTalk (docs/dingtalk.md, "Cards"); a deliver refused
         outright is taken to mean the earlier attempt delivered it (logged, then updated)."""
-        at_users = {to.staff_id: to.nick} if to else None
+        at_users = {a.staff_id: a.nick for a in to} or None
         try:
             await self.api.create_and_deliver_card(
                 template_id=template_id, out_track_id=out_track_id, card_data=data,
@@ -210,7 +211,7 @@ class DingTalkDelivery:
 
     async def _send_parts(self, item: OutboxItem, message: Message,
                           parts: list[render.RobotMessage], target: Target,
-                          track: bool = False, to: Addressee | None = None) -> None:
+                          track: bool = False, to: list[Addressee] | None = None) -> None:
         """Robot messages in order. How many of a long message's parts are delivered is kept
         in `platform_ref` (`dt-parts:<outbox id>:<n>`), so a retry (after an error, a rate
         limit wait or a restart) goes on with the next part and repeats none. `to` is
@@ -225,9 +226,9 @@ class DingTalkDelivery:
                 await self.save_ref(message.id, ref)
 
     async def _send_one(self, message: Message, key: str, param: dict[str, str],
-                        target: Target, to: Addressee | None = None) -> None:
+                        target: Target, to: list[Addressee] | None = None) -> None:
         hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
-        body = render.webhook_body(key, param, to.staff_id if to else None) \
+        body = render.webhook_body(key, param, [a.staff_id for a in to or ()]) \
             if hook is not None else None
         if hook is not None and body is not None:
             try:
@@ -244,8 +245,8 @@ class DingTalkDelivery:
             # groupMessages/send takes no `at` (robotCode, openConversationId, msgKey,
             # msgParam only: DINGTALK.md §1.9b), and an 「@userId」 in the text stays plain
             # text there: the sender can only be named
-            await self.api.send_group(target.id, key,
-                                      render.mentioning(key, param, to.nick) if to else param)
+            await self.api.send_group(target.id, key, render.mentioning(
+                key, param, [a.nick for a in to]) if to else param)
         else:
             await self.api.send_users([target.id], key, param)
 

@@ -11,16 +11,20 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage
 from sqlalchemy import select
 
+from bot.cases import code_in_scan
 from bot.dispatcher import FeedResult
 from bot.events import Event
 from bot.outbox import backoff
+from bot.qrscan import NotAPicture, qr_texts
 from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.mapping import Incoming, MalformedFrame, Refusal
+from bot.transports.dingtalk.openapi import DingTalkApiError
 from bot.transports.dingtalk.spool import Spool, Spooled
 from cards.dingtalk import card_data, notice_data, webhook_text
 from cards.model import Button
@@ -118,6 +122,10 @@ class Inbound:
             return AckMessage.STATUS_OK, "duplicate"
         now = self.app.services.clock.now()
         mapped = mapping.message_event(msg, self.app.services.directory, self.chats, now, data)
+        if mapped is None:
+            log.info("dingtalk: %s %s not addressed to the bot; ignored", msg.message_type,
+                     msg.message_id)
+            return AckMessage.STATUS_OK, "OK"
         self._track(self._handle(mapped, spooled or Spooled(data, now), msg.message_id,
                                  msg.session_webhook, msg.sender_staff_id))
         return AckMessage.STATUS_OK, "OK"
@@ -131,6 +139,8 @@ class Inbound:
                       webhook: str | None, staff_id: str | None) -> None:
         try:
             async with self.slots:
+                if isinstance(mapped, Incoming) and mapped.pictures:
+                    mapped = await self._read_pictures(mapped)
                 if isinstance(mapped, Refusal):
                     log.warning("dingtalk: message %s refused: %s", msg_id, mapped.reason)
                     await self._answer(mapped)
@@ -141,6 +151,30 @@ class Inbound:
                 self._spool(msg_id, entry)
             raise
         self.spool.remove(entry)  # handled or given up on
+
+    async def _read_pictures(self, mapped: Incoming) -> Incoming | Refusal:
+        """A picture sent to the bot: the first case code found in its QR codes, as the command
+        「码 <code>」 (so the sender gets exactly what typing it gives them, permissions and
+        all); otherwise a short answer. The decoding runs in a thread, off the event loop."""
+        event = mapped.event
+        failed = None
+        for download_code in mapped.pictures:
+            try:
+                data = await self.api.message_file(download_code, self.config.picture_max_bytes)
+                texts = await asyncio.to_thread(qr_texts, data)
+            except (DingTalkApiError, NotAPicture) as e:
+                log.warning("dingtalk: picture of %s not read: %s", event.event_id, e)
+                failed = e
+                continue
+            signer = self.app.services.signer
+            if (code := next(filter(None, (code_in_scan(signer, t) for t in texts)), None)):
+                log.info("dingtalk: picture of %s shows case code %s", event.event_id, code)
+                return replace(mapped, event=replace(event, text=f"码 {code}"), pictures=())
+            log.info("dingtalk: no case code in picture of %s (%d QR code(s))",
+                     event.event_id, len(texts))
+        if failed is not None:
+            return mapped.refused(f"picture not read: {failed}", mapping.PICTURE_FAILED)
+        return mapped.refused("no case code in the picture", mapping.NO_CODE_IN_PICTURE)
 
     async def _take(self, mapped: Incoming, entry: Spooled, msg_id: str,
                     staff_id: str | None) -> None:
@@ -269,8 +303,8 @@ class Inbound:
             log.warning("dingtalk: answer 「%s」 not sent: not stored and no sessionWebhook", text)
             return
         try:
-            await self.api.post_webhook(webhook, webhook_text(text, sender.staff_id if sender
-                                                              else None))
+            await self.api.post_webhook(webhook, webhook_text(text, [sender.staff_id] if sender
+                                                              else []))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 

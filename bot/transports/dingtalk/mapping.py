@@ -18,8 +18,12 @@ from config.model import Org
 NOT_REGISTERED_GROUP = "本群尚未登记，请联系管理员"
 NOT_REGISTERED_USER = "您尚未在本系统登记钉钉账号，请联系管理员"
 NOT_STORED = "抱歉，系统暂时无法处理您的消息（数据库不可用），请稍后重新发送。"
-TEXT_ONLY = ("目前只能处理文字消息。查看案件码请发送「码 案件码」（如：码 HY-2026-0001），"
-             "其他命令发送「帮助」查看。")
+TEXT_ONLY = ("目前只能处理文字、语音和案件码图片。查看案件码请发送「码 案件码」（如：码 HY-2026-0001）"
+             "或案件码二维码的图片，其他命令发送「帮助」查看。")
+NOT_FILES = ("不能处理文件和视频。查看案件码请发送「码 案件码」（如：码 HY-2026-0001）"
+             "或案件码二维码的图片（截图或照片），其他命令发送「帮助」查看。")
+NO_CODE_IN_PICTURE = "图片中没有识别到案件码，请发送「码 案件编号」"
+PICTURE_FAILED = "图片未能读取（可能过大或已失效），请重新发送，或发送「码 案件编号」"
 
 
 class MalformedFrame(ValueError):
@@ -88,6 +92,14 @@ class Incoming:
     webhook: str | None  # the message's sessionWebhook ...
     webhook_expires_ms: int  # ... and when it stops working (epoch ms)
     sender: Addressee | None = None  # in a group: whom the answers mention
+    # a picture (or pictures in rich text): their downloadCodes, to look for a case-code QR
+    # in; the event's text is then set from what is found (「码 <code>」)
+    pictures: tuple[str, ...] = ()
+
+    def refused(self, reason: str, reply: str) -> Refusal:
+        """Answered with `reply` instead of being handled (a picture without a code)."""
+        return Refusal(reason, reply, self.event.chat, self.event.event_id, self.webhook,
+                       self.webhook_expires_ms, self.sender)
 
 
 def chat_index(org: Org) -> dict[str, str]:
@@ -109,6 +121,34 @@ def _text(msg: ChatbotMessage) -> str | None:
             return None  # only a picture (in a group, with the @ alone): nothing to read
         return text
     return None
+
+
+def _pictures(msg: ChatbotMessage) -> tuple[str, ...]:
+    """The downloadCodes of a picture message, or of the pictures in a rich-text one."""
+    if msg.message_type == "picture" and msg.image_content is not None:
+        code = msg.image_content.download_code
+        return (code,) if isinstance(code, str) and code else ()
+    if msg.message_type == "richText" and msg.rich_text_content is not None:
+        items = msg.rich_text_content.rich_text_list or []
+        return tuple(str(i["downloadCode"]) for i in items
+                     if isinstance(i, dict) and isinstance(i.get("downloadCode"), str)
+                     and i["downloadCode"])
+    return ()
+
+
+def addressed(msg: ChatbotMessage) -> bool:
+    """Whether a group message @-mentions the bot (`isInAtList`, or the bot among `atUsers`).
+    DingTalk delivers group messages only then; a frame that says otherwise is chatter among
+    people, left to the dispatcher like the console's (no 未知命令 for it). A frame that says
+    nothing either way counts as addressed, as DingTalk would not have sent it otherwise."""
+    if msg.conversation_type != "2":
+        return True
+    bot = msg.chatbot_user_id
+    if any(u.dingtalk_id == bot for u in msg.at_users or [] if bot):
+        return True
+    if msg.is_in_at_list is None and not msg.at_users:
+        return True
+    return msg.is_in_at_list is True
 
 
 def speech_text(recognition: str) -> str:
@@ -178,7 +218,9 @@ def _refusal(msg: ChatbotMessage, reason: str, reply: str, chat: str | None) -> 
 
 
 def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str, str],
-                  now: datetime, raw: Mapping[str, Any]) -> Incoming | Refusal:
+                  now: datetime, raw: Mapping[str, Any]) -> Incoming | Refusal | None:
+    """The event to handle, the answer instead (a Refusal), or None: nothing to do (a picture
+    or file in a group that does not @-mention the bot)."""
     staff_id = str(msg.sender_staff_id or "")
     if msg.conversation_type == "2":
         conv = str(msg.conversation_id or "")
@@ -192,17 +234,29 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
             return _refusal(msg, f"unknown user {staff_id!r}", NOT_REGISTERED_USER,
                             f"{RAW_USER}{staff_id}" if staff_id else None)
         chat = f"dm:{person.id}"
+    mentioned = msg.conversation_type != "1" and addressed(msg)
     text, spoken = _text(msg), False
     if text is None and (text := _recognition(msg)) is not None:
         spoken = True
-    if text is None:
-        return _refusal(msg, f"unsupported msgtype {msg.message_type!r}", TEXT_ONLY, chat)
+    pictures = _pictures(msg)
+    if pictures and text in (None, "", "码"):  # a picture alone, or 「@casebot 码」 with it
+        text = ""
+    elif text is None:
+        if msg.conversation_type == "2" and not mentioned:
+            return None
+        reply = NOT_FILES if msg.message_type in ("file", "video") else TEXT_ONLY
+        return _refusal(msg, f"unsupported msgtype {msg.message_type!r}", reply, chat)
+    else:
+        pictures = ()
+    if pictures and msg.conversation_type == "2" and not mentioned:
+        return None
     event = MessageEvent(
         event_id=event_id(msg.message_id), platform="dingtalk", user_id=staff_id, chat=chat,
         at=_at(msg.create_at, now), text=text, is_direct=msg.conversation_type == "1",
-        mentioned=msg.conversation_type != "1", raw=raw, spoken=spoken,
+        mentioned=mentioned, raw=raw, spoken=spoken,
     )
-    return Incoming(event, msg.session_webhook or None, _expires_ms(msg), group_sender(msg))
+    return Incoming(event, msg.session_webhook or None, _expires_ms(msg), group_sender(msg),
+                    pictures)
 
 
 @dataclass(frozen=True)

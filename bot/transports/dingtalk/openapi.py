@@ -46,6 +46,11 @@ class DingTalkApiError(Exception):
         self.message = message
 
 
+class FileTooLarge(DingTalkApiError):
+    def __init__(self, size: int, max_bytes: int) -> None:
+        super().__init__("fatal", 200, "FileTooLarge", f"{size} bytes, at most {max_bytes}")
+
+
 def classify(status: int, body: Any) -> DingTalkApiError | None:
     """None when the answer is a success; otherwise the error and whether it can be retried."""
     data = body if isinstance(body, dict) else {}
@@ -197,6 +202,31 @@ class OpenApi:
     async def post_webhook(self, url: str, body: dict[str, Any]) -> Any:
         """A reply through a message's sessionWebhook (no token needed)."""
         return await self._request("POST", url, json_body=body)
+
+    # -- files people send the bot --------------------------------------------------------------
+    async def message_file(self, download_code: str, max_bytes: int) -> bytes:
+        """A file (a picture) sent to the robot: `messageFiles/download` gives a short-lived
+        URL (DINGTALK.md §1.9 (e)), then it is fetched, never more than `max_bytes`."""
+        answer = await self.call("POST", "/v1.0/robot/messageFiles/download", {
+            "robotCode": self.creds.robot_code, "downloadCode": download_code})
+        url = answer.get("downloadUrl") if isinstance(answer, dict) else None
+        if not isinstance(url, str) or not url:
+            raise DingTalkApiError("fatal", 200, "NoDownloadUrl", "downloadUrl missing in answer")
+        try:
+            async with self.session.get(url) as r:
+                if r.status != 200:
+                    raise DingTalkApiError("retry" if r.status >= 500 else "fatal", r.status,
+                                           "DownloadFailed", url[:100])
+                if (r.content_length or 0) > max_bytes:
+                    raise FileTooLarge(r.content_length or 0, max_bytes)
+                data = bytearray()
+                async for chunk in r.content.iter_chunked(65536):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise FileTooLarge(len(data), max_bytes)
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise DingTalkApiError("retry", 0, type(e).__name__, str(e)[:200]) from e
 
     # -- interactive cards ----------------------------------------------------------------------
     def _deliver_model(self, group: bool, at_users: dict[str, str] | None) -> dict[str, Any]:
