@@ -488,8 +488,12 @@ class CasePages:
         try:
             period = period_of_query(q.get("period"), q.get("from", ""), q.get("to", ""), today)
         except PeriodError as e:
-            hint = f"可填写如：{PERIOD_EXAMPLES}。" if "period" in q else ""
-            return render("error.html", status=400, title="统计期间有误", message=f"{e}。{hint}",
+            if "period" not in q:
+                return render("error.html", status=400, title="统计期间有误", message=f"{e}。",
+                              link="/stats", link_label="查看全部案件的统计")
+            # the box with what was typed, to correct it where the answer is
+            return render("error.html", status=400, title="统计期间有误",
+                          message=f"{e}。可填写如：{PERIOD_EXAMPLES}。", typed=q["period"],
                           link="/stats", link_label="查看全部案件的统计")
         return await ops.case_stats(services, viewer, period)
 
