@@ -45,6 +45,11 @@ ReadOnly = bool | Callable[[str], bool]
 ANY_TEXT = ("",)
 
 
+# what may follow a command word before its argument, as ASCII (`_plain`): 码：HY-…, and the
+# comma a phone keyboard puts there (统计，上月)
+_AFTER_WORD = ":,"
+
+
 def _plain(text: str) -> str:
     """Full-width letters, digits and punctuation as ASCII (ｈｅｌｐ：→ help:)."""
     return unicodedata.normalize("NFKC", text)
@@ -241,15 +246,15 @@ class Dispatcher:
     def _glued(self, text: str, addressed: bool = True) -> tuple[Command, str] | None:
         """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
         word; full-width 码ＨＹ－… too), 统计上月 (one of its `glued_words`; any text for
-        `ANY_TEXT`, when `addressed`), or with a colon after it: 码：HY-2026-0001, help:,
-        ｈｅｌｐ：."""
+        `ANY_TEXT`, when `addressed`), or with a colon or comma after it: 码：HY-2026-0001,
+        help:, ｈｅｌｐ：, 统计，上月, 统计,上月."""
         for c in self.commands():
             for name in c.names:
                 head, rest = text[:len(name)], text[len(name):]
                 if _plain(head).lower() != name.lower():
                     continue
-                first = _plain(rest[:1])  # Ｈ, ２, ： as an input method types them
-                if first == ":":
+                first = _plain(rest[:1])  # Ｈ, ２, ：, ， as an input method types them
+                if first and first in _AFTER_WORD:
                     return c, rest[1:]
                 if not name.isascii() and ((first.isascii() and first.isalnum())
                                            or first == "#"  # 整改完成#12, 整改完成＃12
@@ -368,7 +373,7 @@ class Dispatcher:
         cmd = self._command(word)
         if cmd is None and (glued := self._glued(word, addressed)) is not None:
             cmd, rest = glued[0], f"{glued[1]} {rest}"
-            word = word[:len(word) - len(glued[1])].rstrip("：:")
+            word = word[:len(word) - len(glued[1])].rstrip("：:，,")
         if cmd is None:
             return None
         args = rest.strip()

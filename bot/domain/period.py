@@ -1,6 +1,8 @@
 """统计期间 (pure): the days a statistics request covers, read from what a user typed after
-统计 or in /stats?period= (本月, 上周, 近30天, 2026-10, 11.1-11.27, 12.20-1.10,
-2026-10-01 至 2026-11-30 …) or from /stats?from=&to=.
+统计 or in /stats?period= (本月, 上周, 今天, 近30天, 近三个月, 第四季度, 2026-10, 11.1-11.27,
+11/1-11/30, 11月1日-30日, 12.20-1.10, 11.1至今, 2026-10-01 至 2026-11-30 …) or from
+/stats?from=&to=. Four digits outside 2000-2099 (1101, 1101-1130) are not read as month and day
+(2012 could be a year): the answer shows how to write them.
 
 A case belongs to a period by the day it entered casebot (its created_at, in the bot's time
 zone): the lead's decision, see README. `today` is always given (from the clock object), so
@@ -25,11 +27,22 @@ _TOKEN = (r"(?:\d{4}\s*[-年]?\s*(?:Q|第)[1-4一二三四](?:季度?)?"
           r"|\d{4}年(?:\d{1,2}月(?:\d{1,2}[日号]?)?)?"
           r"|\d{4}(?:[-/.]\d{1,2}){0,2})")
 _ONE = re.compile(_TOKEN)
-# a month or day without its year, as offices write it: 11月 · 10月份 · 11月30日 · 11.27
-_YEARLESS = r"\d{1,2}(?:月(?:份|\d{1,2}[日号]?)?|\.\d{1,2})"
-_RANGE = re.compile(rf"(?P<a>{_TOKEN}|{_YEARLESS})\s*(?:至|到|~|〜|-|—|–|\s)\s*"
-                    rf"(?P<b>{_TOKEN}|{_YEARLESS})")
-_RECENT = re.compile(r"(?:最近|近|过去)(\d{1,4})[天日]")
+# a month or day without its year, as offices write it: 11月 · 10月份 · 11月30日 · 11.27 · 11/27
+_YEARLESS = r"\d{1,2}(?:月(?:份|\d{1,2}[日号]?)?|[./]\d{1,2})"
+# a range's end without its month: 11月1日-30日 (the start's month)
+_DAY_ONLY = r"\d{1,2}[日号]"
+_TO = r"\s*(?:至|到|~|〜|-|—|–)\s*"
+_RANGE = re.compile(rf"(?P<a>{_TOKEN}|{_YEARLESS})(?:{_TO}|\s+)"
+                    rf"(?P<b>{_TOKEN}|{_YEARLESS}|{_DAY_ONLY})")
+# from a day, month … up to today: 2026-11-01至今 · 11.1-今天 · 11月1日以来
+_SINCE = re.compile(rf"(?:从|自)?(?P<a>{_TOKEN}|{_YEARLESS})"
+                    rf"(?:{_TO}(?:今天?|今日|现在|目前)|以来)")
+_CN_DIGITS = "零一二三四五六七八九"
+_NUMBER = rf"\d{{1,4}}|[{_CN_DIGITS}两十百]{{1,6}}"
+# the last N days, weeks, months or years, today included: 近30天 · 近三十天 · 近一个月
+_RECENT = re.compile(rf"(?:最近|近|过去)({_NUMBER})(天|日|周|个?星期|个?月|年)")
+# a quarter without its year: 第四季度 · 四季度 · 第4季 · Q4 (the latest that has begun)
+_YEARLESS_QUARTER = re.compile(r"第([1-4一二三四])季度?|([1-4一二三四])季度|Q([1-4])")
 MAX_RECENT_DAYS = 3660
 # the spaces a phone keyboard puts between a number and its unit: 11 月, 2026 年 11 月 1 日
 _UNIT_SPACE = re.compile(r"(?<=\d)\s+(?=[年月日号天])|(?<=年)\s+(?=\d{1,2}\s*月)"
@@ -81,19 +94,26 @@ THIS_QUARTER = ("本季度", "本季", "这个季度")
 LAST_QUARTER = ("上季度", "上季", "上个季度")
 THIS_YEAR = ("今年", "本年", "本年度")
 PREVIOUS_YEAR = ("去年", "上年", "上一年")
+TODAY_WORDS = ("今天", "今日", "当天", "当日")
+YESTERDAY_WORDS = ("昨天", "昨日")
 RECENT_WORDS = ("最近", "近", "过去")  # 近30天: the last 30 days, today included
 # what a period typed straight after 统计 starts with (统计上周, 统计近30天; 近 with its number,
 # so that 统计近期… in a group stays talk)
-PERIOD_WORDS = (*THIS_WEEK, *LAST_WEEK, *(w + d for w in RECENT_WORDS for d in "123456789"),
+PERIOD_WORDS = (*THIS_WEEK, *LAST_WEEK,
+                *(w + d for w in RECENT_WORDS for d in "123456789一二两三四五六七八九十"),
                 *THIS_MONTH, *LAST_MONTH, *THIS_QUARTER,
-                *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR)
+                *LAST_QUARTER, *THIS_YEAR, *PREVIOUS_YEAR, *TODAY_WORDS, *YESTERDAY_WORDS,
+                "第", *(q + "季度" for q in "一二三四"))
 
 
 def _relative(word: str, today: date) -> tuple[date, date] | None:
     y, m = today.year, today.month
     q = (m - 1) // 3 + 1
     monday = today - timedelta(days=today.weekday())
+    yesterday = today - timedelta(days=1)
     spans = {
+        TODAY_WORDS: lambda: (today, today),
+        YESTERDAY_WORDS: lambda: (yesterday, yesterday),
         THIS_WEEK: lambda: (monday, monday + timedelta(days=6)),
         LAST_WEEK: lambda: (monday - timedelta(days=7), monday - timedelta(days=1)),
         THIS_MONTH: lambda: _month(y, m),
@@ -113,11 +133,22 @@ def _span(token: str) -> tuple[date, date]:
         digits = [digits[0][:4], digits[0][4:6], digits[0][6:]]
     year = int(digits[0])
     if not FIRST_YEAR <= year <= LAST_YEAR:
+        if (md := _month_day(token)) is not None:
+            raise PeriodError(f"「{token}」不是年份；日期请写作 {md[0]}.{md[1]} 或 {md[0]}月{md[1]}日")
         raise PeriodError(f"年份须在 {FIRST_YEAR} 至 {LAST_YEAR} 之间")
     if q := _QUARTER.search(token):
         return _quarter(year, "1234一二三四".index(q[1]) % 4 + 1)
     month_day = [int(d) for d in digits[1:]]
     return _month_or_day(year, month_day, token) if month_day else _year(year)
+
+
+def _month_day(token: str) -> tuple[int, int] | None:
+    """1101, not a year casebot counts, as the month and day it may mean. Not read as such
+    (2012 could be either): the answer shows how to write it."""
+    if len(token) != 4 or not token.isdigit() or FIRST_YEAR <= int(token) <= LAST_YEAR:
+        return None
+    m, d = int(token[:2]), int(token[2:])
+    return (m, d) if 1 <= m <= 12 and 1 <= d <= 31 else None
 
 
 def _in_year(token: str, year: int) -> tuple[date, date]:
@@ -145,6 +176,41 @@ def _latest(token: str, today: date) -> tuple[date, date]:
     return this_year if this_year[0] <= today else _in_year(token, today.year - 1)
 
 
+def _number(text: str) -> int:
+    """30 or 三十, 两, 一百二十 (as 近N天 is typed or spoken)."""
+    if text.isdigit():
+        return int(text)
+    total = current = 0
+    for ch in text:
+        if ch in "十百":
+            total += (current or 1) * (10 if ch == "十" else 100)
+            current = 0
+        else:
+            current = 2 if ch == "两" else _CN_DIGITS.index(ch)
+    return total + current
+
+
+def _months_back(day: date, months: int) -> date:
+    """The same day `months` earlier (that month's last day when it has no such day)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    if year < FIRST_YEAR:
+        raise PeriodError(f"年份须在 {FIRST_YEAR} 至 {LAST_YEAR} 之间")
+    return min(date(year, month + 1, 1) + timedelta(days=day.day - 1), _month(year, month + 1)[1])
+
+
+def _recent_span(count: int, unit: str, today: date) -> Period:
+    """近N天 (today and the N-1 days before it), 近N周 (7N days), 近N个月 and 近N年 (from the
+    day after the same day N months or years back: on 11-05, 近一个月 is 10-06 to 11-05)."""
+    if unit in "天日":
+        return _recent(count, today)
+    if unit.endswith(("周", "星期")):
+        return _recent(count * 7, today)
+    months = count * (12 if unit == "年" else 1)
+    if not 1 <= months <= MAX_RECENT_DAYS // 30:
+        raise PeriodError(f"月数须在 1 至 {MAX_RECENT_DAYS // 30} 之间")
+    return Period(_months_back(today, months) + timedelta(days=1), today)
+
+
 def _recent(days: int, today: date) -> Period:
     if not 1 <= days <= MAX_RECENT_DAYS:
         raise PeriodError(f"天数须在 1 至 {MAX_RECENT_DAYS} 之间")
@@ -154,13 +220,25 @@ def _recent(days: int, today: date) -> Period:
     return Period(start, today)
 
 
+def _start(token: str, today: date) -> tuple[date, date]:
+    """A range's start read alone: with its year (`_TOKEN`), or the latest such that has begun."""
+    return _span(token) if _ONE.fullmatch(token) else _latest(token, today)
+
+
 def _range(a: str, b: str, today: date) -> Period:
     """Both ends of a range. An end without its year is in the start's year, a start without
     its year in the end's, and when neither has one the start is the latest such day or
     month that has begun (as for one yearless day). A start month later than the end month
     crosses New Year: on 2027-01-05, 12.20-1.10 is 2026-12-20 to 2027-01-10, and
     2026年12月20日至1月10日 ends in 2027. Within one month an end before the start is
-    refused (11.3-11.1): it cannot be meant as a year and more."""
+    refused (11.3-11.1): it cannot be meant as a year and more. An end of a day alone
+    (11月1日-30日) is in the start's month."""
+    if re.fullmatch(_DAY_ONLY, b):
+        first, last = _start(a, today)
+        if first != last:
+            raise PeriodError(f"结束日期「{b}」请写明月份，如 11月1日-11月30日")
+        end = _month_or_day(first.year, [first.month, int(b[:-1])], b)
+        return _ordered(first, end[1])
     if _ONE.fullmatch(a):
         start = _span(a)
         end = _span(b) if _ONE.fullmatch(b) else _in_year(
@@ -206,13 +284,22 @@ def parse_period(text: str, today: date) -> Period | None:
     if _ONE.fullmatch(t):
         return Period(*_span(t))
     if m := _RECENT.fullmatch(t):
-        return _recent(int(m[1]), today)
+        return _recent_span(_number(m[1]), m[2], today)
+    if m := _YEARLESS_QUARTER.fullmatch(t):
+        q = "1234一二三四".index(next(g for g in m.groups() if g)) % 4 + 1
+        this_year = _quarter(today.year, q)
+        return Period(*(this_year if this_year[0] <= today else _quarter(today.year - 1, q)))
+    if m := _SINCE.fullmatch(t):
+        return _ordered(_start(m["a"], today)[0], today)
     if (m := _BARE_MONTH.fullmatch(t)) and 1 <= int(m[1]) <= 12:
         # 11月 without a year: the latest one so far (in January, 12月 is last December's)
         return Period(*_latest(t, today))
     if not _BARE_MONTH.fullmatch(t) and re.fullmatch(_YEARLESS, t):
         return Period(*_latest(t, today))  # 11月30日, 11.27: one day
     if m := _RANGE.fullmatch(t):
+        if (a := _month_day(m["a"])) and (b := _month_day(m["b"])):
+            raise PeriodError(f"「{t}」请写作 {a[0]}.{a[1]}-{b[0]}.{b[1]}"
+                              f" 或 {a[0]}月{a[1]}日至{b[0]}月{b[1]}日")
         return _range(m["a"], m["b"], today)
     shown = t if len(t) <= 20 else t[:20] + "…"
     raise PeriodError(f"看不懂统计期间「{shown}」")

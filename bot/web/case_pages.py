@@ -23,6 +23,7 @@ from bot.domain.scoring import (
     EvaluationError,
     FieldError,
     cleared_items,
+    custody_ends_at,
     new_evaluation,
     open_deductions,
 )
@@ -194,6 +195,11 @@ class CasePages:
                     open_review = await reviews.review_view(out, filed.row, case)
                 except reviews.ReviewError:
                     pass  # not scored, nothing to dispute, closed
+            # every open request for whoever may see the case (a leader's 责任倒查 included):
+            # its state and a scheduled 共同评议's time; the viewer's own is shown as theirs
+            open_reviews = [await reviews.review_view(out, row, case)
+                            for row in await review_repo.open_for(out.session, code)
+                            if open_review is None or row.id != open_review.id]
         template = s.settings.template
         deductions = [
             {"label": template.item(d.item).label, "points": d.points, "problem": d.problem,
@@ -215,6 +221,10 @@ class CasePages:
             "code_page.html", case=view, ev=ev, deductions=deductions, timeline=timeline,
             receipts=receipts,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
+            open_reviews=open_reviews,
+            # 届满 at the end of its day, as for 责任倒查 and the statistics
+            custody_passed=(case.custody_deadline is not None
+                            and s.clock.now() >= custody_ends_at(case.custody_deadline, tz)),
             viewer=viewer, token=request.match_info["token"],
             closed=case.status == repo.CLOSED,
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at
@@ -487,8 +497,12 @@ class CasePages:
         try:
             period = period_of_query(q.get("period"), q.get("from", ""), q.get("to", ""), today)
         except PeriodError as e:
-            hint = f"可填写如：{PERIOD_EXAMPLES}。" if "period" in q else ""
-            return render("error.html", status=400, title="统计期间有误", message=f"{e}。{hint}",
+            if "period" not in q:
+                return render("error.html", status=400, title="统计期间有误", message=f"{e}。",
+                              link="/stats", link_label="查看全部案件的统计")
+            # the box with what was typed, to correct it where the answer is
+            return render("error.html", status=400, title="统计期间有误",
+                          message=f"{e}。可填写如：{PERIOD_EXAMPLES}。", typed=q["period"],
                           link="/stats", link_label="查看全部案件的统计")
         return await ops.case_stats(services, viewer, period)
 

@@ -11,7 +11,16 @@ from PIL import Image
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import screenshot_path
-from tests.cases.helpers import INVESTIGATORS, MANAGER, RED, YELLOW, cards, create_case, evaluate
+from tests.cases.helpers import (
+    INVESTIGATORS,
+    MANAGER,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    cards,
+    create_case,
+    evaluate,
+)
 from tests.conftest import Console
 
 
@@ -295,3 +304,43 @@ async def test_the_intake_button_says_what_was_decided(console: Console, browser
         await expect(button).to_be_disabled()
     await page.screenshot(path=str(screenshot_path(request, "intake-button")), full_page=True)
     await ctx.close()
+
+
+async def test_a_leader_doing_accountability_sees_veto_review_and_custody_on_the_page(
+        console: Console, browser: Browser, request: Any) -> None:
+    """责任倒查 from an escalation's 查看案件: the headline says 一票否决 as the chat card does,
+    an open request with its 共同评议 time is shown, and a passed 羁押期限 reads 已届满 (at the
+    end of that day, not before)."""
+    code = await create_case(console, custody_deadline="2026-11-02")
+    veto = {"item": "criminal_capacity", "points": 0, "problem": "精神状况存疑，未作鉴定",
+            "requirement": "委托司法精神病鉴定"}
+    await evaluate(console, code, [veto], vetoes=["criminal_capacity"])
+    inv = INVESTIGATORS[0]
+    card = next(m for m in cards(await console.messages(f"dm:{inv}"))
+                if m["card"]["title"].startswith(f"案件码 {code}"))
+    r = await console.click(inv, card["id"], "review.file", {"items": "1", "reason": "已鉴定"})
+    assert "已提交" in r["messages"][-1]["text"], r
+    ask = next(m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+               if "复核申请 #1" in m["card"]["title"])
+    await console.click(PROSECUTOR, ask["id"], "review.joint", {"time": "2026-11-06 14:30"})
+    link = next(a["url"] for a in card["card"]["actions"] if a["id"] == "case.open")
+
+    base = str(console.client.make_url("")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await _login(page, base, "p-leader-hc")
+    await page.goto(link)
+    await expect(page.locator("#badge")).to_have_text("红码 · 100分（一票否决）")
+    await expect(page.locator("#custody")).to_have_text("2026-11-02")  # its last day: not yet
+    reviews = page.locator("#reviews")
+    await expect(reviews).to_contain_text("#1 · 共同评议")
+    await expect(reviews).to_contain_text("胡宇")
+    await expect(reviews.locator(".joint-time")).to_have_text("2026-11-06 14:30")
+    await page.screenshot(path=str(screenshot_path(request, "leader")), full_page=True)
+
+    await console.advance("14h")
+    await console.advance("30m")  # Tuesday 00:00: custody ran out at the end of Monday
+    await _login(page, base, "p-leader-hc")  # the session of the day before has run out
+    await page.reload()
+    await expect(page.locator("#custody-passed")).to_have_text("已届满")
+    await context.close()

@@ -184,6 +184,45 @@ async def test_stats_without_cases_says_so_on_a_phone(console: Console, browser:
     await ctx.close()
 
 
+async def test_stats_tables_show_every_column_on_a_phone(console: Console, browser: Browser,
+                                                       request: Any) -> None:
+    """按承办检察官 and 按侦查单位 at 390 px: each row a block of 「label value」 lines, the last
+    columns (受理时绿码/扫码受理, 羁押届满红码) on screen without any sideways scroll; on a
+    wide screen the table as before."""
+    await evaluate(console, await create_case(console), RED)
+    ctx, page = await phone_page(console, browser, "p-leader-hc")
+    await page.goto(str(console.client.make_url("/stats")))
+    await page.screenshot(path=screenshot_path(request, "stats-tables"), full_page=True)
+    assert await page.evaluate(NO_OVERFLOW)
+    tables = page.locator("table.groups")
+    await expect(tables).to_have_count(2)
+    for i in range(2):
+        row = tables.nth(i).locator("tr", has=page.locator("td")).first
+        for label in ("受理时绿码/扫码受理", "羁押届满红码"):
+            cell = row.locator("td", has_text=label)
+            await expect(cell).to_be_visible()
+            await cell.scroll_into_view_if_needed()
+            await expect(cell).to_be_in_viewport(ratio=1)
+            box = await cell.bounding_box()
+            assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390
+        await expect(row.locator("td").last).to_have_text("羁押届满红码0")
+        # nothing hidden behind a scroll inside the page either
+        assert await tables.nth(i).evaluate(
+            "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+    await ctx.close()
+
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    base = str(console.client.make_url("")).rstrip("/")
+    assert (await ctx.request.post(f"{base}/console/api/login", data={"user": "p-leader-hc"})).ok
+    page = await ctx.new_page()
+    await page.goto(f"{base}/stats")
+    table = page.locator("table.groups").first
+    await expect(table.get_by_role("columnheader", name="羁押届满红码")).to_be_in_viewport()
+    await expect(table.locator("tr", has=page.locator("td")).first.locator("td").last
+                 ).to_have_text("0", use_inner_text=True)  # the label only on a phone
+    await ctx.close()
+
+
 async def test_stats_bar_has_a_legend_matching_the_card(console: Console, browser: Browser,
                                                         request: Any) -> None:
     for deductions in (RED, RED, RED, YELLOW, GREEN, GREEN, None):

@@ -75,6 +75,17 @@ async def test_a_period_is_typed_on_the_page(console: Console, browser: Browser,
     await box.fill("上上月")
     await page.locator("#period-typed").get_by_role("button", name="查看").click()
     await expect(page.locator("#error")).to_contain_text("看不懂统计期间「上上月」")
+    # the box is on the answer, with what was typed, to correct it there
+    box = page.locator("#error").get_by_role("textbox", name="期间")
+    await expect(box).to_have_value("上上月")
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= 320")
+    await box.fill("上月")
+    await box.press("Enter")
+    await expect(page.locator("#period-text")).to_have_text(
+        "统计期间：2026-10-01 至 2026-10-31（按案件录入日期）")
+    await page.goto(str(console.client.make_url("/stats?period=1101-1130")))
+    await expect(page.locator("#error")).to_contain_text("请写作 11.1-11.30")
+    await expect(page.get_by_role("textbox", name="期间")).to_have_value("1101-1130")
     await page.get_by_role("link", name="查看全部案件的统计").click()
     await expect(page.locator("#period-text")).to_have_text("统计期间：全部")
     await ctx.close()

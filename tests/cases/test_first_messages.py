@@ -64,6 +64,17 @@ async def test_command_words_typed_full_width_or_with_a_colon(console: Console) 
     assert await answer(console, "受理：HY-2026-0001") == "「受理」仅限案管部门使用。您的角色：侦查人员。"
 
 
+async def test_a_comma_after_the_command_word_works_like_a_colon(console: Console) -> None:
+    """Phone input methods put a comma where a colon was meant: 码，HY-…, 帮助，"""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    for typed in (f"码，{code}", f"码,{code}", f"码， {code}。", f"码，{code.lower()}"):
+        assert await answer(console, typed) == f"案件码 {code} · 红码 66分", typed
+    for typed in ("帮助，", "help,", "ｈｅｌｐ，"):
+        assert (await answer(console, typed)).startswith("胡宇（侦查人员）可以使用："), typed
+    assert await answer(console, "受理，HY-2026-0001") == "「受理」仅限案管部门使用。您的角色：侦查人员。"
+
+
 async def test_a_bare_number_an_emoji_and_a_greeting_get_a_way_forward(console: Console) -> None:
     for number in ("1", "0001", "１２"):
         assert await answer(console, number) == (

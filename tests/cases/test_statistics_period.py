@@ -127,6 +127,25 @@ async def test_a_period_in_the_future_is_answered_and_one_that_cannot_be_read_is
     assert backwards["text"] == f"结束日期 2026-10-01 早于开始日期 2026-11-30。{examples}"
 
 
+async def test_periods_as_leaders_type_them_after_a_comma_or_glued(four_cases: Console) -> None:
+    """统计，上月 from a phone keyboard is 统计：上月; today, 近三十天, 第四季度, …至今 and
+    11月1日-30日 are read; 1101-1130 is answered with how to write it."""
+    c = four_cases
+    for typed in ("统计，上月", "统计,上月", "统计， 上月", "统计：上月"):
+        assert head(await ask(c, typed))[1] == OCTOBER, typed
+    assert head(await ask(c, "统计 今天"))[1:4:2] == [
+        "统计期间：2026-11-05 至 2026-11-05（按案件录入日期）", "案件总数：0"]
+    assert head(await ask(c, "统计近三十天"))[1:4:2] == [
+        "统计期间：2026-10-07 至 2026-11-05（按案件录入日期）", "案件总数：4"]
+    assert head(await ask(c, "统计第四季度"))[3] == "案件总数：4"
+    assert head(await ask(c, "统计，11月1日至今"))[1:4:2] == [
+        "统计期间：2026-11-01 至 2026-11-05（按案件录入日期）", "案件总数：2"]
+    assert head(await ask(c, "统计 10月30日-31日"))[3] == "案件总数：2"
+    assert (await ask(c, "统计 1101-1130"))["text"] == (
+        "「1101-1130」请写作 11.1-11.30 或 11月1日至11月30日。"
+        "示例：统计 上月；统计 2026-10-01 至 2026-11-30")
+
+
 async def test_periods_as_offices_type_them(four_cases: Console) -> None:
     """The space a phone keyboard puts before 月, an end without its year, month.day, weeks
     and the last N days: A and B are October's, C and D November's (C on Sunday 1 November,
