@@ -288,15 +288,18 @@ class App:
 
     async def advance_clock(self, clock: ManualClock, delta: timedelta) -> dict[str, int]:
         """Move the test clock by ``delta`` as if the bot had been running: stop at each
-        moment a reminder falls due and run what is due there, then at the end. When the bot
+        moment a reminder falls due (now included) and run what is due there, in order, then
+        at the end. When the bot
         is stopping (SIGTERM), it stops at the next of those moments, short of ``delta``."""
         target = clock.now() + delta
         totals: dict[str, int] = dict.fromkeys(self.tickers, 0)
         reminders = reminder_service.service_of(self.services)
-        for _ in range(10_000):  # a bound, not a budget: every stop moves the clock forward
+        for i in range(10_000):  # a bound, not a budget: every stop moves the clock forward
             if self.stopping:
                 return totals
-            stop = await reminders.next_wakeup(clock.now(), target)
+            # the first stop may be now: a reminder planned at this moment (owed at once, like a
+            # 诉前会商 already behind when the case is scored) goes out now, not as a 补发 later
+            stop = await reminders.next_wakeup(clock.now(), target, inclusive=i == 0)
             if stop is None:
                 break
             clock.advance(stop - clock.now())

@@ -74,6 +74,25 @@ class Directory:
             if role in p.roles and (unit_id is None or p.unit == unit_id)
         ]
 
+    def leaders_of(self, unit_id: str) -> list[Person]:
+        """Whom an office's escalations (责任倒查, 复核答复（升级）, a joint review) go to: its
+        院领导; an office without one (most county offices have only a 检察长) its chief; one
+        with neither, the office above's, and so on up. Empty when nobody is found."""
+        u = self.units.get(unit_id)
+        seen: set[str] = set()
+        while u is not None and u.id not in seen:
+            seen.add(u.id)
+            found = self.with_role("leader", u.id) or self.with_role("chief", u.id)
+            if found:
+                return found
+            u = self.units.get(u.parent) if u.parent else None
+        return []
+
+    def led_units(self, person_id: str) -> list[str]:
+        """The units whose escalations go to this person (``leaders_of``)."""
+        return [u.id for u in self.org.units
+                if any(p.id == person_id for p in self.leaders_of(u.id))]
+
     def chat(self, chat_id: str) -> Chat | None:
         return self.chats.get(chat_id)
 

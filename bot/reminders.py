@@ -212,11 +212,12 @@ class ReminderService:
 
     def case_people(self, case: CaseRow) -> dict[str, tuple[str, ...]]:
         """Who a case's (and its review requests') reminders go to, by role; the
-        investigators are read per case where a plan needs them."""
+        investigators are read per case where a plan needs them. ``leader`` is whom the
+        office's escalations go to: its 院领导, else its 检察长, else the office above's."""
         d = self.services.directory
         chief = d.chief_of(case.unit)
         return {"prosecutor": (case.prosecutor,),
-                "leader": tuple(p.id for p in d.with_role("leader", case.unit)),
+                "leader": tuple(p.id for p in d.leaders_of(case.unit)),
                 "chief": (chief.id,) if chief else ()}
 
     def names(self, unit_id: str, person_id: str) -> tuple[str, str]:
@@ -251,9 +252,13 @@ class ReminderService:
                 {} if case.prosecutor == person.id else {"investigators": (person.id,)}
             found.append((r, self.case_people(case) | mine))
         heads = {"leader", "chief"} & set(person.roles)  # of the cases of their unit
+        led = self.services.directory.led_units(person.id)  # a chief's too, without a 院领导
+        if led:
+            heads.add("leader")
         up = [r.id for r in self.rules if heads & set(r.recipients + r.escalate_to)]
+        units = list(dict.fromkeys([person.unit, *led])) if heads else []
         found += [(r, self.case_people(case)) for r, case
-                  in await repo.upcoming_for_units(session, [person.unit], up)
+                  in await repo.upcoming_for_units(session, units, up)
                   if case.code not in own]
         rects = await repo.upcoming_for_rectifications(session)
         if rects:
@@ -278,6 +283,33 @@ class ReminderService:
         roles = rule.recipients_for(0)
         return [i for i in await inspection_repo.open_rectifications_not_due(session, today)
                 if any(person.id in self.rectification_people(i).get(role, ()) for role in roles)]
+
+    async def escalated_only(self, session: AsyncSession, person_id: str,
+                             rows: Sequence[Reminder]) -> set[int]:
+        """The ids of these reminders that reach ``person_id`` only as the one their series
+        escalates to (a leader, an inspector): of the series they were sent the escalations
+        alone, which is what 提醒's 已提醒 N 次 counts for them."""
+        kinds = {r.id: self.by_id[r.rule_id].kind for r in rows if r.rule_id in self.by_id}
+        people: dict[str, dict[str, tuple[str, ...]]] = {}
+        codes = sorted({r.subject for r in rows if kinds.get(r.id) in CASE_KINDS})
+        if codes:
+            invs = await case_repo.investigators_of_cases(session, codes)
+            for case, _ in await case_repo.with_evaluation_time(session, codes):
+                people[case.code] = self.case_people(case) | {
+                    "investigators": tuple(invs.get(case.code, ()))}
+        reviews = sorted({int(r.subject.removeprefix("review-")) for r in rows
+                          if kinds.get(r.id) == REVIEW_ANSWER})
+        if reviews:
+            people |= {review_subject(review.id): self.case_people(case)
+                       for review, case in await review_repo.with_cases(session, reviews)}
+        items = sorted({r.subject.removeprefix("rectification-") for r in rows
+                        if kinds.get(r.id) == RECTIFICATION})
+        if items:
+            people |= {rectification_subject(i.id): self.rectification_people(i)
+                       for i in await inspection_repo.rectifications_to_remind(session, items)}
+        return {r.id for r in rows if r.id in kinds and r.subject in people
+                and not any(person_id in people[r.subject].get(role, ())
+                            for role in self.by_id[r.rule_id].recipients)}
 
     def _reaches(self, pid: str, r: Reminder, people: dict[str, tuple[str, ...]],
                  settled: bool = False) -> bool:
@@ -421,15 +453,17 @@ class ReminderService:
 
     # ------------------------------------------------------------------ the test clock
 
-    async def next_wakeup(self, after: datetime, until: datetime) -> datetime | None:
+    async def next_wakeup(self, after: datetime, until: datetime, inclusive: bool = False
+                          ) -> datetime | None:
         """The first moment in ``(after, until]`` at which a sweep has work: a pending
         reminder's delivery time, or when a review request or rectification item falls due
         (the sweep that first sees them overdue plans their reminders). The test clock stops
         there on its way, so a jump of days delivers each reminder at its own time instead
-        of as a catch-up at the landing time."""
+        of as a catch-up at the landing time. ``inclusive``: a reminder to deliver at
+        ``after`` itself counts (one planned at the current moment, not yet swept)."""
         found: list[datetime | None] = []
         async with self.services.db() as session:
-            found.append(await repo.first_delivery_between(session, after, until))
+            found.append(await repo.first_delivery_between(session, after, until, inclusive))
             if self.rule_of(REVIEW_ANSWER) is not None:
                 found.append(await review_repo.first_pending_due_between(session, after, until))
             if self.rule_of(RECTIFICATION) is not None:
@@ -519,6 +553,10 @@ class ReminderService:
                 if pid not in done]
             if not recipients:
                 log.warning("reminder %s has no recipient for roles %s", r.key, occ.recipients)
+            elif occ.escalation and not any(subj.people.get(role) for role in rule.escalate_to):
+                # leaders_of found nobody: no 院领导 nor 检察长 in the office or above it
+                log.warning("escalation %s reaches none of %s, only %s", r.key,
+                            rule.escalate_to, recipients)
             view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
             for pid in recipients:
                 msg = await out.send_dm(pid, card=reminder_card(self.for_recipient(out, view, subj, pid)))

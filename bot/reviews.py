@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -33,6 +34,8 @@ from storage import reviews as repo
 from storage.cases import CaseRow
 from storage.messages import get_message
 from storage.reviews import ReviewRow
+
+log = logging.getLogger(__name__)
 
 
 class ReviewError(ValueError):
@@ -283,7 +286,11 @@ async def apply(out: Outbound, row: ReviewRow, action: Action, **values: object)
 
 
 def leader_of(out: Outbound, case: CaseRow) -> Person | None:
-    leaders = out.directory.with_role("leader", case.unit)
+    """Whom the case's office escalates to (``Directory.leaders_of``: its 院领导, else its
+    检察长, else the office above's)."""
+    leaders = out.directory.leaders_of(case.unit)
+    if not leaders:
+        log.warning("no leader or chief for unit %s (case %s) nor above it", case.unit, case.code)
     return leaders[0] if leaders else None
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from cards.inspection import report_done_button
 from cards.model import Button, Card
 
+VIEW = "reminder.view"  # 查看案件: a link to the code page, kept when the card is settled
 TITLES = {
     "reevaluate": "逾期提醒 · 重新评估",
     "consultation": "预警提醒 · 诉前会商",  # before the deadline: nothing is overdue yet
@@ -92,7 +93,7 @@ def reminder_card(v: ReminderView) -> Card:
     if v.score_url:
         actions.append(Button(id="reminder.evaluate", label=v.score_label, url=v.score_url))
     elif v.page_url:
-        actions.append(Button(id="reminder.view", label="查看案件", url=v.page_url))
+        actions.append(Button(id=VIEW, label="查看案件", url=v.page_url))
     if v.consult:
         actions.append(Button(id="reminder.consult", label="发起会商", data=data))
     if v.review_id is not None:
@@ -123,8 +124,9 @@ def restated(card: Card, status: str, keep_evaluate: bool,
 
 def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
                 note: str | None = None) -> Card:
-    """The same card after someone acted: no buttons, who did what and when (and a note)."""
-    return replace(card, actions=(),
+    """The same card after someone acted: who did what and when (and a note), no buttons
+    but 查看案件, a link that still leads a leader to the case."""
+    return replace(card, actions=tuple(b for b in card.actions if b.id == VIEW),
                    footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
 
 

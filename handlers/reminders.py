@@ -60,7 +60,9 @@ async def list_reminders(ctx: Context) -> None:
     if open_rows:
         lines.append(f"待处理提醒（{open_total}条）：")
         deadlines = await subject_deadlines(ctx.session, open_rows, _custody_rules(svc.by_id))
-        times = await repo.sent_counts(ctx.session, open_rows)
+        # per recipient: a leader was sent the escalations of a series, not its first reminders
+        times = await repo.sent_counts(ctx.session, open_rows, await svc.escalated_only(
+            ctx.session, ctx.user.id, open_rows))
         for r in open_rows:  # one open card per series: a repeat supersedes the one before
             sent = times.get(r.id, 1)
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} "

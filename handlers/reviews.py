@@ -156,7 +156,7 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
         if others:
             told.append("侦查人员" + "、".join(ctx.directory.person_name(p) for p in others))
         if leader is not None:
-            told.append(f"院领导{leader.name}")
+            told.append(f"{'院领导' if 'leader' in leader.roles else '检察长'}{leader.name}")
         for pid in others + ([leader.id] if leader is not None else []):
             msg = await ctx.send_dm(pid, card=RENDER["joint"](view))
             repo.add_card(ctx.session, row.id, msg.id, "joint")

@@ -14,7 +14,7 @@ revives it). A sent reminder is *open* until someone acts on it (``closed_at``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -351,27 +351,32 @@ async def settled_by(session: AsyncSession, series: Iterable[tuple[str, str]]
     return out
 
 
-async def sent_counts(session: AsyncSession, rows: Sequence[Reminder]) -> dict[int, int]:
+async def sent_counts(session: AsyncSession, rows: Sequence[Reminder],
+                      escalations_only: Collection[int] = ()) -> dict[int, int]:
     """How many reminders of its series (rule and subject) were sent up to each of these
-    (itself included), by reminder id: 第 N 次提醒."""
+    (itself included), by reminder id: 第 N 次提醒. For the ids in ``escalations_only`` (the
+    reader gets only the series' escalations: a leader, an inspector) the escalations alone."""
     subjects = sorted({r.subject for r in rows})
     if not subjects:
         return {}
     found = await session.execute(
-        select(Reminder.id, Reminder.rule_id, Reminder.subject)
+        select(Reminder.id, Reminder.rule_id, Reminder.subject, Reminder.escalation)
         .where(Reminder.subject.in_(subjects), Reminder.status == SENT))
-    sent: dict[tuple[str, str], list[int]] = {}
-    for rid, rule_id, subject in found.all():
-        sent.setdefault((rule_id, subject), []).append(rid)
-    return {r.id: sum(1 for i in sent.get((r.rule_id, r.subject), ()) if i <= r.id)
+    sent: dict[tuple[str, str], list[tuple[int, bool]]] = {}
+    for rid, rule_id, subject, escalation in found.all():
+        sent.setdefault((rule_id, subject), []).append((rid, bool(escalation)))
+    return {r.id: sum(1 for i, up in sent.get((r.rule_id, r.subject), ())
+                      if i <= r.id and (up or r.id not in escalations_only))
             for r in rows}
 
 
-async def first_delivery_between(session: AsyncSession, after: datetime, until: datetime
-                                 ) -> datetime | None:
-    """The earliest delivery time in ``(after, until]`` of a pending reminder."""
+async def first_delivery_between(session: AsyncSession, after: datetime, until: datetime,
+                                 inclusive: bool = False) -> datetime | None:
+    """The earliest delivery time in ``(after, until]`` of a pending reminder (``[after,
+    until]`` when ``inclusive``)."""
+    start = Reminder.deliver_at >= after if inclusive else Reminder.deliver_at > after
     return await session.scalar(select(func.min(Reminder.deliver_at)).where(
-        Reminder.status == PENDING, Reminder.deliver_at > after, Reminder.deliver_at <= until))
+        Reminder.status == PENDING, start, Reminder.deliver_at <= until))
 
 
 async def snooze_until(session: AsyncSession, subjects: Sequence[str]) -> dict[str, datetime]:

@@ -58,10 +58,11 @@ async def test_an_unanswered_review_keeps_one_open_card_each_and_the_leader_can_
     again = await console.click(PROSECUTOR, p1["id"], "review.resend")
     assert "该按钮已失效" in again["messages"][-1]["text"]
 
-    line = f"· 复核答复（升级） 复核申请 #{rid}（{code}） 答复期限 2026-11-02 09:30（已提醒 3 次）"
-    for person in (PROSECUTOR, LEADER):
+    line = f"· 复核答复（升级） 复核申请 #{rid}（{code}） 答复期限 2026-11-02 09:30"
+    # each counts the cards they were sent: the leader only the escalations
+    for person, times in ((PROSECUTOR, 3), (LEADER, 2)):
         body = await listing(console, person)
-        assert f"待处理提醒（1条）：\n{line}\n" in body, body
+        assert f"待处理提醒（1条）：\n{line}（已提醒 {times} 次）\n" in body, body
         assert "将于 2026-11-10 09:30 提醒" in body, body  # the next one (Tuesday)
 
     # the leader's 已处理 settles it for the leader: no more repeats to them for this request

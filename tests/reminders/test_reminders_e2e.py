@@ -559,7 +559,9 @@ async def test_the_prosecutor_closes_only_their_own_copy_of_the_accountability_r
     r = await console.click(LEADER, lead["id"], "reminder.done")
     assert r["messages"][-1]["text"].startswith(f"已标记为已处理：{code} 的")
     [closed] = await _custody_cards(console, LEADER)
-    assert closed["card"]["actions"] == [] and closed["card"]["footer"].startswith("已处理：")
+    # settled, the card still leads to the case
+    assert [a["label"] for a in closed["card"]["actions"]] == ["查看案件"]
+    assert closed["card"]["footer"].startswith("已处理：")
 
 
 async def _close(console: Console, code: str) -> None:

@@ -63,8 +63,9 @@ async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: C
 
     await console.advance("2d")  # Wednesday 11-04 09:31: escalated, again every 2 working days
     body = await listing(console, LEADER)  # naming the answer time, as its card does
+    # their first card: the prosecutor's reminder of Monday was not theirs to count
     assert body == (f"待处理提醒（1条）：\n· 复核答复（升级） 复核申请 #{review.id}（{code}） "
-                    f"答复期限 2026-11-02 09:30（已提醒 2 次）\n即将提醒（1条）：\n"
+                    f"答复期限 2026-11-02 09:30\n即将提醒（1条）：\n"
                     f"· 复核答复（升级） 复核申请 #{review.id}（{code}） 将于 2026-11-06 09:30 提醒"), body
 
 
