@@ -312,14 +312,19 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     [escalated] = await reminder_cards(console, "p-inspector-2")
     d = console.app.services.directory
-    for c in [*await reminder_cards(console, "p-chief-c01-01"), escalated]:
+    for c in await reminder_cards(console, "p-chief-c01-01"):
         body = c["card"]["body"]
         assert "已超过整改期限（2026年10月30日）" in body and "整改期限：2026-10-30" in body, body
-        # the inspector, who follows many offices, reads whose item it is
         whose = (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
                  f"（责任人：{d.person_name('p-chief-c01-01')}）")
         assert whose in body, body
         assert "2026-11-0" not in body and "到期时间" not in body, body
+    # the inspector, who follows many offices, reads whose item it is and what to do about it
+    body = escalated["card"]["body"]
+    assert (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
+            "已逾期 6 天（整改期限 2026年10月30日）仍未完成，"
+            f"请督促责任人{d.person_name('p-chief-c01-01')}落实整改。") in body, body
+    assert "2026-11-0" not in body and "到期时间" not in body, body
     assert await reminder_cards(console, "p-inspector-1") == []
     async with console.app.services.db() as s, s.begin():
         item = await s.get(RectificationItem, 7)
