@@ -4,6 +4,7 @@ form opens wholly in view, and an empty chat says what to type."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from playwright.async_api import Browser, Locator, Page, expect
@@ -11,6 +12,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.conftest import screenshot_path
 from tests.cases.helpers import INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
 from tests.conftest import Console
+from tests.core.test_console_history import fill_chat
 
 INV = INVESTIGATORS[0]
 W, H = 360, 640
@@ -88,7 +90,7 @@ async def test_score_form_tap_targets(console: Console, browser: Browser) -> Non
                 item.locator("label.veto"), page.locator("#submit"), page.locator("textarea")]:
         assert (await _box(loc))["height"] >= 40, loc
     texts = [await _box(t) for t in await item.locator("input[type=text]").all()]
-    for upper, lower in zip(texts, texts[1:], strict=False):  # stacked with a gap between
+    for upper, lower in pairwise(texts):  # stacked with a gap between
         assert lower["y"] - (upper["y"] + upper["height"]) >= 6
     # the label is the checkbox's hit area: a tap on its far edge ticks it
     veto, label = item.locator("input[type=checkbox]"), item.locator("label.veto")
@@ -101,4 +103,68 @@ async def test_score_form_tap_targets(console: Console, browser: Browser) -> Non
     await page.set_viewport_size({"width": 1100, "height": 800})
     pts, lab = await _box(item.locator("label.points")), await _box(label)
     assert lab["x"] > pts["x"] + pts["width"] and abs(lab["y"] - pts["y"]) < 10
+    await page.context.close()
+
+
+async def _console(browser: Browser, console: Console, user: str) -> Page:
+    page = await _phone(browser)
+    await page.goto(str(console.client.make_url("/console")))
+    await page.select_option("#user", user)
+    return page
+
+
+async def test_reject_form_opens_in_view(console: Console, browser: Browser, request: Any) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [delivery] = cards(await console.messages(f"dm:{INV}"))
+    await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "帮助")  # a long answer above the card
+    await console.click(INV, delivery["id"], "review.file",
+                        {"items": "1,3", "reason": "监控已调取，事实清楚"})
+    await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "帮助")  # a long answer below the card
+    page = await _console(browser, console, PROSECUTOR)
+    card = page.locator(".msg").filter(has=page.locator(".card .head", has_text="复核申请 #1"))
+    reject = card.get_by_role("button", name="驳回", exact=True)
+    await expect(page.locator(".msg:not(.mine) .bubble").last).to_contain_text("可以使用")
+    # scrolled back up until 驳回 just shows at the bottom of the chat
+    await page.locator("#log").evaluate("""(log) => { const b = [...log.querySelectorAll('.card button')]
+        .find((x) => x.textContent === '驳回'); log.scrollTop += b.getBoundingClientRect().bottom
+        - log.getBoundingClientRect().bottom + 4; }""")
+    await page.wait_for_function("() => !stuck")  # the reader's place, not the newest message
+    assert _in_view(await _box(reject))
+    assert (await _box(reject))["height"] >= 40
+    await reject.tap()
+    reason = card.locator(".form").locator("input, textarea").first
+    submit = card.get_by_role("button", name="提交 驳回")
+    await expect(reason).to_be_focused()
+    log = await _box(page.locator("#log"))  # the chat's view, between the top bar and 发送
+    for loc in (reason, submit, card.get_by_role("button", name="取消")):
+        box = await _box(loc)
+        assert box["height"] >= 40 and _in_view(box, log["y"], log["y"] + log["height"]), (box, log)
+    await page.screenshot(path=str(screenshot_path(request, "reject-form")))
+    await reason.fill("证据仍不足")
+    await submit.tap()
+    await expect(card.locator(".card .head")).to_contain_text("已驳回")
+    await page.context.close()
+
+
+async def test_empty_chat_hint_and_older_button(console: Console, browser: Browser) -> None:
+    page = await _console(browser, console, INV)
+    group = console.app.services.directory.chat("g-case-team")
+    assert group is not None
+    await page.get_by_role("combobox", name="会话").select_option(label=group.title)
+    hint = page.locator("#log").get_by_text("发送「帮助」查看可用命令")
+    await expect(hint).to_be_in_viewport()
+    await expect(page.locator("#log .msg")).to_have_count(0)
+    await page.locator("#text").fill("我是谁")
+    await page.get_by_role("button", name="发送").tap()
+    await expect(page.locator(".msg.mine .bubble").last).to_have_text("我是谁")
+    await expect(hint).to_have_count(0)
+
+    await fill_chat(console, 60, chat=f"dm:{INV}")  # more than one page: 更早的消息
+    await page.get_by_role("combobox", name="会话").select_option(label="与 casebot 的单聊")
+    older = page.get_by_role("button", name="更早的消息")
+    await older.scroll_into_view_if_needed()
+    box = await _box(older)
+    assert box["height"] >= 40 and _in_view(box)
+    await expect(hint).to_have_count(0)
     await page.context.close()
