@@ -355,7 +355,8 @@ class ReminderService:
                 custody_deadline=case.custody_deadline, closed=case.status != "open",
                 closed_at=case.closed_at, consultation_started=code in consulted,
                 history=None if history is None else tuple((at, Color(c)) for at, c in history))
-            s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
+            s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1,
+                                  office_end=self.office.end)
             s.custody_status = custody_status(case, self.tz)
             s.people = self.case_people(case)
             if any("investigators" in o.recipients for o in s.planned):

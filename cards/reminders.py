@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.workcal import office_deadline_text
 from cards.inspection import report_done_button
 from cards.model import Button, Card
 
@@ -62,8 +63,9 @@ DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期�
 
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
-    """A rectification item's due date, or a review request's answer time (as `local_due`)."""
-    return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
+    """A rectification item's due date, or a review request's answer time, a moment in office
+    terms: 2026-12-02（星期三）18:00 前."""
+    return f"{office_deadline_text(d, tz)} 前" if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
 
 
 def escalated(kind: str, escalation: bool) -> str:
@@ -80,7 +82,7 @@ def reminder_card(v: ReminderView) -> Card:
     elif v.kind in DEADLINE_LABELS and v.deadline is not None:
         body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
     else:
-        body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
+        body = f"{v.text}\n评估期限：{deadline_text(v.due_at, v.tz)}"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
     if v.status:
