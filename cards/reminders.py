@@ -59,7 +59,8 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
 
 
 # what a card of these kinds calls its one deadline (ReminderView.deadline)
-DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限"}
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限",
+                   "reevaluate": "评估期限"}
 
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
@@ -82,7 +83,7 @@ def reminder_card(v: ReminderView) -> Card:
     elif v.kind in DEADLINE_LABELS and v.deadline is not None:
         body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
     else:
-        body = f"{v.text}\n评估期限：{deadline_text(v.due_at, v.tz)}"
+        body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
     if v.status:

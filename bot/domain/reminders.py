@@ -10,7 +10,7 @@ rectification item) and an *anchor* instant yields a series of occurrences::
 
 Days are calendar days, or working days (:class:`~bot.domain.workcal.WorkCalendar`) when
 ``working_days`` is set; the local wall-clock time of the anchor in ``tz`` is kept, but a
-re-evaluation falls due at the end of office hours of its day (a deadline in office terms). Date
+re-evaluation falls due when office hours begin on its day (to be done by their end). Date
 anchors (deadlines) start at local midnight of that date. Anchors per kind:
 
 =============== ======================================== =================================
@@ -485,12 +485,13 @@ def plan_case(
     tz: tzinfo,
     now: datetime,
     horizon: int = 1,
-    office_end: time = OFFICE_END,
+    office_start: time = OFFICE_START,
 ) -> list[Occurrence]:
     """All occurrences of the case rules that should exist for ``state`` at ``now``.
 
-    A re-evaluation falls due at the end of office hours (``office_end``) of its day: the
-    prosecutor has that whole office day, whatever the hour of the last evaluation.
+    A re-evaluation falls due when office hours (``office_start``) begin on its day, to be
+    done by their end: the prosecutor is reminded that morning and has the whole office day,
+    whatever the hour of the last evaluation (not 03:26 because it was scored then).
 
     Per applicable rule (in ``rules`` order, chronological): the past-due ones (late) and
     the next ``horizon`` future ones. Nothing more for a closed case (below). Non-case rules
@@ -522,7 +523,7 @@ def plan_case(
         until: datetime | None = None
         at: time | None = None
         if rule.kind == REEVALUATE:
-            at = office_end
+            at = office_start
             if state.color is None or state.last_evaluated_at is None:
                 continue
             anchor = state.last_evaluated_at

@@ -45,8 +45,8 @@ def test_overdue_answer_reminder_comes_after_the_deadline_not_at_dawn() -> None:
     assert escalation.due_at == at(2026, 12, 4, 17, 30) and escalation.escalation
 
 
-def test_reevaluation_is_due_at_the_end_of_its_office_day() -> None:
+def test_reevaluation_is_reminded_when_its_office_day_begins() -> None:
     red = CaseState(code="HY-2026-0001", color=Color.RED,
-                    last_evaluated_at=at(2026, 11, 28, 3, 26))
-    occs = plan_case(red, default_rules(), CAL, TZ, at(2026, 11, 28, 4), office_end=END)
-    assert [(o.slot, o.due_at) for o in occs] == [("2026-12-05", at(2026, 12, 5, 17, 30))]
+                    last_evaluated_at=at(2026, 11, 30, 3, 26))
+    occs = plan_case(red, default_rules(), CAL, TZ, at(2026, 11, 30, 4), office_start=time(8, 30))
+    assert [(o.slot, o.due_at) for o in occs] == [("2026-12-07", at(2026, 12, 7, 8, 30))]

@@ -68,9 +68,9 @@ def test_default_rules() -> None:
 def test_red_weekly() -> None:
     occs = plan(state(Color.RED), EVAL_AT + timedelta(hours=1), horizon=3)
     assert [o.due_at for o in occs] == [
-        at(2026, 3, 9, 18),
-        at(2026, 3, 16, 18),
-        at(2026, 3, 23, 18),
+        at(2026, 3, 9, 9),
+        at(2026, 3, 16, 9),
+        at(2026, 3, 23, 9),
     ]
     assert {o.rule_id for o in occs} == {"reevaluate_red"}
     assert all(o.recipients == ("prosecutor",) and not o.escalation and not o.late for o in occs)
@@ -81,8 +81,8 @@ def test_red_weekly() -> None:
 def test_yellow_every_15_days() -> None:
     occs = plan(state(Color.YELLOW), EVAL_AT, horizon=2)
     assert [(o.rule_id, o.due_at) for o in occs] == [
-        ("reevaluate_yellow", at(2026, 3, 17, 18)),
-        ("reevaluate_yellow", at(2026, 4, 1, 18)),
+        ("reevaluate_yellow", at(2026, 3, 17, 9)),
+        ("reevaluate_yellow", at(2026, 4, 1, 9)),
     ]
 
 
@@ -237,8 +237,8 @@ def test_new_evaluation_replans_and_obsoletes_old_keys() -> None:
     s2 = dataclasses.replace(s1, last_evaluated_at=EVAL_AT + timedelta(days=3))
     second = plan(s2, EVAL_AT + timedelta(days=3, minutes=1), horizon=2)
     assert [o.due_at for o in by_rule(second, "reevaluate_red")] == [
-        at(2026, 3, 12, 18),
-        at(2026, 3, 19, 18),
+        at(2026, 3, 12, 9),
+        at(2026, 3, 19, 9),
     ]
     gone = obsolete(pending, second)
     assert gone == {o.key for o in by_rule(first, "reevaluate_red")}
@@ -420,7 +420,7 @@ def test_2027_falls_back_to_the_statutory_holidays_without_crashing() -> None:
     assert occs2[1].due_at == at(2027, 10, 11, 15)
     # and a red case evaluated in 2027 plans its weekly reminders as usual
     red = plan(state(Color.RED, last_evaluated_at=at(2027, 12, 28, 10)), at(2027, 12, 28, 11))
-    assert [o.due_at for o in red] == [at(2028, 1, 4, 18)]
+    assert [o.due_at for o in red] == [at(2028, 1, 4, 9)]
 
 
 # ---------------------------------------------------------------- holidays: once, in office hours
