@@ -355,7 +355,8 @@ class ReminderService:
                 custody_deadline=case.custody_deadline, closed=case.status != "open",
                 closed_at=case.closed_at, consultation_started=code in consulted,
                 history=None if history is None else tuple((at, Color(c)) for at, c in history))
-            s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1)
+            s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1,
+                                  office_start=self.office.start)
             s.custody_status = custody_status(case, self.tz)
             s.people = self.case_people(case)
             if any("investigators" in o.recipients for o in s.planned):
@@ -638,7 +639,10 @@ class ReminderService:
             review_id=None if rescore else review,
             score_label="去评分" if rescore else "去评估",
             deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER)
-            else subj.custody_deadline if rule.kind == CUSTODY else None,
+            else subj.custody_deadline if rule.kind == CUSTODY
+            # re-evaluate by the end of the office day it falls due (reminded that morning)
+            else datetime.combine(due_at.astimezone(self.tz).date(), self.office.end, self.tz)
+            if rule.kind == REEVALUATE else None,
             report_item=int(r.subject.removeprefix("rectification-"))
             if rule.kind == RECTIFICATION else None)
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
 from bot.context import Outbound
+from bot.domain.reminders import answer_deadline
 from bot.domain.review import (
     Action,
     IllegalTransition,
@@ -26,6 +27,7 @@ from bot.domain.review import (
 from bot.domain.review import awaits_rescore as domain_awaits_rescore
 from bot.domain.scoring import Evaluation
 from bot.domain.text import char_problem
+from bot.domain.workcal import office_deadline_text
 from bot.reminders import plan_review_reminders, settle_review_reminders
 from cards.reviews import CONFIRM, RENDER, ReviewView
 from config.model import Person
@@ -215,11 +217,14 @@ def request_note(note: str | None) -> dict[str, str] | None:
 
 
 def answer_due(out: Outbound, filed_at: datetime) -> datetime:
-    tz = out.config.tz
-    local = filed_at.astimezone(tz)
-    day = out.services.calendar.add_working_days(local.date(),
-                                                 out.config.cases.review_answer_working_days)
-    return datetime.combine(day, local.time(), tz)
+    """The answer time (答复期限): the end of office hours of the last working day."""
+    return answer_deadline(filed_at, out.config.cases.review_answer_working_days,
+                           out.services.calendar, out.config.tz, out.config.office_hours.end)
+
+
+def due_text(out: Outbound, row: ReviewRow) -> str:
+    """答复期限 as the cards, the code page and the replies show it: 2026-12-02（星期三）18:00 前."""
+    return f"{office_deadline_text(row.due_at, out.config.tz)} 前"
 
 
 async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewView:
@@ -248,7 +253,7 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         id=row.id, code=case.code, title=case.title, color=case.color,
         color_label=ev.color.label if ev else "未评分", score=case.score,
         filer=name(row.filed_by) or row.filed_by, items=items, reason=row.reason,
-        due=row.due_at.astimezone(out.config.tz).strftime("%Y-%m-%d %H:%M"),
+        due=due_text(out, row),
         state=State(row.status), reject_reason=row.reject_reason, joint_time=row.joint_time,
         outcome=row.outcome, minutes=row.minutes, decided_by=name(row.decided_by),
         confirmed_by=name(row.confirmed_by), rescored=rescored, note=notes.get(REQUEST_NOTE),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.workcal import office_deadline_text
 from cards.inspection import report_done_button
 from cards.model import Button, Card
 
@@ -58,12 +59,14 @@ def local_due(at: datetime, tz: ZoneInfo) -> str:
 
 
 # what a card of these kinds calls its one deadline (ReminderView.deadline)
-DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限"}
+DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期限", "custody": "羁押期限",
+                   "reevaluate": "评估期限"}
 
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
-    """A rectification item's due date, or a review request's answer time (as `local_due`)."""
-    return local_due(d, tz) if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
+    """A rectification item's due date, or a review request's answer time, a moment in office
+    terms: 2026-12-02（星期三）18:00 前."""
+    return f"{office_deadline_text(d, tz)} 前" if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
 
 
 def escalated(kind: str, escalation: bool) -> str:

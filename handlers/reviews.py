@@ -25,6 +25,7 @@ from bot.reviews import (
     ReviewError,
     apply,
     check_may_file,
+    due_text,
     file_request,
     joint_example,
     joint_invitees,
@@ -279,8 +280,7 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
         await ctx.reply(str(e))
         return
     ctx.action_done()
-    await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 "
-                    f"{row.due_at.astimezone(ctx.config.tz):%Y-%m-%d %H:%M} 前答复。")
+    await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
 
 
 # -- chat ---------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def _rescore_line(ctx: Context, r: ReviewRow, scorer: bool) -> str:
 def _line(ctx: Context, r: ReviewRow) -> str:
     filer = ctx.directory.people.get(r.filed_by)
     return (f"#{r.id} {r.case_code} · {State(r.status).label} · 申请人 {filer.name if filer else r.filed_by}"
-            f" · 答复期限 {r.due_at.astimezone(ctx.config.tz):%Y-%m-%d %H:%M}\n理由：{r.reason[:60]}")
+            f" · 答复期限 {due_text(ctx, r)}\n理由：{r.reason[:60]}")
 
 
 TODO_CARDS = 5  # decision cards re-sent by one 待办; more are listed only

@@ -9,7 +9,8 @@ rectification item) and an *anchor* instant yields a series of occurrences::
     due_k = due_(k-1) + repeat_days          (only when repeat_days is set)
 
 Days are calendar days, or working days (:class:`~bot.domain.workcal.WorkCalendar`) when
-``working_days`` is set; the local wall-clock time of the anchor in ``tz`` is kept. Date
+``working_days`` is set; the local wall-clock time of the anchor in ``tz`` is kept, but a
+re-evaluation falls due when office hours begin on its day (to be done by their end). Date
 anchors (deadlines) start at local midnight of that date. Anchors per kind:
 
 =============== ======================================== =================================
@@ -23,9 +24,9 @@ custody         end of the custody deadline day (00:00   colour in ``colors`` (r
                 of the next day: the date is the last    the deadline ran out
                 day of custody)                          (``history``);
                                                          repeats only while it stays so
-review_answer   the request's answer time (``due_at``,       until answered (caller stops
-                already in working days), first offset 0 planning); plan_review_answer
-                                                         anchors at the filing time
+review_answer   the request's answer time (``due_at``: the   until answered (caller stops
+                end of office hours of its last working  planning)
+                day), first offset 0
 rectification   due date (00:00), first offset 1         until rectified (caller stops)
                 working day = "past due"
 =============== ======================================== =================================
@@ -368,12 +369,15 @@ def rectification_subject(item_id: int | str) -> str:
 
 
 def series(
-    rule: ReminderRule, anchor: datetime, cal: WorkCalendar, tz: tzinfo
+    rule: ReminderRule, anchor: datetime, cal: WorkCalendar, tz: tzinfo,
+    at: time | None = None,
 ) -> Iterator[tuple[int, datetime]]:
-    """``(index, due_at)`` of the rule's occurrences from ``anchor``; endless if repeating."""
+    """``(index, due_at)`` of the rule's occurrences from ``anchor``; endless if repeating.
+    Each is due at the anchor's local time of day, or at ``at`` when given (a deadline: the
+    end of office hours)."""
     _aware(anchor, "anchor")
     local = anchor.astimezone(tz)
-    clock = local.time()
+    clock = local.time() if at is None else at
     day = _shift(local.date(), rule.first_after_days, rule.working_days, cal)
     index = 0
     while True:
@@ -395,19 +399,20 @@ def occurrences(
     horizon: int = 1,
     since: datetime | None = None,
     until: datetime | None = None,
+    at: time | None = None,
 ) -> list[Occurrence]:
     """The series occurrences that should exist at ``now``.
 
     Every occurrence due at or before ``now`` (``late=True``; only those after ``since``
     when given) followed by the next ``horizon`` future ones. Occurrences due at or after
-    ``until`` are dropped (the series ends there).
+    ``until`` are dropped (the series ends there). ``at``: as in :func:`series`.
     """
     _aware(now, "now")
     if horizon < 0:
         raise ValueError(f"horizon must be >= 0, got {horizon}")
     out: list[Occurrence] = []
     future = 0
-    for index, due in series(rule, anchor, cal, tz):
+    for index, due in series(rule, anchor, cal, tz, at):
         if until is not None and due >= until:
             break
         late = due <= now
@@ -480,8 +485,13 @@ def plan_case(
     tz: tzinfo,
     now: datetime,
     horizon: int = 1,
+    office_start: time = OFFICE_START,
 ) -> list[Occurrence]:
     """All occurrences of the case rules that should exist for ``state`` at ``now``.
+
+    A re-evaluation falls due when office hours (``office_start``) begin on its day, to be
+    done by their end: the prosecutor is reminded that morning and has the whole office day,
+    whatever the hour of the last evaluation (not 03:26 because it was scored then).
 
     Per applicable rule (in ``rules`` order, chronological): the past-due ones (late) and
     the next ``horizon`` future ones. Nothing more for a closed case (below). Non-case rules
@@ -511,7 +521,9 @@ def plan_case(
         if rule.colors and state.color not in rule.colors:
             continue
         until: datetime | None = None
+        at: time | None = None
         if rule.kind == REEVALUATE:
+            at = office_start
             if state.color is None or state.last_evaluated_at is None:
                 continue
             anchor = state.last_evaluated_at
@@ -533,6 +545,7 @@ def plan_case(
                 tz=tz,
                 horizon=horizon,
                 until=until,
+                at=at,
             )
         )
     return out
@@ -579,20 +592,31 @@ def plan_review_answer(
     rule: ReminderRule | None = None,
     now: datetime | None = None,
     horizon: int | None = None,
+    office_end: time = OFFICE_END,
 ) -> list[Occurrence]:
     """Reminders for an unanswered review request (复核申请), subject ``review-<id>``.
 
-    The first reminder (to the prosecutor) is due ``answer_days`` working days after
-    ``filed_at`` (same local time); with the default rule, each further miss
-    (every 2 working days) escalates to the leader as well. ``now`` defaults to
-    ``filed_at``; ``horizon`` defaults to "through the first escalation". Stop planning and
-    cancel the subject's pending rows once the request is answered.
+    The first reminder (to the prosecutor) is due at its answer time, the end of office
+    hours (``office_end``) of the ``answer_days``-th working day after ``filed_at`` (see
+    :func:`answer_deadline`); with the default rule, each further miss (every 2 working
+    days) escalates to the leader as well. ``now`` defaults to ``filed_at``; ``horizon``
+    defaults to "through the first escalation". Stop planning and cancel the subject's
+    pending rows once the request is answered.
     """
+    due = answer_deadline(filed_at, answer_days, cal, tz, office_end)
+    return plan_review_overdue(request_id, due, cal, tz, rule=rule,
+                               now=filed_at if now is None else now, horizon=horizon)
+
+
+def answer_deadline(filed_at: datetime, answer_days: int, cal: WorkCalendar, tz: tzinfo,
+                    office_end: time = OFFICE_END) -> datetime:
+    """A review request's answer time (答复期限): the end of office hours on the
+    ``answer_days``-th working day after the day it was filed. A request filed on a Saturday
+    at 03:26 is answered by 18:00 of its last working day, not by 03:26 of it: it is not
+    overdue before that office day is over."""
     if answer_days < 1:
         raise ValueError(f"answer_days must be >= 1, got {answer_days}")
-    base = rule or _default(REVIEW_ANSWER)
-    base = dataclasses.replace(base, first_after_days=answer_days)
-    return _plan_subject(base, review_subject(request_id), filed_at, cal, tz, now, horizon)
+    return cal.working_days_deadline(filed_at, answer_days, tz, office_end)
 
 
 def plan_review_overdue(

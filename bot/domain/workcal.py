@@ -112,6 +112,20 @@ class WorkCalendar:
         """``d`` if it is a working day, else the first working day after it."""
         return d if self.is_workday(d) else self.add_working_days(d, 1)
 
+    # ------------------------------------------------------------------ deadlines
+
+    def deadline_end(self, day: date, tz: tzinfo = SHANGHAI, end: time = OFFICE_END) -> datetime:
+        """When a deadline that falls on ``day`` runs out: at the end of office hours that day
+        (not at the hour something was filed, which may be 03:26)."""
+        return datetime.combine(day, end, tzinfo=tz)
+
+    def working_days_deadline(self, start: datetime, n: int, tz: tzinfo = SHANGHAI,
+                              end: time = OFFICE_END) -> datetime:
+        """A deadline of ``n`` working days from ``start`` (aware): the end of office hours on
+        the ``n``-th working day after its local date, whatever the hour of ``start``."""
+        day = self.add_working_days(start.astimezone(tz).date(), n)
+        return self.deadline_end(day, tz, end)
+
     # ------------------------------------------------------------------ office hours
 
     def is_office_time(
@@ -151,6 +165,15 @@ class WorkCalendar:
         if workdays_only:
             day = self.next_workday(day)
         return datetime.combine(day, start, tzinfo=tz)
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def office_deadline_text(at: datetime, tz: tzinfo = SHANGHAI) -> str:
+    """A deadline as users read it: 2026-12-02（星期三）18:00 (callers add 前)."""
+    local = at.astimezone(tz)
+    return f"{local:%Y-%m-%d}（星期{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
 
 
 @lru_cache(maxsize=256)

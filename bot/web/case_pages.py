@@ -270,9 +270,9 @@ class CasePages:
                                                  reviews.request_note(note))
         except reviews.ReviewError as e:
             raise ApiError(403 if "只有本案侦查人员" in str(e) else 422, str(e)) from None
-        due = row.due_at.astimezone(self.app.services.config.tz)
+        due = reviews.due_text(out, row)
         return json_response({"review": row.id, "message":
-                              f"复核申请 #{row.id} 已提交，承办检察官将在 {due:%Y-%m-%d %H:%M} 前答复。"},
+                              f"复核申请 #{row.id} 已提交，承办检察官将在 {due}答复。"},
                              status=201)
 
     async def take_in(self, request: web.Request) -> web.Response:

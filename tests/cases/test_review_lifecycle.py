@@ -88,7 +88,7 @@ async def test_answering_a_request_settles_its_overdue_reminders(console: Consol
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
     await _file(console, INV, code, "1")
-    await console.advance("8d")  # answer time (3 working days), then the escalation (2 more)
+    await console.advance("8d")  # answer time (3 working days, by 18:00), the escalation (2 more)
     def overdue(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [m for m in cards(ms) if "复核答复" in m["card"]["title"]]
     sent = overdue(await console.messages(f"dm:{PROSECUTOR}"))
@@ -102,7 +102,7 @@ async def test_answering_a_request_settles_its_overdue_reminders(console: Consol
     # the escalation had superseded the prosecutor's first card; the open ones say answered
     first, escalated = overdue(await console.messages(f"dm:{PROSECUTOR}"))
     [lead_card] = overdue(await console.messages(f"dm:{LEADER}"))
-    assert first["card"]["footer"] == "已由 2026-11-09 的新提醒取代", first["card"]["footer"]
+    assert first["card"]["footer"] == "已由 2026-11-10 的新提醒取代", first["card"]["footer"]
     for m in (escalated, lead_card):
         assert m["card"]["footer"].startswith("已答复："), m["card"]["footer"]
 

@@ -68,9 +68,9 @@ def test_default_rules() -> None:
 def test_red_weekly() -> None:
     occs = plan(state(Color.RED), EVAL_AT + timedelta(hours=1), horizon=3)
     assert [o.due_at for o in occs] == [
-        at(2026, 3, 9, 10),
-        at(2026, 3, 16, 10),
-        at(2026, 3, 23, 10),
+        at(2026, 3, 9, 9),
+        at(2026, 3, 16, 9),
+        at(2026, 3, 23, 9),
     ]
     assert {o.rule_id for o in occs} == {"reevaluate_red"}
     assert all(o.recipients == ("prosecutor",) and not o.escalation and not o.late for o in occs)
@@ -81,8 +81,8 @@ def test_red_weekly() -> None:
 def test_yellow_every_15_days() -> None:
     occs = plan(state(Color.YELLOW), EVAL_AT, horizon=2)
     assert [(o.rule_id, o.due_at) for o in occs] == [
-        ("reevaluate_yellow", at(2026, 3, 17, 10)),
-        ("reevaluate_yellow", at(2026, 4, 1, 10)),
+        ("reevaluate_yellow", at(2026, 3, 17, 9)),
+        ("reevaluate_yellow", at(2026, 4, 1, 9)),
     ]
 
 
@@ -237,8 +237,8 @@ def test_new_evaluation_replans_and_obsoletes_old_keys() -> None:
     s2 = dataclasses.replace(s1, last_evaluated_at=EVAL_AT + timedelta(days=3))
     second = plan(s2, EVAL_AT + timedelta(days=3, minutes=1), horizon=2)
     assert [o.due_at for o in by_rule(second, "reevaluate_red")] == [
-        at(2026, 3, 12, 10),
-        at(2026, 3, 19, 10),
+        at(2026, 3, 12, 9),
+        at(2026, 3, 19, 9),
     ]
     gone = obsolete(pending, second)
     assert gone == {o.key for o in by_rule(first, "reevaluate_red")}
@@ -310,13 +310,13 @@ def test_missed_slots_fold_into_the_latest_due_one() -> None:
 def test_review_answer_after_3_working_days() -> None:
     occs = plan_review_answer(17, at(2026, 3, 2, 15), 3, CAL, TZ)  # Monday
     assert [(o.due_at, o.escalation, o.recipients) for o in occs] == [
-        (at(2026, 3, 5, 15), False, ("prosecutor",)),
-        (at(2026, 3, 9, 15), True, ("prosecutor", "leader")),
+        (at(2026, 3, 5, 18), False, ("prosecutor",)),
+        (at(2026, 3, 9, 18), True, ("prosecutor", "leader")),
     ]
     assert occs[0].key == "review_answer:review-17:2026-03-05"
     # across National Day: Wed 09-30 + 3 working days = make-up Saturday 10-10
     holiday = plan_review_answer(18, at(2026, 9, 30, 15), 3, CAL, TZ)
-    assert [o.due_at for o in holiday] == [at(2026, 10, 10, 15), at(2026, 10, 13, 15)]
+    assert [o.due_at for o in holiday] == [at(2026, 10, 10, 18), at(2026, 10, 13, 18)]
     rule = find_rule(RULES, "review_answer")
     assert rule is not None
     text = render_text(rule, code="FH-18", title="复核", due=holiday[1].due_at, escalation=True)
@@ -420,7 +420,7 @@ def test_2027_falls_back_to_the_statutory_holidays_without_crashing() -> None:
     assert occs2[1].due_at == at(2027, 10, 11, 15)
     # and a red case evaluated in 2027 plans its weekly reminders as usual
     red = plan(state(Color.RED, last_evaluated_at=at(2027, 12, 28, 10)), at(2027, 12, 28, 11))
-    assert [o.due_at for o in red] == [at(2028, 1, 4, 10)]
+    assert [o.due_at for o in red] == [at(2028, 1, 4, 9)]
 
 
 # ---------------------------------------------------------------- holidays: once, in office hours

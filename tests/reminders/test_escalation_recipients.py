@@ -133,8 +133,8 @@ async def test_an_escalation_reaching_no_head_at_all_is_logged(
 
 async def test_an_overdue_answer_escalates_to_the_chief_counted_per_recipient(
         tmp_path: Path, port: int) -> None:
-    """A request filed Monday 11-02, due Thursday 11-05 09:30, never answered: the prosecutor is
-    reminded then, and from Monday 11-09 every 2 working days the 检察长 too. Each one's 提醒
+    """A request filed Monday 11-02, due Thursday 11-05 by 18:00, never answered: the prosecutor
+    is reminded the next morning, and from Tuesday 11-10 every 2 working days the 检察长 too. Each one's 提醒
     counts the cards they were sent."""
     async with ls_console(tmp_path, port) as console:
         code = await ls_red_case(console)
@@ -143,15 +143,15 @@ async def test_an_overdue_answer_escalates_to_the_chief_counted_per_recipient(
                                 {"items": "1", "reason": "监控已调取"})
         assert "复核申请 #1 已提交" in r["messages"][-1]["text"]
 
-        await console.advance("7d")  # Monday 11-09 09:30: the first escalation
+        await console.advance("8d")  # Tuesday 11-10 09:30: the first escalation
         [up] = await cards_titled(console, LS_CHIEF, "复核答复")
         assert "（升级）" in up["card"]["title"]
-        line = f"· 复核答复（升级） 复核申请 #1（{code}） 答复期限 2026-11-05 09:30"
+        line = f"· 复核答复（升级） 复核申请 #1（{code}） 答复期限 2026-11-05（星期四）18:00 前"
         chief = await listing(console, LS_CHIEF)
         assert f"{line}\n" in chief + "\n" and "已提醒" not in chief, chief
         assert f"{line}（已提醒 2 次）" in await listing(console, LS_PROSECUTOR)
 
-        await console.advance("2d")  # Wednesday 11-11: the second escalation
+        await console.advance("2d")  # Thursday 11-12: the second escalation
         assert len(await cards_titled(console, LS_CHIEF, "复核答复")) == 2
         assert f"{line}（已提醒 2 次）" in await listing(console, LS_CHIEF)
         assert f"{line}（已提醒 3 次）" in await listing(console, LS_PROSECUTOR)

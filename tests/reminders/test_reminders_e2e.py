@@ -43,9 +43,9 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
     await console.advance("8d")  # the test clock runs through the days: sent on time
     [first] = await reminder_cards(console, PROSECUTOR)
     card = first["card"]
-    assert first["at"].startswith("2026-11-09T01:30") and not card["title"].startswith("【补发】")
+    assert first["at"].startswith("2026-11-09T01:00") and not card["title"].startswith("【补发】")
     assert code in card["body"] and "红码一周一评估" in card["body"]
-    assert "到期时间：2026-11-09 09:30" in card["body"] and card["color"] == "red"  # a red case
+    assert "评估期限：2026-11-09（星期一）18:00 前" in card["body"] and card["color"] == "red"  # a red case
     assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
     assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
@@ -53,7 +53,7 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
 
     await console.advance("7d")
     sent = await reminder_cards(console, PROSECUTOR)
-    assert len(sent) == 2 and "2026-11-16 09:30" in sent[1]["card"]["body"]
+    assert len(sent) == 2 and "评估期限：2026-11-16（星期一）18:00 前" in sent[1]["card"]["body"]
     # the second says how long it really has been, not "7 天" again
     assert "距上次评估（2026年11月2日）已满 14 天" in sent[1]["card"]["body"]
 
@@ -142,7 +142,7 @@ async def test_catch_up_after_downtime_is_one_reminder_naming_the_missed_slots(
     console.clock.advance(timedelta(days=22))  # the bot was down: no tick for 22 days
     await console.advance("1m")
     [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
-    assert card["title"].startswith("【补发】") and "到期时间：2026-11-23" in card["body"]
+    assert card["title"].startswith("【补发】") and "评估期限：2026-11-23" in card["body"]
     assert "此前 2 次到期提醒（2026-11-09、2026-11-16）未单独发送" in card["body"]
     for _ in range(3):
         await console.advance("1m")
@@ -159,11 +159,13 @@ async def test_a_catch_up_waits_for_office_hours(console: Console) -> None:
     await console.advance("1m")
     assert await reminder_cards(console, PROSECUTOR) == []  # not at dawn on a Saturday
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
-    assert f"{code} 已于 2026-11-09 09:30 到期，将在办公时间发出" in r["messages"][0]["card"]["body"]
+    assert f"{code} 已于 2026-11-09 09:00 到期，将在办公时间发出" in r["messages"][0]["card"]["body"]
     console.clock.advance(timedelta(days=2, hours=4))  # Monday 11-16 09:01
     await console.advance("1m")
+    # when office hours begin, the 11-16 slot is due too: one card naming the missed one
     [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
-    assert card["title"].startswith("【补发】") and "到期时间：2026-11-09" in card["body"]
+    assert "评估期限：2026-11-16" in card["body"]
+    assert "此前 1 次到期提醒（2026-11-09）未单独发送，已合并为本条。" in card["body"]
 
 
 async def test_list_and_snooze(console: Console) -> None:
@@ -171,7 +173,7 @@ async def test_list_and_snooze(console: Console) -> None:
     await evaluate(console, code, RED)
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     body = r["messages"][0]["card"]["body"]
-    assert "即将提醒" in body and code in body and "2026-11-09 09:30" in body
+    assert "即将提醒" in body and code in body and "2026-11-09 09:00" in body
 
     await console.advance("6d")  # Sunday 11-08
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", f"提醒 暂停 {code} 3")
@@ -197,17 +199,17 @@ async def test_list_and_snooze(console: Console) -> None:
 
     await console.advance("7d")  # Sunday 11-15: still snoozed
     assert await reminder_cards(console, PROSECUTOR) == []
-    # Monday 11-16 09:30: the snoozed 11-09 slot would go out at 09:00 and the 11-16 one at
-    # 09:30; it waits for it instead: one card that morning, naming both dates
+    # Monday 11-16: the snoozed 11-09 slot and the 11-16 one both fall due when office hours
+    # begin: one card that morning, naming both dates
     await console.advance("1d")
     sent = await reminder_cards(console, PROSECUTOR)
-    assert [m["at"][:16] for m in sent] == ["2026-11-16T01:30"]
-    assert "到期时间：2026-11-16 09:30" in sent[0]["card"]["body"]
+    assert [m["at"][:16] for m in sent] == ["2026-11-16T01:00"]
+    assert "评估期限：2026-11-16（星期一）18:00 前" in sent[0]["card"]["body"]
     assert "此前 1 次到期提醒（2026-11-09）未单独发送" in sent[0]["card"]["body"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     body = r["messages"][0]["card"]["body"]
     # each named by its case and kind, as the cards name them; no internal numbers
-    assert f"· 重新评估 {code} 到期 2026-11-16 09:30\n" in body and "[" not in body
+    assert f"· 重新评估 {code} 到期 2026-11-16 09:00\n" in body and "[" not in body
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
     await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
@@ -241,7 +243,7 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     assert "已超过答复期限（2026年11月2日）" in lead["card"]["body"]
     # and the one deadline every card of the series shows, the repeat's too (not its own date)
     for card in [*await reminder_cards(console, PROSECUTOR), lead]:
-        assert "答复期限：2026-11-02 09:30" in card["card"]["body"], card["card"]["body"]
+        assert "答复期限：2026-11-02（星期一）09:30 前" in card["card"]["body"], card["card"]["body"]
         assert "到期时间" not in card["card"]["body"]
     # 去答复 brings the request's decision card up for the prosecutor, and only for them; on
     # the latest card only: the repeat superseded the first one
@@ -257,7 +259,7 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     listing = r["messages"][0]["card"]["body"]
     assert f"复核答复（升级） 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
     # the open one names the answer time, as the cards do, and how often it was sent
-    assert listing.count("答复期限 2026-11-02 09:30（已提醒 2 次）") == 1, listing
+    assert listing.count("答复期限 2026-11-02（星期一）09:30 前（已提醒 2 次）") == 1, listing
     assert "到期 " not in listing, listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
@@ -506,9 +508,9 @@ async def test_a_weekly_reminder_held_by_national_day_goes_out_once_with_the_nex
         await evaluate(console, code, RED)
         await console.advance("15d")  # Friday 10-09 09:30
         cards = await reminder_cards(console, PROSECUTOR)
-        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
+        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:00"], cards
         body = cards[0]["card"]["body"]
-        assert "到期时间：2026-10-08 09:30" in body
+        assert "评估期限：2026-10-08（星期四）18:00 前" in body
         assert "此前 1 次到期提醒（2026-10-01）未单独发送，已合并为本条。" in body
         assert not cards[0]["card"]["title"].startswith("【补发】")
         await console.advance("7d")  # the series goes on, once a week
@@ -532,7 +534,7 @@ async def test_a_reminder_planned_before_the_holiday_rule_still_goes_out_once(
             assert done.rowcount == 1  # type: ignore[attr-defined]
         await console.advance("15d")
         cards = await reminder_cards(console, PROSECUTOR)
-        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:30"], cards
+        assert [m["at"][:16] for m in cards] == ["2026-10-08T01:00"], cards
         assert "此前 1 次到期提醒（2026-10-01）未单独发送" in cards[0]["card"]["body"]
 
 

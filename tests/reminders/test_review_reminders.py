@@ -43,20 +43,26 @@ def buttons(m: dict[str, Any]) -> list[str]:
 async def test_the_answer_reminder_is_listed_from_the_filing_and_names_the_prosecutor(
         console: Console) -> None:
     code = await file_review(console)
-    line = f"· 复核答复 复核申请 #1（{code}） 将于 2026-11-05 09:30 提醒"
+    line = f"· 复核答复 复核申请 #1（{code}） 将于 2026-11-06 09:00 提醒"  # the morning after the answer time
     assert line in await listing(console, PROSECUTOR)
     assert "复核申请" not in await listing(console, LEADER)  # not escalated (yet)
     decision = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
                 if m["card"]["title"].startswith("复核申请 #1")][-1]
     assert "状态：待处理\n" in decision["card"]["body"] + "\n"  # not overdue yet
 
-    await console.advance("3d")  # Thursday 11-05 09:30: not answered
+    await console.advance("3d")  # Thursday 11-05 09:30, the last day: not overdue before 18:00
+    assert await review_reminders(console, PROSECUTOR) == []
+    decision = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                if m["card"]["title"].startswith("复核申请 #1")][-1]
+    assert "答复期限：2026-11-05（星期四）18:00 前" in decision["card"]["body"]
+    assert "已逾期" not in decision["card"]["body"]
+    await console.advance("1d")  # Friday 11-06 09:30: not answered
     [reminder] = await review_reminders(console, PROSECUTOR)
     assert f"仍未答复，请承办检察官{OWNER}尽快答复。" in reminder["card"]["body"], reminder["card"]
     r = await console.click(PROSECUTOR, reminder["id"], "review.resend")
     [fresh] = [m for m in r["messages"] if m["card"]]
     assert "状态：待处理（已逾期）" in fresh["card"]["body"], fresh["card"]["body"]
-    await console.advance("4d")  # Monday 11-09 09:30, 2 working days on: escalated
+    await console.advance("4d")  # Tuesday 11-10 09:30, 2 working days on: escalated
     [lead] = await review_reminders(console, LEADER)
     assert lead["card"]["body"].startswith("【升级督办】【复核答复提醒】")
     assert f"请承办检察官{OWNER}尽快答复" in lead["card"]["body"]
@@ -71,7 +77,7 @@ async def test_an_agreed_request_never_rescored_is_chased_until_the_rescore(
     await console.click(PROSECUTOR, decision["id"], "review.accept")
     assert "复核申请" in await listing(console, PROSECUTOR)  # still coming: the re-score
 
-    await console.advance("2d")  # Thursday 11-05 09:30, the answer time: no re-score yet
+    await console.advance("3d")  # Friday 11-06 09:30, the answer time past: no re-score yet
     [p1] = await review_reminders(console, PROSECUTOR)
     body = p1["card"]["body"]
     assert (f"复核申请 #1（{code}）《何某强奸案》已同意调整评分，但答复期限（2026年11月5日）已过"
@@ -80,7 +86,7 @@ async def test_an_agreed_request_never_rescored_is_chased_until_the_rescore(
     assert p1["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score?review=1")
     assert await review_reminders(console, LEADER) == []
 
-    await console.advance("4d")  # Monday 11-09 09:30: escalated to the leader as well
+    await console.advance("4d")  # Tuesday 11-10 09:30: escalated to the leader as well
     p1, p2 = await review_reminders(console, PROSECUTOR)
     [lead] = await review_reminders(console, LEADER)
     assert p2["card"]["title"].endswith("（升级）") and buttons(p2) == ["去评分", "已处理"]

@@ -65,7 +65,7 @@ async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: C
     body = await listing(console, LEADER)  # naming the answer time, as its card does
     # their first card: the prosecutor's reminder of Monday was not theirs to count
     assert body == (f"待处理提醒（1条）：\n· 复核答复（升级） 复核申请 #{review.id}（{code}） "
-                    f"答复期限 2026-11-02 09:30\n即将提醒（1条）：\n"
+                    f"答复期限 2026-11-02（星期一）09:30 前\n即将提醒（1条）：\n"
                     f"· 复核答复（升级） 复核申请 #{review.id}（{code}） 将于 2026-11-06 09:30 提醒"), body
 
 
