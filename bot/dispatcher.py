@@ -345,8 +345,7 @@ class Dispatcher:
         if (bad := unsafe_char(without_bidi(event.text), multiline=True)) is not None:
             # in a group without @casebot, text that starts with a command word (as it is
             # recognised there) is refused too; anything else is people talking: no answer
-            if addressed or self._command_route(
-                    self._words(without_unsafe(event.text), event.spoken), False) is not None:
+            if addressed or self.for_the_bot(event.text, event.spoken):
                 return Route(_refuse_chars, (), "", bad, readonly=False)
             return Route(None, (), "", "", readonly=False)
         text = self._words(event.text, event.spoken)
@@ -358,6 +357,12 @@ class Dispatcher:
                 if p.regex.search(text) or p.regex.search(wide):
                     return Route(p.handler, p.roles, "此操作", text, p.readonly)
         return Route(None, (), "", text.partition(" ")[0] or text, readonly=True)
+
+    def for_the_bot(self, text: str, spoken: bool = False) -> bool:
+        """Whether a group message without @casebot is for the bot all the same: it starts
+        with a command word (as a group without the @ reads it; what else is typed there is
+        people talking, and gets no answer)."""
+        return self._command_route(self._words(without_unsafe(text), spoken), False) is not None
 
     def _words(self, text: str, spoken: bool) -> str:
         """The text as commands are matched (`command_text`; speech as the features hear it)."""

@@ -54,6 +54,7 @@ MAX_UPLOAD = 2 * 1024 * 1024
 # the confirm form carries the rows again as UTF-8 (a GBK file grows by half) and the page's
 # fields: it is sent as multipart, so nothing is percent-encoded
 MAX_CONFIRM = 2 * MAX_UPLOAD
+PEOPLE_PER_PAGE = 50
 CHANGED = "名册在预览之后已被修改，本次未导入"
 
 
@@ -80,8 +81,11 @@ class AdminWeb:
                           message="名册管理仅限管理员使用。")
         return viewer
 
-    def _render(self, viewer: Person, *, q: str = "", status: int = 200, **extra: Any
-                ) -> web.Response:
+    def _render(self, viewer: Person, *, q: str = "", page: int = 1, status: int = 200,
+                applied: RosterPlan | None = None, **extra: Any) -> web.Response:
+        """The page; the people list shows PEOPLE_PER_PAGE at a time (the whole roster on a
+        phone was some 30,000 px, the import out of reach), folded unless searched, paged or
+        just imported, when it shows the people the import added or changed."""
         d = self.app.services.directory
         units = d.find_units(q) if q else []
         people = d.find_people(q) if q else list(d.org.people)
@@ -89,6 +93,12 @@ class AdminWeb:
             found = {p.id for p in people}
             in_units = {u.id for u in units}
             people += [p for p in d.org.people if p.unit in in_units and p.id not in found]
+        if applied is not None and not q:
+            imported = {c.id for c in applied.changes if c.what == "person" and c.op != "same"}
+            people = [p for p in people if p.id in imported]
+        pages = max(1, -(-len(people) // PEOPLE_PER_PAGE))
+        page = min(max(page, 1), pages)
+        first = (page - 1) * PEOPLE_PER_PAGE
         chats = ([c for c in d.org.chats
                   if c in d.find_chats(q) or any(p.id in c.members for p in people)]
                  if q else list(d.org.chats))
@@ -99,7 +109,10 @@ class AdminWeb:
             units=[{"unit": u, "path": parent_line(d, u).partition("：")[2],
                     "kind": KIND_LABELS.get(u.kind, u.kind), "chief": d.chief_of(u.id),
                     "people": len(d.people_of(u.id))} for u in units],
-            people=[self._person(p) for p in people],
+            people=[self._person(p) for p in people[first:first + PEOPLE_PER_PAGE]],
+            people_total=len(people), people_first=first + 1, page=page, pages=pages,
+            people_open=bool(q) or page > 1 or applied is not None, applied=applied,
+            per_page=PEOPLE_PER_PAGE,
             chats=[{"chat": c, "members": [d.person(m) for m in c.members]} for c in chats],
             columns=",".join(COLUMNS), kinds=KIND_LABELS, **extra)
 
@@ -141,7 +154,9 @@ class AdminWeb:
         viewer = self._admin(request)
         if isinstance(viewer, web.Response):
             return viewer
-        return self._render(viewer, q=request.query.get("q", "").strip()[:50])
+        raw = request.query.get("page", "1")
+        page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
+        return self._render(viewer, q=request.query.get("q", "").strip()[:50], page=page)
 
     async def preview(self, request: web.Request) -> web.Response:
         """The uploaded file, checked against the roster as it is now; nothing is written."""

@@ -197,20 +197,30 @@ class InspectionWeb:
     # -- sessions -------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:
         person = self._require(request, "inspector")
-        return await self._index(person)
+        return await self._index(person, created=request.query.get("created", "")[:40])
 
     async def _index(self, person: Person, errors: list[str] | None = None,
-                     form: dict[str, str] | None = None, status: int = 200) -> web.Response:
+                     form: dict[str, str] | None = None, status: int = 200,
+                     created: str = "") -> web.Response:
+        """The sessions and the create form; after creating (`created`, where the form
+        redirects), what was created, with the note `督导 新建` gives in chat on a 专项
+        question an earlier session already asked."""
         d = self.app.services.directory
+        done: dict[str, str] | None = None
         async with self.app.services.db() as db:
             sessions = await store.list_sessions(db)
             size = await store.bank_size(db)
+            if created and (s := await store.get_session(db, created)) is not None:
+                done = {"id": s.id, "chat": _chat_title(d, s.chat),
+                        "note": await service.special_asked_before(
+                            Outbound(self.app.services, db), s)}
         rows = [{"id": s.id, "title": s.title, "stage": STAGE_LABELS.get(s.stage, s.stage),
                  "chat": _chat_title(d, s.chat), "drawn": s.drawn_at is not None}
                 for s in sessions]
         chats = [c for c in d.chats_of(person.id)]
         return render("inspection_index.html", status=status, person=person, sessions=rows,
                       chats=chats, errors=errors or [], form=form or {}, bank_size=size,
+                      created=done,
                       answer_seconds=self.app.settings.config.inspection.answer_seconds,
                       demo=d.org.demo)
 

@@ -87,6 +87,13 @@ async def test_the_page_lists_units_people_and_chats(console: Console) -> None:
     assert status == 200
     assert "示范省人民检察院" in page and "示范市海澄县人民检察院" in page
     assert "单位 125 个 · 人员 139 人 · 群 2 个" in page
+    # the people 50 a page (the whole roster was some 30,000 px on a phone), folded until asked
+    assert page.count("data-person=") == 50 and "第 1–50 人，共 139 人" in page
+    assert '<details id="people-list" class="fold">' in page and "下一页" in page
+    status, page = await get_page(console, "?page=3")
+    assert status == 200 and page.count("data-person=") == 39 and "第 101–139 人" in page
+    assert "上一页" in page and "下一页" not in page
+    assert '<details id="people-list" class="fold" open>' in page
     row = page[page.index('data-person="p-admin-1"'):]
     row = row[:row.index("</tr>")]
     assert "邓建" in row and "管理员" in row and "dt-0128" in row and "海澄县检警协作群" in row

@@ -4,6 +4,7 @@ meta tag a mobile browser lays them out 980 px wide and zooms out to unreadable 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from playwright.async_api import Browser, expect
@@ -12,7 +13,7 @@ from tests.browser.conftest import screenshot_path
 from tests.browser.test_console_phone import NO_OVERFLOW
 from tests.cases.helpers import GREEN, RED, YELLOW, create_case, evaluate
 from tests.conftest import Console
-from tests.inspection.helpers import HOST, quick_session
+from tests.inspection.helpers import HOST, quick_session, run_unit, say
 
 # the menu items whose text runs over more than one line
 MENU_ITEMS_ON_ONE_LINE = """() => [...document.querySelectorAll('header.top > *')].filter(el => {
@@ -199,4 +200,33 @@ async def test_verify_form_reads_the_id_as_typed_and_never_reds_an_unknown_one(
         await expect(outcome).to_have_text(text)
         assert await outcome.evaluate("h => getComputedStyle(h).color") == colour, typed
     await expect(page.locator("#line")).to_contain_text("没有编号为「HELLO」的督导会议")
+    await ctx.close()
+
+
+async def test_the_create_form_shows_the_note_on_a_special_question_asked_before(
+        console: Console, browser: Browser, request: Any) -> None:
+    """Created from the web form on a phone, a session whose 专项 question an earlier session
+    asked and answered in public: the page after creating says so at the top, as the chat
+    command does."""
+    first = await quick_session(console)
+    drawn = json.loads(first.result or "")
+    await run_unit(console, 3, drawn["units"][0], "好")
+    await say(console, "结束 确认")
+    published = drawn["questions"][0][0]
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844},
+                                    device_scale_factor=2, is_mobile=True, has_touch=True)
+    base = str(console.client.make_url("")).rstrip("/")
+    assert (await ctx.request.post(f"{base}/console/api/login", data={"user": HOST})).ok
+    page = await ctx.new_page()
+    await page.goto(f"{base}/inspection")
+    await page.fill("#title", "第二次督导")
+    await page.fill("#entropy_name", "福彩3D 第2026318期开奖号码")
+    await page.fill("#special", f"c05-02: {published}")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#created")).to_contain_text("已创建督导会议")
+    note = page.locator("#created-note")
+    await expect(note).to_have_text(f"注意：{published} 已在 {first.id} 问询并公布答案。")
+    await expect(note).to_be_in_viewport()
+    await page.screenshot(path=screenshot_path(request, "created"))
+    assert await page.evaluate(NO_OVERFLOW)
     await ctx.close()

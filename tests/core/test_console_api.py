@@ -253,6 +253,23 @@ async def test_group_chatter_is_kept_but_not_answered_unless_addressed(console: 
     assert "未知命令" in r["messages"][0]["text"]
 
 
+async def test_a_group_message_is_for_the_bot_as_the_console_answers_it(
+        console: Console) -> None:
+    """The rule DingTalk uses for a group not in the roster (本群尚未登记 only for what is for
+    the bot) is the console's in a group: a command word without the @ is answered, anything
+    else without it is people talking. A group not in the roster cannot be posted to from the
+    console at all: refused by the API, nothing stored, no answer in any chat."""
+    dispatcher = console.app.dispatcher
+    for text in ("帮助", "我是谁", "码 HY-2026-0001", "大家好，下午三点开会", "好的", "1"):
+        r = await console.send("p-prosecutor-1", "g-case-team", text)
+        assert bool(r["messages"]) == dispatcher.for_the_bot(text), text
+    assert dispatcher.for_the_bot("帮助") and not dispatcher.for_the_bot("大家好")
+    r = await console.client.post("/console/api/send", json={
+        "user": "p-prosecutor-1", "chat": "g-nowhere", "text": "大家好"})
+    assert r.status == 400 and "未知会话 g-nowhere" in await r.text()
+    assert await console.messages("g-nowhere") == []
+
+
 async def test_whoami_shows_a_police_officer_as_police(console: Console) -> None:
     r = await console.send("p-investigator-1", "dm:p-investigator-1", "我是谁")
     text = r["messages"][0]["text"]

@@ -67,6 +67,26 @@ def test_group_message_maps_by_conversation_id(settings: Settings) -> None:
     assert isinstance(unknown, Refusal) and unknown.reply == "本群尚未登记，请联系管理员"
 
 
+def test_an_unregistered_group_is_answered_only_where_the_bot_is_addressed(
+        settings: Settings) -> None:
+    """Chatter without the @ in a group not in the roster: nothing (no 本群尚未登记 for each
+    message); a command word without the @, or any text with it: the answer."""
+    d = Directory(settings.org)
+    commands = {"帮助"}.__contains__
+
+    def mapped(text: str, **over: object) -> object:
+        raw = bot_data(conversationType="2", conversationId="cidX", text={"content": text},
+                       **over)
+        return message_event(parse_bot_message(raw), d, {}, NOW, raw,
+                             lambda t, spoken: commands(t))
+
+    chatter = {"isInAtList": False, "atUsers": []}
+    assert mapped("大家辛苦了", **chatter) is None
+    assert mapped("好的", msgtype="picture", content={"downloadCode": "x"}, **chatter) is None
+    for got in (mapped("帮助", **chatter), mapped("大家辛苦了", isInAtList=True)):
+        assert isinstance(got, Refusal) and got.reply == "本群尚未登记，请联系管理员"
+
+
 def test_rich_text_and_other_types(settings: Settings) -> None:
     d = Directory(settings.org)
     raw = bot_data(msgtype="richText", content={"richText": [{"text": "我是"}, {"pictureDownloadCode": "x"},

@@ -155,3 +155,30 @@ async def test_an_answer_that_can_go_nowhere_is_logged(app: App, fake: FakeDingT
     await eventually(lambda: "no sessionWebhook" in caplog.text, what="the warning")
     assert fake.sent == [] and "本群尚未登记" in caplog.text
     assert any(r.levelno == logging.WARNING for r in caplog.records if "not sent" in r.message)
+
+
+async def test_chatter_in_an_unregistered_group_gets_no_answer(
+        app: App, fake: FakeDingTalk) -> None:
+    """A QA walk: people talking in a group the bot is in but that is not in the roster got
+    「本群尚未登记」 for every message. Only what is for the bot is answered, as in a registered
+    group: an @casebot, or a command word typed without it."""
+    assert app.dingtalk is not None
+    inbound = app.dingtalk.inbound
+    for i, text in enumerate(("大家辛苦了", "下午三点开会，@张三 记得带材料")):
+        data = fake.bot_message(text, staff_id=PROSECUTOR[1], group="cidNobodyKnows",
+                                msg_id=f"m-chat-{i}")
+        data.update(isInAtList=False, atUsers=[])
+        fake.push(fake.frame("/v1.0/im/bot/messages/get", data))
+    await eventually(lambda: len(fake.acks) == 2 and not inbound.tasks, what="the chatter")
+    data = fake.bot_message("帮助", staff_id=PROSECUTOR[1], group="cidNobodyKnows",
+                            msg_id="m-cmd")
+    data.update(isInAtList=False, atUsers=[])  # a command word, without the @
+    fake.push(fake.frame("/v1.0/im/bot/messages/get", data))
+    [reply] = await eventually(lambda: fake.sent, what="the answer to the command")
+    assert reply.shown == "@余斌梅 本群尚未登记，请联系管理员"
+    fake.send_message("大家辛苦了", staff_id=PROSECUTOR[1], group="cidNobodyKnows",
+                      msg_id="m-at")  # with the @
+    await eventually(lambda: len(fake.sent) == 2, what="the answer to the @")
+    assert fake.sent[1].shown == "@余斌梅 本群尚未登记，请联系管理员"
+    found = await eventually(lambda: sent_rows(app), what="the rows")
+    assert len(found) == 2

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from bot.live import MemoryHub, Publisher, RedisHub
 from storage import audit
 from tests.conftest import Console, require
-from tests.inspection.helpers import GROUP, HOST, card, quick_session, session_row
+from tests.inspection.helpers import GROUP, HOST, card, quick_session, run_unit, say, session_row
 
 
 async def test_create_form(console: Console) -> None:
@@ -126,3 +126,25 @@ async def test_redis_hub_fans_out_between_instances(redis_url: str) -> None:
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_the_create_form_notes_a_special_question_asked_before(console: Console) -> None:
+    """As `督导 新建 … 专项=` does in chat: a 专项 question an earlier session already asked in
+    public is accepted, and the page shown after creating says which session asked it and
+    whether its answer was published there."""
+    first = await quick_session(console)
+    drawn = json.loads(first.result or "")
+    await run_unit(console, 3, drawn["units"][0], "好")
+    await say(console, "结束 确认")
+    published = drawn["questions"][0][0]
+    await console.client.post("/console/api/login", json={"user": HOST})
+    r = await console.client.post("/inspection/sessions", data={
+        "title": "第二次督导", "chat": GROUP, "entropy_name": "福彩3D 第2026318期开奖号码",
+        "entropy_format": "3x1", "special": f"c05-02: {published}"})
+    page = await r.text()
+    second = await session_row(console)
+    assert r.status == 200 and second.id != first.id
+    assert f"已创建督导会议 {second.id}" in page
+    assert f"注意：{published} 已在 {first.id} 问询并公布答案。" in page
+    # the list alone, later, says nothing of it
+    assert "注意：" not in await (await console.client.get("/inspection")).text()

@@ -121,7 +121,8 @@ class Inbound:
             log.info("dingtalk: duplicate msgId %s ignored", msg.message_id)
             return AckMessage.STATUS_OK, "duplicate"
         now = self.app.services.clock.now()
-        mapped = mapping.message_event(msg, self.app.services.directory, self.chats, now, data)
+        mapped = mapping.message_event(msg, self.app.services.directory, self.chats, now, data,
+                                       self.app.dispatcher.for_the_bot)
         if mapped is None:
             log.info("dingtalk: %s %s not addressed to the bot; ignored", msg.message_type,
                      msg.message_id)

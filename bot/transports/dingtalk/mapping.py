@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -218,13 +218,22 @@ def _refusal(msg: ChatbotMessage, reason: str, reply: str, chat: str | None) -> 
 
 
 def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str, str],
-                  now: datetime, raw: Mapping[str, Any]) -> Incoming | Refusal | None:
+                  now: datetime, raw: Mapping[str, Any],
+                  for_the_bot: Callable[[str, bool], bool] = lambda text, spoken: True,
+                  ) -> Incoming | Refusal | None:
     """The event to handle, the answer instead (a Refusal), or None: nothing to do (a picture
-    or file in a group that does not @-mention the bot)."""
+    or file in a group that does not @-mention the bot, or people talking in a group not in
+    the roster). `for_the_bot(text, spoken)`: whether a group message without the @ is a
+    command all the same (Dispatcher.for_the_bot)."""
     staff_id = str(msg.sender_staff_id or "")
     if msg.conversation_type == "2":
         conv = str(msg.conversation_id or "")
         chat = chats.get(conv)
+        if chat is None and not addressed(msg):
+            said = _text(msg)
+            spoken = said is None and (said := _recognition(msg)) is not None
+            if said is None or not for_the_bot(said, spoken):
+                return None  # chatter: as in a registered group, no answer
         if chat is None:
             return _refusal(msg, f"unknown group {conv!r}", NOT_REGISTERED_GROUP,
                             f"{RAW_GROUP}{conv}" if conv else None)
