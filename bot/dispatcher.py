@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.context import Context, Outbound, ReadOnlyContext, Services
+from bot.domain.helptext import meant_for
 from bot.domain.suggest import Offer, simplified, suggest, unquoted
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
@@ -424,7 +425,7 @@ class Dispatcher:
         """The answer to a message naming no command: what this person most likely meant,
         among the commands they may use, with what they typed after it kept."""
         offers = [Offer(c.names, "<案件码>" in c.usage) for c in self.commands()
-                  if may_use(person, c)]
+                  if may_use(person, c) and meant_for(c.names[0], person.roles)]
         meant = suggest(text, offers, self._code_prefix(person))
         hint = f"您是不是想输入「{meant}」？" if meant else ""
         if not meant and _plain(word).isdigit():  # 1, 0001: part of a case code?

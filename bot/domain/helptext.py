@@ -85,10 +85,24 @@ def short_help(entries: Sequence[Entry], roles: Sequence[str]) -> list[str]:
     return lines
 
 
+# commands anyone may send that are of one role's work only (others are told what they are
+# for): neither in others' 「帮助 全部」 nor suggested to them
+_ROLES_ONLY = {"待受理": ("case_manager",)}
+
+
+def meant_for(command: str, roles: Sequence[str]) -> bool:
+    """Whether a command (its first name) someone may use is of their work."""
+    only = _ROLES_ONLY.get(command)
+    return only is None or any(r in roles for r in only)
+
+
 def full_help(entries: Sequence[Entry], roles: Sequence[str]) -> list[str]:
-    """Every command the person may use, with its usage, other names and summary."""
+    """Every command the person may use and is of their work, with its usage, other names
+    and summary."""
     lines = []
     for e in entries:
+        if not meant_for(e.names[0], roles):
+            continue
         if (plain := _PLAIN_USAGE.get(e.names[0])) and not any(r in roles for r in plain[0]):
             e = Entry(e.names, plain[1], plain[2], e.roles)
         alias = f"（或 {' / '.join(e.names[1:])}）" if len(e.names) > 1 else ""
