@@ -32,6 +32,7 @@ from bot.domain.scoring import (
     transcode_between,
 )
 from bot.domain.stats import compute
+from bot.domain.suggest import without_courtesy
 from bot.domain.text import char_problem, invisible
 from bot.signing import Signer, expired
 from cards.cases import (
@@ -176,9 +177,10 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
         if got[1] and expired_note:
             await ctx.reply(expired_note)
         return got[0]
-    code = normalize_code(args)  # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it
+    # ＨＹ－２０２６…, hy-…, 「…。」 as phones type it, and a polite ending (「…，谢谢」)
+    code = normalize_code(without_courtesy(args))
     if not code:
-        await ctx.reply(f"用法：{usage}")
+        await ctx.reply(f"用法：{usage_with_example(usage)}")
         return None
     if not _CODE.fullmatch(code):
         typed = " ".join(args.split())
@@ -194,6 +196,14 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
     if case is None:
         await ctx.reply(f"未找到案件码 {code}。")
     return case
+
+
+def usage_with_example(usage: str) -> str:
+    """A usage answer someone can follow at once: 「码 案件码，如：码 HY-2026-0001」."""
+    word, _, rest = usage.partition(" ")
+    if rest != "<案件码>":
+        return usage
+    return f"{word} 案件码，如：{word} HY-2026-0001"
 
 
 # a code at the start of the arguments, as phones type it (full-width, lower case, in quotes),

@@ -9,7 +9,6 @@ without touching the database."""
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.context import Context, Outbound, ReadOnlyContext, Services
+from bot.domain.helptext import meant_for
+from bot.domain.suggest import Offer, simplified, suggest, unquoted
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
 from cards.model import Card
@@ -372,13 +373,27 @@ class Dispatcher:
     def _command_route(self, text: str, addressed: bool) -> Route | None:
         """The command `text` starts with (`addressed`: a 1:1 chat or @casebot), or None. The
         sentence punctuation `text` ends with is dropped, except from a free-text argument
-        (Command.free_text)."""
+        (Command.free_text). Only when none matched, the text is read again leniently: sent
+        in the brackets the bot quotes commands in (「码 HY-2026-0001」, its own suggestion
+        copied), or its command word in traditional characters (碼, 評分, 統計上月)."""
+        route = self._route_of(text, addressed, lenient=False)
+        if route is None:
+            bare = unquoted(text)
+            route = self._route_of(bare, addressed, lenient=True)
+        return route
+
+    def _route_of(self, text: str, addressed: bool, lenient: bool) -> Route | None:
         cut = SENTENCE_END.sub("", text)
         word, _, rest = cut.partition(" ")
-        cmd = self._command(word)
-        if cmd is None and (glued := self._glued(word, addressed)) is not None:
-            cmd, rest = glued[0], f"{glued[1]} {rest}"
-            word = word[:len(word) - len(glued[1])].rstrip("：:，,")
+        # `simplified` keeps the length: what follows a glued command word stays as typed
+        key = simplified(word) if lenient else word
+        cmd = self._command(key)
+        if cmd is None and (glued := self._glued(key, addressed)) is not None:
+            cmd, tail = glued[0], word[len(word) - len(glued[1]):]
+            rest = f"{tail} {rest}"
+            word = key[:len(word) - len(tail)].rstrip("：:，,")
+        elif cmd is not None:
+            word = key
         if cmd is None:
             return None
         args = rest.strip()
@@ -401,7 +416,8 @@ class Dispatcher:
                 return  # group chatter among people
             if any(ch.isalnum() for ch in route.args):
                 heard = heard_as(event.text) if event.spoken else ""
-                await ctx.reply(heard + self._unknown(route.args))
+                await ctx.reply(heard + self._unknown(
+                    route.args, self._words(event.text, event.spoken), ctx.user))
             elif event.is_direct:  # blank, mentions only, or only 👍 / 。: no @ is needed here
                 await ctx.reply("请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。")
             else:  # only "@casebot"
@@ -410,14 +426,25 @@ class Dispatcher:
         elif await self._allowed(ctx, route.roles, route.what):
             await route.handler(event, ctx)
 
-    def _unknown(self, word: str) -> str:
-        names = [n for c in self.commands() for n in c.names]
-        close = difflib.get_close_matches(word, names, n=1, cutoff=0.3)
-        hint = f"您是不是想输入「{close[0]}」？" if close else ""
-        if _plain(word).isdigit():  # 1, 0001: part of a case code?
+    def _unknown(self, word: str, text: str, person: Person) -> str:
+        """The answer to a message naming no command: what this person most likely meant,
+        among the commands they may use, with what they typed after it kept."""
+        offers = [Offer(c.names, "<案件码>" in c.usage) for c in self.commands()
+                  if may_use(person, c) and meant_for(c.names[0], person.roles)]
+        meant = suggest(text, offers, self._code_prefix(person))
+        hint = f"您是不是想输入「{meant}」？" if meant else ""
+        if not meant and _plain(word).isdigit():  # 1, 0001: part of a case code?
             hint = "查看案件请发送完整的案件码，例如「码 HY-2026-0001」。"
         shown = word if len(word) <= 20 else word[:20] + "…"
         return f"未知命令「{shown}」。{hint}发送「帮助」查看可用命令。"
+
+    def _code_prefix(self, person: Person) -> str | None:
+        """The case-code prefix of the person's office (their unit or the nearest above it
+        that has one): completes a code typed without it (2026-0001)."""
+        unit = self.services.directory.unit(person.unit)
+        while unit is not None and unit.code_prefix is None:
+            unit = self.services.directory.unit(unit.parent) if unit.parent else None
+        return unit.code_prefix if unit is not None else None
 
     async def _route_action(self, event: CardActionEvent, ctx: Context) -> None:
         msg = await msgs.get_message(ctx.session, event.message_id)

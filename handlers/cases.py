@@ -9,6 +9,7 @@ from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import ANY_TEXT, Router
 from bot.domain.codes import ending_code
+from bot.domain.helptext import is_placeholder
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
@@ -208,6 +209,10 @@ async def new_case_cmd(event: MessageEvent, ctx: Context) -> None:
     """The link to the 新建案件 form (the web session says who submits it), in the asker's
     1:1 chat: typed in a group, it comes privately."""
     typed = ops.prefill_title(ctx.args)
+    if is_placeholder(typed):
+        await ctx.reply(f"「{typed.strip()}」是格式说明，请换成案件名称，如：新建案件 张某盗窃案；"
+                        "也可以只发送「新建案件」，在录入表中填写。")
+        return
     title = typed[:ops.TITLE_MAX]  # what the form can hold: the card says when it was cut
     card = new_case_card(ops.new_case_url(ctx, title), title,
                          cut_at=ops.TITLE_MAX if len(typed) > ops.TITLE_MAX else None)

@@ -22,11 +22,11 @@ async def ask(console: Console, text: str, user: str = ADMIN, chat: str = DM) ->
 
 
 async def test_help_lists_the_admin_commands_for_admins_only(console: Console) -> None:
-    shown = await ask(console, "帮助")
+    shown = await ask(console, "帮助 全部")
     for usage in ("人员 姓名或编号", "单位 名称或编号", "群 群名或编号", "名册"):
         assert f"· {usage} —— " in shown
     assert "管理员" in shown
-    other = await ask(console, "帮助", "p-prosecutor-1", "dm:p-prosecutor-1")
+    other = await ask(console, "帮助 全部", "p-prosecutor-1", "dm:p-prosecutor-1")
     assert "人员 姓名或编号" not in other and "名册" not in other
 
 

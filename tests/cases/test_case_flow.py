@@ -249,7 +249,7 @@ async def test_chat_commands_code_and_my_cases(console: Console) -> None:
 
 async def test_bad_chat_input_gets_short_answers(console: Console) -> None:
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码")
-    assert r["messages"][0]["text"] == "用法：码 <案件码>"
+    assert r["messages"][0]["text"] == "用法：码 案件码，如：码 HY-2026-0001"
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码 12345")
     assert "案件码格式不对" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "码 HY-2026-9999")

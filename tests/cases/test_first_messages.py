@@ -80,12 +80,12 @@ async def test_a_bare_number_an_emoji_and_a_greeting_get_a_way_forward(console: 
         assert await answer(console, number) == (
             f"未知命令「{number}」。查看案件请发送完整的案件码，例如「码 HY-2026-0001」。"
             "发送「帮助」查看可用命令。")
-    for nothing in ("👍", "。", "？？"):
+    for nothing in ("👍", "。"):
         assert await answer(console, nothing) == (
             "请输入命令，例如「码 HY-2026-0001」；发送「帮助」查看可用命令。"), nothing
-    assert await answer(console, "你好！") == (
-        "您好，胡宇。查看案件码请发送「码 案件码」（如：码 HY-2026-0001），"
-        "发送「帮助」查看您可以使用的全部命令。")
+    assert (await answer(console, "你好！")).startswith(
+        "您好，胡宇（侦查人员）。您可以使用：\n· 码 HY-2026-0001 —— 查看案件码")
+    assert (await answer(console, "？？")).startswith("胡宇（侦查人员）可以使用：")
     assert await answer(console, "谢谢") == "不客气。需要时发送「帮助」查看可用命令。"
     assert await answer(console, "我的按件") == (
         "未知命令「我的按件」。您是不是想输入「我的案件」？发送「帮助」查看可用命令。")

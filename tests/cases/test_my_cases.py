@@ -225,7 +225,7 @@ async def test_a_leader_or_chief_without_cases_is_told_where_to_look(console: Co
 
 
 async def test_help_says_what_my_cases_lists(console: Console) -> None:
-    r = await console.send(MANAGER, f"dm:{MANAGER}", "帮助")
+    r = await console.send(MANAGER, f"dm:{MANAGER}", "帮助 全部")
     help_text = r["messages"][0]["text"]
     assert ("· 我的案件 [页码] [红码/黄码/绿码/待定] —— 列出您名下在办案件及其颜色；"
             "案管部门另列本院及下级院等待受理的案件（可加页码或颜色）") in help_text, help_text

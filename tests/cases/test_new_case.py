@@ -163,10 +163,10 @@ async def test_only_prosecutors_may_create_a_case(console: Console) -> None:
 
 
 async def test_help_lists_the_command_for_prosecutors_only(console: Console) -> None:
-    [msg] = await ask(console, "帮助")
+    [msg] = await ask(console, "帮助 全部")
     assert ("· 新建案件 [案件名称]（或 录入案件 / 新案件） —— "
             "新建案件：打开录入表，提交后生成案件码并进入评分（承办检察官）") in msg["text"]
-    [msg] = await ask(console, "帮助", user=INVESTIGATOR)
+    [msg] = await ask(console, "帮助 全部", user=INVESTIGATOR)
     assert "新建案件" not in msg["text"]
 
 

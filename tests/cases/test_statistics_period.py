@@ -288,7 +288,7 @@ async def test_the_period_is_a_where_on_the_indexed_creation_time(tmp_path: Path
 
 
 async def test_help_names_the_period_forms(console: Console) -> None:
-    r = await console.send(LEADER, f"dm:{LEADER}", "帮助")
+    r = await console.send(LEADER, f"dm:{LEADER}", "帮助 全部")
     [line] = [x for x in r["messages"][0]["text"].split("\n") if x.startswith("· 统计")]
     assert line.startswith("· 统计 [期间] —— 案件码统计")
     assert "本月、上月、本季度、上季度、今年、2026、2026-10、2026-10-01 至 2026-11-30" in line

@@ -300,9 +300,9 @@ async def test_a_withdrawn_case_is_no_namesake_of_a_new_one(console: Console) ->
 
 
 async def test_help_names_the_command_for_prosecutors(console: Console) -> None:
-    [m] = await say(console, "帮助")
+    [m] = await say(console, "帮助 全部")
     assert "· 撤销案件 <案件码> [原因] —— 撤销误录入的案件（仅限尚未评分的本人案件，需确认）" in m["text"]
-    [m] = await say(console, "帮助", user=INV)
+    [m] = await say(console, "帮助 全部", user=INV)
     assert "撤销案件" not in m["text"]
 
 

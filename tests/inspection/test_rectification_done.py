@@ -250,9 +250,9 @@ async def test_the_host_sends_it_back_at_the_meeting_by_command(console: Console
 async def test_send_back_by_command_only_inspectors_a_number_and_a_reason(
         console: Console) -> None:
     item, chief = await overdue_item(console)
-    help_ = answer(await console.send(HOST, f"dm:{HOST}", "帮助"))
+    help_ = answer(await console.send(HOST, f"dm:{HOST}", "帮助 全部"))
     assert "· 退回整改 <事项号> <理由> —— " in help_
-    assert "退回整改" not in answer(await console.send(chief, f"dm:{chief}", "帮助"))
+    assert "退回整改" not in answer(await console.send(chief, f"dm:{chief}", "帮助 全部"))
     await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 已完成")
 
     r = await console.send(chief, f"dm:{chief}", f"退回整改 #{item.id} 我自己退回")

@@ -338,11 +338,11 @@ async def test_commitment_card_counts_add_up_to_the_roster_and_the_bank(console:
 
 
 async def test_help_lists_the_inspection_commands_by_role(console: Console) -> None:
-    mine = (await say(console, "帮助", chat=f"dm:{HOST}"))[0]["text"]
+    mine = (await say(console, "帮助 全部", chat=f"dm:{HOST}"))[0]["text"]
     for word in ("督导 新建", "开始", "抽签 <公开随机数>", "下一题", "点评 [内容]", "公布答案",
                  "专项问询", "整改汇报", "整改 <单位|序号>", "实地督察", "结束", "题库 [题号|类别 [页]]"):
         assert word in mine, word
-    chief = (await say(console, "帮助", user="p-chief-c01", chat="dm:p-chief-c01"))[0]["text"]
+    chief = (await say(console, "帮助 全部", user="p-chief-c01", chat="dm:p-chief-c01"))[0]["text"]
     assert "点评" in chief and "抽签" not in chief and "题库" not in chief
 
 
