@@ -265,8 +265,16 @@ def _sees(out: Outbound, person: Person, case: CaseRow, investigators: Collectio
 
 
 async def may_view(out: Outbound, person: Person, case: CaseRow) -> bool:
-    return _sees(out, person, case, ()) or _sees(
-        out, person, case, await repo.investigators(out.session, case.code))
+    return (await view_access(out, person, case))[0]
+
+
+async def view_access(out: Outbound, person: Person, case: CaseRow) -> tuple[bool, bool]:
+    """(whether `person` may see the case, whether they investigate it), with `may_view`'s
+    queries: none for its prosecutor and those who oversee it, one otherwise."""
+    if _sees(out, person, case, ()):
+        return True, False
+    investigates = person.id in await repo.investigators(out.session, case.code)
+    return investigates, investigates
 
 
 async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
@@ -812,7 +820,7 @@ async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
 
 # the buttons of the cards people asked for (码, 评分, 已录入案件) that a case no longer open
 # refuses: 去评分 / 打开评分表 and 扫码受理
-NOT_WHEN_CLOSED = ("case.score", "case.intake")
+NOT_WHEN_CLOSED = ("case.score", "case.intake", "intake.defer", "intake.receive")
 CLOSED_FOOTER_START = "案件已结案"  # closed_footer of a closed (not withdrawn) case
 
 
@@ -870,7 +878,8 @@ async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card
     ev = await repo.current_evaluation(out.session, case)
     last = await repo.last_intake(out.session, case.code)
     return view_actions(case.code, page, can_score=person.id == case.prosecutor,
-                        score_url=url, can_intake=offers_intake(out, person, case, ev, last))
+                        score_url=url, can_intake=offers_intake(out, person, case, ev, last),
+                        can_choose=offers_choice(person, case, ev, last))
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:
@@ -902,6 +911,31 @@ def offers_intake(out: Outbound, person: Person, case: CaseRow, ev: Evaluation |
     return (person.has("case_manager") and in_scope(out, person, case.unit)
             and case.status == "open" and ev is not None
             and (last is None or last.version != ev.version))
+
+
+def offers_choice(person: Person, case: CaseRow, ev: Evaluation | None,
+                  last: IntakeRow | None) -> bool:
+    """Whether the 码 card offers this person 延期受理 / 先收后补: the prosecutor of an open
+    case whose intake is 待定 on its current (yellow) score, as the 受理待定 card does."""
+    return (person.id == case.prosecutor and case.status == OPEN and ev is not None
+            and ev.color is Color.YELLOW and last is not None
+            and last.decision == INTAKE_BY_COLOR[Color.YELLOW] and last.version == ev.version)
+
+
+async def waiting_choices(out: Outbound, prosecutor: Person
+                          ) -> list[tuple[CaseRow, Evaluation, IntakeRow]]:
+    """The prosecutor's open cases whose intake waits for their 延期受理 / 先收后补
+    (`offers_choice`), by code, each with its current evaluation and that 待定 decision."""
+    found: list[tuple[CaseRow, Evaluation, IntakeRow]] = []
+    for case in await repo.cases_of(out.session, prosecutor.id):
+        if case.prosecutor != prosecutor.id or case.intake != INTAKE_BY_COLOR[Color.YELLOW]:
+            continue
+        ev = await repo.current_evaluation(out.session, case)
+        last = await repo.latest_intake(out.session, case)
+        if offers_choice(prosecutor, case, ev, last):
+            assert ev is not None and last is not None
+            found.append((case, ev, last))
+    return found
 
 
 async def lock_for_intake(out: Outbound, code: str) -> tuple[CaseRow, IntakeRow | None, bool]:

@@ -23,7 +23,7 @@ from bot.domain.helptext import meant_for
 from bot.domain.suggest import Offer, simplified, suggest, unquoted
 from bot.domain.text import unsafe_char, without_bidi, without_unsafe
 from bot.events import CardActionEvent, Event, MessageEvent
-from cards.model import Card
+from cards.model import KEY_SEP, Card
 from config.model import ROLE_LABELS, Person
 from storage import db
 from storage import messages as msgs
@@ -265,7 +265,13 @@ class Dispatcher:
         return None
 
     def _action(self, action_id: str) -> Action | None:
-        return next((a for r in self.routers for a in r.actions if a.action_id == action_id), None)
+        """The route of a button id; `route:key` (`keyed_action`) is one of several buttons of
+        one route on one card, e.g. a 受理 per case of a list."""
+        found = next((a for r in self.routers for a in r.actions if a.action_id == action_id),
+                     None)
+        if found is None and KEY_SEP in action_id:
+            return self._action(action_id.partition(KEY_SEP)[0])
+        return found
 
     # -- the chain ----------------------------------------------------------------------------
     async def feed(self, event: Event) -> FeedResult:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.scoring import Color, Deduction, Evaluation, ScoreTemplate
-from cards.model import Button, Card, FormField
+from cards.model import Button, Card, FormField, keyed_action
 
 
 @dataclass(frozen=True)
@@ -165,24 +165,16 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
     card keeps only 查看详情 and says so in its footer: a closed case takes no review request,
     and acknowledging the code of a case that is over records nothing anyone acts on."""
     actions: list[Button] = [Button(id="case.open", label="查看详情", url=page_url)]
-    # the numbered items of the card (deductions, then veto hits): none, nothing to dispute
-    disputable = len(ev.deductions) + len(set(ev.vetoes) - {d.item for d in ev.deductions})
     if closed is not None:
         acked = f"已知悉：{ack[0]} {local(ack[1], tz)}；" if ack is not None else ""
         return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                     color=ev.color.value, image=qr_url, actions=tuple(actions),
                     footer=acked + closed, code_color=True)
-    if disputable:
-        example = {1: "1", 2: "1,2"}.get(disputable, "1,3")
-        actions.append(Button(
-            id="review.file", label="申请复核", data={"code": case.code, "version": str(ev.version)},
-            form=(FormField("items", f"有异议的扣分项序号，如 {example}"),
-                  FormField("reason", "复核理由", multiline=True),
-                  FormField("note", "补充说明（可选）", required=False, multiline=True))))
+    if (file := review_button(case.code, ev)) is not None:
+        actions.append(file)
     footer = None
     if ack is None:
-        actions.append(Button(id="case.ack", label="已知悉",
-                              data={"code": case.code, "version": str(ev.version)}))
+        actions.append(ack_button(case.code, ev))
     else:
         footer = f"已知悉：{ack[0]} {local(ack[1], tz)}"
     body = case_body(case, ev, template)
@@ -194,33 +186,86 @@ def delivery_card(case: CaseView, ev: Evaluation, template: ScoreTemplate, page_
                 actions=tuple(actions), footer=footer, code_color=True)
 
 
+def review_button(code: str, ev: Evaluation) -> Button | None:
+    """申请复核 on an investigator's code card, with its form; None when the evaluation has
+    no numbered item (deductions, then veto hits) to dispute."""
+    disputable = len(ev.deductions) + len(set(ev.vetoes) - {d.item for d in ev.deductions})
+    if not disputable:
+        return None
+    example = {1: "1", 2: "1,2"}.get(disputable, "1,3")
+    return Button(
+        id="review.file", label="申请复核", data={"code": code, "version": str(ev.version)},
+        form=(FormField("items", f"有异议的扣分项序号，如 {example}"),
+              FormField("reason", "复核理由", multiline=True),
+              FormField("note", "补充说明（可选）", required=False, multiline=True)))
+
+
+def ack_button(code: str, ev: Evaluation) -> Button:
+    """已知悉 of the investigator's card of evaluation `ev`."""
+    return Button(id="case.ack", label="已知悉", data={"code": code, "version": str(ev.version)})
+
+
+@dataclass(frozen=True)
+class OwnCode:
+    """What the 码 card offers the case's own investigator who asked for it (in their 1:1
+    chat), as their delivered card does: 申请复核, and 已知悉 until `acknowledged` (who, when)."""
+
+    acknowledged: tuple[str, datetime] | None
+    tz: ZoneInfo
+    delivered: bool = True  # False: no card of this version went to them, nothing to 已知悉
+
+
 INTAKE_BUTTON = "扫码受理"
 
 
 def view_card(case: CaseView, ev: Evaluation | None, template: ScoreTemplate, page_url: str,
               qr_url: str, *, can_score: bool, score_url: str, can_intake: bool = False,
+              can_choose: bool = False, own: OwnCode | None = None,
               closed: str | None = None) -> Card:
-    """`码 <code>`: the code as anyone allowed to see it gets it; a case manager who may take
-    the case in (扫码分类受理) gets the button that does it. `closed` (案件已结案（2026-11-27）): the
-    case is closed, said in the footer as on the redrawn cards."""
+    """`码 <code>`: the code as anyone allowed to see it gets it, with what its reader may do
+    on it once the card that asked them has scrolled away: a case manager who may take the
+    case in (扫码分类受理) gets the button that does it, the prosecutor of a 待定 its two choices
+    (`can_choose`), the case's own investigator 申请复核 and 已知悉 (`own`). `closed`
+    (案件已结案（2026-11-27）): the case is closed, said in the footer as on the redrawn cards."""
     if case.withdrawn is not None:  # entered by mistake: says so in its title and first line
         return Card(title=code_title(case, ev), body=case_body(case, ev, template))
+    footer = closed
+    if own is not None and own.acknowledged is not None and closed is None:
+        footer = f"已知悉：{own.acknowledged[0]} {local(own.acknowledged[1], own.tz)}"
     return Card(title=code_title(case, ev), body=case_body(case, ev, template),
                 color=ev.color.value if ev else None, image=qr_url if ev else None,
                 actions=view_actions(case.code, page_url, can_score=can_score,
-                                     score_url=score_url, can_intake=can_intake),
-                footer=closed, code_color=True)
+                                     score_url=score_url, can_intake=can_intake,
+                                     can_choose=can_choose, ev=ev,
+                                     own=own if closed is None else None),
+                footer=footer, code_color=True)
 
 
 def view_actions(code: str, page_url: str, *, can_score: bool, score_url: str,
-                 can_intake: bool) -> tuple[Button, ...]:
-    """The 码 card's buttons: 查看详情, and 去评分 / 扫码受理 for whom they are offered."""
+                 can_intake: bool, can_choose: bool = False, ev: Evaluation | None = None,
+                 own: OwnCode | None = None) -> tuple[Button, ...]:
+    """The 码 card's buttons: 查看详情, and 去评分 / 扫码受理 / 延期受理 and 先收后补 / 申请复核
+    and 已知悉 for whom they are offered."""
     actions = [Button(id="case.open", label="查看详情", url=page_url)]
     if can_score:
         actions.append(score_button(score_url))
     if can_intake:
         actions.append(Button(id="case.intake", label=INTAKE_BUTTON, data={"code": code}))
+    if can_choose:
+        actions += intake_choices(code)
+    if own is not None and ev is not None:
+        if (file := review_button(code, ev)) is not None:
+            actions.append(file)
+        if own.acknowledged is None and own.delivered:
+            actions.append(ack_button(code, ev))
     return tuple(actions)
+
+
+def intake_list_actions(codes: list[str]) -> tuple[Button, ...]:
+    """The case manager's waiting list (待受理, 我的案件): a 受理 per case of the page shown that
+    waits for a scan (the same as 扫码受理 on its 码 card; a 待定 waits for its prosecutor)."""
+    return tuple(Button(id=keyed_action("case.intake", code), label=f"受理 {code}",
+                        data={"code": code}) for code in codes)
 
 
 SCORE_FORM_BUTTON = "打开评分表"  # the 评分 card's; 码 and 已录入案件 say 去评分

@@ -10,6 +10,16 @@ from typing import Any
 MAX_DATA_BYTES = 1024  # button payloads stay small: DingTalk card params are size-limited
 
 
+KEY_SEP = ":"  # see keyed_action
+
+
+def keyed_action(action_id: str, key: str) -> str:
+    """The id of one of several buttons of route `action_id` on one card (a card's buttons
+    need distinct ids: a click names only its button's id): `case.intake:HY-2026-0001`. The
+    dispatcher routes it as `action_id`."""
+    return f"{action_id}{KEY_SEP}{key}"
+
+
 @dataclass(frozen=True)
 class FormField:
     name: str

@@ -15,9 +15,11 @@ from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import replan_case
 from cards.cases import (
+    OwnCode,
     delivery_card,
     intake_chosen_card,
     intake_done_card,
+    intake_list_actions,
     intake_pending_card,
     intake_returned_card,
     intake_waiting_card,
@@ -29,9 +31,10 @@ from cards.cases import (
 )
 from cards.model import Card
 from cards.stats import stats_card
+from config.model import Person
 from storage import cases as repo
 from storage import messages as msgs
-from storage.cases import CaseRow, IntakeRow
+from storage.cases import CaseRow, DeliveryRow, IntakeRow
 
 router = Router("cases")
 
@@ -46,7 +49,8 @@ def hear_case_code(text: str) -> str | None:
 
 
 async def show_case(ctx: Context, case: CaseRow) -> None:
-    if not await ops.may_view(ctx, ctx.user, case):
+    allowed, investigates = await ops.view_access(ctx, ctx.user, case)
+    if not allowed:
         await ctx.reply(f"您无权查看案件码 {case.code}：{ops.VIEW_RULE}。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
@@ -61,9 +65,25 @@ async def show_case(ctx: Context, case: CaseRow) -> None:
                      can_score=ctx.user.id == case.prosecutor and case.status == repo.OPEN,
                      score_url=ops.score_url(ctx, case.code),
                      can_intake=ops.offers_intake(ctx, ctx.user, case, ev, intake),
+                     can_choose=ops.offers_choice(ctx.user, case, ev, intake),
+                     own=await _own_code(ctx, case, ev, investigates, readers),
                      closed=ops.closed_footer(ctx, case))
     await ops.reply_in_confidence(ctx, card, case)
     await ctx.audit(ctx.user.id, "case.view", case.code, {"via": "chat"})
+
+
+async def _own_code(ctx: Context, case: CaseRow, ev: Evaluation | None, investigates: bool,
+                    readers: list[Person]) -> OwnCode | None:
+    """The investigator's own buttons on their 码 card (申请复核, 已知悉), when it is theirs
+    alone to read and the case is open and scored: one read of their delivered card, to know
+    whether they acknowledged it."""
+    if not investigates or ev is None or case.status != repo.OPEN \
+            or [p.id for p in readers] != [ctx.user.id]:
+        return None
+    mine = await repo.own_delivery(ctx.session, case.code, ev.version, ctx.user.id)
+    acked = mine.acknowledged_at if mine is not None else None
+    return OwnCode((ctx.user.name, acked) if acked is not None else None, ctx.config.tz,
+                   delivered=mine is not None)
 
 
 @router.command("码", "code", summary="查看案件码（评分、扣分项、二维码）", usage="码 <案件码>",
@@ -118,7 +138,9 @@ async def my_cases(event: MessageEvent, ctx: Context) -> None:
     if rows:
         lines = [f"{ICON.get(c.color or '', '⚪')} {c.code} {c.title} "
                  f"{Color(c.color).label + ' ' + str(c.score) + '分' if c.color else '尚未评分'}"
-                 for c in rows]
+                 + (CHOICE_MARK if _asks_choice(ctx, c) else "") for c in rows]
+        if any(_asks_choice(ctx, c) for c in rows):
+            lines.append("受理待定的案件请发送「待办」选择，或发送「延期受理 案件码」/「先收后补 案件码」。")
         await ops.reply_in_confidence(
             ctx, Card(title=f"我的案件（{len(rows)}件）", body="\n".join(lines)), None)
     if manager:
@@ -140,6 +162,16 @@ async def waiting_cmd(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"用法：{ops.WAITING_USAGE.replace('我的案件', '待受理')}。")
         return
     await _waiting_for_intake(ctx, query, "待受理")
+
+
+CHOICE_MARK = " · 受理待定，请选择延期受理或先收后补"
+
+
+def _asks_choice(ctx: Context, case: CaseRow) -> bool:
+    """A case of the asker's 我的案件 whose 黄码待定 waits for their choice (as the case row
+    says: no query)."""
+    return (case.prosecutor == ctx.user.id and case.color == Color.YELLOW.value
+            and case.intake == ops.INTAKE_BY_COLOR[Color.YELLOW])
 
 
 async def _waiting_for_intake(ctx: Context, query: ops.WaitingQuery, word: str) -> None:
@@ -165,11 +197,13 @@ async def _waiting_for_intake(ctx: Context, query: ops.WaitingQuery, word: str) 
     if query.page > 1 or after:
         lines.append(f"按案件码顺序，本页为第 {first + 1}–{first + len(shown)} 件"
                      + (f"，另有 {after} 件未列出。" if after else "。"))
-    lines.append("扫描案件二维码或发送「受理 案件码」受理；待定的案件由承办检察官选择延期受理或先收后补。")
+    lines.append("点下方「受理 案件码」、扫描案件二维码或发送「受理 案件码」受理；"
+                 "待定的案件由承办检察官选择延期受理或先收后补。")
     if after:
         lines.append(f"下一页：{again}{query.page + 1}")
     await ops.reply_in_confidence(
-        ctx, Card(title=f"等待受理的{only}案件（{total}件）", body="\n".join(lines)), None)
+        ctx, Card(title=f"等待受理的{only}案件（{total}件）", body="\n".join(lines),
+                  actions=intake_list_actions([c.code for c in shown if not c.pending])), None)
 
 
 def _elsewhere(ctx: Context) -> str:
@@ -299,36 +333,96 @@ async def _withdraw(ctx: Context, code: str, reason: str) -> bool:
 
 @router.action("case.ack", roles=("investigator",))
 async def ack(event: CardActionEvent, ctx: Context) -> None:
-    assert ctx.card_message is not None
+    """已知悉 on the delivered card, or on the investigator's 码 card (their card of the
+    version it shows)."""
+    assert ctx.card_message is not None and ctx.button is not None
     delivery = await repo.delivery_for_message(ctx.session, ctx.card_message.id)
-    if delivery is None or delivery.person_id != ctx.user.id:
+    if delivery is not None and delivery.person_id != ctx.user.id:
         await ctx.reply("这张卡片不是发给您的，无法确认。")
         return
-    case = await repo.get_case(ctx.session, delivery.case_code)
-    assert case is not None
+    code = delivery.case_code if delivery is not None else ctx.button.data.get("code", "")
+    case = await repo.get_case(ctx.session, code)
+    if case is None:
+        await ctx.reply("未找到该案件。")
+        return
+    if delivery is None:  # the 码 card: of the version it shows, if still the current one
+        version = ctx.button.data.get("version", "")
+        if version != str(case.version):
+            await ctx.reply(f"该卡片的评分已更新为第{case.version}版，请在最新的案件码卡片上确认知悉。")
+            return
+        delivery = await repo.own_delivery(ctx.session, case.code, case.version, ctx.user.id)
+        if delivery is None:
+            await ctx.reply(f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
+            return
+    await _acknowledge(ctx, case, delivery)
+
+
+async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> None:
+    """已知悉 of the investigator's card `delivery`, once: the delivered card loses its 已知悉
+    and says who acknowledged when; so does the 码 card it was tapped on."""
     if case.status != repo.OPEN:  # the card lost 已知悉 on closing; an old rendering may not have
         await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
         return
     if not await ops.acknowledge(ctx, delivery, ctx.user):
-        await ctx.reply("您已确认过这张案件码卡片。")
+        await ctx.reply("您已确认过这张案件码卡片。" if ctx.card_message is not None
+                        else f"您已确认知悉 {case.code}（第{delivery.version}版），无需重复确认。")
         return
     ctx.action_done()
     ev = next(e for e in await repo.evaluations(ctx.session, case.code)
               if e.version == delivery.version)
-    old = msgs.message_card(ctx.card_message)
-    page = next((b.url for b in old.actions if b.id == "case.open"), None) if old else None
-    _, qr = ops.code_links(ctx, case.code)
-    card = delivery_card(ops.case_view(ctx, case), ev, ctx.services.settings.template,
-                         page or ops.code_links(ctx, case.code)[0],
-                         old.image if old and old.image else qr,
-                         (ctx.user.name, ctx.now()), ctx.config.tz)
-    if old is not None:  # what it said (转码, 已销号) stays as sent
-        card = replace(card, body=old.body)
-    await ctx.update_card(ctx.card_message, card)
+    now, tz = ctx.now(), ctx.config.tz
+    msg = await msgs.get_message(ctx.session, delivery.message_id)
+    old = msgs.message_card(msg) if msg is not None else None
+    if msg is not None and old is not None:
+        page = next((b.url for b in old.actions if b.id == "case.open"), None)
+        card = delivery_card(ops.case_view(ctx, case), ev, ctx.services.settings.template,
+                             page or ops.code_links(ctx, case.code)[0],
+                             old.image or ops.code_links(ctx, case.code)[1],
+                             (ctx.user.name, now), tz)
+        # what it said (转码, 已销号) stays as sent
+        await ctx.update_card(msg, replace(card, body=old.body))
+    tapped = ctx.card_message  # the 码 card, when tapped there
+    if tapped is not None and tapped.id != delivery.message_id \
+            and (shown := msgs.message_card(tapped)) is not None:
+        await ctx.update_card(tapped, replace(
+            shown, actions=tuple(a for a in shown.actions if a.id != "case.ack"),
+            footer=f"已知悉：{ctx.user.name} {local(now, tz)}"))
     await ctx.reply(f"已确认知悉 {case.code}（第{ev.version}版）。")
 
 
-@router.command("受理", summary="扫码分类受理：绿码放行、黄码待定、红码退回（案管部门）",
+ACK_USAGE = "已知悉 <案件码>"
+
+
+@router.command("已知悉", "收到", summary="确认知悉收到的案件码（侦查人员）", usage=ACK_USAGE)
+async def ack_cmd(event: MessageEvent, ctx: Context) -> None:
+    """已知悉 / 收到 <案件码> typed: the same as 已知悉 on the card of the current version. In a
+    group without @casebot, 「收到」 without a code is people talking: no answer."""
+    if not (event.is_direct or event.mentioned) and not ops.starts_with_code(ctx.args):
+        return
+    if not ctx.args:
+        await ctx.reply("请发送「已知悉 案件码」确认知悉，如「已知悉 HY-2026-0001」，"
+                        "或点案件码卡片上的「已知悉」。")
+        return
+    case = await ops.case_from_args(ctx, ACK_USAGE)
+    if case is None:
+        return
+    if ctx.user.id not in await repo.investigators(ctx.session, case.code):
+        await ctx.reply(f"只有本案侦查人员可以确认知悉 {case.code} 的案件码。")
+        return
+    if case.status == repo.OPEN and case.version == 0:
+        await ctx.reply(f"{case.code} 尚未评分，没有需要确认的案件码。")
+        return
+    delivery = await repo.own_delivery(ctx.session, case.code, case.version, ctx.user.id)
+    if delivery is None and case.status == repo.OPEN:
+        await ctx.reply(f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
+        return
+    if delivery is None:
+        await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
+        return
+    await _acknowledge(ctx, case, delivery)
+
+
+@router.command("受理", "扫码受理", summary="扫码分类受理：绿码放行、黄码待定、红码退回（案管部门）",
                 usage="受理 <案件码>", roles=("case_manager",))
 async def intake(event: MessageEvent, ctx: Context) -> None:
     case = await ops.case_from_args(ctx, "受理 <案件码>")
@@ -338,8 +432,9 @@ async def intake(event: MessageEvent, ctx: Context) -> None:
 
 @router.action("case.intake", roles=("case_manager",))
 async def intake_button(event: CardActionEvent, ctx: Context) -> None:
-    """扫码受理 on the 码 card: the same as typing 受理 <案件码>. The button leaves the card
-    once it has decided (scanning again is 受理, which says what was decided)."""
+    """扫码受理 on the 码 card, or 受理 <案件码> on the waiting list (one per case listed): the
+    same as typing 受理 <案件码>. The button leaves the card once it has decided (scanning
+    again is 受理, which says what was decided); the list keeps the other cases' buttons."""
     assert ctx.button is not None and ctx.card_message is not None
     case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
     if case is None:
@@ -351,7 +446,7 @@ async def intake_button(event: CardActionEvent, ctx: Context) -> None:
     old = msgs.message_card(ctx.card_message)
     if old is not None:
         await ctx.update_card(ctx.card_message, replace(
-            old, actions=tuple(a for a in old.actions if a.id != "case.intake")))
+            old, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
 
 
 async def take_in(ctx: Context, case: CaseRow) -> bool:
@@ -440,29 +535,36 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
         f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。"))
 
 
-async def _yellow_decision(ctx: Context, decision: str) -> None:
-    assert ctx.button is not None and ctx.card_message is not None
+CHOICES = ("intake.defer", "intake.receive")  # the prosecutor's answers to a 待定
+
+
+async def choose_intake(ctx: Context, code: str, decision: str) -> None:
+    """The prosecutor's choice on a 黄码待定 (延期受理 / 先收后补), from the 受理待定 card, their
+    码 card or typed: once, checked against the case as it stands."""
     # locked: of two clicks at the same moment (PostgreSQL), the second finds the decision
-    case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""), for_update=True)
+    case = await repo.get_case(ctx.session, code, for_update=True)
     if case is None or case.prosecutor != ctx.user.id:
         await ctx.reply("只有本案承办检察官可以作出该决定。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
-    assert ev is not None
+    if case.intake is None or ev is None:  # typed on a case never scanned: nothing to choose
+        await ctx.reply(f"{case.code} 尚未扫码受理，没有待您选择的受理决定。")
+        return
     view = ops.case_view(ctx, case)
     if case.status != "open" or ev.color is not Color.YELLOW:  # moot since the scan
         await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
-        await ctx.update_card(ctx.card_message, intake_done_card(
-            view, ev, case.intake or "—", ctx.user.name, ctx.now(), ctx.config.tz))
+        await _redraw_choice_card(ctx, intake_done_card(
+            view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
+            f"已决定：{case.intake}")
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
     ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
-    await ctx.update_card(ctx.card_message, done)
+    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）")
     # the case manager's 待定 card, and the prosecutor's other cards asking the same
     await ops.retire_waiting(ctx, case.code, intake_chosen_card(
         view, ev, decision, ctx.user.name, now, tz), done)
@@ -475,31 +577,67 @@ async def _yellow_decision(ctx: Context, decision: str) -> None:
             await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
+async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str) -> None:
+    """The card the choice was tapped on (none when typed): a 受理待定 card becomes `whole`
+    (None: loses its buttons, footed `footer`); a 码 card loses only the two choices, footed
+    `footer`, and keeps 查看详情 and 去评分."""
+    old = msgs.message_card(ctx.card_message) if ctx.card_message is not None else None
+    if ctx.card_message is None or old is None:
+        return
+    if any(a.id not in CHOICES for a in old.actions):
+        await ctx.update_card(ctx.card_message, replace(
+            old, footer=footer, actions=tuple(a for a in old.actions if a.id not in CHOICES)))
+    elif whole is not None:
+        await ctx.update_card(ctx.card_message, whole)
+    elif old.actions:
+        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=footer))
+
+
 async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
-    """A choice clicked after the case was closed or re-scored out of yellow: nothing is
+    """A choice made after the case was closed or re-scored out of yellow: nothing is
     decided; the cards are redrawn (and the case managers told) unless they already were."""
-    assert ctx.card_message is not None
     if case.status != "open":
         footer = await ops.intake_moot_by_closing(ctx, case)
-        answer = f"{case.code} 已结案，不再待定，无需选择。"
+        answer = f"{case.code} {ops.not_open_text(ctx, case)}，不再待定，无需选择。"
     else:
         footer = await ops.intake_moot_by_rescore(ctx, case, ev)
         answer = (f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                   "请案管部门重新扫码受理。")
-    old = msgs.message_card(ctx.card_message)
-    if old is not None and old.actions:
-        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=footer))
+    await _redraw_choice_card(ctx, None, footer)
     await ctx.reply(answer)
 
 
 @router.action("intake.defer", roles=("prosecutor",))
 async def intake_defer(event: CardActionEvent, ctx: Context) -> None:
-    await _yellow_decision(ctx, "延期受理")
+    assert ctx.button is not None
+    await choose_intake(ctx, ctx.button.data.get("code", ""), "延期受理")
 
 
 @router.action("intake.receive", roles=("prosecutor",))
 async def intake_receive(event: CardActionEvent, ctx: Context) -> None:
-    await _yellow_decision(ctx, "先收后补")
+    assert ctx.button is not None
+    await choose_intake(ctx, ctx.button.data.get("code", ""), "先收后补")
+
+
+async def _typed_choice(ctx: Context, decision: str) -> None:
+    """延期受理 / 先收后补 <案件码> typed: the same as the buttons, for the case's prosecutor."""
+    case = await ops.case_from_args(ctx, f"{decision} <案件码>")
+    if case is None:
+        return
+    if case.prosecutor != ctx.user.id:
+        await ctx.reply(f"「{decision}」由本案承办检察官在黄码待定时选择，您不是 {case.code} 的承办检察官。")
+        return
+    await choose_intake(ctx, case.code, decision)
+
+
+@router.command("延期受理", summary="黄码待定：选择延期受理（承办检察官）", usage="延期受理 <案件码>")
+async def defer_cmd(event: MessageEvent, ctx: Context) -> None:
+    await _typed_choice(ctx, "延期受理")
+
+
+@router.command("先收后补", summary="黄码待定：选择先收后补（承办检察官）", usage="先收后补 <案件码>")
+async def receive_cmd(event: MessageEvent, ctx: Context) -> None:
+    await _typed_choice(ctx, "先收后补")
 
 
 STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"

@@ -18,6 +18,7 @@ from bot.domain.review import (
     parse_outcome,
     refusal,
 )
+from bot.domain.scoring import Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import settle_review_reminders
 from bot.reviews import (
@@ -34,11 +35,12 @@ from bot.reviews import (
     request_note,
     review_view,
 )
+from cards.cases import intake_pending_card, local
 from cards.model import Card
 from cards.reviews import RENDER, confirm_first_card
 from storage import cases as case_repo
 from storage import reviews as repo
-from storage.cases import CaseRow
+from storage.cases import CaseRow, IntakeRow
 from storage.reviews import ReviewRow
 
 router = Router("reviews")
@@ -251,21 +253,28 @@ async def confirm(event: CardActionEvent, ctx: Context) -> None:
 
 @router.action("review.file", roles=("investigator",))
 async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
-    """申请复核 on the case-code card: items by card number (e.g. "1,3") and a reason."""
+    """申请复核 on the case-code card (delivered, or the 码 card): items by card number (e.g.
+    "1,3") and a reason."""
     assert ctx.button is not None
     case = await case_repo.get_case(ctx.session, ctx.button.data.get("code", ""))
     if case is None:
         await ctx.reply("找不到该案件。")
         return
+    await _file(ctx, case, event.form.get("items", ""), event.form.get("reason", ""),
+                event.form.get("note"), ctx.button.data.get("version"))
+
+
+async def _file(ctx: Context, case: CaseRow, items_text: str, reason: str, note: str | None,
+                version: str | None = None) -> None:
+    """File a review request from a card (`version`: the evaluation it shows) or typed."""
     try:
         # first what the items and reason typed cannot change (an open request of theirs …):
         # said at once, not after the items are put right
         ev = await check_may_file(ctx, case, ctx.user)
-        if str(ev.version) != ctx.button.data.get("version"):
+        if version is not None and str(ev.version) != version:
             raise ReviewError(f"该卡片的评分已更新为第{ev.version}版，请在最新的案件码卡片上申请复核。")
-        items = parse_items(event.form.get("items", ""), ev, ctx)
-        row = await file_request(ctx, case, ctx.user, items, event.form.get("reason", ""),
-                                 request_note(event.form.get("note")))
+        items = parse_items(items_text, ev, ctx)
+        row = await file_request(ctx, case, ctx.user, items, reason, request_note(note))
     except AlreadyFiled as e:
         if e.row.status != State.JOINT_DONE:
             await ctx.reply(str(e))
@@ -283,6 +292,30 @@ async def file_from_card(event: CardActionEvent, ctx: Context) -> None:
     await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
 
 
+FILE_USAGE = "申请复核 <案件码> <扣分项序号> <理由>，如：申请复核 HY-2026-0001 第1项 理由"
+
+
+@router.command("申请复核", summary="对案件码的扣分项申请复核（侦查人员）", usage=FILE_USAGE,
+                free_text=2)
+async def file_typed(event: MessageEvent, ctx: Context) -> None:
+    """申请复核 <案件码> <序号> <理由> typed: the same as the card's 申请复核 (the items as
+    the card's form takes them, written without spaces: 1,3 / 第1项、第3项 / ①③)."""
+    code_part, rest = ops.split_code_arg(ctx.args)
+    case = await ops.case_from_args(ctx, FILE_USAGE, text=code_part)
+    if case is None:
+        return
+    items_text, _, reason = rest.partition(" ")
+    if not items_text or not reason.strip():
+        try:  # what cannot be put right by typing more is said first, as on the card
+            await check_may_file(ctx, case, ctx.user)
+        except ReviewError:
+            await _file(ctx, case, items_text, reason, None)
+            return
+        await ctx.reply(f"请写明有异议的扣分项序号和复核理由，如「申请复核 {case.code} 第1项 理由」。")
+        return
+    await _file(ctx, case, items_text, reason, None)
+
+
 # -- chat ---------------------------------------------------------------------------------------
 
 @router.command("复核", summary="查看案件未办结的复核申请", usage="复核 <案件码>",
@@ -291,13 +324,16 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
     case = await ops.case_from_args(ctx, "复核 <案件码>")  # as 码 reads it
     if case is None:
         return
-    if not await ops.may_view(ctx, ctx.user, case):
+    allowed, investigates = await ops.view_access(ctx, ctx.user, case)
+    if not allowed:
         await ctx.reply(f"您无权查看 {case.code} 的复核申请。")
         return
     rows = await repo.open_for(ctx.session, case.code)
     rescore = await repo.awaiting_rescore(ctx.session, case.code)
     if not rows and not rescore:
-        await ctx.reply(f"{case.code} 没有未办结的复核申请。")
+        how = (f"如需申请复核，请发送「申请复核 {case.code} 第1项 理由」或点卡片上的「申请复核」。"
+               if investigates and case.status == case_repo.OPEN else "")
+        await ctx.reply(f"{case.code} 没有未办结的复核申请。{how}")
         return
     await ops.reply_in_confidence(ctx, Card(
         title=f"{case.code} 未办结的复核申请（{len(rows) + len(rescore)}）",
@@ -349,7 +385,7 @@ async def resend(event: CardActionEvent, ctx: Context) -> None:
 
 # voice: re-sending the decision cards records them (to keep them in step), which a read-only
 # command cannot; nothing is decided until a button is tapped, so a spoken 待办 runs too
-@router.command("待办", summary="我的待处理复核申请（检察官）或未办结的申请（侦查人员）",
+@router.command("待办", summary="我的待处理复核申请和待选择的黄码受理（检察官）或未办结的申请（侦查人员）",
                 voice=True)
 async def todo(event: MessageEvent, ctx: Context) -> None:
     """The list, then a fresh decision card for each request waiting on this prosecutor (no
@@ -370,16 +406,39 @@ async def todo(event: MessageEvent, ctx: Context) -> None:
             rows += await repo.open_for(ctx.session, case.code, ctx.user.id)
             rescore += [r for r in await repo.awaiting_rescore(ctx.session, case.code)
                         if r.filed_by == ctx.user.id]  # agreed: the re-score is what is left
-    if not rows and not rescore:
+    choices = await ops.waiting_choices(ctx, ctx.user) if ctx.user.has("prosecutor") else []
+    if not rows and not rescore and not choices:
         await ctx.reply("您没有待办的复核申请。")
         return
+    if rows or rescore:
+        await ops.reply_in_confidence(ctx, Card(
+            title=f"待办复核申请（{len(rows) + len(rescore)}）",
+            body="\n\n".join([_line(ctx, r) for r in rows] + [
+                _rescore_line(ctx, r, r.filed_by != ctx.user.id) for r in rescore])),
+            None)
+        for r, case in decide[:TODO_CARDS]:
+            await send_decision_card(ctx, r, case)
+        if len(decide) > TODO_CARDS:
+            await ctx.send_dm(ctx.user.id, text=f"另有 {len(decide) - TODO_CARDS} 件待处理，"
+                                                "处理完以上申请后再发送「待办」。")
+    if choices:
+        await _todo_choices(ctx, choices)
+
+
+async def _todo_choices(ctx: Context, choices: list[tuple[CaseRow, Evaluation, IntakeRow]]
+                        ) -> None:
+    """The 黄码待定 waiting for this prosecutor's 延期受理 / 先收后补: listed, then a fresh
+    受理待定 card for each (kept in step like the one the scan sent)."""
+    lines = [f"🟡 {case.code} {case.title} 黄码 {ev.score}分 · 案管"
+             f"{ctx.directory.person_name(row.by)} {local(row.at, ctx.config.tz)} 扫码受理，待定"
+             for case, ev, row in choices]
+    lines.append("请在下方「受理待定」卡片上选择，或发送「延期受理 案件码」/「先收后补 案件码」。")
     await ops.reply_in_confidence(ctx, Card(
-        title=f"待办复核申请（{len(rows) + len(rescore)}）",
-        body="\n\n".join([_line(ctx, r) for r in rows] + [
-            _rescore_line(ctx, r, r.filed_by != ctx.user.id) for r in rescore])),
-        None)
-    for r, case in decide[:TODO_CARDS]:
-        await send_decision_card(ctx, r, case)
-    if len(decide) > TODO_CARDS:
-        await ctx.send_dm(ctx.user.id, text=f"另有 {len(decide) - TODO_CARDS} 件待处理，"
-                                            "处理完以上申请后再发送「待办」。")
+        title=f"待选择的黄码受理（{len(choices)}）", body="\n".join(lines)), None)
+    for case, ev, row in choices[:TODO_CARDS]:
+        asked = await ctx.send_dm(ctx.user.id, card=intake_pending_card(
+            ops.case_view(ctx, case), ev, ctx.directory.person_name(row.by)))
+        await case_repo.add_intake_prompt(ctx.session, row, asked.id, row.by)
+    if len(choices) > TODO_CARDS:
+        await ctx.send_dm(ctx.user.id, text=f"另有 {len(choices) - TODO_CARDS} 件待定受理，"
+                                            "选择完以上案件后再发送「待办」。")

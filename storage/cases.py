@@ -493,6 +493,16 @@ async def delivery_for_message(session: AsyncSession, message_id: int) -> Delive
         select(DeliveryRow).where(DeliveryRow.message_id == message_id))).scalar_one_or_none()
 
 
+async def own_delivery(session: AsyncSession, code: str, version: int, person_id: str
+                       ) -> DeliveryRow | None:
+    """The person's card of evaluation `version` of the case (the latest, should there be
+    several): one read through the deliveries' case index."""
+    return (await session.execute(
+        select(DeliveryRow).where(DeliveryRow.case_code == code, DeliveryRow.version == version,
+                                  DeliveryRow.person_id == person_id)
+        .order_by(DeliveryRow.id.desc()).limit(1))).scalar_one_or_none()
+
+
 async def acknowledge_delivery(session: AsyncSession, delivery_id: int, at: datetime) -> bool:
     """已知悉, compare-and-set: False when the delivery was already acknowledged (of two clicks
     at the same moment on PostgreSQL, exactly one wins)."""

@@ -53,7 +53,9 @@ async def test_review_listing_reads_codes_like_the_code_command(console: Console
     code = await create_case(console)
     assert await answer(console, "复核 1") == (
         "案件码格式不对：「1」。示例：HY-2026-0001。用法：复核 <案件码>")
-    assert await answer(console, f"复核：{code.lower()}。") == f"{code} 没有未办结的复核申请。"
+    assert await answer(console, f"复核：{code.lower()}。") == (
+        f"{code} 没有未办结的复核申请。如需申请复核，请发送「申请复核 {code} 第1项 理由」"
+        "或点卡片上的「申请复核」。")
     assert await answer(console, "复核 HY-2026-9999") == "未找到案件码 HY-2026-9999。"
 
 

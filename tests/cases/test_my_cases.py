@@ -85,7 +85,9 @@ async def test_a_case_manager_lists_the_cases_waiting_for_intake(console: Consol
         "范围：示范市海澄县人民检察院",
         f"🔴 {waiting} 甲案 红码 66分 · 待受理",
         f"🟡 {pending} 乙案 黄码 85分 · 待定（等待承办检察官选择）",
-        "扫描案件二维码或发送「受理 案件码」受理；待定的案件由承办检察官选择延期受理或先收后补。"]
+        "点下方「受理 案件码」、扫描案件二维码或发送「受理 案件码」受理；"
+        "待定的案件由承办检察官选择延期受理或先收后补。"]
+    assert [a["label"] for a in m["card"]["actions"]] == [f"受理 {waiting}"]  # 待定: its prosecutor's
     await evaluate(console, returned, GREEN)  # 退回 on version 1; version 2 waits again
     assert f"🟢 {returned} 戊案 绿码 95分 · 待受理" in (await my_cases(console, MANAGER))["card"]["body"]
 

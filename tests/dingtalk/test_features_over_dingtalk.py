@@ -335,7 +335,8 @@ async def test_case_code_flow_over_dingtalk(make_bot: Any, fake: FakeDingTalk, m
     reply = await bot.wait_for("the 码 reply", lambda s: to_user(s, other_dt)
                                and heading(s).startswith(f"案件码 {code}"), mark)
     assert heading(reply) == f"案件码 {code} · 红码 66分"
-    assert [a["label"] for a in actions(reply)] == ["查看详情"]
+    # their own code, privately: what their delivered card offers (not yet acknowledged)
+    assert [a["label"] for a in actions(reply)] == ["查看详情", "申请复核", "已知悉"]
     assert reply.kind == ("card" if bot.template else "users")
 
     # nothing failed on the way, and nothing was sent twice (a row is marked sent only after
