@@ -30,7 +30,7 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
 from bot.roster_sync import RosterSync
-from bot.roster_versions import describe
+from bot.roster_versions import describe, short_hash
 from bot.signing import Signer, key_fingerprint
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport, local_request, loopback_only
@@ -201,8 +201,8 @@ class App:
             if org.version_hash() == before:
                 return False
             self.use_org(org)
-        log.info("roster: %s now in use (version %s → %s)", describe(version), before[:12],
-                 org.version_hash()[:12])
+        log.info("roster: %s now in use (%s, was %s)", describe(version),
+                 short_hash(org.version_hash()), short_hash(before))
         return True
 
     async def log_audit_head(self, when: str) -> None:

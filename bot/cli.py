@@ -538,7 +538,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
 
 def cmd_import_roster(args: argparse.Namespace) -> None:
     from bot.roster import RosterError
-    from bot.roster_versions import VersionConflict, import_roster
+    from bot.roster_versions import VersionConflict, import_roster, short_hash
     from storage.db import DatabaseUnavailable
 
     settings = _settings(args.config)
@@ -564,12 +564,12 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     if done.version_id is None:
         print(f"{done.rows} roster rows: the roster already holds them, nothing changed "
-              f"(roster version {done.roster_version})")
+              f"(roster {short_hash(done.roster_version, full=True)})")
         return
     written = (f"; could not write {org_path}: {done.not_written}" if done.not_written
                else f" and written to {org_path}")
-    print(f"{done.rows} roster rows imported as roster version {done.version_id} in the database"
-          f"{written}; roster version {done.roster_version}")
+    print(f"{done.rows} roster rows imported as roster #{done.version_id} "
+          f"({short_hash(done.roster_version, full=True)}) in the database{written}")
     for h in done.handovers:
         n = done.items.get((h.unit, h.old_id), 0)
         if h.replaced:
