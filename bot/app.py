@@ -322,6 +322,19 @@ def without_password(url: str) -> str:
     return head + sep + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
 
 
+def redis_address(redis: aioredis.Redis) -> str:
+    """Where a client connects, for /readyz: host:port/db or the socket, never a password."""
+    kw = redis.connection_pool.connection_kwargs
+    where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
+    return f"{where}/{kw.get('db', 0)}"
+
+
+def _why(e: BaseException) -> str:
+    """An exception as `Type: text`, on one line (redis-py's texts end with a period)."""
+    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) else "no answer in 1 s"
+    return f"{type(e).__name__}: {text}".removesuffix(": ")
+
+
 def start_warnings(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """What `serve` warns of at start and `check-config` prints: a deployment that runs but
     breaks (the console beside DingTalk, no API token, no link keys)."""
@@ -483,7 +496,7 @@ async def readyz(request: web.Request) -> web.Response:
             await session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as e:  # any failure means not ready; say which
-        checks["database"] = f"error: {type(e).__name__}"
+        checks["database"] = f"error: {db.unavailable(e) or type(e).__name__}"
     if services.redis is None:
         checks["redis"] = "not configured"
     else:
@@ -491,7 +504,7 @@ async def readyz(request: web.Request) -> web.Response:
             await asyncio.wait_for(services.redis.ping(), timeout=1)
             checks["redis"] = "ok"
         except Exception as e:
-            checks["redis"] = f"error: {type(e).__name__}"
+            checks["redis"] = f"error at {redis_address(services.redis)}: {_why(e)}"
     ok = all(v in ("ok", "not configured") for v in checks.values())
     if app.dingtalk is not None:  # its own rule: not ok for a moment is still ready
         checks["dingtalk"], dingtalk_ready = app.dingtalk.health()
