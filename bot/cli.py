@@ -13,7 +13,7 @@ import shutil
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -587,6 +587,48 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 
 
+PRUNE_MIN_DAYS = 1  # far beyond any redelivery (DingTalk re-pushes within minutes)
+
+
+def cmd_prune(args: argparse.Namespace) -> None:
+    """Delete `processed_events` rows older than --older-than-days: the de-duplication keys of
+    events handled long ago, which no platform redelivers any more. The only table that grows
+    for ever without being the record of anything (docs/deploy.md, 'Data growth')."""
+    from sqlalchemy import delete
+
+    from storage import db, migrate
+    from storage.models import ProcessedEvent
+
+    days: int = args.older_than_days
+    if days < PRUNE_MIN_DAYS:
+        print(f"error: --older-than-days {days}: at least {PRUNE_MIN_DAYS}, beyond the "
+              "redelivery window", file=sys.stderr)
+        raise SystemExit(2)
+    settings = _settings(args.config)
+    cutoff = SystemClock().now() - timedelta(days=days)
+
+    async def _go() -> int:
+        try:  # an existing database at head: pruning never creates or migrates one
+            engine = await migrate.open_existing(settings.config.storage.database_url,
+                                                 readonly=False)
+        except db.DatabaseUnavailable as e:
+            _database_error(settings, e)
+        try:
+            async with db.sessionmaker(engine)() as session, session.begin():
+                result = await session.execute(
+                    delete(ProcessedEvent).where(ProcessedEvent.at < cutoff))
+                return int(getattr(result, "rowcount", 0) or 0)
+        finally:
+            await engine.dispose()
+
+    try:
+        n = asyncio.run(_go())
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e)
+    when = cutoff.astimezone(settings.config.tz).isoformat(timespec="seconds")
+    print(f"processed_events: {n} rows handled before {when} deleted ({days} days and older)")
+
+
 def _log_level_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
                    help=f"debug, info (the default), warning or error; or {LOG_LEVEL_ENV}")
@@ -684,6 +726,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "manifest.json downloaded then, or the manifest hash of the commitment card")
     dv.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     dv.set_defaults(func=cmd_draw_verify)
+
+    pr = sub.add_parser("prune", help="delete the de-duplication keys (processed_events) of "
+                        "events handled more than --older-than-days ago; every other table is "
+                        "the record and is kept")
+    pr.add_argument("--older-than-days", type=int, default=30, metavar="DAYS",
+                    help=f"keep the last DAYS days (default 30, at least {PRUNE_MIN_DAYS})")
+    pr.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    pr.set_defaults(func=cmd_prune)
 
     iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx "
                          "into the existing database")
