@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +30,8 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
 from bot.roster_sync import RosterSync
-from bot.roster_versions import describe
-from bot.signing import Signer
+from bot.roster_versions import describe, short_hash
+from bot.signing import Signer, key_fingerprint
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport, local_request, loopback_only
 from bot.transports.dingtalk.web import DingTalkWeb, login_in_dingtalk
@@ -111,10 +111,13 @@ class App:
                         "(docs/deploy.md, 'Migrations')", e)
         # once the database opened (a start that cannot open it is one error line naming it):
         # what this instance shares with the others, to compare their logs
-        log.info("casebot starting: database %s, redis %s, redis prefix %s, transports %s",
+        # (the link key's fingerprint, never the key: links signed by one are checked by another)
+        log.info("casebot starting: database %s, redis %s, redis prefix %s, transports %s, "
+                 "link key %s",
                  db.describe(cfg.storage.database_url),
                  without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
-                 cfg.storage.redis_prefix, _transports(cfg.transports))
+                 cfg.storage.redis_prefix, _transports(cfg.transports),
+                 key_fingerprint(self.settings.secrets.link_keys))
         redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
         if redis is not None:
             try:
@@ -135,20 +138,15 @@ class App:
                 self._redis_unreachable(e)
         if exposure := console_exposure(cfg):
             log.log(*exposure)
-        if cfg.transports.console_on and cfg.transports.dingtalk.enabled:
-            log.warning("the console (/console) is on beside DingTalk: it has no passwords, so "
-                        "whoever reaches %s can act as any person; set transports.console.enabled: "
-                        "false in a deployment (docs/deploy.md)", cfg.web.public_url)
-        if not self.settings.secrets.api_token:
-            log.warning("integration API (/api/v1) disabled: environment variable %s is not set",
-                        cfg.secrets.api_token_env)
+        for line in start_warnings(self.settings):  # check-config prints the same lines
+            log.warning("%s", line)
         self.read_engine = db.create_read_engine(cfg.storage.database_url)
         journal, self.journal_engine = db.journal_for(self.engine)
         self._services = Services(
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
             read_db=db.read_sessionmaker(self.read_engine) if self.read_engine else None,
             directory=Directory(self.settings.org), redis=redis,
-            signer=Signer(self.settings.secrets.link_keys),
+            signer=Signer(self.settings.secrets.link_keys, warn_random=False),
             external_transports=("dingtalk",) if dt_creds else (),
         )
         self._services.journal = journal
@@ -203,8 +201,8 @@ class App:
             if org.version_hash() == before:
                 return False
             self.use_org(org)
-        log.info("roster: %s now in use (version %s → %s)", describe(version), before[:12],
-                 org.version_hash()[:12])
+        log.info("roster: %s now in use (%s, was %s)", describe(version),
+                 short_hash(org.version_hash()), short_hash(before))
         return True
 
     async def log_audit_head(self, when: str) -> None:
@@ -234,6 +232,8 @@ class App:
         if self.dingtalk is not None:
             await self.dingtalk.start(wake=self.outbox.wake)
         self.outbox.start()
+        # the id it writes to outbox.claimed_by while it holds a row: which instance has it
+        log.info("outbox worker %s started", self.outbox.worker_id)
 
     def _start_scheduler(self) -> None:
         """APScheduler 3 (in-memory job store) is only the ticker: what is due lives in the
@@ -320,6 +320,40 @@ def without_password(url: str) -> str:
         url = url.replace(f"//{parts.netloc}", f"//{parts.username or ''}:***@{host}", 1)
     head, sep, query = url.partition("?")
     return head + sep + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+
+
+def redis_address(redis: aioredis.Redis) -> str:
+    """Where a client connects, for /readyz: host:port/db or the socket, never a password."""
+    kw = redis.connection_pool.connection_kwargs
+    where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
+    return f"{where}/{kw.get('db', 0)}"
+
+
+def _why(e: BaseException) -> str:
+    """An exception as `Type: text`, on one line (redis-py's texts end with a period)."""
+    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) else "no answer in 1 s"
+    return f"{type(e).__name__}: {text}".removesuffix(": ")
+
+
+def start_warnings(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What `serve` warns of at start and `check-config` prints: a deployment that runs but
+    breaks (the console beside DingTalk, no API token, no link keys)."""
+    cfg, env = settings.config, os.environ if env is None else env
+    out = []
+    if cfg.transports.console_on and cfg.transports.dingtalk.enabled:
+        out.append(f"the console (/console) is on beside DingTalk: it has no passwords, so "
+                   f"whoever reaches {cfg.web.public_url} can act as any person; set "
+                   "transports.console.enabled: false in a deployment (docs/deploy.md)")
+    if not settings.secrets.api_token:
+        out.append(f"integration API (/api/v1) disabled: environment variable "
+                   f"{cfg.secrets.api_token_env} is not set")
+    if not settings.secrets.link_keys:
+        var = cfg.secrets.link_keys_env
+        how = ("holds no key" if env.get(var, "").strip() else "is not set")
+        out.append(f"environment variable {var} {how}: this instance signs links and session "
+                   "cookies with a random key, so they fail on every other instance and after "
+                   "its restart; set the same keys on every instance (docs/deploy.md)")
+    return out
 
 
 def console_exposure(cfg: AppConfig) -> tuple[int, str] | None:
@@ -462,7 +496,7 @@ async def readyz(request: web.Request) -> web.Response:
             await session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as e:  # any failure means not ready; say which
-        checks["database"] = f"error: {type(e).__name__}"
+        checks["database"] = f"error: {db.unavailable(e) or type(e).__name__}"
     if services.redis is None:
         checks["redis"] = "not configured"
     else:
@@ -470,7 +504,7 @@ async def readyz(request: web.Request) -> web.Response:
             await asyncio.wait_for(services.redis.ping(), timeout=1)
             checks["redis"] = "ok"
         except Exception as e:
-            checks["redis"] = f"error: {type(e).__name__}"
+            checks["redis"] = f"error at {redis_address(services.redis)}: {_why(e)}"
     ok = all(v in ("ok", "not configured") for v in checks.values())
     if app.dingtalk is not None:  # its own rule: not ok for a moment is still ready
         checks["dingtalk"], dingtalk_ready = app.dingtalk.health()

@@ -8,10 +8,12 @@ import errno
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -100,9 +102,15 @@ def _file_error(path: Path, e: Exception) -> NoReturn:
     raise SystemExit(2)
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _run(settings: Settings, clock: Clock, banner: list[str],
          seeders: list[Callable[[App], Awaitable[None]]] | None = None,
-         listen_where: str | None = None) -> None:
+         listen_where: str | None = None, announce: Callable[[str], None] = _say) -> None:
+    """``announce``: how the banner is told once the socket listens (the demo prints it for
+    whoever started it; `serve` logs it, with a timestamp, beside the other lines)."""
     from bot.app import App, create_web_app
     from storage.db import DatabaseUnavailable
 
@@ -115,7 +123,7 @@ def _run(settings: Settings, clock: Clock, banner: list[str],
         # run_app calls this once the socket listens (an on_startup hook would run before
         # the bind, and a client reading the banner could connect too early)
         for line in banner:
-            print(line, flush=True)
+            announce(line)
 
     where = listen_where or _listen_where(settings)
     _check_listen(web_cfg.host, web_cfg.port, where)
@@ -138,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         overrides["web"] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = _settings(args.config, overrides, serving=True)
     url = f"http://{settings.config.web.host}:{settings.config.web.port}"
-    _run(settings, SystemClock(), [f"casebot serving on {url}"])
+    _run(settings, SystemClock(), [f"casebot serving on {url}"], announce=log.info)
 
 
 DEMO_LOCK = ".casebot-demo.lock"
@@ -198,8 +206,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 "public_url": f"http://{args.host}:{args.port}"},
     }
     token_shown = "from CASEBOT_API_TOKEN"  # a real token is never printed
-    if not os.environ.get("CASEBOT_API_TOKEN"):
+    if not os.environ.get("CASEBOT_API_TOKEN", "").strip():
         os.environ["CASEBOT_API_TOKEN"] = token_shown = DEMO_TOKEN
+    if not os.environ.get("CASEBOT_LINK_KEYS", "").replace(",", "").strip():
+        # one process, one key: its links need not survive the demo (it starts fresh)
+        os.environ["CASEBOT_LINK_KEYS"] = secrets.token_hex(32)
     settings = _settings(str(DEFAULT_CONFIG), overrides, serving=True, demo=True)
     clock: Clock = ManualClock(SystemClock().now()) if args.test_clock else SystemClock()
     url = f"http://{args.host}:{args.port}"
@@ -251,11 +262,13 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     today = SystemClock().now().astimezone(cfg.tz).date()
     if note := cfg.reminders.work_calendar().coverage_warning(today):
         print(f"warning: {note}")
-    from bot.app import console_exposure
+    from bot.app import console_exposure, start_warnings
 
     if exposure := console_exposure(cfg):
         level, line = exposure
         print(f"{'warning' if level >= logging.WARNING else 'note'}: {line}")
+    for line in start_warnings(settings):  # what `serve` would warn of at start
+        print(f"warning: {line}")
 
 
 def _url_for_log(field: str, settings: Settings) -> str:
@@ -525,7 +538,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
 
 def cmd_import_roster(args: argparse.Namespace) -> None:
     from bot.roster import RosterError
-    from bot.roster_versions import VersionConflict, import_roster
+    from bot.roster_versions import VersionConflict, import_roster, short_hash
     from storage.db import DatabaseUnavailable
 
     settings = _settings(args.config)
@@ -551,12 +564,12 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     if done.version_id is None:
         print(f"{done.rows} roster rows: the roster already holds them, nothing changed "
-              f"(roster version {done.roster_version})")
+              f"(roster {short_hash(done.roster_version, full=True)})")
         return
     written = (f"; could not write {org_path}: {done.not_written}" if done.not_written
                else f" and written to {org_path}")
-    print(f"{done.rows} roster rows imported as roster version {done.version_id} in the database"
-          f"{written}; roster version {done.roster_version}")
+    print(f"{done.rows} roster rows imported as roster #{done.version_id} "
+          f"({short_hash(done.roster_version, full=True)}) in the database{written}")
     for h in done.handovers:
         n = done.items.get((h.unit, h.old_id), 0)
         if h.replaced:
@@ -574,6 +587,53 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 
 
+PRUNE_MIN_DAYS = 1  # far beyond any redelivery (DingTalk re-pushes within minutes)
+
+
+def cmd_prune(args: argparse.Namespace) -> None:
+    """Delete `processed_events` rows older than --older-than-days: the de-duplication keys of
+    events handled long ago, which no platform redelivers any more. The only table that grows
+    for ever without being the record of anything (docs/deploy.md, 'Data growth')."""
+    from sqlalchemy import delete
+
+    from storage import db, migrate
+    from storage.models import ProcessedEvent
+
+    days: int = args.older_than_days
+    if days < PRUNE_MIN_DAYS:
+        print(f"error: --older-than-days {days}: at least {PRUNE_MIN_DAYS}, beyond the "
+              "redelivery window", file=sys.stderr)
+        raise SystemExit(2)
+    settings = _settings(args.config)
+    cutoff = SystemClock().now() - timedelta(days=days)
+
+    async def _go() -> int:
+        try:  # an existing database at head: pruning never creates or migrates one
+            engine = await migrate.open_existing(settings.config.storage.database_url,
+                                                 readonly=False)
+        except db.DatabaseUnavailable as e:
+            _database_error(settings, e)
+        try:
+            async with db.sessionmaker(engine)() as session, session.begin():
+                result = await session.execute(
+                    delete(ProcessedEvent).where(ProcessedEvent.at < cutoff))
+                return int(getattr(result, "rowcount", 0) or 0)
+        finally:
+            await engine.dispose()
+
+    try:
+        n = asyncio.run(_go())
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e)
+    when = cutoff.astimezone(settings.config.tz).isoformat(timespec="seconds")
+    print(f"processed_events: {n} rows handled before {when} deleted ({days} days and older)")
+
+
+def _log_level_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
+                   help=f"debug, info (the default), warning or error; or {LOG_LEVEL_ENV}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="casebot", description="casebot: 案件码、逾期提醒、检务督导面对面")
     sub = p.add_subparsers(dest="command", required=True)
@@ -582,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     s.add_argument("--host", help="listen address (default: web.host in the config)")
     s.add_argument("--port", type=int, help="listen port (default: web.port in the config)")
+    _log_level_option(s)
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("demo", help="run the console on a fresh SQLite with demo data")
@@ -592,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "runs on it")
     d.add_argument("--test-clock", action="store_true",
                    help="enable POST /console/api/clock to move the bot's clock")
+    _log_level_option(d)
     d.set_defaults(func=cmd_demo)
 
     m = sub.add_parser("migrate", help="bring the database's tables to this version (SQLite: "
@@ -665,6 +727,14 @@ def build_parser() -> argparse.ArgumentParser:
     dv.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
     dv.set_defaults(func=cmd_draw_verify)
 
+    pr = sub.add_parser("prune", help="delete the de-duplication keys (processed_events) of "
+                        "events handled more than --older-than-days ago; every other table is "
+                        "the record and is kept")
+    pr.add_argument("--older-than-days", type=int, default=30, metavar="DAYS",
+                    help=f"keep the last DAYS days (default 30, at least {PRUNE_MIN_DAYS})")
+    pr.add_argument("--config", help=f"config file (default {DEFAULT_CONFIG})")
+    pr.set_defaults(func=cmd_prune)
+
     iq = isub.add_parser("questions", help="import the question bank from .yaml, .csv or .xlsx "
                          "into the existing database")
     iq.add_argument("file", help="the question bank file")
@@ -683,12 +753,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL_ENV = "CASEBOT_LOG_LEVEL"
+
+
+class _Formatter(logging.Formatter):
+    """Timestamps in ISO 8601 with the host's UTC offset (2026-11-02T17:58:03.120+08:00): logs
+    of instances in other zones, or read after a DST change, still line up."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(
+            timespec="milliseconds")
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    """--log-level, else CASEBOT_LOG_LEVEL, else INFO; anything else: one line, exit 2."""
+    given = getattr(args, "log_level", None)
+    name = (given or os.environ.get(LOG_LEVEL_ENV, "").strip() or "INFO").upper()
+    if name not in LOG_LEVELS:
+        where = "--log-level" if given else f"environment variable {LOG_LEVEL_ENV}"
+        print(f"error: {where}: unknown log level {name.lower()!r}; one of "
+              f"{', '.join(LOG_LEVELS).lower()}", file=sys.stderr)
+        raise SystemExit(2)
+    level: int = getattr(logging, name)
+    return level
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """One line per record on stderr: `TIME LEVEL LOGGER: MESSAGE`."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # storage.migrate prints migration progress itself; the libraries' own INFO is noise here
     for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    setup_logging(_log_level(args))
     try:
         args.func(args)
     except BrokenPipeError:  # `casebot check-config … | head`: the reader left, not an error

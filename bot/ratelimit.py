@@ -94,6 +94,18 @@ class RedisRateLimiter:
         self.prefix = prefix
         self.fallback = MemoryRateLimiter()
         self._seq = 0
+        self._down = False  # one warning per outage, one line when Redis answers again
+
+    def _lost(self, e: Exception) -> None:
+        if not self._down:
+            self._down = True
+            log.warning("redis rate limiter unavailable, limiting in memory (a window per "
+                        "instance) until it is back: %s", e or type(e).__name__)
+
+    def _back(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("redis rate limiter reachable again: one window across instances")
 
     async def acquire(self, limits: Sequence[Limit]) -> float:
         self._seq += 1
@@ -105,8 +117,9 @@ class RedisRateLimiter:
         try:
             wait_ms = await self.redis.eval(_ACQUIRE, len(keys), *keys, *args)
         except (RedisError, OSError) as e:
-            log.warning("redis rate limiter unavailable, limiting in memory: %s", e)
+            self._lost(e)
             return await self.fallback.acquire(limits)
+        self._back()
         return max(0.0, float(wait_ms) / 1000)
 
     async def block(self, key: str, seconds: float) -> None:
@@ -115,7 +128,9 @@ class RedisRateLimiter:
         try:
             await self.redis.set(f"{self.prefix}{key}:blocked", until, px=max(1, int(seconds * 1000)))
         except (RedisError, OSError) as e:
-            log.warning("redis rate limiter unavailable: %s", e)
+            self._lost(e)
+            return
+        self._back()
 
 
 def make_limiter(redis: Redis | None, prefix: str = "casebot:") -> RateLimiter:

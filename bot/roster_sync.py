@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.org_file import keep_unpublished, read_or_none, stamp_of, write_org_text
 from bot.roster import roster_changes
-from bot.roster_versions import check_text, describe, summary
+from bot.roster_versions import check_text, describe, short_hash, summary
 from config.loader import ConfigError
 from config.model import Org
 from storage import audit
@@ -90,7 +90,7 @@ class RosterSync:
             return self._checked[1]  # the file this instance has just checked and published
         try:
             return await asyncio.to_thread(check_text, version.text,
-                                           f"roster version {version.id}")
+                                           f"roster #{version.id}")
         except ConfigError as e:
             self._refused = version.id
             log.warning("roster: %s in the database does not pass this casebot's checks, "
@@ -154,8 +154,9 @@ class RosterSync:
                 at=self.clock.now())
         self._file_base = version_id
         self._checked = (sha, org)
-        log.info("roster: %s holds a new text, published as version %d%s", self.path,
-                 version_id, f" replacing version {parent}: {summary(changes)}" if parent else "")
+        log.info("roster: %s holds a new text, published as roster #%d (%s)%s", self.path,
+                 version_id, short_hash(org.version_hash()),
+                 f" replacing roster #{parent}: {summary(changes)}" if parent else "")
 
     async def _roster_at(self, session: AsyncSession, version_id: int, roster: Org
                          ) -> Org | None:
@@ -165,7 +166,7 @@ class RosterSync:
         row = await store.get(session, version_id)
         try:
             return None if row is None else await asyncio.to_thread(
-                check_text, row.text, f"roster version {row.id}")
+                check_text, row.text, f"roster #{row.id}")
         except ConfigError:
             return None
 
@@ -183,13 +184,13 @@ class RosterSync:
         # an edit made on a version replaced since: published, it would undo that one
         aside, failed = await keep_unpublished(self.path, text)
         if failed is not None:
-            log.warning("roster: %s was edited on version %d, but %s was added since: the edit "
+            log.warning("roster: %s was edited on roster #%d, but %s was added since: the edit "
                         "is not published, as it would undo that version; it could not be "
                         "kept as %s (%s), so it stays in %s", self.path, self._file_base,
                         describe(newest), aside, failed.strerror or failed, self.path)
             return
         self._aside = sha
-        log.warning("roster: %s was edited on version %d, but %s was added since: the edit is "
+        log.warning("roster: %s was edited on roster #%d, but %s was added since: the edit is "
                     "not published, as it would undo that version. The edit is kept as %s, and "
                     "%s now holds the roster in use: make the edit again there", self.path,
                     self._file_base, describe(newest), aside, self.path)
@@ -224,12 +225,12 @@ class RosterSync:
         try:
             await asyncio.to_thread(write_org_text, self.path, self.text)
         except OSError as e:
-            log.warning("roster: cannot write version %d in use to %s: %s (a restart still "
+            log.warning("roster: cannot write roster #%d in use to %s: %s (a restart still "
                         "uses the database's roster)", self.in_use, self.path, e.strerror or e)
             return
         self._file_base = self.in_use
         self._stamp = stamp_of(self.path)
         if not quiet:
-            log.info("roster: %s held version %s, an older one; rewritten with version %d, "
+            log.info("roster: %s held roster #%s, an older one; rewritten with roster #%d, "
                      "the one in use (a hand edit is published when its text is new)",
                      self.path, held if held is not None else "none", self.in_use)

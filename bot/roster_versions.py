@@ -10,7 +10,10 @@ use. Each instance publishes its org.yaml and takes the newest version with `Ros
 from __future__ import annotations
 
 import asyncio
+import getpass
 import hashlib
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,13 +59,30 @@ def check_text(text: str, where: Path | str) -> Org:
     return validate_file(Path(where), Org, parse_yaml(text, where) or {})
 
 
+def short_hash(roster_version: str, full: bool = False) -> str:
+    """The roster's content hash (`Org.version_hash`, as in draw manifests) for a line: its
+    first 8 hex digits in the log, all 64 where an operator compares it (`full`)."""
+    return f"sha256 {roster_version}" if full else f"sha256 {roster_version[:8]}…"
+
+
+def cli_operator() -> str:
+    """Who ran a command, for the audit record and `roster_versions.imported_by`:
+    `cli:USER@HOST` (the OS user; a shared admin account at least names the host)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}@{socket.gethostname()}"[:80]  # the column's width
+
+
 def describe(version: RosterVersion) -> str:
-    """Where a version came from, for the log line that swaps it in."""
+    """Where a version came from, for the log line that swaps it in. `#N` is the row's id in
+    `roster_versions` (one per import or edit); `sha256` (`short_hash`) names the content."""
     if version.source == "import":
-        return f"version {version.id} (imported by {version.imported_by or 'unknown'})"
+        return f"roster #{version.id} (imported by {version.imported_by or 'unknown'})"
     if version.imported_by:  # the host whose org.yaml it was
-        return f"version {version.id} (the org.yaml of {version.imported_by})"
-    return f"version {version.id} (an org.yaml)"
+        return f"roster #{version.id} (the org.yaml of {version.imported_by})"
+    return f"roster #{version.id} (an org.yaml)"
 
 
 def summary(changes: dict[str, list[str]]) -> str:
@@ -89,7 +109,7 @@ class Current:
 async def current(session: AsyncSession, path: Path) -> Current:
     row = await store.newest(session)
     if row is not None:
-        return Current(row.text, row.id, f"roster version {row.id}")
+        return Current(row.text, row.id, f"roster #{row.id}")
     text = (await asyncio.to_thread(path.read_bytes)).decode("utf-8")
     return Current(text, 0, str(path))
 
@@ -139,8 +159,8 @@ async def newer_than(session: AsyncSession, base_id: int | None) -> Newer:
     if base is None or not rows:
         return Newer(versions)
     try:
-        before = check_text(base.text, f"roster version {base.id}")
-        after = check_text(rows[-1].text, f"roster version {rows[-1].id}")
+        before = check_text(base.text, f"roster #{base.id}")
+        after = check_text(rows[-1].text, f"roster #{rows[-1].id}")
     except ConfigError:
         return Newer(versions)
     return Newer(versions, tuple(changes_text(before, after)),
@@ -174,6 +194,7 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
         rows = read_csv(await asyncio.to_thread(csv_path.read_bytes))
     except RosterError as e:
         raise RosterError([f"{csv_path}: {m}" for m in e.errors]) from None
+    operator, where = cli_operator(), str(await asyncio.to_thread(csv_path.resolve))
     engine = await migrate.open_existing(settings.config.storage.database_url, readonly=False)
     try:
         sessions = db.sessionmaker(engine)
@@ -204,10 +225,11 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
             try:
                 async with unit_of_work(services) as out:
                     await out.audit("cli", "roster.import", plan.new_version, {
-                        "file": csv_path.name, "rows": plan.rows, "org": str(org_path),
+                        "file": csv_path.name, "path": where,
+                        "by": operator, "rows": plan.rows, "org": str(org_path),
                         "version_before": plan.base_version, **plan.summary()})
                     version_id, text = await add_import(out.session, base, plan.merged,
-                                                        plan.new_version, by="cli", at=now)
+                                                        plan.new_version, by=operator, at=now)
                     items = await hand_over(out, plan.handovers, "cli")
                     items |= {k: n for k, n in (await items_to_hand_over(
                         out.session, [h for h in plan.handovers if not h.replaced])).items()
@@ -239,6 +261,6 @@ async def org_in_use(session: AsyncSession, path: Path, from_file: Org) -> Org:
     if row is None or row.roster_version == from_file.version_hash():
         return from_file
     try:
-        return check_text(row.text, f"roster version {row.id}")
+        return check_text(row.text, f"roster #{row.id}")
     except ConfigError:
         return from_file

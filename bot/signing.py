@@ -11,10 +11,19 @@ import hmac
 import json
 import logging
 import secrets
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
+FAILURE_WARNING_EVERY = 60.0  # seconds: at most one "failed verification" warning a minute
+
+
+def key_fingerprint(keys: Sequence[bytes]) -> str:
+    """What instances compare to see that they sign with the same key: the first 8 hex digits
+    of the SHA-256 of the signing (first) key, never the key; `random` without keys."""
+    return hashlib.sha256(keys[0]).hexdigest()[:8] if keys else "random"
 
 
 def _b64(data: bytes) -> str:
@@ -26,12 +35,35 @@ def _unb64(text: str) -> bytes:
 
 
 class Signer:
-    def __init__(self, keys: tuple[bytes, ...]) -> None:
+    def __init__(self, keys: tuple[bytes, ...], warn_random: bool = True,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        """``warn_random``: warn here of a random key (a command); `serve` says it at start."""
+        self.fingerprint = key_fingerprint(keys)
         if not keys:
-            log.warning("no signing keys configured (CASEBOT_LINK_KEYS): using a random key; "
-                        "links and sessions will not survive a restart")
+            if warn_random:
+                log.warning("no signing keys configured (CASEBOT_LINK_KEYS): using a random key; "
+                            "links and sessions will not survive a restart")
             keys = (secrets.token_bytes(32),)
         self.keys = keys
+        self._now = now
+        self._failures = 0  # signatures that matched no key since the last warning
+        self._warned_at: float | None = None
+
+    def _mismatch(self) -> None:
+        """A well-formed signature no key makes: a forged or garbled link, or another instance
+        signing with other keys. One warning at most a minute, with the count, so that a key
+        mismatch between instances shows in the log without flooding it."""
+        self._failures += 1
+        now = self._now()
+        if self._warned_at is not None and now - self._warned_at < FAILURE_WARNING_EVERY:
+            return
+        log.warning("%d signed link(s) or cookie(s) failed verification%s (this instance's link "
+                    "key %s): forged or damaged links, or instances with different "
+                    "CASEBOT_LINK_KEYS; compare `link key` in each instance's `casebot starting:` "
+                    "line (docs/deploy.md)", self._failures,
+                    "" if self._warned_at is None else " since the last such warning",
+                    self.fingerprint)
+        self._failures, self._warned_at = 0, now
 
     def _mac(self, key: bytes, kind: str, body: str) -> bytes:
         return hmac.new(key, f"{kind}.{body}".encode(), hashlib.sha256).digest()
@@ -61,6 +93,8 @@ class Signer:
         if _b64(given) != sig:  # decoding skips stray characters and anything after padding
             return None
         if not any(hmac.compare_digest(given, self._mac(k, kind, body)) for k in self.keys):
+            if len(given) == hashlib.sha256().digest_size:  # a signature, not text cut short
+                self._mismatch()
             return None
         try:
             payload = json.loads(_unb64(body))

@@ -26,6 +26,9 @@ ENV_OVERRIDES: dict[str, str] = {
 }
 
 
+MIN_LINK_KEY_CHARS = 16  # a shorter CASEBOT_LINK_KEYS key stops `serve` and `check-config`
+
+
 class ConfigError(Exception):
     """A configuration problem; `errors` holds one precise line per problem."""
 
@@ -286,6 +289,14 @@ def serve_errors(settings: Settings, env: Mapping[str, str] | None = None,
     dingtalk = settings.config.transports.dingtalk
     errors += [f"{path}: {line}"
                for line in dingtalk.serve_errors(os.environ if env is None else env)]
+    keys = settings.secrets.link_keys
+    for i, key in enumerate(keys, 1):
+        if len(key) < MIN_LINK_KEY_CHARS:  # guessable: whoever guesses it signs any link
+            errors.append(
+                f"{path}: secrets.link_keys_env: environment variable "
+                f"{settings.config.secrets.link_keys_env}: key {i} of {len(keys)} has {len(key)} "
+                f"characters, fewer than {MIN_LINK_KEY_CHARS}; use a long random one, e.g. "
+                "`openssl rand -hex 32`")
     return errors
 
 

@@ -445,7 +445,7 @@ async def test_a_stored_version_this_casebot_cannot_read_keeps_the_roster(
     for _ in range(2):
         await console.advance("1m")
     [warned] = [r.getMessage() for r in caplog.records if "roster" in r.getMessage()]
-    assert warned.startswith("roster: version 2 (imported by p-admin-1) in the database does not "
+    assert warned.startswith("roster: roster #2 (imported by p-admin-1) in the database does not "
                              "pass this casebot's checks, still using the roster in use: ")
     assert "regions: unknown key" in warned
     assert org_path.read_text(encoding="utf-8") == text

@@ -107,7 +107,7 @@ async def test_an_import_through_one_instance_is_used_by_the_other_at_its_next_t
         assert NEW_CHIEF in await user_ids(b)
         assert "新设市人民检察院 / 新设市新城区人民检察院" in await whoami(b, NEW_CHIEF)
         [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("roster:")]
-        assert line.startswith("roster: version 2 (imported by p-admin-1) now in use (version ")
+        assert line.startswith("roster: roster #2 (imported by p-admin-1) now in use (sha256 ")
         # B's own org.yaml holds the import too: a restart, or a hand edit, starts from it
         assert b_node.org.read_bytes() == a_node.org.read_bytes()
         assert "新设市新城区人民检察院" in b_node.org.read_text(encoding="utf-8")
@@ -258,7 +258,7 @@ async def test_a_hand_edit_made_before_an_import_reached_its_instance_does_not_u
         assert a_node.org.read_bytes() == b_node.org.read_bytes()
         [warned] = [r.getMessage() for r in caplog.records
                     if r.levelno >= logging.WARNING and r.getMessage().startswith("roster:")]
-        assert warned.startswith(f"roster: {a_node.org} was edited on version 1, but version 2 "
+        assert warned.startswith(f"roster: {a_node.org} was edited on roster #1, but roster #2 "
                                  "(imported by p-admin-1) was added since: the edit is not "
                                  "published, as it would undo that version.")
         assert warned.endswith(f"The edit is kept as {aside}, and {a_node.org} now holds the "
@@ -275,8 +275,10 @@ async def test_a_hand_edit_made_before_an_import_reached_its_instance_does_not_u
             assert NEW_CHIEF in await user_ids(console)
         *_, (edit_id, parent, _, _) = await versions(a)  # (PostgreSQL skips an id)
         assert [v[2] for v in await versions(a)] == ["file", "import", "file"] and parent == 2
-        assert (f"roster: {a_node.org} holds a new text, published as version {edit_id} "
-                "replacing version 2: person_change p-prosecutor-1") in caplog.messages
+        in_use = a.app.settings.org.version_hash()[:8]  # the content hash, beside the row id
+        assert (f"roster: {a_node.org} holds a new text, published as roster #{edit_id} "
+                f"(sha256 {in_use}…) replacing roster #2: person_change "
+                "p-prosecutor-1") in caplog.messages
         assert not [r for r in caplog.records
                     if r.levelno >= logging.WARNING and r.getMessage().startswith("roster:")]
         # the hand edit is in the audit chain, as an import is

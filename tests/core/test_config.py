@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -214,7 +215,9 @@ def test_check_config_warns_about_years_without_an_official_arrangement(tmp_path
     path = write_config(tmp_path, f"reminders:\n  holidays: [{today.year}-12-31, "
                                   f"{today.year + 1}-12-31]\n")
     r = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", str(path)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True,  # the secrets set: their warnings off
+                       env={**os.environ, "CASEBOT_API_TOKEN": "t0k",
+                            "CASEBOT_LINK_KEYS": "test-link-key-0123456789"})
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout and "warning" not in r.stdout
 

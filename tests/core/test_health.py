@@ -122,3 +122,23 @@ async def test_a_redis_outage_is_one_log_line_each_way(
             back.wait()
     finally:
         await app.stop()
+
+
+async def test_readyz_names_the_redis_address_and_why_without_its_password(
+        tmp_path: Path) -> None:
+    """An operator reading /readyz sees which Redis failed and how, never its password."""
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens there
+    settings = make_settings(tmp_path, storage={
+        "redis_url": f"redis://:hunter2@127.0.0.1:{port}/3"})
+    client = TestClient(TestServer(create_web_app(App(settings, ManualClock(START)))))
+    await client.start_server()
+    try:
+        ready = await client.get("/readyz")
+        info = await ready.json()
+        assert ready.status == 503 and info["database"] == "ok"
+        assert info["redis"].startswith(f"error at 127.0.0.1:{port}/3: ConnectionError: "), info
+        assert "Error 111 connecting" in info["redis"] and "hunter2" not in info["redis"]
+    finally:
+        await client.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
-from bot.signing import Signer
+import pytest
+
+from bot.signing import Signer, key_fingerprint
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -43,3 +46,30 @@ def test_only_the_exact_token_verifies() -> None:
     # a cookie or query value that is not UTF-8 (surrogate escapes) is not a token, not an error
     assert s.verify("session", "\udcff\udcfe.AAAA", NOW) is None
     assert s.verify("session", body + ".\udcff", NOW) is None
+
+
+def test_links_of_another_key_are_one_warning_a_minute_with_a_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Two instances with different CASEBOT_LINK_KEYS: the one that cannot verify says so, at
+    most once a minute, naming its key's fingerprint (never the key) and how many failed."""
+    now = [0.0]
+    theirs = Signer((b"instance-a-key-0123456789",)).sign("code", {"c": "X"},
+                                                           NOW + timedelta(days=1))
+    ours = Signer((b"instance-b-key-0123456789",), now=lambda: now[0])
+    assert ours.fingerprint == hashlib.sha256(b"instance-b-key-0123456789").hexdigest()[:8]
+    assert key_fingerprint(()) == "random"
+    with caplog.at_level("WARNING", logger="bot.signing"):
+        for _ in range(5):
+            assert ours.verify("code", theirs, NOW) is None
+        assert ours.verify("code", "garbage", NOW) is None  # malformed: not a key mismatch
+        now[0] = 59.0
+        assert ours.verify("code", theirs, NOW) is None
+        assert len(caplog.records) == 1
+        now[0] = 61.0
+        assert ours.verify("code", theirs, NOW) is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(" (")[0] for line in lines] == [
+        "1 signed link(s) or cookie(s) failed verification",
+        "6 signed link(s) or cookie(s) failed verification since the last such warning"]
+    assert all(f"link key {ours.fingerprint})" in line and "instance-b" not in line
+               for line in lines)

@@ -4,6 +4,7 @@ token) is one warning at start."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from config.loader import DEFAULT_DIR
 from tests.conftest import free_port, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"CASEBOT_API_TOKEN": "t0k", "CASEBOT_LINK_KEYS": "k1"}
+SECRETS = {"CASEBOT_API_TOKEN": "t0k", "CASEBOT_LINK_KEYS": "test-link-key-0123456789"}
 
 
 def config(tmp_path: Path, **changes: object) -> Path:
@@ -107,7 +108,7 @@ def serve_output(path: Path, env: dict[str, str]) -> str:
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
-        if not line or line.startswith("casebot serving on"):
+        if not line or "INFO casebot: casebot serving on http://" in line:
             break
     proc.send_signal(signal.SIGTERM)
     out = "".join(lines) + proc.communicate(timeout=30)[0]
@@ -119,7 +120,7 @@ def test_redis_down_and_no_api_token_are_warned_at_start_and_the_stop_is_logged(
     path = config(tmp_path, storage={
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'casebot.db'}",
         "redis_url": f"redis://:hunter2@127.0.0.1:{closed_port()}/0"})
-    out = serve_output(path, {"CASEBOT_LINK_KEYS": "k1"})
+    out = serve_output(path, {"CASEBOT_LINK_KEYS": "test-link-key-0123456789"})
     assert "INFO bot.app: casebot stopping" in out and "INFO bot.app: casebot stopped" in out
     redis_lines = [x for x in out.splitlines() if "WARNING" in x and "redis" in x.lower()]
     assert len(redis_lines) == 1, out
@@ -146,13 +147,14 @@ async def test_the_start_names_the_database_redis_and_transports_without_passwor
     assert lines[0].endswith(
         f"casebot starting: database postgresql+asyncpg://postgres:***@127.0.0.1:5432/{db_name}, "
         f"redis redis://casebot:***@127.0.0.1:{redis_port}/2?password=***, "
-        "redis prefix casebot-a:, transports console")
+        "redis prefix casebot-a:, transports console, link key "
+        + hashlib.sha256(SECRETS["CASEBOT_LINK_KEYS"].encode()).hexdigest()[:8])
     assert "s3cret" not in out and "again" not in out
     # SQLite and no Redis: the database file, and "none"
     path = config(tmp_path)
     out = serve_output(path, SECRETS)
     assert (f"casebot starting: database {tmp_path / 'casebot.db'}, redis none, "
-            "redis prefix casebot:, transports console") in out
+            "redis prefix casebot:, transports console, link key ") in out
 
 
 def test_a_console_other_machines_reach_is_one_warning_at_start(tmp_path: Path) -> None:
@@ -182,3 +184,59 @@ def test_a_console_other_machines_reach_is_one_warning_at_start(tmp_path: Path) 
     path = config(tmp_path, transports={"console": {"allow_remote": True}})
     r = cli("check-config", str(path))
     assert r.returncode == 0 and "/console" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("keys, how", [("", "is not set"), (" , ", "holds no key")])
+def test_check_config_prints_the_warnings_serve_logs(tmp_path: Path, keys: str,
+                                                      how: str) -> None:
+    """No API token, no link key: `check-config` passes (exit 0) but says what `serve` warns."""
+    path = config(tmp_path)
+    env = {"CASEBOT_API_TOKEN": "", "CASEBOT_LINK_KEYS": keys}
+    r = cli("check-config", str(path), env=env)
+    assert r.returncode == 0, r.stderr
+    warned = [x for x in r.stdout.splitlines() if x.startswith("warning: ") and "CASEBOT_" in x]
+    assert warned == [
+        "warning: integration API (/api/v1) disabled: environment variable CASEBOT_API_TOKEN "
+        "is not set",
+        f"warning: environment variable CASEBOT_LINK_KEYS {how}: this instance signs links and "
+        "session cookies with a random key, so they fail on every other instance and after its "
+        "restart; set the same keys on every instance (docs/deploy.md)"], r.stdout
+    out = serve_output(path, env)
+    for line in warned:
+        logged = [x for x in out.splitlines() if line.removeprefix("warning: ") in x]
+        assert len(logged) == 1 and " WARNING bot.app: " in logged[0], out
+    assert "no signing keys configured" not in out  # said once, not twice
+
+
+def test_a_short_link_key_stops_check_config_and_serve(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    expected = ("configuration error:\n"
+                f"  {path}: secrets.link_keys_env: environment variable CASEBOT_LINK_KEYS: key 2 "
+                "of 2 has 5 characters, fewer than 16; use a long random one, e.g. "
+                "`openssl rand -hex 32`\n")
+    env = {"CASEBOT_LINK_KEYS": "test-link-key-0123456789,abcde"}
+    for args in (["check-config", str(path)], ["serve", "--config", str(path)]):
+        r = cli(*args, env=env)
+        assert (r.returncode, r.stderr) == (2, expected), args
+        assert "abcde" not in r.stderr  # the key itself is never shown
+
+
+def test_log_lines_have_an_iso_timestamp_with_offset_and_a_level_option(tmp_path: Path) -> None:
+    """Every line on stderr is `2026-11-02T17:58:03.120+08:00 LEVEL logger: message`, the
+    serving line included; --log-level warning keeps the warnings only."""
+    import re
+
+    path = config(tmp_path)
+    out = serve_output(path, SECRETS)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d "
+    serving = [x for x in out.splitlines() if "casebot serving on" in x]
+    assert len(serving) == 1 and re.match(stamp + "INFO casebot: casebot serving on http://",
+                                          serving[0]), out
+    worker = [x for x in out.splitlines() if "INFO bot.app: outbox worker " in x]
+    assert len(worker) == 1 and worker[0].endswith(" started"), out
+    r = cli("serve", "--config", str(path), "--log-level", "loud")
+    assert r.returncode == 2 and "--log-level: invalid choice: 'LOUD'" in r.stderr
+    r = cli("serve", "--config", str(path), env={"CASEBOT_LOG_LEVEL": "loud"})
+    assert (r.returncode, r.stderr) == (2, "error: environment variable CASEBOT_LOG_LEVEL: "
+                                           "unknown log level 'loud'; one of debug, info, "
+                                           "warning, error\n")

@@ -224,3 +224,36 @@ async def test_redis_limiter_is_shared_between_instances(redis_url: str) -> None
     finally:
         await r.delete("casebot:test-rate:shared", "casebot:test-rate:shared:blocked")
         await r.aclose()
+
+
+async def test_redis_limiter_outage_is_one_warning_and_one_recovery_line(
+        redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A dead Redis while sends retry: one WARNING for the outage (not one per send), the limit
+    still holds in memory, and one INFO line once Redis answers again."""
+    import redis.asyncio as aioredis
+
+    from tests.conftest import free_port
+
+    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    live = aioredis.from_url(redis_url)
+    prefix = f"casebot:test-rate-outage-{free_port()}:"
+    lim = RedisRateLimiter(dead, prefix)
+    limit = [Limit("robot", 3, 60)]
+    try:
+        with caplog.at_level("INFO", logger="bot.ratelimit"):
+            waits = [await lim.acquire(limit) for _ in range(20)]
+            await lim.block("robot", 1)
+            assert waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:])  # in memory
+            lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+            assert len(lines) == 1 and lines[0][0] == "WARNING"
+            assert lines[0][1].startswith("redis rate limiter unavailable, limiting in memory")
+            lim.redis = live  # Redis answers again
+            for _ in range(5):
+                await lim.acquire([Limit("other", 100, 60)])
+            lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+            assert lines[1:] == [("INFO", "redis rate limiter reachable again: one window "
+                                          "across instances")]
+    finally:
+        await live.delete(f"{prefix}other", f"{prefix}robot", f"{prefix}robot:blocked")
+        await live.aclose()
+        await dead.aclose()

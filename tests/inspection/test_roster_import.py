@@ -3,8 +3,10 @@ roster version to the config's database and written to org.yaml; bad rows refuse
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -57,7 +59,7 @@ def test_roster_csv_merges_and_changes_the_version(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     after = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
     assert after.version_hash() in r.stdout and after.version_hash() != before.version_hash()
-    assert "roster version 1 in the database" in r.stdout
+    assert f"imported as roster #1 (sha256 {after.version_hash()}) in the database" in r.stdout
     assert "every instance on this database uses it at its next tick" in r.stdout  # no restart
     assert len([u for u in after.units if u.kind == "county"]) == 112
     chief = next(p for p in after.people if p.id == "p-chief-c12-01")
@@ -65,11 +67,14 @@ def test_roster_csv_merges_and_changes_the_version(tmp_path: Path) -> None:
     assert org_path.read_text(encoding="utf-8").startswith("# SYNTHETIC DEMO DATA")
     # the version in the config's database is the file as written, and the audit names the CLI
     [(source, by, text)] = stored(tmp_path, "SELECT source, imported_by, text FROM roster_versions")
-    assert (source, by, text) == ("import", "cli", org_path.read_text(encoding="utf-8"))
+    operator = f"cli:{getpass.getuser()}@{socket.gethostname()}"  # who ran it, and where
+    assert (source, by, text) == ("import", operator, org_path.read_text(encoding="utf-8"))
     [(actor, subject, data)] = stored(tmp_path, "SELECT actor, subject, data FROM audit_log "
                                                 "WHERE action = 'roster.import'")
     assert (actor, subject) == ("cli", after.version_hash())
     assert json.loads(str(data))["person_add"] == ["p-chief-c12", "p-chief-c12-01"]
+    assert {k: json.loads(str(data))[k] for k in ("by", "file", "path")} == {
+        "by": operator, "file": "roster.csv", "path": str(csv_path.resolve())}
 
     r = run("import", "roster", str(csv_path), "--config", str(cfg))  # the same file again
     assert r.returncode == 0 and "the roster already holds them, nothing changed" in r.stdout
@@ -176,6 +181,6 @@ def test_a_roster_stored_by_a_newer_casebot_is_not_imported_into(tmp_path: Path)
     csv_path.write_text(HEADER + "c01-99,示范市新区人民检察院,county,c01,,,,\n", encoding="utf-8")
     r = run("import", "roster", str(csv_path), "--config", str(cfg))
     assert (r.returncode, r.stderr) == (2, (
-        "error: the roster in use (roster version 1) was stored by a newer casebot and does "
+        "error: the roster in use (roster #1) was stored by a newer casebot and does "
         "not pass this one's checks; import with the newer casebot\n"))
     assert len(stored(tmp_path, "SELECT id FROM roster_versions")) == 1

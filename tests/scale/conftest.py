@@ -88,7 +88,7 @@ def write_config(path: Path, *, db_url: str, redis: RedisSpace | None, port: int
 def instance_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
     env.update(PYTHONPATH=str(ROOT), CASEBOT_API_TOKEN=TOKEN,
-               CASEBOT_LINK_KEYS="scale-link-key", PYTHONUNBUFFERED="1")
+               CASEBOT_LINK_KEYS="scale-link-key-0123456789", PYTHONUNBUFFERED="1")
     return env
 
 

@@ -76,7 +76,7 @@ async def test_an_import_on_a_page_of_one_process_reaches_the_other(
             assert b.proc is not None and b.proc.poll() is None, b.tail()
             await asyncio.sleep(0.05)  # the next look, as wait_ready polls
     assert "新设市人民检察院 / 新设市新城区人民检察院" in answer, answer
-    assert "roster: version 2 (imported by p-admin-1) now in use" in b.log.read_text()
+    assert "roster: roster #2 (imported by p-admin-1) now in use" in b.log.read_text()
     # B wrote the import to its own org.yaml just before it took it: a restart starts from it
     assert b.org.read_bytes() == a.org.read_bytes()
     assert "新设市新城区人民检察院" in b.org.read_text(encoding="utf-8")
