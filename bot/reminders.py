@@ -75,6 +75,7 @@ from cards.reminders import (
     reminder_card,
     reopened_card,
     restated,
+    restored_card,
     superseded_card,
 )
 from config.model import Person
@@ -104,6 +105,7 @@ CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated":
 SUPERSEDED = "superseded"  # how a card was closed by the next reminder of its series
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
+CASE_CLOSED = "closed"  # how closing a case closed its reminders (undone on reopening)
 CLOSED_ACTS = {REPORTED: " 已报告整改完成"}  # after who closed it: 已处理：张三 已报告整改完成 …
 REOPENED_LABEL = "整改汇报已更正，恢复整改"
 SENT_BACK_LABEL = "已退回重新整改"
@@ -706,6 +708,27 @@ class ReminderService:
         await out.audit(by, "reminder.reopen", reminder.key, {"was": how, "id": reminder.id})
         return True
 
+    async def restore_owed(self, out: Outbound, case: CaseRow, subjects: dict[str, Subject],
+                           by: str) -> None:
+        """The case reopened: the reminders its closing closed (案件已结案) that are still
+        owed, by the fresh plans ``subjects`` (its review requests' among them) — a request
+        still unanswered or waiting for its re-score, a re-evaluation or 诉前会商 the colour
+        still calls for — are open again, every card with this recipient's buttons as the
+        sweep draws them and no closing footer. Nothing owed stays closed."""
+        for r in await repo.closed_for_case(out.session, case.code, CASE_CLOSED):
+            subj, rule = subjects.get(r.subject), self.by_id.get(r.rule_id)
+            if subj is None or rule is None or not any(o.rule_id == r.rule_id
+                                                       for o in subj.planned):
+                continue
+            if not await repo.reopen_once(out.session, r.id, CASE_CLOSED):
+                continue
+            r.closed_at = r.closed_by = r.closed_how = None
+            view = self.view(r, rule, subj, r.due_at)
+            for rm in await repo.messages_of(out.session, r.id):
+                fresh = reminder_card(self.for_recipient(out, view, subj, rm.person_id))
+                await _redraw(out, rm.message_id, partial(restored_card, fresh=fresh))
+            await out.audit(by, "reminder.reopen", r.key, {"was": CASE_CLOSED, "id": r.id})
+
     async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
                              note: str) -> bool:
         """A recipient's 已处理 on an escalation addressed to someone else (the prosecutor's
@@ -913,14 +936,15 @@ async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
     by closing (an unsent one still goes out, see plan_case); a sent one stays open for the
     leader, its cards saying the case is closed. ``reopened``: the case was closed and is
     open again, so those cards no longer say it is closed (and the prosecutor's copy offers
-    去评估 again while red)."""
+    去评估 again while red), and the cards closing took the buttons off that are still owed
+    get them back (``restore_owed``)."""
     svc = out.services.reminders
     if svc is None:
         return
-    await svc.plan_cases(out.session, [case.code], out.now())
+    subjects = await svc.plan_cases(out.session, [case.code], out.now())
     if case.status != "open":  # closed or withdrawn (撤销案件)
         others = [r.id for r in svc.rules if r.kind != CUSTODY]
-        how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else "closed"
+        how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else CASE_CLOSED
         for r in await repo.open_sent_for_case(out.session, case.code, others):
             await svc.close(out, r, by, how)
         status = custody_status(case, svc.tz)
@@ -933,6 +957,10 @@ async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
             custody_status(case, svc.tz)
         if status is not None:
             await svc.restate_custody(out, case, status, keep_evaluate=red)
+        # its requests' reminders the sweep cancelled while it was closed are owed again too
+        reviews = [row.id for row in await review_repo.for_case(out.session, case.code)]
+        subjects |= await svc.plan_reviews(out.session, reviews, out.now())
+        await svc.restore_owed(out, case, subjects, by)
 
 
 def service_of(services: Services) -> ReminderService:
