@@ -46,6 +46,7 @@ from bot.domain.reminders import (
     CASE_KINDS,
     CONSULTATION,
     CUSTODY,
+    CUSTODY_LEADER_TEXT,
     RECTIFICATION,
     RECTIFICATION_URGE_TEXT,
     REEVALUATE,
@@ -601,15 +602,24 @@ class ReminderService:
         """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
         code page instead (on a 责任倒查 card always, 去评估 or not). 报告整改完成 is for the
         item's 责任人 and the unit's chief, not the inspector its escalation goes to; the
-        inspector's card asks them to urge the 责任人 (RECTIFICATION_URGE_TEXT)."""
+        inspector's card asks them to urge the 责任人 (RECTIFICATION_URGE_TEXT). The leader's
+        copy of a 责任倒查 asks them to start it (CUSTODY_LEADER_TEXT): it may be the office's
+        检察长, not a 院领导."""
+        rule = self.by_id.get(view.rule_id)
         if view.report_item is not None and pid not in subj.people.get("chief", ()):
-            rule = self.by_id.get(view.rule_id)
             urge = render_text(
                 dataclasses.replace(rule, text=RECTIFICATION_URGE_TEXT), code=subj.code,
                 title=subj.title, due=view.due_at, tz=self.tz, escalation=view.escalation,
                 deadline=subj.deadline, since=subj.deadline, unit=subj.unit,
                 owner=subj.owner) if rule is not None else view.text
             view = dataclasses.replace(view, report_item=None, text=urge)
+        if view.kind == CUSTODY and rule is not None and pid in subj.people.get("leader", ()) \
+                and pid not in subj.people.get("prosecutor", ()):
+            view = dataclasses.replace(view, text=render_text(
+                dataclasses.replace(rule, text=CUSTODY_LEADER_TEXT), code=subj.code,
+                title=subj.title, due=view.deadline or view.due_at, tz=self.tz,
+                escalation=view.escalation, deadline=subj.deadline, since=subj.since,
+                unit=subj.unit, owner=subj.owner))
         if (view.score_url is None and view.review_id is None and view.kind != CUSTODY) or \
                 pid in subj.people.get("prosecutor", ()):
             return view
