@@ -46,6 +46,7 @@ from bot.domain.reminders import (
     CASE_KINDS,
     CONSULTATION,
     CUSTODY,
+    CUSTODY_LEADER_TEXT,
     RECTIFICATION,
     RECTIFICATION_URGE_TEXT,
     REEVALUATE,
@@ -75,6 +76,7 @@ from cards.reminders import (
     reminder_card,
     reopened_card,
     restated,
+    restored_card,
     superseded_card,
 )
 from config.model import Person
@@ -104,6 +106,7 @@ CLOSED_LABELS = {"done": "已处理", "consult": "已发起会商", "evaluated":
 SUPERSEDED = "superseded"  # how a card was closed by the next reminder of its series
 RECTIFIED = "rectified"  # how a report's 销号 closed an item's sent reminders (undone on reopening)
 REPORTED = "reported"  # how a chief's 整改完成 closed them (undone when the inspector sends back)
+CASE_CLOSED = "closed"  # how closing a case closed its reminders (undone on reopening)
 CLOSED_ACTS = {REPORTED: " 已报告整改完成"}  # after who closed it: 已处理：张三 已报告整改完成 …
 REOPENED_LABEL = "整改汇报已更正，恢复整改"
 SENT_BACK_LABEL = "已退回重新整改"
@@ -599,15 +602,24 @@ class ReminderService:
         """去评估 and 去答复 are the case prosecutor's; a leader or an investigator gets the
         code page instead (on a 责任倒查 card always, 去评估 or not). 报告整改完成 is for the
         item's 责任人 and the unit's chief, not the inspector its escalation goes to; the
-        inspector's card asks them to urge the 责任人 (RECTIFICATION_URGE_TEXT)."""
+        inspector's card asks them to urge the 责任人 (RECTIFICATION_URGE_TEXT). The leader's
+        copy of a 责任倒查 asks them to start it (CUSTODY_LEADER_TEXT): it may be the office's
+        检察长, not a 院领导."""
+        rule = self.by_id.get(view.rule_id)
         if view.report_item is not None and pid not in subj.people.get("chief", ()):
-            rule = self.by_id.get(view.rule_id)
             urge = render_text(
                 dataclasses.replace(rule, text=RECTIFICATION_URGE_TEXT), code=subj.code,
                 title=subj.title, due=view.due_at, tz=self.tz, escalation=view.escalation,
                 deadline=subj.deadline, since=subj.deadline, unit=subj.unit,
                 owner=subj.owner) if rule is not None else view.text
             view = dataclasses.replace(view, report_item=None, text=urge)
+        if view.kind == CUSTODY and rule is not None and pid in subj.people.get("leader", ()) \
+                and pid not in subj.people.get("prosecutor", ()):
+            view = dataclasses.replace(view, text=render_text(
+                dataclasses.replace(rule, text=CUSTODY_LEADER_TEXT), code=subj.code,
+                title=subj.title, due=view.deadline or view.due_at, tz=self.tz,
+                escalation=view.escalation, deadline=subj.deadline, since=subj.since,
+                unit=subj.unit, owner=subj.owner))
         if (view.score_url is None and view.review_id is None and view.kind != CUSTODY) or \
                 pid in subj.people.get("prosecutor", ()):
             return view
@@ -705,6 +717,27 @@ class ReminderService:
                 at=out.now(), tz=self.tz, extra=extra(rm.person_id)))
         await out.audit(by, "reminder.reopen", reminder.key, {"was": how, "id": reminder.id})
         return True
+
+    async def restore_owed(self, out: Outbound, case: CaseRow, subjects: dict[str, Subject],
+                           by: str) -> None:
+        """The case reopened: the reminders its closing closed (案件已结案) that are still
+        owed, by the fresh plans ``subjects`` (its review requests' among them) — a request
+        still unanswered or waiting for its re-score, a re-evaluation or 诉前会商 the colour
+        still calls for — are open again, every card with this recipient's buttons as the
+        sweep draws them and no closing footer. Nothing owed stays closed."""
+        for r in await repo.closed_for_case(out.session, case.code, CASE_CLOSED):
+            subj, rule = subjects.get(r.subject), self.by_id.get(r.rule_id)
+            if subj is None or rule is None or not any(o.rule_id == r.rule_id
+                                                       for o in subj.planned):
+                continue
+            if not await repo.reopen_once(out.session, r.id, CASE_CLOSED):
+                continue
+            r.closed_at = r.closed_by = r.closed_how = None
+            view = self.view(r, rule, subj, r.due_at)
+            for rm in await repo.messages_of(out.session, r.id):
+                fresh = reminder_card(self.for_recipient(out, view, subj, rm.person_id))
+                await _redraw(out, rm.message_id, partial(restored_card, fresh=fresh))
+            await out.audit(by, "reminder.reopen", r.key, {"was": CASE_CLOSED, "id": r.id})
 
     async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
                              note: str) -> bool:
@@ -913,14 +946,15 @@ async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
     by closing (an unsent one still goes out, see plan_case); a sent one stays open for the
     leader, its cards saying the case is closed. ``reopened``: the case was closed and is
     open again, so those cards no longer say it is closed (and the prosecutor's copy offers
-    去评估 again while red)."""
+    去评估 again while red), and the cards closing took the buttons off that are still owed
+    get them back (``restore_owed``)."""
     svc = out.services.reminders
     if svc is None:
         return
-    await svc.plan_cases(out.session, [case.code], out.now())
+    subjects = await svc.plan_cases(out.session, [case.code], out.now())
     if case.status != "open":  # closed or withdrawn (撤销案件)
         others = [r.id for r in svc.rules if r.kind != CUSTODY]
-        how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else "closed"
+        how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else CASE_CLOSED
         for r in await repo.open_sent_for_case(out.session, case.code, others):
             await svc.close(out, r, by, how)
         status = custody_status(case, svc.tz)
@@ -933,6 +967,10 @@ async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
             custody_status(case, svc.tz)
         if status is not None:
             await svc.restate_custody(out, case, status, keep_evaluate=red)
+        # its requests' reminders the sweep cancelled while it was closed are owed again too
+        reviews = [row.id for row in await review_repo.for_case(out.session, case.code)]
+        subjects |= await svc.plan_reviews(out.session, reviews, out.now())
+        await svc.restore_owed(out, case, subjects, by)
 
 
 def service_of(services: Services) -> ReminderService:

@@ -148,3 +148,10 @@ def reopened_card(card: Card, reminder_id: int, label: str, who: str, at: dateti
         *card.actions, *(b for b in extra if card.button(b.id) is None),
         Button(id="reminder.done", label="已处理", data={"id": str(reminder_id)}))
     return replace(card, actions=actions, footer=f"{label}：{who} {local(at, tz)}")
+
+
+def restored_card(card: Card, fresh: Card) -> Card:
+    """A card its case's closing took the buttons off (案件已结案), the case reopened and the
+    reminder still owed: the buttons of ``fresh`` (the card as the sweep would draw it now for
+    this recipient), no closing footer; the text as it was sent (missed dates, 补发)."""
+    return replace(card, actions=fresh.actions, footer=None)

@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.dispatcher import ANY_TEXT, Router
 from bot.domain.codes import ending_code
 from bot.domain.helptext import is_placeholder
-from bot.domain.period import ALL_WORDS, PERIOD_WORDS, PeriodError, parse_period
+from bot.domain.period import ALL_WORDS, PERIOD_WORDS, STATS_EXAMPLES, TYPED_FORMS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import replan_case
@@ -640,19 +640,16 @@ async def receive_cmd(event: MessageEvent, ctx: Context) -> None:
     await _typed_choice(ctx, "先收后补")
 
 
-STATS_EXAMPLES = "统计 上月；统计 2026-10-01 至 2026-11-30"
-
-
 @router.command("统计", summary="案件码统计（颜色分布、转码、绿码用时、受理、羁押期限），"
-                "可按案件录入日期限定期间：本周、近30天、本月、上月、本季度、上季度、今年、2026、2026-10、"
-                "2026-10-01 至 2026-11-30",
+                "可按案件录入日期限定期间：" + "、".join(TYPED_FORMS)
+                + "、今年、2026-10、2026-10-01 至 2026-11-30",
                 usage="统计 [期间]", roles=ops.STATS_ROLES, readonly=True,
                 glued_words=(*PERIOD_WORDS, *ALL_WORDS))
 async def stats_cmd(event: MessageEvent, ctx: Context) -> None:
     try:
         period = parse_period(ctx.args, ctx.clock.now().astimezone(ctx.config.tz).date())
     except PeriodError as e:
-        await ctx.reply(f"{e}。示例：{STATS_EXAMPLES}")
+        await ctx.reply(f"{e}。{STATS_EXAMPLES}")
         return
     card = stats_card(await ops.case_stats(ctx.services, ctx.user, period),
                       ctx.config.web.base_url)

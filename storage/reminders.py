@@ -308,6 +308,13 @@ async def closed_for_subject(session: AsyncSession, subject: str, how: str) -> l
     return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
 
 
+async def closed_for_case(session: AsyncSession, code: str, how: str) -> list[Reminder]:
+    """The case's sent reminders (its review requests' too) closed the way ``how`` says."""
+    stmt = select(Reminder).where(Reminder.case_code == code, Reminder.status == SENT,
+                                  Reminder.closed_how == how)
+    return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
+
+
 async def open_copies_of_series(session: AsyncSession, rule_id: str, subject: str,
                                 person_ids: Sequence[str], other_than: int
                                 ) -> list[tuple[Reminder, ReminderMessage]]:

@@ -322,6 +322,12 @@ def period_between(start: str, end: str) -> Period | None:
 
 
 PERIOD_EXAMPLES = "上月、本季度、11月、2026年、12.20-1.10、近30天"  # what /stats?period= takes
+# what 统计 answers a period it cannot read with (and 帮助 全部 names): one example to copy,
+# then the forms offices type, the newer ones first seen there, short enough for a phone
+TYPED_FORMS = ("今天", "昨天", "近30天", "本月", "上月", "本季度", "第四季度", "11.1-11.30",
+               "12.20-1.10", "11月1日至今")
+STATS_EXAMPLES = "示例：统计 上月。期间还可写：" + "、".join(
+    f for f in TYPED_FORMS if f != "上月")
 
 
 def period_of_query(typed: str | None, start: str, end: str, today: date) -> Period | None:

@@ -98,6 +98,10 @@ ESCALATION_PREFIX = "【升级督办】"
 REVIEW_RESCORE_TEXT = (
     "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限（{deadline}）已过仍未重新评分，"
     "请承办检察官{owner}尽快重新评分。")
+# the custody_escalation rule's text on the copy of whom it escalates to: the 院领导, or the
+# office's 检察长 where it has none (directory.leaders_of), so not 「请院领导…」 to a 检察长
+CUSTODY_LEADER_TEXT = (
+    "【责任倒查】案件 {code}《{title}》羁押期限已于 {due} 届满，案件仍为红码。请您启动责任倒查。")
 # the rectification_overdue rule's text on the escalation to the inspector, who does not
 # rectify but urges the item's 责任人 to ({days}: days past the item's deadline)
 RECTIFICATION_URGE_TEXT = (

@@ -119,7 +119,9 @@ async def test_a_period_in_the_future_is_answered_and_one_that_cannot_be_read_is
     assert head(await ask(c, "统计 2030"))[1:4] == [
         "统计期间：2030-01-01 至 2030-12-31（按案件录入日期）", "数据截至：2026-11-05 09:30",
         "案件总数：0"]
-    examples = "示例：统计 上月；统计 2026-10-01 至 2026-11-30"
+    # one example to copy, then the forms offices type (phone-sized: one sentence)
+    examples = ("示例：统计 上月。期间还可写：今天、昨天、近30天、本月、本季度、第四季度、"
+                "11.1-11.30、12.20-1.10、11月1日至今")
     unread = await ask(c, "统计 下周")
     assert unread["card"] is None
     assert unread["text"] == f"看不懂统计期间「下周」。{examples}"
@@ -143,7 +145,8 @@ async def test_periods_as_leaders_type_them_after_a_comma_or_glued(four_cases: C
     assert head(await ask(c, "统计 10月30日-31日"))[3] == "案件总数：2"
     assert (await ask(c, "统计 1101-1130"))["text"] == (
         "「1101-1130」请写作 11.1-11.30 或 11月1日至11月30日。"
-        "示例：统计 上月；统计 2026-10-01 至 2026-11-30")
+        "示例：统计 上月。期间还可写：今天、昨天、近30天、本月、本季度、第四季度、"
+        "11.1-11.30、12.20-1.10、11月1日至今")
 
 
 async def test_periods_as_offices_type_them(four_cases: Console) -> None:
@@ -170,7 +173,7 @@ async def test_periods_as_offices_type_them(four_cases: Console) -> None:
     assert head(await ask(c, "统计 10月31日至1月10日"))[1:4:2] == [
         "统计期间：2026-10-31 至 2027-01-10（按案件录入日期）", "案件总数：3"]
     bad_day = await ask(c, "统计 11.31")
-    assert bad_day["text"] == "日期「11.31」不存在。示例：统计 上月；统计 2026-10-01 至 2026-11-30"
+    assert bad_day["text"].startswith("日期「11.31」不存在。示例：统计 上月。期间还可写：今天、")
 
 
 async def test_the_page_and_its_csv_take_a_period(four_cases: Console) -> None:
@@ -291,4 +294,5 @@ async def test_help_names_the_period_forms(console: Console) -> None:
     r = await console.send(LEADER, f"dm:{LEADER}", "帮助 全部")
     [line] = [x for x in r["messages"][0]["text"].split("\n") if x.startswith("· 统计")]
     assert line.startswith("· 统计 [期间] —— 案件码统计")
-    assert "本月、上月、本季度、上季度、今年、2026、2026-10、2026-10-01 至 2026-11-30" in line
+    assert ("今天、昨天、近30天、本月、上月、本季度、第四季度、11.1-11.30、12.20-1.10、11月1日至今、"
+            "今年、2026-10、2026-10-01 至 2026-11-30") in line

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.period import Period, PeriodError, parse_period, period_between, presets
+from bot.domain.period import (
+    STATS_EXAMPLES,
+    TYPED_FORMS,
+    Period,
+    PeriodError,
+    parse_period,
+    period_between,
+    presets,
+)
 
 TODAY = date(2026, 11, 5)  # a Thursday in the fourth quarter
 
@@ -247,3 +255,11 @@ def test_the_pages_preset_links_are_the_chat_words() -> None:
         ("本月", "2026-11-01 至 2026-11-30"), ("上月", "2026-10-01 至 2026-10-31"),
         ("本季度", "2026-10-01 至 2026-12-31"), ("上季度", "2026-07-01 至 2026-09-30"),
         ("今年", "2026-01-01 至 2026-12-31")]
+
+
+def test_every_form_the_statistics_answer_names_is_read() -> None:
+    """统计's usage answer (and 帮助 全部) offers these forms: each must work as typed."""
+    for typed in TYPED_FORMS:
+        assert parse_period(typed, TODAY) is not None, typed
+        assert typed in STATS_EXAMPLES or typed == "上月", typed
+    assert len(STATS_EXAMPLES) <= 70  # one sentence on a phone

@@ -88,9 +88,12 @@ async def test_a_county_chief_gets_the_accountability_review_without_a_leader(
 
         await console.advance("7d")  # Monday 11-09 09:30
         [card] = await cards_titled(console, LS_CHIEF, "责任倒查")
-        assert "请院领导启动责任倒查" in card["card"]["body"]
+        # addressed to the 检察长 it reaches, not to a 院领导 乐顺 does not have
+        assert "案件仍为红码。请您启动责任倒查。" in card["card"]["body"]
+        assert "院领导" not in card["card"]["body"]
         assert labels(card) == ["查看案件", "已处理"]
-        assert len(await cards_titled(console, LS_PROSECUTOR, "责任倒查")) == 1
+        [mine] = await cards_titled(console, LS_PROSECUTOR, "责任倒查")
+        assert "请您启动" not in mine["card"]["body"]  # the prosecutor does not start it
         for other in (HC_LEADER, CITY_CHIEF, "p-leader-1"):
             assert await cards_titled(console, other, "责任倒查") == []
         assert await listing(console, LS_CHIEF) == (

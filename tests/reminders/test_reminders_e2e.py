@@ -121,6 +121,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
     assert "羁押期限已于 2026年11月3日 届满" in lead["card"]["body"]
     assert "羁押期限：2026-11-03" in lead["card"]["body"]  # the deadline day, not its end
+    assert "请您启动责任倒查。" in lead["card"]["body"]  # the leader's copy is addressed to them
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
     assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
     assert [a["label"] for a in lead["card"]["actions"]] == ["查看案件", "已处理"]
