@@ -130,19 +130,24 @@ BAD_LINK = ("该案件码链接无效（可能复制不完整）。知道案件�
 EXPIRED_LINK = "该链接已过期，以下为最新案件码。"
 
 
-_SCANNED_CODE = re.compile(rf"(?<![A-Z]){CODE_PATTERN}(?![0-9])")
+# what a scanned QR code must be, whole, to name a case: a code-page link (any site and path
+# before /c/<token>: the bot's base URL may have moved since it was printed), or a case code
+_SCANNED_LINK = re.compile(rf"https?://[^/\s?#]+(?:/[^\s?#]*)?{LINK_PATTERN}/?")
+_SCANNED_CODE = re.compile(CODE_PATTERN)
 
 
 def code_in_scan(signer: Signer, text: str) -> str | None:
-    """The case code a scanned QR code names: a code-page link of ours (genuine; an expired
-    one still names its case, like an old printout), or a case code written in its text.
-    None for anything else (another site's link, a forged one, no code)."""
-    if (m := _LINK.search(text)) is not None:
+    """The case code a scanned QR code names: a code-page link of ours (its signature genuine;
+    an expired one still names its case, like an old printout), or a QR code that holds only a
+    case code (spaces, full-width and lower case aside). None for anything else: another
+    site's link, even one with a code in it (…?c=HY-2026-0001), a forged link, no code."""
+    if (m := _SCANNED_LINK.fullmatch(text.strip())) is not None:
         payload = signer.genuine("code", m.group(1))
         if payload is not None and isinstance(payload.get("c"), str):
             return str(payload["c"])
-    found = _SCANNED_CODE.search(unicodedata.normalize("NFKC", text).upper())
-    return found.group(0) if found else None
+        return None
+    bare = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return bare if _SCANNED_CODE.fullmatch(bare) else None
 
 
 async def case_from_link(ctx: Context, text: str) -> tuple[CaseRow, bool] | None:

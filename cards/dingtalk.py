@@ -25,8 +25,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
+from bot.domain.codes import CODE_PATTERN
 from cards.model import Button, Card
 
+_CODE = re.compile(CODE_PATTERN)
 COLORS = {"red": ("🔴", "红码"), "yellow": ("🟡", "黄码"), "green": ("🟢", "绿码")}
 MAX_ACTION_BUTTONS = 5  # sampleActionCard2..5 carry 2..5 buttons
 
@@ -145,14 +147,46 @@ def _marked(parts: list[str], sep: str) -> list[str]:
             for i, p in enumerate(parts, 1)]
 
 
+def omitted_note(omitted: Sequence[Button]) -> str:
+    """The line a card gets for the buttons past MAX_ACTION_BUTTONS, which DingTalk does not
+    show: what to send instead. Buttons of one command, one per item (「受理 HY-2026-0006」 …
+    on the 待受理 list), are named by their items; any others by their labels."""
+    if not omitted:
+        return ""
+    head = f"卡片最多显示 {MAX_ACTION_BUTTONS} 个按钮"
+    labels = [b.label for b in omitted]
+    words = {label.partition(" ")[0] for label in labels}
+    keys = [label.partition(" ")[2].strip() for label in labels]
+    if len(words) == 1 and all(keys):
+        word = words.pop()
+        if all(_CODE.fullmatch(k) for k in keys):
+            return f"{head}；其余案件（{_some(keys)}）请发送「{word} 案件码」"
+        return f"{head}；其余（{_some(keys)}）请发送「{word} …」"
+    return f"{head}；未显示：{_some(labels)}"
+
+
+def _some(names: Sequence[str], shown: int = 3) -> str:
+    """A few names: 「HY-2026-0006、HY-2026-0007、HY-2026-0008 等 15 个」."""
+    more = f" 等 {len(names)} 个" if len(names) > shown else ""
+    return f"{'、'.join(names[:shown])}{more}"
+
+
 def fit_card(card: Card) -> Card:
-    """The card with its body within CARD_BODY_MAX_*: cut at a line end, with a short note that
-    points at the card's link button (查看详情) when it has one. Buttons are kept."""
-    if fits(card.body, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES):
-        return card
+    """The card as DingTalk can show it: at most MAX_ACTION_BUTTONS buttons (the first ones,
+    the others named in a line at the end of the body: `omitted_note`), its body within
+    CARD_BODY_MAX_* (cut at a line end, with a short note that points at the card's link
+    button, 查看详情, when it has one)."""
+    extra = omitted_note(card.actions[MAX_ACTION_BUTTONS:])
+    if extra:
+        card = replace(card, actions=card.actions[:MAX_ACTION_BUTTONS])
+    lead = f"{card.body}\n{extra}" if card.body and extra else card.body or extra
+    if fits(lead, CARD_BODY_MAX_CHARS, CARD_BODY_MAX_BYTES):
+        return replace(card, body=lead) if extra else card
     link = next((b for b in card.actions if b.url), None)
     note = f"……（内容过长，未全部显示，请点「{link.label}」查看）" if link else \
         "……（内容过长，未全部显示）"
+    if extra:
+        note = f"{note}\n{extra}"
     head = split_text(card.body, CARD_BODY_MAX_CHARS - len(note) - 1,
                       CARD_BODY_MAX_BYTES - _utf8(note) - 1)[0]
     return replace(card, body=f"{head}\n{note}")
@@ -270,8 +304,9 @@ def robot_message(card: Card, link_for: LinkFor, in_client: bool = False) -> Rob
     """(msgKey, msgParam) for the robot message API when there is no card template: one
     message, the body cut to fit (`fit_card`). `in_client`: buttons open in the DingTalk
     client (`client_link`)."""
-    title, md = markdown(fit_card(card))
-    buttons = list(card.actions[:MAX_ACTION_BUTTONS])
+    card = fit_card(card)
+    title, md = markdown(card)
+    buttons = list(card.actions)
 
     def link(b: Button) -> str:
         url = b.url or link_for(b)

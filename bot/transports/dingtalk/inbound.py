@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PICTURE_RETRY_DELAYS = (0.5, 1.5)  # seconds before each new try at a failed picture download
+
 
 class SeenIds:
     """msgIds seen in the last `ttl` seconds (in-flight and done), in this process. Redis and
@@ -155,13 +157,15 @@ class Inbound:
 
     async def _read_pictures(self, mapped: Incoming) -> Incoming | Refusal:
         """A picture sent to the bot: the first case code found in its QR codes, as the command
-        「码 <code>」 (so the sender gets exactly what typing it gives them, permissions and
-        all); otherwise a short answer. The decoding runs in a thread, off the event loop."""
+        sent with it, 「码 <code>」 by default (「扫码受理」 with it: 「扫码受理 <code>」), so the
+        sender gets exactly what typing it gives them, permissions and all. Otherwise a short
+        answer; a command other than 码 with no code found is read as typed (its usage). The
+        decoding runs in a thread, off the event loop."""
         event = mapped.event
         failed = None
         for download_code in mapped.pictures:
             try:
-                data = await self.api.message_file(download_code, self.config.picture_max_bytes)
+                data = await self._download(download_code, event.event_id)
                 texts = await asyncio.to_thread(qr_texts, data)
             except (DingTalkApiError, NotAPicture) as e:
                 log.warning("dingtalk: picture of %s not read: %s", event.event_id, e)
@@ -169,13 +173,31 @@ class Inbound:
                 continue
             signer = self.app.services.signer
             if (code := next(filter(None, (code_in_scan(signer, t) for t in texts)), None)):
-                log.info("dingtalk: picture of %s shows case code %s", event.event_id, code)
-                return replace(mapped, event=replace(event, text=f"码 {code}"), pictures=())
+                log.info("dingtalk: picture of %s shows case code %s (%s)", event.event_id, code,
+                         mapped.command)
+                return replace(mapped, event=replace(event, text=f"{mapped.command} {code}"),
+                               pictures=())
             log.info("dingtalk: no case code in picture of %s (%d QR code(s))",
                      event.event_id, len(texts))
         if failed is not None:
             return mapped.refused(f"picture not read: {failed}", mapping.PICTURE_FAILED)
+        if mapped.command != "码":
+            return replace(mapped, pictures=())
         return mapped.refused("no case code in the picture", mapping.NO_CODE_IN_PICTURE)
+
+    async def _download(self, download_code: str, event_id: str) -> bytes:
+        """A picture's bytes, asked for again after a short wait (PICTURE_RETRY_DELAYS) when
+        DingTalk failed in a way worth retrying (a 5xx, a timeout): the sender is waiting."""
+        for delay in (*PICTURE_RETRY_DELAYS, None):
+            try:
+                return await self.api.message_file(download_code, self.config.picture_max_bytes)
+            except DingTalkApiError as e:
+                if e.kind != "retry" or delay is None:
+                    raise
+                log.info("dingtalk: picture of %s not fetched (%s); retrying in %.1fs",
+                         event_id, e, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _take(self, mapped: Incoming, entry: Spooled, msg_id: str,
                     staff_id: str | None) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from dingtalk_stream import CardCallbackMessage, ChatbotMessage
 
 from bot.directory import Directory
+from bot.dispatcher import command_text
 from bot.events import CardActionEvent, MessageEvent
 from config.model import Org
 
@@ -24,6 +25,10 @@ NOT_FILES = ("不能处理文件和视频。查看案件码请发送「码 案�
              "或案件码二维码的图片（截图或照片），其他命令发送「帮助」查看。")
 NO_CODE_IN_PICTURE = "图片中没有识别到案件码，请发送「码 案件编号」"
 PICTURE_FAILED = "图片未能读取（可能过大或已失效），请重新发送，或发送「码 案件编号」"
+# the commands whose one required argument is a case code: sent with a picture of a case
+# code's QR (「扫码受理」 and the QR photographed), they act on the code found in it
+PICTURE_COMMANDS = frozenset({"码", "code", "受理", "扫码受理", "已知悉", "收到", "延期受理",
+                              "先收后补"})
 
 
 class MalformedFrame(ValueError):
@@ -93,8 +98,9 @@ class Incoming:
     webhook_expires_ms: int  # ... and when it stops working (epoch ms)
     sender: Addressee | None = None  # in a group: whom the answers mention
     # a picture (or pictures in rich text): their downloadCodes, to look for a case-code QR
-    # in; the event's text is then set from what is found (「码 <code>」)
+    # in; the event's text is then set from what is found (「<command> <code>」)
     pictures: tuple[str, ...] = ()
+    command: str = "码"  # the command sent with the pictures (one of PICTURE_COMMANDS)
 
     def refused(self, reason: str, reply: str) -> Refusal:
         """Answered with `reply` instead of being handled (a picture without a code)."""
@@ -121,6 +127,13 @@ def _text(msg: ChatbotMessage) -> str | None:
             return None  # only a picture (in a group, with the @ alone): nothing to read
         return text
     return None
+
+
+def picture_command(text: str) -> str | None:
+    """`text` as a command word of PICTURE_COMMANDS alone (「扫码受理」, 「@casebot 受理。」,
+    「已知悉：」): that word; None for anything else (a command with its arguments typed)."""
+    word = speech_text(command_text(text))
+    return word if unicodedata.normalize("NFKC", word).lower() in PICTURE_COMMANDS else None
 
 
 def _pictures(msg: ChatbotMessage) -> tuple[str, ...]:
@@ -248,8 +261,13 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
     if text is None and (text := _recognition(msg)) is not None:
         spoken = True
     pictures = _pictures(msg)
-    if pictures and text in (None, "", "码"):  # a picture alone, or 「@casebot 码」 with it
-        text = ""
+    command = picture_command(text) if pictures and text and not spoken else None
+    if command is not None and msg.conversation_type == "2" and not mentioned:
+        command, pictures = None, ()  # not for the bot: the text alone, as it would be read
+    if pictures and not text:  # a picture alone (in a group, with the @)
+        text, command = "", "码"
+    elif command and text:  # 「扫码受理」 with the QR: the text as typed if it holds no code
+        pass
     elif text is None:
         if msg.conversation_type == "2" and not mentioned:
             return None
@@ -265,7 +283,7 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
         mentioned=mentioned, raw=raw, spoken=spoken,
     )
     return Incoming(event, msg.session_webhook or None, _expires_ms(msg), group_sender(msg),
-                    pictures)
+                    pictures, command or "码")
 
 
 @dataclass(frozen=True)
