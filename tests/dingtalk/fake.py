@@ -465,20 +465,24 @@ class FakeDingTalk:
         return web.json_response({"downloadUrl": f"{self.base}/files/{code}"})
 
     async def _file(self, request: web.Request) -> web.Response:
+        """The file at the URL messageFiles/download gave (faults apply: a 5xx, a timeout)."""
+        if (err := await self._fault(request, None)) is not None:
+            return err
         return web.Response(body=self.files[request.match_info["code"]],
                             content_type="image/png")
 
     def send_picture(self, data: bytes, *, staff_id: str, group: str | None = None,
-                     rich: bool = False) -> str:
+                     rich: bool = False, text: str = "") -> str:
         """A picture as DingTalk pushes it: msgtype `picture` with `content.downloadCode`, or
-        (`rich`) a richText with the picture (what a picture with an @ in a group is)."""
+        (`rich`, or with `text`) a richText with the picture (what a picture with an @ in a
+        group is, or one sent with words: 「扫码受理」 and the picture)."""
         code = f"dl-{uuid.uuid4().hex[:10]}"
         self.files[code] = data
         msg = self.bot_message("", staff_id=staff_id, group=group)
         del msg["text"]
-        if rich:
+        if rich or text:
             msg.update(msgtype="richText", content={"richText": [
-                {"text": ""}, {"type": "picture", "downloadCode": code}]})
+                {"text": text}, {"type": "picture", "downloadCode": code}]})
         else:
             msg.update(msgtype="picture", content={"downloadCode": code})
         self.push(self.frame("/v1.0/im/bot/messages/get", msg))
