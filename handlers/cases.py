@@ -263,11 +263,14 @@ WITHDRAW_CONFIRM = "确认"
 def _typed_confirm(rest: str) -> tuple[str, bool]:
     """(the reason, whether it ends with the word 确认 on its own): 「重复录入 确认」,
     「重复录入，确认」, 「确认」."""
-    if rest == WITHDRAW_CONFIRM:
+    bare = rest.rstrip("。．｡. ")  # 「重复录入 确认。」: the full stop ends the command
+    if bare == WITHDRAW_CONFIRM:
         return "", True
-    head = rest.removesuffix(WITHDRAW_CONFIRM)
-    if head != rest and head[-1:] in ops.WITHDRAW_SEPARATORS:
-        return head.rstrip(ops.WITHDRAW_SEPARATORS), True
+    head = bare.removesuffix(WITHDRAW_CONFIRM)
+    if head != bare and head[-1:].isspace():  # 「重复录入。 确认」: the reason keeps its 。
+        return head.rstrip(), True
+    if head != bare and head[-1:] in ops.WITHDRAW_SEPARATORS:  # 「重复录入，确认」
+        return head[:-1].rstrip(), True
     return rest, False
 
 
