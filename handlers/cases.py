@@ -22,6 +22,7 @@ from cards.cases import (
     intake_list_actions,
     intake_pending_card,
     intake_returned_card,
+    intake_state,
     intake_waiting_card,
     local,
     new_case_card,
@@ -539,6 +540,7 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
 
 
 CHOICES = ("intake.defer", "intake.receive")  # the prosecutor's answers to a 待定
+INTAKE_LINE = "受理："  # the 码 card's line saying what became of the case at intake (case_body)
 
 
 async def choose_intake(ctx: Context, code: str, decision: str) -> None:
@@ -558,16 +560,19 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
+        last = await repo.latest_intake(ctx.session, case)
         await _redraw_choice_card(ctx, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
-            f"已决定：{case.intake}")
+            f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
     ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
-    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）")
+    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）",
+                              intake_state(decision, ctx.user.name, now, ev.version, case.version,
+                                           True, tz))
     # the case manager's 待定 card, and the prosecutor's other cards asking the same
     await ops.retire_waiting(ctx, case.code, intake_chosen_card(
         view, ev, decision, ctx.user.name, now, tz), done)
@@ -580,16 +585,22 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
             await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
-async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str) -> None:
+async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str,
+                              intake: str | None = None) -> None:
     """The card the choice was tapped on (none when typed): a 受理待定 card becomes `whole`
     (None: loses its buttons, footed `footer`); a 码 card loses only the two choices, footed
-    `footer`, and keeps 查看详情 and 去评分."""
+    `footer`, and keeps 查看详情 and 去评分; its 受理 line says `intake` (the decision, as a
+    fresh 码 says it), no longer 待定，等待承办检察官选择."""
     old = msgs.message_card(ctx.card_message) if ctx.card_message is not None else None
     if ctx.card_message is None or old is None:
         return
     if any(a.id not in CHOICES for a in old.actions):
+        body = old.body if intake is None else "\n".join(
+            f"{INTAKE_LINE}{intake}" if line.startswith(INTAKE_LINE) else line
+            for line in old.body.split("\n"))
         await ctx.update_card(ctx.card_message, replace(
-            old, footer=footer, actions=tuple(a for a in old.actions if a.id not in CHOICES)))
+            old, body=body, footer=footer,
+            actions=tuple(a for a in old.actions if a.id not in CHOICES)))
     elif whole is not None:
         await ctx.update_card(ctx.card_message, whole)
     elif old.actions:
