@@ -27,6 +27,7 @@ from bot.domain.scoring import (
     EvaluationError,
     FieldError,
     cleared_items,
+    custody_ends_at,
     new_evaluation,
     open_deductions,
     transcode_between,
@@ -372,7 +373,15 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
             intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
             case.status == "open", out.config.tz),
         receipts=receipts, withdrawn=withdrawn_text(out, case),
+        custody_passed=custody_passed(out, case),
     )
+
+
+def custody_passed(out: Outbound, case: CaseRow) -> bool:
+    """Whether the case's 羁押期限 has run out (届满 at the end of its day, as for 责任倒查 and
+    the statistics): the code page and the 码 card say 已届满 alike."""
+    return (case.custody_deadline is not None
+            and out.now() >= custody_ends_at(case.custody_deadline, out.config.tz))
 
 
 def withdrawn_text(out: Outbound, case: CaseRow) -> str | None:

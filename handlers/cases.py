@@ -114,6 +114,10 @@ async def pasted_link(event: MessageEvent, ctx: Context) -> None:
 
 
 ICON = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+# how the waiting list (待受理, 我的案件) ends a case's line: not scanned yet, or waiting for its
+# prosecutor's choice
+NOT_TAKEN_IN = "待受理"
+WAITING_TEXT = "待定（等待承办检察官选择）"
 
 
 @router.command("我的案件", summary="列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件"
@@ -193,7 +197,7 @@ async def _waiting_for_intake(ctx: Context, query: ops.WaitingQuery, word: str) 
     first = (query.page - 1) * ops.WAITING_SHOWN
     lines = [f"范围：{scope}"]
     lines += [f"{ICON.get(c.color, '⚪')} {c.code} {c.title} {Color(c.color).label} {c.score}分 · "
-              + ("待定（等待承办检察官选择）" if c.pending else "待受理") for c in shown]
+              + (WAITING_TEXT if c.pending else NOT_TAKEN_IN) for c in shown]
     after = total - first - len(shown)
     if query.page > 1 or after:
         lines.append(f"按案件码顺序，本页为第 {first + 1}–{first + len(shown)} 件"
@@ -449,8 +453,24 @@ async def intake_button(event: CardActionEvent, ctx: Context) -> None:
     ctx.action_done()
     old = msgs.message_card(ctx.card_message)
     if old is not None:
+        body = old.body
+        if ctx.button.id != "case.intake":  # a 受理 <案件码> of the list: its line says what now
+            last = await repo.last_intake(ctx.session, case.code)
+            body = _listed_as(body, case.code, last.decision if last is not None else None)
         await ctx.update_card(ctx.card_message, replace(
-            old, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
+            old, body=body, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
+
+
+def _listed_as(body: str, code: str, decision: str | None) -> str:
+    """The waiting list's `body` with the line of `code` ending with `decision` (已放行, 已退回,
+    or 待定 as the list says it), no longer · 待受理."""
+    if decision is None:
+        return body
+    now = WAITING_TEXT if decision == ops.INTAKE_BY_COLOR[Color.YELLOW] else f"已{decision}"
+    was = f" · {NOT_TAKEN_IN}"
+    return "\n".join(
+        line.removesuffix(NOT_TAKEN_IN) + now if line.endswith(was) and f" {code} " in line
+        else line for line in body.split("\n"))
 
 
 async def take_in(ctx: Context, case: CaseRow) -> bool:

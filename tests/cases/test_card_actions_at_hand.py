@@ -195,7 +195,13 @@ async def test_the_waiting_list_takes_each_case_in(console: Console) -> None:
     titles = [m["card"]["title"] for m in cards(r["messages"])]
     assert f"受理 {red} · 退回" in titles
     assert await intakes(console, red) == ["退回"]
-    assert labels(await current(console, f"dm:{MANAGER}", listing["id"])) == []
+    now = await current(console, f"dm:{MANAGER}", listing["id"])
+    assert labels(now) == []
+    # its line says what was decided, no longer 待受理; the other case's is as it was
+    [line] = [x for x in now["card"]["body"].splitlines() if f" {red} " in x]
+    assert line.endswith(" · 已退回") and "待受理" not in now["card"]["body"], now["card"]["body"]
+    assert any(f" {pending} " in x and x.endswith(" · 待定（等待承办检察官选择）")
+               for x in now["card"]["body"].splitlines())
     assert await intakes(console, pending) == ["待定"]
 
     # 扫码受理 <案件码> is 受理 <案件码>
