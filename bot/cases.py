@@ -27,6 +27,7 @@ from bot.domain.scoring import (
     EvaluationError,
     FieldError,
     cleared_items,
+    custody_ends_at,
     new_evaluation,
     open_deductions,
     transcode_between,
@@ -38,6 +39,7 @@ from bot.signing import Signer, expired
 from cards.cases import (
     SCORE_FORM_BUTTON,
     CaseView,
+    OwnCode,
     ReceiptView,
     case_created_card,
     created_card_scored,
@@ -220,13 +222,27 @@ _REST_LEAD = "，,、：:;；。 \u3000"
 def split_code_arg(args: str) -> tuple[str, str]:
     """(the case part, the rest) of arguments that start with a case code or a code link and
     go on with free text: 「HY-2026-0005 重复录入」, 「ｈｙ－２０２６－０００５，重复录入」. Anything
-    else: its first word and the rest, for `case_from_args` to explain."""
-    plain = unicodedata.normalize("NFKC", args).strip()
+    else: its first word and the rest, for `case_from_args` to explain. The case part is read
+    as ASCII (NFKC); the rest is free text, kept as typed (，。！ stay full-width, a final 。
+    stays) but for the separators before it and the blanks after it."""
+    args = args.strip()
+    plain = unicodedata.normalize("NFKC", args)
     m = _LEADING_CODE.match(plain)
     if m is not None:
-        return m.group(1).upper(), plain[m.end():].strip(_REST_LEAD)
-    first, _, rest = plain.partition(" ")
-    return first, rest.strip(_REST_LEAD)
+        return m.group(1).upper(), _typed_after(args, m.end()).lstrip(_REST_LEAD).rstrip()
+    first, _, rest = args.partition(" ")
+    return unicodedata.normalize("NFKC", first), rest.lstrip(_REST_LEAD).rstrip()
+
+
+def _typed_after(text: str, plain_end: int) -> str:
+    """What follows, in `text` as typed, the first `plain_end` characters of its NFKC form
+    (ＨＹ－２０２６－０００５ is as long as HY-2026-0005; ﾊﾟ is one character less)."""
+    seen = 0
+    for i, ch in enumerate(text):
+        if seen >= plain_end:
+            return text[i:]
+        seen += len(unicodedata.normalize("NFKC", ch))
+    return ""
 
 
 def starts_with_code(text: str) -> bool:
@@ -362,7 +378,15 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
             intake.decision, d.person_name(intake.by), intake.at, intake.version, case.version,
             case.status == "open", out.config.tz),
         receipts=receipts, withdrawn=withdrawn_text(out, case),
+        custody_passed=custody_passed(out, case),
     )
+
+
+def custody_passed(out: Outbound, case: CaseRow) -> bool:
+    """Whether the case's 羁押期限 has run out (届满 at the end of its day, as for 责任倒查 and
+    the statistics): the code page and the 码 card say 已届满 alike."""
+    return (case.custody_deadline is not None
+            and out.now() >= custody_ends_at(case.custody_deadline, out.config.tz))
 
 
 def withdrawn_text(out: Outbound, case: CaseRow) -> str | None:
@@ -824,19 +848,22 @@ async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
 
 
 # the buttons of the cards people asked for (码, 评分, 已录入案件) that a case no longer open
-# refuses: 去评分 / 打开评分表 and 扫码受理
-NOT_WHEN_CLOSED = ("case.score", "case.intake", "intake.defer", "intake.receive")
+# refuses: 去评分 / 打开评分表, 扫码受理, and an investigator's 申请复核 and 已知悉
+NOT_WHEN_CLOSED = ("case.score", "case.intake", "intake.defer", "intake.receive", "review.file",
+                   "case.ack")
 CLOSED_FOOTER_START = "案件已结案"  # closed_footer of a closed (not withdrawn) case
 
 
-def _requested_chats(out: Outbound, case: CaseRow) -> list[str]:
+def _requested_chats(out: Outbound, case: CaseRow, investigators: Collection[str]
+                     ) -> list[str]:
     """Where a card offering 去评分 or 扫码受理 on `case` may be: the 1:1 chats and groups of its
-    prosecutor and of the case managers in whose scope it is (whom those buttons are for)."""
+    prosecutor and of the case managers in whose scope it is (whom those buttons are for); and
+    the 1:1 chats of its investigators, whose 码 cards there offer 申请复核 and 已知悉."""
     people = [case.prosecutor] + [p.id for p in out.directory.with_role("case_manager")
                                   if in_scope(out, p, case.unit)]
     chats = [c for pid in people
              for c in [f"dm:{pid}", *(chat.id for chat in out.directory.chats_of(pid))]]
-    return list(dict.fromkeys(chats))
+    return list(dict.fromkeys(chats + [f"dm:{pid}" for pid in investigators]))
 
 
 async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
@@ -848,7 +875,9 @@ async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
     footer = closed_footer(out, case)
     delivered = {d.message_id for d in await repo.deliveries(out.session, case.code)}
     asked = (score_card_title(case.code), created_card_title(case.code))
-    for msg in await msgs.bot_cards_mentioning(out.session, _requested_chats(out, case),
+    investigators = await repo.investigators(out.session, case.code)
+    for msg in await msgs.bot_cards_mentioning(out.session,
+                                               _requested_chats(out, case, investigators),
                                                case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is None or msg.id in delivered or not (
@@ -859,32 +888,43 @@ async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
                 await out.update_card(msg, replace(card, footer=footer, actions=tuple(
                     b for b in card.actions if b.id not in NOT_WHEN_CLOSED)))
         elif card.footer is not None and card.footer.startswith(CLOSED_FOOTER_START):
-            await out.update_card(msg, replace(card, footer=None,
-                                               actions=await _offered_again(out, case, msg, card)))
+            actions, again = await _offered_again(out, case, msg, card, investigators)
+            await out.update_card(msg, replace(card, footer=again, actions=actions))
 
 
-async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card
-                         ) -> tuple[Button, ...]:
-    """The buttons a card the closing redrew has again, the case reopened: 打开评分表 / 去评分
-    on the prosecutor's 评分 and 已录入案件 cards; on a 码 card, what its reader (the person
-    it was sent to or who asked for it in a group) is offered now, as `码` would."""
+async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card,
+                         investigators: Collection[str]
+                         ) -> tuple[tuple[Button, ...], str | None]:
+    """The buttons (and footer) a card the closing redrew has again, the case reopened:
+    打开评分表 / 去评分 on the prosecutor's 评分 and 已录入案件 cards; on a 码 card, what its
+    reader (the person it was sent to or who asked for it in a group) is offered now, as `码`
+    would: in an investigator's 1:1 chat 申请复核, and 已知悉 or who acknowledged it."""
     url = score_url(out, case.code)
     if card.title == score_card_title(case.code):
-        return (score_button(url, SCORE_FORM_BUTTON),)
+        return (score_button(url, SCORE_FORM_BUTTON),), None
     if card.title == created_card_title(case.code):
-        return (score_button(url),)
+        return (score_button(url),), None
     reader = (msg.chat.removeprefix("dm:") if msg.chat.startswith("dm:")
               else await msgs.sender_of_event(out.session, msg))
     person = out.directory.person(reader) if reader else None
     opener = card.button("case.open")
     page = opener.url if opener is not None and opener.url else code_links(out, case.code)[0]
     if person is None:
-        return (*card.actions,)
+        return (*card.actions,), None
     ev = await repo.current_evaluation(out.session, case)
     last = await repo.last_intake(out.session, case.code)
+    own = None
+    if ev is not None and msg.chat == f"dm:{person.id}" and person.id in investigators:
+        mine = await repo.own_delivery(out.session, case.code, ev.version, person.id)
+        acked = mine.acknowledged_at if mine is not None else None
+        own = OwnCode((person.name, acked) if acked is not None else None, out.config.tz,
+                      delivered=mine is not None)
+    footer = (f"已知悉：{person.name} {local(own.acknowledged[1], out.config.tz)}"
+              if own is not None and own.acknowledged is not None else None)
     return view_actions(case.code, page, can_score=person.id == case.prosecutor,
                         score_url=url, can_intake=offers_intake(out, person, case, ev, last),
-                        can_choose=offers_choice(person, case, ev, last))
+                        can_choose=offers_choice(person, case, ev, last), ev=ev,
+                        own=own), footer
 
 
 async def acknowledge(out: Outbound, delivery: DeliveryRow, person: Person) -> bool:

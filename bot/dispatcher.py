@@ -182,7 +182,15 @@ _WIDE_SPACE = re.compile("[\u3000\u00a0]")
 # The full stop, question or exclamation mark a message ends with, as a sentence would
 # (「下一题。」「督导 状态？」): not part of the command word nor of its last argument.
 SENTENCE_END = re.compile(r"[\s。．｡.？?！!]+$")
+# what separates the words before a free text, and it from them, as phones type it: blanks, or
+# the comma or colon glued to a case code (撤销案件 HY-2026-0005，重复录入。)
+_ARG_GAP = re.compile(r"[\s，,：:；;、]+")
 _ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def _words_in(args: str) -> int:
+    """How many words `args` has, a case code with a reason glued to it by ，or ： being two."""
+    return sum(1 for w in _ARG_GAP.split(args) if w)
 
 
 def strip_mentions(text: str) -> tuple[str, bool]:
@@ -403,7 +411,7 @@ class Dispatcher:
         if cmd is None:
             return None
         args = rest.strip()
-        if cmd.free_text is not None and len(args.split()) > cmd.free_text:
+        if cmd.free_text is not None and _words_in(args) > cmd.free_text:
             args += text[len(cut):]  # the free text's own 。 or ？
         return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
                      cmd.voice)

@@ -40,7 +40,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import code_links, score_url
+from bot.cases import closed_footer, code_links, score_url
 from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
@@ -689,14 +689,17 @@ class ReminderService:
 
     # ------------------------------------------------------------------ acting on reminders
 
-    async def close(self, out: Outbound, reminder: Reminder, by: str, how: str) -> bool:
-        """Close a sent reminder once (compare-and-set) and update every card in place."""
+    async def close(self, out: Outbound, reminder: Reminder, by: str, how: str,
+                    footer: str | None = None) -> bool:
+        """Close a sent reminder once (compare-and-set) and update every card in place, footed
+        who did what when, or `footer` (案件已结案（2026-12-03）, as the case's other cards)."""
         now = out.now()
         if not await repo.close_once(out.session, reminder.id, now, by, how):
             return False
         reminder.closed_at, reminder.closed_by, reminder.closed_how = now, by, how
         closed = partial(closed_card, label=CLOSED_LABELS.get(how, how),
-                         who=_actor(out, by) + CLOSED_ACTS.get(how, ""), at=now, tz=self.tz)
+                         who=_actor(out, by) + CLOSED_ACTS.get(how, ""), at=now, tz=self.tz,
+                         footer=footer)
         for rm in await repo.messages_of(out.session, reminder.id):
             await _redraw(out, rm.message_id, closed)
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
@@ -956,7 +959,7 @@ async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
         others = [r.id for r in svc.rules if r.kind != CUSTODY]
         how = "case_withdrawn" if case.status == case_repo.WITHDRAWN else CASE_CLOSED
         for r in await repo.open_sent_for_case(out.session, case.code, others):
-            await svc.close(out, r, by, how)
+            await svc.close(out, r, by, how, closed_footer(out, case))
         status = custody_status(case, svc.tz)
         assert status is not None
         await svc.restate_custody(out, case, status, keep_evaluate=False)

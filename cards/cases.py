@@ -28,6 +28,7 @@ class CaseView:
     receipts: tuple[ReceiptView, ...] | None = None
     taken_in: date | None = None  # the day it was taken in (受理), when it is in 审查起诉
     withdrawn: str | None = None  # 已撤销（张三 2026-11-27：重复录入）: withdrawn by its prosecutor
+    custody_passed: bool = False  # its 羁押期限 has run out: 已届满 after it (bot.cases.custody_passed)
 
     @property
     def stage_text(self) -> str:
@@ -138,7 +139,8 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
     if case.investigation_deadline:
         lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")
     if case.custody_deadline:
-        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}")
+        passed = " 已届满" if case.custody_passed else ""
+        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}{passed}")
     if case.intake:
         lines.append(f"受理：{case.intake}")
     if ev is None:

@@ -126,11 +126,12 @@ def restated(card: Card, status: str, keep_evaluate: bool,
 
 
 def closed_card(card: Card, label: str, who: str, at: datetime, tz: ZoneInfo,
-                note: str | None = None) -> Card:
-    """The same card after someone acted: who did what and when (and a note), no buttons
-    but 查看案件, a link that still leads a leader to the case."""
+                note: str | None = None, footer: str | None = None) -> Card:
+    """The same card after someone acted: who did what and when (and a note), or `footer`
+    where the case's cards say it one way (案件已结案（2026-12-03）); no buttons but 查看案件, a
+    link that still leads a leader to the case."""
     return replace(card, actions=tuple(b for b in card.actions if b.id == VIEW),
-                   footer=f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
+                   footer=footer or f"{label}：{who} {local(at, tz)}" + (f"（{note}）" if note else ""))
 
 
 def superseded_card(card: Card, at: datetime, tz: ZoneInfo) -> Card:

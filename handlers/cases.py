@@ -22,6 +22,7 @@ from cards.cases import (
     intake_list_actions,
     intake_pending_card,
     intake_returned_card,
+    intake_state,
     intake_waiting_card,
     local,
     new_case_card,
@@ -113,6 +114,10 @@ async def pasted_link(event: MessageEvent, ctx: Context) -> None:
 
 
 ICON = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+# how the waiting list (待受理, 我的案件) ends a case's line: not scanned yet, or waiting for its
+# prosecutor's choice
+NOT_TAKEN_IN = "待受理"
+WAITING_TEXT = "待定（等待承办检察官选择）"
 
 
 @router.command("我的案件", summary="列出您名下在办案件及其颜色；案管部门另列本院及下级院等待受理的案件"
@@ -192,7 +197,7 @@ async def _waiting_for_intake(ctx: Context, query: ops.WaitingQuery, word: str) 
     first = (query.page - 1) * ops.WAITING_SHOWN
     lines = [f"范围：{scope}"]
     lines += [f"{ICON.get(c.color, '⚪')} {c.code} {c.title} {Color(c.color).label} {c.score}分 · "
-              + ("待定（等待承办检察官选择）" if c.pending else "待受理") for c in shown]
+              + (WAITING_TEXT if c.pending else NOT_TAKEN_IN) for c in shown]
     after = total - first - len(shown)
     if query.page > 1 or after:
         lines.append(f"按案件码顺序，本页为第 {first + 1}–{first + len(shown)} 件"
@@ -263,11 +268,14 @@ WITHDRAW_CONFIRM = "确认"
 def _typed_confirm(rest: str) -> tuple[str, bool]:
     """(the reason, whether it ends with the word 确认 on its own): 「重复录入 确认」,
     「重复录入，确认」, 「确认」."""
-    if rest == WITHDRAW_CONFIRM:
+    bare = rest.rstrip("。．｡. ")  # 「重复录入 确认。」: the full stop ends the command
+    if bare == WITHDRAW_CONFIRM:
         return "", True
-    head = rest.removesuffix(WITHDRAW_CONFIRM)
-    if head != rest and head[-1:] in ops.WITHDRAW_SEPARATORS:
-        return head.rstrip(ops.WITHDRAW_SEPARATORS), True
+    head = bare.removesuffix(WITHDRAW_CONFIRM)
+    if head != bare and head[-1:].isspace():  # 「重复录入。 确认」: the reason keeps its 。
+        return head.rstrip(), True
+    if head != bare and head[-1:] in ops.WITHDRAW_SEPARATORS:  # 「重复录入，确认」
+        return head[:-1].rstrip(), True
     return rest, False
 
 
@@ -445,8 +453,24 @@ async def intake_button(event: CardActionEvent, ctx: Context) -> None:
     ctx.action_done()
     old = msgs.message_card(ctx.card_message)
     if old is not None:
+        body = old.body
+        if ctx.button.id != "case.intake":  # a 受理 <案件码> of the list: its line says what now
+            last = await repo.last_intake(ctx.session, case.code)
+            body = _listed_as(body, case.code, last.decision if last is not None else None)
         await ctx.update_card(ctx.card_message, replace(
-            old, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
+            old, body=body, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
+
+
+def _listed_as(body: str, code: str, decision: str | None) -> str:
+    """The waiting list's `body` with the line of `code` ending with `decision` (已放行, 已退回,
+    or 待定 as the list says it), no longer · 待受理."""
+    if decision is None:
+        return body
+    now = WAITING_TEXT if decision == ops.INTAKE_BY_COLOR[Color.YELLOW] else f"已{decision}"
+    was = f" · {NOT_TAKEN_IN}"
+    return "\n".join(
+        line.removesuffix(NOT_TAKEN_IN) + now if line.endswith(was) and f" {code} " in line
+        else line for line in body.split("\n"))
 
 
 async def take_in(ctx: Context, case: CaseRow) -> bool:
@@ -536,6 +560,7 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
 
 
 CHOICES = ("intake.defer", "intake.receive")  # the prosecutor's answers to a 待定
+INTAKE_LINE = "受理："  # the 码 card's line saying what became of the case at intake (case_body)
 
 
 async def choose_intake(ctx: Context, code: str, decision: str) -> None:
@@ -555,16 +580,19 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
+        last = await repo.latest_intake(ctx.session, case)
         await _redraw_choice_card(ctx, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
-            f"已决定：{case.intake}")
+            f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
         await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
     ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
-    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）")
+    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）",
+                              intake_state(decision, ctx.user.name, now, ev.version, case.version,
+                                           True, tz))
     # the case manager's 待定 card, and the prosecutor's other cards asking the same
     await ops.retire_waiting(ctx, case.code, intake_chosen_card(
         view, ev, decision, ctx.user.name, now, tz), done)
@@ -577,16 +605,22 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
             await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
-async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str) -> None:
+async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str,
+                              intake: str | None = None) -> None:
     """The card the choice was tapped on (none when typed): a 受理待定 card becomes `whole`
     (None: loses its buttons, footed `footer`); a 码 card loses only the two choices, footed
-    `footer`, and keeps 查看详情 and 去评分."""
+    `footer`, and keeps 查看详情 and 去评分; its 受理 line says `intake` (the decision, as a
+    fresh 码 says it), no longer 待定，等待承办检察官选择."""
     old = msgs.message_card(ctx.card_message) if ctx.card_message is not None else None
     if ctx.card_message is None or old is None:
         return
     if any(a.id not in CHOICES for a in old.actions):
+        body = old.body if intake is None else "\n".join(
+            f"{INTAKE_LINE}{intake}" if line.startswith(INTAKE_LINE) else line
+            for line in old.body.split("\n"))
         await ctx.update_card(ctx.card_message, replace(
-            old, footer=footer, actions=tuple(a for a in old.actions if a.id not in CHOICES)))
+            old, body=body, footer=footer,
+            actions=tuple(a for a in old.actions if a.id not in CHOICES)))
     elif whole is not None:
         await ctx.update_card(ctx.card_message, whole)
     elif old.actions:

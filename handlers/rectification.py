@@ -5,6 +5,8 @@ in chat, as the host does at the meeting's 整改汇报). See bot/rectification.
 
 from __future__ import annotations
 
+import re
+
 from bot.context import Context
 from bot.dispatcher import Router
 from bot.domain.inspection import DONE_USAGE, SEND_BACK_USAGE, parse_item_ref
@@ -21,10 +23,22 @@ async def _answer(ctx: Context, answer: Answer) -> None:
     await ctx.reply(answer.text)
 
 
+# the item number, then what separates it from the free text: blanks, or the comma or colon a
+# phone keyboard puts there (整改完成 #12，已建立台账。)
+_REF = re.compile(r"\s*([^\s，,：:；;]*)[\s，,：:；;]*")
+
+
+def _ref_and_text(args: str) -> tuple[str, str]:
+    """(the item number as typed, the free text after it exactly as typed, blanks trimmed)."""
+    m = _REF.match(args)
+    assert m is not None  # every part of it may be empty
+    return m.group(1), args[m.end():].rstrip()
+
+
 @router.command("整改完成", summary="整改事项责任人或单位检察长报告整改完成（需写明说明）",
                 usage=DONE_USAGE, free_text=1)
 async def report_command(event: MessageEvent, ctx: Context) -> None:
-    ref, _, note = ctx.args.strip().partition(" ")
+    ref, note = _ref_and_text(ctx.args)
     item = parse_item_ref(ref)
     if item is None:
         await ctx.reply(f"用法：{DONE_USAGE}（事项号见整改事项卡片，如 #12）")
@@ -35,7 +49,7 @@ async def report_command(event: MessageEvent, ctx: Context) -> None:
 @router.command("退回整改", summary="检务督察将已报告整改完成的事项退回重新整改（需写明理由）",
                 usage=SEND_BACK_USAGE, roles=("inspector",), free_text=1)
 async def send_back_command(event: MessageEvent, ctx: Context) -> None:
-    ref, reason = [*ctx.args.split(maxsplit=1), "", ""][:2]  # a full-width space too
+    ref, reason = _ref_and_text(ctx.args)
     item = parse_item_ref(ref)
     if item is None:
         await ctx.reply(f"用法：{SEND_BACK_USAGE}（事项号见整改完成报告卡片，如 #12）")

@@ -299,12 +299,13 @@ def render_text(
     owner: str = "",
 ) -> str:
     """The card text: ``rule.text`` with {code} {title} {due} {deadline} {since} {days}
-    {unit} {owner}, dates as 2026年10月8日. {due} is when this reminder fell due; {deadline} the
-    subject's own deadline (a case's investigation deadline, a review's answer time, a
-    rectification item's due date), {due} where the subject has none; {since} a case's last
-    evaluation ({due} where none) and {days} the days from it to {due}, so a reminder repeated
-    weeks later says how long it really has been; {unit} the office (a case's, an item's) and
-    {owner} who answers for it (a case's prosecutor, an item's 责任人).
+    {unit} {owner}, dates as 2026-10-08 (as the card's other lines write them). {due} is when
+    this reminder fell due; {deadline} the subject's own deadline (a case's investigation
+    deadline, a review's answer time, a rectification item's due date), {due} where the
+    subject has none; {since} a case's last evaluation ({due} where none) and {days} the
+    days from it to {due}, so a reminder repeated weeks later says how long it really has
+    been; {unit} the office (a case's, an item's) and {owner} who answers for it (a case's
+    prosecutor, an item's 责任人).
 
     Escalations of a rule that normally starts with a plain reminder get
     :data:`ESCALATION_PREFIX`.
@@ -312,14 +313,13 @@ def render_text(
     def day_of(d: date | datetime) -> date:
         return d.astimezone(tz).date() if isinstance(d, datetime) else d
 
-    def chinese(d: date | datetime) -> str:
-        day = day_of(d)
-        return f"{day.year}年{day.month}月{day.day}日"
+    def iso(d: date | datetime) -> str:  # as the card's own lines (答复期限：2026-12-02（星期三）…)
+        return day_of(d).isoformat()
 
     start = since if since is not None else due
-    text = rule.text.format(code=code, title=title, due=chinese(due),
-                            deadline=chinese(deadline if deadline is not None else due),
-                            since=chinese(start), days=(day_of(due) - day_of(start)).days,
+    text = rule.text.format(code=code, title=title, due=iso(due),
+                            deadline=iso(deadline if deadline is not None else due),
+                            since=iso(start), days=(day_of(due) - day_of(start)).days,
                             unit=unit, owner=owner)
     if escalation and rule.escalate_after:
         text = ESCALATION_PREFIX + text

@@ -23,7 +23,6 @@ from bot.domain.scoring import (
     EvaluationError,
     FieldError,
     cleared_items,
-    custody_ends_at,
     new_evaluation,
     open_deductions,
 )
@@ -222,9 +221,7 @@ class CasePages:
             receipts=receipts,
             vetoes=[template.item(v).label for v in (ev.vetoes if ev else ())],
             open_reviews=open_reviews,
-            # 届满 at the end of its day, as for 责任倒查 and the statistics
-            custody_passed=(case.custody_deadline is not None
-                            and s.clock.now() >= custody_ends_at(case.custody_deadline, tz)),
+            custody_passed=view.custody_passed,
             viewer=viewer, token=request.match_info["token"],
             closed=case.status == repo.CLOSED,
             closed_at=(local(case.closed_at, tz) if case.status != "open" and case.closed_at

@@ -66,6 +66,11 @@ async def test_the_prosecutors_code_card_offers_the_waiting_choice(console: Cons
     now = await current(console, f"dm:{PROSECUTOR}", card["id"])
     assert labels(now) == ["查看详情", "去评分"]  # only the choice left the card
     assert now["card"]["footer"].startswith("已决定：先收后补（余斌梅 ")
+    # its body says the decision, as a fresh 码 card does, no longer that it waits
+    fresh = await code_card(console, PROSECUTOR, code)
+    [line] = [x for x in fresh["card"]["body"].splitlines() if x.startswith("受理：")]
+    assert line.startswith("受理：先收后补（余斌梅 ") and line in now["card"]["body"].splitlines()
+    assert "等待承办检察官选择" not in now["card"]["body"]
     # the 受理待定 card the scan sent says it is decided, and the case manager is told
     asked = await current(console, f"dm:{PROSECUTOR}", asked["id"])
     assert asked["card"]["actions"] == [] and asked["card"]["title"] == f"受理 {code} · 先收后补"
@@ -90,7 +95,9 @@ async def test_a_choice_made_elsewhere_leaves_the_code_card_deciding_nothing(
     await console.click(PROSECUTOR, asked["id"], "intake.defer")
     r = await console.click(PROSECUTOR, card["id"], "intake.receive")
     assert r["messages"][-1]["text"] == f"{code} 已作出受理决定：延期受理，无需重复选择。"
-    assert labels(await current(console, f"dm:{PROSECUTOR}", card["id"])) == ["查看详情", "去评分"]
+    now = await current(console, f"dm:{PROSECUTOR}", card["id"])
+    assert labels(now) == ["查看详情", "去评分"]
+    assert "受理：延期受理（余斌梅 " in now["card"]["body"] and "等待" not in now["card"]["body"]
     assert await intakes(console, code) == ["待定", "延期受理"]
 
 
@@ -188,7 +195,13 @@ async def test_the_waiting_list_takes_each_case_in(console: Console) -> None:
     titles = [m["card"]["title"] for m in cards(r["messages"])]
     assert f"受理 {red} · 退回" in titles
     assert await intakes(console, red) == ["退回"]
-    assert labels(await current(console, f"dm:{MANAGER}", listing["id"])) == []
+    now = await current(console, f"dm:{MANAGER}", listing["id"])
+    assert labels(now) == []
+    # its line says what was decided, no longer 待受理; the other case's is as it was
+    [line] = [x for x in now["card"]["body"].splitlines() if f" {red} " in x]
+    assert line.endswith(" · 已退回") and "待受理" not in now["card"]["body"], now["card"]["body"]
+    assert any(f" {pending} " in x and x.endswith(" · 待定（等待承办检察官选择）")
+               for x in now["card"]["body"].splitlines())
     assert await intakes(console, pending) == ["待定"]
 
     # 扫码受理 <案件码> is 受理 <案件码>

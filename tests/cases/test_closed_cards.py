@@ -272,3 +272,28 @@ async def test_the_code_card_of_a_closed_case_says_it_is_closed(console: Console
     [card] = cards((await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"码 {fresh}"))["messages"])
     assert card["card"]["title"] == f"案件码 {fresh} · 已撤销" and "已撤销（" in card["card"]["body"]
     assert r["messages"]
+
+
+async def test_an_investigators_code_card_fetched_while_closed_is_restored_on_reopening(
+        console: Console) -> None:
+    """码 <案件码> sent by an investigator while the case is closed: reopened, that very card
+    offers 申请复核 and 已知悉 again (and a tap on it files the request), as the prosecutor's
+    does; one fetched before closing loses them on closing, like the delivered card."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [before] = cards((await console.send(INV2, f"dm:{INV2}", f"码 {code}"))["messages"])
+    assert _labels(before) == ["查看详情", "申请复核", "已知悉"]
+    await console.advance("1d")
+    await _status(console, code, "closed")
+    card = next(m for m in cards(await console.messages(f"dm:{INV2}")) if m["id"] == before["id"])
+    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    [during] = cards((await console.send(INV, f"dm:{INV}", f"码 {code}"))["messages"])
+    assert _labels(during) == ["查看详情"] and during["card"]["footer"] == CLOSED
+
+    await _status(console, code, "open")
+    mine = next(m for m in cards(await console.messages(f"dm:{INV}")) if m["id"] == during["id"])
+    assert _labels(mine) == ["查看详情", "申请复核", "已知悉"] and mine["card"]["footer"] is None
+    again = next(m for m in cards(await console.messages(f"dm:{INV2}")) if m["id"] == card["id"])
+    assert _labels(again) == ["查看详情", "申请复核", "已知悉"]
+    r = await console.click(INV, during["id"], "review.file", {"items": "1", "reason": "有异议。"})
+    assert r["messages"][-1]["text"].startswith("复核申请 #1 已提交"), r

@@ -312,7 +312,7 @@ async def test_closing_a_case_leaves_no_card_about_it_that_acts(console: Console
             [after] = [x for x in await console.messages(f"dm:{p}") if x["id"] == m["id"]]
             assert after["card"]["actions"] == [], (p, after["card"])
             if m["card"]["actions"]:  # open then (not superseded by a later one of its series)
-                assert after["card"]["footer"].startswith("案件已结案：案件管理系统"), after["card"]
+                assert after["card"]["footer"].startswith("案件已结案（2026-"), after["card"]
     r = await console.click(INV, consult["id"], "reminder.consult")
     assert r["messages"][-1]["text"].startswith("该按钮已失效")
     pcard = await _last(console, PROSECUTOR, "复核申请 #1")

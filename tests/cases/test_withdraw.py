@@ -320,7 +320,7 @@ async def test_a_reminder_already_sent_says_the_case_was_withdrawn(console: Cons
     [after] = [m for m in await console.messages(f"dm:{INV}") if m["id"] == sent["id"]]
     name = console.app.services.directory.person_name(PROSECUTOR)
     assert after["card"]["actions"] == []
-    assert after["card"]["footer"].startswith(f"案件已撤销：{name}"), after["card"]
+    assert after["card"]["footer"].startswith(f"案件已撤销（{name} "), after["card"]
 
 
 async def test_a_reason_too_long_is_refused_before_asking(console: Console) -> None:

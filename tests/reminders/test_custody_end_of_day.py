@@ -50,7 +50,7 @@ async def test_a_case_turned_green_on_its_last_day_of_custody_owes_no_accountabi
     for m in (lead, p):
         body = m["card"]["body"]
         assert red in body and greened not in body
-        assert "羁押期限已于 2026年11月5日 届满，案件仍为红码" in body, body
+        assert "羁押期限已于 2026-11-05 届满，案件仍为红码" in body, body
         assert "羁押期限：2026-11-05" in body, body
         assert m["at"].startswith("2026-11-06T01:00")  # 09:00 Shanghai
     assert not lead["card"]["title"].startswith("【补发】")

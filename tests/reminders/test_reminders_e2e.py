@@ -49,13 +49,13 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
     assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
     assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
-    assert "距上次评估（2026年11月2日）已满 7 天" in card["body"]
+    assert "距上次评估（2026-11-02）已满 7 天" in card["body"]
 
     await console.advance("7d")
     sent = await reminder_cards(console, PROSECUTOR)
     assert len(sent) == 2 and "评估期限：2026-11-16（星期一）18:00 前" in sent[1]["card"]["body"]
     # the second says how long it really has been, not "7 天" again
-    assert "距上次评估（2026年11月2日）已满 14 天" in sent[1]["card"]["body"]
+    assert "距上次评估（2026-11-02）已满 14 天" in sent[1]["card"]["body"]
 
     # re-scoring closes the open reminder cards in place and cancels what is pending
     await evaluate(console, code, GREEN)
@@ -107,7 +107,7 @@ async def test_a_case_first_scored_red_after_its_custody_deadline_came_escalates
     await console.advance("1m")
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and late in lead["card"]["body"]
-    assert "羁押期限已于 2026年11月1日 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2026-11-01 届满" in lead["card"]["body"]
     stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
     assert "羁押期限届满仍为红码：1" in stats, stats
 
@@ -119,7 +119,7 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     [p] = await reminder_cards(console, PROSECUTOR)
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
-    assert "羁押期限已于 2026年11月3日 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2026-11-03 届满" in lead["card"]["body"]
     assert "羁押期限：2026-11-03" in lead["card"]["body"]  # the deadline day, not its end
     assert "请您启动责任倒查。" in lead["card"]["body"]  # the leader's copy is addressed to them
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
@@ -241,7 +241,7 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     [lead] = await reminder_cards(console, LEADER)
     assert lead["card"]["title"].endswith("（升级）")
     # the deadline it names is the review's answer time, not the escalation's own date
-    assert "已超过答复期限（2026年11月2日）" in lead["card"]["body"]
+    assert "已超过答复期限（2026-11-02）" in lead["card"]["body"]
     # and the one deadline every card of the series shows, the repeat's too (not its own date)
     for card in [*await reminder_cards(console, PROSECUTOR), lead]:
         assert "答复期限：2026-11-02（星期一）09:30 前" in card["card"]["body"], card["card"]["body"]
@@ -317,7 +317,7 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     d = console.app.services.directory
     for c in await reminder_cards(console, "p-chief-c01-01"):
         body = c["card"]["body"]
-        assert "已超过整改期限（2026年10月30日）" in body and "整改期限：2026-10-30" in body, body
+        assert "已超过整改期限（2026-10-30）" in body and "整改期限：2026-10-30" in body, body
         whose = (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
                  f"（责任人：{d.person_name('p-chief-c01-01')}）")
         assert whose in body, body
@@ -325,7 +325,7 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     # the inspector, who follows many offices, reads whose item it is and what to do about it
     body = escalated["card"]["body"]
     assert (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
-            "已逾期 6 天（整改期限 2026年10月30日）仍未完成，"
+            "已逾期 6 天（整改期限 2026-10-30）仍未完成，"
             f"请督促责任人{d.person_name('p-chief-c01-01')}落实整改。") in body, body
     assert "2026-11-0" not in body and "到期时间" not in body, body
     assert await reminder_cards(console, "p-inspector-1") == []
@@ -428,12 +428,12 @@ async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Conso
     console.clock.advance(datetime(2027, 1, 4, 9, 0, tzinfo=TZ) - console.clock.now())
     await console.advance("1m")  # Monday 2027-01-04 09:01: the first working day
     [lead] = await cards(LEADER, "责任倒查")
-    assert "羁押期限已于 2027年1月1日 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2027-01-01 届满" in lead["card"]["body"]
     [consult] = await cards(INVESTIGATORS[0], "诉前会商")
     # sent 12 days before the deadline (after the holiday): the text names the deadline
     # instead of claiming 仅余 15 天
     assert "仅余 15 天" not in consult["card"]["body"]
-    assert "侦查期限将于 2027年1月16日 届满" in consult["card"]["body"]
+    assert "侦查期限将于 2027-01-16 届满" in consult["card"]["body"]
 
 
 async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console) -> None:
@@ -470,7 +470,7 @@ async def test_a_rescore_after_custody_ran_out_does_not_call_off_the_accountabil
     [p] = await _custody_cards(console, PROSECUTOR)
     assert lead["at"].startswith("2026-11-09T01:00")
     for m in (lead, p):
-        assert "羁押期限已于 2026年11月7日 届满" in m["card"]["body"]
+        assert "羁押期限已于 2026-11-07 届满" in m["card"]["body"]
         assert "现状：已重新评分为黄码 85分（第2版）；羁押期限届满时仍为红码，责任倒查不因转码而取消。" \
             in m["card"]["body"], m["card"]["body"]
     assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]
@@ -594,7 +594,7 @@ async def test_a_case_closed_after_custody_ran_out_red_still_gets_its_accountabi
     [p] = await reminder_cards(console, PROSECUTOR)  # the 责任倒查 alone, no 重新评估
     assert "责任倒查" in p["card"]["title"] and lead["at"].startswith("2026-11-09T01:00")
     for m in (lead, p):
-        assert "羁押期限已于 2026年11月7日 届满" in m["card"]["body"]
+        assert "羁押期限已于 2026-11-07 届满" in m["card"]["body"]
         assert ("现状：案件已于 2026-11-08 结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
                 in m["card"]["body"]), m["card"]["body"]
     assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]  # nothing to evaluate

@@ -37,7 +37,7 @@ async def test_reopening_a_case_restores_its_overdue_answer_reminders(console: C
     _, p2 = await reminder_cards(console, PROSECUTOR)
     [lead] = await reminder_cards(console, LEADER)
     for m in (p2, lead):
-        assert m["card"]["footer"].startswith("案件已结案："), m["card"]
+        assert m["card"]["footer"].startswith("案件已结案（2026-"), m["card"]
     await console.advance("1h")
     await _reopen(console, code)
 
@@ -73,7 +73,7 @@ async def test_reopening_leaves_closed_the_reminders_no_longer_owed(console: Con
     [lead] = await reminder_cards(console, LEADER)
     _, p2 = await reminder_cards(console, PROSECUTOR)
     for m in (p2, lead):
-        assert m["card"]["footer"].startswith("案件已结案："), m["card"]
+        assert m["card"]["footer"].startswith("案件已结案（2026-"), m["card"]
         assert "已处理" not in [a["label"] for a in m["card"]["actions"]]
     await console.advance("5d")
     assert len(await reminder_cards(console, PROSECUTOR)) == 2

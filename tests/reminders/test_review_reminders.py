@@ -80,7 +80,7 @@ async def test_an_agreed_request_never_rescored_is_chased_until_the_rescore(
     await console.advance("3d")  # Friday 11-06 09:30, the answer time past: no re-score yet
     [p1] = await review_reminders(console, PROSECUTOR)
     body = p1["card"]["body"]
-    assert (f"复核申请 #1（{code}）《何某强奸案》已同意调整评分，但答复期限（2026年11月5日）已过"
+    assert (f"复核申请 #1（{code}）《何某强奸案》已同意调整评分，但答复期限（2026-11-05）已过"
             f"仍未重新评分，请承办检察官{OWNER}尽快重新评分。") in body, body
     assert buttons(p1) == ["去评分", "已处理"]
     assert p1["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score?review=1")

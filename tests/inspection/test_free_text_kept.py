@@ -1,0 +1,46 @@
+"""Free text typed at and after a 督导 session is kept as typed (SPEC: never lose what they
+sent): 点评, 整改, 实地督察, 整改完成, 退回整改 and 整改汇报 keep full-width ，。！？：；「」 and the
+full stop they end with; only the command word, unit numbers, dates and item numbers are
+read as ASCII."""
+
+from __future__ import annotations
+
+import json
+
+from storage import inspection as store
+from tests.conftest import Console
+from tests.inspection.helpers import HOST, quick_session, run_unit, say
+from tests.inspection.test_rectification_done import answer, dm_texts
+from tests.inspection.test_rectification_reopen import to_reports
+
+TEXT = "台账未建立，月报缺两期：见「督导通报」；请限期整改！是否已落实？谢谢。"
+
+
+async def test_every_inspection_free_text_is_kept(console: Console) -> None:
+    s = await quick_session(console)
+    units = json.loads(s.result or "")["units"]
+    await run_unit(console, 3, units[0], TEXT)  # the city chief's 点评
+    await say(console, "结束 确认")
+    await say(console, f"整改 １ 2026-12-31 {TEXT}")
+    await say(console, f"实地督察 2 p-inspector-2 2026-12-15 {TEXT}")
+    async with console.app.services.db() as db:
+        [note] = [n for n in await store.notes_of(db, s.id) if n.kind == "comment"]
+        [item] = await store.rectifications_of(db, s.id)
+        [task] = await store.site_tasks_of(db, s.id)
+    assert (note.text, item.text, task.text) == (TEXT, TEXT, TEXT)
+
+    chief = item.owner_person_id
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 ＃{item.id}，{TEXT}")
+    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号"), r
+    async with console.app.services.db() as db:
+        done = await db.get(store.RectificationItem, item.id)
+    assert done is not None and done.closed_note == TEXT
+    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} {TEXT}")
+    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改"), r
+    assert f"退回重新整改。理由：{TEXT}\n" in (await dm_texts(console, chief))[-1]
+
+    second = await to_reports(console)
+    await say(console, f"整改汇报 1 整改中 {TEXT}")
+    async with console.app.services.db() as db:
+        [report] = [n for n in await store.notes_of(db, second.id) if n.kind == "report"]
+    assert report.text == TEXT
