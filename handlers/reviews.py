@@ -306,14 +306,16 @@ async def file_typed(event: MessageEvent, ctx: Context) -> None:
     if case is None:
         return
     items_text, _, reason = rest.partition(" ")
-    if is_placeholder(reason):  # 「申请复核 … 第1项 理由」 copied as it stands: nothing is filed
-        await ctx.reply(f"「{reason.strip()}」是示例中的格式说明，请写明您的复核理由。")
-        return
-    if not items_text or not reason.strip():
+    # 「申请复核 … 第1项 理由」 copied as it stands: the reason is the example's, nothing is filed
+    example = is_placeholder(reason)
+    if not items_text or not reason.strip() or example:
         try:  # what cannot be put right by typing more is said first, as on the card
             await check_may_file(ctx, case, ctx.user)
         except ReviewError:
             await _file(ctx, case, items_text, reason, None)
+            return
+        if example:
+            await ctx.reply(f"「{reason.strip()}」是示例中的格式说明，请写明您的复核理由。")
             return
         await ctx.reply(f"请写明有异议的扣分项序号和复核理由，如「申请复核 {case.code} 第1项 理由」。")
         return

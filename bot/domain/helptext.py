@@ -155,7 +155,8 @@ def wants_all(args: str) -> bool:
 
 # the usage's placeholder typed as it stands: 新建案件 [案件名称], 受理 <案件码>, the bare word of
 # a usage answer (受理 案件码)
-_PLACEHOLDER = re.compile(r"^\s*(?:[\[［【<〈＜‹«].*[\]］】>〉＞›»]|案件名称|案件码|理由|标题)\s*$")
+_PLACEHOLDER = re.compile(r"^\s*(?:[\[［【<〈＜‹«][^\[\]［］【】<>〈〉＜＞‹›«»]*[\]］】>〉＞›»]"
+                          r"|案件名称|案件码|理由|标题)\s*$")
 
 
 def is_placeholder(text: str) -> bool:
