@@ -12,9 +12,9 @@ from bot.dispatcher import Command
 from bot.domain.helptext import (
     AUDIENCE,
     LINES,
-    Line,
     READS,
     Entry,
+    Line,
     full_help,
     is_placeholder,
     meant_for,
