@@ -1,5 +1,7 @@
-"""帮助 as a phone shows it: for each command, one example that works when copied as it stands
-and a few words on what it does, shown to the roles it is meant for. A first-day user reads
+"""帮助 as a phone shows it: for each command, one example and a few words on what it does,
+shown to the roles it is meant for (`AUDIENCE`). The example of a command that only reads works
+copied as it stands; that of a command that acts shows placeholders (受理 <案件码>), never a
+case that could be real. A first-day user reads
 the handful of lines for their own work; 「帮助 全部」 lists every command they may use."""
 
 from __future__ import annotations
