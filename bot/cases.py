@@ -19,6 +19,7 @@ from bot.directory import Directory
 from bot.domain.codes import CODE_PATTERN as CODE_PATTERN
 from bot.domain.codes import normalize_code as normalize_code
 from bot.domain.codes import padded_code, several_codes, spoken_code
+from bot.domain.helptext import is_placeholder, placeholder_answer, usage_example
 from bot.domain.period import Period
 from bot.domain.scoring import (
     Color,
@@ -189,6 +190,9 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
     if not code:
         await ctx.reply(f"用法：{usage_with_example(usage)}")
         return None
+    if is_placeholder(code):  # 受理 <案件码> copied from 帮助: nothing is done
+        await ctx.reply(placeholder_answer(usage.split()[0], args))
+        return None
     if not _CODE.fullmatch(code):
         typed = " ".join(args.split())
         shown = typed if len(typed) <= SHOWN else typed[:SHOWN] + "…"
@@ -206,11 +210,9 @@ async def case_from_args(ctx: Context, usage: str, expired_note: str | None = No
 
 
 def usage_with_example(usage: str) -> str:
-    """A usage answer someone can follow at once: 「码 案件码，如：码 HY-2026-0001」."""
-    word, _, rest = usage.partition(" ")
-    if rest != "<案件码>":
-        return usage
-    return f"{word} 案件码，如：{word} HY-2026-0001"
+    """A usage answer someone can follow at once: 「码 案件码，如：码 HY-2026-0001」; of a command
+    that acts (受理), what to put in the code's stead."""
+    return usage_example(usage)  # of a command that acts, never a code that could be real
 
 
 # a code at the start of the arguments, as phones type it (full-width, lower case, in quotes),

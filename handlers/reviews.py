@@ -9,6 +9,7 @@ import re
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, already_done
+from bot.domain.helptext import is_placeholder
 from bot.domain.review import (
     CHANGED,
     TRANSITIONS,
@@ -292,7 +293,7 @@ async def _file(ctx: Context, case: CaseRow, items_text: str, reason: str, note:
     await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
 
 
-FILE_USAGE = "申请复核 <案件码> <扣分项序号> <理由>，如：申请复核 HY-2026-0001 第1项 理由"
+FILE_USAGE = "申请复核 <案件码> <扣分项序号> <理由>（序号如「第1项」）"
 
 
 @router.command("申请复核", summary="对案件码的扣分项申请复核（侦查人员）", usage=FILE_USAGE,
@@ -305,11 +306,16 @@ async def file_typed(event: MessageEvent, ctx: Context) -> None:
     if case is None:
         return
     items_text, _, reason = rest.partition(" ")
-    if not items_text or not reason.strip():
+    # 「申请复核 … 第1项 理由」 copied as it stands: the reason is the example's, nothing is filed
+    example = is_placeholder(reason)
+    if not items_text or not reason.strip() or example:
         try:  # what cannot be put right by typing more is said first, as on the card
             await check_may_file(ctx, case, ctx.user)
         except ReviewError:
             await _file(ctx, case, items_text, reason, None)
+            return
+        if example:
+            await ctx.reply(f"「{reason.strip()}」是示例中的格式说明，请写明您的复核理由。")
             return
         await ctx.reply(f"请写明有异议的扣分项序号和复核理由，如「申请复核 {case.code} 第1项 理由」。")
         return

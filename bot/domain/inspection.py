@@ -20,6 +20,7 @@ from bot.domain.draw import (
     VerifyReport,
     normalize_entropy,
 )
+from bot.domain.helptext import is_placeholder
 
 DEFAULT_ANSWER_SECONDS = 180
 METHOD_ALIASES = {
@@ -221,6 +222,8 @@ def parse_create(text: str) -> tuple[RawCreate, list[str]]:
         else:  # entropy_name, chat
             raw.values[name] = value
     raw.title = " ".join(title)
+    if is_placeholder(raw.title):  # 「督导 新建 <标题>」 copied from 帮助 as it stands
+        errors.append(f"「{raw.title}」是示例中的格式说明，请换成本次督导会议的标题")
     return raw, errors
 
 
