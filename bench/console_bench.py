@@ -72,7 +72,7 @@ def write_config(tmp: Path, db: Path, port: int) -> Path:
 
 
 def start_casebot(cfg: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CASEBOT_API_TOKEN": "bench", "CASEBOT_LINK_KEYS": "bench-key"}
+    env = {**os.environ, "CASEBOT_API_TOKEN": "bench", "CASEBOT_LINK_KEYS": "bench-link-key-0123456789"}
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(cfg)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -182,7 +182,7 @@ async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
     from storage import db, migrate
 
     dbf = tmp / "evals.db"
-    settings = load_config(write_config(tmp, dbf, 1), env={"CASEBOT_LINK_KEYS": "k"})
+    settings = load_config(write_config(tmp, dbf, 1), env={"CASEBOT_LINK_KEYS": "bench-link-key-0123456789"})
     engine = db.create_engine(f"sqlite+aiosqlite:///{dbf}")
     await migrate.upgrade(engine)
     services = Services(settings=settings, clock=SystemClock(), db=db.sessionmaker(engine),

@@ -41,7 +41,7 @@ async def main() -> None:
         settings = load_config(DEFAULT_CONFIG, {
             "storage": {"database_url": f"sqlite+aiosqlite:///{d}/p.db"},
             "inspection": {"question_bank": None}},
-            env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "k"})
+            env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "bench-link-key-0123456789"})
         app = App(settings, SystemClock(), scheduler=False)
         await app.start()
         s = app.services

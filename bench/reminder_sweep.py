@@ -45,7 +45,7 @@ async def one(size: int, due: int, workdir: Path) -> float:
 
     await asyncio.to_thread(seed_sqlite, str(path), size, due, NOW, progress)
     settings = load_config(DEFAULT_CONFIG, {"storage": {"database_url": url, "redis_url": None}},
-                           env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "k"})
+                           env={"CASEBOT_API_TOKEN": "t", "CASEBOT_LINK_KEYS": "bench-link-key-0123456789"})
     app = App(settings, ManualClock(NOW), scheduler=False)
     await app.start()
     svc = service_of(app.services)
