@@ -33,8 +33,10 @@ def test_profile_lookup_prints_the_cost_of_an_event() -> None:
     assert "events/s" in out and "ms CPU/event" in out, out
 
 
-def test_reminder_sweep_and_dingtalk_bench_run_small() -> None:
+def test_reminder_sweep_dingtalk_and_import_benches_run_small() -> None:
     out = run("bench/reminder_sweep.py", "--due", "20", "--sizes", "200")
     assert "among       200 open cases:" in out and "ratio 200 / 200:" in out, out
     out = run("bench/dingtalk_bench.py", "--messages", "10")
     assert "one at a time: 10 msgs, p50" in out and "msgs/s" in out, out
+    out = run("bench/import_bench.py", "100")
+    assert "100 rows: import" in out and "longest wait of a writer" in out, out
