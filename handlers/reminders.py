@@ -38,7 +38,7 @@ async def reminders_cmd(event: MessageEvent, ctx: Context) -> None:
         return
     m = _SNOOZE.match(args)
     if m is None:
-        await ctx.reply(f"用法：{USAGE}（例如：提醒 暂停 HY-2026-0001 3）")
+        await ctx.reply(f"用法：{USAGE}（例如暂停 3 天：提醒 暂停 <案件码> 3）")
         return
     await snooze(ctx, m.group(1).upper(), int(m.group(2)))
 
