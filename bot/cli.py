@@ -23,7 +23,7 @@ from bot.clock import Clock, ManualClock, SystemClock
 from config.loader import DEFAULT_CONFIG, ConfigError, Settings, load_config, serve_errors
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from bot.app import App
     from storage.audit import Head
@@ -62,6 +62,18 @@ def _database_error(settings: Settings, e: Exception, migrate_hint: bool = True)
             if migrate_hint and not isinstance(e, SchemaTooNew) else "")
     print(f"error: {e} ({settings.origin('storage.database_url')}{hint})", file=sys.stderr)
     raise SystemExit(2)
+
+
+async def _open_database(settings: Settings, *, readonly: bool) -> AsyncEngine:
+    """The existing database at head (a CLI command never creates or migrates one), or one
+    line saying why not and exit 2."""
+    from storage import db, migrate
+
+    try:
+        return await migrate.open_existing(settings.config.storage.database_url,
+                                           readonly=readonly)
+    except db.DatabaseUnavailable as e:
+        _database_error(settings, e)
 
 
 def _listen_error(host: str, port: int, e: OSError, where: str) -> NoReturn:
@@ -317,12 +329,9 @@ def _anchors(args: argparse.Namespace) -> list[Head]:
 
 async def _audit_session(settings: Settings, use: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``use(session)`` on the existing database, read-only (never creates or migrates it)."""
-    from storage import db, migrate
+    from storage import db
 
-    try:
-        engine = await migrate.open_existing(settings.config.storage.database_url, readonly=True)
-    except db.DatabaseUnavailable as e:
-        _database_error(settings, e)
+    engine = await _open_database(settings, readonly=True)
     try:
         async with db.sessionmaker(engine)() as session:
             return await use(session)
@@ -424,14 +433,11 @@ def cmd_draw_verify(args: argparse.Namespace) -> None:
 async def _stored_publication(config: str | None, sid: str) -> dict[str, Any] | None:
     from bot.domain.inspection import normalize_session_id
     from bot.inspection import publication_of
-    from storage import db, migrate
+    from storage import db
     from storage import inspection as store
 
     settings = _settings(config)
-    try:  # read-only: never creates or migrates the database
-        engine = await migrate.open_existing(settings.config.storage.database_url, readonly=True)
-    except db.DatabaseUnavailable as e:
-        _database_error(settings, e)
+    engine = await _open_database(settings, readonly=True)
     try:
         async with db.sessionmaker(engine)() as session:
             # typed as in chat: dd20261127-01 or a full-width dash finds DD20261127-01
@@ -457,7 +463,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
         read_file,
         split_ids,
     )
-    from storage import audit, db, migrate
+    from storage import audit, db
     from storage import inspection as store
 
     path = Path(args.file)
@@ -476,11 +482,7 @@ def cmd_import_questions(args: argparse.Namespace) -> None:
     in_file = {q.id: q for q in questions}
 
     async def _go() -> tuple[BankPlan, list[str], int, int, int]:
-        try:  # an existing database at head: importing never creates or migrates one
-            engine = await migrate.open_existing(settings.config.storage.database_url,
-                                                 readonly=False)
-        except db.DatabaseUnavailable as e:
-            _database_error(settings, e)
+        engine = await _open_database(settings, readonly=False)
         try:
             now = SystemClock().now()
             async with db.sessionmaker(engine)() as session, session.begin():
@@ -596,7 +598,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     for ever without being the record of anything (docs/deploy.md, 'Data growth')."""
     from sqlalchemy import delete
 
-    from storage import db, migrate
+    from storage import db
     from storage.models import ProcessedEvent
 
     days: int = args.older_than_days
@@ -608,11 +610,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     cutoff = SystemClock().now() - timedelta(days=days)
 
     async def _go() -> int:
-        try:  # an existing database at head: pruning never creates or migrates one
-            engine = await migrate.open_existing(settings.config.storage.database_url,
-                                                 readonly=False)
-        except db.DatabaseUnavailable as e:
-            _database_error(settings, e)
+        engine = await _open_database(settings, readonly=False)
         try:
             async with db.sessionmaker(engine)() as session, session.begin():
                 result = await session.execute(
