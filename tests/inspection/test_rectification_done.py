@@ -332,7 +332,7 @@ async def test_the_inspectors_escalation_asks_them_to_urge_the_owner(console: Co
     overdue = (console.clock.now().astimezone(console.app.services.config.tz).date()
                - item.due_date).days
     assert (f"{d.units[unit].name}督察整改事项 #{item.id}《建立月报制度》已逾期 {overdue} 天"
-            f"（整改期限 {item.due_date:%Y年%-m月%-d日}）仍未完成，"
+            f"（整改期限 {item.due_date:%Y-%m-%d}）仍未完成，"
             f"请督促责任人{d.person_name(chief)}落实整改。") in body, body
     assert "请抓紧整改落实" not in body
     assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
