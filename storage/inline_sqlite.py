@@ -13,16 +13,23 @@ seconds, which must not stall the loop.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Select, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import class_mapper
 from sqlalchemy.pool import StaticPool
 
 BUSY_TIMEOUT_S = 0.2
+T = TypeVar("T")
+
+# each inline engine's one DB-API connection (StaticPool), for `Prepared` reads
+_connections: weakref.WeakKeyDictionary[Engine, sqlite3.Connection] = \
+    weakref.WeakKeyDictionary()
 
 
 def engine(path: str, *, readonly: bool) -> Engine:
@@ -43,6 +50,7 @@ def engine(path: str, *, readonly: bool) -> Engine:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
+        _connections[eng] = conn  # (the pool connects only once `eng` is assigned below)
         return conn
 
     eng = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
@@ -53,13 +61,88 @@ def engine(path: str, *, readonly: bool) -> Engine:
     return eng
 
 
+def dbapi_connection(eng: Engine) -> sqlite3.Connection:
+    """The inline engine's one sqlite3 connection (connected on first use)."""
+    conn = _connections.get(eng)
+    if conn is None:
+        eng.connect().close()
+        conn = _connections[eng]
+    return conn
+
+
+# a Prepared's SQL, its parameters in order (name, literal value), its result converters
+_Compiled = tuple[str, list[tuple[str, Any]], list[tuple[int, Callable[[Any], Any]]]]
+
+
+class Prepared:
+    """A Core select compiled once for SQLite and run by `rows` straight on an inline
+    session's sqlite3 connection, its columns converted as Core would (dates, UTC datetimes).
+
+    Why: for a point lookup, SQLAlchemy's execution path costs far more than SQLite: ~100 µs
+    through the ORM, ~40 through Core, ~12 here. Parameters are plain values (str, int: no
+    bind processing); the cursor is read to the end, so no statement keeps a read snapshot
+    open on the autocommit connection."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        assert compiled.positiontup is not None
+        params: list[tuple[str, Any]] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            if bind.expanding or bind.type.dialect_impl(dialect).bind_processor(dialect):
+                raise TypeError(f"Prepared: parameter {name!r} needs processing")
+            params.append((name, bind.value))  # (the value of a literal, None for the caller's)
+        converters: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, p) for i, c in enumerate(self.statement.selected_columns)
+            if (p := c.type.dialect_impl(dialect).result_processor(dialect, None))]
+        return str(compiled), params, converters
+
+    def run(self, eng: Engine, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._compiled is None:
+            self._compiled = self._compile(eng.dialect)
+        sql, params, converters = self._compiled
+        found = dbapi_connection(eng).execute(
+            sql, [values.get(name, literal) for name, literal in params]).fetchall()
+        if not converters:
+            return found
+        converted = []
+        for row in found:
+            r = list(row)
+            for i, convert in converters:
+                r[i] = convert(r[i])
+            converted.append(tuple(r))
+        return converted
+
+
+async def rows(session: AsyncSession, prepared: Prepared, values: dict[str, Any]
+               ) -> Sequence[Sequence[Any]]:
+    """The rows of `prepared`: on an inline session straight on its connection, else through
+    Core on the session's connection (no ORM execution path, no autoflush)."""
+    if isinstance(session, InlineSession):
+        return prepared.run(session.inline_bind, values)
+    return (await (await session.connection()).execute(prepared.statement, values)).all()
+
+
+def detached(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
+    """An instance of a mapped class with attributes `keys` set to `values`, in no session:
+    for an inline session's reads, which never write it back. ~2 µs where the ORM's loading
+    path costs tens (and calling the class, with its attribute events, ~25)."""
+    obj: T = class_mapper(cls).class_manager.new_instance()
+    obj.__dict__.update(zip(keys, values, strict=True))
+    return obj
+
+
 class InlineSession(AsyncSession):
     """An AsyncSession whose statements run synchronously on an inline engine. Repository
     functions take it like any AsyncSession; the calls they make skip the greenlet."""
 
     def __init__(self, *, inline_bind: Engine, **kw: Any) -> None:
         super().__init__(**kw)
-        self.sync_session.bind = inline_bind
+        self.sync_session.bind = self.inline_bind = inline_bind
 
     async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
         return self.sync_session.execute(statement, params, **kw)
