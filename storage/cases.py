@@ -20,8 +20,10 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    false,
     func,
     insert,
+    or_,
     select,
     true,
     update,
@@ -308,9 +310,9 @@ _CASE_WITH_CURRENT_ROWS = inline_sqlite.Prepared(_with_current(select(
 _loaded_current: weakref.WeakKeyDictionary[CaseRow, EvaluationRow] = weakref.WeakKeyDictionary()
 # Likewise the case's last intake decision (None: none), for latest_intake() (码, the code page).
 _loaded_intake: weakref.WeakKeyDictionary[CaseRow, IntakeRow | None] = weakref.WeakKeyDictionary()
-_INVESTIGATORS = (select(CaseInvestigator.person_id)
-                  .where(CaseInvestigator.case_code == bindparam("code"))
-                  .order_by(CaseInvestigator.person_id))
+_INVESTIGATORS = inline_sqlite.Prepared(
+    select(CaseInvestigator.person_id).where(CaseInvestigator.case_code == bindparam("code"))
+    .order_by(CaseInvestigator.person_id))
 _EVALUATION = select(EvaluationRow).where(EvaluationRow.case_code == bindparam("code"),
                                           EvaluationRow.version == bindparam("version"))
 
@@ -349,7 +351,8 @@ def _detached_case(row: Sequence[Any]) -> tuple[CaseRow, EvaluationRow | None, I
 
 
 async def investigators(session: AsyncSession, code: str) -> list[str]:
-    return list((await session.execute(_INVESTIGATORS, {"code": code})).scalars())
+    """The case's investigators' ids, sorted (Core: investigators are flushed with their case)."""
+    return [r[0] for r in await inline_sqlite.rows(session, _INVESTIGATORS, {"code": code})]
 
 
 async def with_evaluation_time(session: AsyncSession, codes: Sequence[str]
@@ -531,10 +534,16 @@ async def own_delivery(session: AsyncSession, code: str, version: int, person_id
                        ) -> DeliveryRow | None:
     """The person's card of evaluation `version` of the case (the latest, should there be
     several): one read through the deliveries' case index."""
-    return (await session.execute(
-        select(DeliveryRow).where(DeliveryRow.case_code == code, DeliveryRow.version == version,
-                                  DeliveryRow.person_id == person_id)
-        .order_by(DeliveryRow.id.desc()).limit(1))).scalar_one_or_none()
+    return await inline_sqlite.first_object(
+        session, DeliveryRow, _OWN_DELIVERY,
+        {"code": code, "version": version, "person_id": person_id})
+
+
+_OWN_DELIVERY = inline_sqlite.Prepared(
+    select(DeliveryRow).where(DeliveryRow.case_code == bindparam("code"),
+                              DeliveryRow.version == bindparam("version"),
+                              DeliveryRow.person_id == bindparam("person_id"))
+    .order_by(DeliveryRow.id.desc()).limit(1))
 
 
 async def acknowledge_delivery(session: AsyncSession, delivery_id: int, at: datetime) -> bool:
@@ -569,9 +578,19 @@ async def add_intake(session: AsyncSession, case: CaseRow, by: str, at: datetime
 
 async def first_intake_at(session: AsyncSession, code: str, decisions: Collection[str]
                           ) -> datetime | None:
-    """When the case first got one of `decisions` at intake (None: never)."""
-    return await session.scalar(select(func.min(IntakeRow.at)).where(
-        IntakeRow.case_code == code, IntakeRow.decision.in_(list(decisions))))
+    """When the case first got one of `decisions` at intake (None: never). The statement is
+    built once per set of decisions (码 of a case taken in asks this each time)."""
+    key = tuple(sorted(decisions))
+    prepared = _FIRST_INTAKE.get(key)
+    if prepared is None:
+        prepared = _FIRST_INTAKE[key] = inline_sqlite.Prepared(
+            select(func.min(IntakeRow.at))
+            .where(IntakeRow.case_code == bindparam("code"),
+                   or_(false(), *(IntakeRow.decision == d for d in key))))
+    return (await inline_sqlite.rows(session, prepared, {"code": code}))[0][0]
+
+
+_FIRST_INTAKE: dict[tuple[str, ...], inline_sqlite.Prepared] = {}
 
 
 async def intake_decisions(session: AsyncSession, code: str) -> list[IntakeRow]:

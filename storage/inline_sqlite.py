@@ -6,7 +6,8 @@ Why: an indexed SQLite read takes ~10 µs. Through aiosqlite each statement cost
 hops to the connection's thread and back, and through SQLAlchemy's asyncio layer a greenlet
 switch per call; for point lookups those cost far more than the work. A statement on these
 connections runs to completion without yielding to the loop, so callers never interleave on
-one. All other work keeps aiosqlite's thread: a reminder sweep or a statistics query may take
+one. The hottest reads (a 码 lookup's) skip SQLAlchemy's execution path too (`Prepared`).
+All other work keeps aiosqlite's thread: a reminder sweep or a statistics query may take
 seconds, which must not stall the loop.
 """
 
@@ -70,7 +71,8 @@ def dbapi_connection(eng: Engine) -> sqlite3.Connection:
     return conn
 
 
-# a Prepared's SQL, its parameters in order (name, literal value), its result converters
+# a Prepared's SQL, its parameters in order (name, value of a literal or None), its result
+# converters
 _Compiled = tuple[str, list[tuple[str, Any]], list[tuple[int, Callable[[Any], Any]]]]
 
 
@@ -86,6 +88,7 @@ class Prepared:
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         self._compiled: _Compiled | None = None
+        self._keys: tuple[str, ...] | None = None
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
@@ -95,25 +98,35 @@ class Prepared:
             bind = compiled.binds[name]
             if bind.expanding or bind.type.dialect_impl(dialect).bind_processor(dialect):
                 raise TypeError(f"Prepared: parameter {name!r} needs processing")
-            params.append((name, bind.value))  # (the value of a literal, None for the caller's)
+            params.append((name, None if bind.required else bind.value))  # None: the caller's
         converters: list[tuple[int, Callable[[Any], Any]]] = [
             (i, p) for i, c in enumerate(self.statement.selected_columns)
             if (p := c.type.dialect_impl(dialect).result_processor(dialect, None))]
         return str(compiled), params, converters
+
+    def keys(self, cls: type[Any]) -> tuple[str, ...]:
+        """The attributes of `cls` that the columns of a select of `cls` load."""
+        if self._keys is None:
+            mapper = class_mapper(cls)
+            self._keys = tuple(mapper.get_property_by_column(c).key
+                               for c in self.statement.selected_columns)
+        return self._keys
 
     def run(self, eng: Engine, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         if self._compiled is None:
             self._compiled = self._compile(eng.dialect)
         sql, params, converters = self._compiled
         found = dbapi_connection(eng).execute(
-            sql, [values.get(name, literal) for name, literal in params]).fetchall()
+            sql, [values[name] if literal is None else literal for name, literal in params]
+        ).fetchall()
         if not converters:
             return found
         converted = []
         for row in found:
             r = list(row)
             for i, convert in converters:
-                r[i] = convert(r[i])
+                if r[i] is not None:  # NULL is None whatever the type (as for Core's types)
+                    r[i] = convert(r[i])
             converted.append(tuple(r))
         return converted
 
@@ -125,6 +138,16 @@ async def rows(session: AsyncSession, prepared: Prepared, values: dict[str, Any]
     if isinstance(session, InlineSession):
         return prepared.run(session.inline_bind, values)
     return (await (await session.connection()).execute(prepared.statement, values)).all()
+
+
+async def first_object(session: AsyncSession, cls: type[T], prepared: Prepared,
+                       values: dict[str, Any]) -> T | None:
+    """The first row of `prepared`, a select of `cls`: on an inline session an object in no
+    session (see `detached`), else the ORM's (in the session's identity map, as writes need)."""
+    if not isinstance(session, InlineSession):
+        return (await session.execute(prepared.statement, values)).scalars().first()
+    found = prepared.run(session.inline_bind, values)
+    return detached(cls, prepared.keys(cls), found[0]) if found else None
 
 
 def detached(cls: type[T], keys: Sequence[str], values: Sequence[Any]) -> T:
