@@ -78,6 +78,9 @@ class Outbound:
         self.services = services
         self.session = session
         self.sent: list[Message] = []
+        # each sent card by its stored JSON: the console answers with the Card it already has
+        # instead of parsing the JSON back (a card updated since is parsed as before)
+        self.cards: dict[str, Card] = {}
 
     @property
     def clock(self) -> Clock:
@@ -101,8 +104,13 @@ class Outbound:
         for transport in self.services.external_transports:
             await msgs.enqueue(self.session, message_id=msg.id, transport=transport, op="send",
                                at=self.now())
-        self.sent.append(msg)
+        self._sent(msg, card)
         return msg
+
+    def _sent(self, msg: Message, card: Card | None) -> None:
+        self.sent.append(msg)
+        if card is not None and msg.card is not None:
+            self.cards[msg.card] = card
 
     async def send_dm(self, person_id: str, text: str | None = None,
                       card: Card | None = None) -> Message:
@@ -218,7 +226,7 @@ class ReadOnlyContext(Context):
                                event_id=event_id, mention=mention)
         self.pending.messages.append(msg)
         self.pending.outbox.extend((msg, t) for t in self.services.external_transports)
-        self.sent.append(msg)
+        self._sent(msg, card)
         return msg
 
     async def update_card(self, msg: Message, card: Card, *, retire: bool = False) -> None:

@@ -166,6 +166,7 @@ class FeedResult:
     messages: list[Message] = field(default_factory=list)
     forbidden: bool = False  # the handler refused: not the person's to do (Context.forbidden)
     acted: bool = False  # a card action did what its button offers (Context.action_done)
+    cards: dict[str, Card] = field(default_factory=dict)  # see Outbound.cards
 
 
 def role_names(roles: tuple[str, ...]) -> str:
@@ -233,6 +234,8 @@ class Dispatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.routers: list[Router] = []
+        self._names_index: dict[str, Command] = {}
+        self._names_shape: tuple[int, ...] | None = None
         self.dedupe = (
             RedisDedupe(services.redis, services.config.storage.dedupe_ttl_seconds,
                         prefix=f"{services.config.storage.redis_prefix}event:")
@@ -249,8 +252,20 @@ class Dispatcher:
         return [c for r in self.routers for c in r.commands]
 
     def _command(self, word: str) -> Command | None:
-        word = _plain(word).lower()  # HELP, ｈｅｌｐ: like help
-        return next((c for c in self.commands() if word in (n.lower() for n in c.names)), None)
+        return self._names().get(_plain(word).lower())  # HELP, ｈｅｌｐ: like help
+
+    def _names(self) -> dict[str, Command]:
+        """Each command name in lower case -> its command, the first included on a clash: one
+        look-up per message instead of a scan of every name. Rebuilt when a router gains a
+        command (the routers' sizes change)."""
+        shape = tuple(len(r.commands) for r in self.routers)
+        if shape != self._names_shape:
+            names: dict[str, Command] = {}
+            for c in self.commands():
+                for n in c.names:
+                    names.setdefault(n.lower(), c)
+            self._names_index, self._names_shape = names, shape
+        return self._names_index
 
     def _glued(self, text: str, addressed: bool = True) -> tuple[Command, str] | None:
         """A command word typed without a space before its argument: 码HY-2026-0001 (a Chinese
@@ -333,7 +348,7 @@ class Dispatcher:
                 await self._route_message(event, route, ctx)
             elif isinstance(event, CardActionEvent):
                 await self._route_action(event, ctx)
-            return FeedResult("handled", ctx.sent, ctx.forbidden, ctx.acted)
+            return FeedResult("handled", ctx.sent, ctx.forbidden, ctx.acted, ctx.cards)
 
     async def _journaled(self, event: MessageEvent, user: Person, route: Route) -> FeedResult:
         """A read-only event: handled on a read snapshot, its writes committed by the journal
@@ -344,7 +359,7 @@ class Dispatcher:
             await self._route_message(event, route, ctx)
         if not await self.services.journal.commit(ctx.pending):
             return FeedResult("duplicate")
-        return FeedResult("handled", ctx.sent)
+        return FeedResult("handled", ctx.sent, cards=ctx.cards)
 
     def match(self, event: MessageEvent) -> Route:
         route = self._match(event)

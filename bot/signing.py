@@ -26,6 +26,9 @@ def key_fingerprint(keys: Sequence[bytes]) -> str:
     return hashlib.sha256(keys[0]).hexdigest()[:8] if keys else "random"
 
 
+_PAYLOAD = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # json.dumps's, built once
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -45,6 +48,8 @@ class Signer:
                             "links and sessions will not survive a restart")
             keys = (secrets.token_bytes(32),)
         self.keys = keys
+        # HMAC state after each key is absorbed: a signature copies it instead of re-keying
+        self._keyed = tuple(hmac.new(k, digestmod=hashlib.sha256) for k in keys)
         self._now = now
         self._failures = 0  # signatures that matched no key since the last warning
         self._warned_at: float | None = None
@@ -65,13 +70,16 @@ class Signer:
                     self.fingerprint)
         self._failures, self._warned_at = 0, now
 
-    def _mac(self, key: bytes, kind: str, body: str) -> bytes:
-        return hmac.new(key, f"{kind}.{body}".encode(), hashlib.sha256).digest()
+    def _mac(self, keyed: hmac.HMAC, kind: str, body: str) -> bytes:
+        """HMAC-SHA256 of `kind "." body` under the key `keyed` was made with (`_keyed`)."""
+        mac = keyed.copy()
+        mac.update(f"{kind}.{body}".encode())
+        return mac.digest()
 
     def sign(self, kind: str, data: dict[str, Any], expires: datetime) -> str:
         payload = {**data, "exp": int(expires.timestamp()), "n": _b64(secrets.token_bytes(6))}
-        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        return f"{body}.{_b64(self._mac(self.keys[0], kind, body))}"
+        body = _b64(_PAYLOAD.encode(payload).encode())
+        return f"{body}.{_b64(self._mac(self._keyed[0], kind, body))}"
 
     def verify(self, kind: str, token: str, now: datetime) -> dict[str, Any] | None:
         """The payload if the token is genuine, of this kind and not expired; else None."""
@@ -92,7 +100,7 @@ class Signer:
             return None
         if _b64(given) != sig:  # decoding skips stray characters and anything after padding
             return None
-        if not any(hmac.compare_digest(given, self._mac(k, kind, body)) for k in self.keys):
+        if not any(hmac.compare_digest(given, self._mac(k, kind, body)) for k in self._keyed):
             if len(given) == hashlib.sha256().digest_size:  # a signature, not text cut short
                 self._mismatch()
             return None

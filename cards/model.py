@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_DATA_BYTES = 1024  # button payloads stay small: DingTalk card params are size-limited
+_DATA_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False), built once
 
 
 KEY_SEP = ":"  # see keyed_action
@@ -40,7 +41,8 @@ class Button:
     form: tuple[FormField, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(json.dumps(self.data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+        # most buttons carry no data: "{}" is within the limit, nothing to serialise
+        if self.data and len(_DATA_JSON.encode(self.data).encode()) > MAX_DATA_BYTES:
             raise ValueError(f"button {self.id} payload over {MAX_DATA_BYTES} bytes")
 
 

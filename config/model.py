@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -262,6 +263,11 @@ def check_redis_url(v: str) -> str:
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 
 
+# a server sees a handful of Host values and peer addresses: the middlewares check each request
+HOSTS_CACHED = 1024
+
+
+@lru_cache(maxsize=HOSTS_CACHED)
 def host_name(host: str) -> str | None:
     """The name or address in a Host header value (``Example.org:8080`` → ``example.org``,
     ``[::1]:80`` → ``::1``), lower case, without a trailing dot; None when it is not one."""
@@ -271,6 +277,7 @@ def host_name(host: str) -> str | None:
     return m.group(1).strip("[]").lower().rstrip(".") or None
 
 
+@lru_cache(maxsize=HOSTS_CACHED)
 def is_loopback(host: str) -> bool:
     """A name or address that stays on this machine: localhost, 127.0.0.0/8, ::1 (an
     IPv4-mapped ::ffff:127.x too). 0.0.0.0 and :: (every interface) are not."""

@@ -18,7 +18,7 @@ from bot.events import CardActionEvent, MessageEvent
 from bot.web import ApiError, field_str, json_body, json_response, refusal, render
 from bot.web.session import start_session
 from cards.console import render as render_card
-from cards.model import card_from_dict
+from cards.model import Card, card_from_dict
 from config.model import ROLE_LABELS, Person, is_loopback
 from storage import messages as msgs
 from storage.models import Message
@@ -61,8 +61,13 @@ def _time_param(q: Mapping[str, str], name: str) -> datetime | None:
     return value
 
 
-def message_json(m: Message) -> dict[str, Any]:
-    card = render_card(card_from_dict(json.loads(m.card))) if m.card else None
+def message_json(m: Message, cards: Mapping[str, Card] | None = None) -> dict[str, Any]:
+    """`cards`: Card objects by their stored JSON (`FeedResult.cards`), rendered as they are
+    rather than parsed back from `m.card`."""
+    card = None
+    if m.card:
+        known = cards.get(m.card) if cards else None
+        card = render_card(known if known is not None else card_from_dict(json.loads(m.card)))
     return {
         "id": m.id, "chat": m.chat, "at": m.at.isoformat(), "from": m.sender,
         "text": m.text, "card": card,
@@ -153,7 +158,7 @@ class ConsoleTransport:
 
     async def _result(self, events_result: Any) -> web.Response:
         return json_response({
-            "messages": [message_json(m) for m in events_result.messages],
+            "messages": [message_json(m, events_result.cards) for m in events_result.messages],
             "status": events_result.status,
         })
 

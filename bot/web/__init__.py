@@ -200,8 +200,11 @@ def _database_unavailable(request: web.Request, why: str) -> web.Response:
                              f"<p>{message}。</p>")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s, built once
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    return _JSON.encode(obj)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

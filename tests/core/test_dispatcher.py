@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.context import Context, unit_of_work
 from bot.dispatcher import Router
 from bot.events import CardActionEvent, MessageEvent
+from bot.transports.console import message_json
 from cards.model import Button, Card
 from config.loader import Settings
 from storage import messages as msgs
@@ -217,3 +218,30 @@ async def test_a_record_of_who_acted_lasts_while_the_card_says_so(app: App) -> N
         await out.update_card(msg, replace(now, body="议程已更新"))
     again = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k2"))
     assert [m.text for m in again.messages] == ["您已点过「签到」，无需重复操作。"]
+
+
+async def test_the_console_renders_the_sent_card_as_its_stored_json_reads(app: App) -> None:
+    """FeedResult.cards spares the console parsing a reply's card back: same answer; a card
+    updated since (the click's redrawn card) is read from its stored JSON."""
+    sent = await app.dispatcher.feed(group_msg("p-prosecutor-1", "签到卡", "c1"))
+    [card] = sent.messages
+    assert list(sent.cards.values()) == [msgs.message_card(card)]
+    assert message_json(card, sent.cards) == message_json(card)
+    clicked = await app.dispatcher.feed(click("p-prosecutor-1", card.id, "test.sign", "k1"))
+    redrawn = next(m for m in clicked.messages if m.id == card.id)
+    shown = message_json(redrawn, clicked.cards | sent.cards)
+    assert shown == message_json(redrawn) and shown["card"]["footer"] == "已签到：余斌梅"
+
+
+async def test_a_command_added_to_an_included_router_is_routed(app: App) -> None:
+    late = Router("test-late")
+    app.dispatcher.include(late)
+    assert (await app.dispatcher.feed(msg("p-inspector-1", "晚到", "l1"))).messages[0].text \
+        != "来了"
+
+    @late.command("晚到", summary="registered after include")
+    async def _late(event: MessageEvent, ctx: Context) -> None:
+        await ctx.reply("来了")
+
+    assert [m.text for m in (await app.dispatcher.feed(msg("p-inspector-1", "晚到", "l2"))
+                             ).messages] == ["来了"]
