@@ -6,6 +6,7 @@ event loop: one for their reads, one for the journal that group-commits their wr
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -109,30 +110,31 @@ def create_read_engine(url: str) -> Engine | None:
     statement runs to completion without yielding to the loop, so sessions cannot interleave
     on it. A 码 lookup reads the case and its current evaluation in one statement."""
     path = _sqlite_file(url)
-    return None if path is None else inline_sqlite.engine(path, readonly=True)
+    return None if path is None else inline_sqlite.engine(path)
 
 
 def read_sessionmaker(engine: Engine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(class_=InlineSession, inline_bind=engine, expire_on_commit=False)
 
 
-def journal_for(engine: AsyncEngine) -> tuple[Journal, Engine | None]:
-    """The journal for this database, and the inline engine it owns (to dispose at stop).
-    SQLite: batches go through one inline writer connection, while the main pool's only
-    connection is checked out (`exclusive`), so no transaction of this process holds the
-    write lock meanwhile; WAL checkpoints run on a thread. PostgreSQL: the main pool."""
+def journal_for(engine: AsyncEngine) -> tuple[Journal, sqlite3.Connection | None]:
+    """The journal for this database, and the inline connection it owns (to close at stop).
+    SQLite: batches go through one inline writer connection (InlineWriter), while the main
+    pool's only connection is checked out (`exclusive`), so no transaction of this process
+    holds the write lock meanwhile; WAL checkpoints run on a thread. PostgreSQL: the main
+    pool, through SQLAlchemy."""
     url = engine.url.render_as_string(hide_password=False)
     path = _sqlite_file(url)
     if path is None:
         return Journal(engine.begin), None
-    inline = inline_sqlite.engine(path, readonly=False)
+    inline = inline_sqlite.InlineWriter(inline_sqlite.connect(path, readonly=False))
 
     async def checkpoint() -> None:
         async with aiosqlite.connect(path) as conn:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     return Journal(lambda: inline_sqlite.begin(inline), exclusive=engine.connect,
-                   checkpoint=checkpoint), inline
+                   checkpoint=checkpoint), inline.conn
 
 
 def bulk_reader(engine: AsyncEngine) -> BulkReader:
