@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 from storage import inline_sqlite
 from storage.bulk import BulkReader
@@ -39,6 +40,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
+        kwargs.setdefault("pool_reset_on_return", None)  # _rollback_if_open instead
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
@@ -163,6 +165,15 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _rollback_if_open(dbapi_conn: Any, _record: Any, state: PoolResetState) -> None:
+        """The pool's rollback on return, only when a transaction is open: sqlite3 would find
+        none and do nothing, after a round trip to aiosqlite's thread (on every return, e.g.
+        each journal batch's `exclusive` checkout). sqlite3 knows without a query."""
+        if state.asyncio_safe and not state.transaction_was_reset \
+                and dbapi_conn.driver_connection.in_transaction:
+            dbapi_conn.rollback()
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

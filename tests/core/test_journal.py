@@ -220,3 +220,27 @@ async def test_inline_writer_stores_the_rows_sqlalchemy_stores(tmp_path: Path) -
     assert results[0] == [True] * 5 + [False] and results[1] == [True] * 4 + [False] * 2
     assert len(rows["messages"]) == 2 * 13 and len(rows["outbox"]) == 2 * 13
     assert all(t == [("text",)] for t in types.values())
+
+
+async def test_a_connection_returned_mid_transaction_is_rolled_back(tmp_path: Path) -> None:
+    """The main SQLite pool rolls back on return only when a transaction is open (the journal
+    checks its connection out for every batch, and a needless rollback is a round trip to
+    aiosqlite's thread); one that is open is still rolled back, releasing the write lock."""
+    from storage import db
+
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.execute("BEGIN IMMEDIATE")  # behind SQLAlchemy's back
+            assert raw.in_transaction
+        async with engine.connect() as conn:  # the pool's only connection, returned
+            raw2 = (await conn.get_raw_connection()).driver_connection
+            assert raw2 is raw and not raw.in_transaction
+        other = sqlite3.connect(tmp_path / "x.db", timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the lock is free
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        await engine.dispose()
