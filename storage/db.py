@@ -1,6 +1,6 @@
 """Engine set-up. SQLite: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE so that two
 writers queue on the lock instead of failing halfway through a transaction. Read-only events
-(`readonly=True` commands) use two more SQLite engines whose connections run inline on the
+(`readonly=True` commands) use two more SQLite connections that run inline on the
 event loop: one for their reads, one for the journal that group-commits their writes."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def journal_for(engine: AsyncEngine) -> tuple[Journal, sqlite3.Connection | None
         async with aiosqlite.connect(path) as conn:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    return Journal(lambda: inline_sqlite.begin(inline), exclusive=engine.connect,
+    return Journal(inline.begin, exclusive=engine.connect,
                    checkpoint=checkpoint), inline.conn
 
 

@@ -134,6 +134,18 @@ class InlineWriter:
             found += [r[0] for r in self._run(sql, [v for row in chunk for v in row])]
         return found
 
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[InlineWriter]:
+        """One write transaction (committed when the block ends without error, else rolled
+        back). BEGIN IMMEDIATE fails at once while another connection holds the lock."""
+        self._run("BEGIN IMMEDIATE", ())
+        try:
+            yield self
+            self._run("COMMIT", ())
+        except BaseException:
+            self.conn.rollback()  # a no-op when no transaction is open (a failed COMMIT undid it)
+            raise
+
     def first(self, query: Select[Any]) -> tuple[Any, ...] | None:
         """The first row of a query without parameters (values as stored: no conversion)."""
         row: tuple[Any, ...] | None = self._run(_select_sql(query), ()).fetchone()
@@ -166,20 +178,3 @@ def _insert_sql(t: Table, keys: tuple[str, ...], rows: int, returning: str | Non
 @lru_cache(maxsize=16)
 def _select_sql(query: Select[Any]) -> str:
     return str(query.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
-
-
-@asynccontextmanager
-async def begin(writer: InlineWriter) -> AsyncIterator[InlineWriter]:
-    """One write transaction on the inline writer (committed when the block ends without
-    error, else rolled back)."""
-    writer._run("BEGIN IMMEDIATE", ())
-    try:
-        yield writer
-    except BaseException:
-        writer.conn.rollback()
-        raise
-    try:
-        writer._run("COMMIT", ())
-    except BaseException:
-        writer.conn.rollback()
-        raise
