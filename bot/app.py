@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,8 +71,8 @@ class App:
         self.use_scheduler = not isinstance(clock, ManualClock) if scheduler is None else scheduler
         self.scheduler: Any = None
         self.engine: AsyncEngine | None = None
-        self.read_engine: Engine | None = None  # SQLite: inline engines (storage/inline_sqlite.py)
-        self.journal_engine: Engine | None = None
+        self.read_engine: Engine | None = None  # SQLite: inline (storage/inline_sqlite.py)
+        self.journal_conn: sqlite3.Connection | None = None  # the journal's inline writer
         self._services: Services | None = None
         self._dispatcher: Dispatcher | None = None
         self.tickers: dict[str, Ticker] = {}
@@ -141,7 +142,7 @@ class App:
         for line in start_warnings(self.settings):  # check-config prints the same lines
             log.warning("%s", line)
         self.read_engine = db.create_read_engine(cfg.storage.database_url)
-        journal, self.journal_engine = db.journal_for(self.engine)
+        journal, self.journal_conn = db.journal_for(self.engine)
         self._services = Services(
             settings=self.settings, clock=self.clock, db=db.sessionmaker(self.engine),
             read_db=db.read_sessionmaker(self.read_engine) if self.read_engine else None,
@@ -275,9 +276,10 @@ class App:
             await self._services.journal.close()
             await self.log_audit_head("at stop")  # after this instance's last write
             self._services.bulk.dispose()
-        for engine in (self.read_engine, self.journal_engine):
-            if engine is not None:
-                engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
+        if self.journal_conn is not None:
+            self.journal_conn.close()
         if self.engine is not None:
             await self.engine.dispose()
         log.info("casebot stopped")

@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inline_sqlite import InlineWriter
 from storage.models import AuditRecord, table
-from storage.types import Executor, dialect_name
+from storage.types import Writer, dialect_name
 
 GENESIS = "0" * 64
 _PG_LOCK = 7_263_001  # advisory lock id serialising appends on PostgreSQL
+_T = table(AuditRecord)
+_LAST = select(_T.c.seq, _T.c.hash).order_by(_T.c.seq.desc()).limit(1)  # the chain's end
 
 
 def record_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
@@ -46,19 +49,19 @@ async def append(session: AsyncSession, *, at: datetime, actor: str, action: str
     return (await append_many(session, [Entry(at, actor, action, subject, data)]))[0]
 
 
-async def append_many(session: Executor, entries: list[Entry]) -> list[str]:
+async def append_many(session: Writer, entries: list[Entry]) -> list[str]:
     """Append records in order inside the caller's transaction (SQLite holds the write lock
     from BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks.
     Returns their hashes."""
     if not entries:
         return []
-    if dialect_name(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-    t = table(AuditRecord)
-    last = (await session.execute(
-        select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1))).first()
-    seq = last.seq if last else 0
-    prev = last.hash if last else GENESIS
+    if isinstance(session, InlineWriter):
+        last = session.first(_LAST)
+    else:
+        if dialect_name(session) == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        last = (await session.execute(_LAST)).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     rows: list[dict[str, Any]] = []
     hashes: list[str] = []
     for e in entries:
@@ -70,7 +73,10 @@ async def append_many(session: Executor, entries: list[Entry]) -> list[str]:
                      "subject": e.subject, "data": payload, "prev_hash": prev, "hash": digest})
         hashes.append(digest)
         prev = digest
-    await session.execute(insert(t), rows)
+    if isinstance(session, InlineWriter):
+        session.insert(_T, rows)
+    else:
+        await session.execute(insert(_T), rows)
     return hashes
 
 

@@ -1,11 +1,12 @@
 """Engine set-up. SQLite: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE so that two
 writers queue on the lock instead of failing halfway through a transaction. Read-only events
-(`readonly=True` commands) use two more SQLite engines whose connections run inline on the
+(`readonly=True` commands) use two more SQLite connections that run inline on the
 event loop: one for their reads, one for the journal that group-commits their writes."""
 
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 from storage import inline_sqlite
 from storage.bulk import BulkReader
@@ -38,6 +40,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
+        kwargs.setdefault("pool_reset_on_return", None)  # _rollback_if_open instead
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
@@ -109,30 +112,31 @@ def create_read_engine(url: str) -> Engine | None:
     statement runs to completion without yielding to the loop, so sessions cannot interleave
     on it. A 码 lookup reads the case and its current evaluation in one statement."""
     path = _sqlite_file(url)
-    return None if path is None else inline_sqlite.engine(path, readonly=True)
+    return None if path is None else inline_sqlite.engine(path)
 
 
 def read_sessionmaker(engine: Engine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(class_=InlineSession, inline_bind=engine, expire_on_commit=False)
 
 
-def journal_for(engine: AsyncEngine) -> tuple[Journal, Engine | None]:
-    """The journal for this database, and the inline engine it owns (to dispose at stop).
-    SQLite: batches go through one inline writer connection, while the main pool's only
-    connection is checked out (`exclusive`), so no transaction of this process holds the
-    write lock meanwhile; WAL checkpoints run on a thread. PostgreSQL: the main pool."""
+def journal_for(engine: AsyncEngine) -> tuple[Journal, sqlite3.Connection | None]:
+    """The journal for this database, and the inline connection it owns (to close at stop).
+    SQLite: batches go through one inline writer connection (InlineWriter), while the main
+    pool's only connection is checked out (`exclusive`), so no transaction of this process
+    holds the write lock meanwhile; WAL checkpoints run on a thread. PostgreSQL: the main
+    pool, through SQLAlchemy."""
     url = engine.url.render_as_string(hide_password=False)
     path = _sqlite_file(url)
     if path is None:
         return Journal(engine.begin), None
-    inline = inline_sqlite.engine(path, readonly=False)
+    inline = inline_sqlite.InlineWriter(inline_sqlite.connect(path, readonly=False))
 
     async def checkpoint() -> None:
         async with aiosqlite.connect(path) as conn:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    return Journal(lambda: inline_sqlite.begin(inline), exclusive=engine.connect,
-                   checkpoint=checkpoint), inline
+    return Journal(inline.begin, exclusive=engine.connect,
+                   checkpoint=checkpoint), inline.conn
 
 
 def bulk_reader(engine: AsyncEngine) -> BulkReader:
@@ -161,6 +165,15 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _rollback_if_open(dbapi_conn: Any, _record: Any, state: PoolResetState) -> None:
+        """The pool's rollback on return, only when a transaction is open: sqlite3 would find
+        none and do nothing, after a round trip to aiosqlite's thread (on every return, e.g.
+        each journal batch's `exclusive` checkout). sqlite3 knows without a query."""
+        if state.asyncio_safe and not state.transaction_was_reset \
+                and dbapi_conn.driver_connection.in_transaction:
+            dbapi_conn.rollback()
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inline_sqlite import InlineWriter
 from storage.models import ProcessedEvent, table
-from storage.types import Executor, dialect_name
+from storage.types import Writer, dialect_name
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,17 @@ async def was_handled(session: AsyncSession, event_id: str) -> bool:
             ).first() is not None
 
 
-async def claim_many(session: Executor, events: list[tuple[str, datetime]]) -> set[str]:
+async def claim_many(session: Writer, events: list[tuple[str, datetime]]) -> set[str]:
     """Claim several event ids in one statement; returns those that were new. Ids are
     inserted in sorted order, so two PostgreSQL transactions claiming overlapping batches
     lock the rows in the same order and wait for each other instead of deadlocking."""
     if not events:
         return set()
-    insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
     unique = dict(events)  # the same id twice in one statement would conflict with itself
     t = table(ProcessedEvent)
-    stmt = insert(t).on_conflict_do_nothing().returning(t.c.event_id)
     rows = [{"event_id": e, "at": unique[e]} for e in sorted(unique)]
+    if isinstance(session, InlineWriter):
+        return set(session.insert(t, rows, returning=t.c.event_id, skip_conflicts=True))
+    insert = sqlite_insert if dialect_name(session) == "sqlite" else pg_insert
+    stmt = insert(t).on_conflict_do_nothing().returning(t.c.event_id)
     return set((await session.execute(stmt, rows)).scalars())

@@ -1,6 +1,6 @@
-"""SQLite connections that run on the event loop's own thread, through SQLAlchemy's sync API,
-for read-only events: their reads (`InlineSession`) and the journal's batched writes
-(`InlineConnection`, storage/journal.py).
+"""SQLite connections that run on the event loop's own thread, for read-only events: their
+reads, through SQLAlchemy's sync API (`InlineSession`), and the journal's batched writes,
+straight through sqlite3 (`InlineWriter`, storage/journal.py).
 
 Why: an indexed SQLite read takes ~10 µs. Through aiosqlite each statement costs three or four
 hops to the connection's thread and back, and through SQLAlchemy's asyncio layer a greenlet
@@ -17,10 +17,13 @@ import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, create_engine, event
+from sqlalchemy import Column, Select, Table, create_engine
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper
 from sqlalchemy.pool import StaticPool
@@ -33,7 +36,7 @@ _connections: weakref.WeakKeyDictionary[Engine, sqlite3.Connection] = \
     weakref.WeakKeyDictionary()
 
 
-def engine(path: str, *, readonly: bool) -> Engine:
+def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
     """One inline connection to `path`.
 
     The read-only one is in autocommit mode and holds no transaction, so every statement sees
@@ -41,24 +44,26 @@ def engine(path: str, *, readonly: bool) -> Engine:
     writer waits not at all: `BEGIN IMMEDIATE` fails at once while another connection writes,
     and the journal retries after an asyncio sleep instead of blocking the loop. Its WAL
     checkpoints are left to the journal, off the loop."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S if readonly else 0,
+                           isolation_level=None, check_same_thread=False)
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    else:
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
 
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S if readonly else 0,
-                               isolation_level=None, check_same_thread=False)
-        if readonly:
-            conn.execute("PRAGMA query_only=ON")
-        else:
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+
+def engine(path: str) -> Engine:
+    """The read-only inline connection as a SQLAlchemy engine (for `InlineSession`)."""
+
+    def connect_and_keep() -> sqlite3.Connection:
+        conn = connect(path, readonly=True)
         _connections[eng] = conn  # (the pool connects only once `eng` is assigned below)
         return conn
 
-    eng = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
-    if not readonly:
-        @event.listens_for(eng, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    eng = create_engine("sqlite://", creator=connect_and_keep, poolclass=StaticPool)
     return eng
 
 
@@ -205,8 +210,82 @@ class InlineConnection:
         return self.sync_connection.execute(statement, params)
 
 
-@asynccontextmanager
-async def begin(eng: Engine) -> AsyncIterator[InlineConnection]:
-    """One transaction on an inline engine (committed when the block ends without error)."""
-    with eng.begin() as conn:
-        yield InlineConnection(conn)
+# SQLAlchemy's SQLite dialect: the same identifier quoting and value conversion as its engines'
+DIALECT: Dialect = SQLiteDialect_pysqlite()
+
+
+class InlineWriter:
+    """The journal's connection on SQLite: a batch's rows go to sqlite3 directly, in multi-row
+    INSERTs, without SQLAlchemy's per-statement work (compiling, result objects, events),
+    which cost more than SQLite's own. The SQL is derived from the tables' SQLAlchemy
+    definitions, and each value passes through its column type's bind processor (e.g.
+    UTCDateTime's), so the stored rows are the ones SQLAlchemy would write."""
+
+    dialect = DIALECT
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._max_vars = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+    def insert(self, t: Table, rows: Sequence[dict[str, Any]], *,
+               returning: Column[Any] | None = None, skip_conflicts: bool = False) -> list[Any]:
+        """Insert `rows` (dicts with the same keys); the `returning` column of the rows
+        inserted, in no particular order. `skip_conflicts`: ON CONFLICT DO NOTHING."""
+        if not rows:
+            return []
+        keys = tuple(rows[0])
+        processors = _processors(t, keys)
+        values = [[r[k] if p is None else p(r[k]) for k, p in processors] for r in rows]
+        per_statement = min(500, self._max_vars // len(keys))
+        found: list[Any] = []
+        for start in range(0, len(values), per_statement):
+            chunk = values[start:start + per_statement]
+            sql = _insert_sql(t, keys, len(chunk), None if returning is None else returning.name,
+                              skip_conflicts)
+            found += [r[0] for r in self._run(sql, [v for row in chunk for v in row])]
+        return found
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[InlineWriter]:
+        """One write transaction (committed when the block ends without error, else rolled
+        back). BEGIN IMMEDIATE fails at once while another connection holds the lock."""
+        self._run("BEGIN IMMEDIATE", ())
+        try:
+            yield self
+            self._run("COMMIT", ())
+        except BaseException:
+            self.conn.rollback()  # a no-op when no transaction is open (a failed COMMIT undid it)
+            raise
+
+    def first(self, query: Select[Any]) -> tuple[Any, ...] | None:
+        """The first row of a query without parameters (values as stored: no conversion)."""
+        row: tuple[Any, ...] | None = self._run(_select_sql(query), ()).fetchone()
+        return row
+
+    def _run(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as e:  # as SQLAlchemy raises it (the journal retries "locked")
+            raise DBAPIError.instance(sql, params, e, sqlite3.Error) from e
+
+
+@lru_cache(maxsize=64)
+def _processors(t: Table, keys: tuple[str, ...]
+                ) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    return [(k, t.c[k].type.dialect_impl(DIALECT).bind_processor(DIALECT)) for k in keys]
+
+
+@lru_cache(maxsize=512)
+def _insert_sql(t: Table, keys: tuple[str, ...], rows: int, returning: str | None,
+                skip_conflicts: bool) -> str:
+    quote = DIALECT.identifier_preparer.quote
+    one = "(" + ", ".join("?" * len(keys)) + ")"
+    return (f"INSERT INTO {quote(t.name)} ({', '.join(quote(k) for k in keys)}) "
+            f"VALUES {', '.join([one] * rows)}"
+            + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+            + (f" RETURNING {quote(returning)}" if returning else ""))
+
+
+@lru_cache(maxsize=16)
+def _select_sql(query: Select[Any]) -> str:
+    return str(query.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))

@@ -24,7 +24,7 @@ from storage import audit
 from storage import messages as msgs
 from storage.dedupe import claim_many
 from storage.models import Message
-from storage.types import Executor
+from storage.types import Writer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Journal:
     meanwhile, and `checkpoint` copies the WAL back into the database, off the loop, every so
     many batches."""
 
-    def __init__(self, begin: Callable[[], AbstractAsyncContextManager[Executor]], *,
+    def __init__(self, begin: Callable[[], AbstractAsyncContextManager[Writer]], *,
                  exclusive: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
                  checkpoint: Callable[[], Awaitable[None]] | None = None,
                  checkpoint_every: int = 500, max_batch: int = 256,

@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from cards.model import Card, card_from_dict, card_to_dict
+from storage.inline_sqlite import InlineWriter
 from storage.models import Message, OutboxItem, table
-from storage.types import Executor, dialect_name
+from storage.types import Writer, dialect_name
 
 
 async def add_message(session: AsyncSession, *, chat: str, sender: str, at: datetime,
@@ -32,16 +34,19 @@ def _row(m: Message) -> dict[str, Any]:
             "event_id": m.event_id, "mention": m.mention}
 
 
-async def add_many(session: Executor, messages: list[Message]) -> None:
+async def add_many(session: Writer, messages: list[Message]) -> None:
     """Insert detached messages and set their ids, in the given order. SQLite: multi-row
-    INSERTs (SQLAlchemy's insertmanyvalues) whose rows get ascending ids in VALUES order, so
-    the sorted RETURNING ids line up with the input; SQLAlchemy's ordered mode would send one
-    INSERT per row there. PostgreSQL: SQLAlchemy's ordered insertmanyvalues."""
+    INSERTs (the inline writer's, or SQLAlchemy's insertmanyvalues) whose rows get ascending
+    ids in VALUES order, so the sorted RETURNING ids line up with the input; SQLAlchemy's
+    ordered mode would send one INSERT per row there. PostgreSQL: SQLAlchemy's ordered
+    insertmanyvalues."""
     if not messages:
         return
     rows = [_row(m) for m in messages]
     t = table(Message)
-    if dialect_name(session) != "sqlite":
+    if isinstance(session, InlineWriter):
+        ids = sorted(session.insert(t, rows, returning=t.c.id))
+    elif dialect_name(session) != "sqlite":
         result = await session.execute(
             insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
         ids = list(result.scalars())
@@ -52,12 +57,21 @@ async def add_many(session: Executor, messages: list[Message]) -> None:
         m.id = new_id
 
 
+_new_instance = manager_of_class(Message).new_instance
+
+
 def new_message(*, chat: str, sender: str, at: datetime, text: str | None = None,
                 card: Card | None = None, event_id: str | None = None,
                 mention: str | None = None) -> Message:
-    """A message not yet stored (its id is set when it is)."""
-    return Message(chat=chat, sender=sender, at=at, text=text, event_id=event_id, mention=mention,
-                   card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None)
+    """A message not yet stored (its id is set when it is): a transient Message whose values
+    go straight into its __dict__, as the ORM fills a loaded row, instead of through
+    `Message(...)`'s attribute events (~10 µs less per message; every reply is one). Stored
+    by Core inserts (`add_many`, `add_message`), which read the attributes."""
+    msg: Message = _new_instance()
+    msg.__dict__.update(
+        chat=chat, sender=sender, at=at, text=text, event_id=event_id, mention=mention,
+        card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None)
+    return msg
 
 
 async def get_message(session: AsyncSession, message_id: int) -> Message | None:
@@ -149,14 +163,17 @@ async def list_updated(session: AsyncSession, chat: str, *, since: datetime, upt
     return rows
 
 
-async def enqueue_many(session: Executor, items: list[tuple[Message, str]], *,
+async def enqueue_many(session: Writer, items: list[tuple[Message, str]], *,
                        op: str) -> None:
     """Outbox rows for stored (message, transport) pairs, in one statement."""
     if not items:
         return
     rows = [{"message_id": m.id, "transport": t, "op": op, "status": "pending", "attempts": 0,
              "created_at": m.at, "next_attempt_at": m.at} for m, t in items]
-    await session.execute(insert(table(OutboxItem)), rows)
+    if isinstance(session, InlineWriter):
+        session.insert(table(OutboxItem), rows)
+    else:
+        await session.execute(insert(table(OutboxItem)), rows)
 
 
 async def enqueue(session: AsyncSession, *, message_id: int, transport: str, op: str,

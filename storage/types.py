@@ -8,7 +8,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import TypeDecorator
 
-from storage.inline_sqlite import InlineConnection
+from storage.inline_sqlite import InlineConnection, InlineWriter
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,10 +36,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 Executor = AsyncSession | AsyncConnection | InlineConnection
-"""What the write-many repository functions run statements on: an ORM session inside a handler's
-unit of work, or a bare Core connection in the journal (cheaper per statement; on SQLite an
-inline one, storage/inline_sqlite.py)."""
+"""What repository functions run SQLAlchemy statements on: an ORM session inside a handler's
+unit of work, or a bare Core connection (cheaper per statement)."""
+
+Writer = Executor | InlineWriter
+"""What the write-many repository functions take: an Executor, or the journal's inline SQLite
+writer (storage/inline_sqlite.py), which inserts rows without SQLAlchemy statements."""
 
 
-def dialect_name(x: Executor) -> str:
+def dialect_name(x: Writer) -> str:
     return x.get_bind().dialect.name if isinstance(x, AsyncSession) else x.dialect.name

@@ -155,3 +155,92 @@ async def test_one_bad_event_in_a_batch_does_not_fail_the_others(app: App) -> No
     async with app.services.db() as s:
         texts = {m.text for m in await msgs.list_messages(s, "dm:p-prosecutor-1")}
     assert {f"good-{i}" for i in range(5)} <= texts and "bad" not in texts
+
+
+async def test_inline_writer_stores_the_rows_sqlalchemy_stores(tmp_path: Path) -> None:
+    """On SQLite the journal writes through sqlite3 directly (InlineWriter); the same batches
+    written through SQLAlchemy (as on PostgreSQL, and as before) leave the same rows, value
+    for value and type for type: timestamps as UTCDateTime stores them, ids, the audit chain,
+    de-duplication against earlier batches and within one."""
+    from contextlib import closing
+    from datetime import timedelta, timezone
+
+    from cards.model import Card
+    from storage import db, migrate
+    from storage.journal import Journal, PendingWrites
+
+    east8 = timezone(timedelta(hours=8))
+
+    def batches() -> list[list[PendingWrites]]:
+        out = []
+        for b in range(3):
+            batch = []
+            for i in range(5):
+                event_id = "dup" if i == 4 else f"e-{b}-{i}"  # claimed again in later batches
+                at = START + timedelta(seconds=b * 10 + i, microseconds=(0, 7, 123456)[i % 3])
+                w = PendingWrites(event_id, at.astimezone(east8) if i % 2 else at)
+                w.messages.append(msgs.new_message(
+                    chat="dm:p-1", sender="p-1", at=w.at, text=f"码 {b}-{i} 「引号」",
+                    event_id=event_id))
+                reply = msgs.new_message(
+                    chat="dm:p-1", sender="bot", at=at + timedelta(microseconds=1),
+                    card=Card(title=f"卡片 {i}") if i % 2 else None,
+                    text=None if i % 2 else "答复", event_id=event_id,
+                    mention="p-1" if i == 1 else None)
+                w.messages.append(reply)
+                w.outbox += [(reply, "dingtalk"), (reply, "other")]
+                w.audits.append(audit.Entry(w.at, "p-1", "case.lookup", f"HY-{b}-{i}",
+                                            {"n": i, "文字": "是"} if i % 2 else None))
+                batch.append(w)
+            batch.append(batch[0])  # the same event twice in one batch
+            out.append(batch)
+        return out
+
+    dumps = []
+    for name in ("sqlalchemy", "inline"):
+        url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        engine = db.create_engine(url)
+        await migrate.upgrade(engine)
+        journal, conn = (Journal(engine.begin), None) if name == "sqlalchemy" \
+            else db.journal_for(engine)
+        results = [await journal._write(b) for b in batches()]
+        if conn is not None:
+            conn.close()
+        await engine.dispose()
+        with closing(sqlite3.connect(tmp_path / f"{name}.db")) as raw:
+            rows = {t: raw.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                    for t in ("processed_events", "messages", "outbox", "audit_log")}
+            types = {t: raw.execute(f"SELECT DISTINCT typeof(at) FROM {t}").fetchall()
+                     for t in ("processed_events", "messages", "audit_log")}
+        dumps.append((results, rows, types))
+    (results, rows, types), (results2, rows2, types2) = dumps
+    assert results == results2 and types == types2
+    for t in rows:
+        assert rows[t] == rows2[t], t
+    assert results[0] == [True] * 5 + [False] and results[1] == [True] * 4 + [False] * 2
+    assert len(rows["messages"]) == 2 * 13 and len(rows["outbox"]) == 2 * 13
+    assert all(t == [("text",)] for t in types.values())
+
+
+async def test_a_connection_returned_mid_transaction_is_rolled_back(tmp_path: Path) -> None:
+    """The main SQLite pool rolls back on return only when a transaction is open (the journal
+    checks its connection out for every batch, and a needless rollback is a round trip to
+    aiosqlite's thread); one that is open is still rolled back, releasing the write lock."""
+    from storage import db
+
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.execute("BEGIN IMMEDIATE")  # behind SQLAlchemy's back
+            assert raw.in_transaction
+        async with engine.connect() as conn:  # the pool's only connection, returned
+            raw2 = (await conn.get_raw_connection()).driver_connection
+            assert raw2 is raw and not raw.in_transaction
+        other = sqlite3.connect(tmp_path / "x.db", timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the lock is free
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        await engine.dispose()
