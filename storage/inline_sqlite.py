@@ -18,6 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, Table, create_engine
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeEngine
 
 BUSY_TIMEOUT_S = 0.2
 T = TypeVar("T")
@@ -234,15 +236,20 @@ class InlineWriter:
         if not rows:
             return []
         keys = tuple(rows[0])
-        processors = _processors(t, keys)
-        values = [[r[k] if p is None else p(r[k]) for k, p in processors] for r in rows]
-        per_statement = min(500, self._max_vars // len(keys))
+        n = len(keys)
+        # every row's values in one flat list, then the columns whose type has a processor
+        # converted in place (most have none)
+        get = itemgetter(*keys) if n > 1 else lambda r: (r[keys[0]],)
+        values = [v for r in rows for v in get(r)]
+        for i, process in _processors(t, keys):
+            values[i::n] = map(process, values[i::n])
+        per_statement = min(500, self._max_vars // n)
         found: list[Any] = []
-        for start in range(0, len(values), per_statement):
-            chunk = values[start:start + per_statement]
-            sql = _insert_sql(t, keys, len(chunk), None if returning is None else returning.name,
+        for start in range(0, len(rows), per_statement):
+            count = min(per_statement, len(rows) - start)
+            sql = _insert_sql(t, keys, count, None if returning is None else returning.name,
                               skip_conflicts)
-            found += [r[0] for r in self._run(sql, [v for row in chunk for v in row])]
+            found += [r[0] for r in self._run(sql, values[start * n:(start + count) * n])]
         return found
 
     @asynccontextmanager
@@ -270,9 +277,16 @@ class InlineWriter:
 
 
 @lru_cache(maxsize=64)
-def _processors(t: Table, keys: tuple[str, ...]
-                ) -> list[tuple[str, Callable[[Any], Any] | None]]:
-    return [(k, t.c[k].type.dialect_impl(DIALECT).bind_processor(DIALECT)) for k in keys]
+def _processors(t: Table, keys: tuple[str, ...]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, bind processor) of the columns among `keys` whose type has one."""
+    return [(i, p) for i, k in enumerate(keys) if (p := _bind_processor(t.c[k].type))]
+
+
+def _bind_processor(type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """The type's SQLite bind processor: its own one-step equivalent (`sqlite_bind`, e.g.
+    UTCDateTime's) if it has one, else SQLAlchemy's."""
+    fast: Callable[[Any], Any] | None = getattr(type_, "sqlite_bind", None)
+    return fast or type_.dialect_impl(DIALECT).bind_processor(DIALECT)
 
 
 @lru_cache(maxsize=512)

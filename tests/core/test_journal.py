@@ -244,3 +244,27 @@ async def test_a_connection_returned_mid_transaction_is_rolled_back(tmp_path: Pa
         other.close()
     finally:
         await engine.dispose()
+
+
+def test_utc_datetime_fast_bind_matches_sqlalchemys() -> None:
+    """UTCDateTime's one-step SQLite bind processor (the journal's inline writer's) gives what
+    SQLAlchemy's gives: the same stored text, the same error for a naive datetime."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from storage.inline_sqlite import DIALECT
+    from storage.types import UTCDateTime
+
+    impl = UTCDateTime().dialect_impl(DIALECT)
+    bind = impl.bind_processor(DIALECT)
+    assert bind is not None
+    zones = (UTC, timezone(timedelta(hours=8)), timezone(-timedelta(hours=5, minutes=30)))
+    values = [datetime(y, 1, 2, 3, 4, 5, us, tzinfo=z) for y in (2026, 999, 1)
+              for us in (0, 7, 123456) for z in zones if (y, z) != (1, zones[2])]
+    values.append(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    for v in [*values, None]:
+        assert UTCDateTime.sqlite_bind(v) == bind(v), v
+    naive = values[0].replace(tzinfo=None)
+    with pytest.raises(ValueError, match="naive"):
+        bind(naive)
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime.sqlite_bind(naive)
