@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from cards.model import Card, card_from_dict, card_to_dict
+from storage import jsonio
 from storage.inline_sqlite import InlineWriter
 from storage.models import Message, OutboxItem, table
 from storage.types import Writer, dialect_name
@@ -98,7 +99,7 @@ async def sender_of_event(session: AsyncSession, reply: Message) -> str | None:
 
 
 def message_card(msg: Message) -> Card | None:
-    return card_from_dict(json.loads(msg.card)) if msg.card else None
+    return card_from_dict(jsonio.loads(msg.card)) if msg.card else None
 
 
 async def set_card(session: AsyncSession, msg: Message, card: Card, at: datetime) -> None:
