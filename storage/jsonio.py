@@ -5,9 +5,9 @@ Reading: orjson accepts a subset of what json.loads accepts (not NaN/Infinity, 1
 surrogates, UTF-16 or a BOM in bytes; json.loads takes them, so they go to json) and reads
 the same values, except that it turns an integer outside 64 bits into a float: any text with
 a run of 19 digits (every such integer has one) is read by json.
-Writing (HTTP answers only, not stored or hashed text): compact, UTF-8, the same values;
-what orjson refuses (an integer over 64 bits, a non-str key, a subclass of str or int) is
-encoded by json, which gives the same answer or error as before."""
+Writing (the API's answers, stored cards; never hashed or signed text, whose exact bytes
+matter): compact, UTF-8, the same values; what orjson refuses (an integer over 64 bits, a
+non-str key, a subclass of str or int) is encoded by json, as before."""
 
 from __future__ import annotations
 
@@ -43,3 +43,12 @@ def dumps_bytes(data: Any) -> bytes:
         return orjson.dumps(data, option=_PASSTHROUGH)
     except orjson.JSONEncodeError:
         return _JSON.encode(data).encode()
+
+
+def dumps(data: Any) -> str:
+    """dumps_bytes as text (a stored card): what orjson refuses is json.dumps(data,
+    ensure_ascii=False)'s text, spaces and all (readers parse it; none compares it as text)."""
+    try:
+        return orjson.dumps(data, option=_PASSTHROUGH).decode()
+    except orjson.JSONEncodeError:
+        return _JSON.encode(data)
