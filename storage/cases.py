@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
-from storage import inline_sqlite
+from storage import inline_sqlite, jsonio
 from storage.models import Base, OutboxItem, table
 from storage.types import UTCDateTime, dialect_name
 
@@ -407,8 +407,8 @@ async def cases_of(session: AsyncSession, person_id: str, open_only: bool = True
 def evaluation_from_row(row: EvaluationRow) -> Evaluation:
     return Evaluation(
         case_code=row.case_code, version=row.version, by=row.by, at=row.at,
-        deductions=tuple(Deduction(**d) for d in json.loads(row.deductions)),
-        vetoes=tuple(json.loads(row.vetoes)), comment=row.comment, score=row.score,
+        deductions=tuple(Deduction(**d) for d in jsonio.loads(row.deductions)),
+        vetoes=tuple(jsonio.loads(row.vetoes)), comment=row.comment, score=row.score,
         color=Color(row.color), review_request_id=row.review_request_id,
         template_version=row.template_version,
     )

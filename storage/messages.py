@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from cards.model import Card, card_from_dict, card_to_dict
+from storage import jsonio
 from storage.inline_sqlite import InlineWriter
 from storage.models import Message, OutboxItem, table
 from storage.types import Writer, dialect_name
@@ -70,7 +70,7 @@ def new_message(*, chat: str, sender: str, at: datetime, text: str | None = None
     msg: Message = _new_instance()
     msg.__dict__.update(
         chat=chat, sender=sender, at=at, text=text, event_id=event_id, mention=mention,
-        card=json.dumps(card_to_dict(card), ensure_ascii=False) if card else None)
+        card=jsonio.dumps(card_to_dict(card)) if card else None)
     return msg
 
 
@@ -98,12 +98,12 @@ async def sender_of_event(session: AsyncSession, reply: Message) -> str | None:
 
 
 def message_card(msg: Message) -> Card | None:
-    return card_from_dict(json.loads(msg.card)) if msg.card else None
+    return card_from_dict(jsonio.loads(msg.card)) if msg.card else None
 
 
 async def set_card(session: AsyncSession, msg: Message, card: Card, at: datetime) -> None:
     """Works for attached and detached messages alike: one UPDATE, and the object reflects it."""
-    card_json = json.dumps(card_to_dict(card), ensure_ascii=False)
+    card_json = jsonio.dumps(card_to_dict(card))
     await session.execute(update(Message).where(Message.id == msg.id)
                           .values(card=card_json, updated_at=at))
     set_committed_value(msg, "card", card_json)

@@ -20,6 +20,7 @@ from bot.web.session import start_session
 from cards.console import render as render_card
 from cards.model import Card, card_from_dict
 from config.model import ROLE_LABELS, Person, is_loopback
+from storage import jsonio
 from storage import messages as msgs
 from storage.models import Message
 
@@ -67,7 +68,7 @@ def message_json(m: Message, cards: Mapping[str, Card] | None = None) -> dict[st
     card = None
     if m.card:
         known = cards.get(m.card) if cards else None
-        card = render_card(known if known is not None else card_from_dict(json.loads(m.card)))
+        card = render_card(known if known is not None else card_from_dict(jsonio.loads(m.card)))
     return {
         "id": m.id, "chat": m.chat, "at": m.at.isoformat(), "from": m.sender,
         "text": m.text, "card": card,

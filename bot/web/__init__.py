@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -17,7 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.model import host_name, is_loopback
-from storage import db
+from storage import db, jsonio
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ async def api_errors(
         body: dict[str, Any] = {"error": e.message}
         if e.field:
             body["field"] = e.field
-        return web.json_response(body, status=e.status, dumps=_dumps)
+        return json_response(body, status=e.status)
     except (OSError, SQLAlchemyError) as e:
         if (why := db.unavailable(e)) is None:
             raise
@@ -86,16 +85,16 @@ async def api_errors(
         if "/api/" not in request.path:
             raise
         # aiohttp says it in English plain text; the API answers every refusal as {"error"}
-        return web.json_response({"error": f"请求体过大（上限 {MAX_BODY // 1024 ** 2} MB）"},
-                                 status=413, dumps=_dumps)
+        return json_response({"error": f"请求体过大（上限 {MAX_BODY // 1024 ** 2} MB）"},
+                             status=413)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
         if e.text != f"{e.status}: {e.reason}":
             raise  # ours, with its own message; aiohttp's router says it in English
         message = "页面不存在" if e.status == 404 else "不支持该请求方法"
         allow = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else {}  # RFC 9110, on 405
         if "/api/" in request.path:
-            return web.json_response({"error": f"{message}：{request.method} {request.path}"},
-                                     status=e.status, dumps=_dumps, headers=allow)
+            return json_response({"error": f"{message}：{request.method} {request.path}"},
+                                 status=e.status, headers=allow)
         return web.Response(status=e.status, content_type="text/html", charset="utf-8",
                             headers=allow, text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                                  f"<p>{message}。请检查链接，或回到聊天中重新打开。</p>")
@@ -154,7 +153,7 @@ HOST_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 def refusal(request: web.Request, status: int, message: str) -> web.Response:
     """`{"error": message}` for an API path, else a short HTML page saying it."""
     if "/api/" in request.path:
-        return web.json_response({"error": message}, status=status, dumps=_dumps)
+        return json_response({"error": message}, status=status)
     return web.Response(status=status, content_type="text/html", charset="utf-8",
                         text=f"<!doctype html><meta charset=utf-8><title>{escape(message)}</title>"
                              f"<p>{escape(message)}</p>")
@@ -194,21 +193,18 @@ def _database_unavailable(request: web.Request, why: str) -> web.Response:
     log.warning("%s %s: database unavailable: %s", request.method, request.path, why)
     message = "数据库暂不可用，请稍后重试"
     if "/api/" in request.path:
-        return web.json_response({"error": message}, status=503, dumps=_dumps)
+        return json_response({"error": message}, status=503)
     return web.Response(status=503, content_type="text/html", charset="utf-8",
                         text=f"<!doctype html><meta charset=utf-8><title>{message}</title>"
                              f"<p>{message}。</p>")
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s, built once
-
-
-def _dumps(obj: Any) -> str:
-    return _JSON.encode(obj)
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
+def json_response(data: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    """web.json_response(data) (application/json; charset=utf-8), encoded by orjson: every
+    JSON answer of the API."""
+    return web.Response(body=jsonio.dumps_bytes(data), status=status, headers=headers,
+                        content_type="application/json", charset="utf-8")
 
 
 MAX_JSON_DEPTH = 32
@@ -219,7 +215,7 @@ def loads_strict(text: str | bytes) -> Any:
     """json.loads, refusing (ValueError) what no handler can use and no database can store:
     nesting deeper than MAX_JSON_DEPTH and lone surrogates (``"\\ud800"``)."""
     try:
-        data = json.loads(text)
+        data = jsonio.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     todo: list[tuple[Any, int]] = [(data, 1)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -113,7 +114,7 @@ def test_demo_starts_with_data_and_answers(tmp_path: Path, token: str) -> None:
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/cases/HY-2026-0001",
                                      headers={"Authorization": f"Bearer {token or 'demo-token'}"})
         with urllib.request.urlopen(req) as r:
-            assert b'"color": "red"' in r.read()
+            assert json.loads(r.read())["color"] == "red"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
