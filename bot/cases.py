@@ -43,6 +43,7 @@ from cards.cases import (
     OwnCode,
     ReceiptView,
     case_created_card,
+    choice_settled,
     created_card_scored,
     created_card_title,
     deduction_lines,
@@ -52,6 +53,7 @@ from cards.cases import (
     intake_state,
     intake_waiting_card,
     local,
+    offers_choice_on,
     score_button,
     score_card_title,
     view_actions,
@@ -1055,6 +1057,19 @@ async def retire_waiting(out: Outbound, code: str, manager: str | Card,
         if asking[message_id] and by is not None:
             waited.append(by)
     return list(dict.fromkeys(waited))
+
+
+async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card, footer: str,
+                              intake: str) -> None:
+    """The prosecutor chose (延期受理 / 先收后补) on one card or typed it: every other card in
+    their chats still offering the case's choice follows (`choice_settled`), as closing
+    redraws the cards it leaves nothing to do on (`redraw_requested_cards`): the 码 cards
+    they asked for in their 1:1 chat or a group, and any 受理待定 card left asking."""
+    chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
+    for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
+        card = msgs.message_card(msg)
+        if card is not None and offers_choice_on(card, case.code):
+            await out.update_card(msg, choice_settled(card, whole, footer, intake))
 
 
 async def _retire_prompt(out: Outbound, message_id: int, prosecutor: str | Card) -> bool:

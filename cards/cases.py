@@ -132,6 +132,9 @@ def code_title(case: CaseView, ev: Evaluation | None) -> str:
     return f"案件码 {case.code} · {ev.color.label} {ev.score}分{veto}"
 
 
+INTAKE_LINE = "受理："  # the 码 card's line saying what became of the case at intake
+
+
 def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) -> str:
     lines = [case.withdrawn] if case.withdrawn else []
     lines += [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
@@ -142,7 +145,7 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
         passed = " 已届满" if case.custody_passed else ""
         lines.append(f"羁押期限：{case.custody_deadline.isoformat()}{passed}")
     if case.intake:
-        lines.append(f"受理：{case.intake}")
+        lines.append(f"{INTAKE_LINE}{case.intake}")
     if ev is None:
         return "\n".join(lines)
     lines.append(f"评分：{ev.score}分（第{ev.version}版）")
@@ -359,10 +362,35 @@ def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,
     )
 
 
+CHOICES = ("intake.defer", "intake.receive")  # the prosecutor's answers to a 待定
+
+
 def intake_choices(code: str) -> tuple[Button, ...]:
     """The prosecutor's two answers to a 待定."""
-    return (Button(id="intake.defer", label="延期受理", data={"code": code}),
-            Button(id="intake.receive", label="先收后补", data={"code": code}))
+    return (Button(id=CHOICES[0], label="延期受理", data={"code": code}),
+            Button(id=CHOICES[1], label="先收后补", data={"code": code}))
+
+
+def offers_choice_on(card: Card, code: str) -> bool:
+    """Whether this card still offers 延期受理 / 先收后补 on the case `code`."""
+    return any(b.id in CHOICES and b.data.get("code") == code for b in card.actions)
+
+
+def choice_settled(old: Card, whole: Card | None, footer: str, intake: str | None = None
+                   ) -> Card:
+    """A card that offered the choice, once it is made (or moot): a 受理待定 card becomes
+    `whole` (None: loses its buttons, footed `footer`); a 码 card loses only the two choices,
+    footed `footer`, and keeps 查看详情 and 去评分; its 受理 line says `intake` (the decision,
+    as a fresh 码 says it), no longer 待定，等待承办检察官选择. A card without buttons stays."""
+    if any(a.id not in CHOICES for a in old.actions):
+        body = old.body if intake is None else "\n".join(
+            f"{INTAKE_LINE}{intake}" if line.startswith(INTAKE_LINE) else line
+            for line in old.body.split("\n"))
+        return replace(old, body=body, footer=footer,
+                       actions=tuple(a for a in old.actions if a.id not in CHOICES))
+    if whole is not None:
+        return whole
+    return replace(old, actions=(), footer=footer) if old.actions else old
 
 
 def intake_waiting_card(case: CaseView, ev: Evaluation, note: str = "") -> Card:

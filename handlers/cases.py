@@ -16,6 +16,7 @@ from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import replan_case
 from cards.cases import (
     OwnCode,
+    choice_settled,
     delivery_card,
     intake_chosen_card,
     intake_done_card,
@@ -559,10 +560,6 @@ async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: Intak
         f"{scanned}承办检察官{view.prosecutor}尚未选择延期受理或先收后补，已再次提醒。"))
 
 
-CHOICES = ("intake.defer", "intake.receive")  # the prosecutor's answers to a 待定
-INTAKE_LINE = "受理："  # the 码 card's line saying what became of the case at intake (case_body)
-
-
 async def choose_intake(ctx: Context, code: str, decision: str) -> None:
     """The prosecutor's choice on a 黄码待定 (延期受理 / 先收后补), from the 受理待定 card, their
     码 card or typed: once, checked against the case as it stands."""
@@ -590,12 +587,13 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
     pending = await ops.waiting_intakes(ctx, case.code)
     now, tz = ctx.now(), ctx.config.tz
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
-    await _redraw_choice_card(ctx, done, f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）",
-                              intake_state(decision, ctx.user.name, now, ev.version, case.version,
-                                           True, tz))
+    footer = f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）"
+    state = intake_state(decision, ctx.user.name, now, ev.version, case.version, True, tz)
+    await _redraw_choice_card(ctx, done, footer, state)
     # the case manager's 待定 card, and the prosecutor's other cards asking the same
     await ops.retire_waiting(ctx, case.code, intake_chosen_card(
         view, ev, decision, ctx.user.name, now, tz), done)
+    await ops.settle_choice_cards(ctx, case, done, footer, state)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
     await ctx.reply(f"{case.code} 已决定：{decision}。")
     # every case manager who scanned it while it waited
@@ -607,24 +605,12 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
 
 async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str,
                               intake: str | None = None) -> None:
-    """The card the choice was tapped on (none when typed): a 受理待定 card becomes `whole`
-    (None: loses its buttons, footed `footer`); a 码 card loses only the two choices, footed
-    `footer`, and keeps 查看详情 and 去评分; its 受理 line says `intake` (the decision, as a
-    fresh 码 says it), no longer 待定，等待承办检察官选择."""
+    """The card the choice was tapped on (none when typed), as `choice_settled` redraws it."""
     old = msgs.message_card(ctx.card_message) if ctx.card_message is not None else None
     if ctx.card_message is None or old is None:
         return
-    if any(a.id not in CHOICES for a in old.actions):
-        body = old.body if intake is None else "\n".join(
-            f"{INTAKE_LINE}{intake}" if line.startswith(INTAKE_LINE) else line
-            for line in old.body.split("\n"))
-        await ctx.update_card(ctx.card_message, replace(
-            old, body=body, footer=footer,
-            actions=tuple(a for a in old.actions if a.id not in CHOICES)))
-    elif whole is not None:
-        await ctx.update_card(ctx.card_message, whole)
-    elif old.actions:
-        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=footer))
+    if (card := choice_settled(old, whole, footer, intake)) != old:
+        await ctx.update_card(ctx.card_message, card)
 
 
 async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:

@@ -93,11 +93,14 @@ async def test_a_choice_made_elsewhere_leaves_the_code_card_deciding_nothing(
     [asked] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
                if m["card"]["title"].startswith("受理待定")]
     await console.click(PROSECUTOR, asked["id"], "intake.defer")
-    r = await console.click(PROSECUTOR, card["id"], "intake.receive")
-    assert r["messages"][-1]["text"] == f"{code} 已作出受理决定：延期受理，无需重复选择。"
+    # the 码 card follows the choice at once: the decision, and no choice left to tap
     now = await current(console, f"dm:{PROSECUTOR}", card["id"])
     assert labels(now) == ["查看详情", "去评分"]
     assert "受理：延期受理（余斌梅 " in now["card"]["body"] and "等待" not in now["card"]["body"]
+    # a tap on the button as it was (a client not yet redrawn) decides nothing
+    r = await console.click(PROSECUTOR, card["id"], "intake.receive")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效：")
+    assert "已决定：延期受理" in r["messages"][-1]["text"]
     assert await intakes(console, code) == ["待定", "延期受理"]
 
 

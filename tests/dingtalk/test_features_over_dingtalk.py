@@ -597,3 +597,34 @@ async def test_a_rescore_sends_the_new_card_and_no_copy_of_the_old_one(
         assert len(updates) == 2 and all(contains(s, "已更新为第2版") for s in updates)
     else:
         assert sorted(s.target for s in later) == sorted(staff)  # one message each, the green
+
+
+async def test_a_yellow_choice_redraws_the_other_code_card_over_dingtalk(
+        make_bot: Any, fake: FakeDingTalk) -> None:
+    """The prosecutor asked 码 twice on a 黄码待定, then typed 先收后补: the earlier 码 card
+    no longer offers 延期受理 / 先收后补 in DingTalk either (updated in place), and says
+    what was decided."""
+    bot: Bot = await make_bot(template=True)
+    code, _ = await scored_case(bot, YELLOW)
+    pro_dt = bot.staff(PROSECUTOR)
+    fake.send_message(f"受理 {code}", staff_id=bot.staff("p-case-manager-1"))
+    await bot.wait_for("the 受理待定 card", lambda s: to_user(s, pro_dt)
+                       and heading(s).startswith(f"受理待定 {code}"))
+    tracks: list[str] = []
+    for n in range(2):
+        mark = len(fake.sent)
+        fake.send_message(f"码 {code}", staff_id=pro_dt)
+        shown = await bot.wait_for(f"码 card {n + 1}", lambda s: to_user(s, pro_dt)
+                                   and heading(s).startswith(f"案件码 {code}"), mark)
+        assert {"延期受理", "先收后补"} <= {a["label"] for a in actions(shown)}
+        tracks.append(shown.body["outTrackId"])
+    fake.send_message(f"先收后补 {code}", staff_id=pro_dt)
+
+    def settled(track: str) -> bool:
+        labels = {a["label"] for a in json.loads(fake.cards[track]["actions"])}
+        return not labels & {"延期受理", "先收后补"}
+
+    await eventually(lambda: all(settled(t) for t in tracks), what="both 码 cards updated")
+    for track in tracks:
+        assert fake.cards[track]["footer"].startswith("已决定：先收后补（")
+        assert "受理：先收后补（" in fake.cards[track]["body"]

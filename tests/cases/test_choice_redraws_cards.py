@@ -1,0 +1,73 @@
+"""A 黄码待定 chosen (延期受理 / 先收后补) on one card or typed: every other card of the case
+that still offered the choice to the prosecutor (the 码 cards they asked for, the 受理待定
+card) is redrawn with the decision and without the buttons, as closing redraws them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cases.helpers import MANAGER, PROSECUTOR, YELLOW, cards, create_case, evaluate, intakes
+from tests.conftest import Console
+
+GROUP = "g-case-team"  # the prosecutor is a member
+CHOICE_LABELS = {"延期受理", "先收后补"}
+
+
+async def code_card(console: Console, chat: str, code: str) -> dict[str, Any]:
+    """The prosecutor asks `码 <code>` in `chat`; the card they get."""
+    [card] = cards((await console.send(PROSECUTOR, chat, f"码 {code}"))["messages"])
+    return card
+
+
+async def now(console: Console, chat: str, message_id: int) -> dict[str, Any]:
+    """A card as the console shows it now."""
+    [m] = [m for m in await console.messages(chat) if m["id"] == message_id]
+    card: dict[str, Any] = m["card"]
+    return card
+
+
+def labels(card: dict[str, Any]) -> set[str]:
+    return {a["label"] for a in card["actions"]}
+
+
+async def waiting_case(console: Console) -> tuple[str, list[tuple[str, int]]]:
+    """A yellow case scanned (待定) and three 码 cards the prosecutor asked for, each offering
+    the choice: two in their 1:1 chat, one asked in a group (which has outsiders: it comes
+    to their 1:1 chat too), each with the chat it is in."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    shown = [(chat, await code_card(console, chat, code))
+             for chat in (f"dm:{PROSECUTOR}", f"dm:{PROSECUTOR}", GROUP)]
+    for _, card in shown:
+        assert CHOICE_LABELS <= labels(card["card"])
+    return code, [(card["chat"], card["id"]) for _, card in shown]
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["button", "typed"])
+async def test_the_choice_redraws_every_other_code_card(console: Console, typed: bool) -> None:
+    code, shown = await waiting_case(console)
+    dm = f"dm:{PROSECUTOR}"
+    poll = await console.client.get("/console/api/messages", params={"chat": dm, "latest": 1})
+    cursor = (await poll.json())["next_updated_after"]
+    if typed:
+        await console.send(PROSECUTOR, dm, f"先收后补 {code}")
+    else:
+        await console.click(PROSECUTOR, shown[0][1], "intake.receive")
+    assert await intakes(console, code) == ["待定", "先收后补"]
+    for chat, message_id in shown:
+        card = await now(console, chat, message_id)
+        assert not CHOICE_LABELS & labels(card), (chat, card)
+        assert "查看详情" in labels(card) and "去评分" in labels(card)  # what stays offered
+        assert card["footer"].startswith("已决定：先收后补（"), card
+        [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
+        assert line.startswith("受理：先收后补（") and "待定" not in line
+    # the web chat's poll names the redrawn cards, with their new state
+    r = await console.client.get("/console/api/messages", params={
+        "chat": dm, "after": shown[1][1], "updated_after": cursor,
+        "updated_from": shown[0][1]})
+    updated = {m["id"]: m["card"] for m in (await r.json())["updated"]}
+    for _, message_id in shown[:2]:
+        assert not CHOICE_LABELS & labels(updated[message_id])
