@@ -35,7 +35,7 @@ from bot.domain.scoring import (
 )
 from bot.domain.stats import compute
 from bot.domain.suggest import without_courtesy
-from bot.domain.text import char_problem, invisible
+from bot.domain.text import char_problem, invisible, one_line
 from bot.signing import Signer, expired
 from cards.cases import (
     SCORE_FORM_BUTTON,
@@ -234,7 +234,7 @@ def split_code_arg(args: str) -> tuple[str, str]:
     m = _LEADING_CODE.match(plain)
     if m is not None:
         return m.group(1).upper(), _typed_after(args, m.end()).lstrip(_REST_LEAD).rstrip()
-    first, _, rest = args.partition(" ")
+    first, rest = [*re.split(r"\s+", args, maxsplit=1), ""][:2]  # a full-width space too
     return unicodedata.normalize("NFKC", first), rest.lstrip(_REST_LEAD).rstrip()
 
 
@@ -562,9 +562,9 @@ _TITLE_LEAD = "，,、：:;；。 \u3000"
 
 
 def prefill_title(typed: str) -> str:
-    """The 案件名称 typed after 新建案件 as the form prefills it: blanks collapsed, without
+    """The 案件名称 typed after 新建案件 as the form prefills it: as typed (`one_line`), without
     the punctuation and blanks typed before it; "" for a text that shows nothing."""
-    title = " ".join(typed.split()).lstrip(_TITLE_LEAD)
+    title = one_line(typed).lstrip(_TITLE_LEAD).lstrip()
     return "" if invisible(title) else title
 
 

@@ -207,11 +207,18 @@ def strip_mentions(text: str) -> tuple[str, bool]:
     return text, bot
 
 
+def typed_text(text: str) -> str:
+    """The text as typed, without its mentions and invisible characters: `command_text` but
+    with the full-width and no-break spaces kept, each character where it has it (what a
+    free-text argument is read from, stored as typed)."""
+    text = without_bidi(_ZERO_WIDTH.sub("", text)).strip()
+    return strip_mentions(text)[0].strip()
+
+
 def command_text(text: str) -> str:
     """The text as commands are matched: mentions and invisible characters dropped, any space
     an ASCII space."""
-    text = without_bidi(_ZERO_WIDTH.sub("", _WIDE_SPACE.sub(" ", text))).strip()
-    return strip_mentions(text)[0].strip()
+    return _WIDE_SPACE.sub(" ", typed_text(text))
 
 
 def already_done(label: str) -> str:
@@ -379,7 +386,8 @@ class Dispatcher:
                 return Route(_refuse_chars, (), "", bad, readonly=False)
             return Route(None, (), "", "", readonly=False)
         text = self._words(event.text, event.spoken)
-        if (route := self._command_route(text, addressed)) is not None:
+        typed = text if event.spoken else typed_text(event.text)
+        if (route := self._command_route(text, addressed, typed)) is not None:
             return route
         wide = _plain(text)  # patterns also match ＨＹ－２０２６－０００１
         for r in self.routers:
@@ -399,35 +407,43 @@ class Dispatcher:
         text = command_text(text)
         return self._heard(text) if spoken else text
 
-    def _command_route(self, text: str, addressed: bool) -> Route | None:
+    def _command_route(self, text: str, addressed: bool, typed: str | None = None
+                       ) -> Route | None:
         """The command `text` starts with (`addressed`: a 1:1 chat or @casebot), or None. The
         sentence punctuation `text` ends with is dropped, except from a free-text argument
         (Command.free_text). Only when none matched, the text is read again leniently: sent
         in the brackets the bot quotes commands in (「码 HY-2026-0001」, its own suggestion
-        copied), or its command word in traditional characters (碼, 評分, 統計上月)."""
-        route = self._route_of(text, addressed, lenient=False)
+        copied), or its command word in traditional characters (碼, 評分, 統計上月). `typed`:
+        `text` as typed (`typed_text`), which a free-text argument is taken from."""
+        route = self._route_of(text, addressed, False, typed)
         if route is None:
             bare = unquoted(text)
-            route = self._route_of(bare, addressed, lenient=True)
+            typed_bare = unquoted(typed) if typed is not None else None
+            route = self._route_of(bare, addressed, True,
+                                   typed_bare if len(typed_bare or "") == len(bare) else None)
         return route
 
-    def _route_of(self, text: str, addressed: bool, lenient: bool) -> Route | None:
+    def _route_of(self, text: str, addressed: bool, lenient: bool, typed: str | None
+                  ) -> Route | None:
         cut = SENTENCE_END.sub("", text)
-        word, _, rest = cut.partition(" ")
+        word = cut.partition(" ")[0]
         # `simplified` keeps the length: what follows a glued command word stays as typed
         key = simplified(word) if lenient else word
         cmd = self._command(key)
+        start = len(word)  # where the arguments start in `cut` (and in `typed`)
         if cmd is None and (glued := self._glued(key, addressed)) is not None:
-            cmd, tail = glued[0], word[len(word) - len(glued[1]):]
-            rest = f"{tail} {rest}"
-            word = key[:len(word) - len(tail)].rstrip("：:，,")
+            cmd, start = glued[0], len(word) - len(glued[1])
+            word = key[:start].rstrip("：:，,")
         elif cmd is not None:
             word = key
         if cmd is None:
             return None
-        args = rest.strip()
+        # free text as typed (a full-width space stays); `typed` has each character where
+        # `text` has it, only its spaces may differ
+        source = typed if cmd.free_text is not None and typed is not None else text
+        args = source[start:len(cut)].strip()
         if cmd.free_text is not None and _words_in(args) > cmd.free_text:
-            args += text[len(cut):]  # the free text's own 。 or ？
+            args += source[len(cut):]  # the free text's own 。 or ？
         return Route(cmd.handler, cmd.roles, f"「{word}」", args, cmd.readonly_for(args),
                      cmd.voice)
 

@@ -12,6 +12,7 @@ from bot.domain.codes import ending_code
 from bot.domain.helptext import is_placeholder
 from bot.domain.period import ALL_WORDS, PERIOD_WORDS, STATS_EXAMPLES, TYPED_FORMS, PeriodError, parse_period
 from bot.domain.scoring import Color, Evaluation
+from bot.domain.text import one_line
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import replan_case
 from cards.cases import (
@@ -292,7 +293,7 @@ async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     if case is None:
         return
     reason, confirmed = _typed_confirm(rest)
-    reason = " ".join(reason.split())
+    reason = one_line(reason)  # as typed, but on one line: the card's 撤销原因 is one
     if (why := ops.withdraw_refusal(ctx, case, ctx.user)) is not None:
         await ctx.reply(why)
         return

@@ -645,6 +645,11 @@ def _offices(d: Directory, unit: Unit) -> str:
     return f"{unit.name}或{city.name}" if city else unit.name
 
 
+# 责任人=<人员ID|姓名> among the words of 整改 (责任人＝ as a phone types it), with the blanks
+# before it
+_OWNER = re.compile(r"(?:^|\s+)责任人[=＝](\S*)")
+
+
 @router.command("整改", summary="登记整改事项（责任人、期限），到期提醒", roles=INSPECTOR,
                 usage=RECTIFY_USAGE, free_text=2)
 async def rectify(event: MessageEvent, ctx: Context) -> None:
@@ -653,10 +658,9 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
         return
     s, units = found
     d = ctx.directory
-    tokens = ctx.args.split()
-    tokens = [t.replace("责任人＝", "责任人=", 1) for t in tokens]  # a full-width ＝ from a phone
-    owner_ref = next((t.partition("=")[2] for t in tokens if t.startswith("责任人=")), None)
-    tokens = [t for t in tokens if not t.startswith("责任人=")]
+    owner_ref = next(iter(_OWNER.findall(ctx.args)), None)
+    # the unit, the date, and the text as typed (its blanks kept), 责任人=… left out of it
+    tokens = _OWNER.sub("", ctx.args).split(maxsplit=2)
     if len(tokens) < 3:
         await ctx.reply(f"用法：{RECTIFY_USAGE}\n本次会议单位：{_units_text(d, units)}")
         return
@@ -689,7 +693,7 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply(f"{owner.name}（{d.units[owner.unit].name}）不能作为{unit.name}的整改"
                             f"责任人。{choose}")
             return
-    text = " ".join(tokens[2:])
+    text = tokens[2]
     item = await store.add_rectification(ctx.session, session_id=s.id, unit_id=unit.id,
                                          owner_person_id=owner.id, text=text, due_date=due,
                                          at=ctx.now())
@@ -714,7 +718,7 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
         return
     s, units = found
     d = ctx.directory
-    tokens = ctx.args.split()
+    tokens = ctx.args.split(maxsplit=2)  # the unit, the person, and the rest as typed
     if len(tokens) < 2:
         await ctx.reply(f"用法：{SITE_USAGE}\n本次会议单位：{_units_text(d, units)}")
         return
@@ -723,15 +727,16 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"「{tokens[0][:30]}」不是本次会议的单位。请写序号或名称：{_units_text(d, units)}")
         return
     today = ctx.now().astimezone(ctx.config.tz).date()
-    rest = tokens[2:]
+    rest = tokens[2] if len(tokens) > 2 else ""
     due = None
-    if rest and looks_like_due(rest[0]):
-        due = parse_due(rest[0], today)
+    first, *after = rest.split(maxsplit=1) or [""]
+    if looks_like_due(first):
+        due = parse_due(first, today)
         why = "无效" if due is None else due_problem(due, today)
         if due is None or why:
-            await ctx.reply(f"截止日期「{rest[0][:20]}」{why}，请写 {DUE_HINT}（可省略）。")
+            await ctx.reply(f"截止日期「{first[:20]}」{why}，请写 {DUE_HINT}（可省略）。")
             return
-        rest = rest[1:]
+        rest = after[0] if after else ""
     allowed = site_inspectors(d, unit)
     choose = (f"实地督察负责人须为省院或{(c.name if (c := d.city_of(unit.id)) else '市院')}的"
               f"检务督察、院领导：{_people_text(allowed)}。")
@@ -747,7 +752,7 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"{assignee.name}（{d.units[assignee.unit].name}）不能负责对{unit.name}的实地督察。"
                         f"{choose}")
         return
-    text = " ".join(rest) or SITE_TASK_DEFAULT
+    text = rest or SITE_TASK_DEFAULT
     task = await store.add_site_task(ctx.session, session_id=s.id, unit_id=unit.id,
                                      assignee_person_id=assignee.id, text=text, due_date=due,
                                      created_at=ctx.now())

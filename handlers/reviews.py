@@ -293,6 +293,12 @@ async def _file(ctx: Context, case: CaseRow, items_text: str, reason: str, note:
     await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
 
 
+def _first_word(text: str) -> tuple[str, str, str]:
+    """`str.partition` at the first blank of any kind (a full-width space, a new line)."""
+    m = re.search(r"\s", text)
+    return (text, "", "") if m is None else (text[:m.start()], m.group(), text[m.end():])
+
+
 FILE_USAGE = "申请复核 <案件码> <扣分项序号> <理由>（序号如「第1项」）"
 
 
@@ -305,7 +311,8 @@ async def file_typed(event: MessageEvent, ctx: Context) -> None:
     case = await ops.case_from_args(ctx, FILE_USAGE, text=code_part)
     if case is None:
         return
-    items_text, _, reason = rest.partition(" ")
+    # the reason as typed: whatever blanks (full-width, a new line) follow the items
+    items_text, _, reason = _first_word(rest)
     # 「申请复核 … 第1项 理由」 copied as it stands: the reason is the example's, nothing is filed
     example = is_placeholder(reason)
     if not items_text or not reason.strip() or example:

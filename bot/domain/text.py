@@ -18,6 +18,16 @@ _SINGLE_LINE = re.compile(f"[{_ALWAYS}\t\n\r]")
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+_LINE_BREAK = re.compile(r"\s*[\t\n\r]\s*")
+
+
+def one_line(text: str) -> str:
+    """A one-line field as typed in chat (a case title, a 撤销原因): trimmed, a line break
+    (or tab) with the blanks around it one space, which a single-line field holds; the blanks
+    within a line (runs, full-width spaces) as typed."""
+    return _LINE_BREAK.sub(" ", text.strip())
+
+
 def unsafe_char(text: str, *, multiline: bool = False) -> str | None:
     """The first character `text` may not hold, as ``U+XXXX``; None when it is clean."""
     m = (_MULTILINE if multiline else _SINGLE_LINE).search(text)

@@ -5,6 +5,7 @@ the command word, the case code and the item numbers are read as ASCII."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
 from tests.conftest import Console
@@ -86,3 +87,43 @@ async def test_a_new_case_title_is_prefilled_as_typed(console: Console) -> None:
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"新建案件 {title}。")
     body = r["messages"][-1]["card"]["body"]
     assert body.startswith(f"案件名称：{title}。（已预填，可修改）"), body
+
+
+# blanks as typed: a run of spaces, a full-width space (a Chinese input method's), a new line
+SPACED = "监控  已调取　见附件1\n请复核"
+
+
+async def test_a_typed_review_reason_keeps_its_blanks(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    r = await console.send(INV, f"dm:{INV}", f"申请复核 {code}　１，３　{SPACED}")
+    assert "复核申请 #1 已提交" in r["messages"][-1]["text"], r
+    pcard = await _card(console, f"dm:{PROSECUTOR}", "复核申请 #1")
+    assert f"复核理由：{SPACED}\n" in pcard["card"]["body"]
+    receipt = await _card(console, f"dm:{INV}", "您的复核申请 #1")
+    assert f"复核理由：{SPACED}\n" in receipt["card"]["body"]
+
+
+async def test_a_withdrawal_reason_keeps_its_blanks_on_one_line(console: Console) -> None:
+    code = await create_case(console)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"撤销案件 {code}　重复  录入　与前案\n相同")
+    reason = "重复  录入　与前案 相同"  # the 撤销原因 is one line: the line break is a space
+    body = r["messages"][-1]["card"]["body"]
+    assert f"撤销原因：{reason}\n" in body
+    typed = f"撤销案件 {code} {reason} 确认"
+    assert f"发送「{typed}」" in body
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", typed)
+    assert "已撤销" in r["messages"][-1]["text"], r
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert detail["withdrawn"]["reason"] == reason, detail
+
+
+async def test_a_new_case_title_keeps_its_blanks(console: Console) -> None:
+    title = "张某  盗窃案　（化名）"
+    for typed in (f"新建案件　{title}", f"新建案件{title}", f"录入案件，{title}\n"):
+        r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", typed)
+        card = r["messages"][-1]["card"]
+        assert card["body"].startswith(f"案件名称：{title}（已预填，可修改）"), (typed, card)
+        assert urlencode({"title": title}) in str(card), (typed, card)
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "新建案件 张某\n盗窃案")
+    assert r["messages"][-1]["card"]["body"].startswith("案件名称：张某 盗窃案（已预填"), r

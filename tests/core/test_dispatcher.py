@@ -64,6 +64,17 @@ async def _try(event: CardActionEvent, ctx: Context) -> None:
     await ctx.reply("会议已取消，无法操作")
 
 
+@secret.command("备忘", summary="echoes its free text (after one word) as it arrives",
+                free_text=1)
+async def _memo(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply(f"[{ctx.args}]")
+
+
+@secret.command("回声", summary="echoes its arguments: a command without free text")
+async def _echo(event: MessageEvent, ctx: Context) -> None:
+    await ctx.reply(f"[{ctx.args}]")
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[App]:
     a = App(settings, ManualClock(START))
@@ -245,3 +256,14 @@ async def test_a_command_added_to_an_included_router_is_routed(app: App) -> None
 
     assert [m.text for m in (await app.dispatcher.feed(msg("p-inspector-1", "晚到", "l2"))
                              ).messages] == ["来了"]
+
+
+@pytest.mark.parametrize(("text", "args"), [
+    ("备忘　1  台账　未建立\n缺两期。", "1  台账　未建立\n缺两期。"),
+    ("@casebot 备忘：1 台账  未建立 ", "1 台账  未建立"),  # glued, after a mention
+    ("「备忘 1 台账　未建立」", "1 台账　未建立"),  # in the bot's quotes: read leniently
+    ("回声　1　台账", "1 台账"),  # arguments that are not free text: ASCII spaces
+])
+async def test_a_free_text_argument_arrives_as_typed(app: App, text: str, args: str) -> None:
+    r = await app.dispatcher.feed(msg("p-inspector-1", text))
+    assert [m.text for m in r.messages] == [f"[{args}]"]
