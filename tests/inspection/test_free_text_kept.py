@@ -29,21 +29,9 @@ async def test_every_inspection_free_text_is_kept(console: Console) -> None:
         [task] = await store.site_tasks_of(db, s.id)
     assert (note.text, item.text, task.text) == (TEXT, TEXT, TEXT)
 
-    chief = item.owner_person_id
-    r = await console.send(chief, f"dm:{chief}", f"整改完成 ＃{item.id}，{TEXT}")
-    assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号"), r
-    async with console.app.services.db() as db:
-        done = await db.get(store.RectificationItem, item.id)
-    assert done is not None and done.closed_note == TEXT
-    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} {TEXT}")
-    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改"), r
-    assert f"退回重新整改。理由：{TEXT}\n" in (await dm_texts(console, chief))[-1]
-
-    second = await to_reports(console)
-    await say(console, f"整改汇报 1 整改中 {TEXT}")
-    async with console.app.services.db() as db:
-        [report] = [n for n in await store.notes_of(db, second.id) if n.kind == "report"]
-    assert report.text == TEXT
+    await follow_up_keeps(console, item, [f"整改完成 ＃{item.id}，{TEXT}",
+                                          f"退回整改 #{item.id} {TEXT}", f"整改汇报 1 整改中 {TEXT}"],
+                          TEXT)
 
 
 # blanks as typed: a run of spaces, a full-width space (a Chinese input method's), a new line
@@ -70,18 +58,28 @@ async def test_every_inspection_free_text_keeps_its_blanks(console: Console) -> 
     assert tasks[0].due_date is not None and f"{tasks[0].due_date}" == "2026-12-15"
 
     item = items[0]
+    await follow_up_keeps(console, item, [f"整改完成　#{item.id}　{SPACED}",
+                                          f"退回整改 #{item.id}　{SPACED}",
+                                          f"整改汇报 1　整改中　{SPACED}"], SPACED)
+
+
+async def follow_up_keeps(console: Console, item: store.RectificationItem, commands: list[str],
+                          text: str) -> None:
+    """The item's chief reports it done, the host sends it back, a follow-up session records
+    a 整改汇报 (the three `commands`, in that order): each keeps `text` as typed."""
+    done_cmd, back_cmd, report_cmd = commands
     chief = item.owner_person_id
-    r = await console.send(chief, f"dm:{chief}", f"整改完成　#{item.id}　{SPACED}")
+    r = await console.send(chief, f"dm:{chief}", done_cmd)
     assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号"), r
     async with console.app.services.db() as db:
         done = await db.get(store.RectificationItem, item.id)
-    assert done is not None and done.closed_note == SPACED
-    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id}　{SPACED}")
+    assert done is not None and done.closed_note == text
+    r = await console.send(HOST, f"dm:{HOST}", back_cmd)
     assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改"), r
-    assert f"退回重新整改。理由：{SPACED}\n" in (await dm_texts(console, chief))[-1]
+    assert f"退回重新整改。理由：{text}\n" in (await dm_texts(console, chief))[-1]
 
     second = await to_reports(console)
-    await say(console, f"整改汇报 1　整改中　{SPACED}")
+    await say(console, report_cmd)
     async with console.app.services.db() as db:
         [report] = [n for n in await store.notes_of(db, second.id) if n.kind == "report"]
-    assert report.text == SPACED
+    assert report.text == text
