@@ -127,7 +127,10 @@ class AlreadyFiled(ReviewError):
 
     def __init__(self, code: str, row: ReviewRow) -> None:
         state = State(row.status)
-        if domain_awaits_rescore(row.status, row.outcome, row.new_version):
+        # a joint review's 调整 waits for the filer's confirmation first: that is what they
+        # must do (the card carries the button), not wait for the re-score
+        if state != State.JOINT_DONE and domain_awaits_rescore(row.status, row.outcome,
+                                                               row.new_version):
             super().__init__(f"您对 {code} 的复核申请 #{row.id} 已同意调整，正等待承办检察官重新评分；"
                              "重新评分后新的案件码将发给您，届时仍有异议可再申请复核。")
         else:

@@ -387,6 +387,22 @@ async def test_filing_again_before_confirming_the_outcome_offers_the_confirmatio
     assert "复核申请 #2 已提交" in r["messages"][-1]["text"], r
 
 
+async def test_filing_again_before_the_rescore_asks_first_for_the_confirmation(
+        console: Console) -> None:
+    """The joint review decided 调整 and nothing is re-scored yet: a second 申请复核 on the
+    code card says what the filer must do now (confirm, as the button it carries), not that
+    the request only waits for the prosecutor's re-score."""
+    code = await _joint_changed(console)
+    delivery = await _last(console, INV, f"案件码 {code}")
+    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    answer = r["messages"][-1]
+    assert answer["card"]["body"].startswith(
+        f"您对 {code} 已有一个未办结的复核申请（#1，评议完成（待侦查人员确认）），"
+        "请先在评议结果卡片上点「确认评议结果」。"), answer
+    assert "正等待承办检察官重新评分" not in answer["card"]["body"]
+    assert [a["label"] for a in answer["card"]["actions"]] == ["确认评议结果"]
+
+
 async def test_closing_a_case_calls_off_its_scheduled_joint_review(console: Console) -> None:
     """Everyone invited to the joint review is told it will not be held."""
     code = await create_case(console)
