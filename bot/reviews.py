@@ -98,7 +98,8 @@ def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     cands = candidates(ev)
     labels = {out.services.settings.template.item(i).label: i for i in cands}
     numbers = "1" if len(cands) == 1 else f"1–{len(cands)}"
-    tokens = [t for t in re.split(r"[,，、;；\s]+", text.strip()) if t]
+    # 「第1项、第3项。」: a sentence's full stop ends the list, as a comma separates it
+    tokens = [t for t in re.split(r"[,，、;；。\s]+", text.strip().rstrip(".．")) if t]
     tokens = [p for t in tokens if not _JOINED.fullmatch(t)  # 1 及 3; a label keeps its 与
               for p in ([t] if t in cands or t in labels else _split_joined(t))]
     if not tokens:  # typed in the card's text field: there is nothing to 选择 there

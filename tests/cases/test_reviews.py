@@ -390,8 +390,10 @@ async def test_the_note_is_capped_like_the_reason_on_the_card_and_the_page(
 
 
 async def test_item_numbers_joined_as_people_write_them(console: Console) -> None:
-    """1和3, ①③, 1 及 3 read like 1，3; the 补充说明 is said once, for the whole request."""
-    for n, typed in enumerate(("1和3", "①③", "1 及 3", "1、3", "第1项与第3项"), 1):
+    """1和3, ①③, 1 及 3 read like 1，3, and so does a list ended like a sentence (第1项、第3项。);
+    the 补充说明 is said once, for the whole request."""
+    for n, typed in enumerate(("1和3", "①③", "1 及 3", "1、3", "第1项与第3项", "第１项、第３项。",
+                               "1,3."), 1):
         code = await create_case(console)
         await evaluate(console, code, RED)
         delivery = await _card(console, f"dm:{INV}", f"案件码 {code}")
