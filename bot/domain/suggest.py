@@ -28,9 +28,11 @@ _ASKING = re.compile(r"^(?:请|麻烦|帮我|帮忙|我想|我要|想|要|查看
                      r"打开|显示|一下|这个|案件|案子|的|码|吧|呢|啊)*$")
 # what is left of a sentence after its code (「…这个案子」「…的码。」)
 _AFTER_CODE = re.compile(r"^(?:这个|这件|的|案件|案子|码|情况|吧|呢|啊|\W)*$")
-# a polite ending after a code or a command (「码 HY-2026-0001，谢谢」)
-_COURTESY = re.compile(r"[\s，,。.！!~～]*(?:谢谢(?:你|您|啦)?|多谢|感谢|麻烦了|辛苦了|thanks|thank you)?"
-                       r"[\s，,。.！!~～]*$", re.IGNORECASE)
+# a polite ending after a code or a command (「码 HY-2026-0001，谢谢」, 「…🙏」): its emoji
+# (with their skin tones, U+FE0F and joiners) as the phone's keyboard adds them
+_END = r"[\s，,。.！!~～\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]*"
+_COURTESY = re.compile(rf"{_END}(?:谢谢(?:你|您|啦)?|多谢|感谢|麻烦了|辛苦了|thanks|thank you)?{_END}$",
+                       re.IGNORECASE)
 _QUOTED = re.compile(r"^[「『“\"](.+)[」』”\"]$")
 _CODE = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,4})[-_－—]?(\d{4})[-_－—]?(\d{4,6})(?!\d)")
 _PARTIAL = re.compile(r"^(\d{4})[-_－—](\d{1,6})$")  # 2026-0001: the number without the prefix

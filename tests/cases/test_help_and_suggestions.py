@@ -4,7 +4,7 @@ the command they meant, among those they may use, with what they typed kept."""
 
 from __future__ import annotations
 
-from tests.cases.helpers import MANAGER, PROSECUTOR, create_case
+from tests.cases.helpers import GREEN, MANAGER, PROSECUTOR, create_case, evaluate
 from tests.conftest import Console
 
 INV = "p-investigator-1"
@@ -50,8 +50,12 @@ async def test_suggestions_are_of_the_persons_own_commands(console: Console) -> 
 
 async def test_traditional_characters_quotes_and_politeness_just_work(console: Console) -> None:
     code = await create_case(console)
-    for typed in (f"碼 {code}", f"「码 {code}」", f"码 {code}，谢谢", f"码 {code} 谢谢", f"码，{code}。"):
+    for typed in (f"碼 {code}", f"「码 {code}」", f"码 {code}，谢谢", f"码 {code} 谢谢", f"码，{code}。",
+                  f"码 {code}👍", f"码 {code} 谢谢🙏"):
         assert (await answer(console, typed, INV)).startswith(f"案件码 {code}"), typed
+    await evaluate(console, code, GREEN)
+    r = await console.send(INV, f"dm:{INV}", f"已知悉 {code}👍")
+    assert r["messages"][-1]["text"] == f"已确认知悉 {code}（第1版）。", r
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"評分 {code}，谢谢")
     assert r["messages"][0]["card"], r["messages"]  # the score form's card
     assert (await answer(console, "統計 上月")).startswith("案件码统计")

@@ -59,7 +59,8 @@ def test_traditional_quotes_and_courtesy() -> None:
     assert lenient("統計上月") == "统计上月"
     assert lenient("「码 HY-2026-0001」") == "码 HY-2026-0001"
     assert lenient("新建案件 張某") == "新建案件 張某"  # the title as typed
-    for typed in ("HY-2026-0001，谢谢", "HY-2026-0001 谢谢", "HY-2026-0001。", "HY-2026-0001谢谢您！"):
+    for typed in ("HY-2026-0001，谢谢", "HY-2026-0001 谢谢", "HY-2026-0001。", "HY-2026-0001谢谢您！",
+                  "HY-2026-0001👍", "HY-2026-0001 👍🏻", "HY-2026-0001，谢谢🙏", "HY-2026-0001❤️"):
         assert without_courtesy(typed) == "HY-2026-0001", typed
 
 
