@@ -92,6 +92,20 @@ def _split_joined(tok: str) -> list[str]:
     return parts if parts and all(_number(p).isdecimal() for p in parts) else [tok]
 
 
+_ITEM = r"(?:第?\d+[项条]?|[\u2460-\u2473])"
+_ITEM_LIST = re.compile(rf"{_ITEM}(?:[,，、;；和及与跟]*{_ITEM})*")
+_LIST_THEN_TEXT = re.compile(rf"({_ITEM_LIST.pattern})[,，。：:;；!！]+(\S.*)", re.DOTALL)
+
+
+def split_typed_items(word: str) -> tuple[str, str]:
+    """The items and the start of the reason of 申请复核 typed with no blank between them
+    (「第1项，金额已核实」 → 「第1项」, 「金额已核实」); a word that is only items, or that
+    starts with none, is (word, "")."""
+    if _ITEM_LIST.fullmatch(word) or not (m := _LIST_THEN_TEXT.fullmatch(word)):
+        return word, ""
+    return m.group(1), m.group(2)
+
+
 def parse_items(text: str, ev: Evaluation, out: Outbound) -> list[str]:
     """'1,3' / '1和3' / '第1项、第3项' / '①③' (card numbers), item ids or labels → item ids
     of the current evaluation."""

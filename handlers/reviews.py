@@ -35,6 +35,7 @@ from bot.reviews import (
     refresh_cards,
     request_note,
     review_view,
+    split_typed_items,
 )
 from cards.cases import intake_pending_card, local
 from cards.model import Card
@@ -312,7 +313,10 @@ async def file_typed(event: MessageEvent, ctx: Context) -> None:
     if case is None:
         return
     # the reason as typed: whatever blanks (full-width, a new line) follow the items
-    items_text, _, reason = _first_word(rest)
+    items_text, blank, reason = _first_word(rest)
+    items_text, joined = split_typed_items(items_text)  # 「第1项，理由」 typed without a blank
+    if joined:
+        reason = joined + blank + reason
     # 「申请复核 … 第1项 理由」 copied as it stands: the reason is the example's, nothing is filed
     example = is_placeholder(reason)
     if not items_text or not reason.strip() or example:

@@ -42,6 +42,20 @@ async def test_a_typed_review_reason_is_kept_with_its_punctuation(console: Conso
     assert "· 犯罪事实与行为（−16分）\n· 因果关系（−8分）" in receipt["card"]["body"]
 
 
+async def test_a_typed_review_reason_may_follow_the_items_without_a_blank(
+        console: Console) -> None:
+    """「申请复核 … 第1项，理由」 as a phone types it, a comma (or 。, ：) and no space after the
+    items: filed with that reason, not answered with the usage it already follows."""
+    for n, (items, sep) in enumerate((("第1项、第3项", "，"), ("１，３", "。"), ("①③", "：")), 1):
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        r = await console.send(INV, f"dm:{INV}", f"申请复核 {code} {items}{sep}{TEXT}")
+        assert f"复核申请 #{n} 已提交" in r["messages"][-1]["text"], (items, r)
+        pcard = await _card(console, f"dm:{PROSECUTOR}", f"复核申请 #{n}")
+        assert f"复核理由：{TEXT}\n" in pcard["card"]["body"], pcard
+        assert "· 犯罪事实与行为（−16分）\n· 因果关系（−8分）" in pcard["card"]["body"]
+
+
 async def test_the_card_forms_keep_the_reason_note_and_rejection(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
