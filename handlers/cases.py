@@ -235,8 +235,8 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
     if case.prosecutor != ctx.user.id:
         await ctx.reply(f"只有本案承办检察官可以为 {case.code} 评分。")
         return
-    if (withdrawn := ops.withdrawn_text(ctx, case)) is not None:
-        await ctx.reply(f"{case.code} {withdrawn}，不能评分。")
+    if case.status != repo.OPEN:  # withdrawn, or closed: the form would refuse it
+        await ctx.reply(f"{case.code} {ops.not_open_text(ctx, case)}，不能评分。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
     await ops.reply_in_confidence(

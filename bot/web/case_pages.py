@@ -344,10 +344,11 @@ class CasePages:
         viewer, case = got
         if viewer.id != case.prosecutor:
             return self._deny(403, "无权评分", "只有本案承办检察官可以评分。")
-        if case.status == repo.WITHDRAWN:
+        if case.status != repo.OPEN:  # withdrawn, or closed: a submission would be refused
             async with unit_of_work(self.app.services) as out:
-                withdrawn = ops.withdrawn_text(out, case)
-            return self._deny(409, "案件已撤销", f"案件 {case.code} {withdrawn}，不能评分。")
+                state = ops.not_open_text(out, case)
+            title = "案件已撤销" if case.status == repo.WITHDRAWN else "案件已结案"
+            return self._deny(409, title, f"案件 {case.code} {state}，不能评分。")
         return viewer, case
 
     async def score_form(self, request: web.Request) -> web.Response:

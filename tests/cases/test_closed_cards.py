@@ -253,6 +253,30 @@ async def test_a_code_card_asked_for_in_a_group_gets_back_what_its_asker_was_off
     assert _labels(await _card(console, PROSECUTOR, f"评分 {code}")) == ["打开评分表"]
 
 
+async def test_评分_of_a_closed_case_is_refused_before_the_form_is_filled(
+        console: Console) -> None:
+    """评分 on a closed case says it is closed instead of a card whose form would be filled
+    in and then refused (案件已结案，不能再评分); the form's page says so too. Reopened, both
+    are back."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    console.clock.advance(timedelta(days=1))
+    await _status(console, code, "closed")
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}")
+    [m] = r["messages"]
+    assert m["card"] is None and re.fullmatch(
+        rf"{code} 已于 2026-11-03 \d\d:\d\d 结案，不能评分。", m["text"]), m
+    await console.client.post("/console/api/login", json={"user": PROSECUTOR})
+    page = await console.client.get(f"/cases/{code}/score")
+    assert page.status == 409 and "结案，不能评分" in await page.text()
+
+    await _status(console, code, "open")
+    [score] = cards((await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}"))
+                    ["messages"])
+    assert _labels(score) == ["打开评分表"]
+    assert (await console.client.get(f"/cases/{code}/score")).status == 200
+
+
 async def test_the_code_card_of_a_closed_case_says_it_is_closed(console: Console) -> None:
     """码 <案件码> after closing: the card says 案件已结案（date）, as the redrawn cards do, and
     offers only 查看详情; a withdrawn case's says 已撤销 in its title."""
