@@ -219,8 +219,11 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply("参数有误：\n" + "\n".join(f"· {e}" for e in errors) + f"\n用法：{CREATE_USAGE}")
             return
         chat = None if ctx.event.chat.startswith("dm:") else ctx.event.chat
-        if chat and await store.latest_in_chat(ctx.session, chat, open_only=True):
-            await ctx.reply("本群已有进行中的督导会议，请先「结束」。")
+        target = raw.values.get("chat") or chat  # 群=… names another group, from a 1:1 chat too
+        if target and (busy := await store.latest_in_chat(ctx.session, target, open_only=True)):
+            where_ = "本群" if target == chat else f"群「{ctx.directory.chat_title(target)}」"
+            await ctx.reply(f"{where_}已有进行中的督导会议 {busy.id}「{busy.title}」，"
+                            "请先在该群发送「结束」。")
             return
         s, errors = await create_session(ctx, ctx.user, raw, chat)
         if s is None:
@@ -228,7 +231,8 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             return
         note = await special_asked_before(ctx, s)  # accepted: asking one again may be meant
         if s.chat != ctx.event.chat:
-            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。{note}")
+            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群「{ctx.directory.chat_title(s.chat)}」。"
+                            f"{note}")
         elif note:
             await ctx.reply(note)
         return

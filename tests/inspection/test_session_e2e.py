@@ -259,6 +259,30 @@ async def test_create_errors_are_explained(console: Console) -> None:
     assert card(await console.messages(GROUP), "抽签承诺")
 
 
+
+async def test_a_group_with_a_session_under_way_takes_no_second_one_from_a_dm(
+        console: Console) -> None:
+    """督导 新建 … 群=<that group> sent from the 1:1 chat while the group's session is under
+    way was taken: two open sessions in one group, the earlier one never to be ended."""
+    first = await quick_session(console, title="进行中")
+    dm = f"dm:{HOST}"
+    before = len(await console.messages(GROUP))
+    r = await say(console, f"督导 新建 第二期 群={GROUP}", chat=dm)
+    title = console.app.services.directory.chat_title(GROUP)
+    assert r[0]["text"] == (f"群「{title}」已有进行中的督导会议 {first.id}「进行中」，"
+                            "请先在该群发送「结束」。"), r
+    assert len(await console.messages(GROUP)) == before  # no second commitment card
+    assert (await session_row(console)).id == first.id
+    # in the group itself it is 本群; an unknown group is named, with the groups one is in
+    r = await say(console, "督导 新建 第二期")
+    assert r[0]["text"].startswith(f"本群已有进行中的督导会议 {first.id}"), r
+    r = await say(console, "督导 新建 第二期 群=g-nowhere", chat=dm)
+    assert "找不到群「g-nowhere」" in r[0]["text"] and f"群={GROUP}（{title}）" in r[0]["text"]
+    # once it has ended, the same message from the 1:1 chat creates the next one there
+    await say(console, "结束 确认")
+    r = await say(console, f"督导 新建 第二期 群={GROUP}", chat=dm)
+    assert r[-1]["text"].startswith("已创建督导会议 DD") and f"抽签承诺已发到群「{title}」" in r[-1]["text"]
+
 async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -> None:
     await say(console, "督导 新建 第一期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     await say(console, "开始")
