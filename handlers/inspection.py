@@ -764,7 +764,8 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
                     {"task": task.id, "unit": unit.id, "assignee": assignee.id})
     when = f"，期限 {due:%Y-%m-%d}" if due else ""
     await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人{assignee.name}{when}。")
-    await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}：{text}")
+    await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}："
+                                        f"{text.removeprefix('实地督察：')}")  # not said twice
 
 
 # -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------
