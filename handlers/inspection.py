@@ -80,7 +80,10 @@ async def _session(ctx: Context) -> InspectionSession | None:
     if last is None:
         await ctx.reply("本群没有进行中的督导会议。请先发送「督导 新建 标题」创建。")
     else:
-        await ctx.reply(f"本群的督导会议 {last.id}「{last.title}」已结束。{CLOSED_NEXT}")
+        # the follow-up commands are the inspectors'; a chief's late 点评 or a leader's
+        # 公布答案 is told only that the meeting ended
+        follow = CLOSED_NEXT if ctx.user.has("inspector") else ""
+        await ctx.reply(f"本群的督导会议 {last.id}「{last.title}」已结束。{follow}")
     return None
 
 

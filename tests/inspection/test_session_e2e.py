@@ -240,6 +240,14 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     ended = (await say(console, "督导状态"))[0]["text"]  # typed without a space
     assert ended.startswith(f"督导会议 {s.id}「") and "」：已结束。会后跟进请发送「整改" in ended
     assert ended.count("结束") == 1  # not 已结束。会议已结束。
+    # after it, the host is shown the follow-up; a city chief's late 点评 and a leader's
+    # 公布答案 are not sent to 整改 / 实地督察, which are the inspectors' alone
+    after = f"本群的督导会议 {s.id}「{s.title}」已结束。"
+    host = (await say(console, "下一题"))[0]["text"]
+    assert host.startswith(after) and "会后跟进请发送「整改" in host
+    chief = city_chief(console, unit)
+    assert [m["text"] for m in await say(console, "点评 补充一点", user=chief)] == [after]
+    assert [m["text"] for m in await say(console, "公布答案", user="p-leader-1")] == [after]
 
 
 async def test_create_errors_are_explained(console: Console) -> None:
