@@ -96,6 +96,11 @@ class Directory:
     def chat(self, chat_id: str) -> Chat | None:
         return self.chats.get(chat_id)
 
+    def chat_title(self, chat_id: str) -> str:
+        """A group by its name; its id only when the roster no longer has it."""
+        chat = self.chats.get(chat_id)
+        return chat.title if chat is not None else chat_id
+
     def chats_of(self, person_id: str) -> list[Chat]:
         return [c for c in self.org.chats if person_id in c.members]
 

@@ -124,7 +124,9 @@ async def create_session(out: Outbound, actor: Person, raw: RawCreate,
     values = dict(raw.values)
     chat = values.pop("chat", None) or chat
     if not chat or d.chat(chat) is None:
-        errors.append("请指定会议所在的群：群=g-…（在群内发送时默认本群）")
+        mine = "；".join(f"群={c.id}（{c.title}）" for c in d.chats_of(actor.id)) or "无"
+        errors.append(("请指定会议所在的群：群=g-…（在群内发送时默认本群）" if not chat else
+                       f"找不到群「{chat[:30]}」") + f"。您所在的群：{mine}")
     elif not d.may_post(actor.id, chat):
         errors.append(f"您不是群 {chat} 的成员")
     special: list[SpecialInquiry] = []

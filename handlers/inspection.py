@@ -80,7 +80,10 @@ async def _session(ctx: Context) -> InspectionSession | None:
     if last is None:
         await ctx.reply("本群没有进行中的督导会议。请先发送「督导 新建 标题」创建。")
     else:
-        await ctx.reply(f"本群的督导会议 {last.id}「{last.title}」已结束。{CLOSED_NEXT}")
+        # the follow-up commands are the inspectors'; a chief's late 点评 or a leader's
+        # 公布答案 is told only that the meeting ended
+        follow = CLOSED_NEXT if ctx.user.has("inspector") else ""
+        await ctx.reply(f"本群的督导会议 {last.id}「{last.title}」已结束。{follow}")
     return None
 
 
@@ -219,8 +222,11 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply("参数有误：\n" + "\n".join(f"· {e}" for e in errors) + f"\n用法：{CREATE_USAGE}")
             return
         chat = None if ctx.event.chat.startswith("dm:") else ctx.event.chat
-        if chat and await store.latest_in_chat(ctx.session, chat, open_only=True):
-            await ctx.reply("本群已有进行中的督导会议，请先「结束」。")
+        target = raw.values.get("chat") or chat  # 群=… names another group, from a 1:1 chat too
+        if target and (busy := await store.latest_in_chat(ctx.session, target, open_only=True)):
+            where_ = "本群" if target == chat else f"群「{ctx.directory.chat_title(target)}」"
+            await ctx.reply(f"{where_}已有进行中的督导会议 {busy.id}「{busy.title}」，"
+                            "请先在该群发送「结束」。")
             return
         s, errors = await create_session(ctx, ctx.user, raw, chat)
         if s is None:
@@ -228,7 +234,8 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             return
         note = await special_asked_before(ctx, s)  # accepted: asking one again may be meant
         if s.chat != ctx.event.chat:
-            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群 {s.chat}。{note}")
+            await ctx.reply(f"已创建督导会议 {s.id}，抽签承诺已发到群「{ctx.directory.chat_title(s.chat)}」。"
+                            f"{note}")
         elif note:
             await ctx.reply(note)
         return
@@ -760,7 +767,8 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
                     {"task": task.id, "unit": unit.id, "assignee": assignee.id})
     when = f"，期限 {due:%Y-%m-%d}" if due else ""
     await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人{assignee.name}{when}。")
-    await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}：{text}")
+    await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}："
+                                        f"{text.removeprefix('实地督察：')}")  # not said twice
 
 
 # -- the bank (inspectors only, 1:1 chat only, every read audited) ---------------------------------

@@ -24,8 +24,10 @@ async def _answer(ctx: Context, answer: Answer) -> None:
 
 
 # the item number, then what separates it from the free text: blanks, or the comma or colon a
-# phone keyboard puts there (整改完成 #12，已建立台账。)
-_REF = re.compile(r"\s*([^\s，,：:；;]*)[\s，,：:；;]*")
+# phone keyboard puts there (整改完成 #12，已建立台账。), or nothing after a number as cards show
+# it (整改完成 #12已建立台账, 整改事项 #12 …)
+_REF = re.compile(r"\s*((?:整改事项)?\s*[#＃]?\s*[0-9０-９]+(?![0-9０-９])|[^\s，,：:；;]*)"
+                  r"[\s，,：:；;]*")
 
 
 def _ref_and_text(args: str) -> tuple[str, str]:

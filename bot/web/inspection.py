@@ -211,11 +211,11 @@ class InspectionWeb:
             sessions = await store.list_sessions(db)
             size = await store.bank_size(db)
             if created and (s := await store.get_session(db, created)) is not None:
-                done = {"id": s.id, "chat": _chat_title(d, s.chat),
+                done = {"id": s.id, "chat": d.chat_title(s.chat),
                         "note": await service.special_asked_before(
                             Outbound(self.app.services, db), s)}
         rows = [{"id": s.id, "title": s.title, "stage": STAGE_LABELS.get(s.stage, s.stage),
-                 "chat": _chat_title(d, s.chat), "drawn": s.drawn_at is not None}
+                 "chat": d.chat_title(s.chat), "drawn": s.drawn_at is not None}
                 for s in sessions]
         chats = [c for c in d.chats_of(person.id)]
         return render("inspection_index.html", status=status, person=person, sessions=rows,
@@ -659,12 +659,6 @@ def verifier_sha256() -> str:
 @functools.cache
 def spec_source() -> bytes:
     return resources.files("bot.domain").joinpath("draw.md").read_bytes()
-
-
-def _chat_title(d: Directory, chat_id: str) -> str:
-    """A session's group by its name; its id only when the roster no longer has it."""
-    chat = d.chat(chat_id)
-    return chat.title if chat is not None else chat_id
 
 
 def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:

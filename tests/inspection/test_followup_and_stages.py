@@ -243,7 +243,11 @@ async def test_the_closing_summary_shows_site_inspections_as_it_shows_rectificat
     units = await drawn_units(console)
     await say(console, "整改 1 2026-12-31 建立月报制度")
     await say(console, "实地督察 2 p-leader-1 2026-12-10 核查认罪认罚台账")
-    await say(console, "实地督察 3 p-inspector-2")
+    sent = await say(console, "实地督察 3 p-inspector-2")
+    # the assignee's message says what to do once (it read 实地督察（会议 …）：实地督察：听取…)
+    [dm] = [m["text"] for m in sent if m["chat"] == "dm:p-inspector-2"]
+    assert dm.startswith(f"您负责对{d.units[units[2]].name}的实地督察（会议 ") and \
+        "）：听取汇报、座谈交流" in dm and dm.count("实地督察") == 1, dm
     body = card(await say(console, "结束 确认"), "会议结束")["body"]
     lead, inspector = d.person("p-leader-1"), d.person("p-inspector-2")
     assert lead is not None and inspector is not None

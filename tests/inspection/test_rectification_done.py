@@ -108,8 +108,8 @@ async def test_the_chief_reports_it_done_from_the_card_and_the_inspector_sends_i
     assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
 
     # reported again after the 退回: by the command, from any chat, typed as phones do (no
-    # space before the full-width ＃)
-    r = await console.send(chief, f"dm:{chief}", f"整改完成＃{item.id} 制度已印发，月报已报三期")
+    # space before the full-width ＃, nor after the number)
+    r = await console.send(chief, f"dm:{chief}", f"整改完成＃{item.id}制度已印发，月报已报三期")
     assert answer(r).startswith(f"已报告整改事项 #{item.id} 整改完成并销号")
     closed = await status(console, item.id)
     assert (closed.closed_by_person, closed.closed_note) == (chief, "制度已印发，月报已报三期")
@@ -146,6 +146,14 @@ async def test_from_a_reminder_card_and_by_command_and_who_may_not(console: Cons
     assert answer(r).startswith("用法：整改完成 <事项号> <说明>")
     r = await console.send(chief, f"dm:{chief}", "整改完成 #999 已完成")
     assert answer(r) == "找不到整改事项 #999。"
+    # typed on a phone with no blank after the number (or the card's 整改事项 before it): the
+    # number is read, and so is the note (it was the usage line): here 'another' may not
+    for typed in (f"整改完成 #{item.id}已完成", f"整改完成 整改事项 #{item.id} 已完成",
+                  f"整改完成 ＃{item.id}已完成"):
+        r = await console.send(other, f"dm:{other}", typed)
+        assert answer(r).startswith(f"只有整改事项 #{item.id} 的责任人"), (typed, answer(r))
+    r = await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id}")
+    assert answer(r).startswith("请写明整改说明。未报告。")
     assert (await status(console, item.id)).status == "open"
 
     # from the overdue reminder card, the item number typed full-width elsewhere

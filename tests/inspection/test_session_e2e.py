@@ -240,6 +240,14 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     ended = (await say(console, "督导状态"))[0]["text"]  # typed without a space
     assert ended.startswith(f"督导会议 {s.id}「") and "」：已结束。会后跟进请发送「整改" in ended
     assert ended.count("结束") == 1  # not 已结束。会议已结束。
+    # after it, the host is shown the follow-up; a city chief's late 点评 and a leader's
+    # 公布答案 are not sent to 整改 / 实地督察, which are the inspectors' alone
+    after = f"本群的督导会议 {s.id}「{s.title}」已结束。"
+    host = (await say(console, "下一题"))[0]["text"]
+    assert host.startswith(after) and "会后跟进请发送「整改" in host
+    chief = city_chief(console, unit)
+    assert [m["text"] for m in await say(console, "点评 补充一点", user=chief)] == [after]
+    assert [m["text"] for m in await say(console, "公布答案", user="p-leader-1")] == [after]
 
 
 async def test_create_errors_are_explained(console: Console) -> None:
@@ -258,6 +266,30 @@ async def test_create_errors_are_explained(console: Console) -> None:
     assert "已创建督导会议" in texts(r)
     assert card(await console.messages(GROUP), "抽签承诺")
 
+
+
+async def test_a_group_with_a_session_under_way_takes_no_second_one_from_a_dm(
+        console: Console) -> None:
+    """督导 新建 … 群=<that group> sent from the 1:1 chat while the group's session is under
+    way was taken: two open sessions in one group, the earlier one never to be ended."""
+    first = await quick_session(console, title="进行中")
+    dm = f"dm:{HOST}"
+    before = len(await console.messages(GROUP))
+    r = await say(console, f"督导 新建 第二期 群={GROUP}", chat=dm)
+    title = console.app.services.directory.chat_title(GROUP)
+    assert r[0]["text"] == (f"群「{title}」已有进行中的督导会议 {first.id}「进行中」，"
+                            "请先在该群发送「结束」。"), r
+    assert len(await console.messages(GROUP)) == before  # no second commitment card
+    assert (await session_row(console)).id == first.id
+    # in the group itself it is 本群; an unknown group is named, with the groups one is in
+    r = await say(console, "督导 新建 第二期")
+    assert r[0]["text"].startswith(f"本群已有进行中的督导会议 {first.id}"), r
+    r = await say(console, "督导 新建 第二期 群=g-nowhere", chat=dm)
+    assert "找不到群「g-nowhere」" in r[0]["text"] and f"群={GROUP}（{title}）" in r[0]["text"]
+    # once it has ended, the same message from the 1:1 chat creates the next one there
+    await say(console, "结束 确认")
+    r = await say(console, f"督导 新建 第二期 群={GROUP}", chat=dm)
+    assert r[-1]["text"].startswith("已创建督导会议 DD") and f"抽签承诺已发到群「{title}」" in r[-1]["text"]
 
 async def test_exclusion_of_recent_units_and_asked_questions(console: Console) -> None:
     await say(console, "督导 新建 第一期 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
