@@ -194,12 +194,13 @@ async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
             "基准", "审查逮捕", "ps-hc-xd", prosecutor.id, ("p-investigator-1",), None, None), "b")
         code = case.code
     deds = [[Deduction("causation", 1 + i % 8, "p", "", "", "r")] for i in range(n)]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for d in deds:
         async with unit_of_work(services) as out:
             c = await ops.__dict__["repo"].get_case(out.session, code)
             await ops.record_evaluation(out, c, prosecutor, d, [], "")
     bot_rate = n / (time.perf_counter() - t0)
+    cpu_ms = 1000 * (time.process_time() - cpu0) / n
     await engine.dispose()
 
     bare = tmp / "bare.db"
@@ -218,7 +219,7 @@ async def bench_evaluations(tmp: Path, n: int) -> dict[str, float]:
                                 "green", json.dumps([{"item": "causation"}]), "[]", ""))
             await conn.execute("COMMIT")
         bare_rate = n / (time.perf_counter() - t0)
-    return {"casebot": bot_rate, "baseline": bare_rate}
+    return {"casebot": bot_rate, "baseline": bare_rate, "cpu_ms": cpu_ms}
 
 
 async def bench_rss_1m(tmp: Path, n: int) -> dict[str, float]:
@@ -260,37 +261,55 @@ async def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--evaluations", type=int, default=2000)
     ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--only", choices=("lookups", "evaluations", "rss"), action="append",
+                    help="run only these parts (repeatable); all three by default")
     args = ap.parse_args()
+    only = set(args.only or ("lookups", "evaluations", "rss"))
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        print(f"[1/3] 码 lookups through the console API, {args.clients} clients, "
-              f"{args.seconds:g}s each", flush=True)
-        look = await bench_lookups(tmp, args.clients, args.seconds)
-        c, b = look["casebot"], look["baseline"]
-        print(f"  casebot : {c['rps']:8.0f} req/s  p50 {c['p50_ms']:6.1f} ms  "
-              f"p99 {c['p99_ms']:6.1f} ms  ({c['n']} requests, {c['errors']} errors)")
-        print(f"  baseline: {b['rps']:8.0f} req/s  p50 {b['p50_ms']:6.1f} ms  "
-              f"p99 {b['p99_ms']:6.1f} ms  ({b['n']} requests)")
-        f = look["floor"]
-        print(f"  floor   : {f['rps']:8.0f} req/s  p50 {f['p50_ms']:6.1f} ms  "
-              f"p99 {f['p99_ms']:6.1f} ms  (the same durable work by hand: raw sqlite3, "
-              "group commit)")
-        print(f"  ratio   : {c['rps'] / b['rps']:.2f} of the baseline's throughput "
-              f"(target ≥ 0.5; p99 target ≤ 50 ms); the floor reaches "
-              f"{f['rps'] / b['rps']:.2f}, casebot {c['rps'] / f['rps']:.2f} of the floor")
-        print(f"  start → /healthz 200: {look['startup_s']:.2f} s;  idle RSS "
-              f"{look['idle_rss_mb']:.0f} MB (target ≤ 150 MB)")
-        print(f"[2/3] evaluations written, {args.evaluations} sequential transactions", flush=True)
-        ev = await bench_evaluations(tmp, args.evaluations)
-        print(f"  casebot : {ev['casebot']:8.0f} evaluations/s (with audit record, 转码 check,"
-              " card deliveries)")
-        print(f"  baseline: {ev['baseline']:8.0f} inserts/s (bare aiosqlite, WAL, "
-              "synchronous=NORMAL)")
-        print(f"  ratio   : {ev['casebot'] / ev['baseline']:.2f}")
-        print(f"[3/3] RSS with {args.cases:,} cases in the database", flush=True)
-        rss = await bench_rss_1m(tmp, args.cases)
-        print(f"  RSS before {rss['before']:.0f} MB, after {rss['after']:.0f} MB; lookups over the "
-              f"big table {rss['rps_1m']:.0f} req/s, p99 {rss['p99_1m']:.1f} ms")
+        if "lookups" in only:
+            await run_lookups(tmp, args)
+        if "evaluations" in only:
+            await run_evaluations(tmp, args)
+        if "rss" in only:
+            await run_rss(tmp, args)
+
+
+async def run_lookups(tmp: Path, args: argparse.Namespace) -> None:
+    print(f"[1/3] 码 lookups through the console API, {args.clients} clients, "
+          f"{args.seconds:g}s each", flush=True)
+    look = await bench_lookups(tmp, args.clients, args.seconds)
+    c, b = look["casebot"], look["baseline"]
+    print(f"  casebot : {c['rps']:8.0f} req/s  p50 {c['p50_ms']:6.1f} ms  "
+          f"p99 {c['p99_ms']:6.1f} ms  ({c['n']} requests, {c['errors']} errors)")
+    print(f"  baseline: {b['rps']:8.0f} req/s  p50 {b['p50_ms']:6.1f} ms  "
+          f"p99 {b['p99_ms']:6.1f} ms  ({b['n']} requests)")
+    f = look["floor"]
+    print(f"  floor   : {f['rps']:8.0f} req/s  p50 {f['p50_ms']:6.1f} ms  "
+          f"p99 {f['p99_ms']:6.1f} ms  (the same durable work by hand: raw sqlite3, "
+          "group commit)")
+    print(f"  ratio   : {c['rps'] / b['rps']:.2f} of the baseline's throughput "
+          f"(target ≥ 0.5; p99 target ≤ 50 ms); the floor reaches "
+          f"{f['rps'] / b['rps']:.2f}, casebot {c['rps'] / f['rps']:.2f} of the floor")
+    print(f"  start → /healthz 200: {look['startup_s']:.2f} s;  idle RSS "
+          f"{look['idle_rss_mb']:.0f} MB (target ≤ 150 MB)")
+
+
+async def run_evaluations(tmp: Path, args: argparse.Namespace) -> None:
+    print(f"[2/3] evaluations written, {args.evaluations} sequential transactions", flush=True)
+    ev = await bench_evaluations(tmp, args.evaluations)
+    print(f"  casebot : {ev['casebot']:8.0f} evaluations/s (with audit record, 转码 check,"
+          f" card deliveries); {ev['cpu_ms']:.2f} ms of CPU each")
+    print(f"  baseline: {ev['baseline']:8.0f} inserts/s (bare aiosqlite, WAL, "
+          "synchronous=NORMAL)")
+    print(f"  ratio   : {ev['casebot'] / ev['baseline']:.2f}")
+
+
+async def run_rss(tmp: Path, args: argparse.Namespace) -> None:
+    print(f"[3/3] RSS with {args.cases:,} cases in the database", flush=True)
+    rss = await bench_rss_1m(tmp, args.cases)
+    print(f"  RSS before {rss['before']:.0f} MB, after {rss['after']:.0f} MB; lookups over the "
+          f"big table {rss['rps_1m']:.0f} req/s, p99 {rss['p99_1m']:.1f} ms")
 
 
 if __name__ == "__main__":

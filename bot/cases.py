@@ -786,10 +786,9 @@ async def redraw_created_card(out: Outbound, case: CaseRow, ev: Evaluation) -> N
 
 async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
     """Earlier versions' cards stay readable but can no longer be acted on."""
-    for d in await repo.last_deliveries_before(out.session, case.code, ev.version):
-        msg = await msgs.get_message(out.session, d.message_id)
-        card = msgs.message_card(msg) if msg is not None else None
-        if msg is not None and card is not None and card.actions:
+    for msg in await repo.last_delivered_cards_before(out.session, case.code, ev.version):
+        card = msgs.message_card(msg)
+        if card is not None and card.actions:
             await out.update_card(msg, replace(
                 card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"), retire=True)
 

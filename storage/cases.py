@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.domain.scoring import Color, Deduction, Evaluation, Transcode
 from bot.domain.stats import CaseFacts
 from storage import inline_sqlite, jsonio
-from storage.models import Base, OutboxItem, table
+from storage.models import Base, Message, OutboxItem, table
 from storage.types import UTCDateTime, dialect_name
 
 STAGES = ("提前介入", "审查逮捕", "审查起诉")
@@ -465,15 +465,18 @@ async def deliveries(session: AsyncSession, code: str) -> list[DeliveryRow]:
     return list(rows.scalars())
 
 
-async def last_deliveries_before(session: AsyncSession, code: str, version: int
-                                 ) -> list[DeliveryRow]:
-    """The cards of the latest version before `version` that was delivered (the only ones that
-    can still have buttons: each delivery retires the ones before it)."""
+async def last_delivered_cards_before(session: AsyncSession, code: str, version: int
+                                     ) -> list[Message]:
+    """The messages of the cards of the latest version before `version` that was delivered
+    (the only ones that can still have buttons: each delivery retires the ones before it), in
+    the order they were delivered. One statement, not one per card."""
     latest = (select(func.max(DeliveryRow.version))
               .where(DeliveryRow.case_code == code, DeliveryRow.version < version)
               .scalar_subquery())
-    rows = await session.execute(select(DeliveryRow).where(
-        DeliveryRow.case_code == code, DeliveryRow.version == latest).order_by(DeliveryRow.id))
+    rows = await session.execute(
+        select(Message).join(DeliveryRow, DeliveryRow.message_id == Message.id)
+        .where(DeliveryRow.case_code == code, DeliveryRow.version == latest)
+        .order_by(DeliveryRow.id))
     return list(rows.scalars())
 
 

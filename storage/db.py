@@ -27,6 +27,7 @@ from storage import inline_sqlite
 from storage.bulk import BulkReader
 from storage.inline_sqlite import InlineSession
 from storage.journal import Journal
+from storage.sqlite_driver import OneTripDBAPI
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -41,6 +42,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
         kwargs.setdefault("pool_reset_on_return", None)  # _rollback_if_open instead
+        kwargs.setdefault("module", OneTripDBAPI())  # one trip to aiosqlite's thread a statement
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine

@@ -147,6 +147,19 @@ async def test_a_rescore_in_the_same_colour_reaches_the_investigators_and_retire
         f"该按钮已失效：「{retired['card']['title']}」已更新为第2版，请以最新卡片为准。")
 
 
+async def test_each_rescore_retires_every_investigators_previous_card_only(
+        console: Console) -> None:
+    code = await create_case(console)
+    for deductions in (YELLOW, [*YELLOW[:1]], GREEN):  # versions 1, 2, 3
+        await evaluate(console, code, deductions)
+    for inv in INVESTIGATORS:
+        first, second, third = cards(await console.messages(f"dm:{inv}"))
+        # each card was retired by the version after it, and only the latest can be acted on
+        assert first["card"]["actions"] == [] and "已更新为第2版" in first["card"]["footer"]
+        assert second["card"]["actions"] == [] and "已更新为第3版" in second["card"]["footer"]
+        assert "case.ack" in [a["id"] for a in third["card"]["actions"]]
+
+
 async def test_red_intake_is_returned_with_open_deductions(console: Console) -> None:
     code = await create_case(console)
     await evaluate(console, code, RED)
