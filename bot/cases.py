@@ -858,18 +858,6 @@ NOT_WHEN_CLOSED = ("case.score", "case.intake", "intake.defer", "intake.receive"
 CLOSED_FOOTER_START = "案件已结案"  # closed_footer of a closed (not withdrawn) case
 
 
-def _requested_chats(out: Outbound, case: CaseRow, investigators: Collection[str]
-                     ) -> list[str]:
-    """Where a card offering 去评分 or 扫码受理 on `case` may be: the 1:1 chats and groups of its
-    prosecutor and of the case managers in whose scope it is (whom those buttons are for); and
-    the 1:1 chats of its investigators, whose 码 cards there offer 申请复核 and 已知悉."""
-    people = [case.prosecutor] + [p.id for p in out.directory.with_role("case_manager")
-                                  if in_scope(out, p, case.unit)]
-    chats = [c for pid in people
-             for c in [f"dm:{pid}", *(chat.id for chat in out.directory.chats_of(pid))]]
-    return list(dict.fromkeys(chats + [f"dm:{pid}" for pid in investigators]))
-
-
 async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
     """The case was closed, reopened or withdrawn: the cards people asked for that act on it
     follow, as the investigators' code cards do (`redraw_deliveries`). Closed or withdrawn,
@@ -880,9 +868,10 @@ async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
     delivered = {d.message_id for d in await repo.deliveries(out.session, case.code)}
     asked = (score_card_title(case.code), created_card_title(case.code))
     investigators = await repo.investigators(out.session, case.code)
-    for msg in await msgs.bot_cards_mentioning(out.session,
-                                               _requested_chats(out, case, investigators),
-                                               case.created_at, case.code):
+    # every chat it went to, not those the roster links to the case now: a 码 card asked for
+    # in a group since dropped, or by a case manager since moved to another office, is still
+    # there with its buttons (a full scan of the stored cards since the case was created)
+    for msg in await msgs.bot_cards_mentioning(out.session, None, case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is None or msg.id in delivered or not (
                 card.title in asked or card.title.startswith(f"案件码 {case.code} · ")):
@@ -1059,14 +1048,14 @@ async def retire_waiting(out: Outbound, code: str, manager: str | Card,
     return list(dict.fromkeys(waited))
 
 
-async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card, footer: str,
-                              intake: str) -> None:
-    """The prosecutor chose (延期受理 / 先收后补) on one card or typed it: every other card in
-    their chats still offering the case's choice follows (`choice_settled`), as closing
-    redraws the cards it leaves nothing to do on (`redraw_requested_cards`): the 码 cards
-    they asked for in their 1:1 chat or a group, and any 受理待定 card left asking."""
-    chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
-    for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
+async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card | None, footer: str,
+                              intake: str | None) -> None:
+    """The prosecutor chose (延期受理 / 先收后补) on one card or typed it, or the choice went
+    moot (re-scored out of yellow): every other card still offering the case's choice follows
+    (`choice_settled`), wherever it was sent, as closing redraws the cards it leaves nothing
+    to do on (`redraw_requested_cards`): the 码 cards they asked for in their 1:1 chat or a
+    group, and any 受理待定 card left asking."""
+    for msg in await msgs.bot_cards_mentioning(out.session, None, case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is not None and offers_choice_on(card, case.code):
             await out.update_card(msg, choice_settled(card, whole, footer, intake))

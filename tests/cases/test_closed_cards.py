@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.roster import read_org_file, write_org_file
 from tests.cases.helpers import (
     AUTH,
     INVESTIGATORS,
@@ -297,3 +298,37 @@ async def test_an_investigators_code_card_fetched_while_closed_is_restored_on_re
     assert _labels(again) == ["查看详情", "申请复核", "已知悉"]
     r = await console.click(INV, during["id"], "review.file", {"items": "1", "reason": "有异议。"})
     assert r["messages"][-1]["text"].startswith("复核申请 #1 已提交"), r
+
+
+
+@pytest.mark.parametrize("change", ["group dropped", "manager moved"])
+async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_closing(
+        group_console: Console, tmp_path: Path, change: str) -> None:
+    """A case manager's 码 card, asked for in a group the roster has since dropped, or in
+    their 1:1 chat before they moved to another county's office, still offers 扫码受理 where it
+    was sent: closing redraws it all the same, and a tap on the old button is refused."""
+    console = group_console
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    chat, where = (GROUP, GROUP) if change == "group dropped" else (f"dm:{MANAGER}", MANAGER)
+    [sent] = cards((await console.send(MANAGER, chat, f"码 {code}"))["messages"])
+    assert sent["chat"] == chat and _labels(sent) == ["查看详情", "扫码受理"]
+    path = tmp_path / "org.yaml"
+    data = read_org_file(path)
+    if change == "group dropped":
+        data["chats"] = [c for c in data["chats"] if c["id"] != GROUP]
+    else:
+        next(p for p in data["people"] if p["id"] == MANAGER)["unit"] = "c01-02"  # 乐顺
+    write_org_file(path, data)
+    assert await console.app.reload_org()
+
+    await console.advance("1d")
+    await _status(console, code, "closed")
+    card = await _card(console, where, f"案件码 {code}")
+    assert card["id"] == sent["id"] and card["card"]["body"] == sent["card"]["body"]
+    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    r = await console.click(MANAGER, sent["id"], "case.intake")
+    assert r["messages"][-1]["text"] == (
+        "您不在这张卡片所在的会话中，无法操作。" if change == "group dropped" else
+        f"该按钮已失效：「案件码 {code} · 红码 66分」{CLOSED}。请以最新卡片为准。")
+    assert await intakes(console, code) == []
