@@ -1088,6 +1088,10 @@ async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -
     footer = f"{moot}，待案管部门重新扫码受理"
     await _retire_moot(out, case.code, f"{moot}，请重新扫码受理", footer,
                        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
+    # the 码 cards still offering the choice: their 受理 line as a fresh 码 says it now
+    # (此后已重新评分，需重新扫码受理)
+    last = await repo.last_intake(out.session, case.code)
+    await settle_choice_cards(out, case, None, footer, case_view(out, case, last).intake)
     return footer
 
 
