@@ -767,7 +767,7 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
                   cleared_items(previous, ev))
     if previous is None:
         await redraw_created_card(out, case, ev)
-    if case.intake == INTAKE_BY_COLOR[Color.YELLOW] and ev.color is not Color.YELLOW:
+    if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # yellow again too: a new score
         await intake_moot_by_rescore(out, case, ev)  # the case must be scanned again
     for hook in out.services.on_evaluation:
         await hook(out, case, ev)
@@ -1051,7 +1051,7 @@ async def retire_waiting(out: Outbound, code: str, manager: str | Card,
 async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card | None, footer: str,
                               intake: str | None) -> None:
     """The prosecutor chose (延期受理 / 先收后补) on one card or typed it, or the choice went
-    moot (re-scored out of yellow): every other card still offering the case's choice follows
+    moot (re-scored): every other card still offering the case's choice follows
     (`choice_settled`), wherever it was sent, as closing redraws the cards it leaves nothing
     to do on (`redraw_requested_cards`): the 码 cards they asked for in their 1:1 chat or a
     group, and any 受理待定 card left asking."""
@@ -1082,9 +1082,10 @@ async def _retire_moot(out: Outbound, code: str, manager: str, prosecutor: str,
 
 
 async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -> str:
-    """Re-scored green or red while 待定: the case must be scanned again. Returns the footer
-    of the prosecutor's cards."""
-    moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
+    """Re-scored while 待定 (green, red, or yellow again: the 待定 was on the earlier score,
+    as a fresh 码 says, 此后已重新评分，需重新扫码受理): the case must be scanned again.
+    Returns the footer of the prosecutor's cards."""
+    moot = f"{rescored_text(ev)}，不再待定"
     footer = f"{moot}，待案管部门重新扫码受理"
     await _retire_moot(out, case.code, f"{moot}，请重新扫码受理", footer,
                        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
@@ -1093,6 +1094,12 @@ async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -
     last = await repo.last_intake(out.session, case.code)
     await settle_choice_cards(out, case, None, footer, case_view(out, case, last).intake)
     return footer
+
+
+def rescored_text(ev: Evaluation) -> str:
+    """已转为绿码 95分, or, re-scored in the same colour (yellow), 已重新评分为黄码 90分."""
+    verb = "已重新评分为" if ev.color is Color.YELLOW else "已转为"
+    return f"{verb}{ev.color.label} {ev.score}分"
 
 
 CLOSED_MOOT = "案件已结案，不再待定"  # the case managers' 待定 cards, once closed

@@ -1,8 +1,8 @@
 """A 黄码待定 chosen (延期受理 / 先收后补) on one card or typed: every other card of the case
 that still offered the choice to the prosecutor (the 码 cards they asked for, the 受理待定
 card) is redrawn with the decision and without the buttons, as closing redraws them. So is
-every such card when the choice goes moot: re-scored out of yellow, or closed (and reopened,
-the choice comes back)."""
+every such card when the choice goes moot: re-scored (out of yellow, or yellow again: the case
+is scanned again), or closed (and reopened, the choice comes back)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.cases.helpers import (
     evaluate,
     intakes,
 )
-from tests.cases.test_intake import set_status
+from tests.cases.test_intake import asked, set_status
 from tests.conftest import Console
 
 GROUP = "g-case-team"  # the prosecutor is a member
@@ -106,6 +106,51 @@ async def test_a_rescore_out_of_yellow_redraws_every_card_offering_the_choice(
         [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
         assert line.startswith("受理：待定（") and line.endswith("；此后已重新评分，需重新扫码受理")
     await refused(console, code, shown[0][1], footer)
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["button", "typed"])
+async def test_a_rescore_yellow_again_moots_the_choice_until_scanned_again(
+        console: Console, typed: bool) -> None:
+    """Re-scored yellow again (90) before the prosecutor chose: the 待定 was on the earlier
+    score, and the case must be scanned again (as a fresh 码 says), so the choice is moot as
+    when re-scored green: the cards drop it, the case manager is told once, a choice tapped on
+    an old card or typed decides nothing and says why. Scanned again, the new 待定 asks."""
+    code, shown = await waiting_case(console)
+    dm = f"dm:{PROSECUTOR}"
+    [prompt] = [m for m in await asked(console, code) if m["card"]["actions"]]
+    await evaluate(console, code, YELLOW[:1])  # 90, yellow again
+    footer = "已重新评分为黄码 90分，不再待定，待案管部门重新扫码受理"
+    for chat, message_id in shown:
+        card = await now(console, chat, message_id)
+        assert labels(card) == {"查看详情", "去评分"} and card["footer"] == footer, (chat, card)
+        [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
+        assert line.startswith("受理：待定（") and line.endswith("；此后已重新评分，需重新扫码受理")
+    card = await now(console, dm, prompt["id"])
+    assert card["actions"] == [] and card["footer"] == footer
+    [waiting] = [m for m in cards(await console.messages(f"dm:{MANAGER}"))
+                 if m["card"]["title"] == f"受理 {code} · 待定"]
+    assert waiting["card"]["footer"] == "已重新评分为黄码 90分，不再待定，请重新扫码受理"
+    moot = f"{code} 已重新评分为黄码 90分，不再待定，无需等待承办检察官选择，请重新扫码受理。"
+    manager_texts = [m["text"] for m in await console.messages(f"dm:{MANAGER}") if m["text"]]
+    assert manager_texts.count(moot) == 1
+
+    if typed:
+        r = await console.send(PROSECUTOR, dm, f"先收后补 {code}")
+        assert [m["text"] for m in r["messages"]] == [
+            f"{code} 已重新评分为黄码 90分，原待定不再有效；请案管部门重新扫码受理后再选择。"]
+    else:
+        await refused(console, code, shown[0][1], footer)
+    assert await intakes(console, code) == ["待定"]
+    assert [m["text"] for m in await console.messages(f"dm:{MANAGER}") if m["text"]
+            ] == manager_texts  # told once
+
+    # scanned again: the new 待定 asks, on the 码 card too, and the choice decides
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert CHOICE_LABELS <= labels((await code_card(console, dm, code))["card"])
+    r = await console.send(PROSECUTOR, dm, f"先收后补 {code}")
+    assert [m["text"] for m in r["messages"] if m["chat"] == dm and m["text"]] == [
+        f"{code} 已决定：先收后补。"]
+    assert await intakes(console, code) == ["待定", "待定", "先收后补"]
 
 
 async def test_closing_while_waiting_redraws_the_code_cards_and_reopening_asks_again(
