@@ -767,7 +767,7 @@ async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
                   cleared_items(previous, ev))
     if previous is None:
         await redraw_created_card(out, case, ev)
-    if case.intake == INTAKE_BY_COLOR[Color.YELLOW] and ev.color is not Color.YELLOW:
+    if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # yellow again too: a new score
         await intake_moot_by_rescore(out, case, ev)  # the case must be scanned again
     for hook in out.services.on_evaluation:
         await hook(out, case, ev)
@@ -857,18 +857,6 @@ NOT_WHEN_CLOSED = ("case.score", "case.intake", "intake.defer", "intake.receive"
 CLOSED_FOOTER_START = "案件已结案"  # closed_footer of a closed (not withdrawn) case
 
 
-def _requested_chats(out: Outbound, case: CaseRow, investigators: Collection[str]
-                     ) -> list[str]:
-    """Where a card offering 去评分 or 扫码受理 on `case` may be: the 1:1 chats and groups of its
-    prosecutor and of the case managers in whose scope it is (whom those buttons are for); and
-    the 1:1 chats of its investigators, whose 码 cards there offer 申请复核 and 已知悉."""
-    people = [case.prosecutor] + [p.id for p in out.directory.with_role("case_manager")
-                                  if in_scope(out, p, case.unit)]
-    chats = [c for pid in people
-             for c in [f"dm:{pid}", *(chat.id for chat in out.directory.chats_of(pid))]]
-    return list(dict.fromkeys(chats + [f"dm:{pid}" for pid in investigators]))
-
-
 async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
     """The case was closed, reopened or withdrawn: the cards people asked for that act on it
     follow, as the investigators' code cards do (`redraw_deliveries`). Closed or withdrawn,
@@ -879,9 +867,10 @@ async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
     delivered = {d.message_id for d in await repo.deliveries(out.session, case.code)}
     asked = (score_card_title(case.code), created_card_title(case.code))
     investigators = await repo.investigators(out.session, case.code)
-    for msg in await msgs.bot_cards_mentioning(out.session,
-                                               _requested_chats(out, case, investigators),
-                                               case.created_at, case.code):
+    # every chat it went to, not those the roster links to the case now: a 码 card asked for
+    # in a group since dropped, or by a case manager since moved to another office, is still
+    # there with its buttons (a full scan of the stored cards since the case was created)
+    for msg in await msgs.bot_cards_mentioning(out.session, None, case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is None or msg.id in delivered or not (
                 card.title in asked or card.title.startswith(f"案件码 {case.code} · ")):
@@ -1058,14 +1047,14 @@ async def retire_waiting(out: Outbound, code: str, manager: str | Card,
     return list(dict.fromkeys(waited))
 
 
-async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card, footer: str,
-                              intake: str) -> None:
-    """The prosecutor chose (延期受理 / 先收后补) on one card or typed it: every other card in
-    their chats still offering the case's choice follows (`choice_settled`), as closing
-    redraws the cards it leaves nothing to do on (`redraw_requested_cards`): the 码 cards
-    they asked for in their 1:1 chat or a group, and any 受理待定 card left asking."""
-    chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
-    for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
+async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card | None, footer: str,
+                              intake: str | None) -> None:
+    """The prosecutor chose (延期受理 / 先收后补) on one card or typed it, or the choice went
+    moot (re-scored): every other card still offering the case's choice follows
+    (`choice_settled`), wherever it was sent, as closing redraws the cards it leaves nothing
+    to do on (`redraw_requested_cards`): the 码 cards they asked for in their 1:1 chat or a
+    group, and any 受理待定 card left asking."""
+    for msg in await msgs.bot_cards_mentioning(out.session, None, case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is not None and offers_choice_on(card, case.code):
             await out.update_card(msg, choice_settled(card, whole, footer, intake))
@@ -1092,13 +1081,24 @@ async def _retire_moot(out: Outbound, code: str, manager: str, prosecutor: str,
 
 
 async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -> str:
-    """Re-scored green or red while 待定: the case must be scanned again. Returns the footer
-    of the prosecutor's cards."""
-    moot = f"已转为{ev.color.label} {ev.score}分，不再待定"
+    """Re-scored while 待定 (green, red, or yellow again: the 待定 was on the earlier score,
+    as a fresh 码 says, 此后已重新评分，需重新扫码受理): the case must be scanned again.
+    Returns the footer of the prosecutor's cards."""
+    moot = f"{rescored_text(ev)}，不再待定"
     footer = f"{moot}，待案管部门重新扫码受理"
     await _retire_moot(out, case.code, f"{moot}，请重新扫码受理", footer,
                        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
+    # the 码 cards still offering the choice: their 受理 line as a fresh 码 says it now
+    # (此后已重新评分，需重新扫码受理)
+    last = await repo.last_intake(out.session, case.code)
+    await settle_choice_cards(out, case, None, footer, case_view(out, case, last).intake)
     return footer
+
+
+def rescored_text(ev: Evaluation) -> str:
+    """已转为绿码 95分, or, re-scored in the same colour (yellow), 已重新评分为黄码 90分."""
+    verb = "已重新评分为" if ev.color is Color.YELLOW else "已转为"
+    return f"{verb}{ev.color.label} {ev.score}分"
 
 
 CLOSED_MOOT = "案件已结案，不再待定"  # the case managers' 待定 cards, once closed

@@ -519,7 +519,8 @@ async def take_in(ctx: Context, case: CaseRow) -> bool:
 async def _tell_rescanned(ctx: Context, case: CaseRow, ev: Evaluation, row: IntakeRow,
                           managers: list[str]) -> None:
     """Case managers who waited for the prosecutor's choice on an earlier version, whose 待定
-    this scan of a re-scored case replaced: told once what became of it. A new 待定 asks the
+    this scan of a re-scored case replaced (one the re-score left waiting: recorded before
+    re-scores moot a 待定, or by a scan racing the re-score): told once what became of it. A new 待定 asks the
     prosecutor on their behalf too, so they are told that choice as well."""
     scanned = (f"{case.code} 已重新评分为{ev.color.label} {ev.score}分，原待定受理不再等待"
                f"承办检察官选择；{ctx.user.name}已重新扫码受理：{row.decision}")
@@ -574,11 +575,14 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await ctx.reply(f"{case.code} 尚未扫码受理，没有待您选择的受理决定。")
         return
     view = ops.case_view(ctx, case)
-    if case.status != "open" or ev.color is not Color.YELLOW:  # moot since the scan
+    last = await repo.latest_intake(ctx.session, case)
+    # moot since the scan: closed, or re-scored (yellow again too: the 待定 was on the old score)
+    if case.status != "open" or ev.color is not Color.YELLOW or (
+            case.intake == ops.INTAKE_BY_COLOR[Color.YELLOW]
+            and not ops.offers_choice(ctx.user, case, ev, last)):
         await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
-        last = await repo.latest_intake(ctx.session, case)
         await _redraw_choice_card(ctx, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
             f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
@@ -615,14 +619,17 @@ async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str,
 
 
 async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
-    """A choice made after the case was closed or re-scored out of yellow: nothing is
+    """A choice made after the case was closed or re-scored (yellow again too): nothing is
     decided; the cards are redrawn (and the case managers told) unless they already were."""
     if case.status != "open":
         footer = await ops.intake_moot_by_closing(ctx, case)
         answer = f"{case.code} {ops.not_open_text(ctx, case)}，不再待定，无需选择。"
     else:
         footer = await ops.intake_moot_by_rescore(ctx, case, ev)
-        answer = (f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
+        # yellow again: scanned again, the case asks the prosecutor again
+        answer = (f"{case.code} {ops.rescored_text(ev)}，原待定不再有效；请案管部门重新扫码受理后再选择。"
+                  if ev.color is Color.YELLOW else
+                  f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                   "请案管部门重新扫码受理。")
     await _redraw_choice_card(ctx, None, footer)
     await ctx.reply(answer)

@@ -137,16 +137,20 @@ async def bot_cards_since(session: AsyncSession, chats: list[str], since: dateti
         .order_by(Message.id).limit(limit))).scalars())
 
 
-async def bot_cards_mentioning(session: AsyncSession, chats: list[str], since: datetime,
-                               needle: str) -> list[Message]:
-    """The cards the bot sent to these chats at or after ``since`` whose JSON contains
-    ``needle`` (e.g. a case code), oldest first: earlier cards about a subject, found again
-    to be redrawn when it changes (the caller checks what each card is)."""
-    return list((await session.execute(
-        select(Message).where(Message.chat.in_(chats), Message.sender == "bot",
-                              Message.card.is_not(None), Message.at >= since,
-                              Message.card.contains(needle, autoescape=True))
-        .order_by(Message.id))).scalars())
+async def bot_cards_mentioning(session: AsyncSession, chats: list[str] | None,
+                               since: datetime, needle: str) -> list[Message]:
+    """The cards the bot sent to these chats (None: to any chat, wherever they went) at or
+    after ``since`` whose JSON contains ``needle`` (e.g. a case code), oldest first: earlier
+    cards about a subject, found again to be redrawn when it changes (the caller checks what
+    each card is). Without chats it reads the messages since ``since`` through ix_messages_at,
+    not the whole table: ordered by time, as that index is (ordered by id, SQLite would
+    rather scan the table in id order than sort)."""
+    query = select(Message).where(Message.sender == "bot", Message.card.is_not(None),
+                                  Message.at >= since,
+                                  Message.card.contains(needle, autoescape=True))
+    if chats is not None:
+        query = query.where(Message.chat.in_(chats))
+    return list((await session.execute(query.order_by(Message.at, Message.id))).scalars())
 
 
 async def list_updated(session: AsyncSession, chat: str, *, since: datetime, upto: int,

@@ -27,7 +27,8 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chat: Mapped[str] = mapped_column(String(80), index=True)
     sender: Mapped[str] = mapped_column(String(80))  # a person id, or "bot"
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # indexed (0032): a case's cards are found again among those sent since it was created
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     text: Mapped[str | None] = mapped_column(Text)
     card: Mapped[str | None] = mapped_column(Text)  # JSON of cards.Card
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

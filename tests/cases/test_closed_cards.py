@@ -7,6 +7,7 @@ buttons (and the form) back on the same cards."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.roster import read_org_file, write_org_file
+from storage import db, migrate
+from storage import messages as msgs
 from tests.cases.helpers import (
     AUTH,
     INVESTIGATORS,
@@ -27,7 +33,7 @@ from tests.cases.helpers import (
     intakes,
     org_with_second_county,
 )
-from tests.conftest import Console, make_settings, open_console
+from tests.conftest import START, Console, make_settings, open_console
 
 INV, INV2 = INVESTIGATORS
 CLOSED = "案件已结案（2026-11-03）"  # closed a day after START
@@ -321,3 +327,61 @@ async def test_an_investigators_code_card_fetched_while_closed_is_restored_on_re
     assert _labels(again) == ["查看详情", "申请复核", "已知悉"]
     r = await console.click(INV, during["id"], "review.file", {"items": "1", "reason": "有异议。"})
     assert r["messages"][-1]["text"].startswith("复核申请 #1 已提交"), r
+
+
+
+@pytest.mark.parametrize("change", ["group dropped", "manager moved"])
+async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_closing(
+        group_console: Console, tmp_path: Path, change: str) -> None:
+    """A case manager's 码 card, asked for in a group the roster has since dropped, or in
+    their 1:1 chat before they moved to another county's office, still offers 扫码受理 where it
+    was sent: closing redraws it all the same, and a tap on the old button is refused."""
+    console = group_console
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    chat, where = (GROUP, GROUP) if change == "group dropped" else (f"dm:{MANAGER}", MANAGER)
+    [sent] = cards((await console.send(MANAGER, chat, f"码 {code}"))["messages"])
+    assert sent["chat"] == chat and _labels(sent) == ["查看详情", "扫码受理"]
+    path = tmp_path / "org.yaml"
+    data = read_org_file(path)
+    if change == "group dropped":
+        data["chats"] = [c for c in data["chats"] if c["id"] != GROUP]
+    else:
+        next(p for p in data["people"] if p["id"] == MANAGER)["unit"] = "c01-02"  # 乐顺
+    write_org_file(path, data)
+    assert await console.app.reload_org()
+
+    await console.advance("1d")
+    await _status(console, code, "closed")
+    card = await _card(console, where, f"案件码 {code}")
+    assert card["id"] == sent["id"] and card["card"]["body"] == sent["card"]["body"]
+    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    r = await console.click(MANAGER, sent["id"], "case.intake")
+    assert r["messages"][-1]["text"] == (
+        "您不在这张卡片所在的会话中，无法操作。" if change == "group dropped" else
+        f"该按钮已失效：「案件码 {code} · 红码 66分」{CLOSED}。请以最新卡片为准。")
+    assert await intakes(console, code) == []
+
+
+async def test_the_cards_of_a_case_are_found_through_the_index_on_message_time(
+        tmp_path: Path) -> None:
+    """Finding a case's cards in every chat (closing, reopening, withdrawing, the choice
+    redraw) reads the messages sent since the case was created through ix_messages_at, not
+    the whole messages table (SQLite's plan for the statement, on the migrated schema)."""
+    path = tmp_path / "plan.db"
+    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade(engine)  # the schema as deployed, with the migrations' indexes
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    async with AsyncSession(engine) as session:
+        assert await msgs.bot_cards_mentioning(session, None, START, "HY-2026-0001") == []
+    await engine.dispose()
+    [(statement, params)] = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT")]
+    with sqlite3.connect(path) as conn:
+        plan = "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+    assert "SEARCH messages USING INDEX ix_messages_at (at>?)" in plan, plan
+    assert "SCAN messages" not in plan and "TEMP B-TREE" not in plan, plan

@@ -216,7 +216,8 @@ async def test_a_rescan_after_a_yellow_rescore_leaves_one_card_to_choose_on(
     await evaluate(console, code, YELLOW[:1])  # 90, still yellow
     await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
     old, new = await asked(console, code)
-    assert old["card"]["actions"] == [] and "已重新扫码受理" in old["card"]["footer"]
+    assert old["card"]["actions"] == [] and old["card"]["footer"] == (
+        "已重新评分为黄码 90分，不再待定，待案管部门重新扫码受理")  # since the re-score
     assert new["card"]["title"] == f"受理待定 {code} · 黄码 90分"
     assert [a["label"] for a in new["card"]["actions"]] == ["延期受理", "先收后补"]
 
@@ -362,24 +363,29 @@ async def test_reopening_restores_nothing_that_no_longer_waits(console: Console)
         assert all(not m["card"]["actions"] for m in await asked(console, code)), code
 
 
-async def test_a_rescan_after_a_yellow_rescore_tells_the_other_waiting_case_manager(
+async def test_a_yellow_rescore_tells_each_waiting_case_manager_once_and_a_rescan_asks_again(
         console: Console) -> None:
-    """Re-scored to a new yellow version and scanned again by one case manager: the other,
-    who waited on the old 待定, is told once that it no longer waits, and then the
-    prosecutor's choice on the new one."""
+    """Re-scored to a new yellow version: the 待定 was on the old one, so the two case
+    managers who waited are told once that it no longer waits, as when re-scored green. One
+    scans again, which asks the prosecutor anew, and the other is not told again; scanning
+    too, they join the new 待定, and both are told the prosecutor's choice."""
     code = await create_case(console)
     await evaluate(console, code, YELLOW)
     await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
     await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
     await evaluate(console, code, YELLOW[:1])  # 90, still yellow
+    moot = f"{code} 已重新评分为黄码 90分，不再待定，无需等待承办检察官选择，请重新扫码受理。"
+    for manager in (MANAGER, MANAGER2):
+        assert await told(console, manager, "不再待定") == [moot], manager
     r = await console.send(MANAGER2, f"dm:{MANAGER2}", f"受理 {code}")
     [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER2}"]
     assert answer["card"]["title"].startswith(f"受理 {code}")  # their own new 待定 card
-    assert await told(console, MANAGER, "原待定受理") == [
-        f"{code} 已重新评分为黄码 90分，原待定受理不再等待承办检察官选择；萧桂涛已重新扫码受理：待定，"
-        "承办检察官选择后将通知您。"]
-    assert await told(console, MANAGER2, "原待定受理") == []
+    assert await told(console, MANAGER, "重新扫码受理") == [moot]  # not told again
 
+    r = await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    assert r["messages"][-1]["text"] == (
+        f"{code} 已于 2026-11-02 09:30 由萧桂涛扫码受理（黄码 90分，待定），"
+        "承办检察官余斌梅尚未选择延期受理或先收后补，已再次提醒。")
     await console.click(PROSECUTOR, (await asked(console, code))[-1]["id"], "intake.defer")
     for manager in (MANAGER, MANAGER2):
         assert await told(console, manager, "已决定") == [

@@ -599,11 +599,13 @@ async def test_a_rescore_sends_the_new_card_and_no_copy_of_the_old_one(
         assert sorted(s.target for s in later) == sorted(staff)  # one message each, the green
 
 
+@pytest.mark.parametrize("settled", ["chosen", "rescored"])
 async def test_a_yellow_choice_redraws_the_other_code_card_over_dingtalk(
-        make_bot: Any, fake: FakeDingTalk) -> None:
-    """The prosecutor asked 码 twice on a 黄码待定, then typed 先收后补: the earlier 码 card
-    no longer offers 延期受理 / 先收后补 in DingTalk either (updated in place), and says
-    what was decided."""
+        make_bot: Any, fake: FakeDingTalk, settled: str) -> None:
+    """The prosecutor asked 码 twice on a 黄码待定, then typed 先收后补 (or the case was
+    re-scored green first, the choice moot): the 码 cards no longer offer 延期受理 / 先收后补
+    in DingTalk either (updated in place), and say what was decided (or why no choice is
+    left)."""
     bot: Bot = await make_bot(template=True)
     code, _ = await scored_case(bot, YELLOW)
     pro_dt = bot.staff(PROSECUTOR)
@@ -618,13 +620,19 @@ async def test_a_yellow_choice_redraws_the_other_code_card_over_dingtalk(
                                    and heading(s).startswith(f"案件码 {code}"), mark)
         assert {"延期受理", "先收后补"} <= {a["label"] for a in actions(shown)}
         tracks.append(shown.body["outTrackId"])
-    fake.send_message(f"先收后补 {code}", staff_id=pro_dt)
+    if settled == "chosen":
+        fake.send_message(f"先收后补 {code}", staff_id=pro_dt)
+        footer, line = "已决定：先收后补（", "受理：先收后补（"
+    else:
+        await bot.api("POST", f"/api/v1/cases/{code}/evaluations", {
+            "by": PROSECUTOR, "deductions": GREEN, "vetoes": [], "comment": ""})
+        footer, line = "已转为绿码 95分，不再待定，", "；此后已重新评分，需重新扫码受理"
 
-    def settled(track: str) -> bool:
+    def redrawn(track: str) -> bool:
         labels = {a["label"] for a in json.loads(fake.cards[track]["actions"])}
         return not labels & {"延期受理", "先收后补"}
 
-    await eventually(lambda: all(settled(t) for t in tracks), what="both 码 cards updated")
+    await eventually(lambda: all(redrawn(t) for t in tracks), what="both 码 cards updated")
     for track in tracks:
-        assert fake.cards[track]["footer"].startswith("已决定：先收后补（")
-        assert "受理：先收后补（" in fake.cards[track]["body"]
+        assert fake.cards[track]["footer"].startswith(footer)
+        assert line in fake.cards[track]["body"]
