@@ -4,6 +4,7 @@ Chinese reason naming the field, never a 500, and nothing stored that breaks a l
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 from typing import Any
@@ -235,3 +236,22 @@ async def test_an_over_long_url_is_a_400_and_one_warning_line(
     # the server still answers the next request
     r = await console.client.get("/healthz")
     assert r.status == 200
+
+
+async def test_a_body_that_is_not_its_content_encoding_is_a_400_without_a_traceback(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    """`Content-Encoding: gzip` over plain JSON was aiohttp's text/plain 500 and two ERROR
+    tracebacks in the log."""
+    for path, headers in (("/api/v1/cases", AUTH), ("/console/api/send", {})):
+        r = await console.client.post(path, data=json.dumps(CASE).encode(), headers={
+            **headers, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        assert r.status == 400, path
+        assert await r.json() == {"error": "请求体无法读取（内容与 Content-Encoding 不符）"}, path
+    assert "Traceback" not in caplog.text
+    assert [r.levelname for r in caplog.records if r.name == "aiohttp.server"
+            and r.levelno >= 40] == [], caplog.text
+    # the same body, gzipped as it says, is read
+    r = await console.client.post("/api/v1/cases", data=gzip.compress(json.dumps(CASE).encode()),
+                                  headers={**AUTH, "Content-Type": "application/json",
+                                           "Content-Encoding": "gzip"})
+    assert r.status == 201, await r.text()
