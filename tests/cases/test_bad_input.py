@@ -162,7 +162,7 @@ async def test_dates_are_exactly_yyyy_mm_dd_within_the_window(console: Console) 
     for day in ("20261231", "2026-W52-1", "2026-1-5", "２０２６-12-31", "2026/12/31",
                 "2026年12月31日"):
         r = await _post(console, "/api/v1/cases", {**CASE, "custody_deadline": day}, 422)
-        assert r["error"] == "输入有误：日期格式不对，须为 YYYY-MM-DD"
+        assert r["error"] == "输入有误：羁押期限日期格式不对，须为 YYYY-MM-DD"
     for day in ("9999-12-31", "2000-01-01", "2020-12-31", "2032-01-01"):
         r = await _post(console, "/api/v1/cases", {**CASE, "investigation_deadline": day}, 422)
         assert r["error"] == "输入有误：侦查期限须在 2021-01-01 至 2031-12-31 之间"
@@ -255,3 +255,24 @@ async def test_a_body_that_is_not_its_content_encoding_is_a_400_without_a_traceb
                                   headers={**AUTH, "Content-Type": "application/json",
                                            "Content-Encoding": "gzip"})
     assert r.status == 201, await r.text()
+
+
+async def test_the_message_names_each_field_of_a_wrong_type_or_unknown(console: Console) -> None:
+    """The summary read 「输入有误：须为人员编号数组；必填，须为字符串 等 5 处」: which fields?"""
+    r = await _post(console, "/api/v1/cases", {}, 422)
+    assert r["error"] == ("输入有误：侦查人员须为人员编号数组；案件名称必填，须为字符串；"
+                          "阶段必填，须为字符串；侦查单位必填，须为字符串；承办检察官必填，须为字符串")
+    assert r["errors"][:2] == [{"field": "investigators", "reason": "须为人员编号数组"},
+                               {"field": "title", "reason": "必填，须为字符串"}]
+    r = await _post(console, "/api/v1/cases", {**CASE, "titel": "某案", "external_id": 5,
+                                               "custody_deadline": 20261231}, 422)
+    assert r["error"] == ("输入有误：titel：未知字段；羁押期限须为 ISO 日期字符串，如 2026-12-31；"
+                          "统一受案号须为字符串")
+    code = await create_case(console)
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"status": "结案", "closed": True})
+    assert r.status == 422
+    assert (await r.json())["error"] == "输入有误：closed：未知字段；状态须为 open 或 closed"
+    r = await _post(console, f"/api/v1/cases/{code}/evaluations",
+                    {"by": 5, "comment": [], "deductions": {}}, 422)
+    assert r["error"] == "输入有误：评分人必填，须为字符串；评分说明须为字符串；扣分须为数组"
