@@ -37,6 +37,13 @@ def shape_error(name: str, reason: str) -> FieldError:
     return FieldError(name, reason, label=LABELS.get(name, f"{name}："))
 
 
+def not_found(code: str) -> ApiError:
+    """404 naming the code asked for: at most 40 characters of it, printable (the path may
+    hold thousands, or a NUL)."""
+    shown = "".join(c if c.isprintable() else "?" for c in code[:40])
+    return ApiError(404, f"案件 {shown}{'…' if len(code) > 40 else ''} 不存在", "code")
+
+
 def unknown_fields(data: dict[str, Any], allowed: set[str]) -> list[FieldError]:
     return [FieldError(k, "未知字段", label=f"{k}：") for k in sorted(set(data) - allowed)]
 
@@ -201,7 +208,7 @@ class CasesApi:
         async with self.app.services.db() as session:
             case = await repo.get_case(session, code)
             if case is None:
-                raise ApiError(404, f"案件 {code} 不存在", "code")
+                raise not_found(code)
             evs = await repo.evaluations(session, code)
             invs = await repo.investigators(session, code)
             tcs = await repo.transcodes(session, code)
@@ -263,7 +270,7 @@ class CasesApi:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
-                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                    raise not_found(code)
                 if (frozen := ops.withdrawn_refusal(out, case)) is not None:
                     # entered by mistake: neither reopened, closed, moved on nor given deadlines
                     raise ApiError(422, frozen, "code")
@@ -322,7 +329,7 @@ class CasesApi:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
-                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                    raise not_found(code)
                 ev = await ops.record_evaluation(out, case, person, deductions, vetoes, comment)
         except PermissionError as e:
             raise ApiError(403, str(e), "by") from None

@@ -295,3 +295,16 @@ async def test_every_operation_taking_a_body_documents_its_413(console: Console)
                     headers={**AUTH, "Content-Type": "application/json"})
                 assert r.status == 413, (method, path)
                 assert "413" in op["responses"], (method, path)
+
+
+async def test_a_missing_case_is_named_shortly(console: Console) -> None:
+    """A 404 repeated the whole path segment, thousands of characters or a NUL."""
+    for method in ("GET", "PATCH"):
+        r = await console.client.request(method, "/api/v1/cases/" + "A" * 5000, headers=AUTH,
+                                         json={"status": "closed"})
+        assert r.status == 404
+        assert await r.json() == {"error": f"案件 {'A' * 40}… 不存在", "field": "code"}
+    r = await _post(console, "/api/v1/cases/HY%00-1/evaluations", {"by": PROSECUTOR}, 404)
+    assert r == {"error": "案件 HY?-1 不存在", "field": "code"}
+    r = await console.client.get("/api/v1/cases/HY-2026-0404", headers=AUTH)
+    assert await r.json() == {"error": "案件 HY-2026-0404 不存在", "field": "code"}
