@@ -590,6 +590,7 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
 
 
 PRUNE_MIN_DAYS = 1  # far beyond any redelivery (DingTalk re-pushes within minutes)
+PRUNE_MAX_DAYS = 36500  # a century: more would take the cutoff out of datetime's range
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
@@ -605,6 +606,10 @@ def cmd_prune(args: argparse.Namespace) -> None:
     if days < PRUNE_MIN_DAYS:
         print(f"error: --older-than-days {days}: at least {PRUNE_MIN_DAYS}, beyond the "
               "redelivery window", file=sys.stderr)
+        raise SystemExit(2)
+    if days > PRUNE_MAX_DAYS:
+        print(f"error: --older-than-days {days}: at most {PRUNE_MAX_DAYS} (100 years)",
+              file=sys.stderr)
         raise SystemExit(2)
     settings = _settings(args.config)
     cutoff = SystemClock().now() - timedelta(days=days)

@@ -19,7 +19,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from bot.domain.text import CSV_EMPTY_ERROR, CSV_ENCODING_ERROR, decode_csv
+from bot.domain.text import (
+    CSV_EMPTY_ERROR,
+    CSV_ENCODING_ERROR,
+    char_problem,
+    decode_csv,
+    invisible,
+)
 from bot.org_file import write_org_text
 from config.loader import parse_yaml, read_yaml
 from config.model import ID_PATTERN, ROLE_LABELS, Org
@@ -282,8 +288,12 @@ def plan_roster(org: dict[str, Any], rows: list[dict[str, str]],
             err(f"单位编号「{uid}」只能包含小写字母、数字和 . _ -")
         elif uid in seen:
             err(f"单位编号 {uid} 与第 {seen[uid]} 行重复")
-        if not name:
+        if invisible(name):  # blank, or only characters that are not drawn
             err("单位名称（name）不能为空")
+        # names reach every chat and card: no control or bidi characters (README, input rules)
+        for label, text in (("单位名称（name）", name), ("检察长姓名（chief_name）", chief_name)):
+            if (problem := char_problem(label, text)) is not None:
+                err(problem)
         if kind not in PARENT_KIND:
             err(f"类型（kind）须为 city（市院）或 county（县区院），实际为「{kind}」")
         elif uid in old_units and old_units[uid]["kind"] not in PARENT_KIND:

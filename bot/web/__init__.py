@@ -81,6 +81,15 @@ async def api_errors(
             log.debug("%s %s: client gone: %s", request.method, request.path, why)
             return web.Response(status=499)
         return _database_unavailable(request, why)
+    except web.RequestPayloadError:
+        # a body aiohttp cannot decode (Content-Encoding: gzip over plain bytes): the client's
+        # mistake, answered 400 instead of aiohttp's 500 and traceback; the rest of the body
+        # cannot be read either, so the connection is not kept for another request
+        message = "请求体无法读取（内容与 Content-Encoding 不符）"
+        resp = (json_response({"error": message}, status=400) if "/api/" in request.path
+                else web.Response(status=400, text=message))
+        resp.force_close()
+        return resp
     except web.HTTPRequestEntityTooLarge:
         if "/api/" not in request.path:
             raise
@@ -108,6 +117,8 @@ class UnreadableRequests(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, web.RequestPayloadError):  # the body, read after the answer
+            exc = exc.__cause__
         if isinstance(exc, HttpProcessingError) and record.levelno > logging.WARNING:
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.levelno, record.levelname = logging.WARNING, "WARNING"

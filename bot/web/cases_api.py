@@ -25,6 +25,27 @@ if TYPE_CHECKING:
 
 
 MAX_LISTED = 10  # errors spelled out in the message; the rest are counted
+# the fields named in the message (`error`) where the reason alone does not say which one
+LABELS = {"title": "案件名称", "stage": "阶段", "police_unit": "侦查单位", "prosecutor": "承办检察官",
+          "investigators": "侦查人员", "external_id": "统一受案号", "status": "状态",
+          "by": "评分人", "comment": "评分说明", "deductions": "扣分", "vetoes": "一票否决项",
+          **ops.DEADLINES}
+
+
+def shape_error(name: str, reason: str) -> FieldError:
+    """A field of the wrong type, named in the message as well."""
+    return FieldError(name, reason, label=LABELS.get(name, f"{name}："))
+
+
+def not_found(code: str) -> ApiError:
+    """404 naming the code asked for: at most 40 characters of it, printable (the path may
+    hold thousands, or a NUL)."""
+    shown = "".join(c if c.isprintable() else "?" for c in code[:40])
+    return ApiError(404, f"案件 {shown}{'…' if len(code) > 40 else ''} 不存在", "code")
+
+
+def unknown_fields(data: dict[str, Any], allowed: set[str]) -> list[FieldError]:
+    return [FieldError(k, "未知字段", label=f"{k}：") for k in sorted(set(data) - allowed)]
 
 
 def field_errors(errors: list[FieldError]) -> web.Response:
@@ -41,12 +62,12 @@ def date_field(data: dict[str, Any], name: str, errors: list[FieldError]) -> dat
     if v is None:
         return None
     if not isinstance(v, str):
-        errors.append(FieldError(name, "须为 ISO 日期字符串，如 2026-12-31"))
+        errors.append(shape_error(name, "须为 ISO 日期字符串，如 2026-12-31"))
         return None
     try:
         return ops.parse_day(v)
     except ValueError:
-        errors.append(FieldError(name, "日期格式不对，须为 YYYY-MM-DD"))
+        errors.append(shape_error(name, "日期格式不对，须为 YYYY-MM-DD"))
         return None
 
 
@@ -55,7 +76,7 @@ def str_field(data: dict[str, Any], name: str, errors: list[FieldError], require
     if v is None and not required:
         return ""
     if not isinstance(v, str) or (required and not v.strip()):
-        errors.append(FieldError(name, "必填，须为字符串" if required else "须为字符串"))
+        errors.append(shape_error(name, "必填，须为字符串" if required else "须为字符串"))
         return ""
     return v
 
@@ -64,7 +85,7 @@ def parse_deductions(raw: Any, errors: list[FieldError]) -> list[Deduction]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        errors.append(FieldError("deductions", "须为数组"))
+        errors.append(shape_error("deductions", "须为数组"))
         return []
     if len(raw) > ITEM_COUNT:
         errors.append(FieldError("deductions", f"扣分最多 {ITEM_COUNT} 条（每个评分项一条）"))
@@ -94,7 +115,7 @@ def parse_vetoes(raw: Any, errors: list[FieldError]) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        errors.append(FieldError("vetoes", "须为评分项编号数组"))
+        errors.append(shape_error("vetoes", "须为评分项编号数组"))
         return []
     if len(raw) > ITEM_COUNT:
         errors.append(FieldError("vetoes", f"一票否决项最多 {ITEM_COUNT} 个"))
@@ -146,12 +167,12 @@ class CasesApi:
         self._auth(request)
         data = await json_body(request)
         errors: list[FieldError] = []
-        unknown = set(data) - {"title", "stage", "police_unit", "prosecutor", "investigators",
-                               "investigation_deadline", "custody_deadline", "external_id"}
-        errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
+        errors += unknown_fields(data, {
+            "title", "stage", "police_unit", "prosecutor", "investigators",
+            "investigation_deadline", "custody_deadline", "external_id"})
         invs = data.get("investigators")
         if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):
-            errors.append(FieldError("investigators", "须为人员编号数组"))
+            errors.append(shape_error("investigators", "须为人员编号数组"))
             invs = []
         new = ops.NewCase(
             title=str_field(data, "title", errors), stage=str_field(data, "stage", errors),
@@ -187,7 +208,7 @@ class CasesApi:
         async with self.app.services.db() as session:
             case = await repo.get_case(session, code)
             if case is None:
-                raise ApiError(404, f"案件 {code} 不存在", "code")
+                raise not_found(code)
             evs = await repo.evaluations(session, code)
             invs = await repo.investigators(session, code)
             tcs = await repo.transcodes(session, code)
@@ -225,7 +246,7 @@ class CasesApi:
         data = await json_body(request)
         errors: list[FieldError] = []
         allowed = {"investigation_deadline", "custody_deadline", "status", "stage"}
-        errors += [FieldError(k, "未知字段") for k in sorted(set(data) - allowed)]
+        errors += unknown_fields(data, allowed)
         if not set(data) & allowed:
             errors.append(FieldError("body", "至少提供一个可修改的字段"))
         changes: dict[str, Any] = {}
@@ -237,7 +258,7 @@ class CasesApi:
                     errors.append(e)
         if "status" in data:
             if data["status"] not in ("open", "closed"):
-                errors.append(FieldError("status", "须为 open 或 closed"))
+                errors.append(shape_error("status", "须为 open 或 closed"))
             else:
                 changes["status"] = data["status"]
         stage = data.get("stage")
@@ -249,7 +270,7 @@ class CasesApi:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
-                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                    raise not_found(code)
                 if (frozen := ops.withdrawn_refusal(out, case)) is not None:
                     # entered by mistake: neither reopened, closed, moved on nor given deadlines
                     raise ApiError(422, frozen, "code")
@@ -294,8 +315,7 @@ class CasesApi:
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
-        unknown = set(data) - {"by", "deductions", "vetoes", "comment"}
-        errors += [FieldError(k, "未知字段") for k in sorted(unknown)]
+        errors += unknown_fields(data, {"by", "deductions", "vetoes", "comment"})
         by_id = str_field(data, "by", errors)
         comment = str_field(data, "comment", errors, required=False)
         deductions = parse_deductions(data.get("deductions"), errors)
@@ -304,12 +324,12 @@ class CasesApi:
             return field_errors(errors)
         person = self.app.services.directory.person(by_id)
         if person is None:
-            return field_errors([FieldError("by", "人员不存在")])
+            return field_errors([shape_error("by", "人员不存在")])
         try:
             async with unit_of_work(self.app.services) as out:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
-                    raise ApiError(404, f"案件 {code} 不存在", "code")
+                    raise not_found(code)
                 ev = await ops.record_evaluation(out, case, person, deductions, vetoes, comment)
         except PermissionError as e:
             raise ApiError(403, str(e), "by") from None

@@ -19,7 +19,7 @@ from bot.domain.codes import normalize_external_id
 from bot.domain.scoring import FieldError
 from bot.signing import expired
 from bot.web import ApiError, json_body, json_response, render
-from bot.web.cases_api import date_field, field_errors, str_field
+from bot.web.cases_api import date_field, field_errors, shape_error, str_field
 from bot.web.session import EXPIRED_DRAFT_KEPT, login_page, session_person
 from config.model import Person
 from storage import cases as repo
@@ -155,7 +155,7 @@ class NewCasePage:
             errors.append(FieldError("stage", f"阶段须为 {' / '.join(ops.FORM_STAGES)} 之一"))
         invs = data.get("investigators")
         if not isinstance(invs, list) or not all(isinstance(i, str) for i in invs):
-            errors.append(FieldError("investigators", "须为人员编号数组"))
+            errors.append(shape_error("investigators", "须为人员编号数组"))
             invs = []
         police_unit, unit_error = ops.police_unit_of(self.app.services.directory, invs)
         if unit_error is not None:

@@ -96,7 +96,7 @@ OPENAPI: dict[str, Any] = {
                           "200": _json({"type": "object", "required": ["code"],
                                         "properties": {"code": {"type": "string"}}},
                                        "a case with this external_id exists: its code"),
-                          **_errors(400, 401, 422, 503)}}},
+                          **_errors(400, 401, 413, 422, 503)}}},
         "/api/v1/cases/{code}": {"patch": {
             "summary": "Change deadlines, move the stage forward or close/reopen a case; "
                        "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
@@ -113,7 +113,7 @@ OPENAPI: dict[str, Any] = {
                                "stage": _STAGE}}}}},
             "responses": {"200": _json({"type": "object", "required": ["code"],
                                         "properties": {"code": {"type": "string"}}}),
-                          **_errors(400, 401, 404, 422, 503)}}, "get": {
+                          **_errors(400, 401, 404, 413, 422, 503)}}, "get": {
             "summary": "Current score, colour and history",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
@@ -153,7 +153,7 @@ OPENAPI: dict[str, Any] = {
                                         "properties": {"version": {"type": "integer"},
                                                        "score": {"type": "integer"},
                                                        "color": _COLOR}}),
-                          **_errors(400, 401, 403, 404, 409, 422, 503)}}},
+                          **_errors(400, 401, 403, 404, 409, 413, 422, 503)}}},
         "/draw/verify": {"get": {
             "summary": "The verify page for people (HTML); ?session=<id> re-runs that session "
                        "(404: no such session)",
@@ -228,8 +228,8 @@ def console_openapi() -> dict[str, Any]:
         "info": {"title": "casebot console API", "version": "1.0.0"},
         "components": {"schemas": {"Error": _ERR}},
         "paths": {
-            "/console/api/send": post(["user", "chat", "text"], (400, 403)),
-            "/console/api/click": post(["user", "message_id", "action"], (400, 403, 404)),
+            "/console/api/send": post(["user", "chat", "text"], (400, 403, 413)),
+            "/console/api/click": post(["user", "message_id", "action"], (400, 403, 404, 413)),
             "/console/api/messages": {"get": {
                 "summary": "Messages with id > after, oldest first; see the README for the "
                            "optional limit, latest, before, updated_after and updated_from",

@@ -478,3 +478,25 @@ async def test_a_stored_version_this_casebot_cannot_parse_is_explained_on_the_pa
     status, page = await preview(console, GOOD)
     assert status == 422 and "当前名册由较新版本的 casebot 保存，本实例无法读取" in page
     assert 'id="apply"' not in page
+
+
+async def test_names_with_control_or_bidi_characters_are_refused(
+        console: Console, org_path: Path) -> None:
+    """A unit renamed 「\u202e乐顺\x01」 or a chief named with a bidi override went into the
+    roster, and from there into every chat and card that names them."""
+    before = org_path.read_bytes()
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER
+                                 + "c01-02,\u202e乐顺\x01,county,c01,YK,,,\n"
+                                 + "c12,新设市人民检察院,city,prov,,p-chief-c12,周\u2066新,\n"
+                                 + "c13,\u200b,city,prov,,,,\n")
+    assert status == 422 and 'id="apply"' not in page
+    errors = errors_in(page)
+    assert "第 2 行 单位名称（name）含有控制字符或不可见的格式字符（U+202E），请删除后重试" in errors
+    assert "第 3 行 检察长姓名（chief_name）含有控制字符或不可见的格式字符（U+2066），请删除后重试" in errors
+    assert "第 4 行 单位名称（name）不能为空" in errors
+    assert org_path.read_bytes() == before
+    # a name with an emoji joined by U+200D is text like any other
+    status, page = await preview(
+        console, HEADER + "c01-02,乐顺👩\u200d👩\u200d👧区人民检察院,county,c01,YK,,,\n")
+    assert status == 200 and 'id="apply"' in page

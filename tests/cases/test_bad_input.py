@@ -4,6 +4,7 @@ Chinese reason naming the field, never a 500, and nothing stored that breaks a l
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from docx import Document
 from sqlalchemy import update
 
+from bot.web.openapi import OPENAPI, console_openapi
 from storage.cases import CaseRow, EvaluationRow
 from tests.cases.helpers import (
     AUTH,
@@ -161,7 +163,7 @@ async def test_dates_are_exactly_yyyy_mm_dd_within_the_window(console: Console) 
     for day in ("20261231", "2026-W52-1", "2026-1-5", "２０２６-12-31", "2026/12/31",
                 "2026年12月31日"):
         r = await _post(console, "/api/v1/cases", {**CASE, "custody_deadline": day}, 422)
-        assert r["error"] == "输入有误：日期格式不对，须为 YYYY-MM-DD"
+        assert r["error"] == "输入有误：羁押期限日期格式不对，须为 YYYY-MM-DD"
     for day in ("9999-12-31", "2000-01-01", "2020-12-31", "2032-01-01"):
         r = await _post(console, "/api/v1/cases", {**CASE, "investigation_deadline": day}, 422)
         assert r["error"] == "输入有误：侦查期限须在 2021-01-01 至 2031-12-31 之间"
@@ -235,3 +237,74 @@ async def test_an_over_long_url_is_a_400_and_one_warning_line(
     # the server still answers the next request
     r = await console.client.get("/healthz")
     assert r.status == 200
+
+
+async def test_a_body_that_is_not_its_content_encoding_is_a_400_without_a_traceback(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    """`Content-Encoding: gzip` over plain JSON was aiohttp's text/plain 500 and two ERROR
+    tracebacks in the log."""
+    for path, headers in (("/api/v1/cases", AUTH), ("/console/api/send", {})):
+        r = await console.client.post(path, data=json.dumps(CASE).encode(), headers={
+            **headers, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        assert r.status == 400, path
+        assert await r.json() == {"error": "请求体无法读取（内容与 Content-Encoding 不符）"}, path
+    assert "Traceback" not in caplog.text
+    assert [r.levelname for r in caplog.records if r.name == "aiohttp.server"
+            and r.levelno >= 40] == [], caplog.text
+    # the same body, gzipped as it says, is read
+    r = await console.client.post("/api/v1/cases", data=gzip.compress(json.dumps(CASE).encode()),
+                                  headers={**AUTH, "Content-Type": "application/json",
+                                           "Content-Encoding": "gzip"})
+    assert r.status == 201, await r.text()
+
+
+async def test_the_message_names_each_field_of_a_wrong_type_or_unknown(console: Console) -> None:
+    """The summary read 「输入有误：须为人员编号数组；必填，须为字符串 等 5 处」: which fields?"""
+    r = await _post(console, "/api/v1/cases", {}, 422)
+    assert r["error"] == ("输入有误：侦查人员须为人员编号数组；案件名称必填，须为字符串；"
+                          "阶段必填，须为字符串；侦查单位必填，须为字符串；承办检察官必填，须为字符串")
+    assert r["errors"][:2] == [{"field": "investigators", "reason": "须为人员编号数组"},
+                               {"field": "title", "reason": "必填，须为字符串"}]
+    r = await _post(console, "/api/v1/cases", {**CASE, "titel": "某案", "external_id": 5,
+                                               "custody_deadline": 20261231}, 422)
+    assert r["error"] == ("输入有误：titel：未知字段；羁押期限须为 ISO 日期字符串，如 2026-12-31；"
+                          "统一受案号须为字符串")
+    code = await create_case(console)
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"status": "结案", "closed": True})
+    assert r.status == 422
+    assert (await r.json())["error"] == "输入有误：closed：未知字段；状态须为 open 或 closed"
+    r = await _post(console, f"/api/v1/cases/{code}/evaluations",
+                    {"by": 5, "comment": [], "deductions": {}}, 422)
+    assert r["error"] == "输入有误：评分人必填，须为字符串；评分说明须为字符串；扣分须为数组"
+
+
+async def test_every_operation_taking_a_body_documents_its_413(console: Console) -> None:
+    """The OpenAPI documents listed no 413, which each of these answers to a body over 1 MB."""
+    big = json.dumps({"title": "某" * (3 * 1024 ** 2 // 3)}, ensure_ascii=False)
+    code = await create_case(console)
+    for doc in (OPENAPI, console_openapi()):
+        for path, ops in doc["paths"].items():
+            if not path.startswith(("/api/", "/console/api/")):
+                continue
+            for method, op in ops.items():
+                if "requestBody" not in op:
+                    continue
+                r = await console.client.request(
+                    method, path.replace("{code}", code), data=big,
+                    headers={**AUTH, "Content-Type": "application/json"})
+                assert r.status == 413, (method, path)
+                assert "413" in op["responses"], (method, path)
+
+
+async def test_a_missing_case_is_named_shortly(console: Console) -> None:
+    """A 404 repeated the whole path segment, thousands of characters or a NUL."""
+    for method in ("GET", "PATCH"):
+        r = await console.client.request(method, "/api/v1/cases/" + "A" * 5000, headers=AUTH,
+                                         json={"status": "closed"})
+        assert r.status == 404
+        assert await r.json() == {"error": f"案件 {'A' * 40}… 不存在", "field": "code"}
+    r = await _post(console, "/api/v1/cases/HY%00-1/evaluations", {"by": PROSECUTOR}, 404)
+    assert r == {"error": "案件 HY?-1 不存在", "field": "code"}
+    r = await console.client.get("/api/v1/cases/HY-2026-0404", headers=AUTH)
+    assert await r.json() == {"error": "案件 HY-2026-0404 不存在", "field": "code"}

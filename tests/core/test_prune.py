@@ -40,3 +40,11 @@ def test_prune_deletes_old_processed_events_only(tmp_path: Path) -> None:
     r = cli("prune", "--config", str(path), "--older-than-days", "0")
     assert (r.returncode, r.stderr) == (2, "error: --older-than-days 0: at least 1, beyond the "
                                            "redelivery window\n")
+    # more days than a date can go back: a usage error, not an OverflowError traceback
+    for days in ("36501", "99999999999999999999"):
+        r = cli("prune", "--config", str(path), "--older-than-days", days)
+        assert (r.returncode, r.stderr) == (2, f"error: --older-than-days {days}: at most "
+                                               "36500 (100 years)\n")
+    r = cli("prune", "--config", str(path), "--older-than-days", "36500")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("processed_events: 0 rows handled before 1926-")
