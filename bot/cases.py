@@ -733,6 +733,41 @@ async def move_stage(out: Outbound, case: CaseRow, to: str, by: str,
 
 # -- evaluate ----------------------------------------------------------------------------------
 
+class ScoredSince(Exception):
+    """A score submitted on version `base` of a case that has another version now, and is
+    not that very submission's own (a resend of it is answered with what it recorded)."""
+
+    def __init__(self, out: Outbound, current: Evaluation) -> None:
+        super().__init__(f"该案件已有第 {current.version} 版评分（"
+                         f"{out.directory.person_name(current.by)} "
+                         f"{local(current.at, out.config.tz)}），本次未提交。")
+        self.current = current
+
+
+async def recorded_before(out: Outbound, case: CaseRow, base: int, by: Person,
+                          deductions: list[Deduction], vetoes: list[str], comment: str,
+                          review_request_id: int | None = None) -> Evaluation:
+    """For a score submitted on version `base` (0: unscored) of a case now at another
+    version (checked by the caller, under the case's lock): the evaluation this very
+    submission recorded before, when a double tap or a resend finds the version the first
+    made (same person, the next version, same content); else ScoredSince."""
+    current = await repo.current_evaluation(out.session, case)
+    assert current is not None  # the version only grows
+    if current.by == by.id and current.version == base + 1:
+        try:
+            again = new_evaluation(out.services.settings.template, None,
+                                   case_code=current.case_code, by=by.id, at=current.at,
+                                   deductions=deductions, vetoes=vetoes, comment=comment,
+                                   review_request_id=review_request_id)
+        except EvaluationError:
+            raise ScoredSince(out, current) from None
+        if (again.deductions, again.vetoes, again.comment, again.review_request_id) == (
+                current.deductions, current.vetoes, current.comment,
+                current.review_request_id):
+            return current
+    raise ScoredSince(out, current)
+
+
 async def record_evaluation(out: Outbound, case: CaseRow, by: Person,
                             deductions: list[Deduction], vetoes: list[str], comment: str,
                             review_request_id: int | None = None) -> Evaluation:

@@ -14,16 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import cases as ops
 from bot import reviews
-from bot.context import Outbound, unit_of_work
+from bot.context import unit_of_work
 from bot.domain.period import PERIOD_EXAMPLES, PeriodError, period_of_query, presets
 from bot.domain.scoring import (
     Color,
-    Deduction,
     Evaluation,
-    EvaluationError,
     FieldError,
     cleared_items,
-    new_evaluation,
     open_deductions,
 )
 from bot.domain.stats import Group
@@ -54,24 +51,6 @@ QR_STALE = "#707070"  # an expired link: no colour, nothing to read from it
 def fresh_code_hint(code: str) -> str:
     """What the holder of an expired link to a case does instead."""
     return f"链接已过期。请在聊天中发送「码 {code}」获取最新卡片。"
-
-
-def _same_submission(out: Outbound, current: Evaluation, base: int, viewer: Person,
-                     deductions: list[Deduction], vetoes: list[str], comment: str,
-                     review_id: int | None) -> bool:
-    """Whether `current` is what this very submission of the score form, opened on version
-    `base`, would have recorded: a double tap (or a resubmit while the first was in flight)
-    is answered with it instead of a refusal. Same person, the next version, same content."""
-    if current.by != viewer.id or current.version != base + 1:
-        return False
-    try:
-        again = new_evaluation(out.services.settings.template, None, case_code=current.case_code,
-                               by=viewer.id, at=current.at, deductions=deductions, vetoes=vetoes,
-                               comment=comment, review_request_id=review_id)
-    except EvaluationError:
-        return False
-    return (again.deductions, again.vetoes, again.comment, again.review_request_id) == (
-        current.deductions, current.vetoes, current.comment, current.review_request_id)
 
 
 def _evaluation_json(ev: Evaluation, status: int) -> web.Response:
@@ -427,14 +406,11 @@ class CasePages:
                 if base is not None and case.version != base and viewer.id == case.prosecutor:
                     # under the case lock: of two submissions of one form the second finds
                     # the version the first made
-                    current = await repo.current_evaluation(out.session, case)
-                    assert current is not None  # the version only grows
-                    if not _same_submission(out, current, base, viewer, deductions, vetoes,
-                                            comment, review_id):
-                        raise ApiError(409, (
-                            f"该案件已有第 {current.version} 版评分（"
-                            f"{out.directory.person_name(current.by)} "
-                            f"{local(current.at, out.config.tz)}），本次未提交。请重新打开评分表。"))
+                    try:
+                        current = await ops.recorded_before(out, case, base, viewer, deductions,
+                                                            vetoes, comment, review_id)
+                    except ops.ScoredSince as e:
+                        raise ApiError(409, f"{e}请重新打开评分表。") from None
                     return _evaluation_json(current, status=200)
                 # checked under the case lock: a double-clicked 提交评分 answers the request once
                 if review_id is not None and not reviews.awaits_rescore(

@@ -13,8 +13,9 @@ from bot import cases as ops
 from bot import reviews
 from bot.context import Outbound, unit_of_work
 from bot.domain.codes import normalize_external_id
-from bot.domain.scoring import ITEM_COUNT, Deduction, FieldError
+from bot.domain.scoring import ITEM_COUNT, Deduction, Evaluation, FieldError
 from bot.reminders import replan_case
+from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response
 from bot.web.openapi import OPENAPI
 from storage import cases as repo
@@ -28,7 +29,8 @@ MAX_LISTED = 10  # errors spelled out in the message; the rest are counted
 # the fields named in the message (`error`) where the reason alone does not say which one
 LABELS = {"title": "案件名称", "stage": "阶段", "police_unit": "侦查单位", "prosecutor": "承办检察官",
           "investigators": "侦查人员", "external_id": "统一受案号", "status": "状态",
-          "by": "评分人", "comment": "评分说明", "deductions": "扣分", "vetoes": "一票否决项",
+          "by": "评分人", "base_version": "评分版本", "comment": "评分说明", "deductions": "扣分",
+          "vetoes": "一票否决项",
           **ops.DEADLINES}
 
 
@@ -315,11 +317,15 @@ class CasesApi:
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
-        errors += unknown_fields(data, {"by", "deductions", "vetoes", "comment"})
+        errors += unknown_fields(data, {"by", "deductions", "vetoes", "comment", "base_version"})
         by_id = str_field(data, "by", errors)
         comment = str_field(data, "comment", errors, required=False)
         deductions = parse_deductions(data.get("deductions"), errors)
         vetoes = parse_vetoes(data.get("vetoes"), errors)
+        base = data.get("base_version")  # the version this score was made on (0: unscored)
+        if base is not None and not (isinstance(base, int) and not isinstance(base, bool)
+                                     and 0 <= base < MAX_ID):
+            errors.append(shape_error("base_version", "须为该评分所依据的版本号（未评分为 0）"))
         if errors:
             return field_errors(errors)
         person = self.app.services.directory.person(by_id)
@@ -330,6 +336,15 @@ class CasesApi:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise not_found(code)
+                if base is not None and case.version != base:
+                    # a resend whose first answer was lost finds the version it made
+                    try:
+                        ev = await ops.recorded_before(out, case, base, person, deductions,
+                                                       vetoes, comment)
+                    except ops.ScoredSince as e:
+                        raise ApiError(409, f"{e}请按第 {e.current.version} 版重新评分。",
+                                       "base_version") from None
+                    return _evaluation_answer(ev, status=200)
                 ev = await ops.record_evaluation(out, case, person, deductions, vetoes, comment)
         except PermissionError as e:
             raise ApiError(403, str(e), "by") from None
@@ -337,8 +352,12 @@ class CasesApi:
             return field_errors(e.errors)
         except IntegrityError:
             raise ApiError(409, "该案件正在被同时评分，请刷新后重试") from None
-        return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value},
-                             status=201)
+        return _evaluation_answer(ev, status=201)
+
+
+def _evaluation_answer(ev: Evaluation, status: int) -> web.Response:
+    return json_response({"version": ev.version, "score": ev.score, "color": ev.color.value},
+                         status=status)
 
 
 def _iso(d: date | None) -> str | None:

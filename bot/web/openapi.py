@@ -75,7 +75,15 @@ OPENAPI: dict[str, Any] = {
                                                             "each also needs its entry in "
                                                             "deductions (problem, requirement), "
                                                             "which may deduct 0 points"},
-                                  "comment": _TEXT}},
+                                  "comment": _TEXT,
+                                  "base_version": {
+                                      "type": "integer", "minimum": 0,
+                                      "description": "the version this score was made on (0: "
+                                                     "unscored). If the case has another "
+                                                     "version now, nothing is recorded: a "
+                                                     "resend of the very score that made it "
+                                                     "answers 200 with that version, anything "
+                                                     "else 409 naming who scored it and when"}}},
         },
     },
     "security": [{"bearer": []}],
@@ -148,11 +156,10 @@ OPENAPI: dict[str, Any] = {
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/NewEvaluation"}}}},
-            "responses": {"201": _json({"type": "object",
-                                        "required": ["version", "score", "color"],
-                                        "properties": {"version": {"type": "integer"},
-                                                       "score": {"type": "integer"},
-                                                       "color": _COLOR}}),
+            "responses": {**{str(status): _json(
+                {"type": "object", "required": ["version", "score", "color"],
+                 "properties": {"version": {"type": "integer"}, "score": {"type": "integer"},
+                                "color": _COLOR}}) for status in (200, 201)},
                           **_errors(400, 401, 403, 404, 409, 413, 422, 503)}}},
         "/draw/verify": {"get": {
             "summary": "The verify page for people (HTML); ?session=<id> re-runs that session "
