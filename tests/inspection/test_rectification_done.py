@@ -366,3 +366,11 @@ async def test_an_item_sent_back_before_its_due_date_is_listed_once(console: Con
     r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} 未见制度文件")
     assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改")
     assert await listing(console, chief) == listed == before
+
+
+async def test_a_chiefs_short_help_offers_it(console: Console) -> None:
+    """A unit's chief answers for its 整改事项: their 帮助 shows 整改完成, not only 帮助 全部."""
+    line = "· 整改完成 <事项号> <说明> —— 报告整改事项已完成"
+    assert line in answer(await console.send("p-chief-c01-01", "dm:p-chief-c01-01", "帮助"))
+    prosecutor = answer(await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助"))
+    assert "整改完成" not in prosecutor and "码 HY-" in prosecutor
