@@ -38,7 +38,7 @@ _RANGE = re.compile(rf"(?P<a>{_TOKEN}|{_YEARLESS})(?:{_TO}|\s+)"
 _SINCE = re.compile(rf"(?:从|自)?(?P<a>{_TOKEN}|{_YEARLESS})"
                     rf"(?:{_TO}(?:今天?|今日|现在|目前)|以来)")
 _CN_DIGITS = "零一二三四五六七八九"
-_NUMBER = rf"\d{{1,4}}|[{_CN_DIGITS}两十百]{{1,6}}"
+_NUMBER = rf"\d+|[{_CN_DIGITS}两十百]{{1,6}}"  # any count of digits: too many is told the range
 # the last N days, weeks, months or years, today included: 近30天 · 近三十天 · 近一个月
 _RECENT = re.compile(rf"(?:最近|近|过去)({_NUMBER})(天|日|周|个?星期|个?月|年)")
 # a quarter without its year: 第四季度 · 四季度 · 第4季 · Q4 (the latest that has begun)
@@ -178,8 +178,8 @@ def _latest(token: str, today: date) -> tuple[date, date]:
 
 def _number(text: str) -> int:
     """30 or 三十, 两, 一百二十 (as 近N天 is typed or spoken)."""
-    if text.isdigit():
-        return int(text)
+    if text.isdigit():  # ten digits and more: out of every range (and of int()'s 4,300)
+        return int(text) if len(text.lstrip("0")) < 10 else 10 ** 10
     total = current = 0
     for ch in text:
         if ch in "十百":

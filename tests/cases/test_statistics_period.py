@@ -125,6 +125,8 @@ async def test_a_period_in_the_future_is_answered_and_one_that_cannot_be_read_is
     unread = await ask(c, "统计 下周")
     assert unread["card"] is None
     assert unread["text"] == f"看不懂统计期间「下周」。{examples}"
+    for typed in ("近0天", "近99999天"):  # any number of days out of range: the range
+        assert (await ask(c, f"统计 {typed}"))["text"] == f"天数须在 1 至 3660 之间。{examples}"
     backwards = await ask(c, "统计 2026-11-30 至 2026-10-01")
     assert backwards["text"] == f"结束日期 2026-10-01 早于开始日期 2026-11-30。{examples}"
 
