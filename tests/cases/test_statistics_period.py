@@ -247,6 +247,9 @@ async def test_the_page_takes_a_period_as_typed_after_统计(four_cases: Console
 
 @pytest.mark.parametrize(("query", "reason"), [
     ({"period": "下周"}, "看不懂统计期间「下周」。可填写如：上月、本季度、11月、2026年、12.20-1.10、近30天"),
+    ({"period": "x"}, "看不懂统计期间「x」。"),  # echoed as typed, not as 「X」
+    ({"period": "q9"}, "看不懂统计期间「q9」。"),
+    ({"from": "abc", "to": "2026-10-31"}, "开始日期「abc」应为 YYYY-MM-DD 格式"),
     ({"period": "11.31"}, "日期「11.31」不存在。可填写如："),
     ({"period": "上月", "from": "2026-10-01", "to": "2026-10-31"},
      "请只给出一种统计期间：period，或 from 和 to"),
