@@ -86,7 +86,7 @@ def validate_params(p: SessionParams) -> list[str]:
     if not 1 <= p.questions_per_unit <= 6:
         errors.append("每单位题数应为 1–6（通常 3–4）")
     if p.method not in (METHOD_CITIES_FIRST, METHOD_EQUAL_OFFICE):
-        errors.append("抽签方式应为 cities-first（先抽市）或 equal-office（等概率）")
+        errors.append("抽签方式应为 先抽市 或 等概率")
     if not 0 <= p.exclude_recent <= 20:
         errors.append("排除近期应为 0–20 期")
     if not 1 <= p.entropy_count <= 10 or not 1 <= p.entropy_width <= 4:
@@ -191,7 +191,7 @@ def parse_create(text: str) -> tuple[RawCreate, list[str]]:
         elif name == "method":
             m = METHOD_ALIASES.get(value)
             if m is None:
-                errors.append("方式 应为 先抽市（cities-first）或 等概率（equal-office）")
+                errors.append("方式 应为 先抽市 或 等概率")
             else:
                 raw.values[name] = m
         elif name == "entropy_format":
