@@ -876,13 +876,30 @@ async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
     done = withdrawn_text(out, case)
     if done is None:
         return
+    for msg, card, _ in await _withdraw_confirmations(out, case):
+        await out.update_card(msg, replace(card, actions=(), footer=done))
+    await redraw_requested_cards(out, case)
+
+
+async def pending_withdraw_reason(out: Outbound, case: CaseRow) -> str:
+    """The 撤销原因 of the newest 撤销案件 card of ``case`` still offering 确认撤销 ('' when
+    none does): what a bare 「撤销案件 <案件码> 确认」 confirms."""
+    pending = await _withdraw_confirmations(out, case)
+    return str(pending[-1][2].data.get("reason", "")) if pending else ""
+
+
+async def _withdraw_confirmations(out: Outbound, case: CaseRow
+                                  ) -> list[tuple[Message, Card, Button]]:
+    """The 撤销案件 cards of ``case`` still offering 确认撤销 (in its prosecutor's 1:1 chat or a
+    group they are in, since the case was created), oldest first, with that button."""
     chats = [f"dm:{case.prosecutor}"] + [c.id for c in out.directory.chats_of(case.prosecutor)]
+    found = []
     for msg in await msgs.bot_cards_mentioning(out.session, chats, case.created_at, case.code):
         card = msgs.message_card(msg)
         confirm = card.button("case.withdraw") if card is not None else None
         if card is not None and confirm is not None and confirm.data.get("code") == case.code:
-            await out.update_card(msg, replace(card, actions=(), footer=done))
-    await redraw_requested_cards(out, case)
+            found.append((msg, card, confirm))
+    return found
 
 
 # the buttons of the cards people asked for (码, 评分, 已录入案件) that a case no longer open

@@ -279,7 +279,8 @@ class ReminderService:
         """The open rectification items not yet due that ``person`` will be reminded of once
         they are overdue (the first reminder's recipients, by ``rectification_people``: the
         item's 责任人 and the unit's chief), soonest due first. Nothing is planned for them
-        yet, so ``upcoming_for`` cannot name them."""
+        yet, so ``upcoming_for`` cannot name them (but for one sent back before its due date,
+        whose first reminder is planned: 提醒 lists that item here only)."""
         rule = self.rule_of(RECTIFICATION)
         if rule is None:
             return []

@@ -300,8 +300,8 @@ async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     if (bad := ops.withdraw_reason_error(reason)) is not None:
         await ctx.reply(f"{bad}用法：{ops.WITHDRAW_USAGE}")
         return
-    if confirmed:
-        await _withdraw(ctx, case.code, reason)
+    if confirmed:  # with no reason typed, the one on the card it confirms
+        await _withdraw(ctx, case.code, reason or await ops.pending_withdraw_reason(ctx, case))
         return
     typed = f"撤销案件 {case.code} {reason + ' ' if reason else ''}{WITHDRAW_CONFIRM}"
     await ops.reply_in_confidence(

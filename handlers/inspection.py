@@ -21,19 +21,17 @@ from bot.dispatcher import Router
 from bot.domain.draw import run_draw
 from bot.domain.inspection import (
     CREATE_USAGE,
-    DUE_HINT,
     RECTIFY_USAGE,
     REPORT_USAGE,
     SITE_USAGE,
     STAGE_LABELS,
     check_entropy,
-    due_problem,
     entropy_format_text,
     entropy_public_at,
     looks_like_due,
     normalize_session_id,
     parse_create,
-    parse_due,
+    read_due,
 )
 from bot.domain.question_bank import CATEGORIES, category_of
 from bot.events import MessageEvent
@@ -673,14 +671,12 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
         return
     today = ctx.now().astimezone(ctx.config.tz).date()
     unit = _unit_ref(d, tokens[0], units)
-    due = parse_due(tokens[1], today)
+    due, refused = read_due(tokens[1], today)
     problems = []
     if unit is None:
         problems.append(f"「{tokens[0][:30]}」不是本次会议的单位。请写序号或名称：{_units_text(d, units)}")
-    if due is None:
-        problems.append(f"截止日期「{tokens[1][:20]}」无效，请写 {DUE_HINT}。")
-    elif why := due_problem(due, today):
-        problems.append(f"截止日期 {due:%Y-%m-%d} {why}。")
+    if refused:
+        problems.append(refused)
     if problems or unit is None or due is None:
         await ctx.reply("\n".join(problems))
         return
@@ -738,10 +734,9 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
     due = None
     first, *after = rest.split(maxsplit=1) or [""]
     if looks_like_due(first):
-        due = parse_due(first, today)
-        why = "无效" if due is None else due_problem(due, today)
-        if due is None or why:
-            await ctx.reply(f"截止日期「{first[:20]}」{why}，请写 {DUE_HINT}（可省略）。")
+        due, refused = read_due(first, today, optional=True)
+        if refused:
+            await ctx.reply(refused)
             return
         rest = after[0] if after else ""
     allowed = site_inspectors(d, unit)

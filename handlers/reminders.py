@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, listing_only, role_names
-from bot.domain.reminders import CUSTODY, ReminderRule
+from bot.domain.reminders import CUSTODY, ReminderRule, rectification_subject
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of, subject_deadlines
 from cards.model import Card
@@ -53,6 +53,10 @@ async def list_reminders(ctx: Context) -> None:
     # rectification items not yet due: reminded only once overdue, but theirs to act on now
     items = await svc.rectifications_not_due_for(ctx.session, ctx.user,
                                                  ctx.now().astimezone(tz).date())
+    # one sent back (退回整改) before its due date has its first reminder planned already:
+    # listed once, as the item not yet due it still is
+    not_due = {rectification_subject(i.id) for i in items}
+    upcoming = [r for r in upcoming if r.subject not in not_due]
     if not open_rows and not upcoming and not items:
         await ctx.reply("您目前没有待办提醒。")
         return

@@ -41,9 +41,10 @@ AUDIENCE: dict[str, tuple[str, ...]] = {
 }
 # in the short help, only for these of the command's roles: the meeting's stage commands are
 # the host's (a chief or a leader uses them in the meeting group when asked to); a case
-# manager's own list is 待受理
+# manager's own list is 待受理; 整改完成 is the chief's, who answers for the unit's 整改事项 (an
+# item's other 责任人 finds it on the item card and in 「帮助 全部」)
 _SHORT_FOR: dict[str, tuple[str, ...]] = {
-    "点评": INSPECTOR, "公布答案": INSPECTOR,
+    "点评": INSPECTOR, "公布答案": INSPECTOR, "整改完成": ("chief",),
     "我的案件": ("prosecutor", "investigator", "leader", "chief")}
 
 # Commands that only read: their examples may name a case and work as typed. Every other
@@ -76,6 +77,7 @@ LINES: tuple[Line, ...] = (
     Line("复核", "复核 HY-2026-0001", "查看案件的复核申请"),
     Line("统计", "统计 上月", "案件码统计（可加期间）"),
     Line("提醒", "提醒", "我的待办提醒"),
+    Line("整改完成", "整改完成 <事项号> <说明>", "报告整改事项已完成"),
     Line("督导", "督导 新建 <标题>", "新建督导会议"),
     Line("开始", "开始", "会议开场"),
     Line("抽签", "抽签 <公开随机数>", "输入公开随机数抽签"),
@@ -93,7 +95,7 @@ LINES: tuple[Line, ...] = (
 _BY_COMMAND = {line.command: line for line in LINES}
 # commands of a role's work left out of its short help (in 「帮助 全部」)
 _ONLY_IN_FULL = frozenset({"专项问询", "整改汇报", "整改", "实地督察", "退回整改", "帮助", "撤销案件",
-                           "整改完成", "延期受理", "先收后补"})
+                           "延期受理", "先收后补"})
 # a usage whose options only some roles have: for the others, the plain form (我的案件 pages
 # and colours are the case managers' list of cases waiting for intake; 提醒 暂停 snoozes a
 # prosecutor's case)

@@ -86,7 +86,7 @@ def validate_params(p: SessionParams) -> list[str]:
     if not 1 <= p.questions_per_unit <= 6:
         errors.append("每单位题数应为 1–6（通常 3–4）")
     if p.method not in (METHOD_CITIES_FIRST, METHOD_EQUAL_OFFICE):
-        errors.append("抽签方式应为 cities-first（先抽市）或 equal-office（等概率）")
+        errors.append("抽签方式应为 先抽市 或 等概率")
     if not 0 <= p.exclude_recent <= 20:
         errors.append("排除近期应为 0–20 期")
     if not 1 <= p.entropy_count <= 10 or not 1 <= p.entropy_width <= 4:
@@ -191,7 +191,7 @@ def parse_create(text: str) -> tuple[RawCreate, list[str]]:
         elif name == "method":
             m = METHOD_ALIASES.get(value)
             if m is None:
-                errors.append("方式 应为 先抽市（cities-first）或 等概率（equal-office）")
+                errors.append("方式 应为 先抽市 或 等概率")
             else:
                 raw.values[name] = m
         elif name == "entropy_format":
@@ -272,12 +272,16 @@ def parse_item_ref(ref: str) -> int | None:
     ref = ref.removeprefix("#").strip().rstrip(":：,，")
     return int(ref) if ref.isdecimal() and ref.isascii() and 0 < len(ref) <= 9 else None
 SITE_USAGE = "实地督察 <单位|序号> <负责人ID|姓名> [截止日期|N天] [内容]"
-_DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$")
+# a word meant as a date even when parse_due does not take it: 2026-13-01, 30天, 12月31日,
+# 12-31, 10个工作日, 昨天, 明日, 下周五, 月底
+_DUE_LIKE = re.compile(r"\d{4}[-/年.]|\d+天$|\d{1,2}[-/月.]\d{1,2}[日号]?$|\d+个?工作日$"
+                       r"|(?:大?后|前|今|明|昨)[天日]$|[本这下]?(?:周|星期)[一二三四五六日天末]$"
+                       r"|[本下]?[月年][底末]$")
 
 
 def looks_like_due(text: str) -> bool:
-    """Whether an optional argument is meant as a due date ('2026-13-01', '30天'), so that an
-    invalid one is refused rather than taken as free text."""
+    """Whether an optional argument is meant as a due date ('2026-13-01', '30天', '昨天'), so
+    that one ``read_due`` refuses is refused rather than taken as free text."""
     return bool(_DUE_LIKE.match(unicodedata.normalize("NFKC", text).strip()))
 
 
@@ -309,6 +313,17 @@ def due_problem(due: date, today: date) -> str | None:
     if due > latest:
         return f"晚于 {latest:%Y-%m-%d}"
     return None
+
+
+def read_due(text: str, today: date, *, optional: bool = False) -> tuple[date | None, str]:
+    """A typed due date (``parse_due``) that ``due_problem`` accepts, or None with why not, as
+    整改 and 实地督察 answer it (``optional``: the date may be left out)."""
+    due = parse_due(text, today)
+    if due is None:
+        return None, f"截止日期「{text[:20]}」无效，请写 {DUE_HINT}{'（可省略）' if optional else ''}。"
+    if why := due_problem(due, today):
+        return None, f"截止日期 {due:%Y-%m-%d} {why}。"
+    return due, ""
 
 
 # verify()'s steps that find nothing to re-run (draw.py's _NO_PUBLICATION): the input was not

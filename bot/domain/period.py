@@ -38,7 +38,7 @@ _RANGE = re.compile(rf"(?P<a>{_TOKEN}|{_YEARLESS})(?:{_TO}|\s+)"
 _SINCE = re.compile(rf"(?:从|自)?(?P<a>{_TOKEN}|{_YEARLESS})"
                     rf"(?:{_TO}(?:今天?|今日|现在|目前)|以来)")
 _CN_DIGITS = "零一二三四五六七八九"
-_NUMBER = rf"\d{{1,4}}|[{_CN_DIGITS}两十百]{{1,6}}"
+_NUMBER = rf"\d+|[{_CN_DIGITS}两十百]{{1,6}}"  # any count of digits: too many is told the range
 # the last N days, weeks, months or years, today included: 近30天 · 近三十天 · 近一个月
 _RECENT = re.compile(rf"(?:最近|近|过去)({_NUMBER})(天|日|周|个?星期|个?月|年)")
 # a quarter without its year: 第四季度 · 四季度 · 第4季 · Q4 (the latest that has begun)
@@ -178,8 +178,8 @@ def _latest(token: str, today: date) -> tuple[date, date]:
 
 def _number(text: str) -> int:
     """30 or 三十, 两, 一百二十 (as 近N天 is typed or spoken)."""
-    if text.isdigit():
-        return int(text)
+    if text.isdigit():  # ten digits and more: out of every range (and of int()'s 4,300)
+        return int(text) if len(text.lstrip("0")) < 10 else 10 ** 10
     total = current = 0
     for ch in text:
         if ch in "十百":
@@ -263,11 +263,12 @@ def _ordered(start: date, end: date) -> Period:
     return Period(start, end)
 
 
-def normalized(text: str) -> str:
-    """Full-width digits and punctuation as ASCII (２０２６－１０ → 2026-10), Q in capitals,
-    without surrounding spaces and a final 。 (as speech recognition ends a sentence), ！ or ？
-    (上月？)."""
-    return unicodedata.normalize("NFKC", text).strip().rstrip("。.!?").strip().upper()
+def normalized(text: str, *, upper: bool = True) -> str:
+    """Full-width digits and punctuation as ASCII (２０２６－１０ → 2026-10), Q in capitals
+    (``upper``; not in what an answer echoes), without surrounding spaces and a final 。 (as
+    speech recognition ends a sentence), ！ or ？ (上月？)."""
+    t = unicodedata.normalize("NFKC", text).strip().rstrip("。.!?").strip()
+    return t.upper() if upper else t
 
 
 def parse_period(text: str, today: date) -> Period | None:
@@ -276,7 +277,8 @@ def parse_period(text: str, today: date) -> Period | None:
     starts. A period in the future is a period (with no cases yet), not an error. A month or
     day without its year is the latest such that has begun; a range without years starts so
     and crosses New Year when its start month is later than its end month (`_range`)."""
-    t = _UNIT_SPACE.sub("", normalized(text))
+    typed = _UNIT_SPACE.sub("", normalized(text, upper=False))
+    t = typed.upper()
     if not t or t in ALL_WORDS:
         return None
     if (span := _relative(t, today)) is not None:
@@ -301,21 +303,21 @@ def parse_period(text: str, today: date) -> Period | None:
             raise PeriodError(f"「{t}」请写作 {a[0]}.{a[1]}-{b[0]}.{b[1]}"
                               f" 或 {a[0]}月{a[1]}日至{b[0]}月{b[1]}日")
         return _range(m["a"], m["b"], today)
-    shown = t if len(t) <= 20 else t[:20] + "…"
+    shown = typed if len(typed) <= 20 else typed[:20] + "…"
     raise PeriodError(f"看不懂统计期间「{shown}」")
 
 
 def period_between(start: str, end: str) -> Period | None:
     """/stats?from=YYYY-MM-DD&to=YYYY-MM-DD: None when both are absent or empty (every case);
     PeriodError when only one is given, either is not such a day, or the end comes first."""
-    start, end = normalized(start), normalized(end)
+    start, end = normalized(start, upper=False), normalized(end, upper=False)
     if not start and not end:
         return None
     days = []
     for name, value in (("开始日期", start), ("结束日期", end)):
         if not value:
             raise PeriodError(f"缺少{name}：请同时给出开始和结束日期")
-        if not _ISO_DAY.fullmatch(value):
+        if not _ISO_DAY.fullmatch(value):  # digits and dashes only: no case to fold
             raise PeriodError(f"{name}「{value[:20]}」应为 YYYY-MM-DD 格式，如 2026-10-01")
         days.append(_span(value)[0])
     return _ordered(days[0], days[1])

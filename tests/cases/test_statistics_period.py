@@ -125,6 +125,8 @@ async def test_a_period_in_the_future_is_answered_and_one_that_cannot_be_read_is
     unread = await ask(c, "统计 下周")
     assert unread["card"] is None
     assert unread["text"] == f"看不懂统计期间「下周」。{examples}"
+    for typed in ("近0天", "近99999天"):  # any number of days out of range: the range
+        assert (await ask(c, f"统计 {typed}"))["text"] == f"天数须在 1 至 3660 之间。{examples}"
     backwards = await ask(c, "统计 2026-11-30 至 2026-10-01")
     assert backwards["text"] == f"结束日期 2026-10-01 早于开始日期 2026-11-30。{examples}"
 
@@ -245,6 +247,9 @@ async def test_the_page_takes_a_period_as_typed_after_统计(four_cases: Console
 
 @pytest.mark.parametrize(("query", "reason"), [
     ({"period": "下周"}, "看不懂统计期间「下周」。可填写如：上月、本季度、11月、2026年、12.20-1.10、近30天"),
+    ({"period": "x"}, "看不懂统计期间「x」。"),  # echoed as typed, not as 「X」
+    ({"period": "q9"}, "看不懂统计期间「q9」。"),
+    ({"from": "abc", "to": "2026-10-31"}, "开始日期「abc」应为 YYYY-MM-DD 格式"),
     ({"period": "11.31"}, "日期「11.31」不存在。可填写如："),
     ({"period": "上月", "from": "2026-10-01", "to": "2026-10-31"},
      "请只给出一种统计期间：period，或 from 和 to"),

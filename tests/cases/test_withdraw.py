@@ -199,6 +199,24 @@ async def test_a_double_confirmation_acts_once(console: Console) -> None:
     assert len(await withdraw_records(console)) == 1
 
 
+async def test_a_bare_typed_confirmation_keeps_the_reason_on_the_card(console: Console) -> None:
+    """撤销案件 … 确认 typed without the reason confirms the newest card asking: its 撤销原因 is
+    kept (the card's footer, 码, the record); a reason typed with 确认 is the one recorded."""
+    name = console.app.services.directory.person_name(PROSECUTOR)
+    code = await create_case(console)
+    [ask] = await say(console, f"撤销案件 {code} 重复录入")
+    await say(console, f"撤销案件 {code} 确认")
+    done = f"已撤销（{name} 2026-11-02：重复录入）"
+    [card] = [m for m in await console.messages(f"dm:{PROSECUTOR}") if m["id"] == ask["id"]]
+    assert card["card"]["footer"] == done
+    [shown] = await say(console, f"码 {code}")
+    assert shown["card"]["body"].startswith(f"{done}\n")
+    other = await create_case(console, title="另案")
+    await say(console, f"撤销案件 {other} 重复录入")
+    await say(console, f"撤销案件 {other} 录错了 确认")
+    assert [d["reason"] for _, _, d in await withdraw_records(console)] == ["重复录入", "录错了"]
+
+
 async def audit_actions(console: Console, code: str) -> list[str]:
     async with console.app.services.db() as s:
         return list((await s.scalars(select(AuditRecord.action).where(

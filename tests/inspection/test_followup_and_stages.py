@@ -161,7 +161,17 @@ async def test_bad_rectification_arguments_are_named(console: Console) -> None:
     far = text(await say(console, "整改 1 9999-12-31 整治不到位"))  # its reminder would never come
     assert "截止日期 9999-12-31 晚于 2031-12-31" in far
     far = text(await say(console, "实地督察 2 p-leader-1 9999-12-31"))
-    assert "截止日期「9999-12-31」晚于 2031-12-31" in far
+    assert "截止日期 9999-12-31 晚于 2031-12-31" in far
+    # a date 整改 refuses is refused, not taken as the task's text
+    for typed, said in [("昨天", "截止日期「昨天」无效，请写 2026-12-31、2026年12月31日 或 30天（可省略）。"),
+                        ("12月31日", "截止日期「12月31日」无效"), ("下周五", "截止日期「下周五」无效"),
+                        ("2026-10-01", "截止日期 2026-10-01 早于今天。")]:
+        refused = text(await say(console, f"实地督察 2 p-leader-1 {typed} 查阅案卷"))
+        assert refused.startswith(said), refused
+        assert f"「{typed}」无效" in text(await say(console, f"整改 1 {typed} 查阅案卷")) \
+            or "早于今天" in said
+    ok = text(await say(console, "实地督察 2 p-leader-1 今年共查阅案卷"))  # text, not a date
+    assert ok.startswith("已部署实地督察") and "期限" not in ok, ok
     full_width = text(await say(console, "整改 1 ２０２６－１２－３１ 整治不到位"))
     assert full_width.startswith("已登记整改事项") and "2026-12-31" in full_width
 

@@ -16,6 +16,7 @@ from storage.models import AuditRecord
 from tests.conftest import Console
 from tests.inspection.helpers import GROUP, HOST, card, city_chief, quick_session, run_unit, say
 from tests.reminders.test_reminders_e2e import reminder_cards
+from tests.reminders.test_upcoming_escalations import listing
 
 
 async def overdue_item(console: Console) -> tuple[store.RectificationItem, str]:
@@ -346,3 +347,30 @@ async def test_the_inspectors_escalation_asks_them_to_urge_the_owner(console: Co
     assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
     owed = (await reminder_cards(console, chief))[-1]["card"]
     assert "请抓紧整改落实" in owed["body"] and "请督促" not in owed["body"]
+
+
+async def test_an_item_sent_back_before_its_due_date_is_listed_once(console: Console) -> None:
+    """Reported done and sent back before its due date (Tuesday 11-10): 提醒 lists the item once,
+    as an item not yet due, for the chief as before it was reported, not again as the reminder
+    planned for when it falls due."""
+    first = await quick_session(console)
+    unit = json.loads(first.result or "")["units"][0]
+    chief = f"p-chief-{unit}"
+    await say(console, "结束 确认")
+    await say(console, "整改 1 2026-11-10 建立月报制度")
+    async with console.app.services.db() as db:
+        [item] = await store.rectifications_of(db, first.id)
+    listed = f"未到期的整改事项（1项）：\n· 整改事项 #{item.id}（整改期限 2026-11-10）：建立月报制度"
+    before = await listing(console, chief)
+    await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 已建立")
+    r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} 未见制度文件")
+    assert answer(r).startswith(f"已退回整改事项 #{item.id} 重新整改")
+    assert await listing(console, chief) == listed == before
+
+
+async def test_a_chiefs_short_help_offers_it(console: Console) -> None:
+    """A unit's chief answers for its 整改事项: their 帮助 shows 整改完成, not only 帮助 全部."""
+    line = "· 整改完成 <事项号> <说明> —— 报告整改事项已完成"
+    assert line in answer(await console.send("p-chief-c01-01", "dm:p-chief-c01-01", "帮助"))
+    prosecutor = answer(await console.send("p-prosecutor-1", "dm:p-prosecutor-1", "帮助"))
+    assert "整改完成" not in prosecutor and "码 HY-" in prosecutor

@@ -254,6 +254,8 @@ async def test_create_errors_are_explained(console: Console) -> None:
     r = await say(console, "督导 新建 x 单位数=九 方式=随便 专项=c01-01")
     assert "参数有误" in r[0]["text"] and "单位数 应为整数" in r[0]["text"]
     assert "用法" in r[0]["text"]
+    # in Chinese alone (the English aliases are still read, never shown)
+    assert "方式 应为 先抽市 或 等概率" in r[0]["text"] and "cities-first" not in r[0]["text"]
     r = await say(console, "督导 新建 x 单位数=12")
     assert "无法创建" in r[0]["text"] and "1–6" in r[0]["text"]
     r = await say(console, "督导 新建 x 专项=不存在县:Q001")
