@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.roster import read_org_file, write_org_file
 from config.loader import DEFAULT_DIR
+from storage import db, migrate
 from tests.conftest import Console
 
 AUTH = {"Authorization": "Bearer test-token"}
@@ -80,3 +85,23 @@ def org_with_second_county(tmp_path: Path, people: Sequence[dict[str, Any]] = ()
     data["chats"] += list(chats)
     write_org_file(path, data)
     return path
+
+
+async def sqlite_plan(tmp_path: Path, read: Callable[[AsyncSession], Awaitable[Any]]) -> str:
+    """SQLite's query plan of the one SELECT `read` runs, on a database migrated as deployed
+    (with the migrations' indexes): how the statement finds its rows."""
+    path = tmp_path / "plan.db"
+    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade(engine)
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    async with AsyncSession(engine) as session:
+        await read(session)
+    await engine.dispose()
+    [(statement, params)] = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT")]
+    with sqlite3.connect(path) as conn:
+        return "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))

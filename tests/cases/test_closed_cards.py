@@ -7,7 +7,6 @@ buttons (and the form) back on the same cards."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.roster import read_org_file, write_org_file
-from storage import db, migrate
 from storage import messages as msgs
 from tests.cases.helpers import (
     AUTH,
@@ -32,6 +29,7 @@ from tests.cases.helpers import (
     evaluate,
     intakes,
     org_with_second_county,
+    sqlite_plan,
 )
 from tests.conftest import START, Console, make_settings, open_console
 
@@ -368,20 +366,9 @@ async def test_the_cards_of_a_case_are_found_through_the_index_on_message_time(
     """Finding a case's cards in every chat (closing, reopening, withdrawing, the choice
     redraw) reads the messages sent since the case was created through ix_messages_at, not
     the whole messages table (SQLite's plan for the statement, on the migrated schema)."""
-    path = tmp_path / "plan.db"
-    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
-    await migrate.upgrade(engine)  # the schema as deployed, with the migrations' indexes
-    statements: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        statements.append((statement, params))
-
-    async with AsyncSession(engine) as session:
+    async def read(session: AsyncSession) -> None:
         assert await msgs.bot_cards_mentioning(session, None, START, "HY-2026-0001") == []
-    await engine.dispose()
-    [(statement, params)] = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT")]
-    with sqlite3.connect(path) as conn:
-        plan = "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+
+    plan = await sqlite_plan(tmp_path, read)
     assert "SEARCH messages USING INDEX ix_messages_at (at>?)" in plan, plan
     assert "SCAN messages" not in plan and "TEMP B-TREE" not in plan, plan

@@ -6,19 +6,26 @@ table on the code page, for the current evaluation version. Investigators see on
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import cases as repo
-from storage import db, migrate
 from storage.models import OutboxItem
-from tests.cases.helpers import GREEN, INVESTIGATORS, PROSECUTOR, RED, cards, create_case, evaluate
+from tests.cases.helpers import (
+    GREEN,
+    INVESTIGATORS,
+    PROSECUTOR,
+    RED,
+    cards,
+    create_case,
+    evaluate,
+    sqlite_plan,
+)
 from tests.conftest import START, Console
 
 HU, ZHANG = "胡宇", "张洋艳"  # INVESTIGATORS[0], INVESTIGATORS[1]
@@ -148,21 +155,10 @@ async def test_a_send_that_failed_or_is_still_going_out_is_not_delivered(
 async def test_the_receipts_are_one_indexed_read(tmp_path: Path) -> None:
     """The 码 path of a prosecutor pays one statement, which finds the case's investigators,
     their cards and the cards' sends through indexes, never by scanning a table."""
-    path = tmp_path / "plan.db"
-    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
-    await migrate.upgrade(engine)  # the schema as deployed, with the migrations' indexes
-    statements: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        statements.append((statement, params))
-
-    async with AsyncSession(engine) as session:
+    async def read(session: AsyncSession) -> None:
         assert await repo.receipts(session, "HY-2026-0001", 1) == []
-    await engine.dispose()
-    [(statement, params)] = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT")]
-    with sqlite3.connect(path) as conn:
-        plan = "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+
+    plan = await sqlite_plan(tmp_path, read)
     assert "SCAN" not in plan, plan
     for table in ("case_investigators", "deliveries", "outbox"):
         assert f"SEARCH {table} USING" in plan, plan
