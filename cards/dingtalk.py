@@ -101,10 +101,30 @@ def _cut(line: str, max_chars: int, max_bytes: int) -> int:
             break
         if n < m.end() and m.start() > 0:
             n = m.start()
-    while n > 1 and (unicodedata.combining(line[n]) or line[n] in _GLUE
-                     or line[n - 1] == "\u200d"):
+    while n > 1 and _joined(line, n):
         n -= 1
     return n
+
+
+def _joined(line: str, n: int) -> bool:
+    """Whether `line[n]` belongs to the character before it: a combining mark (any Unicode
+    mark: a keycap's U+20E3, a Thai vowel sign), a joiner or variation selector, a skin tone,
+    an emoji tag, or the second regional indicator of a flag."""
+    ch, before = line[n], line[n - 1]
+    if unicodedata.category(ch).startswith("M") or ch in _GLUE or before == "\u200d":
+        return True
+    if "\U0001f3fb" <= ch <= "\U0001f3ff" or "\U000e0020" <= ch <= "\U000e007f":
+        return True
+    if _regional(ch) and _regional(before):  # flags are pairs: count the run before
+        run = 0
+        while run < n and _regional(line[n - 1 - run]):
+            run += 1
+        return run % 2 == 1
+    return False
+
+
+def _regional(ch: str) -> bool:
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
 
 
 def _lines(text: str, max_chars: int, max_bytes: int) -> list[str]:

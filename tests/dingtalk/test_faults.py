@@ -210,9 +210,12 @@ async def test_malformed_frames_are_refused_and_the_bot_keeps_running(
     lone = fake.frame("/v1.0/im/bot/messages/get", {}, message_id="lone-surrogate")
     lone["data"] = json.dumps(fake.bot_message("\ud800帮助", staff_id=PROSECUTOR[1]))
     fake.push(lone)
+    rich = fake.bot_message("", staff_id=PROSECUTOR[1])
+    rich.update(msgtype="richText", content={"richText": None})
+    fake.push(fake.frame("/v1.0/im/bot/messages/get", rich, message_id="rich-null"))
     for frame_id, code in (("bad-data", 400), ("no-msgid", 400), ("bad-card", 400),
                            ("bad-topic", 404), ("bad-type", 400), ("deep-data", 400),
-                           ("lone-surrogate", 400)):
+                           ("lone-surrogate", 400), ("rich-null", 400)):
         ack = await eventually(lambda f=frame_id: fake.acks.get(f), what=f"ACK of {frame_id}")
         assert ack["code"] == code, (frame_id, ack)
     opens = len(fake.opens)

@@ -108,6 +108,22 @@ def test_split_keeps_lines_links_and_characters_whole() -> None:
     assert sum(1 for p in parts if not set(p.split("\n")) <= lines) <= 2
 
 
+ENGLAND = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # a tag sequence
+
+
+@pytest.mark.parametrize("emoji", ["🇨🇳", "👍🏽", "1️⃣", ENGLAND])
+@pytest.mark.parametrize("lead", ["", "a", "ab"])
+def test_an_emoji_of_several_code_points_is_not_cut_apart(lead: str, emoji: str) -> None:
+    """A flag (two regional indicators), a skin tone, a keycap, a tag sequence: a line of them
+    too long for one message is cut between emoji, wherever the cut falls."""
+    text = lead + emoji * 2000
+    parts = [m[1]["content"] for m in render.text_messages(text)]
+    assert len(parts) > 1
+    for p in unmarked(parts):
+        body = p.strip().removeprefix(lead)
+        assert body and body == emoji * (len(body) // len(emoji)), (body[:4], body[-4:])
+
+
 def test_a_link_is_not_cut_and_bytes_count_too() -> None:
     line = "甲" * 95 + "[查看详情](https://example.invalid/x)" + "乙" * 50
     parts = render.split_text(line, max_chars=100, max_bytes=10_000)

@@ -106,6 +106,8 @@ def test_rich_text_and_other_types(settings: Settings) -> None:
 @pytest.mark.parametrize("bad", [
     {"msgId": None}, {"conversationType": "3"}, {"msgtype": "text", "text": None},
     {"atUsers": "nope"},
+    {"msgtype": "richText", "content": {"richText": None}},  # was a TypeError: ACK 500
+    {"msgtype": "richText", "content": {"richText": "我是谁"}},
     {"sessionWebhookExpiredTime": float("inf")},  # json.loads takes "Infinity"; int() overflows
 ])
 def test_malformed_bot_messages(bad: dict[str, object]) -> None:

@@ -207,6 +207,9 @@ def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
         raise MalformedFrame("bot message without msgId")
     if msg.conversation_type not in ("1", "2"):
         raise MalformedFrame(f"bot message with conversationType {msg.conversation_type!r}")
+    if msg.message_type == "richText" and (msg.rich_text_content is None or not isinstance(
+            msg.rich_text_content.rich_text_list, list)):
+        raise MalformedFrame("richText message without a content.richText list")
     return msg
 
 
