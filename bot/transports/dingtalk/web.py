@@ -312,6 +312,8 @@ class DingTalkWeb:
     # -- HTTP-mode robot callback -----------------------------------------------------------
     async def callback(self, request: web.Request) -> web.Response:
         transport = self.transport
+        # DingTalk signs with its real time: compared with the wall clock, not the bot's
+        # (business) clock, which a demo or test may have moved on
         if not check_sign(request.headers.get("timestamp"), request.headers.get("sign"),
                           transport.creds.client_secret, int(time.time() * 1000)):
             log.warning("dingtalk http callback with a bad or stale sign refused")
