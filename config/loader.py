@@ -214,7 +214,8 @@ def _format(path: Path, err: Any, labels: Mapping[str, str]) -> str:
         msg = "required field missing"
     elif msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
-    return f"{path}: {loc or '(top level)'}: {msg}"
+    # a whole-file check (org.yaml's references) names its own location in msg
+    return f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}"
 
 
 def load_secrets(cfg: AppConfig, env: dict[str, str] | None = None) -> Secrets:

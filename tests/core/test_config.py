@@ -84,7 +84,7 @@ def test_unknown_role_and_reference(tmp_path: Path) -> None:
     org["people"][0]["unit"] = "nowhere"
     (tmp_path / "org.yaml").write_text(yaml.safe_dump(org, allow_unicode=True), encoding="utf-8")
     [err] = errors_of(path)
-    assert "people[0].unit: unknown unit 'nowhere'" in err
+    assert err == f"{tmp_path / 'org.yaml'}: people[0].unit: unknown unit 'nowhere'"
 
 
 def test_a_typo_in_a_list_is_one_line(tmp_path: Path) -> None:
