@@ -450,10 +450,12 @@ class InspectionWeb:
     # trusting the bot is the outsider's path it spells out (outsider_steps): the published
     # files, the stand-alone verify.py (bot/domain/draw.py, served unchanged) and the spec.
     def _verify_page(self, *, sid: str = "", text: str = "", result: dict[str, Any] | None = None,
-                     summary: dict[str, Any] | None = None, note: str = "",
+                     summary: dict[str, Any] | None = None, note: str = "", typed: str = "",
                      status: int = 200) -> web.Response:
+        """`typed`: an id that found no session, kept in its field to be corrected."""
         base = self.app.services.config.web.base_url
-        return render("draw_verify.html", status=status, sid=sid, text=text, result=result,
+        return render("draw_verify.html", status=status, sid=sid, typed=typed or sid, text=text,
+                      result=result,
                       summary=summary or {}, note=note, base_url=base,
                       steps=outsider_steps(base, sid or "<会议编号>"),
                       operator=operator_verify_line(sid or "<会议编号>"),
@@ -473,7 +475,7 @@ class InspectionWeb:
             s = await store.get_session(db, sid) if sid else None
         if s is None:
             shown = sid[:40] or typed.strip()[:40]
-            return self._verify_page(status=404, result={
+            return self._verify_page(status=404, typed=typed.strip()[:40], result={
                 "outcome": "unusable",
                 "line": f"无法复核：没有编号为「{shown}」的督导会议。请核对会议编号（见抽签承诺卡片"
                         "或大屏，形如 DD20261102-01），或在下方粘贴公布的抽签数据复核。"})
@@ -507,6 +509,11 @@ class InspectionWeb:
         if typed.strip():
             return await self._verify_session(typed)
         text = str(form.get("publication") or "")
+        if not text.strip():  # a button tapped with its field empty: say what to fill in
+            return self._verify_page(status=400, result={
+                "outcome": "unusable",
+                "line": "无法复核：请填写会议编号（形如 DD20261102-01）" if "session" in form
+                        else "无法复核：请粘贴公布的抽签数据（publication.json 的全部内容）"})
         try:
             pub = loads_strict(text)
         except ValueError as e:

@@ -203,6 +203,31 @@ async def test_verify_form_reads_the_id_as_typed_and_never_reds_an_unknown_one(
     await ctx.close()
 
 
+async def test_verify_form_says_what_to_fill_in_and_keeps_an_unknown_id(
+        console: Console, browser: Browser) -> None:
+    """Either button tapped with its field empty says what to fill in (not 「粘贴的内容不是
+    合法的 JSON」 when nothing was pasted), and an id that found no session stays in its field
+    to be corrected."""
+    await quick_session(console)
+    ctx = await browser.new_context(viewport={"width": 360, "height": 740},
+                                    device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    line = page.locator("#line")
+    await page.goto(str(console.client.make_url("/draw/verify")))
+    await page.click("text=按会议编号复核")
+    await expect(line).to_have_text("无法复核：请填写会议编号（形如 DD20261102-01）")
+    await page.get_by_role("button", name="复核", exact=True).click()
+    await expect(line).to_have_text("无法复核：请粘贴公布的抽签数据（publication.json 的全部内容）")
+    await expect(page.locator("#outcome")).to_have_text("无法复核")
+
+    await page.fill("#session", "DD20261102-1")  # a digit short
+    await page.click("text=按会议编号复核")
+    await expect(line).to_contain_text("没有编号为「DD20261102-1」的督导会议")
+    await expect(page.get_by_label("会议编号")).to_have_value("DD20261102-1")
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    await ctx.close()
+
+
 async def test_the_create_form_shows_the_note_on_a_special_question_asked_before(
         console: Console, browser: Browser, request: Any) -> None:
     """Created from the web form on a phone, a session whose 专项 question an earlier session
