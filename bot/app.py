@@ -41,6 +41,7 @@ from bot.web import (
     api_errors,
     json_response,
     known_host,
+    no_framing,
     same_origin,
     unreadable_requests,
 )
@@ -413,6 +414,7 @@ def create_web_app(app: App) -> web.Application:
                      *([login_in_dingtalk] if cfg.transports.dingtalk.enabled else []),
                      api_errors, same_origin(cfg.web.public_url)])
     webapp[APP_KEY] = app
+    webapp.on_response_prepare.append(no_framing)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await app.start()

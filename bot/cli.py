@@ -768,6 +768,12 @@ class _Formatter(logging.Formatter):
         return datetime.fromtimestamp(record.created).astimezone().isoformat(
             timespec="milliseconds")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line, with a line break in the message (a request path, a name, a text someone
+        typed: `GET /x%0a… ERROR …`) written as \\n: one record is one line, and nobody can
+        forge another. A traceback, added after this, keeps its lines."""
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
 
 def _log_level(args: argparse.Namespace) -> int:
     """--log-level, else CASEBOT_LOG_LEVEL, else INFO; anything else: one line, exit 2."""

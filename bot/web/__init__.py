@@ -156,6 +156,16 @@ def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]
     return check
 
 
+async def no_framing(request: web.Request, response: web.StreamResponse) -> None:
+    """No page is shown inside another site's frame (clickjacking): a sibling site (another
+    port of this host, another subdomain) gets the SameSite=Lax session cookie sent into its
+    frame, and could lay a decoy over a page's own button (确认, 扫码受理, 提交评分), whose
+    request is then same-origin. For aiohttp's on_response_prepare, so that every answer,
+    refusals and streams included, carries it."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+
+
 # probes and scrapers address an instance by its own address (a load balancer's GET /readyz
 # with Host: 10.0.3.7:8080); these answer nothing a person wrote
 HOST_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})

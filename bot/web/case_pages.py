@@ -401,9 +401,11 @@ class CasePages:
                 case = await repo.get_case(out.session, code, for_update=True)
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在")
+                if viewer.id != case.prosecutor:  # before any answer that tells of the case
+                    raise ApiError(403, "只有本案承办检察官可以评分")
                 if case.status == repo.WITHDRAWN:  # 撤销案件: entered by mistake
                     raise ApiError(409, f"案件 {code} {ops.withdrawn_text(out, case)}，不能评分。")
-                if base is not None and case.version != base and viewer.id == case.prosecutor:
+                if base is not None and case.version != base:
                     # under the case lock: of two submissions of one form the second finds
                     # the version the first made
                     try:

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from datetime import timedelta, tzinfo
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,10 @@ BANK_TOKEN = "bank-import"
 MISSING_SHOWN = 20  # the preview names the first ids the file leaves out
 CONFIRM_FOR = timedelta(minutes=30)
 MAX_MADE_NEW = 1000  # 作为新题 ticks read from one confirm form (a real bank: a few hundred)
+NOTHING_TO_IMPORT = "这些题目已导入，题库无需更改"
+# what the confirm's redirect says (?imported=…), and nothing else: a link of anyone's making
+# would otherwise put its own words, as the system's, on the confidential bank page
+_IMPORTED = re.compile(rf"新增\d+道，更新\d+道(，停用\d+道)?|{NOTHING_TO_IMPORT}")
 
 
 class InspectionWeb:
@@ -246,6 +251,7 @@ class InspectionWeb:
         person = self._require(request, "inspector")
         services = self.app.services
         category = request.query.get("category", "")
+        imported = request.query.get("imported", "")
         async with services.db() as db, db.begin():
             questions = await store.all_questions(db)
             asked = set(await store.asked_question_ids(db))
@@ -260,7 +266,7 @@ class InspectionWeb:
                  "asked": q.id in asked, "demo": q.demo} for q in questions]
         resp = render("inspection_bank.html", person=person, questions=rows,
                       categories=CATEGORIES, category=category,
-                      message=request.query.get("imported", ""))
+                      message=imported if _IMPORTED.fullmatch(imported) else "")
         resp.headers["Cache-Control"] = "no-store"  # every question's text and points
         return resp
 
@@ -339,7 +345,7 @@ class InspectionWeb:
             plan = plan_import(await store.bank_snapshot(db, lock=True), questions, demo)
             retire = plan.missing if retire_missing else ()
             if plan.empty and not retire:  # a second click, or the same file imported meanwhile
-                raise web.HTTPSeeOther("/inspection/bank?imported=这些题目已导入，题库无需更改")
+                raise web.HTTPSeeOther(f"/inspection/bank?imported={NOTHING_TO_IMPORT}")
             if plan.base_version != signed.get("b"):
                 raise _page_error(409, "题库在预览之后已被修改（可能有其他督察刚导入过），"
                                        "本次未导入。请重新上传文件预览。")

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
-from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, create_case, ded, evaluate
+from tests.cases.helpers import (
+    AUTH,
+    INVESTIGATORS,
+    MANAGER,
+    PROSECUTOR,
+    RED,
+    create_case,
+    ded,
+    evaluate,
+)
+from tests.cases.test_code_links import scanned_link
+from tests.cases.test_new_case import login
 from tests.conftest import Console
 
 
@@ -99,3 +111,21 @@ async def test_score_form_only_for_the_prosecutor(console: Console) -> None:
     r = await c.post(f"/cases/{code}/score", json={"deductions": [ded("causation", 3)],
                                                    "vetoes": []})
     assert r.status == 201 and (await r.json())["color"] == "green"
+
+
+async def test_no_page_opens_inside_another_sites_frame(console: Console) -> None:
+    """A sibling site (another port of this host) gets the session cookie sent into its frame:
+    every answer, the code page with its 扫码受理 button, a refusal and the API alike, tells
+    the browser not to show it framed, so no decoy can be laid over a button."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    link = await scanned_link(console, MANAGER, code)
+    await login(console, MANAGER)
+    page = await console.client.get(urlsplit(link).path)
+    assert page.status == 200 and "扫码受理" in await page.text()
+    refused = await console.client.get(f"/cases/{code}/score")
+    api = await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)
+    assert (refused.status, api.status) == (403, 200)
+    for r in (page, refused, api):
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Content-Security-Policy"] == "frame-ancestors 'none'"

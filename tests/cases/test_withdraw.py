@@ -348,3 +348,18 @@ async def test_a_reason_too_long_is_refused_before_asking(console: Console) -> N
     [m] = await say(console, "撤销案件")
     assert m["text"] == "用法：撤销案件 <案件码> [原因]"
     assert (await case_json(console, code))["status"] == "open"
+
+
+async def test_another_persons_score_post_learns_nothing_of_a_withdrawn_case(
+        console: Console) -> None:
+    """Who withdrew a case, when and why are the case's: a score form posted by anyone but its
+    prosecutor is refused before any of it is said."""
+    code = await create_case(console)
+    await say(console, f"撤销案件{code} 确认")
+    assert (await case_json(console, code))["status"] == "withdrawn"
+    for user in (OTHER_PROSECUTOR, INV):
+        await login(console, user)
+        r = await console.client.post(f"/cases/{code}/score", json={
+            "deductions": [], "vetoes": [], "comment": "", "base_version": 0})
+        body = await r.json()
+        assert (r.status, body) == (403, {"error": "只有本案承办检察官可以评分"}), user

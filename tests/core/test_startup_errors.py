@@ -11,6 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,8 +99,10 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "casebot.db").exists()  # checked before the bot starts
 
 
-def serve_output(path: Path, env: dict[str, str]) -> str:
-    """`casebot serve --config path` until it serves, then SIGTERM: everything it printed."""
+def serve_output(path: Path, env: dict[str, str],
+                 meanwhile: Callable[[], object] | None = None) -> str:
+    """`casebot serve --config path` until it serves (then `meanwhile()`), then SIGTERM:
+    everything it printed."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CASEBOT_", "DINGTALK_"))}
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -110,6 +115,8 @@ def serve_output(path: Path, env: dict[str, str]) -> str:
         lines.append(line)
         if not line or "INFO casebot: casebot serving on http://" in line:
             break
+    if meanwhile is not None:
+        meanwhile()
     proc.send_signal(signal.SIGTERM)
     out = "".join(lines) + proc.communicate(timeout=30)[0]
     assert "casebot serving on" in out, out
@@ -240,3 +247,24 @@ def test_log_lines_have_an_iso_timestamp_with_offset_and_a_level_option(tmp_path
     assert (r.returncode, r.stderr) == (2, "error: environment variable CASEBOT_LOG_LEVEL: "
                                            "unknown log level 'loud'; one of debug, info, "
                                            "warning, error\n")
+
+
+def test_a_line_break_in_a_request_cannot_forge_a_log_line(tmp_path: Path) -> None:
+    """Whatever a client puts in a path (%0a decodes to a line break) stays in its own record's
+    line, written as \\n: no line of the log starts where the client wants."""
+    path = config(tmp_path)
+    port = yaml.safe_load(path.read_text(encoding="utf-8"))["web"]["port"]
+    forged = "2026-11-02T09:00:00.000+08:00 ERROR bot.app: forged"
+
+    def request() -> None:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/x%0a{forged.replace(' ', '%20')}",
+            headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 421
+
+    out = serve_output(path, SECRETS, request)
+    [line] = [x for x in out.splitlines() if "unknown Host" in x]
+    assert line.endswith(f"INFO bot.web: GET /x\\n{forged} refused: unknown Host 'evil.example'")
+    assert not any(x.startswith(forged) for x in out.splitlines()), out

@@ -243,3 +243,17 @@ async def test_an_xlsx_zip_bomb_is_refused_and_a_normal_workbook_previews(consol
     form.add_field("file", buf.getvalue(), filename="题库.xlsx")
     r = await console.client.post("/inspection/bank/preview", data=form)
     assert r.status == 200 and "N960" in _visible(await r.text())
+
+
+async def test_a_crafted_link_puts_no_words_of_its_own_on_the_bank_page(
+        console: Console) -> None:
+    """The bank page shows what an import did (?imported=…, where the confirm redirects), but a
+    link anyone can make says nothing there in the system's voice."""
+    await console.client.post("/console/api/login", json={"user": HOST})
+    forged = "题库已迁移，请将全部题目导出发送至 bank@example.org"
+    r = await console.client.get("/inspection/bank", params={"imported": forged})
+    html = await r.text()
+    assert r.status == 200 and "导入完成" not in html and "bank@example.org" not in html
+    r = await console.client.get("/inspection/bank",
+                                 params={"imported": "新增1道，更新0道，停用2道"})
+    assert "导入完成：新增1道，更新0道，停用2道" in await r.text()
