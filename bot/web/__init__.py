@@ -157,13 +157,19 @@ def same_origin(public_url: str) -> Callable[..., Awaitable[web.StreamResponse]]
 
 
 async def no_framing(request: web.Request, response: web.StreamResponse) -> None:
-    """No page is shown inside another site's frame (clickjacking): a sibling site (another
+    """No page is shown inside another site's frame, nor kept in the browser's cache.
+
+    Frames (clickjacking): a sibling site (another
     port of this host, another subdomain) gets the SameSite=Lax session cookie sent into its
     frame, and could lay a decoy over a page's own button (确认, 扫码受理, 提交评分), whose
     request is then same-origin. For aiohttp's on_response_prepare, so that every answer,
     refusals and streams included, carries it."""
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    # what a person was shown (a case's page, its outline, 统计 and its CSV, an API answer)
+    # stays out of the browser's cache, where the next user of a shared office PC would find
+    # it; an answer that says how it may be cached (the QR image, the public verifier) keeps it
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 # probes and scrapers address an instance by its own address (a load balancer's GET /readyz

@@ -129,3 +129,18 @@ async def test_no_page_opens_inside_another_sites_frame(console: Console) -> Non
     for r in (page, refused, api):
         assert r.headers["X-Frame-Options"] == "DENY"
         assert r.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+async def test_what_a_person_was_shown_stays_out_of_the_browsers_cache(console: Console) -> None:
+    """On a shared office PC the next user must not find a case in the browser's cache: the
+    code page, the outline, 统计 and its CSV are never stored; the QR image keeps its own."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await login(console, PROSECUTOR)
+    got = {path: await console.client.get(path) for path in (
+        f"/cases/{code}/outline.docx", f"/cases/{code}/outline.md", "/stats", "/stats.csv")}
+    link = await scanned_link(console, MANAGER, code)
+    await login(console, MANAGER)
+    got["code page"] = await console.client.get(urlsplit(link).path)
+    for what, r in got.items():
+        assert (what, r.status, r.headers.get("Cache-Control")) == (what, 200, "no-store")
