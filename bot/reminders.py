@@ -653,8 +653,10 @@ class ReminderService:
             score_label="去评分" if rescore else "去评估",
             deadline=subj.deadline if rule.kind in (RECTIFICATION, REVIEW_ANSWER)
             else subj.custody_deadline if rule.kind == CUSTODY
-            # re-evaluate by the end of the office day it falls due (reminded that morning)
-            else datetime.combine(due_at.astimezone(self.tz).date(), self.office.end, self.tz)
+            # re-evaluate by the end of the office day it is delivered on (reminded that
+            # morning): a slot due on a Saturday or a holiday is not already past on Monday
+            else datetime.combine(self.next_office_time(due_at).astimezone(self.tz).date(),
+                                  self.office.end, self.tz)
             if rule.kind == REEVALUATE else None,
             report_item=int(r.subject.removeprefix("rectification-"))
             if rule.kind == RECTIFICATION else None)
