@@ -568,8 +568,9 @@ class ReminderService:
                 repo.add_message(session, r.id, pid, msg.id)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
-            if rule.repeat_days is not None:  # only a repeating series has earlier cards
-                await self._supersede(out, r, recipients, now)
+            # earlier cards of the series: a repeat's, or a one-off's for an earlier slot (a
+            # 诉前会商 or 责任倒查 sent before the case's deadline was moved)
+            await self._supersede(out, r, recipients, now)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)

@@ -3,15 +3,19 @@ delivered in office hours on working days)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.cases.helpers import PROSECUTOR, RED, create_case, evaluate
-from tests.conftest import open_console
+from tests.cases.helpers import AUTH, INVESTIGATORS, PROSECUTOR, RED, YELLOW, create_case, evaluate
+from tests.conftest import Console, open_console
 from tests.reminders.test_reminders_e2e import reminder_cards
 
 TZ = ZoneInfo("Asia/Shanghai")
+
+
+async def consultation_cards(console: Console, person: str) -> list[dict[str, Any]]:
+    return [m for m in await reminder_cards(console, person) if "诉前会商" in m["card"]["title"]]
 
 
 async def test_a_weekly_reevaluation_due_on_a_holiday_is_due_the_day_it_is_delivered(
@@ -33,3 +37,53 @@ async def test_a_weekly_reevaluation_due_on_a_holiday_is_due_the_day_it_is_deliv
         assert "应评估日期 2027-01-01" in body
         assert "评估期限：2027-01-04（星期一）18:00 前" in body, body
         assert "2027-01-01（星期五）18:00" not in body
+
+
+async def test_a_restart_neither_resends_nor_loses_reminders(settings: Any, port: int) -> None:
+    """The bot stopped and started again on the same database (a Friday evening to Monday):
+    the card already sent is not sent again, the list is what it was, and the next week's
+    card still goes out once and takes over the old card's buttons."""
+    async with open_console(settings, port) as console:  # Monday 2026-11-02 09:30
+        code = await create_case(console)
+        await evaluate(console, code, RED)
+        await console.advance("8d")  # the 11-09 card
+        [first] = await reminder_cards(console, PROSECUTOR)
+        listed = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+                  )["messages"][0]["card"]["body"]
+        stopped = console.clock.now() + timedelta(days=3, hours=8)  # Friday 11-13 17:30
+    async with open_console(settings, port, start=stopped) as console:
+        await console.advance("1m")
+        assert [m["id"] for m in await reminder_cards(console, PROSECUTOR)] == [first["id"]]
+        assert (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
+                )["messages"][0]["card"]["body"] == listed
+        await console.advance("3d")  # Monday 11-16 17:31
+        old, new = await reminder_cards(console, PROSECUTOR)
+        assert old["id"] == first["id"] and old["card"]["actions"] == []
+        assert old["card"]["footer"] == "已由 2026-11-16 的新提醒取代"
+        assert new["at"].startswith("2026-11-16T01:00") and not new["card"]["title"].startswith("【补发】")
+        assert [a["label"] for a in new["card"]["actions"]] == ["去评估", "已处理"]
+
+
+async def test_a_consultation_for_a_moved_deadline_takes_over_the_earlier_card(
+        console: Console) -> None:
+    """The 诉前会商 went out for an investigation deadline of 11-20, then the deadline was
+    extended to 12-31 (PATCH): the card for the new deadline is the one to act on, the earlier
+    one loses its buttons, and 提醒 names the consultation once."""
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, YELLOW)
+    await console.advance("4d")  # Friday 11-06: the 11-05 card
+    [first] = await consultation_cards(console, INVESTIGATORS[0])
+    assert "侦查期限将于 2026-11-20 届满" in first["card"]["body"]
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"investigation_deadline": "2026-12-31"})
+    assert r.status == 200
+    await console.advance("40d")  # Wednesday 12-16: 15 days before the new deadline
+    for person in (INVESTIGATORS[0], PROSECUTOR):
+        old, new = await consultation_cards(console, person)
+        assert "侦查期限将于 2026-12-31 届满" in new["card"]["body"]
+        assert [a["label"] for a in new["card"]["actions"]] == ["发起会商", "已处理"]
+        assert old["card"]["actions"] == [], old
+        assert old["card"]["footer"] == "已由 2026-12-16 的新提醒取代"
+    listed = (await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒")
+              )["messages"][0]["card"]["body"]
+    assert listed.count(f"诉前会商 {code}") == 1, listed
