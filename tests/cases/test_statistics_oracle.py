@@ -12,6 +12,7 @@ import random
 import re
 import statistics
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,7 +33,7 @@ from tests.cases.helpers import (
     evaluate,
     org_with_second_county,
 )
-from tests.conftest import Console, make_settings, open_console
+from tests.conftest import Console, fresh_postgres, make_settings, open_console
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 9, 30, tzinfo=SH)  # the test clock's start
@@ -99,13 +100,21 @@ def figures(cases: list[Case], today: date) -> list[str]:
 
 
 @pytest.fixture
-async def console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+async def console(request: pytest.FixtureRequest, tmp_path: Path, port: int
+                  ) -> AsyncIterator[Console]:
+    """The console on SQLite, or on PostgreSQL when the test's `backend` says so."""
     path = org_with_second_county(tmp_path, [
         {"id": "p-leader-ls", "name": "韩梅", "unit": "c01-02", "roles": ["leader"]},
         {"id": LS_MANAGER, "name": "周敏", "unit": "c01-02", "roles": ["case_manager"]}])
-    settings = make_settings(tmp_path, org=str(path),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as c:
+    web = {"public_url": f"http://127.0.0.1:{port}"}
+    async with AsyncExitStack() as stack:
+        storage = {}
+        if request.node.callspec.params["backend"] == "postgresql":
+            storage["database_url"] = await stack.enter_async_context(
+                fresh_postgres("casebot_statoracle"))
+        c = await stack.enter_async_context(open_console(make_settings(
+            tmp_path, org=str(path), web=web, **({"storage": storage} if storage else {})),
+            port))
         c.org = read_org_file(path)  # type: ignore[attr-defined]
         yield c
 
@@ -156,9 +165,9 @@ async def play(c: Console, rng: random.Random, steps: int) -> tuple[list[Case], 
             mine = [x for x in live if not x.history and x.closed_at is None]
             if mine:
                 case = rng.choice(mine)
-                r = await c.send(case.prosecutor, f"dm:{case.prosecutor}",
-                                 f"撤销案件 {case.code} 重复录入 确认")
-                assert "已撤销" in str(r), r
+                said = await c.send(case.prosecutor, f"dm:{case.prosecutor}",
+                                    f"撤销案件 {case.code} 重复录入 确认")
+                assert "已撤销" in str(said), said
                 case.withdrawn = True
         else:
             # minutes: from 09:30, never 00:00 (the custody deadline's end) itself
@@ -202,8 +211,10 @@ def card_head(row: list[str], closed: int, scope: str, period: str, taken: str) 
             f"受理时绿码占比：{f'{share}（扫码受理 {scanned} 件' if share else '—（尚无扫码受理）'}")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_card_page_and_csv_match_the_oracle(console: Console, seed: int) -> None:
+@pytest.mark.parametrize(("backend", "seed"), [("sqlite", 1), ("sqlite", 2), ("sqlite", 3),
+                                               ("postgresql", 4)])
+async def test_card_page_and_csv_match_the_oracle(console: Console, backend: str, seed: int
+                                                  ) -> None:
     c = console
     org: dict[str, Any] = c.org  # type: ignore[attr-defined]
     cases, now = await play(c, random.Random(seed), 80)
@@ -253,10 +264,14 @@ async def test_card_page_and_csv_match_the_oracle(console: Console, seed: int) -
             html = await (await c.client.get("/stats", params={"period": typed} if typed
                                              else {})).text()
             assert f"统计期间：{label}" in html
-            n, red, yellow, green, unscored = (int(x) for x in want[0][2:7])
-            text = re.sub(r"<[^>]+>", "", re.search(r'<p id="summary">.*?</p>', html)[0])
-            assert text.startswith(f"案件 {n} 件") and text.endswith(
-                f"：红码 {red} · 黄码 {yellow} · 绿码 {green} · 未评分 {unscored}")
+            count = dict(zip(("cases", "red", "yellow", "green", "unscored"),
+                             map(int, want[0][2:7]), strict=True))
+            summary = re.search(r'<p id="summary">.*?</p>', html)
+            assert summary is not None
+            text = re.sub(r"<[^>]+>", "", summary[0])
+            assert text.startswith(f"案件 {count['cases']} 件") and text.endswith(
+                f"：红码 {count['red']} · 黄码 {count['yellow']} · 绿码 {count['green']} · "
+                f"未评分 {count['unscored']}")
             kv = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
             assert kv["转码次数"] == want[0][7]
             assert kv["首次红/黄码到转绿"] == (f"{want[0][8]} 天（中位数）" if want[0][8] else "—")
@@ -265,7 +280,6 @@ async def test_card_page_and_csv_match_the_oracle(console: Console, seed: int) -
             segs = re.findall(r'class="seg (\w+)" style="width:([0-9.]+)%"><span class="lbl" '
                               r'data-full="\S+ (\d+)"', html)
             assert [(k, int(v)) for k, _, v in segs] == [
-                (k, v) for k, v in (("red", red), ("yellow", yellow), ("green", green),
-                                    ("unscored", unscored)) if v]
-            assert all(abs(float(w) - 100 * int(v) / n) < 1e-6 for _, w, v in segs)
-            assert ("本院（统计范围内）暂无案件" in html) == (n == 0)
+                (k, count[k]) for k in ("red", "yellow", "green", "unscored") if count[k]]
+            assert all(abs(float(w) - 100 * int(v) / count["cases"]) < 1e-6 for _, w, v in segs)
+            assert ("本院（统计范围内）暂无案件" in html) == (count["cases"] == 0)
