@@ -89,10 +89,11 @@ def percent(part: int, whole: int) -> str:
 
 
 def days(value: float | None) -> str:
-    """Days to one decimal, halves rounded up (7.25 is 7.3); "" when there is none."""
+    """Days to one decimal, halves rounded up (7.25 is 7.3); "" when there is none. Rounded
+    from the float's shortest text: 1.45 days is stored as 1.4499…, which would show 1.4."""
     if value is None:
         return ""
-    return str(Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP))
+    return str(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def group_lines(title: str, word: str, rows: tuple[tuple[str, Group], ...], shown: int,

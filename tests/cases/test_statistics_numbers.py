@@ -359,3 +359,23 @@ async def test_closed_cases_are_counted_and_said_to_be_closed(console: Console) 
     rows = list(csv.reader(io.StringIO((await (await c.client.get("/stats.csv")).read())
                                        .decode("utf-8-sig"))))
     assert ["已结案（件）", "1"] in rows
+
+
+async def test_days_to_green_round_half_up_as_a_reader_works_it_out(console: Console) -> None:
+    """首次红/黄码到转绿 is to one decimal, halves up: red, then green 1 day 10 h 48 min
+    later, is 1.45 days and shows 1.5 on the card, the page and the CSV (the float 1.45 is
+    1.4499…, which once showed 1.4)."""
+    c = console
+    code = await create_case(c, **XD)
+    await evaluate(c, code, RED)
+    await c.advance("2088m")  # 34 h 48 min = 1.45 days
+    await evaluate(c, code, GREEN)
+    body = (await c.send("p-leader-hc", "dm:p-leader-hc", "统计"))["messages"][0]["card"]["body"]
+    assert "首次红/黄码到转绿（中位数）：1.5 天" in body
+    await c.client.post("/console/api/login", json={"user": "p-leader-hc"})
+    html = await (await c.client.get("/stats")).text()
+    assert "<dt>首次红/黄码到转绿</dt><dd>1.5 天（中位数）</dd>" in html
+    rows = list(csv.reader(io.StringIO((await (await c.client.get("/stats.csv")).read())
+                                       .decode("utf-8-sig"))))
+    assert ["首次红/黄码到转绿（中位数，天）", "1.5"] in rows
+    assert rows[1][:2] == ["合计", "全部"] and rows[1][8] == "1.5"
