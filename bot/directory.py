@@ -88,6 +88,13 @@ class Directory:
             u = self.units.get(u.parent) if u.parent else None
         return []
 
+    def inspectors_of(self, created_by: str) -> list[str]:
+        """Whom an inspection session's reports and escalations go to: the inspector who ran
+        it; every inspector when they are no longer on the roster (or none is known)."""
+        if created_by and created_by in self.people:
+            return [created_by]
+        return [p.id for p in self.with_role("inspector")]
+
     def led_units(self, person_id: str) -> list[str]:
         """The units whose escalations go to this person (``leaders_of``)."""
         return [u.id for u in self.org.units

@@ -69,9 +69,7 @@ def reporters(out: Outbound, item: RectificationItem) -> list[str]:
 def inspectors(out: Outbound, s: InspectionSession) -> list[str]:
     """Who is told of a report: the inspector who ran the session (as its escalations go to),
     any inspector when they are no longer on the roster."""
-    if out.directory.person(s.created_by) is not None:
-        return [s.created_by]
-    return [p.id for p in out.directory.with_role("inspector")]
+    return out.directory.inspectors_of(s.created_by)
 
 
 async def _redraw(out: Outbound, message_id: int | None, change: Callable[[Card], Card]) -> None:

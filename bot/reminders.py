@@ -230,14 +230,14 @@ class ReminderService:
 
     def rectification_people(self, item: RectificationToRemind) -> dict[str, tuple[str, ...]]:
         """The unit's chief with the item's 责任人 (told "逾期将提醒" at 整改), then the inspector
-        who ran the session (any inspector when none is known)."""
+        who ran the session (any inspector when none is known or they have left the roster).
+        A 责任人 no longer on the roster is not reminded: the unit's chief is."""
         d = self.services.directory
         chief = d.chief_of(item.unit)
+        owner = item.owner if d.person(item.owner) is not None else None
         return {
-            "chief": tuple(dict.fromkeys(
-                p for p in (item.owner or None, chief.id if chief else None) if p)),
-            "inspector": (item.inspector,) if item.inspector else
-            tuple(p.id for p in d.with_role("inspector")),
+            "chief": tuple(dict.fromkeys(p for p in (owner, chief.id if chief else None) if p)),
+            "inspector": tuple(d.inspectors_of(item.inspector)),
         }
 
     async def upcoming_for(self, session: AsyncSession, person: Person) -> list[Reminder]:
