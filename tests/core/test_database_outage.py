@@ -75,6 +75,11 @@ async def test_requests_in_a_database_outage(tmp_path: Path,
                 r = await client.post("/console/api/send", json=body)
                 assert r.status == 503
                 assert (await r.json())["error"].startswith("数据库暂不可用")
+                # a read-only command that reads nothing first fails at its journal write:
+                # the same one line
+                r = await client.post("/console/api/send", json={**body, "text": "我是谁"})
+                assert r.status == 503
+                assert (await r.json())["error"].startswith("数据库暂不可用")
                 r = await client.get("/api/v1/cases/HY-2026-0001", headers=auth)
                 assert r.status == 503
                 # an outbox worker polling meanwhile (one for DingTalk, say): one line, not one
@@ -87,13 +92,16 @@ async def test_requests_in_a_database_outage(tmp_path: Path,
                 await app._tick()  # what the scheduler runs every minute
             failed = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
             assert [(rec.name, rec.getMessage().split(":")[0]) for rec in failed] == [
-                ("bot.web", "POST /console/api/send"), ("bot.web", "GET /api/v1/cases/HY-2026-0001"),
+                ("bot.web", "POST /console/api/send"), ("bot.web", "POST /console/api/send"),
+                ("bot.web", "GET /api/v1/cases/HY-2026-0001"),
                 ("bot.outbox", "outbox"), ("bot.app", "periodic work")]
             assert all(rec.exc_info is None and "unavailable" in rec.getMessage()
                        for rec in failed)
             await cable.plug()
             r = await client.post("/console/api/send", json=body)
             assert r.status == 200, await r.text()
+            r = await client.post("/console/api/send", json={**body, "text": "我是谁"})
+            assert r.status == 200 and "余斌梅" in (await r.json())["messages"][0]["text"]
         finally:
             await client.close()
             await cable.unplug()
