@@ -152,7 +152,7 @@ class Publisher:
             except RedisError as e:  # Redis down: the screens stop updating
                 if not self._redis_down:
                     self._redis_down = True
-                    log.warning("live publish on %s failed: %s; big screens miss updates "
+                    log.warning("live publish on %s failed (%s): big screens miss updates "
                                 "until redis answers again", channel, e)
                 return
             except Exception:
