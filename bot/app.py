@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 
 Ticker = Callable[["App"], Awaitable[int]]
 AUDIT_HEAD_EVERY = timedelta(hours=1)  # the audit chain's head in the log, besides start and stop
+# A Redis that takes connections but does not answer (stalled, cut off without a reset) costs
+# each request this per Redis call, then the fallback runs; without it a request waited for
+# the client library's default (5 s in redis-py 8, for ever in 5.x) at every call
+REDIS_TIMEOUT_SECONDS = 1.0
 
 
 class App:
@@ -119,7 +123,9 @@ class App:
                  without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
                  cfg.storage.redis_prefix, _transports(cfg.transports),
                  key_fingerprint(self.settings.secrets.link_keys))
-        redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        redis = aioredis.from_url(cfg.storage.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                  socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+                                  ) if cfg.storage.redis_url else None
         if redis is not None:
             try:
                 await asyncio.wait_for(redis.ping(), timeout=2)
