@@ -63,6 +63,7 @@ AUDIT_HEAD_EVERY = timedelta(hours=1)  # the audit chain's head in the log, besi
 # each request this per Redis call, then the fallback runs; without it a request waited for
 # the client library's default (5 s in redis-py 8, for ever in 5.x) at every call
 REDIS_TIMEOUT_SECONDS = 1.0
+READY_DB_SECONDS = 5.0  # /readyz: the database's answer (more than a busy pool's checkout)
 
 
 class App:
@@ -337,9 +338,10 @@ def redis_address(redis: aioredis.Redis) -> str:
     return f"{where}/{kw.get('db', 0)}"
 
 
-def _why(e: BaseException) -> str:
+def _why(e: BaseException, waited: float = 1) -> str:
     """An exception as `Type: text`, on one line (redis-py's texts end with a period)."""
-    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) else "no answer in 1 s"
+    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) \
+        else f"no answer in {waited:g} s"
     return f"{type(e).__name__}: {text}".removesuffix(": ")
 
 
@@ -499,10 +501,16 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     services = app.services
     checks: dict[str, str] = {}
-    try:
+
+    async def select_one() -> None:
         async with services.db() as session:
             await session.execute(text("SELECT 1"))
+
+    try:  # a database that takes connections but does not answer must not hold the answer
+        await asyncio.wait_for(select_one(), timeout=READY_DB_SECONDS)
         checks["database"] = "ok"
+    except TimeoutError as e:
+        checks["database"] = f"error: {_why(e, READY_DB_SECONDS)}"
     except Exception as e:  # any failure means not ready; say which
         checks["database"] = f"error: {db.unavailable(e) or type(e).__name__}"
     if services.redis is None:

@@ -26,6 +26,7 @@ class Cable:
         self.port = port
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.stalled = False  # connections stay open, nothing gets through (a cut-off host)
 
     async def plug(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -38,12 +39,17 @@ class Cable:
         await self.server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.stalled:
+            self.writers.add(writer)
+            return
         up_r, up_w = await asyncio.open_connection("127.0.0.1", 5432)
         self.writers |= {writer, up_w}
 
         async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             try:
                 while data := await r.read(65536):
+                    if self.stalled:
+                        continue
                     w.write(data)
                     await w.drain()
             except OSError:
@@ -105,3 +111,24 @@ async def test_requests_in_a_database_outage(tmp_path: Path,
         finally:
             await client.close()
             await cable.unplug()
+
+
+async def test_readyz_when_the_database_stops_answering(tmp_path: Path) -> None:
+    """A PostgreSQL cut off without a reset (connections open, no answer): /readyz still
+    answers, 503 naming it, in seconds, so the load balancer's check reads why."""
+    async with fresh_postgres("casebot_stall") as url:
+        cable = Cable(free_port())
+        await cable.plug()
+        url = url.replace("127.0.0.1:5432", f"127.0.0.1:{cable.port}")
+        app = App(make_settings(tmp_path, storage={"database_url": url}), ManualClock(START))
+        client = TestClient(TestServer(create_web_app(app)))
+        await client.start_server()
+        try:
+            assert (await client.get("/readyz")).status == 200
+            cable.stalled = True
+            r = await asyncio.wait_for(client.get("/readyz"), 30)
+            assert r.status == 503
+            assert (await r.json())["database"] == "error: TimeoutError: no answer in 5 s"
+        finally:
+            await cable.unplug()
+            await client.close()
