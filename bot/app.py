@@ -60,6 +60,11 @@ log = logging.getLogger(__name__)
 
 Ticker = Callable[["App"], Awaitable[int]]
 AUDIT_HEAD_EVERY = timedelta(hours=1)  # the audit chain's head in the log, besides start and stop
+# A Redis that takes connections but does not answer (stalled, cut off without a reset) costs
+# each request this per Redis call, then the fallback runs; without it a request waited for
+# the client library's default (5 s in redis-py 8, for ever in 5.x) at every call
+REDIS_TIMEOUT_SECONDS = 1.0
+READY_DB_SECONDS = 5.0  # /readyz: the database's answer (more than a busy pool's checkout)
 
 
 class App:
@@ -120,7 +125,9 @@ class App:
                  without_password(cfg.storage.redis_url) if cfg.storage.redis_url else "none",
                  cfg.storage.redis_prefix, _transports(cfg.transports),
                  key_fingerprint(self.settings.secrets.link_keys))
-        redis = aioredis.from_url(cfg.storage.redis_url) if cfg.storage.redis_url else None
+        redis = aioredis.from_url(cfg.storage.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                  socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+                                  ) if cfg.storage.redis_url else None
         if redis is not None:
             try:
                 await asyncio.wait_for(redis.ping(), timeout=2)
@@ -332,9 +339,10 @@ def redis_address(redis: aioredis.Redis) -> str:
     return f"{where}/{kw.get('db', 0)}"
 
 
-def _why(e: BaseException) -> str:
+def _why(e: BaseException, waited: float = 1) -> str:
     """An exception as `Type: text`, on one line (redis-py's texts end with a period)."""
-    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) else "no answer in 1 s"
+    text = " ".join(str(e).split()) if not isinstance(e, TimeoutError) \
+        else f"no answer in {waited:g} s"
     return f"{type(e).__name__}: {text}".removesuffix(": ")
 
 
@@ -495,10 +503,16 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     services = app.services
     checks: dict[str, str] = {}
-    try:
+
+    async def select_one() -> None:
         async with services.db() as session:
             await session.execute(text("SELECT 1"))
+
+    try:  # a database that takes connections but does not answer must not hold the answer
+        await asyncio.wait_for(select_one(), timeout=READY_DB_SECONDS)
         checks["database"] = "ok"
+    except TimeoutError as e:
+        checks["database"] = f"error: {_why(e, READY_DB_SECONDS)}"
     except Exception as e:  # any failure means not ready; say which
         checks["database"] = f"error: {db.unavailable(e) or type(e).__name__}"
     if services.redis is None:

@@ -629,7 +629,8 @@ def cmd_prune(args: argparse.Namespace) -> None:
     except db.DatabaseUnavailable as e:
         _database_error(settings, e)
     when = cutoff.astimezone(settings.config.tz).isoformat(timespec="seconds")
-    print(f"processed_events: {n} rows handled before {when} deleted ({days} days and older)")
+    rows, span = ("row" if n == 1 else "rows"), ("1 day" if days == 1 else f"{days} days")
+    print(f"processed_events: {n} {rows} handled before {when} deleted ({span} and older)")
 
 
 def _log_level_option(p: argparse.ArgumentParser) -> None:

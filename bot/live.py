@@ -123,6 +123,7 @@ class Publisher:
     def __init__(self, hub: LiveHub) -> None:
         self.hub = hub
         self._tasks: set[asyncio.Task[None]] = set()
+        self._redis_down = False  # one warning per Redis outage, not one per publish
 
     def after_commit(self, session: AsyncSession, channel: str, message: dict[str, Any]) -> None:
         """Publish once the session's current transaction commits; a rollback drops it."""
@@ -149,9 +150,17 @@ class Publisher:
             try:
                 await coro
             except RedisError as e:  # Redis down: the screens stop updating
-                log.warning("live publish on %s failed: %s", channel, e)
+                if not self._redis_down:
+                    self._redis_down = True
+                    log.warning("live publish on %s failed (%s): big screens miss updates "
+                                "until redis answers again", channel, e)
+                return
             except Exception:
                 log.exception("live publish on %s failed", channel)
+                return
+            if self._redis_down:
+                self._redis_down = False
+                log.info("live: redis reachable again, publishing to big screens")
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

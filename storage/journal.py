@@ -80,12 +80,21 @@ class Journal:
         return await waiting.done
 
     async def _drain(self) -> None:
+        from storage.db import unavailable  # storage.db imports this module
+
         try:
             while self._queue:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
                 try:
                     await self._settle(batch)
                 except Exception as e:
+                    if unavailable(e) is not None:
+                        # the database cannot be reached: each event fails alike, and each
+                        # caller answers 503 and logs it (one line per request, not three)
+                        for w in batch:
+                            if not w.done.done():
+                                w.done.set_exception(e)
+                        continue
                     # One bad event must not fail the others: write them one by one.
                     log.warning("journal: a batch of %d failed (%s: %s); writing its events "
                                 "one by one", len(batch), type(e).__name__, e)

@@ -37,6 +37,10 @@ def test_prune_deletes_old_processed_events_only(tmp_path: Path) -> None:
     assert r.stdout.startswith("processed_events: 2 rows handled before ")
     assert r.stdout.endswith(" deleted (30 days and older)\n")
     assert asyncio.run(rows()) == ["now", "recent"]
+    r = cli("prune", "--config", str(path), "--older-than-days", "1")  # one row, one day
+    assert r.stdout.startswith("processed_events: 1 row handled before ")
+    assert r.stdout.endswith(" deleted (1 day and older)\n")
+    assert asyncio.run(rows()) == ["now"]
     r = cli("prune", "--config", str(path), "--older-than-days", "0")
     assert (r.returncode, r.stderr) == (2, "error: --older-than-days 0: at least 1, beyond the "
                                            "redelivery window\n")

@@ -53,3 +53,38 @@ async def test_redis_down_falls_back_to_database(tmp_path: Path) -> None:
         assert app.dispatcher.dedupe is not None and app.dispatcher.dedupe.healthy is False
     finally:
         await app.stop()
+
+
+async def test_a_redis_that_never_answers_costs_seconds_not_the_answer(tmp_path: Path) -> None:
+    """A stalled Redis (it takes the connection, then says nothing) is lost Redis too: each
+    message is still answered, a second or two later, not after the library's own timeouts
+    (docs/deploy.md, 'What breaks when Redis is lost': slower, nothing wrong)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read()  # until the client gives up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = make_settings(tmp_path, storage={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    app = App(settings, ManualClock(START))
+    await app.start()
+    try:
+        loop = asyncio.get_running_loop()
+        for i in range(2):
+            ev = MessageEvent(event_id=f"stalled-{i}", platform="console",
+                              user_id="p-prosecutor-1", chat="dm:p-prosecutor-1", at=START,
+                              text="我是谁")
+            began = loop.time()
+            result = await asyncio.wait_for(app.dispatcher.feed(ev), 30)
+            took = loop.time() - began
+            assert result.status == "handled" and "余斌梅" in (result.messages[0].text or "")
+            assert took < 4, f"answered after {took:.1f} s"
+        assert app.dispatcher.dedupe is not None and app.dispatcher.dedupe.healthy is False
+    finally:
+        await app.stop()
+        server.close()
+        for w in held:
+            w.transport.abort()
+        await server.wait_closed()
