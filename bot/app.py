@@ -109,13 +109,20 @@ class App:
         cfg = self.settings.config
         dt_creds = (dingtalk.credentials(cfg.transports.dingtalk, os.environ)
                     if cfg.transports.dingtalk.enabled else None)
-        self.engine = db.create_engine(cfg.storage.database_url)
+        url = cfg.storage.database_url
+        self.engine = db.create_engine(url, timeout=cfg.storage.statement_timeout_seconds)
+        # a migration may rightly take long (an index built on a big table): on PostgreSQL it
+        # runs on an engine of its own, without the statement timeout
+        migrating = db.create_engine(url) if db.is_postgresql(url) else self.engine
         try:
-            await migrate.upgrade(self.engine)  # logs each migration as it is applied
+            await migrate.upgrade(migrating)  # logs each migration as it is applied
         except migrate.SchemaTooNew as e:  # a rolling upgrade: this is the old instance
             log.warning("%s; this instance keeps running on it, as the old instances of a "
                         "rolling upgrade do; replace it with the newer casebot "
                         "(docs/deploy.md, 'Migrations')", e)
+        finally:
+            if migrating is not self.engine:
+                await migrating.dispose()
         # once the database opened (a start that cannot open it is one error line naming it):
         # what this instance shares with the others, to compare their logs
         # (the link key's fingerprint, never the key: links signed by one are checked by another)

@@ -197,6 +197,10 @@ class StorageConfig(Strict):
     # share one Redis server without seeing each other's keys
     redis_prefix: str = Field(default="casebot:", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
     dedupe_ttl_seconds: int = Field(default=600, ge=300)
+    # PostgreSQL: a statement (or a connection attempt) with no answer by then fails, and the
+    # request answers 503, instead of waiting for ever on a database that stopped answering
+    # without closing its connections (a cut-off host). Far above any statement casebot runs.
+    statement_timeout_seconds: float = Field(default=60, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

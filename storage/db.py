@@ -30,7 +30,10 @@ from storage.journal import Journal
 from storage.sqlite_driver import OneTripDBAPI
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """`timeout` (PostgreSQL): seconds a statement or a connection attempt may go without an
+    answer before it fails (asyncpg's command_timeout and connect timeout); None: the
+    driver's (no limit on statements), for commands whose work may legitimately take long."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -46,7 +49,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
         return engine
+    if timeout is not None:
+        kwargs["connect_args"] = {"command_timeout": timeout, "timeout": timeout,
+                                  **kwargs.get("connect_args", {})}
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 class DatabaseUnavailable(Exception):

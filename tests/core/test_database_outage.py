@@ -132,3 +132,37 @@ async def test_readyz_when_the_database_stops_answering(tmp_path: Path) -> None:
         finally:
             await cable.unplug()
             await client.close()
+
+
+async def test_requests_when_the_database_stops_answering(tmp_path: Path) -> None:
+    """A PostgreSQL cut off without a reset (connections open, no answer): a person's message
+    and an API call are answered 503 once storage.statement_timeout_seconds pass, instead of
+    waiting for ever, and answered again once the database is back."""
+    async with fresh_postgres("casebot_stall_req") as url:
+        cable = Cable(free_port())
+        await cable.plug()
+        url = url.replace("127.0.0.1:5432", f"127.0.0.1:{cable.port}")
+        settings = make_settings(tmp_path, storage={"database_url": url,
+                                                    "statement_timeout_seconds": 2})
+        app = App(settings, ManualClock(START))
+        client = TestClient(TestServer(create_web_app(app)))
+        await client.start_server()
+        body = {"user": "p-prosecutor-1", "chat": "dm:p-prosecutor-1", "text": "我的案件"}
+        try:
+            assert (await client.post("/console/api/send", json=body)).status == 200
+            cable.stalled = True
+            # the test's own bound, far above the 2 s: without the timeout this never returns
+            r = await asyncio.wait_for(client.post("/console/api/send", json=body), 30)
+            assert r.status == 503
+            assert (await r.json())["error"].startswith("数据库暂不可用")
+            r = await asyncio.wait_for(client.get(
+                "/api/v1/cases/HY-2026-0001", headers={"Authorization": "Bearer test-token"}), 30)
+            assert r.status == 503
+            cable.stalled = False
+            await cable.unplug()  # the stalled connections are cut; new ones get through
+            await cable.plug()
+            r = await client.post("/console/api/send", json=body)
+            assert r.status == 200, await r.text()
+        finally:
+            await cable.unplug()
+            await client.close()
