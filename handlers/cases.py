@@ -586,7 +586,8 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await _redraw_choice_card(ctx, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
             f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
-        await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
+        await ops.reply_in_confidence(
+            ctx, None, case, text=f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
     ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
@@ -600,7 +601,7 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         view, ev, decision, ctx.user.name, now, tz), done)
     await ops.settle_choice_cards(ctx, case, done, footer, state)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
-    await ctx.reply(f"{case.code} 已决定：{decision}。")
+    await ops.reply_in_confidence(ctx, None, case, text=f"{case.code} 已决定：{decision}。")
     # every case manager who scanned it while it waited
     scanners = await repo.intake_scanners(ctx.session, pending[-1]) if pending else []
     for manager in scanners:
@@ -632,7 +633,7 @@ async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
                   f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                   "请案管部门重新扫码受理。")
     await _redraw_choice_card(ctx, None, footer)
-    await ctx.reply(answer)
+    await ops.reply_in_confidence(ctx, None, case, text=answer)
 
 
 @router.action("intake.defer", roles=("prosecutor",))

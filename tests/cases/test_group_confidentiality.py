@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cases.helpers import PROSECUTOR, RED, create_case, evaluate
+from tests.cases.helpers import GREEN, MANAGER, PROSECUTOR, RED, YELLOW, create_case, evaluate
 from tests.conftest import Console
 
 GROUP = "g-case-team"
@@ -54,3 +54,36 @@ async def test_reminders_asked_in_a_group_come_privately(console: Console) -> No
     [mine] = r["messages"]
     assert mine["chat"] == f"dm:{PROSECUTOR}" and f"责任倒查 {code}" in mine["card"]["body"]
 
+
+async def test_intake_choice_typed_in_a_group_is_answered_privately(console: Console) -> None:
+    """延期受理 / 先收后补 typed in the group: the decision, the one already made and the
+    re-score that made the choice moot (colour and score) go to the prosecutor alone."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    mark = await outsiders_mark(console)
+    before = await last_id(console, GROUP)
+    note = f"案件码 {code} 涉及办案信息，本群有成员无权查看，已私信发给您。"
+
+    r = await console.send(PROSECUTOR, GROUP, f"延期受理 {code}")
+    answer = next(m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}" and m["text"])
+    assert answer["text"] == f"{code} 已决定：延期受理。"
+    r = await console.send(PROSECUTOR, GROUP, f"先收后补 {code}")
+    answer = next(m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}")
+    assert answer["text"] == f"{code} 已作出受理决定：延期受理，无需重复选择。"
+
+    # another 黄码待定, re-scored green before the choice
+    other = await create_case(console)
+    await evaluate(console, other, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {other}")
+    await evaluate(console, other, GREEN)
+    r = await console.send(PROSECUTOR, GROUP, f"先收后补 {other}")
+    answer = next(m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}")
+    assert answer["text"].startswith(f"{other} 现为绿码 95分，不再待定")
+
+    # the group read only that the answers went privately
+    seen = [m for m in await console.messages(GROUP, before) if m["from"] == "bot"]
+    assert [m["text"] for m in seen] == [
+        note, note, f"案件码 {other} 涉及办案信息，本群有成员无权查看，已私信发给您。"]
+    assert not any(w in shown(m) for m in seen for w in ("延期受理", "先收后补", "绿码", "95"))
+    await assert_outsiders_got_nothing(console, mark)
