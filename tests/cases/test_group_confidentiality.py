@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cases.helpers import GREEN, MANAGER, PROSECUTOR, RED, YELLOW, create_case, evaluate
+from tests.cases.helpers import (
+    AUTH,
+    GREEN,
+    INVESTIGATORS,
+    MANAGER,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    create_case,
+    evaluate,
+)
 from tests.conftest import Console
 
 GROUP = "g-case-team"
@@ -86,4 +96,46 @@ async def test_intake_choice_typed_in_a_group_is_answered_privately(console: Con
     assert [m["text"] for m in seen] == [
         note, note, f"案件码 {other} 涉及办案信息，本群有成员无权查看，已私信发给您。"]
     assert not any(w in shown(m) for m in seen for w in ("延期受理", "先收后补", "绿码", "95"))
+    await assert_outsiders_got_nothing(console, mark)
+
+
+async def test_what_became_of_a_case_is_told_privately_in_a_group(console: Console) -> None:
+    """撤销案件 confirmed in the group, and 评分 / 受理 / 已知悉 of a case withdrawn (with its
+    reason) or closed: the answer names what became of the case, so it comes privately."""
+    dropped = await create_case(console)
+    mark = await outsiders_mark(console)
+    before = await last_id(console, GROUP)
+    r = await console.send(PROSECUTOR, GROUP, f"撤销案件 {dropped} 重复录入 确认")
+    [done] = [m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}"]
+    assert done["text"].startswith(f"已撤销案件 {dropped}。")
+    withdrawn = f"{dropped} 已撤销（余斌梅 "
+    r = await console.send(PROSECUTOR, GROUP, f"撤销案件 {dropped}")
+    [again] = [m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}"]
+    assert again["text"].startswith(withdrawn) and "重复录入" in again["text"]
+    r = await console.send(PROSECUTOR, GROUP, f"评分 {dropped}")
+    [score] = [m for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}"]
+    assert score["text"].startswith(withdrawn) and score["text"].endswith("不能评分。")
+    r = await console.send(MANAGER, GROUP, f"受理 {dropped}")
+    [scan] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER}"]
+    assert scan["text"].startswith(withdrawn) and scan["text"].endswith("无需受理。")
+
+    closed = await create_case(console)
+    await evaluate(console, closed, GREEN)
+    r = await console.client.patch(f"/api/v1/cases/{closed}", json={"status": "closed"},
+                                   headers=AUTH)
+    assert r.status == 200
+    r = await console.send(MANAGER, GROUP, f"受理 {closed}")
+    [scan] = [m for m in r["messages"] if m["chat"] == f"dm:{MANAGER}"]
+    assert scan["text"].startswith(f"{closed} 已于 ") and "结案，无需受理" in scan["text"]
+    r = await console.send(INVESTIGATORS[0], GROUP, f"已知悉 {closed}")
+    [ack] = [m for m in r["messages"] if m["chat"] == f"dm:{INVESTIGATORS[0]}"]
+    assert "结案，无需确认知悉" in ack["text"]
+
+    seen = [m for m in await console.messages(GROUP, before) if m["from"] == "bot"]
+    withdraw_note = "撤销案件涉及办案信息，已私信回复您。"
+    assert [m["text"] for m in seen] == [
+        withdraw_note, withdraw_note,
+        *[f"案件码 {dropped} 涉及办案信息，本群有成员无权查看，已私信发给您。"] * 2,
+        *[f"案件码 {closed} 涉及办案信息，本群有成员无权查看，已私信发给您。"] * 2]
+    assert not any(w in shown(m) for m in seen for w in ("重复录入", "已撤销", "结案"))
     await assert_outsiders_got_nothing(console, mark)
