@@ -236,7 +236,8 @@ async def score_cmd(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"只有本案承办检察官可以为 {case.code} 评分。")
         return
     if case.status != repo.OPEN:  # withdrawn, or closed: the form would refuse it
-        await ctx.reply(f"{case.code} {ops.not_open_text(ctx, case)}，不能评分。")
+        await ops.reply_in_confidence(
+            ctx, None, case, text=f"{case.code} {ops.not_open_text(ctx, case)}，不能评分。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
     await ops.reply_in_confidence(
@@ -281,6 +282,10 @@ def _typed_confirm(rest: str) -> tuple[str, bool]:
     return rest, False
 
 
+# what the group reads when 撤销案件, its confirmation or refusal, comes privately
+WITHDRAW_NOTE = "撤销案件涉及办案信息，已私信回复您。"
+
+
 @router.command("撤销案件", summary="撤销误录入的案件（仅限尚未评分的本人案件，需确认）",
                 usage=ops.WITHDRAW_USAGE, roles=("prosecutor",), free_text=1)
 async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
@@ -295,7 +300,7 @@ async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     reason, confirmed = _typed_confirm(rest)
     reason = one_line(reason)  # as typed, but on one line: the card's 撤销原因 is one
     if (why := ops.withdraw_refusal(ctx, case, ctx.user)) is not None:
-        await ctx.reply(why)
+        await ops.reply_in_confidence(ctx, None, case, why, group_note=WITHDRAW_NOTE)
         return
     if (bad := ops.withdraw_reason_error(reason)) is not None:
         await ctx.reply(f"{bad}用法：{ops.WITHDRAW_USAGE}")
@@ -306,7 +311,7 @@ async def withdraw_cmd(event: MessageEvent, ctx: Context) -> None:
     typed = f"撤销案件 {case.code} {reason + ' ' if reason else ''}{WITHDRAW_CONFIRM}"
     await ops.reply_in_confidence(
         ctx, withdraw_confirm_card(ops.case_view(ctx, case), reason, typed), case,
-        group_note="撤销案件涉及办案信息，已私信回复您。")
+        group_note=WITHDRAW_NOTE)
 
 
 @router.action("case.withdraw", roles=("prosecutor",))
@@ -332,12 +337,14 @@ async def _withdraw(ctx: Context, code: str, reason: str) -> bool:
         await ctx.reply(f"未找到案件码 {code}。")
         return False
     if (why := ops.withdraw_refusal(ctx, case, ctx.user)) is not None:
-        await ctx.reply(why)
+        await ops.reply_in_confidence(ctx, None, case, why, group_note=WITHDRAW_NOTE)
         return False
     await ops.withdraw(ctx, case, ctx.user, reason)
     await replan_case(ctx, case, by=ctx.user.id)
     await ops.retire_withdrawn_cards(ctx, case)
-    await ctx.reply(f"已撤销案件 {case.code}。该案件不再列入我的案件和统计，也不再提醒。")
+    await ops.reply_in_confidence(
+        ctx, None, case, f"已撤销案件 {case.code}。该案件不再列入我的案件和统计，也不再提醒。",
+        group_note=WITHDRAW_NOTE)
     return True
 
 
@@ -371,7 +378,8 @@ async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> No
     """已知悉 of the investigator's card `delivery`, once: the delivered card loses its 已知悉
     and says who acknowledged when; so does the 码 card it was tapped on."""
     if case.status != repo.OPEN:  # the card lost 已知悉 on closing; an old rendering may not have
-        await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
         return
     if not await ops.acknowledge(ctx, delivery, ctx.user):
         await ctx.reply("您已确认过这张案件码卡片。" if ctx.card_message is not None
@@ -420,14 +428,15 @@ async def ack_cmd(event: MessageEvent, ctx: Context) -> None:
         await ctx.reply(f"只有本案侦查人员可以确认知悉 {case.code} 的案件码。")
         return
     if case.status == repo.OPEN and case.version == 0:
-        await ctx.reply(f"{case.code} 尚未评分，没有需要确认的案件码。")
+        await ops.reply_in_confidence(ctx, None, case, f"{case.code} 尚未评分，没有需要确认的案件码。")
         return
     delivery = await repo.own_delivery(ctx.session, case.code, case.version, ctx.user.id)
     if delivery is None and case.status == repo.OPEN:
         await ctx.reply(f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
         return
     if delivery is None:
-        await ctx.reply(f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
         return
     await _acknowledge(ctx, case, delivery)
 
@@ -484,11 +493,13 @@ async def take_in(ctx: Context, case: CaseRow) -> bool:
         return False
     case, last, raced = await ops.lock_for_intake(ctx, case.code)
     if case.status != "open":  # nothing to take in; a 待定 would ask the prosecutor for nothing
-        await ctx.reply(f"{case.code} {ops.not_open_text(ctx, case)}，无需受理。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"{case.code} {ops.not_open_text(ctx, case)}，无需受理。")
         return False
     ev = await repo.current_evaluation(ctx.session, case)
     if ev is None:
-        await ctx.reply(f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"{case.code} 尚未评分，不能受理，请联系承办检察官先行评分。")
         return False
     if last is not None and last.version == ev.version:  # scanned again, not re-scored since
         await _intake_again(ctx, case, ev, last, remind=not raced)
@@ -586,7 +597,8 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await _redraw_choice_card(ctx, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
             f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
-        await ctx.reply(f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
+        await ops.reply_in_confidence(
+            ctx, None, case, text=f"{case.code} 已作出受理决定：{case.intake}，无需重复选择。")
         return
     ctx.action_done()
     pending = await ops.waiting_intakes(ctx, case.code)
@@ -600,7 +612,7 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         view, ev, decision, ctx.user.name, now, tz), done)
     await ops.settle_choice_cards(ctx, case, done, footer, state)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
-    await ctx.reply(f"{case.code} 已决定：{decision}。")
+    await ops.reply_in_confidence(ctx, None, case, text=f"{case.code} 已决定：{decision}。")
     # every case manager who scanned it while it waited
     scanners = await repo.intake_scanners(ctx.session, pending[-1]) if pending else []
     for manager in scanners:
@@ -632,7 +644,7 @@ async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
                   f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                   "请案管部门重新扫码受理。")
     await _redraw_choice_card(ctx, None, footer)
-    await ctx.reply(answer)
+    await ops.reply_in_confidence(ctx, None, case, text=answer)
 
 
 @router.action("intake.defer", roles=("prosecutor",))

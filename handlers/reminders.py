@@ -85,7 +85,8 @@ async def list_reminders(ctx: Context) -> None:
         lines += [f"· 整改事项 #{i.id}（整改期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
                   for i in items[:SHOWN]]
         lines += _more(len(items) - SHOWN, "期限更晚，逾期后提醒")
-    await ctx.reply(card=Card(title="我的提醒", body="\n".join(lines)))
+    # the cases and 整改事项 listed are the asker's to know: asked in a group, it comes privately
+    await ops.reply_in_confidence(ctx, Card(title="我的提醒", body="\n".join(lines)), None)
 
 
 def _due(r: Reminder, tz: ZoneInfo, deadlines: Mapping[str, tuple[str, date | datetime]],
