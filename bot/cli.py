@@ -574,11 +574,15 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
           f"({short_hash(done.roster_version, full=True)}) in the database{written}")
     for h in done.handovers:
         n = done.items.get((h.unit, h.old_id), 0)
-        if h.replaced:
+        items = (f"; 移交 {n} 项未完成整改: {n} open rectification items handed to "
+                 f"{h.new_id}, who is told" if n else "")
+        if h.moved_to:
+            print(f"{h.unit}: new chief {h.new_name}; {h.old_id} ({h.old_name}) moved to "
+                  f"{h.moved_to} as its chief{items}")
+        elif h.replaced:
             print(f"{h.unit}: chief role removed from {h.old_id} ({h.old_name}), new chief "
                   f"{h.new_name}" + ("; they now have no role" if h.no_role_left else "")
-                  + (f"; 移交 {n} 项未完成整改: {n} open rectification items handed to "
-                     f"{h.new_id}, who is told" if n else ""))
+                  + items)
         else:
             print(f"warning: {h.unit} now has two chiefs, {h.old_id} ({h.old_name}) and "
                   f"{h.new_name}; if this is a handover, run again with --replace-chiefs"

@@ -67,7 +67,9 @@ class Change:
 class Handover:
     """A row names a new 检察长 for a unit that has one (换任). `replaced`: the import removes
     the outgoing chief's `chief` role (their other roles, unit and ids stay); `no_role_left`:
-    it was their only role, so they stay on the roster but may do nothing."""
+    it was their only role, so they stay on the roster but may do nothing. `moved_to`: another
+    row makes the outgoing chief chief of that unit (调任): they leave this one whatever
+    `replace_chiefs` says, so the handover always happens and they keep the chief role."""
 
     row: int
     unit: str
@@ -78,9 +80,13 @@ class Handover:
     replaced: bool
     no_role_left: bool
     new_id: str  # the incoming chief: the outgoing one's open 整改事项 move to them
+    moved_to: str = ""  # unit id
+    moved_to_name: str = ""
 
     @property
     def label(self) -> str:
+        if self.moved_to:
+            return f"调任：{self.old_name}（{self.old_id}）调任{self.moved_to_name}检察长"
         return f"换任：撤销 {self.old_name} 的检察长身份"
 
 
@@ -113,7 +119,8 @@ class RosterPlan:
         for what in ("unit", "person"):
             for op in ("add", "change"):
                 out[f"{what}_{op}"] = [c.id for c in self.changes if c.what == what and c.op == op]
-        out["chief_removed"] = [h.old_id for h in self.handovers if h.replaced]
+        out["chief_removed"] = [h.old_id for h in self.handovers
+                                if h.replaced and not h.moved_to]
         return out
 
 
@@ -387,7 +394,11 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
                   ) -> tuple[dict[int, list[str]], dict[str, dict[str, Any]],
                              dict[str, dict[str, Any]]]:
     """Code prefixes, DingTalk ids and chiefs, in file order: every row is checked, only the
-    rows in `passed` that pass change the roster. Sets the plan's changes and warnings."""
+    rows in `passed` that pass change the roster. Sets the plan's changes and warnings.
+
+    A unit's outgoing chiefs are those of the roster before the import, so that the plan does
+    not depend on the order of the rows: a chief another row moves to another unit (调任)
+    hands this one over while keeping the chief role there."""
     units = dict(old_units)
     people = dict(old_people)
     plan.changes, plan.warnings, plan.handovers = [], [], []
@@ -395,6 +406,8 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
     prefixes = {u.get("code_prefix"): uid for uid, u in old_units.items() if u.get("code_prefix")}
     dingtalk_ids = {(p.get("ids") or {}).get("dingtalk"): pid for pid, p in old_people.items()
                     if (p.get("ids") or {}).get("dingtalk")}
+    moving = {r["chief_id"]: (r["unit_id"], r["name"])
+              for n, r in enumerate(rows, start=2) if n in passed and r.get("chief_id")}
     for n, row in enumerate(rows, start=2):
         uid, name, kind = row.get("unit_id", ""), row.get("name", ""), row.get("kind", "")
         prefix = row.get("code_prefix", "")
@@ -447,11 +460,16 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
         person_name = chief_name or str(old.get("name", ""))
         new_person = {"id": chief, "name": person_name, "unit": uid,
                       "roles": roles if "chief" in roles else [*roles, "chief"], "ids": ids}
-        others = [p for pid, p in people.items()
+        others = [p for pid, p in old_people.items()
                   if pid != chief and p.get("unit") == uid and "chief" in (p.get("roles") or [])]
         replace = replace_chiefs is True or (not isinstance(replace_chiefs, bool)
                                              and uid in replace_chiefs)
         for p in others:
+            to, to_name = moving.get(p["id"], (uid, name))
+            if to != uid:
+                plan.handovers.append(Handover(n, uid, name, p["id"], str(p.get("name")),
+                                               person_name, True, False, chief, to, to_name))
+                continue
             left = [r for r in p.get("roles") or [] if r != "chief"]
             plan.handovers.append(Handover(n, uid, name, p["id"], str(p.get("name")),
                                            person_name, replace, not left, chief))

@@ -214,7 +214,7 @@ class AdminWeb:
             base = await current(session, self.app.settings.org_path)
             newer: Newer = await newer_than(session, base_id)
         plan = await asyncio.to_thread(self._plan, base, text, replace)
-        new = frozenset(h.unit for h in plan.handovers) - offered - replace
+        new = frozenset(h.unit for h in plan.handovers if not h.moved_to) - offered - replace
         if new:
             plan = await asyncio.to_thread(self._plan, base, text, replace | new)
         return self._render(

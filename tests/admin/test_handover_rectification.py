@@ -10,6 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from config.loader import DEFAULT_DIR
@@ -137,3 +138,52 @@ async def test_the_cli_import_hands_items_over_and_the_next_reminder_goes_to_the
     assert len(await reminder_cards(console, old)) == 1  # nothing new for the old chief
     r = await console.send(NEW, f"dm:{NEW}", f"整改完成 #{open_id} 已建立月报制度")
     assert answer(r).startswith(f"已报告整改事项 #{open_id} 整改完成并销号")
+
+
+@pytest.mark.parametrize("moving_row_first", [True, False],
+                         ids=["moving-chief-row-first", "new-chief-row-first"])
+async def test_a_chief_moving_to_another_office_hands_their_items_over_in_either_order(
+        console: Console, moving_row_first: bool) -> None:
+    """One row names the unit's chief as chief of another office, another a new chief for the
+    unit: whatever the order, the unit is handed over (its open item goes to the new chief,
+    who is told) and the moving chief is the other office's chief, not its old one."""
+    unit, open_id, _ = await items_of_first_unit(console)
+    d = console.app.services.directory
+    old, u = f"p-chief-{unit}", d.units[unit]
+    other = next(o for o in d.org.units if o.id != unit and o.parent == u.parent
+                 and d.person(f"p-chief-{o.id}") is not None)
+    moves = f"{other.id},{other.name},{other.kind},,,{old},,\n"
+    succeeds = f"{unit},{u.name},{u.kind},,,{NEW},钱新任,dt-9901\n"
+    old_name, other_chief = str(d.person_name(old)), d.person(f"p-chief-{other.id}")
+    assert other_chief is not None
+    await login(console, ADMIN)
+    _, page = await preview(console, HEADER + (moves + succeeds if moving_row_first
+                                               else succeeds + moves))
+    box = page[page.index('id="handovers"'):page.index('id="apply"')]
+    moving_row = 2 if not moving_row_first else 3  # the row naming the new chief
+    assert (f"调任：{old_name}（{old}）调任{other.name}检察长 <span class=\"muted\">（第 "
+            f"{moving_row} 行 {u.name}：{old_name} → 钱新任；<span class=\"handover-items\">"
+            "移交 1 项未完成整改</span>给 钱新任）") in box
+    assert f'name="replace" value="{unit}"' not in box  # not a choice: they leave the unit
+    assert (f'name="replace" value="{other.id}" checked> 换任：撤销 {other_chief.name} '
+            "的检察长身份") in box
+
+    done = await confirm(console, page, replace=True)
+    assert (f"{old_name}（{old}）调任{other.name}检察长；{u.name}检察长：钱新任；已"
+            '<span class="handover-items">移交 1 项未完成整改</span>给 钱新任，并已通知。') in done
+    assert f"已撤销 {other_chief.name}（{other_chief.id}）在{other.name}的检察长身份" in done
+    assert "已撤销 " + old_name not in done
+
+    mover = d.person(old) if (d := console.app.services.directory) else None
+    assert mover is not None and mover.unit == other.id and "chief" in mover.roles
+    assert (await status(console, open_id)).owner_person_id == NEW
+    assert await handover_records(console) == [
+        {"item": open_id, "unit": unit, "from": old, "to": NEW}]
+    [notice] = await dm_texts(console, NEW)
+    assert notice.startswith(f"您已接任{u.name}检察长。原检察长{old_name}负责的 1 项未完成整改")
+    assert f"· 整改事项 #{open_id}（整改期限 2026-11-03）" in notice
+    item_card = await dm_card(console, old, f"整改事项 #{open_id}")
+    assert item_card["card"]["actions"] == [] and "钱新任" in item_card["card"]["footer"]
+    [theirs] = (await console.send(old, f"dm:{old}", "提醒"))["messages"]
+    assert f"#{open_id}" not in json.dumps(theirs, ensure_ascii=False)
+    assert await dm_texts(console, other_chief.id) == []  # nothing of theirs moved

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 from sqlalchemy import select
 
+from bot.roster import plan_roster, read_csv, read_org_file
+from config.loader import DEFAULT_DIR
 from config.model import Org
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
@@ -146,3 +149,61 @@ def test_the_cli_replaces_chiefs_only_when_asked(tmp_path: Path) -> None:
     assert ("c01-01: chief role removed from p-chief-c01-01 (任阳阳), new chief 王海澄; "
             "they now have no role") in r.stdout
     assert chiefs_in_file() == ["p-chief-hc-2"]
+
+
+# 任阳阳, chief of 海澄县 (c01-01), becomes chief of 乐顺市 (c01-02, 袁浩's); 海澄县 gets a new chief
+MOVES = "c01-02,示范市乐顺市人民检察院,county,,,p-chief-c01-01,,\n"
+SUCCEEDS = "c01-01,示范市海澄县人民检察院,county,,,p-chief-hc-2,王海澄,\n"
+ORDERS = {"moving-chief-row-first": HEADER + MOVES + SUCCEEDS,
+          "new-chief-row-first": HEADER + SUCCEEDS + MOVES}
+
+
+def plan_of(text: str, replace: bool | frozenset[str]) -> dict[str, Any]:
+    """What an import of `text` would do, without the row numbers (which follow the order)."""
+    plan = plan_roster(read_org_file(DEFAULT_DIR / "org.yaml"), read_csv(text.encode()), replace)
+    assert plan.ok, plan.errors
+    return {"handovers": sorted(
+                (h.unit, h.old_id, h.new_id, h.replaced, h.no_role_left, h.moved_to)
+                for h in plan.handovers),
+            "changes": sorted((c.id, c.op, c.fields) for c in plan.changes),
+            "warnings": sorted(w.message for w in plan.warnings),
+            "version": plan.new_version, "summary": plan.summary()}
+
+
+@pytest.mark.parametrize("replace", [False, True, frozenset({"c01-01"})],
+                         ids=["unchecked", "checked", "only-the-old-office-checked"])
+def test_a_chief_moving_to_another_office_plans_the_same_in_either_order(
+        replace: bool | frozenset[str]) -> None:
+    """The moving chief hands their office over (whether or not 换任 is checked: they leave
+    it), keeps the chief role at the new office, and the new office's chief is a handover."""
+    first, second = (plan_of(text, replace) for text in ORDERS.values())
+    assert first == second
+    replaced = replace is True
+    assert first["handovers"] == [
+        ("c01-01", OLD, "p-chief-hc-2", True, False, "c01-02"),
+        ("c01-02", "p-chief-c01-02", OLD, replaced, True, "")]
+    assert first["warnings"] == ([] if replaced else [
+        "示范市乐顺市人民检察院 已有检察长 袁浩（p-chief-c01-02），导入后将有两位检察长；"
+        "如属换任，请勾选「换任」（命令行：--replace-chiefs）"])
+    assert first["summary"]["chief_removed"] == (["p-chief-c01-02"] if replaced else [])
+    assert (OLD, "change", (("单位", "c01-01", "c01-02"),)) in first["changes"]
+
+
+def test_the_cli_says_the_same_in_either_order(tmp_path: Path) -> None:
+    outputs = []
+    for name, text in ORDERS.items():
+        (tmp_path / name).mkdir()
+        cfg, org_path = deployment(tmp_path / name)
+        csv_path = tmp_path / name / "roster.csv"
+        csv_path.write_text(text, encoding="utf-8")
+        r = run("import", "roster", str(csv_path), "--config", str(cfg), "--replace-chiefs")
+        assert r.returncode == 0, r.stderr
+        org = Org.model_validate(yaml.safe_load(org_path.read_text(encoding="utf-8")))
+        assert [(p.id, p.unit) for p in org.people if "chief" in p.roles
+                and p.unit in ("c01-01", "c01-02")] == [(OLD, "c01-02"), ("p-chief-hc-2", "c01-01")]
+        assert "warning:" not in r.stderr
+        outputs.append(sorted(r.stdout.splitlines()[1:]))
+    assert outputs[0] == outputs[1]
+    assert "c01-01: new chief 王海澄; p-chief-c01-01 (任阳阳) moved to c01-02 as its chief" in outputs[0]
+    assert ("c01-02: chief role removed from p-chief-c01-02 (袁浩), new chief 任阳阳; "
+            "they now have no role") in outputs[0]
