@@ -483,11 +483,8 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     police = d.unit(data.police_unit)
     if police is None or police.kind != "police":
         errors.append(FieldError("police_unit", "侦查单位不存在（须为公安机关单位编号）"))
-    p = d.person(data.prosecutor)
-    if p is None or "prosecutor" not in p.roles:
-        errors.append(FieldError("prosecutor", "承办检察官不存在或不具有检察官角色"))
-    elif not _prefix_of(out, p.unit):
-        errors.append(FieldError("prosecutor", "承办检察官所在院未配置案件码前缀"))
+    if (e := prosecutor_error(d, data.prosecutor)) is not None:
+        errors.append(e)
     if not data.investigators:
         errors.append(FieldError("investigators", "至少指定一名侦查人员"))
     for i, inv in enumerate(data.investigators):
@@ -507,6 +504,18 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
         elif (problem := char_problem("统一受案号", data.external_id)) is not None:
             errors.append(FieldError("external_id", problem))
     return errors
+
+
+def prosecutor_error(d: Directory, person_id: str) -> FieldError | None:
+    """What is wrong with `person_id` as a case's prosecutor (承办检察官): on the roster, with
+    the prosecutor role, in an office with a code prefix; None when nothing is."""
+    p = d.person(person_id)
+    if p is None or "prosecutor" not in p.roles:
+        return FieldError("prosecutor", "承办检察官不存在或不具有检察官角色")
+    unit = d.unit(p.unit)
+    if unit is None or not unit.code_prefix:
+        return FieldError("prosecutor", "承办检察官所在院未配置案件码前缀")
+    return None
 
 
 def _prefix_of(out: Outbound, unit_id: str) -> str | None:
