@@ -44,7 +44,7 @@ async def reassign(out: Outbound, case: CaseRow, to: Person, by: str) -> bool:
     case.prosecutor = to.id
     await out.session.flush()
     await out.audit(by, "case.reassign", case.code, {"from": before, "to": to.id})
-    footer = f"已改派给 {to.name}"
+    footer = ops.reassigned_text(out, case)
     rows = await review_repo.for_case(out.session, case.code)
     # the reminder series go on, at send time, to the new prosecutor
     await hand_over_cards(out, [case.code, *(review_subject(r.id) for r in rows)], before,

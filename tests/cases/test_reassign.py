@@ -16,11 +16,14 @@ from tests.cases.helpers import (
     AUTH,
     INVESTIGATORS,
     LS_PROSECUTOR,
+    MANAGER,
     PROSECUTOR,
     RED,
+    YELLOW,
     cards,
     create_case,
     evaluate,
+    intakes,
     org_with_second_county,
 )
 from tests.cases.test_new_case import login
@@ -207,3 +210,46 @@ async def test_a_prosecutor_of_another_office_is_refused(tmp_path: Path, port: i
         detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
         assert (detail["prosecutor"], detail["stage"]) == (PROSECUTOR, "审查逮捕")
         assert await reassign_records(console) == []
+
+
+async def test_a_yellow_case_waiting_for_the_choice(console: Console) -> None:
+    """待定: the old prosecutor's 受理待定 card loses 延期受理 / 先收后补, the new one's card
+    offers them and their choice decides."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [pending] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                 if m["card"]["title"].startswith(f"受理待定 {code}")]
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    was = (await current(console, f"dm:{PROSECUTOR}", pending["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
+    r = await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+    [told] = (await console.messages(f"dm:{NEW}"))[seen:]
+    assert "受理：待定" in told["card"]["body"]
+    assert labels(told["card"]) == ["查看详情", "去评分", "延期受理", "先收后补"]
+    await console.click(NEW, told["id"], "intake.receive")
+    assert await intakes(console, code) == ["待定", "先收后补"]
+
+
+async def test_reassigned_while_closed_the_old_cards_stay_without_buttons(
+        console: Console) -> None:
+    """Closed, reassigned, reopened: the reopening gives the 评分 card its button back only in
+    the chat of the case's prosecutor now."""
+    code = await create_case(console)
+    [asked] = await say(console, PROSECUTOR, f"评分 {code}")
+    patch = console.client.patch
+    assert (await patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "closed"})
+            ).status == 200
+    assert (await reassign(console, code, NEW)).status == 200
+    [told] = [m for m in cards(await console.messages(f"dm:{NEW}"))
+              if m["card"]["title"] == f"案件已改派给您 · {code}"]
+    assert labels(told["card"]) == ["查看详情"] and told["card"]["footer"].startswith("案件已结案")
+    assert (await patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "open"})
+            ).status == 200
+    was = (await current(console, f"dm:{PROSECUTOR}", asked["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
+    [again] = await say(console, NEW, f"评分 {code}")
+    assert labels(again["card"]) == ["打开评分表"]
