@@ -412,6 +412,11 @@ def withdrawn_refusal(out: Outbound, case: CaseRow, doing: str = "修改") -> st
     return f"案件 {case.code} {withdrawn}，不能{doing}"
 
 
+def reassigned_text(out: Outbound, case: CaseRow) -> str:
+    """已改派给 张三: the footer of a card whose prosecutor's buttons went with the case (改派)."""
+    return f"已改派给 {out.directory.person_name(case.prosecutor)}"
+
+
 def not_open_text(out: Outbound, case: CaseRow) -> str:
     """What a case no longer open is, for a refusal: 已撤销（…） or 已于 2026-11-27 10:00 结案."""
     if (withdrawn := withdrawn_text(out, case)) is not None:
@@ -483,11 +488,8 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
     police = d.unit(data.police_unit)
     if police is None or police.kind != "police":
         errors.append(FieldError("police_unit", "侦查单位不存在（须为公安机关单位编号）"))
-    p = d.person(data.prosecutor)
-    if p is None or "prosecutor" not in p.roles:
-        errors.append(FieldError("prosecutor", "承办检察官不存在或不具有检察官角色"))
-    elif not _prefix_of(out, p.unit):
-        errors.append(FieldError("prosecutor", "承办检察官所在院未配置案件码前缀"))
+    if (e := prosecutor_error(d, data.prosecutor)) is not None:
+        errors.append(e)
     if not data.investigators:
         errors.append(FieldError("investigators", "至少指定一名侦查人员"))
     for i, inv in enumerate(data.investigators):
@@ -507,6 +509,18 @@ def validate_new_case(out: Outbound, data: NewCase) -> list[FieldError]:
         elif (problem := char_problem("统一受案号", data.external_id)) is not None:
             errors.append(FieldError("external_id", problem))
     return errors
+
+
+def prosecutor_error(d: Directory, person_id: str) -> FieldError | None:
+    """What is wrong with `person_id` as a case's prosecutor (承办检察官): on the roster, with
+    the prosecutor role, in an office with a code prefix; None when nothing is."""
+    p = d.person(person_id)
+    if p is None or "prosecutor" not in p.roles:
+        return FieldError("prosecutor", "承办检察官不存在或不具有检察官角色")
+    unit = d.unit(p.unit)
+    if unit is None or not unit.code_prefix:
+        return FieldError("prosecutor", "承办检察官所在院未配置案件码前缀")
+    return None
 
 
 def _prefix_of(out: Outbound, unit_id: str) -> str | None:
@@ -944,12 +958,13 @@ async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card,
     reader (the person it was sent to or who asked for it in a group) is offered now, as `码`
     would: in an investigator's 1:1 chat 申请复核, and 已知悉 or who acknowledged it."""
     url = score_url(out, case.code)
-    if card.title == score_card_title(case.code):
-        return (score_button(url, SCORE_FORM_BUTTON),), None
-    if card.title == created_card_title(case.code):
-        return (score_button(url),), None
     reader = (msg.chat.removeprefix("dm:") if msg.chat.startswith("dm:")
               else await msgs.sender_of_event(out.session, msg))
+    if card.title in (score_card_title(case.code), created_card_title(case.code)):
+        if reader != case.prosecutor:  # reassigned (改派) while it was closed
+            return (), reassigned_text(out, case)
+        label = SCORE_FORM_BUTTON if card.title == score_card_title(case.code) else "去评分"
+        return (score_button(url, label),), None
     person = out.directory.person(reader) if reader else None
     opener = card.button("case.open")
     page = opener.url if opener is not None and opener.url else code_links(out, case.code)[0]

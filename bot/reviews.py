@@ -277,7 +277,16 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         confirmed_by=name(row.confirmed_by), rescored=rescored, note=notes.get(REQUEST_NOTE),
         score_url=f"{ops.score_url(out, case.code)}?review={row.id}",
         joint_example=joint_example(out), case_closed=ops.closed_footer(out, case),
-        overdue=row.status == State.PENDING and out.now() >= row.due_at)
+        overdue=row.status == State.PENDING and out.now() >= row.due_at,
+        prosecutor=d.person_name(case.prosecutor))
+
+
+async def send_decision_card(out: Outbound, row: ReviewRow, case: CaseRow) -> None:
+    """A fresh copy of the prosecutor's card for `row` in their 1:1 chat, kept in step like
+    the original."""
+    msg = await out.send_dm(case.prosecutor, card=RENDER["prosecutor"](
+        await review_view(out, row, case)))
+    repo.add_card(out.session, row.id, msg.id, "prosecutor")
 
 
 def joint_example(out: Outbound) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -347,6 +348,27 @@ def created_card_scored(card: Card, ev: Evaluation) -> Card:
     return replace(card, body=card.body.replace(
         CREATED_UNSCORED, f"已评分：{ev.color.label} {ev.score}分（第{ev.version}版），"
                           "案件码已发送给侦查人员。"))
+
+
+def reassigned_card(case: CaseView, ev: Evaluation | None, before: str,
+                    waiting: Sequence[str], actions: tuple[Button, ...],
+                    closed: str | None = None) -> Card:
+    """To the prosecutor a case was reassigned to (改派): whose it was, where it stands (its
+    score, or 尚未评分), what waits for them (`waiting`: a line each), and the buttons of their
+    码 card (`view_actions`)."""
+    state = (f"当前：{ev.color.label} {ev.score}分（第{ev.version}版）" if ev is not None
+             else CREATED_UNSCORED)
+    lines = [f"案件已改派给您：{case.code} {case.title}（原承办检察官 {before}）",
+             f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}", state]
+    if case.custody_deadline:
+        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}"
+                     + (" 已届满" if case.custody_passed else ""))
+    if case.intake:
+        lines.append(f"{INTAKE_LINE}{case.intake}")
+    lines += waiting
+    return Card(title=f"案件已改派给您 · {case.code}", body="\n".join(lines),
+                color=ev.color.value if ev is not None else None,
+                actions=actions, footer=closed)
 
 
 def intake_pending_card(case: CaseView, ev: Evaluation, manager: str, *,

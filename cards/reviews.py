@@ -36,6 +36,7 @@ class ReviewView:
     case_closed: str | None = None
     overdue: bool = False  # still 待处理 past its answer time: 状态：待处理（已逾期）
     note: str | None = None  # 补充说明 about the whole request (an item's is in `items`)
+    prosecutor: str = ""  # the case's prosecutor (承办检察官) now, by name
 
 
 def _body(v: ReviewView) -> str:
@@ -91,6 +92,13 @@ def prosecutor_card(v: ReviewView) -> Card:
                 actions=() if v.case_closed else tuple(actions), footer=v.case_closed)
 
 
+def former_card(v: ReviewView) -> Card:
+    """The prosecutor's card in the chat of one the case was reassigned away from (改派): as
+    it stands, without the buttons only the case's prosecutor may use."""
+    return replace(prosecutor_card(v), actions=(),
+                   footer=v.case_closed or f"已改派给 {v.prosecutor}")
+
+
 WITHDRAW, CONFIRM = "撤回申请", "确认评议结果"  # the filer's buttons on their receipt card
 
 
@@ -137,4 +145,5 @@ def joint_card(v: ReviewView) -> Card:
                 color=v.color, footer=v.case_closed)
 
 
-RENDER = {"prosecutor": prosecutor_card, "receipt": receipt_card, "joint": joint_card}
+RENDER = {"prosecutor": prosecutor_card, "receipt": receipt_card, "joint": joint_card,
+          "former": former_card}

@@ -35,6 +35,7 @@ from bot.reviews import (
     refresh_cards,
     request_note,
     review_view,
+    send_decision_card,
     split_typed_items,
 )
 from cards.cases import intake_pending_card, local
@@ -376,13 +377,6 @@ def _line(ctx: Context, r: ReviewRow) -> str:
 
 
 TODO_CARDS = 5  # decision cards re-sent by one 待办; more are listed only
-
-
-async def send_decision_card(ctx: Context, row: ReviewRow, case: CaseRow) -> None:
-    """A fresh copy of the prosecutor's card for `row`, kept in step like the original."""
-    msg = await ctx.send_dm(case.prosecutor, card=RENDER["prosecutor"](
-        await review_view(ctx, row, case)))
-    repo.add_card(ctx.session, row.id, msg.id, "prosecutor")
 
 
 @router.action("review.resend", roles=("prosecutor",))

@@ -57,7 +57,7 @@ class ReviewCard(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("review_requests.id"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # prosecutor | receipt | joint
+    kind: Mapped[str] = mapped_column(String(20))  # prosecutor | receipt | joint | former (改派)
 
 
 OPEN_STATES = tuple(sorted(s.value for s in OPEN))  # bot.domain.review.OPEN, as stored

@@ -14,6 +14,7 @@ from bot import reviews
 from bot.context import Outbound, unit_of_work
 from bot.domain.codes import normalize_external_id
 from bot.domain.scoring import ITEM_COUNT, Deduction, Evaluation, FieldError
+from bot.reassign import reassign
 from bot.reminders import replan_case
 from bot.transports.console import MAX_ID
 from bot.web import ApiError, json_body, json_response
@@ -239,15 +240,15 @@ class CasesApi:
         })
 
     async def update(self, request: web.Request) -> web.Response:
-        """Deadlines changed or the case closed/reopened by the case-management system: the
-        pending reminders are re-planned or cancelled in the same transaction. The stage moves
-        forward only (a step back is a 422, and nothing in the request is applied). A withdrawn
-        case (撤销案件) is frozen: any change is a 422."""
+        """Deadlines changed, the case closed/reopened or reassigned (改派, `prosecutor`) by the
+        case-management system: the pending reminders are re-planned or cancelled in the same
+        transaction. The stage moves forward only (a step back is a 422, and nothing in the
+        request is applied). A withdrawn case (撤销案件) is frozen: any change is a 422."""
         self._auth(request)
         code = ops.normalize_code(request.match_info["code"])
         data = await json_body(request)
         errors: list[FieldError] = []
-        allowed = {"investigation_deadline", "custody_deadline", "status", "stage"}
+        allowed = {"investigation_deadline", "custody_deadline", "status", "stage", "prosecutor"}
         errors += unknown_fields(data, allowed)
         if not set(data) & allowed:
             errors.append(FieldError("body", "至少提供一个可修改的字段"))
@@ -266,6 +267,14 @@ class CasesApi:
         stage = data.get("stage")
         if "stage" in data and stage not in repo.STAGES:
             errors.append(FieldError("stage", f"阶段须为 {' / '.join(repo.STAGES)} 之一"))
+        to = None
+        if "prosecutor" in data:  # 改派: checked as POST /api/v1/cases checks its prosecutor
+            directory = self.app.services.directory
+            pid = str_field(data, "prosecutor", errors)
+            if pid and (e := ops.prosecutor_error(directory, pid)) is not None:
+                errors.append(e)
+            elif pid:
+                to = directory.person(pid)
         if errors:
             return field_errors(errors)
         try:
@@ -274,16 +283,20 @@ class CasesApi:
                 if case is None:
                     raise not_found(code)
                 if (frozen := ops.withdrawn_refusal(out, case)) is not None:
-                    # entered by mistake: neither reopened, closed, moved on nor given deadlines
+                    # entered by mistake: neither reopened, closed, moved on, given deadlines
+                    # nor reassigned
                     raise ApiError(422, frozen, "code")
                 if isinstance(stage, str):
                     await ops.move_stage(out, case, stage, "api", {"via": "api"})
                 if changes:
                     await self._apply(out, case, changes)
+                if to is not None:
+                    await reassign(out, case, to, "api")
         except ops.CaseInputError as e:  # a step back: rolled back, nothing applied
             return field_errors(e.errors)
         shown = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
-        return json_response({"code": code, **shown, **({"stage": stage} if stage else {})})
+        return json_response({"code": code, **shown, **({"stage": stage} if stage else {}),
+                              **({"prosecutor": to.id} if to is not None else {})})
 
     async def _apply(self, out: Outbound, case: CaseRow, changes: dict[str, Any]) -> None:
         """Deadlines and status: the reminders, a 待定 intake, the investigators' code cards

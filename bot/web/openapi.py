@@ -106,11 +106,11 @@ OPENAPI: dict[str, Any] = {
                                        "a case with this external_id exists: its code"),
                           **_errors(400, 401, 413, 422, 503)}}},
         "/api/v1/cases/{code}": {"patch": {
-            "summary": "Change deadlines, move the stage forward or close/reopen a case; "
-                       "pending reminders follow. A stage back (审查起诉 → 审查逮捕) is a 422 "
-                       "and nothing in the request is applied; so is any change (status, "
-                       "stage, deadlines) of a case its prosecutor withdrew (撤销案件): it is "
-                       "frozen",
+            "summary": "Change deadlines, move the stage forward, close/reopen a case or "
+                       "reassign it (改派) to another prosecutor; pending reminders follow. A "
+                       "stage back (审查起诉 → 审查逮捕) is a 422 and nothing in the request is "
+                       "applied; so is any change (status, stage, deadlines, prosecutor) of a "
+                       "case its prosecutor withdrew (撤销案件): it is frozen",
             "parameters": [{"name": "code", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -118,7 +118,16 @@ OPENAPI: dict[str, Any] = {
                 "properties": {"investigation_deadline": {**_DATE, "nullable": True},
                                "custody_deadline": {**_DATE, "nullable": True},
                                "status": {"type": "string", "enum": ["open", "closed"]},
-                               "stage": _STAGE}}}}},
+                               "stage": _STAGE,
+                               "prosecutor": {
+                                   "type": "string",
+                                   "description": "改派: the person id of the case's new "
+                                                  "prosecutor, a prosecutor on the roster in "
+                                                  "the case's office (else 422); the same one "
+                                                  "changes nothing. The new prosecutor gets "
+                                                  "the case and what waits on it in their 1:1 "
+                                                  "chat; the old one's cards lose their "
+                                                  "prosecutor buttons"}}}}}},
             "responses": {"200": _json({"type": "object", "required": ["code"],
                                         "properties": {"code": {"type": "string"}}}),
                           **_errors(400, 401, 404, 413, 422, 503)}}, "get": {

@@ -1,0 +1,255 @@
+"""改派: the case-management system hands a case to another prosecutor (PATCH /api/v1/cases
+with `prosecutor`). The new prosecutor is told what waits for them and may act on it (score,
+answer an open 复核 request); the old one is told in a line, their cards lose the buttons only
+the case's prosecutor may use, and the reminders go to the new one from then on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import AuditRecord
+from tests.cases.helpers import (
+    AUTH,
+    INVESTIGATORS,
+    LS_PROSECUTOR,
+    MANAGER,
+    PROSECUTOR,
+    RED,
+    YELLOW,
+    cards,
+    create_case,
+    evaluate,
+    intakes,
+    org_with_second_county,
+)
+from tests.cases.test_new_case import login
+from tests.conftest import Console, make_settings, open_console
+
+NEW = "p-prosecutor-2"  # 朱凯秀, of the same office as PROSECUTOR
+INV = INVESTIGATORS[0]
+
+
+def name(console: Console, pid: str) -> str:
+    return console.app.services.directory.person_name(pid)
+
+
+async def reassign(console: Console, code: str, to: str, **more: Any) -> Any:
+    return await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                      json={"prosecutor": to, **more})
+
+
+async def say(console: Console, user: str, text: str) -> list[dict[str, Any]]:
+    return list((await console.send(user, f"dm:{user}", text))["messages"])
+
+
+async def current(console: Console, chat: str, message_id: int) -> dict[str, Any]:
+    """A message as it reads now (redrawn in place since it was sent)."""
+    [msg] = [m for m in await console.messages(chat) if m["id"] == message_id]
+    return msg
+
+
+async def reassign_records(console: Console) -> list[tuple[str, str, dict[str, Any]]]:
+    async with console.app.services.db() as s:
+        rows = (await s.execute(select(AuditRecord.actor, AuditRecord.subject, AuditRecord.data)
+                                .where(AuditRecord.action == "case.reassign"))).all()
+    return [(actor, subject, json.loads(data)) for actor, subject, data in rows]
+
+
+def labels(card: dict[str, Any]) -> list[str]:
+    return [a["label"] for a in card["actions"]]
+
+
+async def test_an_unscored_case_goes_to_the_new_prosecutor(console: Console) -> None:
+    code = await create_case(console)
+    [asked] = await say(console, PROSECUTOR, f"评分 {code}")
+    [shown] = await say(console, PROSECUTOR, f"码 {code}")
+    assert labels(asked["card"]) == ["打开评分表"] and "去评分" in labels(shown["card"])
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    r = await reassign(console, code, NEW)
+    assert r.status == 200, await r.text()
+    assert (await r.json())["prosecutor"] == NEW
+    assert await reassign_records(console) == [("api", code, {"from": PROSECUTOR, "to": NEW})]
+    assert (await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+            )["prosecutor"] == NEW
+
+    # the new prosecutor: the case, that it is not scored yet, and 去评分
+    [told] = (await console.messages(f"dm:{NEW}"))[seen:]
+    card = told["card"]
+    assert card["title"] == f"案件已改派给您 · {code}"
+    assert card["body"].startswith(
+        f"案件已改派给您：{code} 何某强奸案（原承办检察官 {name(console, PROSECUTOR)}）")
+    assert "尚未评分" in card["body"]
+    assert labels(card) == ["查看详情", "去评分"]
+    assert card["actions"][1]["url"].endswith(f"/cases/{code}/score")
+
+    # the old one: a line, and their cards without the buttons they may no longer use
+    moved = f"已改派给 {name(console, NEW)}"
+    texts = [m["text"] for m in await console.messages(f"dm:{PROSECUTOR}") if m["text"]]
+    assert texts[-1] == f"{code} {moved}，此后由其承办。"
+    for m in (asked, shown):
+        now = (await current(console, f"dm:{PROSECUTOR}", m["id"]))["card"]
+        assert "去评分" not in labels(now) and "打开评分表" not in labels(now)
+        assert now["footer"] == moved
+    assert labels((await current(console, f"dm:{PROSECUTOR}", shown["id"]))["card"]) == ["查看详情"]
+
+    # only the new prosecutor may score: the old one, who no longer sees the case, is refused
+    await login(console, PROSECUTOR)
+    page = await console.client.get(f"/cases/{code}/score")
+    assert page.status == 403 and "仅本案侦查人员、承办检察官" in await page.text()
+    await evaluate(console, code, RED, by=PROSECUTOR, status=403)
+    scored = await evaluate(console, code, RED, by=NEW)
+    assert scored["color"] == "red"
+
+    # 我的案件 follows the new owner
+    [mine] = await say(console, NEW, "我的案件")
+    assert code in str(mine["card"] or mine["text"])
+    [theirs] = await say(console, PROSECUTOR, "我的案件")
+    assert code not in str(theirs["card"] or theirs["text"])
+
+    # the same prosecutor again changes nothing
+    before = len(await console.messages(f"dm:{NEW}"))
+    r = await reassign(console, code, NEW)
+    assert r.status == 200
+    assert len(await reassign_records(console)) == 1
+    assert len(await console.messages(f"dm:{NEW}")) == before
+
+
+async def test_a_red_case_with_an_open_review_request(console: Console) -> None:
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [delivered] = cards(await console.messages(f"dm:{INV}"))
+    await console.click(INV, delivered["id"], "review.file",
+                        {"items": "1", "reason": "监控已调取，事实清楚"})
+    [old] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+             if m["card"]["title"] == "复核申请 #1 · 待处理"]
+    assert labels(old["card"]) == ["同意并调整", "驳回", "提交检警共同评议"]
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    r = await reassign(console, code, NEW)
+    assert r.status == 200, await r.text()
+
+    # the new prosecutor: the score, the request waiting for their answer, its answer card
+    told, answer = (await console.messages(f"dm:{NEW}"))[seen:]
+    body = told["card"]["body"]
+    assert "当前：红码 66分（第1版）" in body
+    assert (f"待您答复：复核申请 #1（申请人 {name(console, INV)}），"
+            "答复期限 2026-11-05（星期四）18:00 前") in body
+    assert labels(told["card"]) == ["查看详情", "去评分"]
+    assert answer["card"]["title"] == "复核申请 #1 · 待处理"
+    assert labels(answer["card"]) == ["同意并调整", "驳回", "提交检警共同评议"]
+
+    # the old prosecutor's card: no buttons, says to whom; a tap on the old button is refused
+    moved = f"已改派给 {name(console, NEW)}"
+    was = (await current(console, f"dm:{PROSECUTOR}", old["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == moved
+    r = await console.click(PROSECUTOR, old["id"], "review.accept")
+    assert r["messages"][-1]["text"] == (
+        f"该按钮已失效：「复核申请 #1 · 待处理」{moved}。请以最新卡片为准。")
+
+    # the new prosecutor answers; the old one's card follows, still without buttons
+    r = await console.click(NEW, answer["id"], "review.accept")
+    assert "复核申请 #1（" in r["messages"][-1]["text"] and "已同意" in r["messages"][-1]["text"]
+    was = (await current(console, f"dm:{PROSECUTOR}", old["id"]))["card"]
+    assert "已同意" in was["title"] and was["actions"] == [] and was["footer"] == moved
+    filer = [m["text"] for m in await console.messages(f"dm:{INV}") if m["text"]]
+    assert any("已同意，承办检察官将重新评分" in t for t in filer)
+
+    # the next weekly 红码评估 goes to the new prosecutor, not the old one
+    old_seen = len(await console.messages(f"dm:{PROSECUTOR}"))
+    await console.advance("8d")
+    weekly = [m for m in cards(await console.messages(f"dm:{NEW}"))
+              if "红码评估提醒" in m["card"]["body"]]
+    assert [code in m["card"]["body"] for m in weekly] == [True]
+    assert not any("红码评估提醒" in str(m["card"])
+                   for m in (await console.messages(f"dm:{PROSECUTOR}"))[old_seen:])
+
+
+async def test_refusals_apply_nothing(console: Console) -> None:
+    code = await create_case(console)
+    cases = [("nobody-here", "承办检察官不存在或不具有检察官角色"),
+             (INV, "承办检察官不存在或不具有检察官角色"),
+             ("", "必填，须为字符串")]
+    for to, reason in cases:
+        # with a deadline in the same request: nothing of it is applied either
+        r = await reassign(console, code, to, custody_deadline="2026-12-25")
+        assert r.status == 422, await r.text()
+        data = await r.json()
+        assert [e["field"] for e in data["errors"]] == ["prosecutor"]
+        assert reason in data["error"] and "承办检察官" in data["error"]
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert (detail["prosecutor"], detail["custody_deadline"]) == (PROSECUTOR, "2026-12-31")
+    assert await reassign_records(console) == []
+
+    # a withdrawn case is frozen
+    [ask] = await say(console, PROSECUTOR, f"撤销案件 {code} 重复录入")
+    await console.click(PROSECUTOR, ask["id"], "case.withdraw")
+    before = len(await console.messages(f"dm:{NEW}"))
+    r = await reassign(console, code, NEW)
+    assert r.status == 422 and "已撤销" in (await r.json())["error"]
+    detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+    assert detail["prosecutor"] == PROSECUTOR
+    assert len(await console.messages(f"dm:{NEW}")) == before
+    assert await reassign_records(console) == []
+
+
+async def test_a_prosecutor_of_another_office_is_refused(tmp_path: Path, port: int) -> None:
+    settings = make_settings(tmp_path, org=str(org_with_second_county(tmp_path)),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        code = await create_case(console)
+        r = await reassign(console, code, LS_PROSECUTOR, stage="审查起诉")
+        assert r.status == 422, await r.text()
+        data = await r.json()
+        assert [e["field"] for e in data["errors"]] == ["prosecutor"]
+        assert "承办检察官须为本案所属院（示范市海澄县人民检察院）的检察官" in data["error"]
+        detail = await (await console.client.get(f"/api/v1/cases/{code}", headers=AUTH)).json()
+        assert (detail["prosecutor"], detail["stage"]) == (PROSECUTOR, "审查逮捕")
+        assert await reassign_records(console) == []
+
+
+async def test_a_yellow_case_waiting_for_the_choice(console: Console) -> None:
+    """待定: the old prosecutor's 受理待定 card loses 延期受理 / 先收后补, the new one's card
+    offers them and their choice decides."""
+    code = await create_case(console)
+    await evaluate(console, code, YELLOW)
+    await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")
+    [pending] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                 if m["card"]["title"].startswith(f"受理待定 {code}")]
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    was = (await current(console, f"dm:{PROSECUTOR}", pending["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
+    r = await console.click(PROSECUTOR, pending["id"], "intake.receive")
+    assert r["messages"][-1]["text"].startswith("该按钮已失效")
+    [told] = (await console.messages(f"dm:{NEW}"))[seen:]
+    assert "受理：待定" in told["card"]["body"]
+    assert labels(told["card"]) == ["查看详情", "去评分", "延期受理", "先收后补"]
+    await console.click(NEW, told["id"], "intake.receive")
+    assert await intakes(console, code) == ["待定", "先收后补"]
+
+
+async def test_reassigned_while_closed_the_old_cards_stay_without_buttons(
+        console: Console) -> None:
+    """Closed, reassigned, reopened: the reopening gives the 评分 card its button back only in
+    the chat of the case's prosecutor now."""
+    code = await create_case(console)
+    [asked] = await say(console, PROSECUTOR, f"评分 {code}")
+    patch = console.client.patch
+    assert (await patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "closed"})
+            ).status == 200
+    assert (await reassign(console, code, NEW)).status == 200
+    [told] = [m for m in cards(await console.messages(f"dm:{NEW}"))
+              if m["card"]["title"] == f"案件已改派给您 · {code}"]
+    assert labels(told["card"]) == ["查看详情"] and told["card"]["footer"].startswith("案件已结案")
+    assert (await patch(f"/api/v1/cases/{code}", headers=AUTH, json={"status": "open"})
+            ).status == 200
+    was = (await current(console, f"dm:{PROSECUTOR}", asked["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
+    [again] = await say(console, NEW, f"评分 {code}")
+    assert labels(again["card"]) == ["打开评分表"]
