@@ -93,6 +93,16 @@ async def refused(console: Console, code: str, message_id: int, footer: str) -> 
     assert await intakes(console, code) == ["待定"]
 
 
+async def offered_no_more(console: Console, shown: list[tuple[str, int]], footer: str) -> None:
+    """Each of these cards, redrawn after a re-score made the choice moot: without 延期受理 /
+    先收后补, footed why, its 受理 line saying the case must be scanned again."""
+    for chat, message_id in shown:
+        card = await now(console, chat, message_id)
+        assert labels(card) == {"查看详情", "去评分"} and card["footer"] == footer, (chat, card)
+        [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
+        assert line.startswith("受理：待定（") and line.endswith("；此后已重新评分，需重新扫码受理")
+
+
 async def test_a_rescore_out_of_yellow_redraws_every_card_offering_the_choice(
         console: Console) -> None:
     """Re-scored green before the prosecutor chose: the choice is moot, the case must be
@@ -100,11 +110,7 @@ async def test_a_rescore_out_of_yellow_redraws_every_card_offering_the_choice(
     code, shown = await waiting_case(console)
     await evaluate(console, code, GREEN)
     footer = "已转为绿码 95分，不再待定，待案管部门重新扫码受理"
-    for chat, message_id in shown:
-        card = await now(console, chat, message_id)
-        assert labels(card) == {"查看详情", "去评分"} and card["footer"] == footer, (chat, card)
-        [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
-        assert line.startswith("受理：待定（") and line.endswith("；此后已重新评分，需重新扫码受理")
+    await offered_no_more(console, shown, footer)
     await refused(console, code, shown[0][1], footer)
 
 
@@ -120,11 +126,7 @@ async def test_a_rescore_yellow_again_moots_the_choice_until_scanned_again(
     [prompt] = [m for m in await asked(console, code) if m["card"]["actions"]]
     await evaluate(console, code, YELLOW[:1])  # 90, yellow again
     footer = "已重新评分为黄码 90分，不再待定，待案管部门重新扫码受理"
-    for chat, message_id in shown:
-        card = await now(console, chat, message_id)
-        assert labels(card) == {"查看详情", "去评分"} and card["footer"] == footer, (chat, card)
-        [line] = [x for x in card["body"].split("\n") if x.startswith("受理：")]
-        assert line.startswith("受理：待定（") and line.endswith("；此后已重新评分，需重新扫码受理")
+    await offered_no_more(console, shown, footer)
     card = await now(console, dm, prompt["id"])
     assert card["actions"] == [] and card["footer"] == footer
     [waiting] = [m for m in cards(await console.messages(f"dm:{MANAGER}"))

@@ -373,11 +373,7 @@ async def test_filing_again_before_confirming_the_outcome_offers_the_confirmatio
     code = await _joint_changed(console)
     await evaluate(console, code, [ded("evidence_legality", 6), ded("causation", 8)])
     delivery = await _last(console, INV, f"案件码 {code}")
-    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
-    answer = r["messages"][-1]
-    assert answer["card"]["body"].startswith(
-        f"您对 {code} 已有一个未办结的复核申请（#1，评议完成（待侦查人员确认）），"
-        "请先在评议结果卡片上点「确认评议结果」。"), answer
+    answer = await _asked_to_confirm_first(console, code, delivery)
     assert [a["label"] for a in answer["card"]["actions"]] == ["确认评议结果"]
     r = await console.click(INV, answer["id"], "review.confirm")
     assert r["messages"][-1]["text"] == "已确认共同评议结果。"
@@ -387,6 +383,18 @@ async def test_filing_again_before_confirming_the_outcome_offers_the_confirmatio
     assert "复核申请 #2 已提交" in r["messages"][-1]["text"], r
 
 
+async def _asked_to_confirm_first(console: Console, code: str,
+                                  delivery: dict[str, Any]) -> dict[str, Any]:
+    """申请复核 on the code card while the joint review's 调整 waits for the filer's
+    confirmation: the answer says to confirm first (and is returned)."""
+    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
+    answer: dict[str, Any] = r["messages"][-1]
+    assert answer["card"]["body"].startswith(
+        f"您对 {code} 已有一个未办结的复核申请（#1，评议完成（待侦查人员确认）），"
+        "请先在评议结果卡片上点「确认评议结果」。"), answer
+    return answer
+
+
 async def test_filing_again_before_the_rescore_asks_first_for_the_confirmation(
         console: Console) -> None:
     """The joint review decided 调整 and nothing is re-scored yet: a second 申请复核 on the
@@ -394,11 +402,7 @@ async def test_filing_again_before_the_rescore_asks_first_for_the_confirmation(
     the request only waits for the prosecutor's re-score."""
     code = await _joint_changed(console)
     delivery = await _last(console, INV, f"案件码 {code}")
-    r = await console.click(INV, delivery["id"], "review.file", {"items": "2", "reason": "有异议"})
-    answer = r["messages"][-1]
-    assert answer["card"]["body"].startswith(
-        f"您对 {code} 已有一个未办结的复核申请（#1，评议完成（待侦查人员确认）），"
-        "请先在评议结果卡片上点「确认评议结果」。"), answer
+    answer = await _asked_to_confirm_first(console, code, delivery)
     assert "正等待承办检察官重新评分" not in answer["card"]["body"]
     assert [a["label"] for a in answer["card"]["actions"]] == ["确认评议结果"]
 
