@@ -383,8 +383,9 @@ async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> No
             ctx, None, case, f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
         return
     if not await ops.acknowledge(ctx, delivery, ctx.user):
-        await ctx.reply("您已确认过这张案件码卡片。" if ctx.card_message is not None
-                        else f"您已确认知悉 {case.code}（第{delivery.version}版），无需重复确认。")
+        await ops.reply_in_confidence(
+            ctx, None, case, "您已确认过这张案件码卡片。" if ctx.card_message is not None
+            else f"您已确认知悉 {case.code}（第{delivery.version}版），无需重复确认。")
         return
     ctx.action_done()
     ev = next(e for e in await repo.evaluations(ctx.session, case.code)
@@ -406,7 +407,7 @@ async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> No
         await ops.redraw_case_card(ctx, case, tapped, replace(
             shown, actions=tuple(a for a in shown.actions if a.id != "case.ack"),
             footer=f"已知悉：{ctx.user.name} {local(now, tz)}"))
-    await ctx.reply(f"已确认知悉 {case.code}（第{ev.version}版）。")
+    await ops.reply_in_confidence(ctx, None, case, f"已确认知悉 {case.code}（第{ev.version}版）。")
 
 
 ACK_USAGE = "已知悉 <案件码>"
@@ -433,7 +434,8 @@ async def ack_cmd(event: MessageEvent, ctx: Context) -> None:
         return
     delivery = await repo.own_delivery(ctx.session, case.code, case.version, ctx.user.id)
     if delivery is None and case.status == repo.OPEN:
-        await ctx.reply(f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
         return
     if delivery is None:
         await ops.reply_in_confidence(

@@ -247,3 +247,37 @@ async def test_old_cards_in_a_group_joined_since_are_redrawn_without_the_new_sta
     assert neutral(await now_reads(console, in_group[closed]), in_group[closed])
     assert labels(await now_reads(console, own[closed])) == ["查看详情", "扫码受理"]
 
+
+async def test_acknowledging_and_filing_typed_in_a_group_answer_privately(
+        console: Console) -> None:
+    """已知悉 and 申请复核 typed in the group by the case's investigator, and 提醒 暂停 by its
+    prosecutor: the answer (version, request number, deadline, state) comes privately."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    mark = await outsiders_mark(console)
+    before = await last_id(console, GROUP)
+    note = f"案件码 {code} 涉及办案信息，本群有成员无权查看，已私信发给您。"
+
+    async def privately(user: str, text: str) -> str:
+        r = await console.send(user, GROUP, text)
+        [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{user}" and m["text"]]
+        return str(answer["text"])
+
+    assert await privately(inv, f"已知悉 {code}") == f"已确认知悉 {code}（第1版）。"
+    assert await privately(inv, f"已知悉 {code}") == f"您已确认知悉 {code}（第1版），无需重复确认。"
+    filed = await privately(inv, f"申请复核 {code} 第1项 有证人证言")
+    assert filed.startswith("复核申请 #1 已提交，承办检察官将在 ") and filed.endswith("答复。")
+    assert "已有一个未办结的复核申请（#1，待处理）" in await privately(
+        inv, f"申请复核 {code} 第2项 另有物证")
+    snoozed = await privately(PROSECUTOR, f"提醒 暂停 {code} 3")
+    assert snoozed.startswith(f"已暂停 {code} 的提醒 3 天，最早于 ")
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers=AUTH)
+    assert r.status == 200
+    assert await privately(INVESTIGATORS[1], f"申请复核 {code} 第1项 有证人证言") == (
+        f"案件 {code} 已结案，不能再申请复核。")
+
+    seen = [m for m in await console.messages(GROUP, before) if m["from"] == "bot"]
+    assert [m["text"] for m in seen] == [note] * 6
+    await assert_outsiders_got_nothing(console, mark)
