@@ -315,6 +315,25 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
+# the footer of a card about a case redrawn in a group where not everyone may now see it
+STALE_CARD = "本卡片已失效，请以最新卡片为准"
+
+
+async def redraw_case_card(out: Outbound, case: CaseRow, msg: Message, card: Card, *,
+                           retire: bool = False) -> None:
+    """Every redraw of a sent card about `case` goes through here (`Outbound.update_card`,
+    `retire` as there). In a group where not everyone may now see the case (the roster added
+    a member since the card was sent, or dropped the group), the card is redrawn neutrally
+    rather than as `card`: no buttons, what it said when sent (what the group could see then),
+    footed STALE_CARD, so the group does not learn the case's new state."""
+    if not msg.chat.startswith("dm:") and not await chat_may_view(out, msg.chat, case):
+        old = msgs.message_card(msg)
+        if old is None or (not old.actions and old.footer == STALE_CARD):
+            return
+        card = replace(old, actions=(), footer=STALE_CARD)
+    await out.update_card(msg, card, retire=retire)
+
+
 async def reply_in_confidence(ctx: Context, card: Card | None, case: CaseRow | None,
                               text: str | None = None, *, group_note: str | None = None
                               ) -> Message:
@@ -830,7 +849,7 @@ async def redraw_created_card(out: Outbound, case: CaseRow, ev: Evaluation) -> N
         card = msgs.message_card(msg)
         if card is not None and card.title == created_card_title(case.code):
             if (scored := created_card_scored(card, ev)) != card:
-                await out.update_card(msg, scored)
+                await redraw_case_card(out, case, msg, scored)
 
 
 async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
@@ -838,7 +857,7 @@ async def supersede_deliveries(out: Outbound, case: CaseRow, ev: Evaluation) -> 
     for msg in await repo.last_delivered_cards_before(out.session, case.code, ev.version):
         card = msgs.message_card(msg)
         if card is not None and card.actions:
-            await out.update_card(msg, replace(
+            await redraw_case_card(out, case, msg, replace(
                 card, actions=(), footer=f"已更新为第{ev.version}版，请以最新卡片为准。"), retire=True)
 
 
@@ -880,7 +899,7 @@ async def redraw_deliveries(out: Outbound, case: CaseRow) -> None:
                                      old.image or qr, ack, out.config.tz, closed=closed),
                        body=old.body, done=old.done)
         if card != old:  # closing a closed case again redraws nothing
-            await out.update_card(msg, card)
+            await redraw_case_card(out, case, msg, card)
 
 
 async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
@@ -891,7 +910,7 @@ async def retire_withdrawn_cards(out: Outbound, case: CaseRow) -> None:
     if done is None:
         return
     for msg, card, _ in await _withdraw_confirmations(out, case):
-        await out.update_card(msg, replace(card, actions=(), footer=done))
+        await redraw_case_card(out, case, msg, replace(card, actions=(), footer=done))
     await redraw_requested_cards(out, case)
 
 
@@ -943,11 +962,11 @@ async def redraw_requested_cards(out: Outbound, case: CaseRow) -> None:
             continue
         if footer is not None:
             if any(card.button(a) is not None for a in NOT_WHEN_CLOSED):
-                await out.update_card(msg, replace(card, footer=footer, actions=tuple(
+                await redraw_case_card(out, case, msg, replace(card, footer=footer, actions=tuple(
                     b for b in card.actions if b.id not in NOT_WHEN_CLOSED)))
         elif card.footer is not None and card.footer.startswith(CLOSED_FOOTER_START):
             actions, again = await _offered_again(out, case, msg, card, investigators)
-            await out.update_card(msg, replace(card, footer=again, actions=actions))
+            await redraw_case_card(out, case, msg, replace(card, footer=again, actions=actions))
 
 
 async def _offered_again(out: Outbound, case: CaseRow, msg: Message, card: Card,
@@ -1089,26 +1108,26 @@ async def waiting_intakes(out: Outbound, code: str) -> list[IntakeRow]:
             if r.decision == INTAKE_BY_COLOR[Color.YELLOW]]
 
 
-async def retire_waiting(out: Outbound, code: str, manager: str | Card,
+async def retire_waiting(out: Outbound, case: CaseRow, manager: str | Card,
                          prosecutor: str | Card) -> list[str]:
     """The case's 待定 is settled: redraw the case managers' cards that still say they wait
     for the prosecutor, and every card still asking the prosecutor to choose. A str is the
     footer the card gets (the prosecutor's loses its buttons); a Card replaces it. Returns the
     case managers who were still waiting (a card redrawn on their behalf), once each, in scan
     order: a second settling finds nobody waiting."""
-    waiting = await waiting_intakes(out, code)
+    waiting = await waiting_intakes(out, case.code)
     waited: list[str] = []
     for row in waiting:
         msg = await msgs.get_message(out.session, row.message_id) if row.message_id else None
         old = msgs.message_card(msg) if msg is not None else None
         if msg is not None and old is not None and not old.footer:
-            await out.update_card(msg, replace(old, footer=manager)
-                                  if isinstance(manager, str) else manager)
+            await redraw_case_card(out, case, msg, replace(old, footer=manager)
+                                   if isinstance(manager, str) else manager)
             waited.append(row.by)
     asking: dict[int, bool] = {}  # message id -> whether it still asked (before its redraw)
     for message_id, by in await repo.intake_prompts(out.session, [r.id for r in waiting]):
         if message_id not in asking:
-            asking[message_id] = await _retire_prompt(out, message_id, prosecutor)
+            asking[message_id] = await _retire_prompt(out, case, message_id, prosecutor)
         if asking[message_id] and by is not None:
             waited.append(by)
     return list(dict.fromkeys(waited))
@@ -1124,26 +1143,27 @@ async def settle_choice_cards(out: Outbound, case: CaseRow, whole: Card | None, 
     for msg in await msgs.bot_cards_mentioning(out.session, None, case.created_at, case.code):
         card = msgs.message_card(msg)
         if card is not None and offers_choice_on(card, case.code):
-            await out.update_card(msg, choice_settled(card, whole, footer, intake))
+            await redraw_case_card(out, case, msg, choice_settled(card, whole, footer, intake))
 
 
-async def _retire_prompt(out: Outbound, message_id: int, prosecutor: str | Card) -> bool:
+async def _retire_prompt(out: Outbound, case: CaseRow, message_id: int,
+                         prosecutor: str | Card) -> bool:
     """Redraw a card asking the prosecutor to choose; False when it no longer asked."""
     msg = await msgs.get_message(out.session, message_id)
     old = msgs.message_card(msg) if msg is not None else None
     if msg is None or old is None or not old.actions:
         return False
-    await out.update_card(msg, replace(old, actions=(), footer=prosecutor)
-                          if isinstance(prosecutor, str) else prosecutor)
+    await redraw_case_card(out, case, msg, replace(old, actions=(), footer=prosecutor)
+                           if isinstance(prosecutor, str) else prosecutor)
     return True
 
 
-async def _retire_moot(out: Outbound, code: str, manager: str, prosecutor: str,
+async def _retire_moot(out: Outbound, case: CaseRow, manager: str, prosecutor: str,
                        told: str) -> None:
     """The 待定 question went moot before the prosecutor chose: the cards say so (footers
     `manager` and `prosecutor`), and every case manager still waiting for the choice is told
     once (`told`), as they would be told the choice."""
-    for person in await retire_waiting(out, code, manager, prosecutor):
+    for person in await retire_waiting(out, case, manager, prosecutor):
         await out.send_dm(person, told)
 
 
@@ -1153,7 +1173,7 @@ async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -
     Returns the footer of the prosecutor's cards."""
     moot = f"{rescored_text(ev)}，不再待定"
     footer = f"{moot}，待案管部门重新扫码受理"
-    await _retire_moot(out, case.code, f"{moot}，请重新扫码受理", footer,
+    await _retire_moot(out, case, f"{moot}，请重新扫码受理", footer,
                        f"{case.code} {moot}，无需等待承办检察官选择，请重新扫码受理。")
     # the 码 cards still offering the choice: their 受理 line as a fresh 码 says it now
     # (此后已重新评分，需重新扫码受理)
@@ -1176,7 +1196,7 @@ async def intake_moot_by_closing(out: Outbound, case: CaseRow) -> str:
     """Closed (结案) by the case-management system while 待定: nothing is left to choose.
     Returns the footer of the prosecutor's cards."""
     if case.intake == INTAKE_BY_COLOR[Color.YELLOW]:  # else nobody waits
-        await _retire_moot(out, case.code, CLOSED_MOOT, CLOSED_MOOT_ASKED,
+        await _retire_moot(out, case, CLOSED_MOOT, CLOSED_MOOT_ASKED,
                            f"{case.code} {CLOSED_MOOT}，无需等待承办检察官选择。")
     return CLOSED_MOOT_ASKED
 
@@ -1197,12 +1217,13 @@ async def intake_waits_again(out: Outbound, case: CaseRow) -> None:
     msg = await msgs.get_message(out.session, last.message_id) if last.message_id else None
     old = msgs.message_card(msg) if msg is not None else None
     if msg is not None and old is not None and old.footer == CLOSED_MOOT:
-        await out.update_card(msg, intake_waiting_card(view, ev, f"{reopened}，仍待选择。"))
+        await redraw_case_card(out, case, msg,
+                               intake_waiting_card(view, ev, f"{reopened}，仍待选择。"))
         told.append(last.by)
     asked: dict[int, bool] = {}  # message id -> whether the closing had retired it
     for message_id, by in await repo.intake_prompts(out.session, [last.id]):
         if message_id not in asked:
-            asked[message_id] = await _ask_again(out, message_id, case.code, f"{reopened}，请选择")
+            asked[message_id] = await _ask_again(out, case, message_id, f"{reopened}，请选择")
         if asked[message_id] and by is not None:
             told.append(by)
     again = f"{case.code} {reopened}，受理仍为待定（{ev.color.label} {ev.score}分）"
@@ -1212,13 +1233,14 @@ async def intake_waits_again(out: Outbound, case: CaseRow) -> None:
         await out.send_dm(case.prosecutor, f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。")
 
 
-async def _ask_again(out: Outbound, message_id: int, code: str, footer: str) -> bool:
+async def _ask_again(out: Outbound, case: CaseRow, message_id: int, footer: str) -> bool:
     """Give a prompt the closing retired its choices back; False when it was not that."""
     msg = await msgs.get_message(out.session, message_id)
     old = msgs.message_card(msg) if msg is not None else None
     if msg is None or old is None or old.actions or old.footer != CLOSED_MOOT_ASKED:
         return False
-    await out.update_card(msg, replace(old, actions=intake_choices(code), footer=footer))
+    await redraw_case_card(out, case, msg, replace(old, actions=intake_choices(case.code),
+                                                   footer=footer))
     return True
 
 

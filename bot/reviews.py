@@ -301,7 +301,7 @@ async def refresh_cards(out: Outbound, row: ReviewRow, case: CaseRow) -> None:
     for c in await repo.cards(out.session, row.id):
         msg = await get_message(out.session, c.message_id)
         if msg is not None:
-            await out.update_card(msg, RENDER[c.kind](view))
+            await ops.redraw_case_card(out, case, msg, RENDER[c.kind](view))
 
 
 async def apply(out: Outbound, row: ReviewRow, action: Action, **values: object) -> bool:

@@ -325,8 +325,9 @@ async def withdraw_button(event: CardActionEvent, ctx: Context) -> None:
     case = await repo.get_case(ctx.session, ctx.button.data.get("code", ""))
     done = ops.withdrawn_text(ctx, case) if case is not None else None
     old = msgs.message_card(ctx.card_message)
-    if old is not None and old.actions and done is not None:
-        await ctx.update_card(ctx.card_message, replace(old, actions=(), footer=done))
+    if case is not None and old is not None and old.actions and done is not None:
+        await ops.redraw_case_card(ctx, case, ctx.card_message,
+                                   replace(old, actions=(), footer=done))
 
 
 async def _withdraw(ctx: Context, code: str, reason: str) -> bool:
@@ -382,8 +383,9 @@ async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> No
             ctx, None, case, f"案件 {case.code} {ops.not_open_text(ctx, case)}，无需确认知悉。")
         return
     if not await ops.acknowledge(ctx, delivery, ctx.user):
-        await ctx.reply("您已确认过这张案件码卡片。" if ctx.card_message is not None
-                        else f"您已确认知悉 {case.code}（第{delivery.version}版），无需重复确认。")
+        await ops.reply_in_confidence(
+            ctx, None, case, "您已确认过这张案件码卡片。" if ctx.card_message is not None
+            else f"您已确认知悉 {case.code}（第{delivery.version}版），无需重复确认。")
         return
     ctx.action_done()
     ev = next(e for e in await repo.evaluations(ctx.session, case.code)
@@ -398,14 +400,14 @@ async def _acknowledge(ctx: Context, case: CaseRow, delivery: DeliveryRow) -> No
                              old.image or ops.code_links(ctx, case.code)[1],
                              (ctx.user.name, now), tz)
         # what it said (转码, 已销号) stays as sent
-        await ctx.update_card(msg, replace(card, body=old.body))
+        await ops.redraw_case_card(ctx, case, msg, replace(card, body=old.body))
     tapped = ctx.card_message  # the 码 card, when tapped there
     if tapped is not None and tapped.id != delivery.message_id \
             and (shown := msgs.message_card(tapped)) is not None:
-        await ctx.update_card(tapped, replace(
+        await ops.redraw_case_card(ctx, case, tapped, replace(
             shown, actions=tuple(a for a in shown.actions if a.id != "case.ack"),
             footer=f"已知悉：{ctx.user.name} {local(now, tz)}"))
-    await ctx.reply(f"已确认知悉 {case.code}（第{ev.version}版）。")
+    await ops.reply_in_confidence(ctx, None, case, f"已确认知悉 {case.code}（第{ev.version}版）。")
 
 
 ACK_USAGE = "已知悉 <案件码>"
@@ -432,7 +434,8 @@ async def ack_cmd(event: MessageEvent, ctx: Context) -> None:
         return
     delivery = await repo.own_delivery(ctx.session, case.code, case.version, ctx.user.id)
     if delivery is None and case.status == repo.OPEN:
-        await ctx.reply(f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
+        await ops.reply_in_confidence(
+            ctx, None, case, f"您没有收到 {case.code} 第{case.version}版的案件码卡片，无需确认知悉。")
         return
     if delivery is None:
         await ops.reply_in_confidence(
@@ -468,7 +471,7 @@ async def intake_button(event: CardActionEvent, ctx: Context) -> None:
         if ctx.button.id != "case.intake":  # a 受理 <案件码> of the list: its line says what now
             last = await repo.last_intake(ctx.session, case.code)
             body = _listed_as(body, case.code, last.decision if last is not None else None)
-        await ctx.update_card(ctx.card_message, replace(
+        await ops.redraw_case_card(ctx, case, ctx.card_message, replace(
             old, body=body, actions=tuple(a for a in old.actions if a.id != ctx.button.id)))
 
 
@@ -508,7 +511,7 @@ async def take_in(ctx: Context, case: CaseRow) -> bool:
     decision = ops.INTAKE_BY_COLOR[ev.color]
     rescanned = (f"已重新评分为{ev.color.label} {ev.score}分，"
                  f"{local(ctx.now(), ctx.config.tz)} 已重新扫码受理")
-    waited = await ops.retire_waiting(ctx, case.code, rescanned, rescanned)
+    waited = await ops.retire_waiting(ctx, case, rescanned, rescanned)
     row = await ops.record_intake(ctx, case, ctx.user, ev, decision)
     # scanned in a group: the card comes privately unless everyone there may see the case
     if ev.color is Color.GREEN:
@@ -594,7 +597,7 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
         await _moot_choice(ctx, case, ev)
         return
     if case.intake != ops.INTAKE_BY_COLOR[Color.YELLOW]:  # decided already (another card)
-        await _redraw_choice_card(ctx, intake_done_card(
+        await _redraw_choice_card(ctx, case, intake_done_card(
             view, ev, case.intake, ctx.user.name, ctx.now(), ctx.config.tz),
             f"已决定：{case.intake}", ops.case_view(ctx, case, last).intake)
         await ops.reply_in_confidence(
@@ -606,9 +609,9 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
     done = intake_done_card(view, ev, decision, ctx.user.name, now, tz)
     footer = f"已决定：{decision}（{ctx.user.name} {local(now, tz)}）"
     state = intake_state(decision, ctx.user.name, now, ev.version, case.version, True, tz)
-    await _redraw_choice_card(ctx, done, footer, state)
+    await _redraw_choice_card(ctx, case, done, footer, state)
     # the case manager's 待定 card, and the prosecutor's other cards asking the same
-    await ops.retire_waiting(ctx, case.code, intake_chosen_card(
+    await ops.retire_waiting(ctx, case, intake_chosen_card(
         view, ev, decision, ctx.user.name, now, tz), done)
     await ops.settle_choice_cards(ctx, case, done, footer, state)
     await ops.record_intake(ctx, case, ctx.user, ev, decision)
@@ -620,14 +623,14 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
             await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
-async def _redraw_choice_card(ctx: Context, whole: Card | None, footer: str,
+async def _redraw_choice_card(ctx: Context, case: CaseRow, whole: Card | None, footer: str,
                               intake: str | None = None) -> None:
     """The card the choice was tapped on (none when typed), as `choice_settled` redraws it."""
     old = msgs.message_card(ctx.card_message) if ctx.card_message is not None else None
     if ctx.card_message is None or old is None:
         return
     if (card := choice_settled(old, whole, footer, intake)) != old:
-        await ctx.update_card(ctx.card_message, card)
+        await ops.redraw_case_card(ctx, case, ctx.card_message, card)
 
 
 async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
@@ -643,7 +646,7 @@ async def _moot_choice(ctx: Context, case: CaseRow, ev: Evaluation) -> None:
                   if ev.color is Color.YELLOW else
                   f"{case.code} 现为{ev.color.label} {ev.score}分，不再待定，无需选择；"
                   "请案管部门重新扫码受理。")
-    await _redraw_choice_card(ctx, None, footer)
+    await _redraw_choice_card(ctx, case, None, footer)
     await ops.reply_in_confidence(ctx, None, case, text=answer)
 
 

@@ -140,26 +140,30 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
         await ctx.reply(f"只有本案承办检察官可以暂停 {code} 的提醒。")
         return
     if (frozen := ops.withdrawn_refusal(ctx, case, "暂停提醒")) is not None:
-        await ctx.reply(f"{frozen}。")
+        await ops.reply_in_confidence(ctx, None, case, f"{frozen}。")
         return
     if not 1 <= days <= limits.max_days:
         await ctx.reply(f"暂停天数须在 1 到 {limits.max_days} 天之间。")
         return
     used = await repo.snooze_count(ctx.session, code)
     if used >= limits.max_times:
-        await ctx.reply(f"{code} 的提醒已暂停 {used} 次，达到上限（{limits.max_times} 次），不能再暂停。")
+        await ops.reply_in_confidence(ctx, None, case, f"{code} 的提醒已暂停 {used} 次，达到上限"
+                                      f"（{limits.max_times} 次），不能再暂停。")
         return
     if not await repo.pending_reminders(ctx.session, code):
-        await ctx.reply(f"{code} 当前没有待发送的提醒，无需暂停（未计入暂停次数）。")
+        await ops.reply_in_confidence(ctx, None, case,
+                                      f"{code} 当前没有待发送的提醒，无需暂停（未计入暂停次数）。")
         return
     current = (await repo.snooze_until(ctx.session, [code])).get(code)
     if current is not None and current >= ctx.now() + timedelta(days=days):
-        await ctx.reply(f"{code} 的提醒已暂停至 {local(current, ctx.config.tz)}，"
-                        f"本次没有延长，无需重复暂停（未计入暂停次数）。")
+        await ops.reply_in_confidence(ctx, None, case, f"{code} 的提醒已暂停至 "
+                                      f"{local(current, ctx.config.tz)}，本次没有延长，"
+                                      "无需重复暂停（未计入暂停次数）。")
         return
     until = await svc.snooze(ctx, code, ctx.user.id, days)
-    await ctx.reply(f"已暂停 {code} 的提醒 {days} 天，最早于 {local(until, ctx.config.tz)} 再次提醒"
-                    f"（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
+    await ops.reply_in_confidence(
+        ctx, None, case, f"已暂停 {code} 的提醒 {days} 天，最早于 {local(until, ctx.config.tz)} "
+        f"再次提醒（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
 
 
 def subject_label(r: Reminder) -> str:

@@ -280,7 +280,7 @@ async def _file(ctx: Context, case: CaseRow, items_text: str, reason: str, note:
         row = await file_request(ctx, case, ctx.user, items, reason, request_note(note))
     except AlreadyFiled as e:
         if e.row.status != State.JOINT_DONE:
-            await ctx.reply(str(e))
+            await ops.reply_in_confidence(ctx, None, case, str(e))
             return
         # only their 确认评议结果 unblocks them: offered right here, kept in step like the
         # receipt card it copies (the button goes once confirmed anywhere)
@@ -289,10 +289,11 @@ async def _file(ctx: Context, case: CaseRow, items_text: str, reason: str, note:
         repo.add_card(ctx.session, e.row.id, msg.id, "receipt")
         return
     except ReviewError as e:
-        await ctx.reply(str(e))
+        await ops.reply_in_confidence(ctx, None, case, str(e))
         return
     ctx.action_done()
-    await ctx.reply(f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
+    await ops.reply_in_confidence(
+        ctx, None, case, f"复核申请 #{row.id} 已提交，承办检察官将在 {due_text(ctx, row)}答复。")
 
 
 def _first_word(text: str) -> tuple[str, str, str]:

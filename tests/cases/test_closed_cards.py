@@ -333,7 +333,8 @@ async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_cl
         group_console: Console, tmp_path: Path, change: str) -> None:
     """A case manager's 码 card, asked for in a group the roster has since dropped, or in
     their 1:1 chat before they moved to another county's office, still offers 扫码受理 where it
-    was sent: closing redraws it all the same, and a tap on the old button is refused."""
+    was sent: closing redraws it all the same (in the dropped group, whose members the bot no
+    longer knows, without saying it was closed), and a tap on the old button is refused."""
     console = group_console
     code = await create_case(console)
     await evaluate(console, code, RED)
@@ -353,7 +354,10 @@ async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_cl
     await _status(console, code, "closed")
     card = await _card(console, where, f"案件码 {code}")
     assert card["id"] == sent["id"] and card["card"]["body"] == sent["card"]["body"]
-    assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    if change == "group dropped":
+        assert _labels(card) == [] and card["card"]["footer"] == "本卡片已失效，请以最新卡片为准"
+    else:
+        assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
     r = await console.click(MANAGER, sent["id"], "case.intake")
     assert r["messages"][-1]["text"] == (
         "您不在这张卡片所在的会话中，无法操作。" if change == "group dropped" else

@@ -4,20 +4,28 @@ privately; the group reads only that they did, and nobody else is sent anything.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.roster import read_org_file, write_org_file
 from tests.cases.helpers import (
     AUTH,
     GREEN,
     INVESTIGATORS,
+    LS_PROSECUTOR,
     MANAGER,
     PROSECUTOR,
     RED,
     YELLOW,
+    cards,
     create_case,
     evaluate,
+    org_with_second_county,
 )
-from tests.conftest import Console
+from tests.conftest import Console, make_settings, open_console
 
 GROUP = "g-case-team"
 # members of the group who may not see a case of p-investigator-1 and -2
@@ -138,4 +146,138 @@ async def test_what_became_of_a_case_is_told_privately_in_a_group(console: Conso
         *[f"案件码 {dropped} 涉及办案信息，本群有成员无权查看，已私信发给您。"] * 2,
         *[f"案件码 {closed} 涉及办案信息，本群有成员无权查看，已私信发给您。"] * 2]
     assert not any(w in shown(m) for m in seen for w in ("重复录入", "已撤销", "结案"))
+    await assert_outsiders_got_nothing(console, mark)
+
+
+TEAM = "g-this-case"  # at first only people who may see the cases: prosecutor, police, 案管
+STALE = "本卡片已失效，请以最新卡片为准"
+
+
+@pytest.fixture
+async def team_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
+    path = org_with_second_county(tmp_path, chats=[
+        {"id": TEAM, "title": "本案协作群", "members": [PROSECUTOR, MANAGER, *INVESTIGATORS]}])
+    settings = make_settings(tmp_path, org=str(path),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as c:
+        yield c
+
+
+async def code_card(console: Console, user: str, chat: str, code: str) -> dict[str, Any]:
+    [card] = cards((await console.send(user, chat, f"码 {code}"))["messages"])
+    assert card["chat"] == chat
+    return card
+
+
+async def now_reads(console: Console, sent: dict[str, Any]) -> dict[str, Any]:
+    """The card `sent` as it reads now (redrawn in place)."""
+    return next(m for m in await console.messages(sent["chat"]) if m["id"] == sent["id"])
+
+
+def labels(m: dict[str, Any]) -> list[str]:
+    return [a["label"] for a in m["card"]["actions"]]
+
+
+def neutral(now: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Redrawn with nothing new: what it said when sent, no buttons, footed STALE."""
+    return (now["card"]["title"], now["card"]["body"], now["card"]["footer"], labels(now)) == (
+        sent["card"]["title"], sent["card"]["body"], STALE, [])
+
+
+async def test_old_cards_in_a_group_joined_since_are_redrawn_without_the_new_state(
+        team_console: Console, tmp_path: Path) -> None:
+    """码 cards posted in a group where everyone could see the case; then the roster adds a
+    prosecutor of another county to it. Re-scoring, the prosecutor's choice (typed in their
+    1:1 chat, or tapped on the group's card) and closing redraw the group's cards neutrally:
+    no colour, score, decision or closing; the 1:1 cards get the new state as before."""
+    console = team_console
+    rescored, chosen, tapped, closed = [await create_case(console) for _ in range(4)]
+    for code in (rescored, chosen, tapped):
+        await evaluate(console, code, YELLOW)
+        await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")  # 待定
+    await evaluate(console, closed, RED)
+    in_group = {code: await code_card(console, PROSECUTOR, TEAM, code)
+                for code in (rescored, chosen, tapped)}
+    in_group[closed] = await code_card(console, MANAGER, TEAM, closed)
+    assert labels(in_group[rescored]) == ["查看详情", "去评分", "延期受理", "先收后补"]
+    assert labels(in_group[closed]) == ["查看详情", "扫码受理"]
+    own = {code: await code_card(console, PROSECUTOR, f"dm:{PROSECUTOR}", code)
+           for code in (rescored, chosen)}
+    own[closed] = await code_card(console, MANAGER, f"dm:{MANAGER}", closed)
+
+    path = tmp_path / "org.yaml"
+    data = read_org_file(path)
+    next(c for c in data["chats"] if c["id"] == TEAM)["members"].append(LS_PROSECUTOR)
+    write_org_file(path, data)
+    assert await console.app.reload_org()
+    mark = {p: await last_id(console, f"dm:{p}") for p in (LS_PROSECUTOR,)}
+    before = await last_id(console, TEAM)
+
+    await evaluate(console, rescored, GREEN)
+    await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"先收后补 {chosen}")
+    r = await console.click(PROSECUTOR, in_group[tapped]["id"], "intake.defer")
+    assert [m["text"] for m in r["messages"] if m["chat"] == f"dm:{PROSECUTOR}" and m["text"]
+            ] == [f"{tapped} 已决定：延期受理。"]
+    r = await console.client.patch(f"/api/v1/cases/{closed}", json={"status": "closed"},
+                                   headers=AUTH)
+    assert r.status == 200
+
+    for code, sent in in_group.items():
+        now = await now_reads(console, sent)
+        assert neutral(now, sent), (code, now["card"])
+    group = " ".join(shown(m) for m in await console.messages(TEAM))
+    assert not any(w in group for w in ("绿码", "95分", "已决定", "先收后补（", "延期受理（", "结案"))
+    assert [m["text"] for m in await console.messages(TEAM, before) if m["from"] == "bot"] == [
+        f"案件码 {tapped} 涉及办案信息，本群有成员无权查看，已私信发给您。"]
+    await assert_outsiders_got_nothing(console, mark)
+    # whoever may see the case reads what became of it on their own cards
+    assert (await now_reads(console, own[rescored]))["card"]["footer"] == (
+        "已转为绿码 95分，不再待定，待案管部门重新扫码受理")
+    assert (await now_reads(console, own[chosen]))["card"]["footer"].startswith(
+        "已决定：先收后补（余斌梅 ")
+    assert (await now_reads(console, own[closed]))["card"]["footer"] == "案件已结案（2026-11-02）"
+    [delivered] = [m for m in cards(await console.messages(f"dm:{INVESTIGATORS[0]}"))
+                   if m["card"]["title"].startswith(f"案件码 {closed}")]
+    assert delivered["card"]["footer"] == "案件已结案（2026-11-02）"
+
+    # reopened, the group's card stays as it is
+    r = await console.client.patch(f"/api/v1/cases/{closed}", json={"status": "open"},
+                                   headers=AUTH)
+    assert r.status == 200
+    assert neutral(await now_reads(console, in_group[closed]), in_group[closed])
+    assert labels(await now_reads(console, own[closed])) == ["查看详情", "扫码受理"]
+
+
+async def test_acknowledging_and_filing_typed_in_a_group_answer_privately(
+        console: Console) -> None:
+    """已知悉 and 申请复核 typed in the group by the case's investigator, and 提醒 暂停 by its
+    prosecutor: the answer (version, request number, deadline, state) comes privately."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    inv = INVESTIGATORS[0]
+    mark = await outsiders_mark(console)
+    before = await last_id(console, GROUP)
+    note = f"案件码 {code} 涉及办案信息，本群有成员无权查看，已私信发给您。"
+
+    async def privately(user: str, text: str) -> str:
+        r = await console.send(user, GROUP, text)
+        [answer] = [m for m in r["messages"] if m["chat"] == f"dm:{user}" and m["text"]]
+        return str(answer["text"])
+
+    assert await privately(inv, f"已知悉 {code}") == f"已确认知悉 {code}（第1版）。"
+    assert await privately(inv, f"已知悉 {code}") == f"您已确认知悉 {code}（第1版），无需重复确认。"
+    filed = await privately(inv, f"申请复核 {code} 第1项 有证人证言")
+    assert filed.startswith("复核申请 #1 已提交，承办检察官将在 ") and filed.endswith("答复。")
+    assert "已有一个未办结的复核申请（#1，待处理）" in await privately(
+        inv, f"申请复核 {code} 第2项 另有物证")
+    snoozed = await privately(PROSECUTOR, f"提醒 暂停 {code} 3")
+    assert snoozed.startswith(f"已暂停 {code} 的提醒 3 天，最早于 ")
+    r = await console.client.patch(f"/api/v1/cases/{code}", json={"status": "closed"},
+                                   headers=AUTH)
+    assert r.status == 200
+    assert await privately(INVESTIGATORS[1], f"申请复核 {code} 第1项 有证人证言") == (
+        f"案件 {code} 已结案，不能再申请复核。")
+
+    seen = [m for m in await console.messages(GROUP, before) if m["from"] == "bot"]
+    assert [m["text"] for m in seen] == [note] * 6
     await assert_outsiders_got_nothing(console, mark)
