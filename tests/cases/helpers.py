@@ -20,6 +20,8 @@ AUTH = {"Authorization": "Bearer test-token"}
 PROSECUTOR = "p-prosecutor-1"
 INVESTIGATORS = ["p-investigator-1", "p-investigator-2"]
 MANAGER = "p-case-manager-1"  # a case manager (案管) in config/org.yaml
+# a group of the case's prosecutor, investigators and a case manager (fixture case_group_console)
+CASE_GROUP = "g-this-case"
 
 
 async def create_case(console: Console, **over: Any) -> str:

@@ -7,7 +7,6 @@ buttons (and the form) back on the same cards."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from bot.roster import read_org_file, write_org_file
 from storage import messages as msgs
 from tests.cases.helpers import (
     AUTH,
+    CASE_GROUP,
     INVESTIGATORS,
     MANAGER,
     PROSECUTOR,
@@ -28,10 +28,9 @@ from tests.cases.helpers import (
     create_case,
     evaluate,
     intakes,
-    org_with_second_county,
     sqlite_plan,
 )
-from tests.conftest import START, Console, make_settings, open_console
+from tests.conftest import START, Console
 
 INV, INV2 = INVESTIGATORS
 CLOSED = "案件已结案（2026-11-03）"  # closed a day after START
@@ -218,41 +217,28 @@ async def test_closing_redraws_the_code_cards_asked_for_and_reopening_gives_thei
     assert await intakes(console, code) == ["退回"]
 
 
-GROUP = "g-this-case"  # the case's prosecutor, investigators and a case manager
-
-
-@pytest.fixture
-async def group_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    path = org_with_second_county(tmp_path, chats=[
-        {"id": GROUP, "title": "本案协作群", "members": [PROSECUTOR, MANAGER, *INVESTIGATORS]}])
-    settings = make_settings(tmp_path, org=str(path),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as c:
-        yield c
-
-
 async def test_a_code_card_asked_for_in_a_group_gets_back_what_its_asker_was_offered(
-        group_console: Console) -> None:
+        case_group_console: Console) -> None:
     """In a group everyone may see the case, the 码 card goes to the group: closing takes the
     case manager's 扫码受理 off it, reopening gives it back; the prosecutor's 评分 card follows."""
-    console = group_console
+    console = case_group_console
     code = await create_case(console)
     await evaluate(console, code, RED)
-    r = await console.send(MANAGER, GROUP, f"码 {code}")
+    r = await console.send(MANAGER, CASE_GROUP, f"码 {code}")
     [sent] = cards(r["messages"])
-    assert sent["chat"] == GROUP and _labels(sent) == ["查看详情", "扫码受理"]
+    assert sent["chat"] == CASE_GROUP and _labels(sent) == ["查看详情", "扫码受理"]
     [score] = cards((await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"评分 {code}"))
                     ["messages"])
     assert _labels(score) == ["打开评分表"]
 
     await _status(console, code, "closed")
-    card = await _card(console, GROUP, f"案件码 {code}")
+    card = await _card(console, CASE_GROUP, f"案件码 {code}")
     assert _labels(card) == ["查看详情"] and card["card"]["footer"] == "案件已结案（2026-11-02）"
     closed = await _card(console, PROSECUTOR, f"评分 {code}")
     assert closed["id"] == score["id"] and _labels(closed) == []
 
     await _status(console, code, "open")
-    card = await _card(console, GROUP, f"案件码 {code}")
+    card = await _card(console, CASE_GROUP, f"案件码 {code}")
     assert _labels(card) == ["查看详情", "扫码受理"] and card["card"]["footer"] is None
     assert _labels(await _card(console, PROSECUTOR, f"评分 {code}")) == ["打开评分表"]
 
@@ -330,21 +316,21 @@ async def test_an_investigators_code_card_fetched_while_closed_is_restored_on_re
 
 @pytest.mark.parametrize("change", ["group dropped", "manager moved"])
 async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_closing(
-        group_console: Console, tmp_path: Path, change: str) -> None:
+        case_group_console: Console, tmp_path: Path, change: str) -> None:
     """A case manager's 码 card, asked for in a group the roster has since dropped, or in
     their 1:1 chat before they moved to another county's office, still offers 扫码受理 where it
     was sent: closing redraws it all the same (in the dropped group, whose members the bot no
     longer knows, without saying it was closed), and a tap on the old button is refused."""
-    console = group_console
+    console = case_group_console
     code = await create_case(console)
     await evaluate(console, code, RED)
-    chat, where = (GROUP, GROUP) if change == "group dropped" else (f"dm:{MANAGER}", MANAGER)
+    chat, where = (CASE_GROUP, CASE_GROUP) if change == "group dropped" else (f"dm:{MANAGER}", MANAGER)
     [sent] = cards((await console.send(MANAGER, chat, f"码 {code}"))["messages"])
     assert sent["chat"] == chat and _labels(sent) == ["查看详情", "扫码受理"]
     path = tmp_path / "org.yaml"
     data = read_org_file(path)
     if change == "group dropped":
-        data["chats"] = [c for c in data["chats"] if c["id"] != GROUP]
+        data["chats"] = [c for c in data["chats"] if c["id"] != CASE_GROUP]
     else:
         next(p for p in data["people"] if p["id"] == MANAGER)["unit"] = "c01-02"  # 乐顺
     write_org_file(path, data)

@@ -4,15 +4,13 @@ privately; the group reads only that they did, and nobody else is sent anything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.roster import read_org_file, write_org_file
 from tests.cases.helpers import (
     AUTH,
+    CASE_GROUP,
     GREEN,
     INVESTIGATORS,
     LS_PROSECUTOR,
@@ -23,9 +21,8 @@ from tests.cases.helpers import (
     cards,
     create_case,
     evaluate,
-    org_with_second_county,
 )
-from tests.conftest import Console, make_settings, open_console
+from tests.conftest import Console
 
 GROUP = "g-case-team"
 # members of the group who may not see a case of p-investigator-1 and -2
@@ -149,20 +146,6 @@ async def test_what_became_of_a_case_is_told_privately_in_a_group(console: Conso
     await assert_outsiders_got_nothing(console, mark)
 
 
-TEAM = "g-this-case"  # at first only people who may see the cases: prosecutor, police, 案管
-STALE = "本卡片已失效，请以最新卡片为准"
-
-
-@pytest.fixture
-async def team_console(tmp_path: Path, port: int) -> AsyncIterator[Console]:
-    path = org_with_second_county(tmp_path, chats=[
-        {"id": TEAM, "title": "本案协作群", "members": [PROSECUTOR, MANAGER, *INVESTIGATORS]}])
-    settings = make_settings(tmp_path, org=str(path),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as c:
-        yield c
-
-
 async def code_card(console: Console, user: str, chat: str, code: str) -> dict[str, Any]:
     [card] = cards((await console.send(user, chat, f"码 {code}"))["messages"])
     assert card["chat"] == chat
@@ -178,6 +161,9 @@ def labels(m: dict[str, Any]) -> list[str]:
     return [a["label"] for a in m["card"]["actions"]]
 
 
+STALE = "本卡片已失效，请以最新卡片为准"
+
+
 def neutral(now: dict[str, Any], sent: dict[str, Any]) -> bool:
     """Redrawn with nothing new: what it said when sent, no buttons, footed STALE."""
     return (now["card"]["title"], now["card"]["body"], now["card"]["footer"], labels(now)) == (
@@ -185,20 +171,20 @@ def neutral(now: dict[str, Any], sent: dict[str, Any]) -> bool:
 
 
 async def test_old_cards_in_a_group_joined_since_are_redrawn_without_the_new_state(
-        team_console: Console, tmp_path: Path) -> None:
+        case_group_console: Console, tmp_path: Path) -> None:
     """码 cards posted in a group where everyone could see the case; then the roster adds a
     prosecutor of another county to it. Re-scoring, the prosecutor's choice (typed in their
     1:1 chat, or tapped on the group's card) and closing redraw the group's cards neutrally:
     no colour, score, decision or closing; the 1:1 cards get the new state as before."""
-    console = team_console
+    console = case_group_console
     rescored, chosen, tapped, closed = [await create_case(console) for _ in range(4)]
     for code in (rescored, chosen, tapped):
         await evaluate(console, code, YELLOW)
         await console.send(MANAGER, f"dm:{MANAGER}", f"受理 {code}")  # 待定
     await evaluate(console, closed, RED)
-    in_group = {code: await code_card(console, PROSECUTOR, TEAM, code)
+    in_group = {code: await code_card(console, PROSECUTOR, CASE_GROUP, code)
                 for code in (rescored, chosen, tapped)}
-    in_group[closed] = await code_card(console, MANAGER, TEAM, closed)
+    in_group[closed] = await code_card(console, MANAGER, CASE_GROUP, closed)
     assert labels(in_group[rescored]) == ["查看详情", "去评分", "延期受理", "先收后补"]
     assert labels(in_group[closed]) == ["查看详情", "扫码受理"]
     own = {code: await code_card(console, PROSECUTOR, f"dm:{PROSECUTOR}", code)
@@ -207,11 +193,11 @@ async def test_old_cards_in_a_group_joined_since_are_redrawn_without_the_new_sta
 
     path = tmp_path / "org.yaml"
     data = read_org_file(path)
-    next(c for c in data["chats"] if c["id"] == TEAM)["members"].append(LS_PROSECUTOR)
+    next(c for c in data["chats"] if c["id"] == CASE_GROUP)["members"].append(LS_PROSECUTOR)
     write_org_file(path, data)
     assert await console.app.reload_org()
     mark = {p: await last_id(console, f"dm:{p}") for p in (LS_PROSECUTOR,)}
-    before = await last_id(console, TEAM)
+    before = await last_id(console, CASE_GROUP)
 
     await evaluate(console, rescored, GREEN)
     await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"先收后补 {chosen}")
@@ -225,9 +211,9 @@ async def test_old_cards_in_a_group_joined_since_are_redrawn_without_the_new_sta
     for code, sent in in_group.items():
         now = await now_reads(console, sent)
         assert neutral(now, sent), (code, now["card"])
-    group = " ".join(shown(m) for m in await console.messages(TEAM))
+    group = " ".join(shown(m) for m in await console.messages(CASE_GROUP))
     assert not any(w in group for w in ("绿码", "95分", "已决定", "先收后补（", "延期受理（", "结案"))
-    assert [m["text"] for m in await console.messages(TEAM, before) if m["from"] == "bot"] == [
+    assert [m["text"] for m in await console.messages(CASE_GROUP, before) if m["from"] == "bot"] == [
         f"案件码 {tapped} 涉及办案信息，本群有成员无权查看，已私信发给您。"]
     await assert_outsiders_got_nothing(console, mark)
     # whoever may see the case reads what became of it on their own cards
