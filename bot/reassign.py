@@ -75,7 +75,7 @@ async def _retire_own_cards(out: Outbound, case: CaseRow, before: str, footer: s
             continue
         kept = tuple(b for b in card.actions if not _own(b, case.code, url))
         if kept != card.actions:
-            await out.update_card(msg, replace(card, actions=kept, footer=footer))
+            await ops.redraw_case_card(out, case, msg, replace(card, actions=kept, footer=footer))
 
 
 async def _hand_over_review_cards(out: Outbound, row: ReviewRow, case: CaseRow,
