@@ -43,13 +43,15 @@ UNFINISHED = ("pending", "sending")
 
 class DeliveryError(Exception):
     """A failed delivery. `retryable=False` marks the row failed for good (e.g. a 4xx other
-    than auth); `retry_after` overrides the backoff (e.g. the platform is throttling)."""
+    than auth); `retry_after` overrides the backoff (e.g. the platform is throttling);
+    `min_delay`: the backoff, but not sooner than this (a rate limit's Retry-After)."""
 
     def __init__(self, reason: str, *, retryable: bool = True,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, min_delay: float | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.min_delay = min_delay
 
 
 class Postpone(Exception):
@@ -276,7 +278,8 @@ class OutboxWorker:
                 log.error("outbox %d (%s %s, message %d) failed for good: %s", item.id,
                           item.transport, item.op, item.message_id, e)
                 return Outcome("failed", 0.0, True, str(e))
-            delay = e.retry_after if e.retry_after is not None else self._backoff(item)
+            delay = e.retry_after if e.retry_after is not None else \
+                max(self._backoff(item), e.min_delay or 0.0)
             log.warning("outbox %d (%s %s) attempt %d failed, retry in %.2fs: %s", item.id,
                         item.transport, item.op, item.attempts + 1, delay, e)
             return Outcome("pending", delay, True, str(e))

@@ -103,7 +103,9 @@ class FakeDingTalk:
         self.tokens: set[str] = set()
         self.token_calls = 0
         # "500" | "timeout" | "throttle" | "expire" | "400" | "pass" (none: to fault a later call)
+        # | "429" (HTTP 429 with the QPS-limit code) | "429:<s>" (the same with Retry-After: <s>)
         self.faults: deque[str] = deque()
+        self.limited: list[tuple[str, float]] = []  # (path, time.perf_counter()) of each 429
         self.refused: list[tuple[str, str]] = []  # (path, why) of bodies refused as too big
         # answered 200 but not delivered: "invalid_user" / "flow_user" (batchSend lists the user
         # in invalidStaffIdList / flowControlledStaffIdList), "deliver_fail" (createAndDeliver
@@ -298,6 +300,11 @@ class FakeDingTalk:
                                       "errmsg": "send too fast, exceed 20 times per minute"})
         if fault == "400":
             return web.json_response({"code": "InvalidParameter", "message": "bad"}, status=400)
+        if fault is not None and fault.startswith("429"):
+            self.limited.append((request.path, time.perf_counter()))
+            headers = {"Retry-After": fault[4:]} if fault.startswith("429:") else None
+            return web.json_response({"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+                                      "message": "请求太频繁"}, status=429, headers=headers)
         if fault == "expire":
             self.tokens.clear()
         if token is not None and token not in self.tokens:

@@ -22,6 +22,7 @@ from bot.transports.dingtalk.openapi import Credentials, OpenApi
 from storage.models import OutboxItem
 from tests.dingtalk.conftest import (
     GROUP_CID,
+    INSPECTOR,
     PROSECUTOR,
     AppFactory,
     dingtalk_settings,
@@ -110,6 +111,56 @@ async def test_every_message_arrives_once_through_5xx_timeouts_throttling_and_to
         rows = (await session.execute(select(OutboxItem))).scalars().all()
     assert {r.status for r in rows} == {"sent"}
     assert sum(r.attempts for r in rows) >= 8 + 5
+
+
+async def test_a_429_delays_only_that_send_until_its_retry_after(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    """An HTTP 429 (a QPS limit of one API: DINGTALK.md §1.10) paused the whole robot like the
+    webhook robot's 130101 does, for throttled_pause_seconds (10 min by default): every other
+    answer waited too. Now the refused send alone waits, not before its Retry-After, and is
+    delivered once; the others go out meanwhile."""
+    app = await make_app(delivery={"throttled_pause_seconds": 600})
+    fake.faults.append("429:2")
+    fake.send_message("回声 慢", staff_id=PROSECUTOR[1], webhook=False)
+    await eventually(lambda: fake.limited, what="the 429")
+    fake.send_message("回声 快", staff_id=INSPECTOR[1], webhook=False)  # another chat
+    fake.send_message("回声 群", staff_id=PROSECUTOR[1], group=GROUP_CID, webhook=False)
+
+    def sent(text: str) -> list[float]:
+        return [s.at for s in list(fake.sent) if s.text.endswith(text)]
+
+    [fast] = await eventually(lambda: sent("回声：快"), what="the other 1:1 reply")
+    [group] = await eventually(lambda: sent("回声：群"), what="the group reply")
+    [slow] = await eventually(lambda: sent("回声：慢"), what="the limited reply")
+    assert fake.limited[0][0] == "/v1.0/robot/oToMessages/batchSend"
+    assert slow - fake.limited[0][1] >= 2.0  # not before its Retry-After
+    assert fast < slow and group < slow  # nothing else waited for it
+
+    async def settled() -> bool:
+        return await pending_count(app.services.db, "dingtalk") == 0
+
+    await eventually(settled, what="every row marked sent")
+    assert Counter(s.text for s in fake.sent) == Counter(
+        ["回声：慢", "回声：快", "@余斌梅 回声：群"])
+    assert fake.requests.count("/v1.0/robot/oToMessages/batchSend") == 3  # 429, then each once
+
+
+async def test_a_429_without_retry_after_is_retried_with_backoff(
+        make_app: AppFactory, fake: FakeDingTalk) -> None:
+    """groupMessages/send twice refused: the call is repeated after the (short) backoff."""
+    app = await make_app(delivery={"throttled_pause_seconds": 600})
+    fake.faults.extend(["429", "429"])
+    fake.send_message("回声 群", staff_id=PROSECUTOR[1], group=GROUP_CID, webhook=False)
+    await eventually(lambda: "@余斌梅 回声：群" in fake.texts(), what="the group reply")
+    assert fake.requests.count("/v1.0/robot/groupMessages/send") == 3
+    assert fake.texts() == ["@余斌梅 回声：群"]
+
+    async def sent() -> list[int]:
+        async with app.services.db() as session:
+            return [r.attempts for r in (await session.execute(select(OutboxItem))).scalars()
+                    if r.status == "sent"]
+
+    assert await eventually(sent, what="the row marked sent") == [3]  # 2 refused, 1 sent
 
 
 async def test_a_4xx_is_not_retried(app: App, fake: FakeDingTalk) -> None:

@@ -28,7 +28,7 @@ from bot.transports.dingtalk.mapping import (
     parse_bot_message,
     parse_card_callback,
 )
-from bot.transports.dingtalk.openapi import classify
+from bot.transports.dingtalk.openapi import classify, retry_after_seconds
 from bot.transports.dingtalk.signing import check_sign
 from bot.transports.dingtalk.web import expired_hint
 from cards import dingtalk as render
@@ -260,7 +260,9 @@ def test_http_mode_sign_check() -> None:
     (200, {"processQueryKey": "x"}, None),
     (200, {"errcode": 0, "errmsg": "ok"}, None),
     (200, {"errcode": 130101, "errmsg": "send too fast"}, "throttled"),
-    (429, {"code": "Throttling.Api"}, "throttled"),
+    # a rate limit of one API (HTTP 429, Alibaba Cloud's Throttling.*): that call, later
+    (429, {"code": "Throttling.Api"}, "limited"), (429, {}, "limited"),
+    (429, "<html>Too Many Requests</html>", "limited"),
     (401, {"code": "InvalidAuthentication"}, "auth"),
     (400, {"code": "x", "message": "不合法的access_token"}, "auth"),
     (200, {"errcode": 42001, "errmsg": "access_token expired"}, "auth"),
@@ -269,10 +271,10 @@ def test_http_mode_sign_check() -> None:
     (403, {"code": "Forbidden.AccessDenied.AccessTokenPermissionDenied"}, "fatal"),
     (200, {"errcode": 310000, "errmsg": "keywords not in content"}, "fatal"),
     # QPS limits (open.dingtalk.com "调用频次与限流"): sleep a second and go on, not give up
-    (403, {"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}, "retry"),
-    (403, {"code": "Forbidden.AccessDenied.QpsLimitForApi"}, "retry"),
-    (200, {"errcode": 90018, "errmsg": "qps limit"}, "retry"),
-    (200, {"errcode": 90002, "errmsg": "qps limit"}, "retry"),
+    (403, {"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}, "limited"),
+    (403, {"code": "Forbidden.AccessDenied.QpsLimitForApi"}, "limited"),
+    (200, {"errcode": 90018, "errmsg": "qps limit"}, "limited"),
+    (200, {"errcode": 90002, "errmsg": "qps limit"}, "limited"),
     # the per-IP ban (5 min) answers with this body instead of an error code
     (200, {"status": 1111, "wait": 5, "source": "x5", "punish": "deny", "uuid": "x"}, "throttled"),
     (403, {"code": "Forbidden.AccessDenied.ApiCountLimitForOrg"}, "fatal"),  # monthly quota
@@ -283,6 +285,19 @@ def test_http_mode_sign_check() -> None:
 def test_openapi_error_classes(status: int, body: object, kind: str | None) -> None:
     err = classify(status, body)
     assert (err.kind if err else None) == kind
+
+
+def test_retry_after_in_seconds_or_as_a_date_against_the_answers_date() -> None:
+    assert retry_after_seconds("3") == 3.0 and retry_after_seconds(" 0 ") == 0.0
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:28:30 GMT",
+                               "Wed, 21 Oct 2026 07:28:00 GMT") == 30.0
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:28:00 GMT",
+                               "Wed, 21 Oct 2026 07:28:30 GMT") == 0.0  # in the past: now
+    assert retry_after_seconds("86400") == 600.0  # capped
+    for unreadable in (None, "", "soon", "-5", "Wed, 21 Oct 2026 07:28:30 GMT"):  # no Date
+        assert retry_after_seconds(unreadable) is None
+    err = classify(429, {}, 2.5)
+    assert err is not None and err.retry_after == 2.5
 
 
 def test_credentials_come_from_the_named_env_vars() -> None:

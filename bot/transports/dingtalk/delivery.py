@@ -137,7 +137,11 @@ class DingTalkDelivery:
             raise Postpone(wait, "rate limit")
 
     async def _raise_for(self, e: DingTalkApiError) -> None:
-        if e.kind == "throttled":
+        if e.kind == "limited":
+            # this API refused this call (a QPS limit, an HTTP 429): not done, so it is tried
+            # again as it was, with backoff, not before its Retry-After; other sends go on
+            raise DeliveryError(str(e), min_delay=e.retry_after) from e
+        if e.kind == "throttled":  # the robot itself: every send waits
             pause = self.config.throttled_pause_seconds
             await self.limiter.block(self.robot_key, pause)
             raise DeliveryError(str(e), retry_after=pause) from e
@@ -235,7 +239,7 @@ class DingTalkDelivery:
                 await self.api.post_webhook(hook, body)
                 return
             except DingTalkApiError as e:
-                if e.kind in ("retry", "throttled"):  # may have arrived, or will: not twice
+                if e.kind in ("retry", "limited", "throttled"):  # may arrive later: not twice
                     raise
                 # refused (expired before its stated time, say): the OpenAPI still reaches
                 # the conversation

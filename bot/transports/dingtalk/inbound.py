@@ -192,11 +192,13 @@ class Inbound:
             try:
                 return await self.api.message_file(download_code, self.config.picture_max_bytes)
             except DingTalkApiError as e:
-                if e.kind != "retry" or delay is None:
+                wait = max(delay or 0.0, e.retry_after or 0.0)
+                if e.kind not in ("retry", "limited") or delay is None or \
+                        wait > PICTURE_RETRY_DELAYS[-1] * 2:
                     raise
                 log.info("dingtalk: picture of %s not fetched (%s); retrying in %.1fs",
-                         event_id, e, delay)
-                await asyncio.sleep(delay)
+                         event_id, e, wait)
+                await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def _take(self, mapped: Incoming, entry: Spooled, msg_id: str,

@@ -9,19 +9,28 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal, cast
 
 import aiohttp
 
 log = logging.getLogger(__name__)
 
-ErrorKind = Literal["retry", "throttled", "auth", "fatal"]
+# retry: failed, may be tried again (a 5xx, a timeout); limited: refused by a rate limit of
+# this API (not done), tried again later, after its Retry-After if it names one; throttled:
+# the robot itself is paused (the webhook robot's 20/min, the per-IP ban); auth: the token;
+# fatal: never tried again
+ErrorKind = Literal["retry", "limited", "throttled", "auth", "fatal"]
 THROTTLED_ERRCODES = {130101}  # "send too fast, exceed 20 times per minute"
-# system busy; server-side timeouts (isp.top-remote-…); QPS limits per app and API / global
-# (the doc "调用频次与限流": the limit lasts a second, so retry with backoff)
-RETRY_ERRCODES = {-1, 15, 88, 90018, 90002}
+RETRY_ERRCODES = {-1, 15, 88}  # system busy; server-side timeouts (isp.top-remote-…)
+# QPS limits per app and API / per API over all apps (open.dingtalk.com "附录B：如何处理钉钉服务端
+# API限流"): "the limit lasts a second: sleep a second and go on". The new APIs answer HTTP 403
+# with these codes, the old ones errcode 90018 / 90002; an HTTP 429 (not in that page, but what
+# a gateway in front of an API answers) and Alibaba Cloud's `Throttling.*` codes are read alike
+QPS_ERRCODES = {90018, 90002}
 QPS_CODES = {"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
-             "Forbidden.AccessDenied.QpsLimitForApi"}  # HTTP 403: the new APIs' 90018 / 90002
+             "Forbidden.AccessDenied.QpsLimitForApi"}
+RETRY_AFTER_MAX_SECONDS = 600.0  # a Retry-After longer than this is taken as this
 AUTH_ERRCODES = {40001, 40014, 42001}  # invalid credential / access_token / expired token
 AUTH_CODES = {"InvalidAuthentication", "InvalidAccessToken", "InvalidAuthentication.AccessToken"}
 # createAndDeliver with an outTrackId that already has a card: HTTP 400 with this code (卡片已经
@@ -38,12 +47,14 @@ class Credentials:
 
 
 class DingTalkApiError(Exception):
-    def __init__(self, kind: ErrorKind, status: int, code: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, status: int, code: str, message: str,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{kind}: HTTP {status} {code} {message}".strip())
         self.kind = kind
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After header
 
 
 class FileTooLarge(DingTalkApiError):
@@ -51,8 +62,27 @@ class FileTooLarge(DingTalkApiError):
         super().__init__("fatal", 200, "FileTooLarge", f"{size} bytes, at most {max_bytes}")
 
 
-def classify(status: int, body: Any) -> DingTalkApiError | None:
-    """None when the answer is a success; otherwise the error and whether it can be retried."""
+def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+    """An answer's Retry-After in seconds: delta-seconds, or an HTTP date read against the
+    answer's own Date header (no local clock involved); None when absent or unreadable. At
+    most RETRY_AFTER_MAX_SECONDS."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(value) - parsedate_to_datetime(date or "")
+                       ).total_seconds()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+
+
+def classify(status: int, body: Any, retry_after: float | None = None) -> DingTalkApiError | None:
+    """None when the answer is a success; otherwise the error and whether it can be retried.
+    `retry_after`: the answer's Retry-After (seconds), kept with a rate limit error."""
     data = body if isinstance(body, dict) else {}
     errcode = data.get("errcode")
     code = str(data.get("code") or (errcode if errcode not in (None, 0) else "") or "")
@@ -63,14 +93,16 @@ def classify(status: int, body: Any) -> DingTalkApiError | None:
 
     if isinstance(errcode, int) and errcode in THROTTLED_ERRCODES:
         return err("throttled")
-    if status == 429 or code.startswith("Throttling"):
-        return err("throttled")
     if data.get("status") == 1111 and data.get("punish") == "deny":  # the per-IP ban (5 min)
         return DingTalkApiError("throttled", status, "IpBan", f"wait {data.get('wait')}")
+    if status == 429 or code in QPS_CODES or code.startswith("Throttling") \
+            or (isinstance(errcode, int) and errcode in QPS_ERRCODES):
+        return DingTalkApiError("limited", status, code or "TooManyRequests", message,
+                                retry_after)
     if status == 401 or code in AUTH_CODES or (isinstance(errcode, int) and errcode in AUTH_ERRCODES) \
             or "不合法的access_token" in message:
         return err("auth")
-    if status >= 500 or code in QPS_CODES or (isinstance(errcode, int) and errcode in RETRY_ERRCODES):
+    if status >= 500 or (isinstance(errcode, int) and errcode in RETRY_ERRCODES):
         return err("retry")
     if status >= 400:
         return err("fatal")
@@ -121,13 +153,15 @@ class OpenApi:
             async with self.session.request(method, url, json=json_body, headers=headers) as r:
                 text = await r.text()
                 status = r.status
+                retry_after = retry_after_seconds(r.headers.get("Retry-After"),
+                                                  r.headers.get("Date"))
         except (aiohttp.ClientError, TimeoutError) as e:
             raise DingTalkApiError("retry", 0, type(e).__name__, str(e)[:200]) from e
         try:
             body = json.loads(text) if text else {}
         except ValueError:
             body = {"message": text[:200]}
-        error = classify(status, body)
+        error = classify(status, body, retry_after)
         if error is not None:
             raise error
         return body
@@ -215,8 +249,11 @@ class OpenApi:
         try:
             async with self.session.get(url) as r:
                 if r.status != 200:
-                    raise DingTalkApiError("retry" if r.status >= 500 else "fatal", r.status,
-                                           "DownloadFailed", url[:100])
+                    kind: ErrorKind = "limited" if r.status == 429 else \
+                        "retry" if r.status >= 500 else "fatal"
+                    raise DingTalkApiError(kind, r.status, "DownloadFailed", url[:100],
+                                           retry_after_seconds(r.headers.get("Retry-After"),
+                                                               r.headers.get("Date")))
                 if (r.content_length or 0) > max_bytes:
                     raise FileTooLarge(r.content_length or 0, max_bytes)
                 data = bytearray()
