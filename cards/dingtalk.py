@@ -390,14 +390,19 @@ def mentioning(key: str, param: dict[str, str], names: Sequence[str]) -> dict[st
     return param
 
 
-def webhook_body(key: str, param: dict[str, str],
-                 at_users: Sequence[str] = ()) -> dict[str, Any] | None:
+def webhook_body(key: str, param: dict[str, str], at_users: Sequence[str] = (),
+                 at_dingtalk_ids: Sequence[str] = ()) -> dict[str, Any] | None:
     """A sessionWebhook body for a text or markdown robot message; None for the others (cards
     with buttons go through the OpenAPI). `at_users`: staff userIds to @-mention — in the `at`
     list, and as 「@userId」 in the text, without which DingTalk does not show the mention
-    (it shows the person's name in its place)."""
-    param = mentioning(key, param, at_users)
-    at = {"atUserIds": list(at_users)} if at_users else {}
+    (it shows the person's name in its place). `at_dingtalk_ids`: the same for people without
+    a userId (external contacts), by the senderId of their message (`at.atDingtalkIds`)."""
+    param = mentioning(key, param, [*at_users, *at_dingtalk_ids])
+    at: dict[str, list[str]] = {}
+    if at_users:
+        at["atUserIds"] = list(at_users)
+    if at_dingtalk_ids:
+        at["atDingtalkIds"] = list(at_dingtalk_ids)
     if key == "sampleText":
         return {"msgtype": "text", "text": {"content": param["content"]}, "at": at}
     if key == "sampleMarkdown":
@@ -406,8 +411,10 @@ def webhook_body(key: str, param: dict[str, str],
     return None
 
 
-def webhook_text(text: str, at_users: Sequence[str] = ()) -> dict[str, Any]:
-    """A short text answer through a sessionWebhook, @-mentioning `at_users` (staff userIds)."""
-    body = webhook_body(*text_message(text), at_users)
+def webhook_text(text: str, at_users: Sequence[str] = (),
+                 at_dingtalk_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """A short text answer through a sessionWebhook, @-mentioning `at_users` (staff userIds)
+    and `at_dingtalk_ids` (external contacts)."""
+    body = webhook_body(*text_message(text), at_users, at_dingtalk_ids)
     assert body is not None
     return body

@@ -37,7 +37,11 @@ TEMPLATE_VARIABLES = frozenset(
     ["title", "body", "markdown", "color", "color_label", "image", "footer", "actions",
      "has_actions", "notice"]
     + [f"btn{i}_{part}" for i in range(1, 6) for part in ("label", "action", "url")])
-NICKS = {"dt-0129": "余斌梅", "dt-0123": "谢平", "dt-stranger": "路人甲"}  # DingTalk nicks
+# an external contact (外部联系人, not in the org): a callback without senderStaffId; their
+# senderId (a dingtalkId) is all there is to @ them by
+EXTERNAL = "$:LWCP_v1:$ext-0001=="
+NICKS = {"dt-0129": "余斌梅", "dt-0123": "谢平", "dt-stranger": "路人甲",  # DingTalk nicks
+         EXTERNAL: "访客王"}
 TOO_LONG = "description: body 大小不合法;solution:请保持大小在 20000bytes 以内;"
 
 
@@ -62,10 +66,11 @@ class Sent:
 
     @property
     def mentioned(self) -> list[str]:
-        """Staff ids @-mentioned for real: a sessionWebhook's `at.atUserIds`, a card's
+        """Ids @-mentioned for real: a sessionWebhook's `at.atUserIds` / `atDingtalkIds`, a card's
         `imGroupOpenDeliverModel.atUserIds` (groupMessages/send has no way to mention)."""
-        if self.kind == "webhook":
-            return list((self.body.get("at") or {}).get("atUserIds") or [])
+        if self.kind == "webhook":  # staff by userId, others (EXTERNAL) by dingtalkId
+            at = self.body.get("at") or {}
+            return list(at.get("atUserIds") or []) + list(at.get("atDingtalkIds") or [])
         if self.kind == "card":
             return list((self.body.get("imGroupOpenDeliverModel") or {}).get("atUserIds") or {})
         return []
@@ -252,6 +257,9 @@ class FakeDingTalk:
             "robotCode": CLIENT_ID, "isAdmin": False, "isInAtList": True, "createAt": now,
             "atUsers": [{"dingtalkId": "bot"}],
         }
+        if staff_id == EXTERNAL:  # someone from outside the org: no senderStaffId at all
+            del data["senderStaffId"]
+            data.update(senderId=EXTERNAL, senderCorpId="other-corp")
         if group:
             data["conversationTitle"] = "测试群"
         if webhook:

@@ -20,10 +20,13 @@ from bot.domain.scoring import Color, Deduction, Evaluation
 from bot.reviews import ReviewError, parse_items
 from bot.transports.dingtalk import credentials
 from bot.transports.dingtalk.mapping import (
+    Addressee,
     Incoming,
     MalformedFrame,
     Refusal,
+    at_ids,
     chat_index,
+    group_sender,
     message_event,
     parse_bot_message,
     parse_card_callback,
@@ -202,6 +205,26 @@ def test_robot_message_fallbacks() -> None:
     assert render.webhook_body(*render.text_message("你好")) == {
         "msgtype": "text", "text": {"content": "你好"}, "at": {}}
     assert render.webhook_body(*render.robot_message(one, lambda b: "u")) is None
+    # someone without a userId (an external contact): by the senderId of their message
+    ext = "$:LWCP_v1:$x=="
+    assert render.webhook_text("你好", ["dt-1"], [ext]) == {
+        "msgtype": "text", "text": {"content": f"@dt-1 @{ext} 你好"},
+        "at": {"atUserIds": ["dt-1"], "atDingtalkIds": [ext]}}
+
+
+def test_an_external_contact_is_addressed_by_sender_id() -> None:
+    """No senderStaffId (an external contact): mentioned by senderId, and stored so."""
+    data = FakeDingTalk().bot_message("帮助", staff_id="dt-1", group="cidG", webhook=False)
+    del data["senderStaffId"]
+    data.update(senderId="$:LWCP_v1:$x==", senderNick="访客")
+    sender = group_sender(parse_bot_message(data))
+    assert sender == Addressee("", "访客", "$:LWCP_v1:$x==") and sender.key == "$:LWCP_v1:$x=="
+    assert Addressee.decode(sender.encode()) == sender
+    assert at_ids([sender, Addressee("dt-2", "谢平")]) == (["dt-2"], ["$:LWCP_v1:$x=="])
+    assert Addressee.decode('{"staffId": "dt-2", "nick": "谢平"}') == Addressee("dt-2", "谢平")
+    assert Addressee.decode('{"staffId": "", "nick": "x"}') is None
+    data.update(senderStaffId="")  # empty rather than missing: the same
+    assert group_sender(parse_bot_message(data)) == sender
 
 
 TYPED = ("复核理由：证据见附件 [点此查看附件](https://evil.invalid/login) "

@@ -14,7 +14,7 @@ from bot.transports.dingtalk import mapping
 from bot.transports.dingtalk.delivery import Target
 from storage.models import Message, OutboxItem
 from tests.dingtalk.conftest import GROUP_CID, PROSECUTOR, AppFactory, database_down, eventually
-from tests.dingtalk.fake import FakeDingTalk
+from tests.dingtalk.fake import EXTERNAL, FakeDingTalk
 
 TEMPLATE = "tpl-casebot.schema"
 STRANGER = "dt-stranger"
@@ -182,3 +182,53 @@ async def test_chatter_in_an_unregistered_group_gets_no_answer(
     assert fake.sent[1].shown == "@余斌梅 本群尚未登记，请联系管理员"
     found = await eventually(lambda: sent_rows(app), what="the rows")
     assert len(found) == 2
+
+
+# -- external contacts (外部联系人): no senderStaffId, only a senderId (a dingtalkId) ----------------
+
+async def test_an_external_user_in_a_group_is_mentioned_and_told_they_cannot_use_it(
+        app: App, fake: FakeDingTalk) -> None:
+    """A QA pass: someone from outside the org, in a group of the roster, was answered without
+    the @ staff get (mentions went by staff userId only), and told to have their DingTalk
+    account registered, which an external contact cannot. Now the sessionWebhook @-mentions
+    them by their senderId (`at.atDingtalkIds`, 「@senderId」 in the text) and says why."""
+    fake.send_message("帮助", staff_id=EXTERNAL, group=GROUP_CID, msg_id="m-ext")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.target == "m-ext"
+    assert reply.body["at"] == {"atDingtalkIds": [EXTERNAL]} and reply.mentioned == [EXTERNAL]
+    assert reply.shown == f"@访客王 {mapping.EXTERNAL_USER}"
+    assert "外部联系人" in mapping.EXTERNAL_USER and "登记钉钉账号" not in mapping.EXTERNAL_USER
+    [(_, msg)] = await eventually(lambda: sent_rows(app), what="the row marked sent")
+    assert msg.chat == "g-case-team" and msg.text == mapping.EXTERNAL_USER
+    # stored with the answer, so another instance (or after a restart) mentions them too
+    assert mapping.Addressee.decode(msg.mention) == mapping.Addressee("", "访客王", EXTERNAL)
+
+
+async def test_an_external_user_in_an_unregistered_group_is_mentioned(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=EXTERNAL, group="cidNobodyKnows")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.mentioned == [EXTERNAL] and reply.shown == "@访客王 本群尚未登记，请联系管理员"
+
+
+async def test_an_external_user_without_webhook_is_named(app: App, fake: FakeDingTalk) -> None:
+    """groupMessages/send has no `at` (for anyone): their nick, as text."""
+    fake.send_message("帮助", staff_id=EXTERNAL, group=GROUP_CID, webhook=False)
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "group" and reply.text == f"@访客王 {mapping.EXTERNAL_USER}"
+
+
+async def test_without_the_database_an_external_user_is_still_mentioned(
+        app: App, fake: FakeDingTalk) -> None:
+    database_down(app)  # the answer goes straight through the webhook
+    fake.send_message("帮助", staff_id=EXTERNAL, group="cidNobodyKnows")
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.body["at"] == {"atDingtalkIds": [EXTERNAL]}
+    assert reply.shown == "@访客王 本群尚未登记，请联系管理员"
+
+
+async def test_an_external_user_in_a_1to1_chat_is_told_they_cannot_use_it(
+        app: App, fake: FakeDingTalk) -> None:
+    fake.send_message("帮助", staff_id=EXTERNAL)
+    [reply] = await eventually(lambda: fake.sent, what="the answer")
+    assert reply.kind == "webhook" and reply.mentioned == [] and reply.text == mapping.EXTERNAL_USER

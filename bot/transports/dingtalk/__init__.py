@@ -110,7 +110,7 @@ class DingTalkTransport:
             if person and staff:
                 found.append(Addressee(staff, person.name))
         sender = await self.addressee(message) if message.event_id else None
-        if sender is not None and all(a.staff_id != sender.staff_id for a in found):
+        if sender is not None and all(a.key != sender.key for a in found):
             found.append(sender)
         return found
 

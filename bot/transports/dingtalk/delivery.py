@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.outbox import DeliveryError, Postpone
 from bot.ratelimit import Limit, RateLimiter
-from bot.transports.dingtalk.mapping import Addressee
+from bot.transports.dingtalk.mapping import Addressee, at_ids
 from bot.transports.dingtalk.openapi import CARD_EXISTS, DingTalkApiError, OpenApi
 from cards import dingtalk as render
 from cards.model import Button, Card
@@ -190,7 +190,8 @@ class DingTalkDelivery:
         (the current version). That a card already in the chat is not posted there again is
         assumed, not verified on DingTalk (docs/dingtalk.md, "Cards"); a deliver refused
         outright is taken to mean the earlier attempt delivered it (logged, then updated)."""
-        at_users = {a.staff_id: a.nick for a in to} or None
+        # atUserIds takes userIds (userIdType 1): an external contact is not mentioned on a card
+        at_users = {a.staff_id: a.nick for a in to if a.staff_id} or None
         try:
             await self.api.create_and_deliver_card(
                 template_id=template_id, out_track_id=out_track_id, card_data=data,
@@ -232,8 +233,7 @@ class DingTalkDelivery:
     async def _send_one(self, message: Message, key: str, param: dict[str, str],
                         target: Target, to: list[Addressee] | None = None) -> None:
         hook = self.webhooks.get(message.event_id, self.config.webhook_margin_seconds)
-        body = render.webhook_body(key, param, [a.staff_id for a in to or ()]) \
-            if hook is not None else None
+        body = render.webhook_body(key, param, *at_ids(to or ())) if hook is not None else None
         if hook is not None and body is not None:
             try:
                 await self.api.post_webhook(hook, body)
@@ -250,7 +250,7 @@ class DingTalkDelivery:
             # msgParam only: DINGTALK.md §1.9b), and an 「@userId」 in the text stays plain
             # text there: the sender can only be named
             await self.api.send_group(target.id, key, render.mentioning(
-                key, param, [a.nick for a in to]) if to else param)
+                key, param, [a.nick for a in to or () if a.nick]))
         else:
             await self.api.send_users([target.id], key, param)
 

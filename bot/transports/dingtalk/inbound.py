@@ -228,7 +228,8 @@ class Inbound:
             return
         self.handled += 1
         if result.status == "unknown_user":  # in a group of the roster
-            await self._answer(Refusal(f"unknown user {staff_id!r}", mapping.NOT_REGISTERED_USER,
+            await self._answer(Refusal(f"unknown user {staff_id!r}", mapping.NOT_REGISTERED_USER
+                                       if staff_id else mapping.EXTERNAL_USER,
                                        event.chat, event.event_id, mapped.webhook,
                                        mapped.webhook_expires_ms, mapped.sender))
         if result.messages:
@@ -328,8 +329,8 @@ class Inbound:
             log.warning("dingtalk: answer 「%s」 not sent: not stored and no sessionWebhook", text)
             return
         try:
-            await self.api.post_webhook(webhook, webhook_text(text, [sender.staff_id] if sender
-                                                              else []))
+            await self.api.post_webhook(webhook, webhook_text(
+                text, *mapping.at_ids([sender] if sender else [])))
         except Exception as e:
             log.warning("dingtalk: direct answer failed: %s", e)
 

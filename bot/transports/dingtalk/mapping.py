@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,10 @@ from config.model import Org
 
 NOT_REGISTERED_GROUP = "本群尚未登记，请联系管理员"
 NOT_REGISTERED_USER = "您尚未在本系统登记钉钉账号，请联系管理员"
+# someone from outside the org (no senderStaffId): no roster entry can name them, so being told
+# to have their account registered would not help
+EXTERNAL_USER = ("本系统仅供本单位钉钉组织内已登记的工作人员使用，外部联系人无法使用。"
+                 "如有事项，请联系群内的工作人员。")
 NOT_STORED = "抱歉，系统暂时无法处理您的消息（数据库不可用），请稍后重新发送。"
 TEXT_ONLY = ("目前只能处理文字、语音和案件码图片。查看案件码请发送「码 案件码」（如：码 HY-2026-0001）"
              "或案件码二维码的图片，其他命令发送「帮助」查看。")
@@ -51,15 +55,26 @@ def raw_target(chat: str) -> tuple[bool, str] | None:
 
 @dataclass(frozen=True)
 class Addressee:
-    """Whom an answer in a group is for: @-mentioned by their staff userId where DingTalk can
-    mention (sessionWebhook `at`, a card's `atUserIds`), named by `nick` where it cannot."""
+    """Whom an answer in a group is for: @-mentioned where DingTalk can mention (a
+    sessionWebhook's `at`; a card's `atUserIds`, staff only), named by `nick` where it cannot.
+    Staff by their userId (`staff_id`); someone from outside the org (an external contact: no
+    senderStaffId) by their `dingtalk_id` (the callback's senderId) in `at.atDingtalkIds`."""
 
-    staff_id: str
+    staff_id: str  # "" for an external contact
     nick: str
+    dingtalk_id: str = ""  # only for an external contact
+
+    @property
+    def key(self) -> str:
+        """Who this is, whichever id they have."""
+        return self.staff_id or self.dingtalk_id
 
     def encode(self) -> str:
         """As kept in `messages.mention`, so any instance, after any restart, can mention them."""
-        return json.dumps({"staffId": self.staff_id, "nick": self.nick}, ensure_ascii=False)
+        d = {"staffId": self.staff_id, "nick": self.nick}
+        if self.dingtalk_id:
+            d["dingtalkId"] = self.dingtalk_id
+        return json.dumps(d, ensure_ascii=False)
 
     @staticmethod
     def decode(stored: str | None) -> Addressee | None:
@@ -70,10 +85,19 @@ class Addressee:
             return None
         if not isinstance(d, dict):
             return None
-        staff_id, nick = d.get("staffId"), d.get("nick")
-        if not isinstance(staff_id, str) or not staff_id:
+        staff_id, nick, dingtalk_id = d.get("staffId"), d.get("nick"), d.get("dingtalkId")
+        staff_id = staff_id if isinstance(staff_id, str) else ""
+        dingtalk_id = dingtalk_id if isinstance(dingtalk_id, str) and not staff_id else ""
+        if not staff_id and not dingtalk_id:
             return None
-        return Addressee(staff_id, nick if isinstance(nick, str) and nick else staff_id)
+        return Addressee(staff_id, nick if isinstance(nick, str) and nick else staff_id,
+                         dingtalk_id)
+
+
+def at_ids(to: Sequence[Addressee]) -> tuple[list[str], list[str]]:
+    """A sessionWebhook's `at.atUserIds` (staff) and `at.atDingtalkIds` (external contacts)."""
+    return ([a.staff_id for a in to if a.staff_id],
+            [a.dingtalk_id for a in to if not a.staff_id and a.dingtalk_id])
 
 
 @dataclass(frozen=True)
@@ -214,13 +238,17 @@ def parse_bot_message(data: Mapping[str, Any]) -> ChatbotMessage:
 
 
 def group_sender(msg: ChatbotMessage) -> Addressee | None:
-    """The sender of a group message, to mention in the answers; None in a 1:1 chat (or
-    without a staff id: DingTalk mentions by staff userId)."""
-    staff_id = msg.sender_staff_id
-    if msg.conversation_type != "2" or not isinstance(staff_id, str) or not staff_id:
+    """The sender of a group message, to mention in the answers: by staff userId, or, for an
+    external contact (no senderStaffId), by their senderId; None in a 1:1 chat."""
+    if msg.conversation_type != "2":
         return None
     nick = msg.sender_nick.strip() if isinstance(msg.sender_nick, str) else ""
-    return Addressee(staff_id, nick or staff_id)
+    staff_id, sender_id = msg.sender_staff_id, msg.sender_id
+    if isinstance(staff_id, str) and staff_id:
+        return Addressee(staff_id, nick or staff_id)
+    if isinstance(sender_id, str) and sender_id:
+        return Addressee("", nick, sender_id)
+    return None
 
 
 def _expires_ms(msg: ChatbotMessage) -> int:
@@ -256,7 +284,8 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
     else:
         person = directory.by_platform("dingtalk", staff_id) if staff_id else None
         if person is None:
-            return _refusal(msg, f"unknown user {staff_id!r}", NOT_REGISTERED_USER,
+            return _refusal(msg, f"unknown user {staff_id!r}",
+                            NOT_REGISTERED_USER if staff_id else EXTERNAL_USER,
                             f"{RAW_USER}{staff_id}" if staff_id else None)
         chat = f"dm:{person.id}"
     mentioned = msg.conversation_type != "1" and addressed(msg)
