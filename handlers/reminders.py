@@ -157,8 +157,10 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
         return
     current = (await repo.snooze_until(ctx.session, [code])).get(code)
     if current is not None and current >= ctx.now() + timedelta(days=days):
+        # the moment the reminders resume, as the first 暂停 said it (最早于 …): not a Sunday
+        resume = svc.next_office_time(current)
         await ops.reply_in_confidence(ctx, None, case, f"{code} 的提醒已暂停至 "
-                                      f"{office_deadline_text(current, ctx.config.tz)}，本次没有延长，"
+                                      f"{office_deadline_text(resume, ctx.config.tz)}，本次没有延长，"
                                       "无需重复暂停（未计入暂停次数）。")
         return
     until = await svc.snooze(ctx, code, ctx.user.id, days)

@@ -720,3 +720,16 @@ async def test_the_prosecutor_cannot_dismiss_an_overdue_answer_escalated_to_the_
                                          "该提醒已报院领导，仍由院领导处理。")
     [still] = await reminder_cards(console, LEADER)
     assert still["card"] == lead["card"]
+
+
+async def test_a_snooze_not_extended_names_the_moment_the_first_one_did(console: Console) -> None:
+    """QA: 暂停 3 天 on a Thursday said 最早于 Monday 09:00; a second 暂停 1 天 then said the
+    reminders were paused until Sunday at the hour it was typed, a moment nothing is sent."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.advance("3d")  # Thursday 11-05 09:30
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 3")
+    assert "最早于 2026-11-09（周一）09:00 再次提醒" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    assert r["messages"][0]["text"] == (f"{code} 的提醒已暂停至 2026-11-09（周一）09:00，本次没有延长，"
+                                        "无需重复暂停（未计入暂停次数）。")
