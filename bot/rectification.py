@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import Outbound
 from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE, SEND_BACK_USAGE
 from bot.domain.reminders import rectification_subject
+from bot.domain.workcal import day_text
 from bot.inspection import notify, params_of
 from bot.reminders import REPORTED, SENT_BACK_LABEL, hand_over_cards, replan_rectifications
 from bot.roster import Handover
@@ -118,7 +119,7 @@ async def report_done(out: Outbound, actor: Person, item_id: int, note: str) -> 
             c, f"已处理：{actor.name} 已报告整改完成 {at}"))
     told = inspectors(out, s)
     card = cards.reported_card(item_id=item.id, unit=unit, text=item.text,
-                               due=f"{item.due_date:%Y-%m-%d}", who=actor.name, at=at, note=note,
+                               due=day_text(item.due_date), who=actor.name, at=at, note=note,
                                stamp=stamp(now))
     for pid in told:
         await out.send_dm(pid, card=card)
@@ -274,8 +275,8 @@ async def hand_over(out: Outbound, handovers: Sequence[Handover], by: str
         await hand_over_cards(out, [rectification_subject(i.id) for i in items], h.old_id,
                               footer)
         today = now.astimezone(tz).date()
-        lines = [f"· 整改事项 #{i.id}（整改期限 {i.due_date:%Y-%m-%d}"
-                 f"{'，已逾期' if i.due_date < today else ''}）：{_clip(i.text)}"
+        lines = [f"· 整改事项 #{i.id}，整改期限 {day_text(i.due_date)}"
+                 f"{'，已逾期' if i.due_date < today else ''}：{_clip(i.text)}"
                  for i in items[:HANDED_OVER_SHOWN]]
         if len(items) > HANDED_OVER_SHOWN:
             lines.append(f"· 另有 {len(items) - HANDED_OVER_SHOWN} 项，发送「提醒」查看")

@@ -241,7 +241,7 @@ def answer_due(out: Outbound, filed_at: datetime) -> datetime:
 
 
 def due_text(out: Outbound, row: ReviewRow) -> str:
-    """答复期限 as the cards, the code page and the replies show it: 2026-12-02（星期三）18:00 前."""
+    """答复期限 as the cards, the code page and the replies show it: 2026-12-02（周三）18:00 前."""
     return f"{office_deadline_text(row.due_at, out.config.tz)} 前"
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.scoring import Color, Deduction, Evaluation, ScoreTemplate
+from bot.domain.workcal import day_text
 from cards.model import Button, Card, FormField, keyed_action
 
 
@@ -141,10 +142,10 @@ def case_body(case: CaseView, ev: Evaluation | None, template: ScoreTemplate) ->
     lines += [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
              f"承办检察官：{case.prosecutor}"]
     if case.investigation_deadline:
-        lines.append(f"侦查期限：{case.investigation_deadline.isoformat()}")
+        lines.append(f"侦查期限：{day_text(case.investigation_deadline)}")
     if case.custody_deadline:
-        passed = " 已届满" if case.custody_passed else ""
-        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}{passed}")
+        passed = "已届满" if case.custody_passed else ""
+        lines.append(f"羁押期限：{day_text(case.custody_deadline)}{passed}")
     if case.intake:
         lines.append(f"{INTAKE_LINE}{case.intake}")
     if ev is None:
@@ -327,7 +328,7 @@ def case_created_card(case: CaseView, investigators: list[str], score_url: str) 
     """To the prosecutor once the 新建案件 form created the case: what was entered, and
     去评分, the next step (the investigators get the code with the first scoring)."""
     def day(d: date | None) -> str:
-        return d.isoformat() if d else "未填"
+        return day_text(d) if d else "未填"
 
     lines = [f"案件：{case.title}", f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}",
              f"侦查人员：{'、'.join(investigators)}",
@@ -361,8 +362,8 @@ def reassigned_card(case: CaseView, ev: Evaluation | None, before: str,
     lines = [f"案件已改派给您：{case.code} {case.title}（原承办检察官 {before}）",
              f"阶段：{case.stage_text}", f"侦查单位：{case.police_unit}", state]
     if case.custody_deadline:
-        lines.append(f"羁押期限：{case.custody_deadline.isoformat()}"
-                     + (" 已届满" if case.custody_passed else ""))
+        lines.append(f"羁押期限：{day_text(case.custody_deadline)}"
+                     + ("已届满" if case.custody_passed else ""))
     if case.intake:
         lines.append(f"{INTAKE_LINE}{case.intake}")
     lines += waiting

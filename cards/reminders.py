@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.workcal import office_deadline_text
+from bot.domain.workcal import day_text, office_deadline_text
 from cards.inspection import report_done_button
 from cards.model import Button, Card
 
@@ -53,9 +53,10 @@ def local(at: datetime, tz: ZoneInfo) -> str:
 
 
 def local_due(at: datetime, tz: ZoneInfo) -> str:
-    """A due time; a deadline that is a date (midnight) shows as the date alone."""
+    """A due time, with its weekday (2026-12-01（周二）09:00); a deadline that is a date
+    (midnight) shows as the date alone."""
     t = at.astimezone(tz)
-    return f"{t:%Y-%m-%d}" if (t.hour, t.minute) == (0, 0) else f"{t:%Y-%m-%d %H:%M}"
+    return day_text(t, tz) if (t.hour, t.minute) == (0, 0) else office_deadline_text(t, tz)
 
 
 # what a card of these kinds calls its one deadline (ReminderView.deadline)
@@ -65,8 +66,8 @@ DEADLINE_LABELS = {"rectification": "整改期限", "review_answer": "答复期�
 
 def deadline_text(d: date | datetime, tz: ZoneInfo) -> str:
     """A rectification item's due date, or a review request's answer time, a moment in office
-    terms: 2026-12-02（星期三）18:00 前."""
-    return f"{office_deadline_text(d, tz)} 前" if isinstance(d, datetime) else f"{d:%Y-%m-%d}"
+    terms: 2026-12-02（周三）18:00 前; a date as 2026-12-02（周三）."""
+    return f"{office_deadline_text(d, tz)} 前" if isinstance(d, datetime) else day_text(d, tz)
 
 
 def escalated(kind: str, escalation: bool) -> str:
@@ -79,7 +80,7 @@ def reminder_card(v: ReminderView) -> Card:
     if v.late:
         title = "【补发】" + title
     if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
-        body = f"{v.text}\n应启动会商日期：{v.due_at.astimezone(v.tz):%Y-%m-%d}"
+        body = f"{v.text}\n应启动会商日期：{day_text(v.due_at, v.tz)}"
     elif v.kind in DEADLINE_LABELS and v.deadline is not None:
         body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
     else:
@@ -89,7 +90,8 @@ def reminder_card(v: ReminderView) -> Card:
     if v.status:
         body += f"\n{STATUS_PREFIX}{v.status}"
     if v.missed:
-        dates = "、".join(sorted({d.astimezone(v.tz).strftime("%Y-%m-%d") for d in v.missed}))
+        dates = "、".join(day_text(d, v.tz) for d in sorted(
+            {d.astimezone(v.tz).date() for d in v.missed}))
         body += f"\n此前 {len(v.missed)} 次到期提醒（{dates}）未单独发送，已合并为本条。"
     data = {"id": str(v.reminder_id)}
     actions: list[Button] = []

@@ -34,6 +34,7 @@ from bot.domain.inspection import (
     read_due,
 )
 from bot.domain.question_bank import CATEGORIES, category_of
+from bot.domain.workcal import day_text
 from bot.events import MessageEvent
 from bot.inspection import (
     base_url,
@@ -702,9 +703,9 @@ async def rectify(event: MessageEvent, ctx: Context) -> None:
                                          at=ctx.now())
     await ctx.audit(ctx.user.id, "inspection.rectification", s.id,
                     {"item": item.id, "unit": unit.id, "owner": owner.id, "due": due.isoformat()})
-    await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人{owner.name}，期限 {due:%Y-%m-%d}。")
+    await ctx.reply(f"已登记整改事项 #{item.id}：{unit.name}，责任人{owner.name}，期限 {day_text(due)}。")
     card = partial(cards.rectification_dm_card, sid=s.id, title=s.title, item_id=item.id,
-                   unit=unit.name, text=text, due=f"{due:%Y-%m-%d}")
+                   unit=unit.name, text=text, due=day_text(due))
     sent = await ctx.send_dm(owner.id, card=card())
     item.card_message_id = sent.id  # redrawn when it is reported done or sent back
     chief = d.chief_of(unit.id)
@@ -760,7 +761,7 @@ async def site_task(event: MessageEvent, ctx: Context) -> None:
                                      created_at=ctx.now())
     await ctx.audit(ctx.user.id, "inspection.site_task", s.id,
                     {"task": task.id, "unit": unit.id, "assignee": assignee.id})
-    when = f"，期限 {due:%Y-%m-%d}" if due else ""
+    when = f"，期限 {day_text(due)}" if due else ""
     await ctx.reply(f"已部署实地督察 #{task.id}：{unit.name}，负责人{assignee.name}{when}。")
     await ctx.send_dm(assignee.id, text=f"您负责对{unit.name}的实地督察（会议 {s.id}）{when}："
                                         f"{text.removeprefix('实地督察：')}")  # not said twice

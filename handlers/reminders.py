@@ -12,6 +12,7 @@ from bot import cases as ops
 from bot.context import Context
 from bot.dispatcher import Router, listing_only, role_names
 from bot.domain.reminders import CUSTODY, ReminderRule, rectification_subject
+from bot.domain.workcal import day_text, office_deadline_text
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of, subject_deadlines
 from cards.model import Card
@@ -76,13 +77,13 @@ async def list_reminders(ctx: Context) -> None:
     if upcoming:
         lines.append(f"即将提醒（{len(upcoming)}条）：")
         for r in upcoming[:SHOWN]:
-            when = (f"将于 {local(r.deliver_at, tz)} 提醒" if r.deliver_at > ctx.now()
-                    else f"已于 {local(r.deliver_at, tz)} 到期，将在办公时间发出")
+            when = (f"将于 {office_deadline_text(r.deliver_at, tz)} 提醒" if r.deliver_at > ctx.now()
+                    else f"已于 {office_deadline_text(r.deliver_at, tz)} 到期，将在办公时间发出")
             lines.append(f"· {_listed(svc.by_id, r)} {subject_label(r)} {when}")
         lines += _more(len(upcoming) - SHOWN, "时间更晚，届时提醒")
     if items:
         lines.append(f"未到期的整改事项（{len(items)}项）：")
-        lines += [f"· 整改事项 #{i.id}（整改期限 {i.due:%Y-%m-%d}）：{_clip(i.text, ITEM_TEXT)}"
+        lines += [f"· 整改事项 #{i.id}，整改期限 {day_text(i.due)}：{_clip(i.text, ITEM_TEXT)}"
                   for i in items[:SHOWN]]
         lines += _more(len(items) - SHOWN, "期限更晚，逾期后提醒")
     # the cases and 整改事项 listed are the asker's to know: asked in a group, it comes privately
@@ -156,14 +157,17 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
         return
     current = (await repo.snooze_until(ctx.session, [code])).get(code)
     if current is not None and current >= ctx.now() + timedelta(days=days):
+        # the moment the reminders resume, as the first 暂停 said it (最早于 …): not a Sunday
+        resume = svc.next_office_time(current)
         await ops.reply_in_confidence(ctx, None, case, f"{code} 的提醒已暂停至 "
-                                      f"{local(current, ctx.config.tz)}，本次没有延长，"
+                                      f"{office_deadline_text(resume, ctx.config.tz)}，本次没有延长，"
                                       "无需重复暂停（未计入暂停次数）。")
         return
     until = await svc.snooze(ctx, code, ctx.user.id, days)
     await ops.reply_in_confidence(
-        ctx, None, case, f"已暂停 {code} 的提醒 {days} 天，最早于 {local(until, ctx.config.tz)} "
-        f"再次提醒（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
+        ctx, None, case, f"已暂停 {code} 的提醒 {days} 天，最早于 "
+        f"{office_deadline_text(until, ctx.config.tz)} 再次提醒"
+        f"（第 {used + 1}/{limits.max_times} 次；责任倒查等升级提醒不受影响）。")
 
 
 def subject_label(r: Reminder) -> str:
@@ -212,7 +216,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         ctx.action_done()
         due = _due(r, ctx.config.tz, await subject_deadlines(
             ctx.session, [r], _custody_rules(svc.by_id)), svc.by_id)
-        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒（{due}）。")
+        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒，{due}。")
     else:
         await ctx.reply("这条提醒已处理。")
 

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.domain.scoring import Color, color_at_deadline, custody_ends_at
-from bot.domain.workcal import OFFICE_END, OFFICE_START, SHANGHAI, WorkCalendar
+from bot.domain.workcal import OFFICE_END, OFFICE_START, SHANGHAI, WorkCalendar, day_text
 
 REEVALUATE = "reevaluate"
 CONSULTATION = "consultation"
@@ -96,17 +96,17 @@ PLACEHOLDERS: frozenset[str] = frozenset(
 ESCALATION_PREFIX = "【升级督办】"
 # the review_answer rule's text while an agreed request (同意并调整) waits for its re-score
 REVIEW_RESCORE_TEXT = (
-    "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限（{deadline}）已过仍未重新评分，"
+    "【复核答复提醒】复核申请 {code}《{title}》已同意调整评分，但答复期限 {deadline}已过仍未重新评分，"
     "请承办检察官{owner}尽快重新评分。")
 # the custody_escalation rule's text on the copy of whom it escalates to: the 院领导, or the
 # office's 检察长 where it has none (directory.leaders_of), so not 「请院领导…」 to a 检察长
 CUSTODY_LEADER_TEXT = (
-    "【责任倒查】案件 {code}《{title}》羁押期限已于 {due} 届满，案件仍为红码。请您启动责任倒查。")
+    "【责任倒查】案件 {code}《{title}》羁押期限已于 {due}届满，案件仍为红码。请您启动责任倒查。")
 # the rectification_overdue rule's text on the escalation to the inspector, who does not
 # rectify but urges the item's 责任人 to ({days}: days past the item's deadline)
 RECTIFICATION_URGE_TEXT = (
-    "【整改逾期提醒】{unit}督察整改事项 {code}《{title}》已逾期 {days} 天（整改期限 {deadline}）"
-    "仍未完成，请督促责任人{owner}落实整改。")
+    "【整改逾期提醒】{unit}督察整改事项 {code}《{title}》整改期限为 {deadline}，"
+    "已逾期 {days} 天仍未完成，请督促责任人{owner}落实整改。")
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,8 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【红码评估提醒】案件 {code}《{title}》为红码，距上次评估（{since}）已满 {days} 天"
-                "（应评估日期 {due}）。请承办检察官及时重新评估（红码一周一评估）。"
+                "【红码评估提醒】案件 {code}《{title}》为红码，上次评估为 {since}，已满 {days} 天，"
+                "应评估日期为 {due}。请承办检察官及时重新评估（红码一周一评估）。"
             ),
         ),
         ReminderRule(
@@ -214,8 +214,8 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【黄码评估提醒】案件 {code}《{title}》为黄码，距上次评估（{since}）已满 {days} 天"
-                "（应评估日期 {due}）。请承办检察官及时重新评估（黄码半月一评估）。"
+                "【黄码评估提醒】案件 {code}《{title}》为黄码，上次评估为 {since}，已满 {days} 天，"
+                "应评估日期为 {due}。请承办检察官及时重新评估（黄码半月一评估）。"
             ),
         ),
         ReminderRule(
@@ -229,7 +229,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=None,
             escalate_to=(),
             text=(
-                "【诉前会商提醒】案件 {code}《{title}》侦查期限将于 {deadline} 届满，目前尚未转为绿码。"
+                "【诉前会商提醒】案件 {code}《{title}》侦查期限将于 {deadline}届满，目前尚未转为绿码。"
                 "请侦查人员与承办检察官及时开展诉前会商。"
             ),
         ),
@@ -244,7 +244,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=0,
             escalate_to=("leader",),
             text=(
-                "【责任倒查】案件 {code}《{title}》羁押期限已于 {due} 届满，案件仍为红码。"
+                "【责任倒查】案件 {code}《{title}》羁押期限已于 {due}届满，案件仍为红码。"
                 "请院领导启动责任倒查。"
             ),
         ),
@@ -259,7 +259,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_after=1,
             escalate_to=("leader",),
             text=(
-                "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限（{deadline}）仍未答复，"
+                "【复核答复提醒】复核申请 {code}《{title}》已超过答复期限 {deadline}仍未答复，"
                 "请承办检察官{owner}尽快答复。"
             ),
         ),
@@ -275,7 +275,7 @@ def default_rules() -> tuple[ReminderRule, ...]:
             escalate_to=("inspector",),
             text=(
                 "【整改逾期提醒】{unit}督察整改事项 {code}《{title}》（责任人：{owner}）已超过整改期限"
-                "（{deadline}）仍未完成，请抓紧整改落实。"
+                " {deadline}仍未完成，请抓紧整改落实。"
             ),
         ),
     )
@@ -299,7 +299,8 @@ def render_text(
     owner: str = "",
 ) -> str:
     """The card text: ``rule.text`` with {code} {title} {due} {deadline} {since} {days}
-    {unit} {owner}, dates as 2026-10-08 (as the card's other lines write them). {due} is when
+    {unit} {owner}, dates with their weekday as the card's other lines write them
+    (2026-10-08（周四）: :func:`~bot.domain.workcal.day_text`). {due} is when
     this reminder fell due; {deadline} the subject's own deadline (a case's investigation
     deadline, a review's answer time, a rectification item's due date), {due} where the
     subject has none; {since} a case's last evaluation ({due} where none) and {days} the
@@ -313,13 +314,10 @@ def render_text(
     def day_of(d: date | datetime) -> date:
         return d.astimezone(tz).date() if isinstance(d, datetime) else d
 
-    def iso(d: date | datetime) -> str:  # as the card's own lines (答复期限：2026-12-02（星期三）…)
-        return day_of(d).isoformat()
-
     start = since if since is not None else due
-    text = rule.text.format(code=code, title=title, due=iso(due),
-                            deadline=iso(deadline if deadline is not None else due),
-                            since=iso(start), days=(day_of(due) - day_of(start)).days,
+    text = rule.text.format(code=code, title=title, due=day_text(due, tz),
+                            deadline=day_text(deadline if deadline is not None else due, tz),
+                            since=day_text(start, tz), days=(day_of(due) - day_of(start)).days,
                             unit=unit, owner=owner)
     if escalation and rule.escalate_after:
         text = ESCALATION_PREFIX + text

@@ -170,10 +170,16 @@ class WorkCalendar:
 WEEKDAYS = "一二三四五六日"
 
 
+def day_text(day: date | datetime, tz: tzinfo = SHANGHAI) -> str:
+    """A day as users plan their week by it, with its weekday: 2026-12-01（周二）. A moment is
+    the day it falls on in `tz`. Every date a reminder, a deadline or a case card shows."""
+    d = day.astimezone(tz).date() if isinstance(day, datetime) else day
+    return f"{d:%Y-%m-%d}（周{WEEKDAYS[d.weekday()]}）"
+
+
 def office_deadline_text(at: datetime, tz: tzinfo = SHANGHAI) -> str:
-    """A deadline as users read it: 2026-12-02（星期三）18:00 (callers add 前)."""
-    local = at.astimezone(tz)
-    return f"{local:%Y-%m-%d}（星期{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+    """A deadline as users read it: 2026-12-02（周三）18:00 (callers add 前)."""
+    return f"{day_text(at, tz)}{at.astimezone(tz):%H:%M}"
 
 
 @lru_cache(maxsize=256)

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.domain.workcal import day_text
 from config.model import host_name, is_loopback
 from storage import db, jsonio
 
@@ -46,6 +47,7 @@ def linkify(text: str) -> Markup:
 
 
 templates.filters["linkify"] = linkify
+templates.filters["day"] = day_text  # 2026-12-01（周二）, as the cards write a deadline
 
 
 MAX_BODY = 1024 ** 2  # aiohttp's client_max_size: a larger body is refused (413)

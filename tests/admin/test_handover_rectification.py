@@ -74,7 +74,7 @@ async def test_the_admin_page_hands_open_items_to_the_new_chief(console: Console
     # one notice to the new chief, listing the open item only
     [notice] = await dm_texts(console, NEW)
     assert notice.startswith(f"您已接任{console.app.services.directory.units[unit].name}检察长。")
-    assert f"1 项未完成整改事项已移交给您：\n· 整改事项 #{open_id}（整改期限 2026-11-03）" in notice
+    assert f"1 项未完成整改事项已移交给您：\n· 整改事项 #{open_id}，整改期限 2026-11-03（周二）" in notice
     assert f"#{closed_id}" not in notice
     # the old chief's item card no longer offers 报告整改完成
     item_card = await dm_card(console, old, f"整改事项 #{open_id}")
@@ -83,7 +83,7 @@ async def test_the_admin_page_hands_open_items_to_the_new_chief(console: Console
 
     # 提醒: the new chief's list has it, the old chief's no longer
     [mine] = (await console.send(NEW, f"dm:{NEW}", "提醒"))["messages"]
-    assert f"整改事项 #{open_id}（整改期限 2026-11-03）" in mine["card"]["body"]
+    assert f"整改事项 #{open_id}，整改期限 2026-11-03（周二）" in mine["card"]["body"]
     [theirs] = (await console.send(old, f"dm:{old}", "提醒"))["messages"]
     assert f"#{open_id}" not in json.dumps(theirs, ensure_ascii=False)
 
@@ -127,7 +127,7 @@ async def test_the_cli_import_hands_items_over_and_the_next_reminder_goes_to_the
     assert (await status(console, open_id)).owner_person_id == NEW
     assert len(await handover_records(console)) == 1
     [notice] = await dm_texts(console, NEW)
-    assert f"· 整改事项 #{open_id}（整改期限 2026-11-03，已逾期）" in notice
+    assert f"· 整改事项 #{open_id}，整改期限 2026-11-03（周二），已逾期：" in notice
     # the old chief's reminder card: no 报告整改完成 / 已处理, says where it went
     [old_reminder] = await reminder_cards(console, old)
     assert old_reminder["card"]["actions"] == []
@@ -181,7 +181,7 @@ async def test_a_chief_moving_to_another_office_hands_their_items_over_in_either
         {"item": open_id, "unit": unit, "from": old, "to": NEW}]
     [notice] = await dm_texts(console, NEW)
     assert notice.startswith(f"您已接任{u.name}检察长。原检察长{old_name}负责的 1 项未完成整改")
-    assert f"· 整改事项 #{open_id}（整改期限 2026-11-03）" in notice
+    assert f"· 整改事项 #{open_id}，整改期限 2026-11-03（周二）" in notice
     item_card = await dm_card(console, old, f"整改事项 #{open_id}")
     assert item_card["card"]["actions"] == [] and "钱新任" in item_card["card"]["footer"]
     [theirs] = (await console.send(old, f"dm:{old}", "提醒"))["messages"]

@@ -331,7 +331,7 @@ async def test_a_leader_doing_accountability_sees_veto_review_and_custody_on_the
     await _login(page, base, "p-leader-hc")
     await page.goto(link)
     await expect(page.locator("#badge")).to_have_text("红码 · 100分（一票否决）")
-    await expect(page.locator("#custody")).to_have_text("2026-11-02")  # its last day: not yet
+    await expect(page.locator("#custody")).to_have_text("2026-11-02（周一）")  # its last day: not yet
     reviews = page.locator("#reviews")
     await expect(reviews).to_contain_text("#1 · 共同评议")
     await expect(reviews).to_contain_text("胡宇")

@@ -228,7 +228,7 @@ async def test_a_valid_form_creates_the_case(console: Console) -> None:
     assert card["title"] == f"已录入案件 {code}"
     assert card["body"].split("\n") == [
         "案件：张某某涉嫌盗窃案", "阶段：提前介入", "侦查单位：示范市海澄县公安局刑事侦查大队",
-        "侦查人员：胡宇、张洋艳", "侦查期限：2026-12-20", "羁押期限：2026-12-31",
+        "侦查人员：胡宇、张洋艳", "侦查期限：2026-12-20（周日）", "羁押期限：2026-12-31（周四）",
         "统一受案号：A3301000000002026110001", "尚未评分：评分后案件码将发送给侦查人员。"]
     assert [(a["label"], a["url"]) for a in card["actions"]] == [
         ("去评分", str(console.client.make_url(f"/cases/{code}/score")))]

@@ -49,13 +49,13 @@ async def test_the_page_shows_the_open_request_instead_of_the_form(console: Cons
     r = await console.click(INV, card["id"], "review.file",
                             {"items": "1,3", "reason": "监控已调取，事实清楚"})
     assert r["messages"][-1]["text"] == (
-        "复核申请 #1 已提交，承办检察官将在 2026-11-05（星期四）18:00 前答复。")
+        "复核申请 #1 已提交，承办检察官将在 2026-11-05（周四）18:00 前答复。")
 
     html = await page(console, INV)
     assert 'id="review-form"' not in html and "提交复核申请" not in html
     assert "您的复核申请 #1 · <span id=\"open-review-state\">待处理</span>" in html
     assert text_of(html, "open-review-items") == "犯罪事实与行为（−16分） 因果关系（−8分）"
-    assert text_of(html, "open-review-due") == "2026-11-05（星期四）18:00 前"
+    assert text_of(html, "open-review-due") == "2026-11-05（周四）18:00 前"
     assert "监控已调取，事实清楚" in html
     assert text_of(html, "open-review-next") == (
         "该申请办结前不能再次申请复核。如需撤回，请在与 casebot 的单聊中「您的复核申请 #1 · 待处理」"

@@ -138,7 +138,7 @@ async def test_a_red_case_with_an_open_review_request(console: Console) -> None:
     body = told["card"]["body"]
     assert "当前：红码 66分（第1版）" in body
     assert (f"待您答复：复核申请 #1（申请人 {name(console, INV)}），"
-            "答复期限 2026-11-05（星期四）18:00 前") in body
+            "答复期限 2026-11-05（周四）18:00 前") in body
     assert labels(told["card"]) == ["查看详情", "去评分"]
     assert answer["card"]["title"] == "复核申请 #1 · 待处理"
     assert labels(answer["card"]) == ["同意并调整", "驳回", "提交检警共同评议"]

@@ -225,7 +225,7 @@ def test_custody_escalation_only_while_red() -> None:
         rule, code="HY-2026-001", title="张某盗窃案", due=date(2026, 3, 20),
         escalation=occ.escalation)
     assert text.startswith(
-        "【责任倒查】案件 HY-2026-001《张某盗窃案》羁押期限已于 2026-03-20 届满"
+        "【责任倒查】案件 HY-2026-001《张某盗窃案》羁押期限已于 2026-03-20（周五）届满"
     )
 
 
@@ -499,7 +499,7 @@ def test_a_late_reevaluation_reminder_says_how_long_it_has_been() -> None:
     text = render_text(rule, code="HY-2026-0004", title="盗窃案",
                        since=datetime(2026, 12, 14, 2, 0, tzinfo=TZ),
                        due=datetime(2027, 1, 25, 9, 0, tzinfo=TZ))
-    assert "距上次评估（2026-12-14）已满 42 天（应评估日期 2027-01-25）" in text
+    assert "上次评估为 2026-12-14（周一），已满 42 天，应评估日期为 2027-01-25（周一）" in text
     with pytest.raises(ValueError, match=r"unknown placeholder\(s\) 'weeks'; allowed: \{code\} "
                        r"\{title\} \{due\} \{deadline\} \{since\} \{days\} \{unit\} \{owner\}"):
         dataclasses.replace(rule, text="{code} {weeks}")

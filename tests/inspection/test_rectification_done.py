@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.workcal import day_text
 from storage import inspection as store
 from storage.models import AuditRecord
 from tests.conftest import Console
@@ -340,8 +341,8 @@ async def test_the_inspectors_escalation_asks_them_to_urge_the_owner(console: Co
     body = escalated["card"]["body"]
     overdue = (console.clock.now().astimezone(console.app.services.config.tz).date()
                - item.due_date).days
-    assert (f"{d.units[unit].name}督察整改事项 #{item.id}《建立月报制度》已逾期 {overdue} 天"
-            f"（整改期限 {item.due_date:%Y-%m-%d}）仍未完成，"
+    assert (f"{d.units[unit].name}督察整改事项 #{item.id}《建立月报制度》"
+            f"整改期限为 {day_text(item.due_date)}，已逾期 {overdue} 天仍未完成，"
             f"请督促责任人{d.person_name(chief)}落实整改。") in body, body
     assert "请抓紧整改落实" not in body
     assert [a["label"] for a in escalated["card"]["actions"]] == ["已处理"]
@@ -360,7 +361,7 @@ async def test_an_item_sent_back_before_its_due_date_is_listed_once(console: Con
     await say(console, "整改 1 2026-11-10 建立月报制度")
     async with console.app.services.db() as db:
         [item] = await store.rectifications_of(db, first.id)
-    listed = f"未到期的整改事项（1项）：\n· 整改事项 #{item.id}（整改期限 2026-11-10）：建立月报制度"
+    listed = f"未到期的整改事项（1项）：\n· 整改事项 #{item.id}，整改期限 2026-11-10（周二）：建立月报制度"
     before = await listing(console, chief)
     await console.send(chief, f"dm:{chief}", f"整改完成 #{item.id} 已建立")
     r = await console.send(HOST, f"dm:{HOST}", f"退回整改 #{item.id} 未见制度文件")

@@ -34,15 +34,15 @@ async def test_a_case_turned_green_on_its_last_day_of_custody_owes_no_accountabi
     red = await create_case(console, custody_deadline="2026-11-05")
     await evaluate(console, red, RED)
     body = await listing(console, LEADER)
-    assert f"· 责任倒查 {greened} 将于 2026-11-06 09:00 提醒" in body, body
-    assert f"· 责任倒查 {red} 将于 2026-11-06 09:00 提醒" in body, body
+    assert f"· 责任倒查 {greened} 将于 2026-11-06（周五）09:00 提醒" in body, body
+    assert f"· 责任倒查 {red} 将于 2026-11-06（周五）09:00 提醒" in body, body
 
     await console.advance("71h")  # Thursday 11-05 08:30, the last day of custody
     await evaluate(console, greened, GREEN)
     await console.advance("1h")  # 09:30 that day: custody has not run out yet
     assert await custody_cards(console, LEADER) == []
     assert await listing(console, LEADER) == (
-        f"即将提醒（1条）：\n· 责任倒查 {red} 将于 2026-11-06 09:00 提醒")
+        f"即将提醒（1条）：\n· 责任倒查 {red} 将于 2026-11-06（周五）09:00 提醒")
 
     await console.advance("1d")  # Friday 11-06 09:30
     [lead] = await custody_cards(console, LEADER)
@@ -50,11 +50,11 @@ async def test_a_case_turned_green_on_its_last_day_of_custody_owes_no_accountabi
     for m in (lead, p):
         body = m["card"]["body"]
         assert red in body and greened not in body
-        assert "羁押期限已于 2026-11-05 届满，案件仍为红码" in body, body
-        assert "羁押期限：2026-11-05" in body, body
+        assert "羁押期限已于 2026-11-05（周四）届满，案件仍为红码" in body, body
+        assert "羁押期限：2026-11-05（周四）" in body, body
         assert m["at"].startswith("2026-11-06T01:00")  # 09:00 Shanghai
     assert not lead["card"]["title"].startswith("【补发】")
-    assert f"· 责任倒查 {red} 羁押期限 2026-11-05" in await listing(console, LEADER)
+    assert f"· 责任倒查 {red} 羁押期限 2026-11-05（周四）" in await listing(console, LEADER)
     stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
     assert "羁押期限届满仍为红码：1" in stats, stats
 

@@ -84,7 +84,7 @@ async def test_a_county_chief_gets_the_accountability_review_without_a_leader(
     async with ls_console(tmp_path, port) as console:
         code = await ls_red_case(console, custody_deadline="2026-11-07")
         assert await listing(console, LS_CHIEF) == (
-            f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2026-11-09 09:00 提醒")
+            f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2026-11-09（周一）09:00 提醒")
 
         await console.advance("7d")  # Monday 11-09 09:30
         [card] = await cards_titled(console, LS_CHIEF, "责任倒查")
@@ -97,7 +97,7 @@ async def test_a_county_chief_gets_the_accountability_review_without_a_leader(
         for other in (HC_LEADER, CITY_CHIEF, "p-leader-1"):
             assert await cards_titled(console, other, "责任倒查") == []
         assert await listing(console, LS_CHIEF) == (
-            f"待处理提醒（1条）：\n· 责任倒查 {code} 羁押期限 2026-11-07")
+            f"待处理提醒（1条）：\n· 责任倒查 {code} 羁押期限 2026-11-07（周六）")
 
         view = card["card"]["actions"][0]["url"]
         await console.click(LS_CHIEF, card["id"], "reminder.done")
@@ -112,7 +112,7 @@ async def test_an_office_with_neither_escalates_to_the_city(
     """Without a 院领导 or a 检察长 in 乐顺, the 责任倒查 goes to the city's 检察长."""
     async with ls_console(tmp_path, port, demoted=[LS_CHIEF]) as console:
         code = await ls_red_case(console, custody_deadline="2026-11-07")
-        assert f"· 责任倒查 {code} 将于 2026-11-09 09:00 提醒" in await listing(console, CITY_CHIEF)
+        assert f"· 责任倒查 {code} 将于 2026-11-09（周一）09:00 提醒" in await listing(console, CITY_CHIEF)
         with caplog.at_level(logging.WARNING, logger="bot.reminders"):
             await console.advance("7d")
         assert len(await cards_titled(console, CITY_CHIEF, "责任倒查")) == 1
@@ -149,7 +149,7 @@ async def test_an_overdue_answer_escalates_to_the_chief_counted_per_recipient(
         await console.advance("8d")  # Tuesday 11-10 09:30: the first escalation
         [up] = await cards_titled(console, LS_CHIEF, "复核答复")
         assert "（升级）" in up["card"]["title"]
-        line = f"· 复核答复（升级） 复核申请 #1（{code}） 答复期限 2026-11-05（星期四）18:00 前"
+        line = f"· 复核答复（升级） 复核申请 #1（{code}） 答复期限 2026-11-05（周四）18:00 前"
         chief = await listing(console, LS_CHIEF)
         assert f"{line}\n" in chief + "\n" and "已提醒" not in chief, chief
         assert f"{line}（已提醒 2 次）" in await listing(console, LS_PROSECUTOR)

@@ -58,12 +58,12 @@ async def test_an_unanswered_review_keeps_one_open_card_each_and_the_leader_can_
     again = await console.click(PROSECUTOR, p1["id"], "review.resend")
     assert "该按钮已失效" in again["messages"][-1]["text"]
 
-    line = f"· 复核答复（升级） 复核申请 #{rid}（{code}） 答复期限 2026-11-02（星期一）09:30 前"
+    line = f"· 复核答复（升级） 复核申请 #{rid}（{code}） 答复期限 2026-11-02（周一）09:30 前"
     # each counts the cards they were sent: the leader only the escalations
     for person, times in ((PROSECUTOR, 3), (LEADER, 2)):
         body = await listing(console, person)
         assert f"待处理提醒（1条）：\n{line}（已提醒 {times} 次）\n" in body, body
-        assert "将于 2026-11-10 09:30 提醒" in body, body  # the next one (Tuesday)
+        assert "将于 2026-11-10（周二）09:30 提醒" in body, body  # the next one (Tuesday)
 
     # the leader's 已处理 settles it for the leader: no more repeats to them for this request
     r = await console.click(LEADER, l2["id"], "reminder.done")
@@ -102,4 +102,5 @@ async def test_weekly_re_evaluation_reminders_do_not_pile_up(console: Console) -
     assert second["card"]["footer"] == "已由 2026-11-23 的新提醒取代" and second["card"]["actions"] == []
     assert buttons(third) == ["去评估", "已处理"]
     body = await listing(console, PROSECUTOR)
-    assert f"待处理提醒（1条）：\n· 重新评估 {code} 到期 2026-11-23 09:00（已提醒 3 次）\n" in body, body
+    assert (f"待处理提醒（1条）：\n· 重新评估 {code} 到期 2026-11-23（周一）09:00（已提醒 3 次）\n"
+            in body), body

@@ -32,7 +32,7 @@ async def test_a_case_scored_inside_the_15_days_gets_its_consultation_at_once(
         card = m["card"]
         assert card["title"] == "预警提醒 · 诉前会商", card["title"]
         assert DOWN not in card["body"]
-        assert "侦查期限将于 2026-11-10 届满" in card["body"]
+        assert "侦查期限将于 2026-11-10（周二）届满" in card["body"]
         assert m["at"].startswith("2026-11-02T01:3")  # at once: 09:3x in Shanghai
     await console.advance("3d")
     assert len(await cards_about(console, INVESTIGATORS[0], "诉前会商")) == 1  # once
@@ -53,7 +53,7 @@ async def test_a_custody_deadline_corrected_into_the_past_escalates_without_bu_f
     [m] = await cards_about(console, LEADER, "责任倒查")
     assert m["at"].startswith("2026-11-05T01:00")  # 09:00 in Shanghai, when the office opens
     assert not m["card"]["title"].startswith("【补发】") and DOWN not in m["card"]["body"]
-    assert "羁押期限已于 2026-11-03 届满" in m["card"]["body"]
+    assert "羁押期限已于 2026-11-03（周二）届满" in m["card"]["body"]
 
 
 async def test_a_consultation_missed_through_a_downtime_is_still_caught_up_as_bu_fa(

@@ -34,9 +34,9 @@ async def test_a_weekly_reevaluation_due_on_a_holiday_is_due_the_day_it_is_deliv
         [card] = await reminder_cards(console, PROSECUTOR)
         assert card["at"].startswith("2027-01-04T01:00")
         body = card["card"]["body"]
-        assert "应评估日期 2027-01-01" in body
-        assert "评估期限：2027-01-04（星期一）18:00 前" in body, body
-        assert "2027-01-01（星期五）18:00" not in body
+        assert "应评估日期为 2027-01-01（周五）" in body
+        assert "评估期限：2027-01-04（周一）18:00 前" in body, body
+        assert "2027-01-01（周五）18:00" not in body
 
 
 async def test_a_restart_neither_resends_nor_loses_reminders(settings: Any, port: int) -> None:
@@ -73,14 +73,14 @@ async def test_a_consultation_for_a_moved_deadline_takes_over_the_earlier_card(
     await evaluate(console, code, YELLOW)
     await console.advance("4d")  # Friday 11-06: the 11-05 card
     [first] = await consultation_cards(console, INVESTIGATORS[0])
-    assert "侦查期限将于 2026-11-20 届满" in first["card"]["body"]
+    assert "侦查期限将于 2026-11-20（周五）届满" in first["card"]["body"]
     r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
                                    json={"investigation_deadline": "2026-12-31"})
     assert r.status == 200
     await console.advance("40d")  # Wednesday 12-16: 15 days before the new deadline
     for person in (INVESTIGATORS[0], PROSECUTOR):
         old, new = await consultation_cards(console, person)
-        assert "侦查期限将于 2026-12-31 届满" in new["card"]["body"]
+        assert "侦查期限将于 2026-12-31（周四）届满" in new["card"]["body"]
         assert [a["label"] for a in new["card"]["actions"]] == ["发起会商", "已处理"]
         assert old["card"]["actions"] == [], old
         assert old["card"]["footer"] == "已由 2026-12-16 的新提醒取代"

@@ -45,17 +45,17 @@ async def test_red_weekly_then_green_stops(console: Console) -> None:
     card = first["card"]
     assert first["at"].startswith("2026-11-09T01:00") and not card["title"].startswith("【补发】")
     assert code in card["body"] and "红码一周一评估" in card["body"]
-    assert "评估期限：2026-11-09（星期一）18:00 前" in card["body"] and card["color"] == "red"  # a red case
+    assert "评估期限：2026-11-09（周一）18:00 前" in card["body"] and card["color"] == "red"  # a red case
     assert [a["label"] for a in card["actions"]] == ["去评估", "已处理"]
     assert card["actions"][0]["url"].endswith(f"/cases/{code}/score")
 
-    assert "距上次评估（2026-11-02）已满 7 天" in card["body"]
+    assert "上次评估为 2026-11-02（周一），已满 7 天" in card["body"]
 
     await console.advance("7d")
     sent = await reminder_cards(console, PROSECUTOR)
-    assert len(sent) == 2 and "评估期限：2026-11-16（星期一）18:00 前" in sent[1]["card"]["body"]
+    assert len(sent) == 2 and "评估期限：2026-11-16（周一）18:00 前" in sent[1]["card"]["body"]
     # the second says how long it really has been, not "7 天" again
-    assert "距上次评估（2026-11-02）已满 14 天" in sent[1]["card"]["body"]
+    assert "上次评估为 2026-11-02（周一），已满 14 天" in sent[1]["card"]["body"]
 
     # re-scoring closes the open reminder cards in place and cancels what is pending
     await evaluate(console, code, GREEN)
@@ -79,7 +79,7 @@ async def test_consultation_button_records_the_start(console: Console) -> None:
     assert "诉前会商" in inv_msg["card"]["title"]
     # 15 days before the deadline nothing is overdue yet (seed: 侦查期限届满前十五日启动侦诉会商)
     assert "逾期" not in inv_msg["card"]["title"] + inv_msg["card"]["body"]
-    assert "应启动会商日期：2026-11-05" in inv_msg["card"]["body"]
+    assert "应启动会商日期：2026-11-05（周四）" in inv_msg["card"]["body"]
     assert [a["label"] for a in inv_msg["card"]["actions"]] == ["发起会商", "已处理"]
     assert len(await reminder_cards(console, PROSECUTOR)) == 1
 
@@ -107,7 +107,7 @@ async def test_a_case_first_scored_red_after_its_custody_deadline_came_escalates
     await console.advance("1m")
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and late in lead["card"]["body"]
-    assert "羁押期限已于 2026-11-01 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2026-11-01（周日）届满" in lead["card"]["body"]
     stats = (await console.send(LEADER, f"dm:{LEADER}", "统计"))["messages"][0]["card"]["body"]
     assert "羁押期限届满仍为红码：1" in stats, stats
 
@@ -119,8 +119,8 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     [p] = await reminder_cards(console, PROSECUTOR)
     [lead] = await reminder_cards(console, LEADER)
     assert "责任倒查" in lead["card"]["title"] and lead["card"]["color"] == "red"
-    assert "羁押期限已于 2026-11-03 届满" in lead["card"]["body"]
-    assert "羁押期限：2026-11-03" in lead["card"]["body"]  # the deadline day, not its end
+    assert "羁押期限已于 2026-11-03（周二）届满" in lead["card"]["body"]
+    assert "羁押期限：2026-11-03（周二）" in lead["card"]["body"]  # the deadline day, not its end
     assert "请您启动责任倒查。" in lead["card"]["body"]  # the leader's copy is addressed to them
     # 去评估 is the prosecutor's; the leader's card opens the code page instead
     assert [a["label"] for a in p["card"]["actions"]] == ["去评估", "已处理"]
@@ -131,7 +131,8 @@ async def test_custody_deadline_still_red_escalates_to_leader(console: Console) 
     r = await console.click(LEADER, lead["id"], "reminder.view")
     assert r["messages"][-1]["text"].startswith("「查看案件」是链接，请直接打开：")
     r = await console.click(LEADER, lead["id"], "reminder.done")
-    assert r["messages"][-1]["text"] == f"已标记为已处理：{code} 的责任倒查提醒（羁押期限 2026-11-03）。"
+    assert r["messages"][-1]["text"] == (
+        f"已标记为已处理：{code} 的责任倒查提醒，羁押期限 2026-11-03（周二）。")
     [p2] = await reminder_cards(console, PROSECUTOR)
     assert p2["id"] == p["id"] and p2["card"]["footer"].startswith("已处理：")
 
@@ -144,7 +145,7 @@ async def test_catch_up_after_downtime_is_one_reminder_naming_the_missed_slots(
     await console.advance("1m")
     [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
     assert card["title"].startswith("【补发】") and "评估期限：2026-11-23" in card["body"]
-    assert "此前 2 次到期提醒（2026-11-09、2026-11-16）未单独发送" in card["body"]
+    assert "此前 2 次到期提醒（2026-11-09（周一）、2026-11-16（周一））未单独发送" in card["body"]
     for _ in range(3):
         await console.advance("1m")
     assert len(await reminder_cards(console, PROSECUTOR)) == 1
@@ -160,13 +161,13 @@ async def test_a_catch_up_waits_for_office_hours(console: Console) -> None:
     await console.advance("1m")
     assert await reminder_cards(console, PROSECUTOR) == []  # not at dawn on a Saturday
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
-    assert f"{code} 已于 2026-11-09 09:00 到期，将在办公时间发出" in r["messages"][0]["card"]["body"]
+    assert f"{code} 已于 2026-11-09（周一）09:00 到期，将在办公时间发出" in r["messages"][0]["card"]["body"]
     console.clock.advance(timedelta(days=2, hours=4))  # Monday 11-16 09:01
     await console.advance("1m")
     # when office hours begin, the 11-16 slot is due too: one card naming the missed one
     [card] = [m["card"] for m in await reminder_cards(console, PROSECUTOR)]
     assert "评估期限：2026-11-16" in card["body"]
-    assert "此前 1 次到期提醒（2026-11-09）未单独发送，已合并为本条。" in card["body"]
+    assert "此前 1 次到期提醒（2026-11-09（周一））未单独发送，已合并为本条。" in card["body"]
 
 
 async def test_list_and_snooze(console: Console) -> None:
@@ -174,7 +175,7 @@ async def test_list_and_snooze(console: Console) -> None:
     await evaluate(console, code, RED)
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     body = r["messages"][0]["card"]["body"]
-    assert "即将提醒" in body and code in body and "2026-11-09 09:00" in body
+    assert "即将提醒" in body and code in body and "将于 2026-11-09（周一）09:00 提醒" in body
 
     await console.advance("6d")  # Sunday 11-08
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", f"提醒 暂停 {code} 3")
@@ -188,7 +189,8 @@ async def test_list_and_snooze(console: Console) -> None:
     assert "本次没有延长" in r["messages"][0]["text"] and "未计入" in r["messages"][0]["text"]
     # typed on a phone without spaces: 提醒暂停HY-2026-0001 7
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒暂停{code} 7")
-    assert "2026-11-16 09:00" in r["messages"][0]["text"] and "第 2/2 次" in r["messages"][0]["text"]
+    assert "最早于 2026-11-16（周一）09:00 再次提醒" in r["messages"][0]["text"]
+    assert "第 2/2 次" in r["messages"][0]["text"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
     assert "达到上限" in r["messages"][0]["text"]
     green = await create_case(console)
@@ -205,12 +207,12 @@ async def test_list_and_snooze(console: Console) -> None:
     await console.advance("1d")
     sent = await reminder_cards(console, PROSECUTOR)
     assert [m["at"][:16] for m in sent] == ["2026-11-16T01:00"]
-    assert "评估期限：2026-11-16（星期一）18:00 前" in sent[0]["card"]["body"]
-    assert "此前 1 次到期提醒（2026-11-09）未单独发送" in sent[0]["card"]["body"]
+    assert "评估期限：2026-11-16（周一）18:00 前" in sent[0]["card"]["body"]
+    assert "此前 1 次到期提醒（2026-11-09（周一））未单独发送" in sent[0]["card"]["body"]
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     body = r["messages"][0]["card"]["body"]
     # each named by its case and kind, as the cards name them; no internal numbers
-    assert f"· 重新评估 {code} 到期 2026-11-16 09:00\n" in body and "[" not in body
+    assert f"· 重新评估 {code} 到期 2026-11-16（周一）09:00\n" in body and "[" not in body
     r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒")
     assert "待处理提醒（1条）" in r["messages"][0]["card"]["body"]
     await console.click(PROSECUTOR, sent[0]["id"], "reminder.done")
@@ -220,7 +222,7 @@ async def test_list_and_snooze(console: Console) -> None:
     # run out at the end of 12-31 with the case still red (after 元旦, on the next working day)
     r = await console.send(LEADER, f"dm:{LEADER}", "提醒")
     assert r["messages"][0]["card"]["body"] == (
-        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2027-01-04 09:00 提醒")
+        f"即将提醒（1条）：\n· 责任倒查 {code} 将于 2027-01-04（周一）09:00 提醒")
 
 
 async def test_review_request_unanswered_reminds_then_escalates(console: Console) -> None:
@@ -241,10 +243,10 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     [lead] = await reminder_cards(console, LEADER)
     assert lead["card"]["title"].endswith("（升级）")
     # the deadline it names is the review's answer time, not the escalation's own date
-    assert "已超过答复期限（2026-11-02）" in lead["card"]["body"]
+    assert "已超过答复期限 2026-11-02（周一）" in lead["card"]["body"]
     # and the one deadline every card of the series shows, the repeat's too (not its own date)
     for card in [*await reminder_cards(console, PROSECUTOR), lead]:
-        assert "答复期限：2026-11-02（星期一）09:30 前" in card["card"]["body"], card["card"]["body"]
+        assert "答复期限：2026-11-02（周一）09:30 前" in card["card"]["body"], card["card"]["body"]
         assert "到期时间" not in card["card"]["body"]
     # 去答复 brings the request's decision card up for the prosecutor, and only for them; on
     # the latest card only: the repeat superseded the first one
@@ -260,7 +262,7 @@ async def test_review_request_unanswered_reminds_then_escalates(console: Console
     listing = r["messages"][0]["card"]["body"]
     assert f"复核答复（升级） 复核申请 #{review.id}（{code}）" in listing and "review-" not in listing
     # the open one names the answer time, as the cards do, and how often it was sent
-    assert listing.count("答复期限 2026-11-02（星期一）09:30 前（已提醒 2 次）") == 1, listing
+    assert listing.count("答复期限 2026-11-02（周一）09:30 前（已提醒 2 次）") == 1, listing
     assert "到期 " not in listing, listing
     async with console.app.services.db() as s, s.begin():
         await s.execute(text("UPDATE review_requests SET status='decided' WHERE id=:i"),
@@ -283,7 +285,7 @@ async def test_a_review_unanswered_through_a_downtime_escalates_once(console: Co
     for person in (PROSECUTOR, LEADER):
         [card] = [m["card"] for m in await reminder_cards(console, person)]
         assert card["title"] == "【补发】逾期提醒 · 复核答复（升级）"
-        assert "此前 2 次到期提醒（2026-10-26、2026-10-28）未单独发送" in card["body"]
+        assert "此前 2 次到期提醒（2026-10-26（周一）、2026-10-28（周三））未单独发送" in card["body"]
     await console.advance("1m")
     assert len(await reminder_cards(console, LEADER)) == 1
 
@@ -308,16 +310,17 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     assert c1["card"]["footer"] is None  # no internal reminder number on the card
     # one deadline, the item's: not the day the reminder fell due (Monday 11-02) beside it
     listed = (await console.send("p-chief-c01-01", "dm:p-chief-c01-01", "提醒"))["messages"]
-    assert "· 督察整改 整改事项 #7 整改期限 2026-10-30" in listed[0]["card"]["body"]
+    assert "· 督察整改 整改事项 #7 整改期限 2026-10-30（周五）" in listed[0]["card"]["body"]
     r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
-    assert r["messages"][-1]["text"] == "已标记为已处理：整改事项 #7 的督察整改提醒（整改期限 2026-10-30）。"
+    assert r["messages"][-1]["text"] == (
+        "已标记为已处理：整改事项 #7 的督察整改提醒，整改期限 2026-10-30（周五）。")
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     [escalated] = await reminder_cards(console, "p-inspector-2")
     d = console.app.services.directory
     for c in await reminder_cards(console, "p-chief-c01-01"):
         body = c["card"]["body"]
-        assert "已超过整改期限（2026-10-30）" in body and "整改期限：2026-10-30" in body, body
+        assert "已超过整改期限 2026-10-30（周五）" in body and "整改期限：2026-10-30（周五）" in body, body
         whose = (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
                  f"（责任人：{d.person_name('p-chief-c01-01')}）")
         assert whose in body, body
@@ -325,7 +328,7 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     # the inspector, who follows many offices, reads whose item it is and what to do about it
     body = escalated["card"]["body"]
     assert (f"【整改逾期提醒】{d.unit_name('c01-01')}督察整改事项 #7《案件码评分不规范》"
-            "已逾期 6 天（整改期限 2026-10-30）仍未完成，"
+            "整改期限为 2026-10-30（周五），已逾期 6 天仍未完成，"
             f"请督促责任人{d.person_name('p-chief-c01-01')}落实整改。") in body, body
     assert "2026-11-0" not in body and "到期时间" not in body, body
     assert await reminder_cards(console, "p-inspector-1") == []
@@ -428,12 +431,12 @@ async def test_new_years_day_2027_is_no_working_day_for_reminders(console: Conso
     console.clock.advance(datetime(2027, 1, 4, 9, 0, tzinfo=TZ) - console.clock.now())
     await console.advance("1m")  # Monday 2027-01-04 09:01: the first working day
     [lead] = await cards(LEADER, "责任倒查")
-    assert "羁押期限已于 2027-01-01 届满" in lead["card"]["body"]
+    assert "羁押期限已于 2027-01-01（周五）届满" in lead["card"]["body"]
     [consult] = await cards(INVESTIGATORS[0], "诉前会商")
     # sent 12 days before the deadline (after the holiday): the text names the deadline
     # instead of claiming 仅余 15 天
     assert "仅余 15 天" not in consult["card"]["body"]
-    assert "侦查期限将于 2027-01-16 届满" in consult["card"]["body"]
+    assert "侦查期限将于 2027-01-16（周六）届满" in consult["card"]["body"]
 
 
 async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console) -> None:
@@ -444,10 +447,10 @@ async def test_the_list_shows_a_date_deadline_as_its_card_does(console: Console)
     await console.advance("36d")  # past Monday 12-07 09:00, when the 12-05 warning went out
     [card] = [m["card"] for m in await reminder_cards(console, INVESTIGATORS[0])
               if "诉前会商" in m["card"]["title"]]
-    assert "应启动会商日期：2026-12-05" in card["body"]
+    assert "应启动会商日期：2026-12-05（周六）" in card["body"]
     r = await console.send(INVESTIGATORS[0], f"dm:{INVESTIGATORS[0]}", "提醒")
     body = r["messages"][0]["card"]["body"]
-    assert f"诉前会商 {code} 到期 2026-12-05\n" in body + "\n" and "00:00" not in body, body
+    assert f"诉前会商 {code} 到期 2026-12-05（周六）\n" in body + "\n" and "00:00" not in body, body
 
 
 async def _custody_cards(console: Console, person: str) -> list[dict[str, Any]]:
@@ -470,7 +473,7 @@ async def test_a_rescore_after_custody_ran_out_does_not_call_off_the_accountabil
     [p] = await _custody_cards(console, PROSECUTOR)
     assert lead["at"].startswith("2026-11-09T01:00")
     for m in (lead, p):
-        assert "羁押期限已于 2026-11-07 届满" in m["card"]["body"]
+        assert "羁押期限已于 2026-11-07（周六）届满" in m["card"]["body"]
         assert "现状：已重新评分为黄码 85分（第2版）；羁押期限届满时仍为红码，责任倒查不因转码而取消。" \
             in m["card"]["body"], m["card"]["body"]
     assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]
@@ -511,8 +514,8 @@ async def test_a_weekly_reminder_held_by_national_day_goes_out_once_with_the_nex
         cards = await reminder_cards(console, PROSECUTOR)
         assert [m["at"][:16] for m in cards] == ["2026-10-08T01:00"], cards
         body = cards[0]["card"]["body"]
-        assert "评估期限：2026-10-08（星期四）18:00 前" in body
-        assert "此前 1 次到期提醒（2026-10-01）未单独发送，已合并为本条。" in body
+        assert "评估期限：2026-10-08（周四）18:00 前" in body
+        assert "此前 1 次到期提醒（2026-10-01（周四））未单独发送，已合并为本条。" in body
         assert not cards[0]["card"]["title"].startswith("【补发】")
         await console.advance("7d")  # the series goes on, once a week
         assert [m["at"][:10] for m in await reminder_cards(console, PROSECUTOR)] == [
@@ -536,7 +539,7 @@ async def test_a_reminder_planned_before_the_holiday_rule_still_goes_out_once(
         await console.advance("15d")
         cards = await reminder_cards(console, PROSECUTOR)
         assert [m["at"][:16] for m in cards] == ["2026-10-08T01:00"], cards
-        assert "此前 1 次到期提醒（2026-10-01）未单独发送" in cards[0]["card"]["body"]
+        assert "此前 1 次到期提醒（2026-10-01（周四））未单独发送" in cards[0]["card"]["body"]
 
 
 async def test_the_prosecutor_closes_only_their_own_copy_of_the_accountability_review(
@@ -594,7 +597,7 @@ async def test_a_case_closed_after_custody_ran_out_red_still_gets_its_accountabi
     [p] = await reminder_cards(console, PROSECUTOR)  # the 责任倒查 alone, no 重新评估
     assert "责任倒查" in p["card"]["title"] and lead["at"].startswith("2026-11-09T01:00")
     for m in (lead, p):
-        assert "羁押期限已于 2026-11-07 届满" in m["card"]["body"]
+        assert "羁押期限已于 2026-11-07（周六）届满" in m["card"]["body"]
         assert ("现状：案件已于 2026-11-08 结案；羁押期限届满时仍为红码，责任倒查不因结案而取消。"
                 in m["card"]["body"]), m["card"]["body"]
     assert [a["label"] for a in p["card"]["actions"]] == ["已处理"]  # nothing to evaluate
@@ -689,7 +692,7 @@ async def test_reminders_list_names_the_accountability_review_a_closed_case_stil
     await _close(console, code)
     listing = (await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", "提醒"))["messages"][0]
     assert listing["card"] is not None, listing["text"]
-    assert f"责任倒查 {code} 将于 2026-11-09 09:00 提醒" in listing["card"]["body"]
+    assert f"责任倒查 {code} 将于 2026-11-09（周一）09:00 提醒" in listing["card"]["body"]
     assert "重新评估" not in listing["card"]["body"]  # called off by the closing
     await console.advance("1d")
     [p] = await reminder_cards(console, PROSECUTOR)
@@ -717,3 +720,16 @@ async def test_the_prosecutor_cannot_dismiss_an_overdue_answer_escalated_to_the_
                                          "该提醒已报院领导，仍由院领导处理。")
     [still] = await reminder_cards(console, LEADER)
     assert still["card"] == lead["card"]
+
+
+async def test_a_snooze_not_extended_names_the_moment_the_first_one_did(console: Console) -> None:
+    """QA: 暂停 3 天 on a Thursday said 最早于 Monday 09:00; a second 暂停 1 天 then said the
+    reminders were paused until Sunday at the hour it was typed, a moment nothing is sent."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.advance("3d")  # Thursday 11-05 09:30
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 3")
+    assert "最早于 2026-11-09（周一）09:00 再次提醒" in r["messages"][0]["text"]
+    r = await console.send(PROSECUTOR, f"dm:{PROSECUTOR}", f"提醒 暂停 {code} 1")
+    assert r["messages"][0]["text"] == (f"{code} 的提醒已暂停至 2026-11-09（周一）09:00，本次没有延长，"
+                                        "无需重复暂停（未计入暂停次数）。")

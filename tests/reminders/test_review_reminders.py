@@ -43,7 +43,8 @@ def buttons(m: dict[str, Any]) -> list[str]:
 async def test_the_answer_reminder_is_listed_from_the_filing_and_names_the_prosecutor(
         console: Console) -> None:
     code = await file_review(console)
-    line = f"· 复核答复 复核申请 #1（{code}） 将于 2026-11-06 09:00 提醒"  # the morning after the answer time
+    # the morning after the answer time
+    line = f"· 复核答复 复核申请 #1（{code}） 将于 2026-11-06（周五）09:00 提醒"
     assert line in await listing(console, PROSECUTOR)
     assert "复核申请" not in await listing(console, LEADER)  # not escalated (yet)
     decision = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
@@ -54,7 +55,7 @@ async def test_the_answer_reminder_is_listed_from_the_filing_and_names_the_prose
     assert await review_reminders(console, PROSECUTOR) == []
     decision = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
                 if m["card"]["title"].startswith("复核申请 #1")][-1]
-    assert "答复期限：2026-11-05（星期四）18:00 前" in decision["card"]["body"]
+    assert "答复期限：2026-11-05（周四）18:00 前" in decision["card"]["body"]
     assert "已逾期" not in decision["card"]["body"]
     await console.advance("1d")  # Friday 11-06 09:30: not answered
     [reminder] = await review_reminders(console, PROSECUTOR)
@@ -80,7 +81,7 @@ async def test_an_agreed_request_never_rescored_is_chased_until_the_rescore(
     await console.advance("3d")  # Friday 11-06 09:30, the answer time past: no re-score yet
     [p1] = await review_reminders(console, PROSECUTOR)
     body = p1["card"]["body"]
-    assert (f"复核申请 #1（{code}）《何某强奸案》已同意调整评分，但答复期限（2026-11-05）已过"
+    assert (f"复核申请 #1（{code}）《何某强奸案》已同意调整评分，但答复期限 2026-11-05（周四）已过"
             f"仍未重新评分，请承办检察官{OWNER}尽快重新评分。") in body, body
     assert buttons(p1) == ["去评分", "已处理"]
     assert p1["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score?review=1")

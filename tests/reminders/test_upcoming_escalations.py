@@ -34,13 +34,14 @@ async def test_a_leader_sees_the_accountability_review_coming_to_them(console: C
     await evaluate(console, yellow, YELLOW)  # not red: no 责任倒查 heading to the leader
 
     body = await listing(console, LEADER)
-    assert body == f"即将提醒（1条）：\n· 责任倒查 {red} 将于 2026-11-09 09:00 提醒", body
+    assert body == f"即将提醒（1条）：\n· 责任倒查 {red} 将于 2026-11-09（周一）09:00 提醒", body
     # the prosecutor's re-evaluations and 诉前会商 are not the leader's
     assert await listing(console, PROVINCE_LEADER) == "您目前没有待办提醒。"  # not their unit
 
     await console.advance("7d")  # Monday 11-09 09:30: it went out
     body = await listing(console, LEADER)
-    assert f"待处理提醒（1条）：\n· 责任倒查 {red} 羁押期限 2026-11-07" in body and "即将提醒" not in body
+    assert f"待处理提醒（1条）：\n· 责任倒查 {red} 羁押期限 2026-11-07（周六）" in body
+    assert "即将提醒" not in body
 
 
 async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: Console) -> None:
@@ -56,7 +57,7 @@ async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: C
         s.add(review)
     await console.advance("1m")
 
-    coming = f"· 复核答复（升级） 复核申请 #{review.id}（{code}） 将于 2026-11-04 09:30 提醒"
+    coming = f"· 复核答复（升级） 复核申请 #{review.id}（{code}） 将于 2026-11-04（周三）09:30 提醒"
     body = await listing(console, LEADER)
     assert body == f"即将提醒（1条）：\n{coming}", body
     assert coming in await listing(console, PROSECUTOR)  # who gets a copy of it, too
@@ -65,8 +66,9 @@ async def test_a_leader_sees_an_overdue_answer_before_it_is_escalated(console: C
     body = await listing(console, LEADER)  # naming the answer time, as its card does
     # their first card: the prosecutor's reminder of Monday was not theirs to count
     assert body == (f"待处理提醒（1条）：\n· 复核答复（升级） 复核申请 #{review.id}（{code}） "
-                    f"答复期限 2026-11-02（星期一）09:30 前\n即将提醒（1条）：\n"
-                    f"· 复核答复（升级） 复核申请 #{review.id}（{code}） 将于 2026-11-06 09:30 提醒"), body
+                    f"答复期限 2026-11-02（周一）09:30 前\n即将提醒（1条）：\n"
+                    f"· 复核答复（升级） 复核申请 #{review.id}（{code}） "
+                    "将于 2026-11-06（周五）09:30 提醒"), body
 
 
 async def test_an_inspector_sees_the_rectification_escalation_coming_to_them(
@@ -86,7 +88,7 @@ async def test_an_inspector_sees_the_rectification_escalation_coming_to_them(
                                 created_at=now - timedelta(days=13)))
     await console.advance("1m")
 
-    coming = "· 督察整改（升级） 整改事项 #9 将于 2026-11-05 09:00 提醒"
+    coming = "· 督察整改（升级） 整改事项 #9 将于 2026-11-05（周四）09:00 提醒"
     assert await listing(console, "p-inspector-2") == f"即将提醒（1条）：\n{coming}"
     assert coming in await listing(console, "p-chief-c01-01")
     assert await listing(console, "p-inspector-1") == "您目前没有待办提醒。"  # not their session
@@ -141,18 +143,18 @@ async def test_a_chief_sees_open_rectification_items_before_they_are_due(
     clipped = long_text[:19] + "…"
     assert await listing(console, "p-chief-c01-01") == (
         "未到期的整改事项（2项）：\n"
-        "· 整改事项 #21（整改期限 2026-11-05）：案件码评分不规范\n"
-        f"· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
+        "· 整改事项 #21，整改期限 2026-11-05（周四）：案件码评分不规范\n"
+        f"· 整改事项 #22，整改期限 2026-11-10（周二）：{clipped}")
     # the 责任人 of #22 at the city office, reminded with the unit's chief
     assert await listing(console, "p-chief-c01") == (
-        f"未到期的整改事项（1项）：\n· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
+        f"未到期的整改事项（1项）：\n· 整改事项 #22，整改期限 2026-11-10（周二）：{clipped}")
     assert await listing(console, "p-inspector-2") == "您目前没有待办提醒。"
     assert "#23" not in await listing(console, "p-chief-c01-01")
 
     await console.advance("4d")  # Friday 11-06 09:31: #21 is overdue, its reminder went out
     body = await listing(console, "p-chief-c01-01")
-    assert body.startswith("待处理提醒（1条）：\n· 督察整改 整改事项 #21 整改期限 2026-11-05\n"), body
-    assert body.endswith(f"未到期的整改事项（1项）：\n· 整改事项 #22（整改期限 2026-11-10）：{clipped}")
+    assert body.startswith("待处理提醒（1条）：\n· 督察整改 整改事项 #21 整改期限 2026-11-05（周四）\n"), body
+    assert body.endswith(f"未到期的整改事项（1项）：\n· 整改事项 #22，整改期限 2026-11-10（周二）：{clipped}")
 
 
 async def test_a_long_list_of_rectification_items_is_capped(console: Console) -> None:
@@ -162,7 +164,7 @@ async def test_a_long_list_of_rectification_items_is_capped(console: Console) ->
     body = await listing(console, "p-chief-c01-01")
     lines = body.split("\n")
     assert lines[0] == "未到期的整改事项（12项）：" and len(lines) == 12, body
-    assert lines[1] == "· 整改事项 #30（整改期限 2026-11-10）：整改事项内容0"
-    assert lines[10] == "· 整改事项 #39（整改期限 2026-11-19）：整改事项内容9"
+    assert lines[1] == "· 整改事项 #30，整改期限 2026-11-10（周二）：整改事项内容0"
+    assert lines[10] == "· 整改事项 #39，整改期限 2026-11-19（周四）：整改事项内容9"
     assert lines[11] == "· 另有 2 项，期限更晚，逾期后提醒"
     assert card_fits(Card(title="我的提醒", body=body))
