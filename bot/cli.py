@@ -555,12 +555,12 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
         raise SystemExit(2) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
-    except RosterError as e:
-        print("roster unchanged; fix these rows:", file=sys.stderr)
+    except RosterError as e:  # as the other imports say a bad file: nothing imported, exit 2
+        print(f"{args.file}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except VersionConflict:
+        raise SystemExit(2) from None
+    except VersionConflict:  # not the file's fault: running it again imports it, exit 1
         print("error: the roster changed while this import ran (an import through an instance); "
               "nothing was imported, run the command again", file=sys.stderr)
         raise SystemExit(1) from None
