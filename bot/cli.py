@@ -387,11 +387,11 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
         result = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
-    except CaseImportError as e:
+    except CaseImportError as e:  # a bad file: exit 2, as `import questions` / `import roster`
         print(f"{args.file}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(2) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
     for line in result.notes + result.skipped:
