@@ -589,6 +589,10 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
                   + (f" (移交 {n} 项未完成整改: it hands {h.old_name}'s {n} open "
                      f"rectification items to {h.new_id})" if n else ""),
                   file=sys.stderr)
+    for v in done.vacated:  # imported, but the unit has nobody to answer for it
+        print(f"warning: {v.unit} ({v.unit_name}) now has no chief: {v.old_id} ({v.old_name}) "
+              f"moved to {v.moved_to} as its chief and no row names a new one for {v.unit}; "
+              f"to name one, import a row for {v.unit} with its chief_id", file=sys.stderr)
     print("every instance on this database uses it at its next tick "
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 
