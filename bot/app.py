@@ -248,8 +248,10 @@ class App:
         if self.dingtalk is not None:
             await self.dingtalk.start(wake=self.outbox.wake)
         self.outbox.start()
-        # the id it writes to outbox.claimed_by while it holds a row: which instance has it
-        log.info("outbox worker %s started", self.outbox.worker_id)
+        if self.outbox.running:  # console only: nothing to deliver, no worker, no line
+            # the id it writes to outbox.claimed_by while it holds a row: which instance has it
+            log.info("outbox worker %s started (delivers to %s)", self.outbox.worker_id,
+                     ", ".join(self.outbox.transports))
 
     def _start_scheduler(self) -> None:
         """APScheduler 3 (in-memory job store) is only the ticker: what is due lives in the

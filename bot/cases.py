@@ -104,6 +104,15 @@ def day_error(name: str, day: date | None, today: date) -> FieldError | None:
                             f"{latest.isoformat()} 之间")
 
 
+def past_day_error(name: str, day: date | None, today: date) -> FieldError | None:
+    """A deadline before `today` on a case a person enters now (the 新建案件 form): surely a
+    typo, whose overdue reminders would go out at once. The API and `casebot import cases`
+    take one: a running case entered late (its 责任倒查 owed at once, as documented)."""
+    if day is None or day >= today:
+        return None
+    return FieldError(name, f"{DEADLINES.get(name, name)}不能早于今天")
+
+
 class CaseInputError(ValueError):
     """Bad input from a person or a system, field by field (reasons in Chinese)."""
 

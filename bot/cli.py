@@ -387,11 +387,11 @@ def cmd_import_cases(args: argparse.Namespace) -> None:
         result = asyncio.run(import_cases(settings, SystemClock(), Path(args.file), progress))
     except (OSError, UnicodeDecodeError) as e:
         _file_error(Path(args.file), e)
-    except CaseImportError as e:
+    except CaseImportError as e:  # a bad file: exit 2, as `import questions` / `import roster`
         print(f"{args.file}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(2) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
     for line in result.notes + result.skipped:
@@ -555,12 +555,12 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
         raise SystemExit(2) from None
     except DatabaseUnavailable as e:
         _database_error(settings, e)
-    except RosterError as e:
-        print("roster unchanged; fix these rows:", file=sys.stderr)
+    except RosterError as e:  # as the other imports say a bad file: nothing imported, exit 2
+        print(f"{args.file}：未导入，请修改：", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except VersionConflict:
+        raise SystemExit(2) from None
+    except VersionConflict:  # not the file's fault: running it again imports it, exit 1
         print("error: the roster changed while this import ran (an import through an instance); "
               "nothing was imported, run the command again", file=sys.stderr)
         raise SystemExit(1) from None
@@ -589,6 +589,10 @@ def cmd_import_roster(args: argparse.Namespace) -> None:
                   + (f" (移交 {n} 项未完成整改: it hands {h.old_name}'s {n} open "
                      f"rectification items to {h.new_id})" if n else ""),
                   file=sys.stderr)
+    for v in done.vacated:  # imported, but the unit has nobody to answer for it
+        print(f"warning: {v.unit} ({v.unit_name}) now has no chief: {v.old_id} ({v.old_name}) "
+              f"moved to {v.moved_to} as its chief and no row names a new one for {v.unit}; "
+              f"to name one, import a row for {v.unit} with its chief_id", file=sys.stderr)
     print("every instance on this database uses it at its next tick "
           "(reminders.sweep_interval_seconds, default 60 s), without a restart")
 

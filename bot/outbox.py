@@ -109,6 +109,12 @@ class OutboxWorker:
         self.on_result: Callable[[str, str], None] = lambda transport, result: None
 
     # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Started and not stopped: never on an instance with no external transport (console
+        only), where nothing is ever queued for it."""
+        return self._task is not None
+
     def start(self) -> None:
         if self._task is None and self.transports:
             self._stopping = False

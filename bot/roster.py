@@ -90,6 +90,27 @@ class Handover:
         return f"换任：撤销 {self.old_name} 的检察长身份"
 
 
+@dataclass(frozen=True)
+class Vacated:
+    """A chief another row makes chief of another unit (调任), leaving their unit with no
+    chief: no row names a new one and it has no other. Imported all the same (a successor
+    may not be known yet), with a warning; their open 整改事项 of it stay theirs."""
+
+    row: int  # the row that moves them
+    unit: str
+    unit_name: str
+    old_id: str
+    old_name: str
+    moved_to: str
+    moved_to_name: str
+
+    @property
+    def message(self) -> str:
+        return (f"{self.old_name}（{self.old_id}）调任{self.moved_to_name}检察长，"
+                f"{self.unit_name}（{self.unit}）导入后将没有检察长；如需任命，请在文件中为 "
+                f"{self.unit} 加一行并填写新检察长（chief_id）")
+
+
 @dataclass
 class RosterPlan:
     rows: int
@@ -98,6 +119,7 @@ class RosterPlan:
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     handovers: list[Handover] = field(default_factory=list)
+    vacated: list[Vacated] = field(default_factory=list)  # also among the warnings
     merged: dict[str, Any] | None = None  # the new org.yaml data, when there is no error
     new_version: str | None = None
 
@@ -401,7 +423,8 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
     hands this one over while keeping the chief role there."""
     units = dict(old_units)
     people = dict(old_people)
-    plan.changes, plan.warnings, plan.handovers = [], [], []
+    plan.changes, plan.warnings, plan.handovers, plan.vacated = [], [], [], []
+    leaving: list[tuple[int, str, str, str]] = []  # (row, chief, unit left, unit joined)
     errors: dict[int, list[str]] = {}
     prefixes = {u.get("code_prefix"): uid for uid, u in old_units.items() if u.get("code_prefix")}
     dingtalk_ids = {(p.get("ids") or {}).get("dingtalk"): pid for pid, p in old_people.items()
@@ -482,6 +505,9 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
             plan.changes.append(Change(n, "person", "change", p["id"], str(p.get("name")),
                                        _person_fields(p, outgoing)))
             people[p["id"]] = outgoing
+        was = old_people.get(chief, {})
+        if "chief" in (was.get("roles") or []) and was.get("unit") not in (None, uid):
+            leaving.append((n, chief, str(was["unit"]), uid))
         if chief in old_people:
             diff = _person_fields(old_people[chief], new_person)
             plan.changes.append(Change(n, "person", "change" if diff else "same", chief,
@@ -489,5 +515,15 @@ def _check_shared(plan: RosterPlan, rows: list[dict[str, str]],
         else:
             plan.changes.append(Change(n, "person", "add", chief, person_name))
         people[chief] = new_person
+    # a unit its chief left (调任) with none named for it: imported, and said (order-free: the
+    # roster after every row)
+    chiefs_after = {p.get("unit") for p in people.values() if "chief" in (p.get("roles") or [])}
+    for n, chief, unit_left, joined in leaving:
+        if unit_left not in chiefs_after:
+            gone = Vacated(n, unit_left, str(units.get(unit_left, {}).get("name") or unit_left),
+                           chief, str(old_people[chief].get("name")), joined,
+                           str(units[joined]["name"]))
+            plan.vacated.append(gone)
+            plan.warnings.append(Issue(n, gone.message))
     return {n: m for n, m in errors.items() if m}, units, people
 

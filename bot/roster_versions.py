@@ -30,6 +30,7 @@ from bot.rectification import hand_over, items_to_hand_over
 from bot.roster import (
     Handover,
     RosterError,
+    Vacated,
     changes_text,
     header_of,
     org_text,
@@ -180,6 +181,7 @@ class Imported:
     # open 整改事项 per handover (unit, outgoing chief): moved to the incoming chief when it
     # replaced the outgoing one, else what --replace-chiefs would move
     items: dict[tuple[str, str], int] = field(default_factory=dict)
+    vacated: tuple[Vacated, ...] = ()  # units their chief left (调任) with none named for them
 
 
 async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
@@ -243,7 +245,7 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
         failed = await write_copy(org_path, text)
         return Imported(len(rows), version_id, roster_version,
                         str(failed.strerror or failed) if failed else None,
-                        tuple(plan.handovers), items)
+                        tuple(plan.handovers), items, tuple(plan.vacated))
     finally:
         await engine.dispose()
 

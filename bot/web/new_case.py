@@ -121,6 +121,7 @@ class NewCasePage:
                 # why; the stages the form accepts are said by _parse
                 errors += [e for e in ops.validate_new_case(out, new) if e.field != "stage"
                            and (new.police_unit or e.field != "police_unit")]
+                errors += self._past_deadlines(out, new, {e.field for e in errors})
                 if not errors and new.external_id is not None and (
                         other := await ops.case_by_external_id(out, new.external_id)):
                     errors.append(self._taken(new.external_id, other.code))
@@ -167,6 +168,14 @@ class NewCasePage:
             custody_deadline=_optional_date(data, "custody_deadline", errors),
             external_id=normalize_external_id(
                 str_field(data, "external_id", errors, required=False)))
+
+    @staticmethod
+    def _past_deadlines(out: Outbound, new: ops.NewCase, said: set[str]) -> list[FieldError]:
+        """A deadline before today (the app's clock) typed on the form: refused, next to its
+        field, unless something is said of that field already (须在 … 之间)."""
+        today = out.now().astimezone(out.config.tz).date()
+        return [e for name in ops.DEADLINES if name not in said
+                and (e := ops.past_day_error(name, getattr(new, name), today)) is not None]
 
     @staticmethod
     def _namesakes(out: Outbound, found: list[repo.Namesake]) -> web.Response:

@@ -20,7 +20,7 @@ from config.loader import DEFAULT_DIR
 from config.model import Org
 from storage.models import AuditRecord
 from tests.admin.conftest import ADMIN
-from tests.admin.test_roster_page import HEADER, hidden, login, preview
+from tests.admin.test_roster_page import HEADER, hidden, login, preview, section
 from tests.cases.helpers import create_case
 from tests.conftest import Console
 from tests.inspection.test_roster_import import deployment, run
@@ -207,3 +207,47 @@ def test_the_cli_says_the_same_in_either_order(tmp_path: Path) -> None:
     assert "c01-01: new chief 王海澄; p-chief-c01-01 (任阳阳) moved to c01-02 as its chief" in outputs[0]
     assert ("c01-02: chief role removed from p-chief-c01-02 (袁浩), new chief 任阳阳; "
             "they now have no role") in outputs[0]
+
+
+# 任阳阳 moves to 乐顺市 and nobody is named for 海澄县: imported, with a warning everywhere the
+# import reports its handovers
+NO_SUCCESSOR = ("任阳阳（p-chief-c01-01）调任示范市乐顺市人民检察院检察长，示范市海澄县人民检察院（c01-01）"
+                "导入后将没有检察长；如需任命，请在文件中为 c01-01 加一行并填写新检察长（chief_id）")
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["unchecked", "checked"])
+def test_a_chief_moving_away_with_no_successor_is_warned_of(replace: bool) -> None:
+    plan = plan_roster(read_org_file(DEFAULT_DIR / "org.yaml"), read_csv((HEADER + MOVES).encode()),
+                       replace)
+    assert plan.ok, plan.errors
+    assert [(v.row, v.unit, v.old_id, v.moved_to) for v in plan.vacated] == [
+        (2, "c01-01", OLD, "c01-02")]
+    assert NO_SUCCESSOR in [w.message for w in plan.warnings]
+    # a successor named, in either order: nothing to say
+    for text in ORDERS.values():
+        assert NO_SUCCESSOR not in plan_of(text, replace)["warnings"]
+
+
+async def test_the_page_warns_of_an_office_left_with_no_chief(console: Console) -> None:
+    await login(console, ADMIN)
+    status, page = await preview(console, HEADER + MOVES)
+    assert status == 200
+    assert NO_SUCCESSOR in section(page, "preview-warnings")
+    done = await confirm(console, page, replace=True)
+    assert "导入成功" in done
+    assert ("示范市海澄县人民检察院（c01-01）现在没有检察长：任阳阳（p-chief-c01-01）已调任"
+            "示范市乐顺市人民检察院检察长，本次导入未任命新检察长。") in done
+    assert chiefs(console, "c01-01") == [] and chiefs(console, "c01-02") == [OLD]
+
+
+def test_the_cli_warns_of_an_office_left_with_no_chief(tmp_path: Path) -> None:
+    cfg, _ = deployment(tmp_path)
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(HEADER + MOVES, encoding="utf-8")
+    r = run("import", "roster", str(csv_path), "--config", str(cfg), "--replace-chiefs")
+    assert r.returncode == 0, r.stderr
+    assert [x for x in r.stderr.splitlines() if x.startswith("warning:")] == [
+        "warning: c01-01 (示范市海澄县人民检察院) now has no chief: p-chief-c01-01 (任阳阳) moved "
+        "to c01-02 as its chief and no row names a new one for c01-01; to name one, import a "
+        "row for c01-01 with its chief_id"]
+    assert "imported as roster #" in r.stdout

@@ -43,16 +43,20 @@ async def test_a_prosecutor_creates_a_case_on_a_phone(console: Console, browser:
     error = page.locator('.field-error[data-for="investigators"]')
     await expect(error).to_contain_text("所选侦查人员须属于同一侦查单位")
     await page.locator("#investigation_deadline").fill("2026-12-20")
-    await page.locator("#custody_deadline").fill("2026-12-31")
+    # a 羁押期限 before today (the test clock's 2026-11-02): a typo, said next to it
+    await page.locator("#custody_deadline").fill("2026-10-31")
     await page.get_by_role("button", name="提交并去评分").tap()
     await expect(error).to_have_text("所选侦查人员须属于同一侦查单位，现分属："
                                      "示范市海澄县公安局、示范市海澄县公安局刑事侦查大队")
+    custody = page.locator('.field-error[data-for="custody_deadline"]')
+    await expect(custody).to_have_text("羁押期限不能早于今天")
     await page.screenshot(path=str(screenshot_path(request, "refused")), full_page=True)
     assert (await console.client.get("/api/v1/cases/HY-2026-0001", headers=AUTH)).status == 404
 
     await page.get_by_label("萧宇梅").uncheck()
     await page.get_by_label("张洋艳").check()
     await expect(error).to_be_empty()
+    await page.locator("#custody_deadline").fill("2026-12-31")
     await page.get_by_role("button", name="提交并去评分").tap()
 
     # on to the score form of the new case

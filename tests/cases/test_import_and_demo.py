@@ -41,7 +41,7 @@ def test_import_cases_all_or_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()  # an import never creates the database
     assert _run("migrate", "--config", str(cfg)).returncode == 0
     r = _run("import", "cases", str(bad), "--config", str(cfg))
-    assert r.returncode == 1
+    assert r.returncode == 2  # a bad file, as for the other imports
     assert f"{bad}:3: stage:" in r.stderr and f"{bad}:3: investigation_deadline" in r.stderr
     good = tmp_path / "good.csv"
     good.write_text("title,stage,police_unit,prosecutor,investigators\n"
@@ -77,7 +77,7 @@ def test_import_cases_of_an_empty_file_says_it_is_empty(tmp_path: Path) -> None:
     for content in (b"", b"\xef\xbb\xbf\r\n"):  # 0 bytes; a BOM and a blank line
         empty.write_bytes(content)
         r = _run("import", "cases", str(empty), "--config", str(cfg))
-        assert r.returncode == 1
+        assert r.returncode == 2
         assert r.stderr.endswith(f"{empty}：未导入，请修改：\n"
                                  f"  {empty}: 文件为空：没有表头，也没有数据行\n"), content
         assert "缺少列" not in r.stderr

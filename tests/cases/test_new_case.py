@@ -313,6 +313,39 @@ async def test_wrong_input_is_refused_field_by_field(console: Console) -> None:
     assert status == 201 and data["code"] == "HY-2026-0001"
 
 
+async def test_a_deadline_before_today_is_refused_on_the_form(console: Console) -> None:
+    """The form is a person typing a new case: a 羁押期限 or 侦查期限 before today (by the app's
+    clock, 2026-11-02 in Asia/Shanghai) is a typo whose overdue reminders would go out at once.
+    Today is fine; the integration API still takes a past one (a running case entered late)."""
+    await login(console, PROSECUTOR)
+    _, token = await open_form(console)
+    for over, expected in [
+            ({"custody_deadline": "2026-11-01"}, {"custody_deadline": "羁押期限不能早于今天"}),
+            ({"investigation_deadline": "2026-10-15", "custody_deadline": "2025-12-31"},
+             {"investigation_deadline": "侦查期限不能早于今天",
+              "custody_deadline": "羁押期限不能早于今天"}),
+            # out of the window: said once, as before
+            ({"custody_deadline": "2020-12-31"},
+             {"custody_deadline": "羁押期限须在 2021-01-01 至 2031-12-31 之间"})]:
+        status, data = await submit(console, token, **over)
+        assert status == 422 and reasons(data) == expected, (over, data)
+    assert not await case_exists(console, "HY-2026-0001")
+    assert cards(await console.messages(f"dm:{PROSECUTOR}")) == []
+    await console.advance("15h")  # 2026-11-03 00:30 there: yesterday's day is now refused
+    await login(console, PROSECUTOR)  # a new day, a new form
+    _, token = await open_form(console)
+    status, data = await submit(console, token, custody_deadline="2026-11-02")
+    assert status == 422 and reasons(data) == {"custody_deadline": "羁押期限不能早于今天"}
+    status, data = await submit(console, token, investigation_deadline="2026-11-03",
+                                custody_deadline="2026-11-03")
+    assert status == 201 and data["code"] == "HY-2026-0001", data
+    r = await console.client.post("/api/v1/cases", headers=AUTH, json={
+        "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",
+        "prosecutor": PROSECUTOR, "investigators": [INVESTIGATOR],
+        "custody_deadline": "2026-11-01"})
+    assert r.status == 201, await r.text()
+
+
 async def test_a_case_management_id_already_used_is_refused(console: Console) -> None:
     r = await console.client.post("/api/v1/cases", headers=AUTH, json={
         "title": "何某强奸案", "stage": "审查逮捕", "police_unit": "ps-hc-xd",

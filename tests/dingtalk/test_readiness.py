@@ -159,3 +159,27 @@ async def test_without_dingtalk_there_is_no_dingtalk_field_nor_series(
         assert "casebot_dingtalk" not in await (await client.get("/metrics")).text()
     finally:
         await client.close()
+
+
+async def test_the_outbox_worker_is_logged_only_where_one_runs(
+        serve: Serve, tmp_path: Path, fake: FakeDingTalk, caplog: pytest.LogCaptureFixture) -> None:
+    """With DingTalk the start says which worker delivers to it; console only (nothing is ever
+    queued) it says nothing of a worker, which did not start."""
+    caplog.set_level(logging.INFO, logger="bot.app")
+
+    def worker_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "outbox worker" in r.getMessage()]
+
+    _, app = await serve()
+    assert app.outbox is not None and app.outbox.running
+    assert worker_lines() == [f"outbox worker {app.outbox.worker_id} started (delivers to dingtalk)"]
+    caplog.clear()
+    settings = dingtalk_settings(tmp_path / "console-only", fake, enabled=False)
+    console_only = App(settings, SystemClock())
+    client = TestClient(TestServer(create_web_app(console_only)))
+    await client.start_server()
+    try:
+        assert console_only.outbox is not None and not console_only.outbox.running
+        assert worker_lines() == []
+    finally:
+        await client.close()

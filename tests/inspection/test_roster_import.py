@@ -88,10 +88,11 @@ def test_bad_roster_rows_leave_org_unchanged(tmp_path: Path) -> None:
     csv_path.write_text(HEADER + "c13,某市,town,prov,,,,\nc13-01,某县,county,c99,ZZ,,,\n",
                         encoding="utf-8")
     r = run("import", "roster", str(csv_path), "--config", str(cfg))
-    assert r.returncode == 1 and f"{csv_path}:2: 类型（kind）须为 city（市院）或 county（县区院）" in r.stderr
+    assert r.returncode == 2 and f"{csv_path}:2: 类型（kind）须为 city（市院）或 county（县区院）" in r.stderr
     csv_path.write_text(HEADER + "c13-01,某县,county,c99,ZZ,,,\n", encoding="utf-8")
     r = run("import", "roster", str(csv_path), "--config", str(cfg))
-    assert r.returncode == 1 and f"{csv_path}:2: 上级单位「c99」不存在" in r.stderr
+    assert r.returncode == 2 and r.stderr == (f"{csv_path}：未导入，请修改：\n"
+                                            f"  {csv_path}:2: 上级单位「c99」不存在\n")
     assert org_path.read_bytes() == original
     assert stored(tmp_path, "SELECT id FROM roster_versions") == []
 
@@ -102,8 +103,8 @@ def test_an_empty_roster_file_is_said_to_be_empty(tmp_path: Path) -> None:
     csv_path = tmp_path / "roster.csv"
     csv_path.write_bytes(b"")
     r = run("import", "roster", str(csv_path), "--config", str(cfg))
-    assert r.returncode == 1
-    assert r.stderr == ("roster unchanged; fix these rows:\n"
+    assert r.returncode == 2  # as `import cases` and `import questions` say a bad file
+    assert r.stderr == (f"{csv_path}：未导入，请修改：\n"
                         f"  {csv_path}: 文件为空：没有表头，也没有数据行\n")
     assert org_path.read_bytes() == original
 
