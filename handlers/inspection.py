@@ -255,8 +255,10 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
         state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
-        await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
-                        f"{state}\n大屏：{live_url(ctx, s.id)}")
+        # where() already names an open session's stage (已抽签，尚未问询…); of a closed one it
+        # gives only the follow-up, so that one says 已结束 first
+        ended = f"{STAGE_LABELS['closed']}。" if s.stage == "closed" else ""
+        await ctx.reply(f"督导会议 {s.id}「{s.title}」：{ended}{state}\n大屏：{live_url(ctx, s.id)}")
         return
     await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态 [会议号]；督导 列表")
 

@@ -420,3 +420,32 @@ async def test_a_command_ending_as_a_sentence_is_the_command(console: Console) -
     assert next(n.text for n in notes if n.kind == "comment") == "回答具体，措施到位。还需要再细化吗？"
     assert [n.text for n in notes if n.kind == "report"] == ["", "台账已建立！"]
     assert "会议结束" in json.dumps(await say(console, "结束。"), ensure_ascii=False)
+
+
+async def test_status_names_the_stage_once(console: Console) -> None:
+    """督导 状态 says where the session stands once: 「已抽签，尚未问询」, not
+    「已抽签。已抽签，尚未问询」 (the stage's label before the same words)."""
+    d = console.app.services.directory
+
+    async def status() -> str:
+        return text(await say(console, "督导 状态")).split("\n")[0]
+
+    await say(console, "督导 新建 状态提示 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    s = await store_session(console)
+    head = f"督导会议 {s.id}「状态提示」："
+    assert await status() == head + "会议已创建，尚未开场、尚未抽签。请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
+    await say(console, "开始")
+    assert await status() == head + "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
+    await say(console, "抽签 5 2 8")
+    units = json.loads((await store_session(console)).result or "")["units"]
+    first = d.units[units[0]].name
+    assert await status() == head + f"已抽签，尚未问询。请发送「下一题」问询第 1 个单位（{first}）。"
+    await say(console, "下一题")
+    assert await status() == head + f"正在问询{first}（已出 1/3 题）。请发送「下一题」出下一道题。"
+    await say(console, "下一题")
+    await say(console, "下一题")
+    await say(console, "点评")
+    assert await status() == head + f"正在点评{first}。点评后请发送「公布答案」。"
+    await say(console, "结束 确认")
+    closed = await status()
+    assert closed.startswith(head + "已结束。会后跟进请发送「整改") and closed.count("结束") == 1
