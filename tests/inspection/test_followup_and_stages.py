@@ -449,3 +449,17 @@ async def test_status_names_the_stage_once(console: Console) -> None:
     await say(console, "结束 确认")
     closed = await status()
     assert closed.startswith(head + "已结束。会后跟进请发送「整改") and closed.count("结束") == 1
+
+
+async def test_an_entropy_source_written_with_spaces_stays_whole(console: Console) -> None:
+    """熵源=福彩3D 2026-11-29 开奖号码, as people write a draw's name: the whole name is the
+    source the commitment card announces (which draw: its date), and the title stays the title
+    (it took 「2026-11-29 开奖号码」 and the source was a bare 「福彩3D」)."""
+    committed = card(await say(
+        console, "督导 新建 第二次督导 单位数=3 熵源=福彩3D 2026-11-29 开奖号码 熵格式=3x1"), "抽签承诺")
+    assert committed["title"] == "抽签承诺 · 第二次督导"
+    assert "公开随机数来源：福彩3D 2026-11-29 开奖号码（格式：3 组数字" in committed["body"]
+    await say(console, "结束")
+    # the title written after the source is read as part of it: said, not a meeting untitled
+    late = text(await say(console, "督导 新建 熵源=福彩3D 2026-11-29 开奖号码 第三次督导"))
+    assert late.startswith("参数有误：") and "标题请写在参数之前" in late, late
