@@ -463,3 +463,20 @@ async def test_an_entropy_source_written_with_spaces_stays_whole(console: Consol
     # the title written after the source is read as part of it: said, not a meeting untitled
     late = text(await say(console, "督导 新建 熵源=福彩3D 2026-11-29 开奖号码 第三次督导"))
     assert late.startswith("参数有误：") and "标题请写在参数之前" in late, late
+
+
+async def test_a_chief_or_leader_too_early_is_not_told_the_hosts_command(console: Console) -> None:
+    """A city chief's 点评 or a leader's 公布答案 while questions are still being asked is told
+    where the meeting stands, not 「请发送「下一题」…」, which only the host may send (a chief
+    who did was then refused 「下一题」仅限检务督察使用)."""
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    first = d.units[units[0]].name
+    await say(console, "下一题")
+    chief = text(await say(console, "点评 很好", user=city_chief(console, units[0])))
+    assert chief == f"现在不是点评环节：正在问询{first}（已出 1/3 题）。议程由主持人推进，请稍候。"
+    leader = text(await say(console, "公布答案", user="p-leader-1"))
+    assert leader == f"现在不能公布答案：正在问询{first}（已出 1/3 题）。议程由主持人推进，请稍候。"
+    # the host still gets the next step
+    host = text(await say(console, "公布答案"))
+    assert host.endswith("请发送「下一题」出下一道题。"), host
