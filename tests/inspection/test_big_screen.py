@@ -182,7 +182,8 @@ LAYOUT_PROBLEMS = """() => {
         problems.push(boxes[i][0] + " over " + boxes[j][0]);
     }
   // two boxes overlap: across and down (a phone puts the count and status below the name)
-  const over = (a, b) => a.right > b.left + 1 && b.right > a.left + 1 && a.bottom > b.top + 1 && b.bottom > a.top + 1;
+  const over = (a, b) => a.right > b.left + 1 && b.right > a.left + 1
+    && a.bottom > b.top + 1 && b.bottom > a.top + 1;
   for (const [name, status, count] of rows) {
     if (over(name, status)) problems.push("a unit's name under its status");
     if (count && (over(name, count) || over(count, status)))

@@ -433,7 +433,8 @@ async def test_status_names_the_stage_once(console: Console) -> None:
     await say(console, "督导 新建 状态提示 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
     s = await store_session(console)
     head = f"督导会议 {s.id}「状态提示」："
-    assert await status() == head + "会议已创建，尚未开场、尚未抽签。请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
+    assert await status() == head + ("会议已创建，尚未开场、尚未抽签。"
+                                     "请先发送「开始」发布议程，再「抽签 <公开随机数>」。")
     await say(console, "开始")
     assert await status() == head + "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
     await say(console, "抽签 5 2 8")
