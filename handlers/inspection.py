@@ -94,35 +94,41 @@ def where(d: Directory, s: InspectionSession, asks: list[Ask]) -> str:
     """Where the session stands and what the host sends next: every stage command's refusal ends
     with this, so the advice is the same whichever command was mistyped. Of a closed session,
     only the follow-up: whoever names it has already said it ended (督导 状态: 已结束。)."""
+    state, advice = where_parts(d, s, asks)
+    return state + advice
+
+
+def where_parts(d: Directory, s: InspectionSession, asks: list[Ask]) -> tuple[str, str]:
+    """``where`` in two: where the session stands, and what the host sends next (said only to
+    whoever drives the meeting: a city chief's early 点评 is not told to send 下一题)."""
     if s.stage == "created":
-        return "会议已创建，尚未开场、尚未抽签。请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
+        return "会议已创建，尚未开场、尚未抽签。", "请先发送「开始」发布议程，再「抽签 <公开随机数>」。"
     if s.stage == "agenda":
-        return "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
+        return "已开场，尚未抽签。", "请发送「抽签 <公开随机数>」。"
     if s.stage == "rectification":
-        return (f"问询已结束，正在整改汇报。记录：「{REPORT_USAGE}」；"
-                "汇报完毕请发送「结束」。")
+        return "问询已结束，正在整改汇报。", f"记录：「{REPORT_USAGE}」；汇报完毕请发送「结束」。"
     if s.stage == "closed":
-        return CLOSED_NEXT
+        return "", CLOSED_NEXT
     groups = _by_position(asks)
     names = {v.pos: v.name for v in unit_views(d, asks)}
     if s.stage == "drawn":
-        return f"已抽签，尚未问询。请发送「下一题」问询第 1 个单位（{names.get(0, '')}）。"
+        return "已抽签，尚未问询。", f"请发送「下一题」问询第 1 个单位（{names.get(0, '')}）。"
     group = groups.get(s.current, [])
     unit = names.get(s.current, "当前单位")
     if s.stage == "inquiry":
         asked = sum(1 for a in group if a.revealed_at is not None)
         if asked < len(group):
-            return f"正在问询{unit}（已出 {asked}/{len(group)} 题）。请发送「下一题」出下一道题。"
-        return f"{unit}的 {len(group)} 道题已全部问完。请发送「点评」（或直接「公布答案」）。"
+            return f"正在问询{unit}（已出 {asked}/{len(group)} 题）。", "请发送「下一题」出下一道题。"
+        return f"{unit}的 {len(group)} 道题已全部问完。", "请发送「点评」（或直接「公布答案」）。"
     if s.stage == "comment":
-        return f"正在点评{unit}。点评后请发送「公布答案」。"
+        return f"正在点评{unit}。", "点评后请发送「公布答案」。"
     nxt = groups.get(s.current + 1)  # stage "answer": the current unit is done
     if nxt is None:
-        return f"{unit}的答案已公布，问询全部完成。请发送「整改汇报」（或「结束」）。"
+        return f"{unit}的答案已公布，问询全部完成。", "请发送「整改汇报」（或「结束」）。"
     if nxt[0].kind == "special":
         first = "抽中单位已全部问询完毕" if group and group[0].kind == "draw" else "本单位专项问询已完成"
-        return f"{unit}的答案已公布，{first}。请发送「专项问询」（{names[s.current + 1]}）。"
-    return f"{unit}的答案已公布。请发送「下一题」问询下一个单位（{names[s.current + 1]}）。"
+        return f"{unit}的答案已公布，{first}。", f"请发送「专项问询」（{names[s.current + 1]}）。"
+    return f"{unit}的答案已公布。", f"请发送「下一题」问询下一个单位（{names[s.current + 1]}）。"
 
 
 async def _refuse(ctx: Context, s: InspectionSession, prefix: str,
@@ -203,7 +209,11 @@ async def _unit_fully_revealed(ctx: Context, refusal: str
     asks = await store.asks_of(ctx.session, s.id)
     group = _by_position(asks).get(s.current, [])
     if s.stage not in ("inquiry", "comment") or not group or not _all_revealed(group):
-        await _refuse(ctx, s, refusal, asks)
+        if ctx.user.has("inspector"):
+            await _refuse(ctx, s, refusal, asks)
+        else:  # a city chief's 点评, a leader's 公布答案: the host's next command is not theirs
+            state, _ = where_parts(ctx.directory, s, asks)
+            await ctx.reply(f"{refusal}{state}议程由主持人推进，请稍候。")
         return None
     return s, asks, group
 
@@ -256,8 +266,10 @@ async def supervise(event: MessageEvent, ctx: Context) -> None:
             await ctx.reply(f"本会话没有督导会议。新建：{CREATE_USAGE}")
             return
         state = where(ctx.directory, s, await store.asks_of(ctx.session, s.id))
-        await ctx.reply(f"督导会议 {s.id}「{s.title}」：{STAGE_LABELS.get(s.stage, s.stage)}。"
-                        f"{state}\n大屏：{live_url(ctx, s.id)}")
+        # where() already names an open session's stage (已抽签，尚未问询…); of a closed one it
+        # gives only the follow-up, so that one says 已结束 first
+        ended = f"{STAGE_LABELS['closed']}。" if s.stage == "closed" else ""
+        await ctx.reply(f"督导会议 {s.id}「{s.title}」：{ended}{state}\n大屏：{live_url(ctx, s.id)}")
         return
     await ctx.reply(f"未知的子命令「{sub}」。用法：{CREATE_USAGE}；督导 状态 [会议号]；督导 列表")
 

@@ -164,19 +164,25 @@ def _int(v: str, name: str, errors: list[str]) -> int:
         return 0
 
 
-def parse_create(text: str) -> tuple[RawCreate, list[str]]:
+def parse_create(text: str, *, titled: bool = True) -> tuple[RawCreate, list[str]]:
+    """`督导 新建` arguments; `titled`: the text holds the title (the web form has a field)."""
     raw = RawCreate()
     errors: list[str] = []
     title: list[str] = []
+    source = False  # the words after 熵源= are the source's name (福彩3D 2026-11-29 开奖号码)
     for token in text.split():
         key, eq, value = token.partition("=")
         if not eq:
             key, eq, value = token.partition("＝")
         if not eq:
-            title.append(token)
+            if source:
+                raw.values["entropy_name"] = f"{raw.values['entropy_name']} {token}".strip()
+            else:
+                title.append(token)
             continue
         name = KEYS.get(key.strip())
         value = value.strip()
+        source = name == "entropy_name"
         if name is None:
             errors.append(f"未知参数「{key}」")
         elif name in ("unit_count", "questions_per_unit", "exclude_recent", "answer_seconds"):
@@ -222,6 +228,9 @@ def parse_create(text: str) -> tuple[RawCreate, list[str]]:
         else:  # entropy_name, chat
             raw.values[name] = value
     raw.title = " ".join(title)
+    if titled and not raw.title and " " in raw.values.get("entropy_name", ""):
+        errors.append("缺少标题：标题请写在参数之前（「熵源=」之后直到下一个参数的文字都是熵源的名称），"
+                      f"收到的熵源为「{raw.values['entropy_name'][:40]}」")
     if is_placeholder(raw.title):  # 「督导 新建 <标题>」 copied from 帮助 as it stands
         errors.append(f"「{raw.title}」是示例中的格式说明，请换成本次督导会议的标题")
     return raw, errors

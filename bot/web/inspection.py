@@ -681,8 +681,8 @@ def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
                        ("exclude_recent", "排除近期"), ("entropy_name", "熵源"),
                        ("entropy_format", "熵格式"), ("answer_seconds", "计时"), ("chat", "群")):
         v = form.get(field, "").strip()
-        if v:
-            parts.append(f"{key}={v.replace(' ', '')}")
+        if v:  # a source's name keeps its words (福彩3D 2026-11-29 开奖号码), one space apart
+            parts.append(f"{key}={' '.join(v.split()) if field == 'entropy_name' else v.replace(' ', '')}")
     parts.append("每市一个=" + ("是" if form.get("one_per_city") else "否"))
     special = ";".join(line.strip().replace(" ", "") for line in form.get("special", "").splitlines()
                        if line.strip())
@@ -691,7 +691,7 @@ def _raw_from_form(form: dict[str, str]) -> tuple[RawCreate, list[str]]:
     reports = form.get("reports", "").strip().replace(" ", "")
     if reports:
         parts.append(f"整改汇报={reports}")
-    raw, errors = parse_create(" ".join(parts))
+    raw, errors = parse_create(" ".join(parts), titled=False)
     raw.title = form.get("title", "").strip()
     if not raw.title:
         errors.append("请填写会议标题")

@@ -181,9 +181,12 @@ LAYOUT_PROBLEMS = """() => {
       if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
         problems.push(boxes[i][0] + " over " + boxes[j][0]);
     }
+  // two boxes overlap: across and down (a phone puts the count and status below the name)
+  const over = (a, b) => a.right > b.left + 1 && b.right > a.left + 1
+    && a.bottom > b.top + 1 && b.bottom > a.top + 1;
   for (const [name, status, count] of rows) {
-    if (name.right > status.left + 1) problems.push("a unit's name under its status");
-    if (count && (name.right > count.left + 1 || count.right > status.left + 1))
+    if (over(name, status)) problems.push("a unit's name under its status");
+    if (count && (over(name, count) || over(count, status)))
       problems.push("a unit's 已报告完成 count over its name or status");
     if (status.right > panel.right + 1) problems.push("a status outside the panel");
   }
@@ -698,3 +701,51 @@ async def test_a_long_answer_and_question_page_through_by_screens(
     assert got["clipped"] == [] and not got["scrolls"], got
     assert await page.locator("#answers .ans").evaluate("x => x.style.transform") == ""
     await page.close()
+
+
+# each unit's name, and its chief's, on lines of their own: a line count per text, and the
+# chief's name never cut in two (「检察长张」 / 「磊」)
+REPORT_ROWS = """() => [...document.querySelectorAll("#phase .reports li .rname")].map((n) => {
+  const lines = (node) => { const r = document.createRange(); r.selectNodeContents(node);
+    return new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top))).size; };
+  return [n.firstChild.textContent, lines(n.firstChild), lines(n.querySelector("small").firstChild)];
+})"""
+
+
+@pytest.mark.browser
+async def test_reports_on_a_small_phone_keep_each_name_on_one_line(
+        console: Console, browser: Browser, request: Any) -> None:
+    """During 整改汇报 on a 360 px phone, a unit whose chief reported items done shows its name,
+    then 已报告完成 N 项 and its status below: the name is not squeezed into three lines beside
+    them, nor the chief's name broken 「张 / 磊」."""
+    d = console.app.services.directory
+    due = ["c09-01", "c02-02"]  # 云台市长湖区人民检察院, 东川市乐宝区人民检察院
+    await say(console, "督导 新建 小屏汇报 单位数=1 题数=1 熵格式=3x1 熵源=福彩3D第2026318期开奖号码 "
+                       "整改汇报=" + ",".join(due))
+    agenda = card(await say(console, "开始"), "检务督导面对面")
+    live = next(a["url"] for a in agenda["actions"] if "/live/" in a["url"])
+    parts = urlsplit(live)
+    await say(console, "抽签 3 8 3")
+    s = await session_row(console)
+    for u in due:
+        async with console.app.services.db() as db, db.begin():
+            item = await store.add_rectification(
+                db, session_id=s.id, unit_id=u, owner_person_id=f"p-chief-{u}", text="建立月报制度",
+                due_date=date(2026, 12, 31), at=console.app.services.clock.now())
+        await say(console, f"整改完成 #{item.id} 台账已建立", user=f"p-chief-{u}", chat=f"dm:p-chief-{u}")
+    await say(console, "下一题")
+    await say(console, "公布答案")
+    await say(console, "整改汇报")
+    await say(console, "整改汇报 2 整改中")
+    ctx = await browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                                    is_mobile=True, has_touch=True)
+    page = await ctx.new_page()
+    await page.goto(str(console.client.make_url(parts.path)) + "?" + parts.query)
+    await expect(page.locator("#phase .rcount")).to_have_text(["已报告完成 1 项"] * 2)
+    await page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
+    await page.screenshot(path=str(screenshot_path(request, "reports-360")), full_page=True)
+    rows = await page.evaluate(REPORT_ROWS)
+    assert [r[0] for r in rows] == [d.units[u].name for u in due]
+    assert all(r[1] == 1 and r[2] == 1 for r in rows), rows
+    assert await page.evaluate(LAYOUT_PROBLEMS) == []
+    await ctx.close()

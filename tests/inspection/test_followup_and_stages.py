@@ -420,3 +420,64 @@ async def test_a_command_ending_as_a_sentence_is_the_command(console: Console) -
     assert next(n.text for n in notes if n.kind == "comment") == "回答具体，措施到位。还需要再细化吗？"
     assert [n.text for n in notes if n.kind == "report"] == ["", "台账已建立！"]
     assert "会议结束" in json.dumps(await say(console, "结束。"), ensure_ascii=False)
+
+
+async def test_status_names_the_stage_once(console: Console) -> None:
+    """督导 状态 says where the session stands once: 「已抽签，尚未问询」, not
+    「已抽签。已抽签，尚未问询」 (the stage's label before the same words)."""
+    d = console.app.services.directory
+
+    async def status() -> str:
+        return text(await say(console, "督导 状态")).split("\n")[0]
+
+    await say(console, "督导 新建 状态提示 熵格式=3x1 熵源=福彩3D第2026318期开奖号码")
+    s = await store_session(console)
+    head = f"督导会议 {s.id}「状态提示」："
+    assert await status() == head + ("会议已创建，尚未开场、尚未抽签。"
+                                     "请先发送「开始」发布议程，再「抽签 <公开随机数>」。")
+    await say(console, "开始")
+    assert await status() == head + "已开场，尚未抽签。请发送「抽签 <公开随机数>」。"
+    await say(console, "抽签 5 2 8")
+    units = json.loads((await store_session(console)).result or "")["units"]
+    first = d.units[units[0]].name
+    assert await status() == head + f"已抽签，尚未问询。请发送「下一题」问询第 1 个单位（{first}）。"
+    await say(console, "下一题")
+    assert await status() == head + f"正在问询{first}（已出 1/3 题）。请发送「下一题」出下一道题。"
+    await say(console, "下一题")
+    await say(console, "下一题")
+    await say(console, "点评")
+    assert await status() == head + f"正在点评{first}。点评后请发送「公布答案」。"
+    await say(console, "结束 确认")
+    closed = await status()
+    assert closed.startswith(head + "已结束。会后跟进请发送「整改") and closed.count("结束") == 1
+
+
+async def test_an_entropy_source_written_with_spaces_stays_whole(console: Console) -> None:
+    """熵源=福彩3D 2026-11-29 开奖号码, as people write a draw's name: the whole name is the
+    source the commitment card announces (which draw: its date), and the title stays the title
+    (it took 「2026-11-29 开奖号码」 and the source was a bare 「福彩3D」)."""
+    committed = card(await say(
+        console, "督导 新建 第二次督导 单位数=3 熵源=福彩3D 2026-11-29 开奖号码 熵格式=3x1"), "抽签承诺")
+    assert committed["title"] == "抽签承诺 · 第二次督导"
+    assert "公开随机数来源：福彩3D 2026-11-29 开奖号码（格式：3 组数字" in committed["body"]
+    await say(console, "结束")
+    # the title written after the source is read as part of it: said, not a meeting untitled
+    late = text(await say(console, "督导 新建 熵源=福彩3D 2026-11-29 开奖号码 第三次督导"))
+    assert late.startswith("参数有误：") and "标题请写在参数之前" in late, late
+
+
+async def test_a_chief_or_leader_too_early_is_not_told_the_hosts_command(console: Console) -> None:
+    """A city chief's 点评 or a leader's 公布答案 while questions are still being asked is told
+    where the meeting stands, not 「请发送「下一题」…」, which only the host may send (a chief
+    who did was then refused 「下一题」仅限检务督察使用)."""
+    d = console.app.services.directory
+    units = await drawn_units(console)
+    first = d.units[units[0]].name
+    await say(console, "下一题")
+    chief = text(await say(console, "点评 很好", user=city_chief(console, units[0])))
+    assert chief == f"现在不是点评环节：正在问询{first}（已出 1/3 题）。议程由主持人推进，请稍候。"
+    leader = text(await say(console, "公布答案", user="p-leader-1"))
+    assert leader == f"现在不能公布答案：正在问询{first}（已出 1/3 题）。议程由主持人推进，请稍候。"
+    # the host still gets the next step
+    host = text(await say(console, "公布答案"))
+    assert host.endswith("请发送「下一题」出下一道题。"), host

@@ -29,6 +29,8 @@ async def test_create_form(console: Console) -> None:
     s = await session_row(console)
     m = json.loads(s.manifest)
     assert (m["unit_count"], m["questions_per_unit"], m["method"]) == (4, 4, "equal-office")
+    # the source as typed, its words one space apart (not 福彩3D第2026318期开奖号码)
+    assert m["entropy_source"].startswith("福彩3D 第2026318期开奖号码（格式：")
     assert s.params_dict["answer_seconds"] == 240
     assert s.params_dict["special"] == [{"unit": "c03-02", "question_ids": ["Q001", "Q002"],
                                          "reason": ""}]
