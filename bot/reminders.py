@@ -852,9 +852,11 @@ async def settle_review_reminders(out: Outbound, review_id: int, by: str, how: s
     re-score is chased from the answer time on."""
     svc = out.services.reminders
     if svc is not None:
+        # cancelled first: on PostgreSQL that waits for a sweep of another instance sending
+        # one of them right now, so the sent ones read next include it
+        await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
         for r in await repo.open_sent_for_subject(out.session, review_subject(review_id)):
             await svc.close(out, r, by, how)
-        await repo.cancel_pending(out.session, [review_subject(review_id)], keep=())
         await svc.plan_reviews(out.session, [review_id], out.now())
 
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.inline_sqlite import InlineWriter
 from storage.models import AuditRecord, table
@@ -45,25 +46,78 @@ class Entry:
 
 
 async def append(session: AsyncSession, *, at: datetime, actor: str, action: str,
-                 subject: str, data: dict[str, Any] | None = None) -> str:
-    return (await append_many(session, [Entry(at, actor, action, subject, data)]))[0]
+                 subject: str, data: dict[str, Any] | None = None) -> None:
+    await append_many(session, [Entry(at, actor, action, subject, data)])
 
 
-async def append_many(session: Writer, entries: list[Entry]) -> list[str]:
-    """Append records in order inside the caller's transaction (SQLite holds the write lock
-    from BEGIN IMMEDIATE; PostgreSQL takes an advisory lock), so the chain never forks.
-    Returns their hashes."""
+_DEFERRED = "casebot.audit.deferred"  # Session.info: the entries its transaction appends
+
+
+async def append_many(session: Writer, entries: list[Entry]) -> None:
+    """Append records in order to the caller's transaction. The chain must not fork, so
+    appends are serialised (SQLite: the write lock from BEGIN IMMEDIATE; PostgreSQL: an
+    advisory lock held until the commit). A session's records are therefore written when it
+    commits, as its last statements: a transaction holding that lock never waits for a row
+    another one holds. Taken where `audit` is called, it made two instances deadlock (a
+    reminder sweep holding a reminder row and wanting the lock, a click holding the lock and
+    wanting that row: one of them failed). A connection's (the journal's batch, which
+    appends last anyway) and an inline writer's are written at once."""
     if not entries:
-        return []
+        return
     if isinstance(session, InlineWriter):
-        last = session.first(_LAST)
+        rows = _rows(session.first(_LAST), entries)
+        session.insert(_T, rows)
+    elif isinstance(session, AsyncSession):
+        _defer(session.sync_session, entries)
     else:
         if dialect_name(session) == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-        last = (await session.execute(_LAST)).first()
+        rows = _rows((await session.execute(_LAST)).first(), entries)
+        await session.execute(insert(_T), rows)
+
+
+def _defer(session: Session, entries: list[Entry]) -> None:
+    """Keep `entries` until the session's transaction commits; dropped if it, or the savepoint
+    they were added in, rolls back."""
+    pending: list[tuple[SessionTransaction, Entry]] | None = session.info.get(_DEFERRED)
+    if pending is None:
+        pending = session.info[_DEFERRED] = []
+        event.listen(session, "before_commit", _write_deferred)
+        event.listen(session, "after_soft_rollback", _drop_deferred)
+    txn = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    pending.extend((txn, e) for e in entries)
+
+
+def _write_deferred(session: Session) -> None:
+    pending: list[tuple[SessionTransaction, Entry]] = session.info.get(_DEFERRED) or []
+    if not pending or session.in_nested_transaction():  # a savepoint: the commit comes later
+        return
+    entries = [e for _, e in pending]
+    pending.clear()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+    session.execute(insert(_T), _rows(session.execute(_LAST).first(), entries))
+
+
+def _drop_deferred(session: Session, previous: SessionTransaction) -> None:
+    """A transaction or savepoint rolled back: the entries added in it go."""
+    pending: list[tuple[SessionTransaction, Entry]] | None = session.info.get(_DEFERRED)
+    if pending:
+        pending[:] = [(t, e) for t, e in pending if not _within(t, previous)]
+
+
+def _within(txn: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while txn is not None:
+        if txn is outer:
+            return True
+        txn = txn.parent
+    return False
+
+
+def _rows(last: Any, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The records of `entries` after the chain's end `last` (seq, hash; None: empty)."""
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     rows: list[dict[str, Any]] = []
-    hashes: list[str] = []
     for e in entries:
         seq += 1
         payload = json.dumps(e.data or {}, sort_keys=True, ensure_ascii=False,
@@ -71,13 +125,8 @@ async def append_many(session: Writer, entries: list[Entry]) -> list[str]:
         digest = record_hash(prev, seq, e.at, e.actor, e.action, e.subject, payload)
         rows.append({"seq": seq, "at": e.at, "actor": e.actor, "action": e.action,
                      "subject": e.subject, "data": payload, "prev_hash": prev, "hash": digest})
-        hashes.append(digest)
         prev = digest
-    if isinstance(session, InlineWriter):
-        session.insert(_T, rows)
-    else:
-        await session.execute(insert(_T), rows)
-    return hashes
+    return rows
 
 
 # -- the head: an anchor kept outside the database ------------------------------------------

@@ -142,7 +142,10 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
 async def cancel_pending(session: AsyncSession, subjects: Iterable[str], keep: Iterable[str],
                          rule_ids: Iterable[str] | None = None) -> int:
     """Cancel the subjects' pending rows whose key is not in ``keep`` (limited to
-    ``rule_ids`` when given)."""
+    ``rule_ids`` when given). A row found pending but claimed meanwhile by a sweep of another
+    instance is left as that sweep leaves it: on PostgreSQL the UPDATE waits for the sweep's
+    commit and then finds the row ``sent``, and must not call it cancelled (a later plan
+    with its key would revive it, and the slot would be sent twice)."""
     subjects = list(subjects)
     if not subjects:
         return 0
@@ -153,7 +156,8 @@ async def cancel_pending(session: AsyncSession, subjects: Iterable[str], keep: I
         stmt = stmt.where(Reminder.rule_id.in_(list(rule_ids)))
     ids = [rid for rid, key in (await session.execute(stmt)).all() if key not in keep_set]
     for i in range(0, len(ids), _INSERT_CHUNK):
-        await session.execute(update(Reminder).where(Reminder.id.in_(ids[i:i + _INSERT_CHUNK]))
+        await session.execute(update(Reminder).where(Reminder.id.in_(ids[i:i + _INSERT_CHUNK]),
+                                                     Reminder.status == PENDING)
                               .values(status=CANCELLED)
                               .execution_options(synchronize_session=False))
     return len(ids)

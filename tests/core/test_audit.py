@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.loader import Settings
 from storage import audit, db, migrate
@@ -40,6 +42,43 @@ async def test_intact_chain_verifies(settings: Settings) -> None:
     await _fill(settings, 20)
     report = await _verify(settings)
     assert report.ok and report.records == 20
+
+
+async def test_records_are_written_at_the_commit_and_only_what_it_keeps(
+        settings: Settings) -> None:
+    """A transaction's records go in when it commits, in the order they were made; those made
+    in a savepoint rolled back, or in a transaction rolled back, are not kept."""
+    await _fill(settings, 2)
+    engine = db.create_engine(settings.config.storage.database_url)
+    sessions = db.sessionmaker(engine)
+    at = datetime(2026, 11, 3, tzinfo=UTC)
+
+    async def add(s: AsyncSession, subject: str) -> None:
+        await audit.append(s, at=at, actor="p-prosecutor-1", action="case.evaluate",
+                           subject=subject)
+
+    async with sessions() as s, s.begin():
+        await add(s, "kept-1")
+        with contextlib.suppress(ValueError):
+            async with s.begin_nested():
+                await add(s, "savepoint-rolled-back")
+                raise ValueError
+        async with s.begin_nested():
+            await add(s, "savepoint-kept")
+        await add(s, "kept-2")
+        found = await audit.head(s)
+        assert found is not None and found[0].seq == 2  # not yet written
+    with contextlib.suppress(ValueError):
+        async with sessions() as s, s.begin():
+            await add(s, "rolled-back")
+            raise ValueError
+    async with sessions() as s:
+        subjects = (await s.execute(text("SELECT subject FROM audit_log WHERE seq > 2 "
+                                         "ORDER BY seq"))).scalars().all()
+    await engine.dispose()
+    assert subjects == ["kept-1", "savepoint-kept", "kept-2"]
+    report = await _verify(settings)
+    assert report.ok and report.records == 5
 
 
 async def test_tampered_record_is_named(settings: Settings) -> None:
@@ -145,6 +184,7 @@ async def test_a_rebuilt_chain_does_not_hold_the_anchor(settings: Settings, tmp_
         for i in range(8):
             await audit.append(s, at=datetime(2026, 11, 3, tzinfo=UTC), actor="mallory",
                                action="case.evaluate", subject=f"HY-2026-{i:04d}")
+    async with db.sessionmaker(engine)() as s:  # the records are written at the commit
         now = await audit.head(s)
     await engine.dispose()
     assert now is not None and now[0].seq == 13
