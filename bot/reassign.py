@@ -9,13 +9,15 @@ prosecutor may use."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from bot import cases as ops
 from bot.context import Outbound
 from bot.domain.reminders import review_subject
 from bot.domain.review import State
 from bot.domain.scoring import FieldError
-from bot.reminders import hand_over_cards
+from bot.domain.workcal import office_deadline_text
+from bot.reminders import HandedOver, hand_over_cards, hand_over_case, send_handed_over
 from bot.reviews import due_text, refresh_cards, send_decision_card
 from cards.cases import CHOICES, reassigned_card, view_actions
 from cards.model import KEY_SEP, Button
@@ -46,13 +48,16 @@ async def reassign(out: Outbound, case: CaseRow, to: Person, by: str) -> bool:
     await out.audit(by, "case.reassign", case.code, {"from": before, "to": to.id})
     footer = ops.reassigned_text(out, case)
     rows = await review_repo.for_case(out.session, case.code)
-    # the reminder series go on, at send time, to the new prosecutor
-    await hand_over_cards(out, [case.code, *(review_subject(r.id) for r in rows)], before,
-                          footer)
+    # the reminder series go on, at send time, to the new prosecutor; the case's reminders
+    # sent and not settled follow it, and the old prosecutor's 提醒 暂停 ends
+    handed = await hand_over_case(out, case, before, footer)
+    await hand_over_cards(out, [review_subject(r.id) for r in rows], before, footer)
+    svc = out.services.reminders
+    paused = await svc.end_snooze(out, case.code, by) if svc is not None else None
     await _retire_own_cards(out, case, before, footer)
     for row in rows:
         await _hand_over_review_cards(out, row, case, before)
-    await _tell_new(out, case, to, before, rows)
+    await _tell_new(out, case, to, before, rows, handed, paused)
     if out.directory.person(before) is not None:
         await out.send_dm(before, f"{case.code} 已改派给 {to.name}，此后由其承办。")
     return True
@@ -98,9 +103,12 @@ async def _hand_over_review_cards(out: Outbound, row: ReviewRow, case: CaseRow,
 
 
 async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
-                    rows: list[ReviewRow]) -> None:
+                    rows: list[ReviewRow], handed: list[HandedOver],
+                    paused: datetime | None) -> None:
     """The new prosecutor's card: the case, where it stands, what waits for them, with the
-    buttons their 码 card has; then the decision card of each request waiting for an answer."""
+    buttons their 码 card has; then the decision card of each request waiting for an answer
+    and their copy of each reminder `handed` over. `paused`: when the old prosecutor's 提醒
+    暂停, ended, would have let the reminders resume."""
     ev = await repo.current_evaluation(out.session, case)
     last = await repo.last_intake(out.session, case.code)
     waiting: list[str] = []
@@ -117,7 +125,12 @@ async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
     for r in await review_repo.awaiting_rescore(out.session, case.code):
         waiting.append(f"待您重新评分：复核申请 #{r.id} 已同意调整，去评分："
                        f"{ops.score_url(out, case.code)}?review={r.id}")
+    waiting += [h.line for h in handed]
     is_open = case.status == OPEN
+    if paused is not None and is_open:
+        resume = office_deadline_text(paused, out.services.config.tz)
+        waiting.append(f"原承办检察官的提醒暂停（至 {resume}）已随改派结束，提醒照常发给您；"
+                       f"如需暂停，请发送「提醒 暂停 {case.code} <天数>」（次数重新计算）。")
     page, _ = ops.code_links(out, case.code)
     actions = view_actions(case.code, page, can_score=is_open,
                            score_url=ops.score_url(out, case.code), can_intake=False,
@@ -129,3 +142,4 @@ async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
     if is_open:
         for r in answer:
             await send_decision_card(out, r, case)
+    await send_handed_over(out, handed, to.id, before)

@@ -71,8 +71,11 @@ from bot.domain.workcal import WorkCalendar
 from cards.inspection import report_done_button
 from cards.model import Button, Card
 from cards.reminders import (
+    TITLES,
     ReminderView,
     closed_card,
+    due_line,
+    escalated,
     reminder_card,
     reopened_card,
     restated,
@@ -780,6 +783,25 @@ class ReminderService:
         await out.audit(by, "reminder.snooze", code, {"days": days, "until": until.isoformat()})
         return deliver
 
+    async def end_snooze(self, out: Outbound, code: str, by: str) -> datetime | None:
+        """改派: a 提醒 暂停 is its prosecutor's decision, so the one running ends; what it held
+        goes out when due (at once, in office hours, if due meanwhile). Returns when the
+        reminders would have resumed, None when no pause was running."""
+        now = out.now()
+        until = (await repo.snooze_until(out.session, [code])).get(code)
+        if until is None or until <= now:
+            return None
+        await repo.end_snoozes(out.session, code, now)
+        planned = {o.key: o for o in (await self.load_cases(out.session, [code], now))[code].planned}
+        for r in await repo.pending_for_subject(out.session, code):
+            occ = planned.get(r.key)
+            if occ is not None:
+                r.deliver_at = min(r.deliver_at, max(self.deliver_time(occ),
+                                                     self.next_office_time(now)))
+        await out.session.flush()
+        await out.audit(by, "reminder.snooze_end", code, {"until": until.isoformat()})
+        return self.next_office_time(until)
+
     # ------------------------------------------------------------------ hooks
 
     async def on_evaluation(self, out: Outbound, case: CaseRow, ev: Evaluation) -> None:
@@ -929,11 +951,12 @@ async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: 
 
 
 async def hand_over_cards(out: Outbound, subjects: Sequence[str], person_id: str,
-                          footer: str) -> None:
+                          footer: str, keep: Collection[int] = ()) -> None:
     """``person_id`` no longer answers for these subjects (an outgoing chief's 整改事项, moved
     at a handover): their open reminder cards lose their buttons, say why (``footer``) and are
-    no longer theirs; a reminder left with no card is closed, as a superseded one is. The
-    series goes on, at send time, to whoever answers for it now."""
+    no longer theirs; a reminder left with no card is closed, as a superseded one is (but those
+    in ``keep``, handed on to a successor). The series goes on, at send time, to whoever
+    answers for it now."""
     for subject in subjects:
         touched: set[int] = set()
         for r, rm in await repo.open_copies_for(out.session, subject, person_id):
@@ -941,9 +964,68 @@ async def hand_over_cards(out: Outbound, subjects: Sequence[str], person_id: str
                 c, actions=(), footer=footer))
             await repo.drop_copy(out.session, rm.id)
             touched.add(r.id)
-        for rid in sorted(touched):
+        for rid in sorted(touched - set(keep)):
             if not await repo.messages_of(out.session, rid):
                 await repo.close_once(out.session, rid, out.now(), "bot", SUPERSEDED)
+
+
+@dataclass
+class HandedOver:
+    """A case reminder sent to the prosecutor a case was taken from (改派) and not settled:
+    the new prosecutor's copy of it, as the sweep would draw it for them."""
+
+    reminder: Reminder
+    view: ReminderView
+
+    @property
+    def line(self) -> str:
+        """Its line on the 改派 card: 待您处理：诉前会商提醒（…），应启动会商日期：…"""
+        kind = TITLES.get(self.view.kind, "提醒").split(" · ")[-1]
+        return (f"待您处理：{kind}{escalated(self.view.kind, self.view.escalation)}提醒"
+                f"（见随后的提醒卡片），{due_line(self.view)}")
+
+
+async def hand_over_case(out: Outbound, case: CaseRow, before: str, footer: str
+                         ) -> list[HandedOver]:
+    """改派 (``case.prosecutor`` already the new one): the old prosecutor's open cards of the
+    case's reminders lose their buttons (``footer``), as ``hand_over_cards`` does. The ones not
+    settled follow the case instead of being closed with no card left: a one-off 诉前会商 or a
+    责任倒查 already sent would never reach the new prosecutor otherwise, a 重新评估 not before
+    its next slot. Returns them, oldest sent first, for ``send_handed_over``."""
+    svc = out.services.reminders
+    if svc is None:
+        await hand_over_cards(out, [case.code], before, footer)
+        return []
+    theirs = {r.id for r, _ in await repo.open_copies_for(out.session, case.code,
+                                                          case.prosecutor)}
+    found = {r.id: r for r, _ in await repo.open_copies_for(out.session, case.code, before)
+             if r.id not in theirs and r.rule_id in svc.by_id}
+    await hand_over_cards(out, [case.code], before, footer, keep=found)
+    if not found:
+        return []
+    subj = (await svc.load_cases(out.session, [case.code], out.now()))[case.code]
+    handed = []
+    for r in sorted(found.values(), key=lambda r: (r.sent_at or r.deliver_at, r.id)):
+        view = svc.view(r, svc.by_id[r.rule_id], subj, r.due_at)
+        # a copy handed on, not a catch-up: no 补发
+        view = dataclasses.replace(svc.for_recipient(out, view, subj, case.prosecutor),
+                                   late=False)
+        handed.append(HandedOver(r, view))
+    return handed
+
+
+async def send_handed_over(out: Outbound, handed: Sequence[HandedOver], to: str,
+                           before: str) -> None:
+    """Send the new prosecutor their copy of each reminder handed over: theirs from now on
+    (提醒 lists it, its buttons act on it, settling it closes every copy)."""
+    tz = out.services.config.tz
+    for h in handed:
+        sent = h.reminder.sent_at or h.reminder.deliver_at
+        card = dataclasses.replace(reminder_card(h.view), footer=(
+            f"原承办检察官 {out.directory.person_name(before)} 的提醒"
+            f"（{sent.astimezone(tz):%Y-%m-%d} 发出），已随改派转交您"))
+        msg = await out.send_dm(to, card=card)
+        repo.add_message(out.session, h.reminder.id, to, msg.id)
 
 
 async def replan_case(out: Outbound, case: CaseRow, by: str = "api",
@@ -999,14 +1081,17 @@ def install(services: Services, worker: str | None = None) -> ReminderService:
 
 
 __all__ = [
+    "HandedOver",
     "ReminderService",
     "Subject",
     "SweepResult",
     "hand_over_cards",
+    "hand_over_case",
     "install",
     "plan_review_reminders",
     "replan_case",
     "replan_rectifications",
+    "send_handed_over",
     "service_of",
     "settle_review_reminders",
     "subject_deadlines",

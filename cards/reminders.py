@@ -75,16 +75,21 @@ def escalated(kind: str, escalation: bool) -> str:
     return "（升级）" if escalation and kind != "custody" else ""
 
 
+def due_line(v: ReminderView) -> str:
+    """The line of a reminder's card saying by when: 应启动会商日期：…, its one deadline
+    (评估期限：… 前, 羁押期限：…), else 到期时间：…（自该时起逾期）."""
+    if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
+        return f"应启动会商日期：{day_text(v.due_at, v.tz)}"
+    if v.kind in DEADLINE_LABELS and v.deadline is not None:
+        return f"{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
+    return f"到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
+
+
 def reminder_card(v: ReminderView) -> Card:
     title = TITLES.get(v.kind, "逾期提醒") + escalated(v.kind, v.escalation)
     if v.late:
         title = "【补发】" + title
-    if v.kind == "consultation":  # 侦查期限届满前十五日启动侦诉会商: a start date, not a lapse
-        body = f"{v.text}\n应启动会商日期：{day_text(v.due_at, v.tz)}"
-    elif v.kind in DEADLINE_LABELS and v.deadline is not None:
-        body = f"{v.text}\n{DEADLINE_LABELS[v.kind]}：{deadline_text(v.deadline, v.tz)}"
-    else:
-        body = f"{v.text}\n到期时间：{local_due(v.due_at, v.tz)}（自该时起逾期）"
+    body = f"{v.text}\n{due_line(v)}"
     if v.late:
         body += "\n本提醒未能按时送达（系统停机或非办公时间），现予补发。"
     if v.status:

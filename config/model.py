@@ -521,7 +521,7 @@ class ReminderRuleConfig(Strict):
 
 class SnoozeConfig(Strict):
     max_days: int = Field(default=7, ge=1, le=60)  # per 提醒 暂停 command
-    max_times: int = Field(default=2, ge=0, le=20)  # per case, in total
+    max_times: int = Field(default=2, ge=0, le=20)  # per case and prosecutor (改派 starts afresh)
 
 
 def _iso_day(v: Any) -> date:

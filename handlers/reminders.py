@@ -146,7 +146,7 @@ async def snooze(ctx: Context, code: str, days: int) -> None:
     if not 1 <= days <= limits.max_days:
         await ctx.reply(f"暂停天数须在 1 到 {limits.max_days} 天之间。")
         return
-    used = await repo.snooze_count(ctx.session, code)
+    used = await repo.snooze_count(ctx.session, code, ctx.user.id)
     if used >= limits.max_times:
         await ops.reply_in_confidence(ctx, None, case, f"{code} 的提醒已暂停 {used} 次，达到上限"
                                       f"（{limits.max_times} 次），不能再暂停。")

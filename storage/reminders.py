@@ -406,10 +406,26 @@ async def pending_reminders(session: AsyncSession, subject: str) -> int:
     return int(n or 0)
 
 
-async def snooze_count(session: AsyncSession, subject: str) -> int:
+async def snooze_count(session: AsyncSession, subject: str, by: str) -> int:
+    """How many times ``by`` paused the subject's reminders: the limit is per case and
+    prosecutor (a case reassigned, 改派, starts its new prosecutor afresh)."""
     n = await session.scalar(select(func.count()).select_from(ReminderSnooze)
-                             .where(ReminderSnooze.subject == subject))
+                             .where(ReminderSnooze.subject == subject, ReminderSnooze.by == by))
     return int(n or 0)
+
+
+async def end_snoozes(session: AsyncSession, subject: str, at: datetime) -> None:
+    """The subject's pauses still running end at ``at`` (``days`` keeps what was asked)."""
+    await session.execute(
+        update(ReminderSnooze).where(ReminderSnooze.subject == subject, ReminderSnooze.until > at)
+        .values(until=at).execution_options(synchronize_session=False))
+
+
+async def pending_for_subject(session: AsyncSession, subject: str) -> list[Reminder]:
+    """The subject's unsent reminders a snooze defers (not the escalations)."""
+    stmt = select(Reminder).where(Reminder.subject == subject, Reminder.status == PENDING,
+                                  Reminder.escalation.is_(False))
+    return list((await session.execute(stmt.order_by(Reminder.id))).scalars())
 
 
 async def consultations_started(session: AsyncSession, codes: Sequence[str]) -> set[str]:

@@ -253,3 +253,114 @@ async def test_reassigned_while_closed_the_old_cards_stay_without_buttons(
     assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
     [again] = await say(console, NEW, f"评分 {code}")
     assert labels(again["card"]) == ["打开评分表"]
+
+
+LEADER = "p-leader-hc"
+
+
+async def reminders_of(console: Console, person: str, kind: str) -> list[dict[str, Any]]:
+    """The reminder cards of a kind (诉前会商, 重新评估, 责任倒查) in a person's chat."""
+    return [m for m in cards(await console.messages(f"dm:{person}"))
+            if kind in m["card"]["title"]
+            and any(w in m["card"]["title"] for w in ("逾期提醒", "督办", "预警提醒"))]
+
+
+async def listing(console: Console, person: str) -> str:
+    [m] = await say(console, person, "提醒")
+    return str((m["card"] or {}).get("body") or m["text"])
+
+
+async def test_an_open_consultation_reminder_follows_the_case(console: Console) -> None:
+    """QA: the 诉前会商 reminder, sent once, was lost on 改派: the old prosecutor's copy lost its
+    buttons, the new prosecutor never got it (not on the 改派 card, not in 提醒)."""
+    code = await create_case(console, investigation_deadline="2026-11-20")
+    await evaluate(console, code, YELLOW)
+    await console.advance("3d")  # 11-05: deadline − 15 days
+    [old] = await reminders_of(console, PROSECUTOR, "诉前会商")
+    assert f"诉前会商 {code}" in await listing(console, PROSECUTOR)
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    moved = f"已改派给 {name(console, NEW)}"
+    was = (await current(console, f"dm:{PROSECUTOR}", old["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == moved
+    assert f"诉前会商 {code}" not in await listing(console, PROSECUTOR)
+
+    # the 改派 card names it, its card follows with its buttons, 提醒 lists it
+    told, copy = (await console.messages(f"dm:{NEW}"))[seen:]
+    assert ("待您处理：诉前会商提醒（见随后的提醒卡片），应启动会商日期：2026-11-05（周四）"
+            in told["card"]["body"]), told["card"]["body"]
+    assert copy["card"]["title"] == "预警提醒 · 诉前会商"
+    assert labels(copy["card"]) == ["发起会商", "已处理"]
+    assert copy["card"]["footer"] == (
+        f"原承办检察官 {name(console, PROSECUTOR)} 的提醒（2026-11-05 发出），已随改派转交您")
+    assert f"· 诉前会商 {code} 到期 2026-11-05（周四）" in await listing(console, NEW)
+
+    # the new prosecutor starts the consultation from it: every copy is closed
+    r = await console.click(NEW, copy["id"], "reminder.consult")
+    assert r["messages"][-1]["text"].startswith(f"已发起 {code} 的诉前会商")
+    [inv] = await reminders_of(console, INV, "诉前会商")
+    assert inv["card"]["actions"] == [] and inv["card"]["footer"].startswith("已发起会商：")
+    assert "诉前会商" not in await listing(console, NEW)
+
+
+async def test_a_sent_reevaluation_and_accountability_review_follow_the_case(
+        console: Console) -> None:
+    """The 重新评估 sent to the old prosecutor and not yet acted on, and the 责任倒查 already
+    sent (the leader's copy stays theirs): the new prosecutor gets their copy of each, with
+    去评估; their new score settles the re-evaluation."""
+    code = await create_case(console, custody_deadline="2026-11-03")  # ran out 11-04 00:00
+    await evaluate(console, code, RED)
+    await console.advance("8d")  # 11-04 责任倒查, 11-09 红码一周一评估
+    [lead] = await reminders_of(console, LEADER, "责任倒查")
+    before = await listing(console, PROSECUTOR)
+    assert f"重新评估 {code}" in before and f"责任倒查 {code}" in before
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    after = await listing(console, PROSECUTOR)
+    assert f"重新评估 {code}" not in after and f"责任倒查 {code}" not in after
+    told, *copies = (await console.messages(f"dm:{NEW}"))[seen:]
+    body = told["card"]["body"]
+    assert "待您处理：责任倒查提醒（见随后的提醒卡片），羁押期限：2026-11-03（周二）" in body, body
+    assert ("待您处理：重新评估提醒（见随后的提醒卡片），评估期限：2026-11-09（周一）18:00 前"
+            in body), body
+    assert [c["card"]["title"] for c in copies] == ["升级督办 · 责任倒查", "逾期提醒 · 重新评估"]
+    for c in copies:
+        assert labels(c["card"]) == ["去评估", "已处理"]
+        assert c["card"]["actions"][0]["url"].endswith(f"/cases/{code}/score")
+    mine = await listing(console, NEW)
+    assert f"· 重新评估 {code} 到期" in mine and f"· 责任倒查 {code} 羁押期限" in mine, mine
+    # the leader's copy is untouched
+    assert (await current(console, f"dm:{LEADER}", lead["id"]))["card"] == lead["card"]
+
+    await evaluate(console, code, RED, by=NEW)
+    reeval = (await current(console, f"dm:{NEW}", copies[1]["id"]))["card"]
+    assert reeval["actions"] == [] and reeval["footer"].startswith(
+        f"已重新评估：{name(console, NEW)}")
+    assert f"· 重新评估 {code} 到期" not in await listing(console, NEW)  # only the next, coming
+
+
+async def test_a_reminder_pause_ends_with_the_reassignment(console: Console) -> None:
+    """QA: the new prosecutor inherited the old one's 提醒 暂停 and its count (1/2 used). A
+    pause is its prosecutor's decision: it ends on 改派 (the 改派 card says so), the reminders
+    it held go to the new prosecutor when due, and their own count starts afresh."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    await console.advance("6d")  # Sunday 11-08
+    r = await say(console, PROSECUTOR, f"提醒 暂停 {code} 3")
+    assert "第 1/2 次" in r[0]["text"] and "2026-11-11（周三）09:30" in r[0]["text"]
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    [told] = (await console.messages(f"dm:{NEW}"))[seen:]
+    assert (f"原承办检察官的提醒暂停（至 2026-11-11（周三）09:30）已随改派结束，"
+            f"提醒照常发给您；如需暂停，请发送「提醒 暂停 {code} <天数>」（次数重新计算）"
+            in told["card"]["body"]), told["card"]["body"]
+    assert "将于 2026-11-09（周一）09:00 提醒" in await listing(console, NEW)
+
+    await console.advance("1d")  # Monday 11-09: the weekly reminder, on time, to the new one
+    [weekly] = await reminders_of(console, NEW, "重新评估")
+    assert weekly["at"].startswith("2026-11-09T01:00")
+    r = await say(console, NEW, f"提醒 暂停 {code} 3")
+    assert "已暂停" in r[0]["text"] and "第 1/2 次" in r[0]["text"], r[0]["text"]

@@ -135,7 +135,7 @@ async def test_spoken_reminders_are_listed_and_a_spoken_snooze_is_refused(
     [reply] = await eventually(lambda: fake.sent, what="the refusal")
     assert reply.text == f"语音识别为：「提醒 暂停 {code} 3」。该命令会修改数据，请以文字发送。"
     async with app.services.db() as session:
-        assert await reminder_repo.snooze_count(session, code) == 0
+        assert await reminder_repo.snooze_count(session, code, PROSECUTOR[0]) == 0
         assert await reminder_repo.snooze_until(session, [code]) == {}
 
 
