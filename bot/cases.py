@@ -389,11 +389,10 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
     `taken_in` (`taken_in_on`), the day it was taken in, shown after its stage 审查起诉."""
     d = out.directory
     police = d.unit(case.police_unit)
-    prosecutor = d.person(case.prosecutor)
     return CaseView(
         code=case.code, title=case.title, stage=case.stage,
         police_unit=police.name if police else case.police_unit,
-        prosecutor=prosecutor.name if prosecutor else case.prosecutor,
+        prosecutor=d.person_name(case.prosecutor),
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
         external_id=case.external_id, taken_in=taken_in,

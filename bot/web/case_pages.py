@@ -186,7 +186,7 @@ class CasePages:
         ]
         timeline = [{"at": local(e.at, tz), "version": e.version, "score": e.score,
                      "color": e.color.value, "label": e.color.label,
-                     "by": s.directory.people[e.by].name if e.by in s.directory.people else e.by,
+                     "by": s.directory.person_name(e.by),
                      "transcode": next((f"{Color(t.from_color).label} → {Color(t.to_color).label}"
                                         for t in tcs if t.to_version == e.version), None),
                      "cleared": "、".join(template.item(i).label
