@@ -315,6 +315,20 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
+async def reassigned_away(out: Outbound, person_id: str, case: CaseRow) -> bool:
+    """Whether the case was reassigned (改派) away from `person_id`, not its prosecutor now."""
+    return person_id != case.prosecutor and await repo.was_prosecutor(out.session, case.code,
+                                                                      person_id)
+
+
+async def reassigned_refusal(out: Outbound, person: Person, case: CaseRow) -> str | None:
+    """What a former prosecutor of the case is told instead of a bare refusal (chat, pages):
+    案件 X 已改派给 李四，您已无权查看。 None for anyone else (or one who may see it anyway)."""
+    if not await reassigned_away(out, person.id, case):
+        return None
+    return f"案件 {case.code} {reassigned_text(out, case)}，您已无权查看。"
+
+
 # the footer of a card about a case redrawn in a group where not everyone may now see it
 STALE_CARD = "本卡片已失效，请以最新卡片为准"
 

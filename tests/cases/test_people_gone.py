@@ -8,9 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.directory import Directory
+from storage import audit, db, migrate
+from storage.cases import CaseFormerProsecutor, CaseRow
+from storage.models import table
 from tests.admin.test_roster_departures import hand_edit, without
 from tests.cases.helpers import (
+    AUTH,
     MANAGER,
     PROSECUTOR,
     RED,
@@ -19,11 +26,20 @@ from tests.cases.helpers import (
     org_with_second_county,
 )
 from tests.cases.test_new_case import login
-from tests.conftest import Console, make_settings, open_console
+from tests.conftest import START, Console, make_settings, open_console
+
+NEW = "p-prosecutor-2"  # of the same office as PROSECUTOR
+OTHER = "p-prosecutor-3"  # of the same office, never on the case
 
 
 async def say(console: Console, user: str, text: str) -> list[dict[str, Any]]:
     return list((await console.send(user, f"dm:{user}", text))["messages"])
+
+
+async def current(console: Console, chat: str, message_id: int) -> dict[str, Any]:
+    """A message as it reads now (redrawn in place since it was sent)."""
+    [msg] = [m for m in await console.messages(chat) if m["id"] == message_id]
+    return msg
 
 
 def page_url(card: dict[str, Any]) -> str:
@@ -71,3 +87,67 @@ def test_someone_no_roster_ever_named_is_named_neutrally(settings: Any) -> None:
     assert d.person_name(PROSECUTOR) == "余斌梅"  # on the roster: as it names them now
     assert Directory(settings.org, {PROSECUTOR: "旧名"}).person_name(PROSECUTOR) == "余斌梅"
     assert d.person_name("") == ""
+
+
+# -- a prosecutor reassigned away (改派) --------------------------------------------------------
+
+async def test_a_prosecutor_reassigned_away_is_told_why(console: Console) -> None:
+    code = await create_case(console)
+    [shown] = await say(console, PROSECUTOR, f"码 {code}")
+    url = page_url(shown["card"])
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"prosecutor": NEW})
+    assert r.status == 200, await r.text()
+    new_name = console.app.services.directory.person_name(NEW)
+    why = f"案件 {code} 已改派给 {new_name}，您已无权查看。"
+
+    # the card they hold says so
+    assert (await current(console, f"dm:{PROSECUTOR}", shown["id"]))["card"]["footer"] == \
+        f"已改派给 {new_name}"
+    # its page, the score form and the outline: 403 with the reason
+    await login(console, PROSECUTOR)
+    for path in (url, f"/cases/{code}/score", f"/cases/{code}/outline.md"):
+        page = await console.client.get(path)
+        text = await page.text()
+        assert page.status == 403 and "案件已改派" in text and why in text, path
+    # in chat: 码 and 复核
+    for asked in (f"码 {code}", f"复核 {code}"):
+        [answer] = await say(console, PROSECUTOR, asked)
+        assert answer["text"] == why
+
+    # anyone else is refused as before, without learning to whom it went
+    await login(console, OTHER)
+    page = await console.client.get(url)
+    text = await page.text()
+    assert page.status == 403 and "仅本案侦查人员、承办检察官" in text and new_name not in text
+    [answer] = await say(console, OTHER, f"码 {code}")
+    assert answer["text"].startswith(f"您无权查看案件码 {code}：")
+
+    # reassigned back: theirs again
+    r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                   json={"prosecutor": PROSECUTOR})
+    assert r.status == 200, await r.text()
+    await login(console, PROSECUTOR)
+    assert (await console.client.get(url)).status == 200
+
+
+async def test_reassignments_before_the_upgrade_are_known_after_it(tmp_path: Path) -> None:
+    """0033 reads the reassignments made before it from the audit trail."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await migrate.upgrade(engine, "0032_messages_at")
+    async with engine.begin() as conn:
+        for code in ("C1", "C2"):
+            await conn.execute(insert(table(CaseRow)).values(
+                code=code, unit="u", title="t", stage="审查逮捕", police_unit="ps",
+                prosecutor=NEW, status="open", created_at=START, created_by="p", version=0))
+    async with AsyncSession(engine) as s, s.begin():
+        for code, was, to in (("C1", PROSECUTOR, OTHER), ("C1", OTHER, NEW),
+                              ("C2", PROSECUTOR, NEW)):
+            await audit.append(s, at=START, actor="api", action="case.reassign", subject=code,
+                               data={"from": was, "to": to})
+    assert await migrate.upgrade(engine) == ["0033_case_former_prosecutors"]
+    async with AsyncSession(engine) as s:
+        rows = (await s.execute(select(CaseFormerProsecutor.case_code,
+                                       CaseFormerProsecutor.person_id))).all()
+    assert sorted(rows) == [("C1", PROSECUTOR), ("C1", OTHER), ("C2", PROSECUTOR)]
+    await engine.dispose()

@@ -97,10 +97,10 @@ async def test_an_unscored_case_goes_to_the_new_prosecutor(console: Console) -> 
         assert now["footer"] == moved
     assert labels((await current(console, f"dm:{PROSECUTOR}", shown["id"]))["card"]) == ["查看详情"]
 
-    # only the new prosecutor may score: the old one, who no longer sees the case, is refused
+    # only the new prosecutor may score: the old one, who no longer sees the case, is told why
     await login(console, PROSECUTOR)
     page = await console.client.get(f"/cases/{code}/score")
-    assert page.status == 403 and "仅本案侦查人员、承办检察官" in await page.text()
+    assert page.status == 403 and f"案件 {code} {moved}，您已无权查看。" in await page.text()
     await evaluate(console, code, RED, by=PROSECUTOR, status=403)
     scored = await evaluate(console, code, RED, by=NEW)
     assert scored["color"] == "red"
