@@ -331,20 +331,41 @@ async def reassigned_refusal(out: Outbound, person: Person, case: CaseRow) -> st
 
 # the footer of a card about a case redrawn in a group where not everyone may now see it
 STALE_CARD = "本卡片已失效，请以最新卡片为准"
+# … in the 1:1 chat of someone who may no longer see the case (moved to another unit, off the
+# case, off the roster); one reassigned away from it gets `reassigned_text` instead
+NO_LONGER_VIEWABLE = "您已无权查看此案件，本卡片不再更新"
+
+
+async def _neutral_footer(out: Outbound, chat_id: str, case: CaseRow) -> str | None:
+    """None when everyone reading `chat_id` may see the case; else the footer its cards about
+    the case are redrawn neutrally with (`redraw_case_card`)."""
+    if await chat_may_view(out, chat_id, case):
+        return None
+    if not chat_id.startswith("dm:"):
+        return STALE_CARD
+    if await reassigned_away(out, chat_id.removeprefix("dm:"), case):
+        return reassigned_text(out, case)
+    return NO_LONGER_VIEWABLE
 
 
 async def redraw_case_card(out: Outbound, case: CaseRow, msg: Message, card: Card, *,
                            retire: bool = False) -> None:
     """Every redraw of a sent card about `case` goes through here (`Outbound.update_card`,
-    `retire` as there). In a group where not everyone may now see the case (the roster added
-    a member since the card was sent, or dropped the group), the card is redrawn neutrally
-    rather than as `card`: no buttons, what it said when sent (what the group could see then),
-    footed STALE_CARD, so the group does not learn the case's new state."""
-    if not msg.chat.startswith("dm:") and not await chat_may_view(out, msg.chat, case):
+    `retire` as there). Where not everyone reading the chat may now see the case (a group:
+    the roster added a member since the card was sent, or dropped the group; a 1:1 chat: its
+    person was moved to another unit, reassigned away from the case (改派) or left the
+    roster), the card is redrawn neutrally rather than as `card`: no buttons, what it said
+    when sent (what its readers could see then), footed STALE_CARD (a group),
+    `reassigned_text` (a former prosecutor) or NO_LONGER_VIEWABLE, so they do not learn the
+    case's new state."""
+    footer = await _neutral_footer(out, msg.chat, case)
+    if footer is not None:
         old = msgs.message_card(msg)
-        if old is None or (not old.actions and old.footer == STALE_CARD):
+        if old is None:
             return
-        card = replace(old, actions=(), footer=STALE_CARD)
+        card = replace(old, actions=(), footer=footer)
+        if card == old:
+            return
     await out.update_card(msg, card, retire=retire)
 
 

@@ -4,7 +4,8 @@ Everything that acts for the case's prosecutor reads `case.prosecutor` when it a
 answering a review request, 延期受理 / 先收后补, 撤销案件, the reminders at send time, 我的案件,
 待办, 统计), so changing it hands the case over; what is left is what people see: the new
 prosecutor is told what waits for them, the old one's cards lose the buttons only the case's
-prosecutor may use. The old one no longer sees the case (unless they oversee its office): its
+prosecutor may use. The old one no longer sees the case (unless they oversee its office): their
+1:1 cards of it lose every button and stop following it (`ops.redraw_case_card`), and its
 pages and 码 tell them why (case_former_prosecutors, `ops.reassigned_refusal`)."""
 
 from __future__ import annotations

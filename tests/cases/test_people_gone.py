@@ -21,6 +21,8 @@ from tests.cases.helpers import (
     MANAGER,
     PROSECUTOR,
     RED,
+    YELLOW,
+    cards,
     create_case,
     evaluate,
     org_with_second_county,
@@ -151,3 +153,44 @@ async def test_reassignments_before_the_upgrade_are_known_after_it(tmp_path: Pat
                                        CaseFormerProsecutor.person_id))).all()
     assert sorted(rows) == [("C1", PROSECUTOR), ("C1", OTHER), ("C2", PROSECUTOR)]
     await engine.dispose()
+
+
+# -- a 1:1 chat whose person may no longer see the case ---------------------------------------
+
+async def test_a_case_manager_moved_away_keeps_the_card_as_it_was(
+        tmp_path: Path, port: int) -> None:
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        code = await create_case(console)
+        await evaluate(console, code, YELLOW)
+        [asked] = await say(console, MANAGER, f"码 {code}")  # its 码 card, with 扫码受理
+        assert "扫码受理" in [a["label"] for a in asked["card"]["actions"]]
+        await say(console, MANAGER, f"受理 {code}")  # 待定: waits for the prosecutor
+        [waiting] = [m for m in cards(await console.messages(f"dm:{MANAGER}"))
+                     if m["card"]["title"] == f"受理 {code} · 待定"]
+
+        def to_another_county(data: dict[str, Any]) -> None:
+            next(p for p in data["people"] if p["id"] == MANAGER)["unit"] = "c01-02"
+        await hand_edit(console, org, to_another_county)
+
+        # the prosecutor chooses: the case manager's cards do not learn what
+        [prompt] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                    if m["card"]["title"].startswith(f"受理待定 {code}")]
+        await console.click(PROSECUTOR, prompt["id"], "intake.receive")
+        now = (await current(console, f"dm:{MANAGER}", waiting["id"]))["card"]
+        assert now["title"] == f"受理 {code} · 待定" and "已决定" not in str(now)
+        assert now["body"] == waiting["card"]["body"] and now["actions"] == []
+        assert now["footer"] == "您已无权查看此案件，本卡片不再更新"
+
+        # the case is re-scored red and closed: nor do their other cards
+        await evaluate(console, code, RED)
+        assert (await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH, json={
+            "status": "closed"})).status == 200
+        for m in (waiting, asked):
+            now = (await current(console, f"dm:{MANAGER}", m["id"]))["card"]
+            assert now["body"] == m["card"]["body"] and now["color"] == m["card"]["color"]
+            assert "红码" not in str(now) and "结案" not in str(now)
+            assert now["actions"] == [] and now["footer"] == "您已无权查看此案件，本卡片不再更新"
+
