@@ -31,7 +31,7 @@ from bot.directory import Directory
 from bot.dispatcher import Dispatcher
 from bot.outbox import OutboxWorker
 from bot.roster_sync import RosterSync
-from bot.roster_versions import describe, short_hash
+from bot.roster_versions import describe, former_names, short_hash
 from bot.signing import Signer, key_fingerprint
 from bot.transports import dingtalk
 from bot.transports.console import ConsoleTransport, local_request, loopback_only
@@ -184,6 +184,11 @@ class App:
         # the roster shared by every instance: org.yaml seeds a fresh database, and the newest
         # version stored is the one in use, before any transport receives
         self.roster = RosterSync(self.settings.org_path, self._services.db, self.clock)
+        # the names on earlier roster versions: a case of someone who has since left still
+        # names them, also after a restart
+        async with self._services.db() as session:
+            former = await former_names(session)
+        self._services.directory = Directory(self.settings.org, former)
         await self.reload_org()
         await self.log_audit_head("at start")
         await self._start_transports(dt_creds)
@@ -197,7 +202,8 @@ class App:
         it resolved."""
         self.settings = dataclasses.replace(self.settings, org=org)
         self.services.settings = self.settings
-        self.services.directory = Directory(org)
+        # who left keeps their name (张三（已离开名册）)
+        self.services.directory = Directory(org, self.services.directory.known_names())
         if self.dingtalk is not None:
             self.dingtalk.use_org(org)
 

@@ -324,22 +324,57 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
+async def reassigned_away(out: Outbound, person_id: str, case: CaseRow) -> bool:
+    """Whether the case was reassigned (改派) away from `person_id`, not its prosecutor now."""
+    return person_id != case.prosecutor and await repo.was_prosecutor(out.session, case.code,
+                                                                      person_id)
+
+
+async def reassigned_refusal(out: Outbound, person: Person, case: CaseRow) -> str | None:
+    """What a former prosecutor of the case is told instead of a bare refusal (chat, pages):
+    案件 X 已改派给 李四，您已无权查看。 None for anyone else (or one who may see it anyway)."""
+    if not await reassigned_away(out, person.id, case):
+        return None
+    return f"案件 {case.code} {reassigned_text(out, case)}，您已无权查看。"
+
+
 # the footer of a card about a case redrawn in a group where not everyone may now see it
 STALE_CARD = "本卡片已失效，请以最新卡片为准"
+# … in the 1:1 chat of someone who may no longer see the case (moved to another unit, off the
+# case, off the roster); one reassigned away from it gets `reassigned_text` instead
+NO_LONGER_VIEWABLE = "您已无权查看此案件，本卡片不再更新"
+
+
+async def _neutral_footer(out: Outbound, chat_id: str, case: CaseRow) -> str | None:
+    """None when everyone reading `chat_id` may see the case; else the footer its cards about
+    the case are redrawn neutrally with (`redraw_case_card`)."""
+    if await chat_may_view(out, chat_id, case):
+        return None
+    if not chat_id.startswith("dm:"):
+        return STALE_CARD
+    if await reassigned_away(out, chat_id.removeprefix("dm:"), case):
+        return reassigned_text(out, case)
+    return NO_LONGER_VIEWABLE
 
 
 async def redraw_case_card(out: Outbound, case: CaseRow, msg: Message, card: Card, *,
                            retire: bool = False) -> None:
     """Every redraw of a sent card about `case` goes through here (`Outbound.update_card`,
-    `retire` as there). In a group where not everyone may now see the case (the roster added
-    a member since the card was sent, or dropped the group), the card is redrawn neutrally
-    rather than as `card`: no buttons, what it said when sent (what the group could see then),
-    footed STALE_CARD, so the group does not learn the case's new state."""
-    if not msg.chat.startswith("dm:") and not await chat_may_view(out, msg.chat, case):
+    `retire` as there). Where not everyone reading the chat may now see the case (a group:
+    the roster added a member since the card was sent, or dropped the group; a 1:1 chat: its
+    person was moved to another unit, reassigned away from the case (改派) or left the
+    roster), the card is redrawn neutrally rather than as `card`: no buttons, what it said
+    when sent (what its readers could see then), footed STALE_CARD (a group),
+    `reassigned_text` (a former prosecutor) or NO_LONGER_VIEWABLE, so they do not learn the
+    case's new state."""
+    footer = await _neutral_footer(out, msg.chat, case)
+    if footer is not None:
         old = msgs.message_card(msg)
-        if old is None or (not old.actions and old.footer == STALE_CARD):
+        if old is None:
             return
-        card = replace(old, actions=(), footer=STALE_CARD)
+        card = replace(old, actions=(), footer=footer)
+        if card == old:
+            return
     await out.update_card(msg, card, retire=retire)
 
 
@@ -398,11 +433,10 @@ def case_view(out: Outbound, case: CaseRow, intake: IntakeRow | None = None,
     `taken_in` (`taken_in_on`), the day it was taken in, shown after its stage 审查起诉."""
     d = out.directory
     police = d.unit(case.police_unit)
-    prosecutor = d.person(case.prosecutor)
     return CaseView(
         code=case.code, title=case.title, stage=case.stage,
         police_unit=police.name if police else case.police_unit,
-        prosecutor=prosecutor.name if prosecutor else case.prosecutor,
+        prosecutor=d.person_name(case.prosecutor),
         investigation_deadline=case.investigation_deadline,
         custody_deadline=case.custody_deadline,
         external_id=case.external_id, taken_in=taken_in,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 
 from config.model import Chat, Org, Person, Unit
 
@@ -12,10 +13,18 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
+# how someone no longer on the roster is named: 张三（已离开名册）
+LEFT_ROSTER = "已离开名册"
+
+
 class Directory:
-    def __init__(self, org: Org) -> None:
+    def __init__(self, org: Org, former: Mapping[str, str] | None = None) -> None:
+        """`former`: the names of people on earlier rosters (person id -> name), for those
+        who have left this one (`person_name`)."""
         self.org = org
         self.people = {p.id: p for p in org.people}
+        self.former = {pid: name for pid, name in (former or {}).items()
+                       if pid not in self.people}
         self.units = {u.id: u for u in org.units}
         self.chats = {c.id: c for c in org.chats}
         self._by_platform: dict[tuple[str, str], Person] = {}
@@ -35,9 +44,21 @@ class Directory:
         return self.units.get(unit_id)
 
     def person_name(self, person_id: str) -> str:
-        """The person's name for display; the id itself for someone not in the roster."""
+        """The person's name for display. Someone who has left the roster: the name they had
+        on it, marked (张三（已离开名册）), or when no roster known here had them,
+        已离开名册的人员（p-0012）; "" stays "". Every page, card and list names people here."""
         p = self.people.get(person_id)
-        return p.name if p is not None else person_id
+        if p is not None:
+            return p.name
+        if not person_id:
+            return person_id
+        name = self.former.get(person_id)
+        return f"{name}（{LEFT_ROSTER}）" if name else f"{LEFT_ROSTER}的人员（{person_id}）"
+
+    def known_names(self) -> dict[str, str]:
+        """Every name known here, this roster's over earlier ones: the `former` of the
+        directory of the roster that replaces this one."""
+        return {**self.former, **{p.id: p.name for p in self.org.people}}
 
     def unit_name(self, unit_id: str) -> str:
         """The unit's name for display; the id itself for a unit not in the roster."""

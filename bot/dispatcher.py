@@ -231,7 +231,8 @@ def _stale(card: Card) -> str:
     with a footer (已更新为第2版…, 已处理：…) keeps its title, so the footer says what happened."""
     if card.footer:
         end = "" if card.footer.endswith("。") else "。"
-        rest = "" if "最新卡片" in card.footer else "请以最新卡片为准。"
+        # nothing newer to look at for one who may no longer see the case (不再更新)
+        rest = "" if "最新卡片" in card.footer or "不再更新" in card.footer else "请以最新卡片为准。"
         return f"该按钮已失效：「{card.title}」{card.footer}{end}{rest}"
     now = f"为「{card.title}」" if card.title else ""  # what it says now, e.g. 已撤回
     return f"该按钮已失效：卡片已更新{now}，请以最新卡片为准。"

@@ -4,7 +4,9 @@ Everything that acts for the case's prosecutor reads `case.prosecutor` when it a
 answering a review request, 延期受理 / 先收后补, 撤销案件, the reminders at send time, 我的案件,
 待办, 统计), so changing it hands the case over; what is left is what people see: the new
 prosecutor is told what waits for them, the old one's cards lose the buttons only the case's
-prosecutor may use."""
+prosecutor may use. The old one no longer sees the case (unless they oversee its office): their
+1:1 cards of it lose every button and stop following it (`ops.redraw_case_card`), and its
+pages and 码 tell them why (case_former_prosecutors, `ops.reassigned_refusal`)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ async def reassign(out: Outbound, case: CaseRow, to: Person, by: str) -> bool:
             "prosecutor", f"承办检察官须为本案所属院（{out.directory.unit_name(case.unit)}）的检察官")])
     case.prosecutor = to.id
     await out.session.flush()
+    await repo.add_former_prosecutor(out.session, case.code, before, out.now())
     await out.audit(by, "case.reassign", case.code, {"from": before, "to": to.id})
     footer = ops.reassigned_text(out, case)
     rows = await review_repo.for_case(out.session, case.code)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,8 +48,8 @@ from storage import roster as store
 from storage.roster import RosterVersion, VersionConflict
 
 __all__ = ["Current", "Imported", "Newer", "Saved", "VersionConflict", "add_import",
-           "check_text", "current", "describe", "import_roster", "newer_than", "org_in_use",
-           "sha256_of", "summary"]
+           "check_text", "current", "describe", "former_names", "import_roster", "newer_than",
+           "org_in_use", "sha256_of", "summary"]
 
 
 def sha256_of(text: str) -> str:
@@ -58,6 +59,30 @@ def sha256_of(text: str) -> str:
 def check_text(text: str, where: Path | str) -> Org:
     """The roster in an org.yaml text, held to the start-up checks (ConfigError otherwise)."""
     return validate_file(Path(where), Org, parse_yaml(text, where) or {})
+
+
+def _people_names(texts: list[str]) -> dict[str, str]:
+    """Person id -> name in these org.yaml texts, a later text's name over an earlier one's; a
+    text that does not parse, or a person entry without both, is passed over."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a big roster, many times
+    names: dict[str, str] = {}
+    for text in texts:
+        try:
+            data = yaml.load(text, Loader=loader)
+        except (yaml.YAMLError, ValueError, RecursionError):
+            continue
+        people = data.get("people") if isinstance(data, dict) else None
+        for p in people if isinstance(people, list) else ():
+            if isinstance(p, dict) and p.get("id") is not None and p.get("name"):
+                names[str(p["id"])] = str(p["name"])
+    return names
+
+
+async def former_names(session: AsyncSession) -> dict[str, str]:
+    """The name of everyone on any stored roster version (the newest name each had), read off
+    the event loop: how people who have since left the roster are still named
+    (`Directory.former`)."""
+    return await asyncio.to_thread(_people_names, await store.distinct_texts(session))
 
 
 def short_hash(roster_version: str, full: bool = False) -> str:

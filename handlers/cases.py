@@ -54,7 +54,8 @@ def hear_case_code(text: str) -> str | None:
 async def show_case(ctx: Context, case: CaseRow) -> None:
     allowed, investigates = await ops.view_access(ctx, ctx.user, case)
     if not allowed:
-        await ctx.reply(f"您无权查看案件码 {case.code}：{ops.VIEW_RULE}。")
+        moved = await ops.reassigned_refusal(ctx, ctx.user, case)
+        await ctx.reply(moved or f"您无权查看案件码 {case.code}：{ops.VIEW_RULE}。")
         return
     ev = await repo.current_evaluation(ctx.session, case)
     intake = await repo.latest_intake(ctx.session, case)  # read with the case: no query

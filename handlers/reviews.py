@@ -345,7 +345,8 @@ async def list_for_case(event: MessageEvent, ctx: Context) -> None:
         return
     allowed, investigates = await ops.view_access(ctx, ctx.user, case)
     if not allowed:
-        await ctx.reply(f"您无权查看 {case.code} 的复核申请。")
+        moved = await ops.reassigned_refusal(ctx, ctx.user, case)
+        await ctx.reply(moved or f"您无权查看 {case.code} 的复核申请。")
         return
     rows = await repo.open_for(ctx.session, case.code)
     rescore = await repo.awaiting_rescore(ctx.session, case.code)

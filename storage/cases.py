@@ -85,6 +85,16 @@ class CaseInvestigator(Base):
     person_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
 
 
+class CaseFormerProsecutor(Base):
+    """Someone the case was reassigned away from (改派, 0033): they no longer see it, and are
+    told why (此案件已改派给 …) rather than refused like anyone else."""
+
+    __tablename__ = "case_former_prosecutors"
+    case_code: Mapped[str] = mapped_column(ForeignKey("cases.code"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the last time it left them
+
+
 class EvaluationRow(Base):
     __tablename__ = "evaluations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -353,6 +363,23 @@ def _detached_case(row: Sequence[Any]) -> tuple[CaseRow, EvaluationRow | None, I
 async def investigators(session: AsyncSession, code: str) -> list[str]:
     """The case's investigators' ids, sorted (Core: investigators are flushed with their case)."""
     return [r[0] for r in await inline_sqlite.rows(session, _INVESTIGATORS, {"code": code})]
+
+
+async def add_former_prosecutor(session: AsyncSession, code: str, person_id: str,
+                                at: datetime) -> None:
+    """`person_id` is no longer the prosecutor of case `code` (改派; the case row is locked)."""
+    row = await session.get(CaseFormerProsecutor, (code, person_id))
+    if row is None:
+        session.add(CaseFormerProsecutor(case_code=code, person_id=person_id, at=at))
+    else:
+        row.at = at
+    await session.flush()
+
+
+async def was_prosecutor(session: AsyncSession, code: str, person_id: str) -> bool:
+    """Whether case `code` was reassigned away from `person_id` at some time (one read by the
+    primary key)."""
+    return await session.get(CaseFormerProsecutor, (code, person_id)) is not None
 
 
 async def with_evaluation_time(session: AsyncSession, codes: Sequence[str]

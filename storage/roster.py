@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Index, Integer, String, Text, insert, select
+from sqlalchemy import Index, Integer, String, Text, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,6 +76,15 @@ async def after(session: AsyncSession, version_id: int, limit: int = 20) -> list
         select(RosterVersion).where(RosterVersion.id > version_id)
         .order_by(RosterVersion.id.desc()).limit(limit))).scalars().all()
     return list(reversed(rows))
+
+
+async def distinct_texts(session: AsyncSession) -> list[str]:
+    """The text of every stored roster, oldest first: of versions with the same roster
+    (`roster_version`: their texts differ in comments at most), only the newest."""
+    t = table(RosterVersion)
+    newest = select(func.max(t.c.id)).group_by(t.c.roster_version)
+    return list((await session.execute(
+        select(t.c.text).where(t.c.id.in_(newest)).order_by(t.c.id))).scalars())
 
 
 async def version_with(session: AsyncSession, sha256: str) -> int | None:

@@ -137,6 +137,8 @@ class CasePages:
             if case is None:
                 return self._deny(404, "案件不存在", f"未找到案件 {code}。")
             if not await ops.may_view(out, viewer, case):
+                if (moved := await ops.reassigned_refusal(out, viewer, case)) is not None:
+                    return self._deny(403, "案件已改派", moved)
                 return self._deny(403, "无权查看", f"{ops.VIEW_RULE}此案件码。")
         return viewer, case
 
@@ -186,7 +188,7 @@ class CasePages:
         ]
         timeline = [{"at": local(e.at, tz), "version": e.version, "score": e.score,
                      "color": e.color.value, "label": e.color.label,
-                     "by": s.directory.people[e.by].name if e.by in s.directory.people else e.by,
+                     "by": s.directory.person_name(e.by),
                      "transcode": next((f"{Color(t.from_color).label} → {Color(t.to_color).label}"
                                         for t in tcs if t.to_version == e.version), None),
                      "cleared": "、".join(template.item(i).label
@@ -402,6 +404,9 @@ class CasePages:
                 if case is None:
                     raise ApiError(404, f"案件 {code} 不存在")
                 if viewer.id != case.prosecutor:  # before any answer that tells of the case
+                    if await ops.reassigned_away(out, viewer.id, case):  # the form left open
+                        raise ApiError(403, f"案件 {code} {ops.reassigned_text(out, case)}，"
+                                            "您已不能评分。")
                     raise ApiError(403, "只有本案承办检察官可以评分")
                 if case.status == repo.WITHDRAWN:  # 撤销案件: entered by mistake
                     raise ApiError(409, f"案件 {code} {ops.withdrawn_text(out, case)}，不能评分。")

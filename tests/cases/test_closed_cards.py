@@ -320,7 +320,8 @@ async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_cl
     """A case manager's 码 card, asked for in a group the roster has since dropped, or in
     their 1:1 chat before they moved to another county's office, still offers 扫码受理 where it
     was sent: closing redraws it all the same (in the dropped group, whose members the bot no
-    longer knows, without saying it was closed), and a tap on the old button is refused."""
+    longer knows, and in the chat of one who may no longer see the case, without saying it
+    was closed), and a tap on the old button is refused."""
     console = case_group_console
     code = await create_case(console)
     await evaluate(console, code, RED)
@@ -342,12 +343,12 @@ async def test_a_code_card_in_a_chat_the_roster_no_longer_links_is_redrawn_on_cl
     assert card["id"] == sent["id"] and card["card"]["body"] == sent["card"]["body"]
     if change == "group dropped":
         assert _labels(card) == [] and card["card"]["footer"] == "本卡片已失效，请以最新卡片为准"
-    else:
-        assert _labels(card) == ["查看详情"] and card["card"]["footer"] == CLOSED
+    else:  # nor in the 1:1 chat of one who may no longer see the case
+        assert _labels(card) == [] and card["card"]["footer"] == "您已无权查看此案件，本卡片不再更新"
     r = await console.click(MANAGER, sent["id"], "case.intake")
     assert r["messages"][-1]["text"] == (
         "您不在这张卡片所在的会话中，无法操作。" if change == "group dropped" else
-        f"该按钮已失效：「案件码 {code} · 红码 66分」{CLOSED}。请以最新卡片为准。")
+        f"该按钮已失效：「案件码 {code} · 红码 66分」您已无权查看此案件，本卡片不再更新。")
     assert await intakes(console, code) == []
 
 
