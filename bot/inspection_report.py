@@ -38,7 +38,8 @@ class ReportData:
     demo: bool
     units: tuple[ReportUnit, ...]
     reports: tuple[str, ...]  # 整改汇报 lines
-    rectifications: tuple[tuple[str, str, str, str, str], ...]  # unit, item, owner, due, status
+    # number (#n, as 整改完成 and 退回整改 take it), unit, item, owner, due, status
+    rectifications: tuple[tuple[str, str, str, str, str, str], ...]
     site_tasks: tuple[tuple[str, str, str, str], ...]  # unit, assignee, due, text
     verification: tuple[tuple[str, str], ...] = field(default=())
     # how anybody re-runs the draw without the bot, full addresses; then the operator's line
@@ -94,7 +95,7 @@ def build_report(r: ReportData) -> bytes:
 
     doc.add_heading("四、整改事项", level=1)
     if r.rectifications:
-        _table(doc, ["单位", "整改事项", "责任人", "期限", "状态"], r.rectifications)
+        _table(doc, ["事项号", "单位", "整改事项", "责任人", "期限", "状态"], r.rectifications)
     else:
         doc.add_paragraph("暂无。")
 

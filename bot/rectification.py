@@ -169,7 +169,8 @@ async def send_back(out: Outbound, actor: Person, item_id: int, reported: str | 
     for message_id in await _item_cards(out, item):
         await _redraw(out, message_id, lambda c: cards.item_reopened(c, item.id, footer))
     for message_id in report_cards:
-        await _redraw(out, message_id, partial(cards.item_reported, footer=footer))
+        await _redraw(out, message_id, partial(cards.report_sent_back, reason=reason,
+                                               footer=footer))
     again = f"点卡片上的「报告整改完成」，或发送「整改完成 #{item.id} <说明>」"
     for pid in told:
         await out.send_dm(pid, text=f"整改事项 #{item.id}（{_clip(item.text)}）被检务督察{actor.name}"

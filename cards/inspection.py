@@ -270,6 +270,18 @@ def item_reopened(card: Card, item_id: int, footer: str) -> Card:
     return replace(card, actions=(report_done_button(item_id),), footer=footer)
 
 
+REPORTED_CLOSED = "该事项已销号，不再提醒。"  # the 整改完成报告 card's last line begins so
+
+
+def report_sent_back(card: Card, reason: str, footer: str) -> Card:
+    """The inspector's 整改完成报告 card once the report was sent back: no button, not green,
+    and its last line says the item is open and reminded again, no longer 已销号."""
+    head, sep, _ = card.body.rpartition("\n" + REPORTED_CLOSED)
+    body = head if sep else card.body
+    return replace(card, body=f"{body}\n已退回重新整改（原因：{reason}），恢复提醒。",
+                   color="yellow", actions=(), footer=footer)
+
+
 def reported_card(*, item_id: int, unit: str, text: str, due: str, who: str, at: str,
                   note: str, stamp: str) -> Card:
     """To the session's inspector: an item reported done, with 退回重新整改 (reason
@@ -277,7 +289,7 @@ def reported_card(*, item_id: int, unit: str, text: str, due: str, who: str, at:
     return Card(
         title=f"整改完成报告 · 整改事项 #{item_id}",
         body=f"单位：{unit}\n事项：{text}\n整改期限：{due}\n报告人：{who}（{at}）\n"
-             f"整改说明：{note}\n该事项已销号，不再提醒。核查未完成的，请点「退回重新整改」并写明理由"
+             f"整改说明：{note}\n{REPORTED_CLOSED}核查未完成的，请点「退回重新整改」并写明理由"
              f"（或发送「退回整改 #{item_id} <理由>」）。",
         color="green",
         actions=(Button(SEND_BACK, "退回重新整改", data={"item": str(item_id), "at": stamp},

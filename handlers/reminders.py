@@ -15,10 +15,12 @@ from bot.domain.reminders import CUSTODY, ReminderRule, rectification_subject
 from bot.domain.workcal import day_text, office_deadline_text
 from bot.events import CardActionEvent, MessageEvent
 from bot.reminders import service_of, subject_deadlines
+from cards.inspection import REPORT_DONE
 from cards.model import Card
 from cards.reminders import DEADLINE_LABELS, TITLES, deadline_text, escalated, local, local_due
 from storage import cases as case_repo
 from storage import reminders as repo
+from storage.messages import message_card
 from storage.reminders import SENT, Reminder
 
 router = Router("reminders")
@@ -193,11 +195,26 @@ async def _clicked(ctx: Context) -> Reminder | None:
     return r
 
 
+def _item_still_open(ctx: Context, r: Reminder) -> str:
+    """What 已处理 on an overdue rectification item's reminder leaves undone, said to whoever
+    may report it done (the card with 报告整改完成): the item stays open, and reminded, until
+    they do; 已处理 only answers this one reminder."""
+    assert ctx.card_message is not None
+    card = message_card(ctx.card_message)
+    if not r.subject.startswith("rectification-") or card is None \
+            or card.button(REPORT_DONE) is None:
+        return ""
+    item = r.subject.removeprefix("rectification-")
+    return (f"\n注意：整改事项 #{item} 仍未销号，逾期仍会提醒。"
+            f"整改完成后请点整改事项卡片上的「报告整改完成」，或发送「整改完成 #{item} <说明>」。")
+
+
 @router.action("reminder.done")
 async def done(event: CardActionEvent, ctx: Context) -> None:
     r = await _clicked(ctx)
     if r is None:
         return
+    still_open = _item_still_open(ctx, r)  # read from the card before it loses its buttons
     svc = service_of(ctx.services)
     rule = svc.by_id.get(r.rule_id)
     if r.escalation and rule is not None and rule.escalate_to \
@@ -208,7 +225,7 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         if await svc.close_own_copy(ctx, r, ctx.user.id, f"仍待{up}处理"):
             ctx.action_done()
             await ctx.reply(f"已关闭您的这份{_label(svc.by_id, r)}提醒（{subject_label(r)}）；"
-                            f"该提醒已报{up}，仍由{up}处理。")
+                            f"该提醒已报{up}，仍由{up}处理。{still_open}")
         else:
             await ctx.reply("这条提醒已处理。")
         return
@@ -216,7 +233,8 @@ async def done(event: CardActionEvent, ctx: Context) -> None:
         ctx.action_done()
         due = _due(r, ctx.config.tz, await subject_deadlines(
             ctx.session, [r], _custody_rules(svc.by_id)), svc.by_id)
-        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒，{due}。")
+        await ctx.reply(f"已标记为已处理：{subject_label(r)} 的{_label(svc.by_id, r)}提醒，{due}。"
+                        f"{still_open}")
     else:
         await ctx.reply("这条提醒已处理。")
 

@@ -3,6 +3,7 @@ format the host must type, the manifest, and the order in which units are questi
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -265,7 +266,7 @@ def format_mmss(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-DUE_HINT = "2026-12-31、2026年12月31日 或 30天"
+DUE_HINT = "2026-12-31、2026年12月31日、12月31日 或 30天"
 # what the follow-up commands accept (handlers/inspection.py): a unit by name or by its number
 # in the list the host was shown, a person by id or by a unique name, a due date as in DUE_HINT
 REPORT_USAGE = "整改汇报 <单位|序号> 已整改|整改中|未整改 [说明]"
@@ -294,10 +295,37 @@ def looks_like_due(text: str) -> bool:
     return bool(_DUE_LIKE.match(unicodedata.normalize("NFKC", text).strip()))
 
 
+# a month and day as people write a date this year: 12月15日, 12月15号, 12-15, 12/15, 12.15
+_MONTH_DAY = re.compile(r"(\d{1,2})(?:月(\d{1,2})[日号]?|[-/.](\d{1,2}))")
+
+
+def _month_day(t: str, today: date) -> tuple[date | None, str]:
+    """A month and day (``_MONTH_DAY``, matched) as the next such day on or after ``today``,
+    or None with why there is none (2月30日, 13月1日)."""
+    m = _MONTH_DAY.fullmatch(t)
+    assert m is not None
+    month, day = int(m.group(1)), int(m.group(2) or m.group(3))
+    if not 1 <= month <= 12:
+        return None, f"没有 {month} 月"
+    if not 1 <= day <= calendar.monthrange(2000, month)[1]:  # 2000: a leap year
+        return None, f"{month} 月没有 {day} 日"
+    for year in (today.year, today.year + 1):
+        try:
+            found = date(year, month, day)
+        except ValueError:  # 2月29日 of a common year
+            continue
+        if found >= today:
+            return found, ""
+    return None, f"{today.year + 1} 年 {month} 月没有 {day} 日，请写明年份"
+
+
 def parse_due(text: str, today: date) -> date | None:
-    """'2026-12-31', '2026/12/31', '2026年12月31日' or '30天' (from today; full-width digits
-    too) -> a date; None when it is not one (or not a real calendar date)."""
+    """'2026-12-31', '2026/12/31', '2026年12月31日', '12月31日' / '12-31' (the next such day
+    on or after today) or '30天' (from today; full-width digits too) -> a date; None when it is
+    not one (or not a real calendar date)."""
     t = unicodedata.normalize("NFKC", text).strip()
+    if _MONTH_DAY.fullmatch(t):
+        return _month_day(t, today)[0]
     m = re.fullmatch(r"(\d{1,3})天", t)
     if m:
         return today + timedelta(days=int(m.group(1)))
@@ -327,6 +355,9 @@ def due_problem(due: date, today: date) -> str | None:
 def read_due(text: str, today: date, *, optional: bool = False) -> tuple[date | None, str]:
     """A typed due date (``parse_due``) that ``due_problem`` accepts, or None with why not, as
     整改 and 实地督察 answer it (``optional``: the date may be left out)."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    if _MONTH_DAY.fullmatch(t) and (impossible := _month_day(t, today)[1]):
+        return None, f"截止日期「{text[:20]}」无效：{impossible}。"
     due = parse_due(text, today)
     if due is None:
         return None, f"截止日期「{text[:20]}」无效，请写 {DUE_HINT}{'（可省略）' if optional else ''}。"

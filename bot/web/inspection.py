@@ -854,7 +854,7 @@ async def report_data(d: Directory, db: AsyncSession, s: store.InspectionSession
         or "未举行（未抽签）",
         stage=STAGE_LABELS.get(s.stage, s.stage), demo=bool(d.org.demo), units=tuple(units),
         reports=tuple(reports),
-        rectifications=tuple((d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),
+        rectifications=tuple((f"#{i.id}", d.units[i.unit_id].name, i.text, d.person_name(i.owner_person_id),
                               f"{i.due_date:%Y-%m-%d}", _item_status(i))
                              for i in items),
         site_tasks=tuple((d.units[t.unit_id].name, d.person_name(t.assignee_person_id),

@@ -163,8 +163,10 @@ async def test_bad_rectification_arguments_are_named(console: Console) -> None:
     far = text(await say(console, "实地督察 2 p-leader-1 9999-12-31"))
     assert "截止日期 9999-12-31 晚于 2031-12-31" in far
     # a date 整改 refuses is refused, not taken as the task's text
-    for typed, said in [("昨天", "截止日期「昨天」无效，请写 2026-12-31、2026年12月31日 或 30天（可省略）。"),
-                        ("12月31日", "截止日期「12月31日」无效"), ("下周五", "截止日期「下周五」无效"),
+    for typed, said in [("昨天", "截止日期「昨天」无效，请写 2026-12-31、2026年12月31日、12月31日 或 30天"
+                                 "（可省略）。"),
+                        ("2月30日", "截止日期「2月30日」无效：2 月没有 30 日。"),
+                        ("下周五", "截止日期「下周五」无效"),
                         ("2026-10-01", "截止日期 2026-10-01 早于今天。")]:
         refused = text(await say(console, f"实地督察 2 p-leader-1 {typed} 查阅案卷"))
         assert refused.startswith(said), refused
@@ -261,7 +263,8 @@ async def test_the_closing_summary_shows_site_inspections_as_it_shows_rectificat
     body = card(await say(console, "结束 确认"), "会议结束")["body"]
     lead, inspector = d.person("p-leader-1"), d.person("p-inspector-2")
     assert lead is not None and inspector is not None
-    assert f"  · {d.units[units[0]].name}：建立月报制度（" in body and "期限 2026-12-31）" in body
+    assert re.search(r"  · #\d+ " + d.units[units[0]].name + "：建立月报制度（", body), body
+    assert "期限 2026-12-31）" in body
     assert "实地督察：2 项" in body, body
     assert f"  · {d.units[units[1]].name}：核查认罪认罚台账（{lead.name}，期限 2026-12-10）" in body
     # the default task, without a date: what it is, not 实地督察 twice; no date is said so
@@ -378,12 +381,15 @@ async def test_a_double_sent_next_question_reveals_one_question(console: Console
     assert card(first, "问询")["title"].endswith("第 1 题")
     double = await say(console, "下一题", answered=False)
     assert [m["card"] for m in double] == [None]
-    assert double[0]["text"].startswith("第 1 题 0 秒前刚刚公布，未出新题")
+    assert double[0]["text"].startswith("第 1 题刚刚公布，未出新题"), double[0]["text"]
     assert "「下一题 确认」" in double[0]["text"]
     assert sum(a.revealed_at is not None for a in await asks(console, s.id)) == 1
     # the host who means it: at once, with 确认 (typed as phones do: no space)
     forced = await say(console, "下一题确认", answered=False)
     assert card(forced, "问询")["title"].endswith("第 2 题")
+    await console.advance("5s")  # a second or more: how long ago it was
+    late = await say(console, "下一题", answered=False)
+    assert late[0]["text"].startswith("第 2 题 5 秒前刚刚公布，未出新题"), late[0]["text"]
     # 40 s later (the unit answered quickly): plain 下一题 goes on
     await console.advance("40s")
     third = await say(console, "下一题", answered=False)

@@ -99,6 +99,10 @@ async def test_the_chief_reports_it_done_from_the_card_and_the_inspector_sends_i
     assert [a["label"] for a in item_card["card"]["actions"]] == ["报告整改完成"]
     report = await dm_card(console, HOST, "整改完成报告")
     assert report["card"]["actions"] == [] and report["card"]["footer"].startswith("已退回重新整改：")
+    # the card says what the item now is, in its colour and its body: open, reminded again
+    assert report["card"]["color"] == "yellow" and "已销号" not in report["card"]["body"]
+    assert report["card"]["body"].endswith(
+        "整改说明：已建立月报制度并报送两期\n已退回重新整改（原因：月报只报了一期，制度未印发），恢复提醒。")
     twice = await console.click(HOST, report["id"], "rectification.send_back", {"reason": "再退"})
     assert answer(twice) == "您已点过「退回重新整改」，无需重复操作。"
     [reminder] = await reminder_cards(console, chief)  # owed again, 报告整改完成 back

@@ -46,10 +46,10 @@ async def report_docx(console: Console, sid: str) -> bytes:
 
 
 async def report_rows(console: Console, sid: str) -> list[list[str]]:
-    """The 整改事项 table of a session's report."""
+    """The 整改事项 table of a session's report, without its first column (事项号)."""
     doc = Document(io.BytesIO(await report_docx(console, sid)))
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
-    return next(t for t in tables if t[0][:2] == ["单位", "整改事项"])[1:]
+    return [row[1:] for row in next(t for t in tables if t[0][:3] == ["事项号", "单位", "整改事项"])[1:]]
 
 
 async def test_correcting_a_done_report_reopens_exactly_the_items_it_closed(

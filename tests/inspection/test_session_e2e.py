@@ -219,7 +219,12 @@ async def test_stage_order_and_refusals(console: Console) -> None:
     for _ in range(2):
         await say(console, "下一题")
     assert "全部问完" in (await say(console, "下一题"))[0]["text"]
-    assert "仅限检务督察或" in (await say(console, "点评 好", user=other))[0]["text"]
+    city = console.app.services.directory.city_of(unit)
+    assert city is not None
+    whose = f"「点评」仅限检务督察或{city.name}检察长使用。"
+    assert (await say(console, "点评 好", user=other))[0]["text"] == whose
+    # a provincial leader is told the same: it is that city's chief who comments
+    assert (await say(console, "点评 好", user="p-leader-1"))[0]["text"] == whose
     assert "仅限检务督察使用" in (await say(console, "下一题", user=f"p-chief-{unit}"))[0]["text"]
     await say(console, "点评")
     assert "公布答案" in (await say(console, "下一题"))[0]["text"]

@@ -313,7 +313,9 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
     assert "· 督察整改 整改事项 #7 整改期限 2026-10-30（周五）" in listed[0]["card"]["body"]
     r = await console.click("p-chief-c01-01", c1["id"], "reminder.done")
     assert r["messages"][-1]["text"] == (
-        "已标记为已处理：整改事项 #7 的督察整改提醒，整改期限 2026-10-30（周五）。")
+        "已标记为已处理：整改事项 #7 的督察整改提醒，整改期限 2026-10-30（周五）。\n"
+        "注意：整改事项 #7 仍未销号，逾期仍会提醒。整改完成后请点整改事项卡片上的「报告整改完成」，"
+        "或发送「整改完成 #7 <说明>」。")
     await console.advance("3d")  # Thursday 11-05: 3 working days later, to the inspector too
     assert len(await reminder_cards(console, "p-chief-c01-01")) == 2
     [escalated] = await reminder_cards(console, "p-inspector-2")
@@ -331,6 +333,10 @@ async def test_rectification_items_reach_the_chief_then_the_inspector(console: C
             "整改期限为 2026-10-30（周五），已逾期 6 天仍未完成，"
             f"请督促责任人{d.person_name('p-chief-c01-01')}落实整改。") in body, body
     assert "2026-11-0" not in body and "到期时间" not in body, body
+    # the inspector, who cannot report it done, is not told to
+    r = await console.click("p-inspector-2", escalated["id"], "reminder.done")
+    assert r["messages"][-1]["text"].startswith("已标记为已处理：整改事项 #7 ")
+    assert "报告整改完成" not in r["messages"][-1]["text"]
     assert await reminder_cards(console, "p-inspector-1") == []
     async with console.app.services.db() as s, s.begin():
         item = await s.get(RectificationItem, 7)
