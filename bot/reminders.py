@@ -932,6 +932,10 @@ async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: 
     svc = out.services.reminders
     if svc is None or not (closed or reopened):
         return
+    # cancelled first: on PostgreSQL that waits for a sweep of another instance sending one of
+    # them right now, so the sent ones read next include it (its card loses its buttons too)
+    await repo.cancel_pending(out.session, [rectification_subject(i) for i in closed], keep=(),
+                              rule_ids=[r.id for r in svc.rules if r.kind == RECTIFICATION])
     for item in closed:
         for r in await repo.open_sent_for_subject(out.session, rectification_subject(item)):
             await svc.close(out, r, by, how)
