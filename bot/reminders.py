@@ -116,6 +116,15 @@ SENT_BACK_LABEL = "已退回重新整改"
 ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
+# the sweep lock's release: deleted only while it is still this worker's (KEYS[1], ARGV[1])
+_UNLOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -688,9 +697,9 @@ class ReminderService:
         if redis is None or not self.cfg.redis_lock:
             return
         try:
-            held = await redis.get(self.lock_key)
-            if held is not None and (held.decode() if isinstance(held, bytes) else held) == self.worker:
-                await redis.delete(self.lock_key)
+            # compare-and-delete in one step: a sweep that ran past the lock's expiry must not
+            # delete the lock another instance has taken since (a GET then a DEL could)
+            await redis.eval(_UNLOCK, 1, self.lock_key, self.worker)
         except (RedisError, OSError):
             pass
 
