@@ -18,10 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Outbound
 from bot.domain.inspection import DONE_NOTE_MAX, DONE_USAGE, SEND_BACK_USAGE
-from bot.domain.reminders import rectification_subject
 from bot.domain.workcal import day_text
 from bot.inspection import notify, params_of
-from bot.reminders import REPORTED, SENT_BACK_LABEL, hand_over_cards, replan_rectifications
+from bot.reminders import (
+    REPORTED,
+    SENT_BACK_LABEL,
+    hand_over_rectifications,
+    replan_rectifications,
+    send_handed_over,
+)
 from bot.roster import Handover
 from cards import inspection as cards
 from cards.model import Card
@@ -252,9 +257,11 @@ async def hand_over(out: Outbound, handovers: Sequence[Handover], by: str
     in use, so people are named from the handover): each replaced chief's open items of the
     unit get the incoming chief as their 责任人 (one audit record each); the outgoing chief's
     item cards and open reminder cards lose 报告整改完成 and say where the item went; the
-    incoming chief gets one notice listing what they inherited. Later reminders go to them,
-    as their recipients are read at send time. Closed items keep their history. Returns the
-    number moved per handover (unit, outgoing chief), as `items_to_hand_over`."""
+    incoming chief gets one notice listing what they inherited, then their copy of each
+    reminder sent to the outgoing chief and not settled (hand_over_rectifications). Later
+    reminders go to them, as their recipients are read at send time. Closed items keep their
+    history. Returns the number moved per handover (unit, outgoing chief), as
+    `items_to_hand_over`."""
     moved: dict[tuple[str, str], int] = {}
     tz = out.config.tz
     for h in handovers:
@@ -273,8 +280,9 @@ async def hand_over(out: Outbound, handovers: Sequence[Handover], by: str
             # the outgoing chief's item card: its 报告整改完成 would now be refused
             await _redraw(out, item.card_message_id, partial(cards.item_reported, footer=footer))
             item.card_message_id = None  # the notice below is the incoming chief's
-        await hand_over_cards(out, [rectification_subject(i.id) for i in items], h.old_id,
-                              footer)
+        # the reminders sent to the outgoing chief and not settled follow the items
+        handed = await hand_over_rectifications(out, [i.id for i in items], h.old_id, h.new_id,
+                                                h.new_name, footer)
         today = now.astimezone(tz).date()
         lines = [f"· 整改事项 #{i.id}，整改期限 {day_text(i.due_date)}"
                  f"{'，已逾期' if i.due_date < today else ''}：{_clip(i.text)}"
@@ -285,5 +293,7 @@ async def hand_over(out: Outbound, handovers: Sequence[Handover], by: str
             f"您已接任{h.unit_name}检察长。原检察长{h.old_name}负责的 {len(items)} 项未完成整改"
             "事项已移交给您：\n" + "\n".join(lines) + "\n请按期整改，逾期将提醒您；整改完成后发送"
             f"「整改完成 #{items[0].id} <说明>」报告（换成相应的事项号）。"))
+        await send_handed_over(out, handed, h.new_id, h.old_id, was="原检察长",
+                               how="随换任移交", before_name=h.old_name)
         moved[(h.unit, h.old_id)] = len(items)
     return moved

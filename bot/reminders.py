@@ -116,6 +116,15 @@ SENT_BACK_LABEL = "已退回重新整改"
 ACTORS = {"api": "案件管理系统", "bot": "系统"}  # who closed a card, when no person did
 
 
+# the sweep lock's release: deleted only while it is still this worker's (KEYS[1], ARGV[1])
+_UNLOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -688,9 +697,9 @@ class ReminderService:
         if redis is None or not self.cfg.redis_lock:
             return
         try:
-            held = await redis.get(self.lock_key)
-            if held is not None and (held.decode() if isinstance(held, bytes) else held) == self.worker:
-                await redis.delete(self.lock_key)
+            # compare-and-delete in one step: a sweep that ran past the lock's expiry must not
+            # delete the lock another instance has taken since (a GET then a DEL could)
+            await redis.eval(_UNLOCK, 1, self.lock_key, self.worker)
         except (RedisError, OSError):
             pass
 
@@ -932,6 +941,10 @@ async def replan_rectifications(out: Outbound, closed: Sequence[int], reopened: 
     svc = out.services.reminders
     if svc is None or not (closed or reopened):
         return
+    # cancelled first: on PostgreSQL that waits for a sweep of another instance sending one of
+    # them right now, so the sent ones read next include it (its card loses its buttons too)
+    await repo.cancel_pending(out.session, [rectification_subject(i) for i in closed], keep=(),
+                              rule_ids=[r.id for r in svc.rules if r.kind == RECTIFICATION])
     for item in closed:
         for r in await repo.open_sent_for_subject(out.session, rectification_subject(item)):
             await svc.close(out, r, by, how)
@@ -971,8 +984,9 @@ async def hand_over_cards(out: Outbound, subjects: Sequence[str], person_id: str
 
 @dataclass
 class HandedOver:
-    """A case reminder sent to the prosecutor a case was taken from (改派) and not settled:
-    the new prosecutor's copy of it, as the sweep would draw it for them."""
+    """A reminder sent to the person who answered for its subject (the prosecutor a case was
+    taken from at 改派, the chief replaced at a handover) and not settled: the successor's
+    copy of it, as the sweep would draw it for them."""
 
     reminder: Reminder
     view: ReminderView
@@ -983,6 +997,24 @@ class HandedOver:
         kind = TITLES.get(self.view.kind, "提醒").split(" · ")[-1]
         return (f"待您处理：{kind}{escalated(self.view.kind, self.view.escalation)}提醒"
                 f"（见随后的提醒卡片），{due_line(self.view)}")
+
+
+async def _hand_over(out: Outbound, svc: ReminderService, subj: Subject, before: str,
+                     to: str, footer: str) -> list[HandedOver]:
+    """``before``'s open cards of ``subj``'s reminders lose their buttons (``footer``), as
+    ``hand_over_cards`` does; the ones not settled (and not ``to``'s already) are kept open
+    and returned, oldest sent first, with ``to``'s view of each (``subj`` as it is now)."""
+    theirs = {r.id for r, _ in await repo.open_copies_for(out.session, subj.subject, to)}
+    found = {r.id: r for r, _ in await repo.open_copies_for(out.session, subj.subject, before)
+             if r.id not in theirs and r.rule_id in svc.by_id}
+    await hand_over_cards(out, [subj.subject], before, footer, keep=found)
+    handed = []
+    for r in sorted(found.values(), key=lambda r: (r.sent_at or r.deliver_at, r.id)):
+        view = svc.view(r, svc.by_id[r.rule_id], subj, r.due_at)
+        # a copy handed on, not a catch-up: no 补发
+        view = dataclasses.replace(svc.for_recipient(out, view, subj, to), late=False)
+        handed.append(HandedOver(r, view))
+    return handed
 
 
 async def hand_over_case(out: Outbound, case: CaseRow, before: str, footer: str
@@ -996,34 +1028,46 @@ async def hand_over_case(out: Outbound, case: CaseRow, before: str, footer: str
     if svc is None:
         await hand_over_cards(out, [case.code], before, footer)
         return []
-    theirs = {r.id for r, _ in await repo.open_copies_for(out.session, case.code,
-                                                          case.prosecutor)}
-    found = {r.id: r for r, _ in await repo.open_copies_for(out.session, case.code, before)
-             if r.id not in theirs and r.rule_id in svc.by_id}
-    await hand_over_cards(out, [case.code], before, footer, keep=found)
-    if not found:
-        return []
     subj = (await svc.load_cases(out.session, [case.code], out.now()))[case.code]
-    handed = []
-    for r in sorted(found.values(), key=lambda r: (r.sent_at or r.deliver_at, r.id)):
-        view = svc.view(r, svc.by_id[r.rule_id], subj, r.due_at)
-        # a copy handed on, not a catch-up: no 补发
-        view = dataclasses.replace(svc.for_recipient(out, view, subj, case.prosecutor),
-                                   late=False)
-        handed.append(HandedOver(r, view))
+    return await _hand_over(out, svc, subj, before, case.prosecutor, footer)
+
+
+async def hand_over_rectifications(out: Outbound, item_ids: Sequence[int], before: str,
+                                   to: str, to_name: str, footer: str) -> list[HandedOver]:
+    """A chief's handover (换任, 调任; the items' 责任人 already ``to``, the new roster maybe not
+    yet in use): ``before``'s open reminder cards of the items lose their buttons
+    (``footer``). The reminders sent and not settled follow the items instead of being closed
+    with no card left (the new chief would hear of the item only at the series' next slot):
+    returned, for ``send_handed_over``, drawn for ``to`` (named ``to_name``) as the item's
+    chief, with 报告整改完成."""
+    svc = out.services.reminders
+    subjects = [rectification_subject(i) for i in item_ids]
+    if svc is None:
+        await hand_over_cards(out, subjects, before, footer)
+        return []
+    handed: list[HandedOver] = []
+    loaded = await svc.load_rectifications(out.session, item_ids, out.now())
+    for subject in subjects:
+        subj = loaded[subject]
+        # the roster naming ``to`` may not be in use yet: they are the item's chief and 责任人
+        subj.owner = to_name
+        subj.people = subj.people | {"chief": (to,)}
+        handed += await _hand_over(out, svc, subj, before, to, footer)
     return handed
 
 
 async def send_handed_over(out: Outbound, handed: Sequence[HandedOver], to: str,
-                           before: str) -> None:
-    """Send the new prosecutor their copy of each reminder handed over: theirs from now on
-    (提醒 lists it, its buttons act on it, settling it closes every copy)."""
+                           before: str, *, was: str = "原承办检察官", how: str = "随改派转交",
+                           before_name: str | None = None) -> None:
+    """Send the successor their copy of each reminder handed over: theirs from now on (提醒
+    lists it, its buttons act on it, settling it closes every copy). Its footer: ``was``
+    ``before`` 的提醒（… 发出），已``how``您."""
     tz = out.services.config.tz
+    name = before_name or out.directory.person_name(before)
     for h in handed:
         sent = h.reminder.sent_at or h.reminder.deliver_at
         card = dataclasses.replace(reminder_card(h.view), footer=(
-            f"原承办检察官 {out.directory.person_name(before)} 的提醒"
-            f"（{sent.astimezone(tz):%Y-%m-%d} 发出），已随改派转交您"))
+            f"{was} {name} 的提醒（{sent.astimezone(tz):%Y-%m-%d} 发出），已{how}您"))
         msg = await out.send_dm(to, card=card)
         repo.add_message(out.session, h.reminder.id, to, msg.id)
 
@@ -1087,6 +1131,7 @@ __all__ = [
     "SweepResult",
     "hand_over_cards",
     "hand_over_case",
+    "hand_over_rectifications",
     "install",
     "plan_review_reminders",
     "replan_case",

@@ -28,6 +28,7 @@ from bot.context import Services, unit_of_work
 from bot.directory import Directory
 from bot.org_file import read_or_none, write_copy
 from bot.rectification import hand_over, items_to_hand_over
+from bot.reminders import install as install_reminders
 from bot.roster import (
     Handover,
     RosterError,
@@ -249,6 +250,9 @@ async def import_roster(settings: Settings, clock: Clock, csv_path: Path,
                 signer=Signer(settings.secrets.link_keys),
                 external_transports=("dingtalk",) if settings.config.transports.dingtalk.enabled
                 else ())
+            # the reminders sent to an outgoing chief and not settled follow their items
+            # (bot/reminders.hand_over_rectifications); this process sweeps nothing
+            install_reminders(services, worker="cli")
             try:
                 async with unit_of_work(services) as out:
                     await out.audit("cli", "roster.import", plan.new_version, {

@@ -133,8 +133,14 @@ async def test_the_cli_import_hands_items_over_and_the_next_reminder_goes_to_the
     assert old_reminder["card"]["actions"] == []
     assert old_reminder["card"]["footer"].startswith("已移交：")
 
+    # the new chief's copy of it, theirs to act on
+    [copy] = await reminder_cards(console, NEW)
+    assert [a["label"] for a in copy["card"]["actions"]] == ["报告整改完成", "已处理"]
+    assert copy["card"]["footer"].endswith("已随换任移交您")
+
     await console.advance("5d")  # the series' next reminder (3 working days on)
-    assert len(await reminder_cards(console, NEW)) == 1
+    copy, latest = await reminder_cards(console, NEW)  # it supersedes the copy
+    assert copy["card"]["actions"] == [] and latest["card"]["actions"]
     assert len(await reminder_cards(console, old)) == 1  # nothing new for the old chief
     r = await console.send(NEW, f"dm:{NEW}", f"整改完成 #{open_id} 已建立月报制度")
     assert answer(r).startswith(f"已报告整改事项 #{open_id} 整改完成并销号")
@@ -187,3 +193,38 @@ async def test_a_chief_moving_to_another_office_hands_their_items_over_in_either
     [theirs] = (await console.send(old, f"dm:{old}", "提醒"))["messages"]
     assert f"#{open_id}" not in json.dumps(theirs, ensure_ascii=False)
     assert await dm_texts(console, other_chief.id) == []  # nothing of theirs moved
+
+
+async def test_a_reminder_sent_to_the_old_chief_and_not_settled_follows_the_item(
+        console: Console) -> None:
+    """QA: the overdue reminder already sent to the outgoing chief was closed at the handover
+    (its card lost its buttons, no copy left) and never reached the new chief until the
+    series' next slot, three working days on; nor did their 提醒 list it."""
+    unit, open_id, _ = await items_of_first_unit(console)
+    old = f"p-chief-{unit}"
+    await console.advance("2d")  # Wednesday: the old chief's first overdue reminder
+    [sent] = await reminder_cards(console, old)
+    assert "报告整改完成" in [a["label"] for a in sent["card"]["actions"]]
+
+    await login(console, ADMIN)
+    _, page = await preview(console, handover_csv(console, unit))
+    await confirm(console, page, replace=True)
+
+    [was] = await reminder_cards(console, old)  # the old chief's copy: no buttons
+    assert was["card"]["actions"] == [] and was["card"]["footer"].startswith("已移交：")
+    # the new chief: the notice, then their own copy of the open reminder
+    [copy] = await reminder_cards(console, NEW)
+    assert [a["label"] for a in copy["card"]["actions"]] == ["报告整改完成", "已处理"]
+    assert copy["card"]["footer"] == (
+        f"原检察长 {console.app.services.directory.person_name(old)} 的提醒"
+        "（2026-11-04 发出），已随换任移交您")
+    [mine] = (await console.send(NEW, f"dm:{NEW}", "提醒"))["messages"]
+    assert "待处理提醒（1条）" in mine["card"]["body"] and f"#{open_id}" in mine["card"]["body"]
+    [theirs] = (await console.send(old, f"dm:{old}", "提醒"))["messages"]
+    assert f"#{open_id}" not in json.dumps(theirs, ensure_ascii=False)
+
+    # the new chief reports it done from that card: the item and the reminder are settled
+    r = await console.click(NEW, copy["id"], "rectification.report", {"note": "已建立月报制度"})
+    assert answer(r).startswith(f"已报告整改事项 #{open_id} 整改完成并销号")
+    [done] = await reminder_cards(console, NEW)
+    assert done["card"]["actions"] == []

@@ -1,9 +1,10 @@
 """Reminders and the answers that settle them on two instances of one PostgreSQL database, at
 the same moment: instance A's sweep is sending a review request's overdue-answer reminder
 (its transaction not yet committed) while the prosecutor answers the request through
-instance B. The answer is not refused with an error (the two transactions do not deadlock),
-the reminder is sent once, its card closed by the answer, and the same slot is never sent
-again (SPEC §3: exactly once per rule, subject and due slot)."""
+instance B (or the chief reports a rectification item done). The answer is not refused with
+an error (the two transactions do not deadlock), the reminder is sent once, its card closed
+by the answer, and the same slot is never sent again (SPEC §3: exactly once per rule,
+subject and due slot)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from sqlalchemy import select, text
 from bot.reminders import ReminderService, service_of
 from config.loader import DEFAULT_DIR, Settings
 from storage.reminders import Reminder
+from tests.admin.test_handover_rectification import items_of_first_unit
 from tests.cases.helpers import INVESTIGATORS, PROSECUTOR
 from tests.conftest import Console, free_port, fresh_postgres, make_settings, open_console
+from tests.inspection.test_rectification_done import answer
+from tests.reminders.test_reminders_e2e import reminder_cards
 from tests.reminders.test_review_reminders import buttons, file_review, review_reminders
 
 pytestmark = pytest.mark.postgres
@@ -144,3 +148,34 @@ async def test_a_request_answered_while_another_instance_sends_its_reminder(
                                        .where(Reminder.subject == "review-1"))).all())
         assert sorted(st.values()) == ["pending", "sent"], st
         assert buttons(card) == [] and card["card"]["footer"].startswith("已答复："), card
+
+
+async def test_an_item_reported_done_while_another_instance_sends_its_reminder(
+        pg_settings: list[Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A's sweep has written a rectification item's overdue reminder (not yet committed) when
+    the chief reports the item done (整改完成) through B: the card A sent is closed with the
+    others (no 报告整改完成 / 已处理 left on it), not left offering them for an item already
+    销号, and it is sent once."""
+    async with open_console(pg_settings[0], free_port()) as a, \
+            open_console(pg_settings[1], free_port()) as b:
+        unit, item, _ = await items_of_first_unit(a)  # due Tuesday 11-03
+        chief = f"p-chief-{unit}"
+        for c in (a, b):
+            c.clock.advance(timedelta(days=2))  # Wednesday: its first overdue reminder is due
+
+        written, release = hold_sweep(service_of(a.app.services), monkeypatch, written=True)
+        sweeping = asyncio.create_task(service_of(a.app.services).sweep())
+        await written.wait()  # A has written the reminder card, not yet committed
+        reporting = asyncio.create_task(
+            b.send(chief, f"dm:{chief}", f"整改完成 #{item} 已建立月报制度"))  # on B
+        waiting = await until(lambda: lock_waits(b), "B waiting for A's reminder row")
+        assert any("reminders" in q for q in waiting), waiting
+        release.set()
+        assert (await sweeping).sent == 1
+        assert answer(await reporting).startswith(f"已报告整改事项 #{item} 整改完成并销号")
+
+        [card] = await reminder_cards(b, chief)  # sent once, by A
+        assert card["card"]["actions"] == [], card
+        assert card["card"]["footer"].startswith("已处理："), card
+        await service_of(b.app.services).sweep()
+        assert len(await reminder_cards(b, chief)) == 1
