@@ -324,6 +324,19 @@ async def chat_may_view(out: Outbound, chat_id: str, case: CaseRow) -> bool:
     return all(p is not None and _sees(out, p, case, investigators) for p in members)
 
 
+async def notify(out: Outbound, case: CaseRow, person_id: str, text: str | None = None, *,
+                 card: Card | None = None) -> Message | None:
+    """Send `text` or `card` about `case` to `person_id`'s 1:1 chat if they may see the case
+    now (`may_view`): everyone recorded on it earlier (a case manager who scanned it, an
+    investigator, a review's filer or invitees, a reminder's recipient) may have been moved to
+    another office, reassigned away (改派) or taken off the roster since. Those are skipped
+    silently (None): even 「您已无权查看」 would tell them the case moved on."""
+    person = out.directory.person(person_id)
+    if person is None or not await may_view(out, person, case):
+        return None
+    return await out.send_dm(person_id, text, card=card)
+
+
 async def reassigned_away(out: Outbound, person_id: str, case: CaseRow) -> bool:
     """Whether the case was reassigned (改派) away from `person_id`, not its prosecutor now."""
     return person_id != case.prosecutor and await repo.was_prosecutor(out.session, case.code,
@@ -911,7 +924,9 @@ async def deliver(out: Outbound, case: CaseRow, ev: Evaluation, from_color: Colo
         page, qr = code_links(out, case.code)
         card = delivery_card(view, ev, out.services.settings.template, page, qr, None,
                              out.config.tz, transcode_from=from_color, cleared=cleared)
-        msg = await out.send_dm(person_id, card=card)
+        msg = await notify(out, case, person_id, card=card)
+        if msg is None:  # off the roster since: not delivered
+            continue
         repo.add_delivery(out.session, case.code, ev.version, person_id, msg.id, out.now())
         await out.audit("bot", "case.deliver", case.code,
                         {"to": person_id, "version": ev.version, "message": msg.id})
@@ -1134,12 +1149,13 @@ async def record_intake(out: Outbound, case: CaseRow, by: Person, ev: Evaluation
         card = intake_notice_card(case_view(out, case), ev, decision, open_items_text(ev, out),
                                   page)
         for investigator in await repo.investigators(out.session, case.code):
-            await out.send_dm(investigator, card=card)
+            await notify(out, case, investigator, card=card)
     # and the prosecutor of a case manager's final decision (a 待定 asks them to choose instead;
     # 延期受理 / 先收后补 are their own)
     if decision in PROSECUTOR_TOLD and by.id != case.prosecutor:
-        await out.send_dm(case.prosecutor, f"{case.code} 已由案管{by.name}扫码受理：{decision}"
-                                           f"（{ev.color.label} {ev.score}分）{PROSECUTOR_TOLD[decision]}")
+        await notify(out, case, case.prosecutor,
+                     f"{case.code} 已由案管{by.name}扫码受理：{decision}"
+                     f"（{ev.color.label} {ev.score}分）{PROSECUTOR_TOLD[decision]}")
     return row
 
 
@@ -1207,7 +1223,7 @@ async def _retire_moot(out: Outbound, case: CaseRow, manager: str, prosecutor: s
     `manager` and `prosecutor`), and every case manager still waiting for the choice is told
     once (`told`), as they would be told the choice."""
     for person in await retire_waiting(out, case, manager, prosecutor):
-        await out.send_dm(person, told)
+        await notify(out, case, person, told)
 
 
 async def intake_moot_by_rescore(out: Outbound, case: CaseRow, ev: Evaluation) -> str:
@@ -1271,9 +1287,9 @@ async def intake_waits_again(out: Outbound, case: CaseRow) -> None:
             told.append(by)
     again = f"{case.code} {reopened}，受理仍为待定（{ev.color.label} {ev.score}分）"
     for manager in dict.fromkeys(told):
-        await out.send_dm(manager, f"{again}，等待承办检察官选择，选择后将通知您。")
+        await notify(out, case, manager, f"{again}，等待承办检察官选择，选择后将通知您。")
     if any(asked.values()):
-        await out.send_dm(case.prosecutor, f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。")
+        await notify(out, case, case.prosecutor, f"{again}：请在「受理待定」卡片上选择延期受理或先收后补。")
 
 
 async def _ask_again(out: Outbound, case: CaseRow, message_id: int, footer: str) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import closed_footer, code_links, score_url
+from bot.cases import closed_footer, code_links, notify, score_url
 from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
@@ -147,6 +147,9 @@ class Subject:
     rescore: bool = False  # a review request agreed and waiting for its re-score
     # {due} of a 责任倒查: the last day of custody (its reminder falls due when that day ends)
     custody_deadline: date | None = None
+    # the case it is about (a case's, a review request's): its reminders reach only those who
+    # may see it when sent (`notify`)
+    case: CaseRow | None = None
 
 
 @dataclass
@@ -374,7 +377,7 @@ class ReminderService:
             s.planned = plan_case(state, self.rules, self.cal, self.tz, now, horizon=1,
                                   office_start=self.office.start)
             s.custody_status = custody_status(case, self.tz)
-            s.people = self.case_people(case)
+            s.people, s.case = self.case_people(case), case
             if any("investigators" in o.recipients for o in s.planned):
                 need_investigators.append(code)
         if need_investigators:
@@ -403,7 +406,7 @@ class ReminderService:
             s.case_code, s.code, s.title = case.code, f"#{review.id}（{case.code}）", case.title
             s.deadline = review.due_at
             s.unit, s.owner = self.names(case.unit, case.prosecutor)
-            s.people = self.case_people(case)
+            s.people, s.case = self.case_people(case), case
             # agreed (同意并调整) and not yet re-scored: chased like an unanswered one, from its
             # answer time, by the same series (a slot sent while it was pending is not resent)
             s.rescore = awaits_rescore(review.status, review.outcome, review.new_version)
@@ -575,14 +578,20 @@ class ReminderService:
                 log.warning("escalation %s reaches none of %s, only %s", r.key,
                             rule.escalate_to, recipients)
             view = self.view(r, rule, subj, occ.due_at, tuple(result.missed.pop(series, ())))
+            reached = []  # not those who may no longer see its case
             for pid in recipients:
-                msg = await out.send_dm(pid, card=reminder_card(self.for_recipient(out, view, subj, pid)))
+                card = reminder_card(self.for_recipient(out, view, subj, pid))
+                msg = await (notify(out, subj.case, pid, card=card) if subj.case is not None
+                             else out.send_dm(pid, card=card))
+                if msg is None:
+                    continue
                 repo.add_message(session, r.id, pid, msg.id)
+                reached.append(pid)
                 result.messages += 1
             r.status, r.sent_at = SENT, now
             # earlier cards of the series: a repeat's, or a one-off's for an earlier slot (a
             # 诉前会商 or 责任倒查 sent before the case's deadline was moved)
-            await self._supersede(out, r, recipients, now)
+            await self._supersede(out, r, reached, now)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)

@@ -353,8 +353,8 @@ async def on_case_status(out: Outbound, case: CaseRow, *, ended: bool = False) -
             others, leader = await joint_invitees(out, row, case)
             why = "案件已撤销" if ops.withdrawn_text(out, case) else "案件已结案"
             for pid in dict.fromkeys([row.filed_by, *others, *([leader.id] if leader else [])]):
-                await out.send_dm(pid, text=f"复核申请 #{row.id}（{case.code}）的共同评议"
-                                            f"（{row.joint_time}）已取消：{why}。")
+                await ops.notify(out, case, pid, f"复核申请 #{row.id}（{case.code}）的共同评议"
+                                                 f"（{row.joint_time}）已取消：{why}。")
 
 
 async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
@@ -377,8 +377,8 @@ async def on_evaluation(out: Outbound, case: CaseRow, ev: Evaluation) -> None:
         await out.audit(ev.by, "review.rescored", case.code,
                         {"review": row.id, "version": ev.version})
         await settle_review_reminders(out, row.id, ev.by, "rescored")
-        await out.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）已重新评分："
-                                             f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
+        await ops.notify(out, case, row.filed_by, f"您的复核申请 #{row.id}（{case.code}）已重新评分："
+                                                  f"{ev.color.label} {ev.score}分（第{ev.version}版）。")
     for row in rows:
         if row.status in (State.PENDING, State.JOINT) and settled_by(repo.items_of(row), ev):
             await _settle(out, row, case, ev)
@@ -403,4 +403,4 @@ async def _settle(out: Outbound, row: ReviewRow, case: CaseRow, ev: Evaluation) 
         notify += others + ([leader.id] if leader is not None else [])
         text += f"原定 {row.joint_time} 的检警共同评议不再举行。"
     for pid in dict.fromkeys(notify):
-        await out.send_dm(pid, text=text)
+        await ops.notify(out, case, pid, text)

@@ -542,9 +542,9 @@ async def _tell_rescanned(ctx: Context, case: CaseRow, ev: Evaluation, row: Inta
     for manager in managers:
         if row.decision == ops.INTAKE_BY_COLOR[Color.YELLOW]:
             await repo.join_intake_prompt(ctx.session, row, manager)
-            await ctx.send_dm(manager, f"{scanned}，承办检察官选择后将通知您。")
+            await ops.notify(ctx, case, manager, f"{scanned}，承办检察官选择后将通知您。")
         else:
-            await ctx.send_dm(manager, f"{scanned}。")
+            await ops.notify(ctx, case, manager, f"{scanned}。")
 
 
 async def _intake_again(ctx: Context, case: CaseRow, ev: Evaluation, last: IntakeRow,
@@ -621,7 +621,7 @@ async def choose_intake(ctx: Context, code: str, decision: str) -> None:
     scanners = await repo.intake_scanners(ctx.session, pending[-1]) if pending else []
     for manager in scanners:
         if manager != ctx.user.id:
-            await ctx.send_dm(manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
+            await ops.notify(ctx, case, manager, f"{case.code} 承办检察官{ctx.user.name}已决定：{decision}。")
 
 
 async def _redraw_choice_card(ctx: Context, case: CaseRow, whole: Card | None, footer: str,

@@ -82,7 +82,7 @@ async def _decide(ctx: Context, row: ReviewRow, case: CaseRow, action: Action, t
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
     await settle_review_reminders(ctx, row.id, ctx.user.id, "answered")
     await refresh_cards(ctx, row, case)
-    await ctx.send_dm(row.filed_by, text=f"您的复核申请 #{row.id}（{case.code}）{to_filer}")
+    await ops.notify(ctx, case, row.filed_by, f"您的复核申请 #{row.id}（{case.code}）{to_filer}")
     return True
 
 
@@ -159,13 +159,16 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
                                              for c in await repo.cards(ctx.session, row.id)):
         view = await review_view(ctx, row, case)
         others, leader = await joint_invitees(ctx, row, case)
-        if others:
-            told.append("侦查人员" + "、".join(ctx.directory.person_name(p) for p in others))
-        if leader is not None:
-            told.append(f"{'院领导' if 'leader' in leader.roles else '检察长'}{leader.name}")
+        reached = set()  # not those who may no longer see the case (off the roster)
         for pid in others + ([leader.id] if leader is not None else []):
-            msg = await ctx.send_dm(pid, card=RENDER["joint"](view))
-            repo.add_card(ctx.session, row.id, msg.id, "joint")
+            msg = await ops.notify(ctx, case, pid, card=RENDER["joint"](view))
+            if msg is not None:
+                repo.add_card(ctx.session, row.id, msg.id, "joint")
+                reached.add(pid)
+        if others := [p for p in others if p in reached]:
+            told.append("侦查人员" + "、".join(ctx.directory.person_name(p) for p in others))
+        if leader is not None and leader.id in reached:
+            told.append(f"{'院领导' if 'leader' in leader.roles else '检察长'}{leader.name}")
         await ctx.session.flush()
     await ctx.reply(f"复核申请 #{row.id}（{case.code}）已提交检警共同评议，时间：{time}，"
                     f"已通知{'、'.join(told)}。评议后请在卡片上点「记录评议结果」。")
@@ -217,7 +220,7 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
     await refresh_cards(ctx, row, case)
     changed = result == CHANGED
     label = "调整评分" if changed else "维持原评分"
-    await ctx.send_dm(row.filed_by, text=(
+    await ops.notify(ctx, case, row.filed_by, (
         f"您的复核申请 #{row.id}（{case.code}）共同评议结果：{label}"
         f"{'，承办检察官将重新评分' if changed else ''}。请在回执卡片上点「确认评议结果」。"))
     await ctx.reply(f"已记录评议结果：{label}，已请申请人{ctx.directory.person_name(row.filed_by)}确认。"

@@ -194,3 +194,63 @@ async def test_a_case_manager_moved_away_keeps_the_card_as_it_was(
             assert "红码" not in str(now) and "结案" not in str(now)
             assert now["actions"] == [] and now["footer"] == "您已无权查看此案件，本卡片不再更新"
 
+
+
+# -- no word about the case to someone who may no longer see it ---------------------------------
+
+MANAGER2 = "p-case-manager-2"  # of the same office as MANAGER, stays there
+
+
+async def texts(console: Console, person: str) -> list[str]:
+    return [m["text"] for m in await console.messages(f"dm:{person}") if m["text"]]
+
+
+async def both_scanned_then_one_moved(console: Console, org: Path, code: str) -> None:
+    """Both case managers scan the yellow case (待定); then MANAGER is moved to 乐顺."""
+    await evaluate(console, code, YELLOW)
+    await say(console, MANAGER, f"受理 {code}")
+    await say(console, MANAGER2, f"受理 {code}")
+
+    def to_another_county(data: dict[str, Any]) -> None:
+        next(p for p in data["people"] if p["id"] == MANAGER)["unit"] = "c01-02"
+    await hand_edit(console, org, to_another_county)
+
+
+async def test_a_case_manager_moved_away_is_not_told_the_choice(
+        tmp_path: Path, port: int) -> None:
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        code = await create_case(console)
+        await both_scanned_then_one_moved(console, org, code)
+        before = await texts(console, MANAGER)
+        prompt = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+                  if m["card"]["title"].startswith(f"受理待定 {code}")][-1]
+        await console.click(PROSECUTOR, prompt["id"], "intake.receive")
+        told = f"{code} 承办检察官余斌梅已决定：先收后补。"
+        assert told in await texts(console, MANAGER2)  # still in the office: told
+        assert await texts(console, MANAGER) == before  # moved away: nothing
+
+
+async def test_a_case_manager_moved_away_is_not_told_the_wait_ended_or_began_again(
+        tmp_path: Path, port: int) -> None:
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        code = await create_case(console)
+        await both_scanned_then_one_moved(console, org, code)
+        before = await texts(console, MANAGER)
+        # closed while 待定 (intake_moot_by_closing), then reopened (intake_waits_again)
+        for status, said in (("closed", "案件已结案，不再待定"), ("open", "受理仍为待定")):
+            r = await console.client.patch(f"/api/v1/cases/{code}", headers=AUTH,
+                                           json={"status": status})
+            assert r.status == 200, await r.text()
+            assert any(said in t for t in await texts(console, MANAGER2)), status
+            assert await texts(console, MANAGER) == before, status
+        # re-scored while 待定 (intake_moot_by_rescore)
+        await evaluate(console, code, RED)
+        assert any("无需等待承办检察官选择，请重新扫码受理" in t
+                   for t in await texts(console, MANAGER2))
+        assert await texts(console, MANAGER) == before
