@@ -262,9 +262,64 @@ class OutboxWorker:
             await self._finish(item, message, ref_before,
                                Outcome("pending", 0.0, False, "cancelled during delivery"))
             raise
-        lease.done(item.id)
-        if not await self._finish(item, message, ref_before, outcome):
+        if outcome.status == "sent":
+            held = await self._record_sent(item, message, ref_before, outcome, lease)
+        else:
+            lease.done(item.id)
+            held = await self._finish(item, message, ref_before, outcome)
+        if not held:
             await lease.try_renew()  # its lease ran out: did others of this pass go too?
+
+    async def _record_sent(self, item: OutboxItem, message: Message, ref_before: str | None,
+                           outcome: Outcome, lease: Lease) -> bool:
+        """Record a delivery that got through. While the database cannot be reached the row
+        stays leased (the pass's keeper renews it) and recording is retried with backoff, so
+        no other worker takes it over and sends it again: until the database answers, the
+        renewal finds the row taken over, or the worker is cancelled (the end of `stop`'s
+        grace). One warning per outage (the worker's), not per retry."""
+        try:
+            return await self._retry_recording(item, message, ref_before, outcome, lease)
+        except asyncio.CancelledError:
+            lease.done(item.id)  # not handed back as not started: it was delivered
+            log.warning("outbox %d (%s %s, message %d): delivered, but stopped before it was "
+                        "recorded; another worker delivers it again when its lease runs out",
+                        item.id, item.transport, item.op, item.message_id)
+            raise
+
+    async def _retry_recording(self, item: OutboxItem, message: Message,
+                               ref_before: str | None, outcome: Outcome, lease: Lease) -> bool:
+        tries = 0
+        while True:
+            try:
+                async with lease.finishing(item.id):
+                    held = await self._finish(item, message, ref_before, outcome)
+            except Exception as e:
+                if (why := unavailable(e)) is None:
+                    raise
+                if item.id in lease.lost:  # the renewal got through: another worker has it
+                    log.warning("outbox %d (%s %s, message %d): delivered, but another worker "
+                                "had taken the row over before it was recorded; the platform "
+                                "may show it twice", item.id, item.transport, item.op,
+                                item.message_id)
+                    return False
+                tries += 1
+                # at most a poll apart: recorded soon after the database is back, before
+                # a lease that ran out meanwhile lets another instance take the row
+                delay = backoff(tries, self.config.retry_base_seconds,
+                                min(self.config.retry_max_seconds, self.config.poll_seconds))
+                if not self._db_down:
+                    log.warning("outbox: database unavailable (%s) to record delivered row %d "
+                                "(%s %s, message %d); retrying with backoff, its lease kept",
+                                why, item.id, item.transport, item.op, item.message_id)
+                    self._db_down = True
+                else:
+                    log.debug("outbox %d: still cannot record its delivery (%s); retry %d in "
+                              "%.2fs", item.id, why, tries, delay)
+                await asyncio.sleep(delay)
+                continue
+            if tries:
+                log.debug("outbox %d: delivery recorded after %d retries", item.id, tries)
+            return held
 
     async def _attempt(self, item: OutboxItem, message: Message, lease: Lease) -> Outcome:
         """One delivery through the transport, and what to record."""

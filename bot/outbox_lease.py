@@ -53,6 +53,7 @@ class Lease:
         self.deadline = since + seconds
         self._cuts: dict[int, asyncio.Timeout] = {}  # deliveries in flight
         self._lock = asyncio.Lock()
+        self._renewing_fails = False  # one warning per outage, not per renewal
 
     def holds(self, item_id: int) -> bool:
         return item_id in self.held and _loop_time() < self.deadline
@@ -67,6 +68,15 @@ class Lease:
     def done(self, item_id: int) -> None:
         """The row is being finished: no longer renewed (nor given back)."""
         self.held.discard(item_id)
+
+    @contextlib.asynccontextmanager
+    async def finishing(self, item_id: int) -> AsyncIterator[None]:
+        """Record a row's result with no renewal running meanwhile (one that did would find
+        the row finished and take it for lost); the row is done once the block succeeds, and
+        stays held (renewed) if it raised."""
+        async with self._lock:
+            yield
+            self.done(item_id)
 
     @contextlib.asynccontextmanager
     async def delivering(self, item_id: int) -> AsyncIterator[None]:
@@ -117,9 +127,13 @@ class Lease:
         try:
             await self.renew()
         except Exception as e:
-            log.warning("outbox: could not renew the lease of %d rows (%s); their deliveries "
-                        "stop when it runs out", len(self.held), unavailable(e) or repr(e))
+            if not self._renewing_fails:
+                log.warning("outbox: could not renew the lease of %d rows (%s); their "
+                            "deliveries stop when it runs out", len(self.held),
+                            unavailable(e) or repr(e))
+            self._renewing_fails = True
             return False
+        self._renewing_fails = False
         return True
 
     async def keep(self) -> None:

@@ -75,9 +75,13 @@ class Link:
     def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
         self.maker = maker
         self.down = False
+        self.refused = 0  # sessions asked for while down
 
     def __call__(self) -> Any:
-        return Unreachable() if self.down else self.maker()
+        if self.down:
+            self.refused += 1
+            return Unreachable()
+        return self.maker()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -235,3 +239,114 @@ async def test_stopping_hands_back_the_rows_not_started(app: App, workers: Worke
         [("sent", 1, None), ("pending", 0, None)]
     assert await b.run_once() == 1  # at once, not after A's lease
     assert platform.received == [first, second]
+
+
+def recording_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "bot.outbox" and r.levelno == logging.WARNING]
+
+
+async def test_a_delivery_not_recorded_yet_keeps_its_lease(
+        app: App, workers: Workers, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The platform has the message, but recording it fails (the database does not answer
+    that UPDATE): A keeps renewing the row's lease and retries, so B never takes it over and
+    the person gets it once."""
+    a, b, _, platform = workers
+    msg = await send(app, "开庭通知")
+    failures = 0
+    finish = a._finish
+
+    async def flaky_finish(*args: Any) -> bool:
+        nonlocal failures
+        if recording_fails:
+            failures += 1
+            raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+        return await finish(*args)
+
+    recording_fails = True
+    monkeypatch.setattr(a, "_finish", flaky_finish)
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        task = await held_delivery(a, platform)
+        platform.release()
+
+        async def failed_twice() -> bool:
+            return failures >= 2 or task.done()
+
+        await until(failed_twice, "A to fail to record the delivery")
+        for _ in range(3):  # three renewals: held past the lease on either clock
+            clock(app).advance(PAST_THE_LEASE)
+
+            async def renewed() -> bool:
+                [row] = await rows(app)
+                return row.next_attempt_at > app.clock.now() or task.done()
+
+            await until(renewed, "A to renew its lease")
+            assert await b.run_once() == 0  # B leaves it alone
+        recording_fails = False
+        assert await asyncio.wait_for(task, 5) == 1
+    assert failures >= 3
+    assert platform.received == [msg]
+    [row] = await rows(app)
+    assert (row.status, row.attempts, row.claimed_by) == ("sent", 1, None)
+    [warning] = recording_warnings(caplog)  # one for the outage, not one per retry
+    assert warning.startswith("outbox: database unavailable (ConnectionRefusedError: ")
+    assert "to record delivered row" in warning
+    clock(app).advance(PAST_THE_LEASE)
+    assert await b.run_once() == 0
+    assert platform.received == [msg]
+
+
+async def test_a_delivery_is_recorded_once_the_database_is_back(
+        app: App, workers: Workers, caplog: pytest.LogCaptureFixture) -> None:
+    """A loses the database right after the platform took the message: A retries recording it
+    until the database answers again, and the row ends sent, delivered once."""
+    a, b, link, platform = workers
+    msg = await send(app, "开庭通知")
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        task = await held_delivery(a, platform)
+        link.down = True
+        platform.release()
+
+        async def retried() -> bool:
+            return link.refused >= 5 or task.done()
+
+        await until(retried, "A to retry recording the delivery")
+        assert await b.run_once() == 0  # A's lease is still running
+        link.down = False
+        await asyncio.wait([task], timeout=5)
+    clock(app).advance(PAST_THE_LEASE)
+    await b.run_once()  # nothing left to take over
+    assert platform.received == [msg]
+    assert task.result() == 1
+    [row] = await rows(app)
+    assert (row.status, row.attempts, row.claimed_by) == ("sent", 1, None)
+    warnings = recording_warnings(caplog)
+    assert len(warnings) == len(set(warnings))  # none repeated per retry
+    assert sum("to record delivered row" in w for w in warnings) == 1
+
+
+async def test_a_stopping_worker_gives_up_recording_after_its_grace(
+        app: App, workers: Workers, caplog: pytest.LogCaptureFixture) -> None:
+    """The retries end with the stop's grace: the row, delivered but not recorded, stays
+    leased, and is delivered again once its lease runs out (the window docs/deploy.md names)."""
+    a, b, link, platform = workers
+    msg = await send(app, "开庭通知")
+    a.start()
+    await asyncio.wait_for(platform.holding.wait(), 5)
+    link.down = True
+    platform.release()
+
+    async def retried() -> bool:
+        return link.refused >= 3
+
+    await until(retried, "A to retry recording the delivery")
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        await asyncio.wait_for(a.stop(grace=0.2), 5)
+    assert "delivered, but stopped before it was recorded" in caplog.text
+    [row] = await rows(app)
+    assert (row.status, row.claimed_by) == ("sending", a.worker_id)  # not handed back
+    assert await b.run_once() == 0  # A's lease is still running
+    clock(app).advance(PAST_THE_LEASE)
+    assert await b.run_once() == 1
+    assert platform.received == [msg, msg]
