@@ -15,11 +15,16 @@ from datetime import datetime
 
 from bot import cases as ops
 from bot.context import Outbound
-from bot.domain.reminders import review_subject
 from bot.domain.review import State
 from bot.domain.scoring import FieldError
 from bot.domain.workcal import office_deadline_text
-from bot.reminders import HandedOver, hand_over_cards, hand_over_case, send_handed_over
+from bot.reminders import (
+    HandedOver,
+    hand_over_case,
+    hand_over_reviews,
+    link_handed_over,
+    send_handed_over,
+)
 from bot.reviews import due_text, refresh_cards, send_decision_card
 from cards.cases import CHOICES, reassigned_card, view_actions
 from cards.model import KEY_SEP, Button
@@ -54,13 +59,13 @@ async def reassign(out: Outbound, case: CaseRow, to: Person, by: str) -> bool:
     # the reminder series go on, at send time, to the new prosecutor; the case's reminders
     # sent and not settled follow it, and the old prosecutor's 提醒 暂停 ends
     handed = await hand_over_case(out, case, before, footer)
-    await hand_over_cards(out, [review_subject(r.id) for r in rows], before, footer)
+    overdue = await hand_over_reviews(out, case, [r.id for r in rows], before, footer)
     svc = out.services.reminders
     paused = await svc.end_snooze(out, case.code, by) if svc is not None else None
     await _retire_own_cards(out, case, before, footer)
     for row in rows:
         await _hand_over_review_cards(out, row, case, before)
-    await _tell_new(out, case, to, before, rows, handed, paused)
+    await _tell_new(out, case, to, before, rows, handed, overdue, paused)
     if out.directory.person(before) is not None:
         await out.send_dm(before, f"{case.code} 已改派给 {to.name}，此后由其承办。")
     return True
@@ -107,11 +112,14 @@ async def _hand_over_review_cards(out: Outbound, row: ReviewRow, case: CaseRow,
 
 async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
                     rows: list[ReviewRow], handed: list[HandedOver],
-                    paused: datetime | None) -> None:
+                    overdue: dict[int, list[HandedOver]], paused: datetime | None) -> None:
     """The new prosecutor's card: the case, where it stands, what waits for them, with the
     buttons their 码 card has; then the decision card of each request waiting for an answer
-    and their copy of each reminder `handed` over. `paused`: when the old prosecutor's 提醒
-    暂停, ended, would have let the reminders resume."""
+    and their copy of each reminder `handed` over. A request's overdue-answer reminder
+    (`overdue`, by request) gets no card of its own beside the decision card, which carries
+    the answer and says 已逾期: that card stands for it (in 提醒, settled by the answer).
+    `paused`: when the old prosecutor's 提醒 暂停, ended, would have let the reminders
+    resume."""
     ev = await repo.current_evaluation(out.session, case)
     last = await repo.last_intake(out.session, case.code)
     waiting: list[str] = []
@@ -128,8 +136,11 @@ async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
     for r in await review_repo.awaiting_rescore(out.session, case.code):
         waiting.append(f"待您重新评分：复核申请 #{r.id} 已同意调整，去评分："
                        f"{ops.score_url(out, case.code)}?review={r.id}")
-    waiting += [h.line for h in handed]
     is_open = case.status == OPEN
+    decided = {r.id for r in answer} if is_open else set()
+    # the re-score's reminder (agreed, not yet re-scored) has no decision card: its own copy
+    handed = handed + [h for rid, hs in overdue.items() if rid not in decided for h in hs]
+    waiting += [h.line for h in handed]
     if paused is not None and is_open:
         resume = office_deadline_text(paused, out.services.config.tz)
         waiting.append(f"原承办检察官的提醒暂停（至 {resume}）已随改派结束，提醒照常发给您；"
@@ -144,5 +155,6 @@ async def _tell_new(out: Outbound, case: CaseRow, to: Person, before: str,
         closed=ops.closed_footer(out, case)))
     if is_open:
         for r in answer:
-            await send_decision_card(out, r, case)
+            msg_id = await send_decision_card(out, r, case)
+            link_handed_over(out, overdue.get(r.id, []), to.id, msg_id)
     await send_handed_over(out, handed, to.id, before)

@@ -863,7 +863,11 @@ def _actor(out: Outbound, by: str) -> str:
 async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card],
                   retire: bool = False) -> None:
     """Update one sent card in place with `change` (nothing when the message or its card is
-    gone); `retire` as in `Outbound.update_card`."""
+    gone); `retire` as in `Outbound.update_card`. A request's decision card standing for an
+    overdue-answer reminder handed over at 改派 (`hand_over_reviews`) is left as it is: the
+    request's own changes redraw it."""
+    if await review_repo.is_card(out.session, message_id):
+        return
     msg = await get_message(out.session, message_id)
     card = message_card(msg) if msg else None
     if msg is not None and card is not None:
@@ -1039,6 +1043,37 @@ async def hand_over_case(out: Outbound, case: CaseRow, before: str, footer: str
         return []
     subj = (await svc.load_cases(out.session, [case.code], out.now()))[case.code]
     return await _hand_over(out, svc, subj, before, case.prosecutor, footer)
+
+
+async def hand_over_reviews(out: Outbound, case: CaseRow, review_ids: Sequence[int],
+                            before: str, footer: str) -> dict[int, list[HandedOver]]:
+    """改派, for the case's review requests (``case.prosecutor`` already the new one): as
+    ``hand_over_case``, by request. An overdue-answer reminder sent and not settled follows
+    the case instead of being closed (the new prosecutor's 提醒 would not list it before its
+    next slot); the caller makes it theirs (``send_handed_over``, or ``link_handed_over``
+    to the decision card they get anyway)."""
+    subjects = [review_subject(i) for i in review_ids]
+    svc = out.services.reminders
+    if svc is None:
+        await hand_over_cards(out, subjects, before, footer)
+        return {}
+    loaded = await svc.load_reviews(out.session, review_ids, out.now())
+    found: dict[int, list[HandedOver]] = {}
+    for review_id, subject in zip(review_ids, subjects, strict=True):
+        handed = await _hand_over(out, svc, loaded[subject], before, case.prosecutor, footer)
+        if handed:
+            found[review_id] = handed
+    return found
+
+
+def link_handed_over(out: Outbound, handed: Sequence[HandedOver], to: str,
+                     message_id: int) -> None:
+    """Make the reminders ``handed`` over ``to``'s with no card of their own: the card
+    ``message_id`` (a request's decision card, which carries the answer) stands for them.
+    提醒 lists them; answering, a later slot or another 改派 settle them as any copy, leaving
+    that card to its request (``_redraw``)."""
+    for h in handed:
+        repo.add_message(out.session, h.reminder.id, to, message_id)
 
 
 async def hand_over_rectifications(out: Outbound, item_ids: Sequence[int], before: str,

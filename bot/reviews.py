@@ -281,12 +281,13 @@ async def review_view(out: Outbound, row: ReviewRow, case: CaseRow) -> ReviewVie
         prosecutor=d.person_name(case.prosecutor))
 
 
-async def send_decision_card(out: Outbound, row: ReviewRow, case: CaseRow) -> None:
+async def send_decision_card(out: Outbound, row: ReviewRow, case: CaseRow) -> int:
     """A fresh copy of the prosecutor's card for `row` in their 1:1 chat, kept in step like
-    the original."""
+    the original; its message id."""
     msg = await out.send_dm(case.prosecutor, card=RENDER["prosecutor"](
         await review_view(out, row, case)))
     repo.add_card(out.session, row.id, msg.id, "prosecutor")
+    return msg.id
 
 
 def joint_example(out: Outbound) -> str:

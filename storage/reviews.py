@@ -117,6 +117,13 @@ async def cards(session: AsyncSession, review_id: int) -> list[ReviewCard]:
     return list(rows.scalars())
 
 
+async def is_card(session: AsyncSession, message_id: int) -> bool:
+    """Whether the message is a card about a request (kept in step by the request's own
+    changes, `bot.reviews.refresh_cards`)."""
+    return await session.scalar(
+        select(ReviewCard.id).where(ReviewCard.message_id == message_id).limit(1)) is not None
+
+
 def add_card(session: AsyncSession, review_id: int, message_id: int, kind: str) -> None:
     """Remember a card sent about a request, so every copy is re-rendered when it changes."""
     session.add(ReviewCard(review_id=review_id, message_id=message_id, kind=kind))

@@ -365,3 +365,40 @@ async def test_a_reminder_pause_ends_with_the_reassignment(console: Console) -> 
     assert weekly["at"].startswith("2026-11-09T01:00")
     r = await say(console, NEW, f"提醒 暂停 {code} 3")
     assert "已暂停" in r[0]["text"] and "第 1/2 次" in r[0]["text"], r[0]["text"]
+
+
+async def test_an_overdue_answer_reminder_follows_the_case(console: Console) -> None:
+    """QA: the overdue 复核答复 reminder sent to the old prosecutor was closed on 改派; the new
+    one got the decision card, but their 提醒 did not list the overdue reminder until its next
+    slot. It follows the case now, without a card of its own (the decision card, sent at
+    改派, is the one to act on): in their 提醒, no longer in the old prosecutor's."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [delivered] = cards(await console.messages(f"dm:{INV}"))
+    await console.click(INV, delivered["id"], "review.file",
+                        {"items": "1", "reason": "监控已调取，事实清楚"})
+    await console.advance("4d")  # Friday 11-06 09:30: not answered, reminded
+    [old] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+             if "复核答复" in m["card"]["title"]]
+    line = f"· 复核答复 复核申请 #1（{code}）"
+    assert line in await listing(console, PROSECUTOR)
+    seen = len(await console.messages(f"dm:{NEW}"))
+
+    assert (await reassign(console, code, NEW)).status == 200
+    was = (await current(console, f"dm:{PROSECUTOR}", old["id"]))["card"]
+    assert was["actions"] == [] and was["footer"] == f"已改派给 {name(console, NEW)}"
+    assert line not in await listing(console, PROSECUTOR)
+
+    # the 改派 card and the decision card, no third card; 提醒 lists the overdue reminder
+    told, answer = (await console.messages(f"dm:{NEW}"))[seen:]
+    assert "答复期限 2026-11-05（周四）18:00 前（已逾期）" in told["card"]["body"]
+    assert labels(answer["card"]) == ["同意并调整", "驳回", "提交检警共同评议"]
+    mine = await listing(console, NEW)
+    assert line in mine and "待处理提醒（1条）" in mine, mine
+
+    # their answer settles it: gone from 提醒, the decision card as answered
+    r = await console.click(NEW, answer["id"], "review.accept")
+    assert "已同意" in r["messages"][-1]["text"]
+    assert "待处理提醒" not in await listing(console, NEW)
+    now = (await current(console, f"dm:{NEW}", answer["id"]))["card"]
+    assert now["title"].startswith("复核申请 #1") and "复核答复" not in now["title"], now
