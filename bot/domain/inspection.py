@@ -3,7 +3,6 @@ format the host must type, the manifest, and the order in which units are questi
 
 from __future__ import annotations
 
-import calendar
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,6 +11,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from bot.domain.codes import normalize_code
+from bot.domain.dates import no_such_day
 from bot.domain.draw import (
     METHOD_CITIES_FIRST,
     METHOD_EQUAL_OFFICE,
@@ -305,18 +305,27 @@ def _month_day(t: str, today: date) -> tuple[date | None, str]:
     m = _MONTH_DAY.fullmatch(t)
     assert m is not None
     month, day = int(m.group(1)), int(m.group(2) or m.group(3))
-    if not 1 <= month <= 12:
-        return None, f"没有 {month} 月"
-    if not 1 <= day <= calendar.monthrange(2000, month)[1]:  # 2000: a leap year
-        return None, f"{month} 月没有 {day} 日"
+    if why := no_such_day(None, month, day):
+        return None, why
     for year in (today.year, today.year + 1):
-        try:
-            found = date(year, month, day)
-        except ValueError:  # 2月29日 of a common year
+        if no_such_day(year, month, day):  # 2月29日 of a common year
             continue
-        if found >= today:
+        if (found := date(year, month, day)) >= today:
             return found, ""
-    return None, f"{today.year + 1} 年 {month} 月没有 {day} 日，请写明年份"
+    return None, f"{no_such_day(today.year + 1, month, day)}，请写明年份"
+
+
+# a full date: 2026-12-31, 2026/12/31, 2026.12.31, 2026年12月31日
+_FULL_DATE = re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?")
+
+
+def _impossible(t: str, today: date) -> str:
+    """Why a typed date (NFKC) that reads as one names no day (2026-02-30, 2月30日), or ''."""
+    if _MONTH_DAY.fullmatch(t):
+        return _month_day(t, today)[1]
+    if m := _FULL_DATE.fullmatch(t):
+        return no_such_day(*(int(g) for g in m.groups())) or ""
+    return ""
 
 
 def parse_due(text: str, today: date) -> date | None:
@@ -329,12 +338,12 @@ def parse_due(text: str, today: date) -> date | None:
     m = re.fullmatch(r"(\d{1,3})天", t)
     if m:
         return today + timedelta(days=int(m.group(1)))
-    m = re.fullmatch(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?", t)
+    m = _FULL_DATE.fullmatch(t)
     if not m:
         return None
     try:
         return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
+    except ValueError:  # 2026-02-30 (read_due says why), year 0000
         return None
 
 
@@ -355,8 +364,7 @@ def due_problem(due: date, today: date) -> str | None:
 def read_due(text: str, today: date, *, optional: bool = False) -> tuple[date | None, str]:
     """A typed due date (``parse_due``) that ``due_problem`` accepts, or None with why not, as
     整改 and 实地督察 answer it (``optional``: the date may be left out)."""
-    t = unicodedata.normalize("NFKC", text).strip()
-    if _MONTH_DAY.fullmatch(t) and (impossible := _month_day(t, today)[1]):
+    if impossible := _impossible(unicodedata.normalize("NFKC", text).strip(), today):
         return None, f"截止日期「{text[:20]}」无效：{impossible}。"
     due = parse_due(text, today)
     if due is None:

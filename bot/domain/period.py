@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.domain.dates import no_such_day
+
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 ALL_WORDS = ("全部", "所有", "全部案件")
 PRESETS = ("本月", "上月", "本季度", "上季度", "今年")  # the /stats page's links
@@ -159,14 +161,14 @@ def _in_year(token: str, year: int) -> tuple[date, date]:
 
 
 def _month_or_day(year: int, numbers: list[int], token: str) -> tuple[date, date]:
-    """[month] or [month, day] of `year`; PeriodError naming `token` when there is no such."""
-    try:
-        if len(numbers) == 1:
-            return _month(year, numbers[0])
-        day = date(year, *numbers)
-        return day, day
-    except ValueError:
-        raise PeriodError(f"日期「{token}」不存在") from None
+    """[month] or [month, day] of `year`; PeriodError naming `token`, and why, when there is
+    no such (日期「2026-02-30」无效：2 月没有 30 日, as 整改 says it)."""
+    if why := no_such_day(year, *numbers):
+        raise PeriodError(f"日期「{token}」无效：{why}")
+    if len(numbers) == 1:
+        return _month(year, numbers[0])
+    day = date(year, *numbers)
+    return day, day
 
 
 def _latest(token: str, today: date) -> tuple[date, date]:

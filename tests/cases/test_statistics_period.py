@@ -175,7 +175,10 @@ async def test_periods_as_offices_type_them(four_cases: Console) -> None:
     assert head(await ask(c, "统计 10月31日至1月10日"))[1:4:2] == [
         "统计期间：2026-10-31 至 2027-01-10（按案件录入日期）", "案件总数：3"]
     bad_day = await ask(c, "统计 11.31")
-    assert bad_day["text"].startswith("日期「11.31」不存在。示例：统计 上月。期间还可写：今天、")
+    assert bad_day["text"].startswith(
+        "日期「11.31」无效：11 月没有 31 日。示例：统计 上月。期间还可写：今天、")
+    bad_day = await ask(c, "统计 2026-02-30")  # said why, as 整改 does
+    assert bad_day["text"].startswith("日期「2026-02-30」无效：2 月没有 30 日。示例：统计 上月。")
 
 
 async def test_the_page_and_its_csv_take_a_period(four_cases: Console) -> None:
@@ -250,13 +253,13 @@ async def test_the_page_takes_a_period_as_typed_after_统计(four_cases: Console
     ({"period": "x"}, "看不懂统计期间「x」。"),  # echoed as typed, not as 「X」
     ({"period": "q9"}, "看不懂统计期间「q9」。"),
     ({"from": "abc", "to": "2026-10-31"}, "开始日期「abc」应为 YYYY-MM-DD 格式"),
-    ({"period": "11.31"}, "日期「11.31」不存在。可填写如："),
+    ({"period": "11.31"}, "日期「11.31」无效：11 月没有 31 日。可填写如："),
     ({"period": "上月", "from": "2026-10-01", "to": "2026-10-31"},
      "请只给出一种统计期间：period，或 from 和 to"),
     ({"from": "2026-10-31", "to": "2026-10-01"}, "结束日期 2026-10-01 早于开始日期 2026-10-31"),
     ({"from": "2026-10-01"}, "缺少结束日期：请同时给出开始和结束日期"),
     ({"from": "上月", "to": "2026-10-31"}, "开始日期「上月」应为 YYYY-MM-DD 格式，如 2026-10-01"),
-    ({"from": "2026-02-30", "to": "2026-03-31"}, "日期「2026-02-30」不存在"),
+    ({"from": "2026-02-30", "to": "2026-03-31"}, "日期「2026-02-30」无效：2 月没有 30 日"),
 ])
 async def test_a_bad_period_on_the_page_or_csv_is_a_400_with_the_reason(
         console: Console, query: dict[str, str], reason: str) -> None:

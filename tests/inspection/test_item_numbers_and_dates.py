@@ -63,9 +63,14 @@ async def test_a_due_date_without_a_year_is_the_next_such_day(console: Console) 
     said = (await say(console, "实地督察 2 p-leader-1 12月10日 核查台账"))[0]["text"]
     assert said.endswith("期限 2026-12-10（周四）。"), said
     for typed, why in [("2月30日", "2 月没有 30 日"), ("13月1日", "没有 13 月"),
-                       ("2月29日", "2027 年 2 月没有 29 日，请写明年份")]:
+                       ("2月29日", "2027 年 2 月没有 29 日，请写明年份"),
+                       # a full date too (it said 无效，请写 …), as 实地督察 does
+                       ("2026-02-30", "2 月没有 30 日"), ("2027年2月29日", "2027 年 2 月没有 29 日"),
+                       ("2026-13-01", "没有 13 月")]:
         said = (await say(console, f"整改 2 {typed} 建立月报制度"))[0]["text"]
         assert said == f"截止日期「{typed}」无效：{why}。", said
+    said = (await say(console, "实地督察 2 p-leader-1 2026-02-30 核查台账"))[0]["text"]
+    assert said == "截止日期「2026-02-30」无效：2 月没有 30 日。", said
 
 
 def test_the_next_such_day_is_counted_from_the_bots_today() -> None:
