@@ -309,3 +309,38 @@ async def test_the_prosecutor_is_not_told_a_filer_off_the_roster_was_told(
                                 {"outcome": "维持", "minutes": "双方同意维持原评分"})
         assert r["messages"][-1]["text"] == "已记录评议结果：维持原评分。"
         assert await texts(console, INV) == before  # nothing reached them
+
+
+async def test_a_filer_moved_to_another_police_unit_still_hears_the_answer(
+        tmp_path: Path, port: int) -> None:
+    """An investigator sees a case by being recorded on it (`may_view`: the case's
+    investigators, whatever their unit), not by their police unit: moved by a roster edit to
+    乐顺's police after filing, they are still told the prosecutor's answers (同意并调整,
+    驳回), their receipt cards follow, and the prosecutor hears the reason reached them."""
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        accepted, to_accept = await file_review(console)
+        rejected, to_reject = await file_review(console)
+
+        def to_le_shun_police(data: dict[str, Any]) -> None:
+            next(p for p in data["people"] if p["id"] == INV)["unit"] = "ps-ls"
+        await hand_edit(console, org, to_le_shun_police)
+        moved = console.app.services.directory.person(INV)
+        assert moved is not None and moved.unit == "ps-ls"
+
+        r = await console.click(PROSECUTOR, to_accept, "review.accept")
+        assert r["messages"][-1]["text"].startswith(f"复核申请 #1（{accepted}）已同意。请您重新评分")
+        r = await console.click(PROSECUTOR, to_reject, "review.reject", {"reason": "证据仍不足"})
+        assert r["messages"][-1]["text"] == (
+            f"复核申请 #2（{rejected}）已驳回，驳回理由已告知申请人{person_name(console, INV)}。")
+
+        told = await texts(console, INV)
+        assert f"您的复核申请 #1（{accepted}）已同意，承办检察官将重新评分。" in told
+        assert f"您的复核申请 #2（{rejected}）已驳回。理由：证据仍不足" in told
+        receipts = {m["card"]["title"]: m["card"] for m in cards(await console.messages(f"dm:{INV}"))
+                    if m["card"]["title"].startswith("您的复核申请")}
+        assert set(receipts) == {"您的复核申请 #1 · 已同意", "您的复核申请 #2 · 已驳回"}, receipts
+        assert "驳回理由：证据仍不足" in receipts["您的复核申请 #2 · 已驳回"]["body"]
+        assert all(c["footer"] != "您已无权查看此案件，本卡片不再更新" for c in receipts.values())

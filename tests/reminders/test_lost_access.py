@@ -1,6 +1,6 @@
 """Reminders and people who may no longer see the case (SPEC §3): a 院领导 moved to another
-office by a roster edit. The cards they were sent before are not redrawn with what became of
-the case.
+office by a roster edit, an investigator who left the roster. A sweep sends them nothing of
+it, and the cards they were sent before are not redrawn with what became of the case.
 
 The clock starts on Monday 2026-11-02 09:30 Asia/Shanghai (tests/conftest.py START)."""
 
@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.admin.test_roster_departures import hand_edit
+from tests.admin.test_roster_departures import hand_edit, without
 from tests.cases.helpers import (
     AUTH,
     INVESTIGATORS,
@@ -24,8 +24,9 @@ from tests.cases.helpers import (
 )
 from tests.conftest import Console, make_settings, open_console
 
-INV = INVESTIGATORS[0]
+INV, INV2 = INVESTIGATORS
 LEADER = "p-leader-hc"  # 院领导 of 海澄 (c01-01), the cases' office
+HC_CHIEF = "p-chief-c01-01"  # 海澄's 检察长: its escalations once it has no 院领导
 NEUTRAL = "您已无权查看此案件，本卡片不再更新"
 
 
@@ -53,6 +54,38 @@ async def titled(console: Console, person: str, word: str) -> list[dict[str, Any
 async def current(console: Console, person: str, message_id: int) -> dict[str, Any]:
     [msg] = [m for m in await console.messages(f"dm:{person}") if m["id"] == message_id]
     return dict(msg["card"])
+
+
+async def test_a_leader_moved_away_is_not_sent_the_accountability_review(
+        tmp_path: Path, port: int) -> None:
+    """Custody runs out on Saturday 11-07 with the case red; before the 责任倒查 goes out
+    (Monday 11-09), 海澄's 院领导 is moved to 乐顺: the escalation reaches 海澄's 检察长, and
+    the leader gets nothing."""
+    async with editable(tmp_path, port) as (console, org):
+        code = await create_case(console, custody_deadline="2026-11-07")
+        await evaluate(console, code, RED)
+        await hand_edit(console, org, to_le_shun(LEADER))
+        await console.advance("7d")  # Monday 11-09 09:31
+        assert len(await titled(console, PROSECUTOR, "责任倒查")) == 1
+        assert len(await titled(console, HC_CHIEF, "责任倒查")) == 1
+        assert await titled(console, LEADER, "责任倒查") == []
+        assert not [m for m in await console.messages(f"dm:{LEADER}") if code in str(m)]
+
+
+async def test_an_investigator_off_the_roster_is_not_sent_the_consultation_reminder(
+        tmp_path: Path, port: int) -> None:
+    """诉前会商 goes to the case's investigators (recorded on it) and its prosecutor, 15 days
+    before the investigation deadline; one investigator has left the roster by then: the
+    other and the prosecutor get it, they nothing."""
+    async with editable(tmp_path, port) as (console, org):
+        code = await create_case(console, investigation_deadline="2026-11-20")
+        await evaluate(console, code, RED)
+        await hand_edit(console, org, without(INV))
+        before = await console.messages(f"dm:{INV}")
+        await console.advance("3d")  # Thursday 11-05 09:30, 15 days before the deadline
+        assert len(await titled(console, INV2, "诉前会商")) == 1
+        assert len(await titled(console, PROSECUTOR, "诉前会商")) == 1
+        assert await console.messages(f"dm:{INV}") == before
 
 
 async def test_a_leader_moved_away_keeps_the_review_escalation_as_it_was(
