@@ -40,7 +40,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import closed_footer, code_links, notify, score_url
+from bot.cases import closed_footer, code_links, notify, redraw_case_card, score_url
 from bot.context import Outbound, Services, unit_of_work
 from bot.domain.reminders import (
     CASE_KINDS,
@@ -591,7 +591,7 @@ class ReminderService:
             r.status, r.sent_at = SENT, now
             # earlier cards of the series: a repeat's, or a one-off's for an earlier slot (a
             # 诉前会商 or 责任倒查 sent before the case's deadline was moved)
-            await self._supersede(out, r, reached, now)
+            await self._supersede(out, r, reached, now, subj.case)
             result.sent += 1
             result.late += int(r.late)
             sent_ids.append(r.id)
@@ -605,15 +605,17 @@ class ReminderService:
         return {pid for role in rule.recipients for pid in subj.people.get(role, ())}
 
     async def _supersede(self, out: Outbound, sent: Reminder, recipients: Sequence[str],
-                         now: datetime) -> None:
+                         now: datetime, case: CaseRow | None) -> None:
         """At most one open card per series (rule, subject) and person: the recipients'
         earlier cards of the series still open lose their buttons (已由 … 的新提醒取代) and are
-        no longer theirs; a reminder left with no card is closed."""
+        no longer theirs; a reminder left with no card is closed. `recipients` are those the
+        new card reached (`notify`: they may see `case`, the subject's); the earlier cards of
+        anyone else stay as they are."""
         touched: set[int] = set()
         for old, rm in await repo.open_copies_of_series(out.session, sent.rule_id, sent.subject,
                                                         recipients, sent.id):
             await _redraw(out, rm.message_id, partial(superseded_card, at=now, tz=self.tz),
-                          retire=True)
+                          retire=True, case=case)
             await repo.drop_copy(out.session, rm.id)
             touched.add(old.id)
         for old_id in sorted(touched):
@@ -725,8 +727,9 @@ class ReminderService:
         closed = partial(closed_card, label=CLOSED_LABELS.get(how, how),
                          who=_actor(out, by) + CLOSED_ACTS.get(how, ""), at=now, tz=self.tz,
                          footer=footer)
+        case = await _case_of(out, reminder)
         for rm in await repo.messages_of(out.session, reminder.id):
-            await _redraw(out, rm.message_id, closed)
+            await _redraw(out, rm.message_id, closed, case=case)
         await out.audit(by, "reminder.close", reminder.key, {"how": how, "id": reminder.id})
         return True
 
@@ -739,10 +742,11 @@ class ReminderService:
         if not await repo.reopen_once(out.session, reminder.id, how):
             return False
         reminder.closed_at = reminder.closed_by = reminder.closed_how = None
+        case = await _case_of(out, reminder)
         for rm in await repo.messages_of(out.session, reminder.id):
             await _redraw(out, rm.message_id, partial(
                 reopened_card, reminder_id=reminder.id, label=label, who=_actor(out, by),
-                at=out.now(), tz=self.tz, extra=extra(rm.person_id)))
+                at=out.now(), tz=self.tz, extra=extra(rm.person_id)), case=case)
         await out.audit(by, "reminder.reopen", reminder.key, {"was": how, "id": reminder.id})
         return True
 
@@ -764,7 +768,8 @@ class ReminderService:
             view = self.view(r, rule, subj, r.due_at)
             for rm in await repo.messages_of(out.session, r.id):
                 fresh = reminder_card(self.for_recipient(out, view, subj, rm.person_id))
-                await _redraw(out, rm.message_id, partial(restored_card, fresh=fresh))
+                await _redraw(out, rm.message_id, partial(restored_card, fresh=fresh),
+                              case=case)
             await out.audit(by, "reminder.reopen", r.key, {"was": CASE_CLOSED, "id": r.id})
 
     async def close_own_copy(self, out: Outbound, reminder: Reminder, by: str,
@@ -778,7 +783,7 @@ class ReminderService:
         for rm in await repo.messages_of(out.session, reminder.id):
             if rm.person_id == by and await repo.drop_copy(out.session, rm.id):
                 done = True
-                await _redraw(out, rm.message_id, closed)
+                await _redraw(out, rm.message_id, closed, case=await _case_of(out, reminder))
         if done:
             await out.audit(by, "reminder.close_copy", reminder.key, {"id": reminder.id})
         return done
@@ -851,7 +856,7 @@ class ReminderService:
                 mine = rm.person_id == case.prosecutor
                 await _redraw(out, rm.message_id, partial(
                     restated, status=status, keep_evaluate=keep_evaluate,
-                    evaluate_url=evaluate if mine else None))
+                    evaluate_url=evaluate if mine else None), case=case)
 
 
 def _actor(out: Outbound, by: str) -> str:
@@ -861,17 +866,31 @@ def _actor(out: Outbound, by: str) -> str:
 
 
 async def _redraw(out: Outbound, message_id: int, change: Callable[[Card], Card],
-                  retire: bool = False) -> None:
+                  retire: bool = False, *, case: CaseRow | None = None) -> None:
     """Update one sent card in place with `change` (nothing when the message or its card is
     gone); `retire` as in `Outbound.update_card`. A request's decision card standing for an
     overdue-answer reminder handed over at 改派 (`hand_over_reviews`) is left as it is: the
-    request's own changes redraw it."""
+    request's own changes redraw it. The card of a reminder about `case` goes through
+    `redraw_case_card`: in the chat of someone who may no longer see the case (moved to another
+    office, reassigned away, off the roster) it is redrawn neutrally, so its closing (已答复,
+    案件已结案, …) or 现状 line does not tell them what became of the case."""
     if await review_repo.is_card(out.session, message_id):
         return
     msg = await get_message(out.session, message_id)
     card = message_card(msg) if msg else None
-    if msg is not None and card is not None:
+    if msg is None or card is None:
+        return
+    if case is not None:
+        await redraw_case_card(out, case, msg, change(card), retire=retire)
+    else:
         await out.update_card(msg, change(card), retire=retire)
+
+
+async def _case_of(out: Outbound, reminder: Reminder) -> CaseRow | None:
+    """The case a reminder is about (its own, a review request's); None for an inspection
+    item's."""
+    return (await case_repo.get_case(out.session, reminder.case_code)
+            if reminder.case_code else None)
 
 
 def custody_status(case: CaseRow, tz: tzinfo) -> str | None:

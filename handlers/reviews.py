@@ -67,23 +67,24 @@ async def _loaded(ctx: Context) -> tuple[ReviewRow, CaseRow] | None:
 
 
 async def _decide(ctx: Context, row: ReviewRow, case: CaseRow, action: Action, to_filer: str,
-                  **values: object) -> bool:
+                  **values: object) -> bool | None:
     """Decide a pending request and tell the filer (in the second person) what became of it;
-    False when nothing was decided (the refusal is already answered). The caller then tells
-    the prosecutor who clicked what they have to do next."""
+    None when nothing was decided (the refusal is already answered), else whether the filer
+    was told (False: they may no longer see the case, `ops.notify`). The caller then tells
+    the prosecutor who clicked what they have to do next, naming the filer only if told."""
     if ctx.user.id != case.prosecutor:
         await ctx.reply("只有本案承办检察官可以处理该复核申请。")
-        return False
+        return None
     if not await apply(ctx, row, action, decided_by=ctx.user.id, decided_at=ctx.now(), **values):
         await ctx.reply(_refused(ctx, row, action))
-        return False
+        return None
     ctx.action_done()
     await ctx.audit(ctx.user.id, f"review.{action.value}", case.code,
                     {"review": row.id, **{k: str(v) for k, v in values.items()}})
     await settle_review_reminders(ctx, row.id, ctx.user.id, "answered")
     await refresh_cards(ctx, row, case)
-    await ops.notify(ctx, case, row.filed_by, f"您的复核申请 #{row.id}（{case.code}）{to_filer}")
-    return True
+    return await ops.notify(ctx, case, row.filed_by,
+                            f"您的复核申请 #{row.id}（{case.code}）{to_filer}") is not None
 
 
 def _refused(ctx: Context, row: ReviewRow, action: Action) -> str:
@@ -108,7 +109,7 @@ async def accept(event: CardActionEvent, ctx: Context) -> None:
     if got is None:
         return
     row, case = got
-    if await _decide(ctx, row, case, Action.ACCEPT, "已同意，承办检察官将重新评分。"):
+    if await _decide(ctx, row, case, Action.ACCEPT, "已同意，承办检察官将重新评分。") is not None:
         await ctx.reply(f"复核申请 #{row.id}（{case.code}）已同意。{_rescore_how(ctx, row)}")
 
 
@@ -126,10 +127,11 @@ async def reject(event: CardActionEvent, ctx: Context) -> None:
     if got is None:
         return
     row, case = got
-    if await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason}",
-                     reject_reason=reason):
-        await ctx.reply(f"复核申请 #{row.id}（{case.code}）已驳回，"
-                        f"驳回理由已告知申请人{ctx.directory.person_name(row.filed_by)}。")
+    told = await _decide(ctx, row, case, Action.REJECT, f"已驳回。理由：{reason}",
+                         reject_reason=reason)
+    if told is not None:
+        await ctx.reply(f"复核申请 #{row.id}（{case.code}）已驳回" + (
+            f"，驳回理由已告知申请人{ctx.directory.person_name(row.filed_by)}。" if told else "。"))
 
 
 @router.action("review.joint", roles=("prosecutor",))
@@ -150,11 +152,13 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
         return
     row, case = got
     time = f"{when:%Y-%m-%d %H:%M}"
-    if not await _decide(ctx, row, case, Action.JOINT,
-                         f"已提交检警共同评议，时间：{time}，请届时参加。", joint_time=time):
+    filer_told = await _decide(ctx, row, case, Action.JOINT,
+                               f"已提交检警共同评议，时间：{time}，请届时参加。", joint_time=time)
+    if filer_told is None:
         return
     await ctx.session.refresh(row)
-    told = [f"申请人{ctx.directory.person_name(row.filed_by)}"]
+    # only those told: not a filer who may no longer see the case (off the roster)
+    told = [f"申请人{ctx.directory.person_name(row.filed_by)}"] if filer_told else []
     if row.status == State.JOINT and not any(c.kind == "joint"
                                              for c in await repo.cards(ctx.session, row.id)):
         view = await review_view(ctx, row, case)
@@ -170,8 +174,9 @@ async def joint(event: CardActionEvent, ctx: Context) -> None:
         if leader is not None and leader.id in reached:
             told.append(f"{'院领导' if 'leader' in leader.roles else '检察长'}{leader.name}")
         await ctx.session.flush()
-    await ctx.reply(f"复核申请 #{row.id}（{case.code}）已提交检警共同评议，时间：{time}，"
-                    f"已通知{'、'.join(told)}。评议后请在卡片上点「记录评议结果」。")
+    await ctx.reply(f"复核申请 #{row.id}（{case.code}）已提交检警共同评议，时间：{time}"
+                    + (f"，已通知{'、'.join(told)}" if told else "")
+                    + "。评议后请在卡片上点「记录评议结果」。")
 
 
 @router.action("review.outcome", roles=("prosecutor",))
@@ -220,11 +225,11 @@ async def outcome(event: CardActionEvent, ctx: Context) -> None:
     await refresh_cards(ctx, row, case)
     changed = result == CHANGED
     label = "调整评分" if changed else "维持原评分"
-    await ops.notify(ctx, case, row.filed_by, (
+    told = await ops.notify(ctx, case, row.filed_by, (
         f"您的复核申请 #{row.id}（{case.code}）共同评议结果：{label}"
         f"{'，承办检察官将重新评分' if changed else ''}。请在回执卡片上点「确认评议结果」。"))
-    await ctx.reply(f"已记录评议结果：{label}，已请申请人{ctx.directory.person_name(row.filed_by)}确认。"
-                    + (_rescore_how(ctx, row) if changed else ""))
+    asked = f"，已请申请人{ctx.directory.person_name(row.filed_by)}确认" if told else ""
+    await ctx.reply(f"已记录评议结果：{label}{asked}。" + (_rescore_how(ctx, row) if changed else ""))
 
 
 async def _filer_action(ctx: Context, action: Action, values: dict[str, object], done: str) -> None:

@@ -18,6 +18,7 @@ from storage.models import table
 from tests.admin.test_roster_departures import hand_edit, without
 from tests.cases.helpers import (
     AUTH,
+    INVESTIGATORS,
     MANAGER,
     PROSECUTOR,
     RED,
@@ -254,3 +255,92 @@ async def test_a_case_manager_moved_away_is_not_told_the_wait_ended_or_began_aga
         assert any("无需等待承办检察官选择，请重新扫码受理" in t
                    for t in await texts(console, MANAGER2))
         assert await texts(console, MANAGER) == before
+
+
+# -- a review request's filer who may no longer see the case ----------------------------------
+
+INV, INV2 = INVESTIGATORS
+HC_LEADER = "p-leader-hc"  # 院领导 of the case's office
+
+
+def person_name(console: Console, pid: str) -> str:
+    return console.app.services.directory.person_name(pid)
+
+
+async def file_review(console: Console, filer: str = INV, items: str = "1") -> tuple[str, int]:
+    """A red case and `filer`'s review request on it: (its code, the prosecutor's card of it)."""
+    code = await create_case(console)
+    await evaluate(console, code, RED)
+    [card] = [m for m in cards(await console.messages(f"dm:{filer}"))
+              if m["card"]["title"].startswith("案件码") and code in str(m["card"])]
+    r = await console.click(filer, card["id"], "review.file", {"items": items, "reason": "已补证"})
+    assert "已提交" in r["messages"][-1]["text"], r
+    [pcard] = [m for m in cards(await console.messages(f"dm:{PROSECUTOR}"))
+               if m["card"]["title"].startswith("复核申请 #") and code in m["card"]["body"]]
+    return code, int(pcard["id"])
+
+
+async def test_the_prosecutor_is_not_told_a_filer_off_the_roster_was_told(
+        tmp_path: Path, port: int) -> None:
+    """The filer left the roster after filing: `notify` skips them, so the prosecutor's
+    answers to 驳回, 提交检警共同评议 and 记录评议结果 name only those actually told."""
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        rejected, to_reject = await file_review(console)
+        joint, to_meet = await file_review(console)
+        gone = person_name(console, INV)
+        await hand_edit(console, org, without(INV))
+        before = await texts(console, INV)
+
+        r = await console.click(PROSECUTOR, to_reject, "review.reject", {"reason": "证据仍不足"})
+        assert r["messages"][-1]["text"] == f"复核申请 #1（{rejected}）已驳回。"
+
+        r = await console.click(PROSECUTOR, to_meet, "review.joint", {"time": "2026-11-05 14:30"})
+        said = r["messages"][-1]["text"]
+        assert said == (f"复核申请 #2（{joint}）已提交检警共同评议，时间：2026-11-05 14:30，"
+                        f"已通知侦查人员{person_name(console, INV2)}、院领导"
+                        f"{person_name(console, HC_LEADER)}。评议后请在卡片上点「记录评议结果」。")
+        assert "申请人" not in said and gone not in said
+
+        await console.advance("4d")  # the meeting is past
+        r = await console.click(PROSECUTOR, to_meet, "review.outcome",
+                                {"outcome": "维持", "minutes": "双方同意维持原评分"})
+        assert r["messages"][-1]["text"] == "已记录评议结果：维持原评分。"
+        assert await texts(console, INV) == before  # nothing reached them
+
+
+async def test_a_filer_moved_to_another_police_unit_still_hears_the_answer(
+        tmp_path: Path, port: int) -> None:
+    """An investigator sees a case by being recorded on it (`may_view`: the case's
+    investigators, whatever their unit), not by their police unit: moved by a roster edit to
+    乐顺's police after filing, they are still told the prosecutor's answers (同意并调整,
+    驳回), their receipt cards follow, and the prosecutor hears the reason reached them."""
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        accepted, to_accept = await file_review(console)
+        rejected, to_reject = await file_review(console)
+
+        def to_le_shun_police(data: dict[str, Any]) -> None:
+            next(p for p in data["people"] if p["id"] == INV)["unit"] = "ps-ls"
+        await hand_edit(console, org, to_le_shun_police)
+        moved = console.app.services.directory.person(INV)
+        assert moved is not None and moved.unit == "ps-ls"
+
+        r = await console.click(PROSECUTOR, to_accept, "review.accept")
+        assert r["messages"][-1]["text"].startswith(f"复核申请 #1（{accepted}）已同意。请您重新评分")
+        r = await console.click(PROSECUTOR, to_reject, "review.reject", {"reason": "证据仍不足"})
+        assert r["messages"][-1]["text"] == (
+            f"复核申请 #2（{rejected}）已驳回，驳回理由已告知申请人{person_name(console, INV)}。")
+
+        told = await texts(console, INV)
+        assert f"您的复核申请 #1（{accepted}）已同意，承办检察官将重新评分。" in told
+        assert f"您的复核申请 #2（{rejected}）已驳回。理由：证据仍不足" in told
+        receipts = {m["card"]["title"]: m["card"] for m in cards(await console.messages(f"dm:{INV}"))
+                    if m["card"]["title"].startswith("您的复核申请")}
+        assert set(receipts) == {"您的复核申请 #1 · 已同意", "您的复核申请 #2 · 已驳回"}, receipts
+        assert "驳回理由：证据仍不足" in receipts["您的复核申请 #2 · 已驳回"]["body"]
+        assert all(c["footer"] != "您已无权查看此案件，本卡片不再更新" for c in receipts.values())
