@@ -293,10 +293,11 @@ class App:
             await self.outbox.stop()
         if self.dingtalk is not None:
             await self.dingtalk.close()
+        if self._services is not None:  # its callers may still use Redis once written
+            await self._services.journal.close()
         if self._services is not None and self._services.redis is not None:
             await self._services.redis.aclose()
         if self._services is not None:
-            await self._services.journal.close()
             await self.log_audit_head("at stop")  # after this instance's last write
             self._services.bulk.dispose()
         if self.read_engine is not None:

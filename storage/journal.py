@@ -6,6 +6,8 @@ Instead of one write transaction per event, waiting events are written together,
 transaction per batch, by whichever caller finds the journal idle. Every caller still waits
 for *its* commit before answering, so nothing accepted is lost; a batch costs a handful of
 statements however many events it holds, which is what lets SQLite's single writer keep up.
+At stop (`close`) what waits is written first; a caller whose event could not be written gets
+JournalClosed (a "database unavailable" error), never silence.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ class PendingWrites:
     audits: list[audit.Entry] = field(default_factory=list)
 
 
+class JournalClosed(ConnectionError):
+    """The journal stopped before writing the event: nothing of it was stored. A connection
+    error, so callers treat it as the database being unavailable (503, or the platform
+    redelivers) rather than answering as if it were handled."""
+
+
 @dataclass
 class _Waiting:
     writes: PendingWrites
@@ -65,14 +73,24 @@ class Journal:
         self.max_batch = max_batch
         self.lock_wait_s = lock_wait_s
         self._queue: list[_Waiting] = []
+        self._batch: list[_Waiting] = []  # being written
+        self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._checkpointing: asyncio.Task[None] | None = None
         self.batches = 0  # for benchmarks
         self.on_batch: Callable[[int], None] = lambda size: None  # metrics: events per batch
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for their commit (in the batch being written, or behind it)."""
+        return sum(not w.done.done() for w in (*self._batch, *self._queue))
+
     async def commit(self, writes: PendingWrites) -> bool:
         """Write and commit; True once durable, False when the event id was already handled
-        (the writes are then dropped: the first delivery answered)."""
+        (the writes are then dropped: the first delivery answered). JournalClosed once the
+        journal is stopping, or when it stopped before this was written."""
+        if self._closing:
+            raise JournalClosed("the bot is stopping: not written")
         waiting = _Waiting(writes, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
         if self._writer is None:
@@ -85,6 +103,7 @@ class Journal:
         try:
             while self._queue:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                self._batch = batch
                 try:
                     await self._settle(batch)
                 except Exception as e:
@@ -104,17 +123,22 @@ class Journal:
                         and self._checkpointing is None:
                     self._checkpointing = asyncio.create_task(self._checkpoint())
         finally:
+            # cancelled (the app stopping): whoever still waits, in this batch or behind it,
+            # is answered with an error, not left waiting forever
             self._writer = None
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        waiting, self._batch, self._queue = [*self._batch, *self._queue], [], []
+        for w in waiting:
+            if not w.done.done():
+                w.done.set_exception(JournalClosed("the journal stopped before writing it"))
 
     async def _settle(self, batch: list[_Waiting], alone: bool = False) -> None:
         """Write a batch and resolve its callers. With `alone`, a failure goes to the caller
         (who answers with an error and is not marked handled, so a redelivery retries)."""
         try:
             results = await self._write_waiting([w.writes for w in batch])
-        except asyncio.CancelledError:
-            for w in batch:
-                w.done.cancel()
-            raise
         except Exception as e:
             if not alone:
                 raise
@@ -150,7 +174,20 @@ class Journal:
         finally:
             self._checkpointing = None
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """On stop, before the database is closed: take no more events, write those already
+        waiting (their callers were promised a commit), for up to `grace` seconds; then stop
+        the writer, and whoever still waits gets JournalClosed."""
+        self._closing = True
+        writer = self._writer
+        if writer is not None:
+            done, _ = await asyncio.wait({writer}, timeout=grace)
+            if not done:
+                log.warning("journal: %d event(s) not written within %.0fs of stopping",
+                            len(self._batch) + len(self._queue), grace)
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
+        self._fail_waiting()
         if self._checkpointing is not None:
             await self._checkpointing
 

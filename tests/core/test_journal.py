@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -268,3 +269,89 @@ def test_utc_datetime_fast_bind_matches_sqlalchemys() -> None:
         bind(naive)
     with pytest.raises(ValueError, match="naive"):
         UTCDateTime.sqlite_bind(naive)
+
+
+# -- stopping: every caller waiting for the journal is answered -------------------------------
+
+async def until(cond: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Poll `cond` (never a bare sleep); fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+async def queue_behind_a_batch(app: App, events: list[MessageEvent]) -> list[asyncio.Future[Any]]:
+    """Feed `events`: the first one is the batch being written (the write lock is held), the
+    others wait behind it."""
+    journal = app.services.journal
+    feeds = [asyncio.ensure_future(app.dispatcher.feed(events[0]))]
+    await until(lambda: journal.waiting == 1 and not journal._queue, "the first batch")
+    feeds += [asyncio.ensure_future(app.dispatcher.feed(e)) for e in events[1:]]
+    await until(lambda: journal.waiting == len(events), "the events queued behind it")
+    return feeds
+
+
+async def test_stopping_writes_the_events_waiting_for_the_journal(
+        settings: Settings, tmp_path: Path) -> None:
+    """Before: at stop, events queued behind the batch being written were never answered (the
+    journal's inline connection was closed under them). Now stop writes what waits first:
+    every caller gets its answer, and what they were answered is in the database."""
+    app = App(settings, ManualClock(START))
+    await app.start()
+    code = await new_case(app)
+    other = sqlite3.connect(tmp_path / "casebot.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: the journal's batch waits
+    ids = [f"stop-{i}" for i in range(6)]
+    try:
+        feeds = await queue_behind_a_batch(app, [lookup(code, i) for i in ids])
+        stopping = asyncio.ensure_future(app.stop())
+        await until(lambda: app.services.journal._closing, "the stop to reach the journal")
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(stopping, 10)
+    results = await asyncio.wait_for(asyncio.gather(*feeds, return_exceptions=True), 10)
+    assert [getattr(r, "status", r) for r in results] == ["handled"] * len(ids)
+    with sqlite3.connect(tmp_path / "casebot.db") as conn:  # read after the app stopped
+        claimed = {e for (e,) in conn.execute("SELECT event_id FROM processed_events")}
+        replies = {e for (e,) in conn.execute(
+            "SELECT event_id FROM messages WHERE sender = 'bot'")}
+        asked = {e for (e,) in conn.execute(
+            "SELECT event_id FROM messages WHERE sender = 'p-prosecutor-1'")}
+    assert set(ids) <= claimed and set(ids) <= replies and set(ids) <= asked
+
+
+async def test_a_cancelled_journal_fails_each_waiting_caller_promptly(
+        app: App, tmp_path: Path) -> None:
+    """Before: when the journal's writer was cancelled (shutdown), the batch's callers were
+    cancelled and those queued behind it waited forever. Now each gets JournalClosed, which
+    counts as the database being unavailable (503 over HTTP, a redelivery on DingTalk)."""
+    from storage.db import unavailable
+    from storage.journal import JournalClosed
+
+    code = await new_case(app)
+    journal = app.services.journal
+    other = sqlite3.connect(tmp_path / "casebot.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        feeds = await queue_behind_a_batch(app, [lookup(code, f"cancel-{i}") for i in range(5)])
+        assert journal._writer is not None
+        journal._writer.cancel()
+        results = await asyncio.wait_for(asyncio.gather(*feeds, return_exceptions=True), 10)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert all(isinstance(r, JournalClosed) for r in results), results
+    assert all(unavailable(r) for r in results)  # a 503 / redelivery, not an apology
+    assert journal.waiting == 0
+    after = await app.dispatcher.feed(lookup(code, "after"))  # a new writer takes over
+    assert after.status == "handled"
+
+
+async def test_a_stopped_journal_refuses_new_events(app: App) -> None:
+    from storage.journal import JournalClosed, PendingWrites
+
+    await app.services.journal.close()
+    with pytest.raises(JournalClosed):
+        await app.services.journal.commit(PendingWrites("late", START))

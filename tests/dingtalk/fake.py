@@ -273,13 +273,17 @@ class FakeDingTalk:
         self.push(frame)
         return str(frame["headers"]["messageId"])
 
-    def click(self, out_track_id: str, user_id: str, action: str,
-              params: dict[str, Any] | None = None) -> str:
-        data = {"outTrackId": out_track_id, "corpId": "corp", "userId": user_id, "userIdType": 1,
-                "spaceType": "IM", "spaceId": "s", "type": "actionCallback",
-                "extension": "{}",
-                "content": json.dumps({"cardPrivateData": {
-                    "actionIds": [action], "params": {"action": action, **(params or {})}}})}
+    def click(self, out_track_id: str, user_id: str | None, action: str,
+              params: dict[str, Any] | None = None, **fields: Any) -> str:
+        """A card callback; `user_id` None: without a `userId` field; `fields` are added."""
+        data: dict[str, Any] = {
+            "outTrackId": out_track_id, "corpId": "corp", "userId": user_id, "userIdType": 1,
+            "spaceType": "IM", "spaceId": "s", "type": "actionCallback", "extension": "{}",
+            "content": json.dumps({"cardPrivateData": {
+                "actionIds": [action], "params": {"action": action, **(params or {})}}}),
+            **fields}
+        if user_id is None:
+            del data["userId"]
         frame = self.frame("/v1.0/card/instances/callback", data)
         self.push(frame)
         return str(frame["headers"]["messageId"])

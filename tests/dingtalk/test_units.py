@@ -128,6 +128,11 @@ def test_card_callback_parsing() -> None:
     only_ids = {"cardPrivateData": {"actionIds": ["case.ack"]}}
     assert parse_card_callback({"outTrackId": "t", "userId": "u",
                                 "content": json.dumps(only_ids)}).action == "case.ack"
+    # an external contact: no userId (an empty one, or only a unionId) is no malformed frame
+    for who in ({}, {"userId": ""}, {"unionId": "un-1"}, {"userId": "un-1", "userIdType": 2}):
+        click = parse_card_callback({"outTrackId": "t", "content": json.dumps(only_ids), **who})
+        assert click.user_id == "" and click.action == "case.ack"
+        assert click.other_id == ("un-1" if "un-1" in who.values() else "")
     for bad in ({"outTrackId": "t", "userId": "u"},
                 {"outTrackId": "t", "userId": "u", "content": "{nope"},
                 {"userId": "u", "content": json.dumps(content)}):

@@ -232,3 +232,31 @@ async def test_an_external_user_in_a_1to1_chat_is_told_they_cannot_use_it(
     fake.send_message("帮助", staff_id=EXTERNAL)
     [reply] = await eventually(lambda: fake.sent, what="the answer")
     assert reply.kind == "webhook" and reply.mentioned == [] and reply.text == mapping.EXTERNAL_USER
+
+
+@pytest.mark.parametrize("who", [
+    {"user_id": None, "unionId": "ext-union-01"},  # no userId: only a unionId
+    {"user_id": "", "unionId": "ext-union-01"},
+    {"user_id": "ext-union-01", "userIdType": 2},  # named by unionId, not by userId
+], ids=["no-userId", "empty-userId", "unionId-type"])
+async def test_a_click_by_an_external_user_is_answered_on_the_card_and_does_nothing(
+        make_app: AppFactory, fake: FakeDingTalk, who: dict[str, str | int | None]) -> None:
+    """A QA pass: an external contact (no userId in the org) clicking a button on a card in a
+    group got a refused callback (400: "malformed"), so DingTalk showed them an error and
+    nothing said why. Now the card tells them, for them alone, that the system is for staff;
+    the click acts on nothing, and no 1:1 message is tried (robots send those by userId)."""
+    app = await make_app(card_template_id=TEMPLATE)
+    fake.send_message("卡片 7", staff_id=PROSECUTOR[1], group=GROUP_CID)
+    [card] = await eventually(lambda: fake.sent, what="the card")
+    track = card.body["outTrackId"]
+    frame_id = fake.click(track, who["user_id"], "test.press",  # type: ignore[arg-type]
+                          **{k: v for k, v in who.items() if k != "user_id"})
+    ack = await eventually(lambda: fake.acks.get(frame_id), what="the click ACK")
+    assert ack["code"] == 200
+    answer = json.loads(ack["data"])["response"]
+    assert answer["userPrivateData"]["cardParamMap"] == {"notice": mapping.EXTERNAL_USER}
+    assert "cardData" not in answer
+    assert "已确认" not in fake.cards[track]["body"] and fake.cards[track]["notice"] == ""
+    assert app.dingtalk is not None and not app.dingtalk.inbound.tasks
+    assert [s.kind for s in fake.sent] == [card.kind]  # no 1:1 message, nothing else
+    assert len(await rows(app)) == 1  # the card's row only

@@ -342,6 +342,8 @@ class Inbound:
             self.malformed += 1
             log.warning("dingtalk: malformed card callback refused: %s", e)
             return AckMessage.STATUS_BAD_REQUEST, {}
+        if not click.user_id:
+            return self._external_clicker(click)
         clicker = self.app.services.directory.by_platform("dingtalk", click.user_id)
         if clicker is None:
             return await self._unknown_clicker(click, callback_id)
@@ -379,6 +381,14 @@ class Inbound:
                                    f"{mapping.RAW_USER}{click.user_id}",
                                    f"dingtalk:card:{callback_id}"))
         return AckMessage.STATUS_OK, notice_data(text)
+
+    def _external_clicker(self, click: mapping.CardClick) -> tuple[int, Any]:
+        """A click by someone from outside the org (no userId in the callback): nothing is done,
+        and they are told why on the card, for them alone. No 1:1 message: the robot sends
+        those by userId, which they do not have."""
+        log.warning("dingtalk: card click on %s by an external contact (%s) not acted on",
+                    click.out_track_id, click.other_id or "no id")
+        return AckMessage.STATUS_OK, notice_data(mapping.EXTERNAL_USER)
 
     async def drain(self, grace: float = 5.0) -> None:
         """On shutdown: let accepted (already ACKed) messages finish, then cancel the rest."""

@@ -321,14 +321,19 @@ def message_event(msg: ChatbotMessage, directory: Directory, chats: Mapping[str,
 @dataclass(frozen=True)
 class CardClick:
     out_track_id: str
-    user_id: str
+    user_id: str  # the clicker's staff userId; "" when the callback names no userId (external)
     action: str
     form: dict[str, str]
+    other_id: str = ""  # what names a clicker without a userId (a unionId), for the log only
 
 
 def parse_card_callback(data: Mapping[str, Any]) -> CardClick:
     """`content.cardPrivateData`: the clicked button's `actionIds` and its `params` (ours put
-    the core's button id in `params.action`; the rest is the form)."""
+    the core's button id in `params.action`; the rest is the form). The clicker: `userId`, a
+    staff userId as our cards are delivered with `userIdType` 1. Someone from outside the org
+    (an external contact in a group) has no userId: a callback with `userId` empty or missing,
+    or naming them by another id (`userIdType` 2 = unionId, or a `unionId` field alone), is
+    theirs, `user_id` "" (not a malformed frame: they clicked, and are answered)."""
     try:
         cb = CardCallbackMessage.from_dict(dict(data))
     except (TypeError, ValueError, AttributeError) as e:
@@ -341,11 +346,16 @@ def parse_card_callback(data: Mapping[str, Any]) -> CardClick:
     if not isinstance(params, dict) or not isinstance(action_ids, list):
         raise MalformedFrame("card callback with bad actionIds/params")
     action = params.get("action") or (action_ids[0] if action_ids else None)
-    if not isinstance(action, str) or not action or not cb.card_instance_id or not cb.user_id:
-        raise MalformedFrame("card callback without action, outTrackId or userId")
+    if not isinstance(action, str) or not action or not cb.card_instance_id:
+        raise MalformedFrame("card callback without action or outTrackId")
     form = {str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
             for k, v in params.items() if k != "action"}
-    return CardClick(str(cb.card_instance_id), str(cb.user_id), action, form)
+    user_id = cb.user_id if isinstance(cb.user_id, str) else ""
+    union_id = data.get("unionId")
+    if data.get("userIdType") in (2, "2"):  # a unionId: no roster entry is keyed by one
+        user_id, union_id = "", user_id or union_id
+    return CardClick(str(cb.card_instance_id), user_id, action, form,
+                     union_id if isinstance(union_id, str) else "")
 
 
 def clicker_mention(chat: str, staff_id: str, name: str) -> str | None:
