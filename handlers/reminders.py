@@ -192,6 +192,12 @@ async def _clicked(ctx: Context) -> Reminder | None:
     if r.closed_at is not None:
         await ctx.reply("这条提醒已处理。")
         return None
+    # a button kept on a card sent before its reader lost access to the case (moved to
+    # another office, reassigned away) acts on nothing and tells nothing of the case
+    case = await case_repo.get_case(ctx.session, r.case_code) if r.case_code else None
+    if case is not None and not await ops.may_view(ctx, ctx.user, case):
+        await ctx.reply(f"您已无权查看案件 {case.code}，不能处理这条提醒。")
+        return None
     return r
 
 

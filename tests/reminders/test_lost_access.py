@@ -137,3 +137,23 @@ async def test_a_leader_moved_away_keeps_the_accountability_review_as_it_was(
             now = await current(console, LEADER, sent["id"])
             assert now["body"] == sent["card"]["body"], status
             assert now["actions"] == [] and now["footer"] == NEUTRAL, status
+
+
+async def test_a_leader_moved_away_cannot_settle_the_accountability_review(
+        tmp_path: Path, port: int) -> None:
+    """The 责任倒查 reached 海澄's 院领导, who is then moved to 乐顺 (still a 院领导 there): a
+    tap on 已处理 on the card they kept is refused with the rule, settles nothing, and says
+    nothing of the case; the prosecutor's copy stays open."""
+    async with editable(tmp_path, port) as (console, org):
+        code = await create_case(console, custody_deadline="2026-11-07")
+        await evaluate(console, code, RED)
+        await console.advance("7d")  # Monday 11-09 09:30
+        [sent] = await titled(console, LEADER, "责任倒查")
+        await hand_edit(console, org, to_le_shun(LEADER))
+
+        r = await console.click(LEADER, sent["id"], "reminder.done")
+        assert r["messages"][-1]["text"] == (
+            f"您已无权查看案件 {code}，不能处理这条提醒。")
+        [mine] = await titled(console, PROSECUTOR, "责任倒查")
+        assert "已处理" not in (mine["card"].get("footer") or "")
+        assert [a["label"] for a in mine["card"]["actions"]][-1] == "已处理"
