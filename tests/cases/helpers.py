@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.roster import read_org_file, write_org_file
 from config.loader import DEFAULT_DIR
 from storage import db, migrate
-from tests.conftest import Console
+from tests.conftest import Console, make_settings, open_console
 
 AUTH = {"Authorization": "Bearer test-token"}
 PROSECUTOR = "p-prosecutor-1"
@@ -87,6 +88,17 @@ def org_with_second_county(tmp_path: Path, people: Sequence[dict[str, Any]] = ()
     data["chats"] += list(chats)
     write_org_file(path, data)
     return path
+
+
+@asynccontextmanager
+async def editable_console(tmp_path: Path, port: int) -> AsyncIterator[tuple[Console, Path]]:
+    """A console on `org_with_second_county`'s roster file, which the test edits as an
+    operator would (`hand_edit`): to move people to 乐顺 or off the roster."""
+    org = org_with_second_county(tmp_path)
+    settings = make_settings(tmp_path, org=str(org),
+                             web={"public_url": f"http://127.0.0.1:{port}"})
+    async with open_console(settings, port) as console:
+        yield console, org
 
 
 async def sqlite_plan(tmp_path: Path, read: Callable[[AsyncSession], Awaitable[Any]]) -> str:

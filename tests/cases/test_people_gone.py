@@ -25,8 +25,8 @@ from tests.cases.helpers import (
     YELLOW,
     cards,
     create_case,
+    editable_console,
     evaluate,
-    org_with_second_county,
 )
 from tests.cases.test_new_case import login
 from tests.conftest import START, Console, make_settings, open_console
@@ -55,10 +55,7 @@ def page_url(card: dict[str, Any]) -> str:
 
 async def test_a_prosecutor_who_left_is_named_with_the_name_they_had(
         tmp_path: Path, port: int) -> None:
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         name = console.app.services.directory.person_name(PROSECUTOR)  # 余斌梅
         code = await create_case(console)
         await evaluate(console, code, RED)
@@ -160,10 +157,7 @@ async def test_reassignments_before_the_upgrade_are_known_after_it(tmp_path: Pat
 
 async def test_a_case_manager_moved_away_keeps_the_card_as_it_was(
         tmp_path: Path, port: int) -> None:
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console)
         await evaluate(console, code, YELLOW)
         [asked] = await say(console, MANAGER, f"码 {code}")  # its 码 card, with 扫码受理
@@ -219,10 +213,7 @@ async def both_scanned_then_one_moved(console: Console, org: Path, code: str) ->
 
 async def test_a_case_manager_moved_away_is_not_told_the_choice(
         tmp_path: Path, port: int) -> None:
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console)
         await both_scanned_then_one_moved(console, org, code)
         before = await texts(console, MANAGER)
@@ -236,10 +227,7 @@ async def test_a_case_manager_moved_away_is_not_told_the_choice(
 
 async def test_a_case_manager_moved_away_is_not_told_the_wait_ended_or_began_again(
         tmp_path: Path, port: int) -> None:
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console)
         await both_scanned_then_one_moved(console, org, code)
         before = await texts(console, MANAGER)
@@ -284,10 +272,7 @@ async def test_the_prosecutor_is_not_told_a_filer_off_the_roster_was_told(
         tmp_path: Path, port: int) -> None:
     """The filer left the roster after filing: `notify` skips them, so the prosecutor's
     answers to 驳回, 提交检警共同评议 and 记录评议结果 name only those actually told."""
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         rejected, to_reject = await file_review(console)
         joint, to_meet = await file_review(console)
         gone = person_name(console, INV)
@@ -317,10 +302,7 @@ async def test_a_filer_moved_to_another_police_unit_still_hears_the_answer(
     investigators, whatever their unit), not by their police unit: moved by a roster edit to
     乐顺's police after filing, they are still told the prosecutor's answers (同意并调整,
     驳回), their receipt cards follow, and the prosecutor hears the reason reached them."""
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
+    async with editable_console(tmp_path, port) as (console, org):
         accepted, to_accept = await file_review(console)
         rejected, to_reject = await file_review(console)
 

@@ -6,8 +6,6 @@ The clock starts on Monday 2026-11-02 09:30 Asia/Shanghai (tests/conftest.py STA
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +17,15 @@ from tests.cases.helpers import (
     RED,
     cards,
     create_case,
+    editable_console,
     evaluate,
-    org_with_second_county,
 )
-from tests.conftest import Console, make_settings, open_console
+from tests.conftest import Console
 
 INV, INV2 = INVESTIGATORS
 LEADER = "p-leader-hc"  # 院领导 of 海澄 (c01-01), the cases' office
 HC_CHIEF = "p-chief-c01-01"  # 海澄's 检察长: its escalations once it has no 院领导
 NEUTRAL = "您已无权查看此案件，本卡片不再更新"
-
-
-@asynccontextmanager
-async def editable(tmp_path: Path, port: int) -> AsyncIterator[tuple[Console, Path]]:
-    """A console on a roster file the test edits as an operator would (`hand_edit`)."""
-    org = org_with_second_county(tmp_path)
-    settings = make_settings(tmp_path, org=str(org),
-                             web={"public_url": f"http://127.0.0.1:{port}"})
-    async with open_console(settings, port) as console:
-        yield console, org
 
 
 def to_le_shun(person_id: str) -> Any:
@@ -61,7 +49,7 @@ async def test_a_leader_moved_away_is_not_sent_the_accountability_review(
     """Custody runs out on Saturday 11-07 with the case red; before the 责任倒查 goes out
     (Monday 11-09), 海澄's 院领导 is moved to 乐顺: the escalation reaches 海澄's 检察长, and
     the leader gets nothing."""
-    async with editable(tmp_path, port) as (console, org):
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console, custody_deadline="2026-11-07")
         await evaluate(console, code, RED)
         await hand_edit(console, org, to_le_shun(LEADER))
@@ -77,7 +65,7 @@ async def test_an_investigator_off_the_roster_is_not_sent_the_consultation_remin
     """诉前会商 goes to the case's investigators (recorded on it) and its prosecutor, 15 days
     before the investigation deadline; one investigator has left the roster by then: the
     other and the prosecutor get it, they nothing."""
-    async with editable(tmp_path, port) as (console, org):
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console, investigation_deadline="2026-11-20")
         await evaluate(console, code, RED)
         await hand_edit(console, org, without(INV))
@@ -94,7 +82,7 @@ async def test_a_leader_moved_away_keeps_the_review_escalation_as_it_was(
     the prosecutor answers (驳回): their card is not redrawn with the answer, only loses its
     buttons, footed that they may no longer see the case. The prosecutor's card is closed as
     ever."""
-    async with editable(tmp_path, port) as (console, org):
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console)
         await evaluate(console, code, RED)
         [card] = cards(await console.messages(f"dm:{INV}"))
@@ -120,7 +108,7 @@ async def test_a_leader_moved_away_keeps_the_accountability_review_as_it_was(
     """The 责任倒查 reached 海澄's 院领导; they are moved to 乐顺, then the case is re-scored
     and closed: their card gets no 现状 line (仍为红码, 已结案), nor does the reopening
     give it buttons back."""
-    async with editable(tmp_path, port) as (console, org):
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console, custody_deadline="2026-11-07")
         await evaluate(console, code, RED)
         await console.advance("7d")  # Monday 11-09 09:30
@@ -144,7 +132,7 @@ async def test_a_leader_moved_away_cannot_settle_the_accountability_review(
     """The 责任倒查 reached 海澄's 院领导, who is then moved to 乐顺 (still a 院领导 there): a
     tap on 已处理 on the card they kept is refused with the rule, settles nothing, and says
     nothing of the case; the prosecutor's copy stays open."""
-    async with editable(tmp_path, port) as (console, org):
+    async with editable_console(tmp_path, port) as (console, org):
         code = await create_case(console, custody_deadline="2026-11-07")
         await evaluate(console, code, RED)
         await console.advance("7d")  # Monday 11-09 09:30
